@@ -1,0 +1,269 @@
+"""The ``prodready`` command line.
+
+Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it; 2 usage or
+configuration errors (and analysis errors with ``--strict``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from prodready import __version__
+from prodready.model import Confidence, Config, ConfigError, Severity, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SEVERITIES = [severity.value for severity in Severity]
+CONFIDENCES = [confidence.value for confidence in Confidence]
+FORMATS = ("text", "json", "sarif", "github")
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"prodready: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _split(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="prodready")
+def main() -> None:
+    """prodready: catch what breaks AI-written Python services in production."""
+
+
+def _config_options(function: F) -> F:
+    function = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Configuration file (prodready.toml or pyproject.toml); default: nearest one.",
+    )(function)
+    function = click.option(
+        "--isolated", is_flag=True, help="Ignore configuration files; use defaults and flags."
+    )(function)
+    return function
+
+
+def load_effective_config(
+    config_path: Path | None, paths: tuple[Path, ...], isolated: bool
+) -> Config:
+    from prodready.config import find_config, load_config
+
+    if isolated:
+        return Config()
+    if config_path is not None:
+        if not config_path.is_file():
+            raise ConfigError(f"configuration file not found: {config_path}")
+        return load_config(config_path)
+    start = paths[0] if paths else Path.cwd()
+    return load_config(find_config(start.resolve() if start.exists() else Path.cwd()))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), help="Exit 1 at or above this severity [default: high].")
+@click.option("--min-confidence", type=click.Choice(CONFIDENCES), help="Drop findings less certain than this.")
+@click.option("--select", multiple=True, help="Only these rules (codes, prefixes, names, categories).")
+@click.option("--ignore", multiple=True, help="Skip these rules (added to the configured ones).")
+@click.option("--exclude", multiple=True, help="Gitignore-style patterns to skip (added).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: all cores].")
+@click.option("--no-cache", is_flag=True, help="Analyse every file, ignoring the result cache.")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache location.")
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), help="Report paths relative to this directory.")
+@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), help="Report only findings not in this baseline.")
+@click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False), help="Record current findings as the baseline and exit 0.")
+@click.option("--diff", "diff_ref", metavar="REF", help="Only findings on lines changed since the merge-base with REF.")
+@click.option("--strict", is_flag=True, help="Exit 2 when any file could not be analysed.")
+@click.option("--no-plugins", is_flag=True, help="Load only the built-in rules.")
+@click.option("--color/--no-color", default=None, help="Force colour on or off [default: on a terminal].")
+@_config_options
+def scan(
+    paths: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    fail_on: str | None,
+    min_confidence: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    exclude: tuple[str, ...],
+    jobs: int | None,
+    no_cache: bool,
+    cache_dir: Path | None,
+    root: Path | None,
+    baseline: Path | None,
+    write_baseline: Path | None,
+    diff_ref: str | None,
+    strict: bool,
+    no_plugins: bool,
+    color: bool | None,
+    config_path: Path | None,
+    isolated: bool,
+) -> None:
+    """Scan Python services, Dockerfiles, Kubernetes manifests and dependency files."""
+    from prodready.engine.runner import ScanOptions, write_baseline as save_baseline
+    from prodready.engine.runner import scan as run_scan
+
+    targets = list(paths) or [Path(".")]
+    try:
+        config = load_effective_config(config_path, paths, isolated)
+        changes: dict[str, Any] = {}
+        if select:
+            changes["select"] = _split(select)
+        if ignore:
+            changes["ignore"] = config.ignore + _split(ignore)
+        if exclude:
+            changes["exclude"] = config.exclude + _split(exclude)
+        if fail_on:
+            changes["fail_on"] = Severity(fail_on)
+        if min_confidence:
+            changes["min_confidence"] = Confidence(min_confidence)
+        config = replace(config, **changes)
+        options = ScanOptions(
+            targets=targets,
+            root=root,
+            jobs=jobs,
+            use_cache=not no_cache,
+            cache_dir=cache_dir,
+            baseline=None if write_baseline else baseline,
+            diff=diff_ref,
+            plugins=not no_plugins,
+        )
+        result = run_scan(options, config)
+        if write_baseline is not None:
+            save_baseline(write_baseline, result.findings)
+            click.echo(
+                f"prodready: wrote {len(result.findings)} findings to baseline {write_baseline}",
+                err=True,
+            )
+            sys.exit(EXIT_OK)
+    except (ConfigError, UsageError) as exc:
+        _fail(str(exc))
+
+    from prodready.report import renderer
+
+    use_color = color if color is not None else (output is None and _stdout_is_terminal())
+    text = renderer(fmt)(result, color=bool(use_color) and fmt == "text")
+    _emit(text, output)
+    if result.errors and fmt != "text":
+        click.echo(
+            f"prodready: {len(result.errors)} file(s) could not be analysed (see 'errors')",
+            err=True,
+        )
+    if strict and result.errors:
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_FINDINGS if result.failing(config.fail_on) else EXIT_OK)
+
+
+def _stdout_is_terminal() -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    temporary = output.with_name(output.name + ".tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, output)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+
+
+@main.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+    show_default=True,
+)
+@click.option("--select", multiple=True, help="Only rules matching these selectors.")
+@click.option("--no-plugins", is_flag=True, help="Only the built-in rules.")
+def rules(fmt: str, select: tuple[str, ...], no_plugins: bool) -> None:
+    """List the rule catalog."""
+    from prodready.engine.registry import Registry
+
+    try:
+        registry = Registry.default(plugins=not no_plugins)
+        chosen = registry.select(Config(select=_split(select))) if select else list(registry)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([rule.to_dict() for rule in chosen], indent=2))
+    elif fmt == "markdown":
+        from prodready.report.catalog import render_markdown
+
+        click.echo(render_markdown(chosen), nl=False)
+    else:
+        from prodready.report.catalog import render_table
+
+        click.echo(render_table(chosen, color=_stdout_is_terminal()), nl=False)
+
+
+@main.command()
+@click.argument("rule")
+def explain(rule: str) -> None:
+    """Show a rule's documentation (by code or name)."""
+    import difflib
+
+    from prodready.engine.registry import Registry
+
+    try:
+        registry = Registry.default()
+    except ConfigError as exc:
+        _fail(str(exc))
+    found = registry.get(rule)
+    if found is None:
+        names = [r.code for r in registry] + [r.name for r in registry]
+        close = difflib.get_close_matches(rule, names, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        _fail(f"no rule {rule!r}{hint}; `prodready rules` lists them")
+    header = f"{found.code} {found.name}"
+    meta = (
+        f"category: {found.category.value}   severity: {found.severity.value}   "
+        f"confidence: {found.confidence.value}"
+        + (f"   CWE-{found.cwe}" if found.cwe else "")
+        + (f"   pack: {found.pack}" if found.pack != "builtin" else "")
+    )
+    click.echo(f"{header}\n{'=' * len(header)}\n{found.summary}\n{meta}\n\n{found.docs}\n")
+    if found.fix:
+        click.echo(f"Fix: {found.fix}")
+
+
+@main.command("config")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@_config_options
+def show_config(path: Path | None, config_path: Path | None, isolated: bool) -> None:
+    """Print the effective configuration (and where it came from)."""
+    from prodready.config import config_to_toml
+    from prodready.engine.registry import Registry
+
+    try:
+        config = load_effective_config(config_path, (path,) if path else (), isolated)
+        Registry.default().select(config)  # validates every rule selector
+    except ConfigError as exc:
+        _fail(str(exc))
+    origin = config.source or "defaults (no configuration file found)"
+    click.echo(f"# effective configuration from: {origin}\n{config_to_toml(config)}", nl=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Reading and validating ``[tool.prodready]`` (pyproject.toml) or ``prodready.toml``.
+
+Every key is checked: an unknown key or a bad value raises :class:`ConfigError` naming the file
+and the key, with a suggestion when the key looks like a typo of a known one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from prodready.model import Confidence, Config, ConfigError, Profile, Severity, parse_enum
+
+CONFIG_FILES = ("prodready.toml", "pyproject.toml")
+
+PROFILE_VALUES: dict[str, tuple[str, ...] | type[bool]] = {
+    "runtime": ("kubernetes", "serverless", "vm", "paas"),
+    "traffic": ("low", "medium", "high"),
+    "handles-payments": bool,
+    "data": ("none", "internal", "pii", "phi", "pci"),
+    "exposure": ("public", "internal"),
+}
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest prodready.toml, or pyproject.toml with a [tool.prodready] table, upwards."""
+    directory = start if start.is_dir() else start.parent
+    for candidate_dir in (directory, *directory.parents):
+        own = candidate_dir / "prodready.toml"
+        if own.is_file():
+            return own
+        pyproject = candidate_dir / "pyproject.toml"
+        if pyproject.is_file() and _has_tool_section(pyproject):
+            return pyproject
+    return None
+
+
+def _has_tool_section(pyproject: Path) -> bool:
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    # Cheap pre-check before parsing: most pyproject files have no section of ours.
+    return "tool.prodready" in text
+
+
+def load_config(path: Path | None) -> Config:
+    """Read a configuration file; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    table = read_table(path)
+    return parse_config(table, source=str(path))
+
+
+def read_table(path: Path) -> dict[str, Any]:
+    """The raw prodready table of a configuration file (may be empty)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: configuration is not valid UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        table = tool.get("prodready", {}) if isinstance(tool, dict) else {}
+    else:
+        table = data
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.prodready] must be a table")
+    return table
+
+
+def _key(source: str | None, key: str) -> str:
+    """How a key is named in messages: with its file, and as it is spelled in that file."""
+    if source is None:
+        return f"tool.prodready.{key}"
+    if source.endswith("pyproject.toml"):
+        return f"{source}: tool.prodready.{key}"
+    return f"{source}: {key}"
+
+
+def _unknown(source: str | None, key: str, known: Mapping[str, object]) -> ConfigError:
+    hint = difflib.get_close_matches(key, list(known), n=1)
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+    allowed = ", ".join(sorted(known))
+    return ConfigError(f"unknown key {_key(source, key)}{suggestion}; known keys: {allowed}")
+
+
+def _string_list(value: object, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{where} must be a list of strings; got {value!r}")
+    return tuple(item.strip() for item in value if item.strip())
+
+
+def _boolean(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false; got {value!r}")
+    return value
+
+
+def _severity(value: object, where: str) -> Severity:
+    try:
+        return parse_enum(Severity, value, where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _confidence(value: object, where: str) -> Confidence:
+    try:
+        return parse_enum(Confidence, value, where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _table(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table; got {value!r}")
+    return value
+
+
+def _parse_profile(value: object, source: str | None) -> Profile:
+    table = _table(value, _key(source, "profile"))
+    settings: dict[str, Any] = {}
+    for key, raw in table.items():
+        where = _key(source, f"profile.{key}")
+        allowed = PROFILE_VALUES.get(key)
+        if allowed is None:
+            raise _unknown(source, f"profile.{key}", {f"profile.{k}": 1 for k in PROFILE_VALUES})
+        if allowed is bool:
+            settings[key.replace("-", "_")] = _boolean(raw, where)
+        else:
+            assert isinstance(allowed, tuple)
+            if not isinstance(raw, str) or raw.lower() not in allowed:
+                raise ConfigError(f"{where} must be one of {', '.join(allowed)}; got {raw!r}")
+            settings[key.replace("-", "_")] = raw.lower()
+    return Profile(**settings)
+
+
+def parse_config(table: Mapping[str, Any], source: str | None = None) -> Config:
+    """Validate a raw ``[tool.prodready]`` table into a :class:`Config`."""
+    config = Config(source=source)
+    parsers: dict[str, Callable[[object], dict[str, Any]]] = {
+        "select": lambda v: {"select": _string_list(v, _key(source, "select"))},
+        "ignore": lambda v: {"ignore": _string_list(v, _key(source, "ignore"))},
+        "exclude": lambda v: {"exclude": _string_list(v, _key(source, "exclude"))},
+        "fail-on": lambda v: {"fail_on": _severity(v, _key(source, "fail-on"))},
+        "min-confidence": lambda v: {
+            "min_confidence": _confidence(v, _key(source, "min-confidence"))
+        },
+        "respect-gitignore": lambda v: {
+            "respect_gitignore": _boolean(v, _key(source, "respect-gitignore"))
+        },
+        "per-path-ignores": lambda v: {"per_path_ignores": _per_path(v, source)},
+        "severity": lambda v: {"severity": _severity_overrides(v, source)},
+        "profile": lambda v: {"profile": _parse_profile(v, source)},
+    }
+    changes: dict[str, Any] = {}
+    for key, value in table.items():
+        parser = parsers.get(key)
+        if parser is None:
+            raise _unknown(source, key, parsers)
+        changes.update(parser(value))
+    return replace(config, **changes)
+
+
+def _per_path(value: object, source: str | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    table = _table(value, _key(source, "per-path-ignores"))
+    return tuple(
+        (glob, _string_list(rules, _key(source, f"per-path-ignores.{glob!r}")))
+        for glob, rules in table.items()
+    )
+
+
+def _severity_overrides(value: object, source: str | None) -> tuple[tuple[str, Severity], ...]:
+    table = _table(value, _key(source, "severity"))
+    return tuple(
+        (selector, _severity(level, _key(source, f"severity.{selector}")))
+        for selector, level in table.items()
+    )
+
+
+def config_to_toml(config: Config) -> str:
+    """Render the effective configuration as TOML (for ``prodready config``)."""
+    data = config.to_dict()
+    lines = ["[tool.prodready]"]
+    tables: list[tuple[str, dict[str, Any]]] = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for name, table in tables:
+        lines.append("")
+        lines.append(f"[tool.prodready.{name}]")
+        for key, value in table.items():
+            if value is None:
+                lines.append(f"# {_toml_key(key)} is not set")
+            else:
+                lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_key(key: str) -> str:
+    bare = key.replace("-", "").replace("_", "").isalnum()
+    return key if bare else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,266 @@
+"""Analysis of one file: read, decode, parse, run the rules, apply suppressions, fingerprint.
+
+This is what worker processes run. Nothing here raises for bad input: an unreadable, undecodable,
+unparseable or too deeply nested file becomes a :class:`ScanError` and the scan goes on.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import sys
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prodready.engine.documents import DocumentError, FileContext, parse_document
+from prodready.engine.location import Location, RawFinding
+from prodready.engine.python import PythonAnalyzer, RuleCrash
+from prodready.engine.suppress import Suppression, find_suppressions, suppression_for
+from prodready.model import FileKind, Finding, Profile, Rule, ScanError
+
+RECURSION_LIMIT = 20_000
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+@dataclass(slots=True)
+class SourceFile:
+    """A file discovery found: where it is, how it is named in reports, and what it is."""
+
+    path: str
+    relpath: str
+    kind: FileKind
+
+
+@dataclass(slots=True)
+class FileResult:
+    relpath: str
+    digest: str
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    facts: dict[str, Any] | None = None
+
+
+def content_digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def decode_python(data: bytes) -> str:
+    """Decode Python source honouring a BOM and a PEP 263 coding cookie."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    head = data[:400].split(b"\n", 2)[:2]
+    for line in head:
+        match = _CODING.match(line)
+        if match:
+            encoding = match.group(1).decode("ascii")
+            try:
+                return data.decode(encoding)
+            except LookupError as exc:
+                raise UnicodeError(f"unknown source encoding {encoding!r}") from exc
+    return data.decode("utf-8")
+
+
+class FileAnalyzer:
+    """Applies a fixed rule set to files of every kind."""
+
+    def __init__(self, rules: Iterable[Rule], profile: Profile) -> None:
+        rules = list(rules)
+        self.profile = profile
+        self.python = PythonAnalyzer(r for r in rules if r.kind is FileKind.PYTHON)
+        self.file_rules: dict[FileKind, list[Rule]] = {}
+        self.event_rules: list[Rule] = []
+        for rule in rules:
+            if rule.kind is None:
+                self.event_rules.append(rule)
+            elif rule.kind is not FileKind.PYTHON:
+                self.file_rules.setdefault(rule.kind, []).append(rule)
+        if sys.getrecursionlimit() < RECURSION_LIMIT:
+            sys.setrecursionlimit(RECURSION_LIMIT)
+
+    def analyze(self, source: SourceFile) -> FileResult:
+        try:
+            with open(source.path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            result = FileResult(source.relpath, "")
+            result.errors.append(ScanError(source.relpath, f"cannot read: {exc.strerror or exc}"))
+            return result
+        return self.analyze_bytes(data, source.relpath, source.kind)
+
+    def analyze_bytes(self, data: bytes, relpath: str, kind: FileKind) -> FileResult:
+        result = FileResult(relpath, content_digest(data))
+        if b"\0" in data[:8192]:
+            if kind is FileKind.PYTHON:
+                result.errors.append(ScanError(relpath, "binary file (contains NUL bytes)"))
+            return result
+        try:
+            text = decode_python(data) if kind is FileKind.PYTHON else data.decode("utf-8-sig")
+        except (UnicodeError, SyntaxError) as exc:
+            reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
+            line = _line_of_offset(data, exc.start) if isinstance(exc, UnicodeDecodeError) else None
+            result.errors.append(ScanError(relpath, f"cannot decode: {reason}", line))
+            return result
+        try:
+            if kind is FileKind.PYTHON:
+                raw, lines = self._python(text, relpath, result)
+            else:
+                raw, lines = self._document(text, relpath, kind, result)
+        except RecursionError:
+            result.errors.append(ScanError(relpath, "too deeply nested to analyse"))
+            return result
+        result.findings = self._finish(raw, lines, relpath, kind, result.errors)
+        return result
+
+    def _python(
+        self, text: str, relpath: str, result: FileResult
+    ) -> tuple[list[RawFinding], list[str]]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes, etc.
+                tree = ast.parse(text, filename=relpath)
+        except SyntaxError as exc:
+            result.errors.append(ScanError(relpath, f"syntax error: {exc.msg}", exc.lineno))
+            return [], []
+        except (ValueError, MemoryError, RecursionError) as exc:
+            message = "too deeply nested for the parser" if not isinstance(exc, ValueError) else (
+                f"cannot parse: {exc}"
+            )
+            result.errors.append(ScanError(relpath, message))
+            return [], []
+        ctx = self.python.analyze(text, tree, relpath, self.profile)
+        result.facts = ctx.facts.to_dict()
+        for crash in ctx.crashes:
+            result.errors.append(_crash_error(relpath, crash))
+        return ctx.findings, ctx.lines
+
+    def _document(
+        self, text: str, relpath: str, kind: FileKind, result: FileResult
+    ) -> tuple[list[RawFinding], list[str]]:
+        ctx = FileContext(relpath, text, kind, self.profile)
+        rules = self.file_rules.get(kind)
+        if not rules:
+            return [], ctx.lines
+        try:
+            document = parse_document(kind, text)
+        except DocumentError as exc:
+            result.errors.append(ScanError(relpath, str(exc), exc.line))
+            return [], ctx.lines
+        for rule in rules:
+            ctx.rule = rule
+            try:
+                rule.check(document, ctx)
+            except RecursionError:
+                raise
+            except Exception as exc:  # one broken rule must not lose the other findings
+                result.errors.append(
+                    ScanError(relpath, f"internal error in rule {rule.code}: {exc!r}")
+                )
+        return ctx.findings, ctx.lines
+
+    def _finish(
+        self,
+        raw: list[RawFinding],
+        lines: list[str],
+        relpath: str,
+        kind: FileKind,
+        errors: list[ScanError],
+    ) -> list[Finding]:
+        suppressions = find_suppressions(lines) if _mentions_prodready(lines) else {}
+        kept = [
+            item
+            for item in raw
+            if not _suppressed(suppressions, item.rule, item.location.line, item.location.end_line)
+        ]
+        if suppressions and self.event_rules:
+            ctx = FileContext(relpath, "", kind, self.profile)
+            ctx.lines = lines
+            for suppression in suppressions.values():
+                for rule in self.event_rules:
+                    ctx.rule = rule
+                    try:
+                        rule.check(suppression, ctx)
+                    except Exception as exc:  # a broken rule must not lose the other findings
+                        message = f"internal error in rule {rule.code}: {exc!r}"
+                        errors.append(ScanError(relpath, message, suppression.line))
+            kept.extend(ctx.findings)
+        return _to_findings(kept, lines, relpath)
+
+
+def _mentions_prodready(lines: list[str]) -> bool:
+    return any("prodready" in line for line in lines)
+
+
+def _suppressed(suppressions: dict[int, Suppression], rule: Rule, line: int, end: int) -> bool:
+    if not suppressions:
+        return False
+    found = suppression_for(suppressions, rule.code, rule.name, line, end)
+    if found is None:
+        return False
+    found.used.add(rule.code)
+    return True
+
+
+def _crash_error(relpath: str, crash: RuleCrash) -> ScanError:
+    return ScanError(relpath, str(crash), crash.line)
+
+
+def _line_of_offset(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def span_text(lines: list[str], location: Location) -> str:
+    """The source text a location covers."""
+    first = location.line - 1
+    last = location.end_line - 1
+    if first >= len(lines) or first < 0:
+        return ""
+    if first == last:
+        return lines[first][location.column - 1 : location.end_column - 1]
+    parts = [lines[first][location.column - 1 :]]
+    parts.extend(lines[first + 1 : min(last, len(lines))])
+    if last < len(lines):
+        parts.append(lines[last][: location.end_column - 1])
+    return "\n".join(parts)
+
+
+def fingerprint(rule: str, relpath: str, normalised: str, occurrence: int) -> str:
+    """Stable across line shifts: rule + path + normalised code (+ which repetition of it)."""
+    digest = hashlib.sha256(f"{rule}\0{relpath}\0{normalised}\0{occurrence}".encode())
+    return digest.hexdigest()[:32]
+
+
+def _to_findings(raw: list[RawFinding], lines: list[str], relpath: str) -> list[Finding]:
+    raw.sort(key=lambda r: (r.location.line, r.location.column, r.rule.code))
+    seen: dict[tuple[str, str], int] = {}
+    findings: list[Finding] = []
+    for item in raw:
+        rule = item.rule
+        location = item.location
+        normalised = " ".join(span_text(lines, location).split())
+        occurrence = seen.get((rule.code, normalised), 0)
+        seen[(rule.code, normalised)] = occurrence + 1
+        line_text = lines[location.line - 1] if 0 < location.line <= len(lines) else ""
+        findings.append(
+            Finding(
+                rule=rule.code,
+                name=rule.name,
+                category=rule.category,
+                severity=item.severity or rule.severity,
+                confidence=item.confidence or rule.confidence,
+                path=relpath,
+                line=location.line,
+                column=location.column,
+                end_line=location.end_line,
+                end_column=location.end_column,
+                message=item.message,
+                fingerprint=fingerprint(rule.code, relpath, normalised, occurrence),
+                cwe=rule.cwe,
+                fix=item.fix or rule.fix,
+                docs=rule.docs_url,
+                snippet=line_text.strip()[:240],
+            )
+        )
+    return findings

@@ -1,0 +1,265 @@
+"""Finding the files to scan: Python sources, Dockerfiles, Kubernetes/Compose YAML, requirements
+files and pyproject.toml -- honouring .gitignore files and configured excludes, and skipping
+virtualenvs, vendored code, caches and build output.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prodready.engine.analyze import SourceFile
+from prodready.engine.documents import looks_like_kubernetes
+from prodready.model import FileKind, UsageError
+
+SKIPPED_DIRECTORIES = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".bzr",
+        "__pycache__",
+        "node_modules",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".prodready_cache",
+        ".prodready",
+        "site-packages",
+        "dist-packages",
+        "__pypackages__",
+        ".eggs",
+        ".direnv",
+        "vendor",
+        "vendored",
+        "_vendor",
+        "third_party",
+        "build",
+        "dist",
+        "_build",
+        "buck-out",
+        ".idea",
+        ".vscode",
+    }
+)
+YAML_PEEK_BYTES = 65_536
+
+
+def classify(name: str) -> FileKind | None:
+    """The kind of a file by its name alone (YAML still needs a look at its content)."""
+    lower = name.lower()
+    if lower.endswith(".py"):
+        return FileKind.PYTHON
+    if lower in {"dockerfile", "containerfile"} or lower.startswith(("dockerfile.", "containerfile.")):
+        return FileKind.DOCKERFILE
+    if lower.endswith((".dockerfile", ".containerfile")):
+        return FileKind.DOCKERFILE
+    if lower.endswith((".yaml", ".yml")):
+        if lower.startswith(("docker-compose", "compose.", "compose-")):
+            return FileKind.COMPOSE
+        return FileKind.KUBERNETES
+    if lower == "pyproject.toml":
+        return FileKind.PYPROJECT
+    if lower.endswith(".txt") and ("requirements" in lower or lower.startswith("constraints")):
+        return FileKind.REQUIREMENTS
+    return None
+
+
+@dataclass(slots=True)
+class _IgnoreFile:
+    base: str  # directory of the .gitignore, relative to the root ("" for the root)
+    spec: Any
+
+    def decision(self, relpath: str, is_dir: bool) -> bool | None:
+        if self.base:
+            if not relpath.startswith(self.base + "/"):
+                return None
+            relpath = relpath[len(self.base) + 1 :]
+        result = self.spec.check_file(relpath + "/" if is_dir else relpath)
+        include: bool | None = result.include
+        return include
+
+
+def _gitignore_spec(lines: list[str]) -> Any:
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _read_ignore(directory: Path) -> list[str] | None:
+    path = directory / ".gitignore"
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+
+
+class Discovery:
+    """Walks targets below a root and yields the files to scan."""
+
+    def __init__(
+        self, root: Path, exclude: tuple[str, ...] = (), respect_gitignore: bool = True
+    ) -> None:
+        self.root = root.resolve()
+        self.respect_gitignore = respect_gitignore
+        self.exclude = _gitignore_spec(list(exclude)) if exclude else None
+
+    def relpath(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
+
+    def excluded(self, relpath: str, is_dir: bool) -> bool:
+        if self.exclude is None:
+            return False
+        return bool(self.exclude.check_file(relpath + "/" if is_dir else relpath).include)
+
+    def files(self, targets: list[Path]) -> list[SourceFile]:
+        found: dict[str, SourceFile] = {}
+        for target in targets:
+            if not target.exists():
+                raise UsageError(f"path does not exist: {target}")
+            if target.is_file():
+                source = self._explicit_file(target)
+                if source is not None:
+                    found[source.relpath] = source
+                continue
+            for source in self._walk(target.resolve()):
+                found[source.relpath] = source
+        return [found[key] for key in sorted(found)]
+
+    def _explicit_file(self, target: Path) -> SourceFile | None:
+        relpath = self.relpath(target)
+        if self.excluded(relpath, is_dir=False):
+            return None
+        kind = classify(target.name)
+        if kind is None:
+            # Named explicitly: a Python script without the suffix still deserves a scan.
+            kind = FileKind.PYTHON if _has_python_shebang(target) else None
+        if kind is None:
+            return None
+        if kind is FileKind.KUBERNETES and not _is_manifest(target):
+            return None
+        return SourceFile(str(target.resolve()), relpath, kind)
+
+    def _ignore_chain(self, directory: Path) -> list[_IgnoreFile]:
+        """The .gitignore files that apply to ``directory`` from the root down."""
+        chain: list[_IgnoreFile] = []
+        if not self.respect_gitignore:
+            return chain
+        try:
+            relative = directory.relative_to(self.root)
+        except ValueError:
+            return chain
+        current = self.root
+        parts = [""] + list(relative.parts)
+        for index, part in enumerate(parts):
+            if part:
+                current = current / part
+            lines = _read_ignore(current)
+            if lines:
+                base = "/".join(relative.parts[:index])
+                chain.append(_IgnoreFile(base, _gitignore_spec(lines)))
+        return chain
+
+    def _walk(self, top: Path) -> Iterator[SourceFile]:
+        # Plain strings, not Path objects: resolving every path costs more than the scan of a
+        # small file. ``top`` is resolved, so paths below it extend the root's prefix.
+        top_text = str(top)
+        root_text = str(self.root)
+        under_root = top_text == root_text or top_text.startswith(root_text + os.sep)
+        strip = len(root_text) + 1
+
+        def relative(path: str) -> str:
+            if under_root:
+                return path[strip:].replace(os.sep, "/")
+            return self.relpath(Path(path))
+
+        stack: list[tuple[str, list[_IgnoreFile]]] = [(top_text, self._ignore_chain(top))]
+        while stack:
+            directory, ignores = stack.pop()
+            try:
+                with os.scandir(directory) as iterator:
+                    entries = sorted(iterator, key=lambda e: e.name)
+            except OSError:
+                continue
+            if self.respect_gitignore and directory != top_text:
+                if any(entry.name == ".gitignore" for entry in entries):
+                    lines = _read_ignore(Path(directory))
+                    if lines:
+                        ignores = [*ignores, _IgnoreFile(relative(directory), _gitignore_spec(lines))]
+            for entry in entries:
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    is_file = not is_dir and entry.is_file(follow_symlinks=False)
+                except OSError:
+                    continue
+                name = entry.name
+                if is_dir:
+                    if name in SKIPPED_DIRECTORIES or name.endswith(".egg-info"):
+                        continue
+                    if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+                        continue  # a virtualenv under any name
+                    relpath = relative(entry.path)
+                    if self.excluded(relpath, True) or _ignored(ignores, relpath, True):
+                        continue
+                    stack.append((entry.path, ignores))
+                elif is_file:
+                    kind = classify(name)
+                    if kind is None:
+                        continue
+                    relpath = relative(entry.path)
+                    if self.excluded(relpath, False) or _ignored(ignores, relpath, False):
+                        continue
+                    if kind is FileKind.KUBERNETES and not _is_manifest(Path(entry.path)):
+                        continue
+                    yield SourceFile(entry.path, relpath, kind)
+
+
+def _ignored(ignores: list[_IgnoreFile], relpath: str, is_dir: bool) -> bool:
+    decision: bool | None = None
+    for ignore in ignores:
+        verdict = ignore.decision(relpath, is_dir)
+        if verdict is not None:
+            decision = verdict
+    return bool(decision)
+
+
+def _is_manifest(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(YAML_PEEK_BYTES)
+    except OSError:
+        return False
+    return looks_like_kubernetes(head.decode("utf-8", errors="replace"))
+
+
+def _has_python_shebang(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(200)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and b"python" in first
+
+
+def matches_glob(relpath: str, pattern: str) -> bool:
+    """Glob matching for per-path settings: ``tests/**``, ``*.py``, ``app/legacy/``."""
+    if pattern.endswith("/"):
+        return relpath.startswith(pattern) or f"/{pattern}" in f"/{relpath}"
+    if fnmatch.fnmatchcase(relpath, pattern):
+        return True
+    if pattern.endswith("/**") and relpath.startswith(pattern[:-2]):
+        return True
+    if "/" not in pattern:
+        return fnmatch.fnmatchcase(relpath.rsplit("/", 1)[-1], pattern)
+    return False

@@ -1,0 +1,245 @@
+"""Per-file facts about Python modules that rules share: imports, framework, routes, module state.
+
+The module-level facts come from one pass over the module's *top-level* statements (not a tree
+walk); routes and async functions are added by the walker as it meets them.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from dataclasses import dataclass, field
+from typing import Any
+
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+FRAMEWORK_MODULES = {
+    "fastapi": "fastapi",
+    "starlette": "starlette",
+    "flask": "flask",
+    "quart": "flask",
+    "django": "django",
+    "rest_framework": "django",
+    "aiohttp": "aiohttp",
+    "sanic": "sanic",
+    "litestar": "litestar",
+    "tornado": "tornado",
+    "falcon": "falcon",
+    "celery": "celery",
+}
+# Frameworks whose presence makes a module part of a long-running service.
+SERVICE_FRAMEWORKS = frozenset(FRAMEWORK_MODULES.values())
+
+CLI_MODULES = frozenset({"argparse", "click", "typer", "fire", "docopt", "optparse"})
+
+# Objects whose route decorators (``@app.get("/x")``) declare HTTP handlers.
+ROUTER_TYPES = frozenset(
+    {
+        "fastapi.FastAPI",
+        "fastapi.APIRouter",
+        "fastapi.routing.APIRouter",
+        "starlette.applications.Starlette",
+        "flask.Flask",
+        "flask.Blueprint",
+        "quart.Quart",
+        "quart.Blueprint",
+        "aiohttp.web.RouteTableDef",
+        "sanic.Sanic",
+        "sanic.Blueprint",
+    }
+)
+ROUTE_DECORATOR_METHODS = frozenset({*HTTP_VERBS, "route", "api_route", "websocket"})
+
+DJANGO_VIEW_BASES = (
+    "django.views",
+    "rest_framework.views",
+    "rest_framework.viewsets",
+    "rest_framework.generics",
+    "rest_framework.mixins",
+)
+VIEWSET_ACTIONS = {
+    "list": "GET",
+    "retrieve": "GET",
+    "create": "POST",
+    "update": "PUT",
+    "partial_update": "PATCH",
+    "destroy": "DELETE",
+}
+DJANGO_METHOD_DECORATORS = {
+    "django.views.decorators.http.require_POST": ("POST",),
+    "django.views.decorators.http.require_GET": ("GET",),
+    "django.views.decorators.http.require_safe": ("GET", "HEAD"),
+}
+
+MUTABLE_FACTORIES = frozenset(
+    {
+        "builtins.dict",
+        "builtins.list",
+        "builtins.set",
+        "collections.defaultdict",
+        "collections.OrderedDict",
+        "collections.Counter",
+        "collections.deque",
+    }
+)
+
+
+@dataclass(slots=True)
+class Route:
+    """An HTTP handler: the function, its framework, methods (None = any) and path."""
+
+    function: str
+    line: int
+    framework: str
+    methods: tuple[str, ...] | None
+    path: str | None
+
+    @property
+    def writes(self) -> bool:
+        """True when the handler may serve a state-changing method."""
+        return self.methods is None or bool(WRITE_METHODS.intersection(self.methods))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "function": self.function,
+            "line": self.line,
+            "framework": self.framework,
+            "methods": list(self.methods) if self.methods is not None else None,
+            "path": self.path,
+        }
+
+
+@dataclass(slots=True)
+class ModuleFacts:
+    """What is known about one Python module."""
+
+    module: str
+    bindings: dict[str, str | None] = field(default_factory=dict)
+    imports: list[tuple[str, int]] = field(default_factory=list)
+    frameworks: set[str] = field(default_factory=set)
+    module_state: dict[str, int] = field(default_factory=dict)
+    constants: dict[str, ast.expr] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+    async_functions: list[tuple[str, int]] = field(default_factory=list)
+    has_main_guard: bool = False
+    is_test: bool = False
+
+    @property
+    def framework(self) -> str | None:
+        """The web framework of the module (first by preference), if any."""
+        for name in ("fastapi", "flask", "django", "starlette", "aiohttp", "sanic", "litestar"):
+            if name in self.frameworks:
+                return name
+        return next(iter(sorted(self.frameworks)), None)
+
+    @property
+    def is_cli(self) -> bool:
+        """A command-line entry point or script, where printing is the interface."""
+        return self.has_main_guard or any(
+            module.split(".")[0] in CLI_MODULES for module, _ in self.imports
+        )
+
+    @property
+    def is_service(self) -> bool:
+        """Code that runs inside a long-lived service process."""
+        return bool(self.routes) or bool(self.frameworks & SERVICE_FRAMEWORKS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "module": self.module,
+            "framework": self.framework,
+            "frameworks": sorted(self.frameworks),
+            "imports": [{"module": module, "line": line} for module, line in self.imports],
+            "routes": [route.to_dict() for route in self.routes],
+            "async_functions": [{"name": n, "line": line} for n, line in self.async_functions],
+            "module_state": [{"name": n, "line": line} for n, line in self.module_state.items()],
+            "is_test": self.is_test,
+        }
+
+
+def module_name_for(relpath: str) -> str:
+    """Dotted module name for a relative path (``src/app/api.py`` -> ``app.api``)."""
+    parts = relpath[:-3].split("/") if relpath.endswith(".py") else relpath.split("/")
+    if parts and parts[0] == "src" and len(parts) > 1:
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def is_test_path(relpath: str) -> bool:
+    parts = relpath.split("/")
+    name = parts[-1]
+    if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
+        return True
+    return any(part in {"tests", "test", "testing"} for part in parts[:-1])
+
+
+def resolve_relative(module: str | None, level: int, current: str, is_package: bool) -> str:
+    """Absolute module name of ``from ..x import`` inside module ``current``."""
+    if level == 0:
+        return module or ""
+    package = current.split(".") if current else []
+    if not is_package and package:
+        package = package[:-1]
+    drop = level - 1
+    if drop:
+        package = package[:-drop] if drop <= len(package) else []
+    base = ".".join(package)
+    if module:
+        return f"{base}.{module}" if base else module
+    return base
+
+
+def bind_import(
+    node: ast.Import | ast.ImportFrom,
+    bindings: dict[str, str | None],
+    current: str,
+    is_package: bool,
+) -> list[str]:
+    """Record the names an import binds; returns the imported module names."""
+    modules: list[str] = []
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            modules.append(alias.name)
+            if alias.asname:
+                bindings[alias.asname] = alias.name
+            else:
+                top = alias.name.split(".")[0]
+                bindings[top] = top
+        return modules
+    base = resolve_relative(node.module, node.level, current, is_package)
+    modules.append(base if node.level == 0 else "." * node.level + (node.module or ""))
+    for alias in node.names:
+        if alias.name == "*":
+            continue
+        bindings[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+    return modules
+
+
+def is_main_guard(node: ast.If) -> bool:
+    test = node.test
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
+def mutable_literal(value: ast.expr | None, resolve: Any) -> bool:
+    """``{}``, ``[]``, ``set()``, ``defaultdict(list)``... -- a container that can be mutated."""
+    if isinstance(value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp):
+        return True
+    if isinstance(value, ast.Call):
+        return resolve(value.func) in MUTABLE_FACTORIES
+    return False
+
+
+def framework_of(module: str) -> str | None:
+    return FRAMEWORK_MODULES.get(module.split(".")[0])

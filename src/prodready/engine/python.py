@@ -1,0 +1,816 @@
+"""The Python engine: one parse and one walk per file, dispatching nodes to the rules that want them.
+
+Rules subscribe to node types, to fully qualified callee names (``requests.get``), to callee
+prefixes (``subprocess.*``), to method names on any receiver (``*.execute``), to qualified
+attribute reads (``flask.request.json``) and to the ``FunctionEnd``/``ModuleEnd`` events. The
+walker keeps the context rules need -- the enclosing function, its route, the loops, ``try`` and
+``except`` blocks around the node, and what every name is bound to -- so no rule walks the file
+again.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prodready.engine.facts import (
+    BUILTIN_NAMES,
+    DJANGO_METHOD_DECORATORS,
+    DJANGO_VIEW_BASES,
+    HTTP_VERBS,
+    ROUTE_DECORATOR_METHODS,
+    ROUTER_TYPES,
+    VIEWSET_ACTIONS,
+    ModuleFacts,
+    Route,
+    bind_import,
+    framework_of,
+    is_main_guard,
+    is_test_path,
+    module_name_for,
+    mutable_literal,
+)
+from prodready.engine.location import RawFinding, node_location
+from prodready.model import Confidence, Profile, Rule, Severity
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+class FunctionEnd:
+    """Event: a function's body has been walked. Checks get ``(function_node, ctx)``."""
+
+
+class ModuleEnd:
+    """Event: the whole module has been walked. Checks get ``(module_node, ctx)``."""
+
+
+@dataclass(slots=True)
+class ClassInfo:
+    node: ast.ClassDef
+    bases: tuple[str, ...]
+    attributes: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def is_view(self) -> bool:
+        return any(base.startswith(DJANGO_VIEW_BASES) for base in self.bases)
+
+
+@dataclass(slots=True, eq=False)
+class Scope:
+    """A function being walked."""
+
+    node: FunctionNode
+    parent: Scope | None
+    class_info: ClassInfo | None
+    route: Route | None
+    bindings: dict[str, str | None] = field(default_factory=dict)
+    values: dict[str, ast.expr] = field(default_factory=dict)
+    globals: set[str] = field(default_factory=set)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def is_async(self) -> bool:
+        return isinstance(self.node, ast.AsyncFunctionDef)
+
+    @property
+    def self_name(self) -> str | None:
+        """The name of ``self`` when this is a method of a class."""
+        if self.class_info is None:
+            return None
+        args = self.node.args.posonlyargs + self.node.args.args
+        if not args:
+            return None
+        for decorator in self.node.decorator_list:
+            if isinstance(decorator, ast.Name) and decorator.id in {"staticmethod", "classmethod"}:
+                return None
+        return args[0].arg
+
+    @property
+    def params(self) -> list[ast.arg]:
+        a = self.node.args
+        extra = [arg for arg in (a.vararg, a.kwarg) if arg is not None]
+        return [*a.posonlyargs, *a.args, *a.kwonlyargs, *extra]
+
+
+class PythonContext:
+    """What a Python rule sees besides the node: facts, walk state, name resolution, reporting."""
+
+    def __init__(self, relpath: str, source: str, tree: ast.Module, profile: Profile) -> None:
+        self.path = relpath
+        self.source = source
+        self.tree = tree
+        self.profile = profile
+        self.module = module_name_for(relpath)
+        self.is_package = relpath.endswith("__init__.py")
+        self.facts = ModuleFacts(module=self.module, is_test=is_test_path(relpath))
+        self.function: Scope | None = None
+        self.classes: list[ClassInfo] = []
+        self.loops: list[ast.AST] = []
+        self.handlers: list[ast.ExceptHandler] = []
+        self.trys: list[ast.Try | ast.TryStar] = []
+        self.managed: set[int] = set()  # ids of expressions used as ``with`` context managers
+        self.in_main_guard = False
+        self.call_name: str | None = None  # the qualified name of the call being dispatched
+        self.rule: Rule | None = None  # the rule being run (set by the engine)
+        self.findings: list[RawFinding] = []
+        self.crashes: list[RuleCrash] = []
+        self.module_state: dict[str, Any] = {}  # per-rule private state for the module
+        self._lines: list[str] | None = None
+
+    # -- source -----------------------------------------------------------------------------
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.source.splitlines()
+        return self._lines
+
+    def segment(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.source, node) or ""
+
+    # -- walk state -------------------------------------------------------------------------
+    @property
+    def route(self) -> Route | None:
+        """The route of the innermost enclosing function that is an HTTP handler."""
+        scope = self.function
+        while scope is not None:
+            if scope.route is not None:
+                return scope.route
+            scope = scope.parent
+        return None
+
+    @property
+    def in_async(self) -> bool:
+        return self.function is not None and self.function.is_async
+
+    def rule_state(self, default: Callable[[], Any]) -> Any:
+        """Private state of the running rule for the current function (or module)."""
+        assert self.rule is not None
+        store = self.function.state if self.function is not None else self.module_state
+        code = self.rule.code
+        if code not in store:
+            store[code] = default()
+        return store[code]
+
+    def is_managed(self, expr: ast.AST) -> bool:
+        """True when ``expr`` is the context manager of an enclosing ``with`` statement."""
+        return id(expr) in self.managed
+
+    # -- names ------------------------------------------------------------------------------
+    def resolve_name(self, name: str) -> str:
+        scope = self.function
+        while scope is not None:
+            if name in scope.globals:
+                break
+            bound = scope.bindings.get(name, _MISSING)
+            if bound is not _MISSING:
+                return name if bound is None else bound  # type: ignore[return-value]
+            scope = scope.parent
+        bound = self.facts.bindings.get(name, _MISSING)
+        if bound is not _MISSING:
+            return name if bound is None else bound  # type: ignore[return-value]
+        if name in BUILTIN_NAMES:
+            return "builtins." + name
+        return name
+
+    def qualname(self, expr: ast.AST) -> str | None:
+        """Fully qualified dotted name of an expression, through import aliases and known types.
+
+        ``import requests as r; r.get`` -> ``requests.get``; ``s = requests.Session(); s.get``
+        -> ``requests.Session.get``; unknown local names stay as written.
+        """
+        if isinstance(expr, ast.Name):
+            return self.resolve_name(expr.id)
+        if isinstance(expr, ast.Attribute):
+            value = expr.value
+            if isinstance(value, ast.Name):
+                scope = self.function
+                if scope is not None and scope.class_info is not None:
+                    if value.id == scope.self_name:
+                        known = scope.class_info.attributes.get(expr.attr)
+                        return known or f"{value.id}.{expr.attr}"
+            base = self.qualname(value)
+            return None if base is None else f"{base}.{expr.attr}"
+        if isinstance(expr, ast.Call):
+            return self.qualname(expr.func)
+        if isinstance(expr, ast.Await):
+            return self.qualname(expr.value)
+        return None
+
+    def type_of(self, value: ast.expr | None) -> str | None:
+        """The qualified name of what produced a value (``requests.Session()`` -> its class)."""
+        if isinstance(value, ast.Await):
+            value = value.value
+        if isinstance(value, ast.Call | ast.Name | ast.Attribute):
+            return self.qualname(value)
+        return None
+
+    def value_of(self, name: str) -> ast.expr | None:
+        """The expression last assigned to a name visible here (locals, then module constants)."""
+        scope = self.function
+        while scope is not None:
+            if name in scope.values:
+                return scope.values[name]
+            if name in scope.bindings:
+                return None
+            scope = scope.parent
+        return self.facts.constants.get(name)
+
+    def is_module_state(self, name: str) -> bool:
+        """True when ``name`` refers here to a module-level mutable container."""
+        if name not in self.facts.module_state:
+            return False
+        scope = self.function
+        while scope is not None:
+            if name in scope.globals:
+                return True
+            if name in scope.bindings:
+                return False
+            scope = scope.parent
+        return True
+
+    # -- reporting --------------------------------------------------------------------------
+    def report(
+        self,
+        node: ast.AST,
+        message: str,
+        *,
+        fix: str | None = None,
+        severity: Severity | None = None,
+        confidence: Confidence | None = None,
+    ) -> None:
+        """Report a finding of the running rule at ``node`` (a def/class: its header line)."""
+        assert self.rule is not None, "report() called outside a rule"
+        location = node_location(node, self.lines)
+        self.findings.append(RawFinding(self.rule, location, message, fix, severity, confidence))
+
+
+_MISSING = object()
+
+_SKIP_FIELDS = frozenset(
+    {"ctx", "id", "attr", "arg", "name", "names", "module", "level", "is_async", "type_comment"}
+    | {"kind", "conversion", "simple", "type_ignores"}
+)
+_FIELD_CACHE: dict[type, tuple[str, ...]] = {ast.Constant: ()}
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    fields = _FIELD_CACHE.get(cls)
+    if fields is None:
+        fields = tuple(f for f in getattr(cls, "_fields", ()) if f not in _SKIP_FIELDS)
+        _FIELD_CACHE[cls] = fields
+    return fields
+
+
+Dispatch = dict[Any, list[Rule]]
+
+
+class PythonAnalyzer:
+    """Dispatch tables for a rule set, and the walk that applies them to one module."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.node_rules: Dispatch = {}
+        self.exact_calls: dict[str, list[Rule]] = {}
+        self.prefix_calls: dict[str, list[Rule]] = {}
+        self.method_calls: dict[str, list[Rule]] = {}
+        self.attribute_rules: dict[str, list[tuple[str, Rule]]] = {}
+        for rule in rules:
+            for node_type in rule.nodes:
+                for concrete in _expand(node_type):
+                    self.node_rules.setdefault(concrete, []).append(rule)
+            for pattern in rule.calls:
+                if pattern.startswith("*."):
+                    self.method_calls.setdefault(pattern[2:], []).append(rule)
+                elif pattern.endswith(".*"):
+                    self.prefix_calls.setdefault(pattern[:-2], []).append(rule)
+                else:
+                    self.exact_calls.setdefault(pattern, []).append(rule)
+            for attribute in rule.attributes:
+                last = attribute.rsplit(".", 1)[-1]
+                self.attribute_rules.setdefault(last, []).append((attribute, rule))
+
+    def analyze(
+        self, source: str, tree: ast.Module, relpath: str, profile: Profile
+    ) -> PythonContext:
+        ctx = PythonContext(relpath, source, tree, profile)
+        _Walk(self, ctx).run()
+        return ctx
+
+
+def _expand(node_type: type) -> list[type]:
+    """Abstract AST classes (``ast.stmt``) expand to their concrete subclasses."""
+    if node_type in (FunctionEnd, ModuleEnd) or node_type.__subclasses__() == []:
+        return [node_type]
+    result: list[type] = []
+    for sub in node_type.__subclasses__():
+        result.extend(_expand(sub))
+    return result or [node_type]
+
+
+class RuleCrash(Exception):
+    """A rule raised on some input; reported as a scan error, the scan goes on."""
+
+    def __init__(self, rule: Rule, node: ast.AST, error: BaseException) -> None:
+        self.rule = rule
+        self.line = getattr(node, "lineno", None)
+        super().__init__(f"internal error in rule {rule.code}: {type(error).__name__}: {error}")
+
+
+class _Walk:
+    """One pre-order walk of one module."""
+
+    def __init__(self, analyzer: PythonAnalyzer, ctx: PythonContext) -> None:
+        self.a = analyzer
+        self.ctx = ctx
+        self.special: dict[type, Callable[[Any], None]] = {
+            ast.FunctionDef: self.visit_function,
+            ast.AsyncFunctionDef: self.visit_function,
+            ast.ClassDef: self.visit_class,
+            ast.Call: self.visit_call,
+            ast.Assign: self.visit_assign,
+            ast.AnnAssign: self.visit_annassign,
+            ast.For: self.visit_for,
+            ast.AsyncFor: self.visit_for,
+            ast.While: self.visit_while,
+            ast.Try: self.visit_try,
+            ast.TryStar: self.visit_try,
+            ast.ExceptHandler: self.visit_handler,
+            ast.With: self.visit_with,
+            ast.AsyncWith: self.visit_with,
+            ast.Import: self.visit_import,
+            ast.ImportFrom: self.visit_import,
+            ast.Global: self.visit_global,
+            ast.If: self.visit_if,
+            ast.ListComp: self.visit_comprehension,
+            ast.SetComp: self.visit_comprehension,
+            ast.GeneratorExp: self.visit_comprehension,
+            ast.DictComp: self.visit_comprehension,
+        }
+        if analyzer.attribute_rules:
+            self.special[ast.Attribute] = self.visit_attribute
+
+    # -- driver -----------------------------------------------------------------------------
+    def run(self) -> None:
+        ctx = self.ctx
+        self.prepass(ctx.tree)
+        module_rules = self.a.node_rules.get(ast.Module)
+        if module_rules:
+            self.dispatch(module_rules, ctx.tree)
+        self.body(ctx.tree.body)
+        end_rules = self.a.node_rules.get(ModuleEnd)
+        if end_rules:
+            self.dispatch(end_rules, ctx.tree)
+
+    def dispatch(self, rules: list[Rule], node: ast.AST) -> None:
+        ctx = self.ctx
+        for rule in rules:
+            ctx.rule = rule
+            try:
+                rule.check(node, ctx)
+            except RecursionError:
+                raise
+            except Exception as exc:  # one broken rule must not lose the other findings
+                ctx.crashes.append(RuleCrash(rule, node, exc))
+        ctx.rule = None
+
+    def visit(self, node: ast.AST) -> None:
+        special = self.special.get(node.__class__)
+        if special is not None:
+            special(node)
+            return
+        rules = self.a.node_rules.get(node.__class__)
+        if rules is not None:
+            self.dispatch(rules, node)
+        self.children(node)
+
+    def children(self, node: ast.AST) -> None:
+        visit = self.visit
+        for name in _FIELD_CACHE.get(node.__class__) or _fields(node.__class__):
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        visit(item)
+            elif isinstance(value, ast.AST):
+                visit(value)
+
+    def body(self, statements: Iterable[ast.AST]) -> None:
+        visit = self.visit
+        for statement in statements:
+            visit(statement)
+
+    def own_rules(self, node: ast.AST) -> None:
+        rules = self.a.node_rules.get(node.__class__)
+        if rules is not None:
+            self.dispatch(rules, node)
+
+    # -- module facts -----------------------------------------------------------------------
+    def prepass(self, tree: ast.Module) -> None:
+        """Module-level bindings, imports and state from the top-level statements only."""
+        ctx = self.ctx
+        facts = ctx.facts
+        pending: list[ast.stmt] = list(tree.body)
+        while pending:
+            statement = pending.pop(0)
+            if isinstance(statement, ast.Import | ast.ImportFrom):
+                self.record_import(statement, facts.bindings)
+            elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                facts.bindings[statement.name] = None
+            elif isinstance(statement, ast.Assign | ast.AnnAssign):
+                targets = statement.targets if isinstance(statement, ast.Assign) else [
+                    statement.target
+                ]
+                value = statement.value
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        self.record_module_assignment(target.id, value, statement)
+            elif isinstance(statement, ast.If):
+                if is_main_guard(statement):
+                    facts.has_main_guard = True
+                else:
+                    pending[0:0] = statement.body + statement.orelse
+            elif isinstance(statement, ast.Try | ast.TryStar):
+                extra = [s for handler in statement.handlers for s in handler.body]
+                pending[0:0] = statement.body + extra + statement.orelse + statement.finalbody
+            elif isinstance(statement, ast.With):
+                pending[0:0] = statement.body
+
+    def record_module_assignment(
+        self, name: str, value: ast.expr | None, statement: ast.Assign | ast.AnnAssign
+    ) -> None:
+        facts = self.ctx.facts
+        if value is None:
+            return
+        if mutable_literal(value, self.ctx.qualname):
+            facts.module_state[name] = statement.lineno
+            facts.bindings[name] = None
+        elif isinstance(value, ast.Call):
+            facts.bindings[name] = self.ctx.qualname(value.func)
+        elif isinstance(value, ast.Name | ast.Attribute):
+            resolved = self.ctx.qualname(value)
+            facts.bindings[name] = resolved if resolved != name else None
+        else:
+            facts.bindings[name] = None
+        if isinstance(value, ast.Constant | ast.JoinedStr | ast.BinOp | ast.Tuple):
+            facts.constants[name] = value
+
+    def record_import(
+        self, node: ast.Import | ast.ImportFrom, bindings: dict[str, str | None]
+    ) -> None:
+        ctx = self.ctx
+        for module in bind_import(node, bindings, ctx.module, ctx.is_package):
+            framework = framework_of(module) if not module.startswith(".") else None
+            if framework is not None:
+                ctx.facts.frameworks.add(framework)
+
+    # -- scopes -----------------------------------------------------------------------------
+    def bind(self, name: str, kind: str | None, value: ast.expr | None = None) -> None:
+        scope = self.ctx.function
+        if scope is None:
+            return  # module-level bindings come from the prepass
+        if name in scope.globals:
+            return
+        scope.bindings[name] = kind
+        if value is not None:
+            scope.values[name] = value
+        else:
+            scope.values.pop(name, None)
+
+    def bind_target(self, target: ast.expr, value: ast.expr | None) -> None:
+        ctx = self.ctx
+        if isinstance(target, ast.Name):
+            kind = ctx.type_of(value) if value is not None else None
+            if kind == target.id:
+                kind = None
+            self.bind(target.id, kind, value)
+        elif isinstance(target, ast.Tuple | ast.List):
+            for element in target.elts:
+                self.bind_target(element, None)
+        elif isinstance(target, ast.Starred):
+            self.bind_target(target.value, None)
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            scope = ctx.function
+            if scope is not None and scope.class_info is not None:
+                if target.value.id == scope.self_name and value is not None:
+                    scope.class_info.attributes[target.attr] = ctx.type_of(value)
+
+    def visit_function(self, node: FunctionNode) -> None:
+        ctx = self.ctx
+        self.body(node.decorator_list)
+        self.visit(node.args)
+        if node.returns is not None:
+            self.visit(node.returns)
+        self.bind(node.name, None)
+        parent = ctx.function
+        class_info = ctx.classes[-1] if ctx.classes and self.directly_in_class(node) else None
+        route = self.detect_route(node, class_info)
+        scope = Scope(node=node, parent=parent, class_info=class_info, route=route)
+        for param in scope.params:
+            annotation = ctx.qualname(param.annotation) if param.annotation is not None else None
+            scope.bindings[param.arg] = annotation
+        if route is not None:
+            ctx.facts.routes.append(route)
+        if isinstance(node, ast.AsyncFunctionDef):
+            ctx.facts.async_functions.append((node.name, node.lineno))
+        saved = (ctx.loops, ctx.handlers, ctx.trys, ctx.classes)
+        ctx.function = scope
+        ctx.loops, ctx.handlers, ctx.trys = [], [], []
+        ctx.classes = [*ctx.classes]
+        self.own_rules(node)
+        self.body(node.body)
+        end_rules = self.a.node_rules.get(FunctionEnd)
+        if end_rules:
+            self.dispatch(end_rules, node)
+        ctx.function = parent
+        ctx.loops, ctx.handlers, ctx.trys, ctx.classes = saved
+
+    def directly_in_class(self, node: FunctionNode) -> bool:
+        return any(statement is node for statement in self.ctx.classes[-1].node.body)
+
+    def visit_class(self, node: ast.ClassDef) -> None:
+        ctx = self.ctx
+        self.body(node.decorator_list)
+        self.body(node.bases)
+        for keyword in node.keywords:
+            self.visit(keyword)
+        self.bind(node.name, None)
+        bases = tuple(name for base in node.bases if (name := ctx.qualname(base)) is not None)
+        ctx.classes.append(ClassInfo(node=node, bases=bases))
+        self.own_rules(node)
+        self.body(node.body)
+        ctx.classes.pop()
+
+    def detect_route(self, node: FunctionNode, class_info: ClassInfo | None) -> Route | None:
+        ctx = self.ctx
+        for decorator in node.decorator_list:
+            route = self.route_from_decorator(node, decorator)
+            if route is not None:
+                return route
+        if class_info is not None and class_info.is_view:
+            method = node.name.lower()
+            if method in HTTP_VERBS:
+                return Route(node.name, node.lineno, "django", (method.upper(),), None)
+            if method in VIEWSET_ACTIONS:
+                return Route(node.name, node.lineno, "django", (VIEWSET_ACTIONS[method],), None)
+            return None
+        if (
+            ctx.function is None
+            and class_info is None
+            and "django" in ctx.facts.frameworks
+            and _is_views_module(ctx.path)
+        ):
+            args = node.args.posonlyargs + node.args.args
+            if args and args[0].arg == "request":
+                return Route(node.name, node.lineno, "django", None, None)
+        return None
+
+    def route_from_decorator(self, node: FunctionNode, decorator: ast.expr) -> Route | None:
+        ctx = self.ctx
+        call = decorator if isinstance(decorator, ast.Call) else None
+        target = call.func if call is not None else decorator
+        qualified = ctx.qualname(target)
+        if qualified is None:
+            return None
+        if qualified in DJANGO_METHOD_DECORATORS:
+            return Route(node.name, node.lineno, "django", DJANGO_METHOD_DECORATORS[qualified], None)
+        if call is not None and qualified in {
+            "django.views.decorators.http.require_http_methods",
+            "rest_framework.decorators.api_view",
+        }:
+            methods = _string_list(call.args[0]) if call.args else ("GET",)
+            return Route(node.name, node.lineno, "django", methods, None)
+        if not isinstance(target, ast.Attribute) or target.attr not in ROUTE_DECORATOR_METHODS:
+            return None
+        receiver = ctx.qualname(target.value)
+        path = _route_path(call)
+        framework = ctx.facts.framework
+        known_router = receiver in ROUTER_TYPES
+        if not known_router:
+            # An imported app/router (``from .app import router``): trust the decorator shape
+            # only in modules that use a web framework and with a literal path.
+            if framework is None or path is None or not path.startswith("/"):
+                return None
+        else:
+            framework = _framework_of_router(receiver) or framework
+        method = target.attr
+        methods: tuple[str, ...] | None
+        if method in HTTP_VERBS:
+            methods = (method.upper(),)
+        elif method == "websocket":
+            methods = ("GET",)
+        else:
+            listed = _keyword(call, "methods")
+            methods = _string_list(listed) if listed is not None else ("GET",)
+        return Route(node.name, node.lineno, framework or "unknown", methods, path)
+
+    # -- nodes that change the walk state -----------------------------------------------------
+    def visit_call(self, node: ast.Call) -> None:
+        ctx = self.ctx
+        a = self.a
+        func = node.func
+        name = ctx.qualname(func)
+        matched: list[Rule] = []
+        if name is not None:
+            exact = a.exact_calls.get(name)
+            if exact:
+                matched.extend(exact)
+            if a.prefix_calls:
+                dot = name.find(".")
+                while dot != -1:
+                    prefixed = a.prefix_calls.get(name[:dot])
+                    if prefixed:
+                        matched.extend(prefixed)
+                    dot = name.find(".", dot + 1)
+        if a.method_calls and isinstance(func, ast.Attribute):
+            by_method = a.method_calls.get(func.attr)
+            if by_method:
+                matched.extend(r for r in by_method if r not in matched)
+        rules = a.node_rules.get(ast.Call)
+        if rules:
+            matched.extend(r for r in rules if r not in matched)
+        if matched:
+            ctx.call_name = name
+            self.dispatch(matched, node)
+            ctx.call_name = None
+        self.children(node)
+
+    def visit_attribute(self, node: ast.Attribute) -> None:
+        candidates = self.a.attribute_rules.get(node.attr)
+        if candidates:
+            name = self.ctx.qualname(node)
+            matched = [rule for wanted, rule in candidates if wanted == name]
+            if matched:
+                self.dispatch(matched, node)
+        self.own_rules(node)
+        self.children(node)
+
+    def visit_assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        self.own_rules(node)
+        for target in node.targets:
+            self.visit(target)
+            self.bind_target(target, node.value)
+
+    def visit_annassign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+        self.visit(node.annotation)
+        self.own_rules(node)
+        self.visit(node.target)
+        if isinstance(node.target, ast.Name):
+            kind = self.ctx.type_of(node.value) if node.value is not None else None
+            kind = kind or self.ctx.qualname(node.annotation)
+            self.bind(node.target.id, kind, node.value)
+
+    def visit_for(self, node: ast.For | ast.AsyncFor) -> None:
+        ctx = self.ctx
+        self.visit(node.iter)
+        self.own_rules(node)
+        self.visit(node.target)
+        self.bind_target(node.target, None)
+        ctx.loops.append(node)
+        self.body(node.body)
+        ctx.loops.pop()
+        self.body(node.orelse)
+
+    def visit_while(self, node: ast.While) -> None:
+        ctx = self.ctx
+        self.own_rules(node)
+        ctx.loops.append(node)
+        self.visit(node.test)
+        self.body(node.body)
+        ctx.loops.pop()
+        self.body(node.orelse)
+
+    def visit_comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
+    ) -> None:
+        ctx = self.ctx
+        self.own_rules(node)
+        first = True
+        for generator in node.generators:
+            if first:
+                self.visit(generator.iter)
+            ctx.loops.append(node)
+            if not first:
+                self.visit(generator.iter)
+            self.bind_target(generator.target, None)
+            self.body(generator.ifs)
+            ctx.loops.pop()
+            first = False
+        ctx.loops.append(node)
+        if isinstance(node, ast.DictComp):
+            self.visit(node.key)
+            self.visit(node.value)
+        else:
+            self.visit(node.elt)
+        ctx.loops.pop()
+
+    def visit_try(self, node: ast.Try | ast.TryStar) -> None:
+        ctx = self.ctx
+        self.own_rules(node)
+        ctx.trys.append(node)
+        self.body(node.body)
+        ctx.trys.pop()
+        for handler in node.handlers:
+            self.visit(handler)
+        self.body(node.orelse)
+        self.body(node.finalbody)
+
+    def visit_handler(self, node: ast.ExceptHandler) -> None:
+        ctx = self.ctx
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self.bind(node.name, None)
+        ctx.handlers.append(node)
+        self.own_rules(node)
+        self.body(node.body)
+        ctx.handlers.pop()
+
+    def visit_with(self, node: ast.With | ast.AsyncWith) -> None:
+        ctx = self.ctx
+        for item in node.items:
+            ctx.managed.add(id(item.context_expr))
+        self.own_rules(node)
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self.bind_target(item.optional_vars, item.context_expr)
+        self.body(node.body)
+
+    def visit_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        ctx = self.ctx
+        self.own_rules(node)
+        names = [alias.name for alias in node.names]
+        if isinstance(node, ast.Import):
+            ctx.facts.imports.extend((name, node.lineno) for name in names)
+        else:
+            module = "." * node.level + (node.module or "")
+            ctx.facts.imports.append((module, node.lineno))
+        if ctx.function is not None:
+            self.record_import(node, ctx.function.bindings)
+
+    def visit_global(self, node: ast.Global) -> None:
+        scope = self.ctx.function
+        if scope is not None:
+            scope.globals.update(node.names)
+            for name in node.names:
+                scope.bindings.pop(name, None)
+        self.own_rules(node)
+
+    def visit_if(self, node: ast.If) -> None:
+        ctx = self.ctx
+        self.own_rules(node)
+        if ctx.function is None and is_main_guard(node):
+            ctx.in_main_guard = True
+            self.children(node)
+            ctx.in_main_guard = False
+            return
+        self.children(node)
+
+
+def _is_views_module(relpath: str) -> bool:
+    parts = relpath.split("/")
+    return parts[-1] in {"views.py", "viewsets.py", "api.py"} or "views" in parts[:-1]
+
+
+def _keyword(call: ast.Call | None, name: str) -> ast.expr | None:
+    if call is None:
+        return None
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    return None
+
+
+def _route_path(call: ast.Call | None) -> str | None:
+    if call is None:
+        return None
+    candidate = call.args[0] if call.args else _keyword(call, "path") or _keyword(call, "rule")
+    if isinstance(candidate, ast.Constant) and isinstance(candidate.value, str):
+        return candidate.value
+    return None
+
+
+def _string_list(node: ast.expr) -> tuple[str, ...]:
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return tuple(
+            element.value.upper()
+            for element in node.elts
+            if isinstance(element, ast.Constant) and isinstance(element.value, str)
+        )
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return (node.value.upper(),)
+    return ()
+
+
+def _framework_of_router(receiver: str | None) -> str | None:
+    if receiver is None:
+        return None
+    return framework_of(receiver)

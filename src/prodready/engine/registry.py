@@ -1,0 +1,278 @@
+"""Rule packs, the decorators that declare rules, and rule selection.
+
+Built-in rules and third-party house rules register the same way: a :class:`RulePack` exposed
+through the ``prodready.rules`` entry-point group.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from types import ModuleType
+from typing import Any
+
+from prodready.model import (
+    Category,
+    Confidence,
+    Config,
+    ConfigError,
+    FileKind,
+    Rule,
+    Severity,
+)
+
+ENTRY_POINT_GROUP = "prodready.rules"
+CODE_PREFIX = re.compile(r"^[A-Za-z]{2,5}[0-9]{0,3}$")
+BUILTIN_PACK_REF = "prodready.rules:BUILTIN_PACK"
+
+Check = Callable[..., None]
+
+
+def _docs_of(check: Check) -> str:
+    return inspect.cleandoc(check.__doc__ or "")
+
+
+def python_rule(
+    *,
+    code: str,
+    name: str,
+    category: Category,
+    severity: Severity,
+    summary: str,
+    nodes: Sequence[type] = (),
+    calls: Sequence[str] = (),
+    attributes: Sequence[str] = (),
+    confidence: Confidence = Confidence.HIGH,
+    cwe: int | None = None,
+    fix: str | None = None,
+) -> Callable[[Check], Rule]:
+    """Declare a Python rule; the decorated function's docstring is its documentation.
+
+    ``nodes``: AST node classes (or the engine events ``FunctionEnd``/``ModuleEnd``) to be called
+    for. ``calls``: fully qualified callee names, ``"module.*"`` for any callee under a module, or
+    ``"*.method"`` for any method of that name. ``attributes``: fully qualified attribute reads.
+    """
+
+    def decorate(check: Check) -> Rule:
+        return Rule(
+            code=code,
+            name=name,
+            category=category,
+            severity=severity,
+            summary=summary,
+            docs=_docs_of(check),
+            check=check,
+            kind=FileKind.PYTHON,
+            confidence=confidence,
+            cwe=cwe,
+            fix=fix,
+            nodes=tuple(nodes),
+            calls=tuple(calls),
+            attributes=tuple(attributes),
+        )
+
+    return decorate
+
+
+def file_rule(
+    *,
+    kind: FileKind | None,
+    code: str,
+    name: str,
+    category: Category,
+    severity: Severity,
+    summary: str,
+    confidence: Confidence = Confidence.HIGH,
+    cwe: int | None = None,
+    fix: str | None = None,
+) -> Callable[[Check], Rule]:
+    """Declare a rule over a whole non-Python document (Dockerfile, manifest, requirements...).
+
+    ``kind=None`` declares a rule over engine events common to every file kind (suppression
+    comments); its check gets ``(event, FileContext)``.
+    """
+
+    def decorate(check: Check) -> Rule:
+        return Rule(
+            code=code,
+            name=name,
+            category=category,
+            severity=severity,
+            summary=summary,
+            docs=_docs_of(check),
+            check=check,
+            kind=kind,
+            confidence=confidence,
+            cwe=cwe,
+            fix=fix,
+        )
+
+    return decorate
+
+
+class RulePack:
+    """A named collection of rules, loaded lazily from modules or given directly.
+
+    Third parties expose one through the ``prodready.rules`` entry-point group::
+
+        [project.entry-points."prodready.rules"]
+        acme = "acme_rules:PACK"   # PACK = RulePack.from_modules("acme", "acme_rules.checks")
+    """
+
+    def __init__(
+        self, name: str, rules: Iterable[Rule] = (), modules: Sequence[str] = (), version: str = ""
+    ) -> None:
+        self.name = name
+        self.version = version
+        self._given = tuple(rules)
+        self._modules = tuple(modules)
+        self._loaded: tuple[Rule, ...] | None = None
+
+    @classmethod
+    def from_modules(cls, name: str, *modules: str, version: str = "") -> RulePack:
+        return cls(name, modules=modules, version=version)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        if self._loaded is None:
+            collected = list(self._given)
+            for module_name in self._modules:
+                collected.extend(rules_in(importlib.import_module(module_name)))
+            self._loaded = tuple(collected)
+        return self._loaded
+
+
+def rules_in(module: ModuleType) -> Iterator[Rule]:
+    """The Rule objects a module defines, in definition order."""
+    for value in vars(module).values():
+        if isinstance(value, Rule):
+            yield value
+
+
+class PackLoadError(ConfigError):
+    """A rule pack could not be loaded or conflicts with another."""
+
+
+def _entry_point_packs() -> Iterator[tuple[str, RulePack]]:
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.value.replace(" ", "") == BUILTIN_PACK_REF:
+            continue
+        try:
+            loaded: Any = entry.load()
+        except Exception as exc:  # a broken third-party pack must not take the scan down
+            raise PackLoadError(
+                f"rule pack {entry.name!r} ({entry.value}) failed to load: {exc}"
+            ) from exc
+        if isinstance(loaded, ModuleType):
+            loaded = RulePack(entry.name, rules=rules_in(loaded))
+        elif not isinstance(loaded, RulePack):
+            try:
+                loaded = RulePack(entry.name, rules=list(loaded))
+            except TypeError as exc:
+                raise PackLoadError(
+                    f"rule pack {entry.name!r} ({entry.value}) is neither a RulePack, a module "
+                    "nor an iterable of rules"
+                ) from exc
+        if not loaded.version and entry.dist is not None:
+            loaded.version = entry.dist.version
+        yield entry.name, loaded
+
+
+def load_packs(*, plugins: bool = True) -> list[RulePack]:
+    """The built-in pack plus every installed pack of the ``prodready.rules`` group."""
+    from prodready.rules import BUILTIN_PACK
+
+    packs = [BUILTIN_PACK]
+    if plugins:
+        packs.extend(pack for _, pack in _entry_point_packs())
+    return packs
+
+
+class Registry:
+    """All known rules, by code, with selector resolution (code, prefix, name, category, ALL)."""
+
+    def __init__(self, packs: Iterable[RulePack]) -> None:
+        self.rules: dict[str, Rule] = {}
+        self.pack_versions: dict[str, str] = {}
+        by_name: dict[str, Rule] = {}
+        for pack in packs:
+            self.pack_versions[pack.name] = pack.version
+            for rule in pack.rules:
+                rule = _in_pack(rule, pack.name)
+                clash = self.rules.get(rule.code) or by_name.get(rule.name)
+                if clash is not None:
+                    raise PackLoadError(
+                        f"rule {rule.code} ({rule.name}) of pack {pack.name!r} clashes with "
+                        f"{clash.code} ({clash.name}) of pack {clash.pack!r}"
+                    )
+                self.rules[rule.code] = rule
+                by_name[rule.name] = rule
+        self._by_name = by_name
+
+    @classmethod
+    def default(cls, *, plugins: bool = True) -> Registry:
+        return cls(load_packs(plugins=plugins))
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(sorted(self.rules.values(), key=lambda rule: rule.code))
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def get(self, code_or_name: str) -> Rule | None:
+        key = code_or_name.strip()
+        return self.rules.get(key.upper()) or self._by_name.get(key.lower())
+
+    def matches(self, selector: str, rule: Rule) -> bool:
+        text = selector.strip()
+        if text.upper() == "ALL":
+            return True
+        if text.lower() in {c.value for c in Category}:
+            return rule.category.value == text.lower()
+        if text.lower() == rule.name:
+            return True
+        return bool(CODE_PREFIX.match(text)) and rule.code.startswith(text.upper())
+
+    def resolve(self, selector: str, where: str) -> set[str]:
+        """The rule codes a selector names; an unknown selector is a configuration error."""
+        found = {rule.code for rule in self.rules.values() if self.matches(selector, rule)}
+        if not found:
+            raise ConfigError(
+                f"{where}: {selector!r} names no rule (use a code like RES001, a code prefix "
+                "like RES, a rule name, a category or ALL; `prodready rules` lists them)"
+            )
+        return found
+
+    def select(self, config: Config) -> list[Rule]:
+        """The rules a configuration enables, validating every selector it uses."""
+        selected: set[str] = set()
+        for selector in config.select or ("ALL",):
+            selected |= self.resolve(selector, "select")
+        for selector in config.ignore:
+            selected -= self.resolve(selector, "ignore")
+        for _, selectors in config.per_path_ignores:
+            for selector in selectors:
+                self.resolve(selector, "per-path-ignores")
+        for selector, _ in config.severity:
+            self.resolve(selector, "severity")
+        return [self.rules[code] for code in sorted(selected)]
+
+    def fingerprint(self, rules: Iterable[Rule]) -> str:
+        """Identifies an effective rule set, for cache keys."""
+        digest = hashlib.blake2b(digest_size=12)
+        for rule in rules:
+            digest.update(f"{rule.code}:{rule.pack}:{self.pack_versions.get(rule.pack)};".encode())
+        return digest.hexdigest()
+
+
+def _in_pack(rule: Rule, pack: str) -> Rule:
+    if rule.pack == pack:
+        return rule
+    from dataclasses import replace
+
+    return replace(rule, pack=pack)

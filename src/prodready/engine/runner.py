@@ -1,0 +1,311 @@
+"""A whole scan: discovery, cache, parallel analysis, then the filters that depend on the
+configuration and the command line (confidence, per-path ignores, severity overrides, baseline,
+diff).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from prodready import __version__
+from prodready.engine.analyze import FileAnalyzer, FileResult, SourceFile, content_digest
+from prodready.engine.cache import CACHE_DIR_NAME, ResultCache
+from prodready.engine.discovery import Discovery, matches_glob
+from prodready.engine.git import ALL_LINES, changed_lines
+from prodready.engine.registry import Registry
+from prodready.model import (
+    Category,
+    Config,
+    Finding,
+    Profile,
+    Rule,
+    ScanError,
+    ScanResult,
+    ScanStats,
+    UsageError,
+)
+
+SERIAL_THRESHOLD = 24  # below this many files to analyse, worker start-up costs more than it saves
+
+
+@dataclass(slots=True)
+class ScanOptions:
+    targets: list[Path] = field(default_factory=lambda: [Path(".")])
+    root: Path | None = None
+    jobs: int | None = None
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    baseline: Path | None = None
+    diff: str | None = None
+    plugins: bool = True
+
+
+def decide_root(targets: list[Path], explicit: Path | None = None) -> Path:
+    """Paths in reports are relative to this: the cwd when it holds every target."""
+    if explicit is not None:
+        return explicit.resolve()
+    cwd = Path.cwd().resolve()
+    resolved = [target.resolve() for target in targets] or [cwd]
+    if all(path == cwd or path.is_relative_to(cwd) for path in resolved):
+        return cwd
+    common = Path(os.path.commonpath([str(path) for path in resolved]))
+    return common.parent if common.is_file() else common
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def scan(options: ScanOptions, config: Config, registry: Registry | None = None) -> ScanResult:
+    started = time.perf_counter()
+    registry = registry or Registry.default(plugins=options.plugins)
+    rules = registry.select(config)
+    root = decide_root(options.targets, options.root)
+    discovery = Discovery(root, config.exclude, config.respect_gitignore)
+    sources = discovery.files(options.targets)
+
+    changed: dict[Path, frozenset[int]] | None = None
+    if options.diff is not None:
+        changed = changed_lines(root, options.diff)
+        sources = [s for s in sources if Path(s.path).resolve() in changed]
+
+    baseline = load_baseline(options.baseline) if options.baseline is not None else None
+    jobs = options.jobs or default_jobs()
+    stats = ScanStats(jobs=jobs)
+
+    cache: ResultCache | None = None
+    if options.use_cache:
+        cache_dir = options.cache_dir or _env_cache_dir() or root / CACHE_DIR_NAME
+        cache = ResultCache(cache_dir, cache_key(registry, rules, config.profile))
+        cache.load()
+
+    results: list[FileResult] = []
+    pending: list[SourceFile] = []
+    for source in sources:
+        cached = _cached(cache, source) if cache is not None else None
+        if cached is not None:
+            results.append(cached)
+        else:
+            pending.append(source)
+    stats.cache_hits = len(results)
+    stats.files_analyzed = len(pending)
+
+    for result in analyze_all(pending, rules, config.profile, jobs):
+        results.append(result)
+        if cache is not None:
+            cache.put(result)
+    if cache is not None:
+        if cache.dirty:
+            cache.forget_missing(root)
+            cache.save()
+
+    findings: list[Finding] = []
+    errors: list[ScanError] = []
+    facts: dict[str, dict[str, Any]] = {}
+    for result in results:
+        findings.extend(result.findings)
+        errors.extend(result.errors)
+        if result.facts is not None:
+            facts[result.relpath] = result.facts
+    if cache is not None and cache.warning:
+        errors.append(ScanError(str(cache.directory), cache.warning))
+
+    findings = postprocess(findings, config, registry)
+    if baseline is not None:
+        before = len(findings)
+        findings = [f for f in findings if f.fingerprint not in baseline]
+        stats.suppressed_by_baseline = before - len(findings)
+    if changed is not None:
+        before = len(findings)
+        findings = [f for f in findings if _in_diff(f, root, changed)]
+        stats.outside_diff = before - len(findings)
+
+    findings.sort(key=Finding.sort_key)
+    errors.sort(key=lambda e: (e.path, e.line or 0))
+    stats.duration_s = time.perf_counter() - started
+    return ScanResult(
+        root=str(root),
+        files=len(sources),
+        findings=findings,
+        errors=errors,
+        rules={rule.code: rule for rule in rules},
+        config=config,
+        stats=stats,
+        facts=facts,
+    )
+
+
+def cache_key(registry: Registry, rules: list[Rule], profile: Profile) -> str:
+    digest = hashlib.blake2b(digest_size=10)
+    digest.update(f"{__version__}|{sys.version_info[:2]}|{registry.fingerprint(rules)}|".encode())
+    digest.update(json.dumps(profile.to_dict(), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _env_cache_dir() -> Path | None:
+    value = os.environ.get("PRODREADY_CACHE_DIR")
+    return Path(value) if value else None
+
+
+def _cached(cache: ResultCache, source: SourceFile) -> FileResult | None:
+    try:
+        with open(source.path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    return cache.get(source.relpath, content_digest(data))
+
+
+# -- analysis, serial or in worker processes --------------------------------------------------
+
+_WORKER: FileAnalyzer | None = None
+_WORKER_KEY: tuple[tuple[str, ...], Profile] | None = None
+
+
+def _init_worker(codes: tuple[str, ...], profile: Profile, plugins: bool) -> None:
+    global _WORKER, _WORKER_KEY
+    if _WORKER is None or _WORKER_KEY != (codes, profile):
+        registry = Registry.default(plugins=plugins)
+        _WORKER = FileAnalyzer([registry.rules[c] for c in codes], profile)
+        _WORKER_KEY = (codes, profile)
+    # The AST of a file is freed by reference counting; frequent cyclic collections over the
+    # long-lived objects of the process only cost time.
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
+def _work(source: SourceFile) -> FileResult:
+    assert _WORKER is not None
+    return _WORKER.analyze(source)
+
+
+def analyze_all(
+    sources: list[SourceFile], rules: list[Rule], profile: Profile, jobs: int
+) -> Iterator[FileResult]:
+    """Analyse files, in parallel processes when there are enough of them to pay off."""
+    global _WORKER, _WORKER_KEY
+    if not sources:
+        return
+    codes = tuple(rule.code for rule in rules)
+    analyzer = FileAnalyzer(rules, profile)
+    if jobs <= 1 or len(sources) < SERIAL_THRESHOLD:
+        yield from (analyzer.analyze(source) for source in sources)
+        return
+    # Workers forked from here inherit the analyzer; spawned workers rebuild it by rule code.
+    _WORKER, _WORKER_KEY = analyzer, (codes, profile)
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    ordered = sorted(sources, key=_size, reverse=True)
+    chunk = max(1, min(16, len(ordered) // (jobs * 8)))
+    plugins = any(rule.pack != "builtin" for rule in rules)
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(codes, profile, plugins)
+    ) as pool:
+        yield from pool.map(_work, ordered, chunksize=chunk)
+
+
+def _size(source: SourceFile) -> int:
+    try:
+        return os.path.getsize(source.path)
+    except OSError:
+        return 0
+
+
+# -- filters ----------------------------------------------------------------------------------
+
+
+def postprocess(findings: list[Finding], config: Config, registry: Registry) -> list[Finding]:
+    """Confidence floor, per-path ignores and severity overrides from the configuration."""
+    kept: list[Finding] = []
+    overrides = _ordered_overrides(config)
+    for finding in findings:
+        if finding.confidence < config.min_confidence:
+            continue
+        rule = registry.rules.get(finding.rule)
+        if rule is not None and _path_ignored(finding, rule, config, registry):
+            continue
+        if rule is not None:
+            for selector, severity in overrides:
+                if registry.matches(selector, rule):
+                    finding = replace(finding, severity=severity)
+        kept.append(finding)
+    return kept
+
+
+def _ordered_overrides(config: Config) -> list[tuple[str, Any]]:
+    """Broad selectors first so that specific ones win: categories, code prefixes, rules."""
+    categories = {c.value for c in Category}
+
+    def specificity(item: tuple[str, Any]) -> int:
+        selector = item[0].strip()
+        if selector.upper() == "ALL":
+            return 0
+        if selector.lower() in categories:
+            return 1
+        return 2 if not selector[-3:].isdigit() else 3
+
+    return sorted(config.severity, key=specificity)
+
+
+def _path_ignored(finding: Finding, rule: Rule, config: Config, registry: Registry) -> bool:
+    for pattern, selectors in config.per_path_ignores:
+        if matches_glob(finding.path, pattern) and any(
+            registry.matches(selector, rule) for selector in selectors
+        ):
+            return True
+    return False
+
+
+def _in_diff(finding: Finding, root: Path, changed: dict[Path, frozenset[int]]) -> bool:
+    lines = changed.get((root / finding.path).resolve())
+    if lines is None:
+        return False
+    if lines is ALL_LINES:
+        return True
+    return any(line in lines for line in range(finding.line, finding.end_line + 1))
+
+
+# -- baseline ---------------------------------------------------------------------------------
+
+
+def load_baseline(path: Path) -> set[str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read baseline {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise UsageError(f"baseline {path} is not valid JSON: {exc}") from exc
+    entries = data.get("findings") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise UsageError(f"baseline {path} has no 'findings' list (write one with --write-baseline)")
+    return {entry["fingerprint"] for entry in entries if isinstance(entry, dict) and "fingerprint" in entry}
+
+
+def write_baseline(path: Path, findings: Iterable[Finding]) -> None:
+    """Record current findings so later scans report only new ones (atomic write)."""
+    entries = [
+        {"fingerprint": f.fingerprint, "rule": f.rule, "path": f.path, "line": f.line}
+        for f in sorted(findings, key=Finding.sort_key)
+    ]
+    payload = json.dumps({"tool": "prodready", "version": __version__, "findings": entries}, indent=2)
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_text(payload + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(f"cannot write baseline {path}: {exc.strerror or exc}") from exc

@@ -1,0 +1,65 @@
+"""``# prodready: ignore[CODE, ...] reason`` comments.
+
+A suppression applies to findings on its own line, on the last line of a multi-line finding, or,
+when the comment stands alone on its line, to findings on the next line. A suppression must say
+why; the engine hands every suppression to the rules that subscribe to them (see the
+``suppression-without-reason`` rule), in every kind of file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_SUPPRESSION = re.compile(
+    # The reason runs to the end of the line or to the next comment marker.
+    r"#\s*prodready\s*:\s*ignore\b(?:\[(?P<codes>[^\]]*)\])?(?P<reason>[^#\n]*)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(slots=True)
+class Suppression:
+    """One suppression comment."""
+
+    line: int
+    column: int
+    codes: tuple[str, ...]  # empty: every rule
+    reason: str
+    standalone: bool  # the comment is alone on its line
+    used: set[str] = field(default_factory=set)
+
+    def covers(self, code: str, name: str) -> bool:
+        if not self.codes:
+            return True
+        return any(wanted.upper() == code or wanted.lower() == name for wanted in self.codes)
+
+
+def find_suppressions(lines: list[str]) -> dict[int, Suppression]:
+    found: dict[int, Suppression] = {}
+    for number, text in enumerate(lines, start=1):
+        if "prodready" not in text:
+            continue
+        match = _SUPPRESSION.search(text)
+        if match is None:
+            continue
+        codes_text = match.group("codes")
+        codes = tuple(c.strip() for c in (codes_text or "").split(",") if c.strip())
+        reason = match.group("reason").strip().lstrip(":-—– ").strip()
+        standalone = text[: match.start()].strip() == ""
+        found[number] = Suppression(number, match.start() + 1, codes, reason, standalone)
+    return found
+
+
+def suppression_for(
+    suppressions: dict[int, Suppression], code: str, name: str, line: int, end_line: int
+) -> Suppression | None:
+    """The suppression that silences a finding of ``code`` spanning ``line``..``end_line``."""
+    for candidate_line in (line, end_line):
+        candidate = suppressions.get(candidate_line)
+        if candidate is not None and candidate.covers(code, name):
+            return candidate
+    above = suppressions.get(line - 1)
+    if above is not None and above.standalone and above.covers(code, name):
+        return above
+    return None

@@ -1,0 +1,347 @@
+"""The vocabulary every layer shares: severities, categories, findings, rules and configuration.
+
+This module imports nothing from the rest of prodready; every other layer imports it.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+DOCS_URL = "https://github.com/prodready/prodready/blob/main/docs/rules.md"
+
+
+class _Ordered(enum.Enum):
+    """An enum whose members compare by declaration order (first = most severe)."""
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[type(self)][self]
+
+    def __lt__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Ordered)
+        # Lower rank = more severe; "a < b" reads "a is less severe than b".
+        return self.rank > other.rank
+
+    def __le__(self, other: object) -> bool:
+        return self == other or self < other
+
+    def __gt__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Ordered)
+        return self.rank < other.rank
+
+    def __ge__(self, other: object) -> bool:
+        return self == other or self > other
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Severity(_Ordered):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Confidence(_Ordered):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+_RANKS: dict[type[_Ordered], dict[Any, int]] = {
+    Severity: {member: index for index, member in enumerate(Severity)},
+    Confidence: {member: index for index, member in enumerate(Confidence)},
+}
+
+
+class Category(enum.Enum):
+    RESILIENCE = "resilience"
+    ERROR_HANDLING = "error-handling"
+    SECURITY = "security"
+    OBSERVABILITY = "observability"
+    DATA_ACCESS = "data-access"
+    CONCURRENCY = "concurrency"
+    STATE = "state"
+    API_CONTRACT = "api-contract"
+    CONFIGURATION = "configuration"
+    DEPLOYMENT = "deployment"
+    DEPENDENCIES = "dependencies"
+    PERFORMANCE = "performance"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class FileKind(enum.Enum):
+    """What a discovered file is, which decides the parser and the rules it gets."""
+
+    PYTHON = "python"
+    DOCKERFILE = "dockerfile"
+    KUBERNETES = "kubernetes"
+    COMPOSE = "compose"
+    REQUIREMENTS = "requirements"
+    PYPROJECT = "pyproject"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def parse_enum(kind: type[E], value: object, what: str) -> E:
+    """Turn user text into an enum member, or raise ValueError naming the allowed values."""
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str):
+        for member in kind:
+            if member.value == value.strip().lower():
+                return member
+    allowed = ", ".join(str(m.value) for m in kind)
+    raise ValueError(f"{what} must be one of {allowed}; got {value!r}")
+
+
+@dataclass(slots=True)
+class Finding:
+    """One problem found at one place."""
+
+    rule: str
+    name: str
+    category: Category
+    severity: Severity
+    confidence: Confidence
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+    fingerprint: str
+    cwe: int | None = None
+    fix: str | None = None
+    docs: str = DOCS_URL
+    snippet: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "name": self.name,
+            "category": self.category.value,
+            "severity": self.severity.value,
+            "confidence": self.confidence.value,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "message": self.message,
+            "fingerprint": self.fingerprint,
+            "cwe": self.cwe,
+            "fix": self.fix,
+            "docs": self.docs,
+            "snippet": self.snippet,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(
+            rule=data["rule"],
+            name=data["name"],
+            category=Category(data["category"]),
+            severity=Severity(data["severity"]),
+            confidence=Confidence(data["confidence"]),
+            path=data["path"],
+            line=data["line"],
+            column=data["column"],
+            end_line=data["end_line"],
+            end_column=data["end_column"],
+            message=data["message"],
+            fingerprint=data["fingerprint"],
+            cwe=data.get("cwe"),
+            fix=data.get("fix"),
+            docs=data.get("docs", DOCS_URL),
+            snippet=data.get("snippet", ""),
+        )
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.rule)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanError:
+    """A file that could not be analysed; the scan carries on without it."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "message": self.message, "line": self.line}
+
+
+RULE_CODE = re.compile(r"^[A-Z]{2,5}[0-9]{3}$")
+RULE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """A check's declared metadata plus the function that performs it.
+
+    ``check`` is called by the engine: for Python rules with ``(node, ctx)`` for every node of a
+    type in ``nodes`` and every call/attribute matching ``calls``/``attributes``; for other file
+    kinds with ``(document, ctx)`` once per document.
+    """
+
+    code: str
+    name: str
+    category: Category
+    severity: Severity
+    summary: str
+    docs: str
+    check: Callable[..., None]
+    kind: FileKind | None = FileKind.PYTHON  # None: engine events of every file kind
+    confidence: Confidence = Confidence.HIGH
+    cwe: int | None = None
+    fix: str | None = None
+    nodes: tuple[type, ...] = ()
+    calls: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = ()
+    pack: str = "builtin"
+
+    def __post_init__(self) -> None:
+        if not RULE_CODE.match(self.code):
+            raise ValueError(f"rule code {self.code!r} must look like ABC123")
+        if not RULE_NAME.match(self.name):
+            raise ValueError(f"rule name {self.name!r} must be kebab-case")
+        if self.kind is FileKind.PYTHON and not (self.nodes or self.calls or self.attributes):
+            raise ValueError(f"rule {self.code} subscribes to no nodes, calls or attributes")
+
+    @property
+    def docs_url(self) -> str:
+        return f"{DOCS_URL}#{self.code.lower()}-{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "category": self.category.value,
+            "severity": self.severity.value,
+            "confidence": self.confidence.value,
+            "kind": self.kind.value if self.kind is not None else "any",
+            "summary": self.summary,
+            "cwe": self.cwe,
+            "fix": self.fix,
+            "docs": self.docs,
+            "docs_url": self.docs_url,
+            "pack": self.pack,
+        }
+
+
+class ConfigError(Exception):
+    """The configuration (file or command line) is wrong; the message names the key."""
+
+
+class UsageError(Exception):
+    """The user asked for something that cannot be done (bad path, bad git ref, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The production context a service runs in; rules may raise or lower severity with it."""
+
+    runtime: str | None = None  # kubernetes | serverless | vm | paas
+    traffic: str | None = None  # low | medium | high
+    handles_payments: bool = False
+    data: str | None = None  # none | internal | pii | phi | pci
+    exposure: str | None = None  # public | internal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runtime": self.runtime,
+            "traffic": self.traffic,
+            "handles-payments": self.handles_payments,
+            "data": self.data,
+            "exposure": self.exposure,
+        }
+
+    @property
+    def high_stakes(self) -> bool:
+        """Money, sensitive data or heavy traffic: failures cost more than usual."""
+        return self.handles_payments or self.traffic == "high" or self.data in {"pii", "phi", "pci"}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The effective configuration of a scan, after file and command line are merged."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    per_path_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    severity: tuple[tuple[str, Severity], ...] = ()
+    fail_on: Severity = Severity.HIGH
+    min_confidence: Confidence = Confidence.LOW
+    exclude: tuple[str, ...] = ()
+    respect_gitignore: bool = True
+    profile: Profile = field(default_factory=Profile)
+    source: str | None = None  # the file the configuration came from
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "select": list(self.select),
+            "ignore": list(self.ignore),
+            "per-path-ignores": {glob: list(rules) for glob, rules in self.per_path_ignores},
+            "severity": {key: value.value for key, value in self.severity},
+            "fail-on": self.fail_on.value,
+            "min-confidence": self.min_confidence.value,
+            "exclude": list(self.exclude),
+            "respect-gitignore": self.respect_gitignore,
+            "profile": self.profile.to_dict(),
+        }
+
+
+@dataclass(slots=True)
+class ScanStats:
+    files_analyzed: int = 0
+    cache_hits: int = 0
+    jobs: int = 1
+    duration_s: float = 0.0
+    suppressed_by_baseline: int = 0
+    outside_diff: int = 0
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything a scan produced; what every report format renders."""
+
+    root: str
+    files: int
+    findings: list[Finding]
+    errors: list[ScanError]
+    rules: dict[str, Rule]
+    config: Config
+    stats: ScanStats = field(default_factory=ScanStats)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def by_severity(self) -> dict[str, int]:
+        counts = {severity.value: 0 for severity in Severity}
+        for finding in self.findings:
+            counts[finding.severity.value] += 1
+        return counts
+
+    def by_category(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for finding in self.findings:
+            counts[finding.category.value] = counts.get(finding.category.value, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def failing(self, threshold: Severity) -> list[Finding]:
+        return [finding for finding in self.findings if finding.severity >= threshold]

@@ -1,0 +1,141 @@
+"""``--format sarif``: SARIF 2.1.0 for GitHub code scanning and other SARIF consumers.
+
+Rules carry their full documentation as help text; results carry ``partialFingerprints`` so
+code scanning tracks an alert across commits that move it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from prodready import __version__
+from prodready.model import DOCS_URL, Category, Rule, ScanResult, Severity
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+FINGERPRINT_KEY = "prodready/v1"
+
+_LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+}
+# GitHub ranks security alerts by this CVSS-like score.
+_SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+}
+_PRECISION = {"high": "high", "medium": "medium", "low": "low"}
+
+
+def _rule_descriptor(rule: Rule) -> dict[str, Any]:
+    tags = [rule.category.value]
+    if rule.category is Category.SECURITY:
+        tags.append("security")
+    if rule.cwe is not None:
+        tags.append(f"external/cwe/cwe-{rule.cwe}")
+    properties: dict[str, Any] = {
+        "tags": tags,
+        "precision": _PRECISION[rule.confidence.value],
+        "problem.severity": _LEVEL[rule.severity].replace("note", "recommendation"),
+        "category": rule.category.value,
+        "severity": rule.severity.value,
+    }
+    if rule.category is Category.SECURITY:
+        properties["security-severity"] = _SECURITY_SEVERITY[rule.severity]
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.summary + (f" Fix: {rule.fix}" if rule.fix else "")},
+        "help": {"text": rule.docs or rule.summary, "markdown": rule.docs or rule.summary},
+        "helpUri": rule.docs_url,
+        "defaultConfiguration": {"level": _LEVEL[rule.severity]},
+        "properties": properties,
+    }
+
+
+def render(result: ScanResult, *, color: bool = False) -> str:
+    used = sorted({finding.rule for finding in result.findings} | set(result.rules))
+    rules = [result.rules[code] for code in used if code in result.rules]
+    index = {rule.code: position for position, rule in enumerate(rules)}
+    results: list[dict[str, Any]] = []
+    for f in result.findings:
+        region: dict[str, Any] = {
+            "startLine": f.line,
+            "startColumn": f.column,
+            "endLine": f.end_line,
+            "endColumn": max(f.end_column, 1),
+        }
+        if f.snippet:
+            region["snippet"] = {"text": f.snippet}
+        entry: dict[str, Any] = {
+            "ruleId": f.rule,
+            "level": _LEVEL[f.severity],
+            "message": {"text": f.message + (f" Fix: {f.fix}" if f.fix else "")},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                        "region": region,
+                    }
+                }
+            ],
+            "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+            "properties": {
+                "severity": f.severity.value,
+                "confidence": f.confidence.value,
+                "category": f.category.value,
+                **({"cwe": f"CWE-{f.cwe}"} if f.cwe is not None else {}),
+            },
+        }
+        if f.rule in index:
+            entry["ruleIndex"] = index[f.rule]
+        results.append(entry)
+    notifications = [
+        {
+            "level": "error",
+            "message": {"text": error.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": error.path, "uriBaseId": "%SRCROOT%"},
+                        **({"region": {"startLine": error.line}} if error.line else {}),
+                    }
+                }
+            ],
+        }
+        for error in result.errors
+    ]
+    root_uri = Path(result.root).as_uri().rstrip("/") + "/"
+    document = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "prodready",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": DOCS_URL,
+                        "rules": [_rule_descriptor(rule) for rule in rules],
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": root_uri}},
+                "columnKind": "unicodeCodePoints",
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "toolExecutionNotifications": notifications,
+                    }
+                ],
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

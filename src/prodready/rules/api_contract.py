@@ -1,0 +1,3 @@
+"""API contract: what the service accepts and returns at its boundary."""
+
+from __future__ import annotations

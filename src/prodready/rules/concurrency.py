@@ -1,0 +1,3 @@
+"""Concurrency: races, duplicate side effects and blocked event loops under parallel load."""
+
+from __future__ import annotations

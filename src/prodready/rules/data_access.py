@@ -1,0 +1,3 @@
+"""Data access: how the service talks to its database under real data volumes."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Dockerfile rules (deployment and security of the container image)."""
+
+from __future__ import annotations

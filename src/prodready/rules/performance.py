@@ -1,0 +1,3 @@
+"""Performance: work that is fine in a demo and expensive per request at scale."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""State: data kept in a process that will be restarted, scaled out or replaced."""
+
+from __future__ import annotations

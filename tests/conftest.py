@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from prodready.engine.registry import Registry
+from prodready.engine.runner import ScanOptions, scan
+from prodready.model import Config, ScanResult
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    return Registry.default(plugins=False)
+
+
+ScanFn = Callable[..., ScanResult]
+
+
+@pytest.fixture
+def run_scan(registry: Registry) -> ScanFn:
+    def run(
+        target: Path,
+        *,
+        config: Config | None = None,
+        root: Path | None = None,
+        jobs: int = 1,
+        use_cache: bool = False,
+        **options: object,
+    ) -> ScanResult:
+        scan_options = ScanOptions(
+            targets=[target],
+            root=root or (target if target.is_dir() else target.parent),
+            jobs=jobs,
+            use_cache=use_cache,
+            plugins=False,
+            **options,  # type: ignore[arg-type]
+        )
+        return scan(scan_options, config or Config(), registry)
+
+    return run
+
+
+def run_cli(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a subprocess (exit codes, stdout, stderr as users see them)."""
+    return subprocess.run(
+        [sys.executable, "-m", "prodready", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )

@@ -1,0 +1,72 @@
+"""One convention for every rule: ``tests/fixtures/rules/<CODE>/`` holds files in which each
+offending line is marked ``# expect: CODE`` and lines that must stay clean ``# ok``. A rule's
+test scans its directory with only that rule selected and fails on any missing or extra finding.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from prodready.engine.registry import Registry
+from prodready.model import Config
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rules"
+EXPECT = re.compile(r"#\s*expect:\s*([A-Z0-9 ,]+)")
+OK = re.compile(r"#\s*ok\b")
+DOC_SECTIONS = ("## What it does", "## Why it breaks production", "## Example", "## Use instead")
+
+ALL_CODES = sorted(Registry.default(plugins=False).rules)
+
+
+def _markers(directory: Path, code: str) -> tuple[set[tuple[str, int]], int]:
+    expected: set[tuple[str, int]] = set()
+    ok_lines = 0
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            match = EXPECT.search(line)
+            if match and code in {c.strip() for c in match.group(1).split(",")}:
+                expected.add((path.relative_to(directory).as_posix(), number))
+            if OK.search(line):
+                ok_lines += 1
+    return expected, ok_lines
+
+
+@pytest.mark.parametrize("code", ALL_CODES)
+def test_rule_fixture(code: str, run_scan) -> None:
+    directory = FIXTURES / code
+    assert directory.is_dir(), f"rule {code} has no fixture directory {directory}"
+    expected, ok_lines = _markers(directory, code)
+    assert expected, f"fixture of {code} marks no '# expect: {code}' line"
+    assert ok_lines, f"fixture of {code} marks no '# ok' line that must stay clean"
+    result = run_scan(directory, config=Config(select=(code,)))
+    assert not result.errors, f"fixture of {code} could not be analysed: {result.errors}"
+    actual = {(f.path, f.line) for f in result.findings if f.rule == code}
+    missing = sorted(expected - actual)
+    extra = sorted(actual - expected)
+    assert not missing and not extra, f"{code}: missing findings at {missing}, unexpected at {extra}"
+
+
+@pytest.mark.parametrize("code", ALL_CODES)
+def test_rule_documentation(code: str, registry) -> None:
+    rule = registry.rules[code]
+    for section in DOC_SECTIONS:
+        assert section in rule.docs, f"{code} docs lack the section {section!r}"
+    assert rule.summary and len(rule.summary) < 120
+    assert rule.docs.index(DOC_SECTIONS[0]) < rule.docs.index(DOC_SECTIONS[-1])
+    if rule.category.value == "security":
+        assert rule.cwe is not None, f"security rule {code} declares no CWE"
+
+
+def test_catalog_covers_every_python_category(registry) -> None:
+    python_categories = {rule.category.value for rule in registry if rule.kind is not None and rule.kind.value == "python"}
+    expected = {
+        "resilience", "error-handling", "security", "observability", "data-access",
+        "concurrency", "state", "api-contract", "configuration", "performance",
+    }
+    assert expected <= python_categories
+    python_rules = [rule for rule in registry if rule.kind is not None and rule.kind.value == "python"]
+    assert len(python_rules) >= 25
