@@ -47,7 +47,9 @@ def run_scan(registry: Registry) -> ScanFn:
     return run
 
 
-def run_cli(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: Sequence[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real command line in a subprocess (exit codes, stdout, stderr as users see them)."""
     return subprocess.run(
         [sys.executable, "-m", "prodready", *args],

@@ -6,10 +6,12 @@ test scans its directory with only that rule selected and fails on any missing o
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from prodready.config import load_config
 from prodready.engine.registry import Registry
 from prodready.model import Config
 
@@ -42,12 +44,17 @@ def test_rule_fixture(code: str, run_scan) -> None:
     expected, ok_lines = _markers(directory, code)
     assert expected, f"fixture of {code} marks no '# expect: {code}' line"
     assert ok_lines, f"fixture of {code} marks no '# ok' line that must stay clean"
-    result = run_scan(directory, config=Config(select=(code,)))
+    # A fixture may describe its production context (profile) in a prodready.toml.
+    local = directory / "prodready.toml"
+    config = load_config(local) if local.is_file() else Config()
+    result = run_scan(directory, config=replace(config, select=(code,)))
     assert not result.errors, f"fixture of {code} could not be analysed: {result.errors}"
     actual = {(f.path, f.line) for f in result.findings if f.rule == code}
     missing = sorted(expected - actual)
     extra = sorted(actual - expected)
-    assert not missing and not extra, f"{code}: missing findings at {missing}, unexpected at {extra}"
+    assert not missing and not extra, (
+        f"{code}: missing findings at {missing}, unexpected at {extra}"
+    )
 
 
 @pytest.mark.parametrize("code", ALL_CODES)
@@ -62,11 +69,25 @@ def test_rule_documentation(code: str, registry) -> None:
 
 
 def test_catalog_covers_every_python_category(registry) -> None:
-    python_categories = {rule.category.value for rule in registry if rule.kind is not None and rule.kind.value == "python"}
+    python_categories = {
+        rule.category.value
+        for rule in registry
+        if rule.kind is not None and rule.kind.value == "python"
+    }
     expected = {
-        "resilience", "error-handling", "security", "observability", "data-access",
-        "concurrency", "state", "api-contract", "configuration", "performance",
+        "resilience",
+        "error-handling",
+        "security",
+        "observability",
+        "data-access",
+        "concurrency",
+        "state",
+        "api-contract",
+        "configuration",
+        "performance",
     }
     assert expected <= python_categories
-    python_rules = [rule for rule in registry if rule.kind is not None and rule.kind.value == "python"]
+    python_rules = [
+        rule for rule in registry if rule.kind is not None and rule.kind.value == "python"
+    ]
     assert len(python_rules) >= 25

@@ -72,22 +72,55 @@ def load_effective_config(
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
-@click.option("--fail-on", type=click.Choice(SEVERITIES), help="Exit 1 at or above this severity [default: high].")
-@click.option("--min-confidence", type=click.Choice(CONFIDENCES), help="Drop findings less certain than this.")
-@click.option("--select", multiple=True, help="Only these rules (codes, prefixes, names, categories).")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    help="Exit 1 at or above this severity [default: high].",
+)
+@click.option(
+    "--min-confidence", type=click.Choice(CONFIDENCES), help="Drop findings less certain than this."
+)
+@click.option(
+    "--select", multiple=True, help="Only these rules (codes, prefixes, names, categories)."
+)
 @click.option("--ignore", multiple=True, help="Skip these rules (added to the configured ones).")
 @click.option("--exclude", multiple=True, help="Gitignore-style patterns to skip (added).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: all cores].")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: all cores]."
+)
 @click.option("--no-cache", is_flag=True, help="Analyse every file, ignoring the result cache.")
-@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache location.")
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), help="Report paths relative to this directory.")
-@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), help="Report only findings not in this baseline.")
-@click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False), help="Record current findings as the baseline and exit 0.")
-@click.option("--diff", "diff_ref", metavar="REF", help="Only findings on lines changed since the merge-base with REF.")
+@click.option(
+    "--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache location."
+)
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Report paths relative to this directory.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Report only findings not in this baseline.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Record current findings as the baseline and exit 0.",
+)
+@click.option(
+    "--diff",
+    "diff_ref",
+    metavar="REF",
+    help="Only findings on lines changed since the merge-base with REF.",
+)
 @click.option("--strict", is_flag=True, help="Exit 2 when any file could not be analysed.")
 @click.option("--no-plugins", is_flag=True, help="Load only the built-in rules.")
-@click.option("--color/--no-color", default=None, help="Force colour on or off [default: on a terminal].")
+@click.option(
+    "--color/--no-color", default=None, help="Force colour on or off [default: on a terminal]."
+)
 @_config_options
 def scan(
     paths: tuple[Path, ...],
@@ -112,8 +145,9 @@ def scan(
     isolated: bool,
 ) -> None:
     """Scan Python services, Dockerfiles, Kubernetes manifests and dependency files."""
-    from prodready.engine.runner import ScanOptions, write_baseline as save_baseline
+    from prodready.engine.runner import ScanOptions
     from prodready.engine.runner import scan as run_scan
+    from prodready.engine.runner import write_baseline as save_baseline
 
     targets = list(paths) or [Path(".")]
     try:
@@ -190,7 +224,10 @@ def _emit(text: str, output: Path | None) -> None:
 
 @main.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
     show_default=True,
 )
 @click.option("--select", multiple=True, help="Only rules matching these selectors.")

@@ -125,8 +125,10 @@ class FileAnalyzer:
             result.errors.append(ScanError(relpath, f"syntax error: {exc.msg}", exc.lineno))
             return [], []
         except (ValueError, MemoryError, RecursionError) as exc:
-            message = "too deeply nested for the parser" if not isinstance(exc, ValueError) else (
-                f"cannot parse: {exc}"
+            message = (
+                "too deeply nested for the parser"
+                if not isinstance(exc, ValueError)
+                else (f"cannot parse: {exc}")
             )
             result.errors.append(ScanError(relpath, message))
             return [], []
@@ -154,7 +156,7 @@ class FileAnalyzer:
                 rule.check(document, ctx)
             except RecursionError:
                 raise
-            except Exception as exc:  # one broken rule must not lose the other findings
+            except Exception as exc:  # noqa: BLE001 - a broken rule must not lose the other findings
                 result.errors.append(
                     ScanError(relpath, f"internal error in rule {rule.code}: {exc!r}")
                 )
@@ -182,7 +184,7 @@ class FileAnalyzer:
                     ctx.rule = rule
                     try:
                         rule.check(suppression, ctx)
-                    except Exception as exc:  # a broken rule must not lose the other findings
+                    except Exception as exc:  # noqa: BLE001 - a broken rule must not lose the rest
                         message = f"internal error in rule {rule.code}: {exc!r}"
                         errors.append(ScanError(relpath, message, suppression.line))
             kept.extend(ctx.findings)

@@ -89,10 +89,9 @@ class ResultCache:
             self.directory.mkdir(parents=True, exist_ok=True)
             _mark_cache_directory(self.directory)
             payload = json.dumps({"format": _FORMAT, "files": self._entries}, separators=(",", ":"))
-            handle = tempfile.NamedTemporaryFile(
+            with tempfile.NamedTemporaryFile(
                 "w", encoding="utf-8", dir=self.directory, delete=False, suffix=".tmp"
-            )
-            with handle:
+            ) as handle:
                 handle.write(payload)
             os.replace(handle.name, self.path)
             self._prune()

@@ -58,7 +58,9 @@ def classify(name: str) -> FileKind | None:
     lower = name.lower()
     if lower.endswith(".py"):
         return FileKind.PYTHON
-    if lower in {"dockerfile", "containerfile"} or lower.startswith(("dockerfile.", "containerfile.")):
+    if lower in {"dockerfile", "containerfile"} or lower.startswith(
+        ("dockerfile.", "containerfile.")
+    ):
         return FileKind.DOCKERFILE
     if lower.endswith((".dockerfile", ".containerfile")):
         return FileKind.DOCKERFILE
@@ -161,7 +163,7 @@ class Discovery:
         except ValueError:
             return chain
         current = self.root
-        parts = [""] + list(relative.parts)
+        parts = ["", *relative.parts]
         for index, part in enumerate(parts):
             if part:
                 current = current / part
@@ -192,11 +194,11 @@ class Discovery:
                     entries = sorted(iterator, key=lambda e: e.name)
             except OSError:
                 continue
-            if self.respect_gitignore and directory != top_text:
-                if any(entry.name == ".gitignore" for entry in entries):
-                    lines = _read_ignore(Path(directory))
-                    if lines:
-                        ignores = [*ignores, _IgnoreFile(relative(directory), _gitignore_spec(lines))]
+            has_ignore_file = any(entry.name == ".gitignore" for entry in entries)
+            if self.respect_gitignore and directory != top_text and has_ignore_file:
+                lines = _read_ignore(Path(directory))
+                if lines:
+                    ignores = [*ignores, _IgnoreFile(relative(directory), _gitignore_spec(lines))]
             for entry in entries:
                 try:
                     is_dir = entry.is_dir(follow_symlinks=False)

@@ -256,7 +256,9 @@ def _scalar(node: Any) -> Any:
     return value
 
 
-def _convert(node: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], depth: int) -> Any:
+def _convert(
+    node: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], depth: int
+) -> Any:
     import yaml
 
     if depth > 200:
@@ -453,6 +455,4 @@ class FileContext:
     ) -> None:
         assert self.rule is not None, "report() called outside a rule"
         location = line_location(self.lines, max(line, 1), end_line)
-        self.findings.append(
-            RawFinding(self.rule, location, message, fix, severity, confidence)
-        )
+        self.findings.append(RawFinding(self.rule, location, message, fix, severity, confidence))

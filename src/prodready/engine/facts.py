@@ -242,4 +242,4 @@ def mutable_literal(value: ast.expr | None, resolve: Any) -> bool:
 
 
 def framework_of(module: str) -> str | None:
-    return FRAMEWORK_MODULES.get(module.split(".")[0])
+    return FRAMEWORK_MODULES.get(module.split(".", maxsplit=1)[0])

@@ -51,9 +51,13 @@ def changed_lines(directory: Path, ref: str) -> dict[Path, frozenset[int]]:
                 current = None
                 continue
             if target.startswith('"') and target.endswith('"'):
-                target = target[1:-1].encode("latin-1", "backslashreplace").decode(
-                    "unicode_escape"
-                ).encode("latin-1").decode("utf-8", "replace")
+                target = (
+                    target[1:-1]
+                    .encode("latin-1", "backslashreplace")
+                    .decode("unicode_escape")
+                    .encode("latin-1")
+                    .decode("utf-8", "replace")
+                )
             target = target[2:] if target.startswith("b/") else target
             current = changed.setdefault((top / target).resolve(), set())
             continue

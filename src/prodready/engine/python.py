@@ -1,4 +1,4 @@
-"""The Python engine: one parse and one walk per file, dispatching nodes to the rules that want them.
+"""The Python engine: one parse and one walk per file, dispatching each node to its rules.
 
 Rules subscribe to node types, to fully qualified callee names (``requests.get``), to callee
 prefixes (``subprocess.*``), to method names on any receiver (``*.execute``), to qualified
@@ -190,10 +190,13 @@ class PythonContext:
             value = expr.value
             if isinstance(value, ast.Name):
                 scope = self.function
-                if scope is not None and scope.class_info is not None:
-                    if value.id == scope.self_name:
-                        known = scope.class_info.attributes.get(expr.attr)
-                        return known or f"{value.id}.{expr.attr}"
+                if (
+                    scope is not None
+                    and scope.class_info is not None
+                    and value.id == scope.self_name
+                ):
+                    known = scope.class_info.attributes.get(expr.attr)
+                    return known or f"{value.id}.{expr.attr}"
             base = self.qualname(value)
             return None if base is None else f"{base}.{expr.attr}"
         if isinstance(expr, ast.Call):
@@ -307,8 +310,9 @@ def _expand(node_type: type) -> list[type]:
     if node_type in (FunctionEnd, ModuleEnd) or node_type.__subclasses__() == []:
         return [node_type]
     result: list[type] = []
-    for sub in node_type.__subclasses__():
-        result.extend(_expand(sub))
+    subclass: type
+    for subclass in node_type.__subclasses__():
+        result.extend(_expand(subclass))
     return result or [node_type]
 
 
@@ -374,7 +378,7 @@ class _Walk:
                 rule.check(node, ctx)
             except RecursionError:
                 raise
-            except Exception as exc:  # one broken rule must not lose the other findings
+            except Exception as exc:  # noqa: BLE001 - a broken rule must not lose the rest
                 ctx.crashes.append(RuleCrash(rule, node, exc))
         ctx.rule = None
 
@@ -422,9 +426,9 @@ class _Walk:
             elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 facts.bindings[statement.name] = None
             elif isinstance(statement, ast.Assign | ast.AnnAssign):
-                targets = statement.targets if isinstance(statement, ast.Assign) else [
-                    statement.target
-                ]
+                targets = (
+                    statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                )
                 value = statement.value
                 for target in targets:
                     if isinstance(target, ast.Name):
@@ -495,9 +499,13 @@ class _Walk:
             self.bind_target(target.value, None)
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
             scope = ctx.function
-            if scope is not None and scope.class_info is not None:
-                if target.value.id == scope.self_name and value is not None:
-                    scope.class_info.attributes[target.attr] = ctx.type_of(value)
+            if (
+                scope is not None
+                and scope.class_info is not None
+                and target.value.id == scope.self_name
+                and value is not None
+            ):
+                scope.class_info.attributes[target.attr] = ctx.type_of(value)
 
     def visit_function(self, node: FunctionNode) -> None:
         ctx = self.ctx
@@ -577,13 +585,15 @@ class _Walk:
         if qualified is None:
             return None
         if qualified in DJANGO_METHOD_DECORATORS:
-            return Route(node.name, node.lineno, "django", DJANGO_METHOD_DECORATORS[qualified], None)
+            return Route(
+                node.name, node.lineno, "django", DJANGO_METHOD_DECORATORS[qualified], None
+            )
         if call is not None and qualified in {
             "django.views.decorators.http.require_http_methods",
             "rest_framework.decorators.api_view",
         }:
-            methods = _string_list(call.args[0]) if call.args else ("GET",)
-            return Route(node.name, node.lineno, "django", methods, None)
+            allowed = _string_list(call.args[0]) if call.args else ("GET",)
+            return Route(node.name, node.lineno, "django", allowed, None)
         if not isinstance(target, ast.Attribute) or target.attr not in ROUTE_DECORATOR_METHODS:
             return None
         receiver = ctx.qualname(target.value)

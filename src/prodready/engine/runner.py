@@ -108,10 +108,9 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
         results.append(result)
         if cache is not None:
             cache.put(result)
-    if cache is not None:
-        if cache.dirty:
-            cache.forget_missing(root)
-            cache.save()
+    if cache is not None and cache.dirty:
+        cache.forget_missing(root)
+        cache.save()
 
     findings: list[Finding] = []
     errors: list[ScanError] = []
@@ -178,7 +177,7 @@ _WORKER_KEY: tuple[tuple[str, ...], Profile] | None = None
 
 def _init_worker(codes: tuple[str, ...], profile: Profile, plugins: bool) -> None:
     global _WORKER, _WORKER_KEY
-    if _WORKER is None or _WORKER_KEY != (codes, profile):
+    if _WORKER is None or (codes, profile) != _WORKER_KEY:
         registry = Registry.default(plugins=plugins)
         _WORKER = FileAnalyzer([registry.rules[c] for c in codes], profile)
         _WORKER_KEY = (codes, profile)
@@ -213,7 +212,10 @@ def analyze_all(
     chunk = max(1, min(16, len(ordered) // (jobs * 8)))
     plugins = any(rule.pack != "builtin" for rule in rules)
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(codes, profile, plugins)
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(codes, profile, plugins),
     ) as pool:
         yield from pool.map(_work, ordered, chunksize=chunk)
 
@@ -291,8 +293,14 @@ def load_baseline(path: Path) -> set[str]:
         raise UsageError(f"baseline {path} is not valid JSON: {exc}") from exc
     entries = data.get("findings") if isinstance(data, dict) else None
     if not isinstance(entries, list):
-        raise UsageError(f"baseline {path} has no 'findings' list (write one with --write-baseline)")
-    return {entry["fingerprint"] for entry in entries if isinstance(entry, dict) and "fingerprint" in entry}
+        raise UsageError(
+            f"baseline {path} has no 'findings' list (write one with --write-baseline)"
+        )
+    return {
+        entry["fingerprint"]
+        for entry in entries
+        if isinstance(entry, dict) and "fingerprint" in entry
+    }
 
 
 def write_baseline(path: Path, findings: Iterable[Finding]) -> None:
@@ -301,7 +309,9 @@ def write_baseline(path: Path, findings: Iterable[Finding]) -> None:
         {"fingerprint": f.fingerprint, "rule": f.rule, "path": f.path, "line": f.line}
         for f in sorted(findings, key=Finding.sort_key)
     ]
-    payload = json.dumps({"tool": "prodready", "version": __version__, "findings": entries}, indent=2)
+    payload = json.dumps(
+        {"tool": "prodready", "version": __version__, "findings": entries}, indent=2
+    )
     temporary = path.with_name(path.name + ".tmp")
     try:
         temporary.write_text(payload + "\n", encoding="utf-8")

@@ -45,7 +45,7 @@ def find_suppressions(lines: list[str]) -> dict[int, Suppression]:
             continue
         codes_text = match.group("codes")
         codes = tuple(c.strip() for c in (codes_text or "").split(",") if c.strip())
-        reason = match.group("reason").strip().lstrip(":-—– ").strip()
+        reason = match.group("reason").strip().lstrip(":-\u2014\u2013 ").strip()
         standalone = text[: match.start()].strip() == ""
         found[number] = Suppression(number, match.start() + 1, codes, reason, standalone)
     return found

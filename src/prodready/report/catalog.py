@@ -48,9 +48,10 @@ def render_markdown(rules: Sequence[Rule]) -> str:
     lines.append("| --- | --- | --- | --- | --- |")
     for rule in rules:
         anchor = f"{rule.code.lower()}-{rule.name}"
+        summary = rule.summary.replace("|", "\\|")
         lines.append(
             f"| [{rule.code}](#{anchor}) | {rule.name} | {rule.category.value} | "
-            f"{rule.severity.value} | {rule.summary.replace('|', '\\|')} |"
+            f"{rule.severity.value} | {summary} |"
         )
     for category in Category:
         members = by_category.get(category)
@@ -64,7 +65,9 @@ def render_markdown(rules: Sequence[Rule]) -> str:
                 f"{rule.confidence.value}"
             )
             if rule.cwe:
-                meta += f", [CWE-{rule.cwe}](https://cwe.mitre.org/data/definitions/{rule.cwe}.html)"
+                meta += (
+                    f", [CWE-{rule.cwe}](https://cwe.mitre.org/data/definitions/{rule.cwe}.html)"
+                )
             lines.extend([meta, ""])
             lines.append(_demote_headings(rule.docs))
             if rule.fix:

@@ -49,7 +49,9 @@ def render(result: ScanResult, *, color: bool = False) -> str:
         console.print()
 
     if result.errors:
-        console.print(Text(f"Files that could not be analysed ({len(result.errors)})", style="bold"))
+        console.print(
+            Text(f"Files that could not be analysed ({len(result.errors)})", style="bold")
+        )
         for error in result.errors:
             where = f"{error.path}:{error.line}" if error.line else error.path
             console.print(Text(f"  {where}: ", style="magenta") + Text(error.message))

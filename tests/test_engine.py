@@ -1,0 +1,279 @@
+"""The Python engine: name resolution, facts, dispatch, rule isolation."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from typing import Any
+
+from prodready.engine.analyze import FileAnalyzer
+from prodready.engine.python import FunctionEnd, ModuleEnd, PythonAnalyzer, PythonContext
+from prodready.engine.registry import Registry, RulePack, python_rule
+from prodready.model import Category, FileKind, Profile, Severity
+
+
+def _analyze(source: str, rules: list[Any], path: str = "app/service.py") -> PythonContext:
+    text = textwrap.dedent(source)
+    return PythonAnalyzer(rules).analyze(text, ast.parse(text), path, Profile())
+
+
+def _call_names(source: str, path: str = "app/service.py") -> list[str | None]:
+    seen: list[str | None] = []
+
+    @python_rule(
+        code="TST001", name="record-calls", category=Category.RESILIENCE,
+        severity=Severity.LOW, summary="test", nodes=(ast.Call,),
+    )
+    def record(node: ast.Call, ctx: PythonContext) -> None:
+        seen.append(ctx.call_name)
+
+    _analyze(source, [record], path)
+    return seen
+
+
+def test_import_aliases_resolve_to_qualified_names() -> None:
+    names = _call_names(
+        """
+        import requests as r
+        import os.path
+        from requests import get as fetch
+        from httpx import AsyncClient
+        import xml.etree.ElementTree as ET
+
+        r.get("u")
+        fetch("u")
+        os.path.join("a", "b")
+        AsyncClient()
+        ET.fromstring("<a/>")
+        print("x")
+        """
+    )
+    assert names == [
+        "requests.get",
+        "requests.get",
+        "os.path.join",
+        "httpx.AsyncClient",
+        "xml.etree.ElementTree.fromstring",
+        "builtins.print",
+    ]
+
+
+def test_instances_resolve_through_assignment_with_and_self() -> None:
+    names = _call_names(
+        """
+        import requests, httpx
+
+        class Client:
+            def __init__(self):
+                self.http = requests.Session()
+
+            def ping(self):
+                self.http.get("u")
+
+        def run(client: httpx.Client):
+            s = requests.Session()
+            s.post("u")
+            with httpx.Client() as c:
+                c.get("u")
+            client.delete("u")
+        """
+    )
+    assert "requests.Session.get" in names
+    assert "requests.Session.post" in names
+    assert "httpx.Client.get" in names
+    assert "httpx.Client.delete" in names
+
+
+def test_shadowing_restores_the_raw_name() -> None:
+    names = _call_names(
+        """
+        def print(*args):
+            pass
+
+        def run(open):
+            print("x")
+            open("f")
+        """
+    )
+    assert names == ["print", "open"]
+
+
+def test_relative_imports_resolve_against_the_module() -> None:
+    names = _call_names("from .models import Order\nfrom ..core import db\nOrder()\ndb.run()\n",
+                        path="src/shop/api/views.py")
+    assert names == ["shop.api.models.Order", "shop.core.db.run"]
+
+
+def test_route_detection_across_frameworks() -> None:
+    ctx = _analyze(
+        """
+        from fastapi import FastAPI, APIRouter
+        from flask import Flask, Blueprint
+
+        app = FastAPI()
+        router = APIRouter()
+        web = Flask(__name__)
+        bp = Blueprint("b", __name__)
+
+        @app.get("/items/{id}")
+        async def read(id: int): ...
+
+        @router.post("/orders")
+        def create(): ...
+
+        @web.route("/pay", methods=["POST", "PUT"])
+        def pay(): ...
+
+        @bp.route("/health")
+        def health(): ...
+
+        @app.api_route("/x", methods=["PATCH"])
+        def x(): ...
+
+        def helper(): ...
+        """,
+        [],
+    )
+    routes = {(r.function, r.methods, r.path, r.framework) for r in ctx.facts.routes}
+    assert routes == {
+        ("read", ("GET",), "/items/{id}", "fastapi"),
+        ("create", ("POST",), "/orders", "fastapi"),
+        ("pay", ("POST", "PUT"), "/pay", "flask"),
+        ("health", ("GET",), "/health", "flask"),
+        ("x", ("PATCH",), "/x", "fastapi"),
+    }
+    assert ctx.facts.async_functions == [("read", 11)]
+
+
+def test_django_views_and_viewsets_are_routes() -> None:
+    ctx = _analyze(
+        """
+        from django.http import JsonResponse
+        from django.views import View
+        from django.views.decorators.http import require_POST
+        from rest_framework import viewsets
+
+        def index(request):
+            return JsonResponse({})
+
+        @require_POST
+        def submit(request): ...
+
+        def _helper(x): ...
+
+        class OrderView(View):
+            def post(self, request): ...
+            def helper(self): ...
+
+        class OrderViewSet(viewsets.ModelViewSet):
+            def create(self, request): ...
+        """,
+        [],
+        path="shop/views.py",
+    )
+    routes = {(r.function, r.methods) for r in ctx.facts.routes}
+    assert routes == {("index", None), ("submit", ("POST",)), ("post", ("POST",)), ("create", ("POST",))}
+
+
+def test_module_facts() -> None:
+    ctx = _analyze(
+        """
+        import argparse
+        from collections import defaultdict
+        SESSIONS = {}
+        CARTS = defaultdict(list)
+        LIMIT = 10
+        if __name__ == "__main__":
+            pass
+        """,
+        [],
+    )
+    assert set(ctx.facts.module_state) == {"SESSIONS", "CARTS"}
+    assert ctx.facts.is_cli
+    assert ctx.facts.has_main_guard
+    assert "LIMIT" in ctx.facts.constants
+
+
+def test_walk_context_loops_handlers_and_events() -> None:
+    events: list[tuple[str, int, int, bool]] = []
+
+    @python_rule(
+        code="TST002", name="record-context", category=Category.RESILIENCE,
+        severity=Severity.LOW, summary="test", calls=("*.fetch",), nodes=(FunctionEnd, ModuleEnd),
+    )
+    def record(node: ast.AST, ctx: PythonContext) -> None:
+        kind = type(node).__name__
+        events.append((kind, len(ctx.loops), len(ctx.handlers), ctx.in_async))
+
+    _analyze(
+        """
+        async def run(client, items):
+            for item in items:
+                client.fetch(item)
+            try:
+                pass
+            except Exception:
+                client.fetch(1)
+            [client.fetch(i) for i in items]
+        """,
+        [record],
+    )
+    assert events == [
+        ("Call", 1, 0, True),
+        ("Call", 0, 1, True),
+        ("Call", 1, 0, True),
+        ("AsyncFunctionDef", 0, 0, True),
+        ("Module", 0, 0, False),
+    ]
+
+
+def test_a_crashing_rule_becomes_an_error_and_others_still_report() -> None:
+    @python_rule(
+        code="TST003", name="always-crashes", category=Category.RESILIENCE,
+        severity=Severity.LOW, summary="test", calls=("builtins.print",),
+    )
+    def crash(node: ast.Call, ctx: PythonContext) -> None:
+        raise KeyError("boom")
+
+    @python_rule(
+        code="TST004", name="reports-print", category=Category.OBSERVABILITY,
+        severity=Severity.LOW, summary="test", calls=("builtins.print",),
+    )
+    def report(node: ast.Call, ctx: PythonContext) -> None:
+        ctx.report(node, "print found")
+
+    registry = Registry([RulePack("test", [crash, report])])
+    analyzer = FileAnalyzer(list(registry), Profile())
+    result = analyzer.analyze_bytes(b"print(1)\n", "x.py", FileKind.PYTHON)
+    assert [f.rule for f in result.findings] == ["TST004"]
+    assert len(result.errors) == 1
+    assert "internal error in rule TST003" in result.errors[0].message
+    assert result.errors[0].line == 1
+
+
+def test_pack_clash_is_reported() -> None:
+    @python_rule(code="RES001", name="other-rule", category=Category.STATE,
+                 severity=Severity.LOW, summary="x", nodes=(ast.Call,))
+    def clash(node: ast.Call, ctx: PythonContext) -> None: ...
+
+    from prodready.engine.registry import PackLoadError, load_packs
+    import pytest
+
+    with pytest.raises(PackLoadError, match="clashes with RES001"):
+        Registry([*load_packs(plugins=False), RulePack("acme", [clash])])
+
+
+def test_selection_by_code_prefix_name_and_category(registry: Registry) -> None:
+    from prodready.model import Config, ConfigError
+    import pytest
+
+    assert {r.code for r in registry.select(Config(select=("RES001",)))} == {"RES001"}
+    assert {r.code for r in registry.select(Config(select=("http-call-without-timeout",)))} == {"RES001"}
+    assert all(r.category.value == "resilience" for r in registry.select(Config(select=("resilience",))))
+    assert all(r.code.startswith("RES") for r in registry.select(Config(select=("RES",))))
+    chosen = registry.select(Config(select=("ALL",), ignore=("RES001",)))
+    assert "RES001" not in {r.code for r in chosen} and chosen
+    with pytest.raises(ConfigError, match="'NOPE999' names no rule"):
+        registry.select(Config(select=("NOPE999",)))
+    with pytest.raises(ConfigError, match="per-path-ignores"):
+        registry.select(Config(per_path_ignores=(("tests/**", ("bogus",)),)))

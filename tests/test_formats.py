@@ -1,0 +1,87 @@
+"""Report formats: SARIF validated against the 2.1.0 schema, GitHub annotations, text."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED
+from prodready.model import Config
+from prodready.report import renderer
+
+SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
+
+
+@pytest.fixture
+def result(tmp_path: Path, run_scan):
+    (tmp_path / "api.py").write_text(
+        textwrap.dedent(
+            """\
+            import requests
+
+            def fetch(url):
+                requests.get(url)  # prodready: ignore[RES001]
+                return requests.post(url, data="50%,\\n:")
+            """
+        )
+    )
+    (tmp_path / "bad.py").write_text("def f(:\n")
+    return run_scan(tmp_path, config=Config(select=("RES001", "CFG900")))
+
+
+@pytest.mark.skipif(not SCHEMA.exists(), reason="shared SARIF schema not present")
+def test_sarif_validates_against_the_schema(result) -> None:
+    import jsonschema
+
+    document = json.loads(renderer("sarif")(result))
+    schema = json.loads(SCHEMA.read_text())
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class(schema).validate(document)
+    run = document["runs"][0]
+    assert run["tool"]["driver"]["name"] == "prodready"
+    rule_ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    assert rule_ids == ["CFG900", "RES001"]
+    res001 = run["tool"]["driver"]["rules"][1]
+    assert "Why it breaks production" in res001["help"]["markdown"]
+    assert res001["helpUri"].endswith("#res001-http-call-without-timeout")
+    results = run["results"]
+    assert [r["ruleId"] for r in results] == ["CFG900", "RES001"]
+    assert all(r["partialFingerprints"]["prodready/v1"] for r in results)
+    assert results[1]["locations"][0]["physicalLocation"]["region"]["startLine"] == 5
+    assert results[1]["level"] == "error" and results[0]["level"] == "note"
+    assert rule_ids[results[1]["ruleIndex"]] == "RES001"
+    notifications = run["invocations"][0]["toolExecutionNotifications"]
+    assert notifications[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "bad.py"
+
+
+def test_github_annotations_escape_data_and_properties(result) -> None:
+    lines = renderer("github")(result).splitlines()
+    assert lines[0].startswith("::notice file=api.py,line=4,")
+    assert lines[1].startswith("::error file=api.py,line=5,endLine=5,col=12,endColumn=")
+    assert "title=RES001 http-call-without-timeout (high)" in lines[1]
+    assert "%0AFix%3A" not in lines[1] and "%0AFix: " in lines[1]
+    assert lines[2] == "::error file=bad.py,line=1,title=prodready::syntax error: invalid syntax"
+
+
+def test_json_is_exactly_the_documented_shape(result) -> None:
+    document = json.loads(renderer("json")(result))
+    assert set(document) == {"tool", "version", "findings", "summary", "errors"}
+    assert set(document["summary"]) == {"files", "findings", "by_severity", "by_category"}
+
+
+def test_text_groups_by_file_and_summarises(result) -> None:
+    text = renderer("text")(result, color=False)
+    assert text.splitlines()[0] == "api.py"
+    assert "Files that could not be analysed (1)" in text
+    assert "bad.py:1: syntax error" in text
+    assert "2 findings in 2 files" in text
+    assert "\x1b[" not in text
+    assert "\x1b[" in renderer("text")(result, color=True)
+
+
+def test_unknown_format_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown format"):
+        renderer("xml")
