@@ -53,7 +53,7 @@ def _install_pack(site: Path) -> None:
     dist = site / "acme_rules-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-rules\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text('[prodready.rules]\nacme = "acme_rules:PACK"\n')
+    (dist / "entry_points.txt").write_text('[prodready.rules]\nacme = acme_rules:PACK\n')
 
 
 def _env(site: Path) -> dict[str, str]:

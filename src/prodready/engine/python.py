@@ -259,15 +259,22 @@ _SKIP_FIELDS = frozenset(
     {"ctx", "id", "attr", "arg", "name", "names", "module", "level", "is_async", "type_comment"}
     | {"kind", "conversion", "simple", "type_ignores"}
 )
-_FIELD_CACHE: dict[type, tuple[str, ...]] = {ast.Constant: ()}
 
 
-def _fields(cls: type) -> tuple[str, ...]:
-    fields = _FIELD_CACHE.get(cls)
-    if fields is None:
-        fields = tuple(f for f in getattr(cls, "_fields", ()) if f not in _SKIP_FIELDS)
-        _FIELD_CACHE[cls] = fields
-    return fields
+def _node_classes(base: type = ast.AST) -> set[type]:
+    found = {base}
+    for subclass in base.__subclasses__():
+        found |= _node_classes(subclass)
+    return found
+
+
+# The fields of each node class that can hold child nodes (names, operators' contexts and
+# literal values cannot).
+_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f for f in getattr(cls, "_fields", ()) if f not in _SKIP_FIELDS)
+    for cls in _node_classes()
+}
+_FIELDS[ast.Constant] = ()
 
 
 Dispatch = dict[Any, list[Rule]]
@@ -296,6 +303,13 @@ class PythonAnalyzer:
             for attribute in rule.attributes:
                 last = attribute.rsplit(".", 1)[-1]
                 self.attribute_rules.setdefault(last, []).append((attribute, rule))
+        # Node classes with no children, no handler and no subscriber: the walk skips them.
+        special = {*_WALK_HANDLED, *([ast.Attribute] if self.attribute_rules else [])}
+        self.leaves = frozenset(
+            cls
+            for cls, fields in _FIELDS.items()
+            if not fields and cls not in special and cls not in self.node_rules
+        )
 
     def analyze(
         self, source: str, tree: ast.Module, relpath: str, profile: Profile
@@ -314,6 +328,33 @@ def _expand(node_type: type) -> list[type]:
     for subclass in node_type.__subclasses__():
         result.extend(_expand(subclass))
     return result or [node_type]
+
+
+# Node classes the walk handles itself (scopes, bindings, loops...); see ``_Walk.special``.
+_WALK_HANDLED = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Call,
+    ast.Assign,
+    ast.AnnAssign,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.Try,
+    ast.TryStar,
+    ast.ExceptHandler,
+    ast.With,
+    ast.AsyncWith,
+    ast.Import,
+    ast.ImportFrom,
+    ast.Global,
+    ast.If,
+    ast.ListComp,
+    ast.SetComp,
+    ast.GeneratorExp,
+    ast.DictComp,
+)
 
 
 class RuleCrash(Exception):
@@ -357,6 +398,7 @@ class _Walk:
         }
         if analyzer.attribute_rules:
             self.special[ast.Attribute] = self.visit_attribute
+        self.leaves = analyzer.leaves
 
     # -- driver -----------------------------------------------------------------------------
     def run(self) -> None:
@@ -393,14 +435,17 @@ class _Walk:
         self.children(node)
 
     def children(self, node: ast.AST) -> None:
+        # Hot path: about half of all nodes are leaves (names, constants) nobody subscribed to;
+        # skipping them here saves a call per node.
         visit = self.visit
-        for name in _FIELD_CACHE.get(node.__class__) or _fields(node.__class__):
+        leaves = self.leaves
+        for name in _FIELDS[node.__class__]:
             value = getattr(node, name, None)
             if value.__class__ is list:
                 for item in value:
-                    if isinstance(item, ast.AST):
+                    if item.__class__ not in leaves and isinstance(item, ast.AST):
                         visit(item)
-            elif isinstance(value, ast.AST):
+            elif value.__class__ not in leaves and isinstance(value, ast.AST):
                 visit(value)
 
     def body(self, statements: Iterable[ast.AST]) -> None:
