@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +84,8 @@ class ResultCache:
     def save(self) -> None:
         if not self._dirty:
             return
+        import tempfile
+
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             _mark_cache_directory(self.directory)

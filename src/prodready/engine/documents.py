@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -408,6 +407,8 @@ class Pyproject:
 
 
 def parse_pyproject(text: str) -> Pyproject:
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

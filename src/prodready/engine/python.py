@@ -263,6 +263,7 @@ _SKIP_FIELDS = frozenset(
 
 def _node_classes(base: type = ast.AST) -> set[type]:
     found = {base}
+    subclass: type
     for subclass in base.__subclasses__():
         found |= _node_classes(subclass)
     return found

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
@@ -156,7 +158,38 @@ class PackLoadError(ConfigError):
     """A rule pack could not be loaded or conflicts with another."""
 
 
+def _third_party_packs_installed() -> bool:
+    """Whether any installed distribution declares a pack besides the built-in one.
+
+    Importing ``importlib.metadata`` costs more than a small scan; this pre-check reads the
+    ``entry_points.txt`` files directly so the common case (no house rules) stays fast.
+    """
+    for directory in sys.path:
+        try:
+            names = os.listdir(directory or ".")
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(directory or ".", name, "entry_points.txt"), "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            if ENTRY_POINT_GROUP not in text:
+                continue
+            section = text.split(f"[{ENTRY_POINT_GROUP}]", 1)[-1].split("\n[", 1)[0]
+            for line in section.splitlines():
+                value = line.partition("=")[2].strip().replace(" ", "")
+                if value and value != BUILTIN_PACK_REF:
+                    return True
+    return False
+
+
 def _entry_point_packs() -> Iterator[tuple[str, RulePack]]:
+    if not _third_party_packs_installed():
+        return
     from importlib.metadata import entry_points
 
     for entry in entry_points(group=ENTRY_POINT_GROUP):

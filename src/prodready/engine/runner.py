@@ -8,12 +8,10 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -204,6 +202,9 @@ def analyze_all(
     if jobs <= 1 or len(sources) < SERIAL_THRESHOLD:
         yield from (analyzer.analyze(source) for source in sources)
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     # Workers forked from here inherit the analyzer; spawned workers rebuild it by rule code.
     _WORKER, _WORKER_KEY = analyzer, (codes, profile)
     methods = multiprocessing.get_all_start_methods()
