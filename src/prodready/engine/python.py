@@ -464,9 +464,10 @@ class _Walk:
         """Module-level bindings, imports and state from the top-level statements only."""
         ctx = self.ctx
         facts = ctx.facts
-        pending: list[ast.stmt] = list(tree.body)
+        # A stack in reverse source order: nested blocks are expanded in place, in order.
+        pending: list[ast.stmt] = list(reversed(tree.body))
         while pending:
-            statement = pending.pop(0)
+            statement = pending.pop()
             if isinstance(statement, ast.Import | ast.ImportFrom):
                 self.record_import(statement, facts.bindings)
             elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -483,12 +484,13 @@ class _Walk:
                 if is_main_guard(statement):
                     facts.has_main_guard = True
                 else:
-                    pending[0:0] = statement.body + statement.orelse
+                    pending.extend(reversed(statement.body + statement.orelse))
             elif isinstance(statement, ast.Try | ast.TryStar):
                 extra = [s for handler in statement.handlers for s in handler.body]
-                pending[0:0] = statement.body + extra + statement.orelse + statement.finalbody
+                block = statement.body + extra + statement.orelse + statement.finalbody
+                pending.extend(reversed(block))
             elif isinstance(statement, ast.With):
-                pending[0:0] = statement.body
+                pending.extend(reversed(statement.body))
 
     def record_module_assignment(
         self, name: str, value: ast.expr | None, statement: ast.Assign | ast.AnnAssign
