@@ -277,3 +277,18 @@ def test_selection_by_code_prefix_name_and_category(registry: Registry) -> None:
         registry.select(Config(select=("NOPE999",)))
     with pytest.raises(ConfigError, match="per-path-ignores"):
         registry.select(Config(per_path_ignores=(("tests/**", ("bogus",)),)))
+
+
+def test_concrete_classes_with_deprecated_subclasses_dispatch() -> None:
+    seen: list[object] = []
+
+    @python_rule(
+        code="TST005", name="record-constants", category=Category.SECURITY,
+        severity=Severity.LOW, summary="test", nodes=(ast.Constant, ast.stmt),
+    )
+    def record(node: ast.AST, ctx: PythonContext) -> None:
+        seen.append(node.value if isinstance(node, ast.Constant) else type(node).__name__)
+
+    _analyze("x = 'secret'\nreturn_value = 3\n", [record])
+    # Assignments are dispatched in evaluation order: the value first, then the statement.
+    assert seen == ["secret", "Assign", 3, "Assign"]

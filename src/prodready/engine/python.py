@@ -321,14 +321,16 @@ class PythonAnalyzer:
 
 
 def _expand(node_type: type) -> list[type]:
-    """Abstract AST classes (``ast.stmt``) expand to their concrete subclasses."""
-    if node_type in (FunctionEnd, ModuleEnd) or node_type.__subclasses__() == []:
-        return [node_type]
-    result: list[type] = []
+    """A node class and its subclasses: ``ast.stmt`` reaches every statement class.
+
+    The class itself is always kept: a concrete class may have (deprecated) subclasses, as
+    ``ast.Constant`` has ``ast.Num`` and ``ast.Str``, and the parser produces the class itself.
+    """
+    result: list[type] = [node_type]
     subclass: type
     for subclass in node_type.__subclasses__():
         result.extend(_expand(subclass))
-    return result or [node_type]
+    return result
 
 
 # Node classes the walk handles itself (scopes, bindings, loops...); see ``_Walk.special``.
