@@ -270,3 +270,23 @@ def test_scan_options_default_root_is_cwd(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(tmp_path)
     result = scan(ScanOptions(targets=[Path("src")], use_cache=False, jobs=1, plugins=False), ONLY, registry)
     assert result.findings[0].path == "src/app/api.py"
+
+
+def test_an_explicitly_named_ignored_directory_is_scanned(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            ".gitignore": "vendored-copy/\n*.tmp.py\n",
+            "vendored-copy/api.py": SERVICE,
+            "vendored-copy/.gitignore": "skip.py\n",
+            "vendored-copy/skip.py": SERVICE,
+            "src/app.tmp.py": SERVICE,
+            "src/app.py": SERVICE,
+        },
+    )
+    discovery = Discovery(tmp_path)
+    assert [s.relpath for s in discovery.files([tmp_path])] == ["src/app.py"]
+    # Named explicitly, an ignored directory is scanned (its own .gitignore still applies) ...
+    assert [s.relpath for s in discovery.files([tmp_path / "vendored-copy"])] == ["vendored-copy/api.py"]
+    # ... while the ancestors' patterns still apply inside a directory that is not ignored.
+    assert [s.relpath for s in discovery.files([tmp_path / "src"])] == ["src/app.py"]

@@ -188,7 +188,7 @@ class ScanError:
         return {"path": self.path, "message": self.message, "line": self.line}
 
 
-RULE_CODE = re.compile(r"^[A-Z]{2,5}[0-9]{3}$")
+RULE_CODE = re.compile(r"^[A-Z][A-Z0-9]{0,3}[A-Z][0-9]{3}$")  # RES001, K8S001
 RULE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
@@ -219,7 +219,7 @@ class Rule:
 
     def __post_init__(self) -> None:
         if not RULE_CODE.match(self.code):
-            raise ValueError(f"rule code {self.code!r} must look like ABC123")
+            raise ValueError(f"rule code {self.code!r} must look like ABC123 or K8S123")
         if not RULE_NAME.match(self.name):
             raise ValueError(f"rule name {self.name!r} must be kebab-case")
         if self.kind is FileKind.PYTHON and not (self.nodes or self.calls or self.attributes):

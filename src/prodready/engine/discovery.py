@@ -186,7 +186,14 @@ class Discovery:
                 return path[strip:].replace(os.sep, "/")
             return self.relpath(Path(path))
 
-        stack: list[tuple[str, list[_IgnoreFile]]] = [(top_text, self._ignore_chain(top))]
+        chain = self._ignore_chain(top)
+        top_relative = relative(top_text) if top != self.root else ""
+        ancestors = [ignore for ignore in chain if ignore.base != top_relative]
+        if top_relative and _ignored(ancestors, top_relative, True):
+            # The user named an ignored directory explicitly: scan it, honouring only the
+            # .gitignore files inside it.
+            chain = [ignore for ignore in chain if _within(ignore.base, top_relative)]
+        stack: list[tuple[str, list[_IgnoreFile]]] = [(top_text, chain)]
         while stack:
             directory, ignores = stack.pop()
             try:
@@ -225,6 +232,10 @@ class Discovery:
                     if kind is FileKind.KUBERNETES and not _is_manifest(Path(entry.path)):
                         continue
                     yield SourceFile(entry.path, relpath, kind)
+
+
+def _within(base: str, directory: str) -> bool:
+    return base == directory or base.startswith(directory + "/")
 
 
 def _ignored(ignores: list[_IgnoreFile], relpath: str, is_dir: bool) -> bool:

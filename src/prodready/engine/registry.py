@@ -27,7 +27,7 @@ from prodready.model import (
 )
 
 ENTRY_POINT_GROUP = "prodready.rules"
-CODE_PREFIX = re.compile(r"^[A-Za-z]{2,5}[0-9]{0,3}$")
+CODE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,3}[A-Za-z][0-9]{0,3}$")
 BUILTIN_PACK_REF = "prodready.rules:BUILTIN_PACK"
 
 Check = Callable[..., None]
