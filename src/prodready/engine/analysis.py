@@ -119,7 +119,9 @@ def _is_constant_name(name: str, ctx: PythonContext, depth: int) -> bool:
         # Names in UPPER_CASE not bound in this function are constants by convention
         # (``from .settings import TABLE``).
         return name.isupper() and name not in _local_names(ctx)
-    return not is_dynamic_string(value, ctx, depth + 1, require_string=False)
+    # A name is constant when what it was assigned is (a call result or an attribute read is
+    # not known at analysis time, even though it is not itself a built string).
+    return _is_static(value, ctx, depth + 1)
 
 
 def _local_names(ctx: PythonContext) -> set[str]:
@@ -170,16 +172,30 @@ def is_dynamic_string(
 
 
 def _is_static(expr: ast.AST, ctx: PythonContext, depth: int) -> bool:
+    if depth > 6:
+        return True  # self-referencing ``sql = sql + "..."`` chains: give up quietly
     if isinstance(expr, ast.Constant):
         return True
     if isinstance(expr, ast.Name):
         return _is_constant_name(expr.id, ctx, depth)
     if isinstance(expr, ast.Tuple | ast.List):
         return all(_is_static(element, ctx, depth) for element in expr.elts)
+    if isinstance(expr, ast.Dict):
+        return all(k is None or _is_static(k, ctx, depth) for k in expr.keys) and all(
+            _is_static(v, ctx, depth) for v in expr.values
+        )
     if isinstance(expr, ast.Attribute):
         # ``Model._meta.db_table``, ``settings.TABLE``: names of schema objects, not user data.
         return expr.attr.isupper() or expr.attr in {"db_table", "table_name", "__tablename__"}
-    if isinstance(expr, ast.JoinedStr | ast.BinOp | ast.Call):
+    if isinstance(expr, ast.JoinedStr | ast.BinOp):
+        return not is_dynamic_string(expr, ctx, depth + 1)
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr in {"format", "join"}
+        and _stringish(expr.func.value, ctx, depth)
+    ):
+        # A string built from constants; any other call returns a value known only at run time.
         return not is_dynamic_string(expr, ctx, depth + 1)
     return False
 
@@ -282,9 +298,10 @@ CLI_LIBRARIES = frozenset({"argparse", "click", "typer", "fire", "docopt", "optp
 
 def is_script(ctx: PythonContext) -> bool:
     """A command-line tool, one-off script or migration rather than code a service runs: it
-    imports a CLI library and declares no routes, it is a ``__main__`` script that uses no
-    service framework, or it lives where scripts live (``scripts/``, ``bin/``, Django
-    management commands, migrations, ``manage.py``).
+    imports a CLI library and declares no routes, it uses no service framework and has a
+    ``__main__`` block or runs its entry point at import (a top-level ``asyncio.run(main())``),
+    or it lives where scripts live (``scripts/``, ``bin/``, Django management commands,
+    migrations, ``manage.py``).
 
     Reads the imports seen so far: call it from ``ModuleEnd`` for a complete answer.
     """
@@ -298,13 +315,46 @@ def is_script(ctx: PythonContext) -> bool:
         return False
     if any(module.split(".")[0] in CLI_LIBRARIES for module, _ in facts.imports):
         return True
-    return facts.has_main_guard and not facts.frameworks
+    if facts.frameworks:
+        return False
+    return facts.has_main_guard or _runs_at_import(ctx.tree)
+
+
+_SCRIPT_ENTRY_CALLS = frozenset({"asyncio.run", "trio.run", "anyio.run", "main", "async_main"})
+
+
+def _runs_at_import(tree: ast.Module) -> bool:
+    """A top-level ``asyncio.run(main())`` or ``main()``: the module does its work when run."""
+    for statement in tree.body:
+        value = statement.value if isinstance(statement, ast.Expr) else None
+        if isinstance(value, ast.Call) and dotted(value.func) in _SCRIPT_ENTRY_CALLS:
+            return True
+    return False
+
+
+_FRAMEWORK_PACKAGES = frozenset(
+    {"django", "rest_framework", "flask", "quart", "fastapi", "starlette", "aiohttp", "sanic"}
+    | {"litestar", "tornado", "falcon", "werkzeug"}
+)
+
+
+def is_framework_source(ctx: PythonContext) -> bool:
+    """The module is part of a web framework's own package (``django/utils/archive.py``):
+    library code that services import, not a service."""
+    return any(part in _FRAMEWORK_PACKAGES for part in ctx.path.split("/")[:-1])
 
 
 def in_service_code(ctx: PythonContext) -> bool:
     """Code that runs inside a long-lived service: a module using a web/worker framework or
-    declaring routes, that is neither a test nor a script (see :func:`is_script`)."""
-    return ctx.facts.is_service and not ctx.facts.is_test and not is_script(ctx)
+    declaring routes, that is neither a test, a script (see :func:`is_script`) nor part of a
+    framework's own source."""
+    facts = ctx.facts
+    return (
+        facts.is_service
+        and not facts.is_test
+        and not is_script(ctx)
+        and not is_framework_source(ctx)
+    )
 
 
 # -- environment lookups ----------------------------------------------------------------------
@@ -314,9 +364,9 @@ _ENV_CALLS: dict[str, tuple[int | None, int | None]] = {
     "os.getenv": (1, None),
     "os.environ.get": (1, None),
     "os.environ.setdefault": (1, None),
-    "decouple.config": (1, None),
-    "decouple.AutoConfig": (1, None),
-    "decouple.Config": (1, None),
+    "decouple.config": (1, 2),
+    "decouple.AutoConfig": (1, 2),
+    "decouple.Config": (1, 2),
     "starlette.config.Config": (None, 1),
     "environ.Env": (None, 1),
     "environ.Env.get_value": (None, 1),
@@ -380,3 +430,578 @@ def env_lookup(expr: ast.AST | None, ctx: PythonContext) -> EnvLookup | None:
     if cast_expr is not None and not is_none(cast_expr):
         cast = dotted(cast_expr) or ctx.segment(cast_expr) or "cast"
     return EnvLookup(expr, callee, constant_str(expr.args[0]), default, cast)
+
+
+BROAD_EXCEPTIONS = frozenset({"builtins.Exception", "builtins.BaseException"})
+
+
+def caught_names(handler: ast.ExceptHandler, ctx: PythonContext) -> list[str]:
+    """Qualified names of the classes an ``except`` clause catches (``[]`` for a bare
+    ``except:``). Expressions that are not names (``except self.errors``) are kept as written.
+    """
+    kind = handler.type
+    if kind is None:
+        return []
+    elements = kind.elts if isinstance(kind, ast.Tuple) else [kind]
+    names: list[str] = []
+    for element in elements:
+        name = ctx.qualname(element) if isinstance(element, ast.Name | ast.Attribute) else None
+        names.append(name or ctx.segment(element))
+    return names
+
+
+def catches_broadly(handler: ast.ExceptHandler, ctx: PythonContext) -> bool:
+    """``except:``, ``except Exception`` or ``except BaseException`` (also inside a tuple)."""
+    if handler.type is None:
+        return True
+    return any(name in BROAD_EXCEPTIONS for name in caught_names(handler, ctx))
+
+
+# -- ORM recognition: Django managers/querysets, SQLAlchemy sessions and queries ---------------
+
+DJANGO_MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
+# QuerySet methods that return another (lazy) QuerySet: no query runs until it is evaluated.
+DJANGO_LAZY_METHODS = frozenset(
+    {"all", "filter", "exclude", "order_by", "values", "values_list", "select_related"}
+    | {"prefetch_related", "annotate", "alias", "only", "defer", "distinct", "using", "reverse"}
+    | {"select_for_update", "extra", "none", "union", "intersection", "difference", "dates"}
+    | {"datetimes", "complex_filter"}
+)
+# Methods that run a query right away.
+DJANGO_FETCH_METHODS = frozenset(
+    {"get", "first", "last", "count", "exists", "aggregate", "earliest", "latest", "in_bulk"}
+    | {"contains", "iterator", "explain", "raw", "aget", "afirst", "alast", "acount"}
+    | {"aexists", "aaggregate", "ain_bulk", "acontains", "aearliest", "alatest"}
+)
+DJANGO_WRITE_METHODS = frozenset(
+    {"create", "update", "delete", "bulk_create", "bulk_update", "get_or_create"}
+    | {"update_or_create", "acreate", "aupdate", "adelete", "abulk_create", "abulk_update"}
+    | {"aget_or_create", "aupdate_or_create"}
+)
+SQLALCHEMY_SESSION_TYPES = (
+    "sqlalchemy.orm.Session",
+    "sqlalchemy.orm.session.Session",
+    "sqlalchemy.orm.sessionmaker",
+    "sqlalchemy.orm.session.sessionmaker",
+    "sqlalchemy.orm.scoped_session",
+    "sqlalchemy.orm.scoping.scoped_session",
+    "sqlalchemy.ext.asyncio.AsyncSession",
+    "sqlalchemy.ext.asyncio.async_sessionmaker",
+    "sqlalchemy.ext.asyncio.async_scoped_session",
+    "sqlmodel.Session",
+    "sqlmodel.ext.asyncio.session.AsyncSession",
+    "flask_sqlalchemy.SQLAlchemy.session",
+)
+# Session methods that read rows (``get`` needs a mapped class first: ``session.get(User, 1)``).
+SQLALCHEMY_READ_METHODS = frozenset(
+    {"query", "get", "get_one", "execute", "scalars", "scalar", "exec"}  # exec: SQLModel
+)
+# Methods of a query result (``Result``/``ScalarResult``).
+_RESULT_METHODS = frozenset(
+    {"scalars", "scalar", "scalar_one", "scalar_one_or_none", "all", "first", "one"}
+    | {"one_or_none", "fetchall", "fetchone", "fetchmany", "unique", "mappings", "tuples"}
+)
+_SESSION_NAMES = frozenset({"session", "db", "db_session", "dbsession", "sess", "async_session"})
+_NOT_DB_ROOTS = frozenset(
+    {"requests", "httpx", "aiohttp", "flask", "quart", "django", "boto3", "botocore"}
+    | {"starlette", "fastapi", "urllib3", "redis", "pymongo", "motor", "builtins", "request"}
+    | {"req"}
+)
+_NOT_DB_SESSION_HINTS = ("http", "client", "aio", "boto", "requests", "web", "browser", "cookie")
+
+
+def method_chain(expr: ast.AST) -> tuple[ast.AST, list[tuple[str, ast.AST]]]:
+    """Unwind ``a.b(x).c[1:2].d()`` into its base (``a``) and its steps from the base outwards:
+    ``[("b", Call), ("c", Attribute), ("[]", Subscript), ("d", Call)]``. A step's node is the
+    ``Call`` when the attribute is called, else the ``Attribute``; ``await`` is looked through.
+    """
+    steps: list[tuple[str, ast.AST]] = []
+    while True:
+        if isinstance(expr, ast.Await):
+            expr = expr.value
+        elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+            steps.append((expr.func.attr, expr))
+            expr = expr.func.value
+        elif isinstance(expr, ast.Attribute):
+            steps.append((expr.attr, expr))
+            expr = expr.value
+        elif isinstance(expr, ast.Subscript):
+            steps.append(("[]", expr))
+            expr = expr.value
+        else:
+            break
+    steps.reverse()
+    return expr, steps
+
+
+class QueryChain:
+    """A recognised ORM query expression.
+
+    ``orm``: ``"django"`` or ``"sqlalchemy"``; ``model``: the text of the model class when known;
+    ``steps``: the method/attribute names after the manager (Django: ``filter``, ``first``), the
+    session (SQLAlchemy: ``query``, ``filter``, ``all``) or ``Model.query`` (Flask-SQLAlchemy),
+    ``"[]"`` for a subscript; ``calls``: the calls of the chain, outermost first.
+    """
+
+    __slots__ = ("calls", "model", "node", "orm", "statement", "steps")
+
+    def __init__(
+        self,
+        orm: str,
+        model: str | None,
+        steps: tuple[str, ...],
+        calls: tuple[ast.Call, ...],
+        node: ast.AST,
+        statement: ast.AST | None = None,
+    ) -> None:
+        self.orm = orm
+        self.model = model
+        self.steps = steps
+        self.calls = calls
+        self.node = node
+        self.statement = statement  # SQLAlchemy: the ``select()`` run by execute/scalars
+
+    @property
+    def terminal(self) -> str:
+        return self.steps[-1] if self.steps else ""
+
+    @property
+    def sliced(self) -> bool:
+        return "[]" in self.steps
+
+    def arguments(self) -> Iterator[ast.expr]:
+        """Every argument of every call of the chain (positional and keyword values)."""
+        for call in self.calls:
+            yield from call.args
+            for item in call.keywords:
+                yield item.value
+
+
+def _model_text(owner: ast.AST | None) -> str | None:
+    """``Order`` / ``shop.Order`` / ``get_user_model()`` -- what looks like a model class."""
+    if isinstance(owner, ast.Name):
+        return owner.id if owner.id[:1].isupper() else None
+    if isinstance(owner, ast.Attribute):
+        return dotted(owner) if owner.attr[:1].isupper() else None
+    if isinstance(owner, ast.Call):
+        name = dotted(owner.func)
+        if name is not None and name.rsplit(".", 1)[-1] == "get_user_model":
+            return "get_user_model()"
+    return None
+
+
+def django_query(expr: ast.AST) -> QueryChain | None:
+    """``Model.objects.<method>(...)...`` (also ``_default_manager``, ``get_user_model()``):
+    a Django manager/queryset chain on a model class, with at least one call after the manager.
+    """
+    _, steps = method_chain(expr)
+    for index, (name, node) in enumerate(steps):
+        if name in DJANGO_MANAGERS and isinstance(node, ast.Attribute):
+            model = _model_text(node.value)
+            rest = steps[index + 1 :]
+            if model is None or not rest or not isinstance(rest[0][1], ast.Call):
+                return None
+            calls = tuple(n for _, n in reversed(rest) if isinstance(n, ast.Call))
+            return QueryChain("django", model, tuple(n for n, _ in rest), calls, expr)
+        if isinstance(node, ast.Call):
+            return None
+    return None
+
+
+def is_db_session(expr: ast.AST, ctx: PythonContext) -> bool:
+    """A SQLAlchemy (or SQLModel/Flask-SQLAlchemy) session: typed as one, or conventionally
+    named (``session``, ``db``, ``db.session``, ``self.db_session``) and not an HTTP session."""
+    if isinstance(expr, ast.Call):
+        called = ctx.qualname(expr.func) or ""
+        if called.startswith(SQLALCHEMY_SESSION_TYPES):
+            return True
+        last = called.rsplit(".", 1)[-1].lower()
+        return last in {"get_session", "get_db", "sessionlocal", "session_local", "db_session"}
+    name = ctx.qualname(expr)
+    if name is not None:
+        if name.startswith(SQLALCHEMY_SESSION_TYPES):
+            return True
+        root = name.split(".", 1)[0]
+        if root in _NOT_DB_ROOTS or name.startswith(("self.request", "self.client")):
+            return False
+    text = dotted(expr)
+    if text is None:
+        return False
+    parts = text.split(".")
+    if parts[0] in _NOT_DB_ROOTS:
+        return False
+    last = parts[-1].lower()
+    if last in _SESSION_NAMES:
+        return True
+    return last.endswith("_session") and not any(h in last for h in _NOT_DB_SESSION_HINTS)
+
+
+def sqlalchemy_select(expr: ast.AST | None, ctx: PythonContext, depth: int = 0) -> ast.Call | None:
+    """The ``select(...)`` call a statement expression is built from (following locals):
+    ``select(User).where(...)``, ``stmt`` assigned one, ``text("SELECT ...")``."""
+    if expr is None or depth > 4:
+        return None
+    if isinstance(expr, ast.Name):
+        value = ctx.value_of(expr.id)
+        if value is None or depth > 3:
+            return None
+        return sqlalchemy_select(value, ctx, depth + 1)
+    base, steps = method_chain(expr)
+    if isinstance(base, ast.Name) and steps:
+        value = ctx.value_of(base.id)
+        if value is not None and value is not expr:
+            return sqlalchemy_select(value, ctx, depth + 1)
+        return None
+    if isinstance(base, ast.Call):
+        called = ctx.qualname(base.func) or ""
+        last = called.rsplit(".", 1)[-1]
+        if last == "select" and (called == "select" or "sql" in called):
+            return base
+        if last == "text" and "sqlalchemy" in called:
+            fragments = " ".join(string_fragments(base.args[0] if base.args else None, ctx))
+            if fragments.lstrip().lower().startswith("select"):
+                return base
+    return None
+
+
+def sqlalchemy_query(expr: ast.AST, ctx: PythonContext, _depth: int = 0) -> QueryChain | None:
+    """A SQLAlchemy read: ``session.query(X)...``, ``session.get(X, id)``,
+    ``session.execute(select(X)...)...``, ``session.scalars(select(X))...`` and the
+    Flask-SQLAlchemy ``X.query...`` (with at least one call after ``query``). A result read
+    through a local (``result = await session.execute(stmt)``; ``result.scalars().all()``) is
+    one chain with the ``execute`` call."""
+    base, steps = method_chain(expr)
+    if isinstance(base, ast.Name) and steps and steps[0][0] in _RESULT_METHODS and _depth < 3:
+        value = ctx.value_of(base.id)
+        if value is not None and not isinstance(value, ast.Name):
+            inner_base, inner_steps = method_chain(value)
+            same = isinstance(inner_base, ast.Name) and inner_base.id == base.id
+            if inner_steps and inner_steps[0][0] != "query" and not same:
+                inner = sqlalchemy_query(value, ctx, _depth + 1)
+                if inner is not None:
+                    calls = tuple(n for _, n in reversed(steps) if isinstance(n, ast.Call))
+                    return QueryChain(
+                        "sqlalchemy",
+                        inner.model,
+                        inner.steps + tuple(n for n, _ in steps),
+                        calls + inner.calls,
+                        expr,
+                        statement=inner.statement,
+                    )
+    for index, (name, node) in enumerate(steps):
+        if name == "query" and index == 0 and isinstance(node, ast.Attribute):
+            model = _model_text(base)
+            rest = steps[1:]
+            if model is None or not rest or not isinstance(rest[0][1], ast.Call):
+                return None
+            calls = tuple(n for _, n in reversed(rest) if isinstance(n, ast.Call))
+            return QueryChain("sqlalchemy", model, tuple(n for n, _ in rest), calls, expr)
+        if not isinstance(node, ast.Call):
+            continue
+        if name not in SQLALCHEMY_READ_METHODS:
+            return None
+        assert isinstance(node.func, ast.Attribute)
+        if not is_db_session(node.func.value, ctx):
+            return None
+        first = node.args[0] if node.args else None
+        statement: ast.AST | None = None
+        if name in {"get", "get_one"}:
+            if len(node.args) < 2 or _model_text(first) is None:
+                return None
+            model = _model_text(first)
+        elif name == "query":
+            model = _model_text(first) if first is not None else None
+            if model is None and not isinstance(first, ast.Attribute):
+                return None
+        else:
+            select = sqlalchemy_select(first, ctx)
+            if select is None:
+                return None
+            statement = select
+            model = _model_text(select.args[0]) if select.args else None
+        rest = steps[index:]
+        calls = tuple(n for _, n in reversed(rest) if isinstance(n, ast.Call))
+        return QueryChain(
+            "sqlalchemy", model, tuple(n for n, _ in rest), calls, expr, statement=statement
+        )
+    return None
+
+
+def orm_query(expr: ast.AST, ctx: PythonContext) -> QueryChain | None:
+    """A Django or SQLAlchemy query expression (see :func:`django_query`,
+    :func:`sqlalchemy_query`)."""
+    return django_query(expr) or sqlalchemy_query(expr, ctx)
+
+
+def uses_django_orm(ctx: PythonContext) -> bool:
+    """The module uses Django, or imports the project's own ``models`` module (``.models``,
+    ``shop.models`` from inside ``shop``) -- not a library's (``fastapi.openapi.models``)."""
+    if "django" in ctx.facts.frameworks:
+        return True
+    package = ctx.module.split(".", 1)[0]
+    for module, _ in ctx.facts.imports:
+        parts = module.lstrip(".").split(".")
+        if "models" not in parts:
+            continue
+        if module.startswith(".") or parts[0] == package:
+            return True
+    return False
+
+
+def loaded_names(expr: ast.AST | None) -> set[str]:
+    """Names read anywhere inside an expression."""
+    if expr is None:
+        return set()
+    return {
+        node.id
+        for node in ast.walk(expr)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+
+
+# -- background tasks ---------------------------------------------------------------------------
+
+_TASK_DECORATOR_SUFFIXES = (".task", ".shared_task", ".actor", ".periodic_task")
+_TASK_DECORATORS = frozenset(
+    {"celery.shared_task", "celery.task", "dramatiq.actor", "huey.task", "rq.job", "shared_task"}
+)
+# ``@task`` of task runners that are command-line tools, not workers.
+_NOT_TASK_ROOTS = ("invoke.", "fabric.", "nox.", "prefect.", "airflow.")
+
+
+def is_task_function(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> bool:
+    """A background-task entry point: ``@shared_task``, ``@app.task(...)``, ``@celery.task``,
+    ``@dramatiq.actor``, ``@huey.task()``... -- run once per message by a worker."""
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = ctx.qualname(target) or dotted(target) or ""
+        if name.startswith(_NOT_TASK_ROOTS):
+            continue
+        if name in _TASK_DECORATORS or name.endswith(_TASK_DECORATOR_SUFFIXES):
+            return True
+    return False
+
+
+def in_task(ctx: PythonContext) -> bool:
+    """The code being walked runs inside a background-task function (or a function nested in
+    one). The answer is cached on each scope."""
+    scope = ctx.function
+    while scope is not None:
+        known = scope.state.get("analysis:task")
+        if known is None:
+            known = is_task_function(scope.node, ctx)
+            scope.state["analysis:task"] = known
+        if known:
+            return True
+        scope = scope.parent
+    return False
+
+
+# -- values from outside the process (request data, route parameters, network, caches) ---------
+
+# Attributes of a request object that carry client-controlled data (Flask/Werkzeug, Django,
+# DRF, Starlette/FastAPI, aiohttp).
+REQUEST_DATA_ATTRIBUTES = frozenset(
+    {"args", "form", "values", "json", "get_json", "data", "get_data", "files", "cookies"}
+    | {"headers", "view_args", "query_string", "body", "GET", "POST", "FILES", "COOKIES", "META"}
+    | {"query_params", "path_params", "stream", "read", "text", "content", "match_info", "query"}
+    | {"post", "url", "path", "full_path", "path_info", "raw_post_data", "params", "environ"}
+)
+_REQUEST_OBJECT_NAMES = frozenset({"request", "req"})
+_REQUEST_TYPE_SUFFIXES = ("Request", "HttpRequest", "WebSocket")
+_REQUEST_GLOBALS = ("flask.request.", "quart.request.", "werkzeug.local.request.")
+_REQUEST_NOT_DATA = frozenset({"method", "endpoint", "blueprint", "url_rule", "is_json", "scheme"})
+# Parameter types a framework validates into values that cannot carry text.
+_SAFE_PARAM_TYPES = frozenset(
+    {"int", "float", "bool", "UUID", "uuid", "datetime", "date", "time", "timedelta", "Decimal"}
+    | {"Session", "AsyncSession", "BackgroundTasks", "Response", "Connection", "Engine"}
+)
+_DEPENDENCY_DEFAULTS = frozenset({"Depends", "Security"})
+_NETWORK_PREFIXES = ("requests.", "httpx.", "aiohttp.", "urllib.request.urlopen", "urllib3.")
+_NETWORK_DATA = frozenset(
+    {"content", "text", "json", "read", "body", "data", "raw", "iter_content", "iter_lines"}
+    | {"aread", "iter_bytes", "iter_text", "recv", "receive", "receive_bytes", "receive_text"}
+)
+_SOCKET_READS = frozenset({"recv", "recvfrom", "recv_into", "recvmsg"})
+_CACHE_READS = frozenset(
+    {"get", "hget", "hgetall", "lpop", "rpop", "blpop", "brpop", "getdel", "getex", "mget"}
+    | {"lindex", "lrange", "get_many"}
+)
+_MESSAGE_NAMES = frozenset({"message", "msg"})
+_MESSAGE_DATA = frozenset({"body", "value", "data", "payload", "content"})
+
+
+def _annotation_words(annotation: ast.AST | None) -> set[str]:
+    """The names a parameter annotation mentions (``int | None`` -> {int, None})."""
+    words: set[str] = set()
+    if annotation is None:
+        return words
+    for node in ast.walk(annotation):
+        if isinstance(node, ast.Name):
+            words.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            words.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            words.update(part.strip() for part in node.value.replace("|", " ").split())
+    return words
+
+
+def _parameter(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, name: str
+) -> tuple[ast.arg, ast.expr | None] | None:
+    """The parameter ``name`` of a function and its default value."""
+    a = node.args
+    positional = [*a.posonlyargs, *a.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(a.defaults))
+    defaults.extend(a.defaults)
+    for arg, default in zip(positional, defaults, strict=True):
+        if arg.arg == name:
+            return arg, default
+    for arg, kw_default in zip(a.kwonlyargs, a.kw_defaults, strict=True):
+        if arg.arg == name:
+            return arg, kw_default
+    for extra in (a.vararg, a.kwarg):
+        if extra is not None and extra.arg == name:
+            return extra, None
+    return None
+
+
+def is_request_object(name: str, ctx: PythonContext) -> bool:
+    """``name`` is an HTTP request object here: a parameter called ``request``/``req`` or one
+    annotated with a request type (Django ``HttpRequest``, Starlette/FastAPI ``Request``)."""
+    scope = ctx.function
+    while scope is not None:
+        found = _parameter(scope.node, name)
+        if found is not None:
+            words = _annotation_words(found[0].annotation)
+            if any(word.endswith(_REQUEST_TYPE_SUFFIXES) for word in words):
+                return True
+            return name in _REQUEST_OBJECT_NAMES and not words - {"Any", "object"}
+        if name in scope.bindings:
+            return False
+        scope = scope.parent
+    return False
+
+
+def route_parameter(name: str, ctx: PythonContext) -> bool:
+    """``name`` is a parameter of the enclosing HTTP handler that the client chooses (a path,
+    query or body value): not ``self``, the request object, an injected dependency
+    (``Depends(...)``) or a value validated into a number, UUID or date."""
+    scope = ctx.function
+    if scope is None or scope.route is None or name in scope.values:
+        return False
+    found = _parameter(scope.node, name)
+    if found is None or name in {"self", "cls"}:
+        return False
+    arg, default = found
+    if isinstance(default, ast.Call):
+        called = dotted(default.func) or ""
+        if called.rsplit(".", 1)[-1] in _DEPENDENCY_DEFAULTS:
+            return False
+    words = _annotation_words(arg.annotation)
+    if words & _SAFE_PARAM_TYPES or any(w.endswith(_REQUEST_TYPE_SUFFIXES) for w in words):
+        return False
+    path = scope.route.path or ""
+    if any(f"<{converter}:{name}>" in path for converter in ("int", "float", "uuid")):
+        return False  # Flask/Werkzeug converters only let numbers/UUIDs through
+    return not is_request_object(name, ctx)
+
+
+def _chain_root(expr: ast.AST) -> tuple[ast.AST, str | None]:
+    """The base of ``a.b[c].d()`` and the attribute right after it (``a``, ``"b"``)."""
+    first: str | None = None
+    while True:
+        if isinstance(expr, ast.Attribute):
+            first = expr.attr
+            expr = expr.value
+        elif isinstance(expr, ast.Subscript):
+            expr = expr.value
+        elif isinstance(expr, ast.Call):
+            expr = expr.func
+        elif isinstance(expr, ast.Await):
+            expr = expr.value
+        else:
+            return expr, first
+
+
+def _short(ctx: PythonContext, node: ast.AST) -> str:
+    text = " ".join(ctx.segment(node).split())
+    return text if len(text) <= 48 else text[:45] + "..."
+
+
+def _direct_source(node: ast.AST, ctx: PythonContext) -> str | None:
+    """The external source ``node`` itself reads, without looking at its children."""
+    if isinstance(node, ast.Name):
+        return f"route parameter `{node.id}`" if route_parameter(node.id, ctx) else None
+    if not isinstance(node, ast.Attribute | ast.Call | ast.Subscript):
+        return None
+    func = node.func if isinstance(node, ast.Call) else node
+    qualified = ctx.qualname(func) if isinstance(func, ast.Attribute | ast.Name) else None
+    if qualified is not None:
+        if qualified.startswith(_REQUEST_GLOBALS):
+            attribute = qualified.split(".")[2]
+            if attribute not in _REQUEST_NOT_DATA:
+                return f"request data `{_short(ctx, node)}`"
+        last = qualified.rsplit(".", 1)[-1]
+        if qualified.startswith(_NETWORK_PREFIXES) and last in _NETWORK_DATA:
+            return f"a network response `{_short(ctx, node)}`"
+        if isinstance(node, ast.Call) and isinstance(func, ast.Attribute):
+            if func.attr in _SOCKET_READS:
+                return f"a socket read `{_short(ctx, node)}`"
+            if func.attr in _CACHE_READS:
+                receiver = (ctx.qualname(func.value) or dotted(func.value) or "").lower()
+                if "redis" in receiver or receiver.rsplit(".", 1)[-1].strip("_") == "cache":
+                    return f"a cache read `{_short(ctx, node)}`"
+    base, first = _chain_root(node)
+    if isinstance(base, ast.Name) and first is not None:
+        if first in REQUEST_DATA_ATTRIBUTES and is_request_object(base.id, ctx):
+            return f"request data `{_short(ctx, node)}`"
+        if base.id in _MESSAGE_NAMES and first in _MESSAGE_DATA:
+            return f"a message payload `{_short(ctx, node)}`"
+    return None
+
+
+def external_source(expr: ast.AST | None, ctx: PythonContext, depth: int = 0) -> str | None:
+    """A description of the data from outside the process that ``expr`` carries, or None:
+    request data (Flask ``request.args/form/json/data/files``, Django/DRF ``request.GET/POST/
+    body/data``, Starlette ``await request.body()``...), parameters of an HTTP handler the client
+    chooses, network responses (``requests``/``httpx``/``aiohttp`` bodies, ``urlopen().read()``,
+    socket ``recv``), cache/Redis reads and message payloads (``message.body``). Local names are
+    followed back to their assignments; parameters of other functions are not sources.
+    """
+    if expr is None or depth > 4:
+        return None
+    stack: list[ast.AST] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        found = _direct_source(node, ctx)
+        if found is not None:
+            return found
+        if isinstance(node, ast.Name):
+            value = ctx.value_of(node.id)
+            if value is not None and value is not expr:
+                nested = external_source(value, ctx, depth + 1)
+                if nested is not None:
+                    return nested
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return None
+
+
+# -- example and documentation code -----------------------------------------------------------
+
+_DOC_DIRS = frozenset({"doc", "docs", "docs_src", "documentation"})
+_TUTORIAL_WORDS = ("tutorial", "snippet", "cookbook")
+
+
+def is_example_code(ctx: PythonContext) -> bool:
+    """The module lives under a documentation or tutorial directory (``docs/``, ``docs_src/``,
+    ``tutorials/``, ``snippets/``): it illustrates an API and is not a deployed service, so
+    deployment-posture rules (probes, versioning, localhost addresses, console output) do not
+    apply. ``examples/`` is not included: complete example services live there."""
+    for part in ctx.path.lower().split("/")[:-1]:
+        if part in _DOC_DIRS or any(word in part for word in _TUTORIAL_WORDS):
+            return True
+    return False

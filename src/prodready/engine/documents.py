@@ -34,6 +34,13 @@ class Instruction:
     end_line: int
     stage: int
     flags: dict[str, str] = field(default_factory=dict)
+    # Every ``--name=value`` flag in order; ``flags`` keeps the last value of each name, this
+    # keeps repeated ones too (``RUN --mount=... --mount=...``).
+    flag_list: list[tuple[str, str]] = field(default_factory=list)
+
+    def flag_values(self, name: str) -> list[str]:
+        """The values of every occurrence of the flag ``--name``."""
+        return [value for key, value in self.flag_list if key == name]
 
     def arguments(self) -> list[str]:
         """Exec-form (JSON array) or shell-form arguments."""
@@ -74,16 +81,43 @@ class Dockerfile:
 
 
 _FLAG = re.compile(r"^--([a-zA-Z-]+)(?:=(\S*))?\s*")
-_HEREDOC = re.compile(r"<<-?\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?")
+# A heredoc is a *word* of the instruction that starts with ``<<`` (BuildKit checks each word
+# against ``^(\d*)<<(-?)([^<]*)$``), and only RUN, COPY and ADD take them.
+_HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)([^<]+)$")
+_HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
+_KEYWORD = re.compile(r"(\S+)\s*(.*)$", re.DOTALL)
+
+
+def _heredoc_terminators(value: str) -> list[tuple[str, bool]]:
+    """``(terminator, strip_tabs)`` for each heredoc the instruction opens, in order."""
+    if "<<" not in value:
+        return []
+    try:
+        words = shlex.split(value, comments=False, posix=False)
+    except ValueError:
+        words = value.split()
+    found: list[tuple[str, bool]] = []
+    for word in words:
+        match = _HEREDOC_WORD.match(word)
+        if match is None:
+            continue
+        name = match.group(3)
+        if len(name) >= 2 and name[0] == name[-1] and name[0] in "\"'":
+            name = name[1:-1]
+        if name and re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            found.append((name, match.group(2) == "-"))
+    return found
 
 
 def parse_dockerfile(text: str) -> Dockerfile:
     lines = text.splitlines()
     escape = "\\"
-    for raw in lines[:5]:  # parser directives precede everything else
-        match = re.match(r"^#\s*escape\s*=\s*(\S)", raw, re.IGNORECASE)
-        if match:
-            escape = match.group(1)
+    for raw in lines:  # parser directives precede everything else
+        match = re.match(r"^#\s*([A-Za-z]+)\s*=\s*(\S*)", raw.strip())
+        if match is None:
+            break
+        if match.group(1).lower() == "escape" and match.group(2) in {"\\", "`"}:
+            escape = match.group(2)
     instructions: list[Instruction] = []
     stages: list[Stage] = []
     index = 0
@@ -95,41 +129,54 @@ def parse_dockerfile(text: str) -> Dockerfile:
         if not stripped or stripped.startswith("#"):
             continue
         parts = [stripped]
-        while parts[-1].endswith(escape) and index < len(lines):
-            parts[-1] = parts[-1][:-1]
+        continued = stripped.endswith(escape)
+        while continued and index < len(lines):
+            parts[-1] = parts[-1][: -len(escape)]
             nxt = lines[index].strip()
             index += 1
-            if nxt.startswith("#"):
-                parts.append(escape)  # comments inside continuations are dropped
+            if not nxt or nxt.startswith("#"):
+                # Empty lines and comments inside a continuation are dropped; it goes on.
+                parts[-1] += escape
                 continue
             parts.append(nxt)
-        parts = [p for p in parts if p != escape]
+            continued = nxt.endswith(escape)
+        if continued and parts[-1].endswith(escape):
+            parts[-1] = parts[-1][: -len(escape)]  # an escape on the file's last line
         joined = " ".join(p.strip() for p in parts if p.strip())
-        keyword, _, value = joined.partition(" ")
-        heredoc = _HEREDOC.search(value)
-        if heredoc and "<<<" not in value:
-            terminator = heredoc.group(1)
-            body: list[str] = []
-            while index < len(lines) and lines[index].strip() != terminator:
-                body.append(lines[index])
-                index += 1
-            index += 1
-            value = value + "\n" + "\n".join(body)
+        split = _KEYWORD.match(joined)
+        keyword, value = (split.group(1), split.group(2)) if split else (joined, "")
+        keyword = keyword.upper()
         flags: dict[str, str] = {}
+        flag_list: list[tuple[str, str]] = []
         value = value.strip()
         while True:
             flag = _FLAG.match(value)
             if not flag:
                 break
-            flags[flag.group(1).lower()] = flag.group(2) or ""
+            name = flag.group(1).lower()
+            flags[name] = flag.group(2) or ""
+            flag_list.append((name, flag.group(2) or ""))
             value = value[flag.end() :]
-        keyword = keyword.upper()
+        if keyword in _HEREDOC_KEYWORDS:
+            for terminator, strip_tabs in _heredoc_terminators(value):
+                body: list[str] = []
+                while index < len(lines):
+                    candidate = lines[index].lstrip("\t") if strip_tabs else lines[index]
+                    if candidate.rstrip() == terminator:
+                        break
+                    body.append(lines[index])
+                    index += 1
+                index += 1  # the terminator line
+                value = value + "\n" + "\n".join(body)
+            index = min(index, len(lines))
         if keyword == "FROM":
             words = value.split()
             image = words[0] if words else ""
             alias = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
             stages.append(Stage(len(stages), image, alias, start))
-        instruction = Instruction(keyword, value, start, index, max(len(stages) - 1, 0), flags)
+        instruction = Instruction(
+            keyword, value, start, index, max(len(stages) - 1, 0), flags, flag_list
+        )
         instructions.append(instruction)
         if stages:
             stages[-1].instructions.append(instruction)
@@ -255,29 +302,84 @@ def _scalar(node: Any) -> Any:
     return value
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Converter:
+    """Turns a composed YAML node graph into plain data and records the line of every key.
+
+    An alias is converted once and shared (as PyYAML's own constructor does): converting it
+    again at every use would let a few lines of nested aliases ("billion laughs") expand to
+    millions of objects. Lines are recorded at the first use only; later uses fall back to the
+    line of the key holding the alias. Merge keys (``<<: *defaults``) are resolved.
+    """
+
+    def __init__(self, lines: dict[tuple[Any, ...], int]) -> None:
+        self.lines = lines
+        self.done: dict[int, Any] = {}
+        self.active: set[int] = set()
+
+    def convert(self, node: Any, path: tuple[Any, ...], depth: int) -> Any:
+        import yaml
+
+        if depth > 200:
+            raise DocumentError("YAML nesting is too deep", node.start_mark.line + 1)
+        key = id(node)
+        if key in self.done:
+            return self.done[key]
+        if key in self.active:
+            raise DocumentError("recursive YAML alias", node.start_mark.line + 1)
+        result: Any
+        if isinstance(node, yaml.MappingNode):
+            self.active.add(key)
+            result = self._mapping(node, path, depth)
+            self.active.discard(key)
+        elif isinstance(node, yaml.SequenceNode):
+            self.active.add(key)
+            items: list[Any] = []
+            for position, item in enumerate(node.value):
+                self.lines.setdefault((*path, position), item.start_mark.line + 1)
+                items.append(self.convert(item, (*path, position), depth + 1))
+            self.active.discard(key)
+            result = items
+        else:
+            result = _scalar(node)
+        self.done[key] = result
+        return result
+
+    def _mapping(self, node: Any, path: tuple[Any, ...], depth: int) -> dict[Any, Any]:
+        import yaml
+
+        result: dict[Any, Any] = {}
+        merged: list[tuple[dict[Any, Any], int]] = []
+        for key_node, value_node in node.value:
+            if getattr(key_node, "tag", None) == _MERGE_TAG:
+                line = key_node.start_mark.line + 1
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
+                for source in sources:
+                    value = self.convert(source, path, depth + 1)
+                    if isinstance(value, dict):
+                        merged.append((value, line))
+                continue
+            key = self.convert(key_node, path, depth + 1)
+            if isinstance(key, list | dict):
+                key = str(key)
+            self.lines[(*path, key)] = key_node.start_mark.line + 1
+            result[key] = self.convert(value_node, (*path, key), depth + 1)
+        for source, line in merged:  # explicit keys win, then earlier merged mappings
+            for key, value in source.items():
+                if key not in result:
+                    result[key] = value
+                    self.lines.setdefault((*path, key), line)
+        return result
+
+
 def _convert(
     node: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], depth: int
 ) -> Any:
-    import yaml
-
-    if depth > 200:
-        raise DocumentError("YAML nesting is too deep", node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _convert(key_node, path, lines, depth + 1)
-            if isinstance(key, list | dict):
-                key = str(key)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = _convert(value_node, (*path, key), lines, depth + 1)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for position, item in enumerate(node.value):
-            lines[(*path, position)] = item.start_mark.line + 1
-            items.append(_convert(item, (*path, position), lines, depth + 1))
-        return items
-    return _scalar(node)
+    return _Converter(lines).convert(node, path, depth)
 
 
 def parse_yaml(text: str) -> Manifests:
@@ -342,6 +444,17 @@ class RequirementsFile:
 
 _HASH = re.compile(r"\s--hash[=\s]+(\S+)")
 _COMMENT = re.compile(r"(^|\s)#.*$")
+_OPTION = re.compile(r"(--[A-Za-z0-9][\w-]*|-[A-Za-z])\s*=?\s*(.*)$", re.DOTALL)
+
+
+def _split_options(line: str) -> tuple[str, str]:
+    """pip's ``break_args_options``: the requirement, then per-requirement options such as
+    ``--hash=...`` or ``--config-settings=...`` from the first word that starts with ``-``."""
+    words = line.split(" ")
+    for position, word in enumerate(words):
+        if word.startswith("-"):
+            return " ".join(words[:position]).strip(), " ".join(words[position:]).strip()
+    return line.strip(), ""
 
 
 def parse_requirements(text: str) -> RequirementsFile:
@@ -361,17 +474,22 @@ def parse_requirements(text: str) -> RequirementsFile:
         if not logical:
             continue
         entry = RequirementLine(line=start, text=logical)
-        hashes = tuple(_HASH.findall(" " + logical))
-        logical = _HASH.sub("", " " + logical).strip()
-        entry.hashes = hashes
         if logical.startswith("-"):
-            option, _, value = logical.partition(" ") if " " in logical else logical.partition("=")
-            entry.option = option
-            entry.option_value = value.strip() or None
-            if option in {"-e", "--editable"}:
+            hashes = tuple(_HASH.findall(" " + logical))
+            entry.hashes = hashes
+            logical = _HASH.sub("", " " + logical).strip()
+            option = _OPTION.match(logical)
+            if option is not None:
+                entry.option = option.group(1)
+                entry.option_value = option.group(2).strip() or None
+            else:
+                entry.option = logical
+            if entry.option in {"-e", "--editable"}:
                 entry.url = entry.option_value
             result.append(entry)
             continue
+        logical, options = _split_options(logical)
+        entry.hashes = tuple(_HASH.findall(" " + options))
         try:
             requirement = Requirement(logical)
         except InvalidRequirement as exc:

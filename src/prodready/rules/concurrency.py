@@ -1,3 +1,755 @@
 """Concurrency: races, duplicate side effects and blocked event loops under parallel load."""
 
 from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from prodready.engine.analysis import (
+    caught_names,
+    django_query,
+    has_keyword,
+    has_star_kwargs,
+    in_service_code,
+    in_task,
+    is_db_session,
+    is_script,
+    keyword_value,
+    orm_query,
+    string_fragments,
+)
+from prodready.engine.python import FunctionEnd, PythonContext
+from prodready.engine.registry import python_rule
+from prodready.model import Category, Confidence, Severity
+
+# -- CON001 ---------------------------------------------------------------------------------------
+
+_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
+_BLOCKING_CALLS = (
+    "time.sleep",
+    *(f"requests.{verb}" for verb in _VERBS),
+    *(f"requests.api.{verb}" for verb in _VERBS),
+    "urllib.request.urlopen",
+    *(f"httpx.{verb}" for verb in (*_VERBS, "stream")),
+    "subprocess.run",
+    "subprocess.call",
+    "subprocess.check_call",
+    "subprocess.check_output",
+    "subprocess.getoutput",
+    "subprocess.getstatusoutput",
+    "os.system",
+    "psycopg2.connect",
+    "pymysql.connect",
+    "mysql.connector.connect",
+    "MySQLdb.connect",
+    "socket.create_connection",
+    "socket.gethostbyname",
+    "socket.getaddrinfo",
+    "smtplib.SMTP",
+    "smtplib.SMTP_SSL",
+    "builtins.input",
+)
+# Instances whose methods do network I/O (``redis.Redis(...).get``, ``boto3.client("s3").put``).
+_BLOCKING_CLIENTS = (
+    "requests.Session",
+    "requests.sessions.Session",
+    "requests.session",
+    "httpx.Client",
+    "redis.Redis",
+    "redis.StrictRedis",
+    "redis.from_url",
+    "redis.client.Redis",
+    "smtplib.SMTP",
+    "smtplib.SMTP_SSL",
+    "boto3.client",
+    "boto3.resource",
+    "boto3.session.Session.client",
+    "boto3.Session.client",
+)
+# Client methods that do no I/O.
+_LOCAL_METHODS = frozenset(
+    {"pipeline", "from_url", "lock", "pubsub", "register_script", "close", "mount"}
+    | {"generate_presigned_url", "generate_presigned_post", "get_paginator", "get_waiter"}
+    | {"can_paginate", "meta", "exceptions", "Bucket", "Object", "Table", "Queue", "Topic"}
+    | {"get_adapter", "prepare_request", "merge_environment_settings", "build_request"}
+    | {
+        "headers",
+        "cookies",
+        "auth",
+        "hooks",
+        "params",
+        "verify",
+        "proxies",
+        "set_response_callback",
+    }
+)
+_ASYNC_ALTERNATIVE = {
+    "time": "await asyncio.sleep(...)",
+    "requests": "httpx.AsyncClient or aiohttp",
+    "httpx": "httpx.AsyncClient",
+    "urllib": "httpx.AsyncClient or aiohttp",
+    "subprocess": "asyncio.create_subprocess_exec()",
+    "os": "asyncio.create_subprocess_shell()",
+    "redis": "redis.asyncio",
+    "psycopg2": "asyncpg or psycopg's AsyncConnection",
+    "pymysql": "aiomysql",
+    "mysql": "aiomysql",
+    "MySQLdb": "aiomysql",
+    "smtplib": "aiosmtplib",
+    "boto3": "aioboto3, or await asyncio.to_thread(...)",
+    "socket": "asyncio.open_connection() / loop.getaddrinfo()",
+    "builtins": "an async input source",
+}
+
+
+def _blocking_name(name: str) -> bool:
+    if name in _BLOCKING_CALLS:
+        return True
+    for client in _BLOCKING_CLIENTS:
+        if name.startswith(client + "."):
+            rest = name[len(client) + 1 :].split(".")
+            if rest[0] == "pipeline":
+                return rest[-1] == "execute"
+            return not any(part in _LOCAL_METHODS or part.startswith("_") for part in rest)
+    return False
+
+
+@python_rule(
+    code="CON001",
+    name="blocking-call-in-async",
+    category=Category.CONCURRENCY,
+    severity=Severity.HIGH,
+    summary="Blocking I/O or sleep inside async def stalls the whole event loop",
+    calls=(
+        *_BLOCKING_CALLS,
+        *(f"{client}.*" for client in _BLOCKING_CLIENTS),
+    ),
+    nodes=(ast.Lambda,),
+    fix="Use the async equivalent (asyncio.sleep, httpx.AsyncClient, redis.asyncio, "
+    "asyncio.create_subprocess_exec) or run it with await asyncio.to_thread(func, ...).",
+)
+def blocking_call_in_async(node: ast.Call | ast.Lambda, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags blocking calls made directly inside an `async def`: `time.sleep`, `requests` (and
+    `requests.Session`) calls, `urllib.request.urlopen`, synchronous `httpx` calls and
+    `httpx.Client` methods, `subprocess.run/call/check_output`, `os.system`, synchronous
+    database drivers (`psycopg2.connect`, `pymysql.connect`), the synchronous `redis.Redis`
+    client, `boto3` clients, `smtplib`, `socket.create_connection` and `input()`. Calls in
+    nested synchronous functions and lambdas (handed to `asyncio.to_thread` or
+    `run_in_executor`) are not flagged.
+
+    ## Why it breaks production
+    An event loop runs every request of the worker on one thread. A blocking call inside a
+    coroutine freezes that thread: while one request waits 800 ms for a payment API, *every*
+    other request on the worker -- health checks included -- waits too. Under load, latency
+    multiplies, health checks time out and the orchestrator restarts pods that were merely
+    stuck behind one slow upstream.
+
+    ## Example
+    ```python
+    @app.get("/quotes/{symbol}")
+    async def quote(symbol: str):
+        resp = requests.get(f"{PRICES_URL}/{symbol}", timeout=5)
+        time.sleep(0.2)  # crude rate limit
+        return resp.json()
+    ```
+
+    ## Use instead
+    ```python
+    http = httpx.AsyncClient(timeout=5)
+
+    @app.get("/quotes/{symbol}")
+    async def quote(symbol: str):
+        resp = await http.get(f"{PRICES_URL}/{symbol}")
+        await asyncio.sleep(0.2)
+        return resp.json()
+    ```
+    When no async client exists, `await asyncio.to_thread(blocking_func, *args)`; or declare the
+    FastAPI endpoint with plain `def` so it runs in the threadpool.
+    """
+    if not ctx.in_async or ctx.facts.is_test:
+        return
+    assert ctx.function is not None
+    in_lambdas: set[int] = ctx.rule_state(set)
+    if isinstance(node, ast.Lambda):
+        in_lambdas.update(id(n) for n in ast.walk(node.body) if isinstance(n, ast.Call))
+        return
+    if id(node) in in_lambdas:
+        return
+    name = ctx.call_name or ""
+    if not _blocking_name(name):
+        return
+    if name == "time.sleep" and node.args and _is_zero(node.args[0]):
+        return  # time.sleep(0) yields the GIL, it does not wait
+    alternative = _ASYNC_ALTERNATIVE.get(name.split(".", 1)[0], "an async client")
+    ctx.report(
+        node,
+        f"{name}() blocks the event loop inside async def {ctx.function.name}(): every other "
+        f"request on this worker waits until it returns. Use {alternative}, or "
+        "await asyncio.to_thread(...)",
+        # A one-shot script's event loop usually has nothing else to run meanwhile.
+        confidence=Confidence.MEDIUM if is_script(ctx) else None,
+    )
+
+
+def _is_zero(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value == 0
+
+
+# -- CON002 ---------------------------------------------------------------------------------------
+
+_SINGLE_ROW = frozenset(
+    {"get", "first", "last", "one", "one_or_none", "scalar", "scalar_one", "scalar_one_or_none"}
+    | {"get_one", "get_or_404", "first_or_404", "one_or_404", "aget", "afirst", "alast"}
+    | {"get_or_create", "aget_or_create"}
+)
+_LOCKS = ("select_for_update", "with_for_update", "FOR UPDATE", "for_update")
+
+
+@dataclass(slots=True)
+class _RaceState:
+    loaded: dict[str, bool] = field(default_factory=dict)  # name -> loaded with a row lock
+    updates: list[tuple[ast.stmt, str, str]] = field(default_factory=list)
+    persists: list[tuple[int, str | None]] = field(default_factory=list)  # (line, name|None)
+
+
+def _loaded_object(value: ast.expr, ctx: PythonContext) -> bool | None:
+    """For an expression loading one ORM row: whether it takes a row lock (None: not a load)."""
+    if isinstance(value, ast.Await):
+        value = value.value
+    if not isinstance(value, ast.Call):
+        return None
+    name = ctx.qualname(value.func) or ""
+    if name.endswith(("get_object_or_404", "aget_object_or_404")) and value.args:
+        return any(lock in ctx.segment(value.args[0]) for lock in _LOCKS)
+    chain = orm_query(value, ctx)
+    if chain is None or not (set(chain.steps) & _SINGLE_ROW):
+        return None
+    if chain.orm == "sqlalchemy" and chain.steps[0] == "get":
+        return has_keyword(chain.calls[-1], "with_for_update")
+    text = ctx.segment(value)
+    if chain.statement is not None:
+        first = chain.calls[-1].args[0] if chain.calls[-1].args else None
+        if isinstance(first, ast.Name):
+            statement = ctx.value_of(first.id)
+            text += ctx.segment(statement) if statement is not None else ""
+    return any(lock in text for lock in _LOCKS)
+
+
+def _self_update(target: ast.expr, value: ast.expr) -> bool:
+    """``obj.f = obj.f - n`` / ``obj.f = n + obj.f``."""
+    if not isinstance(value, ast.BinOp) or not isinstance(value.op, ast.Add | ast.Sub):
+        return False
+    wanted = ast.dump(target.value) if isinstance(target, ast.Attribute) else None
+    for side in (value.left, value.right):
+        if (
+            isinstance(side, ast.Attribute)
+            and isinstance(target, ast.Attribute)
+            and side.attr == target.attr
+            and ast.dump(side.value) == wanted
+        ):
+            return True
+    return False
+
+
+def _is_django_model_method(ctx: PythonContext) -> bool:
+    scope = ctx.function
+    if scope is None or scope.class_info is None:
+        return False
+    return any(
+        base.endswith(("models.Model", "db.models.Model")) for base in scope.class_info.bases
+    )
+
+
+@python_rule(
+    code="CON002",
+    name="read-modify-write-race",
+    category=Category.CONCURRENCY,
+    severity=Severity.HIGH,
+    summary="Field updated from its own value in Python and saved back (lost updates)",
+    nodes=(ast.Assign, ast.AugAssign, FunctionEnd),
+    calls=("*.save", "*.asave", "*.commit"),
+    fix="Update atomically in the database (F('stock') - n / UPDATE ... SET x = x - :n) or "
+    "lock the row first (select_for_update() / with_for_update() in a transaction).",
+)
+def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags a field of an ORM object updated from its own value in Python -- `obj.balance -=
+    amount`, `obj.stock = obj.stock - qty`, `obj.views += 1` -- and then saved (`obj.save()`,
+    `session.commit()`), when the object was loaded in the same function without
+    `select_for_update()` / `with_for_update()` (or is a Django model's `self`).
+
+    ## Why it breaks production
+    Two requests load the row at the same time, both see `stock = 5`, both write `stock = 4`:
+    one sale is lost, or the account is debited once for two withdrawals. Wrapping the code in
+    `transaction.atomic()` alone does not help -- under the default READ COMMITTED isolation
+    both transactions still read the same value. It never shows in tests and surfaces as
+    overselling, negative balances and numbers that don't reconcile.
+
+    ## Example
+    ```python
+    product = Product.objects.get(pk=product_id)
+    product.stock -= quantity
+    product.save()
+    ```
+
+    ## Use instead
+    ```python
+    updated = Product.objects.filter(pk=product_id, stock__gte=quantity).update(
+        stock=F("stock") - quantity
+    )
+    if not updated:
+        raise OutOfStock(product_id)
+    ```
+    Or lock the row: `Product.objects.select_for_update().get(pk=product_id)` inside
+    `transaction.atomic()`; with SQLAlchemy `update(Product).values(stock=Product.stock - n)` or
+    `select(...).with_for_update()`.
+    """
+    if ctx.function is None or ctx.facts.is_test:
+        return
+    state: _RaceState = ctx.rule_state(_RaceState)
+    if isinstance(node, ast.Call):
+        func = node.func
+        if not isinstance(func, ast.Attribute):
+            return
+        if func.attr == "commit":
+            if is_db_session(func.value, ctx):
+                state.persists.append((node.lineno, None))
+        elif isinstance(func.value, ast.Name):
+            state.persists.append((node.lineno, func.value.id))
+        return
+    if isinstance(node, ast.Assign):
+        value = node.value
+        if len(node.targets) != 1:
+            return
+        target = node.targets[0]
+        if isinstance(target, ast.Tuple) and target.elts:
+            target = target.elts[0]  # obj, created = X.objects.get_or_create(...)
+        if isinstance(target, ast.Name):
+            locked = _loaded_object(value, ctx)
+            if locked is None:
+                state.loaded.pop(target.id, None)
+            else:
+                state.loaded[target.id] = locked
+        elif _self_update(target, value):
+            _record_update(node, target, ctx, state)
+        return
+    if isinstance(node, ast.AugAssign):
+        if isinstance(node.op, ast.Add | ast.Sub) and not (
+            isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        ):
+            _record_update(node, node.target, ctx, state)
+        return
+    # FunctionEnd
+    for statement, name, attr in state.updates:
+        line = statement.lineno
+        if any(at > line and (saved is None or saved == name) for at, saved in state.persists):
+            ctx.report(
+                statement,
+                f"{name}.{attr} is read, changed in Python and written back: concurrent requests "
+                "read the same value and one update is lost. Update it in the database "
+                f"(F('{attr}'), or an UPDATE that sets {attr} from itself) or load the row "
+                "with select_for_update()/with_for_update()",
+            )
+
+
+def _record_update(node: ast.stmt, target: ast.expr, ctx: PythonContext, state: _RaceState) -> None:
+    if not isinstance(target, ast.Attribute) or not isinstance(target.value, ast.Name):
+        return
+    name = target.value.id
+    scope = ctx.function
+    assert scope is not None
+    if name in state.loaded:
+        if state.loaded[name]:
+            return
+    elif not (name == scope.self_name and _is_django_model_method(ctx)):
+        return
+    state.updates.append((node, name, target.attr))
+
+
+# -- CON003 ---------------------------------------------------------------------------------------
+
+_STRIPE_CALLS = frozenset(
+    {"stripe.Charge.create", "stripe.PaymentIntent.create", "stripe.PaymentIntent.confirm"}
+    | {"stripe.PaymentIntent.capture", "stripe.Refund.create", "stripe.Transfer.create"}
+    | {"stripe.Payout.create", "stripe.Invoice.pay", "stripe.Subscription.create"}
+)
+_STRIPE_CLIENT_CALLS = frozenset(
+    {"payment_intents.create", "payment_intents.confirm", "payment_intents.capture"}
+    | {"charges.create", "refunds.create", "transfers.create", "payouts.create"}
+    | {"invoices.pay", "subscriptions.create"}
+)
+_ADYEN_CALLS = frozenset(
+    {"payments", "refund_captured_payment", "capture_authorised_payment", "payouts"}
+)
+_PAYMENT_PATHS = (
+    "/charges",
+    "/payments",
+    "/payouts",
+    "/transfers",
+    "/refunds",
+    "/payment_intents",
+    "/captures",
+)
+_HTTP_POSTS = frozenset(
+    {"requests.post", "requests.Session.post", "requests.sessions.Session.post"}
+    | {"httpx.post", "httpx.Client.post", "httpx.AsyncClient.post"}
+)
+
+
+def _payment_call(name: str, node: ast.Call, ctx: PythonContext) -> str | None:
+    """What kind of money-moving call this is: "stripe", "braintree", "adyen", "paypal",
+    "http" (a POST to a payment API path), or None."""
+    if name in _STRIPE_CALLS:
+        return "stripe"
+    if name.startswith("stripe.StripeClient."):
+        tail = ".".join(name.split(".")[-2:])
+        return "stripe" if tail in _STRIPE_CLIENT_CALLS else None
+    if name.startswith("braintree.") and name.endswith("ransaction.sale"):
+        return "braintree"
+    if name.startswith(("Adyen.", "adyen.")) and name.rsplit(".", 1)[-1] in _ADYEN_CALLS:
+        return "adyen"
+    if name in {"paypalrestsdk.Payment.create", "paypalrestsdk.Payout.create"}:
+        return "paypal"
+    if name in _HTTP_POSTS and node.args:
+        url = " ".join(string_fragments(node.args[0], ctx)).lower()
+        if any(path in url for path in _PAYMENT_PATHS):
+            return "http"
+    return None
+
+
+def _mentions_idempotency(ctx: PythonContext) -> bool:
+    """The function reads an Idempotency-Key header, passes a key, or dedupes explicitly."""
+    cache: dict[str, bool] = ctx.rule_state(dict)
+    if "idempotency" not in cache:
+        assert ctx.function is not None
+        text = ctx.segment(ctx.function.node).lower()
+        cache["idempotency"] = "idempoten" in text or "paypal-request-id" in text
+    return cache["idempotency"]
+
+
+@python_rule(
+    code="CON003",
+    name="side-effect-without-idempotency-key",
+    category=Category.CONCURRENCY,
+    severity=Severity.HIGH,
+    summary="Payment call in a retried request/task without an idempotency key",
+    calls=(
+        *_STRIPE_CALLS,
+        "stripe.StripeClient.*",
+        "braintree.*",
+        "Adyen.*",
+        "adyen.*",
+        "paypalrestsdk.Payment.create",
+        "paypalrestsdk.Payout.create",
+        *_HTTP_POSTS,
+    ),
+    fix="Accept an Idempotency-Key header (or derive a key from the order id) and pass it "
+    "to the provider: stripe.PaymentIntent.create(..., idempotency_key=key).",
+)
+def side_effect_without_idempotency_key(node: ast.Call, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags calls that move money -- `stripe.Charge.create`, `stripe.PaymentIntent.create`,
+    `stripe.Refund.create`, `stripe.Transfer.create`, `stripe.Payout.create` (and their
+    `StripeClient` forms), Braintree `Transaction.sale`, Adyen payments, PayPal
+    `Payment.create`, or an HTTP POST to a `/charges`, `/payments`, `/refunds`, `/payouts`,
+    `/transfers` URL -- inside a state-changing HTTP handler or a background task, when no
+    idempotency key is passed and the handler never reads an `Idempotency-Key` header.
+
+    ## Why it breaks production
+    Requests are retried: by the client after a timeout, by a proxy or load balancer after a
+    502, by the user double-clicking "Pay", by the queue redelivering a task whose worker died.
+    If the first attempt reached the provider but the response was lost, the retry charges the
+    card a second time. The provider can deduplicate -- but only if every attempt carries the
+    same idempotency key.
+
+    ## Example
+    ```python
+    @app.post("/orders/{order_id}/pay")
+    def pay(order_id: int):
+        order = load_order(order_id)
+        intent = stripe.PaymentIntent.create(amount=order.total_cents, currency="eur",
+                                             customer=order.customer_ref, confirm=True)
+        return {"status": intent.status}
+    ```
+
+    ## Use instead
+    ```python
+    @app.post("/orders/{order_id}/pay")
+    def pay(order_id: int, idempotency_key: str = Header(...)):
+        order = load_order(order_id)
+        intent = stripe.PaymentIntent.create(amount=order.total_cents, currency="eur",
+                                             customer=order.customer_ref, confirm=True,
+                                             idempotency_key=f"pay-{order.id}-{idempotency_key}")
+        return {"status": intent.status}
+    ```
+    """
+    if ctx.function is None or ctx.facts.is_test:
+        return
+    route = ctx.route
+    if route is not None:
+        if not route.writes:
+            return
+    elif not in_task(ctx):
+        return
+    name = ctx.call_name or ""
+    kind = _payment_call(name, node, ctx)
+    if kind is None or has_star_kwargs(node):
+        return
+    if has_keyword(node, "idempotency_key", "idempotencyKey"):
+        return
+    options = keyword_value(node, "options") or keyword_value(node, "headers")
+    if options is not None and "idempoten" in ctx.segment(options).lower():
+        return
+    if _mentions_idempotency(ctx):
+        return
+    where = "request handler" if route is not None else "task"
+    retried = (
+        "a retried request (client timeout, proxy retry, double click)"
+        if route is not None
+        else "a redelivered or retried task"
+    )
+    severity = Severity.CRITICAL if ctx.profile.handles_payments else None
+    if kind == "http":
+        message = (
+            f"{name}() to a payment API in a {where} sends no Idempotency-Key header: "
+            f"{retried} moves the money twice. Send a key that is stable across retries"
+        )
+    elif kind == "braintree":
+        message = (
+            f"{name}() in a {where} has no deduplication: {retried} charges twice. Braintree "
+            "takes no idempotency key: record the transaction per order (or per client "
+            "Idempotency-Key) and check it before calling sale()"
+        )
+    else:
+        message = (
+            f"{name}() in a {where} has no idempotency key: {retried} charges twice. Pass "
+            "an idempotency key derived from the client's Idempotency-Key header or the order id"
+        )
+    ctx.report(node, message, severity=severity)
+
+
+# -- CON004 ---------------------------------------------------------------------------------------
+
+_EXISTENCE = frozenset(
+    {"exists", "first", "count", "one_or_none", "scalar", "scalar_one_or_none", "last"}
+    | {"aexists", "afirst", "acount", "alast"}
+)
+_SAFE_CALLS = frozenset(
+    {"get_or_create", "update_or_create", "select_for_update", "with_for_update"}
+    | {"on_conflict_do_nothing", "on_conflict_do_update", "on_duplicate_key_update"}
+    | {"aget_or_create", "aupdate_or_create", "prefix_with"}
+)
+_UNIQUE_ERRORS = ("IntegrityError", "UniqueViolation", "DuplicateKeyError", "UniqueViolationError")
+
+
+@dataclass(slots=True)
+class _CheckState:
+    names: dict[str, str] = field(default_factory=dict)  # name -> model of an existence query
+    checks: list[tuple[str, int, int, int]] = field(default_factory=list)  # model, line, from, to
+    creates: list[tuple[ast.Call, str]] = field(default_factory=list)
+    safe: bool = False
+
+
+def _existence_model(expr: ast.AST, ctx: PythonContext, state: _CheckState) -> str | None:
+    if isinstance(expr, ast.Await):
+        expr = expr.value
+    if isinstance(expr, ast.Name):
+        return state.names.get(expr.id)
+    chain = orm_query(expr, ctx)
+    if chain is None or chain.model is None:
+        return None
+    if chain.terminal in _EXISTENCE or (chain.orm == "django" and chain.terminal == "filter"):
+        return chain.model
+    return None
+
+
+def _existence_test(
+    test: ast.expr, ctx: PythonContext, state: _CheckState
+) -> tuple[str, bool] | None:
+    """(model, True when the test means "a row exists")."""
+    negated = False
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        negated = not negated
+        test = test.operand
+    present = True
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        op, right = test.ops[0], test.comparators[0]
+        if isinstance(right, ast.Constant) and right.value is None:
+            if isinstance(op, ast.Is | ast.Eq):
+                present = False
+            elif not isinstance(op, ast.IsNot | ast.NotEq):
+                return None
+        elif isinstance(right, ast.Constant) and right.value in (0, 1):
+            if (isinstance(op, ast.Eq) and right.value == 0) or isinstance(op, ast.Lt):
+                present = False
+            elif not isinstance(op, ast.Gt | ast.NotEq | ast.GtE):
+                return None
+        else:
+            return None
+        test = test.left
+    model = _existence_model(test, ctx, state)
+    if model is None:
+        return None
+    return model, present != negated
+
+
+def _created_model(node: ast.Call, ctx: PythonContext) -> str | None:
+    """The model a call inserts: ``X.objects.create(...)``, ``session.add(X(...))``,
+    ``X(...).save()`` / ``obj.save()`` with ``obj = X(...)``."""
+    func = node.func
+    if not isinstance(func, ast.Attribute):
+        return None
+    chain = django_query(node)
+    if chain is not None:
+        if chain.calls[0] is node and chain.terminal.startswith(("create", "acreate")):
+            return chain.model
+        return None
+    if func.attr == "add" and len(node.args) == 1 and is_db_session(func.value, ctx):
+        return _constructed(node.args[0], ctx)
+    if func.attr in {"save", "asave"} and not node.args:
+        return _constructed(func.value, ctx)
+    return None
+
+
+def _constructed(expr: ast.expr, ctx: PythonContext) -> str | None:
+    if isinstance(expr, ast.Name):
+        value = ctx.value_of(expr.id)
+        if value is None:
+            return None
+        expr = value
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
+        name = expr.func.id
+        return name if name[:1].isupper() else None
+    return None
+
+
+def _protected(ctx: PythonContext) -> bool:
+    for statement in ctx.trys:
+        for handler in statement.handlers:
+            names = caught_names(handler, ctx)
+            if not names or any(
+                n.endswith(_UNIQUE_ERRORS) or n in {"builtins.Exception", "builtins.BaseException"}
+                for n in names
+            ):
+                return True
+    return False
+
+
+def _ends(block: list[ast.stmt]) -> bool:
+    return bool(block) and isinstance(block[-1], ast.Return | ast.Raise | ast.Continue)
+
+
+@python_rule(
+    code="CON004",
+    name="check-then-create-race",
+    category=Category.CONCURRENCY,
+    severity=Severity.MEDIUM,
+    summary="Row created after checking it does not exist, without a unique-constraint guard",
+    nodes=(ast.If, ast.Assign, FunctionEnd),
+    calls=(
+        "*.create",
+        "*.acreate",
+        "*.create_user",
+        "*.add",
+        "*.save",
+        "*.asave",
+        *(f"*.{name}" for name in sorted(_SAFE_CALLS)),
+    ),
+    fix="Let the database decide: a unique constraint plus get_or_create()/"
+    "update_or_create(), INSERT ... ON CONFLICT, or catch IntegrityError around the create.",
+)
+def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags the check-then-act pattern: a query that checks whether a row exists
+    (`.exists()`, `.first() is None`, `.count() == 0`, a SQLAlchemy `.first()`/
+    `.one_or_none()`) followed by creating that model (`Model.objects.create(...)`,
+    `session.add(Model(...))`, `Model(...).save()`), when the create is not inside a `try` that
+    catches `IntegrityError` and the function uses no `get_or_create`, `update_or_create`,
+    `select_for_update` or `ON CONFLICT`.
+
+    ## Why it breaks production
+    Two concurrent requests -- a double-submitted form, a retried webhook, two workers
+    consuming the same event -- both run the check before either inserts, both see "no row",
+    and both create one. Without a unique constraint you get duplicate accounts, subscriptions
+    or payouts; with one, the loser crashes with an unhandled IntegrityError (a 500).
+
+    ## Example
+    ```python
+    if not Subscription.objects.filter(user=user, plan=plan).exists():
+        Subscription.objects.create(user=user, plan=plan)
+    ```
+
+    ## Use instead
+    ```python
+    # with UniqueConstraint(fields=["user", "plan"]) on the model
+    subscription, created = Subscription.objects.get_or_create(user=user, plan=plan)
+    ```
+    Or `try: ... create(...) except IntegrityError: ...`, or with SQLAlchemy
+    `insert(...).on_conflict_do_nothing(index_elements=[...])`.
+    """
+    if ctx.function is None or ctx.facts.is_test:
+        return
+    state: _CheckState = ctx.rule_state(_CheckState)
+    if isinstance(node, ast.Call):
+        func = node.func
+        if not isinstance(func, ast.Attribute) or state.safe:
+            return
+        if func.attr in _SAFE_CALLS:
+            state.safe = True
+            return
+        model = _created_model(node, ctx)
+        if model is not None and not _protected(ctx):
+            state.creates.append((node, model))
+        return
+    if isinstance(node, ast.Assign):
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            model = _existence_model(node.value, ctx, state)
+            if model is not None and not isinstance(node.value, ast.Name):
+                state.names[name] = model
+            else:
+                state.names.pop(name, None)
+        return
+    if isinstance(node, ast.If):
+        found = _existence_test(node.test, ctx, state)
+        if found is None:
+            return
+        model, present = found
+        end = node.end_lineno or node.lineno
+        if not present:
+            body_end = node.body[-1].end_lineno or end
+            state.checks.append((model, node.lineno, node.body[0].lineno, body_end))
+        else:
+            if node.orelse:
+                state.checks.append(
+                    (model, node.lineno, node.orelse[0].lineno, node.orelse[-1].end_lineno or end)
+                )
+            if _ends(node.body):
+                function_end = ctx.function.node.end_lineno or end
+                state.checks.append((model, node.lineno, end + 1, function_end))
+        return
+    # FunctionEnd
+    if state.safe or not state.creates:
+        return
+    confidence: Confidence | None = None
+    if ctx.route is None and not in_task(ctx):
+        if not in_service_code(ctx):
+            return  # library code, scripts, start-up hooks: no concurrent callers known
+        confidence = Confidence.MEDIUM
+    for call, model in state.creates:
+        for checked, line, start, stop in state.checks:
+            if checked == model and start <= call.lineno <= stop:
+                ctx.report(
+                    call,
+                    f"{model} is created after checking that it does not exist (line {line}): "
+                    "two concurrent requests both pass the check and both insert. Use a "
+                    "unique constraint with get_or_create()/ON CONFLICT, or catch "
+                    "IntegrityError",
+                    confidence=confidence,
+                )
+                break

@@ -1,3 +1,974 @@
 """Data access: how the service talks to its database under real data volumes."""
 
 from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from prodready.engine.analysis import (
+    DJANGO_FETCH_METHODS,
+    DJANGO_LAZY_METHODS,
+    DJANGO_WRITE_METHODS,
+    QueryChain,
+    django_query,
+    dotted,
+    in_service_code,
+    in_task,
+    is_db_session,
+    is_false,
+    is_script,
+    keyword_value,
+    method_chain,
+    sqlalchemy_query,
+    string_fragments,
+    uses_django_orm,
+)
+from prodready.engine.python import FunctionEnd, PythonContext, Scope
+from prodready.engine.registry import python_rule
+from prodready.model import Category, Confidence, Severity
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+_CURSOR_NAMES = frozenset({"cursor", "cur", "curs", "conn", "connection", "db", "cnx", "con"})
+_DBAPI_MODULES = ("sqlite3", "psycopg2", "psycopg", "pymysql", "MySQLdb", "mysql.connector")
+_SQL_VERB = re.compile(r"^\s*\(?\s*(select|update|delete|insert|with)\b", re.IGNORECASE)
+
+
+def _skipped_module(ctx: PythonContext) -> bool:
+    """Tests and migrations: data volumes and request paths of production do not apply."""
+    return ctx.facts.is_test or "migrations" in ctx.path.split("/")[:-1]
+
+
+def _is_cursor(expr: ast.AST, ctx: PythonContext) -> bool:
+    """A DB-API cursor or connection (``cursor``, ``conn``, ``sqlite3.connect(...)``...)."""
+    name = ctx.qualname(expr) or ""
+    if name.startswith(_DBAPI_MODULES):
+        return True
+    text = dotted(expr)
+    if text is None:
+        return isinstance(expr, ast.Call) and name.endswith(".cursor")
+    last = text.rsplit(".", 1)[-1].lower()
+    return last in _CURSOR_NAMES or last.endswith(("_cursor", "_conn", "_connection"))
+
+
+def _sql_text(expr: ast.AST | None, ctx: PythonContext) -> str:
+    return " ".join(string_fragments(expr, ctx))
+
+
+# -- DAT001 ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _LoopState:
+    seen: set[int] = field(default_factory=set)  # inner calls of chains already judged
+    derived: dict[str, ast.AST] = field(default_factory=dict)  # name -> loop it derives from
+    targets: dict[int, set[str]] = field(default_factory=dict)  # loop id -> its row variables
+
+
+def _target_names(target: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _loop_names(loop: ast.AST, ctx: PythonContext) -> set[str]:
+    """Names bound per iteration by a loop over rows (not over a batch range or a constant)."""
+    if isinstance(loop, ast.For | ast.AsyncFor):
+        if _stepped_range(loop.iter) or _fixed_iterable(loop.iter, ctx):
+            return set()  # for start in range(0, n, 1000): a batch loop
+        return _target_names(loop.target)
+    if isinstance(loop, _COMPREHENSIONS):
+        names: set[str] = set()
+        for generator in loop.generators:
+            if not _fixed_iterable(generator.iter, ctx):
+                names |= _target_names(generator.target)
+        return names
+    return set()
+
+
+def _fixed_iterable(expr: ast.expr, ctx: PythonContext) -> bool:
+    """A small iterable fixed in the code: a literal list/tuple/set, a constant
+    (``STATUSES``, ``Status.choices``), ``range(3)``, or ``.items()`` of one."""
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        if isinstance(func, ast.Attribute) and func.attr in {"items", "keys", "values"}:
+            return _fixed_iterable(func.value, ctx)
+        if isinstance(func, ast.Name) and func.id in {"enumerate", "sorted", "reversed"}:
+            return bool(expr.args) and _fixed_iterable(expr.args[0], ctx)
+        if isinstance(func, ast.Name) and func.id == "range":
+            return all(isinstance(a, ast.Constant) for a in expr.args)
+        return False
+    if isinstance(expr, ast.List | ast.Tuple | ast.Set | ast.Dict):
+        return True
+    if isinstance(expr, ast.Name):
+        if expr.id.isupper():
+            return True
+        value = ctx.value_of(expr.id)
+        return isinstance(value, ast.List | ast.Tuple | ast.Set | ast.Dict)
+    if isinstance(expr, ast.Attribute):
+        return expr.attr.isupper() or expr.attr in {"choices", "labels", "values", "names"}
+    return False
+
+
+def _stepped_range(expr: ast.expr) -> bool:
+    return (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Name)
+        and expr.func.id == "range"
+        and len(expr.args) == 3
+    )
+
+
+def _loop_variables(ctx: PythonContext, state: _LoopState) -> dict[str, ast.AST]:
+    """Loop targets of the enclosing loops and the names derived from them in the loop body."""
+    found: dict[str, ast.AST] = {}
+    active = {id(loop) for loop in ctx.loops}
+    for loop in ctx.loops:
+        names = state.targets.get(id(loop))
+        if names is None:
+            names = state.targets[id(loop)] = _loop_names(loop, ctx)
+        for name in names:
+            found[name] = loop
+    for name, loop in state.derived.items():
+        if id(loop) in active and name not in found:
+            found[name] = loop
+    return found
+
+
+_BATCH_OPERATORS = frozenset({"in_", "any_", "between", "notin_"})
+_BATCH_LOOKUPS = ("__in", "__range")
+
+
+def _references(expressions: list[ast.expr]) -> set[str]:
+    """Names an argument list reads, except inside ``__in=`` lookups and ``.in_()`` calls
+    (a batched query over a chunk of ids is the fix, not the problem)."""
+    names: set[str] = set()
+    stack: list[ast.AST] = list(expressions)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+            continue
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and node.func.attr in _BATCH_OPERATORS:
+                stack.append(node.func.value)
+                continue
+            stack.append(node.func)
+            stack.extend(node.args)
+            stack.extend(
+                k.value for k in node.keywords if not (k.arg or "").endswith(_BATCH_LOOKUPS)
+            )
+            continue
+        if isinstance(node, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def _chain_arguments(chain: QueryChain) -> list[ast.expr]:
+    arguments: list[ast.expr] = []
+    for call in chain.calls:
+        arguments.extend(call.args)
+        arguments.extend(
+            k.value for k in call.keywords if not (k.arg or "").endswith(_BATCH_LOOKUPS)
+        )
+    return arguments
+
+
+def _prefetched(loop: ast.AST, ctx: PythonContext) -> bool | None:
+    """Whether the iterable of ``loop`` is a queryset with ``prefetch_related`` (None: unknown)."""
+    iterable: ast.AST | None = None
+    if isinstance(loop, ast.For | ast.AsyncFor):
+        iterable = loop.iter
+    elif isinstance(loop, _COMPREHENSIONS):
+        iterable = loop.generators[0].iter
+    for _ in range(3):
+        if not isinstance(iterable, ast.Name):
+            break
+        iterable = ctx.value_of(iterable.id)
+    if iterable is None or isinstance(iterable, ast.Name):
+        return None
+    if "prefetch_related" in ctx.segment(iterable):
+        return True
+    return False if django_query(iterable) is not None else None
+
+
+# QuerySet methods that plain containers lack (``dict.values()``/``.get()``, ``list.count(x)``
+# are checked for their Django-only call shapes below).
+_QUERYSET_METHODS = DJANGO_LAZY_METHODS | DJANGO_FETCH_METHODS
+_RELATED_READS = frozenset(
+    {"all", "filter", "exclude", "values_list", "exists", "first", "last", "count"}
+    | {"aggregate", "annotate", "order_by", "select_related", "only", "defer", "values", "get"}
+    | {"latest", "earliest", "in_bulk", "distinct"}
+)
+# Related-manager reads answered from a prefetch cache.
+_PREFETCH_SAFE = frozenset({"all", "count", "exists", "first", "last"})
+
+
+def _related_manager_query(
+    node: ast.Call, ctx: PythonContext, variables: dict[str, ast.AST], state: _LoopState
+) -> bool:
+    """``order.items.all()`` / ``order.items.filter(...)`` on a loop variable: a query per row
+    unless the loop's queryset prefetched the relation."""
+    base, steps = method_chain(node)
+    if not isinstance(base, ast.Name) or base.id not in variables or len(steps) < 2:
+        return False
+    manager, manager_step = steps[0]
+    if not isinstance(manager_step, ast.Attribute) or manager.startswith("_"):
+        return False
+    if manager == "objects":
+        return False
+    for name, step in steps[1:]:
+        if not isinstance(step, ast.Call) or name not in _RELATED_READS:
+            return False
+        if name == "values" and not step.args:
+            return False  # dict.values()
+        if name in {"get", "count"} and step.args:
+            return False  # dict.get(key), list.count(item)
+    if not uses_django_orm(ctx):
+        return False
+    state.seen.update(id(step) for _, step in steps)
+    # Reads answered from a prefetch cache are fine unless the loop's queryset has no prefetch.
+    return steps[1][0] not in _PREFETCH_SAFE or _prefetched(variables[base.id], ctx) is False
+
+
+def _dbapi_query(node: ast.Call, ctx: PythonContext, variables: dict[str, ast.AST]) -> bool:
+    func = node.func
+    if not isinstance(func, ast.Attribute) or func.attr != "execute" or not node.args:
+        return False
+    if not _is_cursor(func.value, ctx):
+        return False
+    sql = node.args[0]
+    text = _sql_text(sql, ctx)
+    if not _SQL_VERB.match(text) or text.lstrip("( ").lower().startswith("insert"):
+        return False
+    parameters = [*node.args[1:], *(k.value for k in node.keywords)]
+    if isinstance(sql, ast.JoinedStr):
+        parameters.extend(v.value for v in sql.values if isinstance(v, ast.FormattedValue))
+    return bool(_references(parameters) & variables.keys())
+
+
+@python_rule(
+    code="DAT001",
+    name="query-in-loop",
+    category=Category.DATA_ACCESS,
+    severity=Severity.MEDIUM,
+    summary="Database query inside a loop over rows (N+1 queries)",
+    nodes=(ast.Call, ast.Assign),
+    fix="Fetch everything in one query: select_related/prefetch_related, in_bulk, "
+    "filter(id__in=...), selectinload, or WHERE id IN (...).",
+)
+def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags database queries run once per iteration of a loop (or comprehension) whose arguments
+    come from the loop variable: Django `Model.objects.get/filter/...`, a related manager on the
+    loop variable (`order.items.all()`) that is not prefetched, SQLAlchemy
+    `session.query(...)`, `session.get(...)`, `session.execute(select(...))`,
+    `session.scalars(...)`, `Model.query...`, and DB-API `cursor.execute(...)` of a `SELECT`,
+    `UPDATE` or `DELETE`.
+
+    ## Why it breaks production
+    This is the N+1 query problem. With 10 rows in the dev database the page makes 11 fast
+    queries; with 5,000 rows in production it makes 5,001 round trips, each paying network
+    latency and a connection from the pool. Latency grows linearly with the data, the database
+    CPU spikes, and the endpoint times out as soon as a customer has a big account.
+
+    ## Example
+    ```python
+    orders = Order.objects.filter(customer=request.user)
+    for order in orders:
+        order.shipping = Address.objects.get(id=order.address_id)
+        order.lines = order.items.all()
+    ```
+
+    ## Use instead
+    ```python
+    orders = (
+        Order.objects.filter(customer=request.user)
+        .select_related("address")
+        .prefetch_related("items")
+    )
+    for order in orders:
+        order.shipping = order.address
+        order.lines = order.items.all()  # served from the prefetch cache
+    ```
+    With SQLAlchemy use `selectinload()`/`joinedload()` or one `select(...).where(X.id.in_(ids))`;
+    with raw SQL one query with `WHERE id = ANY(%s)` / `IN (...)`.
+    """
+    if not ctx.loops or ctx.function is None or _skipped_module(ctx):
+        return
+    state: _LoopState = ctx.rule_state(_LoopState)
+    if isinstance(node, ast.Assign):
+        variables = _loop_variables(ctx, state)
+        derived = bool(_references([node.value]) & variables.keys())
+        for target in node.targets:
+            for name in _target_names(target):
+                if derived:
+                    state.derived[name] = ctx.loops[-1]
+                else:
+                    state.derived.pop(name, None)
+        return
+    if id(node) in state.seen or not isinstance(node.func, ast.Attribute):
+        return
+    variables = _loop_variables(ctx, state)
+    if not variables:
+        return
+    chain = django_query(node) or sqlalchemy_query(node, ctx)
+    if chain is not None:
+        if any(id(call) in state.seen for call in chain.calls):
+            return  # the rest of a chain already judged (result = session.execute(...))
+        state.seen.update(id(call) for call in chain.calls)
+        if chain.orm == "django" and (
+            set(chain.steps) & DJANGO_WRITE_METHODS or chain.steps[0] not in _QUERYSET_METHODS
+        ):
+            # Writes in a loop are a different problem (bulk_create/bulk_update); custom
+            # manager methods (ContentType.objects.get_for_model) may be cached.
+            return
+        if not _references(_chain_arguments(chain)) & variables.keys():
+            return
+        if chain.orm == "django":
+            advice = (
+                "fetch the rows before the loop with select_related()/prefetch_related(), "
+                "in_bulk() or filter(id__in=...)"
+            )
+        else:
+            advice = (
+                "load them before the loop with selectinload()/joinedload() or one "
+                "select(...).where(X.id.in_(ids))"
+            )
+        ctx.report(
+            node,
+            f"{_short(ctx, node)} runs one query per loop iteration (N+1): {advice}",
+        )
+        return
+    if _related_manager_query(node, ctx, variables, state):
+        ctx.report(
+            node,
+            f"{_short(ctx, node)} queries the database once per row (N+1): add "
+            "prefetch_related() to the queryset the loop iterates",
+            confidence=Confidence.MEDIUM,
+        )
+        return
+    if _dbapi_query(node, ctx, variables) and (
+        ctx.route is not None or in_task(ctx) or in_service_code(ctx)
+    ):
+        ctx.report(
+            node,
+            "SQL executed once per loop iteration with the loop's values (N+1): run one query "
+            "with WHERE id IN (...)/= ANY(%s), or executemany() for writes",
+        )
+
+
+def _short(ctx: PythonContext, node: ast.AST, limit: int = 60) -> str:
+    text = " ".join(ctx.segment(node).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- DAT002 ---------------------------------------------------------------------------------------
+
+_UNIQUE_LOOKUPS = frozenset({"pk", "id", "uuid", "slug", "pk__exact", "id__exact"})
+_BOUNDING_STEPS = frozenset(
+    {"limit", "paginate", "first", "one", "one_or_none", "scalar", "slice", "get", "[]"}
+    | {"fetch", "first_or_404", "get_or_404", "one_or_404", "scalar_one", "scalar_one_or_none"}
+)
+_MATERIALIZERS = frozenset({"builtins.list", "builtins.tuple", "builtins.sorted"})
+_RENDERERS = ("django.shortcuts.render", "django.template.response.TemplateResponse")
+
+
+@dataclass(slots=True)
+class _UnboundedState:
+    candidates: list[ast.AST] = field(default_factory=list)  # materialized expressions
+    querysets: set[str] = field(default_factory=set)
+    bounded: set[str] = field(default_factory=set)
+    cursor_sql: dict[str, str] = field(default_factory=dict)
+
+
+def _unique_filter(call: ast.Call) -> bool:
+    """A filter by primary key / unique field, or by a list of keys given by the caller."""
+    for item in call.keywords:
+        arg = item.arg or ""
+        if arg in _UNIQUE_LOOKUPS or arg.endswith("__in"):
+            return True
+    for argument in call.args:
+        for node in ast.walk(argument):
+            if (
+                isinstance(node, ast.Compare)
+                and isinstance(node.ops[0], ast.Eq)
+                and isinstance(node.left, ast.Attribute)
+                and node.left.attr in {"id", "uuid"}
+            ):
+                return True
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "in_"
+            ):
+                return True
+    return False
+
+
+def _unbounded_django(expr: ast.AST) -> QueryChain | None:
+    chain = django_query(expr)
+    if chain is None or chain.sliced or chain.terminal not in DJANGO_LAZY_METHODS:
+        return None
+    if "none" in chain.steps or any(_unique_filter(call) for call in chain.calls):
+        return None
+    return chain
+
+
+def _queryset_name(expr: ast.AST) -> str | None:
+    """``qs`` / ``qs.values("id")`` / ``qs.order_by(...)``: lazy steps on a local name."""
+    base, steps = method_chain(expr)
+    if not isinstance(base, ast.Name):
+        return None
+    for name, step in steps:
+        if not isinstance(step, ast.Call) or name not in DJANGO_LAZY_METHODS:
+            return None
+        if _unique_filter(step):
+            return None
+    return base.id
+
+
+def _add_candidate(expr: ast.AST | None, state: _UnboundedState) -> None:
+    if expr is not None:
+        state.candidates.append(expr)
+
+
+@python_rule(
+    code="DAT002",
+    name="unbounded-query-in-endpoint",
+    category=Category.DATA_ACCESS,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Endpoint loads every matching row (no LIMIT, slice or pagination)",
+    nodes=(
+        ast.Call,
+        ast.For,
+        ast.AsyncFor,
+        *_COMPREHENSIONS,
+        ast.Assign,
+        ast.Subscript,
+        FunctionEnd,
+    ),
+    fix="Paginate: slice the queryset (qs[:limit]), use Paginator/.limit(n)/.paginate(), "
+    "and cap the page size.",
+)
+def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags HTTP handlers that load every row of a query into memory with no bound: a Django
+    queryset (`Model.objects.all()/filter(...)`) that is iterated, `list()`-ed, passed to a
+    serializer with `many=True` or into a template context without slicing or a `Paginator`;
+    SQLAlchemy `session.query(X)...all()`, `session.scalars(select(X)).all()`,
+    `X.query...all()` without `.limit()`/`.paginate()`; `cursor.fetchall()` after a `SELECT`
+    without `LIMIT`. Lookups by primary key or by a list of ids are not flagged.
+
+    ## Why it breaks production
+    Tables grow; endpoints don't get rewritten. The list endpoint that returned 40 rows at launch
+    returns 400,000 a year later: the query scans, the worker builds 400,000 objects and a huge
+    JSON body, memory spikes until the container is OOM-killed, and the client times out anyway.
+    One large customer (or one scraper) is enough to take the worker down.
+
+    ## Example
+    ```python
+    @api_view(["GET"])
+    def list_orders(request):
+        orders = Order.objects.filter(customer=request.user).order_by("-created")
+        return Response(OrderSerializer(orders, many=True).data)
+    ```
+
+    ## Use instead
+    ```python
+    @api_view(["GET"])
+    def list_orders(request):
+        orders = Order.objects.filter(customer=request.user).order_by("-created")
+        page = Paginator(orders, per_page=50).get_page(request.GET.get("page"))
+        return Response(OrderSerializer(page.object_list, many=True).data)
+    ```
+    With SQLAlchemy: `select(Order).where(...).limit(limit).offset(offset)` with a capped
+    `limit`; with raw SQL: `LIMIT %s OFFSET %s` or keyset pagination.
+    """
+    if ctx.route is None or ctx.function is None or _skipped_module(ctx):
+        return
+    state: _UnboundedState = ctx.rule_state(_UnboundedState)
+    if isinstance(node, ast.Call):
+        _unbounded_call(node, ctx, state)
+    elif isinstance(node, ast.For | ast.AsyncFor):
+        _add_candidate(node.iter, state)
+    elif isinstance(node, _COMPREHENSIONS):
+        _add_candidate(node.generators[0].iter, state)
+    elif isinstance(node, ast.Assign):
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            target = node.targets[0].id
+            value = node.value
+            if _unbounded_django(value) is not None:
+                state.querysets.add(target)
+            elif _queryset_name(value) == target:
+                pass  # qs = qs.filter(...): still the same unbounded queryset
+            else:
+                state.querysets.discard(target)
+    elif isinstance(node, ast.Subscript):
+        if isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Slice):
+            state.bounded.add(node.value.id)
+    else:  # FunctionEnd
+        reported: set[str] = set()
+        for expr in state.candidates:
+            if _unbounded_django(expr) is not None:
+                _report_django(expr, ctx)
+                continue
+            name = _queryset_name(expr)
+            if name in state.querysets and name not in state.bounded and name not in reported:
+                reported.add(name)
+                _report_django(expr, ctx)
+
+
+def _report_django(expr: ast.AST, ctx: PythonContext) -> None:
+    ctx.report(
+        expr,
+        f"{_short(ctx, expr)} loads every matching row in this request: slice it "
+        "(qs[:limit]) or paginate (Paginator, DRF pagination) with a capped page size",
+    )
+
+
+def _unbounded_call(node: ast.Call, ctx: PythonContext, state: _UnboundedState) -> None:
+    func = node.func
+    name = ctx.qualname(func) or ""
+    text = dotted(func) or ""
+    if "paginat" in text.lower() or "paginat" in name.lower():
+        for argument in node.args:
+            if isinstance(argument, ast.Name):
+                state.bounded.add(argument.id)
+        return
+    if name in _MATERIALIZERS:
+        if node.args:
+            _add_candidate(node.args[0], state)
+        return
+    if text.endswith("Serializer") and node.args:
+        many = keyword_value(node, "many")
+        if isinstance(many, ast.Constant) and many.value is True:
+            _add_candidate(node.args[0], state)
+        return
+    if name in _RENDERERS and len(node.args) >= 3 and isinstance(node.args[2], ast.Dict):
+        for value in node.args[2].values:
+            _add_candidate(value, state)
+        return
+    if not isinstance(func, ast.Attribute):
+        return
+    if func.attr in {"all", "fetchall"}:
+        chain = sqlalchemy_query(node, ctx)
+        if chain is not None:
+            _check_sqlalchemy_all(node, chain, ctx)
+            return
+        if func.attr == "fetchall":
+            _check_fetchall(node, ctx, state)
+    elif func.attr == "execute" and node.args and _is_cursor(func.value, ctx):
+        receiver = dotted(func.value)
+        if receiver is not None:
+            state.cursor_sql[receiver] = _sql_text(node.args[0], ctx)
+
+
+def _check_sqlalchemy_all(node: ast.Call, chain: QueryChain, ctx: PythonContext) -> None:
+    if set(chain.steps) & _BOUNDING_STEPS or any(_unique_filter(c) for c in chain.calls):
+        return
+    statement = chain.statement
+    if statement is not None:
+        first = chain.calls[-1].args[0] if chain.calls[-1].args else None
+        source = ctx.segment(first) if first is not None else ""
+        if isinstance(first, ast.Name):
+            value = ctx.value_of(first.id)
+            source = ctx.segment(value) if value is not None else ""
+            if value is not None and any(
+                _unique_filter(c) for c in ast.walk(value) if isinstance(c, ast.Call)
+            ):
+                return
+        elif first is not None and any(
+            _unique_filter(c) for c in ast.walk(first) if isinstance(c, ast.Call)
+        ):
+            return
+        if re.search(r"\.(limit|slice|fetch|paginate)\(", source):
+            return
+    what = f"{chain.model}" if chain.model else "the query"
+    ctx.report(
+        node,
+        f"{_short(ctx, node)} loads every {what} row in this request: add .limit() "
+        "(and an offset/cursor) with a capped page size",
+    )
+
+
+def _check_fetchall(node: ast.Call, ctx: PythonContext, state: _UnboundedState) -> None:
+    func = node.func
+    assert isinstance(func, ast.Attribute)
+    receiver = func.value
+    sql: str | None
+    if (
+        isinstance(receiver, ast.Call)
+        and isinstance(receiver.func, ast.Attribute)
+        and receiver.func.attr == "execute"
+        and receiver.args
+        and _is_cursor(receiver.func.value, ctx)
+    ):
+        sql = _sql_text(receiver.args[0], ctx)
+    else:
+        text = dotted(receiver)
+        sql = state.cursor_sql.get(text) if text is not None else None
+    if not sql:
+        return
+    lowered = " ".join(sql.lower().split())
+    if not lowered.lstrip("( ").startswith(("select", "with")):
+        return
+    if re.search(r"\b(limit|top|fetch\s+first|fetch\s+next)\b", lowered):
+        return
+    if re.search(r"\b(count|sum|avg|min|max)\s*\(", lowered) and "group by" not in lowered:
+        return
+    if re.search(r"\bwhere\b.*\b(id|pk|uuid)\s*=", lowered):
+        return
+    ctx.report(
+        node,
+        "fetchall() loads every row of a SELECT without LIMIT in this request: add "
+        "LIMIT/OFFSET (or keyset pagination) with a capped page size",
+    )
+
+
+# -- DAT003 ---------------------------------------------------------------------------------------
+
+_TRANSACTION_CALLS = frozenset({"atomic", "begin", "begin_nested", "transaction", "atomic_tx"})
+
+
+@dataclass(slots=True)
+class _WriteState:
+    writes: list[tuple[ast.Call, str]] = field(default_factory=list)
+    transactional: bool = False
+
+
+def _django_write(node: ast.Call, ctx: PythonContext) -> str | None:
+    func = node.func
+    assert isinstance(func, ast.Attribute)
+    chain = django_query(node)
+    if chain is not None:
+        if chain.terminal in DJANGO_WRITE_METHODS and chain.calls[0] is node:
+            return f"{chain.model}.objects...{chain.terminal}()"
+        return None
+    if func.attr not in {"save", "delete", "asave", "adelete"}:
+        return None
+    if any(not isinstance(a, ast.Starred) for a in node.args):
+        return None  # img.save(path), cache.delete(key): not a model instance
+    if is_false(keyword_value(node, "commit")):
+        return None  # form.save(commit=False) builds the instance without writing
+    receiver = dotted(func.value)
+    if receiver is None:
+        if not (isinstance(func.value, ast.Call) and dotted(func.value.func) == "super"):
+            return None
+        receiver = "super()"
+    if receiver.split(".")[0] in {"request", "req", "response", "session"}:
+        return None
+    if not uses_django_orm(ctx):
+        return None
+    return f"{receiver}.{func.attr}()"
+
+
+def _transaction_decorated(node: ast.AST) -> bool:
+    decorators = getattr(node, "decorator_list", [])
+    for decorator in decorators:
+        text = ast.unparse(decorator)
+        if "atomic" in text or "transaction" in text:
+            return True
+    return False
+
+
+def _branch_paths(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, wanted: set[int]
+) -> dict[int, tuple[tuple[int, str, bool], ...]]:
+    """For each wanted node: the branches (if/else, try/except, match cases) it sits in, as
+    ``(statement id, branch, branch ends in return/raise)``."""
+    found: dict[int, tuple[tuple[int, str, bool], ...]] = {}
+
+    def ends(block: list[ast.stmt]) -> bool:
+        return bool(block) and isinstance(block[-1], ast.Return | ast.Raise)
+
+    stack: list[tuple[ast.AST, tuple[tuple[int, str, bool], ...]]] = [
+        (statement, ()) for statement in reversed(function.body)
+    ]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in wanted:
+            found[id(node)] = path
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        items: list[tuple[ast.AST, tuple[tuple[int, str, bool], ...]]] = []
+        if isinstance(node, ast.If):
+            items.append((node.test, path))
+            body = (*path, (id(node), "body", ends(node.body)))
+            orelse = (*path, (id(node), "else", ends(node.orelse)))
+            items.extend((s, body) for s in node.body)
+            items.extend((s, orelse) for s in node.orelse)
+        elif isinstance(node, ast.Try | ast.TryStar):
+            body = (*path, (id(node), "body", False))
+            items.extend((s, body) for s in [*node.body, *node.orelse])
+            for index, handler in enumerate(node.handlers):
+                branch = (*path, (id(node), f"except{index}", ends(handler.body)))
+                items.extend((s, branch) for s in handler.body)
+            items.extend((s, path) for s in node.finalbody)
+        elif isinstance(node, ast.Match):
+            items.append((node.subject, path))
+            for index, case in enumerate(node.cases):
+                branch = (*path, (id(node), f"case{index}", ends(case.body)))
+                items.extend((s, branch) for s in case.body)
+        else:
+            items.extend((child, path) for child in ast.iter_child_nodes(node))
+        stack.extend(reversed(items))
+    return found
+
+
+def _exclusive(
+    first: tuple[tuple[int, str, bool], ...], second: tuple[tuple[int, str, bool], ...]
+) -> bool:
+    """Two writes (``first`` before ``second`` in the source) that never both run."""
+    for a, b in zip(first, second, strict=False):
+        if a[0] == b[0] and a[1] != b[1]:
+            return True
+        if a != b:
+            break
+    return any(entry[2] and entry not in second for entry in first)
+
+
+@python_rule(
+    code="DAT003",
+    name="multi-write-without-transaction",
+    category=Category.DATA_ACCESS,
+    severity=Severity.MEDIUM,
+    summary="Several database writes in one function without a transaction",
+    calls=tuple(
+        f"*.{method}"
+        for method in sorted(
+            DJANGO_WRITE_METHODS | _TRANSACTION_CALLS | {"commit", "save", "asave", "adelete"}
+        )
+    ),
+    nodes=(ast.With, ast.AsyncWith, FunctionEnd),
+    fix="Wrap the writes in one transaction: @transaction.atomic / with transaction.atomic(), "
+    "or with session.begin(): ... (one commit at the end).",
+)
+def multi_write_without_transaction(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags functions that perform two or more database writes that can both run, outside any
+    transaction: Django `.save()`, `.delete()`, `Model.objects.create/update/delete/
+    bulk_create/...` with no `@transaction.atomic` / `with transaction.atomic()`, and SQLAlchemy
+    code that calls `session.commit()` more than once (each commit is its own transaction) with
+    no `session.begin()` block. Writes in exclusive branches (`if`/`else`, an early `return`)
+    are not counted together. Tests, migrations and scripts are skipped.
+
+    ## Why it breaks production
+    In autocommit mode every write commits on its own. When the second write fails -- a
+    constraint violation, a deadlock, the pod being killed mid-request, a timeout -- the first
+    one stays: the order exists but the stock was never reserved, the money left one account and
+    never reached the other. These half-applied states are rare, silent, and found weeks later
+    by reconciliation or by a customer.
+
+    ## Example
+    ```python
+    def place_order(request, cart):
+        order = Order.objects.create(customer=request.user, total=cart.total)
+        for line in cart.lines:
+            OrderLine.objects.create(order=order, product=line.product, qty=line.qty)
+        cart.delete()
+    ```
+
+    ## Use instead
+    ```python
+    @transaction.atomic
+    def place_order(request, cart):
+        order = Order.objects.create(customer=request.user, total=cart.total)
+        OrderLine.objects.bulk_create(
+            OrderLine(order=order, product=line.product, qty=line.qty) for line in cart.lines
+        )
+        cart.delete()
+    ```
+    With SQLAlchemy: `with session.begin(): ...` (or add everything, then one `commit()`; use
+    `flush()` when you need generated ids before the end).
+    """
+    if ctx.function is None or ctx.facts.is_test:
+        return
+    state: _WriteState = ctx.rule_state(_WriteState)
+    if isinstance(node, ast.Call):
+        func = node.func
+        if not isinstance(func, ast.Attribute) or state.transactional:
+            return
+        if func.attr in _TRANSACTION_CALLS:
+            state.transactional = True  # explicit transaction handling (session.begin())
+            return
+        if func.attr == "commit":
+            if not node.args and is_db_session(func.value, ctx):
+                state.writes.append((node, f"{dotted(func.value) or 'session'}.commit()"))
+            return
+        what = _django_write(node, ctx)
+        if what is not None:
+            state.writes.append((node, what))
+        return
+    if isinstance(node, ast.With | ast.AsyncWith):
+        for item in node.items:
+            expr = item.context_expr
+            call = expr.func if isinstance(expr, ast.Call) else expr
+            text = dotted(call) or ""
+            if text.rsplit(".", 1)[-1] in _TRANSACTION_CALLS:
+                state.transactional = True
+        return
+    # FunctionEnd
+    if state.transactional or len(state.writes) < 2 or is_script(ctx):
+        return
+    assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    scope: Scope | None = ctx.function
+    while scope is not None:
+        if _transaction_decorated(scope.node):
+            return
+        if scope.class_info is not None and _transaction_decorated(scope.class_info.node):
+            return
+        scope = scope.parent
+    writes = sorted(state.writes, key=lambda w: (w[0].lineno, w[0].col_offset))
+    paths = _branch_paths(node, {id(call) for call, _ in writes})
+    together: list[tuple[ast.Call, str]] = []
+    for index, (call, what) in enumerate(writes):
+        for other, other_what in writes[index + 1 :]:
+            first, second = paths.get(id(call), ()), paths.get(id(other), ())
+            if not _exclusive(first, second):
+                together = [(call, what), (other, other_what)]
+                break
+        if together:
+            break
+    if not together:
+        return
+    (a, a_what), (b, b_what) = together
+    # A helper may be called from inside a caller's transaction; a handler or task is the top.
+    top_level = ctx.route is not None or in_task(ctx)
+    ctx.report(
+        node,
+        f"{node.name}() writes to the database {len(writes)} times without a transaction "
+        f"({a_what} line {a.lineno}, {b_what} line {b.lineno}): if a later write fails the "
+        "earlier ones stay committed. Wrap them in transaction.atomic() / session.begin()",
+        confidence=None if top_level else Confidence.MEDIUM,
+    )
+
+
+# -- DAT004 ---------------------------------------------------------------------------------------
+
+_CONNECT_CALLS = (
+    "psycopg2.connect",
+    "psycopg.connect",
+    "sqlite3.connect",
+    "pymysql.connect",
+    "mysql.connector.connect",
+    "MySQLdb.connect",
+)
+
+
+@dataclass(slots=True)
+class _ConnectionState:
+    connects: list[ast.Call] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)
+    released: set[str] = field(default_factory=set)  # closed, returned or stored names
+    released_calls: set[int] = field(default_factory=set)
+
+
+@python_rule(
+    code="DAT004",
+    name="connection-not-closed",
+    category=Category.DATA_ACCESS,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Database connection opened in a request handler and never closed",
+    calls=(*_CONNECT_CALLS, "*.close", "contextlib.closing"),
+    nodes=(ast.Assign, ast.Return, FunctionEnd),
+    fix="Use a connection pool (or at least `with closing(connect(...)) as conn:` / "
+    "try/finally conn.close()).",
+)
+def connection_not_closed(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags `psycopg2.connect`, `psycopg.connect`, `sqlite3.connect`, `pymysql.connect`,
+    `mysql.connector.connect` and `MySQLdb.connect` calls inside an HTTP handler whose
+    connection is neither used as a context manager, nor closed (`conn.close()`,
+    `contextlib.closing`), nor returned or stored for a teardown hook to close.
+
+    ## Why it breaks production
+    Every request opens a new server connection (a TCP and TLS handshake plus a backend process
+    on PostgreSQL) and leaves it to the garbage collector. When a request fails, the traceback
+    keeps the frame -- and the connection -- alive; error trackers and retries hold on to
+    them longer. Under load the database hits `max_connections` and refuses everyone, including
+    the healthy services that share it.
+
+    ## Example
+    ```python
+    @app.get("/reports/<int:report_id>")
+    def report(report_id):
+        conn = psycopg2.connect(DATABASE_URL)
+        cur = conn.cursor()
+        cur.execute("SELECT * FROM reports WHERE id = %s", (report_id,))
+        return jsonify(cur.fetchone())
+    ```
+
+    ## Use instead
+    ```python
+    pool = psycopg2.pool.ThreadedConnectionPool(1, 10, DATABASE_URL)
+
+    @app.get("/reports/<int:report_id>")
+    def report(report_id):
+        conn = pool.getconn()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT * FROM reports WHERE id = %s", (report_id,))
+                return jsonify(cur.fetchone())
+        finally:
+            pool.putconn(conn)
+    ```
+    """
+    if ctx.route is None or ctx.function is None or ctx.facts.is_test:
+        return
+    state: _ConnectionState = ctx.rule_state(_ConnectionState)
+    if isinstance(node, ast.Call):
+        name = ctx.call_name or ""
+        if name in _CONNECT_CALLS:
+            if not ctx.is_managed(node):
+                state.connects.append(node)
+        elif name == "contextlib.closing" or (
+            isinstance(node.func, ast.Name) and node.func.id == "closing"
+        ):
+            for argument in node.args:
+                if isinstance(argument, ast.Name):
+                    state.released.add(argument.id)
+                else:
+                    state.released_calls.add(id(argument))
+        elif isinstance(node.func, ast.Attribute) and node.func.attr == "close":
+            receiver = node.func.value
+            if isinstance(receiver, ast.Name):
+                state.released.add(receiver.id)
+        return
+    if isinstance(node, ast.Assign):
+        value = node.value.value if isinstance(node.value, ast.Await) else node.value
+        for target in node.targets:
+            if isinstance(target, ast.Name) and isinstance(value, ast.Call):
+                state.names[id(value)] = target.id
+            elif isinstance(target, ast.Attribute | ast.Subscript):
+                # g.db = conn / self.conn = connect(...): a teardown hook owns it now.
+                if isinstance(value, ast.Name):
+                    state.released.add(value.id)
+                elif isinstance(value, ast.Call):
+                    state.released_calls.add(id(value))
+        return
+    if isinstance(node, ast.Return):
+        returned = node.value
+        if isinstance(returned, ast.Name):
+            state.released.add(returned.id)
+        elif isinstance(returned, ast.Call):
+            state.released_calls.add(id(returned))
+        return
+    # FunctionEnd
+    for call in state.connects:
+        if id(call) in state.released_calls:
+            continue
+        bound = state.names.get(id(call))
+        if bound is not None and bound in state.released:
+            continue
+        callee = ctx.qualname(call.func) or "connect"
+        ctx.report(
+            call,
+            f"{callee}() opens a new database connection per request and never closes it: "
+            "use a connection pool, or close it in finally / with contextlib.closing()",
+        )

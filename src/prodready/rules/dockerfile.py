@@ -1,3 +1,1062 @@
-"""Dockerfile rules (deployment and security of the container image)."""
+"""Dockerfile rules (deployment and security of the container image).
+
+The secret-name and placeholder helpers here are shared with the Kubernetes rules.
+"""
 
 from __future__ import annotations
+
+import json
+import posixpath
+import re
+import shlex
+
+from prodready.engine.documents import Dockerfile, FileContext, Instruction, Stage
+from prodready.engine.registry import file_rule
+from prodready.model import Category, Confidence, FileKind, Severity
+
+# -- secrets (shared with the Kubernetes rules) -----------------------------------------------
+
+_NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "secret", "token", "credential", "credentials", "passphrase", "apikey"}
+)
+_SHORT_SECRET_WORDS = frozenset({"pass", "pwd", "pw"})  # only after another word: DB_PASS
+_KEY_QUALIFIERS = frozenset(
+    {
+        "api",
+        "access",
+        "private",
+        "secret",
+        "signing",
+        "sign",
+        "encryption",
+        "encrypt",
+        "master",
+        "auth",
+        "account",
+        "client",
+        "app",
+        "fernet",
+        "hmac",
+        "jwt",
+        "session",
+        "webhook",
+        "license",
+    }
+)
+# A name ending in one of these is *about* a secret, not the secret: TOKEN_URL, PASSWORD_FILE.
+_NOT_SECRET_SUFFIXES = frozenset(
+    {
+        "file",
+        "files",
+        "path",
+        "dir",
+        "directory",
+        "url",
+        "uri",
+        "endpoint",
+        "host",
+        "hostname",
+        "port",
+        "name",
+        "id",
+        "arn",
+        "ref",
+        "ttl",
+        "expiry",
+        "expires",
+        "expiration",
+        "timeout",
+        "lifetime",
+        "age",
+        "length",
+        "len",
+        "size",
+        "limit",
+        "count",
+        "max",
+        "min",
+        "seconds",
+        "minutes",
+        "hours",
+        "days",
+        "header",
+        "type",
+        "field",
+        "algorithm",
+        "algorithms",
+        "enabled",
+        "disabled",
+        "required",
+        "rotation",
+        "version",
+        "prefix",
+        "mode",
+        "policy",
+        "location",
+        "region",
+        "provider",
+        "source",
+        "store",
+        "backend",
+        "hashers",
+        "validators",
+        "reset",
+        "env",
+        "var",
+        "key_id",
+        "audience",
+        "issuer",
+        "scope",
+        "scopes",
+        "user",
+        "username",
+    }
+)
+_PLACEHOLDER_VALUES = frozenset(
+    {
+        "",
+        "none",
+        "null",
+        "nil",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "0",
+        "1",
+        "-",
+        "changeme",
+        "change-me",
+        "change_me",
+        "todo",
+        "tbd",
+        "fixme",
+        "placeholder",
+        "example",
+        "dummy",
+        "fake",
+        "test",
+        "testing",
+        "dev",
+        "development",
+        "local",
+        "default",
+        "secret",
+        "password",
+        "passwd",
+        "pass",
+        "token",
+        "key",
+        "postgres",
+        "mysql",
+        "root",
+        "admin",
+        "guest",
+        "user",
+        "unset",
+        "empty",
+        "redacted",
+        "overridden",
+        "override",
+        "override-me",
+        "set-me",
+        "setme",
+    }
+)
+_PLACEHOLDER_PARTS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "change-this",
+    "change_this",
+    "replace",
+    "placeholder",
+    "example",
+    "dummy",
+    "your-",
+    "your_",
+    "yourpass",
+    "yoursecret",
+    "yourtoken",
+    "<",
+    "xxxx",
+    "****",
+    "....",
+    "redacted",
+    "not-a-secret",
+    "notasecret",
+    "not_a_secret",
+    "notsosecret",
+    "not-so-secret",
+    "collectstatic",
+    "build-time",
+    "buildtime",
+    "set-in-",
+    "set_in_",
+    "override",
+)
+_CREDENTIAL_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^@\s/]+)@")
+
+
+def secret_name(name: str) -> bool:
+    """Whether a variable/key name denotes a credential (DB_PASSWORD, stripeSecretKey...)."""
+    words = [word.lower() for word in _NAME_WORDS.findall(name)]
+    if not words or words[-1] in _NOT_SECRET_SUFFIXES:
+        return False
+    if len(words) >= 2 and f"{words[-2]}_{words[-1]}" in _NOT_SECRET_SUFFIXES:
+        return False
+    for position, word in enumerate(words):
+        if word in _SECRET_WORDS:
+            return True
+        if word in _SHORT_SECRET_WORDS and position > 0 and position == len(words) - 1:
+            return True
+        if word == "key" and position > 0 and words[position - 1] in _KEY_QUALIFIERS:
+            return True
+        if word.endswith(("apikey", "privatekey", "secretkey")):
+            return True
+    return False
+
+
+def placeholder_value(value: str, name: str = "") -> bool:
+    """Values that are not real credentials: empty, references, templates, paths, examples."""
+    text = value.strip().strip("'\"").strip()
+    lower = text.lower()
+    if lower in _PLACEHOLDER_VALUES or lower == name.lower():
+        return True
+    if "$" in text or "{{" in text or "%(" in text:
+        return True  # $VAR, ${VAR}, $(VAR), templates
+    if text.startswith(("/", "./", "../", "~", "file:", "@", "vault:", "arn:", "sm://")):
+        return True  # a path or a reference to a secret store
+    if any(part in lower for part in _PLACEHOLDER_PARTS):
+        return True
+    if len(set(lower)) <= 1:  # "xxxxxxxx", "00000000"
+        return True
+    return len(text) < 4
+
+
+def credential_in_url(value: str) -> bool:
+    """``scheme://user:password@host`` with a literal password."""
+    match = _CREDENTIAL_URL.match(value.strip().strip("'\""))
+    return match is not None and not placeholder_value(match.group(1))
+
+
+# -- Dockerfile helpers -----------------------------------------------------------------------
+
+_DEV_WORDS = frozenset(
+    {"dev", "develop", "development", "local", "test", "tests", "testing", "ci", "debug", "e2e"}
+)
+_DEV_DIRECTORIES = frozenset(
+    {".devcontainer", "devcontainer", "dev", "local", "test", "tests", "e2e", "testdata"}
+)
+
+
+def _dev_dockerfile(path: str) -> bool:
+    """Dev containers, test and CI images: production-only rules do not apply."""
+    parts = path.lower().split("/")
+    if any(part in _DEV_DIRECTORIES for part in parts[:-1]):
+        return True
+    words = set(re.split(r"[.\-_]", parts[-1])) - {"dockerfile", "containerfile"}
+    return bool(words & _DEV_WORDS)
+
+
+_DEV_STAGES = frozenset(
+    {"dev", "develop", "development", "local", "test", "tests", "testing", "debug", "ci", "lint"}
+)
+
+
+def _production_stage(document: Dockerfile) -> Stage | None:
+    """The stage that ships: the last one, unless it is a development target (``AS dev``)
+    that builds select with ``--target``; then the last stage before it that is not."""
+    for stage in reversed(document.stages):
+        if not set(re.split(r"[-_.]", (stage.alias or "").lower())) & _DEV_STAGES:
+            return stage
+    return None
+
+
+def _split(text: str, *, comments: bool = False) -> list[str]:
+    try:
+        return shlex.split(text, comments=comments)
+    except ValueError:
+        return text.split()
+
+
+def _exec_form(instruction: Instruction) -> list[str] | None:
+    """The JSON array of an exec-form CMD/ENTRYPOINT/RUN, or None for shell form."""
+    text = instruction.value.strip()
+    if not text.startswith("["):
+        return None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+        return parsed
+    return None
+
+
+def _pairs(instruction: Instruction) -> list[tuple[str, str | None]]:
+    """``(name, value)`` pairs of ENV or ARG (value None: ARG without default)."""
+    text = instruction.value.strip()
+    if not text:
+        return []
+    words = _split(text)
+    if not words:
+        return []
+    if instruction.keyword == "ENV" and "=" not in words[0]:
+        name, _, rest = text.partition(" ")  # legacy ``ENV NAME value``
+        rest = rest.strip()
+        if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "'\"":
+            rest = rest[1:-1]
+        return [(name, rest)]
+    pairs: list[tuple[str, str | None]] = []
+    for word in words:
+        if word.startswith("#"):
+            break  # not Dockerfile syntax, but tolerate a trailing comment
+        name, equals, value = word.partition("=")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name):
+            continue
+        if instruction.keyword == "ENV" and not equals:
+            continue
+        pairs.append((name, value if equals else None))
+    return pairs
+
+
+_VARIABLE = re.compile(
+    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+def _substitute(text: str, variables: dict[str, str | None]) -> str | None:
+    """Expand ``$NAME``/``${NAME}``/``${NAME:-default}``; None when a value is unknown."""
+    unresolved = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal unresolved
+        name = match.group(1) or match.group(4)
+        value = variables.get(name)
+        operator, word = match.group(2), match.group(3)
+        if operator == "-" and not value:
+            return word or ""
+        if operator == "+":
+            return (word or "") if value else ""
+        if value is None:
+            unresolved = True
+            return ""
+        return value
+
+    result = _VARIABLE.sub(replace, text)
+    return None if unresolved else result
+
+
+def _global_args(document: Dockerfile) -> dict[str, str | None]:
+    first = document.stages[0].line if document.stages else 0
+    found: dict[str, str | None] = {}
+    for instruction in document.instructions:
+        if instruction.line >= first:
+            break
+        if instruction.keyword == "ARG":
+            found.update(_pairs(instruction))
+    return found
+
+
+def _chain(document: Dockerfile, stage: Stage) -> list[Stage]:
+    """``stage`` and the earlier stages it is built ``FROM``, ancestors first."""
+    chain = [stage]
+    current = stage
+    variables = _global_args(document)
+    while True:
+        image = current.image.lower()
+        if "$" in image:
+            image = (_substitute(current.image, variables) or "").lower()
+        parent = next(
+            (
+                s
+                for s in reversed(document.stages[: current.index])
+                if s.alias and s.alias.lower() == image
+            ),
+            None,
+        )
+        if parent is None or parent in chain:
+            break
+        chain.append(parent)
+        current = parent
+    return chain[::-1]
+
+
+def _process(chain: list[Stage]) -> tuple[Instruction | None, Instruction | None]:
+    """The effective ENTRYPOINT and CMD of the last stage of ``chain``.
+
+    A stage that sets ENTRYPOINT resets the CMD inherited from its base.
+    """
+    entrypoint: Instruction | None = None
+    command: Instruction | None = None
+    for stage in chain:
+        entrypoints = stage.find("ENTRYPOINT")
+        commands = stage.find("CMD")
+        if entrypoints:
+            entrypoint = entrypoints[-1]
+            command = commands[-1] if commands else None
+        elif commands:
+            command = commands[-1]
+    return entrypoint, command
+
+
+def _words(instruction: Instruction | None) -> list[str]:
+    """The words a CMD/ENTRYPOINT runs, ``sh -c "..."`` strings expanded."""
+    if instruction is None:
+        return []
+    exec_form = _exec_form(instruction)
+    if exec_form is None:
+        return _split(instruction.value, comments=True)
+    words: list[str] = []
+    for item in exec_form:
+        words.extend(_split(item) if " " in item.strip() else [item])
+    return words
+
+
+_SEPARATORS = frozenset({"&&", "||", ";", "|", "&"})
+
+
+def _segments(words: list[str]) -> list[list[str]]:
+    """Split shell words into simple commands at ``&&``, ``;``, ``|``..."""
+    segments: list[list[str]] = [[]]
+    for word in words:
+        if word in _SEPARATORS:
+            segments.append([])
+            continue
+        if word.endswith(";") and len(word) > 1:
+            segments[-1].append(word[:-1])
+            segments.append([])
+            continue
+        segments[-1].append(word)
+    return [segment for segment in segments if segment]
+
+
+def _line_of(ctx: FileContext, instruction: Instruction, name: str) -> int:
+    """The line of a multi-line ENV/ARG that declares ``name``."""
+    pattern = re.compile(rf"(^|[\s\\]){re.escape(name)}(=|\s|$)")
+    for number in range(instruction.line, min(instruction.end_line, len(ctx.lines)) + 1):
+        text = ctx.lines[number - 1]
+        if number == instruction.line:
+            text = text.strip().partition(" ")[2]
+        if pattern.search(text):
+            return number
+    return instruction.line
+
+
+def _base(word: str) -> str:
+    return posixpath.basename(word.strip()).lower()
+
+
+# -- DKR001 -----------------------------------------------------------------------------------
+
+_ROOT_USERS = frozenset({"root", "0"})
+_PRIVILEGE_DROPPERS = frozenset(
+    {"gosu", "su-exec", "setpriv", "runuser", "chpst", "s6-setuidgid", "setuidgid", "su"}
+)
+
+
+def _non_root_base(image: str) -> bool:
+    """Base images that set a non-root USER themselves."""
+    lower = image.lower()
+    name, _, _digest = lower.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2]
+    if "nonroot" in tag or "non-root" in tag:
+        return True  # gcr.io/distroless/python3-debian12:nonroot, *:debug-nonroot
+    if ("cgr.dev/chainguard/" in name or name.startswith("chainguard/")) and not any(
+        base in name for base in ("wolfi-base", "chainguard-base", "static")
+    ):
+        return True
+    if "nginx-unprivileged" in name:
+        return True
+    if name.startswith(("public.ecr.aws/lambda/", "amazon/aws-lambda-")):
+        return True  # Lambda runs the function as an unprivileged sandbox user
+    return re.search(r"(^|/)ubi\d*/(python|nodejs|ruby|php|perl)-\d+", name) is not None
+
+
+def _user_of(instruction: Instruction) -> str:
+    words = instruction.value.split()
+    return words[0].partition(":")[0] if words else ""
+
+
+@file_rule(
+    kind=FileKind.DOCKERFILE,
+    code="DKR001",
+    name="dockerfile-runs-as-root",
+    category=Category.SECURITY,
+    severity=Severity.MEDIUM,
+    cwe=250,
+    summary="The image's final stage runs its process as root (no USER, or USER root)",
+    fix="Create an unprivileged user and switch to it: RUN useradd --uid 10001 app; USER app",
+)
+def dockerfile_runs_as_root(document: Dockerfile, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags a Dockerfile whose final stage never switches to an unprivileged user (no `USER`
+    instruction in it or in the stages it is built from), or whose last `USER` is `root`/`0`.
+    Base images that already run as a non-root user (`distroless/*:nonroot`, Chainguard images,
+    Red Hat UBI language images, AWS Lambda images) and entrypoints that drop privileges
+    (`gosu`, `su-exec`) are accepted. The final stage is the last one unless that is a
+    development target (`AS dev`, `AS test`); dev containers and `Dockerfile.dev` are skipped.
+
+    ## Why it breaks production
+    A process running as root inside the container is root on the container's filesystem and,
+    after any container escape (runc and kernel CVEs happen every year), root on the node: one
+    remote-code-execution bug in the app or a dependency becomes a node compromise. Clusters
+    that enforce the `restricted` Pod Security Standard (`runAsNonRoot: true`) refuse to start
+    such images at all -- often discovered at the first production deploy.
+
+    ## Example
+    ```dockerfile
+    FROM python:3.12-slim
+    COPY . /app
+    RUN pip install --no-cache-dir -r /app/requirements.txt
+    CMD ["gunicorn", "app:app"]
+    ```
+
+    ## Use instead
+    ```dockerfile
+    FROM python:3.12-slim
+    RUN useradd --create-home --uid 10001 app
+    COPY --chown=app:app . /app
+    RUN pip install --no-cache-dir -r /app/requirements.txt
+    USER 10001
+    CMD ["gunicorn", "app:app"]
+    ```
+    """
+    final = _production_stage(document)
+    if final is None or _dev_dockerfile(ctx.path):
+        return
+    chain = _chain(document, final)
+    users = [instruction for stage in chain for instruction in stage.find("USER")]
+    if users:
+        last = users[-1]
+        user = _user_of(last)
+        if "$" in user or user.lower() not in _ROOT_USERS:
+            return
+        line = last.line if last.stage == final.index else final.line
+        ctx.report(
+            line,
+            f"the final image runs as `USER {last.value.split()[0]}`: the app is root in the "
+            "container and after any escape on the node; switch back to an unprivileged user "
+            "(USER app or a numeric UID) after the steps that need root",
+        )
+        return
+    variables = _global_args(document)
+    base = _substitute(chain[0].image, variables) if "$" in chain[0].image else chain[0].image
+    if base is None or _non_root_base(base):
+        return
+    entrypoint, command = _process(chain)
+    if base.lower() == "scratch" and entrypoint is None and command is None:
+        return  # an export stage (docker build --output), not a runnable image
+    words = [_base(word) for word in _words(entrypoint) + _words(command)]
+    if any(word in _PRIVILEGE_DROPPERS for word in words):
+        return  # the entrypoint drops to an unprivileged user at run time
+    if any(word in {"--user", "--uid"} or word.startswith(("--user=", "--uid=")) for word in words):
+        return  # gunicorn --user / uwsgi --uid switch after binding
+    script = any(word.endswith(".sh") or "entrypoint" in word for word in words)
+    ctx.report(
+        final.line,
+        "the final stage has no USER instruction, so the container runs as root: an exploited "
+        "bug is root in the container (and on the node after an escape), and clusters enforcing "
+        "runAsNonRoot refuse the image; add a user and `USER <name or UID>` before CMD",
+        confidence=Confidence.MEDIUM if script else None,
+    )
+
+
+# -- DKR002 -----------------------------------------------------------------------------------
+
+
+def _tag_of(image: str) -> str | None:
+    last = image.rsplit("/", 1)[-1]
+    return last.partition(":")[2] if ":" in last else None
+
+
+@file_rule(
+    kind=FileKind.DOCKERFILE,
+    code="DKR002",
+    name="dockerfile-unpinned-base-image",
+    category=Category.DEPLOYMENT,
+    severity=Severity.MEDIUM,
+    summary="FROM an image without a tag or with :latest: every build may get a different base",
+    fix="Pin a version tag (python:3.12.4-slim-bookworm), ideally with its @sha256 digest.",
+)
+def dockerfile_unpinned_base_image(document: Dockerfile, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags `FROM` instructions whose image has no tag or the `latest` tag and no `@sha256:`
+    digest. `FROM scratch`, references to earlier build stages and `${ARG}` images whose
+    default is unknown are skipped; an `ARG` default is expanded and checked.
+
+    ## Why it breaks production
+    `latest` is whatever was pushed last. Two builds of the same commit -- yesterday's and
+    today's hotfix -- get different base images: a new Python minor version, a new OpenSSL, a
+    removed system package. The hotfix then breaks in ways unrelated to its change, and
+    rebuilding an old release to roll back does not give back the old image.
+
+    ## Example
+    ```dockerfile
+    FROM python:latest
+    ```
+
+    ## Use instead
+    ```dockerfile
+    FROM python:3.12.4-slim-bookworm
+    # or, fully reproducible:
+    FROM python:3.12.4-slim-bookworm@sha256:<digest>
+    ```
+    """
+    variables = _global_args(document)
+    for stage in document.stages:
+        image = stage.image
+        if not image or image.lower() == "scratch":
+            continue
+        earlier = {s.alias.lower() for s in document.stages[: stage.index] if s.alias}
+        if image.lower() in earlier:
+            continue
+        shown = image
+        if "$" in image:
+            resolved = _substitute(image, variables)
+            if resolved is None or not resolved or resolved.lower() in earlier:
+                continue
+            if resolved.lower() == "scratch":
+                continue
+            shown = f"{image} (= {resolved})"
+            image = resolved
+        if "@" in image:
+            continue  # pinned by digest
+        tag = _tag_of(image)
+        if tag is not None and tag.lower() != "latest":
+            continue
+        what = "the `latest` tag" if tag is not None else "no tag (so `latest`)"
+        ctx.report(
+            stage.line,
+            f"base image `{shown}` uses {what}: each build can pull a different image, so "
+            "builds of the same commit differ and rebuilding a release does not reproduce it; "
+            "pin a version tag (and ideally its @sha256 digest)",
+        )
+
+
+# -- DKR003 -----------------------------------------------------------------------------------
+
+_RELOAD_SERVERS = frozenset({"uvicorn", "hypercorn", "gunicorn", "granian", "daphne"})
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def _dev_server(words: list[str]) -> str | None:
+    """What is wrong with the development server ``words`` start, or None."""
+    for segment in _segments(words):
+        names = [_base(word) for word in segment]
+        if "flask" in names and "run" in names[names.index("flask") + 1 :]:
+            return (
+                "`flask run` starts Werkzeug's development server, which Flask documents as "
+                "unfit for production (little concurrency, no worker management, not "
+                "hardened); serve the app with gunicorn or uWSGI"
+            )
+        if any(name.startswith("runserver") for name in names) and (
+            "manage.py" in names or "django-admin" in names
+        ):
+            return (
+                "`manage.py runserver` is Django's development server, which Django says is "
+                "not security-audited or performance-tested; serve the WSGI/ASGI app with "
+                "gunicorn or uvicorn"
+            )
+        if "fastapi" in names and "dev" in names[names.index("fastapi") + 1 :]:
+            return (
+                "`fastapi dev` runs uvicorn in development mode with auto-reload (one "
+                "process restarted on file changes); use `fastapi run` or uvicorn/gunicorn "
+                "with --workers"
+            )
+        server = next((name for name in names if name in _RELOAD_SERVERS), None)
+        if server and any(name == "--reload" or name.startswith("--reload=") for name in names):
+            return (
+                f"`{server} --reload` is development auto-reload mode: one process that "
+                "watches the filesystem and restarts on any change; drop --reload and set "
+                "--workers"
+            )
+        if "-m" in names and "http.server" in names:
+            return (
+                "`python -m http.server` is a development file server the Python docs say "
+                "is not for production; serve static files with nginx or a CDN"
+            )
+    return None
+
+
+@file_rule(
+    kind=FileKind.DOCKERFILE,
+    code="DKR003",
+    name="dockerfile-dev-server",
+    category=Category.DEPLOYMENT,
+    severity=Severity.HIGH,
+    summary="The image starts a development server (flask run, runserver, --reload, debug mode)",
+    fix='Run a production server: CMD ["gunicorn", "--bind", "0.0.0.0:8000", "app:app"]',
+)
+def dockerfile_dev_server(document: Dockerfile, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags a final image whose CMD/ENTRYPOINT starts a development server -- `flask run`,
+    `python manage.py runserver`, `uvicorn/gunicorn/hypercorn --reload`, `fastapi dev`,
+    `python -m http.server` -- or that sets `FLASK_DEBUG=1` / `FLASK_ENV=development`.
+    Dev containers and test images (`.devcontainer/`, `Dockerfile.dev`) are skipped.
+
+    ## Why it breaks production
+    Development servers are single-process, unhardened and documented as unfit for
+    production: Werkzeug and `runserver` handle a handful of concurrent requests and fall over
+    under real traffic; auto-reload watches the filesystem, restarts on any file change and
+    costs CPU; Flask debug mode serves the interactive debugger, which is remote code execution
+    for anyone who can trigger an error page.
+
+    ## Example
+    ```dockerfile
+    ENV FLASK_DEBUG=1
+    CMD ["flask", "run", "--host=0.0.0.0"]
+    ```
+
+    ## Use instead
+    ```dockerfile
+    CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "app:app"]
+    ```
+    """
+    final = _production_stage(document)
+    if final is None or _dev_dockerfile(ctx.path):
+        return
+    chain = _chain(document, final)
+    entrypoint, command = _process(chain)
+    reported = False
+    for instruction in (entrypoint, command):
+        if instruction is None:
+            continue
+        problem = _dev_server(_words(instruction))
+        if problem is None and instruction is command and entrypoint is not None:
+            problem = _dev_server(_words(entrypoint) + _words(command))
+        if problem is not None and not reported:
+            reported = True
+            ctx.report(instruction.line, problem)
+    runs_flask = any("flask" in _base(word) for word in _words(entrypoint) + _words(command))
+    for stage in chain:
+        for instruction in stage.find("ENV"):
+            for name, value in _pairs(instruction):
+                value = (value or "").strip().lower()
+                if (name == "FLASK_DEBUG" and value in _TRUE) or (
+                    name == "FLASK_ENV" and value == "development"
+                ):
+                    ctx.report(
+                        _line_of(ctx, instruction, name),
+                        f"`{name}={value}` turns on Flask debug mode in the image: the "
+                        "interactive debugger executes code for anyone who triggers an error, "
+                        "and reloading restarts workers; set it only in local development",
+                        confidence=None if runs_flask or not command else Confidence.MEDIUM,
+                    )
+
+
+# -- DKR004 -----------------------------------------------------------------------------------
+
+
+def _uses_variable(text: str, name: str) -> bool:
+    return re.search(rf"\$(?:{re.escape(name)}\b|\{{{re.escape(name)}\b)", text) is not None
+
+
+@file_rule(
+    kind=FileKind.DOCKERFILE,
+    code="DKR004",
+    name="dockerfile-secret-in-env",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    cwe=798,
+    summary="A credential in ENV or ARG: baked into the image and its history, and into git",
+    fix="Use a BuildKit secret (RUN --mount=type=secret,id=...) at build time and inject "
+    "runtime secrets from the orchestrator (Kubernetes Secret, secret manager).",
+)
+def dockerfile_secret_in_env(document: Dockerfile, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags `ENV` and `ARG` instructions that give a secret-looking variable (`*_PASSWORD`,
+    `*_SECRET`, `*_TOKEN`, `API_KEY`, `SECRET_KEY`, `PRIVATE_KEY`...) a literal value, and any
+    `ENV` URL with an embedded password (`postgres://app:pw@db/app`). Placeholders (`changeme`,
+    `<token>`, `${VAR}`, file paths) are ignored. In the final stage, an `ENV` that copies a
+    build argument into a secret-named variable, and a secret-named `ARG` used by a `RUN`, are
+    reported too (the value is persisted in the image config or history).
+
+    ## Why it breaks production
+    `ENV` values are stored in the image configuration and every layer's history: anyone who
+    can pull the image -- a CI cache, a registry mirror, a contractor -- reads them with
+    `docker inspect` or `docker history`, and the literal also sits in git forever. Rotating
+    the credential means rebuilding and redeploying every image that baked it in.
+
+    ## Example
+    ```dockerfile
+    ENV STRIPE_SECRET_KEY=sk_live_51HhR2bKx9vQpLmN0aB3cD4eF
+    ARG PIP_TOKEN
+    RUN pip install --index-url https://__token__:${PIP_TOKEN}@pypi.example.com/simple app
+    ```
+
+    ## Use instead
+    ```dockerfile
+    # runtime secrets come from the orchestrator (Kubernetes Secret, Vault...)
+    RUN --mount=type=secret,id=pip_token \\
+        PIP_INDEX_URL="https://__token__:$(cat /run/secrets/pip_token)@pypi.example.com/simple" \\
+        pip install --no-cache-dir app
+    ```
+    """
+    final = _production_stage(document)
+    final_chain = {stage.index for stage in _chain(document, final)} if final else set()
+    for instruction in document.instructions:
+        if instruction.keyword not in {"ENV", "ARG"}:
+            continue
+        for name, value in _pairs(instruction):
+            if value is None:
+                _check_bare_arg(document, instruction, name, final_chain, ctx)
+                continue
+            if secret_name(name) and not placeholder_value(value, name):
+                what = "environment variable" if instruction.keyword == "ENV" else "build argument"
+                ctx.report(
+                    _line_of(ctx, instruction, name),
+                    f"{what} `{name}` holds a literal credential: it is stored in the image "
+                    "config and history (docker inspect/history) and in git; pass it at run "
+                    "time from a secret store, or use RUN --mount=type=secret at build time",
+                )
+                break
+            if credential_in_url(value):
+                ctx.report(
+                    _line_of(ctx, instruction, name),
+                    f"`{name}` is a URL with an embedded password: it is stored in the image "
+                    "and in git; inject the URL (or just the password) at run time from a "
+                    "secret store",
+                )
+                break
+            if (
+                instruction.keyword == "ENV"
+                and instruction.stage in final_chain
+                and secret_name(name)
+                and _copies_build_arg(document, instruction, value)
+            ):
+                ctx.report(
+                    _line_of(ctx, instruction, name),
+                    f"`ENV {name}` copies a build argument into the image configuration, so the "
+                    "secret passed with --build-arg ships inside the image; read it at run "
+                    "time instead, or use RUN --mount=type=secret during the build",
+                    confidence=Confidence.MEDIUM,
+                )
+                break
+
+
+def _copies_build_arg(document: Dockerfile, env: Instruction, value: str) -> bool:
+    """``ENV NAME=$ARG`` where ``ARG`` is a build argument of the stage (or a global one)."""
+    names = {match.group(1) or match.group(4) for match in _VARIABLE.finditer(value)}
+    if not names:
+        return False
+    args = {
+        name
+        for instruction in document.instructions
+        if instruction.keyword == "ARG"
+        and instruction.line < env.line
+        and (instruction.stage == env.stage or instruction.line < document.stages[0].line)
+        for name, _ in _pairs(instruction)
+    }
+    return bool(names & args)
+
+
+def _check_bare_arg(
+    document: Dockerfile,
+    instruction: Instruction,
+    name: str,
+    final_chain: set[int],
+    ctx: FileContext,
+) -> None:
+    """A secret ``ARG`` without default that a RUN of the final image uses."""
+    if not secret_name(name) or instruction.stage not in final_chain:
+        return
+    if document.stages and instruction.line < document.stages[0].line:
+        return  # a global ARG is only in scope where a stage re-declares it
+    used = any(
+        later.keyword == "RUN"
+        and later.line > instruction.line
+        and _uses_variable(later.value, name)
+        for later in document.stages[instruction.stage].instructions
+    )
+    if used:
+        ctx.report(
+            instruction.line,
+            f"build argument `{name}` carries a secret into a RUN of the final image: build "
+            "arguments are recorded in the image history and provenance; use "
+            f"RUN --mount=type=secret,id={name.lower()} and read /run/secrets/{name.lower()}",
+            severity=Severity.LOW,
+            confidence=Confidence.MEDIUM,
+        )
+
+
+# -- DKR005 -----------------------------------------------------------------------------------
+
+
+@file_rule(
+    kind=FileKind.DOCKERFILE,
+    code="DKR005",
+    name="dockerfile-shell-form-entrypoint",
+    category=Category.DEPLOYMENT,
+    severity=Severity.MEDIUM,
+    summary="CMD/ENTRYPOINT in shell form: /bin/sh is PID 1 and SIGTERM may not reach the app",
+    fix='Use the exec (JSON) form: CMD ["gunicorn", "--bind", "0.0.0.0:8000", "app:app"]',
+)
+def dockerfile_shell_form_entrypoint(document: Dockerfile, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags a final image whose process is started by a shell-form `CMD` or `ENTRYPOINT`
+    (`CMD gunicorn app:app`) instead of the exec (JSON array) form. Shell-form commands that
+    `exec` the server are accepted.
+
+    ## Why it breaks production
+    Shell form runs `/bin/sh -c "<command>"`. When the shell stays PID 1 -- always for
+    compound commands (`cd /app && gunicorn ...`), and for simple ones depending on the shell
+    -- it does not forward SIGTERM to the app. On every deploy, scale-down or node drain the
+    app never hears the stop signal, keeps accepting requests, and is SIGKILLed when the grace
+    period ends: in-flight requests are dropped, transactions cut mid-way, and every rollout
+    takes the full 30 s per pod.
+
+    ## Example
+    ```dockerfile
+    CMD cd /app && gunicorn --bind 0.0.0.0:8000 app:app
+    ```
+
+    ## Use instead
+    ```dockerfile
+    WORKDIR /app
+    CMD ["gunicorn", "--bind", "0.0.0.0:8000", "app:app"]
+    ```
+    """
+    final = _production_stage(document)
+    if final is None or _dev_dockerfile(ctx.path):
+        return
+    entrypoint, command = _process(_chain(document, final))
+    process = entrypoint or command
+    if process is None or _exec_form(process) is not None or not process.value.strip():
+        return
+    if entrypoint is not None and process is entrypoint and not entrypoint.value.strip():
+        return
+    words = _split(process.value, comments=True)
+    if not words or any(_base(word) == "exec" for word in words):
+        return
+    compound = len(_segments(words)) > 1 or any(word.endswith(";") for word in words)
+    ctx.report(
+        process.line,
+        f"{process.keyword} in shell form runs under `/bin/sh -c`"
+        + (", which stays PID 1 for this compound command" if compound else "")
+        + ": the shell does not forward SIGTERM, so the app is SIGKILLed at the end of the "
+        "grace period and drops in-flight requests on every deploy; use the exec form "
+        f'{process.keyword} ["...", "..."] (or prefix the command with `exec`)',
+        confidence=None if compound else Confidence.MEDIUM,
+    )
+
+
+# -- DKR006 -----------------------------------------------------------------------------------
+
+
+def _installs_with_pip(segment: list[str]) -> bool:
+    names = [_base(word) for word in segment]
+    for position, name in enumerate(names):
+        if re.fullmatch(r"pip(3(\.\d+)?)?", name):
+            if position > 0 and names[position - 1] in {"uv", "pipx"}:
+                return False
+            return "install" in names[position + 1 :]
+    return False
+
+
+_PIP_INSTALL = re.compile(r"\bpip[0-9.]*\s+(?:[^&;|#]*\s)?install\b")
+
+
+def _pip_line(ctx: FileContext, instruction: Instruction) -> int:
+    """The line of a multi-line RUN with the pip install that keeps its cache."""
+    for number in range(instruction.line, min(instruction.end_line, len(ctx.lines)) + 1):
+        text = ctx.lines[number - 1]
+        if _PIP_INSTALL.search(text) and "--no-cache" not in text:
+            return number
+    return instruction.line
+
+
+def _cache_mount(instruction: Instruction) -> bool:
+    for value in instruction.flag_values("mount"):
+        options = dict(part.partition("=")[::2] for part in value.split(","))
+        if options.get("type") == "cache":
+            target = options.get("target") or options.get("dst") or options.get("destination") or ""
+            if ".cache" in target or "pip" in target:
+                return True
+    return False
+
+
+@file_rule(
+    kind=FileKind.DOCKERFILE,
+    code="DKR006",
+    name="dockerfile-pip-cache-kept",
+    category=Category.PERFORMANCE,
+    severity=Severity.LOW,
+    summary="pip install without --no-cache-dir keeps the wheel cache in the image layer",
+    fix="pip install --no-cache-dir ..., or ENV PIP_NO_CACHE_DIR=1, or a BuildKit cache mount.",
+)
+def dockerfile_pip_cache_kept(document: Dockerfile, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags `RUN pip install ...` in the final image without `--no-cache-dir`, when no
+    `PIP_NO_CACHE_DIR` is set, the RUN has no `--mount=type=cache` for the pip cache and does
+    not remove `~/.cache/pip` itself. Builder stages whose files are copied out are not checked.
+
+    ## Why it breaks production
+    pip keeps every downloaded wheel in `~/.cache/pip`; inside a `RUN` that directory becomes
+    part of the layer, often tens to hundreds of megabytes (numpy, grpc, torch). Every node
+    pulls it on every deploy, scale-up and rollback: slower autoscaling when traffic spikes,
+    slower recovery, more registry egress -- for files the container never reads.
+
+    ## Example
+    ```dockerfile
+    RUN pip install -r requirements.txt
+    ```
+
+    ## Use instead
+    ```dockerfile
+    RUN pip install --no-cache-dir -r requirements.txt
+    # or keep the cache out of the layer with BuildKit:
+    RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt
+    ```
+    """
+    final = _production_stage(document)
+    if final is None or _dev_dockerfile(ctx.path):
+        return
+    chain = _chain(document, final)
+    for instruction in document.instructions:
+        if instruction.keyword in {"ENV", "ARG"} and any(
+            name == "PIP_NO_CACHE_DIR" for name, _ in _pairs(instruction)
+        ):
+            return
+    for stage in chain:
+        for instruction in stage.find("RUN"):
+            text = instruction.value
+            if "pip" not in text or _cache_mount(instruction):
+                continue
+            lower = text.lower()
+            if "pip cache purge" in lower or "pip cache remove" in lower:
+                continue
+            if re.search(r"\brm\s+-[a-z]*r[a-z]*\s+[^&;|]*\.cache", lower):
+                continue
+            exec_form = _exec_form(instruction)
+            segments: list[list[str]] = []
+            if exec_form is not None:
+                expanded: list[str] = []
+                for word in exec_form:
+                    expanded.extend(_split(word) if " " in word else [word])
+                segments = _segments(expanded)
+            else:
+                for command_line in text.split("\n"):  # heredoc bodies: one command a line
+                    segments.extend(_segments(_split(command_line, comments=True)))
+            if any(
+                _installs_with_pip(segment)
+                and not any(word.startswith("--no-cache") for word in segment)
+                for segment in segments
+            ):
+                ctx.report(
+                    _pip_line(ctx, instruction),
+                    "pip install without --no-cache-dir leaves pip's wheel cache in this layer, "
+                    "making every pull on deploy, scale-up and rollback slower; add "
+                    "--no-cache-dir (or ENV PIP_NO_CACHE_DIR=1, or a cache mount)",
+                )
