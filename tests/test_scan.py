@@ -93,7 +93,14 @@ def test_discovery_kinds_gitignore_and_skips(tmp_path: Path) -> None:
 
 
 def test_configured_exclude_and_explicit_files(tmp_path: Path) -> None:
-    _write(tmp_path, {"app/main.py": SERVICE, "app/migrations/0001.py": SERVICE, "script": "#!/usr/bin/env python3\nprint(1)\n"})
+    _write(
+        tmp_path,
+        {
+            "app/main.py": SERVICE,
+            "app/migrations/0001.py": SERVICE,
+            "script": "#!/usr/bin/env python3\nprint(1)\n",
+        },
+    )
     discovery = Discovery(tmp_path, exclude=("migrations/",))
     assert [s.relpath for s in discovery.files([tmp_path])] == ["app/main.py"]
     # An explicitly named file is scanned unless configured out; a python shebang counts.
@@ -109,10 +116,16 @@ def test_findings_have_every_field(tmp_path: Path, run) -> None:
     assert len(result.findings) == 1
     finding = result.findings[0]
     assert (finding.rule, finding.name, finding.category.value) == (
-        "RES001", "http-call-without-timeout", "resilience",
+        "RES001",
+        "http-call-without-timeout",
+        "resilience",
     )
     assert (finding.path, finding.line, finding.column, finding.end_line, finding.end_column) == (
-        "svc/api.py", 5, 12, 5, 29,
+        "svc/api.py",
+        5,
+        12,
+        5,
+        29,
     )
     assert finding.severity is Severity.HIGH and finding.confidence.value == "high"
     assert "timeout" in finding.message and finding.fix
@@ -221,7 +234,10 @@ def test_baseline_reports_only_new_findings(tmp_path: Path, run) -> None:
     stored = json.loads(baseline.read_text())
     assert stored["tool"] == "prodready" and len(stored["findings"]) == 1
     assert run(tmp_path, baseline=baseline).findings == []
-    _write(tmp_path, {"api.py": "# moved\n" + SERVICE + "\n\ndef new(url):\n    return requests.post(url)\n"})
+    _write(
+        tmp_path,
+        {"api.py": "# moved\n" + SERVICE + "\n\ndef new(url):\n    return requests.post(url)\n"},
+    )
     result = run(tmp_path, baseline=baseline)
     assert [(f.line, f.snippet) for f in result.findings] == [(14, "return requests.post(url)")]
     assert result.stats.suppressed_by_baseline == 1
@@ -265,10 +281,14 @@ def test_diff_outside_git_is_a_usage_error(tmp_path: Path, run) -> None:
         run(tmp_path, diff="main")
 
 
-def test_scan_options_default_root_is_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry) -> None:
+def test_scan_options_default_root_is_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry
+) -> None:
     _write(tmp_path, {"src/app/api.py": SERVICE})
     monkeypatch.chdir(tmp_path)
-    result = scan(ScanOptions(targets=[Path("src")], use_cache=False, jobs=1, plugins=False), ONLY, registry)
+    result = scan(
+        ScanOptions(targets=[Path("src")], use_cache=False, jobs=1, plugins=False), ONLY, registry
+    )
     assert result.findings[0].path == "src/app/api.py"
 
 
@@ -287,6 +307,26 @@ def test_an_explicitly_named_ignored_directory_is_scanned(tmp_path: Path) -> Non
     discovery = Discovery(tmp_path)
     assert [s.relpath for s in discovery.files([tmp_path])] == ["src/app.py"]
     # Named explicitly, an ignored directory is scanned (its own .gitignore still applies) ...
-    assert [s.relpath for s in discovery.files([tmp_path / "vendored-copy"])] == ["vendored-copy/api.py"]
+    assert [s.relpath for s in discovery.files([tmp_path / "vendored-copy"])] == [
+        "vendored-copy/api.py"
+    ]
     # ... while the ancestors' patterns still apply inside a directory that is not ignored.
     assert [s.relpath for s in discovery.files([tmp_path / "src"])] == ["src/app.py"]
+
+
+def test_suppression_text_inside_strings_is_not_a_suppression(tmp_path: Path, run) -> None:
+    _write(
+        tmp_path,
+        {
+            "api.py": textwrap.dedent(
+                '''\
+                """Docs: write `# prodready: ignore[RES001]` to silence a finding."""
+                import requests
+                HELP = "# prodready: ignore"
+                requests.get("a")  # prodready: ignore[RES001] reason given
+                requests.get("b", headers={"x": "# prodready: ignore[RES001] in a string"})
+                '''
+            )
+        },
+    )
+    assert [(f.rule, f.line) for f in run(tmp_path).findings] == [("RES001", 5)]

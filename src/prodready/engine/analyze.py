@@ -18,7 +18,12 @@ from typing import Any
 from prodready.engine.documents import DocumentError, FileContext, parse_document
 from prodready.engine.location import Location, RawFinding
 from prodready.engine.python import PythonAnalyzer, RuleCrash
-from prodready.engine.suppress import Suppression, find_suppressions, suppression_for
+from prodready.engine.suppress import (
+    Suppression,
+    find_suppressions,
+    python_comments,
+    suppression_for,
+)
 from prodready.model import FileKind, Finding, Profile, Rule, ScanError
 
 RECURSION_LIMIT = 20_000
@@ -170,7 +175,10 @@ class FileAnalyzer:
         kind: FileKind,
         errors: list[ScanError],
     ) -> list[Finding]:
-        suppressions = find_suppressions(lines) if _mentions_prodready(lines) else {}
+        suppressions: dict[int, Suppression] = {}
+        if _mentions_prodready(lines):
+            comments = python_comments("\n".join(lines)) if kind is FileKind.PYTHON else None
+            suppressions = find_suppressions(lines, comments)
         kept = [
             item
             for item in raw

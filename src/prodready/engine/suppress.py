@@ -35,12 +35,38 @@ class Suppression:
         return any(wanted.upper() == code or wanted.lower() == name for wanted in self.codes)
 
 
-def find_suppressions(lines: list[str]) -> dict[int, Suppression]:
+def python_comments(source: str) -> dict[int, int] | None:
+    """Line -> column of each real comment in Python source (not ``#`` inside strings or
+    docstrings); None when the source cannot be tokenized."""
+    import io
+    import tokenize
+
+    comments: dict[int, int] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                comments[token.start[0]] = token.start[1]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return comments
+
+
+def find_suppressions(
+    lines: list[str], comments: dict[int, int] | None = None
+) -> dict[int, Suppression]:
+    """Suppression comments by line. ``comments`` (line -> column of the comment) restricts the
+    search to real comments, for languages where ``#`` may sit inside a string."""
     found: dict[int, Suppression] = {}
     for number, text in enumerate(lines, start=1):
         if "prodready" not in text:
             continue
-        match = _SUPPRESSION.search(text)
+        if comments is not None:
+            column = comments.get(number)
+            if column is None:
+                continue
+            match = _SUPPRESSION.search(text, column)
+        else:
+            match = _SUPPRESSION.search(text)
         if match is None:
             continue
         codes_text = match.group("codes")

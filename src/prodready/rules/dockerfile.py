@@ -789,7 +789,7 @@ def dockerfile_secret_in_env(document: Dockerfile, ctx: FileContext) -> None:
 
     ## Example
     ```dockerfile
-    ENV STRIPE_SECRET_KEY=sk_live_51HhR2bKx9vQpLmN0aB3cD4eF
+    ENV STRIPE_SECRET_KEY=sk_live_EXAMPLE51HhR2bKx9vQpLmN0aB3c
     ARG PIP_TOKEN
     RUN pip install --index-url https://__token__:${PIP_TOKEN}@pypi.example.com/simple app
     ```

@@ -780,7 +780,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
 
     ## Example
     ```python
-    STRIPE_API_KEY = "sk_live_51HqLyjWDarjtT1zdp7dcXYZabc123"
+    STRIPE_API_KEY = "sk_live_EXAMPLE51HqLyjWDarjtT1zdp7dcXYZ"
     engine = create_engine("postgresql://app@db/orders", connect_args={"password": "s3cr3t!"})
     ```
 
