@@ -189,7 +189,6 @@ def test_module_facts() -> None:
         [],
     )
     assert set(ctx.facts.module_state) == {"SESSIONS", "CARTS"}
-    assert ctx.facts.is_cli
     assert ctx.facts.has_main_guard
     assert "LIMIT" in ctx.facts.constants
 

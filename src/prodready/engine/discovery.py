@@ -70,7 +70,7 @@ def classify(name: str) -> FileKind | None:
         return FileKind.KUBERNETES
     if lower == "pyproject.toml":
         return FileKind.PYPROJECT
-    if lower.endswith(".txt") and ("requirements" in lower or lower.startswith("constraints")):
+    if lower.endswith(".txt") and "requirements" in lower:
         return FileKind.REQUIREMENTS
     return None
 

@@ -33,7 +33,8 @@ FRAMEWORK_MODULES = {
 # Frameworks whose presence makes a module part of a long-running service.
 SERVICE_FRAMEWORKS = frozenset(FRAMEWORK_MODULES.values())
 
-CLI_MODULES = frozenset({"argparse", "click", "typer", "fire", "docopt", "optparse"})
+DOC_DIRECTORIES = frozenset({"doc", "docs", "docs_src", "documentation"})
+TUTORIAL_WORDS = ("tutorial", "snippet", "cookbook")
 
 # Objects whose route decorators (``@app.get("/x")``) declare HTTP handlers.
 ROUTER_TYPES = frozenset(
@@ -126,6 +127,7 @@ class ModuleFacts:
     async_functions: list[tuple[str, int]] = field(default_factory=list)
     has_main_guard: bool = False
     is_test: bool = False
+    is_example: bool = False
 
     @property
     def framework(self) -> str | None:
@@ -134,13 +136,6 @@ class ModuleFacts:
             if name in self.frameworks:
                 return name
         return next(iter(sorted(self.frameworks)), None)
-
-    @property
-    def is_cli(self) -> bool:
-        """A command-line entry point or script, where printing is the interface."""
-        return self.has_main_guard or any(
-            module.split(".")[0] in CLI_MODULES for module, _ in self.imports
-        )
 
     @property
     def is_service(self) -> bool:
@@ -157,7 +152,18 @@ class ModuleFacts:
             "async_functions": [{"name": n, "line": line} for n, line in self.async_functions],
             "module_state": [{"name": n, "line": line} for n, line in self.module_state.items()],
             "is_test": self.is_test,
+            "is_example": self.is_example,
         }
+
+
+def is_example_path(relpath: str) -> bool:
+    """Code under a documentation or tutorial directory (``docs/``, ``docs_src/``,
+    ``tutorials/``, ``snippets/``) illustrates an API; it is not a deployed service.
+    ``examples/`` is not included: complete example services live there."""
+    for part in relpath.lower().split("/")[:-1]:
+        if part in DOC_DIRECTORIES or any(word in part for word in TUTORIAL_WORDS):
+            return True
+    return False
 
 
 def module_name_for(relpath: str) -> str:

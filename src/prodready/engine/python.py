@@ -27,6 +27,7 @@ from prodready.engine.facts import (
     Route,
     bind_import,
     framework_of,
+    is_example_path,
     is_main_guard,
     is_test_path,
     module_name_for,
@@ -108,7 +109,11 @@ class PythonContext:
         self.profile = profile
         self.module = module_name_for(relpath)
         self.is_package = relpath.endswith("__init__.py")
-        self.facts = ModuleFacts(module=self.module, is_test=is_test_path(relpath))
+        self.facts = ModuleFacts(
+            module=self.module,
+            is_test=is_test_path(relpath),
+            is_example=is_example_path(relpath),
+        )
         self.function: Scope | None = None
         self.classes: list[ClassInfo] = []
         self.loops: list[ast.AST] = []

@@ -34,6 +34,13 @@ _DEV_WORDS = frozenset(
         "benchmarks",
         "example",
         "examples",
+        "github",
+        "actions",
+        "gitlab",
+        "tooling",
+        "tools",
+        "release",
+        "insiders",
     }
 )
 _NON_APP_DIRECTORIES = frozenset({"docs", "doc", "tests", "test", "e2e"})
@@ -79,6 +86,24 @@ def _file_words(path: str) -> set[str]:
 def _is_constraints(path: str) -> bool:
     name = path.lower().rsplit("/", 1)[-1]
     return name.startswith("constraint") or "constraints" in _file_words(path)
+
+
+def _is_deployment_manifest(document: RequirementsFile, path: str) -> bool:
+    """Whether a requirements file describes what a service runs in production, rather than a
+    development, CI, docs or test environment, or a constraints overlay. Reproducibility
+    rules apply to the former only."""
+    if _is_constraints(path) or _file_words(path) & _DEV_WORDS:
+        return False
+    if set(path.lower().split("/")[:-1]) & _NON_APP_DIRECTORIES:
+        return False  # docs builds (Read the Docs), test suites
+    for line in document.lines:
+        if line.option in {"-c", "--constraint"}:
+            return False
+        # ``-e .``: installs the project itself for development.
+        target = (line.option_value or "").strip()
+        if line.option in {"-e", "--editable"} and (target == "." or target.startswith(".[")):
+            return False
+    return True
 
 
 def _host(url: str) -> str:
@@ -137,11 +162,7 @@ def unpinned_requirement(document: RequirementsFile, ctx: FileContext) -> None:
     # better: generate the pins with pip-compile / uv pip compile --generate-hashes
     ```
     """
-    if _is_constraints(ctx.path) or _file_words(ctx.path) & _DEV_WORDS:
-        return
-    if set(ctx.path.lower().split("/")[:-1]) & _NON_APP_DIRECTORIES:
-        return  # docs builds (Read the Docs), test suites
-    if any(line.option in {"-c", "--constraint"} for line in document.lines):
+    if not _is_deployment_manifest(document, ctx.path):
         return
     for line in document.requirements:
         if line.pinned or line.url:
@@ -368,6 +389,8 @@ def vcs_requirement_without_commit(document: RequirementsFile, ctx: FileContext)
     internal-sdk @ git+https://github.com/acme/internal-sdk.git@3f2c1a9e5b7d4c6a8e0f1b2c3d4e5f6a7b8c9d0e
     ```
     """
+    if not _is_deployment_manifest(document, ctx.path):
+        return
     for line, url in _vcs_requirements(document):
         lower = url.lower()
         if lower.startswith(_VCS_PREFIXES):

@@ -213,7 +213,7 @@ def sleep_in_request_handler(node: ast.Call, ctx: PythonContext) -> None:
         return {"job_id": job.id}, 202   # the client polls GET /exports/<job_id>
     ```
     """
-    if ctx.route is None or ctx.facts.is_test:
+    if ctx.route is None or ctx.facts.is_test or ctx.facts.is_example:
         return
     scope = ctx.function
     while scope is not None:

@@ -136,7 +136,9 @@ def module_state_mutated_in_handler(node: ast.AST, ctx: PythonContext) -> None:
     ```
     """
     scope = ctx.function
-    if scope is None or not (ctx.facts.module_state or scope.globals) or ctx.facts.is_test:
+    if scope is None or not (ctx.facts.module_state or scope.globals):
+        return
+    if ctx.facts.is_test or ctx.facts.is_example:
         return
     where = _worker_context(ctx)
     if where is None:
