@@ -70,8 +70,23 @@ def test_json_report_to_file(tmp_path: Path) -> None:
         {"path": "app/broken.py", "message": "syntax error: invalid syntax", "line": 1}
     ]
     finding = report["findings"][0]
-    for key in ("rule", "name", "category", "severity", "path", "line", "column", "end_line",
-                "end_column", "message", "fingerprint", "confidence", "cwe", "fix", "docs"):
+    for key in (
+        "rule",
+        "name",
+        "category",
+        "severity",
+        "path",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "message",
+        "fingerprint",
+        "confidence",
+        "cwe",
+        "fix",
+        "docs",
+    ):
         assert key in finding
 
 
@@ -88,7 +103,11 @@ def test_usage_and_config_errors_exit_2_without_traceback(tmp_path: Path) -> Non
     project = _project(tmp_path, 'selct = ["RES"]\n')
     done = run_cli(["scan"], project)
     assert done.returncode == 2
-    assert "unknown key" in done.stderr and "selct" in done.stderr and "did you mean 'select'" in done.stderr
+    assert (
+        "unknown key" in done.stderr
+        and "selct" in done.stderr
+        and "did you mean 'select'" in done.stderr
+    )
     assert "Traceback" not in done.stderr
     (project / "prodready.toml").write_text('select = ["NOPE42"]\n')
     done = run_cli(["scan"], project)

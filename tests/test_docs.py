@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_rules_md_is_generated_from_the_catalog(registry: Registry) -> None:
     expected = render_markdown(list(registry))
     actual = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
-    assert actual == expected, "docs/rules.md is stale: run `prodready rules --format markdown > docs/rules.md`"
+    assert actual == expected, (
+        "docs/rules.md is stale: run `prodready rules --format markdown > docs/rules.md`"
+    )
 
 
 def test_every_rule_has_an_anchor_in_rules_md(registry: Registry) -> None:

@@ -21,8 +21,12 @@ def _call_names(source: str, path: str = "app/service.py") -> list[str | None]:
     seen: list[str | None] = []
 
     @python_rule(
-        code="TST001", name="record-calls", category=Category.RESILIENCE,
-        severity=Severity.LOW, summary="test", nodes=(ast.Call,),
+        code="TST001",
+        name="record-calls",
+        category=Category.RESILIENCE,
+        severity=Severity.LOW,
+        summary="test",
+        nodes=(ast.Call,),
     )
     def record(node: ast.Call, ctx: PythonContext) -> None:
         seen.append(ctx.call_name)
@@ -99,8 +103,10 @@ def test_shadowing_restores_the_raw_name() -> None:
 
 
 def test_relative_imports_resolve_against_the_module() -> None:
-    names = _call_names("from .models import Order\nfrom ..core import db\nOrder()\ndb.run()\n",
-                        path="src/shop/api/views.py")
+    names = _call_names(
+        "from .models import Order\nfrom ..core import db\nOrder()\ndb.run()\n",
+        path="src/shop/api/views.py",
+    )
     assert names == ["shop.api.models.Order", "shop.core.db.run"]
 
 
@@ -172,7 +178,12 @@ def test_django_views_and_viewsets_are_routes() -> None:
         path="shop/views.py",
     )
     routes = {(r.function, r.methods) for r in ctx.facts.routes}
-    assert routes == {("index", None), ("submit", ("POST",)), ("post", ("POST",)), ("create", ("POST",))}
+    assert routes == {
+        ("index", None),
+        ("submit", ("POST",)),
+        ("post", ("POST",)),
+        ("create", ("POST",)),
+    }
 
 
 def test_module_facts() -> None:
@@ -197,8 +208,13 @@ def test_walk_context_loops_handlers_and_events() -> None:
     events: list[tuple[str, int, int, bool]] = []
 
     @python_rule(
-        code="TST002", name="record-context", category=Category.RESILIENCE,
-        severity=Severity.LOW, summary="test", calls=("*.fetch",), nodes=(FunctionEnd, ModuleEnd),
+        code="TST002",
+        name="record-context",
+        category=Category.RESILIENCE,
+        severity=Severity.LOW,
+        summary="test",
+        calls=("*.fetch",),
+        nodes=(FunctionEnd, ModuleEnd),
     )
     def record(node: ast.AST, ctx: PythonContext) -> None:
         kind = type(node).__name__
@@ -228,15 +244,23 @@ def test_walk_context_loops_handlers_and_events() -> None:
 
 def test_a_crashing_rule_becomes_an_error_and_others_still_report() -> None:
     @python_rule(
-        code="TST003", name="always-crashes", category=Category.RESILIENCE,
-        severity=Severity.LOW, summary="test", calls=("builtins.print",),
+        code="TST003",
+        name="always-crashes",
+        category=Category.RESILIENCE,
+        severity=Severity.LOW,
+        summary="test",
+        calls=("builtins.print",),
     )
     def crash(node: ast.Call, ctx: PythonContext) -> None:
         raise KeyError("boom")
 
     @python_rule(
-        code="TST004", name="reports-print", category=Category.OBSERVABILITY,
-        severity=Severity.LOW, summary="test", calls=("builtins.print",),
+        code="TST004",
+        name="reports-print",
+        category=Category.OBSERVABILITY,
+        severity=Severity.LOW,
+        summary="test",
+        calls=("builtins.print",),
     )
     def report(node: ast.Call, ctx: PythonContext) -> None:
         ctx.report(node, "print found")
@@ -251,24 +275,36 @@ def test_a_crashing_rule_becomes_an_error_and_others_still_report() -> None:
 
 
 def test_pack_clash_is_reported() -> None:
-    @python_rule(code="RES001", name="other-rule", category=Category.STATE,
-                 severity=Severity.LOW, summary="x", nodes=(ast.Call,))
+    @python_rule(
+        code="RES001",
+        name="other-rule",
+        category=Category.STATE,
+        severity=Severity.LOW,
+        summary="x",
+        nodes=(ast.Call,),
+    )
     def clash(node: ast.Call, ctx: PythonContext) -> None: ...
 
-    from prodready.engine.registry import PackLoadError, load_packs
     import pytest
+
+    from prodready.engine.registry import PackLoadError, load_packs
 
     with pytest.raises(PackLoadError, match="clashes with RES001"):
         Registry([*load_packs(plugins=False), RulePack("acme", [clash])])
 
 
 def test_selection_by_code_prefix_name_and_category(registry: Registry) -> None:
-    from prodready.model import Config, ConfigError
     import pytest
 
+    from prodready.model import Config, ConfigError
+
     assert {r.code for r in registry.select(Config(select=("RES001",)))} == {"RES001"}
-    assert {r.code for r in registry.select(Config(select=("http-call-without-timeout",)))} == {"RES001"}
-    assert all(r.category.value == "resilience" for r in registry.select(Config(select=("resilience",))))
+    assert {r.code for r in registry.select(Config(select=("http-call-without-timeout",)))} == {
+        "RES001"
+    }
+    assert all(
+        r.category.value == "resilience" for r in registry.select(Config(select=("resilience",)))
+    )
     assert all(r.code.startswith("RES") for r in registry.select(Config(select=("RES",))))
     chosen = registry.select(Config(select=("ALL",), ignore=("RES001",)))
     assert "RES001" not in {r.code for r in chosen} and chosen
@@ -282,8 +318,12 @@ def test_concrete_classes_with_deprecated_subclasses_dispatch() -> None:
     seen: list[object] = []
 
     @python_rule(
-        code="TST005", name="record-constants", category=Category.SECURITY,
-        severity=Severity.LOW, summary="test", nodes=(ast.Constant, ast.stmt),
+        code="TST005",
+        name="record-constants",
+        category=Category.SECURITY,
+        severity=Severity.LOW,
+        summary="test",
+        nodes=(ast.Constant, ast.stmt),
     )
     def record(node: ast.AST, ctx: PythonContext) -> None:
         seen.append(node.value if isinstance(node, ast.Constant) else type(node).__name__)

@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED
+
 from prodready.model import Config
 from prodready.report import renderer
 
@@ -54,7 +54,9 @@ def test_sarif_validates_against_the_schema(result) -> None:
     assert results[1]["level"] == "error" and results[0]["level"] == "note"
     assert rule_ids[results[1]["ruleIndex"]] == "RES001"
     notifications = run["invocations"][0]["toolExecutionNotifications"]
-    assert notifications[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "bad.py"
+    assert (
+        notifications[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "bad.py"
+    )
 
 
 def test_github_annotations_escape_data_and_properties(result) -> None:

@@ -53,7 +53,7 @@ def _install_pack(site: Path) -> None:
     dist = site / "acme_rules-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-rules\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text('[prodready.rules]\nacme = acme_rules:PACK\n')
+    (dist / "entry_points.txt").write_text("[prodready.rules]\nacme = acme_rules:PACK\n")
 
 
 def _env(site: Path) -> dict[str, str]:
@@ -83,7 +83,9 @@ def test_installed_pack_rules_are_listed_and_run(tmp_path: Path) -> None:
 def test_a_broken_pack_is_a_clear_error(tmp_path: Path) -> None:
     site = tmp_path / "site"
     _install_pack(site)
-    (site / "acme_rules" / "__init__.py").write_text("raise ImportError('missing dependency foo')\n")
+    (site / "acme_rules" / "__init__.py").write_text(
+        "raise ImportError('missing dependency foo')\n"
+    )
     done = run_cli(["scan", "--no-cache"], tmp_path, _env(site))
     assert done.returncode == 2
     assert "rule pack 'acme'" in done.stderr and "missing dependency foo" in done.stderr

@@ -117,7 +117,8 @@ def test_binary_and_undecodable_files(tmp_path: Path) -> None:
 
 def test_fifty_thousand_line_file() -> None:
     source = "import requests\n" + "".join(
-        f"def f{i}(url):\n    return requests.get(url, timeout={i % 5 + 1})\n" for i in range(25_000)
+        f"def f{i}(url):\n    return requests.get(url, timeout={i % 5 + 1})\n"
+        for i in range(25_000)
     )
     result = _analyze(source.encode())
     assert result.errors == []
@@ -131,7 +132,10 @@ def test_fifty_thousand_line_file() -> None:
         "x = " + " + ".join(["a"] * 30_000) + "\n",  # a very deep left-leaning tree
         "x = " + "[" * 150 + "]" * 150 + "\n",
         "x = " + "-" * 50_000 + "1\n",
-        "def f():\n" + "".join("    " * (i + 1) + "if x:\n" for i in range(99)) + "    " * 100 + "pass\n",
+        "def f():\n"
+        + "".join("    " * (i + 1) + "if x:\n" for i in range(99))
+        + "    " * 100
+        + "pass\n",
     ],
 )
 def test_deeply_nested_sources_become_errors_or_results(source: str) -> None:

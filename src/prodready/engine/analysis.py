@@ -993,6 +993,7 @@ def external_source(expr: ast.AST | None, ctx: PythonContext, depth: int = 0) ->
 
 # -- example and documentation code -----------------------------------------------------------
 
+
 def is_example_code(ctx: PythonContext) -> bool:
     """The module lives under a documentation or tutorial directory (see
     :func:`prodready.engine.facts.is_example_path`): it illustrates an API and is not a
