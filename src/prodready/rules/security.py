@@ -565,9 +565,6 @@ _CREDENTIAL_TOKEN_WORDS = frozenset(
     | {"session", "secret", "service", "admin", "webhook", "jwt", "id", "personal", "app"}
     | {"telegram", "discord", "hf", "npm", "pypi", "vault", "consul", "cf", "do", "sentry"}
 )
-_EXAMPLE_DIRS = frozenset(
-    {"docs", "doc", "docs_src", "examples", "example", "tutorial", "tutorials", "samples"}
-)
 _NOT_SECRET_VALUES = frozenset(
     {"bearer", "basic", "token", "none", "null", "true", "false", "jwt", "hs256", "rs256"}
     | {"sha256", "md5", "plain", "text", "hidden", "required", "optional", "string", "str"}
@@ -733,15 +730,6 @@ def _settings_class_field(ctx: PythonContext) -> bool:
 _EXAMPLE_KEYS = frozenset({"example", "examples", "json_schema_extra", "schema_extra"})
 
 
-def _example_code(ctx: PythonContext) -> bool:
-    """Documentation and example programs, whose literals illustrate rather than configure."""
-    cached = ctx.module_state.get("security:example")
-    if cached is None:
-        cached = bool(_EXAMPLE_DIRS.intersection(ctx.path.lower().split("/")[:-1]))
-        ctx.module_state["security:example"] = cached
-    return bool(cached)
-
-
 def _dev_settings_file(path: str) -> bool:
     parts = path.lower().split("/")
     words = set(re.split(r"[_.\-]", parts[-1])) | set(parts[:-1])
@@ -835,7 +823,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         pairs.append((_target_name(left), right, node))
     for name, assigned, where in pairs:
         literal = constant_str(assigned)
-        if name is None or not literal or not secret_name(name) or _example_code(ctx):
+        if name is None or not literal or not secret_name(name) or ctx.facts.is_example:
             continue
         line = getattr(where, "lineno", 0)
         if line in ctx.module_state.setdefault("SEC002:lines", set()):
@@ -1940,7 +1928,7 @@ def debug_mode_enabled(node: ast.AST, ctx: PythonContext) -> None:
     # production: gunicorn -w 4 -b 0.0.0.0:8000 app:app
     ```
     """
-    if ctx.facts.is_test or _example_code(ctx):
+    if ctx.facts.is_test or ctx.facts.is_example:
         return
     if isinstance(node, ast.Assign):
         _debug_assignment(node, ctx)
