@@ -4,7 +4,6 @@ of prodready's own configuration (suppressions)."""
 from __future__ import annotations
 
 import ast
-import itertools
 import re
 
 from prodready.engine.analysis import (
@@ -22,6 +21,7 @@ from prodready.engine.analysis import (
 from prodready.engine.documents import FileContext
 from prodready.engine.python import ModuleEnd, PythonContext
 from prodready.engine.registry import file_rule, python_rule
+from prodready.engine.secrets import secret_name
 from prodready.engine.suppress import Suppression
 from prodready.model import Category, Confidence, Severity
 
@@ -429,37 +429,12 @@ def _in_dev_branch(
 
 # -- CFG002 -----------------------------------------------------------------------------------
 
-_SECRET_WORDS = frozenset(
-    {"secret", "secrets", "password", "passwd", "pwd", "pass", "token", "credential"}
-    | {"credentials", "apikey", "privatekey", "passphrase", "secretkey"}
-)
-_SECRET_PAIRS = frozenset(
-    {("api", "key"), ("private", "key"), ("signing", "key"), ("access", "key")}
-    | {("encryption", "key"), ("auth", "key"), ("master", "key"), ("jwt", "key")}
-    | {("fernet", "key"), ("hmac", "key"), ("session", "key"), ("app", "key")}
-)
-_NOT_SECRET_WORDS = frozenset(
-    {"expire", "expires", "expiry", "expiration", "ttl", "lifetime", "minutes", "seconds"}
-    | {"hours", "days", "length", "len", "size", "algorithm", "algorithms", "alg", "url"}
-    | {"uri", "endpoint", "header", "name", "file", "path", "dir", "id", "type", "prefix"}
-    | {"enabled", "required", "rotation", "hasher", "hashers", "issuer", "audience", "backend"}
-    | {"mode", "field", "param", "location", "user", "username", "policy", "regex", "pattern"}
-    | {"timeout", "max", "min", "count", "limit", "scheme", "format", "version", "host", "port"}
-    | {"env", "var", "keyword", "kind", "validators", "reset", "strength", "complexity", "age"}
-)
+
 _PLACEHOLDER_SECRETS = re.compile(r"^\s*$|^\$\{?\w+\}?$|^<[^>]*>$")
 
 
 def _is_secret_name(name: str | None) -> bool:
-    if not name:
-        return False
-    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower().replace("-", "_")
-    tokens = [token for token in re.split(r"[_.\s]+", words) if token]
-    if any(token in _NOT_SECRET_WORDS for token in tokens):
-        return False
-    if any(token in _SECRET_WORDS for token in tokens):
-        return True
-    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(tokens))
+    return name is not None and secret_name(name)
 
 
 def _literal_secret(expr: ast.AST | None) -> str | None:
@@ -549,7 +524,7 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
     owner = ctx.classes[-1]
     if not any(base.endswith("BaseSettings") for base in owner.bases):
         return
-    if not isinstance(node.target, ast.Name) or not _is_secret_name(node.target.id):
+    if not isinstance(node.target, ast.Name) or not secret_name(node.target.id):
         return
     if _literal_secret(node.value) is None:
         return

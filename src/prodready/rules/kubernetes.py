@@ -9,8 +9,8 @@ from typing import Any
 
 from prodready.engine.documents import FileContext, KubernetesObject, Manifests
 from prodready.engine.registry import file_rule
+from prodready.engine.secrets import credential_in_url, placeholder_value, secret_name
 from prodready.model import Category, Confidence, FileKind, Severity
-from prodready.rules.dockerfile import credential_in_url, placeholder_value, secret_name
 
 Container = dict[str, Any]
 KeyPath = tuple[Any, ...]

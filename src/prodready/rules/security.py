@@ -24,6 +24,12 @@ from prodready.engine.analysis import (
 )
 from prodready.engine.python import FunctionEnd, PythonContext
 from prodready.engine.registry import python_rule
+from prodready.engine.secrets import (
+    CREDENTIAL_FORMAT_NAMES,
+    CREDENTIAL_FORMATS,
+    name_words,
+    secret_name,
+)
 from prodready.model import Category, Confidence, Severity
 
 # -- shared: strings built from pieces ----------------------------------------------------------
@@ -33,12 +39,6 @@ _MAX_DEPTH = 5
 _PERCENT_FIELD = re.compile(
     r"%(?:\((?P<key>[^)]*)\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[a-zA-Z%]"
 )
-
-
-def _words(name: str) -> list[str]:
-    """``dbPassword`` / ``DB_PASSWORD`` / ``db-password`` -> ``["db", "password"]``."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
 
 
 def _is_str_template(expr: ast.AST, ctx: PythonContext, depth: int) -> bool:
@@ -545,19 +545,6 @@ _RANKED_CONFIDENCE = {3: Confidence.HIGH, 2: Confidence.MEDIUM, 1: Confidence.LO
 
 # -- SEC002 ------------------------------------------------------------------------------------
 
-_SECRET_LAST_WORDS = frozenset(
-    {"password", "passwd", "passphrase", "secret", "token", "apikey", "secretkey", "privatekey"}
-)
-_SHORT_SECRET_WORDS = frozenset({"pass", "pw", "pwd"})  # only with a prefix: ``db_pass``
-_KEY_PREFIXES = frozenset(
-    {"api", "secret", "private", "access", "signing", "encryption", "encrypt", "client", "master"}
-    | {"auth", "app", "jwt", "hmac", "webhook", "license", "subscription", "service", "account"}
-)
-_NOT_SECRET_CONTEXT = frozenset(
-    {"csrf", "xsrf", "page", "cursor", "continuation", "next", "pagination", "sync", "type"}
-    | {"public", "test", "dummy", "fake", "example", "sample", "mock", "hashed", "hash"}
-    | {"url", "lexer", "parser"}
-)
 # ``token`` alone names many things (lexer tokens, identity tokens, URL tokens): without a
 # credential word next to it, only a random-looking value counts.
 _CREDENTIAL_TOKEN_WORDS = frozenset(
@@ -597,54 +584,9 @@ _PLACEHOLDER_HINTS = (
     "test",
     "demo",
 )
-# (substrings one of which must occur, pattern, kind): the cheap substring test keeps the
-# regular expressions off the ~all files that hold no credential.
-_CREDENTIAL_FORMATS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
-    (("AKIA", "ASIA"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "aws"),
-    (
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{60,}\b"),
-        "github",
-    ),
-    (("xox",), re.compile(r"\bxox[baprs]-[0-9]{6,}-[0-9A-Za-z-]{10,}"), "slack"),
-    (("k_live_",), re.compile(r"\b[sr]k_live_[0-9A-Za-z]{16,}\b"), "stripe"),
-    (("AIza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), "google"),
-    (
-        ("PRIVATE KEY-----",),
-        re.compile(
-            r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----"
-            r"(?:\\n|\s|\\r)+[A-Za-z0-9+/=]{40,}"
-        ),
-        "pem",
-    ),
-)
-_FORMAT_NAMES = {
-    "aws": "an AWS access key id",
-    "github": "a GitHub token",
-    "slack": "a Slack token",
-    "stripe": "a live Stripe secret key",
-    "google": "a Google API key",
-    "pem": "a private key",
-}
 _DEV_SETTINGS = frozenset(
     {"dev", "development", "local", "test", "tests", "testing", "ci", "example", "sample"}
 )
-
-
-def secret_name(name: str) -> bool:
-    """``DB_PASSWORD``, ``api_key``, ``clientSecret``, ``SECRET_KEY``, ``auth_token``... -- a name
-    that holds a credential (not ``token_url``, ``password_field``, ``csrf_token``)."""
-    words = _words(name)
-    if not words or _NOT_SECRET_CONTEXT.intersection(words):
-        return False
-    last = words[-1]
-    if last in _SECRET_LAST_WORDS:
-        return True
-    if last in _SHORT_SECRET_WORDS:
-        return len(words) > 1
-    if last == "key" and len(words) > 1:
-        return words[-2] in _KEY_PREFIXES or "secret" in words
-    return last == "authorization"
 
 
 def _secret_value(value: str, name: str) -> Confidence | None:
@@ -686,7 +628,7 @@ def _secret_value(value: str, name: str) -> Confidence | None:
         return Confidence.MEDIUM  # words (``super-secret-key``): weak, but maybe a label
     if re.fullmatch(r"[a-z]+(?:_[a-z]+)+", text):
         return None  # an identifier or an error code (``too_short``)
-    words = _words(name)
+    words = name_words(name)
     if words[-1] == "token" and not _CREDENTIAL_TOKEN_WORDS.intersection(words[:-1]):
         return Confidence.HIGH if _looks_random(text) else None
     return Confidence.HIGH
@@ -847,7 +789,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
 def _scan_credential_formats(ctx: PythonContext) -> None:
     source = ctx.source
     lines: set[int] = ctx.module_state.setdefault("SEC002:lines", set())
-    for markers, pattern, kind in _CREDENTIAL_FORMATS:
+    for markers, pattern, kind in CREDENTIAL_FORMATS:
         if any(marker in source for marker in markers):
             _report_credentials(ctx, pattern, kind, lines)
 
@@ -874,8 +816,8 @@ def _report_credentials(
         where.end_lineno, where.end_col_offset = line, byte_column + width
         ctx.report(
             where,
-            f"{_FORMAT_NAMES[kind]} is committed in the source: treat it as leaked -- revoke "
-            "and rotate it, then load the new one from the environment or a secret manager",
+            f"{CREDENTIAL_FORMAT_NAMES[kind]} is committed in the source: treat it as leaked -- "
+            "revoke and rotate it, then load the new one from the environment or a secret manager",
         )
 
 
@@ -917,7 +859,7 @@ def _mentions_password(expr: ast.AST) -> bool:
             name = constant_str(node.slice) or ""
         else:
             continue
-        words = set(_words(name))
+        words = set(name_words(name))
         if words & _PASSWORD_WORDS and not words & _NOT_PASSWORD_WORDS:
             if "pass" in words and len(words) == 1:
                 continue
@@ -928,7 +870,7 @@ def _mentions_password(expr: ast.AST) -> bool:
 def _protocol_digest(expr: ast.AST) -> bool:
     for node in ast.walk(expr):
         name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
-        if isinstance(name, str) and set(_words(name)) & _PROTOCOL_WORDS:
+        if isinstance(name, str) and set(name_words(name)) & _PROTOCOL_WORDS:
             return True
     return False
 
@@ -937,14 +879,14 @@ _PROTOCOL_WORDS = frozenset({"nonce", "cnonce", "realm", "challenge", "iso", "cr
 
 
 def _password_function(name: str) -> bool:
-    words = set(_words(name))
+    words = set(name_words(name))
     return bool(words & (_PASSWORD_WORDS - {"pass"})) and bool(words & _PASSWORD_VERBS)
 
 
 def _unrelated_to_password(expr: ast.AST) -> bool:
     for node in ast.walk(expr):
         name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
-        if isinstance(name, str) and set(_words(name)) & _UNRELATED_WORDS:
+        if isinstance(name, str) and set(name_words(name)) & _UNRELATED_WORDS:
             return True
     return False
 
@@ -1020,7 +962,7 @@ def weak_password_hash(node: ast.Call, ctx: PythonContext) -> None:
     ):
         return  # a pluggable (legacy) Django hasher, chosen by PASSWORD_HASHERS
     function = scope.name if scope is not None else ""
-    if set(_words(function)) & _BREACH_CHECK_WORDS:
+    if set(name_words(function)) & _BREACH_CHECK_WORDS:
         return  # k-anonymity lookups (Have I Been Pwned) send a SHA-1 prefix by design
     if not _mentions_password(data) and (
         not _password_function(function) or _unrelated_to_password(data)
@@ -1091,7 +1033,7 @@ def _auth_context(ctx: PythonContext) -> bool:
     if ctx.route is not None:
         return True
     scope = ctx.function
-    return scope is not None and bool(set(_words(scope.name)) & _AUTH_FUNCTION_WORDS)
+    return scope is not None and bool(set(name_words(scope.name)) & _AUTH_FUNCTION_WORDS)
 
 
 @python_rule(
@@ -1725,7 +1667,7 @@ def _verification_is_an_option(ctx: PythonContext) -> bool:
     scope = ctx.function
     if scope is None:
         return False
-    return any(set(_words(arg.arg)) & _OPTION_PARAMETER_WORDS for arg in scope.params)
+    return any(set(name_words(arg.arg)) & _OPTION_PARAMETER_WORDS for arg in scope.params)
 
 
 @python_rule(
@@ -2281,7 +2223,7 @@ _NOT_SECRET_TAILS = frozenset(
 def secret_purpose(name: str) -> bool:
     """A name that says its value must be unguessable: ``token``, ``reset_code``, ``otp``,
     ``session_id``, ``api_key``, ``generate_password``, ``salt``... (not ``token_count``)."""
-    words = _words(name)
+    words = name_words(name)
     if not words or words[-1] in _NOT_SECRET_TAILS:
         return False
     if _SECRET_NOUNS.intersection(words):
@@ -2449,7 +2391,7 @@ def _bare_numeric_token(label: str, call: ast.Call) -> bool:
     a credential: only a generated string of characters counts then."""
     func = call.func
     method = func.attr if isinstance(func, ast.Attribute) else dotted(func) or ""
-    return _words(label) == ["token"] and method.rsplit(".", 1)[-1] not in _PICKERS
+    return name_words(label) == ["token"] and method.rsplit(".", 1)[-1] not in _PICKERS
 
 
 def _report_random(call: ast.Call, purpose: str, ctx: PythonContext) -> None:

@@ -1,0 +1,188 @@
+"""Recognising credentials in names and values, for every file kind: Python source, Dockerfiles,
+manifests. One definition, so that ``DB_PASSWORD`` is a secret (and ``PASSWORD_FILE`` is not)
+the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def name_words(name: str) -> list[str]:
+    """``dbPassword`` / ``DB_PASSWORD`` / ``db-password`` -> ``["db", "password"]``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+
+
+_SECRET_LAST_WORDS = frozenset(
+    {"password", "passwd", "passphrase", "secret", "token", "apikey", "secretkey", "privatekey"}
+)
+_SHORT_SECRET_WORDS = frozenset({"pass", "pw", "pwd"})  # only with a prefix: ``db_pass``
+_KEY_PREFIXES = frozenset(
+    {"api", "secret", "private", "access", "signing", "sign", "encryption", "encrypt", "client"}
+    | {"master", "auth", "app", "jwt", "hmac", "webhook", "license", "subscription", "service"}
+    | {"account", "session", "fernet"}
+)
+_NOT_SECRET_CONTEXT = frozenset(
+    {"csrf", "xsrf", "page", "cursor", "continuation", "next", "pagination", "sync", "type"}
+    | {"public", "test", "dummy", "fake", "example", "sample", "mock", "hashed", "hash"}
+    | {"url", "lexer", "parser"}
+)
+
+
+def secret_name(name: str) -> bool:
+    """``DB_PASSWORD``, ``api_key``, ``clientSecret``, ``SECRET_KEY``, ``auth_token``... -- a name
+    that holds a credential (not ``token_url``, ``password_field``, ``csrf_token``)."""
+    words = name_words(name)
+    if not words or _NOT_SECRET_CONTEXT.intersection(words):
+        return False
+    last = words[-1]
+    if last in _SECRET_LAST_WORDS:
+        return True
+    if last in _SHORT_SECRET_WORDS:
+        return len(words) > 1
+    if last == "key" and len(words) > 1:
+        return words[-2] in _KEY_PREFIXES or "secret" in words
+    return last == "authorization"
+
+
+_PLACEHOLDER_VALUES = frozenset(
+    {
+        "",
+        "none",
+        "null",
+        "nil",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "0",
+        "1",
+        "-",
+        "changeme",
+        "change-me",
+        "change_me",
+        "todo",
+        "tbd",
+        "fixme",
+        "placeholder",
+        "example",
+        "dummy",
+        "fake",
+        "test",
+        "testing",
+        "dev",
+        "development",
+        "local",
+        "default",
+        "secret",
+        "password",
+        "passwd",
+        "pass",
+        "token",
+        "key",
+        "postgres",
+        "mysql",
+        "root",
+        "admin",
+        "guest",
+        "user",
+        "unset",
+        "empty",
+        "redacted",
+        "overridden",
+        "override",
+        "override-me",
+        "set-me",
+        "setme",
+    }
+)
+_PLACEHOLDER_PARTS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "change-this",
+    "change_this",
+    "replace",
+    "placeholder",
+    "example",
+    "dummy",
+    "your-",
+    "your_",
+    "yourpass",
+    "yoursecret",
+    "yourtoken",
+    "<",
+    "xxxx",
+    "****",
+    "....",
+    "redacted",
+    "not-a-secret",
+    "notasecret",
+    "not_a_secret",
+    "notsosecret",
+    "not-so-secret",
+    "collectstatic",
+    "build-time",
+    "buildtime",
+    "set-in-",
+    "set_in_",
+    "override",
+)
+_CREDENTIAL_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^@\s/]+)@")
+
+
+def placeholder_value(value: str, name: str = "") -> bool:
+    """Values that are not real credentials: empty, references, templates, paths, examples."""
+    text = value.strip().strip("'\"").strip()
+    lower = text.lower()
+    if lower in _PLACEHOLDER_VALUES or lower == name.lower():
+        return True
+    if "$" in text or "{{" in text or "%(" in text:
+        return True  # $VAR, ${VAR}, $(VAR), templates
+    if text.startswith(("/", "./", "../", "~", "file:", "@", "vault:", "arn:", "sm://")):
+        return True  # a path or a reference to a secret store
+    if any(part in lower for part in _PLACEHOLDER_PARTS):
+        return True
+    if len(set(lower)) <= 1:  # "xxxxxxxx", "00000000"
+        return True
+    return len(text) < 4
+
+
+def credential_in_url(value: str) -> bool:
+    """``scheme://user:password@host`` with a literal password."""
+    match = _CREDENTIAL_URL.match(value.strip().strip("'\""))
+    return match is not None and not placeholder_value(match.group(1))
+
+
+# (substrings one of which must occur, pattern, kind): the cheap substring test keeps the
+# regular expressions off the ~all files that hold no credential.
+CREDENTIAL_FORMATS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
+    (("AKIA", "ASIA"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "aws"),
+    (
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{60,}\b"),
+        "github",
+    ),
+    (("xox",), re.compile(r"\bxox[baprs]-[0-9]{6,}-[0-9A-Za-z-]{10,}"), "slack"),
+    (("k_live_",), re.compile(r"\b[sr]k_live_[0-9A-Za-z]{16,}\b"), "stripe"),
+    (("AIza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), "google"),
+    (
+        ("PRIVATE KEY-----",),
+        re.compile(
+            r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----"
+            r"(?:\\n|\s|\\r)+[A-Za-z0-9+/=]{40,}"
+        ),
+        "pem",
+    ),
+)
+CREDENTIAL_FORMAT_NAMES = {
+    "aws": "an AWS access key id",
+    "github": "a GitHub token",
+    "slack": "a Slack token",
+    "stripe": "a live Stripe secret key",
+    "google": "a Google API key",
+    "pem": "a private key",
+}
