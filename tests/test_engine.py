@@ -331,3 +331,25 @@ def test_concrete_classes_with_deprecated_subclasses_dispatch() -> None:
     _analyze("x = 'secret'\nreturn_value = 3\n", [record])
     # Assignments are dispatched in evaluation order: the value first, then the statement.
     assert seen == ["secret", "Assign", 3, "Assign"]
+
+
+def test_credential_names_are_recognised_the_same_way_everywhere() -> None:
+    from prodready.engine.secrets import credential_in_url, placeholder_value, secret_name
+
+    for name in ["DB_PASSWORD", "api_key", "clientSecret", "SECRET_KEY", "auth-token", "db_pass"]:
+        assert secret_name(name), name
+    for name in [
+        "PASSWORD_FILE",
+        "token_url",
+        "SESSION_KEY",
+        "csrf_token",
+        "password_field",
+        "JWT_SECRET_EXPIRE_MINUTES",
+        "pass",
+        "SECRET_KEY_ALGORITHM",
+    ]:
+        assert not secret_name(name), name
+    assert placeholder_value("changeme") and placeholder_value("${DB_PASSWORD}")
+    assert not placeholder_value("n8F2kq9Zr4Lw")
+    assert credential_in_url("postgres://app:n8F2kq9Zr4Lw@db/app")
+    assert not credential_in_url("postgres://app:${DB_PASSWORD}@db/app")

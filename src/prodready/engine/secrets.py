@@ -21,7 +21,7 @@ _SHORT_SECRET_WORDS = frozenset({"pass", "pw", "pwd"})  # only with a prefix: ``
 _KEY_PREFIXES = frozenset(
     {"api", "secret", "private", "access", "signing", "sign", "encryption", "encrypt", "client"}
     | {"master", "auth", "app", "jwt", "hmac", "webhook", "license", "subscription", "service"}
-    | {"account", "session", "fernet"}
+    | {"account", "fernet"}
 )
 _NOT_SECRET_CONTEXT = frozenset(
     {"csrf", "xsrf", "page", "cursor", "continuation", "next", "pagination", "sync", "type"}
