@@ -127,6 +127,7 @@ class PythonContext:
         self.crashes: list[RuleCrash] = []
         self.module_state: dict[str, Any] = {}  # per-rule private state for the module
         self._lines: list[str] | None = None
+        self._parents: dict[int, ast.AST] | None = None
 
     # -- source -----------------------------------------------------------------------------
     @property
@@ -153,14 +154,33 @@ class PythonContext:
     def in_async(self) -> bool:
         return self.function is not None and self.function.is_async
 
-    def rule_state(self, default: Callable[[], Any]) -> Any:
-        """Private state of the running rule for the current function (or module)."""
+    def rule_state(self, default: Callable[[], Any], *, module: bool = False) -> Any:
+        """Private state of the running rule for the current function, or for the whole module
+        (``module=True``, or outside any function)."""
         assert self.rule is not None
-        store = self.function.state if self.function is not None else self.module_state
+        in_function = self.function is not None and not module
+        store = self.function.state if in_function else self.module_state
         code = self.rule.code
         if code not in store:
             store[code] = default()
         return store[code]
+
+    def parents(self) -> dict[int, ast.AST]:
+        """``id(node)`` -> parent node, for the whole module.
+
+        Built on first use, once per module, and shared by every rule that asks: it costs a
+        pass over the tree, so rules call it only after cheap checks found a candidate.
+        """
+        if self._parents is None:
+            parents: dict[int, ast.AST] = {}
+            for node in ast.walk(self.tree):
+                for child in ast.iter_child_nodes(node):
+                    parents[id(child)] = node
+            self._parents = parents
+        return self._parents
+
+    def parent(self, node: ast.AST) -> ast.AST | None:
+        return self.parents().get(id(node))
 
     def is_managed(self, expr: ast.AST) -> bool:
         """True when ``expr`` is the context manager of an enclosing ``with`` statement."""

@@ -107,18 +107,6 @@ def _config_or_service_code(ctx: PythonContext) -> bool:
     return bool(_CONFIG_STEMS.match(stem)) or any(p in {"settings", "config"} for p in parts[:-1])
 
 
-def _parents(ctx: PythonContext) -> dict[int, ast.AST]:
-    """Parent links of the module, built once and only for modules that need them."""
-    parents: dict[int, ast.AST] | None = ctx.module_state.get("CFG:parents")
-    if parents is None:
-        parents = {}
-        for node in ast.walk(ctx.tree):
-            for child in ast.iter_child_nodes(node):
-                parents[id(child)] = node
-        ctx.module_state["CFG:parents"] = parents
-    return parents
-
-
 # -- CFG001 -----------------------------------------------------------------------------------
 
 _LOCAL_HOSTS = r"(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|0\.0\.0\.0|\[::1\])"
@@ -217,7 +205,7 @@ class _LocalCandidate:
     category=Category.CONFIGURATION,
     severity=Severity.MEDIUM,
     summary="Dependency address hardcoded to localhost: wrong as soon as it runs in a container",
-    nodes=(ModuleEnd,),
+    nodes=(ast.Constant, ModuleEnd),
     fix="Read the address from configuration (an environment variable without a localhost "
     "default) and fail at startup when it is missing.",
 )
@@ -250,27 +238,29 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     cache = redis.Redis.from_url(os.environ["REDIS_URL"])
     ```
     """
-    if not isinstance(node, ast.Module) or not _LOCAL_GATE.search(ctx.source):
+    gate = ctx.module_state.get("CFG001:gate")
+    if gate is None:
+        gate = ctx.module_state["CFG001:gate"] = bool(_LOCAL_GATE.search(ctx.source))
+    if not gate:
+        return
+    candidates: list[_LocalCandidate] = ctx.rule_state(list, module=True)
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if (
+            isinstance(value, str)
+            and len(value) < 300
+            and (_BARE_HOST.match(value) or _LOCAL_URL.match(value) or _LOCAL_DSN.search(value))
+        ):
+            candidates.append(_LocalCandidate(node, bool(_BARE_HOST.match(value))))
+        return
+    # ModuleEnd: imports and routes are complete, so the module's kind is known.
+    if not candidates:
         return
     if ctx.facts.is_test or is_script(ctx) or is_framework_source(ctx) or _dev_only_file(ctx):
         return
     if is_example_code(ctx):
         return
-    candidates = [
-        _LocalCandidate(item, bool(_BARE_HOST.match(item.value)))
-        for item in ast.walk(node)
-        if isinstance(item, ast.Constant)
-        and isinstance(item.value, str)
-        and len(item.value) < 300
-        and (
-            _BARE_HOST.match(item.value)
-            or _LOCAL_URL.match(item.value)
-            or _LOCAL_DSN.search(item.value)
-        )
-    ]
-    if not candidates:
-        return
-    parents = _parents(ctx)
+    parents = ctx.parents()
     for candidate in candidates:
         verdict = _localhost_use(candidate, parents, ctx)
         if verdict is None:
