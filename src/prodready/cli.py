@@ -37,8 +37,29 @@ def _split(values: Iterable[str]) -> tuple[str, ...]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="prodready")
-def main() -> None:
+def cli() -> None:
     """prodready: catch what breaks AI-written Python services in production."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: exit codes stay meaningful for interrupts and closed pipes too."""
+    try:
+        code = cli.main(args=argv, prog_name="prodready", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("prodready: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("prodready: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (``prodready scan | head``): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 def _config_options(function: F) -> F:
@@ -69,7 +90,7 @@ def load_effective_config(
     return load_config(find_config(start.resolve() if start.exists() else Path.cwd()))
 
 
-@main.command()
+@cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option(
@@ -222,7 +243,7 @@ def _emit(text: str, output: Path | None) -> None:
         _fail(f"cannot write {output}: {exc.strerror or exc}")
 
 
-@main.command()
+@cli.command()
 @click.option(
     "--format",
     "fmt",
@@ -255,7 +276,7 @@ def rules(fmt: str, select: tuple[str, ...], no_plugins: bool) -> None:
         click.echo(render_table(chosen, color=_stdout_is_terminal()), nl=False)
 
 
-@main.command()
+@cli.command()
 @click.argument("rule")
 def explain(rule: str) -> None:
     """Show a rule's documentation (by code or name)."""
@@ -285,7 +306,7 @@ def explain(rule: str) -> None:
         click.echo(f"Fix: {found.fix}")
 
 
-@main.command("config")
+@cli.command("config")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @_config_options
 def show_config(path: Path | None, config_path: Path | None, isolated: bool) -> None:
