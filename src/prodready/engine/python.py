@@ -158,8 +158,8 @@ class PythonContext:
         """Private state of the running rule for the current function, or for the whole module
         (``module=True``, or outside any function)."""
         assert self.rule is not None
-        in_function = self.function is not None and not module
-        store = self.function.state if in_function else self.module_state
+        scope = None if module else self.function
+        store = scope.state if scope is not None else self.module_state
         code = self.rule.code
         if code not in store:
             store[code] = default()
