@@ -90,6 +90,8 @@ class FileKind(enum.Enum):
     COMPOSE = "compose"
     REQUIREMENTS = "requirements"
     PYPROJECT = "pyproject"
+    # Not a file: rules over the facts of every scanned file, run after the scan.
+    PROJECT = "project"
 
     def __str__(self) -> str:
         return str(self.value)

@@ -30,8 +30,9 @@ from prodready.engine.documents import (
     Pyproject,
     RequirementsFile,
 )
+from prodready.engine.project import Evidence, ProjectContext, ProjectFacts
 from prodready.engine.python import FunctionEnd, ModuleEnd, PythonContext
-from prodready.engine.registry import RulePack, file_rule, python_rule
+from prodready.engine.registry import RulePack, file_rule, project_rule, python_rule
 from prodready.engine.suppress import Suppression
 from prodready.model import Category, Confidence, FileKind, Rule, Severity
 
@@ -39,12 +40,15 @@ __all__ = [
     "Category",
     "Confidence",
     "Dockerfile",
+    "Evidence",
     "FileContext",
     "FileKind",
     "FunctionEnd",
     "KubernetesObject",
     "Manifests",
     "ModuleEnd",
+    "ProjectContext",
+    "ProjectFacts",
     "Pyproject",
     "PythonContext",
     "RequirementsFile",
@@ -53,5 +57,6 @@ __all__ = [
     "Severity",
     "Suppression",
     "file_rule",
+    "project_rule",
     "python_rule",
 ]

@@ -74,13 +74,16 @@ class FileAnalyzer:
     def __init__(self, rules: Iterable[Rule], profile: Profile) -> None:
         rules = list(rules)
         self.profile = profile
-        self.python = PythonAnalyzer(r for r in rules if r.kind is FileKind.PYTHON)
+        # Project rules run after the scan; during it they collect the calls they asked for.
+        self.python = PythonAnalyzer(
+            r for r in rules if r.kind in (FileKind.PYTHON, FileKind.PROJECT)
+        )
         self.file_rules: dict[FileKind, list[Rule]] = {}
         self.event_rules: list[Rule] = []
         for rule in rules:
             if rule.kind is None:
                 self.event_rules.append(rule)
-            elif rule.kind is not FileKind.PYTHON:
+            elif rule.kind not in (FileKind.PYTHON, FileKind.PROJECT):
                 self.file_rules.setdefault(rule.kind, []).append(rule)
         if sys.getrecursionlimit() < RECURSION_LIMIT:
             sys.setrecursionlimit(RECURSION_LIMIT)

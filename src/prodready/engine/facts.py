@@ -97,6 +97,9 @@ class Route:
     framework: str
     methods: tuple[str, ...] | None
     path: str | None
+    receiver: str | None = None  # the app/router/blueprint the route is declared on
+    decorators: tuple[str, ...] = ()  # qualified names of every decorator
+    dependencies: tuple[str, ...] = ()  # FastAPI Depends()/Security() targets
 
     @property
     def writes(self) -> bool:
@@ -110,6 +113,9 @@ class Route:
             "framework": self.framework,
             "methods": list(self.methods) if self.methods is not None else None,
             "path": self.path,
+            "receiver": self.receiver,
+            "decorators": list(self.decorators),
+            "dependencies": list(self.dependencies),
         }
 
 
@@ -128,6 +134,8 @@ class ModuleFacts:
     has_main_guard: bool = False
     is_test: bool = False
     is_example: bool = False
+    # Calls that project rules asked for, by rule code: (qualified name, line).
+    evidence: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
     @property
     def framework(self) -> str | None:
@@ -153,6 +161,10 @@ class ModuleFacts:
             "module_state": [{"name": n, "line": line} for n, line in self.module_state.items()],
             "is_test": self.is_test,
             "is_example": self.is_example,
+            "evidence": {
+                code: [[name, line] for name, line in calls]
+                for code, calls in sorted(self.evidence.items())
+            },
         }
 
 

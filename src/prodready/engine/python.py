@@ -34,7 +34,7 @@ from prodready.engine.facts import (
     mutable_literal,
 )
 from prodready.engine.location import RawFinding, node_location
-from prodready.model import Confidence, Profile, Rule, Severity
+from prodready.model import Confidence, FileKind, Profile, Rule, Severity
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -315,6 +315,8 @@ class PythonAnalyzer:
         self.prefix_calls: dict[str, list[Rule]] = {}
         self.method_calls: dict[str, list[Rule]] = {}
         self.attribute_rules: dict[str, list[tuple[str, Rule]]] = {}
+        self.evidence_codes: frozenset[str] = frozenset()
+        rules = list(rules)
         for rule in rules:
             for node_type in rule.nodes:
                 for concrete in _expand(node_type):
@@ -329,6 +331,7 @@ class PythonAnalyzer:
             for attribute in rule.attributes:
                 last = attribute.rsplit(".", 1)[-1]
                 self.attribute_rules.setdefault(last, []).append((attribute, rule))
+        self.evidence_codes = frozenset(r.code for r in rules if r.kind is FileKind.PROJECT)
         # Node classes with no children, no handler and no subscriber: the walk skips them.
         special = {*_WALK_HANDLED, *([ast.Attribute] if self.attribute_rules else [])}
         self.leaves = frozenset(
@@ -629,6 +632,43 @@ class _Walk:
         ctx.classes.pop()
 
     def detect_route(self, node: FunctionNode, class_info: ClassInfo | None) -> Route | None:
+        route = self._route(node, class_info)
+        if route is not None:
+            ctx = self.ctx
+            route.decorators = tuple(
+                name
+                for decorator in node.decorator_list
+                if (name := ctx.qualname(decorator)) is not None
+            )
+            route.dependencies = tuple(self._dependencies(node))
+        return route
+
+    def _dependencies(self, node: FunctionNode) -> list[str]:
+        """What FastAPI injects: ``Depends(f)``/``Security(f)`` in parameter defaults,
+        ``Annotated[..., Depends(f)]`` and the decorator's ``dependencies=[...]``."""
+        ctx = self.ctx
+        places: list[ast.AST] = list(node.args.defaults)
+        places.extend(default for default in node.args.kw_defaults if default is not None)
+        places.extend(arg.annotation for arg in _all_args(node) if arg.annotation is not None)
+        for decorator in node.decorator_list:
+            if isinstance(decorator, ast.Call):
+                places.extend(k.value for k in decorator.keywords if k.arg == "dependencies")
+        found: list[str] = []
+        for place in places:
+            for item in ast.walk(place):
+                if not isinstance(item, ast.Call) or not item.args:
+                    continue
+                injector = ctx.qualname(item.func) or ""
+                if injector.endswith((".Depends", ".Security")) or injector in {
+                    "Depends",
+                    "Security",
+                }:
+                    target = ctx.qualname(item.args[0])
+                    if target is not None:
+                        found.append(target)
+        return found
+
+    def _route(self, node: FunctionNode, class_info: ClassInfo | None) -> Route | None:
         ctx = self.ctx
         for decorator in node.decorator_list:
             route = self.route_from_decorator(node, decorator)
@@ -691,7 +731,7 @@ class _Walk:
         else:
             listed = _keyword(call, "methods")
             methods = _string_list(listed) if listed is not None else ("GET",)
-        return Route(node.name, node.lineno, framework or "unknown", methods, path)
+        return Route(node.name, node.lineno, framework or "unknown", methods, path, receiver)
 
     # -- nodes that change the walk state -----------------------------------------------------
     def visit_call(self, node: ast.Call) -> None:
@@ -720,9 +760,23 @@ class _Walk:
             matched.extend(r for r in rules if r not in matched)
         if matched:
             ctx.call_name = name
+            if a.evidence_codes:
+                matched = self.record_evidence(matched, name, node)
             self.dispatch(matched, node)
             ctx.call_name = None
         self.children(node)
+
+    def record_evidence(self, matched: list[Rule], name: str | None, node: ast.Call) -> list[Rule]:
+        """Project rules subscribe to calls as evidence: record them in the module's facts
+        (cached with them) for the rule to weigh after the scan; return the other rules."""
+        evidence = self.ctx.facts.evidence
+        rest: list[Rule] = []
+        for rule in matched:
+            if rule.code in self.a.evidence_codes:
+                evidence.setdefault(rule.code, []).append((name or "", node.lineno))
+            else:
+                rest.append(rule)
+        return rest
 
     def visit_attribute(self, node: ast.Attribute) -> None:
         candidates = self.a.attribute_rules.get(node.attr)
@@ -858,6 +912,11 @@ class _Walk:
             ctx.in_main_guard = False
             return
         self.children(node)
+
+
+def _all_args(node: FunctionNode) -> list[ast.arg]:
+    a = node.args
+    return [*a.posonlyargs, *a.args, *a.kwonlyargs, *(x for x in (a.vararg, a.kwarg) if x)]
 
 
 def _is_views_module(relpath: str) -> bool:

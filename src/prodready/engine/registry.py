@@ -115,6 +115,44 @@ def file_rule(
     return decorate
 
 
+def project_rule(
+    *,
+    code: str,
+    name: str,
+    category: Category,
+    severity: Severity,
+    summary: str,
+    calls: Sequence[str] = (),
+    confidence: Confidence = Confidence.MEDIUM,
+    cwe: int | None = None,
+    fix: str | None = None,
+) -> Callable[[Check], Rule]:
+    """Declare a rule over the whole scanned project, run once after every file was analysed.
+
+    ``calls`` (same patterns as Python rules) are recorded during the walk of every Python
+    file as evidence -- ``(qualified name, line)`` per file, cached with the file's facts --
+    so the check, called with ``(ProjectFacts, ProjectContext)``, never re-reads a file.
+    """
+
+    def decorate(check: Check) -> Rule:
+        return Rule(
+            code=code,
+            name=name,
+            category=category,
+            severity=severity,
+            summary=summary,
+            docs=_docs_of(check),
+            check=check,
+            kind=FileKind.PROJECT,
+            confidence=confidence,
+            cwe=cwe,
+            fix=fix,
+            calls=tuple(calls),
+        )
+
+    return decorate
+
+
 class RulePack:
     """A named collection of rules, loaded lazily from modules or given directly.
 

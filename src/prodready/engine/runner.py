@@ -21,10 +21,12 @@ from prodready.engine.analyze import FileAnalyzer, FileResult, SourceFile, conte
 from prodready.engine.cache import CACHE_DIR_NAME, ResultCache
 from prodready.engine.discovery import Discovery, matches_glob
 from prodready.engine.git import ALL_LINES, changed_lines
+from prodready.engine.project import ProjectFacts, run_project_rules
 from prodready.engine.registry import Registry
 from prodready.model import (
     Category,
     Config,
+    FileKind,
     Finding,
     Profile,
     Rule,
@@ -120,6 +122,16 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
             facts[result.relpath] = result.facts
     if cache is not None and cache.warning:
         errors.append(ScanError(str(cache.directory), cache.warning))
+
+    project_rules = [rule for rule in rules if rule.kind is FileKind.PROJECT]
+    if project_rules and changed is None:
+        others: dict[str, FileKind] = {
+            s.relpath: s.kind for s in sources if s.kind is not FileKind.PYTHON
+        }
+        project = ProjectFacts(root, facts, others)
+        project_findings, project_errors = run_project_rules(project_rules, project, config.profile)
+        findings.extend(project_findings)
+        errors.extend(project_errors)
 
     findings = postprocess(findings, config, registry)
     if baseline is not None:

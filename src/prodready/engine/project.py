@@ -1,0 +1,175 @@
+"""Project-level rules: run once per scan over the facts of every analysed file.
+
+Per-file facts (imports, routes, frameworks, the evidence calls project rules subscribed to)
+are computed during the single walk of each file and cached with its findings, so project rules
+cost no parsing, also on a warm cache. They are skipped for ``--diff`` scans, whose facts cover
+only the changed files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prodready.engine.analyze import fingerprint
+from prodready.engine.suppress import find_suppressions, python_comments, suppression_for
+from prodready.model import Confidence, FileKind, Finding, Rule, ScanError, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    path: str
+    name: str
+    line: int
+
+
+@dataclass(slots=True)
+class ProjectFacts:
+    """Facts of every analysed Python file, plus the other files the scan saw."""
+
+    root: Path
+    modules: dict[str, dict[str, Any]]  # relpath -> ModuleFacts.to_dict()
+    other_files: dict[str, FileKind] = field(default_factory=dict)
+
+    def service_modules(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Modules that are neither tests nor documentation examples."""
+        for path, facts in sorted(self.modules.items()):
+            if not facts.get("is_test") and not facts.get("is_example"):
+                yield path, facts
+
+    def evidence(self, code: str, *, include_tests: bool = False) -> list[Evidence]:
+        """The calls rule ``code`` subscribed to, across the project, in path order."""
+        found: list[Evidence] = []
+        for path, facts in sorted(self.modules.items()):
+            if not include_tests and (facts.get("is_test") or facts.get("is_example")):
+                continue
+            for name, line in facts.get("evidence", {}).get(code, []):
+                found.append(Evidence(path, name, line))
+        return found
+
+    def routes(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for path, facts in self.service_modules():
+            for route in facts.get("routes", []):
+                yield path, route
+
+    def imports(self, *prefixes: str) -> list[Evidence]:
+        """Imports of any of the modules (or their submodules) in service code."""
+        found: list[Evidence] = []
+        for path, facts in self.service_modules():
+            for item in facts.get("imports", []):
+                module = item["module"]
+                if any(module == p or module.startswith(p + ".") for p in prefixes):
+                    found.append(Evidence(path, module, item["line"]))
+        return found
+
+    def files_of_kind(self, kind: FileKind) -> list[str]:
+        return sorted(path for path, k in self.other_files.items() if k is kind)
+
+
+@dataclass(slots=True)
+class _Report:
+    rule: Rule
+    path: str
+    line: int
+    message: str
+    fix: str | None
+    severity: Severity | None
+    confidence: Confidence | None
+
+
+class ProjectContext:
+    """What a project rule sees besides the facts: the profile and a way to report."""
+
+    def __init__(self, facts: ProjectFacts, profile: Any) -> None:
+        self.facts = facts
+        self.profile = profile
+        self.rule: Rule | None = None
+        self.reports: list[_Report] = []
+
+    def report(
+        self,
+        path: str,
+        line: int,
+        message: str,
+        *,
+        fix: str | None = None,
+        severity: Severity | None = None,
+        confidence: Confidence | None = None,
+    ) -> None:
+        """Report at a line of a scanned file (the app object, the main module...)."""
+        assert self.rule is not None, "report() called outside a rule"
+        self.reports.append(
+            _Report(self.rule, path, max(line, 1), message, fix, severity, confidence)
+        )
+
+
+def run_project_rules(
+    rules: list[Rule], facts: ProjectFacts, profile: Any
+) -> tuple[list[Finding], list[ScanError]]:
+    ctx = ProjectContext(facts, profile)
+    errors: list[ScanError] = []
+    for rule in rules:
+        ctx.rule = rule
+        try:
+            rule.check(facts, ctx)
+        except Exception as exc:  # noqa: BLE001 - a broken rule must not lose the rest
+            errors.append(ScanError("<project>", f"internal error in rule {rule.code}: {exc!r}"))
+    return _findings(ctx.reports, facts.root), errors
+
+
+def _findings(reports: list[_Report], root: Path) -> list[Finding]:
+    lines_of: dict[str, list[str]] = {}
+    findings: list[Finding] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for report in reports:
+        lines = lines_of.get(report.path)
+        if lines is None:
+            lines = lines_of[report.path] = _read_lines(root / report.path)
+        text = lines[report.line - 1] if report.line <= len(lines) else ""
+        if _suppressed(lines, report):
+            continue
+        normalised = " ".join(text.split())
+        key = (report.rule.code, report.path, normalised)
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        stripped = text.strip()
+        column = len(text) - len(text.lstrip()) + 1
+        findings.append(
+            Finding(
+                rule=report.rule.code,
+                name=report.rule.name,
+                category=report.rule.category,
+                severity=report.severity or report.rule.severity,
+                confidence=report.confidence or report.rule.confidence,
+                path=report.path,
+                line=report.line,
+                column=column if stripped else 1,
+                end_line=report.line,
+                end_column=len(text.rstrip()) + 1 if stripped else 1,
+                message=report.message,
+                fingerprint=fingerprint(report.rule.code, report.path, normalised, occurrence),
+                cwe=report.rule.cwe,
+                fix=report.fix or report.rule.fix,
+                docs=report.rule.docs_url,
+                snippet=stripped[:240],
+            )
+        )
+    return findings
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _suppressed(lines: list[str], report: _Report) -> bool:
+    if not any("prodready" in line for line in lines):
+        return False
+    comments = python_comments("\n".join(lines)) if report.path.endswith(".py") else None
+    suppressions = find_suppressions(lines, comments)
+    rule = report.rule
+    return suppression_for(suppressions, rule.code, rule.name, report.line, report.line) is not None

@@ -1,0 +1,113 @@
+"""Project-level rules: evidence gathered during the single walk, cached, weighed after the scan."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from prodready.engine.project import ProjectContext, ProjectFacts
+from prodready.engine.registry import Registry, RulePack, project_rule
+from prodready.engine.runner import ScanOptions, scan
+from prodready.model import Category, Config, Severity
+
+
+@project_rule(
+    code="TST100",
+    name="no-health-route-anywhere",
+    category=Category.OBSERVABILITY,
+    severity=Severity.MEDIUM,
+    summary="test rule",
+    calls=("fastapi.FastAPI", "flask.Flask"),
+)
+def no_health_route_anywhere(project: ProjectFacts, ctx: ProjectContext) -> None:
+    """## What it does\n## Why it breaks production\n## Example\n## Use instead"""
+    apps = project.evidence("TST100")
+    paths = [route.get("path") or "" for _, route in project.routes()]
+    if apps and not any("health" in path for path in paths):
+        ctx.report(apps[0].path, apps[0].line, f"{apps[0].name}() app has no health route")
+
+
+REGISTRY = Registry([RulePack("test", [no_health_route_anywhere])])
+
+MAIN = textwrap.dedent(
+    """\
+    from fastapi import FastAPI
+    from app.routes import router
+
+    app = FastAPI()
+    app.include_router(router)
+    """
+)
+ROUTES = textwrap.dedent(
+    """\
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+
+    @router.get("/orders")
+    def orders():
+        return []
+    """
+)
+
+
+def _scan(root: Path, **options: object):
+    return scan(
+        ScanOptions(targets=[root], root=root, jobs=1, plugins=False, **options),  # type: ignore[arg-type]
+        Config(),
+        REGISTRY,
+    )
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_project_rule_sees_routes_and_evidence_across_files(tmp_path: Path) -> None:
+    _write(tmp_path, {"app/main.py": MAIN, "app/routes.py": ROUTES, "tests/test_app.py": MAIN})
+    result = _scan(tmp_path, use_cache=False)
+    assert [(f.rule, f.path, f.line, f.snippet) for f in result.findings] == [
+        ("TST100", "app/main.py", 4, "app = FastAPI()")
+    ]
+    assert result.findings[0].message == "fastapi.FastAPI() app has no health route"
+    assert result.facts["app/main.py"]["evidence"] == {"TST100": [["fastapi.FastAPI", 4]]}
+
+
+def test_project_rule_is_satisfied_by_another_file(tmp_path: Path) -> None:
+    health = ROUTES.replace('"/orders"', '"/healthz"')
+    _write(tmp_path, {"app/main.py": MAIN, "app/routes.py": ROUTES, "app/health.py": health})
+    assert _scan(tmp_path, use_cache=False).findings == []
+
+
+def test_project_findings_survive_the_cache_and_suppressions(tmp_path: Path) -> None:
+    _write(tmp_path, {"app/main.py": MAIN, "app/routes.py": ROUTES})
+    cache = tmp_path / ".cache"
+    cold = _scan(tmp_path, use_cache=True, cache_dir=cache)
+    warm = _scan(tmp_path, use_cache=True, cache_dir=cache)
+    assert warm.stats.files_analyzed == 0 and warm.stats.cache_hits == 2
+    assert [f.to_dict() for f in warm.findings] == [f.to_dict() for f in cold.findings]
+    suppressed = MAIN.replace(
+        "app = FastAPI()", "app = FastAPI()  # prodready: ignore[TST100] gateway probes"
+    )
+    _write(tmp_path, {"app/main.py": suppressed})
+    assert _scan(tmp_path, use_cache=True, cache_dir=cache).findings == []
+
+
+def test_project_rules_are_skipped_for_diff_scans(tmp_path: Path) -> None:
+    import subprocess
+
+    _write(tmp_path, {"app/main.py": MAIN, "app/routes.py": ROUTES})
+    for args in (["init", "-q", "-b", "main"], ["add", "."]):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, timeout=60)
+    subprocess.run(
+        ["git", "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "x"],
+        cwd=tmp_path,
+        check=True,
+        timeout=60,
+    )
+    (tmp_path / "app" / "main.py").write_text(MAIN + "\n# touched\n")
+    assert _scan(tmp_path, use_cache=False, diff="main").findings == []
