@@ -13,7 +13,6 @@ from prodready.engine.analysis import (
     argument,
     constant_str,
     dotted,
-    external_source,
     has_star_kwargs,
     is_false,
     is_literal,
@@ -30,6 +29,7 @@ from prodready.engine.secrets import (
     name_words,
     secret_name,
 )
+from prodready.engine.taint import external_source
 from prodready.model import Category, Confidence, Severity
 
 # -- shared: strings built from pieces ----------------------------------------------------------
