@@ -20,6 +20,7 @@ BUILTIN_MODULES = (
     "prodready.rules.dockerfile",
     "prodready.rules.kubernetes",
     "prodready.rules.manifests",
+    "prodready.rules.project",
 )
 
 BUILTIN_PACK = RulePack.from_modules("builtin", *BUILTIN_MODULES)
