@@ -61,13 +61,13 @@ def render(result: ScanResult, *, color: bool = False) -> str:
         title=None,
         box=box.SIMPLE if color else box.ASCII,
         show_edge=not color,
-        pad_edge=False,
+        pad_edge=True,
     )
     table.add_column("severity")
     table.add_column("findings", justify="right")
     for severity, count in result.by_severity().items():
         table.add_row(Text(severity, style=_STYLE[Severity(severity)] if count else ""), str(count))
-    categories = Table(box=box.SIMPLE if color else box.ASCII, show_edge=not color, pad_edge=False)
+    categories = Table(box=box.SIMPLE if color else box.ASCII, show_edge=not color, pad_edge=True)
     categories.add_column("category")
     categories.add_column("findings", justify="right")
     for category, count in result.by_category().items():
