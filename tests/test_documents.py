@@ -8,6 +8,7 @@ import pytest
 
 from prodready.engine.documents import (
     DocumentError,
+    looks_like_kubernetes,
     parse_dockerfile,
     parse_requirements,
     parse_yaml,
@@ -160,6 +161,130 @@ def test_line_mapping_of_keys_and_items() -> None:
     assert document.line_of("spec", "containers", 1) == 7
     assert document.line_of("spec", "containers", 0, "image") == 6
     assert document.line_of("spec", "containers", 0, "missing") == 5
+
+
+def test_helm_rendered_output_keeps_objects_and_lines() -> None:
+    manifests = parse_yaml(
+        "---\n"  # 1
+        "# Source: shop/templates/serviceaccount.yaml\n"  # 2
+        "---\n"  # 3
+        "# Source: shop/templates/deployment.yaml\n"  # 4
+        "apiVersion: apps/v1\n"  # 5
+        "kind: Deployment\n"  # 6
+        "metadata: {name: shop}\n"  # 7
+        "spec:\n"  # 8
+        "  template:\n"  # 9
+        "    spec:\n"  # 10
+        "      containers:\n"  # 11
+        "        - name: web\n"  # 12
+        "          image: shop:1.0\n"  # 13
+        "---\n"  # 14
+        "null\n"  # 15
+        "---\n"  # 16
+        "~\n"  # 17
+        "---\n"  # 18
+        "- just a list\n"  # 19
+        "---\n"  # 20
+        "apiVersion: v1\n"  # 21
+        "kind: Service\n"  # 22
+        "metadata: {name: shop}\n"  # 23
+    )
+    assert [(obj.kind, obj.name) for obj in manifests.objects] == [
+        ("Deployment", "shop"),
+        ("Service", "shop"),
+    ]
+    deployment = manifests.objects[0]
+    [(container, path)] = list(deployment.containers())
+    assert container["name"] == "web"
+    assert deployment.line_of(*path) == 12
+    assert deployment.line_of(*path, "image") == 13
+
+
+def test_list_items_are_objects_with_their_own_lines() -> None:
+    manifests = parse_yaml(
+        "apiVersion: v1\n"  # 1
+        "kind: List\n"  # 2
+        "items:\n"  # 3
+        "  - apiVersion: apps/v1\n"  # 4
+        "    kind: Deployment\n"  # 5
+        "    metadata: {name: api}\n"  # 6
+        "    spec:\n"  # 7
+        "      template:\n"  # 8
+        "        spec:\n"  # 9
+        "          containers:\n"  # 10
+        "            - name: api\n"  # 11
+        "              image: api:1.0\n"  # 12
+        "  - 42\n"  # 13
+        "  - {kind: NoApiVersion}\n"  # 14
+        "  - apiVersion: v1\n"  # 15
+        "    kind: Service\n"  # 16
+        "    metadata: {name: api}\n"  # 17
+        "metadata: {resourceVersion: ''}\n"  # 18
+    )
+    objects = manifests.objects
+    assert [(obj.kind, obj.name) for obj in objects] == [
+        ("Deployment", "api"),
+        ("NoApiVersion", ""),  # the List's apiVersion fills in
+        ("Service", "api"),
+    ]
+    api = objects[0]
+    assert api.document.line == 4
+    [(_, path)] = list(api.containers())
+    assert api.line_of(*path, "image") == 12
+    assert api.line_of("spec", "missing") == 7
+    assert objects[2].line_of("metadata") == 17
+    assert manifests.objects is objects  # computed once
+
+
+def test_typed_list_items_take_the_kind_of_the_list() -> None:
+    manifests = parse_yaml(
+        "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n  - metadata: {name: a}\nitems2: []\n"
+    )
+    assert [(obj.kind, obj.name) for obj in manifests.objects] == [("Deployment", "a")]
+    odd = parse_yaml("apiVersion: v1\nkind: List\nitems: {not: a list}\n")
+    assert [obj.kind for obj in odd.objects] == ["List"]
+
+
+def test_helm_templates_are_not_manifests_but_rendered_output_is() -> None:
+    template = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+        '  name: {{ include "shop.fullname" . }}\n'
+    )
+    assert not looks_like_kubernetes(template)
+    control = "apiVersion: v1\nkind: ConfigMap\n{{- if .Capabilities }}\ndata: {}\n{{- end }}\n"
+    assert not looks_like_kubernetes(control)
+    bare = 'apiVersion: v1\nkind: ConfigMap\ndata:\n  name: {{ template "x" . }}\n'
+    assert not looks_like_kubernetes(bare)
+    rendered = (
+        "# Source: shop/templates/rules.yaml\n"
+        "apiVersion: monitoring.coreos.com/v1\n"
+        "kind: PrometheusRule\n"
+        "spec:\n"
+        "  groups:\n"
+        "    - rules:\n"
+        "        - alert: Down\n"
+        "          annotations:\n"
+        '            summary: "{{ $labels.instance }} is down"\n'
+        "            description: Pod {{ $labels.pod }} restarts\n"
+        "---\n"
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "data:\n"
+        "  slack.tmpl: |\n"
+        '    {{ define "slack.title" }}\n'
+        "    {{ range .Alerts }}{{ .Labels.alertname }}{{ end }}\n"
+        "    {{ end }}\n"
+        "  other: value\n"
+    )
+    assert looks_like_kubernetes(rendered)
+    assert not looks_like_kubernetes(rendered + "  broken: {{ .Values.x }}\n")
+    grafana = (  # a Grafana legend inside a larger string is not a template
+        'apiVersion: v1\nkind: ConfigMap\ndata:\n  d.json: "{\\"legendFormat\\": \\"{{pod}}\\"}"\n'
+    )
+    assert looks_like_kubernetes(grafana)
+    jinja = 'apiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas: "{{ replicas | int }}"\n'
+    assert not looks_like_kubernetes(jinja)
+    assert not looks_like_kubernetes("apiVersion: v1\nkind: Pod\n{% if debug %}\nspec: {}\n")
 
 
 # -- requirements -----------------------------------------------------------------------------

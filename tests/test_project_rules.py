@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from prodready.engine.project import ProjectContext, ProjectFacts
+from prodready.engine.python import ModuleEnd, PythonContext
 from prodready.engine.registry import Registry, RulePack, project_rule
 from prodready.engine.runner import ScanOptions, scan
 from prodready.model import Category, Config, Severity
@@ -111,3 +116,70 @@ def test_project_rules_are_skipped_for_diff_scans(tmp_path: Path) -> None:
     )
     (tmp_path / "app" / "main.py").write_text(MAIN + "\n# touched\n")
     assert _scan(tmp_path, use_cache=False, diff="main").findings == []
+
+
+def _while_true_lines(node: ast.AST, ctx: PythonContext) -> list[tuple[str, int]] | None:
+    if isinstance(node, ast.While):
+        return [("while", node.lineno)] if isinstance(node.test, ast.Constant) else None
+    assert isinstance(node, ast.Module)  # ModuleEnd: the facts of the module are complete
+    return [(f"routes={len(ctx.facts.routes)}", 1)]
+
+
+@project_rule(
+    nodes=(ast.While, ModuleEnd),
+    collect=_while_true_lines,
+    code="TST101",
+    name="collects-nodes",
+    category=Category.RESILIENCE,
+    severity=Severity.LOW,
+    summary="test rule",
+    calls=("fastapi.FastAPI",),
+)
+def collects_nodes(project: ProjectFacts, ctx: ProjectContext) -> None:
+    """## What it does\n## Why it breaks production\n## Example\n## Use instead"""
+    for item in project.evidence("TST101"):
+        if item.name == "while":
+            ctx.report(item.path, item.line, "loop")
+
+
+COLLECTING = Registry([RulePack("test", [collects_nodes])])
+LOOP = textwrap.dedent(
+    """\
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+
+    def consume():
+        while True:
+            pass
+    """
+)
+
+
+def test_project_rule_collects_evidence_from_nodes(tmp_path: Path) -> None:
+    _write(tmp_path, {"app/main.py": LOOP, "app/routes.py": ROUTES})
+    cache = tmp_path / ".cache"
+    options = ScanOptions(targets=[tmp_path], root=tmp_path, jobs=1, plugins=False)
+    cold = scan(replace(options, cache_dir=cache), Config(), COLLECTING)
+    assert cold.facts["app/main.py"]["evidence"] == {
+        "TST101": [["fastapi.FastAPI", 3], ["while", 7], ["routes=0", 1]]
+    }
+    assert cold.facts["app/routes.py"]["evidence"] == {"TST101": [["routes=1", 1]]}
+    assert [(f.path, f.line, f.message) for f in cold.findings] == [("app/main.py", 7, "loop")]
+    warm = scan(replace(options, cache_dir=cache), Config(), COLLECTING)
+    assert warm.stats.cache_hits == 2
+    assert [f.to_dict() for f in warm.findings] == [f.to_dict() for f in cold.findings]
+
+
+def test_collected_nodes_exclude_calls() -> None:
+    with pytest.raises(ValueError, match="calls="):
+        project_rule(
+            code="TST102",
+            name="collects-calls",
+            category=Category.RESILIENCE,
+            severity=Severity.LOW,
+            summary="test",
+            nodes=(ast.Call,),
+            collect=_while_true_lines,
+        )

@@ -136,3 +136,214 @@ def test_second_order_sources_are_optional(web_only: bool) -> None:
         web_only=web_only,
     )
     assert (results[0] is None) is web_only
+
+
+def test_reassignment_loops_and_lookups() -> None:
+    results = _sink_sources(
+        """\
+        from fastapi import FastAPI, Depends, Query
+        from typing import Annotated, Literal
+        import enum
+        app = FastAPI()
+        COLUMNS = {"name": "name", "date": "created_at"}
+
+        class Order(str, enum.Enum):
+            ASC = "asc"
+            DESC = "desc"
+
+        @app.get("/search")
+        def search(q: str, sort: str, tags: str, direction: Order, mode: Literal["a", "b"],
+                   user: Annotated[dict, Depends(current_user)]):
+            q = q.strip().lower()
+            cur.execute(f"SELECT * FROM t WHERE name = '{q}'")                  # 0 reassigned
+            cur.execute(f"SELECT * FROM t ORDER BY {COLUMNS.get(sort, 'name')}")  # 1 lookup
+            for tag in tags.split(","):
+                cur.execute(f"SELECT * FROM t WHERE tag = '{tag}'")             # 2 loop variable
+            cur.execute(f"SELECT * FROM t ORDER BY x {direction}")              # 3 enum
+            cur.execute(f"SELECT * FROM t WHERE mode = '{mode}'")               # 4 Literal
+            cur.execute(f"SELECT * FROM t WHERE owner = '{user['name']}'")      # 5 dependency
+        """,
+        path="app/api.py",
+    )
+    assert [r is not None for r in results] == [True, False, True, False, False, False]
+
+
+def test_sanitising_reads_and_request_filters() -> None:
+    results = _sink_sources(
+        """\
+        import os
+        from pathlib import Path
+        from flask import Flask, request
+        app = Flask(__name__)
+
+        @app.post("/upload")
+        def upload():
+            f = request.files["doc"]
+            open(Path(f.filename).name)                  # 0 attribute sanitiser
+            open(os.path.splitext(f.filename)[1])        # 1 indexed call sanitiser
+            open(os.path.splitext(f.filename)[0])        # 2 the stem keeps directories
+            open(request.url)                            # 3 filtered request attribute
+            open(request.args["next"])                   # 4
+        """,
+        sanitizers=frozenset({"pathlib.Path.name", "os.path.splitext[1]", "request.url"}),
+    )
+    assert [r is not None for r in results] == [False, False, True, False, True]
+    assert results[2] is not None and "client-chosen file name" in results[2]
+
+
+def test_check_markers() -> None:
+    source = """\
+        import os
+        from urllib.parse import urlparse
+        from flask import Flask, request, abort
+        app = Flask(__name__)
+        BASE = "/srv/files"
+        ALLOWED_HOSTS = {"api.example.com"}
+
+        @app.get("/a")
+        def contained():
+            full = os.path.realpath(os.path.join(BASE, request.args["f"]))
+            if not full.startswith(BASE):
+                abort(404)
+            open(full)
+
+        @app.get("/b")
+        def host_checked():
+            url = request.args["url"]
+            if urlparse(url).hostname not in ALLOWED_HOSTS:
+                abort(400)
+            open(url)
+
+        @app.get("/c")
+        def relative_only():
+            target = request.args["next"]
+            if not target.startswith("/") or target.startswith("//"):
+                abort(400)
+            open(target)
+
+        @app.get("/d/<name>")
+        def segment(name):
+            open(name)
+    """
+    from prodready.engine.taint import (
+        PATH_CONTAINMENT_CHECK,
+        SAFE_REDIRECT_CHECK,
+        SEGMENT_PARAMETERS,
+        URL_HOST_CHECK,
+    )
+
+    unchecked = _sink_sources(source)
+    assert all(r is not None for r in unchecked)
+    expected = {
+        PATH_CONTAINMENT_CHECK: [True, False, False, False],
+        URL_HOST_CHECK: [False, True, False, False],
+        SAFE_REDIRECT_CHECK: [False, True, True, False],
+        SEGMENT_PARAMETERS: [False, False, False, True],
+    }
+    for marker, cleaned in expected.items():
+        results = _sink_sources(source, sanitizers=frozenset({marker}))
+        assert [r is None for r in results] == cleaned, marker
+
+
+def _deferred_reports(source: str, *, path: str = "app/views.py") -> list[tuple[int, str]]:
+    from prodready.engine.python import ModuleEnd
+    from prodready.engine.taint import report_deferred, sink_flow
+
+    reports: list[tuple[int, str]] = []
+
+    @python_rule(
+        code="TST201",
+        name="record-deferred-sink",
+        category=Category.SECURITY,
+        severity=Severity.LOW,
+        summary="test",
+        calls=("*.execute",),
+        nodes=(ModuleEnd,),
+    )
+    def sink(node: ast.AST, ctx: PythonContext) -> None:
+        if isinstance(node, ast.Module):
+            report_deferred(ctx)
+            return
+        assert isinstance(node, ast.Call)
+        line = node.lineno
+        sink_flow(node.args[:1], ctx, lambda found: reports.append((line, found)))
+
+    text = textwrap.dedent(source)
+    PythonAnalyzer([sink]).analyze(text, ast.parse(text), path, Profile())
+    return sorted(reports)
+
+
+def test_sinks_in_helpers_report_when_a_handler_passes_request_data() -> None:
+    reports = _deferred_reports(
+        """\
+        from flask import Flask, request
+        app = Flask(__name__)
+
+        def find_user(name):
+            cur.execute(f"SELECT * FROM users WHERE name = '{name}'")  # line 5
+
+        def count(table):
+            cur.execute(f"SELECT COUNT(*) FROM {table}")  # line 8: constant callers
+
+        def search(term):
+            return find_user(term.strip())
+
+        @app.get("/users")
+        def users():
+            count("users")
+            return search(request.args["q"])
+
+        def job():
+            find_user("admin")
+        """
+    )
+    assert [line for line, _ in reports] == [5]
+    assert "passed to `search()`" in reports[0][1] and "passed to `find_user()`" in reports[0][1]
+
+
+def test_helpers_that_read_the_request_themselves() -> None:
+    results = _sink_sources(
+        """\
+        from django.http import JsonResponse
+
+        def current_filter(request):
+            return request.GET.get("filter", "")
+
+        def orders(request):
+            cur.execute(f"SELECT * FROM orders WHERE status = '{current_filter(request)}'")
+        """,
+        path="shop/views.py",
+    )
+    assert results[0] is not None and "read by `current_filter()`" in results[0]
+
+
+def test_django_views_called_by_the_module_are_helpers() -> None:
+    results = _sink_sources(
+        """\
+        from django.shortcuts import get_object_or_404
+
+        def page(request, url):
+            return render_page(request, get_object_or_404(Page, url=url))
+
+        def render_page(request, page, template_name=None):
+            cur.execute(f"SELECT * FROM t WHERE title = '{page.title}'")
+            open(template_name)
+        """,
+        path="pages/views.py",
+    )
+    assert results == [None, None]
+
+
+def test_werkzeug_type_conversion() -> None:
+    results = _sink_sources(
+        """\
+        from flask import Flask, request
+        app = Flask(__name__)
+
+        @app.get("/items")
+        def items():
+            cur.execute(f"SELECT * FROM t LIMIT {request.args.get('n', 10, type=int)}")
+            cur.execute(f"SELECT * FROM t WHERE x = '{request.args.get('x', type=str)}'")
+        """
+    )
+    assert [r is not None for r in results] == [False, True]

@@ -218,6 +218,9 @@ class Rule:
     calls: tuple[str, ...] = ()
     attributes: tuple[str, ...] = ()
     pack: str = "builtin"
+    # Project rules only: called like a Python check for ``nodes`` during the walk, returns the
+    # ``(name, line)`` evidence to record for the rule (see ``project_rule``).
+    collect: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if not RULE_CODE.match(self.code):

@@ -267,19 +267,60 @@ class KubernetesObject:
                         yield container, (*spec_path, key, position)
 
 
+def _is_object(data: Any) -> bool:
+    return isinstance(data, dict) and "kind" in data and "apiVersion" in data
+
+
+def _list_items(document: YamlDocument) -> list[YamlDocument]:
+    """The items of a ``kind: List`` (or ``DeploymentList``...) document, each as a document of
+    its own whose paths and lines are relative to the item (``kubectl get -o yaml`` output)."""
+    data = document.data
+    items = data.get("items")
+    if not isinstance(items, list):
+        return []
+    list_kind = str(data.get("kind"))
+    item_kind = list_kind[: -len("List")] if list_kind != "List" else ""
+    item_lines: dict[int, dict[tuple[Any, ...], int]] = {}
+    for path, line in document.lines.items():  # one pass, not one per item
+        if len(path) >= 3 and path[0] == "items" and isinstance(path[1], int):
+            item_lines.setdefault(path[1], {})[path[2:]] = line
+    found: list[YamlDocument] = []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        if "kind" not in item and item_kind:
+            item = {**item, "kind": item_kind}  # typed lists leave the items' kind out
+        if "apiVersion" not in item and "apiVersion" in data:
+            item = {**item, "apiVersion": data["apiVersion"]}
+        if not _is_object(item):
+            continue
+        line = document.lines.get(("items", position), document.line)
+        found.append(YamlDocument(item, line, item_lines.get(position, {})))
+    return found
+
+
 @dataclass(slots=True)
 class Manifests:
     """A Kubernetes or Compose file: its YAML documents."""
 
     documents: list[YamlDocument]
+    _objects: list[KubernetesObject] | None = field(default=None, repr=False, compare=False)
 
     @property
     def objects(self) -> list[KubernetesObject]:
-        return [
-            KubernetesObject(doc)
-            for doc in self.documents
-            if isinstance(doc.data, dict) and "kind" in doc.data and "apiVersion" in doc.data
-        ]
+        """The Kubernetes objects of the file; the items of a ``kind: List`` are objects too."""
+        if self._objects is None:
+            found: list[KubernetesObject] = []
+            for doc in self.documents:
+                if not _is_object(doc.data):
+                    continue
+                kind = str(doc.data.get("kind"))
+                if kind.endswith("List") and isinstance(doc.data.get("items"), list):
+                    found.extend(KubernetesObject(item) for item in _list_items(doc))
+                else:
+                    found.append(KubernetesObject(doc))
+            self._objects = found
+        return self._objects
 
 
 def _scalar(node: Any) -> Any:
@@ -404,8 +445,59 @@ def parse_yaml(text: str) -> Manifests:
     return Manifests(documents)
 
 
+# Helm's own objects and functions: only a chart's templates mention them.
+_HELM_TEMPLATE = re.compile(
+    r"\{\{-?[^}\n]{0,200}?(?:\$?\.(?:Values|Release|Chart|Capabilities|Files|Template)\b"
+    r"|\b(?:include|tpl|toYaml|nindent|indent|required|default)\s)"
+)
+_QUOTED = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^']|'')*'")
+_BLOCK_SCALAR_START = re.compile(r"(?:^|\s)[|>][-+0-9]*$")
+# ``{{``/``{%`` where a YAML node starts: a line, a list item or a mapping value.
+_STRUCTURAL_TEMPLATE = re.compile(r"(?:^(?:-\s+)*|:\s+)\{[{%]")
+# A whole quoted value that is a Jinja/Ansible variable (``image: "{{ image_tag }}"``,
+# ``- "{{ replicas | int }}"``). Go templates that survive rendering refer to ``$labels`` or
+# ``.Labels``, and Grafana legends (``{{pod}}``) sit inside larger strings.
+_JINJA_VALUE = re.compile(
+    r"(?:^(?:-\s+)*|:\s+)([\"'])\{\{-?\s*[A-Za-z_]\w*\s*(?:\|[^}\n]{0,80})?-?\}\}\1"
+    r"\s*(?:#.*)?$"
+)
+
+
+def _templated(text: str) -> bool:
+    """A Go or Jinja template (Helm chart, Ansible) rather than YAML. Rendered output may hold
+    ``{{ ... }}`` in quoted strings and block scalars (Prometheus rules, Alertmanager
+    templates), even in plain scalars (``description: Pod {{ $labels.pod }} restarts``): only
+    template syntax where a YAML node starts, or a whole value that is a Jinja variable,
+    counts."""
+    if "{{" not in text and "{%" not in text:
+        return False
+    if _HELM_TEMPLATE.search(text):
+        return True
+    block_indent: int | None = None
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        indent = len(raw) - len(raw.lstrip())
+        if block_indent is not None:
+            if not stripped or indent > block_indent:
+                continue  # the body of a block scalar (``key: |``) is a string
+            block_indent = None
+        if not stripped or stripped.startswith("#"):
+            continue
+        if _JINJA_VALUE.search(stripped):
+            return True
+        bare = _QUOTED.sub("''", stripped)
+        bare = re.sub(r"\s#.*$", "", bare).rstrip()
+        if _STRUCTURAL_TEMPLATE.search(bare):
+            return True
+        if _BLOCK_SCALAR_START.search(bare):
+            block_indent = indent
+    return False
+
+
 def looks_like_kubernetes(text: str) -> bool:
-    return "apiVersion" in text and "kind" in text and "{{" not in text
+    """YAML that may hold Kubernetes objects; Helm chart templates (not YAML until rendered)
+    are left out, ``helm template`` output is in."""
+    return "apiVersion" in text and "kind" in text and not _templated(text)
 
 
 # -- requirements files -----------------------------------------------------------------------

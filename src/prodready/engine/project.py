@@ -8,7 +8,7 @@ only the changed files.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,10 @@ class ProjectFacts:
 
     def files_of_kind(self, kind: FileKind) -> list[str]:
         return sorted(path for path, k in self.other_files.items() if k is kind)
+
+
+# ``collect(node, python_ctx)`` -> the ``(name, line)`` evidence it found (or None).
+Collector = Callable[[Any, Any], Iterable[tuple[str, int]] | None]
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prodready.engine.facts import (
@@ -316,7 +316,7 @@ class PythonAnalyzer:
         self.method_calls: dict[str, list[Rule]] = {}
         self.attribute_rules: dict[str, list[tuple[str, Rule]]] = {}
         self.evidence_codes: frozenset[str] = frozenset()
-        rules = list(rules)
+        rules = [_collector(rule) if rule.kind is FileKind.PROJECT else rule for rule in rules]
         for rule in rules:
             for node_type in rule.nodes:
                 for concrete in _expand(node_type):
@@ -346,6 +346,22 @@ class PythonAnalyzer:
         ctx = PythonContext(relpath, source, tree, profile)
         _Walk(self, ctx).run()
         return ctx
+
+
+def _collector(rule: Rule) -> Rule:
+    """A project rule as the walk sees it: its ``collect`` records evidence for ``nodes``."""
+    collect = rule.collect
+    if collect is None:
+        return rule
+    code = rule.code
+
+    def record(node: ast.AST, ctx: PythonContext) -> None:
+        found = collect(node, ctx)
+        if found:
+            evidence = ctx.facts.evidence.setdefault(code, [])
+            evidence.extend((str(name), int(line)) for name, line in found)
+
+    return replace(rule, check=record)
 
 
 def _expand(node_type: type) -> list[type]:

@@ -6,6 +6,7 @@ through the ``prodready.rules`` entry-point group.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import inspect
@@ -123,16 +124,25 @@ def project_rule(
     severity: Severity,
     summary: str,
     calls: Sequence[str] = (),
+    nodes: Sequence[type] = (),
+    collect: Callable[..., Any] | None = None,
     confidence: Confidence = Confidence.MEDIUM,
     cwe: int | None = None,
     fix: str | None = None,
 ) -> Callable[[Check], Rule]:
     """Declare a rule over the whole scanned project, run once after every file was analysed.
 
-    ``calls`` (same patterns as Python rules) are recorded during the walk of every Python
-    file as evidence -- ``(qualified name, line)`` per file, cached with the file's facts --
-    so the check, called with ``(ProjectFacts, ProjectContext)``, never re-reads a file.
+    Evidence is gathered during the single walk of every Python file and cached with the
+    file's facts, so the check -- called with ``(ProjectFacts, ProjectContext)`` -- never
+    re-reads a file: ``calls`` (same patterns as Python rules) record ``(qualified name,
+    line)``; ``collect(node, ctx)`` is called like a Python check for every node of ``nodes``
+    (AST classes, or ``ModuleEnd`` when the module's facts are complete) and returns
+    ``(name, line)`` pairs -- free text that encodes what the check needs (a path, a header).
     """
+    if collect is None and nodes:
+        raise ValueError(f"project rule {code} lists nodes but no collect function")
+    if any(issubclass(node, ast.Call) for node in nodes):
+        raise ValueError(f"project rule {code}: subscribe to calls with calls=, not nodes=")
 
     def decorate(check: Check) -> Rule:
         return Rule(
@@ -148,6 +158,8 @@ def project_rule(
             cwe=cwe,
             fix=fix,
             calls=tuple(calls),
+            nodes=tuple(nodes),
+            collect=collect,
         )
 
     return decorate

@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass, field
 
 from prodready.engine.analysis import (
+    calls_in,
     caught_names,
     django_query,
     has_keyword,
@@ -15,10 +16,12 @@ from prodready.engine.analysis import (
     is_db_session,
     is_script,
     keyword_value,
+    log_call,
+    module_value,
     orm_query,
     string_fragments,
 )
-from prodready.engine.python import FunctionEnd, PythonContext
+from prodready.engine.python import FunctionEnd, ModuleEnd, PythonContext
 from prodready.engine.registry import python_rule
 from prodready.model import Category, Confidence, Severity
 
@@ -753,3 +756,450 @@ def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
                     confidence=confidence,
                 )
                 break
+
+
+# -- CON005 ---------------------------------------------------------------------------------------
+
+_KAFKA_CONSUMERS = frozenset(
+    {"kafka.KafkaConsumer", "kafka.consumer.KafkaConsumer", "aiokafka.AIOKafkaConsumer"}
+    | {"aiokafka.consumer.AIOKafkaConsumer"}
+)
+_CONFLUENT_CONSUMERS = frozenset(
+    {"confluent_kafka.Consumer", "confluent_kafka.DeserializingConsumer"}
+    | {"confluent_kafka.cimpl.Consumer"}
+)
+# Methods of a consumer that hand messages to the application.
+_CONSUMER_READS = frozenset({"poll", "getmany", "getone", "consume"})
+# pika ``basic_consume(queue, on_message_callback, auto_ack)``, ``basic_get(queue, auto_ack)``.
+_AUTO_ACK_POSITIONS = {"basic_consume": 2, "basic_get": 1}
+# Calls after an ack that are not the processing of the message.
+_NOT_PROCESSING_PREFIXES = ("builtins.", "json.", "time.", "logging.", "datetime.", "uuid.")
+_NOT_PROCESSING_METHODS = frozenset(
+    {"decode", "encode", "loads", "get", "format", "inc", "observe", "labels", "strip", "split"}
+    | {"basic_ack", "basic_nack", "basic_reject", "ack", "nack", "reject", "model_validate"}
+)
+
+
+@dataclass(slots=True)
+class _ConsumerState:
+    consumers: list[tuple[ast.Call, str]] = field(default_factory=list)
+    read: bool = False  # the module iterates or polls a Kafka consumer
+
+
+def _auto_commit_message(node: ast.Call, name: str, ctx: PythonContext) -> str | None:
+    """Why a Kafka consumer commits offsets before the application processed the messages."""
+    if has_star_kwargs(node) or any(isinstance(a, ast.Starred) for a in node.args):
+        return None
+    if name in _KAFKA_CONSUMERS:
+        group = keyword_value(node, "group_id")
+        if group is None or _is_none(group):
+            return None  # no consumer group: no offsets are committed at all
+        flag = keyword_value(node, "enable_auto_commit")
+        if flag is not None and not (isinstance(flag, ast.Constant) and flag.value is True):
+            return None
+        short = name.rsplit(".", 1)[-1]
+        return (
+            f"{short} commits offsets automatically in the background (enable_auto_commit "
+            "defaults to True): a message fetched but not yet processed is marked done, and a "
+            "crash or deploy loses it. Pass enable_auto_commit=False and commit() after "
+            "processing"
+        )
+    config = node.args[0] if node.args else keyword_value(node, "conf")
+    if isinstance(config, ast.Name):
+        config = module_value(config.id, ctx)
+    if not isinstance(config, ast.Dict) or None in config.keys:
+        return None
+    settings = {
+        key.value: value
+        for key, value in zip(config.keys, config.values, strict=True)
+        if isinstance(key, ast.Constant) and isinstance(key.value, str)
+    }
+    if "group.id" not in settings:
+        return None
+    for key in ("enable.auto.commit", "enable.auto.offset.store"):
+        value = settings.get(key)
+        if value is not None and not (isinstance(value, ast.Constant) and value.value is True):
+            return None  # offsets committed or stored by the application
+    return (
+        'Consumer config without "enable.auto.commit": False: offsets of polled messages are '
+        "committed in the background before they are processed, so a crash or deploy loses "
+        'them. Set "enable.auto.commit": False and commit(message) after processing'
+    )
+
+
+def _is_none(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value is None
+
+
+def _auto_ack_flag(node: ast.Call, method: str) -> ast.expr | None:
+    """The ``auto_ack=True``/``no_ack=True`` argument of a broker consume call, if any."""
+    for item in node.keywords:
+        if item.arg in {"auto_ack", "no_ack"} and isinstance(item.value, ast.Constant):
+            if item.value.value is True:
+                return item.value
+            return None
+    position = _AUTO_ACK_POSITIONS.get(method)
+    if position is not None and position < len(node.args):
+        value = node.args[position]
+        if isinstance(value, ast.Constant) and value.value is True:
+            return value
+    return None
+
+
+def _ack_statement(statement: ast.stmt, params: set[str]) -> ast.Call | None:
+    """``ch.basic_ack(...)`` / ``[await] message.ack()`` as a statement of its own."""
+    if not isinstance(statement, ast.Expr):
+        return None
+    value = statement.value
+    if isinstance(value, ast.Await):
+        value = value.value
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute):
+        return None
+    if value.func.attr == "basic_ack":
+        return value
+    receiver = value.func.value
+    if value.func.attr == "ack" and isinstance(receiver, ast.Name) and receiver.id in params:
+        return value
+    return None
+
+
+def _processing_call(statements: list[ast.stmt], ctx: PythonContext) -> ast.Call | None:
+    for call in calls_in(statements):
+        if log_call(call, ctx) is not None:
+            continue
+        name = ctx.qualname(call.func) or ""
+        if name.startswith(_NOT_PROCESSING_PREFIXES):
+            continue
+        method = call.func.attr if isinstance(call.func, ast.Attribute) else ""
+        if method in _NOT_PROCESSING_METHODS:
+            continue
+        return call
+    return None
+
+
+@python_rule(
+    code="CON005",
+    name="consumer-auto-ack-before-processing",
+    category=Category.CONCURRENCY,
+    severity=Severity.HIGH,
+    summary="Message acknowledged or committed before it is processed: a crash loses it",
+    calls=(
+        *sorted(_KAFKA_CONSUMERS | _CONFLUENT_CONSUMERS),
+        "*.basic_consume",
+        "*.basic_get",
+        "*.consume",
+        "*.iterator",
+        *(f"*.{method}" for method in sorted(_CONSUMER_READS - {"consume"})),
+    ),
+    nodes=(ast.For, ast.AsyncFor, FunctionEnd, ModuleEnd),
+    fix="Acknowledge after processing: auto_ack=False and ch.basic_ack(...) at the end of the "
+    "callback; Kafka enable_auto_commit=False and commit() once the message is handled.",
+)
+def consumer_auto_ack_before_processing(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags message consumers that acknowledge a message before the application has processed it:
+    pika `basic_consume(..., auto_ack=True)` / `basic_get(auto_ack=True)` (and `no_ack=True`,
+    also aio-pika's `queue.consume(..., no_ack=True)`), kafka-python `KafkaConsumer` and aiokafka
+    `AIOKafkaConsumer` in a consumer group without `enable_auto_commit=False` (when the module
+    reads from it), confluent-kafka `Consumer({...})` with a `group.id` but without
+    `"enable.auto.commit": False`, and callbacks that call `basic_ack()`/`message.ack()` as
+    their first step and only then process the message.
+
+    ## Why it breaks production
+    Acknowledging tells the broker the message is done: it is deleted (RabbitMQ) or its offset
+    is committed (Kafka). If the worker then crashes, is OOM-killed or is stopped by a deploy
+    while processing -- or the processing raises -- the message is gone: an order never
+    fulfilled, an email never sent, with nothing left to retry and nothing in a dead-letter
+    queue. Auto-ack also removes backpressure: the broker pushes messages as fast as it can.
+
+    ## Example
+    ```python
+    def on_order(ch, method, properties, body):
+        fulfil(json.loads(body))
+
+    channel.basic_consume(queue="orders", on_message_callback=on_order, auto_ack=True)
+    ```
+
+    ## Use instead
+    ```python
+    def on_order(ch, method, properties, body):
+        fulfil(json.loads(body))  # idempotent: a redelivery after a crash is harmless
+        ch.basic_ack(delivery_tag=method.delivery_tag)
+
+    channel.basic_qos(prefetch_count=10)
+    channel.basic_consume(queue="orders", on_message_callback=on_order)
+    ```
+    With Kafka: `enable_auto_commit=False`, process, then `consumer.commit()`.
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    state: _ConsumerState = ctx.rule_state(_ConsumerState, module=True)
+    if isinstance(node, ast.Module):  # ModuleEnd
+        if state.read:
+            for call, message in state.consumers:
+                ctx.report(call, message, confidence=Confidence.MEDIUM)
+        return
+    if isinstance(node, ast.For | ast.AsyncFor):
+        if ctx.qualname(node.iter) in _KAFKA_CONSUMERS:
+            state.read = True
+        return
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        _check_early_ack(node, ctx)
+        return
+    assert isinstance(node, ast.Call)
+    name = ctx.call_name or ""
+    if name in _KAFKA_CONSUMERS or name in _CONFLUENT_CONSUMERS:
+        found = _auto_commit_message(node, name, ctx)
+        if found is not None:
+            state.consumers.append((node, found))
+        return
+    func = node.func
+    if not isinstance(func, ast.Attribute):
+        return
+    method = func.attr
+    if method in _CONSUMER_READS:
+        receiver = ctx.qualname(func.value) or ""
+        if receiver in _KAFKA_CONSUMERS or receiver in _CONFLUENT_CONSUMERS:
+            state.read = True
+        if method != "consume":
+            return
+    if method not in {"basic_consume", "basic_get", "consume", "iterator"}:
+        return
+    flag = _auto_ack_flag(node, method)
+    if flag is None:
+        return
+    if method in {"consume", "iterator"} and not any(k.arg == "no_ack" for k in node.keywords):
+        return
+    ctx.report(
+        node,
+        f"{method}() with automatic acknowledgement: the broker deletes each message as soon "
+        "as it is delivered, so a crash, deploy or exception during processing loses it. "
+        "Acknowledge explicitly after processing (basic_ack / message.ack())",
+    )
+
+
+def _check_early_ack(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> None:
+    scope = ctx.function
+    gate = ctx.module_state.get("CON005:ack")
+    if gate is None:
+        gate = ctx.module_state["CON005:ack"] = "ack(" in ctx.source
+    if scope is None or not gate:
+        return
+    params = {param.arg for param in scope.params}
+    body = node.body
+    for index, statement in enumerate(body):
+        ack = _ack_statement(statement, params)
+        if ack is None:
+            continue
+        processing = _processing_call(body[index + 1 :], ctx)
+        if processing is not None:
+            ctx.report(
+                ack,
+                f"the message is acknowledged before it is processed (line "
+                f"{processing.lineno}): if the worker crashes or the processing raises, the "
+                "broker has already dropped it. Acknowledge after processing",
+                confidence=Confidence.MEDIUM,
+            )
+        return
+
+
+# -- CON006 ---------------------------------------------------------------------------------------
+
+_LOCK_WORDS = ("lock", "mutex", "semaphore", "condition")
+
+
+@dataclass(slots=True)
+class _SharedWrite:
+    node: ast.stmt
+    key: str
+    read_line: int
+    read_step: int | None  # None: read, await and write are one statement
+    step: int
+
+
+@dataclass(slots=True)
+class _AwaitState:
+    step: int = 0  # order of the events seen in the function
+    awaits: list[tuple[int, int]] = field(default_factory=list)  # (step, line)
+    reads: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # local -> key, step, line
+    writes: list[_SharedWrite] = field(default_factory=list)
+    locks: list[tuple[int, int]] = field(default_factory=list)  # line ranges under a lock
+
+
+def _shared_key(expr: ast.expr, ctx: PythonContext) -> str | None:
+    """A text key for shared state: ``STATE[k]``, ``STATE.get(k)``, a ``global`` name,
+    ``self.attr`` and ``self.attr[k]`` (None for anything else)."""
+    scope = ctx.function
+    assert scope is not None
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "get"
+            and expr.args
+            and not isinstance(expr.args[0], ast.Starred)
+        ):
+            container = _shared_key(func.value, ctx)
+            if container is None or "[" in container:
+                return None
+            return f"{container}[{ast.dump(expr.args[0])}]"
+        return None
+    if isinstance(expr, ast.Subscript):
+        container = _shared_key(expr.value, ctx)
+        if container is None or "[" in container:
+            return None
+        return f"{container}[{ast.dump(expr.slice)}]"
+    if isinstance(expr, ast.Name):
+        if expr.id in scope.globals or ctx.is_module_state(expr.id):
+            return expr.id
+        return None
+    if (
+        isinstance(expr, ast.Attribute)
+        and isinstance(expr.value, ast.Name)
+        and expr.value.id == scope.self_name
+        and expr.value.id is not None
+        and not expr.attr.isupper()
+    ):
+        return f"self.{expr.attr}"
+    return None
+
+
+def _contains_await(expr: ast.AST) -> bool:
+    return any(isinstance(node, ast.Await) for node in ast.walk(expr))
+
+
+def _reads_key(expr: ast.AST, key: str, ctx: PythonContext) -> bool:
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Subscript | ast.Name | ast.Attribute | ast.Call) and (
+            _shared_key(node, ctx) == key if not isinstance(node, ast.Name) else node.id == key
+        ):
+            return True
+    return False
+
+
+@python_rule(
+    code="CON006",
+    name="await-between-read-and-write-of-shared-state",
+    category=Category.CONCURRENCY,
+    severity=Severity.HIGH,
+    summary="Shared state read, then an await, then written back: coroutines lose updates",
+    nodes=(ast.Await, ast.Assign, ast.AugAssign, ast.With, ast.AsyncWith, FunctionEnd),
+    fix="Hold an asyncio.Lock across the read, the await and the write (async with lock:), or "
+    "re-read and update in one step after the await.",
+)
+def await_between_read_and_write(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags `async def` functions that read a shared value -- an entry of a module-level
+    container (`BALANCES[user]`, `STOCK.get(sku)`), a `global` name, or an attribute of
+    `self` -- then `await` something, then write the value back computed from what they read
+    (`BALANCES[user] = balance - amount`, `TOTALS[day] += await fetch()`), without holding an
+    `asyncio.Lock` (`async with lock:`) across the three steps.
+
+    ## Why it breaks production
+    Coroutines on one event loop interleave at every `await`. Two requests for the same user
+    both read the balance 100, both await the payment provider, both write `100 - 30`: one
+    debit is lost. The code is correct in every test with one request at a time and loses
+    updates under real concurrent traffic -- exactly where nobody looks for it.
+
+    ## Example
+    ```python
+    async def withdraw(user_id: int, amount: int) -> None:
+        balance = BALANCES[user_id]
+        await payments.charge(user_id, amount)
+        BALANCES[user_id] = balance - amount
+    ```
+
+    ## Use instead
+    ```python
+    balance_lock = asyncio.Lock()
+
+    async def withdraw(user_id: int, amount: int) -> None:
+        async with balance_lock:
+            balance = BALANCES[user_id]
+            await payments.charge(user_id, amount)
+            BALANCES[user_id] = balance - amount
+    ```
+    Across several workers or replicas only the database (an atomic UPDATE, a row lock) or
+    Redis (INCRBY, a Lua script) can make the update atomic.
+    """
+    scope = ctx.function
+    if scope is None or not scope.is_async or ctx.facts.is_test:
+        return
+    state: _AwaitState = ctx.rule_state(_AwaitState)
+    state.step += 1
+    if isinstance(node, ast.Await):
+        state.awaits.append((state.step, node.lineno))
+        return
+    if isinstance(node, ast.With | ast.AsyncWith):
+        for item in node.items:
+            text = ast.unparse(item.context_expr).lower()
+            if any(word in text for word in _LOCK_WORDS):
+                state.locks.append((node.lineno, node.end_lineno or node.lineno))
+        return
+    if isinstance(node, ast.AugAssign):
+        key = _shared_key(node.target, ctx)
+        if key is not None and not key.startswith("self.") and _contains_await(node.value):
+            # The target's value is loaded before the awaited operand is evaluated.
+            state.writes.append(_SharedWrite(node, key, node.lineno, None, state.step))
+        return
+    if isinstance(node, ast.Assign):
+        _await_assign(node, ctx, state)
+        return
+    # FunctionEnd
+    if not state.writes:
+        return
+    lines = ctx.lines[scope.node.lineno - 1 : scope.node.end_lineno]
+    if any(".acquire(" in line for line in lines):
+        return
+    reported: set[str] = set()
+    for write in state.writes:
+        if write.key in reported or _locked(state, write.read_line, write.node.lineno):
+            continue
+        if write.read_step is None:
+            inner = [n.lineno for n in ast.walk(write.node) if isinstance(n, ast.Await)]
+        else:
+            low, high = write.read_step, write.step
+            inner = [line for at, line in state.awaits if low < at < high]
+        if not inner:
+            continue
+        reported.add(write.key)
+        key = write.key
+        shown = key.split("[", 1)[0] + ("[...]" if "[" in key else "")
+        ctx.report(
+            write.node,
+            f"{shown} is read (line {write.read_line}), the coroutine awaits (line {inner[0]}) "
+            "and then writes it back from the stale value: a concurrent request changing it "
+            "in between is lost. Hold an asyncio.Lock across the read, the await and the write",
+            # An instance may belong to one request; module state is shared by all of them.
+            confidence=Confidence.MEDIUM if key.startswith("self.") else None,
+        )
+
+
+def _locked(state: _AwaitState, first: int, last: int) -> bool:
+    return any(start <= first and last <= end for start, end in state.locks)
+
+
+def _await_assign(node: ast.Assign, ctx: PythonContext, state: _AwaitState) -> None:
+    if len(node.targets) != 1:
+        return
+    target = node.targets[0]
+    value = node.value
+    if isinstance(target, ast.Name) and _shared_key(target, ctx) is None:
+        key = _shared_key(value, ctx)
+        if key is not None:
+            state.reads[target.id] = (key, state.step, node.lineno)
+        else:
+            state.reads.pop(target.id, None)
+        return
+    key = _shared_key(target, ctx)
+    if key is None:
+        return
+    used = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+    for name, (read_key, at, line) in state.reads.items():
+        if read_key == key and name in used:
+            state.writes.append(_SharedWrite(node, key, line, at, state.step))
+            return
+    if not key.startswith("self.") and _contains_await(value) and _reads_key(value, key, ctx):
+        state.writes.append(_SharedWrite(node, key, node.lineno, None, state.step))

@@ -13,6 +13,7 @@ from prodready.engine.analysis import (
     QueryChain,
     django_query,
     dotted,
+    has_keyword,
     in_service_code,
     in_task,
     is_db_session,
@@ -972,3 +973,493 @@ def connection_not_closed(node: ast.AST, ctx: PythonContext) -> None:
             f"{callee}() opens a new database connection per request and never closes it: "
             "use a connection pool, or close it in finally / with contextlib.closing()",
         )
+
+
+# -- DAT005 ---------------------------------------------------------------------------------------
+
+# Loading strategies that make relations of the loaded rows free to read.
+_EAGER_WORDS = (
+    "select_related",
+    "prefetch_related",
+    "selectinload",
+    "joinedload",
+    "subqueryload",
+    "contains_eager",
+    "immediateload",
+    "raiseload",
+    "options(",
+    "lazy=",
+    "Prefetch(",
+)
+# Queryset steps that return something other than model instances (dicts, tuples, one row).
+_NOT_ROWS = frozenset(
+    {"values", "values_list", "get", "first", "last", "count", "exists", "aggregate", "in_bulk"}
+    | {"one", "one_or_none", "scalar", "scalar_one", "scalar_one_or_none", "get_one", "dates"}
+    | {"datetimes", "earliest", "latest", "mappings", "tuples", "columns"}
+)
+_RELATION_FACTORIES = frozenset(
+    {"ForeignKey", "OneToOneField", "ManyToManyField", "relationship", "Relationship"}
+    | {"ParentalKey", "GenericForeignKey", "TreeForeignKey"}
+)
+# Attribute names that are columns (scalars, JSON, files, money, geometry), not relations.
+_COLUMN_NAMES = frozenset(
+    {"id", "pk", "uuid", "slug", "date", "time", "created", "updated", "modified", "status"}
+    | {"state", "data", "meta", "metadata", "payload", "json", "config", "settings", "extra"}
+    | {"details", "attributes", "properties", "options", "file", "image", "photo", "avatar"}
+    | {"picture", "thumbnail", "logo", "document", "attachment", "pdf", "price", "amount"}
+    | {"total", "cost", "balance", "money", "location", "point", "geom", "geometry", "name"}
+    | {"coordinates", "title", "email", "description", "type", "kind", "value", "tags", "url"}
+    | {"duration", "interval", "timestamp", "body", "text", "content", "currency", "period"}
+    | {"schedule", "range", "span", "labels", "flags", "permissions", "scopes", "objects"}
+)
+_COLUMN_SUFFIXES = (
+    "_at",
+    "_on",
+    "_date",
+    "_time",
+    "_id",
+    "_ids",
+    "_json",
+    "_data",
+    "_url",
+    "_path",
+    "_file",
+    "_count",
+    "_total",
+    "_amount",
+    "_price",
+    "_range",
+    "_status",
+    "_type",
+    "_display",
+    "_set",
+)
+# Attributes of scalar values (dates, numbers, UUIDs, files, enums).
+_SCALAR_ATTRIBUTES = frozenset(
+    {"year", "month", "day", "hour", "minute", "second", "microsecond", "tzinfo", "days"}
+    | {"seconds", "microseconds", "real", "imag", "url", "path", "size", "width", "height"}
+    | {"value", "label", "hex", "int", "amount", "currency"}
+)
+
+
+@dataclass(slots=True)
+class _LazyState:
+    called: set[int] = field(default_factory=set)  # attribute nodes that are called
+    sources: dict[int, QueryChain | None] = field(default_factory=dict)  # loop id -> its query
+    reported: set[tuple[int, str, str]] = field(default_factory=set)
+    eager: bool | None = None  # the function mentions a loading strategy
+
+
+def _row_query(expr: ast.AST | None, ctx: PythonContext) -> QueryChain | None:
+    """The ORM query producing the model instances an iterable holds (following locals)."""
+    for _ in range(3):
+        if not isinstance(expr, ast.Name):
+            break
+        expr = ctx.value_of(expr.id)
+    if expr is None or isinstance(expr, ast.Name):
+        return None
+    chain = django_query(expr) or sqlalchemy_query(expr, ctx)
+    if chain is None or chain.model is None or set(chain.steps) & _NOT_ROWS:
+        return None
+    if chain.orm == "sqlalchemy" and chain.statement is not None and "scalars" not in chain.steps:
+        return None  # rows of tuples
+    text = ctx.segment(expr)
+    if chain.statement is not None:
+        text += ctx.segment(chain.statement)
+    if any(word in text for word in _EAGER_WORDS):
+        return None
+    return chain
+
+
+def _loop_source(
+    root: str, ctx: PythonContext, state: _LazyState
+) -> tuple[ast.AST, QueryChain] | None:
+    """The innermost enclosing loop binding ``root`` per row, with the query it iterates."""
+    for loop in reversed(ctx.loops):
+        iterable: ast.AST | None = None
+        if isinstance(loop, ast.For | ast.AsyncFor):
+            if isinstance(loop.target, ast.Name) and loop.target.id == root:
+                iterable = loop.iter
+        elif isinstance(loop, _COMPREHENSIONS):
+            for generator in loop.generators:
+                if isinstance(generator.target, ast.Name) and generator.target.id == root:
+                    iterable = generator.iter
+        if iterable is None:
+            continue
+        key = id(loop)
+        if key not in state.sources:
+            state.sources[key] = _row_query(iterable, ctx)
+        chain = state.sources[key]
+        return (loop, chain) if chain is not None else None
+    return None
+
+
+def _module_models(ctx: PythonContext) -> dict[str, tuple[set[str], set[str]]]:
+    """Model classes defined in this module: name -> (relation fields, other fields)."""
+    cached = ctx.module_state.get("DAT005:models")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    models: dict[str, tuple[set[str], set[str]]] = {}
+    for statement in ctx.tree.body:
+        if not isinstance(statement, ast.ClassDef):
+            continue
+        relations: set[str] = set()
+        columns: set[str] = set()
+        for item in statement.body:
+            target: ast.expr | None = None
+            if isinstance(item, ast.AnnAssign):
+                target = item.target
+            elif isinstance(item, ast.Assign) and len(item.targets) == 1:
+                target = item.targets[0]
+            value = getattr(item, "value", None)
+            if not isinstance(target, ast.Name) or not isinstance(value, ast.Call):
+                continue
+            factory = (dotted(value.func) or "").rsplit(".", 1)[-1]
+            (relations if factory in _RELATION_FACTORIES else columns).add(target.id)
+        if relations or columns:
+            models[statement.name] = (relations, columns)
+    ctx.module_state["DAT005:models"] = models
+    return models
+
+
+def _relation_confidence(chain: QueryChain, rel: str, ctx: PythonContext) -> Confidence | None:
+    """How sure we are that ``rel`` is a relation of the model (None: it is not one)."""
+    model = (chain.model or "").rsplit(".", 1)[-1]
+    known = _module_models(ctx).get(model)
+    if known is not None:
+        relations, _ = known
+        return Confidence.MEDIUM if rel in relations else None
+    if rel.startswith("_") or rel in _COLUMN_NAMES or rel.endswith(_COLUMN_SUFFIXES):
+        return None
+    if rel.isupper() or rel.startswith(("is_", "has_", "get_", "num_", "total")):
+        return None
+    return Confidence.LOW
+
+
+@python_rule(
+    code="DAT005",
+    name="lazy-relationship-in-loop",
+    category=Category.DATA_ACCESS,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.LOW,
+    summary="Relation of each row read in a loop without select_related/selectinload (N+1)",
+    nodes=(ast.Attribute, ast.Call, ast.For, ast.AsyncFor, *_COMPREHENSIONS),
+    fix="Load the relation with the rows: select_related() (foreign keys) / prefetch_related() "
+    "in Django, selectinload()/joinedload() in SQLAlchemy.",
+)
+def lazy_relationship_in_loop(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags a relation of each row read inside a loop over a Django queryset or a SQLAlchemy
+    query/`scalars()` result that was built without `select_related`/`prefetch_related`
+    (Django) or `selectinload`/`joinedload`/`subqueryload` (SQLAlchemy): `order.customer.name`,
+    `ticket.assignee.email`, and, with SQLAlchemy, `for item in order.items`. A relation is told
+    from a column by the model when it is defined in the same module, else by the access shape
+    (`row.relation.attribute`, not a date, file, JSON or money column) -- hence the low
+    confidence. Related-manager queries (`order.items.all()`) are DAT001.
+
+    ## Why it breaks production
+    Each first access to a lazy relation runs its own `SELECT`: a page of 500 orders makes 501
+    queries. With ten rows in development nobody notices; in production the endpoint's latency
+    grows with the data, the connection pool is held for the whole loop and the database
+    spends its CPU on thousands of identical tiny queries. Under `AsyncSession` the lazy load
+    does not even run: it raises `MissingGreenlet`.
+
+    ## Example
+    ```python
+    orders = Order.objects.filter(status="paid")
+    rows = [{"id": o.id, "customer": o.customer.name} for o in orders]
+    ```
+
+    ## Use instead
+    ```python
+    orders = Order.objects.filter(status="paid").select_related("customer")
+    rows = [{"id": o.id, "customer": o.customer.name} for o in orders]
+    ```
+    SQLAlchemy: `select(Order).options(selectinload(Order.items), joinedload(Order.customer))`.
+    """
+    if ctx.function is None or (not ctx.loops and not isinstance(node, _LOOP_NODES)):
+        return
+    if _skipped_module(ctx):
+        return
+    state: _LazyState = ctx.rule_state(_LazyState)
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Attribute):
+            state.called.add(id(node.func))
+        return
+    if isinstance(node, ast.Attribute):
+        inner = node.value
+        if (
+            id(node) in state.called
+            or not isinstance(node.ctx, ast.Load)
+            or not isinstance(inner, ast.Attribute)
+            or not isinstance(inner.value, ast.Name)
+            or node.attr in _SCALAR_ATTRIBUTES
+            or node.attr.startswith("_")
+        ):
+            return
+        _lazy_access(node, inner.value.id, inner.attr, ctx, state)
+        return
+    # A loop over a relation of the row of an enclosing loop: ``for item in order.items``.
+    if isinstance(node, ast.For | ast.AsyncFor):
+        iterables = [node.iter]
+    else:
+        assert isinstance(node, _COMPREHENSIONS)
+        iterables = [generator.iter for generator in node.generators]
+    for iterable in iterables:
+        if isinstance(iterable, ast.Attribute) and isinstance(iterable.value, ast.Name):
+            _lazy_access(iterable, iterable.value.id, iterable.attr, ctx, state, loop=True)
+
+
+_LOOP_NODES = (ast.For, ast.AsyncFor, *_COMPREHENSIONS)
+
+
+def _lazy_access(
+    node: ast.Attribute,
+    root: str,
+    rel: str,
+    ctx: PythonContext,
+    state: _LazyState,
+    *,
+    loop: bool = False,
+) -> None:
+    found = _loop_source(root, ctx, state)
+    if found is None:
+        return
+    source_loop, chain = found
+    if loop and chain.orm != "sqlalchemy":
+        return  # a Django relation is iterated through its manager (.all(): DAT001)
+    key = (id(source_loop), root, rel)
+    if key in state.reported:
+        return
+    confidence = _relation_confidence(chain, rel, ctx)
+    if confidence is None:
+        return
+    if loop and not rel.endswith("s"):
+        return  # iterating a scalar relation makes no sense; likely a column
+    if state.eager is None:
+        scope = ctx.function
+        assert scope is not None
+        lines = ctx.lines[scope.node.lineno - 1 : scope.node.end_lineno]
+        state.eager = any(word in line for line in lines for word in _EAGER_WORDS)
+    if state.eager or "lazy=" in ctx.source or is_script(ctx):
+        return  # one-off scripts and demos: the round trips cost nobody a request
+    state.reported.add(key)
+    line_key = (id(source_loop), "", str(node.lineno))
+    if line_key in state.reported:
+        return  # one finding per line: its first relation
+    state.reported.add(line_key)
+    if chain.orm == "django":
+        advice = f'add .select_related("{rel}") (or prefetch_related) to the queryset'
+    else:
+        advice = f"load it with .options(selectinload({chain.model}.{rel})) or joinedload()"
+    ctx.report(
+        node,
+        f"{root}.{rel} is loaded lazily with its own query on every iteration of the loop "
+        f"over {chain.model} rows (N+1): {advice}",
+        confidence=confidence,
+    )
+
+
+# -- DAT006 ---------------------------------------------------------------------------------------
+
+# Query terminals that yield model instances.
+_INSTANCE_STEPS = frozenset(
+    {"get", "first", "last", "earliest", "latest", "aget", "afirst", "alast", "one"}
+    | {"one_or_none", "scalar_one", "scalar_one_or_none", "scalar", "get_one", "all"}
+    | {"get_or_404", "first_or_404", "one_or_404", "create", "acreate"}
+)
+_JSON_RESPONSES = frozenset(
+    {"flask.jsonify", "quart.jsonify", "django.http.JsonResponse"}
+    | {"django.http.response.JsonResponse", "fastapi.responses.JSONResponse"}
+    | {"starlette.responses.JSONResponse", "fastapi.encoders.jsonable_encoder"}
+)
+_MODEL_DUMPS = frozenset({"django.forms.models.model_to_dict", "django.forms.model_to_dict"})
+
+
+def _orm_instances(expr: ast.AST | None, ctx: PythonContext, depth: int = 0) -> str | None:
+    """The model whose instances ``expr`` holds (a query result, following locals), or None."""
+    if expr is None or depth > 3:
+        return None
+    if isinstance(expr, ast.Await):
+        expr = expr.value
+    if isinstance(expr, ast.Name):
+        value = ctx.value_of(expr.id)
+        return _orm_instances(value, ctx, depth + 1) if value is not expr else None
+    if isinstance(expr, ast.Call) and ctx.qualname(expr.func) in _MATERIALIZERS and expr.args:
+        inner = django_query(expr.args[0]) if not isinstance(expr.args[0], ast.Name) else None
+        if inner is None and isinstance(expr.args[0], ast.Name):
+            value = ctx.value_of(expr.args[0].id)
+            inner = django_query(value) if value is not None else None
+        if inner is not None and inner.model and not set(inner.steps) & _NOT_ROWS:
+            return inner.model
+        return None
+    if not isinstance(expr, ast.Call):
+        return None
+    chain = django_query(expr) or sqlalchemy_query(expr, ctx)
+    if chain is None or chain.model is None or chain.terminal not in _INSTANCE_STEPS:
+        return None
+    if {"values", "values_list", "mappings", "tuples", "columns"} & set(chain.steps):
+        return None
+    if chain.statement is not None and not any(s.startswith("scalar") for s in chain.steps):
+        return None  # Row tuples
+    return chain.model
+
+
+def _leaked_model(expr: ast.AST | None, ctx: PythonContext) -> tuple[str, str] | None:
+    """(model, how) when ``expr`` serialises every column of ORM instances."""
+    if expr is None:
+        return None
+    if isinstance(expr, ast.Attribute) and expr.attr == "__dict__":
+        model = _orm_instances(expr.value, ctx)
+        return (model, "__dict__") if model else None
+    if isinstance(expr, ast.DictComp) and expr.generators:
+        iterable = expr.generators[0].iter
+        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute):
+            return _leaked_model(iterable.func.value, ctx)
+        return None
+    if isinstance(expr, ast.Call):
+        name = ctx.qualname(expr.func) or ""
+        if name == "builtins.vars" and len(expr.args) == 1:
+            model = _orm_instances(expr.args[0], ctx)
+            return (model, "vars()") if model else None
+        if name in _MODEL_DUMPS and expr.args and not has_keyword(expr, "fields", "exclude"):
+            model = _orm_instances(expr.args[0], ctx)
+            return (model, "model_to_dict()") if model else None
+    if isinstance(expr, ast.Name):
+        value = ctx.value_of(expr.id)
+        if value is not None and value is not expr and not isinstance(value, ast.Name):
+            return _leaked_model(value, ctx)
+    return None
+
+
+def _fastapi_response_declared(scope: Scope, ctx: PythonContext) -> bool:
+    """The FastAPI route declares what it returns: response_model=, response_class= or a
+    return annotation (which FastAPI uses as the response model)."""
+    if scope.node.returns is not None:
+        return True
+    for decorator in scope.node.decorator_list:
+        if not isinstance(decorator, ast.Call):
+            continue
+        if any(
+            k.arg in {"response_model", "response_class"} or k.arg is None
+            for k in decorator.keywords
+        ):
+            return True
+    return False
+
+
+@python_rule(
+    code="DAT006",
+    name="orm-object-returned-from-endpoint",
+    category=Category.DATA_ACCESS,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Endpoint returns ORM objects as they are: every column leaks into the response",
+    nodes=(ast.Return,),
+    calls=(*sorted(_JSON_RESPONSES), "*.add"),
+    fix="Return a response schema: response_model=UserOut (FastAPI), a serializer or an "
+    "explicit dict of the fields the client may see.",
+)
+def orm_object_returned_from_endpoint(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags HTTP handlers that serialise ORM instances wholesale: a FastAPI route without
+    `response_model=`/`response_class=` and without a return annotation that returns a
+    SQLAlchemy or Django instance or a list of them (`session.get(User, id)`,
+    `db.query(User).first()`, `session.scalars(select(User)).all()`,
+    `User.objects.get(...)`); and any handler that returns or `jsonify()`s an instance's
+    `__dict__`, `vars(instance)` or `model_to_dict(instance)` without `fields=`.
+
+    ## Why it breaks production
+    Whatever the table holds goes to the client: password hashes, reset tokens, internal
+    flags, soft-delete markers, other tenants' ids. Every column added later -- by a migration
+    nobody connects to the API -- is published the day it ships. The API contract becomes the
+    database schema, so a harmless rename breaks the clients, and the response is
+    undocumented in OpenAPI.
+
+    ## Example
+    ```python
+    @app.get("/users/{user_id}")
+    def get_user(user_id: int, db: Session = Depends(get_db)):
+        return db.get(User, user_id)
+    ```
+
+    ## Use instead
+    ```python
+    class UserOut(BaseModel):
+        model_config = ConfigDict(from_attributes=True)
+        id: int
+        email: str
+        display_name: str
+
+    @app.get("/users/{user_id}", response_model=UserOut)
+    def get_user(user_id: int, db: Session = Depends(get_db)):
+        return db.get(User, user_id)
+    ```
+    """
+    scope = ctx.function
+    if scope is None or scope.route is None or ctx.facts.is_test:
+        return
+    added: dict[str, str] = ctx.rule_state(dict)  # name -> model, for session.add(name)
+    if isinstance(node, ast.Call) and ctx.call_name not in _JSON_RESPONSES:
+        _record_added(node, ctx, added)
+        return
+    if isinstance(node, ast.Call):
+        payload = node.args[0] if node.args else keyword_value(node, "content")
+        leaked = _leaked_model(payload, ctx)
+        if leaked is not None:
+            _report_leak(node, leaked[0], leaked[1], ctx)
+        return
+    assert isinstance(node, ast.Return)
+    value = node.value
+    if value is None:
+        return
+    if isinstance(value, ast.Tuple) and value.elts:
+        value = value.elts[0]  # Flask: return body, status
+    leaked = _leaked_model(value, ctx)
+    if leaked is not None:
+        _report_leak(node, leaked[0], leaked[1], ctx)
+        return
+    if scope.route.framework != "fastapi" or _fastapi_response_declared(scope, ctx):
+        return
+    candidates = [value]
+    if isinstance(value, ast.Dict):
+        candidates = [v for v in value.values if v is not None]
+    for candidate in candidates:
+        model = _orm_instances(candidate, ctx)
+        if model is None and isinstance(candidate, ast.Name):
+            model = added.get(candidate.id)
+        if model is not None:
+            ctx.report(
+                node,
+                f"the route returns {model} ORM objects without response_model=: FastAPI "
+                "serialises every column (password hashes, internal flags) and the API "
+                "contract becomes the table schema. Declare response_model= with an output "
+                "schema",
+            )
+            return
+
+
+def _report_leak(node: ast.AST, model: str, how: str, ctx: PythonContext) -> None:
+    ctx.report(
+        node,
+        f"{how} of a {model} instance is sent to the client: every column (password hashes, "
+        "tokens, internal flags) leaks, including ones added later. Serialise an explicit "
+        "list of fields or an output schema",
+    )
+
+
+def _record_added(node: ast.Call, ctx: PythonContext, added: dict[str, str]) -> None:
+    """``session.add(user)`` where ``user = User(...)``: ``user`` is a new ORM instance."""
+    func = node.func
+    if not isinstance(func, ast.Attribute) or len(node.args) != 1 or node.keywords:
+        return
+    instance = node.args[0]
+    if not isinstance(instance, ast.Name) or not is_db_session(func.value, ctx):
+        return
+    value = ctx.value_of(instance.id)
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name | ast.Attribute):
+        model = dotted(value.func)
+        if model is not None and model.rsplit(".", 1)[-1][:1].isupper():
+            added[instance.id] = model

@@ -1,6 +1,6 @@
 """Dockerfile rules (deployment and security of the container image).
 
-The secret-name and placeholder helpers here are shared with the Kubernetes rules.
+``non_root_image`` is shared with the Kubernetes rules.
 """
 
 from __future__ import annotations
@@ -190,6 +190,7 @@ def _words(instruction: Instruction | None) -> list[str]:
 
 
 _SEPARATORS = frozenset({"&&", "||", ";", "|", "&"})
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ash", "ksh"})
 
 
 def _segments(words: list[str]) -> list[list[str]]:
@@ -205,6 +206,41 @@ def _segments(words: list[str]) -> list[list[str]]:
             continue
         segments[-1].append(word)
     return [segment for segment in segments if segment]
+
+
+def _shell_lines(instruction: Instruction) -> list[str]:
+    """The shell command lines of a RUN: its (joined) text, one line per command of a heredoc
+    body, or the words of an exec-form array (``["sh", "-c", "<script>"]`` gives the script)."""
+    exec_form = _exec_form(instruction)
+    if exec_form is not None:
+        if len(exec_form) >= 3 and _base(exec_form[0]) in _SHELLS and exec_form[1] == "-c":
+            return [exec_form[2]]
+        return [" ".join(word if " " in word.strip() else shlex.quote(word) for word in exec_form)]
+    lines: list[str] = []
+    for raw in instruction.value.split("\n"):
+        if lines and lines[-1].endswith("\\"):  # a continuation inside a heredoc body
+            lines[-1] = lines[-1][:-1] + " " + raw.strip()
+        else:
+            lines.append(raw.strip())
+    return [line for line in lines if line]
+
+
+def _run_segments(instruction: Instruction) -> list[list[str]]:
+    """The simple commands of a RUN, as shell words (comments dropped)."""
+    segments: list[list[str]] = []
+    for command_line in _shell_lines(instruction):
+        segments.extend(_segments(_split(command_line, comments=True)))
+    return segments
+
+
+def _text_line(ctx: FileContext, instruction: Instruction, pattern: re.Pattern[str]) -> int:
+    """The first line of a multi-line instruction that matches ``pattern`` (comment lines
+    inside a continuation are skipped)."""
+    for number in range(instruction.line, min(instruction.end_line, len(ctx.lines)) + 1):
+        text = ctx.lines[number - 1]
+        if not text.lstrip().startswith("#") and pattern.search(text):
+            return number
+    return instruction.line
 
 
 def _line_of(ctx: FileContext, instruction: Instruction, name: str) -> int:
@@ -231,8 +267,8 @@ _PRIVILEGE_DROPPERS = frozenset(
 )
 
 
-def _non_root_base(image: str) -> bool:
-    """Base images that set a non-root USER themselves."""
+def non_root_image(image: str) -> bool:
+    """Images that set a non-root USER themselves (shared with the Kubernetes rules)."""
     lower = image.lower()
     name, _, _digest = lower.partition("@")
     last = name.rsplit("/", 1)[-1]
@@ -320,7 +356,7 @@ def dockerfile_runs_as_root(document: Dockerfile, ctx: FileContext) -> None:
         return
     variables = _global_args(document)
     base = _substitute(chain[0].image, variables) if "$" in chain[0].image else chain[0].image
-    if base is None or _non_root_base(base):
+    if base is None or non_root_image(base):
         return
     entrypoint, command = _process(chain)
     if base.lower() == "scratch" and entrypoint is None and command is None:
@@ -811,16 +847,7 @@ def dockerfile_pip_cache_kept(document: Dockerfile, ctx: FileContext) -> None:
                 continue
             if re.search(r"\brm\s+-[a-z]*r[a-z]*\s+[^&;|]*\.cache", lower):
                 continue
-            exec_form = _exec_form(instruction)
-            segments: list[list[str]] = []
-            if exec_form is not None:
-                expanded: list[str] = []
-                for word in exec_form:
-                    expanded.extend(_split(word) if " " in word else [word])
-                segments = _segments(expanded)
-            else:
-                for command_line in text.split("\n"):  # heredoc bodies: one command a line
-                    segments.extend(_segments(_split(command_line, comments=True)))
+            segments = _run_segments(instruction)
             if any(
                 _installs_with_pip(segment)
                 and not any(word.startswith("--no-cache") for word in segment)
@@ -832,3 +859,698 @@ def dockerfile_pip_cache_kept(document: Dockerfile, ctx: FileContext) -> None:
                     "making every pull on deploy, scale-up and rollback slower; add "
                     "--no-cache-dir (or ENV PIP_NO_CACHE_DIR=1, or a cache mount)",
                 )
+
+
+# -- DKR007 -----------------------------------------------------------------------------------
+
+_WEB_SERVERS = frozenset(
+    {
+        "gunicorn",
+        "uvicorn",
+        "hypercorn",
+        "daphne",
+        "granian",
+        "uwsgi",
+        "waitress-serve",
+        "nginx",
+        "httpd",
+        "apache2-foreground",
+        "caddy",
+        "traefik",
+        "envoy",
+    }
+)
+# Platforms that ignore the image's HEALTHCHECK (they probe the container themselves).
+_OWN_HEALTH_CHECKS = frozenset({"kubernetes", "serverless", "paas"})
+
+
+def _serves(chain: list[Stage], words: list[str]) -> bool:
+    """The image is a network service: it EXPOSEs a port or starts a web server."""
+    if any(instruction.value.strip() for stage in chain for instruction in stage.find("EXPOSE")):
+        return True
+    names = [_base(word) for word in words]
+    if any(name in _WEB_SERVERS for name in names):
+        return True
+    if any(name.startswith("runserver") for name in names):
+        return True
+    return any(
+        name in {"flask", "fastapi"} and names[position + 1 : position + 2] in (["run"], ["dev"])
+        for position, name in enumerate(names)
+    )
+
+
+@file_rule(
+    kind=FileKind.DOCKERFILE,
+    code="DKR007",
+    name="dockerfile-no-healthcheck",
+    category=Category.DEPLOYMENT,
+    severity=Severity.LOW,
+    confidence=Confidence.MEDIUM,
+    summary="A service image without HEALTHCHECK: Docker and Compose never notice a hung server",
+    fix='HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "..."] against /healthz; '
+    "on Kubernetes, configure probes instead.",
+)
+def dockerfile_no_healthcheck(document: Dockerfile, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags the final stage of a service image -- one that `EXPOSE`s a port or starts a web
+    server (gunicorn, uvicorn, uWSGI, nginx...) -- when neither it nor the stages it is built
+    from declare a `HEALTHCHECK`. `HEALTHCHECK NONE` (an explicit opt-out), images without a
+    server (workers, CLIs, builder stages), dev and test images are skipped, and so is every
+    image when the profile says the service runs on Kubernetes, serverless or a PaaS
+    (`[profile] runtime`), which ignore `HEALTHCHECK` and probe the container themselves.
+
+    ## Why it breaks production
+    Where the image runs under Docker itself -- `docker run --restart`, Compose, Swarm, a VM
+    with a systemd unit -- the engine only knows whether the process is alive. A server that
+    deadlocks, exhausts its worker pool or loses its database connection stays `Up` and keeps
+    receiving traffic: nothing restarts it, Swarm keeps routing to it, Compose's
+    `depends_on: condition: service_healthy` cannot wait for it. Kubernetes ignores
+    `HEALTHCHECK` entirely -- liveness and readiness probes play that role there (see K8S002) --
+    which is why this rule is low severity and stays silent with `runtime = "kubernetes"`.
+
+    ## Example
+    ```dockerfile
+    FROM python:3.12-slim
+    COPY . /app
+    EXPOSE 8000
+    CMD ["gunicorn", "--bind", "0.0.0.0:8000", "app:app"]
+    ```
+
+    ## Use instead
+    ```dockerfile
+    FROM python:3.12-slim
+    COPY . /app
+    EXPOSE 8000
+    HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \\
+        CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz')"]
+    CMD ["gunicorn", "--bind", "0.0.0.0:8000", "app:app"]
+    ```
+    """
+    if ctx.profile.runtime in _OWN_HEALTH_CHECKS:
+        return
+    final = _production_stage(document)
+    if final is None or _dev_dockerfile(ctx.path):
+        return
+    chain = _chain(document, final)
+    if any(stage.find("HEALTHCHECK") for stage in chain):
+        return  # a check, or HEALTHCHECK NONE: a decision either way
+    entrypoint, command = _process(chain)
+    if not _serves(chain, _words(entrypoint) + _words(command)):
+        return
+    ctx.report(
+        final.line,
+        "the final stage serves traffic but declares no HEALTHCHECK: under Docker, Compose or "
+        "Swarm a hung or deadlocked server stays `Up` and is never restarted or taken out of "
+        "rotation; add HEALTHCHECK CMD against a health endpoint (Kubernetes ignores "
+        "HEALTHCHECK and uses probes: if the image only runs there, set "
+        '[profile] runtime = "kubernetes" and configure liveness/readiness probes)',
+        confidence=Confidence.HIGH if ctx.profile.runtime == "vm" else None,
+    )
+
+
+# -- DKR008 -----------------------------------------------------------------------------------
+
+_FETCHERS = frozenset({"curl", "wget"})
+_INTERPRETERS = re.compile(r"(?:ba|z|da|k)?sh|ash|python[0-9.]*|perl|ruby|node|php")
+# Options that give the interpreter its program inline: stdin is then only data.
+_INLINE_PROGRAM: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("sh", "bash", "zsh", "dash", "ash", "ksh"), ("-c",)),
+    "python": ("-c", "-m"),
+}
+_RUN_PREFIXES = frozenset({"sudo", "env", "exec", "command", "nice", "nohup", "time"})
+_COMMIT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+# ``sh -c "$(curl ...)"``, ``bash <(wget -O- ...)``: a download executed without a pipe.
+_SUBSTITUTED_DOWNLOAD = re.compile(
+    r"(?<![\w.-])(?:(?:ba|z|da|k)?sh|python[0-9.]*|eval)\s+(?:-\S+\s+)*"
+    r"(?:<\(|[\"']?\$\(|[\"']?`)\s*(?:curl|wget)\b"
+)
+_DOWNLOAD_WORD = re.compile(r"\b(?:curl|wget)\b")
+
+
+def _pipeline_tokens(text: str) -> list[str]:
+    """Shell tokens with the operators (``|``, ``&&``, ``;``, ``(``) split off even when they
+    are not surrounded by spaces; a word starting with ``#`` ends the command line."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    tokens: list[str] = []
+    try:
+        for token in lexer:
+            if token.startswith("#"):
+                break
+            tokens.append(token)
+    except ValueError:  # an unbalanced quote: fall back to whitespace
+        tokens = text.split()
+    return tokens
+
+
+def _command_name(words: list[str]) -> tuple[str, list[str]]:
+    """The program a simple command runs (past ``sudo -E``, ``env X=1``...) and its arguments."""
+    position = 0
+    while position < len(words):
+        word = words[position]
+        name = _base(word)
+        if name in _RUN_PREFIXES or (word.startswith("-") and position > 0):
+            position += 1
+            continue
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word):
+            position += 1  # VAR=value prefix
+            continue
+        return name, words[position + 1 :]
+    return "", []
+
+
+def _pipes_download_into_interpreter(text: str, depth: int = 0) -> bool:
+    """``curl ... | sh``, ``wget -O- ... | sudo bash -``, ``curl ... | python3 -``, also inside
+    ``sh -c "<script>"``."""
+    if depth > 3 or not _DOWNLOAD_WORD.search(text):
+        return False
+    if _SUBSTITUTED_DOWNLOAD.search(text):
+        return True
+    commands: list[tuple[str | None, list[str]]] = []
+    operator: str | None = None
+    words: list[str] = []
+    for token in _pipeline_tokens(text):
+        if token and set(token) <= set("|&;()<>"):
+            commands.append((operator, words))
+            operator, words = token, []
+        else:
+            words.append(token)
+    commands.append((operator, words))
+    for position, (_, fetch) in enumerate(commands):
+        name, arguments = _command_name(fetch)
+        if name in _SHELLS and "-c" in arguments:
+            script = arguments[arguments.index("-c") + 1 : arguments.index("-c") + 2]
+            if script and _pipes_download_into_interpreter(script[0], depth + 1):
+                return True
+        if name not in _FETCHERS:
+            continue
+        for later_operator, later in commands[position + 1 :]:
+            if later_operator not in {"|", "|&"}:
+                break
+            name, arguments = _command_name(later)
+            if _INTERPRETERS.fullmatch(name) and not any(
+                argument in _INLINE_PROGRAM.get(name[:6], ("-e", "-r")) for argument in arguments
+            ):
+                return True  # the downloaded text is the program, not data for `-c "..."`
+    return False
+
+
+_PIPED_DOWNLOAD_LINE = re.compile(r"\b(?:curl|wget)\b[^|]*\|")
+_DOWNLOAD_COMMAND_LINE = re.compile(r"\b(?:curl|wget)\s+(?:-|https?:|[\"'$])")
+
+
+def _download_line(ctx: FileContext, instruction: Instruction) -> int:
+    """The line of a multi-line RUN with the download that is executed (not the line that
+    installs curl with apt-get)."""
+    for pattern in (_PIPED_DOWNLOAD_LINE, _SUBSTITUTED_DOWNLOAD, _DOWNLOAD_COMMAND_LINE):
+        line = _text_line(ctx, instruction, pattern)
+        if line != instruction.line or pattern.search(ctx.lines[line - 1]):
+            return line
+    return instruction.line
+
+
+def _git_source(source: str) -> bool:
+    lower = source.lower()
+    if lower.startswith(("git@", "git://", "ssh://")):
+        return True
+    address = lower.partition("#")[0]
+    return address.endswith(".git") or ".git/" in address
+
+
+def _remote_add_problem(source: str, checksum: bool) -> tuple[str, Severity | None] | None:
+    """What is wrong with ``ADD <source>``: a message part and a severity, or None."""
+    if _git_source(source):
+        reference = source.partition("#")[2].partition(":")[0]
+        if checksum or _COMMIT.fullmatch(reference.lower()):
+            return None
+        what = f"`#{reference}`" if reference else "the default branch"
+        return (
+            f"`ADD {source}` clones {what}, a ref that can be moved or force-pushed: the build "
+            "takes whatever the repository holds that day; pin the full commit SHA "
+            "(`#<40-hex sha>`) or use ADD --checksum",
+            None,
+        )
+    lower = source.lower()
+    if not lower.startswith(("http://", "https://")) or checksum:
+        return None
+    plain = lower.startswith("http://")
+    return (
+        f"`ADD {source}` downloads a file into the image without verifying it"
+        + (" -- over plain HTTP, so anyone on the path can swap it" if plain else "")
+        + ": a compromised or re-published upstream file ships in the image unnoticed; add "
+        "--checksum=sha256:<digest> (or download in a RUN and check sha256sum -c)",
+        Severity.HIGH if plain else None,
+    )
+
+
+@file_rule(
+    kind=FileKind.DOCKERFILE,
+    code="DKR008",
+    name="dockerfile-add-remote-url",
+    category=Category.SECURITY,
+    severity=Severity.MEDIUM,
+    cwe=494,
+    summary="ADD of a URL or git ref without checksum, or a download piped into a shell",
+    fix="ADD --checksum=sha256:<digest> <url>, pin git sources to a commit, and download "
+    "installers to a file, verify them (sha256sum -c), then run them.",
+)
+def dockerfile_add_remote_url(document: Dockerfile, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags code fetched into the image without an integrity check, in any stage: `ADD` of an
+    `http(s)://` URL without `--checksum=`, `ADD` of a git repository at a branch or tag
+    instead of a commit SHA, and `RUN` commands that pipe a download into an interpreter
+    (`curl ... | sh`, `wget -qO- ... | sudo bash -`, `curl ... | python3 -`,
+    `sh -c "$(curl ...)"`, `bash <(curl ...)`), the last reported as high severity. Piping
+    into `python -c`/`-m` (parsing JSON) and downloads saved to a file are not flagged.
+
+    ## Why it breaks production
+    The build executes or ships whatever the remote server returns at build time. A
+    compromised download server, a hijacked GitHub release, a moved tag or a
+    man-in-the-middle on plain HTTP puts attacker code into the image -- and, through a
+    builder stage, into every artifact it produces -- with no trace in the repository (the
+    Codecov bash uploader compromise was exactly `curl | bash`). The same URL also returns
+    different bytes on different days, so two builds of one commit differ, and a truncated
+    download piped into a shell runs half a script.
+
+    ## Example
+    ```dockerfile
+    ADD https://github.com/krallin/tini/releases/download/v0.19.0/tini /tini
+    RUN curl -sSL https://install.python-poetry.org | python3 -
+    ```
+
+    ## Use instead
+    ```dockerfile
+    ADD --checksum=sha256:93dcc18adc78c65a028a84799ecf8ad40c936fdfc5f2a57b1acda5a8117fa82c \\
+        https://github.com/krallin/tini/releases/download/v0.19.0/tini /tini
+    RUN pip install --no-cache-dir poetry==1.8.3
+    ```
+    """
+    for instruction in document.instructions:
+        if instruction.keyword == "ADD":
+            arguments = instruction.arguments()
+            checksum = bool(instruction.flags.get("checksum"))
+            for source in arguments[:-1]:
+                if source.startswith("#"):
+                    break  # a comment after the instruction (not Dockerfile syntax)
+                problem = _remote_add_problem(source, checksum)
+                if problem is not None:
+                    message, severity = problem
+                    ctx.report(instruction.line, message, severity=severity)
+                    break
+        elif instruction.keyword == "RUN":
+            for command_line in _shell_lines(instruction):
+                if _pipes_download_into_interpreter(command_line):
+                    ctx.report(
+                        _download_line(ctx, instruction),
+                        "this RUN executes a downloaded script unverified (`curl | sh`): "
+                        "whatever the server returns at build time -- a compromised or "
+                        "re-published script, a truncated download -- runs in the build, "
+                        "usually as root; download to a file, verify its sha256 "
+                        "(sha256sum -c), then run it -- or install a pinned package instead",
+                        severity=Severity.HIGH,
+                    )
+                    break
+
+
+# -- DKR009 -----------------------------------------------------------------------------------
+
+_PIP_VALUE_OPTIONS = frozenset(
+    {
+        "-r",
+        "--requirement",
+        "-c",
+        "--constraint",
+        "-e",
+        "--editable",
+        "-t",
+        "--target",
+        "--platform",
+        "--python-version",
+        "--implementation",
+        "--abi",
+        "--root",
+        "--prefix",
+        "--src",
+        "--upgrade-strategy",
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "--no-binary",
+        "--only-binary",
+        "--progress-bar",
+        "--report",
+        "-C",
+        "--config-settings",
+        "--global-option",
+        "--trusted-host",
+        "--cache-dir",
+        "--log",
+        "--proxy",
+        "--retries",
+        "--timeout",
+        "--exists-action",
+        "--cert",
+        "--client-cert",
+        "--python",
+        "-p",
+        "--keyring-provider",
+        "--root-user-action",
+        "--group",
+        "--override",
+        "--python-platform",
+        "--index-strategy",
+        "--resolution",
+        "--prerelease",
+        "--index",
+        "--default-index",
+        "-G",
+        "-E",
+        "--extras",
+        "--source",
+        "--markers",
+    }
+)
+_CONSTRAINED = frozenset({"-c", "--constraint", "--override", "--no-index"})
+_BOOTSTRAP = frozenset({"pip", "setuptools", "wheel"})
+_CONSTRAINT_VARIABLES = frozenset({"PIP_CONSTRAINT", "UV_CONSTRAINT", "UV_OVERRIDE"})
+_SPEC_END = re.compile(r"[\[@<>=~!;\s]")
+
+
+def _installer(segment: list[str]) -> tuple[str, list[str]] | None:
+    """``("pip" | "uv pip" | "poetry", arguments)`` of an install command, or None."""
+    names = [_base(word) for word in segment]
+    for position, name in enumerate(names):
+        tool: str | None = None
+        if re.fullmatch(r"pip(3(\.\d+)?)?", name):
+            tool = "uv pip" if position > 0 and names[position - 1] == "uv" else "pip"
+            if position > 0 and names[position - 1] == "pipx":
+                return None
+            subcommand = "install"
+        elif name == "poetry":
+            tool, subcommand = "poetry", "add"
+        if tool is None:
+            continue
+        rest = position + 1
+        while rest < len(segment) and segment[rest].startswith("-"):
+            rest += 1  # global options (pip -q install, pip --no-cache-dir install)
+        if rest < len(segment) and segment[rest] == subcommand:
+            return tool, segment[rest + 1 :]
+        return None
+    return None
+
+
+def _unpinned(tool: str, arguments: list[str]) -> list[str]:
+    """The package specifiers of an install command that name a package without an exact
+    version (paths, URLs, wheels, variables and the pip/setuptools/wheel bootstrap aside)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    found: list[str] = []
+    skip_next = False
+    for position, word in enumerate(arguments):
+        if skip_next:
+            skip_next = False
+            continue
+        if word.startswith("#"):
+            break
+        if word.startswith("-"):
+            option = word.partition("=")[0]
+            if option in _CONSTRAINED:
+                return []  # versions come from a constraints file or a local wheelhouse
+            if option in _PIP_VALUE_OPTIONS and "=" not in word:
+                skip_next = True
+            continue
+        if arguments[position + 1 : position + 2] == ["@"] or word == "@":
+            skip_next = word == "@"
+            continue  # a direct reference: ``name @ url``
+        if (
+            "$" in word
+            or "/" in word
+            or "\\" in word
+            or word.startswith((".", "~"))
+            or word.endswith((".whl", ".zip", ".tar.gz", ".tgz"))
+        ):
+            continue
+        if tool == "poetry":
+            name, at, version = word.partition("@")
+            if at and re.fullmatch(r"=?=?\d[\w.+!-]*", version):
+                continue  # poetry add name@1.2.3 is an exact version
+            word = name if at else word
+        try:
+            requirement = Requirement(word)
+        except InvalidRequirement:
+            continue
+        if requirement.url or requirement.name.lower() in _BOOTSTRAP:
+            continue
+        clauses = list(requirement.specifier)
+        if len(clauses) == 1 and (
+            clauses[0].operator == "===" or (clauses[0].operator == "==" and "*" not in word)
+        ):
+            continue
+        found.append(word)
+    return found
+
+
+def _shipped_stages(document: Dockerfile, final: Stage) -> list[Stage]:
+    """The final stage's chain and, transitively, the stages it copies files from."""
+    by_name = {stage.alias.lower(): stage for stage in document.stages if stage.alias}
+    shipped: list[Stage] = []
+    pending = [final]
+    while pending:
+        for stage in _chain(document, pending.pop()):
+            if stage in shipped:
+                continue
+            shipped.append(stage)
+            for copy in stage.find("COPY"):
+                source = copy.flags.get("from", "").lower()
+                origin = by_name.get(source)
+                if origin is None and source.isdigit() and int(source) < len(document.stages):
+                    origin = document.stages[int(source)]
+                if origin is not None and origin not in shipped:
+                    pending.append(origin)
+    return sorted(shipped, key=lambda stage: stage.index)
+
+
+@file_rule(
+    kind=FileKind.DOCKERFILE,
+    code="DKR009",
+    name="dockerfile-pip-install-unpinned",
+    category=Category.DEPENDENCIES,
+    severity=Severity.MEDIUM,
+    summary="pip/uv/poetry installs a named package without an exact version into the image",
+    fix="Pin it (gunicorn==22.0.0) or install from a locked requirements file "
+    "(pip install -r requirements.txt, generated by pip-compile or uv pip compile).",
+)
+def dockerfile_pip_install_unpinned(document: Dockerfile, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags `RUN pip install <package>` (also `python -m pip`, `uv pip install`, `poetry add`)
+    that names packages without an exact `==` version, in the final stage, the stages it is
+    built from and the builder stages it copies files from. Requirement files (`-r`), local
+    projects and wheels (`.`, `-e .`, `/wheels/*.whl`), URLs, versions from build arguments
+    (`gunicorn==${GUNICORN_VERSION}`), installs constrained by `-c constraints.txt` or
+    `PIP_CONSTRAINT`, `--no-index` installs from a local wheelhouse and the
+    `pip`/`setuptools`/`wheel` bootstrap are accepted. Dev and test images are skipped.
+
+    ## Why it breaks production
+    An unpinned install resolves to whatever is newest on PyPI when the image is built. The
+    commit that passed CI yesterday builds a different image today: a major release of
+    gunicorn, a `urllib3` 2.x with dropped TLS options or a `poetry` that no longer accepts
+    your flags arrives in a hotfix build, unreviewed and untested, and rebuilding an old
+    release to roll back does not give back the old dependency set. A malicious release of a
+    popular package goes straight into the image.
+
+    ## Example
+    ```dockerfile
+    RUN pip install --no-cache-dir gunicorn "uvicorn[standard]>=0.29"
+    ```
+
+    ## Use instead
+    ```dockerfile
+    COPY requirements.txt .
+    # requirements.txt generated by `uv pip compile` / `pip-compile --generate-hashes`
+    RUN pip install --no-cache-dir --require-hashes -r requirements.txt
+    ```
+    """
+    final = _production_stage(document)
+    if final is None or _dev_dockerfile(ctx.path):
+        return
+    stages = _shipped_stages(document, final)
+    for stage in _chain(document, final):
+        for instruction in stage.find("ENV"):
+            if any(name in _CONSTRAINT_VARIABLES and value for name, value in _pairs(instruction)):
+                return
+    for stage in stages:
+        for instruction in stage.find("RUN"):
+            if "pip" not in instruction.value and "poetry" not in instruction.value:
+                continue
+            loose: list[str] = []
+            tools: list[str] = []
+            for segment in _run_segments(instruction):
+                if any(word.partition("=")[0] in _CONSTRAINT_VARIABLES for word in segment):
+                    continue
+                install = _installer(segment)
+                if install is None:
+                    continue
+                found = _unpinned(*install)
+                if found:
+                    loose.extend(found)
+                    tools.append(install[0])
+            if not loose:
+                continue
+            names = ", ".join(f"`{word}`" for word in loose)
+            command = "poetry add" if tools[0] == "poetry" else f"{tools[0]} install"
+            package = _SPEC_END.split(loose[0])[0]
+            first = re.compile(rf"(?<![\w.-]){re.escape(package)}")
+            ctx.report(
+                _text_line(ctx, instruction, first),
+                f"`{command}` of {names} without an exact version: every build resolves the "
+                "newest matching release, so two builds of the same commit ship different "
+                "code and a rollback rebuild does not restore the old dependencies; pin `==` "
+                "versions or install from a locked requirements file (-r, or -c constraints.txt)",
+            )
+
+
+# -- DKR010 -----------------------------------------------------------------------------------
+
+_PYTHON_PROGRAMS = frozenset(
+    {
+        "gunicorn",
+        "uvicorn",
+        "hypercorn",
+        "daphne",
+        "granian",
+        "celery",
+        "dramatiq",
+        "flask",
+        "fastapi",
+        "waitress-serve",
+        "rq",
+        "arq",
+        "huey_consumer",
+        "huey_consumer.py",
+        "faust",
+    }
+)
+_PYTHON = re.compile(r"python[0-9.]*")
+
+
+def _python_entrypoint_base(image: str) -> bool:
+    """Base images whose own ENTRYPOINT is the Python interpreter (distroless python)."""
+    name = image.lower().partition("@")[0].rsplit(":", 1)[0]
+    return "distroless/python" in name
+
+
+def _sets_unbuffered_base(image: str) -> bool:
+    """Base images that set PYTHONUNBUFFERED themselves (Red Hat / SCL s2i Python images)."""
+    name = image.lower()
+    return (
+        re.search(r"(^|/)(ubi\d*|rhel\d*|centos\d*|sclorg)/python-\d+", name) is not None
+        or re.search(r"(^|/)python-\d+-(centos|rhel)\d*", name) is not None
+    )
+
+
+def _unbuffered_flag(arguments: list[str]) -> bool:
+    """The interpreter options before the script or ``-m``/``-c`` include ``-u`` (``-uB``)."""
+    position = 0
+    while position < len(arguments):
+        word = arguments[position]
+        if not word.startswith("-") or word in {"-", "--", "-m", "-c"}:
+            return False
+        if word in {"-X", "-W", "-Q"}:
+            position += 2
+            continue
+        if not word.startswith("--") and "u" in word[1:]:
+            return True
+        position += 1
+    return False
+
+
+@file_rule(
+    kind=FileKind.DOCKERFILE,
+    code="DKR010",
+    name="dockerfile-python-unbuffered-missing",
+    category=Category.OBSERVABILITY,
+    severity=Severity.LOW,
+    confidence=Confidence.MEDIUM,
+    summary="A Python image without PYTHONUNBUFFERED: stdout logs arrive late and die with a crash",
+    fix="ENV PYTHONUNBUFFERED=1 (or run python -u).",
+)
+def dockerfile_python_unbuffered_missing(document: Dockerfile, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags a final image whose process is Python (`python`, `gunicorn`, `uvicorn`, `celery`...,
+    or a distroless Python image's own interpreter) when no stage of its chain sets
+    `ENV PYTHONUNBUFFERED` to a non-empty value and the command does not run `python -u`.
+    Base images that set it themselves (Red Hat UBI / SCL Python images) are accepted; dev
+    and test images are skipped.
+
+    ## Why it breaks production
+    When stdout is not a terminal -- always in a container -- Python block-buffers it in 8 KiB
+    chunks. Everything the app `print`s or logs to stdout (uvicorn's access log, gunicorn's
+    `--access-logfile -`, structlog's default output, `StreamHandler(sys.stdout)`) reaches
+    `docker logs` and the log pipeline minutes late on a quiet service, out of order with
+    stderr, and -- on an OOM kill, a SIGKILL at the end of the grace period or a segfault --
+    not at all: the last lines before a crash, the ones needed to debug it, are lost with the
+    buffer. (`logging`'s default handler writes to stderr, which is line-buffered: services
+    that only log there lose less, hence medium confidence.)
+
+    ## Example
+    ```dockerfile
+    FROM python:3.12-slim
+    COPY . /app
+    CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0"]
+    ```
+
+    ## Use instead
+    ```dockerfile
+    FROM python:3.12-slim
+    ENV PYTHONUNBUFFERED=1 \\
+        PYTHONDONTWRITEBYTECODE=1
+    COPY . /app
+    CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0"]
+    ```
+    """
+    final = _production_stage(document)
+    if final is None or _dev_dockerfile(ctx.path):
+        return
+    chain = _chain(document, final)
+    variables = _global_args(document)
+    base = _substitute(chain[0].image, variables) if "$" in chain[0].image else chain[0].image
+    if base is None or _sets_unbuffered_base(base):
+        return
+    for stage in chain:
+        for instruction in stage.find("ENV"):
+            if any(name == "PYTHONUNBUFFERED" and value for name, value in _pairs(instruction)):
+                return
+    entrypoint, command = _process(chain)
+    words = _words(entrypoint) + _words(command)
+    if any(word.startswith("PYTHONUNBUFFERED=") and len(word) > 17 for word in words):
+        return
+    names = [_base(word) for word in words]
+    interpreter = [name for name in names if _PYTHON.fullmatch(name)]
+    if interpreter and _unbuffered_flag(words[names.index(interpreter[0]) + 1 :]):
+        return
+    runs_python = bool(interpreter) or any(name in _PYTHON_PROGRAMS for name in names)
+    if not runs_python and entrypoint is None and _python_entrypoint_base(base):
+        runs_python = command is not None
+    if not runs_python:
+        return
+    process = command if command is not None else entrypoint
+    if entrypoint is not None and any(
+        _PYTHON.fullmatch(name) or name in _PYTHON_PROGRAMS
+        for name in (_base(word) for word in _words(entrypoint))
+    ):
+        process = entrypoint
+    assert process is not None
+    ctx.report(
+        process.line,
+        "the image runs Python without PYTHONUNBUFFERED: stdout is block-buffered in a "
+        "container, so logs written there (uvicorn access logs, print, structlog) show up "
+        "late and the last lines before a crash or SIGKILL are lost; add "
+        "ENV PYTHONUNBUFFERED=1 (or run python -u)",
+    )

