@@ -16,6 +16,8 @@ BUILTIN_NAMES = frozenset(dir(builtins))
 HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
+# Module (or package prefix) -> the framework it makes a module part of: web frameworks, and
+# task/consumer frameworks whose processes are as long-lived as a web server.
 FRAMEWORK_MODULES = {
     "fastapi": "fastapi",
     "starlette": "starlette",
@@ -23,12 +25,22 @@ FRAMEWORK_MODULES = {
     "quart": "flask",
     "django": "django",
     "rest_framework": "django",
-    "aiohttp": "aiohttp",
+    "aiohttp.web": "aiohttp",  # plain ``aiohttp`` is also an HTTP client library
     "sanic": "sanic",
     "litestar": "litestar",
-    "tornado": "tornado",
+    "tornado.web": "tornado",
     "falcon": "falcon",
     "celery": "celery",
+    "dramatiq": "dramatiq",
+    "rq": "rq",
+    "huey": "huey",
+    "arq": "arq",
+    "faust": "faust",
+    "kafka": "kafka",
+    "confluent_kafka": "kafka",
+    "aiokafka": "kafka",
+    "pika": "rabbitmq",
+    "aio_pika": "rabbitmq",
 }
 # Frameworks whose presence makes a module part of a long-running service.
 SERVICE_FRAMEWORKS = frozenset(FRAMEWORK_MODULES.values())
@@ -234,7 +246,10 @@ def bind_import(
     for alias in node.names:
         if alias.name == "*":
             continue
-        bindings[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+        qualified = f"{base}.{alias.name}" if base else alias.name
+        bindings[alias.asname or alias.name] = qualified
+        if node.level == 0:
+            modules.append(qualified)  # ``from aiohttp import web`` imports aiohttp.web
     return modules
 
 
@@ -260,4 +275,10 @@ def mutable_literal(value: ast.expr | None, resolve: Any) -> bool:
 
 
 def framework_of(module: str) -> str | None:
-    return FRAMEWORK_MODULES.get(module.split(".", maxsplit=1)[0])
+    """The framework a module (``aiohttp.web.Application``, ``flask``) belongs to, if any."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        found = FRAMEWORK_MODULES.get(".".join(parts[:end]))
+        if found is not None:
+            return found
+    return None
