@@ -353,3 +353,50 @@ def test_credential_names_are_recognised_the_same_way_everywhere() -> None:
     assert not placeholder_value("n8F2kq9Zr4Lw")
     assert credential_in_url("postgres://app:n8F2kq9Zr4Lw@db/app")
     assert not credential_in_url("postgres://app:${DB_PASSWORD}@db/app")
+
+
+def test_credentials_in_connection_urls() -> None:
+    from prodready.engine.secrets import loopback_host, url_credentials
+
+    found = url_credentials("postgresql://inventory:S3cretPass@db.internal:5432/inventory")
+    assert found is not None
+    assert (found.user, found.password, found.host) == ("inventory", "S3cretPass", "db.internal")
+    assert url_credentials("redis://:n8F2kq9Zr4Lw@cache:6379/0") is not None
+    found = url_credentials("amqp://svc:Kq9-Zr4Lw@[::1]:5672/")
+    assert found is not None and loopback_host(found.host)
+    for placeholder in [
+        "postgresql://user:pass@localhost/app",  # a placeholder password
+        "postgresql://app:${DB_PASSWORD}@db/app",  # a reference
+        "postgresql://app:changeme@db/app",
+        "postgresql://{user}:{password}@{host}/app",  # a format template
+        "postgresql://%s:%s@%s/app",
+        "postgresql://app:app@localhost/app",  # the user name repeated: a dev default
+        "postgresql://app@db/app",  # no password
+        "https://example.com/a@b",  # no userinfo
+    ]:
+        assert url_credentials(placeholder) is None, placeholder
+    assert loopback_host("127.0.0.1") and loopback_host("") and not loopback_host("db.internal")
+
+
+def test_aiohttp_handlers_registered_by_call_are_routes() -> None:
+    ctx = _analyze(
+        """
+        from aiohttp import web
+
+        async def convert(request):
+            return web.json_response(await request.json())
+
+        async def quote(request): ...
+
+        async def helper(request): ...
+
+        def create_app():
+            app = web.Application()
+            app.router.add_post("/convert", convert)
+            app.add_routes([web.get("/quote", quote)])
+            return app
+        """,
+        [],
+    )
+    routes = {(r.function, r.methods, r.path) for r in ctx.facts.routes}
+    assert routes == {("convert", ("POST",), "/convert"), ("quote", ("GET",), "/quote")}

@@ -931,3 +931,228 @@ def module_value(name: str, ctx: PythonContext) -> ast.expr | None:
         ):
             found = statement.value
     return found
+
+
+def task_decorator(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> ast.expr | None:
+    """The decorator that makes ``node`` a background task (see :func:`is_task_function`):
+    ``@app.task(bind=True, ...)`` (an ``ast.Call`` whose keywords are the task's options),
+    ``@shared_task``... ``None`` for other functions."""
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = ctx.qualname(target) or dotted(target) or ""
+        if name.startswith(_NOT_TASK_ROOTS):
+            continue
+        if name in _TASK_DECORATORS or name.endswith(_TASK_DECORATOR_SUFFIXES):
+            return decorator
+    return None
+
+
+# -- message consumers ----------------------------------------------------------------------------
+
+# Methods that block for the next message of a broker, whatever the client object is called.
+RECEIVE_METHODS = frozenset(
+    {"basic_get", "get_message", "blpop", "brpop", "brpoplpush", "blmove", "bzpopmin"}
+    | {"bzpopmax", "xread", "xreadgroup", "receive_message", "receive_messages", "next_msg"}
+    | {"process_data_events", "getone", "getmany"}
+)
+# Methods that do so only on a consumer-like receiver (``consumer.poll``, not ``select.poll``).
+_POLL_METHODS = frozenset({"poll", "consume", "pull", "fetch", "receive", "listen", "iterator"})
+BROKER_MODULES = (
+    "confluent_kafka",
+    "kafka",
+    "aiokafka",
+    "pika",
+    "aio_pika",
+    "aiormq",
+    "kombu",
+    "redis",
+    "nats",
+    "google.cloud.pubsub",
+    "azure.servicebus",
+    "pulsar",
+    "stomp",
+)
+_CONSUMER_WORDS = ("consumer", "subscriber", "subscription", "receiver", "pubsub")
+_CONSUMER_TYPES = ("kafka.KafkaConsumer", "aiokafka.AIOKafkaConsumer")
+# Calls that hand the process over to a broker client's own consume loop.
+_BLOCKING_CONSUMES = frozenset({"start_consuming"})
+
+
+def receive_call(call: ast.Call, ctx: PythonContext) -> str | None:
+    """The name of a call that waits for the next message from a broker (``consumer.poll()``,
+    ``channel.basic_get()``, ``r.blpop()``, ``sqs.receive_message()``...), else ``None``."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return None
+    name = ctx.qualname(func) or ""
+    method = func.attr
+    if method in RECEIVE_METHODS:
+        return name or method
+    receiver = ctx.qualname(func.value) or dotted(func.value) or ""
+    lowered = receiver.lower()
+    if method in _POLL_METHODS and (
+        lowered.startswith(BROKER_MODULES) or any(word in lowered for word in _CONSUMER_WORDS)
+    ):
+        return name or f"{receiver}.{method}"
+    return None
+
+
+def message_loop(node: ast.AST, ctx: PythonContext) -> str | None:
+    """What a loop consumes when it is a message-consumer loop -- ``for message in consumer``
+    (a Kafka consumer), ``async for msg in queue.iterator()``, ``while running: consumer.poll()``
+    -- else ``None``."""
+    if isinstance(node, ast.While):
+        for inner in walk_body(node.body):
+            if isinstance(inner, ast.Call):
+                found = receive_call(inner, ctx)
+                if found is not None:
+                    return found
+        return None
+    if isinstance(node, ast.For | ast.AsyncFor):
+        source = node.iter
+        name = ctx.qualname(source) or dotted(source) or ""
+        if name.startswith(_CONSUMER_TYPES) or name.lower().endswith("consumer"):
+            return name
+        if isinstance(source, ast.Call):
+            return receive_call(source, ctx)
+    return None
+
+
+def runs_consumer(statements: list[ast.stmt], ctx: PythonContext) -> str | None:
+    """What a block consumes when it runs a message-consumer loop itself (a loop of
+    :func:`message_loop`, or ``channel.start_consuming()``): such a function -- even one named
+    ``main`` -- is the long-running worker, not a command-line entry point."""
+    for node in walk_body(statements):
+        if isinstance(node, ast.For | ast.AsyncFor | ast.While):
+            found = message_loop(node, ctx)
+            if found is not None:
+                return found
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _BLOCKING_CONSUMES
+        ):
+            return ctx.qualname(node.func) or node.func.attr
+    return None
+
+
+# -- helper functions of the module: what their calls return ------------------------------------
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def module_functions(ctx: PythonContext) -> dict[str, FunctionNode]:
+    """The functions defined at the top level of the module, by name (once per module)."""
+    functions: dict[str, FunctionNode] | None = ctx.module_state.get("analysis:functions")
+    if functions is None:
+        functions = {
+            node.name: node
+            for node in ctx.tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        ctx.module_state["analysis:functions"] = functions
+    return functions
+
+
+def module_function(call: ast.Call, ctx: PythonContext) -> FunctionNode | None:
+    """The top-level function of this module that ``call`` invokes by its plain name
+    (``get_db()``), or ``None`` (a method, an imported or a shadowed name)."""
+    if not isinstance(call.func, ast.Name):
+        return None
+    name = call.func.id
+    if ctx.resolve_name(name) != name:
+        return None  # imported, a builtin, or bound to something else here
+    return module_functions(ctx).get(name)
+
+
+def factory_calls(function: FunctionNode, ctx: PythonContext) -> frozenset[str]:
+    """Qualified names of the calls whose *new* result ``function`` hands to its caller: the
+    return summary of a helper, computed once per function.
+
+    ``return psycopg2.connect(...)``, ``conn = sqlite3.connect(p); conn.row_factory = ...;
+    return conn``, ``return await create()`` and the factory calls of another helper of the
+    module it returns the result of (``return _connect()``) count. A result the helper also
+    keeps elsewhere -- stored on an object or in a container (``g.db = conn``), or a global --
+    is shared, not handed over, and does not count: ``def get_db(): if "db" not in g: g.db =
+    connect(); return g.db`` returns the request's shared connection.
+    """
+    cache: dict[int, frozenset[str]] = ctx.module_state.setdefault("analysis:factory-calls", {})
+    known = cache.get(id(function))
+    if known is not None:
+        return known
+    if any(_shares_result(decorator) for decorator in _decorator_targets(function)):
+        cache[id(function)] = frozenset()  # @lru_cache / @contextmanager: not a fresh result
+        return cache[id(function)]
+    cache[id(function)] = frozenset()  # recursion guard
+    saved = ctx.function
+    ctx.function = None  # resolve the helper's names at module level, not in the caller
+    try:
+        result = _factory_calls(function, ctx)
+    finally:
+        ctx.function = saved
+    cache[id(function)] = result
+    return result
+
+
+# Decorators that make a function return something else than a fresh result of its body: a
+# cached instance, a context manager, a fixture.
+_SHARING_DECORATOR_WORDS = ("cache", "memoize", "singleton", "contextmanager", "fixture")
+
+
+def _shares_result(decorator: ast.expr) -> bool:
+    last = (dotted(decorator) or "").rsplit(".", 1)[-1].lower()
+    return last == "once" or any(word in last for word in _SHARING_DECORATOR_WORDS)
+
+
+def _decorator_targets(function: FunctionNode) -> list[ast.expr]:
+    return [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
+
+
+def _factory_calls(function: FunctionNode, ctx: PythonContext) -> frozenset[str]:
+    assigned: dict[str, list[ast.expr]] = {}
+    shared_calls: set[int] = set()
+    shared_names: set[str] = set()
+    returns: list[ast.expr] = []
+    for node in walk_body(function.body):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, []).append(node.value)
+            if any(not isinstance(target, ast.Name) for target in node.targets):
+                if isinstance(node.value, ast.Name):
+                    shared_names.add(node.value.id)
+                else:
+                    shared_calls.add(id(node.value))
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            shared_names.update(node.names)
+        elif isinstance(node, ast.Return) and node.value is not None:
+            returns.append(node.value)
+    found: set[str] = set()
+    pending = list(returns)
+    seen: set[int] = set()
+    while pending:
+        expr = pending.pop()
+        if id(expr) in seen:
+            continue
+        seen.add(id(expr))
+        if isinstance(expr, ast.Await):
+            pending.append(expr.value)
+        elif isinstance(expr, ast.IfExp):
+            pending.extend((expr.body, expr.orelse))
+        elif isinstance(expr, ast.BoolOp):
+            pending.extend(expr.values)
+        elif isinstance(expr, ast.Name):
+            if expr.id not in shared_names:
+                pending.extend(assigned.get(expr.id, ()))
+        elif isinstance(expr, ast.Call) and id(expr) not in shared_calls:
+            helper = module_function(expr, ctx)
+            if helper is not None:
+                if helper is not function:
+                    found |= factory_calls(helper, ctx)
+                continue
+            name = ctx.qualname(expr.func)
+            if name is not None:
+                found.add(name)
+    return frozenset(found)

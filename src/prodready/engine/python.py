@@ -11,6 +11,7 @@ again.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -446,6 +447,8 @@ class _Walk:
         if analyzer.attribute_rules:
             self.special[ast.Attribute] = self.visit_attribute
         self.leaves = analyzer.leaves
+        # Module-level functions registered as handlers by a call (aiohttp ``add_get``...).
+        self.registered: dict[str, Route] = {}
 
     # -- driver -----------------------------------------------------------------------------
     def run(self) -> None:
@@ -537,6 +540,8 @@ class _Walk:
                 pending.extend(reversed(block))
             elif isinstance(statement, ast.With):
                 pending.extend(reversed(statement.body))
+        if "aiohttp" in facts.frameworks and _REGISTERS_ROUTES.search(ctx.source):
+            self.registered = _aiohttp_registrations(tree, ctx)
 
     def record_module_assignment(
         self, name: str, value: ast.expr | None, statement: ast.Assign | ast.AnnAssign
@@ -697,6 +702,8 @@ class _Walk:
             if method in VIEWSET_ACTIONS:
                 return Route(node.name, node.lineno, "django", (VIEWSET_ACTIONS[method],), None)
             return None
+        if ctx.function is None and class_info is None and node.name in self.registered:
+            return replace(self.registered[node.name], line=node.lineno)
         if (
             ctx.function is None
             and class_info is None
@@ -974,3 +981,62 @@ def _framework_of_router(receiver: str | None) -> str | None:
     if receiver is None:
         return None
     return framework_of(receiver)
+
+
+_AIOHTTP_ROUTE_FUNCTIONS = {f"aiohttp.web.{verb}": verb.upper() for verb in HTTP_VERBS}
+# A cheap look at the source before walking the module for registration calls.
+_REGISTERS_ROUTES = re.compile(
+    r"\badd_(?:get|post|put|patch|delete|head|options|route)\(|\.(?:get|post|put|patch|delete|route)\(\s*['\"]/"
+)
+_AIOHTTP_ROUTER_METHODS = {f"add_{verb}": verb.upper() for verb in HTTP_VERBS}
+
+
+def _aiohttp_registrations(tree: ast.Module, ctx: PythonContext) -> dict[str, Route]:
+    """Handlers that aiohttp registers by call, anywhere in the module (often inside a
+    ``create_app()`` factory): ``app.router.add_get("/p", handler)``,
+    ``app.router.add_route("POST", "/p", handler)``, ``web.post("/p", handler)`` and
+    ``web.route("GET", "/p", handler)`` in ``app.add_routes([...])``. Only handlers given by
+    the name of a module-level function are kept."""
+    found: dict[str, Route] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or len(node.args) < 2:
+            continue
+        func = node.func
+        method: str | None = None
+        args = node.args
+        receiver: str | None = None
+        if isinstance(func, ast.Attribute) and func.attr in _AIOHTTP_ROUTER_METHODS:
+            method = _AIOHTTP_ROUTER_METHODS[func.attr]
+            receiver = ctx.qualname(func.value)
+        elif isinstance(func, ast.Attribute) and func.attr == "add_route" and len(args) >= 3:
+            method = _constant_upper(args[0])
+            args = args[1:]
+            receiver = ctx.qualname(func.value)
+        else:
+            name = ctx.qualname(func) or ""
+            if name in _AIOHTTP_ROUTE_FUNCTIONS:
+                method = _AIOHTTP_ROUTE_FUNCTIONS[name]
+            elif name == "aiohttp.web.route" and len(args) >= 3:
+                method = _constant_upper(args[0])
+                args = args[1:]
+            else:
+                continue
+        if method is None or not isinstance(args[1], ast.Name):
+            continue
+        path = args[0].value if isinstance(args[0], ast.Constant) else None
+        methods = None if method == "*" else (method,)
+        found[args[1].id] = Route(
+            args[1].id,
+            node.lineno,
+            "aiohttp",
+            methods,
+            path if isinstance(path, str) else None,
+            receiver,
+        )
+    return found
+
+
+def _constant_upper(expr: ast.expr) -> str | None:
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return expr.value.upper()
+    return None

@@ -6,6 +6,7 @@ the same way everywhere.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 
 def name_words(name: str) -> list[str]:
@@ -155,6 +156,41 @@ def credential_in_url(value: str) -> bool:
     """``scheme://user:password@host`` with a literal password."""
     match = _CREDENTIAL_URL.match(value.strip().strip("'\""))
     return match is not None and not placeholder_value(match.group(1))
+
+
+class UrlCredentials(NamedTuple):
+    user: str
+    password: str
+    host: str  # without the port; empty for a unix socket
+
+
+_URL_USERINFO = re.compile(
+    r"^[A-Za-z][A-Za-z0-9+.-]*://([^/\s:@]*):([^@\s/]+)@(\[[^\]/]*\]|[^/\s?#:,]*)"
+)
+_TEMPLATE_MARKS = ("{", "}", "%s", "%(", "%d")
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "0.0.0.0", ""})  # noqa: S104
+
+
+def url_credentials(value: str) -> UrlCredentials | None:
+    """The user, password and host of ``scheme://user:password@host/...`` when the password is
+    a literal credential: not a placeholder (see :func:`placeholder_value`), not a format
+    template (``{password}``, ``%s``), not the user name repeated (``app:app``) -- what a
+    connection string written in program code leaks. Stricter than
+    :func:`credential_in_url`, which judges values in Dockerfiles and manifests."""
+    match = _URL_USERINFO.match(value.strip())
+    if match is None:
+        return None
+    user, password, host = match.groups()
+    if placeholder_value(password) or any(mark in password for mark in _TEMPLATE_MARKS):
+        return None
+    if password.lower() in {user.lower(), f"{user.lower()}pass", f"{user.lower()}123"}:
+        return None  # app:app, a dev default
+    return UrlCredentials(user, password, host.lower())
+
+
+def loopback_host(host: str) -> bool:
+    """``localhost``, ``127.0.0.1``, ``[::1]`` -- or no host at all (a unix socket)."""
+    return host in _LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost")
 
 
 # (substrings one of which must occur, pattern, kind): the cheap substring test keeps the

@@ -16,11 +16,13 @@ from prodready.engine.analysis import (
     in_service_code,
     is_example_code,
     is_framework_source,
+    is_local_name,
     keyword_value,
     walk_body,
 )
 from prodready.engine.python import FunctionEnd, ModuleEnd, PythonContext, Scope
 from prodready.engine.registry import python_rule
+from prodready.engine.taint import is_request_object
 from prodready.model import Category, Confidence, Severity
 
 # -- status codes ---------------------------------------------------------------------------------
@@ -133,7 +135,7 @@ def _is_request_body(expr: ast.AST, scope: Scope) -> bool:
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
     summary="Route handler uses the raw JSON body without validating it against a schema",
-    calls=(*_FLASK_JSON_CALLS, *_ASGI_JSON_CALLS, *_JSON_LOADS, *_FORM_AS_DATA),
+    calls=(*_FLASK_JSON_CALLS, *_ASGI_JSON_CALLS, *_JSON_LOADS, *_FORM_AS_DATA, "*.json"),
     attributes=_RAW_ATTRIBUTES,
     nodes=(FunctionEnd,),
     fix="Parse the body into a schema (pydantic model, marshmallow Schema, DRF serializer) "
@@ -201,7 +203,7 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
     name = ctx.call_name if isinstance(node, ast.Call) else ctx.qualname(node)
     if name in _FLASK_JSON_CALLS:
         kind = "request.get_json()"
-    elif name in _ASGI_JSON_CALLS:
+    elif name in _ASGI_JSON_CALLS or _untyped_request_json(node, ctx):
         kind = "await request.json()"
     elif name in _FORM_AS_DATA:
         kind = "request.form.to_dict()"
@@ -218,6 +220,19 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
         return
     reads = scope.state.setdefault("API001", [])
     reads.append(_RawRead(node, kind))
+
+
+def _untyped_request_json(node: ast.AST, ctx: PythonContext) -> bool:
+    """``await request.json()`` on the handler's request parameter when its type is not
+    declared (aiohttp handlers, unannotated Starlette endpoints)."""
+    return (
+        isinstance(node, ast.Call)
+        and not node.args
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "json"
+        and isinstance(node.func.value, ast.Name)
+        and is_request_object(node.func.value.id, ctx)
+    )
 
 
 def _validates(scope: Scope, reads: list[_RawRead], ctx: PythonContext) -> bool:
@@ -239,6 +254,7 @@ def _validates(scope: Scope, reads: list[_RawRead], ctx: PythonContext) -> bool:
         ):
             targets = item.targets if isinstance(item, ast.Assign) else [item.target]
             data_names.update(t.id for t in targets if isinstance(t, ast.Name))
+    payload = _payload_names(nodes, data_names, read_ids)
     for item in nodes:
         if isinstance(item, ast.Call) and _validating_call(item, ctx):
             return True
@@ -249,10 +265,96 @@ def _validates(scope: Scope, reads: list[_RawRead], ctx: PythonContext) -> bool:
             if (isinstance(right, ast.Name) and right.id in data_names) or id(right) in read_ids:
                 return True  # "title" not in data: a key check
         if isinstance(item, ast.If | ast.ExceptHandler) and _client_error_path(
-            item, data_names, read_ids, ctx
+            item, data_names, payload, read_ids, ctx
         ):
             return True
     return False
+
+
+_PAYLOAD_METHODS = frozenset({"get", "pop", "strip", "lower", "upper", "split", "items", "keys"})
+_CONVERSIONS = frozenset({"int", "float", "str", "bool", "Decimal", "len", "list", "dict", "set"})
+
+
+def _payload_value(expr: ast.AST, names: set[str], read_ids: set[int]) -> bool:
+    """``data``, ``data["items"]``, ``data.get("qty", 0)``, ``int(data["qty"])``,
+    ``data.get("name") or ""``: a value taken out of the request body as it was sent."""
+    if id(expr) in read_ids:
+        return True
+    if isinstance(expr, ast.Await):
+        return _payload_value(expr.value, names, read_ids)
+    if isinstance(expr, ast.Name):
+        return expr.id in names
+    if isinstance(expr, ast.Subscript):
+        return _payload_value(expr.value, names, read_ids)
+    if isinstance(expr, ast.BoolOp):
+        return any(_payload_value(value, names, read_ids) for value in expr.values)
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        if isinstance(func, ast.Attribute) and func.attr in _PAYLOAD_METHODS:
+            return _payload_value(func.value, names, read_ids)
+        if isinstance(func, ast.Name) and func.id in _CONVERSIONS and expr.args:
+            return _payload_value(expr.args[0], names, read_ids)
+    return False
+
+
+def _payload_names(nodes: list[ast.AST], data_names: set[str], read_ids: set[int]) -> set[str]:
+    """The names holding the body or values taken out of it (``qty = data["qty"]``, ``for
+    line in data["items"]``), not values computed from it (``Item.query.filter_by(sku=...)``)."""
+    names = set(data_names)
+    for _ in range(3):
+        before = len(names)
+        for item in nodes:
+            if isinstance(item, ast.Assign) and _payload_value(item.value, names, read_ids):
+                for target in item.targets:
+                    names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+            elif isinstance(item, ast.For | ast.AsyncFor | ast.comprehension) and _payload_value(
+                item.iter, names, read_ids
+            ):
+                names.update(n.id for n in ast.walk(item.target) if isinstance(n, ast.Name))
+        if len(names) == before:
+            break
+    return names
+
+
+def _neutral_name(name: str, ctx: PythonContext) -> bool:
+    """A name a validation may use besides the body: a constant (``MAX_LEN``), a builtin
+    (``str``) or an imported module (``re``, ``validators``) -- not a local holding stored
+    state, and not a model class."""
+    if name.isupper() or ctx.resolve_name(name).startswith("builtins."):
+        return True
+    return (
+        name[:1].islower() and not is_local_name(name, ctx) and bool(ctx.facts.bindings.get(name))
+    )
+
+
+def _tests_payload(
+    test: ast.expr, payload: set[str], read_ids: set[int], ctx: PythonContext
+) -> bool:
+    """The condition inspects the body itself -- its fields against constants, types or each
+    other (``not isinstance(name, str) or len(name) > 50``) -- not stored state the body is
+    compared with (``product.stock < line["quantity"]``, ``if existing:``): a business rule
+    answered with 400 is not a validation of the payload."""
+    reads_payload = False
+    stack: list[ast.AST] = [test]
+    while stack:
+        node = stack.pop()
+        if id(node) in read_ids:
+            reads_payload = True
+            continue
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name):
+                stack.append(node.func)
+            stack.extend(node.args)
+            stack.extend(k.value for k in node.keywords)
+            continue
+        if isinstance(node, ast.Name):
+            if node.id in payload:
+                reads_payload = True
+            elif not _neutral_name(node.id, ctx):
+                return False
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return reads_payload
 
 
 def _validating_call(call: ast.Call, ctx: PythonContext) -> bool:
@@ -291,10 +393,18 @@ def _is_schema_class(name: str, ctx: PythonContext) -> bool:
 
 
 def _client_error_path(
-    node: ast.If | ast.ExceptHandler, data_names: set[str], read_ids: set[int], ctx: PythonContext
+    node: ast.If | ast.ExceptHandler,
+    data_names: set[str],
+    payload: set[str],
+    read_ids: set[int],
+    ctx: PythonContext,
 ) -> bool:
-    """A branch answering 400/422 that checks more than "is there a body at all"."""
-    if isinstance(node, ast.If) and _only_presence_test(node.test, data_names, read_ids):
+    """A branch answering 400/422 that checks the body's fields, not only "is there a body at
+    all" or a business rule."""
+    if isinstance(node, ast.If) and (
+        _only_presence_test(node.test, data_names, read_ids)
+        or not _tests_payload(node.test, payload, read_ids, ctx)
+    ):
         return False
     if isinstance(node, ast.ExceptHandler) and _only_decode_errors(node.type):
         return False  # malformed JSON is answered, its content is not checked

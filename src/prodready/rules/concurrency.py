@@ -9,11 +9,13 @@ from prodready.engine.analysis import (
     calls_in,
     caught_names,
     django_query,
+    dotted,
     has_keyword,
     has_star_kwargs,
     in_service_code,
     in_task,
     is_db_session,
+    is_framework_source,
     is_script,
     keyword_value,
     log_call,
@@ -213,6 +215,7 @@ _LOCKS = ("select_for_update", "with_for_update", "FOR UPDATE", "for_update")
 @dataclass(slots=True)
 class _RaceState:
     loaded: dict[str, bool] = field(default_factory=dict)  # name -> loaded with a row lock
+    load_sites: dict[str, ast.stmt] = field(default_factory=dict)  # name -> its load statement
     updates: list[tuple[ast.stmt, str, str]] = field(default_factory=list)
     persists: list[tuple[int, str | None]] = field(default_factory=list)  # (line, name|None)
 
@@ -332,10 +335,15 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
             target = target.elts[0]  # obj, created = X.objects.get_or_create(...)
         if isinstance(target, ast.Name):
             locked = _loaded_object(value, ctx)
-            if locked is None:
-                state.loaded.pop(target.id, None)
-            else:
+            if locked is not None:
                 state.loaded[target.id] = locked
+                state.load_sites[target.id] = node
+            elif state.loaded.get(target.id) is False and _only_on_some_paths(
+                node, state.load_sites[target.id], ctx
+            ):
+                pass  # ``if obj is None: obj = Model.objects.create(...)``: may still be the row
+            else:
+                state.loaded.pop(target.id, None)
         elif _self_update(target, value):
             _record_update(node, target, ctx, state)
         return
@@ -356,6 +364,27 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
                 f"(F('{attr}'), or an UPDATE that sets {attr} from itself) or load the row "
                 "with select_for_update()/with_for_update()",
             )
+
+
+_BRANCHES = (ast.If, ast.Try, ast.TryStar, ast.For, ast.AsyncFor, ast.While, ast.Match)
+
+
+def _only_on_some_paths(rebind: ast.stmt, load: ast.stmt, ctx: PythonContext) -> bool:
+    """``rebind`` sits in a branch (``if``/``try``/loop body) that ``load`` is not in: after
+    the branch the name may still hold the row loaded earlier."""
+    scope = ctx.function
+    assert scope is not None
+
+    def branches(node: ast.AST) -> set[int]:
+        found: set[int] = set()
+        parent = ctx.parent(node)
+        while parent is not None and parent is not scope.node:
+            if isinstance(parent, _BRANCHES):
+                found.add(id(parent))
+            parent = ctx.parent(parent)
+        return found
+
+    return bool(branches(rebind) - branches(load))
 
 
 def _record_update(node: ast.stmt, target: ast.expr, ctx: PythonContext, state: _RaceState) -> None:
@@ -1203,3 +1232,116 @@ def _await_assign(node: ast.Assign, ctx: PythonContext, state: _AwaitState) -> N
             return
     if not key.startswith("self.") and _contains_await(value) and _reads_key(value, key, ctx):
         state.writes.append(_SharedWrite(node, key, node.lineno, None, state.step))
+
+
+# -- CON007 ---------------------------------------------------------------------------------------
+
+_TASK_FACTORIES = frozenset(
+    {"asyncio.create_task", "asyncio.ensure_future", "asyncio.tasks.create_task"}
+    | {"asyncio.tasks.ensure_future"}
+)
+_LOOP_FACTORIES = frozenset(
+    {"asyncio.get_event_loop", "asyncio.get_running_loop", "asyncio.new_event_loop"}
+    | {"asyncio.events.get_event_loop", "asyncio.events.get_running_loop"}
+    | {"asyncio.AbstractEventLoop", "asyncio.events.AbstractEventLoop"}
+)
+
+
+def _spawned_task(call: ast.AST, ctx: PythonContext) -> str | None:
+    """``asyncio.create_task(coro)`` / ``asyncio.ensure_future(coro())`` /
+    ``loop.create_task(coro)``: what spawns the task, or None. A ``TaskGroup``'s
+    ``create_task`` keeps its tasks; ``ensure_future`` of an existing future creates none."""
+    if not isinstance(call, ast.Call) or not call.args:
+        return None
+    func = call.func
+    name = ctx.qualname(func) or ""
+    method = func.attr if isinstance(func, ast.Attribute) else name.rsplit(".", 1)[-1]
+    if method not in {"create_task", "ensure_future"}:
+        return None
+    if method == "ensure_future" and not isinstance(call.args[0], ast.Call):
+        return None
+    if name in _TASK_FACTORIES:
+        return f"{name}()"
+    if not isinstance(func, ast.Attribute) or method != "create_task":
+        return None
+    receiver = ctx.qualname(func.value) or ""
+    text = dotted(func.value) or ""
+    if receiver in _LOOP_FACTORIES or text.rsplit(".", 1)[-1].lower().endswith("loop"):
+        return f"{text or 'loop'}.create_task()"
+    return None
+
+
+@python_rule(
+    code="CON007",
+    name="task-without-reference",
+    category=Category.CONCURRENCY,
+    severity=Severity.MEDIUM,
+    summary="Fire-and-forget asyncio task with no reference: may be garbage-collected mid-run",
+    nodes=(ast.Expr, ast.Assign, ModuleEnd),
+    fix="Keep a strong reference until the task is done (tasks.add(t); "
+    "t.add_done_callback(tasks.discard)) or run it in an asyncio.TaskGroup.",
+)
+def task_without_reference(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags `asyncio.create_task(...)`, `asyncio.ensure_future(coro())` and
+    `loop.create_task(...)` calls whose result is thrown away (a bare expression statement or
+    an assignment to `_`) in code that runs in a service or worker -- not in tests, scripts or
+    a framework's own source. Tasks created by an `asyncio.TaskGroup` are not flagged.
+
+    ## Why it breaks production
+    The event loop holds only a weak reference to the tasks it runs. A task nobody else
+    references can be garbage-collected while it is still waiting, so the background work
+    (cache refresh, webhook delivery, audit write) silently stops half-way -- more often under
+    memory pressure, which is when it matters. And since nobody awaits it, an exception in the
+    task is never retrieved: at best a "Task exception was never retrieved" line appears when
+    it is collected, with no request context, and no retry or alert ever happens.
+
+    ## Example
+    ```python
+    async def refresh(request):
+        symbols = await request.json()
+        asyncio.create_task(refresh_quotes(symbols))
+        return web.json_response({"status": "refreshing"}, status=202)
+    ```
+
+    ## Use instead
+    ```python
+    background_tasks: set[asyncio.Task] = set()
+
+    def spawn(coro) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        background_tasks.add(task)
+        task.add_done_callback(background_tasks.discard)
+        task.add_done_callback(log_task_failure)  # calls task.exception() and logs it
+        return task
+    ```
+    Or, when the caller can wait, `async with asyncio.TaskGroup() as tg: tg.create_task(...)`;
+    for work that must survive a restart, a job queue.
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    found: list[tuple[ast.Call, str]] = ctx.rule_state(list, module=True)
+    if isinstance(node, ast.Expr):
+        value = node.value
+    elif isinstance(node, ast.Assign):
+        targets = node.targets
+        if not (len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id == "_"):
+            return
+        value = node.value
+    else:  # ModuleEnd
+        if not found or is_script(ctx) or is_framework_source(ctx):
+            return
+        for call, what in found:
+            ctx.report(
+                call,
+                f"the task {what} creates is not kept anywhere: the event loop holds only a "
+                "weak reference, so it can be garbage-collected before it finishes, and its "
+                "exception is never retrieved. Keep a reference until it is done (a set plus "
+                "add_done_callback(set.discard)) or run it in an asyncio.TaskGroup",
+            )
+        return
+    spawner = _spawned_task(value, ctx)
+    if spawner is not None:
+        assert isinstance(value, ast.Call)
+        found.append((value, spawner))

@@ -20,6 +20,7 @@ from prodready.engine.analysis import (
     loaded_names,
     log_call,
     module_value,
+    runs_consumer,
 )
 from prodready.engine.documents import FileContext
 from prodready.engine.python import ModuleEnd, PythonContext
@@ -411,11 +412,12 @@ def _in_dev_branch(
             and (_dev_guard(parent.test, ctx) or "__main__" in ctx.segment(parent.test))
         ):
             return None
-        if isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef) and parent.name in {
-            "main",
-            "cli",
-        }:
-            return None
+        if (
+            isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef)
+            and parent.name in {"main", "cli"}
+            and runs_consumer(parent.body, ctx) is None
+        ):
+            return None  # a command-line entry point -- unless it is the consumer's loop
         child, parent = parent, parents.get(id(parent))
     return verdict
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from prodready.engine.analysis import (
@@ -13,20 +14,26 @@ from prodready.engine.analysis import (
     QueryChain,
     django_query,
     dotted,
+    factory_calls,
     has_keyword,
     in_service_code,
     in_task,
     is_db_session,
     is_false,
+    is_local_name,
     is_script,
     keyword_value,
     method_chain,
+    module_function,
+    module_functions,
     sqlalchemy_query,
     string_fragments,
     uses_django_orm,
+    walk_body,
 )
-from prodready.engine.python import FunctionEnd, PythonContext, Scope
-from prodready.engine.registry import python_rule
+from prodready.engine.project import ProjectContext, ProjectFacts
+from prodready.engine.python import FunctionEnd, ModuleEnd, PythonContext, Scope
+from prodready.engine.registry import project_rule, python_rule
 from prodready.model import Category, Confidence, Severity
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
@@ -381,6 +388,7 @@ class _UnboundedState:
     querysets: set[str] = field(default_factory=set)
     bounded: set[str] = field(default_factory=set)
     cursor_sql: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, ast.Call] = field(default_factory=dict)  # name -> its unbounded raw() query
 
 
 def _unique_filter(call: ast.Call) -> bool:
@@ -429,9 +437,13 @@ def _queryset_name(expr: ast.AST) -> str | None:
     return base.id
 
 
-def _add_candidate(expr: ast.AST | None, state: _UnboundedState) -> None:
-    if expr is not None:
-        state.candidates.append(expr)
+def _add_candidate(expr: ast.AST | None, state: _UnboundedState, ctx: PythonContext) -> None:
+    if expr is None:
+        return
+    chain = _unbounded_django(expr)
+    if chain is not None and _per_row_lookup(chain, ctx):
+        return
+    state.candidates.append(expr)
 
 
 @python_rule(
@@ -494,16 +506,21 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
     if isinstance(node, ast.Call):
         _unbounded_call(node, ctx, state)
     elif isinstance(node, ast.For | ast.AsyncFor):
-        _add_candidate(node.iter, state)
+        _add_candidate(node.iter, state, ctx)
     elif isinstance(node, _COMPREHENSIONS):
-        _add_candidate(node.generators[0].iter, state)
+        _add_candidate(node.generators[0].iter, state, ctx)
     elif isinstance(node, ast.Assign):
         if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             target = node.targets[0].id
             value = node.value
-            if _unbounded_django(value) is not None:
+            state.raw.pop(target, None)
+            raw = _unbounded_raw(value, ctx)
+            if raw is not None:
+                state.raw[target] = raw
+            chain = _unbounded_django(value)
+            if chain is not None and not _per_row_lookup(chain, ctx):
                 state.querysets.add(target)
-            elif _queryset_name(value) == target:
+            elif chain is None and _queryset_name(value) == target:
                 pass  # qs = qs.filter(...): still the same unbounded queryset
             else:
                 state.querysets.discard(target)
@@ -516,10 +533,31 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
             if _unbounded_django(expr) is not None:
                 _report_django(expr, ctx)
                 continue
+            raw = _unbounded_raw(expr, ctx)
+            if raw is None and isinstance(expr, ast.Name):
+                raw = state.raw.pop(expr.id, None)  # reported once, at the query
+            if raw is not None:
+                ctx.report(
+                    raw,
+                    f"{_short(ctx, raw)} loads every row its SQL selects in this request (a "
+                    "RawQuerySet is not bounded by slicing): add LIMIT/OFFSET with a capped "
+                    "page size to the query",
+                )
+                continue
             name = _queryset_name(expr)
             if name in state.querysets and name not in state.bounded and name not in reported:
                 reported.add(name)
                 _report_django(expr, ctx)
+
+
+def _per_row_lookup(chain: QueryChain, ctx: PythonContext) -> bool:
+    """A queryset built in a loop from the loop's row (``for order in orders:
+    OrderItem.objects.filter(order=order)``): the children of one row, and an N+1 query that
+    DAT001 reports."""
+    names: set[str] = set()
+    for loop in ctx.loops:
+        names |= _loop_names(loop, ctx)
+    return bool(names) and bool(_references(list(chain.arguments())) & names)
 
 
 def _report_django(expr: ast.AST, ctx: PythonContext) -> None:
@@ -541,16 +579,16 @@ def _unbounded_call(node: ast.Call, ctx: PythonContext, state: _UnboundedState) 
         return
     if name in _MATERIALIZERS:
         if node.args:
-            _add_candidate(node.args[0], state)
+            _add_candidate(node.args[0], state, ctx)
         return
     if text.endswith("Serializer") and node.args:
         many = keyword_value(node, "many")
         if isinstance(many, ast.Constant) and many.value is True:
-            _add_candidate(node.args[0], state)
+            _add_candidate(node.args[0], state, ctx)
         return
     if name in _RENDERERS and len(node.args) >= 3 and isinstance(node.args[2], ast.Dict):
         for value in node.args[2].values:
-            _add_candidate(value, state)
+            _add_candidate(value, state, ctx)
         return
     if not isinstance(func, ast.Attribute):
         return
@@ -595,6 +633,29 @@ def _check_sqlalchemy_all(node: ast.Call, chain: QueryChain, ctx: PythonContext)
     )
 
 
+def _unbounded_select(sql: str) -> bool:
+    """A SELECT that can return any number of rows: no LIMIT/TOP/FETCH FIRST, not a plain
+    aggregate, not a lookup by primary key."""
+    lowered = " ".join(sql.lower().split())
+    if not lowered.lstrip("( ").startswith(("select", "with")):
+        return False
+    if re.search(r"\b(limit|top|fetch\s+first|fetch\s+next)\b", lowered):
+        return False
+    if re.search(r"\b(count|sum|avg|min|max)\s*\(", lowered) and "group by" not in lowered:
+        return False
+    return not re.search(r"\bwhere\b.*\b(id|pk|uuid)\s*=", lowered)
+
+
+def _unbounded_raw(expr: ast.AST, ctx: PythonContext) -> ast.Call | None:
+    """``Model.objects.raw("SELECT ...")`` whose SQL has no LIMIT: iterating the RawQuerySet
+    runs it as written (slicing it afterwards still fetches every row)."""
+    chain = django_query(expr)
+    if chain is None or chain.terminal != "raw" or not chain.calls[0].args:
+        return None
+    call = chain.calls[0]
+    return call if _unbounded_select(_sql_text(call.args[0], ctx)) else None
+
+
 def _check_fetchall(node: ast.Call, ctx: PythonContext, state: _UnboundedState) -> None:
     func = node.func
     assert isinstance(func, ast.Attribute)
@@ -611,16 +672,7 @@ def _check_fetchall(node: ast.Call, ctx: PythonContext, state: _UnboundedState) 
     else:
         text = dotted(receiver)
         sql = state.cursor_sql.get(text) if text is not None else None
-    if not sql:
-        return
-    lowered = " ".join(sql.lower().split())
-    if not lowered.lstrip("( ").startswith(("select", "with")):
-        return
-    if re.search(r"\b(limit|top|fetch\s+first|fetch\s+next)\b", lowered):
-        return
-    if re.search(r"\b(count|sum|avg|min|max)\s*\(", lowered) and "group by" not in lowered:
-        return
-    if re.search(r"\bwhere\b.*\b(id|pk|uuid)\s*=", lowered):
+    if not sql or not _unbounded_select(sql):
         return
     ctx.report(
         node,
@@ -850,22 +902,75 @@ def multi_write_without_transaction(node: ast.AST, ctx: PythonContext) -> None:
 
 # -- DAT004 ---------------------------------------------------------------------------------------
 
-_CONNECT_CALLS = (
-    "psycopg2.connect",
-    "psycopg.connect",
-    "sqlite3.connect",
-    "pymysql.connect",
-    "mysql.connector.connect",
-    "MySQLdb.connect",
+_CONNECT_CALLS = frozenset(
+    {"psycopg2.connect", "psycopg.connect", "sqlite3.connect", "pymysql.connect"}
+    | {"mysql.connector.connect", "MySQLdb.connect"}
 )
+# Methods of a DB-API connection: a helper's result used this way is a connection.
+_CONNECTION_METHODS = frozenset({"cursor", "execute", "executemany", "commit", "rollback"})
 
 
-@dataclass(slots=True)
-class _ConnectionState:
-    connects: list[ast.Call] = field(default_factory=list)
-    names: dict[int, str] = field(default_factory=dict)
-    released: set[str] = field(default_factory=set)  # closed, returned or stored names
-    released_calls: set[int] = field(default_factory=set)
+def _unclosed_openers(
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    opens: Callable[[ast.Call], bool],
+    ctx: PythonContext,
+) -> list[ast.Call]:
+    """The calls of ``function`` for which ``opens`` holds whose result is never released:
+    not a ``with`` context manager, not closed (``conn.close()``, ``contextlib.closing``), not
+    returned and not stored on an object or in a container (where a teardown hook closes it)."""
+    opened: list[ast.Call] = []
+    bound: dict[int, str] = {}
+    released: set[str] = set()
+    released_calls: set[int] = set()
+    for node in walk_body(function.body):
+        if isinstance(node, ast.With | ast.AsyncWith):
+            released_calls.update(id(item.context_expr) for item in node.items)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if ctx.qualname(func) == "contextlib.closing" or (
+                isinstance(func, ast.Name) and func.id == "closing"
+            ):
+                for argument in node.args:
+                    if isinstance(argument, ast.Name):
+                        released.add(argument.id)
+                    else:
+                        released_calls.add(id(argument))
+            elif isinstance(func, ast.Attribute) and func.attr == "close":
+                if isinstance(func.value, ast.Name):
+                    released.add(func.value.id)
+            elif opens(node):
+                opened.append(node)
+        elif isinstance(node, ast.Assign):
+            value = node.value.value if isinstance(node.value, ast.Await) else node.value
+            for target in node.targets:
+                if isinstance(target, ast.Name) and isinstance(value, ast.Call):
+                    bound[id(value)] = target.id
+                elif isinstance(target, ast.Attribute | ast.Subscript):
+                    # g.db = conn / self.conn = connect(...): a teardown hook owns it now.
+                    if isinstance(value, ast.Name):
+                        released.add(value.id)
+                    elif isinstance(value, ast.Call):
+                        released_calls.add(id(value))
+        elif isinstance(node, ast.Return):
+            returned = node.value.value if isinstance(node.value, ast.Await) else node.value
+            if isinstance(returned, ast.Name):
+                released.add(returned.id)
+            elif isinstance(returned, ast.Call):
+                released_calls.add(id(returned))
+    return [
+        call
+        for call in opened
+        if id(call) not in released_calls and bound.get(id(call), "") not in released
+    ]
+
+
+def _connection_helper(call: ast.Call, ctx: PythonContext) -> str | None:
+    """The DB-API connect() a helper of this module returns new to its caller, if any."""
+    helper = module_function(call, ctx)
+    if helper is None:
+        return None
+    found = sorted(factory_calls(helper, ctx) & _CONNECT_CALLS)
+    return found[0] if found else None
 
 
 @python_rule(
@@ -875,8 +980,7 @@ class _ConnectionState:
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
     summary="Database connection opened in a request handler and never closed",
-    calls=(*_CONNECT_CALLS, "*.close", "contextlib.closing"),
-    nodes=(ast.Assign, ast.Return, FunctionEnd),
+    nodes=(FunctionEnd,),
     fix="Use a connection pool (or at least `with closing(connect(...)) as conn:` / "
     "try/finally conn.close()).",
 )
@@ -884,9 +988,11 @@ def connection_not_closed(node: ast.AST, ctx: PythonContext) -> None:
     """
     ## What it does
     Flags `psycopg2.connect`, `psycopg.connect`, `sqlite3.connect`, `pymysql.connect`,
-    `mysql.connector.connect` and `MySQLdb.connect` calls inside an HTTP handler whose
-    connection is neither used as a context manager, nor closed (`conn.close()`,
-    `contextlib.closing`), nor returned or stored for a teardown hook to close.
+    `mysql.connector.connect` and `MySQLdb.connect` calls inside an HTTP handler -- directly,
+    or through a helper function of the same module that returns a new connection
+    (`def get_connection(): return psycopg2.connect(...)`) -- whose connection is neither used
+    as a context manager, nor closed (`conn.close()`, `contextlib.closing`), nor returned or
+    stored for a teardown hook to close. (Helpers in another module: DAT007.)
 
     ## Why it breaks production
     Every request opens a new server connection (a TCP and TLS handshake plus a backend process
@@ -922,57 +1028,202 @@ def connection_not_closed(node: ast.AST, ctx: PythonContext) -> None:
     """
     if ctx.route is None or ctx.function is None or ctx.facts.is_test:
         return
-    state: _ConnectionState = ctx.rule_state(_ConnectionState)
-    if isinstance(node, ast.Call):
-        name = ctx.call_name or ""
-        if name in _CONNECT_CALLS:
-            if not ctx.is_managed(node):
-                state.connects.append(node)
-        elif name == "contextlib.closing" or (
-            isinstance(node.func, ast.Name) and node.func.id == "closing"
-        ):
-            for argument in node.args:
-                if isinstance(argument, ast.Name):
-                    state.released.add(argument.id)
-                else:
-                    state.released_calls.add(id(argument))
-        elif isinstance(node.func, ast.Attribute) and node.func.attr == "close":
-            receiver = node.func.value
-            if isinstance(receiver, ast.Name):
-                state.released.add(receiver.id)
-        return
-    if isinstance(node, ast.Assign):
-        value = node.value.value if isinstance(node.value, ast.Await) else node.value
-        for target in node.targets:
-            if isinstance(target, ast.Name) and isinstance(value, ast.Call):
-                state.names[id(value)] = target.id
-            elif isinstance(target, ast.Attribute | ast.Subscript):
-                # g.db = conn / self.conn = connect(...): a teardown hook owns it now.
-                if isinstance(value, ast.Name):
-                    state.released.add(value.id)
-                elif isinstance(value, ast.Call):
-                    state.released_calls.add(id(value))
-        return
-    if isinstance(node, ast.Return):
-        returned = node.value
-        if isinstance(returned, ast.Name):
-            state.released.add(returned.id)
-        elif isinstance(returned, ast.Call):
-            state.released_calls.add(id(returned))
-        return
-    # FunctionEnd
-    for call in state.connects:
-        if id(call) in state.released_calls:
-            continue
-        bound = state.names.get(id(call))
-        if bound is not None and bound in state.released:
-            continue
+    assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    through: dict[int, str] = {}
+
+    def opens(call: ast.Call) -> bool:
+        if ctx.qualname(call.func) in _CONNECT_CALLS:
+            return True
+        connect = _connection_helper(call, ctx)
+        if connect is not None:
+            through[id(call)] = connect
+        return connect is not None
+
+    for call in _unclosed_openers(node, opens, ctx):
         callee = ctx.qualname(call.func) or "connect"
+        opened = (
+            f"{callee}() opens a new database connection ({through[id(call)]}() in the helper)"
+            if id(call) in through
+            else f"{callee}() opens a new database connection"
+        )
         ctx.report(
             call,
-            f"{callee}() opens a new database connection per request and never closes it: "
-            "use a connection pool, or close it in finally / with contextlib.closing()",
+            f"{opened} per request and this handler never closes it: use a connection pool, "
+            "or close it in finally / with contextlib.closing()",
         )
+
+
+# -- DAT007 ---------------------------------------------------------------------------------------
+
+_HELPER_MARK = "returns-connection:"
+_CALL_MARK = "unclosed:"
+
+
+def _imported_call(call: ast.Call, ctx: PythonContext) -> str | None:
+    """``get_db()`` imported with ``from app.db import get_db`` / ``db.get_db()`` on an
+    imported module: the callee's qualified name, else None (builtins, locals, methods of
+    objects)."""
+    func = call.func
+    root = func.value if isinstance(func, ast.Attribute) else func
+    if not isinstance(root, ast.Name) or is_local_name(root.id, ctx):
+        return None
+    imported = ctx.facts.bindings.get(root.id)
+    if not imported or imported.startswith(_DBAPI_MODULES):
+        return None  # not imported, or a driver's own function (DAT004's concern)
+    name = ctx.qualname(func)
+    return name if name is not None and "." in name else None
+
+
+def _used_as_connection(call: ast.Call, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """The result is used like a DB-API connection: ``conn = get_db(); conn.cursor()`` or
+    ``get_db().execute(...)``."""
+    names: set[str] = set()
+    for node in walk_body(function.body):
+        if isinstance(node, ast.Assign) and node.value is call:
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    for node in walk_body(function.body):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _CONNECTION_METHODS
+        ):
+            receiver = node.func.value
+            if receiver is call or (isinstance(receiver, ast.Name) and receiver.id in names):
+                return True
+    return False
+
+
+def _collect_dat007(node: ast.AST, ctx: PythonContext) -> list[tuple[str, int]] | None:
+    """Evidence: module functions that return a new DB-API connection, and handler calls of
+    imported functions whose result is used as a connection and never released."""
+    if ctx.facts.is_test:
+        return None
+    if isinstance(node, ast.Module):  # ModuleEnd
+        if not any(module.startswith(_DBAPI_MODULES) for module, _ in ctx.facts.imports):
+            return None
+        found: list[tuple[str, int]] = []
+        for name, function in module_functions(ctx).items():
+            connects = sorted(factory_calls(function, ctx) & _CONNECT_CALLS)
+            if connects:
+                found.append((f"{_HELPER_MARK}{name}:{connects[0]}", function.lineno))
+        return found
+    if ctx.route is None or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    candidates: dict[int, str] = {}
+
+    def opens(call: ast.Call) -> bool:
+        callee = _imported_call(call, ctx)
+        if callee is not None:
+            candidates[id(call)] = callee
+        return callee is not None
+
+    return [
+        (f"{_CALL_MARK}{candidates[id(call)]}", call.lineno)
+        for call in _unclosed_openers(node, opens, ctx)
+        if _used_as_connection(call, node)
+    ]
+
+
+def _same_function(imported: str, defined: str) -> bool:
+    """``app.db.get_db`` (as imported) names ``bad.svc.app.db.get_db`` (as scanned from a
+    higher root), and the reverse."""
+    return (
+        imported == defined or defined.endswith("." + imported) or imported.endswith("." + defined)
+    )
+
+
+@project_rule(
+    code="DAT007",
+    name="connection-from-helper-not-closed",
+    category=Category.DATA_ACCESS,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Handler gets a new DB connection from another module's helper and never closes it",
+    nodes=(FunctionEnd, ModuleEnd),
+    collect=_collect_dat007,
+    fix="Use a connection pool, a request-scoped connection closed by a teardown hook, or "
+    "`with closing(get_connection()) as conn:`.",
+)
+def connection_from_helper_not_closed(project: ProjectFacts, ctx: ProjectContext) -> None:
+    """
+    ## What it does
+    Flags HTTP handlers that call a function imported from another module of the project --
+    `conn = get_connection()` with `from app.db import get_connection` -- that returns a new
+    DB-API connection (`psycopg2.connect`, `sqlite3.connect`, `pymysql.connect`...), use the
+    result as a connection (`.cursor()`, `.execute()`, `.commit()`), and neither close it
+    (`conn.close()`, `with closing(...)`, a `with` block) nor return or store it for a teardown
+    hook. A helper that caches the connection on the request (`g.db = connect()`) or elsewhere
+    is not flagged. Needs the whole project, so it does not run on `--diff` scans; DAT004
+    covers connections opened in the handler's own module.
+
+    ## Why it breaks production
+    The helper hides the `connect()` call, so every request silently opens a new server
+    connection (TCP and TLS handshakes plus a backend process on PostgreSQL) and leaves it to
+    the garbage collector. Tracebacks, error trackers and retries keep failed requests' frames
+    -- and their connections -- alive. Under load the database reaches `max_connections` and
+    refuses every client, including the other services that share it.
+
+    ## Example
+    ```python
+    # app/db.py
+    def get_connection():
+        return psycopg2.connect(DATABASE_URL)
+
+    # app/main.py
+    @app.get("/payments/{payment_id}")
+    def get_payment(payment_id: str):
+        conn = get_connection()
+        cur = conn.cursor()
+        cur.execute("SELECT * FROM payments WHERE id = %s", (payment_id,))
+        return cur.fetchone()
+    ```
+
+    ## Use instead
+    ```python
+    # app/db.py
+    pool = psycopg2.pool.ThreadedConnectionPool(1, 10, DATABASE_URL)
+
+    @contextmanager
+    def connection():
+        conn = pool.getconn()
+        try:
+            yield conn
+        finally:
+            pool.putconn(conn)
+
+    # app/main.py
+    @app.get("/payments/{payment_id}")
+    def get_payment(payment_id: str):
+        with connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT * FROM payments WHERE id = %s", (payment_id,))
+            return cur.fetchone()
+    ```
+    """
+    helpers: dict[str, tuple[str, int, str]] = {}
+    for path, facts in project.service_modules():
+        module = facts.get("module") or ""
+        for name, line in facts.get("evidence", {}).get("DAT007", []):
+            if name.startswith(_HELPER_MARK):
+                function, connect = name[len(_HELPER_MARK) :].split(":", 1)
+                helpers[f"{module}.{function}" if module else function] = (path, line, connect)
+    if not helpers:
+        return
+    for evidence in project.evidence("DAT007"):
+        if not evidence.name.startswith(_CALL_MARK):
+            continue
+        callee = evidence.name[len(_CALL_MARK) :]
+        for defined, (path, line, connect) in helpers.items():
+            if _same_function(callee, defined):
+                short = callee.rsplit(".", 1)[-1]
+                ctx.report(
+                    evidence.path,
+                    evidence.line,
+                    f"{short}() returns a new {connect}() connection ({path}:{line}) and this "
+                    "handler never closes it: every request leaks a database connection until "
+                    "the garbage collector finds it. Use a connection pool or close it "
+                    "(with contextlib.closing(...) / try-finally)",
+                )
+                break
 
 
 # -- DAT005 ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from prodready.engine.analysis import (
     is_script,
     keyword_value,
     log_call,
+    orm_query,
     walk_body,
 )
 from prodready.engine.python import PythonContext
@@ -401,7 +402,19 @@ def _instant(call: ast.Call, ctx: PythonContext) -> bool:
         return True
     if name.startswith("sys.") and name != "sys.exit":
         return True
-    return isinstance(call.func, ast.Attribute) and call.func.attr in _INSTANT_METHODS
+    if not isinstance(call.func, ast.Attribute) or call.func.attr not in _INSTANT_METHODS:
+        return False
+    return _plain_value(call.func.value, call, ctx)
+
+
+def _plain_value(receiver: ast.expr, call: ast.Call, ctx: PythonContext) -> bool:
+    """The receiver of ``.get()``/``.count()``... is local data (a dict, a string,
+    ``os.environ``), not a client, a cache or an ORM manager whose method of the same name
+    waits on the network: ``requests.get(url)``, ``cache.get(key)``,
+    ``Order.objects.get(pk=...)``."""
+    if orm_query(call, ctx) is not None:
+        return False
+    return dependency_call([ast.Expr(value=call)], ctx) is None
 
 
 def _reraises(handler: ast.ExceptHandler, ctx: PythonContext) -> bool:

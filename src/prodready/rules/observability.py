@@ -15,6 +15,7 @@ from prodready.engine.analysis import (
     is_true,
     keyword_value,
     log_call,
+    runs_consumer,
 )
 from prodready.engine.facts import is_main_guard
 from prodready.engine.python import ModuleEnd, PythonContext, Scope
@@ -59,14 +60,19 @@ _VERBOSITY_PARAMS = frozenset({"verbosity", "verbose", "quiet", "silent", "stdou
 
 
 class _Output:
-    """Console output found in a function, judged at module end (facts are complete then)."""
+    """Console output found in a function, judged at module end (facts are complete then).
+    ``entry``: the outermost function around it; ``command``: that function (or the one
+    around the output) is a CLI entry point by its name or decorators."""
 
-    __slots__ = ("entry", "in_handler", "node")
+    __slots__ = ("command", "entry", "in_handler", "node")
 
-    def __init__(self, node: ast.Call, entry: str, in_handler: bool) -> None:
+    def __init__(
+        self, node: ast.Call, entry: Scope, in_handler: bool, *, command: bool = False
+    ) -> None:
         self.node = node
         self.entry = entry
         self.in_handler = in_handler
+        self.command = command
 
 
 def _output_key(ctx: PythonContext) -> str:
@@ -78,20 +84,33 @@ def _record_output(node: ast.Call, ctx: PythonContext) -> None:
     scope = ctx.function
     if scope is None or ctx.facts.is_test:
         return
-    if _is_command_function(scope) or _is_command_function(_outermost(scope)):
-        return
     if any(param.arg in _VERBOSITY_PARAMS for param in scope.params):
         return  # console output gated by a verbosity option: tooling, not request handling
+    entry = _outermost(scope)
+    command = _is_command_function(scope) or _is_command_function(entry)
     state: list[_Output] = ctx.module_state.setdefault(_output_key(ctx), [])
-    state.append(_Output(node, _outermost(scope).name, bool(ctx.handlers)))
+    state.append(_Output(node, entry, bool(ctx.handlers), command=command))
 
 
 def _pending_output(ctx: PythonContext, tree: ast.Module) -> list[_Output]:
+    """The output of service functions. Entry points -- ``main()``, CLI commands, what the
+    ``__main__`` block calls -- are left alone, unless the entry point runs a message-consumer
+    loop itself: then it is the worker, and its output is the service's."""
     found: list[_Output] = ctx.module_state.get(_output_key(ctx), [])
     if not found or not in_service_code(ctx) or is_example_code(ctx):
         return []
     entry_points = _called_from_main_guard(tree) if ctx.facts.has_main_guard else set()
-    return [item for item in found if item.entry not in entry_points]
+    workers: dict[int, bool] = {}
+    pending = []
+    for item in found:
+        if item.command or item.entry.name in entry_points:
+            key = id(item.entry.node)
+            if key not in workers:
+                workers[key] = runs_consumer(item.entry.node.body, ctx) is not None
+            if not workers[key]:
+                continue
+        pending.append(item)
+    return pending
 
 
 # -- OBS001 ---------------------------------------------------------------------------------------
@@ -113,7 +132,8 @@ def print_in_service_code(node: ast.AST, ctx: PythonContext) -> None:
     Flags `print()` calls inside the functions of service modules (modules that use a web or
     worker framework, or declare routes). Scripts, CLI commands, `__main__` blocks and the
     functions they call, tests, and `print(..., file=...)` aimed at a specific stream are left
-    alone.
+    alone -- except an entry point that runs a message-consumer loop itself (`def main(): for
+    message in consumer: ...`): that function is the long-running worker.
 
     ## Why it breaks production
     `print` writes unleveled, unstructured text to stdout: it cannot be filtered by severity,

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 from prodready.engine.analysis import (
     argument,
+    calls_in,
     caught_names,
+    constant,
     constant_str,
     dependency_call,
     dotted,
@@ -16,15 +18,20 @@ from prodready.engine.analysis import (
     has_star_kwargs,
     in_service_code,
     in_task,
+    is_false,
+    is_framework_source,
     is_local_name,
     is_none,
+    is_script,
+    is_true,
     keyword_value,
     log_call,
     module_value,
     string_fragments,
+    task_decorator,
     walk_body,
 )
-from prodready.engine.python import ModuleEnd, PythonContext
+from prodready.engine.python import ClassInfo, ModuleEnd, PythonContext, Scope
 from prodready.engine.registry import python_rule
 from prodready.model import Category, Confidence, Severity
 
@@ -676,11 +683,12 @@ _BACKOFF_DECORATORS = ("backoff.on_exception", "backoff.on_predicate")
     name="retry-decorator-unbounded",
     category=Category.RESILIENCE,
     severity=Severity.MEDIUM,
-    summary="tenacity/backoff retry without a stop condition (retries forever) or without a wait",
+    summary="tenacity/backoff/Celery retry that never stops, or retries without a growing wait",
     nodes=(ast.FunctionDef, ast.AsyncFunctionDef),
-    calls=(*_TENACITY, *_BACKOFF_DECORATORS),
+    calls=(*_TENACITY, *_BACKOFF_DECORATORS, "*.retry"),
     fix="tenacity: pass stop=stop_after_attempt(5) and wait=wait_random_exponential(max=30); "
-    "backoff: pass max_tries= or max_time=.",
+    "backoff: pass max_tries= or max_time=; Celery: keep max_retries finite and use "
+    "retry_backoff=True (with retry_jitter) or an exponential countdown with jitter.",
 )
 def retry_decorator_unbounded(
     node: ast.Call | ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
@@ -692,17 +700,34 @@ def retry_decorator_unbounded(
     retry immediately), and `backoff.on_exception`/`on_predicate` without `max_tries=` or
     `max_time=` (backoff's default is to retry forever).
 
+    Celery tasks too: `max_retries=None` on a task that retries (`self.retry(...)` in a bound
+    task, or `autoretry_for=`), which retries forever; `self.retry(countdown=<constant>)`,
+    which retries at a fixed interval without growth or jitter (`countdown=2 **
+    self.request.retries`, `random.uniform(...)` or any computed delay is fine); and
+    `autoretry_for=` without `retry_backoff`, which retries at the fixed `default_retry_delay`
+    (low severity). Options passed as `**policy` are not judged.
+
     ## Why it breaks production
     Retry libraries are opt-in for limits. A bare `@retry` turns any permanent failure -- a bad
     credential, a 404, a schema change -- into an infinite loop that hangs the caller and keeps
     load on the dependency; without a wait it also retries in a tight loop, a retry storm
-    against a dependency that is already struggling.
+    against a dependency that is already struggling. A Celery task with `max_retries=None`
+    re-queues a message that can never succeed forever, and fixed-interval retries bring every
+    task that failed during an outage back at the same moment -- again and again, in lockstep --
+    just as the dependency tries to recover.
 
     ## Example
     ```python
     @retry
     def fetch_exchange_rates():
         return requests.get(RATES_URL, timeout=5).json()
+
+    @app.task(bind=True, max_retries=None)
+    def send_receipt(self, order_id):
+        try:
+            mailer.send(order_id)
+        except MailerError as exc:
+            raise self.retry(exc=exc, countdown=5)
     ```
 
     ## Use instead
@@ -714,19 +739,28 @@ def retry_decorator_unbounded(
     )
     def fetch_exchange_rates():
         return requests.get(RATES_URL, timeout=5).json()
+
+    @app.task(
+        autoretry_for=(MailerError,), max_retries=6, retry_backoff=2, retry_backoff_max=300
+    )  # retry_jitter is on by default
+    def send_receipt(order_id):
+        mailer.send(order_id)
     ```
     """
     if ctx.facts.is_test:
         return
     if isinstance(node, ast.Call):
         name = ctx.call_name or ""
-        if has_star_kwargs(node):
-            return
         if name in _BACKOFF_DECORATORS:
-            _check_backoff(node, name, ctx)
+            if not has_star_kwargs(node):
+                _check_backoff(node, name, ctx)
+        elif name in _TENACITY:
+            if not has_star_kwargs(node):
+                _check_tenacity(node, name, ctx)
         else:
-            _check_tenacity(node, name, ctx)
+            _check_celery_retry_call(node, ctx)
         return
+    _check_celery_task(node, ctx)
     for decorator in node.decorator_list:
         # ``@retry`` used bare; the call form is dispatched as a call.
         last = decorator.attr if isinstance(decorator, ast.Attribute) else None
@@ -783,6 +817,166 @@ def _check_backoff(node: ast.Call, name: str, ctx: PythonContext) -> None:
         f"{name}() has neither max_tries= nor max_time=: backoff retries forever by default, "
         "so a permanent failure hangs the caller. Pass max_tries= and/or max_time=.",
     )
+
+
+# Celery (RES004): a bound task's ``self.retry(...)`` and the task's retry options.
+
+_CELERY_RETRY_FIX = (
+    "Grow the delay and add jitter: countdown=min(300, 2 ** self.request.retries * 5) + "
+    "random.uniform(0, 5), or declare autoretry_for=... with retry_backoff=True (retry_jitter "
+    "is on by default)."
+)
+
+
+def _celery_task_class(owner: ClassInfo | None, ctx: PythonContext) -> bool:
+    """A ``celery.Task`` subclass (``class BaseTask(Task)`` in a module that uses Celery)."""
+    if owner is None:
+        return False
+    return any(
+        (base.startswith("celery.") and base.endswith(".Task"))
+        or (base.rsplit(".", 1)[-1].endswith("Task") and "celery" in ctx.facts.frameworks)
+        for base in owner.bases
+    )
+
+
+def _bound_self(scope: Scope, ctx: PythonContext) -> str | None:
+    """The name of the task instance -- the receiver of ``.retry(...)`` -- in a bound task
+    (``@app.task(bind=True)``) or a method of a ``Task`` subclass; ``None`` elsewhere."""
+    params = scope.node.args.posonlyargs + scope.node.args.args
+    if not params:
+        return None
+    decorator = task_decorator(scope.node, ctx)
+    if decorator is not None:
+        bound = isinstance(decorator, ast.Call) and is_true(keyword_value(decorator, "bind"))
+        return params[0].arg if bound else None
+    return params[0].arg if _celery_task_class(scope.class_info, ctx) else None
+
+
+def _self_retries(body: list[ast.stmt], self_name: str) -> list[ast.Call]:
+    return [
+        call
+        for call in calls_in(body)
+        if isinstance(call.func, ast.Attribute)
+        and call.func.attr == "retry"
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id == self_name
+    ]
+
+
+def _dict_entry(expr: ast.expr | None, key: str) -> ast.expr | None:
+    if not isinstance(expr, ast.Dict):
+        return None
+    for name, value in zip(expr.keys, expr.values, strict=True):
+        if constant_str(name) == key:
+            return value
+    return None
+
+
+def _check_celery_task(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> None:
+    decorator = task_decorator(node, ctx)
+    if not isinstance(decorator, ast.Call) or has_star_kwargs(decorator):
+        return
+    params = node.args.posonlyargs + node.args.args
+    bound = bool(params) and is_true(keyword_value(decorator, "bind"))
+    retries = _self_retries(node.body, params[0].arg) if bound else []
+    autoretry = keyword_value(decorator, "autoretry_for")
+    if autoretry is not None and isinstance(autoretry, ast.Tuple | ast.List) and not autoretry.elts:
+        autoretry = None
+    if autoretry is None and not retries:
+        return  # max_retries only matters to a task that retries
+    limit = keyword_value(decorator, "max_retries")
+    if limit is None:
+        limit = _dict_entry(keyword_value(decorator, "retry_kwargs"), "max_retries")
+    if limit is not None and is_none(limit):
+        ctx.report(
+            decorator,
+            f"task {node.name}() has max_retries=None and retries"
+            + (" on every listed exception" if autoretry is not None else "")
+            + ": Celery then re-queues it forever, so a message that can never succeed (a "
+            "4xx, bad data, a revoked credential) keeps a worker busy and load on the "
+            "dependency indefinitely. Set max_retries to a small number and retry only "
+            "transient errors.",
+        )
+        return
+    if autoretry is None:
+        return
+    backoff = keyword_value(decorator, "retry_backoff")
+    if backoff is not None and not is_false(backoff) and constant(backoff) != 0:
+        return
+    ctx.report(
+        decorator,
+        f"task {node.name}() retries automatically (autoretry_for=) without retry_backoff: "
+        "every retry waits the same default_retry_delay with no jitter, so tasks that failed "
+        "together during an outage retry together. Add retry_backoff=True "
+        "(and retry_backoff_max=).",
+        severity=Severity.LOW,
+    )
+
+
+def _fixed_number(expr: ast.expr | None, ctx: PythonContext, depth: int = 0) -> float | None:
+    """The value of a delay that is the same on every attempt: a number, a constant name, or
+    arithmetic on those. ``None`` when it is computed at run time (attempt count, randomness)."""
+    if expr is None or depth > 4:
+        return None
+    if isinstance(expr, ast.Constant):
+        value = expr.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value)
+    if isinstance(expr, ast.Name):
+        return _fixed_number(ctx.value_of(expr.id), ctx, depth + 1)
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+        inner = _fixed_number(expr.operand, ctx, depth + 1)
+        return None if inner is None else -inner
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add | ast.Sub | ast.Mult):
+        left = _fixed_number(expr.left, ctx, depth + 1)
+        right = _fixed_number(expr.right, ctx, depth + 1)
+        if left is None or right is None:
+            return None
+        if isinstance(expr.op, ast.Add):
+            return left + right
+        return left - right if isinstance(expr.op, ast.Sub) else left * right
+    return None
+
+
+def _check_celery_retry_call(node: ast.Call, ctx: PythonContext) -> None:
+    """``self.retry(...)`` inside a bound Celery task (or a ``Task`` subclass's method)."""
+    func = node.func
+    scope = ctx.function
+    if (
+        scope is None
+        or not isinstance(func, ast.Attribute)
+        or not isinstance(func.value, ast.Name)
+        or has_star_kwargs(node)
+    ):
+        return
+    while scope.parent is not None and scope.class_info is None and not _is_task_scope(scope, ctx):
+        scope = scope.parent  # a helper nested in the task closes over ``self``
+    if func.value.id != _bound_self(scope, ctx):
+        return
+    limit = keyword_value(node, "max_retries")
+    if limit is not None and is_none(limit):
+        ctx.report(
+            node,
+            f"{func.value.id}.retry(max_retries=None) retries forever: a message that can never "
+            "succeed keeps a worker busy and load on the dependency indefinitely. Pass a "
+            "finite max_retries.",
+        )
+        return
+    delay = _fixed_number(keyword_value(node, "countdown"), ctx)
+    if delay is None:
+        return
+    ctx.report(
+        node,
+        f"{func.value.id}.retry(countdown={delay:g}) retries at a fixed interval with no "
+        "backoff or jitter: every task that failed in the same outage retries at the same "
+        "moment, again and again, against a dependency trying to recover. " + _CELERY_RETRY_FIX,
+        severity=Severity.LOW if delay >= 60 else None,
+    )
+
+
+def _is_task_scope(scope: Scope, ctx: PythonContext) -> bool:
+    return task_decorator(scope.node, ctx) is not None
 
 
 # -- client timeouts (RES005, RES006) --------------------------------------------------------
@@ -911,6 +1105,9 @@ def db_connect_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
     no `connect_timeout` -- neither as a keyword nor in the DSN (`"... connect_timeout=5"`,
     `?connect_timeout=5`) -- `asyncpg` connections with `timeout=None`, and SQLAlchemy engines
     on a literal `postgresql://` URL without `connect_timeout` in the URL or `connect_args`.
+    Unix-socket connections are left alone; a loopback host (`localhost`, `127.0.0.1`) is
+    reported with low confidence in code a service runs (it is a sidecar proxy or a laptop-only
+    address) and left alone in scripts, migrations and examples.
 
     ## Why it breaks production
     libpq's `connect_timeout` defaults to "wait indefinitely". When the database host is
@@ -962,7 +1159,8 @@ def db_connect_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
     if "connect_timeout" in text:
         return
     host = constant_str(keyword_value(node, "host"))
-    if _local_database(host or text, literal=host is not None or constant_str(dsn) is not None):
+    local = _local_database(host or text, literal=host is not None or constant_str(dsn) is not None)
+    if local == "socket" or (local == "loopback" and _local_setup(ctx)):
         return
     # A DSN built elsewhere (settings, environment) may carry connect_timeout.
     opaque = dsn is not None and not text
@@ -975,30 +1173,52 @@ def db_connect_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
             if psycopg3
             else "libpq waits indefinitely by default, "
         )
-        + "so an unreachable database host stalls every worker that connects. "
-        "Pass connect_timeout=5 (or add it to the DSN).",
+        + "so an unreachable database host stalls every worker that connects"
+        + (_LOOPBACK_NOTE if local == "loopback" else "")
+        + ". Pass connect_timeout=5 (or add it to the DSN).",
         severity=Severity.LOW if psycopg3 else None,
-        confidence=Confidence.LOW if opaque or psycopg3 else None,
+        confidence=Confidence.LOW if opaque or psycopg3 or local else None,
     )
+
+
+# A loopback address in code a service runs is a sidecar (pgbouncer, Cloud SQL Auth Proxy) or
+# an address that only works on a laptop: either way a connect there can hang.
+_LOOPBACK_NOTE = (
+    " (on localhost too: a sidecar proxy such as pgbouncer or the Cloud SQL Auth Proxy "
+    "accepts the connection and then waits for a database it cannot reach)"
+)
+
+
+def _local_setup(ctx: PythonContext) -> bool:
+    """Code that runs on a developer's machine or next to its own database -- a script, a
+    migration, an example, a framework's own source -- where a loopback database is expected."""
+    return ctx.facts.is_example or is_script(ctx) or is_framework_source(ctx)
 
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "/")
 
 
-def _local_database(text: str, *, literal: bool) -> bool:
-    """A DSN or URL that names a database on this machine (loopback or a unix socket): there
-    is no network in between to hang on, and it is what examples and dev setups use.
+def _local_database(text: str, *, literal: bool) -> str | None:
+    """Whether a host, DSN or URL names a database on this machine: ``"socket"`` for a unix
+    socket (no network in between to hang on), ``"loopback"`` for localhost/127.0.0.1 (what
+    examples and dev setups use -- or a sidecar proxy), ``None`` otherwise.
     ``literal``: ``text`` is the whole string, not the fixed pieces of a template."""
     if not text:
-        return False
+        return None
+    if text.startswith("/"):
+        return "socket"  # the host keyword itself
     if text.startswith(_LOCAL_HOSTS):
-        return True  # the host keyword itself
+        return "loopback"
     if "://" in text:
         netloc = text.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
         # An empty host in a literal URL means the local unix socket; in a template it is
         # only the part filled in at run time.
-        return (literal and netloc == "") or netloc.startswith(_LOCAL_HOSTS[:3])
-    return any(f"host={host}" in text for host in _LOCAL_HOSTS)
+        if literal and netloc == "":
+            return "socket"
+        return "loopback" if netloc.startswith(_LOCAL_HOSTS[:3]) else None
+    if "host=/" in text:
+        return "socket"
+    return "loopback" if any(f"host={host}" in text for host in _LOCAL_HOSTS[:3]) else None
 
 
 def _check_engine(node: ast.Call, name: str, ctx: PythonContext) -> None:
@@ -1008,7 +1228,10 @@ def _check_engine(node: ast.Call, name: str, ctx: PythonContext) -> None:
     if not url.startswith(("postgresql", "postgres:")):
         return
     literal = isinstance(expr, ast.Constant)
-    if "asyncpg" in url or "connect_timeout" in url or _local_database(url, literal=literal):
+    if "asyncpg" in url or "connect_timeout" in url:
+        return
+    local = _local_database(url, literal=literal)
+    if local == "socket" or (local == "loopback" and _local_setup(ctx)):
         return
     connect_args = keyword_value(node, "connect_args")
     if connect_args is not None:
@@ -1020,8 +1243,9 @@ def _check_engine(node: ast.Call, name: str, ctx: PythonContext) -> None:
     ctx.report(
         node,
         f"{name}() on a PostgreSQL URL without connect_timeout: libpq waits indefinitely to "
-        "connect, so an unreachable database stalls every pooled checkout. Add "
-        "?connect_timeout=5 to the URL or connect_args={'connect_timeout': 5}.",
+        "connect, so an unreachable database stalls every pooled checkout"
+        + (_LOOPBACK_NOTE if local == "loopback" else "")
+        + ". Add ?connect_timeout=5 to the URL or connect_args={'connect_timeout': 5}.",
         confidence=Confidence.LOW,
     )
 

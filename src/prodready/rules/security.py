@@ -16,7 +16,9 @@ from prodready.engine.analysis import (
     has_star_kwargs,
     in_service_code,
     is_false,
+    is_framework_source,
     is_literal,
+    is_script,
     is_true,
     keyword_value,
     log_call,
@@ -26,8 +28,11 @@ from prodready.engine.registry import python_rule
 from prodready.engine.secrets import (
     CREDENTIAL_FORMAT_NAMES,
     CREDENTIAL_FORMATS,
+    UrlCredentials,
+    loopback_host,
     name_words,
     secret_name,
+    url_credentials,
 )
 from prodready.engine.taint import (
     PATH_CONTAINMENT_CHECK,
@@ -779,7 +784,16 @@ def _dev_settings_file(path: str) -> bool:
     category=Category.SECURITY,
     severity=Severity.HIGH,
     summary="Credential written in the source: password, API key, token or private key literal",
-    nodes=(ast.Module, ast.Assign, ast.AnnAssign, ast.keyword, ast.Dict, ast.Compare),
+    nodes=(
+        ast.Module,
+        ast.Assign,
+        ast.AnnAssign,
+        ast.keyword,
+        ast.Dict,
+        ast.Compare,
+        ast.Constant,
+        ModuleEnd,
+    ),
     cwe=798,
     fix='Read it from the environment or a secret manager: os.environ["DB_PASSWORD"].',
 )
@@ -790,12 +804,17 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     `token`, `client_secret`, `SECRET_KEY`, ...) as variables, attributes, keyword arguments,
     dictionary keys or in comparisons (`if password == "admin123"`), and any string that has the
     format of a real credential: AWS access key ids, GitHub/Slack tokens, live Stripe keys,
-    Google API keys, PEM private keys. Names of fields (`password_field`, `token_url`,
+    Google API keys, PEM private keys -- and connection URLs that embed a password
+    (`"postgresql://app:S3cret@db.internal/orders"`, `"redis://:pw@cache:6379"`) wherever
+    the string is used. Names of fields (`password_field`, `token_url`,
     `token_type`), empty values, templates, masks and environment-variable names are not
     secrets; placeholders (`"changeme"`, `"<your-key>"`) are reported with low confidence.
     Test files, documentation examples and API example payloads are skipped, and so are
     environment fallbacks (`os.getenv("X_SECRET", "...")`) and pydantic `BaseSettings`
-    defaults, which CFG002 (secret-with-insecure-default) reports.
+    defaults, which CFG002 (secret-with-insecure-default) reports. In URLs, placeholder and
+    template passwords (`user:pass@`, `${DB_PASSWORD}`, `{password}`, `app:app`) are not
+    secrets, and a loopback database (`@localhost`) is left alone in scripts and dev settings
+    (and reported with medium confidence elsewhere).
 
     ## Why it breaks production
     A secret in the source is in every clone, CI log, container image layer and backup of the
@@ -823,6 +842,11 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         return
     pairs: list[tuple[str | None, ast.expr | None, ast.AST]] = []
     # Cheapest tests first: almost every node here has no string literal on its value side.
+    if isinstance(node, ast.Constant):
+        text = node.value
+        if text.__class__ is str and "://" in text and "@" in text and len(text) < 2000:
+            _collect_url_credentials(node, text, ctx)
+        return
     if isinstance(node, ast.keyword):
         if node.arg in _EXAMPLE_KEYS:
             ctx.rule_state(list).append(node.value)
@@ -846,7 +870,11 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
             return  # an environment default: CFG002 reports it
         pairs.append((_target_name(node.target), node.value, node))
     elif isinstance(node, ast.Module):
-        _scan_credential_formats(ctx)
+        # Dispatched twice: before the walk (the module node) and after it (ModuleEnd).
+        if "SEC002:lines" not in ctx.module_state:
+            _scan_credential_formats(ctx)
+        else:
+            _report_url_credentials(ctx)
         return
     elif (
         isinstance(node, ast.Compare)
@@ -878,6 +906,55 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
             "built from it) has this credential, and it cannot be rotated without a deploy. "
             "Read it from the environment or a secret manager",
             confidence=confidence,
+        )
+
+
+_URL_KEY = "SEC002:urls"
+
+
+def _collect_url_credentials(node: ast.Constant, value: str, ctx: PythonContext) -> None:
+    found = url_credentials(value)
+    if found is None or any(_contains(span, node) for span in ctx.rule_state(list)):
+        return  # no literal password, or an example payload for API docs
+    ctx.module_state.setdefault(_URL_KEY, []).append((node, found))
+
+
+def _report_url_credentials(ctx: PythonContext) -> None:
+    """Connection URLs with a literal password, judged at module end (the module's kind is
+    known then)."""
+    found: list[tuple[ast.Constant, UrlCredentials]] = ctx.module_state.get(_URL_KEY, [])
+    if not found or ctx.facts.is_example:
+        return
+    parents = ctx.parents()
+    dev_file = _dev_settings_file(ctx.path)
+    local_setup = dev_file or is_script(ctx) or is_framework_source(ctx)
+    lines: set[int] = ctx.module_state.setdefault("SEC002:lines", set())
+    for node, credentials in found:
+        where: ast.AST = node
+        host: str | None = credentials.host
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.JoinedStr):  # the fixed start of an f-string
+            where, parent = parent, parents.get(id(parent))
+            if not host:
+                host = None  # filled in at run time
+        if parent is None or isinstance(parent, ast.Expr):
+            continue  # a docstring or a bare string
+        loopback = host is not None and loopback_host(host)
+        if loopback and local_setup:
+            continue  # a developer's local database, in a script or dev settings
+        line = getattr(where, "lineno", 0)
+        if line in lines:
+            continue
+        lines.add(line)
+        whose = f" of `{credentials.user}`" if credentials.user else ""
+        on = f" for {host}" if host else " for a local socket" if host is not None else ""
+        ctx.report(
+            where,
+            f"this connection URL embeds the password{whose}{on}: anyone with the code (or an "
+            "image built from it) can log in, and the password cannot be rotated without a "
+            "deploy. Read the URL (or at least the password) from the environment or a secret "
+            "manager",
+            confidence=Confidence.LOW if dev_file else Confidence.MEDIUM if loopback else None,
         )
 
 
