@@ -317,7 +317,12 @@ def is_script(ctx: PythonContext) -> bool:
         return True
     if facts.frameworks:
         return False
-    return facts.has_main_guard or _runs_at_import(ctx.tree)
+    if facts.has_main_guard:
+        return True
+    runs = ctx.module_state.get("analysis:runs-at-import")
+    if runs is None:  # a property of the whole tree: computed once per module
+        runs = ctx.module_state["analysis:runs-at-import"] = _runs_at_import(ctx.tree)
+    return bool(runs)
 
 
 _SCRIPT_ENTRY_CALLS = frozenset({"asyncio.run", "trio.run", "anyio.run", "main", "async_main"})

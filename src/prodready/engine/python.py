@@ -133,12 +133,29 @@ class PythonContext:
     # -- source -----------------------------------------------------------------------------
     @property
     def lines(self) -> list[str]:
+        """Source lines numbered as the parser numbers them (``\\f`` or ``\\x1c`` inside a
+        string do not start a line, unlike ``str.splitlines``)."""
         if self._lines is None:
-            self._lines = self.source.splitlines()
+            self._lines = _LINE_BREAK.split(self.source)
         return self._lines
 
     def segment(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.source, node) or ""
+        """The source text of a node (like ``ast.get_source_segment``, without re-splitting the
+        whole file on every call)."""
+        line = getattr(node, "lineno", None)
+        end_line = getattr(node, "end_lineno", None)
+        column = getattr(node, "col_offset", None)
+        end_column = getattr(node, "end_col_offset", None)
+        if line is None or end_line is None or column is None or end_column is None:
+            return ""
+        lines = self.lines[line - 1 : end_line]
+        if not lines:
+            return ""
+        if len(lines) == 1:
+            return lines[0].encode()[column:end_column].decode("utf-8", "replace")
+        first = lines[0].encode()[column:].decode("utf-8", "replace")
+        last = lines[-1].encode()[:end_column].decode("utf-8", "replace")
+        return "\n".join([first, *lines[1:-1], last])
 
     # -- walk state -------------------------------------------------------------------------
     @property
@@ -280,6 +297,7 @@ class PythonContext:
 
 
 _MISSING = object()
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 _SKIP_FIELDS = frozenset(
     {"ctx", "id", "attr", "arg", "name", "names", "module", "level", "is_async", "type_comment"}
