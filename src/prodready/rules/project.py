@@ -354,6 +354,33 @@ def _lowered(ctx: PythonContext) -> str:
     return lower
 
 
+def _marker_words(ctx: PythonContext) -> frozenset[str]:
+    """Which marker words of the project rules occur in the module: one pass over the source
+    for all of them, so that the rules' own searches run only where one of their words is."""
+    key = "prodready.rules.project:markers"
+    present: frozenset[str] | None = ctx.module_state.get(key)
+    if present is None:
+        lower = _lowered(ctx)
+        # Substring tests run in C; a regex alternation of the same words is slower.
+        found = {word for word in _all_marker_words() if word in lower}
+        present = ctx.module_state[key] = frozenset(found)
+    return present
+
+
+@functools.cache
+def _all_marker_words() -> tuple[str, ...]:
+    words = {
+        *_STRUCTURED_LOGGING,
+        "formatter",
+        "json.dumps",
+        "loguru",
+        *_EXTERNAL_CONFIG_WORDS,
+        *_REQUEST_ID_WORDS,
+        *_METRICS,
+    }
+    return tuple(sorted(words))
+
+
 @functools.cache
 def _any_word(words: tuple[str, ...]) -> re.Pattern[str]:
     """One pass over the source for any of the words (instead of one ``find`` per word)."""
@@ -366,6 +393,8 @@ def _source_marks(
     """One mark at the first line where one of the (lower-case) words occurs in the source,
     confirmed by a pattern over the lower-cased source when given. Plain substring search
     first: it costs next to nothing on the many modules that mention none of the words."""
+    if _marker_words(ctx).isdisjoint(words):
+        return None
     lower = _lowered(ctx)
     first = _any_word(words).search(lower)
     if first is None:
@@ -590,6 +619,9 @@ _EXTERNAL_LOG_CONFIG = re.compile(
 _LOG_SETUP_CALLS = ("logging.basicConfig", "logging.config.dictConfig", "loguru.logger.add")
 
 
+_EXTERNAL_CONFIG_WORDS = ("fileconfig", "log_config", "logconfig", "log-config")
+
+
 def _logging_marks(module: ast.Module, ctx: PythonContext) -> Found | None:
     source = ctx.source
     found = (
@@ -603,8 +635,7 @@ def _logging_marks(module: ast.Module, ctx: PythonContext) -> Found | None:
         or _source_marks(ctx, ("loguru",), "structured", _LOGURU_SERIALIZE)
         or []
     )
-    external = ("fileconfig", "log_config", "logconfig", "log-config")
-    found += _source_marks(ctx, external, "external", _EXTERNAL_LOG_CONFIG) or []
+    found += _source_marks(ctx, _EXTERNAL_CONFIG_WORDS, "external", _EXTERNAL_LOG_CONFIG) or []
     if "dictConfig" in source:
         for call in (node for node in ast.walk(module) if isinstance(node, ast.Call)):
             if (dotted(call.func) or "").endswith("dictConfig") and call.args:
