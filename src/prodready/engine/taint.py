@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prodready.engine.analysis import dotted
+from prodready.engine.analysis import dotted, module_function, module_functions
 from prodready.engine.facts import Route
 from prodready.engine.python import ClassInfo, PythonContext, Scope
 
@@ -492,7 +492,7 @@ class _Tracer:
         method = call.func.attr if isinstance(call.func, ast.Attribute) else None
         if method is not None and (method in _NEUTRAL_METHODS or method in self.sanitizers):
             return None
-        helper = _module_function(call, ctx)
+        helper = module_function(call, ctx)
         if helper is not None:
             return self._helper(helper, call, depth)
         if isinstance(call.func, ast.Attribute) and method in _LOOKUP_METHODS:
@@ -681,7 +681,7 @@ def _enclosing_helper(ctx: PythonContext) -> ast.FunctionDef | ast.AsyncFunction
         return None
     if _client_route(scope, ctx) is not None or not _positional(scope.node):
         return None
-    if _module_functions(ctx).get(scope.node.name) is not scope.node:
+    if module_functions(ctx).get(scope.node.name) is not scope.node:
         return None
     return scope.node
 
@@ -1056,31 +1056,6 @@ def _constant_collection(expr: ast.AST, ctx: PythonContext) -> bool:
         return False
     last = name.rsplit(".", 1)[-1]
     return last.isupper() or last.lstrip("_").isupper()
-
-
-def _module_functions(ctx: PythonContext) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
-    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] | None = ctx.module_state.get(
-        "taint:functions"
-    )
-    if functions is None:
-        functions = {
-            node.name: node
-            for node in ctx.tree.body
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        }
-        ctx.module_state["taint:functions"] = functions
-    return functions
-
-
-def _module_function(
-    call: ast.Call, ctx: PythonContext
-) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    if not isinstance(call.func, ast.Name):
-        return None
-    functions = _module_functions(ctx)
-    if ctx.resolve_name(call.func.id) != call.func.id:
-        return None  # imported or shadowed: not this module's function
-    return functions.get(call.func.id)
 
 
 def _returned_parameters(

@@ -22,7 +22,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from prodready.engine.analysis import constant_str, dotted, keyword_value, walk_body
+from prodready.engine.analysis import (
+    constant_str,
+    dotted,
+    keyword_value,
+    message_loop,
+    receive_call,
+    walk_body,
+)
 from prodready.engine.facts import ROUTE_DECORATOR_METHODS, resolve_relative
 from prodready.engine.project import Collector, Evidence, ProjectContext, ProjectFacts
 from prodready.engine.python import ModuleEnd, PythonContext
@@ -913,31 +920,6 @@ def no_metrics(project: ProjectFacts, ctx: ProjectContext) -> None:
 
 # -- RES010 -------------------------------------------------------------------------------------
 
-# Methods that block for the next message of a broker, whatever the client object is called.
-_RECEIVE_METHODS = frozenset(
-    {"basic_get", "get_message", "blpop", "brpop", "brpoplpush", "blmove", "bzpopmin"}
-    | {"bzpopmax", "xread", "xreadgroup", "receive_message", "receive_messages", "next_msg"}
-    | {"process_data_events", "getone", "getmany"}
-)
-# Methods that do so only on a consumer-like receiver (``consumer.poll``, not ``select.poll``).
-_POLL_METHODS = frozenset({"poll", "consume", "pull", "fetch", "receive", "listen", "iterator"})
-_BROKER_MODULES = (
-    "confluent_kafka",
-    "kafka",
-    "aiokafka",
-    "pika",
-    "aio_pika",
-    "aiormq",
-    "kombu",
-    "redis",
-    "nats",
-    "google.cloud.pubsub",
-    "azure.servicebus",
-    "pulsar",
-    "stomp",
-)
-_CONSUMER_WORDS = ("consumer", "subscriber", "subscription", "receiver", "pubsub")
-_CONSUMER_TYPES = ("kafka.KafkaConsumer", "aiokafka.AIOKafkaConsumer")
 # Worker frameworks that install their own SIGTERM handling (warm shutdown).
 _WORKER_FRAMEWORKS = (
     "celery",
@@ -961,24 +943,14 @@ _SIGNAL_INSTALLERS = frozenset(
 
 
 def _consumer_call(call: ast.Call, ctx: PythonContext) -> str | None:
-    name = ctx.qualname(call.func) or ""
-    if name == "schedule.run_pending":
-        return name
-    if not isinstance(call.func, ast.Attribute):
-        return None
-    method = call.func.attr
-    receiver = ctx.qualname(call.func.value) or dotted(call.func.value) or ""
-    if method in _RECEIVE_METHODS:
-        return name or method
-    lowered = receiver.lower()
-    if method in _POLL_METHODS and (
-        lowered.startswith(_BROKER_MODULES) or any(word in lowered for word in _CONSUMER_WORDS)
-    ):
-        return name or f"{receiver}.{method}"
-    return None
+    if ctx.qualname(call.func) == "schedule.run_pending":
+        return "schedule.run_pending"
+    return receive_call(call, ctx)
 
 
 def _loop_marks(node: ast.AST, ctx: PythonContext) -> Found | None:
+    """A consumer loop that runs until the process dies: ``while True`` around a receive (or a
+    ``schedule.run_pending()``), or iteration over a consumer (see ``message_loop``)."""
     if isinstance(node, ast.While):
         test = node.test
         if not (isinstance(test, ast.Constant) and test.value in (True, 1)):
@@ -990,12 +962,9 @@ def _loop_marks(node: ast.AST, ctx: PythonContext) -> Found | None:
                     return [_mark("loop", node.lineno, call=name)]
         return None
     if isinstance(node, ast.For | ast.AsyncFor):
-        source = node.iter
-        name = ctx.qualname(source) or dotted(source) or ""
-        if name.startswith(_CONSUMER_TYPES) or name.lower().endswith("consumer"):
-            return [_mark("loop", node.lineno, call=name)]
-        if isinstance(source, ast.Call) and _consumer_call(source, ctx) is not None:
-            return [_mark("loop", node.lineno, call=name)]
+        consumed = message_loop(node, ctx)
+        if consumed is not None:
+            return [_mark("loop", node.lineno, call=consumed)]
     return None
 
 
