@@ -59,6 +59,21 @@ def test_sarif_validates_against_the_schema(result) -> None:
     )
 
 
+@pytest.mark.skipif(not SCHEMA.exists(), reason="shared SARIF schema not present")
+def test_sarif_of_the_full_catalog_validates(run_scan) -> None:
+    import jsonschema
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "payments-service"
+    result = run_scan(example, config=Config())
+    document = json.loads(renderer("sarif")(result))
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validators.validator_for(schema)(schema).validate(document)
+    rules = document["runs"][0]["tool"]["driver"]["rules"]
+    assert len(rules) == len(result.rules) >= 100
+    security = [r for r in rules if r["properties"]["category"] == "security"]
+    assert security and all("security-severity" in r["properties"] for r in security)
+
+
 def test_github_annotations_escape_data_and_properties(result) -> None:
     lines = renderer("github")(result).splitlines()
     assert lines[0].startswith("::notice file=api.py,line=4,")

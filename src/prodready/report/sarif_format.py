@@ -33,9 +33,7 @@ _PRECISION = {"high": "high", "medium": "medium", "low": "low"}
 
 
 def _rule_descriptor(rule: Rule) -> dict[str, Any]:
-    tags = [rule.category.value]
-    if rule.category is Category.SECURITY:
-        tags.append("security")
+    tags = [rule.category.value]  # "security" for security rules: GitHub's security tag
     if rule.cwe is not None:
         tags.append(f"external/cwe/cwe-{rule.cwe}")
     properties: dict[str, Any] = {
