@@ -91,3 +91,17 @@ def test_catalog_covers_every_python_category(registry) -> None:
         rule for rule in registry if rule.kind is not None and rule.kind.value == "python"
     ]
     assert len(python_rules) >= 25
+
+
+def test_production_grade_deployment_files_are_silent(run_scan, registry) -> None:
+    """A distroless multi-stage image and a hardened, Helm-rendered chart: every Dockerfile and
+    Kubernetes rule must stay silent on them (the negative side of all those rules at once)."""
+    directory = Path(__file__).parent / "fixtures" / "production"
+    codes = tuple(
+        r.code
+        for r in registry
+        if r.kind is not None and r.kind.value in {"dockerfile", "kubernetes"}
+    )
+    result = run_scan(directory, config=Config(select=codes))
+    assert result.files == 2 and not result.errors
+    assert result.findings == [], [(f.rule, f.path, f.line, f.message) for f in result.findings]
