@@ -13,7 +13,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from prodready.model import Confidence, Config, ConfigError, Profile, Severity, parse_enum
+from prodready.model import (
+    Confidence,
+    Config,
+    ConfigError,
+    DepsSettings,
+    Profile,
+    Severity,
+    parse_enum,
+)
 
 CONFIG_FILES = ("prodready.toml", "pyproject.toml")
 
@@ -23,6 +31,7 @@ PROFILE_VALUES: dict[str, tuple[str, ...] | type[bool]] = {
     "handles-payments": bool,
     "data": ("none", "internal", "pii", "phi", "pci"),
     "exposure": ("public", "internal"),
+    "project-type": ("application", "library"),
 }
 
 
@@ -161,6 +170,7 @@ def parse_config(table: Mapping[str, Any], source: str | None = None) -> Config:
         "per-path-ignores": lambda v: {"per_path_ignores": _per_path(v, source)},
         "severity": lambda v: {"severity": _severity_overrides(v, source)},
         "profile": lambda v: {"profile": _parse_profile(v, source)},
+        "deps": lambda v: {"deps": _parse_deps(v, source)},
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():
@@ -169,6 +179,27 @@ def parse_config(table: Mapping[str, Any], source: str | None = None) -> Config:
             raise _unknown(source, key, parsers)
         changes.update(parser(value))
     return replace(config, **changes)
+
+
+def _parse_deps(value: object, source: str | None) -> DepsSettings:
+    table = _table(value, _key(source, "deps"))
+    known = {"online", "index-url", "advisory-db", "cache-ttl-hours", "timeout"}
+    settings: dict[str, Any] = {}
+    for key, raw in table.items():
+        where = _key(source, f"deps.{key}")
+        if key not in known:
+            raise _unknown(source, f"deps.{key}", {f"deps.{k}": 1 for k in known})
+        if key == "online":
+            settings["online"] = _boolean(raw, where)
+        elif key in {"index-url", "advisory-db"}:
+            if not isinstance(raw, str) or not raw.strip():
+                raise ConfigError(f"{where} must be a non-empty string; got {raw!r}")
+            settings[key.replace("-", "_")] = raw.strip()
+        else:
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+                raise ConfigError(f"{where} must be a positive number; got {raw!r}")
+            settings["cache_ttl_hours" if key == "cache-ttl-hours" else "timeout_s"] = float(raw)
+    return DepsSettings(**settings)
 
 
 def _per_path(value: object, source: str | None) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -90,6 +90,9 @@ class FileKind(enum.Enum):
     COMPOSE = "compose"
     REQUIREMENTS = "requirements"
     PYPROJECT = "pyproject"
+    SETUP_CFG = "setup-cfg"
+    PIPFILE = "pipfile"
+    LOCKFILE = "lockfile"  # uv.lock, poetry.lock, Pipfile.lock, pdm.lock
     # Not a file: rules over the facts of every scanned file, run after the scan.
     PROJECT = "project"
 
@@ -268,6 +271,7 @@ class Profile:
     handles_payments: bool = False
     data: str | None = None  # none | internal | pii | phi | pci
     exposure: str | None = None  # public | internal
+    project_type: str | None = None  # application | library (dependency pinning policy)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -276,12 +280,33 @@ class Profile:
             "handles-payments": self.handles_payments,
             "data": self.data,
             "exposure": self.exposure,
+            "project-type": self.project_type,
         }
 
     @property
     def high_stakes(self) -> bool:
         """Money, sensitive data or heavy traffic: failures cost more than usual."""
         return self.handles_payments or self.traffic == "high" or self.data in {"pii", "phi", "pci"}
+
+
+@dataclass(frozen=True, slots=True)
+class DepsSettings:
+    """How dependencies are validated: package index, advisories, network use."""
+
+    online: bool = False  # ask the package index / OSV (``prodready deps`` turns it on)
+    index_url: str | None = None  # default: $PIP_INDEX_URL, else https://pypi.org/simple
+    advisory_db: str | None = None  # OSV directory or zip; default: $PRODREADY_ADVISORY_DB
+    cache_ttl_hours: float = 24.0
+    timeout_s: float = 10.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "online": self.online,
+            "index-url": self.index_url,
+            "advisory-db": self.advisory_db,
+            "cache-ttl-hours": self.cache_ttl_hours,
+            "timeout": self.timeout_s,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +322,7 @@ class Config:
     exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
     profile: Profile = field(default_factory=Profile)
+    deps: DepsSettings = field(default_factory=DepsSettings)
     source: str | None = None  # the file the configuration came from
 
     def to_dict(self) -> dict[str, Any]:
@@ -310,6 +336,7 @@ class Config:
             "exclude": list(self.exclude),
             "respect-gitignore": self.respect_gitignore,
             "profile": self.profile.to_dict(),
+            "deps": self.deps.to_dict(),
         }
 
 
@@ -335,6 +362,9 @@ class ScanResult:
     config: Config
     stats: ScanStats = field(default_factory=ScanStats)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What project rules published for reports (e.g. the dependency inventory).
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # e.g. "advisories unavailable: ..."
 
     def by_severity(self) -> dict[str, int]:
         counts = {severity.value: 0 for severity in Severity}

@@ -70,6 +70,12 @@ def classify(name: str) -> FileKind | None:
         return FileKind.KUBERNETES
     if lower == "pyproject.toml":
         return FileKind.PYPROJECT
+    if lower == "setup.cfg":
+        return FileKind.SETUP_CFG
+    if lower == "pipfile":
+        return FileKind.PIPFILE
+    if lower in {"uv.lock", "poetry.lock", "pipfile.lock", "pdm.lock"}:
+        return FileKind.LOCKFILE
     if lower.endswith(".txt") and "requirements" in lower:
         return FileKind.REQUIREMENTS
     return None

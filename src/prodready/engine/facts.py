@@ -148,6 +148,8 @@ class ModuleFacts:
     is_example: bool = False
     # Calls that project rules asked for, by rule code: (qualified name, line).
     evidence: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    # Syntax that needs a minimum Python version: feature -> first line (see SYNTAX_VERSIONS).
+    syntax: dict[str, int] = field(default_factory=dict)
 
     @property
     def framework(self) -> str | None:
@@ -173,11 +175,22 @@ class ModuleFacts:
             "module_state": [{"name": n, "line": line} for n, line in self.module_state.items()],
             "is_test": self.is_test,
             "is_example": self.is_example,
+            "syntax": dict(sorted(self.syntax.items())),
             "evidence": {
                 code: [[name, line] for name, line in calls]
                 for code, calls in sorted(self.evidence.items())
             },
         }
+
+
+# Syntax features the walker records, and the Python version that introduced each.
+SYNTAX_VERSIONS: dict[str, tuple[int, int]] = {
+    "walrus": (3, 8),
+    "positional-only-parameters": (3, 8),
+    "match": (3, 10),
+    "parenthesized-context-managers": (3, 10),
+    "except-star": (3, 11),
+}
 
 
 def is_example_path(relpath: str) -> bool:

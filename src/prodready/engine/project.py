@@ -15,7 +15,7 @@ from typing import Any
 
 from prodready.engine.analyze import fingerprint
 from prodready.engine.suppress import find_suppressions, python_comments, suppression_for
-from prodready.model import Confidence, FileKind, Finding, Rule, ScanError, Severity
+from prodready.model import Confidence, Config, FileKind, Finding, Rule, ScanError, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,13 @@ class ProjectFacts:
     root: Path
     modules: dict[str, dict[str, Any]]  # relpath -> ModuleFacts.to_dict()
     other_files: dict[str, FileKind] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict)
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A result several project rules share (computed by the first that asks)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def service_modules(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Modules that are neither tests nor documentation examples."""
@@ -84,13 +91,27 @@ class _Report:
 
 
 class ProjectContext:
-    """What a project rule sees besides the facts: the profile and a way to report."""
+    """What a project rule sees besides the facts: the configuration (and profile), the cache
+    directory, a way to report, and a way to publish artifacts and notes for the reports."""
 
-    def __init__(self, facts: ProjectFacts, profile: Any) -> None:
+    def __init__(self, facts: ProjectFacts, config: Config, cache_dir: Path | None = None) -> None:
         self.facts = facts
-        self.profile = profile
+        self.config = config
+        self.profile = config.profile
+        self.cache_dir = cache_dir
         self.rule: Rule | None = None
         self.reports: list[_Report] = []
+        self.artifacts: dict[str, Any] = {}
+        self.notes: list[str] = []
+
+    def publish(self, key: str, value: Any) -> None:
+        """Hand a result to the reports (``prodready deps --format json`` lists dependencies)."""
+        self.artifacts[key] = value
+
+    def note(self, message: str) -> None:
+        """Something the user must know about the scan itself ("advisories unavailable")."""
+        if message not in self.notes:
+            self.notes.append(message)
 
     def report(
         self,
@@ -110,9 +131,9 @@ class ProjectContext:
 
 
 def run_project_rules(
-    rules: list[Rule], facts: ProjectFacts, profile: Any
-) -> tuple[list[Finding], list[ScanError]]:
-    ctx = ProjectContext(facts, profile)
+    rules: list[Rule], facts: ProjectFacts, config: Config, cache_dir: Path | None = None
+) -> tuple[list[Finding], list[ScanError], ProjectContext]:
+    ctx = ProjectContext(facts, config, cache_dir)
     errors: list[ScanError] = []
     for rule in rules:
         ctx.rule = rule
@@ -120,7 +141,7 @@ def run_project_rules(
             rule.check(facts, ctx)
         except Exception as exc:  # noqa: BLE001 - a broken rule must not lose the rest
             errors.append(ScanError("<project>", f"internal error in rule {rule.code}: {exc!r}"))
-    return _findings(ctx.reports, facts.root), errors
+    return _findings(ctx.reports, facts.root), errors, ctx
 
 
 def _findings(reports: list[_Report], root: Path) -> list[Finding]:

@@ -420,6 +420,8 @@ _WALK_HANDLED = (
     ast.SetComp,
     ast.GeneratorExp,
     ast.DictComp,
+    ast.Match,
+    ast.NamedExpr,
 )
 
 
@@ -457,6 +459,8 @@ class _Walk:
             ast.ImportFrom: self.visit_import,
             ast.Global: self.visit_global,
             ast.If: self.visit_if,
+            ast.Match: self.visit_match,
+            ast.NamedExpr: self.visit_named_expr,
             ast.ListComp: self.visit_comprehension,
             ast.SetComp: self.visit_comprehension,
             ast.GeneratorExp: self.visit_comprehension,
@@ -626,6 +630,8 @@ class _Walk:
 
     def visit_function(self, node: FunctionNode) -> None:
         ctx = self.ctx
+        if node.args.posonlyargs:
+            self.uses("positional-only-parameters", node.lineno)
         self.body(node.decorator_list)
         self.visit(node.args)
         if node.returns is not None:
@@ -891,8 +897,23 @@ class _Walk:
             self.visit(node.elt)
         ctx.loops.pop()
 
+    def uses(self, feature: str, line: int) -> None:
+        self.ctx.facts.syntax.setdefault(feature, line)
+
+    def visit_match(self, node: ast.Match) -> None:
+        self.uses("match", node.lineno)
+        self.own_rules(node)
+        self.children(node)
+
+    def visit_named_expr(self, node: ast.NamedExpr) -> None:
+        self.uses("walrus", node.lineno)
+        self.own_rules(node)
+        self.children(node)
+
     def visit_try(self, node: ast.Try | ast.TryStar) -> None:
         ctx = self.ctx
+        if isinstance(node, ast.TryStar):
+            self.uses("except-star", node.lineno)
         self.own_rules(node)
         ctx.trys.append(node)
         self.body(node.body)
@@ -915,6 +936,8 @@ class _Walk:
 
     def visit_with(self, node: ast.With | ast.AsyncWith) -> None:
         ctx = self.ctx
+        if len(node.items) > 1 and _parenthesized_items(node, ctx.lines):
+            self.uses("parenthesized-context-managers", node.lineno)
         for item in node.items:
             ctx.managed.add(id(item.context_expr))
         self.own_rules(node)
@@ -953,6 +976,19 @@ class _Walk:
             ctx.in_main_guard = False
             return
         self.children(node)
+
+
+def _parenthesized_items(node: ast.With | ast.AsyncWith, lines: list[str]) -> bool:
+    """``with (a() as x, b() as y):`` -- the form Python 3.10 made official."""
+    first = node.items[0].context_expr
+    if first.lineno != node.lineno or not 0 < node.lineno <= len(lines):
+        return False
+    text = (
+        lines[node.lineno - 1]
+        .encode()[node.col_offset : first.col_offset]
+        .decode("utf-8", "replace")
+    )
+    return "(" in text
 
 
 def _all_args(node: FunctionNode) -> list[ast.arg]:

@@ -88,8 +88,8 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
     stats = ScanStats(jobs=jobs)
 
     cache: ResultCache | None = None
+    cache_dir = options.cache_dir or _env_cache_dir() or root / CACHE_DIR_NAME
     if options.use_cache:
-        cache_dir = options.cache_dir or _env_cache_dir() or root / CACHE_DIR_NAME
         cache = ResultCache(cache_dir, cache_key(registry, rules, config.profile))
         cache.load()
 
@@ -123,15 +123,21 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
     if cache is not None and cache.warning:
         errors.append(ScanError(str(cache.directory), cache.warning))
 
+    artifacts: dict[str, Any] = {}
+    notes: list[str] = []
     project_rules = [rule for rule in rules if rule.kind is FileKind.PROJECT]
     if project_rules and changed is None:
         others: dict[str, FileKind] = {
             s.relpath: s.kind for s in sources if s.kind is not FileKind.PYTHON
         }
         project = ProjectFacts(root, facts, others)
-        project_findings, project_errors = run_project_rules(project_rules, project, config.profile)
+        project_findings, project_errors, project_ctx = run_project_rules(
+            project_rules, project, config, cache_dir
+        )
         findings.extend(project_findings)
         errors.extend(project_errors)
+        artifacts.update(project_ctx.artifacts)
+        notes.extend(project_ctx.notes)
 
     findings = postprocess(findings, config, registry)
     if baseline is not None:
@@ -155,6 +161,8 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
         config=config,
         stats=stats,
         facts=facts,
+        artifacts=artifacts,
+        notes=notes,
     )
 
 

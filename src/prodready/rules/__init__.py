@@ -21,6 +21,10 @@ BUILTIN_MODULES = (
     "prodready.rules.kubernetes",
     "prodready.rules.manifests",
     "prodready.rules.project",
+    # Dependency validation's project rules live beside its analysis (prodready.deps).
+    "prodready.deps.declared",
+    "prodready.deps.existence",
+    "prodready.deps.vulnerable",
 )
 
 BUILTIN_PACK = RulePack.from_modules("builtin", *BUILTIN_MODULES)

@@ -1,0 +1,3 @@
+"""Rules over known vulnerabilities of pinned and locked versions."""
+
+from __future__ import annotations
