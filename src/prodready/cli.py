@@ -206,11 +206,31 @@ def scan(
     except (ConfigError, UsageError) as exc:
         _fail(str(exc))
 
+    _report_and_exit(result, config, fmt, output, color, strict)
+
+
+def _report_and_exit(
+    result: Any,
+    config: Config,
+    fmt: str,
+    output: Path | None,
+    color: bool | None,
+    strict: bool,
+    extra_json: dict[str, Any] | None = None,
+) -> NoReturn:
     from prodready.report import renderer
 
     use_color = color if color is not None else (output is None and _stdout_is_terminal())
     text = renderer(fmt)(result, color=bool(use_color) and fmt == "text")
+    if extra_json and fmt == "json":
+        import json
+
+        document = json.loads(text)
+        document.update(extra_json)
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     _emit(text, output)
+    for note in result.notes:
+        click.echo(f"prodready: note: {note}", err=True)
     if result.errors and fmt != "text":
         click.echo(
             f"prodready: {len(result.errors)} file(s) could not be analysed (see 'errors')",
@@ -219,6 +239,75 @@ def scan(
     if strict and result.errors:
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_FINDINGS if result.failing(config.fail_on) else EXIT_OK)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--fail-on", type=click.Choice(SEVERITIES), help="Exit 1 at or above this severity.")
+@click.option("--offline", is_flag=True, help="Use only cached index answers; no network.")
+@click.option(
+    "--index-url", help="Package index (simple API base) [default: $PIP_INDEX_URL or PyPI]."
+)
+@click.option(
+    "--advisory-db",
+    type=click.Path(path_type=Path, exists=True),
+    help="OSV advisory database: a directory or zip of JSON/YAML records.",
+)
+@click.option("-j", "--jobs", type=click.IntRange(min=1))
+@click.option("--no-cache", is_flag=True, help="Re-analyse every file (index answers stay cached).")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--strict", is_flag=True, help="Exit 2 when any file could not be analysed.")
+@click.option("--color/--no-color", default=None)
+@_config_options
+def deps(
+    paths: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    fail_on: str | None,
+    offline: bool,
+    index_url: str | None,
+    advisory_db: Path | None,
+    jobs: int | None,
+    no_cache: bool,
+    cache_dir: Path | None,
+    strict: bool,
+    color: bool | None,
+    config_path: Path | None,
+    isolated: bool,
+) -> None:
+    """Validate dependencies: packages that do not exist, undeclared imports, pins, advisories."""
+    from prodready.engine.runner import ScanOptions
+    from prodready.engine.runner import scan as run_scan
+
+    targets = list(paths) or [Path(".")]
+    try:
+        config = load_effective_config(config_path, paths, isolated)
+        settings = replace(
+            config.deps,
+            online=not offline,
+            index_url=index_url or config.deps.index_url,
+            advisory_db=str(advisory_db) if advisory_db else config.deps.advisory_db,
+        )
+        config = replace(
+            config,
+            select=("dependencies", "DEP"),
+            ignore=config.ignore,
+            deps=settings,
+            fail_on=Severity(fail_on) if fail_on else config.fail_on,
+        )
+        options = ScanOptions(
+            targets=targets, jobs=jobs, use_cache=not no_cache, cache_dir=cache_dir
+        )
+        result = run_scan(options, config)
+    except (ConfigError, UsageError) as exc:
+        _fail(str(exc))
+    extra = {
+        "dependencies": result.artifacts.get("dependencies", []),
+        "notes": result.notes,
+    }
+    _report_and_exit(result, config, fmt, output, color, strict, extra)
 
 
 def _stdout_is_terminal() -> bool:
