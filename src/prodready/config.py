@@ -7,6 +7,7 @@ and the key, with a suggestion when the key looks like a typo of a known one.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -195,11 +196,22 @@ def _parse_deps(value: object, source: str | None) -> DepsSettings:
             if not isinstance(raw, str) or not raw.strip():
                 raise ConfigError(f"{where} must be a non-empty string; got {raw!r}")
             settings[key.replace("-", "_")] = raw.strip()
+            if key == "advisory-db" and source is not None:
+                # A path in a configuration file is relative to that file, not to the cwd.
+                settings["advisory_db"] = str(Path(source).parent / Path(raw.strip()).expanduser())
+            if key == "index-url" and source is not None and _is_local_index(raw.strip()):
+                # A local directory index (pip accepts one) too; URLs stay as they are.
+                settings["index_url"] = str(Path(source).parent / Path(raw.strip()).expanduser())
         else:
             if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
                 raise ConfigError(f"{where} must be a positive number; got {raw!r}")
             settings["cache_ttl_hours" if key == "cache-ttl-hours" else "timeout_s"] = float(raw)
     return DepsSettings(**settings)
+
+
+def _is_local_index(value: str) -> bool:
+    """An index given as a directory path rather than an http(s)/file URL."""
+    return not re.match(r"^(?:https?|file):", value, re.IGNORECASE)
 
 
 def _per_path(value: object, source: str | None) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -3,11 +3,591 @@ installed distribution, a table of well-known import/distribution mismatches, or
 
 from __future__ import annotations
 
+import functools
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import PurePosixPath
 from typing import Any
 
-from prodready.deps.model import ImportUse, Manifests
+from packaging.utils import canonicalize_name
+
+from prodready.deps.model import Declaration, ImportUse, Manifests
+
+# Standard-library modules of other Python versions: Python 2 (compatibility code of old
+# libraries) and modules removed from Python 3 (``imp``, ``distutils``, the PEP 594 batteries).
+# They are not third-party packages: asking the index about them would only find squatters.
+FORMER_STDLIB = frozenset(
+    {"__builtin__", "BaseHTTPServer", "CGIHTTPServer", "ConfigParser", "Cookie", "cookielib"}
+    | {"cPickle", "cStringIO", "commands", "dummy_thread", "htmlentitydefs", "HTMLParser"}
+    | {"httplib", "Queue", "repr", "robotparser", "SimpleHTTPServer", "SocketServer"}
+    | {"StringIO", "Tkinter", "tkMessageBox", "ttk", "Tix", "urllib2", "urlparse", "UserDict"}
+    | {"UserList", "UserString", "xmlrpclib", "anydbm", "dbhash", "dumbdbm", "gdbm", "whichdb"}
+    | {"exceptions", "sets", "md5", "sha", "new", "thread", "copy_reg", "markupbase"}
+    | {"DocXMLRPCServer", "SimpleXMLRPCServer", "mimetools", "rfc822", "popen2", "sgmllib"}
+    | {"htmllib", "mhlib", "mimify", "multifile", "statvfs", "imputil", "compiler", "dircache"}
+    | {"future_builtins", "urllib_parse", "imp", "asynchat", "asyncore", "distutils", "smtpd"}
+    | {"dummy_threading", "_dummy_thread", "formatter", "parser", "symbol", "macpath", "binhex"}
+    | {"aifc", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr", "mailcap", "msilib"}
+    | {"nis", "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau", "telnetlib", "uu"}
+    | {"xdrlib", "lib2to3", "_winreg", "winreg", "msvcrt", "_thread", "posix", "nt"}
+)
+STDLIB = (
+    frozenset(sys.stdlib_module_names) | FORMER_STDLIB | {"__future__", "__main__", "_typeshed"}
+)
+
+# Import name (top-level, or dotted for namespace packages) -> the distributions that provide it,
+# the usual one first. Only names that differ from their distribution (after PEP 503
+# normalisation: ``flask_cors`` already matches ``Flask-Cors``) need an entry.
+IMPORT_TABLE: dict[str, tuple[str, ...]] = {
+    # data formats, parsing
+    "yaml": ("PyYAML",),
+    "_yaml": ("PyYAML",),
+    "bs4": ("beautifulsoup4",),
+    "dateutil": ("python-dateutil",),
+    "attr": ("attrs",),
+    "docx": ("python-docx",),
+    "pptx": ("python-pptx",),
+    "rapidjson": ("python-rapidjson",),
+    "snappy": ("python-snappy",),
+    "markdown_it": ("markdown-it-py",),
+    "mdurl": ("mdurl",),
+    "lark": ("lark", "lark-parser"),
+    "fitz": ("PyMuPDF",),
+    "fpdf": ("fpdf2", "fpdf"),
+    "barcode": ("python-barcode",),
+    "slugify": ("python-slugify",),
+    "magic": ("python-magic", "python-magic-bin"),
+    "Levenshtein": ("Levenshtein", "python-Levenshtein"),
+    "jsonpath_ng": ("jsonpath-ng",),
+    "ruamel": ("ruamel.yaml",),
+    "material": ("mkdocs-material",),
+    "multipart": ("python-multipart",),
+    "python_multipart": ("python-multipart",),
+    "pythonjsonlogger": ("python-json-logger",),
+    "json_logging": ("json-logging",),
+    "dotenv": ("python-dotenv",),
+    "decouple": ("python-decouple",),
+    "environ": ("django-environ", "environ-config"),
+    "editor": ("python-editor",),
+    "Xlib": ("python-xlib",),
+    "ffmpeg": ("ffmpeg-python",),
+    "speech_recognition": ("SpeechRecognition",),
+    "newspaper": ("newspaper3k",),
+    "memcache": ("python-memcached",),
+    "consul": ("python-consul",),
+    "telegram": ("python-telegram-bot",),
+    "discord": ("discord.py",),
+    "socketio": ("python-socketio",),
+    "engineio": ("python-engineio",),
+    "git": ("GitPython",),
+    "github": ("PyGithub",),
+    "gitlab": ("python-gitlab",),
+    "jenkins": ("python-jenkins",),
+    "jira": ("jira",),
+    "slack": ("slackclient",),
+    "dns": ("dnspython",),
+    "usb": ("pyusb",),
+    "serial": ("pyserial",),
+    "RPi": ("RPi.GPIO",),
+    "smbus": ("smbus", "smbus2"),
+    "cairo": ("pycairo",),
+    "gi": ("PyGObject",),
+    "wx": ("wxPython",),
+    "OpenGL": ("PyOpenGL",),
+    "skimage": ("scikit-image",),
+    "sklearn": ("scikit-learn",),
+    "cv2": (
+        "opencv-python",
+        "opencv-python-headless",
+        "opencv-contrib-python",
+        "opencv-contrib-python-headless",
+    ),
+    "PIL": ("Pillow", "pillow-simd"),
+    "faiss": ("faiss-cpu", "faiss-gpu"),
+    "mpl_toolkits": ("matplotlib",),
+    "pylab": ("matplotlib",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-macos"),
+    "IPython": ("ipython",),
+    "osgeo": ("GDAL",),
+    "Bio": ("biopython",),
+    "sentencepiece": ("sentencepiece",),
+    "tflite_runtime": ("tflite-runtime",),
+    "llama_cpp": ("llama-cpp-python",),
+    "google.generativeai": ("google-generativeai",),
+    "google.genai": ("google-genai",),
+    # security, auth, crypto
+    "jwt": ("PyJWT",),
+    "jose": ("python-jose",),
+    "Crypto": ("pycryptodome", "pycrypto"),
+    "Cryptodome": ("pycryptodomex",),
+    "OpenSSL": ("pyOpenSSL",),
+    "nacl": ("PyNaCl",),
+    "argon2": ("argon2-cffi",),
+    "jks": ("pyjks",),
+    "ldap": ("python-ldap",),
+    "saml2": ("pysaml2",),
+    "onelogin": ("python3-saml",),
+    "kerberos": ("pykerberos", "kerberos"),
+    "gssapi": ("gssapi",),
+    "socks": ("PySocks",),
+    "sockshandler": ("PySocks",),
+    "certifi": ("certifi",),
+    # databases, queues, caches
+    "psycopg2": ("psycopg2", "psycopg2-binary"),
+    "psycopg": ("psycopg", "psycopg-binary"),
+    "MySQLdb": ("mysqlclient",),
+    "mysql": ("mysql-connector-python",),
+    "mysql.connector": ("mysql-connector-python",),
+    "snowflake.connector": ("snowflake-connector-python",),
+    "cx_Oracle": ("cx-Oracle",),
+    "pymssql": ("pymssql",),
+    "bson": ("pymongo",),
+    "gridfs": ("pymongo",),
+    "cassandra": ("cassandra-driver",),
+    "playhouse": ("peewee",),
+    "tortoise": ("tortoise-orm",),
+    "zmq": ("pyzmq",),
+    "kafka": ("kafka-python", "kafka-python-ng"),
+    "nats": ("nats-py",),
+    "websocket": ("websocket-client",),
+    "paho": ("paho-mqtt",),
+    "stomp": ("stomp.py",),
+    "grpc": ("grpcio",),
+    "grpc_tools": ("grpcio-tools",),
+    "grpc_health": ("grpcio-health-checking",),
+    "grpc_status": ("grpcio-status",),
+    "grpc_reflection": ("grpcio-reflection",),
+    "google.protobuf": ("protobuf",),
+    "google.rpc": ("googleapis-common-protos",),
+    "google.type": ("googleapis-common-protos",),
+    "google.api": ("googleapis-common-protos",),
+    "google.auth": ("google-auth",),
+    "google.oauth2": ("google-auth",),
+    "google.api_core": ("google-api-core",),
+    "googleapiclient": ("google-api-python-client",),
+    "apiclient": ("google-api-python-client",),
+    "google.cloud.bigquery": ("google-cloud-bigquery",),
+    "google.cloud.storage": ("google-cloud-storage",),
+    "google.cloud.pubsub": ("google-cloud-pubsub",),
+    "google.cloud.pubsub_v1": ("google-cloud-pubsub",),
+    "google.cloud.secretmanager": ("google-cloud-secret-manager",),
+    "google.cloud.firestore": ("google-cloud-firestore",),
+    "google.cloud.logging": ("google-cloud-logging",),
+    "azure.storage.blob": ("azure-storage-blob",),
+    "azure.identity": ("azure-identity",),
+    "azure.keyvault.secrets": ("azure-keyvault-secrets",),
+    "azure.functions": ("azure-functions",),
+    "azure.core": ("azure-core",),
+    "azure.cosmos": ("azure-cosmos",),
+    "azure.servicebus": ("azure-servicebus",),
+    "boto": ("boto",),
+    # web frameworks and their plugins
+    "rest_framework": ("djangorestframework",),
+    "rest_framework_simplejwt": ("djangorestframework-simplejwt",),
+    "knox": ("django-rest-knox",),
+    "corsheaders": ("django-cors-headers",),
+    "debug_toolbar": ("django-debug-toolbar",),
+    "storages": ("django-storages",),
+    "crispy_forms": ("django-crispy-forms",),
+    "django_filters": ("django-filter",),
+    "allauth": ("django-allauth",),
+    "oauth2_provider": ("django-oauth-toolkit",),
+    "import_export": ("django-import-export",),
+    "taggit": ("django-taggit",),
+    "mptt": ("django-mptt",),
+    "guardian": ("django-guardian",),
+    "polymorphic": ("django-polymorphic",),
+    "model_utils": ("django-model-utils",),
+    "phonenumber_field": ("django-phonenumber-field",),
+    "django_celery_beat": ("django-celery-beat",),
+    "django_celery_results": ("django-celery-results",),
+    "django_extensions": ("django-extensions",),
+    "django_redis": ("django-redis",),
+    "channels_redis": ("channels-redis",),
+    "health_check": ("django-health-check",),
+    "constance": ("django-constance",),
+    "axes": ("django-axes",),
+    "silk": ("django-silk",),
+    "ninja": ("django-ninja",),
+    "whitenoise": ("whitenoise",),
+    "flask_jwt_extended": ("Flask-JWT-Extended",),
+    "flask_restful": ("Flask-RESTful",),
+    "flask_wtf": ("Flask-WTF",),
+    "flask_login": ("Flask-Login",),
+    "wtforms": ("WTForms",),
+    "strawberry": ("strawberry-graphql",),
+    "graphql": ("graphql-core",),
+    "sse_starlette": ("sse-starlette",),
+    "starlette_exporter": ("starlette-exporter",),
+    "jinja2": ("Jinja2",),
+    "markupsafe": ("MarkupSafe",),
+    "aws_lambda_powertools": ("aws-lambda-powertools",),
+    "opentelemetry": ("opentelemetry-api",),
+    "opentelemetry.trace": ("opentelemetry-api",),
+    "opentelemetry.metrics": ("opentelemetry-api",),
+    "opentelemetry.context": ("opentelemetry-api",),
+    "opentelemetry.propagate": ("opentelemetry-api",),
+    "opentelemetry.baggage": ("opentelemetry-api",),
+    "opentelemetry.sdk": ("opentelemetry-sdk",),
+    "opentelemetry.semconv": ("opentelemetry-semantic-conventions",),
+    "sentry_sdk": ("sentry-sdk",),
+    "prometheus_client": ("prometheus-client",),
+    "ddtrace": ("ddtrace",),
+    # tools, testing, misc
+    "pkg_resources": ("setuptools",),
+    "setuptools": ("setuptools",),
+    "_pytest": ("pytest",),
+    "factory": ("factory-boy",),
+    "vcr": ("vcrpy",),
+    "dirty_equals": ("dirty-equals",),
+    "past": ("future",),
+    "win32api": ("pywin32",),
+    "win32con": ("pywin32",),
+    "win32com": ("pywin32",),
+    "win32gui": ("pywin32",),
+    "win32file": ("pywin32",),
+    "win32process": ("pywin32",),
+    "win32service": ("pywin32",),
+    "win32serviceutil": ("pywin32",),
+    "win32event": ("pywin32",),
+    "pythoncom": ("pywin32",),
+    "pywintypes": ("pywin32",),
+    "_cffi_backend": ("cffi",),
+    "typing_extensions": ("typing-extensions",),
+    "importlib_metadata": ("importlib-metadata",),
+    "importlib_resources": ("importlib-resources",),
+    "backports": ("backports.zoneinfo",),
+    "zope": ("zope.interface",),
+    "brotli": ("Brotli", "brotlicffi"),
+    "zstd": ("zstd",),
+    "pkcs11": ("python-pkcs11",),
+    "dbus": ("dbus-python",),
+    "apt": ("python-apt",),
+    "sipconfig": ("sip",),
+    "yaml_include": ("pyyaml-include",),
+    "hamcrest": ("PyHamcrest",),
+    "ntlm": ("python-ntlm",),
+    "requests_ntlm": ("requests-ntlm",),
+    "ua_parser": ("ua-parser",),
+    "user_agents": ("user-agents",),
+    "geoip2": ("geoip2",),
+    "haystack": ("django-haystack", "farm-haystack"),
+    "tree_sitter": ("tree-sitter",),
+    "docopt": ("docopt",),
+    "markdown": ("Markdown",),
+    "pydantic_core": ("pydantic-core",),
+    "email_validator": ("email-validator",),
+    "sqlalchemy_utils": ("SQLAlchemy-Utils",),
+    "mypy_extensions": ("mypy-extensions",),
+    "pyximport": ("Cython",),
+    "Cython": ("Cython",),
+    "tzlocal": ("tzlocal",),
+    "jwcrypto": ("jwcrypto",),
+    "Levenshtein_cpp": ("Levenshtein",),
+    "trio_websocket": ("trio-websocket",),
+    "xdist": ("pytest-xdist",),
+    "pytest_asyncio": ("pytest-asyncio",),
+    "pytest_mock": ("pytest-mock",),
+    "pytest_httpbin": ("pytest-httpbin",),
+}
+
+# Namespace packages: the distribution is named by more than the top-level name.
+NAMESPACE_ROOTS = frozenset(
+    {"google", "azure", "zope", "jaraco", "backports", "sphinxcontrib", "ruamel", "opentelemetry"}
+    | {"paho", "snowflake", "oslo", "pyobjc", "plone", "collective", "flufl", "repoze", "nvidia"}
+)
+_THREE_LEVEL = {
+    "google": frozenset({"cloud"}),
+    "azure": frozenset(
+        {"storage", "keyvault", "mgmt", "ai", "monitor", "search", "data", "communication"}
+    ),
+    "opentelemetry": frozenset({"instrumentation", "exporter", "propagators", "resourcedetector"}),
+}
+# Top-level names that distributions sometimes ship by mistake and projects often have.
+_GENERIC_NAMES = frozenset(
+    {"tests", "test", "testing", "docs", "doc", "examples", "example", "scripts", "src", "lib"}
+    | {"benchmarks", "tools", "utils", "util", "common", "core", "app", "main", "conftest"}
+    | {"setup", "config", "settings", "api", "models", "build", "data", "helpers"}
+)
+_PREFIXES = ("python-", "py-", "python3-", "django-", "flask-", "pytest-", "types-")
+_SUFFIXES = ("-python", "-py", "-py3", "-binary", "-client", "-sdk", "-api", "-cffi")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    origin: str  # stdlib | first-party | declared | installed | table | unknown
+    distribution: str | None  # canonical
+    module: str  # the import name the distribution is named after ("yaml", "google.cloud.x")
+
+
+@functools.lru_cache(maxsize=1)
+def installed_top_levels() -> dict[str, tuple[str, ...]]:
+    """``importlib.metadata.packages_distributions()`` of the interpreter prodready runs in."""
+    try:
+        found = metadata.packages_distributions()
+    except Exception:  # noqa: BLE001 - broken metadata of one distribution must not matter
+        return {}
+    return {name: tuple(dict.fromkeys(dists)) for name, dists in found.items()}
+
+
+def display_name(canonical: str) -> str:
+    """How a distribution is usually written (``PyJWT`` for ``pyjwt``)."""
+    return _DISPLAY.get(canonical, canonical)
+
+
+_DISPLAY: dict[str, str] = {
+    canonicalize_name(dist): dist for dists in IMPORT_TABLE.values() for dist in dists
+}
+
+
+def import_name(module: str) -> str:
+    """The part of a dotted module that names its distribution: the top-level name, or two or
+    three levels for namespace packages (``google.cloud.storage``, ``azure.identity``)."""
+    parts = module.split(".")
+    top = parts[0]
+    if top not in NAMESPACE_ROOTS or len(parts) == 1:
+        return top
+    depth = 3 if len(parts) >= 3 and parts[1] in _THREE_LEVEL.get(top, ()) else 2
+    return ".".join(parts[:depth])
+
+
+class Resolver:
+    """Maps import names to distributions for one project (its declarations and layout)."""
+
+    def __init__(self, manifests: Manifests, first_party: Iterable[str] = ()) -> None:
+        self.first_party = set(manifests.first_party) | set(first_party)
+        self.declared: dict[str, list[Declaration]] = {}
+        for declaration in manifests.declarations:
+            self.declared.setdefault(declaration.name, []).append(declaration)
+        # Import names guessed from the declared names (``python-dateutil`` -> ``dateutil``).
+        self.guesses: dict[str, str] = {}
+        for name in self.declared:
+            for guess in _import_guesses(name):
+                self.guesses.setdefault(guess, name)
+        self.installed = installed_top_levels()
+
+    def resolve(self, module: str) -> Resolution:
+        if module.startswith("."):
+            return Resolution("first-party", None, module)
+        module = module.strip(".")
+        top = module.split(".")[0]
+        named = import_name(module)
+        if top in STDLIB:
+            return Resolution("stdlib", None, top)
+        if top in self.first_party and top not in NAMESPACE_ROOTS:
+            return Resolution("first-party", None, top)
+        declared = self.declared_distribution(module)
+        if declared is not None:
+            return Resolution("declared", declared, named)
+        installed = self.installed_distribution(module)
+        if installed is not None:
+            return Resolution("installed", installed, named)
+        table = _table_entry(module)
+        if table is not None:
+            return Resolution("table", canonicalize_name(table[0]), named)
+        return Resolution("unknown", canonicalize_name(named.replace(".", "-")), named)
+
+    def declared_distribution(self, module: str) -> str | None:
+        for candidate in self.candidates(module):
+            if candidate in self.declared:
+                return candidate
+        return None
+
+    def candidates(self, module: str) -> list[str]:
+        """Distributions that may provide ``module``, most specific first."""
+        parts = module.split(".")
+        top = parts[0]
+        found: list[str] = []
+        for end in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:end])
+            if end == 1 and top in NAMESPACE_ROOTS and len(parts) > 1:
+                break  # ``google`` alone names no distribution
+            found.append(canonicalize_name(prefix.replace(".", "-").replace("_", "-")))
+            for dist in IMPORT_TABLE.get(prefix, ()):
+                found.append(canonicalize_name(dist))
+        if top not in NAMESPACE_ROOTS:
+            for dist in self.installed.get(top, ()):
+                found.append(canonicalize_name(dist))
+        guess = self.guesses.get(top.lower())
+        if guess is not None:
+            found.append(guess)
+        return list(dict.fromkeys(found))
+
+    def installed_distribution(self, module: str) -> str | None:
+        top = module.split(".", maxsplit=1)[0]
+        if top in NAMESPACE_ROOTS or top in _GENERIC_NAMES:
+            return None
+        dists = self.installed.get(top)
+        if not dists:
+            return None
+        canonical = [canonicalize_name(d) for d in dists]
+        own = canonicalize_name(top)
+        return own if own in canonical else canonical[0]
+
+
+def _table_entry(module: str) -> tuple[str, ...] | None:
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        entry = IMPORT_TABLE.get(".".join(parts[:end]))
+        if entry is not None:
+            return entry
+    top = parts[0]
+    if top == "opentelemetry" and len(parts) >= 3 and parts[1] in {"instrumentation", "exporter"}:
+        return (f"opentelemetry-{parts[1]}-{parts[2]}",)
+    return None
+
+
+def _import_guesses(name: str) -> set[str]:
+    """Import names a distribution called ``name`` (canonical) plausibly provides."""
+    guesses = {name.replace("-", "_"), name.replace("-", "")}
+    for prefix in _PREFIXES:
+        if name.startswith(prefix) and len(name) > len(prefix) + 1:
+            rest = name[len(prefix) :]
+            guesses |= {rest.replace("-", "_"), rest.replace("-", "")}
+            if prefix in {"django-", "flask-"}:
+                guesses.add(prefix[:-1] + "_" + rest.replace("-", "_"))
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            rest = name[: -len(suffix)]
+            guesses |= {rest.replace("-", "_"), rest.replace("-", "")}
+    if name.startswith("py") and len(name) > 4 and "-" not in name:
+        guesses.add(name[2:])
+    stripped = re.sub(r"\d+$", "", name)
+    if stripped != name and len(stripped) > 2:
+        guesses.add(stripped.replace("-", "_"))
+    return {guess.lower() for guess in guesses if guess}
+
+
+# -- the imports of the project --------------------------------------------------------------------
+
+
+def module_top_levels(modules: dict[str, dict[str, Any]]) -> set[str]:
+    """The top-level names of the scanned modules themselves (``app`` for ``src/app/x.py``)."""
+    names: set[str] = set()
+    for facts in modules.values():
+        module = facts.get("module")
+        if isinstance(module, str) and module:
+            names.add(module.split(".")[0])
+    return names
+
+
+def _siblings(modules: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+    """Directory (relative) -> the module and package names directly inside it."""
+    found: dict[str, set[str]] = {}
+    for path in modules:
+        parts = PurePosixPath(path).parts
+        for depth in range(len(parts)):
+            directory = "/".join(parts[:depth])
+            name = parts[depth]
+            if depth == len(parts) - 1:
+                if not name.endswith(".py") or name == "__init__.py":
+                    continue
+                name = name[:-3]
+            found.setdefault(directory, set()).add(name)
+    return found
 
 
 def map_imports(modules: dict[str, dict[str, Any]], manifests: Manifests) -> list[ImportUse]:
-    """Every import of the scanned modules (``ProjectFacts.modules``), mapped to its origin."""
-    return []
+    """Every import of the scanned modules (``ProjectFacts.modules``), mapped to its origin.
+
+    One use per imported top-level name (namespace-aware) and line: ``from aiohttp import web``
+    is one use of ``aiohttp``. A module next to the importing file (``from helpers import x``
+    in a script whose directory holds ``helpers.py``) is first-party.
+    """
+    resolver = Resolver(manifests, module_top_levels(modules))
+    siblings = _siblings(modules)
+    anywhere = {name for names in siblings.values() for name in names}
+    uses: list[ImportUse] = []
+    cache: dict[str, Resolution] = {}
+    for path in sorted(modules):
+        facts = modules[path]
+        is_test = bool(facts.get("is_test"))
+        # Tests and docs put their own directories on ``sys.path`` (pytest's rootdir insertion,
+        # ``sys.path.append`` in conf.py): any module of the tree can be what they import.
+        loose = is_test or bool(facts.get("is_example"))
+        directory = str(PurePosixPath(path).parent)
+        directory = "" if directory == "." else directory
+        own = PurePosixPath(path).stem
+        by_line: dict[int, list[Resolution]] = {}
+        for item in facts.get("imports", []):
+            try:
+                module = str(item["module"])
+                line = int(item["line"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if module.startswith(".") or not module.strip("."):
+                resolution = Resolution("first-party", None, "." + module.lstrip(".").split(".")[0])
+            else:
+                cached = cache.get(module)
+                if cached is None:
+                    cached = cache[module] = resolver.resolve(module)
+                resolution = cached
+                if resolution.origin not in {"stdlib", "first-party", "declared"}:
+                    top = module.split(".", maxsplit=1)[0]
+                    if (loose and top in anywhere and top != own) or _local(
+                        top, directory, own, is_test, siblings
+                    ):
+                        resolution = Resolution("first-party", None, top)
+            by_line.setdefault(line, []).append(resolution)
+        for line in sorted(by_line):
+            for resolution in _distinct(by_line[line]):
+                uses.append(
+                    ImportUse(
+                        module=resolution.module,
+                        path=path,
+                        line=line,
+                        is_test=is_test,
+                        origin=resolution.origin,
+                        distribution=resolution.distribution,
+                    )
+                )
+    return uses
+
+
+_ORIGIN_RANK = {"declared": 0, "first-party": 1, "stdlib": 1, "table": 2, "installed": 3}
+
+
+def _distinct(resolutions: list[Resolution]) -> list[Resolution]:
+    """One resolution per imported name on a line: ``from aiohttp import web`` records
+    ``aiohttp`` and ``aiohttp.web``; ``from google.cloud import storage`` records
+    ``google.cloud`` and ``google.cloud.storage`` (the longer names the distribution)."""
+    best: dict[str, Resolution] = {}
+    for resolution in resolutions:
+        key = resolution.module.split(".")[0]
+        if key in NAMESPACE_ROOTS:
+            key = resolution.module
+        previous = best.get(key)
+        if previous is None or _better(resolution, previous):
+            best[key] = resolution
+    names = list(best)
+    for name in names:
+        if name.split(".")[0] in NAMESPACE_ROOTS and any(
+            other != name and other.startswith(name + ".") for other in names
+        ):
+            del best[name]
+    return list(best.values())
+
+
+def _better(new: Resolution, old: Resolution) -> bool:
+    rank_new, rank_old = _ORIGIN_RANK.get(new.origin, 4), _ORIGIN_RANK.get(old.origin, 4)
+    if rank_new != rank_old:
+        return rank_new < rank_old
+    return len(new.module) > len(old.module)
+
+
+def _local(
+    top: str, directory: str, own: str, is_test: bool, siblings: dict[str, set[str]]
+) -> bool:
+    """A module beside the importing file (a script's directory is on ``sys.path``; pytest puts
+    test directories there too, so tests also see their ancestors' modules)."""
+    if top != own and top in siblings.get(directory, ()):
+        return True
+    if is_test:
+        parts = directory.split("/") if directory else []
+        for depth in range(len(parts) - 1, -1, -1):
+            if top in siblings.get("/".join(parts[:depth]), ()):
+                return True
+    return False

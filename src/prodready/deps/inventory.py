@@ -11,7 +11,7 @@ from typing import Any
 
 from prodready.deps.advisories import advisory_sources
 from prodready.deps.imports import map_imports
-from prodready.deps.index import IndexClient
+from prodready.deps.index import IndexClient, unverified_note
 from prodready.deps.manifests import read_manifests
 from prodready.deps.model import (
     AdvisoriesUnavailable,
@@ -41,10 +41,12 @@ class Dependency:
     imports: list[ImportUse] = field(default_factory=list)
     index: IndexInfo | None = None
     advisories: list[Advisory] = field(default_factory=list)
+    transitive: bool = False  # named only by a lock file
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "transitive": self.transitive,
             "declared": [
                 {"spec": d.raw, "path": d.path, "line": d.line, "group": d.group}
                 for d in self.declared
@@ -65,6 +67,8 @@ class Inventory:
     imports: list[ImportUse]
     dependencies: dict[str, Dependency]
     notes: list[str] = field(default_factory=list)
+    # What the index said about every name looked up (declared names, unexplained imports).
+    index: dict[str, IndexInfo] = field(default_factory=dict)
 
     def to_list(self) -> list[dict[str, Any]]:
         return [self.dependencies[name].to_dict() for name in sorted(self.dependencies)]
@@ -103,18 +107,35 @@ def _build(project: ProjectFacts, ctx: ProjectContext) -> Inventory:
             if len(pins) == 1:
                 dependency.resolved = pins.pop()
     notes: list[str] = []
-    # Names the index must vouch for: declared ones, and imports nothing else explains.
-    unknown_imports = {use.module for use in imports if use.origin == "unknown"}
-    lookups = sorted(set(dependencies) | unknown_imports)
+    # Names the index must vouch for: declared ones, and imports nothing else explains (by
+    # their canonical distribution name; tests import deliberately missing modules).
+    unknown_imports = {
+        use.distribution
+        for use in imports
+        if use.origin == "unknown" and use.distribution is not None and not use.is_test
+    }
+    _add_locked_only(dependencies, manifests)
+    lookups = sorted(
+        (set(dependencies) - {d.name for d in dependencies.values() if d.transitive})
+        | unknown_imports
+    )
     facts = IndexClient(settings, ctx.cache_dir).lookup(lookups)
     for name, info in facts.items():
         if name in dependencies:
             dependencies[name].index = info
-    unverified = sorted(name for name, info in facts.items() if info.exists is None)
-    if unverified and settings.online:
-        notes.append(f"could not verify {len(unverified)} name(s) on the package index")
+    note = unverified_note(facts)
+    if note is not None:
+        notes.append(note)
     _attach_advisories(dependencies, settings, ctx, notes)
-    return Inventory(manifests, imports, dependencies, notes)
+    return Inventory(manifests, imports, dependencies, notes, facts)
+
+
+def _add_locked_only(dependencies: dict[str, Dependency], manifests: Manifests) -> None:
+    """Packages only a lock file names (pulled in by another dependency) still ship in the
+    image: they get an advisory lookup, and the declaration rules leave them alone."""
+    for lock in manifests.locked:
+        if lock.name not in dependencies:
+            dependencies[lock.name] = Dependency(lock.name, resolved=lock.version, transitive=True)
 
 
 def _attach_advisories(
@@ -143,3 +164,5 @@ def _attach_advisories(
                 if advisory.id not in seen:
                     seen.add(advisory.id)
                     dependency.advisories.append(advisory)
+    for source in sources:
+        notes.extend(source.notes)  # e.g. records of the database that could not be read

@@ -65,6 +65,10 @@ class Manifests:
     requires_python: tuple[str, str, int] | None = None  # (specifier, path, line)
     files: list[str] = field(default_factory=list)  # the manifests that were read
     first_party: set[str] = field(default_factory=set)  # import names the project itself defines
+    # False when some declarations could not be read statically (setup.py computing
+    # install_requires, ``dynamic = ["dependencies"]`` from an unknown source): rules that need
+    # the full list of declarations (undeclared imports, unused dependencies) stay silent.
+    complete: bool = True
 
     def declared(self, name: str) -> list[Declaration]:
         return [d for d in self.declarations if d.name == name]
@@ -96,6 +100,9 @@ class IndexInfo:
     has_description: bool = False
     project_urls: dict[str, str] = field(default_factory=dict)
     from_cache: bool = False
+    # The index gave project metadata (summary, description, links: the Warehouse JSON API),
+    # not only existence and versions (the simple API): empty fields then mean empty.
+    has_metadata: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {

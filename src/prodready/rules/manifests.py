@@ -141,7 +141,9 @@ def unpinned_requirement(document: RequirementsFile, ctx: FileContext) -> None:
     version with `==` (or `===`): bare names, ranges (`>=`, `~=`, `<`) and wildcards
     (`==2.*`). Direct URLs, include lines (`-r`, `-c`) and options are not requirements.
     Development, test, docs and lint requirement files, constraint files, and files that
-    take their pins from a `-c constraints.txt` are skipped.
+    take their pins from a `-c constraints.txt` are skipped, and so are projects whose
+    profile says `project-type = "library"` (a library declares ranges, not pins: DEP016
+    checks their upper bounds).
 
     ## Why it breaks production
     An unpinned requirement resolves to the newest release at build time. The same commit
@@ -162,7 +164,7 @@ def unpinned_requirement(document: RequirementsFile, ctx: FileContext) -> None:
     # better: generate the pins with pip-compile / uv pip compile --generate-hashes
     ```
     """
-    if not _is_deployment_manifest(document, ctx.path):
+    if ctx.profile.project_type == "library" or not _is_deployment_manifest(document, ctx.path):
         return
     for line in document.requirements:
         if line.pinned or line.url:
