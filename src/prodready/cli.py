@@ -259,6 +259,11 @@ def _report_and_exit(
 @click.option("--no-cache", is_flag=True, help="Re-analyse every file (index answers stay cached).")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--strict", is_flag=True, help="Exit 2 when any file could not be analysed.")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Report paths relative to this directory.",
+)
 @click.option("--color/--no-color", default=None)
 @_config_options
 def deps(
@@ -273,6 +278,7 @@ def deps(
     no_cache: bool,
     cache_dir: Path | None,
     strict: bool,
+    root: Path | None,
     color: bool | None,
     config_path: Path | None,
     isolated: bool,
@@ -298,7 +304,7 @@ def deps(
             fail_on=Severity(fail_on) if fail_on else config.fail_on,
         )
         options = ScanOptions(
-            targets=targets, jobs=jobs, use_cache=not no_cache, cache_dir=cache_dir
+            targets=targets, root=root, jobs=jobs, use_cache=not no_cache, cache_dir=cache_dir
         )
         result = run_scan(options, config)
     except (ConfigError, UsageError) as exc:
