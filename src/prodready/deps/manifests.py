@@ -1096,8 +1096,10 @@ def _normalise_key(key: str) -> str:
     return ".".join(parts)
 
 
-class _TomlText:
-    """Line positions in a TOML file: table regions by header, keys and entries inside them."""
+class _SectionedText:
+    """Line positions in a file of ``[section]`` headers (TOML tables, INI sections): the
+    region of each section, and the lines of keys and entries inside it. Subclasses say how a
+    header and a key look."""
 
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
@@ -1105,35 +1107,64 @@ class _TomlText:
         current: str | None = None
         start = 0
         for index, line in enumerate(self.lines):
-            match = _HEADER.match(line)
-            if match and not line.lstrip().startswith("#"):
+            name = self.header(line)
+            if name is not None:
                 if current is not None:
                     self.regions.setdefault(current, (start, index))
-                current = _normalise_key(match.group(1))
+                current = name
                 start = index
         if current is not None:
             self.regions.setdefault(current, (start, len(self.lines)))
+
+    def header(self, line: str) -> str | None:
+        raise NotImplementedError
+
+    def key_pattern(self, key: str) -> re.Pattern[str]:
+        raise NotImplementedError
+
+    def region(self, section: str) -> tuple[int, int] | None:
+        return self.regions.get(section)
+
+    def key_line(self, section: str, key: str) -> int:
+        region = self.region(section)
+        if region is None:
+            return 1
+        pattern = self.key_pattern(key)
+        for index in range(region[0] + 1, region[1]):
+            if pattern.match(self.lines[index]):
+                return index + 1
+        return region[0] + 1
+
+    def entry_line(self, section: str, start: int, entry: str) -> int:
+        region = self.region(section)
+        end = region[1] if region else len(self.lines)
+        found = _find_entry(self.lines, entry, start - 1, end)
+        return found or start
+
+
+class _TomlText(_SectionedText):
+    """Line positions in a TOML file (tables by dotted header)."""
+
+    def header(self, line: str) -> str | None:
+        match = _HEADER.match(line)
+        if match is None or line.lstrip().startswith("#"):
+            return None
+        return _normalise_key(match.group(1))
+
+    def key_pattern(self, key: str) -> re.Pattern[str]:
+        return re.compile(r"^\s*[\"']?" + re.escape(key) + r"[\"']?\s*=", re.IGNORECASE)
 
     def header_line(self, table: str) -> int:
         region = self.regions.get(table)
         return region[0] + 1 if region else 1
 
-    def key_line(self, table: str, key: str) -> int:
-        region = self.regions.get(table)
-        if region is None:
-            parent, _, child = table.rpartition(".")
+    def key_line(self, section: str, key: str) -> int:
+        if section not in self.regions:
+            parent, _, child = section.rpartition(".")
             if parent and parent in self.regions:
                 # ``[project]`` with ``optional-dependencies.extra = [...]`` dotted keys
                 return self.key_line(parent, f"{child}.{key}")
-            return 1
-        pattern = re.compile(
-            r"^\s*[\"']?" + re.escape(key) + r"[\"']?\s*=",
-            re.IGNORECASE,
-        )
-        for index in range(region[0] + 1, region[1]):
-            if pattern.match(self.lines[index]):
-                return index + 1
-        return region[0] + 1
+        return super().key_line(section, key)
 
     def poetry_line(self, table: str, key: str) -> int:
         """``key = ...`` in ``[table]``, or its own ``[table.key]`` header."""
@@ -1142,46 +1173,19 @@ class _TomlText:
             return sub[0] + 1
         return self.key_line(table, key)
 
-    def entry_line(self, table: str, start: int, entry: str) -> int:
-        region = self.regions.get(table)
-        end = region[1] if region else len(self.lines)
-        found = _find_entry(self.lines, entry, start - 1, end)
-        return found or start
 
+class _IniText(_SectionedText):
+    """Line positions in an INI file (setup.cfg); section names are case-insensitive."""
 
-class _IniText:
-    """Line positions in an INI file (setup.cfg)."""
+    def header(self, line: str) -> str | None:
+        match = re.match(r"^\[([^\]]+)\]\s*$", line.strip())
+        return match.group(1).strip().lower() if match else None
 
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.regions: dict[str, tuple[int, int]] = {}
-        current: str | None = None
-        start = 0
-        for index, line in enumerate(self.lines):
-            match = re.match(r"^\[([^\]]+)\]\s*$", line.strip())
-            if match:
-                if current is not None:
-                    self.regions.setdefault(current, (start, index))
-                current = match.group(1).strip().lower()
-                start = index
-        if current is not None:
-            self.regions.setdefault(current, (start, len(self.lines)))
+    def key_pattern(self, key: str) -> re.Pattern[str]:
+        return re.compile(r"^" + re.escape(key) + r"\s*[=:]", re.IGNORECASE)
 
-    def key_line(self, section: str, key: str) -> int:
-        region = self.regions.get(section.lower())
-        if region is None:
-            return 1
-        pattern = re.compile(r"^" + re.escape(key) + r"\s*[=:]", re.IGNORECASE)
-        for index in range(region[0] + 1, region[1]):
-            if pattern.match(self.lines[index]):
-                return index + 1
-        return region[0] + 1
-
-    def entry_line(self, section: str, start: int, entry: str) -> int:
-        region = self.regions.get(section.lower())
-        end = region[1] if region else len(self.lines)
-        found = _find_entry(self.lines, entry, start - 1, end)
-        return found or start
+    def region(self, section: str) -> tuple[int, int] | None:
+        return self.regions.get(section.lower())
 
 
 def _find_entry(lines: list[str], entry: str, start: int, end: int) -> int | None:
