@@ -24,7 +24,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidName, canonicalize_name
 
 from prodready.deps.model import Declaration, Locked, ManifestProblem, Manifests
 from prodready.engine.documents import RequirementLine, parse_requirements
@@ -465,11 +465,17 @@ class _Reader:
                 self.poetry_entry(str(key), value, path, line, entry_group)
         return declares
 
-    def poetry_entry(self, name: str, value: Any, path: str, line: int, group: str) -> None:
+    def valid_name(self, name: str, path: str, line: int) -> str | None:
+        """The canonical form of a distribution name, or None after recording a problem."""
         try:
-            canonical = canonicalize_name(name, validate=True)
-        except Exception:  # noqa: BLE001 - packaging raises InvalidName
+            return canonicalize_name(name, validate=True)
+        except InvalidName:
             self.problem(path, line, f"`{name}` is not a valid distribution name")
+            return None
+
+    def poetry_entry(self, name: str, value: Any, path: str, line: int, group: str) -> None:
+        canonical = self.valid_name(name, path, line)
+        if canonical is None:
             return
         constraints = value if isinstance(value, list) else [value]
         for constraint in constraints:
@@ -504,7 +510,7 @@ class _Reader:
                     f"`{name} = {version!r}` is not a version constraint Poetry accepts",
                 )
                 continue
-            raw = f"{name}{'[' + ','.join(extras) + ']' if extras else ''}{specifier}"
+            raw = _requirement_text(name, extras, specifier)
             self.declare(
                 Declaration(
                     name=canonical,
@@ -736,10 +742,8 @@ class _Reader:
                 self.pipfile_entry(str(name), value, path, line, group)
 
     def pipfile_entry(self, name: str, value: Any, path: str, line: int, group: str) -> None:
-        try:
-            canonical = canonicalize_name(name, validate=True)
-        except Exception:  # noqa: BLE001
-            self.problem(path, line, f"`{name}` is not a valid distribution name")
+        canonical = self.valid_name(name, path, line)
+        if canonical is None:
             return
         version: Any = value
         extras: tuple[str, ...] = ()
@@ -772,7 +776,7 @@ class _Reader:
         self.declare(
             Declaration(
                 name=canonical,
-                raw=f"{name}{'[' + ','.join(extras) + ']' if extras else ''}{specifier}",
+                raw=_requirement_text(name, extras, specifier),
                 specifier=specifier,
                 path=path,
                 line=line,
@@ -901,6 +905,11 @@ def _requirement_declaration(line: RequirementLine, path: str, group: str) -> De
             hashed=bool(line.hashes),
         )
     return None
+
+
+def _requirement_text(name: str, extras: tuple[str, ...], specifier: str) -> str:
+    """``name[extra,...]specifier``, as a requirement line would say it."""
+    return f"{name}{'[' + ','.join(extras) + ']' if extras else ''}{specifier}"
 
 
 def _name_from_url(url: str) -> str | None:

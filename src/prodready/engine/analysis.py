@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from prodready.engine.python import PythonContext
 
@@ -1115,27 +1116,50 @@ def _decorator_targets(function: FunctionNode) -> list[ast.expr]:
     return [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
 
 
-def _factory_calls(function: FunctionNode, ctx: PythonContext) -> frozenset[str]:
-    assigned: dict[str, list[ast.expr]] = {}
-    shared_calls: set[int] = set()
-    shared_names: set[str] = set()
-    returns: list[ast.expr] = []
+@dataclass(slots=True)
+class FunctionFlow:
+    """How values move through one function's own body (nested functions excluded): what each
+    local name is assigned, what is returned, and what leaves the locals another way."""
+
+    assigned: dict[str, list[ast.expr]]  # plain ``name = value``
+    augmented: dict[str, list[ast.expr]]  # ``name += value``
+    returns: list[ast.expr]
+    stored: list[ast.expr]  # values also assigned to an attribute, item or unpacking target
+    outer_names: set[str]  # ``global``/``nonlocal`` names
+
+
+def function_flow(function: FunctionNode, ctx: PythonContext) -> FunctionFlow:
+    """The :class:`FunctionFlow` of a function, computed once per module."""
+    cache: dict[int, FunctionFlow] = ctx.module_state.setdefault("analysis:flow", {})
+    flow = cache.get(id(function))
+    if flow is not None:
+        return flow
+    flow = FunctionFlow({}, {}, [], [], set())
     for node in walk_body(function.body):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):
-                    assigned.setdefault(target.id, []).append(node.value)
+                    flow.assigned.setdefault(target.id, []).append(node.value)
             if any(not isinstance(target, ast.Name) for target in node.targets):
-                if isinstance(node.value, ast.Name):
-                    shared_names.add(node.value.id)
-                else:
-                    shared_calls.add(id(node.value))
+                flow.stored.append(node.value)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            flow.augmented.setdefault(node.target.id, []).append(node.value)
         elif isinstance(node, ast.Global | ast.Nonlocal):
-            shared_names.update(node.names)
+            flow.outer_names.update(node.names)
         elif isinstance(node, ast.Return) and node.value is not None:
-            returns.append(node.value)
+            flow.returns.append(node.value)
+    cache[id(function)] = flow
+    return flow
+
+
+def _factory_calls(function: FunctionNode, ctx: PythonContext) -> frozenset[str]:
+    flow = function_flow(function, ctx)
+    assigned = flow.assigned
+    shared_names = set(flow.outer_names)
+    shared_names.update(value.id for value in flow.stored if isinstance(value, ast.Name))
+    shared_calls = {id(value) for value in flow.stored if not isinstance(value, ast.Name)}
     found: set[str] = set()
-    pending = list(returns)
+    pending = list(flow.returns)
     seen: set[int] = set()
     while pending:
         expr = pending.pop()

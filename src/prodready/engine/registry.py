@@ -38,6 +38,16 @@ def _docs_of(check: Check) -> str:
     return inspect.cleandoc(check.__doc__ or "")
 
 
+def _declaring(**metadata: Any) -> Callable[[Check], Rule]:
+    """The decorator every rule kind shares: metadata plus the check, whose docstring is the
+    rule's documentation."""
+
+    def decorate(check: Check) -> Rule:
+        return Rule(docs=_docs_of(check), check=check, **metadata)
+
+    return decorate
+
+
 def python_rule(
     *,
     code: str,
@@ -59,25 +69,20 @@ def python_rule(
     ``"*.method"`` for any method of that name. ``attributes``: fully qualified attribute reads.
     """
 
-    def decorate(check: Check) -> Rule:
-        return Rule(
-            code=code,
-            name=name,
-            category=category,
-            severity=severity,
-            summary=summary,
-            docs=_docs_of(check),
-            check=check,
-            kind=FileKind.PYTHON,
-            confidence=confidence,
-            cwe=cwe,
-            fix=fix,
-            nodes=tuple(nodes),
-            calls=tuple(calls),
-            attributes=tuple(attributes),
-        )
-
-    return decorate
+    return _declaring(
+        code=code,
+        name=name,
+        category=category,
+        severity=severity,
+        summary=summary,
+        kind=FileKind.PYTHON,
+        confidence=confidence,
+        cwe=cwe,
+        fix=fix,
+        nodes=tuple(nodes),
+        calls=tuple(calls),
+        attributes=tuple(attributes),
+    )
 
 
 def file_rule(
@@ -98,22 +103,17 @@ def file_rule(
     comments); its check gets ``(event, FileContext)``.
     """
 
-    def decorate(check: Check) -> Rule:
-        return Rule(
-            code=code,
-            name=name,
-            category=category,
-            severity=severity,
-            summary=summary,
-            docs=_docs_of(check),
-            check=check,
-            kind=kind,
-            confidence=confidence,
-            cwe=cwe,
-            fix=fix,
-        )
-
-    return decorate
+    return _declaring(
+        code=code,
+        name=name,
+        category=category,
+        severity=severity,
+        summary=summary,
+        kind=kind,
+        confidence=confidence,
+        cwe=cwe,
+        fix=fix,
+    )
 
 
 def project_rule(
@@ -144,25 +144,20 @@ def project_rule(
     if any(issubclass(node, ast.Call) for node in nodes):
         raise ValueError(f"project rule {code}: subscribe to calls with calls=, not nodes=")
 
-    def decorate(check: Check) -> Rule:
-        return Rule(
-            code=code,
-            name=name,
-            category=category,
-            severity=severity,
-            summary=summary,
-            docs=_docs_of(check),
-            check=check,
-            kind=FileKind.PROJECT,
-            confidence=confidence,
-            cwe=cwe,
-            fix=fix,
-            calls=tuple(calls),
-            nodes=tuple(nodes),
-            collect=collect,
-        )
-
-    return decorate
+    return _declaring(
+        code=code,
+        name=name,
+        category=category,
+        severity=severity,
+        summary=summary,
+        kind=FileKind.PROJECT,
+        confidence=confidence,
+        cwe=cwe,
+        fix=fix,
+        calls=tuple(calls),
+        nodes=tuple(nodes),
+        collect=collect,
+    )
 
 
 class RulePack:

@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prodready.engine.analysis import dotted, module_function, module_functions
+from prodready.engine.analysis import dotted, function_flow, module_function, module_functions
 from prodready.engine.facts import Route
 from prodready.engine.python import ClassInfo, PythonContext, Scope
 
@@ -1076,19 +1076,9 @@ def _returned_parameters(
     summaries[key] = []  # recursion guard
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
     guarded = _guards(function, ctx, sanitizers)
-    assigned: dict[str, list[ast.expr]] = {}
-    returns: list[ast.expr] = []
-    for node in _own_nodes(function, ctx):
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    assigned.setdefault(target.id, []).append(node.value)
-        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-            assigned.setdefault(node.target.id, []).append(node.value)
-        elif isinstance(node, ast.Return) and node.value is not None:
-            returns.append(node.value)
+    flow = function_flow(function, ctx)
     reached: set[str] = set()
-    pending = list(returns)
+    pending = list(flow.returns)
     seen: set[int] = set()
     while pending:
         expr = pending.pop()
@@ -1100,7 +1090,8 @@ def _returned_parameters(
                 continue
             if name in params:
                 reached.add(name)
-            pending.extend(assigned.get(name, []))
+            pending.extend(flow.assigned.get(name, ()))
+            pending.extend(flow.augmented.get(name, ()))
     result = [position for position, name in enumerate(params) if name in reached]
     summaries[key] = result
     return result
