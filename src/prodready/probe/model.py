@@ -217,3 +217,29 @@ class ProbeReport:
             "summary": self.summary(),
             "notes": self.notes,
         }
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """One HTTP request the probe can send: from a config template or an OpenAPI operation."""
+
+    method: str
+    path: str
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    name: str = ""
+    idempotent: bool = False  # a template may declare that it honours Idempotency-Key
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.method} {self.path}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"method": self.method, "path": self.path}
+        if self.json is not None:
+            data["json"] = self.json
+        if self.headers:
+            data["headers"] = dict(self.headers)
+        if self.name:
+            data["name"] = self.name
+        return data
