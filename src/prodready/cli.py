@@ -17,6 +17,7 @@ import click
 
 from prodready import __version__
 from prodready.model import Confidence, Config, ConfigError, Severity, UsageError
+from prodready.report import PROBE_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -399,6 +400,118 @@ def explain(rule: str) -> None:
     click.echo(f"{header}\n{'=' * len(header)}\n{found.summary}\n{meta}\n\n{found.docs}\n")
     if found.fix:
         click.echo(f"Fix: {found.fix}")
+
+
+@cli.command()
+@click.option("--cmd", "command", help="Command that starts the service; it gets $PORT / {port}.")
+@click.option(
+    "--dep",
+    "deps_given",
+    multiple=True,
+    metavar="NAME=ENVVAR[=tcp://HOST:PORT]",
+    help="A dependency behind the fault proxy: a recording fake HTTP upstream, or a real server.",
+)
+@click.option("--openapi", help="OpenAPI document: URL, local file, or a path on the service.")
+@click.option(
+    "--config",
+    "probe_config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Probe settings (TOML) [default: [tool.prodready.probe] of ./pyproject.toml].",
+)
+@click.option("--only", multiple=True, help="Run only these checks (comma-separated ids).")
+@click.option("--skip", multiple=True, help="Do not run these checks.")
+@click.option("--budget", type=click.FloatRange(min=10), help="Cap on the whole run, in seconds.")
+@click.option("--workers", type=click.IntRange(min=0), help="Locust worker processes for load.")
+@click.option("--isolate", is_flag=True, default=None, help="Run the service under bubblewrap.")
+@click.option(
+    "--env",
+    "env_given",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra environment variable for the service (the caller's own are not passed).",
+)
+@click.option(
+    "--artifacts",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the service's logs and the load statistics in this directory.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(PROBE_FORMATS), default="text", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option("--color/--no-color", default=None)
+def probe(
+    command: str | None,
+    deps_given: tuple[str, ...],
+    openapi: str | None,
+    probe_config: Path | None,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    budget: float | None,
+    workers: int | None,
+    isolate: bool | None,
+    env_given: tuple[str, ...],
+    artifacts: Path | None,
+    fmt: str,
+    output: Path | None,
+    quiet: bool,
+    color: bool | None,
+) -> None:
+    """Run the service in a sandbox, inject faults, drive load, and score what breaks.
+
+    Exit 0 when every check passed or was skipped, 1 when one failed, 2 on usage errors or
+    when the service could not be started.
+    """
+    from prodready.probe.model import ProbeError
+    from prodready.probe.runner import run_probe
+    from prodready.probe.settings import (
+        check_ids,
+        load_settings,
+        merge_deps,
+        parse_dep_option,
+    )
+    from prodready.report import probe_renderer
+
+    def progress(message: str) -> None:
+        if not quiet:
+            click.echo(f"prodready probe: {message}", err=True)
+
+    try:
+        settings = load_settings(probe_config, Path.cwd())
+        env = {**settings.env, **_pairs(env_given, "--env")}
+        load = settings.load if workers is None else replace(settings.load, workers=workers)
+        settings = replace(
+            settings,
+            cmd=command or settings.cmd,
+            openapi=openapi or settings.openapi,
+            deps=merge_deps(settings.deps, tuple(parse_dep_option(dep) for dep in deps_given)),
+            only=check_ids(_split(only), "--only") or settings.only,
+            skip=check_ids(_split(skip), "--skip") or settings.skip,
+            budget_s=budget or settings.budget_s,
+            isolate=settings.isolate if isolate is None else isolate,
+            env=env,
+            load=load,
+        )
+        report = run_probe(settings, project_dir=Path.cwd(), artifacts=artifacts, progress=progress)
+    except ProbeError as exc:
+        _fail(str(exc))
+    use_color = _stdout_is_terminal() if color is None else color
+    text = probe_renderer(fmt)(report, color=use_color and output is None)
+    _emit(text, output)
+    if output is not None and not quiet:
+        click.echo(f"prodready probe: report written to {output}", err=True)
+    sys.exit(report.exit_code)
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    pairs = {}
+    for pair in values:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            _fail(f"{option} {pair!r}: write KEY=VALUE")
+        pairs[key] = value
+    return pairs
 
 
 @cli.command("config")

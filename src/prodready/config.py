@@ -172,6 +172,8 @@ def parse_config(table: Mapping[str, Any], source: str | None = None) -> Config:
         "severity": lambda v: {"severity": _severity_overrides(v, source)},
         "profile": lambda v: {"profile": _parse_profile(v, source)},
         "deps": lambda v: {"deps": _parse_deps(v, source)},
+        # Read and validated by `prodready probe` (prodready.probe.settings), not by scans.
+        "probe": lambda v: _ignored(_table(v, _key(source, "probe"))),
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():
@@ -180,6 +182,10 @@ def parse_config(table: Mapping[str, Any], source: str | None = None) -> Config:
             raise _unknown(source, key, parsers)
         changes.update(parser(value))
     return replace(config, **changes)
+
+
+def _ignored(_table: dict[str, Any]) -> dict[str, Any]:
+    return {}
 
 
 def _parse_deps(value: object, source: str | None) -> DepsSettings:

@@ -42,11 +42,6 @@ CHECKS: tuple[CheckInfo, ...] = (
         "a liveness endpoint answers 200, also while a dependency is down",
     ),
     CheckInfo(
-        "structured-logs",
-        "Structured logs",
-        "stdout/stderr lines are JSON objects with level, message and time",
-    ),
-    CheckInfo(
         "request-id",
         "Request id",
         "an incoming X-Request-ID is echoed and logged; one is generated when absent",
@@ -100,6 +95,11 @@ CHECKS: tuple[CheckInfo, ...] = (
         "rate-limit",
         "Rate limiting",
         "a burst beyond the rate gets 429s rather than errors or collapse",
+    ),
+    CheckInfo(
+        "structured-logs",
+        "Structured logs",
+        "stdout/stderr lines are JSON objects with level, message and time",
     ),
     CheckInfo(
         "graceful-shutdown",

@@ -1,17 +1,28 @@
-"""Report formats: one module per format, each with ``render(result, color=...) -> str``."""
+"""Report formats: one module per format, each with ``render(result, color=...) -> str``.
+
+Scan reports live in ``<name>_format`` modules, probe reports in ``probe_<name>`` modules.
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from prodready.model import ScanResult
 
+if TYPE_CHECKING:
+    from prodready.probe.model import ProbeReport
+
 FORMATS = ("text", "json", "sarif", "github")
+PROBE_FORMATS = ("text", "json", "html")
 
 
 class Renderer(Protocol):
     def __call__(self, result: ScanResult, *, color: bool = False) -> str: ...
+
+
+class ProbeRenderer(Protocol):
+    def __call__(self, report: ProbeReport, *, color: bool = False) -> str: ...
 
 
 def renderer(name: str) -> Renderer:
@@ -20,4 +31,13 @@ def renderer(name: str) -> Renderer:
         raise ValueError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
     module = importlib.import_module(f"prodready.report.{name}_format")
     render: Renderer = module.render
+    return render
+
+
+def probe_renderer(name: str) -> ProbeRenderer:
+    """The ``render`` function of a probe report format, imported only when used."""
+    if name not in PROBE_FORMATS:
+        raise ValueError(f"unknown probe format {name!r}; choose one of {', '.join(PROBE_FORMATS)}")
+    module = importlib.import_module(f"prodready.report.probe_{name}")
+    render: ProbeRenderer = module.render
     return render

@@ -1,0 +1,243 @@
+"""``load-latency``, ``memory-growth`` and ``rate-limit``: behaviour under sustained and bursty
+traffic, driven by Locust. The sustained run is shared by the first two checks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prodready.probe.checks.base import MUTATING, failed, passed, skipped, toxic
+from prodready.probe.context import ProbeContext
+from prodready.probe.discovery import is_infrastructure
+from prodready.probe.model import CheckResult, ProbeError, RequestSpec
+from prodready.probe.settings import Threshold, default_slo
+
+_MIN_REQUESTS_FOR_MEMORY = 300
+
+
+def _mix(ctx: ProbeContext) -> list[RequestSpec]:
+    """The load mix: configured templates and safe reads that answered 2xx.
+
+    Synthesised writes join only when nothing was configured: repeated, they mostly conflict
+    (409 on an existing record), which would read as errors under load.
+    """
+    healthy = [spec for spec in ctx.candidates if spec in ctx.healthy]
+    templates = list(ctx.settings.requests)
+    if templates:
+        healthy = [s for s in healthy if s in templates or s.method not in MUTATING]
+    if healthy:
+        return healthy
+    path = ctx.liveness or ctx.readiness or "/"
+    return [RequestSpec("GET", path)]
+
+
+def _sustained(ctx: ProbeContext) -> None:
+    """Warm up, then the measured run; RSS is sampled between the two and at the end."""
+    if ctx.load_stats is not None:
+        return
+    from prodready.probe.load import run_load
+
+    settings = ctx.settings.load
+    mix = _mix(ctx)
+    latency = settings.upstream_latency_ms
+    if latency > 0:
+        for name in ctx.deps:
+            ctx.set_faults(name, [toxic("latency", latency=latency)])
+    try:
+        common: dict[str, Any] = {
+            "users": settings.users,
+            "spawn_rate": settings.spawn_rate,
+            "throughput_per_user": settings.throughput_per_user,
+            "workers": settings.workers,
+            "request_timeout": ctx.settings.request_timeout_s,
+            "workdir": ctx.artifacts,
+        }
+        if settings.warmup_s > 0:
+            run_load(
+                ctx.base_url,
+                mix,
+                duration_s=settings.warmup_s,
+                timeout=ctx.bounded(settings.warmup_s + 60),
+                **common,
+            )
+        rss_before = ctx.service.rss_bytes()
+        stats = run_load(
+            ctx.base_url,
+            mix,
+            duration_s=settings.duration_s,
+            timeout=ctx.bounded(settings.duration_s + 60),
+            **common,
+        )
+        rss_after = ctx.service.rss_bytes()
+    finally:
+        ctx.clear_faults()
+    ctx.load_stats = stats
+    ctx.memory = {"rss_before": rss_before, "rss_after": rss_after, "mix": [s.label for s in mix]}
+
+
+def _thresholds(ctx: ProbeContext, *, memory: bool) -> list[Threshold]:
+    def wanted(threshold: Threshold) -> bool:
+        return (threshold.metric == "memory_growth_bytes") == memory
+
+    chosen = [threshold for threshold in ctx.settings.slo_or_default() if wanted(threshold)]
+    return chosen or [threshold for threshold in default_slo() if wanted(threshold)]
+
+
+def load_latency(ctx: ProbeContext) -> CheckResult:
+    try:
+        _sustained(ctx)
+    except ProbeError as exc:
+        return failed("load-latency", f"the load run failed: {exc}")
+    stats = ctx.load_stats
+    assert stats is not None
+    observed = {
+        "p50_ms": stats.p50_ms,
+        "p95_ms": stats.p95_ms,
+        "p99_ms": stats.p99_ms,
+        "avg_ms": stats.avg_ms,
+        "max_ms": stats.max_ms,
+        "error_rate": stats.error_rate,
+        "rps": stats.rps,
+    }
+    evidence: dict[str, Any] = {
+        "requests": stats.requests,
+        "rps": round(stats.rps, 1),
+        "p50_ms": stats.p50_ms,
+        "p95_ms": stats.p95_ms,
+        "p99_ms": stats.p99_ms,
+        "error_rate": round(stats.error_rate, 4),
+        "statuses": stats.statuses,
+        "users": stats.users,
+        "workers": stats.workers,
+        "duration_s": stats.duration_s,
+        "mix": ctx.memory.get("mix", []),
+    }
+    if ctx.settings.load.upstream_latency_ms:
+        evidence["upstream_latency_ms"] = ctx.settings.load.upstream_latency_ms
+    if stats.requests == 0:
+        return failed("load-latency", "no request completed under load", **evidence)
+    thresholds = _thresholds(ctx, memory=False)
+    broken = [t for t in thresholds if t.metric in observed and not t.holds(observed[t.metric])]
+    evidence["slo"] = {t.text: ("ok" if t not in broken else "broken") for t in thresholds}
+    figures = (
+        f"p50 {stats.p50_ms:.0f} ms, p95 {stats.p95_ms:.0f} ms, p99 {stats.p99_ms:.0f} ms, "
+        f"errors {stats.error_rate:.1%} over {stats.requests} requests"
+    )
+    if broken:
+        return failed(
+            "load-latency",
+            f"SLO broken: {', '.join(t.text for t in broken)} ({figures})",
+            **evidence,
+        )
+    return passed("load-latency", figures, **evidence)
+
+
+def memory_growth(ctx: ProbeContext) -> CheckResult:
+    try:
+        _sustained(ctx)
+    except ProbeError as exc:
+        return failed("memory-growth", f"the load run failed: {exc}")
+    stats = ctx.load_stats
+    assert stats is not None
+    before, after = ctx.memory["rss_before"], ctx.memory["rss_after"]
+    if not before or not after:
+        return failed("memory-growth", "the service was not running to be measured")
+    if stats.requests < _MIN_REQUESTS_FOR_MEMORY:
+        return skipped(
+            "memory-growth",
+            f"only {stats.requests} requests under load; at least {_MIN_REQUESTS_FOR_MEMORY} "
+            "are needed for a meaningful figure (raise load.duration or load.users)",
+        )
+    growth = (after - before) / stats.requests * 1000
+    bound = _thresholds(ctx, memory=True)[0]
+    evidence = {
+        "rss_before_mb": round(before / 1024**2, 1),
+        "rss_after_mb": round(after / 1024**2, 1),
+        "requests": stats.requests,
+        "growth_per_1000_requests_mb": round(growth / 1024**2, 2),
+        "bound": bound.text,
+    }
+    text = (
+        f"{growth / 1024**2:.2f} MB per 1000 requests "
+        f"({before / 1024**2:.0f} -> {after / 1024**2:.0f} MB)"
+    )
+    if not bound.holds(growth):
+        return failed(
+            "memory-growth",
+            f"RSS grew {text}, over the bound '{bound.text}': the process will be OOM-killed",
+            **evidence,
+        )
+    return passed("memory-growth", f"RSS grew {text}", **evidence)
+
+
+def rate_limit(ctx: ProbeContext) -> CheckResult:
+    from prodready.probe.load import run_load
+
+    settings = ctx.settings.rate_limit
+    if settings.path is not None:
+        target = RequestSpec("GET", settings.path)
+    else:
+        api = [s for s in _mix(ctx) if not is_infrastructure(s.path)]
+        reads = [s for s in api if s.method not in MUTATING]
+        if not api:
+            return skipped(
+                "rate-limit",
+                "no API request to burst (set rate-limit.path, or give request templates)",
+            )
+        target = (reads or api)[0]
+    try:
+        stats = run_load(
+            ctx.base_url,
+            [target],
+            users=settings.users,
+            spawn_rate=float(settings.users),
+            duration_s=settings.duration_s,
+            throughput_per_user=None,
+            workers=ctx.settings.load.workers,
+            request_timeout=ctx.settings.request_timeout_s,
+            workdir=ctx.artifacts,
+            timeout=ctx.bounded(settings.duration_s + 60),
+        )
+    except ProbeError as exc:
+        return failed("rate-limit", f"the burst failed: {exc}")
+    limited = stats.statuses.get("429", 0)
+    broken = sum(n for code, n in stats.statuses.items() if code == "0" or code.startswith("5"))
+    evidence: dict[str, Any] = {
+        "request": target.label,
+        "users": settings.users,
+        "requests": stats.requests,
+        "rps": round(stats.rps, 1),
+        "statuses": stats.statuses,
+        "p99_ms": stats.p99_ms,
+    }
+    _wait_for_tokens(ctx, target)
+    if broken > max(1, stats.requests // 100):
+        return failed(
+            "rate-limit",
+            f"a burst at {stats.rps:.0f} req/s got {broken} server errors or dropped connections "
+            f"of {stats.requests}, {limited} answers 429",
+            **evidence,
+        )
+    if limited == 0:
+        return failed(
+            "rate-limit",
+            f"{stats.requests} requests at {stats.rps:.0f} req/s from one client, no 429: "
+            "nothing protects the service (or its dependencies) from a burst",
+            **evidence,
+        )
+    return passed(
+        "rate-limit",
+        f"{limited} of {stats.requests} burst requests ({stats.rps:.0f} req/s) got 429, "
+        f"{broken} errors",
+        **evidence,
+    )
+
+
+def _wait_for_tokens(ctx: ProbeContext, target: RequestSpec) -> None:
+    """After the burst, wait (bounded) until the limiter lets requests through again."""
+    deadline = time.monotonic() + ctx.bounded(10.0)
+    while time.monotonic() < deadline:
+        if ctx.send(target, timeout=2.0).status != 429:
+            return
+        time.sleep(0.5)

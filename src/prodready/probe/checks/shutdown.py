@@ -1,0 +1,99 @@
+"""``graceful-shutdown``: a deploy sends SIGTERM while requests are in flight.
+
+They must complete, new connections must be refused (so the load balancer moves on), and the
+process must exit within the grace period, before the orchestrator's SIGKILL.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from prodready.probe.checks.base import MUTATING, failed, passed
+from prodready.probe.context import Outcome, ProbeContext
+from prodready.probe.model import CheckResult, RequestSpec
+
+_IN_FLIGHT = 5
+_SLOW_UPSTREAM_S = 1.5
+
+
+def graceful_shutdown(ctx: ProbeContext) -> CheckResult:
+    spec, slowed = _slow_request(ctx)
+    grace = ctx.settings.grace_period_s
+    evidence: dict[str, Any] = {
+        "request": spec.label,
+        "in_flight": _IN_FLIGHT,
+        "grace_period_s": grace,
+    }
+    pool = ThreadPoolExecutor(max_workers=_IN_FLIGHT)
+    try:
+        futures = [
+            pool.submit(
+                ctx.send,
+                spec,
+                headers=ctx.idempotency_headers() if spec.method in MUTATING else None,
+                timeout=grace + 5.0,
+            )
+            for _ in range(_IN_FLIGHT)
+        ]
+        time.sleep(0.5 if slowed else 0.05)  # let them reach the service
+        signalled = time.monotonic()
+        ctx.service.signal(signal.SIGTERM)
+        time.sleep(0.3)
+        refused = _connection_refused(ctx.service.port)
+        code = ctx.service.wait(ctx.bounded(grace))
+        exit_s = time.monotonic() - signalled
+        outcomes: list[Outcome] = [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True)
+        ctx.clear_faults()
+    evidence.update(
+        upstream_delay_s=_SLOW_UPSTREAM_S if slowed else 0,
+        in_flight_results=[outcome.status or outcome.error for outcome in outcomes],
+        new_connection_refused=refused,
+        exit_code=code,
+        exit_after_s=round(exit_s, 2) if code is not None else None,
+    )
+    problems = []
+    dropped = [outcome for outcome in outcomes if not outcome.ok]
+    if dropped:
+        problems.append(
+            f"{len(dropped)} of {_IN_FLIGHT} in-flight requests were dropped "
+            f"({dropped[0].status or dropped[0].error})"
+        )
+    if code is None:
+        problems.append(f"still running {grace:g} s after SIGTERM (it will be SIGKILLed)")
+    if not refused and code is None:
+        problems.append("kept accepting new connections after SIGTERM")
+    if problems:
+        return failed("graceful-shutdown", "; ".join(problems), **evidence)
+    return passed(
+        "graceful-shutdown",
+        f"{_IN_FLIGHT} in-flight requests completed, new connections refused, exit code {code} "
+        f"after {exit_s:.1f} s",
+        **evidence,
+    )
+
+
+def _slow_request(ctx: ProbeContext) -> tuple[RequestSpec, bool]:
+    """A request that stays in flight: one that calls a recorded upstream, made slow."""
+    for name, specs in ctx.dependent.items():
+        upstream = ctx.deps[name].upstream
+        if specs and upstream is not None:
+            ctx.loop.call(upstream.set_delay, _SLOW_UPSTREAM_S)
+            return specs[0], True
+    healthy = [spec for spec in ctx.candidates if spec in ctx.healthy]
+    if healthy:
+        return healthy[0], False
+    return RequestSpec("GET", ctx.liveness or ctx.readiness or "/"), False
+
+
+def _connection_refused(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return False
+    except OSError:
+        return True

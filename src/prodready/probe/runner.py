@@ -1,0 +1,270 @@
+"""One probe run: start the dependencies and the service, learn its API, run the checks within
+the budget, and stop every process it started - also on failure and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prodready.probe.model import (
+    CheckResult,
+    DependencyInfo,
+    ProbeError,
+    ProbeReport,
+    ProbeTarget,
+    Status,
+)
+from prodready.probe.settings import DependencySpec, ProbeSettings
+
+if TYPE_CHECKING:
+    from prodready.probe.context import Dependency, ProbeContext
+    from prodready.probe.netloop import BackgroundLoop
+
+Progress = Callable[[str], None]
+_MIN_CHECK_BUDGET_S = 3.0
+
+
+def _require_probe_extra() -> None:
+    # find_spec, not import: importing Locust would monkey-patch this process with gevent.
+    wanted = ("httpx", "schemathesis", "locust", "psutil", "prometheus_client")
+    missing = [module for module in wanted if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ProbeError(
+            f"prodready probe needs {', '.join(missing)}: pip install 'prodready[probe]'"
+        )
+
+
+def run_probe(
+    settings: ProbeSettings,
+    *,
+    project_dir: Path,
+    artifacts: Path | None = None,
+    progress: Progress | None = None,
+) -> ProbeReport:
+    if not settings.cmd:
+        raise ProbeError("no command to start the service: give --cmd or set probe.cmd")
+    _require_probe_extra()
+    say = progress or (lambda message: None)
+    started_wall = datetime.now(UTC).isoformat(timespec="seconds")
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="prodready-probe-")))
+        artifacts = artifacts or scratch / "artifacts"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        ctx = stack.enter_context(_environment(settings, project_dir, scratch, artifacts, started))
+        report = ProbeReport(target=_target(settings, ctx), started_at=started_wall)
+        say(f"service listening on {ctx.base_url}")
+        _learn(ctx, project_dir, report)
+        report.target = _target(settings, ctx)
+        for check_id in settings.selected():
+            report.checks.append(_run_check(ctx, check_id, say))
+        report.duration_s = time.monotonic() - started
+        return report
+    raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
+
+
+@contextlib.contextmanager
+def _environment(
+    settings: ProbeSettings, project_dir: Path, scratch: Path, artifacts: Path, started: float
+) -> Iterator[ProbeContext]:
+    import httpx
+
+    from prodready.probe.context import ProbeContext
+    from prodready.probe.netloop import BackgroundLoop
+    from prodready.probe.sandbox import (
+        ServiceProcess,
+        build_argv,
+        free_port,
+        scrubbed_environment,
+    )
+
+    assert settings.cmd is not None
+    port = free_port()
+    argv = build_argv(settings.cmd, port, project_dir)
+    workdir = Path(settings.workdir).resolve() if settings.workdir else scratch / "work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    home = scratch / "home"
+    home.mkdir()
+    with contextlib.ExitStack() as stack:
+        loop = stack.enter_context(BackgroundLoop())
+        deps: dict[str, Dependency] = {}
+        for spec in settings.deps:
+            deps[spec.name] = _start_dependency(loop, spec)
+            stack.callback(_stop_dependency, loop, deps[spec.name])
+        extra = {
+            **settings.env,
+            "PORT": str(port),
+            **{dependency.spec.env: dependency.url for dependency in deps.values()},
+        }
+        env, _dropped = scrubbed_environment(extra, home=home, project_dir=project_dir)
+        service = ServiceProcess(
+            argv,
+            port=port,
+            env=env,
+            workdir=workdir,
+            limits=settings.limits,
+            isolate=settings.isolate,
+            log_dir=artifacts,
+        )
+        stack.callback(service.stop, settings.grace_period_s)
+        service.start()
+        service.wait_listening(settings.startup_timeout_s)
+        # prodready: ignore[CFG001] the probe talks to the service it started, on loopback only
+        base_url = f"http://127.0.0.1:{port}"
+        client = stack.enter_context(
+            httpx.Client(base_url=base_url, timeout=settings.request_timeout_s, trust_env=False)
+        )
+        yield ProbeContext(
+            settings=settings,
+            service=service,
+            base_url=base_url,
+            loop=loop,
+            deps=deps,
+            client=client,
+            artifacts=artifacts,
+            deadline=started + settings.budget_s,
+        )
+
+
+def _start_dependency(loop: BackgroundLoop, spec: DependencySpec) -> Dependency:
+    from prodready.probe.context import Dependency
+    from prodready.probe.faults import FaultProxy
+    from prodready.probe.upstream import FakeUpstream, UpstreamResponse
+
+    address = spec.target_address
+    upstream = None
+    if address is None:
+        responses = [
+            UpstreamResponse(
+                path=template.path,
+                method=template.method,
+                status=template.status,
+                body=template.body,
+                headers=template.headers,
+            )
+            for template in spec.responses
+        ]
+        upstream = FakeUpstream(spec.name, responses)
+        loop.run(upstream.start())
+        address = ("127.0.0.1", upstream.port)
+    else:
+        _require_reachable(spec, address)
+    proxy = FaultProxy(spec.name, address[0], address[1])
+    loop.run(proxy.start())
+    template = spec.url or (
+        "http://{host}:{port}" if upstream is not None else "tcp://{host}:{port}"
+    )
+    url = template.format(host="127.0.0.1", port=proxy.port)
+    return Dependency(spec=spec, proxy=proxy, upstream=upstream, url=url)
+
+
+def _require_reachable(spec: DependencySpec, address: tuple[str, int]) -> None:
+    import socket
+
+    try:
+        with socket.create_connection(address, timeout=3.0):
+            return
+    except OSError as exc:
+        raise ProbeError(
+            f"dependency {spec.name}: {spec.target} does not accept connections "
+            f"({exc.strerror or exc}); start it first"
+        ) from exc
+
+
+def _stop_dependency(loop: BackgroundLoop, dependency: Dependency) -> None:
+    loop.run(dependency.proxy.stop())
+    if dependency.upstream is not None:
+        loop.run(dependency.upstream.stop())
+
+
+def _learn(ctx: ProbeContext, project_dir: Path, report: ProbeReport) -> None:
+    from prodready.probe.discovery import (
+        LIVENESS_PATHS,
+        READINESS_PATHS,
+        discover_dependents,
+        find_endpoint,
+        load_openapi,
+        operations,
+        request_candidates,
+    )
+
+    ctx.openapi, ctx.openapi_source = load_openapi(ctx, project_dir)
+    if ctx.openapi is None:
+        report.notes.append(
+            "no OpenAPI document found at /openapi.json; checks that need one are skipped"
+        )
+    ctx.liveness = find_endpoint(ctx, ctx.settings.liveness, LIVENESS_PATHS)
+    ctx.readiness = find_endpoint(ctx, ctx.settings.readiness, READINESS_PATHS)
+    ctx.candidates = request_candidates(ctx)
+    ctx.dependent, ctx.healthy = discover_dependents(ctx)
+    report.target.operations = len(operations(ctx.openapi))
+
+
+def _target(settings: ProbeSettings, ctx: ProbeContext) -> ProbeTarget:
+    return ProbeTarget(
+        command=settings.cmd or "",
+        base_url=ctx.base_url,
+        port=ctx.service.port,
+        openapi=ctx.openapi_source,
+        operations=len(ctx.openapi.get("paths", {})) if ctx.openapi else 0,
+        dependencies=[
+            DependencyInfo(
+                name=name,
+                env=dependency.spec.env,
+                kind="http" if dependency.upstream is not None else "tcp",
+                url=dependency.url,
+                target=dependency.spec.target or "fake upstream",
+            )
+            for name, dependency in ctx.deps.items()
+        ],
+        isolated=settings.isolate,
+    )
+
+
+def _run_check(ctx: ProbeContext, check_id: str, say: Progress) -> CheckResult:
+    from prodready.probe.checks import REGISTRY
+
+    if ctx.remaining() < _MIN_CHECK_BUDGET_S:
+        return CheckResult(
+            check_id, Status.SKIP, "the run's --budget was used up before this check"
+        )
+    if not ctx.ensure_running():
+        return CheckResult(
+            check_id,
+            Status.FAIL,
+            f"the service is not running (exit code {ctx.service.exit_code()}) and did not restart",
+            {"service_output": ctx.service.tail(15)},
+        )
+    say(f"check {check_id}")
+    began = time.monotonic()
+    try:
+        result = REGISTRY[check_id](ctx)
+    except ProbeError as exc:
+        result = CheckResult(check_id, Status.FAIL, str(exc))
+    except Exception as exc:  # noqa: BLE001 - one broken check must not lose the others' results
+        (ctx.artifacts / f"{check_id}.traceback.txt").write_text(traceback.format_exc())
+        result = CheckResult(
+            check_id,
+            Status.SKIP,
+            f"the check itself failed ({type(exc).__name__}: {exc}); see the artifacts",
+        )
+    finally:
+        ctx.clear_faults()
+    if check_id != "graceful-shutdown" and not ctx.alive():
+        code = ctx.service.exit_code()
+        result.evidence["service_exit_code"] = code
+        result.evidence["service_output"] = ctx.service.tail(15)
+        if result.status is Status.PASS:
+            result.status = Status.FAIL
+            result.reason = f"the service exited (code {code}) during this check"
+    result.duration_s = time.monotonic() - began
+    say(f"check {check_id}: {result.status.value} - {result.reason}")
+    return result

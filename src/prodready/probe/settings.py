@@ -1,0 +1,646 @@
+"""Probe settings: ``[tool.prodready.probe]`` in pyproject.toml, or a probe TOML file.
+
+Every key is validated; a wrong key or value raises :class:`ProbeError` naming the file and the
+key (with a "did you mean"), never a traceback. SLOs are written the way k6 users write
+thresholds: ``"p(99) < 300ms"``, ``"error_rate < 0.01"``, ``"memory_growth < 2MB"`` (per 1000
+requests).
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from prodready.probe.model import CHECK_IDS, ProbeError, RequestSpec
+
+_TIME_UNITS = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+_COMPARATORS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_THRESHOLD = re.compile(
+    r"^\s*(?P<metric>p\(\s*(?P<pct>[\d.]+)\s*\)|[a-z_]+)\s*(?P<op><=|>=|<|>)\s*"
+    r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>[a-zA-Zµ%]*)\s*$"
+)
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m)?\s*")
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
+_PERCENTILES = {"50": "p50_ms", "95": "p95_ms", "99": "p99_ms", "100": "max_ms"}
+_METRICS = {
+    "avg": "avg_ms",
+    "med": "p50_ms",
+    "max": "max_ms",
+    "error_rate": "error_rate",
+    "http_req_failed": "error_rate",
+    "rps": "rps",
+    "memory_growth": "memory_growth_bytes",
+}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One SLO threshold; ``value`` is normalised (milliseconds, bytes, or a ratio)."""
+
+    text: str
+    metric: str  # a LoadStats-style key: p99_ms, error_rate, rps, memory_growth_bytes, ...
+    op: str
+    value: float
+
+    def holds(self, observed: float) -> bool:
+        return _COMPARATORS[self.op](observed, self.value)
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> Threshold:
+        match = _THRESHOLD.match(text)
+        if match is None:
+            raise ProbeError(
+                f"{where}: cannot read threshold {text!r}; write it like 'p(99) < 300ms', "
+                "'error_rate < 0.01' or 'memory_growth < 2MB'"
+            )
+        raw_metric, unit = match["metric"], match["unit"]
+        value = float(match["value"])
+        if match["pct"] is not None:
+            pct = match["pct"].rstrip("0").rstrip(".") if "." in match["pct"] else match["pct"]
+            if pct not in _PERCENTILES:
+                raise ProbeError(
+                    f"{where}: {raw_metric} is not measured; use p(50), p(95), p(99) or max"
+                )
+            metric = _PERCENTILES[pct]
+        elif raw_metric in _METRICS:
+            metric = _METRICS[raw_metric]
+        else:
+            known = ", ".join(["p(50)", "p(95)", "p(99)", *_METRICS])
+            hint = difflib.get_close_matches(raw_metric, list(_METRICS), n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ProbeError(f"{where}: unknown metric {raw_metric!r}{suggestion}; known: {known}")
+        if metric.endswith("_ms"):
+            factor = _TIME_UNITS.get(unit or "ms")
+            if factor is None:
+                raise ProbeError(f"{where}: {text!r}: time unit must be one of us, ms, s, m")
+            value *= factor
+        elif metric == "memory_growth_bytes":
+            size = _SIZE_UNITS.get(unit.lower()) if unit else None
+            if size is None:
+                raise ProbeError(f"{where}: {text!r}: give memory growth a unit (KB, MB, MiB, ...)")
+            value *= size
+        elif metric == "error_rate":
+            if unit == "%":
+                value /= 100
+            elif unit:
+                raise ProbeError(
+                    f"{where}: {text!r}: an error rate is a ratio (0.01) or a percentage"
+                )
+        elif unit:
+            raise ProbeError(f"{where}: {text!r}: rps takes no unit")
+        return cls(text=text.strip(), metric=metric, op=match["op"], value=value)
+
+
+@dataclass(frozen=True)
+class ResponseTemplate:
+    """How a fake upstream answers one path (and method)."""
+
+    path: str = "*"
+    method: str = "*"
+    status: int = 200
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DependencySpec:
+    name: str
+    env: str
+    target: str | None = None  # "tcp://host:port" for a real dependency; None = fake HTTP upstream
+    url: str | None = None  # template for what the service gets, with {host} and {port}
+    responses: tuple[ResponseTemplate, ...] = ()
+
+    @property
+    def target_address(self) -> tuple[str, int] | None:
+        if self.target is None:
+            return None
+        host, _, port = self.target.removeprefix("tcp://").rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """N parallel ``action`` requests must change ``field`` (read by ``read``) by ``delta`` each."""
+
+    name: str
+    action: RequestSpec
+    read: RequestSpec
+    field: str
+    delta: float
+    parallel: int = 50
+    setup: RequestSpec | None = None
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    users: int = 10
+    spawn_rate: float = 10.0
+    duration_s: float = 10.0
+    warmup_s: float = 3.0
+    throughput_per_user: float | None = 10.0  # requests/s per user; None = as fast as possible
+    workers: int = 0
+    upstream_latency_ms: float = 0.0  # realistic latency on every dependency during load
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    path: str | None = None
+    users: int = 50
+    duration_s: float = 4.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int = 4 * 1024**3
+    open_files: int = 4096
+    cpu_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    cmd: str | None = None
+    openapi: str | None = None
+    deps: tuple[DependencySpec, ...] = ()
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    budget_s: float = 300.0
+    startup_timeout_s: float = 30.0
+    grace_period_s: float = 10.0
+    request_timeout_s: float = 10.0
+    env: Mapping[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    isolate: bool = False
+    liveness: str | None = None
+    readiness: str | None = None
+    metrics: str | None = None
+    slo: tuple[Threshold, ...] = ()
+    requests: tuple[RequestSpec, ...] = ()
+    invariants: tuple[Invariant, ...] = ()
+    load: LoadSettings = LoadSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    limits: Limits = Limits()
+    payload_size: int = 8 * 1024**2
+    fuzz_examples: int = 25
+    dependency_budget_s: float = 3.0
+    injected_latency_ms: float = 6000.0
+    source: str | None = None
+
+    def selected(self) -> tuple[str, ...]:
+        chosen = self.only or CHECK_IDS
+        return tuple(check for check in CHECK_IDS if check in chosen and check not in self.skip)
+
+    def slo_or_default(self) -> tuple[Threshold, ...]:
+        return self.slo or default_slo()
+
+
+DEFAULT_SLO = ("p(99) < 1000ms", "error_rate < 0.01", "memory_growth < 4MB")
+
+
+def default_slo() -> tuple[Threshold, ...]:
+    return tuple(Threshold.parse(text, "default SLO") for text in DEFAULT_SLO)
+
+
+def parse_duration(value: object, where: str) -> float:
+    """Seconds from ``10``, ``2.5``, ``"500ms"``, ``"10s"`` or ``"2m"``."""
+    if isinstance(value, bool):
+        raise ProbeError(f"{where} must be a duration like 10, '500ms' or '2m'; got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (
+        m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m)?\s*", value)
+    ):
+        seconds = float(m[1]) * _TIME_UNITS[m[2] or "s"] / 1000.0
+    else:
+        raise ProbeError(f"{where} must be a duration like 10, '500ms' or '2m'; got {value!r}")
+    if seconds < 0:
+        raise ProbeError(f"{where} must not be negative; got {value!r}")
+    return seconds
+
+
+def parse_size(value: object, where: str) -> int:
+    """Bytes from ``1048576``, ``"64KiB"`` or ``"5MB"``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and (
+        m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+    ):
+        unit = _SIZE_UNITS.get((m[2] or "b").lower())
+        if unit is not None:
+            return int(float(m[1]) * unit)
+    raise ProbeError(f"{where} must be a size like 1048576, '64KiB' or '5MB'; got {value!r}")
+
+
+def parse_dep_option(option: str) -> DependencySpec:
+    """``NAME=ENVVAR`` (fake HTTP upstream) or ``NAME=ENVVAR=tcp://HOST:PORT`` (real server)."""
+    parts = option.split("=", 2)
+    if len(parts) < 2 or not all(part.strip() for part in parts):
+        raise ProbeError(
+            f"--dep {option!r}: write NAME=ENVVAR, or NAME=ENVVAR=tcp://HOST:PORT for a real server"
+        )
+    name, env = parts[0].strip(), parts[1].strip()
+    _check_identifier(name, f"--dep {option!r}: dependency name")
+    _check_env_name(env, f"--dep {option!r}: environment variable")
+    target = _check_target(parts[2].strip(), f"--dep {option!r}") if len(parts) == 3 else None
+    return DependencySpec(name=name, env=env, target=target)
+
+
+def merge_deps(
+    configured: tuple[DependencySpec, ...], given: tuple[DependencySpec, ...]
+) -> tuple[DependencySpec, ...]:
+    """Command-line deps override the configured one of the same name, keeping its answers."""
+    merged = {dep.name: dep for dep in configured}
+    for dep in given:
+        base = merged.get(dep.name)
+        merged[dep.name] = (
+            replace(base, env=dep.env, target=dep.target or base.target) if base else dep
+        )
+    return tuple(merged.values())
+
+
+def load_settings(path: Path | None, start: Path) -> ProbeSettings:
+    """Settings from ``path`` (a probe TOML or pyproject.toml), or from ./pyproject.toml."""
+    if path is None:
+        candidate = start / "pyproject.toml"
+        if not candidate.is_file():
+            return ProbeSettings()
+        table = _read(candidate).get("tool", {}).get("prodready", {}).get("probe")
+        return parse_settings(table, str(candidate)) if table is not None else ProbeSettings()
+    document = _read(path)
+    if path.name == "pyproject.toml":
+        table = document.get("tool", {}).get("prodready", {}).get("probe", {})
+    else:
+        # A probe file holds the table at the top, or under [tool.prodready.probe] / [probe].
+        nested = document.get("tool", {}).get("prodready", {}).get("probe")
+        table = nested if nested is not None else document.get("probe", document)
+    return parse_settings(table, str(path))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProbeError(f"{path}: cannot read probe configuration: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ProbeError(f"{path}: probe configuration is not valid UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ProbeError(f"{path}: invalid TOML: {exc}") from exc
+
+
+class _Reader:
+    """Validates one table: every key is consumed once, leftovers are reported by name."""
+
+    def __init__(self, table: object, where: str) -> None:
+        if not isinstance(table, dict):
+            raise ProbeError(f"{where} must be a table; got {table!r}")
+        self.table: dict[str, Any] = table
+        self.where = where
+
+    def key(self, key: str) -> str:
+        return f"{self.where}.{key}"
+
+    def done(self, known: tuple[str, ...]) -> None:
+        for key in self.table:
+            if key not in known:
+                hint = difflib.get_close_matches(key, known, n=1)
+                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise ProbeError(
+                    f"unknown key {self.key(key)}{suggestion}; known keys: {', '.join(known)}"
+                )
+
+    def string(self, key: str) -> str | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ProbeError(f"{self.key(key)} must be a non-empty string; got {value!r}")
+        return value.strip()
+
+    def number(self, key: str, *, minimum: float = 0.0) -> float | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            raise ProbeError(f"{self.key(key)} must be a number >= {minimum:g}; got {value!r}")
+        return float(value)
+
+    def integer(self, key: str, *, minimum: int = 0) -> int | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ProbeError(f"{self.key(key)} must be an integer >= {minimum}; got {value!r}")
+        return value
+
+    def duration(self, key: str) -> float | None:
+        value = self.table.get(key)
+        return None if value is None else parse_duration(value, self.key(key))
+
+    def size(self, key: str) -> int | None:
+        value = self.table.get(key)
+        return None if value is None else parse_size(value, self.key(key))
+
+    def boolean(self, key: str) -> bool | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            raise ProbeError(f"{self.key(key)} must be true or false; got {value!r}")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...] | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ProbeError(f"{self.key(key)} must be a list of strings; got {value!r}")
+        return tuple(item.strip() for item in value if item.strip())
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def parse_settings(table: object, source: str | None) -> ProbeSettings:
+    where = f"{source}: probe" if source else "probe"
+    reader = _Reader(table, where)
+    known = (
+        "cmd", "openapi", "deps", "only", "skip", "budget", "startup-timeout", "grace-period",
+        "request-timeout", "env", "workdir", "isolate", "health", "slo", "requests",
+        "invariants", "load", "rate-limit", "limits", "payload-size", "fuzz-examples",
+        "dependency-budget", "injected-latency",
+    )  # fmt: skip
+    reader.done(known)
+    checks: dict[str, tuple[str, ...]] = {}
+    for key in ("only", "skip"):
+        chosen = reader.strings(key)
+        if chosen is not None:
+            checks[key] = check_ids(chosen, reader.key(key))
+    health = _Reader(reader.table.get("health", {}), reader.key("health"))
+    health.done(("liveness", "readiness", "metrics"))
+    settings = ProbeSettings(
+        source=source,
+        only=checks.get("only", ()),
+        skip=checks.get("skip", ()),
+        **_present(
+            cmd=reader.string("cmd"),
+            openapi=reader.string("openapi"),
+            budget_s=reader.duration("budget"),
+            startup_timeout_s=reader.duration("startup-timeout"),
+            grace_period_s=reader.duration("grace-period"),
+            request_timeout_s=reader.duration("request-timeout"),
+            workdir=reader.string("workdir"),
+            isolate=reader.boolean("isolate"),
+            liveness=health.string("liveness"),
+            readiness=health.string("readiness"),
+            metrics=health.string("metrics"),
+            payload_size=reader.size("payload-size"),
+            fuzz_examples=reader.integer("fuzz-examples", minimum=1),
+            dependency_budget_s=reader.duration("dependency-budget"),
+            injected_latency_ms=_ms(reader.duration("injected-latency")),
+        ),
+    )
+    if "env" in reader.table:
+        env = reader.table["env"]
+        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+            raise ProbeError(f"{reader.key('env')} must be a table of strings; got {env!r}")
+        for name in env:
+            _check_env_name(name, reader.key(f"env.{name}"))
+        settings = replace(settings, env=dict(env))
+    if "deps" in reader.table:
+        settings = replace(settings, deps=_parse_deps(reader.table["deps"], reader.key("deps")))
+    if "slo" in reader.table:
+        slo = reader.strings("slo") or ()
+        settings = replace(
+            settings, slo=tuple(Threshold.parse(text, reader.key("slo")) for text in slo)
+        )
+    if "requests" in reader.table:
+        settings = replace(
+            settings, requests=_parse_list(reader.table["requests"], reader.key("requests"))
+        )
+    if "invariants" in reader.table:
+        settings = replace(
+            settings,
+            invariants=_parse_invariants(reader.table["invariants"], reader.key("invariants")),
+        )
+    if "load" in reader.table:
+        settings = replace(settings, load=_parse_load(reader.table["load"], reader.key("load")))
+    if "rate-limit" in reader.table:
+        rate = _Reader(reader.table["rate-limit"], reader.key("rate-limit"))
+        rate.done(("path", "users", "duration"))
+        settings = replace(
+            settings,
+            rate_limit=replace(
+                settings.rate_limit,
+                **_present(
+                    path=rate.string("path"),
+                    users=rate.integer("users", minimum=1),
+                    duration_s=rate.duration("duration"),
+                ),
+            ),
+        )
+    if "limits" in reader.table:
+        limits = _Reader(reader.table["limits"], reader.key("limits"))
+        limits.done(("memory", "open-files", "cpu-time"))
+        cpu = limits.duration("cpu-time")
+        settings = replace(
+            settings,
+            limits=replace(
+                settings.limits,
+                **_present(
+                    memory_bytes=limits.size("memory"),
+                    open_files=limits.integer("open-files", minimum=64),
+                    cpu_seconds=int(cpu) if cpu is not None else None,
+                ),
+            ),
+        )
+    return settings
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000.0
+
+
+def check_ids(chosen: tuple[str, ...], where: str) -> tuple[str, ...]:
+    for check in chosen:
+        if check not in CHECK_IDS:
+            hint = difflib.get_close_matches(check, CHECK_IDS, n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ProbeError(
+                f"{where}: unknown check {check!r}{suggestion}; checks: {', '.join(CHECK_IDS)}"
+            )
+    return chosen
+
+
+def _check_identifier(value: str, where: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+        raise ProbeError(f"{where} must be letters, digits, '.', '_' or '-'; got {value!r}")
+
+
+def _check_env_name(value: str, where: str) -> None:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ProbeError(f"{where} is not a valid environment variable name: {value!r}")
+
+
+def _check_target(value: str, where: str) -> str:
+    match = re.fullmatch(r"tcp://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})", value)
+    if match is None or not 0 < int(match[2]) < 65536:
+        raise ProbeError(f"{where}: target must look like tcp://127.0.0.1:5432; got {value!r}")
+    return value
+
+
+def _parse_deps(value: object, where: str) -> tuple[DependencySpec, ...]:
+    if not isinstance(value, dict):
+        raise ProbeError(f"{where} must be a table of dependencies; got {value!r}")
+    deps = []
+    for name, body in value.items():
+        _check_identifier(name, f"{where}.{name}")
+        reader = _Reader(body, f"{where}.{name}")
+        reader.done(("env", "target", "url", "responses"))
+        env = reader.string("env")
+        if env is None:
+            raise ProbeError(f"{reader.key('env')} is required: the variable that gets the URL")
+        _check_env_name(env, reader.key("env"))
+        target = reader.string("target")
+        responses = []
+        raw_responses = reader.table.get("responses", [])
+        if not isinstance(raw_responses, list):
+            raise ProbeError(f"{reader.key('responses')} must be a list of tables")
+        for index, raw in enumerate(raw_responses):
+            item = _Reader(raw, f"{reader.key('responses')}[{index}]")
+            item.done(("path", "method", "status", "body", "headers"))
+            status = item.integer("status", minimum=100)
+            if status is not None and status > 599:
+                raise ProbeError(f"{item.key('status')} must be an HTTP status; got {status}")
+            responses.append(
+                ResponseTemplate(
+                    **_present(
+                        path=item.string("path"),
+                        method=(item.string("method") or "*").upper(),
+                        status=status,
+                        body=item.table.get("body"),
+                        headers=_headers(item.table.get("headers"), item.key("headers")),
+                    )
+                )
+            )
+        deps.append(
+            DependencySpec(
+                name=name,
+                env=env,
+                target=_check_target(target, reader.key("target")) if target else None,
+                url=reader.string("url"),
+                responses=tuple(responses),
+            )
+        )
+    return tuple(deps)
+
+
+def _headers(value: object, where: str) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ProbeError(f"{where} must be a table of strings; got {value!r}")
+    return dict(value)
+
+
+def _parse_request(value: object, where: str) -> RequestSpec:
+    reader = _Reader(value, where)
+    reader.done(("name", "method", "path", "json", "headers", "idempotent"))
+    method = (reader.string("method") or "GET").upper()
+    path = reader.string("path")
+    if path is None or not path.startswith("/"):
+        raise ProbeError(f"{reader.key('path')} is required and must start with '/'")
+    return RequestSpec(
+        method=method,
+        path=path,
+        json=reader.table.get("json"),
+        headers=_headers(reader.table.get("headers"), reader.key("headers")) or {},
+        name=reader.string("name") or "",
+        idempotent=bool(reader.boolean("idempotent")),
+    )
+
+
+def _parse_list(value: object, where: str) -> tuple[RequestSpec, ...]:
+    if not isinstance(value, list):
+        raise ProbeError(f"{where} must be a list of tables ([[...requests]])")
+    return tuple(_parse_request(item, f"{where}[{index}]") for index, item in enumerate(value))
+
+
+def _parse_invariants(value: object, where: str) -> tuple[Invariant, ...]:
+    if not isinstance(value, list):
+        raise ProbeError(f"{where} must be a list of tables ([[...invariants]])")
+    invariants = []
+    for index, raw in enumerate(value):
+        reader = _Reader(raw, f"{where}[{index}]")
+        reader.done(("name", "setup", "action", "read", "field", "delta", "parallel"))
+        for required in ("action", "read", "field"):
+            if required not in reader.table:
+                raise ProbeError(f"{reader.key(required)} is required")
+        setup = reader.table.get("setup")
+        invariants.append(
+            Invariant(
+                name=reader.string("name") or f"invariant {index + 1}",
+                setup=_parse_request(setup, reader.key("setup")) if setup is not None else None,
+                action=_parse_request(reader.table["action"], reader.key("action")),
+                read=_parse_request(reader.table["read"], reader.key("read")),
+                field=reader.string("field") or "",
+                delta=_signed(reader, "delta", default=-1.0),
+                parallel=reader.integer("parallel", minimum=2) or 50,
+            )
+        )
+    return tuple(invariants)
+
+
+def _signed(reader: _Reader, key: str, *, default: float) -> float:
+    value = reader.table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProbeError(f"{reader.key(key)} must be a number; got {value!r}")
+    return float(value)
+
+
+def _parse_load(value: object, where: str) -> LoadSettings:
+    reader = _Reader(value, where)
+    reader.done(
+        ("users", "spawn-rate", "duration", "warmup", "throughput", "workers", "upstream-latency")
+    )
+    throughput: float | None = LoadSettings.throughput_per_user
+    if "throughput" in reader.table:
+        raw = reader.table["throughput"]
+        if raw in ("max", "unlimited"):
+            throughput = None
+        else:
+            throughput = reader.number("throughput", minimum=0.01)
+    return replace(
+        LoadSettings(throughput_per_user=throughput),
+        **_present(
+            users=reader.integer("users", minimum=1),
+            spawn_rate=reader.number("spawn-rate", minimum=0.1),
+            duration_s=reader.duration("duration"),
+            warmup_s=reader.duration("warmup"),
+            workers=reader.integer("workers", minimum=0),
+            upstream_latency_ms=_ms(reader.duration("upstream-latency")),
+        ),
+    )
