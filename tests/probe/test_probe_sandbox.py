@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -133,3 +134,51 @@ def test_relative_paths_in_the_command_point_at_the_project(tmp_path: Path) -> N
         build_argv("no-such-program-xyz serve", 1, tmp_path)
     with pytest.raises(ProbeError, match="cannot split"):
         build_argv("python 'unterminated", 1, tmp_path)
+
+
+ISOLATED = """
+import os
+import shutil, socket, sys, time
+from pathlib import Path
+target = Path(sys.argv[1]) / "escape.txt"
+try:
+    target.write_text("escaped")
+    print("wrote-outside", flush=True)
+except OSError:
+    print("outside-read-only", flush=True)
+Path("inside.txt").write_text("ok")
+print("wrote-inside", flush=True)
+server = socket.socket()
+server.bind(("127.0.0.1", int(os.environ["PORT"])))
+server.listen()
+time.sleep(30)
+"""
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed")
+def test_isolate_gives_a_read_only_view_of_the_filesystem(tmp_path: Path) -> None:
+    outside = tmp_path / "project-data"
+    outside.mkdir()
+    (tmp_path / "svc.py").write_text(ISOLATED, encoding="utf-8")
+    port = free_port()
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    environment, _ = scrubbed_environment({"PORT": str(port)}, home=workdir, project_dir=tmp_path)
+    service = ServiceProcess(
+        build_argv(f"{sys.executable} svc.py {outside}", port, tmp_path),
+        port=port,
+        env=environment,
+        workdir=workdir,
+        limits=Limits(),
+        isolate=True,
+    )
+    try:
+        service.start()
+        service.wait_listening(20)
+        printed = [line.text for line in service.output_since(0)]
+    finally:
+        service.stop(grace=1.0)
+    assert "outside-read-only" in printed
+    assert "wrote-inside" in printed
+    assert not (outside / "escape.txt").exists()
+    assert (workdir / "inside.txt").read_text() == "ok"

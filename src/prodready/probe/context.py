@@ -144,6 +144,18 @@ class ProbeContext:
             body=response.text[:4096],
         )
 
+    def fetch_text(self, path: str, *, timeout: float = 10.0) -> str:
+        """The whole body of a GET that must answer 200 (documents, metrics pages)."""
+        import httpx
+
+        try:
+            response = self.client.get(path, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise ProbeError(f"{path}: no answer from the service ({exc})") from exc
+        if response.status_code != 200:
+            raise ProbeError(f"{path}: the service answered {response.status_code}")
+        return response.text
+
     def get(self, path: str, *, timeout: float | None = None) -> Outcome:
         return self.send(RequestSpec("GET", path), timeout=timeout)
 

@@ -42,7 +42,7 @@ def load_openapi(ctx: ProbeContext, project_dir: Path) -> tuple[dict[str, Any] |
     given = ctx.settings.openapi
     if given is None:
         try:
-            document = _parse_document(_full(ctx, "/openapi.json"), "/openapi.json")
+            document = _parse_document(ctx.fetch_text("/openapi.json"), "/openapi.json")
         except ProbeError:
             return None, None  # nothing usable served there: checks that need it skip
         return document, f"{ctx.base_url}/openapi.json"
@@ -62,20 +62,8 @@ def load_openapi(ctx: ProbeContext, project_dir: Path) -> tuple[dict[str, Any] |
                 f"--openapi {given}: not a local file, and the service answered "
                 f"{outcome.status or outcome.error} for it"
             )
-        return _parse_document(_full(ctx, given), given), f"{ctx.base_url}{given}"
+        return _parse_document(ctx.fetch_text(given), given), f"{ctx.base_url}{given}"
     raise ProbeError(f"--openapi {given}: no such file, and not a URL or a path on the service")
-
-
-def _full(ctx: ProbeContext, path: str) -> str:
-    import httpx
-
-    try:
-        response = ctx.client.get(path, timeout=10.0)
-    except httpx.HTTPError as exc:
-        raise ProbeError(f"--openapi {path}: cannot read it from the service: {exc}") from exc
-    if response.status_code != 200:
-        raise ProbeError(f"--openapi {path}: the service answered {response.status_code}")
-    return response.text
 
 
 def _fetch(url: str) -> str:

@@ -152,14 +152,17 @@ class ServiceProcess:
             raise ProbeError(
                 "--isolate needs bubblewrap (bwrap); install it, e.g. apt install bubblewrap"
             )
+        # No tmpfs over /tmp: the project itself may live there. TMPDIR points at the
+        # writable HOME instead.
         workdir = str(self.workdir)
+        writable = [workdir, self.env.get("HOME", workdir)]
+        binds = [arg for path in dict.fromkeys(writable) for arg in ("--bind", path, path)]
         return [
             bwrap,
             "--ro-bind", "/", "/",
             "--dev", "/dev",
             "--proc", "/proc",
-            "--tmpfs", "/tmp",  # noqa: S108 - a fresh private tmpfs inside the sandbox
-            "--bind", workdir, workdir,
+            *binds,
             "--chdir", workdir,
             "--die-with-parent",
             *launcher,

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prodready.probe.model import CheckResult, ProbeReport, Status
+from prodready.report.terminal import WIDTH, report_console
 
-WIDTH = 120
 MAX_DETAIL_LINES = 25  # per failed check, before "... N more lines"
 _DIGEST_ITEMS = 4
 _DIGEST_CHARS = 72  # the whole digest; at least two entries are shown regardless
@@ -230,22 +230,11 @@ def bounded_evidence(
 
 def render(report: ProbeReport, *, color: bool = False) -> str:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-        soft_wrap=True,
-        width=WIDTH,
-        emoji=False,
-        markup=False,
-    )
+    console = report_console(buffer, color=color)
     arrow = "\u2192" if color else "->"
     target = report.target
 

@@ -10,6 +10,7 @@ import io
 from itertools import groupby
 
 from prodready.model import Finding, ScanResult, Severity
+from prodready.report.terminal import report_console
 
 _STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -21,22 +22,11 @@ _STYLE = {
 
 def render(result: ScanResult, *, color: bool = False) -> str:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-        soft_wrap=True,
-        width=120,
-        emoji=False,
-        markup=False,
-    )
+    console = report_console(buffer, color=color)
     for path, group in groupby(result.findings, key=lambda f: f.path):
         console.print(Text(path, style="bold underline"))
         for finding in group:

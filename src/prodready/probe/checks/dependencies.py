@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from prodready.probe.checks.base import (
@@ -96,12 +97,12 @@ def dependency_outage(ctx: ProbeContext) -> CheckResult:
     problems: list[str] = []
     for name, specs in targets.items():
         dependency = ctx.deps[name]
-        phases: list[tuple[str, Callable[[], None]]] = [
-            ("down", lambda name=name: ctx.set_faults(name, [toxic("down")]))  # type: ignore[misc]
+        phases: list[tuple[str, Callable[[], object]]] = [
+            ("down", partial(ctx.set_faults, name, [toxic("down")])),
         ]
         upstream = dependency.upstream
         if upstream is not None:
-            phases.append(("answers 503", lambda up=upstream: ctx.loop.call(up.set_failure, 503)))  # type: ignore[misc]
+            phases.append(("answers 503", partial(ctx.loop.call, upstream.set_failure, 503)))
         for phase, inject in phases:
             inject()
             try:

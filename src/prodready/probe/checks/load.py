@@ -5,13 +5,16 @@ traffic, driven by Locust. The sustained run is shared by the first two checks.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodready.probe.checks.base import MUTATING, failed, passed, skipped, toxic
 from prodready.probe.context import ProbeContext
 from prodready.probe.discovery import is_infrastructure
 from prodready.probe.model import CheckResult, ProbeError, RequestSpec
 from prodready.probe.settings import Threshold, default_slo
+
+if TYPE_CHECKING:
+    from prodready.probe.load import LoadStats
 
 _MIN_REQUESTS_FOR_MEMORY = 300
 
@@ -32,10 +35,10 @@ def _mix(ctx: ProbeContext) -> list[RequestSpec]:
     return [RequestSpec("GET", path)]
 
 
-def _sustained(ctx: ProbeContext) -> None:
+def _sustained(ctx: ProbeContext) -> LoadStats:
     """Warm up, then the measured run; RSS is sampled between the two and at the end."""
     if ctx.load_stats is not None:
-        return
+        return ctx.load_stats
     from prodready.probe.load import run_load
 
     settings = ctx.settings.load
@@ -74,6 +77,7 @@ def _sustained(ctx: ProbeContext) -> None:
         ctx.clear_faults()
     ctx.load_stats = stats
     ctx.memory = {"rss_before": rss_before, "rss_after": rss_after, "mix": [s.label for s in mix]}
+    return stats
 
 
 def _thresholds(ctx: ProbeContext, *, memory: bool) -> list[Threshold]:
@@ -85,12 +89,7 @@ def _thresholds(ctx: ProbeContext, *, memory: bool) -> list[Threshold]:
 
 
 def load_latency(ctx: ProbeContext) -> CheckResult:
-    try:
-        _sustained(ctx)
-    except ProbeError as exc:
-        return failed("load-latency", f"the load run failed: {exc}")
-    stats = ctx.load_stats
-    assert stats is not None
+    stats = _sustained(ctx)  # a ProbeError from Locust fails the check with its message
     observed = {
         "p50_ms": stats.p50_ms,
         "p95_ms": stats.p95_ms,
@@ -134,12 +133,7 @@ def load_latency(ctx: ProbeContext) -> CheckResult:
 
 
 def memory_growth(ctx: ProbeContext) -> CheckResult:
-    try:
-        _sustained(ctx)
-    except ProbeError as exc:
-        return failed("memory-growth", f"the load run failed: {exc}")
-    stats = ctx.load_stats
-    assert stats is not None
+    stats = _sustained(ctx)  # a ProbeError from Locust fails the check with its message
     before, after = ctx.memory["rss_before"], ctx.memory["rss_after"]
     if not before or not after:
         return failed("memory-growth", "the service was not running to be measured")

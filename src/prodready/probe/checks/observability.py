@@ -76,7 +76,7 @@ def metrics(ctx: ProbeContext) -> CheckResult:
     # Generate a little traffic first so request metrics have samples.
     ctx.send(_probe_request(ctx), timeout=5.0)
     try:
-        text = _full_body(ctx, path)
+        text = ctx.fetch_text(path)
         families = _parse_prometheus(text)
     except ProbeError as exc:
         return failed("metrics", str(exc), endpoint=path)
@@ -109,18 +109,6 @@ def metrics(ctx: ProbeContext) -> CheckResult:
         f"{path}: {counters[0]} and {latencies[0]} among {len(families)} families",
         **evidence,
     )
-
-
-def _full_body(ctx: ProbeContext, path: str) -> str:
-    import httpx
-
-    try:
-        response = ctx.client.get(path, timeout=5.0)
-    except httpx.HTTPError as exc:
-        raise ProbeError(f"{path}: no answer ({exc})") from exc
-    if response.status_code != 200:
-        raise ProbeError(f"{path} answered {response.status_code}")
-    return response.text
 
 
 def _parse_prometheus(text: str) -> dict[str, str]:
