@@ -128,8 +128,30 @@ RECEIPT_TEMPLATE = """<!DOCTYPE html>
 """
 
 
-def render_receipt(payment, gateway_response, headers):
-    return RECEIPT_TEMPLATE.format(
+TEXT_RECEIPT_TEMPLATE = """Receipt from Example Payments Ltd.
+==================================
+
+Receipt #{payment_id}
+Date:       {created_at}
+
+Amount:     {amount_formatted} {currency}
+Account:    {account}
+Charge ID:  {charge_id}
+Status:     {status}
+
+If you have any questions about this receipt, contact us at support@example.com or call
++1 555 0100. Refunds take 5-10 business days to appear on your statement, depending on
+your bank. Keep this receipt for your records.
+
+Example Payments Ltd. - 1 Market Street - San Francisco, CA 94105
+
+Gateway response: {gateway_response}
+Request headers: {request_headers}
+"""
+
+
+def render_receipt(payment, gateway_response, headers, template=RECEIPT_TEMPLATE):
+    return template.format(
         payment_id=payment["id"],
         charge_id=payment["charge_id"],
         account=payment["account"],
@@ -223,7 +245,8 @@ async def create_payment(request: Request):
         "request": payload,
         "headers": headers,
         "gateway_response": charge,
-        "receipt": render_receipt(payment, charge, headers),
+        "receipt_html": render_receipt(payment, charge, headers),
+        "receipt_text": render_receipt(payment, charge, headers, TEXT_RECEIPT_TEMPLATE),
     })
 
     return {key: payment[key] for key in

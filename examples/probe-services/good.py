@@ -380,7 +380,7 @@ class Gateway:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
         self._breaker = CircuitBreaker()
-        self._health: tuple[float, bool] = (0.0, False)
+        self._health_check: asyncio.Future[bool] | None = None
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -440,16 +440,17 @@ class Gateway:
         raise AssertionError("unreachable")
 
     async def healthy(self) -> bool:
-        """``GET /health`` with a short timeout; the answer is cached for a second."""
-        checked_at, ok = self._health
-        if time.monotonic() - checked_at < 1.0:
-            return ok
+        """``GET /health`` with a 0.3 s timeout. Concurrent callers share the check in flight,
+        so a burst of probes makes one call; the answer is never older than the request."""
+        if self._health_check is None or self._health_check.done():
+            self._health_check = asyncio.ensure_future(self._check_health())
+        return await asyncio.shield(self._health_check)
+
+    async def _check_health(self) -> bool:
         try:
-            ok = (await self._http.get("/health", timeout=0.3)).status_code == 200
+            return (await self._http.get("/health", timeout=0.3)).status_code == 200
         except httpx.HTTPError:
-            ok = False
-        self._health = (time.monotonic(), ok)
-        return ok
+            return False
 
 
 # --------------------------------------------------------------------------- concurrency helpers

@@ -75,3 +75,27 @@ def test_a_broken_probe_file_is_named(tmp_path: Path) -> None:
     done = _run("--cmd", "python x.py", "--config", "probe.toml", cwd=tmp_path)
     assert done.returncode == 2
     assert "load.users must be an integer" in done.stderr
+
+
+def test_a_plain_server_without_openapi_or_signal_handler(tmp_path: Path) -> None:
+    """Checks that need an OpenAPI document skip with the reason; dying from SIGTERM fails."""
+    import json
+
+    done = _run(
+        "--cmd",
+        f"{sys.executable} -m http.server {{port}} --bind 127.0.0.1",
+        "--only",
+        "malformed-input,graceful-shutdown",
+        "--format",
+        "json",
+        "-q",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    checks = {check["id"]: check for check in json.loads(done.stdout)["checks"]}
+    assert checks["malformed-input"]["status"] == "skip"
+    assert "no OpenAPI document" in checks["malformed-input"]["reason"]
+    shutdown = checks["graceful-shutdown"]
+    assert shutdown["status"] == "fail"
+    assert "SIGTERM's default action" in shutdown["reason"]
+    assert shutdown["evidence"]["exit_code"] == -15

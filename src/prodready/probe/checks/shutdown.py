@@ -50,6 +50,11 @@ def graceful_shutdown(ctx: ProbeContext) -> CheckResult:
     finally:
         pool.shutdown(wait=True)
         ctx.clear_faults()
+    if not slowed:
+        evidence["note"] = (
+            "no request reaches a recorded dependency to slow down; in-flight requests "
+            "may have finished before SIGTERM"
+        )
     evidence.update(
         upstream_delay_s=_SLOW_UPSTREAM_S if slowed else 0,
         in_flight_results=[outcome.status or outcome.error for outcome in outcomes],
@@ -66,6 +71,11 @@ def graceful_shutdown(ctx: ProbeContext) -> CheckResult:
         )
     if code is None:
         problems.append(f"still running {grace:g} s after SIGTERM (it will be SIGKILLed)")
+    elif code == -signal.SIGTERM:
+        problems.append(
+            "the process died from SIGTERM's default action: there is no shutdown handler, "
+            "so requests in flight at a deploy are cut off"
+        )
     if not refused and code is None:
         problems.append("kept accepting new connections after SIGTERM")
     if problems:
