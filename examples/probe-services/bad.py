@@ -187,8 +187,10 @@ async def log_requests(request: Request, call_next):
     start = time.time()
     response = await call_next(request)
     elapsed = (time.time() - start) * 1000
-    print(f"[{datetime.now()}] {request.method} {request.url.path} -> "
-          f"{response.status_code} ({elapsed:.1f}ms)")
+    print(
+        f"[{datetime.now()}] {request.method} {request.url.path} -> "
+        f"{response.status_code} ({elapsed:.1f}ms)"
+    )
     return response
 
 
@@ -239,25 +241,29 @@ async def create_payment(request: Request):
     payments[payment["id"]] = payment
 
     headers = dict(request.headers)
-    audit_trail.append({
-        "payment_id": payment["id"],
-        "timestamp": datetime.now().isoformat(),
-        "request": payload,
-        "headers": headers,
-        "gateway_response": charge,
-        "receipt_html": render_receipt(payment, charge, headers),
-        "receipt_text": render_receipt(payment, charge, headers, TEXT_RECEIPT_TEMPLATE),
-    })
+    audit_trail.append(
+        {
+            "payment_id": payment["id"],
+            "timestamp": datetime.now().isoformat(),
+            "request": payload,
+            "headers": headers,
+            "gateway_response": charge,
+            "receipt_html": render_receipt(payment, charge, headers),
+            "receipt_text": render_receipt(payment, charge, headers, TEXT_RECEIPT_TEMPLATE),
+        }
+    )
 
-    return {key: payment[key] for key in
-            ("id", "charge_id", "amount", "currency", "account", "status")}
+    return {
+        key: payment[key] for key in ("id", "charge_id", "amount", "currency", "account", "status")
+    }
 
 
 @app.get("/payments/{payment_id}")
 async def get_payment(payment_id: str):
     payment = payments[payment_id]
-    return {key: payment[key] for key in
-            ("id", "charge_id", "amount", "currency", "account", "status")}
+    return {
+        key: payment[key] for key in ("id", "charge_id", "amount", "currency", "account", "status")
+    }
 
 
 @app.post("/accounts", status_code=201, openapi_extra=json_body(ACCOUNT_SCHEMA))

@@ -90,7 +90,7 @@ MAX_AMOUNT = 100_000_000  # minor units
 MAX_BALANCE = 10**15
 IDEMPOTENCY_LOCK_WAIT_S = 2.0
 IDEMPOTENCY_TTL_S = 24 * 3600
-UNAUTHENTICATED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+RATE_LIMIT_EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
 
 # --------------------------------------------------------------------------- logging
 
@@ -281,7 +281,9 @@ class Database:
         ).fetchone()
         return (row[0], row[1], json.loads(row[2])) if row else None
 
-    def record_payment(self, payment: dict[str, Any], key: str | None, fingerprint: str) -> None:
+    def record_payment(
+        self, payment: dict[str, Any], key: str | None, fingerprint: str | None
+    ) -> None:
         """The payment and, with a key, its final response are written in one transaction."""
         with self._transaction() as conn:
             conn.execute(
@@ -575,7 +577,7 @@ class RateLimitMiddleware:
         self.buckets = TokenBuckets(rate, burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in UNAUTHENTICATED_PATHS:
+        if scope["type"] == "http" and scope["path"] not in RATE_LIMIT_EXEMPT:
             client = (scope.get("client") or ("unknown",))[0]
             wait = self.buckets.take(client)
             if wait > 0:
@@ -760,24 +762,22 @@ def register_routes(app: FastAPI) -> None:
     async def create_payment(
         body: PaymentIn, services: ServicesDep, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
-        fingerprint = hashlib.sha256(
-            json.dumps(body.model_dump(), sort_keys=True).encode()
-        ).hexdigest()
         if idempotency_key is None:
             # Still give the gateway a key, so that our own retries cannot charge twice.
-            return await _charge(services, body, uuid.uuid4().hex, None, fingerprint)
+            return await _charge(services, body, uuid.uuid4().hex)
+        fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
         async with services.key_locks.hold(idempotency_key, IDEMPOTENCY_LOCK_WAIT_S):
             stored = await services.db.call(services.db.stored_response, idempotency_key)
-            if stored is not None:
-                stored_fingerprint, status, content = stored
-                if stored_fingerprint != fingerprint:
-                    raise ServiceError(
-                        422, "idempotency_key_reused", "this key was used with another request"
-                    )
-                return JSONResponse(
-                    content, status_code=status, headers={"Idempotent-Replayed": "true"}
+            if stored is None:
+                return await _charge(services, body, idempotency_key, remember=fingerprint)
+            stored_fingerprint, status, content = stored
+            if stored_fingerprint != fingerprint:
+                raise ServiceError(
+                    422, "idempotency_key_reused", "this key was used with another request"
                 )
-            return await _charge(services, body, idempotency_key, idempotency_key, fingerprint)
+            return JSONResponse(
+                content, status_code=status, headers={"Idempotent-Replayed": "true"}
+            )
 
     @app.get("/payments/{payment_id}", response_model=Payment, tags=["payments"])
     async def get_payment(payment_id: PathId, services: ServicesDep) -> dict[str, Any]:
@@ -814,15 +814,17 @@ def register_routes(app: FastAPI) -> None:
 
 
 async def _charge(
-    services: Services, body: PaymentIn, gateway_key: str, key: str | None, fingerprint: str
+    services: Services, body: PaymentIn, key: str, remember: str | None = None
 ) -> JSONResponse:
-    """Charge through the gateway, then record the payment (and the final answer for ``key``).
+    """Charge through the gateway with ``key``, then record the payment; with ``remember`` (the
+    request's fingerprint) the response is stored as the final answer for ``key``, in the same
+    transaction.
 
-    A failed charge raises before anything is stored, so a retry with the same key calls the
-    gateway again with the same gateway key, and the gateway deduplicates it.
+    A failed charge raises before anything is stored, so a client retry with the same key calls
+    the gateway again with the same key, and the gateway deduplicates it.
     """
     charge_id = await services.gateway.charge(
-        amount=body.amount, currency=body.currency, account=body.account, key=gateway_key
+        amount=body.amount, currency=body.currency, account=body.account, key=key
     )
     payment = {
         "id": f"pay_{uuid.uuid4().hex}",
@@ -830,7 +832,8 @@ async def _charge(
         **body.model_dump(),
         "status": "succeeded",
     }
-    await services.db.call(services.db.record_payment, payment, key, fingerprint)
+    stored_key = key if remember is not None else None
+    await services.db.call(services.db.record_payment, payment, stored_key, remember)
     logger.info("payment created", extra={"payment_id": payment["id"], "amount": body.amount})
     return JSONResponse(payment, status_code=201)
 

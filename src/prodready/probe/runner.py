@@ -120,7 +120,14 @@ def _environment(
         # prodready: ignore[CFG001] the probe talks to the service it started, on loopback only
         base_url = f"http://127.0.0.1:{port}"
         client = stack.enter_context(
-            httpx.Client(base_url=base_url, timeout=settings.request_timeout_s, trust_env=False)
+            httpx.Client(
+                base_url=base_url,
+                timeout=settings.request_timeout_s,
+                trust_env=False,
+                # A fresh connection per request: a service that closes a keep-alive connection
+                # after an error must not make the next, unrelated request fail.
+                limits=httpx.Limits(max_keepalive_connections=0),
+            )
         )
         yield ProbeContext(
             settings=settings,
