@@ -24,6 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 SEVERITIES = [severity.value for severity in Severity]
 CONFIDENCES = [confidence.value for confidence in Confidence]
 FORMATS = ("text", "json", "sarif", "github")
+GATE_FORMATS = ("text", "json", "markdown", "sarif", "html")
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
@@ -493,7 +494,11 @@ def probe(
             env=env,
             load=load,
         )
-        report = run_probe(settings, project_dir=Path.cwd(), artifacts=artifacts, progress=progress)
+        # The configuration lives in the project: relative paths in its cmd start there.
+        project_dir = probe_config.resolve().parent if probe_config else Path.cwd()
+        report = run_probe(
+            settings, project_dir=project_dir, artifacts=artifacts, progress=progress
+        )
     except ProbeError as exc:
         _fail(str(exc))
     use_color = _stdout_is_terminal() if color is None else color
@@ -502,6 +507,99 @@ def probe(
     if output is not None and not quiet:
         click.echo(f"prodready probe: report written to {output}", err=True)
     sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument(
+    "project", required=False, type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
+@click.option("--base", help="Change range start [default: merge-base with the default branch].")
+@click.option("--stages", "only", multiple=True, help="Run only these stages (comma-separated).")
+@click.option("--skip", multiple=True, help="Skip these stages.")
+@click.option("--keep-going", is_flag=True, default=None, help="Run every stage after a failure.")
+@click.option(
+    "--config",
+    "gate_config",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="prodready.toml or pyproject.toml [default: the project's].",
+)
+@click.option("--format", "fmt", type=click.Choice(GATE_FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--sarif",
+    "sarif_output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write all findings as SARIF to this file.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option("--color/--no-color", default=None)
+def gate(
+    project: Path | None,
+    base: str | None,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    keep_going: bool | None,
+    gate_config: Path | None,
+    fmt: str,
+    output: Path | None,
+    sarif_output: Path | None,
+    quiet: bool,
+    color: bool | None,
+) -> None:
+    """Run the release pipeline: lint, security, dependencies, tests, performance, sandbox,
+    approval, release - stricter for AI-assisted commits.
+
+    Exit 0 when the release is allowed, 1 when it is blocked, 2 on configuration errors.
+    """
+    from prodready.gate.model import GateError
+    from prodready.gate.runner import run_gate
+    from prodready.gate.settings import load_gate_settings
+    from prodready.report import gate_renderer
+
+    root = (project or Path.cwd()).resolve()
+
+    def progress(message: str) -> None:
+        if not quiet:
+            click.echo(f"prodready gate: {message}", err=True)
+
+    try:
+        settings = load_gate_settings(root, gate_config)
+        report = run_gate(
+            root,
+            settings,
+            base=base,
+            only=_split(only),
+            skip=_split(skip),
+            keep_going=keep_going,
+            progress=progress,
+        )
+    except (GateError, ConfigError) as exc:
+        _fail(str(exc))
+    use_color = _stdout_is_terminal() if color is None else color
+    _emit(gate_renderer(fmt)(report, color=use_color and output is None), output)
+    if sarif_output is not None:
+        _emit(gate_renderer("sarif")(report), sarif_output)
+    if not quiet:
+        verdict = "allowed" if report.released else "blocked"
+        click.echo(f"prodready gate: release {verdict}; artifacts in {report.run_dir}", err=True)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument(
+    "project", required=False, type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration.")
+def init(project: Path | None, force: bool) -> None:
+    """Write a starter prodready.toml for this project (framework, tests, Docker, Kubernetes)."""
+    from prodready.gate.init import write_config
+    from prodready.gate.model import GateError
+
+    try:
+        written = write_config((project or Path.cwd()).resolve(), force=force)
+    except GateError as exc:
+        _fail(str(exc))
+    click.echo(f"prodready: wrote {written}; review it, then run `prodready gate`")
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ import pytest
 from prodready.probe.model import CHECK_IDS
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples" / "probe-services"
+EXAMPLES = ROOT / "examples" / "services"
 
 pytestmark = pytest.mark.slow
 
@@ -29,11 +29,9 @@ def _probe(service: str, tmp_path: Path, *extra: str) -> tuple[int, dict[str, An
         "prodready",
         "probe",
         "--cmd",
-        f"{sys.executable} {EXAMPLES / service}",
-        "--dep",
-        "gateway=GATEWAY_URL",
+        f"{sys.executable} app.py",
         "--config",
-        str(EXAMPLES / "probe.toml"),
+        str(EXAMPLES / service / "prodready.toml"),
         "--format",
         "json",
         "--output",
@@ -51,12 +49,12 @@ def _probe(service: str, tmp_path: Path, *extra: str) -> tuple[int, dict[str, An
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], str]:
-    return _probe("good.py", tmp_path_factory.mktemp("good"))
+    return _probe("production", tmp_path_factory.mktemp("good"))
 
 
 @pytest.fixture(scope="module")
 def bad(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], str]:
-    return _probe("bad.py", tmp_path_factory.mktemp("bad"))
+    return _probe("ai-style", tmp_path_factory.mktemp("bad"))
 
 
 def _statuses(report: dict[str, Any]) -> dict[str, str]:
@@ -113,7 +111,7 @@ def test_the_text_report_reads_like_a_scorecard(tmp_path: Path) -> None:
                 "prodready",
                 "probe",
                 "--cmd",
-                f"{sys.executable} {EXAMPLES / 'good.py'}",
+                f"{sys.executable} {EXAMPLES / 'production' / 'app.py'}",
                 "--dep",
                 "gateway=GATEWAY_URL",
                 "--only",

@@ -105,7 +105,7 @@ def test_unknown_keys_get_a_did_you_mean() -> None:
 
 def test_the_example_configuration_is_valid() -> None:
     root = Path(__file__).resolve().parents[2]
-    settings = load_settings(root / "examples" / "probe-services" / "probe.toml", root)
+    settings = load_settings(root / "examples" / "services" / "production" / "prodready.toml", root)
     assert settings.deps[0].env == "GATEWAY_URL"
     assert settings.invariants[0].parallel == 50
     assert {t.metric for t in settings.slo} >= {"p99_ms", "error_rate", "memory_growth_bytes"}

@@ -288,6 +288,8 @@ def load_settings(path: Path | None, start: Path) -> ProbeSettings:
     document = _read(path)
     if path.name == "pyproject.toml":
         table = document.get("tool", {}).get("prodready", {}).get("probe", {})
+    elif path.name == "prodready.toml":
+        table = document.get("probe", {})  # the project's configuration: its [probe] table
     else:
         # A probe file holds the table at the top, or under [tool.prodready.probe] / [probe].
         nested = document.get("tool", {}).get("prodready", {}).get("probe")

@@ -4,6 +4,7 @@ traffic, driven by Locust. The sustained run is shared by the first two checks.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -64,20 +65,63 @@ def _sustained(ctx: ProbeContext) -> LoadStats:
                 timeout=ctx.bounded(settings.warmup_s + 60),
                 **common,
             )
-        rss_before = ctx.service.rss_bytes()
-        stats = run_load(
-            ctx.base_url,
-            mix,
-            duration_s=settings.duration_s,
-            timeout=ctx.bounded(settings.duration_s + 60),
-            **common,
-        )
-        rss_after = ctx.service.rss_bytes()
+        with _RssSampler(ctx) as samples:
+            stats = run_load(
+                ctx.base_url,
+                mix,
+                duration_s=settings.duration_s,
+                timeout=ctx.bounded(settings.duration_s + 60),
+                **common,
+            )
     finally:
         ctx.clear_faults()
     ctx.load_stats = stats
-    ctx.memory = {"rss_before": rss_before, "rss_after": rss_after, "mix": [s.label for s in mix]}
+    ctx.memory = {"samples": samples, "mix": [s.label for s in mix]}
     return stats
+
+
+class _RssSampler:
+    """Samples the service's RSS in the background while the measured load runs."""
+
+    def __init__(self, ctx: ProbeContext, interval: float = 0.25) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="probe-rss", daemon=True)
+
+    def _sample(self) -> None:
+        self.samples.append((time.monotonic(), self.ctx.service.rss_bytes()))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> list[tuple[float, int]]:
+        self._sample()
+        self._thread.start()
+        return self.samples
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sample()
+
+
+def _growth_per_1000(samples: list[tuple[float, int]], requests: int) -> tuple[float, int, int]:
+    """Bytes per 1000 requests from the lowest point of the run to its end.
+
+    Measured from the minimum, not the first sample: memory a previous check left behind (a
+    large body, a burst) may be returned to the OS during the run, which is not negative growth
+    of this service; requests are pro-rated to the part of the run after the minimum.
+    """
+    start, end = samples[0][0], samples[-1][0]
+    low_time, low = min(samples, key=lambda sample: sample[1])
+    final = samples[-1][1]
+    share = (end - low_time) / (end - start) if end > start else 1.0
+    # A minimum late in the run means memory fell for most of it: do not pro-rate noise.
+    served = max(1.0, requests * share if share >= 0.5 else requests)
+    return (final - low) / served * 1000, low, final
 
 
 def _thresholds(ctx: ProbeContext, *, memory: bool) -> list[Threshold]:
@@ -134,8 +178,8 @@ def load_latency(ctx: ProbeContext) -> CheckResult:
 
 def memory_growth(ctx: ProbeContext) -> CheckResult:
     stats = _sustained(ctx)  # a ProbeError from Locust fails the check with its message
-    before, after = ctx.memory["rss_before"], ctx.memory["rss_after"]
-    if not before or not after:
+    samples: list[tuple[float, int]] = ctx.memory["samples"]
+    if len(samples) < 2 or not samples[0][1] or not samples[-1][1]:
         return failed("memory-growth", "the service was not running to be measured")
     if stats.requests < _MIN_REQUESTS_FOR_MEMORY:
         return skipped(
@@ -143,7 +187,7 @@ def memory_growth(ctx: ProbeContext) -> CheckResult:
             f"only {stats.requests} requests under load; at least {_MIN_REQUESTS_FOR_MEMORY} "
             "are needed for a meaningful figure (raise load.duration or load.users)",
         )
-    growth = (after - before) / stats.requests * 1000
+    growth, before, after = _growth_per_1000(samples, stats.requests)
     bound = _thresholds(ctx, memory=True)[0]
     evidence = {
         "rss_before_mb": round(before / 1024**2, 1),

@@ -1,10 +1,10 @@
 """Payments API - the deliberately naive example for ``prodready probe``.
 
-This is the "happy path" version of the service in good.py, written the way a coding assistant
+This is the "happy path" version of the service in ../production/app.py, written the way a coding assistant
 often writes a first draft: it is tidy and works in a demo. ``prodready probe`` is expected to
 find what goes wrong with it under production conditions.
 
-Run it with ``python bad.py`` (env: PORT, default 8000; GATEWAY_URL, the payment gateway).
+Run it with ``python app.py`` (env: PORT, default 8000; GATEWAY_URL, the payment gateway).
 """
 
 import asyncio

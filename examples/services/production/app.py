@@ -6,7 +6,7 @@ carries the same Idempotency-Key, a circuit breaker, idempotent replays, strict 
 body size limit, per-client rate limiting, health/readiness endpoints, Prometheus metrics,
 request ids, JSON logs and a graceful shutdown.
 
-Run it with ``python good.py``. Environment:
+Run it with ``python app.py``. Environment:
 
     PORT             port to listen on (default 8000; the host is 127.0.0.1)
     GATEWAY_URL      base URL of the payment gateway (default http://127.0.0.1:5555)
@@ -62,7 +62,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 @dataclass(frozen=True)
 class Settings:
     port: int = 8000
-    gateway_url: str = "http://127.0.0.1:5555"
+    gateway_url: str = ""  # required: there is no sensible default for a payment gateway
     gateway_timeout_s: float = 2.0
     database_path: str = "payments.db"
     rate_limit_rps: float = 200.0
@@ -74,9 +74,12 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ.get
+        gateway_url = env("GATEWAY_URL", "").strip()
+        if not gateway_url:
+            raise SystemExit("GATEWAY_URL is required (the payment gateway's base URL)")
         return cls(
             port=int(env("PORT", cls.port)),
-            gateway_url=env("GATEWAY_URL", cls.gateway_url).rstrip("/"),
+            gateway_url=gateway_url.rstrip("/"),
             gateway_timeout_s=float(env("GATEWAY_TIMEOUT", cls.gateway_timeout_s)),
             database_path=env("DATABASE_PATH", cls.database_path),
             rate_limit_rps=float(env("RATE_LIMIT_RPS", cls.rate_limit_rps)),
