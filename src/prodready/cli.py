@@ -196,6 +196,7 @@ def scan(
             baseline=None if write_baseline else baseline,
             diff=diff_ref,
             plugins=not no_plugins,
+            project_rules=not targets or not all(target.is_file() for target in targets),
         )
         result = run_scan(options, config)
         if write_baseline is not None:

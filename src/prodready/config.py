@@ -174,6 +174,9 @@ def parse_config(table: Mapping[str, Any], source: str | None = None) -> Config:
         "deps": lambda v: {"deps": _parse_deps(v, source)},
         # Read and validated by `prodready probe` (prodready.probe.settings), not by scans.
         "probe": lambda v: _ignored(_table(v, _key(source, "probe"))),
+        # Read and validated by `prodready gate` (prodready.gate.settings).
+        "gate": lambda v: _ignored(_table(v, _key(source, "gate"))),
+        "policy": lambda v: _ignored(_table(v, _key(source, "policy"))),
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():

@@ -78,7 +78,8 @@ def test_a_broken_probe_file_is_named(tmp_path: Path) -> None:
 
 
 def test_a_plain_server_without_openapi_or_signal_handler(tmp_path: Path) -> None:
-    """Checks that need an OpenAPI document skip with the reason; dying from SIGTERM fails."""
+    """Checks that need an OpenAPI document skip with the reason; a shutdown nothing was in
+    flight for is inconclusive, not a pass."""
     import json
 
     done = _run(
@@ -91,11 +92,11 @@ def test_a_plain_server_without_openapi_or_signal_handler(tmp_path: Path) -> Non
         "-q",
         cwd=tmp_path,
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 0, done.stderr
     checks = {check["id"]: check for check in json.loads(done.stdout)["checks"]}
     assert checks["malformed-input"]["status"] == "skip"
     assert "no OpenAPI document" in checks["malformed-input"]["reason"]
     shutdown = checks["graceful-shutdown"]
-    assert shutdown["status"] == "fail"
-    assert "SIGTERM's default action" in shutdown["reason"]
+    assert shutdown["status"] == "skip"
+    assert "inconclusive" in shutdown["reason"]
     assert shutdown["evidence"]["exit_code"] == -15

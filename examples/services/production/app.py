@@ -441,7 +441,8 @@ class Gateway:
             else:
                 if last or response.status_code not in self.RETRY_STATUSES:
                     return response
-            await asyncio.sleep(0.05 * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+            jitter = random.uniform(0.5, 1.5)  # noqa: S311 - backoff jitter, not cryptography
+            await asyncio.sleep(0.05 * 2 ** (attempt - 1) * jitter)
         raise AssertionError("unreachable")
 
     async def healthy(self) -> bool:
@@ -584,7 +585,8 @@ class RateLimitMiddleware:
             client = (scope.get("client") or ("unknown",))[0]
             wait = self.buckets.take(client)
             if wait > 0:
-                return await send_json(send, 429, {"error": "rate_limited"}, _retry_after(wait))
+                await send_json(send, 429, {"error": "rate_limited"}, _retry_after(wait))
+                return
         await self.app(scope, receive, send)
 
 

@@ -49,6 +49,9 @@ class ScanOptions:
     baseline: Path | None = None
     diff: str | None = None
     plugins: bool = True
+    # Project rules judge the whole project (is there a health endpoint anywhere? a manifest?):
+    # off when only some files are given, as by a pre-commit hook.
+    project_rules: bool = True
 
 
 def decide_root(targets: list[Path], explicit: Path | None = None) -> Path:
@@ -126,7 +129,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
     artifacts: dict[str, Any] = {}
     notes: list[str] = []
     project_rules = [rule for rule in rules if rule.kind is FileKind.PROJECT]
-    if project_rules and changed is None:
+    if project_rules and changed is None and options.project_rules:
         others: dict[str, FileKind] = {
             s.relpath: s.kind for s in sources if s.kind is not FileKind.PYTHON
         }

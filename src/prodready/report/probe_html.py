@@ -3,12 +3,15 @@
 Inline CSS and an inline SVG chart; no script, font, image or stylesheet is fetched, and a
 Content-Security-Policy forbids it. Everything that came from the run (the command, reasons,
 evidence, which holds what the service under test answered) is HTML-escaped.
+
+The page skeleton (:func:`page`), its stylesheet (:data:`CSS`) and :func:`esc` are shared with
+the gate's HTML report.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -26,7 +29,7 @@ from prodready.report.probe_text import (
 _MAX_DEPTH = 4  # deeper evidence is shown as pretty-printed JSON
 _PRE_CHARS = 100  # longer strings go in a <pre> block
 
-_CSS = """
+CSS = """
 :root {
   color-scheme: light dark;
   --bg: #f6f8fa; --card: #ffffff; --fg: #1f2328; --muted: #59636e; --line: #d1d9e0;
@@ -131,14 +134,19 @@ footer { margin-top: 40px; color: var(--muted); font-size: 0.85rem; }
 _LABELS = {Status.PASS: "passed", Status.FAIL: "failed", Status.SKIP: "skipped"}
 
 
-def _e(value: object) -> str:
+def esc(value: object) -> str:
+    """``value`` as HTML text or attribute value: everything from a run goes through here."""
     return escape(str(value), quote=True)
 
 
-def render(report: ProbeReport, *, color: bool = False) -> str:
-    verdict = "pass" if report.passed else "fail"
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    parts = [
+_e = esc
+
+
+def page(title: str, body: Iterable[str], *, css: str = CSS) -> str:
+    """A complete self-contained page: inline ``css`` and ``body`` inside ``<main>``, under a
+    Content-Security-Policy that lets nothing be fetched or run. ``title`` is escaped here; the
+    body parts are markup (empty parts are left out)."""
+    head = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
@@ -146,11 +154,29 @@ def render(report: ProbeReport, *, color: bool = False) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta http-equiv="Content-Security-Policy" '
         "content=\"default-src 'none'; style-src 'unsafe-inline'\">",
-        f"<title>prodready probe: {verdict.upper()}</title>",
-        f"<style>{_CSS}</style>",
+        f"<title>{esc(title)}</title>",
+        f"<style>{css}</style>",
         "</head>",
         "<body>",
         "<main>",
+    ]
+    tail = ["</main>", "</body>", "</html>"]
+    return "\n".join(part for part in [*head, *body, *tail] if part) + "\n"
+
+
+def footer(started_at: str = "") -> str:
+    """``Generated <now> by prodready <version>; run started <started_at>.``"""
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"<footer>Generated {esc(generated)} by prodready {esc(__version__)}"
+        + (f"; run started {esc(started_at)}" if started_at else "")
+        + ".</footer>"
+    )
+
+
+def render(report: ProbeReport, *, color: bool = False) -> str:
+    verdict = "pass" if report.passed else "fail"
+    body = [
         "<header>",
         f'<h1>prodready probe <span class="badge {verdict}">{verdict.upper()}</span></h1>',
         f'<p class="verdict {verdict}">{_e(verdict_text(report, ascii_only=False))}</p>',
@@ -162,16 +188,9 @@ def render(report: ProbeReport, *, color: bool = False) -> str:
         _scorecard(report),
         _details(report),
         _notes(report),
-        "<footer>",
-        f"Generated {_e(generated)} by prodready {_e(__version__)}"
-        + (f"; run started {_e(report.started_at)}" if report.started_at else "")
-        + ".",
-        "</footer>",
-        "</main>",
-        "</body>",
-        "</html>",
+        footer(report.started_at),
     ]
-    return "\n".join(part for part in parts if part) + "\n"
+    return page(f"prodready probe: {verdict.upper()}", body)
 
 
 def _target(report: ProbeReport) -> str:

@@ -16,14 +16,14 @@ from prodready.model import DOCS_URL, Category, Rule, ScanResult, Severity
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "prodready/v1"
 
-_LEVEL = {
+LEVEL = {
     Severity.CRITICAL: "error",
     Severity.HIGH: "error",
     Severity.MEDIUM: "warning",
     Severity.LOW: "note",
 }
 # GitHub ranks security alerts by this CVSS-like score.
-_SECURITY_SEVERITY = {
+SECURITY_SEVERITY = {
     Severity.CRITICAL: "9.5",
     Severity.HIGH: "8.0",
     Severity.MEDIUM: "5.5",
@@ -32,19 +32,19 @@ _SECURITY_SEVERITY = {
 _PRECISION = {"high": "high", "medium": "medium", "low": "low"}
 
 
-def _rule_descriptor(rule: Rule) -> dict[str, Any]:
+def rule_descriptor(rule: Rule) -> dict[str, Any]:
     tags = [rule.category.value]  # "security" for security rules: GitHub's security tag
     if rule.cwe is not None:
         tags.append(f"external/cwe/cwe-{rule.cwe}")
     properties: dict[str, Any] = {
         "tags": tags,
         "precision": _PRECISION[rule.confidence.value],
-        "problem.severity": _LEVEL[rule.severity].replace("note", "recommendation"),
+        "problem.severity": LEVEL[rule.severity].replace("note", "recommendation"),
         "category": rule.category.value,
         "severity": rule.severity.value,
     }
     if rule.category is Category.SECURITY:
-        properties["security-severity"] = _SECURITY_SEVERITY[rule.severity]
+        properties["security-severity"] = SECURITY_SEVERITY[rule.severity]
     return {
         "id": rule.code,
         "name": rule.name,
@@ -52,7 +52,7 @@ def _rule_descriptor(rule: Rule) -> dict[str, Any]:
         "fullDescription": {"text": rule.summary + (f" Fix: {rule.fix}" if rule.fix else "")},
         "help": {"text": rule.docs or rule.summary, "markdown": rule.docs or rule.summary},
         "helpUri": rule.docs_url,
-        "defaultConfiguration": {"level": _LEVEL[rule.severity]},
+        "defaultConfiguration": {"level": LEVEL[rule.severity]},
         "properties": properties,
     }
 
@@ -73,7 +73,7 @@ def render(result: ScanResult, *, color: bool = False) -> str:
             region["snippet"] = {"text": f.snippet}
         entry: dict[str, Any] = {
             "ruleId": f.rule,
-            "level": _LEVEL[f.severity],
+            "level": LEVEL[f.severity],
             "message": {"text": f.message + (f" Fix: {f.fix}" if f.fix else "")},
             "locations": [
                 {
@@ -121,7 +121,7 @@ def render(result: ScanResult, *, color: bool = False) -> str:
                         "version": __version__,
                         "semanticVersion": __version__,
                         "informationUri": DOCS_URL,
-                        "rules": [_rule_descriptor(rule) for rule in rules],
+                        "rules": [rule_descriptor(rule) for rule in rules],
                     }
                 },
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": root_uri}},

@@ -2,15 +2,16 @@
 
 from pathlib import Path
 
+import app as service
 import pytest
 from fastapi.testclient import TestClient
-
-import app as service
 
 
 @pytest.fixture()
 def client(tmp_path: Path):
-    settings = service.Settings(gateway_url="http://127.0.0.1:9", database_path=str(tmp_path / "t.db"))
+    settings = service.Settings(
+        gateway_url="http://127.0.0.1:9", database_path=str(tmp_path / "t.db")
+    )
     with TestClient(service.create_app(settings)) as test_client:
         yield test_client
 
@@ -53,7 +54,10 @@ def test_debits_are_atomic_and_bounded(client: TestClient) -> None:
 
 
 def test_request_ids_are_echoed_and_generated(client: TestClient) -> None:
-    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
     assert client.get("/healthz").headers["x-request-id"]
 
 
@@ -65,7 +69,5 @@ def test_metrics_are_exposed(client: TestClient) -> None:
 
 
 def test_an_unreachable_gateway_is_a_fast_503(client: TestClient) -> None:
-    response = client.post(
-        "/payments", json={"amount": 100, "currency": "USD", "account": "acc-1"}
-    )
+    response = client.post("/payments", json={"amount": 100, "currency": "USD", "account": "acc-1"})
     assert response.status_code in (502, 503, 504)

@@ -1,0 +1,83 @@
+"""``performance`` and ``sandbox``: prodready probe against the running service.
+
+The probe runs once per gate run: the performance stage reads its load checks (latency, memory
+growth, rate limiting against the SLO), the sandbox stage every other check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prodready.gate.model import StageResult, StageStatus
+from prodready.gate.stages.base import StageContext, tool_error
+from prodready.probe.model import ProbeError, ProbeReport, Status
+
+LOAD_CHECKS = ("load-latency", "memory-growth", "rate-limit")
+
+
+def _probe(ctx: StageContext, stage_id: str) -> ProbeReport:
+    if ctx.probe_report is not None:
+        return ctx.probe_report
+    from dataclasses import replace
+
+    from prodready.probe.runner import run_probe
+    from prodready.probe.settings import load_settings
+
+    config = ctx.settings.source
+    settings = load_settings(None if config is None else Path(config), ctx.project)
+    if not settings.cmd:
+        raise ProbeError(
+            "the probe has no command: set cmd under [probe] (or [tool.prodready.probe])"
+        )
+    wanted = [] if ctx.stage("sandbox").enabled else list(LOAD_CHECKS)
+    settings = replace(settings, only=tuple(wanted) or settings.only)
+    ctx.probe_report = run_probe(settings, project_dir=ctx.project, artifacts=ctx.run_dir / "probe")
+    return ctx.probe_report
+
+
+def _stage(ctx: StageContext, stage_id: str, ids: tuple[str, ...] | None) -> StageResult:
+    settings = ctx.stage(stage_id)
+    try:
+        report = _probe(ctx, stage_id)
+    except ProbeError as exc:
+        return tool_error(stage_id, settings.required, f"the probe could not run: {exc}")
+    checks = [c for c in report.checks if (c.id in ids if ids else c.id not in LOAD_CHECKS)]
+    failed = [c for c in checks if c.status is Status.FAIL]
+    figures = {
+        "checks": len(checks),
+        "passed": sum(1 for c in checks if c.status is Status.PASS),
+        "failed": len(failed),
+        "skipped": sum(1 for c in checks if c.status is Status.SKIP),
+    }
+    for check in checks:
+        if check.id == "load-latency":
+            figures.update(
+                {
+                    k: check.evidence[k]
+                    for k in ("p95_ms", "p99_ms", "error_rate")
+                    if k in check.evidence
+                }
+            )
+    result = StageResult(
+        stage_id,
+        StageStatus.FAIL if failed else StageStatus.PASS,
+        "",
+        required=settings.required,
+        figures=figures,
+    )
+    if failed:
+        result.summary = "; ".join(f"{c.id}: {c.reason}" for c in failed[:3])
+    else:
+        result.summary = f"{figures['passed']} probe checks passed, {figures['skipped']} skipped"
+    if not checks:
+        result.status = StageStatus.SKIP
+        result.summary = "no probe checks selected for this stage"
+    return result
+
+
+def performance(ctx: StageContext) -> StageResult:
+    return _stage(ctx, "performance", LOAD_CHECKS)
+
+
+def sandbox(ctx: StageContext) -> StageResult:
+    return _stage(ctx, "sandbox", None)

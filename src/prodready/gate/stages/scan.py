@@ -1,0 +1,57 @@
+"""``security`` and ``dependencies``: prodready's own analyses, run in-process."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from prodready.gate.model import GateFinding, StageResult
+from prodready.gate.readiness import axis_of
+from prodready.gate.stages.base import StageContext, judge_findings
+from prodready.model import Config, ScanResult
+
+
+def _config(ctx: StageContext) -> Config:
+    from prodready.config import find_config, load_config
+
+    return load_config(find_config(ctx.project))
+
+
+def _scan(ctx: StageContext, config: Config) -> ScanResult:
+    from prodready.engine.runner import ScanOptions, scan
+
+    options = ScanOptions(targets=[ctx.project], root=ctx.project, use_cache=True)
+    return scan(options, config)
+
+
+def _findings(stage: str, result: ScanResult) -> list[GateFinding]:
+    return [
+        GateFinding.from_finding(stage, finding, axis_of(finding.category.value))
+        for finding in result.findings
+    ]
+
+
+def security(ctx: StageContext) -> StageResult:
+    config = _config(ctx)
+    # Every category except dependencies, which has its own stage (and may use the network).
+    config = replace(config, ignore=(*config.ignore, "dependencies"))
+    result = _scan(ctx, config)
+    figures = {"files": result.files, "errors": len(result.errors)}
+    return judge_findings(ctx, "security", _findings("security", result), figures, "scan")
+
+
+def dependencies(ctx: StageContext) -> StageResult:
+    config = _config(ctx)
+    stage = ctx.stage("dependencies")
+    config = replace(
+        config,
+        select=("dependencies",),
+        deps=replace(config.deps, online=not stage.offline),
+    )
+    result = _scan(ctx, config)
+    figures: dict[str, object] = {"notes": len(result.notes)}
+    judged = judge_findings(
+        ctx, "dependencies", _findings("dependencies", result), figures, "dependency"
+    )
+    if result.notes:
+        judged.figures["first_note"] = result.notes[0]
+    return judged
