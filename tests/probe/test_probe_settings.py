@@ -135,3 +135,12 @@ def test_broken_toml_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ProbeError, match="invalid TOML"):
         load_settings(broken, tmp_path)
     assert load_settings(None, tmp_path) == ProbeSettings()
+
+
+def test_prodready_toml_in_the_current_directory_is_read(tmp_path: Path) -> None:
+    (tmp_path / "prodready.toml").write_text(
+        'fail-on = "high"\n\n[probe]\ncmd = "python app.py"\nbudget = "90s"\n', encoding="utf-8"
+    )
+    settings = load_settings(None, tmp_path)
+    assert settings.cmd == "python app.py"
+    assert settings.budget_s == 90.0

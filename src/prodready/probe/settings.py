@@ -278,8 +278,14 @@ def merge_deps(
 
 
 def load_settings(path: Path | None, start: Path) -> ProbeSettings:
-    """Settings from ``path`` (a probe TOML or pyproject.toml), or from ./pyproject.toml."""
+    """Settings from ``path`` (a probe TOML, prodready.toml or pyproject.toml), else from the
+    ``[probe]`` table of ./prodready.toml or ``[tool.prodready.probe]`` of ./pyproject.toml."""
     if path is None:
+        own = start / "prodready.toml"
+        if own.is_file():
+            table = _read(own).get("probe")
+            if table is not None:
+                return parse_settings(table, str(own))
         candidate = start / "pyproject.toml"
         if not candidate.is_file():
             return ProbeSettings()
