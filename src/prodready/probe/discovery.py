@@ -240,13 +240,21 @@ def _string(schema: dict[str, Any]) -> str:
 def discover_dependents(
     ctx: ProbeContext,
 ) -> tuple[dict[str, list[RequestSpec]], list[RequestSpec]]:
-    """Send each candidate once: which dependency each reaches, and which answer 2xx."""
+    """Send each candidate: which dependency each reaches, and which can be repeated.
+
+    A write counts as repeatable when a second, fresh request (a new Idempotency-Key) also
+    answers 2xx: creating a payment is, creating the account with a fixed id is not (409).
+    Only repeatable requests are used where the probe sends many (load, shutdown).
+    """
     dependent: dict[str, list[RequestSpec]] = {name: [] for name in ctx.deps}
     healthy: list[RequestSpec] = []
     for spec in ctx.candidates[:_MAX_DISCOVERY_REQUESTS]:
         before = ctx.upstream_requests()
         headers = ctx.idempotency_headers() if spec.method in _MUTATING else None
-        if ctx.send(spec, headers=headers, timeout=5.0).ok:
+        ok = ctx.send(spec, headers=headers, timeout=5.0).ok
+        if ok and spec.method in _MUTATING:
+            ok = ctx.send(spec, headers=ctx.idempotency_headers(), timeout=5.0).ok
+        if ok:
             healthy.append(spec)
         after = ctx.upstream_requests()
         for name, count in after.items():

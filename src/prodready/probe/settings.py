@@ -213,7 +213,7 @@ class ProbeSettings:
         return self.slo or default_slo()
 
 
-DEFAULT_SLO = ("p(99) < 1000ms", "error_rate < 0.01", "memory_growth < 4MB")
+DEFAULT_SLO = ("p(99) < 1000ms", "error_rate < 0.01", "memory_growth < 2MB")
 
 
 def default_slo() -> tuple[Threshold, ...]:

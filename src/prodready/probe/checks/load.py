@@ -18,18 +18,12 @@ if TYPE_CHECKING:
     from prodready.probe.load import LoadStats
 
 _MIN_REQUESTS_FOR_MEMORY = 300
+_UNSERVED_PATH = "/prodready-probe/rate-limit"
 
 
 def _mix(ctx: ProbeContext) -> list[RequestSpec]:
-    """The load mix: configured templates and safe reads that answered 2xx.
-
-    Synthesised writes join only when nothing was configured: repeated, they mostly conflict
-    (409 on an existing record), which would read as errors under load.
-    """
+    """The load mix: the requests that answered 2xx and can be repeated (see discovery)."""
     healthy = [spec for spec in ctx.candidates if spec in ctx.healthy]
-    templates = list(ctx.settings.requests)
-    if templates:
-        healthy = [s for s in healthy if s in templates or s.method not in MUTATING]
     if healthy:
         return healthy
     path = ctx.liveness or ctx.readiness or "/"
@@ -216,14 +210,10 @@ def rate_limit(ctx: ProbeContext) -> CheckResult:
     if settings.path is not None:
         target = RequestSpec("GET", settings.path)
     else:
-        api = [s for s in _mix(ctx) if not is_infrastructure(s.path)]
-        reads = [s for s in api if s.method not in MUTATING]
-        if not api:
-            return skipped(
-                "rate-limit",
-                "no API request to burst (set rate-limit.path, or give request templates)",
-            )
-        target = (reads or api)[0]
+        reads = [s for s in _mix(ctx) if s.method not in MUTATING and not is_infrastructure(s.path)]
+        # Without an API read, a path nobody serves: cheap to answer, and it passes through the
+        # same middleware (rate limiting included) as every API call; health checks often don't.
+        target = reads[0] if reads else RequestSpec("GET", _UNSERVED_PATH)
     try:
         stats = run_load(
             ctx.base_url,
