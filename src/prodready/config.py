@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from prodready.model import (
     Severity,
     parse_enum,
 )
+from prodready.tables import read_toml
 
 CONFIG_FILES = ("prodready.toml", "pyproject.toml")
 
@@ -68,14 +68,7 @@ def load_config(path: Path | None) -> Config:
 
 def read_table(path: Path) -> dict[str, Any]:
     """The raw prodready table of a configuration file (may be empty)."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: configuration is not valid UTF-8") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    data = read_toml(path, ConfigError)
     if path.name == "pyproject.toml":
         tool = data.get("tool", {})
         table = tool.get("prodready", {}) if isinstance(tool, dict) else {}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 
 import pytest
 from conftest import SHARED
+from html_audit import audit_html
 
 from prodready import __version__
 from prodready.gate.model import (
@@ -410,63 +410,11 @@ def test_sarif_of_an_empty_and_a_large_report_validates() -> None:
 
 # --- html -----------------------------------------------------------------------------------
 
-_VOID = {"meta", "link", "br", "hr", "img", "input", "source", "wbr", "col", "area", "base"}
-
-
-class _Audit(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.errors: list[str] = []
-        self.tags: list[str] = []
-        self.attrs: list[tuple[str, str]] = []
-        self.ids: list[str] = []
-        self.styles: list[str] = []
-        self.text: list[str] = []
-        self._in_style = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        for name, value in attrs:
-            self.attrs.append((name, value or ""))
-            if name == "id":
-                self.ids.append(value or "")
-        if tag not in _VOID:
-            self.stack.append(tag)
-        self._in_style = tag == "style"
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        for name, value in attrs:
-            self.attrs.append((name, value or ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _VOID:
-            return
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"</{tag}> closes {self.stack[-1] if self.stack else 'nothing'}")
-            return
-        self.stack.pop()
-        self._in_style = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_style:
-            self.styles.append(data)
-        else:
-            self.text.append(data)
-
-
-def _audit(page: str) -> _Audit:
-    audit = _Audit()
-    audit.feed(page)
-    audit.close()
-    return audit
-
 
 def test_html_is_balanced_escaped_and_self_contained() -> None:
     page = gate_renderer("html")(_report())
     assert page.startswith("<!DOCTYPE html>")
-    audit = _audit(page)
+    audit = audit_html(page)
     assert audit.errors == []
     assert audit.stack == []
     assert "script" not in audit.tags
@@ -494,7 +442,7 @@ def test_html_is_balanced_escaped_and_self_contained() -> None:
 def test_html_contents() -> None:
     report = _report()
     page = gate_renderer("html")(report)
-    text = "".join(_audit(page).text)
+    text = "".join(audit_html(page).text)
     assert "RELEASE BLOCKED" in text
     for reason in report.reasons:
         assert reason in text
@@ -522,10 +470,10 @@ def test_html_contents() -> None:
 
 def test_html_released_and_empty() -> None:
     page = gate_renderer("html")(_report(released=True))
-    text = "".join(_audit(page).text)
+    text = "".join(audit_html(page).text)
     assert "RELEASE ALLOWED" in text and "RELEASE BLOCKED" not in text
     empty = gate_renderer("html")(GateReport(run_id="r", run_dir="/tmp/r"))
-    audit = _audit(empty)
+    audit = audit_html(empty)
     assert audit.errors == [] and audit.stack == []
     assert "No stage ran." in empty
     assert "No findings." in empty

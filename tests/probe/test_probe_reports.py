@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 
 import pytest
+from html_audit import audit_html
 
 from prodready import __version__
 from prodready.probe.model import (
@@ -234,64 +234,12 @@ def test_evidence_digest() -> None:
 
 # --- html --------------------------------------------------------------------------------
 
-_VOID = {"meta", "link", "br", "hr", "img", "input", "source", "wbr", "col", "area", "base"}
-
-
-class _Audit(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.errors: list[str] = []
-        self.tags: list[str] = []
-        self.attrs: list[tuple[str, str]] = []
-        self.ids: list[str] = []
-        self.styles: list[str] = []
-        self.text: list[str] = []
-        self._in_style = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        for name, value in attrs:
-            self.attrs.append((name, value or ""))
-            if name == "id":
-                self.ids.append(value or "")
-        if tag not in _VOID:
-            self.stack.append(tag)
-        self._in_style = tag == "style"
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        for name, value in attrs:
-            self.attrs.append((name, value or ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _VOID:
-            return
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"</{tag}> closes {self.stack[-1] if self.stack else 'nothing'}")
-            return
-        self.stack.pop()
-        self._in_style = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_style:
-            self.styles.append(data)
-        else:
-            self.text.append(data)
-
-
-def _audit(page: str) -> _Audit:
-    audit = _Audit()
-    audit.feed(page)
-    audit.close()
-    return audit
-
 
 def test_html_is_balanced_and_escaped() -> None:
     report = _report()
     page = probe_renderer("html")(report)
     assert page.startswith("<!DOCTYPE html>")
-    audit = _audit(page)
+    audit = audit_html(page)
     assert audit.errors == []
     assert audit.stack == []
     # Evidence, notes and keys from the service never become markup.
@@ -316,7 +264,7 @@ def test_html_is_balanced_and_escaped() -> None:
 
 def test_html_is_self_contained() -> None:
     page = probe_renderer("html")(_report())
-    audit = _audit(page)
+    audit = audit_html(page)
     for name, value in audit.attrs:
         if name in {"src", "href", "action", "srcset", "data", "poster", "xlink:href"}:
             assert not re.match(r"\s*(https?:)?//", value), (name, value)
@@ -333,7 +281,7 @@ def test_html_is_self_contained() -> None:
 def test_html_contents() -> None:
     report = _report()
     page = probe_renderer("html")(report)
-    text = "".join(_audit(page).text)
+    text = "".join(audit_html(page).text)
     for check in report.checks:
         assert check.id in text
         assert check.title in text
@@ -355,9 +303,9 @@ def test_html_passing_and_empty() -> None:
     report.checks = [check for check in report.checks if check.status is Status.PASS]
     page = probe_renderer("html")(report)
     assert "PASS \u2014 0 failed, 1 passed, 0 skipped" in page
-    assert _audit(page).errors == []
+    assert audit_html(page).errors == []
     empty = probe_renderer("html")(ProbeReport(target=ProbeTarget(command="python app.py")))
-    audit = _audit(empty)
+    audit = audit_html(empty)
     assert audit.errors == []
     assert audit.stack == []
     assert "No check ran." in empty

@@ -5,9 +5,7 @@ file, the key and a "did you mean".
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,9 +13,7 @@ from typing import Any
 
 from prodready.gate.model import LEVELS, STAGES, GateError
 from prodready.model import Severity
-
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+from prodready.tables import TableReader, read_toml
 
 # Stages that run only when configured: they need a command or a probe setup.
 _OPT_IN = ("integration", "performance", "sandbox")
@@ -119,14 +115,7 @@ def load_gate_settings(project: Path, config: Path | None = None) -> GateSetting
                 break
     if path is None:
         return GateSettings()
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GateError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise GateError(f"{path}: configuration is not valid UTF-8") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise GateError(f"{path}: invalid TOML: {exc}") from exc
+    document = read_toml(path, GateError)
     if path.name == "pyproject.toml":
         table = document.get("tool", {}).get("prodready", {})
         prefix = f"{path}: tool.prodready."
@@ -138,36 +127,8 @@ def load_gate_settings(project: Path, config: Path | None = None) -> GateSetting
     return parse_gate_settings(table, prefix, source=str(path))
 
 
-class _Table:
-    def __init__(self, value: object, where: str) -> None:
-        if not isinstance(value, dict):
-            raise GateError(f"{where} must be a table; got {value!r}")
-        self.data: dict[str, Any] = value
-        self.where = where
-
-    def key(self, name: str) -> str:
-        return f"{self.where}.{name}"
-
-    def only(self, *known: str) -> None:
-        for name in self.data:
-            if name not in known:
-                hint = difflib.get_close_matches(name, known, n=1)
-                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise GateError(
-                    f"unknown key {self.key(name)}{suggestion}; known keys: {', '.join(known)}"
-                )
-
-    def boolean(self, name: str) -> bool | None:
-        value = self.data.get(name)
-        if value is not None and not isinstance(value, bool):
-            raise GateError(f"{self.key(name)} must be true or false; got {value!r}")
-        return value
-
-    def string(self, name: str) -> str | None:
-        value = self.data.get(name)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise GateError(f"{self.key(name)} must be a non-empty string; got {value!r}")
-        return value.strip() if isinstance(value, str) else None
+class _Table(TableReader):
+    error = GateError
 
     def severity(self, name: str) -> Severity | None:
         value = self.string(name)
@@ -179,20 +140,8 @@ class _Table:
             allowed = ", ".join(s.value for s in Severity)
             raise GateError(f"{self.key(name)} must be one of {allowed}; got {value!r}") from exc
 
-    def duration(self, name: str) -> float | None:
-        value = self.data.get(name)
-        if value is None:
-            return None
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return float(value)
-        if isinstance(value, str) and (match := _DURATION.fullmatch(value)):
-            return float(match[1]) * _UNITS[match[2] or "s"]
-        raise GateError(
-            f"{self.key(name)} must be a duration like 300, '90s' or '5m'; got {value!r}"
-        )
-
     def percent(self, name: str) -> float | None:
-        value = self.data.get(name)
+        value = self.table.get(name)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
@@ -205,7 +154,7 @@ def parse_gate_settings(
 ) -> GateSettings:
     settings = GateSettings(source=source)
     gate = _Table(table.get("gate", {}), f"{prefix}gate")
-    gate.only("base", "keep-going", "artifacts", "stage", "levels", "release-level")
+    gate.done(("base", "keep-going", "artifacts", "stage", "levels", "release-level"))
     settings = replace(
         settings,
         base=gate.string("base"),
@@ -213,14 +162,14 @@ def parse_gate_settings(
         artifacts=gate.string("artifacts") or settings.artifacts,
     )
     stages = dict(settings.stages)
-    stage_tables = _Table(gate.data.get("stage", {}), gate.key("stage"))
-    stage_tables.only(*STAGES)
-    for stage_id, raw in stage_tables.data.items():
+    stage_tables = _Table(gate.table.get("stage", {}), gate.key("stage"))
+    stage_tables.done((*STAGES,))
+    for stage_id, raw in stage_tables.table.items():
         stages[stage_id] = _parse_stage(stages[stage_id], _Table(raw, stage_tables.key(stage_id)))
     settings = replace(settings, stages=stages)
-    if "levels" in gate.data:
+    if "levels" in gate.table:
         settings = replace(
-            settings, levels=_parse_levels(_Table(gate.data["levels"], gate.key("levels")))
+            settings, levels=_parse_levels(_Table(gate.table["levels"], gate.key("levels")))
         )
     release_level = gate.string("release-level")
     if release_level is not None:
@@ -229,12 +178,12 @@ def parse_gate_settings(
         settings = replace(settings, release_level=release_level)
 
     policy = _Table(table.get("policy", {}), f"{prefix}policy")
-    policy.only("fail-on", "require-tests", "require-approval", "ai-assisted")
+    policy.done(("fail-on", "require-tests", "require-approval", "ai-assisted"))
     settings = replace(settings, policy=_parse_policy(settings.policy, policy))
-    ai = _Table(policy.data.get("ai-assisted", {}), policy.key("ai-assisted"))
-    ai.only("fail-on", "require-tests", "require-approval", "assistants")
+    ai = _Table(policy.table.get("ai-assisted", {}), policy.key("ai-assisted"))
+    ai.done(("fail-on", "require-tests", "require-approval", "assistants"))
     settings = replace(settings, ai_policy=_parse_policy(settings.ai_policy, ai))
-    assistants = ai.data.get("assistants")
+    assistants = ai.table.get("assistants")
     if assistants is not None:
         if not isinstance(assistants, list) or not all(isinstance(p, str) for p in assistants):
             raise GateError(f"{ai.key('assistants')} must be a list of regular expressions")
@@ -248,8 +197,8 @@ def parse_gate_settings(
 
 
 def _parse_stage(base: StageSettings, table: _Table) -> StageSettings:
-    table.only(
-        "enabled", "required", "timeout", "command", "coverage", "fail-on", "file", "offline"
+    table.done(
+        ("enabled", "required", "timeout", "command", "coverage", "fail-on", "file", "offline")
     )
     command = table.string("command")
     enabled = table.boolean("enabled")
@@ -278,11 +227,11 @@ def _parse_policy(base: Policy, table: _Table) -> Policy:
 
 
 def _parse_levels(table: _Table) -> dict[str, LevelCriteria]:
-    table.only("bronze", "silver", "gold")
+    table.done(("bronze", "silver", "gold"))
     levels = _default_levels()
-    for name, raw in table.data.items():
+    for name, raw in table.table.items():
         level = _Table(raw, table.key(name))
-        level.only("max-severity", "evidence")
+        level.done(("max-severity", "evidence"))
         worst = level.string("max-severity")
         evidence = level.boolean("evidence")
         levels[name] = LevelCriteria(

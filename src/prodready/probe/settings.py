@@ -11,24 +11,16 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from prodready import tables
 from prodready.probe.model import CHECK_IDS, ProbeError, RequestSpec
+from prodready.tables import SIZE_UNITS, TableReader
 
 _TIME_UNITS = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-_SIZE_UNITS = {
-    "b": 1,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-}
 _COMPARATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -39,8 +31,6 @@ _THRESHOLD = re.compile(
     r"^\s*(?P<metric>p\(\s*(?P<pct>[\d.]+)\s*\)|[a-z_]+)\s*(?P<op><=|>=|<|>)\s*"
     r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>[a-zA-Zµ%]*)\s*$"
 )
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m)?\s*")
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
 _PERCENTILES = {"50": "p50_ms", "95": "p95_ms", "99": "p99_ms", "100": "max_ms"}
 _METRICS = {
     "avg": "avg_ms",
@@ -95,7 +85,7 @@ class Threshold:
                 raise ProbeError(f"{where}: {text!r}: time unit must be one of us, ms, s, m")
             value *= factor
         elif metric == "memory_growth_bytes":
-            size = _SIZE_UNITS.get(unit.lower()) if unit else None
+            size = SIZE_UNITS.get(unit.lower()) if unit else None
             if size is None:
                 raise ProbeError(f"{where}: {text!r}: give memory growth a unit (KB, MB, MiB, ...)")
             value *= size
@@ -222,32 +212,12 @@ def default_slo() -> tuple[Threshold, ...]:
 
 def parse_duration(value: object, where: str) -> float:
     """Seconds from ``10``, ``2.5``, ``"500ms"``, ``"10s"`` or ``"2m"``."""
-    if isinstance(value, bool):
-        raise ProbeError(f"{where} must be a duration like 10, '500ms' or '2m'; got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (
-        m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m)?\s*", value)
-    ):
-        seconds = float(m[1]) * _TIME_UNITS[m[2] or "s"] / 1000.0
-    else:
-        raise ProbeError(f"{where} must be a duration like 10, '500ms' or '2m'; got {value!r}")
-    if seconds < 0:
-        raise ProbeError(f"{where} must not be negative; got {value!r}")
-    return seconds
+    return tables.parse_duration(value, where, ProbeError)
 
 
 def parse_size(value: object, where: str) -> int:
     """Bytes from ``1048576``, ``"64KiB"`` or ``"5MB"``."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str) and (
-        m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
-    ):
-        unit = _SIZE_UNITS.get((m[2] or "b").lower())
-        if unit is not None:
-            return int(float(m[1]) * unit)
-    raise ProbeError(f"{where} must be a size like 1048576, '64KiB' or '5MB'; got {value!r}")
+    return tables.parse_size(value, where, ProbeError)
 
 
 def parse_dep_option(option: str) -> DependencySpec:
@@ -304,86 +274,11 @@ def load_settings(path: Path | None, start: Path) -> ProbeSettings:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProbeError(f"{path}: cannot read probe configuration: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ProbeError(f"{path}: probe configuration is not valid UTF-8") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ProbeError(f"{path}: invalid TOML: {exc}") from exc
+    return tables.read_toml(path, ProbeError, "probe configuration")
 
 
-class _Reader:
-    """Validates one table: every key is consumed once, leftovers are reported by name."""
-
-    def __init__(self, table: object, where: str) -> None:
-        if not isinstance(table, dict):
-            raise ProbeError(f"{where} must be a table; got {table!r}")
-        self.table: dict[str, Any] = table
-        self.where = where
-
-    def key(self, key: str) -> str:
-        return f"{self.where}.{key}"
-
-    def done(self, known: tuple[str, ...]) -> None:
-        for key in self.table:
-            if key not in known:
-                hint = difflib.get_close_matches(key, known, n=1)
-                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise ProbeError(
-                    f"unknown key {self.key(key)}{suggestion}; known keys: {', '.join(known)}"
-                )
-
-    def string(self, key: str) -> str | None:
-        value = self.table.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise ProbeError(f"{self.key(key)} must be a non-empty string; got {value!r}")
-        return value.strip()
-
-    def number(self, key: str, *, minimum: float = 0.0) -> float | None:
-        value = self.table.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-            raise ProbeError(f"{self.key(key)} must be a number >= {minimum:g}; got {value!r}")
-        return float(value)
-
-    def integer(self, key: str, *, minimum: int = 0) -> int | None:
-        value = self.table.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ProbeError(f"{self.key(key)} must be an integer >= {minimum}; got {value!r}")
-        return value
-
-    def duration(self, key: str) -> float | None:
-        value = self.table.get(key)
-        return None if value is None else parse_duration(value, self.key(key))
-
-    def size(self, key: str) -> int | None:
-        value = self.table.get(key)
-        return None if value is None else parse_size(value, self.key(key))
-
-    def boolean(self, key: str) -> bool | None:
-        value = self.table.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, bool):
-            raise ProbeError(f"{self.key(key)} must be true or false; got {value!r}")
-        return value
-
-    def strings(self, key: str) -> tuple[str, ...] | None:
-        value = self.table.get(key)
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = value.split(",")
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise ProbeError(f"{self.key(key)} must be a list of strings; got {value!r}")
-        return tuple(item.strip() for item in value if item.strip())
+class _Reader(TableReader):
+    error = ProbeError
 
 
 def _present(**values: Any) -> dict[str, Any]:
