@@ -15,7 +15,7 @@ from prodready.probe.model import ProbeError, ProbeReport, Status
 LOAD_CHECKS = ("load-latency", "memory-growth", "rate-limit")
 
 
-def _probe(ctx: StageContext, stage_id: str) -> ProbeReport:
+def _probe(ctx: StageContext) -> ProbeReport:
     if ctx.probe_report is not None:
         return ctx.probe_report
     from dataclasses import replace
@@ -38,7 +38,7 @@ def _probe(ctx: StageContext, stage_id: str) -> ProbeReport:
 def _stage(ctx: StageContext, stage_id: str, ids: tuple[str, ...] | None) -> StageResult:
     settings = ctx.stage(stage_id)
     try:
-        report = _probe(ctx, stage_id)
+        report = _probe(ctx)
     except ProbeError as exc:
         return tool_error(stage_id, settings.required, f"the probe could not run: {exc}")
     checks = [c for c in report.checks if (c.id in ids if ids else c.id not in LOAD_CHECKS)]
