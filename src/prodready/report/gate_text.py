@@ -162,7 +162,7 @@ def provenance_summary(provenance: Provenance) -> str:
     """``3 commits, 2 AI-assisted (Claude, Copilot); 120 of 150 changed lines AI-written``."""
     commits = provenance.commits
     if provenance.base is None and not commits:
-        return "no git history: provenance unknown"
+        return "no change range (no base: outside git, or on the default branch itself; see --base)"
     ai_commits = sum(1 for commit in commits if commit.ai_assisted)
     names = assistants(provenance)
     text = f"{len(commits)} commit{'s' if len(commits) != 1 else ''}, {ai_commits} AI-assisted"
