@@ -7,7 +7,7 @@ gate reports in ``gate_<name>`` modules.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prodready.model import ScanResult
 
@@ -32,28 +32,23 @@ class GateRenderer(Protocol):
     def __call__(self, report: GateReport, *, color: bool = False) -> str: ...
 
 
+def _render_function(module: str, name: str, formats: tuple[str, ...], kind: str) -> Any:
+    """The ``render`` function of ``prodready.report.<module>``, imported only when used."""
+    if name not in formats:
+        raise ValueError(f"unknown {kind}format {name!r}; choose one of {', '.join(formats)}")
+    return importlib.import_module(f"prodready.report.{module}").render
+
+
 def renderer(name: str) -> Renderer:
-    """The ``render`` function of a format, imported only when used."""
-    if name not in FORMATS:
-        raise ValueError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
-    module = importlib.import_module(f"prodready.report.{name}_format")
-    render: Renderer = module.render
+    render: Renderer = _render_function(f"{name}_format", name, FORMATS, "")
     return render
 
 
 def probe_renderer(name: str) -> ProbeRenderer:
-    """The ``render`` function of a probe report format, imported only when used."""
-    if name not in PROBE_FORMATS:
-        raise ValueError(f"unknown probe format {name!r}; choose one of {', '.join(PROBE_FORMATS)}")
-    module = importlib.import_module(f"prodready.report.probe_{name}")
-    render: ProbeRenderer = module.render
+    render: ProbeRenderer = _render_function(f"probe_{name}", name, PROBE_FORMATS, "probe ")
     return render
 
 
 def gate_renderer(name: str) -> GateRenderer:
-    """The ``render`` function of a gate report format, imported only when used."""
-    if name not in GATE_FORMATS:
-        raise ValueError(f"unknown gate format {name!r}; choose one of {', '.join(GATE_FORMATS)}")
-    module = importlib.import_module(f"prodready.report.gate_{name}")
-    render: GateRenderer = module.render
+    render: GateRenderer = _render_function(f"gate_{name}", name, GATE_FORMATS, "gate ")
     return render

@@ -10,16 +10,21 @@ from __future__ import annotations
 import time
 
 from prodready.probe.checks.base import failed, passed, toxic
-from prodready.probe.context import ProbeContext
+from prodready.probe.context import Outcome, ProbeContext
 from prodready.probe.discovery import LIVENESS_PATHS, READINESS_PATHS
 from prodready.probe.model import CheckResult
 
 _RECOVERY_S = 15.0
 
 
-def _all_down(ctx: ProbeContext) -> None:
+def _with_dependencies_down(ctx: ProbeContext, path: str, timeout: float) -> Outcome:
+    """GET ``path`` while every dependency refuses connections."""
     for name in ctx.deps:
         ctx.set_faults(name, [toxic("down")])
+    try:
+        return ctx.get(path, timeout=timeout)
+    finally:
+        ctx.clear_faults()
 
 
 def readiness(ctx: ProbeContext) -> CheckResult:
@@ -39,11 +44,7 @@ def readiness(ctx: ProbeContext) -> CheckResult:
     if not ctx.deps:
         return passed("readiness", f"{path} answered 200; no dependencies to take down", **evidence)
     budget = ctx.settings.dependency_budget_s
-    _all_down(ctx)
-    try:
-        during = ctx.get(path, timeout=budget)
-    finally:
-        ctx.clear_faults()
+    during = _with_dependencies_down(ctx, path, budget)
     evidence["dependencies_down"] = during.to_dict()
     if during.status is None:
         return failed(
@@ -83,11 +84,7 @@ def liveness(ctx: ProbeContext) -> CheckResult:
         return failed("liveness", f"{healthy.brief()} while everything was healthy", **evidence)
     if not ctx.deps:
         return passed("liveness", f"{path} answered 200 in {healthy.elapsed_s * 1000:.0f} ms")
-    _all_down(ctx)
-    try:
-        during = ctx.get(path, timeout=3.0)
-    finally:
-        ctx.clear_faults()
+    during = _with_dependencies_down(ctx, path, 3.0)
     evidence["dependencies_down"] = during.to_dict()
     if during.status != 200:
         return failed(
