@@ -115,16 +115,38 @@ def test_unterminated_heredoc_ends_at_the_end_of_the_file() -> None:
 # -- YAML -------------------------------------------------------------------------------------
 
 
-def test_alias_expansion_stays_linear() -> None:
+def _laughs(levels: int, *, as_key: bool) -> str:
+    """A "billion laughs" document: each level lists the previous one ten times."""
     lines = ["apiVersion: v1", "kind: ConfigMap", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    for level in range(1, 8):
+    for level in range(1, levels):
         lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]")
-    started = time.perf_counter()
-    document = parse_yaml("\n".join(lines)).documents[0]
-    assert time.perf_counter() - started < 2
-    assert len(document.lines) < 1000
+    last = f"*a{levels - 1}"
+    lines.append(f"? {last}\n: boom" if as_key else f"top: {last}")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_expansion_is_shared_below_the_cap() -> None:
+    document = parse_yaml(_laughs(4, as_key=False)).documents[0]  # a3: 10**4 nodes expanded
     assert document.data["a1"][9] == ["x"] * 10
-    assert document.data["a7"][0] is document.data["a6"]  # shared, as PyYAML's constructor does
+    assert document.data["a3"][0] is document.data["a2"]  # shared, as PyYAML's constructor does
+    assert document.data["top"] is document.data["a3"]
+
+
+@pytest.mark.parametrize("as_key", [False, True], ids=["value", "key"])
+def test_alias_bomb_is_a_document_error(as_key: bool) -> None:
+    """Issue 10 #7: an alias key to a nested list used to be expanded in full by str()."""
+    started = time.perf_counter()
+    with pytest.raises(DocumentError) as caught:
+        parse_yaml(_laughs(10, as_key=as_key))
+    assert time.perf_counter() - started < 2
+    assert str(caught.value) == "YAML alias expansion exceeds 100000 nodes"
+    assert caught.value.line == 7  # a4 repeats a3 past the cap
+
+
+def test_non_scalar_keys_are_skipped() -> None:
+    document = parse_yaml("a: &a [1, 2]\n? *a\n: one\n? {k: v}\n: two\nb: 3\n").documents[0]
+    assert document.data == {"a": [1, 2], "b": 3}
+    assert document.line_of("b") == 6
 
 
 def test_recursive_alias_is_a_document_error() -> None:

@@ -344,6 +344,9 @@ def _scalar(node: Any) -> Any:
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# Nodes a document may repeat through aliases: Compose files that share a block of settings
+# between a few dozen services stay far below it; a "billion laughs" document does not.
+MAX_ALIAS_EXPANSION = 100_000
 
 
 class _Converter:
@@ -353,12 +356,22 @@ class _Converter:
     again at every use would let a few lines of nested aliases ("billion laughs") expand to
     millions of objects. Lines are recorded at the first use only; later uses fall back to the
     line of the key holding the alias. Merge keys (``<<: *defaults``) are resolved.
+
+    Sharing keeps the conversion linear, but every rule that walks the data would still see the
+    whole expanded graph, so the nodes that aliases repeat are counted and a document that
+    repeats more than :data:`MAX_ALIAS_EXPANSION` of them is not analysed. Mapping keys that
+    are not scalars (``? [a, b]``) are skipped: no manifest format uses them, and turning one
+    into a string would expand every alias inside it.
     """
 
     def __init__(self, lines: dict[tuple[Any, ...], int]) -> None:
         self.lines = lines
         self.done: dict[int, Any] = {}
         self.active: set[int] = set()
+        self.sizes: dict[int, int] = {}  # node -> how many nodes it stands for, fully expanded
+        self.expanded = 0  # nodes repeated through aliases so far
+        # Where the value being converted is used: an alias node carries its anchor's line.
+        self.use_line = 1
 
     def convert(self, node: Any, path: tuple[Any, ...], depth: int) -> Any:
         import yaml
@@ -367,6 +380,11 @@ class _Converter:
             raise DocumentError("YAML nesting is too deep", node.start_mark.line + 1)
         key = id(node)
         if key in self.done:
+            self.expanded += self.sizes[key]
+            if self.expanded > MAX_ALIAS_EXPANSION:
+                raise DocumentError(
+                    f"YAML alias expansion exceeds {MAX_ALIAS_EXPANSION} nodes", self.use_line
+                )
             return self.done[key]
         if key in self.active:
             raise DocumentError("recursive YAML alias", node.start_mark.line + 1)
@@ -380,12 +398,14 @@ class _Converter:
             items: list[Any] = []
             for position, item in enumerate(node.value):
                 self.lines.setdefault((*path, position), item.start_mark.line + 1)
+                self.use_line = node.start_mark.line + 1
                 items.append(self.convert(item, (*path, position), depth + 1))
             self.active.discard(key)
             result = items
         else:
             result = _scalar(node)
         self.done[key] = result
+        self.sizes[key] = 1 + sum(self.sizes.get(id(child), 0) for child in _children(node))
         return result
 
     def _mapping(self, node: Any, path: tuple[Any, ...], depth: int) -> dict[Any, Any]:
@@ -400,14 +420,16 @@ class _Converter:
                     value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
                 )
                 for source in sources:
+                    self.use_line = line
                     value = self.convert(source, path, depth + 1)
                     if isinstance(value, dict):
                         merged.append((value, line))
                 continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            self.use_line = key_node.start_mark.line + 1
             key = self.convert(key_node, path, depth + 1)
-            if isinstance(key, list | dict):
-                key = str(key)
-            self.lines[(*path, key)] = key_node.start_mark.line + 1
+            self.lines[(*path, key)] = self.use_line = key_node.start_mark.line + 1
             result[key] = self.convert(value_node, (*path, key), depth + 1)
         for source, line in merged:  # explicit keys win, then earlier merged mappings
             for key, value in source.items():
@@ -415,6 +437,16 @@ class _Converter:
                     result[key] = value
                     self.lines.setdefault((*path, key), line)
         return result
+
+
+def _children(node: Any) -> list[Any]:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _convert(
