@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -133,9 +134,12 @@ def test_write_baseline_then_scan_with_it(tmp_path: Path) -> None:
 
 def test_cache_is_used_on_rescan(tmp_path: Path) -> None:
     project = _project(tmp_path, 'select = ["RES001"]\n')
-    first = run_cli(["scan", "--format", "json"], project)
-    second = run_cli(["scan"], project)
-    assert (project / ".prodready_cache").is_dir()
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    env.pop("PRODREADY_CACHE_DIR", None)
+    first = run_cli(["scan", "--format", "json"], project, env)
+    second = run_cli(["scan"], project, env)
+    assert not (project / ".prodready_cache").exists()
+    assert len(list((tmp_path / "xdg" / "prodready").glob("*/results-*.json"))) == 1
     assert "1 from cache" in second.stdout
     assert json.loads(first.stdout)["summary"]["findings"] == 1
 

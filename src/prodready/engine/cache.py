@@ -3,20 +3,25 @@
 One JSON file per (tool version, effective rule set, profile) key, mapping each file's relative
 path to the digest of the content it was computed from and the result. Rescanning an unchanged
 tree reads and hashes files but parses none. Writes are atomic (temp file + rename), so a killed
-scan never leaves a half-written cache; an unreadable or corrupt cache is treated as empty.
+scan never leaves a half-written cache; an unreadable or corrupt cache is treated as empty, and
+an entry of the wrong shape is a miss (the file is analysed again), never a partial result.
+
+The default location is the user's cache directory, keyed by the scan root, not the scanned
+tree: a cache committed to a repository would otherwise decide what a fresh clone reports.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from prodready.engine.analyze import FileResult
-from prodready.model import Finding, ScanError
+from prodready.model import Category, Confidence, Finding, ScanError, Severity
 
-CACHE_DIR_NAME = ".prodready_cache"
+CACHE_DIR_NAME = ".prodready_cache"  # the pre-1.x in-tree location, still skipped by discovery
 KEEP_KEYS = 8
 _FORMAT = 1
 
@@ -43,18 +48,17 @@ class ResultCache:
 
     def get(self, relpath: str, digest: str) -> FileResult | None:
         entry = self._entries.get(relpath)
-        if entry is None or entry.get("digest") != digest:
+        if not isinstance(entry, dict) or entry.get("digest") != digest:
             return None
-        try:
-            result = FileResult(
-                relpath,
-                digest,
-                [Finding.from_dict(f) for f in entry["findings"]],
-                [ScanError(relpath, e["message"], e.get("line")) for e in entry["errors"]],
-                entry.get("facts"),
-            )
-        except (KeyError, TypeError, ValueError):
+        if not _valid_entry(entry, relpath):
             return None
+        result = FileResult(
+            relpath,
+            digest,
+            [Finding.from_dict(f) for f in entry["findings"]],
+            [ScanError(relpath, e["message"], e["line"]) for e in entry["errors"]],
+            entry["facts"],
+        )
         self.hits += 1
         return result
 
@@ -118,3 +122,128 @@ def _mark_cache_directory(directory: Path) -> None:
             "# This file is a cache directory tag created by prodready.\n",
             encoding="utf-8",
         )
+
+
+def default_cache_dir(root: Path) -> Path:
+    """``$XDG_CACHE_HOME/prodready/<hash of the resolved root>`` (``~/.cache`` without it)."""
+    base = os.environ.get("XDG_CACHE_HOME") or ""
+    home = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+    key = hashlib.blake2b(str(root.resolve()).encode(), digest_size=10).hexdigest()
+    return home / "prodready" / key
+
+
+# -- entry validation: every field with its type, as ``put`` writes it ---------------------------
+
+_FINDING_STRINGS = ("rule", "name", "path", "message", "fingerprint")
+_FINDING_INTEGERS = ("line", "column", "end_line", "end_column")
+_ENUMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("category", tuple(c.value for c in Category)),
+    ("severity", tuple(s.value for s in Severity)),
+    ("confidence", tuple(c.value for c in Confidence)),
+)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _optional(value: object, kind: type) -> bool:
+    return value is None or (isinstance(value, kind) and not isinstance(value, bool))
+
+
+def _valid_entry(entry: dict[str, Any], relpath: str) -> bool:
+    findings = entry.get("findings")
+    errors = entry.get("errors")
+    facts = entry.get("facts", ...)
+    return (
+        set(entry) == {"digest", "findings", "errors", "facts"}
+        and isinstance(findings, list)
+        and all(_valid_finding(finding, relpath) for finding in findings)
+        and isinstance(errors, list)
+        and all(_valid_error(error) for error in errors)
+        and (facts is None or _valid_facts(facts))
+    )
+
+
+def _valid_finding(finding: object, relpath: str) -> bool:
+    if not isinstance(finding, dict) or finding.get("path") != relpath:
+        return False
+    return (
+        all(isinstance(finding.get(key), str) for key in (*_FINDING_STRINGS, "docs", "snippet"))
+        and all(_is_int(finding.get(key)) for key in _FINDING_INTEGERS)
+        and all(finding.get(key) in allowed for key, allowed in _ENUMS)
+        and _optional(finding.get("cwe", ...), int)
+        and _optional(finding.get("fix", ...), str)
+    )
+
+
+def _valid_error(error: object) -> bool:
+    return (
+        isinstance(error, dict)
+        and set(error) == {"message", "line"}
+        and isinstance(error["message"], str)
+        and _optional(error["line"], int)
+    )
+
+
+def _named_lines(items: object, name: str) -> bool:
+    return isinstance(items, list) and all(
+        isinstance(item, dict)
+        and set(item) == {name, "line"}
+        and isinstance(item[name], str)
+        and _is_int(item["line"])
+        for item in items
+    )
+
+
+def _strings(items: object) -> bool:
+    return isinstance(items, list) and all(isinstance(item, str) for item in items)
+
+
+def _valid_route(route: object) -> bool:
+    return (
+        isinstance(route, dict)
+        and isinstance(route.get("function"), str)
+        and _is_int(route.get("line"))
+        and isinstance(route.get("framework"), str)
+        and (route.get("methods", ...) is None or _strings(route.get("methods")))
+        and _optional(route.get("path", ...), str)
+        and _optional(route.get("receiver", ...), str)
+        and _strings(route.get("decorators"))
+        and _strings(route.get("dependencies"))
+    )
+
+
+def _valid_facts(facts: object) -> bool:
+    """The shape of ``ModuleFacts.to_dict()`` after a JSON round trip."""
+    if not isinstance(facts, dict):
+        return False
+    syntax = facts.get("syntax")
+    evidence = facts.get("evidence")
+    routes = facts.get("routes")
+    return (
+        isinstance(facts.get("module"), str)
+        and _optional(facts.get("framework", ...), str)
+        and _strings(facts.get("frameworks"))
+        and _named_lines(facts.get("imports"), "module")
+        and isinstance(routes, list)
+        and all(_valid_route(route) for route in routes)
+        and _named_lines(facts.get("async_functions"), "name")
+        and _named_lines(facts.get("module_state"), "name")
+        and isinstance(facts.get("is_test"), bool)
+        and isinstance(facts.get("is_example"), bool)
+        and isinstance(syntax, dict)
+        and all(_is_int(line) for line in syntax.values())
+        and isinstance(evidence, dict)
+        and all(
+            isinstance(calls, list)
+            and all(
+                isinstance(call, list)
+                and len(call) == 2
+                and isinstance(call[0], str)
+                and _is_int(call[1])
+                for call in calls
+            )
+            for calls in evidence.values()
+        )
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 from prodready import __version__
 from prodready.engine.analyze import FileAnalyzer, FileResult, SourceFile, content_digest
-from prodready.engine.cache import CACHE_DIR_NAME, ResultCache
+from prodready.engine.cache import ResultCache, default_cache_dir
 from prodready.engine.discovery import Discovery, matches_glob
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.project import ProjectFacts, run_project_rules
@@ -91,7 +91,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
     stats = ScanStats(jobs=jobs)
 
     cache: ResultCache | None = None
-    cache_dir = options.cache_dir or _env_cache_dir() or root / CACHE_DIR_NAME
+    cache_dir = options.cache_dir or _env_cache_dir() or default_cache_dir(root)
     if options.use_cache:
         cache = ResultCache(cache_dir, cache_key(registry, rules, config.profile))
         cache.load()

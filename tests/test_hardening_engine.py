@@ -1,0 +1,150 @@
+"""Regression tests for the scan engine under abuse (issue 10): cache trust and shape, masked
+secrets, local plugins, signals, symlinks and special files, bad baselines, --diff from
+elsewhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import run_cli
+
+from prodready.model import Config
+
+SERVICE = textwrap.dedent(
+    """\
+    import requests
+
+
+    def fetch(url):
+        return requests.get(url)
+
+
+    def fetch_ok(url):
+        return requests.get(url, timeout=5)
+    """
+)
+ONLY = Config(select=("RES001", "CFG900"))
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The caller's environment with a private user cache directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRODREADY_")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    env.update(extra)
+    return env
+
+
+# -- #2: a cache committed to the scanned tree is not trusted -----------------------------------
+
+
+def test_a_cache_committed_in_the_tree_cannot_hide_findings(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    _write(project, {"api.py": SERVICE, "prodready.toml": 'select = ["RES001"]\n'})
+    committed = project / ".prodready_cache"
+    planted = run_cli(["scan", "--cache-dir", str(committed)], project, _env(tmp_path))
+    assert planted.returncode == 1
+    # What an attacker commits: the right key and content digest, no findings.
+    for path in committed.glob("results-*.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for entry in data["files"].values():
+            entry["findings"] = []
+        path.write_text(json.dumps(data), encoding="utf-8")
+
+    done = run_cli(["scan", "--format", "json", "."], project, _env(tmp_path))
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert [(f["rule"], f["path"], f["line"]) for f in report["findings"]] == [
+        ("RES001", "api.py", 5)
+    ]
+    (user_cache,) = (tmp_path / "xdg" / "prodready").iterdir()
+    assert len(list(user_cache.glob("results-*.json"))) == 1
+    # An explicitly chosen cache directory is the user's decision, and is used.
+    chosen = run_cli(["scan", "--cache-dir", str(committed)], project, _env(tmp_path))
+    assert chosen.returncode == 0 and "1 from cache" in chosen.stdout
+
+
+def test_default_cache_dir_is_keyed_by_the_resolved_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prodready.engine.cache import default_cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    first = default_cache_dir(tmp_path / "a")
+    assert first.parent == tmp_path / "xdg" / "prodready"
+    assert default_cache_dir(tmp_path / "link") == first
+    assert default_cache_dir(tmp_path / "b") != first
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir(tmp_path / "a").parent == tmp_path / "home" / ".cache" / "prodready"
+
+
+# -- #16: a cache entry of the wrong shape is a miss ------------------------------------------
+
+Mutation = Callable[[dict[str, Any]], Any]
+
+
+def _first_finding(entry: dict[str, Any]) -> dict[str, Any]:
+    finding: dict[str, Any] = entry["findings"][0]
+    return finding
+
+
+MALFORMED: dict[str, Mutation] = {
+    "entry-is-a-list": lambda entry: [],
+    "entry-is-a-string": lambda entry: "x",
+    "findings-is-a-dict": lambda entry: {**entry, "findings": {"rule": "RES001"}},
+    "finding-line-is-a-string": lambda entry: {
+        **entry,
+        "findings": [{**_first_finding(entry), "line": "5"}],
+    },
+    "finding-snippet-is-null": lambda entry: {
+        **entry,
+        "findings": [{**_first_finding(entry), "snippet": None}],
+    },
+    "finding-of-another-file": lambda entry: {
+        **entry,
+        "findings": [{**_first_finding(entry), "path": "other.py"}],
+    },
+    "error-message-is-a-number": lambda entry: {**entry, "errors": [{"message": 5, "line": 1}]},
+    "facts-is-a-list": lambda entry: {**entry, "facts": []},
+    "facts-imports-are-strings": lambda entry: {
+        **entry,
+        "facts": {**entry["facts"], "imports": ["requests"]},
+    },
+}
+
+
+@pytest.mark.parametrize("mutation", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_cache_entry_of_the_wrong_shape_is_a_miss(
+    tmp_path: Path, run_scan: Any, mutation: Mutation
+) -> None:
+    project = tmp_path / "p"
+    _write(project, {"api.py": SERVICE, "other.py": SERVICE})
+    cache_dir = tmp_path / "cache"
+    config = Config()
+    first = run_scan(project, config=config, use_cache=True, cache_dir=cache_dir)
+    assert first.stats.cache_hits == 0 and len(first.findings) > 2
+    (path,) = cache_dir.glob("results-*.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["files"]["api.py"] = mutation(data["files"]["api.py"])
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    second = run_scan(project, config=config, use_cache=True, cache_dir=cache_dir)
+    assert second.stats.cache_hits == 1 and second.stats.files_analyzed == 1
+    assert [f.to_dict() for f in second.findings] == [f.to_dict() for f in first.findings]
+    assert second.errors == first.errors
