@@ -148,3 +148,34 @@ def test_a_cache_entry_of_the_wrong_shape_is_a_miss(
     assert second.stats.cache_hits == 1 and second.stats.files_analyzed == 1
     assert [f.to_dict() for f in second.findings] == [f.to_dict() for f in first.findings]
     assert second.errors == first.errors
+
+
+# -- #15: a baseline of the wrong shape is a usage error ----------------------------------------
+
+BAD_BASELINES = {
+    "fingerprint-is-a-number": (
+        {"findings": [{"fingerprint": 12}]},
+        "findings[0] has no string 'fingerprint'",
+    ),
+    "fingerprint-is-a-list": (
+        {"findings": [{"fingerprint": "ab"}, {"fingerprint": ["x"]}]},
+        "findings[1] has no string 'fingerprint'",
+    ),
+    "entry-is-a-string": ({"findings": ["ab"]}, "findings[0] has no string 'fingerprint'"),
+    "findings-is-a-dict": (
+        {"findings": {"fingerprint": "ab"}},
+        "no 'findings' list (write one with --write-baseline)",
+    ),
+    "top-level-is-a-list": ([1, 2], "no 'findings' list (write one with --write-baseline)"),
+}
+
+
+@pytest.mark.parametrize(("content", "reason"), BAD_BASELINES.values(), ids=BAD_BASELINES.keys())
+def test_a_baseline_of_the_wrong_shape_is_a_usage_error(
+    tmp_path: Path, content: object, reason: str
+) -> None:
+    _write(tmp_path, {"api.py": SERVICE, "baseline.json": json.dumps(content)})
+    done = run_cli(["scan", "--no-cache", "--baseline", "baseline.json", "."], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == f"prodready: error: baseline baseline.json is invalid: {reason}\n"
+    assert done.stdout == ""

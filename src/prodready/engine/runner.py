@@ -318,13 +318,17 @@ def load_baseline(path: Path) -> set[str]:
     entries = data.get("findings") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise UsageError(
-            f"baseline {path} has no 'findings' list (write one with --write-baseline)"
+            f"baseline {path} is invalid: no 'findings' list (write one with --write-baseline)"
         )
-    return {
-        entry["fingerprint"]
-        for entry in entries
-        if isinstance(entry, dict) and "fingerprint" in entry
-    }
+    fingerprints: set[str] = set()
+    for index, entry in enumerate(entries):
+        value = entry.get("fingerprint") if isinstance(entry, dict) else None
+        if not isinstance(value, str):
+            raise UsageError(
+                f"baseline {path} is invalid: findings[{index}] has no string 'fingerprint'"
+            )
+        fingerprints.add(value)
+    return fingerprints
 
 
 def write_baseline(path: Path, findings: Iterable[Finding]) -> None:
