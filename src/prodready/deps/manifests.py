@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import configparser
 import json
+import os
 import re
 import tomllib
 from collections.abc import Iterator
@@ -26,6 +27,15 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidName, canonicalize_name
 
+from prodready.deps.files import (
+    NOT_INSIDE,
+    TooLarge,
+    UnsafeFile,
+    excerpt,
+    exists_inside,
+    read_inside,
+    requirement_error,
+)
 from prodready.deps.model import Declaration, Locked, ManifestProblem, Manifests
 from prodready.engine.documents import RequirementLine, parse_requirements
 
@@ -114,14 +124,25 @@ class _Reader:
         self.result.problems.append(ManifestProblem(path, max(line, 1), message))
 
     def text(self, path: str) -> str | None:
+        """The file's text; None when it is missing, too large or not a regular file inside
+        the scan root. Callers check references first (``exists``) and report a refused one
+        where it is named: a problem *at* such a path would have its lines quoted."""
         try:
-            full = self.root / path
-            if full.stat().st_size > MAX_BYTES:
-                self.problem(path, 1, f"{path} is larger than {MAX_BYTES} bytes: not read")
-                return None
-            return full.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            data = read_inside(self.root, path, MAX_BYTES)
+        except TooLarge:
+            self.problem(path, 1, f"{path} is larger than {MAX_BYTES} bytes: not read")
             return None
+        except (OSError, UnsafeFile):
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def exists(self, path: str) -> bool:
+        return exists_inside(self.root, path)
+
+    def refused(self, path: str) -> bool:
+        """Something is at ``path`` (a symlink out of the project, a device, a FIFO) but it is
+        not a regular file inside the scan root."""
+        return os.path.lexists(self.root / path) and not self.exists(path)
 
     def add_file(self, path: str) -> None:
         if path not in self.result.files:
@@ -163,7 +184,7 @@ class _Reader:
         directories = self.project_dirs | {project_dir(path) for path in self.discovered} | {""}
         for directory in sorted(directories):
             setup = _join(directory, "setup.py")
-            if directory not in self.setup_dirs and (self.root / setup).is_file():
+            if directory not in self.setup_dirs and self.exists(setup):
                 self.setup_dirs.add(directory)
                 self.read_setup_py(setup)
         if self.python is not None:
@@ -196,11 +217,16 @@ class _Reader:
                     continue
                 included = _normalise(_join(directory if directory != "." else "", target))
                 kind = "-c" if option.startswith(("-c", "--c")) else "-r"
-                if included is None or not (self.root / included).is_file():
+                if included is not None and self.refused(included):
+                    self.problem(
+                        path, line.line, f"`{option} {excerpt(target)}`: {NOT_INSIDE}; not read"
+                    )
+                    continue
+                if included is None or not self.exists(included):
                     self.problem(
                         path,
                         line.line,
-                        f"`{option} {target}` includes a file that does not exist",
+                        f"`{option} {excerpt(target)}` includes a file that does not exist",
                     )
                     continue
                 if depth >= MAX_INCLUDE_DEPTH:
@@ -216,7 +242,7 @@ class _Reader:
                     parsed.installs_project = True
             elif line.error and path not in self.discovered:
                 # Lines of files only reached through an include: DEP003 does not see them.
-                self.problem(path, line.line, line.error.splitlines()[0])
+                self.problem(path, line.line, requirement_error(line.error))
         self.requirements[path] = parsed
 
     def emit_requirements(self) -> None:
@@ -295,7 +321,7 @@ class _Reader:
                 self.requires_python(requires, path, toml.key_line("project", "requires-python"), 0)
             dynamic = project.get("dynamic")
             if isinstance(dynamic, list) and "dependencies" in dynamic:
-                self.dynamic_dependencies(data, path, directory)
+                self.dynamic_dependencies(data, path, directory, toml)
             self.pep508_list(project.get("dependencies"), path, toml, "project", "dependencies")
             optional = project.get("optional-dependencies")
             if isinstance(optional, dict):
@@ -348,7 +374,9 @@ class _Reader:
             self.project_dirs.add(directory)
             self.add_file(path)
 
-    def dynamic_dependencies(self, data: dict[str, Any], path: str, directory: str) -> None:
+    def dynamic_dependencies(
+        self, data: dict[str, Any], path: str, directory: str, toml: _TomlText
+    ) -> None:
         """``dynamic = ["dependencies"]``: from ``[tool.setuptools.dynamic]`` files, else from
         setup.py (read in ``finish``); if neither can be read, declarations are incomplete."""
         setuptools = data.get("tool", {}).get("setuptools", {})
@@ -361,11 +389,14 @@ class _Reader:
             for name in files:
                 if isinstance(name, str):
                     target = _normalise(_join(directory, name))
-                    if target is not None and (self.root / target).is_file():
+                    if target is not None and self.refused(target):
+                        line = toml.key_line("tool.setuptools.dynamic", "dependencies")
+                        self.problem(path, line, f"`{excerpt(name)}`: {NOT_INSIDE}; not read")
+                    elif target is not None and self.exists(target):
                         self.load_requirements(target, 1)
             return
         setup = _join(directory, "setup.py")
-        if (self.root / setup).is_file():
+        if self.exists(setup):
             self.setup_dirs.add(directory)
             if self.read_setup_py(setup):
                 return
@@ -402,7 +433,11 @@ class _Reader:
             except InvalidRequirement as exc:
                 if not checked:
                     message = str(exc).splitlines()[0]
-                    self.problem(path, line, f"`{entry}` is not a valid requirement ({message})")
+                    self.problem(
+                        path,
+                        line,
+                        f"`{excerpt(entry)}` is not a valid requirement ({excerpt(message, 80)})",
+                    )
                 continue
             self.declare(_from_requirement(requirement, entry, path, line, group))
 
@@ -561,7 +596,9 @@ class _Reader:
         try:
             parser.read_string(text, source=path)
         except configparser.Error as exc:
-            self.problem(path, getattr(exc, "lineno", 1) or 1, f"setup.cfg is not valid: {exc}")
+            # configparser's messages quote the offending lines: name the error only.
+            line = getattr(exc, "lineno", 1) or 1
+            self.problem(path, line, f"setup.cfg is not valid: {type(exc).__name__}")
             return
         ini = _IniText(text)
         directory = _dir(path)
@@ -613,10 +650,13 @@ class _Reader:
         if stripped.startswith("file:"):
             for name in stripped[5:].split(","):
                 target = _normalise(_join(directory, name.strip()))
-                if target is not None and (self.root / target).is_file():
+                if target is not None and self.refused(target):
+                    shown = excerpt(name.strip())
+                    self.problem(path, start, f"`{key} = file: {shown}`: {NOT_INSIDE}; not read")
+                elif target is not None and self.exists(target):
                     self.load_requirements(target, 1)
                 else:
-                    self.problem(path, start, f"`{key} = {stripped}`: file not found")
+                    self.problem(path, start, f"`{key} = {excerpt(stripped)}`: file not found")
             return
         for entry in _split_cfg_list(value):
             line = ini.entry_line(section, start, entry)
@@ -627,7 +667,8 @@ class _Reader:
                 self.problem(
                     path,
                     line,
-                    f"`{entry}` in [{section}] {key} is not a valid requirement ({message})",
+                    f"`{excerpt(entry)}` in [{section}] {key} is not a valid requirement "
+                    f"({excerpt(message, 80)})",
                 )
                 continue
             self.declare(_from_requirement(requirement, entry, path, line, group))
@@ -705,7 +746,11 @@ class _Reader:
                     requirement = Requirement(entry)
                 except InvalidRequirement as exc:
                     message = str(exc).splitlines()[0]
-                    self.problem(path, element.lineno, f"`{entry}` is not valid ({message})")
+                    self.problem(
+                        path,
+                        element.lineno,
+                        f"`{excerpt(entry)}` is not valid ({excerpt(message, 80)})",
+                    )
                     continue
                 self.declare(_from_requirement(requirement, entry, path, element.lineno, group))
         return True
@@ -1323,8 +1368,7 @@ def is_generated(root: Path, path: str) -> bool:
     if not path.endswith(".txt"):
         return False
     try:
-        with (root / path).open(encoding="utf-8", errors="replace") as handle:
-            head = handle.read(20_000)
-    except OSError:
+        head = read_inside(root, path, MAX_BYTES)[:20_000].decode("utf-8", errors="replace")
+    except (OSError, UnsafeFile, TooLarge):
         return False
     return bool(_GENERATED.search(head))

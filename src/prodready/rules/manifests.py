@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from prodready.deps.files import requirement_error
 from prodready.engine.documents import FileContext, Pyproject, RequirementLine, RequirementsFile
 from prodready.engine.registry import file_rule
 from prodready.model import Category, Confidence, FileKind, Severity
@@ -313,7 +314,7 @@ def invalid_requirement(document: RequirementsFile, ctx: FileContext) -> None:
     """
     for line in document.lines:
         if line.error:
-            message = line.error.splitlines()[0]
+            message = requirement_error(line.error)
             ctx.report(
                 line.line,
                 f"pip cannot parse this line ({message}): the install fails or installs "

@@ -1,0 +1,161 @@
+"""Issue 10, dependency validation under abuse: manifests that point outside the project (#1),
+index and advisory servers that trickle (#12), bad index URLs and advisory databases (#17), and
+a DEP011 that stays linear in the number of dependencies (#13)."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+from prodready.deps.files import excerpt, requirement_error
+from prodready.deps.manifests import read_manifests
+from prodready.deps.model import ManifestProblem
+
+SECRET = "sekrit-123"
+
+
+def _environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PRODREADY_", "PIP_INDEX"))}
+    env.update(PRODREADY_TEST_SECRET=SECRET, NO_COLOR="1", **extra)
+    return env
+
+
+def _hostile_project(root: Path) -> Path:
+    (root / "requirements.txt").write_text(
+        "requests==2.31.0\n-r extra.txt\n-r passwd.txt\n-c constraints/pins.txt\n",
+        encoding="utf-8",
+    )
+    (root / "extra.txt").symlink_to("/proc/self/environ")
+    (root / "passwd.txt").symlink_to("/etc/passwd")
+    (root / "constraints").symlink_to("/etc")  # a directory symlink leaving the project
+    (root / "app.py").write_text("import requests\n", encoding="utf-8")
+    return root
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_symlinked_includes_outside_the_project_are_never_read(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    _hostile_project(root)
+    env = _environment()
+    runs = {
+        "scan-json": ["scan", ".", "--no-cache", "--isolated", "--format", "json"],
+        "scan-text": ["scan", ".", "--no-cache", "--isolated"],
+        "deps-json": ["deps", ".", "--offline", "--isolated", "--no-cache", "--format", "json"],
+        "deps-sarif": ["deps", ".", "--offline", "--isolated", "--no-cache", "--format", "sarif"],
+    }
+    for label, args in runs.items():
+        result = run_cli(args, root, env=env)
+        for output in (result.stdout, result.stderr):
+            assert SECRET not in output, label
+            assert "root:x:" not in output, label
+            assert "PRODREADY_TEST_SECRET" not in output, label
+    report = json.loads(run_cli(runs["deps-json"], root, env=env).stdout)
+    dep015 = sorted(
+        (f["path"], f["line"], f["message"], f["snippet"])
+        for f in report["findings"]
+        if f["rule"] == "DEP015"
+    )
+    tail = ": installers stop at what they cannot read, so the build and every deploy fail; "
+    assert dep015 == [
+        (
+            "requirements.txt",
+            2,
+            f"`-r extra.txt`: not a regular file inside the project; not read{tail}fix the entry",
+            "-r extra.txt",
+        ),
+        (
+            "requirements.txt",
+            3,
+            f"`-r passwd.txt`: not a regular file inside the project; not read{tail}fix the entry",
+            "-r passwd.txt",
+        ),
+        (
+            "requirements.txt",
+            4,
+            f"`-c constraints/pins.txt` includes a file that does not exist{tail}fix the entry",
+            "-c constraints/pins.txt",
+        ),
+    ]
+
+
+def _touch(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+
+
+def test_file_references_to_special_files_and_outside_targets_are_refused(
+    tmp_path: Path,
+) -> None:
+    """setup.cfg ``file:`` lists and pyproject dynamic dependencies name files too: a FIFO
+    (which would block the read forever) or a symlink out of the project is reported where it
+    is named, never read; a symlink to a file inside the project is followed."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("leaked-package==1.0\n", encoding="utf-8")
+    root = tmp_path / "repo"
+    _touch(
+        root / "setup.cfg",
+        """
+        [options]
+        install_requires = file: requirements/fifo.txt
+        tests_require = file: requirements/out.txt
+        """,
+    )
+    _touch(
+        root / "pyproject.toml",
+        """
+        [project]
+        name = "demo"
+        dynamic = ["dependencies"]
+
+        [tool.setuptools.dynamic]
+        dependencies = {file = ["requirements/out.txt", "requirements/linked.txt"]}
+        """,
+    )
+    _touch(root / "requirements/real.txt", "flask==3.0.0\n")
+    os.mkfifo(root / "requirements/fifo.txt")
+    (root / "requirements/out.txt").symlink_to(outside)
+    (root / "requirements/linked.txt").symlink_to("real.txt")
+    manifests = read_manifests(root, ["pyproject.toml", "setup.cfg"])
+    refused = "not a regular file inside the project; not read"
+    assert sorted(manifests.problems, key=lambda p: (p.path, p.line)) == [
+        ManifestProblem("pyproject.toml", 6, f"`requirements/out.txt`: {refused}"),
+        ManifestProblem(
+            "setup.cfg", 2, f"`install_requires = file: requirements/fifo.txt`: {refused}"
+        ),
+        ManifestProblem("setup.cfg", 3, f"`tests_require = file: requirements/out.txt`: {refused}"),
+    ]
+    assert sorted(d.name for d in manifests.declarations) == ["flask"]
+
+
+def test_unparsable_lines_are_described_not_quoted(tmp_path: Path) -> None:
+    """A line that is not a requirement is named by its first 40 printable characters and the
+    parser's reason, whatever the file holds after that."""
+    root = tmp_path / "repo"
+    long_line = "token=" + "A" * 300 + "\x00SECOND=value"
+    _touch(root / "requirements.txt", "-r nested.txt\n")
+    (root / "nested.txt").write_text(f"{long_line}\n", encoding="utf-8")
+    manifests = read_manifests(root, ["requirements.txt"])
+    shown = "token=" + "A" * 34 + "..."
+    assert manifests.problems == [
+        ManifestProblem(
+            "nested.txt",
+            1,
+            f"invalid requirement `{shown}`: Expected semicolon (after name with no version "
+            "specifier) or end",
+        )
+    ]
+
+
+def test_excerpt_and_requirement_error() -> None:
+    assert excerpt("a\x00b\tc  d") == "a?b c d"
+    assert excerpt("x" * 50) == "x" * 40 + "..."
+    assert requirement_error("invalid requirement 'a b': Expected end\n  a b\n  ^") == (
+        "invalid requirement `a b`: Expected end"
+    )
+    assert requirement_error("something else entirely") == "something else entirely"
