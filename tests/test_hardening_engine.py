@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -179,3 +181,55 @@ def test_a_baseline_of_the_wrong_shape_is_a_usage_error(
     assert done.returncode == 2
     assert done.stderr == f"prodready: error: baseline baseline.json is invalid: {reason}\n"
     assert done.stdout == ""
+
+
+# -- #18: --diff runs git in the scanned tree -------------------------------------------------
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, timeout=60)
+
+
+def _repo_with_a_change(repo: Path) -> None:
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.email", "dev@example.com")
+    _git(repo, "config", "user.name", "Dev")
+    _write(repo, {"api.py": SERVICE, "prodready.toml": 'select = ["RES001"]\n'})
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "base")
+    _write(repo, {"api.py": SERVICE + "\n\ndef added(url):\n    return requests.put(url)\n"})
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_diff_of_a_repository_scanned_from_its_parent_directory(tmp_path: Path) -> None:
+    _repo_with_a_change(tmp_path / "repo")
+    done = run_cli(
+        ["scan", "--no-cache", "--format", "json", "repo", "--diff", "HEAD"],
+        tmp_path,
+        _env(tmp_path),
+    )
+    assert done.stderr == ""
+    report = json.loads(done.stdout)
+    assert [(f["path"], f["line"]) for f in report["findings"]] == [("repo/api.py", 13)]
+    assert done.returncode == 1
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_diff_errors_are_one_clean_line(tmp_path: Path) -> None:
+    _repo_with_a_change(tmp_path / "repo")
+    (tmp_path / "plain").mkdir()
+    _write(tmp_path / "plain", {"api.py": SERVICE})
+    env = _env(tmp_path, GIT_CEILING_DIRECTORIES=str(tmp_path))
+    done = run_cli(["scan", "--no-cache", "plain", "--diff", "main"], tmp_path, env)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert (
+        done.stderr == "prodready: error: --diff needs a git repository: plain is not inside one\n"
+    )
+    done = run_cli(["scan", "--no-cache", "repo", "--diff", "no-such-ref"], tmp_path, env)
+    assert (done.returncode, done.stdout) == (2, "")
+    top = (tmp_path / "repo").resolve()
+    assert done.stderr == (
+        f"prodready: error: --diff no-such-ref: no merge-base of no-such-ref and HEAD in {top} "
+        "(git: fatal: Not a valid object name no-such-ref)\n"
+    )

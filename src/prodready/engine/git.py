@@ -42,17 +42,38 @@ def run_git(
         raise GitUnavailable(f"git {args[0]} did not finish in {timeout:g} s") from exc
 
 
-def _git(cwd: Path, *args: str) -> str:
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     try:
-        completed = run_git(cwd, *args)
+        return run_git(cwd, *args)
     except GitUnavailable as exc:
         if isinstance(exc.__cause__, FileNotFoundError):
             raise UsageError("--diff needs git, which is not installed") from exc
         raise UsageError(str(exc)) from exc
+
+
+def _last_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    return lines[-1] if lines else "error"
+
+
+def _git(cwd: Path, *args: str, failure: str) -> str:
+    """git's output; when it fails, ``failure`` is the message and git's own words the detail."""
+    completed = _run(cwd, *args)
     if completed.returncode != 0:
-        detail = completed.stderr.strip().splitlines()
-        raise UsageError(f"git {' '.join(args[:2])} failed: {detail[-1] if detail else 'error'}")
+        raise UsageError(f"{failure} (git: {_last_line(completed.stderr)})")
     return completed.stdout
+
+
+def _toplevel(target: Path) -> Path:
+    completed = _run(target if target.is_dir() else target.parent, "rev-parse", "--show-toplevel")
+    if completed.returncode != 0:
+        if "not a git repository" in completed.stderr:
+            raise UsageError(f"--diff needs a git repository: {target} is not inside one")
+        raise UsageError(
+            f"--diff: git cannot read the repository of {target} "
+            f"(git: {_last_line(completed.stderr)})"
+        )
+    return Path(completed.stdout.strip())
 
 
 def diff_lines(output: str) -> dict[str, set[int]]:
@@ -88,19 +109,53 @@ def diff_lines(output: str) -> dict[str, set[int]]:
     return changed
 
 
-def changed_lines(directory: Path, ref: str) -> dict[Path, frozenset[int]]:
-    """Absolute path -> lines added or changed since ``merge-base(ref, HEAD)``.
+def changed_lines(targets: list[Path], ref: str) -> dict[Path, frozenset[int]]:
+    """Absolute path -> lines added or changed since ``merge-base(ref, HEAD)``, in the git
+    repository of each target (not of the working directory).
 
     Includes uncommitted and untracked files; an untracked file maps to ``ALL_LINES``.
     """
-    top = Path(_git(directory, "rev-parse", "--show-toplevel").strip())
-    base = _git(top, "merge-base", ref, "HEAD").strip()
-    output = _git(top, "diff", "--no-color", "--no-ext-diff", "-M", "-U0", base, "--")
+    result: dict[Path, frozenset[int]] = {}
+    directories = {(t if t.is_dir() else t.parent).resolve(): t for t in targets}
+    tops: dict[Path, None] = {}
+    for target in directories.values():
+        tops.setdefault(_toplevel(target))
+    for top in tops:
+        result.update(_changed_in(top, ref))
+    return result
+
+
+def _changed_in(top: Path, ref: str) -> dict[Path, frozenset[int]]:
+    base = _git(
+        top,
+        "merge-base",
+        ref,
+        "HEAD",
+        failure=f"--diff {ref}: no merge-base of {ref} and HEAD in {top}",
+    ).strip()
+    output = _git(
+        top,
+        "diff",
+        "--no-color",
+        "--no-ext-diff",
+        "-M",
+        "-U0",
+        base,
+        "--",
+        failure=f"--diff {ref}: git diff failed in {top}",
+    )
     changed: dict[Path, set[int]] = {}
     for target, lines in diff_lines(output).items():
         changed.setdefault((top / target).resolve(), set()).update(lines)
     result = {path: frozenset(lines) for path, lines in changed.items()}
-    untracked = _git(top, "ls-files", "--others", "--exclude-standard", "-z")
+    untracked = _git(
+        top,
+        "ls-files",
+        "--others",
+        "--exclude-standard",
+        "-z",
+        failure=f"--diff {ref}: git cannot list untracked files in {top}",
+    )
     for name in untracked.split("\0"):
         if name:
             result[(top / name).resolve()] = ALL_LINES

@@ -83,7 +83,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
 
     changed: dict[Path, frozenset[int]] | None = None
     if options.diff is not None:
-        changed = changed_lines(root, options.diff)
+        changed = changed_lines(options.targets, options.diff)
         sources = [s for s in sources if Path(s.path).resolve() in changed]
 
     baseline = load_baseline(options.baseline) if options.baseline is not None else None
