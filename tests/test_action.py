@@ -222,15 +222,17 @@ def test_action_scan_with_a_high_finding_reports_exit_code_1_and_writes_sarif(
     assert outputs == {"exit-code": "1"}
     sarif = json.loads((service / "prodready.sarif").read_text(encoding="utf-8"))
     results = sarif["runs"][0]["results"]
-    assert [(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results] == [
-        ("RES001", 5)
-    ]
+    assert [
+        (r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results
+    ] == [("RES001", 5)]
 
 
 def test_action_scan_of_clean_paths_and_extra_args(tmp_path: Path, service: Path) -> None:
     result, outputs = _run_step(
         "run",
-        _inputs(paths="src/clean.py\n", format="json", output="out.json", args="--min-confidence high"),
+        _inputs(
+            paths="src/clean.py\n", format="json", output="out.json", args="--min-confidence high"
+        ),
         service,
         tmp_path,
     )
@@ -239,7 +241,9 @@ def test_action_scan_of_clean_paths_and_extra_args(tmp_path: Path, service: Path
 
 
 def test_action_fail_on_raises_the_bar(tmp_path: Path, service: Path) -> None:
-    _, outputs = _run_step("run", _inputs(paths="src", **{"fail-on": "critical"}), service, tmp_path)
+    _, outputs = _run_step(
+        "run", _inputs(paths="src", **{"fail-on": "critical"}), service, tmp_path
+    )
     assert outputs == {"exit-code": "0"}
 
 
