@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -233,3 +234,65 @@ def test_diff_errors_are_one_clean_line(tmp_path: Path) -> None:
         f"prodready: error: --diff no-such-ref: no merge-base of no-such-ref and HEAD in {top} "
         "(git: fatal: Not a valid object name no-such-ref)\n"
     )
+
+
+# -- #14: symlink loops, symlinks out of the root, special files ------------------------------
+
+
+def test_a_symlink_loop_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "LOOP").symlink_to("LOOP")
+    done = run_cli(["scan", "--no-cache", "LOOP"], tmp_path, _env(tmp_path))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "prodready: error: path is a symlink loop: LOOP\n"
+
+
+def _project_with_links_out(tmp_path: Path) -> Path:
+    outside = tmp_path / "outside"
+    _write(outside, {"leak.py": SERVICE, "ignore-all": "*.py\n"})
+    project = tmp_path / "project"
+    _write(project, {"api.py": SERVICE, "prodready.toml": 'select = ["RES001"]\n'})
+    (project / "leak.py").symlink_to(outside / "leak.py")
+    (project / "linked").symlink_to(outside)
+    (project / "LOOP").symlink_to("LOOP")
+    os.mkfifo(project / "pipe.py")
+    return project
+
+
+def _found(done: subprocess.CompletedProcess[str]) -> list[tuple[str, int]]:
+    assert done.stderr == "", done.stderr
+    return [(f["path"], f["line"]) for f in json.loads(done.stdout)["findings"]]
+
+
+def test_symlinks_out_of_the_root_and_special_files_are_not_followed(tmp_path: Path) -> None:
+    project = _project_with_links_out(tmp_path)
+    env = _env(tmp_path)
+    scan = ["scan", "--no-cache", "--format", "json"]
+    assert _found(run_cli([*scan, "."], project, env)) == [("api.py", 5)]
+    # Named one by one, as a pre-commit hook does.
+    named = run_cli([*scan, "api.py", "leak.py", "pipe.py"], project, env)
+    assert _found(named) == [("api.py", 5)]
+    assert _found(run_cli([*scan, "leak.py", "api.py"], project, env)) == [("api.py", 5)]
+    linked = run_cli([*scan, "api.py", "linked"], project, env)
+    assert (linked.returncode, linked.stdout) == (2, "")
+    assert linked.stderr == (
+        f"prodready: error: linked is a symlink out of the scan root {project.resolve()}: "
+        f"name its target ({(tmp_path / 'outside').resolve()}) instead, or pass --root\n"
+    )
+
+
+def test_a_gitignore_symlink_or_fifo_is_not_read(tmp_path: Path) -> None:
+    project = _project_with_links_out(tmp_path)
+    (project / ".gitignore").symlink_to(tmp_path / "outside" / "ignore-all")
+    sub = project / "sub"
+    _write(sub, {"api.py": SERVICE})
+    os.mkfifo(sub / ".gitignore")
+    done = subprocess.run(
+        [sys.executable, "-m", "prodready", "scan", "--no-cache", "--format", "json", "."],
+        cwd=project,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert _found(done) == [("api.py", 5), ("sub/api.py", 5)]

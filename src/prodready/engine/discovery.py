@@ -5,8 +5,10 @@ virtualenvs, vendored code, caches and build output.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,7 @@ SKIPPED_DIRECTORIES = frozenset(
     }
 )
 YAML_PEEK_BYTES = 65_536
+IGNORE_FILE_LIMIT = 1_048_576  # a .gitignore larger than this is not a real one
 
 
 def classify(name: str) -> FileKind | None:
@@ -102,12 +105,49 @@ def _gitignore_spec(lines: list[str]) -> Any:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def _read_ignore(directory: Path) -> list[str] | None:
-    path = directory / ".gitignore"
+def read_regular_file(path: Path | str, limit: int) -> bytes | None:
+    """Up to ``limit`` bytes of a regular file that is not a symlink; None for anything else.
+
+    A scanned tree is untrusted: a symlink may point at ``/proc/self/environ`` or out of the
+    tree, and opening a fifo blocks forever (hence O_NONBLOCK, and the type check after open).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+        descriptor = os.open(path, flags)
     except OSError:
         return None
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                return None
+            return handle.read(limit)
+        except OSError:
+            return None
+
+
+def _read_ignore(directory: Path) -> list[str] | None:
+    data = read_regular_file(directory / ".gitignore", IGNORE_FILE_LIMIT)
+    if data is None:
+        return None
+    return data.decode("utf-8", errors="replace").splitlines()
+
+
+def resolve_target(path: Path) -> Path:
+    """``path`` with every symlink resolved; a symlink loop is a usage error, not a traceback."""
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UsageError(f"path is a symlink loop: {path}") from exc
+        return Path(os.path.realpath(path))
+
+
+def where_named(path: Path) -> Path:
+    """The resolved place a target is named at: for a symlink, its resolved directory plus its
+    own name -- so that a symlink is judged where it is committed, not where it points."""
+    if path.is_symlink():
+        return resolve_target(path.parent) / path.name
+    return resolve_target(path)
 
 
 class Discovery:
@@ -116,7 +156,7 @@ class Discovery:
     def __init__(
         self, root: Path, exclude: tuple[str, ...] = (), respect_gitignore: bool = True
     ) -> None:
-        self.root = root.resolve()
+        self.root = resolve_target(root)
         self.respect_gitignore = respect_gitignore
         self.exclude = _gitignore_spec(list(exclude)) if exclude else None
 
@@ -134,30 +174,49 @@ class Discovery:
     def files(self, targets: list[Path]) -> list[SourceFile]:
         found: dict[str, SourceFile] = {}
         for target in targets:
+            resolved = resolve_target(target)
             if not target.exists():
                 raise UsageError(f"path does not exist: {target}")
+            if self._leaves_root(target, resolved):
+                if target.is_dir():
+                    raise UsageError(
+                        f"{target} is a symlink out of the scan root {self.root}: "
+                        f"name its target ({resolved}) instead, or pass --root"
+                    )
+                continue  # a committed symlink to /etc/passwd is not part of the project
             if target.is_file():
                 source = self._explicit_file(target)
                 if source is not None:
                     found[source.relpath] = source
                 continue
-            for source in self._walk(target.resolve()):
+            if not target.is_dir():
+                continue  # a fifo or a device: reading it could block or never end
+            for source in self._walk(resolved):
                 found[source.relpath] = source
         return [found[key] for key in sorted(found)]
+
+    def _leaves_root(self, target: Path, resolved: Path) -> bool:
+        """A symlinked target named inside the root that points out of it."""
+        if not target.is_symlink():
+            return False
+        named_at = resolve_target(target.parent) / target.name
+        inside = named_at == self.root or named_at.is_relative_to(self.root)
+        return inside and not (resolved == self.root or resolved.is_relative_to(self.root))
 
     def _explicit_file(self, target: Path) -> SourceFile | None:
         relpath = self.relpath(target)
         if self.excluded(relpath, is_dir=False):
             return None
+        resolved = target.resolve()
         kind = classify(target.name)
         if kind is None:
             # Named explicitly: a Python script without the suffix still deserves a scan.
-            kind = FileKind.PYTHON if _has_python_shebang(target) else None
+            kind = FileKind.PYTHON if _has_python_shebang(resolved) else None
         if kind is None:
             return None
-        if kind is FileKind.KUBERNETES and not _is_manifest(target):
+        if kind is FileKind.KUBERNETES and not _is_manifest(resolved):
             return None
-        return SourceFile(str(target.resolve()), relpath, kind)
+        return SourceFile(str(resolved), relpath, kind)
 
     def _ignore_chain(self, directory: Path) -> list[_IgnoreFile]:
         """The .gitignore files that apply to ``directory`` from the root down."""
@@ -254,20 +313,12 @@ def _ignored(ignores: list[_IgnoreFile], relpath: str, is_dir: bool) -> bool:
 
 
 def _is_manifest(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(YAML_PEEK_BYTES)
-    except OSError:
-        return False
-    return looks_like_kubernetes(head.decode("utf-8", errors="replace"))
+    head = read_regular_file(path, YAML_PEEK_BYTES)
+    return head is not None and looks_like_kubernetes(head.decode("utf-8", errors="replace"))
 
 
 def _has_python_shebang(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            first = handle.readline(200)
-    except OSError:
-        return False
+    first = (read_regular_file(path, 200) or b"").split(b"\n", 1)[0]
     return first.startswith(b"#!") and b"python" in first
 
 

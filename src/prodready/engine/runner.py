@@ -19,7 +19,7 @@ from typing import Any
 from prodready import __version__
 from prodready.engine.analyze import FileAnalyzer, FileResult, SourceFile, content_digest
 from prodready.engine.cache import ResultCache, default_cache_dir
-from prodready.engine.discovery import Discovery, matches_glob
+from prodready.engine.discovery import Discovery, matches_glob, resolve_target, where_named
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.project import ProjectFacts, run_project_rules
 from prodready.engine.registry import Registry
@@ -57,9 +57,9 @@ class ScanOptions:
 def decide_root(targets: list[Path], explicit: Path | None = None) -> Path:
     """Paths in reports are relative to this: the cwd when it holds every target."""
     if explicit is not None:
-        return explicit.resolve()
+        return resolve_target(explicit)
     cwd = Path.cwd().resolve()
-    resolved = [target.resolve() for target in targets] or [cwd]
+    resolved = [where_named(target) for target in targets] or [cwd]
     if all(path == cwd or path.is_relative_to(cwd) for path in resolved):
         return cwd
     common = Path(os.path.commonpath([str(path) for path in resolved]))
