@@ -98,6 +98,78 @@ def test_effective_config_round_trips_as_toml() -> None:
     import tomllib
 
     config = parse_config({"select": ["RES"], "profile": {"traffic": "high"}})
-    rendered = tomllib.loads(config_to_toml(config))["tool"]["prodready"]
+    rendered = tomllib.loads(config_to_toml(config))
     assert parse_config(rendered).select == ("RES",)
     assert parse_config(rendered).profile.traffic == "high"
+    pyproject = parse_config({"select": ["RES"]}, source="/p/pyproject.toml")
+    text = config_to_toml(pyproject)
+    assert text.startswith('[tool.prodready]\nselect = ["RES"]\n')
+    assert "\n[tool.prodready.profile]\n" in text
+    assert parse_config(tomllib.loads(text)["tool"]["prodready"]).select == ("RES",)
+
+
+def test_all_rules_print_as_select_all_and_prodready_toml_has_no_header() -> None:
+    text = config_to_toml(parse_config({}, source="/p/prodready.toml"))
+    assert text.splitlines()[:2] == ['select = ["ALL"]', "ignore = []"]
+    assert "[tool.prodready" not in text and "\n[profile]\n" in text
+
+
+def test_probe_and_gate_sections_are_printed_as_configured() -> None:
+    import tomllib
+
+    table = {
+        "fail-on": "medium",
+        "probe": {"cmd": "python app.py", "deps": {"gw": {"env": "GW_URL"}}},
+        "gate": {"stage": {"unit": {"command": "pytest -q"}}},
+    }
+    config = parse_config(table, source="/p/prodready.toml")
+    text = config_to_toml(config, table)
+    assert '\n[probe]\ncmd = "python app.py"\n\n[probe.deps.gw]\nenv = "GW_URL"\n' in text
+    assert text.endswith('\n[gate.stage.unit]\ncommand = "pytest -q"\n')
+    parsed = tomllib.loads(text)
+    assert parsed["probe"] == table["probe"] and parsed["gate"] == table["gate"]
+    requests = {"probe": {"requests": [{"name": "a", "json": {"x": 1}}]}}
+    text = config_to_toml(parse_config(requests), requests)
+    assert text.endswith('\n[[probe.requests]]\nname = "a"\njson = {x = 1}\n')
+    assert tomllib.loads(text)["probe"] == requests["probe"]
+
+
+def test_every_bad_key_is_reported_one_per_line() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(
+            {
+                "selct": ["RES"],
+                "fail-on": "urgent",
+                "profile": {"runtime": "mainframe", "trafic": "high"},
+                "deps": {"timeout": -1, "online": "yes"},
+            },
+            source="prodready.toml",
+        )
+    assert str(raised.value).splitlines() == [
+        "unknown key prodready.toml: selct (did you mean 'select'?); known keys: deps, exclude, "
+        "fail-on, gate, ignore, min-confidence, per-path-ignores, policy, probe, profile, "
+        "respect-gitignore, select, severity",
+        "prodready.toml: fail-on must be one of critical, high, medium, low; got 'urgent'",
+        "prodready.toml: profile.runtime must be one of kubernetes, serverless, vm, paas; "
+        "got 'mainframe'",
+        "unknown key prodready.toml: profile.trafic (did you mean 'profile.traffic'?); known "
+        "keys: profile.data, profile.exposure, profile.handles-payments, profile.project-type, "
+        "profile.runtime, profile.traffic",
+        "prodready.toml: deps.timeout must be a positive number; got -1",
+        "prodready.toml: deps.online must be true or false; got 'yes'",
+    ]
+
+
+def test_unknown_rules_name_the_key_and_the_file(registry, tmp_path: Path, monkeypatch) -> None:
+    from prodready.config import check_selectors
+
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[tool.prodready]\nselect = ["RES", "NOPE42"]\nignore = ["BAD1"]\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as raised:
+        check_selectors(load_config(path), registry)
+    hint = "; `prodready rules` lists codes, names and categories"
+    assert str(raised.value).splitlines() == [
+        f"unknown rule 'NOPE42' in tool.prodready.select (pyproject.toml){hint}",
+        f"unknown rule 'BAD1' in tool.prodready.ignore (pyproject.toml){hint}",
+    ]

@@ -11,6 +11,7 @@ from conftest import SHARED
 
 from prodready.model import Config
 from prodready.report import renderer
+from prodready.report.sarif_format import render as render_sarif
 
 SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
 
@@ -65,13 +66,33 @@ def test_sarif_of_the_full_catalog_validates(run_scan) -> None:
 
     example = Path(__file__).resolve().parent.parent / "examples" / "payments-service"
     result = run_scan(example, config=Config())
-    document = json.loads(renderer("sarif")(result))
+    document = json.loads(render_sarif(result, all_rules=True))
     schema = json.loads(SCHEMA.read_text())
     jsonschema.validators.validator_for(schema)(schema).validate(document)
     rules = document["runs"][0]["tool"]["driver"]["rules"]
     assert len(rules) == len(result.rules) >= 100
     security = [r for r in rules if r["properties"]["category"] == "security"]
     assert security and all("security-severity" in r["properties"] for r in security)
+    ids = [rule["id"] for rule in rules]
+    for entry in document["runs"][0]["results"]:
+        assert ids[entry["ruleIndex"]] == entry["ruleId"]
+
+
+@pytest.mark.skipif(not SCHEMA.exists(), reason="shared SARIF schema not present")
+def test_sarif_describes_only_the_rules_that_fired(run_scan) -> None:
+    import jsonschema
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "payments-service"
+    result = run_scan(example, config=Config())
+    document = json.loads(renderer("sarif")(result))
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validators.validator_for(schema)(schema).validate(document)
+    run = document["runs"][0]
+    ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    assert ids == sorted({finding.rule for finding in result.findings})
+    assert len(ids) < len(result.rules)
+    for entry in run["results"]:
+        assert ids[entry["ruleIndex"]] == entry["ruleId"]
 
 
 def test_github_annotations_escape_data_and_properties(result) -> None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodready.model import (
     Confidence,
@@ -23,6 +23,9 @@ from prodready.model import (
     parse_enum,
 )
 from prodready.tables import read_toml
+
+if TYPE_CHECKING:
+    from prodready.engine.registry import Registry
 
 CONFIG_FILES = ("prodready.toml", "pyproject.toml")
 
@@ -132,19 +135,33 @@ def _table(value: object, where: str) -> dict[str, Any]:
 def _parse_profile(value: object, source: str | None) -> Profile:
     table = _table(value, _key(source, "profile"))
     settings: dict[str, Any] = {}
+    errors: list[str] = []
     for key, raw in table.items():
-        where = _key(source, f"profile.{key}")
-        allowed = PROFILE_VALUES.get(key)
-        if allowed is None:
-            raise _unknown(source, f"profile.{key}", {f"profile.{k}": 1 for k in PROFILE_VALUES})
-        if allowed is bool:
-            settings[key.replace("-", "_")] = _boolean(raw, where)
-        else:
-            assert isinstance(allowed, tuple)
-            if not isinstance(raw, str) or raw.lower() not in allowed:
-                raise ConfigError(f"{where} must be one of {', '.join(allowed)}; got {raw!r}")
-            settings[key.replace("-", "_")] = raw.lower()
+        try:
+            settings[key.replace("-", "_")] = _profile_value(key, raw, source)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    _raise_all(errors)
     return Profile(**settings)
+
+
+def _profile_value(key: str, raw: object, source: str | None) -> object:
+    where = _key(source, f"profile.{key}")
+    allowed = PROFILE_VALUES.get(key)
+    if allowed is None:
+        raise _unknown(source, f"profile.{key}", {f"profile.{k}": 1 for k in PROFILE_VALUES})
+    if allowed is bool:
+        return _boolean(raw, where)
+    assert isinstance(allowed, tuple)
+    if not isinstance(raw, str) or raw.lower() not in allowed:
+        raise ConfigError(f"{where} must be one of {', '.join(allowed)}; got {raw!r}")
+    return raw.lower()
+
+
+def _raise_all(errors: list[str]) -> None:
+    """Every mistake at once, one per line: fixing them one run at a time is tedious."""
+    if errors:
+        raise ConfigError("\n".join(errors))
 
 
 def parse_config(table: Mapping[str, Any], source: str | None = None) -> Config:
@@ -172,11 +189,16 @@ def parse_config(table: Mapping[str, Any], source: str | None = None) -> Config:
         "policy": lambda v: _ignored(_table(v, _key(source, "policy"))),
     }
     changes: dict[str, Any] = {}
+    errors: list[str] = []
     for key, value in table.items():
         parser = parsers.get(key)
-        if parser is None:
-            raise _unknown(source, key, parsers)
-        changes.update(parser(value))
+        try:
+            if parser is None:
+                raise _unknown(source, key, parsers)
+            changes.update(parser(value))
+        except ConfigError as exc:
+            errors.append(str(exc))
+    _raise_all(errors)
     return replace(config, **changes)
 
 
@@ -188,27 +210,36 @@ def _parse_deps(value: object, source: str | None) -> DepsSettings:
     table = _table(value, _key(source, "deps"))
     known = {"online", "index-url", "advisory-db", "cache-ttl-hours", "timeout"}
     settings: dict[str, Any] = {}
+    errors: list[str] = []
     for key, raw in table.items():
-        where = _key(source, f"deps.{key}")
-        if key not in known:
-            raise _unknown(source, f"deps.{key}", {f"deps.{k}": 1 for k in known})
-        if key == "online":
-            settings["online"] = _boolean(raw, where)
-        elif key in {"index-url", "advisory-db"}:
-            if not isinstance(raw, str) or not raw.strip():
-                raise ConfigError(f"{where} must be a non-empty string; got {raw!r}")
-            settings[key.replace("-", "_")] = raw.strip()
-            if key == "advisory-db" and source is not None:
-                # A path in a configuration file is relative to that file, not to the cwd.
-                settings["advisory_db"] = str(Path(source).parent / Path(raw.strip()).expanduser())
-            if key == "index-url" and source is not None and _is_local_index(raw.strip()):
-                # A local directory index (pip accepts one) too; URLs stay as they are.
-                settings["index_url"] = str(Path(source).parent / Path(raw.strip()).expanduser())
-        else:
-            if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
-                raise ConfigError(f"{where} must be a positive number; got {raw!r}")
-            settings["cache_ttl_hours" if key == "cache-ttl-hours" else "timeout_s"] = float(raw)
+        try:
+            settings.update(_deps_value(key, raw, source, known))
+        except ConfigError as exc:
+            errors.append(str(exc))
+    _raise_all(errors)
     return DepsSettings(**settings)
+
+
+def _deps_value(key: str, raw: object, source: str | None, known: set[str]) -> dict[str, Any]:
+    where = _key(source, f"deps.{key}")
+    if key not in known:
+        raise _unknown(source, f"deps.{key}", {f"deps.{k}": 1 for k in known})
+    if key == "online":
+        return {"online": _boolean(raw, where)}
+    if key in {"index-url", "advisory-db"}:
+        if not isinstance(raw, str) or not raw.strip():
+            raise ConfigError(f"{where} must be a non-empty string; got {raw!r}")
+        value = raw.strip()
+        if key == "advisory-db" and source is not None:
+            # A path in a configuration file is relative to that file, not to the cwd.
+            value = str(Path(source).parent / Path(value).expanduser())
+        if key == "index-url" and source is not None and _is_local_index(value):
+            # A local directory index (pip accepts one) too; URLs stay as they are.
+            value = str(Path(source).parent / Path(value).expanduser())
+        return {key.replace("-", "_"): value}
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+        raise ConfigError(f"{where} must be a positive number; got {raw!r}")
+    return {"cache_ttl_hours" if key == "cache-ttl-hours" else "timeout_s": float(raw)}
 
 
 def _is_local_index(value: str) -> bool:
@@ -232,10 +263,23 @@ def _severity_overrides(value: object, source: str | None) -> tuple[tuple[str, S
     )
 
 
-def config_to_toml(config: Config) -> str:
-    """Render the effective configuration as TOML (for ``prodready config``)."""
+# Sections other commands read (probe, gate); printed by `prodready config` as configured.
+OTHER_SECTIONS = ("probe", "gate", "policy")
+
+
+def config_to_toml(config: Config, sections: Mapping[str, Any] | None = None) -> str:
+    """Render the effective configuration as TOML (for ``prodready config``).
+
+    As it would be written in its file: under ``[tool.prodready]`` for pyproject.toml, at the
+    top level for prodready.toml (and for the defaults). ``select = ["ALL"]`` when every rule
+    is enabled. ``sections`` are the configured ``probe``/``gate``/``policy`` tables, as given.
+    """
+    pyproject = config.source is not None and Path(config.source).name == "pyproject.toml"
+    prefix = "tool.prodready." if pyproject else ""
     data = config.to_dict()
-    lines = ["[tool.prodready]"]
+    if not data["select"]:
+        data["select"] = ["ALL"]
+    lines = ["[tool.prodready]"] if pyproject else []
     tables: list[tuple[str, dict[str, Any]]] = []
     for key, value in data.items():
         if isinstance(value, dict):
@@ -244,13 +288,77 @@ def config_to_toml(config: Config) -> str:
             lines.append(f"{key} = {_toml_value(value)}")
     for name, table in tables:
         lines.append("")
-        lines.append(f"[tool.prodready.{name}]")
+        lines.append(f"[{prefix}{name}]")
         for key, value in table.items():
             if value is None:
                 lines.append(f"# {_toml_key(key)} is not set")
             else:
                 lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for name in OTHER_SECTIONS:
+        section = (sections or {}).get(name)
+        if isinstance(section, dict):
+            _dump_table(lines, f"{prefix}{name}", section)
     return "\n".join(lines) + "\n"
+
+
+def _dump_table(lines: list[str], name: str, table: Mapping[str, Any]) -> None:
+    """A TOML table with its sub-tables and arrays of tables, in the order they were given."""
+    nested = [(k, v) for k, v in table.items() if isinstance(v, dict) or _is_table_array(v)]
+    scalars = [(k, v) for k, v in table.items() if (k, v) not in nested]
+    if scalars or not nested:  # a table holding only tables needs no header of its own
+        lines.extend(["", f"[{name}]"])
+    for key, value in scalars:
+        lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in nested:
+        path = f"{name}.{_toml_key(key)}"
+        if isinstance(value, dict):
+            _dump_table(lines, path, value)
+            continue
+        for item in value:
+            lines.extend(["", f"[[{path}]]"])
+            for item_key, item_value in item.items():
+                lines.append(f"{_toml_key(item_key)} = {_toml_value(item_value)}")
+
+
+def _is_table_array(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(i, dict) for i in value)
+
+
+def check_selectors(config: Config, registry: Registry, origin: str | None = None) -> None:
+    """Every rule selector of ``config`` names a rule; errors name the key and the file.
+
+    ``origin`` says where the selectors came from (default: the configuration's file).
+    """
+    where = origin or _origin(config.source)
+    pyproject = (
+        origin is None and config.source is not None and config.source.endswith("pyproject.toml")
+    )
+    keyed = [("select", selector) for selector in config.select]
+    keyed += [("ignore", selector) for selector in config.ignore]
+    keyed += [
+        ("per-path-ignores", selector)
+        for _, selectors in config.per_path_ignores
+        for selector in selectors
+    ]
+    keyed += [("severity", selector) for selector, _ in config.severity]
+    errors = [
+        f"unknown rule {selector!r} in {'tool.prodready.' if pyproject else ''}{key}"
+        f" ({where}); `prodready rules` lists codes, names and categories"
+        for key, selector in keyed
+        if not any(registry.matches(selector, rule) for rule in registry)
+    ]
+    _raise_all(errors)
+
+
+def _origin(source: str | None) -> str:
+    """The configuration file as the user would type it: relative to the cwd when below it."""
+    if source is None:
+        return "defaults"
+    path = Path(source)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return source
 
 
 def _toml_key(key: str) -> str:
@@ -265,4 +373,7 @@ def _toml_value(value: object) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

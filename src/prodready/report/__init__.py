@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from prodready.gate.model import GateReport
     from prodready.probe.model import ProbeReport
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "concise", "json", "sarif", "github", "junit", "gitlab")
 PROBE_FORMATS = ("text", "json", "html")
 GATE_FORMATS = ("text", "json", "markdown", "sarif", "html")
 

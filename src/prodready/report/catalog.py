@@ -2,36 +2,64 @@
 
 from __future__ import annotations
 
-import io
+import shutil
+import textwrap
 from collections.abc import Sequence
 
 from prodready.model import Category, Rule
 
+COLUMNS = ("code", "name", "severity", "category", "confidence")
+GAP = "  "
+MIN_SUMMARY = 30  # narrower than this, the summary goes on its own lines under the row
+DEFAULT_WIDTH = 100
 
-def render_table(rules: Sequence[Rule], *, color: bool = False) -> str:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
 
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer, force_terminal=color, no_color=not color, width=160, highlight=False
-    )
-    table = Table(box=box.SIMPLE if color else box.ASCII, pad_edge=False)
-    for column in ("code", "name", "category", "severity", "confidence", "summary"):
-        table.add_column(column, overflow="fold")
-    for rule in rules:
-        table.add_row(
-            rule.code,
-            rule.name,
-            rule.category.value,
-            rule.severity.value,
-            rule.confidence.value,
-            rule.summary,
-        )
-    console.print(table)
-    console.print(f"{len(rules)} rules")
-    return buffer.getvalue()
+def render_table(rules: Sequence[Rule], *, color: bool = False, width: int | None = None) -> str:
+    """A plain table that fits ``width`` (default: the terminal's, $COLUMNS, else 100).
+
+    The summary is the last column, wrapped at word boundaries; when the terminal is too
+    narrow for it, each summary goes on indented lines under its row. No line is longer than
+    ``width`` (unless a rule name alone is) and there are no blank lines.
+    """
+    width = width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    columns = list(COLUMNS)
+    rows = [[_cell(rule, column) for column in columns] for rule in rules]
+    sizes = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(columns)]
+    # Too narrow for every column: drop the least useful ones (`prodready explain` has them).
+    while len(columns) > 2 and sum(sizes) + len(GAP) * (len(sizes) - 1) > width:
+        columns.pop()
+        sizes.pop()
+        rows = [row[:-1] for row in rows]
+    fixed = sum(sizes) + len(GAP) * len(sizes)
+    beside = width - fixed >= MIN_SUMMARY
+
+    def cells(values: Sequence[str]) -> str:
+        return GAP.join(value.ljust(size) for value, size in zip(values, sizes, strict=True))
+
+    header = cells(columns) + (GAP + "summary" if beside else "")
+    lines = [_bold(header.rstrip(), color), "-" * min(width, len(header.rstrip()))]
+    indent = " " * (fixed if beside else len(GAP) * 2)
+    for rule, row in zip(rules, rows, strict=True):
+        summary = textwrap.wrap(rule.summary, width=max(width - len(indent), 20)) or [""]
+        if beside:
+            lines.append(cells(row) + GAP + summary[0])
+            lines.extend(indent + more for more in summary[1:])
+        else:
+            lines.append(cells(row).rstrip())
+            lines.extend(indent + more for more in summary)
+    lines.append(f"{len(rules)} rules")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(rule: Rule, column: str) -> str:
+    if column in {"code", "name"}:
+        return str(getattr(rule, column))
+    value: str = getattr(rule, column).value
+    return value
+
+
+def _bold(text: str, color: bool) -> str:
+    return f"\x1b[1m{text}\x1b[0m" if color else text
 
 
 def render_markdown(rules: Sequence[Rule]) -> str:

@@ -57,8 +57,11 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
     }
 
 
-def render(result: ScanResult, *, color: bool = False) -> str:
-    used = sorted({finding.rule for finding in result.findings} | set(result.rules))
+def render(result: ScanResult, *, color: bool = False, all_rules: bool = False) -> str:
+    """The SARIF log; ``tool.driver.rules`` lists only the rules that fired (as code scanning
+    recommends: the full catalog is 100+ descriptors) unless ``all_rules``."""
+    fired = {finding.rule for finding in result.findings}
+    used = sorted(fired | set(result.rules) if all_rules else fired)
     rules = [result.rules[code] for code in used if code in result.rules]
     index = {rule.code: position for position, rule in enumerate(rules)}
     results: list[dict[str, Any]] = []

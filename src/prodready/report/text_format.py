@@ -7,10 +7,17 @@ here only, so other formats never pay for it.
 from __future__ import annotations
 
 import io
+import shutil
+import textwrap
 from itertools import groupby
 
 from prodready.model import Finding, ScanResult, Severity
 from prodready.report.terminal import report_console
+
+DEFAULT_WIDTH = 100
+MIN_WIDTH = 40
+MESSAGE_INDENT = 11  # under the severity column: the location column is 10 wide plus a space
+FIX_LABEL = "       = fix: "
 
 _STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -27,15 +34,20 @@ def render(result: ScanResult, *, color: bool = False) -> str:
 
     buffer = io.StringIO()
     console = report_console(buffer, color=color)
+    width = report_width()
     for path, group in groupby(result.findings, key=lambda f: f.path):
         console.print(Text(path, style="bold underline"))
         for finding in group:
-            console.print(_finding_line(finding, Text))
+            for line in _finding_lines(finding, Text, width):
+                console.print(line)
             if finding.snippet:
                 gutter = f"{finding.line:>6} | "
                 console.print(Text(gutter, style="dim") + Text(finding.snippet))
             if finding.fix:
-                console.print(Text("       = fix: ", style="green") + Text(finding.fix))
+                fix = _wrap(finding.fix, first=len(FIX_LABEL), width=width)
+                console.print(Text(FIX_LABEL, style="green") + Text(fix[0]))
+                for more in fix[1:]:
+                    console.print(Text(more))
         console.print()
 
     if result.errors:
@@ -83,13 +95,37 @@ def render(result: ScanResult, *, color: bool = False) -> str:
     return buffer.getvalue()
 
 
-def _finding_line(finding: Finding, text_type: type) -> object:
+def report_width() -> int:
+    """Where messages wrap: the terminal's width ($COLUMNS too), 100 when not a terminal."""
+    return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+
+
+def _wrap(text: str, *, first: int, width: int) -> list[str]:
+    """``text`` wrapped at word boundaries: its first line starts at column ``first``, the
+    others are indented under the message column."""
+    lines = textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=" " * first,
+        subsequent_indent=" " * MESSAGE_INDENT,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    if not lines:
+        return [""]
+    lines[0] = lines[0][first:]
+    return lines
+
+
+def _finding_lines(finding: Finding, text_type: type, width: int) -> list[object]:
     location = f"  {finding.line}:{finding.column}"
     line = text_type(f"{location:<10} ")
     line.append(f"{finding.severity.value:<8}", style=_STYLE[finding.severity])
     line.append(f" {finding.rule} ", style="bold")
     line.append(f"[{finding.name}] ", style="dim")
-    line.append(finding.message)
+    message = finding.message
     if finding.confidence.value != "high":
-        line.append(f" (confidence: {finding.confidence.value})", style="dim")
-    return line
+        message += f" (confidence: {finding.confidence.value})"
+    wrapped = _wrap(message, first=len(line.plain), width=width)
+    line.append(wrapped[0])
+    return [line, *(text_type(more) for more in wrapped[1:])]
