@@ -744,8 +744,9 @@ def test_cli_deps_clean_pins_report_nothing(tmp_path: Path) -> None:
 
 def test_cli_deps_without_any_source_says_so(tmp_path: Path) -> None:
     project = _project(tmp_path, "requests==2.19.0\nPyYAML==5.3\n")
-    done = run_cli(["deps", "--offline", "--format", "json", "."], cwd=project, env=_env(tmp_path))
-    assert "advisories unavailable" in done.stderr
+    args = ["deps", "--offline", "-v", "--format", "json", "."]
+    done = run_cli(args, cwd=project, env=_env(tmp_path))
+    assert "advisories unavailable" in done.stderr  # notes reach stderr with -v
     report = json.loads(done.stdout)
     assert any("advisories unavailable" in note for note in report["notes"])
     assert [f for f in report["findings"] if f["rule"] == "DEP030"] == []

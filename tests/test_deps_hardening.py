@@ -4,17 +4,24 @@ a DEP011 that stays linear in the number of dependencies (#13)."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import textwrap
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import run_cli
 
+from prodready.deps.advisories import OSVQueryAdvisories, PyPIReleaseAdvisories
 from prodready.deps.files import excerpt, requirement_error
+from prodready.deps.index import IndexClient, redact
 from prodready.deps.manifests import read_manifests
-from prodready.deps.model import ManifestProblem
+from prodready.deps.model import AdvisoriesUnavailable, ManifestProblem
+from prodready.model import DepsSettings
 
 SECRET = "sekrit-123"
 
@@ -159,3 +166,92 @@ def test_excerpt_and_requirement_error() -> None:
         "invalid requirement `a b`: Expected end"
     )
     assert requirement_error("something else entirely") == "something else entirely"
+
+
+# -- #12: a server that answers one byte at a time ---------------------------------------------
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """Answers 200 with a JSON body that would take minutes to arrive: one byte per interval,
+    each within the read timeout, so only a wall-clock deadline stops the client."""
+
+    interval_s = 0.1
+    in_headers = False  # drip the headers instead of the body
+
+    def do_GET(self) -> None:
+        self._drip()
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(length)
+        self._drip()
+
+    def _drip(self) -> None:
+        body = b'{"vulnerabilities": [], "vulns": []}' + b" " * 2000
+        try:
+            if self.in_headers:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for byte in b"X-Slow: " + b"a" * 2000:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(self.interval_s)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(self.interval_s)
+        except OSError:
+            return  # the client gave up: that is the point
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+class _TrickleHeaders(_Trickle):
+    in_headers = True
+
+
+@pytest.fixture(params=[_Trickle, _TrickleHeaders], ids=["body", "headers"])
+def trickling(request: pytest.FixtureRequest) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), request.param)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+TIMEOUT_S = 0.4  # per read; one request with its retries gets 3 x this of wall-clock time
+
+
+def test_advisory_sources_give_up_on_a_trickling_server(trickling: str) -> None:
+    settings = DepsSettings(online=True, index_url=f"{trickling}/simple", timeout_s=TIMEOUT_S)
+    for source in (PyPIReleaseAdvisories(settings), OSVQueryAdvisories(settings, f"{trickling}/q")):
+        started = time.monotonic()
+        with pytest.raises(AdvisoriesUnavailable) as raised:
+            source.lookup("requests", "2.19.0")
+        elapsed = time.monotonic() - started
+        assert elapsed < 3 * TIMEOUT_S + 0.5, (source.name, elapsed)
+        assert str(raised.value) == (
+            "timed out: no complete answer before the deadline "
+            "(3 attempts, 0.4s timeout, 1.2s deadline)"
+        )
+
+
+def test_index_lookups_give_up_on_a_trickling_server(trickling: str) -> None:
+    settings = DepsSettings(online=True, index_url=f"{trickling}/simple", timeout_s=TIMEOUT_S)
+    client = IndexClient(settings, None, attempts=2, backoff_s=0.01, budget_s=1.0)
+    started = time.monotonic()
+    answers = client.lookup(["requests"])
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0 + 0.5, elapsed
+    assert answers["requests"].exists is None
+    assert answers["requests"].error == f"{redact(trickling)}/simple: out of time budget"

@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
 import json
 import math
 import os
-import random
 import re
 import time
 import urllib.error
@@ -49,6 +47,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from prodready import __version__
+from prodready.deps.http import RETRYABLE_STATUS, TOO_LARGE, fetch
 from prodready.deps.model import AdvisoriesUnavailable, Advisory
 from prodready.model import DepsSettings
 
@@ -766,7 +765,7 @@ class OSVDatabase:
 
 # -- online sources --------------------------------------------------------------------------------
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_ANSWER_BYTES = 32 * 1024 * 1024  # a release page or a page of OSV query results
 
 
 def redact(url: str) -> str:
@@ -800,39 +799,44 @@ class _OnlineSource:
 
     def __init__(self, settings: DepsSettings) -> None:
         self.timeout_s = settings.timeout_s
+        # One request, retries included: a server dripping its answer gives up here.
+        self.deadline_s = 3 * max(0.1, settings.timeout_s)
         self.notes: list[str] = []
         self._down: str | None = None
 
     def _request(self, url: str, body: bytes | None = None) -> Any:
         """The decoded JSON answer. Raises ``_HTTPStatus`` (final status), ``_Unreachable``."""
-        headers = {"User-Agent": f"prodready/{__version__}", "Accept": "application/json"}
+        headers = {
+            "User-Agent": f"prodready/{__version__}",
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip",
+        }
         if body is not None:
             headers["Content-Type"] = "application/json"
-        problem = "no answer"
-        for attempt in range(self.attempts):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1) * (1 + random.random() / 2))  # noqa: S311
-            request = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
-                    payload = response.read()
-            except urllib.error.HTTPError as exc:
-                if exc.code in RETRY_STATUSES:
-                    problem = f"HTTP {exc.code}"
-                    continue
-                raise _HTTPStatus(exc.code) from exc
-            except (TimeoutError, OSError, http.client.HTTPException) as exc:  # URLError: OSError
-                reason = getattr(exc, "reason", exc)
-                if isinstance(reason, TimeoutError):
-                    problem = "timed out"
-                else:
-                    problem = f"cannot connect: {reason or type(exc).__name__}"
-                continue
-            try:
-                return json.loads(payload)
-            except ValueError as exc:
-                raise _Unreachable(f"{redact(url)} answered with invalid JSON") from exc
-        raise _Unreachable(f"{problem} ({self.attempts} attempts, {self.timeout_s:g}s timeout)")
+        answer = fetch(
+            url,
+            headers=headers,
+            timeout_s=self.timeout_s,
+            deadline=time.monotonic() + self.deadline_s,
+            max_bytes=MAX_ANSWER_BYTES,
+            attempts=self.attempts,
+            backoff_s=self.backoff_s,
+            data=body,
+        )
+        if answer.status is None:
+            problem = (answer.error or "no answer").replace("connection failed", "cannot connect")
+            limits = f"{self.attempts} attempts, {self.timeout_s:g}s timeout"
+            raise _Unreachable(f"{problem} ({limits}, {self.deadline_s:g}s deadline)")
+        if answer.status in RETRYABLE_STATUS:
+            raise _Unreachable(f"HTTP {answer.status} ({self.attempts} attempts)")
+        if answer.status != 200:
+            raise _HTTPStatus(answer.status)
+        if answer.error == TOO_LARGE:
+            raise _Unreachable(f"{redact(url)} answered more than {MAX_ANSWER_BYTES} bytes")
+        try:
+            return json.loads(answer.body)
+        except (ValueError, RecursionError) as exc:
+            raise _Unreachable(f"{redact(url)} answered with invalid JSON") from exc
 
     def _guarded(self, url: str, body: bytes | None = None) -> Any:
         if self._down is not None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
 import json
 import os
 import random
@@ -38,7 +37,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import zlib
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -55,6 +53,7 @@ from packaging.utils import (
 )
 
 from prodready import __version__
+from prodready.deps.http import TOO_LARGE, fetch
 from prodready.deps.model import IndexInfo
 from prodready.model import DepsSettings
 
@@ -67,13 +66,9 @@ ACCEPT_SIMPLE = f"{SIMPLE_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text
 WORKERS = 8  # concurrent requests: polite to the index, enough to hide latency
 ATTEMPTS = 3  # per request, the first included
 BACKOFF_S = 0.5  # first retry waits up to this long (full jitter), doubling each time
-BACKOFF_CAP_S = 8.0
-RETRY_AFTER_CAP_S = 30.0  # a Retry-After beyond this is not waited for
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_BODY = 64 * 1024 * 1024  # the JSON of projects with thousands of releases is large
 NEGATIVE_TTL_HOURS = 1.0
 PRUNE_AFTER_DAYS = 30  # answers older than this leave the cache file (offline keeps the rest)
-TOO_LARGE = "answer larger than the size limit"
 CACHE_FILE = "answers.json"
 CACHE_FORMAT = 1
 _SUMMARY_CHARS = 300
@@ -151,8 +146,6 @@ class IndexClient:
             netloc = f"{host}:{parts.port}" if parts.port else host
             self.index_url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
         self.authoritative = (parts.hostname or "").lower() in PYPI_HOSTS
-        # ProxyHandler (from the environment) and redirects; no cookies, no file: handler.
-        self._opener = urllib.request.build_opener()
         self._random = random.Random()  # noqa: S311 - jitter, not secrets
         self._lock = threading.Lock()
         self.requests = 0  # HTTP requests sent (retries included)
@@ -270,55 +263,28 @@ class IndexClient:
         """GET with retries: timeouts, connection errors, 429 and 5xx, with backoff + jitter."""
         if self.scheme == "file":
             return _read_local(url)
-        response = _Response(None, error="no attempt made")
-        for attempt in range(self.attempts):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return _Response(None, error="out of time budget")
-            response, retry_after = self._attempt(url, accept, deadline)
-            retryable = response.status is None or response.status in RETRYABLE_STATUS
-            if not retryable or attempt == self.attempts - 1:
-                return response
-            pause = self._random.uniform(0, min(BACKOFF_CAP_S, self.backoff_s * 2**attempt))
-            if retry_after is not None:
-                pause = max(pause, min(retry_after, RETRY_AFTER_CAP_S))
-            if time.monotonic() + pause >= deadline:
-                return response
-            time.sleep(pause)
-        return response
-
-    def _attempt(self, url: str, accept: str, deadline: float) -> tuple[_Response, float | None]:
-        started = time.monotonic()
-        timeout = max(0.05, min(self.timeout_s, deadline - started))
         headers = {"User-Agent": USER_AGENT, "Accept": accept, "Accept-Encoding": "gzip"}
         if self._authorization is not None:
             headers["Authorization"] = self._authorization
-        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) only
+        answer = fetch(
+            url,
+            headers=headers,
+            timeout_s=self.timeout_s,
+            deadline=deadline,
+            max_bytes=MAX_BODY,
+            attempts=self.attempts,
+            backoff_s=self.backoff_s,
+            attempt_s=3 * self.timeout_s,
+            rng=self._random,
+            on_attempt=self._count_request,
+        )
+        if answer.status is None and time.monotonic() >= deadline:
+            return _Response(None, error="out of time budget")
+        return _Response(answer.status, answer.body, answer.content_type, answer.error)
+
+    def _count_request(self) -> None:
         with self._lock:
             self.requests += 1
-        try:
-            with self._opener.open(request, timeout=timeout) as reply:
-                encoding = reply.headers.get("Content-Encoding", "").lower()
-                content_type = reply.headers.get("Content-Type", "").lower()
-                status = reply.status
-                body = _read_body(reply, min(started + 3 * timeout, deadline))
-        except urllib.error.HTTPError as exc:
-            retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-            exc.close()
-            return _Response(exc.code, error=f"HTTP {exc.code}"), retry_after
-        except (TimeoutError, OSError, http.client.HTTPException, ValueError) as exc:
-            # URLError is an OSError; ValueError: a malformed URL or response.
-            return _Response(None, error=_describe(exc, timeout)), None
-        if body is None:
-            return _Response(status, b"", content_type, TOO_LARGE), None
-        if encoding == "gzip":
-            try:
-                body = _gunzip(body)
-            except zlib.error as exc:
-                return _Response(None, error=f"bad gzip body: {exc}"), None
-            if body is None:
-                return _Response(status, b"", content_type, TOO_LARGE), None
-        return _Response(status, body, content_type), None
 
     # -- the cache ------------------------------------------------------------------------------
 
@@ -485,48 +451,6 @@ def _read_local(url: str) -> _Response:
     except OSError as exc:
         return _Response(None, error=f"cannot read {path}: {exc.strerror or exc}")
     return _Response(404, error="HTTP 404")
-
-
-def _read_body(reply: Any, wall_deadline: float) -> bytes | None:
-    """The body within a wall-clock limit (the socket timeout only bounds each read: a server
-    dripping bytes would hold us forever); None when it is larger than ``MAX_BODY``."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        if time.monotonic() > wall_deadline:
-            raise TimeoutError("the response took too long to arrive")
-        chunk = reply.read(256 * 1024)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-
-
-def _gunzip(body: bytes) -> bytes | None:
-    """The inflated body; None when it would be larger than ``MAX_BODY`` (a gzip bomb)."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    data = inflater.decompress(body, MAX_BODY + 1)
-    return data if len(data) <= MAX_BODY else None
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None  # an HTTP date: backoff decides
-    return seconds if seconds >= 0 else None
-
-
-def _describe(exc: BaseException, timeout: float) -> str:
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-        return f"timed out after {timeout:g} s"
-    text = str(reason) or type(reason).__name__
-    return f"connection failed: {text}"
 
 
 def _encode_entry(stored: float, info: IndexInfo) -> dict[str, Any]:
