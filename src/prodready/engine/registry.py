@@ -232,13 +232,64 @@ def _third_party_packs_installed() -> bool:
     return False
 
 
-def _entry_point_packs() -> Iterator[tuple[str, RulePack]]:
+TRUST_LOCAL_PLUGINS_ENV = "PRODREADY_TRUST_LOCAL_PLUGINS"
+
+
+def _installed_locations() -> list[str]:
+    """The site directories of the running interpreter: what was installed on purpose."""
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    found = [paths.get("purelib", ""), paths.get("platlib", "")]
+    try:
+        found.extend(site.getsitepackages())
+        found.append(site.getusersitepackages())
+    except AttributeError:  # a virtualenv's old site.py lacks them
+        pass
+    return [os.path.realpath(path) for path in found if path]
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _local_distribution(entry: Any, untrusted: Sequence[str], installed: Sequence[str]) -> bool:
+    """The entry point's distribution lies in the working directory (or another untrusted
+    root) rather than in a site directory: ``python -m prodready`` puts the working directory
+    on ``sys.path``, so a scanned repository's committed ``*.egg-info`` would be imported."""
+    dist = entry.dist
+    if dist is None:
+        return False
+    try:
+        location = os.path.realpath(str(dist.locate_file("")))
+    except (OSError, NotImplementedError, ValueError):
+        return False
+    if any(_within(location, site_dir) for site_dir in installed):
+        return False
+    return any(_within(location, root) for root in untrusted)
+
+
+def _entry_point_packs(
+    untrusted_roots: Sequence[str] = (), skipped: list[str] | None = None
+) -> Iterator[tuple[str, RulePack]]:
     if not _third_party_packs_installed():
         return
     from importlib.metadata import entry_points
 
+    trust_local = os.environ.get(TRUST_LOCAL_PLUGINS_ENV, "") not in {"", "0"}
+    untrusted = [os.path.realpath(os.getcwd()), *(os.path.realpath(r) for r in untrusted_roots)]
+    installed = _installed_locations()
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.value.replace(" ", "") == BUILTIN_PACK_REF:
+            continue
+        if not trust_local and _local_distribution(entry, untrusted, installed):
+            if skipped is not None:
+                skipped.append(
+                    f"rule pack {entry.name!r} ({entry.value}) was not loaded: it is declared "
+                    "inside the working directory or the scanned tree, not installed (set "
+                    f"{TRUST_LOCAL_PLUGINS_ENV}=1 to load it)"
+                )
             continue
         try:
             loaded: Any = entry.load()
@@ -261,13 +312,19 @@ def _entry_point_packs() -> Iterator[tuple[str, RulePack]]:
         yield entry.name, loaded
 
 
-def load_packs(*, plugins: bool = True) -> list[RulePack]:
-    """The built-in pack plus every installed pack of the ``prodready.rules`` group."""
+def load_packs(
+    *,
+    plugins: bool = True,
+    untrusted_roots: Sequence[str] = (),
+    skipped: list[str] | None = None,
+) -> list[RulePack]:
+    """The built-in pack plus every installed pack of the ``prodready.rules`` group (packs
+    declared under the working directory or ``untrusted_roots`` only when the user opts in)."""
     from prodready.rules import BUILTIN_PACK
 
     packs = [BUILTIN_PACK]
     if plugins:
-        packs.extend(pack for _, pack in _entry_point_packs())
+        packs.extend(pack for _, pack in _entry_point_packs(untrusted_roots, skipped))
     return packs
 
 
@@ -291,10 +348,16 @@ class Registry:
                 self.rules[rule.code] = rule
                 by_name[rule.name] = rule
         self._by_name = by_name
+        self.notes: list[str] = []  # rule packs that were found but not loaded, and why
 
     @classmethod
-    def default(cls, *, plugins: bool = True) -> Registry:
-        return cls(load_packs(plugins=plugins))
+    def default(cls, *, plugins: bool = True, untrusted_roots: Sequence[str] = ()) -> Registry:
+        skipped: list[str] = []
+        registry = cls(
+            load_packs(plugins=plugins, untrusted_roots=untrusted_roots, skipped=skipped)
+        )
+        registry.notes = skipped
+        return registry
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(sorted(self.rules.values(), key=lambda rule: rule.code))

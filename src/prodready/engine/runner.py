@@ -75,9 +75,9 @@ def default_jobs() -> int:
 
 def scan(options: ScanOptions, config: Config, registry: Registry | None = None) -> ScanResult:
     started = time.perf_counter()
-    registry = registry or Registry.default(plugins=options.plugins)
-    rules = registry.select(config)
     root = decide_root(options.targets, options.root)
+    registry = registry or Registry.default(plugins=options.plugins, untrusted_roots=[str(root)])
+    rules = registry.select(config)
     discovery = Discovery(root, config.exclude, config.respect_gitignore)
     sources = discovery.files(options.targets)
 
@@ -127,7 +127,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
         errors.append(ScanError(str(cache.directory), cache.warning))
 
     artifacts: dict[str, Any] = {}
-    notes: list[str] = []
+    notes: list[str] = list(registry.notes)
     project_rules = [rule for rule in rules if rule.kind is FileKind.PROJECT]
     if project_rules and changed is None and options.project_rules:
         others: dict[str, FileKind] = {
