@@ -17,6 +17,7 @@ import click
 
 from prodready import __version__
 from prodready.model import Confidence, Config, ConfigError, Severity, UsageError
+from prodready.probe.model import ProbeTerminated
 from prodready.report import PROBE_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("prodready: interrupted", err=True)
         sys.exit(130)
+    except ProbeTerminated as exc:  # SIGTERM during a probe, after its cleanup
+        click.echo("prodready: terminated", err=True)
+        sys.exit(exc.exit_code)
     except BrokenPipeError:
         # The reader went away (``prodready scan | head``): stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -418,7 +422,8 @@ def explain(rule: str) -> None:
     "--config",
     "probe_config",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Probe settings (TOML) [default: [tool.prodready.probe] of ./pyproject.toml].",
+    help="Probe settings: prodready.toml, pyproject.toml or a probe TOML file "
+    "[default: [probe] of ./prodready.toml, else [tool.prodready.probe] of ./pyproject.toml].",
 )
 @click.option("--only", multiple=True, help="Run only these checks (comma-separated ids).")
 @click.option("--skip", multiple=True, help="Do not run these checks.")
