@@ -100,3 +100,13 @@ def test_a_plain_server_without_openapi_or_signal_handler(tmp_path: Path) -> Non
     assert shutdown["status"] == "skip"
     assert "inconclusive" in shutdown["reason"]
     assert shutdown["evidence"]["exit_code"] == -15
+
+
+def test_the_config_option_names_prodready_toml(tmp_path: Path) -> None:
+    done = _run("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert (
+        "--config FILE Probe settings: prodready.toml, pyproject.toml or a probe TOML file "
+        "[default: [probe] of ./prodready.toml, else [tool.prodready.probe] of ./pyproject.toml]."
+    ) in text

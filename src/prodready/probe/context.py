@@ -222,7 +222,7 @@ class ProbeContext:
         """Restart the service if a check killed it; False when it cannot come back."""
         if self.alive():
             return True
-        if self.service.restarts >= 3:
+        if self.service.restarts >= 3 or self.service.expired:
             return False
         self.service.restarts += 1
         self.service.start()

@@ -16,6 +16,16 @@ class ProbeError(Exception):
     """A usage or start-up problem: reported as one clear message and exit code 2."""
 
 
+class ProbeTerminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, so the service is stopped and the temporary
+    directory removed before the process exits (exit code 143, like a default SIGTERM death).
+
+    A BaseException, like KeyboardInterrupt: a check's ``except Exception`` must not swallow it.
+    """
+
+    exit_code = 143
+
+
 class Status(StrEnum):
     PASS = "pass"  # noqa: S105 - a check status, not a credential
     FAIL = "fail"

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import signal
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ from prodready.probe.model import (
     ProbeError,
     ProbeReport,
     ProbeTarget,
+    ProbeTerminated,
     Status,
 )
 from prodready.probe.settings import DependencySpec, ProbeSettings
@@ -27,9 +30,52 @@ from prodready.probe.settings import DependencySpec, ProbeSettings
 if TYPE_CHECKING:
     from prodready.probe.context import Dependency, ProbeContext
     from prodready.probe.netloop import BackgroundLoop
+    from prodready.probe.sandbox import ServiceProcess
 
 Progress = Callable[[str], None]
 _MIN_CHECK_BUDGET_S = 3.0
+# The watchdog fires this long after the budget, so work that honours the deadline ends first.
+_WATCHDOG_SLACK_S = 1.0
+# Past the budget, the service gets this long to exit on SIGTERM before SIGKILL.
+_LATE_STOP_GRACE_S = 2.0
+
+
+class _Termination:
+    """SIGTERM handled like Ctrl-C, but never in the middle of stopping the service: a signal
+    that arrives while cleaning up is raised once the cleanup is done."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._shielded = 0
+
+    def handle(self, _signum: int, _frame: object) -> None:
+        if self.requested:
+            return  # a second SIGTERM must not break the cleanup the first one started
+        self.requested = True
+        if not self._shielded:
+            raise ProbeTerminated
+
+    def shielded(self, action: Callable[..., object], *args: object) -> None:
+        self._shielded += 1
+        try:
+            action(*args)
+        finally:
+            self._shielded -= 1
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[_Termination]:
+    termination = _Termination()
+    if threading.current_thread() is not threading.main_thread():
+        yield termination  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, termination.handle)
+    try:
+        yield termination
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if termination.requested:
+        raise ProbeTerminated
 
 
 def _require_probe_extra() -> None:
@@ -55,11 +101,15 @@ def run_probe(
     say = progress or (lambda message: None)
     started_wall = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
-    with contextlib.ExitStack() as stack:
+    with _sigterm_as_interrupt() as termination, contextlib.ExitStack() as outer:
+        stack = contextlib.ExitStack()
+        outer.callback(termination.shielded, stack.close)
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="prodready-probe-")))
         artifacts = artifacts or scratch / "artifacts"
         artifacts.mkdir(parents=True, exist_ok=True)
-        ctx = stack.enter_context(_environment(settings, project_dir, scratch, artifacts, started))
+        ctx = stack.enter_context(
+            _environment(settings, project_dir, scratch, artifacts, started, termination)
+        )
         report = ProbeReport(target=_target(settings, ctx), started_at=started_wall)
         say(f"service listening on {ctx.base_url}")
         _learn(ctx, project_dir, report)
@@ -73,7 +123,12 @@ def run_probe(
 
 @contextlib.contextmanager
 def _environment(
-    settings: ProbeSettings, project_dir: Path, scratch: Path, artifacts: Path, started: float
+    settings: ProbeSettings,
+    project_dir: Path,
+    scratch: Path,
+    artifacts: Path,
+    started: float,
+    termination: _Termination,
 ) -> Iterator[ProbeContext]:
     import httpx
 
@@ -114,9 +169,24 @@ def _environment(
             isolate=settings.isolate,
             log_dir=artifacts,
         )
-        stack.callback(service.stop, settings.grace_period_s)
+        deadline = started + settings.budget_s
+        stack.callback(termination.shielded, _stop_service, service, settings, deadline)
         service.start()
-        service.wait_listening(settings.startup_timeout_s)
+        # The budget is a hard deadline: a watchdog stops the service when the run overruns
+        # it (a check stuck on a hung service, discovery against a slow one).
+        watchdog = threading.Timer(
+            max(0.0, deadline - time.monotonic()) + _WATCHDOG_SLACK_S, service.expire
+        )
+        watchdog.daemon = True
+        watchdog.start()
+        stack.callback(watchdog.cancel)
+        left = deadline - time.monotonic()
+        if left < settings.startup_timeout_s:
+            service.wait_listening(
+                max(0.0, left), limit=f"the run's --budget of {settings.budget_s:g} s"
+            )
+        else:
+            service.wait_listening(settings.startup_timeout_s)
         # prodready: ignore[CFG001] the probe talks to the service it started, on loopback only
         base_url = f"http://127.0.0.1:{port}"
         client = stack.enter_context(
@@ -137,8 +207,14 @@ def _environment(
             deps=deps,
             client=client,
             artifacts=artifacts,
-            deadline=started + settings.budget_s,
+            deadline=deadline,
         )
+
+
+def _stop_service(service: ServiceProcess, settings: ProbeSettings, deadline: float) -> None:
+    # Within the budget the service gets its whole grace period; past it, only a short one.
+    left = deadline - time.monotonic()
+    service.stop(min(settings.grace_period_s, max(_LATE_STOP_GRACE_S, left)))
 
 
 def _start_dependency(loop: BackgroundLoop, spec: DependencySpec) -> Dependency:
@@ -239,7 +315,7 @@ def _target(settings: ProbeSettings, ctx: ProbeContext) -> ProbeTarget:
 def _run_check(ctx: ProbeContext, check_id: str, say: Progress) -> CheckResult:
     from prodready.probe.checks import REGISTRY
 
-    if ctx.remaining() < _MIN_CHECK_BUDGET_S:
+    if ctx.remaining() < _MIN_CHECK_BUDGET_S or ctx.service.expired:
         return CheckResult(
             check_id, Status.SKIP, "the run's --budget was used up before this check"
         )
@@ -265,7 +341,14 @@ def _run_check(ctx: ProbeContext, check_id: str, say: Progress) -> CheckResult:
         )
     finally:
         ctx.clear_faults()
-    if check_id != "graceful-shutdown" and not ctx.alive():
+    if ctx.service.expired:
+        result = CheckResult(
+            check_id,
+            Status.SKIP,
+            f"the run's --budget of {ctx.settings.budget_s:g} s ran out during this check; "
+            "the service was stopped",
+        )
+    elif check_id != "graceful-shutdown" and not ctx.alive():
         code = ctx.service.exit_code()
         result.evidence["service_exit_code"] = code
         result.evidence["service_output"] = ctx.service.tail(15)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shlex
 import shutil
 import signal
@@ -23,9 +24,9 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from prodready.probe.model import ProbeError
+from prodready.probe.proctree import ProcessTree
 from prodready.probe.settings import Limits
 
 # Variables a service legitimately needs to start; everything else of the caller's is dropped.
@@ -44,6 +45,8 @@ _KEPT_VARIABLES = (
     "SSL_CERT_DIR",
 )
 _MAX_LINES = 50_000
+_MAX_LINE_BYTES = 1 << 20
+_READ_POLL_S = 0.1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -130,6 +133,11 @@ class ServiceProcess:
         self.line_count = 0
         self._lock = threading.Lock()
         self._readers: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._tree: ProcessTree | None = None
+        # start() and stop() may race: the budget's watchdog stops the service from its thread.
+        self._lifecycle = threading.RLock()
+        self.expired = False
         self.started_at = 0.0
         self.restarts = 0
 
@@ -169,6 +177,18 @@ class ServiceProcess:
         ]  # fmt: skip
 
     def start(self) -> None:
+        with self._lifecycle:
+            if self.expired:
+                raise ProbeError("the run's --budget ran out; the service is not restarted")
+            self._start()
+
+    def expire(self, grace: float = 1.0) -> None:
+        """The run's budget is over: stop the service for good (called by the watchdog)."""
+        with self._lifecycle:
+            self.expired = True
+            self.stop(grace)
+
+    def _start(self) -> None:
         self.stop()
         command = self.command()
         try:
@@ -184,34 +204,72 @@ class ServiceProcess:
         except OSError as exc:
             raise ProbeError(f"cannot start {self.argv[0]!r}: {exc.strerror or exc}") from exc
         self.started_at = time.monotonic()
-        for name, stream in (("stdout", self.process.stdout), ("stderr", self.process.stderr)):
+        streams = [("stdout", self.process.stdout), ("stderr", self.process.stderr)]
+        self._tree = ProcessTree(
+            self.process.pid, [stream.fileno() for _name, stream in streams if stream is not None]
+        )
+        self._tree.track()
+        self._stopping = threading.Event()
+        for name, stream in streams:
             assert stream is not None
             reader = threading.Thread(
-                target=self._read, args=(name, stream), name=f"probe-{name}", daemon=True
+                target=self._read,
+                args=(name, stream.fileno(), self._stopping),
+                name=f"probe-{name}",
+                daemon=True,
             )
             reader.start()
             self._readers.append(reader)
 
-    def _read(self, name: str, stream: IO[bytes]) -> None:
+    def _read(self, name: str, fd: int, stopping: threading.Event) -> None:
+        """Collect the stream's lines until end of file or until ``stopping`` is set.
+
+        Raw reads on the descriptor with a poll, not ``readline()`` on the file object: a
+        process that escaped the kill may hold the pipe open for ever, and a thread blocked in
+        ``readline()`` holds the file's lock, so closing the file would block too.
+        """
         sink = None
         if self.log_dir is not None:
             sink = (self.log_dir / f"service.{name}.log").open("ab")
+        pending = b""
         try:
-            for raw in iter(stream.readline, b""):
+            while True:
+                ready, _, _ = select.select([fd], [], [], _READ_POLL_S)
+                if not ready:
+                    if stopping.is_set():
+                        break
+                    continue
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
                 if sink is not None:
-                    sink.write(raw)
-                text = raw.decode("utf-8", "replace").rstrip("\r\n")
-                with self._lock:
-                    self.lines.append(OutputLine(name, text, time.monotonic()))
-                    self.line_count += 1
+                    sink.write(chunk)
+                *lines, pending = (pending + chunk).split(b"\n")
+                if len(pending) > _MAX_LINE_BYTES:  # a line without end: keep it in pieces
+                    lines.append(pending)
+                    pending = b""
+                self._keep(name, lines)
         except (OSError, ValueError):
-            return  # the pipe closed under us while stopping
+            pass  # the pipe closed under us while stopping
         finally:
+            if pending:
+                self._keep(name, [pending])
             if sink is not None:
                 sink.close()
 
-    def wait_listening(self, timeout: float) -> float:
-        """Seconds until the service accepted a connection; ProbeError when it never does."""
+    def _keep(self, name: str, lines: list[bytes]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for raw in lines:
+                text = raw.decode("utf-8", "replace").rstrip("\r")
+                self.lines.append(OutputLine(name, text, now))
+                self.line_count += 1
+
+    def wait_listening(self, timeout: float, *, limit: str | None = None) -> float:
+        """Seconds until the service accepted a connection; ProbeError when it never does.
+
+        ``limit`` names what bounded the wait when it was not the start-up timeout itself.
+        """
         deadline = time.monotonic() + timeout
         pause = 0.02
         while time.monotonic() < deadline:
@@ -229,7 +287,8 @@ class ServiceProcess:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.5)
         raise ProbeError(
-            f"the service did not listen on 127.0.0.1:{self.port} within {timeout:g} s "
+            f"the service did not listen on 127.0.0.1:{self.port} within "
+            f"{limit or f'{timeout:g} s'} "
             f"(it gets the port in $PORT and as {{port}} in the command)" + self._tail_text()
         )
 
@@ -272,15 +331,30 @@ class ServiceProcess:
             return None
 
     def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM the whole tree, SIGKILL what is left after ``grace`` seconds."""
+        """SIGTERM the whole tree, SIGKILL what is left after ``grace`` seconds.
+
+        The tree includes processes that left the service's process group (``setsid``); the
+        output pipes are closed without waiting on a process that still holds them.
+        """
+        with self._lifecycle:
+            self._stop(grace)
+
+    def _stop(self, grace: float) -> None:
         process = self.process
         if process is None:
             return
+        tree = self._tree
         if process.poll() is None:
             self.signal(signal.SIGTERM)
+            if tree is not None:
+                tree.signal(signal.SIGTERM)
             if self.wait(grace) is None:
                 self.kill()
         self.kill()  # leftovers in the group (workers that outlived their parent)
+        if tree is not None:
+            tree.kill()  # and those that escaped it
+            tree.close()
+        self._stopping.set()
         for reader in self._readers:
             reader.join(timeout=2.0)
         self._readers.clear()
@@ -288,6 +362,7 @@ class ServiceProcess:
             if stream is not None:
                 stream.close()
         self.process = None
+        self._tree = None
 
     def kill(self) -> None:
         if self.process is None:
