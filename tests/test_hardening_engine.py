@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -296,3 +298,75 @@ def test_a_gitignore_symlink_or_fifo_is_not_read(tmp_path: Path) -> None:
         check=False,
     )
     assert _found(done) == [("api.py", 5), ("sub/api.py", 5)]
+
+
+# -- #10: a killed parallel scan leaves no worker holding its pipes ---------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie holds no files; only its reaping is left
+
+
+def _read_to_eof(stream: Any, seconds: float) -> bool:
+    """Whether ``stream`` reached end of file within ``seconds``."""
+    import select
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 0.1)
+        if ready and not os.read(stream.fileno(), 65536):
+            return True
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_parallel_scan_leaves_no_worker_behind(tmp_path: Path, signum: int) -> None:
+    tree = tmp_path / "tree"
+    _write(tree, {f"pkg{i % 20}/mod{i}.py": SERVICE * 40 for i in range(600)})
+    scan = subprocess.Popen(
+        [sys.executable, "-m", "prodready", "scan", "-j", "2", "--no-cache", "."],
+        cwd=tree,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(workers) < 2 and time.monotonic() < deadline and scan.poll() is None:
+            time.sleep(0.05)
+            workers = _children(scan.pid)
+        assert len(workers) == 2, "the scan ended before its workers were seen"
+        time.sleep(0.3)  # the workers are analysing files now
+        scan.send_signal(signum)
+        assert scan.wait(timeout=10) == (-signum if signum == signal.SIGKILL else 143)
+        assert scan.stdout is not None and scan.stderr is not None
+        assert _read_to_eof(scan.stdout, 5.0), "a worker still holds stdout"
+        assert _read_to_eof(scan.stderr, 5.0), "a worker still holds stderr"
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [pid for pid in workers if _alive(pid)] == []
+    finally:
+        for pid in [scan.pid, *workers]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        scan.wait(timeout=10)

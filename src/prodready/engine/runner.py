@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from prodready.engine.analyze import FileAnalyzer, FileResult, SourceFile, conte
 from prodready.engine.cache import ResultCache, default_cache_dir
 from prodready.engine.discovery import Discovery, matches_glob, resolve_target, where_named
 from prodready.engine.git import ALL_LINES, changed_lines
+from prodready.engine.lifetime import children_die_on_sigterm, exit_with_parent
 from prodready.engine.project import ProjectFacts, run_project_rules
 from prodready.engine.registry import Registry
 from prodready.model import (
@@ -52,6 +53,8 @@ class ScanOptions:
     # Project rules judge the whole project (is there a health endpoint anywhere? a manifest?):
     # off when only some files are given, as by a pre-commit hook.
     project_rules: bool = True
+    # Called with (files done, files in all) as results arrive, cache hits included.
+    progress: Callable[[int, int], None] | None = None
 
 
 def decide_root(targets: list[Path], explicit: Path | None = None) -> Path:
@@ -111,6 +114,8 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
         results.append(result)
         if cache is not None:
             cache.put(result)
+        if options.progress is not None:
+            options.progress(len(results), len(sources))
     if cache is not None and cache.dirty:
         cache.forget_missing(root)
         cache.save()
@@ -196,8 +201,9 @@ _WORKER: FileAnalyzer | None = None
 _WORKER_KEY: tuple[tuple[str, ...], Profile] | None = None
 
 
-def _init_worker(codes: tuple[str, ...], profile: Profile, plugins: bool) -> None:
+def _init_worker(codes: tuple[str, ...], profile: Profile, plugins: bool, parent: int) -> None:
     global _WORKER, _WORKER_KEY
+    exit_with_parent(parent)
     if _WORKER is None or (codes, profile) != _WORKER_KEY:
         registry = Registry.default(plugins=plugins)
         _WORKER = FileAnalyzer([registry.rules[c] for c in codes], profile)
@@ -235,12 +241,15 @@ def analyze_all(
     ordered = sorted(sources, key=_size, reverse=True)
     chunk = max(1, min(16, len(ordered) // (jobs * 8)))
     plugins = any(rule.pack != "builtin" for rule in rules)
-    with ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(codes, profile, plugins),
-    ) as pool:
+    with (
+        ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(codes, profile, plugins, os.getpid()),
+        ) as pool,
+        children_die_on_sigterm(),
+    ):
         yield from pool.map(_work, ordered, chunksize=chunk)
 
 
