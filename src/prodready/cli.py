@@ -6,31 +6,36 @@ configuration errors (and analysis errors with ``--strict``).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from prodready import __version__
 from prodready.model import Confidence, Config, ConfigError, Severity, UsageError
 from prodready.probe.model import ProbeTerminated
-from prodready.report import PROBE_FORMATS
+from prodready.report import FORMATS, PROBE_FORMATS
+
+if TYPE_CHECKING:
+    from prodready.engine.registry import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 SEVERITIES = [severity.value for severity in Severity]
 CONFIDENCES = [confidence.value for confidence in Confidence]
-FORMATS = ("text", "json", "sarif", "github")
 GATE_FORMATS = ("text", "json", "markdown", "sarif", "html")
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"prodready: error: {message}", err=True)
+    # A configuration with several mistakes reports each on its own line.
+    for line in message.splitlines() or [message]:
+        click.echo(f"prodready: error: {line}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -81,19 +86,87 @@ def _config_options(function: F) -> F:
     return function
 
 
+@dataclass(frozen=True, slots=True)
+class ReportChoices:
+    """The report options scan and deps share (see ``_report_options``)."""
+
+    statistics: bool = False
+    exit_zero: bool = False
+    sarif_all_rules: bool = False
+    verbose: bool = False
+
+
+STATISTICS_FORMATS = ("text", "concise")
+
+
+def _report_options(function: F) -> F:
+    """--statistics, --exit-zero, --sarif-all-rules and -v, handed over as one ``report``."""
+
+    @functools.wraps(function)
+    def wrapper(
+        *args: Any,
+        statistics: bool,
+        exit_zero: bool,
+        sarif_all_rules: bool,
+        verbose: bool,
+        **kwargs: Any,
+    ) -> Any:
+        fmt = kwargs.get("fmt")
+        if statistics and fmt not in STATISTICS_FORMATS:
+            _fail(f"--statistics prints counts per rule as text; it cannot make --format {fmt}")
+        report = ReportChoices(statistics, exit_zero, sarif_all_rules, verbose)
+        return function(*args, report=report, **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed(
+        [
+            click.option(
+                "--statistics",
+                is_flag=True,
+                help="Print how many findings each rule produced instead of the findings.",
+            ),
+            click.option(
+                "--exit-zero",
+                is_flag=True,
+                help="Exit 0 even with findings (usage errors and --strict still exit 2).",
+            ),
+            click.option(
+                "--sarif-all-rules",
+                is_flag=True,
+                help="SARIF: describe every enabled rule, not only the rules that fired.",
+            ),
+            click.option(
+                "-v", "--verbose", is_flag=True, help="Print notes (index, advisories) on stderr."
+            ),
+        ]
+    ):
+        decorated = option(decorated)
+    result: F = decorated
+    return result
+
+
 def load_effective_config(
-    config_path: Path | None, paths: tuple[Path, ...], isolated: bool
+    config_path: Path | None,
+    paths: tuple[Path, ...],
+    isolated: bool,
+    registry: Registry | None = None,
 ) -> Config:
-    from prodready.config import find_config, load_config
+    """The configuration file's settings; with ``registry``, its rule selectors checked too
+    (so that an unknown rule is reported with the file that names it)."""
+    from prodready.config import check_selectors, find_config, load_config
 
     if isolated:
         return Config()
     if config_path is not None:
         if not config_path.is_file():
             raise ConfigError(f"configuration file not found: {config_path}")
-        return load_config(config_path)
-    start = paths[0] if paths else Path.cwd()
-    return load_config(find_config(start.resolve() if start.exists() else Path.cwd()))
+        config = load_config(config_path)
+    else:
+        start = paths[0] if paths else Path.cwd()
+        config = load_config(find_config(start.resolve() if start.exists() else Path.cwd()))
+    if registry is not None:
+        check_selectors(config, registry)
+    return config
 
 
 @cli.command()
@@ -148,6 +221,7 @@ def load_effective_config(
 @click.option(
     "--color/--no-color", default=None, help="Force colour on or off [default: on a terminal]."
 )
+@_report_options
 @_config_options
 def scan(
     paths: tuple[Path, ...],
@@ -170,15 +244,24 @@ def scan(
     color: bool | None,
     config_path: Path | None,
     isolated: bool,
+    report: ReportChoices,
 ) -> None:
     """Scan Python services, Dockerfiles, Kubernetes manifests and dependency files."""
-    from prodready.engine.runner import ScanOptions
+    from prodready.config import check_selectors
+    from prodready.engine.registry import Registry
+    from prodready.engine.runner import ScanOptions, decide_root
     from prodready.engine.runner import scan as run_scan
     from prodready.engine.runner import write_baseline as save_baseline
 
     targets = list(paths) or [Path(".")]
     try:
-        config = load_effective_config(config_path, paths, isolated)
+        # The registry the scan would build (rule packs inside the scanned tree stay unloaded),
+        # built here to check the selectors against it first.
+        scan_root = str(decide_root(targets, root))
+        registry = Registry.default(plugins=not no_plugins, untrusted_roots=[scan_root])
+        config = load_effective_config(config_path, paths, isolated, registry)
+        given = Config(select=_split(select), ignore=_split(ignore))
+        check_selectors(given, registry, origin="command line")
         changes: dict[str, Any] = {}
         if select:
             changes["select"] = _split(select)
@@ -202,7 +285,11 @@ def scan(
             plugins=not no_plugins,
             project_rules=not targets or not all(target.is_file() for target in targets),
         )
-        result = run_scan(options, config)
+        from prodready.report.progress import DelayedProgress
+
+        with DelayedProgress("scanning", unit="files") as bar:
+            options.progress = bar.update
+            result = run_scan(options, config, registry)
         if write_baseline is not None:
             save_baseline(write_baseline, result.findings)
             click.echo(
@@ -213,7 +300,7 @@ def scan(
     except (ConfigError, UsageError) as exc:
         _fail(str(exc))
 
-    _report_and_exit(result, config, fmt, output, color, strict)
+    _report_and_exit(result, config, fmt, output, color, strict, choices=report)
 
 
 def _report_and_exit(
@@ -224,11 +311,23 @@ def _report_and_exit(
     color: bool | None,
     strict: bool,
     extra_json: dict[str, Any] | None = None,
+    *,
+    choices: ReportChoices,
+    command: str = "scan",
 ) -> NoReturn:
     from prodready.report import renderer
 
     use_color = color if color is not None else (output is None and _stdout_is_terminal())
-    text = renderer(fmt)(result, color=bool(use_color) and fmt == "text")
+    if choices.statistics:
+        from prodready.report.statistics import render_statistics
+
+        text = render_statistics(result)
+    elif fmt == "sarif":
+        from prodready.report.sarif_format import render as render_sarif
+
+        text = render_sarif(result, all_rules=choices.sarif_all_rules)
+    else:
+        text = renderer(fmt)(result, color=bool(use_color) and fmt == "text")
     if extra_json and fmt == "json":
         import json
 
@@ -236,16 +335,34 @@ def _report_and_exit(
         document.update(extra_json)
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     _emit(text, output)
-    for note in result.notes:
-        click.echo(f"prodready: note: {note}", err=True)
-    if result.errors and fmt != "text":
+    _print_notes(result.notes, verbose=choices.verbose, summary=command == "deps")
+    if result.errors and fmt == "concise":
+        from prodready.report.concise_format import display_path, one_line
+
+        for error in result.errors:
+            where = display_path(result.root, error.path) + (f":{error.line}" if error.line else "")
+            click.echo(f"{where}: error: {one_line(error.message)}", err=True)
+    elif result.errors and (fmt != "text" or choices.statistics):
         click.echo(
             f"prodready: {len(result.errors)} file(s) could not be analysed (see 'errors')",
             err=True,
         )
     if strict and result.errors:
         sys.exit(EXIT_USAGE)
+    if choices.exit_zero:
+        sys.exit(EXIT_OK)
     sys.exit(EXIT_FINDINGS if result.failing(config.fail_on) else EXIT_OK)
+
+
+def _print_notes(notes: list[str], *, verbose: bool, summary: bool) -> None:
+    """Notes (what could not be verified offline, ...) only with -v; ``deps``, whose whole
+    job they concern, says in one line that there are some."""
+    if verbose:
+        for note in notes:
+            click.echo(f"prodready: note: {note}", err=True)
+    elif notes and summary:
+        plural = "s" if len(notes) != 1 else ""
+        click.echo(f"prodready: {len(notes)} note{plural} (run with -v to see them)", err=True)
 
 
 @cli.command()
@@ -272,6 +389,7 @@ def _report_and_exit(
     help="Report paths relative to this directory.",
 )
 @click.option("--color/--no-color", default=None)
+@_report_options
 @_config_options
 def deps(
     paths: tuple[Path, ...],
@@ -289,6 +407,7 @@ def deps(
     color: bool | None,
     config_path: Path | None,
     isolated: bool,
+    report: ReportChoices,
 ) -> None:
     """Validate dependencies: packages that do not exist, undeclared imports, pins, advisories."""
     from prodready.engine.runner import ScanOptions
@@ -320,7 +439,9 @@ def deps(
         "dependencies": result.artifacts.get("dependencies", []),
         "notes": result.notes,
     }
-    _report_and_exit(result, config, fmt, output, color, strict, extra)
+    _report_and_exit(
+        result, config, fmt, output, color, strict, extra, choices=report, command="deps"
+    )
 
 
 def _stdout_is_terminal() -> bool:
@@ -336,12 +457,11 @@ def _emit(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    temporary = output.with_name(output.name + ".tmp")
+    from prodready.report.output import write_report
+
     try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, output)
+        write_report(text, output)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         _fail(f"cannot write {output}: {exc.strerror or exc}")
 
 
@@ -608,6 +728,24 @@ def init(project: Path | None, force: bool) -> None:
     click.echo(f"prodready: wrote {written}; review it, then run `prodready gate`")
 
 
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL.
+
+    \b
+    bash:  eval "$(prodready completion bash)"    (in ~/.bashrc)
+    zsh:   eval "$(prodready completion zsh)"     (in ~/.zshrc)
+    fish:  prodready completion fish > ~/.config/fish/completions/prodready.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # every choice is a shell click supports
+    script = completer(cli, {}, "prodready", "_PRODREADY_COMPLETE").source()
+    click.echo(script.rstrip("\n"))
+
+
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     pairs = {}
     for pair in values:
@@ -623,16 +761,19 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @_config_options
 def show_config(path: Path | None, config_path: Path | None, isolated: bool) -> None:
     """Print the effective configuration (and where it came from)."""
-    from prodready.config import config_to_toml
+    from prodready.config import config_to_toml, read_table
     from prodready.engine.registry import Registry
 
     try:
-        config = load_effective_config(config_path, (path,) if path else (), isolated)
-        Registry.default().select(config)  # validates every rule selector
+        config = load_effective_config(
+            config_path, (path,) if path else (), isolated, Registry.default()
+        )
+        sections = read_table(Path(config.source)) if config.source else {}
     except ConfigError as exc:
         _fail(str(exc))
     origin = config.source or "defaults (no configuration file found)"
-    click.echo(f"# effective configuration from: {origin}\n{config_to_toml(config)}", nl=False)
+    text = config_to_toml(config, sections)
+    click.echo(f"# effective configuration from: {origin}\n{text}", nl=False)
 
 
 if __name__ == "__main__":
