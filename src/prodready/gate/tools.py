@@ -5,6 +5,7 @@ A missing tool is a clear stage error with the install hint, never a crash.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -12,8 +13,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from prodready.gate.model import GateError
+from prodready.probe.proctree import ProcessTree
+
+_DRAIN_S = 2.0
 
 
 @dataclass
@@ -44,7 +49,8 @@ def split_command(command: str, where: str) -> list[str]:
 
 
 def run_tool(argv: list[str], *, cwd: Path, timeout: float, run_dir: Path, name: str) -> ToolRun:
-    """Run ``argv`` in its own process group; on timeout the whole group is killed."""
+    """Run ``argv`` in its own session; on timeout its whole process tree is killed, processes
+    that left the group included (see :mod:`prodready.probe.proctree`)."""
     started = time.monotonic()
     stdout_path = run_dir / f"{name}.stdout.txt"
     stderr_path = run_dir / f"{name}.stderr.txt"
@@ -65,16 +71,23 @@ def run_tool(argv: list[str], *, cwd: Path, timeout: float, run_dir: Path, name:
         return ToolRun(argv, None, "", "", time.monotonic() - started, missing=True)
     except OSError as exc:
         return ToolRun(argv, None, "", str(exc), time.monotonic() - started, missing=True)
+    tree = ProcessTree(process.pid, [stream.fileno() for stream in _pipes(process)])
+    tree.track()
     timed_out = False
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        _kill_group(process.pid)
-        stdout, stderr = process.communicate(timeout=10)
+        _kill_tree(process.pid, tree)
+        stdout, stderr = _drain(process)
     except BaseException:
-        _kill_group(process.pid)  # Ctrl-C: leave nothing behind
+        _kill_tree(process.pid, tree)  # Ctrl-C: leave nothing behind
         raise
+    finally:
+        tree.close()
+    # A command that finished may still have left a detached helper running. (Not killpg:
+    # the leader is reaped, its group id may be anyone's by now; the tree knows the members.)
+    tree.kill()
     stdout_path.write_text(stdout, encoding="utf-8")
     stderr_path.write_text(stderr, encoding="utf-8")
     return ToolRun(
@@ -89,11 +102,28 @@ def run_tool(argv: list[str], *, cwd: Path, timeout: float, run_dir: Path, name:
     )
 
 
-def _kill_group(pid: int) -> None:
-    try:
+def _pipes(process: subprocess.Popen[str]) -> list[IO[str]]:
+    return [stream for stream in (process.stdout, process.stderr) if stream is not None]
+
+
+def _kill_tree(pid: int, tree: ProcessTree) -> None:
+    """SIGKILL the command's process group and every process that left it (``setsid``)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        return
+    tree.kill()
+
+
+def _drain(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """The output after a kill. Should a process the kill could not reach still hold a pipe,
+    stop reading instead of waiting for it: the pipes are closed, the output so far is lost."""
+    try:
+        return process.communicate(timeout=_DRAIN_S)
+    except subprocess.TimeoutExpired:
+        for stream in _pipes(process):
+            stream.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=_DRAIN_S)
+        return "", ""
 
 
 def module_missing(run: ToolRun, module: str) -> bool:

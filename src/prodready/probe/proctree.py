@@ -138,14 +138,13 @@ class ProcessTree:
             self._tracker = None
 
     def members(self) -> list[int]:
-        """Every live process of the run, the root included while it runs."""
+        """Every live process of the run, the root included while it runs (the root was
+        recorded with its start time: a recycled pid is someone else's)."""
         table = _snapshot()
         spared = _ancestors()
         with self._lock:
             roots = {pid for pid, start in self._known.items() if _same(table, pid, start)}
             roots |= {info.pid for info in table.values() if info.sid in self._sessions}
-        if self.root in table:
-            roots.add(self.root)
         if self._pipes:
             roots |= {pid for pid in table if pid not in spared and _holds_pipe(pid, self._pipes)}
         found = {info.pid for info in _descendants(table, roots)} - spared

@@ -80,3 +80,9 @@ def judge_findings(
 
 def tool_error(stage_id: str, required: bool, message: str, **figures: Any) -> StageResult:
     return StageResult(stage_id, StageStatus.ERROR, message, required=required, figures=figures)
+
+
+def timed_out(stage_id: str, seconds: float) -> str:
+    return (
+        f"timed out after {seconds:g} s (gate.stage.{stage_id}.timeout); its processes were killed"
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from prodready.gate.model import GateFinding, StageResult
-from prodready.gate.stages.base import StageContext, judge_findings, tool_error
+from prodready.gate.stages.base import StageContext, judge_findings, timed_out, tool_error
 from prodready.gate.tools import module_missing, run_tool, split_command
 from prodready.model import Severity
 
@@ -52,9 +52,7 @@ def lint(ctx: StageContext) -> StageResult:
     if run.missing or module_missing(run, "ruff"):
         return tool_error("lint", settings.required, "ruff is not installed: pip install ruff")
     if run.timed_out:
-        return tool_error(
-            "lint", settings.required, f"ruff did not finish in {settings.timeout_s:g} s"
-        )
+        return tool_error("lint", settings.required, timed_out("lint", settings.timeout_s))
     try:
         records: Any = json.loads(run.stdout or "[]")
     except ValueError:

@@ -11,7 +11,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from prodready.gate.model import StageResult, StageStatus
-from prodready.gate.stages.base import StageContext, tool_error
+from prodready.gate.stages.base import StageContext, timed_out, tool_error
 from prodready.gate.tools import module_missing, run_tool, split_command
 
 
@@ -72,9 +72,7 @@ def _run_tests(ctx: StageContext, stage_id: str, default: list[str] | None) -> S
             stage_id, settings.required, f"{argv[0]} is not installed (pip install pytest)"
         )
     if run.timed_out:
-        return tool_error(
-            stage_id, settings.required, f"the tests did not finish in {settings.timeout_s:g} s"
-        )
+        return tool_error(stage_id, settings.required, timed_out(stage_id, settings.timeout_s))
     figures: dict[str, Any] = {"exit_code": run.returncode}
     counts = _junit_counts(junit) if is_pytest else None
     if counts is not None:

@@ -1,0 +1,111 @@
+"""Stage commands that outlive their timeout: the whole process tree goes, and the stage says
+it timed out - also when a child left the process group (``setsid``) holding the output pipes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from prodready.gate.tools import run_tool
+
+# Forks a child that calls setsid() - leaving the process group the gate kills - and keeps the
+# inherited stdout/stderr; then both sleep far past the stage's timeout.
+DETACHING = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    with open(sys.argv[1], "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(120)
+    os._exit(0)
+print("started", flush=True)
+time.sleep(120)
+"""
+
+
+def _pid_from(path: Path, timeout: float = 15.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            return int(path.read_text(encoding="utf-8"))
+        time.sleep(0.05)
+    raise AssertionError(f"{path.name} was never written")
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _kill(pid: int) -> None:
+    if pid > 0:  # never 0: os.kill(0, ...) signals our own process group
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_timed_out_tool_and_its_detached_child_are_killed(tmp_path: Path) -> None:
+    (tmp_path / "detach.py").write_text(DETACHING, encoding="utf-8")
+    marker = tmp_path / "child.pid"
+    began = time.monotonic()
+    try:
+        run = run_tool(
+            [sys.executable, "detach.py", str(marker)],
+            cwd=tmp_path,
+            timeout=3,
+            run_dir=tmp_path,
+            name="lint",
+        )
+    finally:
+        child = _pid_from(marker)
+        survived = _running(child)
+        _kill(child)
+    elapsed = time.monotonic() - began
+    assert run.timed_out
+    assert run.returncode is None
+    assert run.stdout == "started\n"
+    assert (tmp_path / "lint.stdout.txt").read_text(encoding="utf-8") == "started\n"
+    assert 3 <= elapsed < 6, elapsed  # 13 s before, ending in TimeoutExpired
+    assert not survived
+
+
+def test_a_stage_that_times_out_says_so_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "detach.py").write_text(DETACHING, encoding="utf-8")
+    marker = tmp_path / "child.pid"
+    (project / "prodready.toml").write_text(
+        f"[gate.stage.lint]\ncommand = '{sys.executable} detach.py {marker}'\ntimeout = 3\n",
+        encoding="utf-8",
+    )
+    began = time.monotonic()
+    child = 0
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "prodready", "gate", str(project), "--stages", "lint",
+             "--format", "json", "-q"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        child = _pid_from(marker)
+        survived = _running(child)
+    finally:
+        _kill(child)
+    elapsed = time.monotonic() - began
+    assert done.returncode == 1, done.stderr
+    lint = next(stage for stage in json.loads(done.stdout)["stages"] if stage["id"] == "lint")
+    assert lint["status"] == "error"
+    assert lint["summary"] == (
+        "timed out after 3 s (gate.stage.lint.timeout); its processes were killed"
+    )
+    assert elapsed < 10, elapsed
+    assert not survived
