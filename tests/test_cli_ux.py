@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from prodready.report.progress import DelayedProgress
+from prodready.report.progress import DelayedProgress, StepProgress
 
 SERVICE = textwrap.dedent(
     """\
@@ -476,3 +476,34 @@ def test_progress_is_off_when_stderr_is_not_a_terminal() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.stdout == "False\n"
+
+
+def test_probe_and_gate_progress_counts_finished_steps() -> None:
+    clock, stream = FakeClock(), io.StringIO()
+    bar = DelayedProgress("checks", unit="done", enabled=True, stream=stream, clock=clock)
+    with StepProgress("probe", "check", 3, quiet=False, bar=bar) as steps:
+        steps("service listening on http://127.0.0.1:8000")
+        steps("check health")
+        assert stream.getvalue() == (
+            "prodready probe: service listening on http://127.0.0.1:8000\n"
+            "prodready probe: check health\n"
+        )
+        clock.now += 2
+        steps("check health: pass - ready in 0.2 s")
+        assert steps.done == 1 and bar.shown
+        assert "prodready probe: check health: pass - ready in 0.2 s" in stream.getvalue()
+        assert "1/3" in stream.getvalue()
+        steps("check request-id")
+        clock.now += 1
+        steps("check request-id: fail - no X-Request-ID: header")
+        assert steps.done == 2 and "2/3" in stream.getvalue()
+
+
+def test_quiet_probe_progress_prints_nothing() -> None:
+    clock, stream = FakeClock(), io.StringIO()
+    bar = DelayedProgress("stages", unit="done", enabled=True, stream=stream, clock=clock)
+    with StepProgress("gate", "stage", 2, quiet=True, bar=bar) as steps:
+        clock.now += 5
+        steps("stage lint")
+        steps("stage lint: pass - clean")
+    assert stream.getvalue() == "" and not bar.shown

@@ -600,10 +600,6 @@ def probe(
     )
     from prodready.report import probe_renderer
 
-    def progress(message: str) -> None:
-        if not quiet:
-            click.echo(f"prodready probe: {message}", err=True)
-
     try:
         settings = load_settings(probe_config, Path.cwd())
         env = {**settings.env, **_pairs(env_given, "--env")}
@@ -622,9 +618,12 @@ def probe(
         )
         # The configuration lives in the project: relative paths in its cmd start there.
         project_dir = probe_config.resolve().parent if probe_config else Path.cwd()
-        report = run_probe(
-            settings, project_dir=project_dir, artifacts=artifacts, progress=progress
-        )
+        from prodready.report.progress import StepProgress
+
+        with StepProgress("probe", "check", len(settings.selected()), quiet=quiet) as progress:
+            report = run_probe(
+                settings, project_dir=project_dir, artifacts=artifacts, progress=progress
+            )
     except ProbeError as exc:
         _fail(str(exc))
     use_color = _stdout_is_terminal() if color is None else color
@@ -684,21 +683,29 @@ def gate(
 
     root = (project or Path.cwd()).resolve()
 
-    def progress(message: str) -> None:
-        if not quiet:
-            click.echo(f"prodready gate: {message}", err=True)
-
     try:
+        from prodready.gate.model import STAGES
+        from prodready.report.progress import StepProgress
+
         settings = load_gate_settings(root, gate_config)
-        report = run_gate(
-            root,
-            settings,
-            base=base,
-            only=_split(only),
-            skip=_split(skip),
-            keep_going=keep_going,
-            progress=progress,
-        )
+        selected = [
+            stage
+            for stage in STAGES
+            if stage != "release"  # decided from the others, reported without a "stage" line
+            and (not only or stage in _split(only))
+            and stage not in _split(skip)
+            and settings.stage(stage).enabled
+        ]
+        with StepProgress("gate", "stage", len(selected), quiet=quiet) as progress:
+            report = run_gate(
+                root,
+                settings,
+                base=base,
+                only=_split(only),
+                skip=_split(skip),
+                keep_going=keep_going,
+                progress=progress,
+            )
     except (GateError, ConfigError) as exc:
         _fail(str(exc))
     use_color = _stdout_is_terminal() if color is None else color

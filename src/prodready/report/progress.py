@@ -46,8 +46,11 @@ class DelayedProgress:
         stream: IO[str] | None = None,
         delay: float = DELAY_S,
         clock: Callable[[], float] = time.monotonic,
+        ticking: bool = False,
     ) -> None:
         self.label = label
+        # Redraw from a thread too, so the elapsed time moves during long steps (probe checks).
+        self.ticking = ticking
         self.unit = unit
         self.enabled = stderr_is_terminal() if enabled is None else enabled
         self.stream = stream
@@ -72,6 +75,15 @@ class DelayedProgress:
         if now - self._last_refresh >= REFRESH_S or done >= total:
             self._last_refresh = now
             self._progress.refresh()
+
+    def echo(self, line: str) -> None:
+        """A log line on stderr: printed above the bar while it is shown."""
+        if self._progress is not None:
+            self._progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            return
+        stream = self.stream or sys.stderr
+        stream.write(line + "\n")
+        stream.flush()
 
     def close(self) -> None:
         if self._progress is not None:
@@ -108,12 +120,59 @@ class DelayedProgress:
             TimeElapsedColumn(),
             console=console,
             transient=True,
-            auto_refresh=False,  # no drawing thread: redrawn from update()
+            auto_refresh=self.ticking,  # otherwise no drawing thread: redrawn from update()
+            refresh_per_second=2,
             get_time=self.clock,
         )
         # The elapsed time counts from when the work began, not from when the bar appeared.
         self._task = self._progress.add_task(self.label, total=total, start=False)
+        self._progress.tasks[0].start_time = self.started
         self._progress.start()
-        task = self._progress.tasks[0]
-        task.start_time = self.started
         self.shown = True
+
+
+class StepProgress:
+    """The progress callback of ``probe`` and ``gate``: their lines on stderr, plus a delayed bar
+    counting the steps done out of ``total``.
+
+    The runners report ``"<kind> <id>"`` when a step starts and ``"<kind> <id>: <outcome>"``
+    when it ends; the ends are what is counted.
+    """
+
+    def __init__(
+        self,
+        command: str,
+        kind: str,
+        total: int,
+        *,
+        quiet: bool,
+        bar: DelayedProgress | None = None,
+    ) -> None:
+        self.prefix = f"prodready {command}: "
+        self.kind = kind
+        self.total = total
+        self.done = 0
+        self.quiet = quiet
+        self.bar = bar or DelayedProgress(
+            f"{kind}s", unit="done", enabled=False if quiet else None, ticking=True
+        )
+
+    def __call__(self, message: str) -> None:
+        if self.quiet:
+            return
+        self.bar.echo(self.prefix + message)
+        head, sep, _ = message.partition(": ")
+        if sep and head.startswith(f"{self.kind} ") and " " not in head[len(self.kind) + 1 :]:
+            self.done += 1
+        self.bar.update(min(self.done, self.total), self.total)
+
+    def __enter__(self) -> StepProgress:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.bar.close()
