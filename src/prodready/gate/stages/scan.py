@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from prodready.gate.model import GateFinding, StageResult
 from prodready.gate.readiness import axis_of
@@ -11,8 +12,13 @@ from prodready.model import Config, ScanResult
 
 
 def _config(ctx: StageContext) -> Config:
-    from prodready.config import find_config, load_config
+    from prodready.config import find_config, load_config, read_table
 
+    # The gate's own configuration file governs the scan too: with --config taken from the
+    # base branch, a pull request cannot switch rules off in its own prodready.toml.
+    source = Path(ctx.settings.source) if ctx.settings.source else None
+    if source is not None and read_table(source):
+        return load_config(source)
     return load_config(find_config(ctx.project))
 
 
