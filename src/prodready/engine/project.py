@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from prodready.engine.analyze import fingerprint
-from prodready.engine.suppress import find_suppressions, python_comments, suppression_for
+from prodready.engine.suppress import (
+    Suppression,
+    find_suppressions,
+    python_comments,
+    suppression_for,
+)
 from prodready.model import Confidence, Config, FileKind, Finding, Rule, ScanError, Severity
 
 
@@ -148,12 +153,15 @@ def _findings(reports: list[_Report], root: Path) -> list[Finding]:
     lines_of: dict[str, list[str]] = {}
     findings: list[Finding] = []
     seen: dict[tuple[str, str, str], int] = {}
+    suppressions_of: dict[str, dict[int, Suppression]] = {}
     for report in reports:
         lines = lines_of.get(report.path)
         if lines is None:
             lines = lines_of[report.path] = _read_lines(root / report.path)
         text = lines[report.line - 1] if report.line <= len(lines) else ""
-        if _suppressed(lines, report):
+        if report.path not in suppressions_of:  # once per file: reports per file can be many
+            suppressions_of[report.path] = _suppressions(lines, report.path)
+        if _suppressed(suppressions_of[report.path], report):
             continue
         normalised = " ".join(text.split())
         key = (report.rule.code, report.path, normalised)
@@ -191,10 +199,13 @@ def _read_lines(path: Path) -> list[str]:
         return []
 
 
-def _suppressed(lines: list[str], report: _Report) -> bool:
+def _suppressions(lines: list[str], path: str) -> dict[int, Suppression]:
     if not any("prodready" in line for line in lines):
-        return False
-    comments = python_comments("\n".join(lines)) if report.path.endswith(".py") else None
-    suppressions = find_suppressions(lines, comments)
+        return {}
+    comments = python_comments("\n".join(lines)) if path.endswith(".py") else None
+    return find_suppressions(lines, comments)
+
+
+def _suppressed(suppressions: dict[int, Suppression], report: _Report) -> bool:
     rule = report.rule
     return suppression_for(suppressions, rule.code, rule.name, report.line, report.line) is not None
