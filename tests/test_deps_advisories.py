@@ -438,6 +438,7 @@ def test_advisory_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "osv").mkdir()  # a configured database must exist
     (tmp_path / "prodready.toml").write_text('[deps]\nadvisory-db = "osv"\n', encoding="utf-8")
     assert load_config(tmp_path / "prodready.toml").deps.advisory_db == str(tmp_path / "osv")
 

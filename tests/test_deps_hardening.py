@@ -10,6 +10,7 @@ import os
 import textwrap
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,3 +256,82 @@ def test_index_lookups_give_up_on_a_trickling_server(trickling: str) -> None:
     assert elapsed < 1.0 + 0.5, elapsed
     assert answers["requests"].exists is None
     assert answers["requests"].error == f"{redact(trickling)}/simple: out of time budget"
+
+
+# -- #17 and --advisory-db: settings that cannot be honoured -------------------------------------
+
+
+def _small_project(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "requirements.txt").write_text("requests==2.31.0\n", encoding="utf-8")
+    (root / "app.py").write_text("import requests\n", encoding="utf-8")
+    return root
+
+
+DEPS = ["deps", ".", "--offline", "--no-cache", "--format", "json"]
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "not a valid URL (Invalid IPv6 URL)"),
+        (
+            "ftp://mirror.example.com/simple",
+            "unsupported scheme 'ftp': use an http(s) URL, a file: URL or a directory",
+        ),
+        ("https:///simple", "the URL has no host"),
+        ("http://host:99999/simple", "not a valid URL (Port out of range 0-65535)"),
+    ],
+)
+def test_a_bad_index_url_is_a_usage_error(tmp_path: Path, url: str, problem: str) -> None:
+    root = _small_project(tmp_path / "repo")
+    env = _environment()
+    given = run_cli([*DEPS, "--isolated", "--index-url", url], root, env=env)
+    assert (given.returncode, given.stdout) == (2, "")
+    assert given.stderr == f"prodready: error: --index-url {url!r}: {problem}\n"
+    from_env = run_cli([*DEPS, "--isolated"], root, env=_environment(PIP_INDEX_URL=url))
+    assert (from_env.returncode, from_env.stdout) == (2, "")
+    assert from_env.stderr == f"prodready: error: $PIP_INDEX_URL {url!r}: {problem}\n"
+    (root / "prodready.toml").write_text(f'[deps]\nindex-url = "{url}"\n', encoding="utf-8")
+    configured = run_cli(DEPS, root, env=env)
+    assert (configured.returncode, configured.stdout) == (2, "")
+    where = root / "prodready.toml"
+    assert configured.stderr == f"prodready: error: {where}: deps.index-url = {url!r}: {problem}\n"
+
+
+def test_a_scan_with_a_bad_pip_index_url_loses_no_findings(tmp_path: Path) -> None:
+    """``scan`` does not ask the index online: it carries on without it, every rule runs."""
+    root = _small_project(tmp_path / "repo")
+    (root / "requirements.txt").write_text("requests==2.31.0\nflask==3.0.0\n", encoding="utf-8")
+    env = _environment(PIP_INDEX_URL="http://[::1")
+    result = run_cli(["scan", ".", "--no-cache", "--isolated", "--format", "json"], root, env=env)
+    report = json.loads(result.stdout)
+    assert report["errors"] == []
+    assert [(f["rule"], f["line"]) for f in report["findings"] if f["rule"] == "DEP011"] == [
+        ("DEP011", 2)
+    ]
+
+
+def test_an_advisory_db_that_cannot_be_read_is_a_usage_error(tmp_path: Path) -> None:
+    root = _small_project(tmp_path / "repo")
+    env = _environment()
+    corrupt = tmp_path / "osv.zip"
+    corrupt.write_bytes(b"PK\x03\x04 not really a zip")
+    empty = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty, "w") as archive:
+        archive.writestr("README.md", "no records here")
+    cases = {
+        corrupt: "not a directory or zip of OSV records (the file is not a readable zip)",
+        empty: "the zip holds no OSV records (*.json, *.yaml, *.yml)",
+    }
+    for database, problem in cases.items():
+        given = run_cli([*DEPS, "--isolated", "--advisory-db", str(database)], root, env=env)
+        assert (given.returncode, given.stdout) == (2, "")
+        assert given.stderr == f"prodready: error: --advisory-db {database}: {problem}\n"
+    (root / "prodready.toml").write_text('[deps]\nadvisory-db = "missing-db"\n', encoding="utf-8")
+    configured = run_cli(DEPS, root, env=env)
+    assert (configured.returncode, configured.stdout) == (2, "")
+    where = root / "prodready.toml"
+    assert configured.stderr == (
+        f"prodready: error: {where}: deps.advisory-db = 'missing-db': it does not exist\n"
+    )

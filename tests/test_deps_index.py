@@ -780,6 +780,7 @@ def test_a_local_index_in_a_config_file_is_relative_to_that_file(tmp_path: Path)
     from prodready.config import load_config
 
     config_file = tmp_path / "prodready.toml"
+    (tmp_path / "mirror" / "simple").mkdir(parents=True)  # a local index must exist
     config_file.write_text('[deps]\nindex-url = "mirror/simple"\n')
     assert load_config(config_file).deps.index_url == str(tmp_path / "mirror" / "simple")
     config_file.write_text('[deps]\nindex-url = "https://pypi.example.com/simple"\n')

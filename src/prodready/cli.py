@@ -415,6 +415,9 @@ def deps(
 
     targets = list(paths) or [Path(".")]
     try:
+        from prodready.deps.settings import check_environment, check_options
+
+        check_options(index_url, str(advisory_db) if advisory_db else None)
         config = load_effective_config(config_path, paths, isolated)
         settings = replace(
             config.deps,
@@ -422,6 +425,7 @@ def deps(
             index_url=index_url or config.deps.index_url,
             advisory_db=str(advisory_db) if advisory_db else config.deps.advisory_db,
         )
+        check_environment(settings)
         config = replace(
             config,
             select=("dependencies", "DEP"),

@@ -236,6 +236,12 @@ def _deps_value(key: str, raw: object, source: str | None, known: set[str]) -> d
         if key == "index-url" and source is not None and _is_local_index(value):
             # A local directory index (pip accepts one) too; URLs stay as they are.
             value = str(Path(source).parent / Path(value).expanduser())
+        from prodready.deps.settings import advisory_db_problem, index_url_problem
+
+        check = index_url_problem if key == "index-url" else advisory_db_problem
+        checked = raw.strip() if key == "index-url" and "://" in raw else value
+        if (problem := check(checked)) is not None:
+            raise ConfigError(f"{where} = {raw.strip()!r}: {problem}")
         return {key.replace("-", "_"): value}
     if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
         raise ConfigError(f"{where} must be a positive number; got {raw!r}")

@@ -770,7 +770,10 @@ MAX_ANSWER_BYTES = 32 * 1024 * 1024  # a release page or a page of OSV query res
 
 def redact(url: str) -> str:
     """A URL fit for messages: no user or password (private index URLs carry tokens)."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # unparsable: drop whatever sits before an ``@``
+        return re.sub(r"//[^/]*@", "//", url)
     if parts.username is None and parts.password is None:
         return url
     host = parts.hostname or ""

@@ -80,7 +80,10 @@ def resolve_index_url(settings: DepsSettings) -> str:
     """The index to ask: the setting, else ``$PIP_INDEX_URL``, else PyPI (no trailing slash;
     a local directory becomes a ``file:`` URL)."""
     raw = (settings.index_url or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX_URL).strip()
-    scheme = urllib.parse.urlsplit(raw).scheme.lower()
+    try:
+        scheme = urllib.parse.urlsplit(raw).scheme.lower()
+    except ValueError:  # not a URL at all; ``prodready.deps.settings`` says so up front
+        return raw
     if scheme not in {"http", "https", "file"}:  # a path (also C:\... on Windows)
         return Path(raw).expanduser().resolve().as_uri()
     return raw.rstrip("/")
@@ -88,7 +91,10 @@ def resolve_index_url(settings: DepsSettings) -> str:
 
 def redact(url: str) -> str:
     """The URL without credentials (for messages and cache keys)."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # unparsable: drop whatever sits before an ``@``
+        return re.sub(r"//[^/]*@", "//***@", url)
     if parts.username is None and parts.password is None:
         return url
     host = parts.hostname or ""

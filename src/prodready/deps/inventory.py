@@ -21,6 +21,7 @@ from prodready.deps.model import (
     IndexInfo,
     Manifests,
 )
+from prodready.deps.settings import index_setting, index_url_problem
 from prodready.engine.project import ProjectContext, ProjectFacts
 from prodready.model import FileKind
 
@@ -119,7 +120,14 @@ def _build(project: ProjectFacts, ctx: ProjectContext) -> Inventory:
         (set(dependencies) - {d.name for d in dependencies.values() if d.transitive})
         | unknown_imports
     )
-    facts = IndexClient(settings, ctx.cache_dir).lookup(lookups)
+    index_url, origin = index_setting(settings)
+    unusable = index_url_problem(index_url)
+    if unusable is not None:
+        # `prodready deps` refuses such a setting up front; a scan carries on without the index.
+        error = f"{origin} is unusable ({unusable})"
+        facts = {name: IndexInfo(name, None, error=error) for name in lookups}
+    else:
+        facts = IndexClient(settings, ctx.cache_dir).lookup(lookups)
     for name, info in facts.items():
         if name in dependencies:
             dependencies[name].index = info
