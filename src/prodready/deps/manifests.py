@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import configparser
 import json
-import os
 import re
 import tomllib
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from prodready.deps.files import (
     UnsafeFile,
     excerpt,
     exists_inside,
+    inside,
     read_inside,
     requirement_error,
 )
@@ -142,7 +142,13 @@ class _Reader:
     def refused(self, path: str) -> bool:
         """Something is at ``path`` (a symlink out of the project, a device, a FIFO) but it is
         not a regular file inside the scan root."""
-        return os.path.lexists(self.root / path) and not self.exists(path)
+        try:
+            inside(self.root, path)
+        except UnsafeFile:
+            return True
+        except OSError:
+            return False  # nothing there (a dangling symlink too): "does not exist"
+        return False
 
     def add_file(self, path: str) -> None:
         if path not in self.result.files:
