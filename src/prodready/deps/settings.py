@@ -43,9 +43,10 @@ def index_url_problem(value: str) -> str | None:
         return f"unsupported scheme {scheme!r}: use an http(s) URL, a file: URL or a directory"
     else:
         directory = Path(raw).expanduser()
-    if not directory.is_dir():
-        return f"{directory} is not a directory (a local index is a directory)"
-    return None
+    # A mirror tree may serve only the JSON API: ``pypi/NAME/json`` beside ``simple``.
+    if directory.is_dir() or (directory.name == "simple" and (directory.parent / "pypi").is_dir()):
+        return None
+    return f"{directory} is not a directory (a local index is a directory)"
 
 
 def advisory_db_problem(value: str) -> str | None:
