@@ -15,14 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import ScanFn, run_cli
 
 from prodready.deps.advisories import OSVQueryAdvisories, PyPIReleaseAdvisories
 from prodready.deps.files import excerpt, requirement_error
 from prodready.deps.index import IndexClient, redact
 from prodready.deps.manifests import read_manifests
 from prodready.deps.model import AdvisoriesUnavailable, ManifestProblem
-from prodready.model import DepsSettings
+from prodready.model import Config, DepsSettings
 
 SECRET = "sekrit-123"
 
@@ -335,3 +335,45 @@ def test_an_advisory_db_that_cannot_be_read_is_a_usage_error(tmp_path: Path) -> 
     assert configured.stderr == (
         f"prodready: error: {where}: deps.advisory-db = 'missing-db': it does not exist\n"
     )
+
+
+# -- #13: DEP011 judges each declaration against its siblings, indexed once per scope ------------
+
+
+def test_dep011_companions_and_prefix_families_are_not_unused(
+    run_scan: ScanFn, tmp_path: Path
+) -> None:
+    """What comes with a declared sibling (botocore with boto3, google-auth with a google-cloud
+    package, azure-core with an azure package, openpyxl enabled by pandas) is not unused; a
+    family prefix alone (google-auth without google-cloud-*) does not excuse itself."""
+    root = tmp_path / "repo"
+    _touch(
+        root / "requirements.txt",
+        """
+        boto3==1.34.0
+        botocore==1.34.0
+        google-cloud-storage==2.16.0
+        google-auth==2.29.0
+        azure-storage-blob==12.19.0
+        azure-core==1.30.0
+        pandas==2.2.0
+        openpyxl==3.1.2
+        opentelemetry-api==1.24.0
+        attrs==23.2.0
+        """,
+    )
+    _touch(
+        root / "app.py",
+        """
+        import boto3
+        import pandas
+        from azure.storage.blob import BlobClient
+        import google.cloud.storage
+        """,
+    )
+    result = run_scan(root, config=Config(select=("DEP011",)))
+    assert not result.errors, result.errors
+    assert [(f.rule, f.path, f.line) for f in result.findings] == [
+        ("DEP011", "requirements.txt", 9),
+        ("DEP011", "requirements.txt", 10),
+    ]
