@@ -139,15 +139,15 @@ def test_an_ai_assisted_medium_finding_is_blocked(tmp_path: Path) -> None:
     assert code == 1
     assert report["verdict"]["release"] is False
     stages = _stages(report)
-    assert stages["security"]["status"] == "fail"
-    assert "AI-assisted" in stages["security"]["summary"]
+    assert stages["scan"]["status"] == "fail"
+    assert "AI-assisted" in stages["scan"]["summary"]
     finding = next(f for f in report["findings"] if f["rule"] == "CFG001")
     assert finding["severity"] == "medium"
     assert finding["ai_assisted"] is True
     assert report["provenance"]["ai_assisted"] is True
     assert report["provenance"]["commits"][0]["assistant"]
     assert stages["unit"]["status"] == "skip"  # stopped at the first failing required stage
-    assert any("security" in reason for reason in report["verdict"]["reasons"])
+    assert any("scan" in reason for reason in report["verdict"]["reasons"])
 
 
 def test_the_same_change_without_the_trailer_passes(tmp_path: Path) -> None:

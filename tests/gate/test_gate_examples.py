@@ -55,7 +55,7 @@ def test_the_production_grade_example_is_released(tmp_path: Path) -> None:
     code, report, stderr = _gate(_repository("production", tmp_path))
     statuses = {stage["id"]: stage["status"] for stage in report["stages"]}
     assert code == 0, (report["verdict"], stderr[-3000:])
-    for stage in ("lint", "security", "dependencies", "unit", "performance", "sandbox", "release"):
+    for stage in ("lint", "scan", "dependencies", "unit", "performance", "sandbox", "release"):
         assert statuses[stage] == "pass", stage
     assert report["readiness"]["overall"] in ("bronze", "silver", "gold")
 
@@ -65,13 +65,13 @@ def test_the_ai_style_example_is_blocked_naming_the_failing_stages(tmp_path: Pat
     code, report, _ = _gate(repo, "--keep-going")
     assert code == 1
     failing = {stage["id"] for stage in report["stages"] if stage["status"] == "fail"}
-    assert {"security", "unit", "performance", "sandbox", "release"} <= failing
+    assert {"scan", "unit", "performance", "sandbox", "release"} <= failing
     reasons = " ".join(report["verdict"]["reasons"])
-    for stage in ("security", "unit", "performance", "sandbox"):
+    for stage in ("scan", "unit", "performance", "sandbox"):
         assert f"stage {stage} fail" in reasons
     markdown = subprocess.run(
-        [sys.executable, "-m", "prodready", "gate", str(repo), "--stages", "security",
+        [sys.executable, "-m", "prodready", "gate", str(repo), "--stages", "scan",
          "--format", "markdown", "-q"],
         capture_output=True, text=True, timeout=120, check=False,
     ).stdout  # fmt: skip
-    assert "security" in markdown and "RES001" in markdown
+    assert "`scan`" in markdown and "RES001" in markdown

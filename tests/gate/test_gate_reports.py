@@ -34,7 +34,7 @@ GITHUB_ENV = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA")
 def _findings() -> list[GateFinding]:
     return [
         GateFinding(
-            stage="security",
+            stage="scan",
             rule="RES001",
             name="http-call-without-timeout",
             severity=Severity.HIGH,
@@ -78,7 +78,7 @@ def _findings() -> list[GateFinding]:
             ai_assisted=None,
         ),
         GateFinding(
-            stage="security",
+            stage="scan",
             rule="ZZZ999",
             severity=Severity.MEDIUM,
             category="security",
@@ -98,7 +98,7 @@ def _report(*, released: bool = False) -> GateReport:
         by_stage.setdefault(finding.stage, []).append(finding)
     statuses = {
         "lint": StageStatus.PASS,
-        "security": StageStatus.FAIL,
+        "scan": StageStatus.FAIL,
         "dependencies": StageStatus.FAIL,
         "unit": StageStatus.PASS,
         "integration": StageStatus.ERROR,
@@ -109,7 +109,7 @@ def _report(*, released: bool = False) -> GateReport:
     }
     figures: dict[str, dict[str, object]] = {
         "lint": {"findings": 1, "low": 1, "blocking": 0},
-        "security": {"findings": 2, "high": 1, "medium": 1, "blocking": 1, "ai_assisted": 1},
+        "scan": {"findings": 2, "high": 1, "medium": 1, "blocking": 1, "ai_assisted": 1},
         "dependencies": {"findings": 1, "critical": 1, "blocking": 1},
         "unit": {"tests": 42, "failed": 0, "coverage": 87.25},
         "performance": {"p99_ms": 73, "rps": 410.5},
@@ -124,7 +124,7 @@ def _report(*, released: bool = False) -> GateReport:
             figures=figures.get(stage, {}),
             findings=by_stage.get(stage, []),
             command=["ruff", "check", "--output-format", "json"] if stage == "lint" else None,
-            ai_assisted=stage == "security",
+            ai_assisted=stage == "scan",
         )
         for index, stage in enumerate(STAGES)
     ]
@@ -160,7 +160,7 @@ def _report(*, released: bool = False) -> GateReport:
         reasons=[]
         if released
         else [
-            "security failed: 1 blocking finding on AI-assisted lines",
+            "scan failed: 1 blocking finding on AI-assisted lines",
             f"dependencies failed: {XSS}",
         ],
         started_at="2024-01-01T12:00:00Z",
@@ -170,10 +170,10 @@ def _report(*, released: bool = False) -> GateReport:
 
 def _many_findings(count: int) -> GateReport:
     report = _report()
-    security = next(stage for stage in report.stages if stage.id == "security")
+    security = next(stage for stage in report.stages if stage.id == "scan")
     security.findings = [
         GateFinding(
-            stage="security",
+            stage="scan",
             rule=f"RES{index % 7:03d}",
             severity=list(Severity)[index % 4],
             category="resilience",
@@ -258,7 +258,7 @@ def test_text_blocked() -> None:
     # Findings: most severe first, the AI mark on the AI-assisted one only.
     first = out.index("requirements.txt:1")
     assert first < out.index("src/app/api.py:12") < out.index("src/app/util.py:3")
-    assert out.count("[AI]") == 2  # the security stage row and the finding
+    assert out.count("[AI]") == 2  # the scan stage row and the finding
     ai_line = next(line for line in out.splitlines() if "src/app/api.py:12" in line)
     assert "RES001" in ai_line and "[AI]" in ai_line
     assert "= fix: pass timeout=(3.05, 27)" in out
@@ -279,7 +279,7 @@ def test_text_released_and_colour() -> None:
 
 def test_text_caps_the_findings() -> None:
     out = gate_renderer("text")(_many_findings(50))
-    assert "Top findings (20 of 52" in out  # 50 security, 1 lint, 1 dependencies
+    assert "Top findings (20 of 52" in out  # 50 scan, 1 lint, 1 dependencies
     assert "... 32 more findings" in out
 
 
@@ -296,9 +296,9 @@ def test_markdown_blocked_without_github(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "| Status | Stage | Required | Duration | Key figures | Summary |" in out
     for stage in report.stages:
         assert f"`{stage.id}`" in out
-    assert "| \u274c fail | `security` \U0001f916 | required | 2.5 s |" in out
+    assert "| \u274c fail | `scan` \U0001f916 | required | 2.5 s |" in out
     assert "| \u26a0\ufe0f error | `integration` | advisory |" in out
-    assert "security summary \\| with a pipe" in out
+    assert "scan summary \\| with a pipe" in out
     assert "3 commits, 2 AI-assisted (Claude, Copilot); 120 of 150 changed lines AI-written" in out
     assert "| Capacity \\& performance | \U0001f947 Gold |" in out
     # Plain locations, no links.
@@ -367,9 +367,9 @@ def test_sarif_validates_and_carries_properties() -> None:
     jsonschema.validators.validator_for(schema)(schema).validate(document)
     runs = {run["properties"]["stage"]: run for run in document["runs"]}
     # Skipped stages, and the errored stage that found nothing, have no run.
-    assert set(runs) == {"lint", "security", "dependencies", "unit", "performance", "release"}
+    assert set(runs) == {"lint", "scan", "dependencies", "unit", "performance", "release"}
     assert runs["lint"]["tool"]["driver"]["name"] == "ruff"
-    assert runs["security"]["tool"]["driver"]["name"] == "prodready"
+    assert runs["scan"]["tool"]["driver"]["name"] == "prodready"
     assert len({run["automationDetails"]["id"] for run in document["runs"]}) == len(runs)
     results = [result for run in document["runs"] for result in run["results"]]
     assert len(results) == len(report.findings)
@@ -377,14 +377,14 @@ def test_sarif_validates_and_carries_properties() -> None:
         assert {"stage", "axis", "ai_assisted"} <= set(result["properties"])
     by_rule = {result["ruleId"]: result for result in results}
     assert by_rule["RES001"]["properties"]["ai_assisted"] is True
-    assert by_rule["RES001"]["properties"]["stage"] == "security"
+    assert by_rule["RES001"]["properties"]["stage"] == "scan"
     assert by_rule["RES001"]["properties"]["axis"] == "emergency-response"
     assert by_rule["S101"]["properties"]["ai_assisted"] is False
     assert by_rule["DEP001"]["properties"]["ai_assisted"] is None
     assert by_rule["RES001"]["partialFingerprints"] == {"prodready/v1": "abc123"}
     assert "partialFingerprints" not in by_rule["S101"]
     # Registry rules carry their documentation; unknown rules a minimal descriptor.
-    rules = {rule["id"]: rule for rule in runs["security"]["tool"]["driver"]["rules"]}
+    rules = {rule["id"]: rule for rule in runs["scan"]["tool"]["driver"]["rules"]}
     assert rules["RES001"]["helpUri"].endswith("#res001-http-call-without-timeout")
     assert rules["ZZZ999"]["properties"]["security-severity"] == "5.5"
     for run in document["runs"]:

@@ -853,7 +853,7 @@ def render_config(profile: ProjectProfile) -> str:
     ]
     out += _lint_stage(profile)
     out += [
-        "[gate.stage.security]           # prodready scan (every category but dependencies)",
+        "[gate.stage.scan]               # prodready scan (every category but dependencies)",
         "required = true",
         "",
     ]

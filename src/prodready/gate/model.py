@@ -26,7 +26,7 @@ class StageStatus(StrEnum):
 # Stable stage ids, in pipeline order.
 STAGES: tuple[str, ...] = (
     "lint",
-    "security",
+    "scan",  # prodready's static analysis: every category but dependencies
     "dependencies",
     "unit",
     "integration",
@@ -35,6 +35,24 @@ STAGES: tuple[str, ...] = (
     "approval",
     "release",
 )
+
+# Former stage ids, still accepted in --stages, --skip and [gate.stage.*]. The scan stage was
+# called "security", though it runs every category (a timeout finding is not a security one).
+STAGE_ALIASES: dict[str, str] = {"security": "scan"}
+# Summaries of stages that did not run because nobody asked for them.
+NOT_SELECTED = "not selected"
+DISABLED = "disabled"
+
+
+def canonical_stage(name: str) -> str:
+    """The current id for a stage name, former names included."""
+    return STAGE_ALIASES.get(name, name)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 reason``, ``3 reasons``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
 
 # The production-readiness-review axes SRE teams use, in display order.
 AXES: tuple[str, ...] = (

@@ -9,7 +9,15 @@ or for change management: unit tests with coverage and a recorded approval).
 
 from __future__ import annotations
 
-from prodready.gate.model import AXES, LEVELS, AxisLevel, GateFinding, StageResult, StageStatus
+from prodready.gate.model import (
+    AXES,
+    LEVELS,
+    AxisLevel,
+    GateFinding,
+    StageResult,
+    StageStatus,
+    plural,
+)
 from prodready.gate.settings import GateSettings, LevelCriteria
 from prodready.probe.model import ProbeReport, Status
 
@@ -45,9 +53,14 @@ PROBE_AXIS: dict[str, str] = {
     "memory-growth": "capacity",
     "rate-limit": "capacity",
 }
+# The axes a stage's failure counts against. A stage that fails through its findings (lint,
+# scan, dependencies) counts only through them, each on its own category's axis: a timeout
+# finding of the scan is an architecture problem, not a security one. When such a stage could
+# not run at all, every axis it would have judged is missing its evidence.
+FINDING_STAGES = frozenset({"lint", "scan", "dependencies"})
 STAGE_AXES: dict[str, tuple[str, ...]] = {
     "lint": ("change-management",),
-    "security": ("security",),
+    "scan": tuple(dict.fromkeys(CATEGORY_AXIS.values())),
     "dependencies": ("architecture", "security"),
     "unit": ("change-management",),
     "integration": ("change-management",),
@@ -68,6 +81,8 @@ def assess(
     failed_stages: dict[str, list[str]] = {axis: [] for axis in AXES}
     evidence: dict[str, bool] = dict.fromkeys(AXES, False)
     for stage in stages:
+        if stage.status is StageStatus.FAIL and stage.id in FINDING_STAGES and stage.findings:
+            continue  # judged through its findings, on their own axes
         for axis in STAGE_AXES.get(stage.id, ()):
             if stage.status in (StageStatus.FAIL, StageStatus.ERROR):
                 failed_stages[axis].append(f"stage {stage.id} {stage.status.value}")
@@ -116,7 +131,9 @@ def _missing(
     ]
     if worse:
         worst = max(worse, key=lambda f: f.severity)
-        reasons.append(f"{len(worse)} finding(s) up to {worst.severity.value} ({worst.rule})")
+        reasons.append(
+            f"{plural(len(worse), 'finding')} up to {worst.severity.value} ({worst.rule})"
+        )
     if criteria.evidence and not evidence:
         reasons.append(
             "no passing dynamic evidence (probe checks, or tests with coverage and approval)"

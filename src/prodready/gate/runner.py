@@ -16,12 +16,16 @@ from pathlib import Path
 
 from prodready import __version__
 from prodready.gate.model import (
+    DISABLED,
+    NOT_SELECTED,
     STAGES,
     GateError,
     GateReport,
     Provenance,
     StageResult,
     StageStatus,
+    canonical_stage,
+    plural,
 )
 from prodready.gate.settings import GateSettings
 from prodready.gate.stages.base import StageContext
@@ -64,8 +68,10 @@ def run_gate(
 ) -> GateReport:
     say = progress or (lambda message: None)
     for name in (*only, *skip):
-        if name not in STAGES:
+        if canonical_stage(name) not in STAGES:
             raise GateError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
+    only = [canonical_stage(name) for name in only]
+    skip = [canonical_stage(name) for name in skip]
     started = time.monotonic()
     run_id, run_dir = _run_dir(project, settings)
     provenance = _provenance(project, settings, base)
@@ -111,9 +117,9 @@ def _run_stage(
 
     settings = ctx.stage(stage_id)
     if (only and stage_id not in only) or stage_id in skip:
-        return StageResult(stage_id, StageStatus.SKIP, "not selected", required=settings.required)
+        return StageResult(stage_id, StageStatus.SKIP, NOT_SELECTED, required=settings.required)
     if not settings.enabled:
-        return StageResult(stage_id, StageStatus.SKIP, "disabled", required=settings.required)
+        return StageResult(stage_id, StageStatus.SKIP, DISABLED, required=settings.required)
     if stopped_by is not None:
         return StageResult(
             stage_id,
@@ -135,7 +141,8 @@ def _run_stage(
             f"the stage crashed ({type(exc).__name__}: {exc}); see {stage_id}.traceback.txt",
             required=settings.required,
         )
-    result.duration_s = time.monotonic() - began
+    if not result.duration_s:  # the probe stages share one run and time their own part
+        result.duration_s = time.monotonic() - began
     say(f"stage {stage_id}: {result.status.value} - {result.summary}")
     return result
 
@@ -160,8 +167,9 @@ def _release(ctx: StageContext, report: GateReport) -> None:
         figures["tests_changed"] = tested
         if modules and not tested:
             reasons.append(
-                f"the policy for AI-assisted changes requires tests: {len(modules)} module(s) "
-                f"changed by AI-assisted commits ({', '.join(modules[:3])}) and no test changed"
+                "the policy for AI-assisted changes requires tests: "
+                f"{plural(len(modules), 'module')} changed by AI-assisted commits "
+                f"({', '.join(modules[:3])}) and no test changed"
             )
     report.readiness, report.overall_level = assess(report.stages, ctx.probe_report, settings)
     figures["level"] = report.overall_level
@@ -171,7 +179,9 @@ def _release(ctx: StageContext, report: GateReport) -> None:
     if LEVELS.index(report.overall_level) < LEVELS.index(needed):
         reasons.append(f"readiness is {report.overall_level}; the release needs {needed}")
     report.reasons = reasons
-    verdict = "release allowed" if not reasons else f"release blocked ({len(reasons)} reason(s))"
+    verdict = (
+        "release allowed" if not reasons else f"release blocked ({plural(len(reasons), 'reason')})"
+    )
     report.stages.append(
         StageResult(
             "release",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from prodready.gate.model import LEVELS, STAGES, GateError
+from prodready.gate.model import LEVELS, STAGE_ALIASES, STAGES, GateError, canonical_stage
 from prodready.model import Severity
 from prodready.tables import TableReader, read_toml
 
@@ -19,7 +19,7 @@ from prodready.tables import TableReader, read_toml
 _OPT_IN = ("integration", "performance", "sandbox")
 _DEFAULT_TIMEOUT_S = {
     "lint": 300.0,
-    "security": 600.0,
+    "scan": 600.0,
     "dependencies": 600.0,
     "unit": 1800.0,
     "integration": 1800.0,
@@ -163,9 +163,15 @@ def parse_gate_settings(
     )
     stages = dict(settings.stages)
     stage_tables = _Table(gate.table.get("stage", {}), gate.key("stage"))
-    stage_tables.done((*STAGES,))
-    for stage_id, raw in stage_tables.table.items():
-        stages[stage_id] = _parse_stage(stages[stage_id], _Table(raw, stage_tables.key(stage_id)))
+    stage_tables.done((*STAGES, *STAGE_ALIASES))
+    for name, raw in stage_tables.table.items():
+        current = canonical_stage(name)
+        if current != name and current in stage_tables.table:
+            raise GateError(
+                f"{stage_tables.key(name)}: the stage is now called {current!r} and is "
+                "configured under both names; keep one"
+            )
+        stages[current] = _parse_stage(stages[current], _Table(raw, stage_tables.key(name)))
     settings = replace(settings, stages=stages)
     if "levels" in gate.table:
         settings = replace(

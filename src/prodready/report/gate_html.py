@@ -19,6 +19,7 @@ from prodready.report.gate_text import (
     duration_text,
     figures_digest,
     location,
+    requirement,
     short_sha,
     sorted_findings,
     stage_duration,
@@ -141,7 +142,7 @@ def _stages(report: GateReport) -> str:
             f"<td><strong>{esc(stage.id)}</strong>"
             + (' <span class="ai-mark">AI</span>' if stage.ai_assisted else "")
             + "</td>"
-            f"<td>{'required' if stage.required else 'advisory'}</td>"
+            f"<td>{esc(requirement(stage))}</td>"
             f"<td>{_bar(stage, offset, width)}</td>"
             f'<td class="num">{esc(stage_duration(stage))}</td>'
             f'<td class="digest mono">{esc(figures_digest(stage.figures))}</td>'

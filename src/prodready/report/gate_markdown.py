@@ -21,6 +21,7 @@ from prodready.report.gate_text import (
     figures_digest,
     location,
     provenance_summary,
+    requirement,
     short_sha,
     sorted_findings,
     stage_duration,
@@ -140,7 +141,7 @@ def render(report: GateReport, *, color: bool = False) -> str:
             digest = figures_digest(stage.figures)
             head.append(
                 f"| {_STATUS[stage.status]} | {name} | "
-                f"{'required' if stage.required else 'advisory'} | {stage_duration(stage)} | "
+                f"{requirement(stage)} | {stage_duration(stage)} | "
                 f"{code(digest) if digest else ''} | {text(stage.summary)} |"
             )
     else:

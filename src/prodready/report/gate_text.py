@@ -14,6 +14,8 @@ from typing import Any
 
 from prodready.gate.model import (
     AXIS_TITLES,
+    DISABLED,
+    NOT_SELECTED,
     STAGES,
     GateFinding,
     GateReport,
@@ -139,6 +141,14 @@ def duration_text(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
 
+def requirement(stage: StageResult) -> str:
+    """``required`` or ``advisory``; ``not selected`` or ``disabled`` for a stage that was not
+    asked to run, whatever it would have been."""
+    if stage.status is StageStatus.SKIP and stage.summary in (NOT_SELECTED, DISABLED):
+        return stage.summary
+    return "required" if stage.required else "advisory"
+
+
 def stage_duration(stage: StageResult) -> str:
     if stage.status is StageStatus.SKIP and not stage.duration_s:
         return "-"
@@ -230,7 +240,7 @@ def render(report: GateReport, *, color: bool = False) -> str:
         table.add_row(
             name,
             Text(stage.status.name, style=_STATUS_STYLE[stage.status]),
-            "required" if stage.required else "advisory",
+            requirement(stage),
             stage_duration(stage),
             Text(figures_digest(stage.figures) or "-", style="dim" if color else ""),
             Text(stage.summary.strip().splitlines()[0] if stage.summary.strip() else "-"),

@@ -12,7 +12,7 @@ Stage = Callable[[StageContext], StageResult]
 
 REGISTRY: dict[str, Stage] = {
     "lint": lint.lint,
-    "security": scan.security,
+    "scan": scan.scan,
     "dependencies": scan.dependencies,
     "unit": tests.unit,
     "integration": tests.integration,

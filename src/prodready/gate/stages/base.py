@@ -70,12 +70,17 @@ def judge_findings(
         worst = max(blocking, key=lambda f: f.severity)
         stricter = f" ({len(ai_blocking)} on AI-assisted lines, held to the stricter policy)"
         result.summary = (
-            f"{len(blocking)} blocking {label} finding(s){stricter if ai_blocking else ''}; "
+            f"{len(blocking)} blocking {label} {_noun(len(blocking))}"
+            f"{stricter if ai_blocking else ''}; "
             f"worst: {worst.rule} {worst.severity.value} at {worst.path}:{worst.line}"
         )
     else:
-        result.summary = f"{len(findings)} {label} finding(s), none blocking"
+        result.summary = f"{len(findings)} {label} {_noun(len(findings))}, none blocking"
     return result
+
+
+def _noun(count: int) -> str:
+    return "finding" if count == 1 else "findings"
 
 
 def tool_error(stage_id: str, required: bool, message: str, **figures: Any) -> StageResult:

@@ -1,7 +1,9 @@
 """``performance`` and ``sandbox``: prodready probe against the running service.
 
 The probe runs once per gate run: the performance stage reads its load checks (latency, memory
-growth, rate limiting against the SLO), the sandbox stage every other check.
+growth, rate limiting against the SLO), the sandbox stage every other check. Each stage reports
+the time of its own checks; the stage that ran the probe also carries the run's set-up (start,
+API discovery, stop), so the two durations add up to the probe run.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def _probe(ctx: StageContext) -> ProbeReport:
 
 def _stage(ctx: StageContext, stage_id: str, ids: tuple[str, ...] | None) -> StageResult:
     settings = ctx.stage(stage_id)
+    ran_here = ctx.probe_report is None
     try:
         report = _probe(ctx)
     except ProbeError as exc:
@@ -72,6 +75,13 @@ def _stage(ctx: StageContext, stage_id: str, ids: tuple[str, ...] | None) -> Sta
     if not checks:
         result.status = StageStatus.SKIP
         result.summary = "no probe checks selected for this stage"
+    result.duration_s = sum(check.duration_s for check in checks)
+    if ran_here:
+        setup = report.duration_s - sum(check.duration_s for check in report.checks)
+        result.duration_s += max(0.0, setup)
+    elif checks:
+        other = "performance" if stage_id == "sandbox" else "sandbox"
+        result.summary += f" (checks of the probe run started by the {other} stage)"
     return result
 
 

@@ -1,4 +1,4 @@
-"""``security`` and ``dependencies``: prodready's own analyses, run in-process."""
+"""``scan`` and ``dependencies``: prodready's own analyses, run in-process."""
 
 from __future__ import annotations
 
@@ -36,13 +36,13 @@ def _findings(stage: str, result: ScanResult) -> list[GateFinding]:
     ]
 
 
-def security(ctx: StageContext) -> StageResult:
+def scan(ctx: StageContext) -> StageResult:
     config = _config(ctx)
     # Every category except dependencies, which has its own stage (and may use the network).
     config = replace(config, ignore=(*config.ignore, "dependencies"))
     result = _scan(ctx, config)
     figures = {"files": result.files, "errors": len(result.errors)}
-    return judge_findings(ctx, "security", _findings("security", result), figures, "scan")
+    return judge_findings(ctx, "scan", _findings("scan", result), figures, "scan")
 
 
 def dependencies(ctx: StageContext) -> StageResult:
