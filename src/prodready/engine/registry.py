@@ -167,6 +167,10 @@ class RulePack:
 
         [project.entry-points."prodready.rules"]
         acme = "acme_rules:PACK"   # PACK = RulePack.from_modules("acme", "acme_rules.checks")
+
+    A pack whose distribution lies in the working directory or the scanned tree (a committed
+    ``*.egg-info``) rather than in a site directory is not loaded unless
+    ``PRODREADY_TRUST_LOCAL_PLUGINS=1``: scanning a repository must not run its code.
     """
 
     def __init__(
