@@ -232,10 +232,11 @@ class ServiceProcess:
         if self.log_dir is not None:
             sink = (self.log_dir / f"service.{name}.log").open("ab")
         pending = b""
+        poller = select.poll()  # not select(): it fails on descriptors above 1023
+        poller.register(fd, select.POLLIN)
         try:
             while True:
-                ready, _, _ = select.select([fd], [], [], _READ_POLL_S)
-                if not ready:
+                if not poller.poll(_READ_POLL_S * 1000):
                     if stopping.is_set():
                         break
                     continue
