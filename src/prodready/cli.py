@@ -675,7 +675,7 @@ def gate(
     quiet: bool,
     color: bool | None,
 ) -> None:
-    """Run the release pipeline: lint, security, dependencies, tests, performance, sandbox,
+    """Run the release pipeline: lint, scan, dependencies, tests, performance, sandbox,
     approval, release - stricter for AI-assisted commits.
 
     Exit 0 when the release is allowed, 1 when it is blocked, 2 on configuration errors.
