@@ -314,7 +314,7 @@ def is_script(ctx: PythonContext) -> bool:
     facts = ctx.facts
     if facts.routes:
         return False
-    if any(module.split(".")[0] in CLI_LIBRARIES for module, _ in facts.imports):
+    if facts.imports_any(CLI_LIBRARIES):
         return True
     if facts.frameworks:
         return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,6 +151,19 @@ class ModuleFacts:
     evidence: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     # Syntax that needs a minimum Python version: feature -> first line (see SYNTAX_VERSIONS).
     syntax: dict[str, int] = field(default_factory=dict)
+    # Top-level packages of ``imports[:_roots_indexed]``: rules ask after every function-local
+    # import, so the index grows with the list instead of being rebuilt for each question.
+    _import_roots: set[str] = field(default_factory=set, repr=False, compare=False)
+    _roots_indexed: int = field(default=0, repr=False, compare=False)
+
+    def imports_any(self, packages: Collection[str]) -> bool:
+        """Some import seen so far is of one of ``packages`` or below it (``jwt.api``)."""
+        imports = self.imports
+        roots = self._import_roots
+        for position in range(self._roots_indexed, len(imports)):
+            roots.add(imports[position][0].split(".")[0])
+        self._roots_indexed = len(imports)
+        return not roots.isdisjoint(packages)
 
     @property
     def framework(self) -> str | None:

@@ -129,6 +129,10 @@ class PythonContext:
         self.module_state: dict[str, Any] = {}  # per-rule private state for the module
         self._lines: list[str] | None = None
         self._parents: dict[int, ast.AST] | None = None
+        # The qualified name of one expression known in advance: the walker, having named the
+        # call ``a.b().c()``, knows the inner call's name (``a.b``) without recursing again; a
+        # chain of N calls would otherwise cost N recursions of up to N links each.
+        self._known_name: tuple[ast.AST, str | None] | None = None
 
     # -- source -----------------------------------------------------------------------------
     @property
@@ -229,6 +233,9 @@ class PythonContext:
         """
         if isinstance(expr, ast.Name):
             return self.resolve_name(expr.id)
+        hint = self._known_name
+        if hint is not None and hint[0] is expr:
+            return hint[1]
         if isinstance(expr, ast.Attribute):
             value = expr.value
             if isinstance(value, ast.Name):
@@ -247,6 +254,13 @@ class PythonContext:
         if isinstance(expr, ast.Await):
             return self.qualname(expr.value)
         return None
+
+    def know_name(self, expr: ast.AST, name: str | None) -> None:
+        """Tell :meth:`qualname` the name of ``expr`` until :meth:`forget_known_name`."""
+        self._known_name = (expr, name)
+
+    def forget_known_name(self) -> None:
+        self._known_name = None
 
     def type_of(self, value: ast.expr | None) -> str | None:
         """The qualified name of what produced a value (``requests.Session()`` -> its class)."""
@@ -355,6 +369,9 @@ class PythonAnalyzer:
         special = {*_WALK_HANDLED, *([ast.Attribute] if self.attribute_rules else [])}
         self.leaves = frozenset(
             cls
+        # How many leading parts of a call's name can match a prefix: a long method chain
+        # (``a.b().c()...``) has thousands of parts, no prefix more than a few.
+        self.prefix_depth = max((p.count(".") + 1 for p in self.prefix_calls), default=0)
             for cls, fields in _FIELDS.items()
             if not fields and cls not in special and cls not in self.node_rules
         )
@@ -790,10 +807,13 @@ class _Walk:
         if name is not None:
             exact = a.exact_calls.get(name)
             if exact:
+        ctx.forget_known_name()
                 matched.extend(exact)
             if a.prefix_calls:
                 dot = name.find(".")
-                while dot != -1:
+                for _ in range(a.prefix_depth):
+                    if dot == -1:
+                        break
                     prefixed = a.prefix_calls.get(name[:dot])
                     if prefixed:
                         matched.extend(prefixed)
@@ -802,6 +822,10 @@ class _Walk:
             by_method = a.method_calls.get(func.attr)
             if by_method:
                 matched.extend(r for r in by_method if r not in matched)
+        if isinstance(func, ast.Attribute):
+            inner = func.value.value if isinstance(func.value, ast.Await) else func.value
+            if isinstance(inner, ast.Call):  # a chain: its name is this one's without ``.attr``
+                ctx.know_name(inner.func, None if name is None else name[: -len(func.attr) - 1])
         rules = a.node_rules.get(ast.Call)
         if rules:
             matched.extend(r for r in rules if r not in matched)

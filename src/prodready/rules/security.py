@@ -1189,16 +1189,16 @@ def _imports_jwt(ctx: PythonContext) -> bool:
 
 def _imports(ctx: PythonContext, packages: tuple[str, ...]) -> bool:
     """The module imports one of ``packages`` (at the top or in a function seen so far)."""
-    key = "security:imports:" + packages[0]
-    seen = len(ctx.facts.imports)
-    cached: tuple[int, bool] | None = ctx.module_state.get(key)
-    if cached is not None and (cached[1] or cached[0] == seen):
-        return cached[1]
-    found = any(module.split(".")[0] in packages for module, _ in ctx.facts.imports) or any(
-        (bound or "").split(".")[0] in packages for bound in ctx.facts.bindings.values()
-    )
-    ctx.module_state[key] = (seen, found)
-    return found
+    if ctx.facts.imports_any(packages):
+        return True
+    # Module-level bindings come from the prepass and do not change during the walk.
+    key = "security:bound:" + packages[0]
+    bound: bool | None = ctx.module_state.get(key)
+    if bound is None:
+        bound = ctx.module_state[key] = any(
+            (name or "").split(".")[0] in packages for name in ctx.facts.bindings.values()
+        )
+    return bound
 
 
 def _auth_context(ctx: PythonContext) -> bool:
