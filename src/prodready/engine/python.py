@@ -365,13 +365,13 @@ class PythonAnalyzer:
                 last = attribute.rsplit(".", 1)[-1]
                 self.attribute_rules.setdefault(last, []).append((attribute, rule))
         self.evidence_codes = frozenset(r.code for r in rules if r.kind is FileKind.PROJECT)
+        # How many leading parts of a call's name can match a prefix: a long method chain
+        # (``a.b().c()...``) has thousands of parts, no prefix more than a few.
+        self.prefix_depth = max((p.count(".") + 1 for p in self.prefix_calls), default=0)
         # Node classes with no children, no handler and no subscriber: the walk skips them.
         special = {*_WALK_HANDLED, *([ast.Attribute] if self.attribute_rules else [])}
         self.leaves = frozenset(
             cls
-        # How many leading parts of a call's name can match a prefix: a long method chain
-        # (``a.b().c()...``) has thousands of parts, no prefix more than a few.
-        self.prefix_depth = max((p.count(".") + 1 for p in self.prefix_calls), default=0)
             for cls, fields in _FIELDS.items()
             if not fields and cls not in special and cls not in self.node_rules
         )
@@ -803,11 +803,11 @@ class _Walk:
         a = self.a
         func = node.func
         name = ctx.qualname(func)
+        ctx.forget_known_name()
         matched: list[Rule] = []
         if name is not None:
             exact = a.exact_calls.get(name)
             if exact:
-        ctx.forget_known_name()
                 matched.extend(exact)
             if a.prefix_calls:
                 dot = name.find(".")
@@ -818,14 +818,14 @@ class _Walk:
                     if prefixed:
                         matched.extend(prefixed)
                     dot = name.find(".", dot + 1)
-        if a.method_calls and isinstance(func, ast.Attribute):
-            by_method = a.method_calls.get(func.attr)
-            if by_method:
-                matched.extend(r for r in by_method if r not in matched)
         if isinstance(func, ast.Attribute):
             inner = func.value.value if isinstance(func.value, ast.Await) else func.value
             if isinstance(inner, ast.Call):  # a chain: its name is this one's without ``.attr``
                 ctx.know_name(inner.func, None if name is None else name[: -len(func.attr) - 1])
+        if a.method_calls and isinstance(func, ast.Attribute):
+            by_method = a.method_calls.get(func.attr)
+            if by_method:
+                matched.extend(r for r in by_method if r not in matched)
         rules = a.node_rules.get(ast.Call)
         if rules:
             matched.extend(r for r in rules if r not in matched)
