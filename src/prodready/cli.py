@@ -688,16 +688,18 @@ def gate(
     root = (project or Path.cwd()).resolve()
 
     try:
-        from prodready.gate.model import STAGES
+        from prodready.gate.model import STAGES, canonical_stage
         from prodready.report.progress import StepProgress
 
         settings = load_gate_settings(root, gate_config)
+        wanted = {canonical_stage(name) for name in _split(only)}
+        unwanted = {canonical_stage(name) for name in _split(skip)}
         selected = [
             stage
             for stage in STAGES
             if stage != "release"  # decided from the others, reported without a "stage" line
-            and (not only or stage in _split(only))
-            and stage not in _split(skip)
+            and (not wanted or stage in wanted)
+            and stage not in unwanted
             and settings.stage(stage).enabled
         ]
         with StepProgress("gate", "stage", len(selected), quiet=quiet) as progress:
