@@ -370,3 +370,131 @@ def test_a_killed_parallel_scan_leaves_no_worker_behind(tmp_path: Path, signum: 
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         scan.wait(timeout=10)
+
+
+# -- #3: detected secrets are masked in every report ------------------------------------------
+
+SECRETS_PY = """\
+import os
+
+import requests
+
+AWS_ACCESS_KEY_ID = "AKIAQ4J5ZP2MXR7TNB6W"
+STRIPE_API_KEY = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+DB_PASSWORD = "Tr0ub4dor&3horse"
+JWT_SECRET = os.environ.get("JWT_SECRET", "s3cr3t-f4llb4ck-v4lue")
+DATABASE_URL = "postgresql://app:Pa55w0rd-db-2024@db.internal:5432/orders"
+
+
+def notify():
+    return requests.get("https://deploy:Gh7kLm2pQ9xZ@ci.internal/hook")
+"""
+SECRETS_DOCKERFILE = """\
+FROM python:3.12-slim
+ENV DB_PASSWORD=Xk9mQ2vL7pR4tW8z
+ENV BROKER_URL=amqp://app:Qm4nB8vC1xZ7@rabbit:5672/
+"""
+SECRETS_YAML = """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: api
+stringData:
+  api_token: Zr8Kq2Lm5Np9Wx3V
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: api
+data:
+  DB_PASSWORD: Hy6Tg3Vb9Nm2Qw5E
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: api:1.0
+          env:
+            - {name: SECRET_KEY, value: Lp0Oi9Uy8Tr7Ew6Q}
+"""
+PLANTED_SECRETS = (
+    "AKIAQ4J5ZP2MXR7TNB6W",
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    "Tr0ub4dor&3horse",
+    "s3cr3t-f4llb4ck-v4lue",
+    "Pa55w0rd-db-2024",
+    "Gh7kLm2pQ9xZ",
+    "Xk9mQ2vL7pR4tW8z",
+    "Qm4nB8vC1xZ7",
+    "Zr8Kq2Lm5Np9Wx3V",
+    "Hy6Tg3Vb9Nm2Qw5E",
+    "Lp0Oi9Uy8Tr7Ew6Q",
+)
+MASKED_SNIPPETS = [
+    ("Dockerfile", 2, "DKR004", "ENV DB_PASSWORD=Xk9m***(16 chars)"),
+    ("Dockerfile", 3, "DKR004", "ENV BROKER_URL=amqp://app:Qm4***(12 chars)@rabbit:5672/"),
+    ("deploy.yaml", 6, "K8S006", "api_token: Zr8K***(16 chars)"),
+    ("deploy.yaml", 13, "K8S006", "DB_PASSWORD: Hy6T***(16 chars)"),
+    ("deploy.yaml", 26, "K8S006", "- {name: SECRET_KEY, value: Lp0O***(16 chars)}"),
+    ("settings.py", 5, "SEC002", 'AWS_ACCESS_KEY_ID = "AKIA***(20 chars)"'),
+    ("settings.py", 6, "SEC002", 'STRIPE_API_KEY = "sk_l***(32 chars)"'),
+    ("settings.py", 7, "SEC002", 'DB_PASSWORD = "Tr0u***(16 chars)"'),
+    ("settings.py", 8, "CFG002", 'JWT_SECRET = os.environ.get("JWT_SECRET", "s3cr***(21 chars)")'),
+    (
+        "settings.py",
+        9,
+        "SEC002",
+        'DATABASE_URL = "postgresql://app:Pa55***(16 chars)@db.internal:5432/orders"',
+    ),
+    (
+        "settings.py",
+        13,
+        "RES001",
+        'return requests.get("https://deploy:Gh7***(12 chars)@ci.internal/hook")',
+    ),
+    (
+        "settings.py",
+        13,
+        "SEC002",
+        'return requests.get("https://deploy:Gh7***(12 chars)@ci.internal/hook")',
+    ),
+]
+
+
+def test_secrets_are_masked_in_every_format(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "settings.py": SECRETS_PY,
+            "Dockerfile": SECRETS_DOCKERFILE,
+            "deploy.yaml": SECRETS_YAML,
+            "prodready.toml": 'select = ["SEC002", "CFG002", "DKR004", "K8S006", "RES001"]\n',
+        },
+    )
+    env = _env(tmp_path)
+    for fmt in ("json", "sarif", "text", "github", "concise", "junit", "gitlab"):
+        done = run_cli(["scan", "--format", fmt, "."], tmp_path, env)
+        assert done.returncode == 1, done.stderr
+        for secret in PLANTED_SECRETS:
+            assert secret not in done.stdout + done.stderr, (fmt, secret)
+    report = json.loads(run_cli(["scan", "--format", "json", "."], tmp_path, env).stdout)
+    snippets = [(f["path"], f["line"], f["rule"], f["snippet"]) for f in report["findings"]]
+    assert snippets == MASKED_SNIPPETS
+    sarif = json.loads(run_cli(["scan", "--format", "sarif", "."], tmp_path, env).stdout)
+    texts = [
+        result["locations"][0]["physicalLocation"]["region"]["snippet"]["text"]
+        for result in sarif["runs"][0]["results"]
+    ]
+    assert sorted(texts) == sorted(snippet for *_, snippet in MASKED_SNIPPETS)
+    # Fingerprints stay the same from run to run (and from the cache).
+    again = json.loads(
+        run_cli(["scan", "--no-cache", "--format", "json", "."], tmp_path, env).stdout
+    )
+    assert [f["fingerprint"] for f in again["findings"]] == [
+        f["fingerprint"] for f in report["findings"]
+    ]

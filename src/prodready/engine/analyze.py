@@ -18,6 +18,7 @@ from typing import Any
 from prodready.engine.documents import DocumentError, FileContext, parse_document
 from prodready.engine.location import Location, RawFinding
 from prodready.engine.python import PythonAnalyzer, RuleCrash
+from prodready.engine.secrets import redact
 from prodready.engine.suppress import (
     Suppression,
     find_suppressions,
@@ -249,10 +250,13 @@ def _to_findings(raw: list[RawFinding], lines: list[str], relpath: str) -> list[
     raw.sort(key=lambda r: (r.location.line, r.location.column, r.rule.code))
     seen: dict[tuple[str, str], int] = {}
     findings: list[Finding] = []
+    # Any finding on a line with a credential would echo it: mask them all, in every field,
+    # and fingerprint the masked text (stable, and not a hash of the bare secret).
+    secrets = [item.secret for item in raw if item.secret]
     for item in raw:
         rule = item.rule
         location = item.location
-        normalised = " ".join(span_text(lines, location).split())
+        normalised = " ".join(redact(span_text(lines, location), secrets).split())
         occurrence = seen.get((rule.code, normalised), 0)
         seen[(rule.code, normalised)] = occurrence + 1
         line_text = lines[location.line - 1] if 0 < location.line <= len(lines) else ""
@@ -268,12 +272,12 @@ def _to_findings(raw: list[RawFinding], lines: list[str], relpath: str) -> list[
                 column=location.column,
                 end_line=location.end_line,
                 end_column=location.end_column,
-                message=item.message,
+                message=redact(item.message, secrets),
                 fingerprint=fingerprint(rule.code, relpath, normalised, occurrence),
                 cwe=rule.cwe,
-                fix=item.fix or rule.fix,
+                fix=redact(item.fix or rule.fix or "", secrets) or None,
                 docs=rule.docs_url,
-                snippet=line_text.strip()[:240],
+                snippet=redact(line_text.strip(), secrets)[:240],
             )
         )
     return findings

@@ -695,7 +695,10 @@ class FileContext:
         fix: str | None = None,
         severity: Severity | None = None,
         confidence: Confidence | None = None,
+        secret: str | None = None,
     ) -> None:
         assert self.rule is not None, "report() called outside a rule"
         location = line_location(self.lines, max(line, 1), end_line)
-        self.findings.append(RawFinding(self.rule, location, message, fix, severity, confidence))
+        self.findings.append(
+            RawFinding(self.rule, location, message, fix, severity, confidence, secret)
+        )

@@ -65,3 +65,4 @@ class RawFinding:
     fix: str | None
     severity: Severity | None
     confidence: Confidence | None
+    secret: str | None = None  # a credential the finding is about: reports show it masked

@@ -303,11 +303,15 @@ class PythonContext:
         fix: str | None = None,
         severity: Severity | None = None,
         confidence: Confidence | None = None,
+        secret: str | None = None,
     ) -> None:
-        """Report a finding of the running rule at ``node`` (a def/class: its header line)."""
+        """Report a finding of the running rule at ``node`` (a def/class: its header line);
+        ``secret``: a credential found there, which reports show masked."""
         assert self.rule is not None, "report() called outside a rule"
         location = node_location(node, self.lines)
-        self.findings.append(RawFinding(self.rule, location, message, fix, severity, confidence))
+        self.findings.append(
+            RawFinding(self.rule, location, message, fix, severity, confidence, secret)
+        )
 
 
 _MISSING = object()

@@ -6,6 +6,7 @@ the same way everywhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 
@@ -222,3 +223,44 @@ CREDENTIAL_FORMAT_NAMES = {
     "google": "a Google API key",
     "pem": "a private key",
 }
+
+
+# -- masking: what a report may show of a credential ---------------------------------------------
+
+MASK_MIN_LENGTH = 4  # shorter values are placeholders (see placeholder_value), never masked
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)")
+
+
+def mask_secret(value: str) -> str:
+    """``AKIAIOSFODNN7EXAMPLE`` -> ``AKIA***(20 chars)``: enough to recognise which
+    credential it is, never enough to use it (at most a quarter of it is shown)."""
+    return f"{value[: min(4, len(value) // 4)]}***({len(value)} chars)"
+
+
+def url_password(value: str) -> str | None:
+    """The literal password of ``scheme://user:password@host`` (see :func:`credential_in_url`)."""
+    match = _CREDENTIAL_URL.match(value.strip().strip("'\""))
+    if match is None or placeholder_value(match.group(1)):
+        return None
+    return match.group(1)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every given secret, every credential of a known format and every literal
+    password in a URL masked -- for the snippets, messages and fixes of any finding."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if len(secret) >= MASK_MIN_LENGTH and secret in text:
+            text = text.replace(secret, mask_secret(secret))
+    for markers, pattern, _ in CREDENTIAL_FORMATS:
+        if any(marker in text for marker in markers):
+            text = pattern.sub(lambda match: mask_secret(match.group(0)), text)
+    if "://" in text and "@" in text:
+        text = _URL_PASSWORD.sub(_mask_url_password, text)
+    return text
+
+
+def _mask_url_password(match: re.Match[str]) -> str:
+    password = match.group(2)
+    if placeholder_value(password) or any(mark in password for mark in _TEMPLATE_MARKS):
+        return match.group(0)
+    return f"{match.group(1)}{mask_secret(password)}{match.group(3)}"

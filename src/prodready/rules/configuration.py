@@ -501,7 +501,7 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
         value = _literal_secret(lookup.default) if lookup.default is not None else None
         if value is None or isinstance(lookup.default, ast.Call):
             return
-        _report_secret_default(node, lookup.name or "", ctx)
+        _report_secret_default(node, lookup.name or "", ctx, value)
         return
     if isinstance(node, ast.BoolOp):
         if not isinstance(node.op, ast.Or) or len(node.values) != 2:
@@ -509,9 +509,10 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
         lookup = env_lookup(node.values[0], ctx)
         if lookup is None or lookup.default is not None or not _is_secret_name(lookup.name):
             return
-        if constant_str(node.values[1]) is None or _literal_secret(node.values[1]) is None:
+        fallback = _literal_secret(node.values[1])
+        if constant_str(node.values[1]) is None or fallback is None:
             return
-        _report_secret_default(node.values[1], lookup.name or "", ctx)
+        _report_secret_default(node.values[1], lookup.name or "", ctx, fallback)
         return
     # A settings class field: ``secret_key: str = "..."``.
     if ctx.function is not None or not ctx.classes or not isinstance(node, ast.AnnAssign):
@@ -521,16 +522,18 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
         return
     if not isinstance(node.target, ast.Name) or not secret_name(node.target.id):
         return
-    if _literal_secret(node.value) is None:
+    default = _literal_secret(node.value)
+    if default is None:
         return
-    _report_secret_default(node, node.target.id, ctx)
+    _report_secret_default(node, node.target.id, ctx, default)
 
 
-def _report_secret_default(node: ast.AST, name: str, ctx: PythonContext) -> None:
+def _report_secret_default(node: ast.AST, name: str, ctx: PythonContext, value: str) -> None:
     ctx.report(
         node,
         f"{name} falls back to a hardcoded value: if the variable is missing in production "
         "the service runs with a publicly known secret. Make it required and fail at startup",
+        secret=value,
     )
 
 

@@ -12,7 +12,12 @@ import shlex
 
 from prodready.engine.documents import Dockerfile, FileContext, Instruction, Stage
 from prodready.engine.registry import file_rule
-from prodready.engine.secrets import credential_in_url, placeholder_value, secret_name
+from prodready.engine.secrets import (
+    credential_in_url,
+    placeholder_value,
+    secret_name,
+    url_password,
+)
 from prodready.model import Category, Confidence, FileKind, Severity
 
 # -- Dockerfile helpers -----------------------------------------------------------------------
@@ -626,6 +631,7 @@ def dockerfile_secret_in_env(document: Dockerfile, ctx: FileContext) -> None:
                     f"{what} `{name}` holds a literal credential: it is stored in the image "
                     "config and history (docker inspect/history) and in git; pass it at run "
                     "time from a secret store, or use RUN --mount=type=secret at build time",
+                    secret=value,
                 )
                 break
             if credential_in_url(value):
@@ -634,6 +640,7 @@ def dockerfile_secret_in_env(document: Dockerfile, ctx: FileContext) -> None:
                     f"`{name}` is a URL with an embedded password: it is stored in the image "
                     "and in git; inject the URL (or just the password) at run time from a "
                     "secret store",
+                    secret=url_password(value),
                 )
                 break
             if (

@@ -11,7 +11,7 @@ from typing import Any
 
 from prodready.engine.documents import FileContext, KubernetesObject, Manifests
 from prodready.engine.registry import file_rule
-from prodready.engine.secrets import credential_in_url, placeholder_value, secret_name
+from prodready.engine.secrets import credential_in_url, placeholder_value, secret_name, url_password
 from prodready.model import Category, Confidence, FileKind, Severity
 from prodready.rules.dockerfile import non_root_image
 
@@ -554,11 +554,11 @@ def _secret_entry(key: str, value: str) -> bool:
     )
 
 
-def _secret_keys(obj: KubernetesObject) -> list[tuple[str, str]]:
-    """``(section, key)`` of each real-looking credential in a Secret."""
+def _secret_keys(obj: KubernetesObject) -> list[tuple[str, str, str]]:
+    """``(section, key, value as written)`` of each real-looking credential in a Secret."""
     if "sops" in obj.data or str(obj.get("type") or "").endswith("service-account-token"):
         return []
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, str]] = []
     for section in ("stringData", "data"):
         for key, value in _dict(obj.get(section)).items():
             if value is None or isinstance(value, dict | list):
@@ -567,7 +567,7 @@ def _secret_keys(obj: KubernetesObject) -> list[tuple[str, str]]:
             if text.startswith("ENC["):
                 continue  # a SOPS-encrypted value
             if _secret_entry(str(key), text):
-                found.append((section, str(key)))
+                found.append((section, str(key), str(value)))
     return found
 
 
@@ -618,13 +618,15 @@ def secret_in_manifest_env(manifests: Manifests, ctx: FileContext) -> None:
         if obj.kind == "Secret":
             keys = _secret_keys(obj)
             if keys:
-                names = ", ".join(f"`{key}`" for _, key in keys)
+                names = ", ".join(f"`{key}`" for _, key, _ in keys)
+                section, key, written = keys[0]
                 ctx.report(
-                    obj.line_of(*keys[0]),
+                    obj.line_of(section, key),
                     f"Secret `{obj.name}` is committed with real-looking values ({names}): "
                     "base64 is not encryption, and the credentials are now in git history; "
                     "create the Secret from a secret manager (External Secrets, Sealed "
                     "Secrets, SOPS) and rotate these values",
+                    secret=written,
                 )
             continue
         if obj.kind == "ConfigMap":
@@ -640,6 +642,7 @@ def secret_in_manifest_env(manifests: Manifests, ctx: FileContext) -> None:
                         f"ConfigMap `{obj.name}` holds the credential `{key}` in plain text: "
                         "ConfigMaps are readable without Secret permissions and the value is "
                         "in git; move it to a Secret created from a secret manager",
+                        secret=text,
                     )
             continue
         for container, path in _containers(obj, init=True):
@@ -660,6 +663,7 @@ def secret_in_manifest_env(manifests: Manifests, ctx: FileContext) -> None:
                     f"env `{name}` of {_container_name(container)} in {_label(obj)} is "
                     f"{what}: it is in git and readable by anyone who can read the "
                     "workload; use valueFrom.secretKeyRef to a Secret managed outside the repo",
+                    secret=text if literal_secret else url_password(text),
                 )
 
 

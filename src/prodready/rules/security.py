@@ -906,6 +906,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
             "built from it) has this credential, and it cannot be rotated without a deploy. "
             "Read it from the environment or a secret manager",
             confidence=confidence,
+            secret=literal,
         )
 
 
@@ -955,6 +956,7 @@ def _report_url_credentials(ctx: PythonContext) -> None:
             "deploy. Read the URL (or at least the password) from the environment or a secret "
             "manager",
             confidence=Confidence.LOW if dev_file else Confidence.MEDIUM if loopback else None,
+            secret=credentials.password,
         )
 
 
@@ -990,6 +992,7 @@ def _report_credentials(
             where,
             f"{CREDENTIAL_FORMAT_NAMES[kind]} is committed in the source: treat it as leaked -- "
             "revoke and rotate it, then load the new one from the environment or a secret manager",
+            secret=token,
         )
 
 
