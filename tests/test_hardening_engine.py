@@ -498,3 +498,22 @@ def test_secrets_are_masked_in_every_format(tmp_path: Path) -> None:
     assert [f["fingerprint"] for f in again["findings"]] == [
         f["fingerprint"] for f in report["findings"]
     ]
+
+
+def test_project_level_findings_mask_credentials_on_their_line(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "main.py": (
+                "from fastapi import FastAPI\n\n"
+                "app = FastAPI()  # deploy key AKIAQ4J5ZP2MXR7TNB6W\n\n\n"
+                '@app.get("/items")\ndef items():\n    return []\n'
+            ),
+            "prodready.toml": 'select = ["OBS002"]\n',
+        },
+    )
+    done = run_cli(["scan", "--no-cache", "--format", "json", "."], tmp_path, _env(tmp_path))
+    assert "AKIAQ4J5ZP2MXR7TNB6W" not in done.stdout
+    assert [(f["rule"], f["snippet"]) for f in json.loads(done.stdout)["findings"]] == [
+        ("OBS002", "app = FastAPI()  # deploy key AKIA***(20 chars)")
+    ]

@@ -23,7 +23,7 @@ from prodready.model import Category, Confidence, Finding, ScanError, Severity
 
 CACHE_DIR_NAME = ".prodready_cache"  # the pre-1.x in-tree location, still skipped by discovery
 KEEP_KEYS = 8
-_FORMAT = 1
+_FORMAT = 2  # 2: secrets masked in findings; entries of format 1 may hold them in clear
 
 
 class ResultCache:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prodready.engine.analyze import fingerprint
+from prodready.engine.secrets import redact
 from prodready.engine.suppress import (
     Suppression,
     find_suppressions,
@@ -163,7 +164,8 @@ def _findings(reports: list[_Report], root: Path) -> list[Finding]:
             suppressions_of[report.path] = _suppressions(lines, report.path)
         if _suppressed(suppressions_of[report.path], report):
             continue
-        normalised = " ".join(text.split())
+        shown = redact(text)  # a credential on the line is shown masked, as for file rules
+        normalised = " ".join(shown.split())
         key = (report.rule.code, report.path, normalised)
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
@@ -186,7 +188,7 @@ def _findings(reports: list[_Report], root: Path) -> list[Finding]:
                 cwe=report.rule.cwe,
                 fix=report.fix or report.rule.fix,
                 docs=report.rule.docs_url,
-                snippet=stripped[:240],
+                snippet=shown.strip()[:240],
             )
         )
     return findings
