@@ -127,7 +127,11 @@ def _mark_cache_directory(directory: Path) -> None:
 def default_cache_dir(root: Path) -> Path:
     """``$XDG_CACHE_HOME/prodready/<hash of the resolved root>`` (``~/.cache`` without it)."""
     base = os.environ.get("XDG_CACHE_HOME") or ""
-    home = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+    home = Path(base) if os.path.isabs(base) else Path(os.path.expanduser("~/.cache"))
+    if not home.is_absolute():  # no home directory to be found: never fall back to the cwd
+        import tempfile
+
+        home = Path(tempfile.gettempdir()) / f"prodready-cache-{os.getuid()}"
     key = hashlib.blake2b(str(root.resolve()).encode(), digest_size=10).hexdigest()
     return home / "prodready" / key
 
