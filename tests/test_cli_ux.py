@@ -400,6 +400,16 @@ def test_unknown_rule_on_the_command_line(tmp_path: Path) -> None:
     )
 
 
+def test_deps_names_the_file_of_an_unknown_rule(tmp_path: Path) -> None:
+    (tmp_path / "prodready.toml").write_text('ignore = ["NOPE42"]\n')
+    done = run_cli(["deps", "--offline"], tmp_path, _env(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr == (
+        "prodready: error: unknown rule 'NOPE42' in ignore (prodready.toml); "
+        "`prodready rules` lists codes, names and categories\n"
+    )
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_prints_a_script(tmp_path: Path, shell: str) -> None:
     done = run_cli(["completion", shell], tmp_path)

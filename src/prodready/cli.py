@@ -248,17 +248,13 @@ def scan(
 ) -> None:
     """Scan Python services, Dockerfiles, Kubernetes manifests and dependency files."""
     from prodready.config import check_selectors
-    from prodready.engine.registry import Registry
-    from prodready.engine.runner import ScanOptions, decide_root
+    from prodready.engine.runner import ScanOptions
     from prodready.engine.runner import scan as run_scan
     from prodready.engine.runner import write_baseline as save_baseline
 
     targets = list(paths) or [Path(".")]
     try:
-        # The registry the scan would build (rule packs inside the scanned tree stay unloaded),
-        # built here to check the selectors against it first.
-        scan_root = str(decide_root(targets, root))
-        registry = Registry.default(plugins=not no_plugins, untrusted_roots=[scan_root])
+        registry = _scan_registry(targets, root, plugins=not no_plugins)
         config = load_effective_config(config_path, paths, isolated, registry)
         given = Config(select=_split(select), ignore=_split(ignore))
         check_selectors(given, registry, origin="command line")
@@ -301,6 +297,16 @@ def scan(
         _fail(str(exc))
 
     _report_and_exit(result, config, fmt, output, color, strict, choices=report)
+
+
+def _scan_registry(targets: list[Path], root: Path | None, *, plugins: bool) -> Registry:
+    """The registry the scan would build (rule packs inside the scanned tree stay unloaded),
+    built here to check the configuration's rule selectors against it first."""
+    from prodready.engine.registry import Registry
+    from prodready.engine.runner import decide_root
+
+    scan_root = str(decide_root(targets, root))
+    return Registry.default(plugins=plugins, untrusted_roots=[scan_root])
 
 
 def _report_and_exit(
@@ -418,7 +424,8 @@ def deps(
         from prodready.deps.settings import check_environment, check_options
 
         check_options(index_url, str(advisory_db) if advisory_db else None)
-        config = load_effective_config(config_path, paths, isolated)
+        registry = _scan_registry(targets, root, plugins=True)
+        config = load_effective_config(config_path, paths, isolated, registry)
         settings = replace(
             config.deps,
             online=not offline,
@@ -436,7 +443,11 @@ def deps(
         options = ScanOptions(
             targets=targets, root=root, jobs=jobs, use_cache=not no_cache, cache_dir=cache_dir
         )
-        result = run_scan(options, config)
+        from prodready.report.progress import DelayedProgress
+
+        with DelayedProgress("checking", unit="files") as bar:
+            options.progress = bar.update
+            result = run_scan(options, config, registry)
     except (ConfigError, UsageError) as exc:
         _fail(str(exc))
     extra = {
