@@ -7,6 +7,7 @@ unparseable or too deeply nested file becomes a :class:`ScanError` and the scan 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import re
 import sys
@@ -74,6 +75,7 @@ class FileAnalyzer:
 
     def __init__(self, rules: Iterable[Rule], profile: Profile) -> None:
         rules = list(rules)
+        self.rules = rules
         self.profile = profile
         # Project rules run after the scan; during it they collect the calls they asked for.
         self.python = PythonAnalyzer(
@@ -86,6 +88,7 @@ class FileAnalyzer:
                 self.event_rules.append(rule)
             elif rule.kind not in (FileKind.PYTHON, FileKind.PROJECT):
                 self.file_rules.setdefault(rule.kind, []).append(rule)
+        self._known: _KnownRules | None = None
         if sys.getrecursionlimit() < RECURSION_LIMIT:
             sys.setrecursionlimit(RECURSION_LIMIT)
 
@@ -189,6 +192,8 @@ class FileAnalyzer:
             if not _suppressed(suppressions, item.rule, item.location.line, item.location.end_line)
         ]
         if suppressions and self.event_rules:
+            for suppression in suppressions.values():
+                self._judge(suppression)
             ctx = FileContext(relpath, "", kind, self.profile)
             ctx.lines = lines
             for suppression in suppressions.values():
@@ -201,6 +206,73 @@ class FileAnalyzer:
                         errors.append(ScanError(relpath, message, suppression.line))
             kept.extend(ctx.findings)
         return _to_findings(kept, lines, relpath)
+
+    def _judge(self, suppression: Suppression) -> None:
+        """Record the codes of a suppression that name no rule, and the selected rules it
+        silenced nothing of. Rules of the whole project report after the files are analysed,
+        so suppressions of theirs are not judged here."""
+        if self._known is None:
+            self._known = _KnownRules(self.rules)
+        known = self._known
+        for wanted in suppression.codes:
+            rule = known.rule(wanted)
+            if rule is None:
+                if known.is_typo(wanted):
+                    suppression.unknown.append((wanted, known.closest(wanted)))
+            elif rule.kind not in (None, FileKind.PROJECT) and rule.code not in suppression.used:
+                suppression.unused.append(wanted)
+
+
+class _KnownRules:
+    """The rules a suppression may name: every built-in rule, and the rules of this run."""
+
+    def __init__(self, selected: list[Rule]) -> None:
+        self.selected = {rule.code: rule for rule in selected}
+        self.selected_names = {rule.name: rule for rule in selected}
+        codes, names = _builtin_rule_names()
+        self.codes = sorted({*codes, *self.selected})
+        self.names = sorted({*names, *self.selected_names})
+        self.prefixes = {code.rstrip("0123456789") for code in self.codes}
+
+    def rule(self, wanted: str) -> Rule | None:
+        return self.selected.get(wanted.upper()) or self.selected_names.get(wanted.lower())
+
+    def is_typo(self, wanted: str) -> bool:
+        """Neither a rule of this run nor a built-in one: a code of a built-in family (``RES01``)
+        or a name. A code of another family may be a plugin's, loaded or not: left alone."""
+        upper = wanted.upper()
+        if upper in self.codes or wanted.lower() in self.names:
+            return False  # a built-in rule this run did not select
+        if _CODE_SHAPE.match(upper):
+            return upper.rstrip("0123456789") in self.prefixes
+        return True
+
+    def closest(self, wanted: str) -> str | None:
+        import difflib
+
+        upper = wanted.upper()
+        if not _CODE_SHAPE.match(upper):
+            found = difflib.get_close_matches(wanted.lower(), self.names, n=1, cutoff=0.75)
+            return found[0] if found else None
+        family = upper.rstrip("0123456789")
+        number = int(upper[len(family) :])
+        same_number = [c for c in self.codes if c.startswith(family) and c[len(family) :].isdigit()]
+        for code in same_number:  # RES01 -> RES001, not RES010
+            if int(code[len(family) :]) == number:
+                return code
+        found = difflib.get_close_matches(upper, same_number or self.codes, n=1, cutoff=0.8)
+        return found[0] if found else None
+
+
+_CODE_SHAPE = re.compile(r"^[A-Z][A-Z0-9]*[0-9]$")
+
+
+@functools.cache
+def _builtin_rule_names() -> tuple[frozenset[str], frozenset[str]]:
+    from prodready.engine.registry import Registry
+
+    rules = Registry.default(plugins=False).rules.values()
+    return frozenset(rule.code for rule in rules), frozenset(rule.name for rule in rules)
 
 
 def _mentions_prodready(lines: list[str]) -> bool:

@@ -1,9 +1,11 @@
-"""``# prodready: ignore[CODE, ...] reason`` comments.
+"""``# prodready: ignore[CODE, ...] reason`` and ``# prodready: ignore-file[CODE, ...] reason``.
 
 A suppression applies to findings on its own line, on the last line of a multi-line finding, or,
-when the comment stands alone on its line, to findings on the next line. A suppression must say
-why; the engine hands every suppression to the rules that subscribe to them (see the
-``suppression-without-reason`` rule), in every kind of file.
+when the comment stands alone on its line, to findings on the next line; a file-level one
+(``ignore-file``, which must name its codes) to every finding of those rules in the file. A
+suppression must say why; the engine hands every suppression to the rules that subscribe to
+them (``suppression-without-reason``, ``unknown-rule-in-suppression``, ``unused-suppression``),
+in every kind of file.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass, field
 
 _SUPPRESSION = re.compile(
     # The reason runs to the end of the line or to the next comment marker.
-    r"#\s*prodready\s*:\s*ignore\b(?:\[(?P<codes>[^\]]*)\])?(?P<reason>[^#\n]*)",
+    r"#\s*prodready\s*:\s*ignore(?P<file>-file)?\b(?!-)"
+    r"(?:\[(?P<codes>[^\]]*)\])?(?P<reason>[^#\n]*)",
     re.IGNORECASE,
 )
 
@@ -28,11 +31,24 @@ class Suppression:
     reason: str
     standalone: bool  # the comment is alone on its line
     used: set[str] = field(default_factory=set)
+    whole_file: bool = False  # ``ignore-file[...]``: every line of the file
+    # Filled in by the engine before the suppression rules see it: codes that name no rule
+    # (with the closest rule code or name, if any), and selected rules it silenced nothing of.
+    unknown: list[tuple[str, str | None]] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)
 
     def covers(self, code: str, name: str) -> bool:
         if not self.codes:
-            return True
+            return not self.whole_file  # a blanket ``ignore-file`` would hide the whole file
         return any(wanted.upper() == code or wanted.lower() == name for wanted in self.codes)
+
+
+class Suppressions(dict[int, Suppression]):
+    """Suppression comments by line, with the file-level ones also listed apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.whole_file: list[Suppression] = []
 
 
 def python_comments(source: str) -> dict[int, int] | None:
@@ -51,12 +67,10 @@ def python_comments(source: str) -> dict[int, int] | None:
     return comments
 
 
-def find_suppressions(
-    lines: list[str], comments: dict[int, int] | None = None
-) -> dict[int, Suppression]:
+def find_suppressions(lines: list[str], comments: dict[int, int] | None = None) -> Suppressions:
     """Suppression comments by line. ``comments`` (line -> column of the comment) restricts the
     search to real comments, for languages where ``#`` may sit inside a string."""
-    found: dict[int, Suppression] = {}
+    found = Suppressions()
     for number, text in enumerate(lines, start=1):
         if "prodready" not in text:
             continue
@@ -73,7 +87,12 @@ def find_suppressions(
         codes = tuple(c.strip() for c in (codes_text or "").split(",") if c.strip())
         reason = match.group("reason").strip().lstrip(":-\u2014\u2013 ").strip()
         standalone = text[: match.start()].strip() == ""
-        found[number] = Suppression(number, match.start() + 1, codes, reason, standalone)
+        whole_file = match.group("file") is not None
+        suppression = Suppression(number, match.start() + 1, codes, reason, standalone)
+        suppression.whole_file = whole_file
+        found[number] = suppression
+        if whole_file:
+            found.whole_file.append(suppression)
     return found
 
 
@@ -88,4 +107,8 @@ def suppression_for(
     above = suppressions.get(line - 1)
     if above is not None and above.standalone and above.covers(code, name):
         return above
+    whole_file = suppressions.whole_file if isinstance(suppressions, Suppressions) else []
+    for candidate in whole_file:
+        if candidate.covers(code, name):
+            return candidate
     return None
