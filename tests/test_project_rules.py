@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -183,3 +184,58 @@ def test_collected_nodes_exclude_calls() -> None:
             nodes=(ast.Call,),
             collect=_while_true_lines,
         )
+
+
+# -- the same findings from any directory (issue 10) ---------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "payments-service"
+
+
+def _findings_from(
+    cwd: Path, target: str, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, str, int]]:
+    """(rule, path relative to the scanned directory, line) of a scan run from ``cwd``."""
+    monkeypatch.chdir(cwd)
+    options = ScanOptions(targets=[Path(target)], jobs=1, use_cache=False, plugins=False)
+    result = scan(options, Config(), registry)
+    assert result.errors == []
+    prefix = "" if target == "." else target.rstrip("/") + "/"
+    assert all(f.path.startswith(prefix) for f in result.findings)
+    return sorted((f.rule, f.path[len(prefix) :], f.line) for f in result.findings)
+
+
+def test_same_findings_from_any_directory(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Roles (tests, examples, scripts) are judged from the scanned project, not from the
+    directory the scan runs in: the example scanned from the repository root used to lose the
+    service-level observability findings, because its path started with ``examples/``."""
+    inside = _findings_from(EXAMPLE, ".", registry, monkeypatch)
+    from_root = _findings_from(
+        EXAMPLE.parent.parent, "examples/payments-service", registry, monkeypatch
+    )
+    copy = tmp_path / "tests" / "examples" / "svc"
+    shutil.copytree(EXAMPLE, copy)
+    from_above = _findings_from(tmp_path, "tests/examples/svc", registry, monkeypatch)
+    from_tests = _findings_from(tmp_path / "tests", "examples/svc", registry, monkeypatch)
+    assert from_root == inside
+    assert from_above == inside
+    assert from_tests == inside
+    at_the_app = [rule for rule, path, line in inside if (path, line) == ("app/main.py", 11)]
+    assert at_the_app == ["OBS002", "OBS005", "OBS006", "OBS007", "SEC010"]
+
+
+def test_a_marker_less_subdirectory_keeps_its_place_in_the_project(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scanning ``tests/`` of a project from the project root: the files are still tests."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'svc'\n", encoding="utf-8")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "helpers.py").write_text(
+        "import requests\n\ndef fetch(url):\n    return requests.get(url)\n", encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    options = ScanOptions(targets=[Path("tests")], jobs=1, use_cache=False, plugins=False)
+    result = scan(options, Config(select=("RES001",)), registry)
+    assert [(f.rule, f.path) for f in result.findings] == []
+    assert result.facts["tests/helpers.py"]["is_test"] is True

@@ -9,11 +9,13 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import os
 import re
 import sys
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from prodready.engine.documents import DocumentError, FileContext, parse_document
@@ -34,11 +36,62 @@ _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 @dataclass(slots=True)
 class SourceFile:
-    """A file discovery found: where it is, how it is named in reports, and what it is."""
+    """A file discovery found: where it is, how it is named in reports, and what it is.
+
+    ``role``: the path its role (test, script, example, module name) is judged by, relative to
+    the scanned project rather than to the directory reports are relative to; None: ``relpath``.
+    """
 
     path: str
     relpath: str
     kind: FileKind
+    role: str | None = None
+
+
+# A directory holding one of these is a project of its own: its files' roles are judged from it.
+PROJECT_MARKERS = (
+    ".git",
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "requirements.txt",
+    "Pipfile",
+    "prodready.toml",
+)
+
+
+def role_prefix(root: Path, targets: list[Path]) -> str:
+    """Where the scanned project starts, as a prefix of report paths (``examples/app/``), so
+    that a project scanned from its parent directory, from inside, or as a copy under any path
+    has the same tests, scripts and examples. The project is the nearest directory holding the
+    targets that has a :data:`PROJECT_MARKERS` file, below ``root``; none: ``root`` itself."""
+    if not targets:
+        return ""
+    try:
+        resolved = [Path(os.path.realpath(target)) for target in targets]
+        common = Path(os.path.commonpath([str(path) for path in resolved]))
+    except ValueError:
+        return ""
+    if not common.is_dir():
+        common = common.parent
+    candidate = common
+    while candidate != root and candidate.is_relative_to(root):
+        if any(os.path.lexists(candidate / marker) for marker in PROJECT_MARKERS):
+            return candidate.relative_to(root).as_posix() + "/"
+        candidate = candidate.parent
+    return ""
+
+
+def with_roles(sources: list[SourceFile], prefix: str) -> list[SourceFile]:
+    """The sources with their role paths relative to the project at ``prefix``."""
+    if not prefix:
+        return sources
+    return [
+        replace(source, role=source.relpath[len(prefix) :])
+        if source.relpath.startswith(prefix)
+        else source
+        for source in sources
+    ]
 
 
 @dataclass(slots=True)
@@ -100,10 +153,14 @@ class FileAnalyzer:
             result = FileResult(source.relpath, "")
             result.errors.append(ScanError(source.relpath, f"cannot read: {exc.strerror or exc}"))
             return result
-        return self.analyze_bytes(data, source.relpath, source.kind)
+        return self.analyze_bytes(data, source.relpath, source.kind, source.role)
 
-    def analyze_bytes(self, data: bytes, relpath: str, kind: FileKind) -> FileResult:
+    def analyze_bytes(
+        self, data: bytes, relpath: str, kind: FileKind, role: str | None = None
+    ) -> FileResult:
+        """Findings and errors are named by ``relpath``; rules judge the file by ``role``."""
         result = FileResult(relpath, content_digest(data))
+        judged = role or relpath
         if b"\0" in data[:8192]:
             if kind is FileKind.PYTHON:
                 result.errors.append(ScanError(relpath, "binary file (contains NUL bytes)"))
@@ -117,9 +174,9 @@ class FileAnalyzer:
             return result
         try:
             if kind is FileKind.PYTHON:
-                raw, lines = self._python(text, relpath, result)
+                raw, lines = self._python(text, relpath, result, judged)
             else:
-                raw, lines = self._document(text, relpath, kind, result)
+                raw, lines = self._document(text, relpath, kind, result, judged)
         except RecursionError:
             result.errors.append(ScanError(relpath, "too deeply nested to analyse"))
             return result
@@ -127,7 +184,7 @@ class FileAnalyzer:
         return result
 
     def _python(
-        self, text: str, relpath: str, result: FileResult
+        self, text: str, relpath: str, result: FileResult, judged: str
     ) -> tuple[list[RawFinding], list[str]]:
         try:
             with warnings.catch_warnings():
@@ -144,16 +201,16 @@ class FileAnalyzer:
             )
             result.errors.append(ScanError(relpath, message))
             return [], []
-        ctx = self.python.analyze(text, tree, relpath, self.profile)
+        ctx = self.python.analyze(text, tree, judged, self.profile)
         result.facts = ctx.facts.to_dict()
         for crash in ctx.crashes:
             result.errors.append(_crash_error(relpath, crash))
         return ctx.findings, ctx.lines
 
     def _document(
-        self, text: str, relpath: str, kind: FileKind, result: FileResult
+        self, text: str, relpath: str, kind: FileKind, result: FileResult, judged: str
     ) -> tuple[list[RawFinding], list[str]]:
-        ctx = FileContext(relpath, text, kind, self.profile)
+        ctx = FileContext(judged, text, kind, self.profile)
         rules = self.file_rules.get(kind)
         if not rules:
             return [], ctx.lines

@@ -39,6 +39,8 @@ class ProjectFacts:
     modules: dict[str, dict[str, Any]]  # relpath -> ModuleFacts.to_dict()
     other_files: dict[str, FileKind] = field(default_factory=dict)
     _memo: dict[str, Any] = field(default_factory=dict)
+    # What report paths start with before ``root``'s own paths (see ``project_facts``).
+    report_prefix: str = ""
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
         """A result several project rules share (computed by the first that asks)."""
@@ -136,6 +138,26 @@ class ProjectContext:
         )
 
 
+def project_facts(
+    root: Path,
+    modules: dict[str, dict[str, Any]],
+    other_files: dict[str, FileKind],
+    prefix: str = "",
+) -> ProjectFacts:
+    """The facts of the project at ``prefix`` (a directory below ``root``, see
+    ``analyze.role_prefix``): rules see its paths relative to it, so that they judge tests,
+    examples and manifests the same from any directory; findings are named from ``root``."""
+    if not prefix:
+        return ProjectFacts(root, modules, other_files)
+    size = len(prefix)
+    return ProjectFacts(
+        root / prefix,
+        {path[size:]: facts for path, facts in modules.items() if path.startswith(prefix)},
+        {path[size:]: kind for path, kind in other_files.items() if path.startswith(prefix)},
+        report_prefix=prefix,
+    )
+
+
 def run_project_rules(
     rules: list[Rule], facts: ProjectFacts, config: Config, cache_dir: Path | None = None
 ) -> tuple[list[Finding], list[ScanError], ProjectContext]:
@@ -147,10 +169,10 @@ def run_project_rules(
             rule.check(facts, ctx)
         except Exception as exc:  # noqa: BLE001 - a broken rule must not lose the rest
             errors.append(ScanError("<project>", f"internal error in rule {rule.code}: {exc!r}"))
-    return _findings(ctx.reports, facts.root), errors, ctx
+    return _findings(ctx.reports, facts.root, facts.report_prefix), errors, ctx
 
 
-def _findings(reports: list[_Report], root: Path) -> list[Finding]:
+def _findings(reports: list[_Report], root: Path, prefix: str = "") -> list[Finding]:
     lines_of: dict[str, list[str]] = {}
     findings: list[Finding] = []
     seen: dict[tuple[str, str, str], int] = {}
@@ -178,13 +200,15 @@ def _findings(reports: list[_Report], root: Path) -> list[Finding]:
                 category=report.rule.category,
                 severity=report.severity or report.rule.severity,
                 confidence=report.confidence or report.rule.confidence,
-                path=report.path,
+                path=prefix + report.path,
                 line=report.line,
                 column=column if stripped else 1,
                 end_line=report.line,
                 end_column=len(text.rstrip()) + 1 if stripped else 1,
                 message=report.message,
-                fingerprint=fingerprint(report.rule.code, report.path, normalised, occurrence),
+                fingerprint=fingerprint(
+                    report.rule.code, prefix + report.path, normalised, occurrence
+                ),
                 cwe=report.rule.cwe,
                 fix=report.fix or report.rule.fix,
                 docs=report.rule.docs_url,

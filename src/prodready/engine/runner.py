@@ -17,12 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from prodready import __version__
-from prodready.engine.analyze import FileAnalyzer, FileResult, SourceFile, content_digest
+from prodready.engine.analyze import (
+    FileAnalyzer,
+    FileResult,
+    SourceFile,
+    content_digest,
+    role_prefix,
+    with_roles,
+)
 from prodready.engine.cache import ResultCache, default_cache_dir
 from prodready.engine.discovery import Discovery, matches_glob, resolve_target, where_named
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.lifetime import children_die_on_sigterm, exit_with_parent
-from prodready.engine.project import ProjectFacts, run_project_rules
+from prodready.engine.project import project_facts, run_project_rules
 from prodready.engine.registry import Registry
 from prodready.model import (
     Category,
@@ -83,6 +90,8 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
     rules = registry.select(config)
     discovery = Discovery(root, config.exclude, config.respect_gitignore)
     sources = discovery.files(options.targets)
+    prefix = role_prefix(root, options.targets)  # tests, scripts... are judged from there
+    sources = with_roles(sources, prefix)
 
     changed: dict[Path, frozenset[int]] | None = None
     if options.diff is not None:
@@ -96,7 +105,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
     cache: ResultCache | None = None
     cache_dir = options.cache_dir or _env_cache_dir() or default_cache_dir(root)
     if options.use_cache:
-        cache = ResultCache(cache_dir, cache_key(registry, rules, config.profile))
+        cache = ResultCache(cache_dir, cache_key(registry, rules, config.profile, prefix))
         cache.load()
 
     results: list[FileResult] = []
@@ -138,7 +147,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
         others: dict[str, FileKind] = {
             s.relpath: s.kind for s in sources if s.kind is not FileKind.PYTHON
         }
-        project = ProjectFacts(root, facts, others)
+        project = project_facts(root, facts, others, prefix)
         project_findings, project_errors, project_ctx = run_project_rules(
             project_rules, project, config, cache_dir
         )
@@ -174,8 +183,11 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
     )
 
 
-def cache_key(registry: Registry, rules: list[Rule], profile: Profile) -> str:
+def cache_key(
+    registry: Registry, rules: list[Rule], profile: Profile, roles_from: str = ""
+) -> str:
     digest = hashlib.blake2b(digest_size=10)
+    digest.update(roles_from.encode())  # the role of a file (test, script) depends on it
     digest.update(f"{__version__}|{sys.version_info[:2]}|{registry.fingerprint(rules)}|".encode())
     digest.update(json.dumps(profile.to_dict(), sort_keys=True).encode())
     return digest.hexdigest()
