@@ -183,9 +183,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
     )
 
 
-def cache_key(
-    registry: Registry, rules: list[Rule], profile: Profile, roles_from: str = ""
-) -> str:
+def cache_key(registry: Registry, rules: list[Rule], profile: Profile, roles_from: str = "") -> str:
     digest = hashlib.blake2b(digest_size=10)
     digest.update(roles_from.encode())  # the role of a file (test, script) depends on it
     digest.update(f"{__version__}|{sys.version_info[:2]}|{registry.fingerprint(rules)}|".encode())
