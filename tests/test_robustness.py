@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -154,3 +159,146 @@ def test_broken_documents_are_errors_with_lines() -> None:
     assert result.errors and result.errors[0].message.startswith("invalid YAML")
     result = _analyze(b"[project\nname = 1\n", FileKind.PYPROJECT, "pyproject.toml")
     assert result.errors and "invalid TOML" in result.errors[0].message
+
+
+# -- YAML alias bombs (issue 10 #7) ----------------------------------------------------------
+
+ALIAS_CAP = 100_000
+
+
+def _alias_bomb(depth: int, width: int, as_key: bool) -> tuple[str, int]:
+    """A manifest whose anchor ``a{n}`` lists ``a{n-1}`` ``width`` times, and how many nodes the
+    aliases repeat (what the engine counts against its cap)."""
+    lines = ["apiVersion: v1", "kind: ConfigMap", "a0: &a0 [" + ", ".join(["x"] * width) + "]"]
+    size = 1 + width  # nodes of a0, fully expanded
+    repeated = 0
+    for level in range(1, depth):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * width) + "]")
+        repeated += width * size
+        size = 1 + width * size
+    if as_key:
+        lines.append(f"? *a{depth - 1}\n: boom")  # a non-scalar key is skipped, not expanded
+    else:
+        lines.append(f"top: *a{depth - 1}")
+        repeated += size
+    return "\n".join(lines) + "\n", repeated
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 12), st.integers(1, 12), st.booleans())
+def test_yaml_alias_bombs_end_fast_with_an_error(depth: int, width: int, as_key: bool) -> None:
+    text, repeated = _alias_bomb(depth, width, as_key)
+    result = _analyze(text.encode(), FileKind.KUBERNETES, "k8s/bomb.yaml")
+    messages = [error.message for error in result.errors]
+    if repeated > ALIAS_CAP:
+        assert messages == [f"YAML alias expansion exceeds {ALIAS_CAP} nodes"]
+    else:
+        assert messages == []
+
+
+def test_the_reported_alias_key_bomb_through_the_runner(tmp_path: Path, run_scan) -> None:
+    """The 437-byte document of the report: a key that is an alias to ten nested levels."""
+    text, _ = _alias_bomb(10, 10, as_key=True)
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "configmap.yaml").write_text(text, encoding="utf-8")
+    result = run_scan(tmp_path, config=Config())
+    assert [(e.path, e.message, e.line) for e in result.errors] == [
+        ("k8s/configmap.yaml", "YAML alias expansion exceeds 100000 nodes", 7)
+    ]
+
+
+# -- symlinks and special files in the scanned tree (issue 10 #1, #14) -----------------------
+
+SECRET_OUTSIDE = "outside-secret-value-4711"
+LINK_TARGETS = {
+    "outside-file": "{outside}/leak.py",
+    "outside-requirements": "{outside}/requirements.txt",
+    "outside-dir": "{outside}",
+    "environ": "/proc/self/environ",
+    "passwd": "/etc/passwd",
+    "dangling": "{root}/does-not-exist.py",
+    "self": "{root}",
+    "loop": "{link}",  # points at itself
+}
+LINK_NAMES = ["app.py", "extra.txt", "requirements.txt", "settings.py", "pkg", "k8s.yaml"]
+
+
+def _build_tree(base: Path, links: list[tuple[str, str]], include: bool) -> Path:
+    outside = base / "outside"
+    outside.mkdir()
+    (outside / "leak.py").write_text(f'API_TOKEN = "{SECRET_OUTSIDE}"\n', encoding="utf-8")
+    (outside / "requirements.txt").write_text(f"{SECRET_OUTSIDE}==1.0\n", encoding="utf-8")
+    root = base / "project"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "main.py").write_text("import os\nprint(os.getcwd())\n", encoding="utf-8")
+    requirements = "flask==3.0.0\n" + "".join(f"-r {name}\n" for name, _ in links)
+    if include:  # the manifest itself may then not be one of the links
+        (root / "requirements.txt").write_text(requirements, encoding="utf-8")
+    for name, target in links:
+        link = root / name
+        if os.path.lexists(link):
+            continue
+        link.symlink_to(target.format(outside=outside, root=root, link=link))
+    return root
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(LINK_NAMES), st.sampled_from(sorted(LINK_TARGETS))),
+        min_size=1,
+        max_size=5,
+        unique_by=lambda pair: pair[0],
+    ),
+    st.booleans(),
+)
+def test_symlinks_never_leak_or_crash(
+    run_scan, links: list[tuple[str, str]], include: bool
+) -> None:
+    """Symlinks out of the tree, to /proc/self/environ, loops and dangling links: the scan
+    finishes, reads nothing outside the project and echoes no environment value."""
+    environment = {value for value in os.environ.values() if len(value) >= 12}
+    with tempfile.TemporaryDirectory() as directory:
+        root = _build_tree(Path(directory), [(n, LINK_TARGETS[t]) for n, t in links], include)
+        result = run_scan(root, config=Config())
+        for finding in result.findings:
+            shown = " ".join([finding.path, finding.message, finding.snippet, finding.fix or ""])
+            assert SECRET_OUTSIDE not in shown
+            assert not any(value in shown for value in environment), finding
+            assert not finding.path.startswith(("/", ".."))
+        for error in result.errors:
+            assert "\n" not in error.message and SECRET_OUTSIDE not in error.message
+
+
+def _fifo_tree(base: Path) -> Path:
+    root = base / "project"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "main.py").write_text(
+        "import requests\n\ndef fetch(url):\n    return requests.get(url)\n", encoding="utf-8"
+    )
+    for name in ("requirements.txt", "app.py", "app/settings.py", "Dockerfile", "k8s.yaml"):
+        os.mkfifo(root / name)
+    return root
+
+
+@pytest.mark.parametrize("command", ["scan", "deps"])
+def test_fifos_in_the_tree_do_not_block(tmp_path: Path, command: str) -> None:
+    """Named pipes called requirements.txt, app.py, Dockerfile...: nobody writes to them, so
+    opening one would block forever. Run the real command line with a deadline."""
+    root = _fifo_tree(tmp_path)
+    args = [sys.executable, "-m", "prodready", command, ".", "--no-cache", "--format", "json"]
+    if command == "deps":
+        args.append("--offline")
+    completed = subprocess.run(
+        args, cwd=root, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode in (0, 1), completed.stderr
+    report = json.loads(completed.stdout)
+    if command == "scan":
+        assert [(f["rule"], f["path"]) for f in report["findings"] if f["rule"] == "RES001"] == [
+            ("RES001", "app/main.py")
+        ]
