@@ -91,6 +91,14 @@ def test_output_onto_a_symlink_keeps_the_link_and_writes_its_target(tmp_path: Pa
     assert sorted(p.name for p in (project / "reports").iterdir()) == ["real.json"]
 
 
+def test_output_dash_is_standard_output(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    done = run_cli(["scan", "--no-cache", "--format", "json", "-o", "-"], project)
+    assert done.returncode == 1 and done.stderr == ""
+    assert json.loads(done.stdout)["summary"]["findings"] == 2
+    assert not (project / "-").exists()
+
+
 def test_output_onto_a_dangling_symlink_creates_its_target(tmp_path: Path) -> None:
     project = _project(tmp_path)
     (project / "out.txt").symlink_to("made.txt")

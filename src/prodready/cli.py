@@ -468,7 +468,7 @@ def _stdout_is_terminal() -> bool:
 
 
 def _emit(text: str, output: Path | None) -> None:
-    if output is None:
+    if output is None or str(output) == "-":  # `-o -`: standard output, as most tools read it
         sys.stdout.write(text)
         sys.stdout.flush()
         return
