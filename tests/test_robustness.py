@@ -280,21 +280,38 @@ def _fifo_tree(base: Path) -> Path:
     (root / "app" / "main.py").write_text(
         "import requests\n\ndef fetch(url):\n    return requests.get(url)\n", encoding="utf-8"
     )
-    for name in ("requirements.txt", "app.py", "app/settings.py", "Dockerfile", "k8s.yaml"):
+    (root / "requirements.txt").write_text("flask==3.0.0\n-r extra.txt\n", encoding="utf-8")
+    (root / "sub").mkdir()
+    for name in FIFO_NAMES:
         os.mkfifo(root / name)
     return root
 
 
+# Each is opened by some part of a scan when it is a regular file: discovery reads .gitignore
+# and peeks at files without an extension for a shebang, the manifest reader follows ``-r``.
+FIFO_NAMES = (
+    ".gitignore",
+    "app.py",
+    "app/settings.py",
+    "Dockerfile",
+    "k8s.yaml",
+    "runserver",
+    "extra.txt",
+    "sub/requirements.txt",
+)
+
+
 @pytest.mark.parametrize("command", ["scan", "deps"])
 def test_fifos_in_the_tree_do_not_block(tmp_path: Path, command: str) -> None:
-    """Named pipes called requirements.txt, app.py, Dockerfile...: nobody writes to them, so
-    opening one would block forever. Run the real command line with a deadline."""
+    """Named pipes called .gitignore, app.py, Dockerfile, an included requirements file...:
+    nobody writes to them, so opening one blocks forever. Run the real command line with a
+    deadline."""
     root = _fifo_tree(tmp_path)
     args = [sys.executable, "-m", "prodready", command, ".", "--no-cache", "--format", "json"]
     if command == "deps":
         args.append("--offline")
     completed = subprocess.run(
-        args, cwd=root, capture_output=True, text=True, timeout=60, check=False
+        args, cwd=root, capture_output=True, text=True, timeout=30, check=False
     )
     assert completed.returncode in (0, 1), completed.stderr
     report = json.loads(completed.stdout)
