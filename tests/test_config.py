@@ -173,3 +173,31 @@ def test_unknown_rules_name_the_key_and_the_file(registry, tmp_path: Path, monke
         f"unknown rule 'NOPE42' in tool.prodready.select (pyproject.toml){hint}",
         f"unknown rule 'BAD1' in tool.prodready.ignore (pyproject.toml){hint}",
     ]
+
+
+def test_unknown_rules_are_reported_with_the_other_mistakes_in_one_run(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A file with bad keys *and* misspelt rules: every mistake at once, rules with a hint."""
+    from prodready.cli import main
+
+    (tmp_path / "prodready.toml").write_text(
+        'fail-on = "hihg"\nselect = ["resilence", "ALL"]\n'
+        '[per-path-ignores]\n"scripts/**" = ["observabilty", "QQQ999"]\n'
+    )
+    (tmp_path / "app.py").write_text("VALUE = 1\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["scan", "."])
+    assert exited.value.code == 2
+    hint = "; `prodready rules` lists codes, names and categories"
+    config = tmp_path / "prodready.toml"
+    assert capsys.readouterr().err.splitlines() == [
+        f"prodready: error: {config}: fail-on must be one of critical, high, medium, low; "
+        "got 'hihg'",
+        "prodready: error: unknown rule 'resilence' in select (prodready.toml) "
+        f"(did you mean resilience?){hint}",
+        "prodready: error: unknown rule 'observabilty' in per-path-ignores (prodready.toml) "
+        f"(did you mean observability?){hint}",
+        f"prodready: error: unknown rule 'QQQ999' in per-path-ignores (prodready.toml){hint}",
+    ]

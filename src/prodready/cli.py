@@ -157,13 +157,21 @@ def load_effective_config(
 
     if isolated:
         return Config()
-    if config_path is not None:
-        if not config_path.is_file():
-            raise ConfigError(f"configuration file not found: {config_path}")
-        config = load_config(config_path)
-    else:
-        start = paths[0] if paths else Path.cwd()
-        config = load_config(find_config(start.resolve() if start.exists() else Path.cwd()))
+    if config_path is not None and not config_path.is_file():
+        raise ConfigError(f"configuration file not found: {config_path}")
+    start = paths[0] if paths else Path.cwd()
+    try:
+        config = load_config(
+            config_path or find_config(start.resolve() if start.exists() else Path.cwd())
+        )
+    except ConfigError as exc:
+        if registry is None or exc.partial is None:
+            raise
+        try:  # the unknown rules of a file with other mistakes too: all of them in one run
+            check_selectors(exc.partial, registry)
+        except ConfigError as rules_exc:
+            raise ConfigError(f"{exc}\n{rules_exc}") from exc
+        raise
     if registry is not None:
         check_selectors(config, registry)
     return config

@@ -198,7 +198,8 @@ def parse_config(table: Mapping[str, Any], source: str | None = None) -> Config:
             changes.update(parser(value))
         except ConfigError as exc:
             errors.append(str(exc))
-    _raise_all(errors)
+    if errors:
+        raise ConfigError("\n".join(errors), partial=replace(config, **changes))
     return replace(config, **changes)
 
 
@@ -349,11 +350,21 @@ def check_selectors(config: Config, registry: Registry, origin: str | None = Non
     keyed += [("severity", selector) for selector, _ in config.severity]
     errors = [
         f"unknown rule {selector!r} in {'tool.prodready.' if pyproject else ''}{key}"
-        f" ({where}); `prodready rules` lists codes, names and categories"
+        f" ({where}){_rule_hint(selector, registry)}; `prodready rules` lists codes, names and"
+        " categories"
         for key, selector in keyed
         if not any(registry.matches(selector, rule) for rule in registry)
     ]
     _raise_all(errors)
+
+
+def _rule_hint(selector: str, registry: Registry) -> str:
+    """`` (did you mean ...?)`` for a misspelt code, name or category; empty when none is close."""
+    names = {rule.code for rule in registry} | {rule.name for rule in registry}
+    names |= {rule.category.value for rule in registry}
+    wanted = selector.upper() if selector[:1].isupper() else selector.lower()
+    close = difflib.get_close_matches(wanted, sorted(names), n=3, cutoff=0.75)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 def _origin(source: str | None) -> str:

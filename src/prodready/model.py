@@ -255,7 +255,15 @@ class Rule:
 
 
 class ConfigError(Exception):
-    """The configuration (file or command line) is wrong; the message names the key."""
+    """The configuration (file or command line) is wrong; the message names the key.
+
+    ``partial`` is what could be read of the file despite the errors, so that the rule
+    selectors it names are checked in the same run and every mistake is reported at once.
+    """
+
+    def __init__(self, message: str, partial: Config | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 class UsageError(Exception):
