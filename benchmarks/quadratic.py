@@ -52,9 +52,7 @@ def time_scan(root: Path, timeout_s: float) -> str:
     command += ["-j", "1", "--format", "json", "-o", str(root.parent / "report.json")]
     started = time.perf_counter()
     try:
-        completed = subprocess.run(
-            command, capture_output=True, timeout=timeout_s, check=False
-        )
+        completed = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
         return f"> {timeout_s:.0f} s (timed out)"
     elapsed = f"{time.perf_counter() - started:.1f} s"
