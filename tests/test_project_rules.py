@@ -239,3 +239,19 @@ def test_a_marker_less_subdirectory_keeps_its_place_in_the_project(
     result = scan(options, Config(select=("RES001",)), registry)
     assert [(f.rule, f.path) for f in result.findings] == []
     assert result.facts["tests/helpers.py"]["is_test"] is True
+
+
+def test_published_paths_are_named_like_findings(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dependency inventory of a project scanned from its parent names files as findings
+    do: from the directory the scan runs in."""
+    monkeypatch.chdir(EXAMPLE.parent.parent)
+    target = Path("examples/payments-service")
+    options = ScanOptions(targets=[target], jobs=1, use_cache=False, plugins=False)
+    result = scan(options, Config(select=("DEP",)), registry)
+    fastapi = next(d for d in result.artifacts["dependencies"] if d["name"] == "fastapi")
+    assert [d["path"] for d in fastapi["declared"]] == [
+        "examples/payments-service/requirements.txt"
+    ]
+    assert [i["path"] for i in fastapi["imported_at"]] == ["examples/payments-service/app/main.py"]

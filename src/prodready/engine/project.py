@@ -169,7 +169,25 @@ def run_project_rules(
             rule.check(facts, ctx)
         except Exception as exc:  # noqa: BLE001 - a broken rule must not lose the rest
             errors.append(ScanError("<project>", f"internal error in rule {rule.code}: {exc!r}"))
+    if facts.report_prefix:
+        for key, value in ctx.artifacts.items():
+            ctx.artifacts[key] = _prefixed_paths(value, facts.report_prefix)
     return _findings(ctx.reports, facts.root, facts.report_prefix), errors, ctx
+
+
+def _prefixed_paths(value: Any, prefix: str) -> Any:
+    """A published artifact (plain JSON data) with every ``path`` named from the report root,
+    as findings are."""
+    if isinstance(value, list):
+        return [_prefixed_paths(item, prefix) for item in value]
+    if isinstance(value, dict):
+        return {
+            key: prefix + item
+            if key == "path" and isinstance(item, str)
+            else _prefixed_paths(item, prefix)
+            for key, item in value.items()
+        }
+    return value
 
 
 def _findings(reports: list[_Report], root: Path, prefix: str = "") -> list[Finding]:
