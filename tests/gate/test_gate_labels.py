@@ -149,3 +149,19 @@ def test_the_sandbox_stage_reports_the_time_of_its_own_checks(tmp_path: Path) ->
         "2 probe checks passed, 0 skipped (checks of the probe run started by the performance "
         "stage)"
     )
+
+
+def test_an_advisory_stage_that_could_not_run_does_not_sink_its_axis(tmp_path: Path) -> None:
+    """`prodready init` makes lint advisory when ruff is missing: its error is no failure."""
+    config = (
+        '[gate.stage.lint]\nrequired = false\ncommand = "no-such-linter-xyz ."\n'
+        "[gate.stage.scan]\nrequired = false\n"
+    )
+    report = _json(_project(tmp_path, config), "--stages", "lint,scan", code=0)
+    stages = {stage["id"]: stage for stage in report["stages"]}
+    assert (stages["lint"]["status"], stages["lint"]["required"]) == ("error", False)
+    axes = {axis["axis"]: axis for axis in report["readiness"]["axes"]}
+    assert axes["change-management"]["level"] == "silver"
+    assert axes["change-management"]["reasons"] == [
+        "not gold: no passing dynamic evidence (probe checks, or tests with coverage and approval)"
+    ]

@@ -83,6 +83,10 @@ def assess(
     for stage in stages:
         if stage.status is StageStatus.FAIL and stage.id in FINDING_STAGES and stage.findings:
             continue  # judged through its findings, on their own axes
+        if stage.status is StageStatus.ERROR and not stage.required:
+            # An advisory stage that could not run (its tool is not installed) gave no
+            # evidence either way: it is not a failure of the axis.
+            continue
         for axis in STAGE_AXES.get(stage.id, ()):
             if stage.status in (StageStatus.FAIL, StageStatus.ERROR):
                 failed_stages[axis].append(f"stage {stage.id} {stage.status.value}")
