@@ -437,6 +437,14 @@ def test_completion_script_completes_commands_and_options(tmp_path: Path) -> Non
         [], tmp_path, {**env, "COMP_WORDS": "prodready scan --format con", "COMP_CWORD": "3"}
     )
     assert formats.stdout.split() == ["plain,concise"]
+    rules = run_cli(
+        [], tmp_path, {**env, "COMP_WORDS": "prodready explain RES00", "COMP_CWORD": "2"}
+    )
+    assert rules.stdout.split() == [f"plain,RES00{n}" for n in range(1, 10)]
+    names = run_cli(
+        [], tmp_path, {**env, "COMP_WORDS": "prodready explain http-call", "COMP_CWORD": "2"}
+    )
+    assert names.stdout.split() == ["plain,http-call-without-timeout"]
     bad = run_cli(["completion", "tcsh"], tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 

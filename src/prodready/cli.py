@@ -521,8 +521,27 @@ def rules(fmt: str, select: tuple[str, ...], no_plugins: bool) -> None:
         click.echo(render_table(chosen, color=_stdout_is_terminal()), nl=False)
 
 
+def _complete_rule(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    """Shell completion of rule codes and names (`prodready explain RES<TAB>`)."""
+    from prodready.engine.registry import Registry
+
+    try:
+        registry = Registry.default()
+    except ConfigError:
+        return []
+    wanted = incomplete.lower()
+    return [
+        click.shell_completion.CompletionItem(value, help=rule.summary)
+        for rule in registry
+        for value in (rule.code, rule.name)
+        if value.lower().startswith(wanted)
+    ]
+
+
 @cli.command()
-@click.argument("rule")
+@click.argument("rule", shell_complete=_complete_rule)
 def explain(rule: str) -> None:
     """Show a rule's documentation (by code or name)."""
     import difflib
