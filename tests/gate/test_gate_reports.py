@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import SHARED
@@ -24,6 +28,7 @@ from prodready.gate.model import (
 from prodready.model import Severity
 from prodready.report import GATE_FORMATS, gate_renderer
 
+TESTS = Path(__file__).resolve().parents[1]
 SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
 XSS = "<script>alert(1)</script>"
 NON_ASCII = "na\u00efve caf\u00e9 \u2014 \u65e5\u672c\u8a9e \u2713"
@@ -238,7 +243,8 @@ def test_json_is_the_documented_dict() -> None:
 # --- text -----------------------------------------------------------------------------------
 
 
-def test_text_blocked() -> None:
+def test_text_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "120")  # the text report is as wide as the terminal
     report = _report()
     out = gate_renderer("text")(report, color=False)
     assert out.startswith("RELEASE BLOCKED")
@@ -266,6 +272,47 @@ def test_text_blocked() -> None:
     assert report.run_dir in out
     assert all(len(line) <= 120 for line in out.splitlines())
     assert out.rstrip().endswith("RELEASE BLOCKED (2 reasons)")
+
+
+def test_text_fits_100_columns_when_piped(tmp_path: Path) -> None:
+    """Like `scan`: the terminal's width, 100 columns when not a terminal and COLUMNS is unset;
+    cells and reasons wrap at word boundaries."""
+    render = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(TESTS)!r}, {str(TESTS / 'gate')!r}]\n"
+        "from test_gate_reports import _report\n"
+        "from prodready.report import gate_renderer\n"
+        "report = _report()\n"
+        "report.reasons.append('performance failed: ' + 'the p99 latency broke its bound ' * 6)\n"
+        "print(gate_renderer('text')(report, color=False), end='')\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
+    done = subprocess.run(
+        [sys.executable, "-c", render],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=True,
+    )
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) == 100
+    assert [len(line) for line in lines if line.startswith("+-")] == [100, 100, 100, 100]
+    scan_row = lines.index(next(line for line in lines if line.startswith("| scan [AI] ")))
+    assert [line.split("|")[5].strip() for line in lines[scan_row : scan_row + 3]] == [
+        "findings=2 blocking=1",
+        "high=1 medium=1",
+        "ai_assisted=1",
+    ]
+    reason = lines.index(next(line for line in lines if "performance failed:" in line))
+    assert lines[reason : reason + 3] == [
+        "  * performance failed: the p99 latency broke its bound the p99 latency broke its bound "
+        "the p99",
+        "    latency broke its bound the p99 latency broke its bound the p99 latency broke its "
+        "bound the p99",
+        "    latency broke its bound",
+    ]
 
 
 def test_text_released_and_colour() -> None:

@@ -24,8 +24,9 @@ from prodready.gate.model import (
     StageStatus,
 )
 from prodready.model import Severity
-from prodready.report.probe_text import is_scalar, scalar_text, shorten
-from prodready.report.terminal import WIDTH, report_console
+from prodready.report.probe_text import is_scalar, scalar_text, shorten, wrapped
+from prodready.report.terminal import report_console
+from prodready.report.text_format import report_width
 
 TOP_FINDINGS = 20
 _SNIPPET_LINES = 3
@@ -206,6 +207,9 @@ def render(report: GateReport, *, color: bool = False) -> str:
 
     buffer = io.StringIO()
     console = report_console(buffer, color=color)
+    # Like `scan`: the terminal's width, 100 when piped; cells wrap at word boundaries.
+    width = report_width()
+    console.width = width
     bullet = "\u2022" if color else "*"
     verdict_style = "bold green" if report.released else "bold red"
 
@@ -216,16 +220,17 @@ def render(report: GateReport, *, color: bool = False) -> str:
         about += f", started {report.started_at}"
     about += f", {duration_text(report.duration_s)}"
     heading.append(about, style="dim")
-    console.print(heading)
+    console.print(heading, soft_wrap=False)  # wrapped at word boundaries to the width
     for reason in report.reasons:
-        console.print(Text(f"  {bullet} {reason}"))
+        for line in wrapped(reason, width, f"  {bullet} ", "    "):
+            console.print(Text(line))
     console.print()
 
     table = Table(
         box=box.SIMPLE_HEAD if color else box.ASCII,
         show_edge=not color,
         pad_edge=True,
-        width=WIDTH,
+        width=width,
     )
     table.add_column("Stage", no_wrap=True)
     table.add_column("Status", no_wrap=True)
@@ -252,8 +257,8 @@ def render(report: GateReport, *, color: bool = False) -> str:
     console.print()
 
     _print_provenance(console, report.provenance, Text, Table)
-    _print_readiness(console, report, Text, Table, box, color=color)
-    _print_findings(console, report, Text)
+    _print_readiness(console, report, Text, Table, box, color=color, width=width)
+    _print_findings(console, report, Text, width)
 
     console.print(Text("Artifacts: ", style="bold") + Text(report.run_dir))
     closing = Text(verdict_word(report), style=verdict_style)
@@ -286,7 +291,14 @@ def _print_provenance(console: Any, provenance: Provenance, text: type, table_ty
 
 
 def _print_readiness(
-    console: Any, report: GateReport, text: type, table_type: Any, box: Any, *, color: bool
+    console: Any,
+    report: GateReport,
+    text: type,
+    table_type: Any,
+    box: Any,
+    *,
+    color: bool,
+    width: int,
 ) -> None:
     heading = text("Readiness  ", style="bold")
     heading.append("overall: ")
@@ -300,7 +312,7 @@ def _print_readiness(
         box=box.SIMPLE_HEAD if color else box.ASCII,
         show_edge=not color,
         pad_edge=True,
-        width=WIDTH,
+        width=width,
     )
     table.add_column("Axis", no_wrap=True)
     table.add_column("Level", no_wrap=True)
@@ -315,7 +327,7 @@ def _print_readiness(
     console.print()
 
 
-def _print_findings(console: Any, report: GateReport, text: type) -> None:
+def _print_findings(console: Any, report: GateReport, text: type, width: int) -> None:
     findings = sorted_findings(report)
     if not findings:
         console.print(text("No findings.", style="bold green"))
@@ -326,7 +338,7 @@ def _print_findings(console: Any, report: GateReport, text: type) -> None:
     heading = f"Top findings ({len(top)} of {len(findings)}, most severe first"
     heading += f"; {ai_count} on AI-assisted lines)" if ai_count else ")"
     console.print(text(heading, style="bold"))
-    room = WIDTH - 12
+    room = width - 12
     for finding in top:
         line = text("  ")
         line.append(f"{finding.severity.value.upper():<9}", style=_SEVERITY_STYLE[finding.severity])
@@ -337,7 +349,7 @@ def _print_findings(console: Any, report: GateReport, text: type) -> None:
         if finding.ai_assisted:
             line.append(" [AI]", style="bold magenta")
         line.append(f"  ({finding.stage})", style="dim")
-        console.print(line)
+        console.print(line, soft_wrap=False)
         for row in finding.message.splitlines()[:_MESSAGE_LINES] or [""]:
             console.print(text(f"           {shorten(row, room)}"))
         snippet = finding.snippet.splitlines()[:_SNIPPET_LINES]

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import io
 import json
+import textwrap
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prodready.probe.model import CheckResult, ProbeReport, Status
 from prodready.report.terminal import WIDTH, report_console
+from prodready.report.text_format import report_width
 
 MAX_DETAIL_LINES = 25  # per failed check, before "... N more lines"
 _DIGEST_ITEMS = 4
 _DIGEST_CHARS = 72  # the whole digest; at least two entries are shown regardless
 _DIGEST_VALUE_CHARS = 24
-_DETAIL_WIDTH = WIDTH - 4  # detail lines are printed indented by four spaces
+_DETAIL_INDENT = 4  # detail lines are printed indented by four spaces
+_DETAIL_WIDTH = WIDTH - _DETAIL_INDENT  # for the HTML report; text fits the terminal
 _DETAIL_MIN_CHARS = 40
 _INLINE_CHARS = 60  # a small dict or list of scalars stays on one line
 
@@ -161,10 +164,25 @@ def verdict_text(report: ProbeReport, *, ascii_only: bool) -> str:
     )
 
 
-def evidence_lines(value: object, indent: int = 0) -> Iterator[tuple[str, str | None]]:
+def wrapped(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
+    """``text`` wrapped at word boundaries to ``width`` columns, its first line prefixed by
+    ``first`` and the others by ``rest`` (a word longer than a line stays whole)."""
+    return textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [first.rstrip()]
+
+
+def evidence_lines(
+    value: object, indent: int = 0, width: int = _DETAIL_WIDTH
+) -> Iterator[tuple[str, str | None]]:
     """Evidence pretty-printed YAML-like: ``(line, reproduction command or None)`` pairs.
 
-    Long strings are cut to fit the line, except reproduction commands, which are kept whole
+    Long strings are cut to ``width``, except reproduction commands, which are kept whole
     because they are what a reader copies.
     """
     pad = "  " * indent
@@ -172,27 +190,27 @@ def evidence_lines(value: object, indent: int = 0) -> Iterator[tuple[str, str | 
         if not value:
             yield f"{pad}{{}}", None
         for key, item in value.items():
-            yield from _entry_lines(f"{pad}{key}:", str(key), item, indent)
+            yield from _entry_lines(f"{pad}{key}:", str(key), item, indent, width)
     elif isinstance(value, list | tuple):
         if not value:
             yield f"{pad}[]", None
         for item in value:
             if isinstance(item, Mapping) and item:
-                nested = list(evidence_lines(item, indent + 1))
+                nested = list(evidence_lines(item, indent + 1, width))
                 first, repro = nested[0]
                 yield f"{pad}- {first.lstrip()}", repro
                 yield from nested[1:]
             else:
-                yield from _entry_lines(f"{pad}-", "", item, indent)
+                yield from _entry_lines(f"{pad}-", "", item, indent, width)
     else:
-        yield from _entry_lines(pad.rstrip() if pad else "", "", value, indent)
+        yield from _entry_lines(pad.rstrip() if pad else "", "", value, indent, width)
 
 
 def _entry_lines(
-    prefix: str, key: str, item: object, indent: int
+    prefix: str, key: str, item: object, indent: int, width: int
 ) -> Iterator[tuple[str, str | None]]:
     lead = f"{prefix} " if prefix else ""
-    room = max(_DETAIL_MIN_CHARS, _DETAIL_WIDTH - len(lead))  # a line fits the terminal
+    room = max(_DETAIL_MIN_CHARS, width - len(lead))  # a line fits the terminal
     if is_reproduction(key, item):
         assert isinstance(item, str)
         yield f"{lead}{item}", item
@@ -200,7 +218,7 @@ def _entry_lines(
         yield f"{prefix} |" if prefix else "|", None
         pad = "  " * (indent + 1)
         for line in item.splitlines():
-            yield f"{pad}{shorten(line, max(_DETAIL_MIN_CHARS, _DETAIL_WIDTH - len(pad)))}", None
+            yield f"{pad}{shorten(line, max(_DETAIL_MIN_CHARS, width - len(pad)))}", None
     elif is_scalar(item):
         yield f"{lead}{shorten(scalar_text(item), room)}", None
     else:
@@ -209,17 +227,17 @@ def _entry_lines(
             yield f"{lead}{inline}", None
         elif isinstance(item, Mapping | list | tuple):
             yield prefix, None
-            yield from evidence_lines(item, indent + 1)
+            yield from evidence_lines(item, indent + 1, width)
         else:
             yield f"{lead}{shorten(str(item), room)}", None
 
 
 def bounded_evidence(
-    evidence: Mapping[str, Any], limit: int = MAX_DETAIL_LINES
+    evidence: Mapping[str, Any], limit: int = MAX_DETAIL_LINES, width: int = _DETAIL_WIDTH
 ) -> tuple[list[str], int, list[str]]:
     """The first ``limit`` evidence lines, how many more there are, and the reproduction
     commands among the lines cut off (shown anyway)."""
-    lines = list(evidence_lines(evidence))
+    lines = list(evidence_lines(evidence, width=width))
     shown = [line for line, _ in lines[:limit]]
     hidden = [repro for _, repro in lines[limit:] if repro is not None]
     return shown, max(0, len(lines) - limit), list(dict.fromkeys(hidden))
@@ -235,6 +253,9 @@ def render(report: ProbeReport, *, color: bool = False) -> str:
 
     buffer = io.StringIO()
     console = report_console(buffer, color=color)
+    # Like `scan`: the terminal's width, 100 when piped; rows wrap at word boundaries.
+    width = report_width()
+    console.width = width
     arrow = "\u2192" if color else "->"
     target = report.target
 
@@ -269,12 +290,12 @@ def render(report: ProbeReport, *, color: bool = False) -> str:
         show_edge=not color,
         show_lines=not color,
         pad_edge=True,
-        width=WIDTH,
+        width=width,
     )
     table.add_column("Check", no_wrap=True)
     table.add_column("Status", no_wrap=True)
-    table.add_column("Reason", ratio=3, overflow="fold")
-    table.add_column("Evidence", ratio=2, overflow="fold")
+    table.add_column("Reason", ratio=5, overflow="fold")
+    table.add_column("Evidence", ratio=4, overflow="fold")
     table.add_column("Time (s)", justify="right", no_wrap=True)
     for check in report.checks:
         name = Text(check.title, style="bold")
@@ -299,12 +320,13 @@ def render(report: ProbeReport, *, color: bool = False) -> str:
         console.print(Text("Why the failed checks failed", style="bold"))
         console.print()
         for check in failures:
-            _print_failure(console, check, Text)
+            _print_failure(console, check, Text, width)
 
     if report.notes:
         console.print(Text("Notes", style="bold"))
         for note in report.notes:
-            console.print(Text(f"  * {note}"))
+            for line in wrapped(note, width, "  * ", "    "):
+                console.print(Text(line))
         console.print()
 
     style = "bold green" if report.passed else "bold red"
@@ -313,17 +335,19 @@ def render(report: ProbeReport, *, color: bool = False) -> str:
     return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
 
-def _print_failure(console: Any, check: CheckResult, text_type: type) -> None:
+def _print_failure(console: Any, check: CheckResult, text_type: type, width: int) -> None:
     heading = text_type()
     heading.append("FAIL ", style=_STYLE[Status.FAIL])
     heading.append(check.title, style="bold")
     if check.title != check.id:
         heading.append(f" ({check.id})", style="dim")
     console.print(heading)
-    console.print(text_type(f"  {check.reason}"))
-    shown, more, hidden = bounded_evidence(check.evidence)
+    for reason_line in check.reason.splitlines() or [""]:
+        for line in wrapped(reason_line, width, "  ", "  "):
+            console.print(text_type(line))
+    shown, more, hidden = bounded_evidence(check.evidence, width=width - _DETAIL_INDENT)
     for line in shown:
-        console.print(text_type(f"    {line}"))
+        console.print(text_type(" " * _DETAIL_INDENT + line))
     if more:
         console.print(text_type(f"    ... {more} more line{'s' if more != 1 else ''}", style="dim"))
     for repro in hidden:
