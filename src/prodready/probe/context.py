@@ -89,10 +89,19 @@ class ProbeContext:
     openapi: dict[str, Any] | None = None
     openapi_source: str | None = None
     candidates: list[RequestSpec] = field(default_factory=list)
+    requests_from: str = ""  # where the candidates came from, for the evidence
+    # What the probe repeats under load, in a burst and at shutdown (see choose_traffic), where
+    # it came from, and why it is empty when it is.
+    traffic: list[RequestSpec] = field(default_factory=list)
+    traffic_from: str = ""
+    no_traffic: str = ""
     dependent: dict[str, list[RequestSpec]] = field(default_factory=dict)
     healthy: list[RequestSpec] = field(default_factory=list)  # candidates that answered 2xx
     liveness: str | None = None
     readiness: str | None = None
+    # Per endpoint kind ("liveness", "readiness") found missing: the well-known paths that did
+    # answer, but not 200 (a /health that answers 500 exists, and is failing).
+    endpoint_answers: dict[str, list[Outcome]] = field(default_factory=dict)
     load_stats: LoadStats | None = None
     memory: dict[str, Any] = field(default_factory=dict)
 

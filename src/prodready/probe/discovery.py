@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prodready.probe.context import ProbeContext
+from prodready.probe.context import Outcome, ProbeContext
 from prodready.probe.model import ProbeError, RequestSpec
 
 LIVENESS_PATHS = (
@@ -28,6 +29,11 @@ _INFRASTRUCTURE = re.compile(
 )
 _MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 _MAX_DISCOVERY_REQUESTS = 40
+# Reading routes from a project's code: at most this many Python files.
+_MAX_ROUTE_FILES = 2000
+# Path parameters (Flask <id>, FastAPI {id}, regex groups): no request can be guessed for them.
+_PATH_PARAMETER = re.compile(r"[<>{}()\[\]*?^$:\\]")
+NO_TRAFFIC = "no request the service answers with 2xx: give --openapi or [probe] requests"
 # Strings that satisfy the patterns APIs commonly put on fields (codes, ids, slugs, numbers).
 _PATTERN_GUESSES = ("USD", "probe", "probe-1", "probe_1", "ab", "A1", "1", "a", "A")
 
@@ -113,16 +119,39 @@ def find_endpoint(
     ctx: ProbeContext, configured: str | None, candidates: tuple[str, ...]
 ) -> str | None:
     """The configured path, or the first well-known one that the service answers with 200."""
+    return search_endpoint(ctx, configured, candidates)[0]
+
+
+def search_endpoint(
+    ctx: ProbeContext, configured: str | None, candidates: tuple[str, ...]
+) -> tuple[str | None, list[Outcome]]:
+    """Like :func:`find_endpoint`, and when none answers 200, what the paths that are there
+    answered: anything but a 404 (a 500, a timeout) is an endpoint that exists and fails,
+    which a reader must not be told is missing."""
     if configured is not None:
-        return configured
+        return configured, []
     documented = {path for _, path, _ in operations(ctx.openapi)}
     ordered = [path for path in candidates if path in documented] + [
         path for path in candidates if path not in documented
     ]
+    failing: list[Outcome] = []
     for path in ordered:
-        if ctx.get(path, timeout=3.0).status == 200:
-            return path
-    return None
+        outcome = ctx.get(path, timeout=3.0)
+        if outcome.status == 200:
+            return path, []
+        if (outcome.status is not None and outcome.status != 404) or outcome.error == "timeout":
+            failing.append(outcome)
+    return None, failing
+
+
+def answered_text(outcomes: list[Outcome]) -> str:
+    """``GET /health answered 500, GET /ping gave no answer (timeout)``."""
+    return ", ".join(
+        f"{o.method} {o.path} answered {o.status}"
+        if o.status is not None
+        else f"{o.method} {o.path} gave no answer ({o.error})"
+        for o in outcomes
+    )
 
 
 def request_candidates(ctx: ProbeContext) -> list[RequestSpec]:
@@ -138,6 +167,81 @@ def request_candidates(ctx: ProbeContext) -> list[RequestSpec]:
         example = synthesise(body, ctx.openapi or {}) if body is not None else None
         chosen.append(RequestSpec(method=method, path=path, json=example))
     return chosen
+
+
+@dataclass
+class CodeRoutes:
+    """The routes static analysis finds in a project: GETs it can send, and the rest."""
+
+    usable: list[RequestSpec] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # "GET /orders/<customer>", "POST /x"
+
+    @property
+    def source(self) -> str:
+        return "routes found in the code: " + ", ".join(spec.label for spec in self.usable)
+
+
+def routes_in_code(project_dir: Path) -> CodeRoutes:
+    """The HTTP routes ``prodready scan`` finds in the project's Python files (test modules
+    left out): GETs without path parameters, other than health and metrics endpoints, are
+    requests the probe can send without an OpenAPI document."""
+    from prodready.engine.analyze import FileAnalyzer
+    from prodready.engine.discovery import Discovery
+    from prodready.model import ConfigError, FileKind, Profile, UsageError
+
+    found = CodeRoutes()
+    try:
+        sources = Discovery(project_dir).files([project_dir])
+    except (OSError, UsageError, ConfigError):
+        return found
+    analyzer = FileAnalyzer([], Profile())  # no rules: only the facts, routes among them
+    python = [source for source in sources if source.kind is FileKind.PYTHON]
+    seen: set[tuple[str, str]] = set()
+    for source in python[:_MAX_ROUTE_FILES]:
+        facts = analyzer.analyze(source).facts
+        if facts is None or facts.get("is_test"):
+            continue
+        for route in facts.get("routes", []):
+            path = route.get("path")
+            if not isinstance(path, str) or not path:
+                continue
+            path = path if path.startswith("/") else f"/{path}"
+            for method in route.get("methods") or ["GET"]:
+                if method not in ("GET", *_MUTATING) or (method, path) in seen:
+                    continue
+                if is_infrastructure(path):
+                    continue
+                seen.add((method, path))
+                if method == "GET" and not _PATH_PARAMETER.search(path):
+                    found.usable.append(RequestSpec(method="GET", path=path))
+                else:
+                    found.left_out.append(f"{method} {path}")
+    return found
+
+
+def choose_traffic(ctx: ProbeContext) -> None:
+    """What the probe repeats where it sends many requests (load, a burst, requests in flight
+    at shutdown): the candidates that answered 2xx and can be repeated; else a health endpoint
+    that answers; else ``GET /`` if it answers 2xx. Nothing, with the reason, when no request
+    is known that the service answers with 2xx: a 404 for a path the service never declared
+    says nothing about its latency or its shutdown."""
+    healthy = [spec for spec in ctx.candidates if spec in ctx.healthy]
+    if healthy:
+        ctx.traffic, ctx.traffic_from = healthy, ctx.requests_from
+        return
+    health = ctx.liveness or ctx.readiness
+    unanswered = f"no request from {ctx.requests_from} answered 2xx" if ctx.candidates else ""
+    if health is not None:
+        kind = "liveness" if health == ctx.liveness else "readiness"
+        ctx.traffic = [RequestSpec("GET", health)]
+        ctx.traffic_from = f"the {kind} endpoint" + (f" ({unanswered})" if unanswered else "")
+        return
+    if ctx.get("/", timeout=3.0).ok:
+        ctx.traffic = [RequestSpec("GET", "/")]
+        ctx.traffic_from = "GET /, which answered 2xx" + (f" ({unanswered})" if unanswered else "")
+        return
+    ctx.traffic, ctx.traffic_from = [], ""
+    ctx.no_traffic = f"{NO_TRAFFIC} ({unanswered})" if unanswered else NO_TRAFFIC
 
 
 def _request_body_schema(operation: dict[str, Any], document: dict[str, Any]) -> Any:

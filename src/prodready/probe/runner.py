@@ -272,11 +272,13 @@ def _learn(ctx: ProbeContext, project_dir: Path, report: ProbeReport) -> None:
     from prodready.probe.discovery import (
         LIVENESS_PATHS,
         READINESS_PATHS,
+        choose_traffic,
         discover_dependents,
-        find_endpoint,
         load_openapi,
         operations,
         request_candidates,
+        routes_in_code,
+        search_endpoint,
     )
 
     ctx.openapi, ctx.openapi_source = load_openapi(ctx, project_dir)
@@ -284,11 +286,40 @@ def _learn(ctx: ProbeContext, project_dir: Path, report: ProbeReport) -> None:
         report.notes.append(
             "no OpenAPI document found at /openapi.json; checks that need one are skipped"
         )
-    ctx.liveness = find_endpoint(ctx, ctx.settings.liveness, LIVENESS_PATHS)
-    ctx.readiness = find_endpoint(ctx, ctx.settings.readiness, READINESS_PATHS)
+    ctx.liveness, ctx.endpoint_answers["liveness"] = search_endpoint(
+        ctx, ctx.settings.liveness, LIVENESS_PATHS
+    )
+    ctx.readiness, ctx.endpoint_answers["readiness"] = search_endpoint(
+        ctx, ctx.settings.readiness, READINESS_PATHS
+    )
     ctx.candidates = request_candidates(ctx)
+    ctx.requests_from = _requests_source(ctx)
+    if ctx.openapi is None and not ctx.settings.requests:
+        # No API description: the routes `prodready scan` finds in the code stand in for it.
+        routes = routes_in_code(project_dir)
+        ctx.candidates = routes.usable
+        if routes.usable:
+            ctx.requests_from = routes.source
+            note = f"no OpenAPI document or [probe] requests: the probe sends {routes.source}"
+            if routes.left_out:
+                note += (
+                    f" (left out, not GETs or with path parameters: {', '.join(routes.left_out)})"
+                )
+            report.notes.append(note)
     ctx.dependent, ctx.healthy = discover_dependents(ctx)
+    choose_traffic(ctx)
+    if ctx.no_traffic:
+        report.notes.append(
+            f"{ctx.no_traffic}; load, rate-limit and shutdown checks that need one are skipped"
+        )
     report.target.operations = len(operations(ctx.openapi))
+
+
+def _requests_source(ctx: ProbeContext) -> str:
+    parts = ["[probe] requests"] if ctx.settings.requests else []
+    if ctx.openapi is not None:
+        parts.append("the OpenAPI document")
+    return " and ".join(parts)
 
 
 def _target(settings: ProbeSettings, ctx: ProbeContext) -> ProbeTarget:

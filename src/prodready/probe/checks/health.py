@@ -11,10 +11,24 @@ import time
 
 from prodready.probe.checks.base import failed, passed, toxic
 from prodready.probe.context import Outcome, ProbeContext
-from prodready.probe.discovery import LIVENESS_PATHS, READINESS_PATHS
+from prodready.probe.discovery import LIVENESS_PATHS, READINESS_PATHS, answered_text
 from prodready.probe.model import CheckResult
 
 _RECOVERY_S = 15.0
+
+
+def _missing(ctx: ProbeContext, kind: str, consequence: str, tried: tuple[str, ...]) -> CheckResult:
+    """No endpoint of ``kind`` answered 200: say which ones exist but fail, if any do."""
+    answers = ctx.endpoint_answers.get(kind, [])
+    if not answers:
+        return failed(kind, f"no {kind} endpoint: {consequence}", tried=list(tried))
+    return failed(
+        kind,
+        f"no {kind} endpoint answered 200: {answered_text(answers)}",
+        tried=list(tried),
+        answered={o.path: o.status if o.status is not None else o.error for o in answers},
+        responses=[o.to_dict() for o in answers],
+    )
 
 
 def _with_dependencies_down(ctx: ProbeContext, path: str, timeout: float) -> Outcome:
@@ -30,10 +44,11 @@ def _with_dependencies_down(ctx: ProbeContext, path: str, timeout: float) -> Out
 def readiness(ctx: ProbeContext) -> CheckResult:
     path = ctx.readiness
     if path is None:
-        return failed(
+        return _missing(
+            ctx,
             "readiness",
-            "no readiness endpoint: a load balancer cannot tell when this instance can serve",
-            tried=list(READINESS_PATHS),
+            "a load balancer cannot tell when this instance can serve",
+            READINESS_PATHS,
         )
     healthy = ctx.get(path, timeout=3.0)
     evidence: dict[str, object] = {"endpoint": path, "healthy": healthy.to_dict()}
@@ -73,11 +88,7 @@ def readiness(ctx: ProbeContext) -> CheckResult:
 def liveness(ctx: ProbeContext) -> CheckResult:
     path = ctx.liveness
     if path is None:
-        return failed(
-            "liveness",
-            "no liveness endpoint: a hung process is never restarted",
-            tried=list(LIVENESS_PATHS),
-        )
+        return _missing(ctx, "liveness", "a hung process is never restarted", LIVENESS_PATHS)
     healthy = ctx.get(path, timeout=3.0)
     evidence: dict[str, object] = {"endpoint": path, "healthy": healthy.to_dict()}
     if healthy.status != 200:

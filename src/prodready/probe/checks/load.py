@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from prodready.probe.checks.base import MUTATING, failed, passed, skipped, toxic
 from prodready.probe.context import ProbeContext
-from prodready.probe.discovery import is_infrastructure
+from prodready.probe.discovery import NO_TRAFFIC, is_infrastructure
 from prodready.probe.model import CheckResult, ProbeError, RequestSpec
 from prodready.probe.settings import Threshold, default_slo
 
@@ -22,12 +22,9 @@ _UNSERVED_PATH = "/prodready-probe/rate-limit"
 
 
 def _mix(ctx: ProbeContext) -> list[RequestSpec]:
-    """The load mix: the requests that answered 2xx and can be repeated (see discovery)."""
-    healthy = [spec for spec in ctx.candidates if spec in ctx.healthy]
-    if healthy:
-        return healthy
-    path = ctx.liveness or ctx.readiness or "/"
-    return [RequestSpec("GET", path)]
+    """The load mix: the requests that answered 2xx and can be repeated (see choose_traffic);
+    empty when none is known."""
+    return list(ctx.traffic)
 
 
 def _sustained(ctx: ProbeContext) -> LoadStats:
@@ -70,7 +67,7 @@ def _sustained(ctx: ProbeContext) -> LoadStats:
     finally:
         ctx.clear_faults()
     ctx.load_stats = stats
-    ctx.memory = {"samples": samples, "mix": [s.label for s in mix]}
+    ctx.memory = {"samples": samples, "mix": [s.label for s in mix], "from": ctx.traffic_from}
     return stats
 
 
@@ -127,6 +124,8 @@ def _thresholds(ctx: ProbeContext, *, memory: bool) -> list[Threshold]:
 
 
 def load_latency(ctx: ProbeContext) -> CheckResult:
+    if not ctx.traffic:
+        return skipped("load-latency", ctx.no_traffic or NO_TRAFFIC)
     stats = _sustained(ctx)  # a ProbeError from Locust fails the check with its message
     observed = {
         "p50_ms": stats.p50_ms,
@@ -149,6 +148,7 @@ def load_latency(ctx: ProbeContext) -> CheckResult:
         "workers": stats.workers,
         "duration_s": stats.duration_s,
         "mix": ctx.memory.get("mix", []),
+        "requests_from": ctx.memory.get("from", ""),
     }
     if ctx.settings.load.upstream_latency_ms:
         evidence["upstream_latency_ms"] = ctx.settings.load.upstream_latency_ms
@@ -171,6 +171,8 @@ def load_latency(ctx: ProbeContext) -> CheckResult:
 
 
 def memory_growth(ctx: ProbeContext) -> CheckResult:
+    if not ctx.traffic:
+        return skipped("memory-growth", ctx.no_traffic or NO_TRAFFIC)
     stats = _sustained(ctx)  # a ProbeError from Locust fails the check with its message
     samples: list[tuple[float, int]] = ctx.memory["samples"]
     if len(samples) < 2 or not samples[0][1] or not samples[-1][1]:
@@ -207,13 +209,22 @@ def rate_limit(ctx: ProbeContext) -> CheckResult:
     from prodready.probe.load import run_load
 
     settings = ctx.settings.rate_limit
+    reads = [s for s in _mix(ctx) if s.method not in MUTATING and not is_infrastructure(s.path)]
     if settings.path is not None:
-        target = RequestSpec("GET", settings.path)
-    else:
-        reads = [s for s in _mix(ctx) if s.method not in MUTATING and not is_infrastructure(s.path)]
+        target, source = RequestSpec("GET", settings.path), "rate-limit.path"
+    elif reads:
+        target, source = reads[0], ctx.traffic_from
+    elif ctx.openapi is not None:
         # Without an API read, a path nobody serves: cheap to answer, and it passes through the
-        # same middleware (rate limiting included) as every API call; health checks often don't.
-        target = reads[0] if reads else RequestSpec("GET", _UNSERVED_PATH)
+        # same middleware (rate limiting included) as every call of the documented API; health
+        # checks often don't.
+        target, source = RequestSpec("GET", _UNSERVED_PATH), "a path the service does not serve"
+    else:
+        # Not even a documented API: a burst of 404s says nothing about how its calls are limited.
+        reason = ctx.no_traffic or NO_TRAFFIC
+        return skipped(
+            "rate-limit", f"no API read to send in a burst: {reason}, or rate-limit.path"
+        )
     try:
         stats = run_load(
             ctx.base_url,
@@ -233,6 +244,7 @@ def rate_limit(ctx: ProbeContext) -> CheckResult:
     broken = sum(n for code, n in stats.statuses.items() if code == "0" or code.startswith("5"))
     evidence: dict[str, Any] = {
         "request": target.label,
+        "requests_from": source,
         "users": settings.users,
         "requests": stats.requests,
         "rps": round(stats.rps, 1),

@@ -14,6 +14,7 @@ from typing import Any
 
 from prodready.probe.checks.base import MUTATING, failed, passed, skipped
 from prodready.probe.context import Outcome, ProbeContext
+from prodready.probe.discovery import NO_TRAFFIC
 from prodready.probe.model import CheckResult, RequestSpec
 
 _IN_FLIGHT = 5
@@ -21,10 +22,15 @@ _SLOW_UPSTREAM_S = 1.5
 
 
 def graceful_shutdown(ctx: ProbeContext) -> CheckResult:
-    spec, slowed = _slow_request(ctx)
+    chosen = _slow_request(ctx)
+    if chosen is None:
+        # Requests that answer 404 prove nothing about draining: they finish at once.
+        return skipped("graceful-shutdown", ctx.no_traffic or NO_TRAFFIC)
+    spec, slowed = chosen
     grace = ctx.settings.grace_period_s
     evidence: dict[str, Any] = {
         "request": spec.label,
+        "requests_from": "a request that reaches a dependency" if slowed else ctx.traffic_from,
         "in_flight": _IN_FLIGHT,
         "grace_period_s": grace,
     }
@@ -92,17 +98,17 @@ def graceful_shutdown(ctx: ProbeContext) -> CheckResult:
     )
 
 
-def _slow_request(ctx: ProbeContext) -> tuple[RequestSpec, bool]:
-    """A request that stays in flight: one that calls a recorded upstream, made slow."""
+def _slow_request(ctx: ProbeContext) -> tuple[RequestSpec, bool] | None:
+    """A request that stays in flight: one that calls a recorded upstream, made slow; else
+    one the service answers with 2xx; None when none is known."""
     for name, specs in ctx.dependent.items():
         upstream = ctx.deps[name].upstream
         if specs and upstream is not None:
             ctx.loop.call(upstream.set_delay, _SLOW_UPSTREAM_S)
             return specs[0], True
-    healthy = [spec for spec in ctx.candidates if spec in ctx.healthy]
-    if healthy:
-        return healthy[0], False
-    return RequestSpec("GET", ctx.liveness or ctx.readiness or "/"), False
+    if ctx.traffic:
+        return ctx.traffic[0], False
+    return None
 
 
 def _connection_refused(port: int) -> bool:
