@@ -298,14 +298,17 @@ def _learn(ctx: ProbeContext, project_dir: Path, report: ProbeReport) -> None:
         # No API description: the routes `prodready scan` finds in the code stand in for it.
         routes = routes_in_code(project_dir)
         ctx.candidates = routes.usable
+        left_out = ", ".join(routes.left_out)
         if routes.usable:
             ctx.requests_from = routes.source
             note = f"no OpenAPI document or [probe] requests: the probe sends {routes.source}"
             if routes.left_out:
-                note += (
-                    f" (left out, not GETs or with path parameters: {', '.join(routes.left_out)})"
-                )
+                note += f" (left out, not GETs or with path parameters: {left_out})"
             report.notes.append(note)
+        elif routes.left_out:
+            report.notes.append(
+                f"routes found in the code, none a GET without path parameters: {left_out}"
+            )
     ctx.dependent, ctx.healthy = discover_dependents(ctx)
     choose_traffic(ctx)
     if ctx.no_traffic:

@@ -47,7 +47,9 @@ _TELLING = (
     "operations",
 )
 # Context rather than results: left out of the digest, still in the details.
-_BACKGROUND = frozenset({"service_output", "mix", "users", "workers", "duration_s", "slo"})
+_BACKGROUND = frozenset(
+    {"service_output", "mix", "requests_from", "users", "workers", "duration_s", "slo"}
+)
 
 
 # --- shared helpers -------------------------------------------------------------------------
