@@ -15,6 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        default=False,
+        help="rewrite tests/fixtures/rules/<CODE>/expected.json from the current findings",
+    )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Scans keep their cache under $XDG_CACHE_HOME: the tests' stays out of the user's."""
