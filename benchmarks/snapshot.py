@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import SDIST_BY_KEY, ensure_tree  # noqa: E402
+from run import SDIST_BY_KEY, ensure_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKDIR = ROOT / "benchmarks" / ".work"
@@ -49,8 +49,7 @@ def findings_of(tree: Path) -> list[Key]:
         raise SystemExit(f"prodready failed on {tree}:\n{completed.stderr}")
     report = json.loads(completed.stdout)
     return sorted(
-        (f["rule"], f["path"], f["line"], f["column"], f["fingerprint"])
-        for f in report["findings"]
+        (f["rule"], f["path"], f["line"], f["column"], f["fingerprint"]) for f in report["findings"]
     )
 
 
