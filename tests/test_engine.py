@@ -88,6 +88,46 @@ def test_instances_resolve_through_assignment_with_and_self() -> None:
     assert "httpx.Client.delete" in names
 
 
+def test_a_call_is_checked_once_per_rule_with_the_constructed_type() -> None:
+    """``redis.Redis.from_url(...)`` builds a ``redis.Redis``: its methods resolve to
+    ``redis.Redis.get``, and a rule that subscribes to overlapping patterns runs once per call
+    (PRF006 reported each read twice)."""
+    seen: list[tuple[int, str | None]] = []
+
+    @python_rule(
+        code="TST002",
+        name="record-redis-calls",
+        category=Category.PERFORMANCE,
+        severity=Severity.LOW,
+        summary="test",
+        calls=("redis.Redis.*", "redis.Redis.from_url.*", "redis.Redis.from_url.get", "*.get"),
+    )
+    def record(node: ast.Call, ctx: PythonContext) -> None:
+        seen.append((node.lineno, ctx.call_name))
+
+    _analyze(
+        """
+        import os, redis
+        cache = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+        def view():
+            local = redis.Redis.from_url(os.environ["REDIS_URL"])
+            cache.get("a")
+            local.hgetall("b")
+            redis.Redis.from_url(os.environ["REDIS_URL"]).get("c")
+        """,
+        [record],
+    )
+    assert seen == [
+        (3, "redis.Redis.from_url"),
+        (6, "redis.Redis.from_url"),
+        (7, "redis.Redis.get"),
+        (8, "redis.Redis.hgetall"),
+        (9, "redis.Redis.from_url.get"),
+        (9, "redis.Redis.from_url"),
+    ]
+
+
 def test_shadowing_restores_the_raw_name() -> None:
     names = _call_names(
         """

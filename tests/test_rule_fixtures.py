@@ -67,19 +67,7 @@ def _update_requested(config: pytest.Config) -> bool:
     )
 
 
-# Known defect, fixed in the engine next: PRF006 reports each call twice (issue 11).
-KNOWN_DUPLICATES = {"PRF006"}
-
-
-@pytest.mark.parametrize(
-    "code",
-    [
-        pytest.param(code, marks=pytest.mark.xfail(strict=True, reason="reports a call twice"))
-        if code in KNOWN_DUPLICATES
-        else code
-        for code in ALL_CODES
-    ],
-)
+@pytest.mark.parametrize("code", ALL_CODES)
 def test_rule_fixture(code: str, run_scan, pytestconfig: pytest.Config) -> None:
     directory = FIXTURES / code
     assert directory.is_dir(), f"rule {code} has no fixture directory {directory}"

@@ -266,7 +266,9 @@ class PythonContext:
         """The qualified name of what produced a value (``requests.Session()`` -> its class)."""
         if isinstance(value, ast.Await):
             value = value.value
-        if isinstance(value, ast.Call | ast.Name | ast.Attribute):
+        if isinstance(value, ast.Call):
+            return instance_type(self.qualname(value))
+        if isinstance(value, ast.Name | ast.Attribute):
             return self.qualname(value)
         return None
 
@@ -312,6 +314,17 @@ class PythonContext:
         self.findings.append(
             RawFinding(self.rule, location, message, fix, severity, confidence, secret)
         )
+
+
+def instance_type(callee: str | None) -> str | None:
+    """The type of what a call returns, as far as its name tells: an alternate constructor
+    (``redis.Redis.from_url(...)``, ``pandas.DataFrame.from_dict(...)``) returns an instance of
+    its class, so ``cache.get`` on its result is ``redis.Redis.get``, the one name rules know."""
+    if callee is not None:
+        owner, _, method = callee.rpartition(".")
+        if method.startswith("from_") and owner.rpartition(".")[2][:1].isupper():
+            return owner
+    return callee
 
 
 _MISSING = object()
@@ -596,7 +609,7 @@ class _Walk:
             facts.module_state[name] = statement.lineno
             facts.bindings[name] = None
         elif isinstance(value, ast.Call):
-            facts.bindings[name] = self.ctx.qualname(value.func)
+            facts.bindings[name] = instance_type(self.ctx.qualname(value.func))
         elif isinstance(value, ast.Name | ast.Attribute):
             resolved = self.ctx.qualname(value)
             facts.bindings[name] = resolved if resolved != name else None
@@ -829,10 +842,14 @@ class _Walk:
         if a.method_calls and isinstance(func, ast.Attribute):
             by_method = a.method_calls.get(func.attr)
             if by_method:
-                matched.extend(r for r in by_method if r not in matched)
+                matched.extend(by_method)
         rules = a.node_rules.get(ast.Call)
         if rules:
-            matched.extend(r for r in rules if r not in matched)
+            matched.extend(rules)
+        if len(matched) > 1:
+            # One call, one check per rule: a rule may match it through several subscriptions
+            # (``redis.Redis.*`` and ``redis.Redis.from_url.*``, a name and ``*.get``).
+            matched = list(dict.fromkeys(matched))
         if matched:
             ctx.call_name = name
             if a.evidence_codes:
