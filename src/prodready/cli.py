@@ -1,7 +1,12 @@
 """The ``prodready`` command line.
 
 Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it; 2 usage or
-configuration errors (and analysis errors with ``--strict``).
+configuration errors (and analysis errors with ``--strict``); 3 an internal error, a bug in
+prodready. Every error the user can fix is a ``ProdreadyError`` and is printed as one
+``prodready: error: ...`` line; any other exception escaping a command is printed as one
+``prodready: internal error: ...`` line asking for a bug report, with the traceback only when
+``PRODREADY_DEBUG=1`` (``-v`` already means "print notes" on scan and deps, and a bug can
+strike before the options are parsed). Ctrl-C exits 130, SIGTERM during a probe 143.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from prodready import __version__
-from prodready.model import Confidence, Config, ConfigError, Severity, UsageError
+from prodready.model import Confidence, Config, ConfigError, ProdreadyError, Severity
 from prodready.probe.model import ProbeTerminated
 from prodready.report import FORMATS, PROBE_FORMATS
 
@@ -29,7 +35,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 SEVERITIES = [severity.value for severity in Severity]
 CONFIDENCES = [confidence.value for confidence in Confidence]
 GATE_FORMATS = ("text", "json", "markdown", "sarif", "html")
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+DEBUG_ENV = "PRODREADY_DEBUG"
 
 
 def _fail(message: str) -> NoReturn:
@@ -70,7 +77,26 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(EXIT_FINDINGS)
+    except ProdreadyError as exc:  # one a command did not catch itself: still the user's to fix
+        _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - anything else is a bug: say so, not a bare traceback
+        _internal_error(exc)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _internal_error(exc: Exception) -> NoReturn:
+    """One line naming the exception and asking for a report; the traceback on demand only."""
+    debug = os.environ.get(DEBUG_ENV, "") not in {"", "0"}
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    message = " ".join(str(exc).split()) or "(no message)"  # one line, whatever it holds
+    hint = "" if debug else f" (set {DEBUG_ENV}=1 to see the traceback)"
+    click.echo(
+        f"prodready: internal error: {type(exc).__name__}: {message} - this is a bug in "
+        f"prodready; please report it with the command you ran{hint}",
+        err=True,
+    )
+    sys.exit(EXIT_INTERNAL)
 
 
 def _config_options(function: F) -> F:
@@ -301,7 +327,7 @@ def scan(
                 err=True,
             )
             sys.exit(EXIT_OK)
-    except (ConfigError, UsageError) as exc:
+    except ProdreadyError as exc:
         _fail(str(exc))
 
     _report_and_exit(result, config, fmt, output, color, strict, choices=report)
@@ -456,7 +482,7 @@ def deps(
         with DelayedProgress("checking", unit="files") as bar:
             options.progress = bar.update
             result = run_scan(options, config, registry)
-    except (ConfigError, UsageError) as exc:
+    except ProdreadyError as exc:
         _fail(str(exc))
     extra = {
         "dependencies": result.artifacts.get("dependencies", []),
@@ -505,7 +531,7 @@ def rules(fmt: str, select: tuple[str, ...], no_plugins: bool) -> None:
     try:
         registry = Registry.default(plugins=not no_plugins)
         chosen = registry.select(Config(select=_split(select))) if select else list(registry)
-    except ConfigError as exc:
+    except ProdreadyError as exc:
         _fail(str(exc))
     if fmt == "json":
         import json
@@ -529,7 +555,7 @@ def _complete_rule(
 
     try:
         registry = Registry.default()
-    except ConfigError:
+    except ProdreadyError:
         return []
     wanted = incomplete.lower()
     return [
@@ -550,7 +576,7 @@ def explain(rule: str) -> None:
 
     try:
         registry = Registry.default()
-    except ConfigError as exc:
+    except ProdreadyError as exc:
         _fail(str(exc))
     found = registry.get(rule)
     if found is None:
@@ -632,7 +658,6 @@ def probe(
     Exit 0 when every check passed or was skipped, 1 when one failed, 2 on usage errors or
     when the service could not be started.
     """
-    from prodready.probe.model import ProbeError
     from prodready.probe.runner import run_probe
     from prodready.probe.settings import (
         check_ids,
@@ -666,7 +691,7 @@ def probe(
             report = run_probe(
                 settings, project_dir=project_dir, artifacts=artifacts, progress=progress
             )
-    except ProbeError as exc:
+    except ProdreadyError as exc:
         _fail(str(exc))
     use_color = _stdout_is_terminal() if color is None else color
     text = probe_renderer(fmt)(report, color=use_color and output is None)
@@ -718,7 +743,6 @@ def gate(
 
     Exit 0 when the release is allowed, 1 when it is blocked, 2 on configuration errors.
     """
-    from prodready.gate.model import GateError
     from prodready.gate.runner import run_gate
     from prodready.gate.settings import load_gate_settings
     from prodready.report import gate_renderer
@@ -750,7 +774,7 @@ def gate(
                 keep_going=keep_going,
                 progress=progress,
             )
-    except (GateError, ConfigError) as exc:
+    except ProdreadyError as exc:
         _fail(str(exc))
     use_color = _stdout_is_terminal() if color is None else color
     _emit(gate_renderer(fmt)(report, color=use_color and output is None), output)
@@ -770,11 +794,10 @@ def gate(
 def init(project: Path | None, force: bool) -> None:
     """Write a starter prodready.toml for this project (framework, tests, Docker, Kubernetes)."""
     from prodready.gate.init import write_config
-    from prodready.gate.model import GateError
 
     try:
         written = write_config((project or Path.cwd()).resolve(), force=force)
-    except GateError as exc:
+    except ProdreadyError as exc:
         _fail(str(exc))
     click.echo(f"prodready: wrote {written}; review it, then run `prodready gate`")
 
@@ -820,7 +843,7 @@ def show_config(path: Path | None, config_path: Path | None, isolated: bool) -> 
             config_path, (path,) if path else (), isolated, Registry.default()
         )
         sections = read_table(Path(config.source)) if config.source else {}
-    except ConfigError as exc:
+    except ProdreadyError as exc:
         _fail(str(exc))
     origin = config.source or "defaults (no configuration file found)"
     text = config_to_toml(config, sections)

@@ -254,7 +254,30 @@ class Rule:
         }
 
 
-class ConfigError(Exception):
+class ProdreadyError(Exception):
+    """The one root of prodready's errors: a problem the user can fix, told in one message.
+
+    The CLI turns any of these into ``prodready: error: <message>`` and exit code 2; any other
+    exception escaping a command is a bug in prodready and exits 3. The tree:
+
+    - ``ConfigError`` (here): a configuration file or option is wrong
+      - ``PackLoadError`` (``engine.registry``): a rule pack cannot be loaded or clashes
+    - ``UsageError`` (here): the request cannot be carried out (bad path, bad git ref)
+      - ``GitUnavailable`` (``engine.git``): git is missing or too slow
+    - ``DocumentError`` (``engine.documents``): a Dockerfile, YAML or TOML file cannot be parsed
+    - ``DependencyError`` (``deps.model``): dependency data cannot be read
+      - ``AdvisoriesUnavailable`` (``deps.model``), ``BadRecord`` (``deps.advisories``),
+        ``UnsafeFile`` and ``TooLarge`` (``deps.files``)
+    - ``ProbeError`` (``probe.model``): the probe cannot start or is misconfigured
+    - ``GateError`` (``gate.model``): the gate cannot run or is misconfigured
+
+    Internal control flow that never leaves its module (a rule crash recorded as a scan
+    error, a fuzzing deadline, a SIGTERM unwinding like Ctrl-C) stays outside this tree;
+    ``tests/test_errors.py`` lists those and fails on any other exception class.
+    """
+
+
+class ConfigError(ProdreadyError):
     """The configuration (file or command line) is wrong; the message names the key.
 
     ``partial`` is what could be read of the file despite the errors, so that the rule
@@ -266,7 +289,7 @@ class ConfigError(Exception):
         self.partial = partial
 
 
-class UsageError(Exception):
+class UsageError(ProdreadyError):
     """The user asked for something that cannot be done (bad path, bad git ref, ...)."""
 
 

@@ -48,7 +48,7 @@ from packaging.version import InvalidVersion, Version
 
 from prodready import __version__
 from prodready.deps.http import RETRYABLE_STATUS, TOO_LARGE, fetch
-from prodready.deps.model import AdvisoriesUnavailable, Advisory
+from prodready.deps.model import AdvisoriesUnavailable, Advisory, DependencyError
 from prodready.model import DepsSettings
 
 INDEX_FORMAT = 1  # bump when the compact record layout or the matching inputs change
@@ -301,7 +301,7 @@ def record_severity(record: Mapping[str, Any], affected: Sequence[Mapping[str, A
 # -- OSV records, compacted ------------------------------------------------------------------------
 
 
-class BadRecord(ValueError):
+class BadRecord(DependencyError, ValueError):
     """An OSV record that cannot be used (a skipped record, counted and noted)."""
 
 

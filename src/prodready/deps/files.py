@@ -15,17 +15,19 @@ import re
 import stat
 from pathlib import Path
 
+from prodready.deps.model import DependencyError
+
 NOT_INSIDE = "not a regular file inside the project"
 EXCERPT_CHARS = 40
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
-class UnsafeFile(Exception):
+class UnsafeFile(DependencyError):
     """The path is not a regular file inside the scan root (a symlink leaving it, a device,
     a FIFO, a directory): it is not read."""
 
 
-class TooLarge(Exception):
+class TooLarge(DependencyError):
     """The file is larger than the limit given."""
 
 

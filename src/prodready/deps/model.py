@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from prodready.model import ProdreadyError
+
 
 @dataclass(frozen=True, slots=True)
 class Declaration:
@@ -138,5 +140,9 @@ class Advisory:
         }
 
 
-class AdvisoriesUnavailable(Exception):
+class DependencyError(ProdreadyError):
+    """Dependency data (a manifest's included file, an advisory source) cannot be read."""
+
+
+class AdvisoriesUnavailable(DependencyError):
     """An advisory source cannot answer (no database, unreachable API): never a silent pass."""

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prodready.engine.location import RawFinding, line_location
-from prodready.model import Confidence, FileKind, Profile, Rule, Severity
+from prodready.model import Confidence, FileKind, ProdreadyError, Profile, Rule, Severity
 
 
-class DocumentError(Exception):
+class DocumentError(ProdreadyError):
     """The file cannot be parsed; becomes a scan error with the line when known."""
 
     def __init__(self, message: str, line: int | None = None) -> None:

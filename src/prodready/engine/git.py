@@ -14,7 +14,7 @@ _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 ALL_LINES: frozenset[int] = frozenset()  # marker: the whole file is new
 
 
-class GitUnavailable(Exception):
+class GitUnavailable(UsageError):
     """git is not installed or did not finish in time."""
 
 

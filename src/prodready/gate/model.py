@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from prodready.model import Finding, Severity
+from prodready.model import Finding, ProdreadyError, Severity
 
 
-class GateError(Exception):
+class GateError(ProdreadyError):
     """A configuration or usage problem: one clear message and exit code 2."""
 
 

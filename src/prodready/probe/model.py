@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from prodready.model import ProdreadyError
 
-class ProbeError(Exception):
+
+class ProbeError(ProdreadyError):
     """A usage or start-up problem: reported as one clear message and exit code 2."""
 
 
