@@ -1,4 +1,8 @@
-"""Bad input never crashes a scan: it becomes an entry in ``errors`` and the scan goes on."""
+"""Bad input never crashes a scan: it becomes an entry in ``errors`` and the scan goes on.
+
+An input error (the file cannot be decoded or parsed) is fine; an internal error of a rule is
+not: the engine turns it into a scan error too, so every test here checks the errors are only
+of the first kind."""
 
 from __future__ import annotations
 
@@ -16,10 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prodready.engine.analyze import FileAnalyzer, SourceFile
-from prodready.engine.registry import Registry
-from prodready.model import Config, FileKind, Profile
+from prodready.engine.python import PythonContext
+from prodready.engine.registry import Registry, python_rule
+from prodready.model import Category, Config, FileKind, Profile, ScanError, Severity
 
 REGISTRY = Registry.default(plugins=False)
+EXAMPLES = 30  # per property: enough to catch a regression, cheap enough for every run
 ANALYZER = FileAnalyzer(REGISTRY.select(Config()), Profile())
 
 SEED = textwrap.dedent(
@@ -55,18 +61,62 @@ SEED = textwrap.dedent(
 )
 
 
+# What an input the engine cannot read or parse becomes; anything else is a bug.
+INPUT_ERRORS = (
+    "syntax error: ",
+    "cannot decode: ",
+    "cannot parse: ",
+    "cannot read: ",
+    "binary file (contains NUL bytes)",
+    "too deeply nested",
+    "invalid YAML: ",
+    "invalid TOML: ",
+    "YAML nesting is too deep",
+    "recursive YAML alias",
+    "YAML alias expansion exceeds ",
+    "Dockerfile has no FROM instruction",
+)
+
+
+def _rule_crashes(errors: list[ScanError]) -> list[tuple[str, int | None, str]]:
+    """The errors that are not about the input: "internal error in rule X: ..." and the like."""
+    return [(e.path, e.line, e.message) for e in errors if not e.message.startswith(INPUT_ERRORS)]
+
+
 def _analyze(data: bytes, kind: FileKind = FileKind.PYTHON, name: str = "x.py"):
-    return ANALYZER.analyze_bytes(data, name, kind)
+    result = ANALYZER.analyze_bytes(data, name, kind)
+    assert _rule_crashes(result.errors) == []
+    return result
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_a_crashing_rule_fails_these_tests() -> None:
+    @python_rule(
+        code="TST900",
+        name="always-crashes",
+        category=Category.RESILIENCE,
+        severity=Severity.LOW,
+        summary="test",
+        nodes=(ast.Call,),
+    )
+    def crash(node: ast.Call, ctx: PythonContext) -> None:
+        raise KeyError("boom")
+
+    result = FileAnalyzer([crash], Profile()).analyze_bytes(
+        b"x = 1\nprint(x)\n", "x.py", FileKind.PYTHON
+    )
+    assert _rule_crashes(result.errors) == [
+        ("x.py", 2, "internal error in rule TST900: KeyError: 'boom'")
+    ]
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=400))
 def test_random_text_never_crashes(text: str) -> None:
     result = _analyze(text.encode("utf-8", "surrogatepass"))
     assert all(error.path == "x.py" for error in result.errors)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300))
 def test_random_bytes_never_crash_any_file_kind(data: bytes) -> None:
     for kind, name in [
@@ -79,7 +129,7 @@ def test_random_bytes_never_crash_any_file_kind(data: bytes) -> None:
         _analyze(data, kind, name)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_service_source_never_crashes(data: st.DataObject) -> None:
     lines = SEED.splitlines()
@@ -265,6 +315,7 @@ def test_symlinks_never_leak_or_crash(
     with tempfile.TemporaryDirectory() as directory:
         root = _build_tree(Path(directory), [(n, LINK_TARGETS[t]) for n, t in links], include)
         result = run_scan(root, config=Config())
+        assert _rule_crashes(result.errors) == []
         for finding in result.findings:
             shown = " ".join([finding.path, finding.message, finding.snippet, finding.fix or ""])
             assert SECRET_OUTSIDE not in shown
@@ -315,6 +366,8 @@ def test_fifos_in_the_tree_do_not_block(tmp_path: Path, command: str) -> None:
     )
     assert completed.returncode in (0, 1), completed.stderr
     report = json.loads(completed.stdout)
+    crashes = [e for e in report.get("errors", []) if not e["message"].startswith(INPUT_ERRORS)]
+    assert crashes == []
     if command == "scan":
         assert [(f["rule"], f["path"]) for f in report["findings"] if f["rule"] == "RES001"] == [
             ("RES001", "app/main.py")
