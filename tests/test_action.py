@@ -271,6 +271,12 @@ def test_action_rejects_an_unknown_command(tmp_path: Path, service: Path) -> Non
             "::error title=prodready::prodready exited 2 (usage or configuration error); see the"
             " log above\n",
         ),
+        (
+            "3",
+            3,
+            "::error title=prodready::prodready hit an internal error (a bug in prodready); see"
+            " the log above and please report it\n",
+        ),
     ],
 )
 def test_action_last_step_fails_on_findings(
