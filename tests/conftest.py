@@ -13,6 +13,8 @@ from prodready.model import Config, ScanResult
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+# Vendored (see tests/schemas/README.md): schema tests never depend on ../shared.
+SARIF_SCHEMA = ROOT / "tests" / "schemas" / "sarif-schema-2.1.0.json"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

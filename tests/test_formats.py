@@ -7,13 +7,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
+from conftest import SARIF_SCHEMA
 
 from prodready.model import Config
 from prodready.report import renderer
 from prodready.report.sarif_format import render as render_sarif
 
-SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
+SCHEMA = SARIF_SCHEMA
 
 
 @pytest.fixture
@@ -33,7 +33,6 @@ def result(tmp_path: Path, run_scan):
     return run_scan(tmp_path, config=Config(select=("RES001", "CFG900")))
 
 
-@pytest.mark.skipif(not SCHEMA.exists(), reason="shared SARIF schema not present")
 def test_sarif_validates_against_the_schema(result) -> None:
     import jsonschema
 
@@ -60,7 +59,6 @@ def test_sarif_validates_against_the_schema(result) -> None:
     )
 
 
-@pytest.mark.skipif(not SCHEMA.exists(), reason="shared SARIF schema not present")
 def test_sarif_of_the_full_catalog_validates(run_scan) -> None:
     import jsonschema
 
@@ -78,7 +76,6 @@ def test_sarif_of_the_full_catalog_validates(run_scan) -> None:
         assert ids[entry["ruleIndex"]] == entry["ruleId"]
 
 
-@pytest.mark.skipif(not SCHEMA.exists(), reason="shared SARIF schema not present")
 def test_sarif_describes_only_the_rules_that_fired(run_scan) -> None:
     import jsonschema
 

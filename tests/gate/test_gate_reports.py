@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
+from conftest import SARIF_SCHEMA
 from html_audit import audit_html
 
 from prodready import __version__
@@ -29,7 +29,7 @@ from prodready.model import Severity
 from prodready.report import GATE_FORMATS, gate_renderer
 
 TESTS = Path(__file__).resolve().parents[1]
-SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
+SCHEMA = SARIF_SCHEMA
 XSS = "<script>alert(1)</script>"
 NON_ASCII = "na\u00efve caf\u00e9 \u2014 \u65e5\u672c\u8a9e \u2713"
 ANSI = re.compile(r"\x1b\[")
@@ -404,7 +404,6 @@ def test_markdown_folds_and_truncates(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- sarif ----------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not SCHEMA.exists(), reason="shared SARIF schema not present")
 def test_sarif_validates_and_carries_properties() -> None:
     import jsonschema
 
@@ -443,7 +442,6 @@ def test_sarif_validates_and_carries_properties() -> None:
     assert runs["lint"]["invocations"][0]["commandLine"] == "ruff check --output-format json"
 
 
-@pytest.mark.skipif(not SCHEMA.exists(), reason="shared SARIF schema not present")
 def test_sarif_of_an_empty_and_a_large_report_validates() -> None:
     import jsonschema
 
