@@ -351,11 +351,9 @@ def test_invalid_names_are_not_sent(fake_index: FakeIndex) -> None:
 def test_flaky_answers_are_retried_with_backoff(fake_index: FakeIndex) -> None:
     fake_index.projects["flaky"] = project_json("flaky")
     fake_index.flaky["flaky"] = 2  # two 503s, then the answer
-    started = time.monotonic()
     info = client(fake_index).lookup(["flaky"])["flaky"]
     assert info.exists is True and info.has_metadata
     assert fake_index.paths.count("/pypi/flaky/json") == 3
-    assert time.monotonic() - started < 2
 
 
 def test_retry_after_is_honoured(fake_index: FakeIndex) -> None:
@@ -376,7 +374,9 @@ def test_server_errors_end_unverified_after_bounded_retries(fake_index: FakeInde
     # Three attempts on the JSON API, three on the simple API: bounded.
     assert fake_index.requests_for("broken") == 6
     note = unverified_note({"broken": info})
-    assert note is not None and "1 name(s)" in note and "HTTP 500" in note
+    assert note == (
+        f"could not verify 1 name(s) on the package index: 1 {fake_index.url}: HTTP 500 (broken)"
+    )
 
 
 def test_client_errors_are_not_retried(fake_index: FakeIndex) -> None:
@@ -389,23 +389,19 @@ def test_client_errors_are_not_retried(fake_index: FakeIndex) -> None:
 def test_timeouts_are_bounded(fake_index: FakeIndex) -> None:
     fake_index.projects["slow"] = project_json("slow")
     fake_index.slow.add("slow")
-    started = time.monotonic()
     info = IndexClient(settings_for(fake_index), None, backoff_s=0.02, attempts=2).lookup(["slow"])[
         "slow"
     ]
-    elapsed = time.monotonic() - started
+    # The slow endpoint would answer after SLOW_S: "timed out" proves the client gave up first.
     assert info.exists is None and "timed out" in (info.error or "")
     assert fake_index.requests_for("slow") == 4  # two attempts per API
-    assert elapsed < 4 * TIMEOUT_S + 1.0
 
 
 def test_overall_budget_bounds_a_dead_index(fake_index: FakeIndex) -> None:
     names = [f"slow-{i}" for i in range(6)]
     fake_index.slow.update(names)
     settings = settings_for(fake_index, timeout_s=1.0)
-    started = time.monotonic()
     answers = IndexClient(settings, None, workers=2, budget_s=0.8).lookup(names)
-    assert time.monotonic() - started < 0.8 + 1.0 + 0.5
     assert all(info.exists is None for info in answers.values())
     assert any("budget" in (info.error or "") for info in answers.values())
 
@@ -416,12 +412,10 @@ def test_lookups_run_concurrently(fake_index: FakeIndex) -> None:
         fake_index.projects[name] = project_json(name)
         fake_index.slow.add(name)
     settings = settings_for(fake_index, timeout_s=5.0)
-    started = time.monotonic()
     answers = IndexClient(settings, None).lookup(names)
-    elapsed = time.monotonic() - started
     assert all(answers[name].exists is True for name in names)
-    assert fake_index.peak >= 4
-    assert elapsed < 3 * SLOW_S  # sequentially: 8 * SLOW_S
+    # Each answer takes SLOW_S: all eight requests (the default worker count) were in flight.
+    assert fake_index.peak == 8
 
 
 def test_unreachable_index_is_unverified(tmp_path: Path) -> None:
@@ -481,7 +475,10 @@ def test_offline_uses_only_the_cache(fake_index: FakeIndex, tmp_path: Path) -> N
     assert answers["unknown-one"].exists is None
     assert answers["unknown-one"].error == "offline: not in cache"
     note = unverified_note(answers)
-    assert note is not None and "1 offline and not in the cache" in note
+    assert note == (
+        "could not verify 1 name(s) on the package index: 1 offline and not in the cache"
+        " (`prodready deps` asks the index) (unknown-one)"
+    )
 
 
 def test_old_answers_are_pruned_on_write(fake_index: FakeIndex, tmp_path: Path) -> None:
@@ -564,7 +561,7 @@ def test_local_directory_index(tmp_path: Path) -> None:
 
 def test_popular_list_is_shipped() -> None:
     names = popular_names()
-    assert len(names) > 10000 and names[:2] == ("boto3", "packaging")
+    assert len(names) == 14985 and names[:2] == ("boto3", "packaging")
     assert is_popular("requests") and is_popular("Typing_Extensions")
     assert not is_popular("reqeusts")
 
@@ -622,12 +619,8 @@ def test_not_typosquats(name: str) -> None:
     assert typosquat_of(name) is None
 
 
-def test_typosquat_check_is_fast() -> None:
-    typosquat_of("warmup-name")
-    started = time.perf_counter()
-    for i in range(200):
-        typosquat_of(f"internal-service-{i}")
-    assert time.perf_counter() - started < 2.0
+def test_internal_service_names_are_not_typosquats() -> None:
+    assert [typosquat_of(f"internal-service-{i}") for i in range(200)] == [None] * 200
 
 
 def test_osa_distance() -> None:
@@ -746,7 +739,10 @@ def test_unverified_names_are_a_note_not_a_finding(tmp_path: Path, run_scan) -> 
     result = run_scan(root, config=config, cache_dir=tmp_path / "cache")
     assert result.findings == []
     notes = [note for note in result.notes if "could not verify" in note]
-    assert len(notes) == 1 and "2 offline and not in the cache" in notes[0]
+    assert notes == [
+        "could not verify 2 name(s) on the package index: 2 offline and not in the cache"
+        " (`prodready deps` asks the index) (flask-jwt-auth-helpers, requests)"
+    ]
 
 
 def test_deps_command_reports_a_nonexistent_package(fake_index: FakeIndex, tmp_path: Path) -> None:

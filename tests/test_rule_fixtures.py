@@ -131,11 +131,11 @@ def test_catalog_covers_every_python_category(registry) -> None:
         "configuration",
         "performance",
     }
-    assert expected <= python_categories
+    assert python_categories == expected
     python_rules = [
         rule for rule in registry if rule.kind is not None and rule.kind.value == "python"
     ]
-    assert len(python_rules) >= 25
+    assert len(python_rules) == 70
 
 
 def test_production_grade_deployment_files_are_silent(run_scan, registry) -> None:
