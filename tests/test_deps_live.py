@@ -4,7 +4,6 @@ Every request has a timeout and the whole lookup a budget, so a slow network fai
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -21,10 +20,10 @@ PYPI = DepsSettings(online=True, index_url="https://pypi.org/simple", timeout_s=
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     missing = f"prodready-no-such-project-{uuid.uuid4().hex[:16]}"
+    # The budget bounds a slow or dead index; how fast PyPI answers is not under test.
     index = IndexClient(PYPI, tmp_path_factory.mktemp("cache"), budget_s=60.0)
-    started = time.monotonic()
     found = index.lookup(["requests", "Flask", missing])
-    return {"found": found, "missing": missing, "elapsed": time.monotonic() - started}
+    return {"found": found, "missing": missing}
 
 
 def test_a_real_project_exists(answers: dict[str, object]) -> None:
@@ -32,7 +31,6 @@ def test_a_real_project_exists(answers: dict[str, object]) -> None:
     assert isinstance(found, dict)
     info = found["requests"]
     assert info.exists is True, info.error
-    assert answers["elapsed"] < 60.0  # type: ignore[operator]
 
 
 def test_a_random_name_does_not_exist(answers: dict[str, object]) -> None:

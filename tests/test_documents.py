@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from prodready.engine.documents import (
@@ -135,10 +133,8 @@ def test_alias_expansion_is_shared_below_the_cap() -> None:
 @pytest.mark.parametrize("as_key", [False, True], ids=["value", "key"])
 def test_alias_bomb_is_a_document_error(as_key: bool) -> None:
     """Issue 10 #7: an alias key to a nested list used to be expanded in full by str()."""
-    started = time.perf_counter()
     with pytest.raises(DocumentError) as caught:
         parse_yaml(_laughs(10, as_key=as_key))
-    assert time.perf_counter() - started < 2
     assert str(caught.value) == "YAML alias expansion exceeds 100000 nodes"
     assert caught.value.line == 7  # a4 repeats a3 past the cap
 

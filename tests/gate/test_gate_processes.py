@@ -26,6 +26,8 @@ if os.fork() == 0:
     with open(sys.argv[1], "w") as out:
         out.write(str(os.getpid()))
     time.sleep(120)
+    with open(sys.argv[1] + ".done", "w") as out:  # it ran to the end: nobody killed it
+        out.write("done")
     os._exit(0)
 print("started", flush=True)
 time.sleep(120)
@@ -57,7 +59,6 @@ def _kill(pid: int) -> None:
 def test_a_timed_out_tool_and_its_detached_child_are_killed(tmp_path: Path) -> None:
     (tmp_path / "detach.py").write_text(DETACHING, encoding="utf-8")
     marker = tmp_path / "child.pid"
-    began = time.monotonic()
     try:
         run = run_tool(
             [sys.executable, "detach.py", str(marker)],
@@ -70,13 +71,13 @@ def test_a_timed_out_tool_and_its_detached_child_are_killed(tmp_path: Path) -> N
         child = _pid_from(marker)
         survived = _running(child)
         _kill(child)
-    elapsed = time.monotonic() - began
     assert run.timed_out
     assert run.returncode is None
     assert run.stdout == "started\n"
     assert (tmp_path / "lint.stdout.txt").read_text(encoding="utf-8") == "started\n"
-    assert 3 <= elapsed < 6, elapsed  # 13 s before, ending in TimeoutExpired
+    # Killed, not waited for: waiting on its pipes would let it finish its sleep.
     assert not survived
+    assert not Path(f"{marker}.done").exists()
 
 
 def test_a_stage_that_times_out_says_so_and_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -88,7 +89,6 @@ def test_a_stage_that_times_out_says_so_and_leaves_nothing_behind(tmp_path: Path
         f"[gate.stage.lint]\ncommand = '{sys.executable} detach.py {marker}'\ntimeout = 3\n",
         encoding="utf-8",
     )
-    began = time.monotonic()
     child = 0
     try:
         done = subprocess.run(
@@ -100,12 +100,11 @@ def test_a_stage_that_times_out_says_so_and_leaves_nothing_behind(tmp_path: Path
         survived = _running(child)
     finally:
         _kill(child)
-    elapsed = time.monotonic() - began
     assert done.returncode == 1, done.stderr
     lint = next(stage for stage in json.loads(done.stdout)["stages"] if stage["id"] == "lint")
     assert lint["status"] == "error"
     assert lint["summary"] == (
         "timed out after 3 s (gate.stage.lint.timeout); its processes were killed"
     )
-    assert elapsed < 10, elapsed
     assert not survived
+    assert not Path(f"{marker}.done").exists()

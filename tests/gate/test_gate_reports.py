@@ -30,6 +30,8 @@ from prodready.report import GATE_FORMATS, gate_renderer
 
 TESTS = Path(__file__).resolve().parents[1]
 SCHEMA = SARIF_SCHEMA
+# How the report fixture's provenance reads in the text and Markdown summaries.
+PROVENANCE = "3 commits, 2 AI-assisted (Claude, Copilot); 120 of 150 changed lines AI-written"
 XSS = "<script>alert(1)</script>"
 NON_ASCII = "na\u00efve caf\u00e9 \u2014 \u65e5\u672c\u8a9e \u2713"
 ANSI = re.compile(r"\x1b\[")
@@ -258,7 +260,7 @@ def test_text_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "findings=2 blocking=1 high=1" in out  # the cell wraps after that
     assert "tests=42 failed=0 coverage=87.2%" in out
     assert "p99_ms=73" in out
-    assert "3 commits, 2 AI-assisted (Claude, Copilot); 120 of 150 changed lines AI-written" in out
+    assert f"  change  {PROVENANCE}" in out.splitlines()
     assert "overall: NONE" in out
     assert "Capacity & performance" in out and "GOLD" in out
     # Findings: most severe first, the AI mark on the AI-assisted one only.
@@ -346,7 +348,7 @@ def test_markdown_blocked_without_github(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "| \u274c fail | `scan` \U0001f916 | required | 2.5 s |" in out
     assert "| \u26a0\ufe0f error | `integration` | advisory |" in out
     assert "scan summary \\| with a pipe" in out
-    assert "3 commits, 2 AI-assisted (Claude, Copilot); 120 of 150 changed lines AI-written" in out
+    assert f"**Provenance:** {PROVENANCE} \u00b7 base `0123456789`" in out.splitlines()
     assert "| Capacity \\& performance | \U0001f947 Gold |" in out
     # Plain locations, no links.
     assert "`src/app/api.py:12`" in out
@@ -498,7 +500,7 @@ def test_html_contents() -> None:
     # The timeline: a bar per stage that took time, coloured by status.
     assert page.count('<div class="bar ') == 7
     assert '<div class="bar error"' in page
-    assert page.count("<svg") >= 4  # severity, category, AI split, changed lines
+    assert page.count("<svg") == 4  # severity, category, AI split, changed lines
     for finding in report.findings:
         assert f"{finding.path}:{finding.line}" in text
         assert finding.message in text
