@@ -279,3 +279,29 @@ def test_timeout_kills_master_and_workers(service: str, tmp_path: Path) -> None:
             timeout=3,
         )
     assert _processes_using(tmp_path) == []
+
+
+def test_percentiles_are_capped_at_the_exact_maximum() -> None:
+    """Locust's rounded buckets put a p99 of 57 ms above an exact max of 56.8 ms."""
+    from prodready.probe.load import LoadStats, within_max
+
+    rounded = LoadStats(
+        requests=10,
+        failures=0,
+        error_rate=0.0,
+        rps=5.0,
+        p50_ms=3.0,
+        p95_ms=57.0,
+        p99_ms=57.0,
+        avg_ms=9.5,
+        max_ms=56.83,
+        by_request={"GET /ok": {"p50": 3.0, "p95": 57.0, "p99": 57.0, "max": 56.83}},
+    )
+    capped = within_max(rounded)
+    assert (capped.p50_ms, capped.p95_ms, capped.p99_ms, capped.max_ms) == (
+        3.0,
+        56.83,
+        56.83,
+        56.83,
+    )
+    assert capped.by_request == {"GET /ok": {"p50": 3.0, "p95": 56.83, "p99": 56.83, "max": 56.83}}
