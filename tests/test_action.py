@@ -311,3 +311,59 @@ def test_the_index_install_pattern_matches_what_it_must() -> None:
     assert INDEX_INSTALL.search("python -m pip install 'prodready[probe]' ruff")
     assert not INDEX_INSTALL.search("pip install 'prodready @ git+https://x/prodready@v1'")
     assert not INDEX_INSTALL.search("pip install '.[probe]'")
+
+
+@pytest.mark.slow
+def test_action_install_step_builds_an_environment_with_the_projects_packages(
+    tmp_path: Path,
+) -> None:
+    """The real install step: a venv with prodready from the checkout and the `install` input's
+    packages, put first on PATH for the steps after it (the gate runs pytest and the service with
+    that Python, so the project's packages must be in it)."""
+    package = tmp_path / "localpkg"
+    (package / "localpkg").mkdir(parents=True)
+    (package / "localpkg" / "__init__.py").write_text("VALUE = 42\n", encoding="utf-8")
+    (package / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "localpkg"\nversion = "1.0"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "requirements.txt").write_text(f"{package}\n", encoding="utf-8")
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    github_path, github_env = tmp_path / "github_path", tmp_path / "github_env"
+    result, _ = _run_step(
+        "Install prodready from the action's checkout",
+        {
+            "ACTION_PATH": str(ROOT),
+            "COMMAND": "scan",
+            "INSTALL": "-r requirements.txt",
+            "RUNNER_TEMP": str(runner_temp),
+            "GITHUB_PATH": str(github_path),
+            "GITHUB_ENV": str(github_env),
+        },
+        tmp_path,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    venv = runner_temp / "prodready-venv"
+    assert github_path.read_text(encoding="utf-8") == f"{venv / 'bin'}\n"
+    assert github_env.read_text(encoding="utf-8") == f"VIRTUAL_ENV={venv}\n"
+    check = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import localpkg, prodready; print(localpkg.VALUE, prodready.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.stdout.split() == ["42", _version()], check.stderr
+
+
+def _version() -> str:
+    import prodready
+
+    return prodready.__version__
