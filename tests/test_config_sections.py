@@ -16,8 +16,7 @@ KNOWN_PROBE = (
     "payload-size, fuzz-examples, dependency-budget, injected-latency"
 )
 KNOWN_STAGES = (
-    "lint, scan, dependencies, unit, integration, performance, sandbox, approval, release, "
-    "security"
+    "lint, scan, dependencies, unit, integration, performance, sandbox, approval, release, security"
 )
 KNOWN_LOAD = "users, spawn-rate, duration, warmup, throughput, workers, upstream-latency"
 

@@ -171,6 +171,16 @@ def _report_options(function: F) -> F:
     return result
 
 
+def config_file(config_path: Path | None, paths: tuple[Path, ...]) -> Path | None:
+    """The configuration file in use: the one given, else the nearest to the first path."""
+    from prodready.config import find_config
+
+    if config_path is not None and not config_path.is_file():
+        raise ConfigError(f"configuration file not found: {config_path}")
+    start = paths[0] if paths else Path.cwd()
+    return config_path or find_config(start.resolve() if start.exists() else Path.cwd())
+
+
 def load_effective_config(
     config_path: Path | None,
     paths: tuple[Path, ...],
@@ -179,17 +189,12 @@ def load_effective_config(
 ) -> Config:
     """The configuration file's settings; with ``registry``, its rule selectors checked too
     (so that an unknown rule is reported with the file that names it)."""
-    from prodready.config import check_selectors, find_config, load_config
+    from prodready.config import check_selectors, load_config
 
     if isolated:
         return Config()
-    if config_path is not None and not config_path.is_file():
-        raise ConfigError(f"configuration file not found: {config_path}")
-    start = paths[0] if paths else Path.cwd()
     try:
-        config = load_config(
-            config_path or find_config(start.resolve() if start.exists() else Path.cwd())
-        )
+        config = load_config(config_file(config_path, paths))
     except ConfigError as exc:
         if registry is None or exc.partial is None:
             raise
@@ -744,7 +749,7 @@ def gate(
     Exit 0 when the release is allowed, 1 when it is blocked, 2 on configuration errors.
     """
     from prodready.gate.runner import run_gate
-    from prodready.gate.settings import load_gate_settings
+    from prodready.gate.settings import load_gate_and_probe_settings
     from prodready.report import gate_renderer
 
     root = (project or Path.cwd()).resolve()
@@ -753,7 +758,8 @@ def gate(
         from prodready.gate.model import STAGES, canonical_stage
         from prodready.report.progress import StepProgress
 
-        settings = load_gate_settings(root, gate_config)
+        # The probe's section too: it runs in the performance and sandbox stages.
+        settings = load_gate_and_probe_settings(root, gate_config)
         wanted = {canonical_stage(name) for name in _split(only)}
         unwanted = {canonical_stage(name) for name in _split(skip)}
         selected = [
@@ -834,20 +840,32 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @_config_options
 def show_config(path: Path | None, config_path: Path | None, isolated: bool) -> None:
-    """Print the effective configuration (and where it came from)."""
-    from prodready.config import config_to_toml, read_table
+    """Print the effective configuration (and where it came from).
+
+    Every section is validated - the scan settings and the [probe], [gate] and [policy]
+    tables that `prodready probe` and `prodready gate` read - and every mistake is reported at
+    once, one per line (exit 2).
+    """
+    from prodready.config import check_sections, config_to_toml, read_table
     from prodready.engine.registry import Registry
 
+    paths = (path,) if path else ()
     try:
-        config = load_effective_config(
-            config_path, (path,) if path else (), isolated, Registry.default()
-        )
-        sections = read_table(Path(config.source)) if config.source else {}
+        source = None if isolated else config_file(config_path, paths)
+        sections = read_table(source) if source else {}
+        problems = check_sections(sections, str(source) if source else None)
+        try:
+            config = load_effective_config(config_path, paths, isolated, Registry.default())
+        except ConfigError as exc:
+            raise ConfigError("\n".join([str(exc), *problems])) from exc
+        if problems:
+            raise ConfigError("\n".join(problems))
     except ProdreadyError as exc:
         _fail(str(exc))
     origin = config.source or "defaults (no configuration file found)"
     text = config_to_toml(config, sections)
-    click.echo(f"# effective configuration from: {origin}\n{text}", nl=False)
+    checked = "every section validated: scan settings, probe, gate, policy"
+    click.echo(f"# effective configuration from: {origin} ({checked})\n{text}", nl=False)
 
 
 if __name__ == "__main__":

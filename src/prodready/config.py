@@ -274,6 +274,32 @@ def _severity_overrides(value: object, source: str | None) -> tuple[tuple[str, S
 OTHER_SECTIONS = ("probe", "gate", "policy")
 
 
+def check_sections(table: Mapping[str, Any], source: str | None) -> list[str]:
+    """The mistakes in the ``probe``, ``gate`` and ``policy`` sections, one per line, found by
+    the validators `prodready probe` and `prodready gate` use (scans do not read them)."""
+    from prodready.gate.model import GateError
+    from prodready.gate.settings import parse_gate_settings, table_prefix
+    from prodready.probe.model import ProbeError
+    from prodready.probe.settings import parse_settings
+
+    errors: list[str] = []
+    if isinstance(table.get("probe"), dict):
+        try:
+            parse_settings(table["probe"], source)
+        except ProbeError as exc:
+            errors.append(str(exc))
+    # A section that is not a table at all is already reported by parse_config.
+    gate_tables = {
+        key: table[key] for key in ("gate", "policy") if isinstance(table.get(key), dict)
+    }
+    if gate_tables:
+        try:
+            parse_gate_settings(gate_tables, table_prefix(source), source)
+        except GateError as exc:
+            errors.append(str(exc))
+    return errors
+
+
 def config_to_toml(config: Config, sections: Mapping[str, Any] | None = None) -> str:
     """Render the effective configuration as TOML (for ``prodready config``).
 

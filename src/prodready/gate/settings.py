@@ -6,8 +6,9 @@ file, the key and a "did you mean".
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,26 +106,73 @@ class GateSettings:
         }
 
 
+def find_gate_config(project: Path, config: Path | None = None) -> Path | None:
+    """``config``, else the project's prodready.toml, else its pyproject.toml."""
+    if config is not None:
+        return config
+    for candidate in (project / "prodready.toml", project / "pyproject.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def table_prefix(source: str | None) -> str:
+    """How keys of the file are named in messages: with the file, as spelt in it."""
+    if source is None:
+        return ""
+    if Path(source).name == "pyproject.toml":
+        return f"{source}: tool.prodready."
+    return f"{source}: "
+
+
 def load_gate_settings(project: Path, config: Path | None = None) -> GateSettings:
     """From ``config`` (prodready.toml or pyproject.toml), else the project's own files."""
-    path = config
-    if path is None:
-        for candidate in (project / "prodready.toml", project / "pyproject.toml"):
-            if candidate.is_file():
-                path = candidate
-                break
+    path = find_gate_config(project, config)
     if path is None:
         return GateSettings()
     document = read_toml(path, GateError)
-    if path.name == "pyproject.toml":
-        table = document.get("tool", {}).get("prodready", {})
-        prefix = f"{path}: tool.prodready."
-    else:
-        table = document
-        prefix = f"{path}: "
+    table = (
+        document.get("tool", {}).get("prodready", {}) if path.name == "pyproject.toml" else document
+    )
+    prefix = table_prefix(str(path))
     if not isinstance(table, dict):
         raise GateError(f"{prefix.rstrip('. ')} must be a table")
     return parse_gate_settings(table, prefix, source=str(path))
+
+
+def load_gate_and_probe_settings(project: Path, config: Path | None = None) -> GateSettings:
+    """The gate's settings, with the probe section it runs validated too: the mistakes of both
+    sections in one run, one per line, rather than the probe's only when its stage starts."""
+    from prodready.probe.model import ProbeError
+    from prodready.probe.settings import load_settings
+
+    path = find_gate_config(project, config)
+    if path is not None:
+        read_toml(path, GateError)  # an unreadable file is one error, not one per section
+    problems: list[str] = []
+    if has_probe_section(path):  # first, as `prodready config` lists it: probe, gate, policy
+        try:
+            load_settings(path, project)  # as the performance and sandbox stages read it
+        except ProbeError as exc:
+            problems.append(str(exc))
+    settings = GateSettings()
+    try:
+        settings = load_gate_settings(project, config)
+    except GateError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise GateError("\n".join(problems))
+    return settings
+
+
+def has_probe_section(path: Path | None) -> bool:
+    """Whether the gate's configuration file has a probe table (None: no file at all)."""
+    if path is None:
+        return False
+    document = read_toml(path, GateError)
+    tool = document.get("tool", {})
+    nested = tool.get("prodready", {}) if isinstance(tool, dict) else {}
+    return "probe" in document or (isinstance(nested, dict) and "probe" in nested)
 
 
 class _Table(TableReader):
@@ -149,46 +197,99 @@ class _Table(TableReader):
         return float(value)
 
 
+class _Errors:
+    """Every mistake of the sections, not only the first: each part is checked on its own."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def get(self, parse: Callable[[], Any]) -> Any:
+        """``parse()``, or None (recording its error) when it fails."""
+        try:
+            return parse()
+        except GateError as exc:
+            self.messages.append(str(exc))
+            return None
+
+
+def _unknown_keys(table: _Table, known: tuple[str, ...], errors: _Errors) -> None:
+    for key in table.table:
+        if key not in known:
+            errors.get(partial(_Table({key: None}, table.where).done, known))
+
+
 def parse_gate_settings(
     table: Mapping[str, Any], prefix: str = "", source: str | None = None
 ) -> GateSettings:
-    settings = GateSettings(source=source)
+    """Validate the ``gate`` and ``policy`` tables; every mistake at once, one per line."""
+    errors = _Errors()
+    settings = errors.get(partial(_parse_gate, GateSettings(source=source), table, prefix, errors))
+    policy = errors.get(partial(_parse_policies, settings or GateSettings(), table, prefix, errors))
+    if errors.messages:
+        raise GateError("\n".join(errors.messages))
+    assert isinstance(policy, GateSettings)
+    return policy
+
+
+def _parse_gate(
+    settings: GateSettings, table: Mapping[str, Any], prefix: str, errors: _Errors
+) -> GateSettings:
     gate = _Table(table.get("gate", {}), f"{prefix}gate")
-    gate.done(("base", "keep-going", "artifacts", "stage", "levels", "release-level"))
+    _unknown_keys(
+        gate, ("base", "keep-going", "artifacts", "stage", "levels", "release-level"), errors
+    )
     settings = replace(
         settings,
-        base=gate.string("base"),
-        keep_going=bool(gate.boolean("keep-going")),
-        artifacts=gate.string("artifacts") or settings.artifacts,
+        base=errors.get(partial(gate.string, "base")),
+        keep_going=bool(errors.get(partial(gate.boolean, "keep-going"))),
+        artifacts=errors.get(partial(gate.string, "artifacts")) or settings.artifacts,
     )
     stages = dict(settings.stages)
     stage_tables = _Table(gate.table.get("stage", {}), gate.key("stage"))
-    stage_tables.done((*STAGES, *STAGE_ALIASES))
+    _unknown_keys(stage_tables, (*STAGES, *STAGE_ALIASES), errors)
     for name, raw in stage_tables.table.items():
-        current = canonical_stage(name)
-        if current != name and current in stage_tables.table:
-            raise GateError(
-                f"{stage_tables.key(name)}: the stage is now called {current!r} and is "
-                "configured under both names; keep one"
-            )
-        stages[current] = _parse_stage(stages[current], _Table(raw, stage_tables.key(name)))
+        if name in STAGES or name in STAGE_ALIASES:
+            stage = errors.get(partial(_parse_named_stage, stages, stage_tables, name, raw))
+            if stage is not None:
+                stages[stage.id] = stage
     settings = replace(settings, stages=stages)
     if "levels" in gate.table:
-        settings = replace(
-            settings, levels=_parse_levels(_Table(gate.table["levels"], gate.key("levels")))
+        levels = errors.get(
+            partial(_parse_levels, partial(_Table, gate.table["levels"], gate.key("levels")))
         )
-    release_level = gate.string("release-level")
+        if levels is not None:
+            settings = replace(settings, levels=levels)
+    release_level = errors.get(partial(gate.string, "release-level"))
     if release_level is not None:
         if release_level not in LEVELS:
             raise GateError(f"{gate.key('release-level')} must be one of {', '.join(LEVELS)}")
         settings = replace(settings, release_level=release_level)
+    return settings
 
+
+def _parse_named_stage(
+    stages: Mapping[str, StageSettings], stage_tables: _Table, name: str, raw: object
+) -> StageSettings:
+    current = canonical_stage(name)
+    if current != name and current in stage_tables.table:
+        raise GateError(
+            f"{stage_tables.key(name)}: the stage is now called {current!r} and is "
+            "configured under both names; keep one"
+        )
+    return _parse_stage(stages[current], _Table(raw, stage_tables.key(name)))
+
+
+def _parse_policies(
+    settings: GateSettings, table: Mapping[str, Any], prefix: str, errors: _Errors
+) -> GateSettings:
     policy = _Table(table.get("policy", {}), f"{prefix}policy")
-    policy.done(("fail-on", "require-tests", "require-approval", "ai-assisted"))
-    settings = replace(settings, policy=_parse_policy(settings.policy, policy))
+    _unknown_keys(policy, ("fail-on", "require-tests", "require-approval", "ai-assisted"), errors)
+    human = errors.get(partial(_parse_policy, settings.policy, policy))
+    settings = replace(settings, policy=human or settings.policy)
     ai = _Table(policy.table.get("ai-assisted", {}), policy.key("ai-assisted"))
-    ai.done(("fail-on", "require-tests", "require-approval", "assistants"))
-    settings = replace(settings, ai_policy=_parse_policy(settings.ai_policy, ai))
+    _unknown_keys(ai, ("fail-on", "require-tests", "require-approval", "assistants"), errors)
+    ai_policy = errors.get(partial(_parse_policy, settings.ai_policy, ai))
+    settings = replace(settings, ai_policy=ai_policy or settings.ai_policy)
     assistants = ai.table.get("assistants")
     if assistants is not None:
         if not isinstance(assistants, list) or not all(isinstance(p, str) for p in assistants):
@@ -232,7 +333,8 @@ def _parse_policy(base: Policy, table: _Table) -> Policy:
     return replace(base, **{key: value for key, value in changes.items() if value is not None})
 
 
-def _parse_levels(table: _Table) -> dict[str, LevelCriteria]:
+def _parse_levels(read: Callable[[], _Table]) -> dict[str, LevelCriteria]:
+    table = read()
     table.done(("bronze", "silver", "gold"))
     levels = _default_levels()
     for name, raw in table.table.items():

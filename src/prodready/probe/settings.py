@@ -13,6 +13,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -285,8 +286,42 @@ def _present(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+def table_name(source: str | None, key: str = "") -> str:
+    """A probe table as it is spelt in the file it came from: ``tool.prodready.probe.<key>`` in
+    pyproject.toml, ``probe.<key>`` in prodready.toml (and with no file, the prodready.toml form).
+    """
+    base = "tool.prodready.probe" if source and Path(source).name == "pyproject.toml" else "probe"
+    return f"{base}.{key}" if key else base
+
+
+class _Errors:
+    """Every mistake of the section, not only the first: each part is checked on its own."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def get(self, parse: Callable[[], Any]) -> Any:
+        """``parse()``, or None (recording its error) when it fails."""
+        try:
+            return parse()
+        except ProbeError as exc:
+            self.messages.append(str(exc))
+            return None
+
+    def raise_all(self) -> None:
+        if self.messages:
+            raise ProbeError("\n".join(self.messages))
+
+
+def _unknown_keys(reader: _Reader, known: tuple[str, ...], errors: _Errors) -> None:
+    for key in reader.table:
+        if key not in known:
+            errors.get(partial(_Reader({key: None}, reader.where).done, known))
+
+
 def parse_settings(table: object, source: str | None) -> ProbeSettings:
-    where = f"{source}: probe" if source else "probe"
+    """Validate a probe table; every mistake is reported at once, one per line."""
+    where = f"{source}: {table_name(source)}" if source else table_name(source)
     reader = _Reader(table, where)
     known = (
         "cmd", "openapi", "deps", "only", "skip", "budget", "startup-timeout", "grace-period",
@@ -294,91 +329,106 @@ def parse_settings(table: object, source: str | None) -> ProbeSettings:
         "invariants", "load", "rate-limit", "limits", "payload-size", "fuzz-examples",
         "dependency-budget", "injected-latency",
     )  # fmt: skip
-    reader.done(known)
+    errors = _Errors()
+    _unknown_keys(reader, known, errors)
     checks: dict[str, tuple[str, ...]] = {}
     for key in ("only", "skip"):
-        chosen = reader.strings(key)
+        chosen = errors.get(partial(_checks, reader, key))
         if chosen is not None:
-            checks[key] = check_ids(chosen, reader.key(key))
-    health = _Reader(reader.table.get("health", {}), reader.key("health"))
-    health.done(("liveness", "readiness", "metrics"))
+            checks[key] = chosen
+    health = errors.get(lambda: _parse_health(reader))
+    scalars = _present(
+        cmd=errors.get(lambda: reader.string("cmd")),
+        openapi=errors.get(lambda: reader.string("openapi")),
+        budget_s=errors.get(lambda: reader.duration("budget")),
+        startup_timeout_s=errors.get(lambda: reader.duration("startup-timeout")),
+        grace_period_s=errors.get(lambda: reader.duration("grace-period")),
+        request_timeout_s=errors.get(lambda: reader.duration("request-timeout")),
+        workdir=errors.get(lambda: reader.string("workdir")),
+        isolate=errors.get(lambda: reader.boolean("isolate")),
+        payload_size=errors.get(lambda: reader.size("payload-size")),
+        fuzz_examples=errors.get(lambda: reader.integer("fuzz-examples", minimum=1)),
+        dependency_budget_s=errors.get(lambda: reader.duration("dependency-budget")),
+        injected_latency_ms=errors.get(lambda: _ms(reader.duration("injected-latency"))),
+    )
     settings = ProbeSettings(
         source=source,
         only=checks.get("only", ()),
         skip=checks.get("skip", ()),
+        **scalars,
+        **(health or {}),
+    )
+    parts: dict[str, Callable[[object, str], dict[str, Any]]] = {
+        "env": lambda value, key: {"env": _parse_env(value, key)},
+        "deps": lambda value, key: {"deps": _parse_deps(value, key)},
+        "slo": lambda value, key: {"slo": _parse_slo(reader)},
+        "requests": lambda value, key: {"requests": _parse_list(value, key)},
+        "invariants": lambda value, key: {"invariants": _parse_invariants(value, key)},
+        "load": lambda value, key: {"load": _parse_load(value, key)},
+        "rate-limit": lambda value, key: {"rate_limit": _parse_rate_limit(value, key)},
+        "limits": lambda value, key: {"limits": _parse_limits(value, key)},
+    }
+    changes: dict[str, Any] = {}
+    for name, parse in parts.items():
+        if name in reader.table:
+            changes.update(errors.get(partial(parse, reader.table[name], reader.key(name))) or {})
+    errors.raise_all()
+    return replace(settings, **changes)
+
+
+def _checks(reader: _Reader, key: str) -> tuple[str, ...] | None:
+    chosen = reader.strings(key)
+    return None if chosen is None else check_ids(chosen, reader.key(key))
+
+
+def _parse_health(reader: _Reader) -> dict[str, Any]:
+    health = _Reader(reader.table.get("health", {}), reader.key("health"))
+    health.done(("liveness", "readiness", "metrics"))
+    return _present(
+        liveness=health.string("liveness"),
+        readiness=health.string("readiness"),
+        metrics=health.string("metrics"),
+    )
+
+
+def _parse_env(env: object, where: str) -> dict[str, str]:
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise ProbeError(f"{where} must be a table of strings; got {env!r}")
+    for name in env:
+        _check_env_name(name, f"{where}.{name}")
+    return dict(env)
+
+
+def _parse_slo(reader: _Reader) -> tuple[Threshold, ...]:
+    slo = reader.strings("slo") or ()
+    return tuple(Threshold.parse(text, reader.key("slo")) for text in slo)
+
+
+def _parse_rate_limit(value: object, where: str) -> RateLimitSettings:
+    rate = _Reader(value, where)
+    rate.done(("path", "users", "duration"))
+    return replace(
+        RateLimitSettings(),
         **_present(
-            cmd=reader.string("cmd"),
-            openapi=reader.string("openapi"),
-            budget_s=reader.duration("budget"),
-            startup_timeout_s=reader.duration("startup-timeout"),
-            grace_period_s=reader.duration("grace-period"),
-            request_timeout_s=reader.duration("request-timeout"),
-            workdir=reader.string("workdir"),
-            isolate=reader.boolean("isolate"),
-            liveness=health.string("liveness"),
-            readiness=health.string("readiness"),
-            metrics=health.string("metrics"),
-            payload_size=reader.size("payload-size"),
-            fuzz_examples=reader.integer("fuzz-examples", minimum=1),
-            dependency_budget_s=reader.duration("dependency-budget"),
-            injected_latency_ms=_ms(reader.duration("injected-latency")),
+            path=rate.string("path"),
+            users=rate.integer("users", minimum=1),
+            duration_s=rate.duration("duration"),
         ),
     )
-    if "env" in reader.table:
-        env = reader.table["env"]
-        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-            raise ProbeError(f"{reader.key('env')} must be a table of strings; got {env!r}")
-        for name in env:
-            _check_env_name(name, reader.key(f"env.{name}"))
-        settings = replace(settings, env=dict(env))
-    if "deps" in reader.table:
-        settings = replace(settings, deps=_parse_deps(reader.table["deps"], reader.key("deps")))
-    if "slo" in reader.table:
-        slo = reader.strings("slo") or ()
-        settings = replace(
-            settings, slo=tuple(Threshold.parse(text, reader.key("slo")) for text in slo)
-        )
-    if "requests" in reader.table:
-        settings = replace(
-            settings, requests=_parse_list(reader.table["requests"], reader.key("requests"))
-        )
-    if "invariants" in reader.table:
-        settings = replace(
-            settings,
-            invariants=_parse_invariants(reader.table["invariants"], reader.key("invariants")),
-        )
-    if "load" in reader.table:
-        settings = replace(settings, load=_parse_load(reader.table["load"], reader.key("load")))
-    if "rate-limit" in reader.table:
-        rate = _Reader(reader.table["rate-limit"], reader.key("rate-limit"))
-        rate.done(("path", "users", "duration"))
-        settings = replace(
-            settings,
-            rate_limit=replace(
-                settings.rate_limit,
-                **_present(
-                    path=rate.string("path"),
-                    users=rate.integer("users", minimum=1),
-                    duration_s=rate.duration("duration"),
-                ),
-            ),
-        )
-    if "limits" in reader.table:
-        limits = _Reader(reader.table["limits"], reader.key("limits"))
-        limits.done(("memory", "open-files", "cpu-time"))
-        cpu = limits.duration("cpu-time")
-        settings = replace(
-            settings,
-            limits=replace(
-                settings.limits,
-                **_present(
-                    memory_bytes=limits.size("memory"),
-                    open_files=limits.integer("open-files", minimum=64),
-                    cpu_seconds=int(cpu) if cpu is not None else None,
-                ),
-            ),
-        )
-    return settings
+
+
+def _parse_limits(value: object, where: str) -> Limits:
+    limits = _Reader(value, where)
+    limits.done(("memory", "open-files", "cpu-time"))
+    cpu = limits.duration("cpu-time")
+    return replace(
+        Limits(),
+        **_present(
+            memory_bytes=limits.size("memory"),
+            open_files=limits.integer("open-files", minimum=64),
+            cpu_seconds=int(cpu) if cpu is not None else None,
+        ),
+    )
 
 
 def _ms(seconds: float | None) -> float | None:
