@@ -12,6 +12,7 @@ from typing import Any
 
 from prodready.probe.context import Outcome, ProbeContext
 from prodready.probe.model import ProbeError, RequestSpec
+from prodready.probe.settings import ProbeSettings
 
 LIVENESS_PATHS = (
     "/healthz",
@@ -34,6 +35,13 @@ _MAX_ROUTE_FILES = 2000
 # Path parameters (Flask <id>, FastAPI {id}, regex groups): no request can be guessed for them.
 _PATH_PARAMETER = re.compile(r"[<>{}()\[\]*?^$:\\]")
 NO_TRAFFIC = "no request the service answers with 2xx: give --openapi or [probe] requests"
+
+
+def no_traffic_reason(settings: ProbeSettings) -> str:
+    """:data:`NO_TRAFFIC`, naming the probe table as it is spelt in the file in use."""
+    return NO_TRAFFIC.replace("[probe]", f"[{settings.table()}]")
+
+
 # Strings that satisfy the patterns APIs commonly put on fields (codes, ids, slugs, numbers).
 _PATTERN_GUESSES = ("USD", "probe", "probe-1", "probe_1", "ab", "A1", "1", "a", "A")
 
@@ -241,7 +249,8 @@ def choose_traffic(ctx: ProbeContext) -> None:
         ctx.traffic_from = "GET /, which answered 2xx" + (f" ({unanswered})" if unanswered else "")
         return
     ctx.traffic, ctx.traffic_from = [], ""
-    ctx.no_traffic = f"{NO_TRAFFIC} ({unanswered})" if unanswered else NO_TRAFFIC
+    reason = no_traffic_reason(ctx.settings)
+    ctx.no_traffic = f"{reason} ({unanswered})" if unanswered else reason
 
 
 def _request_body_schema(operation: dict[str, Any], document: dict[str, Any]) -> Any:

@@ -301,7 +301,10 @@ def _learn(ctx: ProbeContext, project_dir: Path, report: ProbeReport) -> None:
         left_out = ", ".join(routes.left_out)
         if routes.usable:
             ctx.requests_from = routes.source
-            note = f"no OpenAPI document or [probe] requests: the probe sends {routes.source}"
+            note = (
+                f"no OpenAPI document or [{ctx.settings.table()}] requests: the probe sends "
+                f"{routes.source}"
+            )
             if routes.left_out:
                 note += f" (left out, not GETs or with path parameters: {left_out})"
             report.notes.append(note)
@@ -319,7 +322,7 @@ def _learn(ctx: ProbeContext, project_dir: Path, report: ProbeReport) -> None:
 
 
 def _requests_source(ctx: ProbeContext) -> str:
-    parts = ["[probe] requests"] if ctx.settings.requests else []
+    parts = [f"[{ctx.settings.table()}] requests"] if ctx.settings.requests else []
     if ctx.openapi is not None:
         parts.append("the OpenAPI document")
     return " and ".join(parts)

@@ -196,6 +196,10 @@ class ProbeSettings:
     injected_latency_ms: float = 6000.0
     source: str | None = None
 
+    def table(self, key: str = "") -> str:
+        """A probe table as it is spelt in the file these settings came from."""
+        return table_name(self.source, key)
+
     def selected(self) -> tuple[str, ...]:
         chosen = self.only or CHECK_IDS
         return tuple(check for check in CHECK_IDS if check in chosen and check not in self.skip)

@@ -28,9 +28,8 @@ def _probe(ctx: StageContext) -> ProbeReport:
     config = ctx.settings.source
     settings = load_settings(None if config is None else Path(config), ctx.project)
     if not settings.cmd:
-        raise ProbeError(
-            "the probe has no command: set cmd under [probe] (or [tool.prodready.probe])"
-        )
+        where = f" of {settings.source}" if settings.source else " of prodready.toml"
+        raise ProbeError(f"the probe has no command: set cmd under [{settings.table()}]{where}")
     wanted = [] if ctx.stage("sandbox").enabled else list(LOAD_CHECKS)
     settings = replace(settings, only=tuple(wanted) or settings.only)
     ctx.probe_report = run_probe(settings, project_dir=ctx.project, artifacts=ctx.run_dir / "probe")

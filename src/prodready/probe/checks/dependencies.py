@@ -36,7 +36,7 @@ def _no_targets(check_id: str, ctx: ProbeContext) -> CheckResult:
     return skipped(
         check_id,
         f"no request was seen reaching {', '.join(ctx.deps)}; add request templates "
-        "([[tool.prodready.probe.requests]]) for the operations that call it",
+        f"([[{ctx.settings.table('requests')}]]) for the operations that call it",
     )
 
 

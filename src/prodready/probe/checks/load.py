@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from prodready.probe.checks.base import MUTATING, failed, passed, skipped, toxic
 from prodready.probe.context import ProbeContext
-from prodready.probe.discovery import NO_TRAFFIC, is_infrastructure
+from prodready.probe.discovery import is_infrastructure, no_traffic_reason
 from prodready.probe.model import CheckResult, ProbeError, RequestSpec
 from prodready.probe.settings import Threshold, default_slo
 
@@ -125,7 +125,7 @@ def _thresholds(ctx: ProbeContext, *, memory: bool) -> list[Threshold]:
 
 def load_latency(ctx: ProbeContext) -> CheckResult:
     if not ctx.traffic:
-        return skipped("load-latency", ctx.no_traffic or NO_TRAFFIC)
+        return skipped("load-latency", ctx.no_traffic or no_traffic_reason(ctx.settings))
     stats = _sustained(ctx)  # a ProbeError from Locust fails the check with its message
     observed = {
         "p50_ms": stats.p50_ms,
@@ -172,7 +172,7 @@ def load_latency(ctx: ProbeContext) -> CheckResult:
 
 def memory_growth(ctx: ProbeContext) -> CheckResult:
     if not ctx.traffic:
-        return skipped("memory-growth", ctx.no_traffic or NO_TRAFFIC)
+        return skipped("memory-growth", ctx.no_traffic or no_traffic_reason(ctx.settings))
     stats = _sustained(ctx)  # a ProbeError from Locust fails the check with its message
     samples: list[tuple[float, int]] = ctx.memory["samples"]
     if len(samples) < 2 or not samples[0][1] or not samples[-1][1]:
@@ -221,7 +221,7 @@ def rate_limit(ctx: ProbeContext) -> CheckResult:
         target, source = RequestSpec("GET", _UNSERVED_PATH), "a path the service does not serve"
     else:
         # Not even a documented API: a burst of 404s says nothing about how its calls are limited.
-        reason = ctx.no_traffic or NO_TRAFFIC
+        reason = ctx.no_traffic or no_traffic_reason(ctx.settings)
         return skipped(
             "rate-limit", f"no API read to send in a burst: {reason}, or rate-limit.path"
         )

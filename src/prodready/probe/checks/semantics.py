@@ -133,7 +133,7 @@ def concurrency(ctx: ProbeContext) -> CheckResult:
     if not ctx.settings.invariants:
         return skipped(
             "concurrency",
-            "no invariants configured ([[tool.prodready.probe.invariants]] with action, read, "
+            f"no invariants configured ([[{ctx.settings.table('invariants')}]] with action, read, "
             "field, delta)",
         )
     evidence: dict[str, Any] = {}

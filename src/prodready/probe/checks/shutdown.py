@@ -14,7 +14,7 @@ from typing import Any
 
 from prodready.probe.checks.base import MUTATING, failed, passed, skipped
 from prodready.probe.context import Outcome, ProbeContext
-from prodready.probe.discovery import NO_TRAFFIC
+from prodready.probe.discovery import no_traffic_reason
 from prodready.probe.model import CheckResult, RequestSpec
 
 _IN_FLIGHT = 5
@@ -25,7 +25,7 @@ def graceful_shutdown(ctx: ProbeContext) -> CheckResult:
     chosen = _slow_request(ctx)
     if chosen is None:
         # Requests that answer 404 prove nothing about draining: they finish at once.
-        return skipped("graceful-shutdown", ctx.no_traffic or NO_TRAFFIC)
+        return skipped("graceful-shutdown", ctx.no_traffic or no_traffic_reason(ctx.settings))
     spec, slowed = chosen
     grace = ctx.settings.grace_period_s
     evidence: dict[str, Any] = {
