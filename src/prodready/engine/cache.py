@@ -1,8 +1,16 @@
-"""Content-hash cache of per-file results.
+"""Content-hash cache of per-file results, validated by a stat signature first.
 
 One JSON file per (tool version, effective rule set, profile) key, mapping each file's relative
-path to the digest of the content it was computed from and the result. Rescanning an unchanged
-tree reads and hashes files but parses none. Writes are atomic (temp file + rename), so a killed
+path to the digest of the content it was computed from, the file's stat signature (size,
+modification time, inode) when it was read, and the result. As in git's index and Ruff's cache, a
+file whose signature is unchanged is not read at all; a file whose signature changed is read and
+hashed, and the content digest decides (an unchanged digest only refreshes the signature).
+
+The signature of a file modified shortly before the scan that read it is not trusted ("racy
+git"): a later edit within the same timestamp granularity would leave it unchanged. Such an entry
+is stored without a signature (git "smudges" it), so the next scan hashes the file again.
+
+Writes are atomic (temp file + rename), so a killed
 scan never leaves a half-written cache; an unreadable or corrupt cache is treated as empty, and
 an entry of the wrong shape is a miss (the file is analysed again), never a partial result.
 
@@ -24,6 +32,18 @@ from prodready.model import Category, Confidence, Finding, ScanError, Severity
 CACHE_DIR_NAME = ".prodready_cache"  # the pre-1.x in-tree location, still skipped by discovery
 KEEP_KEYS = 8
 _FORMAT = 2  # 2: secrets masked in findings; entries of format 1 may hold them in clear
+# Timestamps of FAT are 2 s apart, of ext3 and HFS+ 1 s: a file modified less than this before
+# the scan read it may be modified again without its modification time changing.
+RACY_WINDOW_NS = 2_000_000_000
+
+Signature = list[int]  # [size, mtime_ns, inode], as stored in the JSON entry
+
+
+def stat_signature(status: os.stat_result) -> Signature:
+    """What must be unchanged for a file to be taken as unchanged without reading it. The
+    inode-change time is left out (as by Ruff, and git with ``core.trustctime=false``): chmod,
+    a backup tool or a checkout that restores times changes it without changing the content."""
+    return [status.st_size, status.st_mtime_ns, status.st_ino]
 
 
 class ResultCache:
@@ -46,12 +66,31 @@ class ResultCache:
             if isinstance(entries, dict):
                 self._entries = entries
 
+    def lookup(self, relpath: str, signature: Signature) -> FileResult | None:
+        """The result of a file whose stat signature is the one recorded (no read, no hash)."""
+        entry = self._entries.get(relpath)
+        if not isinstance(entry, dict) or entry.get("stat") != signature:
+            return None
+        return self._result(entry, relpath)
+
     def get(self, relpath: str, digest: str) -> FileResult | None:
+        """The result of a file whose content has this digest."""
         entry = self._entries.get(relpath)
         if not isinstance(entry, dict) or entry.get("digest") != digest:
             return None
+        return self._result(entry, relpath)
+
+    def refresh(self, relpath: str, signature: Signature | None) -> None:
+        """Record the signature of a file whose content was found unchanged by its digest."""
+        entry = self._entries.get(relpath)
+        if isinstance(entry, dict) and entry.get("stat") != signature:
+            entry["stat"] = signature
+            self._dirty = True
+
+    def _result(self, entry: dict[str, Any], relpath: str) -> FileResult | None:
         if not _valid_entry(entry, relpath):
             return None
+        digest = entry["digest"]
         result = FileResult(
             relpath,
             digest,
@@ -62,11 +101,14 @@ class ResultCache:
         self.hits += 1
         return result
 
-    def put(self, result: FileResult) -> None:
+    def put(self, result: FileResult, signature: Signature | None = None) -> None:
+        """``signature``: the file's, taken before it was read; None when it is not to be
+        trusted (see the module docstring), so that the next scan hashes the file."""
         if not result.digest:
             return
         self._entries[result.relpath] = {
             "digest": result.digest,
+            "stat": signature,
             "findings": [f.to_dict() for f in result.findings],
             "errors": [{"message": e.message, "line": e.line} for e in result.errors],
             "facts": result.facts,
@@ -159,8 +201,11 @@ def _valid_entry(entry: dict[str, Any], relpath: str) -> bool:
     findings = entry.get("findings")
     errors = entry.get("errors")
     facts = entry.get("facts", ...)
+    keys = set(entry)
+    keys.discard("stat")  # optional: entries written before it existed have none
     return (
-        set(entry) == {"digest", "findings", "errors", "facts"}
+        keys == {"digest", "findings", "errors", "facts"}
+        and isinstance(entry["digest"], str)
         and isinstance(findings, list)
         and all(_valid_finding(finding, relpath) for finding in findings)
         and isinstance(errors, list)

@@ -9,6 +9,7 @@ import gc
 import hashlib
 import json
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +26,13 @@ from prodready.engine.analyze import (
     role_prefix,
     with_roles,
 )
-from prodready.engine.cache import ResultCache, default_cache_dir
+from prodready.engine.cache import (
+    RACY_WINDOW_NS,
+    ResultCache,
+    Signature,
+    default_cache_dir,
+    stat_signature,
+)
 from prodready.engine.discovery import Discovery, matches_glob, resolve_target, where_named
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.lifetime import children_die_on_sigterm, exit_with_parent
@@ -85,6 +92,9 @@ def default_jobs() -> int:
 
 def scan(options: ScanOptions, config: Config, registry: Registry | None = None) -> ScanResult:
     started = time.perf_counter()
+    # Every file is read after this instant: a signature is trusted when the file's timestamp
+    # is older than it by more than a timestamp's granularity (see engine.cache).
+    trusted_before_ns = time.time_ns() - RACY_WINDOW_NS
     root = decide_root(options.targets, options.root)
     registry = registry or Registry.default(plugins=options.plugins, untrusted_roots=[str(root)])
     rules = registry.select(config)
@@ -110,19 +120,24 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
 
     results: list[FileResult] = []
     pending: list[SourceFile] = []
+    signatures: dict[str, Signature | None] = {}  # of the files to analyse, taken before reading
     for source in sources:
-        cached = _cached(cache, source) if cache is not None else None
+        if cache is None:
+            pending.append(source)
+            continue
+        cached, signature = _cached(cache, source, trusted_before_ns)
         if cached is not None:
             results.append(cached)
         else:
             pending.append(source)
+            signatures[source.relpath] = signature
     stats.cache_hits = len(results)
     stats.files_analyzed = len(pending)
 
     for result in analyze_all(pending, rules, config.profile, jobs):
         results.append(result)
         if cache is not None:
-            cache.put(result)
+            cache.put(result, signatures.get(result.relpath))
         if options.progress is not None:
             options.progress(len(results), len(sources))
     if cache is not None and cache.dirty:
@@ -196,13 +211,35 @@ def _env_cache_dir() -> Path | None:
     return Path(value) if value else None
 
 
-def _cached(cache: ResultCache, source: SourceFile) -> FileResult | None:
+def _cached(
+    cache: ResultCache, source: SourceFile, trusted_before_ns: int
+) -> tuple[FileResult | None, Signature | None]:
+    """The cached result of a file (None: analyse it), and the signature to record for it.
+
+    An unchanged stat signature is a hit without reading the file. Otherwise the content digest
+    decides; the signature is taken before the read, so that an edit during the scan leaves a
+    signature that no longer matches, never a new signature beside an old digest.
+    """
+    try:
+        status = os.stat(source.path)
+    except OSError:
+        return None, None
+    if not stat.S_ISREG(status.st_mode):
+        return None, None  # the analysis reports what it is
+    signature = stat_signature(status)
+    result = cache.lookup(source.relpath, signature)
+    if result is not None:
+        return result, signature
+    trusted = signature if status.st_mtime_ns < trusted_before_ns else None
     try:
         with open(source.path, "rb") as handle:
             data = handle.read()
     except OSError:
-        return None
-    return cache.get(source.relpath, content_digest(data))
+        return None, None
+    result = cache.get(source.relpath, content_digest(data))
+    if result is not None:
+        cache.refresh(source.relpath, trusted)
+    return result, trusted
 
 
 # -- analysis, serial or in worker processes --------------------------------------------------
