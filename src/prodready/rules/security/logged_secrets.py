@@ -1,0 +1,162 @@
+"""Security: secrets written to logs (SEC018)."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.engine.analysis import constant_str, in_service_code, is_literal, log_call
+from prodready.engine.python import PythonContext
+from prodready.engine.registry import python_rule
+from prodready.engine.secrets import secret_name
+from prodready.model import Category, Severity
+from prodready.rules.security._shared import _pieces
+
+# -- SEC018 ------------------------------------------------------------------------------------
+
+_LOG_METHOD_CALLS = tuple(
+    f"*.{m}"
+    for m in ("debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log")
+)
+_LOG_OPTIONS = frozenset({"exc_info", "stack_info", "stacklevel", "extra"})
+_TEXT_CONVERSIONS = frozenset({"str", "repr", "format", "decode", "encode", "strip"})
+_HEADER_CONTAINERS = frozenset({"headers", "META", "cookies", "COOKIES"})
+
+
+def _secret_reference(expr: ast.AST, ctx: PythonContext, depth: int = 0) -> str | None:
+    """The credential a logged value shows in clear (``password``, ``self.api_key``,
+    ``request.headers["Authorization"]``, ``os.getenv("API_TOKEN")``, the request headers
+    as a whole); None for masked or derived values (``len(password)``, ``token[-4:]``)."""
+    if depth > 3:
+        return None
+    if isinstance(expr, ast.FormattedValue):
+        return _secret_reference(expr.value, ctx, depth + 1)
+    if isinstance(expr, ast.Name):
+        return f"`{expr.id}`" if secret_name(expr.id) else None
+    if isinstance(expr, ast.Attribute):
+        if secret_name(expr.attr):
+            return f"`{ctx.segment(expr) or expr.attr}`"
+        if expr.attr in _HEADER_CONTAINERS and _is_request_value(expr.value, ctx):
+            return f"the request headers `{ctx.segment(expr)}` (Authorization, Cookie)"
+        return None
+    if isinstance(expr, ast.Subscript):
+        if isinstance(expr.slice, ast.Slice):
+            return None  # ``token[-4:]``: a masked form
+        key = constant_str(expr.slice)
+        if key is not None and secret_name(key):
+            return f"`{' '.join(ctx.segment(expr).split())[:60]}`"
+        return None
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if last in {"get", "getenv", "pop"} and expr.args:
+            key = constant_str(expr.args[0])
+            if key is not None and secret_name(key):
+                return f"`{' '.join(ctx.segment(expr).split())[:60]}`"
+            return None
+        if last in _TEXT_CONVERSIONS or last == "dict":
+            inner = func.value if isinstance(func, ast.Attribute) and last != "dict" else None
+            target = inner if inner is not None else (expr.args[0] if expr.args else None)
+            if isinstance(func, ast.Attribute) and last in {"format"}:
+                return None
+            return _secret_reference(target, ctx, depth + 1) if target is not None else None
+    return None
+
+
+def _is_request_value(expr: ast.AST, ctx: PythonContext) -> bool:
+    qualified = ctx.qualname(expr) if isinstance(expr, ast.Name | ast.Attribute) else None
+    if qualified in {"flask.request", "quart.request"}:
+        return True
+    return isinstance(expr, ast.Name) and expr.id in {"request", "req"}
+
+
+def _logged_values(node: ast.Call, ctx: PythonContext, is_print: bool) -> list[ast.expr]:
+    values: list[ast.expr] = []
+    args = list(node.args)
+    if not is_print and isinstance(node.func, ast.Attribute) and node.func.attr == "log":
+        args = args[1:]  # the level
+    for index, arg in enumerate(args):
+        if isinstance(arg, ast.Starred):
+            continue
+        if index == 0 or is_print:
+            values.extend(p for p in _pieces(arg, ctx, {}) if not isinstance(p, str))
+        else:
+            values.append(arg)  # ``%s`` arguments
+    for keyword in node.keywords:
+        if keyword.arg == "extra" and isinstance(keyword.value, ast.Dict):
+            for key, value in zip(keyword.value.keys, keyword.value.values, strict=True):
+                if (
+                    key is not None
+                    and secret_name(constant_str(key) or "")
+                    and not (is_literal(value))
+                ):
+                    values.append(key)
+                values.append(value)
+        elif keyword.arg is not None and keyword.arg not in _LOG_OPTIONS and not is_print:
+            values.append(keyword.value)  # structlog-style ``logger.info("login", token=t)``
+    return values
+
+
+@python_rule(
+    code="SEC018",
+    name="secret-in-log-message",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    summary="Password, token, API key or Authorization header written to the logs",
+    calls=(*_LOG_METHOD_CALLS, "builtins.print"),
+    cwe=532,
+    fix="Do not log credentials; log whether one is set, or its last 4 characters.",
+)
+def secret_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags logging calls (`logger.info/debug/warning/error/exception`, `logging.*`,
+    structlog) and `print()` in service code whose message interpolates a credential -- a
+    value named `password`, `api_key`, `token`, `client_secret`, `SECRET_KEY`..., a
+    `["password"]`/`.get("api_key")` lookup, `request.headers["Authorization"]` or the whole
+    request headers -- through an f-string, `%`, `.format()`, `%s` arguments, `extra=` or
+    keyword arguments. Derived or masked values (`len(password)`, `token[-4:]`,
+    `api_key is not None`, `"***"`) and names that are not credentials (`token_type`,
+    `csrf_token`, `password_reset_url`) are fine.
+
+    ## Why it breaks production
+    Logs are shipped to aggregators and third-party services, kept for months, copied into
+    tickets and readable by far more people than the credential's owners. A password or a
+    bearer token in a log line is a credential leak that outlives the rotation of the
+    database it came from, and it is often how incident reports start.
+
+    ## Example
+    ```python
+    logger.info(f"login attempt user={username} password={password}")
+    ```
+
+    ## Use instead
+    ```python
+    logger.info("login attempt user=%s", username)
+    ```
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    is_print = ctx.call_name == "builtins.print"
+    if is_print:
+        if not in_service_code(ctx):
+            return
+    elif log_call(node, ctx) is None:
+        return
+    for value in _logged_values(node, ctx, is_print):
+        if isinstance(value, ast.Constant):
+            if isinstance(value.value, str) and secret_name(value.value):
+                what: str | None = f'the "{value.value}" field'
+            else:
+                continue
+        else:
+            what = _secret_reference(value, ctx)
+        if what is None:
+            continue
+        sink = "print() writes" if is_print else "this log call writes"
+        ctx.report(
+            node,
+            f"{sink} {what} to the logs: credentials there are shipped to aggregators, kept "
+            "for months and readable by far more people than their owners (credential leak). "
+            "Log that it is set, or a masked form (its last 4 characters), never the value",
+        )
+        return

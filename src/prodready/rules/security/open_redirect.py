@@ -1,0 +1,117 @@
+"""Security: redirects to request-controlled URLs (SEC015)."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.engine.analysis import argument, is_literal
+from prodready.engine.python import ModuleEnd, PythonContext
+from prodready.engine.registry import python_rule
+from prodready.engine.taint import SAFE_REDIRECT_CHECK, URL_HOST_CHECK, report_deferred, sink_flow
+from prodready.model import Category, Severity
+from prodready.rules.security._shared import _host_deciding
+
+# -- SEC015 ------------------------------------------------------------------------------------
+
+_REDIRECTS = (
+    "flask.redirect",
+    "flask.helpers.redirect",
+    "werkzeug.utils.redirect",
+    "quart.redirect",
+    "django.shortcuts.redirect",
+    "django.http.HttpResponseRedirect",
+    "django.http.response.HttpResponseRedirect",
+    "django.http.HttpResponsePermanentRedirect",
+    "django.http.response.HttpResponsePermanentRedirect",
+    "starlette.responses.RedirectResponse",
+    "fastapi.responses.RedirectResponse",
+)
+_REDIRECT_SANITIZERS = frozenset(
+    {"flask.url_for", "flask.helpers.url_for", "url_for", "django.urls.reverse", "reverse"}
+    | {"django.urls.reverse_lazy", "reverse_lazy", SAFE_REDIRECT_CHECK, URL_HOST_CHECK}
+    # the service's own address: not chosen by whoever wrote the link
+    | {"request.url", "request.base_url", "request.url_root", "request.host_url"}
+    | {"request.path", "request.full_path", "request.path_info", "request.script_root"}
+)
+
+
+@python_rule(
+    code="SEC015",
+    name="open-redirect",
+    category=Category.SECURITY,
+    severity=Severity.MEDIUM,
+    summary="Redirect to a URL taken from the request: links to your site bounce to phishing",
+    calls=_REDIRECTS,
+    nodes=(ModuleEnd,),
+    cwe=601,
+    fix="Redirect only to relative paths or allowed hosts (url_has_allowed_host_and_scheme), "
+    "or to url_for()/reverse() of a view.",
+)
+def open_redirect(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags Flask `redirect`, Django `redirect`/`HttpResponseRedirect` and Starlette/FastAPI
+    `RedirectResponse` whose target URL comes from the request (`?next=`, a form field, a
+    handler parameter) in the part that decides the host: `redirect(f"/orders/{order_id}")`
+    and `redirect(f"{FRONTEND_URL}/done?ref={ref}")` keep their host and are fine. Not
+    reported either: targets built with `url_for()`/`reverse()`, and functions that check
+    the URL first (`url_has_allowed_host_and_scheme`, an `is_safe_url` helper,
+    `urlparse(url).netloc` tests, or `url.startswith("/") and not url.startswith("//")`).
+    Redirects to the `Referer` or to the current request's own URL are not reported.
+
+    ## Why it breaks production
+    A link such as `https://your-bank.example/login?next=https://your-bank.example.evil.io`
+    looks trustworthy, and after the login the user lands on the attacker's copy of your site,
+    which asks for the password again or for a payment. Open redirects also defeat OAuth
+    redirect-URI checks and turn up in every security review and bug-bounty report.
+
+    ## Example
+    ```python
+    @app.post("/login")
+    def login():
+        ...
+        return redirect(request.args.get("next", "/"))
+    ```
+
+    ## Use instead
+    ```python
+    @app.post("/login")
+    def login():
+        ...
+        target = request.args.get("next", "/")
+        if not target.startswith("/") or target.startswith("//"):
+            target = "/"
+        return redirect(target)
+    ```
+    Django: `url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})`.
+    """
+    if isinstance(node, ast.Module):
+        report_deferred(ctx)
+        return
+    if ctx.facts.is_test or not isinstance(node, ast.Call):
+        return
+    target = (
+        argument(node, 0, "location")
+        or argument(node, None, "url")
+        or argument(node, None, "to")
+        or argument(node, None, "redirect_to")
+    )
+    if target is None or is_literal(target):
+        return
+    deciding = _host_deciding(target, ctx)
+    if not deciding:
+        return
+    name = (ctx.call_name or "redirect").rsplit(".", 1)[-1]
+
+    def report(source: str) -> None:
+        if "referer" in source.lower() or "referrer" in source.lower():
+            return  # back to the page the user came from: the attacker gains nothing
+        ctx.report(
+            node,
+            f"{name}() sends the browser to a URL taken from {source}: a link to this "
+            "endpoint can bounce your users to any site, e.g. a look-alike login page (open "
+            "redirect). Redirect only to relative paths or allowed hosts "
+            "(url_has_allowed_host_and_scheme, url_for/reverse)",
+        )
+
+    sink_flow(deciding, ctx, report, sanitizers=_REDIRECT_SANITIZERS, web_only=True)

