@@ -7,6 +7,11 @@ entry-point group points at ``BUILTIN_PACK``).
 from prodready.engine.registry import RulePack
 
 BUILTIN_MODULES = (
+    "prodready.rules.data_access.connections",
+    "prodready.rules.data_access.orm_in_responses",
+    "prodready.rules.data_access.queries_in_loops",
+    "prodready.rules.data_access.transactions",
+    "prodready.rules.data_access.unbounded_queries",
     "prodready.rules.security.code_eval",
     "prodready.rules.security.cors",
     "prodready.rules.security.debug_mode",
@@ -26,7 +31,6 @@ BUILTIN_MODULES = (
     "prodready.rules.api_contract",
     "prodready.rules.concurrency",
     "prodready.rules.configuration",
-    "prodready.rules.data_access",
     "prodready.rules.dockerfile",
     "prodready.rules.error_handling",
     "prodready.rules.kubernetes",
