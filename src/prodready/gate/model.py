@@ -144,6 +144,7 @@ class StageResult:
     artifacts: list[str] = field(default_factory=list)  # files under the run directory
     command: list[str] | None = None
     ai_assisted: bool = False  # the stage judged AI-assisted changes (stricter policy applied)
+    details: list[str] = field(default_factory=list)  # lines after the summary: why checks skipped
 
     @property
     def blocking(self) -> bool:
@@ -161,6 +162,7 @@ class StageResult:
             "artifacts": self.artifacts,
             "command": self.command,
             "ai_assisted": self.ai_assisted,
+            "details": self.details,
         }
 
 

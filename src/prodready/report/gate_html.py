@@ -33,6 +33,7 @@ _GATE_CSS = """
   --medium: #bf8700; --low: #0969da; --ai: #8250df; --human: #1a7f37; --outside: #8c959f;
   --bronze: #a0612f; --silver: #6e7781; --gold: #bf8700;
 }
+.scorecard .detail { font-size: 0.9em; opacity: 0.8; margin-top: 0.2em; }
 @media (prefers-color-scheme: dark) {
   :root {
     --error: #ab7df8; --error-bg: #2a1f3d; --critical: #ff7b72; --high: #f85149;
@@ -146,8 +147,9 @@ def _stages(report: GateReport) -> str:
             f"<td>{_bar(stage, offset, width)}</td>"
             f'<td class="num">{esc(stage_duration(stage))}</td>'
             f'<td class="digest mono">{esc(figures_digest(stage.figures))}</td>'
-            f"<td>{esc(stage.summary)}</td>"
-            "</tr>"
+            f"<td>{esc(stage.summary)}"
+            + "".join(f'<div class="detail">{esc(detail)}</div>' for detail in stage.details)
+            + "</td></tr>"
         )
     head = (
         "<thead><tr><th>Status</th><th>Stage</th><th>Policy</th><th>Timeline</th>"

@@ -147,6 +147,16 @@ def render(report: GateReport, *, color: bool = False) -> str:
     else:
         head.append("_No stage ran._")
     head.append("")
+    detailed = [stage for stage in report.stages if stage.details]
+    if detailed:
+        head.append("**Skipped checks**")
+        head.append("")
+        head.extend(
+            f"- {code(stage.id, 40)}: {text(detail, 500)}"
+            for stage in detailed
+            for detail in stage.details
+        )
+        head.append("")
 
     provenance = report.provenance
     line = f"**Provenance:** {text(provenance_summary(provenance))}"

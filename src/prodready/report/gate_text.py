@@ -214,13 +214,10 @@ def render(report: GateReport, *, color: bool = False) -> str:
     verdict_style = "bold green" if report.released else "bold red"
 
     # The verdict first: it is what a reader (and a CI log) looks for.
-    heading = Text(verdict_word(report), style=verdict_style)
-    about = f"  prodready gate, run {report.run_id}"
-    if report.started_at:
-        about += f", started {report.started_at}"
-    about += f", {duration_text(report.duration_s)}"
-    heading.append(about, style="dim")
-    console.print(heading, soft_wrap=False)  # wrapped at word boundaries to the width
+    for number, line in enumerate(header_lines(report, width)):
+        heading = Text(verdict_word(report), style=verdict_style) if number == 0 else Text()
+        heading.append(line.removeprefix(verdict_word(report)), style="dim")
+        console.print(heading, soft_wrap=True)  # already fitted to the width
     for reason in report.reasons:
         for line in wrapped(reason, width, f"  {bullet} ", "    "):
             console.print(Text(line))
@@ -255,6 +252,7 @@ def render(report: GateReport, *, color: bool = False) -> str:
     else:
         console.print(Text("No stage ran.", style="bold"))
     console.print()
+    _print_details(console, report, Text, width)
 
     _print_provenance(console, report.provenance, Text, Table)
     _print_readiness(console, report, Text, Table, box, color=color, width=width)
@@ -268,6 +266,36 @@ def render(report: GateReport, *, color: bool = False) -> str:
     console.print(closing)
     # Grid and table cells are padded to their column width: no trailing blanks in the file.
     return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def header_lines(report: GateReport, width: int) -> list[str]:
+    """The verdict and the run's fields, wrapped only between fields: a value such as the
+    run time ``0.2 s`` never breaks across lines."""
+    fields = [f"{verdict_word(report)}  prodready gate", f"run {report.run_id}"]
+    if report.started_at:
+        fields.append(f"started {report.started_at}")
+    fields.append(duration_text(report.duration_s))
+    lines = [fields[0]]
+    for field_text in fields[1:]:
+        if len(lines[-1]) + len(", ") + len(field_text) + 1 <= width:  # +1: the comma
+            lines[-1] += f", {field_text}"
+        else:
+            lines[-1] += ","
+            lines.append(f"  {field_text}")
+    return lines
+
+
+def _print_details(console: Any, report: GateReport, text: type, width: int) -> None:
+    """Lines that say more than a stage's summary: why its probe checks were skipped."""
+    stages = [stage for stage in report.stages if stage.details]
+    if not stages:
+        return
+    console.print(text("Skipped checks", style="bold"))
+    for stage in stages:
+        for detail in stage.details:
+            for line in wrapped(f"{stage.id}: {detail}", width, "  ", "    "):
+                console.print(text(line), soft_wrap=True)
+    console.print()
 
 
 def _print_provenance(console: Any, provenance: Provenance, text: type, table_type: Any) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prodready.gate.model import StageResult, StageStatus
 from prodready.gate.stages.base import StageContext, tool_error
-from prodready.probe.model import ProbeError, ProbeReport, Status
+from prodready.probe.model import CheckResult, ProbeError, ProbeReport, Status
 
 LOAD_CHECKS = ("load-latency", "memory-growth", "rate-limit")
 
@@ -81,7 +81,30 @@ def _stage(ctx: StageContext, stage_id: str, ids: tuple[str, ...] | None) -> Sta
     elif checks:
         other = "performance" if stage_id == "sandbox" else "sandbox"
         result.summary += f" (checks of the probe run started by the {other} stage)"
+    # "skipped=2" alone leaves the reader guessing why: one line per reason, under the stage.
+    result.details = skip_reasons([c for c in checks if c.status is Status.SKIP])
     return result
+
+
+_REASON_CHARS = 160
+
+
+def skip_reasons(skipped: list[CheckResult]) -> list[str]:
+    """``load-latency, memory-growth skipped: no request the service answers with 2xx: ...``:
+    one line per reason, the checks skipped for the same reason sharing it."""
+    by_reason: dict[str, list[str]] = {}
+    for check in skipped:
+        by_reason.setdefault(_short(check.reason), []).append(check.id)
+    return [f"{', '.join(ids)} skipped: {reason}" for reason, ids in by_reason.items()]
+
+
+def _short(reason: str) -> str:
+    """The reason's first line, cut at a word boundary to :data:`_REASON_CHARS`."""
+    first = (reason.strip().splitlines() or ["no reason given"])[0]
+    if len(first) <= _REASON_CHARS:
+        return first
+    cut = first[: _REASON_CHARS - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "\u2026"
 
 
 def performance(ctx: StageContext) -> StageResult:
