@@ -1,0 +1,129 @@
+"""Resilience: HTTP calls without a timeout (RES001)."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.engine.analysis import argument, has_keyword, has_star_kwargs, is_none, keyword_value
+from prodready.engine.python import PythonContext
+from prodready.engine.registry import python_rule
+from prodready.model import Category, Confidence, Severity
+from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS
+
+_HTTPX_CALLS = (
+    *(f"httpx.{verb}" for verb in (*_VERBS, "stream")),
+    *(f"httpx.Client.{verb}" for verb in (*_VERBS, "stream")),
+    *(f"httpx.AsyncClient.{verb}" for verb in (*_VERBS, "stream")),
+    "httpx.Client",
+    "httpx.AsyncClient",
+)
+# Callee -> position of a positional ``timeout`` argument (None: keyword only).
+_NO_DEFAULT_TIMEOUT = {
+    "urllib.request.urlopen": 2,
+    "http.client.HTTPConnection": 2,
+    "http.client.HTTPSConnection": 2,
+    "urllib3.PoolManager": None,
+    "urllib3.request": None,
+    "urllib3.HTTPConnectionPool": None,
+    "urllib3.HTTPSConnectionPool": None,
+    "urllib3.connection_from_url": None,
+}
+_AIOHTTP_CALLS = ("aiohttp.ClientSession", "aiohttp.request", "aiohttp.ClientTimeout")
+_TIMEOUT_FIX = "Pass an explicit timeout, e.g. timeout=(3.05, 10) for (connect, read) seconds."
+
+
+def _mounts_adapter(ctx: PythonContext) -> bool:
+    """A module that mounts an HTTPAdapter usually gives its sessions a default timeout there."""
+    cached = ctx.module_state.get("RES001:adapter")
+    if cached is None:
+        cached = "HTTPAdapter" in ctx.source and ".mount(" in ctx.source
+        ctx.module_state["RES001:adapter"] = cached
+    return bool(cached)
+
+
+@python_rule(
+    code="RES001",
+    name="http-call-without-timeout",
+    category=Category.RESILIENCE,
+    severity=Severity.HIGH,
+    summary="Outbound HTTP call that can wait forever (no timeout, or timeout=None)",
+    calls=(*_REQUESTS_CALLS, *_HTTPX_CALLS, *_NO_DEFAULT_TIMEOUT, *_AIOHTTP_CALLS),
+    fix=_TIMEOUT_FIX,
+)
+def http_call_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags outbound HTTP requests that have no timeout: `requests` calls without `timeout=`,
+    `urllib.request.urlopen`, `http.client` connections and `urllib3` pools without one,
+    `aiohttp` sessions left on their 5-minute default, and any client given `timeout=None`.
+
+    ## Why it breaks production
+    `requests`, `urllib` and `urllib3` wait *forever* by default. When the upstream hangs
+    (overloaded, half-open TCP connection, a firewall dropping packets) every worker thread that
+    calls it blocks, the pool fills, health checks start failing and the outage spreads to every
+    endpoint of the service -- not just the one that needed the slow dependency.
+
+    ## Example
+    ```python
+    resp = requests.get(f"{PAYMENTS_URL}/charges/{charge_id}")
+    ```
+
+    ## Use instead
+    ```python
+    resp = requests.get(f"{PAYMENTS_URL}/charges/{charge_id}", timeout=(3.05, 10))
+    ```
+    Choose the read timeout from the upstream's latency SLO, and keep it below the timeout of
+    whoever calls you.
+    """
+    if ctx.facts.is_test or has_star_kwargs(node):
+        return
+    name = ctx.call_name or ""
+    timeout = keyword_value(node, "timeout")
+    if name.startswith("httpx."):
+        # httpx defaults to a 5 s timeout; only an explicit None disables it.
+        if timeout is not None and is_none(timeout):
+            ctx.report(node, f"{name}() with timeout=None can wait forever on a hung upstream")
+        return
+    if name.startswith("aiohttp."):
+        _check_aiohttp(node, name, ctx)
+        return
+    if name in _NO_DEFAULT_TIMEOUT:
+        position = _NO_DEFAULT_TIMEOUT[name]
+        value = argument(node, position, "timeout")
+        if value is None or is_none(value):
+            ctx.report(
+                node,
+                f"{name}() has no timeout and waits forever by default: "
+                "a hung upstream blocks this worker indefinitely",
+            )
+        return
+    # requests
+    if timeout is not None:
+        if is_none(timeout):
+            ctx.report(node, f"{name}() with timeout=None waits forever on a hung upstream")
+        return
+    if (".Session." in name or ".session." in name) and _mounts_adapter(ctx):
+        return
+    ctx.report(
+        node,
+        f"{name}() has no timeout: requests waits forever by default, so a hung upstream "
+        "blocks this worker indefinitely",
+    )
+
+
+def _check_aiohttp(node: ast.Call, name: str, ctx: PythonContext) -> None:
+    if name == "aiohttp.ClientTimeout":
+        if not node.args and not any(
+            k.arg in {"total", "sock_read", "sock_connect", "connect"} and not is_none(k.value)
+            for k in node.keywords
+        ):
+            ctx.report(node, "aiohttp.ClientTimeout() without total= or sock_read= never times out")
+        return
+    if not has_keyword(node, "timeout"):
+        ctx.report(
+            node,
+            f"{name}() relies on aiohttp's default 5-minute total timeout: a slow upstream ties "
+            "up this task far longer than any caller waits",
+            severity=Severity.MEDIUM,
+            confidence=Confidence.MEDIUM,
+        )
