@@ -347,3 +347,140 @@ def test_werkzeug_type_conversion() -> None:
         """
     )
     assert [r is not None for r in results] == [False, True]
+
+
+def test_membership_sanitises_only_where_the_check_holds() -> None:
+    """Issue 10 (new-user walk): ``if x in C: return ...`` then the query ran unreported."""
+    results = _sink_sources(
+        """\
+        from fastapi import FastAPI
+        app = FastAPI()
+        ALLOWED = {"a", "b"}
+
+        @app.get("/o/{order_id}")
+        def get_order(order_id: str, flag: bool):
+            if order_id in ALLOWED:
+                cur.execute(f"SELECT {order_id}")               # 0 true branch
+                return None
+            cur.execute(f"SELECT {order_id}")                   # 1 the check failed
+            if order_id not in ALLOWED:
+                cur.execute(f"SELECT {order_id}")               # 2 inside `not in`
+            elif flag:
+                cur.execute(f"SELECT {order_id}")               # 3 elif: the check held
+            if not order_id or order_id not in ALLOWED:
+                raise ValueError(order_id)
+            cur.execute(f"SELECT {order_id}")                   # 4 after a rejecting branch
+            x = [cur.execute(f"SELECT {order_id}") for _ in range(2) if order_id in ALLOWED]
+            order_id in ALLOWED and cur.execute(f"SELECT {order_id}")  # 6 after `and`
+            order_id = order_id.strip()
+            cur.execute(f"SELECT {order_id}")                   # 7 rebound from the checked value
+        """,
+        path="app/api.py",
+    )
+    assert [r is not None for r in results] == [
+        False,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
+    assert results[1] == "route parameter `order_id`"
+
+
+@pytest.mark.parametrize(
+    ("container", "sanitises"),
+    [
+        ('("a", "b")', True),
+        ('["a", "b"]', True),
+        ("KEYS", True),
+        ("FROZEN", True),
+        ("COLUMNS", True),
+        ("COLUMNS.keys()", True),
+        ("Mode", True),
+        ("Mode.__members__", True),
+        ("{m.value for m in Mode}", True),
+        ("local_allowed", True),
+        ("CACHE", False),
+        ("SEEN", False),
+        ("EMPTY", False),
+        ("REBOUND", False),
+        ("IMPORTED", False),
+        ("settings.ALLOWED", False),
+        ("allowed", False),
+        ("local_filled", False),
+        ("{m.value for m in items}", False),
+    ],
+)
+def test_membership_needs_a_constant_allow_list(container: str, sanitises: bool) -> None:
+    results = _sink_sources(
+        f"""\
+        import enum
+        from fastapi import FastAPI
+        from .constants import IMPORTED
+        app = FastAPI()
+        KEYS = {{"a", "b"}}
+        FROZEN = frozenset({{"a", "b"}})
+        COLUMNS = {{"name": "name", "date": "created_at"}}
+        CACHE = {{"a": 1}}
+        SEEN = {{"a"}}
+        EMPTY = {{}}
+        REBOUND = ("a", "b")
+
+        class Mode(str, enum.Enum):
+            A = "a"
+
+        def remember(key, value):
+            global REBOUND
+            CACHE[key] = value
+            SEEN.add(key)
+            REBOUND = REBOUND + (key,)
+
+        @app.get("/o/{{name}}")
+        def handler(name: str, allowed: str, items: str):
+            local_allowed = ("a", "b")
+            local_filled = {{"a"}}
+            local_filled.update(items)
+            if name not in {container}:
+                return None
+            cur.execute(f"SELECT {{name}}")
+        """,
+        path="app/api.py",
+    )
+    assert results == [None if sanitises else "route parameter `name`"]
+
+
+def test_helper_checks_sanitise_its_return_value_only_where_they_hold() -> None:
+    results = _sink_sources(
+        """\
+        from fastapi import FastAPI
+        app = FastAPI()
+        ALLOWED = ("asc", "desc")
+        CACHE = {}
+
+        def checked(sort):
+            if sort not in ALLOWED:
+                raise ValueError(sort)
+            return sort
+
+        def unchecked(sort):
+            if sort in CACHE:
+                return "asc"
+            return sort
+
+        def wrong_branch(sort):
+            if sort in ALLOWED:
+                return "asc"
+            return sort
+
+        @app.get("/items")
+        def items(sort: str):
+            cur.execute(f"SELECT * FROM t ORDER BY x {checked(sort)}")
+            cur.execute(f"SELECT * FROM t ORDER BY x {unchecked(sort)}")
+            cur.execute(f"SELECT * FROM t ORDER BY x {wrong_branch(sort)}")
+        """,
+        path="app/api.py",
+    )
+    assert [r is not None for r in results] == [False, True, True]

@@ -17,9 +17,10 @@ themselves. Lookups by key (``COLUMNS.get(sort)``, ``Model.objects.get(pk=x)``,
 conversions to numbers, booleans, UUIDs and dates everywhere, plus the sink-specific ones a rule
 passes (``shlex.quote`` for commands, ``secure_filename`` for paths, qualified attributes such
 as ``pathlib.Path.name``, ``os.path.splitext[1]``, request attributes such as ``request.url``),
-allow-lists (a name checked with ``in``/``not in`` against a constant collection in the same
-function) and the checks a sink asks for with markers (``PATH_CONTAINMENT_CHECK``,
-``URL_HOST_CHECK``, ``SAFE_REDIRECT_CHECK``, ``SEGMENT_PARAMETERS``).
+allow-lists (a name checked with ``in``/``not in`` against a constant collection, only where
+the check holds: see :mod:`prodready.engine.allowlist`) and the checks a sink asks for with
+markers (``PATH_CONTAINMENT_CHECK``, ``URL_HOST_CHECK``, ``SAFE_REDIRECT_CHECK``,
+``SEGMENT_PARAMETERS``).
 
 Sinks inside helpers: :func:`sink_flow` reports a sink reached by external data, and when the
 value only derives from the parameters of the enclosing module-level helper, remembers it;
@@ -34,6 +35,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from prodready.engine.allowlist import AllowListed, allow_listed, is_allow_listed
 from prodready.engine.analysis import dotted, function_flow, module_function, module_functions
 from prodready.engine.facts import Route
 from prodready.engine.python import ClassInfo, PythonContext, Scope
@@ -327,6 +329,7 @@ class _Tracer:
         self.sanitizers = sanitizers
         self.web_only = web_only
         self.guarded: frozenset[str] = frozenset()  # filled for the second pass, see run()
+        self.allowed: AllowListed = {}  # likewise: where membership checks prove a name safe
         self.request_filters = frozenset(
             entry.split(".", 1)[1] for entry in sanitizers if entry.startswith("request.")
         )
@@ -346,14 +349,15 @@ class _Tracer:
         if (found is None and self.reached == reached) or scope is None:
             return found
         guarded = _guards(scope.node, self.ctx, self.sanitizers)
-        if not guarded:
+        allowed = allow_listed(scope.node, self.ctx)
+        if not guarded and not allowed:
             return found
-        self.guarded, self.reached = guarded, reached
+        self.guarded, self.allowed, self.reached = guarded, allowed, reached
         self.limit = _position(expr)
         try:
             return self.trace(expr)
         finally:
-            self.guarded = frozenset()
+            self.guarded, self.allowed = frozenset(), {}
 
     def trace(self, expr: ast.AST | None, depth: int = 0) -> Source | None:
         if expr is None or depth > MAX_DEPTH or id(expr) in self.visiting:
@@ -439,7 +443,7 @@ class _Tracer:
 
     def _name(self, expr: ast.Name, depth: int) -> Source | None:
         name = expr.id
-        if name in self.guarded:
+        if name in self.guarded or is_allow_listed(expr, self.allowed):
             return None
         ctx = self.ctx
         scope = ctx.function
@@ -840,34 +844,33 @@ def _segment_parameter(name: str, ctx: PythonContext) -> bool:
 
 
 def _guards(function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -> frozenset[str]:
-    """Names the function checks before use, for this sink: compared against a constant
-    collection (``if mode not in ALLOWED: abort(400)``) -- their values are among known
-    constants afterwards -- and the names inspected by the checks the sink's markers ask for
-    (path containment, URL host allow-lists, safe-redirect checks), with the names their
-    values were built from."""
+    """Names inspected by the checks the sink's markers ask for (path containment, URL host
+    allow-lists, safe-redirect checks), with the names their values were built from. (A plain
+    allow-list check, ``if mode not in ALLOWED: abort(400)``, sanitises for every sink, but
+    only where it holds: :func:`prodready.engine.allowlist.allow_listed`.)"""
     markers = sanitizers & _GUARD_MARKERS
+    if not markers:
+        return frozenset()
     cache: dict[object, frozenset[str]] = ctx.module_state.setdefault("taint:guards", {})
     key = (id(function), markers)
     cached = cache.get(key)
     if cached is not None:
         return cached
     bindings = _bindings(function, ctx)
-    plain: set[str] = set()
     checked: list[ast.AST] = []
     for node in _own_nodes(function, ctx):
         if isinstance(node, ast.Compare):
             if (
-                isinstance(node.left, ast.Name)
+                (URL_HOST_CHECK in markers or SAFE_REDIRECT_CHECK in markers)
+                and isinstance(node.left, ast.Name)
                 and len(node.ops) == 1
                 and isinstance(node.ops[0], ast.In | ast.NotIn)
                 and _constant_collection(node.comparators[0], ctx)
             ):
-                plain.add(node.left.id)
-                if URL_HOST_CHECK in markers or SAFE_REDIRECT_CHECK in markers:
-                    checked.append(node.left)  # ``host in ALLOWED`` with host = urlparse(url)...
-            if markers and _guarding_compare(node, markers, bindings, ctx):
+                checked.append(node.left)  # ``host in ALLOWED`` with host = urlparse(url)...
+            if _guarding_compare(node, markers, bindings, ctx):
                 checked.append(node)
-        elif isinstance(node, ast.Call) and markers:
+        elif isinstance(node, ast.Call):
             if _guarding_call(node, markers, bindings):
                 func = node.func
                 checked.append(func.value if isinstance(func, ast.Attribute) else node)
@@ -877,7 +880,7 @@ def _guards(function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -
             if _tests_host(node.test, bindings):
                 checked.append(node.test)
             checked.extend(_validated(node.test))
-    names = set(plain)
+    names: set[str] = set()
     for expr in checked:
         names |= _names_in(expr)
     result = frozenset(_built_from(names, bindings))
@@ -1076,6 +1079,7 @@ def _returned_parameters(
     summaries[key] = []  # recursion guard
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
     guarded = _guards(function, ctx, sanitizers)
+    allowed = allow_listed(function, ctx)
     flow = function_flow(function, ctx)
     reached: set[str] = set()
     pending = list(flow.returns)
@@ -1085,8 +1089,9 @@ def _returned_parameters(
         if id(expr) in seen:
             continue
         seen.add(id(expr))
-        for name in _names_through(expr, ctx, sanitizers):
-            if name in guarded:
+        for use in _names_through(expr, ctx, sanitizers):
+            name = use.id
+            if name in guarded or is_allow_listed(use, allowed):
                 continue
             if name in params:
                 reached.add(name)
@@ -1114,15 +1119,15 @@ def _own_nodes(function: ast.AST, ctx: PythonContext) -> list[ast.AST]:
     return found
 
 
-def _names_through(expr: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -> set[str]:
-    """Names whose value can flow into ``expr`` (not through sanitising calls, lookups by key
-    or comparisons)."""
-    names: set[str] = set()
+def _names_through(expr: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -> list[ast.Name]:
+    """The uses of names whose value can flow into ``expr`` (not through sanitising calls,
+    lookups by key or comparisons)."""
+    names: list[ast.Name] = []
     stack: list[ast.AST] = [expr]
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Name):
-            names.add(node.id)
+            names.append(node)
             continue
         if isinstance(node, ast.Compare | ast.Lambda | ast.Constant):
             continue
