@@ -1,0 +1,1 @@
+"""Observability: whether the service can be watched, debugged and probed in production."""
