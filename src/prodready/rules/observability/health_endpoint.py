@@ -1,0 +1,204 @@
+"""Observability: a service without a health endpoint (OBS002, project rule)."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from prodready.engine.project import Evidence, ProjectContext, ProjectFacts
+from prodready.engine.python import ModuleEnd, PythonContext
+from prodready.engine.registry import project_rule
+from prodready.model import Category, Confidence, Severity
+from prodready.rules._service import (
+    _APP_CALLS,
+    Found,
+    _app_components,
+    _apps,
+    _by_path,
+    _confidence,
+    _django_root_urls,
+    _evidence,
+    _lowered,
+    _mark,
+    _marks,
+    _Modules,
+    _serverless,
+    _with_django,
+)
+
+# -- OBS002 -------------------------------------------------------------------------------------
+
+# Calls that add routes besides decorators (their path strings are collected as text).
+_ROUTE_CALLS = (
+    "starlette.routing.Route",
+    "starlette.routing.WebSocketRoute",
+    "starlette.routing.Mount",
+    "aiohttp.web.get",
+    "aiohttp.web.post",
+    "aiohttp.web.put",
+    "aiohttp.web.delete",
+    "aiohttp.web.route",
+    "aiohttp.web.view",
+    "django.urls.path",
+    "django.urls.re_path",
+    "django.conf.urls.url",
+)
+_ROUTE_METHODS = (
+    "add_url_rule",
+    "add_api_route",
+    "add_route",
+    "add_get",
+    "add_post",
+    "add_resource",
+    "add_view",
+)
+_HEALTH_WORDS = re.compile(r"health|livez|readyz|liveness|readiness|heartbeat|watchman", re.I)
+_PROBE_SEGMENTS = frozenset(
+    {"ping", "_ping", "status", "_status", "ready", "live", "alive", "up", "__lbheartbeat__"}
+)
+_HEALTH_TEXT = ("health", "livez", "readyz", "liveness", "readiness", "heartbeat", "watchman")
+# A quoted path with a probe segment: "/ping", "/api/status", "ready/".
+_PROBE_TEXT = re.compile(
+    r"""["'][^"'\s]*/_?(?:ping|status|ready|live|alive|up)\b|["']_?(?:ping|status|ready|live)/"""
+)
+# Packages that serve a health endpoint (django-health-check, fastapi-health, flask-healthz...)
+# are matched by name; starlette-exporter is named by the catalog as sufficient too.
+_HEALTH_PACKAGES = ("starlette_exporter",)
+
+
+def _is_health_path(text: str | None) -> bool:
+    if not text:
+        return False
+    if _HEALTH_WORDS.search(text):
+        return True
+    if "/" not in text:
+        return False
+    return any(segment.lower() in _PROBE_SEGMENTS for segment in text.strip("^$").split("/"))
+
+
+def _health_marks(module: ast.AST, ctx: PythonContext) -> Found | None:
+    """A probe path (``"/healthz"``, ``"ping/"``), or a name that says health (a view, a
+    router, a health-check package): one mark per module is enough."""
+    lower = _lowered(ctx)
+    if not any(word in lower for word in _HEALTH_TEXT) and not (
+        "/" in lower and _PROBE_TEXT.search(lower)
+    ):
+        return None
+    for node in ast.walk(module):
+        text: str | None = None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            value = node.value
+            short = len(value) <= 200 and not any(char.isspace() for char in value)
+            if short and _is_health_path(value):
+                return [_mark("health", node.lineno)]
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            text = node.name
+        elif isinstance(node, ast.Name):
+            text = node.id
+        elif isinstance(node, ast.Attribute):
+            text = node.attr
+        elif isinstance(node, ast.alias):
+            text = node.name
+        elif isinstance(node, ast.ImportFrom):
+            text = node.module
+        if text and (_HEALTH_WORDS.search(text) or text.startswith(_HEALTH_PACKAGES)):
+            return [_mark("health", getattr(node, "lineno", 1))]
+    return None
+
+
+@project_rule(
+    nodes=(ModuleEnd,),
+    collect=_with_django(_health_marks),
+    code="OBS002",
+    name="missing-health-endpoint",
+    category=Category.OBSERVABILITY,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Web service with routes but no health/readiness endpoint anywhere for probes",
+    calls=(
+        *_APP_CALLS,
+        *_ROUTE_CALLS,
+        *(f"*.{method}" for method in _ROUTE_METHODS),
+    ),
+    fix="Add a cheap GET /healthz (liveness) and a GET /readyz that checks dependencies.",
+)
+def missing_health_endpoint(project: ProjectFacts, ctx: ProjectContext) -> None:
+    """
+    ## What it does
+    Flags a web service -- a FastAPI, Starlette, Flask, Quart, aiohttp, Django... application
+    created in service code -- when nothing wired to it (the modules it imports, the modules
+    that import it, for Django the whole project) defines a health check: no route path with
+    `health`, `healthz`, `livez`, `readyz`, `ping`, `status`, `ready` or `live`, no Django
+    `path("healthz/", ...)`, no health-check package (`django-health-check`, `fastapi-health`,
+    `flask-healthz`...). Reported once per application, at the app object. Libraries, tests,
+    examples and serverless apps (Mangum, Lambda adapters) are skipped.
+
+    ## Why it breaks production
+    Orchestrators (Kubernetes, ECS, load balancers, PaaS routers) decide whether to restart an
+    instance and whether to send it traffic from a probe. Without an endpoint made for that,
+    probes hit a real page (slow, authenticated, touching the database) or only check the TCP
+    port: a hung worker keeps receiving traffic, and a new instance gets requests before it
+    can serve them.
+
+    ## Example
+    ```python
+    app = FastAPI()
+    app.include_router(orders.router)  # no /healthz in main.py, orders.py or anywhere else
+    ```
+
+    ## Use instead
+    ```python
+    app = FastAPI()
+    app.include_router(orders.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz():
+        return {"status": "ok"}  # liveness: the process serves requests
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz():
+        db.execute(text("SELECT 1"))  # readiness: dependencies reachable
+        return {"status": "ready"}
+    ```
+    """
+    apps = _apps(project, "OBS002")
+    if not apps:
+        return
+    collected = _evidence(project, "OBS002")
+    evidence = _by_path(collected)
+    urlconf = _django_root_urls(project, collected)
+    for app, component in _app_components(apps, _Modules(project), project):
+        if _serverless(project, ctx, component):
+            continue
+        routes = [
+            route
+            for path in sorted(component)
+            for route in project.modules.get(path, {}).get("routes", [])
+        ]
+        added = [
+            item
+            for path in component
+            for item in evidence.get(path, [])
+            if item.name in _ROUTE_CALLS or item.name.rsplit(".", 1)[-1] in _ROUTE_METHODS
+        ]
+        if not routes and not added:
+            continue  # no route known: nothing to judge
+        if any(
+            _is_health_path(route.get("path"))
+            or (route.get("path") is None and route.get("framework") != "django")
+            for route in routes
+        ):
+            continue  # a probe route, or a route whose path is computed (may be the probe)
+        if any(_marks(evidence.get(path, []), "health") for path in component):
+            continue
+        count = len(routes) + len(added)
+        # A Django project is told at its root URLconf, where the probe paths belong.
+        where = (urlconf if app.kind == "Django" else None) or Evidence(app.path, "", app.line)
+        ctx.report(
+            where.path,
+            where.line,
+            f"this {app.kind} app serves {count} route(s) but the service defines no health "
+            "endpoint anywhere: orchestrators cannot tell a hung or unready instance from a "
+            "healthy one. Add GET /healthz (liveness) and GET /readyz (readiness)",
+            confidence=_confidence(project),
+        )
