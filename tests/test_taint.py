@@ -484,3 +484,45 @@ def test_helper_checks_sanitise_its_return_value_only_where_they_hold() -> None:
         path="app/api.py",
     )
     assert [r is not None for r in results] == [False, True, True]
+
+
+def test_host_membership_checks_hold_only_on_their_branch_and_for_constant_hosts() -> None:
+    """``host = urlparse(url).hostname; if host not in ALLOWED_HOSTS: abort(400)`` makes ``url``
+    safe for a URL sink; a cache of hosts, or the branch where the check failed, does not."""
+    from prodready.engine.taint import URL_HOST_CHECK
+
+    results = _sink_sources(
+        """\
+        from urllib.parse import urlparse
+        from flask import Flask, request, abort
+        app = Flask(__name__)
+        ALLOWED_HOSTS = {"api.example.com"}
+        SEEN_HOSTS = {}
+
+        @app.get("/a")
+        def allowed():
+            url = request.args["url"]
+            host = urlparse(url).hostname
+            if host not in ALLOWED_HOSTS:
+                abort(400)
+            open(url)
+
+        @app.get("/b")
+        def cached():
+            url = request.args["url"]
+            host = urlparse(url).hostname
+            if host not in SEEN_HOSTS:
+                abort(400)
+            open(url)
+
+        @app.get("/c")
+        def wrong_branch():
+            url = request.args["url"]
+            host = urlparse(url).hostname
+            if host in ALLOWED_HOSTS:
+                return open(url)
+            open(url)
+        """,
+        sanitizers=frozenset({URL_HOST_CHECK}),
+    )
+    assert [r is not None for r in results] == [False, True, False, True]

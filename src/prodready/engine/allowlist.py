@@ -15,7 +15,7 @@ nothing.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from prodready.engine.analysis import dotted
 from prodready.engine.python import PythonContext
@@ -23,6 +23,7 @@ from prodready.engine.python import PythonContext
 Position = tuple[int, int]
 Region = tuple[Position, Position]  # [start, end) in (line, column) order
 AllowListed = dict[str, list[Region]]
+Subjects = Callable[[ast.expr], frozenset[str]]
 
 # Methods that change a set, list or dict in place.
 _MUTATING_METHODS = frozenset(
@@ -38,20 +39,33 @@ _ENUM_ATTRIBUTES = frozenset({"__members__", "_value2member_map_", "_member_map_
 _EXITING_CALLS = frozenset({"abort", "exit", "_exit", "fail", "quit", "error_404", "http_error"})
 
 
-def allow_listed(function: ast.AST, ctx: PythonContext) -> AllowListed:
+def allow_listed(
+    function: ast.AST,
+    ctx: PythonContext,
+    subjects: Subjects | None = None,
+    kind: str = "plain",
+) -> AllowListed:
     """For each name, the regions of ``function`` where a membership check proved it is one of
-    the constants of an allow-list (computed once per function)."""
-    cache: dict[int, AllowListed] = ctx.module_state.setdefault("allowlist:regions", {})
-    cached = cache.get(id(function))
+    the constants of an allow-list (computed once per function and ``kind``).
+
+    ``subjects`` names what a check of an expression proves safe (by default, ``x`` for
+    ``x in C`` and nothing for ``f(x) in C``); a sink can pass its own -- for a URL sink, a
+    check of ``urlparse(url).hostname`` proves ``url`` safe."""
+    cache: dict[tuple[int, str], AllowListed] = ctx.module_state.setdefault("allowlist:regions", {})
+    cached = cache.get((id(function), kind))
     if cached is not None:
         return cached
-    finder = _RegionFinder(function, ctx)
+    finder = _RegionFinder(function, ctx, subjects or _checked_name)
     body = getattr(function, "body", None)
     if isinstance(body, list):
         finder.block(body)
     result = {name: finder.cut(name, regions) for name, regions in finder.found.items()}
-    cache[id(function)] = result
+    cache[(id(function), kind)] = result
     return result
+
+
+def _checked_name(subject: ast.expr) -> frozenset[str]:
+    return frozenset({subject.id}) if isinstance(subject, ast.Name) else frozenset()
 
 
 def is_allow_listed(name: ast.Name, regions: AllowListed) -> bool:
@@ -64,9 +78,10 @@ def is_allow_listed(name: ast.Name, regions: AllowListed) -> bool:
 
 
 class _RegionFinder:
-    def __init__(self, function: ast.AST, ctx: PythonContext) -> None:
+    def __init__(self, function: ast.AST, ctx: PythonContext, subjects: Subjects) -> None:
         self.function = function
         self.ctx = ctx
+        self.subjects = subjects
         self.found: dict[str, list[Region]] = {}
 
     def add(self, names: set[str], region: Region | None) -> None:
@@ -132,14 +147,12 @@ class _RegionFinder:
             return set.intersection(*trues), set().union(*falses)
         if (
             isinstance(test, ast.Compare)
-            and isinstance(test.left, ast.Name)
             and len(test.ops) == 1
             and isinstance(test.ops[0], ast.In | ast.NotIn)
             and self.constant_allow_list(test.comparators[0])
         ):
-            if isinstance(test.ops[0], ast.In):
-                return {test.left.id}, set()
-            return set(), {test.left.id}
+            names = set(self.subjects(test.left))
+            return (names, set()) if isinstance(test.ops[0], ast.In) else (set(), names)
         return set(), set()
 
     def constant_allow_list(self, expr: ast.expr) -> bool:

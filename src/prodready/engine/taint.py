@@ -349,7 +349,7 @@ class _Tracer:
         if (found is None and self.reached == reached) or scope is None:
             return found
         guarded = _guards(scope.node, self.ctx, self.sanitizers)
-        allowed = allow_listed(scope.node, self.ctx)
+        allowed = _allowed(scope.node, self.ctx, self.sanitizers)
         if not guarded and not allowed:
             return found
         self.guarded, self.allowed, self.reached = guarded, allowed, reached
@@ -860,14 +860,6 @@ def _guards(function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -
     checked: list[ast.AST] = []
     for node in _own_nodes(function, ctx):
         if isinstance(node, ast.Compare):
-            if (
-                (URL_HOST_CHECK in markers or SAFE_REDIRECT_CHECK in markers)
-                and isinstance(node.left, ast.Name)
-                and len(node.ops) == 1
-                and isinstance(node.ops[0], ast.In | ast.NotIn)
-                and _constant_collection(node.comparators[0], ctx)
-            ):
-                checked.append(node.left)  # ``host in ALLOWED`` with host = urlparse(url)...
             if _guarding_compare(node, markers, bindings, ctx):
                 checked.append(node)
         elif isinstance(node, ast.Call):
@@ -886,6 +878,22 @@ def _guards(function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -
     result = frozenset(_built_from(names, bindings))
     cache[key] = result
     return result
+
+
+def _allowed(function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -> AllowListed:
+    """Where allow-list checks prove names safe. For a URL sink, checking the host of a URL
+    against an allow-list proves the URL safe too (``if urlparse(url).hostname not in
+    ALLOWED_HOSTS: abort(400)``, or through ``host = urlparse(url).hostname``)."""
+    if URL_HOST_CHECK not in sanitizers:
+        return allow_listed(function, ctx)
+    bindings = _bindings(function, ctx)
+
+    def checked_host(subject: ast.expr) -> frozenset[str]:
+        if not _hostish(subject, bindings):
+            return frozenset({subject.id}) if isinstance(subject, ast.Name) else frozenset()
+        return frozenset(_built_from(_names_in(subject), bindings))
+
+    return allow_listed(function, ctx, checked_host, kind=URL_HOST_CHECK)
 
 
 _PREDICATE_PREFIXES = ("is_", "check_", "validate", "valid_", "has_valid", "allowed_")
@@ -952,6 +960,8 @@ def _guarding_compare(
         if hosts and others:
             if SAFE_REDIRECT_CHECK in markers:
                 return True
+            if any(isinstance(op, ast.In | ast.NotIn) for op in node.ops) and len(node.ops) == 1:
+                return False  # a host allow-list holds only where it is true: see _allowed()
             return all(_constant_like(other, ctx) for other in others)
     return False
 
@@ -1079,7 +1089,7 @@ def _returned_parameters(
     summaries[key] = []  # recursion guard
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
     guarded = _guards(function, ctx, sanitizers)
-    allowed = allow_listed(function, ctx)
+    allowed = _allowed(function, ctx, sanitizers)
     flow = function_flow(function, ctx)
     reached: set[str] = set()
     pending = list(flow.returns)
