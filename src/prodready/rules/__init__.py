@@ -7,6 +7,11 @@ entry-point group points at ``BUILTIN_PACK``).
 from prodready.engine.registry import RulePack
 
 BUILTIN_MODULES = (
+    "prodready.rules.concurrency.async_state",
+    "prodready.rules.concurrency.blocking_in_async",
+    "prodready.rules.concurrency.idempotency",
+    "prodready.rules.concurrency.message_acks",
+    "prodready.rules.concurrency.races",
     "prodready.rules.data_access.connections",
     "prodready.rules.data_access.orm_in_responses",
     "prodready.rules.data_access.queries_in_loops",
@@ -43,7 +48,6 @@ BUILTIN_MODULES = (
     "prodready.rules.security.templates",
     "prodready.rules.security.tls_verification",
     "prodready.rules.api_contract",
-    "prodready.rules.concurrency",
     "prodready.rules.configuration",
     "prodready.rules.dockerfile",
     "prodready.rules.error_handling",

@@ -1,0 +1,1 @@
+"""Concurrency: races, duplicate side effects and blocked event loops under parallel load."""
