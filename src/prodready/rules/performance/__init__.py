@@ -1,0 +1,1 @@
+"""Performance: work that is fine in a demo and expensive per request at scale."""
