@@ -1,0 +1,127 @@
+"""Configuration: secrets read with an insecure default (CFG002)."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from prodready.engine.analysis import constant_str, env_lookup, keyword_value
+from prodready.engine.python import PythonContext
+from prodready.engine.registry import python_rule
+from prodready.engine.secrets import secret_name
+from prodready.model import Category, Severity
+from prodready.rules.configuration._shared import _dev_only_file
+
+# -- CFG002 -----------------------------------------------------------------------------------
+
+
+_PLACEHOLDER_SECRETS = re.compile(r"^\s*$|^\$\{?\w+\}?$|^<[^>]*>$")
+
+
+def _is_secret_name(name: str | None) -> bool:
+    return name is not None and secret_name(name)
+
+
+def _literal_secret(expr: ast.AST | None) -> str | None:
+    value = constant_str(expr)
+    if value is None and isinstance(expr, ast.Call) and expr.args:
+        # SecretStr("..."), Field("..."), Field(default="...")
+        value = constant_str(expr.args[0])
+    if value is None and isinstance(expr, ast.Call):
+        value = constant_str(keyword_value(expr, "default"))
+    if value is None or _PLACEHOLDER_SECRETS.match(value):
+        return None
+    return value
+
+
+@python_rule(
+    code="CFG002",
+    name="secret-with-insecure-default",
+    category=Category.CONFIGURATION,
+    severity=Severity.HIGH,
+    summary="Secret read from the environment with a hardcoded fallback value",
+    calls=(
+        "os.getenv",
+        "os.environ.get",
+        "os.environ.setdefault",
+        "decouple.*",
+        "starlette.config.Config",
+        "environ.Env",
+        "environ.Env.*",
+    ),
+    nodes=(ast.AnnAssign, ast.BoolOp),
+    fix='Require it: SECRET_KEY = os.environ["SECRET_KEY"] (fails at startup when missing).',
+)
+def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags secrets -- variables named like `SECRET_KEY`, `JWT_SECRET`, `DB_PASSWORD`,
+    `API_KEY`, `*_TOKEN` -- read from the environment with a non-empty literal fallback:
+    `os.getenv("SECRET_KEY", "dev-secret")`, `os.environ.get(...)`, python-decouple
+    `config("API_KEY", default="...")`, django-environ `env("SECRET_KEY", default="...")`,
+    `os.getenv("JWT_SECRET") or "changeme"`, and pydantic `BaseSettings` fields such as
+    `secret_key: str = "..."`. Dev/local/test settings files and tests are skipped.
+
+    ## Why it breaks production
+    When the variable is missing -- a typo in the manifest, a secret not mounted, a new
+    environment -- the service does not fail: it starts and runs with a secret that is in the
+    repository, in every fork and in the model that wrote it. Anyone can then forge session
+    cookies, JWTs and password-reset tokens, or log into the database with the default password.
+
+    ## Example
+    ```python
+    SECRET_KEY = os.getenv("SECRET_KEY", "django-insecure-dev-key")
+    JWT_SECRET = os.environ.get("JWT_SECRET", "changeme")
+    ```
+
+    ## Use instead
+    ```python
+    SECRET_KEY = os.environ["SECRET_KEY"]  # KeyError at startup when missing
+
+    class Settings(BaseSettings):
+        jwt_secret: SecretStr  # required: validation fails when unset
+    ```
+    """
+    if ctx.facts.is_test or _dev_only_file(ctx):
+        return
+    if isinstance(node, ast.Call):
+        lookup = env_lookup(node, ctx)
+        if lookup is None or not _is_secret_name(lookup.name):
+            return
+        value = _literal_secret(lookup.default) if lookup.default is not None else None
+        if value is None or isinstance(lookup.default, ast.Call):
+            return
+        _report_secret_default(node, lookup.name or "", ctx, value)
+        return
+    if isinstance(node, ast.BoolOp):
+        if not isinstance(node.op, ast.Or) or len(node.values) != 2:
+            return
+        lookup = env_lookup(node.values[0], ctx)
+        if lookup is None or lookup.default is not None or not _is_secret_name(lookup.name):
+            return
+        fallback = _literal_secret(node.values[1])
+        if constant_str(node.values[1]) is None or fallback is None:
+            return
+        _report_secret_default(node.values[1], lookup.name or "", ctx, fallback)
+        return
+    # A settings class field: ``secret_key: str = "..."``.
+    if ctx.function is not None or not ctx.classes or not isinstance(node, ast.AnnAssign):
+        return
+    owner = ctx.classes[-1]
+    if not any(base.endswith("BaseSettings") for base in owner.bases):
+        return
+    if not isinstance(node.target, ast.Name) or not secret_name(node.target.id):
+        return
+    default = _literal_secret(node.value)
+    if default is None:
+        return
+    _report_secret_default(node, node.target.id, ctx, default)
+
+
+def _report_secret_default(node: ast.AST, name: str, ctx: PythonContext, value: str) -> None:
+    ctx.report(
+        node,
+        f"{name} falls back to a hardcoded value: if the variable is missing in production "
+        "the service runs with a publicly known secret. Make it required and fail at startup",
+        secret=value,
+    )

@@ -1,0 +1,330 @@
+"""Configuration: localhost URLs hard-coded in service code (CFG001)."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from prodready.engine.analysis import (
+    constant_str,
+    dotted,
+    env_lookup,
+    is_example_code,
+    is_framework_source,
+    is_script,
+    log_call,
+    runs_consumer,
+)
+from prodready.engine.python import ModuleEnd, PythonContext
+from prodready.engine.registry import python_rule
+from prodready.model import Category, Confidence, Severity
+from prodready.rules.configuration._shared import _LOCAL_GATE, _dev_guard, _dev_only_file
+
+# -- CFG001 -----------------------------------------------------------------------------------
+
+_LOCAL_HOSTS = r"(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|0\.0\.0\.0|\[::1\])"
+_LOCAL_URL = re.compile(
+    rf"^[a-z][a-z0-9+.-]*://([^/@\s]*@)?{_LOCAL_HOSTS}(?=[:/?#]|$)", re.IGNORECASE
+)
+_LOCAL_DSN = re.compile(rf"(^|\s)host={_LOCAL_HOSTS}(\s|$)")
+_BARE_HOST = re.compile(rf"^{_LOCAL_HOSTS}(:\d+)?$|^::1$", re.IGNORECASE)
+# Clients whose host argument names a dependency (not a listen address).
+_CLIENT_HOST_ARGS: dict[str, int | None] = {
+    "redis.Redis": 0,
+    "redis.StrictRedis": 0,
+    "redis.asyncio.Redis": 0,
+    "redis.ConnectionPool": None,
+    "redis.asyncio.ConnectionPool": None,
+    "psycopg2.connect": None,
+    "psycopg.connect": None,
+    "psycopg.AsyncConnection.connect": None,
+    "asyncpg.connect": None,
+    "asyncpg.create_pool": None,
+    "aiomysql.connect": None,
+    "aiomysql.create_pool": None,
+    "pymysql.connect": None,
+    "MySQLdb.connect": None,
+    "mysql.connector.connect": None,
+    "pymongo.MongoClient": 0,
+    "motor.motor_asyncio.AsyncIOMotorClient": 0,
+    "pika.ConnectionParameters": 0,
+    "kafka.KafkaProducer": None,
+    "kafka.KafkaConsumer": None,
+    "aiokafka.AIOKafkaProducer": None,
+    "aiokafka.AIOKafkaConsumer": None,
+    "elasticsearch.Elasticsearch": 0,
+    "smtplib.SMTP": 0,
+    "smtplib.SMTP_SSL": 0,
+    "pymemcache.client.base.Client": 0,
+    "memcache.Client": 0,
+    "cassandra.cluster.Cluster": 0,
+    "clickhouse_driver.Client": 0,
+}
+_HOST_KEYWORDS = frozenset(
+    {"host", "hosts", "hostname", "bootstrap_servers", "server", "servers", "contact_points"}
+)
+_HOST_KEYS = frozenset({"host", "HOST", "hostname", "bootstrap.servers", "bootstrap_servers"})
+_DEPENDENCY_WORD = re.compile(
+    r"^(db|database|postgres\w*|pg|mysql|maria\w*|redis|mongo\w*|rabbit\w*|amqp|kafka|broker"
+    r"|cache|memcache\w*|elastic\w*|es|smtp|email|mail|celery|queue|mq|nats|cassandra"
+    r"|clickhouse)$"
+)
+_HOST_WORDS = frozenset({"host", "hostname", "server", "servers", "addr", "address"})
+
+
+def _dependency_host_name(name: str | None) -> bool:
+    """``DB_HOST``, ``redis_host``, ``KAFKA_BOOTSTRAP_SERVERS``: the address of a dependency
+    (``HOST`` alone is usually the listen address)."""
+    tokens = [token for token in (name or "").lower().split("_") if token]
+    if len(tokens) < 2 or tokens[-1] not in _HOST_WORDS:
+        return False
+    return any(_DEPENDENCY_WORD.match(token) for token in tokens[:-1])
+
+
+# Where a localhost URL is a description or an allow-list entry, not a dependency.
+_NOT_A_DEPENDENCY = re.compile(
+    r"origin|cors|allowed_hosts|internal_ips|csrf|trusted|help|description|example|summary"
+    r"|title|^docs?$|docs_url|message|msg",
+    re.IGNORECASE,
+)
+_MESSAGE_CALLS = re.compile(
+    r"(^|\.)(print|echo|secho|warn|warning|info|debug|error|exception|critical|log"
+    r"|startswith|endswith|replace|split|strip|removeprefix|removesuffix|format|join|"
+    r"[A-Za-z]*(Error|Exception|Warning))$"
+)
+_CONTAINERS = (
+    ast.List,
+    ast.Tuple,
+    ast.Set,
+    ast.JoinedStr,
+    ast.FormattedValue,
+    ast.BinOp,
+    ast.Starred,
+)
+
+
+class _LocalCandidate:
+    __slots__ = ("bare", "node")
+
+    def __init__(self, node: ast.Constant, bare: bool) -> None:
+        self.node = node
+        self.bare = bare
+
+
+@python_rule(
+    code="CFG001",
+    name="hardcoded-localhost-url",
+    category=Category.CONFIGURATION,
+    severity=Severity.MEDIUM,
+    summary="Dependency address hardcoded to localhost: wrong as soon as it runs in a container",
+    nodes=(ast.Constant, ModuleEnd),
+    fix="Read the address from configuration (an environment variable without a localhost "
+    "default) and fail at startup when it is missing.",
+)
+def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags URLs and hosts that point at the local machine (`localhost`, `127.0.0.1`,
+    `0.0.0.0`, `::1`) used as the address of a dependency: connection strings
+    (`postgresql://user@localhost/db`, `redis://127.0.0.1:6379/0`), service base URLs, and
+    `host="localhost"` given to database, cache and broker clients. As the default of an
+    environment lookup or a settings field it is reported at low severity. Listen addresses
+    (`app.run(host="127.0.0.1")`), CORS/allowed-host lists, log messages, docstrings,
+    `__main__` blocks, scripts, tests and dev/local/test settings files are skipped.
+
+    ## Why it breaks production
+    In a container, `localhost` is the container itself: the database, Redis or sibling
+    service is not there, so the service fails to connect -- or, worse, a silent fallback
+    default makes a missing environment variable look like a connection problem at 3 a.m.
+    rather than a configuration error at deploy time.
+
+    ## Example
+    ```python
+    engine = create_engine("postgresql://app:app@localhost:5432/orders")
+    cache = redis.Redis(host="localhost", port=6379)
+    ```
+
+    ## Use instead
+    ```python
+    engine = create_engine(os.environ["DATABASE_URL"])  # fails fast when unset
+    cache = redis.Redis.from_url(os.environ["REDIS_URL"])
+    ```
+    """
+    gate = ctx.module_state.get("CFG001:gate")
+    if gate is None:
+        gate = ctx.module_state["CFG001:gate"] = bool(_LOCAL_GATE.search(ctx.source))
+    if not gate:
+        return
+    candidates: list[_LocalCandidate] = ctx.rule_state(list, module=True)
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if (
+            isinstance(value, str)
+            and len(value) < 300
+            and (_BARE_HOST.match(value) or _LOCAL_URL.match(value) or _LOCAL_DSN.search(value))
+        ):
+            candidates.append(_LocalCandidate(node, bool(_BARE_HOST.match(value))))
+        return
+    # ModuleEnd: imports and routes are complete, so the module's kind is known.
+    if not candidates:
+        return
+    if ctx.facts.is_test or is_script(ctx) or is_framework_source(ctx) or _dev_only_file(ctx):
+        return
+    if is_example_code(ctx):
+        return
+    parents = ctx.parents()
+    for candidate in candidates:
+        verdict = _localhost_use(candidate, parents, ctx)
+        if verdict is None:
+            continue
+        text = str(candidate.node.value)
+        if verdict == "fallback":
+            ctx.report(
+                candidate.node,
+                f"'{text}' is a fallback default: when the setting is missing in production the "
+                "service silently talks to localhost. Require the variable instead (fail at "
+                "startup)",
+                severity=Severity.LOW,
+                confidence=Confidence.MEDIUM,
+            )
+        else:
+            ctx.report(
+                candidate.node,
+                f"'{text}' is hardcoded: in a container localhost is the container itself, so "
+                "this dependency is unreachable in production. Read it from configuration",
+            )
+
+
+def _localhost_use(
+    candidate: _LocalCandidate, parents: dict[int, ast.AST], ctx: PythonContext
+) -> str | None:
+    """How a localhost literal is used: "hardcoded", "fallback", or None (not a dependency)."""
+    child: ast.AST | None = candidate.node
+    parent = parents.get(id(child))
+    while True:
+        if isinstance(parent, _CONTAINERS):
+            pass
+        elif isinstance(parent, ast.keyword) and _is_dict_call(parents.get(id(parent)), ctx):
+            # dict(broker_url="redis://localhost"): a mapping entry, like a dict literal's
+            if parent.arg is not None and _NOT_A_DEPENDENCY.search(parent.arg):
+                return None
+            if candidate.bare and parent.arg not in _HOST_KEYS:
+                return None
+            child, parent = parent, parents.get(id(parent))
+        elif isinstance(parent, ast.IfExp):
+            if child is parent.test or _dev_guard(parent.test, ctx):
+                return None  # "a if DEBUG else b": a dev-only value
+        elif isinstance(parent, ast.Dict) and child in parent.values:
+            key = constant_str(parent.keys[parent.values.index(child)])
+            if key is not None and _NOT_A_DEPENDENCY.search(key):
+                return None
+            if key in _HOST_KEYS:  # {"HOST": "localhost"}: a connection setting
+                return _in_dev_branch(parent, parents, ctx, "hardcoded")
+            if candidate.bare:
+                return None
+        else:
+            break
+        child, parent = parent, parents.get(id(parent))
+    if parent is None or isinstance(parent, ast.Expr | ast.Compare | ast.Dict):
+        return None  # docstring, comparison, dict key
+    if isinstance(parent, ast.BoolOp) and isinstance(parent.op, ast.Or):
+        if parent.values and parent.values[-1] is child and env_lookup(parent.values[0], ctx):
+            return _in_dev_branch(parent, parents, ctx, "fallback")
+        return None
+    if isinstance(parent, ast.keyword):
+        call = parents.get(id(parent))
+        if parent.arg is None or _NOT_A_DEPENDENCY.search(parent.arg):
+            return None
+        if not isinstance(call, ast.Call):
+            return None
+        return _call_use(call, child, parent.arg, candidate, parents, ctx)
+    if isinstance(parent, ast.Call):
+        if child is parent.func:
+            return None  # "http://localhost".format(...): judged through the caller
+        return _call_use(parent, child, None, candidate, parents, ctx)
+    if isinstance(parent, ast.Assign | ast.AnnAssign):
+        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        names = [dotted(target) or "" for target in targets]
+        if any(_NOT_A_DEPENDENCY.search(name) for name in names):
+            return None
+        if candidate.bare and not any(_dependency_host_name(n) for n in names):
+            return None
+        owner = parents.get(id(parent))
+        if isinstance(owner, ast.ClassDef) and any(
+            (dotted(base) or "").endswith("Settings") for base in owner.bases
+        ):
+            return "fallback"  # a settings field default, overridable from the environment
+        return _in_dev_branch(parent, parents, ctx, "hardcoded")
+    if isinstance(parent, ast.arguments):
+        return None if candidate.bare else "fallback"  # a parameter default
+    if isinstance(parent, ast.Return) and not candidate.bare:
+        return _in_dev_branch(parent, parents, ctx, "hardcoded")
+    return None
+
+
+def _call_use(
+    call: ast.Call,
+    child: ast.AST | None,
+    keyword_name: str | None,
+    candidate: _LocalCandidate,
+    parents: dict[int, ast.AST],
+    ctx: PythonContext,
+) -> str | None:
+    callee = ctx.qualname(call.func) or dotted(call.func) or ""
+    lookup = env_lookup(call, ctx)
+    if lookup is not None:
+        if child is not lookup.default:
+            return None
+        if candidate.bare and not _dependency_host_name(lookup.name):
+            return None  # os.getenv("HOST", "0.0.0.0"): a listen address
+        return _in_dev_branch(call, parents, ctx, "fallback")
+    if _MESSAGE_CALLS.search(callee) or log_call(call, ctx) is not None:
+        return None
+    method = call.func.attr if isinstance(call.func, ast.Attribute) else ""
+    if method in {"get", "pop", "setdefault"} and len(call.args) > 1 and call.args[1] is child:
+        return "fallback"  # config.get("url", "http://localhost:8000")
+    if callee.rsplit(".", 1)[-1] == "Field":
+        return "fallback"  # pydantic Field(default=...)
+    if method in {"from_mapping", "update", "setdefault"} and _ENV_OVERRIDES.search(ctx.source):
+        return "fallback"  # app.config defaults, then app.config.from_prefixed_env()
+    if candidate.bare:
+        position = _CLIENT_HOST_ARGS.get(callee, -1)
+        if position == -1:
+            return None
+        by_keyword = keyword_name in _HOST_KEYWORDS
+        by_position = position is not None and position < len(call.args)
+        if not by_keyword and not (by_position and call.args[position or 0] is child):
+            return None
+    elif keyword_name in {"host", "bind", "listen", "servers"}:  # listen address, OpenAPI docs
+        return None
+    return _in_dev_branch(call, parents, ctx, "hardcoded")
+
+
+_ENV_OVERRIDES = re.compile(r"\.from_prefixed_env\(|\.from_envvar\(")
+
+
+def _is_dict_call(node: ast.AST | None, ctx: PythonContext) -> bool:
+    return isinstance(node, ast.Call) and ctx.qualname(node.func) == "builtins.dict"
+
+
+def _in_dev_branch(
+    node: ast.AST, parents: dict[int, ast.AST], ctx: PythonContext, verdict: str
+) -> str | None:
+    """None when the statement sits in an ``if DEBUG:`` / ``if __name__ == "__main__"`` block."""
+    child = node
+    parent = parents.get(id(node))
+    while parent is not None:
+        if (
+            isinstance(parent, ast.If)
+            and child in parent.body
+            and (_dev_guard(parent.test, ctx) or "__main__" in ctx.segment(parent.test))
+        ):
+            return None
+        if (
+            isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef)
+            and parent.name in {"main", "cli"}
+            and runs_consumer(parent.body, ctx) is None
+        ):
+            return None  # a command-line entry point -- unless it is the consumer's loop
+        child, parent = parent, parents.get(id(parent))
+    return verdict
