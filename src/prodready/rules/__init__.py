@@ -7,6 +7,9 @@ entry-point group points at ``BUILTIN_PACK``).
 from prodready.engine.registry import RulePack
 
 BUILTIN_MODULES = (
+    "prodready.rules.api_contract.error_shapes",
+    "prodready.rules.api_contract.request_validation",
+    "prodready.rules.api_contract.versioning",
     "prodready.rules.concurrency.async_state",
     "prodready.rules.concurrency.blocking_in_async",
     "prodready.rules.concurrency.idempotency",
@@ -59,7 +62,6 @@ BUILTIN_MODULES = (
     "prodready.rules.security.ssrf",
     "prodready.rules.security.templates",
     "prodready.rules.security.tls_verification",
-    "prodready.rules.api_contract",
     "prodready.rules.dockerfile",
     "prodready.rules.error_handling",
     "prodready.rules.kubernetes",

@@ -1,0 +1,1 @@
+"""API contract: what the service accepts and returns at its boundary."""

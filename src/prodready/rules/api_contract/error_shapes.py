@@ -1,0 +1,212 @@
+"""API contract: error responses in inconsistent shapes (API004)."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+
+from prodready.engine.analysis import (
+    argument,
+    constant_str,
+    has_star_kwargs,
+    in_service_code,
+    is_framework_source,
+    keyword_value,
+)
+from prodready.engine.python import ModuleEnd, PythonContext
+from prodready.engine.registry import python_rule
+from prodready.model import Category, Confidence, Severity
+from prodready.rules.api_contract._shared import _status_code
+
+# -- API004 ---------------------------------------------------------------------------------------
+
+_JSON_RESPONSES = (
+    "fastapi.responses.JSONResponse",
+    "fastapi.responses.ORJSONResponse",
+    "fastapi.responses.UJSONResponse",
+    "starlette.responses.JSONResponse",
+    "fastapi.JSONResponse",
+)
+_HTTP_EXCEPTIONS = (
+    "fastapi.HTTPException",
+    "fastapi.exceptions.HTTPException",
+    "starlette.exceptions.HTTPException",
+)
+_DJANGO_RESPONSES = ("django.http.JsonResponse", "django.http.response.JsonResponse")
+_DRF_RESPONSES = ("rest_framework.response.Response",)
+_FLASK_RESPONSES = ("flask.make_response", "quart.make_response")
+_JSONIFY = ("flask.jsonify", "quart.jsonify", "flask.json.jsonify")
+_MESSAGE_KEYS = frozenset(
+    {"error", "errors", "message", "msg", "detail", "details", "description", "reason"}
+    | {"error_message", "errorMessage", "error_description", "title", "err"}
+)
+
+
+_KEY_FAMILY = {"errors": "error", "err": "error", "details": "detail", "msg": "message"}
+
+
+def _dict_keys(expr: ast.AST | None) -> frozenset[str] | None:
+    if not isinstance(expr, ast.Dict) or not expr.keys:
+        return None
+    keys = [constant_str(key) for key in expr.keys]
+    if any(key is None for key in keys):
+        return None  # **spread or computed key
+    return frozenset(key for key in keys if key is not None)
+
+
+def _payload_keys(expr: ast.AST | None, ctx: PythonContext) -> frozenset[str] | None:
+    """Top-level keys of a JSON payload: a dict literal or ``jsonify(...)``."""
+    if isinstance(expr, ast.Dict):
+        return _dict_keys(expr)
+    if isinstance(expr, ast.Call) and ctx.qualname(expr.func) in _JSONIFY:
+        if has_star_kwargs(expr):
+            return None
+        if expr.keywords and not expr.args:
+            return frozenset(k.arg for k in expr.keywords if k.arg is not None)
+        if len(expr.args) == 1 and not expr.keywords:
+            return _dict_keys(expr.args[0])
+    return None
+
+
+class _ErrorPayload:
+    __slots__ = ("keys", "node")
+
+    def __init__(self, node: ast.AST, keys: frozenset[str]) -> None:
+        self.node = node
+        self.keys = keys
+
+    @property
+    def message_keys(self) -> frozenset[str]:
+        """The keys carrying the error message, singular and plural folded together."""
+        keys = (self.keys & _MESSAGE_KEYS) or self.keys
+        return frozenset(_KEY_FAMILY.get(key, key) for key in keys)
+
+
+@python_rule(
+    code="API004",
+    name="inconsistent-error-shape",
+    category=Category.API_CONTRACT,
+    severity=Severity.LOW,
+    confidence=Confidence.MEDIUM,
+    summary="Error responses in one module use different JSON shapes (error vs message...)",
+    calls=(
+        *_JSON_RESPONSES,
+        *_HTTP_EXCEPTIONS,
+        *_DJANGO_RESPONSES,
+        *_DRF_RESPONSES,
+        *_FLASK_RESPONSES,
+    ),
+    nodes=(ast.Return, ModuleEnd),
+    fix="Use one error shape everywhere (e.g. {'error': {'code': ..., 'message': ...}}), "
+    "ideally produced by a single exception handler.",
+)
+def inconsistent_error_shape(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Collects the error responses of a module's handlers -- `HTTPException(detail=...)`,
+    `JSONResponse(content, status_code>=400)`, `jsonify(...), 4xx` tuples, Django
+    `JsonResponse(..., status=4xx)`, DRF `Response(..., status=4xx)` -- and flags those whose
+    message key differs from the module's most common error shape (`{"error": ...}` here,
+    `{"message": ...}` there, FastAPI's `{"detail": ...}` elsewhere).
+
+    ## Why it breaks production
+    Clients parse errors by shape. When one endpoint answers `{"error": "..."}` and the next
+    `{"message": "..."}`, client code that shows or logs the error reads `undefined` for half
+    the endpoints: users see "Something went wrong" with no reason, retries and error-code
+    handling key off the wrong field, and support tickets carry no detail.
+
+    ## Example
+    ```python
+    @app.get("/users/{user_id}")
+    def get_user(user_id: int):
+        raise HTTPException(status_code=404, detail="user not found")   # {"detail": ...}
+
+    @app.post("/users")
+    def create_user(user: UserIn):
+        return JSONResponse({"error": "email taken"}, status_code=409)  # {"error": ...}
+    ```
+
+    ## Use instead
+    ```python
+    @app.post("/users")
+    def create_user(user: UserIn):
+        raise HTTPException(status_code=409, detail="email taken")  # one shape everywhere
+    ```
+    """
+    if isinstance(node, ast.Module):
+        _judge_error_shapes(ctx)
+        return
+    if ctx.function is None or ctx.facts.is_test or is_framework_source(ctx):
+        return
+    payload = _returned_error(node, ctx) if isinstance(node, ast.Return) else _error_call(node, ctx)
+    if payload is not None:
+        found: list[_ErrorPayload] = ctx.module_state.setdefault("API004", [])
+        found.append(payload)
+
+
+def _error_call(node: ast.AST, ctx: PythonContext) -> _ErrorPayload | None:
+    if not isinstance(node, ast.Call) or has_star_kwargs(node):
+        return None
+    name = ctx.call_name or ""
+    if name in _HTTP_EXCEPTIONS:
+        detail = argument(node, 1, "detail")
+        status = _status_code(argument(node, 0, "status_code"), ctx)
+        if detail is None or status is None or status < 400:
+            return None
+        return _ErrorPayload(node, frozenset({"detail"}))
+    if name in _JSON_RESPONSES:
+        content, status_expr = argument(node, 0, "content"), argument(node, 1, "status_code")
+    elif name in _DJANGO_RESPONSES or name in _DRF_RESPONSES:
+        content, status_expr = argument(node, 0, "data"), keyword_value(node, "status")
+        if status_expr is None and name in _DRF_RESPONSES:
+            status_expr = argument(node, 1, "status")
+    elif name in _FLASK_RESPONSES:
+        content, status_expr = argument(node, 0), argument(node, 1)
+    else:
+        return None
+    status = _status_code(status_expr, ctx)
+    keys = _payload_keys(content, ctx)
+    if status is None or status < 400 or keys is None:
+        return None
+    return _ErrorPayload(node, keys)
+
+
+def _returned_error(node: ast.Return, ctx: PythonContext) -> _ErrorPayload | None:
+    """Flask's ``return {"error": ...}, 400`` / ``return jsonify(...), 404``."""
+    value = node.value
+    if not isinstance(value, ast.Tuple) or len(value.elts) < 2:
+        return None
+    route = ctx.route
+    if (route.framework if route is not None else ctx.facts.framework) not in {"flask", None}:
+        return None  # FastAPI/Django do not read (body, status) tuples
+    status = _status_code(value.elts[1], ctx)
+    if status is None or status < 400:
+        return None
+    keys = _payload_keys(value.elts[0], ctx)
+    if keys is None:
+        return None
+    return _ErrorPayload(value.elts[0], keys)
+
+
+def _judge_error_shapes(ctx: PythonContext) -> None:
+    found: list[_ErrorPayload] = ctx.module_state.get("API004", [])
+    if len(found) < 2 or not in_service_code(ctx):
+        return
+    shapes = Counter(payload.message_keys for payload in found)
+    if len(shapes) < 2:
+        return
+    dominant = shapes.most_common(1)[0][0]  # ties: the shape seen first
+    dominant_text = _shape_text(dominant)
+    for payload in found:
+        if payload.message_keys & dominant:
+            continue
+        ctx.report(
+            payload.node,
+            f"error payload {_shape_text(payload.message_keys)} differs from this module's "
+            f"usual {dominant_text}: clients reading one field miss the other. Use one error "
+            "shape for every endpoint",
+        )
+
+
+def _shape_text(keys: frozenset[str]) -> str:
+    return "{" + ", ".join(f'"{key}": ...' for key in sorted(keys)) + "}"
