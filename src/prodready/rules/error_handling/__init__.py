@@ -1,0 +1,1 @@
+"""Error handling: failures that are swallowed, hidden or reported as success."""

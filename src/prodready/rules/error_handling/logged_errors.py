@@ -1,0 +1,148 @@
+"""Error handling: errors logged without their traceback (ERR004)."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.engine.analysis import (
+    catches_broadly,
+    dotted,
+    has_keyword,
+    has_star_kwargs,
+    log_call,
+)
+from prodready.engine.python import PythonContext
+from prodready.engine.registry import python_rule
+from prodready.model import Category, Severity
+from prodready.rules.error_handling._shared import _production_path
+
+
+def _walk_handler(body: list[ast.stmt]) -> list[ast.AST]:
+    """Nodes of an ``except`` block, without the bodies of nested ``except`` blocks (each is
+    judged on its own) or nested functions."""
+    nodes: list[ast.AST] = []
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        if isinstance(
+            node,
+            ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda | ast.ExceptHandler,
+        ):
+            continue
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+    return nodes
+
+
+# -- ERR004 ----------------------------------------------------------------------------------
+
+_LOSSY_LEVELS = frozenset({"error", "warning", "warn", "critical", "fatal"})
+_SEVERE_LEVELS = frozenset({"error", "critical", "fatal"})
+_TRACEBACK_CALLS = ("traceback.", "sentry_sdk.capture_exception", "sentry_sdk.capture_event")
+
+
+@python_rule(
+    code="ERR004",
+    name="error-logged-without-traceback",
+    category=Category.ERROR_HANDLING,
+    severity=Severity.LOW,
+    summary="Exception logged with logger.error/warning but without its traceback",
+    nodes=(ast.Try,),
+    fix="Use logger.exception(...) or pass exc_info=True.",
+)
+def error_logged_without_traceback(node: ast.Try, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags `logger.error(...)`, `logger.warning(...)` and `logger.critical(...)` calls inside an
+    `except` block that neither re-raises nor logs the traceback anywhere else
+    (`logger.exception`, `exc_info=`, `traceback.*`, `sentry_sdk.capture_exception`), when
+    the block catches broadly (`Exception`, `BaseException`, bare) -- in HTTP handlers, service
+    modules and around calls to other services. A narrow `except` already names the failure.
+
+    ## Why it breaks production
+    `logger.error(f"failed: {e}")` keeps only `str(e)` -- often just `'id'` for a `KeyError`
+    or an empty string -- and throws away the exception type and the stack that says which
+    line failed. When the incident comes, the log shows that something failed but not where or
+    why, and the error cannot be reproduced from it.
+
+    ## Example
+    ```python
+    try:
+        invoice = build_invoice(order)
+    except Exception as e:
+        logger.error(f"Failed to build invoice: {e}")
+        return None
+    ```
+
+    ## Use instead
+    ```python
+    try:
+        invoice = build_invoice(order)
+    except Exception:
+        logger.exception("failed to build invoice for order %s", order.id)
+        return None
+    ```
+    """
+    if ctx.facts.is_test:
+        return
+    production: bool | None = None
+    for handler in node.handlers:
+        if not catches_broadly(handler, ctx):
+            continue  # a narrow ``except`` names what went wrong; the message is enough there
+        calls = _lossy_log_calls(handler, ctx)
+        if not calls:
+            continue
+        if production is None:
+            production = _production_path(node, ctx)
+        if not production:
+            return
+        for call, method in calls:
+            ctx.report(
+                call,
+                f"logger.{method}() in a broad except block logs the message but drops the "
+                "traceback: the log will not say what failed or where. Use "
+                "logger.exception(...) or pass exc_info=True.",
+            )
+
+
+def _lossy_log_calls(handler: ast.ExceptHandler, ctx: PythonContext) -> list[tuple[ast.Call, str]]:
+    """Error/warning log calls of a block that neither re-raises nor records the traceback."""
+    candidates: list[tuple[ast.Call, str]] = []
+    for child in _walk_handler(handler.body):
+        if isinstance(child, ast.Raise) and not _http_error(child):
+            return []  # the exception travels on; whoever catches it can log it
+        if not isinstance(child, ast.Call):
+            continue
+        method = log_call(child, ctx)
+        if method is None:
+            name = ctx.qualname(child.func) or ""
+            if name.startswith(_TRACEBACK_CALLS):
+                return []
+            continue
+        if method == "exception" or has_keyword(child, "exc_info") or has_star_kwargs(child):
+            return []
+        if method in _LOSSY_LEVELS:
+            candidates.append((child, method))
+    return candidates
+
+
+# Exceptions that frameworks turn into a response without logging a traceback.
+_HTTP_ERRORS = frozenset(
+    {
+        "HTTPException",
+        "Http404",
+        "NotFound",
+        "BadRequest",
+        "PermissionDenied",
+        "APIException",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+
+def _http_error(node: ast.Raise) -> bool:
+    """``raise HTTPException(500, ...)``: the client gets a status, the log gets nothing."""
+    exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+    text = dotted(exc)
+    return text is not None and text.rsplit(".", 1)[-1] in _HTTP_ERRORS

@@ -1,0 +1,380 @@
+"""Error handling: broad and bare excepts that swallow the failure (ERR001, ERR002)."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.engine.analysis import (
+    calls_in,
+    catches_broadly,
+    dependency_call,
+    dotted,
+    is_none,
+    orm_query,
+    walk_body,
+)
+from prodready.engine.python import PythonContext
+from prodready.engine.registry import python_rule
+from prodready.model import Category, Severity
+from prodready.rules.error_handling._shared import _production_path
+
+# Methods whose whole job is best-effort teardown: an error there has nowhere useful to go, and
+# raising would mask the error (or the normal result) that led to the teardown.
+_CLEANUP_FUNCTIONS = frozenset(
+    {
+        "__del__",
+        "__exit__",
+        "__aexit__",
+        "close",
+        "aclose",
+        "cleanup",
+        "clean_up",
+        "dispose",
+        "shutdown",
+        "teardown",
+        "tearDown",
+        "terminate",
+        "disconnect",
+        "release",
+        "stop",
+        "finalize",
+    }
+)
+# Steps of a teardown, matched inside callee names (``_drop_db``, ``remove_temp_file``).
+_CLEANUP_WORDS = (
+    "close",
+    "unlink",
+    "remove",
+    "rmdir",
+    "rmtree",
+    "delete",
+    "drop",
+    "purge",
+    "kill",
+    "terminate",
+    "cancel",
+    "rollback",
+    "shutdown",
+    "stop",
+    "disconnect",
+    "release",
+    "join",
+    "dispose",
+    "cleanup",
+    "clean_up",
+    "unregister",
+    "flush",
+)
+_PARSERS = frozenset(
+    {
+        "int",
+        "float",
+        "complex",
+        "decimal",
+        "loads",
+        "literal_eval",
+        "strptime",
+        "fromisoformat",
+        "fromtimestamp",
+        "b64decode",
+        "urlsafe_b64decode",
+        "decode",
+        "unquote",
+        "uuid",
+        "ip_address",
+        "ip_network",
+        "ip_interface",
+        "deserialize",
+        "unpack",
+        "fromstring",
+        "from_string",
+    }
+)
+_IMPORTERS = frozenset({"import_module", "import_string", "__import__", "import_from_string"})
+_IMPORT_CALLS = frozenset(
+    {"importlib.import_module", "builtins.__import__", "django.utils.module_loading.import_string"}
+)
+
+
+# -- ERR001 ----------------------------------------------------------------------------------
+
+
+def _swallows(body: list[ast.stmt], ctx: PythonContext) -> bool:
+    """The block does nothing with the error: ``pass``, ``...``, ``continue``, ``print(...)``,
+    ``return``/``return None``."""
+    for statement in body:
+        if isinstance(statement, ast.Pass | ast.Continue):
+            continue
+        if isinstance(statement, ast.Return):
+            if statement.value is None or is_none(statement.value):
+                continue
+            return False
+        if isinstance(statement, ast.Expr):
+            value = statement.value
+            if isinstance(value, ast.Constant):
+                continue  # ``...`` or a comment-like string
+            if isinstance(value, ast.Call) and ctx.qualname(value.func) == "builtins.print":
+                continue
+        return False
+    return True
+
+
+def _best_effort(attempt: list[ast.stmt], ctx: PythonContext) -> bool:
+    """The guarded block probes for something that may legitimately be missing or invalid
+    (an optional import, a parse, a lazy attribute) or is a teardown step: failure there is an
+    expected outcome, not an error to report."""
+    if any(isinstance(statement, ast.Import | ast.ImportFrom) for statement in attempt):
+        return True  # optional dependency probe
+    if len(attempt) != 1:
+        return all(_cleanup_step(statement, ctx) for statement in attempt)
+    statement = attempt[0]
+    value = statement.value if isinstance(statement, ast.Assign | ast.Expr | ast.Return) else None
+    if isinstance(value, ast.Await):
+        value = value.value
+    if isinstance(statement, ast.Expr) and isinstance(value, ast.Attribute | ast.Name):
+        return True  # ``obj.lazy_property``: evaluated only to warm it up
+    if not isinstance(value, ast.Call):
+        return _cleanup_step(statement, ctx)
+    last = (ctx.qualname(value.func) or "").rsplit(".", 1)[-1]
+    lowered = last.lower()
+    if lowered in _IMPORTERS:
+        return True  # ``import_module(path)``, ``import_string(path)``: an optional plugin
+    if lowered in _PARSERS or lowered.startswith("parse") or lowered.endswith("parse"):
+        return True  # ``int(value)``, ``json.loads(raw)``: invalid input has a fallback
+    return _cleanup_step(statement, ctx)
+
+
+def _cleanup_step(statement: ast.stmt, ctx: PythonContext) -> bool:
+    if isinstance(statement, ast.Delete):
+        return True
+    if not isinstance(statement, ast.Expr):
+        return False
+    call = statement.value.value if isinstance(statement.value, ast.Await) else statement.value
+    if not isinstance(call, ast.Call):
+        return False
+    name = ctx.qualname(call.func) or ""
+    if name in _IMPORT_CALLS:
+        return True
+    last = name.rsplit(".", 1)[-1].lower()
+    return any(word in last for word in _CLEANUP_WORDS)
+
+
+def _fallback(node: ast.Try, handler: ast.ExceptHandler, ctx: PythonContext) -> bool:
+    """``try: return fast_path() except Exception: pass`` followed by a slower path: the
+    handler hands over to the code after the ``try``, it does not drop the result."""
+    if not node.body or not isinstance(node.body[-1], ast.Return):
+        return False
+    if not all(
+        isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        for s in handler.body
+    ):
+        return False
+    function = ctx.function
+    return function is not None and function.node.body[-1] is not node
+
+
+def _tolerant_function(name: str) -> bool:
+    """``parse_date_safe``/``try_parse``/``close``/``__repr__``: the function exists to absorb
+    failures (or must never raise)."""
+    lowered = name.lower()
+    return (
+        name in _CLEANUP_FUNCTIONS
+        or "safe" in lowered
+        or "repr" in lowered
+        or lowered.startswith("try_")
+        or name == "__str__"
+    )
+
+
+@python_rule(
+    code="ERR001",
+    name="broad-except-swallowed",
+    category=Category.ERROR_HANDLING,
+    severity=Severity.MEDIUM,
+    summary="except Exception/BaseException/bare that silently discards the error",
+    nodes=(ast.Try,),
+    fix="Log with logger.exception(...) (or exc_info=True), re-raise, or catch only the "
+    "exceptions you expect.",
+)
+def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags `except:`, `except Exception:` and `except BaseException:` blocks (also inside a
+    tuple) whose body only does `pass`, `...`, `continue`, `print(...)` or `return None`: no
+    logging, no re-raise, no use of the exception -- in HTTP handlers, in service modules and
+    around calls to other services (HTTP clients, databases, queues, the ORM). Import probes,
+    parses with a fallback, `try/except/else` probes, best-effort teardown (`close()`,
+    `os.remove(tmp)`, methods such as `__del__`/`close`/`shutdown`) and handlers nested in
+    another `except` are left alone.
+
+    ## Why it breaks production
+    A broad handler that discards the error turns every failure -- a bug, a timeout, a full
+    disk, a revoked credential -- into silence. The request "succeeds" with missing data, the
+    batch skips records, and nobody knows until a customer does; when someone finally looks,
+    there is no log line and no traceback to start from.
+
+    ## Example
+    ```python
+    try:
+        send_receipt_email(order)
+    except Exception:
+        pass
+    ```
+
+    ## Use instead
+    ```python
+    try:
+        send_receipt_email(order)
+    except SMTPException:
+        logger.exception("receipt email failed for order %s", order.id)
+    ```
+    """
+    if ctx.facts.is_test or ctx.handlers:
+        # Inside an ``except``: a failure while handling a failure is secondary by design.
+        return
+    for handler in node.handlers:
+        if not _swallows(handler.body, ctx) or not catches_broadly(handler, ctx):
+            continue
+        function = ctx.function
+        if function is not None and _tolerant_function(function.name):
+            return
+        if _best_effort(node.body, ctx) or _fallback(node, handler, ctx):
+            return
+        if node.orelse and all(isinstance(s, ast.Pass) for s in handler.body):
+            return  # ``try/except: pass/else:``: the else block is the success-only path
+        if not _production_path(node, ctx):
+            return
+        caught = "except:" if handler.type is None else f"except {ctx.segment(handler.type)}:"
+        ctx.report(
+            handler,
+            f"{caught} discards the error without logging or re-raising it: failures "
+            "disappear without a trace. Log it with logger.exception(...), re-raise, or catch "
+            "only the exceptions you expect here.",
+        )
+
+
+# -- ERR002 ----------------------------------------------------------------------------------
+
+
+@python_rule(
+    code="ERR002",
+    name="bare-except",
+    category=Category.ERROR_HANDLING,
+    severity=Severity.LOW,
+    summary="Bare except: also catches KeyboardInterrupt/SystemExit and blocks graceful shutdown",
+    nodes=(ast.Try,),
+    fix="Catch Exception (or narrower) instead of a bare except:.",
+)
+def bare_except(node: ast.Try, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags `except:` without an exception type, unless the block re-raises (a bare `raise`,
+    `with safe_reraise():`) or keeps the exception (`sys.exc_info()`), or the `try` only
+    guards builtin operations that finish before a stop request could arrive.
+
+    ## Why it breaks production
+    A bare `except:` catches `BaseException`: `SystemExit` raised by `sys.exit()`,
+    `KeyboardInterrupt`, `GeneratorExit` and the cancellation exceptions of async and gevent
+    workers. When the orchestrator stops a pod or a worker times out a task, the code swallows
+    the request to stop and carries on, so the shutdown turns into a SIGKILL that drops
+    in-flight work.
+
+    ## Example
+    ```python
+    try:
+        process(message)
+    except:
+        logger.exception("processing failed")
+    ```
+
+    ## Use instead
+    ```python
+    try:
+        process(message)
+    except Exception:
+        logger.exception("processing failed")
+    ```
+    """
+    if ctx.facts.is_test:
+        return
+    # The stop request only lands inside a ``try`` that runs for a while: a lone attribute
+    # read or a builtin conversion is over before any signal could be swallowed there.
+    long_running: bool | None = None
+    for handler in node.handlers:
+        if handler.type is not None or _reraises(handler, ctx):
+            continue
+        if long_running is None:
+            long_running = any(not _instant(call, ctx) for call in calls_in(node.body))
+        if long_running:
+            ctx.report(
+                handler,
+                "Bare except: also catches SystemExit, KeyboardInterrupt and task "
+                "cancellation, so a shutdown request is swallowed. Catch Exception (or "
+                "narrower) instead.",
+            )
+
+
+_INSTANT_METHODS = frozenset(
+    {
+        "split",
+        "rsplit",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "lower",
+        "upper",
+        "startswith",
+        "endswith",
+        "replace",
+        "partition",
+        "encode",
+        "decode",
+        "format",
+        "join",
+        "get",
+        "items",
+        "keys",
+        "values",
+        "copy",
+        "index",
+        "find",
+        "count",
+    }
+)
+
+
+def _instant(call: ast.Call, ctx: PythonContext) -> bool:
+    """A builtin or a string/dict method: over in microseconds, no I/O, no waiting."""
+    name = ctx.qualname(call.func) or ""
+    if name.startswith("builtins."):
+        return True
+    if name.startswith("sys.") and name != "sys.exit":
+        return True
+    if not isinstance(call.func, ast.Attribute) or call.func.attr not in _INSTANT_METHODS:
+        return False
+    return _plain_value(call.func.value, call, ctx)
+
+
+def _plain_value(receiver: ast.expr, call: ast.Call, ctx: PythonContext) -> bool:
+    """The receiver of ``.get()``/``.count()``... is local data (a dict, a string,
+    ``os.environ``), not a client, a cache or an ORM manager whose method of the same name
+    waits on the network: ``requests.get(url)``, ``cache.get(key)``,
+    ``Order.objects.get(pk=...)``."""
+    if orm_query(call, ctx) is not None:
+        return False
+    return dependency_call([ast.Expr(value=call)], ctx) is None
+
+
+def _reraises(handler: ast.ExceptHandler, ctx: PythonContext) -> bool:
+    for child in walk_body(handler.body):
+        if isinstance(child, ast.Raise) and child.exc is None:
+            return True
+        if isinstance(child, ast.With) and any(
+            "reraise" in (dotted(item.context_expr.func) or "").lower()
+            for item in child.items
+            if isinstance(item.context_expr, ast.Call)
+        ):
+            return True  # ``with safe_reraise():`` re-raises when the block ends
+        if isinstance(child, ast.Call) and ctx.qualname(child.func) == "sys.exc_info":
+            return True  # keeps the exception to re-raise or report it later
+    return False
