@@ -66,10 +66,12 @@ BUILTIN_MODULES = (
     "prodready.rules.security.ssrf",
     "prodready.rules.security.templates",
     "prodready.rules.security.tls_verification",
+    "prodready.rules.state.caches",
+    "prodready.rules.state.local_files",
+    "prodready.rules.state.module_state",
     "prodready.rules.dockerfile",
     "prodready.rules.kubernetes",
     "prodready.rules.manifests",
-    "prodready.rules.state",
     # Dependency validation's project rules live beside its analysis (prodready.deps).
     "prodready.deps.declared",
     "prodready.deps.existence",

@@ -1,0 +1,200 @@
+"""State: request handlers keeping state in local files (STA004)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from prodready.engine.analysis import argument, constant_str, dotted, loaded_names
+from prodready.engine.python import FunctionEnd, PythonContext
+from prodready.engine.registry import python_rule
+from prodready.model import Category, Confidence, Severity
+
+# -- STA004 ---------------------------------------------------------------------------------------
+
+_WRITE_MODE = re.compile(r"[wax+]")
+_SCRATCH_HINTS = ("tmp", "temp", "/dev/", "devnull", "buffer", "bytesio")
+# Calls that consume a file written earlier in the same handler (scratch, not state).
+_CONSUMERS = frozenset(
+    {"send_file", "send_from_directory", "FileResponse", "remove", "unlink", "rmtree"}
+    | {"upload_file", "upload_fileobj", "read_text", "read_bytes", "run", "call", "check_call"}
+    | {"check_output", "Popen", "load_workbook", "read_csv", "StreamingResponse", "serve"}
+)
+_UPLOAD_TYPES = (
+    "werkzeug.datastructures.FileStorage",
+    "werkzeug.FileStorage",
+    "django.core.files.storage.FileSystemStorage",
+)
+
+
+@dataclass(slots=True)
+class _FileState:
+    writes: list[tuple[ast.Call, str | None, str]] = field(default_factory=list)
+    consumed: set[str] = field(default_factory=set)
+
+
+def _scratch(path: ast.AST | None, ctx: PythonContext) -> bool:
+    if path is None:
+        return True
+    text = ctx.segment(path).lower()
+    if isinstance(path, ast.Name):
+        value = ctx.value_of(path.id)
+        if value is not None:
+            text += " " + ctx.segment(value).lower()
+    return any(hint in text for hint in _SCRATCH_HINTS)
+
+
+def _upload_receiver(expr: ast.AST, ctx: PythonContext) -> bool:
+    """``request.files["f"]``, ``request.files.get("f")`` or a name bound to one."""
+    if isinstance(expr, ast.Name):
+        kind = ctx.qualname(expr) or ""
+        if kind.startswith(_UPLOAD_TYPES):
+            return True
+        value = ctx.value_of(expr.id)
+        if value is None:
+            return False
+        expr = value
+    if isinstance(expr, ast.Subscript):
+        expr = expr.value
+    elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        if expr.func.attr not in {"get", "getlist"}:
+            return ctx.qualname(expr.func) in _UPLOAD_TYPES
+        expr = expr.func.value
+    else:
+        return False
+    return (dotted(expr) or "").endswith(("request.files", "request.FILES"))
+
+
+@python_rule(
+    code="STA004",
+    name="local-file-state-in-handler",
+    category=Category.STATE,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Request handler keeps data in files on the container's local disk",
+    calls=(
+        "builtins.open",
+        "io.open",
+        "pathlib.Path.open",
+        "*.write_text",
+        "*.write_bytes",
+        "shelve.open",
+        "sqlite3.connect",
+        "*.save",
+        *(f"*.{name}" for name in sorted(_CONSUMERS)),
+        "flask.send_file",
+        "flask.send_from_directory",
+        "fastapi.responses.FileResponse",
+        "starlette.responses.FileResponse",
+        "django.http.FileResponse",
+    ),
+    nodes=(FunctionEnd,),
+    fix="Store uploads and generated files in object storage (S3, GCS, Azure Blob) and state in "
+    "the database; use tempfile only for scratch data deleted in the same request.",
+)
+def local_file_state_in_handler(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags request handlers that persist data on the local filesystem: `open(path, "w"/"a"/
+    "wb"/...)`, `Path.write_text/write_bytes`, `shelve.open`, `sqlite3.connect("file.db")`,
+    saving an upload with `request.files[...].save(path)` or `FileSystemStorage().save()`.
+    Paths under `tempfile`/`/tmp`, and files the same handler then sends, uploads or deletes
+    (scratch files) are not flagged.
+
+    ## Why it breaks production
+    Containers are disposable: a deploy, a reschedule or a crash replaces the filesystem and
+    the files are gone. With two replicas behind a load balancer, a file written by one is
+    invisible to the other, so the user who uploaded an avatar gets a 404 on the next request
+    half the time. Disks also fill up, and read-only root filesystems make the write fail.
+
+    ## Example
+    ```python
+    @app.post("/avatars")
+    def upload_avatar():
+        f = request.files["avatar"]
+        f.save(os.path.join(UPLOAD_DIR, secure_filename(f.filename)))
+        return {"ok": True}
+    ```
+
+    ## Use instead
+    ```python
+    @app.post("/avatars")
+    def upload_avatar():
+        f = request.files["avatar"]
+        key = f"avatars/{current_user.id}/{uuid4()}"
+        s3.upload_fileobj(f.stream, AVATAR_BUCKET, key)
+        return {"key": key}
+    ```
+    """
+    if ctx.route is None or ctx.function is None or ctx.facts.is_test:
+        return
+    state: _FileState = ctx.rule_state(_FileState)
+    if isinstance(node, ast.Call):
+        _file_call(node, ctx, state)
+        return
+    for call, key, what in state.writes:
+        if key is not None and key in state.consumed:
+            continue
+        ctx.report(
+            call,
+            f"{what} writes to the container's local disk in a request handler: the file is "
+            "lost when the container is replaced and missing on the other replicas. Store it "
+            "in object storage (S3/GCS) or the database",
+        )
+
+
+def _file_call(node: ast.Call, ctx: PythonContext, state: _FileState) -> None:
+    name = ctx.call_name or ""
+    func = node.func
+    attr = func.attr if isinstance(func, ast.Attribute) else name.rsplit(".", 1)[-1]
+    path: ast.AST | None = None
+    what: str | None = None
+    if name in {"builtins.open", "io.open", "pathlib.Path.open", "shelve.open"}:
+        if name == "shelve.open":
+            path, what = argument(node, 0, "filename"), "shelve.open()"
+        else:
+            index = 0 if name != "pathlib.Path.open" else None
+            mode_index = 1 if name != "pathlib.Path.open" else 0
+            mode = constant_str(argument(node, mode_index, "mode"))
+            if mode is None or not _WRITE_MODE.search(mode):
+                _consume(node, state)
+                return
+            path = argument(node, index, "file") if index is not None else func
+            what = f'open(..., "{mode}")'
+    elif name == "sqlite3.connect":
+        database = argument(node, 0, "database")
+        literal = constant_str(database)
+        if literal is None or literal == ":memory:" or literal.startswith("file::memory"):
+            return
+        path, what = database, "sqlite3.connect()"
+    elif attr in {"write_text", "write_bytes"} and isinstance(func, ast.Attribute):
+        receiver = func.value
+        kind = ctx.qualname(receiver) or ""
+        if not (kind.startswith("pathlib.") or isinstance(receiver, ast.BinOp)):
+            return
+        path, what = receiver, f"{attr}()"
+    elif attr == "save" and isinstance(func, ast.Attribute) and node.args:
+        if not _upload_receiver(func.value, ctx):
+            return
+        path, what = node.args[-1] if len(node.args) == 1 else node.args[0], "saving the upload"
+    else:
+        _consume(node, state)
+        return
+    if _scratch(path, ctx):
+        return
+    key = path.id if isinstance(path, ast.Name) else None
+    if isinstance(path, ast.Attribute) and isinstance(path.value, ast.Name):
+        key = path.value.id
+    state.writes.append((node, key, what))
+
+
+def _consume(node: ast.Call, state: _FileState) -> None:
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if name not in _CONSUMERS and name != "open":
+        return
+    for value in [*node.args, *(k.value for k in node.keywords)]:
+        state.consumed |= loaded_names(value)
+    if isinstance(func, ast.Attribute):
+        state.consumed |= loaded_names(func.value)
