@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,42 @@ def test_a_warm_rescan_of_an_unchanged_file_reads_no_content(tmp_path: Path, run
     later = HOUR_AGO_NS + 1_000_000_000
     os.utime(project / "api.py", ns=(later, later))
     assert _scan(run_scan, project, cache_dir) == (0, 1, [("RES001", 7)])
+
+
+_OPENED: list[str] | None = None  # the paths opened while a test listens, else None
+
+
+def _record_opens(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and _OPENED is not None and isinstance(args[0], str | bytes | os.PathLike):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_record_opens)  # audit hooks cannot be removed: this one records only on demand
+
+
+def test_a_warm_rescan_opens_no_file_of_the_tree(tmp_path: Path, run_scan: Any) -> None:
+    global _OPENED
+    project = tmp_path / "p"
+    for index in range(30):
+        path = project / f"pkg{index % 3}" / f"mod{index}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(FIRST, encoding="utf-8")
+        os.utime(path, ns=(HOUR_AGO_NS, HOUR_AGO_NS))
+    cache_dir = tmp_path / "cache"
+    options = {"use_cache": True, "cache_dir": cache_dir, "project_rules": False}
+    first = run_scan(project, config=ONLY_RES001, **options)
+    assert (first.stats.cache_hits, first.stats.files_analyzed, len(first.findings)) == (0, 30, 30)
+    _OPENED = []
+    try:
+        second = run_scan(project, config=ONLY_RES001, **options)
+        opened = _OPENED
+    finally:
+        _OPENED = None
+    assert (second.stats.cache_hits, second.stats.files_analyzed) == (30, 0)
+    assert [f.to_dict() for f in second.findings] == [f.to_dict() for f in first.findings]
+    (cache_file,) = cache_dir.glob("results-*.json")
+    # The root's .gitignore looked for (discovery), then the cache in one read: no scanned file.
+    assert opened == [str(project / ".gitignore"), str(cache_file)]
 
 
 def test_a_touched_file_is_hashed_and_its_new_signature_recorded(
