@@ -27,6 +27,9 @@ BUILTIN_MODULES = (
     "prodready.rules.data_access.queries_in_loops",
     "prodready.rules.data_access.transactions",
     "prodready.rules.data_access.unbounded_queries",
+    "prodready.rules.dependencies.invalid_declarations",
+    "prodready.rules.dependencies.package_sources",
+    "prodready.rules.dependencies.requirement_pins",
     "prodready.rules.error_handling.errors_as_success",
     "prodready.rules.error_handling.exception_chaining",
     "prodready.rules.error_handling.logged_errors",
@@ -71,7 +74,6 @@ BUILTIN_MODULES = (
     "prodready.rules.state.module_state",
     "prodready.rules.dockerfile",
     "prodready.rules.kubernetes",
-    "prodready.rules.manifests",
     # Dependency validation's project rules live beside its analysis (prodready.deps).
     "prodready.deps.declared",
     "prodready.deps.existence",

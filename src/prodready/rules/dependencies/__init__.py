@@ -1,0 +1,1 @@
+"""Dependencies: how requirements files and pyproject.toml declare what the service installs."""
