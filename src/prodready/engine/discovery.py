@@ -263,10 +263,13 @@ class Discovery:
             directory, ignores = stack.pop()
             try:
                 with os.scandir(directory) as iterator:
-                    entries = sorted(iterator, key=lambda e: e.name)
+                    entries = list(iterator)  # in no order: ``files`` sorts what it found
             except OSError:
                 continue
-            has_ignore_file = any(entry.name == ".gitignore" for entry in entries)
+            names = {entry.name for entry in entries}
+            if "pyvenv.cfg" in names and directory != top_text:
+                continue  # a virtualenv under any name
+            has_ignore_file = ".gitignore" in names
             if self.respect_gitignore and directory != top_text and has_ignore_file:
                 lines = _read_ignore(Path(directory))
                 if lines:
@@ -281,8 +284,6 @@ class Discovery:
                 if is_dir:
                     if name in SKIPPED_DIRECTORIES or name.endswith(".egg-info"):
                         continue
-                    if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
-                        continue  # a virtualenv under any name
                     relpath = relative(entry.path)
                     if self.excluded(relpath, True) or _ignored(ignores, relpath, True):
                         continue
