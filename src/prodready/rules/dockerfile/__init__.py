@@ -1,0 +1,1 @@
+"""Dockerfile rules (deployment and security of the container image)."""

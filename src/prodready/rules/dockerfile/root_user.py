@@ -1,0 +1,115 @@
+"""Dockerfile: images that run as root (DKR001)."""
+
+from __future__ import annotations
+
+from prodready.engine.documents import Dockerfile, FileContext, Instruction
+from prodready.engine.registry import file_rule
+from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.rules.dockerfile._shared import (
+    _base,
+    _chain,
+    _dev_dockerfile,
+    _global_args,
+    _process,
+    _production_stage,
+    _substitute,
+    _words,
+)
+from prodready.rules.dockerfile.images import non_root_image
+
+# -- DKR001 -----------------------------------------------------------------------------------
+
+_ROOT_USERS = frozenset({"root", "0"})
+_PRIVILEGE_DROPPERS = frozenset(
+    {"gosu", "su-exec", "setpriv", "runuser", "chpst", "s6-setuidgid", "setuidgid", "su"}
+)
+
+
+def _user_of(instruction: Instruction) -> str:
+    words = instruction.value.split()
+    return words[0].partition(":")[0] if words else ""
+
+
+@file_rule(
+    kind=FileKind.DOCKERFILE,
+    code="DKR001",
+    name="dockerfile-runs-as-root",
+    category=Category.SECURITY,
+    severity=Severity.MEDIUM,
+    cwe=250,
+    summary="The image's final stage runs its process as root (no USER, or USER root)",
+    fix="Create an unprivileged user and switch to it: RUN useradd --uid 10001 app; USER app",
+)
+def dockerfile_runs_as_root(document: Dockerfile, ctx: FileContext) -> None:
+    """
+    ## What it does
+    Flags a Dockerfile whose final stage never switches to an unprivileged user (no `USER`
+    instruction in it or in the stages it is built from), or whose last `USER` is `root`/`0`.
+    Base images that already run as a non-root user (`distroless/*:nonroot`, Chainguard images,
+    Red Hat UBI language images, AWS Lambda images) and entrypoints that drop privileges
+    (`gosu`, `su-exec`) are accepted. The final stage is the last one unless that is a
+    development target (`AS dev`, `AS test`); dev containers and `Dockerfile.dev` are skipped.
+
+    ## Why it breaks production
+    A process running as root inside the container is root on the container's filesystem and,
+    after any container escape (runc and kernel CVEs happen every year), root on the node: one
+    remote-code-execution bug in the app or a dependency becomes a node compromise. Clusters
+    that enforce the `restricted` Pod Security Standard (`runAsNonRoot: true`) refuse to start
+    such images at all -- often discovered at the first production deploy.
+
+    ## Example
+    ```dockerfile
+    FROM python:3.12-slim
+    COPY . /app
+    RUN pip install --no-cache-dir -r /app/requirements.txt
+    CMD ["gunicorn", "app:app"]
+    ```
+
+    ## Use instead
+    ```dockerfile
+    FROM python:3.12-slim
+    RUN useradd --create-home --uid 10001 app
+    COPY --chown=app:app . /app
+    RUN pip install --no-cache-dir -r /app/requirements.txt
+    USER 10001
+    CMD ["gunicorn", "app:app"]
+    ```
+    """
+    final = _production_stage(document)
+    if final is None or _dev_dockerfile(ctx.path):
+        return
+    chain = _chain(document, final)
+    users = [instruction for stage in chain for instruction in stage.find("USER")]
+    if users:
+        last = users[-1]
+        user = _user_of(last)
+        if "$" in user or user.lower() not in _ROOT_USERS:
+            return
+        line = last.line if last.stage == final.index else final.line
+        ctx.report(
+            line,
+            f"the final image runs as `USER {last.value.split()[0]}`: the app is root in the "
+            "container and after any escape on the node; switch back to an unprivileged user "
+            "(USER app or a numeric UID) after the steps that need root",
+        )
+        return
+    variables = _global_args(document)
+    base = _substitute(chain[0].image, variables) if "$" in chain[0].image else chain[0].image
+    if base is None or non_root_image(base):
+        return
+    entrypoint, command = _process(chain)
+    if base.lower() == "scratch" and entrypoint is None and command is None:
+        return  # an export stage (docker build --output), not a runnable image
+    words = [_base(word) for word in _words(entrypoint) + _words(command)]
+    if any(word in _PRIVILEGE_DROPPERS for word in words):
+        return  # the entrypoint drops to an unprivileged user at run time
+    if any(word in {"--user", "--uid"} or word.startswith(("--user=", "--uid=")) for word in words):
+        return  # gunicorn --user / uwsgi --uid switch after binding
+    script = any(word.endswith(".sh") or "entrypoint" in word for word in words)
+    ctx.report(
+        final.line,
+        "the final stage has no USER instruction, so the container runs as root: an exploited "
+        "bug is root in the container (and on the node after an escape), and clusters enforcing "
+        "runAsNonRoot refuse the image; add a user and `USER <name or UID>` before CMD",
+        confidence=Confidence.MEDIUM if script else None,
+    )

@@ -1,0 +1,1 @@
+"""Kubernetes manifest rules (how the workload is run, probed and limited)."""
