@@ -1,6 +1,6 @@
 """Hints name the probe table as it is spelt in the configuration file in use:
-``[[probe.invariants]]`` in prodready.toml (and with no file), ``[[tool.prodready.probe.invariants]]``
-in pyproject.toml."""
+``[[probe.invariants]]`` in prodready.toml (and with no file),
+``[[tool.prodready.probe.invariants]]`` in pyproject.toml."""
 
 from __future__ import annotations
 
@@ -78,30 +78,25 @@ def test_skip_reasons_name_the_table_as_spelt_in_the_file(
 
 
 @pytest.mark.parametrize(
-    ("file", "text", "table"),
-    [
-        ("prodready.toml", '[probe]\nbudget = "10s"\n', "probe"),
-        ("pyproject.toml", '[tool.prodready.probe]\nbudget = "10s"\n', "tool.prodready.probe"),
-    ],
+    ("file", "table"),
+    [("prodready.toml", "probe"), ("pyproject.toml", "tool.prodready.probe")],
 )
-def test_the_gate_names_the_missing_command_s_table(
-    tmp_path: Path, file: str, text: str, table: str
-) -> None:
+def test_the_gate_names_the_missing_command_s_table(tmp_path: Path, file: str, table: str) -> None:
     config = tmp_path / file
-    config.write_text(text + "[gate.stage.performance]\nenabled = true\n", encoding="utf-8")
-    if file == "pyproject.toml":
-        config.write_text(
-            text + "[tool.prodready.gate.stage.performance]\nenabled = true\n", encoding="utf-8"
-        )
+    prefix = "tool.prodready." if file == "pyproject.toml" else ""
+    config.write_text(
+        f'[{table}]\nbudget = "10s"\n[{prefix}gate.stage.performance]\nenabled = true\n',
+        encoding="utf-8",
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "prodready", "gate", str(tmp_path), "--stages", "performance"]
-        + ["--format", "json", "-q"],
+        [sys.executable, "-m", "prodready", "gate", str(tmp_path), "--stages", "performance",
+         "--format", "json", "-q"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-    )
+    )  # fmt: skip
     assert done.returncode == 1, done.stderr
     stages = {stage["id"]: stage for stage in json.loads(done.stdout)["stages"]}
     assert stages["performance"]["summary"] == (
