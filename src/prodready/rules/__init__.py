@@ -1,4 +1,7 @@
-"""The built-in rule catalog: one module per category, plus one per non-Python file kind.
+"""The built-in rule catalog: one package per category (``rules/<category>/``), one module per
+rule family in it (``rules/security/sql.py``); a rule's code prefix names its category. Helpers
+that several families of a category share sit in ``<category>/_shared.py``; what a deployable
+service is (asked by the project rules of several categories) in ``_service.py``.
 
 It registers through the same public mechanism as third-party packs (the ``prodready.rules``
 entry-point group points at ``BUILTIN_PACK``).
