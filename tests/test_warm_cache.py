@@ -171,3 +171,26 @@ def test_a_signature_of_the_wrong_shape_falls_back_to_the_digest(
         assert _scan(run_scan, project, cache_dir) == (1, 0, [("RES001", 4)])
         status = (project / "api.py").stat()
         assert _entry(cache_dir)["stat"] == [status.st_size, status.st_mtime_ns, status.st_ino]
+
+
+def test_entries_of_deleted_files_go_and_of_unscanned_files_stay(
+    tmp_path: Path, run_scan: Any
+) -> None:
+    project = _project(tmp_path)
+    (project / "sub").mkdir()
+    for name in ("sub/kept.py", "gone.py"):
+        (project / name).write_text(FIRST, encoding="utf-8")
+    cache_dir = tmp_path / "cache"
+    run_scan(project, config=ONLY_RES001, use_cache=True, cache_dir=cache_dir)
+    (project / "gone.py").unlink()
+    (project / "api.py").write_text(SWAPPED, encoding="utf-8")  # a change: the cache is written
+    # A scan of the root's files only: sub/kept.py is not scanned, and not forgotten.
+    result = run_scan(
+        project / "api.py", root=project, config=ONLY_RES001, use_cache=True, cache_dir=cache_dir
+    )
+    assert (result.stats.cache_hits, result.stats.files_analyzed) == (0, 1)
+    (path,) = cache_dir.glob("results-*.json")
+    assert sorted(json.loads(path.read_text(encoding="utf-8"))["files"]) == [
+        "api.py",
+        "sub/kept.py",
+    ]

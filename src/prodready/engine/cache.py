@@ -115,10 +115,13 @@ class ResultCache:
         }
         self._dirty = True
 
-    def forget_missing(self, root: Path) -> None:
+    def forget_missing(self, root: Path, present: frozenset[str] = frozenset()) -> None:
         """Drop entries of files that no longer exist (entries of files outside this scan's
-        targets stay: a scan of one file must not empty the cache of the tree)."""
-        stale = [path for path in self._entries if not (root / path).exists()]
+        targets stay: a scan of one file must not empty the cache of the tree). ``present``:
+        paths this scan just found, which need no second look."""
+        stale = [
+            path for path in self._entries if path not in present and not (root / path).exists()
+        ]
         for path in stale:
             del self._entries[path]
         self._dirty = self._dirty or bool(stale)

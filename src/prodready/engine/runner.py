@@ -141,7 +141,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
         if options.progress is not None:
             options.progress(len(results), len(sources))
     if cache is not None and cache.dirty:
-        cache.forget_missing(root)
+        cache.forget_missing(root, frozenset(source.relpath for source in sources))
         cache.save()
 
     findings: list[Finding] = []
