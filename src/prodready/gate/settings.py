@@ -14,6 +14,7 @@ from typing import Any
 
 from prodready.gate.model import LEVELS, STAGE_ALIASES, STAGES, GateError, canonical_stage
 from prodready.model import Severity
+from prodready.probe.collect import ErrorCollector
 from prodready.tables import TableReader, read_toml
 
 # Stages that run only when configured: they need a command or a probe setup.
@@ -197,46 +198,24 @@ class _Table(TableReader):
         return float(value)
 
 
-class _Errors:
-    """Every mistake of the sections, not only the first: each part is checked on its own."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def get(self, parse: Callable[[], Any]) -> Any:
-        """``parse()``, or None (recording its error) when it fails."""
-        try:
-            return parse()
-        except GateError as exc:
-            self.messages.append(str(exc))
-            return None
-
-
-def _unknown_keys(table: _Table, known: tuple[str, ...], errors: _Errors) -> None:
-    for key in table.table:
-        if key not in known:
-            errors.get(partial(_Table({key: None}, table.where).done, known))
-
-
 def parse_gate_settings(
     table: Mapping[str, Any], prefix: str = "", source: str | None = None
 ) -> GateSettings:
     """Validate the ``gate`` and ``policy`` tables; every mistake at once, one per line."""
-    errors = _Errors()
+    errors = ErrorCollector(GateError)
     settings = errors.get(partial(_parse_gate, GateSettings(source=source), table, prefix, errors))
     policy = errors.get(partial(_parse_policies, settings or GateSettings(), table, prefix, errors))
-    if errors.messages:
-        raise GateError("\n".join(errors.messages))
+    errors.raise_all()
     assert isinstance(policy, GateSettings)
     return policy
 
 
 def _parse_gate(
-    settings: GateSettings, table: Mapping[str, Any], prefix: str, errors: _Errors
+    settings: GateSettings, table: Mapping[str, Any], prefix: str, errors: ErrorCollector
 ) -> GateSettings:
     gate = _Table(table.get("gate", {}), f"{prefix}gate")
-    _unknown_keys(
-        gate, ("base", "keep-going", "artifacts", "stage", "levels", "release-level"), errors
+    errors.unknown_keys(
+        gate, ("base", "keep-going", "artifacts", "stage", "levels", "release-level")
     )
     settings = replace(
         settings,
@@ -246,7 +225,7 @@ def _parse_gate(
     )
     stages = dict(settings.stages)
     stage_tables = _Table(gate.table.get("stage", {}), gate.key("stage"))
-    _unknown_keys(stage_tables, (*STAGES, *STAGE_ALIASES), errors)
+    errors.unknown_keys(stage_tables, (*STAGES, *STAGE_ALIASES))
     for name, raw in stage_tables.table.items():
         if name in STAGES or name in STAGE_ALIASES:
             stage = errors.get(partial(_parse_named_stage, stages, stage_tables, name, raw))
@@ -280,14 +259,14 @@ def _parse_named_stage(
 
 
 def _parse_policies(
-    settings: GateSettings, table: Mapping[str, Any], prefix: str, errors: _Errors
+    settings: GateSettings, table: Mapping[str, Any], prefix: str, errors: ErrorCollector
 ) -> GateSettings:
     policy = _Table(table.get("policy", {}), f"{prefix}policy")
-    _unknown_keys(policy, ("fail-on", "require-tests", "require-approval", "ai-assisted"), errors)
+    errors.unknown_keys(policy, ("fail-on", "require-tests", "require-approval", "ai-assisted"))
     human = errors.get(partial(_parse_policy, settings.policy, policy))
     settings = replace(settings, policy=human or settings.policy)
     ai = _Table(policy.table.get("ai-assisted", {}), policy.key("ai-assisted"))
-    _unknown_keys(ai, ("fail-on", "require-tests", "require-approval", "assistants"), errors)
+    errors.unknown_keys(ai, ("fail-on", "require-tests", "require-approval", "assistants"))
     ai_policy = errors.get(partial(_parse_policy, settings.ai_policy, ai))
     settings = replace(settings, ai_policy=ai_policy or settings.ai_policy)
     assistants = ai.table.get("assistants")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from prodready import tables
+from prodready.probe.collect import ErrorCollector
 from prodready.probe.model import CHECK_IDS, ProbeError, RequestSpec
 from prodready.tables import SIZE_UNITS, TableReader
 
@@ -298,31 +299,6 @@ def table_name(source: str | None, key: str = "") -> str:
     return f"{base}.{key}" if key else base
 
 
-class _Errors:
-    """Every mistake of the section, not only the first: each part is checked on its own."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def get(self, parse: Callable[[], Any]) -> Any:
-        """``parse()``, or None (recording its error) when it fails."""
-        try:
-            return parse()
-        except ProbeError as exc:
-            self.messages.append(str(exc))
-            return None
-
-    def raise_all(self) -> None:
-        if self.messages:
-            raise ProbeError("\n".join(self.messages))
-
-
-def _unknown_keys(reader: _Reader, known: tuple[str, ...], errors: _Errors) -> None:
-    for key in reader.table:
-        if key not in known:
-            errors.get(partial(_Reader({key: None}, reader.where).done, known))
-
-
 def parse_settings(table: object, source: str | None) -> ProbeSettings:
     """Validate a probe table; every mistake is reported at once, one per line."""
     where = f"{source}: {table_name(source)}" if source else table_name(source)
@@ -333,8 +309,8 @@ def parse_settings(table: object, source: str | None) -> ProbeSettings:
         "invariants", "load", "rate-limit", "limits", "payload-size", "fuzz-examples",
         "dependency-budget", "injected-latency",
     )  # fmt: skip
-    errors = _Errors()
-    _unknown_keys(reader, known, errors)
+    errors = ErrorCollector(ProbeError)
+    errors.unknown_keys(reader, known)
     checks: dict[str, tuple[str, ...]] = {}
     for key in ("only", "skip"):
         chosen = errors.get(partial(_checks, reader, key))
