@@ -405,7 +405,7 @@ def _source_marks(
     return [_mark(kind, lower.count("\n", 0, at) + 1)]
 
 
-# -- OBS005 -------------------------------------------------------------------------------------
+# -- what OBS005 looks for: structured logging ------------------------------------------------
 
 _STRUCTURED_LOGGING = (
     "structlog",
@@ -433,7 +433,7 @@ _STRUCTURED_LOGGING = (
 _EXTERNAL_CONFIG_WORDS = ("fileconfig", "log_config", "logconfig", "log-config")
 
 
-# -- OBS006 -------------------------------------------------------------------------------------
+# -- what OBS006 looks for: request ids -------------------------------------------------------
 
 _REQUEST_ID_WORDS = (
     "correlation",
@@ -458,7 +458,7 @@ _REQUEST_ID_WORDS = (
 )
 
 
-# -- OBS007 -------------------------------------------------------------------------------------
+# -- what OBS007 looks for: metrics -----------------------------------------------------------
 
 _METRICS = (
     "prometheus",

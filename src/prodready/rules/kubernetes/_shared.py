@@ -59,7 +59,7 @@ def _pod_labels(obj: KubernetesObject) -> dict[Any, Any]:
     return _dict(obj.get(*spec_path[:-1], "metadata", "labels"))
 
 
-# -- K8S002 -----------------------------------------------------------------------------------
+# -- containers that receive traffic (K8S002, K8S009) -----------------------------------------
 
 
 def _selected_by_service(manifests: Manifests, obj: KubernetesObject) -> bool:
@@ -89,7 +89,7 @@ def _serving_containers(
             yield container, path
 
 
-# -- K8S007 -----------------------------------------------------------------------------------
+# -- integer fields, also rendered by Helm as strings (K8S007, K8S009) ------------------------
 
 
 def _integer(value: Any) -> int | None:
