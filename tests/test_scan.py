@@ -92,6 +92,27 @@ def test_discovery_kinds_gitignore_and_skips(tmp_path: Path) -> None:
     }
 
 
+def test_a_virtualenv_is_skipped_unless_named(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "app.py": "x = 1\n",
+            "env/pyvenv.cfg": "home = /usr\n",
+            "env/lib/site.py": "x = 1\n",
+            "tools/env/pyvenv.cfg": "home = /usr\n",
+            "tools/env/bin/run.py": "x = 1\n",
+        },
+    )
+    found = [s.relpath for s in Discovery(tmp_path).files([tmp_path])]
+    assert found == ["app.py"]
+    # Named as the target, a virtualenv is what the user asked to scan; those inside it are not.
+    (tmp_path / "env/inner").mkdir()
+    (tmp_path / "env/inner/pyvenv.cfg").write_text("home = /usr\n", encoding="utf-8")
+    (tmp_path / "env/inner/x.py").write_text("x = 1\n", encoding="utf-8")
+    found = [s.relpath for s in Discovery(tmp_path).files([tmp_path / "env"])]
+    assert found == ["env/lib/site.py"]
+
+
 def test_configured_exclude_and_explicit_files(tmp_path: Path) -> None:
     _write(
         tmp_path,
