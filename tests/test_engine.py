@@ -6,7 +6,7 @@ import ast
 import textwrap
 from typing import Any
 
-from prodready.engine.analyze import FileAnalyzer
+from prodready.engine.pipeline import FileAnalyzer
 from prodready.engine.python import FunctionEnd, ModuleEnd, PythonAnalyzer, PythonContext
 from prodready.engine.registry import Registry, RulePack, python_rule
 from prodready.model import Category, FileKind, Profile, Severity

@@ -11,8 +11,8 @@ import ast
 import textwrap
 
 from prodready.engine.analysis import is_script
-from prodready.engine.analyze import FileAnalyzer
 from prodready.engine.facts import ModuleFacts
+from prodready.engine.pipeline import FileAnalyzer
 from prodready.engine.python import ModuleEnd, PythonAnalyzer, PythonContext
 from prodready.engine.registry import Registry, python_rule
 from prodready.model import Category, FileKind, Profile, Severity

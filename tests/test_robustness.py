@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prodready.engine.analyze import FileAnalyzer, SourceFile
+from prodready.engine.pipeline import FileAnalyzer
 from prodready.engine.python import PythonContext
+from prodready.engine.records import SourceFile
 from prodready.engine.registry import Registry, python_rule
 from prodready.model import Category, Config, FileKind, Profile, ScanError, Severity
 

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from prodready.engine.analyze import FileResult
+from prodready.engine.records import FileResult
 from prodready.model import Category, Confidence, Finding, ScanError, Severity
 
 CACHE_DIR_NAME = ".prodready_cache"  # the pre-1.x in-tree location, still skipped by discovery

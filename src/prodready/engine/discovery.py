@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prodready.engine.analyze import SourceFile
 from prodready.engine.documents import looks_like_kubernetes
+from prodready.engine.records import SourceFile
 from prodready.model import FileKind, UsageError
 
 SKIPPED_DIRECTORIES = frozenset(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prodready.engine.analyze import fingerprint
+from prodready.engine.records import fingerprint
 from prodready.engine.secrets import redact
 from prodready.engine.suppress import (
     Suppression,
@@ -145,7 +145,7 @@ def project_facts(
     prefix: str = "",
 ) -> ProjectFacts:
     """The facts of the project at ``prefix`` (a directory below ``root``, see
-    ``analyze.role_prefix``): rules see its paths relative to it, so that they judge tests,
+    ``pipeline.role_prefix``): rules see its paths relative to it, so that they judge tests,
     examples and manifests the same from any directory; findings are named from ``root``."""
     if not prefix:
         return ProjectFacts(root, modules, other_files)

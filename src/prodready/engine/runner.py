@@ -18,14 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from prodready import __version__
-from prodready.engine.analyze import (
-    FileAnalyzer,
-    FileResult,
-    SourceFile,
-    content_digest,
-    role_prefix,
-    with_roles,
-)
 from prodready.engine.cache import (
     RACY_WINDOW_NS,
     ResultCache,
@@ -36,7 +28,9 @@ from prodready.engine.cache import (
 from prodready.engine.discovery import Discovery, matches_glob, resolve_target, where_named
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.lifetime import children_die_on_sigterm, exit_with_parent
+from prodready.engine.pipeline import FileAnalyzer, role_prefix, with_roles
 from prodready.engine.project import project_facts, run_project_rules
+from prodready.engine.records import FileResult, SourceFile, content_digest
 from prodready.engine.registry import Registry
 from prodready.model import (
     Category,

@@ -193,8 +193,8 @@ def routes_in_code(project_dir: Path) -> CodeRoutes:
     """The HTTP routes ``prodready scan`` finds in the project's Python files (test modules
     left out): GETs without path parameters, other than health and metrics endpoints, are
     requests the probe can send without an OpenAPI document."""
-    from prodready.engine.analyze import FileAnalyzer
     from prodready.engine.discovery import Discovery
+    from prodready.engine.pipeline import FileAnalyzer
     from prodready.model import ConfigError, FileKind, Profile, UsageError
 
     found = CodeRoutes()

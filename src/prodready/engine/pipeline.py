@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import ast
 import functools
-import hashlib
 import os
 import re
 import sys
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from prodready.engine.documents import DocumentError, FileContext, parse_document
 from prodready.engine.location import Location, RawFinding
 from prodready.engine.python import PythonAnalyzer, RuleCrash
+from prodready.engine.records import FileResult, SourceFile, content_digest, fingerprint
 from prodready.engine.secrets import redact
 from prodready.engine.suppress import (
     Suppression,
@@ -32,20 +31,6 @@ from prodready.model import FileKind, Finding, Profile, Rule, ScanError
 
 RECURSION_LIMIT = 20_000
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
-
-
-@dataclass(slots=True)
-class SourceFile:
-    """A file discovery found: where it is, how it is named in reports, and what it is.
-
-    ``role``: the path its role (test, script, example, module name) is judged by, relative to
-    the scanned project rather than to the directory reports are relative to; None: ``relpath``.
-    """
-
-    path: str
-    relpath: str
-    kind: FileKind
-    role: str | None = None
 
 
 # A directory holding one of these is a project of its own: its files' roles are judged from it.
@@ -92,19 +77,6 @@ def with_roles(sources: list[SourceFile], prefix: str) -> list[SourceFile]:
         else source
         for source in sources
     ]
-
-
-@dataclass(slots=True)
-class FileResult:
-    relpath: str
-    digest: str
-    findings: list[Finding] = field(default_factory=list)
-    errors: list[ScanError] = field(default_factory=list)
-    facts: dict[str, Any] | None = None
-
-
-def content_digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def decode_python(data: bytes) -> str:
@@ -367,12 +339,6 @@ def span_text(lines: list[str], location: Location) -> str:
     if last < len(lines):
         parts.append(lines[last][: location.end_column - 1])
     return "\n".join(parts)
-
-
-def fingerprint(rule: str, relpath: str, normalised: str, occurrence: int) -> str:
-    """Stable across line shifts: rule + path + normalised code (+ which repetition of it)."""
-    digest = hashlib.sha256(f"{rule}\0{relpath}\0{normalised}\0{occurrence}".encode())
-    return digest.hexdigest()[:32]
 
 
 def _to_findings(raw: list[RawFinding], lines: list[str], relpath: str) -> list[Finding]:
