@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from prodready.config import parse_config
-from prodready.gate.init import detect_project, render_config, write_config
 from prodready.gate.model import GateError
+from prodready.gate.scaffold import detect_project, render_config, write_config
 from prodready.probe.settings import parse_settings
 
 DEPLOYMENT = """\

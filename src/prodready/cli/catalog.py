@@ -108,7 +108,7 @@ def explain(rule: str) -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration.")
 def init(project: Path | None, force: bool) -> None:
     """Write a starter prodready.toml for this project (framework, tests, Docker, Kubernetes)."""
-    from prodready.gate.init import write_config
+    from prodready.gate.scaffold import write_config
 
     try:
         written = write_config((project or Path.cwd()).resolve(), force=force)

@@ -23,6 +23,19 @@ from prodready.engine.suppress import (
 )
 from prodready.model import Confidence, Config, FileKind, Finding, Rule, ScanError, Severity
 
+# The file names a service's application object is usually defined in, the most usual first:
+# ``prodready init`` reads them first, and project rules report at an app defined in one of them
+# before any other.
+ENTRY_FILE_NAMES = (
+    "main.py",
+    "app.py",
+    "asgi.py",
+    "wsgi.py",
+    "server.py",
+    "api.py",
+    "application.py",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:

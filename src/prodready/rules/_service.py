@@ -22,7 +22,13 @@ from typing import Any
 
 from prodready.engine.analysis import constant_str
 from prodready.engine.facts import resolve_relative
-from prodready.engine.project import Collector, Evidence, ProjectContext, ProjectFacts
+from prodready.engine.project import (
+    ENTRY_FILE_NAMES,
+    Collector,
+    Evidence,
+    ProjectContext,
+    ProjectFacts,
+)
 from prodready.engine.python import PythonContext
 from prodready.model import Confidence, FileKind
 
@@ -76,7 +82,6 @@ _SERVERLESS_MODULES = (
     "chalice",
     "functions_framework",
 )
-_ENTRY_FILES = ("main.py", "app.py", "wsgi.py", "asgi.py", "server.py", "application.py")
 
 
 def _in_dirs(path: str, excluded: frozenset[str]) -> bool:
@@ -93,7 +98,7 @@ class _App:
     @property
     def sort_key(self) -> tuple[bool, int, str, int]:
         name = self.path.rsplit("/", 1)[-1]
-        return (name not in _ENTRY_FILES, self.path.count("/"), self.path, self.line)
+        return (name not in ENTRY_FILE_NAMES, self.path.count("/"), self.path, self.line)
 
 
 def _apps(project: ProjectFacts, code: str) -> list[_App]:
