@@ -28,7 +28,6 @@ OVERSIZED: dict[str, int] = {
     "prodready/engine/documents.py": 704,
     "prodready/engine/python.py": 1141,
     "prodready/engine/taint.py": 1177,
-    "prodready/gate/init.py": 1084,
     "prodready/gate/provenance.py": 650,
 }
 
