@@ -25,7 +25,6 @@ OVERSIZED: dict[str, int] = {
     "prodready/deps/declared.py": 1417,
     "prodready/deps/manifests.py": 1380,
     "prodready/engine/analysis.py": 1187,
-    "prodready/engine/python.py": 1141,
     "prodready/engine/taint.py": 1177,
     "prodready/gate/provenance.py": 650,
 }
