@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from prodready.gate import provenance as provenance_module
+from prodready.gate.assistants import classify_commit, identify
 from prodready.gate.model import GateError, GateFinding, Provenance
 from prodready.gate.provenance import (
     ai_modules_tested,
-    classify_commit,
     collect_provenance,
     default_base,
-    identify,
     is_test_file,
     mark,
     related_tests,
