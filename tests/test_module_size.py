@@ -24,7 +24,6 @@ OVERSIZED: dict[str, int] = {
     "prodready/deps/advisories.py": 967,
     "prodready/deps/declared.py": 1417,
     "prodready/deps/manifests.py": 1380,
-    "prodready/engine/analysis.py": 1187,
     "prodready/engine/taint.py": 1177,
 }
 

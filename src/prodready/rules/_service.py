@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from prodready.engine.analysis import constant_str
+from prodready.engine.analysis import FRAMEWORK_PACKAGES, constant_str
 from prodready.engine.facts import resolve_relative
 from prodready.engine.project import (
     ENTRY_FILE_NAMES,
@@ -65,11 +65,6 @@ _NOT_RUNTIME_DIRS = frozenset(
     | {"bench", "playground", "sandbox", "migrations", "alembic", "templates", "fixtures"}
 )
 _NOT_SERVICE_DIRS = _NOT_RUNTIME_DIRS | {"scripts", "script", "tools", "bin"}
-# A framework's own package: library code services import, not a service.
-_FRAMEWORK_PACKAGES = frozenset(
-    {"django", "rest_framework", "flask", "quart", "fastapi", "starlette", "aiohttp", "sanic"}
-    | {"litestar", "tornado", "falcon", "werkzeug", "connexion", "uvicorn", "gunicorn"}
-)
 # Serverless adapters: the platform routes requests, probes and request ids.
 _SERVERLESS_MODULES = (
     "mangum",
@@ -86,7 +81,7 @@ _SERVERLESS_MODULES = (
 
 def _in_dirs(path: str, excluded: frozenset[str]) -> bool:
     parts = path.lower().split("/")[:-1]
-    return any(part in excluded or part in _FRAMEWORK_PACKAGES for part in parts)
+    return any(part in excluded or part in FRAMEWORK_PACKAGES for part in parts)
 
 
 @dataclass(frozen=True, slots=True)

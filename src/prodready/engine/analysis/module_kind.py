@@ -1,0 +1,95 @@
+"""What a module is: service code, a script or CLI tool, a web framework's own source, or example
+code. :data:`FRAMEWORK_PACKAGES` is the one table of framework packages (the project rules'
+service detection uses it too)."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.engine.analysis.literals import dotted
+from prodready.engine.python import PythonContext
+
+_SCRIPT_FILES = frozenset({"manage.py", "setup.py", "noxfile.py", "fabfile.py", "conftest.py"})
+
+
+_SCRIPT_DIRS = frozenset({"scripts", "script", "bin", "migrations", "alembic"})
+
+
+CLI_LIBRARIES = frozenset({"argparse", "click", "typer", "fire", "docopt", "optparse"})
+
+
+def is_script(ctx: PythonContext) -> bool:
+    """A command-line tool, one-off script or migration rather than code a service runs: it
+    imports a CLI library and declares no routes, it uses no service framework and has a
+    ``__main__`` block or runs its entry point at import (a top-level ``asyncio.run(main())``),
+    or it lives where scripts live (``scripts/``, ``bin/``, Django management commands,
+    migrations, ``manage.py``).
+
+    Reads the imports seen so far: call it from ``ModuleEnd`` for a complete answer.
+    """
+    parts = ctx.path.split("/")
+    if parts[-1] in _SCRIPT_FILES or any(part in _SCRIPT_DIRS for part in parts[:-1]):
+        return True
+    if "management" in parts[:-1] and "commands" in parts[:-1]:
+        return True
+    facts = ctx.facts
+    if facts.routes:
+        return False
+    if facts.imports_any(CLI_LIBRARIES):
+        return True
+    if facts.frameworks:
+        return False
+    if facts.has_main_guard:
+        return True
+    runs = ctx.module_state.get("analysis:runs-at-import")
+    if runs is None:  # a property of the whole tree: computed once per module
+        runs = ctx.module_state["analysis:runs-at-import"] = _runs_at_import(ctx.tree)
+    return bool(runs)
+
+
+_SCRIPT_ENTRY_CALLS = frozenset({"asyncio.run", "trio.run", "anyio.run", "main", "async_main"})
+
+
+def _runs_at_import(tree: ast.Module) -> bool:
+    """A top-level ``asyncio.run(main())`` or ``main()``: the module does its work when run."""
+    for statement in tree.body:
+        value = statement.value if isinstance(statement, ast.Expr) else None
+        if isinstance(value, ast.Call) and dotted(value.func) in _SCRIPT_ENTRY_CALLS:
+            return True
+    return False
+
+
+# The packages of web frameworks and application servers: a module inside one of them is the
+# framework's own source, library code services import, not a service. The one table: the project
+# rules' service detection (``rules/_service.py``) uses it too.
+FRAMEWORK_PACKAGES = frozenset(
+    {"django", "rest_framework", "flask", "quart", "fastapi", "starlette", "aiohttp", "sanic"}
+    | {"litestar", "tornado", "falcon", "werkzeug", "connexion", "uvicorn", "gunicorn"}
+)
+
+
+def is_framework_source(ctx: PythonContext) -> bool:
+    """The module is part of a web framework's own package (``django/utils/archive.py``):
+    library code that services import, not a service."""
+    return any(part in FRAMEWORK_PACKAGES for part in ctx.path.split("/")[:-1])
+
+
+def in_service_code(ctx: PythonContext) -> bool:
+    """Code that runs inside a long-lived service: a module using a web/worker framework or
+    declaring routes, that is neither a test, a script (see :func:`is_script`) nor part of a
+    framework's own source."""
+    facts = ctx.facts
+    return (
+        facts.is_service
+        and not facts.is_test
+        and not facts.is_example
+        and not is_script(ctx)
+        and not is_framework_source(ctx)
+    )
+
+
+def is_example_code(ctx: PythonContext) -> bool:
+    """The module lives under a documentation or tutorial directory (see
+    :func:`prodready.engine.facts.is_example_path`): it illustrates an API and is not a
+    deployed service."""
+    return ctx.facts.is_example
