@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from prodready.catalog import default_registry
 from prodready.engine.registry import Registry
 from prodready.engine.runner import ScanOptions, scan
 from prodready.model import Config, ScanResult
@@ -37,7 +38,7 @@ def _private_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
 
 @pytest.fixture(scope="session")
 def registry() -> Registry:
-    return Registry.default(plugins=False)
+    return default_registry(plugins=False)
 
 
 ScanFn = Callable[..., ScanResult]

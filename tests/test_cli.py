@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import run_cli
 
-from prodready.engine.registry import Registry
+from prodready.catalog import default_registry
 
 SERVICE = textwrap.dedent(
     """\
@@ -163,7 +163,7 @@ def test_cache_is_used_on_rescan(tmp_path: Path) -> None:
 def test_rules_and_explain(tmp_path: Path) -> None:
     done = run_cli(["rules", "--format", "json"], tmp_path)
     catalog = json.loads(done.stdout)
-    assert [rule["code"] for rule in catalog] == sorted(Registry.default(plugins=False).rules)
+    assert [rule["code"] for rule in catalog] == sorted(default_registry(plugins=False).rules)
     assert len(catalog) == 115
     assert {"code", "name", "category", "severity", "summary", "docs"} <= set(catalog[0])
     table = run_cli(["rules", "--select", "RES"], tmp_path)

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from conftest import SHARED, run_cli
 
+from prodready.catalog import default_registry
 from prodready.config import load_config
 from prodready.deps import advisories as advisories_module
 from prodready.deps.advisories import (
@@ -49,7 +50,6 @@ from prodready.deps.model import (
     Manifests,
 )
 from prodready.engine.project import ProjectFacts, run_project_rules
-from prodready.engine.registry import Registry
 from prodready.model import Config, DepsSettings, Severity
 
 SNAPSHOT = SHARED / "advisory-db"
@@ -613,7 +613,7 @@ def test_osv_query_api_failures(server: _Server) -> None:
 
 
 def _rule_findings(built: Inventory, root: Path) -> list[Any]:
-    registry = Registry.default(plugins=False)
+    registry = default_registry(plugins=False)
     facts = ProjectFacts(root, {})
     facts.memo("deps:inventory", lambda: built)
     findings, errors, _ = run_project_rules([registry.rules["DEP030"]], facts, Config())

@@ -355,9 +355,9 @@ def test_requirement_lines_keep_markers_urls_and_errors() -> None:
 
 
 def test_kubernetes_rules_are_registered() -> None:
-    from prodready.engine.registry import Registry
+    from prodready.catalog import default_registry
 
-    codes = set(Registry.default(plugins=False).rules)
+    codes = set(default_registry(plugins=False).rules)
     assert {"K8S001", "K8S002", "K8S003", "K8S004", "K8S005", "K8S006"} <= codes, (
         "the Kubernetes rules are not registered: prodready.model.RULE_CODE rejects a digit in "
         "the code prefix (K8S001); accept it with r'^[A-Z][A-Z0-9]{0,3}[A-Z][0-9]{3}$' (and "

@@ -327,7 +327,7 @@ def test_pack_clash_is_reported() -> None:
 
     import pytest
 
-    from prodready.engine.registry import PackLoadError, load_packs
+    from prodready.catalog import PackLoadError, load_packs
 
     with pytest.raises(PackLoadError, match="clashes with RES001"):
         Registry([*load_packs(plugins=False), RulePack("acme", [clash])])

@@ -19,13 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from prodready.catalog import default_registry
 from prodready.engine.pipeline import FileAnalyzer
 from prodready.engine.python import PythonContext
 from prodready.engine.records import SourceFile
-from prodready.engine.registry import Registry, python_rule
+from prodready.engine.registry import python_rule
 from prodready.model import Category, Config, FileKind, Profile, ScanError, Severity
 
-REGISTRY = Registry.default(plugins=False)
+REGISTRY = default_registry(plugins=False)
 EXAMPLES = 30  # per property: enough to catch a regression, cheap enough for every run
 ANALYZER = FileAnalyzer(REGISTRY.select(Config()), Profile())
 

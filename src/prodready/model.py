@@ -197,6 +197,27 @@ RULE_CODE = re.compile(r"^[A-Z][A-Z0-9]{0,3}[A-Z][0-9]{3}$")  # RES001, K8S001
 RULE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
+@dataclass(frozen=True)
+class RuleMeta:
+    """What a report says about a rule (no check): a run's result carries these for the rules
+    it ran, so reports never rebuild a registry to describe them."""
+
+    code: str
+    name: str
+    category: Category
+    severity: Severity
+    summary: str
+    docs: str
+    confidence: Confidence = Confidence.HIGH
+    cwe: int | None = None
+    fix: str | None = None
+    pack: str = "builtin"
+
+    @property
+    def docs_url(self) -> str:
+        return f"{DOCS_URL}#{self.code.lower()}-{self.name}"
+
+
 @dataclass(frozen=True, eq=False)
 class Rule:
     """A check's declared metadata plus the function that performs it.
@@ -236,6 +257,21 @@ class Rule:
     @property
     def docs_url(self) -> str:
         return f"{DOCS_URL}#{self.code.lower()}-{self.name}"
+
+    @property
+    def meta(self) -> RuleMeta:
+        return RuleMeta(
+            code=self.code,
+            name=self.name,
+            category=self.category,
+            severity=self.severity,
+            summary=self.summary,
+            docs=self.docs,
+            confidence=self.confidence,
+            cwe=self.cwe,
+            fix=self.fix,
+            pack=self.pack,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

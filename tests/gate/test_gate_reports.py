@@ -14,6 +14,7 @@ from conftest import SARIF_SCHEMA
 from html_audit import audit_html
 
 from prodready import __version__
+from prodready.catalog import default_registry
 from prodready.gate.model import (
     AXES,
     STAGES,
@@ -25,7 +26,7 @@ from prodready.gate.model import (
     StageResult,
     StageStatus,
 )
-from prodready.model import Severity
+from prodready.model import RuleMeta, Severity
 from prodready.report import GATE_FORMATS, gate_renderer
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -98,6 +99,13 @@ def _findings() -> list[GateFinding]:
     ]
 
 
+def _ran(stage: str) -> dict[str, RuleMeta]:
+    """The metadata a stage's result carries for the rules it ran (ZZZ999 is not among them)."""
+    ran = {"scan": ("RES001",), "dependencies": ("DEP001",)}.get(stage, ())
+    rules = default_registry(plugins=False).rules
+    return {code: rules[code].meta for code in ran}
+
+
 def _report(*, released: bool = False) -> GateReport:
     findings = _findings()
     by_stage: dict[str, list[GateFinding]] = {}
@@ -132,6 +140,7 @@ def _report(*, released: bool = False) -> GateReport:
             findings=by_stage.get(stage, []),
             command=["ruff", "check", "--output-format", "json"] if stage == "lint" else None,
             ai_assisted=stage == "scan",
+            rules=_ran(stage),
         )
         for index, stage in enumerate(STAGES)
     ]

@@ -31,10 +31,10 @@ from prodready.model import Config, ConfigError, ProdreadyError
 @click.option("--no-plugins", is_flag=True, help="Only the built-in rules.")
 def rules(fmt: str, select: tuple[str, ...], no_plugins: bool) -> None:
     """List the rule catalog."""
-    from prodready.engine.registry import Registry
+    from prodready.catalog import default_registry
 
     try:
-        registry = Registry.default(plugins=not no_plugins)
+        registry = default_registry(plugins=not no_plugins)
         chosen = registry.select(Config(select=_split(select))) if select else list(registry)
     except ProdreadyError as exc:
         _fail(str(exc))
@@ -56,10 +56,10 @@ def _complete_rule(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[click.shell_completion.CompletionItem]:
     """Shell completion of rule codes and names (`prodready explain RES<TAB>`)."""
-    from prodready.engine.registry import Registry
+    from prodready.catalog import default_registry
 
     try:
-        registry = Registry.default()
+        registry = default_registry()
     except ProdreadyError:
         return []
     wanted = incomplete.lower()
@@ -77,10 +77,10 @@ def explain(rule: str) -> None:
     """Show a rule's documentation (by code or name)."""
     import difflib
 
-    from prodready.engine.registry import Registry
+    from prodready.catalog import default_registry
 
     try:
-        registry = Registry.default()
+        registry = default_registry()
     except ProdreadyError as exc:
         _fail(str(exc))
     found = registry.get(rule)
@@ -145,8 +145,8 @@ def show_config(path: Path | None, config_path: Path | None, isolated: bool) -> 
     tables that `prodready probe` and `prodready gate` read - and every mistake is reported at
     once, one per line (exit 2).
     """
+    from prodready.catalog import default_registry
     from prodready.config import check_sections, config_to_toml, read_table
-    from prodready.engine.registry import Registry
 
     paths = (path,) if path else ()
     try:
@@ -154,7 +154,7 @@ def show_config(path: Path | None, config_path: Path | None, isolated: bool) -> 
         sections = read_table(source) if source else {}
         problems = check_sections(sections, str(source) if source else None)
         try:
-            config = load_effective_config(config_path, paths, isolated, Registry.default())
+            config = load_effective_config(config_path, paths, isolated, default_registry())
         except ConfigError as exc:
             raise ConfigError("\n".join([str(exc), *problems])) from exc
         if problems:

@@ -162,11 +162,11 @@ def load_effective_config(
 def _scan_registry(targets: list[Path], root: Path | None, *, plugins: bool) -> Registry:
     """The registry the scan would build (rule packs inside the scanned tree stay unloaded),
     built here to check the configuration's rule selectors against it first."""
-    from prodready.engine.registry import Registry
+    from prodready.catalog import default_registry
     from prodready.engine.runner import decide_root
 
     scan_root = str(decide_root(targets, root))
-    return Registry.default(plugins=plugins, untrusted_roots=[scan_root])
+    return default_registry(plugins=plugins, untrusted_roots=[scan_root])
 
 
 def _report_and_exit(

@@ -7,7 +7,6 @@ unparseable or too deeply nested file becomes a :class:`ScanError` and the scan 
 from __future__ import annotations
 
 import ast
-import functools
 import os
 import re
 import sys
@@ -98,9 +97,14 @@ def decode_python(data: bytes) -> str:
 class FileAnalyzer:
     """Applies a fixed rule set to files of every kind."""
 
-    def __init__(self, rules: Iterable[Rule], profile: Profile) -> None:
+    def __init__(
+        self, rules: Iterable[Rule], profile: Profile, catalog: Iterable[Rule] = ()
+    ) -> None:
+        """``catalog``: the rules a suppression may name besides ``rules`` (the built-in ones,
+        given by the caller: the engine does not import rules)."""
         rules = list(rules)
         self.rules = rules
+        self.catalog = list(catalog)
         self.profile = profile
         # Project rules run after the scan; during it they collect the calls they asked for.
         self.python = PythonAnalyzer(
@@ -241,7 +245,7 @@ class FileAnalyzer:
         silenced nothing of. Rules of the whole project report after the files are analysed,
         so suppressions of theirs are not judged here."""
         if self._known is None:
-            self._known = _KnownRules(self.rules)
+            self._known = _KnownRules(self.rules, self.catalog)
         known = self._known
         for wanted in suppression.codes:
             rule = known.rule(wanted)
@@ -255,10 +259,11 @@ class FileAnalyzer:
 class _KnownRules:
     """The rules a suppression may name: every built-in rule, and the rules of this run."""
 
-    def __init__(self, selected: list[Rule]) -> None:
+    def __init__(self, selected: list[Rule], catalog: list[Rule]) -> None:
         self.selected = {rule.code: rule for rule in selected}
         self.selected_names = {rule.name: rule for rule in selected}
-        codes, names = _builtin_rule_names()
+        codes = {rule.code for rule in catalog}
+        names = {rule.name for rule in catalog}
         self.codes = sorted({*codes, *self.selected})
         self.names = sorted({*names, *self.selected_names})
         self.prefixes = {code.rstrip("0123456789") for code in self.codes}
@@ -294,14 +299,6 @@ class _KnownRules:
 
 
 _CODE_SHAPE = re.compile(r"^[A-Z][A-Z0-9]*[0-9]$")
-
-
-@functools.cache
-def _builtin_rule_names() -> tuple[frozenset[str], frozenset[str]]:
-    from prodready.engine.registry import Registry
-
-    rules = Registry.default(plugins=False).rules.values()
-    return frozenset(rule.code for rule in rules), frozenset(rule.name for rule in rules)
 
 
 def _mentions_prodready(lines: list[str]) -> bool:

@@ -1,7 +1,8 @@
 """Rule packs, the decorators that declare rules, and rule selection.
 
 Built-in rules and third-party house rules register the same way: a :class:`RulePack` exposed
-through the ``prodready.rules`` entry-point group.
+through the ``prodready.rules`` entry-point group. Which packs a run gets is decided by the
+composition root, :mod:`prodready.catalog`; this module never imports the rules.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ import ast
 import hashlib
 import importlib
 import inspect
-import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
@@ -27,9 +26,7 @@ from prodready.model import (
     Severity,
 )
 
-ENTRY_POINT_GROUP = "prodready.rules"
 CODE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,3}[A-Za-z][0-9]{0,3}$")
-BUILTIN_PACK_REF = "prodready.rules:BUILTIN_PACK"
 
 Check = Callable[..., None]
 
@@ -168,9 +165,8 @@ class RulePack:
         [project.entry-points."prodready.rules"]
         acme = "acme_rules:PACK"   # PACK = RulePack.from_modules("acme", "acme_rules.checks")
 
-    A pack whose distribution lies in the working directory or the scanned tree (a committed
-    ``*.egg-info``) rather than in a site directory is not loaded unless
-    ``PRODREADY_TRUST_LOCAL_PLUGINS=1``: scanning a repository must not run its code.
+    A pack declared in the working directory or the scanned tree is loaded only on request (see
+    :mod:`prodready.catalog`).
     """
 
     def __init__(
@@ -207,135 +203,15 @@ class PackLoadError(ConfigError):
     """A rule pack could not be loaded or conflicts with another."""
 
 
-def _third_party_packs_installed() -> bool:
-    """Whether any installed distribution declares a pack besides the built-in one.
-
-    Importing ``importlib.metadata`` costs more than a small scan; this pre-check reads the
-    ``entry_points.txt`` files directly so the common case (no house rules) stays fast.
-    """
-    for directory in sys.path:
-        try:
-            names = os.listdir(directory or ".")
-        except OSError:
-            continue
-        for name in names:
-            if not name.endswith((".dist-info", ".egg-info")):
-                continue
-            try:
-                with open(os.path.join(directory or ".", name, "entry_points.txt"), "rb") as f:
-                    text = f.read().decode("utf-8", "replace")
-            except OSError:
-                continue
-            if ENTRY_POINT_GROUP not in text:
-                continue
-            section = text.split(f"[{ENTRY_POINT_GROUP}]", 1)[-1].split("\n[", 1)[0]
-            for line in section.splitlines():
-                value = line.partition("=")[2].strip().replace(" ", "")
-                if value and value != BUILTIN_PACK_REF:
-                    return True
-    return False
-
-
-TRUST_LOCAL_PLUGINS_ENV = "PRODREADY_TRUST_LOCAL_PLUGINS"
-
-
-def _installed_locations() -> list[str]:
-    """The site directories of the running interpreter: what was installed on purpose."""
-    import site
-    import sysconfig
-
-    paths = sysconfig.get_paths()
-    found = [paths.get("purelib", ""), paths.get("platlib", "")]
-    try:
-        found.extend(site.getsitepackages())
-        found.append(site.getusersitepackages())
-    except AttributeError:  # a virtualenv's old site.py lacks them
-        pass
-    return [os.path.realpath(path) for path in found if path]
-
-
-def _within(path: str, directory: str) -> bool:
-    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
-
-
-def _local_distribution(entry: Any, untrusted: Sequence[str], installed: Sequence[str]) -> bool:
-    """The entry point's distribution lies in the working directory (or another untrusted
-    root) rather than in a site directory: ``python -m prodready`` puts the working directory
-    on ``sys.path``, so a scanned repository's committed ``*.egg-info`` would be imported."""
-    dist = entry.dist
-    if dist is None:
-        return False
-    try:
-        location = os.path.realpath(str(dist.locate_file("")))
-    except (OSError, NotImplementedError, ValueError):
-        return False
-    if any(_within(location, site_dir) for site_dir in installed):
-        return False
-    return any(_within(location, root) for root in untrusted)
-
-
-def _entry_point_packs(
-    untrusted_roots: Sequence[str] = (), skipped: list[str] | None = None
-) -> Iterator[tuple[str, RulePack]]:
-    if not _third_party_packs_installed():
-        return
-    from importlib.metadata import entry_points
-
-    trust_local = os.environ.get(TRUST_LOCAL_PLUGINS_ENV, "") not in {"", "0"}
-    untrusted = [os.path.realpath(os.getcwd()), *(os.path.realpath(r) for r in untrusted_roots)]
-    installed = _installed_locations()
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.value.replace(" ", "") == BUILTIN_PACK_REF:
-            continue
-        if not trust_local and _local_distribution(entry, untrusted, installed):
-            if skipped is not None:
-                skipped.append(
-                    f"rule pack {entry.name!r} ({entry.value}) was not loaded: it is declared "
-                    "inside the working directory or the scanned tree, not installed (set "
-                    f"{TRUST_LOCAL_PLUGINS_ENV}=1 to load it)"
-                )
-            continue
-        try:
-            loaded: Any = entry.load()
-        except Exception as exc:  # a broken third-party pack must not take the scan down
-            raise PackLoadError(
-                f"rule pack {entry.name!r} ({entry.value}) failed to load: {exc}"
-            ) from exc
-        if isinstance(loaded, ModuleType):
-            loaded = RulePack(entry.name, rules=rules_in(loaded))
-        elif not isinstance(loaded, RulePack):
-            try:
-                loaded = RulePack(entry.name, rules=list(loaded))
-            except TypeError as exc:
-                raise PackLoadError(
-                    f"rule pack {entry.name!r} ({entry.value}) is neither a RulePack, a module "
-                    "nor an iterable of rules"
-                ) from exc
-        if not loaded.version and entry.dist is not None:
-            loaded.version = entry.dist.version
-        yield entry.name, loaded
-
-
-def load_packs(
-    *,
-    plugins: bool = True,
-    untrusted_roots: Sequence[str] = (),
-    skipped: list[str] | None = None,
-) -> list[RulePack]:
-    """The built-in pack plus every installed pack of the ``prodready.rules`` group (packs
-    declared under the working directory or ``untrusted_roots`` only when the user opts in)."""
-    from prodready.rules import BUILTIN_PACK
-
-    packs = [BUILTIN_PACK]
-    if plugins:
-        packs.extend(pack for _, pack in _entry_point_packs(untrusted_roots, skipped))
-    return packs
-
-
 class Registry:
     """All known rules, by code, with selector resolution (code, prefix, name, category, ALL)."""
 
-    def __init__(self, packs: Iterable[RulePack]) -> None:
+    def __init__(
+        self, packs: Iterable[RulePack], *, loader: Callable[[], Registry] | None = None
+    ) -> None:
+        # How to build this registry again in a spawned worker process (a picklable callable,
+        # given by the composition root, prodready.catalog); None for a registry built by hand.
+        self.loader = loader
         self.rules: dict[str, Rule] = {}
         self.pack_versions: dict[str, str] = {}
         by_name: dict[str, Rule] = {}
@@ -353,15 +229,6 @@ class Registry:
                 by_name[rule.name] = rule
         self._by_name = by_name
         self.notes: list[str] = []  # rule packs that were found but not loaded, and why
-
-    @classmethod
-    def default(cls, *, plugins: bool = True, untrusted_roots: Sequence[str] = ()) -> Registry:
-        skipped: list[str] = []
-        registry = cls(
-            load_packs(plugins=plugins, untrusted_roots=untrusted_roots, skipped=skipped)
-        )
-        registry.notes = skipped
-        return registry
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(sorted(self.rules.values(), key=lambda rule: rule.code))

@@ -84,13 +84,14 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def scan(options: ScanOptions, config: Config, registry: Registry | None = None) -> ScanResult:
+def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult:
+    """Scan with the rules ``registry`` holds (the composition root, prodready.catalog, builds
+    it: the engine never imports rules)."""
     started = time.perf_counter()
     # Every file is read after this instant: a signature is trusted when the file's timestamp
     # is older than it by more than a timestamp's granularity (see engine.cache).
     trusted_before_ns = time.time_ns() - RACY_WINDOW_NS
     root = decide_root(options.targets, options.root)
-    registry = registry or Registry.default(plugins=options.plugins, untrusted_roots=[str(root)])
     rules = registry.select(config)
     discovery = Discovery(root, config.exclude, config.respect_gitignore)
     sources = discovery.files(options.targets)
@@ -128,7 +129,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry | None = None)
     stats.cache_hits = len(results)
     stats.files_analyzed = len(pending)
 
-    for result in analyze_all(pending, rules, config.profile, jobs):
+    for result in analyze_all(pending, rules, config.profile, jobs, registry):
         results.append(result)
         if cache is not None:
             cache.put(result, signatures.get(result.relpath))
@@ -242,12 +243,19 @@ _WORKER: FileAnalyzer | None = None
 _WORKER_KEY: tuple[tuple[str, ...], Profile] | None = None
 
 
-def _init_worker(codes: tuple[str, ...], profile: Profile, plugins: bool, parent: int) -> None:
+def _init_worker(
+    codes: tuple[str, ...],
+    profile: Profile,
+    load_registry: Callable[[], Registry] | None,
+    parent: int,
+) -> None:
     global _WORKER, _WORKER_KEY
     exit_with_parent(parent)
     if _WORKER is None or (codes, profile) != _WORKER_KEY:
-        registry = Registry.default(plugins=plugins)
-        _WORKER = FileAnalyzer([registry.rules[c] for c in codes], profile)
+        if load_registry is None:
+            raise RuntimeError("a spawned worker needs a registry it can rebuild (a loader)")
+        registry = load_registry()
+        _WORKER = FileAnalyzer([registry.rules[c] for c in codes], profile, builtin(registry))
         _WORKER_KEY = (codes, profile)
     # The AST of a file is freed by reference counting; frequent cyclic collections over the
     # long-lived objects of the process only cost time.
@@ -260,15 +268,24 @@ def _work(source: SourceFile) -> FileResult:
     return _WORKER.analyze(source)
 
 
+def builtin(registry: Registry) -> list[Rule]:
+    """The built-in rules: a suppression may name one this run did not select."""
+    return [rule for rule in registry.rules.values() if rule.pack == "builtin"]
+
+
 def analyze_all(
-    sources: list[SourceFile], rules: list[Rule], profile: Profile, jobs: int
+    sources: list[SourceFile],
+    rules: list[Rule],
+    profile: Profile,
+    jobs: int,
+    registry: Registry | None = None,
 ) -> Iterator[FileResult]:
     """Analyse files, in parallel processes when there are enough of them to pay off."""
     global _WORKER, _WORKER_KEY
     if not sources:
         return
     codes = tuple(rule.code for rule in rules)
-    analyzer = FileAnalyzer(rules, profile)
+    analyzer = FileAnalyzer(rules, profile, builtin(registry) if registry is not None else ())
     if jobs <= 1 or len(sources) < SERIAL_THRESHOLD:
         yield from (analyzer.analyze(source) for source in sources)
         return
@@ -281,13 +298,12 @@ def analyze_all(
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     ordered = sorted(sources, key=_size, reverse=True)
     chunk = max(1, min(16, len(ordered) // (jobs * 8)))
-    plugins = any(rule.pack != "builtin" for rule in rules)
     with (
         ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(codes, profile, plugins, os.getpid()),
+            initargs=(codes, profile, registry.loader if registry else None, os.getpid()),
         ) as pool,
         children_die_on_sigterm(),
     ):

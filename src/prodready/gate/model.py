@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from prodready.model import Finding, ProdreadyError, Severity
+from prodready.model import Finding, ProdreadyError, RuleMeta, Severity
 
 
 class GateError(ProdreadyError):
@@ -145,6 +145,8 @@ class StageResult:
     command: list[str] | None = None
     ai_assisted: bool = False  # the stage judged AI-assisted changes (stricter policy applied)
     details: list[str] = field(default_factory=list)  # lines after the summary: why checks skipped
+    # The rules the stage ran (prodready's own stages): what reports describe them by.
+    rules: dict[str, RuleMeta] = field(default_factory=dict)
 
     @property
     def blocking(self) -> bool:

@@ -5,9 +5,10 @@ could not run and found nothing, have none: an empty run would tell code scannin
 alerts were fixed. Each run has its own ``automationDetails`` id, so GitHub code scanning
 keeps the stages apart as categories. The lint run's driver is ``ruff``; every other run's is
 ``prodready``, with the rule descriptors of the scan's SARIF (full documentation as help) for
-the rules the registry knows. Results carry ``properties.stage``, ``properties.axis`` and
-``properties.ai_assisted`` (true, false, or null when the line is not part of the change), and
-``partialFingerprints`` when the finding has a fingerprint.
+the rules the stage ran (its result carries their metadata). Results carry
+``properties.stage``, ``properties.axis`` and ``properties.ai_assisted`` (true, false, or null
+when the line is not part of the change), and ``partialFingerprints`` when the finding has a
+fingerprint.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from prodready import __version__
 from prodready.gate.model import GateFinding, GateReport, StageResult, StageStatus
-from prodready.model import DOCS_URL, Rule
+from prodready.model import DOCS_URL
 from prodready.report.sarif_format import (
     FINGERPRINT_KEY,
     LEVEL,
@@ -31,18 +32,8 @@ RUFF_URL = "https://docs.astral.sh/ruff/"
 AUTOMATION_PREFIX = "prodready-gate"
 
 
-def _registry_rules() -> dict[str, Rule]:
-    """Rule metadata by code, house rules included when their packs load."""
-    from prodready.engine.registry import PackLoadError, Registry
-
-    try:
-        return dict(Registry.default(plugins=True).rules)
-    except PackLoadError:  # a broken house-rule pack must not break the report
-        return dict(Registry.default(plugins=False).rules)
-
-
 def _fallback_descriptor(code: str, findings: list[GateFinding], *, lint: bool) -> dict[str, Any]:
-    """A descriptor from what the findings say, for rules outside the registry (ruff's, or a
+    """A descriptor from what the findings say, for rules the stage did not describe (ruff's, or a
     house rule whose pack is not installed here)."""
     first = findings[0]
     severity = max(finding.severity for finding in findings)
@@ -105,8 +96,9 @@ def _result(finding: GateFinding, rule_index: dict[str, int]) -> dict[str, Any]:
     return entry
 
 
-def _run(report: GateReport, stage: StageResult, known: dict[str, Rule]) -> dict[str, Any]:
+def _run(report: GateReport, stage: StageResult) -> dict[str, Any]:
     lint = stage.id == "lint"
+    known = stage.rules
     by_rule: dict[str, list[GateFinding]] = {}
     for finding in stage.findings:
         by_rule.setdefault(finding.rule, []).append(finding)
@@ -160,10 +152,9 @@ def render(report: GateReport, *, color: bool = False) -> str:
         for stage in report.stages
         if stage.findings or stage.status in (StageStatus.PASS, StageStatus.FAIL)
     ]
-    known = _registry_rules() if any(stage.findings for stage in ran) else {}
     document = {
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [_run(report, stage, known) for stage in ran],
+        "runs": [_run(report, stage) for stage in ran],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from prodready import __version__
-from prodready.model import DOCS_URL, Category, Rule, ScanResult, Severity
+from prodready.model import DOCS_URL, Category, RuleMeta, ScanResult, Severity
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "prodready/v1"
@@ -32,7 +32,7 @@ SECURITY_SEVERITY = {
 _PRECISION = {"high": "high", "medium": "medium", "low": "low"}
 
 
-def rule_descriptor(rule: Rule) -> dict[str, Any]:
+def rule_descriptor(rule: RuleMeta) -> dict[str, Any]:
     tags = [rule.category.value]  # "security" for security rules: GitHub's security tag
     if rule.cwe is not None:
         tags.append(f"external/cwe/cwe-{rule.cwe}")
@@ -124,7 +124,7 @@ def render(result: ScanResult, *, color: bool = False, all_rules: bool = False) 
                         "version": __version__,
                         "semanticVersion": __version__,
                         "informationUri": DOCS_URL,
-                        "rules": [rule_descriptor(rule) for rule in rules],
+                        "rules": [rule_descriptor(rule.meta) for rule in rules],
                     }
                 },
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": root_uri}},

@@ -8,7 +8,7 @@ from pathlib import Path
 from prodready.gate.model import GateFinding, StageResult
 from prodready.gate.readiness import axis_of
 from prodready.gate.stages.base import StageContext, judge_findings
-from prodready.model import Config, ScanResult
+from prodready.model import Config, RuleMeta, ScanResult
 
 
 def _config(ctx: StageContext) -> Config:
@@ -23,10 +23,11 @@ def _config(ctx: StageContext) -> Config:
 
 
 def _scan(ctx: StageContext, config: Config) -> ScanResult:
+    from prodready.catalog import default_registry
     from prodready.engine.runner import ScanOptions, scan
 
     options = ScanOptions(targets=[ctx.project], root=ctx.project, use_cache=True)
-    return scan(options, config)
+    return scan(options, config, default_registry(untrusted_roots=[str(ctx.project)]))
 
 
 def _findings(stage: str, result: ScanResult) -> list[GateFinding]:
@@ -36,13 +37,19 @@ def _findings(stage: str, result: ScanResult) -> list[GateFinding]:
     ]
 
 
+def _ran(result: ScanResult) -> dict[str, RuleMeta]:
+    return {code: rule.meta for code, rule in result.rules.items()}
+
+
 def scan(ctx: StageContext) -> StageResult:
     config = _config(ctx)
     # Every category except dependencies, which has its own stage (and may use the network).
     config = replace(config, ignore=(*config.ignore, "dependencies"))
     result = _scan(ctx, config)
     figures = {"files": result.files, "errors": len(result.errors)}
-    return judge_findings(ctx, "scan", _findings("scan", result), figures, "scan")
+    judged = judge_findings(ctx, "scan", _findings("scan", result), figures, "scan")
+    judged.rules = _ran(result)
+    return judged
 
 
 def dependencies(ctx: StageContext) -> StageResult:
@@ -58,6 +65,7 @@ def dependencies(ctx: StageContext) -> StageResult:
     judged = judge_findings(
         ctx, "dependencies", _findings("dependencies", result), figures, "dependency"
     )
+    judged.rules = _ran(result)
     if result.notes:
         judged.figures["first_note"] = result.notes[0]
     return judged

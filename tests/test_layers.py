@@ -1,0 +1,103 @@
+"""The direction of the imports: the engine never reaches the rules, only the composition root
+(``prodready.catalog``) loads them, and reports never build a registry."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "src" / "prodready"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module an import statement of the file names (``from a import b`` names ``a`` and
+    ``a.b``: b may be a submodule)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package.pop()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package[: len(package) - (node.level - 1)]
+                base = ".".join([*anchor, *([base] if base else [])])
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _names(imported: set[str], package: str) -> set[str]:
+    return {name for name in imported if name == package or name.startswith(package + ".")}
+
+
+def _src_modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_importing_the_engine_never_imports_the_rules() -> None:
+    engine = sorted(_module_name(path) for path in (PACKAGE / "engine").rglob("*.py"))
+    assert "prodready.engine.registry" in engine
+    program = (
+        "import importlib, json, sys\n"
+        f"for name in {engine!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[:2] == "
+        "['prodready', 'rules'] or m == 'prodready.catalog')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(done.stdout) == []
+
+
+def test_only_the_composition_root_imports_the_rules() -> None:
+    rules = PACKAGE / "rules"
+    importers = {
+        _module_name(path)
+        for path in _src_modules()
+        if rules not in path.parents and _names(_imported_modules(path), "prodready.rules")
+    }
+    assert importers == {"prodready.catalog"}
+
+
+def test_the_engine_never_imports_the_composition_root() -> None:
+    importers = {
+        _module_name(path)
+        for path in (PACKAGE / "engine").rglob("*.py")
+        if _names(_imported_modules(path), "prodready.catalog")
+    }
+    assert importers == set()
+
+
+def test_the_builtin_pack_is_declared_through_its_own_entry_point() -> None:
+    from prodready.catalog import BUILTIN_PACK_REF, _builtin_pack, _declared_references
+
+    assert BUILTIN_PACK_REF in _declared_references()
+    # Without the entry-point metadata (a source tree not installed) the same pack still loads.
+    assert _builtin_pack(()) is _builtin_pack((BUILTIN_PACK_REF,))
+
+
+def test_reports_never_build_a_registry() -> None:
+    report = PACKAGE / "report"
+    importers = {
+        _module_name(path): sorted(
+            _names(imported, "prodready.engine.registry") | _names(imported, "prodready.catalog")
+        )
+        for path in report.rglob("*.py")
+        if (imported := _imported_modules(path))
+    }
+    assert {name: found for name, found in importers.items() if found} == {}
