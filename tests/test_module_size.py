@@ -24,7 +24,6 @@ OVERSIZED: dict[str, int] = {
     "prodready/deps/advisories.py": 967,
     "prodready/deps/declared.py": 1417,
     "prodready/deps/manifests.py": 1380,
-    "prodready/engine/taint.py": 1177,
 }
 
 # A rule's code prefix names the folder (category) it lives in.

@@ -1,0 +1,118 @@
+"""Sinks inside helpers: a sink reached only by a helper's parameters is remembered and reported
+when a function of the module passes external data to the helper."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from prodready.engine.analysis import module_functions
+from prodready.engine.python import PythonContext
+from prodready.engine.taint.bindings import _synthetic_scope
+from prodready.engine.taint.call_sites import _argument_for, _call_sites, _positional
+from prodready.engine.taint.propagation import Report, Source, _Tracer, tainted
+from prodready.engine.taint.sources import _client_route
+
+
+@dataclass(slots=True)
+class _PendingSink:
+    ctx: PythonContext
+    function: ast.FunctionDef | ast.AsyncFunctionDef
+    positions: frozenset[int]
+    report: Report
+    sanitizers: frozenset[str]
+    web_only: bool
+
+
+def sink_flow(
+    values: Iterable[ast.AST | None],
+    ctx: PythonContext,
+    report: Report,
+    *,
+    sanitizers: frozenset[str] = frozenset(),
+    web_only: bool = False,
+) -> bool:
+    """Report a sink reached by external data: ``report(source)`` is called now when one of
+    ``values`` is tainted here (returns True). When they only derive from parameters of the
+    enclosing module-level helper (``def find_user(name): cur.execute(f"...{name}")``), the
+    sink is remembered, and :func:`report_deferred` -- which the rule calls from its
+    ``ModuleEnd`` -- reports it if a function of the module passes external data to it (up
+    to two helpers deep)."""
+    candidates = [value for value in values if value is not None]
+    for value in candidates:
+        source = tainted(value, ctx, sanitizers=sanitizers, web_only=web_only)
+        if source is not None:
+            report(source)
+            return True
+    helper = _enclosing_helper(ctx)
+    if helper is None or ctx.rule is None:
+        return False
+    tracer = _Tracer(ctx, sanitizers, web_only, params=_positional(helper))
+    for value in candidates:
+        tracer.run(value)
+    if tracer.reached:
+        pending: dict[str, list[_PendingSink]] = ctx.module_state.setdefault("taint:pending", {})
+        pending.setdefault(ctx.rule.code, []).append(
+            _PendingSink(ctx, helper, frozenset(tracer.reached), report, sanitizers, web_only)
+        )
+    return False
+
+
+def report_deferred(ctx: PythonContext) -> None:
+    """Report the running rule's sinks in helpers that a caller in this module feeds with
+    external data (see :func:`sink_flow`). Call it from the rule's ``ModuleEnd``."""
+    pending: dict[str, list[_PendingSink]] = ctx.module_state.get("taint:pending", {})
+    if ctx.rule is None or not pending.get(ctx.rule.code):
+        return
+    saved = ctx.function
+    try:
+        for sink in pending.pop(ctx.rule.code):
+            source = _from_callers(sink, sink.function, sink.positions, 0, set())
+            if source is not None:
+                sink.report(source)
+    finally:
+        ctx.function = saved
+
+
+def _from_callers(
+    sink: _PendingSink,
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    positions: frozenset[int],
+    depth: int,
+    seen: set[int],
+) -> Source | None:
+    ctx = sink.ctx
+    seen.add(id(function))
+    for call, chain in _call_sites(ctx).get(function.name, []):
+        if not chain or any(node is function for node in chain):
+            continue  # a module-level call, or recursion
+        scope = _synthetic_scope(chain, call, ctx)
+        if scope is None:
+            continue
+        ctx.function = scope
+        caller = _enclosing_helper(ctx) if depth < 2 else None
+        params = _positional(caller) if caller is not None else None
+        tracer = _Tracer(ctx, sink.sanitizers, sink.web_only, params=params)
+        for position in sorted(positions):
+            found = tracer.run(_argument_for(function, call, position))
+            if found is not None:
+                return f"{found}, passed to `{function.name}()` on line {call.lineno}"
+        if caller is not None and tracer.reached and id(caller) not in seen:
+            found = _from_callers(sink, caller, frozenset(tracer.reached), depth + 1, seen)
+            if found is not None:
+                return f"{found}, passed to `{function.name}()` on line {call.lineno}"
+    return None
+
+
+def _enclosing_helper(ctx: PythonContext) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The enclosing function when it is a module-level function that is not an HTTP handler:
+    its callers in the module choose its arguments."""
+    scope = ctx.function
+    if scope is None or scope.parent is not None or scope.class_info is not None:
+        return None
+    if _client_route(scope, ctx) is not None or not _positional(scope.node):
+        return None
+    if module_functions(ctx).get(scope.node.name) is not scope.node:
+        return None
+    return scope.node

@@ -1,0 +1,308 @@
+"""Propagation: does a value carry external data, following assignments, string building,
+containers and calls of the module's helpers, and stopping at sanitisers."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from prodready.engine.analysis import module_function
+from prodready.engine.python import PythonContext
+from prodready.engine.taint.allowlist import AllowListed, is_allow_listed
+from prodready.engine.taint.bindings import (
+    _ENTRY,
+    _before,
+    _binding_before,
+    _own_nodes,
+    _position,
+    _synthetic_scope,
+)
+from prodready.engine.taint.call_sites import _argument_for
+from prodready.engine.taint.sanitizers import (
+    _HASH_PREFIXES,
+    _LOOKUP_FUNCTIONS,
+    _LOOKUP_METHODS,
+    _NEUTRAL_METHODS,
+    SEGMENT_PARAMETERS,
+    VALUE_SANITIZERS,
+    _allowed,
+    _guards,
+    _segment_parameter,
+)
+from prodready.engine.taint.sources import (
+    _direct_source,
+    _handler_parameter,
+    _request_attribute,
+    _short,
+)
+from prodready.engine.taint.summaries import _returned_parameters
+
+MAX_DEPTH = 10
+
+
+Source = str  # a one-line description of where the data comes from
+
+
+Report = Callable[[Source], None]
+
+
+class _Tracer:
+    def __init__(
+        self,
+        ctx: PythonContext,
+        sanitizers: frozenset[str],
+        web_only: bool,
+        params: dict[str, int] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.sanitizers = sanitizers
+        self.web_only = web_only
+        self.guarded: frozenset[str] = frozenset()  # filled for the second pass, see run()
+        self.allowed: AllowListed = {}  # likewise: where membership checks prove a name safe
+        self.request_filters = frozenset(
+            entry.split(".", 1)[1] for entry in sanitizers if entry.startswith("request.")
+        )
+        self.segments_safe = SEGMENT_PARAMETERS in sanitizers
+        self.params = params  # the enclosing helper's parameters: record those that flow
+        self.reached: set[int] = set()
+        self.limit: tuple[int, int] | None = None  # bindings at or after this are too late
+        self.visiting: set[int] = set()
+
+    def run(self, expr: ast.AST | None) -> Source | None:
+        """Trace ``expr``; the checks of the enclosing function (allow-lists...) only remove
+        sources, so they are computed only when a first pass without them finds one."""
+        reached = set(self.reached)
+        self.limit = _position(expr)
+        found = self.trace(expr)
+        scope = self.ctx.function
+        if (found is None and self.reached == reached) or scope is None:
+            return found
+        guarded = _guards(scope.node, self.ctx, self.sanitizers)
+        allowed = _allowed(scope.node, self.ctx, self.sanitizers)
+        if not guarded and not allowed:
+            return found
+        self.guarded, self.allowed, self.reached = guarded, allowed, reached
+        self.limit = _position(expr)
+        try:
+            return self.trace(expr)
+        finally:
+            self.guarded, self.allowed = frozenset(), {}
+
+    def trace(self, expr: ast.AST | None, depth: int = 0) -> Source | None:
+        if expr is None or depth > MAX_DEPTH or id(expr) in self.visiting:
+            return None
+        self.visiting.add(id(expr))
+        try:
+            return self._trace(expr, depth)
+        finally:
+            self.visiting.discard(id(expr))
+
+    def _trace(self, expr: ast.AST, depth: int) -> Source | None:
+        ctx = self.ctx
+        if isinstance(expr, ast.Constant | ast.Compare | ast.Lambda):
+            return None
+        if isinstance(expr, ast.Name):
+            return self._name(expr, depth)
+        if self.sanitizers and self._sanitized_read(expr):
+            return None
+        if isinstance(expr, ast.Call) and self._converted_lookup(expr):
+            return None
+        direct = _direct_source(expr, ctx)
+        if direct is not None:
+            if self.web_only and not direct.startswith(("request", "route")):
+                return None
+            if (
+                self.request_filters
+                and direct.startswith("request")
+                and _request_attribute(expr, ctx) in self.request_filters
+            ):
+                return None
+            return direct
+        if isinstance(expr, ast.Call):
+            return self._call(expr, depth)
+        if isinstance(expr, ast.Attribute):
+            found = self.trace(expr.value, depth + 1)
+            if found is not None and expr.attr == "filename":
+                return f"the client-chosen file name `{_short(ctx, expr)}`"
+            if (
+                found is not None
+                and found.startswith("route parameter")
+                and isinstance(expr.value, ast.Name)
+            ):
+                return f"route parameter `{_short(ctx, expr)}`"  # a body model's ``body.url``
+            return found
+        if isinstance(expr, ast.Subscript | ast.Await | ast.Starred | ast.NamedExpr):
+            return self.trace(expr.value, depth + 1)
+        if isinstance(expr, ast.FormattedValue):
+            return self.trace(expr.value, depth + 1)
+        if isinstance(expr, ast.BinOp):
+            return self.trace(expr.left, depth + 1) or self.trace(expr.right, depth + 1)
+        if isinstance(expr, ast.IfExp):
+            return self.trace(expr.body, depth + 1) or self.trace(expr.orelse, depth + 1)
+        if isinstance(expr, ast.JoinedStr | ast.BoolOp | ast.Tuple | ast.List | ast.Set):
+            parts = expr.values if isinstance(expr, ast.JoinedStr | ast.BoolOp) else expr.elts
+            return self._first(parts, depth)
+        if isinstance(expr, ast.Dict):
+            return self._first([v for v in expr.values if v is not None], depth)
+        if isinstance(expr, ast.ListComp | ast.SetComp | ast.GeneratorExp):
+            return self.trace(expr.elt, depth + 1)
+        return None
+
+    def _converted_lookup(self, call: ast.Call) -> bool:
+        """``request.args.get("page", 1, type=int)``: Werkzeug converts the value."""
+        if not isinstance(call.func, ast.Attribute) or call.func.attr not in {"get", "getlist"}:
+            return False
+        for keyword in call.keywords:
+            if keyword.arg == "type" and isinstance(keyword.value, ast.Name | ast.Attribute):
+                return self.ctx.qualname(keyword.value) in VALUE_SANITIZERS
+        return False
+
+    def _sanitized_read(self, expr: ast.AST) -> bool:
+        """``Path(name).name`` (a qualified attribute among the sanitisers) or
+        ``os.path.splitext(name)[1]`` (``"os.path.splitext[1]"``)."""
+        ctx = self.ctx
+        if isinstance(expr, ast.Attribute):
+            return ctx.qualname(expr) in self.sanitizers
+        if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Call):
+            index = expr.slice
+            if isinstance(index, ast.Constant) and isinstance(index.value, int):
+                callee = ctx.qualname(expr.value.func) or ""
+                return f"{callee}[{index.value}]" in self.sanitizers
+        return False
+
+    def _name(self, expr: ast.Name, depth: int) -> Source | None:
+        name = expr.id
+        if name in self.guarded or is_allow_listed(expr, self.allowed):
+            return None
+        ctx = self.ctx
+        scope = ctx.function
+        if scope is not None and (name in scope.bindings or name in scope.values):
+            value = scope.values.get(name)
+            if value is not None and (self.limit is None or _before(value, self.limit)):
+                return self._expand(value, depth)
+            earlier = _binding_before(scope.node, name, self.limit, ctx)
+            if earlier is _ENTRY:
+                return self._parameter(name)
+            if not isinstance(earlier, ast.expr):
+                return None  # bound by ``except ... as``, an import, a def: not data
+            return self._expand(earlier, depth)
+        return self.trace(ctx.value_of(name), depth + 1)  # enclosing function or module
+
+    def _expand(self, value: ast.expr, depth: int) -> Source | None:
+        """Trace the value a local was bound to, looking only at bindings before it."""
+        saved = self.limit
+        self.limit = _position(value) or saved
+        try:
+            return self.trace(value, depth + 1)
+        finally:
+            self.limit = saved
+
+    def _parameter(self, name: str) -> Source | None:
+        """A parameter of the enclosing function, with the value it was called with."""
+        ctx = self.ctx
+        if _handler_parameter(name, ctx):
+            if self.segments_safe and _segment_parameter(name, ctx):
+                return None
+            return f"route parameter `{name}`"
+        if self.params is not None and name in self.params:
+            self.reached.add(self.params[name])
+        return None
+
+    def _first(self, parts: list[ast.expr], depth: int) -> Source | None:
+        for part in parts:
+            found = self.trace(part, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    def _call(self, call: ast.Call, depth: int) -> Source | None:
+        ctx = self.ctx
+        callee = ctx.qualname(call.func) or ""
+        if callee in VALUE_SANITIZERS or callee in self.sanitizers or callee in _LOOKUP_FUNCTIONS:
+            return None
+        if callee.startswith(_HASH_PREFIXES):
+            return None
+        method = call.func.attr if isinstance(call.func, ast.Attribute) else None
+        if method is not None and (method in _NEUTRAL_METHODS or method in self.sanitizers):
+            return None
+        helper = module_function(call, ctx)
+        if helper is not None:
+            return self._helper(helper, call, depth)
+        if isinstance(call.func, ast.Attribute) and method in _LOOKUP_METHODS:
+            # the key selects a stored value; only the receiver (and a default) flow out
+            return self._first([call.func.value, *call.args[1:]], depth)
+        arguments: list[ast.expr] = [*call.args, *(k.value for k in call.keywords)]
+        if isinstance(call.func, ast.Attribute):
+            arguments.insert(0, call.func.value)  # the receiver: ``tainted.strip()``
+        return self._first(arguments, depth)
+
+    def _helper(
+        self, helper: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call, depth: int
+    ) -> Source | None:
+        """A call of a function defined in this module: tainted when an argument flows to
+        its return value (per the function's summary)."""
+        for position in _returned_parameters(helper, self.ctx, self.sanitizers):
+            argument = _argument_for(helper, call, position)
+            found = self.trace(argument, depth + 1)
+            if found is not None:
+                return found
+        return _returned_source(helper, self.ctx, self.sanitizers, self.web_only)
+
+
+def _returned_source(
+    helper: ast.FunctionDef | ast.AsyncFunctionDef,
+    ctx: PythonContext,
+    sanitizers: frozenset[str],
+    web_only: bool,
+) -> Source | None:
+    """External data a helper reads itself and returns (``def next_url(): return
+    request.args.get("next")``), computed once per helper and sink kind."""
+    key = (id(helper), sanitizers, web_only)
+    summaries: dict[object, Source | None] = ctx.module_state.setdefault("taint:reads", {})
+    if key in summaries:
+        return summaries[key]
+    summaries[key] = None  # recursion guard
+    returns = [
+        node.value
+        for node in _own_nodes(helper, ctx)
+        if isinstance(node, ast.Return) and node.value is not None
+    ]
+    found: Source | None = None
+    if returns:
+        saved = ctx.function
+        try:
+            ctx.function = _synthetic_scope((helper,), None, ctx)
+            tracer = _Tracer(ctx, sanitizers, web_only)
+            for value in returns:
+                found = tracer.run(value)
+                if found is not None:
+                    found = f"{found} (read by `{helper.name}()`)"
+                    break
+        finally:
+            ctx.function = saved
+    summaries[key] = found
+    return found
+
+
+def tainted(
+    expr: ast.AST | None,
+    ctx: PythonContext,
+    *,
+    sanitizers: frozenset[str] = frozenset(),
+    web_only: bool = False,
+) -> Source | None:
+    """Where the data ``expr`` carries comes from, when it comes from outside the process;
+    None when it is constant, derived only from trusted values, or sanitised on the way.
+
+    ``sanitizers``: extra callee names or method names that clean the value for this sink,
+    qualified attribute reads (``pathlib.Path.name``), indexed call results
+    (``os.path.splitext[1]``), request attributes that are harmless here (``request.url``)
+    and the check markers (``PATH_CONTAINMENT_CHECK``...).
+    ``web_only``: only request data and handler parameters count (not network/cache/messages).
+    """
+    return _Tracer(ctx, sanitizers, web_only).run(expr)
+
+
+def external_source(expr: ast.AST | None, ctx: PythonContext) -> Source | None:
+    """Any data from outside the process -- requests, network, caches, messages."""
+    return tainted(expr, ctx)

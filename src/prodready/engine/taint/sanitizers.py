@@ -1,0 +1,312 @@
+"""What stops a flow: the check markers a sink asks for (path containment, URL host, safe redirect,
+segment parameters), the checks in a function that satisfy them, and allow-list checks where
+they hold (see :mod:`prodready.engine.taint.allowlist`)."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from prodready.engine.analysis import dotted
+from prodready.engine.python import PythonContext
+from prodready.engine.taint.allowlist import AllowListed, allow_listed
+from prodready.engine.taint.bindings import (
+    _BindingMap,
+    _bindings,
+    _bound_values,
+    _built_from,
+    _names_in,
+    _own_nodes,
+)
+
+# Conversions whose result cannot carry attacker-chosen text, whatever the sink.
+VALUE_SANITIZERS = frozenset(
+    {"builtins.int", "builtins.float", "builtins.bool", "builtins.len", "builtins.abs"}
+    | {"builtins.round", "builtins.hash", "builtins.id", "builtins.ord", "builtins.isinstance"}
+    | {"uuid.UUID", "decimal.Decimal", "datetime.date.fromisoformat", "datetime.fromisoformat"}
+    | {"datetime.datetime.fromisoformat", "datetime.datetime.strptime", "ipaddress.ip_address"}
+)
+
+
+# Method calls whose result is not text derived from the receiver.
+_NEUTRAL_METHODS = frozenset(
+    {"isdigit", "isnumeric", "isdecimal", "isalnum", "isalpha", "startswith", "endswith"}
+    | {"count", "find", "index", "rfind", "hexdigest", "digest", "exists", "is_valid"}
+)
+
+
+# Lookups whose result is a stored value, not the key they were given: ``COLUMNS.get(sort)``,
+# ``Model.objects.get(pk=key)``, ``session.get(User, key)``, ``query.filter_by(name=key)``.
+_LOOKUP_METHODS = frozenset(
+    {"get", "filter", "filter_by", "exclude", "get_or_404", "first_or_404", "one_or_404"}
+)
+
+
+_LOOKUP_FUNCTIONS = frozenset(
+    {"django.shortcuts.get_object_or_404", "django.shortcuts.get_list_or_404"}
+)
+
+
+# Hash constructors: a digest of tainted data is not the data.
+_HASH_PREFIXES = ("hashlib.", "hmac.")
+
+
+# Markers a sink can put among its ``sanitizers``: checks in the enclosing function that make
+# the names they inspect safe for that kind of sink (as an allow-list does for every sink).
+PATH_CONTAINMENT_CHECK = "check:path-containment"
+"""``os.path.realpath(p).startswith(base)``, ``p.resolve().is_relative_to(base)``,
+``os.path.commonpath(...)``, ``".." in name``: the path cannot leave its directory."""
+
+
+URL_HOST_CHECK = "check:url-host"
+"""``urlparse(url).hostname in ALLOWED_HOSTS``, ``url.startswith("https://api.example.com/")``,
+``is_allowed_url(url)``: the request can only go to known hosts."""
+
+
+SAFE_REDIRECT_CHECK = "check:safe-redirect"
+"""``url_has_allowed_host_and_scheme(url, ...)``, ``is_safe_url(url)``,
+``url.startswith("/") and not url.startswith("//")``, a test of ``urlparse(url).netloc``."""
+
+
+SEGMENT_PARAMETERS = "check:segment-parameters"
+"""Route parameters matched as one path segment (FastAPI ``{name}``, Flask ``<name>``) cannot
+hold a ``/``: not sources for path sinks (``{name:path}``/``<path:name>`` and query parameters
+still are)."""
+
+
+_GUARD_MARKERS = frozenset({PATH_CONTAINMENT_CHECK, URL_HOST_CHECK, SAFE_REDIRECT_CHECK})
+
+
+_RESOLVING_CALLS = frozenset({"realpath", "abspath", "normpath", "resolve", "commonpath"})
+
+
+_HOST_ATTRIBUTES = frozenset({"hostname", "netloc", "host"})
+
+
+_URL_CHECK_FUNCTION = re.compile(
+    r"(?:safe|allowed|trusted|allowlist|whitelist|permitted)\w*"
+    r"(?:url|uri|host|domain|redirect|next|target|location|endpoint|destination)"
+    r"|(?:url|uri|host|domain|redirect)\w*(?:allowed|safe|trusted|permitted)"
+    r"|url_has_allowed_host_and_scheme|valid\w*redirect",
+    re.IGNORECASE,
+)
+
+
+_FIXED_HOST_PREFIX = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#@\\\s{}]+[/?#]")
+
+
+def _segment_parameter(name: str, ctx: PythonContext) -> bool:
+    """A route parameter matched as one path segment: it cannot contain ``/``."""
+    route = ctx.route
+    path = route.path if route is not None else None
+    if not path:
+        return False
+    if f"{{{name}}}" in path or f"<{name}>" in path:
+        return True
+    return f"<string:{name}>" in path or re.search(rf"<string\([^)]*\):{name}>", path) is not None
+
+
+def _guards(function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -> frozenset[str]:
+    """Names inspected by the checks the sink's markers ask for (path containment, URL host
+    allow-lists, safe-redirect checks), with the names their values were built from. (A plain
+    allow-list check, ``if mode not in ALLOWED: abort(400)``, sanitises for every sink, but
+    only where it holds: :func:`prodready.engine.taint.allowlist.allow_listed`.)"""
+    markers = sanitizers & _GUARD_MARKERS
+    if not markers:
+        return frozenset()
+    cache: dict[object, frozenset[str]] = ctx.module_state.setdefault("taint:guards", {})
+    key = (id(function), markers)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    bindings = _bindings(function, ctx)
+    checked: list[ast.AST] = []
+    for node in _own_nodes(function, ctx):
+        if isinstance(node, ast.Compare):
+            if _guarding_compare(node, markers, bindings, ctx):
+                checked.append(node)
+        elif isinstance(node, ast.Call):
+            if _guarding_call(node, markers, bindings):
+                func = node.func
+                checked.append(func.value if isinstance(func, ast.Attribute) else node)
+        elif isinstance(node, ast.If | ast.IfExp | ast.While | ast.Assert) and (
+            SAFE_REDIRECT_CHECK in markers
+        ):
+            if _tests_host(node.test, bindings):
+                checked.append(node.test)
+            checked.extend(_validated(node.test))
+    names: set[str] = set()
+    for expr in checked:
+        names |= _names_in(expr)
+    result = frozenset(_built_from(names, bindings))
+    cache[key] = result
+    return result
+
+
+def _allowed(function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -> AllowListed:
+    """Where allow-list checks prove names safe. For a URL sink, checking the host of a URL
+    against an allow-list proves the URL safe too (``if urlparse(url).hostname not in
+    ALLOWED_HOSTS: abort(400)``, or through ``host = urlparse(url).hostname``)."""
+    if URL_HOST_CHECK not in sanitizers:
+        return allow_listed(function, ctx)
+    bindings = _bindings(function, ctx)
+
+    def checked_host(subject: ast.expr) -> frozenset[str]:
+        if not _hostish(subject, bindings):
+            return frozenset({subject.id}) if isinstance(subject, ast.Name) else frozenset()
+        return frozenset(_built_from(_names_in(subject), bindings))
+
+    return allow_listed(function, ctx, checked_host, kind=URL_HOST_CHECK)
+
+
+_PREDICATE_PREFIXES = ("is_", "check_", "validate", "valid_", "has_valid", "allowed_")
+
+
+def _validated(test: ast.AST) -> list[ast.AST]:
+    """Arguments of predicates a condition calls: ``if check_for_language(code):``."""
+    found: list[ast.AST] = []
+    for node in ast.walk(test):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name.startswith(_PREDICATE_PREFIXES):
+                found.extend(arg for arg in node.args if isinstance(arg, ast.Name))
+    return found
+
+
+def _guarding_call(call: ast.Call, markers: frozenset[str], bindings: _BindingMap) -> bool:
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        receiver = func.value
+        constants = [a.value for a in call.args if isinstance(a, ast.Constant)]
+        for argument in call.args:
+            if isinstance(argument, ast.Tuple):
+                constants.extend(e.value for e in argument.elts if isinstance(e, ast.Constant))
+        texts = [c for c in constants if isinstance(c, str)]
+        if PATH_CONTAINMENT_CHECK in markers:
+            if func.attr in {"is_relative_to", "relative_to"}:
+                return True
+            if func.attr == "startswith" and _resolves_path(receiver, bindings):
+                return True
+        if func.attr == "startswith" and (
+            (SAFE_REDIRECT_CHECK in markers and any(text.startswith("//") for text in texts))
+            or (URL_HOST_CHECK in markers and any(_FIXED_HOST_PREFIX.match(t) for t in texts))
+        ):
+            return True
+        if func.attr == "endswith" and URL_HOST_CHECK in markers and _hostish(receiver, bindings):
+            return True
+    if URL_HOST_CHECK in markers or SAFE_REDIRECT_CHECK in markers:
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if _URL_CHECK_FUNCTION.search(name) and (call.args or call.keywords):
+            return True
+    return False
+
+
+def _guarding_compare(
+    node: ast.Compare, markers: frozenset[str], bindings: _BindingMap, ctx: PythonContext
+) -> bool:
+    operands = [node.left, *node.comparators]
+    if PATH_CONTAINMENT_CHECK in markers:
+        if isinstance(node.left, ast.Constant) and node.left.value in {"..", "/", "\\"}:
+            return isinstance(node.ops[0], ast.In | ast.NotIn)
+        if any(_calls_named(operand, {"commonpath"}) for operand in operands):
+            return True
+        if any(isinstance(op, ast.In | ast.NotIn) for op in node.ops) and any(
+            isinstance(c, ast.Attribute) and c.attr == "parents" for c in node.comparators
+        ):
+            return True
+    if URL_HOST_CHECK in markers or SAFE_REDIRECT_CHECK in markers:
+        if not any(isinstance(op, ast.In | ast.NotIn | ast.Eq | ast.NotEq) for op in node.ops):
+            return False
+        hosts = [operand for operand in operands if _hostish(operand, bindings)]
+        others = [operand for operand in operands if not _hostish(operand, bindings)]
+        if hosts and others:
+            if SAFE_REDIRECT_CHECK in markers:
+                return True
+            if any(isinstance(op, ast.In | ast.NotIn) for op in node.ops) and len(node.ops) == 1:
+                return False  # a host allow-list holds only where it is true: see _allowed()
+            return all(_constant_like(other, ctx) for other in others)
+    return False
+
+
+def _constant_like(expr: ast.AST, ctx: PythonContext) -> bool:
+    if isinstance(expr, ast.Constant):
+        return True
+    if _constant_collection(expr, ctx):
+        return True
+    name = dotted(expr)
+    return name is not None and name.rsplit(".", 1)[-1].lstrip("_").isupper()
+
+
+def _tests_host(test: ast.AST, bindings: _BindingMap) -> bool:
+    """``if urlparse(url).netloc:``/``if not parsed.scheme``: a relative-URL check."""
+    return any(
+        isinstance(node, ast.Attribute)
+        and node.attr in {"netloc", "scheme", "hostname"}
+        and _parses_url(node.value, bindings)
+        for node in ast.walk(test)
+    )
+
+
+def _hostish(expr: ast.AST, bindings: _BindingMap) -> bool:
+    """The expression reads the host of a parsed URL (``urlparse(u).hostname``, ``p.netloc``,
+    or a name bound to one)."""
+    for node in ast.walk(expr):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in _HOST_ATTRIBUTES
+            and _parses_url(node.value, bindings)
+        ):
+            return True
+        if isinstance(node, ast.Name):
+            for value in _bound_values(bindings, node.id):
+                if any(
+                    isinstance(inner, ast.Attribute)
+                    and inner.attr in _HOST_ATTRIBUTES
+                    and _parses_url(inner.value, bindings)
+                    for inner in ast.walk(value)
+                ):
+                    return True
+    return False
+
+
+def _parses_url(expr: ast.AST, bindings: _BindingMap) -> bool:
+    names = {"urlparse", "urlsplit", "URL", "urllib3.util.parse_url", "parse_url"}
+    if _calls_named(expr, names):
+        return True
+    if isinstance(expr, ast.Name):
+        return any(_calls_named(value, names) for value in _bound_values(bindings, expr.id))
+    return False
+
+
+def _resolves_path(expr: ast.AST, bindings: _BindingMap) -> bool:
+    if _calls_named(expr, _RESOLVING_CALLS):
+        return True
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Name):
+            for value in _bound_values(bindings, node.id):
+                if _calls_named(value, _RESOLVING_CALLS):
+                    return True
+    return False
+
+
+def _calls_named(expr: ast.AST, names: set[str] | frozenset[str]) -> bool:
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Call):
+            func = node.func
+            last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if last in names:
+                return True
+    return False
+
+
+def _constant_collection(expr: ast.AST, ctx: PythonContext) -> bool:
+    if isinstance(expr, ast.Tuple | ast.List | ast.Set):
+        return all(isinstance(e, ast.Constant) for e in expr.elts)
+    if isinstance(expr, ast.Dict):
+        return all(isinstance(k, ast.Constant) for k in expr.keys)
+    name = dotted(expr)
+    if name is None:
+        return False
+    last = name.rsplit(".", 1)[-1]
+    return last.isupper() or last.lstrip("_").isupper()

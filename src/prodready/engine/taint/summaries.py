@@ -1,0 +1,95 @@
+"""Helper summaries: which parameters of a module-level helper reach its return value."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.engine.analysis import dotted, function_flow
+from prodready.engine.python import PythonContext
+from prodready.engine.taint.allowlist import is_allow_listed
+from prodready.engine.taint.sanitizers import (
+    _HASH_PREFIXES,
+    _LOOKUP_FUNCTIONS,
+    _LOOKUP_METHODS,
+    _NEUTRAL_METHODS,
+    VALUE_SANITIZERS,
+    _allowed,
+    _guards,
+)
+
+
+def _returned_parameters(
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    ctx: PythonContext,
+    sanitizers: frozenset[str],
+) -> list[int]:
+    """Positions of the parameters whose value can reach the function's return value.
+
+    Computed once per function (and sanitiser set) by following the function's own
+    assignments backwards from its ``return`` statements; names the function checks (an
+    allow-list, or the checks the sink's markers ask for) do not flow.
+    """
+    key = ("taint:summary", id(function), sanitizers)
+    summaries: dict[object, list[int]] = ctx.module_state.setdefault("taint:summaries", {})
+    if key in summaries:
+        return summaries[key]
+    summaries[key] = []  # recursion guard
+    params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    guarded = _guards(function, ctx, sanitizers)
+    allowed = _allowed(function, ctx, sanitizers)
+    flow = function_flow(function, ctx)
+    reached: set[str] = set()
+    pending = list(flow.returns)
+    seen: set[int] = set()
+    while pending:
+        expr = pending.pop()
+        if id(expr) in seen:
+            continue
+        seen.add(id(expr))
+        for use in _names_through(expr, ctx, sanitizers):
+            name = use.id
+            if name in guarded or is_allow_listed(use, allowed):
+                continue
+            if name in params:
+                reached.add(name)
+            pending.extend(flow.assigned.get(name, ()))
+            pending.extend(flow.augmented.get(name, ()))
+    result = [position for position, name in enumerate(params) if name in reached]
+    summaries[key] = result
+    return result
+
+
+def _names_through(expr: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -> list[ast.Name]:
+    """The uses of names whose value can flow into ``expr`` (not through sanitising calls,
+    lookups by key or comparisons)."""
+    names: list[ast.Name] = []
+    stack: list[ast.AST] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name):
+            names.append(node)
+            continue
+        if isinstance(node, ast.Compare | ast.Lambda | ast.Constant):
+            continue
+        if isinstance(node, ast.Subscript):
+            stack.append(node.value)  # the key selects; the container's values flow
+            continue
+        if isinstance(node, ast.Attribute) and sanitizers and ctx.qualname(node) in sanitizers:
+            continue
+        if isinstance(node, ast.Call):
+            callee = dotted(node.func) or ""
+            qualified = ctx.qualname(node.func) or callee
+            if qualified in VALUE_SANITIZERS or qualified in sanitizers:
+                continue
+            if qualified.startswith(_HASH_PREFIXES) or qualified in _LOOKUP_FUNCTIONS:
+                continue
+            if isinstance(node.func, ast.Attribute):
+                method = node.func.attr
+                if method in _NEUTRAL_METHODS or method in sanitizers:
+                    continue
+                if method in _LOOKUP_METHODS:
+                    stack.append(node.func.value)
+                    stack.extend(node.args[1:])
+                    continue
+        stack.extend(ast.iter_child_nodes(node))
+    return names
