@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prodready.engine.documents.errors import DocumentError
-from prodready.engine.documents.yaml_loader import YamlDocument, _convert
+from prodready.engine.documents.yaml_loader import YamlDocument, to_plain_data
 
 WORKLOAD_POD_SPECS: dict[str, tuple[str, ...]] = {
     "Pod": ("spec",),
@@ -140,7 +140,7 @@ def parse_yaml(text: str) -> Manifests:
             if node is None:
                 continue
             lines: dict[tuple[Any, ...], int] = {}
-            data = _convert(node, (), lines, 0)
+            data = to_plain_data(node, (), lines, 0)
             documents.append(YamlDocument(data, node.start_mark.line + 1, lines))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -157,7 +157,7 @@ def _children(node: Any) -> list[Any]:
     return []
 
 
-def _convert(
+def to_plain_data(
     node: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], depth: int
 ) -> Any:
     return _Converter(lines).convert(node, path, depth)

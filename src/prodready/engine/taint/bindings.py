@@ -8,7 +8,7 @@ import ast
 from prodready.engine.python import ClassInfo, PythonContext, Scope
 
 
-def _synthetic_scope(
+def synthetic_scope(
     chain: tuple[ast.AST, ...], call: ast.AST | None, ctx: PythonContext
 ) -> Scope | None:
     """The walk state at ``call`` rebuilt after the walk: the functions around it, their
@@ -23,7 +23,7 @@ def _synthetic_scope(
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         following = chain[index + 1] if index + 1 < len(chain) else call
-        limit = _position(following)
+        limit = node_position(following)
         route = next(
             (r for r in ctx.facts.routes if r.function == node.name and r.line == node.lineno),
             None,
@@ -33,7 +33,7 @@ def _synthetic_scope(
         for arg in inner.params:
             annotation = arg.annotation
             inner.bindings[arg.arg] = ctx.qualname(annotation) if annotation is not None else None
-        for name, entries in _bindings(node, ctx).items():
+        for name, entries in function_bindings(node, ctx).items():
             before = [value for position, value in entries if limit is None or position < limit]
             if not before:
                 continue
@@ -46,7 +46,7 @@ def _synthetic_scope(
     return scope
 
 
-_ENTRY = object()  # no binding before: the value the function was called with
+ENTRY_VALUE = object()  # no binding before: the value the function was called with
 
 
 _UNKNOWN = object()  # a binding that is not data (an import, a def, ``except ... as``)
@@ -55,32 +55,32 @@ _UNKNOWN = object()  # a binding that is not data (an import, a def, ``except ..
 _Binding = ast.expr | object
 
 
-_BindingMap = dict[str, list[tuple[tuple[int, int], _Binding]]]
+BindingMap = dict[str, list[tuple[tuple[int, int], _Binding]]]
 
 
-def _position(node: ast.AST | None) -> tuple[int, int] | None:
+def node_position(node: ast.AST | None) -> tuple[int, int] | None:
     line = getattr(node, "lineno", None)
     if line is None:
         return None
     return (line, getattr(node, "col_offset", 0))
 
 
-def _before(node: ast.AST, limit: tuple[int, int]) -> bool:
-    position = _position(node)
+def precedes(node: ast.AST, limit: tuple[int, int]) -> bool:
+    position = node_position(node)
     return position is None or position < limit
 
 
-def _bindings(function: ast.AST, ctx: PythonContext) -> _BindingMap:
+def function_bindings(function: ast.AST, ctx: PythonContext) -> BindingMap:
     """Every binding of a name in a function's own body, in source order: the value bound
     (for loops: the iterable, ``with``: the context manager) or ``_UNKNOWN``."""
-    cache: dict[int, _BindingMap] = ctx.module_state.setdefault("taint:bindings", {})
+    cache: dict[int, BindingMap] = ctx.module_state.setdefault("taint:bindings", {})
     cached = cache.get(id(function))
     if cached is not None:
         return cached
-    found: _BindingMap = {}
+    found: BindingMap = {}
 
     def bind(target: ast.AST, value: _Binding, at: ast.AST) -> None:
-        position = _position(value if isinstance(value, ast.expr) else at) or (0, 0)
+        position = node_position(value if isinstance(value, ast.expr) else at) or (0, 0)
         if isinstance(target, ast.Name):
             found.setdefault(target.id, []).append((position, value))
         elif isinstance(target, ast.Tuple | ast.List):
@@ -94,7 +94,7 @@ def _bindings(function: ast.AST, ctx: PythonContext) -> _BindingMap:
         elif isinstance(target, ast.Starred):
             bind(target.value, _UNKNOWN, at)
 
-    for node in _own_nodes(function, ctx):
+    for node in own_nodes(function, ctx):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 bind(target, node.value, node)
@@ -108,52 +108,52 @@ def _bindings(function: ast.AST, ctx: PythonContext) -> _BindingMap:
             bind(node.optional_vars, node.context_expr, node.context_expr)
         elif isinstance(node, ast.ExceptHandler | ast.FunctionDef | ast.AsyncFunctionDef):
             if node.name:
-                found.setdefault(node.name, []).append((_position(node) or (0, 0), _UNKNOWN))
+                found.setdefault(node.name, []).append((node_position(node) or (0, 0), _UNKNOWN))
         elif isinstance(node, ast.ClassDef):
-            found.setdefault(node.name, []).append((_position(node) or (0, 0), _UNKNOWN))
+            found.setdefault(node.name, []).append((node_position(node) or (0, 0), _UNKNOWN))
         elif isinstance(node, ast.Import | ast.ImportFrom):
             for alias in node.names:
                 bound = alias.asname or alias.name.split(".")[0]
-                found.setdefault(bound, []).append((_position(node) or (0, 0), _UNKNOWN))
+                found.setdefault(bound, []).append((node_position(node) or (0, 0), _UNKNOWN))
     for entries in found.values():
         entries.sort(key=lambda entry: entry[0])
     cache[id(function)] = found
     return found
 
 
-def _binding_before(
+def binding_before(
     function: ast.AST, name: str, limit: tuple[int, int] | None, ctx: PythonContext
 ) -> _Binding:
-    """The value ``name`` was last bound to before ``limit`` in ``function`` (``_ENTRY``: not
+    """The value ``name`` was last bound to before ``limit`` in ``function`` (``ENTRY_VALUE``: not
     bound yet -- a parameter's value on entry)."""
-    entries = _bindings(function, ctx).get(name, [])
+    entries = function_bindings(function, ctx).get(name, [])
     before = [value for position, value in entries if limit is None or position < limit]
-    return before[-1] if before else _ENTRY
+    return before[-1] if before else ENTRY_VALUE
 
 
-def _bound_values(bindings: _BindingMap, name: str) -> list[ast.expr]:
+def bound_values(bindings: BindingMap, name: str) -> list[ast.expr]:
     return [value for _, value in bindings.get(name, []) if isinstance(value, ast.expr)]
 
 
-def _names_in(expr: ast.AST) -> set[str]:
+def names_in(expr: ast.AST) -> set[str]:
     return {node.id for node in ast.walk(expr) if isinstance(node, ast.Name)}
 
 
-def _built_from(names: set[str], bindings: _BindingMap) -> set[str]:
+def built_from(names: set[str], bindings: BindingMap) -> set[str]:
     """The names plus those their values (in this function) were built from."""
     result = set(names)
     pending = list(names)
     while pending:
         name = pending.pop()
-        for value in _bound_values(bindings, name):
-            for inner in _names_in(value):
+        for value in bound_values(bindings, name):
+            for inner in names_in(value):
                 if inner not in result:
                     result.add(inner)
                     pending.append(inner)
     return result
 
 
-def _own_nodes(function: ast.AST, ctx: PythonContext) -> list[ast.AST]:
+def own_nodes(function: ast.AST, ctx: PythonContext) -> list[ast.AST]:
     """The nodes of a function body, not of the functions nested in it (once per function)."""
     cache: dict[int, list[ast.AST]] = ctx.module_state.setdefault("taint:own-nodes", {})
     cached = cache.get(id(function))

@@ -8,12 +8,12 @@ import ast
 from prodready.engine.python import PythonContext
 
 
-def _positional(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, int]:
+def positional_parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, int]:
     names = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
     return {name: position for position, name in enumerate(names)}
 
 
-def _call_sites(
+def module_call_sites(
     ctx: PythonContext,
 ) -> dict[str, list[tuple[ast.Call, tuple[ast.AST, ...]]]]:
     """Calls of plain names in the module, with the defs/classes around each."""
@@ -36,7 +36,7 @@ def _call_sites(
     return cached
 
 
-def _argument_for(
+def argument_for(
     function: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call, position: int
 ) -> ast.expr | None:
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from prodready.engine.analysis import module_functions
 from prodready.engine.python import PythonContext
-from prodready.engine.taint.bindings import _synthetic_scope
-from prodready.engine.taint.call_sites import _argument_for, _call_sites, _positional
-from prodready.engine.taint.propagation import Report, Source, _Tracer, tainted
-from prodready.engine.taint.sources import _client_route
+from prodready.engine.taint.bindings import synthetic_scope
+from prodready.engine.taint.call_sites import argument_for, module_call_sites, positional_parameters
+from prodready.engine.taint.propagation import Report, Source, Tracer, tainted
+from prodready.engine.taint.sources import client_route
 
 
 @dataclass(slots=True)
@@ -48,7 +48,7 @@ def sink_flow(
     helper = _enclosing_helper(ctx)
     if helper is None or ctx.rule is None:
         return False
-    tracer = _Tracer(ctx, sanitizers, web_only, params=_positional(helper))
+    tracer = Tracer(ctx, sanitizers, web_only, params=positional_parameters(helper))
     for value in candidates:
         tracer.run(value)
     if tracer.reached:
@@ -84,18 +84,18 @@ def _from_callers(
 ) -> Source | None:
     ctx = sink.ctx
     seen.add(id(function))
-    for call, chain in _call_sites(ctx).get(function.name, []):
+    for call, chain in module_call_sites(ctx).get(function.name, []):
         if not chain or any(node is function for node in chain):
             continue  # a module-level call, or recursion
-        scope = _synthetic_scope(chain, call, ctx)
+        scope = synthetic_scope(chain, call, ctx)
         if scope is None:
             continue
         ctx.function = scope
         caller = _enclosing_helper(ctx) if depth < 2 else None
-        params = _positional(caller) if caller is not None else None
-        tracer = _Tracer(ctx, sink.sanitizers, sink.web_only, params=params)
+        params = positional_parameters(caller) if caller is not None else None
+        tracer = Tracer(ctx, sink.sanitizers, sink.web_only, params=params)
         for position in sorted(positions):
-            found = tracer.run(_argument_for(function, call, position))
+            found = tracer.run(argument_for(function, call, position))
             if found is not None:
                 return f"{found}, passed to `{function.name}()` on line {call.lineno}"
         if caller is not None and tracer.reached and id(caller) not in seen:
@@ -111,7 +111,7 @@ def _enclosing_helper(ctx: PythonContext) -> ast.FunctionDef | ast.AsyncFunction
     scope = ctx.function
     if scope is None or scope.parent is not None or scope.class_info is not None:
         return None
-    if _client_route(scope, ctx) is not None or not _positional(scope.node):
+    if client_route(scope, ctx) is not None or not positional_parameters(scope.node):
         return None
     if module_functions(ctx).get(scope.node.name) is not scope.node:
         return None

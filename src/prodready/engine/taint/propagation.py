@@ -10,32 +10,32 @@ from prodready.engine.analysis import module_function
 from prodready.engine.python import PythonContext
 from prodready.engine.taint.allowlist import AllowListed, is_allow_listed
 from prodready.engine.taint.bindings import (
-    _ENTRY,
-    _before,
-    _binding_before,
-    _own_nodes,
-    _position,
-    _synthetic_scope,
+    ENTRY_VALUE,
+    binding_before,
+    node_position,
+    own_nodes,
+    precedes,
+    synthetic_scope,
 )
-from prodready.engine.taint.call_sites import _argument_for
+from prodready.engine.taint.call_sites import argument_for
 from prodready.engine.taint.sanitizers import (
-    _HASH_PREFIXES,
-    _LOOKUP_FUNCTIONS,
-    _LOOKUP_METHODS,
-    _NEUTRAL_METHODS,
+    HASH_PREFIXES,
+    LOOKUP_FUNCTIONS,
+    LOOKUP_METHODS,
+    NEUTRAL_METHODS,
     SEGMENT_PARAMETERS,
     VALUE_SANITIZERS,
-    _allowed,
-    _guards,
-    _segment_parameter,
+    allowed_regions,
+    guarded_names,
+    segment_parameter,
 )
 from prodready.engine.taint.sources import (
-    _direct_source,
-    _handler_parameter,
-    _request_attribute,
-    _short,
+    direct_source,
+    handler_parameter,
+    request_attribute,
+    short_excerpt,
 )
-from prodready.engine.taint.summaries import _returned_parameters
+from prodready.engine.taint.summaries import returned_parameters
 
 MAX_DEPTH = 10
 
@@ -46,7 +46,7 @@ Source = str  # a one-line description of where the data comes from
 Report = Callable[[Source], None]
 
 
-class _Tracer:
+class Tracer:
     def __init__(
         self,
         ctx: PythonContext,
@@ -72,17 +72,17 @@ class _Tracer:
         """Trace ``expr``; the checks of the enclosing function (allow-lists...) only remove
         sources, so they are computed only when a first pass without them finds one."""
         reached = set(self.reached)
-        self.limit = _position(expr)
+        self.limit = node_position(expr)
         found = self.trace(expr)
         scope = self.ctx.function
         if (found is None and self.reached == reached) or scope is None:
             return found
-        guarded = _guards(scope.node, self.ctx, self.sanitizers)
-        allowed = _allowed(scope.node, self.ctx, self.sanitizers)
+        guarded = guarded_names(scope.node, self.ctx, self.sanitizers)
+        allowed = allowed_regions(scope.node, self.ctx, self.sanitizers)
         if not guarded and not allowed:
             return found
         self.guarded, self.allowed, self.reached = guarded, allowed, reached
-        self.limit = _position(expr)
+        self.limit = node_position(expr)
         try:
             return self.trace(expr)
         finally:
@@ -107,14 +107,14 @@ class _Tracer:
             return None
         if isinstance(expr, ast.Call) and self._converted_lookup(expr):
             return None
-        direct = _direct_source(expr, ctx)
+        direct = direct_source(expr, ctx)
         if direct is not None:
             if self.web_only and not direct.startswith(("request", "route")):
                 return None
             if (
                 self.request_filters
                 and direct.startswith("request")
-                and _request_attribute(expr, ctx) in self.request_filters
+                and request_attribute(expr, ctx) in self.request_filters
             ):
                 return None
             return direct
@@ -123,13 +123,15 @@ class _Tracer:
         if isinstance(expr, ast.Attribute):
             found = self.trace(expr.value, depth + 1)
             if found is not None and expr.attr == "filename":
-                return f"the client-chosen file name `{_short(ctx, expr)}`"
+                return f"the client-chosen file name `{short_excerpt(ctx, expr)}`"
             if (
                 found is not None
                 and found.startswith("route parameter")
                 and isinstance(expr.value, ast.Name)
             ):
-                return f"route parameter `{_short(ctx, expr)}`"  # a body model's ``body.url``
+                return (
+                    f"route parameter `{short_excerpt(ctx, expr)}`"  # a body model's ``body.url``
+                )
             return found
         if isinstance(expr, ast.Subscript | ast.Await | ast.Starred | ast.NamedExpr):
             return self.trace(expr.value, depth + 1)
@@ -178,10 +180,10 @@ class _Tracer:
         scope = ctx.function
         if scope is not None and (name in scope.bindings or name in scope.values):
             value = scope.values.get(name)
-            if value is not None and (self.limit is None or _before(value, self.limit)):
+            if value is not None and (self.limit is None or precedes(value, self.limit)):
                 return self._expand(value, depth)
-            earlier = _binding_before(scope.node, name, self.limit, ctx)
-            if earlier is _ENTRY:
+            earlier = binding_before(scope.node, name, self.limit, ctx)
+            if earlier is ENTRY_VALUE:
                 return self._parameter(name)
             if not isinstance(earlier, ast.expr):
                 return None  # bound by ``except ... as``, an import, a def: not data
@@ -191,7 +193,7 @@ class _Tracer:
     def _expand(self, value: ast.expr, depth: int) -> Source | None:
         """Trace the value a local was bound to, looking only at bindings before it."""
         saved = self.limit
-        self.limit = _position(value) or saved
+        self.limit = node_position(value) or saved
         try:
             return self.trace(value, depth + 1)
         finally:
@@ -200,8 +202,8 @@ class _Tracer:
     def _parameter(self, name: str) -> Source | None:
         """A parameter of the enclosing function, with the value it was called with."""
         ctx = self.ctx
-        if _handler_parameter(name, ctx):
-            if self.segments_safe and _segment_parameter(name, ctx):
+        if handler_parameter(name, ctx):
+            if self.segments_safe and segment_parameter(name, ctx):
                 return None
             return f"route parameter `{name}`"
         if self.params is not None and name in self.params:
@@ -218,17 +220,17 @@ class _Tracer:
     def _call(self, call: ast.Call, depth: int) -> Source | None:
         ctx = self.ctx
         callee = ctx.qualname(call.func) or ""
-        if callee in VALUE_SANITIZERS or callee in self.sanitizers or callee in _LOOKUP_FUNCTIONS:
+        if callee in VALUE_SANITIZERS or callee in self.sanitizers or callee in LOOKUP_FUNCTIONS:
             return None
-        if callee.startswith(_HASH_PREFIXES):
+        if callee.startswith(HASH_PREFIXES):
             return None
         method = call.func.attr if isinstance(call.func, ast.Attribute) else None
-        if method is not None and (method in _NEUTRAL_METHODS or method in self.sanitizers):
+        if method is not None and (method in NEUTRAL_METHODS or method in self.sanitizers):
             return None
         helper = module_function(call, ctx)
         if helper is not None:
             return self._helper(helper, call, depth)
-        if isinstance(call.func, ast.Attribute) and method in _LOOKUP_METHODS:
+        if isinstance(call.func, ast.Attribute) and method in LOOKUP_METHODS:
             # the key selects a stored value; only the receiver (and a default) flow out
             return self._first([call.func.value, *call.args[1:]], depth)
         arguments: list[ast.expr] = [*call.args, *(k.value for k in call.keywords)]
@@ -241,8 +243,8 @@ class _Tracer:
     ) -> Source | None:
         """A call of a function defined in this module: tainted when an argument flows to
         its return value (per the function's summary)."""
-        for position in _returned_parameters(helper, self.ctx, self.sanitizers):
-            argument = _argument_for(helper, call, position)
+        for position in returned_parameters(helper, self.ctx, self.sanitizers):
+            argument = argument_for(helper, call, position)
             found = self.trace(argument, depth + 1)
             if found is not None:
                 return found
@@ -264,15 +266,15 @@ def _returned_source(
     summaries[key] = None  # recursion guard
     returns = [
         node.value
-        for node in _own_nodes(helper, ctx)
+        for node in own_nodes(helper, ctx)
         if isinstance(node, ast.Return) and node.value is not None
     ]
     found: Source | None = None
     if returns:
         saved = ctx.function
         try:
-            ctx.function = _synthetic_scope((helper,), None, ctx)
-            tracer = _Tracer(ctx, sanitizers, web_only)
+            ctx.function = synthetic_scope((helper,), None, ctx)
+            tracer = Tracer(ctx, sanitizers, web_only)
             for value in returns:
                 found = tracer.run(value)
                 if found is not None:
@@ -300,7 +302,7 @@ def tainted(
     and the check markers (``PATH_CONTAINMENT_CHECK``...).
     ``web_only``: only request data and handler parameters count (not network/cache/messages).
     """
-    return _Tracer(ctx, sanitizers, web_only).run(expr)
+    return Tracer(ctx, sanitizers, web_only).run(expr)
 
 
 def external_source(expr: ast.AST | None, ctx: PythonContext) -> Source | None:

@@ -11,12 +11,12 @@ from prodready.engine.analysis import dotted
 from prodready.engine.python import PythonContext
 from prodready.engine.taint.allowlist import AllowListed, allow_listed
 from prodready.engine.taint.bindings import (
-    _BindingMap,
-    _bindings,
-    _bound_values,
-    _built_from,
-    _names_in,
-    _own_nodes,
+    BindingMap,
+    bound_values,
+    built_from,
+    function_bindings,
+    names_in,
+    own_nodes,
 )
 
 # Conversions whose result cannot carry attacker-chosen text, whatever the sink.
@@ -29,7 +29,7 @@ VALUE_SANITIZERS = frozenset(
 
 
 # Method calls whose result is not text derived from the receiver.
-_NEUTRAL_METHODS = frozenset(
+NEUTRAL_METHODS = frozenset(
     {"isdigit", "isnumeric", "isdecimal", "isalnum", "isalpha", "startswith", "endswith"}
     | {"count", "find", "index", "rfind", "hexdigest", "digest", "exists", "is_valid"}
 )
@@ -37,18 +37,18 @@ _NEUTRAL_METHODS = frozenset(
 
 # Lookups whose result is a stored value, not the key they were given: ``COLUMNS.get(sort)``,
 # ``Model.objects.get(pk=key)``, ``session.get(User, key)``, ``query.filter_by(name=key)``.
-_LOOKUP_METHODS = frozenset(
+LOOKUP_METHODS = frozenset(
     {"get", "filter", "filter_by", "exclude", "get_or_404", "first_or_404", "one_or_404"}
 )
 
 
-_LOOKUP_FUNCTIONS = frozenset(
+LOOKUP_FUNCTIONS = frozenset(
     {"django.shortcuts.get_object_or_404", "django.shortcuts.get_list_or_404"}
 )
 
 
 # Hash constructors: a digest of tainted data is not the data.
-_HASH_PREFIXES = ("hashlib.", "hmac.")
+HASH_PREFIXES = ("hashlib.", "hmac.")
 
 
 # Markers a sink can put among its ``sanitizers``: checks in the enclosing function that make
@@ -95,7 +95,7 @@ _URL_CHECK_FUNCTION = re.compile(
 _FIXED_HOST_PREFIX = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#@\\\s{}]+[/?#]")
 
 
-def _segment_parameter(name: str, ctx: PythonContext) -> bool:
+def segment_parameter(name: str, ctx: PythonContext) -> bool:
     """A route parameter matched as one path segment: it cannot contain ``/``."""
     route = ctx.route
     path = route.path if route is not None else None
@@ -106,7 +106,9 @@ def _segment_parameter(name: str, ctx: PythonContext) -> bool:
     return f"<string:{name}>" in path or re.search(rf"<string\([^)]*\):{name}>", path) is not None
 
 
-def _guards(function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -> frozenset[str]:
+def guarded_names(
+    function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]
+) -> frozenset[str]:
     """Names inspected by the checks the sink's markers ask for (path containment, URL host
     allow-lists, safe-redirect checks), with the names their values were built from. (A plain
     allow-list check, ``if mode not in ALLOWED: abort(400)``, sanitises for every sink, but
@@ -119,9 +121,9 @@ def _guards(function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -
     cached = cache.get(key)
     if cached is not None:
         return cached
-    bindings = _bindings(function, ctx)
+    bindings = function_bindings(function, ctx)
     checked: list[ast.AST] = []
-    for node in _own_nodes(function, ctx):
+    for node in own_nodes(function, ctx):
         if isinstance(node, ast.Compare):
             if _guarding_compare(node, markers, bindings, ctx):
                 checked.append(node)
@@ -137,24 +139,26 @@ def _guards(function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -
             checked.extend(_validated(node.test))
     names: set[str] = set()
     for expr in checked:
-        names |= _names_in(expr)
-    result = frozenset(_built_from(names, bindings))
+        names |= names_in(expr)
+    result = frozenset(built_from(names, bindings))
     cache[key] = result
     return result
 
 
-def _allowed(function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]) -> AllowListed:
+def allowed_regions(
+    function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]
+) -> AllowListed:
     """Where allow-list checks prove names safe. For a URL sink, checking the host of a URL
     against an allow-list proves the URL safe too (``if urlparse(url).hostname not in
     ALLOWED_HOSTS: abort(400)``, or through ``host = urlparse(url).hostname``)."""
     if URL_HOST_CHECK not in sanitizers:
         return allow_listed(function, ctx)
-    bindings = _bindings(function, ctx)
+    bindings = function_bindings(function, ctx)
 
     def checked_host(subject: ast.expr) -> frozenset[str]:
         if not _hostish(subject, bindings):
             return frozenset({subject.id}) if isinstance(subject, ast.Name) else frozenset()
-        return frozenset(_built_from(_names_in(subject), bindings))
+        return frozenset(built_from(names_in(subject), bindings))
 
     return allow_listed(function, ctx, checked_host, kind=URL_HOST_CHECK)
 
@@ -174,7 +178,7 @@ def _validated(test: ast.AST) -> list[ast.AST]:
     return found
 
 
-def _guarding_call(call: ast.Call, markers: frozenset[str], bindings: _BindingMap) -> bool:
+def _guarding_call(call: ast.Call, markers: frozenset[str], bindings: BindingMap) -> bool:
     func = call.func
     if isinstance(func, ast.Attribute):
         receiver = func.value
@@ -203,7 +207,7 @@ def _guarding_call(call: ast.Call, markers: frozenset[str], bindings: _BindingMa
 
 
 def _guarding_compare(
-    node: ast.Compare, markers: frozenset[str], bindings: _BindingMap, ctx: PythonContext
+    node: ast.Compare, markers: frozenset[str], bindings: BindingMap, ctx: PythonContext
 ) -> bool:
     operands = [node.left, *node.comparators]
     if PATH_CONTAINMENT_CHECK in markers:
@@ -224,7 +228,7 @@ def _guarding_compare(
             if SAFE_REDIRECT_CHECK in markers:
                 return True
             if any(isinstance(op, ast.In | ast.NotIn) for op in node.ops) and len(node.ops) == 1:
-                return False  # a host allow-list holds only where it is true: see _allowed()
+                return False  # a host allow-list holds only where it is true: see allowed_regions()
             return all(_constant_like(other, ctx) for other in others)
     return False
 
@@ -238,7 +242,7 @@ def _constant_like(expr: ast.AST, ctx: PythonContext) -> bool:
     return name is not None and name.rsplit(".", 1)[-1].lstrip("_").isupper()
 
 
-def _tests_host(test: ast.AST, bindings: _BindingMap) -> bool:
+def _tests_host(test: ast.AST, bindings: BindingMap) -> bool:
     """``if urlparse(url).netloc:``/``if not parsed.scheme``: a relative-URL check."""
     return any(
         isinstance(node, ast.Attribute)
@@ -248,7 +252,7 @@ def _tests_host(test: ast.AST, bindings: _BindingMap) -> bool:
     )
 
 
-def _hostish(expr: ast.AST, bindings: _BindingMap) -> bool:
+def _hostish(expr: ast.AST, bindings: BindingMap) -> bool:
     """The expression reads the host of a parsed URL (``urlparse(u).hostname``, ``p.netloc``,
     or a name bound to one)."""
     for node in ast.walk(expr):
@@ -259,7 +263,7 @@ def _hostish(expr: ast.AST, bindings: _BindingMap) -> bool:
         ):
             return True
         if isinstance(node, ast.Name):
-            for value in _bound_values(bindings, node.id):
+            for value in bound_values(bindings, node.id):
                 if any(
                     isinstance(inner, ast.Attribute)
                     and inner.attr in _HOST_ATTRIBUTES
@@ -270,21 +274,21 @@ def _hostish(expr: ast.AST, bindings: _BindingMap) -> bool:
     return False
 
 
-def _parses_url(expr: ast.AST, bindings: _BindingMap) -> bool:
+def _parses_url(expr: ast.AST, bindings: BindingMap) -> bool:
     names = {"urlparse", "urlsplit", "URL", "urllib3.util.parse_url", "parse_url"}
     if _calls_named(expr, names):
         return True
     if isinstance(expr, ast.Name):
-        return any(_calls_named(value, names) for value in _bound_values(bindings, expr.id))
+        return any(_calls_named(value, names) for value in bound_values(bindings, expr.id))
     return False
 
 
-def _resolves_path(expr: ast.AST, bindings: _BindingMap) -> bool:
+def _resolves_path(expr: ast.AST, bindings: BindingMap) -> bool:
     if _calls_named(expr, _RESOLVING_CALLS):
         return True
     for node in ast.walk(expr):
         if isinstance(node, ast.Name):
-            for value in _bound_values(bindings, node.id):
+            for value in bound_values(bindings, node.id):
                 if _calls_named(value, _RESOLVING_CALLS):
                     return True
     return False

@@ -8,7 +8,7 @@ import ast
 from prodready.engine.analysis import dotted
 from prodready.engine.facts import Route
 from prodready.engine.python import PythonContext, Scope
-from prodready.engine.taint.call_sites import _call_sites
+from prodready.engine.taint.call_sites import module_call_sites
 
 # Attributes of a request object that carry client-controlled data (Flask/Werkzeug, Django,
 # DRF, Starlette/FastAPI, aiohttp).
@@ -125,13 +125,13 @@ def route_parameter(name: str, ctx: PythonContext) -> bool:
     scope = ctx.function
     if scope is None or name in scope.values:
         return False
-    return _handler_parameter(name, ctx)
+    return handler_parameter(name, ctx)
 
 
-def _handler_parameter(name: str, ctx: PythonContext) -> bool:
+def handler_parameter(name: str, ctx: PythonContext) -> bool:
     """``route_parameter`` for the parameter's value on entry (it may be reassigned later)."""
     scope = ctx.function
-    if scope is None or _client_route(scope, ctx) is None or scope.route is None:
+    if scope is None or client_route(scope, ctx) is None or scope.route is None:
         return False
     found = _parameter(scope.node, name)
     if found is None or name in {"self", "cls"}:
@@ -167,10 +167,10 @@ def _django_function_view(scope: Scope) -> bool:
     )
 
 
-def _client_route(scope: Scope, ctx: PythonContext) -> Route | None:
+def client_route(scope: Scope, ctx: PythonContext) -> Route | None:
     """The route whose parameters the client chooses: not a "view" by convention that the
     module itself calls with its own values (``render_flatpage(request, page)``)."""
-    if _django_function_view(scope) and scope.node.name in _call_sites(ctx):
+    if _django_function_view(scope) and scope.node.name in module_call_sites(ctx):
         return None
     return scope.route
 
@@ -207,12 +207,12 @@ def _chain_root(expr: ast.AST) -> tuple[ast.AST, str | None]:
             return expr, first
 
 
-def _short(ctx: PythonContext, node: ast.AST) -> str:
+def short_excerpt(ctx: PythonContext, node: ast.AST) -> str:
     text = " ".join(ctx.segment(node).split())
     return text if len(text) <= 48 else text[:45] + "..."
 
 
-def _request_attribute(node: ast.AST, ctx: PythonContext) -> str | None:
+def request_attribute(node: ast.AST, ctx: PythonContext) -> str | None:
     """The request attribute a request-data read starts with (``request.args.get("x")`` ->
     ``args``), for sinks to which some request attributes are harmless."""
     func = node.func if isinstance(node, ast.Call) else node
@@ -223,7 +223,7 @@ def _request_attribute(node: ast.AST, ctx: PythonContext) -> str | None:
     return first
 
 
-def _direct_source(node: ast.AST, ctx: PythonContext) -> str | None:
+def direct_source(node: ast.AST, ctx: PythonContext) -> str | None:
     """The external source ``node`` itself reads, without looking at its children."""
     if isinstance(node, ast.Name):
         return f"route parameter `{node.id}`" if route_parameter(node.id, ctx) else None
@@ -235,21 +235,21 @@ def _direct_source(node: ast.AST, ctx: PythonContext) -> str | None:
         if qualified.startswith(_REQUEST_GLOBALS):
             attribute = qualified.split(".")[2]
             if attribute not in _REQUEST_NOT_DATA:
-                return f"request data `{_short(ctx, node)}`"
+                return f"request data `{short_excerpt(ctx, node)}`"
         last = qualified.rsplit(".", 1)[-1]
         if qualified.startswith(_NETWORK_PREFIXES) and last in _NETWORK_DATA:
-            return f"a network response `{_short(ctx, node)}`"
+            return f"a network response `{short_excerpt(ctx, node)}`"
         if isinstance(node, ast.Call) and isinstance(func, ast.Attribute):
             if func.attr in _SOCKET_READS:
-                return f"a socket read `{_short(ctx, node)}`"
+                return f"a socket read `{short_excerpt(ctx, node)}`"
             if func.attr in _CACHE_READS:
                 receiver = (ctx.qualname(func.value) or dotted(func.value) or "").lower()
                 if "redis" in receiver or receiver.rsplit(".", 1)[-1].strip("_") == "cache":
-                    return f"a cache read `{_short(ctx, node)}`"
+                    return f"a cache read `{short_excerpt(ctx, node)}`"
     base, first = _chain_root(node)
     if isinstance(base, ast.Name) and first is not None:
         if first in REQUEST_DATA_ATTRIBUTES and is_request_object(base.id, ctx):
-            return f"request data `{_short(ctx, node)}`"
+            return f"request data `{short_excerpt(ctx, node)}`"
         if base.id in _MESSAGE_NAMES and first in _MESSAGE_DATA:
-            return f"a message payload `{_short(ctx, node)}`"
+            return f"a message payload `{short_excerpt(ctx, node)}`"
     return None

@@ -8,17 +8,17 @@ from prodready.engine.analysis import dotted, function_flow
 from prodready.engine.python import PythonContext
 from prodready.engine.taint.allowlist import is_allow_listed
 from prodready.engine.taint.sanitizers import (
-    _HASH_PREFIXES,
-    _LOOKUP_FUNCTIONS,
-    _LOOKUP_METHODS,
-    _NEUTRAL_METHODS,
+    HASH_PREFIXES,
+    LOOKUP_FUNCTIONS,
+    LOOKUP_METHODS,
+    NEUTRAL_METHODS,
     VALUE_SANITIZERS,
-    _allowed,
-    _guards,
+    allowed_regions,
+    guarded_names,
 )
 
 
-def _returned_parameters(
+def returned_parameters(
     function: ast.FunctionDef | ast.AsyncFunctionDef,
     ctx: PythonContext,
     sanitizers: frozenset[str],
@@ -35,8 +35,8 @@ def _returned_parameters(
         return summaries[key]
     summaries[key] = []  # recursion guard
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
-    guarded = _guards(function, ctx, sanitizers)
-    allowed = _allowed(function, ctx, sanitizers)
+    guarded = guarded_names(function, ctx, sanitizers)
+    allowed = allowed_regions(function, ctx, sanitizers)
     flow = function_flow(function, ctx)
     reached: set[str] = set()
     pending = list(flow.returns)
@@ -81,13 +81,13 @@ def _names_through(expr: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]
             qualified = ctx.qualname(node.func) or callee
             if qualified in VALUE_SANITIZERS or qualified in sanitizers:
                 continue
-            if qualified.startswith(_HASH_PREFIXES) or qualified in _LOOKUP_FUNCTIONS:
+            if qualified.startswith(HASH_PREFIXES) or qualified in LOOKUP_FUNCTIONS:
                 continue
             if isinstance(node.func, ast.Attribute):
                 method = node.func.attr
-                if method in _NEUTRAL_METHODS or method in sanitizers:
+                if method in NEUTRAL_METHODS or method in sanitizers:
                     continue
-                if method in _LOOKUP_METHODS:
+                if method in LOOKUP_METHODS:
                     stack.append(node.func.value)
                     stack.extend(node.args[1:])
                     continue
