@@ -113,7 +113,7 @@ def _run_stage(
     stopped_by: str | None,
     say: Progress,
 ) -> StageResult:
-    from prodready.gate.stages import REGISTRY
+    from prodready.gate.stages import STAGE_FUNCTIONS
 
     settings = ctx.stage(stage_id)
     if (only and stage_id not in only) or stage_id in skip:
@@ -130,7 +130,7 @@ def _run_stage(
     say(f"stage {stage_id}")
     began = time.monotonic()
     try:
-        result = REGISTRY[stage_id](ctx)
+        result = STAGE_FUNCTIONS[stage_id](ctx)
     except GateError as exc:
         result = StageResult(stage_id, StageStatus.ERROR, str(exc), required=settings.required)
     except Exception as exc:  # noqa: BLE001 - one broken stage must not lose the others' results

@@ -69,7 +69,10 @@ class Outcome:
 
 
 @dataclass
-class Dependency:
+class ProxiedDependency:
+    """An outbound dependency of the service as the probe stands it up: a recording fake (or a
+    real TCP server) behind a fault proxy, at ``url``."""
+
     spec: DependencySpec
     proxy: FaultProxy
     upstream: FakeUpstream | None  # None for a real TCP dependency
@@ -82,7 +85,7 @@ class ProbeContext:
     service: ServiceProcess
     base_url: str
     loop: BackgroundLoop
-    deps: dict[str, Dependency]
+    deps: dict[str, ProxiedDependency]
     client: httpx.Client
     artifacts: Path
     deadline: float

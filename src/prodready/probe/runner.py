@@ -28,7 +28,7 @@ from prodready.probe.model import (
 from prodready.probe.settings import DependencySpec, ProbeSettings
 
 if TYPE_CHECKING:
-    from prodready.probe.context import Dependency, ProbeContext
+    from prodready.probe.context import ProbeContext, ProxiedDependency
     from prodready.probe.netloop import BackgroundLoop
     from prodready.probe.sandbox import ServiceProcess
 
@@ -150,7 +150,7 @@ def _environment(
     home.mkdir()
     with contextlib.ExitStack() as stack:
         loop = stack.enter_context(BackgroundLoop())
-        deps: dict[str, Dependency] = {}
+        deps: dict[str, ProxiedDependency] = {}
         for spec in settings.deps:
             deps[spec.name] = _start_dependency(loop, spec)
             stack.callback(_stop_dependency, loop, deps[spec.name])
@@ -217,8 +217,8 @@ def _stop_service(service: ServiceProcess, settings: ProbeSettings, deadline: fl
     service.stop(min(settings.grace_period_s, max(_LATE_STOP_GRACE_S, left)))
 
 
-def _start_dependency(loop: BackgroundLoop, spec: DependencySpec) -> Dependency:
-    from prodready.probe.context import Dependency
+def _start_dependency(loop: BackgroundLoop, spec: DependencySpec) -> ProxiedDependency:
+    from prodready.probe.context import ProxiedDependency
     from prodready.probe.faults import FaultProxy
     from prodready.probe.upstream import FakeUpstream, UpstreamResponse
 
@@ -246,7 +246,7 @@ def _start_dependency(loop: BackgroundLoop, spec: DependencySpec) -> Dependency:
         "http://{host}:{port}" if upstream is not None else "tcp://{host}:{port}"
     )
     url = template.format(host="127.0.0.1", port=proxy.port)
-    return Dependency(spec=spec, proxy=proxy, upstream=upstream, url=url)
+    return ProxiedDependency(spec=spec, proxy=proxy, upstream=upstream, url=url)
 
 
 def _require_reachable(spec: DependencySpec, address: tuple[str, int]) -> None:
@@ -262,7 +262,7 @@ def _require_reachable(spec: DependencySpec, address: tuple[str, int]) -> None:
         ) from exc
 
 
-def _stop_dependency(loop: BackgroundLoop, dependency: Dependency) -> None:
+def _stop_dependency(loop: BackgroundLoop, dependency: ProxiedDependency) -> None:
     loop.run(dependency.proxy.stop())
     if dependency.upstream is not None:
         loop.run(dependency.upstream.stop())
@@ -350,7 +350,7 @@ def _target(settings: ProbeSettings, ctx: ProbeContext) -> ProbeTarget:
 
 
 def _run_check(ctx: ProbeContext, check_id: str, say: Progress) -> CheckResult:
-    from prodready.probe.checks import REGISTRY
+    from prodready.probe.checks import CHECK_FUNCTIONS
 
     if ctx.remaining() < _MIN_CHECK_BUDGET_S or ctx.service.expired:
         return CheckResult(
@@ -366,7 +366,7 @@ def _run_check(ctx: ProbeContext, check_id: str, say: Progress) -> CheckResult:
     say(f"check {check_id}")
     began = time.monotonic()
     try:
-        result = REGISTRY[check_id](ctx)
+        result = CHECK_FUNCTIONS[check_id](ctx)
     except ProbeError as exc:
         result = CheckResult(check_id, Status.FAIL, str(exc))
     except Exception as exc:  # noqa: BLE001 - one broken check must not lose the others' results

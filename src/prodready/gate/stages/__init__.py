@@ -10,7 +10,7 @@ from prodready.gate.stages.base import StageContext
 
 Stage = Callable[[StageContext], StageResult]
 
-REGISTRY: dict[str, Stage] = {
+STAGE_FUNCTIONS: dict[str, Stage] = {
     "lint": lint.lint,
     "scan": scan.scan,
     "dependencies": scan.dependencies,
@@ -20,4 +20,4 @@ REGISTRY: dict[str, Stage] = {
     "sandbox": probe.sandbox,
     "approval": approval.approval,
 }
-assert set(REGISTRY) | {"release"} == set(STAGES), "every stage but release has one function"
+assert set(STAGE_FUNCTIONS) | {"release"} == set(STAGES), "every stage but release has one function"

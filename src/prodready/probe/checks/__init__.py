@@ -22,7 +22,7 @@ from prodready.probe.model import CHECK_IDS, CheckResult
 
 Check = Callable[[ProbeContext], CheckResult]
 
-REGISTRY: dict[str, Check] = {
+CHECK_FUNCTIONS: dict[str, Check] = {
     "readiness": health.readiness,
     "liveness": health.liveness,
     "request-id": observability.request_id,
@@ -39,4 +39,6 @@ REGISTRY: dict[str, Check] = {
     "structured-logs": observability.structured_logs,
     "graceful-shutdown": shutdown.graceful_shutdown,
 }
-assert tuple(REGISTRY) == CHECK_IDS, "every check id has exactly one implementation, in order"
+assert tuple(CHECK_FUNCTIONS) == CHECK_IDS, (
+    "every check id has exactly one implementation, in order"
+)
