@@ -310,7 +310,7 @@ def _own_expressions(statement: ast.stmt) -> Iterator[ast.AST]:
             stack.extend(ast.iter_child_nodes(node))
 
 
-def own_nodes(function: ast.AST) -> Iterator[ast.AST]:
+def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
     stack = list(ast.iter_child_nodes(function))
     while stack:
         node = stack.pop()
@@ -336,13 +336,13 @@ def _function_bindings(function: ast.AST, ctx: PythonContext) -> dict[str, list[
         for argument in every:
             found.setdefault(argument.arg, []).append(argument)
     with_values: set[int] = set()  # ``name = value`` targets, recorded with their value
-    for node in own_nodes(function):
+    for node in _own_nodes(function):
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             if isinstance(target, ast.Name):
                 found.setdefault(target.id, []).append(node.value)
                 with_values.add(id(target))
-    for node in own_nodes(function):
+    for node in _own_nodes(function):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
             if id(node) in with_values:
                 continue
@@ -371,7 +371,7 @@ def _rebindings(function: ast.AST, ctx: PythonContext) -> dict[str, list[Positio
     if cached is not None:
         return cached
     found: dict[str, list[Position]] = {}
-    for node in own_nodes(function):
+    for node in _own_nodes(function):
         targets: Sequence[ast.AST] = []
         after: ast.AST = node
         if isinstance(node, ast.Assign):
