@@ -26,12 +26,6 @@ from prodready.engine.analysis.consumers import (
     receive_call,
     runs_consumer,
 )
-from prodready.engine.analysis.dependencies import (
-    DEPENDENCY_METHODS,
-    DEPENDENCY_MODULES,
-    DEPENDENCY_RECEIVER_WORDS,
-    dependency_call,
-)
 from prodready.engine.analysis.environment import EnvLookup, env_lookup
 from prodready.engine.analysis.exceptions import BROAD_EXCEPTIONS, catches_broadly, caught_names
 from prodready.engine.analysis.literals import (
@@ -82,6 +76,12 @@ from prodready.engine.analysis.orm import (
     sqlalchemy_query,
     sqlalchemy_select,
     uses_django_orm,
+)
+from prodready.engine.analysis.service_calls import (
+    DEPENDENCY_METHODS,
+    DEPENDENCY_MODULES,
+    DEPENDENCY_RECEIVER_WORDS,
+    dependency_call,
 )
 from prodready.engine.analysis.strings import is_dynamic_string, string_fragments
 from prodready.engine.analysis.tasks import in_task, is_task_function, task_decorator

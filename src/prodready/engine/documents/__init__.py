@@ -2,7 +2,7 @@
 (:mod:`.dockerfile`), Kubernetes and Compose YAML (:mod:`.kubernetes` over :mod:`.yaml_loader`,
 which caps alias expansion), requirements files (:mod:`.requirements`) and pyproject.toml
 (:mod:`.pyproject`). Each gives rules a small document model with line numbers;
-:mod:`.context` picks the parser by file kind and is what a document rule sees.
+:mod:`.file_context` picks the parser by file kind and is what a document rule sees.
 
 Everything is re-exported here: ``from prodready.engine.documents import Dockerfile`` is the
 import path rules use.
@@ -10,9 +10,9 @@ import path rules use.
 
 from __future__ import annotations
 
-from prodready.engine.documents.context import FileContext, parse_document
 from prodready.engine.documents.dockerfile import Dockerfile, Instruction, Stage, parse_dockerfile
 from prodready.engine.documents.errors import DocumentError
+from prodready.engine.documents.file_context import FileContext, parse_document
 from prodready.engine.documents.kubernetes import (
     WORKLOAD_POD_SPECS,
     KubernetesObject,

@@ -5,7 +5,7 @@ prefixes (``subprocess.*``), to method names on any receiver (``*.execute``), to
 attribute reads (``flask.request.json``) and to the ``FunctionEnd``/``ModuleEnd`` events
 (:mod:`.events`). :mod:`.dispatch` builds the tables for a rule set; :mod:`.walker` walks a
 module (after :mod:`.prepass` has read its top-level bindings) and keeps the context rules need
-(:mod:`.context`, :mod:`.scopes`) -- the enclosing function, its route (:mod:`.routes`), the
+(:mod:`.module_context`, :mod:`.scopes`) -- the enclosing function, its route (:mod:`.routes`), the
 loops, ``try`` and ``except`` blocks around the node, and what every name is bound to -- so no
 rule walks the file again.
 
@@ -14,9 +14,9 @@ Everything rules use is re-exported here: ``from prodready.engine.python import 
 
 from __future__ import annotations
 
-from prodready.engine.python.context import PythonContext, RuleCrash, instance_type
 from prodready.engine.python.dispatch import Dispatch, PythonAnalyzer
 from prodready.engine.python.events import FunctionEnd, ModuleEnd
+from prodready.engine.python.module_context import PythonContext, RuleCrash, instance_type
 from prodready.engine.python.scopes import ClassInfo, FunctionNode, Scope
 
 __all__ = [

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from prodready.engine.python.context import PythonContext
+from prodready.engine.python.module_context import PythonContext
 from prodready.engine.python.nodes import CHILD_FIELDS, WALK_HANDLED, with_subclasses
 from prodready.engine.python.walker import ModuleWalk
 from prodready.model import FileKind, Profile, Rule

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.facts import Route, bind_import, framework_of, is_main_guard, mutable_literal
-from prodready.engine.python.context import PythonContext, instance_type
+from prodready.engine.python.module_context import PythonContext, instance_type
 from prodready.engine.python.routes import REGISTERS_ROUTES, aiohttp_registrations
 
 

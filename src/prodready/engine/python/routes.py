@@ -15,7 +15,7 @@ from prodready.engine.facts import (
     Route,
     framework_of,
 )
-from prodready.engine.python.context import PythonContext
+from prodready.engine.python.module_context import PythonContext
 from prodready.engine.python.scopes import ClassInfo, FunctionNode
 
 

@@ -10,8 +10,8 @@ from prodready.engine.facts import (
     Route,
     is_main_guard,
 )
-from prodready.engine.python.context import PythonContext, RuleCrash
 from prodready.engine.python.events import FunctionEnd, ModuleEnd
+from prodready.engine.python.module_context import PythonContext, RuleCrash
 from prodready.engine.python.nodes import CHILD_FIELDS
 from prodready.engine.python.prepass import prepass, record_import
 from prodready.engine.python.routes import (
