@@ -8,9 +8,9 @@ from prodready.gate.model import STAGES, StageResult
 from prodready.gate.stages import approval, lint, probe, scan, tests
 from prodready.gate.stages.base import StageContext
 
-Stage = Callable[[StageContext], StageResult]
+StageFunction = Callable[[StageContext], StageResult]
 
-STAGE_FUNCTIONS: dict[str, Stage] = {
+STAGE_FUNCTIONS: dict[str, StageFunction] = {
     "lint": lint.lint,
     "scan": scan.scan,
     "dependencies": scan.dependencies,

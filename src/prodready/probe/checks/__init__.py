@@ -20,9 +20,9 @@ from prodready.probe.checks import (
 from prodready.probe.context import ProbeContext
 from prodready.probe.model import CHECK_IDS, CheckResult
 
-Check = Callable[[ProbeContext], CheckResult]
+ProbeCheck = Callable[[ProbeContext], CheckResult]
 
-CHECK_FUNCTIONS: dict[str, Check] = {
+CHECK_FUNCTIONS: dict[str, ProbeCheck] = {
     "readiness": health.readiness,
     "liveness": health.liveness,
     "request-id": observability.request_id,

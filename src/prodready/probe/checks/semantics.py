@@ -61,10 +61,11 @@ def idempotency(ctx: ProbeContext) -> CheckResult:
     )
 
 
-Finding = tuple[str, dict[str, Any], str | None]
+# One retry scenario: its name, the evidence, and the problem it showed (None: it passed).
+RetryOutcome = tuple[str, dict[str, Any], str | None]
 
 
-def _sequential(ctx: ProbeContext, spec: RequestSpec) -> list[Finding]:
+def _sequential(ctx: ProbeContext, spec: RequestSpec) -> list[RetryOutcome]:
     key = ctx.idempotency_headers()
     before = _side_effects(ctx)
     first = ctx.send(spec, headers=key)
@@ -81,7 +82,7 @@ def _sequential(ctx: ProbeContext, spec: RequestSpec) -> list[Finding]:
     return [("sequential", detail, problem)]
 
 
-def _concurrent(ctx: ProbeContext, spec: RequestSpec) -> list[Finding]:
+def _concurrent(ctx: ProbeContext, spec: RequestSpec) -> list[RetryOutcome]:
     key = ctx.idempotency_headers()
     before = _side_effects(ctx)
     outcomes = ctx.send_parallel([spec] * _PARALLEL_RETRIES, headers=[key] * _PARALLEL_RETRIES)
@@ -103,7 +104,7 @@ def _concurrent(ctx: ProbeContext, spec: RequestSpec) -> list[Finding]:
     return [("concurrent", detail, problem)]
 
 
-def _after_timeout(ctx: ProbeContext, spec: RequestSpec) -> list[Finding]:
+def _after_timeout(ctx: ProbeContext, spec: RequestSpec) -> list[RetryOutcome]:
     """The upstream charges but answers too late; the client retries with the same key."""
     key = ctx.idempotency_headers()
     delay = ctx.settings.dependency_budget_s + 2.0
