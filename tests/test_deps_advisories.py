@@ -46,8 +46,8 @@ from prodready.deps.model import (
     AdvisoriesUnavailable,
     Advisory,
     Declaration,
+    DependencyManifests,
     Locked,
-    Manifests,
 )
 from prodready.engine.project import ProjectFacts, run_project_rules
 from prodready.model import Config, DepsSettings, Severity
@@ -660,7 +660,7 @@ def test_rule_reports_pins_and_lock_entries_with_ids_and_fixes(tmp_path: Path) -
         resolved="3.0",
         advisories=[Advisory("PYSEC-2022-1", (), "Critical thing", ("7.2.0",), "critical")],
     )
-    manifests = Manifests(locked=[Locked("urllib3", "1.24", "uv.lock", 2)])
+    manifests = DependencyManifests(locked=[Locked("urllib3", "1.24", "uv.lock", 2)])
     built = Inventory(
         manifests, [], {"requests": requests, "urllib3": urllib3, "pytest": pytest_dep}
     )

@@ -10,7 +10,7 @@ import pytest
 
 from prodready.deps.imports import Resolver, import_name, map_imports
 from prodready.deps.manifests import _poetry_specifier, is_generated, read_manifests
-from prodready.deps.model import Declaration, Manifests
+from prodready.deps.model import Declaration, DependencyManifests
 
 
 def _write(root: Path, files: dict[str, str]) -> list[str]:
@@ -21,12 +21,12 @@ def _write(root: Path, files: dict[str, str]) -> list[str]:
     return sorted(files)
 
 
-def _read(root: Path, files: dict[str, str], paths: list[str] | None = None) -> Manifests:
+def _read(root: Path, files: dict[str, str], paths: list[str] | None = None) -> DependencyManifests:
     written = _write(root, files)
     return read_manifests(root, paths if paths is not None else written)
 
 
-def _by_name(manifests: Manifests) -> dict[str, list[Declaration]]:
+def _by_name(manifests: DependencyManifests) -> dict[str, list[Declaration]]:
     found: dict[str, list[Declaration]] = {}
     for declaration in manifests.declarations:
         found.setdefault(declaration.name, []).append(declaration)
@@ -502,7 +502,7 @@ def test_invalid_lock_files_are_problems_with_lines(tmp_path: Path) -> None:
 def test_malformed_manifests_never_raise(tmp_path: Path, name: str, content: bytes) -> None:
     (tmp_path / name).write_bytes(content)
     manifests = read_manifests(tmp_path, [name])
-    assert isinstance(manifests, Manifests)
+    assert isinstance(manifests, DependencyManifests)
     for problem in manifests.problems:
         assert problem.line >= 1 and problem.message
 
@@ -540,9 +540,9 @@ def _module(path: str, *imports: tuple[str, int], is_test: bool = False) -> dict
 
 
 def _uses(
-    modules: dict[str, dict[str, Any]], manifests: Manifests | None = None
+    modules: dict[str, dict[str, Any]], manifests: DependencyManifests | None = None
 ) -> dict[tuple[str, int, str], tuple[str, str | None]]:
-    uses = map_imports(modules, manifests or Manifests())
+    uses = map_imports(modules, manifests or DependencyManifests())
     return {(u.path, u.line, u.module): (u.origin, u.distribution) for u in uses}
 
 
@@ -607,7 +607,7 @@ def test_map_imports_siblings_and_tests() -> None:
 
 
 def test_resolver_candidates_and_namespace_names() -> None:
-    resolver = Resolver(Manifests())
+    resolver = Resolver(DependencyManifests())
     assert import_name("google.cloud.storage.blob") == "google.cloud.storage"
     assert import_name("azure.identity.aio") == "azure.identity"
     assert import_name("azure.storage.blob") == "azure.storage.blob"

@@ -14,7 +14,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from prodready.deps.model import Declaration, ImportUse, Manifests
+from prodready.deps.model import Declaration, DependencyManifests, ImportUse
 
 # Standard-library modules of other Python versions: Python 2 (compatibility code of old
 # libraries) and modules removed from Python 3 (``imp``, ``distutils``, the PEP 594 batteries).
@@ -357,7 +357,7 @@ def import_name(module: str) -> str:
 class Resolver:
     """Maps import names to distributions for one project (its declarations and layout)."""
 
-    def __init__(self, manifests: Manifests, first_party: Iterable[str] = ()) -> None:
+    def __init__(self, manifests: DependencyManifests, first_party: Iterable[str] = ()) -> None:
         self.first_party = set(manifests.first_party) | set(first_party)
         self.declared: dict[str, list[Declaration]] = {}
         for declaration in manifests.declarations:
@@ -490,7 +490,9 @@ def _siblings(modules: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
     return found
 
 
-def map_imports(modules: dict[str, dict[str, Any]], manifests: Manifests) -> list[ImportUse]:
+def map_imports(
+    modules: dict[str, dict[str, Any]], manifests: DependencyManifests
+) -> list[ImportUse]:
     """Every import of the scanned modules (``ProjectFacts.modules``), mapped to its origin.
 
     One use per imported top-level name (namespace-aware) and line: ``from aiohttp import web``

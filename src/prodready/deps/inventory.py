@@ -17,9 +17,9 @@ from prodready.deps.model import (
     AdvisoriesUnavailable,
     Advisory,
     Declaration,
+    DependencyManifests,
     ImportUse,
     IndexInfo,
-    Manifests,
 )
 from prodready.deps.settings import index_setting, index_url_problem
 from prodready.engine.project import ProjectContext, ProjectFacts
@@ -64,7 +64,7 @@ class Dependency:
 
 @dataclass(slots=True)
 class Inventory:
-    manifests: Manifests
+    manifests: DependencyManifests
     imports: list[ImportUse]
     dependencies: dict[str, Dependency]
     notes: list[str] = field(default_factory=list)
@@ -138,7 +138,7 @@ def _build(project: ProjectFacts, ctx: ProjectContext) -> Inventory:
     return Inventory(manifests, imports, dependencies, notes, facts)
 
 
-def _add_locked_only(dependencies: dict[str, Dependency], manifests: Manifests) -> None:
+def _add_locked_only(dependencies: dict[str, Dependency], manifests: DependencyManifests) -> None:
     """Packages only a lock file names (pulled in by another dependency) still ship in the
     image: they get an advisory lookup, and the declaration rules leave them alone."""
     for lock in manifests.locked:

@@ -5,9 +5,10 @@ and the resolved versions of uv.lock, poetry.lock, Pipfile.lock, pdm.lock and pi
 Every entry keeps the line it is written on. TOML parsers keep no positions, so a TOML entry's
 line is found by searching its text inside its table's region of the file.
 
-``Manifests.problems`` holds what cannot be read *and is not reported elsewhere*: lines of the
-requirements files discovery found are checked by DEP003, PEP 621 lists and dependency groups by
-DEP005, and a pyproject.toml that is not TOML is a scan error -- those are not repeated here.
+``DependencyManifests.problems`` holds what cannot be read *and is not reported elsewhere*:
+lines of the requirements files discovery found are checked by DEP003, PEP 621 lists and
+dependency groups by DEP005, and a pyproject.toml that is not TOML is a scan error -- those are
+not repeated here.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from prodready.deps.files import (
     read_inside,
     requirement_error,
 )
-from prodready.deps.model import Declaration, Locked, ManifestProblem, Manifests
+from prodready.deps.model import Declaration, DependencyManifests, Locked, ManifestProblem
 from prodready.engine.documents import RequirementLine, parse_requirements
 
 MAX_BYTES = 5_000_000
@@ -67,11 +68,11 @@ _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 _ARCHIVE = re.compile(r"/([A-Za-z0-9][A-Za-z0-9._]*?)-\d[^/]*?(\.whl|\.tar\.gz|\.zip|\.tgz)$")
 
 
-def read_manifests(root: Path, paths: list[str]) -> Manifests:
+def read_manifests(root: Path, paths: list[str]) -> DependencyManifests:
     """Read the manifests at ``paths`` (relative to ``root``, as discovery found them).
 
     A file or line that cannot be read becomes a ``ManifestProblem`` with its line; this
-    function never raises for bad input. ``Manifests.files`` lists the files that declare
+    function never raises for bad input. ``DependencyManifests.files`` lists the files that declare
     dependencies or resolve them (a pyproject.toml with only tool settings is not one).
     """
     reader = _Reader(root, set(paths))
@@ -110,7 +111,7 @@ class _Reader:
     def __init__(self, root: Path, discovered: set[str]) -> None:
         self.root = root
         self.discovered = discovered
-        self.result = Manifests()
+        self.result = DependencyManifests()
         self.requirements: dict[str, _RequirementsFile | None] = {}
         self.constraints: set[str] = set()
         self.python: _PythonVersion | None = None

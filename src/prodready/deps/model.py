@@ -58,8 +58,9 @@ class ManifestProblem:
 
 
 @dataclass(slots=True)
-class Manifests:
-    """Everything the project declares."""
+class DependencyManifests:
+    """Everything the project's dependency manifests declare (not Kubernetes manifests, which
+    are :class:`prodready.engine.documents.Manifests`)."""
 
     declarations: list[Declaration] = field(default_factory=list)
     locked: list[Locked] = field(default_factory=list)
