@@ -122,3 +122,23 @@ def test_text_groups_by_file_and_summarises(result) -> None:
 def test_unknown_format_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown format"):
         renderer("xml")
+
+
+DEPS_FIXTURE = Path(__file__).parent / "fixtures" / "deps_json"
+
+
+def test_deps_json_output_is_byte_identical_to_the_recorded_report(tmp_path: Path) -> None:
+    """``prodready deps --format json`` adds the inventory and the notes to the scan's JSON; the
+    recorded report (taken before the CLI stopped re-parsing its own JSON) pins every byte."""
+    import os
+    import shutil
+
+    from conftest import run_cli
+
+    project = tmp_path / "project"
+    shutil.copytree(DEPS_FIXTURE / "project", project)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = run_cli(["deps", "--offline", "--no-cache", "--format", "json", "."], project, env)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == (DEPS_FIXTURE / "expected.json").read_text(encoding="utf-8")
+    assert done.stderr == "prodready: 2 notes (run with -v to see them)\n"

@@ -447,3 +447,17 @@ class ScanResult:
 
     def failing(self, threshold: Severity) -> list[Finding]:
         return [finding for finding in self.findings if finding.severity >= threshold]
+
+
+@dataclass(frozen=True)
+class DependencyReport:
+    """What ``prodready deps`` reports beside the findings: the dependency inventory the
+    dependency rules published (one JSON object per distribution, paths as reported) and the
+    run's notes (what could not be verified)."""
+
+    dependencies: tuple[Mapping[str, Any], ...]
+    notes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, result: ScanResult) -> DependencyReport:
+        return cls(tuple(result.artifacts.get("dependencies", ())), tuple(result.notes))

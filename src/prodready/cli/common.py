@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from prodready import __version__
-from prodready.model import Confidence, Config, ConfigError, Severity
+from prodready.model import Confidence, Config, ConfigError, DependencyReport, Severity
 
 if TYPE_CHECKING:
     from prodready.engine.registry import Registry
@@ -176,7 +176,7 @@ def _report_and_exit(
     output: Path | None,
     color: bool | None,
     strict: bool,
-    extra_json: dict[str, Any] | None = None,
+    dependencies: DependencyReport | None = None,
     *,
     choices: ReportChoices,
     command: str = "scan",
@@ -192,14 +192,12 @@ def _report_and_exit(
         from prodready.report.sarif_format import render as render_sarif
 
         text = render_sarif(result, all_rules=choices.sarif_all_rules)
+    elif fmt == "json":
+        from prodready.report.json_format import render as render_json
+
+        text = render_json(result, dependencies=dependencies)
     else:
         text = renderer(fmt)(result, color=bool(use_color) and fmt == "text")
-    if extra_json and fmt == "json":
-        import json
-
-        document = json.loads(text)
-        document.update(extra_json)
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     _emit(text, output)
     _print_notes(result.notes, verbose=choices.verbose, summary=command == "deps")
     if result.errors and fmt == "concise":

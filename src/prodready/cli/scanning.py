@@ -23,7 +23,7 @@ from prodready.cli.common import (
     cli,
     load_effective_config,
 )
-from prodready.model import Confidence, Config, ProdreadyError, Severity
+from prodready.model import Confidence, Config, DependencyReport, ProdreadyError, Severity
 from prodready.report import FORMATS
 
 
@@ -236,10 +236,14 @@ def deps(
             result = run_scan(options, config, registry)
     except ProdreadyError as exc:
         _fail(str(exc))
-    extra = {
-        "dependencies": result.artifacts.get("dependencies", []),
-        "notes": result.notes,
-    }
     _report_and_exit(
-        result, config, fmt, output, color, strict, extra, choices=report, command="deps"
+        result,
+        config,
+        fmt,
+        output,
+        color,
+        strict,
+        DependencyReport.of(result),
+        choices=report,
+        command="deps",
     )
