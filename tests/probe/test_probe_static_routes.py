@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prodready.probe.discovery import LIVENESS_PATHS
+from prodready.probe.endpoints import LIVENESS_PATHS
 
 NO_TRAFFIC = "no request the service answers with 2xx: give --openapi or [probe] requests"
 

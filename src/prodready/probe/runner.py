@@ -269,7 +269,7 @@ def _stop_dependency(loop: BackgroundLoop, dependency: ProxiedDependency) -> Non
 
 
 def _learn(ctx: ProbeContext, project_dir: Path, report: ProbeReport) -> None:
-    from prodready.probe.discovery import (
+    from prodready.probe.endpoints import (
         LIVENESS_PATHS,
         READINESS_PATHS,
         choose_traffic,

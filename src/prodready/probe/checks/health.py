@@ -11,7 +11,7 @@ import time
 
 from prodready.probe.checks.base import failed, passed, toxic
 from prodready.probe.context import Outcome, ProbeContext
-from prodready.probe.discovery import LIVENESS_PATHS, READINESS_PATHS, answered_text
+from prodready.probe.endpoints import LIVENESS_PATHS, READINESS_PATHS, answered_text
 from prodready.probe.model import CheckResult
 
 _RECOVERY_S = 15.0

@@ -9,7 +9,7 @@ from typing import Any
 
 from prodready.probe.checks.base import MUTATING, failed, passed, skipped
 from prodready.probe.context import ProbeContext
-from prodready.probe.discovery import is_infrastructure, operations
+from prodready.probe.endpoints import is_infrastructure, operations
 from prodready.probe.model import CheckResult
 
 _FUZZ_TIME_S = 60.0

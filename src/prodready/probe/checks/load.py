@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from prodready.probe.checks.base import MUTATING, failed, passed, skipped, toxic
 from prodready.probe.context import ProbeContext
-from prodready.probe.discovery import is_infrastructure, no_traffic_reason
+from prodready.probe.endpoints import is_infrastructure, no_traffic_reason
 from prodready.probe.model import CheckResult, ProbeError, RequestSpec
 from prodready.probe.settings import Threshold, default_slo
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from prodready.probe.checks.base import failed, passed
 from prodready.probe.context import ProbeContext
-from prodready.probe.discovery import METRICS_PATHS, find_endpoint
+from prodready.probe.endpoints import METRICS_PATHS, find_endpoint
 from prodready.probe.model import CheckResult, ProbeError, RequestSpec
 
 _LEVEL_KEYS = ("level", "levelname", "severity", "log.level", "lvl")

@@ -14,7 +14,7 @@ from typing import Any
 
 from prodready.probe.checks.base import MUTATING, failed, passed, skipped
 from prodready.probe.context import Outcome, ProbeContext
-from prodready.probe.discovery import no_traffic_reason
+from prodready.probe.endpoints import no_traffic_reason
 from prodready.probe.model import CheckResult, RequestSpec
 
 _IN_FLIGHT = 5
