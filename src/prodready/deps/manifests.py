@@ -6,9 +6,8 @@ Every entry keeps the line it is written on. TOML parsers keep no positions, so 
 line is found by searching its text inside its table's region of the file.
 
 ``DependencyManifests.problems`` holds what cannot be read *and is not reported elsewhere*:
-lines of the requirements files discovery found are checked by DEP003, PEP 621 lists and
-dependency groups by DEP005, and a pyproject.toml that is not TOML is a scan error -- those are
-not repeated here.
+lines of discovered requirements files are checked by DEP003, PEP 621 lists and dependency
+groups by DEP005, and a pyproject.toml that is not TOML is a scan error: none is repeated here.
 """
 
 from __future__ import annotations
