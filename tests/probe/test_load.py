@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from prodready.probe.load import LOCUSTFILE, REQUESTS_NAME, LoadStats, run_load
+from prodready.probe.load_generator import LOCUSTFILE, REQUESTS_NAME, LoadStats, run_load
 from prodready.probe.model import ProbeError, RequestSpec
 
 # Only look Locust up: importing it would monkey-patch this process with gevent.
@@ -283,7 +283,7 @@ def test_timeout_kills_master_and_workers(service: str, tmp_path: Path) -> None:
 
 def test_percentiles_are_capped_at_the_exact_maximum() -> None:
     """Locust's rounded buckets put a p99 of 57 ms above an exact max of 56.8 ms."""
-    from prodready.probe.load import LoadStats, within_max
+    from prodready.probe.load_generator import LoadStats, within_max
 
     rounded = LoadStats(
         requests=10,

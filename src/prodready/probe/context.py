@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import httpx
 
     from prodready.probe.faults import FaultProxy, Toxic
-    from prodready.probe.load import LoadStats
+    from prodready.probe.load_generator import LoadStats
     from prodready.probe.netloop import BackgroundLoop
     from prodready.probe.upstream import FakeUpstream
 

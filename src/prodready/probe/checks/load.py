@@ -15,7 +15,7 @@ from prodready.probe.model import CheckResult, ProbeError, RequestSpec
 from prodready.probe.settings import Threshold, default_slo
 
 if TYPE_CHECKING:
-    from prodready.probe.load import LoadStats
+    from prodready.probe.load_generator import LoadStats
 
 _MIN_REQUESTS_FOR_MEMORY = 300
 _UNSERVED_PATH = "/prodready-probe/rate-limit"
@@ -31,7 +31,7 @@ def _sustained(ctx: ProbeContext) -> LoadStats:
     """Warm up, then the measured run; RSS is sampled between the two and at the end."""
     if ctx.load_stats is not None:
         return ctx.load_stats
-    from prodready.probe.load import run_load
+    from prodready.probe.load_generator import run_load
 
     settings = ctx.settings.load
     mix = _mix(ctx)
@@ -206,7 +206,7 @@ def memory_growth(ctx: ProbeContext) -> CheckResult:
 
 
 def rate_limit(ctx: ProbeContext) -> CheckResult:
-    from prodready.probe.load import run_load
+    from prodready.probe.load_generator import run_load
 
     settings = ctx.settings.rate_limit
     reads = [s for s in _mix(ctx) if s.method not in MUTATING and not is_infrastructure(s.path)]
