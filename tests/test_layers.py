@@ -101,3 +101,13 @@ def test_reports_never_build_a_registry() -> None:
         if (imported := _imported_modules(path))
     }
     assert {name: found for name, found in importers.items() if found} == {}
+
+
+def test_the_dependency_library_declares_no_rules() -> None:
+    """``prodready.deps`` is analysis only; its rules live in ``prodready.rules.dependencies``."""
+    declaring = {
+        _module_name(path)
+        for path in (PACKAGE / "deps").rglob("*.py")
+        if _names(_imported_modules(path), "prodready.engine.registry")
+    }
+    assert declaring == set()

@@ -1,29 +1,28 @@
-"""Rules over the package index: names that do not exist, suspicious young or empty projects,
-possible typosquats.
+"""What the package index says about the project's names, for the rules over it
+(``prodready.rules.dependencies``: names that do not exist, suspicious young or empty projects,
+possible typosquats).
 
-Each rule reads the dependency inventory (built once per scan): the names the project declares,
-and the imports nothing else explains (not the standard library, the project itself, a declared,
-installed or well-known distribution), with what the package index says about each. Names the
-index could not vouch for (offline without a cached answer, index unreachable) are never
-findings: the inventory notes how many and why.
+Each of those rules reads the dependency inventory (built once per scan): the names the
+project declares, and the imports nothing else explains (not the standard library, the project
+itself, a declared, installed or well-known distribution), with what the package index says
+about each. Names the index could not vouch for (offline without a cached answer, index
+unreachable) are never findings: the inventory notes how many and why.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import PurePosixPath
 
 from packaging.utils import canonicalize_name
 
 from prodready.deps.index import DEFAULT_INDEX_URL, redact, resolve_index_url
-from prodready.deps.inventory import Inventory, inventory
+from prodready.deps.inventory import Inventory
 from prodready.deps.model import Declaration, ImportUse, IndexInfo
-from prodready.deps.popular import popularity_rank, typosquat_of
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, DepsSettings, Severity
+from prodready.engine.project import ProjectFacts
+from prodready.model import DepsSettings
 
 # A first release younger than this is a signal. Placeholders registered under names code
 # assistants invent, and squats of popular names, are weeks old when they are noticed; PyPI
@@ -138,160 +137,14 @@ def index_label(settings: DepsSettings) -> str:
 # -- DEP020 -------------------------------------------------------------------------------------
 
 
-@project_rule(
-    code="DEP020",
-    name="nonexistent-package",
-    category=Category.DEPENDENCIES,
-    severity=Severity.CRITICAL,
-    confidence=Confidence.HIGH,
-    cwe=829,
-    summary="A declared or imported package does not exist on the package index",
-    fix="Replace the name with the package you meant, or remove it; never install it by name.",
-)
-def nonexistent_package(project: ProjectFacts, ctx: ProjectContext) -> None:
-    """
-    ## What it does
-    Asks the package index (PyPI, or `$PIP_INDEX_URL` / `[tool.prodready.deps] index-url` for
-    a private registry) about every declared dependency and every import that no installed,
-    declared or well-known distribution explains, and reports the names the index does not
-    know: at the declaration, or at the import when nothing declares it (imports in tests and
-    documentation examples, and imports named like a module of the project, are not taken as
-    evidence). Requirements installed from a URL or a local path are not looked up.
-    `prodready deps` asks the index; `prodready scan` uses the answers cached by earlier runs,
-    and notes the names it could not verify.
-
-    ## Why it breaks production
-    Code assistants invent package names -- published measurements find about one in five
-    suggested names hallucinated, many of them again and again -- and an invented name is
-    free for anyone to register. Attackers do ("slopsquatting"): they publish a package under
-    a name assistants keep suggesting, and the next `pip install` of the requirements runs
-    their code in CI and in production. Until then the deploy fails on an install error, and
-    the tempting fix -- installing whatever answers to the name -- is the attack. A private
-    package that is absent from PyPI is the same hole (dependency confusion) when an installer
-    also looks at PyPI.
-
-    ## Example
-    ```text
-    # requirements.txt
-    requests==2.32.3
-    flask-jwt-auth-helpers==1.2.0   # no such project: whoever registers it runs in your build
-    ```
-
-    ## Use instead
-    ```text
-    # requirements.txt: the package that really provides the feature
-    requests==2.32.3
-    Flask-JWT-Extended==4.7.1
-    ```
-    For an internal package, install from your registry only (`--index-url` pointing at a
-    proxy that serves both) and reserve the name on PyPI.
-    """
-    inv = inventory(project, ctx)
-    where = index_label(ctx.config.deps)
-    for subject in subjects(inv, project):
-        if subject.info.exists is not False:
-            continue
-        resembles = typosquat_of(subject.name)
-        hint = f" (did you mean `{resembles}`?)" if resembles else ""
-        # An import nothing explains might still be a local module we could not place.
-        confidence = None if subject.declarations else Confidence.MEDIUM
-        for path, line in subject.places():
-            label = subject.label(path, line)
-            if subject.declarations:
-                message = (
-                    f"{label}: no package `{subject.info.name}` exists on {where}{hint}. A name"
-                    " nobody publishes is free for anyone to register with malicious code"
-                    " (slopsquatting): replace it with the package you meant or remove it."
-                )
-            else:
-                message = (
-                    f"{label}: nothing declared or installed provides it, and no package"
-                    f" `{subject.info.name}` exists on {where}{hint}. Installing it by name"
-                    " would fetch whatever someone registers: fix the import or declare the"
-                    " distribution that provides it."
-                )
-            ctx.report(path, line, message, confidence=confidence)
-
-
 # -- DEP021 -------------------------------------------------------------------------------------
-
-
-@project_rule(
-    code="DEP021",
-    name="suspicious-package",
-    category=Category.DEPENDENCIES,
-    severity=Severity.HIGH,
-    confidence=Confidence.MEDIUM,
-    cwe=1357,
-    summary="A dependency exists on the index but looks like a placeholder or a new squat",
-    fix="Check the project's source and maintainers before installing it, or use a known one.",
-)
-def suspicious_package(project: ProjectFacts, ctx: ProjectContext) -> None:
-    """
-    ## What it does
-    Weighs what the package index says about each dependency that exists: a first release
-    less than 90 days old, a single release (or none with files), an empty or placeholder
-    description ("test", "placeholder", "my first package"), no project links. It reports a
-    dependency showing at least two of these, one of them about its youth (recent, single
-    release) and -- when the index gives descriptions and links -- one about its emptiness,
-    listing the reasons. A healthy new project (recent, but described and linked) is not
-    reported; neither is an old one without links. For an import that nothing declares, the
-    index describes a namesake that may be an unrelated old project (`import material` comes
-    from mkdocs-material, not from the `material` of 2014), so only a recent first release
-    counts there, with low confidence.
-
-    ## Why it breaks production
-    Existence is not legitimacy. Names that code assistants hallucinate get registered --
-    sometimes by researchers holding them, sometimes as an empty first release that a later
-    update turns malicious once installs arrive. The profile is the same: registered weeks ago,
-    one release, no description, no repository. Pinning such a package runs code nobody
-    reviewed, from an author nobody knows, in every build.
-
-    ## Example
-    ```text
-    # requirements.txt
-    fastapi-auth-middleware==0.0.1   # first release 12 days ago, single release, no links
-    ```
-
-    ## Use instead
-    ```text
-    # a maintained package with a history, a repository and a description
-    fastapi==0.115.6
-    PyJWT==2.10.1
-    ```
-    When the package is yours or known to be legitimate, suppress the finding with the
-    reason.
-    """
-    inv = inventory(project, ctx)
-    today = datetime.now(UTC).date()
-    for subject in subjects(inv, project):
-        if subject.info.exists is not True:
-            continue
-        reasons = suspicion_reasons(subject.info, today)
-        if not reasons or (not subject.declarations and not reasons[0].startswith("first")):
-            # For a bare import the index describes a namesake, which may be an old, unrelated
-            # project (``import material`` is mkdocs-material, not the 2014 ``material`` 0.1):
-            # only a namesake registered recently suggests someone claimed the name.
-            continue
-        confidence = None
-        if not subject.info.has_metadata or not subject.declarations:
-            confidence = Confidence.LOW
-        for path, line in subject.places():
-            ctx.report(
-                path,
-                line,
-                f"{subject.label(path, line)}: `{subject.info.name}` looks like a placeholder or"
-                f" a new squat ({'; '.join(reasons)}). Check its source and maintainers before"
-                " installing it, or depend on an established package.",
-                confidence=confidence,
-            )
 
 
 def suspicion_reasons(info: IndexInfo, today: date) -> list[str]:
     """Why the project looks like a placeholder; empty when it does not look like one."""
     young: list[str] = []
     empty: list[str] = []
-    first = _date(info.first_release)
+    first = parse_date(info.first_release)
     if first is not None and (today - first).days < RECENT_DAYS:
         age = max(0, (today - first).days)
         young.append(f"first release {age} day{'s' if age != 1 else ''} ago ({first})")
@@ -318,7 +171,7 @@ def is_placeholder(summary: str) -> bool:
     return len(text) < 8 or _PLACEHOLDER.search(text) is not None
 
 
-def _date(value: str | None) -> date | None:
+def parse_date(value: str | None) -> date | None:
     if not value:
         return None
     try:
@@ -328,98 +181,3 @@ def _date(value: str | None) -> date | None:
 
 
 # -- DEP022 -------------------------------------------------------------------------------------
-
-
-@project_rule(
-    code="DEP022",
-    name="possible-typosquat",
-    category=Category.DEPENDENCIES,
-    severity=Severity.HIGH,
-    confidence=Confidence.MEDIUM,
-    cwe=829,
-    summary="A dependency's name is a near miss of a popular package (possible typosquat)",
-    fix="Check the spelling: depend on the popular package the name resembles.",
-)
-def possible_typosquat(project: ProjectFacts, ctx: ProjectContext) -> None:
-    """
-    ## What it does
-    Compares each declared dependency (and each import nothing explains) with the most
-    downloaded projects on PyPI, a list shipped with prodready: a name that is not popular
-    itself but differs from a popular one by a typo (one edit for names of 5 to 9 characters,
-    two for longer ones: a swapped, missing, extra or wrong letter), only by separators or
-    look-alike characters (`djang0`, `scikitlearn`), or by a `python-`/`py` prefix or `-py`
-    suffix (`python-requests`, `yaml` for `pyyaml`) is reported with the name it resembles.
-    Works offline; when the index knows the project as established (a year old, five
-    releases, project links) it is taken as a project of its own and not reported. Names the
-    index does not know at all are DEP020's.
-
-    ## Why it breaks production
-    Typosquatting is the oldest attack on package registries: publish `reqeusts` or
-    `python-dateutils`, copy the real project's description, and wait for a typo in a
-    requirements file or an install command. The package usually works -- it depends on the
-    real one -- and also steals environment variables, cloud credentials and SSH keys on
-    install. Code assistants add their own near misses: plausible names one letter away from
-    the package they meant.
-
-    ## Example
-    ```text
-    # requirements.txt
-    reqeusts==2.32.3
-    python-jwt==4.1.0     # PyJWT was meant
-    ```
-
-    ## Use instead
-    ```text
-    requests==2.32.3
-    PyJWT==2.10.1
-    ```
-    When the similar name is the project you mean, suppress the finding with the reason.
-    """
-    inv = inventory(project, ctx)
-    today = datetime.now(UTC).date()
-    for subject in subjects(inv, project):
-        if subject.info.exists is False or _established(subject.info, today):
-            continue
-        target = typosquat_of(subject.name)
-        if target is None:
-            continue
-        known = ""
-        if subject.info.exists:
-            releases = len(subject.info.versions)
-            since = f", first released {subject.info.first_release}"
-            known = (
-                f" (the index has {releases} release{'s' if releases != 1 else ''}"
-                f"{since if subject.info.first_release else ''})"
-            )
-        rank = popularity_rank(target)
-        popular = f"one of the {_round_up(rank)} most downloaded" if rank else "popular"
-        confidence = Confidence.LOW if not subject.declarations else None
-        for path, line in subject.places():
-            ctx.report(
-                path,
-                line,
-                f"{subject.label(path, line)}: `{subject.info.name}`{known} resembles"
-                f" `{target}`, {popular} packages -- a possible typosquat. Depend on"
-                f" `{target}` if that was meant; otherwise confirm this project is the one you"
-                " want and suppress with the reason.",
-                confidence=confidence,
-            )
-
-
-def _established(info: IndexInfo, today: date) -> bool:
-    first = _date(info.first_release)
-    return (
-        info.exists is True
-        and info.has_metadata
-        and first is not None
-        and (today - first).days >= ESTABLISHED_DAYS
-        and len(info.versions) >= ESTABLISHED_RELEASES
-        and bool(info.project_urls)
-    )
-
-
-def _round_up(rank: int) -> int:
-    for bound in (10, 100, 1000):
-        if rank <= bound:
-            return bound
-    return 5000 if rank <= 5000 else 15000

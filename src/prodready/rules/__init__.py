@@ -30,9 +30,20 @@ BUILTIN_MODULES = (
     "prodready.rules.data_access.queries_in_loops",
     "prodready.rules.data_access.transactions",
     "prodready.rules.data_access.unbounded_queries",
+    "prodready.rules.dependencies.conflicting_pins",
     "prodready.rules.dependencies.invalid_declarations",
+    "prodready.rules.dependencies.missing_packages",
     "prodready.rules.dependencies.package_sources",
+    "prodready.rules.dependencies.python_versions",
     "prodready.rules.dependencies.requirement_pins",
+    "prodready.rules.dependencies.runtime_test_dependencies",
+    "prodready.rules.dependencies.suspicious_packages",
+    "prodready.rules.dependencies.typosquats",
+    "prodready.rules.dependencies.undeclared_imports",
+    "prodready.rules.dependencies.unreadable_manifests",
+    "prodready.rules.dependencies.unused_dependencies",
+    "prodready.rules.dependencies.upper_bounds",
+    "prodready.rules.dependencies.vulnerabilities",
     "prodready.rules.dockerfile.base_images",
     "prodready.rules.dockerfile.entrypoints",
     "prodready.rules.dockerfile.healthchecks",
@@ -91,10 +102,6 @@ BUILTIN_MODULES = (
     "prodready.rules.state.caches",
     "prodready.rules.state.local_files",
     "prodready.rules.state.module_state",
-    # Dependency validation's project rules live beside its analysis (prodready.deps).
-    "prodready.deps.declared",
-    "prodready.deps.existence",
-    "prodready.deps.vulnerable",
 )
 
 BUILTIN_PACK = RulePack.from_modules("builtin", *BUILTIN_MODULES)

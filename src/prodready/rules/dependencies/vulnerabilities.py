@@ -1,4 +1,4 @@
-"""Rules over known vulnerabilities of pinned and locked versions.
+"""DEP030 vulnerable-dependency: known vulnerabilities of pinned and locked versions.
 
 One finding per affected requirement line (the pin in a requirements file or pyproject, or the
 lock entry), listing every advisory of that version. Not one finding per advisory: a finding's
@@ -6,6 +6,8 @@ fingerprint is its rule, file and line text (plus an occurrence number for repea
 line), so several findings on one line would be told apart only by their order -- and a newly
 published advisory would shift that order and re-key baselined findings. The line is what the
 fix changes: upgrading the pin gives a new line, a new fingerprint, a new verdict.
+
+Advisories come from the dependency inventory (:mod:`prodready.deps`).
 """
 
 from __future__ import annotations
