@@ -13,6 +13,11 @@ from typing import Any
 
 from prodready.model import ProdreadyError
 
+# prodready is installed from a checkout or a wheel, not the package index (see the README).
+PROBE_EXTRA_HINT = (
+    "install prodready's probe extra: python -m pip install '/path/to/prodready[probe]'"
+)
+
 
 class ProbeError(ProdreadyError):
     """A usage or start-up problem: reported as one clear message and exit code 2."""

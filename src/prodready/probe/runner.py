@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prodready.probe.model import (
+    PROBE_EXTRA_HINT,
     CheckResult,
     DependencyInfo,
     ProbeError,
@@ -83,9 +84,7 @@ def _require_probe_extra() -> None:
     wanted = ("httpx", "schemathesis", "locust", "psutil", "prometheus_client")
     missing = [module for module in wanted if importlib.util.find_spec(module) is None]
     if missing:
-        raise ProbeError(
-            f"prodready probe needs {', '.join(missing)}: pip install 'prodready[probe]'"
-        )
+        raise ProbeError(f"prodready probe needs {', '.join(missing)}: {PROBE_EXTRA_HINT}")
 
 
 def run_probe(

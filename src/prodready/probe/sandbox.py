@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from prodready.probe.model import ProbeError
+from prodready.probe.model import PROBE_EXTRA_HINT, ProbeError
 from prodready.probe.proctree import ProcessTree
 from prodready.probe.settings import Limits
 
@@ -380,7 +380,7 @@ class ServiceProcess:
         try:
             import psutil
         except ImportError as exc:
-            raise ProbeError("memory checks need psutil: pip install 'prodready[probe]'") from exc
+            raise ProbeError(f"memory checks need psutil: {PROBE_EXTRA_HINT}") from exc
         try:
             root = psutil.Process(self.process.pid)
             tree = [root, *root.children(recursive=True)]

@@ -191,7 +191,7 @@ def _probe_ready(profile: ProjectProfile) -> bool:
 def _probe_stages(profile: ProjectProfile) -> list[str]:
     if _probe_ready(profile):
         enabled = "enabled = true"
-        why = "needs `pip install 'prodready[probe]'`"
+        why = "needs prodready's probe extra: `python -m pip install '/path/to/prodready[probe]'`"
     elif profile.http_app:
         enabled = "enabled = false"
         why = "set cmd under [probe] first"

@@ -10,7 +10,7 @@ from typing import Any
 from prodready.probe.checks.base import failed, passed
 from prodready.probe.context import ProbeContext
 from prodready.probe.endpoints import METRICS_PATHS, find_endpoint
-from prodready.probe.model import CheckResult, ProbeError, RequestSpec
+from prodready.probe.model import PROBE_EXTRA_HINT, CheckResult, ProbeError, RequestSpec
 
 _LEVEL_KEYS = ("level", "levelname", "severity", "log.level", "lvl")
 _MESSAGE_KEYS = ("message", "msg", "event", "text")
@@ -115,9 +115,7 @@ def _parse_prometheus(text: str) -> dict[str, str]:
     try:
         from prometheus_client.parser import text_string_to_metric_families
     except ImportError as exc:
-        raise ProbeError(
-            "the metrics check needs prometheus-client: pip install 'prodready[probe]'"
-        ) from exc
+        raise ProbeError(f"the metrics check needs prometheus-client: {PROBE_EXTRA_HINT}") from exc
     try:
         return {family.name: family.type for family in text_string_to_metric_families(text)}
     except ValueError as exc:
