@@ -111,3 +111,32 @@ def test_the_dependency_library_declares_no_rules() -> None:
         if _names(_imported_modules(path), "prodready.engine.registry")
     }
     assert declaring == set()
+
+
+def test_a_spawned_worker_rebuilds_its_rules_through_the_composition_roots_loader() -> None:
+    """The engine cannot build a registry itself: a worker started fresh (the ``spawn`` start
+    method) gets the picklable loader the composition root attached to the registry."""
+    import pickle
+
+    from prodready.catalog import default_registry
+
+    loader = default_registry(plugins=False).loader
+    assert loader is not None
+    program = (
+        "import os, pickle, sys\n"
+        "from prodready.engine import runner\n"
+        "from prodready.model import Profile\n"
+        "loader = pickle.loads(bytes.fromhex(sys.argv[1]))\n"
+        "runner._init_worker(('DEP010', 'RES001'), Profile(), loader, os.getppid())\n"
+        "worker = runner._WORKER\n"
+        "print([rule.code for rule in worker.rules], len(worker.catalog))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, pickle.dumps(loader).hex()],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    builtin = len(default_registry(plugins=False).rules)
+    assert done.stdout == f"['DEP010', 'RES001'] {builtin}\n"
