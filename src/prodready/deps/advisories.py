@@ -23,6 +23,10 @@ Matching follows the OSV evaluation algorithm: a version is affected when it is 
 ``affected[].versions`` or lies in an ``ECOSYSTEM`` (or ``SEMVER``) range, whose events are
 sorted and replayed (``introduced``, ``fixed``, ``last_affected``; ``limit`` bounds the
 range), with PEP 440 ordering. Withdrawn records are ignored.
+
+This module holds the local database; matching lives in ``osv_versions``, record parsing and
+severity in ``osv_records``, the online sources in ``advisory_online``. Their names stay
+importable from here.
 """
 
 from __future__ import annotations
@@ -30,33 +34,54 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
-import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from prodready import __version__
-from prodready.deps.http import RETRYABLE_STATUS, TOO_LARGE, fetch
-from prodready.deps.model import AdvisoriesUnavailable, Advisory, DependencyError
+from prodready.deps.advisory_online import (
+    DEFAULT_INDEX_URL,
+    MAX_ANSWER_BYTES,
+    OSV_QUERY_URL,
+    OSVQueryAdvisories,
+    PyPIReleaseAdvisories,
+    json_api_base,
+    redact,
+)
+from prodready.deps.model import AdvisoriesUnavailable, Advisory
+from prodready.deps.osv_records import (
+    SEVERITIES,
+    BadRecord,
+    advisory_for,
+    advisory_url,
+    compact_record,
+    cvss2_base_score,
+    cvss3_base_score,
+    is_set,
+    merge_aliases,
+    record_severity,
+    severity_of_score,
+    short_summary,
+)
+from prodready.deps.osv_versions import (
+    EVENT_KINDS,
+    Event,
+    fixed_versions,
+    in_range,
+    is_affected,
+    parse_version,
+)
 from prodready.model import DepsSettings
 
 INDEX_FORMAT = 1  # bump when the compact record layout or the matching inputs change
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 MAX_RECORD_BYTES = 16 * 1024 * 1024  # a record larger than this is not an advisory
-OSV_QUERY_URL = "https://api.osv.dev/v1/query"
-DEFAULT_INDEX_URL = "https://pypi.org/simple"
-SEVERITIES = ("critical", "high", "medium", "low")
 
 
 class AdvisorySource(Protocol):
@@ -80,418 +105,6 @@ def advisory_sources(settings: DepsSettings, cache_dir: Path | None) -> list[Adv
         sources.append(PyPIReleaseAdvisories(settings))
         sources.append(OSVQueryAdvisories(settings))
     return sources
-
-
-# -- versions and OSV ranges ----------------------------------------------------------------------
-
-# A range's events, compacted: (kind, version) with kind in introduced/fixed/last_affected/limit.
-Event = tuple[str, str]
-EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
-
-
-def parse_version(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except (InvalidVersion, TypeError):
-        return None
-
-
-def _same_version(version: str, parsed: Version | None, listed: str) -> bool:
-    if version == listed:
-        return True
-    if parsed is None:
-        return False
-    other = parse_version(listed)
-    return other is not None and other == parsed
-
-
-def in_range(version: Version, events: Sequence[Event]) -> bool | None:
-    """Whether ``version`` lies in one OSV range (PEP 440 ordering); ``None`` when a bound of
-    the range is not a PEP 440 version, so the range cannot be evaluated (the record's
-    ``versions`` list still applies)."""
-    ordered: list[tuple[Version | None, str]] = []  # None: "0", before every version
-    limits: list[Version] = []
-    for kind, value in events:
-        if kind == "limit":
-            if "*" in value:
-                continue  # infinity
-            bound = parse_version(value)
-            if bound is None:
-                return None
-            limits.append(bound)
-            continue
-        if kind == "introduced" and value == "0":
-            ordered.append((None, kind))
-            continue
-        bound = parse_version(value)
-        if bound is None:
-            return None
-        ordered.append((bound, kind))
-    if limits and not any(version < limit for limit in limits):
-        return False
-    # sorted() is stable: events at the same version keep the record's order.
-    ordered.sort(key=lambda item: (item[0] is not None, item[0] or Version("0")))
-    vulnerable = False
-    for bound, kind in ordered:
-        if kind == "introduced":
-            if bound is None or version >= bound:
-                vulnerable = True
-        elif kind == "fixed":
-            if bound is not None and version >= bound:
-                vulnerable = False
-        elif kind == "last_affected" and bound is not None and version > bound:
-            vulnerable = False
-    return vulnerable
-
-
-def is_affected(
-    version: str, ranges: Sequence[Sequence[Event]], versions: Sequence[str] = ()
-) -> bool:
-    """OSV ``IsVulnerable`` for one ``affected`` entry: listed in ``versions`` or inside one of
-    the (ECOSYSTEM/SEMVER) ``ranges``. An invalid ``version`` only matches the list."""
-    parsed = parse_version(version)
-    if any(_same_version(version, parsed, listed) for listed in versions):
-        return True
-    if parsed is None:
-        return False
-    return any(in_range(parsed, events) for events in ranges)
-
-
-def fixed_versions(version: str, ranges: Sequence[Sequence[Event]]) -> list[str]:
-    """The first fixed version(s) for ``version``: in each range that holds it, the ``fixed``
-    event closing its interval; when none does (listed only in ``versions``), the lowest
-    ``fixed`` above it. Sorted, without duplicates."""
-    parsed = parse_version(version)
-    closing: dict[str, Version] = {}
-    above: dict[str, Version] = {}
-    for events in ranges:
-        fixes = sorted(
-            (bound, value)
-            for kind, value in events
-            if kind == "fixed" and (bound := parse_version(value)) is not None
-        )
-        if parsed is None:
-            continue
-        later = [(bound, value) for bound, value in fixes if bound > parsed]
-        if not later:
-            continue
-        above.setdefault(later[0][1], later[0][0])
-        if in_range(parsed, events):
-            closing.setdefault(later[0][1], later[0][0])
-    chosen = closing or dict(sorted(above.items(), key=lambda item: item[1])[:1])
-    return [value for value, _ in sorted(chosen.items(), key=lambda item: item[1])]
-
-
-# -- severity --------------------------------------------------------------------------------------
-
-_QUALITATIVE = {
-    "critical": "critical",
-    "high": "high",
-    "important": "high",
-    "moderate": "medium",
-    "medium": "medium",
-    "low": "low",
-    "negligible": "low",
-}
-
-
-def severity_of_score(score: float) -> str | None:
-    """CVSS qualitative rating of a base score (0.0 is "none": no severity)."""
-    if score >= 9.0:
-        return "critical"
-    if score >= 7.0:
-        return "high"
-    if score >= 4.0:
-        return "medium"
-    if score > 0.0:
-        return "low"
-    return None
-
-
-def _roundup(value: float) -> float:
-    """CVSS v3.1 Roundup: the smallest number with one decimal >= value (float-safe)."""
-    integer = round(value * 100_000)
-    if integer % 10_000 == 0:
-        return integer / 100_000.0
-    return (math.floor(integer / 10_000) + 1) / 10.0
-
-
-def cvss3_base_score(vector: str) -> float | None:
-    """Base score of a CVSS v3.0/v3.1 vector (``CVSS:3.1/AV:N/AC:L/...``); None when invalid."""
-    metrics = dict(part.split(":", 1) for part in vector.split("/")[1:] if ":" in part)
-    try:
-        scope_changed = metrics["S"] == "C"
-        av = {"N": 0.85, "A": 0.62, "L": 0.55, "P": 0.2}[metrics["AV"]]
-        ac = {"L": 0.77, "H": 0.44}[metrics["AC"]]
-        pr = {"N": 0.85, "L": 0.68 if scope_changed else 0.62, "H": 0.5 if scope_changed else 0.27}[
-            metrics["PR"]
-        ]
-        ui = {"N": 0.85, "R": 0.62}[metrics["UI"]]
-        cia = [{"H": 0.56, "L": 0.22, "N": 0.0}[metrics[key]] for key in ("C", "I", "A")]
-    except KeyError:
-        return None
-    iss = 1 - (1 - cia[0]) * (1 - cia[1]) * (1 - cia[2])
-    if scope_changed:
-        impact = 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15
-    else:
-        impact = 6.42 * iss
-    exploitability = 8.22 * av * ac * pr * ui
-    if impact <= 0:
-        return 0.0
-    if scope_changed:
-        return _roundup(min(1.08 * (impact + exploitability), 10.0))
-    return _roundup(min(impact + exploitability, 10.0))
-
-
-def cvss2_base_score(vector: str) -> float | None:
-    """Base score of a CVSS v2 vector (``AV:N/AC:L/Au:N/C:P/I:P/A:P``); None when invalid."""
-    metrics = dict(part.split(":", 1) for part in vector.split("/") if ":" in part)
-    try:
-        av = {"L": 0.395, "A": 0.646, "N": 1.0}[metrics["AV"]]
-        ac = {"H": 0.35, "M": 0.61, "L": 0.71}[metrics["AC"]]
-        au = {"M": 0.45, "S": 0.56, "N": 0.704}[metrics["Au"]]
-        cia = [{"N": 0.0, "P": 0.275, "C": 0.660}[metrics[key]] for key in ("C", "I", "A")]
-    except KeyError:
-        return None
-    impact = 10.41 * (1 - (1 - cia[0]) * (1 - cia[1]) * (1 - cia[2]))
-    exploitability = 20 * av * ac * au
-    factor = 0.0 if impact == 0 else 1.176
-    return round(((0.6 * impact) + (0.4 * exploitability) - 1.5) * factor, 1)
-
-
-def _severity_entry(entry: Mapping[str, Any]) -> str | None:
-    kind = str(entry.get("type", "")).upper()
-    score = str(entry.get("score", "")).strip()
-    if not score:
-        return None
-    if score.lower() in _QUALITATIVE:
-        return _QUALITATIVE[score.lower()]
-    try:
-        return severity_of_score(float(score))
-    except ValueError:
-        pass
-    number: float | None = None
-    if kind == "CVSS_V3" or score.startswith("CVSS:3"):
-        number = cvss3_base_score(score)
-    elif kind == "CVSS_V2":
-        number = cvss2_base_score(score)
-    # CVSS v4 vectors need the full v4 lookup tables: left to database_specific.severity.
-    return severity_of_score(number) if number is not None else None
-
-
-def record_severity(record: Mapping[str, Any], affected: Sequence[Mapping[str, Any]]) -> str | None:
-    """The advisory's own rating: ``database_specific.severity`` (GHSA: CRITICAL/HIGH/MODERATE/
-    LOW), then per-package ratings, then the highest CVSS base score of ``severity[]``."""
-    places: list[Any] = [record.get("database_specific")]
-    for entry in affected:
-        places += [entry.get("database_specific"), entry.get("ecosystem_specific")]
-    for place in places:
-        if isinstance(place, Mapping):
-            rating = _QUALITATIVE.get(str(place.get("severity", "")).strip().lower())
-            if rating:
-                return rating
-    ratings: list[str] = []
-    scored = [record.get("severity")] + [entry.get("severity") for entry in affected]
-    for entries in scored:
-        if isinstance(entries, list):
-            ratings += [r for e in entries if isinstance(e, Mapping) and (r := _severity_entry(e))]
-    return min(ratings, key=SEVERITIES.index) if ratings else None
-
-
-# -- OSV records, compacted ------------------------------------------------------------------------
-
-
-class BadRecord(DependencyError, ValueError):
-    """An OSV record that cannot be used (a skipped record, counted and noted)."""
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(item) for item in value if isinstance(item, str | int | float) and str(item)]
-    return []
-
-
-def _is_set(value: Any) -> bool:
-    """A YAML/JSON value that says something (YAML read without type resolution keeps
-    ``null``/``~`` as strings)."""
-    return bool(value) and not (isinstance(value, str) and value.strip() in {"null", "~", "Null"})
-
-
-def short_summary(record: Mapping[str, Any], limit: int = 200) -> str:
-    """``summary``, or the first line of ``details`` cut at a sentence (or word) boundary."""
-    summary = record.get("summary")
-    text = summary if isinstance(summary, str) and summary.strip() else record.get("details")
-    if not isinstance(text, str):
-        return ""
-    line = next((ln.strip().lstrip("#").strip() for ln in text.splitlines() if ln.strip()), "")
-    line = " ".join(line.split())
-    if len(line) <= limit:
-        return line
-    sentence = line.find(". ", 40, limit)
-    if sentence != -1:
-        return line[: sentence + 1]
-    return line[:limit].rsplit(" ", 1)[0] + "..."
-
-
-def advisory_url(record: Mapping[str, Any]) -> str:
-    """A GitHub advisory among the references, else the record on osv.dev."""
-    identifier = str(record.get("id", ""))
-    if identifier.startswith("GHSA-"):
-        return f"https://github.com/advisories/{identifier}"
-    references = record.get("references")
-    for reference in references if isinstance(references, list) else []:
-        url = reference.get("url") if isinstance(reference, Mapping) else None
-        if isinstance(url, str) and re.search(
-            r"github\.com/(advisories/|.*/security/advisories/)", url
-        ):
-            return url
-    return f"https://osv.dev/vulnerability/{urllib.parse.quote(identifier)}"
-
-
-def _events(raw_range: Mapping[str, Any]) -> list[Event]:
-    events = raw_range.get("events")
-    if not isinstance(events, list):
-        raise BadRecord("a range has no events")
-    compact: list[Event] = []
-    for event in events:
-        if not isinstance(event, Mapping):
-            raise BadRecord("a range event is not a mapping")
-        for kind in EVENT_KINDS:
-            value = event.get(kind)
-            if value is not None and str(value).strip():
-                compact.append((kind, str(value).strip()))
-    return compact
-
-
-def compact_record(raw: Any) -> dict[str, dict[str, Any]]:
-    """What matching needs of one OSV record, per canonical PyPI package it affects:
-    ``{name: {"id", "aliases", "summary", "severity", "url", "affected": [{"ranges",
-    "versions"}]}}``. Empty for a withdrawn record or one about other ecosystems. Listed
-    versions that the ranges already cover are dropped (the union stays the same).
-    Raises ``BadRecord``."""
-    if not isinstance(raw, Mapping):
-        raise BadRecord("not an OSV record (not a mapping)")
-    identifier = raw.get("id")
-    if not isinstance(identifier, str) or not identifier.strip():
-        raise BadRecord("no id")
-    affected = raw.get("affected")
-    if not isinstance(affected, list):
-        raise BadRecord(f"{identifier}: no affected list")
-    if _is_set(raw.get("withdrawn")):
-        return {}
-    per_package: dict[str, list[dict[str, Any]]] = {}
-    entries: dict[str, list[Mapping[str, Any]]] = {}
-    for entry in affected:
-        if not isinstance(entry, Mapping):
-            raise BadRecord(f"{identifier}: an affected entry is not a mapping")
-        package = entry.get("package")
-        if not isinstance(package, Mapping):
-            continue  # OSV allows entries without a package (not ours to match)
-        ecosystem = str(package.get("ecosystem", "")).split(":", 1)[0].strip()
-        name = package.get("name")
-        if ecosystem != "PyPI" or not isinstance(name, str) or not name.strip():
-            continue
-        ranges: list[list[Event]] = []
-        raw_ranges = entry.get("ranges")
-        for raw_range in raw_ranges if isinstance(raw_ranges, list) else []:
-            if not isinstance(raw_range, Mapping):
-                raise BadRecord(f"{identifier}: a range is not a mapping")
-            if str(raw_range.get("type", "")).upper() in {"ECOSYSTEM", "SEMVER"}:
-                ranges.append(_events(raw_range))
-        listed = [
-            version
-            for version in _strings(entry.get("versions"))
-            if not ((parsed := parse_version(version)) and any(in_range(parsed, r) for r in ranges))
-        ]
-        canonical = canonicalize_name(name.strip())
-        per_package.setdefault(canonical, []).append({"ranges": ranges, "versions": listed})
-        entries.setdefault(canonical, []).append(entry)
-    if not per_package:
-        return {}
-    common = {
-        "id": identifier.strip(),
-        "aliases": sorted(set(_strings(raw.get("aliases"))) - {identifier.strip()}),
-        "summary": short_summary(raw),
-        "url": advisory_url(raw),
-    }
-    return {
-        name: {**common, "severity": record_severity(raw, entries[name]), "affected": parts}
-        for name, parts in per_package.items()
-    }
-
-
-def advisory_for(
-    record: Mapping[str, Any], version: str, *, assume_affected: bool = False
-) -> Advisory | None:
-    """The advisory a compact record raises for ``version`` (None when not affected).
-    ``assume_affected``: the source already matched (an online API), only describe it."""
-    ranges: list[list[Event]] = []
-    hit = assume_affected
-    for part in record["affected"]:
-        part_ranges = [[(str(k), str(v)) for k, v in events] for events in part["ranges"]]
-        ranges += part_ranges
-        if not hit and is_affected(version, part_ranges, part["versions"]):
-            hit = True
-    if not hit:
-        return None
-    return Advisory(
-        id=record["id"],
-        aliases=tuple(record["aliases"]),
-        summary=record["summary"],
-        fixed=tuple(fixed_versions(version, ranges)),
-        severity=record.get("severity"),
-        url=record.get("url"),
-    )
-
-
-def _natural(identifier: str) -> tuple[Any, ...]:
-    """PYSEC-2021-7 before PYSEC-2021-109."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", identifier))
-
-
-def _id_rank(identifier: str) -> tuple[int, tuple[Any, ...]]:
-    """Which id leads a merged advisory: the PyPA id, then GitHub's, then the rest."""
-    prefix = identifier.split("-", 1)[0]
-    return ({"PYSEC": 0, "GHSA": 1, "CVE": 3}.get(prefix, 2), _natural(identifier))
-
-
-def _alias_rank(identifier: str) -> tuple[int, tuple[Any, ...]]:
-    """How aliases are listed: CVE first (the id people search for), then GHSA."""
-    prefix = identifier.split("-", 1)[0]
-    return ({"CVE": 0, "GHSA": 1}.get(prefix, 2), _natural(identifier))
-
-
-def merge_aliases(advisories: Iterable[Advisory]) -> list[Advisory]:
-    """One advisory per vulnerability: records that alias each other (PYSEC-x and GHSA-y for
-    one CVE, as in the osv.dev export) merge; the PYSEC id leads, then GHSA."""
-    groups: list[list[Advisory]] = []
-    keys: list[set[str]] = []
-    for advisory in advisories:
-        names = {advisory.id, *advisory.aliases}
-        joined = [i for i, known in enumerate(keys) if known & names]
-        group = [advisory]
-        for index in reversed(joined):
-            group += groups.pop(index)
-            names |= keys.pop(index)
-        groups.append(group)
-        keys.append(names)
-    merged: list[Advisory] = []
-    for group, names in zip(groups, keys, strict=True):
-        lead = min(group, key=lambda a: _id_rank(a.id))
-        summary = next((a.summary for a in group if a.id.startswith("GHSA-") and a.summary), "")
-        ratings = [a.severity for a in group if a.severity in SEVERITIES]
-        fixed = {value for a in group for value in a.fixed}
-        merged.append(
-            Advisory(
-                id=lead.id,
-                aliases=tuple(sorted(names - {lead.id}, key=_alias_rank)),
-                summary=lead.summary or summary,
-                fixed=tuple(sorted(fixed, key=lambda v: (parse_version(v) or Version("0"), v))),
-                severity=min(ratings, key=SEVERITIES.index) if ratings else None,
-                url=lead.url or next((a.url for a in group if a.url), None),
-            )
-        )
-    return sorted(merged, key=lambda a: _id_rank(a.id))
 
 
 # -- the local OSV database ------------------------------------------------------------------------
@@ -693,7 +306,7 @@ class OSVDatabase:
                     self._skip(name, str(exc))
                     continue
                 self.stats.records += 1
-                if _is_set(item.get("withdrawn")):
+                if is_set(item.get("withdrawn")):
                     self.stats.withdrawn += 1
                 for package, record in compact.items():
                     index.setdefault(package, []).append(record)
@@ -763,205 +376,34 @@ class OSVDatabase:
                 temporary.unlink(missing_ok=True)
 
 
-# -- online sources --------------------------------------------------------------------------------
-
-MAX_ANSWER_BYTES = 32 * 1024 * 1024  # a release page or a page of OSV query results
-
-
-def redact(url: str) -> str:
-    """A URL fit for messages: no user or password (private index URLs carry tokens)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:  # unparsable: drop whatever sits before an ``@``
-        return re.sub(r"//[^/]*@", "//", url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-
-
-class _Unreachable(Exception):
-    """The service cannot be reached (network, timeouts, 5xx): stop asking it this scan."""
-
-
-class _HTTPStatus(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-
-
-class _OnlineSource:
-    """Timeouts, bounded retries with backoff and jitter, and a breaker: once the service
-    proved unreachable, every later lookup gets the same reason at once."""
-
-    name = "online source"
-    attempts = 3
-    backoff_s = 0.25
-
-    def __init__(self, settings: DepsSettings) -> None:
-        self.timeout_s = settings.timeout_s
-        # One request, retries included: a server dripping its answer gives up here.
-        self.deadline_s = 3 * max(0.1, settings.timeout_s)
-        self.notes: list[str] = []
-        self._down: str | None = None
-
-    def _request(self, url: str, body: bytes | None = None) -> Any:
-        """The decoded JSON answer. Raises ``_HTTPStatus`` (final status), ``_Unreachable``."""
-        headers = {
-            "User-Agent": f"prodready/{__version__}",
-            "Accept": "application/json",
-            "Accept-Encoding": "gzip",
-        }
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        answer = fetch(
-            url,
-            headers=headers,
-            timeout_s=self.timeout_s,
-            deadline=time.monotonic() + self.deadline_s,
-            max_bytes=MAX_ANSWER_BYTES,
-            attempts=self.attempts,
-            backoff_s=self.backoff_s,
-            data=body,
-        )
-        if answer.status is None:
-            problem = (answer.error or "no answer").replace("connection failed", "cannot connect")
-            limits = f"{self.attempts} attempts, {self.timeout_s:g}s timeout"
-            raise _Unreachable(f"{problem} ({limits}, {self.deadline_s:g}s deadline)")
-        if answer.status in RETRYABLE_STATUS:
-            raise _Unreachable(f"HTTP {answer.status} ({self.attempts} attempts)")
-        if answer.status != 200:
-            raise _HTTPStatus(answer.status)
-        if answer.error == TOO_LARGE:
-            raise _Unreachable(f"{redact(url)} answered more than {MAX_ANSWER_BYTES} bytes")
-        try:
-            return json.loads(answer.body)
-        except (ValueError, RecursionError) as exc:
-            raise _Unreachable(f"{redact(url)} answered with invalid JSON") from exc
-
-    def _guarded(self, url: str, body: bytes | None = None) -> Any:
-        if self._down is not None:
-            raise AdvisoriesUnavailable(self._down)
-        try:
-            return self._request(url, body)
-        except _Unreachable as exc:
-            self._down = str(exc)
-            raise AdvisoriesUnavailable(self._down) from exc
-
-
-class PyPIReleaseAdvisories(_OnlineSource):
-    """``vulnerabilities`` of the package index's per-release JSON (``/pypi/NAME/VERSION/json``)."""
-
-    not_found_limit = 3  # consecutive 404s, none answered: the API is not served
-
-    def __init__(self, settings: DepsSettings) -> None:
-        super().__init__(settings)
-        index_url = settings.index_url or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX_URL
-        self.base = json_api_base(index_url)
-        self.name = f"the package index JSON API ({redact(self.base)})"
-        self._answered = 0
-        self._not_found = 0
-
-    def lookup(self, package: str, version: str) -> list[Advisory]:
-        name = urllib.parse.quote(canonicalize_name(package))
-        url = f"{self.base}/{name}/{urllib.parse.quote(version)}/json"
-        try:
-            data = self._guarded(url)
-        except _HTTPStatus as exc:
-            if exc.status != 404:  # 401/403 from a private index: the same for every name
-                self._down = f"{exc} for release pages"
-                raise AdvisoriesUnavailable(self._down) from exc
-            message = "HTTP 404 for release pages (the release is unknown or the API not served)"
-            self._not_found += 1
-            if not self._answered and self._not_found >= self.not_found_limit:
-                self._down = message
-            raise AdvisoriesUnavailable(message) from exc
-        self._answered += 1
-        vulnerabilities = data.get("vulnerabilities") if isinstance(data, dict) else None
-        if not isinstance(vulnerabilities, list):
-            raise AdvisoriesUnavailable("release pages carry no 'vulnerabilities' list")
-        found: list[Advisory] = []
-        for item in vulnerabilities:
-            if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
-                continue
-            if _is_set(item.get("withdrawn")):
-                continue
-            fixed = sorted(
-                _strings(item.get("fixed_in")), key=lambda v: (parse_version(v) or Version("0"), v)
-            )
-            link = item.get("link")
-            found.append(
-                Advisory(
-                    id=item["id"],
-                    aliases=tuple(sorted(set(_strings(item.get("aliases"))) - {item["id"]})),
-                    summary=short_summary(item),
-                    fixed=tuple(fixed[:1]),
-                    severity=None,
-                    url=link if isinstance(link, str) and link else advisory_url(item),
-                )
-            )
-        return merge_aliases(found)
-
-
-def json_api_base(index_url: str) -> str:
-    """The JSON API next to a simple index: ``https://pypi.org/simple`` -> ``.../pypi``."""
-    base = index_url.rstrip("/")
-    if base.endswith(("/simple", "/+simple")):
-        base = base.rsplit("/", 1)[0]
-    return f"{base}/pypi"
-
-
-class OSVQueryAdvisories(_OnlineSource):
-    """The OSV query API: ``POST {"package": {"name", "ecosystem": "PyPI"}, "version"}``."""
-
-    max_pages = 10
-
-    def __init__(self, settings: DepsSettings, url: str | None = None) -> None:
-        super().__init__(settings)
-        self.url = url or os.environ.get("PRODREADY_OSV_URL") or OSV_QUERY_URL
-        self.name = f"the OSV API ({redact(self.url)})"
-
-    def lookup(self, package: str, version: str) -> list[Advisory]:
-        canonical = canonicalize_name(package)
-        query: dict[str, Any] = {
-            "package": {"name": canonical, "ecosystem": "PyPI"},
-            "version": version,
-        }
-        found: list[Advisory] = []
-        for _ in range(self.max_pages):
-            try:
-                data = self._guarded(self.url, json.dumps(query).encode())
-            except _HTTPStatus as exc:
-                self._down = f"{exc} for queries"
-                raise AdvisoriesUnavailable(self._down) from exc
-            if not isinstance(data, dict):
-                raise AdvisoriesUnavailable("the answer is not a JSON object")
-            vulns = data.get("vulns", [])
-            for raw in vulns if isinstance(vulns, list) else []:
-                try:
-                    compact = compact_record(raw)
-                except BadRecord:
-                    continue
-                record = compact.get(canonical)
-                if record is not None:
-                    advisory = advisory_for(record, version, assume_affected=True)
-                    if advisory is not None:
-                        found.append(advisory)
-            token = data.get("next_page_token")
-            if not isinstance(token, str) or not token:
-                break
-            query["page_token"] = token
-        return merge_aliases(found)
-
-
+# The names above moved to the modules they are imported from stay importable from here.
 __all__ = [
+    "DEFAULT_INDEX_URL",
+    "EVENT_KINDS",
+    "MAX_ANSWER_BYTES",
+    "OSV_QUERY_URL",
+    "SEVERITIES",
     "AdvisoriesUnavailable",
     "AdvisorySource",
+    "BadRecord",
+    "Event",
     "OSVDatabase",
     "OSVQueryAdvisories",
     "PyPIReleaseAdvisories",
+    "advisory_for",
     "advisory_sources",
+    "advisory_url",
+    "compact_record",
+    "cvss2_base_score",
+    "cvss3_base_score",
+    "fixed_versions",
+    "in_range",
     "is_affected",
+    "json_api_base",
+    "merge_aliases",
+    "parse_version",
+    "record_severity",
+    "redact",
+    "severity_of_score",
+    "short_summary",
 ]
