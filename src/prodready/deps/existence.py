@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from pathlib import PurePosixPath
 
 from packaging.utils import canonicalize_name
 
+from prodready.deps.imports import path_parts
 from prodready.deps.index import DEFAULT_INDEX_URL, redact, resolve_index_url
 from prodready.deps.inventory import Inventory
 from prodready.deps.model import Declaration, ImportUse, IndexInfo
@@ -110,11 +110,20 @@ def _evidence(use: ImportUse, local: set[str], examples: set[str]) -> bool:
 
 def _project_names(project: ProjectFacts | None) -> tuple[set[str], set[str]]:
     """Every module and package name in the scanned tree, wherever it lives; the paths of
-    documentation examples."""
+    documentation examples (computed once per scan: three rules ask)."""
+    if project is None:
+        return _names_of(None)
+    names_and_examples: tuple[set[str], set[str]] = project.memo(
+        "deps:project-names", lambda: _names_of(project)
+    )
+    return names_and_examples
+
+
+def _names_of(project: ProjectFacts | None) -> tuple[set[str], set[str]]:
     names: set[str] = set()
     examples: set[str] = set()
     for path, facts in (project.modules if project is not None else {}).items():
-        *directories, filename = PurePosixPath(path).parts
+        *directories, filename = path_parts(path)
         names.update(directories)
         names.add(filename.removesuffix(".py"))
         if facts.get("is_example"):

@@ -3,13 +3,14 @@ installed distribution, a table of well-known import/distribution mismatches, or
 
 from __future__ import annotations
 
-import functools
+import json
+import os
 import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -323,9 +324,59 @@ class Resolution:
     module: str  # the import name the distribution is named after ("yaml", "google.cloud.x")
 
 
-@functools.lru_cache(maxsize=1)
-def installed_top_levels() -> dict[str, tuple[str, ...]]:
-    """``importlib.metadata.packages_distributions()`` of the interpreter prodready runs in."""
+_installed: dict[str, tuple[str, ...]] | None = None
+_INSTALLED_CACHE = "installed-top-levels.json"
+
+
+def installed_top_levels(cache_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """``importlib.metadata.packages_distributions()`` of the interpreter prodready runs in.
+
+    Computed once per process. Reading ~200 distributions' metadata costs more than a whole
+    warm rescan should, so with a ``cache_dir`` the answer is kept there, valid while the
+    directories on ``sys.path`` keep their modification times: installing or removing a
+    distribution adds or deletes its ``.dist-info`` directory, which changes them."""
+    global _installed
+    if _installed is None:
+        _installed = _installed_from_disk(cache_dir)
+    return _installed
+
+
+def _installed_from_disk(cache_dir: Path | None) -> dict[str, tuple[str, ...]]:
+    if cache_dir is None:
+        return _scan_installed()
+    signature = _path_signature()
+    store = cache_dir / _INSTALLED_CACHE
+    try:
+        saved = json.loads(store.read_text("utf-8"))
+        if saved["signature"] == signature:
+            return {str(name): tuple(dists) for name, dists in saved["top_levels"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # missing, unreadable or stale: scan again
+    found = _scan_installed()
+    payload = {"signature": signature, "top_levels": found}
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = store.with_name(f"{store.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(payload), "utf-8")
+        os.replace(partial, store)
+    except OSError:
+        pass  # a read-only cache directory only costs the next run the scan
+    return found
+
+
+def _path_signature() -> list[Any]:
+    """What the installed set depends on: the interpreter, and each ``sys.path`` directory
+    with its modification time (None when it is not a directory)."""
+    entries: list[Any] = [sys.version, sys.prefix]
+    for entry in sys.path:
+        try:
+            entries.append([entry, os.stat(entry or ".").st_mtime_ns])
+        except OSError:
+            entries.append([entry, None])
+    return entries
+
+
+def _scan_installed() -> dict[str, tuple[str, ...]]:
     try:
         found = metadata.packages_distributions()
     except Exception:  # noqa: BLE001 - broken metadata of one distribution must not matter
@@ -357,7 +408,12 @@ def import_name(module: str) -> str:
 class Resolver:
     """Maps import names to distributions for one project (its declarations and layout)."""
 
-    def __init__(self, manifests: DependencyManifests, first_party: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        manifests: DependencyManifests,
+        first_party: Iterable[str] = (),
+        cache_dir: Path | None = None,
+    ) -> None:
         self.first_party = set(manifests.first_party) | set(first_party)
         self.declared: dict[str, list[Declaration]] = {}
         for declaration in manifests.declarations:
@@ -367,7 +423,7 @@ class Resolver:
         for name in self.declared:
             for guess in _import_guesses(name):
                 self.guesses.setdefault(guess, name)
-        self.installed = installed_top_levels()
+        self.installed = installed_top_levels(cache_dir)
 
     def resolve(self, module: str) -> Resolution:
         if module.startswith("."):
@@ -474,11 +530,30 @@ def module_top_levels(modules: dict[str, dict[str, Any]]) -> set[str]:
     return names
 
 
+def path_parts(path: str) -> tuple[str, ...]:
+    """``PurePosixPath(path).parts`` of a relative path, without building a path object (a warm
+    rescan of a large tree asks this of every module several times)."""
+    if not path or path.startswith(("/", "./")) or "//" in path or "/./" in path:
+        return PurePosixPath(path).parts
+    parts = tuple(path.split("/"))
+    return parts[:-1] if parts[-1] in {"", "."} else parts
+
+
+def _directory_and_stem(path: str) -> tuple[str, str]:
+    """The directory of a module ("" at the top) and its name without the suffix."""
+    if path.startswith("/"):
+        parent = str(PurePosixPath(path).parent)
+        return ("" if parent == "." else parent), PurePosixPath(path).stem
+    *folders, filename = path_parts(path) or ("",)
+    dot = filename.rfind(".")
+    return "/".join(folders), filename[:dot] if 0 < dot < len(filename) - 1 else filename
+
+
 def _siblings(modules: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
     """Directory (relative) -> the module and package names directly inside it."""
     found: dict[str, set[str]] = {}
     for path in modules:
-        parts = PurePosixPath(path).parts
+        parts = path_parts(path)
         for depth in range(len(parts)):
             directory = "/".join(parts[:depth])
             name = parts[depth]
@@ -491,7 +566,9 @@ def _siblings(modules: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
 
 
 def map_imports(
-    modules: dict[str, dict[str, Any]], manifests: DependencyManifests
+    modules: dict[str, dict[str, Any]],
+    manifests: DependencyManifests,
+    cache_dir: Path | None = None,
 ) -> list[ImportUse]:
     """Every import of the scanned modules (``ProjectFacts.modules``), mapped to its origin.
 
@@ -499,7 +576,7 @@ def map_imports(
     is one use of ``aiohttp``. A module next to the importing file (``from helpers import x``
     in a script whose directory holds ``helpers.py``) is first-party.
     """
-    resolver = Resolver(manifests, module_top_levels(modules))
+    resolver = Resolver(manifests, module_top_levels(modules), cache_dir)
     siblings = _siblings(modules)
     anywhere = {name for names in siblings.values() for name in names}
     uses: list[ImportUse] = []
@@ -510,9 +587,7 @@ def map_imports(
         # Tests and docs put their own directories on ``sys.path`` (pytest's rootdir insertion,
         # ``sys.path.append`` in conf.py): any module of the tree can be what they import.
         loose = is_test or bool(facts.get("is_example"))
-        directory = str(PurePosixPath(path).parent)
-        directory = "" if directory == "." else directory
-        own = PurePosixPath(path).stem
+        directory, own = _directory_and_stem(path)
         by_line: dict[int, list[Resolution]] = {}
         for item in facts.get("imports", []):
             try:
