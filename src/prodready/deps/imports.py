@@ -9,7 +9,6 @@ import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -377,6 +376,10 @@ def _path_signature() -> list[Any]:
 
 
 def _scan_installed() -> dict[str, tuple[str, ...]]:
+    # Imported here: loading importlib.metadata (and the email package) costs a warm rescan
+    # that answers from the cache file some 15 ms.
+    from importlib import metadata
+
     try:
         found = metadata.packages_distributions()
     except Exception:  # noqa: BLE001 - broken metadata of one distribution must not matter
