@@ -105,3 +105,30 @@ def test_the_project_names_are_computed_once_per_scan(tmp_path: Path) -> None:
     assert examples == {"docs/conf.py"}
     assert subjects(inventory, project) == []
     assert project._memo["deps:project-names"][0] is names
+
+
+def _scan(project: Path, cache_dir: Path, *options: str) -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "prodready", "scan", str(project), "--isolated"),
+            *("--cache-dir", str(cache_dir), "--format", "json", "-o", os.devnull, *options),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_only_a_scan_with_the_result_cache_keeps_the_installed_map(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text("import json\n")
+
+    _scan(project, tmp_path / "uncached", "--no-cache")
+    assert not (tmp_path / "uncached" / "installed-top-levels.json").exists()
+
+    _scan(project, tmp_path / "cached")
+    saved = json.loads((tmp_path / "cached" / "installed-top-levels.json").read_text("utf-8"))
+    assert saved["top_levels"]["click"] == ["click"]  # a dependency of prodready

@@ -88,7 +88,7 @@ def _build(project: ProjectFacts, ctx: ProjectContext) -> Inventory:
     settings = ctx.config.deps
     paths = [path for kind in MANIFEST_KINDS for path in project.files_of_kind(kind)]
     manifests = read_manifests(project.root, paths)
-    imports = map_imports(project.modules, manifests, ctx.cache_dir)
+    imports = map_imports(project.modules, manifests, ctx.warm_cache_dir)
     dependencies: dict[str, Dependency] = {}
     for declaration in manifests.declarations:
         dependencies.setdefault(declaration.name, Dependency(declaration.name)).declared.append(

@@ -115,11 +115,21 @@ class ProjectContext:
     """What a project rule sees besides the facts: the configuration (and profile), the cache
     directory, a way to report, and a way to publish artifacts and notes for the reports."""
 
-    def __init__(self, facts: ProjectFacts, config: Config, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        facts: ProjectFacts,
+        config: Config,
+        cache_dir: Path | None = None,
+        *,
+        result_cache: bool = False,
+    ) -> None:
         self.facts = facts
         self.config = config
         self.profile = config.profile
         self.cache_dir = cache_dir
+        # Where facts about the environment (the installed distributions) may be kept between
+        # scans: only when the result cache is on, so ``--no-cache`` reuses nothing.
+        self.warm_cache_dir = cache_dir if result_cache else None
         self.rule: Rule | None = None
         self.reports: list[_Report] = []
         self.artifacts: dict[str, Any] = {}
@@ -172,9 +182,14 @@ def project_facts(
 
 
 def run_project_rules(
-    rules: list[Rule], facts: ProjectFacts, config: Config, cache_dir: Path | None = None
+    rules: list[Rule],
+    facts: ProjectFacts,
+    config: Config,
+    cache_dir: Path | None = None,
+    *,
+    result_cache: bool = False,
 ) -> tuple[list[Finding], list[ScanError], ProjectContext]:
-    ctx = ProjectContext(facts, config, cache_dir)
+    ctx = ProjectContext(facts, config, cache_dir, result_cache=result_cache)
     errors: list[ScanError] = []
     for rule in rules:
         ctx.rule = rule

@@ -159,7 +159,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
         }
         project = project_facts(root, facts, others, prefix)
         project_findings, project_errors, project_ctx = run_project_rules(
-            project_rules, project, config, cache_dir
+            project_rules, project, config, cache_dir, result_cache=cache is not None
         )
         findings.extend(project_findings)
         errors.extend(project_errors)
