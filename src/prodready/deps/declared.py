@@ -15,7 +15,8 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from prodready.deps.imports import STDLIB, Resolver, import_name
+from prodready.deps.import_tables import STDLIB
+from prodready.deps.imports import Resolver, import_name
 from prodready.deps.inventory import Inventory, inventory
 from prodready.deps.manifests import is_generated, is_lock_file, project_dir
 from prodready.deps.model import Declaration, Locked
