@@ -10,10 +10,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
+from process_trees import pid_from, running
 
 from prodready.gate.tools import run_tool
 
@@ -34,22 +33,6 @@ time.sleep(120)
 """
 
 
-def _pid_from(path: Path, timeout: float = 15.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            return int(path.read_text(encoding="utf-8"))
-        time.sleep(0.05)
-    raise AssertionError(f"{path.name} was never written")
-
-
-def _running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def _kill(pid: int) -> None:
     if pid > 0:  # never 0: os.kill(0, ...) signals our own process group
         with contextlib.suppress(OSError):
@@ -68,8 +51,8 @@ def test_a_timed_out_tool_and_its_detached_child_are_killed(tmp_path: Path) -> N
             name="lint",
         )
     finally:
-        child = _pid_from(marker)
-        survived = _running(child)
+        child = pid_from(marker)
+        survived = running(child)
         _kill(child)
     assert run.timed_out
     assert run.returncode is None
@@ -96,8 +79,8 @@ def test_a_stage_that_times_out_says_so_and_leaves_nothing_behind(tmp_path: Path
              "--format", "json", "-q"],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
-        child = _pid_from(marker)
-        survived = _running(child)
+        child = pid_from(marker)
+        survived = running(child)
     finally:
         _kill(child)
     assert done.returncode == 1, done.stderr

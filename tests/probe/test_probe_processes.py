@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from process_trees import pid_from, running
 
 from prodready.probe.sandbox import ServiceProcess, build_argv, free_port, scrubbed_environment
 from prodready.probe.settings import Limits
@@ -70,23 +71,6 @@ def _write_service(tmp_path: Path) -> tuple[Path, Path]:
     return script, marks
 
 
-def _pid_from(path: Path, timeout: float = 15.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            return int(path.read_text(encoding="utf-8"))
-        time.sleep(0.05)
-    raise AssertionError(f"{path.name} was never written")
-
-
-def _running(pid: int) -> bool:
-    """True while the process exists and is not a zombie waiting for its reaper."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def _kill_leftovers(*pids: int) -> None:
     for pid in pids:
         if pid <= 0:  # never 0: os.kill(0, ...) signals our own process group
@@ -128,8 +112,8 @@ def test_stop_kills_a_detached_child_that_holds_the_output_pipes(tmp_path: Path,
     child = service_pid = 0
     try:
         service.wait_listening(20)
-        child = _pid_from(marks / "child.pid")
-        service_pid = _pid_from(marks / "service.pid")
+        child = pid_from(marks / "child.pid")
+        service_pid = pid_from(marks / "service.pid")
         began = time.monotonic()
         stopped = threading.Event()
 
@@ -141,8 +125,8 @@ def test_stop_kills_a_detached_child_that_holds_the_output_pipes(tmp_path: Path,
         assert stopped.wait(timeout=20), "stop() hung on the detached child's pipe"
         elapsed = time.monotonic() - began
         assert elapsed < 8, elapsed
-        assert not _running(child)
-        assert not _running(service_pid)
+        assert not running(child)
+        assert not running(service_pid)
     finally:
         _kill_leftovers(child, service_pid)
 
@@ -170,8 +154,8 @@ def test_a_detached_child_does_not_hang_the_probe_and_is_killed(tmp_path: Path) 
     began = time.monotonic()
     child = service_pid = 0
     try:
-        child = _pid_from(marks / "child.pid")
-        service_pid = _pid_from(marks / "service.pid")
+        child = pid_from(marks / "child.pid")
+        service_pid = pid_from(marks / "service.pid")
         stdout, stderr = process.communicate(timeout=60)
         elapsed = time.monotonic() - began
     finally:
@@ -181,8 +165,8 @@ def test_a_detached_child_does_not_hang_the_probe_and_is_killed(tmp_path: Path) 
     assert '"id": "liveness"' in stdout
     assert stderr == ""
     assert elapsed < 30, elapsed
-    assert not _running(child)
-    assert not _running(service_pid)
+    assert not running(child)
+    assert not running(service_pid)
     assert list(scratch.iterdir()) == []
 
 
@@ -215,7 +199,7 @@ def test_sigterm_stops_the_service_and_removes_the_temporary_directory(tmp_path:
     )  # fmt: skip
     service_pid = 0
     try:
-        service_pid = _pid_from(marks / "service.pid")
+        service_pid = pid_from(marks / "service.pid")
         port = int(psutil.Process(service_pid).environ()["PORT"])
         _wait_listening(port)
         time.sleep(0.5)  # the probe is now waiting on the (slow) service
@@ -226,7 +210,7 @@ def test_sigterm_stops_the_service_and_removes_the_temporary_directory(tmp_path:
         process.communicate()
     assert process.returncode == 143
     assert stderr == "prodready: terminated\n"
-    assert not _running(service_pid)
+    assert not running(service_pid)
     assert _port_free(port)
     assert list(scratch.iterdir()) == []
 
@@ -241,7 +225,7 @@ def test_the_budget_is_a_hard_deadline_for_a_service_that_hangs(tmp_path: Path) 
     began = time.monotonic()
     service_pid = 0
     try:
-        service_pid = _pid_from(marks / "service.pid")
+        service_pid = pid_from(marks / "service.pid")
         stdout, stderr = process.communicate(timeout=60)
     finally:
         _kill_leftovers(service_pid, process.pid)
@@ -252,5 +236,5 @@ def test_the_budget_is_a_hard_deadline_for_a_service_that_hangs(tmp_path: Path) 
     assert liveness["status"] == "skip"
     assert liveness["reason"] == "the run's --budget was used up before this check"
     assert elapsed < 20, elapsed
-    assert not _running(service_pid)
+    assert not running(service_pid)
     assert list(scratch.iterdir()) == []
