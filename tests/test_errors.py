@@ -238,3 +238,30 @@ def test_ctrl_c_is_still_an_interrupt_not_a_bug(
     assert exited.value.code == 130
     # click ends the interrupted line first, then main() says why it stops
     assert capsys.readouterr().err == "\nprodready: interrupted\n"
+
+
+def test_a_missing_dependency_is_an_installation_error_not_a_bug(tmp_path: Path) -> None:
+    """A Python without one of prodready's packages (here pathspec made unimportable) gets a
+    message that says what to install, exit 2 -- not a request to report a bug."""
+    code = (
+        "import sys\n"
+        "sys.modules['pathspec'] = None  # as if the package were not installed\n"
+        "from prodready.cli import main\n"
+        "main(['scan', '--no-cache', '.'])\n"
+    )
+    (tmp_path / "app.py").write_text("VALUE = 1\n", encoding="utf-8")
+    (tmp_path / ".gitignore").write_text("build/\n", encoding="utf-8")  # read with pathspec
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "prodready: error: prodready needs the package 'pathspec', which is not installed in "
+        f"this Python ({sys.executable}): install prodready with its dependencies "
+        "(python -m pip install /path/to/prodready)\n"
+    )

@@ -6,7 +6,9 @@ prodready. Every error the user can fix is a ``ProdreadyError`` and is printed a
 ``prodready: error: ...`` line; any other exception escaping a command is printed as one
 ``prodready: internal error: ...`` line asking for a bug report, with the traceback only when
 ``PRODREADY_DEBUG=1`` (``-v`` already means "print notes" on scan and deps, and a bug can
-strike before the options are parsed). Ctrl-C exits 130, SIGTERM during a probe 143.
+strike before the options are parsed). A package prodready needs that is missing from the
+Python it runs in is an installation error (exit 2), not a bug. Ctrl-C exits 130, SIGTERM
+during a probe 143.
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_FINDINGS)
     except ProdreadyError as exc:  # one a command did not catch itself: still the user's to fix
         _fail(str(exc))
+    except ModuleNotFoundError as exc:
+        # A dependency missing from this Python is the installation's fault, not a bug.
+        if exc.name is None or exc.name.split(".")[0] == "prodready":
+            _internal_error(exc)
+        _fail(
+            f"prodready needs the package {exc.name.split('.')[0]!r}, which is not installed in "
+            f"this Python ({sys.executable}): install prodready with its dependencies "
+            "(python -m pip install /path/to/prodready)"
+        )
     except Exception as exc:  # noqa: BLE001 - anything else is a bug: say so, not a bare traceback
         _internal_error(exc)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
