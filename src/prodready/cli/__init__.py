@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from typing import NoReturn
 
 import click
@@ -70,6 +69,8 @@ def _internal_error(exc: Exception) -> NoReturn:
     """One line naming the exception and asking for a report; the traceback on demand only."""
     debug = os.environ.get(DEBUG_ENV, "") not in {"", "0"}
     if debug:
+        import traceback  # only here: it costs start-up time on every run
+
         traceback.print_exception(exc, file=sys.stderr)
     message = " ".join(str(exc).split()) or "(no message)"  # one line, whatever it holds
     hint = "" if debug else f" (set {DEBUG_ENV}=1 to see the traceback)"
