@@ -140,3 +140,74 @@ def test_a_spawned_worker_rebuilds_its_rules_through_the_composition_roots_loade
     )
     builtin = len(default_registry(plugins=False).rules)
     assert done.stdout == f"['DEP010', 'RES001'] {builtin}\n"
+
+
+# The modules whose rule-writing names ``prodready.plugin`` re-exports: a built-in rule gets those
+# names from the plugin module, as a third-party pack does, so the public API is the one the
+# project's own 113 rules prove. (Analysis helpers -- ``prodready.engine.analysis``, ``taint``,
+# ``secrets`` -- are a library the rules share, not the declaration API.)
+_PLUGIN_SOURCES = (
+    "prodready.model",
+    "prodready.engine.registry",
+    "prodready.engine.python",
+    "prodready.engine.project",
+    "prodready.engine.documents",
+    "prodready.engine.suppress",
+)
+
+
+def test_built_in_rules_declare_themselves_through_the_public_plugin_api() -> None:
+    bypassing = {
+        _module_name(path): sorted(
+            name for source in _PLUGIN_SOURCES for name in _names(imported, source)
+        )
+        for path in (PACKAGE / "rules").rglob("*.py")
+        if (imported := _imported_modules(path))
+    }
+    assert {module: names for module, names in bypassing.items() if names} == {}
+
+
+def _top_level_imports(path: Path, known: set[str]) -> set[str]:
+    """The project modules a file imports when it is itself imported (function-local imports and
+    ``if TYPE_CHECKING:`` blocks run later or never, so they cannot close a cycle)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package.pop()
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package[: len(package) - (node.level - 1)]
+                base = ".".join([*anchor, *([base] if base else [])])
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found & known
+
+
+def test_no_import_cycle_between_modules() -> None:
+    paths = {_module_name(path): path for path in _src_modules()}
+    known = set(paths)
+    graph = {name: _top_level_imports(path, known) - {name} for name, path in paths.items()}
+    cycles: list[list[str]] = []
+    visiting: list[str] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        visiting.append(name)
+        for target in sorted(graph[name]):
+            if state.get(target) == 1:
+                cycles.append([*visiting[visiting.index(target) :], target])
+            elif target not in state:
+                visit(target)
+        visiting.pop()
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+    assert cycles == []

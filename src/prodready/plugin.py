@@ -25,25 +25,38 @@ A house-rules package::
 from prodready.engine.documents import (
     Dockerfile,
     FileContext,
+    Instruction,
     KubernetesObject,
     Manifests,
     Pyproject,
+    RequirementLine,
     RequirementsFile,
+    Stage,
 )
-from prodready.engine.project import Evidence, ProjectContext, ProjectFacts
-from prodready.engine.python import FunctionEnd, ModuleEnd, PythonContext
+from prodready.engine.project import (
+    ENTRY_FILE_NAMES,
+    Collector,
+    Evidence,
+    ProjectContext,
+    ProjectFacts,
+)
+from prodready.engine.python import ClassInfo, FunctionEnd, ModuleEnd, PythonContext, Scope
 from prodready.engine.registry import RulePack, file_rule, project_rule, python_rule
 from prodready.engine.suppress import Suppression
 from prodready.model import Category, Confidence, FileKind, Rule, Severity
 
 __all__ = [
+    "ENTRY_FILE_NAMES",
     "Category",
+    "ClassInfo",
+    "Collector",
     "Confidence",
     "Dockerfile",
     "Evidence",
     "FileContext",
     "FileKind",
     "FunctionEnd",
+    "Instruction",
     "KubernetesObject",
     "Manifests",
     "ModuleEnd",
@@ -51,10 +64,13 @@ __all__ = [
     "ProjectFacts",
     "Pyproject",
     "PythonContext",
+    "RequirementLine",
     "RequirementsFile",
     "Rule",
     "RulePack",
+    "Scope",
     "Severity",
+    "Stage",
     "Suppression",
     "file_rule",
     "project_rule",

@@ -7,7 +7,7 @@ It registers through the same public mechanism as third-party packs (the ``prodr
 entry-point group points at ``BUILTIN_PACK``).
 """
 
-from prodready.engine.registry import RulePack
+from prodready.plugin import RulePack
 
 BUILTIN_MODULES = (
     "prodready.rules.api_contract.error_shapes",

@@ -22,15 +22,16 @@ from typing import Any
 
 from prodready.engine.analysis import FRAMEWORK_PACKAGES, constant_str
 from prodready.engine.facts import resolve_relative
-from prodready.engine.project import (
+from prodready.plugin import (
     ENTRY_FILE_NAMES,
     Collector,
+    Confidence,
     Evidence,
+    FileKind,
     ProjectContext,
     ProjectFacts,
+    PythonContext,
 )
-from prodready.engine.python import PythonContext
-from prodready.model import Confidence, FileKind
 
 Found = list[tuple[str, int]]
 

@@ -7,7 +7,7 @@ import http
 import re
 
 from prodready.engine.analysis import constant, dotted
-from prodready.engine.python import PythonContext
+from prodready.plugin import PythonContext
 
 # -- status codes ---------------------------------------------------------------------------------
 

@@ -13,9 +13,7 @@ from prodready.engine.analysis import (
     is_framework_source,
     keyword_value,
 )
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.rules.api_contract._shared import _status_code
 
 # -- API004 ---------------------------------------------------------------------------------------

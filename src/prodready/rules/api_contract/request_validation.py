@@ -6,10 +6,16 @@ import ast
 import re
 
 from prodready.engine.analysis import constant, dotted, is_local_name, walk_body
-from prodready.engine.python import FunctionEnd, PythonContext, Scope
-from prodready.engine.registry import python_rule
 from prodready.engine.taint import is_request_object
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    PythonContext,
+    Scope,
+    Severity,
+    python_rule,
+)
 from prodready.rules.api_contract._shared import _status_code
 
 # -- API001 ---------------------------------------------------------------------------------------

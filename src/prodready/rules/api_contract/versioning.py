@@ -13,9 +13,15 @@ from prodready.engine.analysis import (
     keyword_value,
     walk_body,
 )
-from prodready.engine.python import FunctionEnd, ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    ModuleEnd,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 
 # -- API003 ---------------------------------------------------------------------------------------
 

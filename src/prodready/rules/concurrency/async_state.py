@@ -7,9 +7,15 @@ import ast
 from dataclasses import dataclass, field
 
 from prodready.engine.analysis import dotted, is_framework_source, is_script
-from prodready.engine.python import FunctionEnd, ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    ModuleEnd,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 
 # -- CON006 ---------------------------------------------------------------------------------------
 

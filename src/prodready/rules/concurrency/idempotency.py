@@ -11,9 +11,7 @@ from prodready.engine.analysis import (
     keyword_value,
     string_fragments,
 )
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Severity
+from prodready.plugin import Category, PythonContext, Severity, python_rule
 
 # -- CON003 ---------------------------------------------------------------------------------------
 

@@ -14,9 +14,7 @@ from prodready.engine.analysis import (
     is_db_session,
     orm_query,
 )
-from prodready.engine.python import FunctionEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
 
 # -- CON002 ---------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import ast
 import re
 
 from prodready.engine.analysis import in_service_code, is_framework_source, is_script
-from prodready.engine.python import PythonContext
+from prodready.plugin import PythonContext
 
 # -- shared -----------------------------------------------------------------------------------
 

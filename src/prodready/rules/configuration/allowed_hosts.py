@@ -5,9 +5,7 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import constant_str, env_lookup, keyword_value
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Severity
+from prodready.plugin import Category, PythonContext, Severity, python_rule
 from prodready.rules.configuration._shared import _dev_guard, _dev_only_file
 
 # -- CFG003 -----------------------------------------------------------------------------------

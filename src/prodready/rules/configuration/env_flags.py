@@ -6,9 +6,7 @@ import ast
 import re
 
 from prodready.engine.analysis import EnvLookup, constant_str, env_lookup
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.rules.configuration._shared import _config_or_service_code
 
 # -- CFG004 -----------------------------------------------------------------------------------

@@ -12,9 +12,7 @@ from prodready.engine.analysis import (
     in_service_code,
     loaded_names,
 )
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 
 # -- CFG006 -----------------------------------------------------------------------------------
 

@@ -6,9 +6,7 @@ import ast
 import re
 
 from prodready.engine.analysis import argument, constant_str, keyword_value, module_value
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.rules.configuration._shared import (
     _LOCAL_GATE,
     _config_or_service_code,

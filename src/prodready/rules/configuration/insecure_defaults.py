@@ -6,10 +6,8 @@ import ast
 import re
 
 from prodready.engine.analysis import constant_str, env_lookup, keyword_value
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
 from prodready.engine.secrets import secret_name
-from prodready.model import Category, Severity
+from prodready.plugin import Category, PythonContext, Severity, python_rule
 from prodready.rules.configuration._shared import _dev_only_file
 
 # -- CFG002 -----------------------------------------------------------------------------------

@@ -15,9 +15,7 @@ from prodready.engine.analysis import (
     log_call,
     runs_consumer,
 )
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.rules.configuration._shared import _LOCAL_GATE, _dev_guard, _dev_only_file
 
 # -- CFG001 -----------------------------------------------------------------------------------

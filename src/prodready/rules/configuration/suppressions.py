@@ -3,10 +3,7 @@ unused (CFG900, CFG901, CFG902)."""
 
 from __future__ import annotations
 
-from prodready.engine.documents import FileContext
-from prodready.engine.registry import file_rule
-from prodready.engine.suppress import Suppression
-from prodready.model import Category, Severity
+from prodready.plugin import Category, FileContext, Severity, Suppression, file_rule
 
 
 @file_rule(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import dotted, string_fragments
-from prodready.engine.python import PythonContext
+from prodready.plugin import PythonContext
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _CURSOR_NAMES = frozenset({"cursor", "cur", "curs", "conn", "connection", "db", "cnx", "con"})

@@ -12,10 +12,18 @@ from prodready.engine.analysis import (
     module_functions,
     walk_body,
 )
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.python import FunctionEnd, ModuleEnd, PythonContext
-from prodready.engine.registry import project_rule, python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    ModuleEnd,
+    ProjectContext,
+    ProjectFacts,
+    PythonContext,
+    Severity,
+    project_rule,
+    python_rule,
+)
 from prodready.rules.data_access._shared import _DBAPI_MODULES
 
 # -- DAT004 ---------------------------------------------------------------------------------------

@@ -12,9 +12,7 @@ from prodready.engine.analysis import (
     keyword_value,
     sqlalchemy_query,
 )
-from prodready.engine.python import PythonContext, Scope
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, PythonContext, Scope, Severity, python_rule
 from prodready.rules.data_access._shared import _MATERIALIZERS, _NOT_ROWS
 
 # -- DAT006 ---------------------------------------------------------------------------------------

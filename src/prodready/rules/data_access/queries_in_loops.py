@@ -20,9 +20,7 @@ from prodready.engine.analysis import (
     sqlalchemy_query,
     uses_django_orm,
 )
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.rules.data_access._shared import (
     _BATCH_LOOKUPS,
     _COMPREHENSIONS,

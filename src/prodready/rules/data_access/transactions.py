@@ -16,9 +16,15 @@ from prodready.engine.analysis import (
     keyword_value,
     uses_django_orm,
 )
-from prodready.engine.python import FunctionEnd, PythonContext, Scope
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    PythonContext,
+    Scope,
+    Severity,
+    python_rule,
+)
 
 # -- DAT003 ---------------------------------------------------------------------------------------
 

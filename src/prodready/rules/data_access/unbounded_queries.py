@@ -15,9 +15,7 @@ from prodready.engine.analysis import (
     method_chain,
     sqlalchemy_query,
 )
-from prodready.engine.python import FunctionEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
 from prodready.rules.data_access._shared import (
     _COMPREHENSIONS,
     _MATERIALIZERS,

@@ -7,9 +7,14 @@ from __future__ import annotations
 from prodready.deps.declared import aside, location, parse_release, parse_specifier, project_view
 from prodready.deps.manifests import project_dir
 from prodready.deps.model import Declaration, Locked
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 
 
 @project_rule(

@@ -6,9 +6,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from prodready.deps.files import requirement_error
-from prodready.engine.documents import FileContext, Pyproject, RequirementsFile
-from prodready.engine.registry import file_rule
-from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FileContext,
+    FileKind,
+    Pyproject,
+    RequirementsFile,
+    Severity,
+    file_rule,
+)
 from prodready.rules.dependencies._shared import _REQUIREMENTS_OPTIONS, _canonical_option
 
 _SHORT_OPTIONS = frozenset({"-i", "-c", "-r", "-e", "-f"})

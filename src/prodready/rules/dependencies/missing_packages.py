@@ -7,9 +7,14 @@ from __future__ import annotations
 from prodready.deps.existence import index_label, subjects
 from prodready.deps.inventory import inventory
 from prodready.deps.popular import typosquat_of
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 
 
 @project_rule(

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from prodready.engine.documents import FileContext, RequirementsFile
-from prodready.engine.registry import file_rule
-from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FileContext,
+    FileKind,
+    RequirementsFile,
+    Severity,
+    file_rule,
+)
 from prodready.rules.dependencies._shared import _canonical_option
 
 _INDEX_OPTIONS = frozenset({"-i", "--index-url", "--extra-index-url", "-f", "--find-links"})

@@ -20,9 +20,14 @@ from prodready.deps.declared import (
 )
 from prodready.deps.manifests import project_dir
 from prodready.engine.facts import SYNTAX_VERSIONS
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 
 _GENERIC_TYPE_NODES: tuple[type, ...] = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from prodready.engine.documents import FileContext, RequirementLine, RequirementsFile
-from prodready.engine.registry import file_rule
-from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FileContext,
+    FileKind,
+    RequirementLine,
+    RequirementsFile,
+    Severity,
+    file_rule,
+)
 
 _DEV_WORDS = frozenset(
     {

@@ -12,10 +12,15 @@ from prodready.deps.declared import (
     usage_of,
 )
 from prodready.deps.imports import display_name
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.python import ModuleEnd
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 
 _TEST_TOOLS = frozenset(
     {"pytest", "hypothesis", "faker", "factory-boy", "coverage", "mock", "responses"}

@@ -8,9 +8,14 @@ from datetime import UTC, datetime
 
 from prodready.deps.existence import subjects, suspicion_reasons
 from prodready.deps.inventory import inventory
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 
 
 @project_rule(

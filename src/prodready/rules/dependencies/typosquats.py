@@ -10,9 +10,14 @@ from prodready.deps.existence import ESTABLISHED_DAYS, ESTABLISHED_RELEASES, par
 from prodready.deps.inventory import inventory
 from prodready.deps.model import IndexInfo
 from prodready.deps.popular import popularity_rank, typosquat_of
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 
 
 @project_rule(

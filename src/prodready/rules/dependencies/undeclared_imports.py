@@ -22,9 +22,14 @@ from prodready.deps.imports import display_name
 from prodready.deps.manifests import project_dir
 from prodready.deps.model import Declaration, ImportUse
 from prodready.engine.facts import SERVICE_FRAMEWORKS
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 
 
 def _reachable(

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from prodready.deps.declared import project_view
 from prodready.deps.manifests import is_lock_file
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 
 
 @project_rule(

@@ -13,10 +13,15 @@ from prodready.deps.declared import (
     usage_of,
 )
 from prodready.deps.imports import display_name
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.python import ModuleEnd
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 
 # Used without an import: servers, drivers loaded from URLs or settings, backends of other
 # libraries, plugins, CLI tools, build backends.

@@ -8,9 +8,14 @@ from pathlib import PurePosixPath
 
 from prodready.deps.declared import parse_release, parse_specifier, project_view
 from prodready.deps.model import Declaration
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 
 _UPPER_OPERATORS = frozenset({"<", "<=", "==", "===", "~="})
 

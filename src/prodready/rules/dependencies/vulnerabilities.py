@@ -15,9 +15,14 @@ from __future__ import annotations
 from prodready.deps.advisories import parse_version
 from prodready.deps.inventory import Dependency, Inventory, inventory
 from prodready.deps.model import Advisory
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 
 LISTED_SUMMARIES = 5  # advisories described in full; the rest are listed by id
 SUMMARY_CHARS = 110

@@ -7,7 +7,7 @@ import posixpath
 import re
 import shlex
 
-from prodready.engine.documents import Dockerfile, FileContext, Instruction, Stage
+from prodready.plugin import Dockerfile, FileContext, Instruction, Stage
 
 # -- Dockerfile helpers -----------------------------------------------------------------------
 

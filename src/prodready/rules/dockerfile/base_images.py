@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from prodready.engine.documents import Dockerfile, FileContext
-from prodready.engine.registry import file_rule
-from prodready.model import Category, FileKind, Severity
+from prodready.plugin import Category, Dockerfile, FileContext, FileKind, Severity, file_rule
 from prodready.rules.dockerfile._shared import _global_args, _substitute
 
 # -- DKR002 -----------------------------------------------------------------------------------

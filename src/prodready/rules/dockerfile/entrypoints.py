@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from prodready.engine.documents import Dockerfile, FileContext
-from prodready.engine.registry import file_rule
-from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    Dockerfile,
+    FileContext,
+    FileKind,
+    Severity,
+    file_rule,
+)
 from prodready.rules.dockerfile._shared import (
     _base,
     _chain,

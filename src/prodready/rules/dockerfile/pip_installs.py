@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import re
 
-from prodready.engine.documents import Dockerfile, FileContext, Instruction, Stage
-from prodready.engine.registry import file_rule
-from prodready.model import Category, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Dockerfile,
+    FileContext,
+    FileKind,
+    Instruction,
+    Severity,
+    Stage,
+    file_rule,
+)
 from prodready.rules.dockerfile._shared import (
     _base,
     _chain,

@@ -5,9 +5,15 @@ from __future__ import annotations
 import re
 import shlex
 
-from prodready.engine.documents import Dockerfile, FileContext, Instruction
-from prodready.engine.registry import file_rule
-from prodready.model import Category, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Dockerfile,
+    FileContext,
+    FileKind,
+    Instruction,
+    Severity,
+    file_rule,
+)
 from prodready.rules.dockerfile._shared import _SHELLS, _base, _shell_lines, _text_line
 
 # -- DKR008 -----------------------------------------------------------------------------------

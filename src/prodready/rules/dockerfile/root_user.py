@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from prodready.engine.documents import Dockerfile, FileContext, Instruction
-from prodready.engine.registry import file_rule
-from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    Dockerfile,
+    FileContext,
+    FileKind,
+    Instruction,
+    Severity,
+    file_rule,
+)
 from prodready.rules.dockerfile._shared import (
     _base,
     _chain,

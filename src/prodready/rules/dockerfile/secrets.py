@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import re
 
-from prodready.engine.documents import Dockerfile, FileContext, Instruction
-from prodready.engine.registry import file_rule
 from prodready.engine.secrets import credential_in_url, placeholder_value, secret_name, url_password
-from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    Dockerfile,
+    FileContext,
+    FileKind,
+    Instruction,
+    Severity,
+    file_rule,
+)
 from prodready.rules.dockerfile._shared import (
     _VARIABLE,
     _chain,

@@ -11,7 +11,7 @@ from prodready.engine.analysis import (
     is_framework_source,
     is_script,
 )
-from prodready.engine.python import PythonContext
+from prodready.plugin import PythonContext
 
 
 def _production_path(node: ast.Try, ctx: PythonContext) -> bool:

@@ -12,9 +12,7 @@ from prodready.engine.analysis import (
     keyword_value,
     walk_body,
 )
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Severity
+from prodready.plugin import Category, PythonContext, Severity, python_rule
 
 # -- ERR005 ----------------------------------------------------------------------------------
 

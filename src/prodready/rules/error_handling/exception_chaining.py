@@ -5,9 +5,7 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import dotted, in_service_code
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 
 # Exceptions that translate an error for a client or a user rather than report a bug: their
 # traceback is not logged, so an explicit cause would not be seen either.

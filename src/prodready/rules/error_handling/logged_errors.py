@@ -11,9 +11,7 @@ from prodready.engine.analysis import (
     has_star_kwargs,
     log_call,
 )
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Severity
+from prodready.plugin import Category, PythonContext, Severity, python_rule
 from prodready.rules.error_handling._shared import _production_path
 
 

@@ -13,9 +13,7 @@ from prodready.engine.analysis import (
     orm_query,
     walk_body,
 )
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Severity
+from prodready.plugin import Category, PythonContext, Severity, python_rule
 from prodready.rules.error_handling._shared import _production_path
 
 # Methods whose whole job is best-effort teardown: an error there has nowhere useful to go, and

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prodready.engine.documents import KubernetesObject, Manifests
+from prodready.plugin import KubernetesObject, Manifests
 
 Container = dict[str, Any]
 KeyPath = tuple[Any, ...]

@@ -5,9 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from prodready.engine.documents import FileContext, Manifests
-from prodready.engine.registry import file_rule
-from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FileContext,
+    FileKind,
+    Manifests,
+    Severity,
+    file_rule,
+)
 from prodready.rules.kubernetes._shared import (
     _container_name,
     _dev_path,

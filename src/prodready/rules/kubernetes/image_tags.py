@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from prodready.engine.documents import FileContext, Manifests
-from prodready.engine.registry import file_rule
-from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FileContext,
+    FileKind,
+    Manifests,
+    Severity,
+    file_rule,
+)
 from prodready.rules.kubernetes._shared import _container_name, _containers, _label, _test_path
 
 # -- K8S003 -----------------------------------------------------------------------------------

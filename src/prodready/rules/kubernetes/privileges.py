@@ -6,9 +6,16 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from prodready.engine.documents import FileContext, KubernetesObject, Manifests
-from prodready.engine.registry import file_rule
-from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FileContext,
+    FileKind,
+    KubernetesObject,
+    Manifests,
+    Severity,
+    file_rule,
+)
 from prodready.rules.dockerfile.images import non_root_image
 from prodready.rules.kubernetes._shared import (
     Container,

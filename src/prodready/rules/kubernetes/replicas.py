@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from prodready.engine.documents import FileContext, KubernetesObject, Manifests
-from prodready.engine.registry import file_rule
-from prodready.model import Category, Confidence, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FileContext,
+    FileKind,
+    KubernetesObject,
+    Manifests,
+    Severity,
+    file_rule,
+)
 from prodready.rules.kubernetes._shared import _SERVING_KINDS, _dev_path, _dict, _label, _test_path
 
 # -- K8S005 -----------------------------------------------------------------------------------

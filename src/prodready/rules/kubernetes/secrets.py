@@ -6,10 +6,16 @@ import base64
 import binascii
 from typing import Any
 
-from prodready.engine.documents import FileContext, KubernetesObject, Manifests
-from prodready.engine.registry import file_rule
 from prodready.engine.secrets import credential_in_url, placeholder_value, secret_name, url_password
-from prodready.model import Category, FileKind, Severity
+from prodready.plugin import (
+    Category,
+    FileContext,
+    FileKind,
+    KubernetesObject,
+    Manifests,
+    Severity,
+    file_rule,
+)
 from prodready.rules.kubernetes._shared import _container_name, _containers, _dict, _label, _list
 
 # -- K8S006 -----------------------------------------------------------------------------------

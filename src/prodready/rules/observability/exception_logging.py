@@ -13,9 +13,7 @@ from prodready.engine.analysis import (
     keyword_value,
     log_call,
 )
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 
 # -- OBS004 ---------------------------------------------------------------------------------------
 

@@ -14,9 +14,7 @@ from prodready.engine.analysis import (
     runs_consumer,
 )
 from prodready.engine.facts import is_main_guard
-from prodready.engine.python import ModuleEnd, PythonContext, Scope
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Severity
+from prodready.plugin import Category, ModuleEnd, PythonContext, Scope, Severity, python_rule
 
 # -- shared by OBS001 / OBS003: output written from service functions -----------------------------
 

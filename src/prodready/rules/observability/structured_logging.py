@@ -6,10 +6,17 @@ import ast
 import re
 
 from prodready.engine.analysis import dotted
-from prodready.engine.project import Evidence, ProjectContext, ProjectFacts
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    Evidence,
+    ModuleEnd,
+    ProjectContext,
+    ProjectFacts,
+    PythonContext,
+    Severity,
+    project_rule,
+)
 from prodready.rules._service import (
     _APP_CALLS,
     _EXTERNAL_CONFIG_WORDS,

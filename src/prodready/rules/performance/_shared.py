@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.python import PythonContext
+from prodready.plugin import PythonContext
 
 
 def _short(ctx: PythonContext, node: ast.AST, limit: int = 60) -> str:

@@ -16,9 +16,7 @@ from prodready.engine.analysis import (
     module_functions,
     walk_body,
 )
-from prodready.engine.python import FunctionEnd, ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Severity
+from prodready.plugin import Category, FunctionEnd, ModuleEnd, PythonContext, Severity, python_rule
 
 # -- PRF001 ---------------------------------------------------------------------------------------
 

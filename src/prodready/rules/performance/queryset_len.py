@@ -6,9 +6,7 @@ import ast
 from dataclasses import dataclass, field
 
 from prodready.engine.analysis import DJANGO_LAZY_METHODS, django_query, walk_body
-from prodready.engine.python import FunctionEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Severity
+from prodready.plugin import Category, FunctionEnd, PythonContext, Severity, python_rule
 from prodready.rules.performance._shared import _short
 
 # -- PRF003 ---------------------------------------------------------------------------------------

@@ -5,9 +5,7 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import dotted, has_star_kwargs, walk_body
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.rules.performance._shared import _short
 
 # -- PRF006 ---------------------------------------------------------------------------------------

@@ -12,9 +12,7 @@ from prodready.engine.analysis import (
     keyword_value,
     string_fragments,
 )
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.rules.performance._shared import _short
 
 # -- PRF004 ---------------------------------------------------------------------------------------

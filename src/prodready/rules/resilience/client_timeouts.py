@@ -17,9 +17,7 @@ from prodready.engine.analysis import (
     module_value,
     string_fragments,
 )
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 
 # -- client timeouts (RES005, RES006) --------------------------------------------------------
 

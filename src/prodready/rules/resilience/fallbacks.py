@@ -6,9 +6,7 @@ import ast
 import re
 
 from prodready.engine.analysis import has_keyword, in_service_code
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS
 
 # -- calls to other services from handlers (RES008) ------------------------------------------

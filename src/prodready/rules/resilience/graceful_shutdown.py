@@ -5,10 +5,16 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import dotted, message_loop, receive_call, walk_body
-from prodready.engine.project import ProjectContext, ProjectFacts
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ProjectContext,
+    ProjectFacts,
+    PythonContext,
+    Severity,
+    project_rule,
+)
 from prodready.rules._service import (
     _APP_CALLS,
     _NOT_RUNTIME_DIRS,

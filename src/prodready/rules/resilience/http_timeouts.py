@@ -5,9 +5,7 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import argument, has_keyword, has_star_kwargs, is_none, keyword_value
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS
 
 _HTTPX_CALLS = (

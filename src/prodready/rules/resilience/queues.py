@@ -13,9 +13,7 @@ from prodready.engine.analysis import (
     is_local_name,
     is_none,
 )
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Severity
+from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
 
 # -- in-process work queues (RES009) ---------------------------------------------------------
 

@@ -16,9 +16,7 @@ from prodready.engine.analysis import (
     keyword_value,
     task_decorator,
 )
-from prodready.engine.python import ClassInfo, PythonContext, Scope
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Severity
+from prodready.plugin import Category, ClassInfo, PythonContext, Scope, Severity, python_rule
 
 # -- retry libraries (RES004) ----------------------------------------------------------------
 

@@ -15,9 +15,7 @@ from prodready.engine.analysis import (
     log_call,
     walk_body,
 )
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 
 # -- retry loops (RES002, RES003) ------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import re
 
 from prodready.engine.analysis import constant_str, dotted, keyword_value
 from prodready.engine.facts import ROUTE_DECORATOR_METHODS
-from prodready.engine.python import PythonContext
+from prodready.plugin import PythonContext
 from prodready.rules._service import _ROUTER_FACTORIES, Found, _mark
 
 _AUTH_NAME = re.compile(

@@ -7,8 +7,8 @@ import re
 import string
 
 from prodready.engine.analysis import constant_str, is_literal
-from prodready.engine.python import PythonContext
 from prodready.engine.taint import REQUEST_DATA_ATTRIBUTES
+from prodready.plugin import PythonContext
 
 # -- shared: strings built from pieces ----------------------------------------------------------
 

@@ -7,10 +7,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from prodready.engine.project import Evidence, ProjectContext, ProjectFacts
-from prodready.engine.python import ModuleEnd
-from prodready.engine.registry import project_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import (
+    Category,
+    Confidence,
+    Evidence,
+    ModuleEnd,
+    ProjectContext,
+    ProjectFacts,
+    Severity,
+    project_rule,
+)
 from prodready.rules._service import (
     _APP_CALLS,
     _NOT_SERVICE_DIRS,

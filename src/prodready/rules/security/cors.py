@@ -6,9 +6,7 @@ import ast
 import re
 
 from prodready.engine.analysis import constant_str, dotted, has_star_kwargs, is_true, keyword_value
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Severity
+from prodready.plugin import Category, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _module_value
 
 # -- SEC011 ------------------------------------------------------------------------------------

@@ -5,9 +5,7 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import argument, constant_str, dotted, is_true, keyword_value
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _dev_settings_file
 
 # -- SEC010 ------------------------------------------------------------------------------------

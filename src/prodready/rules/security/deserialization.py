@@ -12,10 +12,8 @@ from prodready.engine.analysis import (
     is_true,
     keyword_value,
 )
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
 from prodready.engine.taint import external_source
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 
 # -- SEC006 ------------------------------------------------------------------------------------
 

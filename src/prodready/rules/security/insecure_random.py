@@ -7,10 +7,8 @@ import itertools
 from typing import Any
 
 from prodready.engine.analysis import argument, constant_str, dotted
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
 from prodready.engine.secrets import name_words
-from prodready.model import Category, Severity
+from prodready.plugin import Category, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _contains, _imports, _target_name
 
 # -- SEC013 ------------------------------------------------------------------------------------

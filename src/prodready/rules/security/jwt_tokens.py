@@ -13,10 +13,8 @@ from prodready.engine.analysis import (
     is_false,
     keyword_value,
 )
-from prodready.engine.python import FunctionEnd, PythonContext
-from prodready.engine.registry import python_rule
 from prodready.engine.secrets import name_words
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _imports
 
 # -- SEC004 / SEC005 ---------------------------------------------------------------------------

@@ -5,10 +5,8 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import constant_str, in_service_code, is_literal, log_call
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
 from prodready.engine.secrets import secret_name
-from prodready.model import Category, Severity
+from prodready.plugin import Category, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _pieces
 
 # -- SEC018 ------------------------------------------------------------------------------------

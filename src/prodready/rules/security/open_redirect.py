@@ -5,10 +5,8 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import argument, is_literal
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
 from prodready.engine.taint import SAFE_REDIRECT_CHECK, URL_HOST_CHECK, report_deferred, sink_flow
-from prodready.model import Category, Severity
+from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _host_deciding
 
 # -- SEC015 ------------------------------------------------------------------------------------

@@ -5,10 +5,8 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import argument, constant_str, is_false, is_literal, keyword_value
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
 from prodready.engine.secrets import name_words
-from prodready.model import Category, Severity
+from prodready.plugin import Category, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _dev_settings_file, _module_value
 
 # -- SEC003 ------------------------------------------------------------------------------------

@@ -6,8 +6,6 @@ import ast
 import re
 
 from prodready.engine.analysis import constant_str, is_framework_source, is_script
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
 from prodready.engine.secrets import (
     CREDENTIAL_FORMAT_NAMES,
     CREDENTIAL_FORMATS,
@@ -17,7 +15,7 @@ from prodready.engine.secrets import (
     secret_name,
     url_credentials,
 )
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _contains, _dev_settings_file, _target_name
 
 # -- SEC002 ------------------------------------------------------------------------------------

@@ -7,10 +7,8 @@ import re
 from collections.abc import Iterator
 
 from prodready.engine.analysis import argument, dotted, has_star_kwargs, keyword_value
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
 from prodready.engine.taint import report_deferred, sink_flow
-from prodready.model import Category, Severity
+from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _MAX_DEPTH, Piece, _module_helper, _pieces, _safe_value
 
 

@@ -14,10 +14,8 @@ from prodready.engine.analysis import (
     is_literal,
     keyword_value,
 )
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
 from prodready.engine.taint import report_deferred, sink_flow
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _pieces
 
 # -- SEC016 ------------------------------------------------------------------------------------

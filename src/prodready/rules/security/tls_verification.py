@@ -5,10 +5,8 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import argument, constant_str, dotted, is_false
-from prodready.engine.python import PythonContext
-from prodready.engine.registry import python_rule
 from prodready.engine.secrets import name_words
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 
 # -- SEC009 ------------------------------------------------------------------------------------
 

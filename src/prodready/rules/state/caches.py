@@ -7,9 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from prodready.engine.analysis import argument, in_service_code, is_script, loaded_names
-from prodready.engine.python import ModuleEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.rules.state._shared import _state_root
 
 # -- STA002 ---------------------------------------------------------------------------------------

@@ -7,9 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from prodready.engine.analysis import argument, constant_str, dotted, loaded_names
-from prodready.engine.python import FunctionEnd, PythonContext
-from prodready.engine.registry import python_rule
-from prodready.model import Category, Confidence, Severity
+from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
 
 # -- STA004 ---------------------------------------------------------------------------------------
 
