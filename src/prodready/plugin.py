@@ -40,7 +40,14 @@ from prodready.engine.project import (
     ProjectContext,
     ProjectFacts,
 )
-from prodready.engine.python import ClassInfo, FunctionEnd, ModuleEnd, PythonContext, Scope
+from prodready.engine.python import (
+    ClassInfo,
+    FunctionEnd,
+    ModuleEnd,
+    ModuleMemo,
+    PythonContext,
+    Scope,
+)
 from prodready.engine.registry import RulePack, file_rule, project_rule, python_rule
 from prodready.engine.suppress import Suppression
 from prodready.model import Category, Confidence, FileKind, Rule, Severity
@@ -60,6 +67,7 @@ __all__ = [
     "KubernetesObject",
     "Manifests",
     "ModuleEnd",
+    "ModuleMemo",
     "ProjectContext",
     "ProjectFacts",
     "Pyproject",

@@ -21,6 +21,7 @@ from prodready.deps.inventory import Inventory, inventory
 from prodready.deps.manifests import is_generated, is_lock_file, project_dir
 from prodready.deps.model import Declaration, Locked
 from prodready.engine.project import ProjectContext, ProjectFacts
+from prodready.engine.python import ModuleMemo, PythonContext
 
 # -- evidence collected during the walk ---------------------------------------------------------
 
@@ -84,11 +85,7 @@ def _collect_guards(node: Any, ctx: Any) -> list[tuple[str, int]] | None:
     (or in its handler, a fallback), under ``if TYPE_CHECKING``/version or platform checks
     (``typing:``/``conditional:``), or inside a function (``lazy:``, loaded on first use)."""
     if isinstance(node, ast.If):
-        state = ctx.module_state
-        words = state.get("deps:guard-words")
-        if words is None:
-            words = state["deps:guard-words"] = any(w in ctx.source for w in _GUARD_WORDS)
-        if not words:
+        if not ctx.memo(_HAS_GUARD_WORDS):
             return None
         kind = _guard_kind(node.test)
         if kind is None:
@@ -130,7 +127,7 @@ def _collect_guards(node: Any, ctx: Any) -> list[tuple[str, int]] | None:
 
 def shared_guards(node: Any, ctx: Any) -> list[tuple[str, int]] | None:
     """``_collect_guards`` computed once per node for the rules that both need it."""
-    cache = ctx.module_state.setdefault("deps:guards", {})
+    cache = ctx.memo(_GUARDS)
     key = id(node)
     if key not in cache:
         cache[key] = _collect_guards(node, ctx)
@@ -153,10 +150,7 @@ def collect_strings(node: Any, ctx: Any) -> list[tuple[str, int]] | None:
         return None
     if ctx.facts.is_test:
         return None  # tests import what they use; their strings are mostly test data
-    cached = ctx.module_state.get("deps:strings")
-    if cached is None:
-        cached = ctx.module_state["deps:strings"] = _strings(ctx.source)
-    return list(cached) or None
+    return list(ctx.memo(_STRINGS)) or None
 
 
 def _strings(source: str) -> list[tuple[str, int]]:
@@ -506,3 +500,22 @@ def parse_release(text: str) -> Version | None:
 
 
 # -- DEP016 -------------------------------------------------------------------------------------
+
+
+def _has_guard_words(ctx: PythonContext) -> bool:
+    return any(word in ctx.source for word in _GUARD_WORDS)
+
+
+def _module_strings(ctx: PythonContext) -> list[tuple[str, int]]:
+    return _strings(ctx.source)
+
+
+def _no_guards(ctx: PythonContext) -> dict[int, list[tuple[str, int]] | None]:
+    return {}
+
+
+# Per-module values the collectors above share: whether any guard word occurs at all, the guards
+# found per node (both DEP rules ask), and the module names in strings.
+_HAS_GUARD_WORDS: ModuleMemo[bool] = ModuleMemo("deps:guard-words", _has_guard_words)
+_GUARDS: ModuleMemo[dict[int, list[tuple[str, int]] | None]] = ModuleMemo("deps:guards", _no_guards)
+_STRINGS: ModuleMemo[list[tuple[str, int]]] = ModuleMemo("deps:strings", _module_strings)

@@ -178,6 +178,10 @@ class ModuleFacts:
         """Code that runs inside a long-lived service process."""
         return bool(self.routes) or bool(self.frameworks & SERVICE_FRAMEWORKS)
 
+    def record(self) -> dict[str, Any]:
+        """What the cache keeps and the project rules read of the module."""
+        return self.to_dict()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "module": self.module,

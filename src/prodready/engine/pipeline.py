@@ -178,7 +178,7 @@ class FileAnalyzer:
             result.errors.append(ScanError(relpath, message))
             return [], []
         ctx = self.python.analyze(text, tree, judged, self.profile)
-        result.facts = ctx.facts.to_dict()
+        result.facts = ctx.facts.record()
         for crash in ctx.crashes:
             result.errors.append(_crash_error(relpath, crash))
         return ctx.findings, ctx.lines

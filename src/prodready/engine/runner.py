@@ -29,7 +29,8 @@ from prodready.engine.discovery import Discovery, matches_glob, resolve_target, 
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.lifetime import children_die_on_sigterm, exit_with_parent
 from prodready.engine.pipeline import FileAnalyzer, role_prefix, with_roles
-from prodready.engine.project import project_facts, run_project_rules
+from prodready.engine.project import project_facts
+from prodready.engine.project_run import run_project_rules
 from prodready.engine.records import FileResult, SourceFile, content_digest
 from prodready.engine.registry import Registry
 from prodready.model import (

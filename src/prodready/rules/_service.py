@@ -28,6 +28,7 @@ from prodready.plugin import (
     Confidence,
     Evidence,
     FileKind,
+    ModuleMemo,
     ProjectContext,
     ProjectFacts,
     PythonContext,
@@ -343,26 +344,31 @@ def _confidence(project: ProjectFacts) -> Confidence | None:
     return None if _deployed(project) else Confidence.LOW
 
 
+def _source_lowered(ctx: PythonContext) -> str:
+    return ctx.source.lower()
+
+
+# The module's source in lower case, computed once for all the rules here.
+_LOWERED: ModuleMemo[str] = ModuleMemo("service:lowered-source", _source_lowered)
+
+
 def _lowered(ctx: PythonContext) -> str:
-    """The module's source in lower case, computed once for all the rules here."""
-    key = "prodready.rules.project:lower"
-    lower: str | None = ctx.module_state.get(key)
-    if lower is None:
-        lower = ctx.module_state[key] = ctx.source.lower()
-    return lower
+    return ctx.memo(_LOWERED)
+
+
+def _present_marker_words(ctx: PythonContext) -> frozenset[str]:
+    lower = _lowered(ctx)
+    # Substring tests run in C; a regex alternation of the same words is slower.
+    return frozenset(word for word in _all_marker_words() if word in lower)
+
+
+# Which marker words of the project rules occur in the module: one pass over the source for all
+# of them, so that the rules' own searches run only where one of their words is.
+_MARKERS: ModuleMemo[frozenset[str]] = ModuleMemo("service:marker-words", _present_marker_words)
 
 
 def _marker_words(ctx: PythonContext) -> frozenset[str]:
-    """Which marker words of the project rules occur in the module: one pass over the source
-    for all of them, so that the rules' own searches run only where one of their words is."""
-    key = "prodready.rules.project:markers"
-    present: frozenset[str] | None = ctx.module_state.get(key)
-    if present is None:
-        lower = _lowered(ctx)
-        # Substring tests run in C; a regex alternation of the same words is slower.
-        found = {word for word in _all_marker_words() if word in lower}
-        present = ctx.module_state[key] = frozenset(found)
-    return present
+    return ctx.memo(_MARKERS)
 
 
 @functools.cache

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from prodready.engine.python.dispatch import Dispatch, PythonAnalyzer
 from prodready.engine.python.events import FunctionEnd, ModuleEnd
+from prodready.engine.python.memo import ModuleMemo
 from prodready.engine.python.module_context import PythonContext, RuleCrash, instance_type
 from prodready.engine.python.scopes import ClassInfo, FunctionNode, Scope
 
@@ -25,6 +26,7 @@ __all__ = [
     "FunctionEnd",
     "FunctionNode",
     "ModuleEnd",
+    "ModuleMemo",
     "PythonAnalyzer",
     "PythonContext",
     "RuleCrash",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from prodready.engine.facts import (
     BUILTIN_NAMES,
@@ -16,8 +16,11 @@ from prodready.engine.facts import (
     module_name_for,
 )
 from prodready.engine.location import RawFinding, node_location
+from prodready.engine.python.memo import ModuleMemo
 from prodready.engine.python.scopes import ClassInfo, Scope
 from prodready.model import Confidence, Profile, Rule, Severity
+
+_T = TypeVar("_T")
 
 
 class PythonContext:
@@ -47,6 +50,7 @@ class PythonContext:
         self.findings: list[RawFinding] = []
         self.crashes: list[RuleCrash] = []
         self.module_state: dict[str, Any] = {}  # per-rule private state for the module
+        self._memo: dict[ModuleMemo[Any], Any] = {}  # typed per-module values (see ``memo``)
         self._lines: list[str] | None = None
         self._parents: dict[int, ast.AST] | None = None
         # The qualified name of one expression known in advance: the walker, having named the
@@ -80,6 +84,15 @@ class PythonContext:
         first = lines[0].encode()[column:].decode("utf-8", "replace")
         last = lines[-1].encode()[:end_column].decode("utf-8", "replace")
         return "\n".join([first, *lines[1:-1], last])
+
+    def memo(self, slot: ModuleMemo[_T]) -> _T:
+        """The module's value for ``slot``, computed by the slot on first use."""
+        store = self._memo
+        if slot in store:
+            value: _T = store[slot]
+            return value
+        computed = store[slot] = slot.compute(self)
+        return computed
 
     # -- walk state -------------------------------------------------------------------------
     @property
