@@ -16,16 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from prodready.engine.documents import DocumentError, FileContext, parse_document
-from prodready.engine.location import Location, RawFinding
+from prodready.engine.findings import SourceText, build_findings
+from prodready.engine.location import RawFinding
 from prodready.engine.python import PythonAnalyzer, RuleCrash
-from prodready.engine.records import FileResult, SourceFile, content_digest, fingerprint
-from prodready.engine.secrets import redact
-from prodready.engine.suppress import (
-    Suppression,
-    find_suppressions,
-    python_comments,
-    suppression_for,
-)
+from prodready.engine.records import FileResult, SourceFile, content_digest
+from prodready.engine.suppress import Suppression
 from prodready.model import FileKind, Finding, Profile, Rule, ScanError
 
 RECURSION_LIMIT = 20_000
@@ -215,15 +210,13 @@ class FileAnalyzer:
         kind: FileKind,
         errors: list[ScanError],
     ) -> list[Finding]:
-        suppressions: dict[int, Suppression] = {}
-        if _mentions_prodready(lines):
-            comments = python_comments("\n".join(lines)) if kind is FileKind.PYTHON else None
-            suppressions = find_suppressions(lines, comments)
+        text = SourceText(lines, kind is FileKind.PYTHON)
         kept = [
             item
             for item in raw
-            if not _suppressed(suppressions, item.rule, item.location.line, item.location.end_line)
+            if not text.suppressed(item.rule, item.location.line, item.location.end_line)
         ]
+        suppressions = text.suppressions()
         if suppressions and self.event_rules:
             for suppression in suppressions.values():
                 self._judge(suppression)
@@ -238,7 +231,9 @@ class FileAnalyzer:
                         message = f"internal error in rule {rule.code}: {exc!r}"
                         errors.append(ScanError(relpath, message, suppression.line))
             kept.extend(ctx.findings)
-        return _to_findings(kept, lines, relpath)
+        # Sorted first: the order numbers repetitions of the same text, so it must be stable.
+        kept.sort(key=lambda r: (r.location.line, r.location.column, r.rule.code))
+        return build_findings(kept, lines, relpath)
 
     def _judge(self, suppression: Suppression) -> None:
         """Record the codes of a suppression that name no rule, and the selected rules it
@@ -301,75 +296,9 @@ class _KnownRules:
 _CODE_SHAPE = re.compile(r"^[A-Z][A-Z0-9]*[0-9]$")
 
 
-def _mentions_prodready(lines: list[str]) -> bool:
-    return any("prodready" in line for line in lines)
-
-
-def _suppressed(suppressions: dict[int, Suppression], rule: Rule, line: int, end: int) -> bool:
-    if not suppressions:
-        return False
-    found = suppression_for(suppressions, rule.code, rule.name, line, end)
-    if found is None:
-        return False
-    found.used.add(rule.code)
-    return True
-
-
 def _crash_error(relpath: str, crash: RuleCrash) -> ScanError:
     return ScanError(relpath, str(crash), crash.line)
 
 
 def _line_of_offset(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
-
-
-def span_text(lines: list[str], location: Location) -> str:
-    """The source text a location covers."""
-    first = location.line - 1
-    last = location.end_line - 1
-    if first >= len(lines) or first < 0:
-        return ""
-    if first == last:
-        return lines[first][location.column - 1 : location.end_column - 1]
-    parts = [lines[first][location.column - 1 :]]
-    parts.extend(lines[first + 1 : min(last, len(lines))])
-    if last < len(lines):
-        parts.append(lines[last][: location.end_column - 1])
-    return "\n".join(parts)
-
-
-def _to_findings(raw: list[RawFinding], lines: list[str], relpath: str) -> list[Finding]:
-    raw.sort(key=lambda r: (r.location.line, r.location.column, r.rule.code))
-    seen: dict[tuple[str, str], int] = {}
-    findings: list[Finding] = []
-    # Any finding on a line with a credential would echo it: mask them all, in every field,
-    # and fingerprint the masked text (stable, and not a hash of the bare secret).
-    secrets = [item.secret for item in raw if item.secret]
-    for item in raw:
-        rule = item.rule
-        location = item.location
-        normalised = " ".join(redact(span_text(lines, location), secrets).split())
-        occurrence = seen.get((rule.code, normalised), 0)
-        seen[(rule.code, normalised)] = occurrence + 1
-        line_text = lines[location.line - 1] if 0 < location.line <= len(lines) else ""
-        findings.append(
-            Finding(
-                rule=rule.code,
-                name=rule.name,
-                category=rule.category,
-                severity=item.severity or rule.severity,
-                confidence=item.confidence or rule.confidence,
-                path=relpath,
-                line=location.line,
-                column=location.column,
-                end_line=location.end_line,
-                end_column=location.end_column,
-                message=redact(item.message, secrets),
-                fingerprint=fingerprint(rule.code, relpath, normalised, occurrence),
-                cwe=rule.cwe,
-                fix=redact(item.fix or rule.fix or "", secrets) or None,
-                docs=rule.docs_url,
-                snippet=redact(line_text.strip(), secrets)[:240],
-            )
-        )
-    return findings

@@ -10,15 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prodready.engine.findings import SourceText, build_findings, line_extent
+from prodready.engine.location import RawFinding
 from prodready.engine.project import ProjectContext, ProjectFacts, _Report
-from prodready.engine.records import fingerprint
-from prodready.engine.secrets import redact
-from prodready.engine.suppress import (
-    Suppression,
-    find_suppressions,
-    python_comments,
-    suppression_for,
-)
 from prodready.model import Config, Finding, Rule, ScanError
 
 
@@ -60,48 +54,32 @@ def _prefixed_paths(value: Any, prefix: str) -> Any:
 
 
 def _findings(reports: list[_Report], root: Path, prefix: str = "") -> list[Finding]:
-    lines_of: dict[str, list[str]] = {}
-    findings: list[Finding] = []
-    seen: dict[tuple[str, str, str], int] = {}
-    suppressions_of: dict[str, dict[int, Suppression]] = {}
+    """The findings of the reports, through the same factory as those of file rules. Each
+    report points at its line's non-blank extent; each file is read, and its suppressions
+    found, once."""
+    texts: dict[str, SourceText] = {}
+    kept: dict[str, list[RawFinding]] = {}  # by file, each in the order reported
     for report in reports:
-        lines = lines_of.get(report.path)
-        if lines is None:
-            lines = lines_of[report.path] = _read_lines(root / report.path)
-        text = lines[report.line - 1] if report.line <= len(lines) else ""
-        if report.path not in suppressions_of:  # once per file: reports per file can be many
-            suppressions_of[report.path] = _suppressions(lines, report.path)
-        if _suppressed(suppressions_of[report.path], report):
+        text = texts.get(report.path)
+        if text is None:
+            lines = _read_lines(root / report.path)
+            text = texts[report.path] = SourceText(lines, report.path.endswith(".py"))
+        if text.suppressed(report.rule, report.line, report.line):
             continue
-        shown = redact(text)  # a credential on the line is shown masked, as for file rules
-        normalised = " ".join(shown.split())
-        key = (report.rule.code, report.path, normalised)
-        occurrence = seen.get(key, 0)
-        seen[key] = occurrence + 1
-        stripped = text.strip()
-        column = len(text) - len(text.lstrip()) + 1
-        findings.append(
-            Finding(
-                rule=report.rule.code,
-                name=report.rule.name,
-                category=report.rule.category,
-                severity=report.severity or report.rule.severity,
-                confidence=report.confidence or report.rule.confidence,
-                path=prefix + report.path,
-                line=report.line,
-                column=column if stripped else 1,
-                end_line=report.line,
-                end_column=len(text.rstrip()) + 1 if stripped else 1,
-                message=report.message,
-                fingerprint=fingerprint(
-                    report.rule.code, prefix + report.path, normalised, occurrence
-                ),
-                cwe=report.rule.cwe,
-                fix=report.fix or report.rule.fix,
-                docs=report.rule.docs_url,
-                snippet=shown.strip()[:240],
+        location = line_extent(text.lines, report.line)
+        kept.setdefault(report.path, []).append(
+            RawFinding(
+                report.rule,
+                location,
+                report.message,
+                report.fix,
+                report.severity,
+                report.confidence,
             )
         )
+    findings: list[Finding] = []
+    for path, raw in kept.items():
+        findings.extend(build_findings(raw, texts[path].lines, prefix + path))
     return findings
 
 
@@ -110,15 +88,3 @@ def _read_lines(path: Path) -> list[str]:
         return path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return []
-
-
-def _suppressions(lines: list[str], path: str) -> dict[int, Suppression]:
-    if not any("prodready" in line for line in lines):
-        return {}
-    comments = python_comments("\n".join(lines)) if path.endswith(".py") else None
-    return find_suppressions(lines, comments)
-
-
-def _suppressed(suppressions: dict[int, Suppression], report: _Report) -> bool:
-    rule = report.rule
-    return suppression_for(suppressions, rule.code, rule.name, report.line, report.line) is not None
