@@ -7,20 +7,30 @@ from dataclasses import dataclass
 
 from prodready.engine.analysis.literals import dotted
 from prodready.engine.analysis.walking import walk_body
-from prodready.engine.python import FunctionNode, PythonContext
+from prodready.engine.python import FunctionNode, ModuleMemo, PythonContext
 
 
 def module_functions(ctx: PythonContext) -> dict[str, FunctionNode]:
     """The functions defined at the top level of the module, by name (once per module)."""
-    functions: dict[str, FunctionNode] | None = ctx.module_state.get("analysis:functions")
-    if functions is None:
-        functions = {
-            node.name: node
-            for node in ctx.tree.body
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        }
-        ctx.module_state["analysis:functions"] = functions
-    return functions
+    return ctx.memo(_FUNCTIONS)
+
+
+def _top_level_functions(ctx: PythonContext) -> dict[str, FunctionNode]:
+    return {
+        node.name: node
+        for node in ctx.tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+_FUNCTIONS: ModuleMemo[dict[str, FunctionNode]] = ModuleMemo(
+    "analysis:functions", _top_level_functions
+)
+# Once per function, by id(function): what its returned calls build; how values move in it.
+_FACTORY_CALLS: ModuleMemo[dict[int, frozenset[str]]] = ModuleMemo(
+    "analysis:factory-calls", lambda _: {}
+)
+_FLOW: ModuleMemo[dict[int, FunctionFlow]] = ModuleMemo("analysis:flow", lambda _: {})
 
 
 def module_function(call: ast.Call, ctx: PythonContext) -> FunctionNode | None:
@@ -45,7 +55,7 @@ def factory_calls(function: FunctionNode, ctx: PythonContext) -> frozenset[str]:
     is shared, not handed over, and does not count: ``def get_db(): if "db" not in g: g.db =
     connect(); return g.db`` returns the request's shared connection.
     """
-    cache: dict[int, frozenset[str]] = ctx.module_state.setdefault("analysis:factory-calls", {})
+    cache = ctx.memo(_FACTORY_CALLS)
     known = cache.get(id(function))
     if known is not None:
         return known
@@ -91,7 +101,7 @@ class FunctionFlow:
 
 def function_flow(function: FunctionNode, ctx: PythonContext) -> FunctionFlow:
     """The :class:`FunctionFlow` of a function, computed once per module."""
-    cache: dict[int, FunctionFlow] = ctx.module_state.setdefault("analysis:flow", {})
+    cache = ctx.memo(_FLOW)
     flow = cache.get(id(function))
     if flow is not None:
         return flow

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis.literals import dotted
-from prodready.engine.python import PythonContext
+from prodready.engine.python import ModuleMemo, PythonContext
 
 _SCRIPT_FILES = frozenset({"manage.py", "setup.py", "noxfile.py", "fabfile.py", "conftest.py"})
 
@@ -41,10 +41,12 @@ def is_script(ctx: PythonContext) -> bool:
         return False
     if facts.has_main_guard:
         return True
-    runs = ctx.module_state.get("analysis:runs-at-import")
-    if runs is None:  # a property of the whole tree: computed once per module
-        runs = ctx.module_state["analysis:runs-at-import"] = _runs_at_import(ctx.tree)
-    return bool(runs)
+    return ctx.memo(_RUNS_AT_IMPORT)  # a property of the whole tree: computed once per module
+
+
+_RUNS_AT_IMPORT: ModuleMemo[bool] = ModuleMemo(
+    "analysis:runs-at-import", lambda ctx: _runs_at_import(ctx.tree)
+)
 
 
 _SCRIPT_ENTRY_CALLS = frozenset({"asyncio.run", "trio.run", "anyio.run", "main", "async_main"})

@@ -49,8 +49,8 @@ class PythonContext:
         self.rule: Rule | None = None  # the rule being run (set by the engine)
         self.findings: list[RawFinding] = []
         self.crashes: list[RuleCrash] = []
-        self.module_state: dict[str, Any] = {}  # per-rule private state for the module
         self._memo: dict[ModuleMemo[Any], Any] = {}  # typed per-module values (see ``memo``)
+        self._module_rule_state: dict[str, Any] = {}  # rule code -> its state for the module
         self._lines: list[str] | None = None
         self._parents: dict[int, ast.AST] | None = None
         # The qualified name of one expression known in advance: the walker, having named the
@@ -88,11 +88,11 @@ class PythonContext:
     def memo(self, slot: ModuleMemo[_T]) -> _T:
         """The module's value for ``slot``, computed by the slot on first use."""
         store = self._memo
-        if slot in store:
-            value: _T = store[slot]
-            return value
-        computed = store[slot] = slot.compute(self)
-        return computed
+        value = store.get(slot, _MISSING)  # one lookup on the hot path: helpers ask per node
+        if value is _MISSING:
+            value = store[slot] = slot.compute(self)
+        found: _T = value
+        return found
 
     # -- walk state -------------------------------------------------------------------------
     @property
@@ -109,16 +109,18 @@ class PythonContext:
     def in_async(self) -> bool:
         return self.function is not None and self.function.is_async
 
-    def rule_state(self, default: Callable[[], Any], *, module: bool = False) -> Any:
+    def rule_state(self, default: Callable[[], _T], *, module: bool = False) -> _T:
         """Private state of the running rule for the current function, or for the whole module
-        (``module=True``, or outside any function)."""
+        (``module=True``, or outside any function); ``default()`` makes it on first use, and
+        its type is the state's type (``ctx.rule_state(list[ast.Call])``)."""
         assert self.rule is not None
         scope = None if module else self.function
-        store = scope.state if scope is not None else self.module_state
+        store = scope.state if scope is not None else self._module_rule_state
         code = self.rule.code
         if code not in store:
             store[code] = default()
-        return store[code]
+        state: _T = store[code]
+        return state
 
     def parents(self) -> dict[int, ast.AST]:
         """``id(node)`` -> parent node, for the whole module.

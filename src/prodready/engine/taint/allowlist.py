@@ -18,7 +18,7 @@ import ast
 from collections.abc import Callable, Iterator, Sequence
 
 from prodready.engine.analysis import dotted
-from prodready.engine.python import PythonContext
+from prodready.engine.python import ModuleMemo, PythonContext
 
 Position = tuple[int, int]
 Region = tuple[Position, Position]  # [start, end) in (line, column) order
@@ -39,6 +39,21 @@ _ENUM_ATTRIBUTES = frozenset({"__members__", "_value2member_map_", "_member_map_
 _EXITING_CALLS = frozenset({"abort", "exit", "_exit", "fail", "quit", "error_404", "http_error"})
 
 
+# Computed once per function (or scope), keyed by id(node): (id(function), kind) -> regions;
+# the names bound in a function and their values; where each name is rebound; the names
+# modified in place.
+_ALLOW_LISTED: ModuleMemo[dict[tuple[int, str], AllowListed]] = ModuleMemo(
+    "allowlist:regions", lambda _: {}
+)
+_BINDINGS: ModuleMemo[dict[int, dict[str, list[ast.AST]]]] = ModuleMemo(
+    "allowlist:bindings", lambda _: {}
+)
+_REBINDINGS: ModuleMemo[dict[int, dict[str, list[Position]]]] = ModuleMemo(
+    "allowlist:rebindings", lambda _: {}
+)
+_MUTATED: ModuleMemo[dict[int, frozenset[str]]] = ModuleMemo("allowlist:mutated", lambda _: {})
+
+
 def allow_listed(
     function: ast.AST,
     ctx: PythonContext,
@@ -51,7 +66,7 @@ def allow_listed(
     ``subjects`` names what a check of an expression proves safe (by default, ``x`` for
     ``x in C`` and nothing for ``f(x) in C``); a sink can pass its own -- for a URL sink, a
     check of ``urlparse(url).hostname`` proves ``url`` safe."""
-    cache: dict[tuple[int, str], AllowListed] = ctx.module_state.setdefault("allowlist:regions", {})
+    cache = ctx.memo(_ALLOW_LISTED)
     cached = cache.get((id(function), kind))
     if cached is not None:
         return cached
@@ -322,9 +337,7 @@ def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
 def _function_bindings(function: ast.AST, ctx: PythonContext) -> dict[str, list[ast.AST]]:
     """Names bound in a function (parameters included) and the values bound (the binding
     statement when the value is not a plain expression)."""
-    cache: dict[int, dict[str, list[ast.AST]]] = ctx.module_state.setdefault(
-        "allowlist:bindings", {}
-    )
+    cache = ctx.memo(_BINDINGS)
     cached = cache.get(id(function))
     if cached is not None:
         return cached
@@ -364,9 +377,7 @@ def _function_bindings(function: ast.AST, ctx: PythonContext) -> dict[str, list[
 def _rebindings(function: ast.AST, ctx: PythonContext) -> dict[str, list[Position]]:
     """Where each name gets a new value in the function: after the assigned value is
     evaluated (``x = x.lower()`` still reads the checked ``x``)."""
-    cache: dict[int, dict[str, list[Position]]] = ctx.module_state.setdefault(
-        "allowlist:rebindings", {}
-    )
+    cache = ctx.memo(_REBINDINGS)
     cached = cache.get(id(function))
     if cached is not None:
         return cached
@@ -398,7 +409,7 @@ def _rebindings(function: ast.AST, ctx: PythonContext) -> dict[str, list[Positio
 def _mutated_names(scope: ast.AST, ctx: PythonContext) -> frozenset[str]:
     """Names modified in place within ``scope`` (``C[k] = v``, ``del C[k]``, ``C.add(x)``,
     ``C |= {...}``) or aliased (``alias = C``: the alias may be modified)."""
-    cache: dict[int, frozenset[str]] = ctx.module_state.setdefault("allowlist:mutated", {})
+    cache = ctx.memo(_MUTATED)
     cached = cache.get(id(scope))
     if cached is not None:
         return cached
@@ -467,9 +478,10 @@ def _enum_base(base: ast.expr, ctx: PythonContext) -> bool:
     return name.rsplit(".", 1)[-1].endswith(_ENUM_BASE_SUFFIXES)
 
 
+_MODULE: ModuleMemo[_ModuleFacts] = ModuleMemo(
+    "allowlist:module", lambda ctx: _ModuleFacts(ctx.tree, ctx)
+)
+
+
 def _module(ctx: PythonContext) -> _ModuleFacts:
-    facts: _ModuleFacts | None = ctx.module_state.get("allowlist:module")
-    if facts is None:
-        facts = _ModuleFacts(ctx.tree, ctx)
-        ctx.module_state["allowlist:module"] = facts
-    return facts
+    return ctx.memo(_MODULE)

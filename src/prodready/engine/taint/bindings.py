@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.python import ClassInfo, PythonContext, Scope
+from prodready.engine.python import ClassInfo, ModuleMemo, PythonContext, Scope
 
 
 def synthetic_scope(
@@ -70,10 +70,15 @@ def precedes(node: ast.AST, limit: tuple[int, int]) -> bool:
     return position is None or position < limit
 
 
+# id(function) -> its bindings; id(function) -> its own nodes
+_BINDINGS: ModuleMemo[dict[int, BindingMap]] = ModuleMemo("taint:bindings", lambda _: {})
+_OWN_NODES: ModuleMemo[dict[int, list[ast.AST]]] = ModuleMemo("taint:own-nodes", lambda _: {})
+
+
 def function_bindings(function: ast.AST, ctx: PythonContext) -> BindingMap:
     """Every binding of a name in a function's own body, in source order: the value bound
     (for loops: the iterable, ``with``: the context manager) or ``_UNKNOWN``."""
-    cache: dict[int, BindingMap] = ctx.module_state.setdefault("taint:bindings", {})
+    cache = ctx.memo(_BINDINGS)
     cached = cache.get(id(function))
     if cached is not None:
         return cached
@@ -155,7 +160,7 @@ def built_from(names: set[str], bindings: BindingMap) -> set[str]:
 
 def own_nodes(function: ast.AST, ctx: PythonContext) -> list[ast.AST]:
     """The nodes of a function body, not of the functions nested in it (once per function)."""
-    cache: dict[int, list[ast.AST]] = ctx.module_state.setdefault("taint:own-nodes", {})
+    cache = ctx.memo(_OWN_NODES)
     cached = cache.get(id(function))
     if cached is not None:
         return cached

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.python import PythonContext
+from prodready.engine.python import ModuleMemo, PythonContext
 
 
 def positional_parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, int]:
@@ -13,27 +13,30 @@ def positional_parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> d
     return {name: position for position, name in enumerate(names)}
 
 
-def module_call_sites(
-    ctx: PythonContext,
-) -> dict[str, list[tuple[ast.Call, tuple[ast.AST, ...]]]]:
+CallSites = dict[str, list[tuple[ast.Call, tuple[ast.AST, ...]]]]
+
+
+def module_call_sites(ctx: PythonContext) -> CallSites:
     """Calls of plain names in the module, with the defs/classes around each."""
-    cached: dict[str, list[tuple[ast.Call, tuple[ast.AST, ...]]]] | None = ctx.module_state.get(
-        "taint:calls"
-    )
-    if cached is None:
-        cached = {}
-        stack: list[tuple[ast.AST, tuple[ast.AST, ...]]] = [
-            (node, ()) for node in reversed(ctx.tree.body)
-        ]
-        while stack:
-            node, chain = stack.pop()
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                cached.setdefault(node.func.id, []).append((node, chain))
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                chain = (*chain, node)
-            stack.extend((child, chain) for child in ast.iter_child_nodes(node))
-        ctx.module_state["taint:calls"] = cached
-    return cached
+    return ctx.memo(_CALL_SITES)
+
+
+def _call_sites(ctx: PythonContext) -> CallSites:
+    found: CallSites = {}
+    stack: list[tuple[ast.AST, tuple[ast.AST, ...]]] = [
+        (node, ()) for node in reversed(ctx.tree.body)
+    ]
+    while stack:
+        node, chain = stack.pop()
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            found.setdefault(node.func.id, []).append((node, chain))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            chain = (*chain, node)
+        stack.extend((child, chain) for child in ast.iter_child_nodes(node))
+    return found
+
+
+_CALL_SITES: ModuleMemo[CallSites] = ModuleMemo("taint:calls", _call_sites)
 
 
 def argument_for(

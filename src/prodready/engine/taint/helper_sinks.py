@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prodready.engine.analysis import module_functions
-from prodready.engine.python import PythonContext
+from prodready.engine.python import ModuleMemo, PythonContext
 from prodready.engine.taint.bindings import synthetic_scope
 from prodready.engine.taint.call_sites import argument_for, module_call_sites, positional_parameters
 from prodready.engine.taint.propagation import Report, Source, Tracer, tainted
@@ -23,6 +23,10 @@ class _PendingSink:
     report: Report
     sanitizers: frozenset[str]
     web_only: bool
+
+
+# rule code -> the sinks of that rule waiting for callers (reported at ModuleEnd)
+_PENDING: ModuleMemo[dict[str, list[_PendingSink]]] = ModuleMemo("taint:pending", lambda _: {})
 
 
 def sink_flow(
@@ -52,8 +56,7 @@ def sink_flow(
     for value in candidates:
         tracer.run(value)
     if tracer.reached:
-        pending: dict[str, list[_PendingSink]] = ctx.module_state.setdefault("taint:pending", {})
-        pending.setdefault(ctx.rule.code, []).append(
+        ctx.memo(_PENDING).setdefault(ctx.rule.code, []).append(
             _PendingSink(ctx, helper, frozenset(tracer.reached), report, sanitizers, web_only)
         )
     return False
@@ -62,7 +65,7 @@ def sink_flow(
 def report_deferred(ctx: PythonContext) -> None:
     """Report the running rule's sinks in helpers that a caller in this module feeds with
     external data (see :func:`sink_flow`). Call it from the rule's ``ModuleEnd``."""
-    pending: dict[str, list[_PendingSink]] = ctx.module_state.get("taint:pending", {})
+    pending = ctx.memo(_PENDING)
     if ctx.rule is None or not pending.get(ctx.rule.code):
         return
     saved = ctx.function

@@ -7,7 +7,7 @@ import ast
 from collections.abc import Callable
 
 from prodready.engine.analysis import module_function
-from prodready.engine.python import PythonContext
+from prodready.engine.python import ModuleMemo, PythonContext
 from prodready.engine.taint.allowlist import AllowListed, is_allow_listed
 from prodready.engine.taint.bindings import (
     ENTRY_VALUE,
@@ -251,6 +251,10 @@ class Tracer:
         return _returned_source(helper, self.ctx, self.sanitizers, self.web_only)
 
 
+# (id(helper), sanitizers, web_only) -> the external data the helper reads and returns
+_RETURNED_READS: ModuleMemo[dict[object, Source | None]] = ModuleMemo("taint:reads", lambda _: {})
+
+
 def _returned_source(
     helper: ast.FunctionDef | ast.AsyncFunctionDef,
     ctx: PythonContext,
@@ -260,7 +264,7 @@ def _returned_source(
     """External data a helper reads itself and returns (``def next_url(): return
     request.args.get("next")``), computed once per helper and sink kind."""
     key = (id(helper), sanitizers, web_only)
-    summaries: dict[object, Source | None] = ctx.module_state.setdefault("taint:reads", {})
+    summaries = ctx.memo(_RETURNED_READS)
     if key in summaries:
         return summaries[key]
     summaries[key] = None  # recursion guard

@@ -8,7 +8,7 @@ import ast
 import re
 
 from prodready.engine.analysis import dotted
-from prodready.engine.python import PythonContext
+from prodready.engine.python import ModuleMemo, PythonContext
 from prodready.engine.taint.allowlist import AllowListed, allow_listed
 from prodready.engine.taint.bindings import (
     BindingMap,
@@ -106,6 +106,10 @@ def segment_parameter(name: str, ctx: PythonContext) -> bool:
     return f"<string:{name}>" in path or re.search(rf"<string\([^)]*\):{name}>", path) is not None
 
 
+# (id(function), markers) -> the names the function's checks guard
+_GUARDED: ModuleMemo[dict[object, frozenset[str]]] = ModuleMemo("taint:guards", lambda _: {})
+
+
 def guarded_names(
     function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]
 ) -> frozenset[str]:
@@ -116,7 +120,7 @@ def guarded_names(
     markers = sanitizers & _GUARD_MARKERS
     if not markers:
         return frozenset()
-    cache: dict[object, frozenset[str]] = ctx.module_state.setdefault("taint:guards", {})
+    cache = ctx.memo(_GUARDED)
     key = (id(function), markers)
     cached = cache.get(key)
     if cached is not None:

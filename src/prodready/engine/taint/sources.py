@@ -7,7 +7,7 @@ import ast
 
 from prodready.engine.analysis import dotted
 from prodready.engine.facts import Route
-from prodready.engine.python import PythonContext, Scope
+from prodready.engine.python import ModuleMemo, PythonContext, Scope
 from prodready.engine.taint.call_sites import module_call_sites
 
 # Attributes of a request object that carry client-controlled data (Flask/Werkzeug, Django,
@@ -175,19 +175,22 @@ def client_route(scope: Scope, ctx: PythonContext) -> Route | None:
     return scope.route
 
 
+def _module_enum_classes(ctx: PythonContext) -> frozenset[str]:
+    return frozenset(
+        node.name
+        for node in ctx.tree.body
+        if isinstance(node, ast.ClassDef)
+        and any((dotted(base) or "").endswith("Enum") for base in node.bases)
+    )
+
+
+_ENUM_CLASSES: ModuleMemo[frozenset[str]] = ModuleMemo("taint:enums", _module_enum_classes)
+
+
 def _enum_classes(ctx: PythonContext) -> frozenset[str]:
     """Classes of this module derived from ``Enum``: a parameter of such a type is one of
     their constant values."""
-    cached: frozenset[str] | None = ctx.module_state.get("taint:enums")
-    if cached is None:
-        cached = frozenset(
-            node.name
-            for node in ctx.tree.body
-            if isinstance(node, ast.ClassDef)
-            and any((dotted(base) or "").endswith("Enum") for base in node.bases)
-        )
-        ctx.module_state["taint:enums"] = cached
-    return cached
+    return ctx.memo(_ENUM_CLASSES)
 
 
 def _chain_root(expr: ast.AST) -> tuple[ast.AST, str | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import dotted, function_flow
-from prodready.engine.python import PythonContext
+from prodready.engine.python import ModuleMemo, PythonContext
 from prodready.engine.taint.allowlist import is_allow_listed
 from prodready.engine.taint.sanitizers import (
     HASH_PREFIXES,
@@ -16,6 +16,9 @@ from prodready.engine.taint.sanitizers import (
     allowed_regions,
     guarded_names,
 )
+
+# (id(function), sanitizers) -> positions of the parameters that reach the return value
+_SUMMARIES: ModuleMemo[dict[object, list[int]]] = ModuleMemo("taint:summaries", lambda _: {})
 
 
 def returned_parameters(
@@ -29,8 +32,8 @@ def returned_parameters(
     assignments backwards from its ``return`` statements; names the function checks (an
     allow-list, or the checks the sink's markers ask for) do not flow.
     """
-    key = ("taint:summary", id(function), sanitizers)
-    summaries: dict[object, list[int]] = ctx.module_state.setdefault("taint:summaries", {})
+    key = (id(function), sanitizers)
+    summaries = ctx.memo(_SUMMARIES)
     if key in summaries:
         return summaries[key]
     summaries[key] = []  # recursion guard

@@ -13,7 +13,15 @@ from prodready.engine.analysis import (
     is_framework_source,
     keyword_value,
 )
-from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.rules.api_contract._shared import _status_code
 
 # -- API004 ---------------------------------------------------------------------------------------
@@ -80,6 +88,10 @@ class _ErrorPayload:
         return frozenset(_KEY_FAMILY.get(key, key) for key in keys)
 
 
+# The error responses of the module's handlers, compared at ModuleEnd.
+_ERROR_PAYLOADS: ModuleMemo[list[_ErrorPayload]] = ModuleMemo("API004:payloads", lambda _: [])
+
+
 @python_rule(
     code="API004",
     name="inconsistent-error-shape",
@@ -138,8 +150,7 @@ def inconsistent_error_shape(node: ast.AST, ctx: PythonContext) -> None:
         return
     payload = _returned_error(node, ctx) if isinstance(node, ast.Return) else _error_call(node, ctx)
     if payload is not None:
-        found: list[_ErrorPayload] = ctx.module_state.setdefault("API004", [])
-        found.append(payload)
+        ctx.memo(_ERROR_PAYLOADS).append(payload)
 
 
 def _error_call(node: ast.AST, ctx: PythonContext) -> _ErrorPayload | None:
@@ -187,7 +198,7 @@ def _returned_error(node: ast.Return, ctx: PythonContext) -> _ErrorPayload | Non
 
 
 def _judge_error_shapes(ctx: PythonContext) -> None:
-    found: list[_ErrorPayload] = ctx.module_state.get("API004", [])
+    found = ctx.memo(_ERROR_PAYLOADS)
     if len(found) < 2 or not in_service_code(ctx):
         return
     shapes = Counter(payload.message_keys for payload in found)

@@ -11,6 +11,7 @@ from prodready.plugin import (
     Category,
     Confidence,
     FunctionEnd,
+    ModuleMemo,
     PythonContext,
     Scope,
     Severity,
@@ -346,15 +347,20 @@ def _is_schema_class(name: str, ctx: PythonContext) -> bool:
     """A class defined in this module on a validating base (``class OrderIn(BaseModel)``)."""
     if "." in name:
         return bool(re.search(r"schema|serializer|dto|validator|forms", name.rsplit(".", 1)[0]))
-    classes: dict[str, bool] | None = ctx.module_state.get("API001:classes")
-    if classes is None:
-        classes = {}
-        for statement in ctx.tree.body:
-            if isinstance(statement, ast.ClassDef):
-                bases = [dotted(base) or "" for base in statement.bases]
-                classes[statement.name] = any(b.endswith(_MODEL_BASES) for b in bases)
-        ctx.module_state["API001:classes"] = classes
-    return classes.get(name, False)
+    return ctx.memo(_SCHEMA_CLASSES).get(name, False)
+
+
+def _module_classes(ctx: PythonContext) -> dict[str, bool]:
+    """The classes of the module: name -> derived from a validating base."""
+    classes: dict[str, bool] = {}
+    for statement in ctx.tree.body:
+        if isinstance(statement, ast.ClassDef):
+            bases = [dotted(base) or "" for base in statement.bases]
+            classes[statement.name] = any(b.endswith(_MODEL_BASES) for b in bases)
+    return classes
+
+
+_SCHEMA_CLASSES: ModuleMemo[dict[str, bool]] = ModuleMemo("API001:classes", _module_classes)
 
 
 def _client_error_path(

@@ -18,6 +18,7 @@ from prodready.plugin import (
     Confidence,
     FunctionEnd,
     ModuleEnd,
+    ModuleMemo,
     PythonContext,
     Severity,
     python_rule,
@@ -61,6 +62,9 @@ class _Versioning:
         self.html: set[str] = set()  # handlers (function names) that render pages
 
 
+_VERSIONING: ModuleMemo[_Versioning] = ModuleMemo("API003:versioning", lambda _: _Versioning())
+
+
 @python_rule(
     code="API003",
     name="route-without-version-prefix",
@@ -101,7 +105,7 @@ def route_without_version_prefix(node: ast.AST, ctx: PythonContext) -> None:
     """
     if ctx.profile.exposure != "public" or ctx.facts.is_test or is_example_code(ctx):
         return
-    state: _Versioning = ctx.module_state.setdefault("API003", _Versioning())
+    state = ctx.memo(_VERSIONING)
     if isinstance(node, ast.Call):
         _record_versioning_call(node, state)
     elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):

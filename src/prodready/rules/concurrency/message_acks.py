@@ -17,6 +17,7 @@ from prodready.plugin import (
     Confidence,
     FunctionEnd,
     ModuleEnd,
+    ModuleMemo,
     PythonContext,
     Severity,
     python_rule,
@@ -243,12 +244,12 @@ def consumer_auto_ack_before_processing(node: ast.AST, ctx: PythonContext) -> No
     )
 
 
+_MENTIONS_ACK: ModuleMemo[bool] = ModuleMemo("CON005:ack", lambda ctx: "ack(" in ctx.source)
+
+
 def _check_early_ack(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> None:
     scope = ctx.function
-    gate = ctx.module_state.get("CON005:ack")
-    if gate is None:
-        gate = ctx.module_state["CON005:ack"] = "ack(" in ctx.source
-    if scope is None or not gate:
+    if scope is None or not ctx.memo(_MENTIONS_ACK):
         return
     params = {param.arg for param in scope.params}
     body = node.body

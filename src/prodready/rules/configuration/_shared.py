@@ -6,7 +6,7 @@ import ast
 import re
 
 from prodready.engine.analysis import in_service_code, is_framework_source, is_script
-from prodready.plugin import PythonContext
+from prodready.plugin import ModuleMemo, PythonContext
 
 # -- shared -----------------------------------------------------------------------------------
 
@@ -19,11 +19,15 @@ _DEV_TEST = re.compile(r"debug|develop|\bdev\b|local|testing|\btest\b", re.IGNOR
 def _dev_only_file(ctx: PythonContext) -> bool:
     """``settings/local.py``, ``settings_dev.py``, ``config/test.py``, ``local_settings.py``:
     configuration that is, by its name, not the production one."""
-    cached = ctx.module_state.get("CFG:dev-file")
-    if cached is None:
-        stem = ctx.path.rsplit("/", 1)[-1].removesuffix(".py").lower()
-        cached = ctx.module_state["CFG:dev-file"] = bool(_DEV_SETTINGS.search(stem))
-    return bool(cached)
+    return ctx.memo(_DEV_ONLY_FILE)
+
+
+def _dev_settings_name(ctx: PythonContext) -> bool:
+    stem = ctx.path.rsplit("/", 1)[-1].removesuffix(".py").lower()
+    return bool(_DEV_SETTINGS.search(stem))
+
+
+_DEV_ONLY_FILE: ModuleMemo[bool] = ModuleMemo("CFG:dev-file", _dev_settings_name)
 
 
 def _dev_guard(test: ast.expr, ctx: PythonContext) -> bool:

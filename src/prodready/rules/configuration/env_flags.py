@@ -6,7 +6,7 @@ import ast
 import re
 
 from prodready.engine.analysis import EnvLookup, constant_str, env_lookup
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
 from prodready.rules.configuration._shared import _config_or_service_code
 
 # -- CFG004 -----------------------------------------------------------------------------------
@@ -41,6 +41,10 @@ def _env_read(expr: ast.AST | None, ctx: PythonContext) -> tuple[str, EnvLookup 
         return lookup.name or "?", lookup
     name = _env_subscript(expr, ctx)
     return (name, None) if name is not None else None
+
+
+# ids of the environment reads whose value the module converts (int(os.getenv(...))...)
+_PARSED: ModuleMemo[set[int]] = ModuleMemo("CFG004:parsed", lambda _: set())
 
 
 @python_rule(
@@ -95,7 +99,7 @@ def env_flag_parsed_as_truthy(node: ast.AST, ctx: PythonContext) -> None:
     """
     if ctx.facts.is_test:
         return
-    parsed: set[int] = ctx.module_state.setdefault("CFG004:parsed", set())
+    parsed = ctx.memo(_PARSED)
     if isinstance(node, ast.Call):
         name = ctx.call_name or ""
         method = node.func.attr if isinstance(node.func, ast.Attribute) else ""

@@ -15,7 +15,15 @@ from prodready.engine.analysis import (
     log_call,
     runs_consumer,
 )
-from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.rules.configuration._shared import _LOCAL_GATE, _dev_guard, _dev_only_file
 
 # -- CFG001 -----------------------------------------------------------------------------------
@@ -109,6 +117,12 @@ class _LocalCandidate:
         self.bare = bare
 
 
+# The source mentions a local host at all (most modules do not: the rule stops there).
+_MENTIONS_LOCAL_HOST: ModuleMemo[bool] = ModuleMemo(
+    "CFG001:gate", lambda ctx: bool(_LOCAL_GATE.search(ctx.source))
+)
+
+
 @python_rule(
     code="CFG001",
     name="hardcoded-localhost-url",
@@ -148,10 +162,7 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     cache = redis.Redis.from_url(os.environ["REDIS_URL"])
     ```
     """
-    gate = ctx.module_state.get("CFG001:gate")
-    if gate is None:
-        gate = ctx.module_state["CFG001:gate"] = bool(_LOCAL_GATE.search(ctx.source))
-    if not gate:
+    if not ctx.memo(_MENTIONS_LOCAL_HOST):
         return
     candidates: list[_LocalCandidate] = ctx.rule_state(list, module=True)
     if isinstance(node, ast.Constant):

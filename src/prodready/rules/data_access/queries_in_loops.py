@@ -20,7 +20,7 @@ from prodready.engine.analysis import (
     sqlalchemy_query,
     uses_django_orm,
 )
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
 from prodready.rules.data_access._shared import (
     _BATCH_LOOKUPS,
     _COMPREHENSIONS,
@@ -371,12 +371,16 @@ def _loop_source(
     return None
 
 
-def _module_models(ctx: PythonContext) -> dict[str, tuple[set[str], set[str]]]:
+ModelFields = dict[str, tuple[set[str], set[str]]]
+
+
+def _module_models(ctx: PythonContext) -> ModelFields:
     """Model classes defined in this module: name -> (relation fields, other fields)."""
-    cached = ctx.module_state.get("DAT005:models")
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    models: dict[str, tuple[set[str], set[str]]] = {}
+    return ctx.memo(_MODELS)
+
+
+def _models_defined(ctx: PythonContext) -> ModelFields:
+    models: ModelFields = {}
     for statement in ctx.tree.body:
         if not isinstance(statement, ast.ClassDef):
             continue
@@ -395,8 +399,10 @@ def _module_models(ctx: PythonContext) -> dict[str, tuple[set[str], set[str]]]:
             (relations if factory in _RELATION_FACTORIES else columns).add(target.id)
         if relations or columns:
             models[statement.name] = (relations, columns)
-    ctx.module_state["DAT005:models"] = models
     return models
+
+
+_MODELS: ModuleMemo[ModelFields] = ModuleMemo("DAT005:models", _models_defined)
 
 
 def _relation_confidence(chain: QueryChain, rel: str, ctx: PythonContext) -> Confidence | None:

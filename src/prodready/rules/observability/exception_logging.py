@@ -13,7 +13,15 @@ from prodready.engine.analysis import (
     keyword_value,
     log_call,
 )
-from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 
 # -- OBS004 ---------------------------------------------------------------------------------------
 
@@ -123,12 +131,17 @@ def exception_logged_outside_handler(node: ast.AST, ctx: PythonContext) -> None:
     if has_star_kwargs(node) or _exception_context_function(ctx):
         return
     function = ctx.function.name if ctx.function is not None else None
-    found: list[tuple[ast.Call, str, str | None]] = ctx.module_state.setdefault("OBS004", [])
-    found.append((node, what, function))
+    ctx.memo(_EXCEPTION_LOGS).append((node, what, function))
+
+
+# The exception logs outside a handler, judged at ModuleEnd: (call, what, enclosing function).
+_EXCEPTION_LOGS: ModuleMemo[list[tuple[ast.Call, str, str | None]]] = ModuleMemo(
+    "OBS004:logs", lambda _: []
+)
 
 
 def _judge_exception_logs(tree: ast.Module, ctx: PythonContext) -> None:
-    found: list[tuple[ast.Call, str, str | None]] = ctx.module_state.get("OBS004", [])
+    found = ctx.memo(_EXCEPTION_LOGS)
     if not found:
         return
     # Helpers called from an except block run while the exception is active.

@@ -14,7 +14,15 @@ from prodready.engine.analysis import (
     runs_consumer,
 )
 from prodready.engine.facts import is_main_guard
-from prodready.plugin import Category, ModuleEnd, PythonContext, Scope, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    ModuleEnd,
+    ModuleMemo,
+    PythonContext,
+    Scope,
+    Severity,
+    python_rule,
+)
 
 # -- shared by OBS001 / OBS003: output written from service functions -----------------------------
 
@@ -69,9 +77,13 @@ class _Output:
         self.command = command
 
 
-def _output_key(ctx: PythonContext) -> str:
+# rule code (OBS001, OBS003) -> the console output that rule found in the module
+_OUTPUTS: ModuleMemo[dict[str, list[_Output]]] = ModuleMemo("OBS:output", lambda _: {})
+
+
+def _outputs(ctx: PythonContext) -> list[_Output]:
     assert ctx.rule is not None
-    return f"{ctx.rule.code}:output"
+    return ctx.memo(_OUTPUTS).setdefault(ctx.rule.code, [])
 
 
 def _record_output(node: ast.Call, ctx: PythonContext) -> None:
@@ -82,15 +94,14 @@ def _record_output(node: ast.Call, ctx: PythonContext) -> None:
         return  # console output gated by a verbosity option: tooling, not request handling
     entry = _outermost(scope)
     command = _is_command_function(scope) or _is_command_function(entry)
-    state: list[_Output] = ctx.module_state.setdefault(_output_key(ctx), [])
-    state.append(_Output(node, entry, bool(ctx.handlers), command=command))
+    _outputs(ctx).append(_Output(node, entry, bool(ctx.handlers), command=command))
 
 
 def _pending_output(ctx: PythonContext, tree: ast.Module) -> list[_Output]:
     """The output of service functions. Entry points -- ``main()``, CLI commands, what the
     ``__main__`` block calls -- are left alone, unless the entry point runs a message-consumer
     loop itself: then it is the worker, and its output is the service's."""
-    found: list[_Output] = ctx.module_state.get(_output_key(ctx), [])
+    found = _outputs(ctx)
     if not found or not in_service_code(ctx) or is_example_code(ctx):
         return []
     entry_points = _called_from_main_guard(tree) if ctx.facts.has_main_guard else set()

@@ -277,8 +277,8 @@ def _report_factory_calls(
 def _report_helper_clients(ctx: PythonContext) -> None:
     """Clients built by module helpers that a handler or task of the module calls, directly
     or through other helpers."""
-    helpers: _HelperClients | None = ctx.module_state.get("PRF001")
-    if helpers is None or not helpers.created or not helpers.entry_points:
+    helpers = ctx.rule_state(_HelperClients, module=True)
+    if not helpers.created or not helpers.entry_points:
         return
     functions = module_functions(ctx)
     reached: dict[str, tuple[str, str]] = {}  # helper -> (entry point, "request"/"task run")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from prodready.engine.analysis import argument, has_keyword, has_star_kwargs, is_none, keyword_value
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
 from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS
 
 _HTTPX_CALLS = (
@@ -32,11 +32,12 @@ _TIMEOUT_FIX = "Pass an explicit timeout, e.g. timeout=(3.05, 10) for (connect, 
 
 def _mounts_adapter(ctx: PythonContext) -> bool:
     """A module that mounts an HTTPAdapter usually gives its sessions a default timeout there."""
-    cached = ctx.module_state.get("RES001:adapter")
-    if cached is None:
-        cached = "HTTPAdapter" in ctx.source and ".mount(" in ctx.source
-        ctx.module_state["RES001:adapter"] = cached
-    return bool(cached)
+    return ctx.memo(_MOUNTS_ADAPTER)
+
+
+_MOUNTS_ADAPTER: ModuleMemo[bool] = ModuleMemo(
+    "RES001:adapter", lambda ctx: "HTTPAdapter" in ctx.source and ".mount(" in ctx.source
+)
 
 
 @python_rule(

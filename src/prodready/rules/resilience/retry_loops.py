@@ -15,7 +15,7 @@ from prodready.engine.analysis import (
     log_call,
     walk_body,
 )
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
 
 # -- retry loops (RES002, RES003) ------------------------------------------------------------
 
@@ -80,7 +80,6 @@ _NOT_TRANSIENT = frozenset(
 )
 _EXITS = frozenset({"sys.exit", "os._exit", "builtins.exit", "builtins.quit"})
 _INTERACTIVE = frozenset({"builtins.input", "getpass.getpass"})
-_RETRY_CACHE = "RES:retry-loops"
 _BACKOFF_FIX = (
     "Sleep between attempts with capped exponential backoff and jitter, e.g. "
     "time.sleep(random.uniform(0, min(30, 0.5 * 2 ** attempt))), or use tenacity with "
@@ -101,9 +100,13 @@ class _RetryLoop:
     unbounded: bool  # the loop's own condition never ends it (``while True``/``while not ok``)
 
 
+# id(loop) -> its retry shape (None: not a retry loop), shared by the rules that ask
+_RETRY_LOOPS: ModuleMemo[dict[int, _RetryLoop | None]] = ModuleMemo("RES:retry-loops", lambda _: {})
+
+
 def _retry_loop(node: ast.For | ast.While, ctx: PythonContext) -> _RetryLoop | None:
     """The retry shape of a loop, computed once per loop for the rules that share it."""
-    cache: dict[int, _RetryLoop | None] = ctx.module_state.setdefault(_RETRY_CACHE, {})
+    cache = ctx.memo(_RETRY_LOOPS)
     key = id(node)
     if key not in cache:
         cache[key] = _find_retry_loop(node, ctx)

@@ -8,7 +8,7 @@ import string
 
 from prodready.engine.analysis import constant_str, is_literal
 from prodready.engine.taint import REQUEST_DATA_ATTRIBUTES
-from prodready.plugin import PythonContext
+from prodready.plugin import ModuleMemo, PythonContext
 
 # -- shared: strings built from pieces ----------------------------------------------------------
 
@@ -348,33 +348,44 @@ def _imports(ctx: PythonContext, packages: tuple[str, ...]) -> bool:
     if ctx.facts.imports_any(packages):
         return True
     # Module-level bindings come from the prepass and do not change during the walk.
-    key = "security:bound:" + packages[0]
-    bound: bool | None = ctx.module_state.get(key)
+    known = ctx.memo(_BINDS_PACKAGE)
+    key = packages[0]
+    bound = known.get(key)
     if bound is None:
-        bound = ctx.module_state[key] = any(
+        bound = known[key] = any(
             (name or "").split(".")[0] in packages for name in ctx.facts.bindings.values()
         )
     return bound
 
 
+# first package of a group -> a module-level name is bound to something from the group
+_BINDS_PACKAGE: ModuleMemo[dict[str, bool]] = ModuleMemo("security:bound", lambda _: {})
+
+
 def _module_value(name: str, ctx: PythonContext) -> ast.expr | None:
     """The value last assigned to a module-level name (lists and dicts included)."""
-    cache: dict[str, ast.expr] | None = ctx.module_state.get("security:module-values")
-    if cache is None:
-        cache = {}
-        for statement in ctx.tree.body:
-            if isinstance(statement, ast.Assign):
-                for target in statement.targets:
-                    if isinstance(target, ast.Name):
-                        cache[target.id] = statement.value
-            elif (
-                isinstance(statement, ast.AnnAssign)
-                and statement.value is not None
-                and isinstance(statement.target, ast.Name)
-            ):
-                cache[statement.target.id] = statement.value
-        ctx.module_state["security:module-values"] = cache
-    return cache.get(name)
+    return ctx.memo(_MODULE_VALUES).get(name)
+
+
+def _module_values(ctx: PythonContext) -> dict[str, ast.expr]:
+    values: dict[str, ast.expr] = {}
+    for statement in ctx.tree.body:
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                if isinstance(target, ast.Name):
+                    values[target.id] = statement.value
+        elif (
+            isinstance(statement, ast.AnnAssign)
+            and statement.value is not None
+            and isinstance(statement.target, ast.Name)
+        ):
+            values[statement.target.id] = statement.value
+    return values
+
+
+_MODULE_VALUES: ModuleMemo[dict[str, ast.expr]] = ModuleMemo(
+    "security:module-values", _module_values
+)
 
 
 def _contains(outer: ast.AST, inner: ast.AST) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from prodready.engine.analysis import argument, constant_str, dotted
 from prodready.engine.secrets import name_words
-from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin import Category, ModuleMemo, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _contains, _imports, _target_name
 
 # -- SEC013 ------------------------------------------------------------------------------------
@@ -152,21 +152,26 @@ def _secrets_fallback(call: ast.Call, ctx: PythonContext) -> bool:
     getrandbits as randbits``: the name is the secure one wherever ``secrets`` exists."""
     if not isinstance(call.func, ast.Name):
         return False
-    names: set[str] | None = ctx.module_state.get("SEC013:secrets")
-    if names is None:
-        names = set()
-        pending: list[ast.stmt] = list(ctx.tree.body)
-        while pending:
-            statement = pending.pop()
-            if isinstance(statement, ast.ImportFrom) and statement.module == "secrets":
-                names.update(alias.asname or alias.name for alias in statement.names)
-            elif isinstance(statement, ast.Try | ast.If):
-                pending.extend(statement.body)
-                pending.extend(statement.orelse)
-                if isinstance(statement, ast.Try):
-                    pending.extend(s for handler in statement.handlers for s in handler.body)
-        ctx.module_state["SEC013:secrets"] = names
-    return call.func.id in names
+    return call.func.id in ctx.memo(_SECRETS_NAMES)
+
+
+def _names_from_secrets(ctx: PythonContext) -> frozenset[str]:
+    """Names the module imports from ``secrets`` (also in ``try``/``if`` blocks)."""
+    names: set[str] = set()
+    pending: list[ast.stmt] = list(ctx.tree.body)
+    while pending:
+        statement = pending.pop()
+        if isinstance(statement, ast.ImportFrom) and statement.module == "secrets":
+            names.update(alias.asname or alias.name for alias in statement.names)
+        elif isinstance(statement, ast.Try | ast.If):
+            pending.extend(statement.body)
+            pending.extend(statement.orelse)
+            if isinstance(statement, ast.Try):
+                pending.extend(s for handler in statement.handlers for s in handler.body)
+    return frozenset(names)
+
+
+_SECRETS_NAMES: ModuleMemo[frozenset[str]] = ModuleMemo("SEC013:secrets", _names_from_secrets)
 
 
 _CHARSET_HINTS = ("char", "alphabet", "letters", "digits", "symbols", "charset", "pool")

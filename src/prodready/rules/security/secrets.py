@@ -15,7 +15,15 @@ from prodready.engine.secrets import (
     secret_name,
     url_credentials,
 )
-from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.rules.security._shared import _contains, _dev_settings_file, _target_name
 
 # -- SEC002 ------------------------------------------------------------------------------------
@@ -132,6 +140,7 @@ def _settings_class_field(ctx: PythonContext) -> bool:
 
 # Keys whose values document an API with sample payloads, not configure anything.
 _EXAMPLE_KEYS = frozenset({"example", "examples", "json_schema_extra", "schema_extra"})
+_ExampleSpans = list[ast.expr]  # the rule's state: the values of such keys seen so far
 
 
 @python_rule(
@@ -205,7 +214,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         return
     if isinstance(node, ast.keyword):
         if node.arg in _EXAMPLE_KEYS:
-            ctx.rule_state(list).append(node.value)
+            ctx.rule_state(_ExampleSpans).append(node.value)
         if node.value.__class__ is not ast.Constant or node.arg is None:
             return
         pairs.append((node.arg, node.value, node))
@@ -218,8 +227,8 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
             if value.__class__ is ast.Constant and key is not None:
                 pairs.append((constant_str(key), value, key))
             elif constant_str(key) in _EXAMPLE_KEYS:
-                ctx.rule_state(list).append(value)
-        if pairs and any(_contains(span, node) for span in ctx.rule_state(list)):
+                ctx.rule_state(_ExampleSpans).append(value)
+        if pairs and any(_contains(span, node) for span in ctx.rule_state(_ExampleSpans)):
             return  # an example payload for API docs (``json_schema_extra={"examples": ...}``)
     elif isinstance(node, ast.AnnAssign):
         if _settings_class_field(ctx):
@@ -227,7 +236,9 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         pairs.append((_target_name(node.target), node.value, node))
     elif isinstance(node, ast.Module):
         # Dispatched twice: before the walk (the module node) and after it (ModuleEnd).
-        if "SEC002:lines" not in ctx.module_state:
+        secrets = ctx.memo(_MODULE_SECRETS)
+        if not secrets.formats_scanned:
+            secrets.formats_scanned = True
             _scan_credential_formats(ctx)
         else:
             _report_url_credentials(ctx)
@@ -247,7 +258,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         if name is None or not literal or not secret_name(name) or ctx.facts.is_example:
             continue
         line = getattr(where, "lineno", 0)
-        if line in ctx.module_state.setdefault("SEC002:lines", set()):
+        if line in ctx.memo(_MODULE_SECRETS).lines:
             continue
         confidence = _secret_value(literal, name)
         if confidence is None:
@@ -266,26 +277,42 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         )
 
 
-_URL_KEY = "SEC002:urls"
+class _ModuleSecrets:
+    """What SEC002 knows about the module: whether the credential formats were scanned (at the
+    module node, before the walk; the second dispatch is ModuleEnd), the lines already
+    reported, and the connection URLs with a password, judged at ModuleEnd."""
+
+    __slots__ = ("formats_scanned", "lines", "urls")
+
+    def __init__(self) -> None:
+        self.formats_scanned = False
+        self.lines: set[int] = set()
+        self.urls: list[tuple[ast.Constant, UrlCredentials]] = []
+
+
+_MODULE_SECRETS: ModuleMemo[_ModuleSecrets] = ModuleMemo(
+    "SEC002:module", lambda _: _ModuleSecrets()
+)
 
 
 def _collect_url_credentials(node: ast.Constant, value: str, ctx: PythonContext) -> None:
     found = url_credentials(value)
-    if found is None or any(_contains(span, node) for span in ctx.rule_state(list)):
+    if found is None or any(_contains(span, node) for span in ctx.rule_state(_ExampleSpans)):
         return  # no literal password, or an example payload for API docs
-    ctx.module_state.setdefault(_URL_KEY, []).append((node, found))
+    ctx.memo(_MODULE_SECRETS).urls.append((node, found))
 
 
 def _report_url_credentials(ctx: PythonContext) -> None:
     """Connection URLs with a literal password, judged at module end (the module's kind is
     known then)."""
-    found: list[tuple[ast.Constant, UrlCredentials]] = ctx.module_state.get(_URL_KEY, [])
+    secrets = ctx.memo(_MODULE_SECRETS)
+    found = secrets.urls
     if not found or ctx.facts.is_example:
         return
     parents = ctx.parents()
     dev_file = _dev_settings_file(ctx.path)
     local_setup = dev_file or is_script(ctx) or is_framework_source(ctx)
-    lines: set[int] = ctx.module_state.setdefault("SEC002:lines", set())
+    lines = secrets.lines
     for node, credentials in found:
         where: ast.AST = node
         host: str | None = credentials.host
@@ -318,7 +345,7 @@ def _report_url_credentials(ctx: PythonContext) -> None:
 
 def _scan_credential_formats(ctx: PythonContext) -> None:
     source = ctx.source
-    lines: set[int] = ctx.module_state.setdefault("SEC002:lines", set())
+    lines = ctx.memo(_MODULE_SECRETS).lines
     for markers, pattern, kind in CREDENTIAL_FORMATS:
         if any(marker in source for marker in markers):
             _report_credentials(ctx, pattern, kind, lines)

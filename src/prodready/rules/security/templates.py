@@ -131,7 +131,7 @@ def template_injection_or_xss(node: ast.AST, ctx: PythonContext) -> None:
     short = name.rsplit(".", 1)[-1] if name else "from_string"
     if name in _JINJA_ENVIRONMENTS:
         if not has_star_kwargs(node):
-            ctx.rule_state(list, module=True).append(node)
+            ctx.rule_state(list[ast.Call], module=True).append(node)
         return
     source_argument = argument(node, 0, "source")
     if name in _TEMPLATE_SOURCES or (

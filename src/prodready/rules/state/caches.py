@@ -7,7 +7,15 @@ import re
 from dataclasses import dataclass, field
 
 from prodready.engine.analysis import argument, in_service_code, is_script, loaded_names
-from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.rules.state._shared import _state_root
 
 # -- STA002 ---------------------------------------------------------------------------------------
@@ -140,6 +148,9 @@ class _MemoState:
     evicted: set[str] = field(default_factory=set)
 
 
+_MEMO_STATE: ModuleMemo[_MemoState] = ModuleMemo("STA003:memo", lambda _: _MemoState())
+
+
 def _per_request_key(key: ast.AST, ctx: PythonContext) -> str | None:
     """The per-request-looking parameter the key is built from (directly or via a local)."""
     scope = ctx.function
@@ -205,9 +216,7 @@ def unbounded_cache(node: ast.AST, ctx: PythonContext) -> None:
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         _check_cached_function(node, ctx)
         return
-    state: _MemoState | None = ctx.module_state.get("STA003")
-    if state is None:
-        state = ctx.module_state["STA003"] = _MemoState()
+    state = ctx.memo(_MEMO_STATE)
     if isinstance(node, ast.Module):  # ModuleEnd
         for write, name, param in state.writes:
             if name in state.reads and name not in state.evicted:
