@@ -194,3 +194,34 @@ def test_entries_of_deleted_files_go_and_of_unscanned_files_stay(
         "api.py",
         "sub/kept.py",
     ]
+
+
+def _opens_of(path: Path, scan: Any) -> int:
+    """How many times ``scan()`` opened ``path``."""
+    global _OPENED
+    _OPENED = []
+    try:
+        scan()
+        opened = _OPENED
+    finally:
+        _OPENED = None
+    return opened.count(str(path))
+
+
+def test_a_cache_miss_reads_the_file_once(tmp_path: Path, run_scan: Any) -> None:
+    """Issue 11: a file to analyse is read (and hashed) once -- not once to look it up in the
+    cache and again to analyse it."""
+    project = _project(tmp_path)
+    cache_dir = tmp_path / "cache"
+    api = project / "api.py"
+
+    def scan() -> None:
+        assert (
+            len(run_scan(project, config=ONLY_RES001, use_cache=True, cache_dir=cache_dir).findings)
+            == 1
+        )
+
+    assert _opens_of(api, scan) == 1  # no entry yet: nothing to compare a digest with
+    api.write_text(SWAPPED, encoding="utf-8")  # an entry, a new signature, a new content
+    assert _opens_of(api, scan) == 1
+    assert _scan(run_scan, project, cache_dir) == (1, 0, [("RES001", 7)])

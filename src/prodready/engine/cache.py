@@ -66,6 +66,10 @@ class ResultCache:
             if isinstance(entries, dict):
                 self._entries = entries
 
+    def knows(self, relpath: str) -> bool:
+        """Whether the file has an entry (else its content need not be hashed to look it up)."""
+        return relpath in self._entries
+
     def lookup(self, relpath: str, signature: Signature) -> FileResult | None:
         """The result of a file whose stat signature is the one recorded (no read, no hash)."""
         entry = self._entries.get(relpath)

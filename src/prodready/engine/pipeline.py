@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from prodready.engine.documents import DocumentError, FileContext, parse_document
 from prodready.engine.findings import SourceText, build_findings
@@ -89,6 +90,13 @@ def decode_python(data: bytes) -> str:
     return data.decode("utf-8")
 
 
+class Content(NamedTuple):
+    """A file's bytes and their digest, when the caller has read them already."""
+
+    data: bytes
+    digest: str
+
+
 class FileAnalyzer:
     """Applies a fixed rule set to files of every kind."""
 
@@ -116,7 +124,13 @@ class FileAnalyzer:
         if sys.getrecursionlimit() < RECURSION_LIMIT:
             sys.setrecursionlimit(RECURSION_LIMIT)
 
-    def analyze(self, source: SourceFile) -> FileResult:
+    def analyze(self, source: SourceFile, content: Content | None = None) -> FileResult:
+        """``content``: the file's bytes and digest when the caller read them (to look the
+        file up in the cache): a file is read and hashed once."""
+        if content is not None:
+            return self.analyze_bytes(
+                content.data, source.relpath, source.kind, source.role, content.digest
+            )
         try:
             with open(source.path, "rb") as handle:
                 data = handle.read()
@@ -127,10 +141,15 @@ class FileAnalyzer:
         return self.analyze_bytes(data, source.relpath, source.kind, source.role)
 
     def analyze_bytes(
-        self, data: bytes, relpath: str, kind: FileKind, role: str | None = None
+        self,
+        data: bytes,
+        relpath: str,
+        kind: FileKind,
+        role: str | None = None,
+        digest: str | None = None,
     ) -> FileResult:
         """Findings and errors are named by ``relpath``; rules judge the file by ``role``."""
-        result = FileResult(relpath, content_digest(data))
+        result = FileResult(relpath, digest or content_digest(data))
         judged = role or relpath
         if b"\0" in data[:8192]:
             if kind is FileKind.PYTHON:

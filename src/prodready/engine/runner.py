@@ -28,7 +28,7 @@ from prodready.engine.cache import (
 from prodready.engine.discovery import Discovery, matches_glob, resolve_target, where_named
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.lifetime import children_die_on_sigterm, exit_with_parent
-from prodready.engine.pipeline import FileAnalyzer, role_prefix, with_roles
+from prodready.engine.pipeline import Content, FileAnalyzer, role_prefix, with_roles
 from prodready.engine.project import project_facts
 from prodready.engine.project_run import run_project_rules
 from prodready.engine.records import FileResult, SourceFile, content_digest
@@ -117,20 +117,23 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
     results: list[FileResult] = []
     pending: list[SourceFile] = []
     signatures: dict[str, Signature | None] = {}  # of the files to analyse, taken before reading
+    contents: dict[str, Content] = {}  # read to look them up: not read again to analyse them
     for source in sources:
         if cache is None:
             pending.append(source)
             continue
-        cached, signature = _cached(cache, source, trusted_before_ns)
+        cached, signature, content = _cached(cache, source, trusted_before_ns)
         if cached is not None:
             results.append(cached)
         else:
             pending.append(source)
             signatures[source.relpath] = signature
+            if content is not None:
+                contents[source.relpath] = content
     stats.cache_hits = len(results)
     stats.files_analyzed = len(pending)
 
-    for result in analyze_all(pending, rules, config.profile, jobs, registry):
+    for result in analyze_all(pending, rules, config.profile, jobs, registry, contents):
         results.append(result)
         if cache is not None:
             cache.put(result, signatures.get(result.relpath))
@@ -209,33 +212,39 @@ def _env_cache_dir() -> Path | None:
 
 def _cached(
     cache: ResultCache, source: SourceFile, trusted_before_ns: int
-) -> tuple[FileResult | None, Signature | None]:
-    """The cached result of a file (None: analyse it), and the signature to record for it.
+) -> tuple[FileResult | None, Signature | None, Content | None]:
+    """The cached result of a file (None: analyse it), the signature to record for it, and
+    the content read to look it up (handed to the analysis: a file is read and hashed once).
 
     An unchanged stat signature is a hit without reading the file. Otherwise the content digest
-    decides; the signature is taken before the read, so that an edit during the scan leaves a
-    signature that no longer matches, never a new signature beside an old digest.
+    decides -- when there is an entry to compare it with; a file without one is left for the
+    analysis to read. The signature is taken before the read, so that an edit during the scan
+    leaves a signature that no longer matches, never a new signature beside an old digest.
     """
     try:
         status = os.stat(source.path)
     except OSError:
-        return None, None
+        return None, None, None
     if not stat.S_ISREG(status.st_mode):
-        return None, None  # the analysis reports what it is
+        return None, None, None  # the analysis reports what it is
     signature = stat_signature(status)
+    trusted = signature if status.st_mtime_ns < trusted_before_ns else None
+    if not cache.knows(source.relpath):
+        return None, trusted, None
     result = cache.lookup(source.relpath, signature)
     if result is not None:
-        return result, signature
-    trusted = signature if status.st_mtime_ns < trusted_before_ns else None
+        return result, signature, None
     try:
         with open(source.path, "rb") as handle:
             data = handle.read()
     except OSError:
-        return None, None
-    result = cache.get(source.relpath, content_digest(data))
+        return None, None, None
+    digest = content_digest(data)
+    result = cache.get(source.relpath, digest)
     if result is not None:
         cache.refresh(source.relpath, trusted)
-    return result, trusted
+        return result, trusted, None
+    return None, trusted, Content(data, digest)
 
 
 # -- analysis, serial or in worker processes --------------------------------------------------
@@ -264,9 +273,9 @@ def _init_worker(
     gc.set_threshold(50_000, 50, 100)
 
 
-def _work(source: SourceFile) -> FileResult:
+def _work(task: tuple[SourceFile, Content | None]) -> FileResult:
     assert _WORKER is not None
-    return _WORKER.analyze(source)
+    return _WORKER.analyze(*task)
 
 
 def builtin(registry: Registry) -> list[Rule]:
@@ -280,15 +289,18 @@ def analyze_all(
     profile: Profile,
     jobs: int,
     registry: Registry | None = None,
+    contents: dict[str, Content] | None = None,
 ) -> Iterator[FileResult]:
-    """Analyse files, in parallel processes when there are enough of them to pay off."""
+    """Analyse files, in parallel processes when there are enough of them to pay off.
+    ``contents``: files already read (by relpath), analysed from those bytes."""
     global _WORKER, _WORKER_KEY
     if not sources:
         return
+    known = contents or {}
     codes = tuple(rule.code for rule in rules)
     analyzer = FileAnalyzer(rules, profile, builtin(registry) if registry is not None else ())
     if jobs <= 1 or len(sources) < SERIAL_THRESHOLD:
-        yield from (analyzer.analyze(source) for source in sources)
+        yield from (analyzer.analyze(source, known.get(source.relpath)) for source in sources)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -308,7 +320,8 @@ def analyze_all(
         ) as pool,
         children_die_on_sigterm(),
     ):
-        yield from pool.map(_work, ordered, chunksize=chunk)
+        tasks = [(source, known.get(source.relpath)) for source in ordered]
+        yield from pool.map(_work, tasks, chunksize=chunk)
 
 
 def _size(source: SourceFile) -> int:
