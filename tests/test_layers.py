@@ -149,6 +149,7 @@ def test_a_spawned_worker_rebuilds_its_rules_through_the_composition_roots_loade
 _PLUGIN_SOURCES = (
     "prodready.model",
     "prodready.engine.registry",
+    "prodready.engine.checks",
     "prodready.engine.python",
     "prodready.engine.project",
     "prodready.engine.documents",

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # engine types the model names; it never imports the engine at run time
+    from prodready.engine.checks import Check, ProjectCollector
 
 DOCS_URL = "https://github.com/prodready/prodready/blob/main/docs/rules.md"
 
@@ -224,7 +227,8 @@ class Rule:
 
     ``check`` is called by the engine: for Python rules with ``(node, ctx)`` for every node of a
     type in ``nodes`` and every call/attribute matching ``calls``/``attributes``; for other file
-    kinds with ``(document, ctx)`` once per document.
+    kinds with ``(document, ctx)`` once per document; for project rules with ``(facts, ctx)``
+    once per scan (the protocols of :mod:`prodready.engine.checks`, one per kind).
     """
 
     code: str
@@ -233,7 +237,7 @@ class Rule:
     severity: Severity
     summary: str
     docs: str
-    check: Callable[..., None]
+    check: Check
     kind: FileKind | None = FileKind.PYTHON  # None: engine events of every file kind
     confidence: Confidence = Confidence.HIGH
     cwe: int | None = None
@@ -244,7 +248,7 @@ class Rule:
     pack: str = "builtin"
     # Project rules only: called like a Python check for ``nodes`` during the walk, returns the
     # ``(name, line)`` evidence to record for the rule (see ``project_rule``).
-    collect: Callable[..., Any] | None = None
+    collect: ProjectCollector[Any] | None = None
 
     def __post_init__(self) -> None:
         if not RULE_CODE.match(self.code):

@@ -20,8 +20,13 @@ A house-rules package::
     # pyproject.toml
     [project.entry-points."prodready.rules"]
     acme = "acme_rules:PACK"
+
+The decorators take the check protocol of their rule kind (``PythonCheck``, ``DocumentCheck``,
+``ProjectCheck``, and ``ProjectCollector`` for a project rule's ``collect``): mypy rejects a rule
+function whose signature does not fit, where it is declared.
 """
 
+from prodready.engine.checks import DocumentCheck, ProjectCheck, ProjectCollector, PythonCheck
 from prodready.engine.documents import (
     Dockerfile,
     FileContext,
@@ -59,6 +64,7 @@ __all__ = [
     "Collector",
     "Confidence",
     "Dockerfile",
+    "DocumentCheck",
     "Evidence",
     "FileContext",
     "FileKind",
@@ -68,9 +74,12 @@ __all__ = [
     "Manifests",
     "ModuleEnd",
     "ModuleMemo",
+    "ProjectCheck",
+    "ProjectCollector",
     "ProjectContext",
     "ProjectFacts",
     "Pyproject",
+    "PythonCheck",
     "PythonContext",
     "RequirementLine",
     "RequirementsFile",

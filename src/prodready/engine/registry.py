@@ -14,8 +14,16 @@ import inspect
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
+from prodready.engine.checks import (
+    AnyCheck,
+    Check,
+    DocumentCheck,
+    ProjectCheck,
+    ProjectCollector,
+    PythonCheck,
+)
 from prodready.model import (
     Category,
     Confidence,
@@ -28,19 +36,34 @@ from prodready.model import (
 
 CODE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,3}[A-Za-z][0-9]{0,3}$")
 
-Check = Callable[..., None]
+_NodeT = TypeVar("_NodeT", bound=ast.AST)
 
 
-def _docs_of(check: Check) -> str:
+# Each decorator takes the check of its rule kind (prodready.engine.checks): a rule function
+# with the wrong arguments or a return value is a type error where it is declared.
+class PythonRuleDecorator(Protocol):
+    """What ``python_rule(...)`` returns: it takes a Python check whose node parameter is an
+    AST node type (``def check(node: ast.Call, ctx: PythonContext) -> None``)."""
+
+    def __call__(self, check: PythonCheck[_NodeT], /) -> Rule: ...
+
+
+DocumentRuleDecorator = Callable[[DocumentCheck[Any]], Rule]
+ProjectRuleDecorator = Callable[[ProjectCheck], Rule]
+
+
+def _docs_of(check: AnyCheck) -> str:
     return inspect.cleandoc(check.__doc__ or "")
 
 
-def _declaring(**metadata: Any) -> Callable[[Check], Rule]:
+def _declaring(**metadata: Any) -> Callable[[AnyCheck], Rule]:
     """The decorator every rule kind shares: metadata plus the check, whose docstring is the
     rule's documentation."""
 
-    def decorate(check: Check) -> Rule:
-        return Rule(docs=_docs_of(check), check=check, **metadata)
+    def decorate(check: AnyCheck) -> Rule:
+        # The public decorators took the check of their own kind (``metadata["kind"]``): the
+        # engine calls it only with that kind's subject and context.
+        return Rule(docs=_docs_of(check), check=cast(Check, check), **metadata)
 
     return decorate
 
@@ -58,7 +81,7 @@ def python_rule(
     confidence: Confidence = Confidence.HIGH,
     cwe: int | None = None,
     fix: str | None = None,
-) -> Callable[[Check], Rule]:
+) -> PythonRuleDecorator:
     """Declare a Python rule; the decorated function's docstring is its documentation.
 
     ``nodes``: AST node classes (or the engine events ``FunctionEnd``/``ModuleEnd``) to be called
@@ -93,7 +116,7 @@ def file_rule(
     confidence: Confidence = Confidence.HIGH,
     cwe: int | None = None,
     fix: str | None = None,
-) -> Callable[[Check], Rule]:
+) -> DocumentRuleDecorator:
     """Declare a rule over a whole non-Python document (Dockerfile, manifest, requirements...).
 
     ``kind=None`` declares a rule over engine events common to every file kind (suppression
@@ -122,11 +145,11 @@ def project_rule(
     summary: str,
     calls: Sequence[str] = (),
     nodes: Sequence[type] = (),
-    collect: Callable[..., Any] | None = None,
+    collect: ProjectCollector[Any] | None = None,
     confidence: Confidence = Confidence.MEDIUM,
     cwe: int | None = None,
     fix: str | None = None,
-) -> Callable[[Check], Rule]:
+) -> ProjectRuleDecorator:
     """Declare a rule over the whole scanned project, run once after every file was analysed.
 
     Evidence is gathered during the single walk of every Python file and cached with the

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
+from prodready.engine.checks import Check
 from prodready.engine.python.module_context import PythonContext
 from prodready.engine.python.nodes import CHILD_FIELDS, WALK_HANDLED, with_subclasses
 from prodready.engine.python.walker import ModuleWalk
@@ -73,4 +74,4 @@ def _collector(rule: Rule) -> Rule:
             evidence = ctx.facts.evidence.setdefault(code, [])
             evidence.extend((str(name), int(line)) for name, line in found)
 
-    return replace(rule, check=record)
+    return replace(rule, check=cast(Check, record))  # the walk calls it as a Python check
