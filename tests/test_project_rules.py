@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from prodready.engine.module_record import Mark
 from prodready.engine.project import ProjectContext, ProjectFacts
 from prodready.engine.python import ModuleEnd, PythonContext
 from prodready.engine.registry import Registry, RulePack, project_rule
@@ -28,7 +29,7 @@ from prodready.model import Category, Config, Severity
 def no_health_route_anywhere(project: ProjectFacts, ctx: ProjectContext) -> None:
     """## What it does\n## Why it breaks production\n## Example\n## Use instead"""
     apps = project.evidence("TST100")
-    paths = [route.get("path") or "" for _, route in project.routes()]
+    paths = [route.path or "" for _, route in project.routes()]
     if apps and not any("health" in path for path in paths):
         ctx.report(apps[0].path, apps[0].line, f"{apps[0].name}() app has no health route")
 
@@ -80,7 +81,7 @@ def test_project_rule_sees_routes_and_evidence_across_files(tmp_path: Path) -> N
         ("TST100", "app/main.py", 4, "app = FastAPI()")
     ]
     assert result.findings[0].message == "fastapi.FastAPI() app has no health route"
-    assert result.facts["app/main.py"]["evidence"] == {"TST100": [["fastapi.FastAPI", 4]]}
+    assert result.facts["app/main.py"].evidence == {"TST100": (Mark("fastapi.FastAPI", 4),)}
 
 
 def test_project_rule_is_satisfied_by_another_file(tmp_path: Path) -> None:
@@ -163,10 +164,10 @@ def test_project_rule_collects_evidence_from_nodes(tmp_path: Path) -> None:
     cache = tmp_path / ".cache"
     options = ScanOptions(targets=[tmp_path], root=tmp_path, jobs=1, plugins=False)
     cold = scan(replace(options, cache_dir=cache), Config(), COLLECTING)
-    assert cold.facts["app/main.py"]["evidence"] == {
-        "TST101": [["fastapi.FastAPI", 3], ["while", 7], ["routes=0", 1]]
+    assert cold.facts["app/main.py"].evidence == {
+        "TST101": (Mark("fastapi.FastAPI", 3), Mark("while", 7), Mark("routes=0", 1))
     }
-    assert cold.facts["app/routes.py"]["evidence"] == {"TST101": [["routes=1", 1]]}
+    assert cold.facts["app/routes.py"].evidence == {"TST101": (Mark("routes=1", 1),)}
     assert [(f.path, f.line, f.message) for f in cold.findings] == [("app/main.py", 7, "loop")]
     warm = scan(replace(options, cache_dir=cache), Config(), COLLECTING)
     assert warm.stats.cache_hits == 2
@@ -238,7 +239,7 @@ def test_a_marker_less_subdirectory_keeps_its_place_in_the_project(
     options = ScanOptions(targets=[Path("tests")], jobs=1, use_cache=False, plugins=False)
     result = scan(options, Config(select=("RES001",)), registry)
     assert [(f.rule, f.path) for f in result.findings] == []
-    assert result.facts["tests/helpers.py"]["is_test"] is True
+    assert result.facts["tests/helpers.py"].is_test is True
 
 
 def test_published_paths_are_named_like_findings(

@@ -16,6 +16,7 @@ from prodready.deps.existence import subjects
 from prodready.deps.imports import Resolver
 from prodready.deps.inventory import Inventory
 from prodready.deps.model import DependencyManifests
+from prodready.engine.module_record import ModuleRecord
 from prodready.engine.project import ProjectFacts
 
 # Run in a fresh interpreter each time: the map is computed once per process.
@@ -95,7 +96,7 @@ def test_without_a_cache_directory_nothing_is_written(tmp_path: Path) -> None:
 def test_the_project_names_are_computed_once_per_scan(tmp_path: Path) -> None:
     project = ProjectFacts(
         tmp_path,
-        {"app/main.py": {"imports": []}, "docs/conf.py": {"imports": [], "is_example": True}},
+        {"app/main.py": ModuleRecord("main"), "docs/conf.py": ModuleRecord("", is_example=True)},
     )
     inventory = Inventory(DependencyManifests(), [], {})
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # engine types the model names; it never imports the engine at run time
     from prodready.engine.checks import Check, ProjectCollector
+    from prodready.engine.module_record import ModuleRecord
 
 DOCS_URL = "https://github.com/prodready/prodready/blob/main/docs/rules.md"
 
@@ -432,7 +433,7 @@ class ScanResult:
     rules: dict[str, Rule]
     config: Config
     stats: ScanStats = field(default_factory=ScanStats)
-    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    facts: dict[str, ModuleRecord] = field(default_factory=dict)
     # What project rules published for reports (e.g. the dependency inventory).
     artifacts: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. "advisories unavailable: ..."

@@ -38,6 +38,7 @@ from prodready.engine.documents import (
     RequirementsFile,
     Stage,
 )
+from prodready.engine.module_record import Mark, ModuleRecord, RouteRecord
 from prodready.engine.project import (
     ENTRY_FILE_NAMES,
     Collector,
@@ -72,8 +73,10 @@ __all__ = [
     "Instruction",
     "KubernetesObject",
     "Manifests",
+    "Mark",
     "ModuleEnd",
     "ModuleMemo",
+    "ModuleRecord",
     "ProjectCheck",
     "ProjectCollector",
     "ProjectContext",
@@ -83,6 +86,7 @@ __all__ = [
     "PythonContext",
     "RequirementLine",
     "RequirementsFile",
+    "RouteRecord",
     "Rule",
     "RulePack",
     "Scope",

@@ -20,6 +20,7 @@ from prodready.deps.imports import Resolver, import_name
 from prodready.deps.inventory import Inventory, inventory
 from prodready.deps.manifests import is_generated, is_lock_file, project_dir
 from prodready.deps.model import Declaration, Locked
+from prodready.engine.module_record import Mark, ModuleRecord
 from prodready.engine.project import ProjectContext, ProjectFacts
 from prodready.engine.python import ModuleMemo, PythonContext
 
@@ -80,22 +81,23 @@ def _is_os(node: ast.expr) -> bool:
     return isinstance(node, ast.Name) and node.id == "os"
 
 
-def _collect_guards(node: Any, ctx: Any) -> list[tuple[str, int]] | None:
-    """Imports that are not hard requirements: inside ``try`` with an ``except ImportError``
-    (or in its handler, a fallback), under ``if TYPE_CHECKING``/version or platform checks
-    (``typing:``/``conditional:``), or inside a function (``lazy:``, loaded on first use)."""
+def _collect_guards(node: Any, ctx: Any) -> list[Mark] | None:
+    """Imports that are not hard requirements, marked by module: inside ``try`` with an
+    ``except ImportError`` (or in its handler, a fallback: kind ``guarded``), under
+    ``if TYPE_CHECKING``/version or platform checks (``typing``/``conditional``), or inside a
+    function (``lazy``, loaded on first use)."""
     if isinstance(node, ast.If):
         if not ctx.memo(_HAS_GUARD_WORDS):
             return None
         kind = _guard_kind(node.test)
         if kind is None:
             return None
-        found: list[tuple[str, int]] = []
+        found: list[Mark] = []
         for statement in [*node.body, *node.orelse]:
             for child in ast.walk(statement):
                 if isinstance(child, ast.Import | ast.ImportFrom):
                     found.extend(
-                        (f"{kind}:{m}", child.lineno) for m in _imported(child) if _interesting(m)
+                        Mark(m, child.lineno, kind) for m in _imported(child) if _interesting(m)
                     )
         return found
     if isinstance(node, ast.Try):
@@ -103,7 +105,7 @@ def _collect_guards(node: Any, ctx: Any) -> list[tuple[str, int]] | None:
         if not node.orelse or not any(_catches_import_error(h) for h in node.handlers):
             return None
         return [
-            (f"guarded:{m}", child.lineno)
+            Mark(m, child.lineno, "guarded")
             for statement in node.orelse
             for child in ast.walk(statement)
             if isinstance(child, ast.Import | ast.ImportFrom)
@@ -119,19 +121,19 @@ def _collect_guards(node: Any, ctx: Any) -> list[tuple[str, int]] | None:
         _catches_import_error(handler) for statement in ctx.trys for handler in statement.handlers
     ) or any(_catches_import_error(handler) for handler in ctx.handlers)
     if guarded:
-        return [(f"guarded:{m}", node.lineno) for m in modules]
+        return [Mark(m, node.lineno, "guarded") for m in modules]
     if ctx.function is not None:
-        return [(f"lazy:{m}", node.lineno) for m in modules]
+        return [Mark(m, node.lineno, "lazy") for m in modules]
     return None
 
 
-def shared_guards(node: Any, ctx: Any) -> list[tuple[str, int]] | None:
+def shared_guards(node: Any, ctx: Any) -> list[Mark] | None:
     """``_collect_guards`` computed once per node for the rules that both need it."""
     cache = ctx.memo(_GUARDS)
     key = id(node)
     if key not in cache:
         cache[key] = _collect_guards(node, ctx)
-    found: list[tuple[str, int]] | None = cache[key]
+    found: list[Mark] | None = cache[key]
     return found
 
 
@@ -142,10 +144,11 @@ _DYNAMIC_IMPORT = re.compile(r"(?:import_module|__import__)\(\s*[\"']([A-Za-z_][
 _SETTINGS_WORDS = ("INSTALLED_APPS", "MIDDLEWARE")
 
 
-def collect_strings(node: Any, ctx: Any) -> list[tuple[str, int]] | None:
+def collect_strings(node: Any, ctx: Any) -> list[Mark] | None:
     """Modules named in strings: Django ``INSTALLED_APPS``/``MIDDLEWARE`` entries and backend
     paths, ``importlib.import_module("x")``, SQLAlchemy URL drivers (``postgresql+psycopg://``):
-    a dependency used this way is not imported anywhere, yet it is used."""
+    a dependency used this way is not imported anywhere, yet it is used. Marks of kind
+    ``str``, named by the module."""
     if not isinstance(node, ast.Module):
         return None
     if ctx.facts.is_test:
@@ -153,7 +156,7 @@ def collect_strings(node: Any, ctx: Any) -> list[tuple[str, int]] | None:
     return list(ctx.memo(_STRINGS)) or None
 
 
-def _strings(source: str) -> list[tuple[str, int]]:
+def _strings(source: str) -> list[Mark]:
     first: dict[str, int] = {}
 
     def add(name: str, position: int) -> None:
@@ -169,12 +172,12 @@ def _strings(source: str) -> list[tuple[str, int]]:
             add(match.group(1), match.start())
     if not first:
         return []
-    found: list[tuple[str, int]] = []
+    found: list[Mark] = []
     line, offset = 1, 0
     for name, position in sorted(first.items(), key=lambda item: item[1]):
         line += source.count("\n", offset, position)
         offset = position
-        found.append((f"str:{name}", line))
+        found.append(Mark(name, line, "str"))
     return found
 
 
@@ -272,9 +275,8 @@ def is_library(view: ProjectView, ctx: ProjectContext, scope: str) -> bool:
 def _top_levels(project: ProjectFacts) -> set[str]:
     names: set[str] = set()
     for facts in project.modules.values():
-        module = facts.get("module")
-        if isinstance(module, str) and module:
-            names.add(module.split(".", 1)[0])
+        if facts.module:
+            names.add(facts.module.split(".", 1)[0])
     return names
 
 
@@ -282,14 +284,13 @@ def guard_marks(project: ProjectFacts, code: str) -> dict[tuple[str, int], set[s
     """``(path, line)`` -> the kinds of guard recorded there (``guarded``, ``lazy``...)."""
     found: dict[tuple[str, int], set[str]] = {}
     for item in project.evidence(code, include_tests=True):
-        kind = item.name.split(":", 1)[0]
-        found.setdefault((item.path, item.line), set()).add(kind)
+        found.setdefault((item.path, item.line), set()).add(item.kind)
     return found
 
 
-def in_runtime_code(view: ProjectView, path: str, facts: dict[str, Any] | None) -> bool:
+def in_runtime_code(view: ProjectView, path: str, facts: ModuleRecord | None) -> bool:
     """Service code: not tests, docs, examples, scripts or tools of its project."""
-    if facts is None or facts.get("is_test") or facts.get("is_example"):
+    if facts is None or facts.is_test or facts.is_example:
         return False
     parts = PurePosixPath(view.relative(path).lower()).parts
     if not parts or parts[-1] in _NOT_RUNTIME_FILES:
@@ -415,9 +416,8 @@ def optional_in_module(project: ProjectFacts, code: str) -> dict[str, set[str]]:
     ...``): every import of that name in the file follows that decision."""
     found: dict[str, set[str]] = {}
     for item in project.evidence(code, include_tests=True):
-        kind, _, module = item.name.partition(":")
-        if kind in {"guarded", "conditional", "typing"} and module:
-            found.setdefault(item.path, set()).add(import_name(module))
+        if item.kind in {"guarded", "conditional", "typing"} and item.name:
+            found.setdefault(item.path, set()).add(import_name(item.name))
     return found
 
 
@@ -436,11 +436,11 @@ def usage_of(project: ProjectFacts, view: ProjectView, code: str) -> Usage:
     usage = Usage()
 
     def record(names: Iterable[str], path: str, line: int) -> None:
-        facts = project.modules.get(path) or {}
+        facts = project.modules.get(path)
         for name in names:
-            if facts.get("is_test"):
+            if facts is not None and facts.is_test:
                 usage.tests.setdefault(name, (path, line))
-            elif facts.get("is_example"):
+            elif facts is not None and facts.is_example:
                 usage.other.add(name)
             else:
                 usage.runtime.setdefault(name, (path, line))
@@ -450,8 +450,8 @@ def usage_of(project: ProjectFacts, view: ProjectView, code: str) -> Usage:
             continue
         record(view.resolver.candidates(use.module), use.path, use.line)
     for item in project.evidence(code, include_tests=True):
-        if item.name.startswith("str:"):
-            record(view.resolver.candidates(item.name[4:]), item.path, item.line)
+        if item.kind == "str":
+            record(view.resolver.candidates(item.name), item.path, item.line)
     return usage
 
 
@@ -506,16 +506,16 @@ def _has_guard_words(ctx: PythonContext) -> bool:
     return any(word in ctx.source for word in _GUARD_WORDS)
 
 
-def _module_strings(ctx: PythonContext) -> list[tuple[str, int]]:
+def _module_strings(ctx: PythonContext) -> list[Mark]:
     return _strings(ctx.source)
 
 
-def _no_guards(ctx: PythonContext) -> dict[int, list[tuple[str, int]] | None]:
+def _no_guards(ctx: PythonContext) -> dict[int, list[Mark] | None]:
     return {}
 
 
 # Per-module values the collectors above share: whether any guard word occurs at all, the guards
 # found per node (both DEP rules ask), and the module names in strings.
 _HAS_GUARD_WORDS: ModuleMemo[bool] = ModuleMemo("deps:guard-words", _has_guard_words)
-_GUARDS: ModuleMemo[dict[int, list[tuple[str, int]] | None]] = ModuleMemo("deps:guards", _no_guards)
-_STRINGS: ModuleMemo[list[tuple[str, int]]] = ModuleMemo("deps:strings", _module_strings)
+_GUARDS: ModuleMemo[dict[int, list[Mark] | None]] = ModuleMemo("deps:guards", _no_guards)
+_STRINGS: ModuleMemo[list[Mark]] = ModuleMemo("deps:strings", _module_strings)

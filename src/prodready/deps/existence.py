@@ -126,7 +126,7 @@ def _names_of(project: ProjectFacts | None) -> tuple[set[str], set[str]]:
         *directories, filename = path_parts(path)
         names.update(directories)
         names.add(filename.removesuffix(".py"))
-        if facts.get("is_example"):
+        if facts.is_example:
             examples.add(path)
     return names, examples
 

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -16,6 +16,7 @@ from packaging.utils import canonicalize_name
 
 from prodready.deps.import_tables import IMPORT_TABLE, STDLIB
 from prodready.deps.model import Declaration, DependencyManifests, ImportUse
+from prodready.engine.module_record import ModuleRecord
 
 # Namespace packages: the distribution is named by more than the top-level name.
 NAMESPACE_ROOTS = frozenset(
@@ -246,13 +247,12 @@ def _import_guesses(name: str) -> set[str]:
 # -- the imports of the project --------------------------------------------------------------------
 
 
-def module_top_levels(modules: dict[str, dict[str, Any]]) -> set[str]:
+def module_top_levels(modules: Mapping[str, ModuleRecord]) -> set[str]:
     """The top-level names of the scanned modules themselves (``app`` for ``src/app/x.py``)."""
     names: set[str] = set()
     for facts in modules.values():
-        module = facts.get("module")
-        if isinstance(module, str) and module:
-            names.add(module.split(".")[0])
+        if facts.module:
+            names.add(facts.module.split(".")[0])
     return names
 
 
@@ -275,7 +275,7 @@ def _directory_and_stem(path: str) -> tuple[str, str]:
     return "/".join(folders), filename[:dot] if 0 < dot < len(filename) - 1 else filename
 
 
-def _siblings(modules: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+def _siblings(modules: Mapping[str, ModuleRecord]) -> dict[str, set[str]]:
     """Directory (relative) -> the module and package names directly inside it."""
     found: dict[str, set[str]] = {}
     for path in modules:
@@ -292,7 +292,7 @@ def _siblings(modules: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
 
 
 def map_imports(
-    modules: dict[str, dict[str, Any]],
+    modules: Mapping[str, ModuleRecord],
     manifests: DependencyManifests,
     cache_dir: Path | None = None,
 ) -> list[ImportUse]:
@@ -309,18 +309,14 @@ def map_imports(
     cache: dict[str, Resolution] = {}
     for path in sorted(modules):
         facts = modules[path]
-        is_test = bool(facts.get("is_test"))
+        is_test = facts.is_test
         # Tests and docs put their own directories on ``sys.path`` (pytest's rootdir insertion,
         # ``sys.path.append`` in conf.py): any module of the tree can be what they import.
-        loose = is_test or bool(facts.get("is_example"))
+        loose = is_test or facts.is_example
         directory, own = _directory_and_stem(path)
         by_line: dict[int, list[Resolution]] = {}
-        for item in facts.get("imports", []):
-            try:
-                module = str(item["module"])
-                line = int(item["line"])
-            except (KeyError, TypeError, ValueError):
-                continue
+        for item in facts.imports:
+            module, line = item.module, item.line
             if module.startswith(".") or not module.strip("."):
                 resolution = Resolution("first-party", None, "." + module.lstrip(".").split(".")[0])
             else:

@@ -12,7 +12,8 @@ is stored without a signature (git "smudges" it), so the next scan hashes the fi
 
 Writes are atomic (temp file + rename), so a killed
 scan never leaves a half-written cache; an unreadable or corrupt cache is treated as empty, and
-an entry of the wrong shape is a miss (the file is analysed again), never a partial result.
+an entry of the wrong shape is a miss (the file is analysed again), never a partial result
+(the facts of a module are checked by ``ModuleRecord.from_json``).
 
 The default location is the user's cache directory, keyed by the scan root, not the scanned
 tree: a cache committed to a repository would otherwise decide what a fresh clone reports.
@@ -26,12 +27,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from prodready.engine.module_record import ModuleRecord
 from prodready.engine.records import FileResult
 from prodready.model import Category, Confidence, Finding, ScanError, Severity
 
 CACHE_DIR_NAME = ".prodready_cache"  # the pre-1.x in-tree location, still skipped by discovery
 KEEP_KEYS = 8
-_FORMAT = 2  # 2: secrets masked in findings; entries of format 1 may hold them in clear
+# 2: secrets masked in findings (entries of format 1 may hold them in clear); 3: facts are
+# ``ModuleRecord.to_json()`` (pairs instead of objects, typed evidence marks)
+_FORMAT = 3
 # Timestamps of FAT are 2 s apart, of ext3 and HFS+ 1 s: a file modified less than this before
 # the scan read it may be modified again without its modification time changing.
 RACY_WINDOW_NS = 2_000_000_000
@@ -94,13 +98,19 @@ class ResultCache:
     def _result(self, entry: dict[str, Any], relpath: str) -> FileResult | None:
         if not _valid_entry(entry, relpath):
             return None
+        facts = entry["facts"]
+        record = None
+        if facts is not None:
+            record = ModuleRecord.from_json(facts)
+            if record is None:
+                return None
         digest = entry["digest"]
         result = FileResult(
             relpath,
             digest,
             [Finding.from_dict(f) for f in entry["findings"]],
             [ScanError(relpath, e["message"], e["line"]) for e in entry["errors"]],
-            entry["facts"],
+            record,
         )
         self.hits += 1
         return result
@@ -115,7 +125,7 @@ class ResultCache:
             "stat": signature,
             "findings": [f.to_dict() for f in result.findings],
             "errors": [{"message": e.message, "line": e.line} for e in result.errors],
-            "facts": result.facts,
+            "facts": result.facts.to_json() if result.facts is not None else None,
         }
         self._dirty = True
 
@@ -207,7 +217,6 @@ def _optional(value: object, kind: type) -> bool:
 def _valid_entry(entry: dict[str, Any], relpath: str) -> bool:
     findings = entry.get("findings")
     errors = entry.get("errors")
-    facts = entry.get("facts", ...)
     keys = set(entry)
     keys.discard("stat")  # optional: entries written before it existed have none
     return (
@@ -217,7 +226,6 @@ def _valid_entry(entry: dict[str, Any], relpath: str) -> bool:
         and all(_valid_finding(finding, relpath) for finding in findings)
         and isinstance(errors, list)
         and all(_valid_error(error) for error in errors)
-        and (facts is None or _valid_facts(facts))
     )
 
 
@@ -239,67 +247,4 @@ def _valid_error(error: object) -> bool:
         and set(error) == {"message", "line"}
         and isinstance(error["message"], str)
         and _optional(error["line"], int)
-    )
-
-
-def _named_lines(items: object, name: str) -> bool:
-    return isinstance(items, list) and all(
-        isinstance(item, dict)
-        and set(item) == {name, "line"}
-        and isinstance(item[name], str)
-        and _is_int(item["line"])
-        for item in items
-    )
-
-
-def _strings(items: object) -> bool:
-    return isinstance(items, list) and all(isinstance(item, str) for item in items)
-
-
-def _valid_route(route: object) -> bool:
-    return (
-        isinstance(route, dict)
-        and isinstance(route.get("function"), str)
-        and _is_int(route.get("line"))
-        and isinstance(route.get("framework"), str)
-        and (route.get("methods", ...) is None or _strings(route.get("methods")))
-        and _optional(route.get("path", ...), str)
-        and _optional(route.get("receiver", ...), str)
-        and _strings(route.get("decorators"))
-        and _strings(route.get("dependencies"))
-    )
-
-
-def _valid_facts(facts: object) -> bool:
-    """The shape of ``ModuleFacts.to_dict()`` after a JSON round trip."""
-    if not isinstance(facts, dict):
-        return False
-    syntax = facts.get("syntax")
-    evidence = facts.get("evidence")
-    routes = facts.get("routes")
-    return (
-        isinstance(facts.get("module"), str)
-        and _optional(facts.get("framework", ...), str)
-        and _strings(facts.get("frameworks"))
-        and _named_lines(facts.get("imports"), "module")
-        and isinstance(routes, list)
-        and all(_valid_route(route) for route in routes)
-        and _named_lines(facts.get("async_functions"), "name")
-        and _named_lines(facts.get("module_state"), "name")
-        and isinstance(facts.get("is_test"), bool)
-        and isinstance(facts.get("is_example"), bool)
-        and isinstance(syntax, dict)
-        and all(_is_int(line) for line in syntax.values())
-        and isinstance(evidence, dict)
-        and all(
-            isinstance(calls, list)
-            and all(
-                isinstance(call, list)
-                and len(call) == 2
-                and isinstance(call[0], str)
-                and _is_int(call[1])
-                for call in calls
-            )
-            for calls in evidence.values()
-        )
     )

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar, overload
 
 if TYPE_CHECKING:
     from prodready.engine.documents import FileContext
+    from prodready.engine.module_record import Mark
     from prodready.engine.project import ProjectContext, ProjectFacts
     from prodready.engine.python import PythonContext
 
@@ -57,7 +58,7 @@ class ProjectCollector(Protocol[NodeT_contra]):
 
     def __call__(
         self, node: NodeT_contra, ctx: PythonContext, /
-    ) -> Iterable[tuple[str, int]] | None: ...
+    ) -> Iterable[tuple[str, int] | Mark] | None: ...
 
 
 # A rule function of any kind: what the decorators hand to ``Rule``.

@@ -12,6 +12,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from prodready.engine.module_record import Import, Mark, ModuleRecord, NamedLine, RouteRecord
+
 BUILTIN_NAMES = frozenset(dir(builtins))
 
 HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -119,17 +121,17 @@ class Route:
         """True when the handler may serve a state-changing method."""
         return self.methods is None or bool(WRITE_METHODS.intersection(self.methods))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "function": self.function,
-            "line": self.line,
-            "framework": self.framework,
-            "methods": list(self.methods) if self.methods is not None else None,
-            "path": self.path,
-            "receiver": self.receiver,
-            "decorators": list(self.decorators),
-            "dependencies": list(self.dependencies),
-        }
+    def record(self) -> RouteRecord:
+        return RouteRecord(
+            self.function,
+            self.line,
+            self.framework,
+            self.methods,
+            self.path,
+            self.receiver,
+            self.decorators,
+            self.dependencies,
+        )
 
 
 @dataclass(slots=True)
@@ -147,8 +149,9 @@ class ModuleFacts:
     has_main_guard: bool = False
     is_test: bool = False
     is_example: bool = False
-    # Calls that project rules asked for, by rule code: (qualified name, line).
-    evidence: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    # What project rules collected, by rule code: the calls they subscribed to (qualified name,
+    # line) and what their collectors returned.
+    evidence: dict[str, list[Mark]] = field(default_factory=dict)
     # Syntax that needs a minimum Python version: feature -> first line (see SYNTAX_VERSIONS).
     syntax: dict[str, int] = field(default_factory=dict)
     # Top-level packages of ``imports[:_roots_indexed]``: rules ask after every function-local
@@ -178,27 +181,18 @@ class ModuleFacts:
         """Code that runs inside a long-lived service process."""
         return bool(self.routes) or bool(self.frameworks & SERVICE_FRAMEWORKS)
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> ModuleRecord:
         """What the cache keeps and the project rules read of the module."""
-        return self.to_dict()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "module": self.module,
-            "framework": self.framework,
-            "frameworks": sorted(self.frameworks),
-            "imports": [{"module": module, "line": line} for module, line in self.imports],
-            "routes": [route.to_dict() for route in self.routes],
-            "async_functions": [{"name": n, "line": line} for n, line in self.async_functions],
-            "module_state": [{"name": n, "line": line} for n, line in self.module_state.items()],
-            "is_test": self.is_test,
-            "is_example": self.is_example,
-            "syntax": dict(sorted(self.syntax.items())),
-            "evidence": {
-                code: [[name, line] for name, line in calls]
-                for code, calls in sorted(self.evidence.items())
-            },
-        }
+        return ModuleRecord(
+            module=self.module,
+            frameworks=tuple(sorted(self.frameworks)),
+            imports=tuple(Import(module, line) for module, line in self.imports),
+            routes=tuple(route.record() for route in self.routes),
+            syntax=tuple(NamedLine(name, line) for name, line in sorted(self.syntax.items())),
+            evidence={code: tuple(marks) for code, marks in sorted(self.evidence.items())},
+            is_test=self.is_test,
+            is_example=self.is_example,
+        )
 
 
 # Syntax features the walker records, and the Python version that introduced each.

@@ -11,8 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from prodready.engine.module_record import (
+    Mark,
+    ModuleRecord,
+    RouteRecord,
+    Values,
+    flag_value,
+    text_value,
+)
 from prodready.model import Confidence, Config, FileKind, Rule, Severity
 
 # The file names a service's application object is usually defined in, the most usual first:
@@ -29,11 +37,23 @@ ENTRY_FILE_NAMES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(NamedTuple):
+    """A :class:`Mark` a rule collected, with the path of the module it was found in (a named
+    tuple: project rules ask for thousands of them on every scan, warm or cold)."""
+
     path: str
     name: str
     line: int
+    kind: str = ""
+    values: Values = ()
+
+    def text(self, key: str) -> str:
+        """The string detail ``key`` ("" when absent)."""
+        return text_value(self.values, key)
+
+    def flag(self, key: str) -> bool:
+        """The detail ``key`` taken as a yes/no (False when absent)."""
+        return flag_value(self.values, key)
 
 
 @dataclass(slots=True)
@@ -41,7 +61,7 @@ class ProjectFacts:
     """Facts of every analysed Python file, plus the other files the scan saw."""
 
     root: Path
-    modules: dict[str, dict[str, Any]]  # relpath -> ModuleFacts.to_dict()
+    modules: dict[str, ModuleRecord]  # by relpath
     other_files: dict[str, FileKind] = field(default_factory=dict)
     _memo: dict[str, Any] = field(default_factory=dict)
     # What report paths start with before ``root``'s own paths (see ``project_facts``).
@@ -53,43 +73,50 @@ class ProjectFacts:
             self._memo[key] = compute()
         return self._memo[key]
 
-    def service_modules(self) -> Iterator[tuple[str, dict[str, Any]]]:
+    def service_modules(self) -> Iterator[tuple[str, ModuleRecord]]:
         """Modules that are neither tests nor documentation examples."""
         for path, facts in sorted(self.modules.items()):
-            if not facts.get("is_test") and not facts.get("is_example"):
+            if not facts.is_test and not facts.is_example:
                 yield path, facts
 
+    def module_name(self, path: str) -> str:
+        """The dotted name of the module at ``path`` ("" when it is not a scanned module)."""
+        facts = self.modules.get(path)
+        return facts.module if facts is not None else ""
+
     def evidence(self, code: str, *, include_tests: bool = False) -> list[Evidence]:
-        """The calls rule ``code`` subscribed to, across the project, in path order."""
+        """What rule ``code`` collected (the calls it subscribed to, what its collector
+        returned) across the project, in path order."""
         found: list[Evidence] = []
         for path, facts in sorted(self.modules.items()):
-            if not include_tests and (facts.get("is_test") or facts.get("is_example")):
+            if not include_tests and (facts.is_test or facts.is_example):
                 continue
-            for name, line in facts.get("evidence", {}).get(code, []):
-                found.append(Evidence(path, name, line))
+            for mark in facts.evidence.get(code, ()):
+                found.append(Evidence(path, mark.name, mark.line, mark.kind, mark.values))
         return found
 
-    def routes(self) -> Iterator[tuple[str, dict[str, Any]]]:
+    def routes(self) -> Iterator[tuple[str, RouteRecord]]:
         for path, facts in self.service_modules():
-            for route in facts.get("routes", []):
+            for route in facts.routes:
                 yield path, route
 
     def imports(self, *prefixes: str) -> list[Evidence]:
         """Imports of any of the modules (or their submodules) in service code."""
         found: list[Evidence] = []
         for path, facts in self.service_modules():
-            for item in facts.get("imports", []):
-                module = item["module"]
+            for item in facts.imports:
+                module = item.module
                 if any(module == p or module.startswith(p + ".") for p in prefixes):
-                    found.append(Evidence(path, module, item["line"]))
+                    found.append(Evidence(path, module, item.line))
         return found
 
     def files_of_kind(self, kind: FileKind) -> list[str]:
         return sorted(path for path, k in self.other_files.items() if k is kind)
 
 
-# ``collect(node, python_ctx)`` -> the ``(name, line)`` evidence it found (or None).
-Collector = Callable[[Any, Any], Iterable[tuple[str, int]] | None]
+# ``collect(node, python_ctx)`` -> the evidence it found (or None): ``(name, line)`` pairs, or
+# :class:`Mark` for evidence of a kind with details (``Mark.of("router", line, prefix="/x")``).
+Collector = Callable[[Any, Any], Iterable[tuple[str, int] | Mark] | None]
 
 
 @dataclass(slots=True)
@@ -155,7 +182,7 @@ class ProjectContext:
 
 def project_facts(
     root: Path,
-    modules: dict[str, dict[str, Any]],
+    modules: dict[str, ModuleRecord],
     other_files: dict[str, FileKind],
     prefix: str = "",
 ) -> ProjectFacts:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
+from prodready.engine.module_record import ModuleRecord
 from prodready.model import FileKind, Finding, ScanError
 
 
@@ -33,7 +33,7 @@ class FileResult:
     digest: str
     findings: list[Finding] = field(default_factory=list)
     errors: list[ScanError] = field(default_factory=list)
-    facts: dict[str, Any] | None = None
+    facts: ModuleRecord | None = None  # Python modules only
 
 
 def content_digest(data: bytes) -> str:

@@ -207,14 +207,14 @@ def routes_in_code(project_dir: Path) -> CodeRoutes:
     seen: set[tuple[str, str]] = set()
     for source in python[:_MAX_ROUTE_FILES]:
         facts = analyzer.analyze(source).facts
-        if facts is None or facts.get("is_test"):
+        if facts is None or facts.is_test:
             continue
-        for route in facts.get("routes", []):
-            path = route.get("path")
-            if not isinstance(path, str) or not path:
+        for route in facts.routes:
+            path = route.path
+            if not path:
                 continue
             path = path if path.startswith("/") else f"/{path}"
-            for method in route.get("methods") or ["GET"]:
+            for method in route.methods or ["GET"]:
                 if method not in ("GET", *_MUTATING) or (method, path) in seen:
                     continue
                 if is_infrastructure(path):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,13 +27,14 @@ from prodready.plugin import (
     Confidence,
     Evidence,
     FileKind,
+    Mark,
     ModuleMemo,
     ProjectContext,
     ProjectFacts,
     PythonContext,
 )
 
-Found = list[tuple[str, int]]
+Found = list[Mark]
 
 # -- what a service is --------------------------------------------------------------------------
 
@@ -121,9 +121,9 @@ def _django_root_urls(project: ProjectFacts, evidence: list[Evidence]) -> Eviden
     """The ``urlpatterns`` of the module that ``ROOT_URLCONF`` names."""
     patterns = {item.path: item for item in _marks(evidence, "urlpatterns")}
     for setting in _marks(evidence, "django-settings"):
-        urlconf = str(_data(setting).get("urlconf") or "")
+        urlconf = setting.text("urlconf")
         for path in sorted(patterns):
-            module = project.modules.get(path, {}).get("module") or ""
+            module = project.module_name(path)
             if urlconf and (module == urlconf or module.endswith("." + urlconf)):
                 return patterns[path]
     return None
@@ -145,17 +145,17 @@ def _django_marks(module: ast.Module, ctx: PythonContext) -> Found:
         if not isinstance(target, ast.Name):
             continue
         if target.id == "ROOT_URLCONF" and constant_str(value):
-            found.append(_mark("django-settings", statement.lineno, urlconf=constant_str(value)))
-        elif target.id == "urlpatterns" and not any(m[0] == "@urlpatterns" for m in found):
-            found.append(_mark("urlpatterns", statement.lineno))
+            found.append(Mark.of("django-settings", statement.lineno, urlconf=constant_str(value)))
+        elif target.id == "urlpatterns" and not any(m.kind == "urlpatterns" for m in found):
+            found.append(Mark.of("urlpatterns", statement.lineno))
     return found
 
 
 def _with_django(collect: Collector) -> Collector:
     """A collector that also records the Django settings and URLconfs (see ``_apps``)."""
 
-    def collect_with_django(node: Any, ctx: Any) -> Found | None:
-        found = list(collect(node, ctx) or [])
+    def collect_with_django(node: Any, ctx: Any) -> list[Mark | tuple[str, int]] | None:
+        found: list[Mark | tuple[str, int]] = list(collect(node, ctx) or [])
         if isinstance(node, ast.Module):
             found.extend(_django_marks(node, ctx))
         return found
@@ -195,8 +195,9 @@ def _server_apps(project: ProjectFacts, ctx: ProjectContext, code: str) -> list[
 
 
 def _imports(project: ProjectFacts, path: str, prefixes: tuple[str, ...]) -> bool:
-    for item in project.modules.get(path, {}).get("imports", []):
-        module = item["module"]
+    facts = project.modules.get(path)
+    for item in facts.imports if facts is not None else ():
+        module = item.module
         if any(module == p or module.startswith(p + ".") for p in prefixes):
             return True
     return False
@@ -210,20 +211,8 @@ def _by_path(items: Iterable[Evidence]) -> dict[str, list[Evidence]]:
 
 
 def _marks(items: Iterable[Evidence], *kinds: str) -> list[Evidence]:
-    """Collected evidence of the given kinds (``@kind`` or ``@kind {json}``)."""
-    wanted = {f"@{kind}" for kind in kinds}
-    return [item for item in items if item.name.split(" ", 1)[0] in wanted]
-
-
-def _data(item: Evidence) -> dict[str, Any]:
-    _, _, payload = item.name.partition(" ")
-    value = json.loads(payload) if payload else {}
-    return value if isinstance(value, dict) else {}
-
-
-def _mark(kind: str, line: int, /, **data: object) -> tuple[str, int]:
-    name = f"@{kind} {json.dumps(data, sort_keys=True)}" if data else f"@{kind}"
-    return name, line
+    """Collected evidence of the given kinds (see ``Mark.of``)."""
+    return [item for item in items if item.kind in kinds]
 
 
 class _Modules:
@@ -239,7 +228,7 @@ class _Modules:
         self.name_of: dict[str, str] = {}
         index: dict[str, set[str]] = {}
         for path, facts in project.service_modules():
-            name = facts.get("module") or ""
+            name = facts.module
             self.paths.append(path)
             self.name_of[path] = name
             parts = name.split(".") if name else []
@@ -251,8 +240,8 @@ class _Modules:
         self.reverse_edges: dict[str, set[str]] = {path: set() for path in self.paths}
         for path, facts in project.service_modules():
             targets: set[str] = set()
-            for item in facts.get("imports", []):
-                targets |= self.resolve(item["module"], path)
+            for item in facts.imports:
+                targets |= self.resolve(item.module, path)
             targets.discard(path)
             self.edges[path] = targets
             for target in targets:
@@ -312,9 +301,7 @@ def _app_components(
     project is wired by settings strings, not imports: its component is every module that
     uses Django plus the package of its WSGI/ASGI module (settings, urls). More than
     ``_MAX_APPS`` independent applications make a collection of examples, not a service."""
-    django = {
-        path for path, facts in project.service_modules() if "django" in facts.get("frameworks", [])
-    }
+    django = {path for path, facts in project.service_modules() if "django" in facts.frameworks}
     components: list[tuple[_App, set[str]]] = []
     for app in apps:
         if app.kind == "Django":
@@ -409,7 +396,7 @@ def _source_marks(
         if match is None:
             return None
         at = match.start()
-    return [_mark(kind, lower.count("\n", 0, at) + 1)]
+    return [Mark.of(kind, lower.count("\n", 0, at) + 1)]
 
 
 # -- what OBS005 looks for: structured logging ------------------------------------------------

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any, cast
 
 from prodready.engine.checks import Check
+from prodready.engine.module_record import as_mark
 from prodready.engine.python.module_context import PythonContext
 from prodready.engine.python.nodes import CHILD_FIELDS, WALK_HANDLED, with_subclasses
 from prodready.engine.python.walker import ModuleWalk
@@ -72,6 +73,6 @@ def _collector(rule: Rule) -> Rule:
         found = collect(node, ctx)
         if found:
             evidence = ctx.facts.evidence.setdefault(code, [])
-            evidence.extend((str(name), int(line)) for name, line in found)
+            evidence.extend(as_mark(item) for item in found)
 
     return replace(rule, check=cast(Check, record))  # the walk calls it as a Python check

@@ -10,6 +10,7 @@ from prodready.engine.facts import (
     Route,
     is_main_guard,
 )
+from prodready.engine.module_record import Mark
 from prodready.engine.python.events import FunctionEnd, ModuleEnd
 from prodready.engine.python.module_context import PythonContext, RuleCrash
 from prodready.engine.python.nodes import CHILD_FIELDS
@@ -254,7 +255,7 @@ class ModuleWalk:
         rest: list[Rule] = []
         for rule in matched:
             if rule.code in self.analyzer.evidence_codes:
-                evidence.setdefault(rule.code, []).append((name or "", node.lineno))
+                evidence.setdefault(rule.code, []).append(Mark(name or "", node.lineno))
             else:
                 rest.append(rule)
         return rest

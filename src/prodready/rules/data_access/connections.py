@@ -16,6 +16,7 @@ from prodready.plugin import (
     Category,
     Confidence,
     FunctionEnd,
+    Mark,
     ModuleEnd,
     ProjectContext,
     ProjectFacts,
@@ -181,9 +182,6 @@ def connection_not_closed(node: ast.AST, ctx: PythonContext) -> None:
 
 # -- DAT007 ---------------------------------------------------------------------------------------
 
-_HELPER_MARK = "returns-connection:"
-_CALL_MARK = "unclosed:"
-
 
 def _imported_call(call: ast.Call, ctx: PythonContext) -> str | None:
     """``get_db()`` imported with ``from app.db import get_db`` / ``db.get_db()`` on an
@@ -219,7 +217,7 @@ def _used_as_connection(call: ast.Call, function: ast.FunctionDef | ast.AsyncFun
     return False
 
 
-def _collect_dat007(node: ast.AST, ctx: PythonContext) -> list[tuple[str, int]] | None:
+def _collect_dat007(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     """Evidence: module functions that return a new DB-API connection, and handler calls of
     imported functions whose result is used as a connection and never released."""
     if ctx.facts.is_test:
@@ -227,11 +225,13 @@ def _collect_dat007(node: ast.AST, ctx: PythonContext) -> list[tuple[str, int]] 
     if isinstance(node, ast.Module):  # ModuleEnd
         if not any(module.startswith(_DBAPI_MODULES) for module, _ in ctx.facts.imports):
             return None
-        found: list[tuple[str, int]] = []
+        found: list[Mark] = []
         for name, function in module_functions(ctx).items():
             connects = sorted(factory_calls(function, ctx) & _CONNECT_CALLS)
             if connects:
-                found.append((f"{_HELPER_MARK}{name}:{connects[0]}", function.lineno))
+                found.append(
+                    Mark.of("returns-connection", function.lineno, name=name, connect=connects[0])
+                )
         return found
     if ctx.route is None or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return None
@@ -244,7 +244,7 @@ def _collect_dat007(node: ast.AST, ctx: PythonContext) -> list[tuple[str, int]] 
         return callee is not None
 
     return [
-        (f"{_CALL_MARK}{candidates[id(call)]}", call.lineno)
+        Mark.of("unclosed", call.lineno, name=candidates[id(call)])
         for call in _unclosed_openers(node, opens, ctx)
         if _used_as_connection(call, node)
     ]
@@ -327,17 +327,17 @@ def connection_from_helper_not_closed(project: ProjectFacts, ctx: ProjectContext
     """
     helpers: dict[str, tuple[str, int, str]] = {}
     for path, facts in project.service_modules():
-        module = facts.get("module") or ""
-        for name, line in facts.get("evidence", {}).get("DAT007", []):
-            if name.startswith(_HELPER_MARK):
-                function, connect = name[len(_HELPER_MARK) :].split(":", 1)
-                helpers[f"{module}.{function}" if module else function] = (path, line, connect)
+        module = facts.module
+        for mark in facts.evidence.get("DAT007", ()):
+            if mark.kind == "returns-connection":
+                function = f"{module}.{mark.name}" if module else mark.name
+                helpers[function] = (path, mark.line, mark.text("connect"))
     if not helpers:
         return
     for evidence in project.evidence("DAT007"):
-        if not evidence.name.startswith(_CALL_MARK):
+        if evidence.kind != "unclosed":
             continue
-        callee = evidence.name[len(_CALL_MARK) :]
+        callee = evidence.name
         for defined, (path, line, connect) in helpers.items():
             if _same_function(callee, defined):
                 short = callee.rsplit(".", 1)[-1]

@@ -23,6 +23,7 @@ from prodready.engine.facts import SYNTAX_VERSIONS
 from prodready.plugin import (
     Category,
     Confidence,
+    Mark,
     ProjectContext,
     ProjectFacts,
     Severity,
@@ -35,15 +36,15 @@ _GENERIC_TYPE_NODES: tuple[type, ...] = (ast.FunctionDef, ast.AsyncFunctionDef, 
 _TYPE_ALIAS: tuple[type, ...] = (ast.TypeAlias,) if hasattr(ast, "TypeAlias") else ()
 
 
-def _collect_versions(node: Any, ctx: Any) -> list[tuple[str, int]] | None:
+def _collect_versions(node: Any, ctx: Any) -> list[Mark] | None:
     """Guards (as ``_collect_guards``) plus syntax the engine's facts do not record: PEP 695
     type parameters and ``type`` aliases (3.12)."""
     if isinstance(node, _GENERIC_TYPE_NODES):
         if getattr(node, "type_params", None):
-            return [("syntax:type-parameters", int(getattr(node, "lineno", 1)))]
+            return [Mark("type-parameters", int(getattr(node, "lineno", 1)), "syntax")]
         return None
     if _TYPE_ALIAS and isinstance(node, _TYPE_ALIAS):
-        return [("syntax:type-alias", int(getattr(node, "lineno", 1)))]
+        return [Mark("type-alias", int(getattr(node, "lineno", 1)), "syntax")]
     return shared_guards(node, ctx)
 
 
@@ -142,14 +143,13 @@ def python_version_mismatch(project: ProjectFacts, ctx: ProjectContext) -> None:
     for path, facts in sorted(project.modules.items()):
         if not counted(path):
             continue
-        for feature, at in facts.get("syntax", {}).items():
-            version = SYNTAX_VERSIONS.get(feature)
+        for syntax in facts.syntax:
+            version = SYNTAX_VERSIONS.get(syntax.name)
             if version is not None:
-                consider(version, feature, path, int(at))
+                consider(version, syntax.name, path, syntax.line)
     for item in project.evidence("DEP014", include_tests=True):
-        kind, _, name = item.name.partition(":")
-        if kind == "syntax" and name in _EXTRA_SYNTAX and counted(item.path):
-            consider(_EXTRA_SYNTAX[name], name, item.path, item.line)
+        if item.kind == "syntax" and item.name in _EXTRA_SYNTAX and counted(item.path):
+            consider(_EXTRA_SYNTAX[item.name], item.name, item.path, item.line)
     for use in view.inventory.imports:
         version = VERSIONED_STDLIB.get(use.module)
         if version is None or use.origin != "stdlib" or not counted(use.path):

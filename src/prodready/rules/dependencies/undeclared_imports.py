@@ -57,10 +57,10 @@ def _reachable(
     queue = [path for name, path in names.items() if "." not in name and name in first_party]
     for path in names.values():
         facts = project.modules[path]
-        if facts.get("is_test") or facts.get("is_example"):
+        if facts.is_test or facts.is_example:
             continue
-        foreign = set(facts.get("frameworks", [])) - first_party
-        if facts.get("routes") or (foreign & SERVICE_FRAMEWORKS):
+        foreign = set(facts.frameworks) - first_party
+        if facts.routes or (foreign & SERVICE_FRAMEWORKS):
             queue.append(path)
     module_of = {path: name for name, path in names.items()}
     reached: set[str] = set()
@@ -71,11 +71,10 @@ def _reachable(
         reached.add(path)
         current = module_of.get(path, "")
         is_package = path.endswith("__init__.py")
-        for item in project.modules[path].get("imports", []):
-            line = int(item.get("line", 0))
-            if marks.get((path, line), set()) & {"lazy", "guarded", "typing", "conditional"}:
+        for item in project.modules[path].imports:
+            if marks.get((path, item.line), set()) & {"lazy", "guarded", "typing", "conditional"}:
                 continue
-            target = _absolute(str(item.get("module", "")), current, is_package)
+            target = _absolute(item.module, current, is_package)
             pieces = target.split(".")
             for end in range(1, len(pieces) + 1):
                 found = names.get(".".join(pieces[:end]))

@@ -115,7 +115,7 @@ def _used_without_import(name: str) -> bool:
 
 def _scope_has_code(project: ProjectFacts, view: ProjectView, scope: str) -> bool:
     return any(
-        view.scope_of(path) == scope and not facts.get("is_test") and not facts.get("is_example")
+        view.scope_of(path) == scope and not facts.is_test and not facts.is_example
         for path, facts in project.modules.items()
     )
 

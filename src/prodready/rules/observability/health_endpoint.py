@@ -9,6 +9,7 @@ from prodready.plugin import (
     Category,
     Confidence,
     Evidence,
+    Mark,
     ModuleEnd,
     ProjectContext,
     ProjectFacts,
@@ -26,7 +27,6 @@ from prodready.rules._service import (
     _django_root_urls,
     _evidence,
     _lowered,
-    _mark,
     _marks,
     _Modules,
     _serverless,
@@ -97,7 +97,7 @@ def _health_marks(module: ast.AST, ctx: PythonContext) -> Found | None:
             value = node.value
             short = len(value) <= 200 and not any(char.isspace() for char in value)
             if short and _is_health_path(value):
-                return [_mark("health", node.lineno)]
+                return [Mark.of("health", node.lineno)]
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             text = node.name
         elif isinstance(node, ast.Name):
@@ -109,7 +109,7 @@ def _health_marks(module: ast.AST, ctx: PythonContext) -> Found | None:
         elif isinstance(node, ast.ImportFrom):
             text = node.module
         if text and (_HEALTH_WORDS.search(text) or text.startswith(_HEALTH_PACKAGES)):
-            return [_mark("health", getattr(node, "lineno", 1))]
+            return [Mark.of("health", getattr(node, "lineno", 1))]
     return None
 
 
@@ -177,11 +177,7 @@ def missing_health_endpoint(project: ProjectFacts, ctx: ProjectContext) -> None:
     for app, component in _app_components(apps, _Modules(project), project):
         if _serverless(project, ctx, component):
             continue
-        routes = [
-            route
-            for path in sorted(component)
-            for route in project.modules.get(path, {}).get("routes", [])
-        ]
+        routes = [route for path in sorted(component) for route in project.modules[path].routes]
         added = [
             item
             for path in component
@@ -191,8 +187,7 @@ def missing_health_endpoint(project: ProjectFacts, ctx: ProjectContext) -> None:
         if not routes and not added:
             continue  # no route known: nothing to judge
         if any(
-            _is_health_path(route.get("path"))
-            or (route.get("path") is None and route.get("framework") != "django")
+            _is_health_path(route.path) or (route.path is None and route.framework != "django")
             for route in routes
         ):
             continue  # a probe route, or a route whose path is computed (may be the probe)

@@ -78,9 +78,7 @@ def no_metrics(project: ProjectFacts, ctx: ProjectContext) -> None:
         return
     if _marks(_evidence(project, "OBS007"), "metrics"):
         return
-    if any(
-        (route.get("path") or "").rstrip("/").endswith("/metrics") for _, route in project.routes()
-    ):
+    if any((route.path or "").rstrip("/").endswith("/metrics") for _, route in project.routes()):
         return
     app = apps[0]
     ctx.report(

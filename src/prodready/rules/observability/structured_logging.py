@@ -10,6 +10,7 @@ from prodready.plugin import (
     Category,
     Confidence,
     Evidence,
+    Mark,
     ModuleEnd,
     ProjectContext,
     ProjectFacts,
@@ -28,7 +29,6 @@ from prodready.rules._service import (
     _confidence,
     _evidence,
     _in_dirs,
-    _mark,
     _marks,
     _Modules,
     _source_marks,
@@ -67,12 +67,12 @@ def _logging_marks(module: ast.Module, ctx: PythonContext) -> Found | None:
                     isinstance(config, ast.Name) and config.id in ctx.facts.module_state
                 )
                 if not visible:  # loaded from YAML/JSON, or passed in: formatters unknown
-                    found.append(_mark("external", call.lineno))
+                    found.append(Mark.of("external", call.lineno))
     for statement in module.body:
         if isinstance(statement, ast.Assign) and any(
             isinstance(target, ast.Name) and target.id == "LOGGING" for target in statement.targets
         ):
-            found.append(_mark("logging-setting", statement.lineno))
+            found.append(Mark.of("logging-setting", statement.lineno))
     return found
 
 
@@ -131,7 +131,7 @@ def no_structured_logging(project: ProjectFacts, ctx: ProjectContext) -> None:
     setups = [
         item
         for item in evidence
-        if (item.name in _LOG_SETUP_CALLS or item.name == "@logging-setting")
+        if (item.name in _LOG_SETUP_CALLS or item.kind == "logging-setting")
         and not _in_dirs(item.path, _NOT_SERVICE_DIRS)
     ]
     where = setups[0] if setups else Evidence(apps[0].path, "", apps[0].line)

@@ -8,6 +8,7 @@ from prodready.engine.analysis import dotted, message_loop, receive_call, walk_b
 from prodready.plugin import (
     Category,
     Confidence,
+    Mark,
     ModuleEnd,
     ProjectContext,
     ProjectFacts,
@@ -24,7 +25,6 @@ from prodready.rules._service import (
     _evidence,
     _imports,
     _in_dirs,
-    _mark,
     _marks,
     _Modules,
     _with_django,
@@ -71,12 +71,12 @@ def _loop_marks(node: ast.AST, ctx: PythonContext) -> Found | None:
             if isinstance(call, ast.Call):
                 name = _consumer_call(call, ctx)
                 if name is not None:
-                    return [_mark("loop", node.lineno, call=name)]
+                    return [Mark.of("loop", node.lineno, call=name)]
         return None
     if isinstance(node, ast.For | ast.AsyncFor):
         consumed = message_loop(node, ctx)
         if consumed is not None:
-            return [_mark("loop", node.lineno, call=consumed)]
+            return [Mark.of("loop", node.lineno, call=consumed)]
     return None
 
 
@@ -88,7 +88,7 @@ def _process_marks(module: ast.Module, ctx: PythonContext) -> Found | None:
         or ctx.path.endswith("__main__.py")
         or any(_runs_main(statement) for statement in module.body)
     ):
-        found.append(_mark("entry", 1))
+        found.append(Mark.of("entry", 1))
     source = ctx.source
     if "SIGTERM" in source:
         for node in ast.walk(module):
@@ -103,7 +103,7 @@ def _process_marks(module: ast.Module, ctx: PythonContext) -> Found | None:
             # include SIGTERM: the module names it) -- not signal.signal(SIGINT, ...)
             named = first.id if isinstance(first, ast.Name) else None
             if "SIGTERM" in ast.dump(first) or (named is not None and not named.startswith("SIG")):
-                found.append(_mark("sigterm", node.lineno))
+                found.append(Mark.of("sigterm", node.lineno))
                 break
     return found
 
@@ -212,11 +212,11 @@ def worker_without_sigterm_handling(project: ProjectFacts, ctx: ProjectContext) 
     entries = {item.path for item in _marks(evidence, "entry")}
     deployed = _deployed(project)
     reported: set[str] = set()
-    for item in sorted(loops, key=lambda e: (e.path, not e.name.startswith("@"), e.line)):
-        facts = project.modules.get(item.path, {})
+    # Per module, a loop a collector marked before a subscribed call.
+    for item in sorted(loops, key=lambda e: (e.path, e.kind == "", e.line)):
         if item.path in reported or item.path in served:
             continue
-        if set(facts.get("frameworks", [])) & _SERVED_FRAMEWORKS:
+        if _SERVED_FRAMEWORKS.intersection(project.modules[item.path].frameworks):
             continue
         if _imports(project, item.path, _WORKER_FRAMEWORKS):
             continue

@@ -8,8 +8,8 @@ import re
 
 from prodready.engine.analysis import constant_str, dotted, keyword_value
 from prodready.engine.facts import ROUTE_DECORATOR_METHODS
-from prodready.plugin import PythonContext
-from prodready.rules._service import _ROUTER_FACTORIES, Found, _mark
+from prodready.plugin import Mark, PythonContext
+from prodready.rules._service import _ROUTER_FACTORIES, Found
 
 _AUTH_NAME = re.compile(
     r"auth|login|logged|token|jwt|oauth|oidc|saml|sso|permission|perm_|_perm|role|scope"
@@ -108,32 +108,32 @@ def _route_marks(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContex
         return None
     route = scope.route
     if any(_auth_name(name) for name in route.dependencies):
-        return [_mark("authed", node.lineno)]
+        return [Mark.of("authed", node.lineno)]
     for decorator in node.decorator_list:
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
         name = ctx.qualname(target) or ""
         if isinstance(decorator, ast.Call) and _auth_dependencies(
             keyword_value(decorator, "dependencies"), ctx
         ):
-            return [_mark("authed", node.lineno)]
+            return [Mark.of("authed", node.lineno)]
         if (
             name.endswith("permission_classes")
             and isinstance(decorator, ast.Call)
             and ("AllowAny" in ast.dump(decorator) or not _has_elements(decorator))
         ):
-            return [_mark("allow-any", node.lineno)]
+            return [Mark.of("allow-any", node.lineno)]
         if _auth_name(name):
-            return [_mark("authed", node.lineno)]
+            return [Mark.of("authed", node.lineno)]
     if route.framework in ("fastapi", "starlette"):
         for param in scope.params:
             annotation = ast.unparse(param.annotation) if param.annotation is not None else ""
             if _AUTH_PARAM.search(param.arg) or (
                 _AUTH_ANNOTATION.search(annotation) and not _SCHEMA_SUFFIX.search(annotation)
             ):
-                return [_mark("authed", node.lineno)]
+                return [Mark.of("authed", node.lineno)]
     body = "\n".join(ctx.lines[node.body[0].lineno - 1 : node.end_lineno or node.lineno])
     if _AUTH_CHECK.search(body):
-        return [_mark("authed", node.lineno)]
+        return [Mark.of("authed", node.lineno)]
     return None
 
 
@@ -149,7 +149,7 @@ _VIEW_BASES = (
 )
 
 
-def _view_class(node: ast.ClassDef, ctx: PythonContext) -> tuple[str, int] | None:
+def _view_class(node: ast.ClassDef, ctx: PythonContext) -> Mark | None:
     """A Django/DRF class-based view that does not authenticate by itself."""
     bases = [ctx.qualname(base) or dotted(base) or "" for base in node.bases]
     looks_like_view = any(base.startswith(_VIEW_BASES) for base in bases)
@@ -186,7 +186,7 @@ def _view_class(node: ast.ClassDef, ctx: PythonContext) -> tuple[str, int] | Non
     if _AUTH_CHECK.search("\n".join(lines)):
         return None
     name = f"{ctx.module}.{node.name}" if ctx.module else node.name
-    return _mark("open-view", node.lineno, name=name, drf=drf, allow_any=allow_any)
+    return Mark.of("open-view", node.lineno, name=name, drf=drf, allow_any=allow_any)
 
 
 def _url_marks(statement: ast.stmt, ctx: PythonContext) -> Found:
@@ -216,7 +216,7 @@ def _url_marks(statement: ast.stmt, ctx: PythonContext) -> Found:
                 target = target.elts[0]
             module = constant_str(target) or (ctx.qualname(target) if target else None)
             if module:
-                found.append(_mark("include-urls", node.lineno, path=route, module=module))
+                found.append(Mark.of("include-urls", node.lineno, path=route, module=module))
             continue
         kind = "function"
         if isinstance(view, ast.Call) and isinstance(view.func, ast.Attribute):
@@ -225,7 +225,7 @@ def _url_marks(statement: ast.stmt, ctx: PythonContext) -> Found:
             view, kind = view.func.value, "class"
         name = ctx.qualname(view)
         if name and "admin.site" not in name:
-            found.append(_mark("url", node.lineno, path=route, view=name, kind=kind))
+            found.append(Mark.of("url", node.lineno, path=route, view=name, view_type=kind))
     return found
 
 
@@ -247,7 +247,7 @@ def _structure_marks(module: ast.Module, ctx: PythonContext) -> Found | None:
         for statement in module.body:
             found.extend(_url_marks(statement, ctx))
     if "Middleware" in source and _LOGIN_MIDDLEWARE.search(source):
-        found.append(_mark("global", 1))
+        found.append(Mark.of("global", 1))
     if not any(hint in source for hint in _SEC030_HINTS):
         return found
     for node in ast.walk(module):
@@ -258,7 +258,7 @@ def _structure_marks(module: ast.Module, ctx: PythonContext) -> Found | None:
                 if constant_str(key) == "DEFAULT_PERMISSION_CLASSES" and (
                     "AllowAny" not in ast.dump(value)
                 ):
-                    found.append(_mark("drf-global", node.lineno))
+                    found.append(Mark.of("drf-global", node.lineno))
     return found
 
 
@@ -266,7 +266,7 @@ def _class_marks(node: ast.ClassDef, ctx: PythonContext) -> Found | None:
     """An authenticating middleware class, or a class-based view that does not authenticate."""
     if node.name.endswith("Middleware"):
         if _AUTH_CHECK.search(_text(node, ctx)):
-            return [_mark("global", node.lineno)]
+            return [Mark.of("global", node.lineno)]
         return None
     view = _view_class(node, ctx)
     return [view] if view is not None else None
@@ -278,21 +278,22 @@ def _call_marks(node: ast.Call, ctx: PythonContext) -> Found:
     if name in _ROUTER_FACTORIES:
         prefix = constant_str(keyword_value(node, "prefix") or keyword_value(node, "url_prefix"))
         auth = _auth_dependencies(keyword_value(node, "dependencies"), ctx)
-        return [_mark("router", node.lineno, prefix=prefix, auth=auth, app=_ROUTER_FACTORIES[name])]
+        app = _ROUTER_FACTORIES[name]
+        return [Mark.of("router", node.lineno, prefix=prefix, auth=auth, app=app)]
     if method in ("include_router", "register_blueprint") and node.args:
         target = node.args[0]
         prefix = constant_str(keyword_value(node, "prefix") or keyword_value(node, "url_prefix"))
         auth = _auth_dependencies(keyword_value(node, "dependencies"), ctx)
         included = ctx.qualname(target) or dotted(target) or ""
-        return [_mark("include", node.lineno, target=included, prefix=prefix, auth=auth)]
+        return [Mark.of("include", node.lineno, target=included, prefix=prefix, auth=auth)]
     if (method == "add_middleware" or name.endswith("middleware.Middleware")) and node.args:
         middleware = ctx.qualname(node.args[0]) or dotted(node.args[0]) or ""
         if _AUTH_MIDDLEWARE.search(middleware.rsplit(".", 1)[-1]):
-            return [_mark("global", node.lineno)]
+            return [Mark.of("global", node.lineno)]
     if method in ("before_request", "before_app_request") and node.args:
         hook = dotted(node.args[0]) or ""
         if _AUTH_MIDDLEWARE.search(hook):
-            return [_mark("global", node.lineno)]
+            return [Mark.of("global", node.lineno)]
     return []
 
 
@@ -303,6 +304,6 @@ def _collect_sec030(node: ast.AST, ctx: PythonContext) -> Found | None:
         return _class_marks(node, ctx)
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         if node.decorator_list and _auth_hook(node, ctx):
-            return [_mark("global", node.lineno)]
+            return [Mark.of("global", node.lineno)]
         return _route_marks(node, ctx)
     return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from prodready.plugin import (
     Category,
@@ -23,7 +22,6 @@ from prodready.rules._service import (
     _ROUTER_FACTORIES,
     _apps,
     _by_path,
-    _data,
     _evidence,
     _in_dirs,
     _marks,
@@ -151,60 +149,59 @@ def _web_candidates(
     project: ProjectFacts, evidence: list[Evidence], modules: _Modules
 ) -> list[_Candidate]:
     by_path = _by_path(evidence)
-    routers: dict[str, list[dict[str, Any]]] = {}
+    routers: dict[str, list[Evidence]] = {}
     for item in _marks(evidence, "router"):
-        routers.setdefault(item.path, []).append(_data(item))
+        routers.setdefault(item.path, []).append(item)
     if any(
-        router.get("app") and router.get("auth") for items in routers.values() for router in items
+        router.flag("app") and router.flag("auth") for items in routers.values() for router in items
     ):
         return []  # FastAPI(dependencies=[auth]): every route of the app
     # Where routers are mounted: the prefix applies to the module that exactly defines the
     # included router; auth applies to any module the name may refer to (precision first).
     include_prefixes: dict[str, list[str]] = {}
     guarded: set[str] = {
-        path for path, items in routers.items() if any(r.get("auth") for r in items)
+        path for path, items in routers.items() if any(r.flag("auth") for r in items)
     }
     for item in _marks(evidence, "include"):
-        data = _data(item)
-        target = _router_module(str(data.get("target") or ""))
+        target = _router_module(item.text("target"))
         exact = modules.exactly(target) if target else {item.path}
-        if data.get("auth"):
+        if item.flag("auth"):
             broad = modules.modules_named(target) if target else {item.path}
             if not broad:
                 return []  # auth on a router we cannot find: it may guard any route
             guarded |= broad | exact
         for path in exact:
-            include_prefixes.setdefault(path, []).append(str(data.get("prefix") or ""))
+            include_prefixes.setdefault(path, []).append(item.text("prefix"))
     found: list[_Candidate] = []
     for path, route in project.routes():
-        if route.get("framework") == "django" or _in_dirs(path, _NOT_SERVICE_DIRS):
+        if route.framework == "django" or _in_dirs(path, _NOT_SERVICE_DIRS):
             continue
-        own = route.get("path")
+        own = route.path
         if own is None:
             continue
         authed = {item.line for item in _marks(by_path.get(path, []), "authed")}
-        if route.get("line") in authed:
+        if route.line in authed:
             continue
         # The module that defines the router the route is declared on (``from . import bp``).
-        receiver = _router_module(str(route.get("receiver") or ""))
+        receiver = _router_module(route.receiver or "")
         if receiver and (modules.modules_named(receiver) & guarded):
             continue
         owners = (modules.exactly(receiver) if receiver else set()) or {path}
         if owners & guarded:
             continue
         prefix = ""
-        local = [r for owner in owners for r in routers.get(owner, []) if not r.get("app")]
-        if route.get("receiver") not in _APP_TYPES and local:
-            prefixes = [str(r.get("prefix") or "") for r in local]
+        local = [r for owner in owners for r in routers.get(owner, []) if not r.flag("app")]
+        if route.receiver not in _APP_TYPES and local:
+            prefixes = [r.text("prefix") for r in local]
             if len(prefixes) == 1 or all(_ADMIN_PATH.search(p) for p in prefixes):
                 prefix = prefixes[0]
         mounts = [p for owner in owners for p in include_prefixes.get(owner, [])] or [""]
         full_paths = [mount + prefix + own for mount in mounts]
         admin = [p for p in full_paths if _ADMIN_PATH.search(p) and not _PUBLIC_PATH.search(p)]
         if admin:
-            framework = "flask" if route.get("framework") in ("flask", "quart") else "fastapi"
-            methods = "/".join(route.get("methods") or ["ANY"])
-            found.append(_Candidate(path, int(route["line"]), f"{methods} {admin[0]}", framework))
+            framework = "flask" if route.framework in ("flask", "quart") else "fastapi"
+            methods = "/".join(route.methods or ["ANY"])
+            found.append(_Candidate(path, route.line, f"{methods} {admin[0]}", framework))
     return found
 
 
@@ -223,25 +220,24 @@ def _django_candidates(
     if not urls:
         return []
     drf_global = bool(_marks(evidence, "drf-global"))
-    open_views = {str(_data(item)["name"]): _data(item) for item in _marks(evidence, "open-view")}
+    open_views = {item.name: item for item in _marks(evidence, "open-view")}
     by_path = _by_path(evidence)
     prefixes = _django_prefixes(_marks(evidence, "include-urls"), modules)
     found: list[_Candidate] = []
     for item in urls:
         if _in_dirs(item.path, _NOT_SERVICE_DIRS):
             continue
-        data = _data(item)
-        route = str(data.get("path") or "")
+        route = item.text("path")
         full = [(prefix + route).replace("^", "") for prefix in prefixes.get(item.path, [""])]
         admin = [p for p in full if _ADMIN_PATH.search(p) and not _PUBLIC_PATH.search(p)]
         if not admin:
             continue
-        view = str(data.get("view") or "")
-        if data.get("kind") == "class":
+        view = item.text("view")
+        if item.text("view_type") == "class":
             found_view = _lookup(open_views, view)
             if found_view is None:
                 continue  # authenticated, or a view we cannot see
-            if found_view.get("drf") and drf_global and not found_view.get("allow_any"):
+            if found_view.flag("drf") and drf_global and not found_view.flag("allow_any"):
                 continue
         elif not _open_function_view(project, view, modules, by_path, drf_global):
             continue
@@ -256,9 +252,8 @@ def _django_prefixes(includes: list[Evidence], modules: _Modules) -> dict[str, l
     for _ in range(3):
         changed = False
         for item in includes:
-            data = _data(item)
-            route = str(data.get("path") or "")
-            for target in modules.exactly(str(data.get("module") or "")):
+            route = item.text("path")
+            for target in modules.exactly(item.text("module")):
                 for outer in prefixes.get(item.path, [""]):
                     combined = outer + route
                     if combined not in prefixes.setdefault(target, []):
@@ -269,7 +264,7 @@ def _django_prefixes(includes: list[Evidence], modules: _Modules) -> dict[str, l
     return prefixes
 
 
-def _lookup(views: dict[str, dict[str, Any]], name: str) -> dict[str, Any] | None:
+def _lookup(views: dict[str, Evidence], name: str) -> Evidence | None:
     if name in views:
         return views[name]
     for known, data in views.items():
@@ -290,13 +285,14 @@ def _open_function_view(
     if not module:
         return False
     for path in sorted(modules.exactly(module)):
-        for route in project.modules.get(path, {}).get("routes", []):
-            if route.get("function") != function:
+        facts = project.modules.get(path)
+        for route in facts.routes if facts is not None else ():
+            if route.function != function:
                 continue
             marks = by_path.get(path, [])
-            if route.get("line") in {item.line for item in _marks(marks, "authed")}:
+            if route.line in {item.line for item in _marks(marks, "authed")}:
                 return False
-            allow_any = route.get("line") in {item.line for item in _marks(marks, "allow-any")}
-            drf = any(name.endswith("api_view") for name in route.get("decorators", []))
+            allow_any = route.line in {item.line for item in _marks(marks, "allow-any")}
+            drf = any(name.endswith("api_view") for name in route.decorators)
             return not (drf and drf_global and not allow_any)
     return False
