@@ -239,7 +239,7 @@ def test_module_facts() -> None:
         """,
         [],
     )
-    assert set(ctx.facts.module_state) == {"SESSIONS", "CARTS"}
+    assert set(ctx.facts.mutable_globals) == {"SESSIONS", "CARTS"}
     assert ctx.facts.has_main_guard
     assert "LIMIT" in ctx.facts.constants
 

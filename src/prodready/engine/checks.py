@@ -54,7 +54,7 @@ class ProjectCheck(Protocol):
 
 class ProjectCollector(Protocol[NodeT_contra]):
     """A project rule's collector: called like a Python check during the walk, returns the
-    ``(name, line)`` evidence to keep for the rule (or None)."""
+    evidence to keep for the rule: ``(name, line)`` pairs or ``Mark``s (or None)."""
 
     def __call__(
         self, node: NodeT_contra, ctx: PythonContext, /

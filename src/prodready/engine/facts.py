@@ -142,7 +142,8 @@ class ModuleFacts:
     bindings: dict[str, str | None] = field(default_factory=dict)
     imports: list[tuple[str, int]] = field(default_factory=list)
     frameworks: set[str] = field(default_factory=set)
-    module_state: dict[str, int] = field(default_factory=dict)
+    # Module-level names bound to a mutable container (``CACHE = {}``) -> their line.
+    mutable_globals: dict[str, int] = field(default_factory=dict)
     constants: dict[str, ast.expr] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
     async_functions: list[tuple[str, int]] = field(default_factory=list)

@@ -220,7 +220,7 @@ class PythonContext:
 
     def is_module_state(self, name: str) -> bool:
         """True when ``name`` refers here to a module-level mutable container."""
-        if name not in self.facts.module_state:
+        if name not in self.facts.mutable_globals:
             return False
         scope = self.function
         while scope is not None:

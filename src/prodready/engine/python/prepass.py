@@ -52,7 +52,7 @@ def record_module_assignment(
     if value is None:
         return
     if mutable_literal(value, ctx.qualname):
-        facts.module_state[name] = statement.lineno
+        facts.mutable_globals[name] = statement.lineno
         facts.bindings[name] = None
     elif isinstance(value, ast.Call):
         facts.bindings[name] = instance_type(ctx.qualname(value.func))

@@ -64,7 +64,7 @@ def _logging_marks(module: ast.Module, ctx: PythonContext) -> Found | None:
             if (dotted(call.func) or "").endswith("dictConfig") and call.args:
                 config = call.args[0]
                 visible = isinstance(config, ast.Dict | ast.Attribute) or (
-                    isinstance(config, ast.Name) and config.id in ctx.facts.module_state
+                    isinstance(config, ast.Name) and config.id in ctx.facts.mutable_globals
                 )
                 if not visible:  # loaded from YAML/JSON, or passed in: formatters unknown
                     found.append(Mark.of("external", call.lineno))

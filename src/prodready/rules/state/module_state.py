@@ -118,7 +118,7 @@ def module_state_mutated_in_handler(node: ast.AST, ctx: PythonContext) -> None:
     ```
     """
     scope = ctx.function
-    if scope is None or not (ctx.facts.module_state or scope.globals):
+    if scope is None or not (ctx.facts.mutable_globals or scope.globals):
         return
     if ctx.facts.is_test or ctx.facts.is_example:
         return
