@@ -49,7 +49,8 @@ from prodready.deps.model import (
     DependencyManifests,
     Locked,
 )
-from prodready.engine.project import ProjectFacts, run_project_rules
+from prodready.engine.project import ProjectFacts
+from prodready.engine.project_run import run_project_rules
 from prodready.model import Config, DepsSettings, Severity
 
 SNAPSHOT = SHARED / "advisory-db"

@@ -23,7 +23,6 @@ import click
 from prodready.cli import catalog, scanning, services  # noqa: F401
 from prodready.cli.common import DEBUG_ENV, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, _fail, cli
 from prodready.model import ProdreadyError
-from prodready.probe.model import ProbeTerminated
 
 __all__ = ["cli", "main"]
 
@@ -41,9 +40,6 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("prodready: interrupted", err=True)
         sys.exit(130)
-    except ProbeTerminated as exc:  # SIGTERM during a probe, after its cleanup
-        click.echo("prodready: terminated", err=True)
-        sys.exit(exc.exit_code)
     except BrokenPipeError:
         # The reader went away (``prodready scan | head``): stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -62,7 +58,19 @@ def main(argv: list[str] | None = None) -> None:
         )
     except Exception as exc:  # noqa: BLE001 - anything else is a bug: say so, not a bare traceback
         _internal_error(exc)
+    except BaseException as exc:
+        if not _probe_terminated(exc):
+            raise
+        click.echo("prodready: terminated", err=True)  # SIGTERM during a probe, after its cleanup
+        sys.exit(getattr(exc, "exit_code", 143))
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _probe_terminated(exc: BaseException) -> bool:
+    """Whether ``exc`` is the probe's ``ProbeTerminated``. Only a probe loads its module: every
+    other command (a scan) is spared importing it."""
+    probe = sys.modules.get("prodready.probe.model")
+    return probe is not None and isinstance(exc, probe.ProbeTerminated)
 
 
 def _internal_error(exc: Exception) -> NoReturn:

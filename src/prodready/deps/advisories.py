@@ -36,7 +36,6 @@ import hashlib
 import json
 import os
 import time
-import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,6 +205,8 @@ class OSVDatabase:
         return self._index
 
     def _open(self) -> dict[str, list[dict[str, Any]]]:
+        import zipfile  # here: most scans have no database to read
+
         path = self.path
         if not path.exists():
             raise AdvisoriesUnavailable("the path does not exist")
@@ -249,6 +250,8 @@ class OSVDatabase:
                         yield _Member(relative, stat.st_size, stat.st_mtime_ns)
 
     def _zip_members(self) -> list[_Member]:
+        import zipfile
+
         stat = self.path.stat()
         with zipfile.ZipFile(self.path) as archive:
             return [
@@ -261,6 +264,8 @@ class OSVDatabase:
 
     def _records(self, members: list[_Member], is_zip: bool) -> Iterator[tuple[str, bytes]]:
         if is_zip:
+            import zipfile
+
             with zipfile.ZipFile(self.path) as archive:
                 for member in members:
                     if member.size > MAX_RECORD_BYTES:

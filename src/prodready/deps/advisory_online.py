@@ -7,9 +7,7 @@ import json
 import os
 import re
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +15,6 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from prodready import __version__
-from prodready.deps.http import RETRYABLE_STATUS, TOO_LARGE, fetch
 from prodready.deps.model import AdvisoriesUnavailable, Advisory
 from prodready.deps.osv_records import (
     BadRecord,
@@ -85,6 +82,10 @@ class _OnlineSource:
         }
         if body is not None:
             headers["Content-Type"] = "application/json"
+        # Imported here: the HTTP stack (urllib.request, http.client, ssl, email) costs a scan
+        # that never goes online some 15 ms.
+        from prodready.deps.http import RETRYABLE_STATUS, TOO_LARGE, fetch
+
         answer = fetch(
             url,
             headers=headers,

@@ -34,9 +34,7 @@ import re
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -53,7 +51,6 @@ from packaging.utils import (
 )
 
 from prodready import __version__
-from prodready.deps.http import TOO_LARGE, fetch
 from prodready.deps.model import IndexInfo
 from prodready.model import DepsSettings
 
@@ -215,6 +212,8 @@ class IndexClient:
         return results
 
     def _lookup_one(self, name: str, deadline: float) -> IndexInfo:
+        from prodready.deps.http import TOO_LARGE  # the HTTP stack only when the index is asked
+
         quoted = urllib.parse.quote(name)
         json_failure: str | None = None
         json_url = self._json_api_url(quoted)
@@ -272,6 +271,8 @@ class IndexClient:
         headers = {"User-Agent": USER_AGENT, "Accept": accept, "Accept-Encoding": "gzip"}
         if self._authorization is not None:
             headers["Authorization"] = self._authorization
+        from prodready.deps.http import fetch
+
         answer = fetch(
             url,
             headers=headers,
@@ -445,7 +446,9 @@ def parse_simple_json(name: str, data: Any) -> IndexInfo | None:
 def _read_local(url: str) -> _Response:
     """A ``file:`` index: the same URLs, read from the directory tree (a directory stands for
     its ``index.json``/``index.html``, or simply exists)."""
-    path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    from urllib.request import url2pathname
+
+    path = Path(url2pathname(urllib.parse.urlsplit(url).path))
     try:
         if path.is_dir():
             for page, content_type in (("index.json", SIMPLE_JSON), ("index.html", "text/html")):

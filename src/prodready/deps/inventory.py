@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prodready.deps.advisories import advisory_sources
 from prodready.deps.imports import map_imports
-from prodready.deps.index import IndexClient, unverified_note
 from prodready.deps.manifests import read_manifests
 from prodready.deps.model import (
     AdvisoriesUnavailable,
@@ -85,6 +83,10 @@ def inventory(project: ProjectFacts, ctx: ProjectContext) -> Inventory:
 
 
 def _build(project: ProjectFacts, ctx: ProjectContext) -> Inventory:
+    # Imported here, as in _attach_advisories: the index client and the advisory sources bring
+    # the HTTP stack, which a warm rescan that reuses the project rules' results never needs.
+    from prodready.deps.index import IndexClient, unverified_note
+
     settings = ctx.config.deps
     paths = [path for kind in MANIFEST_KINDS for path in project.files_of_kind(kind)]
     manifests = read_manifests(project.root, paths)
@@ -152,6 +154,8 @@ def _attach_advisories(
     pinned = [d for d in dependencies.values() if d.resolved is not None]
     if not pinned:
         return
+    from prodready.deps.advisories import advisory_sources
+
     sources = advisory_sources(settings, ctx.cache_dir)
     if not sources:
         notes.append(

@@ -1,8 +1,9 @@
 """Running the project rules once per scan, and turning what they report into findings.
 
 :mod:`prodready.engine.project` holds what the rules see (the facts, the context); this module is
-the engine's side: it calls each rule, keeps a crashing rule from losing the others, and builds
-the findings of the reports.
+the engine's side: it calls each rule, keeps a crashing rule from losing the others, builds the
+findings of the reports, and reuses the results of an earlier scan whose inputs were the same
+(:mod:`prodready.engine.project_results`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,34 @@ from typing import Any
 from prodready.engine.findings import SourceText, build_findings, line_extent
 from prodready.engine.location import RawFinding
 from prodready.engine.project import ProjectContext, ProjectFacts, _Report
+from prodready.engine.project_results import ProjectInputs, ProjectOutcome, load, recording, save
 from prodready.model import Config, Finding, Rule, ScanError
+
+
+def project_outcome(
+    rules: list[Rule],
+    facts: ProjectFacts,
+    config: Config,
+    cache_dir: Path | None,
+    inputs: ProjectInputs | None,
+    trusted_before_ns: int,
+) -> ProjectOutcome:
+    """The outcome of the project rules: stored by an earlier scan with the same inputs, or
+    computed (and stored). ``inputs``: None without the result cache -- nothing is reused."""
+    key = inputs.key(trusted_before_ns) if inputs is not None and inputs.reusable() else None
+    if inputs is not None and key is not None:
+        stored = load(inputs, key, trusted_before_ns)
+        if stored is not None:
+            return stored
+    with recording(trusted_before_ns) as consulted:
+        findings, errors, ctx = run_project_rules(
+            rules, facts, config, cache_dir, result_cache=inputs is not None
+        )
+    outcome = ProjectOutcome(findings, errors, ctx.artifacts, ctx.notes)
+    # A crashed rule is a bug to be seen again, not a result to keep.
+    if inputs is not None and key is not None and not errors:
+        save(inputs, key, consulted, outcome)
+    return outcome
 
 
 def run_project_rules(

@@ -28,10 +28,10 @@ from prodready.engine.cache import (
 from prodready.engine.discovery import Discovery, matches_glob, resolve_target, where_named
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.lifetime import children_die_on_sigterm, exit_with_parent
-from prodready.engine.module_record import ModuleRecord
 from prodready.engine.pipeline import Content, FileAnalyzer, role_prefix, with_roles
 from prodready.engine.project import project_facts
-from prodready.engine.project_run import run_project_rules
+from prodready.engine.project_results import ProjectInputs
+from prodready.engine.project_run import project_outcome
 from prodready.engine.records import FileResult, SourceFile, content_digest
 from prodready.engine.registry import Registry
 from prodready.model import (
@@ -146,7 +146,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
 
     findings: list[Finding] = []
     errors: list[ScanError] = []
-    facts: dict[str, ModuleRecord] = {}
+    facts: dict[str, dict[str, Any]] = {}
     for result in results:
         findings.extend(result.findings)
         errors.extend(result.errors)
@@ -163,13 +163,18 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
             s.relpath: s.kind for s in sources if s.kind is not FileKind.PYTHON
         }
         project = project_facts(root, facts, others, prefix)
-        project_findings, project_errors, project_ctx = run_project_rules(
-            project_rules, project, config, cache_dir, result_cache=cache is not None
+        inputs = None
+        if cache is not None:
+            kinds = {source.relpath: source.kind.value for source in sources}
+            scanned = [(r.relpath, kinds.get(r.relpath, ""), r.digest) for r in results]
+            inputs = ProjectInputs(cache.key, project.root, config, scanned, cache_dir)
+        outcome = project_outcome(
+            project_rules, project, config, cache_dir, inputs, trusted_before_ns
         )
-        findings.extend(project_findings)
-        errors.extend(project_errors)
-        artifacts.update(project_ctx.artifacts)
-        notes.extend(project_ctx.notes)
+        findings.extend(outcome.findings)
+        errors.extend(outcome.errors)
+        artifacts.update(outcome.artifacts)
+        notes.extend(outcome.notes)
 
     findings = postprocess(findings, config, registry)
     if baseline is not None:

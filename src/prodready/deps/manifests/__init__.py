@@ -23,6 +23,7 @@ from prodready.deps.manifests.pyproject import _poetry_specifier
 from prodready.deps.manifests.requirements import project_dir
 from prodready.deps.manifests.text import _IDENTIFIER, _importable_names, _join
 from prodready.deps.model import DependencyManifests
+from prodready.engine.project_results import consulted_directory
 
 
 def read_manifests(root: Path, paths: list[str]) -> DependencyManifests:
@@ -88,6 +89,7 @@ class _Reader(_LockReader):
                 names.add(normalised.lower())
         directories = {""} | self.project_dirs | self.package_dirs
         for directory in list(directories):
+            consulted_directory(self.root / directory)  # a src/ or lib/ may appear in it
             for extra in ("src", "lib"):
                 candidate = _join(directory, extra)
                 if (self.root / candidate).is_dir():

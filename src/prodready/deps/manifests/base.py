@@ -11,6 +11,7 @@ from packaging.utils import canonicalize_name
 from prodready.deps.files import TooLarge, UnsafeFile, exists_inside, inside, read_inside
 from prodready.deps.model import Declaration, DependencyManifests, Locked, ManifestProblem
 from prodready.engine.documents import RequirementLine
+from prodready.engine.project_results import consulted_file
 
 MAX_BYTES = 5_000_000
 MAX_INCLUDE_DEPTH = 20
@@ -56,6 +57,7 @@ class _ReaderBase:
         """The file's text; None when it is missing, too large or not a regular file inside
         the scan root. Callers check references first (``exists``) and report a refused one
         where it is named: a problem *at* such a path would have its lines quoted."""
+        consulted_file(self.root / path)
         try:
             data = read_inside(self.root, path, MAX_BYTES)
         except TooLarge:
@@ -66,11 +68,13 @@ class _ReaderBase:
         return data.decode("utf-8", errors="replace")
 
     def exists(self, path: str) -> bool:
+        consulted_file(self.root / path)
         return exists_inside(self.root, path)
 
     def refused(self, path: str) -> bool:
         """Something is at ``path`` (a symlink out of the project, a device, a FIFO) but it is
         not a regular file inside the scan root."""
+        consulted_file(self.root / path)
         try:
             inside(self.root, path)
         except UnsafeFile:

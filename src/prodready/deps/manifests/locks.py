@@ -17,6 +17,7 @@ from prodready.deps.manifests.pyproject import _PyprojectReader
 from prodready.deps.manifests.requirements import _group_name, _requirement_text
 from prodready.deps.manifests.text import _dir, _error_line, _find_line, _TomlText
 from prodready.deps.model import Declaration
+from prodready.engine.project_results import consulted_file
 
 
 class _LockReader(_PyprojectReader):
@@ -178,6 +179,7 @@ def is_generated(root: Path, path: str) -> bool:
     transitive dependencies too, so "declared but not imported" says nothing there."""
     if not path.endswith(".txt"):
         return False
+    consulted_file(root / path)
     try:
         head = read_inside(root, path, MAX_BYTES)[:20_000].decode("utf-8", errors="replace")
     except (OSError, UnsafeFile, TooLarge):

@@ -9,6 +9,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from prodready.engine.project_results import consulted_directory
+
 _TEST_WORDS = frozenset({"test", "tests", "testing", "pytest", "tox", "nox", "e2e"})
 _DOCS_WORDS = frozenset({"doc", "docs", "documentation", "sphinx", "mkdocs"})
 _BUILD_WORDS = frozenset({"build", "setup", "wheel", "packaging"})
@@ -231,6 +233,7 @@ def _normalise(path: str) -> str | None:
 
 def _importable_names(base: Path, *, package_dir: bool) -> set[str]:
     names: set[str] = set()
+    consulted_directory(base)
     try:
         entries = list(base.iterdir())
     except OSError:
@@ -244,6 +247,7 @@ def _importable_names(base: Path, *, package_dir: bool) -> set[str]:
             if entry.is_dir():
                 if not _IDENTIFIER.match(name) or (name.lower() in _NOT_PACKAGES and not in_src):
                     continue
+                consulted_directory(entry)  # its __init__.py, or its modules, may come and go
                 if (entry / "__init__.py").is_file() or (
                     in_src and any(child.suffix == ".py" for child in entry.iterdir())
                 ):
