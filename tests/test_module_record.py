@@ -64,6 +64,20 @@ def test_the_stored_shape_is_compact_pairs() -> None:
     }
 
 
+def test_marks_two_rules_share_are_stored_once() -> None:
+    marks = (Mark("yaml", 3, "guarded"), Mark("lxml", 9, "lazy"))
+    record = ModuleRecord("app", evidence={"DEP010": marks, "DEP011": (), "DEP014": marks})
+    stored = record.to_json()
+    assert stored["evidence"] == {
+        "DEP010": [["yaml", 3, "guarded"], ["lxml", 9, "lazy"]],
+        "DEP011": [],
+        "DEP014": "DEP010",
+    }
+    rebuilt = _round_trip(record)
+    assert rebuilt == record
+    assert rebuilt is not None and rebuilt.evidence["DEP014"] is rebuilt.evidence["DEP010"]
+
+
 def test_a_mark_reads_its_details_by_type() -> None:
     mark = Mark.of("include", 4, name="x", target="app.admin.router", prefix=None, auth=True)
     assert mark == Mark("x", 4, "include", (("auth", True), ("target", "app.admin.router")))
@@ -105,6 +119,8 @@ DAMAGED: dict[str, Damage] = {
     "mark-details-empty": lambda facts: {**facts, "evidence": {"X": [["a", 1, "k", {}]]}},
     "mark-detail-a-list": lambda facts: {**facts, "evidence": {"X": [["a", 1, "k", {"v": []}]]}},
     "mark-detail-null": lambda facts: {**facts, "evidence": {"X": [["a", 1, "k", {"v": None}]]}},
+    "marks-of-an-unknown-code": lambda facts: {**facts, "evidence": {"X": "SEC030"}},
+    "marks-of-a-later-code": lambda facts: {**facts, "evidence": {"X": "Y", "Y": []}},
 }
 
 

@@ -139,9 +139,7 @@ class ModuleRecord:
             "imports": [[item.module, item.line] for item in self.imports],
             "routes": [route.to_json() for route in self.routes],
             "syntax": [[item.name, item.line] for item in self.syntax],
-            "evidence": {
-                code: [mark.to_json() for mark in marks] for code, marks in self.evidence.items()
-            },
+            "evidence": _evidence_json(self.evidence),
             "is_test": self.is_test,
             "is_example": self.is_example,
         }
@@ -276,31 +274,41 @@ def _mark(item: object) -> Mark | None:
     return _tuple_new(Mark, (name, line, kind, values))  # type: ignore[no-any-return]
 
 
+def _evidence_json(evidence: Mapping[str, tuple[Mark, ...]]) -> dict[str, object]:
+    """Rules that share a collector (DEP010 and DEP014, DEP011 and DEP012) collect the same
+    marks: those of a later code are stored as the name of the earlier one."""
+    stored: dict[str, object] = {}
+    first_with: dict[tuple[Mark, ...], str] = {}
+    for code, marks in evidence.items():
+        earlier = first_with.get(marks)
+        if earlier is None:
+            first_with[marks] = code
+            stored[code] = [mark.to_json() for mark in marks]
+        else:
+            stored[code] = earlier
+    return stored
+
+
 def _evidence(obj: object) -> dict[str, tuple[Mark, ...]] | None:
     if not isinstance(obj, dict):
         return None
     found: dict[str, tuple[Mark, ...]] = {}
-    # Rules that share a collector (DEP010 and DEP014, DEP011 and DEP012) store equal lists:
-    # each is checked and built once.
-    read: list[tuple[list[object], tuple[Mark, ...]]] = []
     for code, items in obj.items():
+        if isinstance(items, str):  # the marks of an earlier code (see ``_evidence_json``)
+            same = found.get(items)
+            if same is None:
+                return None
+            found[code] = same
+            continue
         if not isinstance(items, list):
             return None
-        marks: tuple[Mark, ...] | None = None
-        for raw, built_before in read:
-            if raw == items:
-                marks = built_before
-                break
-        if marks is None:
-            built: list[Mark] = []
-            for item in items:
-                mark = _mark(item)
-                if mark is None:
-                    return None
-                built.append(mark)
-            marks = tuple(built)
-            read.append((items, marks))
-        found[code] = marks
+        built: list[Mark] = []
+        for item in items:
+            mark = _mark(item)
+            if mark is None:
+                return None
+            built.append(mark)
+        found[code] = tuple(built)
     return found
 
 
