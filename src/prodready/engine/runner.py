@@ -28,6 +28,7 @@ from prodready.engine.cache import (
 from prodready.engine.discovery import Discovery, matches_glob, resolve_target, where_named
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.lifetime import children_die_on_sigterm, exit_with_parent
+from prodready.engine.module_record import ModuleRecord
 from prodready.engine.pipeline import Content, FileAnalyzer, role_prefix, with_roles
 from prodready.engine.project import project_facts
 from prodready.engine.project_results import ProjectInputs
@@ -146,7 +147,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
 
     findings: list[Finding] = []
     errors: list[ScanError] = []
-    facts: dict[str, dict[str, Any]] = {}
+    facts: dict[str, ModuleRecord] = {}
     for result in results:
         findings.extend(result.findings)
         errors.extend(result.errors)
