@@ -13,6 +13,7 @@ during a probe 143.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import NoReturn
@@ -29,6 +30,10 @@ __all__ = ["cli", "main"]
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: exit codes stay meaningful for interrupts and closed pipes too."""
+    # What a command allocates mostly lives until it ends (the rules, the cache's entries):
+    # cyclic collections every 700 allocations keep traversing it for nothing -- some 40 ms of
+    # a 0.3 s warm rescan. Young garbage is still collected, as in the worker processes.
+    gc.set_threshold(50_000, 50, 100)
     try:
         code = cli.main(args=argv, prog_name="prodready", standalone_mode=False)
     except click.exceptions.Abort:
