@@ -30,3 +30,17 @@ def test_readme_quick_start_names_the_example_and_the_test_command() -> None:
     assert "prodready scan examples/payments-service" in readme
     assert 'python3 -m pip install -e ".[dev]" && python3 -m pytest' in readme
     assert (ROOT / "examples" / "payments-service").is_dir()
+
+
+def test_the_rule_writing_guide_imports_only_the_public_plugin_api() -> None:
+    """Every import in the guide's examples names ``prodready.plugin`` (or a submodule), and each
+    imported name exists there: the guide shows the API third parties may rely on."""
+    import importlib
+    import re
+
+    guide = (ROOT / "docs" / "writing-rules.md").read_text(encoding="utf-8")
+    imports = re.findall(r"^from (prodready[\w.]*) import ([\w, ]+)$", guide, flags=re.M)
+    assert {module for module, _ in imports} == {"prodready.plugin", "prodready.plugin.analysis"}
+    for module, names in imports:
+        exported = set(importlib.import_module(module).__all__)
+        assert {name.strip() for name in names.split(",")} <= exported, module

@@ -8,13 +8,12 @@ only the changed files.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from prodready.engine.module_record import (
-    Mark,
     ModuleRecord,
     RouteRecord,
     Values,
@@ -112,11 +111,6 @@ class ProjectFacts:
 
     def files_of_kind(self, kind: FileKind) -> list[str]:
         return sorted(path for path, k in self.other_files.items() if k is kind)
-
-
-# ``collect(node, python_ctx)`` -> the evidence it found (or None): ``(name, line)`` pairs, or
-# :class:`Mark` for evidence of a kind with details (``Mark.of("router", line, prefix="/x")``).
-Collector = Callable[[Any, Any], Iterable[tuple[str, int] | Mark] | None]
 
 
 @dataclass(slots=True)

@@ -19,20 +19,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from prodready.engine.analysis import FRAMEWORK_PACKAGES, constant_str
-from prodready.engine.facts import resolve_relative
 from prodready.plugin import (
     ENTRY_FILE_NAMES,
-    Collector,
     Confidence,
     Evidence,
     FileKind,
     Mark,
     ModuleMemo,
+    ProjectCollector,
     ProjectContext,
     ProjectFacts,
     PythonContext,
 )
+from prodready.plugin.analysis import FRAMEWORK_PACKAGES, constant_str, resolve_relative
 
 Found = list[Mark]
 
@@ -151,7 +150,7 @@ def _django_marks(module: ast.Module, ctx: PythonContext) -> Found:
     return found
 
 
-def _with_django(collect: Collector) -> Collector:
+def _with_django(collect: ProjectCollector[Any]) -> ProjectCollector[Any]:
     """A collector that also records the Django settings and URLconfs (see ``_apps``)."""
 
     def collect_with_django(node: Any, ctx: Any) -> list[Mark | tuple[str, int]] | None:

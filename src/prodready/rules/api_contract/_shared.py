@@ -6,8 +6,8 @@ import ast
 import http
 import re
 
-from prodready.engine.analysis import constant, dotted
 from prodready.plugin import PythonContext
+from prodready.plugin.analysis import constant, dotted
 
 # -- status codes ---------------------------------------------------------------------------------
 

@@ -5,14 +5,6 @@ from __future__ import annotations
 import ast
 from collections import Counter
 
-from prodready.engine.analysis import (
-    argument,
-    constant_str,
-    has_star_kwargs,
-    in_service_code,
-    is_framework_source,
-    keyword_value,
-)
 from prodready.plugin import (
     Category,
     Confidence,
@@ -21,6 +13,14 @@ from prodready.plugin import (
     PythonContext,
     Severity,
     python_rule,
+)
+from prodready.plugin.analysis import (
+    argument,
+    constant_str,
+    has_star_kwargs,
+    in_service_code,
+    is_framework_source,
+    keyword_value,
 )
 from prodready.rules.api_contract._shared import _status_code
 

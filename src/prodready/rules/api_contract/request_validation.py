@@ -5,8 +5,6 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import constant, dotted, is_local_name, walk_body
-from prodready.engine.taint import is_request_object
 from prodready.plugin import (
     Category,
     Confidence,
@@ -17,6 +15,8 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
+from prodready.plugin.analysis import constant, dotted, is_local_name, walk_body
+from prodready.plugin.taint import is_request_object
 from prodready.rules.api_contract._shared import _status_code
 
 # -- API001 ---------------------------------------------------------------------------------------

@@ -5,14 +5,6 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import (
-    argument,
-    constant_str,
-    dotted,
-    is_example_code,
-    keyword_value,
-    walk_body,
-)
 from prodready.plugin import (
     Category,
     Confidence,
@@ -22,6 +14,14 @@ from prodready.plugin import (
     PythonContext,
     Severity,
     python_rule,
+)
+from prodready.plugin.analysis import (
+    argument,
+    constant_str,
+    dotted,
+    is_example_code,
+    keyword_value,
+    walk_body,
 )
 
 # -- API003 ---------------------------------------------------------------------------------------

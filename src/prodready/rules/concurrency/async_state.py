@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from prodready.engine.analysis import dotted, is_framework_source, is_script
 from prodready.plugin import (
     Category,
     Confidence,
@@ -16,6 +15,7 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
+from prodready.plugin.analysis import dotted, is_framework_source, is_script
 
 # -- CON006 ---------------------------------------------------------------------------------------
 

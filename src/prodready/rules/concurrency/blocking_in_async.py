@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import is_script
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import is_script
 
 # -- CON001 ---------------------------------------------------------------------------------------
 

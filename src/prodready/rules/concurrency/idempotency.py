@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     has_keyword,
     has_star_kwargs,
     in_task,
     keyword_value,
     string_fragments,
 )
-from prodready.plugin import Category, PythonContext, Severity, python_rule
 
 # -- CON003 ---------------------------------------------------------------------------------------
 

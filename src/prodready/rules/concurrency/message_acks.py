@@ -5,13 +5,6 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from prodready.engine.analysis import (
-    calls_in,
-    has_star_kwargs,
-    keyword_value,
-    log_call,
-    module_value,
-)
 from prodready.plugin import (
     Category,
     Confidence,
@@ -21,6 +14,13 @@ from prodready.plugin import (
     PythonContext,
     Severity,
     python_rule,
+)
+from prodready.plugin.analysis import (
+    calls_in,
+    has_star_kwargs,
+    keyword_value,
+    log_call,
+    module_value,
 )
 
 # -- CON005 ---------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     caught_names,
     django_query,
     has_keyword,
@@ -14,7 +15,6 @@ from prodready.engine.analysis import (
     is_db_session,
     orm_query,
 )
-from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
 
 # -- CON002 ---------------------------------------------------------------------------------------
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import in_service_code, is_framework_source, is_script
 from prodready.plugin import ModuleMemo, PythonContext
+from prodready.plugin.analysis import in_service_code, is_framework_source, is_script
 
 # -- shared -----------------------------------------------------------------------------------
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import constant_str, env_lookup, keyword_value
 from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import constant_str, env_lookup, keyword_value
 from prodready.rules.configuration._shared import _dev_guard, _dev_only_file
 
 # -- CFG003 -----------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import EnvLookup, constant_str, env_lookup
 from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import EnvLookup, constant_str, env_lookup
 from prodready.rules.configuration._shared import _config_or_service_code
 
 # -- CFG004 -----------------------------------------------------------------------------------

@@ -5,14 +5,14 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     constant_str,
     dotted,
     env_lookup,
     in_service_code,
     loaded_names,
 )
-from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 
 # -- CFG006 -----------------------------------------------------------------------------------
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import argument, constant_str, keyword_value, module_value
 from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import argument, constant_str, keyword_value, module_value
 from prodready.rules.configuration._shared import (
     _LOCAL_GATE,
     _config_or_service_code,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import constant_str, env_lookup, keyword_value
-from prodready.engine.secrets import secret_name
 from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import constant_str, env_lookup, keyword_value, secret_name
 from prodready.rules.configuration._shared import _dev_only_file
 
 # -- CFG002 -----------------------------------------------------------------------------------

@@ -5,16 +5,6 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import (
-    constant_str,
-    dotted,
-    env_lookup,
-    is_example_code,
-    is_framework_source,
-    is_script,
-    log_call,
-    runs_consumer,
-)
 from prodready.plugin import (
     Category,
     Confidence,
@@ -23,6 +13,16 @@ from prodready.plugin import (
     PythonContext,
     Severity,
     python_rule,
+)
+from prodready.plugin.analysis import (
+    constant_str,
+    dotted,
+    env_lookup,
+    is_example_code,
+    is_framework_source,
+    is_script,
+    log_call,
+    runs_consumer,
 )
 from prodready.rules.configuration._shared import _LOCAL_GATE, _dev_guard, _dev_only_file
 

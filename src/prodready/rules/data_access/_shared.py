@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import dotted, string_fragments
 from prodready.plugin import PythonContext
+from prodready.plugin.analysis import dotted, string_fragments
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _CURSOR_NAMES = frozenset({"cursor", "cur", "curs", "conn", "connection", "db", "cnx", "con"})

@@ -5,13 +5,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
-from prodready.engine.analysis import (
-    factory_calls,
-    is_local_name,
-    module_function,
-    module_functions,
-    walk_body,
-)
 from prodready.plugin import (
     Category,
     Confidence,
@@ -24,6 +17,13 @@ from prodready.plugin import (
     Severity,
     project_rule,
     python_rule,
+)
+from prodready.plugin.analysis import (
+    factory_calls,
+    is_local_name,
+    module_function,
+    module_functions,
+    walk_body,
 )
 from prodready.rules.data_access._shared import _DBAPI_MODULES
 

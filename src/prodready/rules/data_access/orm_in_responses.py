@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, Confidence, PythonContext, Scope, Severity, python_rule
+from prodready.plugin.analysis import (
     django_query,
     dotted,
     has_keyword,
@@ -12,7 +13,6 @@ from prodready.engine.analysis import (
     keyword_value,
     sqlalchemy_query,
 )
-from prodready.plugin import Category, Confidence, PythonContext, Scope, Severity, python_rule
 from prodready.rules.data_access._shared import _MATERIALIZERS, _NOT_ROWS
 
 # -- DAT006 ---------------------------------------------------------------------------------------

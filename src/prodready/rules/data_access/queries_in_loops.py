@@ -6,7 +6,8 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     DJANGO_FETCH_METHODS,
     DJANGO_LAZY_METHODS,
     DJANGO_WRITE_METHODS,
@@ -20,7 +21,6 @@ from prodready.engine.analysis import (
     sqlalchemy_query,
     uses_django_orm,
 )
-from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
 from prodready.rules.data_access._shared import (
     _BATCH_LOOKUPS,
     _COMPREHENSIONS,

@@ -5,7 +5,16 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from prodready.engine.analysis import (
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    PythonContext,
+    Scope,
+    Severity,
+    python_rule,
+)
+from prodready.plugin.analysis import (
     DJANGO_WRITE_METHODS,
     django_query,
     dotted,
@@ -15,15 +24,6 @@ from prodready.engine.analysis import (
     is_script,
     keyword_value,
     uses_django_orm,
-)
-from prodready.plugin import (
-    Category,
-    Confidence,
-    FunctionEnd,
-    PythonContext,
-    Scope,
-    Severity,
-    python_rule,
 )
 
 # -- DAT003 ---------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     DJANGO_LAZY_METHODS,
     QueryChain,
     django_query,
@@ -15,7 +16,6 @@ from prodready.engine.analysis import (
     method_chain,
     sqlalchemy_query,
 )
-from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
 from prodready.rules.data_access._shared import (
     _COMPREHENSIONS,
     _MATERIALIZERS,

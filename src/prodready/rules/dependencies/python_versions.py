@@ -19,7 +19,6 @@ from prodready.deps.declared import (
     shared_guards,
 )
 from prodready.deps.manifests import project_dir
-from prodready.engine.facts import SYNTAX_VERSIONS
 from prodready.plugin import (
     Category,
     Confidence,
@@ -29,6 +28,7 @@ from prodready.plugin import (
     Severity,
     project_rule,
 )
+from prodready.plugin.analysis import SYNTAX_VERSIONS
 
 _GENERIC_TYPE_NODES: tuple[type, ...] = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 

@@ -21,7 +21,6 @@ from prodready.deps.declared import (
 from prodready.deps.imports import display_name
 from prodready.deps.manifests import project_dir
 from prodready.deps.model import Declaration, ImportUse
-from prodready.engine.facts import SERVICE_FRAMEWORKS
 from prodready.plugin import (
     Category,
     Confidence,
@@ -30,6 +29,7 @@ from prodready.plugin import (
     Severity,
     project_rule,
 )
+from prodready.plugin.analysis import SERVICE_FRAMEWORKS
 
 
 def _reachable(

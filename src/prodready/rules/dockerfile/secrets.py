@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from prodready.engine.secrets import credential_in_url, placeholder_value, secret_name, url_password
 from prodready.plugin import (
     Category,
     Confidence,
@@ -14,6 +13,12 @@ from prodready.plugin import (
     Instruction,
     Severity,
     file_rule,
+)
+from prodready.plugin.analysis import (
+    credential_in_url,
+    placeholder_value,
+    secret_name,
+    url_password,
 )
 from prodready.rules.dockerfile._shared import (
     _VARIABLE,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import (
+from prodready.plugin import PythonContext
+from prodready.plugin.analysis import (
     dependency_call,
     in_service_code,
     is_framework_source,
     is_script,
 )
-from prodready.plugin import PythonContext
 
 
 def _production_path(node: ast.Try, ctx: PythonContext) -> bool:

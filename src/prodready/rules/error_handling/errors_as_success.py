@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     argument,
     constant,
     constant_str,
@@ -12,7 +13,6 @@ from prodready.engine.analysis import (
     keyword_value,
     walk_body,
 )
-from prodready.plugin import Category, PythonContext, Severity, python_rule
 
 # -- ERR005 ----------------------------------------------------------------------------------
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import dotted, in_service_code
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import dotted, in_service_code
 
 # Exceptions that translate an error for a client or a user rather than report a bug: their
 # traceback is not logged, so an explicit cause would not be seen either.

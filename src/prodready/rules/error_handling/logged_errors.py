@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     catches_broadly,
     dotted,
     has_keyword,
     has_star_kwargs,
     log_call,
 )
-from prodready.plugin import Category, PythonContext, Severity, python_rule
 from prodready.rules.error_handling._shared import _production_path
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     calls_in,
     catches_broadly,
     dependency_call,
@@ -13,7 +14,6 @@ from prodready.engine.analysis import (
     orm_query,
     walk_body,
 )
-from prodready.plugin import Category, PythonContext, Severity, python_rule
 from prodready.rules.error_handling._shared import _production_path
 
 # Methods whose whole job is best-effort teardown: an error there has nowhere useful to go, and

@@ -6,7 +6,6 @@ import base64
 import binascii
 from typing import Any
 
-from prodready.engine.secrets import credential_in_url, placeholder_value, secret_name, url_password
 from prodready.plugin import (
     Category,
     FileContext,
@@ -15,6 +14,12 @@ from prodready.plugin import (
     Manifests,
     Severity,
     file_rule,
+)
+from prodready.plugin.analysis import (
+    credential_in_url,
+    placeholder_value,
+    secret_name,
+    url_password,
 )
 from prodready.rules.kubernetes._shared import _container_name, _containers, _dict, _label, _list
 

@@ -5,14 +5,6 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import (
-    calls_in,
-    dotted,
-    has_star_kwargs,
-    is_true,
-    keyword_value,
-    log_call,
-)
 from prodready.plugin import (
     Category,
     Confidence,
@@ -21,6 +13,14 @@ from prodready.plugin import (
     PythonContext,
     Severity,
     python_rule,
+)
+from prodready.plugin.analysis import (
+    calls_in,
+    dotted,
+    has_star_kwargs,
+    is_true,
+    keyword_value,
+    log_call,
 )
 
 # -- OBS004 ---------------------------------------------------------------------------------------

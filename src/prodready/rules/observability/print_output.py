@@ -4,16 +4,6 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import (
-    dotted,
-    has_star_kwargs,
-    in_service_code,
-    is_example_code,
-    is_none,
-    keyword_value,
-    runs_consumer,
-)
-from prodready.engine.facts import is_main_guard
 from prodready.plugin import (
     Category,
     ModuleEnd,
@@ -22,6 +12,16 @@ from prodready.plugin import (
     Scope,
     Severity,
     python_rule,
+)
+from prodready.plugin.analysis import (
+    dotted,
+    has_star_kwargs,
+    in_service_code,
+    is_example_code,
+    is_main_guard,
+    is_none,
+    keyword_value,
+    runs_consumer,
 )
 
 # -- shared by OBS001 / OBS003: output written from service functions -----------------------------

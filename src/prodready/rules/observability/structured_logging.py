@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import dotted
 from prodready.plugin import (
     Category,
     Confidence,
@@ -18,6 +17,7 @@ from prodready.plugin import (
     Severity,
     project_rule,
 )
+from prodready.plugin.analysis import dotted
 from prodready.rules._service import (
     _APP_CALLS,
     _EXTERNAL_CONFIG_WORDS,

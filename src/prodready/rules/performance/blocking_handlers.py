@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import is_framework_source
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import is_framework_source
 from prodready.rules.performance._shared import _short
 
 # -- PRF002 ---------------------------------------------------------------------------------------

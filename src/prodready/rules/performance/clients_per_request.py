@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, FunctionEnd, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     calls_in,
     dotted,
     factory_calls,
@@ -16,7 +17,6 @@ from prodready.engine.analysis import (
     module_functions,
     walk_body,
 )
-from prodready.plugin import Category, FunctionEnd, ModuleEnd, PythonContext, Severity, python_rule
 
 # -- PRF001 ---------------------------------------------------------------------------------------
 

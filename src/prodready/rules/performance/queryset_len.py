@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from prodready.engine.analysis import DJANGO_LAZY_METHODS, django_query, walk_body
 from prodready.plugin import Category, FunctionEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import DJANGO_LAZY_METHODS, django_query, walk_body
 from prodready.rules.performance._shared import _short
 
 # -- PRF003 ---------------------------------------------------------------------------------------

@@ -5,14 +5,14 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     constant_str,
     dotted,
     has_star_kwargs,
     keyword_value,
     string_fragments,
 )
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.rules.performance._shared import _short
 
 # -- PRF004 ---------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     argument,
     constant_str,
     has_keyword,
@@ -17,7 +18,6 @@ from prodready.engine.analysis import (
     module_value,
     string_fragments,
 )
-from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 
 # -- client timeouts (RES005, RES006) --------------------------------------------------------
 

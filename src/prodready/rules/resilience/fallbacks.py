@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import has_keyword, in_service_code
 from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import has_keyword, in_service_code
 from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS
 
 # -- calls to other services from handlers (RES008) ------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import dotted, message_loop, receive_call, walk_body
 from prodready.plugin import (
     Category,
     Confidence,
@@ -16,6 +15,7 @@ from prodready.plugin import (
     Severity,
     project_rule,
 )
+from prodready.plugin.analysis import dotted, message_loop, receive_call, walk_body
 from prodready.rules._service import (
     _APP_CALLS,
     _NOT_RUNTIME_DIRS,

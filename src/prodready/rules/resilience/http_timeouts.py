@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import argument, has_keyword, has_star_kwargs, is_none, keyword_value
 from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import argument, has_keyword, has_star_kwargs, is_none, keyword_value
 from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS
 
 _HTTPX_CALLS = (

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     argument,
     has_star_kwargs,
     in_service_code,
@@ -13,7 +14,6 @@ from prodready.engine.analysis import (
     is_local_name,
     is_none,
 )
-from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
 
 # -- in-process work queues (RES009) ---------------------------------------------------------
 

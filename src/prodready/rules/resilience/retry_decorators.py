@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, ClassInfo, PythonContext, Scope, Severity, python_rule
+from prodready.plugin.analysis import (
     calls_in,
     constant,
     constant_str,
@@ -16,7 +17,6 @@ from prodready.engine.analysis import (
     keyword_value,
     task_decorator,
 )
-from prodready.plugin import Category, ClassInfo, PythonContext, Scope, Severity, python_rule
 
 # -- retry libraries (RES004) ----------------------------------------------------------------
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     argument,
     caught_names,
     dependency_call,
@@ -15,7 +16,6 @@ from prodready.engine.analysis import (
     log_call,
     walk_body,
 )
-from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
 
 # -- retry loops (RES002, RES003) ------------------------------------------------------------
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import constant_str, dotted, keyword_value
-from prodready.engine.facts import ROUTE_DECORATOR_METHODS
 from prodready.plugin import Mark, PythonContext
+from prodready.plugin.analysis import ROUTE_DECORATOR_METHODS, constant_str, dotted, keyword_value
 from prodready.rules._service import _ROUTER_FACTORIES, Found
 
 _AUTH_NAME = re.compile(

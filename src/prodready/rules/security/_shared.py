@@ -6,9 +6,9 @@ import ast
 import re
 import string
 
-from prodready.engine.analysis import constant_str, is_literal
-from prodready.engine.taint import REQUEST_DATA_ATTRIBUTES
 from prodready.plugin import ModuleMemo, PythonContext
+from prodready.plugin.analysis import constant_str, is_literal
+from prodready.plugin.taint import REQUEST_DATA_ATTRIBUTES
 
 # -- shared: strings built from pieces ----------------------------------------------------------
 

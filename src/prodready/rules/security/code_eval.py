@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import is_literal
-from prodready.engine.taint import report_deferred, sink_flow
 from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import is_literal
+from prodready.plugin.taint import report_deferred, sink_flow
 
 # -- SEC012 ------------------------------------------------------------------------------------
 

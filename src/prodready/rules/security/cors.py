@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import constant_str, dotted, has_star_kwargs, is_true, keyword_value
 from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import constant_str, dotted, has_star_kwargs, is_true, keyword_value
 from prodready.rules.security._shared import _module_value
 
 # -- SEC011 ------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import argument, constant_str, dotted, is_true, keyword_value
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import argument, constant_str, dotted, is_true, keyword_value
 from prodready.rules.security._shared import _dev_settings_file
 
 # -- SEC010 ------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     argument,
     constant_str,
     has_star_kwargs,
@@ -12,8 +13,7 @@ from prodready.engine.analysis import (
     is_true,
     keyword_value,
 )
-from prodready.engine.taint import external_source
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin.taint import external_source
 
 # -- SEC006 ------------------------------------------------------------------------------------
 

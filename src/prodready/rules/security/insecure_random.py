@@ -6,9 +6,8 @@ import ast
 import itertools
 from typing import Any
 
-from prodready.engine.analysis import argument, constant_str, dotted
-from prodready.engine.secrets import name_words
 from prodready.plugin import Category, ModuleMemo, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import argument, constant_str, dotted, name_words
 from prodready.rules.security._shared import _contains, _imports, _target_name
 
 # -- SEC013 ------------------------------------------------------------------------------------

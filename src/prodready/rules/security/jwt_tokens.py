@@ -5,16 +5,16 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     argument,
     constant_str,
     dotted,
     has_star_kwargs,
     is_false,
     keyword_value,
+    name_words,
 )
-from prodready.engine.secrets import name_words
-from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _imports
 
 # -- SEC004 / SEC005 ---------------------------------------------------------------------------

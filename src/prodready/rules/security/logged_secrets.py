@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import constant_str, in_service_code, is_literal, log_call
-from prodready.engine.secrets import secret_name
 from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
+    constant_str,
+    in_service_code,
+    is_literal,
+    log_call,
+    secret_name,
+)
 from prodready.rules.security._shared import _pieces
 
 # -- SEC018 ------------------------------------------------------------------------------------

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import argument, is_literal
-from prodready.engine.taint import SAFE_REDIRECT_CHECK, URL_HOST_CHECK, report_deferred, sink_flow
 from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import argument, is_literal
+from prodready.plugin.taint import SAFE_REDIRECT_CHECK, URL_HOST_CHECK, report_deferred, sink_flow
 from prodready.rules.security._shared import _host_deciding
 
 # -- SEC015 ------------------------------------------------------------------------------------

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import argument, constant_str, is_false, is_literal, keyword_value
-from prodready.engine.secrets import name_words
 from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
+    argument,
+    constant_str,
+    is_false,
+    is_literal,
+    keyword_value,
+    name_words,
+)
 from prodready.rules.security._shared import _dev_settings_file, _module_value
 
 # -- SEC003 ------------------------------------------------------------------------------------

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import argument, is_literal
-from prodready.engine.taint import (
+from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import argument, is_literal
+from prodready.plugin.taint import (
     PATH_CONTAINMENT_CHECK,
     SEGMENT_PARAMETERS,
     report_deferred,
     sink_flow,
 )
-from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.rules.security._shared import _MAX_DEPTH, _module_helper, _pieces
 
 # -- SEC014 ------------------------------------------------------------------------------------

@@ -5,16 +5,6 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import constant_str, is_framework_source, is_script
-from prodready.engine.secrets import (
-    CREDENTIAL_FORMAT_NAMES,
-    CREDENTIAL_FORMATS,
-    UrlCredentials,
-    loopback_host,
-    name_words,
-    secret_name,
-    url_credentials,
-)
 from prodready.plugin import (
     Category,
     Confidence,
@@ -23,6 +13,18 @@ from prodready.plugin import (
     PythonContext,
     Severity,
     python_rule,
+)
+from prodready.plugin.analysis import (
+    CREDENTIAL_FORMAT_NAMES,
+    CREDENTIAL_FORMATS,
+    UrlCredentials,
+    constant_str,
+    is_framework_source,
+    is_script,
+    loopback_host,
+    name_words,
+    secret_name,
+    url_credentials,
 )
 from prodready.rules.security._shared import _contains, _dev_settings_file, _target_name
 

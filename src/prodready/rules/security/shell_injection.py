@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import argument, is_true, keyword_value
-from prodready.engine.taint import report_deferred, sink_flow
 from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import argument, is_true, keyword_value
+from prodready.plugin.taint import report_deferred, sink_flow
 from prodready.rules.security._shared import _pieces, _safe_value
 
 # -- SEC008 ------------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ import ast
 import re
 from collections.abc import Iterator
 
-from prodready.engine.analysis import argument, dotted, has_star_kwargs, keyword_value
-from prodready.engine.taint import report_deferred, sink_flow
 from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import argument, dotted, has_star_kwargs, keyword_value
+from prodready.plugin.taint import report_deferred, sink_flow
 from prodready.rules.security._shared import _MAX_DEPTH, Piece, _module_helper, _pieces, _safe_value
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import (
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
     argument,
     dotted,
     has_star_kwargs,
@@ -14,8 +15,7 @@ from prodready.engine.analysis import (
     is_literal,
     keyword_value,
 )
-from prodready.engine.taint import report_deferred, sink_flow
-from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.taint import report_deferred, sink_flow
 from prodready.rules.security._shared import _pieces
 
 # -- SEC016 ------------------------------------------------------------------------------------

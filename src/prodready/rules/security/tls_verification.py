@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import argument, constant_str, dotted, is_false
-from prodready.engine.secrets import name_words
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import argument, constant_str, dotted, is_false, name_words
 
 # -- SEC009 ------------------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from prodready.engine.analysis import argument, in_service_code, is_script, loaded_names
 from prodready.plugin import (
     Category,
     Confidence,
@@ -16,6 +15,7 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
+from prodready.plugin.analysis import argument, in_service_code, is_script, loaded_names
 from prodready.rules.state._shared import _state_root
 
 # -- STA002 ---------------------------------------------------------------------------------------

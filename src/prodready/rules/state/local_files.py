@@ -6,8 +6,8 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from prodready.engine.analysis import argument, constant_str, dotted, loaded_names
 from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import argument, constant_str, dotted, loaded_names
 
 # -- STA004 ---------------------------------------------------------------------------------------
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import in_task
 from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import in_task
 from prodready.rules.state._shared import _state_root
 
 # -- STA001 ---------------------------------------------------------------------------------------

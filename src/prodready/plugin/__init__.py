@@ -41,7 +41,6 @@ from prodready.engine.documents import (
 from prodready.engine.module_record import Mark, ModuleRecord, RouteRecord
 from prodready.engine.project import (
     ENTRY_FILE_NAMES,
-    Collector,
     Evidence,
     ProjectContext,
     ProjectFacts,
@@ -62,7 +61,6 @@ __all__ = [
     "ENTRY_FILE_NAMES",
     "Category",
     "ClassInfo",
-    "Collector",
     "Confidence",
     "Dockerfile",
     "DocumentCheck",

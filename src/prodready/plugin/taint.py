@@ -1,0 +1,47 @@
+"""Taint tracking for rule packs: where untrusted input comes from (``sources``), how it flows
+through assignments, calls and same-module helpers, and which sanitisers and allow-lists end it.
+Re-exported from ``prodready.engine.taint`` so that a rule imports everything from
+``prodready.plugin``.
+"""
+
+from prodready.engine.taint import (
+    MAX_DEPTH,
+    PATH_CONTAINMENT_CHECK,
+    REQUEST_DATA_ATTRIBUTES,
+    SAFE_REDIRECT_CHECK,
+    SEGMENT_PARAMETERS,
+    URL_HOST_CHECK,
+    VALUE_SANITIZERS,
+    AllowListed,
+    Report,
+    Source,
+    allow_listed,
+    external_source,
+    is_allow_listed,
+    is_request_object,
+    report_deferred,
+    route_parameter,
+    sink_flow,
+    tainted,
+)
+
+__all__ = [
+    "MAX_DEPTH",
+    "PATH_CONTAINMENT_CHECK",
+    "REQUEST_DATA_ATTRIBUTES",
+    "SAFE_REDIRECT_CHECK",
+    "SEGMENT_PARAMETERS",
+    "URL_HOST_CHECK",
+    "VALUE_SANITIZERS",
+    "AllowListed",
+    "Report",
+    "Source",
+    "allow_listed",
+    "external_source",
+    "is_allow_listed",
+    "is_request_object",
+    "report_deferred",
+    "route_parameter",
+    "sink_flow",
+    "tainted",
+]
