@@ -23,7 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--update-snapshots",
         action="store_true",
         default=False,
-        help="rewrite tests/fixtures/rules/<CODE>/expected.json from the current findings",
+        help="rewrite tests/rules/<category>/fixtures/<CODE>/expected.json from the findings",
     )
 
 

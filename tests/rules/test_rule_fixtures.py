@@ -1,7 +1,7 @@
-"""One convention for every rule: ``tests/fixtures/rules/<CODE>/`` holds files in which each
-offending line is marked ``# expect: CODE`` and lines that must stay clean ``# ok``. A rule's
-test scans its directory with only that rule selected and fails on any missing, extra or repeated
-finding; ``expected.json`` beside the files pins each finding's column and message text.
+"""One convention for every rule: ``tests/rules/<category>/fixtures/<CODE>/`` holds files in
+which each offending line is marked ``# expect: CODE`` and lines that must stay clean ``# ok``. A
+rule's test scans its directory with only that rule selected and fails on any missing, extra or
+repeated finding; ``expected.json`` beside the files pins each finding's column and message text.
 Regenerate the snapshots with ``pytest --update-snapshots`` (or ``PRODREADY_UPDATE_SNAPSHOTS=1``).
 """
 
@@ -20,7 +20,7 @@ from prodready.catalog import default_registry
 from prodready.config import load_config
 from prodready.model import Config, Finding
 
-FIXTURES = Path(__file__).parent / "fixtures" / "rules"
+RULE_TESTS = Path(__file__).parent  # tests/rules/<category>/ mirrors src/prodready/rules/
 SNAPSHOT = "expected.json"
 EXPECT = re.compile(r"#\s*expect:\s*([A-Z0-9 ,]+)")
 OK = re.compile(r"#\s*ok\b")
@@ -49,22 +49,29 @@ def _markers(directory: Path, code: str) -> tuple[Counter[Place], int]:
     return expected, ok_lines
 
 
-def _portable(message: str) -> str:
+def fixture_directory(code: str) -> Path:
+    """``tests/rules/<category>/fixtures/<CODE>/``: the category is the rule module's folder."""
+    found = sorted(RULE_TESTS.glob(f"*/fixtures/{code}"))
+    assert len(found) == 1, f"rule {code} needs exactly one fixture directory, found {found}"
+    return found[0]
+
+
+def _portable(message: str, directory: Path) -> str:
     """Messages may name a fixture's own files by absolute path (DEP020's local package index):
     the snapshot says ``<fixtures>`` so that it holds in any checkout."""
-    for root in {str(FIXTURES.resolve()), str(FIXTURES)}:
+    for root in {str(directory.parent.resolve()), str(directory.parent)}:
         message = message.replace(root, "<fixtures>")
     return message
 
 
-def _snapshot(findings: list[Finding]) -> Snapshot:
+def _snapshot(findings: list[Finding], directory: Path) -> Snapshot:
     entries = [
         {
             "path": f.path,
             "line": f.line,
             "column": f.column,
             "code": f.rule,
-            "message": _portable(f.message),
+            "message": _portable(f.message, directory),
         }
         for f in findings
     ]
@@ -83,8 +90,7 @@ def _update_requested(config: pytest.Config) -> bool:
 
 @pytest.mark.parametrize("code", ALL_CODES)
 def test_rule_fixture(code: str, run_scan, pytestconfig: pytest.Config) -> None:
-    directory = FIXTURES / code
-    assert directory.is_dir(), f"rule {code} has no fixture directory {directory}"
+    directory = fixture_directory(code)
     expected, ok_lines = _markers(directory, code)
     assert expected, f"fixture of {code} marks no '# expect: {code}' line"
     assert ok_lines, f"fixture of {code} marks no '# ok' line that must stay clean"
@@ -105,7 +111,7 @@ def test_rule_fixture(code: str, run_scan, pytestconfig: pytest.Config) -> None:
     )
 
     snapshot_path = directory / SNAPSHOT
-    observed = _snapshot(findings)
+    observed = _snapshot(findings, directory)
     if _update_requested(pytestconfig):
         snapshot_path.write_text(json.dumps(observed, indent=2) + "\n", encoding="utf-8")
     assert snapshot_path.is_file(), (
@@ -155,7 +161,7 @@ def test_catalog_covers_every_python_category(registry) -> None:
 def test_production_grade_deployment_files_are_silent(run_scan, registry) -> None:
     """A distroless multi-stage image and a hardened, Helm-rendered chart: every Dockerfile and
     Kubernetes rule must stay silent on them (the negative side of all those rules at once)."""
-    directory = Path(__file__).parent / "fixtures" / "production"
+    directory = RULE_TESTS.parent / "fixtures" / "production"
     codes = tuple(
         r.code
         for r in registry
