@@ -34,7 +34,7 @@ Ratios are computed from medians measured in the same run, because this benchmar
 on shared, noisy machines where absolute seconds drift between runs but tools measured side by
 side drift together: ``bandit / cold`` (higher is better for prodready), ``cold / floor``,
 ``-j1 / floor`` and ``cold / ruff`` (lower is better). The targets, checked on Django, are
-``bandit / cold >= 3x``, ``cold / floor <= 2.5x`` and ``warm < 1 s``.
+``bandit / cold >= 3x``, ``cold / floor <= 2.5x`` and ``warm <= 0.3 s``.
 
 "Cold" means without prodready's result cache, not with a cold disk cache: an untimed run reads
 every file before the timed rounds, so all columns see the files in the page cache.
@@ -133,7 +133,7 @@ TARGET_TREE = "django"
 TARGETS = (
     ("bandit / prodready cold", "bandit/cold", ">=", 3.0),
     ("prodready cold / parse floor", "cold/floor", "<=", 2.5),
-    ("prodready warm (seconds)", "warm", "<", 1.0),
+    ("prodready warm (seconds)", "warm", "<=", 0.3),
 )
 
 FLOOR_SCRIPT = """\
@@ -343,6 +343,13 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+def tool_environment() -> dict[str, str]:
+    """The environment tools run in: as users run them, with their bytecode cache. Where
+    ``PYTHONDONTWRITEBYTECODE`` is set (some CI images, sandboxes), a tree imported from a fresh
+    checkout would compile its ~300 modules on every run (~0.14 s of a warm rescan)."""
+    return {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_timed(job: Job, cwd: Path, timeout: float) -> Outcome:
     if job.report is not None:
         job.report.unlink(missing_ok=True)  # never read a previous run's report
@@ -350,7 +357,12 @@ def run_timed(job: Job, cwd: Path, timeout: float) -> Outcome:
     started = time.perf_counter()
     try:
         with subprocess.Popen(
-            job.argv, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True
+            job.argv,
+            cwd=cwd,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=tool_environment(),
         ) as process:
             try:
                 out, err = process.communicate(timeout=timeout)
