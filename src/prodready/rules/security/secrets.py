@@ -22,6 +22,7 @@ from prodready.plugin.analysis import (
     is_framework_source,
     is_script,
     loopback_host,
+    module_function,
     name_words,
     secret_name,
     url_credentials,
@@ -45,6 +46,7 @@ _NOT_SECRET_VALUES = frozenset(
     | {"secret_key", "private_key", "undefined", "unknown", "empty", "n/a", "na", "oauth2"}
     | {"test", "tests", "testing", "invalid", "missing", "incorrect", "mismatch", "weak"}
     | {"strong", "expired", "revoked", "valid", "none", "unset", "off", "on", "yes", "no"}
+    | {"unused", "ignored", "not-used", "not_used"}
 )
 _MASK_WORDS = frozenset(
     {"sanitized", "redacted", "masked", "filtered", "hidden", "removed", "omitted", "elided"}
@@ -263,7 +265,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         if line in ctx.memo(_MODULE_SECRETS).lines:
             continue
         confidence = _secret_value(literal, name)
-        if confidence is None:
+        if confidence is None or _not_a_credential(literal, where, ctx):
             continue
         if confidence is Confidence.HIGH and _dev_settings_file(ctx.path):
             confidence = Confidence.LOW
@@ -277,6 +279,118 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
             confidence=confidence,
             secret=literal,
         )
+
+
+def _not_a_credential(literal: str, where: ast.AST, ctx: PythonContext) -> bool:
+    """What the code around a credential-like literal says it is: sample data handed to a
+    parameter for previews or examples, a sentinel the module compares a key with to tell "no
+    key" apart, or a value its author marks as a dummy in a comment."""
+    return (
+        literal in ctx.memo(_SENTINELS)
+        or _marked_dummy(where, ctx)
+        or _in_sample_argument(where, ctx)
+    )
+
+
+# Words naming sample data: a parameter (``sample=``, ``preview_func``) or function
+# (``get_sample_context``) that takes or builds data for previews, documentation or demos.
+_SAMPLE_WORDS = frozenset({"sample", "samples", "example", "examples", "preview", "demo"})
+_DUMMY_COMMENT = re.compile(r"#.*\b(?:dummy|placeholder|fake|not a real|unused)\b", re.IGNORECASE)
+
+
+def _marked_dummy(where: ast.AST, ctx: PythonContext) -> bool:
+    """The author says so: a comment on the literal's line or the line above it calls the
+    value a dummy or a placeholder (``# Static dummy key: the SDK requires one``)."""
+    line = getattr(where, "lineno", 0)
+    lines = ctx.lines
+    return any(
+        0 < number <= len(lines) and _DUMMY_COMMENT.search(lines[number - 1]) is not None
+        for number in (line - 1, line)
+    )
+
+
+def _in_sample_argument(where: ast.AST, ctx: PythonContext) -> bool:
+    """The literal is part of sample data: inside an argument whose parameter is named for
+    samples (``Placeholder("url", render, lambda event: reverse(..., kwargs={"secret":
+    "..."}))`` where the class of this module declares ``__init__(self, name, func,
+    sample)``), or inside a function named for them (``def get_sample_context()``)."""
+    function = ctx.function
+    if function is not None and _SAMPLE_WORDS.intersection(name_words(function.node.name)):
+        return True
+    parents = ctx.parents()
+    child: ast.AST = where
+    parent = parents.get(id(where))
+    while parent is not None and not isinstance(parent, _SCOPES):
+        if isinstance(parent, ast.Call) and child is not parent.func:
+            parameter = _parameter_of(parent, child, ctx)
+            if parameter and _SAMPLE_WORDS.intersection(name_words(parameter)):
+                return True
+        child, parent = parent, parents.get(id(parent))
+    return False
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
+
+
+def _parameter_of(call: ast.Call, argument: ast.AST, ctx: PythonContext) -> str | None:
+    """The name of the parameter ``argument`` of ``call`` binds: the keyword, or for a
+    positional argument the parameter of the function or class of this module called."""
+    if isinstance(argument, ast.keyword):
+        return argument.arg
+    if argument not in call.args or any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    index = call.args.index(argument)
+    parameters = _positional_parameters(call, ctx)
+    return parameters[index] if index < len(parameters) else None
+
+
+def _positional_parameters(call: ast.Call, ctx: PythonContext) -> list[str]:
+    if not isinstance(call.func, ast.Name) or ctx.resolve_name(call.func.id) != call.func.id:
+        return []
+    classes = {node.name: node for node in ctx.tree.body if isinstance(node, ast.ClassDef)}
+    target = classes.get(call.func.id)
+    seen = 0
+    while target is not None and seen < 5:  # a class: its own or an inherited ``__init__``
+        seen += 1
+        for statement in target.body:
+            if isinstance(statement, ast.FunctionDef) and statement.name == "__init__":
+                arguments = statement.args
+                return [a.arg for a in (*arguments.posonlyargs, *arguments.args)][1:]
+        bases = [base.id for base in target.bases if isinstance(base, ast.Name)]
+        target = classes.get(bases[0]) if bases else None
+    function = module_function(call, ctx)
+    if function is None:
+        return []
+    return [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+
+
+def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
+    """Literals the module both gives a credential name as its value and compares a
+    credential with (``api_key: str = "ollama"`` ... ``if config.api_key != "ollama":
+    send_auth_header()``): a marker for "no key set", not a key."""
+    assigned: set[str] = set()
+    compared: set[str] = set()
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            sides = (node.left, node.comparators[0])
+            for side, other in (sides, sides[::-1]):
+                name = _target_name(other)
+                literal = constant_str(side)
+                if literal and name and secret_name(name):
+                    compared.add(literal)
+        elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            literal = constant_str(node.value)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if literal and any(secret_name(_target_name(t) or "") for t in targets):
+                assigned.add(literal)
+        elif isinstance(node, ast.keyword) and node.arg and secret_name(node.arg):
+            literal = constant_str(node.value)
+            if literal:
+                assigned.add(literal)
+    return frozenset(assigned & compared)
+
+
+_SENTINELS: ModuleMemo[frozenset[str]] = ModuleMemo("SEC002:sentinels", _compared_sentinels)
 
 
 class _ModuleSecrets:
