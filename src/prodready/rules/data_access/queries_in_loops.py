@@ -146,6 +146,71 @@ def _dbapi_query(node: ast.Call, ctx: PythonContext, variables: dict[str, ast.AS
     return bool(_references(parameters) & variables.keys())
 
 
+# SQLAlchemy ``Query`` methods that turn the query into an expression of another statement (a
+# subquery, an EXISTS clause, a CTE) instead of running it -- unlike Django's ``exists()``.
+_SQLALCHEMY_EXPRESSIONS = frozenset(
+    {"subquery", "scalar_subquery", "as_scalar", "exists", "cte", "label", "lateral"}
+)
+# ... and those that write the rows the query selects: a per-item write, not an N+1 read.
+_SQLALCHEMY_WRITES = frozenset({"update", "delete"})
+# Methods of a SQLAlchemy query that run it.
+_SQLALCHEMY_RUNS = frozenset(
+    {"all", "first", "one", "one_or_none", "scalar", "count", "get", "execute", "scalars"}
+    | {"scalar_one", "scalar_one_or_none", "get_one", "exec", "fetchall", "fetchone"}
+)
+
+
+def _builds_without_running(chain: QueryChain, ctx: PythonContext) -> bool:
+    """The chain builds a query but runs none in the loop: a Django queryset correlated to an
+    outer query (``filter(order=OuterRef("pk"))``, usable only inside ``Exists()``/
+    ``Subquery()``); a SQLAlchemy query turned into a subquery or EXISTS clause, or kept in a
+    local that is only ever turned into one; or a SQLAlchemy bulk UPDATE/DELETE (a per-item
+    write, not a read)."""
+    if chain.orm == "django":
+        return any(
+            isinstance(inner, ast.Call) and (dotted(inner.func) or "").endswith("OuterRef")
+            for call in chain.calls
+            for argument in (*call.args, *(k.value for k in call.keywords))
+            for inner in ast.walk(argument)
+        )
+    steps = set(chain.steps)
+    if steps & (_SQLALCHEMY_EXPRESSIONS | _SQLALCHEMY_WRITES):
+        return True
+    if chain.statement is not None or steps & _SQLALCHEMY_RUNS:
+        return False
+    return _only_turned_into_expressions(chain.node, ctx)
+
+
+def _only_turned_into_expressions(query: ast.AST, ctx: PythonContext) -> bool:
+    """``q = session.query(X).filter(...)`` whose every later use is ``q.exists()`` or
+    ``q.subquery()``: nothing runs it on its own."""
+    parents = ctx.parents()
+    assignment = parents.get(id(query))
+    function = ctx.function
+    if (
+        not isinstance(assignment, ast.Assign)
+        or len(assignment.targets) != 1
+        or not isinstance(assignment.targets[0], ast.Name)
+        or function is None
+    ):
+        return False
+    name = assignment.targets[0].id
+    uses = [
+        node
+        for node in ast.walk(function.node)
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
+    ]
+    for use in uses:
+        attribute = parents.get(id(use))
+        if not (
+            isinstance(attribute, ast.Attribute)
+            and attribute.attr in _SQLALCHEMY_EXPRESSIONS
+            and isinstance(parents.get(id(attribute)), ast.Call)
+        ):
+            return False
+    return bool(uses)
+
+
 @python_rule(
     code="DAT001",
     name="query-in-loop",
@@ -224,6 +289,8 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
             # manager methods (ContentType.objects.get_for_model) may be cached.
             return
         if not _references(_chain_arguments(chain)) & variables.keys():
+            return
+        if _builds_without_running(chain, ctx):
             return
         if chain.orm == "django":
             advice = (
