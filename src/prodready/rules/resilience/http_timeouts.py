@@ -118,7 +118,7 @@ def _check_aiohttp(node: ast.Call, name: str, ctx: PythonContext) -> None:
         ):
             ctx.report(node, "aiohttp.ClientTimeout() without total= or sock_read= never times out")
         return
-    if not has_keyword(node, "timeout"):
+    if not has_keyword(node, "timeout") and not _every_request_has_timeout(node, ctx):
         ctx.report(
             node,
             f"{name}() relies on aiohttp's default 5-minute total timeout: a slow upstream ties "
@@ -126,3 +126,43 @@ def _check_aiohttp(node: ast.Call, name: str, ctx: PythonContext) -> None:
             severity=Severity.MEDIUM,
             confidence=Confidence.MEDIUM,
         )
+
+
+_AIOHTTP_REQUESTS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "request", "ws_connect"}
+)
+
+
+def _every_request_has_timeout(session: ast.Call, ctx: PythonContext) -> bool:
+    """``async with aiohttp.ClientSession() as s:`` whose every request passes its own
+    ``timeout=`` (``s.post(url, timeout=aiohttp.ClientTimeout(total=30))``): the session's
+    default is never used. The session must stay in the function that opens it (used only as
+    the receiver of its requests), so that no request elsewhere relies on the default."""
+    parents = ctx.parents()
+    holder = parents.get(id(session))
+    name: str | None = None
+    if isinstance(holder, ast.withitem) and isinstance(holder.optional_vars, ast.Name):
+        name = holder.optional_vars.id
+    elif isinstance(holder, ast.Assign) and len(holder.targets) == 1:
+        target = holder.targets[0]
+        name = target.id if isinstance(target, ast.Name) else None
+    scope = ctx.function
+    if name is None or scope is None:
+        return False
+    requests = 0
+    for use in ast.walk(scope.node):
+        if not (isinstance(use, ast.Name) and use.id == name and isinstance(use.ctx, ast.Load)):
+            continue
+        method = parents.get(id(use))
+        call = parents.get(id(method))
+        if (
+            not isinstance(method, ast.Attribute)
+            or not isinstance(call, ast.Call)
+            or call.func is not method
+        ):
+            return False  # handed on, returned or stored: its requests are not all here
+        if method.attr in _AIOHTTP_REQUESTS:
+            if not has_keyword(call, "timeout") or is_none(keyword_value(call, "timeout")):
+                return False
+            requests += 1
+    return requests > 0
