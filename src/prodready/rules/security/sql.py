@@ -257,10 +257,24 @@ def _whole_statement(value: ast.expr, call: ast.Call, callee: str, ctx: PythonCo
             return False
         if isinstance(expr.func, ast.Attribute) and expr.func.attr in _SQL_BUILDER_METHODS:
             return False
+        if _constructs_object(expr.func, name):
+            return False  # a request/statement object (``execute(OrdersGetRequest(oid))``)
         helper = _module_helper(expr, ctx)
         if helper is not None:
             return _returns_text(helper)
     return True
+
+
+def _constructs_object(func: ast.expr, qualname: str) -> bool:
+    """The call instantiates a class (a CapWords name such as ``OrdersGetRequest`` or
+    ``api.RefundRequest``): its result is an object -- an HTTP SDK's request, a statement
+    builder's node -- not SQL text, whatever ``execute()`` it is handed to. ``str`` and its
+    subclasses are the exception."""
+    last = (qualname or dotted(func) or "").rsplit(".", 1)[-1]
+    return last[:1].isupper() and any(c.islower() for c in last) and last not in _TEXT_CLASSES
+
+
+_TEXT_CLASSES = frozenset({"SafeString", "SafeText", "Markup", "LiteralString", "UserString"})
 
 
 def _returns_text(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
