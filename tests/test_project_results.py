@@ -181,3 +181,30 @@ def test_installing_a_distribution_is_seen(tmp_path: Path) -> None:
     (site / "foo" / "__init__.py").write_text("")
     installed = [("DEP010", 2, "`foo` is imported here but `foo` is not declared in base.in")]
     assert _scan_with_site(repo, cache_dir, site) == installed
+
+
+def test_a_consulted_fifo_is_never_opened(tmp_path: Path) -> None:
+    """A named pipe included as a requirements file: nobody writes to it, so opening it to
+    record its state would block the scan forever (run with a deadline)."""
+    repo = _repository(tmp_path)
+    (repo / "requirements.txt").write_text("-r base.in\n-r pipe.in\n", "utf-8")
+    os.mkfifo(repo / "pipe.in")
+    _settle(repo / "requirements.txt", repo)
+    cache_dir = tmp_path / "cache"
+    for _ in range(2):  # computed and stored, then reused
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "prodready", "scan", ".", "--isolated"),
+                *("--select", "DEP010", "--cache-dir", str(cache_dir), "--format", "json"),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=repo,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 1, done.stderr
+        findings = json.loads(done.stdout)["findings"]
+        assert [(f["rule"], f["path"], f["line"]) for f in findings] == [("DEP010", "app.py", 2)]
+    stored = json.loads((cache_dir / STORE_NAME).read_text("utf-8"))
+    assert stored["files"][str(repo / "pipe.in")] == f"{repo / 'pipe.in'}: mode 10000"

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -47,6 +48,7 @@ _FORMAT = 1
 # The environment the dependency library reads (index, advisory database, OSV mirror).
 ENVIRONMENT = ("PIP_INDEX_URL", "PRODREADY_ADVISORY_DB", "PRODREADY_OSV_URL")
 INDEX_ANSWERS = Path("index") / "answers.json"  # see prodready.deps.index.CACHE_FILE
+LARGEST_HASHED = 5_000_000  # bytes; larger consulted files are judged by their stat signature
 
 
 @dataclass(slots=True)
@@ -144,12 +146,27 @@ def recording(trusted_before_ns: int) -> Iterator[Consulted]:
 
 
 def _file_state(path: str) -> str | None:
-    """The content digest of a file; None when there is no readable file."""
+    """What a rule could have read at ``path``: where it leads (symlinks resolved) and the
+    digest of a regular file's content -- or, for anything else, what it is: a FIFO is never
+    opened (nobody may ever write to it). None when nothing is there."""
     try:
-        with open(path, "rb") as handle:
-            return hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
+        real = os.path.realpath(path)
+        status = os.stat(real)
     except OSError:
         return None
+    if not stat.S_ISREG(status.st_mode):
+        return f"{real}: mode {stat.S_IFMT(status.st_mode):o}"
+    if status.st_size > LARGEST_HASHED:  # the manifest reader refuses it anyway
+        return f"{real}: {status.st_size} bytes, {status.st_mtime_ns}, {status.st_ino}"
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        with os.fdopen(os.open(real, flags), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return f"{real}: replaced"
+            data = handle.read(LARGEST_HASHED + 1)
+    except OSError:
+        return f"{real}: unreadable"
+    return f"{real}: {hashlib.blake2b(data, digest_size=16).hexdigest()}"
 
 
 def _directory_state(path: str, trusted_before_ns: int) -> list[int] | Literal[False] | None:

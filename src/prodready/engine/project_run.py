@@ -33,13 +33,18 @@ def project_outcome(
         stored = load(inputs, key, trusted_before_ns)
         if stored is not None:
             return stored
+    result_cache = inputs is not None
+    if inputs is None or key is None:  # nothing will be stored: nothing to record
+        findings, errors, ctx = run_project_rules(
+            rules, facts, config, cache_dir, result_cache=result_cache
+        )
+        return ProjectOutcome(findings, errors, ctx.artifacts, ctx.notes)
     with recording(trusted_before_ns) as consulted:
         findings, errors, ctx = run_project_rules(
-            rules, facts, config, cache_dir, result_cache=inputs is not None
+            rules, facts, config, cache_dir, result_cache=result_cache
         )
     outcome = ProjectOutcome(findings, errors, ctx.artifacts, ctx.notes)
-    # A crashed rule is a bug to be seen again, not a result to keep.
-    if inputs is not None and key is not None and not errors:
+    if not errors:  # a crashed rule is a bug to be seen again, not a result to keep
         save(inputs, key, consulted, outcome)
     return outcome
 
