@@ -131,10 +131,12 @@ def _best_effort(attempt: list[ast.stmt], ctx: PythonContext) -> bool:
         value = value.value
     if isinstance(statement, ast.Expr) and isinstance(value, ast.Attribute | ast.Name):
         return True  # ``obj.lazy_property``: evaluated only to warm it up
+    while isinstance(value, ast.Attribute | ast.Subscript):
+        value = value.value  # ``parse_uri(source).model_id``: what was read from the call
     if not isinstance(value, ast.Call):
         return _cleanup_step(statement, ctx)
     last = (ctx.qualname(value.func) or "").rsplit(".", 1)[-1]
-    lowered = last.lower()
+    lowered = last.lower().lstrip("_")
     if lowered in _IMPORTERS:
         return True  # ``import_module(path)``, ``import_string(path)``: an optional plugin
     if lowered in _PARSERS or lowered.startswith("parse") or lowered.endswith("parse"):
@@ -158,17 +160,91 @@ def _cleanup_step(statement: ast.stmt, ctx: PythonContext) -> bool:
 
 
 def _fallback(node: ast.Try, handler: ast.ExceptHandler, ctx: PythonContext) -> bool:
-    """``try: return fast_path() except Exception: pass`` followed by a slower path: the
-    handler hands over to the code after the ``try``, it does not drop the result."""
-    if not node.body or not isinstance(node.body[-1], ast.Return):
+    """``try: return fast_path() except Exception: pass`` followed by a slower path (also
+    ``for name in names: try: probe(name); continue except Exception: pass`` followed by the
+    other branch): the handler hands over to the code after the ``try``, it does not drop the
+    result."""
+    if not node.body or not isinstance(node.body[-1], ast.Return | ast.Continue | ast.Break):
         return False
     if not all(
         isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
         for s in handler.body
     ):
         return False
+    if isinstance(node.body[-1], ast.Continue | ast.Break):
+        return _followed_in_block(node, ctx)
     function = ctx.function
     return function is not None and function.node.body[-1] is not node
+
+
+def _followed_in_block(node: ast.stmt, ctx: PythonContext) -> bool:
+    """Statements come after ``node`` in the body of its loop (after it or after an ``if`` or
+    ``with`` that holds it): the code a ``continue`` in the ``try`` skips."""
+    parents = ctx.parents()
+    current: ast.AST = node
+    for _ in range(8):
+        parent = parents.get(id(current))
+        if parent is None:
+            return False
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(parent, field, None)
+            if isinstance(block, list) and current in block and block[-1] is not current:
+                return True
+        if isinstance(
+            parent, ast.For | ast.AsyncFor | ast.While | ast.FunctionDef | ast.AsyncFunctionDef
+        ):
+            return False
+        current = parent
+    return False
+
+
+# Standard-library modules whose functions compute on values in memory: no I/O, no waiting.
+_PURE_MODULES = (
+    "base64.",
+    "binascii.",
+    "json.",
+    "re.",
+    "urllib.parse.",
+    "datetime.",
+    "uuid.",
+    "ipaddress.",
+    "decimal.",
+    "shlex.",
+    "string.",
+    "math.",
+    "posixpath.",
+    "os.path.join",
+    "os.path.basename",
+    "os.path.dirname",
+    "os.path.splitext",
+)
+
+
+def _pure_computation(attempt: list[ast.stmt], ctx: PythonContext) -> bool:
+    """The guarded block only computes on values in memory -- string and dict methods,
+    builtins, parsing with the standard library, attribute assignments -- so what it can raise
+    is bad input or a missing attribute, never an outage of a database or a service: the
+    handler's fallback is the documented result (``return "", ""`` when a URI does not
+    parse), not a hidden failure."""
+    for statement in attempt:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Await | ast.Yield | ast.YieldFrom | ast.With | ast.AsyncWith):
+                return False
+            if isinstance(node, ast.Call) and not _pure_call(node, ctx):
+                return False
+    return True
+
+
+def _pure_call(call: ast.Call, ctx: PythonContext) -> bool:
+    name = ctx.qualname(call.func) or ""
+    if name in _READS_OR_WRITES:
+        return False
+    if name.startswith(_PURE_MODULES):
+        return True  # json.loads, base64.b64decode, urllib.parse.urlparse
+    return _instant(call, ctx)
+
+
+_READS_OR_WRITES = frozenset({"builtins.open", "builtins.input", "json.load", "json.dump"})
 
 
 def _tolerant_function(name: str) -> bool:
@@ -236,7 +312,11 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
         function = ctx.function
         if function is not None and _tolerant_function(function.name):
             return
-        if _best_effort(node.body, ctx) or _fallback(node, handler, ctx):
+        if (
+            _best_effort(node.body, ctx)
+            or _fallback(node, handler, ctx)
+            or _pure_computation(node.body, ctx)
+        ):
             return
         if node.orelse and all(isinstance(s, ast.Pass) for s in handler.body):
             return  # ``try/except: pass/else:``: the else block is the success-only path
