@@ -34,8 +34,9 @@ from prodready.model import Category, Confidence, Finding, ScanError, Severity
 CACHE_DIR_NAME = ".prodready_cache"  # the pre-1.x in-tree location, still skipped by discovery
 KEEP_KEYS = 8
 # 2: secrets masked in findings (entries of format 1 may hold them in clear); 3: facts are
-# ``ModuleRecord.to_json()`` (pairs instead of objects, typed evidence marks)
-_FORMAT = 3
+# ``ModuleRecord.to_json()`` (pairs instead of objects, typed evidence marks); 4: with function
+# summaries and signal receivers (``engine.semantic``)
+_FORMAT = 4
 # Timestamps of FAT are 2 s apart, of ext3 and HFS+ 1 s: a file modified less than this before
 # the scan read it may be modified again without its modification time changing.
 RACY_WINDOW_NS = 2_000_000_000

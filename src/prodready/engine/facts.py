@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prodready.engine.module_record import Import, Mark, ModuleRecord, NamedLine, RouteRecord
+from prodready.engine.semantic.summary import FunctionSummary, SignalReceiver
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -155,6 +156,9 @@ class ModuleFacts:
     evidence: dict[str, list[Mark]] = field(default_factory=dict)
     # Syntax that needs a minimum Python version: feature -> first line (see SYNTAX_VERSIONS).
     syntax: dict[str, int] = field(default_factory=dict)
+    # What each function does and the signal receivers registered (``engine.semantic``).
+    functions: list[FunctionSummary] = field(default_factory=list)
+    signals: list[SignalReceiver] = field(default_factory=list)
     # Top-level packages of ``imports[:_roots_indexed]``: rules ask after every function-local
     # import, so the index grows with the list instead of being rebuilt for each question.
     _import_roots: set[str] = field(default_factory=set, repr=False, compare=False)
@@ -193,6 +197,8 @@ class ModuleFacts:
             evidence={code: tuple(marks) for code, marks in sorted(self.evidence.items())},
             is_test=self.is_test,
             is_example=self.is_example,
+            functions=tuple(self.functions),
+            signals=tuple(self.signals),
         )
 
 

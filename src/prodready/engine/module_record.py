@@ -16,6 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
+from prodready.engine.semantic.summary import (
+    FunctionSummary,
+    SignalReceiver,
+    functions_from_json,
+    signals_from_json,
+    signals_json,
+)
+
 # The details a piece of evidence may carry (``prefix="/admin"``, ``auth=True``).
 Value = str | int | bool
 Values = tuple[tuple[str, Value], ...]
@@ -131,6 +139,9 @@ class ModuleRecord:
     evidence: Mapping[str, tuple[Mark, ...]] = field(default_factory=dict)  # by rule code
     is_test: bool = False
     is_example: bool = False
+    # What each function does, for the project-wide model (see ``prodready.engine.semantic``).
+    functions: tuple[FunctionSummary, ...] = ()
+    signals: tuple[SignalReceiver, ...] = ()  # the signal receivers the module registers
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -142,6 +153,8 @@ class ModuleRecord:
             "evidence": _evidence_json(self.evidence),
             "is_test": self.is_test,
             "is_example": self.is_example,
+            "functions": [function.to_json() for function in self.functions],
+            "signals": signals_json(self.signals),
         }
 
     @classmethod
@@ -157,6 +170,8 @@ class ModuleRecord:
         evidence = _evidence(obj.get("evidence"))
         is_test = obj.get("is_test")
         is_example = obj.get("is_example")
+        functions = functions_from_json(obj.get("functions"))
+        signals = signals_from_json(obj.get("signals"))
         if (
             not isinstance(module, str)
             or frameworks is None
@@ -166,6 +181,8 @@ class ModuleRecord:
             or evidence is None
             or not isinstance(is_test, bool)
             or not isinstance(is_example, bool)
+            or functions is None
+            or signals is None
         ):
             return None
         record: ModuleRecord = _new_record(cls)
@@ -177,6 +194,8 @@ class ModuleRecord:
         _set_evidence(record, evidence)
         _set_is_test(record, is_test)
         _set_is_example(record, is_example)
+        _set_functions(record, functions)
+        _set_signals(record, signals)
         return record
 
 
@@ -326,3 +345,5 @@ _set_syntax = _SETTERS["syntax"]
 _set_evidence = _SETTERS["evidence"]
 _set_is_test = _SETTERS["is_test"]
 _set_is_example = _SETTERS["is_example"]
+_set_functions = _SETTERS["functions"]
+_set_signals = _SETTERS["signals"]

@@ -95,6 +95,8 @@ from prodready.engine.secrets import (
     url_credentials,
     url_password,
 )
+from prodready.engine.semantic.model import ProjectFunction, SemanticModel, semantic_model
+from prodready.engine.semantic.summary import CallSite, FunctionSummary, SignalReceiver, Write
 
 __all__ = [
     "BROAD_EXCEPTIONS",
@@ -119,11 +121,17 @@ __all__ = [
     "SQLALCHEMY_READ_METHODS",
     "SQLALCHEMY_SESSION_TYPES",
     "SYNTAX_VERSIONS",
+    "CallSite",
     "EnvLookup",
     "FunctionFlow",
     "FunctionNode",
+    "FunctionSummary",
+    "ProjectFunction",
     "QueryChain",
+    "SemanticModel",
+    "SignalReceiver",
     "UrlCredentials",
+    "Write",
     "argument",
     "calls_in",
     "catches_broadly",
@@ -174,6 +182,7 @@ __all__ = [
     "root_name",
     "runs_consumer",
     "secret_name",
+    "semantic_model",
     "sqlalchemy_query",
     "sqlalchemy_select",
     "string_fragments",

@@ -27,6 +27,10 @@ class PythonAnalyzer:
         self.method_calls: dict[str, list[Rule]] = {}
         self.attribute_rules: dict[str, list[tuple[str, Rule]]] = {}
         self.evidence_codes: frozenset[str] = frozenset()
+        # Imported here: the collector uses the shared analyses, which import this package.
+        from prodready.engine.semantic.collect import SummaryCollector
+
+        self.summary_collector = SummaryCollector
         rules = [_collector(rule) if rule.kind is FileKind.PROJECT else rule for rule in rules]
         for rule in rules:
             for node_type in rule.nodes:

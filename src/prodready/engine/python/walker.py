@@ -62,6 +62,8 @@ class ModuleWalk:
         self.leaves = analyzer.leaves
         # Module-level functions registered as handlers by a call (aiohttp ``add_get``...).
         self.registered: dict[str, Route] = {}
+        # The function summaries of the project-wide model, collected during this walk.
+        self.summaries = analyzer.summary_collector(ctx)
 
     # -- driver -----------------------------------------------------------------------------
     def run(self) -> None:
@@ -71,6 +73,8 @@ class ModuleWalk:
         if module_rules:
             self.dispatch(module_rules, ctx.tree)
         self.body(ctx.tree.body)
+        ctx.facts.functions = self.summaries.functions
+        ctx.facts.signals = self.summaries.signals
         end_rules = self.analyzer.node_rules.get(ModuleEnd)
         if end_rules:
             self.dispatch(end_rules, ctx.tree)
@@ -177,6 +181,7 @@ class ModuleWalk:
         if isinstance(node, ast.AsyncFunctionDef):
             ctx.facts.async_functions.append((node.name, node.lineno))
         saved = (ctx.loops, ctx.handlers, ctx.trys, ctx.classes)
+        self.summaries.enter_function(scope)
         ctx.function = scope
         ctx.loops, ctx.handlers, ctx.trys = [], [], []
         ctx.classes = [*ctx.classes]
@@ -185,6 +190,7 @@ class ModuleWalk:
         end_rules = self.analyzer.node_rules.get(FunctionEnd)
         if end_rules:
             self.dispatch(end_rules, node)
+        self.summaries.end_function(scope)
         ctx.function = parent
         ctx.loops, ctx.handlers, ctx.trys, ctx.classes = saved
 
@@ -211,6 +217,7 @@ class ModuleWalk:
         func = node.func
         name = ctx.qualname(func)
         ctx.forget_known_name()
+        self.summaries.call(node, name)
         matched: list[Rule] = []
         if name is not None:
             exact = analyzer.exact_calls.get(name)
@@ -380,7 +387,9 @@ class ModuleWalk:
             self.visit(item.context_expr)
             if item.optional_vars is not None:
                 self.bind_target(item.optional_vars, item.context_expr)
+        guarded = self.summaries.enter_with(node)
         self.body(node.body)
+        self.summaries.exit_with(guarded)
 
     def visit_import(self, node: ast.Import | ast.ImportFrom) -> None:
         ctx = self.ctx

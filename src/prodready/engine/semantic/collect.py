@@ -1,0 +1,383 @@
+"""Function summaries collected during the one walk of a module (the walker calls the hooks).
+
+What is recorded per function: its database writes (the Django ORM writes and session commits
+DAT003 counts), whether it opens a transaction, the context managers and decorators that may be
+project wrappers opening one, the calls it makes that may reach project functions (with the
+``with`` blocks around each), ``select_for_update`` use, and the signal receivers a module
+registers. Calls are named as the project model resolves them: through imports, ``self``
+methods, module-level functions and locals of a known type.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass, field
+
+from prodready.engine.analysis.arguments import keyword_value
+from prodready.engine.analysis.literals import dotted, is_false
+from prodready.engine.analysis.module_kind import is_script
+from prodready.engine.analysis.orm import (
+    DJANGO_WRITE_METHODS,
+    django_query,
+    is_db_session,
+    uses_django_orm,
+)
+from prodready.engine.analysis.tasks import in_task
+from prodready.engine.python.module_context import PythonContext
+from prodready.engine.python.scopes import FunctionNode, Scope
+from prodready.engine.semantic.branches import first_pair_together
+from prodready.engine.semantic.summary import (
+    ATOMIC,
+    CONTEXT_MANAGER,
+    ENTRY_POINT,
+    IN_TRANSACTION,
+    LOCKS_ROWS,
+    OPENS_TRANSACTION,
+    SCRIPT,
+    CallSite,
+    FunctionSummary,
+    SignalReceiver,
+    Write,
+)
+
+# Calls (by method name) and ``with`` managers (by last name) that open a transaction.
+TRANSACTION_CALLS = frozenset({"atomic", "begin", "begin_nested", "transaction", "atomic_tx"})
+_MODEL_WRITES = frozenset({"save", "delete", "asave", "adelete"})
+_INTERESTING_METHODS = frozenset(
+    DJANGO_WRITE_METHODS | TRANSACTION_CALLS | _MODEL_WRITES | {"commit", "select_for_update"}
+)
+_CONTEXT_MANAGER_DECORATORS = frozenset(
+    {"contextlib.contextmanager", "contextlib.asynccontextmanager"}
+)
+# DB-API connections are context managers that commit or roll back as one transaction.
+_CONNECTION_NAMES = frozenset({"conn", "connection", "db_connection", "cnx", "dbconn"})
+_CONNECTION_FACTORIES = ("sqlite3.connect", "psycopg2.connect", "psycopg.connect")
+# Packages whose functions are never the project's: calls into them are not recorded.
+_EXTERNAL_ROOTS = frozenset(sys.stdlib_module_names) | frozenset(
+    {"builtins", "django", "rest_framework", "celery", "sqlalchemy", "flask", "fastapi"}
+    | {"pydantic", "requests", "httpx", "starlette", "jinja2", "pytest", "numpy", "pandas"}
+)
+_SKIPPED_DECORATORS = frozenset({"builtins.property", "builtins.staticmethod"})
+
+
+@dataclass(slots=True)
+class _Open:
+    """A function being walked."""
+
+    name: str  # qualified inside the module
+    node: FunctionNode
+    class_depth: int  # how many classes enclosed it when it started
+    self_name: str | None
+    owner: str  # qualified name of its class ("" for a function)
+    flags: set[str] = field(default_factory=set)
+    writes: list[tuple[ast.Call, str]] = field(default_factory=list)
+    calls: dict[tuple[str, str], int] = field(default_factory=dict)  # (target, guard) -> line
+    managers: list[str] = field(default_factory=list)
+    decorators: list[str] = field(default_factory=list)
+    guards: list[str] = field(default_factory=list)  # the ``with`` blocks open around the walk
+
+
+class SummaryCollector:
+    """The summaries of one module's functions, filled in by the walker's hooks."""
+
+    def __init__(self, ctx: PythonContext) -> None:
+        self.ctx = ctx
+        self.stack: list[_Open] = []
+        self.functions: list[FunctionSummary] = []
+        self.signals: list[SignalReceiver] = []
+
+    # -- functions ------------------------------------------------------------------------
+    def enter_function(self, scope: Scope) -> None:
+        """Called before the body is walked, while the enclosing scope is still current."""
+        ctx = self.ctx
+        node = scope.node
+        parent = self.stack[-1] if self.stack else None
+        start = parent.class_depth if parent is not None else 0
+        classes = [info.node.name for info in ctx.classes[start:]]
+        if scope.class_info is None:
+            classes = []
+        prefix = [parent.name] if parent is not None else []
+        owner = ".".join([*prefix, *classes])
+        name = f"{owner}.{node.name}" if owner else node.name
+        opened = _Open(
+            name,
+            node,
+            len(ctx.classes),
+            scope.self_name or _class_receiver(scope),
+            owner if scope.class_info is not None else "",
+        )
+        if parent is not None and ATOMIC in parent.flags:
+            opened.flags.add(ATOMIC)
+        if scope.class_info is not None and _transaction_decorated(scope.class_info.node):
+            opened.flags.add(ATOMIC)
+        for decorator in node.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            text = dotted(target) or ""
+            if "atomic" in text or "transaction" in text:
+                opened.flags.add(ATOMIC)
+                continue
+            qualified = ctx.qualname(target) or text
+            if qualified in _CONTEXT_MANAGER_DECORATORS or text.endswith("contextmanager"):
+                opened.flags.add(CONTEXT_MANAGER)
+                continue
+            if qualified.endswith("receiver") and isinstance(decorator, ast.Call):
+                self._receiver(decorator, self._module_name(name), node.lineno)
+                continue
+            resolved = self.target(target, opened_in=parent)
+            if resolved is not None and resolved not in _SKIPPED_DECORATORS:
+                opened.decorators.append(resolved)
+        self.stack.append(opened)
+
+    def end_function(self, scope: Scope) -> None:
+        opened = self.stack.pop()
+        ctx = self.ctx
+        flags = opened.flags
+        writes = sorted(opened.writes, key=lambda w: (w[0].lineno, w[0].col_offset))
+        pair: tuple[int, ...] = ()
+        if len(writes) >= 2:
+            found = first_pair_together(scope.node, [call for call, _ in writes])
+            if found is not None:
+                pair = found
+                # Only a function that may be reported needs to know where it runs.
+                if ctx.route is not None or in_task(ctx):
+                    flags.add(ENTRY_POINT)
+                if is_script(ctx):
+                    flags.add(SCRIPT)
+        self.functions.append(
+            FunctionSummary(
+                opened.name,
+                scope.node.lineno,
+                tuple(sorted(flags)),
+                tuple(Write(what, call.lineno) for call, what in writes),
+                pair,
+                tuple(
+                    CallSite(target, line, guard)
+                    for (target, guard), line in sorted(
+                        opened.calls.items(), key=lambda item: item[1]
+                    )
+                ),
+                tuple(dict.fromkeys(opened.managers)),
+                tuple(opened.decorators),
+            )
+        )
+
+    # -- ``with`` blocks ------------------------------------------------------------------
+    def enter_with(self, node: ast.With | ast.AsyncWith) -> bool:
+        """Called before the body; returns whether a guard was pushed (for :meth:`exit_with`)."""
+        if not self.stack:
+            return False
+        opened = self.stack[-1]
+        names: list[str] = []
+        transaction = False
+        for item in node.items:
+            expr = item.context_expr
+            call = expr.func if isinstance(expr, ast.Call) else expr
+            text = dotted(call) or ""
+            if text.rsplit(".", 1)[-1] in TRANSACTION_CALLS or self._connection(expr, text):
+                transaction = True
+                continue
+            resolved = self.target(call, opened_in=opened)
+            if resolved is not None:
+                names.append(resolved)
+                opened.managers.append(resolved)
+        if transaction:
+            opened.flags.add(OPENS_TRANSACTION)
+            opened.guards.append(IN_TRANSACTION)
+            return True
+        if names:
+            opened.guards.append("|".join(names))
+            return True
+        return False
+
+    def exit_with(self, pushed: bool) -> None:
+        if pushed:
+            self.stack[-1].guards.pop()
+
+    def _connection(self, expr: ast.expr, text: str) -> bool:
+        if isinstance(expr, ast.Call):
+            return False
+        if text.rsplit(".", 1)[-1].lower() in _CONNECTION_NAMES:
+            return True
+        kind = self.ctx.type_of(expr) or ""
+        return kind.startswith(_CONNECTION_FACTORIES)
+
+    # -- calls ----------------------------------------------------------------------------
+    def call(self, node: ast.Call, name: str | None) -> None:
+        """Every call the walk meets; ``name``: the qualified name of what it calls."""
+        func = node.func
+        if not self.stack:
+            if isinstance(func, ast.Attribute) and func.attr == "connect":
+                self._connect(node)
+            return
+        opened = self.stack[-1]
+        if isinstance(func, ast.Attribute):
+            attr = func.attr
+            if attr == "connect":
+                self._connect(node)
+            if attr in _INTERESTING_METHODS:
+                self._database(node, func, opened)
+        target = self.target(func, opened_in=opened, name=name) if name is not None else None
+        if target is not None:
+            guards = opened.guards
+            guard = IN_TRANSACTION if IN_TRANSACTION in guards else "|".join(guards)
+            opened.calls.setdefault((target, guard), node.lineno)
+
+    def _database(self, node: ast.Call, func: ast.Attribute, opened: _Open) -> None:
+        attr = func.attr
+        if attr in TRANSACTION_CALLS:
+            opened.flags.add(OPENS_TRANSACTION)  # explicit transaction handling
+            return
+        if attr == "select_for_update":
+            opened.flags.add(LOCKS_ROWS)
+            return
+        if attr == "commit":
+            if not node.args and is_db_session(func.value, self.ctx):
+                opened.writes.append((node, f"{dotted(func.value) or 'session'}.commit()"))
+            return
+        what = _django_write(node, func, self.ctx)
+        if what is not None:
+            opened.writes.append((node, what))
+
+    # -- names ----------------------------------------------------------------------------
+    def target(
+        self, expr: ast.expr, *, opened_in: _Open | None, name: str | None = None
+    ) -> str | None:
+        """The qualified name a called (or decorating, or entered) expression may have in the
+        project, or None when it surely is not a project function. ``name``: the expression's
+        qualified name when the caller has it already."""
+        base = expr
+        while isinstance(base, ast.Attribute):
+            base = base.value
+        if not isinstance(base, ast.Name):
+            return None
+        ctx = self.ctx
+        root = base.id
+        if isinstance(expr, ast.Attribute) and opened_in is not None:
+            method = self._method_of(root, expr)
+            if method is not None:
+                return method
+        if name is None:
+            name = ctx.qualname(expr)
+            if name is None:
+                return None
+        if name.split(".", 1)[0] == root:  # not renamed by an import or a known type
+            local, owner = self._local_owner(root)
+            if local:
+                if owner is None or not isinstance(expr, ast.Name):
+                    return None  # a method of a local value: its type is unknown
+                name = f"{owner}.{name}"  # a nested function
+            elif ctx.facts.bindings.get(root, "") is None:
+                name = self._module_name(name)  # defined in the module
+            else:
+                return None
+        top = name.split(".", 1)[0]
+        if top in _EXTERNAL_ROOTS or ".objects." in name:
+            return None
+        return name
+
+    def _method_of(self, root: str, expr: ast.Attribute) -> str | None:
+        """``self.method`` (or ``cls.method``) inside a method, or a function nested in one."""
+        if not isinstance(expr.value, ast.Name):
+            return None
+        for opened in reversed(self.stack):
+            if opened.self_name is not None:
+                if opened.self_name == root and opened.owner:
+                    return self._module_name(f"{opened.owner}.{expr.attr}")
+                return None
+        return None
+
+    def _local_owner(self, root: str) -> tuple[bool, str | None]:
+        """Whether ``root`` is a local of an open function, and that function's qualified name
+        (a call of a nested function is named ``outer.inner``)."""
+        scope = self.ctx.function
+        while scope is not None:
+            if root in scope.globals:
+                return False, None
+            if root in scope.bindings:
+                if any(param.arg == root for param in scope.params):
+                    return True, None  # a function passed in: unknown here
+                for opened in reversed(self.stack):
+                    if opened.node is scope.node:
+                        return True, self._module_name(opened.name)
+                return True, None
+            scope = scope.parent
+        return False, None
+
+    def _module_name(self, name: str) -> str:
+        module = self.ctx.module
+        return f"{module}.{name}" if module else name
+
+    # -- signals --------------------------------------------------------------------------
+    def _receiver(self, decorator: ast.Call, target: str, line: int) -> None:
+        signals: list[ast.expr] = []
+        for argument in decorator.args[:1]:
+            if isinstance(argument, ast.List | ast.Tuple):
+                signals.extend(argument.elts)
+            else:
+                signals.append(argument)
+        for signal in signals:
+            name = self.ctx.qualname(signal) or dotted(signal)
+            if name is not None:
+                self.signals.append(SignalReceiver(name, target, line))
+
+    def _connect(self, node: ast.Call) -> None:
+        func = node.func
+        assert isinstance(func, ast.Attribute)
+        handler = node.args[0] if node.args else None
+        if handler is None:
+            for keyword in node.keywords:
+                if keyword.arg == "receiver":
+                    handler = keyword.value
+        if not isinstance(handler, ast.Name | ast.Attribute):
+            return
+        signal = self.ctx.qualname(func.value) or dotted(func.value)
+        opened = self.stack[-1] if self.stack else None
+        target = self.target(handler, opened_in=opened)
+        if signal is not None and target is not None:
+            self.signals.append(SignalReceiver(signal, target, node.lineno))
+
+
+def _class_receiver(scope: Scope) -> str | None:
+    """``cls`` of a classmethod names the class as ``self`` does."""
+    if scope.class_info is None:
+        return None
+    args = scope.node.args.posonlyargs + scope.node.args.args
+    if not args:
+        return None
+    for decorator in scope.node.decorator_list:
+        if isinstance(decorator, ast.Name) and decorator.id == "classmethod":
+            return args[0].arg
+    return None
+
+
+def _transaction_decorated(node: ast.ClassDef) -> bool:
+    for decorator in node.decorator_list:
+        text = ast.unparse(decorator)
+        if "atomic" in text or "transaction" in text:
+            return True
+    return False
+
+
+def _django_write(node: ast.Call, func: ast.Attribute, ctx: PythonContext) -> str | None:
+    chain = django_query(node)
+    if chain is not None:
+        if chain.terminal in DJANGO_WRITE_METHODS and chain.calls[0] is node:
+            return f"{chain.model}.objects...{chain.terminal}()"
+        return None
+    if func.attr not in _MODEL_WRITES:
+        return None
+    if any(not isinstance(a, ast.Starred) for a in node.args):
+        return None  # img.save(path), cache.delete(key): not a model instance
+    if is_false(keyword_value(node, "commit")):
+        return None  # form.save(commit=False) builds the instance without writing
+    receiver = dotted(func.value)
+    if receiver is None:
+        if not (isinstance(func.value, ast.Call) and dotted(func.value.func) == "super"):
+            return None
+        receiver = "super()"
+    if receiver.split(".")[0] in {"request", "req", "response", "session"}:
+        return None
+    if not uses_django_orm(ctx):
+        return None
+    return f"{receiver}.{func.attr}()"

@@ -1,0 +1,242 @@
+"""The project-wide model built from every module's summaries: a module index, resolution of
+project-internal names, the call graph across modules, and the transaction scope each function
+runs in.
+
+Built once per scan from the cached :class:`~prodready.engine.module_record.ModuleRecord` of
+every module (no file is read again) and shared by the project rules that ask
+(:func:`semantic_model`).
+
+Transaction scope: a function's writes are covered when the function opens a transaction itself
+(``with transaction.atomic()``, ``session.begin()``, ``@transaction.atomic`` on it, its class or
+an enclosing function), enters a project context manager or carries a project decorator that
+opens one (transitively through other project wrappers), locks rows with ``select_for_update``
+(Django allows it only inside a transaction), receives Django's ``pre_delete``/``post_delete``
+signals (sent inside the delete's transaction), or when every project call of it is made inside
+a transaction (a fixpoint over the call graph).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from prodready.engine.module_record import ModuleRecord
+from prodready.engine.project import ProjectFacts
+from prodready.engine.semantic.summary import (
+    ATOMIC,
+    IN_TRANSACTION,
+    LOCKS_ROWS,
+    OPENS_TRANSACTION,
+    CallSite,
+    FunctionSummary,
+)
+
+# Django sends these inside the transaction of the ``delete()`` that caused them.
+DELETE_SIGNALS = frozenset({"pre_delete", "post_delete"})
+# How many rounds the caller-context fixpoint may take (each round settles one more level of
+# calls; real call chains are far shorter).
+MAX_ROUNDS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectFunction:
+    """A function of the project: where it is and what its summary says."""
+
+    path: str
+    qualname: str  # ``pkg.mod.Class.method``
+    summary: FunctionSummary
+
+
+@dataclass(slots=True)
+class SemanticModel:
+    """Functions by qualified name, who calls whom, and which functions run in a transaction."""
+
+    functions: dict[str, ProjectFunction] = field(default_factory=dict)
+    modules: dict[str, str] = field(default_factory=dict)  # module name -> path
+    # The callers of each function: (caller's qualified name, the call) -- test code left out.
+    callers: dict[str, list[tuple[str, CallSite]]] = field(default_factory=dict)
+    # Functions connected to Django's delete signals.
+    delete_receivers: set[str] = field(default_factory=set)
+    _aliases: dict[str, str | None] = field(default_factory=dict)
+    _openers: dict[str, bool] = field(default_factory=dict)
+    _in_transaction: set[str] = field(default_factory=set)
+    _children: dict[str, list[str]] = field(default_factory=dict)  # the functions nested in each
+
+    # -- names ----------------------------------------------------------------------------
+    def module_of(self, name: str) -> str | None:
+        """The module a dotted module name denotes: the module itself, or the one module whose
+        name ends with it (``core.utils`` imported in a project whose sources sit below a
+        directory that is not a package: ``label_studio/core/utils.py``)."""
+        if name in self.modules:
+            return name
+        return self._aliases.get(name)
+
+    def resolve(self, name: str) -> str | None:
+        """The project function a qualified name denotes, or None."""
+        if name in self.functions:
+            return name
+        parts = name.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            module = self.module_of(".".join(parts[:cut]))
+            if module is not None:
+                candidate = ".".join([module, *parts[cut:]])
+                if candidate in self.functions:
+                    return candidate
+        return None
+
+    def callees(self, qualname: str) -> list[str]:
+        """The project functions ``qualname`` calls, in the order of their first call."""
+        function = self.functions.get(qualname)
+        if function is None:
+            return []
+        found: dict[str, None] = {}
+        for call in function.summary.calls:
+            target = self.resolve(call.target)
+            if target is not None:
+                found.setdefault(target)
+        return list(found)
+
+    # -- transactions ---------------------------------------------------------------------
+    def opens_transaction(self, name: str) -> bool:
+        """``name`` (a context manager, a decorator, or a class whose ``__enter__`` does)
+        opens a transaction around the code it wraps: it, or a function nested in it, opens
+        one -- directly or through another such project wrapper."""
+        known = self._openers.get(name)
+        if known is not None:
+            return known
+        self._openers[name] = False  # a wrapper that uses itself does not open one by that
+        found = self._opens(name)
+        self._openers[name] = found
+        return found
+
+    def _opens(self, name: str) -> bool:
+        target = self.resolve(name)
+        if target is None:
+            for method in ("__enter__", "__aenter__"):
+                entered = self.resolve(f"{name}.{method}")
+                if entered is not None and self._body_opens(entered):
+                    return True
+            return False
+        return any(self._body_opens(qualname) for qualname in self._with_nested(target))
+
+    def _with_nested(self, qualname: str) -> Iterator[str]:
+        """The function and the functions nested in it, at any depth."""
+        pending = [qualname]
+        while pending:
+            current = pending.pop()
+            yield current
+            pending.extend(self._children.get(current, ()))
+
+    def _body_opens(self, qualname: str) -> bool:
+        summary = self.functions[qualname].summary
+        if summary.has(OPENS_TRANSACTION) or summary.has(ATOMIC):
+            return True
+        if any(self.opens_transaction(manager) for manager in summary.managers):
+            return True
+        return any(self.opens_transaction(decorator) for decorator in summary.decorators)
+
+    def body_in_transaction(self, qualname: str) -> bool:
+        """Every line of the function runs inside a transaction: its decorators (or an
+        enclosing function's, or its class's) open one, it is a delete-signal receiver, or
+        every project call of it is made inside one."""
+        summary = self.functions[qualname].summary
+        if summary.has(ATOMIC) or summary.has(LOCKS_ROWS):
+            return True
+        if qualname in self.delete_receivers or qualname in self._in_transaction:
+            return True
+        return any(self.opens_transaction(decorator) for decorator in summary.decorators)
+
+    def call_in_transaction(self, caller: str, call: CallSite) -> bool:
+        """The call is made inside a transaction: in a ``with`` that opens one (the caller's
+        own, or a project wrapper), or anywhere in a function whose body runs in one."""
+        if call.guard == IN_TRANSACTION:
+            return True
+        if call.guard and any(self.opens_transaction(m) for m in call.guard.split("|")):
+            return True
+        return self.body_in_transaction(caller)
+
+    def writes_covered(self, qualname: str, summary: FunctionSummary | None = None) -> str | None:
+        """Why the writes of function ``qualname`` run inside a transaction, or None when
+        nothing says they do. ``summary``: the function's (one of two functions a module
+        defines under the same name), by default the one the model holds."""
+        if summary is None:
+            summary = self.functions[qualname].summary
+        if summary.has(OPENS_TRANSACTION):
+            return "opens a transaction"
+        if summary.has(ATOMIC):
+            return "decorated with a transaction"
+        if summary.has(LOCKS_ROWS):
+            return "select_for_update needs a transaction"
+        if qualname in self.delete_receivers:
+            return "a delete-signal receiver runs in the delete's transaction"
+        if any(self.opens_transaction(manager) for manager in summary.managers):
+            return "enters a project context manager that opens a transaction"
+        if any(self.opens_transaction(decorator) for decorator in summary.decorators):
+            return "decorated with a project wrapper that opens a transaction"
+        if qualname in self._in_transaction:
+            return "every caller calls it inside a transaction"
+        return None
+
+    def _settle(self) -> None:
+        """The least fixpoint of "every project caller calls it inside a transaction"."""
+        candidates = [name for name, calls in self.callers.items() if calls]
+        for _ in range(MAX_ROUNDS):
+            changed = False
+            for name in candidates:
+                if name in self._in_transaction:
+                    continue
+                calls = self.callers[name]
+                if all(self.call_in_transaction(caller, call) for caller, call in calls):
+                    self._in_transaction.add(name)
+                    changed = True
+            if not changed:
+                return
+
+
+def build_model(modules: Mapping[str, ModuleRecord]) -> SemanticModel:
+    """The model of the modules (by path) of one project."""
+    model = SemanticModel()
+    aliases: dict[str, str | None] = {}
+    for path, record in sorted(modules.items()):
+        module = record.module
+        if module:
+            model.modules.setdefault(module, path)
+            parts = module.split(".")
+            for start in range(1, len(parts)):
+                alias = ".".join(parts[start:])
+                known = aliases.get(alias, module)
+                aliases[alias] = module if known == module else None
+        for summary in record.functions:
+            qualname = f"{module}.{summary.name}" if module else summary.name
+            model.functions.setdefault(qualname, ProjectFunction(path, qualname, summary))
+    model._aliases = {
+        alias: module for alias, module in aliases.items() if alias not in model.modules
+    }
+    for qualname in model.functions:
+        parent = qualname.rpartition(".")[0]
+        if parent in model.functions:
+            model._children.setdefault(parent, []).append(qualname)
+    for _, record in sorted(modules.items()):
+        for signal in record.signals:
+            if signal.signal.rsplit(".", 1)[-1] in DELETE_SIGNALS:
+                target = model.resolve(signal.target)
+                if target is not None:
+                    model.delete_receivers.add(target)
+        if record.is_test:
+            continue
+        module = record.module
+        for summary in record.functions:
+            caller = f"{module}.{summary.name}" if module else summary.name
+            for call in summary.calls:
+                target = model.resolve(call.target)
+                if target is not None and target != caller:
+                    model.callers.setdefault(target, []).append((caller, call))
+    model._settle()
+    return model
+
+
+def semantic_model(facts: ProjectFacts) -> SemanticModel:
+    """The model of the project a project rule is judging, built once per scan and shared by
+    every rule that asks."""
+    model: SemanticModel = facts.memo("engine:semantic-model", lambda: build_model(facts.modules))
+    return model

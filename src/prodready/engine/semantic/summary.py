@@ -1,0 +1,221 @@
+"""Per-function summaries: what one function does that the project-wide model reasons about.
+
+The walk of a module fills them in (:mod:`.collect`); they are stored in the module's
+:class:`~prodready.engine.module_record.ModuleRecord` and cached with it, so the project model
+(:mod:`.model`) is built without parsing anything. They hold names and lines only, never AST.
+
+The JSON shape is a short list per function (the common empty fields left out) because a warm
+rescan of a large tree rebuilds every module's summaries.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+# Flags of a function (``FunctionSummary.flags``).
+OPENS_TRANSACTION = "tx"  # opens one itself: ``with transaction.atomic()``, ``session.begin()``
+ATOMIC = "atomic"  # its whole body runs in one: ``@transaction.atomic`` (on it, its class or an
+# enclosing function)
+CONTEXT_MANAGER = "cm"  # ``@contextlib.contextmanager`` (or the async one)
+LOCKS_ROWS = "locks"  # ``select_for_update()``: Django allows it only inside a transaction
+ENTRY_POINT = "top"  # an HTTP handler or a background task: nothing in the project calls it
+SCRIPT = "script"  # defined in a script, a management command or a migration
+
+# A call made lexically inside a ``with`` that opens a transaction (``CallSite.guard``).
+IN_TRANSACTION = "tx"
+
+
+class Write(NamedTuple):
+    """A database write: what it looks like (``Order.objects...create()``) and its line."""
+
+    what: str
+    line: int
+
+
+class CallSite(NamedTuple):
+    """A call to a function that may be the project's, by qualified name (``pkg.mod.f``,
+    ``pkg.mod.Class.method``). ``guard``: ``"tx"`` when made inside a ``with`` that opens a
+    transaction; else the context managers around it (qualified names joined by ``|``), which
+    the model checks for project wrappers that open one; "" when none."""
+
+    target: str
+    line: int
+    guard: str = ""
+
+
+class SignalReceiver(NamedTuple):
+    """A function connected to a signal (``@receiver(post_delete)``, ``signal.connect(f)``)."""
+
+    signal: str  # qualified name of the signal (``django.db.models.signals.post_delete``)
+    target: str  # qualified name of the receiver
+    line: int
+
+
+class FunctionSummary(NamedTuple):
+    """One function (or method, or nested function) of a module.
+
+    ``name``: its qualified name inside the module (``Class.method``, ``outer.inner``);
+    ``writes``: its database writes in source order; ``pair``: the indexes in ``writes`` of the
+    first two that can both run (not on exclusive branches), ``()`` when none can;
+    ``managers``/``decorators``: the qualified names of the context managers it enters and of
+    its decorators that are not known transaction openers (project wrappers may be).
+    """
+
+    name: str
+    line: int
+    flags: tuple[str, ...] = ()
+    writes: tuple[Write, ...] = ()
+    pair: tuple[int, ...] = ()
+    calls: tuple[CallSite, ...] = ()
+    managers: tuple[str, ...] = ()
+    decorators: tuple[str, ...] = ()
+
+    def has(self, flag: str) -> bool:
+        return flag in self.flags
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rpartition(".")[2]
+
+    @property
+    def entry_point(self) -> bool:
+        """An HTTP handler or a background task (known only for functions with two writes
+        that can both run)."""
+        return ENTRY_POINT in self.flags
+
+    @property
+    def in_script(self) -> bool:
+        """Defined in a script, command or migration (known as :attr:`entry_point` is)."""
+        return SCRIPT in self.flags
+
+    def writes_together(self) -> tuple[Write, Write] | None:
+        """The first two writes that can both run (not on exclusive branches), if any."""
+        if len(self.pair) != 2:
+            return None
+        return self.writes[self.pair[0]], self.writes[self.pair[1]]
+
+    def to_json(self) -> list[object]:
+        return [
+            self.name,
+            self.line,
+            list(self.flags),
+            [[write.what, write.line] for write in self.writes],
+            list(self.pair),
+            [_call_json(call) for call in self.calls],
+            list(self.managers),
+            list(self.decorators),
+        ]
+
+    @classmethod
+    def from_json(cls, item: object) -> FunctionSummary | None:
+        """The summary ``to_json`` wrote, or None when ``item`` is not of its shape."""
+        if not isinstance(item, list) or len(item) != 8:
+            return None
+        name, line, flags, writes, pair, calls, managers, decorators = item
+        flag_names = _strings(flags)
+        manager_names = _strings(managers)
+        decorator_names = _strings(decorators)
+        write_items = _writes(writes)
+        call_items = _calls(calls)
+        if (
+            not isinstance(name, str)
+            or type(line) is not int
+            or flag_names is None
+            or write_items is None
+            or not isinstance(pair, list)
+            or any(type(index) is not int for index in pair)
+            or call_items is None
+            or manager_names is None
+            or decorator_names is None
+        ):
+            return None
+        values = (name, line, flag_names, write_items, tuple(pair))
+        built: FunctionSummary = _tuple_new(
+            cls, (*values, call_items, manager_names, decorator_names)
+        )
+        return built
+
+
+def signals_json(signals: tuple[SignalReceiver, ...]) -> list[list[object]]:
+    return [[item.signal, item.target, item.line] for item in signals]
+
+
+def signals_from_json(items: object) -> tuple[SignalReceiver, ...] | None:
+    if not isinstance(items, list):
+        return None
+    found: list[SignalReceiver] = []
+    for item in items:
+        if not isinstance(item, list) or len(item) != 3:
+            return None
+        signal, target, line = item
+        if not isinstance(signal, str) or not isinstance(target, str) or type(line) is not int:
+            return None
+        found.append(_tuple_new(SignalReceiver, item))
+    return tuple(found)
+
+
+def functions_from_json(items: object) -> tuple[FunctionSummary, ...] | None:
+    if not isinstance(items, list):
+        return None
+    found: list[FunctionSummary] = []
+    for item in items:
+        summary = FunctionSummary.from_json(item)
+        if summary is None:
+            return None
+        found.append(summary)
+    return tuple(found)
+
+
+# ``Write(*item)`` without the argument parsing: the values were checked first.
+_tuple_new: Any = tuple.__new__
+
+
+def _call_json(call: CallSite) -> list[object]:
+    if call.guard:
+        return [call.target, call.line, call.guard]
+    return [call.target, call.line]
+
+
+def _strings(items: object) -> tuple[str, ...] | None:
+    if not isinstance(items, list):
+        return None
+    for item in items:
+        if not isinstance(item, str):
+            return None
+    return tuple(items)
+
+
+def _writes(items: object) -> tuple[Write, ...] | None:
+    if not isinstance(items, list):
+        return None
+    found: list[Write] = []
+    for item in items:
+        if not isinstance(item, list) or len(item) != 2:
+            return None
+        what, line = item
+        if not isinstance(what, str) or type(line) is not int:
+            return None
+        found.append(_tuple_new(Write, item))
+    return tuple(found)
+
+
+def _calls(items: object) -> tuple[CallSite, ...] | None:
+    if not isinstance(items, list):
+        return None
+    found: list[CallSite] = []
+    for item in items:
+        if not isinstance(item, list):
+            return None
+        if len(item) == 2:
+            target, line = item
+            guard = ""
+        elif len(item) == 3:
+            target, line, guard = item
+            if not isinstance(guard, str) or not guard:
+                return None
+        else:
+            return None
+        if not isinstance(target, str) or type(line) is not int:
+            return None
+        found.append(_tuple_new(CallSite, (target, line, guard)))
+    return tuple(found)
