@@ -32,17 +32,31 @@ _NOT_SECRET_CONTEXT = frozenset(
 )
 
 
+# A name starting with one of these names the action on a credential (a route, a view, a
+# permission: ``UPDATE_USER_PASSWORD``, ``reset_password``), not the credential.
+_ACTION_WORDS = frozenset({"update", "reset", "forgot", "change", "rotate", "revoke"})
+# ``pass`` after one of these is a pass of a loop or a batch (``MAX_ITEMS_PER_PASS``,
+# ``first_pass``), not a password.
+_NOT_PASSWORD_BEFORE_PASS = frozenset(
+    {"per", "each", "every", "first", "second", "third", "next", "last", "single", "one"}
+    | {"two", "multi", "final", "full", "this", "current", "previous", "prev"}
+)
+
+
 def secret_name(name: str) -> bool:
     """``DB_PASSWORD``, ``api_key``, ``clientSecret``, ``SECRET_KEY``, ``auth_token``... -- a name
-    that holds a credential (not ``token_url``, ``password_field``, ``csrf_token``)."""
+    that holds a credential (not ``token_url``, ``password_field``, ``csrf_token``,
+    ``UPDATE_USER_PASSWORD``, ``MAX_EXPERIMENTS_PER_PASS``)."""
     words = name_words(name)
     if not words or _NOT_SECRET_CONTEXT.intersection(words):
+        return False
+    if len(words) > 1 and words[0] in _ACTION_WORDS:
         return False
     last = words[-1]
     if last in _SECRET_LAST_WORDS:
         return True
     if last in _SHORT_SECRET_WORDS:
-        return len(words) > 1
+        return len(words) > 1 and words[-2] not in _NOT_PASSWORD_BEFORE_PASS
     if last == "key" and len(words) > 1:
         return words[-2] in _KEY_PREFIXES or "secret" in words
     return last == "authorization"
