@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.analysis import dotted
+from prodready.engine.analysis import dotted, module_function
 from prodready.engine.python import ModuleMemo, PythonContext
 from prodready.engine.taint.allowlist import AllowListed, allow_listed
 from prodready.engine.taint.bindings import (
@@ -125,6 +125,7 @@ def guarded_names(
     cached = cache.get(key)
     if cached is not None:
         return cached
+    cache[key] = frozenset()  # while computing: a helper calling itself guards nothing
     bindings = function_bindings(function, ctx)
     checked: list[ast.AST] = []
     for node in own_nodes(function, ctx):
@@ -141,6 +142,8 @@ def guarded_names(
             if _tests_host(node.test, bindings):
                 checked.append(node.test)
             checked.extend(_validated(node.test))
+        if isinstance(node, ast.If | ast.IfExp | ast.While | ast.Assert):
+            checked.extend(_checked_by_helpers(node.test, ctx, markers))
     names: set[str] = set()
     for expr in checked:
         names |= names_in(expr)
@@ -165,6 +168,30 @@ def allowed_regions(
         return frozenset(built_from(names_in(subject), bindings))
 
     return allow_listed(function, ctx, checked_host, kind=URL_HOST_CHECK)
+
+
+def _checked_by_helpers(
+    test: ast.AST, ctx: PythonContext, markers: frozenset[str]
+) -> list[ast.AST]:
+    """Arguments a condition hands to a function of this module whose own body applies the
+    check the sink asks for to that parameter: ``if _allow_redirect(url):`` where
+    ``_allow_redirect`` rejects any ``urlparse(url).netloc`` -- the helper is the sanitiser."""
+    found: list[ast.AST] = []
+    for call in ast.walk(test):
+        if not isinstance(call, ast.Call):
+            continue
+        helper = module_function(call, ctx)
+        if helper is None:
+            continue
+        guarded = guarded_names(helper, ctx, markers)
+        parameters = [a.arg for a in (*helper.args.posonlyargs, *helper.args.args)]
+        for parameter, argument in zip(parameters, call.args, strict=False):
+            if parameter in guarded and isinstance(argument, ast.Name):
+                found.append(argument)
+        for keyword in call.keywords:
+            if keyword.arg in guarded and isinstance(keyword.value, ast.Name):
+                found.append(keyword.value)
+    return found
 
 
 _PREDICATE_PREFIXES = ("is_", "check_", "validate", "valid_", "has_valid", "allowed_")
