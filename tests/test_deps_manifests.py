@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from prodready.deps.imports import Resolver, import_name, map_imports
 from prodready.deps.manifests import _poetry_specifier, is_generated, read_manifests
 from prodready.deps.model import Declaration, DependencyManifests
+from prodready.engine.module_record import Import, ModuleRecord
 
 
 def _write(root: Path, files: dict[str, str]) -> list[str]:
@@ -529,18 +529,14 @@ def test_first_party_from_layout(tmp_path: Path) -> None:
 # -- imports ------------------------------------------------------------------------------------
 
 
-def _module(path: str, *imports: tuple[str, int], is_test: bool = False) -> dict[str, Any]:
+def _module(path: str, *imports: tuple[str, int], is_test: bool = False) -> ModuleRecord:
     dotted = path[:-3].replace("/", ".").removeprefix("src.").removesuffix(".__init__")
-    return {
-        "module": dotted,
-        "imports": [{"module": m, "line": line} for m, line in imports],
-        "is_test": is_test,
-        "is_example": False,
-    }
+    found = tuple(Import(module, line) for module, line in imports)
+    return ModuleRecord(dotted, imports=found, is_test=is_test)
 
 
 def _uses(
-    modules: dict[str, dict[str, Any]], manifests: DependencyManifests | None = None
+    modules: dict[str, ModuleRecord], manifests: DependencyManifests | None = None
 ) -> dict[tuple[str, int, str], tuple[str, str | None]]:
     uses = map_imports(modules, manifests or DependencyManifests())
     return {(u.path, u.line, u.module): (u.origin, u.distribution) for u in uses}
