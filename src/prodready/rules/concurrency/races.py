@@ -5,14 +5,25 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import (
     caught_names,
     django_query,
+    dotted,
     has_keyword,
     in_service_code,
     in_task,
     is_db_session,
+    is_true,
+    keyword_value,
     orm_query,
 )
 
@@ -425,6 +436,8 @@ def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
             return  # library code, scripts, start-up hooks: no concurrent callers known
         confidence = Confidence.MEDIUM
     for call, model in state.creates:
+        if _unique_in_model(call, model, ctx):
+            continue  # the database rejects the duplicate: the race ends in an IntegrityError
         for checked, line, start, stop in state.checks:
             if checked == model and start <= call.lineno <= stop:
                 ctx.report(
@@ -436,3 +449,90 @@ def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
                     confidence=confidence,
                 )
                 break
+
+
+def _unique_in_model(create: ast.Call, model: str, ctx: PythonContext) -> bool:
+    """The created row's fields include a set the model, defined in this module, declares
+    unique (``Meta.constraints = [UniqueConstraint(fields=["user", "project"], ...)]``,
+    ``unique_together``, ``unique=True``): the database refuses the second insert."""
+    given = {k.arg for k in create.keywords if k.arg}
+    if not isinstance(create.func, ast.Attribute) or not create.func.attr.startswith(
+        ("create", "acreate")
+    ):
+        constructed = _constructor_call(create, ctx)
+        given = {k.arg for k in constructed.keywords if k.arg} if constructed else set()
+    if not given:
+        return False
+    given |= {name.removesuffix("_id") for name in given}  # ``team_id=``: the ``team`` field
+    return any(fields <= given for fields in ctx.memo(_UNIQUE_SETS).get(model, ()))
+
+
+def _constructor_call(call: ast.Call, ctx: PythonContext) -> ast.Call | None:
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return None
+    expr: ast.expr | None = call.args[0] if func.attr == "add" and call.args else func.value
+    if isinstance(expr, ast.Name):
+        expr = ctx.value_of(expr.id)
+    return expr if isinstance(expr, ast.Call) else None
+
+
+def _unique_sets(ctx: PythonContext) -> dict[str, list[frozenset[str]]]:
+    """Model classes of the module -> the field sets they declare unique."""
+    found: dict[str, list[frozenset[str]]] = {}
+    for cls in ctx.tree.body:
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        sets: list[frozenset[str]] = []
+        for item in cls.body:
+            if isinstance(item, ast.Assign) and isinstance(item.value, ast.Call):
+                unique = keyword_value(item.value, "unique") or keyword_value(
+                    item.value, "primary_key"
+                )
+                if unique is not None and is_true(unique):
+                    sets.extend(frozenset({t.id}) for t in item.targets if isinstance(t, ast.Name))
+            elif isinstance(item, ast.ClassDef) and item.name == "Meta":
+                sets.extend(_meta_unique_sets(item))
+        if sets:
+            found[cls.name] = sets
+    return found
+
+
+def _meta_unique_sets(meta: ast.ClassDef) -> list[frozenset[str]]:
+    sets: list[frozenset[str]] = []
+    for item in meta.body:
+        if not isinstance(item, ast.Assign) or not isinstance(item.targets[0], ast.Name):
+            continue
+        name = item.targets[0].id
+        if name == "unique_together" and isinstance(item.value, ast.Tuple | ast.List):
+            elements = item.value.elts
+            groups = (
+                elements
+                if all(isinstance(e, ast.Tuple | ast.List) for e in elements)
+                else [item.value]
+            )
+            sets.extend(_string_set(group) for group in groups)
+        elif name == "constraints" and isinstance(item.value, ast.Tuple | ast.List):
+            for constraint in item.value.elts:
+                if (
+                    isinstance(constraint, ast.Call)
+                    and (dotted(constraint.func) or "").endswith("UniqueConstraint")
+                    and keyword_value(constraint, "condition") is None
+                ):
+                    fields = keyword_value(constraint, "fields")
+                    if fields is not None:
+                        sets.append(_string_set(fields))
+    return [fields for fields in sets if fields]
+
+
+def _string_set(expr: ast.AST) -> frozenset[str]:
+    if not isinstance(expr, ast.Tuple | ast.List):
+        return frozenset()
+    return frozenset(
+        e.value for e in expr.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+    )
+
+
+_UNIQUE_SETS: ModuleMemo[dict[str, list[frozenset[str]]]] = ModuleMemo(
+    "CON004:unique", _unique_sets
+)
