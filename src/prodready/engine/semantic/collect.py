@@ -79,13 +79,15 @@ class _Open:
 
 
 class SummaryCollector:
-    """The summaries of one module's functions, filled in by the walker's hooks."""
+    """The summaries of one module's functions, filled in by the walker's hooks. A test
+    module has none: tests are not judged, and are nobody's caller in the model."""
 
     def __init__(self, ctx: PythonContext) -> None:
         self.ctx = ctx
         self.stack: list[_Open] = []
         self.functions: list[FunctionSummary] = []
         self.signals: list[SignalReceiver] = []
+        self.in_tests = ctx.facts.is_test
 
     # -- functions ------------------------------------------------------------------------
     def enter_function(self, scope: Scope) -> None:
@@ -131,6 +133,8 @@ class SummaryCollector:
 
     def end_function(self, scope: Scope) -> None:
         opened = self.stack.pop()
+        if self.in_tests:
+            return  # test code is not judged, nor anybody's caller in the model
         ctx = self.ctx
         flags = opened.flags
         writes = sorted(opened.writes, key=lambda w: (w[0].lineno, w[0].col_offset))
@@ -274,6 +278,8 @@ class SummaryCollector:
         top = name.split(".", 1)[0]
         if top in _EXTERNAL_ROOTS or ".objects." in name:
             return None
+        if top != root and self._local_owner(top)[0]:
+            return None  # typed from another local (``s = self.client.session``): unknown
         return name
 
     def _method_of(self, root: str, expr: ast.Attribute) -> str | None:

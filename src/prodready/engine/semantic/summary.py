@@ -95,7 +95,9 @@ class FunctionSummary(NamedTuple):
         return self.writes[self.pair[0]], self.writes[self.pair[1]]
 
     def to_json(self) -> list[object]:
-        return [
+        """``[name, line, flags, writes, pair, calls, managers, decorators]`` without the
+        empty fields at the end (most functions write nothing and wrap nothing)."""
+        stored: list[object] = [
             self.name,
             self.line,
             list(self.flags),
@@ -105,12 +107,17 @@ class FunctionSummary(NamedTuple):
             list(self.managers),
             list(self.decorators),
         ]
+        while len(stored) > 2 and not stored[-1]:
+            stored.pop()
+        return stored
 
     @classmethod
     def from_json(cls, item: object) -> FunctionSummary | None:
         """The summary ``to_json`` wrote, or None when ``item`` is not of its shape."""
-        if not isinstance(item, list) or len(item) != 8:
+        if not isinstance(item, list) or not 2 <= len(item) <= 8:
             return None
+        if len(item) < 8:
+            item = [*item, *_EMPTY[len(item) :]]
         name, line, flags, writes, pair, calls, managers, decorators = item
         flag_names = _strings(flags)
         manager_names = _strings(managers)
@@ -166,6 +173,7 @@ def functions_from_json(items: object) -> tuple[FunctionSummary, ...] | None:
     return tuple(found)
 
 
+_EMPTY: list[object] = [None, None, [], [], [], [], [], []]
 # ``Write(*item)`` without the argument parsing: the values were checked first.
 _tuple_new: Any = tuple.__new__
 
