@@ -128,11 +128,48 @@ MALFORMED: dict[str, Mutation] = {
     },
     "error-message-is-a-number": lambda entry: {**entry, "errors": [{"message": 5, "line": 1}]},
     "facts-is-a-list": lambda entry: {**entry, "facts": []},
-    "facts-imports-are-strings": lambda entry: {
-        **entry,
-        "facts": {**entry["facts"], "imports": ["requests"]},
-    },
 }
+
+# Stored facts are JSON text, decoded only when the project rules run: damaged text is a miss
+# found then (the file is analysed again), and never read while the project results are reused.
+DAMAGED_FACTS: dict[str, Callable[[str], str]] = {
+    "facts-text-is-not-json": lambda text: text[:-1],
+    "facts-imports-are-strings": lambda text: json.dumps(
+        {**json.loads(text), "imports": ["requests"]}
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED_FACTS.values(), ids=DAMAGED_FACTS.keys())
+@pytest.mark.parametrize("project_results_kept", [True, False], ids=["reused", "rerun"])
+def test_damaged_stored_facts_are_a_miss_when_the_project_rules_read_them(
+    tmp_path: Path, run_scan: Any, damage: Callable[[str], str], project_results_kept: bool
+) -> None:
+    project = tmp_path / "p"
+    _write(project, {"api.py": SERVICE, "other.py": SERVICE})
+    (project / ".git").mkdir()
+    hour_ago = time.time_ns() - 3600 * 10**9  # old enough for timestamps to be trusted
+    for written in (project / "api.py", project / "other.py", project / ".git", project):
+        os.utime(written, ns=(hour_ago, hour_ago))
+    cache_dir = tmp_path / "cache"
+    first = run_scan(project, config=Config(), use_cache=True, cache_dir=cache_dir)
+    assert (cache_dir / "project-results.json").is_file()
+    (path,) = cache_dir.glob("results-*.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["files"]["api.py"]["facts"] = damage(data["files"]["api.py"]["facts"])
+    path.write_text(json.dumps(data), encoding="utf-8")
+    if not project_results_kept:
+        (cache_dir / "project-results.json").unlink()
+
+    second = run_scan(project, config=Config(), use_cache=True, cache_dir=cache_dir)
+    analysed_again = 0 if project_results_kept else 1
+    assert (second.stats.cache_hits, second.stats.files_analyzed) == (
+        2 - analysed_again,
+        analysed_again,
+    )
+    assert [f.to_dict() for f in second.findings] == [f.to_dict() for f in first.findings]
+    assert second.errors == first.errors
+    assert second.facts["api.py"].imports == first.facts["api.py"].imports
 
 
 @pytest.mark.parametrize("mutation", MALFORMED.values(), ids=MALFORMED.keys())

@@ -433,7 +433,7 @@ class ScanResult:
     rules: dict[str, Rule]
     config: Config
     stats: ScanStats = field(default_factory=ScanStats)
-    facts: dict[str, ModuleRecord] = field(default_factory=dict)
+    facts: Mapping[str, ModuleRecord] = field(default_factory=dict)  # loaded on first access
     # What project rules published for reports (e.g. the dependency inventory).
     artifacts: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. "advisories unavailable: ..."

@@ -27,8 +27,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from prodready.engine.module_record import ModuleRecord
-from prodready.engine.records import FileResult
+from prodready.engine.records import FileResult, encode_record
 from prodready.model import Category, Confidence, Finding, ScanError, Severity
 
 CACHE_DIR_NAME = ".prodready_cache"  # the pre-1.x in-tree location, still skipped by discovery
@@ -36,7 +35,7 @@ KEEP_KEYS = 8
 # 2: secrets masked in findings (entries of format 1 may hold them in clear); 3: facts are
 # ``ModuleRecord.to_json()`` (pairs instead of objects, typed evidence marks); 4: with function
 # summaries and signal receivers (``engine.semantic``)
-_FORMAT = 4
+_FORMAT = 5  # 5: facts stored as JSON text, decoded on demand
 # Timestamps of FAT are 2 s apart, of ext3 and HFS+ 1 s: a file modified less than this before
 # the scan read it may be modified again without its modification time changing.
 RACY_WINDOW_NS = 2_000_000_000
@@ -99,19 +98,15 @@ class ResultCache:
     def _result(self, entry: dict[str, Any], relpath: str) -> FileResult | None:
         if not _valid_entry(entry, relpath):
             return None
-        facts = entry["facts"]
-        record = None
-        if facts is not None:
-            record = ModuleRecord.from_json(facts)
-            if record is None:
-                return None
         digest = entry["digest"]
         result = FileResult(
             relpath,
             digest,
             [Finding.from_dict(f) for f in entry["findings"]],
             [ScanError(relpath, e["message"], e["line"]) for e in entry["errors"]],
-            record,
+            # Decoded only if the project rules run (``FileResult.module_record``): the facts are
+            # most of the cache, and a warm rescan that reuses the project results needs none.
+            stored_facts=entry["facts"],
         )
         self.hits += 1
         return result
@@ -126,7 +121,7 @@ class ResultCache:
             "stat": signature,
             "findings": [f.to_dict() for f in result.findings],
             "errors": [{"message": e.message, "line": e.line} for e in result.errors],
-            "facts": result.facts.to_json() if result.facts is not None else None,
+            "facts": _stored_facts(result),
         }
         self._dirty = True
 
@@ -215,6 +210,12 @@ def _optional(value: object, kind: type) -> bool:
     return value is None or (isinstance(value, kind) and not isinstance(value, bool))
 
 
+def _stored_facts(result: FileResult) -> str | None:
+    if result.stored_facts is not None:  # still the text an earlier scan stored
+        return result.stored_facts
+    return encode_record(result.facts) if result.facts is not None else None
+
+
 def _valid_entry(entry: dict[str, Any], relpath: str) -> bool:
     findings = entry.get("findings")
     errors = entry.get("errors")
@@ -223,6 +224,7 @@ def _valid_entry(entry: dict[str, Any], relpath: str) -> bool:
     return (
         keys == {"digest", "findings", "errors", "facts"}
         and isinstance(entry["digest"], str)
+        and _optional(entry["facts"], str)
         and isinstance(findings, list)
         and all(_valid_finding(finding, relpath) for finding in findings)
         and isinstance(errors, list)

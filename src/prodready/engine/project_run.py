@@ -8,6 +8,7 @@ findings of the reports, and reuses the results of an earlier scan whose inputs 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +21,22 @@ from prodready.model import Config, Finding, Rule, ScanError
 
 def project_outcome(
     rules: list[Rule],
-    facts: ProjectFacts,
+    project: Callable[[], ProjectFacts],
     config: Config,
     cache_dir: Path | None,
     inputs: ProjectInputs | None,
     trusted_before_ns: int,
 ) -> ProjectOutcome:
     """The outcome of the project rules: stored by an earlier scan with the same inputs, or
-    computed (and stored). ``inputs``: None without the result cache -- nothing is reused."""
+    computed (and stored). ``inputs``: None without the result cache -- nothing is reused.
+    ``project`` builds the facts the rules read: only called when they run."""
     key = inputs.key(trusted_before_ns) if inputs is not None and inputs.reusable() else None
     if inputs is not None and key is not None:
         stored = load(inputs, key, trusted_before_ns)
         if stored is not None:
             return stored
     result_cache = inputs is not None
+    facts = project()
     if inputs is None or key is None:  # nothing will be stored: nothing to record
         findings, errors, ctx = run_project_rules(
             rules, facts, config, cache_dir, result_cache=result_cache

@@ -33,7 +33,7 @@ from prodready.engine.pipeline import Content, FileAnalyzer, role_prefix, with_r
 from prodready.engine.project import project_facts
 from prodready.engine.project_results import ProjectInputs
 from prodready.engine.project_run import project_outcome
-from prodready.engine.records import FileResult, SourceFile, content_digest
+from prodready.engine.records import FileResult, ModuleRecords, SourceFile, content_digest
 from prodready.engine.registry import Registry
 from prodready.model import (
     Category,
@@ -145,37 +145,66 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
         cache.forget_missing(root, frozenset(source.relpath for source in sources))
         cache.save()
 
-    findings: list[Finding] = []
-    errors: list[ScanError] = []
-    facts: dict[str, ModuleRecord] = {}
-    for result in results:
-        findings.extend(result.findings)
-        errors.extend(result.errors)
-        if result.facts is not None:
-            facts[result.relpath] = result.facts
-    if cache is not None and cache.warning:
-        errors.append(ScanError(str(cache.directory), cache.warning))
+    def module_records() -> dict[str, ModuleRecord]:
+        """Every Python module's facts, decoded from the cache only when something reads them;
+        a file whose stored facts do not decode is analysed again (a miss found late)."""
+        damaged = [r for r in results if r.module_record() is None and r.facts_damaged]
+        if damaged:
+            again = {r.relpath for r in damaged}
+            fresh = analyze_all(
+                [s for s in sources if s.relpath in again],
+                rules,
+                config.profile,
+                jobs,
+                registry,
+            )
+            by_path = {r.relpath: r for r in fresh}
+            results[:] = [by_path.get(r.relpath, r) for r in results]
+            stats.cache_hits -= len(by_path)
+            stats.files_analyzed += len(by_path)
+            if cache is not None:
+                for result in by_path.values():
+                    cache.put(result, None)  # hashed again next time: its entry was damaged
+                cache.save()
+        return {r.relpath: r.facts for r in results if r.facts is not None}
 
+    facts = ModuleRecords(module_records)
     artifacts: dict[str, Any] = {}
     notes: list[str] = list(registry.notes)
+    project_findings: list[Finding] = []
+    project_errors: list[ScanError] = []
     project_rules = [rule for rule in rules if rule.kind is FileKind.PROJECT]
     if project_rules and changed is None and options.project_rules:
         others: dict[str, FileKind] = {
             s.relpath: s.kind for s in sources if s.kind is not FileKind.PYTHON
         }
-        project = project_facts(root, facts, others, prefix)
         inputs = None
         if cache is not None:
             kinds = {source.relpath: source.kind.value for source in sources}
             scanned = [(r.relpath, kinds.get(r.relpath, ""), r.digest) for r in results]
-            inputs = ProjectInputs(cache.key, project.root, config, scanned, cache_dir)
+            project_root = root / prefix if prefix else root
+            inputs = ProjectInputs(cache.key, project_root, config, scanned, cache_dir)
         outcome = project_outcome(
-            project_rules, project, config, cache_dir, inputs, trusted_before_ns
+            project_rules,
+            lambda: project_facts(root, dict(facts), others, prefix),
+            config,
+            cache_dir,
+            inputs,
+            trusted_before_ns,
         )
-        findings.extend(outcome.findings)
-        errors.extend(outcome.errors)
+        project_findings, project_errors = outcome.findings, outcome.errors
         artifacts.update(outcome.artifacts)
         notes.extend(outcome.notes)
+
+    findings: list[Finding] = []
+    errors: list[ScanError] = []
+    for result in results:  # after the project rules: a late miss may have replaced a result
+        findings.extend(result.findings)
+        errors.extend(result.errors)
+    if cache is not None and cache.warning:
+        errors.append(ScanError(str(cache.directory), cache.warning))
+    findings.extend(project_findings)
+    errors.extend(project_errors)
 
     findings = postprocess(findings, config, registry)
     if baseline is not None:
