@@ -20,6 +20,7 @@ from prodready.engine.module_record import (
 from prodready.engine.python import ModuleEnd
 from prodready.engine.registry import Registry, RulePack, project_rule
 from prodready.engine.runner import ScanOptions, scan
+from prodready.engine.semantic.summary import CallSite, FunctionSummary, SignalReceiver, Write
 from prodready.model import Category, Config, Severity
 
 RECORD = ModuleRecord(
@@ -40,6 +41,20 @@ RECORD = ModuleRecord(
     },
     is_test=False,
     is_example=True,
+    functions=(
+        FunctionSummary(
+            "Checkout.place",
+            30,
+            ("atomic",),
+            (Write("order.save()", 31), Write("Line.objects...create()", 32)),
+            (0, 1),
+            (CallSite("app.db.locked", 33), CallSite("app.api.notify", 34, "tx")),
+            ("app.db.locked",),
+            ("app.db.audited",),
+        ),
+        FunctionSummary("notify", 40),
+    ),
+    signals=(SignalReceiver("django.db.models.signals.post_delete", "app.api.notify", 39),),
 )
 
 
@@ -62,6 +77,27 @@ def test_the_stored_shape_is_compact_pairs() -> None:
             ["requests", 3, "guarded"],
         ]
     }
+
+
+def test_function_summaries_are_stored_without_their_empty_trailing_fields() -> None:
+    stored = RECORD.to_json()
+    assert stored["functions"] == [
+        [
+            "Checkout.place",
+            30,
+            ["atomic"],
+            [["order.save()", 31], ["Line.objects...create()", 32]],
+            [0, 1],
+            [["app.db.locked", 33], ["app.api.notify", 34, "tx"]],
+            ["app.db.locked"],
+            ["app.db.audited"],
+        ],
+        ["notify", 40],
+    ]
+    assert stored["signals"] == [["django.db.models.signals.post_delete", "app.api.notify", 39]]
+    partial = FunctionSummary("f", 3, (), (Write("x.save()", 4),))
+    assert partial.to_json() == ["f", 3, [], [["x.save()", 4]]]
+    assert FunctionSummary.from_json(partial.to_json()) == partial
 
 
 def test_marks_two_rules_share_are_stored_once() -> None:
@@ -121,6 +157,25 @@ DAMAGED: dict[str, Damage] = {
     "mark-detail-null": lambda facts: {**facts, "evidence": {"X": [["a", 1, "k", {"v": None}]]}},
     "marks-of-an-unknown-code": lambda facts: {**facts, "evidence": {"X": "SEC030"}},
     "marks-of-a-later-code": lambda facts: {**facts, "evidence": {"X": "Y", "Y": []}},
+    "functions-missing": lambda facts: {k: v for k, v in facts.items() if k != "functions"},
+    "function-of-one": lambda facts: {**facts, "functions": [["f"]]},
+    "function-of-nine": lambda facts: {**facts, "functions": [[*facts["functions"][0], []]]},
+    "function-line-a-bool": lambda facts: {**facts, "functions": [["f", True]]},
+    "function-flag-a-number": lambda facts: {**facts, "functions": [["f", 1, [1]]]},
+    "write-of-one": lambda facts: {**facts, "functions": [["f", 1, [], [["x.save()"]]]]},
+    "pair-of-strings": lambda facts: {**facts, "functions": [["f", 1, [], [], ["0", "1"]]]},
+    "call-guard-empty": lambda facts: {
+        **facts,
+        "functions": [["f", 1, [], [], [], [["g", 2, ""]]]],
+    },
+    "call-of-four": lambda facts: {
+        **facts,
+        "functions": [["f", 1, [], [], [], [["g", 2, "tx", 1]]]],
+    },
+    "manager-a-number": lambda facts: {**facts, "functions": [["f", 1, [], [], [], [], [3]]]},
+    "signals-missing": lambda facts: {k: v for k, v in facts.items() if k != "signals"},
+    "signal-of-two": lambda facts: {**facts, "signals": [["post_delete", "f"]]},
+    "signal-line-a-string": lambda facts: {**facts, "signals": [["post_delete", "f", "3"]]},
 }
 
 

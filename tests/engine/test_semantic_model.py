@@ -1,0 +1,337 @@
+"""The project-wide semantic model: summaries from the real walk of each module, the call graph
+across modules, and the transaction scope through wrappers, decorators, callers and receivers."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+from prodready.engine.module_record import ModuleRecord
+from prodready.engine.python import PythonAnalyzer
+from prodready.engine.semantic.model import SemanticModel, build_model
+from prodready.engine.semantic.summary import CallSite, FunctionSummary, Write
+from prodready.model import Profile
+
+
+def _record(relpath: str, source: str) -> ModuleRecord:
+    text = textwrap.dedent(source)
+    ctx = PythonAnalyzer([]).analyze(text, ast.parse(text), relpath, Profile())
+    return ctx.facts.record()
+
+
+def _model(files: dict[str, str]) -> SemanticModel:
+    return build_model({path: _record(path, source) for path, source in files.items()})
+
+
+def _summary(record: ModuleRecord, name: str) -> FunctionSummary:
+    return next(function for function in record.functions if function.name == name)
+
+
+def test_the_call_graph_crosses_modules_and_follows_self_methods() -> None:
+    model = _model(
+        {
+            "shop/pricing.py": """
+                def price(line):
+                    return line.qty * line.unit
+            """,
+            "shop/orders.py": """
+                from shop import pricing
+                from .pricing import price as unit_price
+
+                class Checkout:
+                    def total(self, lines):
+                        self._validate(lines)
+                        return sum(pricing.price(line) for line in lines)
+
+                    def _validate(self, lines):
+                        for line in lines:
+                            unit_price(line)
+            """,
+        }
+    )
+    assert model.callees("shop.orders.Checkout.total") == [
+        "shop.orders.Checkout._validate",
+        "shop.pricing.price",
+    ]
+    assert model.callees("shop.orders.Checkout._validate") == ["shop.pricing.price"]
+    assert [caller for caller, _ in model.callers["shop.pricing.price"]] == [
+        "shop.orders.Checkout.total",
+        "shop.orders.Checkout._validate",
+    ]
+
+
+def test_an_import_from_below_a_directory_that_is_not_a_package_resolves() -> None:
+    # ``app/core/utils.py`` is imported as ``core.utils`` when ``app/`` is on the path.
+    model = _model(
+        {
+            "app/core/utils.py": "def slug(text):\n    return text.lower()\n",
+            "app/tasks/api.py": "from core.utils import slug\n\ndef name(x):\n    return slug(x)\n",
+        }
+    )
+    assert model.resolve("core.utils.slug") == "app.core.utils.slug"
+    assert model.callees("app.tasks.api.name") == ["app.core.utils.slug"]
+
+
+def test_the_walk_records_writes_transactions_and_guarded_calls() -> None:
+    record = _record(
+        "shop/services.py",
+        """
+        from django.db import transaction
+        from shop.db import locked
+        from .models import Order, Line
+
+        def place(order):
+            with locked():
+                order.save()
+                Line.objects.create(order=order)
+            notify(order)
+
+        def notify(order):
+            with transaction.atomic():
+                place(order)
+
+        def pick(order):
+            if order.paid:
+                order.save()
+                return
+            Line.objects.filter(order=order).delete()
+        """,
+    )
+    assert _summary(record, "place") == FunctionSummary(
+        "place",
+        6,
+        (),
+        (Write("order.save()", 8), Write("Line.objects...create()", 9)),
+        (0, 1),
+        (CallSite("shop.db.locked", 7), CallSite("shop.services.notify", 10)),
+        ("shop.db.locked",),
+    )
+    notify = _summary(record, "notify")
+    assert notify.flags == ("tx",)
+    assert notify.calls == (CallSite("shop.services.place", 14, "tx"),)
+    pick = _summary(record, "pick")
+    assert len(pick.writes) == 2 and pick.writes_together() is None  # exclusive branches
+
+
+DB_WRAPPERS = """
+    import contextlib
+    import functools
+    from django.db import transaction
+
+    @contextlib.contextmanager
+    def locked():
+        with transaction.atomic():
+            yield
+
+    @contextlib.contextmanager
+    def locked_twice():
+        with locked():
+            yield
+
+    def all_or_nothing(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        return wrapper
+
+    @contextlib.contextmanager
+    def timed():
+        yield
+"""
+
+
+def test_a_project_context_manager_that_opens_a_transaction_covers_its_with_body() -> None:
+    model = _model(
+        {
+            "shop/db.py": DB_WRAPPERS,
+            "shop/services.py": """
+                from shop.db import locked_twice, timed
+                from .models import Line
+
+                def book(order):
+                    with locked_twice():
+                        order.save()
+                        Line.objects.create(order=order)
+
+                def slow(order):
+                    with timed():
+                        order.save()
+                        Line.objects.create(order=order)
+            """,
+        }
+    )
+    assert model.opens_transaction("shop.db.locked_twice")  # through locked(), transitively
+    assert not model.opens_transaction("shop.db.timed")
+    assert model.writes_covered("shop.services.book") == (
+        "enters a project context manager that opens a transaction"
+    )
+    assert model.writes_covered("shop.services.slow") is None
+
+
+def test_a_project_decorator_that_opens_a_transaction_covers_the_function() -> None:
+    model = _model(
+        {
+            "shop/db.py": DB_WRAPPERS,
+            "shop/services.py": """
+                from shop import db
+                from .models import Line
+
+                @db.all_or_nothing
+                def release(order):
+                    order.save()
+                    Line.objects.filter(order=order).delete()
+
+                def helper(order):
+                    order.save()
+                    Line.objects.create(order=order)
+
+                @db.all_or_nothing
+                def outer(order):
+                    helper(order)
+            """,
+        }
+    )
+    assert model.writes_covered("shop.services.release") == (
+        "decorated with a project wrapper that opens a transaction"
+    )
+    assert model.writes_covered("shop.services.helper") == (
+        "every caller calls it inside a transaction"
+    )
+
+
+def test_every_caller_in_another_module_must_hold_a_transaction() -> None:
+    files = {
+        "shop/services.py": """
+            from .models import Line
+
+            def settle(order):
+                order.save()
+                Line.objects.create(order=order)
+
+            def step(order):
+                settle(order)
+        """,
+        "shop/views.py": """
+            from django.db import transaction
+            from shop.services import settle, step
+
+            @transaction.atomic
+            def pay(order):
+                settle(order)
+
+            def refund(order):
+                with transaction.atomic():
+                    step(order)
+        """,
+    }
+    model = _model(files)
+    # settle(): called by pay() (decorated) and by step(), which runs in refund()'s block.
+    assert model.writes_covered("shop.services.settle") == (
+        "every caller calls it inside a transaction"
+    )
+    files["shop/jobs.py"] = """
+        from shop.services import settle
+
+        def nightly(order):
+            settle(order)
+    """
+    assert _model(files).writes_covered("shop.services.settle") is None
+
+
+def test_a_function_nobody_calls_is_not_in_a_callers_transaction() -> None:
+    model = _model(
+        {
+            "shop/services.py": """
+                from .models import Line
+
+                def settle(order):
+                    order.save()
+                    Line.objects.create(order=order)
+            """,
+            "tests/test_services.py": """
+                from django.db import transaction
+                from shop.services import settle
+
+                def test_settle(order):
+                    with transaction.atomic():
+                        settle(order)
+            """,
+        }
+    )
+    assert "shop.services.settle" not in model.callers  # test code calls nobody in the model
+    assert model.writes_covered("shop.services.settle") is None
+
+
+def test_delete_signal_receivers_run_in_the_deletes_transaction() -> None:
+    record = _record(
+        "shop/receivers.py",
+        """
+        from django.db.models.signals import post_delete, pre_delete, post_save
+        from django.dispatch import receiver
+        from .models import Basket, Line
+
+        @receiver(post_delete, sender=Basket)
+        def drop_lines(sender, instance, **kwargs):
+            Line.objects.filter(basket=instance).delete()
+            instance.owner.save()
+
+        def release(sender, instance, **kwargs):
+            instance.stock.save()
+            instance.basket.save()
+
+        @receiver([post_save], sender=Basket)
+        def touched(sender, instance, **kwargs):
+            instance.owner.save()
+            instance.shop.save()
+
+        pre_delete.connect(release, sender=Line)
+        """,
+    )
+    assert [tuple(item) for item in record.signals] == [
+        ("django.db.models.signals.post_delete", "shop.receivers.drop_lines", 7),
+        ("django.db.models.signals.post_save", "shop.receivers.touched", 16),
+        ("django.db.models.signals.pre_delete", "shop.receivers.release", 20),
+    ]
+    model = build_model({"shop/receivers.py": record})
+    reason = "a delete-signal receiver runs in the delete's transaction"
+    assert model.writes_covered("shop.receivers.drop_lines") == reason
+    assert model.writes_covered("shop.receivers.release") == reason
+    assert model.writes_covered("shop.receivers.touched") is None
+
+
+def test_select_for_update_is_evidence_of_a_transaction() -> None:
+    model = _model(
+        {
+            "shop/stock.py": """
+                from .models import Item, Move
+
+                def take(item_id):
+                    item = Item.objects.select_for_update().get(id=item_id)
+                    item.count -= 1
+                    item.save()
+                    Move.objects.create(item=item)
+            """
+        }
+    )
+    assert model.writes_covered("shop.stock.take") == "select_for_update needs a transaction"
+
+
+def test_recursion_without_a_transaction_settles_to_none() -> None:
+    model = _model(
+        {
+            "shop/tree.py": """
+                from .models import Node
+
+                def prune(node):
+                    node.delete()
+                    Node.objects.filter(parent=node).update(orphan=True)
+                    for child in node.children:
+                        walk(child)
+
+                def walk(node):
+                    prune(node)
+            """
+        }
+    )
+    assert model.writes_covered("shop.tree.prune") is None
