@@ -164,8 +164,10 @@ def _builds_without_running(chain: QueryChain, ctx: PythonContext) -> bool:
     """The chain builds a query but runs none in the loop: a Django queryset correlated to an
     outer query (``filter(order=OuterRef("pk"))``, usable only inside ``Exists()``/
     ``Subquery()``); a SQLAlchemy query turned into a subquery or EXISTS clause, or kept in a
-    local that is only ever turned into one; or a SQLAlchemy bulk UPDATE/DELETE (a per-item
-    write, not a read)."""
+    local that is only ever turned into one; a SQLAlchemy bulk UPDATE/DELETE (a per-item
+    write, not a read); or a probe for a row no other worker has locked."""
+    if any(_probes_lock(call) for call in chain.calls):
+        return True
     if chain.orm == "django":
         return any(
             isinstance(inner, ast.Call) and (dotted(inner.func) or "").endswith("OuterRef")
@@ -179,6 +181,24 @@ def _builds_without_running(chain: QueryChain, ctx: PythonContext) -> bool:
     if chain.statement is not None or steps & _SQLALCHEMY_RUNS:
         return False
     return _only_turned_into_expressions(chain.node, ctx)
+
+
+def _probes_lock(call: ast.Call) -> bool:
+    """``select_for_update(skip_locked=True)`` / ``with_for_update(skip_locked=True)`` (or
+    ``nowait=True``): each iteration tries to lock one row and moves on when another worker
+    holds it -- a probe for a free row, which one batched query cannot replace."""
+    func = call.func
+    if not isinstance(func, ast.Attribute) or func.attr not in {
+        "select_for_update",
+        "with_for_update",
+    }:
+        return False
+    return any(
+        k.arg in {"skip_locked", "nowait"}
+        and isinstance(k.value, ast.Constant)
+        and k.value.value is True
+        for k in call.keywords
+    )
 
 
 def _only_turned_into_expressions(query: ast.AST, ctx: PythonContext) -> bool:
