@@ -314,7 +314,7 @@ class ProdreadyError(Exception):
 
     Internal control flow that never leaves its module (a rule crash recorded as a scan
     error, a fuzzing deadline, a SIGTERM unwinding like Ctrl-C) stays outside this tree;
-    ``tests/test_errors.py`` lists those and fails on any other exception class.
+    ``tests/cli/test_errors.py`` lists those and fails on any other exception class.
     """
 
 

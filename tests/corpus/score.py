@@ -18,7 +18,7 @@ second rule on the same defect from a different defect on the same line.
 
     python tests/corpus/score.py [--json FILE] [--corpus DIR]
 
-Always exits 0: this is a report; tests/test_corpus.py enforces the floor.
+Always exits 0: this is a report; tests/rules/test_corpus.py enforces the floor.
 """
 
 from __future__ import annotations

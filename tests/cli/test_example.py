@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prodready.model import Config
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "payments-service"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments-service"
 
 
 def test_example_service_shows_the_defects_it_describes(run_scan) -> None:

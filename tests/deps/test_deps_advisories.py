@@ -755,7 +755,7 @@ def test_cli_deps_without_any_source_says_so(tmp_path: Path) -> None:
 
 def test_fixture_database_is_self_contained() -> None:
     """The DEP030 fixture points at its own tiny database, relative to its prodready.toml."""
-    directory = Path(__file__).parent / "rules" / "dependencies" / "fixtures" / "DEP030"
+    directory = Path(__file__).parents[1] / "rules" / "dependencies" / "fixtures" / "DEP030"
     config = load_config(directory / "prodready.toml")
     database = OSVDatabase(Path(config.deps.advisory_db or ""), None)
     assert database.path == directory / "advisories"

@@ -189,7 +189,7 @@ def test_collected_nodes_exclude_calls() -> None:
 
 # -- the same findings from any directory (issue 10) ---------------------------------------------
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "payments-service"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments-service"
 
 
 def _findings_from(

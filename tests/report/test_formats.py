@@ -63,7 +63,7 @@ def test_sarif_validates_against_the_schema(result) -> None:
 def test_sarif_of_the_full_catalog_validates(run_scan) -> None:
     import jsonschema
 
-    example = Path(__file__).resolve().parent.parent / "examples" / "payments-service"
+    example = Path(__file__).resolve().parents[2] / "examples" / "payments-service"
     result = run_scan(example, config=Config())
     document = json.loads(render_sarif(result, all_rules=True))
     schema = json.loads(SCHEMA.read_text())
@@ -80,7 +80,7 @@ def test_sarif_of_the_full_catalog_validates(run_scan) -> None:
 def test_sarif_describes_only_the_rules_that_fired(run_scan) -> None:
     import jsonschema
 
-    example = Path(__file__).resolve().parent.parent / "examples" / "payments-service"
+    example = Path(__file__).resolve().parents[2] / "examples" / "payments-service"
     result = run_scan(example, config=Config())
     document = json.loads(renderer("sarif")(result))
     schema = json.loads(SCHEMA.read_text())
@@ -124,7 +124,7 @@ def test_unknown_format_is_rejected() -> None:
         renderer("xml")
 
 
-DEPS_FIXTURE = Path(__file__).parent / "fixtures" / "deps_json"
+DEPS_FIXTURE = Path(__file__).parents[1] / "fixtures" / "deps_json"
 
 
 def test_deps_json_output_is_byte_identical_to_the_recorded_report(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 RECALL_FLOOR = 0.85
 
 
