@@ -20,7 +20,13 @@ from prodready.engine.module_record import (
 from prodready.engine.python import ModuleEnd
 from prodready.engine.registry import Registry, RulePack, project_rule
 from prodready.engine.runner import ScanOptions, scan
-from prodready.engine.semantic.summary import CallSite, FunctionSummary, SignalReceiver, Write
+from prodready.engine.semantic.summary import (
+    CallSite,
+    ClassSummary,
+    FunctionSummary,
+    SignalReceiver,
+    Write,
+)
 from prodready.model import Category, Config, Severity
 
 RECORD = ModuleRecord(
@@ -55,6 +61,7 @@ RECORD = ModuleRecord(
         FunctionSummary("notify", 40),
     ),
     signals=(SignalReceiver("django.db.models.signals.post_delete", "app.api.notify", 39),),
+    classes=(ClassSummary("Checkout", 28, ("app.mixins.Saving",)),),
 )
 
 
@@ -95,6 +102,7 @@ def test_function_summaries_are_stored_without_their_empty_trailing_fields() -> 
         ["notify", 40],
     ]
     assert stored["signals"] == [["django.db.models.signals.post_delete", "app.api.notify", 39]]
+    assert stored["classes"] == [["Checkout", 28, ["app.mixins.Saving"]]]
     partial = FunctionSummary("f", 3, (), (Write("x.save()", 4),))
     assert partial.to_json() == ["f", 3, [], [["x.save()", 4]]]
     assert FunctionSummary.from_json(partial.to_json()) == partial
@@ -176,6 +184,9 @@ DAMAGED: dict[str, Damage] = {
     "signals-missing": lambda facts: {k: v for k, v in facts.items() if k != "signals"},
     "signal-of-two": lambda facts: {**facts, "signals": [["post_delete", "f"]]},
     "signal-line-a-string": lambda facts: {**facts, "signals": [["post_delete", "f", "3"]]},
+    "classes-missing": lambda facts: {k: v for k, v in facts.items() if k != "classes"},
+    "class-bases-a-string": lambda facts: {**facts, "classes": [["C", 1, "app.Base"]]},
+    "class-of-two": lambda facts: {**facts, "classes": [["C", 1]]},
 }
 
 

@@ -335,3 +335,28 @@ def test_recursion_without_a_transaction_settles_to_none() -> None:
         }
     )
     assert model.writes_covered("shop.tree.prune") is None
+
+
+def test_a_method_called_on_self_may_be_inherited_from_a_project_base() -> None:
+    model = _model(
+        {
+            "shop/mixins.py": """
+                class FormsetMixin:
+                    def save_all(self, obj):
+                        obj.save()
+            """,
+            "shop/views.py": """
+                from shop.mixins import FormsetMixin
+
+                class Base(FormsetMixin):
+                    pass
+
+                class Edit(Base):
+                    def form_valid(self, form):
+                        self.save_all(form.instance)
+            """,
+        }
+    )
+    assert model.bases["shop.views.Edit"] == ("shop.views.Base",)
+    assert model.resolve("shop.views.Edit.save_all") == "shop.mixins.FormsetMixin.save_all"
+    assert model.callees("shop.views.Edit.form_valid") == ["shop.mixins.FormsetMixin.save_all"]

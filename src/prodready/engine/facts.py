@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prodready.engine.module_record import Import, Mark, ModuleRecord, NamedLine, RouteRecord
-from prodready.engine.semantic.summary import FunctionSummary, SignalReceiver
+from prodready.engine.semantic.summary import ClassSummary, FunctionSummary, SignalReceiver
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -159,6 +159,7 @@ class ModuleFacts:
     # What each function does and the signal receivers registered (``engine.semantic``).
     functions: list[FunctionSummary] = field(default_factory=list)
     signals: list[SignalReceiver] = field(default_factory=list)
+    classes: list[ClassSummary] = field(default_factory=list)
     # Top-level packages of ``imports[:_roots_indexed]``: rules ask after every function-local
     # import, so the index grows with the list instead of being rebuilt for each question.
     _import_roots: set[str] = field(default_factory=set, repr=False, compare=False)
@@ -199,6 +200,7 @@ class ModuleFacts:
             is_example=self.is_example,
             functions=tuple(self.functions),
             signals=tuple(self.signals),
+            classes=tuple(self.classes),
         )
 
 

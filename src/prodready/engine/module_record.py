@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
 from prodready.engine.semantic.summary import (
+    ClassSummary,
     FunctionSummary,
     SignalReceiver,
+    classes_from_json,
     functions_from_json,
     signals_from_json,
     signals_json,
@@ -142,6 +144,7 @@ class ModuleRecord:
     # What each function does, for the project-wide model (see ``prodready.engine.semantic``).
     functions: tuple[FunctionSummary, ...] = ()
     signals: tuple[SignalReceiver, ...] = ()  # the signal receivers the module registers
+    classes: tuple[ClassSummary, ...] = ()  # with their bases, for methods called on self
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -155,6 +158,7 @@ class ModuleRecord:
             "is_example": self.is_example,
             "functions": [function.to_json() for function in self.functions],
             "signals": signals_json(self.signals),
+            "classes": [item.to_json() for item in self.classes],
         }
 
     @classmethod
@@ -172,6 +176,7 @@ class ModuleRecord:
         is_example = obj.get("is_example")
         functions = functions_from_json(obj.get("functions"))
         signals = signals_from_json(obj.get("signals"))
+        classes = classes_from_json(obj.get("classes"))
         if (
             not isinstance(module, str)
             or frameworks is None
@@ -183,6 +188,7 @@ class ModuleRecord:
             or not isinstance(is_example, bool)
             or functions is None
             or signals is None
+            or classes is None
         ):
             return None
         record: ModuleRecord = _new_record(cls)
@@ -196,6 +202,7 @@ class ModuleRecord:
         _set_is_example(record, is_example)
         _set_functions(record, functions)
         _set_signals(record, signals)
+        _set_classes(record, classes)
         return record
 
 
@@ -347,3 +354,4 @@ _set_is_test = _SETTERS["is_test"]
 _set_is_example = _SETTERS["is_example"]
 _set_functions = _SETTERS["functions"]
 _set_signals = _SETTERS["signals"]
+_set_classes = _SETTERS["classes"]

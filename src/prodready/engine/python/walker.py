@@ -75,6 +75,7 @@ class ModuleWalk:
         self.body(ctx.tree.body)
         ctx.facts.functions = self.summaries.functions
         ctx.facts.signals = self.summaries.signals
+        ctx.facts.classes = self.summaries.classes
         end_rules = self.analyzer.node_rules.get(ModuleEnd)
         if end_rules:
             self.dispatch(end_rules, ctx.tree)
@@ -206,6 +207,7 @@ class ModuleWalk:
         self.bind(node.name, None)
         bases = tuple(name for base in node.bases if (name := ctx.qualname(base)) is not None)
         ctx.classes.append(ClassInfo(node=node, bases=bases))
+        self.summaries.enter_class(node)
         self.own_rules(node)
         self.body(node.body)
         ctx.classes.pop()

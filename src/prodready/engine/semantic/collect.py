@@ -36,6 +36,7 @@ from prodready.engine.semantic.summary import (
     OPENS_TRANSACTION,
     SCRIPT,
     CallSite,
+    ClassSummary,
     FunctionSummary,
     SignalReceiver,
     Write,
@@ -87,7 +88,23 @@ class SummaryCollector:
         self.stack: list[_Open] = []
         self.functions: list[FunctionSummary] = []
         self.signals: list[SignalReceiver] = []
+        self.classes: list[ClassSummary] = []
         self.in_tests = ctx.facts.is_test
+
+    # -- classes --------------------------------------------------------------------------
+    def enter_class(self, node: ast.ClassDef) -> None:
+        """Called with the class on top of ``ctx.classes``; classes inside functions (and in
+        test modules) are left out."""
+        if self.stack or self.in_tests:
+            return
+        bases: list[str] = []
+        for base in node.bases:
+            resolved = self.target(base, opened_in=None)
+            if resolved is not None:
+                bases.append(resolved)
+        if bases:  # a class without a project base adds nothing to the method resolution
+            name = ".".join(info.node.name for info in self.ctx.classes)
+            self.classes.append(ClassSummary(name, node.lineno, tuple(bases)))
 
     # -- functions ------------------------------------------------------------------------
     def enter_function(self, scope: Scope) -> None:

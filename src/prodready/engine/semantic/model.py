@@ -36,6 +36,8 @@ DELETE_SIGNALS = frozenset({"pre_delete", "post_delete"})
 # How many rounds the caller-context fixpoint may take (each round settles one more level of
 # calls; real call chains are far shorter).
 MAX_ROUNDS = 32
+# How deep a method is looked for among the bases of its class.
+MAX_BASES_DEPTH = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,8 @@ class SemanticModel:
     callers: dict[str, list[tuple[str, CallSite]]] = field(default_factory=dict)
     # Functions connected to Django's delete signals.
     delete_receivers: set[str] = field(default_factory=set)
+    # The project bases of each class (qualified names, as written in its module).
+    bases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _aliases: dict[str, str | None] = field(default_factory=dict)
     _openers: dict[str, bool] = field(default_factory=dict)
     _in_transaction: set[str] = field(default_factory=set)
@@ -71,8 +75,10 @@ class SemanticModel:
             return name
         return self._aliases.get(name)
 
-    def resolve(self, name: str) -> str | None:
-        """The project function a qualified name denotes, or None."""
+    def resolve(self, name: str, _depth: int = 0) -> str | None:
+        """The project function a qualified name denotes, or None: a method of a class may be
+        inherited from one of its project bases (``pkg.views.Edit.save_all`` defined in
+        ``pkg.mixins.FormsetMixin``)."""
         if name in self.functions:
             return name
         parts = name.split(".")
@@ -82,6 +88,13 @@ class SemanticModel:
                 candidate = ".".join([module, *parts[cut:]])
                 if candidate in self.functions:
                     return candidate
+                owner, _, method = candidate.rpartition(".")
+                if owner in self.bases and _depth < MAX_BASES_DEPTH:
+                    for base in self.bases[owner]:
+                        found = self.resolve(f"{base}.{method}", _depth + 1)
+                        if found is not None:
+                            return found
+                return None
         return None
 
     def callees(self, qualname: str) -> list[str]:
@@ -209,6 +222,8 @@ def build_model(modules: Mapping[str, ModuleRecord]) -> SemanticModel:
         for summary in record.functions:
             qualname = f"{module}.{summary.name}" if module else summary.name
             model.functions.setdefault(qualname, ProjectFunction(path, qualname, summary))
+        for item in record.classes:
+            model.bases.setdefault(f"{module}.{item.name}" if module else item.name, item.bases)
     model._aliases = {
         alias: module for alias, module in aliases.items() if alias not in model.modules
     }

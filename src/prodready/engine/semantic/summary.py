@@ -51,6 +51,18 @@ class SignalReceiver(NamedTuple):
     line: int
 
 
+class ClassSummary(NamedTuple):
+    """A class of a module: its qualified name inside the module and the qualified names of its
+    bases (a method called on ``self`` may be defined in one of them)."""
+
+    name: str
+    line: int
+    bases: tuple[str, ...] = ()
+
+    def to_json(self) -> list[object]:
+        return [self.name, self.line, list(self.bases)]
+
+
 class FunctionSummary(NamedTuple):
     """One function (or method, or nested function) of a module.
 
@@ -158,6 +170,21 @@ def signals_from_json(items: object) -> tuple[SignalReceiver, ...] | None:
         if not isinstance(signal, str) or not isinstance(target, str) or type(line) is not int:
             return None
         found.append(_tuple_new(SignalReceiver, item))
+    return tuple(found)
+
+
+def classes_from_json(items: object) -> tuple[ClassSummary, ...] | None:
+    if not isinstance(items, list):
+        return None
+    found: list[ClassSummary] = []
+    for item in items:
+        if not isinstance(item, list) or len(item) != 3:
+            return None
+        name, line, bases = item
+        base_names = _strings(bases)
+        if not isinstance(name, str) or type(line) is not int or base_names is None:
+            return None
+        found.append(_tuple_new(ClassSummary, (name, line, base_names)))
     return tuple(found)
 
 
