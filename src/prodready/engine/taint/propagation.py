@@ -28,6 +28,7 @@ from prodready.engine.taint.sanitizers import (
     allowed_regions,
     guarded_names,
     segment_parameter,
+    store_lookup,
 )
 from prodready.engine.taint.sources import (
     direct_source,
@@ -230,7 +231,9 @@ class Tracer:
         helper = module_function(call, ctx)
         if helper is not None:
             return self._helper(helper, call, depth)
-        if isinstance(call.func, ast.Attribute) and method in LOOKUP_METHODS:
+        if isinstance(call.func, ast.Attribute) and (
+            method in LOOKUP_METHODS or store_lookup(call)
+        ):
             # the key selects a stored value; only the receiver (and a default) flow out
             return self._first([call.func.value, *call.args[1:]], depth)
         arguments: list[ast.expr] = [*call.args, *(k.value for k in call.keywords)]

@@ -42,6 +42,33 @@ LOOKUP_METHODS = frozenset(
 )
 
 
+def store_lookup(call: ast.Call) -> bool:
+    """``store.get_run(run_id)``, ``self.repository.find_order(key)``, ``_get_store().load_user(
+    name)``: a data store's read of the record a key selects -- the record flows out, not the
+    key (as with :data:`LOOKUP_METHODS`). A method that names a path, file or URL
+    (``store.get_artifact_path(key)``) builds from its argument and is not one."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return False
+    words = _words(func.attr)
+    if len(words) < 2 or words[0] not in _LOOKUP_VERBS or _LOCATION_WORDS.intersection(words):
+        return False
+    receiver = func.value
+    if isinstance(receiver, ast.Call):
+        receiver = receiver.func
+    name = dotted(receiver) or ""
+    return bool(_STORE_WORDS.intersection(_words(name.rsplit(".", 1)[-1])))
+
+
+_LOOKUP_VERBS = frozenset({"get", "find", "fetch", "load", "lookup", "read"})
+_LOCATION_WORDS = frozenset({"path", "file", "filename", "url", "uri", "dir", "directory"})
+_STORE_WORDS = frozenset({"store", "repository", "repo", "dao"})
+
+
+def _words(name: str) -> list[str]:
+    return [word for word in re.split(r"[^a-z0-9]+", name.lower()) if word]
+
+
 LOOKUP_FUNCTIONS = frozenset(
     {"django.shortcuts.get_object_or_404", "django.shortcuts.get_list_or_404"}
 )
@@ -144,6 +171,8 @@ def guarded_names(
             checked.extend(_validated(node.test))
         if isinstance(node, ast.If | ast.IfExp | ast.While | ast.Assert):
             checked.extend(_checked_by_helpers(node.test, ctx, markers))
+        elif PATH_CONTAINMENT_CHECK in markers and isinstance(node, ast.Expr | ast.Assign):
+            checked.extend(_path_validated(node))
     names: set[str] = set()
     for expr in checked:
         names |= names_in(expr)
@@ -192,6 +221,31 @@ def _checked_by_helpers(
             if keyword.arg in guarded and isinstance(keyword.value, ast.Name):
                 found.append(keyword.value)
     return found
+
+
+_PATH_VALIDATOR_VERBS = frozenset({"validate", "sanitize", "sanitise", "ensure", "check"})
+_PATH_VALIDATOR_NOUNS = frozenset({"path", "filename", "filepath", "file", "dir", "directory"})
+
+
+def _path_validated(statement: ast.Expr | ast.Assign) -> list[ast.AST]:
+    """The argument of a path validator called for its effect or to replace the value:
+    ``validate_path_is_safe(path)`` / ``path = validate_path_is_safe(path)`` -- a function
+    named for validating a path raises on one that leaves its directory (as a predicate
+    named so guards the path it is asked about, see :func:`_validated`)."""
+    call = statement.value
+    if not isinstance(call, ast.Call) or not call.args or not isinstance(call.args[0], ast.Name):
+        return []
+    func = call.func
+    words = _words(func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", ""))
+    if not words or words[0] not in _PATH_VALIDATOR_VERBS:
+        return []
+    if not _PATH_VALIDATOR_NOUNS.intersection(words):
+        return []
+    if isinstance(statement, ast.Assign) and not any(
+        isinstance(t, ast.Name) and t.id == call.args[0].id for t in statement.targets
+    ):
+        return []  # ``safe = validate_path(p)`` guards the result, which the flow follows
+    return [call.args[0]]
 
 
 _PREDICATE_PREFIXES = ("is_", "check_", "validate", "valid_", "has_valid", "allowed_")

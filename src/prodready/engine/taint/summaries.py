@@ -15,6 +15,7 @@ from prodready.engine.taint.sanitizers import (
     VALUE_SANITIZERS,
     allowed_regions,
     guarded_names,
+    store_lookup,
 )
 
 # (id(function), sanitizers) -> positions of the parameters that reach the return value
@@ -90,7 +91,7 @@ def _names_through(expr: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]
                 method = node.func.attr
                 if method in NEUTRAL_METHODS or method in sanitizers:
                     continue
-                if method in LOOKUP_METHODS:
+                if method in LOOKUP_METHODS or store_lookup(node):
                     stack.append(node.func.value)
                     stack.extend(node.args[1:])
                     continue
