@@ -227,11 +227,19 @@ def _pure_computation(attempt: list[ast.stmt], ctx: PythonContext) -> bool:
     handler's fallback is the documented result (``return "", ""`` when a URI does not
     parse), not a hidden failure."""
     for statement in attempt:
+        called = {id(n.func) for n in ast.walk(statement) if isinstance(n, ast.Call)}
         for node in ast.walk(statement):
             if isinstance(node, ast.Await | ast.Yield | ast.YieldFrom | ast.With | ast.AsyncWith):
                 return False
             if isinstance(node, ast.Call) and not _pure_call(node, ctx):
                 return False
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Load)
+                and isinstance(node.value, ast.Attribute)
+                and id(node) not in called
+            ):
+                return False  # ``order.customer.name``: a related object may load lazily
     return True
 
 
