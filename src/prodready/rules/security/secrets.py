@@ -350,7 +350,7 @@ _REFUSED: ModuleMemo[frozenset[str]] = ModuleMemo("SEC002:refused", _refused_con
 # Words naming sample data: a parameter (``sample=``, ``preview_func``) or function
 # (``get_sample_context``) that takes or builds data for previews, documentation or demos.
 _SAMPLE_WORDS = frozenset({"sample", "samples", "example", "examples", "preview", "demo"})
-_DUMMY_COMMENT = re.compile(r"#.*\b(?:dummy|placeholder|fake|not a real|unused)\b", re.IGNORECASE)
+_DUMMY_COMMENT = re.compile(r"#.*\b(?:dummy|placeholder|fake|not a real)\b", re.IGNORECASE)
 
 
 def _marked_dummy(where: ast.AST, ctx: PythonContext) -> bool:
