@@ -31,10 +31,9 @@ def _builds_without_running(chain: QueryChain, ctx: PythonContext) -> bool:
         return True
     if chain.orm == "django":
         return any(
-            isinstance(inner, ast.Call) and (dotted(inner.func) or "").endswith("OuterRef")
+            _correlated(argument)
             for call in chain.calls
             for argument in (*call.args, *(k.value for k in call.keywords))
-            for inner in ast.walk(argument)
         )
     steps = set(chain.steps)
     if steps & (_SQLALCHEMY_EXPRESSIONS | _SQLALCHEMY_WRITES):
@@ -42,6 +41,19 @@ def _builds_without_running(chain: QueryChain, ctx: PythonContext) -> bool:
     if chain.statement is not None or steps & _SQLALCHEMY_RUNS:
         return False
     return _only_turned_into_expressions(chain.node, ctx)
+
+
+def _correlated(argument: ast.AST) -> bool:
+    """``OuterRef(...)`` in an argument of the chain itself (``filter(order=OuterRef("pk"))``,
+    ``Q(event=OuterRef("pk"))``) -- not one inside a ``Subquery()``/``Exists()`` the chain
+    is given, which makes that inner query correlated, not this one."""
+    if isinstance(argument, ast.Call):
+        name = (dotted(argument.func) or "").rsplit(".", 1)[-1]
+        if name == "OuterRef":
+            return True
+        if name in {"Subquery", "Exists"}:
+            return False
+    return any(_correlated(child) for child in ast.iter_child_nodes(argument))
 
 
 def _probes_lock(call: ast.Call) -> bool:
