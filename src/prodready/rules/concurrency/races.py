@@ -364,7 +364,9 @@ def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
     `.one_or_none()`) followed by creating that model (`Model.objects.create(...)`,
     `session.add(Model(...))`, `Model(...).save()`), when the create is not inside a `try` that
     catches `IntegrityError` and the function uses no `get_or_create`, `update_or_create`,
-    `select_for_update` or `ON CONFLICT`.
+    `select_for_update` or `ON CONFLICT`. A model defined in the same module that declares the
+    created fields unique (`Meta.constraints = [UniqueConstraint(...)]`, `unique_together`,
+    `unique=True`) is left alone: the database refuses the second insert.
 
     ## Why it breaks production
     Two concurrent requests -- a double-submitted form, a retried webhook, two workers

@@ -165,7 +165,11 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
     loop variable (`order.items.all()`) that is not prefetched, SQLAlchemy
     `session.query(...)`, `session.get(...)`, `session.execute(select(...))`,
     `session.scalars(...)`, `Model.query...`, and DB-API `cursor.execute(...)` of a `SELECT`,
-    `UPDATE` or `DELETE`.
+    `UPDATE` or `DELETE`. Queries built in the loop but run once after it are not: Django
+    querysets correlated with `OuterRef` (usable only inside `Exists()`/`Subquery()`),
+    SQLAlchemy queries turned into `.subquery()`/`.exists()`/`.cte()`, SQLAlchemy bulk
+    `.update()`/`.delete()` writes, and `select_for_update(skip_locked=True)` probes for a
+    row no other worker holds.
 
     ## Why it breaks production
     This is the N+1 query problem. With 10 rows in the dev database the page makes 11 fast

@@ -287,7 +287,9 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
     around calls to other services (HTTP clients, databases, queues, the ORM). Import probes,
     parses with a fallback, `try/except/else` probes, best-effort teardown (`close()`,
     `os.remove(tmp)`, methods such as `__del__`/`close`/`shutdown`) and handlers nested in
-    another `except` are left alone.
+    another `except` are left alone, and so are handlers whose `try` only computes on values
+    in memory (string methods, builtins, standard-library parsing: it can fail on bad input,
+    never on an outage) or ends with `continue` before another branch of the loop.
 
     ## Why it breaks production
     A broad handler that discards the error turns every failure -- a bug, a timeout, a full

@@ -54,7 +54,9 @@ def http_call_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
     ## What it does
     Flags outbound HTTP requests that have no timeout: `requests` calls without `timeout=`,
     `urllib.request.urlopen`, `http.client` connections and `urllib3` pools without one,
-    `aiohttp` sessions left on their 5-minute default, and any client given `timeout=None`.
+    `aiohttp` sessions left on their 5-minute default (unless every request made on the
+    session in the function that opens it passes its own `timeout=`), and any client given
+    `timeout=None`.
 
     ## Why it breaks production
     `requests`, `urllib` and `urllib3` wait *forever* by default. When the upstream hangs

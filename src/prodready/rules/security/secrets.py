@@ -184,7 +184,12 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     defaults, which CFG002 (secret-with-insecure-default) reports. In URLs, placeholder and
     template passwords (`user:pass@`, `${DB_PASSWORD}`, `{password}`, `app:app`) are not
     secrets, and a loopback database (`@localhost`) is left alone in scripts and dev settings
-    (and reported with medium confidence elsewhere).
+    (and reported with medium confidence elsewhere). What the code says a value is counts too:
+    sample data (an argument of a parameter named for samples or previews, a function such as
+    `get_sample_context()`), a sentinel the module compares a key with to mean "no key"
+    (`api_key = "local"` ... `if api_key != "local":`), a value a comment calls a dummy, and a
+    constant the code refuses on a match (`if password == LEGACY_DEFAULT: raise ...`) are
+    not credentials.
 
     ## Why it breaks production
     A secret in the source is in every clone, CI log, container image layer and backup of the
