@@ -16,7 +16,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from prodready.deps.import_tables import STDLIB
-from prodready.deps.imports import Resolver, import_name
+from prodready.deps.imports import Resolver, import_name, module_top_levels
 from prodready.deps.inventory import Inventory, inventory
 from prodready.deps.manifests import is_generated, is_lock_file, project_dir
 from prodready.deps.model import Declaration, Locked
@@ -273,11 +273,7 @@ def is_library(view: ProjectView, ctx: ProjectContext, scope: str) -> bool:
 
 
 def _top_levels(project: ProjectFacts) -> set[str]:
-    names: set[str] = set()
-    for facts in project.modules.values():
-        if facts.module:
-            names.add(facts.module.split(".", 1)[0])
-    return names
+    return module_top_levels(project.modules)
 
 
 def guard_marks(project: ProjectFacts, code: str) -> dict[tuple[str, int], set[str]]:

@@ -248,11 +248,47 @@ def _import_guesses(name: str) -> set[str]:
 
 
 def module_top_levels(modules: Mapping[str, ModuleRecord]) -> set[str]:
-    """The top-level names of the scanned modules themselves (``app`` for ``src/app/x.py``)."""
+    """The top-level names of the scanned modules themselves (``app`` for ``src/app/x.py``),
+    and the names importable from the project's other source roots (``source_roots``)."""
     names: set[str] = set()
     for facts in modules.values():
         if facts.module:
             names.add(facts.module.split(".")[0])
+    return names | names_below(modules, source_roots(modules))
+
+
+# Django runs ``manage.py`` (and the WSGI/ASGI entry points beside it) from its own directory,
+# which Python puts first on ``sys.path``: the apps beside it are imported as top-level modules
+# (``from core.utils import x`` for ``site/core/utils.py``), even when that directory is also a
+# package of its own.
+_ROOT_MARKERS = frozenset({"manage.py"})
+
+
+def source_roots(modules: Mapping[str, ModuleRecord]) -> set[str]:
+    """Directories (relative, "" for the scan root) the project runs from, below the scan
+    root: the directory of a ``manage.py``."""
+    roots: set[str] = set()
+    for path in modules:
+        *folders, filename = path_parts(path) or ("",)
+        if filename in _ROOT_MARKERS and folders:
+            roots.add("/".join(folders))
+    return roots
+
+
+def names_below(modules: Mapping[str, ModuleRecord], roots: Iterable[str]) -> set[str]:
+    """The module and package names directly inside each of ``roots``."""
+    prefixes = tuple(f"{root}/" for root in roots if root)
+    names: set[str] = set()
+    if not prefixes:
+        return names
+    for path in modules:
+        for prefix in prefixes:
+            if not path.startswith(prefix):
+                continue
+            first, _, rest = path[len(prefix) :].partition("/")
+            name = first if rest else first.removesuffix(".py")
+            if name and name != "__init__" and name.isidentifier():
+                names.add(name)
     return names
 
 
