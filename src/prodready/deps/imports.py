@@ -3,17 +3,14 @@ installed distribution, a table of well-known import/distribution mismatches, or
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from prodready.deps.environment import installed_environment
 from prodready.deps.import_tables import IMPORT_TABLE, STDLIB
 from prodready.deps.model import Declaration, DependencyManifests, ImportUse
 from prodready.engine.module_record import ModuleRecord
@@ -45,70 +42,6 @@ class Resolution:
     origin: str  # stdlib | first-party | declared | installed | table | unknown
     distribution: str | None  # canonical
     module: str  # the import name the distribution is named after ("yaml", "google.cloud.x")
-
-
-_installed: dict[str, tuple[str, ...]] | None = None
-_INSTALLED_CACHE = "installed-top-levels.json"
-
-
-def installed_top_levels(cache_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
-    """``importlib.metadata.packages_distributions()`` of the interpreter prodready runs in.
-
-    Computed once per process. Reading ~200 distributions' metadata costs more than a whole
-    warm rescan should, so with a ``cache_dir`` the answer is kept there, valid while the
-    directories on ``sys.path`` keep their modification times: installing or removing a
-    distribution adds or deletes its ``.dist-info`` directory, which changes them."""
-    global _installed
-    if _installed is None:
-        _installed = _installed_from_disk(cache_dir)
-    return _installed
-
-
-def _installed_from_disk(cache_dir: Path | None) -> dict[str, tuple[str, ...]]:
-    if cache_dir is None:
-        return _scan_installed()
-    signature = _path_signature()
-    store = cache_dir / _INSTALLED_CACHE
-    try:
-        saved = json.loads(store.read_text("utf-8"))
-        if saved["signature"] == signature:
-            return {str(name): tuple(dists) for name, dists in saved["top_levels"].items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass  # missing, unreadable or stale: scan again
-    found = _scan_installed()
-    payload = {"signature": signature, "top_levels": found}
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = store.with_name(f"{store.name}.{os.getpid()}.tmp")
-        partial.write_text(json.dumps(payload), "utf-8")
-        os.replace(partial, store)
-    except OSError:
-        pass  # a read-only cache directory only costs the next run the scan
-    return found
-
-
-def _path_signature() -> list[Any]:
-    """What the installed set depends on: the interpreter, and each ``sys.path`` directory
-    with its modification time (None when it is not a directory)."""
-    entries: list[Any] = [sys.version, sys.prefix]
-    for entry in sys.path:
-        try:
-            entries.append([entry, os.stat(entry or ".").st_mtime_ns])
-        except OSError:
-            entries.append([entry, None])
-    return entries
-
-
-def _scan_installed() -> dict[str, tuple[str, ...]]:
-    # Imported here: loading importlib.metadata (and the email package) costs a warm rescan
-    # that answers from the cache file some 15 ms.
-    from importlib import metadata
-
-    try:
-        found = metadata.packages_distributions()
-    except Exception:  # noqa: BLE001 - broken metadata of one distribution must not matter
-        return {}
-    return {name: tuple(dict.fromkeys(dists)) for name, dists in found.items()}
 
 
 def display_name(canonical: str) -> str:
@@ -150,7 +83,8 @@ class Resolver:
         for name in self.declared:
             for guess in _import_guesses(name):
                 self.guesses.setdefault(guess, name)
-        self.installed = installed_top_levels(cache_dir)
+        self.environment = installed_environment(cache_dir)
+        self.installed = self.environment.top_levels
 
     def resolve(self, module: str) -> Resolution:
         if module.startswith("."):

@@ -10,6 +10,7 @@ from pathlib import Path
 from prodready.deps.declared import (
     Declared,
     ProjectView,
+    brought_along,
     guard_marks,
     in_runtime_code,
     is_library,
@@ -141,8 +142,14 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
     distributions declared only for development or tests. Optional imports (inside
     `try/except ImportError`, under `if TYPE_CHECKING` or a version/platform check), tests,
     examples, docs and scripts are not checked; an import that comes with a declared
-    distribution (`botocore` with `boto3`, `starlette` with `fastapi`) is accepted. A project
-    with no manifest at all is reported once, at its first third-party import.
+    distribution (`botocore` with `boto3`, `starlette` with `fastapi`; any requirement of an
+    installed declared distribution, read from its `Requires-Dist`, with the declared extras:
+    `Django[argon2]` brings argon2-cffi) is accepted. The apps beside a `manage.py` are the
+    project's own modules. When a declared distribution is not installed where prodready runs
+    (and no table knows it), what it requires or provides cannot be read: an import it may
+    bring is reported once per distribution at low severity, as a question, not as a certain
+    failure. A project with no manifest at all is reported once, at its first third-party
+    import.
 
     ## Why it breaks production
     It works on the developer's machine because the package happens to be installed there
@@ -179,6 +186,7 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
     libraries: dict[str, set[str] | None] = {}
     runtime_in: dict[str, Declared] = {}
     reported: set[tuple[str, str]] = set()
+    reported_unsure: set[tuple[str, str]] = set()
     for use in view.inventory.imports:
         if use.origin in {"stdlib", "first-party"} or use.distribution is None:
             continue
@@ -206,14 +214,70 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
             )
         if runtime_in[scope].comes_with(use.distribution) is not None:
             continue
+        brought = brought_along(view, scope)
+        if any(candidate in brought.by for candidate in candidates):
+            continue  # a requirement of a declared distribution: installed with it
         known = view.inventory.dependencies.get(use.distribution)
         if known is not None and known.index is not None and known.index.exists is False:
             continue  # a name the index does not know: the existence rule reports it (critical)
+        if not declared:
+            unsure = _unsure_sources(view, use, brought.unread)
+            if unsure:
+                # Whether production has it depends on what those distributions require or
+                # provide, which cannot be read here: said once per distribution, not as a
+                # certain failure in every file.
+                if (scope, use.distribution) not in reported_unsure:
+                    reported_unsure.add((scope, use.distribution))
+                    _report_unsure(ctx, view, use, scope, unsure)
+                continue
         key = (use.path, use.distribution)
         if key in reported:
             continue
         reported.add(key)
         _report_undeclared(ctx, view, use, scope, declared, lazy="lazy" in kinds)
+
+
+def _unsure_sources(
+    view: ProjectView, use: ImportUse, unread: list[Declaration]
+) -> list[Declaration]:
+    """The declared distributions that may bring ``use`` without saying so here: for a known
+    distribution, those whose requirements are unknown; for a module no known distribution
+    provides, those whose modules are unknown (no import of the project resolves to them)."""
+    if use.origin != "unknown":
+        return unread
+    claimed = {other.distribution for other in view.inventory.imports if other.origin == "declared"}
+    return [declaration for declaration in unread if declaration.name not in claimed]
+
+
+def _report_unsure(
+    ctx: ProjectContext, view: ProjectView, use: ImportUse, scope: str, unsure: list[Declaration]
+) -> None:
+    assert use.distribution is not None
+    name = display_name(use.distribution)
+    target = _runtime_manifest(view, scope)
+    pinned = sorted(unsure, key=lambda d: (d.pinned_version is None, d.path, d.line))
+    shown = ", ".join(f"`{d.raw}`" for d in pinned[:3])
+    if len(pinned) > 3:
+        shown += f" and {len(pinned) - 3} more"
+    if use.origin == "unknown":
+        what = (
+            f"no installed or known distribution provides `{use.module}`; it may be a module "
+            f"of {shown}, declared but not installed here, so their modules could not be read"
+        )
+    else:
+        what = (
+            f"`{name}` is not declared in {target}; it may come with the requirements of "
+            f"{shown}, which are not installed here, so they could not be read"
+        )
+    ctx.report(
+        use.path,
+        use.line,
+        f"`{use.module}` is imported here but {what}: install the project's dependencies and "
+        f"scan again to check, or declare `{name}` directly if this code imports it (if nothing "
+        "brings it, production fails with ModuleNotFoundError)",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
+    )
 
 
 def _report_undeclared(
