@@ -12,6 +12,7 @@ def branch_paths(
 ) -> dict[int, tuple[Branch, ...]]:
     """For each wanted node: the branches (if/else, try/except, match cases) it sits in."""
     found: dict[int, tuple[Branch, ...]] = {}
+    remaining = len(wanted)
 
     def ends(block: list[ast.stmt]) -> bool:
         return bool(block) and isinstance(block[-1], ast.Return | ast.Raise)
@@ -23,6 +24,9 @@ def branch_paths(
         node, path = stack.pop()
         if id(node) in wanted:
             found[id(node)] = path
+            remaining -= 1
+            if not remaining:
+                break  # the rest of the function holds none of them
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
             continue
         items: list[tuple[ast.AST, tuple[Branch, ...]]] = []

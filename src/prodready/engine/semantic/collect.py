@@ -60,6 +60,9 @@ _EXTERNAL_ROOTS = frozenset(sys.stdlib_module_names) | frozenset(
     | {"pydantic", "requests", "httpx", "starlette", "jinja2", "pytest", "numpy", "pandas"}
 )
 _SKIPPED_DECORATORS = frozenset({"builtins.property", "builtins.staticmethod"})
+# A function with one of these flags runs its writes in a transaction whoever calls it: which
+# of its writes can run together does not matter (and costs a pass over its body).
+_COVERED_HERE = frozenset({OPENS_TRANSACTION, ATOMIC, LOCKS_ROWS})
 
 
 @dataclass(slots=True)
@@ -109,6 +112,8 @@ class SummaryCollector:
     # -- functions ------------------------------------------------------------------------
     def enter_function(self, scope: Scope) -> None:
         """Called before the body is walked, while the enclosing scope is still current."""
+        if self.in_tests:
+            return  # test code is not judged, nor anybody's caller in the model
         ctx = self.ctx
         node = scope.node
         parent = self.stack[-1] if self.stack else None
@@ -149,22 +154,24 @@ class SummaryCollector:
         self.stack.append(opened)
 
     def end_function(self, scope: Scope) -> None:
-        opened = self.stack.pop()
         if self.in_tests:
-            return  # test code is not judged, nor anybody's caller in the model
+            return
+        opened = self.stack.pop()
         ctx = self.ctx
         flags = opened.flags
         writes = sorted(opened.writes, key=lambda w: (w[0].lineno, w[0].col_offset))
         pair: tuple[int, ...] = ()
-        if len(writes) >= 2:
-            found = first_pair_together(scope.node, [call for call, _ in writes])
-            if found is not None:
-                pair = found
-                # Only a function that may be reported needs to know where it runs.
-                if ctx.route is not None or in_task(ctx):
-                    flags.add(ENTRY_POINT)
-                if is_script(ctx):
-                    flags.add(SCRIPT)
+        if len(writes) >= 2 and not flags & _COVERED_HERE:
+            # Only a function that may be reported needs to know where it runs, and which of
+            # its writes can run together (a pass over its body).
+            if is_script(ctx):
+                flags.add(SCRIPT)
+            else:
+                found = first_pair_together(scope.node, [call for call, _ in writes])
+                if found is not None:
+                    pair = found
+                    if ctx.route is not None or in_task(ctx):
+                        flags.add(ENTRY_POINT)
         self.functions.append(
             FunctionSummary(
                 opened.name,
@@ -226,6 +233,8 @@ class SummaryCollector:
     # -- calls ----------------------------------------------------------------------------
     def call(self, node: ast.Call, name: str | None) -> None:
         """Every call the walk meets; ``name``: the qualified name of what it calls."""
+        if self.in_tests:
+            return
         func = node.func
         if not self.stack:
             if isinstance(func, ast.Attribute) and func.attr == "connect":
@@ -282,22 +291,21 @@ class SummaryCollector:
             name = ctx.qualname(expr)
             if name is None:
                 return None
-        if name.split(".", 1)[0] == root:  # not renamed by an import or a known type
-            local, owner = self._local_owner(root)
-            if local:
-                if owner is None or not isinstance(expr, ast.Name):
-                    return None  # a method of a local value: its type is unknown
-                name = f"{owner}.{name}"  # a nested function
-            elif ctx.facts.bindings.get(root, "") is None:
-                name = self._module_name(name)  # defined in the module
-            else:
+        top = name.partition(".")[0]
+        if top != root:  # renamed by an import or a known type: the name is final
+            if top in _EXTERNAL_ROOTS or ".objects." in name:
                 return None
-        top = name.split(".", 1)[0]
-        if top in _EXTERNAL_ROOTS or ".objects." in name:
-            return None
-        if top != root and self._local_owner(top)[0]:
-            return None  # typed from another local (``s = self.client.session``): unknown
-        return name
+            if self._local_owner(top)[0]:
+                return None  # typed from another local (``s = self.client.session``): unknown
+            return name
+        local, owner = self._local_owner(root)
+        if local:
+            if owner is None or not isinstance(expr, ast.Name):
+                return None  # a method of a local value: its type is unknown
+            return f"{owner}.{name}"  # a nested function
+        if ctx.facts.bindings.get(root, "") is None and ".objects." not in name:
+            return self._module_name(name)  # defined in the module
+        return None
 
     def _method_of(self, root: str, expr: ast.Attribute) -> str | None:
         """``self.method`` (or ``cls.method``) inside a method, or a function nested in one."""

@@ -68,7 +68,8 @@ class FunctionSummary(NamedTuple):
 
     ``name``: its qualified name inside the module (``Class.method``, ``outer.inner``);
     ``writes``: its database writes in source order; ``pair``: the indexes in ``writes`` of the
-    first two that can both run (not on exclusive branches), ``()`` when none can;
+    first two that can both run (not on exclusive branches), ``()`` when none can -- or when it
+    does not matter: the function opens a transaction or locks rows itself, or is a script's;
     ``managers``/``decorators``: the qualified names of the context managers it enters and of
     its decorators that are not known transaction openers (project wrappers may be).
     """
