@@ -6,7 +6,6 @@ unparseable or too deeply nested file becomes a :class:`ScanError` and the scan 
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import sys
@@ -19,6 +18,7 @@ from typing import NamedTuple
 from prodready.engine.documents import DocumentError, FileContext, parse_document
 from prodready.engine.findings import SourceText, build_findings
 from prodready.engine.location import RawFinding
+from prodready.engine.newer_syntax import NewerSyntaxError, parse_source
 from prodready.engine.python import PythonAnalyzer, RuleCrash
 from prodready.engine.records import FileResult, SourceFile, content_digest
 from prodready.engine.suppress import Suppression
@@ -179,7 +179,10 @@ class FileAnalyzer:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes, etc.
-                tree = ast.parse(text, filename=relpath)
+                tree = parse_source(text, relpath)  # newer syntax: only after a SyntaxError
+        except NewerSyntaxError as exc:
+            result.errors.append(ScanError(relpath, str(exc), exc.line))
+            return [], []
         except SyntaxError as exc:
             result.errors.append(ScanError(relpath, f"syntax error: {exc.msg}", exc.lineno))
             return [], []

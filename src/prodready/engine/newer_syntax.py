@@ -1,0 +1,452 @@
+"""Python files written for a newer interpreter than the one running prodready.
+
+``ast.parse`` accepts only the running interpreter's grammar, so on Python 3.11 a file using
+3.12-3.14 syntax raises ``SyntaxError``. Only then (the fast path is one ``ast.parse``) the
+file is parsed again here:
+
+* constructs whose tree the running ``ast`` can express are rewritten in place and analysed:
+  PEP 758 exception lists without parentheses (``except A, B:``, 3.14; the same tree as
+  ``except (A, B):``), PEP 695/696 type parameters of a ``def``/``class`` (3.12/3.13; the
+  running ``ast`` has no field for them: the node gets ``type_params`` as names, as a marker)
+  and ``type X = ...`` aliases (3.12; lowered to ``X = ...``: no ``ast.TypeAlias`` here).
+  Every rewrite keeps each line's length in UTF-8 bytes, which is what ``col_offset``
+  counts, so every node keeps its exact line and column; the pieces a placeholder stands for
+  are parsed at their own position and put back in the tree.
+* constructs it cannot express are reported exactly (:class:`NewerSyntaxError`: which
+  construct, the Python version it needs, its line and column): PEP 701 f-strings (a quote
+  reused inside a replacement field, a backslash, a comment or a line break in one) and
+  PEP 750 t-strings. A real syntax error keeps the parser's own message.
+
+The alternative, a parser for the newest grammar (LibCST's native parser, tree-sitter,
+parso), was measured and rejected: see ``tests/engine/test_newer_syntax.py``'s module note.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from dataclasses import dataclass
+
+_NAME = r"[^\W\d]\w*"
+_GENERIC_HEAD = re.compile(rf"^\s*(?:async\s+def|def|class)\s+({_NAME})\s*$")
+_ALIAS_HEAD = re.compile(r"^(\s*)type\s+$")
+_ALIAS_NAME = re.compile(rf"({_NAME})\s*")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_MAX_REWRITES = 10_000
+_WORD = re.compile(r"\w+")
+_PREFIXES = frozenset(("", "r", "b", "br", "rb", "u", "f", "rf", "fr", "t", "rt", "tr"))
+
+
+class NewerSyntaxError(Exception):
+    """A file that needs a newer Python to parse than the one running prodready."""
+
+    def __init__(self, construct: str, minor: int, line: int, column: int) -> None:
+        running = f"{sys.version_info.major}.{sys.version_info.minor}"
+        super().__init__(
+            f"needs Python >= 3.{minor}: {construct} at line {line}, column {column}"
+            f" cannot be parsed by Python {running}; run prodready on Python >= 3.{minor}"
+            " to analyse it"
+        )
+        self.line = line
+
+
+def parse_source(text: str, filename: str) -> ast.Module:
+    """``ast.parse``, and on a ``SyntaxError`` the newer-syntax fallback. Raises
+    ``SyntaxError`` for a real syntax error, :class:`NewerSyntaxError` for a construct the
+    running interpreter cannot express."""
+    try:
+        return ast.parse(text, filename=filename)
+    except SyntaxError as error:
+        try:
+            return _parse_newer(text, filename, error)
+        except (SyntaxError, NewerSyntaxError):
+            raise
+        except Exception:  # noqa: BLE001 - a fallback's slip must not hide the file's own error
+            raise error from None
+
+
+@dataclass
+class _Fixup:
+    """A placeholder ``_`` left in the rewritten text, and what the tree gets in its place."""
+
+    kind: str  # "except", "alias" or "generic"
+    line: int
+    column: int  # UTF-8 byte offset, as ``col_offset``
+    payload: ast.AST | list[ast.expr] | None = None
+    name: str = ""
+
+
+class _Source:
+    """The text being rewritten, addressed by (1-based line, character column)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def offset(self, line: int, column: int) -> int:
+        starts = [0] + [match.end() for match in _NEWLINE.finditer(self.text)]
+        return starts[line - 1] + column
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """(line, UTF-8 byte column) of a character offset."""
+        before = self.text[:offset]
+        newlines = list(_NEWLINE.finditer(before))
+        start = newlines[-1].end() if newlines else 0
+        return len(newlines) + 1, len(before[start:].encode("utf-8"))
+
+    def blank(self, start: int, end: int, lead: str = "") -> bool:
+        """Replace ``text[start:end]`` by ``lead`` and spaces of the same UTF-8 length per
+        line; a line break inside stays, after a backslash that joins the lines. False (and
+        no change) when a line inside is empty, so nothing can carry the backslash."""
+        pieces = _NEWLINE.split(self.text[start:end])
+        breaks = _NEWLINE.findall(self.text[start:end])
+        out = []
+        for index, piece in enumerate(pieces):
+            size = len(piece.encode("utf-8"))
+            prefix = lead if index == 0 else ""
+            if index < len(pieces) - 1:
+                if size < len(prefix) + 1:
+                    return False
+                out.append(prefix + " " * (size - len(prefix) - 1) + "\\" + breaks[index])
+            else:
+                if size < len(prefix):
+                    return False
+                out.append(prefix + " " * (size - len(prefix)))
+        self.text = self.text[:start] + "".join(out) + self.text[end:]
+        return True
+
+
+def _parse_newer(text: str, filename: str, first: SyntaxError) -> ast.Module:
+    source = _Source(text)
+    fixups: list[_Fixup] = []
+    error = first
+    for _ in range(_MAX_REWRITES):
+        fixup = _rewrite(source, error)
+        if fixup is None:
+            break
+        fixups.append(fixup)
+        try:
+            tree = ast.parse(source.text, filename=filename)
+        except SyntaxError as again:
+            error = again
+            continue
+        _apply(tree, fixups)
+        return tree
+    newer = _newer_string(text, error.lineno or 1)
+    if newer is not None:
+        raise newer
+    raise error
+
+
+def _rewrite(source: _Source, error: SyntaxError) -> _Fixup | None:
+    if error.lineno is None or error.offset is None:
+        return None
+    line, column = error.lineno, error.offset - 1
+    if error.msg == "multiple exception types must be parenthesized":
+        return _rewrite_except(source, error)
+    start = source.offset(line, column)
+    line_start = source.offset(line, 0)
+    head = source.text[line_start:start]
+    generic = _GENERIC_HEAD.match(head)
+    if source.text.startswith("[", start) and generic:
+        return _rewrite_generic(source, start, generic.group(1))
+    alias = _ALIAS_HEAD.match(head)
+    if alias:
+        return _rewrite_alias(source, line_start + alias.end(1), start)
+    return None
+
+
+def _rewrite_except(source: _Source, error: SyntaxError) -> _Fixup | None:
+    """``except A, B:`` (PEP 758): the types become ``_`` and are parsed on their own as the
+    tuple they are (an unparenthesised tuple spans its first to its last element)."""
+    assert error.lineno is not None and error.offset is not None
+    if error.end_lineno is None or error.end_offset is None:
+        return None
+    start = source.offset(error.lineno, error.offset - 1)
+    end = source.offset(error.end_lineno, error.end_offset - 1)
+    types = _parse_at(source, start, end)
+    if not isinstance(types, ast.Tuple):  # `except A, B as e:` stays an error in 3.14
+        return None
+    line, column = source.position(start)
+    if not source.blank(start, end, "_"):
+        return None
+    return _Fixup("except", line, column, types)
+
+
+def _rewrite_generic(source: _Source, bracket: int, name: str) -> _Fixup | None:
+    """``def f[T](...)`` / ``class C[T]:`` (PEP 695): the type parameters become blanks."""
+    close = _closing_bracket(source.text, bracket)
+    if close is None:
+        return None
+    names = _type_parameter_names(source, bracket + 1, close)
+    line, _ = source.position(bracket)
+    if not source.blank(bracket, close + 1):
+        return None
+    return _Fixup("generic", line, 0, names, name)
+
+
+def _rewrite_alias(source: _Source, keyword: int, name_start: int) -> _Fixup | None:
+    """``type X[T] = value`` (PEP 695): ``type X[T] =`` becomes ``_=``, ``X`` the target."""
+    name = _ALIAS_NAME.match(source.text, name_start)
+    if name is None:
+        return None
+    cursor = name.end()
+    if source.text.startswith("[", cursor):
+        close = _closing_bracket(source.text, cursor)
+        if close is None:
+            return None
+        cursor = close + 1
+    equals = re.compile(r"[ \t\f]*=(?!=)[ \t\f]*").match(source.text, cursor)
+    if equals is None:
+        return None
+    target = ast.Name(id=name.group(1), ctx=ast.Store())
+    target.lineno, target.col_offset = source.position(name.start(1))
+    target.end_lineno, target.end_col_offset = source.position(name.end(1))
+    line, column = source.position(keyword)
+    if not source.blank(keyword, equals.end(), "_="):
+        return None
+    return _Fixup("alias", line, column, target)
+
+
+def _parse_at(source: _Source, start: int, end: int) -> ast.expr | None:
+    """The expression ``text[start:end]`` parsed with its own lines and columns: the text
+    before it is blanked to an ``_=`` of the same UTF-8 length."""
+    line, column = source.position(start)
+    if column < 2:
+        return None
+    piece = "\n" * (line - 1) + "_=" + " " * (column - 2) + source.text[start:end]
+    try:
+        tree = ast.parse(piece)
+    except SyntaxError:
+        return None
+    statement = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(statement, ast.Assign):
+        return None
+    return statement.value
+
+
+def _type_parameter_names(source: _Source, start: int, end: int) -> list[ast.expr]:
+    """The names a type parameter list declares (``T``, ``*Ts``, ``**P``), positioned."""
+    names: list[ast.expr] = []
+    depth = 0
+    expect_name = True
+    for index in range(start, end):
+        char = source.text[index]
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            expect_name = True
+        elif expect_name and depth == 0:
+            name = re.compile(_NAME).match(source.text, index)
+            if name is not None:
+                node = ast.Name(id=name.group(0), ctx=ast.Store())
+                node.lineno, node.col_offset = source.position(name.start())
+                node.end_lineno, node.end_col_offset = source.position(name.end())
+                names.append(node)
+                expect_name = False
+    return names
+
+
+def _closing_bracket(text: str, opening: int) -> int | None:
+    """The ``]`` matching ``text[opening]``, skipping strings and comments."""
+    depth = 0
+    index = opening
+    while index < len(text):
+        char = text[index]
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth == 0:
+                return index if char == "]" else None
+        elif char == "#":
+            newline = _NEWLINE.search(text, index)
+            index = newline.start() if newline else len(text)
+            continue
+        elif char in "'\"":
+            quote = text[index : index + 3] if text.startswith(char * 3, index) else char
+            index = _string_end(text, index + len(quote), quote)
+            if index < 0:
+                return None
+            continue
+        index += 1
+    return None
+
+
+def _string_end(text: str, index: int, quote: str) -> int:
+    """The offset after the closing ``quote`` of a plain string; -1 if unterminated."""
+    while index < len(text):
+        if text[index] == "\\":
+            index += 2
+            continue
+        if text.startswith(quote, index):
+            return index + len(quote)
+        if len(quote) == 1 and text[index] in "\r\n":
+            return -1
+        index += 1
+    return -1
+
+
+def _apply(tree: ast.Module, fixups: list[_Fixup]) -> None:
+    by_place = {(f.line, f.column): f for f in fixups if f.kind != "generic"}
+    generic = {(f.line, f.name): f for f in fixups if f.kind == "generic"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ExceptHandler) and isinstance(node.type, ast.Name):
+            fixup = by_place.get((node.type.lineno, node.type.col_offset))
+            if fixup is not None and fixup.kind == "except":
+                assert isinstance(fixup.payload, ast.expr)
+                node.type = fixup.payload
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            fixup = by_place.get((node.lineno, node.col_offset))
+            if fixup is not None and fixup.kind == "alias":
+                assert isinstance(fixup.payload, ast.Name)
+                node.targets = [fixup.payload]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found = generic.get((node.lineno, node.name))
+            if found is not None:
+                # Not a field of this Python's nodes (nothing walks it): it marks, as on
+                # 3.12+, that the definition declares type parameters (DEP014 reads it).
+                node.type_params = found.payload  # type: ignore[union-attr]
+
+
+# --- constructs that cannot be rewritten: PEP 701 f-strings and PEP 750 t-strings ----------
+
+
+def _newer_string(text: str, error_line: int) -> NewerSyntaxError | None:
+    """The first t-string, or f-string using PEP 701 syntax, starting at or before the line
+    the parser stopped at; None when the file has none (its error is a real one)."""
+    scanner = _StringScanner(text)
+    scanner.scan_code(0, closing="")
+    for construct, minor, offset in sorted(scanner.found, key=lambda found: found[2]):
+        line, _ = _Source(text).position(offset)
+        if line <= error_line:
+            line_start = text.rfind("\n", 0, offset) + 1
+            return NewerSyntaxError(construct, minor, line, offset - line_start + 1)
+    return None
+
+
+class _StringScanner:
+    """A tokenizer of just enough of the 3.14 grammar to find where strings start and end,
+    with f-/t-strings' replacement fields scanned as code (PEP 701)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.found: list[tuple[str, int, int]] = []
+        self.quotes: list[str] = []  # of the f-/t-strings whose replacement field is scanned
+
+    def scan_code(self, index: int, closing: str) -> int:
+        """Scan code from ``index`` to the ``closing`` character at bracket depth 0 (a
+        replacement field's ``}``, or ``!``/``:``/``=`` ending its expression); returns the
+        offset of that character, or -1 at the end of the text."""
+        text = self.text
+        depth = 0
+        while index < len(text):
+            char = text[index]
+            if depth == 0 and closing and char in closing:
+                if char == "!" and text.startswith("!=", index):
+                    index += 2
+                    continue
+                if char == "=" and (text.startswith("==", index) or text[index - 1] in "=!<>"):
+                    index += 1
+                    continue
+                return index
+            if char in "([{":
+                depth += 1
+            elif char in ")]}":
+                depth -= 1
+            elif char == "#":
+                if closing:
+                    self._note("comment in an f-string replacement field (PEP 701)", 12, index)
+                newline = _NEWLINE.search(text, index)
+                index = newline.start() if newline else len(text)
+                continue
+            elif char in "'\"" or char.isalnum() or char == "_":
+                word = _WORD.match(text, index)
+                prefix = word.group(0).lower() if word else ""
+                end = word.end() if word else index
+                if text.startswith(("'", '"'), end) and prefix in _PREFIXES:
+                    quote = (
+                        text[end : end + 3] if text.startswith(text[end] * 3, end) else text[end]
+                    )
+                    index = self._string(index, prefix, quote)
+                    if index < 0:
+                        return -1
+                    continue
+                if word:
+                    index = end
+                    continue
+            index += 1
+        return -1
+
+    def _note(self, construct: str, minor: int, offset: int) -> None:
+        self.found.append((construct, minor, offset))
+
+    def _string(self, start: int, prefix: str, quote: str) -> int:
+        """Scan a string from its prefix; returns the offset after it, -1 if unterminated."""
+        body = start + len(prefix) + len(quote)
+        if "t" in prefix:
+            self._note("t-string (PEP 750)", 14, start)
+        # Before 3.12 a string inside a replacement field ends the enclosing one at its quote.
+        if any(enclosing in (quote[0], quote) for enclosing in self.quotes):
+            self._note("string reusing its enclosing f-string's quote (PEP 701)", 12, start)
+        if "f" not in prefix and "t" not in prefix:
+            return _string_end(self.text, body, quote)
+        self.quotes.append(quote)
+        try:
+            return self._template(body, quote, raw="r" in prefix, line=False)
+        finally:
+            self.quotes.pop()
+
+    def _template(self, index: int, quote: str, raw: bool, line: bool) -> int:
+        """The literal parts and replacement fields of an f-/t-string (``line``: a format
+        spec, which ends at its field's ``}``)."""
+        text = self.text
+        while index < len(text):
+            if not line and text.startswith(quote, index):
+                return index + len(quote)
+            char = text[index]
+            if line and char == "}":
+                return index
+            if char == "\\" and not raw:
+                index += 2
+                continue
+            if char in "{}" and text.startswith(char * 2, index):
+                index += 2
+                continue
+            if char == "{":
+                index = self._field(index + 1, quote)
+                if index < 0:
+                    return -1
+                continue
+            if len(quote) == 1 and char in "\r\n":
+                return -1
+            index += 1
+        return -1
+
+    def _field(self, index: int, quote: str) -> int:
+        """A replacement field after its ``{``; returns the offset after its ``}``."""
+        start = index
+        end = self.scan_code(index, closing="}!:=")
+        if end < 0:
+            return -1
+        if len(quote) == 1 and _NEWLINE.search(self.text, start, end):
+            self._note("line break in an f-string replacement field (PEP 701)", 12, start)
+        backslash = self.text.find("\\", start, end)
+        if backslash >= 0:  # before 3.12, not even inside a string in the field
+            self._note("backslash in an f-string replacement field (PEP 701)", 12, backslash)
+        index = end
+        if self.text.startswith("=", index):  # f"{x = }"
+            index = (
+                len(self.text[: index + 1])
+                + len(self.text[index + 1 :])
+                - len(self.text[index + 1 :].lstrip(" "))
+            )
+        if self.text.startswith("!", index):
+            index += 2
+        if self.text.startswith(":", index):
+            index = self._template(index + 1, quote, raw=False, line=True)
+            if index < 0:
+                return -1
+        return index + 1 if self.text.startswith("}", index) else -1
