@@ -15,7 +15,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from prodready.deps.import_tables import EXTRA_REQUIRES, STDLIB
+from prodready.deps.import_tables import STDLIB
 from prodready.deps.imports import Resolver, import_name, module_top_levels
 from prodready.deps.inventory import Inventory, inventory
 from prodready.deps.manifests import is_generated, is_lock_file, project_dir
@@ -205,7 +205,8 @@ class ProjectView:
     scopes: list[str]  # project directories, deepest first ("" is the scan root)
     declaring: list[str]  # manifests that declare (lock files excluded)
     by_scope: dict[str, list[Declaration]] = field(default_factory=dict)
-    _brought: dict[str, BroughtAlong] = field(default_factory=dict)
+    # What the questions of ``prodready.deps.provenance`` found, by question and scope.
+    memo: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def scope_of(self, path: str) -> str | None:
         for scope in self.scopes:
@@ -405,52 +406,6 @@ class Declared:
 
 
 # -- DEP010 -------------------------------------------------------------------------------------
-
-# Distributions whose requirements the companion table knows (``boto3`` brings botocore...).
-_COMPANION_PARENTS = frozenset(parent for parents in COMPANIONS.values() for parent in parents)
-
-
-@dataclass(slots=True)
-class BroughtAlong:
-    """What the runtime declarations of a scope (and its parents) install with them."""
-
-    by: dict[str, str]  # distribution -> the declared distribution that brings it
-    # Declared runtime distributions that are not installed here and that no table knows:
-    # what they require (and which modules they provide) is unknown.
-    unread: list[Declaration]
-
-
-def brought_along(view: ProjectView, scope: str) -> BroughtAlong:
-    """The distributions the scope's runtime declarations bring, from the installed
-    environment's ``Requires-Dist`` (transitively, with the declared extras), the table of
-    extras of well-known distributions (``Django[argon2]`` -> argon2-cffi) and the companion
-    table; and the declarations whose requirements none of them can tell."""
-    cached = view._brought.get(scope)
-    if cached is not None:
-        return cached
-    environment = view.resolver.environment
-    by: dict[str, str] = {}
-    unread: list[Declaration] = []
-    seen: set[str] = set()
-    for candidate in view.chain(scope):
-        for declaration in view.by_scope.get(candidate, []):
-            if not declaration.runtime or declaration.name in seen:
-                continue
-            seen.add(declaration.name)
-            for extra in declaration.extras:
-                for child in EXTRA_REQUIRES.get(declaration.name, {}).get(extra.lower(), ()):
-                    by.setdefault(child, declaration.name)
-                    for grandchild in environment.brings(child) or ():
-                        by.setdefault(grandchild, declaration.name)
-            closure = environment.brings(declaration.name, declaration.extras)
-            if closure is not None:
-                for child in sorted(closure):
-                    by.setdefault(child, declaration.name)
-            elif declaration.name not in _COMPANION_PARENTS:
-                unread.append(declaration)
-    found = BroughtAlong(by, unread)
-    view._brought[scope] = found
-    return found
 
 
 def optional_in_module(project: ProjectFacts, code: str) -> dict[str, set[str]]:

@@ -10,7 +10,6 @@ from pathlib import Path
 from prodready.deps.declared import (
     Declared,
     ProjectView,
-    brought_along,
     guard_marks,
     in_runtime_code,
     is_library,
@@ -22,6 +21,7 @@ from prodready.deps.declared import (
 from prodready.deps.imports import display_name
 from prodready.deps.manifests import project_dir
 from prodready.deps.model import Declaration, ImportUse
+from prodready.deps.provenance import brought_along, modules_unknown
 from prodready.plugin import (
     Category,
     Confidence,
@@ -246,7 +246,11 @@ def _unsure_sources(
     if use.origin != "unknown":
         return unread
     claimed = {other.distribution for other in view.inventory.imports if other.origin == "declared"}
-    return [declaration for declaration in unread if declaration.name not in claimed]
+    return [
+        declaration
+        for declaration in unread
+        if declaration.name not in claimed and modules_unknown(view, declaration.name)
+    ]
 
 
 def _report_unsure(

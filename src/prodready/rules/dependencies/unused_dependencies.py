@@ -13,6 +13,7 @@ from prodready.deps.declared import (
     usage_of,
 )
 from prodready.deps.imports import display_name
+from prodready.deps.provenance import modules_unknown, unexplained_in
 from prodready.plugin import (
     Category,
     Confidence,
@@ -141,6 +142,9 @@ def unused_dependency(project: ProjectFacts, ctx: ProjectContext) -> None:
     (python-multipart, email-validator, openpyxl for pandas), plugins (`django-*`,
     `pytest-*`), type stubs, build backends and CLI tools, as are distributions that come with
     another declared one (`botocore` with `boto3`) and resolver output (pip-compile files).
+    A distribution that is not installed here and whose modules no table names is not
+    reported when the code imports a module nothing explains: it may be that module's
+    distribution (DEP010 asks), and calling it unused would contradict that.
 
     ## Why it breaks production
     Every installed package is attack surface and build time: it gets security advisories
@@ -178,6 +182,11 @@ def unused_dependency(project: ProjectFacts, ctx: ProjectContext) -> None:
         if scope not in has_code:
             has_code[scope] = _scope_has_code(project, view, scope)
         if not has_code[scope]:
+            continue
+        if modules_unknown(view, name) and scope in unexplained_in(view, project):
+            # Not installed here and named by no table: it may provide the module that the
+            # code imports and nothing explains -- DEP010 says so; calling it unused too
+            # would contradict that finding.
             continue
         ctx.report(
             declaration.path,

@@ -1,0 +1,89 @@
+"""Which declared distribution brings or provides what, beyond the project's own
+declarations: the requirements of declared distributions (installed metadata, tables of extras
+and companions), and which declared distributions' modules cannot be told here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
+
+from prodready.deps.declared import COMPANIONS, ProjectView, in_runtime_code
+from prodready.deps.import_tables import EXTRA_REQUIRES, IMPORT_TABLE
+from prodready.deps.model import Declaration
+from prodready.engine.project import ProjectFacts
+
+# Distributions whose requirements the companion table knows (``boto3`` brings botocore...).
+_COMPANION_PARENTS = frozenset(parent for parents in COMPANIONS.values() for parent in parents)
+
+
+@dataclass(slots=True)
+class BroughtAlong:
+    """What the runtime declarations of a scope (and its parents) install with them."""
+
+    by: dict[str, str]  # distribution -> the declared distribution that brings it
+    # Declared runtime distributions that are not installed here and that no table knows:
+    # what they require (and which modules they provide) is unknown.
+    unread: list[Declaration]
+
+
+def brought_along(view: ProjectView, scope: str) -> BroughtAlong:
+    """The distributions the scope's runtime declarations bring, from the installed
+    environment's ``Requires-Dist`` (transitively, with the declared extras), the table of
+    extras of well-known distributions (``Django[argon2]`` -> argon2-cffi) and the companion
+    table; and the declarations whose requirements none of them can tell."""
+    cached: BroughtAlong | None = view.memo.get(("brought", scope))
+    if cached is not None:
+        return cached
+    environment = view.resolver.environment
+    by: dict[str, str] = {}
+    unread: list[Declaration] = []
+    seen: set[str] = set()
+    for candidate in view.chain(scope):
+        for declaration in view.by_scope.get(candidate, []):
+            if not declaration.runtime or declaration.name in seen:
+                continue
+            seen.add(declaration.name)
+            for extra in declaration.extras:
+                for child in EXTRA_REQUIRES.get(declaration.name, {}).get(extra.lower(), ()):
+                    by.setdefault(child, declaration.name)
+                    for grandchild in environment.brings(child) or ():
+                        by.setdefault(grandchild, declaration.name)
+            closure = environment.brings(declaration.name, declaration.extras)
+            if closure is not None:
+                for child in sorted(closure):
+                    by.setdefault(child, declaration.name)
+            elif declaration.name not in _COMPANION_PARENTS:
+                unread.append(declaration)
+    found = BroughtAlong(by, unread)
+    view.memo[("brought", scope)] = found
+    return found
+
+
+# Distributions whose modules the import table names.
+_TABLE_DISTRIBUTIONS = frozenset(
+    canonicalize_name(dist) for dists in IMPORT_TABLE.values() for dist in dists
+)
+
+
+def modules_unknown(view: ProjectView, name: str) -> bool:
+    """Which modules the declared distribution ``name`` provides cannot be told here: it is
+    not installed and no table names them (``ldclient`` for launchdarkly-server-sdk)."""
+    return not view.resolver.environment.installed(name) and name not in _TABLE_DISTRIBUTIONS
+
+
+def unexplained_in(view: ProjectView, project: ProjectFacts) -> set[str]:
+    """The scopes whose own service code imports a module that no known distribution provides:
+    a declared distribution of that scope whose modules are unknown may be the one."""
+    known: set[str] | None = view.memo.get(("unexplained", ""))
+    if known is None:
+        covered: set[str] = set()
+        for use in view.inventory.imports:
+            if use.origin != "unknown" or use.is_test:
+                continue
+            facts = project.modules.get(use.path)
+            scope = view.scope_of(use.path)
+            if scope is not None and in_runtime_code(view, use.path, facts):
+                covered.add(scope)
+        view.memo[("unexplained", "")] = known = covered
+    return known
