@@ -148,7 +148,7 @@ def test_every_bad_key_is_reported_one_per_line() -> None:
     assert str(raised.value).splitlines() == [
         "unknown key prodready.toml: selct (did you mean 'select'?); known keys: deps, exclude, "
         "fail-on, gate, ignore, min-confidence, per-path-ignores, policy, probe, profile, "
-        "respect-gitignore, select, severity",
+        "respect-gitignore, roles, select, severity",
         "prodready.toml: fail-on must be one of critical, high, medium, low; got 'urgent'",
         "prodready.toml: profile.runtime must be one of kubernetes, serverless, vm, paas; "
         "got 'mainframe'",

@@ -40,7 +40,7 @@ def test_config_reports_every_section_mistake_at_once(tmp_path: Path) -> None:
     assert done.stderr.splitlines() == [
         f"prodready: error: unknown key {config}: selct (did you mean 'select'?); known keys: "
         "deps, exclude, fail-on, gate, ignore, min-confidence, per-path-ignores, policy, probe, "
-        "profile, respect-gitignore, select, severity",
+        "profile, respect-gitignore, roles, select, severity",
         f"prodready: error: unknown key {config}: probe.budjet (did you mean 'budget'?); "
         f"known keys: {KNOWN_PROBE}",
         f"prodready: error: unknown key {config}: probe.load.user (did you mean 'users'?); "

@@ -19,6 +19,7 @@ from prodready.model import (
     ConfigError,
     DepsSettings,
     Profile,
+    Role,
     Severity,
     parse_enum,
 )
@@ -179,6 +180,7 @@ def parse_config(table: Mapping[str, Any], source: str | None = None) -> Config:
             "respect_gitignore": _boolean(v, _key(source, "respect-gitignore"))
         },
         "per-path-ignores": lambda v: {"per_path_ignores": _per_path(v, source)},
+        "roles": lambda v: {"roles": _roles(v, source)},
         "severity": lambda v: {"severity": _severity_overrides(v, source)},
         "profile": lambda v: {"profile": _parse_profile(v, source)},
         "deps": lambda v: {"deps": _parse_deps(v, source)},
@@ -260,6 +262,28 @@ def _per_path(value: object, source: str | None) -> tuple[tuple[str, tuple[str, 
         (glob, _string_list(rules, _key(source, f"per-path-ignores.{glob!r}")))
         for glob, rules in table.items()
     )
+
+
+def _roles(value: object, source: str | None) -> tuple[tuple[str, Role], ...]:
+    """``"glob" = "role"``: the files matching a glob have that role, whatever detection says
+    (the last matching glob wins). Every unknown role is reported, with a suggestion."""
+    table = _table(value, _key(source, "roles"))
+    roles: list[tuple[str, Role]] = []
+    errors: list[str] = []
+    allowed = [role.value for role in Role]
+    for glob, raw in table.items():
+        where = _key(source, f"roles.{glob!r}")
+        if not glob.strip():
+            errors.append(f"{where}: the glob is empty")
+            continue
+        if isinstance(raw, str) and raw.strip().lower() in allowed:
+            roles.append((glob.strip(), Role(raw.strip().lower())))
+            continue
+        close = difflib.get_close_matches(str(raw).strip().lower(), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if isinstance(raw, str) and close else ""
+        errors.append(f"{where} must be one of {', '.join(allowed)}; got {raw!r}{hint}")
+    _raise_all(errors)
+    return tuple(roles)
 
 
 def _severity_overrides(value: object, source: str | None) -> tuple[tuple[str, Severity], ...]:

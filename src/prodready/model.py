@@ -85,6 +85,25 @@ class Category(enum.Enum):
         return str(self.value)
 
 
+class Role(enum.Enum):
+    """What a file is for, which decides the rules that judge it (``prodready.engine.roles``
+    detects it; ``[tool.prodready.roles]`` overrides it). Only ``service`` code runs in
+    production; a rule declares the roles it applies to."""
+
+    SERVICE = "service"
+    TEST = "test"  # test suites, test settings and helpers
+    FIXTURE = "fixture"  # sample inputs: test data, deliberately bad samples for another tool
+    EXAMPLE = "example"  # documentation, tutorials, examples, demos, sandboxes
+    SCRIPT = "script"  # command-line tools, one-off and maintenance scripts, container probes
+    MANAGEMENT_COMMAND = "management-command"  # Django management commands
+    MIGRATION = "migration"  # schema and data migrations
+    DEV_INFRA = "dev-infra"  # Dockerfiles, compose files, settings used only by tests, CI, builds
+    VENDORED = "vendored"  # third-party code copied into the tree
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
 class FileKind(enum.Enum):
     """What a discovered file is, which decides the parser and the rules it gets."""
 
@@ -139,6 +158,9 @@ class Finding:
     fix: str | None = None
     docs: str = DOCS_URL
     snippet: str = ""
+    # What the file is for (``Role`` value): the engine drops findings of rules that do not
+    # apply to it, so a report says which role each finding it keeps was judged in.
+    role: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,6 +180,7 @@ class Finding:
             "fix": self.fix,
             "docs": self.docs,
             "snippet": self.snippet,
+            "role": self.role,
         }
 
     @classmethod
@@ -179,10 +202,32 @@ class Finding:
             fix=data.get("fix"),
             docs=data.get("docs", DOCS_URL),
             snippet=data.get("snippet", ""),
+            role=_role_value(data.get("role")),
         )
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.rule)
+
+
+ALL_ROLES = frozenset(Role)
+SERVICE_ONLY = frozenset({Role.SERVICE})
+# What each category judges by default. Production-safety rules judge the service only: a test,
+# a migration or a CI image never serves traffic. Security rules judge the code that handles
+# real data or credentials outside the service too -- scripts and management commands run
+# against production databases with operator privileges (an injection there is as real).
+# Dependency rules judge manifests and every import: a test's import needs a declared package.
+DEFAULT_ROLES: dict[Category, frozenset[Role]] = {
+    Category.SECURITY: frozenset({Role.SERVICE, Role.SCRIPT, Role.MANAGEMENT_COMMAND}),
+    Category.DEPENDENCIES: ALL_ROLES,
+}
+
+
+def _role_value(value: object) -> str | None:
+    """A stored role, or None (then it is judged again) for anything that is not one."""
+    return value if isinstance(value, str) and value in _ROLE_VALUES else None
+
+
+_ROLE_VALUES = frozenset(role.value for role in Role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +292,9 @@ class Rule:
     calls: tuple[str, ...] = ()
     attributes: tuple[str, ...] = ()
     pack: str = "builtin"
+    # The roles of the files the rule judges (None: its category's default, see
+    # ``prodready.engine.roles.DEFAULT_ROLES``); findings in files of other roles are dropped.
+    roles: frozenset[Role] | None = None
     # Project rules only: called like a Python check for ``nodes`` during the walk, returns the
     # ``(name, line)`` evidence to record for the rule (see ``project_rule``).
     collect: ProjectCollector[Any] | None = None
@@ -262,6 +310,15 @@ class Rule:
     @property
     def docs_url(self) -> str:
         return f"{DOCS_URL}#{self.code.lower()}-{self.name}"
+
+    @property
+    def applies_to(self) -> frozenset[Role]:
+        """The roles of the files this rule judges: its own declaration, else its category's."""
+        if self.roles is not None:
+            return self.roles
+        if self.kind is None:  # engine events (suppression comments) exist in every file
+            return ALL_ROLES
+        return DEFAULT_ROLES.get(self.category, SERVICE_ONLY)
 
     @property
     def meta(self) -> RuleMeta:
@@ -292,6 +349,7 @@ class Rule:
             "docs": self.docs,
             "docs_url": self.docs_url,
             "pack": self.pack,
+            "roles": sorted(role.value for role in self.applies_to),
         }
 
 
@@ -393,6 +451,7 @@ class Config:
     min_confidence: Confidence = Confidence.LOW
     exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
+    roles: tuple[tuple[str, Role], ...] = ()  # glob -> role, over what detection says
     profile: Profile = field(default_factory=Profile)
     deps: DepsSettings = field(default_factory=DepsSettings)
     source: str | None = None  # the file the configuration came from
@@ -407,6 +466,7 @@ class Config:
             "min-confidence": self.min_confidence.value,
             "exclude": list(self.exclude),
             "respect-gitignore": self.respect_gitignore,
+            "roles": {glob: role.value for glob, role in self.roles},
             "profile": self.profile.to_dict(),
             "deps": self.deps.to_dict(),
         }
@@ -420,6 +480,7 @@ class ScanStats:
     duration_s: float = 0.0
     suppressed_by_baseline: int = 0
     outside_diff: int = 0
+    outside_roles: int = 0  # findings of rules that do not apply to their file's role
 
 
 @dataclass(slots=True)

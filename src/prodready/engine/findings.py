@@ -82,9 +82,12 @@ def span_text(lines: list[str], location: Location) -> str:
     return "\n".join(parts)
 
 
-def build_findings(raw: list[RawFinding], lines: list[str], relpath: str) -> list[Finding]:
+def build_findings(
+    raw: list[RawFinding], lines: list[str], relpath: str, role: str | None = None
+) -> list[Finding]:
     """The findings of one file, in the order given (the order numbers repetitions: callers
-    that want it stable sort first). ``relpath``: the path reports name the file by."""
+    that want it stable sort first). ``relpath``: the path reports name the file by; ``role``:
+    the file's role as its analysis found it (None: judged later, from its path)."""
     seen: dict[tuple[str, str], int] = {}
     findings: list[Finding] = []
     secrets = [item.secret for item in raw if item.secret]
@@ -113,6 +116,7 @@ def build_findings(raw: list[RawFinding], lines: list[str], relpath: str) -> lis
                 fix=redact(item.fix or rule.fix or "", secrets) or None,
                 docs=rule.docs_url,
                 snippet=redact(line_text.strip(), secrets)[:SNIPPET_CHARS],
+                role=role,
             )
         )
     return findings

@@ -21,10 +21,12 @@ from prodready.engine.location import RawFinding
 from prodready.engine.newer_syntax import NewerSyntaxError, parse_source
 from prodready.engine.python import PythonAnalyzer, RuleCrash
 from prodready.engine.records import FileResult, SourceFile, content_digest
+from prodready.engine.roles import detect
 from prodready.engine.suppress import Suppression
-from prodready.model import FileKind, Finding, Profile, Rule, ScanError
+from prodready.model import FileKind, Finding, Profile, Role, Rule, ScanError
 
 RECURSION_LIMIT = 20_000
+_HEAD_CHARS = 600  # where a generated file's header (a Django migration's) is found
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
@@ -164,28 +166,31 @@ class FileAnalyzer:
             return result
         try:
             if kind is FileKind.PYTHON:
-                raw, lines = self._python(text, relpath, result, judged)
+                raw, lines, imports = self._python(text, relpath, result, judged)
+                file_role = detect(judged, kind, imports, text[:_HEAD_CHARS])
             else:
                 raw, lines = self._document(text, relpath, kind, result, judged)
+                file_role = detect(judged, kind)
         except RecursionError:
             result.errors.append(ScanError(relpath, "too deeply nested to analyse"))
             return result
-        result.findings = self._finish(raw, lines, relpath, kind, result.errors)
+        result.findings = self._finish(raw, lines, relpath, kind, result.errors, file_role)
         return result
 
     def _python(
         self, text: str, relpath: str, result: FileResult, judged: str
-    ) -> tuple[list[RawFinding], list[str]]:
+    ) -> tuple[list[RawFinding], list[str], list[str]]:
+        """The findings, the lines and the imported modules (which tell a test module)."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes, etc.
                 tree = parse_source(text, relpath)  # newer syntax: only after a SyntaxError
         except NewerSyntaxError as exc:
             result.errors.append(ScanError(relpath, str(exc), exc.line))
-            return [], []
+            return [], [], []
         except SyntaxError as exc:
             result.errors.append(ScanError(relpath, f"syntax error: {exc.msg}", exc.lineno))
-            return [], []
+            return [], [], []
         except (ValueError, MemoryError, RecursionError) as exc:
             message = (
                 "too deeply nested for the parser"
@@ -193,12 +198,12 @@ class FileAnalyzer:
                 else (f"cannot parse: {exc}")
             )
             result.errors.append(ScanError(relpath, message))
-            return [], []
+            return [], [], []
         ctx = self.python.analyze(text, tree, judged, self.profile)
         result.facts = ctx.facts.record()
         for crash in ctx.crashes:
             result.errors.append(_crash_error(relpath, crash))
-        return ctx.findings, ctx.lines
+        return ctx.findings, ctx.lines, [module for module, _ in ctx.facts.imports]
 
     def _document(
         self, text: str, relpath: str, kind: FileKind, result: FileResult, judged: str
@@ -231,6 +236,7 @@ class FileAnalyzer:
         relpath: str,
         kind: FileKind,
         errors: list[ScanError],
+        role: Role | None = None,
     ) -> list[Finding]:
         text = SourceText(lines, kind is FileKind.PYTHON)
         kept = [
@@ -255,7 +261,7 @@ class FileAnalyzer:
             kept.extend(ctx.findings)
         # Sorted first: the order numbers repetitions of the same text, so it must be stable.
         kept.sort(key=lambda r: (r.location.line, r.location.column, r.rule.code))
-        return build_findings(kept, lines, relpath)
+        return build_findings(kept, lines, relpath, role.value if role is not None else None)
 
     def _judge(self, suppression: Suppression) -> None:
         """Record the codes of a suppression that name no rule, and the selected rules it

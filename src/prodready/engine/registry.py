@@ -30,6 +30,7 @@ from prodready.model import (
     Config,
     ConfigError,
     FileKind,
+    Role,
     Rule,
     Severity,
 )
@@ -68,6 +69,16 @@ def _declaring(**metadata: Any) -> Callable[[AnyCheck], Rule]:
     return decorate
 
 
+def _roles(code: str, roles: Iterable[Role] | None) -> frozenset[Role] | None:
+    """The roles a rule declares (None: its category's default, ``Rule.applies_to``)."""
+    if roles is None:
+        return None
+    declared = frozenset(roles)
+    if not declared or not all(isinstance(role, Role) for role in declared):
+        raise ValueError(f"rule {code}: roles must be a non-empty set of prodready Role values")
+    return declared
+
+
 def python_rule(
     *,
     code: str,
@@ -81,6 +92,7 @@ def python_rule(
     confidence: Confidence = Confidence.HIGH,
     cwe: int | None = None,
     fix: str | None = None,
+    roles: Iterable[Role] | None = None,
 ) -> PythonRuleDecorator:
     """Declare a Python rule; the decorated function's docstring is its documentation.
 
@@ -99,6 +111,7 @@ def python_rule(
         confidence=confidence,
         cwe=cwe,
         fix=fix,
+        roles=_roles(code, roles),
         nodes=tuple(nodes),
         calls=tuple(calls),
         attributes=tuple(attributes),
@@ -116,6 +129,7 @@ def file_rule(
     confidence: Confidence = Confidence.HIGH,
     cwe: int | None = None,
     fix: str | None = None,
+    roles: Iterable[Role] | None = None,
 ) -> DocumentRuleDecorator:
     """Declare a rule over a whole non-Python document (Dockerfile, manifest, requirements...).
 
@@ -133,6 +147,7 @@ def file_rule(
         confidence=confidence,
         cwe=cwe,
         fix=fix,
+        roles=_roles(code, roles),
     )
 
 
@@ -149,6 +164,7 @@ def project_rule(
     confidence: Confidence = Confidence.MEDIUM,
     cwe: int | None = None,
     fix: str | None = None,
+    roles: Iterable[Role] | None = None,
 ) -> ProjectRuleDecorator:
     """Declare a rule over the whole scanned project, run once after every file was analysed.
 
@@ -174,6 +190,7 @@ def project_rule(
         confidence=confidence,
         cwe=cwe,
         fix=fix,
+        roles=_roles(code, roles),
         calls=tuple(calls),
         nodes=tuple(nodes),
         collect=collect,

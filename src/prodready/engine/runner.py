@@ -35,6 +35,7 @@ from prodready.engine.project_results import ProjectInputs
 from prodready.engine.project_run import project_outcome
 from prodready.engine.records import FileResult, ModuleRecords, SourceFile, content_digest
 from prodready.engine.registry import Registry
+from prodready.engine.roles import RoleMap, apply_roles, referenced_roles
 from prodready.model import (
     Category,
     Config,
@@ -100,6 +101,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
     sources = discovery.files(options.targets)
     prefix = role_prefix(root, options.targets)  # tests, scripts... are judged from there
     sources = with_roles(sources, prefix)
+    role_documents = _role_documents(sources)  # every file, also those outside a --diff
 
     changed: dict[Path, frozenset[int]] | None = None
     if options.diff is not None:
@@ -207,6 +209,8 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
     errors.extend(project_errors)
 
     findings = postprocess(findings, config, registry)
+    role_map = RoleMap(config.roles, referenced_roles(role_documents), prefix)
+    findings, stats.outside_roles = apply_roles(findings, registry.rules, role_map)
     if baseline is not None:
         before = len(findings)
         findings = [f for f in findings if f.fingerprint not in baseline]
@@ -410,6 +414,22 @@ def _path_ignored(finding: Finding, rule: Rule, config: Config, registry: Regist
         ):
             return True
     return False
+
+
+def _role_documents(sources: list[SourceFile]) -> list[tuple[str, str, str]]:
+    """(project path, report path, text) of every scanned file, with the text of the
+    Dockerfiles only: what they run tells the role of other files (engine.roles)."""
+    documents: list[tuple[str, str, str]] = []
+    for source in sources:
+        text = ""
+        if source.kind is FileKind.DOCKERFILE:
+            try:
+                with open(source.path, encoding="utf-8", errors="replace") as handle:
+                    text = handle.read(1_048_576)
+            except OSError:
+                pass
+        documents.append((source.role or source.relpath, source.relpath, text))
+    return documents
 
 
 def _in_diff(finding: Finding, root: Path, changed: dict[Path, frozenset[int]]) -> bool:

@@ -83,6 +83,7 @@ from prodready.engine.facts import (
     is_main_guard,
     resolve_relative,
 )
+from prodready.engine.roles import path_role
 from prodready.engine.secrets import (
     CREDENTIAL_FORMAT_NAMES,
     CREDENTIAL_FORMATS,
@@ -176,6 +177,7 @@ __all__ = [
     "module_value",
     "name_words",
     "orm_query",
+    "path_role",
     "placeholder_value",
     "receive_call",
     "resolve_relative",

@@ -30,8 +30,14 @@ from prodready.plugin import (
     ProjectContext,
     ProjectFacts,
     PythonContext,
+    Role,
 )
-from prodready.plugin.analysis import FRAMEWORK_PACKAGES, constant_str, resolve_relative
+from prodready.plugin.analysis import (
+    FRAMEWORK_PACKAGES,
+    constant_str,
+    path_role,
+    resolve_relative,
+)
 
 Found = list[Mark]
 
@@ -60,12 +66,12 @@ _APP_FACTORIES: dict[str, str] = {
     "django.core.asgi.get_asgi_application": "Django",
 }
 _APP_CALLS = tuple(_APP_FACTORIES)
-# Directories whose code is not the deployed service (tests and docs are facts of their own).
+# The roles (engine.roles) of code that is not the deployed service; a role is judged from the
+# path (tests and docs are facts of their own, left out of the evidence already).
 _NOT_RUNTIME_DIRS = frozenset(
-    {"examples", "example", "samples", "sample", "demo", "demos", "benchmarks", "benchmark"}
-    | {"bench", "playground", "sandbox", "migrations", "alembic", "templates", "fixtures"}
+    {Role.TEST, Role.FIXTURE, Role.EXAMPLE, Role.MIGRATION, Role.DEV_INFRA, Role.VENDORED}
 )
-_NOT_SERVICE_DIRS = _NOT_RUNTIME_DIRS | {"scripts", "script", "tools", "bin"}
+_NOT_SERVICE_DIRS = _NOT_RUNTIME_DIRS | {Role.SCRIPT, Role.MANAGEMENT_COMMAND}
 # Serverless adapters: the platform routes requests, probes and request ids.
 _SERVERLESS_MODULES = (
     "mangum",
@@ -80,9 +86,10 @@ _SERVERLESS_MODULES = (
 )
 
 
-def _in_dirs(path: str, excluded: frozenset[str]) -> bool:
+def _in_dirs(path: str, excluded: frozenset[Role]) -> bool:
+    """The path has one of the ``excluded`` roles, or is in a framework's own package."""
     parts = path.lower().split("/")[:-1]
-    return any(part in excluded or part in FRAMEWORK_PACKAGES for part in parts)
+    return path_role(path) in excluded or any(part in FRAMEWORK_PACKAGES for part in parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,11 @@ import ast
 
 from prodready.engine.analysis.literals import dotted
 from prodready.engine.python import ModuleMemo, PythonContext
+from prodready.engine.roles import path_role
+from prodready.model import Role
 
-_SCRIPT_FILES = frozenset({"manage.py", "setup.py", "noxfile.py", "fabfile.py", "conftest.py"})
-
-
-_SCRIPT_DIRS = frozenset({"scripts", "script", "bin", "migrations", "alembic"})
+# The roles (engine.roles) whose code runs from a command line, once or on demand.
+_SCRIPT_ROLES = frozenset({Role.SCRIPT, Role.MANAGEMENT_COMMAND, Role.MIGRATION})
 
 
 CLI_LIBRARIES = frozenset({"argparse", "click", "typer", "fire", "docopt", "optparse"})
@@ -27,10 +27,7 @@ def is_script(ctx: PythonContext) -> bool:
 
     Reads the imports seen so far: call it from ``ModuleEnd`` for a complete answer.
     """
-    parts = ctx.path.split("/")
-    if parts[-1] in _SCRIPT_FILES or any(part in _SCRIPT_DIRS for part in parts[:-1]):
-        return True
-    if "management" in parts[:-1] and "commands" in parts[:-1]:
+    if path_role(ctx.path) in _SCRIPT_ROLES or ctx.path.rsplit("/", 1)[-1] == "conftest.py":
         return True
     facts = ctx.facts
     if facts.routes:
@@ -78,13 +75,15 @@ def is_framework_source(ctx: PythonContext) -> bool:
 
 def in_service_code(ctx: PythonContext) -> bool:
     """Code that runs inside a long-lived service: a module using a web/worker framework or
-    declaring routes, that is neither a test, a script (see :func:`is_script`) nor part of a
-    framework's own source."""
+    declaring routes, whose path gives it no other role (engine.roles: not a test, example,
+    migration...), that is not a script (see :func:`is_script`) nor part of a framework's own
+    source."""
     facts = ctx.facts
     return (
         facts.is_service
         and not facts.is_test
         and not facts.is_example
+        and path_role(ctx.path) is None
         and not is_script(ctx)
         and not is_framework_source(ctx)
     )

@@ -11,6 +11,7 @@ from prodready.plugin import (
     FileContext,
     FileKind,
     Instruction,
+    Role,
     Severity,
     file_rule,
 )
@@ -160,6 +161,8 @@ def _remote_add_problem(source: str, checksum: bool) -> tuple[str, Severity | No
     severity=Severity.MEDIUM,
     cwe=494,
     summary="ADD of a URL or git ref without checksum, or a download piped into a shell",
+    # A CI or test image runs with the pipeline's secrets: a tampered installer steals them.
+    roles=(Role.SERVICE, Role.SCRIPT, Role.MANAGEMENT_COMMAND, Role.DEV_INFRA),
     fix="ADD --checksum=sha256:<digest> <url>, pin git sources to a commit, and download "
     "installers to a file, verify them (sha256sum -c), then run them.",
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prodready.plugin import KubernetesObject, Manifests
+from prodready.plugin import FileKind, KubernetesObject, Manifests, Role
+from prodready.plugin.analysis import path_role
 
 Container = dict[str, Any]
 KeyPath = tuple[Any, ...]
@@ -14,8 +15,9 @@ _SERVING_KINDS = frozenset({"Deployment", "StatefulSet"})
 _DEV_DIRECTORIES = frozenset(
     {"dev", "development", "local", "test", "tests", "e2e", "kind", "minikube", "sandbox"}
 )
-# Manifests that test suites apply to throwaway clusters: operational rules do not apply.
-_TEST_DIRECTORIES = frozenset({"test", "tests", "e2e", "testdata", "fixtures"})
+# Manifests that test suites apply to throwaway clusters (engine.roles): operational rules do
+# not apply.
+_TEST_ROLES = frozenset({Role.TEST, Role.FIXTURE})
 
 
 def _dict(value: Any) -> dict[Any, Any]:
@@ -49,7 +51,7 @@ def _dev_path(path: str) -> bool:
 
 
 def _test_path(path: str) -> bool:
-    return any(part in _TEST_DIRECTORIES for part in path.lower().split("/")[:-1])
+    return path_role(path, FileKind.KUBERNETES) in _TEST_ROLES
 
 
 def _pod_labels(obj: KubernetesObject) -> dict[Any, Any]:

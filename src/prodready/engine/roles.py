@@ -1,0 +1,288 @@
+"""What each scanned file is for -- its :class:`~prodready.model.Role` -- the one place the engine,
+the rules and the reports ask.
+
+A file's role comes, in this order, from the configuration (``[tool.prodready.roles]``: glob ->
+role), from what other files say of it (a Dockerfile's ``HEALTHCHECK`` runs a probe script), from
+its path (test directories and names, migrations, management commands, scripts, examples,
+hidden and vendored directories, Dockerfiles named for a test runner), and for Python from its
+content (a module importing ``pytest``, ``unittest`` or ``django.test`` is a test; a Django
+migration says so in its header). Everything else is ``service``.
+
+Paths are judged relative to the scanned project (``pipeline.role_prefix``): a project scanned
+from its parent directory keeps the roles it has when scanned from inside.
+
+A rule applies to the roles it declares (:attr:`prodready.model.Rule.applies_to`, by default its
+category's); :func:`apply_roles` drops the findings of rules outside their roles and records on
+every finding it keeps the role it was judged in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
+
+from prodready.engine.discovery import classify, matches_glob
+from prodready.model import FileKind, Finding, Role, Rule
+
+# -- by path ----------------------------------------------------------------------------------
+
+TEST_DIRECTORIES = frozenset(
+    {"tests", "test", "testing", "testutils", "test_utils", "e2e", "__tests__"}
+)
+FIXTURE_DIRECTORIES = frozenset({"fixtures", "testdata", "test_data"})
+DOC_DIRECTORIES = frozenset({"doc", "docs", "docs_src", "documentation"})
+TUTORIAL_WORDS = ("tutorial", "snippet", "cookbook")
+# Code kept beside a project to show or try it, not deployed: examples, demos, sandboxes.
+EXAMPLE_DIRECTORIES = frozenset(
+    {"examples", "example", "samples", "sample", "demo", "demos", "sandbox", "playground"}
+    | {"templates"}  # Python under templates/ is a project template (startproject, cookiecutter)
+)
+MIGRATION_DIRECTORIES = frozenset({"migrations", "alembic"})
+SCRIPT_DIRECTORIES = frozenset(
+    {"scripts", "script", "bin", "tools", "benchmarks", "benchmark", "bench"}
+)
+SCRIPT_FILES = frozenset({"manage.py", "setup.py", "noxfile.py", "fabfile.py"})
+VENDORED_DIRECTORIES = frozenset({"vendor", "vendored", "_vendor", "third_party"})
+# Hidden directories of CI systems and editors: what they hold builds, tests or develops the
+# project. Any other hidden directory holds another tool's data (a linter's rule samples...).
+DEV_INFRA_DIRECTORIES = frozenset(
+    {".github", ".gitlab", ".circleci", ".buildkite", ".devcontainer", ".azure-pipelines"}
+)
+# Words in a Dockerfile's or compose file's name (``Dockerfile.playwright``, ``test.Dockerfile``,
+# ``docker-compose.ci.yml``) that say the image or stack exists for tests, CI or development.
+DEV_INFRA_WORDS = frozenset(
+    {"test", "tests", "testing", "e2e", "playwright", "cypress", "selenium", "ci", "dev"}
+    | {"devcontainer", "local", "debug"}
+)
+_TEST_SETTINGS_WORDS = frozenset({"test", "tests", "testing"})
+_BUILD_SETTINGS_WORDS = frozenset({"build", "ci"})
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def path_role(path: str, kind: FileKind | None = FileKind.PYTHON) -> Role | None:
+    """The role a path alone gives (``path`` relative to the project, POSIX); None: the path
+    says nothing, the file is service code unless its content says otherwise."""
+    parts = path.lower().split("/")
+    directories, name = parts[:-1], parts[-1]
+    for directory in directories:
+        if directory.startswith(".") and directory not in {".", ".."}:
+            # Not an importable package name: nothing in it is part of the service.
+            return Role.DEV_INFRA if directory in DEV_INFRA_DIRECTORIES else Role.FIXTURE
+    if any(directory in VENDORED_DIRECTORIES for directory in directories):
+        return Role.VENDORED
+    if _test_path(directories, name):
+        return Role.TEST
+    if any(directory in FIXTURE_DIRECTORIES for directory in directories):
+        return Role.FIXTURE
+    if any(directory in MIGRATION_DIRECTORIES for directory in directories):
+        return Role.MIGRATION
+    if "management" in directories and "commands" in directories:
+        return Role.MANAGEMENT_COMMAND
+    if is_documentation_path(path) or any(d in EXAMPLE_DIRECTORIES for d in directories):
+        return Role.EXAMPLE
+    if name in SCRIPT_FILES or any(d in SCRIPT_DIRECTORIES for d in directories):
+        return Role.SCRIPT
+    if name.endswith(".py") and _settings_role(directories, name) is Role.DEV_INFRA:
+        return Role.DEV_INFRA
+    if kind in (FileKind.DOCKERFILE, FileKind.COMPOSE) and _dev_infra_name(name):
+        return Role.DEV_INFRA
+    return None
+
+
+def is_test_name(name: str) -> bool:
+    """A test module or test helper by its file name alone (``test_x.py``, ``x_test.py``,
+    ``tests.py``, ``test.py``, ``conftest.py``, test settings ``x_testing.py``)."""
+    if not name.endswith(".py"):
+        return False
+    stem = name[:-3]
+    return (
+        stem.startswith("test_")
+        or stem.endswith(("_test", "_tests", "_testing"))
+        or stem in {"test", "tests", "conftest", "testsettings"}
+    )
+
+
+def _is_test_directory(directory: str) -> bool:
+    return directory in TEST_DIRECTORIES or directory.endswith("_tests")
+
+
+def is_test_path(path: str) -> bool:
+    """A test module by its path: in a test directory, named as one, or test settings."""
+    parts = path.lower().split("/")
+    return _test_path(parts[:-1], parts[-1])
+
+
+def _test_path(directories: list[str], name: str) -> bool:
+    if is_test_name(name) or any(_is_test_directory(d) for d in directories):
+        return True
+    return name.endswith(".py") and _settings_role(directories, name) is Role.TEST
+
+
+def is_documentation_path(path: str) -> bool:
+    """Code under a documentation or tutorial directory (``docs/``, ``docs_src/``,
+    ``tutorials/``, ``snippets/``) illustrates an API; it is not a deployed service."""
+    for part in path.lower().split("/")[:-1]:
+        if part in DOC_DIRECTORIES or any(word in part for word in TUTORIAL_WORDS):
+            return True
+    return False
+
+
+def _settings_role(directories: list[str], name: str) -> Role | None:
+    """A settings module for tests (``test_settings.py``, ``settings/test.py``,
+    ``settings_testing.py``) or for a build (``_build_settings.py``, ``settings/ci.py``):
+    it configures no running service."""
+    words = set(_WORD.findall(name[:-3]))
+    if "settings" not in words and not (directories and directories[-1] == "settings"):
+        return None
+    if words & _TEST_SETTINGS_WORDS:
+        return Role.TEST
+    if words & _BUILD_SETTINGS_WORDS:
+        return Role.DEV_INFRA
+    return None
+
+
+def _dev_infra_name(name: str) -> bool:
+    words = set(_WORD.findall(name))
+    words -= {"dockerfile", "containerfile", "docker", "compose", "yml", "yaml"}
+    return bool(words & DEV_INFRA_WORDS)
+
+
+# -- by content (Python) ----------------------------------------------------------------------
+
+# Importing one of these makes a module part of a test suite (test cases, fixtures, helpers).
+TEST_MODULES = ("pytest", "unittest", "django.test", "rest_framework.test")
+_MIGRATION_HEADER = re.compile(r"^#\s*Generated by Django [0-9.]+ on ", re.MULTILINE)
+
+
+def content_role(imports: Iterable[str], head: str = "") -> Role | None:
+    """The role a Python module's imports and first lines give: None says nothing."""
+    if _MIGRATION_HEADER.search(head):
+        return Role.MIGRATION
+    for module in imports:
+        if any(module == test or module.startswith(test + ".") for test in TEST_MODULES):
+            return Role.TEST
+    return None
+
+
+def detect(path: str, kind: FileKind, imports: Iterable[str] = (), head: str = "") -> Role:
+    """A file's role from its path and, for Python, its imports and first lines."""
+    found = path_role(path, kind)
+    if found is None and kind is FileKind.PYTHON:
+        found = content_role(imports, head)
+    return found or Role.SERVICE
+
+
+# -- what other files say ---------------------------------------------------------------------
+
+_HEALTHCHECK = re.compile(r"^\s*HEALTHCHECK\b(?P<rest>.*)$", re.IGNORECASE | re.MULTILINE)
+_COPY = re.compile(r"^\s*(?:COPY|ADD)\s+(?P<rest>.+)$", re.IGNORECASE | re.MULTILINE)
+_SCRIPT_SUFFIXES = (".py",)
+
+
+def healthcheck_scripts(dockerfile: str, text: str, known: Iterable[str]) -> set[str]:
+    """The project files a Dockerfile's ``HEALTHCHECK`` runs (``dockerfile``: its path in the
+    project; ``known``: the project's files): container probes, run by the container runtime
+    with its own timeout, not code of the service. A probe named in the command is found by
+    the ``COPY`` that put it in the image (``COPY docker/probe.py /app/``), else by its path."""
+    known = set(known)
+    commands = [match["rest"] for match in _HEALTHCHECK.finditer(_joined_lines(text))]
+    wanted = {
+        PurePosixPath(token).name
+        for command in commands
+        for token in _tokens(command)
+        if token.endswith(_SCRIPT_SUFFIXES)
+    }
+    if not wanted:
+        return set()
+    base = PurePosixPath(dockerfile).parent
+    found: set[str] = set()
+    for match in _COPY.finditer(_joined_lines(text)):
+        sources = [t for t in _tokens(match["rest"]) if not t.startswith("--")][:-1]
+        for source in sources:
+            if PurePosixPath(source).name not in wanted:
+                continue
+            for candidate in (source, str(base / source)):
+                normal = os.path.normpath(candidate).lstrip("./") if candidate else ""
+                if normal in known:
+                    found.add(normal)
+    if not found:  # no COPY names it: a probe kept beside the Dockerfile
+        found = {str(base / name).lstrip("./") for name in wanted} & known
+    return found
+
+
+def _joined_lines(text: str) -> str:
+    return re.sub(r"\\\r?\n", " ", text)
+
+
+def _tokens(command: str) -> list[str]:
+    command = command.strip()
+    if command.startswith("["):  # exec form: ["python", "probe.py"]
+        return re.findall(r'"([^"]*)"', command)
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return command.split()
+
+
+# -- the roles of one scan --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoleMap:
+    """The roles of a scan's files: configured globs first, then what other files say, then
+    detection (the role the file's analysis recorded on its findings, else its path).
+
+    ``prefix``: where the project starts among report paths (``pipeline.role_prefix``)."""
+
+    configured: tuple[tuple[str, Role], ...] = ()
+    referenced: Mapping[str, Role] | None = None
+    prefix: str = ""
+
+    def role_of(self, path: str, detected: str | None = None) -> Role:
+        """``path``: a report path; ``detected``: the role the file's analysis recorded."""
+        for pattern, role in reversed(self.configured):  # the last matching glob wins
+            if matches_glob(path, pattern):
+                return role
+        judged = path[len(self.prefix) :] if path.startswith(self.prefix) else path
+        if self.referenced and judged in self.referenced:
+            return self.referenced[judged]
+        if detected is not None:
+            return Role(detected)
+        return path_role(judged, classify(judged.rsplit("/", 1)[-1])) or Role.SERVICE
+
+
+def referenced_roles(documents: Sequence[tuple[str, str, str]]) -> dict[str, Role]:
+    """Roles other files give (``documents``: (project path, report path, text) of each
+    Dockerfile, and every scanned path as the known files)."""
+    known = {project_path for project_path, _, _ in documents}
+    roles: dict[str, Role] = {}
+    for project_path, _, text in documents:
+        if PurePosixPath(project_path).name.lower().startswith(("dockerfile", "containerfile")):
+            for script in healthcheck_scripts(project_path, text, known):
+                roles[script] = Role.SCRIPT
+    return roles
+
+
+def apply_roles(
+    findings: Iterable[Finding], rules: Mapping[str, Rule], roles: RoleMap
+) -> tuple[list[Finding], int]:
+    """The findings whose rule applies to their file's role, each with ``role`` set, and how
+    many were dropped."""
+    kept: list[Finding] = []
+    dropped = 0
+    judged: dict[tuple[str, str | None], Role] = {}
+    for finding in findings:
+        key = (finding.path, finding.role)
+        role = judged.get(key)
+        if role is None:
+            role = judged[key] = roles.role_of(finding.path, detected=finding.role)
+        rule = rules.get(finding.rule)
+        if rule is not None and role not in rule.applies_to:
+            dropped += 1
+            continue
+        kept.append(finding if finding.role == role.value else replace(finding, role=role.value))
+    return kept, dropped
