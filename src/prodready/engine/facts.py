@@ -12,7 +12,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from prodready.engine import roles
 from prodready.engine.module_record import Import, Mark, ModuleRecord, NamedLine, RouteRecord
+from prodready.engine.roles import is_documentation_path
 from prodready.engine.semantic.summary import ClassSummary, FunctionSummary, SignalReceiver
 
 BUILTIN_NAMES = frozenset(dir(builtins))
@@ -215,13 +217,8 @@ SYNTAX_VERSIONS: dict[str, tuple[int, int]] = {
 
 
 def is_example_path(relpath: str) -> bool:
-    """Code under a documentation or tutorial directory (``docs/``, ``docs_src/``,
-    ``tutorials/``, ``snippets/``) illustrates an API; it is not a deployed service.
-    ``examples/`` is not included: complete example services live there."""
-    for part in relpath.lower().split("/")[:-1]:
-        if part in DOC_DIRECTORIES or any(word in part for word in TUTORIAL_WORDS):
-            return True
-    return False
+    """Code under a documentation or tutorial directory (see ``engine.roles``)."""
+    return is_documentation_path(relpath)
 
 
 def module_name_for(relpath: str) -> str:
@@ -235,11 +232,8 @@ def module_name_for(relpath: str) -> str:
 
 
 def is_test_path(relpath: str) -> bool:
-    parts = relpath.split("/")
-    name = parts[-1]
-    if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
-        return True
-    return any(part in {"tests", "test", "testing"} for part in parts[:-1])
+    """A test module by its path (see ``engine.roles``)."""
+    return roles.is_test_path(relpath)
 
 
 def resolve_relative(module: str | None, level: int, current: str, is_package: bool) -> str:
