@@ -221,7 +221,7 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
         if known is not None and known.index is not None and known.index.exists is False:
             continue  # a name the index does not know: the existence rule reports it (critical)
         if not declared:
-            unsure = _unsure_sources(view, use, brought.unread)
+            unsure = brought.unread
             if unsure:
                 # Whether production has it depends on what those distributions require or
                 # provide, which cannot be read here: said once per distribution, not as a
@@ -237,22 +237,6 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
         _report_undeclared(ctx, view, use, scope, declared, lazy="lazy" in kinds)
 
 
-def _unsure_sources(
-    view: ProjectView, use: ImportUse, unread: list[Declaration]
-) -> list[Declaration]:
-    """The declared distributions that may bring ``use`` without saying so here: for a known
-    distribution, those whose requirements are unknown; for a module no known distribution
-    provides, those whose modules are unknown (no import of the project resolves to them)."""
-    if use.origin != "unknown":
-        return unread
-    claimed = {other.distribution for other in view.inventory.imports if other.origin == "declared"}
-    return [
-        declaration
-        for declaration in unread
-        if declaration.name not in claimed and modules_unknown(view, declaration.name)
-    ]
-
-
 def _report_unsure(
     ctx: ProjectContext, view: ProjectView, use: ImportUse, scope: str, unsure: list[Declaration]
 ) -> None:
@@ -264,9 +248,15 @@ def _report_unsure(
     if len(pinned) > 3:
         shown += f" and {len(pinned) - 3} more"
     if use.origin == "unknown":
+        claimed = {
+            other.distribution for other in view.inventory.imports if other.origin == "declared"
+        }
+        provides = any(d.name not in claimed and modules_unknown(view, d.name) for d in pinned)
         what = (
-            f"no installed or known distribution provides `{use.module}`; it may be a module "
-            f"of {shown}, declared but not installed here, so their modules could not be read"
+            f"no installed or known distribution provides `{use.module}`; it may come with "
+            f"the requirements of {shown}"
+            + (" (or be one of their modules)" if provides else "")
+            + ", which are not installed here, so they could not be read"
         )
     else:
         what = (
