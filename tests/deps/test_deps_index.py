@@ -36,7 +36,7 @@ from prodready.deps.index import (
 )
 from prodready.deps.model import IndexInfo
 from prodready.deps.popular import is_popular, osa_distance, popular_names, typosquat_of
-from prodready.model import Config, DepsSettings
+from prodready.model import Confidence, Config, DepsSettings
 
 SLOW_S = 1.5  # how long the slow endpoint sleeps: beyond the client timeouts used here
 TIMEOUT_S = 0.4
@@ -731,6 +731,45 @@ def test_rules_on_a_scanned_project(fake_index: FakeIndex, tmp_path: Path, run_s
     assert 'placeholder description "test"' in messages["DEP021"]
     assert "resembles `requests`" in messages["DEP022"]
     assert not result.notes or not any("verify" in note for note in result.notes)
+
+
+def test_typosquat_needs_a_young_or_obscure_name_and_a_required_import(
+    fake_index: FakeIndex, tmp_path: Path, run_scan
+) -> None:
+    # A driver released since 2012 (ten releases) from before project links: a project of its
+    # own, though its name is one letter from pymysql. An optional edition's module imported
+    # inside try/except ImportError is no dependency. A young near miss imported for real is.
+    fake_index.projects["cymysql"] = project_json(
+        "cymysql", {f"0.{i}.0": f"{2012 + i}-03-01T12:00:00Z" for i in range(10)}, urls={}
+    )
+    fake_index.projects["pymysql"] = project_json("pymysql")
+    fake_index.projects["stats"] = project_json("stats", {"0.0.1": _ago(20)}, urls={})
+    fake_index.projects["reqeusts"] = project_json("reqeusts", {"2.32.3": _ago(40)})
+    root = _project(
+        tmp_path / "svc",
+        "requests>=2.31\ncymysql>=0.9\n",
+        "import cymysql\n"
+        "import requests\n"
+        "try:\n"
+        "    import stats\n"
+        "except ImportError:\n"
+        "    stats = None\n"
+        "import reqeusts\n",
+    )
+    config = Config(select=("DEP022",), deps=settings_for(fake_index))
+    result = run_scan(root, config=config, cache_dir=tmp_path / "cache")
+    assert [(f.rule, f.path, f.line) for f in result.findings] == [("DEP022", "app.py", 7)]
+
+
+def test_an_offline_typosquat_of_a_declared_name_is_low_confidence(
+    tmp_path: Path, run_scan
+) -> None:
+    root = _project(tmp_path / "svc", "reqeusts>=2.32\n", "import stats\n")
+    config = Config(select=("DEP022",), deps=DepsSettings(online=False))
+    result = run_scan(root, config=config, cache_dir=tmp_path / "cache")
+    assert [(f.path, f.line, f.confidence) for f in result.findings] == [
+        ("requirements.txt", 1, Confidence.LOW)
+    ]
 
 
 def test_unverified_names_are_a_note_not_a_finding(tmp_path: Path, run_scan) -> None:

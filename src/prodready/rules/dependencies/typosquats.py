@@ -4,9 +4,18 @@
 
 from __future__ import annotations
 
+import ast
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from prodready.deps.existence import ESTABLISHED_DAYS, ESTABLISHED_RELEASES, parse_date, subjects
+from prodready.deps.declared import guard_marks, optional_in_module, shared_guards
+from prodready.deps.existence import (
+    ESTABLISHED_DAYS,
+    ESTABLISHED_RELEASES,
+    Subject,
+    parse_date,
+    subjects,
+)
 from prodready.deps.inventory import inventory
 from prodready.deps.model import IndexInfo
 from prodready.deps.popular import popularity_rank, typosquat_of
@@ -19,8 +28,14 @@ from prodready.plugin import (
     project_rule,
 )
 
+# A project this old with several releases predates project links on the index (CyMySQL,
+# 2012): its age and history alone make it a project of its own.
+LONG_ESTABLISHED_DAYS = 3 * 365
+
 
 @project_rule(
+    nodes=(ast.Import, ast.ImportFrom, ast.If, ast.Try),
+    collect=shared_guards,
     code="DEP022",
     name="possible-typosquat",
     category=Category.DEPENDENCIES,
@@ -39,9 +54,12 @@ def possible_typosquat(project: ProjectFacts, ctx: ProjectContext) -> None:
     two for longer ones: a swapped, missing, extra or wrong letter), only by separators or
     look-alike characters (`djang0`, `scikitlearn`), or by a `python-`/`py` prefix or `-py`
     suffix (`python-requests`, `yaml` for `pyyaml`) is reported with the name it resembles.
-    Works offline; when the index knows the project as established (a year old, five
-    releases, project links) it is taken as a project of its own and not reported. Names the
-    index does not know at all are DEP020's.
+    Works offline for declared names (at low confidence: the index was not asked); when the
+    index knows the project as established (a year old, five releases, project links; or three
+    years old with five releases, from before project links) it is taken as a project of its
+    own and not reported. A name only imported is judged only with the index's answer, and
+    not when the import is optional (inside `try/except ImportError`, under a version or
+    platform check). Names the index does not know at all are DEP020's.
 
     ## Why it breaks production
     Typosquatting is the oldest attack on package registries: publish `reqeusts` or
@@ -67,8 +85,11 @@ def possible_typosquat(project: ProjectFacts, ctx: ProjectContext) -> None:
     """
     inv = inventory(project, ctx)
     today = datetime.now(UTC).date()
-    for subject in subjects(inv, project):
-        if subject.info.exists is False or _established(subject.info, today):
+    marks = guard_marks(project, "DEP022")
+    optional = optional_in_module(project, "DEP022")
+    for found in subjects(inv, project):
+        subject = _required(found, marks, optional)
+        if subject is None or subject.info.exists is False or _established(subject.info, today):
             continue
         target = typosquat_of(subject.name)
         if target is None:
@@ -83,7 +104,9 @@ def possible_typosquat(project: ProjectFacts, ctx: ProjectContext) -> None:
             )
         rank = popularity_rank(target)
         popular = f"one of the {_round_up(rank)} most downloaded" if rank else "popular"
-        confidence = Confidence.LOW if not subject.declarations else None
+        # Not asked (offline): whether the name is young or obscure is unknown.
+        unverified = subject.info.exists is None
+        confidence = Confidence.LOW if unverified else None
         for path, line in subject.places():
             ctx.report(
                 path,
@@ -96,16 +119,35 @@ def possible_typosquat(project: ProjectFacts, ctx: ProjectContext) -> None:
             )
 
 
-def _established(info: IndexInfo, today: date) -> bool:
-    first = parse_date(info.first_release)
-    return (
-        info.exists is True
-        and info.has_metadata
-        and first is not None
-        and (today - first).days >= ESTABLISHED_DAYS
-        and len(info.versions) >= ESTABLISHED_RELEASES
-        and bool(info.project_urls)
+def _required(
+    subject: Subject, marks: dict[tuple[str, int], set[str]], optional: dict[str, set[str]]
+) -> Subject | None:
+    """The subject as far as the project needs it: a declared name always; a name only
+    imported needs the index's word on it (offline, a near miss of a popular name is no
+    verdict: DEP010 already says the import is undeclared) and an import that is not optional
+    (inside ``try/except ImportError``, under a version or platform check: an optional edition's
+    module, another driver the code supports)."""
+    if subject.declarations:
+        return subject
+    if subject.info.exists is not True:
+        return None
+    kept = tuple(
+        use
+        for use in subject.imports
+        if not marks.get((use.path, use.line), set()) & {"guarded", "typing", "conditional"}
+        and use.module not in optional.get(use.path, ())
     )
+    return replace(subject, imports=kept) if kept else None
+
+
+def _established(info: IndexInfo, today: date) -> bool:
+    """A project of its own: a year of releases with links, or many years of releases."""
+    first = parse_date(info.first_release)
+    if info.exists is not True or first is None or len(info.versions) < ESTABLISHED_RELEASES:
+        return False
+    age = (today - first).days
+    linked = info.has_metadata and bool(info.project_urls)
+    return age >= LONG_ESTABLISHED_DAYS or (age >= ESTABLISHED_DAYS and linked)
 
 
 def _round_up(rank: int) -> int:
