@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from dataclasses import dataclass
 
 _NAME = r"[^\W\d]\w*"
 _GENERIC_HEAD = re.compile(rf"^\s*(?:async\s+def|def|class)\s+({_NAME})\s*$")
@@ -66,15 +65,25 @@ def parse_source(text: str, filename: str) -> ast.Module:
             raise error from None
 
 
-@dataclass
 class _Fixup:
-    """A placeholder ``_`` left in the rewritten text, and what the tree gets in its place."""
+    """A placeholder ``_`` left in the rewritten text, and what the tree gets in its place.
+    (A plain class: a dataclass would cost more at import than this module's code.)"""
 
-    kind: str  # "except", "alias" or "generic"
-    line: int
-    column: int  # UTF-8 byte offset, as ``col_offset``
-    payload: ast.AST | list[ast.expr] | None = None
-    name: str = ""
+    __slots__ = ("column", "kind", "line", "name", "payload")
+
+    def __init__(
+        self,
+        kind: str,  # "except", "alias" or "generic"
+        line: int,
+        column: int,  # UTF-8 byte offset, as ``col_offset``
+        payload: ast.AST | list[ast.expr] | None = None,
+        name: str = "",
+    ) -> None:
+        self.kind = kind
+        self.line = line
+        self.column = column
+        self.payload = payload
+        self.name = name
 
 
 class _Source:
