@@ -133,6 +133,15 @@ def test_pep695_type_alias_is_analysed_as_an_assignment() -> None:
     )
 
 
+def test_generic_definitions_are_rewritten_together_but_never_inside_a_string() -> None:
+    # Rewritten ahead of the parser's errors (one parse, not one per definition); a line of
+    # a string that looks like a generic definition keeps its text.
+    source = 'def f():\n    """Usage:\ndef g[T](x): ...\n"""\n\ndef h[T](x): return x\n'
+    tree = parse_source(source, "x.py")
+    assert ast.literal_eval(tree.body[0].body[0].value) == "Usage:\ndef g[T](x): ...\n"  # type: ignore[attr-defined]
+    assert [getattr(node, "type_params", None) is not None for node in tree.body] == [False, True]
+
+
 # --- reported: which construct, where, and the Python that parses it ------------------------
 
 
