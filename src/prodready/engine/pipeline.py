@@ -6,6 +6,7 @@ unparseable or too deeply nested file becomes a :class:`ScanError` and the scan 
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import sys
@@ -166,8 +167,8 @@ class FileAnalyzer:
             return result
         try:
             if kind is FileKind.PYTHON:
-                raw, lines, imports = self._python(text, relpath, result, judged)
-                file_role = detect(judged, kind, imports, text[:_HEAD_CHARS])
+                raw, lines, imports, tree = self._python(text, relpath, result, judged)
+                file_role = detect(judged, kind, imports, text[:_HEAD_CHARS], tree)
             else:
                 raw, lines = self._document(text, relpath, kind, result, judged)
                 file_role = detect(judged, kind)
@@ -179,18 +180,19 @@ class FileAnalyzer:
 
     def _python(
         self, text: str, relpath: str, result: FileResult, judged: str
-    ) -> tuple[list[RawFinding], list[str], list[str]]:
-        """The findings, the lines and the imported modules (which tell a test module)."""
+    ) -> tuple[list[RawFinding], list[str], list[str], ast.Module | None]:
+        """The findings, the lines, the imported modules and the tree (a test module imports a
+        test framework and defines tests)."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes, etc.
                 tree = parse_source(text, relpath)  # newer syntax: only after a SyntaxError
         except NewerSyntaxError as exc:
             result.errors.append(ScanError(relpath, str(exc), exc.line))
-            return [], [], []
+            return [], [], [], None
         except SyntaxError as exc:
             result.errors.append(ScanError(relpath, f"syntax error: {exc.msg}", exc.lineno))
-            return [], [], []
+            return [], [], [], None
         except (ValueError, MemoryError, RecursionError) as exc:
             message = (
                 "too deeply nested for the parser"
@@ -198,12 +200,12 @@ class FileAnalyzer:
                 else (f"cannot parse: {exc}")
             )
             result.errors.append(ScanError(relpath, message))
-            return [], [], []
+            return [], [], [], None
         ctx = self.python.analyze(text, tree, judged, self.profile)
         result.facts = ctx.facts.record()
         for crash in ctx.crashes:
             result.errors.append(_crash_error(relpath, crash))
-        return ctx.findings, ctx.lines, [module for module, _ in ctx.facts.imports]
+        return ctx.findings, ctx.lines, [module for module, _ in ctx.facts.imports], tree
 
     def _document(
         self, text: str, relpath: str, kind: FileKind, result: FileResult, judged: str
