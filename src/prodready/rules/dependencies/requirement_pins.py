@@ -5,15 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from prodready.deps.input_lists import compiled_inputs, read_requirements
 from prodready.plugin import (
     Category,
     Confidence,
     FileContext,
     FileKind,
+    ProjectContext,
+    ProjectFacts,
     RequirementLine,
     RequirementsFile,
     Severity,
     file_rule,
+    project_rule,
 )
 
 _DEV_WORDS = frozenset(
@@ -83,8 +87,7 @@ def _is_deployment_manifest(document: RequirementsFile, path: str) -> bool:
 # -- DEP001 -----------------------------------------------------------------------------------
 
 
-@file_rule(
-    kind=FileKind.REQUIREMENTS,
+@project_rule(
     code="DEP001",
     name="unpinned-requirement",
     category=Category.DEPENDENCIES,
@@ -92,16 +95,18 @@ def _is_deployment_manifest(document: RequirementsFile, path: str) -> bool:
     summary="A requirement without an exact == pin: builds install whatever was released last",
     fix="Pin exact versions (pip-compile / uv pip compile / pip freeze), ideally with --hash.",
 )
-def unpinned_requirement(document: RequirementsFile, ctx: FileContext) -> None:
+def unpinned_requirement(project: ProjectFacts, ctx: ProjectContext) -> None:
     """
     ## What it does
     Flags requirements in an application's `requirements*.txt` that are not pinned to one
     version with `==` (or `===`): bare names, ranges (`>=`, `~=`, `<`) and wildcards
     (`==2.*`). Direct URLs, include lines (`-r`, `-c`) and options are not requirements.
     Development, test, docs and lint requirement files, constraint files, and files that
-    take their pins from a `-c constraints.txt` are skipped, and so are projects whose
-    profile says `project-type = "library"` (a library declares ranges, not pins: DEP016
-    checks their upper bounds).
+    take their pins from a `-c constraints.txt` are skipped, and so are a resolver's input
+    lists (`base_requirements.txt` compiled into a fully pinned `requirements.txt` beside it,
+    which names it or pins every one of its requirements) and projects whose profile says
+    `project-type = "library"` (a library declares ranges, not pins: DEP016 checks their upper
+    bounds).
 
     ## Why it breaks production
     An unpinned requirement resolves to the newest release at build time. The same commit
@@ -122,8 +127,16 @@ def unpinned_requirement(document: RequirementsFile, ctx: FileContext) -> None:
     # better: generate the pins with pip-compile / uv pip compile --generate-hashes
     ```
     """
-    if ctx.profile.project_type == "library" or not _is_deployment_manifest(document, ctx.path):
+    if ctx.profile.project_type == "library":
         return
+    documents = read_requirements(project.root, project.files_of_kind(FileKind.REQUIREMENTS))
+    inputs = compiled_inputs(project.root, documents)
+    for item in documents:
+        if item.path not in inputs and _is_deployment_manifest(item.document, item.path):
+            _report_unpinned(item.path, item.document, ctx)
+
+
+def _report_unpinned(path: str, document: RequirementsFile, ctx: ProjectContext) -> None:
     for line in document.requirements:
         if line.pinned or line.url:
             continue
@@ -131,6 +144,7 @@ def unpinned_requirement(document: RequirementsFile, ctx: FileContext) -> None:
         name = line.name or ""
         if not spec:
             ctx.report(
+                path,
                 line.line,
                 f"`{name}` has no version pin: every build installs the latest release, so a "
                 "broken or incompatible release ships without any change of yours; pin it "
@@ -139,6 +153,7 @@ def unpinned_requirement(document: RequirementsFile, ctx: FileContext) -> None:
             continue
         bounded = "<" in spec or "~=" in spec or "*" in spec
         ctx.report(
+            path,
             line.line,
             f"`{name}{spec}` allows several versions: builds of the same commit can install "
             "different releases and are not reproducible; pin one version with == "
