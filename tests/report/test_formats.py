@@ -54,6 +54,7 @@ def test_sarif_validates_against_the_schema(result) -> None:
     assert results[1]["locations"][0]["physicalLocation"]["region"]["startLine"] == 5
     assert results[1]["level"] == "error" and results[0]["level"] == "note"
     assert rule_ids[results[1]["ruleIndex"]] == "RES001"
+    assert [r["properties"].get("role") for r in results] == ["service", "service"]
     notifications = run["invocations"][0]["toolExecutionNotifications"]
     assert (
         notifications[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "bad.py"

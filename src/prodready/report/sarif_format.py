@@ -92,6 +92,7 @@ def render(result: ScanResult, *, color: bool = False, all_rules: bool = False) 
                 "confidence": f.confidence.value,
                 "category": f.category.value,
                 **({"cwe": f"CWE-{f.cwe}"} if f.cwe is not None else {}),
+                **({"role": f.role} if f.role is not None else {}),
             },
         }
         if f.rule in index:
