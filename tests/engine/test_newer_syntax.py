@@ -11,8 +11,9 @@ Why a rewrite plus exact detection, not a parser for the newest grammar (measure
   and it reports errors on 11 of the 15 samples.
 * So ``ast.parse`` stays the parser, and only a file it rejects is looked at again: what 3.11's
   ``ast`` can express is rewritten (same UTF-8 length per line, so positions stay exact) and
-  analysed; PEP 701 f-strings and PEP 750 t-strings are reported with the construct, line,
-  column and the Python version that parses them.
+  analysed (PEP 758, PEP 695/696, PEP 701 nested quotes and comments); the rest (PEP 701
+  backslashes and line breaks in replacement fields, PEP 750 t-strings) is reported with the
+  construct, line, column and the Python version that parses it.
 """
 
 from __future__ import annotations
@@ -164,11 +165,45 @@ def test_pep750_t_string_is_reported_with_the_python_it_needs() -> None:
     assert _analyse(source) == ([], [_newer("t-string (PEP 750)", 14, 4, 17)])
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="PEP 701 f-strings parse on 3.12")
+def test_pep701_f_string_reusing_its_quote_is_analysed() -> None:
+    # The nested strings take the other quote (same value, same length): 3.11 parses it, and
+    # every expression inside keeps the position Python 3.12 gives it.
+    source = """\
+        import requests
+
+        label = f"{user["name"]}: {f"{x}"}"; requests.get(f"{base["url"]}/x", timeout=t["s"])
+        """
+    assert _analyse(source) == ([(3, 38)], [])
+    tree = parse_source('x = f"{d["k"]}"\n', "x.py")
+    subscript = tree.body[0].value.values[0].value  # type: ignore[attr-defined]
+    assert ast.dump(subscript, include_attributes=True) == (
+        "Subscript(value=Name(id='d', ctx=Load(), lineno=1, col_offset=7, end_lineno=1,"
+        " end_col_offset=8), slice=Constant(value='k', lineno=1, col_offset=9, end_lineno=1,"
+        " end_col_offset=12), ctx=Load(), lineno=1, col_offset=7, end_lineno=1,"
+        " end_col_offset=13)"
+    )
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="PEP 701 f-strings parse on 3.12")
+def test_pep701_comment_in_a_triple_quoted_f_string_is_analysed() -> None:
+    source = """\
+        import requests
+
+        page = f\"\"\"{
+            requests.get(url)  # the user's page, é
+        }\"\"\"
+        """
+    assert _analyse(source) == ([(4, 5)], [])
+
+
 PEP701 = [
-    ('label = f"{user["name"]}"\n', "string reusing its enclosing f-string's quote", 1, 17),
     ("label = f\"{'\\n'.join(names)}\"\n", "backslash in an f-string replacement field", 1, 13),
-    ('label = f"""{name  # the user\n}"""\n', "comment in an f-string replacement field", 1, 20),
     ('\nlabel = f"{name\n   + last}"\n', "line break in an f-string replacement field", 2, 12),
+    # f"{x=}" shows the field's own text: respelling its quotes would change the string
+    ('label = f"{user["name"]=}"\n', "string reusing its enclosing f-string's quote", 1, 17),
+    # three levels of one quote: no third quote to respell the innermost with
+    ('label = f"{f"{f"{x}"}"}"\n', "string reusing its enclosing f-string's quote", 1, 12),
 ]
 
 

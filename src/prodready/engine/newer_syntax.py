@@ -12,10 +12,15 @@ file is parsed again here:
   Every rewrite keeps each line's length in UTF-8 bytes, which is what ``col_offset``
   counts, so every node keeps its exact line and column; the pieces a placeholder stands for
   are parsed at their own position and put back in the tree.
-* constructs it cannot express are reported exactly (:class:`NewerSyntaxError`: which
-  construct, the Python version it needs, its line and column): PEP 701 f-strings (a quote
-  reused inside a replacement field, a backslash, a comment or a line break in one) and
-  PEP 750 t-strings. A real syntax error keeps the parser's own message.
+* PEP 701 f-strings (3.12) that have a 3.11 spelling of the same length are respelled and
+  analysed: a nested string reusing its enclosing quote takes the other quote (same value),
+  a comment inside a triple-quoted one becomes blanks. The f-string's own parts then carry
+  3.11's positions (as every f-string does on 3.11); the expressions inside keep 3.12's.
+* the rest is reported exactly (:class:`NewerSyntaxError`: which construct, the Python
+  version it needs, its line and column): a backslash or a line break in an f-string's
+  replacement field, a quote that cannot be respelled (three levels of one quote, or
+  ``f"{x["k"]=}"``, whose text is shown), and PEP 750 t-strings (3.14). A real syntax error
+  keeps the parser's own message.
 
 The alternative, a parser for the newest grammar (LibCST's native parser, tree-sitter,
 parso), was measured and rejected: see ``tests/engine/test_newer_syntax.py``'s module note.
@@ -27,6 +32,7 @@ import ast
 import bisect
 import re
 import sys
+from typing import NamedTuple
 
 _NAME = r"[^\W\d]\w*"
 _GENERIC_HEAD = re.compile(rf"^\s*(?:async\s+def|def|class)\s+({_NAME})\s*$")
@@ -97,6 +103,9 @@ class _Source:
         self.text = text
         self._starts: list[int] | None = None
 
+    def invalidate(self) -> None:
+        self._starts = None
+
     def _line_starts(self) -> list[int]:
         if self._starts is None:
             self._starts = [0] + [match.end() for match in _NEWLINE.finditer(self.text)]
@@ -158,12 +167,16 @@ def _parse_rewriting(
     error: SyntaxError | None,
     original: str,
 ) -> ast.Module:
+    repaired = False
     for _ in range(_MAX_REWRITES):
         if error is not None:
             fixup = _rewrite(source, error)
-            if fixup is None:
+            if fixup is not None:
+                fixups.append(fixup)
+            elif repaired or not _repair_strings(source):
                 break
-            fixups.append(fixup)
+            else:
+                repaired = True
         try:
             tree = ast.parse(source.text, filename=filename)
         except SyntaxError as again:
@@ -364,19 +377,51 @@ def _apply(tree: ast.Module, fixups: list[_Fixup]) -> None:
         raise _Unverified
 
 
-# --- constructs that cannot be rewritten: PEP 701 f-strings and PEP 750 t-strings ----------
+# --- PEP 701 f-strings (repaired when a same-length 3.11 spelling exists) and t-strings --
+
+
+_Edit = tuple[int, int, str]  # replace text[start:end] by a text of the same UTF-8 length
+
+
+class _Found(NamedTuple):
+    construct: str
+    minor: int
+    offset: int
+    repair: list[_Edit] | None  # None: no 3.11 spelling
+
+
+def _repair_strings(source: _Source) -> bool:
+    """Respell every PEP 701 f-string that has a 3.11 spelling of the same length: a nested
+    string that reuses its enclosing quote takes the other quote, a comment in a
+    triple-quoted one becomes blanks. False when there was nothing to respell."""
+    scanner = _StringScanner(source.text)
+    scanner.scan_code(0, closing="")
+    edits = sorted(
+        (edit for found in scanner.found if found.repair for edit in found.repair), reverse=True
+    )
+    for start, end, replacement in edits:  # from the end: offsets before stay valid
+        source.text = source.text[:start] + replacement + source.text[end:]
+    source.invalidate()
+    return bool(edits)
 
 
 def _newer_string(text: str, error_line: int) -> NewerSyntaxError | None:
-    """The first t-string, or f-string using PEP 701 syntax, starting at or before the line
-    the parser stopped at; None when the file has none (its error is a real one)."""
+    """The first t-string or PEP 701 f-string with no 3.11 spelling (else the first PEP 701
+    one) starting at or before the line the parser stopped at; None when the file has none
+    (its error is a real one)."""
     scanner = _StringScanner(text)
     scanner.scan_code(0, closing="")
-    for construct, minor, offset in sorted(scanner.found, key=lambda found: found[2]):
-        line, _ = _Source(text).position(offset)
-        if line <= error_line:
-            line_start = text.rfind("\n", 0, offset) + 1
-            return NewerSyntaxError(construct, minor, line, offset - line_start + 1)
+    source = _Source(text)
+    before = [
+        found
+        for found in sorted(scanner.found, key=lambda found: found.offset)
+        if source.position(found.offset)[0] <= error_line
+    ]
+    unrepaired = [found for found in before if found.repair is None]
+    for found in unrepaired[:1] or before[:1]:
+        line = source.position(found.offset)[0]
+        column = found.offset - source.offset(line, 0) + 1
+        return NewerSyntaxError(found.construct, found.minor, line, column)
     return None
 
 
@@ -386,7 +431,7 @@ class _StringScanner:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.found: list[tuple[str, int, int]] = []
+        self.found: list[_Found] = []
         self.quotes: list[str] = []  # of the f-/t-strings whose replacement field is scanned
 
     def scan_code(self, index: int, closing: str) -> int:
@@ -410,10 +455,15 @@ class _StringScanner:
             elif char in ")]}":
                 depth -= 1
             elif char == "#":
-                if closing:
-                    self._note("comment in an f-string replacement field (PEP 701)", 12, index)
                 newline = _NEWLINE.search(text, index)
-                index = newline.start() if newline else len(text)
+                comment_end = newline.start() if newline else len(text)
+                if closing:
+                    size = len(text[index:comment_end].encode("utf-8"))
+                    blank = (
+                        [(index, comment_end, " " * size)] if len(self.quotes[-1]) == 3 else None
+                    )
+                    self._note("comment in an f-string replacement field (PEP 701)", index, blank)
+                index = comment_end
                 continue
             elif char in "'\"" or char.isalnum() or char == "_":
                 word = _WORD.match(text, index)
@@ -433,24 +483,45 @@ class _StringScanner:
             index += 1
         return -1
 
-    def _note(self, construct: str, minor: int, offset: int) -> None:
-        self.found.append((construct, minor, offset))
+    def _note(self, construct: str, offset: int, repair: list[_Edit] | None = None) -> None:
+        self.found.append(_Found(construct, 12, offset, repair))
 
     def _string(self, start: int, prefix: str, quote: str) -> int:
-        """Scan a string from its prefix; returns the offset after it, -1 if unterminated."""
+        """Scan a string from its prefix; returns the offset after it, -1 if unterminated
+        (what was found inside it is then dropped: the file has a real error there)."""
         body = start + len(prefix) + len(quote)
-        if "t" in prefix:
-            self._note("t-string (PEP 750)", 14, start)
-        # Before 3.12 a string inside a replacement field ends the enclosing one at its quote.
-        if any(enclosing in (quote[0], quote) for enclosing in self.quotes):
-            self._note("string reusing its enclosing f-string's quote (PEP 701)", 12, start)
+        mark = len(self.found)
+        enclosing = list(self.quotes)
         if "f" not in prefix and "t" not in prefix:
-            return _string_end(self.text, body, quote)
-        self.quotes.append(quote)
-        try:
-            return self._template(body, quote, raw="r" in prefix, line=False)
-        finally:
-            self.quotes.pop()
+            end = _string_end(self.text, body, quote)
+        else:
+            self.quotes.append(quote)
+            try:
+                end = self._template(body, quote, raw="r" in prefix, line=False)
+            finally:
+                self.quotes.pop()
+        if end < 0:
+            del self.found[mark:]
+            return -1
+        # Before 3.12 a string inside a replacement field ends the enclosing one at its quote.
+        if any(outer in (quote[0], quote) for outer in enclosing):
+            repair = self._other_quote(body - len(quote), end, quote, enclosing)
+            construct = "string reusing its enclosing f-string's quote (PEP 701)"
+            self.found.insert(mark, _Found(construct, 12, start, repair))
+        if "t" in prefix:
+            self.found.insert(mark, _Found("t-string (PEP 750)", 14, start, None))
+        return end
+
+    def _other_quote(
+        self, opening: int, end: int, quote: str, enclosing: list[str]
+    ) -> list[_Edit] | None:
+        """The string's quotes swapped for the other kind, when that kind appears neither in
+        it nor in an enclosing f-string's quote (its value and length stay the same)."""
+        other = ("'" if quote[0] == '"' else '"') * len(quote)
+        inside = self.text[opening + len(quote) : end - len(quote)]
+        if other[0] in inside or "\\" in inside or any(other[0] in outer for outer in enclosing):
+            return None
+        return [(opening, opening + len(quote), other), (end - len(quote), end, other)]
 
     def _template(self, index: int, quote: str, raw: bool, line: bool) -> int:
         """The literal parts and replacement fields of an f-/t-string (``line``: a format
@@ -481,21 +552,22 @@ class _StringScanner:
     def _field(self, index: int, quote: str) -> int:
         """A replacement field after its ``{``; returns the offset after its ``}``."""
         start = index
+        mark = len(self.found)
         end = self.scan_code(index, closing="}!:=")
         if end < 0:
             return -1
+        if self.text.startswith("=", end):  # f"{x = }" keeps the field's text: no respelling
+            self.found[mark:] = [found._replace(repair=None) for found in self.found[mark:]]
         if len(quote) == 1 and _NEWLINE.search(self.text, start, end):
-            self._note("line break in an f-string replacement field (PEP 701)", 12, start)
+            self._note("line break in an f-string replacement field (PEP 701)", start)
         backslash = self.text.find("\\", start, end)
         if backslash >= 0:  # before 3.12, not even inside a string in the field
-            self._note("backslash in an f-string replacement field (PEP 701)", 12, backslash)
+            self._note("backslash in an f-string replacement field (PEP 701)", backslash)
         index = end
         if self.text.startswith("=", index):  # f"{x = }"
-            index = (
-                len(self.text[: index + 1])
-                + len(self.text[index + 1 :])
-                - len(self.text[index + 1 :].lstrip(" "))
-            )
+            index += 1
+            while self.text.startswith(" ", index):
+                index += 1
         if self.text.startswith("!", index):
             index += 2
         if self.text.startswith(":", index):
