@@ -156,6 +156,14 @@ def collect_strings(node: Any, ctx: Any) -> list[Mark] | None:
     return list(ctx.memo(_STRINGS)) or None
 
 
+def strings_and_guards(node: Any, ctx: Any) -> list[Mark] | None:
+    """``collect_strings`` at the module's end, ``shared_guards`` at imports and the
+    statements that guard them: for a rule that needs both (DEP011)."""
+    if isinstance(node, ast.Module):
+        return collect_strings(node, ctx)
+    return shared_guards(node, ctx)
+
+
 def _strings(source: str) -> list[Mark]:
     first: dict[str, int] = {}
 

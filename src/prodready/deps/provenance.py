@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
-from prodready.deps.declared import COMPANIONS, ProjectView, in_runtime_code
+from prodready.deps.declared import (
+    COMPANIONS,
+    ProjectView,
+    guard_marks,
+    in_runtime_code,
+    optional_in_module,
+)
 from prodready.deps.import_tables import EXTRA_REQUIRES, IMPORT_TABLE
 from prodready.deps.model import Declaration
 from prodready.engine.project import ProjectFacts
@@ -60,6 +66,7 @@ def brought_along(view: ProjectView, scope: str) -> BroughtAlong:
     return found
 
 
+_OPTIONAL = frozenset({"guarded", "typing", "conditional"})
 # Distributions whose modules the import table names.
 _TABLE_DISTRIBUTIONS = frozenset(
     canonicalize_name(dist) for dists in IMPORT_TABLE.values() for dist in dists
@@ -72,18 +79,25 @@ def modules_unknown(view: ProjectView, name: str) -> bool:
     return not view.resolver.environment.installed(name) and name not in _TABLE_DISTRIBUTIONS
 
 
-def unexplained_in(view: ProjectView, project: ProjectFacts) -> set[str]:
-    """The scopes whose own service code imports a module that no known distribution provides:
-    a declared distribution of that scope whose modules are unknown may be the one."""
-    known: set[str] | None = view.memo.get(("unexplained", ""))
+def unexplained_in(view: ProjectView, project: ProjectFacts, code: str) -> set[str]:
+    """The scopes whose own service code needs a module that no known distribution provides
+    (an optional import -- ``try/except ImportError``, a version or platform check, typing --
+    needs nothing): a declared distribution of that scope whose modules are unknown may be the
+    one. ``code``: the rule whose collected guards say which imports are optional."""
+    known: set[str] | None = view.memo.get(("unexplained", code))
     if known is None:
+        marks = guard_marks(project, code)
+        optional = optional_in_module(project, code)
         covered: set[str] = set()
         for use in view.inventory.imports:
             if use.origin != "unknown" or use.is_test:
+                continue
+            kinds = marks.get((use.path, use.line), set())
+            if kinds & _OPTIONAL or use.module in optional.get(use.path, ()):
                 continue
             facts = project.modules.get(use.path)
             scope = view.scope_of(use.path)
             if scope is not None and in_runtime_code(view, use.path, facts):
                 covered.add(scope)
-        view.memo[("unexplained", "")] = known = covered
+        view.memo[("unexplained", code)] = known = covered
     return known

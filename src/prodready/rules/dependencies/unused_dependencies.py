@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import ast
+
 from prodready.deps.declared import (
     Declared,
     ProjectView,
-    collect_strings,
     project_view,
     runtime_declarations,
+    strings_and_guards,
     usage_of,
 )
 from prodready.deps.imports import display_name
@@ -122,8 +124,8 @@ def _scope_has_code(project: ProjectFacts, view: ProjectView, scope: str) -> boo
 
 
 @project_rule(
-    nodes=(ModuleEnd,),
-    collect=collect_strings,
+    nodes=(ModuleEnd, ast.Import, ast.ImportFrom, ast.If, ast.Try),
+    collect=strings_and_guards,
     code="DEP011",
     name="unused-dependency",
     category=Category.DEPENDENCIES,
@@ -183,7 +185,7 @@ def unused_dependency(project: ProjectFacts, ctx: ProjectContext) -> None:
             has_code[scope] = _scope_has_code(project, view, scope)
         if not has_code[scope]:
             continue
-        if modules_unknown(view, name) and scope in unexplained_in(view, project):
+        if modules_unknown(view, name) and scope in unexplained_in(view, project, "DEP011"):
             # Not installed here and named by no table: it may provide the module that the
             # code imports and nothing explains -- DEP010 says so; calling it unused too
             # would contradict that finding.
