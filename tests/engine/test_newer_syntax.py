@@ -14,6 +14,14 @@ Why a rewrite plus exact detection, not a parser for the newest grammar (measure
   analysed (PEP 758, PEP 695/696, PEP 701 nested quotes and comments); the rest (PEP 701
   backslashes and line breaks in replacement fields, PEP 750 t-strings) is reported with the
   construct, line, column and the Python version that parses it.
+
+Correctness on real 3.12/3.13 code: the 21 files of CPython 3.13's standard library and test
+suite that 3.11's ``ast.parse`` rejects (two are invalid on purpose): 16 are analysed with a
+tree identical to 3.13's (every node's class and position, f-string literal parts and
+type-parameter bounds aside), 3 are reported (a backslash or a line break in an f-string's
+field), none gets a wrong error. Speed: the fallback runs only after a ``SyntaxError``;
+Django's tree parses in the same CPU time through :func:`parse_source` as through
+``ast.parse`` (2.32 s vs 2.26 s, best of 3 each, interleaved), the module imports in 0.6 ms.
 """
 
 from __future__ import annotations
