@@ -66,6 +66,7 @@ SEED = textwrap.dedent(
 # What an input the engine cannot read or parse becomes; anything else is a bug.
 INPUT_ERRORS = (
     "syntax error: ",
+    "needs Python >= ",  # a file written for a newer Python than the one running the tests
     "cannot decode: ",
     "cannot parse: ",
     "cannot read: ",
