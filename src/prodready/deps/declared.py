@@ -84,8 +84,9 @@ def _is_os(node: ast.expr) -> bool:
 def _collect_guards(node: Any, ctx: Any) -> list[Mark] | None:
     """Imports that are not hard requirements, marked by module: inside ``try`` with an
     ``except ImportError`` (or in its handler, a fallback: kind ``guarded``), under
-    ``if TYPE_CHECKING``/version or platform checks (``typing``/``conditional``), or inside a
-    function (``lazy``, loaded on first use)."""
+    ``if TYPE_CHECKING``/version or platform checks (``typing``/``conditional``), after a
+    ``find_spec`` check in its function (``guarded``), or inside a function (``lazy``, loaded on
+    first use)."""
     if isinstance(node, ast.If):
         if not ctx.memo(_HAS_GUARD_WORDS):
             return None
@@ -123,8 +124,24 @@ def _collect_guards(node: Any, ctx: Any) -> list[Mark] | None:
     if guarded:
         return [Mark(m, node.lineno, "guarded") for m in modules]
     if ctx.function is not None:
-        return [Mark(m, node.lineno, "lazy") for m in modules]
+        kind = "guarded" if _availability_checked(ctx, node.lineno) else "lazy"
+        return [Mark(m, node.lineno, kind) for m in modules]
     return None
+
+
+def _availability_checked(ctx: Any, line: int) -> bool:
+    """The function asks ``importlib.util.find_spec`` before this import (``if find_spec("x")
+    is None: print("install x"); return``): the import is optional, like one inside
+    ``try/except ImportError``."""
+    if "find_spec" not in ctx.source:
+        return False
+    for child in ast.walk(ctx.function.node):
+        if isinstance(child, ast.Call) and child.lineno < line:
+            func = child.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name == "find_spec":
+                return True
+    return False
 
 
 def shared_guards(node: Any, ctx: Any) -> list[Mark] | None:
