@@ -220,16 +220,14 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
         known = view.inventory.dependencies.get(use.distribution)
         if known is not None and known.index is not None and known.index.exists is False:
             continue  # a name the index does not know: the existence rule reports it (critical)
-        if not declared:
-            unsure = brought.unread
-            if unsure:
-                # Whether production has it depends on what those distributions require or
-                # provide, which cannot be read here: said once per distribution, not as a
-                # certain failure in every file.
-                if (scope, use.distribution) not in reported_unsure:
-                    reported_unsure.add((scope, use.distribution))
-                    _report_unsure(ctx, view, use, scope, unsure)
-                continue
+        if brought.unread:
+            # Whether production has it depends on what those distributions require or
+            # provide, which cannot be read here: said once per distribution, not as a
+            # certain failure in every file.
+            if (scope, use.distribution) not in reported_unsure:
+                reported_unsure.add((scope, use.distribution))
+                _report_unsure(ctx, view, use, scope, brought.unread, declared)
+            continue
         key = (use.path, use.distribution)
         if key in reported:
             continue
@@ -238,7 +236,12 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
 
 
 def _report_unsure(
-    ctx: ProjectContext, view: ProjectView, use: ImportUse, scope: str, unsure: list[Declaration]
+    ctx: ProjectContext,
+    view: ProjectView,
+    use: ImportUse,
+    scope: str,
+    unsure: list[Declaration],
+    declared: list[Declaration],
 ) -> None:
     assert use.distribution is not None
     name = display_name(use.distribution)
@@ -247,7 +250,14 @@ def _report_unsure(
     shown = ", ".join(f"`{d.raw}`" for d in pinned[:3])
     if len(pinned) > 3:
         shown += f" and {len(pinned) - 3} more"
-    if use.origin == "unknown":
+    if declared:
+        first = declared[0]
+        what = (
+            f"`{name}` is declared only for {first.group} ({location(first)}); it may come "
+            f"with the requirements of {shown}, which are not installed here, so they could "
+            "not be read"
+        )
+    elif use.origin == "unknown":
         claimed = {
             other.distribution for other in view.inventory.imports if other.origin == "declared"
         }
@@ -267,8 +277,9 @@ def _report_unsure(
         use.path,
         use.line,
         f"`{use.module}` is imported here but {what}: install the project's dependencies and "
-        f"scan again to check, or declare `{name}` directly if this code imports it (if nothing "
-        "brings it, production fails with ModuleNotFoundError)",
+        f"scan again to check, or {'move' if declared else 'declare'} `{name}` "
+        f"{'to the runtime dependencies' if declared else 'directly'} if this code imports it "
+        "(if nothing brings it, production fails with ModuleNotFoundError)",
         severity=Severity.LOW,
         confidence=Confidence.LOW,
     )
