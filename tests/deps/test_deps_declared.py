@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import ScanFn, run_cli
 
-from prodready.model import Config, Profile
+from prodready.model import Confidence, Config, Profile, Severity
 
 
 def _project(root: Path, files: dict[str, str]) -> Path:
@@ -28,6 +28,19 @@ def _findings(
     result = run_scan(root, config=config)
     assert not result.errors, result.errors
     return sorted((f.rule, f.path, f.line) for f in result.findings)
+
+
+def test_dep001_findings_keep_their_confidence_as_a_project_rule(
+    run_scan: ScanFn, tmp_path: Path
+) -> None:
+    # DEP001 became a project rule to see a requirements file's siblings: a bare name is still
+    # certain (high), a bounded range medium.
+    root = _project(tmp_path, {"requirements.txt": "flask\nrequests>=2.31,<3\n"})
+    result = run_scan(root, config=Config(select=("DEP001",)))
+    assert [(f.line, f.severity, f.confidence) for f in result.findings] == [
+        (1, Severity.MEDIUM, Confidence.HIGH),
+        (2, Severity.MEDIUM, Confidence.MEDIUM),
+    ]
 
 
 def test_dep001_is_silent_for_libraries(run_scan: ScanFn, tmp_path: Path) -> None:

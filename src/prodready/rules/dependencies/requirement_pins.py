@@ -92,6 +92,7 @@ def _is_deployment_manifest(document: RequirementsFile, path: str) -> bool:
     name="unpinned-requirement",
     category=Category.DEPENDENCIES,
     severity=Severity.MEDIUM,
+    confidence=Confidence.HIGH,
     summary="A requirement without an exact == pin: builds install whatever was released last",
     fix="Pin exact versions (pip-compile / uv pip compile / pip freeze), ideally with --hash.",
 )
