@@ -140,8 +140,9 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
     well-known mismatches such as `yaml` -> PyYAML, `jwt` -> PyJWT, `PIL` -> Pillow) and
     flags third-party imports that no runtime manifest of the project declares -- including
     distributions declared only for development or tests. Optional imports (inside
-    `try/except ImportError`, under `if TYPE_CHECKING` or a version/platform check), tests,
-    examples, docs and scripts are not checked; an import that comes with a declared
+    `try/except ImportError` or after a `find_spec` check, under `if TYPE_CHECKING` or a
+    version/platform check), tests, examples, docs and scripts are not checked; an import
+    that comes with a declared
     distribution (`botocore` with `boto3`, `starlette` with `fastapi`; any requirement of an
     installed declared distribution, read from its `Requires-Dist`, with the declared extras:
     `Django[argon2]` brings argon2-cffi) is accepted. The apps beside a `manage.py` are the
