@@ -151,6 +151,28 @@ def test_generic_definitions_are_rewritten_together_but_never_inside_a_string() 
     assert [getattr(node, "type_params", None) is not None for node in tree.body] == [False, True]
 
 
+def test_except_lists_are_rewritten_together_but_never_inside_a_string() -> None:
+    source = 'try:\n    """\nexcept A, B:\n"""\nexcept A, B:\n    pass\nexcept* C, D:\n    pass\n'
+    with pytest.raises(SyntaxError):  # except and except* in one try: an error on 3.14 too
+        parse_source(source, "x.py")
+    tree = parse_source(source.replace("except* C, D", "except C, D"), "x.py")
+    assert ast.literal_eval(tree.body[0].body[0].value) == "\nexcept A, B:\n"  # type: ignore[attr-defined]
+    assert [
+        (handler.type.col_offset, handler.type.end_col_offset, len(handler.type.elts))
+        for handler in tree.body[0].handlers  # type: ignore[attr-defined]
+    ] == [(7, 11, 2), (7, 11, 2)]
+
+
+def test_positions_after_a_rewrite_of_wide_characters_stay_exact() -> None:
+    source = """\
+        import requests
+
+        def fetch[Té: "Ünïcode"](url): return requests.get(url)
+        def again[Ü](url): return requests.get(url)
+        """
+    assert _analyse(source) == ([(3, 39), (4, 27)], [])
+
+
 # --- reported: which construct, where, and the Python that parses it ------------------------
 
 

@@ -39,6 +39,9 @@ _GENERIC_HEAD = re.compile(rf"^\s*(?:async\s+def|def|class)\s+({_NAME})\s*$")
 _GENERIC_SITE = re.compile(
     rf"^[ \t]*(?:async[ \t]+def|def|class)[ \t]+({_NAME})[ \t]*(?=\[)", re.MULTILINE
 )
+_EXCEPT_SITE = re.compile(
+    r"^[ \t]*except[ \t]*\*?[ \t]*(?=[^\s:(])([^\r\n:#'\"]*,[^\r\n:#'\"]*?)[ \t]*:", re.MULTILINE
+)
 _ALIAS_HEAD = re.compile(r"^(\s*)type\s+$")
 _ALIAS_NAME = re.compile(rf"({_NAME})\s*")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -138,8 +141,10 @@ class _Source:
                 if size < len(prefix):
                     return False
                 out.append(prefix + " " * (size - len(prefix)))
-        self.text = self.text[:start] + "".join(out) + self.text[end:]
-        self._starts = None
+        replacement = "".join(out)
+        if len(replacement) != end - start:  # blanks for wider characters: lines move
+            self._starts = None
+        self.text = self.text[:start] + replacement + self.text[end:]
         return True
 
 
@@ -148,10 +153,10 @@ class _Unverified(Exception):
 
 
 def _parse_newer(text: str, filename: str, first: SyntaxError) -> ast.Module:
-    # Every generic definition at once first: one parse per rewrite would be quadratic in
-    # a module of generic functions (1 s for 139 in a 2,700-line module).
+    # Every generic definition and exception list at once first: one parse per rewrite would
+    # be quadratic in a module of generic functions (1 s for 139 in a 2,700-line module).
     ahead = _Source(text)
-    fixups = _rewrite_generics_ahead(ahead)
+    fixups = _rewrite_ahead(ahead)
     if fixups:
         try:
             return _parse_rewriting(ahead, filename, fixups, None, text)
@@ -191,12 +196,18 @@ def _parse_rewriting(
     raise error
 
 
-def _rewrite_generics_ahead(source: _Source) -> list[_Fixup]:
-    """Blank the type parameters of every line that starts a generic ``def``/``class``. A
-    match inside a string is undone by :func:`_apply`, which finds no definition there."""
+def _rewrite_ahead(source: _Source) -> list[_Fixup]:
+    """Blank the type parameters of every line that starts a generic ``def``/``class``, and
+    the types of every one-line ``except A, B:``. A match inside a string is undone by
+    :func:`_apply`, which finds no definition or handler there."""
     fixups = []
-    for match in reversed(list(_GENERIC_SITE.finditer(source.text))):
-        fixup = _rewrite_generic(source, match.end(), match.group(1))
+    sites = [(match.start(1), match) for match in _EXCEPT_SITE.finditer(source.text)]
+    sites += [(match.end(), match) for match in _GENERIC_SITE.finditer(source.text)]
+    for start, match in sorted(sites, key=lambda site: site[0], reverse=True):
+        if match.re is _EXCEPT_SITE:
+            fixup = _rewrite_except_types(source, start, match.end(1))
+        else:
+            fixup = _rewrite_generic(source, start, match.group(1))
         if fixup is not None:
             fixups.append(fixup)
     return fixups
@@ -221,13 +232,19 @@ def _rewrite(source: _Source, error: SyntaxError) -> _Fixup | None:
 
 
 def _rewrite_except(source: _Source, error: SyntaxError) -> _Fixup | None:
-    """``except A, B:`` (PEP 758): the types become ``_`` and are parsed on their own as the
-    tuple they are (an unparenthesised tuple spans its first to its last element)."""
+    """``except A, B:`` (PEP 758), where the parser points at ``A, B``."""
     assert error.lineno is not None and error.offset is not None
     if error.end_lineno is None or error.end_offset is None:
         return None
     start = source.offset(error.lineno, error.offset - 1)
-    end = source.offset(error.end_lineno, error.end_offset - 1)
+    return _rewrite_except_types(
+        source, start, source.offset(error.end_lineno, error.end_offset - 1)
+    )
+
+
+def _rewrite_except_types(source: _Source, start: int, end: int) -> _Fixup | None:
+    """The types ``text[start:end]`` become ``_`` and are parsed on their own as the tuple
+    they are (an unparenthesised tuple spans its first to its last element)."""
     types = _parse_at(source, start, end)
     if not isinstance(types, ast.Tuple):  # `except A, B as e:` stays an error in 3.14
         return None
@@ -354,26 +371,32 @@ def _string_end(text: str, index: int, quote: str) -> int:
 
 
 def _apply(tree: ast.Module, fixups: list[_Fixup]) -> None:
+    """Put each placeholder's node in the tree; :class:`_Unverified` when one of them is not
+    where a definition or handler is (it was made ahead, inside a string)."""
     by_place = {(f.line, f.column): f for f in fixups if f.kind != "generic"}
     generic = {(f.line, f.name): f for f in fixups if f.kind == "generic"}
+    landed = 0
     for node in ast.walk(tree):
         if isinstance(node, ast.ExceptHandler) and isinstance(node.type, ast.Name):
             fixup = by_place.get((node.type.lineno, node.type.col_offset))
             if fixup is not None and fixup.kind == "except":
                 assert isinstance(fixup.payload, ast.expr)
                 node.type = fixup.payload
+                landed += 1
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             fixup = by_place.get((node.lineno, node.col_offset))
             if fixup is not None and fixup.kind == "alias":
                 assert isinstance(fixup.payload, ast.Name)
                 node.targets = [fixup.payload]
+                landed += 1
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            found = generic.pop((node.lineno, node.name), None)
+            found = generic.get((node.lineno, node.name))
             if found is not None:
                 # Not a field of this Python's nodes (nothing walks it): it marks, as on
                 # 3.12+, that the definition declares type parameters (DEP014 reads it).
                 node.type_params = found.payload  # type: ignore[union-attr]
-    if generic:
+                landed += 1
+    if landed != len(fixups):
         raise _Unverified
 
 
