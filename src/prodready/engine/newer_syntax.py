@@ -78,25 +78,14 @@ def parse_source(text: str, filename: str) -> ast.Module:
             raise error from None
 
 
-class _Fixup:
-    """A placeholder ``_`` left in the rewritten text, and what the tree gets in its place.
-    (A plain class: a dataclass would cost more at import than this module's code.)"""
+class _Fixup(NamedTuple):
+    """A placeholder ``_`` left in the rewritten text, and what the tree gets in its place."""
 
-    __slots__ = ("column", "kind", "line", "name", "payload")
-
-    def __init__(
-        self,
-        kind: str,  # "except", "alias" or "generic"
-        line: int,
-        column: int,  # UTF-8 byte offset, as ``col_offset``
-        payload: ast.AST | list[ast.expr] | None = None,
-        name: str = "",
-    ) -> None:
-        self.kind = kind
-        self.line = line
-        self.column = column
-        self.payload = payload
-        self.name = name
+    kind: str  # "except", "alias" or "generic"
+    line: int
+    column: int  # UTF-8 byte offset, as ``col_offset``
+    payload: ast.AST | list[ast.expr] | None = None
+    name: str = ""
 
 
 class _Source:
