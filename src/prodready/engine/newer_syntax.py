@@ -30,23 +30,21 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import re
 import sys
 from typing import NamedTuple
 
+# Patterns are compiled on first use (by _re): a file that parses never needs them.
 _NAME = r"[^\W\d]\w*"
-_GENERIC_HEAD = re.compile(rf"^\s*(?:async\s+def|def|class)\s+({_NAME})\s*$")
-_GENERIC_SITE = re.compile(
-    rf"^[ \t]*(?:async[ \t]+def|def|class)[ \t]+({_NAME})[ \t]*(?=\[)", re.MULTILINE
-)
-_EXCEPT_SITE = re.compile(
-    r"^[ \t]*except[ \t]*\*?[ \t]*(?=[^\s:(])([^\r\n:#'\"]*,[^\r\n:#'\"]*?)[ \t]*:", re.MULTILINE
-)
-_ALIAS_HEAD = re.compile(r"^(\s*)type\s+$")
-_ALIAS_NAME = re.compile(rf"({_NAME})\s*")
-_NEWLINE = re.compile(r"\r\n|\r|\n")
+_GENERIC_HEAD = rf"^\s*(?:async\s+def|def|class)\s+({_NAME})\s*$"
+_GENERIC_SITE = rf"(?m)^[ \t]*(?:async[ \t]+def|def|class)[ \t]+({_NAME})[ \t]*(?=\[)"
+_EXCEPT_SITE = r"(?m)^[ \t]*except[ \t]*\*?[ \t]*(?=[^\s:(])([^\r\n:#'\"]*,[^\r\n:#'\"]*?)[ \t]*:"
+_ALIAS_HEAD = r"^(\s*)type\s+$"
+_ALIAS_NAME = rf"({_NAME})\s*"
+_NEWLINE = r"\r\n|\r|\n"
 _MAX_REWRITES = 10_000
-_WORD = re.compile(r"\w+")
+_WORD = r"\w+"
 _PREFIXES = frozenset(("", "r", "b", "br", "rb", "u", "f", "rf", "fr", "t", "rt", "tr"))
 
 
@@ -61,6 +59,11 @@ class NewerSyntaxError(Exception):
             " to analyse it"
         )
         self.line = line
+
+
+@functools.cache
+def _re(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def parse_source(text: str, filename: str) -> ast.Module:
@@ -100,7 +103,7 @@ class _Source:
 
     def _line_starts(self) -> list[int]:
         if self._starts is None:
-            self._starts = [0] + [match.end() for match in _NEWLINE.finditer(self.text)]
+            self._starts = [0] + [match.end() for match in _re(_NEWLINE).finditer(self.text)]
         return self._starts
 
     def offset(self, line: int, column: int) -> int:
@@ -116,8 +119,8 @@ class _Source:
         """Replace ``text[start:end]`` by ``lead`` and spaces of the same UTF-8 length per
         line; a line break inside stays, after a backslash that joins the lines. False (and
         no change) when a line inside is empty, so nothing can carry the backslash."""
-        pieces = _NEWLINE.split(self.text[start:end])
-        breaks = _NEWLINE.findall(self.text[start:end])
+        pieces = _re(_NEWLINE).split(self.text[start:end])
+        breaks = _re(_NEWLINE).findall(self.text[start:end])
         out = []
         for index, piece in enumerate(pieces):
             size = len(piece.encode("utf-8"))
@@ -190,10 +193,10 @@ def _rewrite_ahead(source: _Source) -> list[_Fixup]:
     the types of every one-line ``except A, B:``. A match inside a string is undone by
     :func:`_apply`, which finds no definition or handler there."""
     fixups = []
-    sites = [(match.start(1), match) for match in _EXCEPT_SITE.finditer(source.text)]
-    sites += [(match.end(), match) for match in _GENERIC_SITE.finditer(source.text)]
+    sites = [(match.start(1), match) for match in _re(_EXCEPT_SITE).finditer(source.text)]
+    sites += [(match.end(), match) for match in _re(_GENERIC_SITE).finditer(source.text)]
     for start, match in sorted(sites, key=lambda site: site[0], reverse=True):
-        if match.re is _EXCEPT_SITE:
+        if match.re is _re(_EXCEPT_SITE):
             fixup = _rewrite_except_types(source, start, match.end(1))
         else:
             fixup = _rewrite_generic(source, start, match.group(1))
@@ -211,10 +214,10 @@ def _rewrite(source: _Source, error: SyntaxError) -> _Fixup | None:
     start = source.offset(line, column)
     line_start = source.offset(line, 0)
     head = source.text[line_start:start]
-    generic = _GENERIC_HEAD.match(head)
+    generic = _re(_GENERIC_HEAD).match(head)
     if source.text.startswith("[", start) and generic:
         return _rewrite_generic(source, start, generic.group(1))
-    alias = _ALIAS_HEAD.match(head)
+    alias = _re(_ALIAS_HEAD).match(head)
     if alias:
         return _rewrite_alias(source, line_start + alias.end(1), start)
     return None
@@ -257,7 +260,7 @@ def _rewrite_generic(source: _Source, bracket: int, name: str) -> _Fixup | None:
 
 def _rewrite_alias(source: _Source, keyword: int, name_start: int) -> _Fixup | None:
     """``type X[T] = value`` (PEP 695): ``type X[T] =`` becomes ``_=``, ``X`` the target."""
-    name = _ALIAS_NAME.match(source.text, name_start)
+    name = _re(_ALIAS_NAME).match(source.text, name_start)
     if name is None:
         return None
     cursor = name.end()
@@ -332,7 +335,7 @@ def _closing_bracket(text: str, opening: int) -> int | None:
             if depth == 0:
                 return index if char == "]" else None
         elif char == "#":
-            newline = _NEWLINE.search(text, index)
+            newline = _re(_NEWLINE).search(text, index)
             index = newline.start() if newline else len(text)
             continue
         elif char in "'\"":
@@ -467,7 +470,7 @@ class _StringScanner:
             elif char in ")]}":
                 depth -= 1
             elif char == "#":
-                newline = _NEWLINE.search(text, index)
+                newline = _re(_NEWLINE).search(text, index)
                 comment_end = newline.start() if newline else len(text)
                 if closing:
                     size = len(text[index:comment_end].encode("utf-8"))
@@ -478,7 +481,7 @@ class _StringScanner:
                 index = comment_end
                 continue
             elif char in "'\"" or char.isalnum() or char == "_":
-                word = _WORD.match(text, index)
+                word = _re(_WORD).match(text, index)
                 prefix = word.group(0).lower() if word else ""
                 end = word.end() if word else index
                 if text.startswith(("'", '"'), end) and prefix in _PREFIXES:
@@ -570,7 +573,7 @@ class _StringScanner:
             return -1
         if self.text.startswith("=", end):  # f"{x = }" keeps the field's text: no respelling
             self.found[mark:] = [found._replace(repair=None) for found in self.found[mark:]]
-        if len(quote) == 1 and _NEWLINE.search(self.text, start, end):
+        if len(quote) == 1 and _re(_NEWLINE).search(self.text, start, end):
             self._note("line break in an f-string replacement field (PEP 701)", start)
         backslash = self.text.find("\\", start, end)
         if backslash >= 0:  # before 3.12, not even inside a string in the field
