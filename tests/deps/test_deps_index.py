@@ -36,7 +36,7 @@ from prodready.deps.index import (
 )
 from prodready.deps.model import IndexInfo
 from prodready.deps.popular import is_popular, osa_distance, popular_names, typosquat_of
-from prodready.model import Confidence, Config, DepsSettings
+from prodready.model import Confidence, Config, DepsSettings, Severity
 
 SLOW_S = 1.5  # how long the slow endpoint sleeps: beyond the client timeouts used here
 TIMEOUT_S = 0.4
@@ -759,6 +759,29 @@ def test_typosquat_needs_a_young_or_obscure_name_and_a_required_import(
     config = Config(select=("DEP022",), deps=settings_for(fake_index))
     result = run_scan(root, config=config, cache_dir=tmp_path / "cache")
     assert [(f.rule, f.path, f.line) for f in result.findings] == [("DEP022", "app.py", 7)]
+
+
+def test_requirements_of_a_declared_distribution_from_the_index(
+    fake_index: FakeIndex, tmp_path: Path, run_scan
+) -> None:
+    # Not installed here: the index's requires_dist (kept in the cache) says what it brings,
+    # with the declared extra; an import nothing brings is still undeclared, and certain.
+    document = project_json("acme-platform-skinny")
+    document["info"]["requires_dist"] = ["pyyaml>=5", "cachetools; extra == 'cache'"]
+    fake_index.projects["acme-platform-skinny"] = document
+    for name in ("pyyaml", "cachetools"):
+        fake_index.projects[name] = project_json(name)
+    root = _project(
+        tmp_path / "svc",
+        "acme-platform-skinny[cache]==3.18.0\n",
+        "import yaml\nimport cachetools\nimport requests\n",
+    )
+    config = Config(select=("DEP010",), deps=settings_for(fake_index))
+    result = run_scan(root, config=config, cache_dir=tmp_path / "cache")
+    assert [(f.path, f.line, f.severity) for f in result.findings] == [("app.py", 3, Severity.HIGH)]
+    offline = Config(select=("DEP010",), deps=settings_for(fake_index, online=False))
+    again = run_scan(root, config=offline, cache_dir=tmp_path / "cache")
+    assert [(f.path, f.line, f.severity) for f in again.findings] == [("app.py", 3, Severity.HIGH)]
 
 
 def test_an_offline_typosquat_of_a_declared_name_is_low_confidence(

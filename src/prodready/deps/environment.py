@@ -68,6 +68,17 @@ class InstalledEnvironment:
         return frozenset(found)
 
 
+def required_names(lines: Iterable[str], extras: Iterable[str] = ()) -> frozenset[str]:
+    """The distributions (canonical) that ``Requires-Dist`` lines ask for with ``extras``."""
+    wanted = tuple(sorted(extras))
+    found = set()
+    for line in lines:
+        requirement = _applies(line, wanted)
+        if requirement is not None:
+            found.add(canonicalize_name(requirement.name))
+    return frozenset(found)
+
+
 def _applies(line: str, extras: tuple[str, ...]) -> Requirement | None:
     """The requirement of a ``Requires-Dist`` line when it applies to an install with
     ``extras`` here (a marker that cannot be evaluated counts as applying: leaving a

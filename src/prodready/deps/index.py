@@ -411,7 +411,14 @@ def parse_project_json(name: str, data: Any) -> IndexInfo | None:
         has_description=_meaningful(description) and description.strip() != summary.strip(),
         project_urls=urls,
         has_metadata=True,
+        requires=_requires(info.get("requires_dist")),
     )
+
+
+def _requires(value: Any) -> tuple[str, ...] | None:
+    if not isinstance(value, list):
+        return None
+    return tuple(line[:500] for line in value[:500] if isinstance(line, str))
 
 
 def parse_simple_json(name: str, data: Any) -> IndexInfo | None:
@@ -473,6 +480,7 @@ def _encode_entry(stored: float, info: IndexInfo) -> dict[str, Any]:
         "has_description": info.has_description,
         "project_urls": info.project_urls,
         "has_metadata": info.has_metadata,
+        "requires": list(info.requires) if info.requires is not None else None,
     }
 
 
@@ -500,6 +508,7 @@ def _decode_entry(name: str, entry: Any) -> tuple[float, IndexInfo] | None:
         if isinstance(urls, dict)
         else {},
         has_metadata=entry.get("has_metadata") is True,
+        requires=_requires(entry.get("requires")),
     )
     return float(stored), info
 

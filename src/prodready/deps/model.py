@@ -106,6 +106,9 @@ class IndexInfo:
     # The index gave project metadata (summary, description, links: the Warehouse JSON API),
     # not only existence and versions (the simple API): empty fields then mean empty.
     has_metadata: bool = False
+    # The latest release's Requires-Dist lines (the JSON API's ``requires_dist``); None when
+    # the index did not say (the simple API, metadata without it).
+    requires: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

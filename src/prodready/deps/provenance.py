@@ -15,6 +15,7 @@ from prodready.deps.declared import (
     in_runtime_code,
     optional_in_module,
 )
+from prodready.deps.environment import required_names
 from prodready.deps.import_tables import EXTRA_REQUIRES, IMPORT_TABLE
 from prodready.deps.model import Declaration
 from prodready.engine.project import ProjectFacts
@@ -56,6 +57,8 @@ def brought_along(view: ProjectView, scope: str) -> BroughtAlong:
                     for grandchild in environment.brings(child) or ():
                         by.setdefault(grandchild, declaration.name)
             closure = environment.brings(declaration.name, declaration.extras)
+            if closure is None:
+                closure = _from_index(view, declaration)
             if closure is not None:
                 for child in sorted(closure):
                     by.setdefault(child, declaration.name)
@@ -64,6 +67,22 @@ def brought_along(view: ProjectView, scope: str) -> BroughtAlong:
     found = BroughtAlong(by, unread)
     view.memo[("brought", scope)] = found
     return found
+
+
+def _from_index(view: ProjectView, declaration: Declaration) -> frozenset[str] | None:
+    """What a declared distribution that is not installed requires, by the package index's
+    metadata of its latest release (asked online, or cached by an earlier online run), with
+    what those requirements bring in turn when they are installed here."""
+    dependency = view.inventory.dependencies.get(declaration.name)
+    info = dependency.index if dependency is not None else None
+    if info is None or info.requires is None:
+        return None
+    direct = required_names(info.requires, declaration.extras)
+    environment = view.resolver.environment
+    found = set(direct)
+    for child in direct:
+        found.update(environment.brings(child) or ())
+    return frozenset(found)
 
 
 _OPTIONAL = frozenset({"guarded", "typing", "conditional"})
