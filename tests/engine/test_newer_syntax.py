@@ -29,8 +29,10 @@ from __future__ import annotations
 import ast
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+from conftest import ScanFn
 
 from prodready.engine.newer_syntax import NewerSyntaxError, parse_source
 from prodready.engine.pipeline import FileAnalyzer
@@ -171,6 +173,19 @@ def test_positions_after_a_rewrite_of_wide_characters_stay_exact() -> None:
         def again[Ü](url): return requests.get(url)
         """
     assert _analyse(source) == ([(3, 39), (4, 27)], [])
+
+
+def test_dep014_sees_generics_on_any_python(tmp_path: Path, run_scan: ScanFn) -> None:
+    # The rewritten definition keeps a type_params marker: the rule that compares the syntax
+    # with requires-python judges the file as it does on 3.12.
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1"\nrequires-python = ">=3.10"\n'
+    )
+    (tmp_path / "util.py").write_text("def first[T](items: list[T]) -> T:\n    return items[0]\n")
+    result = run_scan(tmp_path)
+    assert [(f.rule, f.path, f.line) for f in result.findings] == [("DEP014", "pyproject.toml", 4)]
+    assert "util.py:1 uses PEP 695 type parameters" in result.findings[0].message
+    assert result.errors == []
 
 
 # --- reported: which construct, where, and the Python that parses it ------------------------
