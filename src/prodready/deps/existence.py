@@ -12,11 +12,12 @@ unreachable) are never findings: the inventory notes how many and why.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from packaging.utils import canonicalize_name
 
+from prodready.deps.declared import guard_marks, optional_in_module
 from prodready.deps.imports import path_parts
 from prodready.deps.index import DEFAULT_INDEX_URL, redact, resolve_index_url
 from prodready.deps.inventory import Inventory
@@ -98,6 +99,30 @@ def subjects(inv: Inventory, project: ProjectFacts | None = None) -> list[Subjec
         ]
         if uses:
             found.append(Subject(name, inv.index[name], (), _first_per_file(uses)))
+    return found
+
+
+_OPTIONAL = frozenset({"guarded", "typing", "conditional"})
+
+
+def needed_subjects(inv: Inventory, project: ProjectFacts, code: str) -> list[Subject]:
+    """``subjects``, with the imports the project can do without left out: an optional import
+    (inside ``try/except ImportError``, after a ``find_spec`` check, under a version or
+    platform check or ``TYPE_CHECKING``) probes for an edition or a backend that may be absent,
+    it needs nothing from the index. A name only imported that way is no subject. ``code``:
+    the rule whose collected guards (``declared.shared_guards``) say which are optional."""
+    marks = guard_marks(project, code)
+    optional = optional_in_module(project, code)
+    found: list[Subject] = []
+    for subject in subjects(inv, project):
+        kept = tuple(
+            use
+            for use in subject.imports
+            if not marks.get((use.path, use.line), set()) & _OPTIONAL
+            and use.module not in optional.get(use.path, ())
+        )
+        if subject.declarations or kept:
+            found.append(replace(subject, imports=kept))
     return found
 
 

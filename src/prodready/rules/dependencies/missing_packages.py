@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
-from prodready.deps.existence import index_label, subjects
+import ast
+
+from prodready.deps.declared import shared_guards
+from prodready.deps.existence import index_label, needed_subjects
 from prodready.deps.inventory import inventory
 from prodready.deps.popular import typosquat_of
 from prodready.plugin import (
@@ -18,6 +21,8 @@ from prodready.plugin import (
 
 
 @project_rule(
+    nodes=(ast.Import, ast.ImportFrom, ast.If, ast.Try),
+    collect=shared_guards,
     code="DEP020",
     name="nonexistent-package",
     category=Category.DEPENDENCIES,
@@ -35,7 +40,9 @@ def nonexistent_package(project: ProjectFacts, ctx: ProjectContext) -> None:
     declared or well-known distribution explains, and reports the names the index does not
     know: at the declaration, or at the import when nothing declares it (imports in tests and
     documentation examples, and imports named like a module of the project, are not taken as
-    evidence). Requirements installed from a URL or a local path are not looked up.
+    evidence, nor is an optional import: inside `try/except ImportError`, after a `find_spec`
+    check, under a version or platform check). Requirements installed from a URL or a local
+    path are not looked up.
     `prodready deps` asks the index; `prodready scan` uses the answers cached by earlier runs,
     and notes the names it could not verify.
 
@@ -67,7 +74,7 @@ def nonexistent_package(project: ProjectFacts, ctx: ProjectContext) -> None:
     """
     inv = inventory(project, ctx)
     where = index_label(ctx.config.deps)
-    for subject in subjects(inv, project):
+    for subject in needed_subjects(inv, project, "DEP020"):
         if subject.info.exists is not False:
             continue
         resembles = typosquat_of(subject.name)

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime
 
-from prodready.deps.existence import subjects, suspicion_reasons
+from prodready.deps.declared import shared_guards
+from prodready.deps.existence import needed_subjects, suspicion_reasons
 from prodready.deps.inventory import inventory
 from prodready.plugin import (
     Category,
@@ -19,6 +21,8 @@ from prodready.plugin import (
 
 
 @project_rule(
+    nodes=(ast.Import, ast.ImportFrom, ast.If, ast.Try),
+    collect=shared_guards,
     code="DEP021",
     name="suspicious-package",
     category=Category.DEPENDENCIES,
@@ -66,7 +70,7 @@ def suspicious_package(project: ProjectFacts, ctx: ProjectContext) -> None:
     """
     inv = inventory(project, ctx)
     today = datetime.now(UTC).date()
-    for subject in subjects(inv, project):
+    for subject in needed_subjects(inv, project, "DEP021"):
         if subject.info.exists is not True:
             continue
         reasons = suspicion_reasons(subject.info, today)

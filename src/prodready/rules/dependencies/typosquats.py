@@ -5,16 +5,14 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from prodready.deps.declared import guard_marks, optional_in_module, shared_guards
+from prodready.deps.declared import shared_guards
 from prodready.deps.existence import (
     ESTABLISHED_DAYS,
     ESTABLISHED_RELEASES,
-    Subject,
+    needed_subjects,
     parse_date,
-    subjects,
 )
 from prodready.deps.inventory import inventory
 from prodready.deps.model import IndexInfo
@@ -85,11 +83,10 @@ def possible_typosquat(project: ProjectFacts, ctx: ProjectContext) -> None:
     """
     inv = inventory(project, ctx)
     today = datetime.now(UTC).date()
-    marks = guard_marks(project, "DEP022")
-    optional = optional_in_module(project, "DEP022")
-    for found in subjects(inv, project):
-        subject = _required(found, marks, optional)
-        if subject is None or subject.info.exists is False or _established(subject.info, today):
+    for subject in needed_subjects(inv, project, "DEP022"):
+        if not (subject.declarations or subject.info.exists is True):
+            continue  # only imported: a near miss is no verdict without the index's word
+        if subject.info.exists is False or _established(subject.info, today):
             continue
         target = typosquat_of(subject.name)
         if target is None:
@@ -117,27 +114,6 @@ def possible_typosquat(project: ProjectFacts, ctx: ProjectContext) -> None:
                 " want and suppress with the reason.",
                 confidence=confidence,
             )
-
-
-def _required(
-    subject: Subject, marks: dict[tuple[str, int], set[str]], optional: dict[str, set[str]]
-) -> Subject | None:
-    """The subject as far as the project needs it: a declared name always; a name only
-    imported needs the index's word on it (offline, a near miss of a popular name is no
-    verdict: DEP010 already says the import is undeclared) and an import that is not optional
-    (inside ``try/except ImportError``, under a version or platform check: an optional edition's
-    module, another driver the code supports)."""
-    if subject.declarations:
-        return subject
-    if subject.info.exists is not True:
-        return None
-    kept = tuple(
-        use
-        for use in subject.imports
-        if not marks.get((use.path, use.line), set()) & {"guarded", "typing", "conditional"}
-        and use.module not in optional.get(use.path, ())
-    )
-    return replace(subject, imports=kept) if kept else None
 
 
 def _established(info: IndexInfo, today: date) -> bool:
