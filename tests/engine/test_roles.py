@@ -289,3 +289,25 @@ def test_cli_unknown_role_exits_2_and_json_carries_the_role(tmp_path: Path) -> N
     assert [(f["rule"], f["path"], f["role"]) for f in findings] == [
         ("RES001", "app/api.py", "service")
     ]
+
+
+def test_roles_apply_to_cached_results_and_follow_the_configuration(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    """Roles are applied after the result cache: a warm scan keeps each finding's role, and a
+    changed [roles] table takes effect without invalidating the cache."""
+    project = tmp_path / "project"
+    _write(project, {"app/api.py": CALL, "app/probe.py": CALL, "tests/helpers.py": CALL})
+    cache = tmp_path / "cache"
+    config = Config(select=("RES001",))
+    cold = run_scan(project, config=config, use_cache=True, cache_dir=cache)
+    warm = run_scan(project, config=config, use_cache=True, cache_dir=cache)
+    assert warm.stats.cache_hits == 3
+    expected = [("app/api.py", "service"), ("app/probe.py", "service")]
+    assert [(f.path, f.role) for f in cold.findings] == expected
+    assert [(f.path, f.role) for f in warm.findings] == expected
+    configured = parse_config({"select": ["RES001"], "roles": {"app/probe.py": "script"}})
+    again = run_scan(project, config=configured, use_cache=True, cache_dir=cache)
+    assert again.stats.cache_hits == 3
+    assert [(f.path, f.role) for f in again.findings] == [("app/api.py", "service")]
+    assert again.stats.outside_roles == 1
