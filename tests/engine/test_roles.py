@@ -311,3 +311,38 @@ def test_roles_apply_to_cached_results_and_follow_the_configuration(
     assert again.stats.cache_hits == 3
     assert [(f.path, f.role) for f in again.findings] == [("app/api.py", "service")]
     assert again.stats.outside_roles == 1
+
+
+def test_a_dockerfile_only_test_services_build_is_dev_infra(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    image = 'FROM python:3.12-slim\nCOPY . /app\nCMD ["python", "/app/run.py"]\n'
+    _write(
+        tmp_path,
+        {
+            "runner/Dockerfile": image,  # built only by the e2e service
+            "api/Dockerfile": image,  # built by the api service and by a test service
+            "worker/Dockerfile": image,  # in no compose file
+            "compose.yml": textwrap.dedent(
+                """\
+                services:
+                  api:
+                    build: ./api
+                  E2E-Tests:
+                    build:
+                      context: .
+                      dockerfile: runner/Dockerfile
+                  api-test:
+                    build: {context: api}
+                  remote:
+                    build: https://github.com/example/app.git#main
+                """
+            ),
+        },
+    )
+    result = run_scan(tmp_path, config=Config(select=("DKR001",)))
+    assert [(f.path, f.role) for f in result.findings] == [
+        ("api/Dockerfile", "service"),
+        ("worker/Dockerfile", "service"),
+    ]
+    assert result.stats.outside_roles == 1

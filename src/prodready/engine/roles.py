@@ -305,15 +305,57 @@ class RoleMap:
 
 
 def referenced_roles(documents: Sequence[tuple[str, str, str]]) -> dict[str, Role]:
-    """Roles other files give (``documents``: (project path, report path, text) of each
-    Dockerfile, and every scanned path as the known files)."""
+    """Roles other files give (``documents``: (project path, report path, text) of every
+    scanned file; the text of Dockerfiles and compose files only): the probe a Dockerfile's
+    ``HEALTHCHECK`` runs is a script; a Dockerfile that only test or CI services of a compose
+    file build (``playwright``, ``e2e``, ``test-runner``) is dev-infra."""
     known = {project_path for project_path, _, _ in documents}
     roles: dict[str, Role] = {}
+    builders: dict[str, set[bool]] = {}  # Dockerfile -> whether each service building it is dev
     for project_path, _, text in documents:
-        if PurePosixPath(project_path).name.lower().startswith(("dockerfile", "containerfile")):
+        if not text:
+            continue
+        name = PurePosixPath(project_path).name
+        if classify(name) is FileKind.DOCKERFILE:
             for script in healthcheck_scripts(project_path, text, known):
                 roles[script] = Role.SCRIPT
+        elif classify(name) is FileKind.COMPOSE:
+            for service, dockerfile in _compose_builds(project_path, text):
+                if dockerfile in known:
+                    builders.setdefault(dockerfile, set()).add(_dev_infra_name(service.lower()))
+    for dockerfile, dev in builders.items():
+        if dev == {True}:
+            roles[dockerfile] = Role.DEV_INFRA
     return roles
+
+
+def _compose_builds(compose: str, text: str) -> list[tuple[str, str]]:
+    """(service name, project path of the Dockerfile it builds) of a compose file."""
+    from prodready.engine.documents import DocumentError, parse_yaml
+
+    try:  # the engine's loader: aliases expand within its limits
+        documents = parse_yaml(text).documents
+    except DocumentError:
+        return []
+    data = documents[0].data if documents else None
+    services = data.get("services") if isinstance(data, dict) else None
+    if not isinstance(services, dict):
+        return []
+    base = PurePosixPath(compose).parent
+    builds: list[tuple[str, str]] = []
+    for service, spec in services.items():
+        build = spec.get("build") if isinstance(spec, dict) else None
+        if isinstance(build, str):
+            context, dockerfile = build, "Dockerfile"
+        elif isinstance(build, dict):
+            context = str(build.get("context", "."))
+            dockerfile = str(build.get("dockerfile", "Dockerfile"))
+        else:
+            continue
+        if "://" in context or context.startswith("git@"):
+            continue  # a remote build context: no file of the project
+        builds.append((str(service), _normal(f"{base}/{context}/{dockerfile}")))
+    return builds
 
 
 def apply_roles(

@@ -418,11 +418,12 @@ def _path_ignored(finding: Finding, rule: Rule, config: Config, registry: Regist
 
 def _role_documents(sources: list[SourceFile]) -> list[tuple[str, str, str]]:
     """(project path, report path, text) of every scanned file, with the text of the
-    Dockerfiles only: what they run tells the role of other files (engine.roles)."""
+    Dockerfiles and compose files only: what they run and build tells the role of other files
+    (engine.roles)."""
     documents: list[tuple[str, str, str]] = []
     for source in sources:
         text = ""
-        if source.kind is FileKind.DOCKERFILE:
+        if source.kind in (FileKind.DOCKERFILE, FileKind.COMPOSE):
             try:
                 with open(source.path, encoding="utf-8", errors="replace") as handle:
                     text = handle.read(1_048_576)
