@@ -21,6 +21,7 @@ from prodready.engine.roles import (
     path_role,
 )
 from prodready.model import Category, Config, ConfigError, FileKind, Role, Rule, Severity
+from prodready.report import renderer
 
 # A module-level HTTP call without a timeout (RES001, resilience: service only) and a shell
 # command built from input (SEC: security also judges scripts).
@@ -180,6 +181,10 @@ def test_findings_outside_their_rules_roles_are_dropped_and_kept_ones_say_their_
     assert [(f.path, f.role) for f in result.findings] == [("app/api.py", "service")]
     # RES001 itself leaves tests/ alone; the engine drops the other four.
     assert result.stats.outside_roles == 4
+    summary = renderer("text")(result).splitlines()[-1]
+    assert summary.startswith(
+        "1 finding in 6 files, 4 in files outside their rules' roles; 0 errors;"
+    )
 
 
 def test_a_security_rule_still_judges_scripts_and_management_commands(

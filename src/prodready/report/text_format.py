@@ -85,6 +85,8 @@ def render(result: ScanResult, *, color: bool = False) -> str:
         extra += f", {stats.suppressed_by_baseline} in baseline"
     if stats.outside_diff:
         extra += f", {stats.outside_diff} outside the diff"
+    if stats.outside_roles:  # tests, scripts, examples... that a rule does not judge
+        extra += f", {stats.outside_roles} in files outside their rules' roles"
     summary = (
         f"{len(result.findings)} finding{'s' if len(result.findings) != 1 else ''} in "
         f"{result.files} file{'s' if result.files != 1 else ''}{cached}{extra}; "
