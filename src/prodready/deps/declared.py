@@ -20,6 +20,7 @@ from prodready.deps.imports import Resolver, import_name, module_top_levels
 from prodready.deps.inventory import Inventory, inventory
 from prodready.deps.manifests import is_generated, is_lock_file, project_dir
 from prodready.deps.model import Declaration, Locked
+from prodready.deps.sys_path import sys_path_marks
 from prodready.engine.module_record import Mark, ModuleRecord
 from prodready.engine.project import ProjectContext, ProjectFacts
 from prodready.engine.python import ModuleMemo, PythonContext
@@ -145,13 +146,20 @@ def _availability_checked(ctx: Any, line: int) -> bool:
 
 
 def shared_guards(node: Any, ctx: Any) -> list[Mark] | None:
-    """``_collect_guards`` computed once per node for the rules that both need it."""
+    """``_collect_guards`` computed once per node for the rules that both need it; the first
+    node of a module also carries the directories the module puts on ``sys.path``
+    (``prodready.deps.sys_path``: the project's source roots)."""
     cache = ctx.memo(_GUARDS)
     key = id(node)
     if key not in cache:
-        cache[key] = _collect_guards(node, ctx)
-    found: list[Mark] | None = cache[key]
-    return found
+        found = _collect_guards(node, ctx)
+        pending = ctx.memo(_SYS_PATHS)
+        if pending:
+            found = [*(found or ()), *pending]
+            pending.clear()  # said once per module
+        cache[key] = found
+    result: list[Mark] | None = cache[key]
+    return result
 
 
 _DOTTED = re.compile(r"[\"']([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+)[\"']")
@@ -542,3 +550,10 @@ def _no_guards(ctx: PythonContext) -> dict[int, list[Mark] | None]:
 _HAS_GUARD_WORDS: ModuleMemo[bool] = ModuleMemo("deps:guard-words", _has_guard_words)
 _GUARDS: ModuleMemo[dict[int, list[Mark] | None]] = ModuleMemo("deps:guards", _no_guards)
 _STRINGS: ModuleMemo[list[Mark]] = ModuleMemo("deps:strings", _module_strings)
+
+
+def _module_sys_paths(ctx: PythonContext) -> list[Mark]:
+    return sys_path_marks(ctx.source, ctx.tree)
+
+
+_SYS_PATHS: ModuleMemo[list[Mark]] = ModuleMemo("deps:sys-paths", _module_sys_paths)

@@ -13,6 +13,7 @@ from packaging.utils import canonicalize_name
 from prodready.deps.environment import installed_environment
 from prodready.deps.import_tables import IMPORT_TABLE, STDLIB
 from prodready.deps.model import Declaration, DependencyManifests, ImportUse
+from prodready.deps.sys_path import SYS_PATH_KIND, resolve_target
 from prodready.engine.module_record import ModuleRecord
 
 # Namespace packages: the distribution is named by more than the top-level name.
@@ -200,12 +201,19 @@ _ROOT_MARKERS = frozenset({"manage.py"})
 
 def source_roots(modules: Mapping[str, ModuleRecord]) -> set[str]:
     """Directories (relative, "" for the scan root) the project runs from, below the scan
-    root: the directory of a ``manage.py``."""
+    root: the directory of a ``manage.py``, and the directories a module of the project puts
+    on ``sys.path`` (found by the dependency rules' collectors, ``deps.sys_path``)."""
     roots: set[str] = set()
-    for path in modules:
+    for path, record in modules.items():
         *folders, filename = path_parts(path) or ("",)
         if filename in _ROOT_MARKERS and folders:
             roots.add("/".join(folders))
+        for marks in record.evidence.values():
+            for mark in marks:
+                if mark.kind == SYS_PATH_KIND:
+                    target = resolve_target(path, mark)
+                    if target:
+                        roots.add(target)
     return roots
 
 

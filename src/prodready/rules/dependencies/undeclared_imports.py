@@ -145,7 +145,8 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
     that comes with a declared
     distribution (`botocore` with `boto3`, `starlette` with `fastapi`; any requirement of an
     installed declared distribution, read from its `Requires-Dist`, with the declared extras:
-    `Django[argon2]` brings argon2-cffi) is accepted. The apps beside a `manage.py` are the
+    `Django[argon2]` brings argon2-cffi) is accepted. The apps beside a `manage.py`, and the
+    modules below a directory the code puts on `sys.path` (computed from `__file__`), are the
     project's own modules. When a declared distribution is not installed where prodready runs
     (and no table knows it), what it requires or provides cannot be read: an import it may
     bring is reported once per distribution at low severity, as a question, not as a certain
