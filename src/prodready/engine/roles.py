@@ -19,6 +19,7 @@ every finding it keeps the role it was judged in.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import shlex
@@ -64,6 +65,7 @@ _BUILD_SETTINGS_WORDS = frozenset({"build", "ci"})
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=16384)  # asked per file by the pipeline and again by project rules
 def path_role(path: str, kind: FileKind | None = FileKind.PYTHON) -> Role | None:
     """The role a path alone gives (``path`` relative to the project, POSIX); None: the path
     says nothing, the file is service code unless its content says otherwise."""
