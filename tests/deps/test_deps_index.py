@@ -767,14 +767,19 @@ def test_requirements_of_a_declared_distribution_from_the_index(
     # Not installed here: the index's requires_dist (kept in the cache) says what it brings,
     # with the declared extra; an import nothing brings is still undeclared, and certain.
     document = project_json("acme-platform-skinny")
-    document["info"]["requires_dist"] = ["pyyaml>=5", "cachetools; extra == 'cache'"]
+    document["info"]["requires_dist"] = [
+        "pyyaml>=5",
+        "cachetools; extra == 'cache'",
+        "opentelemetry-api>=1.9",
+    ]
     fake_index.projects["acme-platform-skinny"] = document
-    for name in ("pyyaml", "cachetools"):
+    for name in ("pyyaml", "cachetools", "opentelemetry-api"):
         fake_index.projects[name] = project_json(name)
     root = _project(
         tmp_path / "svc",
         "acme-platform-skinny[cache]==3.18.0\n",
-        "import yaml\nimport cachetools\nimport requests\n",
+        # opentelemetry.util is a module of opentelemetry-api (the namespace's table).
+        "import yaml\nimport cachetools\nimport requests\nfrom opentelemetry.util import types\n",
     )
     config = Config(select=("DEP010",), deps=settings_for(fake_index))
     result = run_scan(root, config=config, cache_dir=tmp_path / "cache")

@@ -217,7 +217,7 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
         if runtime_in[scope].comes_with(use.distribution) is not None:
             continue
         brought = brought_along(view, scope)
-        if any(candidate in brought.by for candidate in candidates):
+        if use.distribution in brought.by or any(c in brought.by for c in candidates):
             continue  # a requirement of a declared distribution: installed with it
         known = view.inventory.dependencies.get(use.distribution)
         if known is not None and known.index is not None and known.index.exists is False:
