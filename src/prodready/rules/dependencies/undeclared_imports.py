@@ -142,9 +142,9 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
     distributions declared only for development or tests. Optional imports (inside
     `try/except ImportError` or after a `find_spec` check, under `if TYPE_CHECKING` or a
     version/platform check), tests, examples, docs and scripts are not checked; an import
-    that comes with a declared
-    distribution (`botocore` with `boto3`, `starlette` with `fastapi`; any requirement of an
-    installed declared distribution, read from its `Requires-Dist`, with the declared extras:
+    that comes with a declared distribution (`botocore` with `boto3`, `starlette` with
+    `fastapi`; any requirement of a declared distribution, read from the installed
+    `Requires-Dist` or the package index's metadata, with the declared extras:
     `Django[argon2]` brings argon2-cffi) is accepted. The apps beside a `manage.py`, and the
     modules below a directory the code puts on `sys.path` (computed from `__file__`), are the
     project's own modules. When a declared distribution is not installed where prodready runs
