@@ -22,7 +22,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-_CACHE = "installed-environment.json"
+_CACHE = "installed-top-levels.json"  # the name it had when it held only those
 _CACHE_FORMAT = 2  # 1 held the top-level names only
 
 
