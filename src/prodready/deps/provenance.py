@@ -17,7 +17,8 @@ from prodready.deps.declared import (
 )
 from prodready.deps.environment import required_names
 from prodready.deps.import_tables import EXTRA_REQUIRES, IMPORT_TABLE
-from prodready.deps.model import Declaration
+from prodready.deps.model import Declaration, ImportUse
+from prodready.deps.popular import popularity_rank
 from prodready.engine.project import ProjectFacts
 
 # Distributions whose requirements the companion table knows (``boto3`` brings botocore...).
@@ -85,6 +86,12 @@ def _from_index(view: ProjectView, declaration: Declaration) -> frozenset[str] |
     return frozenset(found)
 
 
+def named_like_a_known_project(use: ImportUse) -> bool:
+    """An import that no installed or tabled distribution explains but that is named exactly
+    like a widely used project on the index (``ujson``, ``cachetools``): that project."""
+    return use.distribution is not None and popularity_rank(use.distribution) is not None
+
+
 _OPTIONAL = frozenset({"guarded", "typing", "conditional"})
 # Distributions whose modules the import table names.
 _TABLE_DISTRIBUTIONS = frozenset(
@@ -114,6 +121,8 @@ def unexplained_in(view: ProjectView, project: ProjectFacts, code: str) -> set[s
             kinds = marks.get((use.path, use.line), set())
             if kinds & _OPTIONAL or use.module in optional.get(use.path, ()):
                 continue
+            if named_like_a_known_project(use):
+                continue  # ``import ujson``: that project, undeclared -- not another's module
             facts = project.modules.get(use.path)
             scope = view.scope_of(use.path)
             if scope is not None and in_runtime_code(view, use.path, facts):

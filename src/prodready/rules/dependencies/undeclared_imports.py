@@ -21,7 +21,7 @@ from prodready.deps.declared import (
 from prodready.deps.imports import display_name
 from prodready.deps.manifests import project_dir
 from prodready.deps.model import Declaration, ImportUse
-from prodready.deps.provenance import brought_along, modules_unknown
+from prodready.deps.provenance import brought_along, modules_unknown, named_like_a_known_project
 from prodready.plugin import (
     Category,
     Confidence,
@@ -259,7 +259,7 @@ def _report_unsure(
             f"with the requirements of {shown}, which are not installed here, so they could "
             "not be read"
         )
-    elif use.origin == "unknown":
+    elif use.origin == "unknown" and not named_like_a_known_project(use):
         claimed = {
             other.distribution for other in view.inventory.imports if other.origin == "declared"
         }
