@@ -54,6 +54,8 @@ VENDORED_DIRECTORIES = frozenset({"vendor", "vendored", "_vendor", "third_party"
 DEV_INFRA_DIRECTORIES = frozenset(
     {".github", ".gitlab", ".circleci", ".buildkite", ".devcontainer", ".azure-pipelines"}
 )
+# Top-level directories of CI helper scripts and pipeline definitions.
+CI_DIRECTORIES = frozenset({"ci", "ci_scripts", "ci-scripts"})
 # Words in a Dockerfile's or compose file's name (``Dockerfile.playwright``, ``test.Dockerfile``,
 # ``docker-compose.ci.yml``) that say the image or stack exists for tests, CI or development.
 DEV_INFRA_WORDS = frozenset(
@@ -77,6 +79,8 @@ def path_role(path: str, kind: FileKind | None = FileKind.PYTHON) -> Role | None
             return Role.DEV_INFRA if directory in DEV_INFRA_DIRECTORIES else Role.FIXTURE
     if any(directory in VENDORED_DIRECTORIES for directory in directories):
         return Role.VENDORED
+    if directories and directories[0] in CI_DIRECTORIES:  # a project's own CI helpers
+        return Role.DEV_INFRA
     if _test_path(directories, name):
         return Role.TEST
     if any(directory in FIXTURE_DIRECTORIES for directory in directories):
