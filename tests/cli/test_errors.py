@@ -30,6 +30,9 @@ INTERNAL = {
     # an advisory service that stopped answering, and its HTTP status: become notes
     "_Unreachable",
     "_HTTPStatus",
+    # a rewrite of newer syntax that did not land where expected: the rewrites are redone one
+    # parser error at a time
+    "_Unverified",
 }
 
 # Each ProdreadyError subclass and its direct base: the categories a newcomer reads in
@@ -40,6 +43,7 @@ HIERARCHY = {
     "UsageError": ["ProdreadyError"],
     "GitUnavailable": ["UsageError"],
     "DocumentError": ["ProdreadyError"],
+    "NewerSyntaxError": ["DocumentError"],
     "DependencyError": ["ProdreadyError"],
     "AdvisoriesUnavailable": ["DependencyError"],
     "BadRecord": ["DependencyError", "ValueError"],

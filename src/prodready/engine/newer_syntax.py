@@ -35,6 +35,8 @@ import re
 import sys
 from typing import NamedTuple
 
+from prodready.engine.documents.errors import DocumentError
+
 # Patterns are compiled on first use (by _re): a file that parses never needs them.
 _NAME = r"[^\W\d]\w*"
 _GENERIC_HEAD = rf"^\s*(?:async\s+def|def|class)\s+({_NAME})\s*$"
@@ -48,7 +50,7 @@ _WORD = r"\w+"
 _PREFIXES = frozenset(("", "r", "b", "br", "rb", "u", "f", "rf", "fr", "t", "rt", "tr"))
 
 
-class NewerSyntaxError(Exception):
+class NewerSyntaxError(DocumentError):
     """A file that needs a newer Python to parse than the one running prodready."""
 
     def __init__(self, construct: str, minor: int, line: int, column: int) -> None:
