@@ -1,0 +1,128 @@
+"""Precision on real applications: today's findings against the reviewers' verdicts.
+
+`benchmarks/precision/<application>-<version>.json` are the project's precision record (issue
+12): for each application, every high+ finding and a 30-finding medium sample of a first-look
+scan, each read against the code and judged TP / debatable / FP with one line of why. This
+script scans the same application trees again and prints, per application: high+ and medium
+findings (and per thousand lines of service code), findings by code role, the precision of the
+current high+ findings that were reviewed (debatable counted as FP), and every high+ finding
+no reviewer has seen yet -- those need a verdict before the figure means anything.
+
+    python benchmarks/precision.py --apps DIR [--only pretix,mlflow] [--json FILE]
+
+The application trees are not in this repository (they are other people's code): put each where
+`--apps` points, in a directory whose name starts with the application's name as the verdict
+file spells it (`pretix-2026.8.0/`, `django_oscar-4.2.1/`, `healthchecks/`), from the source the
+verdict file names (`source`). It is not a test: pytest never collects it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+VERDICTS = Path(__file__).resolve().parent / "precision"
+HIGH = {"critical", "high"}
+SCAN_TIMEOUT_S = 1800
+Key = tuple[str, str, int]
+
+
+def scan(tree: Path) -> dict[str, Any]:
+    """As a new user scans: from the application's root, with no configuration of ours."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report.json"
+        argv = [sys.executable, "-m", "prodready", "scan", ".", "--no-cache"]
+        argv += ["--format", "json", "-o", str(report)]
+        subprocess.run(argv, cwd=tree, timeout=SCAN_TIMEOUT_S, check=False, capture_output=True)
+        data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+        return data
+
+
+def tree_of(record: dict[str, Any], apps: Path) -> Path | None:
+    names = {record["application"].lower(), record["application"].lower().replace("-", "_")}
+    for candidate in sorted(apps.iterdir()):
+        lowered = candidate.name.lower()
+        if candidate.is_dir() and any(lowered.startswith(name) for name in names):
+            return candidate
+    return None
+
+
+def _precision(verdicts: Counter[str]) -> float | None:
+    judged = verdicts["TP"] + verdicts["debatable"] + verdicts["FP"]
+    return round(verdicts["TP"] / judged, 2) if judged else None
+
+
+def measure(record: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    judged: dict[Key, str] = {
+        (v["rule"], v["path"], v["line"]): v["verdict"] for v in record["verdicts"]
+    }
+    findings = report["findings"]
+    high = [f for f in findings if f["severity"] in HIGH]
+    medium = [f for f in findings if f["severity"] == "medium"]
+    high_verdicts = Counter(
+        judged.get((f["rule"], f["path"], f["line"]), "unreviewed") for f in high
+    )
+    medium_verdicts = Counter(
+        judged[key] for f in medium if (key := (f["rule"], f["path"], f["line"])) in judged
+    )
+    service_kloc = record["kloc"]["service"]
+    return {
+        "application": f"{record['application']} {record['version']}",
+        "high_plus": len(high),
+        "medium": len(medium),
+        "high_plus_per_service_kloc": round(len(high) / service_kloc, 3) if service_kloc else None,
+        "by_role": dict(Counter(f"{f.get('role', 'service')}/{f['severity']}" for f in findings)),
+        "high_plus_verdicts": dict(high_verdicts),
+        "high_plus_precision": _precision(high_verdicts),
+        "medium_sample_precision": _precision(medium_verdicts),
+        "unreviewed_high_plus": sorted(
+            f"{f['rule']} {f['path']}:{f['line']}"
+            for f in high
+            if (f["rule"], f["path"], f["line"]) not in judged
+        ),
+        "errors": len(report["errors"]),
+        "first_look": record["summary"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--apps", type=Path, required=True, help="where the application trees are")
+    parser.add_argument("--only", default="", help="comma-separated application names")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    arguments = parser.parse_args()
+    wanted = {name.strip().lower() for name in arguments.only.split(",") if name.strip()}
+    results = []
+    for path in sorted(VERDICTS.glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if wanted and record["application"].lower() not in wanted:
+            continue
+        tree = tree_of(record, arguments.apps)
+        if tree is None:
+            print(f"{record['application']}: no tree under {arguments.apps}", file=sys.stderr)
+            continue
+        results.append(measure(record, scan(tree)))
+    for result in results:
+        first = result["first_look"]["high_plus"]
+        print(
+            f"{result['application']}: high+ {result['high_plus']} "
+            f"({result['high_plus_per_service_kloc']}/kLOC), medium {result['medium']}; "
+            f"high+ precision {result['high_plus_precision']} "
+            f"(first look {first['precision']}), medium sample "
+            f"{result['medium_sample_precision']}; verdicts {result['high_plus_verdicts']}"
+        )
+        for finding in result["unreviewed_high_plus"]:
+            print(f"  unreviewed: {finding}")
+    if arguments.json is not None:
+        arguments.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
