@@ -161,6 +161,9 @@ class Finding:
     # What the file is for (``Role`` value): the engine drops findings of rules that do not
     # apply to it, so a report says which role each finding it keeps was judged in.
     role: str | None = None
+    # Project facts (``ProjectFact.name``) any of which makes the finding moot: the runner drops
+    # it when one holds in the service code of its project. Not part of reports.
+    unless: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -203,10 +206,23 @@ class Finding:
             docs=data.get("docs", DOCS_URL),
             snippet=data.get("snippet", ""),
             role=_role_value(data.get("role")),
+            unless=tuple(data.get("unless", ())),
         )
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.rule)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectFact:
+    """A fact one module establishes for its whole project (``a module installs a default
+    timeout for every requests call``): a rule records it during the walk
+    (``PythonContext.establish``) and names it on findings it would make moot
+    (``ctx.report(..., unless=FACT)``); after every file is analysed the runner drops those
+    findings when a service module of their project established it."""
+
+    name: str  # stable: stored in the cache with the module and the findings
+    summary: str
 
 
 ALL_ROLES = frozenset(Role)
@@ -481,6 +497,7 @@ class ScanStats:
     suppressed_by_baseline: int = 0
     outside_diff: int = 0
     outside_roles: int = 0  # findings of rules that do not apply to their file's role
+    moot: int = 0  # findings a project fact established elsewhere made moot (``Finding.unless``)
 
 
 @dataclass(slots=True)

@@ -35,7 +35,9 @@ KEEP_KEYS = 8
 # 2: secrets masked in findings (entries of format 1 may hold them in clear); 3: facts are
 # ``ModuleRecord.to_json()`` (pairs instead of objects, typed evidence marks); 4: with function
 # summaries and signal receivers (``engine.semantic``)
-_FORMAT = 5  # 5: facts stored as JSON text, decoded on demand
+# 5: facts stored as JSON text, decoded on demand; 6: project facts a module establishes
+# (``holds``, with the file's detected role) and the facts that make a finding moot (``unless``)
+_FORMAT = 6
 # Timestamps of FAT are 2 s apart, of ext3 and HFS+ 1 s: a file modified less than this before
 # the scan read it may be modified again without its modification time changing.
 RACY_WINDOW_NS = 2_000_000_000
@@ -99,6 +101,7 @@ class ResultCache:
         if not _valid_entry(entry, relpath):
             return None
         digest = entry["digest"]
+        holds = entry.get("holds")
         result = FileResult(
             relpath,
             digest,
@@ -107,6 +110,8 @@ class ResultCache:
             # Decoded only if the project rules run (``FileResult.module_record``): the facts are
             # most of the cache, and a warm rescan that reuses the project results needs none.
             stored_facts=entry["facts"],
+            holds=tuple(holds["facts"]) if holds is not None else (),
+            role=holds["role"] if holds is not None else None,
         )
         self.hits += 1
         return result
@@ -116,13 +121,16 @@ class ResultCache:
         trusted (see the module docstring), so that the next scan hashes the file."""
         if not result.digest:
             return
-        self._entries[result.relpath] = {
+        entry: dict[str, Any] = {
             "digest": result.digest,
             "stat": signature,
-            "findings": [f.to_dict() for f in result.findings],
+            "findings": [_stored_finding(f) for f in result.findings],
             "errors": [{"message": e.message, "line": e.line} for e in result.errors],
             "facts": _stored_facts(result),
         }
+        if result.holds:  # most modules establish nothing: no key
+            entry["holds"] = {"facts": list(result.holds), "role": result.role}
+        self._entries[result.relpath] = entry
         self._dirty = True
 
     def forget_missing(self, root: Path, present: frozenset[str] = frozenset()) -> None:
@@ -216,13 +224,38 @@ def _stored_facts(result: FileResult) -> str | None:
     return encode_record(result.facts) if result.facts is not None else None
 
 
+def _stored_finding(finding: Finding) -> dict[str, Any]:
+    stored = finding.to_dict()
+    if finding.unless:  # not part of reports (``to_dict``), but of the cached result
+        stored["unless"] = list(finding.unless)
+    return stored
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _valid_holds(holds: object) -> bool:
+    if holds is None:
+        return True
+    return (
+        isinstance(holds, dict)
+        and set(holds) == {"facts", "role"}
+        and _strings(holds["facts"])
+        and bool(holds["facts"])
+        and _optional(holds["role"], str)
+    )
+
+
 def _valid_entry(entry: dict[str, Any], relpath: str) -> bool:
     findings = entry.get("findings")
     errors = entry.get("errors")
     keys = set(entry)
     keys.discard("stat")  # optional: entries written before it existed have none
+    keys.discard("holds")  # optional: only modules that establish a project fact have it
     return (
         keys == {"digest", "findings", "errors", "facts"}
+        and _valid_holds(entry.get("holds"))
         and isinstance(entry["digest"], str)
         and _optional(entry["facts"], str)
         and isinstance(findings, list)
@@ -241,6 +274,7 @@ def _valid_finding(finding: object, relpath: str) -> bool:
         and all(finding.get(key) in allowed for key, allowed in _ENUMS)
         and _optional(finding.get("cwe", ...), int)
         and _optional(finding.get("fix", ...), str)
+        and _strings(finding.get("unless", []))
     )
 
 

@@ -117,6 +117,7 @@ def build_findings(
                 docs=rule.docs_url,
                 snippet=redact(line_text.strip(), secrets)[:SNIPPET_CHARS],
                 role=role,
+                unless=item.unless,
             )
         )
     return findings

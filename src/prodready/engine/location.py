@@ -66,3 +66,4 @@ class RawFinding:
     severity: Severity | None
     confidence: Confidence | None
     secret: str | None = None  # a credential the finding is about: reports show it masked
+    unless: tuple[str, ...] = ()  # project facts that make it moot (``Finding.unless``)

@@ -176,6 +176,8 @@ class FileAnalyzer:
             result.errors.append(ScanError(relpath, "too deeply nested to analyse"))
             return result
         result.findings = self._finish(raw, lines, relpath, kind, result.errors, file_role)
+        if result.holds:
+            result.role = file_role.value
         return result
 
     def _python(
@@ -203,6 +205,7 @@ class FileAnalyzer:
             return [], [], [], None
         ctx = self.python.analyze(text, tree, judged, self.profile)
         result.facts = ctx.facts.record()
+        result.holds = tuple(sorted(ctx.established))
         for crash in ctx.crashes:
             result.errors.append(_crash_error(relpath, crash))
         return ctx.findings, ctx.lines, [module for module, _ in ctx.facts.imports], tree

@@ -40,6 +40,10 @@ class FileResult:
     # ``module_record``: a warm rescan whose project results are reused never decodes them.
     stored_facts: str | None = None
     facts_damaged: bool = False  # stored facts that did not decode: the file must be analysed
+    # Project facts the module establishes (``ProjectFact.name``) and the file's role as its
+    # analysis detected it (``Role`` value): kept beside the facts text, read on every scan.
+    holds: tuple[str, ...] = ()
+    role: str | None = None
 
     def module_record(self) -> ModuleRecord | None:
         """The module's facts (decoding the stored text once, if that is what the cache gave)."""

@@ -29,6 +29,7 @@ from prodready.engine.discovery import Discovery, matches_glob, resolve_target, 
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.lifetime import children_die_on_sigterm, exit_with_parent
 from prodready.engine.module_record import ModuleRecord
+from prodready.engine.moot import Holder, drop_moot
 from prodready.engine.pipeline import Content, FileAnalyzer, role_prefix, with_roles
 from prodready.engine.project import project_facts
 from prodready.engine.project_results import ProjectInputs
@@ -104,9 +105,12 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
     role_documents = _role_documents(sources)  # every file, also those outside a --diff
 
     changed: dict[Path, frozenset[int]] | None = None
+    outside_diff: list[SourceFile] = []  # their project facts may still make findings moot
     if options.diff is not None:
         changed = changed_lines(options.targets, options.diff)
-        sources = [s for s in sources if Path(s.path).resolve() in changed]
+        in_diff = [Path(s.path).resolve() in changed for s in sources]
+        outside_diff = [s for s, inside in zip(sources, in_diff, strict=True) if not inside]
+        sources = [s for s, inside in zip(sources, in_diff, strict=True) if inside]
 
     baseline = load_baseline(options.baseline) if options.baseline is not None else None
     jobs = options.jobs or default_jobs()
@@ -208,8 +212,13 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
     findings.extend(project_findings)
     errors.extend(project_errors)
 
-    findings = postprocess(findings, config, registry)
     role_map = RoleMap(config.roles, referenced_roles(role_documents), prefix)
+    if any(finding.unless for finding in findings):
+        holders = [(r.relpath, r.holds, r.role) for r in results if r.holds]
+        if outside_diff and cache is not None:
+            holders.extend(_cached_holders(cache, outside_diff, trusted_before_ns))
+        findings, stats.moot = drop_moot(findings, holders, role_map, root)
+    findings = postprocess(findings, config, registry)
     findings, stats.outside_roles = apply_roles(findings, registry.rules, role_map)
     if baseline is not None:
         before = len(findings)
@@ -248,6 +257,19 @@ def cache_key(registry: Registry, rules: list[Rule], profile: Profile, roles_fro
 def _env_cache_dir() -> Path | None:
     value = os.environ.get("PRODREADY_CACHE_DIR")
     return Path(value) if value else None
+
+
+def _cached_holders(
+    cache: ResultCache, sources: list[SourceFile], trusted_before_ns: int
+) -> Iterator[Holder]:
+    """The project facts of files a ``--diff`` scan does not analyse, from cache entries of
+    their current content; a file without one is unknown (it can only add facts, so a finding
+    no known module makes moot is kept)."""
+    for source in sources:
+        if source.kind is FileKind.PYTHON and cache.knows(source.relpath):
+            cached, _, _ = _cached(cache, source, trusted_before_ns)
+            if cached is not None and cached.holds:
+                yield (cached.relpath, cached.holds, cached.role)
 
 
 def _cached(

@@ -55,7 +55,7 @@ from prodready.engine.python import (
 )
 from prodready.engine.registry import RulePack, file_rule, project_rule, python_rule
 from prodready.engine.suppress import Suppression
-from prodready.model import Category, Confidence, FileKind, Role, Rule, Severity
+from prodready.model import Category, Confidence, FileKind, ProjectFact, Role, Rule, Severity
 
 __all__ = [
     "ENTRY_FILE_NAMES",
@@ -78,6 +78,7 @@ __all__ = [
     "ProjectCheck",
     "ProjectCollector",
     "ProjectContext",
+    "ProjectFact",
     "ProjectFacts",
     "Pyproject",
     "PythonCheck",

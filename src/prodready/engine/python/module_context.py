@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from prodready.engine.facts import (
@@ -18,7 +18,7 @@ from prodready.engine.facts import (
 from prodready.engine.location import RawFinding, node_location
 from prodready.engine.python.memo import ModuleMemo
 from prodready.engine.python.scopes import ClassInfo, Scope
-from prodready.model import Confidence, Profile, Rule, Severity
+from prodready.model import Confidence, Profile, ProjectFact, Rule, Severity
 
 _T = TypeVar("_T")
 
@@ -49,6 +49,7 @@ class PythonContext:
         self.rule: Rule | None = None  # the rule being run (set by the engine)
         self.findings: list[RawFinding] = []
         self.crashes: list[RuleCrash] = []
+        self.established: set[str] = set()  # project facts this module establishes
         self._memo: dict[ModuleMemo[Any], Any] = {}  # typed per-module values (see ``memo``)
         self._module_rule_state: dict[str, Any] = {}  # rule code -> its state for the module
         self._lines: list[str] | None = None
@@ -241,14 +242,32 @@ class PythonContext:
         severity: Severity | None = None,
         confidence: Confidence | None = None,
         secret: str | None = None,
+        unless: ProjectFact | Iterable[ProjectFact] = (),
     ) -> None:
         """Report a finding of the running rule at ``node`` (a def/class: its header line);
-        ``secret``: a credential found there, which reports show masked."""
+        ``secret``: a credential found there, which reports show masked; ``unless``: project
+        facts any of which, established by a service module of the project, makes the finding
+        moot (the runner drops it after every file is analysed)."""
         assert self.rule is not None, "report() called outside a rule"
         location = node_location(node, self.lines)
+        facts = (unless,) if isinstance(unless, ProjectFact) else tuple(unless)
         self.findings.append(
-            RawFinding(self.rule, location, message, fix, severity, confidence, secret)
+            RawFinding(
+                self.rule,
+                location,
+                message,
+                fix,
+                severity,
+                confidence,
+                secret,
+                tuple(sorted({fact.name for fact in facts})),
+            )
         )
+
+    def establish(self, fact: ProjectFact) -> None:
+        """Record that this module establishes ``fact`` for its whole project (stored with the
+        module's cached result; see ``report(..., unless=)``)."""
+        self.established.add(fact.name)
 
 
 def instance_type(callee: str | None) -> str | None:

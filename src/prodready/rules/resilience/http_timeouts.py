@@ -6,6 +6,12 @@ import ast
 
 from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import argument, has_keyword, has_star_kwargs, is_none, keyword_value
+from prodready.rules.resilience._default_timeouts import (
+    DEFAULT_TIMEOUT_PATCHES,
+    REQUESTS_DEFAULT_TIMEOUT,
+    SOCKET_DEFAULT_TIMEOUT,
+    record_default_timeout,
+)
 from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS
 
 _HTTPX_CALLS = (
@@ -46,10 +52,17 @@ _MOUNTS_ADAPTER: ModuleMemo[bool] = ModuleMemo(
     category=Category.RESILIENCE,
     severity=Severity.HIGH,
     summary="Outbound HTTP call that can wait forever (no timeout, or timeout=None)",
-    calls=(*_REQUESTS_CALLS, *_HTTPX_CALLS, *_NO_DEFAULT_TIMEOUT, *_AIOHTTP_CALLS),
+    calls=(
+        *_REQUESTS_CALLS,
+        *_HTTPX_CALLS,
+        *_NO_DEFAULT_TIMEOUT,
+        *_AIOHTTP_CALLS,
+        "socket.setdefaulttimeout",
+    ),
+    attributes=DEFAULT_TIMEOUT_PATCHES,
     fix=_TIMEOUT_FIX,
 )
-def http_call_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
+def http_call_without_timeout(node: ast.Call | ast.Attribute, ctx: PythonContext) -> None:
     """
     ## What it does
     Flags outbound HTTP requests that have no timeout: `requests` calls without `timeout=`,
@@ -75,8 +88,20 @@ def http_call_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
     ```
     Choose the read timeout from the upstream's latency SLO, and keep it below the timeout of
     whoever calls you.
+
+    A project that installs a default for every call is not flagged: a service module that
+    replaces `requests.adapters.HTTPAdapter.send` (or `requests.Session.request`/`send`) with a
+    wrapper that sets `timeout` when none is given covers the `requests` calls of its whole
+    project, and `socket.setdefaulttimeout(n)` covers `urllib`, `http.client` and `urllib3`
+    (not `requests`, which passes `None` down and so disables the socket default). A wrapper
+    that only logs, or a default set by a test module, covers nothing.
     """
-    if ctx.facts.is_test or has_star_kwargs(node):
+    if ctx.facts.is_test:
+        return
+    if isinstance(node, ast.Attribute) or ctx.call_name == "socket.setdefaulttimeout":
+        record_default_timeout(node, ctx)
+        return
+    if has_star_kwargs(node):
         return
     name = ctx.call_name or ""
     timeout = keyword_value(node, "timeout")
@@ -96,6 +121,7 @@ def http_call_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
                 node,
                 f"{name}() has no timeout and waits forever by default: "
                 "a hung upstream blocks this worker indefinitely",
+                unless=SOCKET_DEFAULT_TIMEOUT if value is None else (),
             )
         return
     # requests
@@ -109,6 +135,7 @@ def http_call_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
         node,
         f"{name}() has no timeout: requests waits forever by default, so a hung upstream "
         "blocks this worker indefinitely",
+        unless=REQUESTS_DEFAULT_TIMEOUT,
     )
 
 

@@ -1,0 +1,89 @@
+"""Findings made moot by a fact another module of their project establishes.
+
+A rule records a :class:`~prodready.model.ProjectFact` while it walks the module that
+establishes it (``ctx.establish``: "this module installs a default timeout for every requests
+call") and names it on the findings it would make moot (``ctx.report(..., unless=FACT)``). Both
+are stored with the file's cached result, so this pass costs nothing on a warm rescan but a look
+at the few modules that establish something. A fact holds in a project when a module whose role
+is ``service`` establishes it: a patch installed by a test suite does not run in production.
+
+The project of a file is the nearest directory above it, up to the scan root, that holds a
+project marker (``pyproject.toml``, ``setup.py``, ``.git``...; the scan root otherwise): one
+service's patch does not cover a neighbouring service scanned with it.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Iterable
+from pathlib import Path
+
+from prodready.engine.pipeline import PROJECT_MARKERS
+from prodready.engine.roles import RoleMap
+from prodready.model import Finding, Role
+
+Holder = tuple[str, tuple[str, ...], str | None]  # (report path, facts, detected role)
+
+_ROLE_VALUES = frozenset(role.value for role in Role)
+
+
+class Projects:
+    """The project directory (a report path, ``""`` for the root) of each file, looked up once
+    per directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._of_directory: dict[str, str] = {}
+
+    def of(self, relpath: str) -> str:
+        directory = posixpath.dirname(relpath)
+        walked: list[str] = []
+        found = ""
+        while True:
+            known = self._of_directory.get(directory)
+            if known is not None:
+                found = known
+                break
+            walked.append(directory)
+            if not directory or directory.startswith(".."):
+                break
+            if any(os.path.lexists(self.root / directory / marker) for marker in PROJECT_MARKERS):
+                found = directory
+                break
+            directory = posixpath.dirname(directory)
+        for seen in walked:
+            self._of_directory[seen] = found
+        return found
+
+
+def held_facts(
+    holders: Iterable[Holder], roles: RoleMap, projects: Projects
+) -> dict[str, set[str]]:
+    """Project directory -> the facts its service modules establish."""
+    held: dict[str, set[str]] = {}
+    for relpath, facts, detected in holders:
+        role = roles.role_of(relpath, detected if detected in _ROLE_VALUES else None)
+        if role is Role.SERVICE:
+            held.setdefault(projects.of(relpath), set()).update(facts)
+    return held
+
+
+def drop_moot(
+    findings: list[Finding], holders: Iterable[Holder], roles: RoleMap, root: Path
+) -> tuple[list[Finding], int]:
+    """The findings none of whose ``unless`` facts holds in their project, and how many were
+    dropped. ``holders``: every module known to establish a fact, with its current content."""
+    if not any(finding.unless for finding in findings):
+        return findings, 0
+    projects = Projects(root)
+    held = held_facts(holders, roles, projects)
+    if not held:
+        return findings, 0
+    kept = [
+        finding
+        for finding in findings
+        if not finding.unless
+        or held.get(projects.of(finding.path), set()).isdisjoint(finding.unless)
+    ]
+    return kept, len(findings) - len(kept)
