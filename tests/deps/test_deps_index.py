@@ -789,14 +789,21 @@ def test_requirements_of_a_declared_distribution_from_the_index(
     assert [(f.path, f.line, f.severity) for f in again.findings] == [("app.py", 3, Severity.HIGH)]
 
 
-def test_an_offline_typosquat_of_a_declared_name_is_low_confidence(
+def test_an_offline_typosquat_is_low_confidence_and_an_optional_import_is_not_judged(
     tmp_path: Path, run_scan
 ) -> None:
-    root = _project(tmp_path / "svc", "reqeusts>=2.32\n", "import stats\n")
+    """Offline the index cannot say whether a near miss is young or obscure: declared or only
+    imported, it is reported at low confidence (a mistyped or hallucinated import is what an
+    attacker registers) -- unless the import is optional (another edition's module)."""
+    code = (
+        "import reqeusts_toolbelt\ntry:\n    import stats\nexcept ImportError:\n    stats = None\n"
+    )
+    root = _project(tmp_path / "svc", "reqeusts>=2.32\n", code)
     config = Config(select=("DEP022",), deps=DepsSettings(online=False))
     result = run_scan(root, config=config, cache_dir=tmp_path / "cache")
     assert [(f.path, f.line, f.confidence) for f in result.findings] == [
-        ("requirements.txt", 1, Confidence.LOW)
+        ("app.py", 1, Confidence.LOW),
+        ("requirements.txt", 1, Confidence.LOW),
     ]
 
 

@@ -55,9 +55,10 @@ def possible_typosquat(project: ProjectFacts, ctx: ProjectContext) -> None:
     Works offline for declared names (at low confidence: the index was not asked); when the
     index knows the project as established (a year old, five releases, project links; or three
     years old with five releases, from before project links) it is taken as a project of its
-    own and not reported. A name only imported is judged only with the index's answer, and
-    not when the import is optional (inside `try/except ImportError`, under a version or
-    platform check). Names the index does not know at all are DEP020's.
+    own and not reported. A name only imported is judged too (a mistyped or hallucinated import
+    is what an attacker registers; offline at low confidence), but not when the import is
+    optional (inside `try/except ImportError`, under a version or platform check). Names the
+    index does not know at all are DEP020's.
 
     ## Why it breaks production
     Typosquatting is the oldest attack on package registries: publish `reqeusts` or
@@ -84,8 +85,6 @@ def possible_typosquat(project: ProjectFacts, ctx: ProjectContext) -> None:
     inv = inventory(project, ctx)
     today = datetime.now(UTC).date()
     for subject in needed_subjects(inv, project, "DEP022"):
-        if not (subject.declarations or subject.info.exists is True):
-            continue  # only imported: a near miss is no verdict without the index's word
         if subject.info.exists is False or _established(subject.info, today):
             continue
         target = typosquat_of(subject.name)
