@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import ProjectFact, PythonContext
+from prodready.plugin import ModuleMemo, ProjectFact, PythonContext
 from prodready.plugin.analysis import is_none
 
 REQUESTS_DEFAULT_TIMEOUT = ProjectFact(
@@ -115,3 +115,131 @@ def _supplies(value: ast.expr) -> bool:
         and value.func.attr in {"get", "pop"}
         and len(value.args) < 2
     )
+
+
+# -- a project adapter that defaults the timeout, mounted on a session ----------------------------
+
+_HTTP_ADAPTERS = frozenset({"requests.adapters.HTTPAdapter", "requests.HTTPAdapter"})
+
+
+def timeout_adapter(qualified_class: str) -> ProjectFact:
+    """The fact that the project's adapter class ``qualified_class`` defaults the timeout of
+    what it sends: sessions that mount it are bounded."""
+    return ProjectFact(
+        f"requests-timeout-adapter:{qualified_class}",
+        f"{qualified_class} (an HTTPAdapter) sets a timeout on requests sent without one",
+    )
+
+
+def record_timeout_adapter(node: ast.ClassDef, ctx: PythonContext) -> None:
+    """``class TimeoutAdapter(HTTPAdapter)`` at module level whose ``send`` sets ``timeout``."""
+    if ctx.function is not None or len(ctx.classes) > 1:
+        return  # a nested class has no importable name
+    if not any(ctx.qualname(base) in _HTTP_ADAPTERS for base in node.bases):
+        return
+    for method in node.body:
+        if (
+            isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef)
+            and method.name == "send"
+            and _body_sets_timeout(method)
+        ):
+            ctx.establish(timeout_adapter(f"{ctx.module}.{node.name}"))
+            return
+
+
+def mounted_adapters(call: ast.Call, ctx: PythonContext) -> tuple[str, ...]:
+    """The qualified classes of the adapters mounted on the session ``call`` is made through
+    (``session.mount("https://", TimeoutAdapter())``, or an adapter assigned first): the same
+    local name in the same function (or a module-level one), or the same attribute
+    (``self.session``) anywhere in the module."""
+    receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+    if receiver is None:
+        return ()
+    mounts = ctx.memo(_MOUNTS)
+    if not mounts:
+        return ()
+    text = ast.unparse(receiver)
+    here = id(ctx.function.node) if ctx.function is not None else None
+    local = isinstance(receiver, ast.Name)
+    return tuple(
+        sorted(
+            {
+                adapter
+                for function, mounted_on, adapter in mounts
+                if mounted_on == text and (not local or function in (here, None))
+            }
+        )
+    )
+
+
+_Mount = tuple[int | None, str, str]  # (id of the enclosing function, receiver text, class)
+
+
+def _mounts_in(ctx: PythonContext) -> list[_Mount]:
+    if ".mount(" not in ctx.source:
+        return []
+    classes = {node.name for node in ctx.tree.body if isinstance(node, ast.ClassDef)}
+    found: list[_Mount] = []
+
+    def walk(body: ast.AST, function: int | None) -> None:
+        built: dict[str, ast.expr] = {}  # name -> the callee of the call assigned to it
+        for node in _own_nodes(body):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                walk(node, id(node))
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        built[target.id] = node.value.func
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "mount"
+                and len(node.args) == 2
+            ):
+                adapter = node.args[1]
+                callee = adapter.func if isinstance(adapter, ast.Call) else None
+                if isinstance(adapter, ast.Name):
+                    callee = built.get(adapter.id)
+                name = _module_level_name(callee, ctx, classes) if callee is not None else None
+                if name is not None:
+                    found.append((function, ast.unparse(node.func.value), name))
+
+    walk(ctx.tree, None)
+    return found
+
+
+def _own_nodes(scope: ast.AST) -> list[ast.AST]:
+    """The nodes of a scope in source order, nested function bodies left out (their defs in)."""
+    nodes: list[ast.AST] = []
+    pending = list(ast.iter_child_nodes(scope))
+    pending.reverse()
+    while pending:
+        node = pending.pop()
+        nodes.append(node)
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            children = list(ast.iter_child_nodes(node))
+            children.reverse()
+            pending.extend(children)
+    return nodes
+
+
+def _module_level_name(callee: ast.expr, ctx: PythonContext, classes: set[str]) -> str | None:
+    """A callee's qualified name through the module's imports (a class of this module: by the
+    module's name)."""
+    parts: list[str] = []
+    while isinstance(callee, ast.Attribute):
+        parts.append(callee.attr)
+        callee = callee.value
+    if not isinstance(callee, ast.Name):
+        return None
+    bound = ctx.facts.bindings.get(callee.id)
+    if isinstance(bound, str):
+        root = bound
+    elif callee.id in classes:
+        root = f"{ctx.module}.{callee.id}"
+    else:
+        return None
+    return ".".join([root, *reversed(parts)])
+
+
+_MOUNTS: ModuleMemo[list[_Mount]] = ModuleMemo("RES001:mounts", _mounts_in)

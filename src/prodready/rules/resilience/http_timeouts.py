@@ -10,7 +10,10 @@ from prodready.rules.resilience._default_timeouts import (
     DEFAULT_TIMEOUT_PATCHES,
     REQUESTS_DEFAULT_TIMEOUT,
     SOCKET_DEFAULT_TIMEOUT,
+    mounted_adapters,
     record_default_timeout,
+    record_timeout_adapter,
+    timeout_adapter,
 )
 from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS
 
@@ -60,9 +63,12 @@ _MOUNTS_ADAPTER: ModuleMemo[bool] = ModuleMemo(
         "socket.setdefaulttimeout",
     ),
     attributes=DEFAULT_TIMEOUT_PATCHES,
+    nodes=(ast.ClassDef,),
     fix=_TIMEOUT_FIX,
 )
-def http_call_without_timeout(node: ast.Call | ast.Attribute, ctx: PythonContext) -> None:
+def http_call_without_timeout(
+    node: ast.Call | ast.Attribute | ast.ClassDef, ctx: PythonContext
+) -> None:
     """
     ## What it does
     Flags outbound HTTP requests that have no timeout: `requests` calls without `timeout=`,
@@ -93,10 +99,15 @@ def http_call_without_timeout(node: ast.Call | ast.Attribute, ctx: PythonContext
     replaces `requests.adapters.HTTPAdapter.send` (or `requests.Session.request`/`send`) with a
     wrapper that sets `timeout` when none is given covers the `requests` calls of its whole
     project, and `socket.setdefaulttimeout(n)` covers `urllib`, `http.client` and `urllib3`
-    (not `requests`, which passes `None` down and so disables the socket default). A wrapper
-    that only logs, or a default set by a test module, covers nothing.
+    (not `requests`, which passes `None` down and so disables the socket default). A session
+    call in a module that mounts a project adapter class (`session.mount("https://",
+    TimeoutAdapter())`) whose `send` sets `timeout` is covered too. A wrapper or adapter that
+    only logs, or a default set by a test module, covers nothing.
     """
     if ctx.facts.is_test:
+        return
+    if isinstance(node, ast.ClassDef):
+        record_timeout_adapter(node, ctx)
         return
     if isinstance(node, ast.Attribute) or ctx.call_name == "socket.setdefaulttimeout":
         record_default_timeout(node, ctx)
@@ -129,13 +140,17 @@ def http_call_without_timeout(node: ast.Call | ast.Attribute, ctx: PythonContext
         if is_none(timeout):
             ctx.report(node, f"{name}() with timeout=None waits forever on a hung upstream")
         return
-    if (".Session." in name or ".session." in name) and _mounts_adapter(ctx):
-        return
+    unless = [REQUESTS_DEFAULT_TIMEOUT]
+    if ".Session." in name or ".session." in name:
+        if _mounts_adapter(ctx):
+            return
+        # An adapter class of the project mounted here: moot if that class sets a timeout.
+        unless.extend(timeout_adapter(adapter) for adapter in mounted_adapters(node, ctx))
     ctx.report(
         node,
         f"{name}() has no timeout: requests waits forever by default, so a hung upstream "
         "blocks this worker indefinitely",
-        unless=REQUESTS_DEFAULT_TIMEOUT,
+        unless=unless,
     )
 
 
