@@ -8,7 +8,10 @@ findings (and per thousand lines of service code), findings by code role, the pr
 current high+ findings that were reviewed (debatable counted as FP), and every high+ finding
 no reviewer has seen yet -- those need a verdict before the figure means anything.
 
-    python benchmarks/precision.py --apps DIR [--only pretix,mlflow] [--json FILE]
+    python benchmarks/precision.py --apps DIR [--only pretix,mlflow] [--json FILE] [--list-medium]
+
+`--list-medium` also lists the reviewed medium findings judged FP or debatable that still fire
+(sorted by rule, then verdict and cause): the work list for medium precision.
 
 The application trees are not in this repository (they are other people's code): put each where
 `--apps` points, in a directory whose name starts with the application's name as the verdict
@@ -86,6 +89,14 @@ def measure(record: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
             for f in high
             if (f["rule"], f["path"], f["line"]) not in judged
         ),
+        "medium_still_firing": sorted(
+            f"{v['rule']} [{v['verdict']}/{v.get('cause', '?')}] {v['path']}:{v['line']}"
+            for v in record["verdicts"]
+            if v["sample"] == "medium"
+            and v["verdict"] != "TP"
+            and (v["rule"], v["path"], v["line"])
+            in {(f["rule"], f["path"], f["line"]) for f in medium}
+        ),
         "errors": len(report["errors"]),
         "first_look": record["summary"],
     }
@@ -96,6 +107,11 @@ def main() -> int:
     parser.add_argument("--apps", type=Path, required=True, help="where the application trees are")
     parser.add_argument("--only", default="", help="comma-separated application names")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument(
+        "--list-medium",
+        action="store_true",
+        help="list the reviewed medium FP/debatable findings that still fire, by rule and cause",
+    )
     arguments = parser.parse_args()
     wanted = {name.strip().lower() for name in arguments.only.split(",") if name.strip()}
     results = []
@@ -119,6 +135,9 @@ def main() -> int:
         )
         for finding in result["unreviewed_high_plus"]:
             print(f"  unreviewed: {finding}")
+        if arguments.list_medium:
+            for entry in result["medium_still_firing"]:
+                print(f"  medium still firing: {entry}")
     if arguments.json is not None:
         arguments.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
