@@ -86,9 +86,23 @@ def _outputs(ctx: PythonContext) -> list[_Output]:
     return ctx.memo(_OUTPUTS).setdefault(ctx.rule.code, [])
 
 
+def _in_logging_handler(scope: Scope) -> bool:
+    """A method of a ``logging.Handler`` subclass: logging its own failure would hand the
+    record back to the same handler (recursion), so stdout is the only way out."""
+    current: Scope | None = scope
+    while current is not None:
+        info = current.class_info
+        if info is not None and any(
+            base.startswith("logging.") and base.endswith("Handler") for base in info.bases
+        ):
+            return True
+        current = current.parent
+    return False
+
+
 def _record_output(node: ast.Call, ctx: PythonContext) -> None:
     scope = ctx.function
-    if scope is None or ctx.facts.is_test:
+    if scope is None or ctx.facts.is_test or _in_logging_handler(scope):
         return
     if any(param.arg in _VERBOSITY_PARAMS for param in scope.params):
         return  # console output gated by a verbosity option: tooling, not request handling
@@ -138,7 +152,9 @@ def print_in_service_code(node: ast.AST, ctx: PythonContext) -> None:
     worker framework, or declare routes). Scripts, CLI commands, `__main__` blocks and the
     functions they call, tests, and `print(..., file=...)` aimed at a specific stream are left
     alone -- except an entry point that runs a message-consumer loop itself (`def main(): for
-    message in consumer: ...`): that function is the long-running worker.
+    message in consumer: ...`): that function is the long-running worker. So are the methods of
+    a `logging.Handler` subclass: a handler that logged its own failure would receive that
+    record again and recurse.
 
     ## Why it breaks production
     `print` writes unleveled, unstructured text to stdout: it cannot be filtered by severity,
