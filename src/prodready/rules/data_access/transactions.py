@@ -14,9 +14,16 @@ from prodready.plugin import (
     Severity,
     project_rule,
 )
-from prodready.plugin.analysis import semantic_model
+from prodready.plugin.analysis import Write, semantic_model
 
 # -- DAT003 ---------------------------------------------------------------------------------------
+
+
+def _deletes_only(writes: tuple[Write, ...]) -> bool:
+    """Every write deletes (``obj.delete()``, ``Model.objects...delete()``): deleting is
+    idempotent, so an interrupted run leaves a subset of the rows -- nothing half-created --
+    and the next run finishes it (the cleanup job that deletes expired rows one by one)."""
+    return all(write.what.endswith("delete()") for write in writes)
 
 
 @project_rule(
@@ -37,7 +44,9 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     bulk_create/...` with no `@transaction.atomic` / `with transaction.atomic()`, and SQLAlchemy
     code that calls `session.commit()` more than once (each commit is its own transaction) with
     no `session.begin()` block. Writes in exclusive branches (`if`/`else`, an early `return`)
-    are not counted together. Tests, migrations and scripts are skipped.
+    are not counted together, nor are deletes alone (deleting is idempotent: an interrupted
+    cleanup leaves a subset of the rows, and the next run finishes it). Tests, migrations and
+    scripts are skipped.
 
     The transaction may be opened elsewhere in the project, and then nothing is reported: by
     every function that calls this one (in any module, in a `with transaction.atomic()` block
@@ -82,7 +91,7 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
         prefix = f"{record.module}." if record.module else ""
         for function in record.functions:
             together = function.writes_together()
-            if together is None or function.in_script:
+            if together is None or function.in_script or _deletes_only(function.writes):
                 continue
             if model.writes_covered(prefix + function.name, function) is not None:
                 continue
