@@ -16,6 +16,7 @@ from prodready.plugin.analysis import (
     log_call,
     walk_body,
 )
+from prodready.rules.resilience._attempt_caps import cap_test
 
 # -- retry loops (RES002, RES003) ------------------------------------------------------------
 
@@ -331,6 +332,41 @@ def _can_leave(
     return False
 
 
+def _counted_single_retry(loop: _RetryLoop, ctx: PythonContext) -> bool:
+    """Every retrying handler counts failures (``tries_left -= 1``, ``failures += 1``) and
+    raises at a cap that allows two attempts at most: one immediate retry, like ``for _ in
+    range(2)``, is no storm."""
+    return all(_attempts_allowed(handler, ctx) in {1, 2} for handler in loop.handlers)
+
+
+def _attempts_allowed(handler: ast.ExceptHandler, ctx: PythonContext) -> int | None:
+    step: tuple[str, int] | None = None
+    for statement in handler.body:
+        if (
+            isinstance(statement, ast.AugAssign)
+            and isinstance(statement.target, ast.Name)
+            and isinstance(statement.op, ast.Add | ast.Sub)
+            and isinstance(statement.value, ast.Constant)
+            and statement.value.value == 1
+        ):
+            sign = 1 if isinstance(statement.op, ast.Add) else -1
+            step = (statement.target.id, sign)
+        elif step is not None and isinstance(statement, ast.If):
+            if not (_always_exits(statement.body, ctx) and not statement.orelse):
+                continue
+            cap = cap_test(statement.test, step[0])
+            start = ctx.value_of(step[0])
+            if cap is None or not (isinstance(start, ast.Constant) and type(start.value) is int):
+                return None
+            (compare, limit), count = cap, start.value
+            for attempt in range(1, 4):
+                count += step[1]
+                if compare(count, limit):
+                    return attempt
+            return None
+    return None
+
+
 def _backoff(node: ast.For | ast.While, ctx: PythonContext) -> str:
     """How the loop waits between attempts: ``none``, ``constant`` or ``growing``."""
     assigned: set[str] = set()
@@ -400,6 +436,8 @@ def retry_without_backoff(node: ast.For | ast.While, ctx: PythonContext) -> None
     Flags hand-written retry loops -- `for attempt in range(n)` or `while` loops around a `try`
     that `break`s or `return`s on success and goes round again on failure -- that do not wait
     between attempts, or wait a fixed time that neither grows with the attempt nor has jitter.
+    One immediate retry is left alone: `for _ in range(2)`, or a failure counter that raises
+    on the second failure (`tries_left = 2` ... `tries_left -= 1; if tries_left == 0: raise`).
 
     ## Why it breaks production
     When a dependency fails because it is overloaded or restarting, every caller retries at
@@ -432,7 +470,7 @@ def retry_without_backoff(node: ast.For | ast.While, ctx: PythonContext) -> None
     if ctx.facts.is_test:
         return
     loop = _retry_loop(node, ctx)
-    if loop is None:
+    if loop is None or _counted_single_retry(loop, ctx):
         return
     kind = _backoff(node, ctx)
     if kind == "growing":
