@@ -2,8 +2,8 @@
 
 Per-file facts (imports, routes, frameworks, the evidence calls project rules subscribed to)
 are computed during the single walk of each file and cached with its findings, so project rules
-cost no parsing, also on a warm cache. They are skipped for ``--diff`` scans, whose facts cover
-only the changed files.
+cost no parsing, also on a warm cache. Under ``--diff`` they see every file's facts too (the
+runner takes the unchanged files' from the cache) and only their findings on changed lines stay.
 """
 
 from __future__ import annotations

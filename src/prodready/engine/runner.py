@@ -104,6 +104,8 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
     sources = with_roles(sources, prefix)
     role_documents = _role_documents(sources)  # every file, also those outside a --diff
 
+    project_rules = [rule for rule in rules if rule.kind is FileKind.PROJECT]
+    judge_project = bool(project_rules) and options.project_rules
     changed: dict[Path, frozenset[int]] | None = None
     outside_diff: list[SourceFile] = []  # their project facts may still make findings moot
     if options.diff is not None:
@@ -111,6 +113,13 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
         in_diff = [Path(s.path).resolve() in changed for s in sources]
         outside_diff = [s for s, inside in zip(sources, in_diff, strict=True) if not inside]
         sources = [s for s, inside in zip(sources, in_diff, strict=True) if inside]
+    # Project rules judge the whole project also under --diff (a caller's transaction in an
+    # unchanged module covers a changed function): the files outside the diff are looked up
+    # in the cache, or analysed when it has no entry for them, for their facts only -- their
+    # own findings and errors are not the diff's.
+    context = outside_diff if judge_project else []
+    everything = sources + context
+    reported = frozenset(source.relpath for source in sources)
 
     baseline = load_baseline(options.baseline) if options.baseline is not None else None
     jobs = options.jobs or default_jobs()
@@ -126,7 +135,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
     pending: list[SourceFile] = []
     signatures: dict[str, Signature | None] = {}  # of the files to analyse, taken before reading
     contents: dict[str, Content] = {}  # read to look them up: not read again to analyse them
-    for source in sources:
+    for source in everything:
         if cache is None:
             pending.append(source)
             continue
@@ -146,9 +155,9 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
         if cache is not None:
             cache.put(result, signatures.get(result.relpath))
         if options.progress is not None:
-            options.progress(len(results), len(sources))
+            options.progress(len(results), len(everything))
     if cache is not None and cache.dirty:
-        cache.forget_missing(root, frozenset(source.relpath for source in sources))
+        cache.forget_missing(root, frozenset(source.relpath for source in everything))
         cache.save()
 
     def module_records() -> dict[str, ModuleRecord]:
@@ -158,7 +167,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
         if damaged:
             again = {r.relpath for r in damaged}
             fresh = analyze_all(
-                [s for s in sources if s.relpath in again],
+                [s for s in everything if s.relpath in again],
                 rules,
                 config.profile,
                 jobs,
@@ -179,14 +188,15 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
     notes: list[str] = list(registry.notes)
     project_findings: list[Finding] = []
     project_errors: list[ScanError] = []
-    project_rules = [rule for rule in rules if rule.kind is FileKind.PROJECT]
-    if project_rules and changed is None and options.project_rules:
+    if judge_project:
+        # The same inputs as a full scan of the same tree, also under --diff: the outcome is
+        # the whole project's (filtered to the diff below), so either scan reuses the other's.
         others: dict[str, FileKind] = {
-            s.relpath: s.kind for s in sources if s.kind is not FileKind.PYTHON
+            s.relpath: s.kind for s in everything if s.kind is not FileKind.PYTHON
         }
         inputs = None
         if cache is not None:
-            kinds = {source.relpath: source.kind.value for source in sources}
+            kinds = {source.relpath: source.kind.value for source in everything}
             scanned = [(r.relpath, kinds.get(r.relpath, ""), r.digest) for r in results]
             project_root = root / prefix if prefix else root
             inputs = ProjectInputs(cache.key, project_root, config, scanned, cache_dir)
@@ -205,8 +215,9 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
     findings: list[Finding] = []
     errors: list[ScanError] = []
     for result in results:  # after the project rules: a late miss may have replaced a result
-        findings.extend(result.findings)
-        errors.extend(result.errors)
+        if result.relpath in reported:
+            findings.extend(result.findings)
+            errors.extend(result.errors)
     if cache is not None and cache.warning:
         errors.append(ScanError(str(cache.directory), cache.warning))
     findings.extend(project_findings)
@@ -215,7 +226,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
     role_map = RoleMap(config.roles, referenced_roles(role_documents), prefix)
     if any(finding.unless for finding in findings):
         holders = [(r.relpath, r.holds, r.role) for r in results if r.holds]
-        if outside_diff and cache is not None:
+        if outside_diff and not context and cache is not None:
             holders.extend(_cached_holders(cache, outside_diff, trusted_before_ns))
         findings, stats.moot = drop_moot(findings, holders, role_map, root)
     findings = postprocess(findings, config, registry)
