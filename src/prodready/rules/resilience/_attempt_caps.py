@@ -1,5 +1,6 @@
-"""The cap test of a hand-written retry loop's failure counter (RES002): ``if tries_left == 0:
-raise``, ``if failures >= 2 or permanent: raise``."""
+"""What a retry handler lets through (RES002): the cap test of its failure counter (``if
+tries_left == 0: raise``, ``if failures >= 2 or permanent: raise``) and the exceptions it does
+not re-raise at once (``if not isinstance(error.__cause__, IntegrityError): raise``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ast
 import operator
 from collections.abc import Callable
 
+from prodready.plugin import PythonContext
 from prodready.plugin.analysis import dotted
 
 _COMPARISONS: dict[type[ast.cmpop], Callable[[int, int], bool]] = {
@@ -40,3 +42,31 @@ def cap_test(test: ast.expr, counter: str) -> tuple[Callable[[int, int], bool], 
     ):
         return _COMPARISONS[type(test.ops[0])], test.comparators[0].value
     return None
+
+
+def reraises_all_but(handler: ast.ExceptHandler, ctx: PythonContext) -> list[str]:
+    """The exception types a handler keeps when it starts by re-raising everything else:
+    ``if not isinstance(error, T): raise`` (or ``error.__cause__`` / ``__context__``: a
+    wrapper around the driver's error); [] when it does not start so."""
+    if handler.name is None or not handler.body or not isinstance(handler.body[0], ast.If):
+        return []
+    guard = handler.body[0]
+    test = guard.test
+    if not (
+        isinstance(test, ast.UnaryOp)
+        and isinstance(test.op, ast.Not)
+        and isinstance(test.operand, ast.Call)
+        and dotted(test.operand.func) == "isinstance"
+        and len(test.operand.args) == 2
+        and len(guard.body) == 1
+        and isinstance(guard.body[0], ast.Raise)
+        and not guard.orelse
+    ):
+        return []
+    subject, types = test.operand.args
+    allowed = {handler.name, f"{handler.name}.__cause__", f"{handler.name}.__context__"}
+    if dotted(subject) not in allowed:
+        return []
+    listed = types.elts if isinstance(types, ast.Tuple) else [types]
+    names = [ctx.qualname(item) or dotted(item) for item in listed]
+    return [name for name in names if name is not None] if all(names) else []

@@ -16,7 +16,7 @@ from prodready.plugin.analysis import (
     log_call,
     walk_body,
 )
-from prodready.rules.resilience._attempt_caps import cap_test
+from prodready.rules.resilience._attempt_caps import cap_test, reraises_all_but
 
 # -- retry loops (RES002, RES003) ------------------------------------------------------------
 
@@ -297,7 +297,7 @@ def _always_exits(body: list[ast.stmt], ctx: PythonContext) -> bool:
 
 
 def _only_not_transient(handler: ast.ExceptHandler, ctx: PythonContext) -> bool:
-    names = caught_names(handler, ctx)
+    names = reraises_all_but(handler, ctx) or caught_names(handler, ctx)
     return bool(names) and all(name.rsplit(".", 1)[-1] in _NOT_TRANSIENT for name in names)
 
 
@@ -438,6 +438,9 @@ def retry_without_backoff(node: ast.For | ast.While, ctx: PythonContext) -> None
     between attempts, or wait a fixed time that neither grows with the attempt nor has jitter.
     One immediate retry is left alone: `for _ in range(2)`, or a failure counter that raises
     on the second failure (`tries_left = 2` ... `tries_left -= 1; if tries_left == 0: raise`).
+    So are handlers that retry only what waiting cannot fix -- a lost insert race
+    (`IntegrityError`), a missing key -- caught by name or kept by `if not isinstance(error,
+    IntegrityError): raise`.
 
     ## Why it breaks production
     When a dependency fails because it is overloaded or restarting, every caller retries at
