@@ -140,7 +140,8 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     `0.0.0.0`, `::1`) used as the address of a dependency: connection strings
     (`postgresql://user@localhost/db`, `redis://127.0.0.1:6379/0`), service base URLs, and
     `host="localhost"` given to database, cache and broker clients. As the default of an
-    environment lookup or a settings field it is reported at low severity. Listen addresses
+    environment lookup or a settings field, a `default*=` argument or a class's `DEFAULT_*`
+    attribute (what configuration replaces) it is reported at low severity. Listen addresses
     (`app.run(host="127.0.0.1")`), CORS/allowed-host lists, log messages, docstrings,
     `__main__` blocks, scripts, tests and dev/local/test settings files are skipped.
 
@@ -246,6 +247,8 @@ def _localhost_use(
             return None
         if not isinstance(call, ast.Call):
             return None
+        if parent.arg.lower().startswith("default") and not candidate.bare:
+            return "fallback"  # default_base_url="http://localhost:11434": configuration wins
         return _call_use(call, child, parent.arg, candidate, parents, ctx)
     if isinstance(parent, ast.Call):
         if child is parent.func:
@@ -263,6 +266,10 @@ def _localhost_use(
             (dotted(base) or "").endswith("Settings") for base in owner.bases
         ):
             return "fallback"  # a settings field default, overridable from the environment
+        if isinstance(owner, ast.ClassDef) and any(
+            name.rpartition(".")[2].startswith("DEFAULT_") for name in names
+        ):
+            return "fallback"  # DEFAULT_API_BASE: what the class uses when nothing is configured
         return _in_dev_branch(parent, parents, ctx, "hardcoded")
     if isinstance(parent, ast.arguments):
         return None if candidate.bare else "fallback"  # a parameter default
