@@ -56,6 +56,37 @@ def _error_payload(expr: ast.AST | None) -> bool:
     return bool(keys & _MESSAGE_KEYS) and keys <= _MESSAGE_KEYS | _STATUS_KEYS
 
 
+def _outcome(expr: ast.AST | None) -> tuple[str, bool] | None:
+    """The in-band outcome a literal payload states: ``("status", False)`` for ``{"status":
+    "error"}``, ``("success", True)`` for ``{"success": True}``; None when it states none."""
+    if not isinstance(expr, ast.Dict):
+        return None
+    for key, value in zip(expr.keys, expr.values, strict=True):
+        name = constant_str(key)
+        if name in {"success", "ok"} and isinstance(constant(value), bool):
+            return name, bool(constant(value))
+        if name == "status" and isinstance(constant(value), str):
+            text = str(constant(value)).lower()
+            if text in _FAILED or text in _SUCCEEDED:
+                return name, text in _SUCCEEDED
+    return None
+
+
+_SUCCEEDED = frozenset({"ok", "success", "succeeded", "done"})
+
+
+def _in_band_protocol(payload: ast.AST | None, function: ast.AST) -> bool:
+    """The error payload states its failure in a key (``"status": "error"``) that another
+    answer of the same view states success in (``"status": "ok"``): every response carries
+    its outcome in the body, and the view's client must read it."""
+    failed = _outcome(payload)
+    if failed is None or failed[1]:
+        return False
+    return any(
+        _outcome(node) == (failed[0], True) for node in ast.walk(function) if node is not payload
+    )
+
+
 def _sets_status(handler: ast.ExceptHandler) -> bool:
     """``response.status_code = 500`` in the block: the status is set out of band."""
     for child in walk_body(handler.body):
@@ -82,7 +113,10 @@ def exception_returned_as_success(node: ast.Return, ctx: PythonContext) -> None:
     Flags `return` statements in the `except` block of an HTTP handler that send an error
     payload with the default 200 status: a bare dict such as `{"error": str(e)}` (Flask,
     FastAPI), `jsonify(...)` outside a `(body, status)` tuple, `JSONResponse(...)` without
-    `status_code`, Django `JsonResponse(...)` or DRF `Response(...)` without `status`.
+    `status_code`, Django `JsonResponse(...)` or DRF `Response(...)` without `status`. A view
+    that states the outcome in the body of every answer (`{"status": "error"}` here, `{"status":
+    "ok"}` on success; `"success": False`/`True`) speaks an in-band protocol its client reads,
+    and is left alone.
 
     ## Why it breaks production
     Status codes are what clients, retries, load balancers, API gateways, dashboards and
@@ -149,6 +183,9 @@ def exception_returned_as_success(node: ast.Return, ctx: PythonContext) -> None:
     else:
         return
     if _sets_status(ctx.handlers[-1]):
+        return
+    body = value if isinstance(value, ast.Dict) else payload
+    if _in_band_protocol(body, function.node):
         return
     ctx.report(
         node,
