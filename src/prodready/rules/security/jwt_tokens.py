@@ -203,7 +203,8 @@ def jwt_without_expiry(node: ast.AST, ctx: PythonContext) -> None:
     ## What it does
     Flags `jwt.encode(payload, ...)` (PyJWT, python-jose) when the payload is a dict literal --
     inline or in a local variable -- without an `"exp"` claim, and the function never adds one
-    (`payload["exp"] = ...`, `payload.update(exp=...)`) before or after.
+    (`payload["exp"] = ...`, `payload.update(exp=...)`) before or after. An unsigned token
+    (`algorithm="none"`) is no credential -- anyone can write one -- and is left alone.
 
     ## Why it breaks production
     PyJWT and python-jose only reject expired tokens when there is an `exp` claim. Without it,
@@ -248,6 +249,9 @@ def jwt_without_expiry(node: ast.AST, ctx: PythonContext) -> None:
             if owner is not None and _sets_exp(node, func.attr):
                 state["exp"].add(owner)
         return
+    algorithm = keyword_value(node, "algorithm")
+    if (constant_str(algorithm) or "").lower() == "none":
+        return  # unsigned: anyone can write one, so it is an assertion, never a credential
     payload = argument(node, 0, "payload") or keyword_value(node, "claims")
     claims = _claims(payload, ctx)
     if claims is None:
