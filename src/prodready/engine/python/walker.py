@@ -67,6 +67,15 @@ class ModuleWalk:
 
     # -- driver -----------------------------------------------------------------------------
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            # The handlers are bound methods of this walk: a reference cycle through the
+            # context to the whole tree, which reference counting alone would never free --
+            # every module's tree would wait for (and lengthen) a garbage collection.
+            self.special.clear()
+
+    def _run(self) -> None:
         ctx = self.ctx
         self.registered = prepass(ctx)
         module_rules = self.analyzer.node_rules.get(ast.Module)

@@ -4,6 +4,7 @@ site (the scope a deferred sink or a helper summary is traced in)."""
 from __future__ import annotations
 
 import ast
+import functools
 
 from prodready.engine.python import ClassInfo, ModuleMemo, PythonContext, Scope
 
@@ -83,22 +84,8 @@ def function_bindings(function: ast.AST, ctx: PythonContext) -> BindingMap:
     if cached is not None:
         return cached
     found: BindingMap = {}
-
-    def bind(target: ast.AST, value: _Binding, at: ast.AST) -> None:
-        position = node_position(value if isinstance(value, ast.expr) else at) or (0, 0)
-        if isinstance(target, ast.Name):
-            found.setdefault(target.id, []).append((position, value))
-        elif isinstance(target, ast.Tuple | ast.List):
-            elements = value.elts if isinstance(value, ast.Tuple | ast.List) else None
-            if elements is not None and len(elements) == len(target.elts):
-                for element, item in zip(target.elts, elements, strict=True):
-                    bind(element, item, at)
-            else:
-                for element in target.elts:
-                    bind(element, _UNKNOWN, at)
-        elif isinstance(target, ast.Starred):
-            bind(target.value, _UNKNOWN, at)
-
+    # Not a recursive closure: that is a reference cycle, holding the nodes until a gc.
+    bind = functools.partial(_bind, found)
     for node in own_nodes(function, ctx):
         if isinstance(node, ast.Assign):
             for target in node.targets:
@@ -124,6 +111,22 @@ def function_bindings(function: ast.AST, ctx: PythonContext) -> BindingMap:
         entries.sort(key=lambda entry: entry[0])
     cache[id(function)] = found
     return found
+
+
+def _bind(found: BindingMap, target: ast.AST, value: _Binding, at: ast.AST) -> None:
+    position = node_position(value if isinstance(value, ast.expr) else at) or (0, 0)
+    if isinstance(target, ast.Name):
+        found.setdefault(target.id, []).append((position, value))
+    elif isinstance(target, ast.Tuple | ast.List):
+        elements = value.elts if isinstance(value, ast.Tuple | ast.List) else None
+        if elements is not None and len(elements) == len(target.elts):
+            for element, item in zip(target.elts, elements, strict=True):
+                _bind(found, element, item, at)
+        else:
+            for element in target.elts:
+                _bind(found, element, _UNKNOWN, at)
+    elif isinstance(target, ast.Starred):
+        _bind(found, target.value, _UNKNOWN, at)
 
 
 def binding_before(
