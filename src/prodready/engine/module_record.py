@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
+from prodready.engine.json_shapes import strings, text_line_pairs, tuple_new
 from prodready.engine.semantic.summary import (
     ClassSummary,
     FunctionSummary,
@@ -167,10 +168,10 @@ class ModuleRecord:
         if not isinstance(obj, dict):
             return None
         module = obj.get("module")
-        frameworks = _strings(obj.get("frameworks"))
-        imports = _pairs(obj.get("imports"), Import)
+        frameworks = strings(obj.get("frameworks"))
+        imports = text_line_pairs(obj.get("imports"), Import)
         routes = _routes(obj.get("routes"))
-        syntax = _pairs(obj.get("syntax"), NamedLine)
+        syntax = text_line_pairs(obj.get("syntax"), NamedLine)
         evidence = _evidence(obj.get("evidence"))
         is_test = obj.get("is_test")
         is_example = obj.get("is_example")
@@ -208,34 +209,6 @@ class ModuleRecord:
 
 # -- validating the JSON shape (``type(x) is int``: ``True`` is not a line number) ---------------
 
-_Record = TypeVar("_Record", Import, NamedLine)
-# ``Import(*item)`` without the argument parsing: the records are named tuples of the JSON pair.
-_tuple_new: Any = tuple.__new__
-
-
-def _strings(items: object) -> tuple[str, ...] | None:
-    if not isinstance(items, list):
-        return None
-    for item in items:
-        if not isinstance(item, str):
-            return None
-    return tuple(items)
-
-
-def _pairs(items: object, make: type[_Record]) -> tuple[_Record, ...] | None:
-    """``[[text, line], ...]`` as records ``make(text, line)``."""
-    if not isinstance(items, list):
-        return None
-    found: list[_Record] = []
-    for item in items:
-        if not isinstance(item, list) or len(item) != 2:
-            return None
-        text, line = item
-        if not isinstance(text, str) or type(line) is not int:
-            return None
-        found.append(_tuple_new(make, item))
-    return tuple(found)
-
 
 def _routes(items: object) -> tuple[RouteRecord, ...] | None:
     if not isinstance(items, list):
@@ -245,9 +218,9 @@ def _routes(items: object) -> tuple[RouteRecord, ...] | None:
         if not isinstance(item, list) or len(item) != 8:
             return None
         function, line, framework, methods, path, receiver, decorators, dependencies = item
-        decorator_names = _strings(decorators)
-        dependency_names = _strings(dependencies)
-        method_names = None if methods is None else _strings(methods)
+        decorator_names = strings(decorators)
+        dependency_names = strings(dependencies)
+        method_names = None if methods is None else strings(methods)
         if (
             not isinstance(function, str)
             or type(line) is not int
@@ -297,7 +270,7 @@ def _mark(item: object) -> Mark | None:
         return None
     if not isinstance(name, str) or type(line) is not int or not isinstance(kind, str):
         return None
-    return _tuple_new(Mark, (name, line, kind, values))  # type: ignore[no-any-return]
+    return tuple_new(Mark, (name, line, kind, values))  # type: ignore[no-any-return]
 
 
 def _evidence_json(evidence: Mapping[str, tuple[Mark, ...]]) -> dict[str, object]:

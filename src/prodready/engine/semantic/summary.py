@@ -10,7 +10,9 @@ rescan of a large tree rebuilds every module's summaries.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from prodready.engine.json_shapes import strings, text_line_pairs, tuple_new
 
 # Flags of a function (``FunctionSummary.flags``).
 OPENS_TRANSACTION = "tx"  # opens one itself: ``with transaction.atomic()``, ``session.begin()``
@@ -132,10 +134,10 @@ class FunctionSummary(NamedTuple):
         if len(item) < 8:
             item = [*item, *_EMPTY[len(item) :]]
         name, line, flags, writes, pair, calls, managers, decorators = item
-        flag_names = _strings(flags)
-        manager_names = _strings(managers)
-        decorator_names = _strings(decorators)
-        write_items = _writes(writes)
+        flag_names = strings(flags)
+        manager_names = strings(managers)
+        decorator_names = strings(decorators)
+        write_items = text_line_pairs(writes, Write)
         call_items = _calls(calls)
         if (
             not isinstance(name, str)
@@ -150,7 +152,7 @@ class FunctionSummary(NamedTuple):
         ):
             return None
         values = (name, line, flag_names, write_items, tuple(pair))
-        built: FunctionSummary = _tuple_new(
+        built: FunctionSummary = tuple_new(
             cls, (*values, call_items, manager_names, decorator_names)
         )
         return built
@@ -170,7 +172,7 @@ def signals_from_json(items: object) -> tuple[SignalReceiver, ...] | None:
         signal, target, line = item
         if not isinstance(signal, str) or not isinstance(target, str) or type(line) is not int:
             return None
-        found.append(_tuple_new(SignalReceiver, item))
+        found.append(tuple_new(SignalReceiver, item))
     return tuple(found)
 
 
@@ -182,10 +184,10 @@ def classes_from_json(items: object) -> tuple[ClassSummary, ...] | None:
         if not isinstance(item, list) or len(item) != 3:
             return None
         name, line, bases = item
-        base_names = _strings(bases)
+        base_names = strings(bases)
         if not isinstance(name, str) or type(line) is not int or base_names is None:
             return None
-        found.append(_tuple_new(ClassSummary, (name, line, base_names)))
+        found.append(tuple_new(ClassSummary, (name, line, base_names)))
     return tuple(found)
 
 
@@ -202,37 +204,12 @@ def functions_from_json(items: object) -> tuple[FunctionSummary, ...] | None:
 
 
 _EMPTY: list[object] = [None, None, [], [], [], [], [], []]
-# ``Write(*item)`` without the argument parsing: the values were checked first.
-_tuple_new: Any = tuple.__new__
 
 
 def _call_json(call: CallSite) -> list[object]:
     if call.guard:
         return [call.target, call.line, call.guard]
     return [call.target, call.line]
-
-
-def _strings(items: object) -> tuple[str, ...] | None:
-    if not isinstance(items, list):
-        return None
-    for item in items:
-        if not isinstance(item, str):
-            return None
-    return tuple(items)
-
-
-def _writes(items: object) -> tuple[Write, ...] | None:
-    if not isinstance(items, list):
-        return None
-    found: list[Write] = []
-    for item in items:
-        if not isinstance(item, list) or len(item) != 2:
-            return None
-        what, line = item
-        if not isinstance(what, str) or type(line) is not int:
-            return None
-        found.append(_tuple_new(Write, item))
-    return tuple(found)
 
 
 def _calls(items: object) -> tuple[CallSite, ...] | None:
@@ -253,5 +230,5 @@ def _calls(items: object) -> tuple[CallSite, ...] | None:
             return None
         if not isinstance(target, str) or type(line) is not int:
             return None
-        found.append(_tuple_new(CallSite, (target, line, guard)))
+        found.append(tuple_new(CallSite, (target, line, guard)))
     return tuple(found)
