@@ -12,9 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from prodready.engine import roles
 from prodready.engine.module_record import Import, Mark, ModuleRecord, NamedLine, RouteRecord
-from prodready.engine.roles import is_documentation_path
 from prodready.engine.semantic.summary import ClassSummary, FunctionSummary, SignalReceiver
 
 BUILTIN_NAMES = frozenset(dir(builtins))
@@ -216,11 +214,6 @@ SYNTAX_VERSIONS: dict[str, tuple[int, int]] = {
 }
 
 
-def is_example_path(relpath: str) -> bool:
-    """Code under a documentation or tutorial directory (see ``engine.roles``)."""
-    return is_documentation_path(relpath)
-
-
 def module_name_for(relpath: str) -> str:
     """Dotted module name for a relative path (``src/app/api.py`` -> ``app.api``)."""
     parts = relpath[:-3].split("/") if relpath.endswith(".py") else relpath.split("/")
@@ -229,11 +222,6 @@ def module_name_for(relpath: str) -> str:
     if parts and parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
-
-
-def is_test_path(relpath: str) -> bool:
-    """A test module by its path (see ``engine.roles``)."""
-    return roles.is_test_path(relpath)
 
 
 def resolve_relative(module: str | None, level: int, current: str, is_package: bool) -> str:

@@ -91,6 +91,6 @@ def in_service_code(ctx: PythonContext) -> bool:
 
 def is_example_code(ctx: PythonContext) -> bool:
     """The module lives under a documentation or tutorial directory (see
-    :func:`prodready.engine.facts.is_example_path`): it illustrates an API and is not a
+    :func:`prodready.engine.roles.is_documentation_path`): it illustrates an API and is not a
     deployed service."""
     return ctx.facts.is_example

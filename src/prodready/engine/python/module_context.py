@@ -11,13 +11,12 @@ from prodready.engine.facts import (
     BUILTIN_NAMES,
     ModuleFacts,
     Route,
-    is_example_path,
-    is_test_path,
     module_name_for,
 )
 from prodready.engine.location import RawFinding, node_location
 from prodready.engine.python.memo import ModuleMemo
 from prodready.engine.python.scopes import ClassInfo, Scope
+from prodready.engine.roles import is_documentation_path, is_test_path
 from prodready.model import Confidence, Profile, ProjectFact, Rule, Severity
 
 _T = TypeVar("_T")
@@ -36,7 +35,7 @@ class PythonContext:
         self.facts = ModuleFacts(
             module=self.module,
             is_test=is_test_path(relpath),
-            is_example=is_example_path(relpath),
+            is_example=is_documentation_path(relpath),
         )
         self.function: Scope | None = None
         self.classes: list[ClassInfo] = []

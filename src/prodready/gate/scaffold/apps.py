@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from prodready.engine.facts import bind_import, framework_of, is_main_guard, is_test_path
+from prodready.engine.facts import bind_import, framework_of, is_main_guard
 from prodready.engine.project import ENTRY_FILE_NAMES
+from prodready.engine.roles import is_test_path
 from prodready.gate.scaffold.profile import (
     WEB_FRAMEWORKS,
     AppEntry,

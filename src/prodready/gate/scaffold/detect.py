@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from prodready.engine.facts import is_test_path
+from prodready.engine.roles import is_test_path
 from prodready.gate.model import GateError
 from prodready.gate.scaffold.apps import detect_web
 from prodready.gate.scaffold.profile import ProjectProfile, incidental

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from prodready.engine.facts import is_example_path
+from prodready.engine.roles import is_documentation_path
 
 # Web frameworks, in the order one wins when a project imports several.
 WEB_FRAMEWORKS = (
@@ -104,7 +104,7 @@ def incidental(relpath: str, *, tests: bool) -> bool:
     directories = PurePosixPath(relpath).parts[:-1]
     if any(part.lower() in INCIDENTAL_DIRS for part in directories):
         return True
-    if is_example_path(relpath):
+    if is_documentation_path(relpath):
         return True
     return tests and any(part in TEST_DIRS for part in directories)
 
