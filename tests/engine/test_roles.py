@@ -353,3 +353,30 @@ def test_a_dockerfile_only_test_services_build_is_dev_infra(
         ("worker/Dockerfile", "service"),
     ]
     assert result.stats.outside_roles == 1
+
+
+def test_a_dev_infra_finding_is_reported_at_low_and_says_why(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    """An e2e test-runner image that pipes an installer into bash: the finding holds (a CI
+    supply-chain risk) but its blast radius is CI, not production -- reported at low, with the
+    reason in its message; the same line in the service's image stays high."""
+    image = "FROM node:20\nRUN curl -fsSL https://bun.sh/install | bash\n"
+    _write(tmp_path, {"frontend/Dockerfile.playwright": image, "frontend/Dockerfile": image})
+    result = run_scan(tmp_path, config=Config(select=("DKR008",)))
+    service, runner = result.findings
+    assert (service.path, service.role, service.severity) == (
+        "frontend/Dockerfile",
+        "service",
+        Severity.HIGH,
+    )
+    assert (runner.path, runner.role, runner.severity) == (
+        "frontend/Dockerfile.playwright",
+        "dev-infra",
+        Severity.LOW,
+    )
+    assert runner.message == service.message + (
+        " [reported at low, not high: a dev-infra file -- it builds, tests or runs CI for the "
+        "project and never runs in production]"
+    )
+    assert service.message.endswith("or install a pinned package instead")

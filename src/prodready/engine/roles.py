@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from prodready.engine.discovery import classify, matches_glob
-from prodready.model import FileKind, Finding, Role, Rule
+from prodready.model import FileKind, Finding, ProjectFact, Role, Rule, Severity
 
 # -- by path ----------------------------------------------------------------------------------
 
@@ -364,11 +364,23 @@ def _compose_builds(compose: str, text: str) -> list[tuple[str, str]]:
     return builds
 
 
+# Findings in dev-infra files (CI images, test-runner images, build settings) are real -- a CI
+# image that runs a tampered installer leaks the CI's secrets -- but they land in CI and builds,
+# not in production, which prodready's severities rank: every one is reported at low, and its
+# message says why (the JSON carries the role and the lowered severity).
+DEV_INFRA_SEVERITY = Severity.LOW
+DEV_INFRA_NOTE = (
+    " [reported at low, not {severity}: a dev-infra file -- it builds, tests or runs CI for the "
+    "project and never runs in production]"
+)
+
+
 def apply_roles(
     findings: Iterable[Finding], rules: Mapping[str, Rule], roles: RoleMap
 ) -> tuple[list[Finding], int]:
     """The findings whose rule applies to their file's role, each with ``role`` set, and how
-    many were dropped."""
+    many were dropped. A finding some role makes moot (``unless`` names :func:`runs_as` of
+    its file's role) is dropped too; one in a dev-infra file is lowered to low."""
     kept: list[Finding] = []
     dropped = 0
     judged: dict[tuple[str, str | None], Role] = {}
@@ -381,5 +393,25 @@ def apply_roles(
         if rule is not None and role not in rule.applies_to:
             dropped += 1
             continue
-        kept.append(finding if finding.role == role.value else replace(finding, role=role.value))
+        if finding.unless and runs_as(role).name in finding.unless:
+            dropped += 1
+            continue
+        if finding.role != role.value:
+            finding = replace(finding, role=role.value)
+        if role is Role.DEV_INFRA and finding.severity > DEV_INFRA_SEVERITY:
+            note = DEV_INFRA_NOTE.format(severity=finding.severity.value)
+            finding = replace(finding, severity=DEV_INFRA_SEVERITY, message=finding.message + note)
+        kept.append(finding)
     return kept, dropped
+
+
+_ROLE_FACT_PREFIX = "role:"
+
+
+def runs_as(role: Role) -> ProjectFact:
+    """The fact that a file has ``role``: a rule names it on a finding that holds only outside
+    it (``ctx.report(..., unless=runs_as(Role.SCRIPT))``: print() in a command-line program
+    writes to the operator's terminal, not to logs) -- for files whose role the rule cannot see
+    while it walks them (a console-script module, a configured role), the engine drops the
+    finding once the role is known. No module establishes it."""
+    return ProjectFact(_ROLE_FACT_PREFIX + role.value, f"the file is {role.value} code")
