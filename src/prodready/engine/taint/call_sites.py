@@ -39,10 +39,39 @@ def _call_sites(ctx: PythonContext) -> CallSites:
 _CALL_SITES: ModuleMemo[CallSites] = ModuleMemo("taint:calls", _call_sites)
 
 
+def own_method(call: ast.Call, ctx: PythonContext) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """``self.name(...)`` in a method: the plain (undecorated) method ``name`` its own class
+    defines, which the call runs like a helper of the module -- or None."""
+    func = call.func
+    scope = ctx.function
+    if not isinstance(func, ast.Attribute) or not isinstance(func.value, ast.Name):
+        return None
+    if scope is None or scope.class_info is None or scope.self_name != func.value.id:
+        return None
+    for statement in scope.class_info.node.body:
+        if (
+            isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef)
+            and statement.name == func.attr
+        ):
+            plain = not statement.decorator_list and statement.args.args
+            return statement if plain else None  # a property, a static method...
+    return None
+
+
 def argument_for(
-    function: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call, position: int
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    call: ast.Call,
+    position: int,
+    bound: bool = False,
 ) -> ast.expr | None:
+    """The argument ``call`` passes for the parameter at ``position``; ``bound``: the call is
+    ``self.method(...)``, whose receiver is the first parameter."""
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if bound:
+        if position == 0:
+            return call.func.value if isinstance(call.func, ast.Attribute) else None
+        position -= 1
+        params = params[1:]
     if position < len(call.args) and not isinstance(call.args[position], ast.Starred):
         return call.args[position]
     for item in call.keywords:

@@ -17,7 +17,7 @@ from prodready.engine.taint.bindings import (
     precedes,
     synthetic_scope,
 )
-from prodready.engine.taint.call_sites import argument_for
+from prodready.engine.taint.call_sites import argument_for, own_method
 from prodready.engine.taint.sanitizers import (
     HASH_PREFIXES,
     LOOKUP_FUNCTIONS,
@@ -231,6 +231,9 @@ class Tracer:
         helper = module_function(call, ctx)
         if helper is not None:
             return self._helper(helper, call, depth)
+        method_helper = own_method(call, ctx)
+        if method_helper is not None:
+            return self._helper(method_helper, call, depth, bound=True)
         if isinstance(call.func, ast.Attribute) and (
             method in LOOKUP_METHODS or store_lookup(call)
         ):
@@ -242,12 +245,17 @@ class Tracer:
         return self._first(arguments, depth)
 
     def _helper(
-        self, helper: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call, depth: int
+        self,
+        helper: ast.FunctionDef | ast.AsyncFunctionDef,
+        call: ast.Call,
+        depth: int,
+        bound: bool = False,
     ) -> Source | None:
-        """A call of a function defined in this module: tainted when an argument flows to
-        its return value (per the function's summary)."""
+        """A call of a function defined in this module (``bound``: of a method of the
+        caller's own class, through ``self``): tainted when an argument flows to its return
+        value (per the function's summary)."""
         for position in returned_parameters(helper, self.ctx, self.sanitizers):
-            argument = argument_for(helper, call, position)
+            argument = argument_for(helper, call, position, bound)
             found = self.trace(argument, depth + 1)
             if found is not None:
                 return found
