@@ -12,8 +12,9 @@ Propagation follows local assignments (the binding in force at that point: ``q =
 keeps the parameter's taint), loop variables, f-strings, ``%``, ``.format``, concatenation,
 ``join``, string methods, containers, and calls of *helper functions defined in the same
 module* (and of a method's own class through ``self``) -- whose return value depends on a
-tainted argument, or which read the request themselves. Lookups by key (``COLUMNS.get(sort)``, ``Model.objects.get(pk=x)``,
-``get_object_or_404``) return stored values, not the key. Sanitisers stop the flow:
+tainted argument, or which read the request themselves. Lookups by key (``COLUMNS.get(sort)``,
+``Model.objects.get(pk=x)``, ``get_object_or_404``) return stored values, not the key.
+Sanitisers stop the flow:
 conversions to numbers, booleans, UUIDs and dates everywhere, plus the sink-specific ones a rule
 passes (``shlex.quote`` for commands, ``secure_filename`` for paths, qualified attributes such
 as ``pathlib.Path.name``, ``os.path.splitext[1]``, request attributes such as ``request.url``),
