@@ -21,6 +21,7 @@ from pathlib import Path
 
 from prodready.engine.pipeline import PROJECT_MARKERS
 from prodready.engine.roles import RoleMap
+from prodready.engine.semantic.guards import derive
 from prodready.model import Finding, Role
 
 Holder = tuple[str, tuple[str, ...], str | None]  # (report path, facts, detected role)
@@ -66,7 +67,8 @@ def held_facts(
         role = roles.role_of(relpath, detected if detected in _ROLE_VALUES else None)
         if role is Role.SERVICE:
             held.setdefault(projects.of(relpath), set()).update(facts)
-    return held
+    # what project functions sanitise and check, through helpers and re-exports
+    return {project: derive(facts) for project, facts in held.items()}
 
 
 def drop_moot(

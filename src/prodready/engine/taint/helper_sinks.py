@@ -11,7 +11,8 @@ from prodready.engine.analysis import module_functions
 from prodready.engine.python import ModuleMemo, PythonContext
 from prodready.engine.taint.bindings import synthetic_scope
 from prodready.engine.taint.call_sites import argument_for, module_call_sites, positional_parameters
-from prodready.engine.taint.propagation import Report, Source, Tracer, tainted
+from prodready.engine.taint.project_facts import establish_function_facts
+from prodready.engine.taint.propagation import Report, Source, Tracer, clean_if
 from prodready.engine.taint.sources import client_route
 
 
@@ -44,11 +45,22 @@ def sink_flow(
     ``ModuleEnd`` -- reports it if a function of the module passes external data to it (up
     to two helpers deep)."""
     candidates = [value for value in values if value is not None]
+    first: Source | None = None
+    unless: frozenset[str] | None = None
     for value in candidates:
-        source = tainted(value, ctx, sanitizers=sanitizers, web_only=web_only)
-        if source is not None:
-            report(source)
-            return True
+        tracer = Tracer(ctx, sanitizers, web_only)
+        source = tracer.run(value)
+        if source is None:
+            continue
+        first = first or source
+        # Every tainted value must be cleaned by the facts named: the intersection.
+        cleaning = clean_if(value, tracer) if tracer.crossings else frozenset()
+        unless = cleaning if unless is None else unless & cleaning
+        if not unless:
+            break
+    if first is not None:
+        _report_unless(ctx, report, first, unless or frozenset())
+        return True
     helper = _enclosing_helper(ctx)
     if helper is None or ctx.rule is None:
         return False
@@ -62,9 +74,24 @@ def sink_flow(
     return False
 
 
+def _report_unless(
+    ctx: PythonContext, report: Report, source: Source, unless: frozenset[str]
+) -> None:
+    """``report(source)``; the findings it makes are moot when one of the project facts
+    ``unless`` holds (an imported project function sanitises or checks the value)."""
+    before = len(ctx.findings)
+    report(source)
+    if unless:
+        for raw in ctx.findings[before:]:
+            raw.unless = tuple(sorted({*raw.unless, *unless}))
+
+
 def report_deferred(ctx: PythonContext) -> None:
     """Report the running rule's sinks in helpers that a caller in this module feeds with
-    external data (see :func:`sink_flow`). Call it from the rule's ``ModuleEnd``."""
+    external data (see :func:`sink_flow`), and establish what the module's functions sanitise
+    and check for the modules that import them (see
+    :mod:`prodready.engine.taint.project_facts`). Call it from the rule's ``ModuleEnd``."""
+    establish_function_facts(ctx)
     pending = ctx.memo(_PENDING)
     if ctx.rule is None or not pending.get(ctx.rule.code):
         return

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from prodready.engine.analysis import module_function
 from prodready.engine.python import ModuleMemo, PythonContext
+from prodready.engine.semantic.guards import clean_fact, kinds_for
 from prodready.engine.taint.allowlist import AllowListed, is_allow_listed
 from prodready.engine.taint.bindings import (
     ENTRY_VALUE,
@@ -18,6 +19,7 @@ from prodready.engine.taint.bindings import (
     synthetic_scope,
 )
 from prodready.engine.taint.call_sites import argument_for, own_method
+from prodready.engine.taint.project_facts import conditional_guards, project_callee
 from prodready.engine.taint.sanitizers import (
     HASH_PREFIXES,
     LOOKUP_FUNCTIONS,
@@ -68,6 +70,13 @@ class Tracer:
         self.reached: set[int] = set()
         self.limit: tuple[int, int] | None = None  # bindings at or after this are too late
         self.visiting: set[int] = set()
+        # Imported project functions the flow crosses (an argument passed through one, a name
+        # checked by one): per crossing, the facts any of which would stop it there; and the
+        # facts assumed to hold (see :mod:`prodready.engine.semantic.guards`).
+        self.kinds = kinds_for(sanitizers)
+        self.crossings: list[frozenset[str]] = []
+        self.assumed: frozenset[str] = frozenset()
+        self.conditional: dict[str, frozenset[str]] = {}  # name -> facts that make it checked
 
     def run(self, expr: ast.AST | None) -> Source | None:
         """Trace ``expr``; the checks of the enclosing function (allow-lists...) only remove
@@ -80,14 +89,16 @@ class Tracer:
             return found
         guarded = guarded_names(scope.node, self.ctx, self.sanitizers)
         allowed = allowed_regions(scope.node, self.ctx, self.sanitizers)
-        if not guarded and not allowed:
+        conditional = conditional_guards(scope.node, self.ctx, self.sanitizers)
+        if not guarded and not allowed and not conditional:
             return found
         self.guarded, self.allowed, self.reached = guarded, allowed, reached
+        self.conditional = conditional
         self.limit = node_position(expr)
         try:
             return self.trace(expr)
         finally:
-            self.guarded, self.allowed = frozenset(), {}
+            self.guarded, self.allowed, self.conditional = frozenset(), {}, {}
 
     def trace(self, expr: ast.AST | None, depth: int = 0) -> Source | None:
         if expr is None or depth > MAX_DEPTH or id(expr) in self.visiting:
@@ -177,6 +188,18 @@ class Tracer:
         name = expr.id
         if name in self.guarded or is_allow_listed(expr, self.allowed):
             return None
+        checked_if = self.conditional.get(name)
+        if checked_if is None:
+            return self._unchecked_name(expr, depth)
+        if checked_if & self.assumed:
+            return None
+        found = self._unchecked_name(expr, depth)
+        if found is not None:
+            self.crossings.append(checked_if)
+        return found
+
+    def _unchecked_name(self, expr: ast.Name, depth: int) -> Source | None:
+        name = expr.id
         ctx = self.ctx
         scope = ctx.function
         if scope is not None and (name in scope.bindings or name in scope.values):
@@ -239,10 +262,32 @@ class Tracer:
         ):
             # the key selects a stored value; only the receiver (and a default) flow out
             return self._first([call.func.value, *call.args[1:]], depth)
+        project = project_callee(call, ctx)
+        if project is not None:
+            return self._project_call(call, project, depth)
         arguments: list[ast.expr] = [*call.args, *(k.value for k in call.keywords)]
         if isinstance(call.func, ast.Attribute):
             arguments.insert(0, call.func.value)  # the receiver: ``tainted.strip()``
         return self._first(arguments, depth)
+
+    def _project_call(self, call: ast.Call, callee: str, depth: int) -> Source | None:
+        """A call of an imported function that may be the project's: its arguments flow out
+        unless the facts of that function say it cleans them (which the project pass
+        decides: the crossing is recorded)."""
+        for position, argument in enumerate(call.args):
+            if isinstance(argument, ast.Starred):
+                return self._first(call.args[position:], depth)
+            facts = frozenset(clean_fact(kind, callee, position) for kind in self.kinds)
+            if facts & self.assumed:
+                continue
+            found = self.trace(argument, depth + 1)
+            if found is not None:
+                self.crossings.append(facts)
+                return found
+        rest = [keyword.value for keyword in call.keywords]
+        if isinstance(call.func, ast.Attribute):
+            rest.insert(0, call.func.value)
+        return self._first(rest, depth)
 
     def _helper(
         self,
@@ -299,6 +344,19 @@ def _returned_source(
             ctx.function = saved
     summaries[key] = found
     return found
+
+
+def clean_if(expr: ast.AST, tracer: Tracer) -> frozenset[str]:
+    """After ``tracer`` found a source in ``expr``: the project facts any one of which would
+    make ``expr`` clean -- the flow crosses an imported project function that, by its facts,
+    sanitises or checks what it is given; empty when none would."""
+    facts: set[str] = set()
+    for crossing in dict.fromkeys(tracer.crossings):
+        again = Tracer(tracer.ctx, tracer.sanitizers, tracer.web_only)
+        again.assumed = crossing
+        if again.run(expr) is None:
+            facts |= crossing
+    return frozenset(facts)
 
 
 def tainted(

@@ -6,7 +6,7 @@ import ast
 
 from prodready.engine.analysis import dotted, function_flow
 from prodready.engine.python import ModuleMemo, PythonContext
-from prodready.engine.taint.allowlist import is_allow_listed
+from prodready.engine.taint.allowlist import AllowListed, is_allow_listed
 from prodready.engine.taint.sanitizers import (
     HASH_PREFIXES,
     LOOKUP_FUNCTIONS,
@@ -18,29 +18,41 @@ from prodready.engine.taint.sanitizers import (
     store_lookup,
 )
 
-# (id(function), sanitizers) -> positions of the parameters that reach the return value
+# (id(function), sanitizers, assumed guarded) -> positions of the parameters that reach the
+# return value
 _SUMMARIES: ModuleMemo[dict[object, list[int]]] = ModuleMemo("taint:summaries", lambda _: {})
+
+UNSANITIZED = "flow:unsanitized"
+"""Among the sanitisers: nothing stops the flow but comparisons -- which parameters a function
+*uses* to build its return value, sanitised or not (what it sanitises is the difference)."""
 
 
 def returned_parameters(
     function: ast.FunctionDef | ast.AsyncFunctionDef,
     ctx: PythonContext,
     sanitizers: frozenset[str],
+    assume_guarded: frozenset[str] = frozenset(),
 ) -> list[int]:
     """Positions of the parameters whose value can reach the function's return value.
 
     Computed once per function (and sanitiser set) by following the function's own
     assignments backwards from its ``return`` statements; names the function checks (an
-    allow-list, or the checks the sink's markers ask for) do not flow.
+    allow-list, or the checks the sink's markers ask for) do not flow, nor the names in
+    ``assume_guarded`` (checked by a function of another module, see
+    :mod:`prodready.engine.taint.project_facts`).
     """
-    key = (id(function), sanitizers)
+    key = (id(function), sanitizers, assume_guarded)
     summaries = ctx.memo(_SUMMARIES)
     if key in summaries:
         return summaries[key]
     summaries[key] = []  # recursion guard
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
-    guarded = guarded_names(function, ctx, sanitizers)
-    allowed = allowed_regions(function, ctx, sanitizers)
+    if UNSANITIZED in sanitizers:
+        guarded: frozenset[str] = frozenset()
+        allowed: AllowListed = {}
+    else:
+        guarded = guarded_names(function, ctx, sanitizers) | assume_guarded
+        allowed = allowed_regions(function, ctx, sanitizers)
     flow = function_flow(function, ctx)
     reached: set[str] = set()
     pending = list(flow.returns)
@@ -74,6 +86,9 @@ def _names_through(expr: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]
             names.append(node)
             continue
         if isinstance(node, ast.Compare | ast.Lambda | ast.Constant):
+            continue
+        if UNSANITIZED in sanitizers:
+            stack.extend(ast.iter_child_nodes(node))
             continue
         if isinstance(node, ast.Subscript):
             stack.append(node.value)  # the key selects; the container's values flow

@@ -1,0 +1,163 @@
+"""Guards and sanitisers through project functions, across modules, as project facts.
+
+A module states what each of its top-level functions does to its parameters (computed during
+its one walk by :mod:`prodready.engine.taint.project_facts` and cached with its result):
+
+- ``taint:clean:<kind>:<function>:<i>`` -- parameter ``i`` reaches the return value only
+  sanitised for sinks of ``kind`` (``def to_page(v): return int(v)``; ``def clean_next(url):
+  return url if url_has_allowed_host_and_scheme(url, ...) else "/"``);
+- ``taint:guards:<kind>:<function>:<i>`` -- the function applies the check ``kind`` names to
+  parameter ``i``: it raises or returns early unless it holds, or returns its verdict
+  (``def is_safe(url): return url_has_allowed_host_and_scheme(url, ...)``);
+- ``<fact> <= <fact>`` -- the first holds when the second does: a function that hands its
+  parameter to another project function (``def check(url): return util.is_safe(url)``);
+- ``taint:alias:<name>=<target>`` -- a package ``__init__`` re-exports ``target`` as ``name``.
+
+A finding of a taint rule whose flow passes through (or is checked by) an imported project
+function names the facts that would clean it (``ctx.report(..., unless=...)``); the project
+pass (:func:`prodready.engine.moot.held_facts`) closes the facts a project's service modules
+hold under the implications and aliases (:func:`derive`) and drops the finding when one holds.
+So the analysis stays one parse per file, and a warm rescan after an edit of the helper's
+module re-analyses that module alone: its new facts decide the callers' findings again.
+
+Kept free of imports beyond the standard library: :mod:`prodready.engine.moot` imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+CLEAN = "taint:clean"
+GUARDS = "taint:guards"
+ALIAS = "taint:alias:"
+IMPLIES = " <= "
+
+# Sink kinds a function's summary is stated for, with the sanitiser names each assumes (the
+# engine's own vocabulary; a sink whose sanitisers include a kind's uses its facts). A
+# parameter clean for sinks of kind "value" (conversions to numbers, lookups, allow-lists) is
+# clean for every sink.
+VALUE_KIND = "value"
+SAFE_REDIRECT_KIND = "safe-redirect"
+URL_HOST_KIND = "url-host"
+PATH_KIND = "path-containment"
+KIND_SANITIZERS: dict[str, frozenset[str]] = {
+    VALUE_KIND: frozenset(),
+    SAFE_REDIRECT_KIND: frozenset({"check:safe-redirect"}),
+    URL_HOST_KIND: frozenset({"check:url-host"}),
+    PATH_KIND: frozenset({"check:path-containment"}),
+    "html": frozenset(
+        {"html.escape", "markupsafe.escape", "django.utils.html.escape", "escape"}
+        | {"conditional_escape", "django.utils.html.conditional_escape"}
+    ),
+    "shell": frozenset({"shlex.quote", "shlex.join", "pipes.quote"}),
+    "sql": frozenset(
+        {"psycopg.sql.Identifier", "psycopg2.sql.Identifier", "psycopg2.extensions.quote_ident"}
+    ),
+}
+GUARD_KINDS = (SAFE_REDIRECT_KIND, URL_HOST_KIND, PATH_KIND)
+# How many rounds of implications the derivation takes at most (one per helper level).
+MAX_ROUNDS = 16
+
+
+def kinds_for(sanitizers: frozenset[str]) -> tuple[str, ...]:
+    """The kinds whose facts clean a flow into a sink with these sanitisers."""
+    return tuple(kind for kind, needed in KIND_SANITIZERS.items() if needed <= sanitizers)
+
+
+def clean_fact(kind: str, function: str, position: int) -> str:
+    return f"{CLEAN}:{kind}:{function}:{position}"
+
+
+def guard_fact(kind: str, function: str, position: int) -> str:
+    return f"{GUARDS}:{kind}:{function}:{position}"
+
+
+def implication(conclusion: str, premise: str) -> str:
+    return f"{conclusion}{IMPLIES}{premise}"
+
+
+def alias_fact(name: str, target: str) -> str:
+    return f"{ALIAS}{name}={target}"
+
+
+def _split(fact: str) -> tuple[str, str, str, str] | None:
+    """``(family, kind, function, position)`` of a clean/guard fact, None for another fact."""
+    for family in (CLEAN, GUARDS):
+        if fact.startswith(family + ":"):
+            kind, _, rest = fact[len(family) + 1 :].partition(":")
+            function, _, position = rest.rpartition(":")
+            if kind and function and position:
+                return family, kind, function, position
+    return None
+
+
+def derive(facts: Iterable[str]) -> set[str]:
+    """The facts that hold given ``facts``: closed under the implications, the aliases and
+    "clean for every sink" (a value clean of kind ``value`` is clean of every kind)."""
+    given = set(facts)
+    aliases: dict[str, str] = {}
+    rules: list[tuple[str, str]] = []
+    held: set[str] = set()
+    for fact in given:
+        if fact.startswith(ALIAS):
+            name, _, target = fact[len(ALIAS) :].partition("=")
+            if name and target and name != target:
+                aliases[name] = target
+        elif IMPLIES in fact:
+            conclusion, _, premise = fact.partition(IMPLIES)
+            rules.append((conclusion, premise))
+        elif _split(fact) is not None:
+            held.add(fact)
+    if not held:
+        return given
+
+    def target_of(function: str) -> str:
+        for _ in range(MAX_ROUNDS):  # a re-export of a re-export; a cycle ends here
+            target = aliases.get(function)
+            if target is None:
+                break
+            function = target
+        return function
+
+    def canonical(fact: str) -> str:
+        parts = _split(fact)
+        if parts is None:
+            return fact
+        family, kind, function, position = parts
+        return f"{family}:{kind}:{target_of(function)}:{position}"
+
+    def holds(fact: str) -> bool:
+        if fact in known:
+            return True
+        parts = _split(fact)
+        return parts is not None and parts[0] == CLEAN and _with_kind(parts, VALUE_KIND) in known
+
+    known = {canonical(fact) for fact in held}
+    pending = [(canonical(conclusion), canonical(premise)) for conclusion, premise in rules]
+    for _ in range(MAX_ROUNDS):
+        fired = [conclusion for conclusion, premise in pending if holds(premise)]
+        new = [conclusion for conclusion in fired if conclusion not in known]
+        if not new:
+            break
+        known.update(new)
+    # Each fact under every name it is imported by (the finding names the function as its
+    # module imports it).
+    names_of: dict[str, list[str]] = {}
+    for name in aliases:
+        names_of.setdefault(target_of(name), []).append(name)
+    result = given | known
+    for fact in known:
+        parts = _split(fact)
+        if parts is not None:
+            for name in names_of.get(parts[2], ()):
+                result.add(f"{parts[0]}:{parts[1]}:{name}:{parts[3]}")
+    if any(fact.startswith(CLEAN + ":" + VALUE_KIND + ":") for fact in result):
+        for fact in list(result):
+            parts = _split(fact)
+            if parts is not None and parts[0] == CLEAN and parts[1] == VALUE_KIND:
+                result.update(_with_kind(parts, kind) for kind in KIND_SANITIZERS)
+    return result
+
+
+def _with_kind(parts: tuple[str, str, str, str], kind: str) -> str:
+    return f"{parts[0]}:{kind}:{parts[2]}:{parts[3]}"

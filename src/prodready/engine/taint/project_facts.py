@@ -1,0 +1,253 @@
+"""Guards and sanitisers through project functions of other modules.
+
+Two sides of the facts :mod:`prodready.engine.semantic.guards` names:
+
+- :func:`establish_function_facts` states, once per module (from the taint rules'
+  ``ModuleEnd``), which parameters of each top-level function reach its return value only
+  sanitised and which it checks, including through other project functions it calls (as
+  implications the project pass resolves) and the names a package ``__init__`` re-exports;
+- :func:`project_callee` and :func:`conditional_guards` tell the tracer where a flow crosses an
+  imported project function (an argument passed through it, a name checked by it), so that a
+  finding can name the facts that would clean it (``unless``).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+
+from prodready.engine.analysis import dotted, module_function
+from prodready.engine.python import ModuleMemo, PythonContext
+from prodready.engine.semantic.guards import (
+    GUARD_KINDS,
+    KIND_SANITIZERS,
+    VALUE_KIND,
+    alias_fact,
+    clean_fact,
+    guard_fact,
+    implication,
+)
+from prodready.engine.taint.bindings import built_from, function_bindings, own_nodes
+from prodready.engine.taint.sanitizers import guarded_names
+from prodready.engine.taint.summaries import UNSANITIZED, returned_parameters
+from prodready.model import ProjectFact
+
+# Packages whose functions are never the project's: their calls cross no project function.
+_EXTERNAL_ROOTS = frozenset(sys.stdlib_module_names) | frozenset(
+    {"builtins", "django", "rest_framework", "flask", "fastapi", "starlette", "werkzeug"}
+    | {"requests", "httpx", "sqlalchemy", "jinja2", "markupsafe", "pydantic", "celery"}
+)
+_ALL_GUARDS = frozenset().union(*(KIND_SANITIZERS[kind] for kind in GUARD_KINDS))
+_CHECKING_STATEMENTS = (ast.If, ast.While, ast.Assert, ast.Return, ast.Expr)
+
+
+def project_callee(call: ast.Call, ctx: PythonContext) -> str | None:
+    """The qualified name of the imported function ``call`` may invoke when it may be the
+    project's (``from pkg.util import is_safe; is_safe(x)``, ``from . import util;
+    util.is_safe(x)``), None when it is not imported or surely external."""
+    base = call.func
+    while isinstance(base, ast.Attribute):
+        base = base.value
+    if not isinstance(base, ast.Name) or not isinstance(ctx.facts.bindings.get(base.id), str):
+        return None  # not bound by an import of the module
+    scope = ctx.function
+    while scope is not None:
+        if base.id in scope.bindings:
+            return None  # shadowed by a local
+        scope = scope.parent
+    name = ctx.qualname(call.func)
+    if name is None or "." not in name or name.partition(".")[0] in _EXTERNAL_ROOTS:
+        return None
+    return name
+
+
+def _callee(call: ast.Call, ctx: PythonContext) -> str | None:
+    """The project name of a function a module's function calls: one of the module's own
+    top-level functions (its facts are this module's) or an imported one."""
+    local = module_function(call, ctx)
+    if local is not None:
+        return f"{ctx.module}.{local.name}" if ctx.module else local.name
+    return project_callee(call, ctx)
+
+
+def conditional_guards(
+    function: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]
+) -> dict[str, frozenset[str]]:
+    """Names a condition (or an assertion, or a call for its effect) hands to an imported
+    project function, with the facts under which that function checks them the way the sink
+    asks (``if not util.target_ok(url): abort(400)``); with the names they were built from."""
+    kinds = [kind for kind in GUARD_KINDS if KIND_SANITIZERS[kind] <= sanitizers]
+    if not kinds:
+        return {}
+    found: dict[str, set[str]] = {}
+    bindings = function_bindings(function, ctx)
+    for node in own_nodes(function, ctx):
+        if not isinstance(node, ast.If | ast.IfExp | ast.While | ast.Assert | ast.Expr):
+            continue
+        test = node.value if isinstance(node, ast.Expr) else node.test
+        for call in ast.walk(test):
+            if not isinstance(call, ast.Call):
+                continue
+            callee = project_callee(call, ctx)
+            if callee is None:
+                continue
+            for position, argument in enumerate(call.args):
+                if isinstance(argument, ast.Name):
+                    facts = {guard_fact(kind, callee, position) for kind in kinds}
+                    for name in built_from({argument.id}, bindings):
+                        found.setdefault(name, set()).update(facts)
+    return {name: frozenset(facts) for name, facts in found.items()}
+
+
+def establish_function_facts(ctx: PythonContext) -> None:
+    """Establish the module's function facts (once per module, whichever rule asks first)."""
+    ctx.memo(_ESTABLISHED)
+
+
+def _establish(ctx: PythonContext) -> bool:
+    if ctx.facts.is_test:
+        return False  # a test module's helpers do not run in production
+    module = ctx.module
+    for node in ctx.tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            qualname = f"{module}.{node.name}" if module else node.name
+            for fact in _function_facts(node, qualname, ctx):
+                ctx.establish(ProjectFact(fact, "a project function sanitises or checks it"))
+    if ctx.is_package and module:
+        top = module.partition(".")[0]
+        for name, target in ctx.facts.bindings.items():
+            exported = f"{module}.{name}"
+            if isinstance(target, str) and target.startswith(top + ".") and target != exported:
+                ctx.establish(ProjectFact(alias_fact(exported, target), "a re-export"))
+    return True
+
+
+_ESTABLISHED: ModuleMemo[bool] = ModuleMemo("taint:project-facts", _establish)
+
+
+def _function_facts(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, ctx: PythonContext
+) -> list[str]:
+    params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if not params:
+        return []
+    facts: list[str] = []
+    nodes = own_nodes(function, ctx)
+    returns = any(isinstance(node, ast.Return) and node.value is not None for node in nodes)
+    guarded = guarded_names(function, ctx, _ALL_GUARDS)
+    if guarded:
+        for kind in GUARD_KINDS:
+            checked = guarded_names(function, ctx, KIND_SANITIZERS[kind])
+            facts.extend(
+                guard_fact(kind, qualname, i) for i, name in enumerate(params) if name in checked
+            )
+    used: list[int] = []
+    reaching: list[int] = []
+    if returns:
+        used = returned_parameters(function, ctx, frozenset({UNSANITIZED}))
+        reaching = returned_parameters(function, ctx, frozenset())
+        facts.extend(clean_fact(VALUE_KIND, qualname, i) for i in used if i not in reaching)
+        called = _called_names(nodes, ctx)
+        for kind, sanitizers in KIND_SANITIZERS.items():
+            if kind == VALUE_KIND or not reaching:
+                continue
+            if kind in GUARD_KINDS and not guarded:
+                continue
+            if kind not in GUARD_KINDS and not sanitizers & called:
+                continue
+            still = returned_parameters(function, ctx, sanitizers)
+            facts.extend(clean_fact(kind, qualname, i) for i in reaching if i not in still)
+    facts.extend(_through_callees(function, qualname, params, reaching, nodes, ctx))
+    return facts
+
+
+def _called_names(nodes: list[ast.AST], ctx: PythonContext) -> frozenset[str]:
+    """The names (qualified, and as methods) of what the function calls."""
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Call):
+            names.add(ctx.qualname(node.func) or dotted(node.func) or "")
+            if isinstance(node.func, ast.Attribute):
+                names.add(node.func.attr)
+    return frozenset(names)
+
+
+def _through_callees(
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    qualname: str,
+    params: list[str],
+    reaching: list[int],
+    nodes: list[ast.AST],
+    ctx: PythonContext,
+) -> list[str]:
+    """Implications: a parameter handed to another project function is clean (or checked)
+    when that function cleans (or checks) it -- ``def check(url): return util.is_safe(url)``,
+    ``def clean(v): return util.to_page(v)``."""
+    facts: list[str] = []
+    for node in nodes:
+        if not isinstance(node, _CHECKING_STATEMENTS):
+            continue
+        if isinstance(node, ast.Return) and node.value is None:
+            continue
+        for call, checking in _calls_in(node):
+            callee = _callee(call, ctx)
+            if callee is None or callee == qualname:
+                continue
+            for position, argument in enumerate(call.args):
+                if not isinstance(argument, ast.Name) or argument.id not in params:
+                    continue
+                index = params.index(argument.id)
+                if sum(_mentions(other, argument.id) for other in call.args) > 1:
+                    continue  # the cut below would clean every argument of the call
+                if index in reaching:
+                    cut = frozenset({ctx.qualname(call.func) or dotted(call.func) or ""})
+                    if index not in returned_parameters(function, ctx, cut):
+                        facts.extend(
+                            implication(
+                                clean_fact(kind, qualname, index),
+                                clean_fact(kind, callee, position),
+                            )
+                            for kind in KIND_SANITIZERS
+                        )
+                if not checking:
+                    continue
+                for kind in GUARD_KINDS:
+                    premise = guard_fact(kind, callee, position)
+                    facts.append(implication(guard_fact(kind, qualname, index), premise))
+                    if index in reaching and index not in returned_parameters(
+                        function, ctx, KIND_SANITIZERS[kind], frozenset({argument.id})
+                    ):
+                        facts.append(implication(clean_fact(kind, qualname, index), premise))
+    return facts
+
+
+def _calls_in(statement: ast.stmt) -> list[tuple[ast.Call, bool]]:
+    """The calls of a statement, and whether each decides it (a condition, an assertion, a
+    returned verdict, a call for its effect that raises) or only builds a value."""
+    tested: ast.expr | None
+    if isinstance(statement, ast.If | ast.While | ast.Assert):
+        tested = statement.test
+    else:
+        assert isinstance(statement, ast.Return | ast.Expr)
+        tested = statement.value
+    if tested is None:
+        return []
+    decides = not isinstance(statement, ast.Return) or _verdict(tested)
+    found: list[tuple[ast.Call, bool]] = []
+    for node in ast.walk(tested):
+        if isinstance(node, ast.Call):
+            found.append((node, decides))
+    return found
+
+
+def _verdict(value: ast.expr | None) -> bool:
+    """``return util.is_safe(url)``, ``return not check(url)``, ``return a(x) and b(x)``."""
+    if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.Not):
+        return _verdict(value.operand)
+    if isinstance(value, ast.BoolOp):
+        return all(_verdict(item) for item in value.values)
+    return isinstance(value, ast.Call)
+
+
+def _mentions(expr: ast.AST, name: str) -> bool:
+    return any(isinstance(node, ast.Name) and node.id == name for node in ast.walk(expr))
