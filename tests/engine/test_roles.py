@@ -13,6 +13,7 @@ import pytest
 from conftest import ScanFn, run_cli
 
 from prodready.config import parse_config
+from prodready.engine.console_scripts import entry_modules, is_command_line_bootstrap
 from prodready.engine.roles import (
     content_role,
     detect,
@@ -380,3 +381,72 @@ def test_a_dev_infra_finding_is_reported_at_low_and_says_why(
         "project and never runs in production]"
     )
     assert service.message.endswith("or install a pinned package instead")
+
+
+# A command's module: uses the web framework (to set it up), reads its command line, prints a
+# token it was given, calls out.
+COMMAND = (
+    "import sys\n\nimport flask\nimport requests\n\n\ndef main():\n    token = sys.argv[1]\n"
+    '    print(f"token {token} rejected")\n    return requests.get(sys.argv[2])\n'
+)
+
+
+def test_a_console_script_bootstrap_is_a_script_and_a_served_application_is_not(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    """The module a [project.scripts] command runs is a script when it reads its command line
+    and serves nothing: RES001 (service only) is dropped and SEC018's print() -- the command's
+    output on the operator's terminal -- is moot. A command whose module creates the web
+    application, and the same code in no command, stay service code."""
+    served = COMMAND + '\n\napp = flask.Flask("shop")\n'
+    _write(
+        tmp_path,
+        {
+            "pyproject.toml": '[project]\nname = "shop"\n\n[project.scripts]\n'
+            'shop = "shop.cli:main"\nshop-serve = "shop.web:main"\n',
+            "src/shop/__init__.py": "",
+            "src/shop/cli.py": COMMAND,
+            "src/shop/web.py": served,
+            "src/shop/helpers.py": COMMAND,
+        },
+    )
+    result = run_scan(tmp_path, config=Config(select=("RES001", "SEC018")))
+    assert sorted((f.path, f.rule, f.role) for f in result.findings) == [
+        ("src/shop/helpers.py", "RES001", "service"),
+        ("src/shop/helpers.py", "SEC018", "service"),
+        ("src/shop/web.py", "RES001", "service"),
+        ("src/shop/web.py", "SEC018", "service"),
+    ]
+    assert result.stats.outside_roles == 2  # cli.py: RES001 outside its roles, SEC018 moot
+
+
+@pytest.mark.parametrize(
+    ("manifest", "text"),
+    [
+        ("pyproject.toml", '[tool.poetry.scripts]\nshop = "shop.cli:main"\n'),
+        (
+            "pyproject.toml",
+            '[tool.poetry.scripts]\nshop = { reference = "shop.cli:main", type = "console" }\n',
+        ),
+        ("setup.cfg", "[options.entry_points]\nconsole_scripts =\n    shop = shop.cli:main\n"),
+        (
+            "setup.py",
+            "from setuptools import setup\n\nsetup(name='shop', entry_points={\n"
+            "    'console_scripts': ['shop = shop.cli:main'],\n})\n",
+        ),
+    ],
+)
+def test_console_scripts_from_every_manifest(manifest: str, text: str) -> None:
+    assert entry_modules(manifest, text) == ["shop.cli"]
+    assert entry_modules(manifest, text.replace("shop.cli", "1shop")) == []
+
+
+def test_a_command_line_bootstrap_reads_its_command_line_and_serves_nothing() -> None:
+    assert is_command_line_bootstrap("import click\n\n@click.command()\ndef main():\n    pass\n")
+    assert is_command_line_bootstrap("from sys import argv\n\ndef main():\n    run(argv)\n")
+    assert not is_command_line_bootstrap("def main():\n    run()\n")  # no command line read
+    routed = "import sys\n\n@router.get('/x')\ndef x():\n    return sys.argv\n"
+    assert not is_command_line_bootstrap(routed)
+    assert not is_command_line_bootstrap(
+        "import argparse\nfrom fastapi import FastAPI\napp = FastAPI()\n"
+    )

@@ -25,8 +25,9 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
+from prodready.engine import console_scripts
 from prodready.engine.discovery import classify, matches_glob
 from prodready.model import FileKind, Finding, ProjectFact, Role, Rule, Severity
 
@@ -310,11 +311,15 @@ class RoleMap:
         return path_role(judged, classify(judged.rsplit("/", 1)[-1])) or Role.SERVICE
 
 
-def referenced_roles(documents: Sequence[tuple[str, str, str]]) -> dict[str, Role]:
+def referenced_roles(
+    documents: Sequence[tuple[str, str, str]], root: Path | None = None
+) -> dict[str, Role]:
     """Roles other files give (``documents``: (project path, report path, text) of every
-    scanned file; the text of Dockerfiles and compose files only): the probe a Dockerfile's
-    ``HEALTHCHECK`` runs is a script; a Dockerfile that only test or CI services of a compose
-    file build (``playwright``, ``e2e``, ``test-runner``) is dev-infra."""
+    scanned file; the text of Dockerfiles, compose files and packaging manifests only): the
+    probe a Dockerfile's ``HEALTHCHECK`` runs is a script; a Dockerfile that only test or CI
+    services of a compose file build (``playwright``, ``e2e``, ``test-runner``) is dev-infra;
+    the module a console script runs is a script when it is a command-line bootstrap
+    (:mod:`prodready.engine.console_scripts`; read under ``root``, where report paths are)."""
     known = {project_path for project_path, _, _ in documents}
     roles: dict[str, Role] = {}
     builders: dict[str, set[bool]] = {}  # Dockerfile -> whether each service building it is dev
@@ -322,7 +327,10 @@ def referenced_roles(documents: Sequence[tuple[str, str, str]]) -> dict[str, Rol
         if not text:
             continue
         name = PurePosixPath(project_path).name
-        if classify(name) is FileKind.DOCKERFILE:
+        if name in console_scripts.MANIFESTS:
+            if root is not None:
+                roles.update(_console_script_roles(project_path, text, documents, root))
+        elif classify(name) is FileKind.DOCKERFILE:
             for script in healthcheck_scripts(project_path, text, known):
                 roles[script] = Role.SCRIPT
         elif classify(name) is FileKind.COMPOSE:
@@ -332,6 +340,26 @@ def referenced_roles(documents: Sequence[tuple[str, str, str]]) -> dict[str, Rol
     for dockerfile, dev in builders.items():
         if dev == {True}:
             roles[dockerfile] = Role.DEV_INFRA
+    return roles
+
+
+def _console_script_roles(
+    manifest: str, text: str, documents: Sequence[tuple[str, str, str]], root: Path
+) -> dict[str, Role]:
+    """The modules a manifest's console scripts run that are command-line bootstraps."""
+    modules = console_scripts.entry_modules(manifest, text)
+    if not modules:
+        return {}
+    report_paths = {project_path: report for project_path, report, _ in documents}
+    roles: dict[str, Role] = {}
+    for module in modules:
+        for path in console_scripts.module_paths(manifest, module, report_paths):
+            try:
+                source = (root / report_paths[path]).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if console_scripts.is_command_line_bootstrap(source):
+                roles[path] = Role.SCRIPT
     return roles
 
 

@@ -25,6 +25,7 @@ from prodready.engine.cache import (
     default_cache_dir,
     stat_signature,
 )
+from prodready.engine.console_scripts import MANIFESTS as CONSOLE_SCRIPT_MANIFESTS
 from prodready.engine.discovery import Discovery, matches_glob, resolve_target, where_named
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.lifetime import children_die_on_sigterm, exit_with_parent
@@ -223,7 +224,7 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
     findings.extend(project_findings)
     errors.extend(project_errors)
 
-    role_map = RoleMap(config.roles, referenced_roles(role_documents), prefix)
+    role_map = RoleMap(config.roles, referenced_roles(role_documents, root), prefix)
     if any(finding.unless for finding in findings):
         holders = [(r.relpath, r.holds, r.role) for r in results if r.holds]
         if outside_diff and not context and cache is not None:
@@ -451,12 +452,14 @@ def _path_ignored(finding: Finding, rule: Rule, config: Config, registry: Regist
 
 def _role_documents(sources: list[SourceFile]) -> list[tuple[str, str, str]]:
     """(project path, report path, text) of every scanned file, with the text of the
-    Dockerfiles and compose files only: what they run and build tells the role of other files
-    (engine.roles)."""
+    Dockerfiles, compose files and packaging manifests only: what they run, build and install
+    as commands tells the role of other files (engine.roles)."""
     documents: list[tuple[str, str, str]] = []
     for source in sources:
         text = ""
-        if source.kind in (FileKind.DOCKERFILE, FileKind.COMPOSE):
+        if source.kind in (FileKind.DOCKERFILE, FileKind.COMPOSE) or (
+            source.relpath.rsplit("/", 1)[-1] in CONSOLE_SCRIPT_MANIFESTS
+        ):
             try:
                 with open(source.path, encoding="utf-8", errors="replace") as handle:
                     text = handle.read(1_048_576)

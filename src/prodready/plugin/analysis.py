@@ -83,7 +83,7 @@ from prodready.engine.facts import (
     is_main_guard,
     resolve_relative,
 )
-from prodready.engine.roles import path_role
+from prodready.engine.roles import path_role, runs_as
 from prodready.engine.secrets import (
     CREDENTIAL_FORMAT_NAMES,
     CREDENTIAL_FORMATS,
@@ -182,6 +182,7 @@ __all__ = [
     "receive_call",
     "resolve_relative",
     "root_name",
+    "runs_as",
     "runs_consumer",
     "secret_name",
     "semantic_model",

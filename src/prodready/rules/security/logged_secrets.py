@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin import Category, PythonContext, Role, Severity, python_rule
 from prodready.plugin.analysis import (
     constant_str,
     in_service_code,
     is_literal,
     log_call,
+    runs_as,
     secret_name,
 )
 from prodready.rules.security._shared import _pieces
@@ -161,5 +162,8 @@ def secret_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
             f"{sink} {what} to the logs: credentials there are shipped to aggregators, kept "
             "for months and readable by far more people than their owners (credential leak). "
             "Log that it is set, or a masked form (its last 4 characters), never the value",
+            # A command-line program's print() is its output on the operator's terminal: moot
+            # once the engine knows the file is a script (a console-script bootstrap).
+            unless=runs_as(Role.SCRIPT) if is_print else (),
         )
         return
