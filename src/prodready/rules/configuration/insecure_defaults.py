@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import constant_str, env_lookup, keyword_value, secret_name
 from prodready.rules.configuration._shared import _dev_only_file
+from prodready.rules.security._placeholders import establish_placeholders, placeholder_fact
 
 # -- CFG002 -----------------------------------------------------------------------------------
 
@@ -46,7 +47,7 @@ def _literal_secret(expr: ast.AST | None) -> str | None:
         "environ.Env",
         "environ.Env.*",
     ),
-    nodes=(ast.AnnAssign, ast.BoolOp),
+    nodes=(ast.AnnAssign, ast.BoolOp, ModuleEnd),
     fix='Require it: SECRET_KEY = os.environ["SECRET_KEY"] (fails at startup when missing).',
 )
 def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
@@ -57,7 +58,11 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
     `os.getenv("SECRET_KEY", "dev-secret")`, `os.environ.get(...)`, python-decouple
     `config("API_KEY", default="...")`, django-environ `env("SECRET_KEY", default="...")`,
     `os.getenv("JWT_SECRET") or "changeme"`, and pydantic `BaseSettings` fields such as
-    `secret_key: str = "..."`. Dev/local/test settings files and tests are skipped.
+    `secret_key: str = "..."`. Dev/local/test settings files and tests are skipped, and so is
+    a fallback the project itself declares a placeholder: a value some module of the project
+    compares a credential with to mean "no key" (`if api_key != "local": send_auth()`), or
+    that a comment beside a credential set to it calls a dummy -- `os.getenv("LOCAL_API_KEY",
+    "local")` then selects a server that needs no key, it does not ship a secret.
 
     ## Why it breaks production
     When the variable is missing -- a typo in the manifest, a secret not mounted, a new
@@ -80,6 +85,9 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
     ```
     """
     if ctx.facts.is_test or _dev_only_file(ctx):
+        return
+    if isinstance(node, ast.Module):
+        establish_placeholders(ctx)  # other modules' fallbacks to the same value are moot
         return
     if isinstance(node, ast.Call):
         lookup = env_lookup(node, ctx)
@@ -121,4 +129,5 @@ def _report_secret_default(node: ast.AST, name: str, ctx: PythonContext, value: 
         f"{name} falls back to a hardcoded value: if the variable is missing in production "
         "the service runs with a publicly known secret. Make it required and fail at startup",
         secret=value,
+        unless=placeholder_fact(value),
     )

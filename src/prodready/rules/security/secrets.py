@@ -28,6 +28,12 @@ from prodready.plugin.analysis import (
     secret_name,
     url_credentials,
 )
+from prodready.rules.security._placeholders import (
+    compared_sentinels,
+    establish_placeholders,
+    marked_dummy,
+    placeholder_fact,
+)
 from prodready.rules.security._shared import _contains, _dev_settings_file, _target_name
 
 # -- SEC002 ------------------------------------------------------------------------------------
@@ -189,7 +195,8 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     `get_sample_context()`), a sentinel the module compares a key with to mean "no key"
     (`api_key = "local"` ... `if api_key != "local":`), a value a comment calls a dummy, and a
     constant the code refuses on a match (`if password == LEGACY_DEFAULT: raise ...`) are
-    not credentials.
+    not credentials. A sentinel or a dummy is one wherever the project writes it: the same
+    value handed to a credential in another module of the project is not reported either.
 
     ## Why it breaks production
     A secret in the source is in every clone, CI log, container image layer and backup of the
@@ -252,6 +259,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
             _scan_credential_formats(ctx)
         else:
             _report_url_credentials(ctx)
+            establish_placeholders(ctx)
         return
     elif (
         isinstance(node, ast.Compare)
@@ -284,6 +292,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
             "Read it from the environment or a secret manager",
             confidence=confidence,
             secret=literal,
+            unless=placeholder_fact(literal),
         )
 
 
@@ -292,9 +301,9 @@ def _not_a_credential(literal: str, where: ast.AST, ctx: PythonContext) -> bool:
     parameter for previews or examples, a sentinel the module compares a key with to tell "no
     key" apart, or a value its author marks as a dummy in a comment."""
     return (
-        literal in ctx.memo(_SENTINELS)
+        literal in compared_sentinels(ctx)
         or _refused_constant(where, ctx)
-        or _marked_dummy(where, ctx)
+        or marked_dummy(where, ctx)
         or _in_sample_argument(where, ctx)
     )
 
@@ -355,18 +364,6 @@ _REFUSED: ModuleMemo[frozenset[str]] = ModuleMemo("SEC002:refused", _refused_con
 # Words naming sample data: a parameter (``sample=``, ``preview_func``) or function
 # (``get_sample_context``) that takes or builds data for previews, documentation or demos.
 _SAMPLE_WORDS = frozenset({"sample", "samples", "example", "examples", "preview", "demo"})
-_DUMMY_COMMENT = re.compile(r"#.*\b(?:dummy|placeholder|fake|not a real)\b", re.IGNORECASE)
-
-
-def _marked_dummy(where: ast.AST, ctx: PythonContext) -> bool:
-    """The author says so: a comment on the literal's line or the line above it calls the
-    value a dummy or a placeholder (``# Static dummy key: the SDK requires one``)."""
-    line = getattr(where, "lineno", 0)
-    lines = ctx.lines
-    return any(
-        0 < number <= len(lines) and _DUMMY_COMMENT.search(lines[number - 1]) is not None
-        for number in (line - 1, line)
-    )
 
 
 def _in_sample_argument(where: ast.AST, ctx: PythonContext) -> bool:
@@ -422,35 +419,6 @@ def _positional_parameters(call: ast.Call, ctx: PythonContext) -> list[str]:
     if function is None:
         return []
     return [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
-
-
-def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
-    """Literals the module both gives a credential name as its value and compares a
-    credential with (``api_key: str = "ollama"`` ... ``if config.api_key != "ollama":
-    send_auth_header()``): a marker for "no key set", not a key."""
-    assigned: set[str] = set()
-    compared: set[str] = set()
-    for node in ast.walk(ctx.tree):
-        if isinstance(node, ast.Compare) and len(node.ops) == 1:
-            sides = (node.left, node.comparators[0])
-            for side, other in (sides, sides[::-1]):
-                name = _target_name(other)
-                literal = constant_str(side)
-                if literal and name and secret_name(name):
-                    compared.add(literal)
-        elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-            literal = constant_str(node.value)
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if literal and any(secret_name(_target_name(t) or "") for t in targets):
-                assigned.add(literal)
-        elif isinstance(node, ast.keyword) and node.arg and secret_name(node.arg):
-            literal = constant_str(node.value)
-            if literal:
-                assigned.add(literal)
-    return frozenset(assigned & compared)
-
-
-_SENTINELS: ModuleMemo[frozenset[str]] = ModuleMemo("SEC002:sentinels", _compared_sentinels)
 
 
 class _ModuleSecrets:

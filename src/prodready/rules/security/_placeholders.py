@@ -1,0 +1,113 @@
+"""Security: credential-like literals the project itself declares to be placeholders.
+
+A module declares a literal a placeholder when it compares a credential with it to tell "no key
+set" apart (``api_key: str = "local"`` ... ``if api_key != "local": send_auth_header()``) or
+when a comment beside a credential set to it calls it a dummy or a placeholder (``# static
+dummy key, the SDK requires one``). A value is a placeholder wherever it is written: the same
+literal handed to a credential elsewhere in the project -- ``os.getenv("LOCAL_API_KEY",
+"local")``, ``Config(api_key="local")`` -- is that placeholder, not a secret. So the declaring
+module establishes a project fact per value, and SEC002/CFG002 findings on the same value name
+it as making them moot.
+
+The fact's name carries a digest of the value, never the value: the cache and the report keep
+no credential-like text.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+
+from prodready.plugin import ModuleMemo, ProjectFact, PythonContext
+from prodready.plugin.analysis import constant_str, secret_name
+from prodready.rules.security._shared import _target_name
+
+_DUMMY_COMMENT = re.compile(r"#.*\b(?:dummy|placeholder|fake|not a real)\b", re.IGNORECASE)
+
+
+def placeholder_fact(value: str) -> ProjectFact:
+    """The fact "the project declares ``value`` a placeholder, not a credential"."""
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
+    return ProjectFact(
+        f"credential-placeholder:{digest}",
+        "a module of the project compares a credential with this value to mean 'no key', or "
+        "a comment beside it calls it a dummy: a placeholder wherever it is written",
+    )
+
+
+def marked_dummy(where: ast.AST, ctx: PythonContext) -> bool:
+    """The author says so: a comment on the literal's line or the line above it calls the
+    value a dummy or a placeholder (``# Static dummy key: the SDK requires one``)."""
+    line = getattr(where, "lineno", 0)
+    lines = ctx.lines
+    return any(
+        0 < number <= len(lines) and _DUMMY_COMMENT.search(lines[number - 1]) is not None
+        for number in (line - 1, line)
+    )
+
+
+def compared_sentinels(ctx: PythonContext) -> frozenset[str]:
+    """Literals the module both gives a credential name as its value and compares a
+    credential with (``api_key: str = "ollama"`` ... ``if config.api_key != "ollama":
+    send_auth_header()``): a marker for "no key set", not a key (once per module)."""
+    return ctx.memo(_SENTINELS)
+
+
+def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
+    assigned: set[str] = set()
+    compared: set[str] = set()
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            sides = (node.left, node.comparators[0])
+            for side, other in (sides, sides[::-1]):
+                name = _target_name(other)
+                literal = constant_str(side)
+                if literal and name and secret_name(name):
+                    compared.add(literal)
+        else:
+            for _, literal, _ in _credential_literals(node):
+                assigned.add(literal)
+    return frozenset(assigned & compared)
+
+
+_SENTINELS: ModuleMemo[frozenset[str]] = ModuleMemo("SEC002:sentinels", _compared_sentinels)
+
+
+def _credential_literals(node: ast.AST) -> list[tuple[str, str, ast.AST]]:
+    """(name, literal, where) for a string literal given to a credential name by ``node``: an
+    assignment, an annotated assignment or a keyword argument."""
+    if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+        literal = constant_str(node.value)
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        names = [name for t in targets if (name := _target_name(t)) and secret_name(name)]
+        return [(names[0], literal, node)] if literal and names else []
+    if isinstance(node, ast.keyword) and node.arg and secret_name(node.arg):
+        literal = constant_str(node.value)
+        return [(node.arg, literal, node.value)] if literal else []
+    return []
+
+
+def declared_placeholders(ctx: PythonContext) -> frozenset[str]:
+    """The literals this module declares placeholders: its compared sentinels and the
+    credential values a comment beside them calls a dummy (once per module)."""
+    return ctx.memo(_DECLARED)
+
+
+def _declared_placeholders(ctx: PythonContext) -> frozenset[str]:
+    found = set(compared_sentinels(ctx))
+    if _DUMMY_COMMENT.search(ctx.source):
+        for node in ast.walk(ctx.tree):
+            for _, literal, where in _credential_literals(node):
+                if marked_dummy(where, ctx):
+                    found.add(literal)
+    return frozenset(found)
+
+
+_DECLARED: ModuleMemo[frozenset[str]] = ModuleMemo("SEC002:declared", _declared_placeholders)
+
+
+def establish_placeholders(ctx: PythonContext) -> None:
+    """Record a fact for each value this module declares a placeholder (see the module)."""
+    for value in declared_placeholders(ctx):
+        ctx.establish(placeholder_fact(value))
