@@ -42,6 +42,48 @@ def _cert_none(expr: ast.expr | None, ctx: PythonContext) -> bool:
     )
 
 
+# What a class name says when it offers itself as the unverified variant of something
+# (``NoVerificationEmailBackend``, ``InsecureSession``, ``UnverifiedAdapter``), compared with
+# the lowercased name without underscores.
+_UNVERIFIED_NAME_MARKERS = ("insecure", "unverified", "noverif", "skipverif", "withoutverif")
+
+
+def _declared_unverified_alternative(ctx: PythonContext) -> str | None:
+    """The class around the code when it is an opt-in alternative nothing here selects: it
+    derives from another class (the verifying component it stands in for), its name says it
+    does not verify, and this module never uses it -- whoever selects it (an operator's
+    ``EMAIL_BACKEND``, a caller elsewhere) does so by a name that says so. The scan cannot see
+    that selection, so it cannot tell whether production connects without verification."""
+    if not ctx.classes:
+        return None
+    node = ctx.classes[-1].node
+    compact = node.name.lower().replace("_", "")
+    if not node.bases or not any(marker in compact for marker in _UNVERIFIED_NAME_MARKERS):
+        return None
+    used = any(
+        isinstance(use, ast.Name) and use.id == node.name and isinstance(use.ctx, ast.Load)
+        for use in ast.walk(ctx.tree)
+    )
+    return None if used else node.name
+
+
+def _report_disabled(node: ast.AST, ctx: PythonContext, message: str) -> None:
+    """Report at the rule's severity, or low when the code is an opt-in alternative the
+    module does not select (see :func:`_declared_unverified_alternative`)."""
+    alternative = _declared_unverified_alternative(ctx)
+    if alternative is None:
+        ctx.report(node, message)
+        return
+    ctx.report(
+        node,
+        f"{message}. This is in `{alternative}`, a class whose name offers it as the "
+        "unverified alternative: nothing in this module selects it and the scan cannot tell "
+        "whether a setting does -- make sure no production setting names it",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
+    )
+
+
 def _verification_is_an_option(ctx: PythonContext) -> bool:
     """The enclosing function takes a verification setting (``def make_context(verify)``):
     turning checks off there implements the caller's choice."""
@@ -74,6 +116,13 @@ def tls_verification_disabled(node: ast.AST, ctx: PythonContext) -> None:
     verification setting as a parameter (clients implementing a `verify=` option) and test
     files are skipped.
 
+    Evidence tier: code inside a class that offers itself as the unverified alternative to
+    another class -- it has a base and its name says it does not verify
+    (`NoVerificationEmailBackend(EmailBackend)`, `InsecureSession(requests.Session)`) -- and
+    that its own module never uses is reported low (confidence low): it runs only when
+    something selects it by that name, an operator's setting (`EMAIL_BACKEND`) or a caller
+    elsewhere, which the scan cannot see. Used in its module, it is reported as usual.
+
     ## Why it breaks production
     Without certificate verification, anyone on the network path -- a compromised proxy, a
     malicious Wi-Fi, a neighbour in the cloud VPC, DNS spoofing -- can impersonate the upstream,
@@ -96,8 +145,9 @@ def tls_verification_disabled(node: ast.AST, ctx: PythonContext) -> None:
         return
     if isinstance(node, ast.Attribute):
         if not _verification_is_an_option(ctx):
-            ctx.report(
+            _report_disabled(
                 node,
+                ctx,
                 "ssl._create_unverified_context() skips certificate and hostname checks: any "
                 "machine on the path can impersonate the server. Use ssl.create_default_context()",
             )
@@ -136,8 +186,9 @@ def tls_verification_disabled(node: ast.AST, ctx: PythonContext) -> None:
             continue
         if _verification_is_an_option(ctx):
             return
-        ctx.report(
+        _report_disabled(
             node,
+            ctx,
             f"{message}: anyone on the network path can impersonate the server and read or "
             "change the traffic. Keep verification on (verify='/path/ca.pem' for a private CA)",
         )
@@ -179,8 +230,9 @@ def _tls_assignment(node: ast.Assign, ctx: PythonContext) -> None:
         if owner_text in reported:
             return  # ``check_hostname = False`` then ``verify_mode = CERT_NONE``: one finding
         reported.add(owner_text)
-        ctx.report(
+        _report_disabled(
             node,
+            ctx,
             f"{message}: anyone on the network path can impersonate the server. Keep the "
             "default verification (load a private CA with load_verify_locations())",
         )
