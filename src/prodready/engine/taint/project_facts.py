@@ -14,6 +14,7 @@ Two sides of the facts :mod:`prodready.engine.semantic.guards` names:
 from __future__ import annotations
 
 import ast
+import re
 import sys
 
 from prodready.engine.analysis import dotted, module_function
@@ -28,7 +29,12 @@ from prodready.engine.semantic.guards import (
     implication,
 )
 from prodready.engine.taint.bindings import built_from, function_bindings, own_nodes
-from prodready.engine.taint.sanitizers import guarded_names
+from prodready.engine.taint.sanitizers import (
+    LOOKUP_FUNCTIONS,
+    LOOKUP_METHODS,
+    VALUE_SANITIZERS,
+    guarded_names,
+)
 from prodready.engine.taint.summaries import UNSANITIZED, returned_parameters
 from prodready.model import ProjectFact
 
@@ -133,91 +139,169 @@ def _function_facts(
         return []
     facts: list[str] = []
     nodes = own_nodes(function, ctx)
-    returns = any(isinstance(node, ast.Return) and node.value is not None for node in nodes)
-    guarded = guarded_names(function, ctx, _ALL_GUARDS)
+    evidence = _Evidence(nodes, params, ctx)
+    guarded: frozenset[str] = frozenset()
+    if evidence.guards:
+        guarded = guarded_names(function, ctx, _ALL_GUARDS)
     if guarded:
         for kind in GUARD_KINDS:
             checked = guarded_names(function, ctx, KIND_SANITIZERS[kind])
             facts.extend(
                 guard_fact(kind, qualname, i) for i, name in enumerate(params) if name in checked
             )
-    used: list[int] = []
+    chained = _chained_calls(nodes, params, qualname, ctx)
     reaching: list[int] = []
-    if returns:
-        used = returned_parameters(function, ctx, frozenset({UNSANITIZED}))
+    returns = any(isinstance(node, ast.Return) and node.value is not None for node in nodes)
+    if returns and (evidence.values or guarded or evidence.escapes or chained):
         reaching = returned_parameters(function, ctx, frozenset())
-        facts.extend(clean_fact(VALUE_KIND, qualname, i) for i in used if i not in reaching)
-        called = _called_names(nodes, ctx)
+        if evidence.values:
+            used = returned_parameters(function, ctx, frozenset({UNSANITIZED}))
+            facts.extend(clean_fact(VALUE_KIND, qualname, i) for i in used if i not in reaching)
         for kind, sanitizers in KIND_SANITIZERS.items():
             if kind == VALUE_KIND or not reaching:
                 continue
             if kind in GUARD_KINDS and not guarded:
                 continue
-            if kind not in GUARD_KINDS and not sanitizers & called:
+            if kind not in GUARD_KINDS and not sanitizers & evidence.called:
                 continue
             still = returned_parameters(function, ctx, sanitizers)
             facts.extend(clean_fact(kind, qualname, i) for i in reaching if i not in still)
-    facts.extend(_through_callees(function, qualname, params, reaching, nodes, ctx))
+    facts.extend(_through_callees(function, qualname, reaching, chained, ctx))
     return facts
 
 
-def _called_names(nodes: list[ast.AST], ctx: PythonContext) -> frozenset[str]:
-    """The names (qualified, and as methods) of what the function calls."""
-    names: set[str] = set()
+# Last names of calls that may sanitise for every sink (conversions, lookups, digests): a
+# function calling none of them, comparing nothing with ``in``, sanitises nothing for "value".
+_VALUE_CALLS = frozenset(
+    {name.rpartition(".")[2] for name in VALUE_SANITIZERS | LOOKUP_FUNCTIONS} | LOOKUP_METHODS
+) | frozenset({"new", "md5", "sha1", "sha256", "sha512", "blake2b", "compare_digest"})
+_ESCAPE_CALLS = frozenset(
+    name.rpartition(".")[2]
+    for kind, names in KIND_SANITIZERS.items()
+    if kind != VALUE_KIND and kind not in GUARD_KINDS
+    for name in names
+)
+_GUARD_CALLS = frozenset(
+    {"realpath", "abspath", "normpath", "resolve", "commonpath", "is_relative_to", "relative_to"}
+)
+_GUARD_ATTRIBUTES = frozenset({"netloc", "hostname", "host", "scheme", "parents"})
+_GUARD_WORDS = re.compile(
+    r"^(?:is_|check|validat|valid_|has_valid|allowed_|sanitis|sanitiz|ensure)"
+    r"|safe|allowed|trusted|permitted|allowlist|whitelist|redirect",
+    re.IGNORECASE,
+)
+
+
+class _Evidence:
+    """What a function's body holds that a sanitiser or a check of its parameters needs -- a
+    cheap look that spares the flow summaries of the many functions that have none: a
+    conversion, lookup or digest of a parameter, an ``in`` test of one ("values"); a call of
+    an escaping function ("escapes"); a parsed URL's host, a path resolution, a
+    ``startswith("//")``, a check-like predicate applied to a parameter ("guards")."""
+
+    def __init__(self, nodes: list[ast.AST], params: list[str], ctx: PythonContext) -> None:
+        called: set[str] = set()
+        self.values = self.guards = False
+        for node in nodes:
+            if isinstance(node, ast.Call):
+                func = node.func
+                last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                called.add(last)
+                if not (self.values and self.guards) and _hands_parameter(node, params):
+                    self.values = self.values or last in _VALUE_CALLS
+                    self.guards = self.guards or bool(_GUARD_WORDS.search(last))
+                if last in _GUARD_CALLS or (last == "startswith" and _slashes(node)):
+                    self.guards = True
+            elif isinstance(node, ast.Compare):
+                if isinstance(node.ops[0], ast.In | ast.NotIn):
+                    left = node.left
+                    self.values = self.values or (isinstance(left, ast.Name) and left.id in params)
+                    if isinstance(left, ast.Constant) and left.value in {"..", "/", "\\"}:
+                        self.guards = True
+            elif isinstance(node, ast.Attribute) and node.attr in _GUARD_ATTRIBUTES:
+                self.guards = True
+        self.escapes = not called.isdisjoint(_ESCAPE_CALLS)
+        if self.escapes:
+            called.update(ctx.qualname(n.func) or "" for n in nodes if isinstance(n, ast.Call))
+        self.called = frozenset(called)
+
+
+def _hands_parameter(call: ast.Call, params: list[str]) -> bool:
+    for argument in [*call.args, *(keyword.value for keyword in call.keywords)]:
+        if isinstance(argument, ast.Name) and argument.id in params:
+            return True
+    return False
+
+
+def _slashes(call: ast.Call) -> bool:
+    """``url.startswith("//")``, ``url.startswith("https://api.example.com/")``."""
+    return any(
+        isinstance(argument, ast.Constant)
+        and isinstance(argument.value, str)
+        and "//" in argument.value
+        for argument in call.args
+    )
+
+
+_Chained = list[tuple[ast.Call, bool, str, int, int]]  # call, checking, callee, position, param
+
+
+def _chained_calls(
+    nodes: list[ast.AST], params: list[str], qualname: str, ctx: PythonContext
+) -> _Chained:
+    """The calls of project functions that decide a statement or build a value, with each
+    parameter handed to one as a plain argument (once in the call)."""
+    found: _Chained = []
+    if not any(isinstance(node, ast.Call) and _hands_parameter(node, params) for node in nodes):
+        return found
     for node in nodes:
-        if isinstance(node, ast.Call):
-            names.add(ctx.qualname(node.func) or dotted(node.func) or "")
-            if isinstance(node.func, ast.Attribute):
-                names.add(node.func.attr)
-    return frozenset(names)
+        if not isinstance(node, _CHECKING_STATEMENTS):
+            continue
+        for call, checking in _calls_in(node):
+            arguments = [a.id if isinstance(a, ast.Name) else None for a in call.args]
+            if not any(name in params for name in arguments):
+                continue
+            callee = _callee(call, ctx)
+            if callee is None or callee == qualname:
+                continue
+            for position, name in enumerate(arguments):
+                if name in params and sum(_mentions(a, name) for a in call.args) == 1:
+                    found.append((call, checking, callee, position, params.index(name)))
+    return found
 
 
 def _through_callees(
     function: ast.FunctionDef | ast.AsyncFunctionDef,
     qualname: str,
-    params: list[str],
     reaching: list[int],
-    nodes: list[ast.AST],
+    chained: _Chained,
     ctx: PythonContext,
 ) -> list[str]:
     """Implications: a parameter handed to another project function is clean (or checked)
     when that function cleans (or checks) it -- ``def check(url): return util.is_safe(url)``,
-    ``def clean(v): return util.to_page(v)``."""
+    ``def clean(v): return util.to_page(v)``. (Only one argument mentions the parameter: the
+    cut below cleans every argument of the call.)"""
     facts: list[str] = []
-    for node in nodes:
-        if not isinstance(node, _CHECKING_STATEMENTS):
+    params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    for call, checking, callee, position, index in chained:
+        if index in reaching:
+            cut = frozenset({ctx.qualname(call.func) or dotted(call.func) or ""})
+            if index not in returned_parameters(function, ctx, cut):
+                facts.extend(
+                    implication(
+                        clean_fact(kind, qualname, index), clean_fact(kind, callee, position)
+                    )
+                    for kind in KIND_SANITIZERS
+                )
+        if not checking:
             continue
-        if isinstance(node, ast.Return) and node.value is None:
-            continue
-        for call, checking in _calls_in(node):
-            callee = _callee(call, ctx)
-            if callee is None or callee == qualname:
-                continue
-            for position, argument in enumerate(call.args):
-                if not isinstance(argument, ast.Name) or argument.id not in params:
-                    continue
-                index = params.index(argument.id)
-                if sum(_mentions(other, argument.id) for other in call.args) > 1:
-                    continue  # the cut below would clean every argument of the call
-                if index in reaching:
-                    cut = frozenset({ctx.qualname(call.func) or dotted(call.func) or ""})
-                    if index not in returned_parameters(function, ctx, cut):
-                        facts.extend(
-                            implication(
-                                clean_fact(kind, qualname, index),
-                                clean_fact(kind, callee, position),
-                            )
-                            for kind in KIND_SANITIZERS
-                        )
-                if not checking:
-                    continue
-                for kind in GUARD_KINDS:
-                    premise = guard_fact(kind, callee, position)
-                    facts.append(implication(guard_fact(kind, qualname, index), premise))
-                    if index in reaching and index not in returned_parameters(
-                        function, ctx, KIND_SANITIZERS[kind], frozenset({argument.id})
-                    ):
-                        facts.append(implication(clean_fact(kind, qualname, index), premise))
+        for kind in GUARD_KINDS:
+            premise = guard_fact(kind, callee, position)
+            facts.append(implication(guard_fact(kind, qualname, index), premise))
+            if index in reaching and index not in returned_parameters(
+                function, ctx, KIND_SANITIZERS[kind], frozenset({params[index]})
+            ):
+                facts.append(implication(clean_fact(kind, qualname, index), premise))
     return facts
 
 
