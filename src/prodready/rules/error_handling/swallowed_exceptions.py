@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import (
     calls_in,
     catches_broadly,
@@ -14,6 +14,7 @@ from prodready.plugin.analysis import (
     orm_query,
     walk_body,
 )
+from prodready.rules.error_handling._attempts import Attempt, attempt_kind
 from prodready.rules.error_handling._shared import _production_path
 
 # Methods whose whole job is best-effort teardown: an error there has nowhere useful to go, and
@@ -136,12 +137,18 @@ def _best_effort(attempt: list[ast.stmt], ctx: PythonContext) -> bool:
     if not isinstance(value, ast.Call):
         return _cleanup_step(statement, ctx)
     last = (ctx.qualname(value.func) or "").rsplit(".", 1)[-1]
-    lowered = last.lower().lstrip("_")
-    if lowered in _IMPORTERS:
+    if last.lower().lstrip("_") in _IMPORTERS:
         return True  # ``import_module(path)``, ``import_string(path)``: an optional plugin
-    if lowered in _PARSERS or lowered.startswith("parse") or lowered.endswith("parse"):
+    if _parser(last):
         return True  # ``int(value)``, ``json.loads(raw)``: invalid input has a fallback
     return _cleanup_step(statement, ctx)
+
+
+def _parser(name: str) -> bool:
+    """``int``, ``loads``, ``parse_date``, ``ParseFromString``: a call that converts a value
+    and raises when it does not fit."""
+    lowered = name.lower().lstrip("_")
+    return lowered in _PARSERS or lowered.startswith("parse") or lowered.endswith("parse")
 
 
 def _cleanup_step(statement: ast.stmt, ctx: PythonContext) -> bool:
@@ -289,7 +296,18 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
     `os.remove(tmp)`, methods such as `__del__`/`close`/`shutdown`) and handlers nested in
     another `except` are left alone, and so are handlers whose `try` only computes on values
     in memory (string methods, builtins, standard-library parsing: it can fail on bad input,
-    never on an outage) or ends with `continue` before another branch of the loop.
+    never on an outage) or ends with `continue` before another branch of the loop. A `try`
+    that only reads the local installation -- a bundled file opened for reading, a locale
+    catalog, package metadata, the URL routing table -- guards an optional piece and is left
+    alone too.
+
+    Evidence tiers: a block that writes, sends or calls something whose effect is unknown, and
+    a read whose data then silently goes missing, are reported at medium. A block that only
+    looks something up from a store or another service, whose handler hands on an explicit
+    absence -- `return None` from a function that otherwise returns a value (or a fall-through
+    to its `return None`), or skipping the loop's current item -- is reported at low with low
+    confidence: an outage and "not found" look alike there, and the message says the rule
+    could not tell which one the code means.
 
     ## Why it breaks production
     A broad handler that discards the error turns every failure -- a bug, a timeout, a full
@@ -330,15 +348,74 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
             return
         if node.orelse and all(isinstance(s, ast.Pass) for s in handler.body):
             return  # ``try/except: pass/else:``: the else block is the success-only path
-        if not _production_path(node, ctx):
-            return
+        kind = attempt_kind(node.body, ctx, _pure_call, _parser)
+        if kind is Attempt.LOCAL or not _production_path(node, ctx):
+            return  # a bundled file, a catalog, a route: an optional piece may be absent
         caught = "except:" if handler.type is None else f"except {ctx.segment(handler.type)}:"
+        absence = _absence(node, handler, ctx) if kind is Attempt.READ else None
+        if absence is not None:
+            ctx.report(
+                handler,
+                f"{caught} turns a failed lookup into {absence} without logging it: callers "
+                "cannot tell an outage from a missing value. prodready could not tell whether "
+                "that absence is all this lookup can mean here; log unexpected errors with "
+                "logger.exception(...) or catch only the exceptions that mean 'not found'.",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+            return
         ctx.report(
             handler,
             f"{caught} discards the error without logging or re-raising it: failures "
             "disappear without a trace. Log it with logger.exception(...), re-raise, or catch "
             "only the exceptions you expect here.",
         )
+
+
+def _absence(node: ast.Try, handler: ast.ExceptHandler, ctx: PythonContext) -> str | None:
+    """What the handler hands on instead of a failed read, when it is an explicit absence:
+    "None" from a function that otherwise returns a value (returned by the handler, or by the
+    ``return None`` the handler falls through to), or "a skipped item" of a loop over items
+    the read is about. None when the failure just vanishes (the data is silently missing)."""
+    passes = all(isinstance(s, ast.Pass | ast.Expr) for s in handler.body)
+    function = ctx.function
+    if function is not None and ctx.route is None and _returns_value(function.node.body):
+        if any(isinstance(s, ast.Return) for s in handler.body):
+            return "None"
+        if passes and _returns_value(node.body) and _then_returns_none(node, function.node, ctx):
+            return "None"
+    loop = ctx.parents().get(id(node))
+    if not isinstance(loop, ast.For | ast.AsyncFor) or node not in loop.body:
+        return None
+    skips = any(isinstance(s, ast.Continue) for s in handler.body)
+    if not skips and not (passes and loop.body[-1] is node):
+        return None
+    items = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+    used = {n.id for n in walk_body(node.body) if isinstance(n, ast.Name)}
+    return "a skipped item" if items & used else None
+
+
+def _returns_value(body: list[ast.stmt]) -> bool:
+    return any(
+        isinstance(n, ast.Return) and n.value is not None and not is_none(n.value)
+        for n in walk_body(body)
+    )
+
+
+def _then_returns_none(node: ast.Try, function: ast.AST, ctx: PythonContext) -> bool:
+    """The ``try`` is followed by ``return None`` (or ends the function): a handler that
+    passes hands the caller that None."""
+    body: list[ast.stmt] = getattr(function, "body", [])
+    if body and body[-1] is node:
+        return True
+    block = getattr(ctx.parents().get(id(node)), "body", [])
+    if node not in block:
+        return False
+    following = block[block.index(node) + 1 : block.index(node) + 2]
+    return bool(following) and (
+        isinstance(following[0], ast.Return)
+        and (following[0].value is None or is_none(following[0].value))
+    )
 
 
 # -- ERR002 ----------------------------------------------------------------------------------
