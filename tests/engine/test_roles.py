@@ -14,6 +14,7 @@ from conftest import ScanFn, run_cli
 
 from prodready.config import parse_config
 from prodready.engine.console_scripts import entry_modules, is_command_line_bootstrap
+from prodready.engine.project import project_facts
 from prodready.engine.roles import (
     content_role,
     detect,
@@ -21,6 +22,7 @@ from prodready.engine.roles import (
     is_test_path,
     path_role,
 )
+from prodready.engine.semantic.command_line import command_line_only
 from prodready.model import Category, Config, ConfigError, FileKind, Role, Rule, Severity
 from prodready.report import renderer
 
@@ -450,3 +452,34 @@ def test_a_command_line_bootstrap_reads_its_command_line_and_serves_nothing() ->
     assert not is_command_line_bootstrap(
         "import argparse\nfrom fastapi import FastAPI\napp = FastAPI()\n"
     )
+
+
+def test_functions_only_command_line_code_calls_run_from_a_command_line(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    """Through the call graph: a helper only a management command (or a helper of it) calls is
+    command-line code; one a view calls too is not, nor is a method (its callers through
+    instances are unknown) or a function nothing calls."""
+    _write(
+        tmp_path,
+        {
+            "shop/__init__.py": "",
+            "shop/management/__init__.py": "",
+            "shop/management/commands/__init__.py": "",
+            "shop/management/commands/backfill.py": "from shop.helpers import backfill, shared\n"
+            "from shop.helpers import Importer\n\n\ndef handle():\n    backfill()\n"
+            "    shared()\n    Importer().run()\n",
+            "shop/helpers.py": "def backfill():\n    _one()\n\n\ndef _one():\n    pass\n\n\n"
+            "def shared():\n    pass\n\n\ndef unused():\n    pass\n\n\nclass Importer:\n"
+            "    def run(self):\n        pass\n",
+            "shop/views.py": "from shop.helpers import shared\n\n\ndef page(request):\n"
+            "    return shared()\n",
+        },
+    )
+    result = run_scan(tmp_path, config=Config(select=("DAT003",)))
+    facts = project_facts(tmp_path, dict(result.facts), {})
+    assert sorted(command_line_only(facts)) == [
+        "shop.helpers._one",
+        "shop.helpers.backfill",
+        "shop.management.commands.backfill.handle",
+    ]

@@ -96,6 +96,7 @@ from prodready.engine.secrets import (
     url_credentials,
     url_password,
 )
+from prodready.engine.semantic.command_line import command_line_only
 from prodready.engine.semantic.model import ProjectFunction, SemanticModel, semantic_model
 from prodready.engine.semantic.summary import CallSite, FunctionSummary, SignalReceiver, Write
 
@@ -137,6 +138,7 @@ __all__ = [
     "calls_in",
     "catches_broadly",
     "caught_names",
+    "command_line_only",
     "constant",
     "constant_str",
     "credential_in_url",

@@ -14,7 +14,7 @@ from prodready.plugin import (
     Severity,
     project_rule,
 )
-from prodready.plugin.analysis import Write, semantic_model
+from prodready.plugin.analysis import Write, command_line_only, semantic_model
 
 # -- DAT003 ---------------------------------------------------------------------------------------
 
@@ -46,7 +46,8 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     no `session.begin()` block. Writes in exclusive branches (`if`/`else`, an early `return`)
     are not counted together, nor are deletes alone (deleting is idempotent: an interrupted
     cleanup leaves a subset of the rows, and the next run finishes it). Tests, migrations and
-    scripts are skipped.
+    scripts are skipped, and so are the module-level functions only such code calls (a helper
+    of a console-script bootstrap or of a migration runs once, from a terminal).
 
     The transaction may be opened elsewhere in the project, and then nothing is reported: by
     every function that calls this one (in any module, in a `with transaction.atomic()` block
@@ -85,6 +86,7 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     `flush()` when you need generated ids before the end).
     """
     model = semantic_model(facts)
+    command_line = command_line_only(facts)  # a script's helpers: run once, from a terminal
     for path, record in sorted(facts.modules.items()):
         if record.is_test:
             continue
@@ -92,6 +94,8 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
         for function in record.functions:
             together = function.writes_together()
             if together is None or function.in_script or _deletes_only(function.writes):
+                continue
+            if prefix + function.name in command_line:
                 continue
             if model.writes_covered(prefix + function.name, function) is not None:
                 continue

@@ -1,0 +1,79 @@
+"""Functions that run only from a command line: code of a script, a management command or a
+migration, and the project functions only such code calls.
+
+A function's role is its file's (:mod:`prodready.engine.roles`: by path, and the console-script
+bootstraps the project's packaging manifests name). A plain module-level function is reached
+only from a command line when it has project callers and every one of them is such a function
+(a fixpoint over the call graph, as the transaction scope is): a one-off import helper that only
+the ``label-studio start`` bootstrap calls runs once, in the operator's terminal, with no
+concurrent caller -- not in the service.
+
+Only plain module-level functions inherit it: a method may be called through an instance whose
+class the model cannot tell (``order.place()`` from a view), so its callers are never all known;
+an HTTP handler or a background task (``ENTRY_POINT``) is reached from outside the project.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from prodready.engine.console_scripts import MANIFESTS
+from prodready.engine.project import ProjectFacts
+from prodready.engine.roles import RoleMap, referenced_roles
+from prodready.engine.semantic.model import MAX_ROUNDS, SemanticModel, semantic_model
+from prodready.engine.semantic.summary import ENTRY_POINT
+from prodready.model import Role
+
+COMMAND_LINE_ROLES = frozenset({Role.SCRIPT, Role.MANAGEMENT_COMMAND, Role.MIGRATION})
+
+
+def command_line_only(facts: ProjectFacts) -> frozenset[str]:
+    """The qualified names of the project functions that run only from a command line (computed
+    once per scan and shared by the project rules that ask)."""
+    found: frozenset[str] = facts.memo(
+        "engine:command-line-functions", lambda: _command_line_only(facts)
+    )
+    return found
+
+
+def _command_line_only(facts: ProjectFacts) -> frozenset[str]:
+    model = semantic_model(facts)
+    roles = _roles(facts)
+    found = {
+        name
+        for name, function in model.functions.items()
+        if roles.role_of(function.path) in COMMAND_LINE_ROLES
+    }
+    candidates = [name for name in model.callers if name not in found and _plain(model, name)]
+    for _ in range(MAX_ROUNDS):
+        added = [
+            name
+            for name in candidates
+            if name not in found and all(caller in found for caller, _ in model.callers[name])
+        ]
+        if not added:
+            break
+        found.update(added)
+    return frozenset(found)
+
+
+def _plain(model: SemanticModel, name: str) -> bool:
+    """A module-level function that is not an entry point: all its callers are the project's."""
+    function = model.functions.get(name)
+    if function is None or function.summary.has(ENTRY_POINT):
+        return False
+    parent = name.rpartition(".")[0]
+    return parent not in model.bases and parent not in model.functions
+
+
+def _roles(facts: ProjectFacts) -> RoleMap:
+    """The roles of the project's files as the engine judges them from paths and from what the
+    packaging manifests name (their text is read here: a project rule sees only facts)."""
+    documents: list[tuple[str, str, str]] = []
+    for path in sorted({*facts.modules, *facts.other_files}):
+        text = ""
+        if path.rsplit("/", 1)[-1] in MANIFESTS:
+            with contextlib.suppress(OSError):  # gone since discovery: it names nothing
+                text = (facts.root / path).read_text(encoding="utf-8", errors="replace")
+        documents.append((path, path, text))
+    return RoleMap(referenced=referenced_roles(documents, facts.root))
