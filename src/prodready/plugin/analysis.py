@@ -76,6 +76,12 @@ from prodready.engine.analysis import (
     uses_django_orm,
     walk_body,
 )
+from prodready.engine.analysis.bounds import (
+    Growth,
+    iterable_growth,
+    parameter_names,
+    request_rooted,
+)
 from prodready.engine.facts import (
     ROUTE_DECORATOR_METHODS,
     SERVICE_FRAMEWORKS,
@@ -128,6 +134,7 @@ __all__ = [
     "FunctionFlow",
     "FunctionNode",
     "FunctionSummary",
+    "Growth",
     "ProjectFunction",
     "QueryChain",
     "SemanticModel",
@@ -167,6 +174,7 @@ __all__ = [
     "is_script",
     "is_task_function",
     "is_true",
+    "iterable_growth",
     "keyword",
     "keyword_value",
     "loaded_names",
@@ -179,9 +187,11 @@ __all__ = [
     "module_value",
     "name_words",
     "orm_query",
+    "parameter_names",
     "path_role",
     "placeholder_value",
     "receive_call",
+    "request_rooted",
     "resolve_relative",
     "root_name",
     "runs_as",

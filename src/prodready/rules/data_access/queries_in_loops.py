@@ -21,6 +21,7 @@ from prodready.plugin.analysis import (
     sqlalchemy_query,
     uses_django_orm,
 )
+from prodready.rules.data_access._loop_evidence import _report_by_evidence
 from prodready.rules.data_access._query_builders import _builds_without_running
 from prodready.rules.data_access._shared import (
     _BATCH_LOOKUPS,
@@ -131,20 +132,30 @@ def _related_manager_query(
     return steps[1][0] not in _PREFETCH_SAFE or _prefetched(variables[base.id], ctx) is False
 
 
-def _dbapi_query(node: ast.Call, ctx: PythonContext, variables: dict[str, ast.AST]) -> bool:
+def _dbapi_query(node: ast.Call, ctx: PythonContext, variables: dict[str, ast.AST]) -> set[str]:
+    """The loop variables a DB-API ``execute`` of a read/update/delete passes (empty: none)."""
     func = node.func
     if not isinstance(func, ast.Attribute) or func.attr != "execute" or not node.args:
-        return False
+        return set()
     if not _is_cursor(func.value, ctx):
-        return False
+        return set()
     sql = node.args[0]
     text = _sql_text(sql, ctx)
     if not _SQL_VERB.match(text) or text.lstrip("( ").lower().startswith("insert"):
-        return False
+        return set()
     parameters = [*node.args[1:], *(k.value for k in node.keywords)]
     if isinstance(sql, ast.JoinedStr):
         parameters.extend(v.value for v in sql.values if isinstance(v, ast.FormattedValue))
-    return bool(_references(parameters) & variables.keys())
+    return _references(parameters) & variables.keys()
+
+
+def _loops_of(names: set[str], variables: dict[str, ast.AST]) -> list[ast.AST]:
+    """The loops binding ``names``, outermost first, each once."""
+    loops: dict[int, ast.AST] = {}
+    for name in sorted(names):
+        loop = variables[name]
+        loops[id(loop)] = loop
+    return list(loops.values())
 
 
 @python_rule(
@@ -170,6 +181,16 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
     SQLAlchemy queries turned into `.subquery()`/`.exists()`/`.cte()`, SQLAlchemy bulk
     `.update()`/`.delete()` writes, and `select_for_update(skip_locked=True)` probes for a
     row no other worker holds.
+
+    Evidence tier: the rule reports at medium when the loop's iteration count grows with the
+    data -- it iterates database rows (a queryset, a query result, a related manager, a mix of
+    them), what the HTTP request sends (its body, query string or session, a route's list
+    parameter), or a sequence the function receives and stores row by row (a batch being
+    ingested). When the size of what the loop iterates is not visible (a parameter only read,
+    a mapping's entries, an object's attribute, a list read from a configuration file) or is
+    bounded (one slice or page), it reports at low with confidence low and says so. A query per
+    parent whose rows the loop then processes one by one, each with database work of its own
+    (a per-parent batch), is low too: the query per parent is not what grows.
 
     ## Why it breaks production
     This is the N+1 query problem. With 10 rows in the dev database the page makes 11 fast
@@ -228,7 +249,8 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
             # Writes in a loop are a different problem (bulk_create/bulk_update); custom
             # manager methods (ContentType.objects.get_for_model) may be cached.
             return
-        if not _references(_chain_arguments(chain)) & variables.keys():
+        used = _references(_chain_arguments(chain)) & variables.keys()
+        if not used:
             return
         if _builds_without_running(chain, ctx):
             return
@@ -242,26 +264,34 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
                 "load them before the loop with selectinload()/joinedload() or one "
                 "select(...).where(X.id.in_(ids))"
             )
-        ctx.report(
+        _report_by_evidence(
             node,
-            f"{_short(ctx, node)} runs one query per loop iteration (N+1): {advice}",
+            ctx,
+            _loops_of(used, variables),
+            f"{_short(ctx, node)} runs one query per loop iteration (N+1)",
+            advice,
         )
         return
     if _related_manager_query(node, ctx, variables, state):
-        ctx.report(
+        base, _ = method_chain(node)
+        assert isinstance(base, ast.Name)
+        _report_by_evidence(
             node,
-            f"{_short(ctx, node)} queries the database once per row (N+1): add "
-            "prefetch_related() to the queryset the loop iterates",
+            ctx,
+            [variables[base.id]],
+            f"{_short(ctx, node)} queries the database once per row (N+1)",
+            "add prefetch_related() to the queryset the loop iterates",
             confidence=Confidence.MEDIUM,
         )
         return
-    if _dbapi_query(node, ctx, variables) and (
-        ctx.route is not None or in_task(ctx) or in_service_code(ctx)
-    ):
-        ctx.report(
+    used = _dbapi_query(node, ctx, variables)
+    if used and (ctx.route is not None or in_task(ctx) or in_service_code(ctx)):
+        _report_by_evidence(
             node,
-            "SQL executed once per loop iteration with the loop's values (N+1): run one query "
-            "with WHERE id IN (...)/= ANY(%s), or executemany() for writes",
+            ctx,
+            _loops_of(used, variables),
+            "SQL executed once per loop iteration with the loop's values (N+1)",
+            "run one query with WHERE id IN (...)/= ANY(%s), or executemany() for writes",
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
@@ -44,6 +45,7 @@ class _UnboundedState:
     bounded: set[str] = field(default_factory=set)
     cursor_sql: dict[str, str] = field(default_factory=dict)
     raw: dict[str, ast.Call] = field(default_factory=dict)  # name -> its unbounded raw() query
+    scopes: dict[str, str] = field(default_factory=dict)  # queryset name -> its parent filter
 
 
 def _unique_filter(call: ast.Call) -> bool:
@@ -130,6 +132,13 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
     `X.query...all()` without `.limit()`/`.paginate()`; `cursor.fetchall()` after a `SELECT`
     without `LIMIT`. Lookups by primary key or by a list of ids are not flagged.
 
+    Evidence tier: a Django queryset over the whole table, filtered by column values, or by
+    the requesting account (`request.user`, `current_user`: its rows accumulate with every use
+    of the service) is reported at medium. One filtered to the rows of one parent object
+    (`filter(project=project)`, `filter(owner=check)`) is reported at low with confidence low:
+    whether one parent's children grow without bound (a project's checks capped by a plan, the
+    refresh tokens of one access token) is a fact of the domain the code does not show.
+
     ## Why it breaks production
     Tables grow; endpoints don't get rewritten. The list endpoint that returned 40 rows at launch
     returns 400,000 a year later: the query scans, the worker builds 400,000 objects and a huge
@@ -175,18 +184,27 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
             chain = _unbounded_django(value)
             if chain is not None and not _per_row_lookup(chain, ctx):
                 state.querysets.add(target)
+                state.scopes.pop(target, None)
+                scope = _parent_scope(chain.calls, ctx)
+                if scope is not None:
+                    state.scopes[target] = scope
             elif chain is None and _queryset_name(value) == target:
-                pass  # qs = qs.filter(...): still the same unbounded queryset
+                # qs = qs.filter(...): still the same unbounded queryset, maybe narrower
+                scope = _parent_scope(_chain_calls(value), ctx)
+                if scope is not None:
+                    state.scopes.setdefault(target, scope)
             else:
                 state.querysets.discard(target)
+                state.scopes.pop(target, None)
     elif isinstance(node, ast.Subscript):
         if isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Slice):
             state.bounded.add(node.value.id)
     else:  # FunctionEnd
         reported: set[str] = set()
         for expr in state.candidates:
-            if _unbounded_django(expr) is not None:
-                _report_django(expr, ctx)
+            chain = _unbounded_django(expr)
+            if chain is not None:
+                _report_django(expr, ctx, _parent_scope(chain.calls, ctx))
                 continue
             raw = _unbounded_raw(expr, ctx)
             if raw is None and isinstance(expr, ast.Name):
@@ -202,7 +220,8 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
             name = _queryset_name(expr)
             if name in state.querysets and name not in state.bounded and name not in reported:
                 reported.add(name)
-                _report_django(expr, ctx)
+                scope = _parent_scope(_chain_calls(expr), ctx) or state.scopes.get(name)
+                _report_django(expr, ctx, scope)
 
 
 def _per_row_lookup(chain: QueryChain, ctx: PythonContext) -> bool:
@@ -215,12 +234,66 @@ def _per_row_lookup(chain: QueryChain, ctx: PythonContext) -> bool:
     return bool(names) and bool(_references(list(chain.arguments())) & names)
 
 
-def _report_django(expr: ast.AST, ctx: PythonContext) -> None:
+def _report_django(expr: ast.AST, ctx: PythonContext, scope: str | None = None) -> None:
+    if scope is not None:
+        ctx.report(
+            expr,
+            f"{_short(ctx, expr)} loads every row with {scope} in this request; could not tell "
+            "whether the rows of one such parent grow without bound (a parent's children are "
+            "often few by design): if they can, slice it (qs[:limit]) or paginate with a "
+            "capped page size",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     ctx.report(
         expr,
         f"{_short(ctx, expr)} loads every matching row in this request: slice it "
         "(qs[:limit]) or paginate (Paginator, DRF pagination) with a capped page size",
     )
+
+
+# Lookups that compare or match rather than select the rows of one value.
+_COMPARING_LOOKUPS = frozenset(
+    {"gt", "gte", "lt", "lte", "contains", "icontains", "startswith", "istartswith", "isnull"}
+    | {"endswith", "iendswith", "range", "in", "regex", "iregex", "year", "month", "day"}
+    | {"date", "week", "week_day", "quarter", "time", "hour", "minute", "second", "search"}
+    | {"overlap", "has_key", "has_keys", "has_any_keys", "contained_by"}
+)
+
+
+def _chain_calls(expr: ast.AST) -> list[ast.Call]:
+    return [step for _, step in method_chain(expr)[1] if isinstance(step, ast.Call)]
+
+
+def _requester(value: ast.AST) -> bool:
+    """The account making the request (``request.user``, ``current_user``): its own rows
+    accumulate with every use of the service."""
+    text = dotted(value) or ""
+    for suffix in (".id", ".pk"):
+        text = text.removesuffix(suffix)
+    return text.endswith("request.user") or text.split(".")[-1] == "current_user"
+
+
+def _parent_scope(calls: Iterable[ast.Call], ctx: PythonContext) -> str | None:
+    """``field=obj`` of a ``filter()`` selecting the rows of one parent object other than the
+    requesting account (``project=project``, ``owner=check``, ``task__project_id=pid``): the
+    text of the first, or None. Constants, comparisons and values computed from the request's
+    data (``status=request.GET["s"]``) are column filters, not a parent."""
+    for call in calls:
+        if not isinstance(call.func, ast.Attribute) or call.func.attr != "filter":
+            continue
+        for item in call.keywords:
+            if item.arg is None or item.arg.split("__")[-1] in _COMPARING_LOOKUPS:
+                continue
+            value = item.value
+            if not isinstance(value, ast.Name | ast.Attribute) or _requester(value):
+                continue
+            last = value.id if isinstance(value, ast.Name) else value.attr
+            if last.isupper() or last in {"True", "False", "None"}:
+                continue  # Status.OPEN: a constant
+            return f"{item.arg}={_short(ctx, value, 30)}"
+    return None
 
 
 def _unbounded_call(node: ast.Call, ctx: PythonContext, state: _UnboundedState) -> None:

@@ -1,0 +1,150 @@
+"""Data access: the evidence DAT001 weighs before calling a query in a loop an N+1 -- does the
+loop's iteration count grow with the data, or is the query one per parent of a batch?"""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.plugin import Confidence, PythonContext, Severity
+from prodready.plugin.analysis import (
+    DJANGO_WRITE_METHODS,
+    Growth,
+    django_query,
+    is_db_session,
+    iterable_growth,
+    method_chain,
+    parameter_names,
+    sqlalchemy_query,
+)
+from prodready.rules.data_access._shared import _COMPREHENSIONS, _short
+
+_SESSION_WRITES = frozenset(
+    {"add", "add_all", "merge", "bulk_save_objects", "bulk_insert_mappings"}
+)
+
+
+def _loop_iterables(loop: ast.AST) -> list[ast.expr]:
+    if isinstance(loop, ast.For | ast.AsyncFor):
+        return [loop.iter]
+    if isinstance(loop, _COMPREHENSIONS):
+        return [generator.iter for generator in loop.generators]
+    return []
+
+
+def _writes_rows(call: ast.Call, ctx: PythonContext) -> bool:
+    """``session.add(x)``, ``obj.save()``, ``Model.objects.create(...)``: a row stored."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return False
+    if func.attr in _SESSION_WRITES:
+        return is_db_session(func.value, ctx)
+    if func.attr == "save":
+        return True
+    chain = django_query(call)
+    return chain is not None and bool(set(chain.steps) & DJANGO_WRITE_METHODS)
+
+
+def _database_work(nodes: list[ast.stmt], ctx: PythonContext) -> bool:
+    """Whether the statements query or write the database."""
+    for statement in nodes:
+        for node in ast.walk(statement):
+            if not isinstance(node, ast.Call):
+                continue
+            if django_query(node) is not None or sqlalchemy_query(node, ctx) is not None:
+                return True
+            if _writes_rows(node, ctx):
+                return True
+    return False
+
+
+def _ingests_parameter(loop: ast.AST, ctx: PythonContext) -> bool:
+    """A loop over a sequence the function receives that stores a row per item: a batch being
+    ingested, as long as the data it carries (``for record in records: ... session.add(row)``).
+    A mapping's entries (``tags.items()``) are one object's keyed attributes, not a batch."""
+    if not isinstance(loop, ast.For | ast.AsyncFor) or not isinstance(loop.iter, ast.Name):
+        return False
+    if loop.iter.id not in parameter_names(ctx):
+        return False
+    return any(
+        isinstance(node, ast.Call) and _writes_rows(node, ctx)
+        for statement in loop.body
+        for node in ast.walk(statement)
+    )
+
+
+def _per_parent_batch(node: ast.Call, ctx: PythonContext) -> bool:
+    """The query's rows are iterated right after, in the same iteration, by a nested loop that
+    does database work per row (``for event in events: pending = event.orders.filter(...);
+    for order in pending: ... order.save()``): one query per parent feeding a batch whose work
+    is per child, not an N+1 lookup whose count is the whole cost."""
+    loop = ctx.loops[-1]
+    if not isinstance(loop, ast.For | ast.AsyncFor):
+        return False
+    held: set[str] = set()
+    for statement in ast.walk(loop):
+        if (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and any(inner is node for inner in ast.walk(statement.value))
+        ):
+            held.add(statement.targets[0].id)
+    if not held:
+        return False
+    for inner in ast.walk(loop):
+        if inner is loop or not isinstance(inner, ast.For | ast.AsyncFor):
+            continue
+        base, _ = method_chain(inner.iter)
+        if isinstance(base, ast.Name) and base.id in held and _database_work(inner.body, ctx):
+            return True
+    return False
+
+
+def _report_by_evidence(
+    node: ast.Call,
+    ctx: PythonContext,
+    loops: list[ast.AST],
+    message: str,
+    advice: str,
+    confidence: Confidence | None = None,
+) -> None:
+    """Report at the rule's severity when the loop's iteration count grows with the data (it
+    iterates database rows or what the request sends, or ingests a batch it receives); at low,
+    saying what could not be told, otherwise."""
+    growth = max(
+        (iterable_growth(it, ctx) for loop in loops for it in _loop_iterables(loop)),
+        default=Growth.UNKNOWN,
+    )
+    if growth >= Growth.REQUEST and _per_parent_batch(node, ctx):
+        ctx.report(
+            node,
+            f"{_short(ctx, node)} runs one query per iteration, but its rows are processed one "
+            "by one with their own database work in the loop below (a per-parent batch): the "
+            "query per parent is not what grows with the data; to save it anyway, "
+            f"{advice}",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
+    if growth >= Growth.REQUEST or any(_ingests_parameter(loop, ctx) for loop in loops):
+        ctx.report(node, f"{message}: {advice}", confidence=confidence)
+        return
+    iterated = " ".join(ctx.segment(_loop_iterables(loops[-1])[0]).split())
+    if len(iterated) > 40:
+        iterated = iterated[:37] + "..."
+    if growth is Growth.BOUNDED:
+        text = (
+            f"the loop covers one slice or page ({iterated}), so the queries are at most a "
+            f"page's worth: to make them one, {advice}"
+        )
+    else:
+        text = (
+            f"could not tell whether the loop's collection ({iterated}) grows with the data: "
+            f"if it does, this is an N+1 -- {advice}"
+        )
+    ctx.report(
+        node,
+        f"{_short(ctx, node)} runs one query per loop iteration; {text}",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
+    )
