@@ -182,10 +182,73 @@ def test_derive_closes_facts_under_implications_aliases_and_value_cleanliness() 
             alias_fact("shop.vet", "shop.routing.vet"),
             clean_fact("value", "shop.util.page", 0),
             implication(clean_fact("html", "shop.util.label", 1), clean_fact("html", "x.y", 0)),
+            implication(clean_fact("*", "shop.words.word", 0), clean_fact("*", "shop.q.shell", 0)),
+            clean_fact("shell", "shop.q.shell", 0),
         }
     )
+    assert clean_fact("shell", "shop.words.word", 0) in held
+    assert clean_fact("html", "shop.words.word", 0) not in held
     assert vet in held
     assert guard_fact("safe-redirect", "shop.vet", 0) in held
     assert clean_fact("shell", "shop.util.page", 0) in held
     assert clean_fact("html", "shop.util.label", 1) not in held
     assert guard_fact("url-host", "shop.routing.vet", 0) not in held
+
+
+QUOTING = """import shlex
+
+
+def shell_word(value):
+    return shlex.quote(value)
+
+
+def page_number(value):
+    return int(value)
+"""
+COMMANDS = """import subprocess
+
+from flask import Flask, request
+
+from shop.quoting import page_number, shell_word
+from shop.words import word
+
+app = Flask(__name__)
+
+
+@app.post("/convert")
+def convert():
+    name = request.form["name"]
+    subprocess.run(f"convert {shell_word(name)} out.png", shell=True)
+    subprocess.run(f"convert {name} out.png", shell=True)
+    subprocess.run(f"head -n {page_number(request.form['n'])} log.txt", shell=True)
+    subprocess.run(f"convert {word(name)} out.png", shell=True)
+    return "ok"
+"""
+WORDS = """from shop import quoting
+
+
+def word(value):
+    return quoting.shell_word(value.strip())
+
+
+def echoed(value):
+    return value.strip()
+"""
+
+
+def test_values_passed_through_an_imported_escaper_or_conversion_are_clean(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    files = {"shop/quoting.py": QUOTING, "shop/words.py": WORDS, "shop/views.py": COMMANDS}
+    result = run_scan(_project(tmp_path, files), config=Config(select=("SEC008",)))
+    assert [(path, line) for path, line, _, _ in _found(result)] == [("shop/views.py", 15)]
+    assert result.stats.moot == 3
+    # A helper that hands the value back unquoted cleans nothing.
+    files["shop/views.py"] = COMMANDS.replace("{word(name)}", "{echoed(name)}").replace(
+        "import word", "import echoed"
+    )
+    result = run_scan(_project(tmp_path, files), config=Config(select=("SEC008",)))
+    assert [(path, line) for path, line, _, _ in _found(result)] == [
+        ("shop/views.py", 15),
+        ("shop/views.py", 17),
+    ]

@@ -10,7 +10,8 @@ its one walk by :mod:`prodready.engine.taint.project_facts` and cached with its 
   parameter ``i``: it raises or returns early unless it holds, or returns its verdict
   (``def is_safe(url): return url_has_allowed_host_and_scheme(url, ...)``);
 - ``<fact> <= <fact>`` -- the first holds when the second does: a function that hands its
-  parameter to another project function (``def check(url): return util.is_safe(url)``);
+  parameter to another project function (``def check(url): return util.is_safe(url)``); kind
+  ``*`` stands for each kind alike;
 - ``taint:alias:<name>=<target>`` -- a package ``__init__`` re-exports ``target`` as ``name``.
 
 A finding of a taint rule whose flow passes through (or is checked by) an imported project
@@ -55,6 +56,8 @@ KIND_SANITIZERS: dict[str, frozenset[str]] = {
     ),
 }
 GUARD_KINDS = (SAFE_REDIRECT_KIND, URL_HOST_KIND, PATH_KIND)
+# In an implication: the same for every kind (``clean:*:f:0 <= clean:*:g:0``).
+EVERY_KIND = "*"
 # How many rounds of implications the derivation takes at most (one per helper level).
 MAX_ROUNDS = 16
 
@@ -105,7 +108,13 @@ def derive(facts: Iterable[str]) -> set[str]:
                 aliases[name] = target
         elif IMPLIES in fact:
             conclusion, _, premise = fact.partition(IMPLIES)
-            rules.append((conclusion, premise))
+            if f":{EVERY_KIND}:" in conclusion:
+                rules.extend(
+                    (conclusion.replace(EVERY_KIND, kind, 1), premise.replace(EVERY_KIND, kind, 1))
+                    for kind in KIND_SANITIZERS
+                )
+            else:
+                rules.append((conclusion, premise))
         elif _split(fact) is not None:
             held.add(fact)
     if not held:

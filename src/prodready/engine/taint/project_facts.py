@@ -20,6 +20,7 @@ import sys
 from prodready.engine.analysis import dotted, module_function
 from prodready.engine.python import ModuleMemo, PythonContext
 from prodready.engine.semantic.guards import (
+    EVERY_KIND,
     GUARD_KINDS,
     KIND_SANITIZERS,
     VALUE_KIND,
@@ -243,30 +244,47 @@ def _slashes(call: ast.Call) -> bool:
     )
 
 
-_Chained = list[tuple[ast.Call, bool, str, int, int]]  # call, checking, callee, position, param
+# call, whether it checks the parameter (a plain argument of a deciding call), callee,
+# position, index of the parameter
+_Chained = list[tuple[ast.Call, bool, str, int, int]]
 
 
 def _chained_calls(
     nodes: list[ast.AST], params: list[str], qualname: str, ctx: PythonContext
 ) -> _Chained:
     """The calls of project functions that decide a statement or build a value, with each
-    parameter handed to one as a plain argument (once in the call)."""
+    parameter handed to one (as the root of an argument, ``value`` or ``value.strip()``, and
+    in that argument only)."""
     found: _Chained = []
-    if not any(isinstance(node, ast.Call) and _hands_parameter(node, params) for node in nodes):
+    if not any(isinstance(node, ast.Call) and _rooted_arguments(node, params) for node in nodes):
         return found
     for node in nodes:
         if not isinstance(node, _CHECKING_STATEMENTS):
             continue
         for call, checking in _calls_in(node):
-            arguments = [a.id if isinstance(a, ast.Name) else None for a in call.args]
-            if not any(name in params for name in arguments):
+            rooted = _rooted_arguments(call, params)
+            if not rooted:
                 continue
             callee = _callee(call, ctx)
             if callee is None or callee == qualname:
                 continue
-            for position, name in enumerate(arguments):
-                if name in params and sum(_mentions(a, name) for a in call.args) == 1:
-                    found.append((call, checking, callee, position, params.index(name)))
+            for position, name in rooted:
+                if sum(_mentions(argument, name) for argument in call.args) == 1:
+                    plain = isinstance(call.args[position], ast.Name)
+                    index = params.index(name)
+                    found.append((call, checking and plain, callee, position, index))
+    return found
+
+
+def _rooted_arguments(call: ast.Call, params: list[str]) -> list[tuple[int, str]]:
+    """The positional arguments built on a parameter: ``f(value)``, ``f(value.strip())``."""
+    found: list[tuple[int, str]] = []
+    for position, argument in enumerate(call.args):
+        root: ast.expr = argument
+        while isinstance(root, ast.Attribute | ast.Call | ast.Subscript):
+            root = root.func if isinstance(root, ast.Call) else root.value
+        if isinstance(root, ast.Name) and root.id in params:
+            found.append((position, root.id))
     return found
 
 
@@ -287,12 +305,11 @@ def _through_callees(
         if index in reaching:
             cut = frozenset({ctx.qualname(call.func) or dotted(call.func) or ""})
             if index not in returned_parameters(function, ctx, cut):
-                facts.extend(
-                    implication(
-                        clean_fact(kind, qualname, index), clean_fact(kind, callee, position)
-                    )
-                    for kind in KIND_SANITIZERS
+                every = (
+                    clean_fact(EVERY_KIND, qualname, index),
+                    clean_fact(EVERY_KIND, callee, position),
                 )
+                facts.append(implication(*every))
         if not checking:
             continue
         for kind in GUARD_KINDS:
