@@ -140,8 +140,10 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     `0.0.0.0`, `::1`) used as the address of a dependency: connection strings
     (`postgresql://user@localhost/db`, `redis://127.0.0.1:6379/0`), service base URLs, and
     `host="localhost"` given to database, cache and broker clients. As the default of an
-    environment lookup or a settings field, a `default*=` argument or a class's `DEFAULT_*`
-    attribute (what configuration replaces) it is reported at low severity. Listen addresses
+    environment lookup or a settings field, a `default*=` argument, a class's `DEFAULT_*`
+    attribute, or the branch of a conditional taken when a setting is unset
+    (`settings.HOST if settings.HOST else "http://localhost:8080"`) -- what configuration
+    replaces -- it is reported at low severity. Listen addresses
     (`app.run(host="127.0.0.1")`), CORS/allowed-host lists, log messages, docstrings,
     `__main__` blocks, scripts, tests and dev/local/test settings files are skipped.
 
@@ -224,6 +226,11 @@ def _localhost_use(
         elif isinstance(parent, ast.IfExp):
             if child is parent.test or _dev_guard(parent.test, ctx):
                 return None  # "a if DEBUG else b": a dev-only value
+            other = parent.body if child is parent.orelse else parent.orelse
+            if _configured(other, ctx):
+                # ``settings.HOST if settings.HOST else "http://localhost:..."``: the setting
+                # wins, localhost is what an unset setting falls back to
+                return _in_dev_branch(parent, parents, ctx, "fallback")
         elif isinstance(parent, ast.Dict) and child in parent.values:
             key = constant_str(parent.keys[parent.values.index(child)])
             if key is not None and _NOT_A_DEPENDENCY.search(key):
@@ -276,6 +283,25 @@ def _localhost_use(
     if isinstance(parent, ast.Return) and not candidate.bare:
         return _in_dev_branch(parent, parents, ctx, "hardcoded")
     return None
+
+
+_SETTINGS_ROOTS = frozenset({"settings", "config", "conf", "app.config", "current_app.config"})
+
+
+def _configured(expr: ast.expr, ctx: PythonContext) -> bool:
+    """A configuration read: an environment lookup or a settings value (``settings.HOST``,
+    ``app.config["API_URL"]``)."""
+    if env_lookup(expr, ctx) is not None:
+        return True
+    if isinstance(expr, ast.Subscript):
+        expr = expr.value
+    elif isinstance(expr, ast.Attribute):
+        if (ctx.qualname(expr) or "").startswith("django.conf.settings."):
+            return True
+        expr = expr.value
+    else:
+        return False
+    return (dotted(expr) or "") in _SETTINGS_ROOTS
 
 
 def _call_use(

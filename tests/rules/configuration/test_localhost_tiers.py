@@ -1,0 +1,19 @@
+"""CFG001's tiers: a localhost address behind a configuration read (the other branch of a
+conditional reads the setting) is a fallback default, low; with no setting consulted it is
+hardcoded, medium."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from prodready.model import Config
+
+
+def test_cfg001_localhost_behind_a_setting_is_a_fallback(run_scan) -> None:
+    directory = Path(__file__).parent / "fixtures" / "CFG001"
+    result = run_scan(directory, config=replace(Config(), select=("CFG001",)))
+    tiers = {
+        f.line: f.severity.value for f in result.findings if f.path == "fp_configured_first.py"
+    }
+    assert tiers == {15: "low", 25: "medium"}
