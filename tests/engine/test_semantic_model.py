@@ -360,3 +360,82 @@ def test_a_method_called_on_self_may_be_inherited_from_a_project_base() -> None:
     assert model.bases["shop.views.Edit"] == ("shop.views.Base",)
     assert model.resolve("shop.views.Edit.save_all") == "shop.mixins.FormsetMixin.save_all"
     assert model.callees("shop.views.Edit.form_valid") == ["shop.mixins.FormsetMixin.save_all"]
+
+
+def test_a_function_that_raises_outside_a_transaction_is_evidence_of_one() -> None:
+    model = _model(
+        {
+            "shop/purge.py": """
+                from django.db import transaction
+                from .models import Line, Order
+
+                def purge(orders):
+                    if not transaction.get_connection().in_atomic_block:
+                        raise RuntimeError("call me in a transaction")
+                    Line.objects.filter(order__in=orders).delete()
+                    Order.objects.filter(id__in=orders).update(purged=True)
+
+                def unguarded(orders):
+                    if transaction.get_connection().in_atomic_block:
+                        raise RuntimeError("inverted check")
+                    Line.objects.filter(order__in=orders).delete()
+                    Order.objects.filter(id__in=orders).update(purged=True)
+            """
+        }
+    )
+    assert model.writes_covered("shop.purge.purge") == "raises unless it runs in a transaction"
+    assert model.writes_covered("shop.purge.unguarded") is None
+
+
+def test_a_serializer_saved_by_a_view_inside_a_transaction_creates_inside_it() -> None:
+    # Django REST framework: serializer.save() calls create() or update(), and a view's
+    # perform_create(serializer) calls serializer.save().
+    files = {
+        "shop/serializers.py": """
+            from rest_framework import serializers
+            from .models import Line, Order
+
+            class OrderCreate(serializers.Serializer):
+                def create(self, validated_data):
+                    order = Order.objects.create(total=validated_data["total"])
+                    Line.objects.create(order=order)
+                    return order
+
+            class OrderEdit(serializers.Serializer):
+                def update(self, instance, validated_data):
+                    instance.save()
+                    Line.objects.create(order=instance)
+                    return instance
+        """,
+        "shop/views.py": """
+            from django.db import transaction
+            from rest_framework import viewsets
+            from shop.serializers import OrderCreate, OrderEdit
+
+            class Orders(viewsets.ModelViewSet):
+                def create(self, request):
+                    serializer = OrderCreate(data=request.data)
+                    serializer.is_valid(raise_exception=True)
+                    with transaction.atomic():
+                        self.perform_create(serializer)
+
+                def update(self, request, pk):
+                    serializer = OrderEdit(self.get_object(), data=request.data)
+                    serializer.is_valid(raise_exception=True)
+                    with transaction.atomic():
+                        serializer.save()
+        """,
+    }
+    model = _model(files)
+    reason = "every caller calls it inside a transaction"
+    assert model.writes_covered("shop.serializers.OrderCreate.create") == reason
+    assert model.writes_covered("shop.serializers.OrderEdit.update") == reason
+    assert model.callees("shop.views.Orders.update") == ["shop.serializers.OrderEdit.update"]
+    files["shop/jobs.py"] = """
+        from shop.serializers import OrderEdit
+
+        def nightly(order, data):
+            serializer = OrderEdit(order, data=data)
+            serializer.save()
+    """
+    assert _model(files).writes_covered("shop.serializers.OrderEdit.update") is None

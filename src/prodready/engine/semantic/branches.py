@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 
 Branch = tuple[int, str, bool]  # (statement id, branch, the branch ends in return/raise)
+# What the test of an ``if`` says of one value, when it pins it: ("==", subject, literal) for
+# ``subject == "a"``, ("startswith", subject, prefix) for ``subject.startswith("n.")``.
+Condition = tuple[str, str, object]
+Pins = dict[int, list[Condition]]  # id of an ``if`` -> what its test pins
 
 
 def branch_paths(
@@ -54,14 +59,100 @@ def branch_paths(
     return found
 
 
-def exclusive(first: tuple[Branch, ...], second: tuple[Branch, ...]) -> bool:
-    """Two statements (``first`` before ``second`` in the source) that never both run."""
+def exclusive(
+    first: tuple[Branch, ...], second: tuple[Branch, ...], pins: Pins | None = None
+) -> bool:
+    """Two statements (``first`` before ``second`` in the source) that never both run: on two
+    branches of one statement, after a branch of the first that returns, or -- given the
+    function's ``pins`` -- in the bodies of two ``if`` statements whose tests pin one value to
+    values that differ (``if code.startswith("n."):`` ... ``if code.startswith("r."):``)."""
     for a, b in zip(first, second, strict=False):
         if a[0] == b[0] and a[1] != b[1]:
             return True
         if a != b:
             break
-    return any(entry[2] and entry not in second for entry in first)
+    if any(entry[2] and entry not in second for entry in first):
+        return True
+    if not pins:
+        return False
+    return any(
+        _contradict(pins.get(a[0], ()), pins.get(b[0], ()))
+        for a in first
+        if a[1] == "body" and a not in second
+        for b in second
+        if b[1] == "body" and b[0] != a[0]
+    )
+
+
+def pinned_values(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Pins:
+    """For each ``if`` of the function whose test pins a plain name (each conjunct of an
+    ``and``: ``name == "a"``, ``name.startswith("n.")``) that its body does not assign: what
+    the test pins."""
+    pins: Pins = {}
+    for node in ast.walk(function):
+        if not isinstance(node, ast.If):
+            continue
+        test = node.test
+        conjuncts = (
+            test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+        )
+        found = [pinned for c in conjuncts if (pinned := _pinned(c)) is not None]
+        if found:
+            assigned = _assigned_names(node.body)
+            kept = [item for item in found if item[1] not in assigned]
+            if kept:
+                pins[id(node)] = kept
+    return pins
+
+
+def _assigned_names(body: list[ast.stmt]) -> set[str]:
+    names: set[str] = set()
+    for statement in body:
+        for child in ast.walk(statement):
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                names.add(child.id)
+    return names
+
+
+def _pinned(test: ast.expr) -> Condition | None:
+    if (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Eq)
+        and isinstance(test.left, ast.Name)
+        and isinstance(test.comparators[0], ast.Constant)
+        and isinstance(test.comparators[0].value, str | int)
+    ):
+        return ("==", test.left.id, test.comparators[0].value)
+    if (
+        isinstance(test, ast.Call)
+        and isinstance(test.func, ast.Attribute)
+        and test.func.attr == "startswith"
+        and isinstance(test.func.value, ast.Name)
+        and len(test.args) == 1
+        and not test.keywords
+        and isinstance(test.args[0], ast.Constant)
+        and isinstance(test.args[0].value, str)
+        and test.args[0].value
+    ):
+        return ("startswith", test.func.value.id, test.args[0].value)
+    return None
+
+
+def _contradict(first: Iterable[Condition], second: Iterable[Condition]) -> bool:
+    """One value pinned by two tests to values that cannot both hold."""
+    later = list(second)
+    return any(_incompatible(a, b) for a in first for b in later if a[1] == b[1])
+
+
+def _incompatible(a: Condition, b: Condition) -> bool:
+    if a[0] == "==" and b[0] == "==":
+        return a[2] != b[2]
+    if a[0] == "startswith" and b[0] == "startswith":
+        x, y = str(a[2]), str(b[2])
+        return not x.startswith(y) and not y.startswith(x)
+    equal, prefix = (a, b) if a[0] == "==" else (b, a)
+    return not (isinstance(equal[2], str) and equal[2].startswith(str(prefix[2])))
 
 
 def first_pair_together(
@@ -69,9 +160,10 @@ def first_pair_together(
 ) -> tuple[int, int] | None:
     """The indexes of the first two of ``nodes`` (in source order) that can both run."""
     paths = branch_paths(function, {id(node) for node in nodes})
+    pins = pinned_values(function)
     for index, node in enumerate(nodes):
         for other_index in range(index + 1, len(nodes)):
             first, second = paths.get(id(node), ()), paths.get(id(nodes[other_index]), ())
-            if not exclusive(first, second):
+            if not exclusive(first, second, pins):
                 return index, other_index
     return None

@@ -26,13 +26,15 @@ from prodready.engine.analysis.orm import (
 from prodready.engine.analysis.tasks import in_task
 from prodready.engine.python.module_context import PythonContext
 from prodready.engine.python.scopes import FunctionNode, Scope
-from prodready.engine.semantic.branches import first_pair_together
+from prodready.engine.semantic.dependency import dependent_pair
 from prodready.engine.semantic.summary import (
     ATOMIC,
     CONTEXT_MANAGER,
     ENTRY_POINT,
     IN_TRANSACTION,
+    INDEPENDENT,
     LOCKS_ROWS,
+    NEEDS_TRANSACTION,
     OPENS_TRANSACTION,
     SCRIPT,
     CallSite,
@@ -59,6 +61,8 @@ _EXTERNAL_ROOTS = frozenset(sys.stdlib_module_names) | frozenset(
     {"builtins", "django", "rest_framework", "celery", "sqlalchemy", "flask", "fastapi"}
     | {"pydantic", "requests", "httpx", "starlette", "jinja2", "pytest", "numpy", "pandas"}
 )
+# Django REST framework view methods that call ``serializer.save()`` on their argument.
+_PERFORM_SAVE = frozenset({"perform_create", "perform_update"})
 _SKIPPED_DECORATORS = frozenset({"builtins.property", "builtins.staticmethod"})
 # A function with one of these flags runs its writes in a transaction whoever calls it: which
 # of its writes can run together does not matter (and costs a pass over its body).
@@ -166,10 +170,20 @@ class SummaryCollector:
             # its writes can run together (a pass over its body).
             if is_script(ctx):
                 flags.add(SCRIPT)
+            elif _refuses_outside_transaction(scope.node):
+                flags.add(NEEDS_TRANSACTION)
             else:
-                found = first_pair_together(scope.node, [call for call, _ in writes])
+                found, dependent = dependent_pair(
+                    scope.node,
+                    [call for call, _ in writes],
+                    drf_view=self._drf_view(scope),
+                )
                 if found is not None:
                     pair = found
+                    # Each commit of a session ends a transaction of whatever was added
+                    # before it: two of them are one change split in two.
+                    if not dependent and not any(w.endswith(".commit()") for _, w in writes):
+                        flags.add(INDEPENDENT)
                     if ctx.route is not None or in_task(ctx):
                         flags.add(ENTRY_POINT)
         self.functions.append(
@@ -188,6 +202,16 @@ class SummaryCollector:
                 tuple(dict.fromkeys(opened.managers)),
                 tuple(opened.decorators),
             )
+        )
+
+    def _drf_view(self, scope: Scope) -> bool:
+        """A method of a class with a Django REST framework base (its ``super().update()``
+        validates the request)."""
+        if scope.class_info is None:
+            return False
+        return any(
+            (self.ctx.qualname(base) or "").startswith("rest_framework.")
+            for base in scope.class_info.node.bases
         )
 
     # -- ``with`` blocks ------------------------------------------------------------------
@@ -249,9 +273,29 @@ class SummaryCollector:
                 self._database(node, func, opened)
         target = self.target(func, opened_in=opened, name=name) if name is not None else None
         if target is not None:
-            guards = opened.guards
-            guard = IN_TRANSACTION if IN_TRANSACTION in guards else "|".join(guards)
-            opened.calls.setdefault((target, guard), node.lineno)
+            self._record(opened, target, node.lineno)
+        saved = self._saved_serializer(node)
+        if saved is not None:
+            self._record(opened, saved, node.lineno)
+
+    def _record(self, opened: _Open, target: str, line: int) -> None:
+        guards = opened.guards
+        guard = IN_TRANSACTION if IN_TRANSACTION in guards else "|".join(guards)
+        opened.calls.setdefault((target, guard), line)
+
+    def _saved_serializer(self, node: ast.Call) -> str | None:
+        """``self.perform_create(serializer)`` / ``perform_update``: Django REST framework's
+        views save the serializer they are given (``serializer.save()``): the call is recorded
+        as ``<its class>.save`` when the serializer's class is known."""
+        func = node.func
+        if not isinstance(func, ast.Attribute) or func.attr not in _PERFORM_SAVE:
+            return None
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
+            return None
+        kind = self.ctx.qualname(node.args[0])
+        if kind is None or kind == node.args[0].id:
+            return None
+        return self.target(ast.Attribute(node.args[0], "save"), opened_in=None, name=f"{kind}.save")
 
     def _database(self, node: ast.Call, func: ast.Attribute, opened: _Open) -> None:
         attr = func.attr
@@ -367,6 +411,23 @@ class SummaryCollector:
         target = self.target(handler, opened_in=opened)
         if signal is not None and target is not None:
             self.signals.append(SignalReceiver(signal, target, node.lineno))
+
+
+def _refuses_outside_transaction(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """The function raises unless it runs in a transaction: ``if not
+    connection.in_atomic_block: raise ...`` or ``assert connection.in_atomic_block``."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assert):
+            test: ast.expr = node.test
+        elif isinstance(node, ast.If) and any(isinstance(s, ast.Raise) for s in node.body):
+            if not isinstance(node.test, ast.UnaryOp) or not isinstance(node.test.op, ast.Not):
+                continue
+            test = node.test.operand
+        else:
+            continue
+        if isinstance(test, ast.Attribute) and test.attr == "in_atomic_block":
+            return True
+    return False
 
 
 def _class_receiver(scope: Scope) -> str | None:

@@ -10,9 +10,11 @@ Transaction scope: a function's writes are covered when the function opens a tra
 (``with transaction.atomic()``, ``session.begin()``, ``@transaction.atomic`` on it, its class or
 an enclosing function), enters a project context manager or carries a project decorator that
 opens one (transitively through other project wrappers), locks rows with ``select_for_update``
-(Django allows it only inside a transaction), receives Django's ``pre_delete``/``post_delete``
-signals (sent inside the delete's transaction), or when every project call of it is made inside
-a transaction (a fixpoint over the call graph).
+(Django allows it only inside a transaction) or raises unless it runs in one, receives
+Django's ``pre_delete``/``post_delete`` signals (sent inside the delete's transaction), or when
+every project call of it is made inside a transaction (a fixpoint over the call graph); a
+serializer's ``create()``/``update()`` is called by its inherited ``save()`` (Django REST
+framework), and so by a view's ``perform_create(serializer)``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from prodready.engine.semantic.summary import (
     ATOMIC,
     IN_TRANSACTION,
     LOCKS_ROWS,
+    NEEDS_TRANSACTION,
     OPENS_TRANSACTION,
     CallSite,
     FunctionSummary,
@@ -33,6 +36,8 @@ from prodready.engine.semantic.summary import (
 
 # Django sends these inside the transaction of the ``delete()`` that caused them.
 DELETE_SIGNALS = frozenset({"pre_delete", "post_delete"})
+# What a serializer's inherited ``save()`` calls (Django REST framework).
+_SAVE_HOOKS = ("create", "update")
 # How many rounds the caller-context fixpoint may take (each round settles one more level of
 # calls; real call chains are far shorter).
 MAX_ROUNDS = 32
@@ -97,6 +102,20 @@ class SemanticModel:
                 return None
         return None
 
+    def call_targets(self, name: str) -> list[str]:
+        """The project functions a call of ``name`` runs: the one it denotes, or -- for the
+        ``save()`` of a project class that does not define it but defines ``create()`` or
+        ``update()``, a Django REST framework serializer -- those (its inherited ``save()``
+        calls one of them)."""
+        target = self.resolve(name)
+        if target is not None:
+            return [target]
+        owner, _, method = name.rpartition(".")
+        if method != "save" or not owner:
+            return []
+        found = [self.resolve(f"{owner}.{hook}") for hook in _SAVE_HOOKS]
+        return [hook for hook in found if hook is not None]
+
     def callees(self, qualname: str) -> list[str]:
         """The project functions ``qualname`` calls, in the order of their first call."""
         function = self.functions.get(qualname)
@@ -104,8 +123,7 @@ class SemanticModel:
             return []
         found: dict[str, None] = {}
         for call in function.summary.calls:
-            target = self.resolve(call.target)
-            if target is not None:
+            for target in self.call_targets(call.target):
                 found.setdefault(target)
         return list(found)
 
@@ -153,7 +171,7 @@ class SemanticModel:
         enclosing function's, or its class's) open one, it is a delete-signal receiver, or
         every project call of it is made inside one."""
         summary = self.functions[qualname].summary
-        if summary.has(ATOMIC) or summary.has(LOCKS_ROWS):
+        if summary.has(ATOMIC) or summary.has(LOCKS_ROWS) or summary.has(NEEDS_TRANSACTION):
             return True
         if qualname in self.delete_receivers or qualname in self._in_transaction:
             return True
@@ -180,6 +198,8 @@ class SemanticModel:
             return "decorated with a transaction"
         if summary.has(LOCKS_ROWS):
             return "select_for_update needs a transaction"
+        if summary.has(NEEDS_TRANSACTION):
+            return "raises unless it runs in a transaction"
         if qualname in self.delete_receivers:
             return "a delete-signal receiver runs in the delete's transaction"
         if any(self.opens_transaction(manager) for manager in summary.managers):
@@ -243,9 +263,9 @@ def build_model(modules: Mapping[str, ModuleRecord]) -> SemanticModel:
         for summary in record.functions:
             caller = f"{module}.{summary.name}" if module else summary.name
             for call in summary.calls:
-                target = model.resolve(call.target)
-                if target is not None and target != caller:
-                    model.callers.setdefault(target, []).append((caller, call))
+                for target in model.call_targets(call.target):
+                    if target != caller:
+                        model.callers.setdefault(target, []).append((caller, call))
     model._settle()
     return model
 

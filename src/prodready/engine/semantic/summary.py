@@ -20,8 +20,12 @@ ATOMIC = "atomic"  # its whole body runs in one: ``@transaction.atomic`` (on it,
 # enclosing function)
 CONTEXT_MANAGER = "cm"  # ``@contextlib.contextmanager`` (or the async one)
 LOCKS_ROWS = "locks"  # ``select_for_update()``: Django allows it only inside a transaction
+NEEDS_TRANSACTION = "needs-tx"  # raises unless called inside one (``if not
+# connection.in_atomic_block: raise``, ``assert connection.in_atomic_block``)
 ENTRY_POINT = "top"  # an HTTP handler or a background task: nothing in the project calls it
 SCRIPT = "script"  # defined in a script, a management command or a migration
+INDEPENDENT = "indep"  # no two of its writes that can both run depend on each other
+# (:mod:`.dependency`): a partial write leaves states each write alone makes
 
 # A call made lexically inside a ``with`` that opens a transaction (``CallSite.guard``).
 IN_TRANSACTION = "tx"
@@ -70,7 +74,8 @@ class FunctionSummary(NamedTuple):
 
     ``name``: its qualified name inside the module (``Class.method``, ``outer.inner``);
     ``writes``: its database writes in source order; ``pair``: the indexes in ``writes`` of the
-    first two that can both run (not on exclusive branches), ``()`` when none can -- or when it
+    first two that can both run (not on exclusive branches) -- the first dependent two when
+    some are (:mod:`.dependency`) --, ``()`` when none can -- or when it
     does not matter: the function opens a transaction or locks rows itself, or is a script's;
     ``managers``/``decorators``: the qualified names of the context managers it enters and of
     its decorators that are not known transaction openers (project wrappers may be).
@@ -102,6 +107,11 @@ class FunctionSummary(NamedTuple):
     def in_script(self) -> bool:
         """Defined in a script, command or migration (known as :attr:`entry_point` is)."""
         return SCRIPT in self.flags
+
+    @property
+    def writes_independent(self) -> bool:
+        """Its writes that can both run do not depend on each other (see :attr:`pair`)."""
+        return INDEPENDENT in self.flags
 
     def writes_together(self) -> tuple[Write, Write] | None:
         """The first two writes that can both run (not on exclusive branches), if any."""

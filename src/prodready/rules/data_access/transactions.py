@@ -49,12 +49,31 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     scripts are skipped, and so are the module-level functions only such code calls (a helper
     of a console-script bootstrap or of a migration runs once, from a terminal).
 
+    Writes are exclusive also when two `if` tests pin one value to values that cannot both
+    hold (`if code.startswith("n."):` ... `if code.startswith("r."):`).
+
     The transaction may be opened elsewhere in the project, and then nothing is reported: by
     every function that calls this one (in any module, in a `with transaction.atomic()` block
-    or under `@transaction.atomic`), by the project's own context manager or decorator that
-    opens one (`with locked_order():`, `@in_transaction`), by Django around a
-    `pre_delete`/`post_delete` signal receiver, or required by the function itself
-    (`select_for_update()` raises outside a transaction).
+    or under `@transaction.atomic`; a Django REST framework serializer's `create()`/`update()`
+    is called by `serializer.save()` and by a view's `perform_create(serializer)`), by the
+    project's own context manager or decorator that opens one (`with locked_order():`,
+    `@in_transaction`), by Django around a `pre_delete`/`post_delete` signal receiver, or
+    required by the function itself (`select_for_update()` raises outside a transaction, as
+    does a function that checks `connection.in_atomic_block` and raises).
+
+    Evidence tier: a partial write is a defect when a later write depends on an earlier one --
+    it uses the row the earlier one wrote (`Line(order=order)` after creating the order), moves
+    data out of a row the other deletes, carries the same input of the function (an amount
+    taken from one balance and added to another, a status cascaded to the lines), selects rows
+    of another model by the same computed ids, deletes and re-creates one model's rows, or is a
+    formset's `save()` (a row per form) -- or when the function rejects the request after a
+    write (`raise ValidationError`, a REST framework view's `super().update()` that validates).
+    Then it is reported at medium. When no such dependency is seen (independent fields of two
+    rows, one row written twice, a pending row updated with the result of an external call, a
+    compensating write in an exception handler) each write may be a valid state alone: it is
+    reported low, with low confidence, and the message says the scan could not tell.
+    Several `session.commit()` calls are always dependent: each ends a transaction of what
+    was added before it.
 
     ## Why it breaks production
     In autocommit mode every write commits on its own. When the second write fails -- a
@@ -100,14 +119,29 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
             if model.writes_covered(prefix + function.name, function) is not None:
                 continue
             first, second = together
+            lines = (
+                f"{function.short_name}() writes to the database {len(function.writes)} times "
+                f"without a transaction ({first.what} line {first.line}, {second.what} line "
+                f"{second.line})"
+            )
+            if function.writes_independent:
+                ctx.report(
+                    path,
+                    function.line,
+                    f"{lines}, but no write is seen to depend on another (none uses a row an "
+                    "earlier one wrote, replaces or moves rows, or carries the same input): if "
+                    "each is a valid state alone, a partial write is harmless; if they must "
+                    "land together, wrap them in transaction.atomic() / session.begin()",
+                    severity=Severity.LOW,
+                    confidence=Confidence.LOW,
+                )
+                continue
             # A helper may be called from inside a caller's transaction the model cannot see
             # (through the framework); a handler or a task is the top.
             ctx.report(
                 path,
                 function.line,
-                f"{function.short_name}() writes to the database {len(function.writes)} times "
-                f"without a transaction ({first.what} line {first.line}, {second.what} line "
-                f"{second.line}): if a later write fails the earlier ones stay committed. "
+                f"{lines}: if a later write fails the earlier ones stay committed. "
                 "Wrap them in transaction.atomic() / session.begin()",
                 confidence=None if function.entry_point else Confidence.MEDIUM,
             )

@@ -1,0 +1,375 @@
+"""Whether two database writes of a function depend on each other -- the evidence that a
+partial write (the first committed, the second not) leaves a state no code path produces.
+
+Two writes that can both run are dependent when:
+
+- the later one uses the row the earlier one wrote: it passes that object (or its key) as a
+  value -- ``Project(owner=user)`` after ``user.save()``, ``Line.objects.create(order=order)``
+  after ``order = Order.objects.create(...)`` -- directly or through locals (a write to the same
+  row again is not: it is a later state of one row);
+- one moves data out of the row the other deletes (``kept.quantity += line.quantity;
+  kept.save(); line.delete()``);
+- their written values carry the same input of the function (a parameter other than
+  ``self``/``request``): ``source.balance -= amount`` and ``target.balance += amount``, a status
+  and the cascaded status of its lines;
+- they select rows of different models by one computed value (``ids`` of the rows the function
+  unlinks from one table and deletes from another): one aggregate;
+- they delete and create rows of one model: a set replaced;
+- one is a formset's ``save()`` (a row per form, which Django does not wrap in a transaction);
+- or the function rejects the request after a write (``raise ValidationError``, a Django REST
+  framework view's ``super().update()`` that validates): the rejected request leaves the write.
+
+A write in an exception handler is a compensating step, not part of the unit of the writes
+made before its ``try``. Names only (no AST) leave this module: the summary records the result.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from prodready.engine.analysis.literals import dotted
+from prodready.engine.analysis.orm import django_query
+from prodready.engine.semantic.branches import Branch, branch_paths, exclusive, pinned_values
+
+# Receivers that are the ambient context of a function, not an input of the change it makes.
+_AMBIENT = frozenset({"self", "cls", "request", "self.request"})
+# Exceptions that reject a request (Django, Django REST framework, Starlette/FastAPI, Werkzeug).
+_REJECTIONS = frozenset(
+    {
+        "ValidationError",
+        "PermissionDenied",
+        "Http404",
+        "NotFound",
+        "BadRequest",
+        "SuspiciousOperation",
+        "ParseError",
+        "HTTPException",
+        "NotAuthenticated",
+        "AuthenticationFailed",
+    }
+)
+# Methods of a Django REST framework view that validate the request (serializer.is_valid(
+# raise_exception=True)) before saving.
+_VALIDATING_VIEW_METHODS = frozenset({"create", "update", "partial_update"})
+_CREATES = frozenset({"create", "bulk_create", "get_or_create", "update_or_create", "acreate"})
+_MAX_DEPTH = 8  # how many local assignments a value is followed through
+
+
+@dataclass(slots=True)
+class _Write:
+    call: ast.Call
+    model: str | None  # ``Model.objects...`` writes
+    terminal: str  # create, update, delete, save...
+    receiver: str | None  # ``x`` of ``x.save()`` (``self`` for ``super().save()``)
+    products: set[str] = field(default_factory=set)  # names the written row goes by after it
+    data: set[str] = field(default_factory=set)  # references in what it writes
+    selectors: set[str] = field(default_factory=set)  # references in how it selects rows
+    formset: bool = False
+
+
+def references(node: ast.AST | None, *, through_calls: bool = True) -> set[str]:
+    """The values an expression uses whole: maximal names and attribute chains (``user``,
+    ``line.quantity``), the object of a key (``order`` of ``order.id``), never the callee;
+    the arguments of calls only ``through_calls`` (a call's result is not the value it was
+    given)."""
+    found: set[str] = set()
+    if node is None:
+        return found
+    stack: list[ast.AST] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Name | ast.Attribute):
+            text = dotted(current)
+            if text is not None:
+                found.add(text)
+                owner, _, attr = text.rpartition(".")
+                if owner and (attr in {"id", "pk"} or attr.endswith("_id")):
+                    found.add(owner)
+                continue
+        if isinstance(current, ast.Call):
+            if not through_calls:
+                continue
+            if not isinstance(current.func, ast.Name | ast.Attribute):
+                stack.append(current.func)
+            elif isinstance(current.func, ast.Attribute):
+                stack.append(_chain_root(current.func.value))
+            stack.extend(current.args)
+            stack.extend(keyword.value for keyword in current.keywords)
+            continue
+        if isinstance(current, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        stack.extend(ast.iter_child_nodes(current))
+    return found
+
+
+def _chain_root(node: ast.expr) -> ast.AST:
+    """The arguments of ``a.filter(x=1).first()`` are values; its dotted callee is not."""
+    return node if isinstance(node, ast.Call) else ast.Constant(None)
+
+
+class _Flow:
+    """The assignments of one function: what each local (and ``obj.attr``) is given."""
+
+    def __init__(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.values: dict[str, list[ast.AST]] = {}
+        self.attributes: dict[str, list[ast.AST]] = {}  # object text -> values set on it
+        self.results: dict[int, str] = {}  # id of a call whose result a name is bound to
+        for node in _walk_body(function):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    self._bind(target, node.value)
+            elif isinstance(node, ast.AnnAssign | ast.AugAssign) and node.value is not None:
+                self._bind(node.target, node.value)
+            elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
+                self._bind(node.target, node.iter)
+            elif isinstance(node, ast.NamedExpr):
+                self._bind(node.target, node.value)
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                self._bind(node.optional_vars, node.context_expr)
+            elif isinstance(node, ast.Call) and dotted(node.func) == "setattr" and node.args:
+                owner = dotted(node.args[0])
+                if owner is not None and len(node.args) == 3:
+                    self.attributes.setdefault(owner, []).append(node.args[2])
+
+    def _bind(self, target: ast.AST, value: ast.AST) -> None:
+        if isinstance(target, ast.Tuple | ast.List):
+            if isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(target.elts):
+                for item, part in zip(target.elts, value.elts, strict=True):
+                    self._bind(item, part)
+                return
+            for index, item in enumerate(target.elts):
+                self._bind(item, value)
+                if index == 0 and isinstance(value, ast.Call):
+                    self._result(item, value)  # ``obj, created = get_or_create(...)``
+            return
+        if isinstance(target, ast.Subscript):
+            target = target.value
+        text = dotted(target)
+        if text is None:
+            return
+        if isinstance(target, ast.Attribute):
+            owner = text.rpartition(".")[0]
+            self.attributes.setdefault(owner, []).append(value)
+        self.values.setdefault(text, []).append(value)
+        if isinstance(value, ast.Call):
+            self._result(target, value)
+
+    def _result(self, target: ast.AST, value: ast.Call) -> None:
+        text = dotted(target)
+        if text is not None:
+            self.results.setdefault(id(value), text)
+
+    def closure(self, names: Iterable[str], *, through_calls: bool = True) -> set[str]:
+        """The names and everything the locals among them were assigned from (through the
+        arguments of calls only ``through_calls``)."""
+        seen: set[str] = set()
+        pending = [(name, 0) for name in names]
+        while pending:
+            name, depth = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if depth >= _MAX_DEPTH:
+                continue
+            for value in self.values.get(name, ()):
+                found = references(value, through_calls=through_calls)
+                pending.extend((name, depth + 1) for name in found)
+        return seen
+
+
+def _walk_body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterable[ast.AST]:
+    """The nodes of the function's own body (nested functions and classes left out)."""
+    stack: list[ast.AST] = list(reversed(function.body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+def _describe(call: ast.Call, flow: _Flow) -> _Write:
+    chain = django_query(call)
+    func = call.func
+    assert isinstance(func, ast.Attribute)
+    if chain is not None:
+        written = _Write(call, chain.model, chain.terminal, None)
+        written.data = references(ast.Tuple([*call.args, *(k.value for k in call.keywords)]))
+        for step in chain.calls[1:]:
+            written.selectors |= references(step)
+        if chain.terminal in {"update", "aupdate"}:
+            written.products |= _keys(call)  # ``filter(id=order.id).update()`` writes ``order``
+    else:
+        receiver = dotted(func.value)
+        if receiver is None:  # super().save()
+            receiver = "self"
+        written = _Write(call, None, func.attr, receiver)
+        written.formset = "formset" in receiver.rsplit(".", 1)[-1].lower()
+        if func.attr in {"save", "asave"}:
+            written.products.add(receiver)
+        # A local queryset (``stale = Stats.objects.filter(...)``; ``stale.delete()``).
+        for value in flow.values.get(receiver, ()):
+            query = django_query(value)
+            if query is not None:
+                written.model = query.model
+                for step in query.calls:
+                    written.selectors |= references(step)
+            elif isinstance(value, ast.Call):
+                written.data |= references(value)  # ``user = User(email=email)``
+        for value in flow.attributes.get(receiver, ()):
+            written.data |= references(value)
+        written.data |= references(ast.Tuple(list(call.args)))
+    result = flow.results.get(id(call))
+    if result is not None:
+        written.products.add(result)
+    return written
+
+
+def _keys(call: ast.Call) -> set[str]:
+    """The objects a query selects by their key: ``filter(id=n.id)``, ``filter(pk=obj.pk)``."""
+    found: set[str] = set()
+    for step in ast.walk(call):
+        if isinstance(step, ast.Call):
+            for keyword in step.keywords:
+                if keyword.arg in {"id", "pk"}:
+                    found |= references(keyword.value)
+    return found
+
+
+def _rows(written: _Write) -> set[str]:
+    """The objects whose own row a write deletes or changes: the receiver of ``x.delete()``,
+    the rows a query selects by key (``filter(id=other.id).update(...)``)."""
+    if written.receiver is not None:
+        return {written.receiver} if written.terminal in {"delete", "adelete"} else set()
+    return _keys(written.call) if written.terminal in {"update", "delete"} else set()
+
+
+def _same_row(earlier: _Write, later: _Write) -> bool:
+    """``later`` writes a row ``earlier`` wrote: its receiver is the earlier one's product, or
+    both select one model's rows by the same key (``filter(id=task.id)`` twice)."""
+    later_rows = {later.receiver} if later.receiver else set()
+    if later.model is not None:
+        later_rows |= _keys(later.call)
+    if earlier.products & later_rows:
+        return True
+    if earlier.model is not None and earlier.model == later.model:
+        return bool(_keys(earlier.call) & _keys(later.call))
+    return False
+
+
+def _depends(earlier: _Write, later: _Write, flow: _Flow, parameters: set[str]) -> bool:
+    if earlier.formset or later.formset:
+        return True
+    if earlier.model is not None and earlier.model == later.model:
+        kinds = {earlier.terminal, later.terminal}
+        if "delete" in kinds and kinds & _CREATES:
+            return True
+    if _same_row(earlier, later) or (
+        earlier.receiver is not None and earlier.receiver == later.receiver
+    ):
+        return False  # the same row written twice: each write a state of that row
+    if earlier.products & flow.closure(later.data | later.selectors):
+        return True
+    for one, other in ((earlier, later), (later, earlier)):
+        # One selects the rows that belong to the object the other writes (its children).
+        receiver = one.receiver
+        if receiver in other.selectors - _AMBIENT - _keys(other.call):
+            return True
+        # Data moved out of a row that the other deletes or changes.
+        for row in _rows(other) - _AMBIENT:
+            prefix = f"{row}."
+            if one.receiver != row and any(
+                name.startswith(prefix) for name in flow.closure(one.data)
+            ):
+                return True
+    # The same input carried into both (through values, not through what a call returns).
+    carried = [flow.closure(w.data, through_calls=False) for w in (earlier, later)]
+    if (parameters - _AMBIENT) & carried[0] & carried[1]:
+        return True
+    if earlier.model is not None and later.model is not None and earlier.model != later.model:
+        shared = (earlier.selectors & later.selectors) - _AMBIENT
+        if any("." not in name for name in shared):
+            return True
+    return False
+
+
+def _rejects(node: ast.AST, drf_view: bool) -> bool:
+    if isinstance(node, ast.Raise) and node.exc is not None:
+        raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        return (dotted(raised) or "").rsplit(".", 1)[-1] in _REJECTIONS
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return False
+    func = node.func
+    if func.attr == "is_valid":
+        return any(
+            k.arg == "raise_exception" and isinstance(k.value, ast.Constant) and k.value.value
+            for k in node.keywords
+        )
+    if drf_view and func.attr in _VALIDATING_VIEW_METHODS and isinstance(func.value, ast.Call):
+        return dotted(func.value.func) == "super"
+    return False
+
+
+def _handler_of(path: tuple[Branch, ...]) -> int | None:
+    """The ``try`` whose handler a statement sits in (the innermost), if any."""
+    for entry in reversed(path):
+        if entry[1].startswith("except"):
+            return entry[0]
+    return None
+
+
+def dependent_pair(
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    calls: Sequence[ast.Call],
+    *,
+    drf_view: bool = False,
+) -> tuple[tuple[int, int] | None, bool]:
+    """The first two of ``calls`` (writes, in source order) that can both run -- preferring a
+    dependent pair -- and whether the pair is dependent. ``(None, False)`` when no two writes
+    can both run."""
+    flow = _Flow(function)
+    writes = [_describe(call, flow) for call in calls]
+    rejections = [
+        node
+        for node in _walk_body(function)
+        if isinstance(node, ast.Raise | ast.Call) and _rejects(node, drf_view)
+    ]
+    paths = branch_paths(function, {id(node) for node in [*calls, *rejections]})
+    pins = pinned_values(function)
+    parameters = {
+        argument.arg
+        for argument in [
+            *function.args.posonlyargs,
+            *function.args.args,
+            *function.args.kwonlyargs,
+        ]
+    }
+    first_together: tuple[int, int] | None = None
+    for index, earlier in enumerate(writes):
+        earlier_path = paths.get(id(earlier.call), ())
+        for later_index in range(index + 1, len(writes)):
+            later = writes[later_index]
+            later_path = paths.get(id(later.call), ())
+            if exclusive(earlier_path, later_path, pins):
+                continue
+            if first_together is None:
+                first_together = (index, later_index)
+            handler = _handler_of(later_path)
+            if handler is not None and all(entry[0] != handler for entry in earlier_path):
+                continue  # a compensating step after a failure
+            if _depends(earlier, later, flow, parameters):
+                return (index, later_index), True
+    if first_together is None:
+        return None, False
+    for rejection in rejections:
+        rejected_path = paths.get(id(rejection), ())
+        if _handler_of(rejected_path) is not None:
+            continue
+        for write in writes:
+            if write.call.lineno <= rejection.lineno and not exclusive(
+                paths.get(id(write.call), ()), rejected_path, pins
+            ):
+                return first_together, True
+    return first_together, False
