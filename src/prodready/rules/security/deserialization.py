@@ -60,6 +60,9 @@ def yaml_unsafe_load(node: ast.Call, ctx: PythonContext) -> None:
     Flags `yaml.load`/`yaml.load_all` without a safe `Loader` (`SafeLoader`, `CSafeLoader`,
     `BaseLoader`), with `Loader=yaml.Loader/UnsafeLoader/CLoader`, `yaml.unsafe_load`, and --
     with medium severity -- `FullLoader`/`yaml.full_load`. Also ruamel's `YAML(typ="unsafe")`.
+    Evidence tier: `FullLoader` reading a file opened from the local filesystem (a template
+    shipped with the service) is reported at low severity with low confidence -- whether
+    anyone but the deployment can write that file is out of the rule's sight.
 
     ## Why it breaks production
     The unsafe loaders build any Python object a document names: a YAML payload with
@@ -94,7 +97,8 @@ def yaml_unsafe_load(node: ast.Call, ctx: PythonContext) -> None:
             )
         return
     stream = argument(node, 0, "stream")
-    confidence = Confidence.MEDIUM if _local_file(stream, ctx) else Confidence.HIGH
+    local = _local_file(stream, ctx)
+    confidence = Confidence.MEDIUM if local else Confidence.HIGH
     function = name.rsplit(".", 1)[-1]
     if function.startswith("unsafe_load"):
         ctx.report(
@@ -105,13 +109,8 @@ def yaml_unsafe_load(node: ast.Call, ctx: PythonContext) -> None:
         )
         return
     if function.startswith("full_load"):
-        ctx.report(
-            node,
-            f"yaml.{function}() uses FullLoader, which has allowed code execution in several "
-            "PyYAML releases: use yaml.safe_load()",
-            severity=Severity.MEDIUM,
-            confidence=confidence,
-        )
+        what = f"yaml.{function}() uses FullLoader"
+        _report_full_loader(node, f"yaml.{function}()", what, local, ctx)
         return
     if has_star_kwargs(node):
         return
@@ -133,13 +132,33 @@ def yaml_unsafe_load(node: ast.Call, ctx: PythonContext) -> None:
             confidence=confidence,
         )
     elif loader_name in _FULL_LOADERS:
+        what = f"yaml.{function}() with {loader_name}"
+        _report_full_loader(node, what, what, local, ctx)
+
+
+def _report_full_loader(
+    node: ast.Call, subject: str, what: str, local: bool, ctx: PythonContext
+) -> None:
+    """FullLoader builds no arbitrary objects since PyYAML 5.4; reading a file of the local
+    installation it is a risk only if someone other than the deployment can write the file,
+    which the rule cannot see: low, with low confidence."""
+    if local:
         ctx.report(
             node,
-            f"yaml.{function}() with {loader_name}, which has allowed code execution in "
-            "several PyYAML releases: use yaml.safe_load()",
-            severity=Severity.MEDIUM,
-            confidence=confidence,
+            f"{subject} reads a local file: FullLoader has allowed code execution in several "
+            "PyYAML releases, and prodready could not tell whether anyone but the deployment "
+            "can write this file. Use yaml.safe_load()",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
         )
+        return
+    ctx.report(
+        node,
+        f"{what}, which has allowed code execution in several PyYAML releases: use "
+        "yaml.safe_load()",
+        severity=Severity.MEDIUM,
+        confidence=Confidence.HIGH,
+    )
 
 
 # -- SEC007 ------------------------------------------------------------------------------------
