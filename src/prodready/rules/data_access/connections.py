@@ -33,6 +33,8 @@ _CONNECT_CALLS = frozenset(
     {"psycopg2.connect", "psycopg.connect", "sqlite3.connect", "pymysql.connect"}
     | {"mysql.connector.connect", "MySQLdb.connect"}
 )
+# Drivers of databases that run inside the process: no server connection to exhaust.
+_IN_PROCESS_CONNECTS = frozenset({"sqlite3.connect"})
 # Methods of a DB-API connection: a helper's result used this way is a connection.
 _CONNECTION_METHODS = frozenset({"cursor", "execute", "executemany", "commit", "rollback"})
 
@@ -120,6 +122,10 @@ def connection_not_closed(node: ast.AST, ctx: PythonContext) -> None:
     (`def get_connection(): return psycopg2.connect(...)`) -- whose connection is neither used
     as a context manager, nor closed (`conn.close()`, `contextlib.closing`), nor returned or
     stored for a teardown hook to close. (Helpers in another module: DAT007.)
+    Evidence tier: an unclosed `sqlite3` connection is reported at low severity with low
+    confidence -- SQLite runs in the process, so there is no server connection to exhaust,
+    only a file handle (and an unfinished write's lock) held until the connection is
+    collected.
 
     ## Why it breaks production
     Every request opens a new server connection (a TCP and TLS handshake plus a backend process
@@ -173,6 +179,18 @@ def connection_not_closed(node: ast.AST, ctx: PythonContext) -> None:
             if id(call) in through
             else f"{callee}() opens a new database connection"
         )
+        if through.get(id(call), callee) in _IN_PROCESS_CONNECTS:
+            ctx.report(
+                call,
+                f"{opened} per request and this handler never closes it. SQLite runs in the "
+                "process, so no server connection is held; the file handle (and the lock of "
+                "an unfinished write) lasts until the connection is collected -- at return in "
+                "CPython, later if a traceback keeps the frame alive. prodready could not tell "
+                "whether that happens here: close it with contextlib.closing()",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+            continue
         ctx.report(
             call,
             f"{opened} per request and this handler never closes it: use a connection pool, "
