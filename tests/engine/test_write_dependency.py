@@ -127,6 +127,40 @@ INDEPENDENT = {
                     twin.is_active = False
                     twin.save()
     """,
+    "the iterable two loops share is no input of their writes": """
+        def f(orders, entries, progress):
+            for o in paged(orders, progress):
+                o.email = None
+                o.save()
+            for entry in paged(entries, progress):
+                entry.shredded = True
+                entry.save()
+    """,
+    "a comprehension's variable is its own": """
+        def f(order, others):
+            order.save()
+            Line.objects.filter(id__in=[order.pk for order in others]).update(open=False)
+    """,
+    "values copied out of a saved row through calls": """
+        import copy
+
+        def f(form, customer, fields):
+            address = form.save()
+            profile = Profile(customer=customer)
+            for name in fields:
+                value = getattr(address, name)
+                setattr(profile, name, copy.deepcopy(value))
+            profile.save()
+    """,
+    "the count an update returns is no row, a created row's values no selection": """
+        def f():
+            for project_id in Basket.objects.values_list("id", flat=True):
+                status = Stats.objects.create(project_id=project_id, state="started")
+                changed = Line.objects.filter(project_id=project_id).update(project=project_id)
+                status.state = "finished"
+                status.changed = changed
+                status.save()
+    """,
     "a ValueError after the write is no request rejected": """
         def f(basket, product):
             if not basket.id:

@@ -54,6 +54,7 @@ _REJECTIONS = frozenset(
 # raise_exception=True)) before saving.
 _VALIDATING_VIEW_METHODS = frozenset({"create", "update", "partial_update"})
 _CREATES = frozenset({"create", "bulk_create", "get_or_create", "update_or_create", "acreate"})
+_COUNTS = frozenset({"update", "delete", "aupdate", "adelete", "bulk_update"})
 _MAX_DEPTH = 8  # how many local assignments a value is followed through
 
 
@@ -100,8 +101,30 @@ def references(node: ast.AST | None, *, through_calls: bool = True) -> set[str]:
             continue
         if isinstance(current, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef):
             continue
+        if isinstance(current, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+            found |= _comprehension_references(current, through_calls)
+            continue
         stack.extend(ast.iter_child_nodes(current))
     return found
+
+
+def _comprehension_references(
+    node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, through_calls: bool
+) -> set[str]:
+    """What a comprehension uses from the function: its variables are its own."""
+    own = {
+        name.id
+        for generator in node.generators
+        for name in ast.walk(generator.target)
+        if isinstance(name, ast.Name)
+    }
+    parts: list[ast.AST] = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+    for generator in node.generators:
+        parts.extend([generator.iter, *generator.ifs])
+    used: set[str] = set()
+    for part in parts:
+        used |= references(part, through_calls=through_calls)
+    return {name for name in used if name.split(".", 1)[0] not in own}
 
 
 def _chain_root(node: ast.expr) -> ast.AST:
@@ -116,14 +139,18 @@ class _Flow:
         self.values: dict[str, list[ast.AST]] = {}
         self.attributes: dict[str, list[ast.AST]] = {}  # object text -> values set on it
         self.results: dict[int, str] = {}  # id of a call whose result a name is bound to
+        self.iterated: set[str] = set()  # names a ``for`` binds (to items of what it iterates)
         for node in _walk_body(function):
             if isinstance(node, ast.Assign):
                 for target in node.targets:
                     self._bind(target, node.value)
             elif isinstance(node, ast.AnnAssign | ast.AugAssign) and node.value is not None:
                 self._bind(node.target, node.value)
-            elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
+            elif isinstance(node, ast.For | ast.AsyncFor):
                 self._bind(node.target, node.iter)
+                self.iterated.update(
+                    name.id for name in ast.walk(node.target) if isinstance(name, ast.Name)
+                )
             elif isinstance(node, ast.NamedExpr):
                 self._bind(node.target, node.value)
             elif isinstance(node, ast.withitem) and node.optional_vars is not None:
@@ -214,16 +241,17 @@ def _describe(call: ast.Call, flow: _Flow) -> _Write:
             query = django_query(value)
             if query is not None:
                 written.model = query.model
-                for step in query.calls:
-                    written.selectors |= references(step)
-            elif isinstance(value, ast.Call):
+                if query.terminal not in _CREATES:  # a queryset: how it selects its rows
+                    for step in query.calls:
+                        written.selectors |= references(step)
+            elif isinstance(value, ast.Call) and receiver not in flow.iterated:
                 written.data |= references(value)  # ``user = User(email=email)``
         for value in flow.attributes.get(receiver, ()):
             written.data |= references(value)
         written.data |= references(ast.Tuple(list(call.args)))
     result = flow.results.get(id(call))
-    if result is not None:
-        written.products.add(result)
+    if result is not None and written.terminal not in _COUNTS:
+        written.products.add(result)  # a created or saved row, not a count of changed rows
     return written
 
 
@@ -270,7 +298,8 @@ def _depends(earlier: _Write, later: _Write, flow: _Flow, parameters: set[str]) 
         earlier.receiver is not None and earlier.receiver == later.receiver
     ):
         return False  # the same row written twice: each write a state of that row
-    if earlier.products & flow.closure(later.data | later.selectors):
+    # The row itself passed on (through values, not through what a call makes of it).
+    if earlier.products & flow.closure(later.data | later.selectors, through_calls=False):
         return True
     for one, other in ((earlier, later), (later, earlier)):
         # One selects the rows that belong to the object the other writes (its children).
