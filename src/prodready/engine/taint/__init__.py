@@ -23,6 +23,12 @@ the check holds: see :mod:`prodready.engine.taint.allowlist`) and the checks a s
 markers (``PATH_CONTAINMENT_CHECK``, ``URL_HOST_CHECK``, ``SAFE_REDIRECT_CHECK``,
 ``SEGMENT_PARAMETERS``).
 
+Project functions of other modules: a value passed through (or checked by) an imported
+project function is clean when that function sanitises (or checks) the parameter -- a fact its
+own module states, once per file and cached with it (:mod:`.project_facts`); the finding names
+the facts that would clean it and the project pass drops it when one holds
+(:mod:`prodready.engine.semantic.guards`).
+
 Sinks inside helpers: :func:`sink_flow` reports a sink reached by external data, and when the
 value only derives from the parameters of the enclosing module-level helper, remembers it;
 :func:`report_deferred` (called from the rule's ``ModuleEnd``) reports it when a function of the
@@ -30,8 +36,8 @@ module passes external data to the helper, rebuilding the caller's bindings afte
 
 The package, in pipeline order: :mod:`.sources`, :mod:`.propagation` (over :mod:`.bindings`,
 :mod:`.call_sites` and the helper :mod:`.summaries`), :mod:`.sanitizers` and :mod:`.allowlist`,
-and :mod:`.helper_sinks`. Rules import from the package: ``from prodready.engine.taint import
-sink_flow, report_deferred``.
+:mod:`.project_facts` and :mod:`.helper_sinks`. Rules import from the package: ``from
+prodready.engine.taint import sink_flow, report_deferred``.
 """
 
 from __future__ import annotations
