@@ -8,6 +8,21 @@ from collections.abc import Iterator
 from prodready.engine.python import PythonContext
 
 
+def concatenated(expr: ast.BinOp) -> list[ast.expr]:
+    """The operands of an ``a + b + ... + z`` chain, in order. The chain is one level of
+    building however long it is: recursing into it one operand per level of a depth limit cut
+    chains of six or more operands short (their head -- the ``SELECT`` -- was lost)."""
+    operands: list[ast.expr] = []
+    pending: list[ast.expr] = [expr]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            pending.extend((node.right, node.left))
+        else:
+            operands.append(node)
+    return operands
+
+
 def _is_constant_name(name: str, ctx: PythonContext, depth: int) -> bool:
     value = ctx.value_of(name)
     if value is None:
@@ -44,12 +59,13 @@ def is_dynamic_string(
             isinstance(part, ast.FormattedValue) and not _is_static(part.value, ctx, depth)
             for part in expr.values
         )
-    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mod | ast.Add):
-        if isinstance(expr.op, ast.Mod) and not _stringish(expr.left, ctx, depth):
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        operands = concatenated(expr)
+        if not any(_stringish(operand, ctx, depth) for operand in operands):
             return False
-        if isinstance(expr.op, ast.Add) and not (
-            _stringish(expr.left, ctx, depth) or _stringish(expr.right, ctx, depth)
-        ):
+        return not all(_is_static(operand, ctx, depth) for operand in operands)
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mod):
+        if not _stringish(expr.left, ctx, depth):
             return False
         return not (_is_static(expr.left, ctx, depth) and _is_static(expr.right, ctx, depth))
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
@@ -100,6 +116,8 @@ def _stringish(expr: ast.AST, ctx: PythonContext, depth: int) -> bool:
         return isinstance(expr.value, str)
     if isinstance(expr, ast.JoinedStr):
         return True
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        return any(_stringish(operand, ctx, depth) for operand in concatenated(expr))
     if isinstance(expr, ast.BinOp):
         return _stringish(expr.left, ctx, depth) or _stringish(expr.right, ctx, depth)
     if isinstance(expr, ast.Name) and depth < 6:
@@ -118,6 +136,9 @@ def string_fragments(expr: ast.AST | None, ctx: PythonContext, depth: int = 0) -
         for part in expr.values:
             if isinstance(part, ast.Constant) and isinstance(part.value, str):
                 yield part.value
+    elif isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        for operand in concatenated(expr):
+            yield from string_fragments(operand, ctx, depth + 1)
     elif isinstance(expr, ast.BinOp):
         yield from string_fragments(expr.left, ctx, depth + 1)
         yield from string_fragments(expr.right, ctx, depth + 1)

@@ -38,6 +38,23 @@ def _is_str_template(expr: ast.AST, ctx: PythonContext, depth: int) -> bool:
     return False
 
 
+def _concatenated(expr: ast.BinOp, ctx: PythonContext, depth: int) -> list[ast.expr]:
+    """The operands of a string ``+`` chain, in order, with nested string chains flattened."""
+    operands: list[ast.expr] = []
+    pending: list[ast.expr] = [expr]
+    while pending:
+        node = pending.pop()
+        if (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Add)
+            and (node is expr or _is_str_template(node, ctx, depth))
+        ):
+            pending.extend((node.right, node.left))
+        else:
+            operands.append(node)
+    return operands
+
+
 def _pieces(
     expr: ast.expr, ctx: PythonContext, extra: dict[str, list[ast.expr]], depth: int = 0
 ) -> list[Piece]:
@@ -58,10 +75,10 @@ def _pieces(
         return out
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
         if _is_str_template(expr, ctx, depth):
-            return [
-                *_pieces(expr.left, ctx, extra, depth + 1),
-                *_pieces(expr.right, ctx, extra, depth + 1),
-            ]
+            # One ``a + b + ... + z`` chain is one level of building however long it is:
+            # counting each operand as a level cut chains of six or more operands short.
+            operands = _concatenated(expr, ctx, depth)
+            return [p for operand in operands for p in _pieces(operand, ctx, extra, depth + 1)]
         return [expr]
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mod):
         return _percent_pieces(expr, ctx, extra, depth)
