@@ -252,3 +252,43 @@ def test_values_passed_through_an_imported_escaper_or_conversion_are_clean(
         ("shop/views.py", 15),
         ("shop/views.py", 17),
     ]
+
+
+HELPER_SINK = """import subprocess
+
+from flask import Flask, request
+
+from shop.quoting import shell_word
+
+app = Flask(__name__)
+
+
+def convert(name):
+    subprocess.run(f"convert {name} out.png", shell=True)
+
+
+@app.post("/quoted")
+def quoted():
+    convert(shell_word(request.form["name"]))
+    return "ok"
+"""
+RAW_CALLER = """
+
+@app.post("/raw")
+def raw():
+    convert(request.form["name"])
+    return "ok"
+"""
+
+
+def test_a_sink_in_a_helper_fed_through_an_imported_escaper_is_moot_unless_another_caller_is_not(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    select = Config(select=("SEC008",))
+    files = {"shop/quoting.py": QUOTING, "shop/views.py": HELPER_SINK}
+    result = run_scan(_project(tmp_path / "quoted", files), config=select)
+    assert (_found(result), result.stats.moot) == ([], 1)
+    files["shop/views.py"] = HELPER_SINK + RAW_CALLER
+    result = run_scan(_project(tmp_path / "both", files), config=select)
+    assert [(path, line) for path, line, _, _ in _found(result)] == [("shop/views.py", 11)]
+    assert result.stats.moot == 0

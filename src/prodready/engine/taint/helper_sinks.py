@@ -98,11 +98,15 @@ def report_deferred(ctx: PythonContext) -> None:
     saved = ctx.function
     try:
         for sink in pending.pop(ctx.rule.code):
-            source = _from_callers(sink, sink.function, sink.positions, 0, set())
-            if source is not None:
-                sink.report(source)
+            found = _from_callers(sink, sink.function, sink.positions, 0, set())
+            if found is not None:
+                _report_unless(ctx, sink.report, *found)
     finally:
         ctx.function = saved
+
+
+# Where a caller's data comes from, and the project facts any of which would make it clean.
+_Found = tuple[Source, frozenset[str]]
 
 
 def _from_callers(
@@ -111,9 +115,12 @@ def _from_callers(
     positions: frozenset[int],
     depth: int,
     seen: set[int],
-) -> Source | None:
+) -> _Found | None:
+    """The first caller that feeds the helper external data; when project facts would clean
+    that flow, every other caller's flow too (the finding is moot only when all are)."""
     ctx = sink.ctx
     seen.add(id(function))
+    cleanable: _Found | None = None
     for call, chain in module_call_sites(ctx).get(function.name, []):
         if not chain or any(node is function for node in chain):
             continue  # a module-level call, or recursion
@@ -124,15 +131,26 @@ def _from_callers(
         caller = _enclosing_helper(ctx) if depth < 2 else None
         params = positional_parameters(caller) if caller is not None else None
         tracer = Tracer(ctx, sink.sanitizers, sink.web_only, params=params)
+        passed = f"passed to `{function.name}()` on line {call.lineno}"
+        found: list[_Found] = []
         for position in sorted(positions):
-            found = tracer.run(argument_for(function, call, position))
-            if found is not None:
-                return f"{found}, passed to `{function.name}()` on line {call.lineno}"
+            argument = argument_for(function, call, position)
+            source = tracer.run(argument)
+            if source is not None and argument is not None:
+                unless = clean_if(argument, tracer) if tracer.crossings else frozenset()
+                found.append((f"{source}, {passed}", unless))
         if caller is not None and tracer.reached and id(caller) not in seen:
-            found = _from_callers(sink, caller, frozenset(tracer.reached), depth + 1, seen)
-            if found is not None:
-                return f"{found}, passed to `{function.name}()` on line {call.lineno}"
-    return None
+            deeper = _from_callers(sink, caller, frozenset(tracer.reached), depth + 1, seen)
+            if deeper is not None:
+                found.append((f"{deeper[0]}, {passed}", deeper[1]))
+        for source, unless in found:
+            if cleanable is not None:
+                unless &= cleanable[1]
+                source = cleanable[0]
+            if not unless:
+                return source, unless
+            cleanable = (source, unless)
+    return cleanable
 
 
 def _enclosing_helper(ctx: PythonContext) -> ast.FunctionDef | ast.AsyncFunctionDef | None:

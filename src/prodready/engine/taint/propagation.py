@@ -274,9 +274,12 @@ class Tracer:
         """A call of an imported function that may be the project's: its arguments flow out
         unless the facts of that function say it cleans them (which the project pass
         decides: the crossing is recorded)."""
+        known = call.args
         for position, argument in enumerate(call.args):
             if isinstance(argument, ast.Starred):
-                return self._first(call.args[position:], depth)
+                known = call.args[:position]  # positions unknown from here: the rest flows
+                break
+        for position, argument in enumerate(known):
             facts = frozenset(clean_fact(kind, callee, position) for kind in self.kinds)
             if facts & self.assumed:
                 continue
@@ -284,7 +287,7 @@ class Tracer:
             if found is not None:
                 self.crossings.append(facts)
                 return found
-        rest = [keyword.value for keyword in call.keywords]
+        rest = [*call.args[len(known) :], *(keyword.value for keyword in call.keywords)]
         if isinstance(call.func, ast.Attribute):
             rest.insert(0, call.func.value)
         return self._first(rest, depth)
