@@ -17,3 +17,12 @@ def test_cfg001_localhost_behind_a_setting_is_a_fallback(run_scan) -> None:
         f.line: f.severity.value for f in result.findings if f.path == "fp_configured_first.py"
     }
     assert tiers == {15: "low", 25: "medium"}
+
+
+def test_cfg001_configparser_fallback_and_dataclass_field_are_fallbacks(run_scan) -> None:
+    directory = Path(__file__).parent / "fixtures" / "CFG001"
+    result = run_scan(directory, config=replace(Config(), select=("CFG001",)))
+    tiers = {
+        f.line: f.severity.value for f in result.findings if f.path == "fp_overridable_defaults.py"
+    }
+    assert tiers == {13: "low", 18: "low", 25: "medium"}

@@ -140,8 +140,9 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     `0.0.0.0`, `::1`) used as the address of a dependency: connection strings
     (`postgresql://user@localhost/db`, `redis://127.0.0.1:6379/0`), service base URLs, and
     `host="localhost"` given to database, cache and broker clients. As the default of an
-    environment lookup or a settings field, a `default*=` argument, a class's `DEFAULT_*`
-    attribute, or the branch of a conditional taken when a setting is unset
+    environment lookup or a settings field, a `default*=` or `fallback=` argument, a class's
+    `DEFAULT_*` attribute, a dataclass field's default, or the branch of a conditional taken
+    when a setting is unset
     (`settings.HOST if settings.HOST else "http://localhost:8080"`) -- what configuration
     replaces -- it is reported at low severity. Listen addresses
     (`app.run(host="127.0.0.1")`), CORS/allowed-host lists, log messages, docstrings,
@@ -254,8 +255,12 @@ def _localhost_use(
             return None
         if not isinstance(call, ast.Call):
             return None
-        if parent.arg.lower().startswith("default") and not candidate.bare:
-            return "fallback"  # default_base_url="http://localhost:11434": configuration wins
+        if (parent.arg.lower().startswith("default") or parent.arg == "fallback") and (
+            not candidate.bare
+        ):
+            # default_base_url="http://localhost:11434", config.get(..., fallback=...):
+            # configuration wins
+            return "fallback"
         return _call_use(call, child, parent.arg, candidate, parents, ctx)
     if isinstance(parent, ast.Call):
         if child is parent.func:
@@ -277,6 +282,8 @@ def _localhost_use(
             name.rpartition(".")[2].startswith("DEFAULT_") for name in names
         ):
             return "fallback"  # DEFAULT_API_BASE: what the class uses when nothing is configured
+        if isinstance(parent, ast.AnnAssign) and _dataclass(owner, ctx):
+            return "fallback"  # a field default: an argument of the generated constructor
         return _in_dev_branch(parent, parents, ctx, "hardcoded")
     if isinstance(parent, ast.arguments):
         return None if candidate.bare else "fallback"  # a parameter default
@@ -285,6 +292,22 @@ def _localhost_use(
     return None
 
 
+def _dataclass(owner: ast.AST | None, ctx: PythonContext) -> bool:
+    """``@dataclass`` / ``@dataclasses.dataclass(...)`` / ``@attrs.define`` on the class."""
+    if not isinstance(owner, ast.ClassDef):
+        return False
+    for decorator in owner.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = ctx.qualname(target) or dotted(target) or ""
+        if name in _DATACLASS_DECORATORS:
+            return True
+    return False
+
+
+_DATACLASS_DECORATORS = frozenset(
+    {"dataclasses.dataclass", "attr.s", "attr.define", "attrs.define", "attrs.frozen"}
+    | {"pydantic.dataclasses.dataclass", "attr.attrs", "attr.frozen", "attrs.mutable"}
+)
 _SETTINGS_ROOTS = frozenset({"settings", "config", "conf", "app.config", "current_app.config"})
 
 
