@@ -439,3 +439,46 @@ def test_a_serializer_saved_by_a_view_inside_a_transaction_creates_inside_it() -
             serializer.save()
     """
     assert _model(files).writes_covered("shop.serializers.OrderEdit.update") is None
+
+
+def test_super_calls_and_items_of_a_typed_sequence_are_calls_of_project_methods() -> None:
+    # The view creates each serializer inside its transaction: for s in serializers, typed
+    # List[PositionCreate]; PositionCreate.create() runs BasePositionCreate.create() by super().
+    files = {
+        "shop/serializers.py": """
+            from rest_framework import serializers
+            from .models import Answer, Position
+
+            class BasePositionCreate(serializers.Serializer):
+                def create(self, validated_data):
+                    position = Position.objects.create(item=validated_data["item"])
+                    Answer.objects.create(position=position, text=validated_data["text"])
+                    return position
+
+            class PositionCreate(BasePositionCreate):
+                def create(self, validated_data):
+                    position = super().create(validated_data)
+                    for addon in validated_data["addons"]:
+                        super().create(addon)
+                    return position
+        """,
+        "shop/views.py": """
+            from typing import List
+            from django.db import transaction
+            from shop.serializers import PositionCreate
+
+            def create_all(serializers: List[PositionCreate]):
+                with transaction.atomic():
+                    for index, serializer in enumerate(serializers):
+                        serializer.create(serializer.validated_data)
+        """,
+    }
+    model = _model(files)
+    assert model.callees("shop.serializers.PositionCreate.create") == [
+        "shop.serializers.BasePositionCreate.create"
+    ]
+    assert model.callees("shop.views.create_all") == ["shop.serializers.PositionCreate.create"]
+    reason = "every caller calls it inside a transaction"
+    assert model.writes_covered("shop.serializers.BasePositionCreate.create") == reason
+    files["shop/views.py"] = files["shop/views.py"].replace("List[PositionCreate]", "list")
+    assert _model(files).writes_covered("shop.serializers.BasePositionCreate.create") is None

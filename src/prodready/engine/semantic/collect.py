@@ -61,6 +61,10 @@ _EXTERNAL_ROOTS = frozenset(sys.stdlib_module_names) | frozenset(
     {"builtins", "django", "rest_framework", "celery", "sqlalchemy", "flask", "fastapi"}
     | {"pydantic", "requests", "httpx", "starlette", "jinja2", "pytest", "numpy", "pandas"}
 )
+# Annotations of a parameter whose items a ``for`` binds (``List[Serializer]``).
+_SEQUENCE_HINTS = frozenset(
+    {"List", "list", "Sequence", "Iterable", "Collection", "Tuple", "tuple", "Set", "set"}
+)
 # Django REST framework view methods that call ``serializer.save()`` on their argument.
 _PERFORM_SAVE = frozenset({"perform_create", "perform_update"})
 _SKIPPED_DECORATORS = frozenset({"builtins.property", "builtins.staticmethod"})
@@ -274,7 +278,7 @@ class SummaryCollector:
         target = self.target(func, opened_in=opened, name=name) if name is not None else None
         if target is not None:
             self._record(opened, target, node.lineno)
-        saved = self._saved_serializer(node)
+        saved = self._saved_serializer(node) or self._super_method(func)
         if saved is not None:
             self._record(opened, saved, node.lineno)
 
@@ -282,6 +286,24 @@ class SummaryCollector:
         guards = opened.guards
         guard = IN_TRANSACTION if IN_TRANSACTION in guards else "|".join(guards)
         opened.calls.setdefault((target, guard), line)
+
+    def _super_method(self, func: ast.expr) -> str | None:
+        """``super().method(...)`` in a method of a class with a project base: that base's
+        method (the model looks further up its bases when the base does not define it)."""
+        if not (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Call)
+            and dotted(func.value.func) == "super"
+        ):
+            return None
+        for opened in reversed(self.stack):
+            if opened.self_name is None:
+                continue
+            for item in self.classes:
+                if item.name == opened.owner and item.bases:
+                    return f"{item.bases[0]}.{func.attr}"
+            return None
+        return None
 
     def _saved_serializer(self, node: ast.Call) -> str | None:
         """``self.perform_create(serializer)`` / ``perform_update``: Django REST framework's
@@ -344,11 +366,56 @@ class SummaryCollector:
             return name
         local, owner = self._local_owner(root)
         if local:
+            if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
+                item = self._item_type(root)
+                if item is not None:  # ``for s in serializers: s.create()``, typed by a hint
+                    return f"{item}.{expr.attr}"
             if owner is None or not isinstance(expr, ast.Name):
                 return None  # a method of a local value: its type is unknown
             return f"{owner}.{name}"  # a nested function
         if ctx.facts.bindings.get(root, "") is None and ".objects." not in name:
             return self._module_name(name)  # defined in the module
+        return None
+
+    def _item_type(self, name: str) -> str | None:
+        """The project class of ``name`` when a ``for`` of the current function binds it to the
+        items of a parameter annotated as a sequence of that class (``serializers:
+        List[Create]``; also through ``enumerate``)."""
+        scope = self.ctx.function
+        if scope is None:
+            return None
+        arguments = scope.node.args
+        hints = {
+            argument.arg: argument.annotation
+            for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+            if argument.annotation is not None
+        }
+        for node in ast.walk(scope.node):
+            if not isinstance(node, ast.For | ast.AsyncFor):
+                continue
+            target, iterated = node.target, node.iter
+            if (
+                isinstance(iterated, ast.Call)
+                and dotted(iterated.func) == "enumerate"
+                and iterated.args
+                and isinstance(target, ast.Tuple)
+                and len(target.elts) == 2
+            ):
+                target, iterated = target.elts[1], iterated.args[0]
+            if not (isinstance(target, ast.Name) and target.id == name):
+                continue
+            hint = hints.get(iterated.id) if isinstance(iterated, ast.Name) else None
+            if not isinstance(hint, ast.Subscript):
+                return None
+            container = (dotted(hint.value) or "").rsplit(".", 1)[-1]
+            if container not in _SEQUENCE_HINTS or not isinstance(
+                hint.slice, ast.Name | ast.Attribute
+            ):
+                return None
+            item = self.ctx.qualname(hint.slice)
+            if item is None or item.partition(".")[0] in _EXTERNAL_ROOTS:
+                return None
+            return item
         return None
 
     def _method_of(self, root: str, expr: ast.Attribute) -> str | None:

@@ -14,7 +14,8 @@ opens one (transitively through other project wrappers), locks rows with ``selec
 Django's ``pre_delete``/``post_delete`` signals (sent inside the delete's transaction), or when
 every project call of it is made inside a transaction (a fixpoint over the call graph); a
 serializer's ``create()``/``update()`` is called by its inherited ``save()`` (Django REST
-framework), and so by a view's ``perform_create(serializer)``.
+framework), and so by a view's ``perform_create(serializer)``; ``super().method()`` calls the
+method of the class's first project base.
 """
 
 from __future__ import annotations

@@ -55,7 +55,9 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     The transaction may be opened elsewhere in the project, and then nothing is reported: by
     every function that calls this one (in any module, in a `with transaction.atomic()` block
     or under `@transaction.atomic`; a Django REST framework serializer's `create()`/`update()`
-    is called by `serializer.save()` and by a view's `perform_create(serializer)`), by the
+    is called by `serializer.save()` and by a view's `perform_create(serializer)`; a method by
+    a subclass's `super().method()`; a method of each item of a parameter typed
+    `list[Serializer]` by a loop over it), by the
     project's own context manager or decorator that opens one (`with locked_order():`,
     `@in_transaction`), by Django around a `pre_delete`/`post_delete` signal receiver, or
     required by the function itself (`select_for_update()` raises outside a transaction, as
