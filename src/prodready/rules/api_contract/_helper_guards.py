@@ -1,4 +1,4 @@
-"""API001: request values checked by the project's own helpers.
+"""API001: request values checked by the project's own helpers (and by a DRF generic view).
 
 A handler often reads the body only through a helper of its project --
 ``int_from_request(request.data, "page", 0)`` -- that converts the value and raises a 400 error
@@ -51,6 +51,37 @@ def _establish(ctx: PythonContext) -> bool:
 
 
 _ESTABLISHED: ModuleMemo[bool] = ModuleMemo("API001:helper-checks", _establish)
+
+
+def helper_checks(reads: list[ast.AST], ctx: PythonContext) -> tuple[ProjectFact, ...]:
+    """When every read of the body is handed straight to one helper of the project
+    (``int_from_request(request.data, "page", 0)``): the fact under which that helper checks
+    it (the finding is moot when the project establishes it); else nothing."""
+    parents = ctx.parents()
+    facts = set()
+    for read in reads:
+        call = parents.get(id(read))
+        fact = helper_check(call, read, ctx) if isinstance(call, ast.Call) else None
+        if fact is None:
+            return ()
+        facts.add(fact)
+    return tuple(facts) if len(facts) == 1 else ()
+
+
+_GENERIC_SAVES = frozenset({"create", "update", "partial_update"})
+
+
+def generic_save(call: ast.Call) -> bool:
+    """``super().create(request, ...)`` in a DRF view: the generic view validates the body
+    with its serializer (``is_valid(raise_exception=True)``) before saving anything."""
+    func = call.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr in _GENERIC_SAVES
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id == "super"
+    )
 
 
 def helper_check(call: ast.Call, argument: ast.AST, ctx: PythonContext) -> ProjectFact | None:

@@ -10,7 +10,6 @@ from prodready.plugin import (
     Confidence,
     FunctionEnd,
     ModuleMemo,
-    ProjectFact,
     PythonContext,
     Scope,
     Severity,
@@ -18,7 +17,11 @@ from prodready.plugin import (
 )
 from prodready.plugin.analysis import constant, dotted, is_local_name, walk_body
 from prodready.plugin.taint import is_request_object
-from prodready.rules.api_contract._helper_guards import establish_helper_checks, helper_check
+from prodready.rules.api_contract._helper_guards import (
+    establish_helper_checks,
+    generic_save,
+    helper_checks,
+)
 from prodready.rules.api_contract._shared import _status_code
 
 # -- API001 ---------------------------------------------------------------------------------------
@@ -119,7 +122,9 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
     400/422 response for a bad payload. A handler that hands every read of the body to one
     helper of the project (defined in its module or imported, also through a re-export) that
     branches on the value and answers a client error (`raise ValidationError(...)`,
-    `abort(400)`) validates through that helper.
+    `abort(400)`) validates through that helper, and a DRF view method that hands the
+    request on to the generic view's `super().create/update/partial_update(...)` has it
+    validated by the view's serializer.
 
     ## Why it breaks production
     Whatever the client sends flows straight into the business logic: a missing key becomes a
@@ -166,7 +171,7 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
             f"{first.kind} is used without validation in this handler: a missing key or wrong "
             "type becomes a 500 or bad data. Parse it into a schema (pydantic model, "
             "marshmallow, DRF serializer) and answer 400/422 when it does not fit",
-            unless=_helper_checks(reads, ctx),
+            unless=helper_checks([read.node for read in reads], ctx),
         )
         return
     scope = _route_scope(ctx)
@@ -193,21 +198,6 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
         return
     reads = scope.state.setdefault("API001", [])
     reads.append(_RawRead(node, kind))
-
-
-def _helper_checks(reads: list[_RawRead], ctx: PythonContext) -> tuple[ProjectFact, ...]:
-    """When every read of the body is handed straight to one helper of the project
-    (``int_from_request(request.data, "page", 0)``): the fact under which that helper checks
-    it (the finding is moot when the project establishes it); else nothing."""
-    parents = ctx.parents()
-    facts = set()
-    for read in reads:
-        call = parents.get(id(read.node))
-        fact = helper_check(call, read.node, ctx) if isinstance(call, ast.Call) else None
-        if fact is None:
-            return ()
-        facts.add(fact)
-    return tuple(facts) if len(facts) == 1 else ()
 
 
 def _untyped_request_json(node: ast.AST, ctx: PythonContext) -> bool:
@@ -244,7 +234,7 @@ def _validates(scope: Scope, reads: list[_RawRead], ctx: PythonContext) -> bool:
             data_names.update(t.id for t in targets if isinstance(t, ast.Name))
     payload = _payload_names(nodes, data_names, read_ids)
     for item in nodes:
-        if isinstance(item, ast.Call) and _validating_call(item, ctx):
+        if isinstance(item, ast.Call) and (_validating_call(item, ctx) or generic_save(item)):
             return True
         if isinstance(item, ast.Compare) and any(
             isinstance(op, ast.In | ast.NotIn) for op in item.ops
