@@ -292,3 +292,22 @@ def test_a_sink_in_a_helper_fed_through_an_imported_escaper_is_moot_unless_anoth
     result = run_scan(_project(tmp_path / "both", files), config=select)
     assert [(path, line) for path, line, _, _ in _found(result)] == [("shop/views.py", 11)]
     assert result.stats.moot == 0
+
+
+def test_a_project_in_a_subdirectory_imports_its_modules_without_the_directory(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    # Scanned from the repository root: backend/app/checks.py is backend.app.checks to the
+    # scan, and app.checks to the service that imports it.
+    (tmp_path / "backend").mkdir()
+    files = {
+        "app/__init__.py": "",
+        "app/checks.py": CHECKING,
+        "app/views.py": VIEWS.replace("shop.checks", "app.checks"),
+    }
+    _project(tmp_path / "backend", files)
+    assert _found(run_scan(tmp_path, config=SEC015)) == []
+    (tmp_path / "backend/app/checks.py").write_text(NOT_CHECKING, encoding="utf-8")
+    assert _found(run_scan(tmp_path, config=SEC015)) == [
+        ("backend/app/views.py", 10, "SEC015", MESSAGE)
+    ]

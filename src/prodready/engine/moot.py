@@ -21,7 +21,7 @@ from pathlib import Path
 
 from prodready.engine.pipeline import PROJECT_MARKERS
 from prodready.engine.roles import RoleMap
-from prodready.engine.semantic.guards import derive
+from prodready.engine.semantic.guards import derive, import_prefixes
 from prodready.model import Finding, Role
 
 Holder = tuple[str, tuple[str, ...], str | None]  # (report path, facts, detected role)
@@ -68,7 +68,7 @@ def held_facts(
         if role is Role.SERVICE:
             held.setdefault(projects.of(relpath), set()).update(facts)
     # what project functions sanitise and check, through helpers and re-exports
-    return {project: derive(facts) for project, facts in held.items()}
+    return {project: derive(facts, import_prefixes(project)) for project, facts in held.items()}
 
 
 def drop_moot(

@@ -94,16 +94,35 @@ def _split(fact: str) -> tuple[str, str, str, str] | None:
     return None
 
 
-def derive(facts: Iterable[str]) -> set[str]:
+def import_prefixes(project: str) -> tuple[str, ...]:
+    """The prefixes of module names (named from the scan root) that imports inside a project
+    in directory ``project`` leave out: ``backend/app/util.py`` is ``backend.app.util`` to the
+    scan and ``app.util`` to ``backend/app/views.py`` (and ``backend/src/app/util.py`` too)."""
+    if not project or project.startswith(".."):
+        return ()
+    base = project.replace("/", ".") + "."
+    return (base + "src.", base)
+
+
+def derive(facts: Iterable[str], prefixes: tuple[str, ...] = ()) -> set[str]:
     """The facts that hold given ``facts``: closed under the implications, the aliases and
-    "clean for every sink" (a value clean of kind ``value`` is clean of every kind)."""
+    "clean for every sink" (a value clean of kind ``value`` is clean of every kind).
+    ``prefixes``: see :func:`import_prefixes` -- a function is one under either name."""
     given = set(facts)
+
+    def unprefixed(name: str) -> str:
+        for prefix in prefixes:
+            if name.startswith(prefix):
+                return name[len(prefix) :]
+        return name
+
     aliases: dict[str, str] = {}
     rules: list[tuple[str, str]] = []
     held: set[str] = set()
     for fact in given:
         if fact.startswith(ALIAS):
             name, _, target = fact[len(ALIAS) :].partition("=")
+            name, target = unprefixed(name), unprefixed(target)
             if name and target and name != target:
                 aliases[name] = target
         elif IMPLIES in fact:
@@ -121,6 +140,7 @@ def derive(facts: Iterable[str]) -> set[str]:
         return given
 
     def target_of(function: str) -> str:
+        function = unprefixed(function)
         for _ in range(MAX_ROUNDS):  # a re-export of a re-export; a cycle ends here
             target = aliases.get(function)
             if target is None:
@@ -158,8 +178,9 @@ def derive(facts: Iterable[str]) -> set[str]:
     for fact in known:
         parts = _split(fact)
         if parts is not None:
-            for name in names_of.get(parts[2], ()):
-                result.add(f"{parts[0]}:{parts[1]}:{name}:{parts[3]}")
+            for name in [parts[2], *names_of.get(parts[2], ())]:
+                for prefix in ("", *prefixes):
+                    result.add(f"{parts[0]}:{parts[1]}:{prefix}{name}:{parts[3]}")
     if any(fact.startswith(CLEAN + ":" + VALUE_KIND + ":") for fact in result):
         for fact in list(result):
             parts = _split(fact)

@@ -112,19 +112,25 @@ def establish_function_facts(ctx: PythonContext) -> None:
 
 
 def _establish(ctx: PythonContext) -> bool:
-    if ctx.facts.is_test:
-        return False  # a test module's helpers do not run in production
     module = ctx.module
+    if ctx.facts.is_test or module.partition(".")[0] in _EXTERNAL_ROOTS:
+        # A test module's helpers do not run in production; no caller takes a module of a
+        # package it knows as external (Django's own tree) for the project's.
+        return False
     for node in ctx.tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             qualname = f"{module}.{node.name}" if module else node.name
             for fact in _function_facts(node, qualname, ctx):
                 ctx.establish(ProjectFact(fact, "a project function sanitises or checks it"))
     if ctx.is_package and module:
-        top = module.partition(".")[0]
         for name, target in ctx.facts.bindings.items():
             exported = f"{module}.{name}"
-            if isinstance(target, str) and target.startswith(top + ".") and target != exported:
+            if (
+                isinstance(target, str)
+                and "." in target
+                and target.partition(".")[0] not in _EXTERNAL_ROOTS
+                and target != exported
+            ):
                 ctx.establish(ProjectFact(alias_fact(exported, target), "a re-export"))
     return True
 
