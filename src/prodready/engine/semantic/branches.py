@@ -153,17 +153,3 @@ def _incompatible(a: Condition, b: Condition) -> bool:
         return not x.startswith(y) and not y.startswith(x)
     equal, prefix = (a, b) if a[0] == "==" else (b, a)
     return not (isinstance(equal[2], str) and equal[2].startswith(str(prefix[2])))
-
-
-def first_pair_together(
-    function: ast.FunctionDef | ast.AsyncFunctionDef, nodes: list[ast.AST]
-) -> tuple[int, int] | None:
-    """The indexes of the first two of ``nodes`` (in source order) that can both run."""
-    paths = branch_paths(function, {id(node) for node in nodes})
-    pins = pinned_values(function)
-    for index, node in enumerate(nodes):
-        for other_index in range(index + 1, len(nodes)):
-            first, second = paths.get(id(node), ()), paths.get(id(nodes[other_index]), ())
-            if not exclusive(first, second, pins):
-                return index, other_index
-    return None

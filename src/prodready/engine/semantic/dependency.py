@@ -5,10 +5,13 @@ Two writes that can both run are dependent when:
 
 - the later one uses the row the earlier one wrote: it passes that object (or its key) as a
   value -- ``Project(owner=user)`` after ``user.save()``, ``Line.objects.create(order=order)``
-  after ``order = Order.objects.create(...)`` -- directly or through locals (a write to the same
-  row again is not: it is a later state of one row);
-- one moves data out of the row the other deletes (``kept.quantity += line.quantity;
-  kept.save(); line.delete()``);
+  after ``order = Order.objects.create(...)`` or ``Order.objects.filter(id=order.id).update()``
+  -- directly or through locals, not through what a call makes of it (a write to the same row
+  again is not: it is a later state of one row; the count an update returns is no row);
+- one selects the rows that belong to the object the other writes (``Member.objects.filter(
+  user=user).delete()`` and ``user.save()``);
+- one moves data out of the row the other deletes or changes by key (``kept.quantity +=
+  line.quantity; kept.save(); line.delete()``);
 - their written values carry the same input of the function (a parameter other than
   ``self``/``request``): ``source.balance -= amount`` and ``target.balance += amount``, a status
   and the cascaded status of its lines;
