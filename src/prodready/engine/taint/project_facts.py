@@ -250,9 +250,9 @@ def _slashes(call: ast.Call) -> bool:
     )
 
 
-# call, whether it checks the parameter (a plain argument of a deciding call), callee,
-# position, index of the parameter
-_Chained = list[tuple[ast.Call, bool, str, int, int]]
+# call, whether it checks the parameter (a plain argument of a deciding call), whether it
+# builds the returned value, callee, position, index of the parameter
+_Chained = list[tuple[ast.Call, bool, bool, str, int, int]]
 
 
 def _chained_calls(
@@ -267,6 +267,7 @@ def _chained_calls(
     for node in nodes:
         if not isinstance(node, _CHECKING_STATEMENTS):
             continue
+        returned = isinstance(node, ast.Return)
         for call, checking in _calls_in(node):
             rooted = _rooted_arguments(call, params)
             if not rooted:
@@ -278,7 +279,8 @@ def _chained_calls(
                 if sum(_mentions(argument, name) for argument in call.args) == 1:
                     plain = isinstance(call.args[position], ast.Name)
                     index = params.index(name)
-                    found.append((call, checking and plain, callee, position, index))
+                    checks = checking and plain
+                    found.append((call, checks, returned, callee, position, index))
     return found
 
 
@@ -307,8 +309,8 @@ def _through_callees(
     cut below cleans every argument of the call.)"""
     facts: list[str] = []
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
-    for call, checking, callee, position, index in chained:
-        if index in reaching:
+    for call, checking, returned, callee, position, index in chained:
+        if returned and index in reaching:
             cut = frozenset({ctx.qualname(call.func) or dotted(call.func) or ""})
             if index not in returned_parameters(function, ctx, cut):
                 every = (

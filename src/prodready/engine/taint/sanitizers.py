@@ -187,7 +187,7 @@ def allowed_regions(
     """Where allow-list checks prove names safe. For a URL sink, checking the host of a URL
     against an allow-list proves the URL safe too (``if urlparse(url).hostname not in
     ALLOWED_HOSTS: abort(400)``, or through ``host = urlparse(url).hostname``)."""
-    if not _membership_tested(function, ctx):
+    if not _membership_tested(function, ctx, URL_HOST_CHECK in sanitizers):
         return {}  # every allow-list check is an ``in`` test: spare the region search
     if URL_HOST_CHECK not in sanitizers:
         return allow_listed(function, ctx)
@@ -201,9 +201,13 @@ def allowed_regions(
     return allow_listed(function, ctx, checked_host, kind=URL_HOST_CHECK)
 
 
-def _membership_tested(function: ast.AST, ctx: PythonContext) -> bool:
+def _membership_tested(function: ast.AST, ctx: PythonContext, of_hosts: bool) -> bool:
+    """An ``in`` test that may be an allow-list check: of a name (what the default check
+    proves safe), or -- ``of_hosts`` -- of any expression (a parsed URL's host)."""
     return any(
-        isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In | ast.NotIn)
+        isinstance(node, ast.Compare)
+        and isinstance(node.ops[0], ast.In | ast.NotIn)
+        and (of_hosts or isinstance(node.left, ast.Name))
         for node in own_nodes(function, ctx)
     )
 
