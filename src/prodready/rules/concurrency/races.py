@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass, field
 
 from prodready.plugin import (
@@ -15,6 +16,8 @@ from prodready.plugin import (
     python_rule,
 )
 from prodready.plugin.analysis import (
+    DJANGO_MANAGERS,
+    QueryChain,
     caught_names,
     django_query,
     dotted,
@@ -24,6 +27,7 @@ from prodready.plugin.analysis import (
     is_db_session,
     is_true,
     keyword_value,
+    method_chain,
     orm_query,
 )
 
@@ -54,7 +58,7 @@ def _loaded_object(value: ast.expr, ctx: PythonContext) -> bool | None:
     name = ctx.qualname(value.func) or ""
     if name.endswith(("get_object_or_404", "aget_object_or_404")) and value.args:
         return any(lock in ctx.segment(value.args[0]) for lock in _LOCKS)
-    chain = orm_query(value, ctx)
+    chain = orm_query(value, ctx) or _class_query(value, ctx)
     if chain is None or not (set(chain.steps) & _SINGLE_ROW):
         return None
     if chain.orm == "sqlalchemy" and chain.steps[0] == "get":
@@ -66,6 +70,29 @@ def _loaded_object(value: ast.expr, ctx: PythonContext) -> bool | None:
             statement = ctx.value_of(first.id)
             text += ctx.segment(statement) if statement is not None else ""
     return any(lock in text for lock in _LOCKS)
+
+
+def _class_query(value: ast.Call, ctx: PythonContext) -> QueryChain | None:
+    """``cls.objects.get_or_create(...)`` in a classmethod of a Django model: a query on the
+    model itself (``cls`` is the class, written in lower case, so it is not read as a model)."""
+    scope = ctx.function
+    if scope is None or not _is_django_model_method(ctx):
+        return None
+    decorators = {d.id for d in scope.node.decorator_list if isinstance(d, ast.Name)}
+    positional = scope.node.args.posonlyargs + scope.node.args.args
+    if "classmethod" not in decorators or not positional:
+        return None
+    base, steps = method_chain(value)
+    if not (isinstance(base, ast.Name) and base.id == positional[0].arg and steps):
+        return None
+    if steps[0][0] not in DJANGO_MANAGERS:
+        return None
+    assert scope.class_info is not None
+    named = copy.deepcopy(value)  # the same chain on the class's own name; the tree is shared
+    named_base, _ = method_chain(named)
+    assert isinstance(named_base, ast.Name)
+    named_base.id = scope.class_info.node.name
+    return orm_query(named, ctx)
 
 
 def _self_update(target: ast.expr, value: ast.expr) -> bool:
