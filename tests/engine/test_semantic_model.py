@@ -482,3 +482,49 @@ def test_super_calls_and_items_of_a_typed_sequence_are_calls_of_project_methods(
     assert model.writes_covered("shop.serializers.BasePositionCreate.create") == reason
     files["shop/views.py"] = files["shop/views.py"].replace("List[PositionCreate]", "list")
     assert _model(files).writes_covered("shop.serializers.BasePositionCreate.create") is None
+
+
+def test_a_name_a_package_imports_from_its_modules_resolves_to_the_one_defined_below() -> None:
+    files = {
+        "shop/models/__init__.py": "from .orders import Order, Position\n",
+        "shop/models/base.py": """
+            class Logged:
+                def log(self, action):
+                    return action
+        """,
+        "shop/models/orders.py": """
+            from .base import Logged
+
+            class Order(Logged):
+                pass
+
+            class Position:
+                @classmethod
+                def from_cart(cls, cart, order):
+                    return [cls(order=order, item=item) for item in cart]
+        """,
+        "shop/services.py": """
+            from shop.models import Order, Position
+
+            def place(cart, order: Order):
+                order.log("placed")
+                return Position.from_cart(cart, order)
+        """,
+    }
+    model = _model(files)
+    assert model.resolve("shop.models.Position.from_cart") == (
+        "shop.models.orders.Position.from_cart"
+    )
+    assert model.resolve("shop.models.Order.log") == "shop.models.base.Logged.log"
+    assert model.callees("shop.services.place") == [
+        "shop.models.base.Logged.log",
+        "shop.models.orders.Position.from_cart",
+    ]
+    # Two modules below the package define the name: which one is meant is unknown.
+    files["shop/models/legacy.py"] = """
+        class Position:
+            @classmethod
+            def from_cart(cls, cart, order):
+                return []
+    """
+    assert _model(files).resolve("shop.models.Position.from_cart") is None

@@ -1,6 +1,7 @@
 """The project-wide model built from every module's summaries: a module index, resolution of
-project-internal names, the call graph across modules, and the transaction scope each function
-runs in.
+project-internal names (through the project bases of a class, and a package's re-exports of
+its modules' names: the one function or class of that name below the package), the call graph
+across modules, and the transaction scope each function runs in.
 
 Built once per scan from the cached :class:`~prodready.engine.module_record.ModuleRecord` of
 every module (no file is read again) and shared by the project rules that ask
@@ -71,6 +72,9 @@ class SemanticModel:
     _openers: dict[str, bool] = field(default_factory=dict)
     _in_transaction: set[str] = field(default_factory=set)
     _children: dict[str, list[str]] = field(default_factory=dict)  # the functions nested in each
+    # Functions by their name inside their module (``Class.method``), and classes by theirs.
+    _by_inner: dict[str, list[str]] = field(default_factory=dict)
+    _classes: dict[str, list[str]] = field(default_factory=dict)
 
     # -- names ----------------------------------------------------------------------------
     def module_of(self, name: str) -> str | None:
@@ -100,8 +104,26 @@ class SemanticModel:
                         found = self.resolve(f"{base}.{method}", _depth + 1)
                         if found is not None:
                             return found
+                if _depth < MAX_BASES_DEPTH:
+                    return self._reexported(module, parts[cut:], _depth)
                 return None
         return None
+
+    def _reexported(self, package: str, inside: list[str], depth: int) -> str | None:
+        """A name a package imports from one of its modules (``from .orders import
+        OrderPosition`` in ``pkg/models/__init__.py``, used as ``pkg.models.OrderPosition``):
+        the one function, or the one class, of that name in the modules below the package."""
+        below = f"{package}."
+        rest = ".".join(inside)
+        found = [name for name in self._by_inner.get(rest, ()) if name.startswith(below)]
+        if len(found) == 1:
+            return found[0]
+        if len(inside) < 2:
+            return None
+        classes = [name for name in self._classes.get(inside[0], ()) if name.startswith(below)]
+        if len(classes) != 1:
+            return None
+        return self.resolve(".".join([classes[0], *inside[1:]]), depth + 1)
 
     def call_targets(self, name: str) -> list[str]:
         """The project functions a call of ``name`` runs: the one it denotes, or -- for the
@@ -242,9 +264,21 @@ def build_model(modules: Mapping[str, ModuleRecord]) -> SemanticModel:
                 aliases[alias] = module if known == module else None
         for summary in record.functions:
             qualname = f"{module}.{summary.name}" if module else summary.name
-            model.functions.setdefault(qualname, ProjectFunction(path, qualname, summary))
+            if qualname not in model.functions:
+                model.functions[qualname] = ProjectFunction(path, qualname, summary)
+                model._by_inner.setdefault(summary.name, []).append(qualname)
+                owner = summary.name.rpartition(".")[0]
+                if owner and "." not in owner:
+                    classes = model._classes.setdefault(owner, [])
+                    name = f"{module}.{owner}" if module else owner
+                    if name not in classes:
+                        classes.append(name)
         for item in record.classes:
-            model.bases.setdefault(f"{module}.{item.name}" if module else item.name, item.bases)
+            name = f"{module}.{item.name}" if module else item.name
+            model.bases.setdefault(name, item.bases)
+            classes = model._classes.setdefault(item.name, [])
+            if "." not in item.name and name not in classes:
+                classes.append(name)
     model._aliases = {
         alias: module for alias, module in aliases.items() if alias not in model.modules
     }
