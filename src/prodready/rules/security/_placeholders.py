@@ -21,6 +21,7 @@ import re
 
 from prodready.plugin import ModuleMemo, ProjectFact, PythonContext
 from prodready.plugin.analysis import constant_str, secret_name
+from prodready.rules.security._credential_use import login_keywords
 from prodready.rules.security._shared import _target_name
 
 _DUMMY_COMMENT = re.compile(r"#.*\b(?:dummy|placeholder|fake|not a real)\b", re.IGNORECASE)
@@ -57,7 +58,10 @@ def compared_sentinels(ctx: PythonContext) -> frozenset[str]:
 def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
     assigned: set[str] = set()
     compared: set[str] = set()
+    used_to_log_in = login_keywords(ctx)  # ``connect(password="pw")`` uses a key, never "none"
     for node in ast.walk(ctx.tree):
+        if id(node) in used_to_log_in:
+            continue
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             sides = (node.left, node.comparators[0])
             for side, other in (sides, sides[::-1]):

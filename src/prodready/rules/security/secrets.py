@@ -28,6 +28,7 @@ from prodready.plugin.analysis import (
     secret_name,
     url_credentials,
 )
+from prodready.rules.security._credential_use import authenticates
 from prodready.rules.security._placeholders import (
     compared_sentinels,
     establish_placeholders,
@@ -185,6 +186,14 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     the string is used. Names of fields (`password_field`, `token_url`,
     `token_type`), empty values, templates, masks and environment-variable names are not
     secrets; placeholders (`"changeme"`, `"<your-key>"`) are reported with low confidence.
+    Where the code uses a literal -- the value a credential is compared with
+    (`if password == "password"`, `request.form.get("password") != "secret"`), a keyword of a
+    call that logs in (`psycopg2.connect(password="password")`, `redis.Redis(password=...)`),
+    a connection settings dictionary (`DATABASES`, `connect_args`) -- it is the credential
+    whatever it reads like: a default word is reported with high confidence, a placeholder
+    word (`"changeme"`) with medium and only a documentation slot (`"<your-password>"`) with
+    low; a comparison that refuses the value (`if password == "password": raise ...`) is a
+    deny-list, not a credential.
     Test files, documentation examples and API example payloads are skipped, and so are
     environment fallbacks (`os.getenv("X_SECRET", "...")`) and pydantic `BaseSettings`
     defaults, which CFG002 (secret-with-insecure-default) reports. In URLs, placeholder and
@@ -270,7 +279,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         right: ast.expr = node.comparators[0]
         if isinstance(left, ast.Constant):
             left, right = right, left
-        pairs.append((_target_name(left), right, node))
+        pairs.append((_compared_name(left), right, node))
     for name, assigned, where in pairs:
         literal = constant_str(assigned)
         if name is None or not literal or not secret_name(name) or ctx.facts.is_example:
@@ -278,7 +287,10 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         line = getattr(where, "lineno", 0)
         if line in ctx.memo(_MODULE_SECRETS).lines:
             continue
-        confidence = _secret_value(literal, name)
+        ordinary = confidence = _secret_value(literal, name)
+        if confidence is not Confidence.HIGH and _credential_use(name, where, ctx):
+            # Where the code uses it, a literal is the credential whatever it says.
+            confidence = _used_credential_value(literal)
         if confidence is None or _not_a_credential(literal, where, ctx):
             continue
         if confidence is Confidence.HIGH and _dev_settings_file(ctx.path):
@@ -291,7 +303,9 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
             "built from it) has this credential, and it cannot be rotated without a deploy. "
             "Read it from the environment or a secret manager",
             confidence=confidence,
-            secret=literal,
+            # A word anyone tries first (``"password"``) hides nothing masked, and masking it
+            # would garble every message of the file that says the word.
+            secret=literal if ordinary is not None else None,
             unless=placeholder_fact(literal),
         )
 
@@ -303,8 +317,92 @@ def _not_a_credential(literal: str, where: ast.AST, ctx: PythonContext) -> bool:
     return (
         literal in compared_sentinels(ctx)
         or _refused_constant(where, ctx)
+        or _refused_literal(where, ctx)
         or marked_dummy(where, ctx)
         or _in_sample_argument(where, ctx)
+    )
+
+
+def _compared_name(expr: ast.expr) -> str | None:
+    """The credential a comparison checks: a name, an attribute, a subscript, or a lookup
+    by key (``request.form.get("password")``, ``headers.get("X-Api-Key", "")``)."""
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr == "get"
+        and expr.args
+    ):
+        return constant_str(expr.args[0])
+    return _target_name(expr)
+
+
+# Keys of a connection settings dictionary (Django's ``DATABASES``, a driver's kwargs).
+_CONNECTION_SETTINGS_KEYS = frozenset({"ENGINE", "engine", "HOST", "host", "dsn", "DSN"})
+
+
+def _credential_use(name: str, where: ast.AST, ctx: PythonContext) -> bool:
+    """The literal is a credential by where the code puts it, whatever it reads like: the value
+    a credential it checks is compared with (``if password == "password"``), a keyword of a
+    call that logs in (``psycopg2.connect(password="password")``), or a key of a connection
+    settings dictionary handed to one or naming its server (``DATABASES``)."""
+    if isinstance(where, ast.Compare):
+        words = name_words(name)
+        return words[-1] != "token" or bool(_CREDENTIAL_TOKEN_WORDS.intersection(words[:-1]))
+    parents = ctx.parents()
+    if isinstance(where, ast.keyword):
+        call = parents.get(id(where))
+        return isinstance(call, ast.Call) and authenticates(call, ctx)
+    mapping = parents.get(id(where))
+    if not isinstance(mapping, ast.Dict):
+        return False
+    if any(constant_str(key) in _CONNECTION_SETTINGS_KEYS for key in mapping.keys if key):
+        return True
+    holder = parents.get(id(mapping))
+    if isinstance(holder, ast.keyword):
+        holder = parents.get(id(holder))
+    return isinstance(holder, ast.Call) and authenticates(holder, ctx)
+
+
+# Values that stand for "no value" (what a browser or a serializer sends for a missing one).
+_NULL_WORDS = frozenset({"none", "null", "nil", "undefined", "unset", "n/a", "na", "empty"})
+# A slot left for the reader to fill, as documentation writes it (``"<your-password>"``).
+_DOCUMENTATION_HINTS = ("<", "your", "xxx", "...", "replace", "insert", "here", "placeholder")
+
+
+def _used_credential_value(value: str) -> Confidence | None:
+    """How sure a literal the code logs in with (or checks a credential against) is a
+    credential: always, unless it is no value at all -- empty, a template or reference, a
+    mask, a null word. A default or a placeholder-looking word (``"password"``, ``"secret"``,
+    ``"changeme"``) is the weakest credential there is, not a sign it is not one; only a
+    documentation-style slot (``"<your-password>"``) is less certain."""
+    text = value.strip()
+    lowered = text.lower()
+    if not text or any(ch.isspace() for ch in text) or lowered in _NULL_WORDS:
+        return None
+    if "{" in text or "%(" in text or "%s" in text or "${" in text or "$(" in text:
+        return None
+    if not any(c.isalnum() for c in text.replace("x", "").replace("X", "")):
+        return None  # a mask
+    unwrapped = text.strip("<>[]()*_- ").lower()
+    if unwrapped in _MASK_WORDS and (unwrapped != lowered or unwrapped != "secret"):
+        return None  # ``<SECRET>``, ``redacted``; a bare ``secret`` is a password
+    if any(hint in lowered for hint in _DOCUMENTATION_HINTS):
+        return Confidence.LOW
+    if any(hint in lowered for hint in _PLACEHOLDER_HINTS):
+        return Confidence.MEDIUM
+    return Confidence.HIGH
+
+
+def _refused_literal(where: ast.AST, ctx: PythonContext) -> bool:
+    """``if password == "password": raise ...``: the code refuses a known-bad value (a
+    deny-list check), it does not log in with it."""
+    if not (isinstance(where, ast.Compare) and isinstance(where.ops[0], ast.Eq)):
+        return False
+    statement = ctx.parents().get(id(where))
+    return (
+        isinstance(statement, ast.If)
+        and statement.test is where
+        and any(isinstance(inner, ast.Raise) for inner in statement.body)
     )
 
 
