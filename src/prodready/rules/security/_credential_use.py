@@ -11,6 +11,7 @@ import ast
 
 from prodready.plugin import PythonContext
 from prodready.plugin.analysis import constant_str, dotted, secret_name
+from prodready.rules.security._shared import _target_name
 
 # Drivers' connect(), clients of databases, caches, brokers and mail servers, and their
 # credential objects.
@@ -53,3 +54,52 @@ def login_keywords(ctx: PythonContext) -> frozenset[int]:
         if literals and authenticates(node, ctx):
             found.update(id(keyword) for keyword in literals)
     return frozenset(found)
+
+
+# Keys of a connection settings dictionary (Django's ``DATABASES``, a driver's kwargs).
+_CONNECTION_SETTINGS_KEYS = frozenset({"ENGINE", "engine", "HOST", "host", "dsn", "DSN"})
+
+
+def logs_in_with(where: ast.AST, ctx: PythonContext) -> bool:
+    """``where`` (a keyword, or a key of a dictionary) hands a value to a call that logs in
+    (``psycopg2.connect(password=...)``, ``create_engine(..., connect_args={"password": ...})``)
+    or to a connection settings dictionary naming its server (Django's ``DATABASES``)."""
+    parents = ctx.parents()
+    if isinstance(where, ast.keyword):
+        call = parents.get(id(where))
+        return isinstance(call, ast.Call) and authenticates(call, ctx)
+    mapping = parents.get(id(where))
+    if not isinstance(mapping, ast.Dict):
+        return False
+    if any(constant_str(key) in _CONNECTION_SETTINGS_KEYS for key in mapping.keys if key):
+        return True
+    holder = parents.get(id(mapping))
+    if isinstance(holder, ast.keyword):
+        holder = parents.get(id(holder))
+    return isinstance(holder, ast.Call) and authenticates(holder, ctx)
+
+
+def compared_name(expr: ast.expr) -> str | None:
+    """The credential a comparison checks: a name, an attribute, a subscript, or a lookup
+    by key (``request.form.get("password")``, ``headers.get("X-Api-Key", "")``)."""
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr == "get"
+        and expr.args
+    ):
+        return constant_str(expr.args[0])
+    return _target_name(expr)
+
+
+def refused_literal(where: ast.AST, ctx: PythonContext) -> bool:
+    """``if password == "password": raise ...``: the code refuses a known-bad value (a
+    deny-list check), it does not log in with it."""
+    if not (isinstance(where, ast.Compare) and isinstance(where.ops[0], ast.Eq)):
+        return False
+    statement = ctx.parents().get(id(where))
+    return (
+        isinstance(statement, ast.If)
+        and statement.test is where
+        and any(isinstance(inner, ast.Raise) for inner in statement.body)
+    )

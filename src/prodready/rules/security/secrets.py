@@ -28,7 +28,7 @@ from prodready.plugin.analysis import (
     secret_name,
     url_credentials,
 )
-from prodready.rules.security._credential_use import authenticates
+from prodready.rules.security._credential_use import compared_name, logs_in_with, refused_literal
 from prodready.rules.security._placeholders import (
     compared_sentinels,
     establish_placeholders,
@@ -279,7 +279,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         right: ast.expr = node.comparators[0]
         if isinstance(left, ast.Constant):
             left, right = right, left
-        pairs.append((_compared_name(left), right, node))
+        pairs.append((compared_name(left), right, node))
     for name, assigned, where in pairs:
         literal = constant_str(assigned)
         if name is None or not literal or not secret_name(name) or ctx.facts.is_example:
@@ -317,50 +317,20 @@ def _not_a_credential(literal: str, where: ast.AST, ctx: PythonContext) -> bool:
     return (
         literal in compared_sentinels(ctx)
         or _refused_constant(where, ctx)
-        or _refused_literal(where, ctx)
+        or refused_literal(where, ctx)
         or marked_dummy(where, ctx)
         or _in_sample_argument(where, ctx)
     )
 
 
-def _compared_name(expr: ast.expr) -> str | None:
-    """The credential a comparison checks: a name, an attribute, a subscript, or a lookup
-    by key (``request.form.get("password")``, ``headers.get("X-Api-Key", "")``)."""
-    if (
-        isinstance(expr, ast.Call)
-        and isinstance(expr.func, ast.Attribute)
-        and expr.func.attr == "get"
-        and expr.args
-    ):
-        return constant_str(expr.args[0])
-    return _target_name(expr)
-
-
-# Keys of a connection settings dictionary (Django's ``DATABASES``, a driver's kwargs).
-_CONNECTION_SETTINGS_KEYS = frozenset({"ENGINE", "engine", "HOST", "host", "dsn", "DSN"})
-
-
 def _credential_use(name: str, where: ast.AST, ctx: PythonContext) -> bool:
     """The literal is a credential by where the code puts it, whatever it reads like: the value
-    a credential it checks is compared with (``if password == "password"``), a keyword of a
-    call that logs in (``psycopg2.connect(password="password")``), or a key of a connection
-    settings dictionary handed to one or naming its server (``DATABASES``)."""
+    a credential it checks is compared with (``if password == "password"``), or what it logs in
+    with (``psycopg2.connect(password="password")``, ``DATABASES``)."""
     if isinstance(where, ast.Compare):
         words = name_words(name)
         return words[-1] != "token" or bool(_CREDENTIAL_TOKEN_WORDS.intersection(words[:-1]))
-    parents = ctx.parents()
-    if isinstance(where, ast.keyword):
-        call = parents.get(id(where))
-        return isinstance(call, ast.Call) and authenticates(call, ctx)
-    mapping = parents.get(id(where))
-    if not isinstance(mapping, ast.Dict):
-        return False
-    if any(constant_str(key) in _CONNECTION_SETTINGS_KEYS for key in mapping.keys if key):
-        return True
-    holder = parents.get(id(mapping))
-    if isinstance(holder, ast.keyword):
-        holder = parents.get(id(holder))
-    return isinstance(holder, ast.Call) and authenticates(holder, ctx)
+    return logs_in_with(where, ctx)
 
 
 # Values that stand for "no value" (what a browser or a serializer sends for a missing one).
@@ -391,19 +361,6 @@ def _used_credential_value(value: str) -> Confidence | None:
     if any(hint in lowered for hint in _PLACEHOLDER_HINTS):
         return Confidence.MEDIUM
     return Confidence.HIGH
-
-
-def _refused_literal(where: ast.AST, ctx: PythonContext) -> bool:
-    """``if password == "password": raise ...``: the code refuses a known-bad value (a
-    deny-list check), it does not log in with it."""
-    if not (isinstance(where, ast.Compare) and isinstance(where.ops[0], ast.Eq)):
-        return False
-    statement = ctx.parents().get(id(where))
-    return (
-        isinstance(statement, ast.If)
-        and statement.test is where
-        and any(isinstance(inner, ast.Raise) for inner in statement.body)
-    )
 
 
 def _refused_constant(where: ast.AST, ctx: PythonContext) -> bool:
