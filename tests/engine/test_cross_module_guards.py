@@ -311,3 +311,29 @@ def test_a_project_in_a_subdirectory_imports_its_modules_without_the_directory(
     assert _found(run_scan(tmp_path, config=SEC015)) == [
         ("backend/app/views.py", 10, "SEC015", MESSAGE)
     ]
+
+
+CHECKED_THEN_RETURNED = """from shop.checks import vet_destination
+
+
+def local_target(url, request):
+    if not vet_destination(url, request):
+        return "/"
+    return url
+"""
+
+
+def test_a_value_returned_after_a_check_by_a_helper_of_a_third_module(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    views = PASSING_THROUGH.replace(
+        "from shop import local_target", "from shop.urls import local_target"
+    )
+    views = views.replace(
+        'local_target(request.GET["next"])', 'local_target(request.GET["next"], request)'
+    )
+    files = {"shop/urls.py": CHECKED_THEN_RETURNED, "shop/views.py": views}
+    checked = _project(tmp_path / "checked", {**files, "shop/checks.py": CHECKING})
+    assert _found(run_scan(checked, config=SEC015)) == []
+    unchecked = _project(tmp_path / "unchecked", {**files, "shop/checks.py": NOT_CHECKING})
+    assert _found(run_scan(unchecked, config=SEC015)) == [("shop/views.py", 7, "SEC015", MESSAGE)]

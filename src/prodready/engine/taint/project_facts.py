@@ -308,7 +308,6 @@ def _through_callees(
     ``def clean(v): return util.to_page(v)``. (Only one argument mentions the parameter: the
     cut below cleans every argument of the call.)"""
     facts: list[str] = []
-    params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
     for call, checking, returned, callee, position, index in chained:
         if returned and index in reaching:
             cut = frozenset({ctx.qualname(call.func) or dotted(call.func) or ""})
@@ -323,9 +322,9 @@ def _through_callees(
         for kind in GUARD_KINDS:
             premise = guard_fact(kind, callee, position)
             facts.append(implication(guard_fact(kind, qualname, index), premise))
-            if index in reaching and index not in returned_parameters(
-                function, ctx, KIND_SANITIZERS[kind], frozenset({params[index]})
-            ):
+            if index in reaching:
+                # a checked name flows nowhere (as with the module's own checks: see
+                # guarded_names), so what is returned of it is clean when the check holds
                 facts.append(implication(clean_fact(kind, qualname, index), premise))
     return facts
 
