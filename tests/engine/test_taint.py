@@ -526,3 +526,28 @@ def test_host_membership_checks_hold_only_on_their_branch_and_for_constant_hosts
         sanitizers=frozenset({URL_HOST_CHECK}),
     )
     assert [r is not None for r in results] == [False, True, False, True]
+
+
+def test_aiohttp_server_request_reads_are_request_data() -> None:
+    """An aiohttp handler's ``request.read()/text()/json()`` is the client's body, not a
+    response of another service: it counts for web-only sinks."""
+    results = _sink_sources(
+        """\
+        from aiohttp import web
+
+        async def hook(request: web.Request) -> web.Response:
+            raw = await request.read()
+            text = await request.text()
+            cur.execute("INSERT INTO hooks VALUES ('" + raw.decode() + "')")
+            cur.execute("INSERT INTO hooks VALUES ('" + text + "')")
+            async with session.get("https://partner.example/feed") as response:
+                feed = await response.text()
+            cur.execute("INSERT INTO feed VALUES ('" + feed + "')")
+        """,
+        web_only=True,
+    )
+    assert results == [
+        "request data `request.read()`",
+        "request data `request.text()`",
+        None,
+    ]

@@ -43,6 +43,7 @@ _DEPENDENCY_DEFAULTS = frozenset({"Depends", "Security"})
 
 
 _NETWORK_PREFIXES = ("requests.", "httpx.", "aiohttp.", "urllib.request.urlopen", "urllib3.")
+_SERVER_REQUESTS = ("aiohttp.web.Request.", "aiohttp.web.BaseRequest.", "aiohttp.web_request.")
 
 
 _NETWORK_DATA = frozenset(
@@ -240,7 +241,11 @@ def direct_source(node: ast.AST, ctx: PythonContext) -> str | None:
             if attribute not in _REQUEST_NOT_DATA:
                 return f"request data `{short_excerpt(ctx, node)}`"
         last = qualified.rsplit(".", 1)[-1]
-        if qualified.startswith(_NETWORK_PREFIXES) and last in _NETWORK_DATA:
+        if (
+            qualified.startswith(_NETWORK_PREFIXES)
+            and last in _NETWORK_DATA
+            and not qualified.startswith(_SERVER_REQUESTS)  # aiohttp's own web.Request
+        ):
             return f"a network response `{short_excerpt(ctx, node)}`"
         if isinstance(node, ast.Call) and isinstance(func, ast.Attribute):
             if func.attr in _SOCKET_READS:

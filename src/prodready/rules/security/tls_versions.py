@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import is_true, keyword_value
+from prodready.plugin.analysis import constant_str, is_true, keyword_value
 
 # -- SEC023 ------------------------------------------------------------------------------------
 
@@ -33,6 +33,42 @@ _WEAK_VERSIONS = {
 }
 # pyOpenSSL calls that make a negotiating method safe by refusing the old versions.
 _VERSION_LIMITS = frozenset({"set_min_proto_version", "set_options"})
+
+
+# Calls that ask about a constant rather than use it (version and feature probes).
+_PROBES = frozenset({"builtins.hasattr", "builtins.getattr", "builtins.isinstance"})
+
+
+def _chooses_protocol(node: ast.Attribute, ctx: PythonContext) -> bool:
+    """The constant is the protocol of a connection: an argument (``SSLContext(PROTOCOL_TLSv1)``,
+    ``ssl_version=PROTOCOL_TLSv1``) or the value assigned to a name, an attribute or an option
+    slot (``kwargs["ssl_version"] = ...``) -- not a key or value of a translation table
+    between libraries, a comparison or a probe; one finding per statement."""
+    parent = ctx.parent(node)
+    if isinstance(parent, ast.keyword):
+        parent = ctx.parent(parent)
+        chosen = isinstance(parent, ast.Call)
+    elif isinstance(parent, ast.Call):
+        chosen = node in parent.args
+    elif isinstance(parent, ast.Assign | ast.AnnAssign) and parent.value is node:
+        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        chosen = all(
+            isinstance(t, ast.Name | ast.Attribute)
+            or (isinstance(t, ast.Subscript) and constant_str(t.slice) is not None)
+            for t in targets
+        )
+    else:
+        chosen = False
+    if not chosen or parent is None:
+        return False
+    if isinstance(parent, ast.Call) and (ctx.qualname(parent.func) or "") in _PROBES:
+        return False
+    reported: set[int] = ctx.rule_state(set)
+    line = getattr(parent, "lineno", 0)
+    if line in reported:
+        return False
+    reported.add(line)
+    return True
 
 
 def _weak_version(expr: ast.expr | None, ctx: PythonContext) -> str | None:
@@ -101,7 +137,7 @@ def weak_tls_version(node: ast.AST, ctx: PythonContext) -> None:
     if isinstance(node, ast.Attribute):
         qualified = ctx.qualname(node) or ""
         version = _WEAK_PROTOCOLS.get(qualified)
-        if version is not None and isinstance(node.ctx, ast.Load):
+        if version is not None and _chooses_protocol(node, ctx):
             fix = (
                 "Use SSL.TLS_CLIENT_METHOD/TLS_SERVER_METHOD with "
                 "set_min_proto_version(SSL.TLS1_2_VERSION)"
