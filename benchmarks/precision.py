@@ -42,7 +42,13 @@ def scan(tree: Path) -> dict[str, Any]:
         report = Path(scratch) / "report.json"
         argv = [sys.executable, "-m", "prodready", "scan", ".", "--no-cache"]
         argv += ["--format", "json", "-o", str(report)]
-        subprocess.run(argv, cwd=tree, timeout=SCAN_TIMEOUT_S, check=False, capture_output=True)
+        done = subprocess.run(
+            argv, cwd=tree, timeout=SCAN_TIMEOUT_S, check=False, capture_output=True, text=True
+        )
+        if not report.is_file():
+            # The scanner crashed before writing its report: say so with its own words.
+            reason = done.stderr[-2000:]
+            raise SystemExit(f"precision.py: scanning {tree} wrote no report:\n{reason}")
         data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
         return data
 
