@@ -71,7 +71,6 @@ BUILTIN_MODULES = (
     "prodready.rules.observability.request_ids",
     "prodready.rules.observability.structured_logging",
     "prodready.rules.performance.blocking_handlers",
-    "prodready.rules.performance.blocking_helpers",
     "prodready.rules.performance.clients_per_request",
     "prodready.rules.performance.queryset_len",
     "prodready.rules.performance.remote_calls_in_loops",
