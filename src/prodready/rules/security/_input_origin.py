@@ -25,6 +25,8 @@ _ALWAYS_TRUSTED = frozenset(
     {"os.getenv", "os.environ.get", "pkgutil.get_data", "importlib.resources.files"}
     | {"importlib.resources.read_text", "importlib.resources.read_binary", "os.getcwd"}
     | {"tempfile.gettempdir", "tempfile.mkdtemp"}
+    # a serialised in-memory tree: text in it is escaped and it declares no entities
+    | {"lxml.etree.tostring", "xml.etree.ElementTree.tostring", "lxml.html.tostring"}
 )
 _CONFIG_ROOTS = frozenset({"settings", "config", "conf", "CONFIG", "SETTINGS"})
 

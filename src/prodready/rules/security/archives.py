@@ -122,7 +122,9 @@ def archive_path_escape(node: ast.AST, ctx: PythonContext) -> None:
     - `tarfile` `extractall()`/`extract()` (and `shutil.unpack_archive()`) without
       `filter="data"` (or `"tar"`): before Python 3.14 the default trusts the archive fully --
       absolute names, `..` and links that point outside are all followed. A function that
-      lists the members and checks where each lands, or passes `members=`, is fine.
+      lists the members and checks where each lands, or passes `members=`, is fine, and so
+      is an unfiltered call beside a filtered one (the fallback for an interpreter without
+      extraction filters).
     - member names of a zip or tar archive joined to a directory by hand
       (`os.path.join(dest, info.filename)` then written) with no containment check in the
       function (`resolve()`/`realpath()` + a prefix test, `basename`, a `..` test).
@@ -174,7 +176,7 @@ def archive_path_escape(node: ast.AST, ctx: PythonContext) -> None:
     kind = _archive_kind(receiver, ctx)
     if kind is None or kind[0] != "tar":
         return
-    if not _unfiltered(node, ctx):
+    if not _unfiltered(node, ctx) or _filtered_in_other_branch(ctx):
         return
     method = node.func.attr
     if method == "extractall" and argument(node, 1, "members") is not None:
@@ -202,6 +204,24 @@ def _unfiltered(node: ast.Call, ctx: PythonContext) -> bool:
     if text is None and isinstance(chosen, ast.Attribute | ast.Name):
         text = ctx.qualname(chosen)
     return text in _FULLY_TRUSTED
+
+
+def _filtered_in_other_branch(ctx: PythonContext) -> bool:
+    """The function also extracts with a filter: the unfiltered call is the fallback for a
+    Python without extraction filters (``if hasattr(tarfile, "data_filter"): ... else: ...``),
+    where no filter argument exists to pass."""
+    if ctx.function is None:
+        return False
+    for node in ast.walk(ctx.function.node):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"extractall", "extract"}
+            and keyword_value(node, "filter") is not None
+            and not _unfiltered(node, ctx)
+        ):
+            return True
+    return False
 
 
 def _unpack_archive(node: ast.Call, ctx: PythonContext) -> None:
