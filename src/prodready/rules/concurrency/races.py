@@ -30,6 +30,7 @@ from prodready.plugin.analysis import (
     method_chain,
     orm_query,
 )
+from prodready.rules.concurrency._running_totals import kept_row, self_update
 
 # -- CON002 ---------------------------------------------------------------------------------------
 
@@ -95,22 +96,6 @@ def _class_query(value: ast.Call, ctx: PythonContext) -> QueryChain | None:
     return orm_query(named, ctx)
 
 
-def _self_update(target: ast.expr, value: ast.expr) -> bool:
-    """``obj.f = obj.f - n`` / ``obj.f = n + obj.f``."""
-    if not isinstance(value, ast.BinOp) or not isinstance(value.op, ast.Add | ast.Sub):
-        return False
-    wanted = ast.dump(target.value) if isinstance(target, ast.Attribute) else None
-    for side in (value.left, value.right):
-        if (
-            isinstance(side, ast.Attribute)
-            and isinstance(target, ast.Attribute)
-            and side.attr == target.attr
-            and ast.dump(side.value) == wanted
-        ):
-            return True
-    return False
-
-
 def _is_django_model_method(ctx: PythonContext) -> bool:
     scope = ctx.function
     if scope is None or scope.class_info is None:
@@ -138,6 +123,16 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
     amount`, `obj.stock = obj.stock - qty`, `obj.views += 1` -- and then saved (`obj.save()`,
     `session.commit()`), when the object was loaded in the same function without
     `select_for_update()` / `with_for_update()` (or is a Django model's `self`).
+
+    A running total kept beside the rows it totals -- the same function also inserts the change
+    as a row of its own through a relation of the object (`card.movements.create(amount=n)`,
+    or a helper of the model doing so; any row when the total counts by one) -- is reported
+    low with low confidence: a lost update leaves the total behind rows that are all kept, and
+    the rule cannot tell whether the total is relied on. It stays high when the function
+    compares the total (it decides something) or the module ever subtracts from that field (a
+    balance spent down, where a lost update is a double spend). A foreign key to a parent does
+    not lower it: a row hanging from an item or a rule is still written by every request that
+    reaches the parent.
 
     ## Why it breaks production
     Two requests load the row at the same time, both see `stock = 5`, both write `stock = 4`:
@@ -196,7 +191,7 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
                 pass  # ``if obj is None: obj = Model.objects.create(...)``: may still be the row
             else:
                 state.loaded.pop(target.id, None)
-        elif _self_update(target, value):
+        elif self_update(target, value):
             _record_update(node, target, ctx, state)
         return
     if isinstance(node, ast.AugAssign):
@@ -208,13 +203,29 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
     # FunctionEnd
     for statement, name, attr in state.updates:
         line = statement.lineno
-        if any(at > line and (saved is None or saved == name) for at, saved in state.persists):
+        if not any(at > line and (saved is None or saved == name) for at, saved in state.persists):
+            continue
+        remedy = (
+            f"Update it in the database (F('{attr}'), or an UPDATE that sets {attr} from itself) "
+            "or load the row with select_for_update()/with_for_update()"
+        )
+        kept = kept_row(statement, name, attr, ctx)
+        if kept is None:
             ctx.report(
                 statement,
                 f"{name}.{attr} is read, changed in Python and written back: concurrent requests "
-                "read the same value and one update is lost. Update it in the database "
-                f"(F('{attr}'), or an UPDATE that sets {attr} from itself) or load the row "
-                "with select_for_update()/with_for_update()",
+                f"read the same value and one update is lost. {remedy}",
+            )
+        else:
+            ctx.report(
+                statement,
+                f"{name}.{attr} is read, changed in Python and written back, so concurrent "
+                "requests can lose an update, but the same change is also inserted as a row "
+                f"(line {kept.lineno}) that is kept: a lost update leaves {attr} behind those "
+                f"rows without losing one, and the rule cannot tell whether {attr} is relied "
+                f"on or can be recomputed from them (low). {remedy}",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
             )
 
 
