@@ -41,15 +41,18 @@ _PROBES = frozenset({"builtins.hasattr", "builtins.getattr", "builtins.isinstanc
 
 def _chooses_protocol(node: ast.Attribute, ctx: PythonContext) -> bool:
     """The constant is the protocol of a connection: an argument (``SSLContext(PROTOCOL_TLSv1)``,
-    ``ssl_version=PROTOCOL_TLSv1``) or the value assigned to a name, an attribute or an option
-    slot (``kwargs["ssl_version"] = ...``) -- not a key or value of a translation table
-    between libraries, a comparison or a probe; one finding per statement."""
+    ``ssl_version=PROTOCOL_TLSv1``), a parameter's default, or the value assigned to a name,
+    an attribute or an option slot (``kwargs["ssl_version"] = ...``) -- not a key or value of
+    a translation table between libraries, a comparison or a probe; one finding per
+    statement."""
     parent = ctx.parent(node)
     if isinstance(parent, ast.keyword):
         parent = ctx.parent(parent)
         chosen = isinstance(parent, ast.Call)
     elif isinstance(parent, ast.Call):
         chosen = node in parent.args
+    elif isinstance(parent, ast.arguments):
+        chosen = True  # a parameter's default: the protocol unless a caller picks another
     elif isinstance(parent, ast.Assign | ast.AnnAssign) and parent.value is node:
         targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
         chosen = all(
@@ -64,7 +67,7 @@ def _chooses_protocol(node: ast.Attribute, ctx: PythonContext) -> bool:
     if isinstance(parent, ast.Call) and (ctx.qualname(parent.func) or "") in _PROBES:
         return False
     reported: set[int] = ctx.rule_state(set)
-    line = getattr(parent, "lineno", 0)
+    line = node.lineno
     if line in reported:
         return False
     reported.add(line)

@@ -103,10 +103,11 @@ def xml_external_entities(node: ast.AST, ctx: PythonContext) -> None:
 
     - lxml (`etree.fromstring/XML/parse/iterparse`, `objectify`) with its default parser:
       releases before 5.0 resolve external entities (`<!ENTITY x SYSTEM "file:///...">`), and
-      `iterparse()`/`ETCompatXMLParser` do so up to 6.1. High (confidence medium) on request
-      data; low on other data from outside (a response of another service, a message) and
-      when the scan cannot see where the document comes from; `iterparse()` and
-      `ETCompatXMLParser` medium there.
+      `iterparse()`/`ETCompatXMLParser` do so up to 6.1. High on request data (confidence
+      medium: it depends on the installed release); low on other data from outside (a
+      response of another service, a message) and when the scan cannot see where the
+      document comes from. `iterparse()`/`ETCompatXMLParser`, vulnerable until recently,
+      are high with high confidence on request data and medium on other outside data.
     - lxml with `XMLParser(resolve_entities=True)`: external entities resolved in every
       release. High on request data, medium on other data from outside or an unknown source.
     - the standard library (`xml.etree`, `minidom`, `pulldom`, `xml.sax`) on request data:
