@@ -244,14 +244,19 @@ def _unpack_archive(node: ast.Call, ctx: PythonContext) -> None:
 def _manual_extraction(loop: ast.For, ctx: PythonContext) -> None:
     """``for info in archive.infolist(): open(os.path.join(dest, info.filename), "wb")``."""
     listing = loop.iter
-    if not (
+    if not isinstance(loop.target, ast.Name):
+        return
+    if (
         isinstance(listing, ast.Call)
         and isinstance(listing.func, ast.Attribute)
         and listing.func.attr in _MEMBER_LISTS
-        and isinstance(loop.target, ast.Name)
     ):
+        kind = _archive_kind(listing.func.value, ctx)
+    elif isinstance(listing, ast.Name):  # ``for member in tar:`` iterates the members
+        kind = _archive_kind(listing, ctx)
+        kind = kind if kind is not None and kind[0] == "tar" else None
+    else:
         return
-    kind = _archive_kind(listing.func.value, ctx)
     if kind is None:
         return
     member = loop.target.id
