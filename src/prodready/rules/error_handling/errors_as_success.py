@@ -1,14 +1,19 @@
-"""Error handling: exceptions returned as a success response (ERR005)."""
+"""Error handling: exceptions returned as a success response (ERR005), failed work reported as
+done (ERR006) and retry loops that give up silently (ERR007)."""
 
 from __future__ import annotations
 
 import ast
+import re
 
-from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import (
     argument,
+    catches_broadly,
+    caught_names,
     constant,
     constant_str,
+    dependency_call,
     has_star_kwargs,
     keyword_value,
     walk_body,
@@ -193,3 +198,319 @@ def exception_returned_as_success(node: ast.Return, ctx: PythonContext) -> None:
         "load balancers and error-rate alerts all count the failure as a success. Return an "
         "error status (4xx for the caller's mistakes, 5xx for ours) or raise an HTTP error.",
     )
+
+
+# -- ERR006 ----------------------------------------------------------------------------------
+
+# Outcomes that tell the caller (or the stored record) the work was done.
+_DONE_WORDS = frozenset(
+    {"ok", "success", "successful", "succeeded", "done", "paid", "completed", "complete"}
+    | {"sent", "delivered", "charged", "captured", "processed", "confirmed", "approved"}
+    | {"cancelled", "canceled", "refunded", "booked", "settled", "published", "renewed"}
+)
+_DONE_FLAGS = frozenset(
+    {"paid", "is_paid", "success", "succeeded", "ok", "charged", "delivered", "sent"}
+    | {"completed", "is_completed", "confirmed", "processed", "is_processed", "settled"}
+)
+_STATUS_FIELDS = frozenset({"status", "state", "payment_status", "result"})
+# What a failed dependency raises; a handler catching something else (``DoesNotExist``,
+# ``IntegrityError`` on a duplicate) often means "already done", which may be a success.
+_DEPENDENCY_FAILURE = re.compile(
+    r"RequestException|HTTPError|HTTPStatusError|ConnectionError|Timeout|APIError|StripeError"
+    r"|CardError|PaymentError|ClientError|ServiceUnavailable|RuntimeError|OSError|IOError"
+    r"|Declined|ChargeError|ProviderError|GatewayError|DatabaseError|OperationalError"
+    r"|BotoCoreError|TransportError|RPCError|WebSocketException"
+)
+_ALREADY_DONE = re.compile(r"Exist|Duplicate|Integrity|NotFound|Conflict|Already", re.IGNORECASE)
+
+
+def _failure_handler(handler: ast.ExceptHandler, ctx: PythonContext) -> bool:
+    """The handler catches the failure of the work: broadly, or a dependency's error."""
+    if any(isinstance(node, ast.Raise) for node in walk_body(handler.body)):
+        return False  # a path of the handler still fails loudly
+    if catches_broadly(handler, ctx):
+        return True
+    names = caught_names(handler, ctx)
+    if any(_ALREADY_DONE.search(name) for name in names):
+        return False
+    return any(_DEPENDENCY_FAILURE.search(name) for name in names)
+
+
+def _done_word(expr: ast.AST | None) -> str | None:
+    value = constant(expr) if expr is not None else None
+    if isinstance(value, str) and value.lower() in _DONE_WORDS:
+        return value
+    return None
+
+
+def _success_payload(expr: ast.AST | None) -> str | None:
+    """The success a literal dict states (``"status": "paid"``, ``"success": True``)."""
+    if isinstance(expr, ast.Call):
+        expr = expr.args[0] if expr.args else keyword_value(expr, "content")
+    if not isinstance(expr, ast.Dict):
+        return None
+    keys = {constant_str(key) for key in expr.keys if key is not None}
+    if keys & _ERROR_KEYS:
+        return None
+    for key, value in zip(expr.keys, expr.values, strict=True):
+        name = constant_str(key)
+        if name in _STATUS_FIELDS and _done_word(value) is not None:
+            return f'"{name}": "{_done_word(value)}"'
+        if name in {"success", "ok", "paid", "succeeded"} and constant(value) is True:
+            return f'"{name}": True'
+    return None
+
+
+def _success_record(node: ast.Assign) -> str | None:
+    """``order.paid = True``, ``ride.status = "completed"``: the stored record says done."""
+    for target in node.targets:
+        if isinstance(target, ast.Attribute):
+            field = target.attr
+        elif isinstance(target, ast.Subscript):
+            field = constant_str(target.slice) or ""
+        else:
+            continue
+        if field in _DONE_FLAGS and constant(node.value) is True:
+            return f"{_source_of(target)} = True"
+        if field in _STATUS_FIELDS and _done_word(node.value) is not None:
+            return f'{_source_of(target)} = "{_done_word(node.value)}"'
+    return None
+
+
+def _source_of(node: ast.AST) -> str:
+    return ast.unparse(node)
+
+
+@python_rule(
+    code="ERR006",
+    name="failure-reported-as-success",
+    category=Category.ERROR_HANDLING,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="except block that reports the failed work as done (status ok/paid, a success flag)",
+    nodes=(ast.Return, ast.Assign),
+    fix="Report the failure: raise (or re-raise), return an error status, or record a failed "
+    "state (status='payment_failed') that something retries or alerts on.",
+)
+def failure_reported_as_success(node: ast.Return | ast.Assign, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags an `except` block that catches the failure of the work -- broadly (`Exception`,
+    bare) or a dependency's error (`requests.RequestException`, `httpx.HTTPError`,
+    `stripe.error.StripeError`, a timeout, a database error) -- and then reports that work as
+    done: it returns a payload stating success (`{"status": "ok"}`, `{"status": "paid"}`,
+    `{"success": True}`, also inside `jsonify`/`JSONResponse`/`Response`) or stores a success
+    flag or state (`order.paid = True`, `job.status = "completed"`). Handlers that raise on
+    some path, and handlers of "already done" errors (`DoesNotExist`, `IntegrityError`,
+    `...AlreadyExists`), are left alone.
+
+    ## Why it breaks production
+    The caller, the client and the database now believe something happened that did not: a
+    ride is marked paid although the charge failed, a cancellation is confirmed although it
+    was never saved, a webhook is acknowledged although it was not processed. Nothing retries,
+    nothing alerts, and the inconsistency surfaces weeks later in reconciliation or as a
+    customer complaint.
+
+    ## Example
+    ```python
+    def capture(order):
+        try:
+            gateway.capture(order.payment_id, amount=order.total)
+        except gateway.GatewayError:
+            logger.exception("capture failed")
+            return {"status": "captured"}
+    ```
+
+    ## Use instead
+    ```python
+    def capture(order):
+        try:
+            gateway.capture(order.payment_id, amount=order.total)
+        except gateway.GatewayError:
+            logger.exception("capture failed")
+            order.status = "capture_failed"  # a job retries these; an alert watches the count
+            order.save()
+            raise
+    ```
+    """
+    if not ctx.handlers or ctx.facts.is_test or ctx.function is None:
+        return
+    if not _failure_handler(ctx.handlers[-1], ctx):
+        return
+    if isinstance(node, ast.Return):
+        what = _success_payload(node.value)
+        if what is None:
+            return
+        ctx.report(
+            node,
+            f"This except block returns {{{what}}} for work that just failed: the caller, the "
+            "client and every retry or alert take the failure for a success, so nothing "
+            "retries it and nobody notices. Raise, return an error status, or report a failed "
+            "outcome",
+        )
+        return
+    what = _success_record(node)
+    if what is None:
+        return
+    ctx.report(
+        node,
+        f"This except block records {what} for work that just failed: the stored state now "
+        "says done, so nothing retries it and reconciliation finds the gap much later. Record "
+        "a failed state (or leave it pending) and raise or alert",
+    )
+
+
+# -- ERR007 ----------------------------------------------------------------------------------
+
+
+def _breaks_out(statements: list[ast.stmt]) -> bool:
+    """A ``break`` of the enclosing loop (not of a loop nested in ``statements``)."""
+    stack: list[ast.AST] = list(statements)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Break):
+            return True
+        if isinstance(
+            node,
+            ast.For
+            | ast.AsyncFor
+            | ast.While
+            | ast.FunctionDef
+            | ast.AsyncFunctionDef
+            | ast.Lambda,
+        ):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _silent_retry(loop: ast.For, ctx: PythonContext) -> ast.Try | None:
+    """``for attempt in range(n)`` around a ``try`` that breaks out on success and whose every
+    handler goes round again (no raise, return or break): exhaustion leaves the loop quietly."""
+    iterator = loop.iter
+    if loop.orelse or not (
+        isinstance(iterator, ast.Call)
+        and ctx.qualname(iterator.func) == "builtins.range"
+        and iterator.args
+        and not isinstance(iterator.args[-1], ast.Call)
+    ):
+        return None
+    for statement in loop.body:
+        if not isinstance(statement, ast.Try) or not _breaks_out(statement.body + statement.orelse):
+            continue
+        for handler in statement.handlers:
+            if any(
+                isinstance(node, ast.Raise | ast.Return | ast.Break)
+                for node in walk_body(handler.body)
+            ):
+                return None
+        if dependency_call(statement.body, ctx) is None:
+            return None
+        return statement
+    return None
+
+
+def _assigned(statements: list[ast.stmt]) -> set[str]:
+    return {
+        node.id
+        for node in walk_body(statements)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
+
+
+def _checks(statements: list[ast.stmt], names: set[str]) -> bool:
+    """A statement after the loop tests the outcome (``if result is None: raise``)."""
+    for node in walk_body(statements):
+        if isinstance(node, ast.If | ast.While | ast.Assert) and any(
+            isinstance(part, ast.Name) and part.id in names for part in ast.walk(node.test)
+        ):
+            return True
+    return False
+
+
+def _blocks(function: ast.AST) -> list[list[ast.stmt]]:
+    found: list[list[ast.stmt]] = []
+    for node in ast.walk(function):
+        if node is not function and isinstance(
+            node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
+        ):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            value = getattr(node, field, None)
+            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                found.append(value)
+    return found
+
+
+@python_rule(
+    code="ERR007",
+    name="retry-exhaustion-ignored",
+    category=Category.ERROR_HANDLING,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Retry loop that gives up silently: after the last failed attempt the code goes on",
+    nodes=(FunctionEnd,),
+    fix="Raise when the attempts are spent (a for ... else: raise, or re-raise on the last "
+    "attempt), or test the outcome after the loop and take the failure path.",
+)
+def retry_exhaustion_ignored(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags `for attempt in range(n)` retry loops around a call to another service whose `try`
+    leaves the loop with `break` on success and whose handlers only log or sleep, when the
+    loop has no `else:` and the code after it goes on without testing the outcome: the
+    first statement after the loop is reported. A loop whose handler raises on the last
+    attempt, a `for ... else: raise`, or an `if result is None:` after the loop is left alone.
+
+    ## Why it breaks production
+    When every attempt fails, the loop simply ends and execution continues as if the call had
+    succeeded: the subscription period is extended although no charge went through, the
+    shipment is marked dispatched although the carrier never accepted it, the next step runs
+    on a missing result and fails somewhere unrelated. The retries hide the failure instead of
+    surviving it.
+
+    ## Example
+    ```python
+    for attempt in range(3):
+        try:
+            carrier.book_pickup(shipment.id)
+            break
+        except CarrierError:
+            time.sleep(2**attempt)
+    shipment.status = "pickup_booked"
+    ```
+
+    ## Use instead
+    ```python
+    for attempt in range(3):
+        try:
+            carrier.book_pickup(shipment.id)
+            break
+        except CarrierError:
+            time.sleep(2**attempt)
+    else:
+        raise PickupNotBooked(shipment.id)
+    shipment.status = "pickup_booked"
+    ```
+    """
+    if ctx.facts.is_test or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return
+    for block in _blocks(node):
+        for index, statement in enumerate(block):
+            if not isinstance(statement, ast.For):
+                continue
+            attempt = _silent_retry(statement, ctx)
+            rest = block[index + 1 :]
+            if attempt is None or not rest or isinstance(rest[0], ast.Raise):
+                continue
+            outcome = _assigned([*attempt.body, *attempt.orelse, *statement.body])
+            outcome |= {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
+            if _checks(rest, outcome):
+                continue
+            ctx.report(
+                rest[0],
+                f"When every attempt of the retry loop on line {statement.lineno} fails, the "
+                "loop just ends and this code runs as if the call had succeeded: the failure "
+                "is hidden and the work is recorded as done. Raise when the attempts are spent "
+                "(for ... else: raise) or test the outcome here",
+            )

@@ -1,11 +1,20 @@
-"""Resilience: unbounded in-process queues (RES009)."""
+"""Resilience: unbounded in-process queues (RES009); broker consumers that settle a message before
+processing it (RES012), requeue it forever (RES013) or never notice a dead broker (RES014)."""
 
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
 
-from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    ModuleEnd,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import (
     argument,
     has_star_kwargs,
@@ -13,6 +22,21 @@ from prodready.plugin.analysis import (
     in_task,
     is_local_name,
     is_none,
+    receive_call,
+)
+from prodready.rules.resilience._consumers import (
+    LIST_POPS,
+    blocks,
+    loop_targets,
+    processing_call,
+    settle_call,
+    statement_call,
+    uses_broker,
+)
+from prodready.rules.resilience._requeues import (
+    disabled_heartbeat,
+    heartbeat_setting,
+    requeued_forever,
 )
 
 # -- in-process work queues (RES009) ---------------------------------------------------------
@@ -200,3 +224,277 @@ def _queue_use(node: ast.Call, ctx: PythonContext, state: _QueueState) -> None:
         state.taken.add(key)
     elif ctx.route is not None or in_task(ctx):
         state.fed.add(key)  # appended to by a request handler or a task
+
+
+# -- messages settled before they are processed (RES012) ---------------------------------------
+
+_SETTLED_WHAT = {
+    "offset": "the offset is committed",
+    "ack": "the message is acknowledged",
+    "xack": "the stream entry is acknowledged (XACK)",
+    "delete_message": "the SQS message is deleted",
+    "delete_message_batch": "the SQS messages are deleted",
+}
+
+
+def _queue_get(call: ast.Call) -> bool:
+    """``queue.get(...)`` of a kombu ``SimpleQueue`` (or any queue-named receiver)."""
+    func = call.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr in {"get", "get_nowait"}
+        and "queue" in ast.unparse(func.value).lower()
+    )
+
+
+@python_rule(
+    code="RES012",
+    name="message-settled-before-processing",
+    category=Category.RESILIENCE,
+    severity=Severity.HIGH,
+    confidence=Confidence.MEDIUM,
+    summary="Consumer commits, acks, deletes or pops a message before processing it: at-most-once",
+    nodes=(FunctionEnd,),
+    fix="Process first, then settle: commit the offset (or ack, XACK, delete) once the work is "
+    "done and make the processing idempotent; for a Redis list queue move the item to a "
+    "processing list (BLMOVE) and remove it after the work, or use a stream consumer group.",
+)
+def message_settled_before_processing(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags consumers that tell the broker a message is done before doing the work it asks for:
+    a Kafka offset committed or stored (confluent-kafka `commit(msg)`/`store_offsets`,
+    kafka-python and aiokafka `commit()`) before the call that processes the message, an AMQP
+    ack (`basic_ack`, aio-pika/kombu `message.ack()`) inside a consumer loop or block before the
+    processing, a Redis stream `XACK` or an SQS `delete_message` before it, and an item popped
+    off a Redis list (`LPOP`/`RPOP`/`BLPOP`/`BRPOP`) in a worker loop and then processed. The
+    processing is a call given the message or a value computed from it (decoding and logging do
+    not count). An ack as the first statement of a callback is CON005's.
+
+    ## Why it breaks production
+    Settling is the consumer's receipt: the broker deletes the message or moves the group's
+    offset past it. When the worker then crashes, is OOM-killed, is stopped by a deploy, or the
+    processing raises, nothing redelivers it -- the reading, the order, the notification is
+    silently lost, and there is nothing to retry or dead-letter. That is at-most-once delivery,
+    chosen by accident.
+
+    ## Example
+    ```python
+    while True:
+        msg = consumer.poll(1.0)
+        if msg is None or msg.error():
+            continue
+        consumer.commit(msg)
+        handle(json.loads(msg.value()))
+    ```
+
+    ## Use instead
+    ```python
+    while running:
+        msg = consumer.poll(1.0)
+        if msg is None or msg.error():
+            continue
+        handle(json.loads(msg.value()))  # idempotent: a redelivery after a crash is harmless
+        consumer.commit(msg, asynchronous=False)
+    ```
+    For a Redis list, `BLMOVE jobs processing` and `LREM processing` after the work (or a
+    stream with a consumer group and `XACK` after it).
+    """
+    if ctx.facts.is_test or ctx.facts.is_example or not uses_broker(ctx):
+        return
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or ctx.function is None:
+        return
+    params = {param.arg for param in ctx.function.params} - {"self", "cls"}
+    messages = params | loop_targets(node)
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Assign):
+            received = statement_call(inner)
+            if received is not None and (
+                receive_call(received, ctx) is not None or _queue_get(received)
+            ):
+                messages |= {
+                    n.id for t in inner.targets for n in ast.walk(t) if isinstance(n, ast.Name)
+                }
+    in_while = {id(s.body) for s in ast.walk(node) if isinstance(s, ast.While)}
+    for block in blocks(node):
+        for index, statement in enumerate(block):
+            call = statement_call(statement)
+            if call is None or not isinstance(call.func, ast.Attribute):
+                continue
+            rest = block[index + 1 :]
+            if call.func.attr in LIST_POPS and isinstance(statement, ast.Assign):
+                if id(block) not in in_while:
+                    continue
+                popped = {
+                    n.id for t in statement.targets for n in ast.walk(t) if isinstance(n, ast.Name)
+                }
+                work = processing_call(rest, popped, ctx)
+                if work is not None:
+                    ctx.report(
+                        call,
+                        f"{call.func.attr}() removes the item from the Redis list before it is "
+                        f"processed (line {work.lineno}): if the worker crashes, is stopped by a "
+                        "deploy or the processing raises, the item exists nowhere and is lost. "
+                        "Move it to a processing list with BLMOVE/LMOVE and remove it after the "
+                        "work, or use a stream with a consumer group",
+                    )
+                continue
+            if block is node.body and (
+                call.func.attr == "basic_ack"
+                or (
+                    call.func.attr == "ack"
+                    and isinstance(call.func.value, ast.Name)
+                    and call.func.value.id in params
+                )
+            ):
+                continue  # a callback that acks first: CON005
+            settled = settle_call(call, messages, ctx)
+            if settled is None:
+                continue
+            kind, message = settled
+            work = processing_call(rest, message, ctx)
+            if work is None:
+                continue
+            ctx.report(
+                call,
+                f"{_SETTLED_WHAT[kind]} before the message is processed (line {work.lineno}): "
+                "if the worker crashes, is stopped by a deploy or the processing raises, the "
+                "broker already counts it as done and never redelivers it. Settle it after the "
+                "processing",
+            )
+
+
+# -- failed messages requeued forever (RES013) --------------------------------------------------
+
+
+@python_rule(
+    code="RES013",
+    name="message-requeued-forever",
+    category=Category.RESILIENCE,
+    severity=Severity.MEDIUM,
+    summary="Failed message requeued on every error with no redelivery limit or dead-letter queue",
+    calls=("*.basic_nack", "*.basic_reject", "*.nack", "*.reject", "*.requeue", "*.process"),
+    fix="Reject without requeue (basic_nack(requeue=False)) into a dead-letter exchange, or "
+    "count redeliveries (message.redelivered, the x-death header, a quorum queue's "
+    "x-delivery-limit) and stop after a few; requeue only errors that are transient.",
+)
+def message_requeued_forever(node: ast.Call, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags AMQP consumers that put a failed message back on its queue from a broad `except`
+    block (or one catching `ValueError`, `KeyError`, a JSON or validation error) with nothing
+    counting redeliveries: pika `basic_nack(...)`/`basic_reject(...)` (both requeue by default),
+    aio-pika `message.nack()` (requeues by default) or `reject(requeue=True)`, kombu
+    `message.requeue()`, and aio-pika `message.process(requeue=True)`. A consumer that reads
+    `redelivered`, an `x-death`/delivery-count header or an attempt counter, or whose queue has
+    an `x-delivery-limit`, is left alone, as is a `requeue=` decided at run time.
+
+    ## Why it breaks production
+    A message that fails for a reason that will not go away -- malformed JSON, a missing field,
+    a row that does not exist, a bug -- comes straight back, fails again and is requeued again,
+    forever. The consumer spins at full speed on the poison message, floods the logs, holds a
+    prefetch slot, and the messages behind it wait; a dead-letter exchange never sees it
+    because requeued messages are not dead-lettered.
+
+    ## Example
+    ```python
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        try:
+            await handle(json.loads(message.body))
+            await message.ack()
+        except Exception:
+            logger.exception("handler failed")
+            await message.nack()
+    ```
+
+    ## Use instead
+    ```python
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        try:
+            await handle(json.loads(message.body))
+            await message.ack()
+        except TransientError:
+            await message.nack(requeue=not message.redelivered)  # one more try, then DLX
+        except Exception:
+            logger.exception("handler failed, dead-lettering")
+            await message.reject(requeue=False)  # queue declared with x-dead-letter-exchange
+    ```
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    why = requeued_forever(node, ctx)
+    if why is None:
+        return
+    ctx.report(
+        node,
+        f"{why} with no redelivery limit: a message that can never succeed (malformed, "
+        "missing data, a bug) comes straight back and fails again forever, spinning the "
+        "consumer and blocking the messages behind it. Dead-letter it (requeue=False with a "
+        "dead-letter exchange) or stop after a few redeliveries",
+    )
+
+
+# -- AMQP heartbeats turned off (RES014) --------------------------------------------------------
+
+
+@python_rule(
+    code="RES014",
+    name="amqp-heartbeat-disabled",
+    category=Category.RESILIENCE,
+    severity=Severity.MEDIUM,
+    summary="AMQP connection with heartbeats disabled (heartbeat=0): a dead broker goes unnoticed",
+    calls=("pika.*", "aio_pika.*", "aiormq.*", "kombu.*", "amqpstorm.*"),
+    nodes=(ast.Assign, ast.Constant),
+    fix="Keep heartbeats on (pika's default is the broker's 60 s; a few tens of seconds is "
+    "usual) and run long work off the connection's thread so it can answer them.",
+)
+def amqp_heartbeat_disabled(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags AMQP connections whose heartbeats are turned off: `heartbeat=0` passed to pika's
+    `ConnectionParameters`, aio-pika/aiormq `connect`/`connect_robust` or kombu's `Connection`,
+    `params.heartbeat = 0`, an `amqp://...?heartbeat=0` URL, and Celery's
+    `broker_heartbeat = 0`.
+
+    ## Why it breaks production
+    Heartbeats are how both ends of an AMQP connection find out the other is gone. Without
+    them a connection that dies silently -- a broker failover, a NAT or load-balancer idle
+    timeout, a half-open TCP socket -- is never detected: the consumer sits waiting on a socket
+    that will never deliver again, the broker may keep its unacked messages locked to the dead
+    channel, and nothing reconnects. The worker looks alive while the queue backs up.
+
+    ## Example
+    ```python
+    params = pika.URLParameters(os.environ["AMQP_URL"])
+    params.heartbeat = 0  # long jobs kept timing out
+    ```
+
+    ## Use instead
+    ```python
+    params = pika.URLParameters(os.environ["AMQP_URL"])
+    params.heartbeat = 30
+    # run long jobs in a thread and ack with connection.add_callback_threadsafe(...)
+    ```
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    if isinstance(node, ast.Call):
+        value = disabled_heartbeat(node)
+        if value is not None:
+            ctx.report(
+                value,
+                "heartbeat=0 turns AMQP heartbeats off: a broker that dies or a connection "
+                "that is silently dropped (failover, idle timeout) is never detected, so the "
+                "consumer waits forever on a dead socket while the queue backs up. Keep "
+                "heartbeats on (e.g. 30-60 s)",
+            )
+        return
+    why = heartbeat_setting(node, ctx)
+    if why is None:
+        return
+    ctx.report(
+        node,
+        f"{why} turns AMQP heartbeats off: a broker that dies or a connection that is "
+        "silently dropped (failover, idle timeout) is never detected, so the consumer waits "
+        "forever on a dead socket while the queue backs up. Keep heartbeats on (e.g. 30-60 s)",
+    )
