@@ -136,7 +136,7 @@ def unchecked_http_status(node: ast.Call, ctx: PythonContext) -> None:
     scope = ctx.function
     if name is None or scope is None:
         return
-    read = _unchecked_read(name, scope.node, parents)
+    read = _unchecked_read(name, node, scope.node, parents)
     if read is not None:
         _report(node, read, name, library, ctx)
 
@@ -241,14 +241,26 @@ def _bound_name(result: ast.expr, holder: ast.AST | None) -> str | None:
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
-def _unchecked_read(name: str, function: ast.AST, parents: dict[int, ast.AST]) -> ast.expr | None:
-    """The first read of the body of response ``name`` in ``function`` when nothing there
-    checks its status and it does not leave the function (None otherwise)."""
+def _unchecked_read(
+    name: str, call: ast.Call, function: ast.AST, parents: dict[int, ast.AST]
+) -> ast.expr | None:
+    """The first read of the body of response ``name`` (bound from ``call``) in ``function``
+    when nothing there checks its status and it does not leave the function (None
+    otherwise). Uses after the name is bound again (``r = r.json()``) are of another value."""
+    loads, stores = _scope_names(function, name)
+    rebinding = _next_binding(stores, call, parents)
     reads: list[ast.expr] = []
     parsed: set[str] = set()  # names the parsed body is bound to (``data = resp.json()``)
-    for node in _scope_names(function, name):
+    if rebinding is not None and _reads_body(_bound_value(rebinding), name):
+        parsed.add(name)
+    loops = _enclosing_loops(call, parents)
+    for node in loads:
         if node is None:
             return None  # used by a nested function: out of sight
+        if rebinding is not None and _after(node, rebinding):
+            continue
+        if node.lineno < call.lineno and not loops.intersection(_enclosing_loops(node, parents)):
+            continue  # runs before the call, never again after it: an earlier value
         parent = parents.get(id(node))
         if isinstance(parent, ast.Attribute):
             if parent.attr in _STATUS_READS:
@@ -269,20 +281,84 @@ def _unchecked_read(name: str, function: ast.AST, parents: dict[int, ast.AST]) -
     return min(reads, key=lambda read: (read.lineno, read.col_offset))
 
 
-def _scope_names(function: ast.AST, name: str) -> list[ast.Name | None]:
-    """Every load of ``name`` in the body of ``function``; None for one inside a nested
-    function or class."""
-    found: list[ast.Name | None] = []
+def _enclosing_loops(node: ast.AST, parents: dict[int, ast.AST]) -> set[int]:
+    found: set[int] = set()
+    parent = parents.get(id(node))
+    while parent is not None and not isinstance(parent, _NESTED_SCOPES):
+        if isinstance(parent, ast.For | ast.AsyncFor | ast.While):
+            found.add(id(parent))
+        parent = parents.get(id(parent))
+    return found
+
+
+def _scope_names(function: ast.AST, name: str) -> tuple[list[ast.Name | None], list[ast.Name]]:
+    """Every load of ``name`` in the body of ``function`` (None for one inside a nested
+    function or class) and every binding of it there."""
+    loads: list[ast.Name | None] = []
+    stores: list[ast.Name] = []
     pending: list[tuple[ast.AST, bool]] = [
         (child, False) for child in ast.iter_child_nodes(function)
     ]
     while pending:
         node, nested = pending.pop()
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
-            found.append(None if nested else node)
+        if isinstance(node, ast.Name) and node.id == name:
+            if isinstance(node.ctx, ast.Load):
+                loads.append(None if nested else node)
+            elif not nested:
+                stores.append(node)
         inner = nested or isinstance(node, _NESTED_SCOPES)
         pending.extend((child, inner) for child in ast.iter_child_nodes(node))
-    return found
+    return loads, stores
+
+
+def _next_binding(
+    stores: list[ast.Name], call: ast.Call, parents: dict[int, ast.AST]
+) -> ast.stmt | None:
+    """The statement that binds the name again after the line of ``call``."""
+    later = [store for store in stores if store.lineno > call.end_lineno]  # type: ignore[operator]
+    if not later:
+        return None
+    node: ast.AST | None = min(later, key=lambda store: (store.lineno, store.col_offset))
+    while node is not None and not isinstance(node, ast.stmt):
+        node = parents.get(id(node))
+    return node
+
+
+def _bound_value(statement: ast.stmt) -> ast.expr | None:
+    """What a binding statement evaluates before it binds."""
+    if isinstance(statement, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        return statement.value
+    if isinstance(statement, ast.For | ast.AsyncFor):
+        return statement.iter
+    return None
+
+
+def _after(load: ast.Name, statement: ast.stmt) -> bool:
+    """``load`` runs after ``statement`` binds the name again (not in what it evaluates)."""
+    value = _bound_value(statement)
+    if value is not None and _within(load, value):
+        return False
+    return (load.lineno, load.col_offset) >= (statement.lineno, statement.col_offset)
+
+
+def _within(node: ast.AST, outer: ast.AST) -> bool:
+    start = (outer.lineno, outer.col_offset)  # type: ignore[attr-defined]
+    end = (outer.end_lineno, outer.end_col_offset)  # type: ignore[attr-defined]
+    return start <= (node.lineno, node.col_offset) < end  # type: ignore[attr-defined]
+
+
+def _reads_body(value: ast.expr | None, name: str) -> bool:
+    """``resp.json()``, ``await resp.json()``, ``resp.text``: the body of ``name``."""
+    if isinstance(value, ast.Await):
+        value = value.value
+    if isinstance(value, ast.Call):
+        value = value.func
+    return (
+        isinstance(value, ast.Attribute)
+        and value.attr in _BODY_READS
+        and isinstance(value.value, ast.Name)
+        and value.value.id == name
+    )
 
 
 def _bound_names(read: ast.expr, parents: dict[int, ast.AST]) -> set[str]:
