@@ -17,6 +17,7 @@ from prodready.plugin.analysis import (
     walk_body,
 )
 from prodready.rules.resilience._attempt_caps import cap_test, reraises_all_but
+from prodready.rules.resilience._status_retries import status_retry_forever
 
 # -- retry loops (RES002, RES003) ------------------------------------------------------------
 
@@ -510,7 +511,8 @@ def retry_without_attempt_cap(node: ast.While, ctx: PythonContext) -> None:
     ## What it does
     Flags `while True:` (or `while not done:`) retry loops around a `try` that leaves the loop
     on success, whose failure path never re-raises, returns or breaks, and that no attempt
-    counter or deadline bounds.
+    counter or deadline bounds; and `while True:` loops that call another service and leave
+    only when its answer's status is good (`if resp.status_code < 500: return resp.json()`).
 
     ## Why it breaks production
     Not every failure is transient: a revoked credential, a removed endpoint or a malformed
@@ -546,6 +548,14 @@ def retry_without_attempt_cap(node: ast.While, ctx: PythonContext) -> None:
     if ctx.facts.is_test:
         return
     loop = _retry_loop(node, ctx)
+    if loop is None and status_retry_forever(node, ctx):
+        ctx.report(
+            node,
+            "Retry loop waits for a good response status with no attempt limit or deadline: a "
+            "dependency that keeps failing (or a request it will always refuse) keeps the "
+            "caller here forever. Cap the attempts or the total time and raise when spent.",
+        )
+        return
     if loop is None or not loop.unbounded:
         return
     flag = None
