@@ -17,6 +17,7 @@ from prodready.plugin.analysis import (
     method_chain,
     sqlalchemy_query,
 )
+from prodready.rules.data_access._drf_lists import unpaginated_list_view
 from prodready.rules.data_access._shared import (
     _COMPREHENSIONS,
     _MATERIALIZERS,
@@ -117,6 +118,7 @@ def _add_candidate(expr: ast.AST | None, state: _UnboundedState, ctx: PythonCont
         *_COMPREHENSIONS,
         ast.Assign,
         ast.Subscript,
+        ast.ClassDef,
         FunctionEnd,
     ),
     fix="Paginate: slice the queryset (qs[:limit]), use Paginator/.limit(n)/.paginate(), "
@@ -130,7 +132,9 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
     serializer with `many=True` or into a template context without slicing or a `Paginator`;
     SQLAlchemy `session.query(X)...all()`, `session.scalars(select(X)).all()`,
     `X.query...all()` without `.limit()`/`.paginate()`; `cursor.fetchall()` after a `SELECT`
-    without `LIMIT`. Lookups by primary key or by a list of ids are not flagged.
+    without `LIMIT`. Lookups by primary key or by a list of ids are not flagged. A Django REST
+    framework list view (`ModelViewSet`, `ListAPIView`...) that sets `pagination_class = None`
+    is flagged at its `queryset`: its inherited `list()` serializes every row.
 
     Evidence tier: a Django queryset over the whole table, filtered by column values, or by
     the requesting account (`request.user`, `current_user`: its rows accumulate with every use
@@ -164,6 +168,9 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
     With SQLAlchemy: `select(Order).where(...).limit(limit).offset(offset)` with a capped
     `limit`; with raw SQL: `LIMIT %s OFFSET %s` or keyset pagination.
     """
+    if isinstance(node, ast.ClassDef):
+        _unpaginated_view(node, ctx)
+        return
     if ctx.route is None or ctx.function is None or _skipped_module(ctx):
         return
     state: _UnboundedState = ctx.rule_state(_UnboundedState)
@@ -222,6 +229,19 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
                 reported.add(name)
                 scope = _parent_scope(_chain_calls(expr), ctx) or state.scopes.get(name)
                 _report_django(expr, ctx, scope)
+
+
+def _unpaginated_view(node: ast.ClassDef, ctx: PythonContext) -> None:
+    if ctx.function is not None or ctx.facts.is_test or _skipped_module(ctx):
+        return
+    queryset = unpaginated_list_view(node, ctx)
+    if queryset is not None:
+        ctx.report(
+            queryset,
+            f"{node.name} lists {_short(ctx, queryset)} with pagination_class = None: its "
+            "list() serializes every row into one response. Set a paginator with a capped "
+            "page size (PageNumberPagination/CursorPagination, max_page_size)",
+        )
 
 
 def _per_row_lookup(chain: QueryChain, ctx: PythonContext) -> bool:
