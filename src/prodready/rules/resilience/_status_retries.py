@@ -75,9 +75,12 @@ def status_retry_forever(node: ast.While, ctx: PythonContext) -> bool:
             return False  # a failure raised, or attempts counted
         if isinstance(inner, ast.Call) and (ctx.qualname(inner.func) or "").startswith(_CLOCKS):
             return False  # a deadline
-        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute):
-            if inner.func.attr == "raise_for_status":
-                return False  # some statuses end the loop with an error
+        if (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Attribute)
+            and inner.func.attr == "raise_for_status"
+        ):
+            return False  # some statuses end the loop with an error
         if isinstance(inner, ast.Return | ast.Break) and id(inner) not in inside_status_tests:
             return False  # a way out that does not wait for a good status
     return True
