@@ -1,16 +1,24 @@
-"""Error handling: errors logged without their traceback (ERR004)."""
+"""Error handling: errors logged without their traceback (ERR004), and errors of worker loops and
+retrying tasks that are never logged nor raised (ERR008)."""
 
 from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import (
     catches_broadly,
     dotted,
     has_keyword,
     has_star_kwargs,
     log_call,
+)
+from prodready.rules.error_handling._loop_handlers import (
+    guards_dependency,
+    loses_the_error,
+    retrying_task,
+    settles_message,
+    websocket_loop,
 )
 from prodready.rules.error_handling._shared import _production_path
 
@@ -144,3 +152,99 @@ def _http_error(node: ast.Raise) -> bool:
     exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
     text = dotted(exc)
     return text is not None and text.rsplit(".", 1)[-1] in _HTTP_ERRORS
+
+
+# -- ERR008 ----------------------------------------------------------------------------------
+
+
+@python_rule(
+    code="ERR008",
+    name="worker-loop-error-lost",
+    category=Category.ERROR_HANDLING,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Broad except in a websocket/consumer loop or a retrying task that loses the error",
+    nodes=(ast.Try,),
+    fix="Log with logger.exception(...) and re-raise what the loop or task cannot handle; in a "
+    "retrying task re-raise (or self.retry(exc=...)) transient errors; never ack a message "
+    "whose processing failed without recording why.",
+)
+def worker_loop_error_lost(node: ast.Try, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags broad `except Exception:` (or bare) blocks that do something -- clean up, acknowledge
+    the message, mark a record -- but neither log the error, re-raise it, retry nor report it,
+    where the failure matters most and is seen least: around a websocket receive loop
+    (FastAPI/Starlette `websocket.receive_*`, aiohttp `async for msg in ws`, `websockets`
+    `recv()`), around a broker consumer loop, in a handler that acks or commits the message,
+    and in a Celery task that declares retries (`max_retries=`, `autoretry_for=`, or calls
+    `self.retry()`), where even a logged error ends the task as a success. Handlers that only
+    `pass`/`continue` are ERR001's.
+
+    ## Why it breaks production
+    A websocket that hits a database error just goes silent for that user; a consumer acks a
+    message it failed to process and the message is gone; a task that catches its own
+    transient failure (a timeout, a 503) finishes "successfully", so the retries it was
+    configured with never run and the record stays in whatever state the handler chose. None
+    of it leaves a traceback, an error metric or a retry -- the failure is discovered from
+    customer reports.
+
+    ## Example
+    ```python
+    @shared_task(bind=True, max_retries=5)
+    def sync_invoice(self, invoice_id):
+        try:
+            push_to_accounting(invoice_id)
+        except Exception:
+            Invoice.objects.filter(pk=invoice_id).update(sync_state="failed")
+    ```
+
+    ## Use instead
+    ```python
+    @shared_task(bind=True, max_retries=5)
+    def sync_invoice(self, invoice_id):
+        try:
+            push_to_accounting(invoice_id)
+        except AccountingUnavailable as exc:
+            raise self.retry(exc=exc, countdown=2 ** self.request.retries * 30)
+        except Exception:
+            logger.exception("invoice %s sync failed permanently", invoice_id)
+            Invoice.objects.filter(pk=invoice_id).update(sync_state="failed")
+    ```
+    """
+    if ctx.facts.is_test or ctx.handlers:
+        return
+    for handler in node.handlers:
+        if not catches_broadly(handler, ctx):
+            continue
+        retries = retrying_task(ctx)
+        if retries is not None and guards_dependency(node, ctx):
+            if loses_the_error(handler, ctx, logs_count=False):
+                ctx.report(
+                    handler,
+                    f"This broad except ends the task normally although it declares retries "
+                    f"({retries}): a transient failure (a timeout, a 503) is never retried, the "
+                    "task counts as succeeded, and the error is not re-raised. Re-raise or "
+                    "self.retry(exc=...) what is transient; log the rest with logger.exception",
+                )
+            return
+        if not loses_the_error(handler, ctx, logs_count=True):
+            continue
+        settled = settles_message(handler)
+        if settled is not None:
+            ctx.report(
+                handler,
+                f"This broad except acknowledges the message ({ast.unparse(settled.func)}) "
+                "without logging or re-raising the error: a message whose processing failed is "
+                "dropped without a trace. Log it with logger.exception(...) and dead-letter it",
+            )
+            return
+        if websocket_loop(node.body, ctx):
+            ctx.report(
+                handler,
+                "This broad except around a receive loop neither logs nor re-raises the error: "
+                "a database or broker failure (or a bug) ends the connection silently and "
+                "leaves no trace. Catch the disconnect explicitly and log everything else with "
+                "logger.exception(...)",
+            )
+            return
