@@ -61,14 +61,21 @@ _CONNECTION_SETTINGS_KEYS = frozenset({"ENGINE", "engine", "HOST", "host", "dsn"
 
 
 def logs_in_with(where: ast.AST, ctx: PythonContext) -> bool:
-    """``where`` (a keyword, or a key of a dictionary) hands a value to a call that logs in
-    (``psycopg2.connect(password=...)``, ``create_engine(..., connect_args={"password": ...})``)
-    or to a connection settings dictionary naming its server (Django's ``DATABASES``)."""
+    """``where`` (a keyword, an argument, or a key of a dictionary) hands a value to a call
+    that logs in (``psycopg2.connect(password=...)``, ``smtp.login(user, "pw")``, ``auth=(user,
+    "pw")``, ``create_engine(..., connect_args={"password": ...})``) or to a connection
+    settings dictionary naming its server (Django's ``DATABASES``)."""
     parents = ctx.parents()
     if isinstance(where, ast.keyword):
         call = parents.get(id(where))
         return isinstance(call, ast.Call) and authenticates(call, ctx)
-    mapping = parents.get(id(where))
+    holder = parents.get(id(where))
+    if isinstance(holder, ast.Call):  # ``smtp.login(user, "pw")``
+        return password_argument(holder) is where
+    if isinstance(holder, ast.Tuple):  # ``auth=(user, "pw")``
+        keyword = parents.get(id(holder))
+        return isinstance(keyword, ast.keyword) and auth_tuple_password(keyword) is where
+    mapping = holder
     if not isinstance(mapping, ast.Dict):
         return False
     if any(constant_str(key) in _CONNECTION_SETTINGS_KEYS for key in mapping.keys if key):
@@ -103,3 +110,30 @@ def refused_literal(where: ast.AST, ctx: PythonContext) -> bool:
         and statement.test is where
         and any(isinstance(inner, ast.Raise) for inner in statement.body)
     )
+
+
+# Calls that take a user name and then a password as their first two arguments.
+CREDENTIAL_CALLS = (
+    *("*.login", "*.simple_bind_s", "*.PlainCredentials", "*.HTTPBasicAuth", "*.BasicAuth"),
+    *("requests.auth.HTTPBasicAuth", "requests.auth.HTTPDigestAuth", "httpx.BasicAuth"),
+    *("httpx.DigestAuth", "aiohttp.BasicAuth", "aiohttp.helpers.BasicAuth"),
+    *("pika.PlainCredentials", "pika.credentials.PlainCredentials"),
+)
+
+
+def password_argument(call: ast.Call) -> ast.Constant | None:
+    """The literal password of ``smtp.login(user, "pw")``, ``HTTPBasicAuth("svc", "pw")``,
+    ``pika.PlainCredentials("app", "pw")``: the second positional argument."""
+    if len(call.args) < 2 or any(isinstance(a, ast.Starred) for a in call.args[:2]):
+        return None
+    password = call.args[1]
+    return password if isinstance(password, ast.Constant) and constant_str(password) else None
+
+
+def auth_tuple_password(keyword: ast.keyword) -> ast.Constant | None:
+    """The literal password of ``requests.get(url, auth=("svc", "pw"))``."""
+    value = keyword.value
+    if keyword.arg != "auth" or not isinstance(value, ast.Tuple) or len(value.elts) != 2:
+        return None
+    password = value.elts[1]
+    return password if isinstance(password, ast.Constant) and constant_str(password) else None

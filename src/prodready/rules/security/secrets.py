@@ -28,7 +28,14 @@ from prodready.plugin.analysis import (
     secret_name,
     url_credentials,
 )
-from prodready.rules.security._credential_use import compared_name, logs_in_with, refused_literal
+from prodready.rules.security._credential_use import (
+    CREDENTIAL_CALLS,
+    auth_tuple_password,
+    compared_name,
+    logs_in_with,
+    password_argument,
+    refused_literal,
+)
 from prodready.rules.security._placeholders import (
     compared_sentinels,
     establish_placeholders,
@@ -171,6 +178,7 @@ _ExampleSpans = list[ast.expr]  # the rule's state: the values of such keys seen
         ast.Constant,
         ModuleEnd,
     ),
+    calls=CREDENTIAL_CALLS,
     cwe=798,
     fix='Read it from the environment or a secret manager: os.environ["DB_PASSWORD"].',
 )
@@ -189,7 +197,9 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     Where the code uses a literal -- the value a credential is compared with
     (`if password == "password"`, `request.form.get("password") != "secret"`), a keyword of a
     call that logs in (`psycopg2.connect(password="password")`, `redis.Redis(password=...)`),
-    a connection settings dictionary (`DATABASES`, `connect_args`) -- it is the credential
+    the password argument of a login (`smtp.login(user, "pw")`, `HTTPBasicAuth("svc", "pw")`,
+    `pika.PlainCredentials(...)`, `auth=("svc", "pw")`), a connection settings dictionary
+    (`DATABASES`, `connect_args`) -- it is the credential
     whatever it reads like: a default word is reported with high confidence, a placeholder
     word (`"changeme"`) with medium and only a documentation slot (`"<your-password>"`) with
     low; a comparison that refuses the value (`if password == "password": raise ...`) is a
@@ -241,9 +251,17 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     if isinstance(node, ast.keyword):
         if node.arg in _EXAMPLE_KEYS:
             ctx.rule_state(_ExampleSpans).append(node.value)
-        if node.value.__class__ is not ast.Constant or node.arg is None:
+        if node.arg == "auth" and (password := auth_tuple_password(node)) is not None:
+            pairs.append(("password", password, password))
+        elif node.value.__class__ is not ast.Constant or node.arg is None:
             return
-        pairs.append((node.arg, node.value, node))
+        else:
+            pairs.append((node.arg, node.value, node))
+    elif isinstance(node, ast.Call):
+        password = password_argument(node)
+        if password is None:
+            return
+        pairs.append(("password", password, password))
     elif isinstance(node, ast.Assign):
         if node.value.__class__ is not ast.Constant or _settings_class_field(ctx):
             return
