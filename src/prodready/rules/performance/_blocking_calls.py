@@ -43,6 +43,13 @@ def blocking_call(node: ast.Call, ctx: PythonContext) -> str | None:
         if name == "time.sleep" and node.args and _is_zero(node.args[0]):
             return None
         return f"{name}()"
+    return database_call(node, ctx)
+
+
+def database_call(node: ast.Call, ctx: PythonContext) -> str | None:
+    """A call of a synchronous database client (a DB-API driver, a SQLAlchemy session or
+    engine) that waits on the server -- which CON001's list of blocking calls does not name."""
+    name = ctx.qualname(node.func) or ""
     func = node.func
     if not isinstance(func, ast.Attribute):
         return None
@@ -51,9 +58,18 @@ def blocking_call(node: ast.Call, ctx: PythonContext) -> str | None:
         return f"{name.split('.', 1)[0]} {method}()"
     if method in _ENGINE_IO and name.startswith("sqlalchemy.create_engine."):
         return f"engine.{method}()"
+    if method == "get" and not _model_class(node.args[0] if node.args else None):
+        return None  # ``session.get(url)``: an HTTP session named like a database one
     if method in _SESSION_IO and is_db_session(func.value, ctx):
         return f"session.{method}() of a synchronous SQLAlchemy session"
     return None
+
+
+def _model_class(expr: ast.expr | None) -> bool:
+    """``Order`` / ``models.Order``: what ``session.get(Model, key)`` takes first."""
+    if isinstance(expr, ast.Attribute):
+        return expr.attr[:1].isupper()
+    return isinstance(expr, ast.Name) and expr.id[:1].isupper()
 
 
 def _is_zero(expr: ast.expr) -> bool:

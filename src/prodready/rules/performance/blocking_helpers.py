@@ -24,7 +24,7 @@ from prodready.plugin.analysis import (
     semantic_model,
     walk_body,
 )
-from prodready.rules.performance._blocking_calls import blocking_call
+from prodready.rules.performance._blocking_calls import blocking_call, database_call
 
 # How many synchronous helpers deep a blocking call is looked for.
 MAX_DEPTH = 4
@@ -53,8 +53,10 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
         return None
     if is_script(ctx) or any(word in node.name.lower() for word in _LIFECYCLE_WORDS):
         return None
+    handler = ctx.route is not None
     offloaded: set[int] = set()
     lines: set[int] = set()
+    found: list[Mark] = []
     for inner in walk_body(node.body):
         if not isinstance(inner, ast.Call) or id(inner) in offloaded:
             continue
@@ -64,10 +66,21 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
             offloaded.update(id(n) for n in ast.walk(inner) if n is not inner)
             continue
         lines.add(inner.lineno)
-    if not lines:
-        return None
-    handler = ctx.route is not None
-    return [Mark.of("async", node.lineno, lines=",".join(map(str, sorted(lines))), handler=handler)]
+        # A database call the coroutine makes itself without awaiting it: the client is a
+        # synchronous one (an async session's or driver's methods return awaitables).
+        if not isinstance(ctx.parent(inner), ast.Await | ast.withitem):
+            blocked_on = database_call(inner, ctx)
+            if blocked_on is not None:
+                found.append(
+                    Mark.of(
+                        "direct", inner.lineno, call=blocked_on, handler=handler, name=node.name
+                    )
+                )
+    if lines:
+        found.append(
+            Mark.of("async", node.lineno, lines=",".join(map(str, sorted(lines))), handler=handler)
+        )
+    return found or None
 
 
 def _instances(module: ast.Module, ctx: PythonContext) -> list[Mark]:
@@ -182,6 +195,18 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
             module = project.module_name(evidence.path)
             made = evidence.text("cls")
             instances[f"{module}.{evidence.name}"] = made if "." in made else f"{module}.{made}"
+            continue
+        if evidence.kind == "direct":
+            reported = evidence.flag("handler")
+            ctx.report(
+                evidence.path,
+                evidence.line,
+                f"{evidence.text('call')} called in async def {evidence.name}() blocks the event "
+                "loop (it is not awaited: the client is synchronous), and every other request on "
+                "this worker waits. Use the async client (AsyncSession, asyncpg, psycopg's "
+                "AsyncConnection) or await asyncio.to_thread(...)",
+                severity=None if reported else Severity.MEDIUM,
+            )
             continue
         function = at.get((evidence.path, evidence.line))
         if function is None:
