@@ -110,6 +110,7 @@ BUILTIN_MODULES = (
     "prodready.rules.state.caches",
     "prodready.rules.state.local_files",
     "prodready.rules.state.module_state",
+    "prodready.rules.state.task_messages",
 )
 
 BUILTIN_PACK = RulePack.from_modules("builtin", *BUILTIN_MODULES)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass, field
 
 from prodready.plugin import (
@@ -15,8 +14,14 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import argument, in_service_code, is_script, loaded_names
-from prodready.rules.state._shared import _state_root
+from prodready.plugin.analysis import argument, in_service_code, in_task, is_script, loaded_names
+from prodready.rules.state._shared import (
+    SHARED_STATE_EXEMPT_HINTS,
+    _state_root,
+    declaration,
+    key_space,
+    per_request_name,
+)
 
 # -- STA002 ---------------------------------------------------------------------------------------
 
@@ -119,17 +124,9 @@ def cached_method_leak(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: Python
 
 # -- STA003 ---------------------------------------------------------------------------------------
 
-_PER_REQUEST_TOKENS = frozenset(
-    {"user", "username", "email", "session", "token", "ip", "request", "req", "query", "search"}
-    | {"url", "uri", "customer", "account", "visitor", "phone", "prompt", "payload", "body"}
-    | {"message", "order", "cart", "tenant", "jwt", "cookie", "headers", "address", "sid"}
-    | {"uid", "q", "text", "input", "filename", "upload", "term"}
-)
-
 
 def _per_request_param(name: str) -> bool:
-    tokens = [token for token in re.split(r"_+", name.lower()) if token]
-    return any(token in _PER_REQUEST_TOKENS for token in tokens)
+    return per_request_name(name)
 
 
 def _unbounded_cache(decorator: ast.expr, name: str) -> bool:
@@ -146,26 +143,43 @@ class _MemoState:
     writes: list[tuple[ast.AST, str, str]] = field(default_factory=list)  # node, dict, param
     reads: set[str] = field(default_factory=set)
     evicted: set[str] = field(default_factory=set)
+    misses: set[str] = field(default_factory=set)  # containers that store None for a miss
+    shared: set[str] = field(default_factory=set)  # STA001's: written by handlers or tasks
 
 
 _MEMO_STATE: ModuleMemo[_MemoState] = ModuleMemo("STA003:memo", lambda _: _MemoState())
 
 
-def _per_request_key(key: ast.AST, ctx: PythonContext) -> str | None:
-    """The per-request-looking parameter the key is built from (directly or via a local)."""
-    scope = ctx.function
-    if scope is None:
-        return None
-    params = {param.arg for param in scope.params} - {"self", "cls"}
-    names = loaded_names(key)
-    for name in list(names):
-        value = ctx.value_of(name)
-        if value is not None and name not in params:
-            names |= loaded_names(value)
-    for name in sorted(names & params):
-        if _per_request_param(name):
-            return name
-    return None
+# Calls that return None when the row or key is missing.
+_MAYBE_NONE = frozenset(
+    {"fetchone", "first", "one_or_none", "scalar", "scalar_one_or_none", "fetchrow", "fetchval"}
+    | {"find_one", "get", "hget"}
+)
+
+
+def _caches_misses(write: ast.AST, ctx: PythonContext) -> bool:
+    """The value stored may be None (a lookup that found nothing) and nothing tests it first:
+    ``row = cur.fetchone(); _cache[key] = row``."""
+    value = write.value if isinstance(write, ast.Assign) else None
+    if isinstance(value, ast.Name):
+        name = value.id
+        source = ctx.value_of(name)
+    else:
+        return False
+    if isinstance(source, ast.Await):
+        source = source.value
+    if not (
+        isinstance(source, ast.Call)
+        and isinstance(source.func, ast.Attribute)
+        and source.func.attr in _MAYBE_NONE
+    ):
+        return False
+    parent = ctx.parent(write)
+    while parent is not None and not isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(parent, ast.If) and name in loaded_names(parent.test):
+            return False
+        parent = ctx.parent(parent)
+    return True
 
 
 @python_rule(
@@ -186,14 +200,21 @@ def unbounded_cache(node: ast.AST, ctx: PythonContext) -> None:
     Flags in-process caches that grow without bound on per-request data: `functools.cache` /
     `lru_cache(maxsize=None)` on a function taking users, sessions, tokens, emails, IPs, queries
     or URLs, and a module-level dict used as a memo (`if key in _cache: ...; _cache[key] =
-    value`) whose key comes from such a parameter, with no eviction anywhere in the module (no
-    `pop`, `del`, `clear`, `popitem` or `len()` bound check).
+    value`, also in a plain helper) whose key comes from such a parameter, from a row id
+    (`device_id`, `pk`, `uuid`) or from two or more parameters (`f"{pickup}:{dropoff}"`), with
+    nothing in the module that bounds or expires it (`clear`, `popitem`, a `len()` check, a
+    reset, or a key removed under a time/size test or in a sweep -- removing the one key a
+    delete handler changed only invalidates it). Reported once, where the dict is declared;
+    the message says when the memo also stores None for a missing row. Flags and time stamps
+    stored per row id or per combination are tiny and expire by design (not flagged).
 
     ## Why it breaks production
     Every distinct user, token or query adds an entry that is never removed. Memory grows with
     traffic until the worker is OOM-killed and restarted -- a slow leak that shows up as
     periodic restarts days after a deploy. Entries also never expire, so revoked tokens and
-    changed profiles keep being served from the cache.
+    changed profiles keep being served from the cache, every worker holds its own diverging
+    copy, and a memo that stored None for a missing row keeps answering "not found" after the
+    row is created.
 
     ## Example
     ```python
@@ -218,14 +239,7 @@ def unbounded_cache(node: ast.AST, ctx: PythonContext) -> None:
         return
     state = ctx.memo(_MEMO_STATE)
     if isinstance(node, ast.Module):  # ModuleEnd
-        for write, name, param in state.writes:
-            if name in state.reads and name not in state.evicted:
-                ctx.report(
-                    write,
-                    f"module-level {name} memoizes per-{param} values and nothing ever evicts "
-                    "them: it grows with every distinct value until the worker runs out of "
-                    "memory. Use cachetools.TTLCache(maxsize=..., ttl=...) or Redis with expiry",
-                )
+        _report_memos(state, ctx)
         return
     if ctx.function is None:
         return
@@ -239,7 +253,7 @@ def unbounded_cache(node: ast.AST, ctx: PythonContext) -> None:
     elif isinstance(node, ast.Delete):
         for target in node.targets:
             root = _state_root(target)
-            if root is not None and ctx.is_module_state(root.id):
+            if root is not None and ctx.is_module_state(root.id) and _bounding_removal(node, ctx):
                 state.evicted.add(root.id)
     elif isinstance(node, ast.Assign):
         for target in node.targets:
@@ -250,9 +264,83 @@ def unbounded_cache(node: ast.AST, ctx: PythonContext) -> None:
             container = target.value.id
             if not ctx.is_module_state(container) or _is_parameter(node.value, ctx):
                 continue  # registries store the argument itself: _handlers[name] = handler
-            key_param = _per_request_key(target.slice, ctx)
+            key_param = _memo_key(target.slice, node.value, ctx)
             if key_param is not None:
                 state.writes.append((node, container, key_param))
+                _note_shared(container, ctx, state)
+                if _caches_misses(node, ctx):
+                    state.misses.add(container)
+
+
+_TIME_WORDS = ("time.", "monotonic", "datetime", "now(", "timezone.")
+
+
+def _memo_key(key: ast.AST, value: ast.expr | None, ctx: PythonContext) -> str | None:
+    """The open-ended key of a memo write, or None. A stored flag (``= False``) or time stamp
+    (a deadline the reader compares with the clock) is tiny and expires by design: only keys
+    with one entry per user or request make it grow with traffic."""
+    found = key_space(key, ctx)
+    if found is None:
+        return None
+    name, kind = found
+    if kind != "request" and value is not None:
+        text = ctx.segment(value)
+        if isinstance(value, ast.Constant) or any(word in text for word in _TIME_WORDS):
+            return None
+    return name
+
+
+def _note_shared(name: str, ctx: PythonContext, state: _MemoState) -> None:
+    """STA001 reports a container not named as a cache that a handler or task writes: one
+    finding per defect, so this rule leaves it."""
+    lowered = name.lower()
+    if any(hint in lowered for hint in SHARED_STATE_EXEMPT_HINTS):
+        return
+    if ctx.route is not None or in_task(ctx):
+        state.shared.add(name)
+
+
+def _report_memos(state: _MemoState, ctx: PythonContext) -> None:
+    reported: set[str] = set()
+    for write, name, param in state.writes:
+        if name in reported or name not in state.reads or name in state.evicted:
+            continue
+        if name in state.shared:
+            continue
+        reported.add(name)
+        line = getattr(write, "lineno", 0)
+        misses = (
+            " It also stores None for a missing row, so a row created later stays 'not found' "
+            "in this worker until it restarts."
+            if name in state.misses
+            else ""
+        )
+        ctx.report(
+            declaration(ctx, name) or write,
+            f"module-level {name} memoizes one entry per {param} (line {line}) and nothing bounds "
+            "or expires it: it grows with every distinct value until the worker runs out of "
+            "memory, serves stale values forever, and differs between workers."
+            f"{misses} Use cachetools.TTLCache(maxsize=..., ttl=...) or Redis with expiry",
+        )
+
+
+_EXPIRY_WORDS = ("time", "ttl", "expir", "age", "stale", "now", "len(", "size", "max", "limit")
+
+
+def _bounding_removal(node: ast.AST, ctx: PythonContext) -> bool:
+    """A removal of one key bounds the cache when it expires entries (under a test of time, age
+    or size) or sweeps them (in a loop); removing the key a delete or update handler changed
+    only invalidates it -- every other key still stays forever."""
+    parent = ctx.parent(node)
+    while parent is not None and not isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(parent, ast.For | ast.AsyncFor | ast.comprehension):
+            return True
+        if isinstance(parent, ast.If | ast.While):
+            test = ctx.segment(parent.test).lower()
+            if any(word in test for word in _EXPIRY_WORDS):
+                return True
+        parent = ctx.parent(parent)
+    return False
 
 
 def _is_parameter(expr: ast.expr, ctx: PythonContext) -> bool:
@@ -279,10 +367,11 @@ def _memo_call(node: ast.Call, ctx: PythonContext, state: _MemoState) -> None:
         state.reads.add(name)
     elif func.attr == "setdefault" and node.args:
         state.reads.add(name)
-        param = _per_request_key(node.args[0], ctx)
+        param = _memo_key(node.args[0], node.args[1] if len(node.args) > 1 else None, ctx)
         if param is not None and not (len(node.args) > 1 and _is_parameter(node.args[1], ctx)):
             state.writes.append((node, name, param))
-    else:
+            _note_shared(name, ctx, state)
+    elif func.attr in {"clear", "popitem"} or not node.args or _bounding_removal(node, ctx):
         state.evicted.add(name)
 
 

@@ -1,4 +1,5 @@
-"""State: request handlers keeping state in local files (STA004)."""
+"""State: files kept on the container's local disk by request handlers (STA004) and by
+the helpers that save into a module's storage directory (STA006)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import argument, constant_str, dotted, loaded_names
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    ModuleEnd,
+    PythonContext,
+    Severity,
+    python_rule,
+)
+from prodready.plugin.analysis import argument, constant_str, dotted, is_script, loaded_names
 
 # -- STA004 ---------------------------------------------------------------------------------------
 
@@ -64,6 +73,25 @@ def _upload_receiver(expr: ast.AST, ctx: PythonContext) -> bool:
     return (dotted(expr) or "").endswith(("request.files", "request.FILES"))
 
 
+# Calls that write files and calls that consume them.
+_FILE_CALLS = (
+    "builtins.open",
+    "io.open",
+    "pathlib.Path.open",
+    "*.write_text",
+    "*.write_bytes",
+    "shelve.open",
+    "sqlite3.connect",
+    "*.save",
+    *(f"*.{name}" for name in sorted(_CONSUMERS)),
+    "flask.send_file",
+    "flask.send_from_directory",
+    "fastapi.responses.FileResponse",
+    "starlette.responses.FileResponse",
+    "django.http.FileResponse",
+)
+
+
 @python_rule(
     code="STA004",
     name="local-file-state-in-handler",
@@ -71,22 +99,7 @@ def _upload_receiver(expr: ast.AST, ctx: PythonContext) -> bool:
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
     summary="Request handler keeps data in files on the container's local disk",
-    calls=(
-        "builtins.open",
-        "io.open",
-        "pathlib.Path.open",
-        "*.write_text",
-        "*.write_bytes",
-        "shelve.open",
-        "sqlite3.connect",
-        "*.save",
-        *(f"*.{name}" for name in sorted(_CONSUMERS)),
-        "flask.send_file",
-        "flask.send_from_directory",
-        "fastapi.responses.FileResponse",
-        "starlette.responses.FileResponse",
-        "django.http.FileResponse",
-    ),
+    calls=_FILE_CALLS,
     nodes=(FunctionEnd,),
     fix="Store uploads and generated files in object storage (S3, GCS, Azure Blob) and state in "
     "the database; use tempfile only for scratch data deleted in the same request.",
@@ -169,7 +182,9 @@ def _file_call(node: ast.Call, ctx: PythonContext, state: _FileState) -> None:
     elif attr in {"write_text", "write_bytes"} and isinstance(func, ast.Attribute):
         receiver = func.value
         kind = ctx.qualname(receiver) or ""
-        if not (kind.startswith("pathlib.") or isinstance(receiver, ast.BinOp)):
+        bound = ctx.value_of(receiver.id) if isinstance(receiver, ast.Name) else None
+        joined = isinstance(bound, ast.BinOp) and isinstance(bound.op, ast.Div)
+        if not (kind.startswith("pathlib.") or isinstance(receiver, ast.BinOp) or joined):
             return
         path, what = receiver, f"{attr}()"
     elif attr == "save" and isinstance(func, ast.Attribute) and node.args:
@@ -196,3 +211,172 @@ def _consume(node: ast.Call, state: _FileState) -> None:
         state.consumed |= loaded_names(value)
     if isinstance(func, ast.Attribute):
         state.consumed |= loaded_names(func.value)
+
+
+# -- STA006 ---------------------------------------------------------------------------------------
+
+# What a directory of files kept for later holds (its name or its path says so).
+_STORAGE_WORDS = (
+    "upload",
+    "attachment",
+    "media",
+    "export",
+    "report",
+    "avatar",
+    "document",
+    "storage",
+    "invoice",
+    "receipt",
+    "image",
+    "photo",
+    "recording",
+    "archive",
+    "userfiles",
+    "user_files",
+)
+_NOT_STORAGE_WORDS = ("tmp", "temp", "cache", "log", "static", "template", "fixture", "test")
+
+
+def _storage_directory(name: str, value: ast.expr, ctx: PythonContext) -> bool:
+    """A module-level name for a directory of kept files on the local disk: a path literal (or
+    an environment lookup defaulting to one, a ``Path``, an ``os.path.join``) whose name or
+    text names stored files (uploads, attachments, exports...)."""
+    literals = [
+        node.value
+        for node in ast.walk(value)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+    if not literals or any("://" in text for text in literals):
+        return False  # an URL or a bucket name is not the local disk
+    text = (name + " " + ctx.segment(value)).lower()
+    if any(word in text for word in _NOT_STORAGE_WORDS):
+        return False
+    return any(word in text for word in _STORAGE_WORDS)
+
+
+@dataclass(slots=True)
+class _Directories:
+    """Module-level storage directories and the helper writes under each."""
+
+    known: dict[str, ast.Assign | ast.AnnAssign] | None = None
+    writes: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # dir -> (line, func)
+
+
+def _directories(ctx: PythonContext, state: _Directories) -> dict[str, ast.Assign | ast.AnnAssign]:
+    if state.known is None:
+        state.known = {}
+        for statement in ctx.tree.body:
+            if isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
+                targets = (
+                    statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                )
+                for target in targets:
+                    if isinstance(target, ast.Name) and _storage_directory(
+                        target.id, statement.value, ctx
+                    ):
+                        state.known[target.id] = statement
+    return state.known
+
+
+def _rooted_in(
+    path: ast.AST, directories: dict[str, ast.Assign | ast.AnnAssign], ctx: PythonContext
+) -> str | None:
+    """The storage directory a path is built from (directly or through locals)."""
+    seen: set[str] = set()
+    pending = list(loaded_names(path))
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        value = ctx.value_of(name)
+        if name in directories and (value is None or value is directories[name].value):
+            return name
+        if value is not None and name not in ctx.facts.constants:
+            pending.extend(loaded_names(value))
+    return None
+
+
+@python_rule(
+    code="STA006",
+    name="local-storage-directory",
+    category=Category.STATE,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Uploads, attachments or exports kept in a directory on the container's local disk",
+    calls=_FILE_CALLS,
+    nodes=(FunctionEnd, ModuleEnd),
+    fix="Keep stored files in object storage (S3, GCS, Azure Blob, or Django's storage API "
+    "configured with such a backend) and their keys in the database.",
+)
+def local_storage_directory(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags a module-level directory for files the service keeps -- uploads, attachments,
+    exports, reports, avatars, documents (`UPLOAD_DIR = "/srv/uploads"`,
+    `Path(os.getenv("MEDIA_DIR", "media"))`) -- when a helper function of the module writes
+    files under it (`open(os.path.join(UPLOAD_DIR, name), "wb")`, `Path.write_bytes`). It is
+    reported at the directory's definition, once. Request handlers that write files themselves
+    are STA004's; scratch files (temporary directories, files the same function deletes or
+    sends on) are fine.
+
+    ## Why it breaks production
+    A container's filesystem is disposable and private: every deploy, reschedule or crash
+    replaces it, and each replica has its own. A file saved by the helper on one replica is
+    missing when the download request lands on another one, and all of them are gone after
+    the next rollout. The disk also fills up, and a read-only root filesystem (a common
+    hardening) makes every save fail.
+
+    ## Example
+    ```python
+    ATTACHMENTS = Path(os.getenv("ATTACHMENTS_DIR", "/var/lib/helpdesk/attachments"))
+
+    def store_attachment(ticket_id: int, name: str, content: bytes) -> str:
+        target = ATTACHMENTS / str(ticket_id) / name
+        target.write_bytes(content)
+        return str(target)
+    ```
+
+    ## Use instead
+    ```python
+    def store_attachment(ticket_id: int, name: str, content: bytes) -> str:
+        key = f"tickets/{ticket_id}/{uuid4()}"
+        s3.put_object(Bucket=settings.ATTACHMENTS_BUCKET, Key=key, Body=content)
+        return key
+    ```
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    state: _Directories = ctx.rule_state(_Directories, module=True)
+    if isinstance(node, ast.Module):  # ModuleEnd
+        if is_script(ctx):
+            return
+        for name, writes in state.writes.items():
+            line, function = writes[0]
+            ctx.report(
+                _directories(ctx, state)[name],
+                f"{name} is a directory on the container's local disk and {function}() saves "
+                f"files in it (line {line}): they are lost when the container is replaced and "
+                "missing on every other replica. Store them in object storage (S3/GCS) and "
+                "keep the keys in the database",
+            )
+        return
+    scope = ctx.function
+    if scope is None or ctx.route is not None:
+        return
+    pending: _FileState = ctx.rule_state(_FileState)
+    if isinstance(node, ast.Call):
+        _file_call(node, ctx, pending)
+        return
+    directories = _directories(ctx, state)
+    if not directories:
+        return
+    for call, key, _ in pending.writes:
+        if key is not None and key in pending.consumed:
+            continue
+        path = argument(call, 0, "file") if not isinstance(call.func, ast.Attribute) else None
+        if path is None and isinstance(call.func, ast.Attribute):
+            path = call.func.value
+        directory = _rooted_in(path, directories, ctx) if path is not None else None
+        if directory is not None:
+            state.writes.setdefault(directory, []).append((call.lineno, scope.name))

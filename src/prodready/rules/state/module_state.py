@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass, field
 
-from prodready.plugin import Category, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import in_task
-from prodready.rules.state._shared import _state_root
+from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import in_service_code, in_task
+from prodready.rules.state._shared import (
+    SHARED_STATE_EXEMPT_HINTS,
+    _state_root,
+    declaration,
+    open_key,
+)
 
 # -- STA001 ---------------------------------------------------------------------------------------
 
@@ -15,7 +21,7 @@ _MUTATORS = frozenset(
     | {"discard", "clear", "appendleft", "extendleft", "popleft", "__setitem__", "__delitem__"}
 )
 # Module-level containers named as caches are judged by STA003 (a cache may be per process).
-_CACHE_HINTS = ("cache", "memo", "lru")
+_CACHE_HINTS = SHARED_STATE_EXEMPT_HINTS
 
 
 def _worker_context(ctx: PythonContext) -> str | None:
@@ -26,6 +32,76 @@ def _worker_context(ctx: PythonContext) -> str | None:
     if in_task(ctx):
         return "task"
     return None
+
+
+@dataclass(slots=True)
+class _Mutation:
+    node: ast.AST
+    where: str  # "request handler", "task", "" (a function that skips what it has seen)
+    function: str
+    seen_key: str | None = None  # the key of a processed-items record (dedup), if it is one
+
+
+@dataclass(slots=True)
+class _Ledger:
+    """Every judged mutation of each module-level container, reported once at its
+    declaration when the module ends."""
+
+    mutations: dict[str, list[_Mutation]] = field(default_factory=dict)
+
+
+def _skip_guards(function: ast.AST) -> dict[str, ast.expr]:
+    """Containers the function tests a key against to skip work it has already done
+    (``if event_id in _seen: return`` / ``continue``), with the key tested."""
+    guards: dict[str, ast.expr] = {}
+    for node in ast.walk(function):
+        if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+            continue
+        test = node.test
+        if len(test.ops) != 1 or not isinstance(test.ops[0], ast.In):
+            continue
+        container = test.comparators[0]
+        if not isinstance(container, ast.Name) or not node.body:
+            continue
+        last = node.body[-1]
+        if isinstance(last, ast.Continue) or (
+            isinstance(last, ast.Return)
+            and (last.value is None or isinstance(last.value, ast.Constant))
+        ):
+            guards[container.id] = test.left
+    return guards
+
+
+def _recorded_key(node: ast.AST) -> ast.expr | None:
+    """The key a mutation records: ``S.add(k)``, ``S[k] = ...``, ``S.setdefault(k, ...)``."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.args
+        and node.func.attr in {"add", "append", "setdefault", "__setitem__"}
+    ):
+        return node.args[0]
+    if isinstance(node, ast.Assign):
+        for target in node.targets:
+            if isinstance(target, ast.Subscript):
+                return target.slice
+    return None
+
+
+def _dedup_key(node: ast.AST, name: str, ctx: PythonContext) -> str | None:
+    """The open-ended key when this mutation records an item the same function skips once it
+    is recorded (a processed-messages record kept in memory)."""
+    scope = ctx.function
+    if scope is None:
+        return None
+    guards = scope.state.get("STA001:guards")
+    if guards is None:
+        guards = scope.state["STA001:guards"] = _skip_guards(scope.node)
+    tested = guards.get(name)
+    recorded = _recorded_key(node)
+    if tested is None or recorded is None or ast.dump(tested) != ast.dump(recorded):
+        return None
+    return open_key(recorded, ctx)
 
 
 # Registries of live connections are per process by nature (a socket belongs to one worker).
@@ -64,13 +140,37 @@ def _streaming_handler(ctx: PythonContext) -> bool:
     return False
 
 
-def _report_state(node: ast.AST, name: str, where: str, ctx: PythonContext) -> None:
-    ctx.report(
-        node,
-        f"module-level {name} is mutated in a {where}: it lives in one worker process -- lost "
-        "on restart or deploy and different on every worker and replica. Keep shared state in "
-        "the database or Redis",
-    )
+def _record(node: ast.AST, name: str, where: str, ctx: PythonContext) -> None:
+    ledger = ctx.rule_state(_Ledger, module=True)
+    scope = ctx.function
+    function = scope.name if scope is not None else ""
+    ledger.mutations.setdefault(name, []).append(_Mutation(node, where, function))
+
+
+def _report(ctx: PythonContext) -> None:
+    ledger = ctx.rule_state(_Ledger, module=True)
+    for name, mutations in ledger.mutations.items():
+        first = mutations[0]
+        line = getattr(first.node, "lineno", 0)
+        more = len({getattr(m.node, "lineno", 0) for m in mutations}) - 1
+        places = f"line {line}" + (f" and {more} more place{'s' * (more > 1)}" if more else "")
+        dedup = next((m for m in mutations if m.seen_key is not None), None)
+        if dedup is not None:
+            message = (
+                f"module-level {name} records which {dedup.seen_key} values {dedup.function}() "
+                f"already processed ({places}) in one process only: after a restart, on another "
+                "worker or replica a redelivered item is processed again, and the record grows "
+                "forever. Keep it in the database (a unique constraint) or Redis (SET NX with "
+                "an expiry)"
+            )
+        else:
+            message = (
+                f"module-level {name} is mutated in the {first.where} {first.function}() "
+                f"({places}): it lives in one worker process -- lost on restart or deploy and "
+                "different on every worker and replica. Keep shared state in the database or "
+                "Redis"
+            )
+        ctx.report(declaration(ctx, name) or first.node, message)
 
 
 @python_rule(
@@ -80,7 +180,7 @@ def _report_state(node: ast.AST, name: str, where: str, ctx: PythonContext) -> N
     severity=Severity.HIGH,
     summary="Module-level container used as shared state by request handlers or tasks",
     calls=tuple(f"*.{method}" for method in sorted(_MUTATORS)),
-    nodes=(ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete),
+    nodes=(ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete, ModuleEnd),
     fix="Move the state to the database or Redis (with an atomic operation such as INCR/HSET).",
 )
 def module_state_mutated_in_handler(node: ast.AST, ctx: PythonContext) -> None:
@@ -89,15 +189,21 @@ def module_state_mutated_in_handler(node: ast.AST, ctx: PythonContext) -> None:
     Flags a module-level mutable container (`dict`, `list`, `set`, `defaultdict`, `deque`...)
     that an HTTP handler or a Celery/Dramatiq task mutates: item assignment or deletion,
     augmented assignment, `.append/.extend/.update/.add/.setdefault/.pop/.remove/.clear`...,
-    and `global` names reassigned or incremented there. Containers named as caches are left to
-    STA003; containers that are only read (constants, lookup tables) are fine.
+    and `global` names reassigned or incremented there. Also, in any function of a service or
+    worker module (a message consumer's helper), a container used as a record of processed
+    items: `if event_id in _seen: return` ... `_seen.add(event_id)` with a key built from a
+    per-request value or a row id. Reported once per container, where it is declared, with
+    the first mutation's line. Containers named as caches are left to STA003; containers that
+    are only read (constants, lookup tables) are fine.
 
     ## Why it breaks production
     Production runs several worker processes, usually on several replicas, and restarts them on
     every deploy. A module-level dict is private to one process: a cart added on worker 1 is
     missing on worker 2, a rate-limit counter allows N times the limit, a job status is lost on
     restart. It works perfectly with one `flask run` process -- and fails intermittently,
-    depending on which worker the load balancer picks.
+    depending on which worker the load balancer picks. A processed-messages record kept in
+    memory forgets everything on restart and is not shared with the other consumers, so
+    redelivered messages are applied twice (customers notified twice), and it grows forever.
 
     ## Example
     ```python
@@ -117,22 +223,34 @@ def module_state_mutated_in_handler(node: ast.AST, ctx: PythonContext) -> None:
         return {"items": redis_client.llen(f"cart:{user.id}")}
     ```
     """
+    if isinstance(node, ast.Module):  # ModuleEnd
+        _report(ctx)
+        return
     scope = ctx.function
     if scope is None or not (ctx.facts.mutable_globals or scope.globals):
         return
     if ctx.facts.is_test or ctx.facts.is_example:
         return
-    where = _worker_context(ctx)
-    if where is None:
+    name = _mutated_container(node, scope.globals, ctx)
+    if name is None:
         return
+    where = _worker_context(ctx)
+    seen = _dedup_key(node, name, ctx) if name in ctx.facts.mutable_globals else None
+    if where is None and (seen is None or not in_service_code(ctx)):
+        return
+    _record(node, name, where or "", ctx)
+    if seen is not None:
+        ctx.rule_state(_Ledger, module=True).mutations[name][-1].seen_key = seen
+
+
+def _mutated_container(node: ast.AST, declared_global: set[str], ctx: PythonContext) -> str | None:
+    """The module-level name a statement or mutator call changes, if it is shared state."""
     if isinstance(node, ast.Call):
         func = node.func
         if not isinstance(func, ast.Attribute):
-            return
+            return None
         root = _state_root(func.value)
-        if root is not None and _is_shared_state(root.id, ctx):
-            _report_state(node, root.id, where, ctx)
-        return
+        return root.id if root is not None and _is_shared_state(root.id, ctx) else None
     targets: list[ast.expr]
     if isinstance(node, ast.Assign):
         targets = node.targets
@@ -145,15 +263,14 @@ def module_state_mutated_in_handler(node: ast.AST, ctx: PythonContext) -> None:
         if isinstance(target, ast.Subscript):
             root = _state_root(target)
             if root is not None and _is_shared_state(root.id, ctx):
-                _report_state(node, root.id, where, ctx)
-                return
+                return root.id
         elif (
             isinstance(target, ast.Name)
-            and target.id in scope.globals
+            and target.id in declared_global
             and _global_write(node, target.id)
         ):
-            _report_state(node, target.id, where, ctx)
-            return
+            return target.id
+    return None
 
 
 def _global_write(node: ast.AST, name: str) -> bool:
