@@ -1,10 +1,19 @@
-"""Resilience: retry decorators that retry forever (RES004)."""
+"""Resilience: retry decorators that retry forever (RES004), and task retries that repeat a side
+effect (RES015)."""
 
 from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, ClassInfo, PythonContext, Scope, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    ClassInfo,
+    Confidence,
+    PythonContext,
+    Scope,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import (
     calls_in,
     constant,
@@ -17,6 +26,7 @@ from prodready.plugin.analysis import (
     keyword_value,
     task_decorator,
 )
+from prodready.rules.resilience._task_side_effects import automatic_retries, repeated_side_effect
 
 # -- retry libraries (RES004) ----------------------------------------------------------------
 
@@ -328,3 +338,77 @@ def _check_celery_retry_call(node: ast.Call, ctx: PythonContext) -> None:
 
 def _is_task_scope(scope: Scope, ctx: PythonContext) -> bool:
     return task_decorator(scope.node, ctx) is not None
+
+
+# -- side effects repeated by a task's automatic retries (RES015) --------------------------------
+
+
+@python_rule(
+    code="RES015",
+    name="side-effect-repeated-by-task-retries",
+    category=Category.RESILIENCE,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Auto-retried task sends or charges before a step that can fail: resent on each retry",
+    nodes=(ast.FunctionDef, ast.AsyncFunctionDef),
+    fix="Make the side effect idempotent (an idempotency key the provider deduplicates on, or a "
+    "sent-marker checked first and written in the same transaction), move it last, or split "
+    "it into its own task that is retried alone.",
+)
+def side_effect_repeated_by_task_retries(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> None:
+    """
+    ## What it does
+    Flags background tasks that the worker retries on its own -- Dramatiq actors (20 retries
+    unless `max_retries=0`), Celery tasks with `autoretry_for=`, Huey tasks with `retries=` --
+    whose body first performs an effect outside the service (an HTTP POST/PUT/PATCH, a mail, a
+    call named `send_*`, `notify_*`, `charge_*`, `publish_*`...) and then runs another step that
+    can fail (a database write, another remote call), with no status or dedup check before the
+    effect (`if record.notified: return`) and no idempotency key.
+
+    ## Why it breaks production
+    A retry re-runs the whole task. When the step after the effect fails -- the database is
+    briefly unavailable, a row lock times out, the worker is restarted -- the task is retried
+    and the SMS, email or webhook goes out again, once per attempt: customers get the same
+    message five times, a partner receives duplicate orders.
+
+    ## Example
+    ```python
+    @shared_task(autoretry_for=(Exception,), max_retries=5, retry_backoff=True)
+    def send_welcome(user_id):
+        user = User.objects.get(pk=user_id)
+        send_mail("Welcome!", render_welcome(user), None, [user.email])
+        user.welcome_sent_at = timezone.now()
+        user.save(update_fields=["welcome_sent_at"])
+    ```
+
+    ## Use instead
+    ```python
+    @shared_task(autoretry_for=(Exception,), max_retries=5, retry_backoff=True)
+    def send_welcome(user_id):
+        with transaction.atomic():
+            user = User.objects.select_for_update().get(pk=user_id)
+            if user.welcome_sent_at is not None:
+                return  # a retry after the mail went out
+            user.welcome_sent_at = timezone.now()
+            user.save(update_fields=["welcome_sent_at"])
+        send_mail("Welcome!", render_welcome(user), None, [user.email])
+    ```
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    retries = automatic_retries(node, ctx)
+    if retries is None:
+        return
+    found = repeated_side_effect(node, ctx)
+    if found is None:
+        return
+    effect, name, later = found
+    ctx.report(
+        effect,
+        f"{name}() has an effect outside the service, and the step after it (line "
+        f"{later.lineno}) can still fail: {retries}, and each retry runs the task again and "
+        "repeats the effect (a duplicate message, email or request). Check a sent-marker "
+        "first, pass an idempotency key, or move the effect last",
+    )

@@ -1,0 +1,135 @@
+"""Resilience: tasks that the worker retries automatically and that perform an external side
+effect before another step that can fail (RES015).
+
+Dramatiq retries a failed actor (``max_retries`` defaults to 20), Celery re-runs a task whose
+``autoretry_for`` matches the error, Huey honours ``retries=``: every retry runs the whole
+function again, so an SMS sent, an email mailed or a webhook posted before the failing step is
+sent again on each attempt.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from prodready.plugin import PythonContext
+from prodready.plugin.analysis import (
+    calls_in,
+    constant,
+    dotted,
+    keyword_value,
+    log_call,
+    task_decorator,
+    walk_body,
+)
+
+_HTTP_WRITES = frozenset({"post", "put", "patch"})
+_HTTP_CLIENTS = ("requests.", "httpx.", "aiohttp.", "urllib3.")
+_MAILERS = (
+    "django.core.mail.send_mail",
+    "django.core.mail.send_mass_mail",
+    "smtplib.SMTP.sendmail",
+    "smtplib.SMTP.send_message",
+    "flask_mail.Mail.send",
+)
+# A callee named for an outward action: send_sms, _notify_customer, charge_card, publish_event.
+_OUTWARD = re.compile(
+    r"^_*(send|notify|deliver|publish|charge|push|dispatch|email|mail|text|page|sms|post_to|call_webhook)(_|$)",
+    re.IGNORECASE,
+)
+# Calls after the effect that only compute: everything else (a database write, a project
+# helper, another remote call) can fail and trigger the retry.
+_PURE_METHODS = frozenset(
+    {"get", "items", "keys", "values", "format", "append", "strip", "lower", "upper", "split"}
+    | {"join", "isoformat", "now", "utcnow", "today", "copy", "encode", "decode", "json"}
+)
+_PURE_MODULES = ("builtins.", "logging.", "json.", "datetime.", "time.", "uuid.", "math.")
+
+
+def automatic_retries(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> str | None:
+    """How the worker retries this task on its own, or None."""
+    decorator = task_decorator(node, ctx)
+    if decorator is None:
+        return None
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    name = ctx.qualname(target) or dotted(target) or ""
+    options = decorator if isinstance(decorator, ast.Call) else None
+    if name.endswith("actor") and "dramatiq" in (name + ctx.source[:2000]):
+        retries = keyword_value(options, "max_retries") if options is not None else None
+        if retries is None:
+            return "Dramatiq retries a failed actor up to 20 times by default"
+        value = constant(retries)
+        return None if value == 0 else f"the actor retries (max_retries={ast.unparse(retries)})"
+    if options is None:
+        return None
+    autoretry = keyword_value(options, "autoretry_for")
+    if autoretry is not None and not (isinstance(autoretry, ast.Tuple) and not autoretry.elts):
+        retries = keyword_value(options, "max_retries")
+        if retries is not None and constant(retries) == 0:
+            return None
+        return f"Celery retries it on {ast.unparse(autoretry)}"
+    retries = keyword_value(options, "retries")
+    if retries is not None and isinstance(constant(retries), int) and constant(retries):
+        return f"the task retries (retries={ast.unparse(retries)})"
+    return None
+
+
+def outward_call(call: ast.Call, ctx: PythonContext) -> str | None:
+    """A call with an effect outside the service that a re-run repeats: an HTTP write, a mail,
+    or a callee named for sending/charging/publishing; its name, else None."""
+    name = ctx.qualname(call.func) or dotted(call.func) or ""
+    last = name.rsplit(".", 1)[-1]
+    if name.startswith(_HTTP_CLIENTS) and last in _HTTP_WRITES:
+        return name
+    if isinstance(call.func, ast.Attribute) and last in _HTTP_WRITES:
+        receiver = (dotted(call.func.value) or "").lower()
+        if any(word in receiver for word in ("client", "session", "http", "api")):
+            return name
+    if name.startswith(_MAILERS):
+        return name
+    if _OUTWARD.match(last) and not name.startswith(("builtins.", "logging.")):
+        return name
+    return None
+
+
+def _failable_step(statements: list[ast.stmt], ctx: PythonContext) -> ast.Call | None:
+    for call in calls_in(statements):
+        if log_call(call, ctx) is not None:
+            continue
+        name = ctx.qualname(call.func) or dotted(call.func) or ""
+        if name.startswith(_PURE_MODULES) or name.rsplit(".", 1)[-1] in _PURE_METHODS:
+            continue
+        return call
+    return None
+
+
+def _guarded(before: list[ast.stmt]) -> bool:
+    """An ``if`` before the side effect that returns or raises: a status or dedup check."""
+    return any(
+        isinstance(node, ast.If)
+        and any(isinstance(inner, ast.Return | ast.Raise) for inner in walk_body(node.body))
+        for node in walk_body(before)
+    )
+
+
+def repeated_side_effect(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> tuple[ast.Call, str, ast.Call] | None:
+    """(the side effect, its name, the failable step after it) of a task body, or None."""
+    if re.search(r"idempot|dedup", ctx.segment(node), re.IGNORECASE):
+        return None
+    body = node.body
+    for index, statement in enumerate(body):
+        for call in calls_in([statement]):
+            name = outward_call(call, ctx)
+            if name is None:
+                continue
+            if _guarded(body[:index]):
+                return None
+            later = _failable_step(body[index + 1 :], ctx)
+            if later is None:
+                return None
+            return call, name, later
+    return None
