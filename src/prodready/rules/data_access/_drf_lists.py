@@ -24,14 +24,16 @@ _OWN_LISTING = frozenset({"list", "get_queryset", "paginate_queryset", "filter_q
 _ONE_ROW = frozenset({"pk", "id", "uuid", "slug"})
 
 
-def unpaginated_list_view(node: ast.ClassDef, ctx: PythonContext) -> ast.expr | None:
-    """The ``queryset = ...`` value of a DRF list view with ``pagination_class = None``, when
-    the queryset is not bounded (sliced, or one row by key) and the view does not list or
-    filter it itself."""
+def unpaginated_list_view(
+    node: ast.ClassDef, ctx: PythonContext
+) -> tuple[ast.stmt, ast.expr] | None:
+    """The ``pagination_class = None`` statement of a DRF list view and its ``queryset``
+    value, when the queryset is not bounded (sliced, or one row by key) and the view does not
+    list or filter it itself."""
     if not any(_base_name(base, ctx) in _LIST_VIEWS for base in node.bases):
         return None
     queryset: ast.expr | None = None
-    unpaginated = False
+    unpaginated: ast.stmt | None = None
     for statement in node.body:
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
             if statement.name in _OWN_LISTING:
@@ -43,14 +45,13 @@ def unpaginated_list_view(node: ast.ClassDef, ctx: PythonContext) -> ast.expr | 
         if not isinstance(target, ast.Name):
             continue
         if target.id == "pagination_class":
-            unpaginated = (
-                isinstance(statement.value, ast.Constant) and statement.value.value is None
-            )
+            off = isinstance(statement.value, ast.Constant) and statement.value.value is None
+            unpaginated = statement if off else None
         elif target.id == "queryset":
             queryset = statement.value
         elif target.id in {"filterset_class", "filterset_fields"}:
             return None  # a filter may be required by the clients; not provable either way
-    if not unpaginated or queryset is None:
+    if unpaginated is None or queryset is None:
         return None
     chain = django_query(queryset)
     if chain is None or chain.sliced or chain.terminal not in DJANGO_LAZY_METHODS:
@@ -58,7 +59,7 @@ def unpaginated_list_view(node: ast.ClassDef, ctx: PythonContext) -> ast.expr | 
     for call in chain.calls:
         if any((item.arg or "").split("__")[0] in _ONE_ROW for item in call.keywords):
             return None
-    return queryset
+    return unpaginated, queryset
 
 
 def _base_name(base: ast.expr, ctx: PythonContext) -> str:

@@ -234,10 +234,12 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
 def _unpaginated_view(node: ast.ClassDef, ctx: PythonContext) -> None:
     if ctx.function is not None or ctx.facts.is_test or _skipped_module(ctx):
         return
-    queryset = unpaginated_list_view(node, ctx)
-    if queryset is not None:
+    found = unpaginated_list_view(node, ctx)
+    if found is not None:
+        # At the line that switches pagination off: where the fix goes.
+        unpaginated, queryset = found
         ctx.report(
-            queryset,
+            unpaginated.targets[0] if isinstance(unpaginated, ast.Assign) else unpaginated,
             f"{node.name} lists {_short(ctx, queryset)} with pagination_class = None: its "
             "list() serializes every row into one response. Set a paginator with a capped "
             "page size (PageNumberPagination/CursorPagination, max_page_size)",
