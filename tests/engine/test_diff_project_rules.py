@@ -69,7 +69,7 @@ BROKEN = "def broken(:\n"  # an unchanged file that cannot be analysed
 
 ARCHIVE = (
     "helpers.py",
-    10,
+    12,
     "DAT003",
     "archive() writes to the database 2 times without a transaction "
     "(Invoice.objects...update() line 11, Ledger.objects...delete() line 12): if a later write "
@@ -77,7 +77,7 @@ ARCHIVE = (
 )
 CLOSE = (
     "legacy.py",
-    6,
+    8,
     "DAT003",
     "close() writes to the database 2 times without a transaction "
     "(Order.objects...update() line 7, Stock.objects...create() line 8): if a later write fails "

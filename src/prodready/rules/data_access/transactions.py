@@ -47,7 +47,9 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     are not counted together, nor are deletes alone (deleting is idempotent: an interrupted
     cleanup leaves a subset of the rows, and the next run finishes it). Tests, migrations and
     scripts are skipped, and so are the module-level functions only such code calls (a helper
-    of a console-script bootstrap or of a migration runs once, from a terminal).
+    of a console-script bootstrap or of a migration runs once, from a terminal). The finding
+    sits at the later write of the first pair that can run together: the write whose failure
+    leaves the earlier one committed.
 
     Writes are exclusive also when two `if` tests pin one value to values that cannot both
     hold (`if code.startswith("n."):` ... `if code.startswith("r."):`).
@@ -129,7 +131,7 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
             if function.writes_independent:
                 ctx.report(
                     path,
-                    function.line,
+                    second.line,
                     f"{lines}, but no write is seen to depend on another (none uses a row an "
                     "earlier one wrote, replaces or moves rows, or carries the same input): if "
                     "each is a valid state alone, a partial write is harmless; if they must "
@@ -142,7 +144,7 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
             # (through the framework); a handler or a task is the top.
             ctx.report(
                 path,
-                function.line,
+                second.line,
                 f"{lines}: if a later write fails the earlier ones stay committed. "
                 "Wrap them in transaction.atomic() / session.begin()",
                 confidence=None if function.entry_point else Confidence.MEDIUM,
