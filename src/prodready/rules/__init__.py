@@ -107,6 +107,7 @@ BUILTIN_MODULES = (
     "prodready.rules.security.tls_verification",
     "prodready.rules.security.tls_versions",
     "prodready.rules.security.xml_parsing",
+    "prodready.rules.state.background_work",
     "prodready.rules.state.caches",
     "prodready.rules.state.local_files",
     "prodready.rules.state.module_state",

@@ -45,8 +45,8 @@ def _scratch(path: ast.AST | None, ctx: PythonContext) -> bool:
     if path is None:
         return True
     text = ctx.segment(path).lower()
-    if isinstance(path, ast.Name):
-        value = ctx.value_of(path.id)
+    for name in sorted(loaded_names(path)):  # a path built on a temporary directory's name
+        value = ctx.value_of(name)
         if value is not None:
             text += " " + ctx.segment(value).lower()
     return any(hint in text for hint in _SCRATCH_HINTS)
@@ -78,6 +78,9 @@ _FILE_CALLS = (
     "builtins.open",
     "io.open",
     "pathlib.Path.open",
+    "aiofiles.open",
+    "aiofiles.threadpool.open",
+    "anyio.open_file",
     "*.write_text",
     "*.write_bytes",
     "shelve.open",
@@ -155,13 +158,21 @@ def local_file_state_in_handler(node: ast.AST, ctx: PythonContext) -> None:
         )
 
 
+# Functions that open a file by path (``aiofiles.open``/``anyio.open_file``: the async ones
+# FastAPI and aiohttp code uses to save uploads), with ``shelve.open``.
+_OPENERS = frozenset(
+    {"builtins.open", "io.open", "pathlib.Path.open", "shelve.open", "aiofiles.open"}
+    | {"anyio.open_file", "aiofiles.threadpool.open"}
+)
+
+
 def _file_call(node: ast.Call, ctx: PythonContext, state: _FileState) -> None:
     name = ctx.call_name or ""
     func = node.func
     attr = func.attr if isinstance(func, ast.Attribute) else name.rsplit(".", 1)[-1]
     path: ast.AST | None = None
     what: str | None = None
-    if name in {"builtins.open", "io.open", "pathlib.Path.open", "shelve.open"}:
+    if name in _OPENERS:
         if name == "shelve.open":
             path, what = argument(node, 0, "filename"), "shelve.open()"
         else:
@@ -374,7 +385,8 @@ def local_storage_directory(node: ast.AST, ctx: PythonContext) -> None:
     for call, key, _ in pending.writes:
         if key is not None and key in pending.consumed:
             continue
-        path = argument(call, 0, "file") if not isinstance(call.func, ast.Attribute) else None
+        opener = ctx.qualname(call.func) in _OPENERS - {"pathlib.Path.open"}
+        path = argument(call, 0, "file") if opener else None
         if path is None and isinstance(call.func, ast.Attribute):
             path = call.func.value
         directory = _rooted_in(path, directories, ctx) if path is not None else None
