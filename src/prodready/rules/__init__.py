@@ -28,6 +28,7 @@ BUILTIN_MODULES = (
     "prodready.rules.data_access.connections",
     "prodready.rules.data_access.orm_in_responses",
     "prodready.rules.data_access.queries_in_loops",
+    "prodready.rules.data_access.serializer_relations",
     "prodready.rules.data_access.transactions",
     "prodready.rules.data_access.unbounded_queries",
     "prodready.rules.dependencies.conflicting_pins",
