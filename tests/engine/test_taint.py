@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from pathlib import Path
 
 import pytest
+from conftest import ScanFn
 
 from prodready.engine.python import PythonAnalyzer, PythonContext
 from prodready.engine.registry import python_rule
 from prodready.engine.taint import tainted
-from prodready.model import Category, Profile, Severity
+from prodready.model import Category, Config, Profile, Severity
 
 
 def _sink_sources(
@@ -297,7 +299,11 @@ def test_sinks_in_helpers_report_when_a_handler_passes_request_data() -> None:
             find_user("admin")
         """
     )
-    assert [line for line, _ in reports] == [5]
+    # line 8 too, for the project pass: kept only if another module feeds ``count(table)``
+    assert [line for line, _ in reports] == [5, 8]
+    assert reports[1][1] == (
+        "parameter `table` of `count()`, which another module of the project passes request data"
+    )
     assert "passed to `search()`" in reports[0][1] and "passed to `find_user()`" in reports[0][1]
 
 
@@ -551,3 +557,59 @@ def test_aiohttp_server_request_reads_are_request_data() -> None:
         "request data `request.text()`",
         None,
     ]
+
+
+def test_augmented_assignment_keeps_the_earlier_value_and_adds_the_new_part() -> None:
+    results = _sink_sources(
+        """\
+        from flask import Flask, request
+        app = Flask(__name__)
+
+        @app.get("/files")
+        def files():
+            path = "/srv/data/"
+            path += request.args["name"]
+            open(path)                          # 0 the added part is request data
+            where = request.args["q"]
+            where += " LIMIT 10"
+            cur.execute(where)                  # 1 the earlier value is request data
+            fixed = "/srv/data/"
+            fixed += "index.txt"
+            open(fixed)                         # 2 constant parts only
+            path = "/srv/data/index.txt"
+            open(path)                          # 3 rebound after the augmentation
+        """
+    )
+    assert [r is not None for r in results] == [True, True, False, False]
+
+
+def test_a_shell_command_grown_with_augmented_assignment_is_reported(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    (tmp_path / "tools.py").write_text(
+        textwrap.dedent(
+            """\
+            import subprocess
+            from flask import Flask, request
+
+            app = Flask(__name__)
+
+
+            @app.post("/convert")
+            def convert():
+                cmd = "convert "
+                cmd += request.form["source"]
+                subprocess.run(cmd, shell=True)
+                fixed = "convert "
+                fixed += "a.png b.jpg"
+                subprocess.run(fixed, shell=True)  # ok: constant
+                return "done"
+            """
+        ),
+        encoding="utf-8",
+    )
+    result = run_scan(tmp_path, config=Config(select=("SEC008",)))
+    assert [(f.path, f.line, f.rule) for f in result.findings] == [("tools.py", 11, "SEC008")]
+    assert result.findings[0].message.startswith(
+        "run() with shell=True runs a shell command built from request data `request.form`: "
+    )

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from prodready.engine.pipeline import PROJECT_MARKERS
 from prodready.engine.roles import RoleMap
-from prodready.engine.semantic.guards import derive, import_prefixes
+from prodready.engine.semantic.guards import derive, import_prefixes, reached
 from prodready.model import Finding, Role
 
 Holder = tuple[str, tuple[str, ...], str | None]  # (report path, facts, detected role)
@@ -80,12 +80,15 @@ def drop_moot(
         return findings, 0
     projects = Projects(root)
     held = held_facts(holders, roles, projects)
-    if not held:
-        return findings, 0
-    kept = [
-        finding
-        for finding in findings
-        if not finding.unless
-        or held.get(projects.of(finding.path), set()).isdisjoint(finding.unless)
-    ]
-    return kept, len(findings) - len(kept)
+    kept: list[Finding] = []
+    moot = 0
+    for finding in findings:
+        facts = held.get(projects.of(finding.path), set()) if finding.unless else set()
+        needed = reached(finding.unless, facts) if finding.unless else None
+        if needed is False:
+            continue  # a sink only another module could feed, and none does: no finding
+        if facts.isdisjoint(finding.unless):
+            kept.append(finding)
+        else:
+            moot += 1
+    return kept, moot

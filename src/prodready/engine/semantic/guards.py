@@ -12,7 +12,12 @@ its one walk by :mod:`prodready.engine.taint.project_facts` and cached with its 
 - ``<fact> <= <fact>`` -- the first holds when the second does: a function that hands its
   parameter to another project function (``def check(url): return util.is_safe(url)``); kind
   ``*`` stands for each kind alike;
-- ``taint:alias:<name>=<target>`` -- a package ``__init__`` re-exports ``target`` as ``name``.
+- ``taint:alias:<name>=<target>`` -- a package ``__init__`` re-exports ``target`` as ``name``;
+- ``taint:reach:<kind>:<function>:<i>`` -- a handler of the module passes request data, not
+  sanitised for sinks of ``kind``, as parameter ``i`` (a position or a keyword's name) of an
+  imported project function. A finding at a sink inside that function names the
+  ``taint:unreached:...`` facts of the parameters that reach it: the project pass keeps it
+  only when one of the matching ``reach`` facts holds (:func:`reached`).
 
 A finding of a taint rule whose flow passes through (or is checked by) an imported project
 function names the facts that would clean it (``ctx.report(..., unless=...)``); the project
@@ -31,6 +36,8 @@ from collections.abc import Iterable
 CLEAN = "taint:clean"
 GUARDS = "taint:guards"
 ALIAS = "taint:alias:"
+REACH = "taint:reach"
+UNREACHED = "taint:unreached"
 IMPLIES = " <= "
 
 # Sink kinds a function's summary is stated for, with the sanitiser names each assumes (the
@@ -75,6 +82,23 @@ def guard_fact(kind: str, function: str, position: int) -> str:
     return f"{GUARDS}:{kind}:{function}:{position}"
 
 
+def reach_fact(kind: str, function: str, parameter: int | str) -> str:
+    return f"{REACH}:{kind}:{function}:{parameter}"
+
+
+def unreached_fact(kind: str, function: str, parameter: int | str) -> str:
+    return f"{UNREACHED}:{kind}:{function}:{parameter}"
+
+
+def reached(unless: Iterable[str], held: set[str]) -> bool | None:
+    """None when ``unless`` names no ``unreached`` fact (a finding that needs no caller of
+    another module); otherwise whether the ``reach`` fact of one of them holds."""
+    needed = [fact for fact in unless if fact.startswith(UNREACHED + ":")]
+    if not needed:
+        return None
+    return any(REACH + fact[len(UNREACHED) :] in held for fact in needed)
+
+
 def implication(conclusion: str, premise: str) -> str:
     return f"{conclusion}{IMPLIES}{premise}"
 
@@ -85,7 +109,7 @@ def alias_fact(name: str, target: str) -> str:
 
 def _split(fact: str) -> tuple[str, str, str, str] | None:
     """``(family, kind, function, position)`` of a clean/guard fact, None for another fact."""
-    for family in (CLEAN, GUARDS):
+    for family in (CLEAN, GUARDS, REACH):
         if fact.startswith(family + ":"):
             kind, _, rest = fact[len(family) + 1 :].partition(":")
             function, _, position = rest.rpartition(":")

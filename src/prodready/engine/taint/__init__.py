@@ -43,6 +43,7 @@ prodready.engine.taint import sink_flow, report_deferred``.
 from __future__ import annotations
 
 from prodready.engine.taint.allowlist import AllowListed, allow_listed, is_allow_listed
+from prodready.engine.taint.bindings import appended_parts
 from prodready.engine.taint.helper_sinks import report_deferred, sink_flow
 from prodready.engine.taint.propagation import MAX_DEPTH, Report, Source, external_source, tainted
 from prodready.engine.taint.sanitizers import (
@@ -70,6 +71,7 @@ __all__ = [
     "Report",
     "Source",
     "allow_listed",
+    "appended_parts",
     "external_source",
     "is_allow_listed",
     "is_request_object",

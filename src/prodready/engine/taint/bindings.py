@@ -50,6 +50,19 @@ def synthetic_scope(
 ENTRY_VALUE = object()  # no binding before: the value the function was called with
 
 
+class Augmented(ast.BinOp):
+    """``cmd += part`` as the value it binds, ``cmd + part``: the earlier ``cmd`` flows on."""
+
+
+def augmented_value(node: ast.AugAssign) -> Augmented:
+    earlier = ast.Name(id=getattr(node.target, "id", ""), ctx=ast.Load())
+    value = Augmented(left=earlier, op=node.op, right=node.value)
+    # at the added part: the earlier ``cmd`` is the binding before it
+    ast.copy_location(earlier, node.value)
+    ast.copy_location(value, node.value)
+    return value
+
+
 _UNKNOWN = object()  # a binding that is not data (an import, a def, ``except ... as``)
 
 
@@ -92,6 +105,8 @@ def function_bindings(function: ast.AST, ctx: PythonContext) -> BindingMap:
                 bind(target, node.value, node)
         elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
             bind(node.target, node.value, node)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            bind(node.target, augmented_value(node), node)
         elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
             targets = node.target.elts if isinstance(node.target, ast.Tuple) else [node.target]
             for target in targets:
@@ -175,4 +190,27 @@ def own_nodes(function: ast.AST, ctx: PythonContext) -> list[ast.AST]:
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
             stack.extend(ast.iter_child_nodes(node))
     cache[id(function)] = found
+    return found
+
+
+def appended_parts(ctx: PythonContext, at: ast.AST) -> dict[str, list[ast.expr]]:
+    """The parts added with ``+=`` to each local of the enclosing function after its last plain
+    binding before ``at`` (``cmd = "ls "; cmd += name``: ``{"cmd": [name]}``) -- what a rule that
+    reads a built string from the walk's bindings (the plain ones) has not seen."""
+    scope = ctx.function
+    limit = node_position(at)
+    if scope is None:
+        return {}
+    found: dict[str, list[ast.expr]] = {}
+    for name, entries in function_bindings(scope.node, ctx).items():
+        parts: list[ast.expr] = []
+        for position, value in entries:
+            if limit is not None and position >= limit:
+                break
+            if isinstance(value, Augmented) and isinstance(value.op, ast.Add):
+                parts.append(value.right)
+            else:
+                parts = []
+        if parts:
+            found[name] = parts
     return found

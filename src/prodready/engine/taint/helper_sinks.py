@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 from prodready.engine.analysis import module_functions
 from prodready.engine.python import ModuleMemo, PythonContext
+from prodready.engine.semantic.guards import REACH, UNREACHED
 from prodready.engine.taint.bindings import synthetic_scope
 from prodready.engine.taint.call_sites import argument_for, module_call_sites, positional_parameters
 from prodready.engine.taint.project_facts import establish_function_facts
 from prodready.engine.taint.propagation import Report, Source, Tracer, clean_if
+from prodready.engine.taint.reach import establish_reaches, unreached_facts
 from prodready.engine.taint.sources import client_route
 
 
@@ -92,15 +94,19 @@ def report_deferred(ctx: PythonContext) -> None:
     and check for the modules that import them (see
     :mod:`prodready.engine.taint.project_facts`). Call it from the rule's ``ModuleEnd``."""
     establish_function_facts(ctx)
+    establish_reaches(ctx)
     pending = ctx.memo(_PENDING)
     if ctx.rule is None or not pending.get(ctx.rule.code):
         return
     saved = ctx.function
     try:
         for sink in pending.pop(ctx.rule.code):
-            found = _from_callers(sink, sink.function, sink.positions, 0, set())
+            entries: list[_Entry] = [(sink.function, sink.positions)]
+            found = _from_callers(sink, sink.function, sink.positions, 0, set(), entries)
             if found is not None:
                 _report_unless(ctx, sink.report, *found)
+            else:
+                _report_if_reached(ctx, sink, entries)
     finally:
         ctx.function = saved
 
@@ -109,12 +115,17 @@ def report_deferred(ctx: PythonContext) -> None:
 _Found = tuple[Source, frozenset[str]]
 
 
+# A module-level function of the module and the positions of its parameters that reach a sink.
+_Entry = tuple[ast.FunctionDef | ast.AsyncFunctionDef, frozenset[int]]
+
+
 def _from_callers(
     sink: _PendingSink,
     function: ast.FunctionDef | ast.AsyncFunctionDef,
     positions: frozenset[int],
     depth: int,
     seen: set[int],
+    entries: list[_Entry],
 ) -> _Found | None:
     """The first caller that feeds the helper external data; when project facts would clean
     that flow, every other caller's flow too (the finding is moot only when all are)."""
@@ -140,7 +151,9 @@ def _from_callers(
                 unless = clean_if(argument, tracer) if tracer.crossings else frozenset()
                 found.append((f"{source}, {passed}", unless))
         if caller is not None and tracer.reached and id(caller) not in seen:
-            deeper = _from_callers(sink, caller, frozenset(tracer.reached), depth + 1, seen)
+            reached = frozenset(tracer.reached)
+            entries.append((caller, reached))
+            deeper = _from_callers(sink, caller, reached, depth + 1, seen, entries)
             if deeper is not None:
                 found.append((f"{deeper[0]}, {passed}", deeper[1]))
         for source, unless in found:
@@ -164,3 +177,38 @@ def _enclosing_helper(ctx: PythonContext) -> ast.FunctionDef | ast.AsyncFunction
     if module_functions(ctx).get(scope.node.name) is not scope.node:
         return None
     return scope.node
+
+
+def _report_if_reached(ctx: PythonContext, sink: _PendingSink, entries: list[_Entry]) -> None:
+    """A sink no caller of the module feeds: reported when a module of the project passes
+    request data to one of the functions whose parameters reach it (``db.search(q)``
+    from a view) -- the finding names, as facts that must hold for it to stand, the
+    parameters another module would have to feed (see :func:`unreached_facts`)."""
+    facts: set[str] = set()
+    names: list[str] = []
+    for function, positions in entries:
+        params = list(positional_parameters(function))
+        fresh = unreached_facts(ctx, function.name, positions, params, sink.sanitizers)
+        if fresh:
+            facts.update(fresh)
+            reached = [f"`{params[i]}`" for i in sorted(positions) if i < len(params)]
+            plural = "s" if len(reached) > 1 else ""
+            names.append(f"parameter{plural} {', '.join(reached)} of `{function.name}()`")
+    if not facts:
+        return
+    through = f" (or through {', '.join(names[1:])})" if len(names) > 1 else ""
+    source = f"{names[0]}{through}, which another module of the project passes request data"
+    before = list(ctx.findings)
+    sink.report(source)
+    now = {id(raw) for raw in ctx.findings}
+    earlier = {id(raw) for raw in before}
+    for raw in ctx.findings:
+        if id(raw) not in earlier:
+            raw.unless = tuple(sorted({*raw.unless, *facts}))
+    # A rule may withdraw what it reported while the origin was unknown (an audit finding):
+    # it stands unless the flow is proven -- unless another module feeds the parameters.
+    feeding = {REACH + fact[len(UNREACHED) :] for fact in facts}
+    for raw in before:
+        if id(raw) not in now:
+            raw.unless = tuple(sorted({*raw.unless, *feeding}))
+            ctx.findings.append(raw)

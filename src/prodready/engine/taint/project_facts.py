@@ -111,11 +111,16 @@ def establish_function_facts(ctx: PythonContext) -> None:
     ctx.memo(_ESTABLISHED)
 
 
+def states_facts(ctx: PythonContext) -> bool:
+    """Whether the module states facts about its functions: a test module's helpers do not
+    run in production; no caller takes a module of a package it knows as external (Django's
+    own tree) for the project's."""
+    return not ctx.facts.is_test and ctx.module.partition(".")[0] not in _EXTERNAL_ROOTS
+
+
 def _establish(ctx: PythonContext) -> bool:
     module = ctx.module
-    if ctx.facts.is_test or module.partition(".")[0] in _EXTERNAL_ROOTS:
-        # A test module's helpers do not run in production; no caller takes a module of a
-        # package it knows as external (Django's own tree) for the project's.
+    if not states_facts(ctx):
         return False
     for node in ctx.tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):

@@ -12,6 +12,7 @@ from prodready.engine.semantic.guards import clean_fact, kinds_for
 from prodready.engine.taint.allowlist import AllowListed, is_allow_listed
 from prodready.engine.taint.bindings import (
     ENTRY_VALUE,
+    Augmented,
     binding_before,
     node_position,
     own_nodes,
@@ -204,9 +205,12 @@ class Tracer:
         scope = ctx.function
         if scope is not None and (name in scope.bindings or name in scope.values):
             value = scope.values.get(name)
-            if value is not None and (self.limit is None or precedes(value, self.limit)):
-                return self._expand(value, depth)
             earlier = binding_before(scope.node, name, self.limit, ctx)
+            if value is not None and (self.limit is None or precedes(value, self.limit)):
+                at = node_position(earlier) if isinstance(earlier, Augmented) else None
+                later = at is not None and precedes(value, at)
+                if not later:  # ``cmd += part`` after the binding the walk saw: that one
+                    return self._expand(value, depth)
             if earlier is ENTRY_VALUE:
                 return self._parameter(name)
             if not isinstance(earlier, ast.expr):

@@ -7,6 +7,7 @@ import ast
 from prodready.engine.analysis import dotted, function_flow
 from prodready.engine.python import ModuleMemo, PythonContext
 from prodready.engine.taint.allowlist import AllowListed, is_allow_listed
+from prodready.engine.taint.bindings import own_nodes
 from prodready.engine.taint.sanitizers import (
     HASH_PREFIXES,
     LOOKUP_FUNCTIONS,
@@ -54,6 +55,7 @@ def returned_parameters(
         guarded = guarded_names(function, ctx, sanitizers) | assume_guarded
         allowed = allowed_regions(function, ctx, sanitizers)
     flow = function_flow(function, ctx)
+    grown = _grown_containers(function, ctx)
     reached: set[str] = set()
     pending = list(flow.returns)
     seen: set[int] = set()
@@ -70,6 +72,7 @@ def returned_parameters(
                 reached.add(name)
             pending.extend(flow.assigned.get(name, ()))
             pending.extend(flow.augmented.get(name, ()))
+            pending.extend(grown.get(name, ()))
     result = [position for position, name in enumerate(params) if name in reached]
     summaries[key] = result
     return result
@@ -112,3 +115,23 @@ def _names_through(expr: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]
                     continue
         stack.extend(ast.iter_child_nodes(node))
     return names
+
+
+_GROWING_METHODS = frozenset({"append", "extend", "insert", "add", "update", "appendleft"})
+
+
+def _grown_containers(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> dict[str, list[ast.expr]]:
+    """What each local container is grown with (``clauses.append(f"city = '{city}'")``): its
+    items flow where the container does (``" AND ".join(clauses)``)."""
+    grown: dict[str, list[ast.expr]] = {}
+    for node in own_nodes(function, ctx):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _GROWING_METHODS
+            and isinstance(node.func.value, ast.Name)
+        ):
+            grown.setdefault(node.func.value.id, []).extend(node.args)
+    return grown

@@ -6,7 +6,7 @@ import ast
 
 from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import argument, is_true, keyword_value
-from prodready.plugin.taint import report_deferred, sink_flow
+from prodready.plugin.taint import appended_parts, report_deferred, sink_flow
 from prodready.rules.security._shared import _pieces, _safe_value
 
 # -- SEC008 ------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def shell_command_injection(node: ast.AST, ctx: PythonContext) -> None:
         if not command.elts:
             return
         command = command.elts[0]  # with a shell, only the first item is the command line
-    pieces = _pieces(command, ctx, {})
+    pieces = _pieces(command, ctx, appended_parts(ctx, node))
     values = [p for p in pieces if not isinstance(p, str) and not _safe_value(p, ctx, frozenset())]
     callee = name.rsplit(".", 1)[-1] if name in _SHELL_OPTIONAL else name
     shell_note = " with shell=True" if name in _SHELL_OPTIONAL else ""

@@ -1,0 +1,153 @@
+"""Sinks inside project functions that another module feeds: both sides of the facts.
+
+A module whose helper builds a sink from its parameters (``def search(q): cur.execute(f"...
+{q}")``) and whose own functions never pass it external data reports the sink anyway, naming
+``taint:unreached:<kind>:<function>:<i>`` facts (:func:`unreached_facts`); a module whose
+handlers pass request data to an imported project function states ``taint:reach:<kind>:
+<function>:<i>`` (:func:`establish_reaches`, once per module, cached with its result). The
+project pass keeps the finding only when one of the matching ``reach`` facts holds (see
+:func:`prodready.engine.semantic.guards.reached`) -- one parse per file, and a warm rescan
+after an edit of either module re-analyses that module alone.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.engine.python import ModuleMemo, PythonContext
+from prodready.engine.semantic.guards import (
+    KIND_SANITIZERS,
+    VALUE_KIND,
+    kinds_for,
+    reach_fact,
+    unreached_fact,
+)
+from prodready.engine.taint.bindings import synthetic_scope
+from prodready.engine.taint.project_facts import project_callee, states_facts
+from prodready.engine.taint.propagation import Tracer
+from prodready.model import ProjectFact
+
+_SUMMARY = "a handler passes request data to a project function"
+
+# What a caller's flow passes through that makes its value harmless for sinks of each kind,
+# beyond the kind's own sanitisers: the names a path, redirect or HTML sink accepts.
+_PATH_NAMES = frozenset(
+    {"werkzeug.utils.secure_filename", "werkzeug.secure_filename", "secure_filename"}
+    | {"os.path.basename", "posixpath.basename", "os.path.splitext[1]", "slugify"}
+    | {"django.utils.text.get_valid_filename", "django.utils.text.slugify"}
+    | {f"pathlib.{kind}.{part}" for kind in ("Path", "PurePath") for part in ("name", "stem")}
+)
+_REACH_SANITIZERS: dict[str, frozenset[str]] = {
+    **KIND_SANITIZERS,
+    "path-containment": KIND_SANITIZERS["path-containment"] | _PATH_NAMES,
+    "safe-redirect": KIND_SANITIZERS["safe-redirect"]
+    | {"flask.url_for", "url_for", "django.urls.reverse", "reverse", "reverse_lazy"},
+    "html": KIND_SANITIZERS["html"] | {"bleach.clean", "nh3.clean"},
+}
+
+
+def sink_kinds(sanitizers: frozenset[str]) -> tuple[str, ...]:
+    """The kinds a sink with these sanitisers is stated under: its specific ones, or
+    ``value`` (no sanitiser but conversions: code evaluation, argument injection)."""
+    specific = tuple(kind for kind in kinds_for(sanitizers) if kind != VALUE_KIND)
+    return specific or (VALUE_KIND,)
+
+
+def unreached_facts(
+    ctx: PythonContext,
+    function: str,
+    positions: frozenset[int],
+    params: list[str],
+    sanitizers: frozenset[str],
+) -> set[str]:
+    """The facts a finding at a sink inside the module's function ``function`` names: one of
+    its parameters at ``positions`` must be fed request data by another module (by position
+    or by keyword). Empty in modules no other module's facts are about (tests, external
+    packages)."""
+    if not states_facts(ctx):
+        return set()
+    qualname = f"{ctx.module}.{function}" if ctx.module else function
+    facts: set[str] = set()
+    for kind in sink_kinds(sanitizers):
+        for position in positions:
+            facts.add(unreached_fact(kind, qualname, position))
+            if position < len(params):
+                facts.add(unreached_fact(kind, qualname, params[position]))
+    return facts
+
+
+def establish_reaches(ctx: PythonContext) -> None:
+    """State which parameters of imported project functions the module's functions pass
+    request data (once per module, whichever taint rule asks first)."""
+    ctx.memo(_ESTABLISHED)
+
+
+def _establish(ctx: PythonContext) -> bool:
+    if not states_facts(ctx):
+        return False
+    imported = {name for name, target in ctx.facts.bindings.items() if isinstance(target, str)}
+    if not imported:
+        return False
+    saved = ctx.function
+    try:
+        for call, chain in _imported_calls(ctx.tree, imported):
+            _call_reaches(call, chain, ctx)
+    finally:
+        ctx.function = saved
+    return True
+
+
+_ESTABLISHED: ModuleMemo[bool] = ModuleMemo("taint:reaches", _establish)
+
+
+def _imported_calls(
+    tree: ast.Module, imported: set[str]
+) -> list[tuple[ast.Call, tuple[ast.AST, ...]]]:
+    """Calls inside functions whose callee is rooted at an imported name, with the
+    defs/classes around each."""
+    found: list[tuple[ast.Call, tuple[ast.AST, ...]]] = []
+    stack: list[tuple[ast.AST, tuple[ast.AST, ...]]] = [(node, ()) for node in tree.body]
+    while stack:
+        node, chain = stack.pop()
+        if isinstance(node, ast.Call) and chain and (node.args or node.keywords):
+            base = node.func
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in imported:
+                found.append((node, chain))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            chain = (*chain, node)
+        stack.extend((child, chain) for child in ast.iter_child_nodes(node))
+    return found
+
+
+def _call_reaches(call: ast.Call, chain: tuple[ast.AST, ...], ctx: PythonContext) -> None:
+    if not any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) for node in chain):
+        return
+    scope = synthetic_scope(chain, call, ctx)
+    if scope is None:
+        return
+    ctx.function = scope
+    callee = project_callee(call, ctx)
+    if callee is None:
+        return
+    passed: list[tuple[int | str, ast.expr]] = []
+    for position, argument in enumerate(call.args):
+        if isinstance(argument, ast.Starred):
+            break  # positions unknown from here
+        passed.append((position, argument))
+    passed.extend((k.arg, k.value) for k in call.keywords if k.arg is not None)
+    owner, _, method = callee.rpartition(".")
+    # ``actor.send(url)`` (Dramatiq), ``task.delay(url)`` (Celery): the message's arguments
+    # are the task function's -- stated for both names, only a matching sink uses either.
+    callees = (callee, owner) if method in _ENQUEUEING_METHODS else (callee,)
+    for parameter, argument in passed:
+        if Tracer(ctx, frozenset(), True).run(argument) is None:
+            continue
+        for kind, sanitizers in _REACH_SANITIZERS.items():
+            if kind == VALUE_KIND or Tracer(ctx, sanitizers, True).run(argument) is not None:
+                for name in callees:
+                    ctx.establish(ProjectFact(reach_fact(kind, name, parameter), _SUMMARY))
+
+
+_ENQUEUEING_METHODS = frozenset({"send", "delay"})
