@@ -12,6 +12,7 @@ _TASK_DECORATOR_SUFFIXES = (".task", ".shared_task", ".actor", ".periodic_task")
 
 _TASK_DECORATORS = frozenset(
     {"celery.shared_task", "celery.task", "dramatiq.actor", "huey.task", "rq.job", "shared_task"}
+    | {"rq.decorators.job"}  # RQ documents `from rq.decorators import job`
 )
 
 

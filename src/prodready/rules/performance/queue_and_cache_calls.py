@@ -4,28 +4,97 @@ the keyspace (PRF010)."""
 from __future__ import annotations
 
 import ast
+import sys
 
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import is_task_function, module_function
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    Mark,
+    ModuleEnd,
+    ProjectContext,
+    ProjectFacts,
+    PythonContext,
+    Severity,
+    project_rule,
+    python_rule,
+)
+from prodready.plugin.analysis import is_task_function, walk_body
 
 # -- PRF009 ---------------------------------------------------------------------------------------
 
+# Calls into these are never a project's task.
+_NOT_PROJECT = frozenset(sys.stdlib_module_names) | {"builtins", "django", "celery", "dramatiq"}
 
-@python_rule(
+
+def _collect_prf009(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
+    """Evidence: the module's task functions ("task"), and its calls, inside a loop, of a
+    plain name or a module attribute that may be one ("inline")."""
+    if ctx.facts.is_test:
+        return None
+    if isinstance(node, ast.Module):
+        module = ctx.facts.module
+        return [
+            Mark.of("task", statement.lineno, name=_in_module(statement.name, module))
+            for statement in node.body
+            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef)
+            and is_task_function(statement, ctx)
+        ]
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    found: list[Mark] = []
+    for inner in walk_body(node.body):
+        if isinstance(inner, ast.Call):
+            called = _project_call(inner, ctx)
+            if called is not None and _in_loop(inner, node, ctx):
+                found.append(Mark.of("inline", inner.lineno, name=called, caller=node.name))
+    return found or None
+
+
+def _project_call(node: ast.Call, ctx: PythonContext) -> str | None:
+    """The qualified name of a call of a plain name or of an imported module's function
+    (``tasks.send_receipt(...)``) that may be the project's."""
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        # ``tasks.send_receipt(...)``: a function of an imported module, not a method.
+        root = func.value
+        if not isinstance(root, ast.Name) or ctx.resolve_name(root.id) == root.id:
+            return None
+    elif not isinstance(func, ast.Name):
+        return None
+    called = ctx.qualname(func)
+    if called is None or called.split(".", 1)[0] in _NOT_PROJECT:
+        return None
+    return _in_module(called, ctx.facts.module)
+
+
+def _in_module(name: str, module: str) -> str:
+    return f"{module}.{name}" if module and "." not in name else name
+
+
+def _same_function(called: str, defined: str) -> bool:
+    """``app.tasks.send`` (as imported) names ``bad.svc.app.tasks.send`` (as scanned from a
+    higher root), and the reverse."""
+    return called == defined or defined.endswith("." + called) or called.endswith("." + defined)
+
+
+@project_rule(
     code="PRF009",
     name="task-run-inline-in-loop",
     category=Category.PERFORMANCE,
     severity=Severity.MEDIUM,
     confidence=Confidence.HIGH,
     summary="Background task function called directly in a loop instead of enqueued",
-    nodes=(ast.Call,),
+    nodes=(FunctionEnd, ModuleEnd),
+    collect=_collect_prf009,
     fix="Enqueue one message per item: `task.delay(item.id)` / `task.send(item.id)` (Dramatiq) "
     "/ `queue.enqueue(task, item.id)`, or a Celery group/chord.",
 )
-def task_run_inline_in_loop(node: ast.Call, ctx: PythonContext) -> None:
+def task_run_inline_in_loop(project: ProjectFacts, ctx: ProjectContext) -> None:
     """
     ## What it does
-    Flags a call, inside a loop, of a function of the same module that is a background task
+    Flags a call, inside a loop, of a function of the project (same module or imported) that
+    is a background task
     (`@shared_task`, `@app.task`, `@dramatiq.actor`, `@huey.task`, RQ `@job`) called as a plain
     function -- `send_receipt(order.id)` -- instead of enqueued with `.delay()`, `.apply_async()`,
     `.send()` or `queue.enqueue()`.
@@ -56,27 +125,33 @@ def task_run_inline_in_loop(node: ast.Call, ctx: PythonContext) -> None:
             send_invoice.delay(invoice_id)
     ```
     """
-    if ctx.facts.is_test or ctx.function is None:
+    tasks: dict[str, str] = {}
+    for evidence in project.evidence("PRF009"):
+        if evidence.kind == "task":
+            tasks[evidence.name] = evidence.name.rsplit(".", 1)[-1]
+    if not tasks:
         return
-    task = module_function(node, ctx)
-    if task is None or task is ctx.function.node or not is_task_function(task, ctx):
-        return
-    if not _in_loop(node, ctx):
-        return
-    ctx.report(
-        node,
-        f"{task.name}() is a background task but is called directly inside a loop: each item "
-        "runs inline, one after the other, in this process (no worker parallelism, no retry "
-        "policy, and the first failure aborts the rest). Enqueue it: "
-        f"{task.name}.delay(...) / .send(...)",
-    )
+    for evidence in project.evidence("PRF009"):
+        if evidence.kind != "inline":
+            continue
+        task = next(
+            (short for name, short in tasks.items() if _same_function(evidence.name, name)), None
+        )
+        if task is None or task == evidence.text("caller"):
+            continue
+        ctx.report(
+            evidence.path,
+            evidence.line,
+            f"{task}() is a background task but is called directly inside a loop: each item "
+            "runs inline, one after the other, in this process (no worker parallelism, no retry "
+            "policy, and the first failure aborts the rest). Enqueue it: "
+            f"{task}.delay(...) / .send(...)",
+        )
 
 
-def _in_loop(node: ast.AST, ctx: PythonContext) -> bool:
+def _in_loop(node: ast.AST, function: ast.AST, ctx: PythonContext) -> bool:
     """``node`` runs once per iteration of a loop of the current function (its body, not its
     iterable)."""
-    assert ctx.function is not None
-    function = ctx.function.node
     child: ast.AST = node
     parent = ctx.parent(node)
     while parent is not None and parent is not function:
