@@ -16,8 +16,17 @@ from prodready.plugin.analysis import (
     dependency_call,
     has_star_kwargs,
     keyword_value,
+    log_call,
     walk_body,
 )
+from prodready.rules.error_handling._failed_outcomes import (
+    empty_result,
+    enclosing_try,
+    falls_through,
+    following_return,
+    read_from_backend,
+)
+from prodready.rules.error_handling._shared import _production_path
 
 # -- ERR005 ----------------------------------------------------------------------------------
 
@@ -288,11 +297,13 @@ def _source_of(node: ast.AST) -> str:
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
     summary="except block that reports the failed work as done (status ok/paid, a success flag)",
-    nodes=(ast.Return, ast.Assign),
+    nodes=(ast.Return, ast.Assign, ast.Try),
     fix="Report the failure: raise (or re-raise), return an error status, or record a failed "
     "state (status='payment_failed') that something retries or alerts on.",
 )
-def failure_reported_as_success(node: ast.Return | ast.Assign, ctx: PythonContext) -> None:
+def failure_reported_as_success(
+    node: ast.Return | ast.Assign | ast.Try, ctx: PythonContext
+) -> None:
     """
     ## What it does
     Flags an `except` block that catches the failure of the work -- broadly (`Exception`,
@@ -300,9 +311,14 @@ def failure_reported_as_success(node: ast.Return | ast.Assign, ctx: PythonContex
     `stripe.error.StripeError`, a timeout, a database error) -- and then reports that work as
     done: it returns a payload stating success (`{"status": "ok"}`, `{"status": "paid"}`,
     `{"success": True}`, also inside `jsonify`/`JSONResponse`/`Response`) or stores a success
-    flag or state (`order.paid = True`, `job.status = "completed"`). Handlers that raise on
-    some path, and handlers of "already done" errors (`DoesNotExist`, `IntegrityError`,
-    `...AlreadyExists`), are left alone.
+    flag or state (`order.paid = True`, `job.status = "completed"`), or lets the code run on to
+    the function's success answer (`except Exception: logger.error(...)` followed by `return
+    {"status": "cancelled"}`). Handlers that raise on some path, and handlers of "already done"
+    errors (`DoesNotExist`, `IntegrityError`, `...AlreadyExists`), are left alone. A failed
+    call to another service answered with an empty result (`return []`, `return 0`, `{}`) from
+    a function that otherwise returns its data is reported at low severity when the handler
+    does not log it (or the function is an HTTP handler): the caller cannot tell an outage from
+    "nothing there".
 
     ## Why it breaks production
     The caller, the client and the database now believe something happened that did not: a
@@ -333,13 +349,17 @@ def failure_reported_as_success(node: ast.Return | ast.Assign, ctx: PythonContex
             raise
     ```
     """
-    if not ctx.handlers or ctx.facts.is_test or ctx.function is None:
+    if ctx.facts.is_test or ctx.function is None:
         return
-    if not _failure_handler(ctx.handlers[-1], ctx):
+    if isinstance(node, ast.Try):
+        _falls_through_to_success(node, ctx)
+        return
+    if not ctx.handlers or not _failure_handler(ctx.handlers[-1], ctx):
         return
     if isinstance(node, ast.Return):
         what = _success_payload(node.value)
         if what is None:
+            _empty_answer(node, ctx)
             return
         ctx.report(
             node,
@@ -357,6 +377,50 @@ def failure_reported_as_success(node: ast.Return | ast.Assign, ctx: PythonContex
         f"This except block records {what} for work that just failed: the stored state now "
         "says done, so nothing retries it and reconciliation finds the gap much later. Record "
         "a failed state (or leave it pending) and raise or alert",
+    )
+
+
+def _falls_through_to_success(node: ast.Try, ctx: PythonContext) -> None:
+    for handler in node.handlers:
+        if not _failure_handler(handler, ctx) or not falls_through(handler):
+            continue
+        answer = following_return(node, ctx)
+        what = _success_payload(answer.value) if answer is not None else None
+        if answer is None or what is None:
+            return
+        ctx.report(
+            handler,
+            f"This except block lets the code run on to return {{{what}}} (line "
+            f"{answer.lineno}) although the work failed: the caller is told it succeeded, so "
+            "nothing retries it and nobody notices. Return an error (or raise) from the "
+            "except block",
+        )
+        return
+
+
+def _records_failure(handler: ast.ExceptHandler, ctx: PythonContext) -> bool:
+    return any(
+        isinstance(node, ast.Call) and log_call(node, ctx) is not None
+        for node in walk_body(handler.body)
+    )
+
+
+def _empty_answer(node: ast.Return, ctx: PythonContext) -> None:
+    empty = empty_result(node.value)
+    function = ctx.function
+    attempt = enclosing_try(ctx.handlers[-1], ctx)
+    if empty is None or function is None or attempt is None:
+        return
+    if not read_from_backend(attempt, function.node, ctx) or not _production_path(attempt, ctx):
+        return
+    if ctx.route is None and _records_failure(ctx.handlers[-1], ctx):
+        return  # logged: a deliberate, visible degradation (best-effort counters, listings)
+    ctx.report(
+        node,
+        f"This except block answers a failed call to another service with {empty}: the "
+        "caller cannot tell an outage from an empty result and carries on with no data (a "
+        "zero price, an empty list). Raise, or return a result that says it failed",
+        severity=Severity.LOW,
     )
 
 
