@@ -134,7 +134,7 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
     `X.query...all()` without `.limit()`/`.paginate()`; `cursor.fetchall()` after a `SELECT`
     without `LIMIT`. Lookups by primary key or by a list of ids are not flagged. A Django REST
     framework list view (`ModelViewSet`, `ListAPIView`...) that sets `pagination_class = None`
-    is flagged at its `queryset`: its inherited `list()` serializes every row.
+    is flagged at that line: its inherited `list()` serializes every row.
 
     Evidence tier: a Django queryset over the whole table, filtered by column values, or by
     the requesting account (`request.user`, `current_user`: its rows accumulate with every use

@@ -94,10 +94,9 @@ def task_run_inline_in_loop(project: ProjectFacts, ctx: ProjectContext) -> None:
     """
     ## What it does
     Flags a call, inside a loop, of a function of the project (same module or imported) that
-    is a background task
-    (`@shared_task`, `@app.task`, `@dramatiq.actor`, `@huey.task`, RQ `@job`) called as a plain
-    function -- `send_receipt(order.id)` -- instead of enqueued with `.delay()`, `.apply_async()`,
-    `.send()` or `queue.enqueue()`.
+    is a background task (`@shared_task`, `@app.task`, `@dramatiq.actor`, `@huey.task`, RQ
+    `@job`) called as a plain function -- `send_receipt(order.id)` -- instead of enqueued
+    with `.delay()`, `.apply_async()`, `.send()` or `queue.enqueue()`.
 
     ## Why it breaks production
     Calling the task function runs its body right here, one item after the other: a fan-out
