@@ -104,14 +104,69 @@ def key_space(key: ast.AST, ctx: PythonContext) -> tuple[str, str] | None:
             derived.append(name)
             frontier.extend(loaded_names(value))
     used = sorted(seen & params)
-    if not used:
-        return None
-    for name in [*used, *derived]:
-        if per_request_name(name):
-            return name, "request"
-    for name in [*used, *derived]:
-        if row_key_name(name):
-            return name, "row"
+    if used:
+        for name in [*used, *derived]:
+            if per_request_name(name):
+                return name, "request"
+        for name in [*used, *derived]:
+            if row_key_name(name):
+                return name, "row"
+    generated = _generated(key, ctx, derived)
+    if generated is not None:
+        return generated, "generated"
     if len(used) >= 2:
         return " x ".join(used), "combination"
     return None
+
+
+# Calls that make a new value on every call: a key built on one adds an entry per call.
+_GENERATORS = ("uuid.", "secrets.token_", "time.time", "time.monotonic", "time.time_ns")
+
+
+def _generated(key: ast.AST, ctx: PythonContext, derived: list[str]) -> str | None:
+    """The name of a key (or of the local it comes from) made by a call that returns a new
+    value every time: ``uuid4()``, ``secrets.token_urlsafe()``, ``time.time()``."""
+    candidates: list[tuple[str, ast.AST]] = [(ctx.segment(key), key)]
+    for name in derived:
+        value = ctx.value_of(name)
+        if value is not None:
+            candidates.append((name, value))
+    for label, expr in candidates:
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Call):
+                callee = ctx.qualname(node.func) or ""
+                if callee.startswith(_GENERATORS):
+                    return label
+    return None
+
+
+def field_of_parameter(key: ast.AST, ctx: PythonContext) -> bool:
+    """The key is read out of data the function received -- a field of a parameter
+    (``event["event_id"]``, ``msg.id``, ``payload.get("id")`` with ``payload =
+    json.loads(record.value())``) -- not an identifier the caller chose and passed as is."""
+    scope = ctx.function
+    if scope is None:
+        return False
+    params = {param.arg for param in scope.params} - {"self", "cls"}
+    from_params = set(params)
+    pending: list[ast.AST] = [key]
+    seen: set[str] = set()
+    fields: list[ast.AST] = []
+    while pending:
+        expr = pending.pop()
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Subscript | ast.Attribute):
+                fields.append(node.value)
+            elif isinstance(node, ast.Name) and node.id not in seen and node.id not in params:
+                seen.add(node.id)
+                value = ctx.value_of(node.id)
+                if value is not None and node.id not in ctx.facts.constants:
+                    pending.append(value)
+                    if loaded_names(value) & from_params:
+                        from_params.add(node.id)
+    for base in fields:
+        while isinstance(base, ast.Subscript | ast.Attribute | ast.Call):
+            base = base.func if isinstance(base, ast.Call) else base.value
+        if isinstance(base, ast.Name) and base.id in from_params:
+            return True
+    return False

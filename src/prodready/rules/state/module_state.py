@@ -5,12 +5,20 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import in_service_code, in_task
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
+    in_service_code,
+    in_task,
+    is_framework_source,
+    is_script,
+    path_role,
+)
 from prodready.rules.state._shared import (
     SHARED_STATE_EXEMPT_HINTS,
     _state_root,
     declaration,
+    field_of_parameter,
+    key_space,
     open_key,
 )
 
@@ -48,6 +56,9 @@ class _Ledger:
     declaration when the module ends."""
 
     mutations: dict[str, list[_Mutation]] = field(default_factory=dict)
+    # Growth in other functions of the module, with the open-ended key that makes it grow.
+    growth: dict[str, list[_Mutation]] = field(default_factory=dict)
+    shrunk: set[str] = field(default_factory=set)  # containers something removes items from
 
 
 def _skip_guards(function: ast.AST) -> dict[str, ast.expr]:
@@ -147,8 +158,32 @@ def _record(node: ast.AST, name: str, where: str, ctx: PythonContext) -> None:
     ledger.mutations.setdefault(name, []).append(_Mutation(node, where, function))
 
 
+def _report_growth(ledger: _Ledger, ctx: PythonContext) -> None:
+    if not ledger.growth:
+        return
+    lookups = _memo_reads(ctx)
+    for name, growth in ledger.growth.items():
+        if name in ledger.mutations or name in ledger.shrunk or name in lookups:
+            continue
+        statement = declaration(ctx, name)
+        if _bounded_at_declaration(statement):
+            continue
+        first = growth[0]
+        line = getattr(first.node, "lineno", 0)
+        ctx.report(
+            statement or first.node,
+            f"module-level {name} grows by one entry per {first.seen_key} in "
+            f"{first.function}() (line {line}) and nothing ever removes them: it grows until "
+            "the worker runs out of memory, is lost on restart and differs between workers "
+            "and replicas. Keep it in the database or Redis (with an expiry), or bound it",
+            severity=Severity.MEDIUM,
+            confidence=Confidence.MEDIUM,
+        )
+
+
 def _report(ctx: PythonContext) -> None:
     ledger = ctx.rule_state(_Ledger, module=True)
+    _report_growth(ledger, ctx)
     for name, mutations in ledger.mutations.items():
         first = mutations[0]
         line = getattr(first.node, "lineno", 0)
@@ -234,13 +269,117 @@ def module_state_mutated_in_handler(node: ast.AST, ctx: PythonContext) -> None:
     name = _mutated_container(node, scope.globals, ctx)
     if name is None:
         return
+    ledger = ctx.rule_state(_Ledger, module=True)
+    if _shrinks(node, scope.globals):
+        ledger.shrunk.add(name)
     where = _worker_context(ctx)
     seen = _dedup_key(node, name, ctx) if name in ctx.facts.mutable_globals else None
-    if where is None and (seen is None or not in_service_code(ctx)):
-        return
+    if where is None and seen is not None and not _received_item(node, ctx):
+        seen = None  # outside a handler: only items of received data (not a warn-once record)
+    if where is None:
+        if not _runtime_module(ctx):
+            return
+        if seen is None:
+            grows_by = _growth_key(node, ctx) if name in ctx.facts.mutable_globals else None
+            if grows_by is not None:
+                ledger.growth.setdefault(name, []).append(
+                    _Mutation(node, "", scope.name, seen_key=grows_by)
+                )
+            return
     _record(node, name, where or "", ctx)
     if seen is not None:
-        ctx.rule_state(_Ledger, module=True).mutations[name][-1].seen_key = seen
+        ledger.mutations[name][-1].seen_key = seen
+
+
+def _received_item(node: ast.AST, ctx: PythonContext) -> bool:
+    recorded = _recorded_key(node)
+    return recorded is not None and field_of_parameter(recorded, ctx)
+
+
+def _runtime_module(ctx: PythonContext) -> bool:
+    """Code a service or worker runs (a helper module too), not a script, test or framework."""
+    return in_service_code(ctx) or (
+        path_role(ctx.path) is None and not is_script(ctx) and not is_framework_source(ctx)
+    )
+
+
+_SHRINKERS = frozenset({"pop", "popitem", "remove", "discard", "clear", "popleft", "__delitem__"})
+
+
+def _shrinks(node: ast.AST, declared_global: set[str]) -> bool:
+    """The statement removes items (or resets the container: ``global X; X = {}``)."""
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Attribute) and node.func.attr in _SHRINKERS
+    if isinstance(node, ast.Delete):
+        return True
+    return isinstance(node, ast.Assign) and any(
+        isinstance(target, ast.Name) and target.id in declared_global for target in node.targets
+    )
+
+
+def _growth_key(node: ast.AST, ctx: PythonContext) -> str | None:
+    """The open-ended key or item a helper adds to a module container (see ``key_space``): one
+    entry per request, row, combination of parameters or generated id. A value that is a
+    parameter itself, stored under a name, is a registry (``_handlers[event] = handler``)."""
+    item: ast.AST | None = None
+    stored: ast.AST | None = None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+        attr = node.func.attr
+        if attr in {"add", "append", "appendleft", "setdefault", "extend"}:
+            item = node.args[0]
+        elif attr == "insert" and len(node.args) > 1:
+            item = node.args[1]
+    elif isinstance(node, ast.Assign):
+        target = node.targets[0]
+        while isinstance(target, ast.Subscript) and isinstance(target.value, ast.Subscript):
+            target = target.value
+        if isinstance(target, ast.Subscript):
+            item, stored = target.slice, node.value
+    if item is None:
+        return None
+    found = key_space(item, ctx)
+    if found is None:
+        return None
+    name, kind = found
+    scope = ctx.function
+    params = {param.arg for param in scope.params} if scope is not None else set()
+    if (
+        isinstance(stored, ast.Name)
+        and stored.id in params
+        and kind not in {"request", "generated"}
+    ):
+        return None
+    return name
+
+
+def _memo_reads(ctx: PythonContext) -> set[str]:
+    """Containers the module reads as a lookup (``key in X``, ``X.get(key)``) or bounds with a
+    ``len(X)`` check: a lookup table or cache is STA003's, a bounded one is fine."""
+    found: set[str] = set()
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Compare) and any(
+            isinstance(op, ast.In | ast.NotIn) for op in node.ops
+        ):
+            found.update(c.id for c in node.comparators if isinstance(c, ast.Name))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "get":
+                if isinstance(func.value, ast.Name):
+                    found.add(func.value.id)
+            elif (
+                isinstance(func, ast.Name)
+                and func.id == "len"
+                and node.args
+                and isinstance(node.args[0], ast.Name)
+            ):
+                found.add(node.args[0].id)
+    return found
+
+
+def _bounded_at_declaration(statement: ast.stmt | None) -> bool:
+    """``deque(maxlen=...)`` drops old items itself."""
+    value = getattr(statement, "value", None)
+    return isinstance(value, ast.Call) and any(k.arg == "maxlen" for k in value.keywords)
 
 
 def _mutated_container(node: ast.AST, declared_global: set[str], ctx: PythonContext) -> str | None:
