@@ -6,8 +6,14 @@ import ast
 import re
 
 from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import constant_str, env_lookup, keyword_value, secret_name
-from prodready.rules.configuration._shared import _dev_only_file
+from prodready.plugin.analysis import (
+    EnvLookup,
+    constant_str,
+    env_lookup,
+    keyword_value,
+    secret_name,
+)
+from prodready.rules.configuration._shared import _LOCAL_GATE, _dev_only_file
 from prodready.rules.security._placeholders import establish_placeholders, placeholder_fact
 
 # -- CFG002 -----------------------------------------------------------------------------------
@@ -91,7 +97,9 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
         return
     if isinstance(node, ast.Call):
         lookup = env_lookup(node, ctx)
-        if lookup is None or not _is_secret_name(lookup.name):
+        if lookup is None:
+            return
+        if _report_credentialed_url_default(lookup, ctx) or not _is_secret_name(lookup.name):
             return
         value = _literal_secret(lookup.default) if lookup.default is not None else None
         if value is None or isinstance(lookup.default, ast.Call):
@@ -121,6 +129,34 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
     if default is None:
         return
     _report_secret_default(node, node.target.id, ctx, default)
+
+
+# ``scheme://user:password@host``: the password of a connection URL (DSN, broker URL).
+_URL_PASSWORD = re.compile(
+    r"^[a-z][a-z0-9+.-]*://[^/\s:@]*:(?P<password>[^/\s@]+)@(?P<host>[^/\s:?#]+)"
+)
+
+
+def _report_credentialed_url_default(lookup: EnvLookup, ctx: PythonContext) -> bool:
+    """``os.getenv("DATABASE_URL", "postgresql://app:s3cret@db.internal/app")``: whatever the
+    variable is called, a fallback URL that carries a password for a real host ships that
+    password and silently connects somewhere when the setting is missing. A localhost
+    fallback (``guest:guest@localhost``) is a developer default, CFG001's concern."""
+    match = _URL_PASSWORD.match(constant_str(lookup.default) or "")
+    if match is None or _LOCAL_GATE.search(match["host"]):
+        return False
+    password = match["password"]
+    if _PLACEHOLDER_SECRETS.match(password):
+        return False
+    ctx.report(
+        lookup.call,
+        f"{lookup.name or 'this setting'} falls back to a connection URL with an embedded "
+        f"password for {match['host']}: when the variable is missing the service silently "
+        "connects there with a credential that is in the repository. Make it required and "
+        "fail at startup",
+        secret=password,
+    )
+    return True
 
 
 def _report_secret_default(node: ast.AST, name: str, ctx: PythonContext, value: str) -> None:

@@ -110,7 +110,7 @@ def cors_wildcard_with_credentials(node: ast.AST, ctx: PythonContext) -> None:
         origins = keyword_value(node, "origins")
         if origins is None or _allows_any_origin(origins, ctx):
             ctx.report(
-                node,
+                node if origins is None else origins,
                 f"flask-cors with supports_credentials=True and every origin allowed: "
                 f"{_CORS_MESSAGE}",
             )
@@ -122,11 +122,20 @@ def cors_wildcard_with_credentials(node: ast.AST, ctx: PythonContext) -> None:
         return
     if not is_true(_resolve(keyword_value(node, "allow_credentials"), ctx)):
         return
-    if _allows_any_origin(keyword_value(node, "allow_origins"), ctx) or _regex_allows_any(
-        keyword_value(node, "allow_origin_regex"), ctx
-    ):
+    # The finding sits on the offending argument: in a call spread over several lines that is
+    # the line a reviewer (and a label) points at, not the call's first line.
+    origins = keyword_value(node, "allow_origins")
+    regex = keyword_value(node, "allow_origin_regex")
+    offending = (
+        origins
+        if _allows_any_origin(origins, ctx)
+        else regex
+        if _regex_allows_any(regex, ctx)
+        else None
+    )
+    if offending is not None:
         ctx.report(
-            node,
+            offending,
             f"CORSMiddleware allows every origin with allow_credentials=True: {_CORS_MESSAGE}",
         )
 

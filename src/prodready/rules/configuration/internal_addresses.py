@@ -1,0 +1,162 @@
+"""Configuration: internal service addresses hard-coded in service code (CFG007)."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
+from prodready.plugin.analysis import is_example_code, is_framework_source, is_script
+from prodready.rules.configuration._shared import _dev_only_file
+from prodready.rules.configuration.insecure_defaults import _URL_PASSWORD
+from prodready.rules.configuration.localhost_urls import _LocalCandidate, _localhost_use
+
+# -- CFG007 -----------------------------------------------------------------------------------
+
+# Addresses that only resolve or route inside one network: RFC 1918 ranges and the DNS
+# suffixes private zones, Kubernetes, Consul and mDNS use.
+_PRIVATE_IP = r"(?:10\.\d{1,3}|172\.(?:1[6-9]|2\d|3[01])|192\.168)\.\d{1,3}\.\d{1,3}"
+_INTERNAL_SUFFIX = (
+    r"(?:[a-z0-9-]+\.)+(?:internal|local|lan|corp|intra|intranet|svc|consul|private|home\.arpa)"
+)
+# A one-label service name with a port (``http://pricing:8081``, ``amqp://rabbitmq:5672``): a
+# Compose or Kubernetes service, resolvable only beside it. Without a port a one-label host is
+# as often the start of a name completed at run time (``"https://bedrock-runtime." + region``).
+_SERVICE_NAME = (
+    r"(?!(?:localhost|host|hostname|server|example|domain|your\w*|my\w*)\b)[a-z][a-z0-9_-]*(?=:\d)"
+)
+# Network schemes only: a custom scheme (``bank://``, ``app://``) names no server.
+_SCHEMES = (
+    r"(?:https?|wss?|grpcs?|tcp|amqps?|redis|rediss|kafka|nats|mqtt|smtps?|ldaps?|s?ftp"
+    r"|memcached|mongodb(?:\+srv)?|mysql|mariadb|postgres(?:ql)?|clickhouse|elasticsearch"
+    r"|cassandra|mssql|oracle)(?:\+[a-z0-9]+)?"
+)
+_INTERNAL_URL = re.compile(
+    rf"^{_SCHEMES}://(?:[^/@\s]*@)?(?P<host>{_PRIVATE_IP}|{_INTERNAL_SUFFIX}|{_SERVICE_NAME})"
+    r"(?=[:/?#]|$)",
+    re.IGNORECASE,
+)
+_INTERNAL_BARE_HOST = re.compile(rf"^(?P<host>{_PRIVATE_IP}|{_INTERNAL_SUFFIX})(?::\d+)?$")
+_GATE = re.compile(
+    r"://|\b(?:10|192\.168|172\.(?:1[6-9]|2\d|3[01]))\.\d|\.(?:internal|local|lan|corp|svc)\b"
+)
+_MENTIONS_ADDRESS: ModuleMemo[bool] = ModuleMemo(
+    "CFG007:gate", lambda ctx: bool(_GATE.search(ctx.source))
+)
+
+
+def _internal_host(text: str) -> tuple[str, bool] | None:
+    """The internal host a literal addresses and whether it is a bare host (no scheme)."""
+    match = _INTERNAL_URL.match(text)
+    if match is not None:
+        return match["host"], False
+    match = _INTERNAL_BARE_HOST.match(text)
+    if match is not None:
+        return match["host"], True
+    return None
+
+
+@python_rule(
+    code="CFG007",
+    name="hardcoded-internal-address",
+    category=Category.CONFIGURATION,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Address of an internal service (private IP, *.internal, cluster name) in the code",
+    nodes=(ast.Constant, ModuleEnd),
+    fix="Read the address from configuration (os.environ['PRICING_URL']) and fail at startup "
+    "when it is missing.",
+)
+def hardcoded_internal_address(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags the addresses of other services written into service code when they only exist
+    inside one network: URLs and hosts on private IP ranges (`http://10.2.0.8:9000/track`,
+    `192.168.x.x`, `172.16-31.x.x`), internal DNS zones (`*.internal`, `*.local`, `*.svc`,
+    `*.consul`, `*.corp`, `*.lan`), and one-label service names in URLs
+    (`http://pricing:8081/quote`, `amqp://rabbitmq/`) -- as module constants, arguments of
+    HTTP and database clients, `host=` of clients, connection-setting dicts and return
+    values. As the fallback of an environment lookup or a settings default it is reported at
+    low severity. Localhost is CFG001; log messages, docstrings, comparisons, allow-lists,
+    `__main__` blocks, scripts, tests and dev/local/test settings files are skipped.
+
+    ## Why it breaks production
+    The address is right in exactly one environment. Staging calls the production pricing
+    service (or production a test one); moving a service, a new namespace or a new IP plan
+    needs a code change and a redeploy; and a plain-http internal hop is pinned in code where
+    nobody reviewing the deployment sees it.
+
+    ## Example
+    ```python
+    PRICING_URL = "http://pricing.internal.svc:8081/v1/quote"
+    CARRIERS = {"dhl": "http://10.2.0.8:9000/dhl-proxy/track"}
+    ```
+
+    ## Use instead
+    ```python
+    PRICING_URL = os.environ["PRICING_URL"]  # fails at startup when unset
+    CARRIERS = {"dhl": settings.dhl_proxy_url}
+    ```
+    """
+    if not ctx.memo(_MENTIONS_ADDRESS):
+        return
+    candidates: list[tuple[_LocalCandidate, str]] = ctx.rule_state(list, module=True)
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if isinstance(value, str) and len(value) < 300:
+            found = _internal_host(value)
+            if found is not None:
+                host, bare = found
+                candidates.append((_LocalCandidate(node, bare), host))
+        return
+    # ModuleEnd: imports and routes are complete, so the module's kind is known.
+    if not candidates:
+        return
+    if ctx.facts.is_test or is_script(ctx) or is_framework_source(ctx) or _dev_only_file(ctx):
+        return
+    if is_example_code(ctx):
+        return
+    parents = ctx.parents()
+    # One finding per kind and module: moving a module's addresses to configuration is one
+    # change, and the other lines are named in the message.
+    by_verdict: dict[str, list[tuple[ast.Constant, str]]] = {"hardcoded": [], "fallback": []}
+    for candidate, host in candidates:
+        if _URL_PASSWORD.match(str(candidate.node.value)):
+            continue  # a credential in the URL: SEC002 (literal) or CFG002 (fallback) report it
+        verdict = _localhost_use(candidate, parents, ctx)
+        if verdict is not None:
+            by_verdict[verdict].append((candidate.node, host))
+    for verdict, places in by_verdict.items():
+        if places:
+            _report(verdict, sorted(places, key=lambda place: place[0].lineno), ctx)
+
+
+def _report(verdict: str, places: list[tuple[ast.Constant, str]], ctx: PythonContext) -> None:
+    literal, host = places[0]
+    others = sorted({node.lineno for node, _ in places[1:]} - {literal.lineno})
+    also = f" (also line{'s' if len(others) > 1 else ''} {', '.join(map(str, others))})"
+    also = also if others else ""
+    text = str(literal.value)
+    if verdict == "fallback":
+        ctx.report(
+            literal,
+            f"'{text}' is a fallback default{also}: when the setting is missing the service "
+            f"silently calls {host}, an address of one particular network. Require the "
+            "variable instead (fail at startup)",
+            severity=Severity.LOW,
+        )
+        return
+    ctx.report(
+        literal,
+        f"'{text}' is hardcoded{also}: {host} is an internal address of one environment, so "
+        "staging and production call the same host and moving the service needs a redeploy. "
+        "Read it from configuration",
+    )

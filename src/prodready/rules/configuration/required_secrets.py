@@ -1,0 +1,177 @@
+"""Configuration: a required credential that defaults to an empty string (CFG008)."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectFact,
+    PythonContext,
+    Severity,
+    python_rule,
+)
+from prodready.plugin.analysis import constant_str, dotted, env_lookup, name_words, secret_name
+from prodready.rules.configuration._shared import _config_or_service_code, _dev_only_file
+
+# -- CFG008 -----------------------------------------------------------------------------------
+
+# Passwords may legitimately be empty (a database on trust/peer auth, an SMTP relay without
+# login); Django itself refuses to start with an empty SECRET_KEY.
+_MAY_BE_EMPTY_WORDS = frozenset({"password", "passwd", "pass", "pwd", "passphrase"})
+_STARTUP_CHECKED = frozenset({"SECRET_KEY", "DJANGO_SECRET_KEY"})
+_TESTS = (ast.If, ast.IfExp, ast.While, ast.Assert, ast.BoolOp, ast.Compare, ast.UnaryOp)
+
+
+def _checked_fact(name: str) -> ProjectFact:
+    return ProjectFact(
+        f"CFG008:checked:{name.lower()}",
+        "a module of the project tests this setting before using it (an optional integration)",
+    )
+
+
+def _required_credential(name: str | None) -> bool:
+    if name is None or name.upper() in _STARTUP_CHECKED or not secret_name(name):
+        return False
+    return not _MAY_BE_EMPTY_WORDS.intersection(name_words(name))
+
+
+def _tested_names(test: ast.AST) -> set[str]:
+    """Names whose presence a condition tests: ``if not API_KEY``, ``if settings.api_key``,
+    ``KEY and Client(KEY)``, ``config["TOKEN"] == ""``, ``getattr(settings, "KEY", None)`` --
+    not names merely compared with another value (``if token != WEBHOOK_TOKEN`` uses it)."""
+    if isinstance(test, ast.Name):
+        return {test.id}
+    if isinstance(test, ast.Attribute):
+        return {test.attr}
+    if isinstance(test, ast.Subscript):
+        key = constant_str(test.slice)
+        return {key} if key is not None else set()
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _tested_names(test.operand)
+    if isinstance(test, ast.BoolOp):
+        return set().union(*(_tested_names(value) for value in test.values))
+    if isinstance(test, ast.Compare) and len(test.comparators) == 1:
+        other = test.comparators[0]
+        if isinstance(other, ast.Constant) and other.value in ("", None):
+            return _tested_names(test.left)
+        if isinstance(test.left, ast.Call) and dotted(test.left.func) == "len":
+            return _tested_names(test.left)  # len(token) < 32: a length check
+        return set()
+    if isinstance(test, ast.Call) and test.args:
+        callee = dotted(test.func)
+        if callee in {"bool", "len"}:
+            return _tested_names(test.args[0])
+        if callee in {"getattr", "hasattr"} and len(test.args) > 1:
+            key = constant_str(test.args[1])
+            return {key} if key is not None else set()
+    return set()
+
+
+def _condition(node: ast.AST) -> ast.AST:
+    if isinstance(node, ast.If | ast.IfExp | ast.While | ast.Assert):
+        return node.test
+    return node  # ``KEY and Client(KEY)``, ``KEY != ""``, ``not KEY``
+
+
+@python_rule(
+    code="CFG008",
+    name="required-secret-empty-default",
+    category=Category.CONFIGURATION,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="API key or token read from the environment with an empty-string default",
+    nodes=(*_TESTS, ast.AnnAssign),
+    calls=("os.getenv", "os.environ.get", "decouple.*", "environ.Env", "environ.Env.*"),
+    fix='Require it: PAYMENTS_KEY = os.environ["PAYMENTS_KEY"] (fails at startup when missing).',
+)
+def required_secret_empty_default(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags API keys, tokens and client secrets read from the environment with an empty string
+    as the default -- `os.getenv("PAYMENTS_KEY", "")`, `os.environ.get(...)`, python-decouple
+    `config("API_KEY", default="")`, django-environ `env("TOKEN", default="")`, a pydantic
+    `BaseSettings` field `api_key: str = ""` -- when no module of the project tests the value
+    before using it (`if not settings.API_KEY: raise ...`, `if API_KEY:` around an optional
+    integration). Passwords (which may be empty for trust authentication) and Django's
+    `SECRET_KEY` (Django refuses to start without one) are left out.
+
+    ## Why it breaks production
+    A missing secret should stop the deployment. With an empty default the service starts,
+    passes its health checks and takes traffic; every call to the provider then fails with
+    401 -- charges, signatures or messages silently not happening -- and the cause is found
+    in the logs hours later instead of in the rollout.
+
+    ## Example
+    ```python
+    ESIGN_API_KEY = os.environ.get("ESIGN_API_KEY", "")
+
+    def send_envelope(doc):
+        return httpx.post(URL, headers={"Authorization": f"Bearer {ESIGN_API_KEY}"}, json=doc)
+    ```
+
+    ## Use instead
+    ```python
+    ESIGN_API_KEY = os.environ["ESIGN_API_KEY"]  # KeyError at startup when missing
+
+    class Settings(BaseSettings):
+        esign_api_key: SecretStr  # required: validation fails when unset
+    ```
+    """
+    if ctx.facts.is_test or _dev_only_file(ctx):
+        return
+    if isinstance(node, _TESTS):
+        for name in _tested_names(_condition(node)):
+            if secret_name(name):
+                ctx.establish(_checked_fact(name))
+        return
+    if not _config_or_service_code(ctx):
+        return
+    if isinstance(node, ast.AnnAssign):
+        _settings_field(node, ctx)
+        return
+    assert isinstance(node, ast.Call)
+    lookup = env_lookup(node, ctx)
+    if lookup is None or constant_str(lookup.default) != "":
+        return
+    if not _required_credential(lookup.name):
+        return
+    target = _assigned_name(node, ctx)
+    names = {lookup.name or "", target or ""} - {""}
+    ctx.report(
+        node,
+        f"{lookup.name} defaults to an empty string: when it is missing the service starts "
+        "anyway and every call that needs it fails at runtime (401s, silently skipped work). "
+        "Require it so the deployment fails at startup",
+        unless=[_checked_fact(name) for name in sorted(names)],
+    )
+
+
+def _assigned_name(node: ast.Call, ctx: PythonContext) -> str | None:
+    parent = ctx.parent(node)
+    if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+        return dotted(parent.targets[0])
+    if isinstance(parent, ast.AnnAssign):
+        return dotted(parent.target)
+    if isinstance(parent, ast.keyword):
+        return parent.arg
+    return None
+
+
+def _settings_field(node: ast.AnnAssign, ctx: PythonContext) -> None:
+    """``api_key: str = ""`` in a pydantic ``BaseSettings`` class."""
+    if ctx.function is not None or not ctx.classes or constant_str(node.value) != "":
+        return
+    if not any(base.endswith("BaseSettings") for base in ctx.classes[-1].bases):
+        return
+    if not isinstance(node.target, ast.Name) or not _required_credential(node.target.id):
+        return
+    name = node.target.id
+    ctx.report(
+        node,
+        f"{name} defaults to an empty string: when it is missing the service starts anyway "
+        "and every call that needs it fails at runtime (401s, silently skipped work). Declare "
+        "it without a default so settings validation fails at startup",
+        unless=_checked_fact(name),
+    )

@@ -1,0 +1,162 @@
+"""Security: webhooks acted on without verifying who sent them (SEC040)."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import dotted
+
+# -- SEC040 ------------------------------------------------------------------------------------
+
+_WEBHOOK_NAME = re.compile(r"webhook|web_hook|(^|[/_\-])(hooks?|ipn)($|[/_\-])", re.IGNORECASE)
+# Anything that may authenticate the sender: a provider SDK's verification, an HMAC or
+# constant-time compare, a signature or token header, an auth decorator or dependency.
+_VERIFICATION = re.compile(
+    r"construct_event|compare_digest|hmac|signature|\bsig\b|_sig\b|\bsig_|verif|validat|"
+    r"signing|secret|token|authenticat|authoriz|login_required|permission|api_key|apikey|"
+    r"headers|META\[|META\.get|Depends\(|Security\(",
+    re.IGNORECASE,
+)
+_CSRF_EXEMPT = frozenset({"django.views.decorators.csrf.csrf_exempt", "csrf_exempt"})
+_BODY_ATTRIBUTES = frozenset({"body", "data", "json", "POST", "form", "stream"})
+_BODY_METHODS = frozenset({"json", "get_json", "body", "read", "text", "post", "get_data"})
+_PARSERS = frozenset({"json.loads", "orjson.loads", "ujson.loads", "simplejson.loads"})
+
+
+def _decorator_name(decorator: ast.expr, ctx: PythonContext) -> str:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return ctx.qualname(target) or dotted(target) or ""
+
+
+_GLOBAL_REQUESTS = frozenset({"flask.request", "quart.request"})
+
+
+def _is_request(expr: ast.expr, request: str, ctx: PythonContext) -> bool:
+    return dotted(expr) == request or ctx.qualname(expr) in _GLOBAL_REQUESTS
+
+
+def _body_read(node: ast.AST, request: str, ctx: PythonContext) -> bool:
+    """``request.body``, ``request.get_json()``, ``await request.json()`` of the handler's
+    request object (or Flask's global ``request`` under any alias)."""
+    if isinstance(node, ast.Attribute) and _is_request(node.value, request, ctx):
+        return node.attr in _BODY_ATTRIBUTES
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return _is_request(node.func.value, request, ctx) and node.func.attr in _BODY_METHODS
+    return False
+
+
+def _request_name(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    params = [*function.args.posonlyargs, *function.args.args]
+    if params and params[0].arg in {"self", "cls"}:
+        params = params[1:]
+    for param in params:
+        if param.arg in {"request", "req"}:
+            return param.arg
+    return "request"
+
+
+def _hands_request_on(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, request: str, ctx: PythonContext
+) -> bool:
+    """The raw request (or its raw body) is passed to another function: verification may
+    happen there, out of sight."""
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = ctx.qualname(node.func) or dotted(node.func) or ""
+        if callee in _PARSERS or (
+            isinstance(node.func, ast.Attribute) and _body_read(node, request, ctx)
+        ):
+            continue
+        for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
+            if _is_request(argument, request, ctx):
+                return True
+            if (
+                isinstance(argument, ast.Attribute)
+                and argument.attr != "json"  # parsed JSON is data, the raw body is evidence
+                and _body_read(argument, request, ctx)
+            ):
+                return True
+    return False
+
+
+@python_rule(
+    code="SEC040",
+    name="webhook-without-signature-check",
+    category=Category.SECURITY,
+    severity=Severity.HIGH,
+    confidence=Confidence.MEDIUM,
+    summary="Webhook endpoint acts on the posted event without verifying its signature",
+    nodes=(ast.FunctionDef, ast.AsyncFunctionDef),
+    cwe=345,
+    fix="Verify the provider's signature on the raw body before parsing it: "
+    "stripe.Webhook.construct_event(payload, sig_header, secret), or hmac.compare_digest on "
+    "an HMAC of the body.",
+)
+def webhook_without_signature_check(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags webhook handlers -- state-changing routes whose path or function name says
+    `webhook`, `hook` or `ipn`, and Django views marked `@csrf_exempt` named so -- that parse
+    the posted event without anything that could authenticate its sender: no provider SDK
+    verification (`stripe.Webhook.construct_event`, `svix`, `RequestValidator`), no HMAC or
+    `hmac.compare_digest`, no signature or token header read, no auth decorator or
+    dependency. Handlers that pass the raw request or body to another function (which may
+    verify it) are left alone.
+
+    ## Why it breaks production
+    A webhook URL is public and easy to guess. Without a signature check anyone can post
+    `payment_intent.succeeded` or `envelope.completed` for any order: goods ship unpaid,
+    subscriptions activate, documents count as signed. For Django views `@csrf_exempt`
+    removes the only other request check there was.
+
+    ## Example
+    ```python
+    @app.route("/webhooks/stripe", methods=["POST"])
+    def stripe_webhook():
+        event = json.loads(request.data)
+        if event["type"] == "payment_intent.succeeded":
+            mark_paid(event["data"]["object"]["id"])
+        return "", 200
+    ```
+
+    ## Use instead
+    ```python
+    @app.route("/webhooks/stripe", methods=["POST"])
+    def stripe_webhook():
+        event = stripe.Webhook.construct_event(
+            request.data, request.headers["Stripe-Signature"], settings.STRIPE_WEBHOOK_SECRET
+        )
+        ...
+    ```
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    scope = ctx.function
+    route = scope.route if scope is not None else None
+    exempt = next((d for d in node.decorator_list if _decorator_name(d, ctx) in _CSRF_EXEMPT), None)
+    if route is not None:
+        if not route.writes or not _WEBHOOK_NAME.search(f"{route.path or ''} {node.name}"):
+            return
+    elif exempt is None or not _WEBHOOK_NAME.search(node.name):
+        return
+    source = "\n".join([*(ctx.segment(d) for d in node.decorator_list), ctx.segment(node)])
+    if _VERIFICATION.search(source):
+        return
+    request = _request_name(node)
+    if _hands_request_on(node, request, ctx):
+        return
+    read = next((n for n in ast.walk(node) if _body_read(n, request, ctx)), None)
+    if read is None and route is not None and route.framework != "fastapi":
+        return  # the handler reads no posted event
+    where: ast.AST = exempt or read or node
+    ctx.report(
+        where,
+        f"webhook handler {node.name}() acts on the posted event without verifying its "
+        "signature: anyone who knows the URL can forge events (payments marked paid, "
+        "documents signed). Verify the provider's signature on the raw body first"
+        + (" -- @csrf_exempt removed the only other request check" if exempt else ""),
+    )
