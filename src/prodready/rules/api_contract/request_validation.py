@@ -16,7 +16,16 @@ from prodready.plugin import (
     python_rule,
 )
 from prodready.plugin.analysis import constant, dotted, is_local_name, walk_body
-from prodready.plugin.taint import is_request_object
+from prodready.rules.api_contract._body_reads import (
+    answers_malformed,
+    consumer_scope,
+    content_reads,
+    embedded_json,
+    frame_read,
+    indexed,
+    is_request_body,
+    untyped_request_json,
+)
 from prodready.rules.api_contract._helper_guards import (
     establish_helper_checks,
     generic_save,
@@ -73,30 +82,19 @@ class _RawRead:
         self.node = node
         self.kind = kind
 
+    @property
+    def decoded_here(self) -> bool:
+        """A document the handler decodes itself (``json.loads``, a websocket frame): a raw
+        dict only where the handler indexes it."""
+        embedded = self.kind.startswith("json.loads(") and self.kind != "json.loads(request.body)"
+        return embedded or self.kind.startswith("a websocket frame")
+
 
 def _route_scope(ctx: PythonContext) -> Scope | None:
     scope = ctx.function
-    if scope is None or scope.route is None or ctx.facts.is_test:
+    if scope is None or ctx.facts.is_test or (scope.route is None and not consumer_scope(scope)):
         return None
     return scope
-
-
-def _is_request_body(expr: ast.AST, scope: Scope) -> bool:
-    """``request.body`` (or ``self.request.body``) where ``request`` is the handler's request."""
-    text = (
-        dotted(expr.func.value)
-        if isinstance(expr, ast.Call)
-        and isinstance(expr.func, ast.Attribute)
-        and expr.func.attr == "decode"
-        else dotted(expr)
-    )
-    if text is None or not text.endswith(".body"):
-        return False
-    receiver = text[: -len(".body")]
-    params = [param.arg for param in scope.params]
-    return receiver in {"request", "self.request"} or (
-        len(params) > 0 and receiver in params[:2] and "request" in receiver.lower()
-    )
 
 
 @python_rule(
@@ -106,7 +104,14 @@ def _is_request_body(expr: ast.AST, scope: Scope) -> bool:
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
     summary="Route handler uses the raw JSON body without validating it against a schema",
-    calls=(*_FLASK_JSON_CALLS, *_ASGI_JSON_CALLS, *_JSON_LOADS, *_FORM_AS_DATA, "*.json"),
+    calls=(
+        *_FLASK_JSON_CALLS,
+        *_ASGI_JSON_CALLS,
+        *_JSON_LOADS,
+        *_FORM_AS_DATA,
+        "*.json",
+        "*.receive_json",
+    ),
     attributes=_RAW_ATTRIBUTES,
     nodes=(FunctionEnd,),
     fix="Parse the body into a schema (pydantic model, marshmallow Schema, DRF serializer) "
@@ -118,8 +123,15 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
     Flags route handlers that read the raw request body -- Flask `request.get_json()` /
     `request.json`, Starlette/FastAPI `await request.json()`, Django `json.loads(request.body)`,
     DRF `request.data` -- and never validate it: no pydantic model, marshmallow schema,
-    `jsonschema.validate`, DRF serializer or form `is_valid()`, no key or type checks, and no
-    400/422 response for a bad payload. A handler that hands every read of the body to one
+    `jsonschema.validate`, DRF serializer or form `is_valid()`, no key or type checks, no
+    `try` around the reads that answers the `KeyError`/`TypeError`/`ValueError` of a malformed
+    payload itself, and no 400/422 response for a bad payload. JSON the handler decodes itself
+    and then indexes counts too: a document inside a form field or query parameter
+    (`json.loads(request.POST["signers"])`), the body read as text first, and websocket frames
+    (Starlette/FastAPI `receive_json()` or `json.loads(await ws.receive_text())`, aiohttp
+    `msg.json()` / `json.loads(msg.data)` of a `WebSocketResponse`, Django Channels
+    `json.loads(text_data)` in a consumer's `receive()` and the `content` of its
+    `receive_json()`). A handler that hands every read of the body to one
     helper of the project (defined in its module or imported, also through a re-export) that
     branches on the value and answers a client error (`raise ValidationError(...)`,
     `abort(400)`) validates through that helper, and a DRF view method that hands the
@@ -163,6 +175,11 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
         if scope is None or scope.node is not node:
             return
         reads: list[_RawRead] | None = scope.state.get("API001")
+        if node.name == "receive_json" and consumer_scope(scope) and not ctx.facts.is_test:
+            content = "the decoded websocket frame (content)"
+            reads = [_RawRead(read, content) for read in content_reads(node)]
+        if reads:
+            reads = [read for read in reads if not read.decoded_here or indexed(read.node, node)]
         if not reads or _validates(scope, reads, ctx):
             return
         first = reads[0]
@@ -181,13 +198,17 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
     name = ctx.call_name if isinstance(node, ast.Call) else ctx.qualname(node)
     if name in _FLASK_JSON_CALLS:
         kind = "request.get_json()"
-    elif name in _ASGI_JSON_CALLS or _untyped_request_json(node, ctx):
+    elif name in _ASGI_JSON_CALLS or untyped_request_json(node, ctx):
         kind = "await request.json()"
     elif name in _FORM_AS_DATA:
         kind = "request.form.to_dict()"
-    elif name in _JSON_LOADS:
-        if isinstance(node, ast.Call) and node.args and _is_request_body(node.args[0], scope):
+    elif (frame := frame_read(node, ctx)) is not None:
+        kind = frame
+    elif name in _JSON_LOADS and isinstance(node, ast.Call) and node.args:
+        if is_request_body(node.args[0], scope):
             kind = "json.loads(request.body)"
+        else:
+            kind = embedded_json(node, ctx)
     elif name in {"flask.request.json", "quart.request.json"}:
         kind = "request.json"
     elif name == "request.data" and any(
@@ -200,19 +221,6 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
     reads.append(_RawRead(node, kind))
 
 
-def _untyped_request_json(node: ast.AST, ctx: PythonContext) -> bool:
-    """``await request.json()`` on the handler's request parameter when its type is not
-    declared (aiohttp handlers, unannotated Starlette endpoints)."""
-    return (
-        isinstance(node, ast.Call)
-        and not node.args
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "json"
-        and isinstance(node.func.value, ast.Name)
-        and is_request_object(node.func.value.id, ctx)
-    )
-
-
 def _validates(scope: Scope, reads: list[_RawRead], ctx: PythonContext) -> bool:
     """Evidence anywhere in the handler that the body is checked (run once per handler)."""
     function = scope.node
@@ -222,7 +230,8 @@ def _validates(scope: Scope, reads: list[_RawRead], ctx: PythonContext) -> bool:
         if re.search(r"valid|schema|expects_json|use_args|use_kwargs|arguments|input", text, re.I):
             return True
     read_ids = {id(read.node) for read in reads}
-    data_names: set[str] = set()
+    # A Channels consumer's ``content`` parameter is the body itself.
+    data_names = {read.node.id for read in reads if isinstance(read.node, ast.Name)}
     nodes = list(walk_body(function.body))
     for item in nodes:
         if (
@@ -242,6 +251,8 @@ def _validates(scope: Scope, reads: list[_RawRead], ctx: PythonContext) -> bool:
             right = item.comparators[-1]
             if (isinstance(right, ast.Name) and right.id in data_names) or id(right) in read_ids:
                 return True  # "title" not in data: a key check
+        if isinstance(item, ast.Try) and answers_malformed(item, payload, read_ids):
+            return True
         if isinstance(item, ast.If | ast.ExceptHandler) and _client_error_path(
             item, data_names, payload, read_ids, ctx
         ):
