@@ -21,6 +21,7 @@ from prodready.rules.state._shared import (
     declaration,
     key_space,
     per_request_name,
+    row_key_name,
 )
 
 # -- STA002 ---------------------------------------------------------------------------------------
@@ -317,7 +318,7 @@ def _report_memos(state: _MemoState, ctx: PythonContext) -> None:
         )
         ctx.report(
             declaration(ctx, name) or write,
-            f"module-level {name} memoizes one entry per {param} (line {line}) and nothing bounds "
+            f"module-level {name} keeps one entry per {param} (line {line}) and nothing bounds "
             "or expires it: it grows with every distinct value until the worker runs out of "
             "memory, serves stale values forever, and differs between workers."
             f"{misses} Use cachetools.TTLCache(maxsize=..., ttl=...) or Redis with expiry",
@@ -385,7 +386,7 @@ def _check_cached_function(
     if found is None or not _unbounded_cache(found[1], found[0]):
         return
     params = [p.arg for p in scope.params if p.arg not in {"self", "cls"}]
-    per_request = [p for p in params if _per_request_param(p)]
+    per_request = [p for p in params if _per_request_param(p) or row_key_name(p)]
     if not per_request:
         return
     decorator = "@cache" if found[0] == "functools.cache" else "@lru_cache(maxsize=None)"
