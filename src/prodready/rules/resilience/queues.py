@@ -1,5 +1,6 @@
 """Resilience: unbounded in-process queues (RES009); broker consumers that settle a message before
-processing it (RES012), requeue it forever (RES013) or never notice a dead broker (RES014)."""
+processing it (RES012), requeue it forever (RES013), never notice a dead broker (RES014) or take
+every message at once (RES016)."""
 
 from __future__ import annotations
 
@@ -497,4 +498,92 @@ def amqp_heartbeat_disabled(node: ast.AST, ctx: PythonContext) -> None:
         f"{why} turns AMQP heartbeats off: a broker that dies or a connection that is "
         "silently dropped (failover, idle timeout) is never detected, so the consumer waits "
         "forever on a dead socket while the queue backs up. Keep heartbeats on (e.g. 30-60 s)",
+    )
+
+
+# -- consumers without a prefetch limit (RES016) ------------------------------------------------
+
+_QOS_WORDS = ("basic_qos(", "set_qos(", "prefetch_count", ".qos(")
+
+
+@python_rule(
+    code="RES016",
+    name="consumer-without-prefetch-limit",
+    category=Category.RESILIENCE,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="AMQP consumer on a channel with no prefetch (QoS) limit: the broker pushes it all",
+    calls=(
+        "*.basic_consume",
+        "*.consume",
+        "*.iterator",
+        "kombu.Consumer",
+        "kombu.messaging.Consumer",
+    ),
+    fix="Set a prefetch limit on the channel before consuming: channel.basic_qos(prefetch_count="
+    "10) (pika), await channel.set_qos(prefetch_count=10) (aio-pika), Consumer(..., "
+    "prefetch_count=10) (kombu).",
+)
+def consumer_without_prefetch_limit(node: ast.Call, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags AMQP consumers with manual acknowledgement on a channel the module opens itself
+    (`connection.channel()`) but never limits with a prefetch count: pika `basic_consume(...)`
+    without `channel.basic_qos(prefetch_count=...)`, aio-pika `queue.consume(...)` /
+    `queue.iterator()` without `await channel.set_qos(prefetch_count=...)`, kombu `Consumer(...)`
+    without `prefetch_count=`. Auto-ack consumers are CON005's.
+
+    ## Why it breaks production
+    Without a prefetch limit RabbitMQ sends a consumer every ready message at once. A backlog of
+    a million messages lands in one worker's memory (and its unacked count) until it is
+    OOM-killed -- then all of them are redelivered to the next worker, which dies the same way.
+    The other consumers sit idle meanwhile, because the first one holds every message.
+
+    ## Example
+    ```python
+    channel = connection.channel()
+    channel.basic_consume(queue="thumbnails", on_message_callback=render)
+    channel.start_consuming()
+    ```
+
+    ## Use instead
+    ```python
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=10)
+    channel.basic_consume(queue="thumbnails", on_message_callback=render)
+    channel.start_consuming()
+    ```
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    func = node.func
+    name = ctx.call_name or ""
+    source = ctx.source
+    if any(word in source for word in _QOS_WORDS) or ".channel(" not in source:
+        return
+    if has_star_kwargs(node) or any(
+        item.arg in {"auto_ack", "no_ack"}
+        and not (isinstance(item.value, ast.Constant) and item.value.value is False)
+        for item in node.keywords
+    ):
+        return  # auto-ack (CON005), or decided elsewhere
+    if name.startswith("kombu."):
+        what = "kombu Consumer(...) without prefetch_count="
+    elif isinstance(func, ast.Attribute) and func.attr == "basic_consume":
+        if "pika" not in source:
+            return
+        what = "basic_consume() on a channel without basic_qos(prefetch_count=...)"
+    elif isinstance(func, ast.Attribute) and func.attr in {"consume", "iterator"}:
+        if "aio_pika" not in source or not isinstance(func.value, ast.Name):
+            return
+        if "queue" not in func.value.id.lower():
+            return
+        what = f"{func.attr}() on an aio-pika channel without set_qos(prefetch_count=...)"
+    else:
+        return
+    ctx.report(
+        node,
+        f"{what}: RabbitMQ pushes every ready message to this consumer at once, so a backlog "
+        "fills its memory (and is redelivered wholesale when it dies) while other consumers "
+        "idle. Set a prefetch limit before consuming",
     )
