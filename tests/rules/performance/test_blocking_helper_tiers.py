@@ -19,13 +19,13 @@ def test_prf008_handler_high_other_coroutine_medium(run_scan) -> None:
         if f.path == "fleet/api.py"
     }
     assert tiers == {
-        ("fleet/api.py", 40): ("high", "medium"),
-        ("fleet/api.py", 45): ("high", "medium"),
-        ("fleet/api.py", 50): ("high", "medium"),
-        ("fleet/api.py", 57): ("high", "medium"),
-        ("fleet/api.py", 62): ("high", "medium"),
-        ("fleet/api.py", 69): ("high", "medium"),
-        ("fleet/api.py", 102): ("high", "medium"),
+        ("fleet/api.py", 41): ("high", "medium"),
+        ("fleet/api.py", 46): ("high", "medium"),
+        ("fleet/api.py", 51): ("high", "medium"),
+        ("fleet/api.py", 58): ("high", "medium"),
+        ("fleet/api.py", 63): ("high", "medium"),
+        ("fleet/api.py", 70): ("high", "medium"),
         ("fleet/api.py", 103): ("high", "medium"),
-        ("fleet/api.py", 122): ("medium", "medium"),
+        ("fleet/api.py", 104): ("high", "medium"),
+        ("fleet/api.py", 123): ("medium", "medium"),
     }

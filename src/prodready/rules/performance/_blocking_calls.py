@@ -60,7 +60,13 @@ def database_call(node: ast.Call, ctx: PythonContext) -> str | None:
         return f"engine.{method}()"
     if method == "get" and not _model_class(node.args[0] if node.args else None):
         return None  # ``session.get(url)``: an HTTP session named like a database one
-    if method in _SESSION_IO and is_db_session(func.value, ctx):
+    receiver = func.value
+    if (
+        method in _SESSION_IO
+        and isinstance(receiver, ast.Name | ast.Attribute)  # not ``(await ...).scalars()``
+        and "Async" not in (ctx.qualname(receiver) or "")  # an ``AsyncSession`` parameter
+        and is_db_session(receiver, ctx)
+    ):
         return f"session.{method}() of a synchronous SQLAlchemy session"
     return None
 
