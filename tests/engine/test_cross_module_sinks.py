@@ -269,3 +269,105 @@ def test_a_warm_rescan_after_editing_only_the_view_changes_the_verdict(
     (root / "shop/views.py").write_text(quiet, encoding="utf-8")
     again = scan()
     assert (_found(again), again.stats.files_analyzed) == ([], 1)
+
+
+def test_an_identifier_validated_before_it_names_a_file_does_not_reach_the_sink(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    sessions = """from pathlib import Path
+
+SESSIONS = Path("/var/lib/shop/sessions")
+
+
+def validate_session_id(session_id):
+    if not session_id.isalnum():
+        raise ValueError("bad session id")
+
+
+def session_file(session_id):
+    validate_session_id(session_id)
+    return SESSIONS / f"{session_id}.json"
+
+
+def read_session(session_id):
+    return session_file(session_id).read_text()
+
+
+def read_unchecked(session_id):
+    return (SESSIONS / f"{session_id}.json").read_text()
+"""
+    api = """from fastapi import FastAPI
+
+from shop.sessions import read_session, read_unchecked
+
+app = FastAPI()
+
+
+@app.get("/sessions")
+async def show(session_id: str):
+    return {"checked": read_session(session_id), "raw": read_unchecked(session_id)}
+"""
+    files = {"shop/sessions.py": sessions, "shop/api.py": api}
+    result = run_scan(_project(tmp_path, files), config=Config(select=("SEC014",)))
+    assert [(p, line, rule) for p, line, rule, _ in _found(result)] == [
+        ("shop/sessions.py", 21, "SEC014")
+    ]
+
+
+def test_sql_built_from_a_list_of_clauses_in_a_helper_of_another_module(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    repository = """import psycopg2
+
+conn = psycopg2.connect("")
+
+
+def query(sql, params=None):
+    cur = conn.cursor()
+    cur.execute(sql, params)
+    return cur.fetchall()
+
+
+def shipment_filter(status=None, carrier=None):
+    clauses = []
+    if status:
+        clauses.append(f"status = '{status}'")
+    if carrier:
+        clauses.append(f"carrier = '{carrier}'")
+    where = " AND ".join(clauses) if clauses else "TRUE"
+    return f"SELECT * FROM shipments WHERE {where}"
+
+
+def find_shipments(status=None, carrier=None):
+    return query(shipment_filter(status, carrier))
+"""
+    api = """from fastapi import FastAPI
+
+from shop.repository import find_shipments, query
+
+app = FastAPI()
+
+
+@app.get("/shipments")
+async def shipments(status: str | None = None, carrier: str | None = None):
+    return find_shipments(status, carrier)
+
+
+@app.get("/shipments/{number}")
+async def shipment(number: str):
+    return query("SELECT * FROM shipments WHERE number = %s", (number,))
+"""
+    files = {"shop/repository.py": repository, "shop/api.py": api}
+    result = run_scan(_project(tmp_path, files), config=SQL)
+    assert _found(result) == [
+        (
+            "shop/repository.py",
+            8,
+            "SEC001",
+            "execute() runs SQL text that carries parameter `sql` of `query()` (or through "
+            "parameters `status`, `carrier` of `find_shipments()`), which another module of the "
+            "project passes request data: whoever controls it controls the query (SQL "
+            "injection). Keep the statement constant and pass values as query parameters "
+            '(execute("... WHERE x = %s", (value,)))',
+        )
+    ]

@@ -11,7 +11,7 @@ from conftest import ScanFn
 
 from prodready.engine.python import PythonAnalyzer, PythonContext
 from prodready.engine.registry import python_rule
-from prodready.engine.taint import tainted
+from prodready.engine.taint import SAFE_REDIRECT_CHECK, URL_HOST_CHECK, tainted
 from prodready.model import Category, Config, Profile, Severity
 
 
@@ -613,3 +613,38 @@ def test_a_shell_command_grown_with_augmented_assignment_is_reported(
     assert result.findings[0].message.startswith(
         "run() with shell=True runs a shell command built from request data `request.form`: "
     )
+
+
+def test_anchored_allow_list_patterns_guard_redirects() -> None:
+    redirect = frozenset({SAFE_REDIRECT_CHECK, URL_HOST_CHECK})
+    results = _sink_sources(
+        """\
+        import re
+        from flask import Flask, request
+        app = Flask(__name__)
+        LOCAL = re.compile(r"^/(?:account|orders)/[a-z0-9-]+$")
+        LOOSE = re.compile(r"^/[\\w/.-]*$")
+
+        @app.get("/a")
+        def a(target: str):
+            if LOCAL.match(target):
+                open(target)                       # 0 anchored, local paths only
+
+        @app.get("/b")
+        def b(target: str):
+            if re.fullmatch(r"https://partners\\.example\\.com/.*", target):
+                open(target)                       # 1 a fixed scheme and host
+
+        @app.get("/c")
+        def c(target: str):
+            if LOOSE.match(target):
+                open(target)                       # 2 lets "//host" through
+
+        @app.get("/d")
+        def d(target: str):
+            if re.search(r"/account/", target):
+                open(target)                       # 3 unanchored search
+        """,
+        sanitizers=redirect,
+    )
+    assert [r is not None for r in results] == [False, False, True, True]

@@ -171,6 +171,8 @@ def guarded_names(
             checked.extend(_validated(node.test))
         if isinstance(node, ast.If | ast.IfExp | ast.While | ast.Assert):
             checked.extend(_checked_by_helpers(node.test, ctx, markers))
+            if markers & {SAFE_REDIRECT_CHECK, URL_HOST_CHECK}:
+                checked.extend(_pattern_matched(node.test, ctx, markers))
         elif PATH_CONTAINMENT_CHECK in markers and isinstance(node, ast.Expr | ast.Assign):
             checked.extend(_path_validated(node))
     names: set[str] = set()
@@ -236,8 +238,121 @@ def _checked_by_helpers(
     return found
 
 
+_REGEX_MATCHERS = frozenset({"match", "fullmatch", "search"})
+_URL_LITERAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#@\s]+[/?#]")
+
+
+def _pattern_matched(test: ast.AST, ctx: PythonContext, markers: frozenset[str]) -> list[ast.AST]:
+    """Names a condition matches against an anchored allow-list pattern: ``if
+    ALLOWED_NEXT.match(target):``, ``re.fullmatch(r"/account/[a-z]+", url)`` -- the pattern
+    fixes how the value starts (a path for a redirect; a scheme and host for a URL), so the
+    value is one of the forms it allows. ``search`` counts only with ``^``/``\\A``."""
+    found: list[ast.AST] = []
+    for call in ast.walk(test):
+        if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
+            continue
+        method = call.func.attr
+        if method not in _REGEX_MATCHERS:
+            continue
+        receiver = call.func.value
+        pattern: ast.expr | None = None
+        subject: ast.expr | None = None
+        if ctx.qualname(receiver) == "re" and len(call.args) > 1:
+            pattern, subject = call.args[0], call.args[1]
+        elif ctx.qualname(receiver) != "re" and call.args:
+            pattern, subject = _compiled_pattern(receiver, ctx), call.args[0]
+        text = _pattern_text(pattern, ctx)
+        if text is None or not isinstance(subject, ast.Name):
+            continue
+        anchored = text.startswith(("^", "\\A"))
+        if method == "search" and not anchored:
+            continue
+        text = text[2:] if text.startswith("\\A") else text.lstrip("^")
+        if _allows_only(text, markers):
+            found.append(subject)
+    return found
+
+
+def _compiled_pattern(receiver: ast.expr, ctx: PythonContext) -> ast.expr | None:
+    """The pattern of ``re.compile(PATTERN)`` bound to the name ``receiver`` (locally or at
+    module level)."""
+    if not isinstance(receiver, ast.Name):
+        return None
+    value = ctx.value_of(receiver.id) or ctx.memo(_COMPILED).get(receiver.id)
+    if isinstance(value, ast.Call) and ctx.qualname(value.func) == "re.compile" and value.args:
+        return value.args[0]
+    return None
+
+
+def _module_compiled(ctx: PythonContext) -> dict[str, ast.expr]:
+    return {
+        target.id: node.value
+        for node in ctx.tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+_COMPILED: ModuleMemo[dict[str, ast.expr]] = ModuleMemo("taint:compiled", _module_compiled)
+
+
+def _pattern_text(pattern: ast.expr | None, ctx: PythonContext) -> str | None:
+    if isinstance(pattern, ast.Name):
+        pattern = ctx.value_of(pattern.id)
+    if isinstance(pattern, ast.Constant) and isinstance(pattern.value, str):
+        return pattern.value
+    return None
+
+
+def _allows_only(text: str, markers: frozenset[str]) -> bool:
+    """A redirect pattern that starts with a literal character (``/``, a scheme): not any
+    text; a URL pattern that fixes the scheme and host (dots escaped or not)."""
+    if URL_HOST_CHECK in markers and _URL_LITERAL.match(text.replace("\\.", ".")):
+        return True
+    if SAFE_REDIRECT_CHECK not in markers or not text:
+        return False
+    if text.startswith("/"):
+        return _no_second_slash(text[1:])
+    return _URL_LITERAL.match(text.replace("\\.", ".")) is not None
+
+
+def _no_second_slash(rest: str) -> bool:
+    """What follows the leading ``/`` cannot be another slash (``//host`` leaves the site):
+    a literal word character, ``\\w``/``\\d``, a character class without slashes, or the end."""
+    if not rest or rest[0] == "$" or rest[0].isalnum() or rest[0] in "_-":
+        return True
+    if rest.startswith(("\\w", "\\d")):
+        return True
+    if rest.startswith("("):
+        alternatives = _group_alternatives(rest)
+        return bool(alternatives) and all(_no_second_slash(item) for item in alternatives)
+    if rest.startswith("[") and not rest.startswith("[^"):
+        members = rest[1 : rest.find("]", 2)] if "]" in rest[2:] else ""
+        return (
+            bool(members) and "/" not in members and "\\\\" not in members and "\\S" not in members
+        )
+    return False
+
+
+def _group_alternatives(text: str) -> list[str]:
+    """The alternatives of the group ``text`` starts with (``(?:account|orders)/x``:
+    ``["account", "orders"]``), empty when it does not close."""
+    depth = 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            inner = re.sub(r"^\?(?::|P<\w+>)", "", text[1:index])
+            return [] if inner.startswith("?") else inner.split("|")
+    return []
+
+
 _PATH_VALIDATOR_VERBS = frozenset({"validate", "sanitize", "sanitise", "ensure", "check"})
-_PATH_VALIDATOR_NOUNS = frozenset({"path", "filename", "filepath", "file", "dir", "directory"})
+_PATH_VALIDATOR_NOUNS = frozenset(
+    {"path", "filename", "filepath", "file", "dir", "directory"}
+    # an identifier validated before it names a file: the validator rejects what is not one
+    | {"id", "name", "slug", "uuid", "key"}
+)
 
 
 def _path_validated(statement: ast.Expr | ast.Assign) -> list[ast.AST]:
