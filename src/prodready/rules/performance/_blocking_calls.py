@@ -31,6 +31,7 @@ _DRIVER_IO = frozenset(
 _SESSION_IO = frozenset(
     {"commit", "execute", "query", "get", "scalar", "scalars", "flush", "refresh", "merge"}
 )
+_SQLALCHEMY_PACKAGES = ("sqlalchemy", "sqlmodel", "flask_sqlalchemy")
 # A synchronous SQLAlchemy engine opens a server connection.
 _ENGINE_IO = frozenset({"connect", "begin", "execute"})
 
@@ -66,9 +67,16 @@ def database_call(node: ast.Call, ctx: PythonContext) -> str | None:
         and isinstance(receiver, ast.Name | ast.Attribute)  # not ``(await ...).scalars()``
         and "Async" not in (ctx.qualname(receiver) or "")  # an ``AsyncSession`` parameter
         and is_db_session(receiver, ctx)
+        and _uses_sqlalchemy(ctx)
     ):
         return f"session.{method}() of a synchronous SQLAlchemy session"
     return None
+
+
+def _uses_sqlalchemy(ctx: PythonContext) -> bool:
+    """A session-like name (``db``, ``session``) is a SQLAlchemy session only in a module that
+    uses SQLAlchemy: elsewhere ``db`` is as often a DB-API (SQLite) connection."""
+    return any(module.startswith(_SQLALCHEMY_PACKAGES) for module, _ in ctx.facts.imports)
 
 
 def _model_class(expr: ast.expr | None) -> bool:
