@@ -648,3 +648,45 @@ def test_anchored_allow_list_patterns_guard_redirects() -> None:
         sanitizers=redirect,
     )
     assert [r is not None for r in results] == [False, False, True, True]
+
+
+def test_a_parameter_named_req_is_a_request_only_where_the_facts_say_so(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    files = {
+        # setuptools' installer: ``req`` is a packaging Requirement, ``req.url`` its own URL
+        "installer.py": """\
+            import subprocess
+            import sys
+
+
+            def fetch(dist, req):
+                cmd = [sys.executable, "-m", "pip", "install"]
+                cmd.append(req.url or str(req))
+                subprocess.check_call(cmd)
+            """,
+        # a helper of a Django project that imports nothing of Django: request.GET says it
+        "helpers.py": """\
+            import subprocess
+
+
+            def thumbnail(request):
+                subprocess.run(["convert", request.GET["src"], "out.png"])
+            """,
+        # a helper of a Flask module: the module's requests are Flask's
+        "proxy.py": """\
+            import subprocess
+
+            from flask import Flask
+
+            app = Flask(__name__)
+
+
+            def forward(req):
+                subprocess.run(["curl", req.url])
+            """,
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    result = run_scan(tmp_path, config=Config(select=("SEC024",)))
+    assert [(f.path, f.line) for f in result.findings] == [("helpers.py", 5), ("proxy.py", 9)]

@@ -112,11 +112,63 @@ def is_request_object(name: str, ctx: PythonContext) -> bool:
             words = _annotation_words(found[0].annotation)
             if any(word.endswith(_REQUEST_TYPE_SUFFIXES) for word in words):
                 return True
-            return name in _REQUEST_OBJECT_NAMES and not words - {"Any", "object"}
+            if name not in _REQUEST_OBJECT_NAMES or words - {"Any", "object"}:
+                return False
+            return _request_by_context(scope, name, ctx)
         if name in scope.bindings:
             return False
         scope = scope.parent
     return False
+
+
+# Roots of the web frameworks whose handlers take a request object.
+_WEB_FRAMEWORKS = frozenset(
+    {"flask", "quart", "werkzeug", "django", "rest_framework", "starlette", "fastapi"}
+    | {"aiohttp", "falcon", "tornado", "pyramid", "sanic", "bottle", "litestar", "ninja"}
+)
+# Attributes only a framework's request object has (not ``url``, ``data``, ``text``...: a
+# ``packaging`` Requirement has a ``url``, a urllib Request ``data``).
+_FRAMEWORK_REQUEST_ATTRIBUTES = frozenset(
+    {"GET", "POST", "META", "FILES", "COOKIES", "query_params", "path_params", "match_info"}
+    | {"get_json", "view_args", "form", "args", "cookies", "session", "user", "build_absolute_uri"}
+    | {"get_host", "is_secure", "remote_addr", "access_route", "client"}
+)
+
+
+def _request_by_context(scope: Scope, name: str, ctx: PythonContext) -> bool:
+    """An unannotated parameter called ``request``/``req`` is an HTTP request object when
+    the facts say so: its function is a handler, the module uses a web framework, or the
+    function reads an attribute only a framework's request has (``request.GET``) -- not a
+    ``req`` of a packaging tool (setuptools: ``req.url`` of a Requirement)."""
+    if scope.route is not None or ctx.memo(_WEB_MODULE):
+        return True
+    known = ctx.memo(_READS_REQUEST)
+    key = (id(scope.node), name)
+    if key not in known:
+        known[key] = any(
+            isinstance(node, ast.Attribute)
+            and node.attr in _FRAMEWORK_REQUEST_ATTRIBUTES
+            and isinstance(node.value, ast.Name)
+            and node.value.id == name
+            for node in ast.walk(scope.node)
+        )
+    return known[key]
+
+
+# (id(function), parameter) -> whether the function reads a framework-only request attribute
+_READS_REQUEST: ModuleMemo[dict[tuple[int, str], bool]] = ModuleMemo(
+    "taint:reads-request", lambda _: {}
+)
+
+
+def _uses_web_framework(ctx: PythonContext) -> bool:
+    return any(
+        isinstance(target, str) and target.partition(".")[0] in _WEB_FRAMEWORKS
+        for target in ctx.facts.bindings.values()
+    )
+
+
+_WEB_MODULE: ModuleMemo[bool] = ModuleMemo("taint:web-module", _uses_web_framework)
 
 
 def route_parameter(name: str, ctx: PythonContext) -> bool:
