@@ -1,5 +1,5 @@
-"""Resilience: retry decorators that retry forever (RES004), and task retries that repeat a side
-effect (RES015)."""
+"""Resilience: retry decorators that retry forever (RES004), task retries that repeat a side effect
+(RES015), and retries of failures no retry can fix (RES017)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,14 @@ from prodready.plugin.analysis import (
     keyword_value,
     task_decorator,
 )
+from prodready.rules.resilience._permanent_errors import (
+    autoretry_catches_all,
+    permanent_failure_source,
+    retried_broadly,
+    tenacity_retries_everything,
+)
 from prodready.rules.resilience._task_side_effects import automatic_retries, repeated_side_effect
+from prodready.rules.resilience.retry_loops import _retry_loop
 
 # -- retry libraries (RES004) ----------------------------------------------------------------
 
@@ -411,4 +418,104 @@ def side_effect_repeated_by_task_retries(
         f"{later.lineno}) can still fail: {retries}, and each retry runs the task again and "
         "repeats the effect (a duplicate message, email or request). Check a sent-marker "
         "first, pass an idempotency key, or move the effect last",
+    )
+
+
+# -- retries of failures that no retry can fix (RES017) -------------------------------------------
+
+
+@python_rule(
+    code="RES017",
+    name="retry-of-permanent-errors",
+    category=Category.RESILIENCE,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="Retry that catches 4xx/declines too (broad except around raise_for_status/Stripe)",
+    nodes=(ast.For, ast.While, ast.FunctionDef, ast.AsyncFunctionDef),
+    fix="Retry only what can succeed next time: timeouts, connection errors and 5xx/429 -- "
+    "e.g. re-raise when 400 <= e.response.status_code < 500 and e.response.status_code != "
+    "429, tenacity retry=retry_if_exception(is_transient), Celery autoretry_for=(Timeout, "
+    "ConnectionError); never retry a card decline.",
+)
+def retry_of_permanent_errors(
+    node: ast.For | ast.While | ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> None:
+    """
+    ## What it does
+    Flags retries whose catch covers failures that will never succeed, when the retried code
+    raises such failures: a hand-written retry loop whose handler catches `Exception`,
+    `requests.RequestException`/`HTTPError`, `httpx.HTTPStatusError` or `stripe.error.StripeError`
+    around `raise_for_status()` or a Stripe create/confirm without looking at the status or the
+    error type; a Celery task with `autoretry_for=(Exception,)` (or `RequestException`) that
+    calls `raise_for_status()`; a tenacity `@retry(...)` without `retry=` (it retries every
+    exception) on such a function.
+
+    ## Why it breaks production
+    A 400, 401, 403, 404 or 422 -- and a declined card -- fails the same way on every attempt.
+    Retrying it multiplies the load on the dependency, delays the real error by the whole
+    backoff schedule, keeps a worker busy, and for payments re-submits a charge the bank has
+    already refused (which card networks count and penalise).
+
+    ## Example
+    ```python
+    for attempt in range(5):
+        try:
+            resp = httpx.post(f"{CRM_URL}/contacts", json=contact, timeout=5)
+            resp.raise_for_status()
+            break
+        except httpx.HTTPError:
+            time.sleep(2**attempt)
+    ```
+
+    ## Use instead
+    ```python
+    for attempt in range(5):
+        try:
+            resp = httpx.post(f"{CRM_URL}/contacts", json=contact, timeout=5)
+            resp.raise_for_status()
+            break
+        except httpx.HTTPStatusError as e:
+            if e.response.status_code < 500 and e.response.status_code != 429:
+                raise  # our request is wrong: retrying cannot fix it
+            time.sleep(2**attempt)
+        except httpx.TransportError:
+            time.sleep(2**attempt)
+    ```
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    if isinstance(node, ast.For | ast.While):
+        loop = _retry_loop(node, ctx)
+        if loop is None:
+            return
+        source = permanent_failure_source(loop.attempt.body, ctx)
+        found = retried_broadly(loop.attempt, loop.handlers, ctx) if source else None
+        if found is None:
+            return
+        handler, caught = found
+        ctx.report(
+            handler,
+            f"This retry handler catches {caught}, which includes failures that never succeed "
+            f"-- {source}: a bad request, a missing resource, a rejected card fails the same "
+            "way on every attempt, so the loop only adds load and delay. Re-raise 4xx (except "
+            "429) and declines; retry timeouts, connection errors and 5xx",
+        )
+        return
+    source = permanent_failure_source(node.body, ctx)
+    if source is None:
+        return
+    autoretry = autoretry_catches_all(task_decorator(node, ctx))
+    target: ast.AST | None = None
+    if autoretry is not None:
+        what, target = autoretry, task_decorator(node, ctx)
+    else:
+        target = tenacity_retries_everything(node, ctx)
+        what = "tenacity @retry without retry= (every exception)"
+    if target is None:
+        return
+    ctx.report(
+        target,
+        f"{what} retries every failure of this function, including {source}: a bad request, "
+        "a missing resource or a rejected card fails the same way on every attempt. Retry "
+        "only transient errors (timeouts, connection errors, 5xx/429)",
     )

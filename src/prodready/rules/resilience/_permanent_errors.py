@@ -1,0 +1,96 @@
+"""Resilience: retries that also retry failures no retry can fix (RES017).
+
+``raise_for_status()`` raises ``requests.HTTPError``/``httpx.HTTPStatusError`` for a 4xx as well
+as a 5xx, and both are ``RequestException``/``HTTPError`` subclasses; Stripe's ``CardError`` (a
+decline) is a ``StripeError``. A retry that catches those broadly -- a hand-written loop, Celery's
+``autoretry_for``, tenacity's default of retrying every exception -- resends a request the other
+side has already refused for good.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.plugin import PythonContext
+from prodready.plugin.analysis import caught_names, dotted, keyword_value, walk_body
+
+_TRANSPORT_ERRORS = frozenset(
+    {"RequestException", "HTTPError", "HTTPStatusError", "StripeError", "APIError"}
+    | {"ClientError", "ClientResponseError", "Exception", "BaseException"}
+)
+_STATUS_READS = frozenset({"status_code", "status", "http_status", "code", "is_client_error"})
+_NARROW_PERMANENT = ("HTTPError", "HTTPStatusError", "CardError", "InvalidRequest", "ClientError")
+
+
+def permanent_failure_source(statements: list[ast.stmt], ctx: PythonContext) -> str | None:
+    """What in the retried code raises for a request the other side refused for good."""
+    for node in walk_body(statements):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "raise_for_status":
+            return "raise_for_status() (4xx as well as 5xx)"
+        name = ctx.qualname(node.func) or ""
+        if name.startswith("stripe.") and name.rsplit(".", 1)[-1] in {"create", "confirm"}:
+            return f"{name}() (a card decline is a StripeError too)"
+    return None
+
+
+def _broad_names(names: list[str]) -> list[str]:
+    return [name for name in names if name.rsplit(".", 1)[-1] in _TRANSPORT_ERRORS]
+
+
+def inspects_status(handler: ast.ExceptHandler) -> bool:
+    """The handler looks at what failed (a status code, the exception's type)."""
+    for node in walk_body(handler.body):
+        if isinstance(node, ast.Attribute) and node.attr in _STATUS_READS:
+            return True
+        if isinstance(node, ast.Call) and dotted(node.func) == "isinstance":
+            return True
+    return False
+
+
+def retried_broadly(
+    attempt: ast.Try, handlers: tuple[ast.ExceptHandler, ...], ctx: PythonContext
+) -> tuple[ast.ExceptHandler, str] | None:
+    """The retrying handler of a loop that also catches permanent failures, with what it
+    catches; None when a narrower handler or a status check sorts them out first."""
+    for other in attempt.handlers:
+        if other in handlers:
+            break
+        if any(part in name for name in caught_names(other, ctx) for part in _NARROW_PERMANENT):
+            return None
+    for handler in handlers:
+        names = caught_names(handler, ctx) if handler.type is not None else ["Exception"]
+        broad = _broad_names(names)
+        if broad and not inspects_status(handler):
+            return handler, broad[0].rsplit(".", 1)[-1]
+    return None
+
+
+def autoretry_catches_all(decorator: ast.expr | None) -> str | None:
+    """Celery ``autoretry_for=(Exception,)`` / ``(requests.RequestException,)``."""
+    if not isinstance(decorator, ast.Call):
+        return None
+    value = keyword_value(decorator, "autoretry_for")
+    if value is None:
+        return None
+    elements = value.elts if isinstance(value, ast.Tuple | ast.List) else [value]
+    for element in elements:
+        name = (dotted(element) or "").rsplit(".", 1)[-1]
+        if name in _TRANSPORT_ERRORS:
+            return f"autoretry_for={ast.unparse(value)}"
+    return None
+
+
+def tenacity_retries_everything(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> ast.Call | None:
+    """A tenacity ``@retry(...)`` without ``retry=``: tenacity then retries every exception."""
+    for decorator in node.decorator_list:
+        if not isinstance(decorator, ast.Call):
+            continue
+        if ctx.qualname(decorator.func) != "tenacity.retry":
+            continue
+        if keyword_value(decorator, "retry") is None and not decorator.args:
+            return decorator
+    return None
