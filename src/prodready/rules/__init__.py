@@ -115,6 +115,7 @@ BUILTIN_MODULES = (
     "prodready.rules.state.caches",
     "prodready.rules.state.local_files",
     "prodready.rules.state.module_state",
+    "prodready.rules.state.process_backends",
     "prodready.rules.state.task_messages",
 )
 
