@@ -222,6 +222,8 @@ _DONE_FLAGS = frozenset(
     | {"completed", "is_completed", "confirmed", "processed", "is_processed", "settled"}
 )
 _STATUS_FIELDS = frozenset({"status", "state", "payment_status", "result"})
+# ``{"received": True}``: the webhook idiom -- a sender that reads it does not redeliver.
+_TRUE_KEYS = frozenset({"success", "ok", "paid", "succeeded", "received", "acknowledged"})
 # What a failed dependency raises; a handler catching something else (``DoesNotExist``,
 # ``IntegrityError`` on a duplicate) often means "already done", which may be a success.
 _DEPENDENCY_FAILURE = re.compile(
@@ -265,7 +267,7 @@ def _success_payload(expr: ast.AST | None) -> str | None:
         name = constant_str(key)
         if name in _STATUS_FIELDS and _done_word(value) is not None:
             return f'"{name}": "{_done_word(value)}"'
-        if name in {"success", "ok", "paid", "succeeded"} and constant(value) is True:
+        if name in _TRUE_KEYS and constant(value) is True:
             return f'"{name}": True'
     return None
 
@@ -357,13 +359,16 @@ def failure_reported_as_success(
     if not ctx.handlers or not _failure_handler(ctx.handlers[-1], ctx):
         return
     if isinstance(node, ast.Return):
-        what = _success_payload(node.value)
-        if what is None:
+        payload = _success_payload(node.value)
+        answer = "{" + payload + "}" if payload is not None else None
+        if answer is None and _never_false(node, ctx):
+            answer = "True (the function never returns False)"
+        if answer is None:
             _empty_answer(node, ctx)
             return
         ctx.report(
             node,
-            f"This except block returns {{{what}}} for work that just failed: the caller, the "
+            f"This except block returns {answer} for work that just failed: the caller, the "
             "client and every retry or alert take the failure for a success, so nothing "
             "retries it and nobody notices. Raise, return an error status, or report a failed "
             "outcome",
@@ -396,6 +401,22 @@ def _falls_through_to_success(node: ast.Try, ctx: PythonContext) -> None:
             "except block",
         )
         return
+
+
+def _never_false(node: ast.Return, ctx: PythonContext) -> bool:
+    """``return True`` from a handler of a function that never returns False: its boolean
+    answer cannot say the work failed."""
+    if not (isinstance(node.value, ast.Constant) and node.value.value is True):
+        return False
+    function = ctx.function
+    if function is None or dependency_call(function.node.body, ctx) is None:
+        return False
+    return not any(
+        isinstance(inner, ast.Return)
+        and isinstance(inner.value, ast.Constant)
+        and inner.value.value is False
+        for inner in walk_body(function.node.body)
+    )
 
 
 def _records_failure(handler: ast.ExceptHandler, ctx: PythonContext) -> bool:
