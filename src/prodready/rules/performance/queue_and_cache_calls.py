@@ -19,7 +19,7 @@ from prodready.plugin import (
     project_rule,
     python_rule,
 )
-from prodready.plugin.analysis import is_task_function, walk_body
+from prodready.plugin.analysis import is_task_function, message_loop, walk_body
 
 # -- PRF009 ---------------------------------------------------------------------------------------
 
@@ -149,13 +149,16 @@ def task_run_inline_in_loop(project: ProjectFacts, ctx: ProjectContext) -> None:
 
 
 def _in_loop(node: ast.AST, function: ast.AST, ctx: PythonContext) -> bool:
-    """``node`` runs once per iteration of a loop of the current function (its body, not its
-    iterable)."""
+    """``node`` runs once per item of a loop over a collection in the current function (its
+    body, not its iterable). A message-consumer loop (``for message in consumer``, ``while
+    running: queue.get()``) or an endless ``while True`` processes one item per turn by
+    design: running the task's body there is the worker's job, not a fan-out."""
     child: ast.AST = node
     parent = ctx.parent(node)
     while parent is not None and parent is not function:
         if isinstance(parent, ast.For | ast.AsyncFor | ast.While) and child in parent.body:
-            return True
+            endless = isinstance(parent, ast.While) and isinstance(parent.test, ast.Constant)
+            return not endless and message_loop(parent, ctx) is None
         if isinstance(parent, ast.ListComp | ast.SetComp | ast.GeneratorExp):
             return child is parent.elt
         child, parent = parent, ctx.parent(parent)
