@@ -12,6 +12,7 @@ from prodready.plugin import RulePack
 BUILTIN_MODULES = (
     "prodready.rules.api_contract.error_shapes",
     "prodready.rules.api_contract.request_validation",
+    "prodready.rules.api_contract.sensitive_fields",
     "prodready.rules.api_contract.versioning",
     "prodready.rules.concurrency.async_state",
     "prodready.rules.concurrency.blocking_in_async",
