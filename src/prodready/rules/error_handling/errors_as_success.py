@@ -469,16 +469,35 @@ def _breaks_out(statements: list[ast.stmt]) -> bool:
     return False
 
 
-def _silent_retry(loop: ast.For, ctx: PythonContext) -> ast.Try | None:
-    """``for attempt in range(n)`` around a ``try`` that breaks out on success and whose every
-    handler goes round again (no raise, return or break): exhaustion leaves the loop quietly."""
+def _counted(loop: ast.For | ast.While, ctx: PythonContext) -> bool:
+    """``for attempt in range(n)``, or ``while attempts < n`` (a counter the loop counts)."""
+    if isinstance(loop, ast.While):
+        test = loop.test
+        return (
+            isinstance(test, ast.Compare)
+            and isinstance(test.left, ast.Name)
+            and isinstance(test.ops[0], ast.Lt | ast.LtE)
+            and any(
+                isinstance(node, ast.AugAssign)
+                and isinstance(node.target, ast.Name)
+                and node.target.id == test.left.id
+                for node in walk_body(loop.body)
+            )
+        )
     iterator = loop.iter
-    if loop.orelse or not (
+    return (
         isinstance(iterator, ast.Call)
         and ctx.qualname(iterator.func) == "builtins.range"
-        and iterator.args
+        and bool(iterator.args)
         and not isinstance(iterator.args[-1], ast.Call)
-    ):
+    )
+
+
+def _silent_retry(loop: ast.For | ast.While, ctx: PythonContext) -> ast.Try | None:
+    """``for attempt in range(n)`` (or ``while attempts < n``) around a ``try`` that breaks out
+    on success and whose every handler goes round again (no raise, return or break):
+    exhaustion leaves the loop quietly."""
+    if loop.orelse or not _counted(loop, ctx):
         return None
     for statement in loop.body:
         if not isinstance(statement, ast.Try) or not _breaks_out(statement.body + statement.orelse):
@@ -541,7 +560,8 @@ def _blocks(function: ast.AST) -> list[list[ast.stmt]]:
 def retry_exhaustion_ignored(node: ast.AST, ctx: PythonContext) -> None:
     """
     ## What it does
-    Flags `for attempt in range(n)` retry loops around a call to another service whose `try`
+    Flags `for attempt in range(n)` (and `while attempts < n`) retry loops around a call to
+    another service whose `try`
     leaves the loop with `break` on success and whose handlers only log or sleep, when the
     loop has no `else:` and the code after it goes on without testing the outcome: the
     first statement after the loop is reported. A loop whose handler raises on the last
@@ -582,14 +602,15 @@ def retry_exhaustion_ignored(node: ast.AST, ctx: PythonContext) -> None:
         return
     for block in _blocks(node):
         for index, statement in enumerate(block):
-            if not isinstance(statement, ast.For):
+            if not isinstance(statement, ast.For | ast.While):
                 continue
             attempt = _silent_retry(statement, ctx)
             rest = block[index + 1 :]
             if attempt is None or not rest or isinstance(rest[0], ast.Raise):
                 continue
             outcome = _assigned([*attempt.body, *attempt.orelse, *statement.body])
-            outcome |= {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
+            counter = statement.target if isinstance(statement, ast.For) else statement.test
+            outcome |= {n.id for n in ast.walk(counter) if isinstance(n, ast.Name)}
             if _checks(rest, outcome):
                 continue
             ctx.report(

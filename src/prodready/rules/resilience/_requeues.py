@@ -123,7 +123,7 @@ def heartbeat_setting(node: ast.AST, ctx: PythonContext) -> str | None:
     0``, an ``amqp://...?heartbeat=0`` URL; else None."""
     if isinstance(node, ast.Constant):
         if isinstance(node.value, str) and _URL_HEARTBEAT_OFF.match(node.value):
-            return "the broker URL sets heartbeat=0"
+            return "heartbeat=0 in the broker URL"
         return None
     if not isinstance(node, ast.Assign) or not _zero(node.value):
         return None

@@ -358,7 +358,7 @@ def message_settled_before_processing(node: ast.AST, ctx: PythonContext) -> None
                 continue
             ctx.report(
                 call,
-                f"{_SETTLED_WHAT[kind]} before the message is processed (line {work.lineno}): "
+                f"{_SETTLED_WHAT[kind]} before the processing (line {work.lineno}): "
                 "if the worker crashes, is stopped by a deploy or the processing raises, the "
                 "broker already counts it as done and never redelivers it. Settle it after the "
                 "processing",
