@@ -100,7 +100,7 @@ def test_the_walk_records_writes_transactions_and_guarded_calls() -> None:
     assert _summary(record, "place") == FunctionSummary(
         "place",
         6,
-        (),
+        ("out@10",),  # notify(): by its name, a call to another system
         (Write("order.save()", 8), Write("Line.objects...create()", 9)),
         (0, 1),
         (CallSite("shop.db.locked", 7), CallSite("shop.services.notify", 10)),

@@ -29,6 +29,7 @@ BUILTIN_MODULES = (
     "prodready.rules.configuration.required_secrets",
     "prodready.rules.configuration.suppressions",
     "prodready.rules.data_access.connections",
+    "prodready.rules.data_access.lost_updates",
     "prodready.rules.data_access.orm_in_responses",
     "prodready.rules.data_access.queries_in_loops",
     "prodready.rules.data_access.serializer_relations",

@@ -27,15 +27,25 @@ from prodready.engine.analysis.tasks import in_task
 from prodready.engine.python.module_context import PythonContext
 from prodready.engine.python.scopes import FunctionNode, Scope
 from prodready.engine.semantic.dependency import dependent_pair
+from prodready.engine.semantic.raw_sql import (
+    STATEMENT_METHODS,
+    autocommit_write,
+    outbound,
+    pair_between_calls,
+    straddles_call,
+)
 from prodready.engine.semantic.summary import (
+    AROUND_CALL,
     ATOMIC,
     CONTEXT_MANAGER,
     ENTRY_POINT,
+    IN_HANDLER,
     IN_TRANSACTION,
     INDEPENDENT,
     LOCKS_ROWS,
     NEEDS_TRANSACTION,
     OPENS_TRANSACTION,
+    OUTBOUND,
     SCRIPT,
     CallSite,
     ClassSummary,
@@ -85,6 +95,7 @@ class _Open:
     flags: set[str] = field(default_factory=set)
     writes: list[tuple[ast.Call, str]] = field(default_factory=list)
     calls: dict[tuple[str, str], int] = field(default_factory=dict)  # (target, guard) -> line
+    again: dict[tuple[str, str], int] = field(default_factory=dict)  # its second call's line
     managers: list[str] = field(default_factory=list)
     decorators: list[str] = field(default_factory=list)
     guards: list[str] = field(default_factory=list)  # the ``with`` blocks open around the walk
@@ -182,6 +193,12 @@ class SummaryCollector:
                     [call for call, _ in writes],
                     drf_view=self._drf_view(scope),
                 )
+                if found is not None and straddles_call(flags, writes, found):
+                    found, dependent = pair_between_calls(
+                        scope.node, flags, writes, drf_view=self._drf_view(scope)
+                    ) or (found, True)
+                    if AROUND_CALL in flags:
+                        dependent = True  # one change split on purpose: reported as such
                 if found is not None:
                     pair = found
                     # Each commit of a session ends a transaction of whatever was added
@@ -190,6 +207,12 @@ class SummaryCollector:
                         flags.add(INDEPENDENT)
                     if ctx.route is not None or in_task(ctx):
                         flags.add(ENTRY_POINT)
+        elif len(writes) < 2 and len(opened.calls) >= 2 and not flags & _COVERED_HERE:
+            # Its calls may reach helpers that each commit (DAT003 across functions).
+            if is_script(ctx):
+                flags.add(SCRIPT)
+            elif ctx.route is not None or in_task(ctx):
+                flags.add(ENTRY_POINT)
         self.functions.append(
             FunctionSummary(
                 opened.name,
@@ -200,7 +223,7 @@ class SummaryCollector:
                 tuple(
                     CallSite(target, line, guard)
                     for (target, guard), line in sorted(
-                        opened.calls.items(), key=lambda item: item[1]
+                        [*opened.calls.items(), *opened.again.items()], key=lambda item: item[1]
                     )
                 ),
                 tuple(dict.fromkeys(opened.managers)),
@@ -269,6 +292,19 @@ class SummaryCollector:
                 self._connect(node)
             return
         opened = self.stack[-1]
+        if outbound(node, name):
+            opened.flags.add(f"{OUTBOUND}{node.lineno}")
+        if node.args and (
+            isinstance(node.args[0], ast.Constant | ast.JoinedStr)
+            or (isinstance(func, ast.Attribute) and func.attr in STATEMENT_METHODS)
+        ):
+            # A statement that commits by itself (asyncpg, an autocommit connection), run
+            # by the driver or by a project helper given the SQL.
+            statement = autocommit_write(node, self.ctx)
+            if statement is not None and not (
+                isinstance(func, ast.Attribute) and is_db_session(func.value, self.ctx)
+            ):
+                opened.writes.append((node, statement))
         if isinstance(func, ast.Attribute):
             attr = func.attr
             if attr == "connect":
@@ -285,7 +321,12 @@ class SummaryCollector:
     def _record(self, opened: _Open, target: str, line: int) -> None:
         guards = opened.guards
         guard = IN_TRANSACTION if IN_TRANSACTION in guards else "|".join(guards)
-        opened.calls.setdefault((target, guard), line)
+        if self.ctx.handlers:
+            opened.flags.add(f"{IN_HANDLER}{line}")  # a retry or a compensating step
+        first = opened.calls.setdefault((target, guard), line)
+        if first != line:
+            # A helper called twice (each call may commit on its own: DAT003).
+            opened.again.setdefault((target, guard), line)
 
     def _super_method(self, func: ast.expr) -> str | None:
         """``super().method(...)`` in a method of a class with a project base: that base's
@@ -328,8 +369,12 @@ class SummaryCollector:
             opened.flags.add(LOCKS_ROWS)
             return
         if attr == "commit":
-            if not node.args and is_db_session(func.value, self.ctx):
-                opened.writes.append((node, f"{dotted(func.value) or 'session'}.commit()"))
+            # A SQLAlchemy session's, or a DB-API connection's: each ends a transaction.
+            receiver = dotted(func.value)
+            if not node.args and (
+                is_db_session(func.value, self.ctx) or self._connection(func.value, receiver or "")
+            ):
+                opened.writes.append((node, f"{receiver or 'session'}.commit()"))
             return
         what = _django_write(node, func, self.ctx)
         if what is not None:

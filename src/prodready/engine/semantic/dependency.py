@@ -223,7 +223,11 @@ def _walk_body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterable[ast
 def _describe(call: ast.Call, flow: _Flow) -> _Write:
     chain = django_query(call)
     func = call.func
-    assert isinstance(func, ast.Attribute)
+    if not isinstance(func, ast.Attribute):
+        # ``query("UPDATE ...", (status, key))``: a project helper running a statement.
+        written = _Write(call, None, "execute", None)
+        written.data = references(ast.Tuple(list(call.args)))
+        return written
     if chain is not None:
         written = _Write(call, chain.model, chain.terminal, None)
         written.data = references(ast.Tuple([*call.args, *(k.value for k in call.keywords)]))

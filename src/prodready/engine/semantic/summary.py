@@ -10,6 +10,7 @@ rescan of a large tree rebuilds every module's summaries.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from prodready.engine.json_shapes import strings, text_line_pairs, tuple_new
@@ -27,8 +28,16 @@ SCRIPT = "script"  # defined in a script, a management command or a migration
 INDEPENDENT = "indep"  # no two of its writes that can both run depend on each other
 # (:mod:`.dependency`): a partial write leaves states each write alone makes
 
+OUTBOUND = "out@"  # prefix of a flag giving the line of a call to another system
+IN_HANDLER = "handler@"  # prefix of a flag giving the line of a call in an ``except`` block
+AROUND_CALL = "around-call"  # its writes that can both run are split by a call to another
+# system (``out@<line>`` flags): a pending row committed, the call made, the result committed
 # A call made lexically inside a ``with`` that opens a transaction (``CallSite.guard``).
 IN_TRANSACTION = "tx"
+
+
+# How a statement of an autocommit driver reads as a write (``conn.execute(UPDATE events)``).
+_AUTOCOMMIT_STATEMENT = re.compile(r"\((?:INSERT|UPDATE|DELETE) [^)]*\)$")
 
 
 class Write(NamedTuple):
@@ -112,6 +121,31 @@ class FunctionSummary(NamedTuple):
     def writes_independent(self) -> bool:
         """Its writes that can both run do not depend on each other (see :attr:`pair`)."""
         return INDEPENDENT in self.flags
+
+    @property
+    def split_around_call(self) -> bool:
+        """Its writes that can both run are split by a call to another system on purpose."""
+        return AROUND_CALL in self.flags
+
+    def outbound_lines(self) -> list[int]:
+        """The lines of its calls to other systems (HTTP, payment, messaging)."""
+        return sorted(int(f[len(OUTBOUND) :]) for f in self.flags if f.startswith(OUTBOUND))
+
+    def in_handler(self, line: int) -> bool:
+        """The call on ``line`` is made in an ``except`` block (a retry, a compensation)."""
+        return f"{IN_HANDLER}{line}" in self.flags
+
+    @property
+    def commits_alone(self) -> bool:
+        """It commits what it writes itself (``session.commit()``, a DB-API connection's
+        ``commit()``, a statement of an autocommit driver), outside any transaction of its
+        own: two calls of it are two transactions."""
+        if self.has(OPENS_TRANSACTION) or self.has(ATOMIC) or self.has(LOCKS_ROWS):
+            return False
+        return any(
+            write.what.endswith(".commit()") or _AUTOCOMMIT_STATEMENT.search(write.what)
+            for write in self.writes
+        )
 
     def writes_together(self) -> tuple[Write, Write] | None:
         """The first two writes that can both run (not on exclusive branches), if any."""

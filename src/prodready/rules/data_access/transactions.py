@@ -14,7 +14,13 @@ from prodready.plugin import (
     Severity,
     project_rule,
 )
-from prodready.plugin.analysis import Write, command_line_only, semantic_model
+from prodready.plugin.analysis import (
+    FunctionSummary,
+    SemanticModel,
+    Write,
+    command_line_only,
+    semantic_model,
+)
 
 # -- DAT003 ---------------------------------------------------------------------------------------
 
@@ -24,6 +30,77 @@ def _deletes_only(writes: tuple[Write, ...]) -> bool:
     idempotent, so an interrupted run leaves a subset of the rows -- nothing half-created --
     and the next run finishes it (the cleanup job that deletes expired rows one by one)."""
     return all(write.what.endswith("delete()") for write in writes)
+
+
+def _raw(write: Write) -> bool:
+    """A raw SQL statement or a DB-API connection's commit, not an ORM write."""
+    what = write.what
+    return (
+        "(INSERT " in what
+        or "(UPDATE " in what
+        or "(DELETE " in what
+        or (
+            what.endswith(".commit()")
+            and what.split(".")[-2].startswith(("conn", "cnx", "db_conn"))
+        )
+    )
+
+
+def _report_split_around_call(
+    path: str, function: FunctionSummary, together: tuple[Write, Write], ctx: ProjectContext
+) -> None:
+    first, second = together
+    call = next(line for line in function.outbound_lines() if first.line < line < second.line)
+    ctx.report(
+        path,
+        second.line,
+        f"{function.short_name}() commits {first.what} (line {first.line}) before the call to "
+        f"another system on line {call} and {second.what} after it: if the split is the "
+        "pending -> call -> result pattern, each commit is a state to resume from and nothing "
+        "is wrong; if not, a failure after the call leaves the first write alone. Make sure "
+        "the pending state is reconciled (low)",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
+    )
+
+
+def _committing_helpers(
+    model: SemanticModel,
+    path: str,
+    qualname: str,
+    function: FunctionSummary,
+    ctx: ProjectContext,
+) -> None:
+    """Two calls of project functions that each commit what they write (a repository helper
+    with its own ``commit()``, a statement of an autocommit driver), or one such call and a
+    write of the function itself, outside any transaction: one change in two transactions."""
+    if function.writes and (len(function.writes) > 1 or not function.commits_alone):
+        return  # its own ORM writes are judged above, with their branches
+    sites: list[tuple[int, str]] = [(write.line, write.what) for write in function.writes]
+    for call in function.calls:
+        if model.call_in_transaction(qualname, call) or function.in_handler(call.line):
+            continue
+        for target in model.call_targets(call.target):
+            callee = model.functions[target].summary
+            if target != qualname and callee.commits_alone:
+                sites.append((call.line, f"{target.rpartition('.')[2]}()"))
+                break
+    if len(sites) < 2 or model.writes_covered(qualname, function) is not None:
+        return
+    sites.sort()
+    (first_line, first), (second_line, second) = sites[0], sites[1]
+    outs = function.outbound_lines()
+    if any(first_line < line < second_line for line in outs):
+        return  # pending -> call -> result: committed apart on purpose
+    ctx.report(
+        path,
+        second_line,
+        f"{function.short_name}() calls {first} (line {first_line}) and {second} (line "
+        f"{second_line}), which commit each on their own: if the second fails, the first "
+        "stays committed and the data is half-written. Open one transaction around both "
+        "(and let the helpers take the connection or session instead of committing)",
+        confidence=None if function.entry_point else Confidence.MEDIUM,
+    )
 
 
 @project_rule(
@@ -50,6 +127,23 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     of a console-script bootstrap or of a migration runs once, from a terminal). The finding
     sits at the later write of the first pair that can run together: the write whose failure
     leaves the earlier one committed.
+
+    Raw SQL counts too: a DB-API connection's `conn.commit()` (sqlite3, psycopg2, psycopg,
+    PyMySQL...) ends a transaction as `session.commit()` does, and where statements commit by
+    themselves -- asyncpg outside `async with conn.transaction()`, a connection in autocommit
+    mode (`conn.autocommit = True`, `psycopg.connect(autocommit=True)`, sqlite3's
+    `isolation_level=None`) -- every `INSERT`/`UPDATE`/`DELETE` is a write of its own, run by
+    the driver or by a project helper given the SQL (`query("UPDATE ...", params)`).
+    Across functions: two calls of project helpers that each commit what they write (a
+    repository method ending in `session.commit()`, an asyncpg helper running one statement),
+    or one such call and a committed write of the function itself, outside a transaction, are
+    one change in two transactions -- reported at the second call.
+
+    A split around a call to another system is deliberate: a pending row committed, the
+    provider called (an HTTP client, a payment or messaging SDK, a function named for
+    charging or sending), the result committed. When every pair of writes that can run
+    together straddles such a call, the finding is low (it asks that the pending state be
+    reconciled); two committing helpers around one are not reported.
 
     Writes are exclusive also when two `if` tests pin one value to values that cannot both
     hold (`if code.startswith("n."):` ... `if code.startswith("r."):`).
@@ -116,13 +210,19 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
         prefix = f"{record.module}." if record.module else ""
         for function in record.functions:
             together = function.writes_together()
-            if together is None or function.in_script or _deletes_only(function.writes):
+            if function.in_script or prefix + function.name in command_line:
                 continue
-            if prefix + function.name in command_line:
+            if together is None:
+                _committing_helpers(model, path, prefix + function.name, function, ctx)
+                continue
+            if _deletes_only(function.writes):
                 continue
             if model.writes_covered(prefix + function.name, function) is not None:
                 continue
             first, second = together
+            if function.split_around_call:
+                _report_split_around_call(path, function, together, ctx)
+                continue
             lines = (
                 f"{function.short_name}() writes to the database {len(function.writes)} times "
                 f"without a transaction ({first.what} line {first.line}, {second.what} line "
@@ -142,10 +242,15 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
                 continue
             # A helper may be called from inside a caller's transaction the model cannot see
             # (through the framework); a handler or a task is the top.
+            remedy = "Wrap them in transaction.atomic() / session.begin()"
+            if _raw(first) or _raw(second):
+                remedy = (
+                    "Run them in one transaction: async with conn.transaction() (asyncpg), "
+                    "with conn: (DB-API, autocommit off) and one commit"
+                )
             ctx.report(
                 path,
                 second.line,
-                f"{lines}: if a later write fails the earlier ones stay committed. "
-                "Wrap them in transaction.atomic() / session.begin()",
+                f"{lines}: if a later write fails the earlier ones stay committed. {remedy}",
                 confidence=None if function.entry_point else Confidence.MEDIUM,
             )

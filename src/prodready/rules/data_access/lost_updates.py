@@ -1,0 +1,236 @@
+"""Data access: a column read with SQL and written back from Python (DAT009)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import dotted
+
+# -- DAT009 ---------------------------------------------------------------------------------------
+
+_SELECT = re.compile(r"^\s*SELECT\s+(?P<columns>.+?)\s+FROM\s+(?P<table>[\w.\"]+)", re.I | re.S)
+_UPDATE = re.compile(
+    r"^\s*UPDATE\s+(?P<table>[\w.\"]+)\s+SET\s+(?P<sets>.+?)(?:\s+WHERE\s+(?P<where>.*))?$",
+    re.I | re.S,
+)
+_LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+SHARE\b", re.I)
+_PLACEHOLDER = re.compile(r"%\((?P<named>\w+)\)s|%s|\?|\$(?P<number>\d+)|(?<!:):(?P<colon>\w+)")
+_ASSIGNMENT = re.compile(r"(?P<column>[\w\"]+)\s*=\s*(?P<value>[^,]+)")
+# Calls that run a statement given as their first argument (drivers and project helpers).
+_RUNNERS = frozenset(
+    {"execute", "executemany", "fetch", "fetchrow", "fetchval", "fetchone", "fetchall"}
+    | {"exec_driver_sql", "query", "run", "run_query", "fetch_one", "fetch_all", "fetch_val"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    call: ast.Call
+    text: str
+
+
+def _column(name: str) -> str:
+    return name.strip().strip('"').rsplit(".", 1)[-1].lower()
+
+
+def _statement(call: ast.Call, ctx: PythonContext) -> str | None:
+    func = call.func
+    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if last not in _RUNNERS or not call.args:
+        return None
+    expr: ast.expr | None = call.args[0]
+    if isinstance(expr, ast.Name):
+        expr = ctx.value_of(expr.id)
+    if isinstance(expr, ast.Call) and (dotted(expr.func) or "").endswith("text") and expr.args:
+        expr = expr.args[0]  # sqlalchemy.text("...")
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return expr.value
+    return None
+
+
+def _parameters(call: ast.Call) -> tuple[list[ast.expr], dict[str, ast.expr]]:
+    """The statement's parameters: DB-API's one sequence or mapping argument, asyncpg's
+    positional arguments after the statement."""
+    rest = call.args[1:]
+    if len(rest) == 1 and isinstance(rest[0], ast.Tuple | ast.List):
+        return list(rest[0].elts), {}
+    if len(rest) == 1 and isinstance(rest[0], ast.Dict):
+        named = {
+            key.value: value
+            for key, value in zip(rest[0].keys, rest[0].values, strict=True)
+            if isinstance(key, ast.Constant) and isinstance(key.value, str)
+        }
+        return [], named
+    return list(rest), {keyword.arg: keyword.value for keyword in call.keywords if keyword.arg}
+
+
+def _computed(expr: ast.expr | None, ctx: PythonContext, depth: int = 0) -> bool:
+    """The value is arithmetic done in Python (``count + n``, ``balance - amount``)."""
+    if expr is None or depth > 3:
+        return False
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add | ast.Sub | ast.Mult):
+        return True
+    if isinstance(expr, ast.Name):
+        return any(_computed(value, ctx, depth + 1) for value in _assigned(expr.id, ctx))
+    return False
+
+
+def _assigned(name: str, ctx: PythonContext) -> list[ast.expr]:
+    """What the current function assigns to ``name`` (``x += n`` as ``x + n``)."""
+    scope = ctx.function
+    if scope is None:
+        return []
+    found: list[ast.expr] = []
+    for node in ast.walk(scope.node):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            found.append(node.value)
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign) and (
+            isinstance(node.target, ast.Name) and node.target.id == name
+        ):
+            if isinstance(node, ast.AugAssign):
+                found.append(ast.BinOp(node.target, node.op, node.value))
+            elif node.value is not None:
+                found.append(node.value)
+    return found
+
+
+def _written_back(
+    update: _Statement, read_columns: set[str], ctx: PythonContext
+) -> tuple[str, ast.expr] | None:
+    """The column of ``read_columns`` the UPDATE sets to a placeholder fed a value computed
+    in Python, unless its WHERE re-checks that column (an optimistic compare-and-set)."""
+    found = _UPDATE.match(update.text)
+    if found is None:
+        return None
+    where = (found.group("where") or "").lower()
+    # A compare-and-set re-checks a value it read (``AND version = %s``): a lost race
+    # updates no row. Keys select the row; they check nothing.
+    checked = {c for c in read_columns if c != "id" and not c.endswith(("_id", "uuid", "pk"))}
+    if any(re.search(rf"\b{re.escape(column)}\b", where) for column in checked):
+        return None
+    positional, named = _parameters(update.call)
+    placeholders = list(_PLACEHOLDER.finditer(update.text))
+    for assignment in _ASSIGNMENT.finditer(found.group("sets")):
+        column = _column(assignment.group("column"))
+        if "*" not in read_columns and column not in read_columns:
+            continue
+        value = assignment.group("value").strip()
+        marker = _PLACEHOLDER.fullmatch(value)
+        if marker is None:
+            continue  # ``sold = sold + $1`` or a literal
+        start = found.start("sets") + assignment.start("value")
+        argument: ast.expr | None = None
+        if marker.group("named") or marker.group("colon"):
+            argument = named.get(marker.group("named") or marker.group("colon"))
+        elif marker.group("number"):
+            index = int(marker.group("number")) - 1
+            argument = positional[index] if index < len(positional) else None
+        else:
+            index = sum(1 for p in placeholders if p.start() < start)
+            argument = positional[index] if index < len(positional) else None
+        if _computed(argument, ctx):
+            assert argument is not None
+            return column, argument
+    return None
+
+
+@python_rule(
+    code="DAT009",
+    name="sql-read-modify-write",
+    category=Category.DATA_ACCESS,
+    severity=Severity.HIGH,
+    summary="Column read with SELECT and written back with UPDATE from a value computed in Python",
+    nodes=(ast.FunctionDef, ast.AsyncFunctionDef),
+    confidence=Confidence.HIGH,
+    fix="Let the database do the arithmetic: UPDATE t SET n = n + %s WHERE id = %s (with "
+    "RETURNING n when the new value is needed), or SELECT ... FOR UPDATE inside a transaction.",
+)
+def sql_read_modify_write(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags a function that reads a column with raw SQL (`SELECT sold FROM events WHERE id =
+    $1`) and later writes the same column of the same table with a value computed in Python
+    from parameters (`UPDATE events SET sold = $1 ...` given `current + quantity`), when the
+    SELECT takes no row lock (`FOR UPDATE`) and the UPDATE does not re-check the old value in
+    its WHERE (`... WHERE id = $2 AND sold = $3`, a compare-and-set). Any driver or helper
+    that runs a statement given as its first argument counts: DB-API cursors (psycopg2,
+    psycopg, sqlite3, PyMySQL), asyncpg's `fetchval`/`fetchrow`/`execute`, SQLAlchemy
+    `text()` with named parameters, a project `query(sql, params)` helper. The ORM form
+    (`obj.stock -= n; obj.save()`) is CON002.
+
+    ## Why it breaks production
+    Two requests (or two consumers of one queue) run the SELECT at the same time, both read
+    `sold = 10`, both write `sold = 11`: one sale disappears and the event oversells;
+    balances, counters and stock drift with every collision. A transaction alone does not
+    help -- under READ COMMITTED both still read the same value -- and it never shows in
+    single-user tests.
+
+    ## Example
+    ```python
+    async def bump_sold(conn, event_id, quantity):
+        current = await conn.fetchval("SELECT sold FROM events WHERE id = $1", event_id)
+        await conn.execute("UPDATE events SET sold = $1 WHERE id = $2",
+                           current + quantity, event_id)
+    ```
+
+    ## Use instead
+    ```python
+    async def bump_sold(conn, event_id, quantity):
+        return await conn.fetchval(
+            "UPDATE events SET sold = sold + $1 WHERE id = $2 RETURNING sold", quantity, event_id
+        )
+    ```
+    Or lock the row: `SELECT sold FROM events WHERE id = $1 FOR UPDATE` inside
+    `async with conn.transaction():` (`with conn:` for DB-API drivers).
+    """
+    if ctx.facts.is_test:
+        return
+    reads: dict[str, set[str]] = {}  # table -> columns read without a lock
+    for call in _calls_in_order(node):
+        text = _statement(call, ctx)
+        if text is None:
+            continue
+        selected = _SELECT.match(text)
+        if selected is not None:
+            if _LOCKING.search(text):
+                continue
+            columns = {_column(part.split()[-1]) for part in selected.group("columns").split(",")}
+            columns = {"*" if column.endswith("*") else column for column in columns}
+            reads.setdefault(_column(selected.group("table")), set()).update(columns)
+            continue
+        updated = _UPDATE.match(text)
+        if updated is None:
+            continue
+        read = reads.get(_column(updated.group("table")))
+        if not read:
+            continue
+        found = _written_back(_Statement(call, text), read, ctx)
+        if found is None:
+            continue
+        column, value = found
+        table = _column(updated.group("table"))
+        ctx.report(
+            call,
+            f"{table}.{column} is read with SELECT and written back as {ctx.segment(value)} "
+            "computed in Python: two concurrent runs read the same value and one update is "
+            f"lost. Let the database do it (SET {column} = {column} + ..., RETURNING {column}) "
+            "or lock the row (SELECT ... FOR UPDATE in a transaction)",
+        )
+
+
+def _calls_in_order(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
+    found: list[ast.Call] = []
+    stack: list[ast.AST] = list(reversed(node.body))
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        if isinstance(current, ast.Call):
+            found.append(current)
+        stack.extend(reversed(list(ast.iter_child_nodes(current))))
+    return sorted(found, key=lambda call: (call.lineno, call.col_offset))
