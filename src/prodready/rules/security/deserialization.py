@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import (
@@ -248,6 +249,15 @@ def unsafe_deserialization(node: ast.Call, ctx: PythonContext) -> None:
             confidence=confidence or Confidence.HIGH,
         )
         return
+    declared = _chosen_by_declared_format(node, ctx)
+    if declared is not None:
+        ctx.report(
+            node,
+            f"{kind} is chosen by the data's own declared format ({declared}): whoever sends "
+            "the message picks pickle and runs code in this process. Accept only data formats "
+            "(JSON) whatever the content type says",
+        )
+        return
     if ctx.route is not None and not _local_file(data, ctx) and not _is_constant_path(data, ctx):
         ctx.report(
             node,
@@ -255,6 +265,39 @@ def unsafe_deserialization(node: ast.Call, ctx: PythonContext) -> None:
             "client or shared storage, that is remote code execution. Use JSON and validate it",
             confidence=Confidence.MEDIUM,
         )
+
+
+_FORMAT_FIELD = re.compile(r"content[_-]?type|content[_-]?encoding|mime[_-]?type|serializer|format")
+
+
+def _chosen_by_declared_format(node: ast.Call, ctx: PythonContext) -> str | None:
+    """The call sits in a branch taken when the message's (or request's) own content type,
+    encoding or format field says pickle: ``if properties.content_type ==
+    "application/x-python-pickle": pickle.loads(body)`` -- the sender chooses the decoder."""
+    child: ast.AST = node
+    parent = ctx.parent(node)
+    while parent is not None and not isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(parent, ast.If | ast.IfExp) and child is not parent.test:
+            test = ctx.segment(parent.test)
+            in_body = child in parent.body if isinstance(parent, ast.If) else child is parent.body
+            if (
+                in_body
+                and _FORMAT_FIELD.search(test.lower())
+                and _names_pickle_literally(parent.test)
+            ):
+                return test if len(test) <= 80 else test[:77] + "..."
+        child, parent = parent, ctx.parent(parent)
+    return None
+
+
+def _names_pickle_literally(test: ast.expr) -> bool:
+    """The condition compares with a literal naming pickle (``== "application/x-python-pickle"``)
+    -- not with a constant of the program's own formats (a model flavour's
+    ``SERIALIZATION_FORMAT_PICKLE`` read from its local metadata file)."""
+    return any(
+        isinstance(node, ast.Constant) and "pickle" in str(node.value).lower()
+        for node in ast.walk(test)
+    )
 
 
 def _is_constant_path(expr: ast.expr, ctx: PythonContext) -> bool:

@@ -1,0 +1,136 @@
+"""Security: session and token cookies without Secure/HttpOnly (SEC043)."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
+    argument,
+    constant_str,
+    dotted,
+    has_star_kwargs,
+    keyword_value,
+    name_words,
+    secret_name,
+)
+from prodready.rules.security._shared import _dev_settings_file
+
+# -- SEC043 ------------------------------------------------------------------------------------
+
+_CREDENTIAL_WORDS = frozenset(
+    {"session", "sessionid", "sid", "token", "auth", "jwt", "login", "remember", "refresh"}
+    | {"access", "bearer", "credentials", "identity"}
+)
+# Django and Flask settings that switch the framework's own session/CSRF cookie flags off.
+_COOKIE_SETTINGS = frozenset(
+    {"SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "CSRF_COOKIE_SECURE"}
+    | {"REMEMBER_COOKIE_SECURE", "REMEMBER_COOKIE_HTTPONLY", "JWT_COOKIE_SECURE"}
+)
+
+
+def _credential_cookie(call: ast.Call) -> str | None:
+    """The cookie's name when it (or the value set) is a session or token."""
+    name_expr = argument(call, 0, "key")
+    if name_expr is None:
+        name_expr = keyword_value(call, "name")
+    value_expr = argument(call, 1, "value")
+    name = constant_str(name_expr) or dotted(name_expr) or ""
+    value = dotted(value_expr) or ""
+    for candidate in (name, value.rpartition(".")[2]):
+        words = set(name_words(candidate))
+        if candidate and (secret_name(candidate) or words & _CREDENTIAL_WORDS):
+            return name or value
+    return None
+
+
+def _explicitly_false(expr: ast.expr | None) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value in (False, None, 0)
+
+
+@python_rule(
+    code="SEC043",
+    name="credential-cookie-without-flags",
+    category=Category.SECURITY,
+    severity=Severity.MEDIUM,
+    summary="Session or token cookie set without Secure or HttpOnly",
+    calls=("*.set_cookie",),
+    nodes=(ast.Assign,),
+    cwe=614,
+    fix="set_cookie('session', token, secure=True, httponly=True, samesite='Lax').",
+)
+def credential_cookie_without_flags(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags cookies that carry a session or a token -- by their name (`session`, `sid`,
+    `access_token`, `jwt`, `remember_me`...) or the value set -- written by
+    `response.set_cookie(...)` (Flask/Werkzeug, Django, Starlette/FastAPI, aiohttp) without
+    `secure=True` or without `httponly=True` (every one of these frameworks defaults both to
+    off), and settings that turn the framework's own flags off: `SESSION_COOKIE_SECURE =
+    False`, `SESSION_COOKIE_HTTPONLY = False`, `CSRF_COOKIE_SECURE = False`. Flags read from
+    configuration are trusted.
+
+    ## Why it breaks production
+    Without `Secure` the browser also sends the cookie over plain http -- any redirect, mixed
+    content or hostile Wi-Fi hands the session to whoever listens. Without `HttpOnly` every
+    script on the page can read it, so one XSS bug (or one compromised third-party script)
+    exfiltrates every visitor's session.
+
+    ## Example
+    ```python
+    response.set_cookie("session", token, max_age=3600)
+    ```
+
+    ## Use instead
+    ```python
+    response.set_cookie(
+        "session", token, max_age=3600, secure=True, httponly=True, samesite="Lax"
+    )
+    ```
+    """
+    if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    if isinstance(node, ast.Assign):
+        if ctx.function is not None or not _explicitly_false(node.value):
+            return
+        if _dev_settings_file(ctx.path):
+            return  # settings/local.py: a developer's http://localhost has no TLS
+        for target in node.targets:
+            name = (
+                target.id
+                if isinstance(target, ast.Name)
+                else constant_str(target.slice if isinstance(target, ast.Subscript) else None)
+            )
+            if name in _COOKIE_SETTINGS:
+                ctx.report(
+                    node,
+                    f"{name} = False sends the session/CSRF cookie without that protection: "
+                    "over plain http it can be sniffed, without HttpOnly any script can read "
+                    "it. Leave the framework's secure setting on",
+                )
+        return
+    assert isinstance(node, ast.Call)
+    if has_star_kwargs(node):
+        return
+    cookie = _credential_cookie(node)
+    if cookie is None:
+        return
+    missing = [
+        flag
+        for flag in ("secure", "httponly")
+        if keyword_value(node, flag) is None or _explicitly_false(keyword_value(node, flag))
+    ]
+    if not missing:
+        return
+    ctx.report(
+        node,
+        f"cookie {cookie!r} carries a session or token but is set without "
+        f"{' and '.join(f'{flag}=True' for flag in missing)}: "
+        + (
+            "the browser also sends it over plain http, where anyone on the path can take it"
+            if "secure" in missing
+            else ""
+        )
+        + ("; " if len(missing) == 2 else "")
+        + ("any script on the page (one XSS) can read it" if "httponly" in missing else ""),
+    )
