@@ -49,6 +49,9 @@ _SERVED_FRAMEWORKS = frozenset(
     {"fastapi", "starlette", "flask", "aiohttp", "sanic", "litestar", "tornado", "falcon"}
     | {"celery"}
 )
+# Clients whose ``queue.consume(callback)`` registers a callback the event loop runs until the
+# process dies (aio-pika, aiormq): the program's consumer loop, though no ``while`` is written.
+_CALLBACK_BROKERS = ("aio_pika", "aiormq")
 _SIGNAL_INSTALLERS = frozenset(
     {"signal", "add_signal_handler", "open_signal_receiver", "set_signal_handler"}
 )
@@ -145,7 +148,7 @@ def _collect_res010(node: ast.AST, ctx: PythonContext) -> Found | None:
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
     summary="Long-running consumer loop in a process that never handles SIGTERM",
-    calls=(*_APP_CALLS, "*.start_consuming"),
+    calls=(*_APP_CALLS, "*.start_consuming", "*.consume"),
     fix="Install a SIGTERM handler that stops the loop, then ack/commit and close the consumer.",
 )
 def worker_without_sigterm_handling(project: ProjectFacts, ctx: ProjectContext) -> None:
@@ -153,7 +156,8 @@ def worker_without_sigterm_handling(project: ProjectFacts, ctx: ProjectContext) 
     ## What it does
     Flags a long-running worker loop -- a `while True:` loop that polls a broker
     (`consumer.poll()`, `redis.blpop()`, `sqs.receive_message()`, `schedule.run_pending()`),
-    iterating a `KafkaConsumer` / `AIOKafkaConsumer`, pika's `start_consuming()` -- in a
+    iterating a `KafkaConsumer` / `AIOKafkaConsumer`, pika's `start_consuming()`, aio-pika's
+    `queue.consume(callback)` -- in a
     project that never installs a SIGTERM handler (`signal.signal(signal.SIGTERM, ...)`,
     `loop.add_signal_handler(signal.SIGTERM, ...)`). The loop must run as a program of its own
     (a `__main__` module, or a project shipped with a Dockerfile / manifest). Loops inside web
@@ -199,7 +203,11 @@ def worker_without_sigterm_handling(project: ProjectFacts, ctx: ProjectContext) 
     loops = [
         item
         for item in evidence
-        if (_marks([item], "loop") or item.name.endswith(".start_consuming"))
+        if (
+            _marks([item], "loop")
+            or item.name.endswith(".start_consuming")
+            or (item.name.endswith(".consume") and _imports(project, item.path, _CALLBACK_BROKERS))
+        )
         and not _in_dirs(item.path, _NOT_RUNTIME_DIRS)
     ]
     if not loops:
