@@ -76,9 +76,26 @@ def loses_the_error(handler: ast.ExceptHandler, ctx: PythonContext, *, logs_coun
     return True
 
 
+_CHANNELS_RECEIVERS = frozenset({"receive", "receive_json", "websocket_receive", "connect"})
+
+
+def _channels_receiver(ctx: PythonContext) -> bool:
+    """A Django Channels consumer's ``receive``/``receive_json``: the framework's receive loop
+    calls it once per frame."""
+    function = ctx.function
+    if function is None or function.name not in _CHANNELS_RECEIVERS:
+        return False
+    owner = function.class_info
+    return owner is not None and any(
+        base.rsplit(".", 1)[-1].endswith("WebsocketConsumer") for base in owner.bases
+    )
+
+
 def websocket_loop(statements: list[ast.stmt], ctx: PythonContext) -> bool:
     """The block receives from a websocket (``await websocket.receive_text()``, ``async for
-    msg in ws``) or runs a broker consumer loop."""
+    msg in ws``, a Channels consumer's ``receive``) or runs a broker consumer loop."""
+    if _channels_receiver(ctx):
+        return True
     for node in walk_body(statements):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             receiver = ast.unparse(node.func.value).lower()
