@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin import Category, ModuleMemo, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import constant_str, dotted, has_star_kwargs, is_true, keyword_value
 from prodready.rules.security._shared import _module_value
 
@@ -57,8 +57,10 @@ _CORS_MESSAGE = (
         "fastapi.middleware.Middleware",
         "flask_cors.CORS",
         "flask_cors.cross_origin",
+        "aiohttp_cors.setup",
+        "*.add",
     ),
-    nodes=(ast.Module,),
+    nodes=(ast.Module, ast.FunctionDef, ast.AsyncFunctionDef),
     cwe=942,
     fix='allow_origins=["https://app.example.com"] (from configuration), not ["*"].',
 )
@@ -100,8 +102,16 @@ def cors_wildcard_with_credentials(node: ast.AST, ctx: PythonContext) -> None:
     if isinstance(node, ast.Module):
         _django_cors(ctx)
         return
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        _manual_cors_headers(node, ctx)
+        return
     assert isinstance(node, ast.Call)
     name = ctx.call_name or ""
+    if name == "aiohttp_cors.setup" or (
+        name.endswith(".add") and len(node.args) > 1 and isinstance(node.args[1], ast.Dict)
+    ):
+        _aiohttp_cors(node, ctx)
+        return
     if name.startswith("flask_cors."):
         if not is_true(_resolve(keyword_value(node, "supports_credentials"), ctx)):
             return
@@ -153,3 +163,117 @@ def _django_cors(ctx: PythonContext) -> None:
                 f"{name} = True with CORS_ALLOW_CREDENTIALS = True: {_CORS_MESSAGE} "
                 "(CORS_ALLOWED_ORIGINS)",
             )
+
+
+def _aiohttp_cors(node: ast.Call, ctx: PythonContext) -> None:
+    """``aiohttp_cors.setup(app, defaults={"*": ResourceOptions(allow_credentials=True)})``
+    and ``cors.add(route, {"*": ResourceOptions(allow_credentials=True)})``."""
+    options = keyword_value(node, "defaults") if node.args[1:2] == [] else node.args[1]
+    options = _resolve(options, ctx)
+    if not isinstance(options, ast.Dict):
+        return
+    for key, value in zip(options.keys, options.values, strict=True):
+        if constant_str(key) != "*" or not isinstance(value, ast.Call):
+            continue
+        if not (ctx.qualname(value.func) or dotted(value.func) or "").endswith("ResourceOptions"):
+            continue
+        if is_true(_resolve(keyword_value(value, "allow_credentials"), ctx)):
+            ctx.report(
+                key if key is not None else value,
+                f"aiohttp-cors allows every origin with allow_credentials=True: {_CORS_MESSAGE}",
+            )
+
+
+_ALLOW_ORIGIN = "access-control-allow-origin"
+_ALLOW_CREDENTIALS = "access-control-allow-credentials"
+# Most modules never write the header: the per-function walk stops at this module-wide test.
+_SETS_CREDENTIALS_HEADER: ModuleMemo[bool] = ModuleMemo(
+    "SEC011:credentials-header", lambda ctx: _ALLOW_CREDENTIALS in ctx.source.lower()
+)
+
+
+def _header_writes(function: ast.AST) -> list[tuple[str, ast.expr, ast.AST]]:
+    """(header name, value, node) for ``x.headers["H"] = v``, ``response["H"] = v``,
+    ``headers.set/add/setdefault("H", v)`` and ``{"H": v}`` inside ``function``."""
+    writes: list[tuple[str, ast.expr, ast.AST]] = []
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Subscript):
+                    key = constant_str(target.slice)
+                    if key is not None:
+                        writes.append((key.lower(), node.value, node))
+        elif isinstance(node, ast.Dict):
+            for key_node, value in zip(node.keys, node.values, strict=True):
+                key = constant_str(key_node)
+                if key is not None:
+                    writes.append((key.lower(), value, key_node or value))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"set", "add", "setdefault", "add_header", "__setitem__"}
+            and len(node.args) == 2
+        ):
+            key = constant_str(node.args[0])
+            if key is not None:
+                writes.append((key.lower(), node.args[1], node))
+    return writes
+
+
+def _manual_cors_headers(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> None:
+    if ctx.facts.is_example or not ctx.memo(_SETS_CREDENTIALS_HEADER):
+        return
+    text = ctx.segment(function).lower()
+    if _ALLOW_CREDENTIALS not in text or _ALLOW_ORIGIN not in text:
+        return
+    writes = _header_writes(function)
+    credentials = any(
+        name == _ALLOW_CREDENTIALS and (constant_str(value) or "").lower() == "true"
+        for name, value, _ in writes
+    )
+    if not credentials or _checks_origin(function, ctx):
+        return
+    for name, value, where in writes:
+        if name != _ALLOW_ORIGIN:
+            continue
+        literal = constant_str(value)
+        echoed = literal is None and "origin" in ctx.segment(value).lower()
+        if literal == "*" or echoed:
+            ctx.report(
+                where,
+                "Access-Control-Allow-Origin "
+                + ("echoes the request's Origin" if echoed else "is *")
+                + f" with Access-Control-Allow-Credentials: true: {_CORS_MESSAGE}",
+            )
+            return
+
+
+def _own_nodes(function: ast.AST) -> list[ast.AST]:
+    """The nodes of ``function`` outside its nested functions and classes (judged on their own)."""
+    found: list[ast.AST] = []
+    pending = list(ast.iter_child_nodes(function))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        found.append(node)
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _checks_origin(function: ast.AST, ctx: PythonContext) -> bool:
+    """The function compares the origin with something (``if origin in ALLOWED_ORIGINS``,
+    ``origin.endswith(".example.com")``, a regex match): an allow-list, not an echo."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Compare) and "origin" in ctx.segment(node).lower():
+            return True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"match", "fullmatch", "search", "endswith", "startswith"}
+            and "origin" in ctx.segment(node).lower()
+        ):
+            return True
+    return False
