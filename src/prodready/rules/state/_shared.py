@@ -103,7 +103,16 @@ def key_space(key: ast.AST, ctx: PythonContext) -> tuple[str, str] | None:
         if value is not None and name not in ctx.facts.constants:
             derived.append(name)
             frontier.extend(loaded_names(value))
-    used = sorted(seen & params)
+    # A parameter that is called is a class or factory the caller hands in (a registry's
+    # entry), not data with one value per request.
+    called = {
+        node.func.id
+        for expr in [key, *(ctx.value_of(name) for name in derived)]
+        if expr is not None
+        for node in ast.walk(expr)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    used = sorted((seen & params) - called)
     if used:
         for name in [*used, *derived]:
             if per_request_name(name):
