@@ -126,6 +126,42 @@ def settles_message(handler: ast.ExceptHandler) -> ast.Call | None:
     return None
 
 
+_DIVERTS = ("nack", "reject", "requeue", "dead", "dlq", "retry", "publish", "produce", "send")
+
+
+def diverts(handler: ast.ExceptHandler) -> bool:
+    """The handler hands the failed message on (a nack, a dead-letter publish, a retry queue)."""
+    return any(
+        isinstance(node, ast.Call)
+        and any(word in (ast.unparse(node.func).rsplit(".", 1)[-1].lower()) for word in _DIVERTS)
+        for node in walk_body(handler.body)
+    ) or any(isinstance(node, ast.Raise) for node in walk_body(handler.body))
+
+
+def acked_after(node: ast.Try, handler: ast.ExceptHandler, ctx: PythonContext) -> ast.Call | None:
+    """The handler falls through and the next statement after the ``try`` acks the message."""
+    if any(
+        isinstance(inner, ast.Return | ast.Raise | ast.Continue | ast.Break)
+        for inner in walk_body(handler.body)
+    ):
+        return None
+    parent = ctx.parents().get(id(node))
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(parent, field, None)
+        if isinstance(block, list) and node in block:
+            following = block[block.index(node) + 1 : block.index(node) + 2]
+            if following and isinstance(following[0], ast.Expr):
+                value = following[0].value
+                value = value.value if isinstance(value, ast.Await) else value
+                if isinstance(value, ast.Call):
+                    holder = ast.ExceptHandler(type=None, name=None, body=[ast.Expr(value)])
+                    return settles_message(holder)
+    if node.finalbody:
+        holder = ast.ExceptHandler(type=None, name=None, body=node.finalbody)
+        return settles_message(holder)
+    return None
+
+
 def retrying_task(ctx: PythonContext) -> str | None:
     """The retries a Celery task declares (``max_retries=3``, ``autoretry_for=...``) or uses
     (``self.retry(...)``), when the handler's function is such a task."""

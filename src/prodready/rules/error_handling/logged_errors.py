@@ -14,6 +14,8 @@ from prodready.plugin.analysis import (
     log_call,
 )
 from prodready.rules.error_handling._loop_handlers import (
+    acked_after,
+    diverts,
     guards_dependency,
     loses_the_error,
     retrying_task,
@@ -176,10 +178,12 @@ def worker_loop_error_lost(node: ast.Try, ctx: PythonContext) -> None:
     the message, mark a record -- but neither log the error, re-raise it, retry nor report it,
     where the failure matters most and is seen least: around a websocket receive loop
     (FastAPI/Starlette `websocket.receive_*`, aiohttp `async for msg in ws`, `websockets`
-    `recv()`), around a broker consumer loop, in a handler that acks or commits the message,
-    and in a Celery task that declares retries (`max_retries=`, `autoretry_for=`, or calls
-    `self.retry()`), where even a logged error ends the task as a success. Handlers that only
-    `pass`/`continue` are ERR001's.
+    `recv()`), around a broker consumer loop, and in a Celery task that declares retries
+    (`max_retries=`, `autoretry_for=`, or calls `self.retry()`), where even a logged error
+    ends the task as a success. Handlers that only `pass`/`continue` are ERR001's. A broad
+    handler of a consumer that acknowledges the failed
+    message -- in the handler, or by falling through to the ack after the `try` -- is
+    reported even when it logs, unless it nacks, rejects, requeues or dead-letters it.
 
     ## Why it breaks production
     A websocket that hits a database error just goes silent for that user; a consumer acks a
@@ -228,17 +232,19 @@ def worker_loop_error_lost(node: ast.Try, ctx: PythonContext) -> None:
                     "self.retry(exc=...) what is transient; log the rest with logger.exception",
                 )
             return
-        if not loses_the_error(handler, ctx, logs_count=True):
-            continue
-        settled = settles_message(handler)
-        if settled is not None:
+        settled = settles_message(handler) or acked_after(node, handler, ctx)
+        if settled is not None and not diverts(handler):
             ctx.report(
                 handler,
-                f"This broad except acknowledges the message ({ast.unparse(settled.func)}) "
-                "without logging or re-raising the error: a message whose processing failed is "
-                "dropped without a trace. Log it with logger.exception(...) and dead-letter it",
+                f"This broad except lets the message be acknowledged "
+                f"({ast.unparse(settled.func)}, line {settled.lineno}) although its processing "
+                "failed: a transient failure (the database down, a timeout) drops every "
+                "message it hits, with no retry and no dead-letter copy. Nack it to a "
+                "dead-letter queue (or requeue with a limit) and log it with logger.exception",
             )
             return
+        if not loses_the_error(handler, ctx, logs_count=True):
+            continue
         if websocket_loop(node.body, ctx):
             ctx.report(
                 handler,
