@@ -11,6 +11,7 @@ from prodready.plugin import RulePack
 
 BUILTIN_MODULES = (
     "prodready.rules.api_contract.error_shapes",
+    "prodready.rules.api_contract.numeric_bounds",
     "prodready.rules.api_contract.request_validation",
     "prodready.rules.api_contract.sensitive_fields",
     "prodready.rules.api_contract.versioning",
