@@ -94,3 +94,29 @@ def tenacity_retries_everything(
         if keyword_value(decorator, "retry") is None and not decorator.args:
             return decorator
     return None
+
+
+def self_retry_handlers(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> list[tuple[ast.Try, ast.ExceptHandler, str]]:
+    """Handlers of a bound Celery task that call ``self.retry(...)`` for every transport error
+    (or every exception) raised around a permanent-failure source, without a status check."""
+    found: list[tuple[ast.Try, ast.ExceptHandler, str]] = []
+    for attempt in walk_body(node.body):
+        if not isinstance(attempt, ast.Try) or permanent_failure_source(attempt.body, ctx) is None:
+            continue
+        for handler in attempt.handlers:
+            names = caught_names(handler, ctx) if handler.type is not None else ["Exception"]
+            broad = _broad_names(names)
+            if not broad or inspects_status(handler):
+                continue
+            if any(
+                isinstance(inner, ast.Call)
+                and isinstance(inner.func, ast.Attribute)
+                and inner.func.attr == "retry"
+                and dotted(inner.func.value) == "self"
+                for inner in walk_body(handler.body)
+            ):
+                found.append((attempt, handler, broad[0].rsplit(".", 1)[-1]))
+                break
+    return found

@@ -30,6 +30,7 @@ from prodready.rules.resilience._permanent_errors import (
     autoretry_catches_all,
     permanent_failure_source,
     retried_broadly,
+    self_retry_handlers,
     tenacity_retries_everything,
 )
 from prodready.rules.resilience._task_side_effects import automatic_retries, repeated_side_effect
@@ -447,8 +448,8 @@ def retry_of_permanent_errors(
     `requests.RequestException`/`HTTPError`, `httpx.HTTPStatusError` or `stripe.error.StripeError`
     around `raise_for_status()` or a Stripe create/confirm without looking at the status or the
     error type; a Celery task with `autoretry_for=(Exception,)` (or `RequestException`) that
-    calls `raise_for_status()`; a tenacity `@retry(...)` without `retry=` (it retries every
-    exception) on such a function.
+    calls `raise_for_status()`, or whose broad handler calls `self.retry()` around it; a
+    tenacity `@retry(...)` without `retry=` (it retries every exception) on such a function.
 
     ## Why it breaks production
     A 400, 401, 403, 404 or 422 -- and a declined card -- fails the same way on every attempt.
@@ -504,6 +505,14 @@ def retry_of_permanent_errors(
     source = permanent_failure_source(node.body, ctx)
     if source is None:
         return
+    for attempt, handler, caught in self_retry_handlers(node, ctx):
+        source = permanent_failure_source(attempt.body, ctx) or source
+        ctx.report(
+            handler,
+            f"This handler calls self.retry() for every {caught}, including {source}: a bad "
+            "request, a missing resource or a rejected card fails the same way on every "
+            "attempt. Re-raise 4xx (except 429) and declines; retry only transient errors",
+        )
     autoretry = autoretry_catches_all(task_decorator(node, ctx))
     target: ast.AST | None = None
     if autoretry is not None:
