@@ -1,0 +1,310 @@
+"""Concurrency: a limit or a state checked, then acted on, with nothing holding it (CON009)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    PythonContext,
+    Severity,
+    python_rule,
+)
+from prodready.plugin.analysis import dotted, in_task
+from prodready.rules.concurrency.races import _loaded_object
+
+# -- CON009 ---------------------------------------------------------------------------------------
+
+# Anything in the function that holds the row or makes the write conditional.
+_GUARDS = re.compile(
+    r"select_for_update|with_for_update|FOR\s+UPDATE|FOR\s+NO\s+KEY\s+UPDATE|__lte?=|__gte?=|"
+    r"LOCK\s+TABLE|advisory|\block\b|_lock\b|\.lock\(|Lock\(|SERIALIZABLE|on_conflict|"
+    r"ON\s+CONFLICT|IntegrityError|\bversion\b",
+    re.I,
+)
+_LIMIT_WORDS = re.compile(
+    r"capacity|^max_|_max$|limit|quota|seats|available|remaining|^stock$|inventory|max_\w+",
+    re.I,
+)
+_COUNT_CALLS = re.compile(r"count|available|remaining|capacity|sold|booked|taken|used", re.I)
+_WRITE_NAMES = frozenset(
+    {"create", "acreate", "add", "add_all", "save", "asave", "commit", "bulk_create", "insert"}
+)
+_WRITE_PREFIXES = ("create_", "insert_", "add_", "book", "reserve", "register", "redeem")
+_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE)\b", re.I)
+_ORDER = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_EQUALITY = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    test: ast.If
+    what: str  # how the checked value reads in the message
+    claim: tuple[str, str] | None  # (object, attribute) of a state check, None for a limit
+
+
+def _exits(body: list[ast.stmt]) -> bool:
+    last = body[-1] if body else None
+    if isinstance(last, ast.Return | ast.Raise):
+        return True
+    if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call):
+        return (dotted(last.value.func) or "").rsplit(".", 1)[-1] in {"abort", "abort_with"}
+    return False
+
+
+def _own_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+    """The function's own nodes (nested functions and classes left out), in source order."""
+    found: list[ast.AST] = []
+    stack: list[ast.AST] = list(reversed(function.body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        found.append(node)
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+    return found
+
+
+def _write_call(node: ast.Call) -> bool:
+    func = node.func
+    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if last in _WRITE_NAMES or last.lstrip("_").startswith(_WRITE_PREFIXES):
+        return True
+    if last in {"update", "aupdate"} and isinstance(func, ast.Attribute):
+        return isinstance(func.value, ast.Call)  # ``Model.objects.filter(...).update(...)``
+    if last in {"execute", "fetchrow", "fetchval", "fetch"} and node.args:
+        first = node.args[0]
+        return (
+            isinstance(first, ast.Constant)
+            and isinstance(first.value, str)
+            and bool(_STATEMENT.match(first.value))
+        )
+    return False
+
+
+def _claimed_by_someone(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, name: str, attr: str, check: _Check
+) -> bool:
+    """Besides the state, the function writes onto the row a value of this request (``ride.
+    driver_id = driver_id``): an actor claims the row, and a lost race hands it to two. A
+    transition whose other fields are constants (pausing: ``last_start = None``) ends the
+    same whoever runs it."""
+    after = check.test.end_lineno or check.test.lineno
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Assign) or node.lineno <= after or len(node.targets) != 1:
+            continue
+        target = node.targets[0]
+        if (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id == name
+            and target.attr != attr
+            and not isinstance(node.value, ast.Constant)
+        ):
+            return True
+    return False
+
+
+def _drf_action(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A Django REST framework ``@action`` of a viewset: a request handler too."""
+    for decorator in function.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if (dotted(target) or "").rsplit(".", 1)[-1] == "action":
+            return True
+    return False
+
+
+def _locking_helper(value: ast.expr) -> bool:
+    """A project helper that says it locks what it returns (``_lock_slot(pk)``)."""
+    if isinstance(value, ast.Await):
+        value = value.value
+    if not isinstance(value, ast.Call):
+        return False
+    return "lock" in (dotted(value.func) or "").rsplit(".", 1)[-1].lower()
+
+
+def _counted(value: ast.expr) -> bool:
+    """A value read from the database as a number: ``.count()``, ``SELECT count(*)`` through
+    ``fetchval``, or a project helper named for it (``seats_available(conn, event_id)``)."""
+    if isinstance(value, ast.Await):
+        value = value.value
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if last in {"count", "acount", "scalar", "fetchval"}:
+        return True
+    return bool(_COUNT_CALLS.search(last))
+
+
+def _limit_check(
+    test: ast.expr, loaded: dict[str, bool], counts: set[str], ctx: PythonContext
+) -> str | None:
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return None
+    if not isinstance(test.ops[0], _ORDER):
+        return None
+    sides = [test.left, test.comparators[0]]
+    for side in sides:
+        if isinstance(side, ast.Name) and side.id in counts:
+            return ctx.segment(test)
+    attributes = [
+        s for s in sides if isinstance(s, ast.Attribute) and isinstance(s.value, ast.Name)
+    ]
+    if not any(_LIMIT_WORDS.search(a.attr) for a in attributes):
+        return None
+    owners = {a.value.id for a in attributes if isinstance(a.value, ast.Name)}
+    # A counter and its limit on one row (``slot.booked_count >= slot.capacity``), or a
+    # limit read from a row loaded here without a lock.
+    if any(loaded.get(owner) for owner in owners):
+        return None  # loaded with a row lock
+    if len(attributes) == 2 and len(owners) == 1:
+        return ctx.segment(test)
+    if any(loaded.get(owner) is False for owner in owners):
+        return ctx.segment(test)
+    return None
+
+
+def _state_check(test: ast.expr, loaded: dict[str, bool]) -> tuple[str, str] | None:
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return None
+    left = test.left
+    if not isinstance(test.ops[0], _EQUALITY) or not isinstance(left, ast.Attribute):
+        return None
+    if not isinstance(left.value, ast.Name) or loaded.get(left.value.id) is not False:
+        return None
+    right = test.comparators[0]
+    if not isinstance(right, ast.Constant | ast.Attribute | ast.Tuple | ast.List | ast.Set):
+        return None
+    return left.value.id, left.attr
+
+
+@python_rule(
+    code="CON009",
+    name="check-then-act-without-lock",
+    category=Category.CONCURRENCY,
+    severity=Severity.HIGH,
+    summary="A limit or a state checked, then written, with no lock or conditional write",
+    nodes=(FunctionEnd,),
+    confidence=Confidence.MEDIUM,
+    fix="Hold the row while deciding (select_for_update()/with_for_update()/SELECT ... FOR "
+    "UPDATE in a transaction) or make the write conditional and check its row count "
+    "(UPDATE ... SET n = n + 1 WHERE id = ? AND n < capacity; UPDATE ... WHERE status = 'open').",
+)
+def check_then_act_without_lock(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    In an HTTP handler or a background task, flags an `if` that rejects the request (returns,
+    raises, aborts) when a limit read from the database is reached -- a counter compared with
+    the capacity on the same row (`slot.booked_count >= slot.capacity`), a limit of a row loaded
+    without a lock, a count (`.count()`, `fetchval("SELECT count(*) ...")`, a helper named
+    `seats_available()`) -- when the function writes afterwards (creates, saves, commits,
+    inserts, calls a `create_`/`reserve`/`book` helper). And an `if` that rejects when a row
+    loaded without a lock is not in the expected state (`if ride.status != "requested":
+    raise`), followed by setting that same field (`ride.status = "accepted"`) together with
+    a value of this request on the same row (`ride.driver_id = driver_id`: an actor claims
+    it; a transition whose other fields are constants ends the same whoever runs it).
+    Nothing is reported when the function locks rows (`select_for_update`, `with_for_update`,
+    `FOR UPDATE`, a lock), writes conditionally (a filter on the limit such as
+    `booked__lt=F("capacity")`, `ON CONFLICT`, a version column) or handles `IntegrityError`;
+    an `F()` increment alone is atomic but does not stop the overbooking. A state claim is
+    reported medium: many state changes are made by one actor at a time.
+
+    ## Why it breaks production
+    The check and the write are separate steps. Two requests arrive together, both read "3 of
+    4 seats taken", both pass the check and both book: the slot holds 5. Two drivers both see
+    the ride as "requested" and both accept it. Tests run one request at a time and never
+    see it; production sees it as overbooking, double acceptance and angry customers.
+
+    ## Example
+    ```python
+    slot = Slot.objects.get(pk=slot_id)
+    if slot.booked >= slot.capacity:
+        return Response({"error": "full"}, status=409)
+    Booking.objects.create(slot=slot, patient=request.user)
+    Slot.objects.filter(pk=slot.pk).update(booked=F("booked") + 1)
+    ```
+
+    ## Use instead
+    ```python
+    with transaction.atomic():
+        slot = Slot.objects.select_for_update().get(pk=slot_id)
+        if slot.booked >= slot.capacity:
+            return Response({"error": "full"}, status=409)
+        Booking.objects.create(slot=slot, patient=request.user)
+        Slot.objects.filter(pk=slot.pk).update(booked=F("booked") + 1)
+    ```
+    Or one conditional statement: `UPDATE slots SET booked = booked + 1 WHERE id = %s AND
+    booked < capacity` -- zero rows updated means full.
+    """
+    scope = ctx.function
+    if scope is None or ctx.facts.is_test:
+        return
+    function = scope.node
+    if ctx.route is None and not in_task(ctx) and not _drf_action(function):
+        return
+    if _GUARDS.search(ctx.segment(function)):
+        return
+    loaded: dict[str, bool] = {}
+    counts: set[str] = set()
+    checks: list[_Check] = []
+    for item in _own_nodes(function):
+        if isinstance(item, ast.Assign) and len(item.targets) == 1:
+            target = item.targets[0]
+            if isinstance(target, ast.Name):
+                locked = _loaded_object(item.value, ctx)
+                if locked is not None:
+                    loaded[target.id] = locked
+                elif _locking_helper(item.value):
+                    loaded[target.id] = True  # ``slot = _lock_slot(slot_id)``
+                if _counted(item.value):
+                    counts.add(target.id)
+            elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                for check in checks:
+                    if (
+                        check.claim == (target.value.id, target.attr)
+                        and item.lineno > (check.test.end_lineno or check.test.lineno)
+                        and _claimed_by_someone(function, target.value.id, target.attr, check)
+                    ):
+                        _report(check, item, ctx)
+                        return
+        elif isinstance(item, ast.If) and _exits(item.body):
+            limit = _limit_check(item.test, loaded, counts, ctx)
+            if limit is not None:
+                checks.append(_Check(item, limit, None))
+                continue
+            claim = _state_check(item.test, loaded)
+            if claim is not None:
+                checks.append(_Check(item, ctx.segment(item.test), claim))
+        elif isinstance(item, ast.Call) and _write_call(item):
+            for check in checks:
+                if check.claim is None and item.lineno > (check.test.end_lineno or 0):
+                    _report(check, item, ctx)
+                    return
+
+
+def _report(check: _Check, write: ast.AST, ctx: PythonContext) -> None:
+    line = getattr(write, "lineno", 0)
+    if check.claim is None:
+        ctx.report(
+            check.test,
+            f"`{check.what}` is checked, then written on line {line} with nothing holding "
+            "the row in between: two concurrent requests both pass the check and both write "
+            "(overbooking, limits exceeded). Lock the row while deciding (select_for_update()/"
+            "with_for_update()/FOR UPDATE) or make the write conditional on the limit and "
+            "check its row count",
+        )
+        return
+    name, attr = check.claim
+    ctx.report(
+        check.test,
+        f"`{check.what}` is checked on a row loaded without a lock and {name}.{attr} is set on "
+        f"line {line}: two concurrent requests both pass the check and both change it (a ride "
+        "accepted twice, an order paid twice). Make the change conditional (UPDATE ... WHERE "
+        f"{attr} = <expected>, and check the row count) or lock the row while deciding",
+        severity=Severity.MEDIUM,
+    )
