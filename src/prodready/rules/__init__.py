@@ -109,6 +109,7 @@ BUILTIN_MODULES = (
     "prodready.rules.security.open_redirect",
     "prodready.rules.security.passwords",
     "prodready.rules.security.path_traversal",
+    "prodready.rules.security.role_checks",
     "prodready.rules.security.secrets",
     "prodready.rules.security.shell_injection",
     "prodready.rules.security.sql",

@@ -118,7 +118,11 @@ def cors_wildcard_with_credentials(node: ast.AST, ctx: PythonContext) -> None:
         if has_star_kwargs(node) or keyword_value(node, "resources") is not None:
             return
         origins = keyword_value(node, "origins")
-        if origins is None or _allows_any_origin(origins, ctx):
+        if (
+            origins is None
+            or _allows_any_origin(origins, ctx)
+            or _regex_allows_any(origins, ctx)  # flask-cors treats origin strings as regexes
+        ):
             ctx.report(
                 node if origins is None else origins,
                 f"flask-cors with supports_credentials=True and every origin allowed: "
@@ -163,6 +167,17 @@ def _django_cors(ctx: PythonContext) -> None:
                 f"{name} = True with CORS_ALLOW_CREDENTIALS = True: {_CORS_MESSAGE} "
                 "(CORS_ALLOWED_ORIGINS)",
             )
+    for name in ("CORS_ALLOWED_ORIGIN_REGEXES", "CORS_ORIGIN_REGEX_WHITELIST"):
+        value = constants.get(name) or _module_value(name, ctx)  # a list is no "constant"
+        patterns = value.elts if isinstance(value, ast.List | ast.Tuple) else []
+        for pattern in patterns:
+            if _regex_allows_any(pattern, ctx):
+                ctx.report(
+                    pattern,
+                    f"{name} matches every origin with CORS_ALLOW_CREDENTIALS = True: "
+                    f"{_CORS_MESSAGE} (anchored patterns of your own domains)",
+                )
+                break
 
 
 def _aiohttp_cors(node: ast.Call, ctx: PythonContext) -> None:
