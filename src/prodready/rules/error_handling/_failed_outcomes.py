@@ -86,3 +86,44 @@ def read_from_backend(node: ast.Try, function: ast.AST, ctx: PythonContext) -> b
 def enclosing_try(handler: ast.ExceptHandler, ctx: PythonContext) -> ast.Try | None:
     parent = ctx.parents().get(id(handler))
     return parent if isinstance(parent, ast.Try) else None
+
+
+_STATUS_KEYWORDS = ("status", "status_code")
+
+
+def _two_hundred(expr: ast.expr | None) -> str | None:
+    if isinstance(expr, ast.Constant) and type(expr.value) is int and 200 <= expr.value < 300:
+        return str(expr.value)
+    if isinstance(expr, ast.Attribute) and expr.attr.startswith("HTTP_2"):
+        return expr.attr  # rest_framework.status.HTTP_200_OK, http.HTTPStatus.OK is not 2xx-named
+    return None
+
+
+def _bare_body(expr: ast.expr | None) -> bool:
+    """No body, an empty one or a bare word (``""``, ``"ok"``, ``{}``): the status is the
+    whole answer. A body with data is a fallback answer, or states its outcome in band."""
+    if expr is None:
+        return True
+    if isinstance(expr, ast.Constant):
+        return expr.value is None or (isinstance(expr.value, str) and len(expr.value) <= 16)
+    return isinstance(expr, ast.Dict) and not expr.keys
+
+
+def success_status(expr: ast.expr | None) -> str | None:
+    """An explicit 2xx an HTTP handler answers with and nothing else: ``Response(status=204)``,
+    ``HttpResponse(status=200)``, ``("", 200)``, ``HttpResponse("ok", status=200)``."""
+    if isinstance(expr, ast.Tuple) and len(expr.elts) >= 2:
+        code = _two_hundred(expr.elts[1])
+        return f"status {code}" if code and _bare_body(expr.elts[0]) else None
+    if isinstance(expr, ast.Call):
+        body = expr.args[0] if expr.args else None
+        for item in expr.keywords:
+            if item.arg in {"data", "content", "body", "text", "json"}:
+                body = item.value
+        if len(expr.args) > 1 or not _bare_body(body):
+            return None
+        for item in expr.keywords:
+            if item.arg in _STATUS_KEYWORDS:
+                code = _two_hundred(item.value)
+                return f"status {code}" if code else None
+    return None

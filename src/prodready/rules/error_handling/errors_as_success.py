@@ -25,7 +25,9 @@ from prodready.rules.error_handling._failed_outcomes import (
     falls_through,
     following_return,
     read_from_backend,
+    success_status,
 )
+from prodready.rules.error_handling._retry_exhaustion import blocks, outcome_checked, silent_retry
 from prodready.rules.error_handling._shared import _production_path
 
 # -- ERR005 ----------------------------------------------------------------------------------
@@ -312,7 +314,8 @@ def failure_reported_as_success(
     bare) or a dependency's error (`requests.RequestException`, `httpx.HTTPError`,
     `stripe.error.StripeError`, a timeout, a database error) -- and then reports that work as
     done: it returns a payload stating success (`{"status": "ok"}`, `{"status": "paid"}`,
-    `{"success": True}`, also inside `jsonify`/`JSONResponse`/`Response`) or stores a success
+    `{"success": True}`, also inside `jsonify`/`JSONResponse`/`Response`; from an HTTP handler
+    also an explicit 2xx such as `HttpResponse(status=200)` or `("", 204)`) or stores a success
     flag or state (`order.paid = True`, `job.status = "completed"`), or lets the code run on to
     the function's success answer (`except Exception: logger.error(...)` followed by `return
     {"status": "cancelled"}`). Handlers that raise on some path, and handlers of "already done"
@@ -361,6 +364,8 @@ def failure_reported_as_success(
     if isinstance(node, ast.Return):
         payload = _success_payload(node.value)
         answer = "{" + payload + "}" if payload is not None else None
+        if answer is None and ctx.route is not None:
+            answer = success_status(node.value)
         if answer is None and _never_false(node, ctx):
             answer = "True (the function never returns False)"
         if answer is None:
@@ -391,11 +396,15 @@ def _falls_through_to_success(node: ast.Try, ctx: PythonContext) -> None:
             continue
         answer = following_return(node, ctx)
         what = _success_payload(answer.value) if answer is not None else None
+        if what is not None:
+            what = "{" + what + "}"
+        elif answer is not None and ctx.route is not None:
+            what = success_status(answer.value)
         if answer is None or what is None:
             return
         ctx.report(
             handler,
-            f"This except block lets the code run on to return {{{what}}} (line "
+            f"This except block lets the code run on to return {what} (line "
             f"{answer.lineno}) although the work failed: the caller is told it succeeded, so "
             "nothing retries it and nobody notices. Return an error (or raise) from the "
             "except block",
@@ -446,104 +455,6 @@ def _empty_answer(node: ast.Return, ctx: PythonContext) -> None:
 
 
 # -- ERR007 ----------------------------------------------------------------------------------
-
-
-def _breaks_out(statements: list[ast.stmt]) -> bool:
-    """A ``break`` of the enclosing loop (not of a loop nested in ``statements``)."""
-    stack: list[ast.AST] = list(statements)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Break):
-            return True
-        if isinstance(
-            node,
-            ast.For
-            | ast.AsyncFor
-            | ast.While
-            | ast.FunctionDef
-            | ast.AsyncFunctionDef
-            | ast.Lambda,
-        ):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-    return False
-
-
-def _counted(loop: ast.For | ast.While, ctx: PythonContext) -> bool:
-    """``for attempt in range(n)``, or ``while attempts < n`` (a counter the loop counts)."""
-    if isinstance(loop, ast.While):
-        test = loop.test
-        return (
-            isinstance(test, ast.Compare)
-            and isinstance(test.left, ast.Name)
-            and isinstance(test.ops[0], ast.Lt | ast.LtE)
-            and any(
-                isinstance(node, ast.AugAssign)
-                and isinstance(node.target, ast.Name)
-                and node.target.id == test.left.id
-                for node in walk_body(loop.body)
-            )
-        )
-    iterator = loop.iter
-    return (
-        isinstance(iterator, ast.Call)
-        and ctx.qualname(iterator.func) == "builtins.range"
-        and bool(iterator.args)
-        and not isinstance(iterator.args[-1], ast.Call)
-    )
-
-
-def _silent_retry(loop: ast.For | ast.While, ctx: PythonContext) -> ast.Try | None:
-    """``for attempt in range(n)`` (or ``while attempts < n``) around a ``try`` that breaks out
-    on success and whose every handler goes round again (no raise, return or break):
-    exhaustion leaves the loop quietly."""
-    if loop.orelse or not _counted(loop, ctx):
-        return None
-    for statement in loop.body:
-        if not isinstance(statement, ast.Try) or not _breaks_out(statement.body + statement.orelse):
-            continue
-        for handler in statement.handlers:
-            if any(
-                isinstance(node, ast.Raise | ast.Return | ast.Break)
-                for node in walk_body(handler.body)
-            ):
-                return None
-        if dependency_call(statement.body, ctx) is None:
-            return None
-        return statement
-    return None
-
-
-def _assigned(statements: list[ast.stmt]) -> set[str]:
-    return {
-        node.id
-        for node in walk_body(statements)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-    }
-
-
-def _checks(statements: list[ast.stmt], names: set[str]) -> bool:
-    """A statement after the loop tests the outcome (``if result is None: raise``)."""
-    for node in walk_body(statements):
-        if isinstance(node, ast.If | ast.While | ast.Assert) and any(
-            isinstance(part, ast.Name) and part.id in names for part in ast.walk(node.test)
-        ):
-            return True
-    return False
-
-
-def _blocks(function: ast.AST) -> list[list[ast.stmt]]:
-    found: list[list[ast.stmt]] = []
-    for node in ast.walk(function):
-        if node is not function and isinstance(
-            node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
-        ):
-            continue
-        for field in ("body", "orelse", "finalbody"):
-            value = getattr(node, field, None)
-            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-                found.append(value)
-    return found
 
 
 @python_rule(
@@ -600,18 +511,15 @@ def retry_exhaustion_ignored(node: ast.AST, ctx: PythonContext) -> None:
     """
     if ctx.facts.is_test or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return
-    for block in _blocks(node):
+    for block in blocks(node):
         for index, statement in enumerate(block):
             if not isinstance(statement, ast.For | ast.While):
                 continue
-            attempt = _silent_retry(statement, ctx)
+            attempt = silent_retry(statement, ctx)
             rest = block[index + 1 :]
             if attempt is None or not rest or isinstance(rest[0], ast.Raise):
                 continue
-            outcome = _assigned([*attempt.body, *attempt.orelse, *statement.body])
-            counter = statement.target if isinstance(statement, ast.For) else statement.test
-            outcome |= {n.id for n in ast.walk(counter) if isinstance(n, ast.Name)}
-            if _checks(rest, outcome):
+            if outcome_checked(statement, attempt, rest):
                 continue
             ctx.report(
                 rest[0],
