@@ -371,3 +371,48 @@ async def shipment(number: str):
             '(execute("... WHERE x = %s", (value,)))',
         )
     ]
+
+
+def test_request_data_handed_on_by_a_service_layer_and_a_local_helper(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    services = """from shop import repository
+
+
+def find_items(text, order="name"):
+    return repository.search(text.strip(), order)
+
+
+def find_one(text):
+    return repository.search("fixed")
+"""
+    views = """from django.http import JsonResponse
+
+from shop.services import find_items, find_one
+
+
+def _lookup(query):
+    return find_items(query)
+
+
+def items(request):
+    return JsonResponse({"rows": _lookup(request.GET["q"])})
+
+
+def one(request):
+    return JsonResponse({"rows": find_one(request.GET["q"])})
+"""
+    files = {
+        "shop/repository.py": REPOSITORY,
+        "shop/services.py": services,
+        "shop/views.py": views,
+    }
+    root = _project(tmp_path, files)
+    assert _found(run_scan(root, config=SQL)) == [
+        ("shop/repository.py", 9, "SEC001", SEARCH_MESSAGE)
+    ]
+    # only find_one() is called with request data: it hands search() a constant
+    (root / "shop/views.py").write_text(
+        views.replace('_lookup(request.GET["q"])', '_lookup("all")'), encoding="utf-8"
+    )
+    assert _found(run_scan(root, config=SQL)) == []

@@ -14,17 +14,22 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.python import ModuleMemo, PythonContext
+from prodready.engine.analysis import module_function, module_functions
+from prodready.engine.python import ModuleMemo, PythonContext, Scope
 from prodready.engine.semantic.guards import (
+    EVERY_KIND,
     KIND_SANITIZERS,
     VALUE_KIND,
+    implication,
     kinds_for,
     reach_fact,
     unreached_fact,
 )
 from prodready.engine.taint.bindings import synthetic_scope
+from prodready.engine.taint.call_sites import positional_parameters
 from prodready.engine.taint.project_facts import project_callee, states_facts
 from prodready.engine.taint.propagation import Tracer
+from prodready.engine.taint.sources import client_route
 from prodready.model import ProjectFact
 
 _SUMMARY = "a handler passes request data to a project function"
@@ -88,13 +93,33 @@ def _establish(ctx: PythonContext) -> bool:
     imported = {name for name, target in ctx.facts.bindings.items() if isinstance(target, str)}
     if not imported:
         return False
+    local = set(module_functions(ctx))
+    calls = _imported_calls(ctx.tree, imported | local)
     saved = ctx.function
     try:
-        for call, chain in _imported_calls(ctx.tree, imported):
-            _call_reaches(call, chain, ctx)
+        # Calls of imported functions first; then calls of the module's own functions that
+        # hand a parameter on to one (a handler -> _lookup(q) -> services.find(q)), until no
+        # new such function appears -- the facts of other local calls would serve nobody.
+        passing: set[str] = set()
+        for call, chain in calls:
+            if not _local_call(call, local):
+                _call_reaches(call, chain, ctx, passing)
+        done: set[str] = set()
+        while passing - done:
+            fresh = passing - done
+            done |= fresh
+            for call, chain in calls:
+                name = _local_call(call, local)
+                if name in fresh:
+                    _call_reaches(call, chain, ctx, passing)
     finally:
         ctx.function = saved
     return True
+
+
+def _local_call(call: ast.Call, local: set[str]) -> str | None:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) and func.id in local else None
 
 
 _ESTABLISHED: ModuleMemo[bool] = ModuleMemo("taint:reaches", _establish)
@@ -121,14 +146,22 @@ def _imported_calls(
     return found
 
 
-def _call_reaches(call: ast.Call, chain: tuple[ast.AST, ...], ctx: PythonContext) -> None:
+def _call_reaches(
+    call: ast.Call, chain: tuple[ast.AST, ...], ctx: PythonContext, passing: set[str]
+) -> None:
+    """State what ``call`` passes its callee; ``passing`` collects the module's functions
+    that hand one of their parameters on to it."""
     if not any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) for node in chain):
         return
     scope = synthetic_scope(chain, call, ctx)
     if scope is None:
         return
     ctx.function = scope
-    callee = project_callee(call, ctx)
+    local = module_function(call, ctx)
+    if local is not None:
+        callee: str | None = f"{ctx.module}.{local.name}" if ctx.module else local.name
+    else:
+        callee = project_callee(call, ctx)
     if callee is None:
         return
     passed: list[tuple[int | str, ast.expr]] = []
@@ -141,7 +174,10 @@ def _call_reaches(call: ast.Call, chain: tuple[ast.AST, ...], ctx: PythonContext
     # ``actor.send(url)`` (Dramatiq), ``task.delay(url)`` (Celery): the message's arguments
     # are the task function's -- stated for both names, only a matching sink uses either.
     callees = (callee, owner) if method in _ENQUEUEING_METHODS else (callee,)
+    helper = _passing_helper(scope, ctx)
     for parameter, argument in passed:
+        if helper is not None and _pass_on(helper, argument, parameter, callees, ctx):
+            passing.add(helper.name)
         if Tracer(ctx, frozenset(), True).run(argument) is None:
             continue
         for kind, sanitizers in _REACH_SANITIZERS.items():
@@ -151,3 +187,43 @@ def _call_reaches(call: ast.Call, chain: tuple[ast.AST, ...], ctx: PythonContext
 
 
 _ENQUEUEING_METHODS = frozenset({"send", "delay"})
+
+
+def _passing_helper(
+    scope: Scope, ctx: PythonContext
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The module-level function (not a handler) the call is in: whatever its own callers
+    pass it, it may hand on to the imported function (a service layer)."""
+    if scope.parent is not None or scope.class_info is not None:
+        return None
+    if client_route(scope, ctx) is not None or not positional_parameters(scope.node):
+        return None
+    return scope.node
+
+
+def _pass_on(
+    helper: ast.FunctionDef | ast.AsyncFunctionDef,
+    argument: ast.expr,
+    parameter: int | str,
+    callees: tuple[str, ...],
+    ctx: PythonContext,
+) -> bool:
+    """``def find(q): return db.search(q)``: request data reaches ``db.search``'s ``q`` when
+    it reaches ``find``'s -- stated as implications, for every kind (by position and by
+    name: a caller may pass it either way)."""
+    params = positional_parameters(helper)
+    tracer = Tracer(ctx, frozenset(), True, params=params)
+    tracer.run(argument)
+    if not tracer.reached:
+        return False
+    qualname = f"{ctx.module}.{helper.name}" if ctx.module else helper.name
+    names = list(params)
+    for position in tracer.reached:
+        for premise in (position, names[position]):
+            for name in callees:
+                fact = implication(
+                    reach_fact(EVERY_KIND, name, parameter),
+                    reach_fact(EVERY_KIND, qualname, premise),
+                )
+                ctx.establish(ProjectFact(fact, _SUMMARY))
+    return True
