@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections import Counter
 
 from prodready.plugin import (
@@ -117,7 +118,9 @@ def inconsistent_error_shape(node: ast.AST, ctx: PythonContext) -> None:
     `JSONResponse(content, status_code>=400)`, `jsonify(...), 4xx` tuples, Django
     `JsonResponse(..., status=4xx)`, DRF `Response(..., status=4xx)` -- and flags those whose
     message key differs from the module's most common error shape (`{"error": ...}` here,
-    `{"message": ...}` there, FastAPI's `{"detail": ...}` elsewhere).
+    `{"message": ...}` there, FastAPI's `{"detail": ...}` elsewhere). Health, readiness and
+    liveness endpoints (`readyz`, `/healthz`...) are left out: their failure payload answers
+    the orchestrator's probe, not an API client.
 
     ## Why it breaks production
     Clients parse errors by shape. When one endpoint answers `{"error": "..."}` and the next
@@ -146,11 +149,29 @@ def inconsistent_error_shape(node: ast.AST, ctx: PythonContext) -> None:
     if isinstance(node, ast.Module):
         _judge_error_shapes(ctx)
         return
-    if ctx.function is None or ctx.facts.is_test or is_framework_source(ctx):
+    if ctx.function is None or ctx.facts.is_test or is_framework_source(ctx) or _probe(ctx):
         return
     payload = _returned_error(node, ctx) if isinstance(node, ast.Return) else _error_call(node, ctx)
     if payload is not None:
         ctx.memo(_ERROR_PAYLOADS).append(payload)
+
+
+_PROBE = re.compile(r"^_*(health|healthz|readyz|livez|ready|readiness|liveness|live|ping)(_|$)")
+_PROBE_PATH = re.compile(r"(^|/)_*(health\w*|readyz|livez|ready|readiness|liveness|live|ping)/?$")
+
+
+def _probe(ctx: PythonContext) -> bool:
+    """A health, readiness or liveness endpoint: its failure payload (``{"status":
+    "unavailable"}, 503``) answers the orchestrator's probe, not an API client."""
+    scope = ctx.function
+    while scope is not None and scope.parent is not None:
+        scope = scope.parent  # the handler, for a helper nested in it
+    if scope is None:
+        return False
+    route = scope.route
+    return bool(_PROBE.match(scope.name.lower())) or (
+        route is not None and bool(_PROBE_PATH.search(route.path or ""))
+    )
 
 
 def _error_call(node: ast.AST, ctx: PythonContext) -> _ErrorPayload | None:
