@@ -11,9 +11,13 @@ from prodready.plugin.analysis import dependency_call, walk_body
 
 
 def falls_through(handler: ast.ExceptHandler) -> bool:
-    """The handler neither returns, raises, breaks nor continues: the code after the ``try``
-    runs next, as it does after a success."""
-    if not handler.body:
+    """The handler does something (a handler that only passes is ERR001's) and neither
+    returns, raises, breaks nor continues: the code after the ``try`` runs next, as it does
+    after a success."""
+    if not handler.body or all(
+        isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        for s in handler.body
+    ):
         return False
     return not any(
         isinstance(node, ast.Return | ast.Raise | ast.Break | ast.Continue)
