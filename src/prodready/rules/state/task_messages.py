@@ -1,11 +1,19 @@
-"""State: ORM instances sent to background workers inside task messages (STA005)."""
+"""State: ORM instances sent to background workers inside task messages (STA005), and tasks
+that record work as done on a row without checking the record first (STA010)."""
 
 from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import QueryChain, argument, dotted, keyword_value, orm_query
+from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
+from prodready.plugin.analysis import (
+    QueryChain,
+    argument,
+    dotted,
+    in_task,
+    keyword_value,
+    orm_query,
+)
 
 # -- STA005 ---------------------------------------------------------------------------------------
 
@@ -215,3 +223,212 @@ def orm_instance_in_task_message(node: ast.Call, ctx: PythonContext) -> None:
             "changes if the task saves it. Pass the primary key and load the row in the task",
         )
         return
+
+
+# -- STA010 ---------------------------------------------------------------------------------------
+
+# Calls that act outside the database: messages, payments, webhooks (a project helper named so).
+_SIDE_EFFECT_WORDS: tuple[str, ...] = (
+    "send",
+    "notify",
+    "email",
+    "mail",
+    "sms",
+    "push",
+    "charge",
+    "deliver",
+    "publish",
+    "post",
+    "dispatch",
+    "refund",
+    "payout",
+    "transfer",
+)
+_DONE_VALUES = ("now", "utcnow", "time")
+
+
+def _loaded_rows(function: ast.AST, ctx: PythonContext) -> dict[str, ast.Assign]:
+    """Locals bound to one row of an ORM query in the function: name -> the assignment."""
+    rows: dict[str, ast.Assign] = {}
+    for node in ast.walk(function):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            value = node.value.value if isinstance(node.value, ast.Await) else node.value
+            if ctx.qualname(value.func if isinstance(value, ast.Call) else value) in _ROW_FACTORIES:
+                rows.setdefault(node.targets[0].id, node)
+                continue
+            chain = orm_query(value, ctx)
+            if (
+                chain is not None
+                and _selects_instances(chain)
+                and chain.terminal in _ROW_TERMINALS - _CREATING
+            ):
+                rows.setdefault(node.targets[0].id, node)
+    return rows
+
+
+# A row this run creates has no earlier run to repeat.
+_CREATING = frozenset({"create", "acreate", "get_or_create", "update_or_create", "aget_or_create"})
+
+
+def _done_mark(node: ast.AST, rows: dict[str, ast.Assign]) -> tuple[str, str] | None:
+    """``row.sent = True`` / ``row.status = "sent"`` / ``row.sent_at = timezone.now()``: the row
+    and the field that records the work as done."""
+    if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+        return None
+    target = node.targets[0]
+    if not (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id in rows
+    ):
+        return None
+    value = node.value
+    marks = (isinstance(value, ast.Constant) and value.value is True) or (
+        isinstance(value, ast.Constant) and isinstance(value.value, str)
+    )
+    if isinstance(value, ast.Call):
+        callee = dotted(value.func) or ""
+        marks = callee.rsplit(".", 1)[-1] in _DONE_VALUES
+    return (target.value.id, target.attr) if marks else None
+
+
+def _side_effect(node: ast.AST) -> str | None:
+    if not isinstance(node, ast.Call):
+        return None
+    name = dotted(node.func) or ""
+    last = name.rsplit(".", 1)[-1]
+    if last[:1].isupper():
+        return None  # a class being built (TransferForm, EmailMessage), not an action yet
+    if any(word in last.lower() for word in _SIDE_EFFECT_WORDS):
+        return name
+    return None
+
+
+@python_rule(
+    code="STA010",
+    name="done-flag-not-checked",
+    category=Category.STATE,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="A task records work as done on a row but never checks the record before doing it",
+    nodes=(FunctionEnd,),
+    fix="Check the flag first and claim it atomically (updated = Model.objects.filter(pk=pk, "
+    "sent=False).update(sent=True); if not updated: return), then do the side effect.",
+)
+def done_flag_not_checked(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Flags a background task or request handler that loads a row, performs an external side
+    effect (sends an SMS or e-mail, posts to another service, charges, publishes) and then
+    records it on the row (`reminder.sent = True`, `order.status = "shipped"`,
+    `invoice.sent_at = timezone.now()`) -- without reading that field (or filtering on it)
+    anywhere before the side effect. Reported at the row's load.
+
+    ## Why it breaks production
+    Queues deliver at least once: a worker killed after the send but before the commit, a
+    visibility timeout, an `autoretry_for` retry, a beat schedule that runs twice or a user
+    clicking twice all run the task again -- and the code has written down exactly what it
+    needs to stop the duplicate, but never looks at it. Patients get two reminders,
+    customers two e-mails, partners two webhooks; cancelled rows get them too when the status
+    is not checked either.
+
+    ## Example
+    ```python
+    @dramatiq.actor(max_retries=5)
+    def send_receipt(order_id):
+        order = session.get(Order, order_id)
+        mailer.send(order.email, render_receipt(order))
+        order.receipt_sent = True
+        session.commit()
+    ```
+
+    ## Use instead
+    ```python
+    @dramatiq.actor(max_retries=5)
+    def send_receipt(order_id):
+        claimed = session.execute(
+            update(Order).where(Order.id == order_id, Order.receipt_sent.is_(False))
+            .values(receipt_sent=True)
+        ).rowcount
+        session.commit()
+        if not claimed:
+            return  # already sent (or being sent) by another delivery
+        order = session.get(Order, order_id)
+        mailer.send(order.email, render_receipt(order), idempotency_key=f"receipt-{order_id}")
+    ```
+    """
+    scope = ctx.function
+    if scope is None or ctx.facts.is_test or (ctx.route is None and not in_task(ctx)):
+        return
+    rows = _loaded_rows(scope.node, ctx)
+    if not rows:
+        return
+    marks: list[tuple[ast.Assign, tuple[str, str]]] = []
+    effects: list[tuple[int, str]] = []
+    for child in ast.walk(scope.node):
+        found = _done_mark(child, rows)
+        if found is not None and isinstance(child, ast.Assign):
+            marks.append((child, found))
+        effect = _side_effect(child)
+        if effect is not None and isinstance(child, ast.Call):
+            effects.append((child.lineno, effect))
+    if not marks:
+        return
+    effects.sort()
+    for mark, (row, field_name) in marks:
+        load = rows[row]
+        between = [(line, name) for line, name in effects if load.lineno < line < mark.lineno]
+        if not between:
+            continue
+        first_effect = between[0][0]
+        if _field_read_before(scope.node, field_name, mark, first_effect):
+            continue
+        if _row_state_tested(scope.node, row, first_effect):
+            continue
+        ctx.report(
+            load,
+            f"{scope.name}() records {row}.{field_name} after {between[0][1]}() (line "
+            f"{first_effect}) but never checks it before: a retried or redelivered run -- or a "
+            "second schedule -- does it again. Check the field first and claim it atomically "
+            f"(filter(..., {field_name}=...).update(...)), then do the side effect",
+        )
+        return
+
+
+def _row_state_tested(function: ast.AST, row: str, line: int) -> bool:
+    """An ``if``/``while``/``assert`` before ``line`` tests a field of the row (a status check
+    that may well be the guard: ``if mail.status == INFLIGHT: return``)."""
+    for node in ast.walk(function):
+        if not isinstance(node, ast.If | ast.While | ast.Assert | ast.IfExp):
+            continue
+        if node.lineno >= line:
+            continue
+        for part in ast.walk(node.test):
+            if (
+                isinstance(part, ast.Attribute)
+                and isinstance(part.value, ast.Name)
+                and part.value.id == row
+            ):
+                return True
+    return False
+
+
+def _field_read_before(function: ast.AST, field_name: str, mark: ast.AST, line: int) -> bool:
+    """The field is read (``row.sent``, a ``sent=False`` filter keyword) before ``line``."""
+    for node in ast.walk(function):
+        lineno = getattr(node, "lineno", line)
+        if lineno >= line or node is mark:
+            continue
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == field_name
+            and isinstance(node.ctx, ast.Load)
+        ):
+            return True
+        if isinstance(node, ast.keyword) and (node.arg or "").split("__")[0] == field_name:
+            return True
+    return False
