@@ -48,6 +48,7 @@ class _RaceState:
     load_sites: dict[str, ast.stmt] = field(default_factory=dict)  # name -> its load statement
     updates: list[tuple[ast.stmt, str, str]] = field(default_factory=list)
     persists: list[tuple[int, str | None]] = field(default_factory=list)  # (line, name|None)
+    unit_of_work: set[str] = field(default_factory=set)  # rows a SQLAlchemy session tracks
 
 
 def _loaded_object(value: ast.expr, ctx: PythonContext) -> bool | None:
@@ -71,6 +72,15 @@ def _loaded_object(value: ast.expr, ctx: PythonContext) -> bool | None:
             statement = ctx.value_of(first.id)
             text += ctx.segment(statement) if statement is not None else ""
     return any(lock in text for lock in _LOCKS)
+
+
+def _session_tracked(value: ast.expr, ctx: PythonContext) -> bool:
+    """A row loaded through a SQLAlchemy session: a change to it is written by the session's
+    next commit, made here or by the caller (``Coupon.query.filter_by(...).first()``)."""
+    if isinstance(value, ast.Await):
+        value = value.value
+    chain = orm_query(value, ctx) if isinstance(value, ast.Call) else None
+    return chain is not None and chain.orm == "sqlalchemy"
 
 
 def _class_query(value: ast.Call, ctx: PythonContext) -> QueryChain | None:
@@ -122,7 +132,10 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
     Flags a field of an ORM object updated from its own value in Python -- `obj.balance -=
     amount`, `obj.stock = obj.stock - qty`, `obj.views += 1` -- and then saved (`obj.save()`,
     `session.commit()`), when the object was loaded in the same function without
-    `select_for_update()` / `with_for_update()` (or is a Django model's `self`).
+    `select_for_update()` / `with_for_update()` (or is a Django model's `self`). A row loaded
+    through a SQLAlchemy session needs no save in the function: the session's next commit
+    writes it, made here or by the caller (a helper bumping `coupon.uses` for the view that
+    commits).
 
     A running total kept beside the rows it totals -- the same function also inserts the change
     as a row of its own through a relation of the object (`card.movements.create(amount=n)`,
@@ -184,6 +197,8 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
             locked = _loaded_object(value, ctx)
             if locked is not None:
                 state.loaded[target.id] = locked
+                if _session_tracked(value, ctx):
+                    state.unit_of_work.add(target.id)
                 state.load_sites[target.id] = node
             elif state.loaded.get(target.id) is False and _only_on_some_paths(
                 node, state.load_sites[target.id], ctx
@@ -203,7 +218,10 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
     # FunctionEnd
     for statement, name, attr in state.updates:
         line = statement.lineno
-        if not any(at > line and (saved is None or saved == name) for at, saved in state.persists):
+        tracked = name in state.unit_of_work  # flushed by whichever commit comes next
+        if not tracked and not any(
+            at > line and (saved is None or saved == name) for at, saved in state.persists
+        ):
             continue
         remedy = (
             f"Update it in the database (F('{attr}'), or an UPDATE that sets {attr} from itself) "
