@@ -54,7 +54,7 @@ def _explicitly_false(expr: ast.expr | None) -> bool:
     category=Category.SECURITY,
     severity=Severity.MEDIUM,
     summary="Session or token cookie set without Secure or HttpOnly",
-    calls=("*.set_cookie",),
+    calls=("*.set_cookie", "*.update", "*.from_mapping"),
     nodes=(ast.Assign,),
     cwe=614,
     fix="set_cookie('session', token, secure=True, httponly=True, samesite='Lax').",
@@ -111,6 +111,19 @@ def credential_cookie_without_flags(node: ast.AST, ctx: PythonContext) -> None:
         return
     assert isinstance(node, ast.Call)
     if has_star_kwargs(node):
+        return
+    if isinstance(node.func, ast.Attribute) and node.func.attr != "set_cookie":
+        # app.config.update(SESSION_COOKIE_SECURE=False)
+        if _dev_settings_file(ctx.path):
+            return
+        for keyword in node.keywords:
+            if keyword.arg in _COOKIE_SETTINGS and _explicitly_false(keyword.value):
+                ctx.report(
+                    keyword.value,
+                    f"{keyword.arg}=False sends the session cookie without that "
+                    "protection: over plain http it can be sniffed, without HttpOnly any "
+                    "script can read it. Leave the framework's secure setting on",
+                )
         return
     cookie = _credential_cookie(node)
     if cookie is None:

@@ -6,7 +6,14 @@ import ast
 import re
 
 from prodready.plugin import Category, ModuleMemo, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import constant_str, dotted, has_star_kwargs, is_true, keyword_value
+from prodready.plugin.analysis import (
+    constant_str,
+    dotted,
+    env_lookup,
+    has_star_kwargs,
+    is_true,
+    keyword_value,
+)
 from prodready.rules.security._shared import _module_value
 
 # -- SEC011 ------------------------------------------------------------------------------------
@@ -20,12 +27,25 @@ def _resolve(expr: ast.expr | None, ctx: PythonContext) -> ast.expr | None:
     return expr
 
 
+def _wildcard_when_unset(expr: ast.expr | None, ctx: PythonContext) -> bool:
+    """``os.getenv("CORS_ORIGINS", "*")`` (also ``.split(",")``): every origin whenever the
+    deployment forgets the variable."""
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr == "split"
+    ):
+        expr = expr.func.value
+    lookup = env_lookup(_resolve(expr, ctx), ctx)
+    return lookup is not None and constant_str(lookup.default) == "*"
+
+
 def _allows_any_origin(origins: ast.expr | None, ctx: PythonContext) -> bool:
     origins = _resolve(origins, ctx)
-    if constant_str(origins) == "*":
+    if constant_str(origins) == "*" or _wildcard_when_unset(origins, ctx):
         return True
     if isinstance(origins, ast.List | ast.Tuple | ast.Set):
-        return any(constant_str(e) == "*" for e in origins.elts)
+        return any(constant_str(e) == "*" or _wildcard_when_unset(e, ctx) for e in origins.elts)
     return False
 
 
