@@ -5,8 +5,18 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import (
+    constant_str,
+    dotted,
     in_service_code,
     in_task,
     is_framework_source,
@@ -181,6 +191,12 @@ def _report_growth(ledger: _Ledger, ctx: PythonContext) -> None:
         )
 
 
+def _what(name: str) -> str:
+    if name.isidentifier():
+        return f"module-level {name}"
+    return f"the application state {name} (one per worker process)"
+
+
 def _report(ctx: PythonContext) -> None:
     ledger = ctx.rule_state(_Ledger, module=True)
     _report_growth(ledger, ctx)
@@ -200,12 +216,12 @@ def _report(ctx: PythonContext) -> None:
             )
         else:
             message = (
-                f"module-level {name} is mutated in the {first.where} {first.function}() "
+                f"{_what(name)} is mutated in the {first.where} {first.function}() "
                 f"({places}): it lives in one worker process -- lost on restart or deploy and "
                 "different on every worker and replica. Keep shared state in the database or "
                 "Redis"
             )
-        ctx.report(declaration(ctx, name) or first.node, message)
+        ctx.report(declaration(ctx, name) or _app_declaration(ctx, name) or first.node, message)
 
 
 @python_rule(
@@ -262,9 +278,19 @@ def module_state_mutated_in_handler(node: ast.AST, ctx: PythonContext) -> None:
         _report(ctx)
         return
     scope = ctx.function
-    if scope is None or not (ctx.facts.mutable_globals or scope.globals):
+    if scope is None or ctx.facts.is_test or ctx.facts.is_example:
         return
-    if ctx.facts.is_test or ctx.facts.is_example:
+    if ctx.route is not None:
+        slot = _app_state_mutated(node)
+        # app["websockets"]: the live connections of this process, by nature per process
+        exempt = (*_CONNECTION_HINTS, *_CACHE_HINTS, "websocket", "sockets")
+        if slot is not None and not any(hint in slot.lower() for hint in exempt):
+            # A method call on a slot is a container's mutation only when the module makes it
+            # one (app.state.locations.update(...) may be a Redis-backed object's method).
+            if not isinstance(node, ast.Call) or _app_declaration(ctx, slot) is not None:
+                _record(node, slot, "request handler", ctx)
+            return
+    if not (ctx.facts.mutable_globals or scope.globals):
         return
     name = _mutated_container(node, scope.globals, ctx)
     if name is None:
@@ -409,6 +435,91 @@ def _mutated_container(node: ast.AST, declared_global: set[str], ctx: PythonCont
             and _global_write(node, target.id)
         ):
             return target.id
+    return None
+
+
+def _app_state(expr: ast.expr) -> str | None:
+    """``app.state.sessions`` / ``request.app.state.sessions`` (Starlette, FastAPI) or
+    ``request.app["sessions"]`` / ``app["sessions"]`` (aiohttp): the application object's
+    attributes, one per worker process like a module-level dict."""
+    if (
+        isinstance(expr, ast.Attribute)
+        and isinstance(expr.value, ast.Attribute)
+        and expr.value.attr == "state"
+    ):
+        owner = dotted(expr.value.value) or ""
+        if owner == "app" or owner.endswith(".app"):
+            return f"{owner}.state.{expr.attr}"
+    if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name | ast.Attribute):
+        owner = dotted(expr.value) or ""
+        key = constant_str(expr.slice)
+        if key is not None and (owner == "app" or owner.endswith("request.app")):
+            return f'{owner}["{key}"]'
+    return None
+
+
+_CONTAINER_CALLS = frozenset({"dict", "list", "set", "defaultdict", "deque", "OrderedDict"})
+_CONTAINER_CALLS |= {"Counter"}
+
+
+def _slot_suffix(slot: str) -> str:
+    """``.state.sessions`` / ``["sessions"]``: the slot whatever the app is called there."""
+    return slot[slot.index(".state.") :] if ".state." in slot else slot[slot.find("[") :]
+
+
+def _app_containers(ctx: PythonContext) -> dict[str, ast.Assign]:
+    """Application-state slots the module creates as containers (``app.state.sessions = {}``
+    in a lifespan, ``app["visits"] = defaultdict(int)`` in on_startup): suffix -> statement."""
+    found: dict[str, ast.Assign] = {}
+    for node in ast.walk(ctx.tree):
+        if not isinstance(node, ast.Assign):
+            continue
+        value = node.value
+        container = isinstance(value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp)
+        if isinstance(value, ast.Call):
+            callee = dotted(value.func) or ""
+            container = callee.rsplit(".", 1)[-1] in _CONTAINER_CALLS
+        if not container:
+            continue
+        for target in node.targets:
+            slot = _app_state(target)
+            if slot is not None:
+                found.setdefault(_slot_suffix(slot), node)
+    return found
+
+
+_APP_CONTAINERS: ModuleMemo[dict[str, ast.Assign]] = ModuleMemo(
+    "STA001:app-containers", _app_containers
+)
+
+
+def _app_declaration(ctx: PythonContext, slot: str) -> ast.stmt | None:
+    if slot.isidentifier():
+        return None
+    return ctx.memo(_APP_CONTAINERS).get(_slot_suffix(slot))
+
+
+def _app_state_mutated(node: ast.AST) -> str | None:
+    """The application-state slot a handler's statement or mutator call changes."""
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in _MUTATORS:
+            targets = [node.func.value]
+    elif isinstance(node, ast.Assign):
+        targets = [t for t in node.targets if isinstance(t, ast.Subscript)]
+    elif isinstance(node, ast.AugAssign):
+        targets = [node.target]
+    elif isinstance(node, ast.Delete):
+        targets = node.targets
+    for target in targets:
+        candidates = [target]
+        while isinstance(target, ast.Subscript):
+            target = target.value
+            candidates.append(target)
+        for candidate in candidates:
+            slot = _app_state(candidate)
+            if slot is not None:
+                return slot
     return None
 
 
