@@ -43,6 +43,20 @@ _DJANGO_RESPONSES = ("django.http.JsonResponse", "django.http.response.JsonRespo
 _DRF_RESPONSES = ("rest_framework.response.Response",)
 _FLASK_RESPONSES = ("flask.make_response", "quart.make_response")
 _JSONIFY = ("flask.jsonify", "quart.jsonify", "flask.json.jsonify")
+_AIOHTTP_JSON = ("aiohttp.web.json_response", "aiohttp.web_response.json_response")
+# Error responses whose body is text, not JSON: (call, argument of the body, default status).
+_TEXT_RESPONSES: dict[str, tuple[str, int | None]] = {
+    "django.http.HttpResponse": ("content", None),
+    "django.http.HttpResponseBadRequest": ("content", 400),
+    "django.http.HttpResponseNotFound": ("content", 404),
+    "django.http.HttpResponseForbidden": ("content", 403),
+    "django.http.HttpResponseGone": ("content", 410),
+    "starlette.responses.PlainTextResponse": ("content", None),
+    "fastapi.responses.PlainTextResponse": ("content", None),
+    "aiohttp.web.Response": ("text", None),
+}
+# The shape of a plain-text error body, compared with the JSON shapes like a key.
+_TEXT_BODY = "<plain text>"
 _MESSAGE_KEYS = frozenset(
     {"error", "errors", "message", "msg", "detail", "details", "description", "reason"}
     | {"error_message", "errorMessage", "error_description", "title", "err"}
@@ -99,13 +113,15 @@ _ERROR_PAYLOADS: ModuleMemo[list[_ErrorPayload]] = ModuleMemo("API004:payloads",
     category=Category.API_CONTRACT,
     severity=Severity.LOW,
     confidence=Confidence.MEDIUM,
-    summary="Error responses in one module use different JSON shapes (error vs message...)",
+    summary="Error responses in one module use different shapes (error vs message, JSON vs text)",
     calls=(
         *_JSON_RESPONSES,
         *_HTTP_EXCEPTIONS,
         *_DJANGO_RESPONSES,
         *_DRF_RESPONSES,
         *_FLASK_RESPONSES,
+        *_AIOHTTP_JSON,
+        *_TEXT_RESPONSES,
     ),
     nodes=(ast.Return, ModuleEnd),
     fix="Use one error shape everywhere (e.g. {'error': {'code': ..., 'message': ...}}), "
@@ -116,11 +132,15 @@ def inconsistent_error_shape(node: ast.AST, ctx: PythonContext) -> None:
     ## What it does
     Collects the error responses of a module's handlers -- `HTTPException(detail=...)`,
     `JSONResponse(content, status_code>=400)`, `jsonify(...), 4xx` tuples, Django
-    `JsonResponse(..., status=4xx)`, DRF `Response(..., status=4xx)` -- and flags those whose
-    message key differs from the module's most common error shape (`{"error": ...}` here,
-    `{"message": ...}` there, FastAPI's `{"detail": ...}` elsewhere). Health, readiness and
-    liveness endpoints (`readyz`, `/healthz`...) are left out: their failure payload answers
-    the orchestrator's probe, not an API client.
+    `JsonResponse(..., status=4xx)`, DRF `Response(..., status=4xx)`, aiohttp
+    `web.json_response(..., status=4xx)` -- and flags those whose message key differs from
+    the module's most common error shape (`{"error": ...}` here, `{"message": ...}` there,
+    FastAPI's `{"detail": ...}` elsewhere), and a handler's error answered as plain text
+    (`return "not found", 404`, `HttpResponseBadRequest("...")`,
+    `PlainTextResponse(..., status_code=409)`, aiohttp `web.Response(text=..., status=409)`)
+    where the module's errors are JSON. Health, readiness and liveness endpoints (`readyz`,
+    `/healthz`...) and webhook receivers are left out: their failure payload answers the
+    orchestrator's probe or the sender's retry logic, not an API client.
 
     ## Why it breaks production
     Clients parse errors by shape. When one endpoint answers `{"error": "..."}` and the next
@@ -156,20 +176,25 @@ def inconsistent_error_shape(node: ast.AST, ctx: PythonContext) -> None:
         ctx.memo(_ERROR_PAYLOADS).append(payload)
 
 
-_PROBE = re.compile(r"^_*(health|healthz|readyz|livez|ready|readiness|liveness|live|ping)(_|$)")
-_PROBE_PATH = re.compile(r"(^|/)_*(health\w*|readyz|livez|ready|readiness|liveness|live|ping)/?$")
+_PROBE = re.compile(
+    r"^_*(health|healthz|readyz|livez|ready|readiness|liveness|live|ping)(_|$)|webhook"
+)
+_PROBE_PATH = re.compile(
+    r"(^|/)_*(health\w*|readyz|livez|ready|readiness|liveness|live|ping)/?$|webhook|/hooks?/"
+)
 
 
 def _probe(ctx: PythonContext) -> bool:
     """A health, readiness or liveness endpoint: its failure payload (``{"status":
-    "unavailable"}, 503``) answers the orchestrator's probe, not an API client."""
+    "unavailable"}, 503``) answers the orchestrator's probe, not an API client; a webhook
+    receiver's errors answer the sender's retry logic, which reads only the status."""
     scope = ctx.function
     while scope is not None and scope.parent is not None:
         scope = scope.parent  # the handler, for a helper nested in it
     if scope is None:
         return False
     route = scope.route
-    return bool(_PROBE.match(scope.name.lower())) or (
+    return bool(_PROBE.search(scope.name.lower())) or (
         route is not None and bool(_PROBE_PATH.search(route.path or ""))
     )
 
@@ -192,6 +217,10 @@ def _error_call(node: ast.AST, ctx: PythonContext) -> _ErrorPayload | None:
             status_expr = argument(node, 1, "status")
     elif name in _FLASK_RESPONSES:
         content, status_expr = argument(node, 0), argument(node, 1)
+    elif name in _AIOHTTP_JSON:
+        content, status_expr = argument(node, 0, "data"), keyword_value(node, "status")
+    elif name in _TEXT_RESPONSES:
+        return _text_error(node, name, ctx)
     else:
         return None
     status = _status_code(status_expr, ctx)
@@ -212,6 +241,8 @@ def _returned_error(node: ast.Return, ctx: PythonContext) -> _ErrorPayload | Non
     status = _status_code(value.elts[1], ctx)
     if status is None or status < 400:
         return None
+    if _text(value.elts[0]) and ctx.route is not None:
+        return _ErrorPayload(value.elts[0], frozenset({_TEXT_BODY}))  # return "not found", 404
     keys = _payload_keys(value.elts[0], ctx)
     if keys is None:
         return None
@@ -239,4 +270,34 @@ def _judge_error_shapes(ctx: PythonContext) -> None:
 
 
 def _shape_text(keys: frozenset[str]) -> str:
+    if keys == {_TEXT_BODY}:
+        return "a plain-text body"
     return "{" + ", ".join(f'"{key}": ...' for key in sorted(keys)) + "}"
+
+
+def _text(expr: ast.AST | None) -> bool:
+    """A message written out as text: a string literal or an f-string."""
+    return isinstance(expr, ast.JoinedStr) or (
+        isinstance(expr, ast.Constant) and isinstance(expr.value, str) and bool(expr.value)
+    )
+
+
+def _text_error(node: ast.Call, name: str, ctx: PythonContext) -> _ErrorPayload | None:
+    """``HttpResponseBadRequest("missing id")``, ``PlainTextResponse("gone", status_code=410)``,
+    ``web.Response(text="no seats", status=409)``: an error answered as text."""
+    scope = ctx.function
+    if scope is None or scope.route is None:
+        return None  # a helper's text page may serve a browser flow (an OAuth redirect error)
+    keyword, default = _TEXT_RESPONSES[name]
+    body = argument(node, 0, keyword) if keyword == "content" else keyword_value(node, keyword)
+    if not _text(body):
+        return None
+    if default is None and "PlainText" in name:
+        status = _status_code(argument(node, 1, "status_code"), ctx)
+    elif default is None:
+        status = _status_code(keyword_value(node, "status"), ctx)  # Django: 2nd is content_type
+    else:
+        status = default
+    if status is None or status < 400:
+        return None
+    return _ErrorPayload(node, frozenset({_TEXT_BODY}))
