@@ -31,10 +31,35 @@ def _breaks_out(statements: list[ast.stmt]) -> bool:
     return False
 
 
+def _counters(loop: ast.For | ast.While) -> set[str]:
+    return {
+        node.target.id
+        for node in walk_body(loop.body)
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)
+    }
+
+
+def _gives_up_by_break(loop: ast.While) -> bool:
+    """``while True:`` whose failure path breaks out once a counter reaches its cap (``if
+    attempt >= 3: break``): the loop's end is the give-up, as for a counted loop."""
+    counters = _counters(loop)
+    return any(
+        isinstance(node, ast.If)
+        and any(isinstance(n, ast.Name) and n.id in counters for n in ast.walk(node.test))
+        and any(isinstance(inner, ast.Break) for inner in node.body)
+        for handler in walk_body(loop.body)
+        if isinstance(handler, ast.ExceptHandler)
+        for node in walk_body(handler.body)
+    )
+
+
 def _counted(loop: ast.For | ast.While, ctx: PythonContext) -> bool:
-    """``for attempt in range(n)``, or ``while attempts < n`` (a counter the loop counts)."""
+    """``for attempt in range(n)``, ``while attempts < n`` (a counter the loop counts), or
+    ``while True`` that breaks out at a counted cap."""
     if isinstance(loop, ast.While):
         test = loop.test
+        if isinstance(test, ast.Constant) and test.value is True:
+            return _gives_up_by_break(loop)
         return (
             isinstance(test, ast.Compare)
             and isinstance(test.left, ast.Name)
@@ -57,18 +82,15 @@ def _counted(loop: ast.For | ast.While, ctx: PythonContext) -> bool:
 
 def silent_retry(loop: ast.For | ast.While, ctx: PythonContext) -> ast.Try | None:
     """``for attempt in range(n)`` (or ``while attempts < n``) around a ``try`` that breaks out
-    on success and whose every handler goes round again (no raise, return or break):
-    exhaustion leaves the loop quietly."""
+    on success and whose every handler goes round again or breaks out (never raises or
+    returns): exhaustion leaves the loop quietly."""
     if loop.orelse or not _counted(loop, ctx):
         return None
     for statement in loop.body:
         if not isinstance(statement, ast.Try) or not _breaks_out(statement.body + statement.orelse):
             continue
         for handler in statement.handlers:
-            if any(
-                isinstance(node, ast.Raise | ast.Return | ast.Break)
-                for node in walk_body(handler.body)
-            ):
+            if any(isinstance(node, ast.Raise | ast.Return) for node in walk_body(handler.body)):
                 return None
         if dependency_call(statement.body, ctx) is None:
             return None
