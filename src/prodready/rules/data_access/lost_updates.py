@@ -1,4 +1,5 @@
-"""Data access: a column read with SQL and written back from Python (DAT009)."""
+"""Data access: lost updates of rows -- a column read with SQL and written back from Python
+(DAT009), a whole row saved back after a slow call (DAT010)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import dotted
+from prodready.plugin.analysis import django_query, dotted, has_keyword, uses_django_orm
 
 # -- DAT009 ---------------------------------------------------------------------------------------
 
@@ -234,3 +235,189 @@ def _calls_in_order(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Ca
             found.append(current)
         stack.extend(reversed(list(ast.iter_child_nodes(current))))
     return sorted(found, key=lambda call: (call.lineno, call.col_offset))
+
+
+# -- DAT010 ---------------------------------------------------------------------------------------
+
+_SINGLE_ROW = frozenset({"get", "first", "last", "aget", "afirst", "alast"})
+_OUTBOUND_ROOTS = frozenset(
+    {"requests", "httpx", "aiohttp", "urllib", "urllib3", "stripe", "braintree", "boto3"}
+    | {"botocore", "smtplib", "twilio", "sendgrid", "paypalrestsdk", "Adyen", "adyen"}
+)
+_OUTBOUND_WORDS = frozenset(
+    {"charge", "capture", "refund", "payout", "send", "notify", "publish", "deliver", "sms"}
+    | {"upload", "urlopen", "email", "webhook"}
+)
+_ENQUEUE = frozenset({"delay", "apply_async", "send_task", "enqueue", "send_with_options"})
+
+
+def _slow_call(call: ast.Call, ctx: PythonContext) -> bool:
+    """A call to another system that takes network time (an HTTP client, a payment or
+    messaging SDK, a function named for sending or charging); enqueuing a task is not."""
+    func = call.func
+    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if last in _ENQUEUE:
+        return False
+    name = ctx.qualname(func) or ""
+    if name.split(".", 1)[0] in _OUTBOUND_ROOTS:
+        return True
+    return bool(set(last.lower().strip("_").split("_")) & _OUTBOUND_WORDS)
+
+
+def _row_load(value: ast.expr, ctx: PythonContext) -> bool | None:
+    """A Django single-row load: whether it locks the row (None: not a load)."""
+    if isinstance(value, ast.Await):
+        value = value.value
+    if not isinstance(value, ast.Call):
+        return None
+    name = ctx.qualname(value.func) or ""
+    if name.endswith("get_object_or_404") and value.args:
+        return "select_for_update" in ctx.segment(value.args[0])
+    chain = django_query(value)
+    if chain is None or chain.terminal not in _SINGLE_ROW:
+        return None
+    return "select_for_update" in ctx.segment(value)
+
+
+@python_rule(
+    code="DAT010",
+    name="full-row-save-after-slow-call",
+    category=Category.DATA_ACCESS,
+    severity=Severity.MEDIUM,
+    summary="A Django row loaded, then saved whole after a call to another system",
+    nodes=(ast.FunctionDef, ast.AsyncFunctionDef),
+    confidence=Confidence.MEDIUM,
+    fix="Save only what this code changed: obj.save(update_fields=[...]) or "
+    "Model.objects.filter(pk=obj.pk).update(field=value); or reload the row after the call.",
+)
+def full_row_save_after_slow_call(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> None:
+    """
+    ## What it does
+    Flags `obj.save()` without `update_fields` on a Django row loaded in the same function
+    (`Model.objects.get(...)`, `.first()`, `get_object_or_404`) without `select_for_update()`,
+    when a call to another system runs between the load and the save: an HTTP client
+    (`requests`, `httpx`), a payment or messaging SDK (`stripe`, `twilio`, `smtplib`,
+    `boto3`), or a function named for sending or charging (`send_sms`, `charge_card`).
+    Enqueuing a task (`.delay()`) is not such a call.
+
+    ## Why it breaks production
+    `save()` writes every field of the row as it was loaded. The call to the SMS gateway or
+    the payment provider takes hundreds of milliseconds, sometimes seconds; meanwhile another
+    request changes the row -- the patient cancels, a webhook marks the order paid. The
+    save then writes the stale copy back and the change is silently undone: the cancelled
+    appointment is active again, the paid order pending.
+
+    ## Example
+    ```python
+    appointment = Appointment.objects.get(id=appointment_id)
+    send_sms(appointment.patient.phone, body)
+    appointment.reminder_sent = True
+    appointment.save()
+    ```
+
+    ## Use instead
+    ```python
+    appointment = Appointment.objects.get(id=appointment_id)
+    send_sms(appointment.patient.phone, body)
+    Appointment.objects.filter(pk=appointment.pk).update(reminder_sent=True)
+    ```
+    or `appointment.save(update_fields=["reminder_sent"])`.
+    """
+    if ctx.facts.is_test or not uses_django_orm(ctx):
+        return
+    loads: dict[str, int] = {}  # unlocked rows -> line loaded
+    slow: list[ast.Call] = []
+    for call_or_assign in _events_in_order(node):
+        if isinstance(call_or_assign, ast.Assign):
+            target = call_or_assign.targets[0] if len(call_or_assign.targets) == 1 else None
+            if isinstance(target, ast.Name):
+                locked = _row_load(call_or_assign.value, ctx)
+                if locked is False:
+                    loads[target.id] = call_or_assign.lineno
+                else:
+                    loads.pop(target.id, None)
+            continue
+        call = call_or_assign
+        func = call.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in {"save", "asave"}
+            and isinstance(func.value, ast.Name)
+            and func.value.id in loads
+            and not call.args
+            and not has_keyword(call, "update_fields")
+        ):
+            loaded = loads[func.value.id]
+            arms = _arms(node)
+            between = [
+                slow_call.lineno
+                for slow_call in slow
+                if loaded < slow_call.lineno < call.lineno
+                and not _exclusive(arms.get(id(slow_call), ()), arms.get(id(call), ()))
+            ]
+            if between:
+                ctx.report(
+                    call,
+                    f"{func.value.id}.{func.attr}() writes back every field of the row loaded "
+                    f"on line {loaded}, after the call to another system on line {between[0]}: "
+                    "changes other requests made to the row meanwhile (a cancellation, a "
+                    "payment) are overwritten with the stale copy. Save only what changed "
+                    "(update_fields=[...] or filter(pk=...).update(...))",
+                )
+                loads.pop(func.value.id)
+            continue
+        if _slow_call(call, ctx):
+            slow.append(call)
+
+
+_Arm = tuple[int, str]  # (id of an if/try/match, the field a node sits in: body, orelse...)
+
+
+def _arms(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[int, tuple[_Arm, ...]]:
+    """For every node of the function: the branch arms it sits in, outermost first."""
+    found: dict[int, tuple[_Arm, ...]] = {}
+    stack: list[tuple[ast.AST, tuple[_Arm, ...]]] = [(function, ())]
+    while stack:
+        current, arms = stack.pop()
+        found[id(current)] = arms
+        branching = isinstance(current, ast.If | ast.Try | ast.TryStar | ast.Match)
+        for name, value in ast.iter_fields(current):
+            children = value if isinstance(value, list) else [value]
+            inner = (*arms, (id(current), name)) if branching else arms
+            for index, child in enumerate(children):
+                if isinstance(child, ast.AST):
+                    arm = (*arms, (id(current), f"{name}{index}")) if name == "cases" else inner
+                    stack.append((child, arm))
+    return found
+
+
+def _exclusive(first: tuple[_Arm, ...], second: tuple[_Arm, ...]) -> bool:
+    """Two nodes in different arms of one if/try/match: one run does not reach both."""
+    arms = dict(first)
+    for owner, field in second:
+        other = arms.get(owner)
+        if other is None or other == field:
+            continue
+        if {other, field} <= _ARM_FIELDS:
+            return True
+        if other.startswith("cases") and field.startswith("cases"):
+            return True
+    return False
+
+
+_ARM_FIELDS = frozenset({"body", "orelse", "handlers"})
+
+
+def _events_in_order(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Assign | ast.Call]:
+    found: list[ast.Assign | ast.Call] = []
+    stack: list[ast.AST] = list(reversed(node.body))
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        if isinstance(current, ast.Assign | ast.Call):
+            found.append(current)
+        stack.extend(reversed(list(ast.iter_child_nodes(current))))
+    return sorted(found, key=lambda item: (item.lineno, item.col_offset))
