@@ -14,10 +14,24 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import is_example_code, is_framework_source, is_script
+from prodready.plugin.analysis import (
+    constant_str,
+    dotted,
+    env_lookup,
+    is_example_code,
+    is_framework_source,
+    is_script,
+)
 from prodready.rules.configuration._shared import _dev_only_file
 from prodready.rules.configuration.insecure_defaults import _URL_PASSWORD
-from prodready.rules.configuration.localhost_urls import _LocalCandidate, _localhost_use
+from prodready.rules.configuration.localhost_urls import (
+    _CLIENT_HOST_ARGS,
+    _HOST_KEYS,
+    _HOST_KEYWORDS,
+    _dependency_host_name,
+    _LocalCandidate,
+    _localhost_use,
+)
 
 # -- CFG007 -----------------------------------------------------------------------------------
 
@@ -30,9 +44,10 @@ _INTERNAL_SUFFIX = (
 # A one-label service name with a port (``http://pricing:8081``, ``amqp://rabbitmq:5672``): a
 # Compose or Kubernetes service, resolvable only beside it. Without a port a one-label host is
 # as often the start of a name completed at run time (``"https://bedrock-runtime." + region``).
-_SERVICE_NAME = (
-    r"(?!(?:localhost|host|hostname|server|example|domain|your\w*|my\w*)\b)[a-z][a-z0-9_-]*(?=:\d)"
+_SERVICE_LABEL = (
+    r"(?!(?:localhost|host|hostname|server|example|domain|your\w*|my\w*)\b)[a-z][a-z0-9_-]*"
 )
+_SERVICE_NAME = _SERVICE_LABEL + r"(?=:\d)"
 # Network schemes only: a custom scheme (``bank://``, ``app://``) names no server.
 _SCHEMES = (
     r"(?:https?|wss?|grpcs?|tcp|amqps?|redis|rediss|kafka|nats|mqtt|smtps?|ldaps?|s?ftp"
@@ -44,9 +59,14 @@ _INTERNAL_URL = re.compile(
     r"(?=[:/?#]|$)",
     re.IGNORECASE,
 )
-_INTERNAL_BARE_HOST = re.compile(rf"^(?P<host>{_PRIVATE_IP}|{_INTERNAL_SUFFIX})(?::\d+)?$")
+# A bare host: judged only where a host goes (a client's host argument, a HOST setting, a
+# ``REDIS_HOST = ...`` constant), where a one-label name is a Compose/Kubernetes service.
+_INTERNAL_BARE_HOST = re.compile(
+    rf"^(?P<host>{_PRIVATE_IP}|{_INTERNAL_SUFFIX}|{_SERVICE_LABEL})(?::\d+)?$"
+)
 _GATE = re.compile(
     r"://|\b(?:10|192\.168|172\.(?:1[6-9]|2\d|3[01]))\.\d|\.(?:internal|local|lan|corp|svc)\b"
+    r"|host|HOST"
 )
 _MENTIONS_ADDRESS: ModuleMemo[bool] = ModuleMemo(
     "CFG007:gate", lambda ctx: bool(_GATE.search(ctx.source))
@@ -132,11 +152,32 @@ def hardcoded_internal_address(node: ast.AST, ctx: PythonContext) -> None:
         if _URL_PASSWORD.match(str(candidate.node.value)):
             continue  # a credential in the URL: SEC002 (literal) or CFG002 (fallback) report it
         verdict = _localhost_use(candidate, parents, ctx)
+        if verdict is not None and candidate.bare and "." not in host:
+            # a one-label name ("redis", "db") is an address only where a host goes
+            verdict = verdict if _host_position(candidate.node, parents, ctx) else None
         if verdict is not None:
             by_verdict[verdict].append((candidate.node, host))
     for verdict, places in by_verdict.items():
         if places:
             _report(verdict, sorted(places, key=lambda place: place[0].lineno), ctx)
+
+
+def _host_position(node: ast.Constant, parents: dict[int, ast.AST], ctx: PythonContext) -> bool:
+    """``Redis(host="redis")``, ``{"HOST": "db"}``, ``REDIS_HOST = "redis"``,
+    ``os.getenv("DB_HOST", "db")``."""
+    parent = parents.get(id(node))
+    if isinstance(parent, ast.keyword):
+        return parent.arg in _HOST_KEYWORDS
+    if isinstance(parent, ast.Dict):
+        return constant_str(parent.keys[parent.values.index(node)]) in _HOST_KEYS
+    if isinstance(parent, ast.Assign):
+        return any(_dependency_host_name(dotted(target)) for target in parent.targets)
+    if isinstance(parent, ast.Call):
+        lookup = env_lookup(parent, ctx)
+        if lookup is not None:
+            return lookup.default is node and _dependency_host_name(lookup.name)
+        return parent.args[:1] == [node] and (ctx.qualname(parent.func) or "") in _CLIENT_HOST_ARGS
+    return False
 
 
 def _report(verdict: str, places: list[tuple[ast.Constant, str]], ctx: PythonContext) -> None:
