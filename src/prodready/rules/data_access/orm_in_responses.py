@@ -80,11 +80,48 @@ def _leaked_model(expr: ast.AST | None, ctx: PythonContext) -> tuple[str, str] |
         if name in _MODEL_DUMPS and expr.args and not has_keyword(expr, "fields", "exclude"):
             model = _orm_instances(expr.args[0], ctx)
             return (model, "model_to_dict()") if model else None
+    if isinstance(expr, ast.ListComp | ast.GeneratorExp) and len(expr.generators) == 1:
+        return _leaked_rows(expr, ctx)
     if isinstance(expr, ast.Name):
         value = ctx.value_of(expr.id)
         if value is not None and value is not expr and not isinstance(value, ast.Name):
             return _leaked_model(value, ctx)
     return None
+
+
+def _leaked_rows(
+    expr: ast.ListComp | ast.GeneratorExp, ctx: PythonContext
+) -> tuple[str, str] | None:
+    """``[model_to_dict(o) for o in Order.objects.filter(...)]``, ``[u.__dict__ for u in
+    users]``: every column of every row of a query."""
+    loop = expr.generators[0]
+    if not isinstance(loop.target, ast.Name):
+        return None
+    row = loop.target.id
+    element = expr.elt
+    how: str | None = None
+    if isinstance(element, ast.Attribute) and element.attr == "__dict__":
+        how = "__dict__" if _is_name(element.value, row) else None
+    elif (
+        isinstance(element, ast.Call) and len(element.args) == 1 and _is_name(element.args[0], row)
+    ):
+        name = ctx.qualname(element.func) or ""
+        if name == "builtins.vars":
+            how = "vars()"
+        elif name in _MODEL_DUMPS and not has_keyword(element, "fields", "exclude"):
+            how = "model_to_dict()"
+    if how is None:
+        return None
+    model = _orm_instances(loop.iter, ctx)
+    if model is None:
+        chain = django_query(loop.iter)
+        if chain is not None and chain.model and not {"values", "values_list"} & set(chain.steps):
+            model = chain.model  # iterating a queryset yields instances
+    return (model, how) if model else None
+
+
+def _is_name(expr: ast.AST, name: str) -> bool:
+    return isinstance(expr, ast.Name) and expr.id == name
 
 
 def _fastapi_response_declared(scope: Scope, ctx: PythonContext) -> bool:
@@ -123,7 +160,8 @@ def orm_object_returned_from_endpoint(node: ast.AST, ctx: PythonContext) -> None
     SQLAlchemy or Django instance or a list of them (`session.get(User, id)`,
     `db.query(User).first()`, `session.scalars(select(User)).all()`,
     `User.objects.get(...)`); and any handler that returns or `jsonify()`s an instance's
-    `__dict__`, `vars(instance)` or `model_to_dict(instance)` without `fields=`.
+    `__dict__`, `vars(instance)` or `model_to_dict(instance)` without `fields=`, or a list of
+    them built over a query's rows (`[model_to_dict(o) for o in Order.objects.filter(...)]`).
 
     ## Why it breaks production
     Whatever the table holds goes to the client: password hashes, reset tokens, internal
