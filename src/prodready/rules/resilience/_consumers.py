@@ -13,7 +13,7 @@ import ast
 from collections.abc import Iterator
 
 from prodready.plugin import ModuleMemo, PythonContext
-from prodready.plugin.analysis import calls_in, dotted, log_call
+from prodready.plugin.analysis import calls_in, dotted, log_call, receive_call
 
 _KAFKA_CONSUMER_TYPES = (
     "confluent_kafka.Consumer",
@@ -188,4 +188,30 @@ def loop_targets(function: ast.AST) -> set[str]:
     for node in ast.walk(function):
         if isinstance(node, ast.For | ast.AsyncFor):
             names |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+    return names
+
+
+def _queue_get(call: ast.Call) -> bool:
+    """``queue.get(...)`` of a kombu ``SimpleQueue`` (or any queue-named receiver)."""
+    func = call.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr in {"get", "get_nowait"}
+        and "queue" in ast.unparse(func.value).lower()
+    )
+
+
+def received_names(function: ast.AST, ctx: PythonContext) -> set[str]:
+    """Names the function binds to what a broker hands it (``msg = consumer.poll(1.0)``,
+    ``message = queue.get(...)``)."""
+    names: set[str] = set()
+    for inner in ast.walk(function):
+        if isinstance(inner, ast.Assign):
+            received = statement_call(inner)
+            if received is not None and (
+                receive_call(received, ctx) is not None or _queue_get(received)
+            ):
+                names |= {
+                    n.id for t in inner.targets for n in ast.walk(t) if isinstance(n, ast.Name)
+                }
     return names

@@ -134,3 +134,20 @@ def heartbeat_setting(node: ast.AST, ctx: PythonContext) -> str | None:
         if name in _HEARTBEAT_KEYWORDS and isinstance(target, ast.Attribute) and _amqp_module(ctx):
             return f"{ctx.segment(target)} = 0"
     return None
+
+
+_LATE_ACKS = frozenset({"task_acks_late", "CELERY_TASK_ACKS_LATE", "CELERY_ACKS_LATE"})
+
+
+def late_acks_without_prefetch_limit(node: ast.Assign, ctx: PythonContext) -> bool:
+    """``task_acks_late = True`` (a Celery setting or ``app.conf.task_acks_late``) in a module
+    that never sets the worker's prefetch multiplier."""
+    if not (isinstance(node.value, ast.Constant) and node.value.value is True):
+        return False
+    if "prefetch_multiplier" in ctx.source.lower():
+        return False
+    for target in node.targets:
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+        if name in _LATE_ACKS:
+            return True
+    return False

@@ -23,13 +23,13 @@ from prodready.plugin.analysis import (
     in_task,
     is_local_name,
     is_none,
-    receive_call,
 )
 from prodready.rules.resilience._consumers import (
     LIST_POPS,
     blocks,
     loop_targets,
     processing_call,
+    received_names,
     settle_call,
     statement_call,
     uses_broker,
@@ -37,6 +37,7 @@ from prodready.rules.resilience._consumers import (
 from prodready.rules.resilience._requeues import (
     disabled_heartbeat,
     heartbeat_setting,
+    late_acks_without_prefetch_limit,
     requeued_forever,
 )
 
@@ -238,16 +239,6 @@ _SETTLED_WHAT = {
 }
 
 
-def _queue_get(call: ast.Call) -> bool:
-    """``queue.get(...)`` of a kombu ``SimpleQueue`` (or any queue-named receiver)."""
-    func = call.func
-    return (
-        isinstance(func, ast.Attribute)
-        and func.attr in {"get", "get_nowait"}
-        and "queue" in ast.unparse(func.value).lower()
-    )
-
-
 @python_rule(
     code="RES012",
     name="message-settled-before-processing",
@@ -306,16 +297,7 @@ def message_settled_before_processing(node: ast.AST, ctx: PythonContext) -> None
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or ctx.function is None:
         return
     params = {param.arg for param in ctx.function.params} - {"self", "cls"}
-    messages = params | loop_targets(node)
-    for inner in ast.walk(node):
-        if isinstance(inner, ast.Assign):
-            received = statement_call(inner)
-            if received is not None and (
-                receive_call(received, ctx) is not None or _queue_get(received)
-            ):
-                messages |= {
-                    n.id for t in inner.targets for n in ast.walk(t) if isinstance(n, ast.Name)
-                }
+    messages = params | loop_targets(node) | received_names(node, ctx)
     in_while = {id(s.body) for s in ast.walk(node) if isinstance(s, ast.While)}
     for block in blocks(node):
         for index, statement in enumerate(block):
@@ -520,18 +502,22 @@ _QOS_WORDS = ("basic_qos(", "set_qos(", "prefetch_count", ".qos(")
         "kombu.Consumer",
         "kombu.messaging.Consumer",
     ),
+    nodes=(ast.Assign,),
     fix="Set a prefetch limit on the channel before consuming: channel.basic_qos(prefetch_count="
     "10) (pika), await channel.set_qos(prefetch_count=10) (aio-pika), Consumer(..., "
-    "prefetch_count=10) (kombu).",
+    "prefetch_count=10) (kombu), worker_prefetch_multiplier = 1 with Celery's acks_late.",
 )
-def consumer_without_prefetch_limit(node: ast.Call, ctx: PythonContext) -> None:
+def consumer_without_prefetch_limit(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
     """
     ## What it does
     Flags AMQP consumers with manual acknowledgement on a channel the module opens itself
     (`connection.channel()`) but never limits with a prefetch count: pika `basic_consume(...)`
     without `channel.basic_qos(prefetch_count=...)`, aio-pika `queue.consume(...)` /
     `queue.iterator()` without `await channel.set_qos(prefetch_count=...)`, kombu `Consumer(...)`
-    without `prefetch_count=`. Auto-ack consumers are CON005's.
+    without `prefetch_count=`. Auto-ack consumers are CON005's. Celery settings that turn on
+    `task_acks_late` in a module that never sets `worker_prefetch_multiplier` are reported at
+    low severity: each worker process then reserves (and holds unacknowledged) four tasks per
+    process behind the long one it is running.
 
     ## Why it breaks production
     Without a prefetch limit RabbitMQ sends a consumer every ready message at once. A backlog of
@@ -555,6 +541,17 @@ def consumer_without_prefetch_limit(node: ast.Call, ctx: PythonContext) -> None:
     ```
     """
     if ctx.facts.is_test or ctx.facts.is_example:
+        return
+    if isinstance(node, ast.Assign):
+        if late_acks_without_prefetch_limit(node, ctx):
+            ctx.report(
+                node,
+                "task_acks_late without worker_prefetch_multiplier: every worker process "
+                "reserves several tasks it has not started (4 by default) and holds them "
+                "unacknowledged behind a long one, while other workers idle. Set "
+                "worker_prefetch_multiplier = 1 with late acks",
+                severity=Severity.LOW,
+            )
         return
     func = node.func
     name = ctx.call_name or ""
