@@ -10,7 +10,10 @@ from prodready.plugin.analysis import dotted
 
 # -- SEC040 ------------------------------------------------------------------------------------
 
-_WEBHOOK_NAME = re.compile(r"webhook|web_hook|(^|[/_\-])(hooks?|ipn)($|[/_\-])", re.IGNORECASE)
+_WEBHOOK_NAME = re.compile(
+    r"webhook|web_hook|(^|[/_\-\s])(hooks?|ipn)($|[/_\-\s])|(?-i:(?<=[a-z])(Hook|Ipn)(?=[A-Z]|$|\s))",
+    re.IGNORECASE,
+)
 # Anything that may authenticate the sender: a provider SDK's verification, an HMAC or
 # constant-time compare, a signature or token header, an auth decorator or dependency.
 _VERIFICATION = re.compile(
@@ -98,8 +101,8 @@ def _hands_request_on(
 def webhook_without_signature_check(node: ast.AST, ctx: PythonContext) -> None:
     """
     ## What it does
-    Flags webhook handlers -- state-changing routes whose path or function name says
-    `webhook`, `hook` or `ipn`, and Django views marked `@csrf_exempt` named so -- that parse
+    Flags webhook handlers -- state-changing routes whose path, function or view class name
+    says `webhook`, `hook` or `ipn`, and Django views marked `@csrf_exempt` named so -- that parse
     the posted event without anything that could authenticate its sender: no provider SDK
     verification (`stripe.Webhook.construct_event`, `svix`, `RequestValidator`), no HMAC or
     `hmac.compare_digest`, no signature or token header read, no auth decorator or
@@ -138,8 +141,10 @@ def webhook_without_signature_check(node: ast.AST, ctx: PythonContext) -> None:
     scope = ctx.function
     route = scope.route if scope is not None else None
     exempt = next((d for d in node.decorator_list if _decorator_name(d, ctx) in _CSRF_EXEMPT), None)
+    owner = ctx.classes[-1].node.name if ctx.classes else ""  # class StripeWebhookView: post()
     if route is not None:
-        if not route.writes or not _WEBHOOK_NAME.search(f"{route.path or ''} {node.name}"):
+        named = f"{route.path or ''} {node.name} {owner}"
+        if not route.writes or not _WEBHOOK_NAME.search(named):
             return
     elif exempt is None or not _WEBHOOK_NAME.search(node.name):
         return
