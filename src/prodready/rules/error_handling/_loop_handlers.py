@@ -139,13 +139,24 @@ def diverts(handler: ast.ExceptHandler) -> bool:
 
 
 def acked_after(node: ast.Try, handler: ast.ExceptHandler, ctx: PythonContext) -> ast.Call | None:
-    """The handler falls through and the next statement after the ``try`` acks the message."""
+    """The handler falls through and the next statement after the ``try`` acks the message
+    (or the ``try`` is the block of aio-pika's ``async with message.process():``)."""
     if any(
         isinstance(inner, ast.Return | ast.Raise | ast.Continue | ast.Break)
         for inner in walk_body(handler.body)
     ):
         return None
     parent = ctx.parents().get(id(node))
+    if isinstance(parent, ast.With | ast.AsyncWith):
+        for item in parent.items:
+            manager = item.context_expr
+            if (
+                isinstance(manager, ast.Call)
+                and isinstance(manager.func, ast.Attribute)
+                and manager.func.attr == "process"
+                and "message" in ast.unparse(manager.func.value).lower()
+            ):
+                return manager  # aio-pika acks when the block ends without an exception
     for field in ("body", "orelse", "finalbody"):
         block = getattr(parent, field, None)
         if isinstance(block, list) and node in block:
