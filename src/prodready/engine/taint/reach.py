@@ -25,7 +25,13 @@ from prodready.engine.semantic.guards import (
     reach_fact,
     unreached_fact,
 )
-from prodready.engine.taint.bindings import synthetic_scope
+from prodready.engine.taint.bindings import (
+    built_from,
+    function_bindings,
+    names_in,
+    own_nodes,
+    synthetic_scope,
+)
 from prodready.engine.taint.call_sites import positional_parameters
 from prodready.engine.taint.project_facts import project_callee, states_facts
 from prodready.engine.taint.propagation import Tracer
@@ -49,6 +55,7 @@ _REACH_SANITIZERS: dict[str, frozenset[str]] = {
     | {"flask.url_for", "url_for", "django.urls.reverse", "reverse", "reverse_lazy"},
     "html": KIND_SANITIZERS["html"] | {"bleach.clean", "nh3.clean"},
 }
+_ALL_REACH_SANITIZERS = frozenset().union(*_REACH_SANITIZERS.values())
 
 
 def sink_kinds(sanitizers: frozenset[str]) -> tuple[str, ...]:
@@ -90,11 +97,16 @@ def establish_reaches(ctx: PythonContext) -> None:
 def _establish(ctx: PythonContext) -> bool:
     if not states_facts(ctx):
         return False
-    imported = {name for name, target in ctx.facts.bindings.items() if isinstance(target, str)}
+    imported = {
+        name: target for name, target in ctx.facts.bindings.items() if isinstance(target, str)
+    }
     if not imported:
         return False
     local = set(module_functions(ctx))
-    calls = _imported_calls(ctx.tree, imported | local)
+    calls = _candidate_calls(ctx, imported, local)
+    if not calls:
+        return False
+    requests = _request_globals(imported)
     saved = ctx.function
     try:
         # Calls of imported functions first; then calls of the module's own functions that
@@ -103,7 +115,7 @@ def _establish(ctx: PythonContext) -> bool:
         passing: set[str] = set()
         for call, chain in calls:
             if not _local_call(call, local):
-                _call_reaches(call, chain, ctx, passing)
+                _call_reaches(call, chain, ctx, passing, requests)
         done: set[str] = set()
         while passing - done:
             fresh = passing - done
@@ -111,7 +123,7 @@ def _establish(ctx: PythonContext) -> bool:
             for call, chain in calls:
                 name = _local_call(call, local)
                 if name in fresh:
-                    _call_reaches(call, chain, ctx, passing)
+                    _call_reaches(call, chain, ctx, passing, requests)
     finally:
         ctx.function = saved
     return True
@@ -122,36 +134,83 @@ def _local_call(call: ast.Call, local: set[str]) -> str | None:
     return func.id if isinstance(func, ast.Name) and func.id in local else None
 
 
+def _request_globals(imported: dict[str, str]) -> bool:
+    """The module imports a framework's request global (Flask/Quart ``request``)."""
+    return any(target.endswith(".request") for target in imported.values())
+
+
 _ESTABLISHED: ModuleMemo[bool] = ModuleMemo("taint:reaches", _establish)
 
 
-def _imported_calls(
-    tree: ast.Module, imported: set[str]
+def _candidate_calls(
+    ctx: PythonContext, imported: dict[str, str], local: set[str]
 ) -> list[tuple[ast.Call, tuple[ast.AST, ...]]]:
-    """Calls inside functions whose callee is rooted at an imported name, with the
-    defs/classes around each."""
+    """Calls inside functions that may invoke a module-level function of the project, with
+    the defs/classes around each: ``search(q)`` (imported or the module's own),
+    ``repository.search(q)`` (of an imported module), ``refresh.send(url)`` -- not a class
+    (``Order(...)``), a method of an imported class (``Order.objects.filter(...)``), nor a call
+    whose arguments are all constants. Only function bodies are read (not class bodies full
+    of field declarations), through the nodes the taint analysis keeps per function."""
     found: list[tuple[ast.Call, tuple[ast.AST, ...]]] = []
-    stack: list[tuple[ast.AST, tuple[ast.AST, ...]]] = [(node, ()) for node in tree.body]
-    while stack:
-        node, chain = stack.pop()
-        if isinstance(node, ast.Call) and chain and (node.args or node.keywords):
-            base = node.func
-            while isinstance(base, ast.Attribute):
-                base = base.value
-            if isinstance(base, ast.Name) and base.id in imported:
-                found.append((node, chain))
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            chain = (*chain, node)
-        stack.extend((child, chain) for child in ast.iter_child_nodes(node))
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    everywhere = _request_globals(imported)
+    pending: list[tuple[ast.AST, tuple[ast.AST, ...], bool]] = [
+        (node, (), everywhere) for node in ctx.tree.body if isinstance(node, scopes)
+    ]
+    while pending:
+        node, outer, sees = pending.pop()
+        chain = (*outer, node)
+        if isinstance(node, ast.ClassDef):
+            pending.extend((item, chain, sees) for item in node.body if isinstance(item, scopes))
+            continue
+        assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        sees = sees or _may_see_request(node, ctx)
+        if not sees and (outer or not positional_parameters(node)):
+            continue  # neither sees request data nor hands its parameters on
+        for item in own_nodes(node, ctx):
+            if isinstance(item, ast.Call) and _function_shaped(item, imported, local):
+                arguments = [*item.args, *(keyword.value for keyword in item.keywords)]
+                if not all(isinstance(argument, ast.Constant) for argument in arguments):
+                    found.append((item, chain))
+            elif isinstance(item, scopes):
+                pending.append((item, chain, sees))
     return found
 
 
+def _function_shaped(call: ast.Call, imported: dict[str, str], local: set[str]) -> bool:
+    func = call.func
+    if not (call.args or call.keywords):
+        return False
+    if isinstance(func, ast.Name):
+        target = imported.get(func.id)
+        return func.id in local or (target is not None and _lower(target.rpartition(".")[2]))
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        base = imported.get(func.value.id) or (func.value.id if func.value.id in local else None)
+        if base is None or not _lower(func.attr):
+            return False
+        return func.attr in _ENQUEUEING_METHODS or _lower(base.rpartition(".")[2])
+    return False
+
+
+def _lower(name: str) -> bool:
+    return name[:1].islower()
+
+
 def _call_reaches(
-    call: ast.Call, chain: tuple[ast.AST, ...], ctx: PythonContext, passing: set[str]
+    call: ast.Call,
+    chain: tuple[ast.AST, ...],
+    ctx: PythonContext,
+    passing: set[str],
+    request_globals: bool,
 ) -> None:
     """State what ``call`` passes its callee; ``passing`` collects the module's functions
     that hand one of their parameters on to it."""
-    if not any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) for node in chain):
+    functions = [n for n in chain if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    if not functions:
+        return
+    sees_request = request_globals or any(_may_see_request(f, ctx) for f in functions)
+    hands_on = len(chain) == 1 and bool(positional_parameters(functions[0]))
+    if not sees_request and not hands_on:
         return
     scope = synthetic_scope(chain, call, ctx)
     if scope is None:
@@ -174,16 +233,31 @@ def _call_reaches(
     # ``actor.send(url)`` (Dramatiq), ``task.delay(url)`` (Celery): the message's arguments
     # are the task function's -- stated for both names, only a matching sink uses either.
     callees = (callee, owner) if method in _ENQUEUEING_METHODS else (callee,)
-    helper = _passing_helper(scope, ctx)
+    helper = _passing_helper(scope, ctx) if hands_on else None
     for parameter, argument in passed:
         if helper is not None and _pass_on(helper, argument, parameter, callees, ctx):
             passing.add(helper.name)
-        if Tracer(ctx, frozenset(), True).run(argument) is None:
+        if not sees_request or Tracer(ctx, frozenset(), True).run(argument) is None:
             continue
+        # tainted despite every kind's sanitisers: reached for every kind, one more trace
+        every = Tracer(ctx, _ALL_REACH_SANITIZERS, True).run(argument) is not None
         for kind, sanitizers in _REACH_SANITIZERS.items():
-            if kind == VALUE_KIND or Tracer(ctx, sanitizers, True).run(argument) is not None:
+            if every or kind == VALUE_KIND or Tracer(ctx, sanitizers, True).run(argument):
                 for name in callees:
                     ctx.establish(ProjectFact(reach_fact(kind, name, parameter), _SUMMARY))
+
+
+def _may_see_request(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> bool:
+    """A handler (a route of the module), or a function taking a request object."""
+    if any(r.function == function.name and r.line == function.lineno for r in ctx.facts.routes):
+        return True
+    arguments = function.args
+    for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+        if arg.arg in {"request", "req"} or (
+            arg.annotation is not None and "Request" in ast.unparse(arg.annotation)
+        ):
+            return True
+    return False
 
 
 _ENQUEUEING_METHODS = frozenset({"send", "delay"})
@@ -212,6 +286,8 @@ def _pass_on(
     it reaches ``find``'s -- stated as implications, for every kind (by position and by
     name: a caller may pass it either way)."""
     params = positional_parameters(helper)
+    if built_from(names_in(argument), function_bindings(helper, ctx)).isdisjoint(params):
+        return False  # built from no parameter: nothing of the caller's is handed on
     tracer = Tracer(ctx, frozenset(), True, params=params)
     tracer.run(argument)
     if not tracer.reached:
