@@ -33,10 +33,17 @@ Sinks inside helpers: :func:`sink_flow` reports a sink reached by external data,
 value only derives from the parameters of the enclosing module-level helper, remembers it;
 :func:`report_deferred` (called from the rule's ``ModuleEnd``) reports it when a function of the
 module passes external data to the helper, rebuilding the caller's bindings after the walk.
+A sink no function of its module feeds is reported for the project pass, which keeps it only
+when another module passes request data to one of the parameters that reach it -- directly, by
+a queue hop (``actor.send(url)``, ``task.delay(url)``) or through a service layer that hands it
+on (:mod:`.reach`).
+
+Augmented assignments bind like the others (``cmd += part`` is ``cmd + part``): the earlier
+value and the added part both flow.
 
 The package, in pipeline order: :mod:`.sources`, :mod:`.propagation` (over :mod:`.bindings`,
 :mod:`.call_sites` and the helper :mod:`.summaries`), :mod:`.sanitizers` and :mod:`.allowlist`,
-:mod:`.project_facts` and :mod:`.helper_sinks`. Rules import from the package: ``from
+:mod:`.project_facts`, :mod:`.helper_sinks` and :mod:`.reach`. Rules import from the package: ``from
 prodready.engine.taint import sink_flow, report_deferred``.
 """
 

@@ -8,6 +8,12 @@ handlers pass request data to an imported project function states ``taint:reach:
 project pass keeps the finding only when one of the matching ``reach`` facts holds (see
 :func:`prodready.engine.semantic.guards.reached`) -- one parse per file, and a warm rescan
 after an edit of either module re-analyses that module alone.
+
+A module-level function that hands its parameter on to such a function states it as an
+implication (``reach:*:repository.search:0 <= reach:*:services.find:0``), so a handler, a
+service layer and a repository may each live in their own module. Under ``--diff`` the
+finding is judged with the facts of unchanged modules from the result cache: a caller whose
+file has no cache entry is unknown, and the sink is not reported.
 """
 
 from __future__ import annotations
