@@ -191,7 +191,10 @@ def _function_dumps(
             subject, how = dumped
             if isinstance(subject, ast.Name) and subject.id in params:
                 position = params.index(subject.id)
-                found.append(Mark.of("helper", line, name=function.name, position=position))
+                owner = _owner(function, ctx) if position == 0 and subject.id == "self" else ""
+                found.append(
+                    Mark.of("helper", line, name=function.name, position=position, owner=owner)
+                )
                 continue
             model = _instance_model(subject, ctx)
             if model is not None:
@@ -205,7 +208,22 @@ def _function_dumps(
                     found.append(
                         Mark.of("call", line, name=model, callee=callee, position=position)
                     )
+            receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
+            model = _instance_model(receiver, ctx) if isinstance(receiver, ast.Name) else None
+            if model is not None and isinstance(node.func, ast.Attribute):
+                found.append(  # user.to_dict(): a method of the model that dumps self
+                    Mark.of("call", line, name=model, callee=node.func.attr, owner=model)
+                )
     return found
+
+
+def _owner(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> str:
+    """The class a method dumping ``self`` is defined on: only its own instances match
+    (``order.save()`` is not ``Invoice.save()``)."""
+    scope = ctx.function
+    if scope is None or scope.node is not function or scope.class_info is None:
+        return ""
+    return scope.class_info.node.name
 
 
 def _dumped(node: ast.AST, ctx: PythonContext) -> tuple[ast.expr, str] | None:
@@ -289,7 +307,8 @@ def sensitive_columns_serialized(project: ProjectFacts, ctx: ProjectContext) -> 
       built over `obj.__table__.columns` / `obj._meta.fields` when `obj` is an instance of
       such a model (a row fetched by a query, `get_object_or_404`, or a constructor call);
     - a call of a project helper that does one of those to its parameter
-      (`row_to_dict(user)`), in any module.
+      (`row_to_dict(user)`), in any module, or of a model method that does it to `self`
+      (`user.to_dict()` where `to_dict` returns a dict over `self.__table__.columns`).
 
     The models are found anywhere in the project (Django models, SQLAlchemy declarative and
     SQLModel tables); serializers on a project base class are not judged, since the base may
@@ -319,13 +338,14 @@ def sensitive_columns_serialized(project: ProjectFacts, ctx: ProjectContext) -> 
     ```
     """
     models: dict[str, list[str]] = {}
-    helpers: set[tuple[str, int]] = set()
-    helper_lines: dict[tuple[str, int], tuple[str, int]] = {}
+    # (function, position of the dumped argument, the model class of a method dumping self)
+    helpers: set[tuple[str, int, str]] = set()
+    helper_lines: dict[tuple[str, int, str], tuple[str, int]] = {}
     for item in _evidence(project):
         if item.kind == "model":
             models.setdefault(item.name, []).extend(item.text("columns").split(","))
         elif item.kind == "helper":
-            key = (item.name, int(item.text("position") or 0))
+            key = (item.name, _position(item), item.text("owner"))
             helpers.add(key)
             helper_lines.setdefault(key, (item.path, item.line))
     for item in _evidence(project):
@@ -354,7 +374,7 @@ def sensitive_columns_serialized(project: ProjectFacts, ctx: ProjectContext) -> 
                 "secrets go too. Copy the fields that are needed",
             )
         elif item.kind == "call":
-            key = (item.text("callee"), int(item.text("position") or 0))
+            key = (item.text("callee"), _position(item), item.text("owner"))
             if key not in helpers:
                 continue
             where, line = helper_lines[key]
@@ -365,6 +385,11 @@ def sensitive_columns_serialized(project: ProjectFacts, ctx: ProjectContext) -> 
                 f"instance, including {_names(columns)}: wherever the copy goes (a response, "
                 "a log, a cache) the secrets go too. Copy the fields that are needed",
             )
+
+
+def _position(item: Evidence) -> int:
+    """The argument position a helper mark or a call mark carries (an int detail)."""
+    return next((v for k, v in item.values if k == "position" and isinstance(v, int)), 0)
 
 
 def _names(columns: list[str]) -> str:
