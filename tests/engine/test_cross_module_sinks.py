@@ -6,8 +6,12 @@ only when one matches -- at the sink line, in the helper's file."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from conftest import ScanFn
 
@@ -416,3 +420,29 @@ def one(request):
         views.replace('_lookup(request.GET["q"])', '_lookup("all")'), encoding="utf-8"
     )
     assert _found(run_scan(root, config=SQL)) == []
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_a_diff_adding_the_sink_is_judged_with_the_cached_facts_of_the_unchanged_view(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    before = REPOSITORY.split("\n\n\ndef search", maxsplit=1)[0] + "\n"
+    root = _project(tmp_path / "repo", {"shop/repository.py": before, "shop/views.py": FLASK_VIEWS})
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "base"]):
+        subprocess.run(
+            ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    cache = tmp_path / "cache"
+    hour_ago = time.time_ns() - 3_600 * 1_000_000_000
+    for path in [*root.rglob("*.py"), root / "shop", root]:
+        os.utime(path, ns=(hour_ago, hour_ago))
+    run_scan(root, config=SQL, use_cache=True, cache_dir=cache)  # the facts of every file
+    (root / "shop/repository.py").write_text(REPOSITORY, encoding="utf-8")  # the PR
+    result = run_scan(root, config=SQL, use_cache=True, cache_dir=cache, diff="main")
+    assert _found(result) == [("shop/repository.py", 9, "SEC001", SEARCH_MESSAGE)]
+    # Without the cached facts of the unchanged view nothing says who calls search().
+    assert _found(run_scan(root, config=SQL, diff="main")) == []
