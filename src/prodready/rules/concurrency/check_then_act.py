@@ -14,7 +14,7 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import dotted, in_task
+from prodready.plugin.analysis import dotted, in_task, is_script
 from prodready.rules.concurrency.races import _loaded_object
 
 # -- CON009 ---------------------------------------------------------------------------------------
@@ -207,7 +207,10 @@ def check_then_act_without_lock(node: ast.AST, ctx: PythonContext) -> None:
     loaded without a lock is not in the expected state (`if ride.status != "requested":
     raise`), followed by setting that same field (`ride.status = "accepted"`) together with
     a value of this request on the same row (`ride.driver_id = driver_id`: an actor claims
-    it; a transition whose other fields are constants ends the same whoever runs it).
+    it; a transition whose other fields are constants ends the same whoever runs it). And,
+    in raw SQL wherever it is (a storage helper too), a `SELECT ... FROM t` that found
+    nothing (`if cur.fetchone() is None:`) followed by `INSERT INTO t` -- reported medium:
+    the duplicate or the unique violation of the losing run.
     Nothing is reported when the function locks rows (`select_for_update`, `with_for_update`,
     `FOR UPDATE`, a lock), writes conditionally (a filter on the limit such as
     `booked__lt=F("capacity")`, `ON CONFLICT`, a version column) or handles `IntegrityError`;
@@ -245,9 +248,12 @@ def check_then_act_without_lock(node: ast.AST, ctx: PythonContext) -> None:
     if scope is None or ctx.facts.is_test:
         return
     function = scope.node
-    if ctx.route is None and not in_task(ctx) and not _drf_action(function):
+    if _GUARDS.search(ctx.segment(function)) or is_script(ctx):
         return
-    if _GUARDS.search(ctx.segment(function)):
+    if ctx.route is None and not in_task(ctx) and not _drf_action(function):
+        _sql_check_then_insert(function, ctx)  # a storage helper: judged wherever it is
+        return
+    if _sql_check_then_insert(function, ctx):
         return
     loaded: dict[str, bool] = {}
     counts: set[str] = set()
@@ -285,6 +291,65 @@ def check_then_act_without_lock(node: ast.AST, ctx: PythonContext) -> None:
                 if check.claim is None and item.lineno > (check.test.end_lineno or 0):
                     _report(check, item, ctx)
                     return
+
+
+_SELECT_FROM = re.compile(r"^\s*SELECT\s+(?!count\s*\().+?\s+FROM\s+([\w.\"]+)", re.I | re.S)
+_INSERT_INTO = re.compile(r"^\s*INSERT\s+INTO\s+([\w.\"]+)", re.I)
+
+
+def _literal_sql(call: ast.Call) -> str | None:
+    first = call.args[0] if call.args else None
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    return None
+
+
+def _absence_test(test: ast.expr) -> bool:
+    """``row is None``, ``not row``, ``cur.fetchone() is None``: nothing was found."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return True
+    return (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Is | ast.Eq)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value is None
+    )
+
+
+def _sql_check_then_insert(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> bool:
+    """Raw SQL: ``SELECT ... FROM devices WHERE ...`` and, when nothing came back, ``INSERT
+    INTO devices``: two runs both find nothing and both insert (or one dies on the unique
+    key). Reported at the ``if``; True when reported."""
+    selected: set[str] = set()
+    for item in _own_nodes(function):
+        if isinstance(item, ast.Call):
+            text = _literal_sql(item)
+            found = _SELECT_FROM.match(text) if text else None
+            if found is not None:
+                selected.add(found.group(1).strip('"').lower())
+            continue
+        if not (selected and isinstance(item, ast.If) and _absence_test(item.test)):
+            continue
+        for inner in ast.walk(ast.Module(body=item.body, type_ignores=[])):
+            if not isinstance(inner, ast.Call):
+                continue
+            text = _literal_sql(inner)
+            inserted = _INSERT_INTO.match(text) if text else None
+            if inserted is not None and inserted.group(1).strip('"').lower() in selected:
+                ctx.report(
+                    item,
+                    f"a row of {inserted.group(1)} is inserted (line {inner.lineno}) after a "
+                    "SELECT found none: two concurrent runs both find nothing and both insert "
+                    "-- a duplicate, or a unique violation that fails one of them. Let the "
+                    "database decide: INSERT ... ON CONFLICT DO NOTHING (INSERT IGNORE on "
+                    "MySQL), or catch the unique violation",
+                    severity=Severity.MEDIUM,
+                )
+                return True
+    return False
 
 
 def _report(check: _Check, write: ast.AST, ctx: PythonContext) -> None:
