@@ -137,9 +137,17 @@ def _serializer(node: ast.ClassDef) -> list[Mark]:
             options[item.targets[0].id] = item.value
             lines[item.targets[0].id] = item.lineno
     model = options.get("model")
-    if model is None or {"exclude", "load_only"} & options.keys():
+    if model is None:
         return []
-    if bases <= _SERIALIZER_BASES:
+    for option in ("exclude", "load_only"):  # the columns left out of the output
+        if option in options:
+            names = _literal_names(options[option])
+            if names is None:
+                return []  # computed: it may leave out anything
+            declared.update(names)
+    if "exclude" in options and "fields" not in options:
+        line, how = lines["exclude"], "exclude = [...] lists what is left out, not what is sent"
+    elif bases <= _SERIALIZER_BASES:
         fields = options.get("fields")
         if not (isinstance(fields, ast.Constant) and fields.value == "__all__"):
             return []
@@ -165,6 +173,15 @@ def _serializer(node: ast.ClassDef) -> list[Mark]:
             declared=",".join(sorted(declared)),
         )
     ]
+
+
+def _literal_names(expr: ast.expr) -> set[str] | None:
+    if not isinstance(expr, ast.List | ast.Tuple | ast.Set):
+        return None
+    names = {item.value for item in expr.elts if isinstance(item, ast.Constant)}
+    if len(names) != len(expr.elts) or not all(isinstance(name, str) for name in names):
+        return None
+    return {name for name in names if isinstance(name, str)}
 
 
 def _function_dumps(
@@ -299,10 +316,10 @@ def sensitive_columns_serialized(project: ProjectFacts, ctx: ProjectContext) -> 
     Flags code that serializes every column of a model which has secret or special-category
     columns -- password hashes, tokens, API and access keys, credentials, card or account
     numbers, insurance numbers, medical notes:
-    - a Django REST framework `ModelSerializer` with `fields = "__all__"` (and no `exclude`,
-      no `to_representation`, the column not redeclared or made `write_only` in
-      `extra_kwargs`), a marshmallow-sqlalchemy `SQLAlchemyAutoSchema` without `fields` or
-      `exclude`;
+    - a Django REST framework `ModelSerializer` with `fields = "__all__"` or an `exclude`
+      list that leaves the column in (no `to_representation`, the column not redeclared or
+      made `write_only` in `extra_kwargs`), a marshmallow-sqlalchemy `SQLAlchemyAutoSchema`
+      without `fields` whose `exclude`/`load_only` do not name the column;
     - `model_to_dict(obj)` without `fields`/`exclude`, `obj.__dict__`, `vars(obj)`, or a dict
       built over `obj.__table__.columns` / `obj._meta.fields` when `obj` is an instance of
       such a model (a row fetched by a query, `get_object_or_404`, or a constructor call);
