@@ -44,6 +44,12 @@ _PURE_METHODS = frozenset(
     | {"join", "isoformat", "now", "utcnow", "today", "copy", "encode", "decode", "json"}
 )
 _PURE_MODULES = ("builtins.", "logging.", "json.", "datetime.", "time.", "uuid.", "math.")
+# Libraries whose errors any database or network step may raise, whatever it is named.
+_SHARED_ERROR_ROOTS = frozenset(
+    {"builtins", "django", "sqlalchemy", "psycopg", "psycopg2", "pymysql", "MySQLdb", "asyncpg"}
+    | {"sqlite3", "redis", "celery", "kombu", "socket", "ssl", "urllib3", "requests", "httpx"}
+    | {"aiohttp", "http", "urllib", "concurrent", "asyncio"}
+)
 
 
 def automatic_retries(
@@ -76,6 +82,33 @@ def automatic_retries(
     return None
 
 
+def retried_error_libraries(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> frozenset[str] | None:
+    """The third-party libraries whose own errors are the only ones Celery's ``autoretry_for=``
+    retries (``(SendGridException,)`` -> ``{"sendgrid"}``); None when any step may raise a
+    retried error: a built-in, database or network error type, the project's own or an
+    unresolved one, a computed list, or a worker that retries every failure (Dramatiq, Huey)."""
+    decorator = task_decorator(node, ctx)
+    autoretry = (
+        keyword_value(decorator, "autoretry_for") if isinstance(decorator, ast.Call) else None
+    )
+    if not isinstance(autoretry, ast.Tuple | ast.List) or not autoretry.elts:
+        return None
+    # The project's own top-level package (``shop/`` or ``src/shop/``); a sub-package that shares
+    # a library's name (``shop/plugins/sendgrid/``) does not make the library the project's.
+    parts = ctx.path.replace("\\", "/").split("/")[:-1]
+    project = set(parts[:2] if parts[:1] == ["src"] else parts[:1])
+    roots: set[str] = set()
+    for element in autoretry.elts:
+        name = ctx.qualname(element) or ""
+        root = name.split(".", 1)[0]
+        if "." not in name or not root or root in _SHARED_ERROR_ROOTS or root in project:
+            return None  # relative imports start with "." and leave the root empty
+        roots.add(root)
+    return frozenset(roots)
+
+
 def outward_call(call: ast.Call, ctx: PythonContext) -> str | None:
     """A call with an effect outside the service that a re-run repeats: an HTTP write, a mail,
     or a callee named for sending/charging/publishing; its name, else None."""
@@ -94,13 +127,24 @@ def outward_call(call: ast.Call, ctx: PythonContext) -> str | None:
     return None
 
 
-def _failable_step(statements: list[ast.stmt], ctx: PythonContext) -> ast.Call | None:
+def _failable_step(
+    statements: list[ast.stmt], ctx: PythonContext, retried: frozenset[str] | None
+) -> ast.Call | None:
+    """The first call after the effect whose failure makes the worker retry the task: any call
+    that is not pure computation, or -- when only some libraries' errors are retried -- a call
+    into one of them or another outward call (which may go through it)."""
     for call in calls_in(statements):
         if log_call(call, ctx) is not None:
             continue
         name = ctx.qualname(call.func) or dotted(call.func) or ""
         if name.startswith(_PURE_MODULES) or name.rsplit(".", 1)[-1] in _PURE_METHODS:
             continue
+        if (
+            retried is not None
+            and name.split(".", 1)[0] not in retried
+            and outward_call(call, ctx) is None
+        ):
+            continue  # it fails with another error type: the task fails without a retry
         return call
     return None
 
@@ -128,7 +172,7 @@ def repeated_side_effect(
                 continue
             if _guarded(body[:index]):
                 return None
-            later = _failable_step(body[index + 1 :], ctx)
+            later = _failable_step(body[index + 1 :], ctx, retried_error_libraries(node, ctx))
             if later is None:
                 return None
             return call, name, later

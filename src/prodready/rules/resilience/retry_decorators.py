@@ -373,7 +373,10 @@ def side_effect_repeated_by_task_retries(
     whose body first performs an effect outside the service (an HTTP POST/PUT/PATCH, a mail, a
     call named `send_*`, `notify_*`, `charge_*`, `publish_*`...) and then runs another step that
     can fail (a database write, another remote call), with no status or dedup check before the
-    effect (`if record.notified: return`) and no idempotency key.
+    effect (`if record.notified: return`) and no idempotency key. When `autoretry_for=` lists only
+    a third-party library's own errors (`(SendGridException,)`), only a later call into that
+    library or another outward call can trigger the retry; a database write after the mail
+    fails the task without re-running it.
 
     ## Why it breaks production
     A retry re-runs the whole task. When the step after the effect fails -- the database is
