@@ -175,6 +175,8 @@ def content_role(
     says nothing."""
     if _MIGRATION_HEADER.search(head):
         return Role.MIGRATION
+    if tree is not None and _alembic_revision(imports, tree):
+        return Role.MIGRATION
     imports_tests = any(
         module == test or module.startswith(test + ".")
         for module in imports
@@ -183,6 +185,25 @@ def content_role(
     if imports_tests and tree is not None and defines_tests(tree):
         return Role.TEST
     return None
+
+
+def _alembic_revision(imports: Iterable[str], tree: ast.Module) -> bool:
+    """An Alembic revision module (``versions/<rev>_<slug>.py``, wherever the versions
+    directory lives): it imports Alembic and defines, at module level, the ``revision`` and
+    ``down_revision`` identifiers Alembic chains revisions by and the ``upgrade()`` it runs once
+    (``alembic upgrade``), from a terminal or a deploy step."""
+    if not any(module == "alembic" or module.startswith("alembic.") for module in imports):
+        return False
+    assigned: set[str] = set()
+    upgrade = False
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            assigned.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            assigned.add(node.target.id)
+        elif isinstance(node, ast.FunctionDef) and node.name == "upgrade":
+            upgrade = True
+    return upgrade and {"revision", "down_revision"} <= assigned
 
 
 def defines_tests(tree: ast.Module) -> bool:
@@ -340,6 +361,23 @@ def referenced_roles(
     for dockerfile, dev in builders.items():
         if dev == {True}:
             roles[dockerfile] = Role.DEV_INFRA
+    roles.update(alembic_revisions(known))
+    return roles
+
+
+def alembic_revisions(paths: Iterable[str]) -> dict[str, Role]:
+    """The modules of Alembic ``versions/`` directories: a ``versions/`` beside an ``env.py``
+    is an Alembic script directory (``alembic init`` lays them out so, wherever it is put:
+    ``db/revisions/core/versions/``), and each module in it is a revision ``alembic upgrade``
+    runs once -- the project-wide findings in them are judged as a migration's, as the file's
+    own findings are by its content (:func:`content_role`)."""
+    known = set(paths)
+    roles: dict[str, Role] = {}
+    for path in known:
+        parent = PurePosixPath(path).parent
+        versions = path.endswith(".py") and parent.name == "versions"
+        if versions and str(parent.parent / "env.py") in known:
+            roles[path] = Role.MIGRATION
     return roles
 
 
