@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ast
+import re
 
-from prodready.plugin import Category, PythonContext, Role, Severity, python_rule
+from prodready.plugin import Category, ProjectFact, PythonContext, Role, Severity, python_rule
 from prodready.plugin.analysis import (
     constant_str,
     in_service_code,
@@ -24,6 +25,79 @@ _LOG_METHOD_CALLS = tuple(
 _LOG_OPTIONS = frozenset({"exc_info", "stack_info", "stacklevel", "extra"})
 _TEXT_CONVERSIONS = frozenset({"str", "repr", "format", "decode", "encode", "strip"})
 _HEADER_CONTAINERS = frozenset({"headers", "META", "cookies", "COOKIES"})
+
+# Django model fields whose value the database or uuid4 generates: a row's identifier (a primary
+# key, a public id), never a credential someone chose or was issued.
+_IDENTIFIER_FIELDS = tuple(
+    f"django.db.models.{field}"
+    for field in (
+        "UUIDField",
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+    )
+)
+# A name that says key, secret or password is a credential whatever its column type (a UUID
+# handed out as an API key is still a key); only "token" is ambiguous between the two.
+_CREDENTIAL_WORDS = re.compile(r"key|secret|pass|pwd|auth|cred|session|bearer", re.IGNORECASE)
+
+
+def identifier_field(model: str, attribute: str) -> ProjectFact:
+    """The fact "``model.attribute`` is a generated identifier column, not a credential"."""
+    return ProjectFact(
+        f"identifier-field:{model}.{attribute}",
+        "a model of the project declares this attribute a UUID or integer column (a primary "
+        "key or public id the database or uuid4 generates): an identifier, not a credential",
+    )
+
+
+def _record_identifier_field(node: ast.Call, ctx: PythonContext) -> None:
+    """``class Checkout(Model): token = models.UUIDField(default=uuid4)``: the project's logged
+    ``checkout.token`` is that identifier wherever it is logged."""
+    if ctx.function is not None or not ctx.classes:
+        return
+    assignment = ctx.parent(node)
+    if isinstance(assignment, ast.Assign) and len(assignment.targets) == 1:
+        target: ast.expr = assignment.targets[0]
+    elif isinstance(assignment, ast.AnnAssign):
+        target = assignment.target
+    else:
+        return
+    if (
+        isinstance(target, ast.Name)
+        and secret_name(target.id)
+        and not _CREDENTIAL_WORDS.search(target.id)
+    ):
+        ctx.establish(identifier_field(ctx.classes[-1].node.name, target.id))
+
+
+def _model_candidates(expr: ast.AST, ctx: PythonContext) -> list[ProjectFact]:
+    """The identifier facts that would make a logged ``owner.attribute`` harmless: the model
+    its owner is named after (``transaction_item.token`` -> ``TransactionItem.token``,
+    ``checkout_info.checkout.token`` -> ``Checkout.token``), or ``self``'s own class."""
+    while isinstance(expr, ast.FormattedValue) or (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Name)
+        and expr.func.id in {"str", "repr"}
+        and len(expr.args) == 1
+    ):
+        expr = expr.value if isinstance(expr, ast.FormattedValue) else expr.args[0]
+    if not isinstance(expr, ast.Attribute) or _CREDENTIAL_WORDS.search(expr.attr):
+        return []
+    owner = expr.value
+    name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", None)
+    if not isinstance(name, str):
+        return []
+    models = set()
+    if name in {"self", "cls"} and ctx.classes:
+        models.add(ctx.classes[-1].node.name)
+    else:
+        models.add("".join(part.capitalize() for part in name.split("_") if part))
+    return [identifier_field(model, expr.attr) for model in sorted(models)]
 
 
 def _secret_reference(expr: ast.AST, ctx: PythonContext, depth: int = 0) -> str | None:
@@ -106,7 +180,7 @@ def _logged_values(node: ast.Call, ctx: PythonContext, is_print: bool) -> list[a
     category=Category.SECURITY,
     severity=Severity.HIGH,
     summary="Password, token, API key or Authorization header written to the logs",
-    calls=(*_LOG_METHOD_CALLS, "builtins.print"),
+    calls=(*_LOG_METHOD_CALLS, "builtins.print", *_IDENTIFIER_FIELDS),
     cwe=532,
     fix="Do not log credentials; log whether one is set, or its last 4 characters.",
 )
@@ -121,6 +195,12 @@ def secret_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
     keyword arguments. Derived or masked values (`len(password)`, `token[-4:]`,
     `api_key is not None`, `"***"`) and names that are not credentials (`token_type`,
     `csrf_token`, `password_reset_url`) are fine.
+
+    An attribute that a model of the project declares a generated identifier column --
+    `token = models.UUIDField(default=uuid4)`, an auto or integer field -- is a primary key or
+    public id, not a credential: `checkout.token` logged anywhere in the project is fine once a
+    model named after its owner (`Checkout`) declares it so. Names that say key, secret or
+    password stay credentials whatever their column type.
 
     ## Why it breaks production
     Logs are shipped to aggregators and third-party services, kept for months, copied into
@@ -140,6 +220,9 @@ def secret_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
     """
     if ctx.facts.is_test or ctx.facts.is_example:
         return
+    if ctx.call_name in _IDENTIFIER_FIELDS:
+        _record_identifier_field(node, ctx)
+        return
     is_print = ctx.call_name == "builtins.print"
     if is_print:
         if not in_service_code(ctx):
@@ -152,8 +235,10 @@ def secret_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
                 what: str | None = f'the "{value.value}" field'
             else:
                 continue
+            identifiers: list[ProjectFact] = []
         else:
             what = _secret_reference(value, ctx)
+            identifiers = _model_candidates(value, ctx)
         if what is None:
             continue
         sink = "print() writes" if is_print else "this log call writes"
@@ -164,6 +249,6 @@ def secret_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
             "Log that it is set, or a masked form (its last 4 characters), never the value",
             # A command-line program's print() is its output on the operator's terminal: moot
             # once the engine knows the file is a script (a console-script bootstrap).
-            unless=runs_as(Role.SCRIPT) if is_print else (),
+            unless=[*identifiers, *((runs_as(Role.SCRIPT),) if is_print else ())],
         )
         return
