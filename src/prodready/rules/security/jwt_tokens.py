@@ -51,6 +51,95 @@ def _imports_jwt(ctx: PythonContext) -> bool:
     return _imports(ctx, ("jwt", "jose"))
 
 
+def _routing_only(call: ast.Call, ctx: PythonContext) -> bool:
+    """The unverified payload is only read to compare a claim, and the function gives back no
+    more than a yes/no (``is_our_token(token) -> bool``: which backend or key handles the token,
+    decided before the real, verified decode): no claim leaves the function as an identity."""
+    scope = ctx.function
+    assignment = ctx.parent(call)
+    if (
+        scope is None
+        or not isinstance(assignment, ast.Assign)
+        or len(assignment.targets) != 1
+        or not isinstance(assignment.targets[0], ast.Name)
+    ):
+        return False
+    function = scope.node
+    payload = assignment.targets[0].id
+    claims: set[str] = set()  # locals holding a claim read from the payload
+    for node in ast.walk(function):
+        if isinstance(node, ast.Return) and not _yes_or_no(node.value):
+            return False
+        if not isinstance(node, ast.Name) or not isinstance(node.ctx, ast.Load):
+            continue
+        if node.id == payload:
+            read = _claim_read(node, ctx)
+            if read is None:
+                return False
+            holder = _compared_or_held(read, ctx)
+        elif node.id in claims:
+            holder = _compared_or_held(node, ctx)
+        else:
+            continue
+        if holder is False:
+            return False
+        if isinstance(holder, str):
+            if holder == payload:
+                return False
+            claims.add(holder)
+    # a claim assigned after its first read was walked is still checked: walk once more
+    return all(
+        _compared_or_held(node, ctx) is not False
+        for node in ast.walk(function)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in claims
+    )
+
+
+def _yes_or_no(value: ast.expr | None) -> bool:
+    if value is None or (isinstance(value, ast.Constant) and value.value in (True, False, None)):
+        return True
+    if isinstance(value, ast.Compare) or (
+        isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.Not)
+    ):
+        return True
+    return isinstance(value, ast.BoolOp) and all(_yes_or_no(v) for v in value.values)
+
+
+def _claim_read(name: ast.Name, ctx: PythonContext) -> ast.expr | None:
+    """``payload["iss"]`` or ``payload.get("iss")``: the expression reading one literal claim."""
+    parent = ctx.parent(name)
+    if isinstance(parent, ast.Subscript) and constant_str(parent.slice) is not None:
+        return parent
+    if isinstance(parent, ast.Attribute) and parent.attr == "get":
+        call = ctx.parent(parent)
+        if isinstance(call, ast.Call) and call.func is parent and call.args:
+            return call
+    if isinstance(parent, ast.Compare):
+        return name  # ``"iss" in payload``
+    return None
+
+
+def _compared_or_held(expr: ast.expr, ctx: PythonContext) -> str | bool:
+    """True when a claim is only compared or tested, the local's name when it is assigned to one
+    (checked in turn), False for any other use."""
+    parent = ctx.parent(expr)
+    if isinstance(parent, ast.Compare):
+        return True
+    if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
+        return True
+    if isinstance(parent, ast.BoolOp | ast.If | ast.IfExp) and (
+        not isinstance(parent, ast.IfExp) or parent.test is expr
+    ):
+        return isinstance(parent, ast.If) or _compared_or_held(parent, ctx) is True
+    if (
+        isinstance(parent, ast.Assign)
+        and len(parent.targets) == 1
+        and isinstance(parent.targets[0], ast.Name)
+    ):
+        return parent.targets[0].id
+    return False
+
+
 def _auth_context(ctx: PythonContext) -> bool:
     if ctx.route is not None:
         return True
@@ -76,6 +165,13 @@ def jwt_decode_without_verification(node: ast.AST, ctx: PythonContext) -> None:
     `options={"verify_signature": False}`, `verify=False` (PyJWT 1.x), `algorithms=["none"]`,
     and `get_unverified_claims()` in a function that never verifies the token. Turning off only
     the expiry check (`options={"verify_exp": False}`) is reported with its own message.
+
+    Evidence tier: an unverified decode whose payload is only read to compare a claim, in a
+    function that returns no more than a yes/no (`is_our_token(token) -> bool`, deciding which
+    backend or key handles the token before the real decode), hands no claim on as an
+    identity. It is reported at low severity and confidence: the rule cannot see whether the
+    caller verifies the token before trusting it. A payload (or a claim of it) that is
+    returned, passed to a lookup or kept is reported at critical.
 
     ## Why it breaks production
     Without the signature check a JWT is just base64 JSON that anyone can write: an attacker
@@ -127,6 +223,17 @@ def jwt_decode_without_verification(node: ast.AST, ctx: PythonContext) -> None:
     if (options is not None and is_false(_dict_get(options, "verify_signature"))) or is_false(
         keyword_value(node, "verify")
     ):
+        if _routing_only(node, ctx):
+            ctx.report(
+                node,
+                f"{name}() with signature verification turned off, only to compare a claim and "
+                "answer yes or no (a routing pre-check): this rule cannot see whether the "
+                "caller verifies the token before trusting it. Make sure it does, or verify "
+                "here",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+            return
         ctx.report(
             node,
             f"{name}() with signature verification turned off: anyone can forge this token's "
