@@ -93,6 +93,92 @@ _UNRELATED_WORDS = frozenset(
 )
 
 
+# Key-derivation functions: a fast digest fed into one of them is a pre-hash of the KDF's input
+# (bcrypt's 72-byte limit, a legacy scheme wrapped for migration), not the stored hash.
+_KDF_CALLS = frozenset(
+    {"hashlib.pbkdf2_hmac", "hashlib.scrypt", "django.utils.crypto.pbkdf2"}
+    | {"bcrypt.hashpw", "bcrypt.kdf", "argon2.low_level.hash_secret", "argon2.PasswordHasher.hash"}
+    | {"cryptography.hazmat.primitives.kdf.pbkdf2.PBKDF2HMAC.derive"}
+    | {"django.contrib.auth.hashers.make_password"}
+)
+_KDF_HASHERS = frozenset(
+    {"PBKDF2PasswordHasher", "PBKDF2SHA1PasswordHasher", "Argon2PasswordHasher"}
+    | {"BCryptSHA256PasswordHasher", "BCryptPasswordHasher", "ScryptPasswordHasher"}
+)
+
+
+def _digest_names(node: ast.Call, function: ast.AST, ctx: PythonContext) -> set[str]:
+    """The locals that hold the hash's output (``digest = sha512(pw).digest()``, the hash object
+    ``.update()`` is called on), and every local computed from them in the function."""
+    names: set[str] = set()
+    if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+        names.add(node.func.value.id)  # ``h.update(password)``: ``h`` holds the digest
+    current: ast.AST | None = node
+    while current is not None and not isinstance(current, ast.stmt):
+        current = ctx.parent(current)
+    if isinstance(current, ast.Assign):
+        names.update(t.id for t in current.targets if isinstance(t, ast.Name))
+    grown = True
+    while grown:
+        grown = False
+        for statement in ast.walk(function):
+            if isinstance(statement, ast.Assign) and _reads(statement.value, names):
+                for target in statement.targets:
+                    if isinstance(target, ast.Name) and target.id not in names:
+                        names.add(target.id)
+                        grown = True
+    return names
+
+
+def _reads(expr: ast.AST, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(expr))
+
+
+def _derives_key(call: ast.Call, ctx: PythonContext, methods: dict[str, ast.AST]) -> bool:
+    """``call`` runs a KDF: a known one, ``super().encode(...)`` in a PBKDF2/Argon2/bcrypt
+    Django hasher, or a method of the same class that does either."""
+    if ctx.qualname(call.func) in _KDF_CALLS:
+        return True
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return False
+    receiver = func.value
+    if isinstance(receiver, ast.Call) and getattr(receiver.func, "id", None) == "super":
+        scope = ctx.function
+        bases = scope.class_info.bases if scope is not None and scope.class_info else ()
+        return any(base.rsplit(".", 1)[-1] in _KDF_HASHERS for base in bases)
+    helper = methods.pop(func.attr, None) if isinstance(receiver, ast.Name) else None
+    return helper is not None and any(
+        isinstance(inner, ast.Call) and _derives_key(inner, ctx, methods)
+        for inner in ast.walk(helper)
+    )
+
+
+def _pre_hash(node: ast.Call, ctx: PythonContext) -> bool:
+    """The digest is fed into a key-derivation function in the same function (directly, or
+    through a method of its class): it pre-hashes the KDF's input, it is not stored as is."""
+    scope = ctx.function
+    if scope is None:
+        return False
+    function = scope.node
+    digests = _digest_names(node, function, ctx)
+    methods: dict[str, ast.AST] = {}
+    if scope.class_info is not None:
+        methods = {
+            member.name: member
+            for member in scope.class_info.node.body
+            if isinstance(member, ast.FunctionDef | ast.AsyncFunctionDef) and member is not function
+        }
+    for call in ast.walk(function):
+        if not isinstance(call, ast.Call) or call is node:
+            continue
+        inputs = [*call.args, *(k.value for k in call.keywords)]
+        fed = any(_reads(arg, digests) or any(n is node for n in ast.walk(arg)) for arg in inputs)
+        if fed and _derives_key(call, ctx, dict(methods)):
+            return True
+    return False
+
+
 @python_rule(
     code="SEC003",
     name="weak-password-hash",
@@ -112,7 +198,10 @@ def weak_password_hash(node: ast.Call, ctx: PythonContext) -> None:
     Flags `hashlib.md5/sha1/sha256/sha512/blake2b/new(...)` (and `.update()` on such a hash)
     applied to a password -- the hashed expression reads a `password`/`passwd`/`pwd` value, or
     the call sits in a function such as `hash_password`/`verify_password`. Hashing checksums,
-    cache keys, ETags or random tokens is not reported, nor is `usedforsecurity=False`.
+    cache keys, ETags or random tokens is not reported, nor is `usedforsecurity=False`. A
+    digest fed into a key-derivation function in the same function (`pbkdf2_hmac`, `scrypt`,
+    `bcrypt.hashpw`, Django's `pbkdf2`, `super().encode()` of a PBKDF2/Argon2/bcrypt hasher,
+    or a method of the class that calls one) pre-hashes the KDF's input and is not reported.
 
     ## Why it breaks production
     General-purpose hashes are built to be fast: a single GPU tries billions of SHA-256 or MD5
@@ -164,6 +253,8 @@ def weak_password_hash(node: ast.Call, ctx: PythonContext) -> None:
         return
     if _protocol_digest(data):
         return  # HTTP Digest / WSSE: the protocol fixes the hash of password + nonce/realm
+    if _pre_hash(node, ctx):
+        return  # the digest is the input of a KDF (pbkdf2, bcrypt, scrypt), not what is stored
     algorithm = name.split(".")[1] if name.count(".") >= 1 else "a fast hash"
     if algorithm == "new":
         algorithm = constant_str(argument(node, 0, "name")) or "hashlib.new"
