@@ -38,19 +38,52 @@ _DERIVED_WORDS = frozenset(
     | {"length", "id", "ids", "key", "setting", "settings", "config", "label", "provider"}
     | {"changed", "confirmed", "required", "allowed", "url", "link", "error", "errors"}
 )
+# Words that make the datum a group's or the service's own, not a person's (``support_email``,
+# ``incident.response_team.email``, ``sender_address``).
+_NOT_A_PERSON_WORDS = frozenset(
+    {"group", "groups", "team", "teams", "channel", "distribution", "mailing", "alias"}
+    | {"org", "organization", "organisation", "company", "tenant", "support", "sender", "from"}
+    | {"noreply", "shared", "service", "system", "helpdesk"}
+)
+_DEBUG_LEVELS = frozenset({"logging.DEBUG", "DEBUG", "10"})
 _BODY_ATTRIBUTES = frozenset({"body", "data", "json", "POST", "form"})
 _BODY_METHODS = frozenset({"json", "get_json", "body", "post", "get_data"})
 _PARSERS = frozenset({"json.loads", "orjson.loads", "ujson.loads"})
 
 
-def _personal_name(name: str | None) -> bool:
+def _personal_kind(name: str | None) -> str | None:
+    """``"email"`` for a name that shows only an e-mail address, ``"other"`` for any other
+    personal or payment datum, None for a name that shows none."""
     words = name_words(name or "")
-    if not words or _DERIVED_WORDS.intersection(words):
-        return False
-    if _PERSONAL_WORDS.intersection(words):
-        return True
+    if not words or _DERIVED_WORDS.intersection(words) or _NOT_A_PERSON_WORDS.intersection(words):
+        return None
     present = set(words)
-    return any(first in present and second in present for first, second in _PERSONAL_PAIRS)
+    if (present & _PERSONAL_WORDS) - {"email"} or any(
+        first in present and second in present for first, second in _PERSONAL_PAIRS
+    ):
+        return "other"
+    return "email" if "email" in present else None
+
+
+def _owned_by_a_group(expr: ast.expr) -> bool:
+    """``incident.tactical_group.email``, ``team["phone"]``: the datum of a group or of the
+    service itself, not of a person."""
+    owner = expr.value if isinstance(expr, ast.Attribute | ast.Subscript) else None
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        owner = expr.func.value
+    last = (dotted(owner) or "").rsplit(".", 1)[-1] if owner is not None else ""
+    return bool(_NOT_A_PERSON_WORDS.intersection(name_words(last)))
+
+
+def _debug_level(node: ast.Call, method: str, ctx: PythonContext) -> bool:
+    """``logger.debug(...)`` or ``logger.log(logging.DEBUG, ...)``."""
+    if method == "debug":
+        return True
+    if method != "log" or not node.args:
+        return False
+    level = node.args[0]
+    text = ctx.qualname(level) if isinstance(level, ast.Name | ast.Attribute) else None
+    return (text or ast.unparse(level)) in _DEBUG_LEVELS
 
 
 def _request_body(expr: ast.AST | None, ctx: PythonContext) -> bool:
@@ -74,15 +107,16 @@ def _request_body(expr: ast.AST | None, ctx: PythonContext) -> bool:
     }
 
 
-def _personal_value(expr: ast.expr, ctx: PythonContext) -> str | None:
-    """What personal data a logged value shows, or None."""
+def _personal_value(expr: ast.expr, ctx: PythonContext) -> tuple[str, str] | None:
+    """(what personal data a logged value shows, its kind: ``"email"`` or ``"other"``), or
+    None."""
     if isinstance(expr, ast.FormattedValue):
         return _personal_value(expr.value, ctx)
     name: str | None = None
     if isinstance(expr, ast.Name):
         name = expr.id
         if ctx.route is not None and _request_body(ctx.value_of(expr.id), ctx):
-            return f"the whole request body `{expr.id}` (names, emails, card details)"
+            return f"the whole request body `{expr.id}` (names, emails, card details)", "other"
     elif isinstance(expr, ast.Attribute):
         name = expr.attr
     elif isinstance(expr, ast.Subscript) and not isinstance(expr.slice, ast.Slice):
@@ -95,10 +129,11 @@ def _personal_value(expr: ast.expr, ctx: PythonContext) -> str | None:
     ):
         name = constant_str(expr.args[0])
     if ctx.route is not None and _request_body(expr, ctx):
-        return f"the whole request body `{ctx.segment(expr)}`"
-    if _personal_name(name):
-        return f"`{' '.join(ctx.segment(expr).split())[:60]}`"
-    return None
+        return f"the whole request body `{ctx.segment(expr)}`", "other"
+    kind = _personal_kind(name)
+    if kind is None or _owned_by_a_group(expr):
+        return None
+    return f"`{' '.join(ctx.segment(expr).split())[:60]}`", kind
 
 
 @python_rule(
@@ -120,7 +155,14 @@ def personal_data_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
     card number or expiry, IBAN, passport or national id (`event["customer_name"]`,
     `user.email`, `payload.get("delivery_address")`), and, in a request handler, the whole
     request body (`logger.info("webhook: %s", await request.json())` or a name bound to it).
-    Derived values (`email_verified`, `phone_count`, `card_last4`) are fine.
+    Derived values (`email_verified`, `phone_count`, `card_last4`) and the data of a group or
+    of the service itself (`support_email`, `incident.response_team.email`) are fine.
+
+    Evidence tiers: an address, phone number, birth date, card or account number, government
+    id, a person's name or a whole request body is reported at medium. An e-mail address alone
+    is reported at low with low confidence -- it is personal data, but also how most systems
+    identify a user, and a reviewer rarely acts on it -- and so is anything logged at debug
+    level, which is usually off in production. The message says which.
 
     ## Why it breaks production
     Logs are shipped to aggregators and vendors, kept for months and read by far more people
@@ -138,22 +180,45 @@ def personal_data_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
     logger.info("shipping order %s", order.id)
     ```
     """
-    if ctx.facts.is_test or ctx.facts.is_example or log_call(node, ctx) is None:
+    method = log_call(node, ctx)
+    if ctx.facts.is_test or ctx.facts.is_example or method is None:
         return
     values = _logged_values(node, ctx, is_print=False)
     if any(_secret_reference(value, ctx) is not None for value in values):
         return  # the call also leaks a credential: SEC018 reports it, one finding per call
-    for value in values:
-        if isinstance(value, ast.Constant):
-            continue
-        what = _personal_value(value, ctx)
-        if what is None:
-            continue
-        # On the value itself: in a call spread over lines, that is the line that leaks.
-        ctx.report(
-            value,
-            f"this log call writes {what} to the logs: personal data there is kept for months, "
-            "shipped to other services and read by people who should not see it. Log an "
-            "identifier instead",
-        )
+    found = [
+        (value, personal)
+        for value in values
+        if not isinstance(value, ast.Constant)
+        for personal in [_personal_value(value, ctx)]
+        if personal is not None
+    ]
+    if not found:
         return
+    # The strongest evidence in the call: any datum beyond an e-mail address comes first.
+    value, (what, kind) = next(((v, p) for v, p in found if p[1] == "other"), found[0])
+    debug = _debug_level(node, method, ctx)
+    leak = f"this {'debug ' if debug else ''}log call writes {what} to the logs: "
+    if kind == "email" and not debug:
+        leak = f"this log call writes the e-mail address {what} to the logs: "
+    tiers: list[str] = []
+    if kind == "email":
+        tiers.append(
+            "an e-mail address alone is also how most systems identify a user, and the call "
+            "logs no address, phone, card or id number"
+        )
+    if debug:
+        tiers.append("debug logs are usually off in production")
+    tier = (
+        f" Reported at low severity: {' and '.join(tiers)}; still, log a user id instead"
+        if tiers
+        else " Log an identifier instead"
+    )
+    # On the value itself: in a call spread over lines, that is the line that leaks.
+    ctx.report(
+        value,
+        leak + "personal data there is kept for months, shipped to other services and read by "
+        "people who should not see it." + tier,
+        severity=Severity.LOW if tiers else None,
+        confidence=Confidence.LOW if tiers else None,
+    )
