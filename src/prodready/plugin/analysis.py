@@ -103,6 +103,7 @@ from prodready.engine.secrets import (
     url_password,
 )
 from prodready.engine.semantic.command_line import command_line_only
+from prodready.engine.semantic.dependency import related_sites
 from prodready.engine.semantic.model import ProjectFunction, SemanticModel, semantic_model
 from prodready.engine.semantic.summary import CallSite, FunctionSummary, SignalReceiver, Write
 
@@ -191,6 +192,7 @@ __all__ = [
     "path_role",
     "placeholder_value",
     "receive_call",
+    "related_sites",
     "request_rooted",
     "resolve_relative",
     "root_name",

@@ -26,7 +26,7 @@ from prodready.engine.analysis.orm import (
 from prodready.engine.analysis.tasks import in_task
 from prodready.engine.python.module_context import PythonContext
 from prodready.engine.python.scopes import FunctionNode, Scope
-from prodready.engine.semantic.dependency import dependent_pair
+from prodready.engine.semantic.dependency import dependent_pair, site_relations
 from prodready.engine.semantic.raw_sql import (
     STATEMENT_METHODS,
     autocommit_write,
@@ -211,8 +211,11 @@ class SummaryCollector:
             # Its calls may reach helpers that each commit (DAT003 across functions).
             if is_script(ctx):
                 flags.add(SCRIPT)
-            elif ctx.route is not None or in_task(ctx):
-                flags.add(ENTRY_POINT)
+            else:
+                if ctx.route is not None or in_task(ctx):
+                    flags.add(ENTRY_POINT)
+                sites = [*opened.calls.values(), *opened.again.values()]
+                flags |= site_relations(scope.node, [*sites, *(c.lineno for c, _ in writes)])
         self.functions.append(
             FunctionSummary(
                 opened.name,

@@ -409,3 +409,169 @@ def dependent_pair(
             ):
                 return first_together, True
     return first_together, False
+
+
+# -- calls of helpers that commit (DAT003 across functions) ---------------------------------------
+
+DEPENDENT_SITES = (
+    "dep@"  # flag prefix: ``dep@<line>><line>``, the later call depends on the earlier
+)
+EXCLUSIVE_SITES = "excl@"  # flag prefix: ``excl@<line>><line>``, the two cannot both run
+# Parts of a name (snake_case) that say it is the connection or session a helper is given, not
+# data it writes: ``db_session``, ``conn``, ``self.session``.
+_CONNECTION_WORDS = frozenset(
+    {"session", "conn", "connection", "cursor", "cur", "db", "engine", "pool", "tx", "uow"}
+)
+_REQUEST_ROOTS = frozenset({"request", "self.request"})
+_VALUE_TYPES = frozenset(
+    {"int", "float", "str", "bool", "bytes", "Decimal", "None", "UUID", "date", "datetime"}
+)
+
+
+def site_relations(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, lines: Iterable[int]
+) -> set[str]:
+    """Flags saying which of the calls (and writes) made on ``lines`` cannot both run and which
+    later one depends on an earlier one -- the facts DAT003 needs once it knows which of the
+    called helpers commit on their own. A later call depends on an earlier one when it is given
+    what the earlier one returned or created (``incident = create(...)``; ``escalate(incident=
+    incident)``), or when the same input of the function is passed whole to both as data
+    (``debit(source, amount)``, ``credit(target, amount)``; a value read from the request). Not
+    the session or connection both are given, nor an object both are about (``case``): each
+    helper may record a valid state of it alone."""
+    calls: dict[int, ast.Call] = {}
+    wanted = set(lines)
+    for node in _walk_body(function):
+        if isinstance(node, ast.Call) and node.lineno in wanted and node.lineno not in calls:
+            calls[node.lineno] = node  # the outermost call of the line (walked first)
+    if len(calls) < 2:
+        return set()
+    flow = _Flow(function)
+    products = _call_products(function)
+    inputs = _inputs(function, flow)
+    paths = branch_paths(function, {id(call) for call in calls.values()})
+    pins = pinned_values(function)
+    ordered = sorted(calls.items())
+    flags: set[str] = set()
+    for index, (first_line, first) in enumerate(ordered):
+        for second_line, second in ordered[index + 1 :]:
+            pair = f"{first_line}>{second_line}"
+            if exclusive(paths.get(id(first), ()), paths.get(id(second), ()), pins):
+                flags.add(EXCLUSIVE_SITES + pair)
+            elif _call_depends(first, second, flow, products, inputs):
+                flags.add(DEPENDENT_SITES + pair)
+    return flags
+
+
+def related_sites(flags: Iterable[str]) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    """The (earlier line, later line) pairs :func:`site_relations` recorded: the dependent
+    pairs and the exclusive ones."""
+    dependent: set[tuple[int, int]] = set()
+    exclusive_pairs: set[tuple[int, int]] = set()
+    for flag in flags:
+        for prefix, found in ((DEPENDENT_SITES, dependent), (EXCLUSIVE_SITES, exclusive_pairs)):
+            if flag.startswith(prefix):
+                first, _, second = flag[len(prefix) :].partition(">")
+                if first.isdigit() and second.isdigit():
+                    found.add((int(first), int(second)))
+    return dependent, exclusive_pairs
+
+
+def _call_products(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[int, set[str]]:
+    """What each call's result is bound to (``x = f()``, ``x = await f()``, ``a.b = f()``)."""
+    found: dict[int, set[str]] = {}
+    for node in _walk_body(function):
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if isinstance(value, ast.Await):
+            value = value.value
+        if not isinstance(value, ast.Call):
+            continue
+        for target in targets:
+            parts = target.elts[:1] if isinstance(target, ast.Tuple | ast.List) else [target]
+            for part in parts:  # ``obj, created = get_or_create(...)``: the object
+                text = dotted(part)
+                if text is not None:
+                    found.setdefault(id(value), set()).add(text)
+    return found
+
+
+def _connection_like(name: str) -> bool:
+    last = name.rsplit(".", 1)[-1].lower()
+    return bool(set(last.split("_")) & _CONNECTION_WORDS)
+
+
+def _inputs(function: ast.FunctionDef | ast.AsyncFunctionDef, flow: _Flow) -> set[str]:
+    """The function's inputs that may be data it writes: its parameters (not ``self``, the
+    request or a session) and the locals read from the request (``body = await
+    request.json()``)."""
+    arguments = function.args
+    found = {
+        argument.arg
+        for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        if argument.arg not in _AMBIENT
+        and not _connection_like(argument.arg)
+        and _value_annotation(argument.annotation)
+    }
+    for name, values in flow.values.items():
+        if "." not in name and any(
+            dotted(node) in _REQUEST_ROOTS
+            for value in values
+            for node in ast.walk(value)
+            if isinstance(node, ast.Name | ast.Attribute)
+        ):
+            found.add(name)
+    return found - _AMBIENT
+
+
+def _value_annotation(annotation: ast.expr | None) -> bool:
+    """A parameter typed as a value (``amount: int``, ``note: str | None``) or not typed: data
+    a helper may write. One typed with another class (``case: Case``) is an object both helpers
+    are given to record states of -- one row written twice, as :func:`_depends` judges it."""
+    if annotation is None:
+        return True
+    names = [
+        (dotted(node) or "").rsplit(".", 1)[-1]
+        for node in ast.walk(annotation)
+        if isinstance(node, ast.Name | ast.Attribute)
+    ]
+    return all(name in _VALUE_TYPES for name in names if name not in {"Optional", "Union"})
+
+
+def _arguments(call: ast.Call) -> list[ast.expr]:
+    return [*call.args, *(keyword.value for keyword in call.keywords)]
+
+
+def _call_depends(
+    first: ast.Call,
+    second: ast.Call,
+    flow: _Flow,
+    products: dict[int, set[str]],
+    inputs: set[str],
+) -> bool:
+    made = products.get(id(first), set())
+    if made:
+        used = flow.closure(
+            references(ast.Tuple(_arguments(second)), through_calls=False), through_calls=False
+        )
+        if any(name in made or name.startswith(tuple(f"{m}." for m in made)) for name in used):
+            return True
+    # The same input passed whole to both (``amount``, ``body["room"]``).
+    passed = {ast.unparse(value) for value in _arguments(first) if _input_value(value, inputs)}
+    return any(ast.unparse(value) in passed for value in _arguments(second))
+
+
+def _input_value(value: ast.expr, inputs: set[str]) -> bool:
+    """An argument that is an input itself, or an item or field of one (``body["room"]``,
+    ``payload.room``) -- not its key (``case.id``: the row both are about)."""
+    if isinstance(value, ast.Attribute) and (
+        value.attr in {"id", "pk"} or value.attr.endswith("_id")
+    ):
+        return False
+    while isinstance(value, ast.Subscript | ast.Attribute):
+        value = value.value
+    return isinstance(value, ast.Name) and value.id in inputs

@@ -34,6 +34,7 @@ _AUTOCOMMIT_TEXT = re.compile(
 _OUTBOUND_ROOTS = frozenset(
     {"requests", "httpx", "aiohttp", "urllib", "urllib3", "stripe", "braintree", "boto3"}
     | {"botocore", "smtplib", "twilio", "sendgrid", "paypalrestsdk", "Adyen", "adyen"}
+    | {"slack_sdk", "slack", "googleapiclient"}  # a Slack WebClient's, a Google API's calls
 )
 # Words of a called name (snake_case parts) that say it reaches another system.
 _OUTBOUND_WORDS = frozenset(

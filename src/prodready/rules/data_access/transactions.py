@@ -19,6 +19,7 @@ from prodready.plugin.analysis import (
     SemanticModel,
     Write,
     command_line_only,
+    related_sites,
     semantic_model,
 )
 
@@ -88,17 +89,61 @@ def _committing_helpers(
     if len(sites) < 2 or model.writes_covered(qualname, function) is not None:
         return
     sites.sort()
-    (first_line, first), (second_line, second) = sites[0], sites[1]
+    dependent, exclusive = related_sites(function.flags)
     outs = function.outbound_lines()
+    together: tuple[int, int] | None = None  # the first two that can both run
+    for index, (first_line, _) in enumerate(sites):
+        for later in range(index + 1, len(sites)):
+            second_line = sites[later][0]
+            if (first_line, second_line) in exclusive:
+                continue
+            if together is None:
+                together = (index, later)
+            if (first_line, second_line) in dependent and not any(
+                first_line < line < second_line for line in outs
+            ):
+                _report_helpers(path, function, sites[index], sites[later], ctx, dependent=True)
+                return
+    if together is None:
+        return
+    (first_line, _), (second_line, _) = sites[together[0]], sites[together[1]]
     if any(first_line < line < second_line for line in outs):
         return  # pending -> call -> result: committed apart on purpose
+    _report_helpers(path, function, sites[together[0]], sites[together[1]], ctx, dependent=False)
+
+
+def _report_helpers(
+    path: str,
+    function: FunctionSummary,
+    earlier: tuple[int, str],
+    later: tuple[int, str],
+    ctx: ProjectContext,
+    *,
+    dependent: bool,
+) -> None:
+    (first_line, first), (second_line, second) = earlier, later
+    calls = (
+        f"{function.short_name}() calls {first} (line {first_line}) and {second} (line "
+        f"{second_line}), which commit each on their own"
+    )
+    if not dependent:
+        ctx.report(
+            path,
+            second_line,
+            f"{calls}, but the second is not seen to depend on the first (it is not given what "
+            "the first returned, nor the same input as data): if each commit is a valid state "
+            "alone (a flow of steps, an event logged after a change), a failure between them is "
+            "harmless; if they must land together, open one transaction around both (low)",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     ctx.report(
         path,
         second_line,
-        f"{function.short_name}() calls {first} (line {first_line}) and {second} (line "
-        f"{second_line}), which commit each on their own: if the second fails, the first "
-        "stays committed and the data is half-written. Open one transaction around both "
-        "(and let the helpers take the connection or session instead of committing)",
+        f"{calls}: if the second fails, the first stays committed and the data is half-written. "
+        "Open one transaction around both (and let the helpers take the connection or session "
+        "instead of committing)",
         confidence=None if function.entry_point else Confidence.MEDIUM,
     )
 
@@ -137,13 +182,20 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     Across functions: two calls of project helpers that each commit what they write (a
     repository method ending in `session.commit()`, an asyncpg helper running one statement),
     or one such call and a committed write of the function itself, outside a transaction, are
-    one change in two transactions -- reported at the second call.
+    one change in two transactions -- reported at the second call. The same evidence tier
+    holds (below): medium when the second call is given what the first returned or created
+    (`ticket = create_ticket(...)`; `assign_owner(ticket, ...)`) or the same input of the
+    function as data (`debit(source, amount)`; `credit(target, amount)`, a value read from the
+    request); calls in the two branches of an `if`/`else` never both run. Two steps about one
+    object (`mark_closed(case)`, then `log_event(case_id=case.id)`), the session both are
+    given, are no such evidence: each step may be a valid state alone -- low, low confidence.
 
     A split around a call to another system is deliberate: a pending row committed, the
     provider called (an HTTP client, a payment or messaging SDK, a function named for
     charging or sending), the result committed. When every pair of writes that can run
     together straddles such a call, the finding is low (it asks that the pending state be
-    reconciled); two committing helpers around one are not reported.
+    reconciled); two committing helpers around one are not reported (a Slack WebClient's or a
+    Google API's call is one too).
 
     Writes are exclusive also when two `if` tests pin one value to values that cannot both
     hold (`if code.startswith("n."):` ... `if code.startswith("r."):`).
