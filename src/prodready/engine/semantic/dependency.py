@@ -440,25 +440,43 @@ def site_relations(
     the session or connection both are given, nor an object both are about (``case``): each
     helper may record a valid state of it alone."""
     calls: dict[int, ast.Call] = {}
+    products: dict[int, set[str]] = {}
     wanted = set(lines)
     for node in _walk_body(function):
         if isinstance(node, ast.Call) and node.lineno in wanted and node.lineno not in calls:
             calls[node.lineno] = node  # the outermost call of the line (walked first)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr):
+            _bind_product(node, products)
     if len(calls) < 2:
         return set()
     flow = _Flow(function)
-    products = _call_products(function)
     inputs = _inputs(function, flow)
     paths = branch_paths(function, {id(call) for call in calls.values()})
     pins = pinned_values(function)
     ordered = sorted(calls.items())
+    # What each call is given, worked out once: the values it uses (through locals) and the
+    # inputs it is passed whole.
+    used = {
+        line: flow.closure(
+            references(ast.Tuple(_arguments(call)), through_calls=False), through_calls=False
+        )
+        for line, call in ordered
+    }
+    passed = {
+        line: {ast.unparse(value) for value in _arguments(call) if _input_value(value, inputs)}
+        for line, call in ordered
+    }
     flags: set[str] = set()
     for index, (first_line, first) in enumerate(ordered):
+        made = products.get(id(first), set())
+        prefixes = tuple(f"{name}." for name in made)
         for second_line, second in ordered[index + 1 :]:
             pair = f"{first_line}>{second_line}"
             if exclusive(paths.get(id(first), ()), paths.get(id(second), ()), pins):
                 flags.add(EXCLUSIVE_SITES + pair)
-            elif _call_depends(first, second, flow, products, inputs):
+            elif passed[first_line] & passed[second_line] or any(
+                name in made or name.startswith(prefixes) for name in used[second_line]
+            ):
                 flags.add(DEPENDENT_SITES + pair)
     return flags
 
@@ -477,27 +495,26 @@ def related_sites(flags: Iterable[str]) -> tuple[set[tuple[int, int]], set[tuple
     return dependent, exclusive_pairs
 
 
-def _call_products(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[int, set[str]]:
-    """What each call's result is bound to (``x = f()``, ``x = await f()``, ``a.b = f()``)."""
-    found: dict[int, set[str]] = {}
-    for node in _walk_body(function):
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
-            targets, value = [node.target], node.value
-        else:
-            continue
-        if isinstance(value, ast.Await):
-            value = value.value
-        if not isinstance(value, ast.Call):
-            continue
-        for target in targets:
-            parts = target.elts[:1] if isinstance(target, ast.Tuple | ast.List) else [target]
-            for part in parts:  # ``obj, created = get_or_create(...)``: the object
-                text = dotted(part)
-                if text is not None:
-                    found.setdefault(id(value), set()).add(text)
-    return found
+def _bind_product(
+    node: ast.Assign | ast.AnnAssign | ast.NamedExpr, found: dict[int, set[str]]
+) -> None:
+    """What a call's result is bound to (``x = f()``, ``x = await f()``, ``a.b = f()``)."""
+    if isinstance(node, ast.Assign):
+        targets, value = node.targets, node.value
+    elif node.value is not None:
+        targets, value = [node.target], node.value
+    else:
+        return
+    if isinstance(value, ast.Await):
+        value = value.value
+    if not isinstance(value, ast.Call):
+        return
+    for target in targets:
+        parts = target.elts[:1] if isinstance(target, ast.Tuple | ast.List) else [target]
+        for part in parts:  # ``obj, created = get_or_create(...)``: the object
+            text = dotted(part)
+            if text is not None:
+                found.setdefault(id(value), set()).add(text)
 
 
 def _connection_like(name: str) -> bool:
@@ -544,25 +561,6 @@ def _value_annotation(annotation: ast.expr | None) -> bool:
 
 def _arguments(call: ast.Call) -> list[ast.expr]:
     return [*call.args, *(keyword.value for keyword in call.keywords)]
-
-
-def _call_depends(
-    first: ast.Call,
-    second: ast.Call,
-    flow: _Flow,
-    products: dict[int, set[str]],
-    inputs: set[str],
-) -> bool:
-    made = products.get(id(first), set())
-    if made:
-        used = flow.closure(
-            references(ast.Tuple(_arguments(second)), through_calls=False), through_calls=False
-        )
-        if any(name in made or name.startswith(tuple(f"{m}." for m in made)) for name in used):
-            return True
-    # The same input passed whole to both (``amount``, ``body["room"]``).
-    passed = {ast.unparse(value) for value in _arguments(first) if _input_value(value, inputs)}
-    return any(ast.unparse(value) in passed for value in _arguments(second))
 
 
 def _input_value(value: ast.expr, inputs: set[str]) -> bool:
