@@ -25,6 +25,9 @@ VALUE_SANITIZERS = frozenset(
     | {"builtins.round", "builtins.hash", "builtins.id", "builtins.ord", "builtins.isinstance"}
     | {"uuid.UUID", "decimal.Decimal", "datetime.date.fromisoformat", "datetime.fromisoformat"}
     | {"datetime.datetime.fromisoformat", "datetime.datetime.strptime", "ipaddress.ip_address"}
+    # Django builds the path from its URL patterns and percent-quotes the arguments (a value
+    # that does not match the pattern raises NoReverseMatch): a site-local, quoted path.
+    | {"django.urls.reverse", "django.urls.reverse_lazy", "django.urls.base.reverse"}
 )
 
 
@@ -32,6 +35,8 @@ VALUE_SANITIZERS = frozenset(
 NEUTRAL_METHODS = frozenset(
     {"isdigit", "isnumeric", "isdecimal", "isalnum", "isalpha", "startswith", "endswith"}
     | {"count", "find", "index", "rfind", "hexdigest", "digest", "exists", "is_valid"}
+    # Django's convention: a model's own page, reverse()d from its key -- not the client's text.
+    | {"get_absolute_url"}
 )
 
 
