@@ -69,6 +69,8 @@ def _write(root: Path, files: dict[str, str]) -> None:
         ("ci/upload_coverage.py", Role.DEV_INFRA),
         ("shop/ci/models.py", None),  # an app of the service named ci (continuous integration)
         ("shop/vendor/lib.py", Role.VENDORED),
+        ("dev/codegen/gen_client.py", Role.SCRIPT),  # developer tooling beside the package
+        ("shop/dev/views.py", None),  # an app of the service named dev
     ],
 )
 def test_path_role(path: str, role: Role | None) -> None:

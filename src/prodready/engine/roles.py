@@ -49,6 +49,9 @@ SCRIPT_DIRECTORIES = frozenset(
     {"scripts", "script", "bin", "tools", "benchmarks", "benchmark", "bench"}
 )
 SCRIPT_FILES = frozenset({"manage.py", "setup.py", "noxfile.py", "fabfile.py"})
+# Top-level directories of developer tooling kept beside the package (code generators, local
+# helpers): only at the top, where no service package is named so.
+TOP_SCRIPT_DIRECTORIES = frozenset({"dev"})
 VENDORED_DIRECTORIES = frozenset({"vendor", "vendored", "_vendor", "third_party"})
 # Hidden directories of CI systems and editors: what they hold builds, tests or develops the
 # project. Any other hidden directory holds another tool's data (a linter's rule samples...).
@@ -93,6 +96,8 @@ def path_role(path: str, kind: FileKind | None = FileKind.PYTHON) -> Role | None
     if is_documentation_path(path) or any(d in EXAMPLE_DIRECTORIES for d in directories):
         return Role.EXAMPLE
     if name in SCRIPT_FILES or any(d in SCRIPT_DIRECTORIES for d in directories):
+        return Role.SCRIPT
+    if directories and directories[0] in TOP_SCRIPT_DIRECTORIES:
         return Role.SCRIPT
     if name.endswith(".py") and _settings_role(directories, name) is Role.DEV_INFRA:
         return Role.DEV_INFRA

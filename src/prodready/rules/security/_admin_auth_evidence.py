@@ -75,7 +75,27 @@ def _auth_name(name: str) -> bool:
     return bool(_AUTH_NAME.search(name))
 
 
-def _auth_dependencies(expr: ast.expr | None, ctx: PythonContext) -> bool:
+def authenticating_class(node: ast.ClassDef, ctx: PythonContext) -> bool:
+    """A class-based controller whose class attribute injects the caller's identity
+    (``user: User = Depends(get_current_user)``): FastAPI class-based views (fastapi-utils
+    ``@cbv`` and the like) resolve it for every route of the class and its subclasses."""
+    for statement in node.body:
+        value = statement.value if isinstance(statement, ast.Assign | ast.AnnAssign) else None
+        if not (isinstance(value, ast.Call) and value.args):
+            continue
+        if (ctx.qualname(value.func) or dotted(value.func) or "").rsplit(".", 1)[-1] not in (
+            "Depends",
+            "Security",
+        ):
+            continue
+        target = value.args[0]
+        name = ctx.qualname(target.func if isinstance(target, ast.Call) else target)
+        if _auth_name((name or dotted(target) or "").rsplit(".", 1)[-1]):
+            return True
+    return False
+
+
+def auth_dependencies(expr: ast.expr | None, ctx: PythonContext) -> bool:
     """``dependencies=[Depends(require_admin)]``. Anything but a literal list of ``Depends()``
     on non-auth callables (``dependencies=AUTH``, ``[Admin]`` with ``Admin = Depends(...)``)
     is taken as auth: the facts cannot say otherwise."""
@@ -111,7 +131,7 @@ def _route_marks(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContex
     for decorator in node.decorator_list:
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
         name = ctx.qualname(target) or ""
-        if isinstance(decorator, ast.Call) and _auth_dependencies(
+        if isinstance(decorator, ast.Call) and auth_dependencies(
             keyword_value(decorator, "dependencies"), ctx
         ):
             return [Mark.of("authed", node.lineno)]
@@ -276,13 +296,13 @@ def _call_marks(node: ast.Call, ctx: PythonContext) -> Found:
     method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
     if name in _ROUTER_FACTORIES:
         prefix = constant_str(keyword_value(node, "prefix") or keyword_value(node, "url_prefix"))
-        auth = _auth_dependencies(keyword_value(node, "dependencies"), ctx)
+        auth = auth_dependencies(keyword_value(node, "dependencies"), ctx)
         app = _ROUTER_FACTORIES[name]
         return [Mark.of("router", node.lineno, prefix=prefix, auth=auth, app=app)]
     if method in ("include_router", "register_blueprint") and node.args:
         target = node.args[0]
         prefix = constant_str(keyword_value(node, "prefix") or keyword_value(node, "url_prefix"))
-        auth = _auth_dependencies(keyword_value(node, "dependencies"), ctx)
+        auth = auth_dependencies(keyword_value(node, "dependencies"), ctx)
         included = ctx.qualname(target) or dotted(target) or ""
         return [Mark.of("include", node.lineno, target=included, prefix=prefix, auth=auth)]
     if (method == "add_middleware" or name.endswith("middleware.Middleware")) and node.args:

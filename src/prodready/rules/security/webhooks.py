@@ -5,8 +5,16 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import dotted
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectFact,
+    PythonContext,
+    Severity,
+    python_rule,
+)
+from prodready.plugin.analysis import dotted, keyword_value
+from prodready.rules.security._admin_auth_evidence import auth_dependencies, authenticating_class
 
 # -- SEC040 ------------------------------------------------------------------------------------
 
@@ -85,6 +93,63 @@ def _hands_request_on(
     return False
 
 
+def authed_class_fact(name: str) -> ProjectFact:
+    """The class ``name`` (its bare name: a base is imported under its defining module's or a
+    re-exporting package's name) makes every route of its subclasses need a signed-in caller."""
+    return ProjectFact(f"authed-class:{name}", "a base controller class authenticates its routes")
+
+
+def _local_authed_classes(ctx: PythonContext) -> frozenset[str]:
+    """Classes of this module that authenticate every route of theirs and their subclasses':
+    an identity dependency declared as a class attribute, or such a class of the module as a
+    base."""
+    authed: set[str] = set()
+    for statement in ctx.tree.body:
+        if isinstance(statement, ast.ClassDef) and (
+            authenticating_class(statement, ctx)
+            or any(dotted(base) in authed for base in statement.bases)
+        ):
+            authed.add(statement.name)
+    return frozenset(authed)
+
+
+def _router_authenticates(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> bool:
+    """The route is declared on ``router = APIRouter(dependencies=[Depends(current_user)])``."""
+    receivers = {
+        dotted(decorator.func.value)
+        for decorator in function.decorator_list
+        if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
+    }
+    for statement in ctx.tree.body:
+        if (
+            isinstance(statement, ast.Assign)
+            and isinstance(statement.value, ast.Call)
+            and any(dotted(target) in receivers for target in statement.targets)
+            and auth_dependencies(keyword_value(statement.value, "dependencies"), ctx)
+        ):
+            return True
+    return False
+
+
+def _behind_authentication(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> tuple[bool, tuple[ProjectFact, ...]]:
+    """Whether the route's class or router requires a signed-in caller here, and the facts of
+    base classes defined elsewhere any of which would say so."""
+    if _router_authenticates(function, ctx):
+        return True, ()
+    if not ctx.classes:
+        return False, ()
+    owner = ctx.classes[-1].node
+    local = _local_authed_classes(ctx)
+    if owner.name in local or authenticating_class(owner, ctx):
+        return True, ()
+    bases = [(dotted(base) or "").rsplit(".", 1)[-1] for base in owner.bases]
+    return False, tuple(authed_class_fact(base) for base in bases if base and base not in local)
+
+
 @python_rule(
     code="SEC040",
     name="webhook-without-signature-check",
@@ -92,7 +157,7 @@ def _hands_request_on(
     severity=Severity.HIGH,
     confidence=Confidence.MEDIUM,
     summary="Webhook endpoint acts on the posted event without verifying its signature",
-    nodes=(ast.FunctionDef, ast.AsyncFunctionDef),
+    nodes=(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef),
     cwe=345,
     fix="Verify the provider's signature on the raw body before parsing it: "
     "stripe.Webhook.construct_event(payload, sig_header, secret), or hmac.compare_digest on "
@@ -107,7 +172,11 @@ def webhook_without_signature_check(node: ast.AST, ctx: PythonContext) -> None:
     verification (`stripe.Webhook.construct_event`, `svix`, `RequestValidator`), no HMAC or
     `hmac.compare_digest`, no signature or token header read, no auth decorator or
     dependency. Handlers that pass the raw request or body to another function (which may
-    verify it) are left alone.
+    verify it) are left alone, and so are routes behind a signed-in user: an identity
+    dependency on the route, on its router (`APIRouter(dependencies=[Depends(current_user)])`)
+    or as a class attribute of its controller class or a base class of it anywhere in the
+    project (`user = Depends(get_current_user)` on a class-based-view base). Those manage
+    the project's own (outgoing) webhook settings; a receiver is reachable without a user.
 
     ## Why it breaks production
     A webhook URL is public and easy to guess. Without a signature check anyone can post
@@ -137,6 +206,10 @@ def webhook_without_signature_check(node: ast.AST, ctx: PythonContext) -> None:
     """
     if ctx.facts.is_test or ctx.facts.is_example:
         return
+    if isinstance(node, ast.ClassDef):
+        if node.name in _local_authed_classes(ctx):
+            ctx.establish(authed_class_fact(node.name))
+        return
     assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     scope = ctx.function
     route = scope.route if scope is not None else None
@@ -154,6 +227,9 @@ def webhook_without_signature_check(node: ast.AST, ctx: PythonContext) -> None:
     request = _request_name(node)
     if _hands_request_on(node, request, ctx):
         return
+    authed, unless = _behind_authentication(node, ctx)
+    if authed:
+        return
     read = next((n for n in ast.walk(node) if _body_read(n, request, ctx)), None)
     if read is None and route is not None and route.framework != "fastapi":
         return  # the handler reads no posted event
@@ -164,4 +240,5 @@ def webhook_without_signature_check(node: ast.AST, ctx: PythonContext) -> None:
         "signature: anyone who knows the URL can forge events (payments marked paid, "
         "documents signed). Verify the provider's signature on the raw body first"
         + (" -- @csrf_exempt removed the only other request check" if exempt else ""),
+        unless=unless,
     )
