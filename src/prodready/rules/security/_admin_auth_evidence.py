@@ -281,8 +281,28 @@ def _structure_marks(module: ast.Module, ctx: PythonContext) -> Found | None:
     return found
 
 
+def _controller_marks(node: ast.ClassDef, ctx: PythonContext) -> Found:
+    """A class whose class attribute injects the caller's identity, and the bases of each
+    class (bare names: a base may be imported through a re-exporting package), so that the
+    routes of a class-based controller inherit the authentication of its bases."""
+    found: Found = []
+    if authenticating_class(node, ctx):
+        found.append(Mark.of("authed-class", node.lineno, name=node.name))
+    for base in node.bases:
+        name = (dotted(base) or "").rsplit(".", 1)[-1]
+        if name and name != "object":
+            found.append(Mark.of("subclass", node.lineno, name=node.name, base=name))
+    return found
+
+
 def _class_marks(node: ast.ClassDef, ctx: PythonContext) -> Found | None:
     """An authenticating middleware class, or a class-based view that does not authenticate."""
+    controller = _controller_marks(node, ctx)
+    marks = _middleware_or_view_marks(node, ctx)
+    return [*controller, *(marks or [])] or None
+
+
+def _middleware_or_view_marks(node: ast.ClassDef, ctx: PythonContext) -> Found | None:
     if node.name.endswith("Middleware"):
         if _AUTH_CHECK.search(_text(node, ctx)):
             return [Mark.of("global", node.lineno)]
@@ -324,5 +344,10 @@ def _collect_sec030(node: ast.AST, ctx: PythonContext) -> Found | None:
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         if node.decorator_list and _auth_hook(node, ctx):
             return [Mark.of("global", node.lineno)]
-        return _route_marks(node, ctx)
+        marks = _route_marks(node, ctx) or []
+        scope = ctx.function
+        if ctx.classes and scope is not None and scope.node is node and scope.route is not None:
+            # a route method of a class-based controller: its class may authenticate it
+            marks.append(Mark.of("class-route", node.lineno, name=ctx.classes[-1].node.name))
+        return marks or None
     return None

@@ -80,7 +80,9 @@ def admin_route_without_auth(project: ProjectFacts, ctx: ProjectContext) -> None
     - FastAPI: no auth-looking `Depends`/`Security` (`get_current_user`, `verify_token`,
       `require_admin`, `oauth2_scheme`, an API-key header...) on the route, no identity
       parameter (`current_user: CurrentUser`), no `dependencies=` with auth on its `APIRouter`,
-      on the `include_router(...)` that mounts it or on the app;
+      on the `include_router(...)` that mounts it or on the app, no identity dependency as a
+      class attribute (`user = Depends(get_admin_user)`) of its class-based controller or of
+      a base class of it at any depth;
     - Flask: no `login_required` / `roles_required` / `jwt_required` / `auth.login_required`
       decorator, no auth check in a `before_request` hook;
     - Django: no `login_required` / `staff_member_required` / `permission_required` /
@@ -173,13 +175,16 @@ def _web_candidates(
         for path in exact:
             include_prefixes.setdefault(path, []).append(item.text("prefix"))
     found: list[_Candidate] = []
+    authed_classes = _authenticating_classes(evidence)
     for path, route in project.routes():
         if route.framework == "django" or _in_dirs(path, _NOT_SERVICE_DIRS):
             continue
         own = route.path
         if own is None:
             continue
-        authed = {item.line for item in _marks(by_path.get(path, []), "authed")}
+        marks = by_path.get(path, [])
+        authed = {item.line for item in _marks(marks, "authed")}
+        authed |= {i.line for i in _marks(marks, "class-route") if i.name in authed_classes}
         if route.line in authed:
             continue
         # The module that defines the router the route is declared on (``from . import bp``).
@@ -203,6 +208,24 @@ def _web_candidates(
             methods = "/".join(route.methods or ["ANY"])
             found.append(_Candidate(path, route.line, f"{methods} {admin[0]}", framework))
     return found
+
+
+def _authenticating_classes(evidence: list[Evidence]) -> set[str]:
+    """Controller classes whose routes need an authenticated caller: those declaring an
+    identity dependency as a class attribute, and their subclasses at any depth (by bare
+    name, precision first: a same-named class elsewhere counts too)."""
+    authed = {item.name for item in _marks(evidence, "authed-class")}
+    bases: dict[str, set[str]] = {}
+    for item in _marks(evidence, "subclass"):
+        bases.setdefault(item.name, set()).add(item.text("base"))
+    grew = True
+    while grew:
+        grew = False
+        for name, parents in bases.items():
+            if name not in authed and parents & authed:
+                authed.add(name)
+                grew = True
+    return authed
 
 
 def _router_module(name: str) -> str:
