@@ -7,6 +7,9 @@ script scans the same application trees again and prints, per application: high+
 findings (and per thousand lines of service code), findings by code role, the precision of the
 current high+ findings that were reviewed (debatable counted as FP), and every high+ finding
 no reviewer has seen yet -- those need a verdict before the figure means anything.
+`precision/later/<application>-<version>-at-<commit>.json` are later reviews of the same
+applications (a re-scan at a later commit: every high+ finding and a new 30-finding medium sample,
+verdicts of the first look reused); their verdicts are added for findings the first look never saw.
 
     python benchmarks/precision.py --apps DIR [--only pretix,mlflow] [--json FILE] [--list-medium]
 
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 VERDICTS = Path(__file__).resolve().parent / "precision"
+LATER_REVIEWS = VERDICTS / "later"
 HIGH = {"critical", "high"}
 SCAN_TIMEOUT_S = 1800
 Key = tuple[str, str, int]
@@ -51,6 +55,23 @@ def scan(tree: Path) -> dict[str, Any]:
             raise SystemExit(f"precision.py: scanning {tree} wrote no report:\n{reason}")
         data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
         return data
+
+
+def with_later_reviews(record: dict[str, Any]) -> dict[str, Any]:
+    """Add the verdicts of later reviews of the same application (``precision/later/``: a re-scan
+    at a later commit, judged the same way) for findings the first look never saw. Where both
+    judged a finding, the first look's verdict stands; its summary stays the first-look figure."""
+    seen = {(v["rule"], v["path"], v["line"]) for v in record["verdicts"]}
+    for path in sorted(LATER_REVIEWS.glob("*.json")):
+        later = json.loads(path.read_text(encoding="utf-8"))
+        if later["application"] != record["application"]:
+            continue
+        for verdict in later["verdicts"]:
+            key = (verdict["rule"], verdict["path"], verdict["line"])
+            if key not in seen:
+                seen.add(key)
+                record["verdicts"].append(verdict)
+    return record
 
 
 def tree_of(record: dict[str, Any], apps: Path) -> Path | None:
@@ -122,7 +143,7 @@ def main() -> int:
     wanted = {name.strip().lower() for name in arguments.only.split(",") if name.strip()}
     results = []
     for path in sorted(VERDICTS.glob("*.json")):
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = with_later_reviews(json.loads(path.read_text(encoding="utf-8")))
         if wanted and record["application"].lower() not in wanted:
             continue
         tree = tree_of(record, arguments.apps)
