@@ -5,10 +5,12 @@ from __future__ import annotations
 import ast
 import re
 
+from prodready.engine.roles import healthcheck_scripts
 from prodready.plugin import (
     Category,
     Confidence,
     Evidence,
+    FileKind,
     Mark,
     ModuleEnd,
     ProjectContext,
@@ -113,6 +115,72 @@ def _health_marks(module: ast.AST, ctx: PythonContext) -> Found | None:
     return None
 
 
+_DOCKER_HEALTHCHECK = re.compile(r"^\s*HEALTHCHECK\b.*?\bCMD\b(?P<command>.*)$", re.I | re.M)
+_DOCKER_COPY = re.compile(r"^\s*(?:COPY|ADD)\s+(?P<rest>.+)$", re.I | re.M)
+# An HTTP request to the container's own server (``http://127.0.0.1:{port}/api/about``).
+_LOCAL_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])\b", re.I)
+
+
+def _copied_script(token: str, joined: str, known: set[str]) -> str | None:
+    """The project file a probe path of the image comes from through a directory ``COPY``
+    (``COPY ./app $HOME/app`` puts ``app/probe.py`` at ``$HOME/app/probe.py``)."""
+    for match in _DOCKER_COPY.finditer(joined):
+        parts = [part for part in match["rest"].split() if not part.startswith("--")]
+        if len(parts) < 2:
+            continue
+        destination = parts[-1].rstrip("/")
+        if not token.startswith(destination + "/"):
+            continue
+        for source in parts[:-1]:
+            candidate = source.strip("./") + token[len(destination) :]
+            if candidate.lstrip("/") in known:
+                return candidate.lstrip("/")
+    return None
+
+
+def _probing_images(project: ProjectFacts) -> list[list[str]]:
+    """What each Dockerfile of the project whose ``HEALTHCHECK`` requests the service's own
+    server over HTTP copies into its image (``COPY`` sources), in its command (``curl -f
+    http://localhost:8000/about``) or in the probe script it runs: the container runtime then
+    sees a hung server, whatever the route is called."""
+    known = set(project.modules) | set(project.other_files)
+    images: list[list[str]] = []
+    for dockerfile in project.files_of_kind(FileKind.DOCKERFILE):
+        try:
+            text = (project.root / dockerfile).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        joined = re.sub(r"\\\r?\n", " ", text)
+        commands = [match["command"] for match in _DOCKER_HEALTHCHECK.finditer(joined)]
+        scripts = set(healthcheck_scripts(dockerfile, text, known))
+        for token in (token for command in commands for token in command.split()):
+            if token.endswith(".py"):
+                scripts.add(_copied_script(token, joined, known) or "")
+        sources = list(commands)
+        for script in sorted(scripts - {""}):
+            try:
+                sources.append((project.root / script).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                continue
+        if any(_LOCAL_URL.search(source) for source in sources):
+            images.append(_copy_sources(joined))
+    return images
+
+
+def _copy_sources(joined: str) -> list[str]:
+    found: list[str] = []
+    for match in _DOCKER_COPY.finditer(joined):
+        parts = [part for part in match["rest"].split() if not part.startswith("--")]
+        found.extend(part.strip("/").removeprefix("./").strip("/") for part in parts[:-1])
+    return found
+
+
+def _in_image(path: str, sources: list[str]) -> bool:
+    """The application module is copied into the image (``COPY ./app /srv/app``, ``COPY .
+    .``); the build context is not known, so a source matches any directory so named."""
+    return any(not source or source == "." or f"/{source}/" in f"/{path}" for source in sources)
+
+
 @project_rule(
     nodes=(ModuleEnd,),
     collect=_with_django(_health_marks),
@@ -137,8 +205,11 @@ def missing_health_endpoint(project: ProjectFacts, ctx: ProjectContext) -> None:
     that import it, for Django the whole project) defines a health check: no route path with
     `health`, `healthz`, `livez`, `readyz`, `ping`, `status`, `ready` or `live`, no Django
     `path("healthz/", ...)`, no health-check package (`django-health-check`, `fastapi-health`,
-    `flask-healthz`...). Reported once per application, at the app object. Libraries, tests,
-    examples and serverless apps (Mangum, Lambda adapters) are skipped.
+    `flask-healthz`...), no Dockerfile `HEALTHCHECK` of the project that requests the server
+    over HTTP on the container's own host (in its command or in the probe script it runs: a
+    probe of `GET /api/app/about` is a health check under another name; one that only checks
+    the process, `pgrep uvicorn`, is not). Reported once per application, at the app object.
+    Libraries, tests, examples and serverless apps (Mangum, Lambda adapters) are skipped.
 
     ## Why it breaks production
     Orchestrators (Kubernetes, ECS, load balancers, PaaS routers) decide whether to restart an
@@ -174,6 +245,7 @@ def missing_health_endpoint(project: ProjectFacts, ctx: ProjectContext) -> None:
     collected = _evidence(project, "OBS002")
     evidence = _by_path(collected)
     urlconf = _django_root_urls(project, collected)
+    probing: list[list[str]] | None = None  # read once, only when an app lacks a health route
     for app, component in _app_components(apps, _Modules(project), project):
         if _serverless(project, ctx, component):
             continue
@@ -193,6 +265,10 @@ def missing_health_endpoint(project: ProjectFacts, ctx: ProjectContext) -> None:
             continue  # a probe route, or a route whose path is computed (may be the probe)
         if any(_marks(evidence.get(path, []), "health") for path in component):
             continue
+        if probing is None:
+            probing = _probing_images(project)
+        if any(_in_image(app.path, sources) for sources in probing):
+            continue  # its image's HEALTHCHECK requests the server: a health check by any name
         count = len(routes) + len(added)
         # A Django project is told at its root URLconf, where the probe paths belong.
         where = (urlconf if app.kind == "Django" else None) or Evidence(app.path, "", app.line)
