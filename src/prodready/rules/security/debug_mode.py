@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ProjectFact,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import argument, constant_str, dotted, is_true, keyword_value
 from prodready.rules.security._shared import _dev_settings_file
 
@@ -13,6 +20,31 @@ from prodready.rules.security._shared import _dev_settings_file
 _APP_RUN = ("flask.Flask.run", "quart.Quart.run", "*.run")
 _APP_FACTORIES = ("fastapi.FastAPI", "starlette.applications.Starlette", "starlette.Starlette")
 _RUN_SIMPLE = ("werkzeug.run_simple", "werkzeug.serving.run_simple")
+
+
+_LAUNCHER_WITHOUT_RELOAD = ProjectFact(
+    "uvicorn-launcher-without-reload", "a module of the project starts uvicorn without reload"
+)
+
+
+def _only_as_main(ctx: PythonContext) -> bool:
+    """The call runs only when the module is executed as a script: under
+    ``if __name__ == "__main__":`` or in a module-level function called from there."""
+    if ctx.in_main_guard:
+        return True
+    scope = ctx.function
+    while scope is not None and scope.parent is not None:
+        scope = scope.parent
+    if scope is None or not isinstance(scope.node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    called: set[str] = set()
+    outside: set[str] = set()
+    for statement in ctx.tree.body:
+        guard = isinstance(statement, ast.If) and "__main__" in ast.unparse(statement.test)
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                (called if guard else outside).add(node.func.id)
+    return scope.node.name in called and scope.node.name not in outside
 
 
 def _settings_module(path: str) -> bool:
@@ -97,7 +129,9 @@ def debug_mode_enabled(node: ast.AST, ctx: PythonContext) -> None:
             )
         return
     if name == "uvicorn.run":
-        if is_true(keyword_value(node, "reload")):
+        if not is_true(keyword_value(node, "reload")):
+            ctx.establish(_LAUNCHER_WITHOUT_RELOAD)
+        else:
             ctx.report(
                 node,
                 "uvicorn.run(reload=True) starts the auto-reloading development server: it "
@@ -105,6 +139,8 @@ def debug_mode_enabled(node: ast.AST, ctx: PythonContext) -> None:
                 "--workers N` (or gunicorn) in production and keep reload for local use",
                 severity=Severity.MEDIUM,
                 confidence=Confidence.MEDIUM,
+                # run only as a script beside a launcher without reload: a developer runner
+                unless=_LAUNCHER_WITHOUT_RELOAD if _only_as_main(ctx) else (),
             )
         return
     if not isinstance(func, ast.Attribute):
