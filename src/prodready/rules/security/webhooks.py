@@ -8,6 +8,7 @@ import re
 from prodready.plugin import (
     Category,
     Confidence,
+    ModuleMemo,
     ProjectFact,
     PythonContext,
     Severity,
@@ -99,7 +100,7 @@ def authed_class_fact(name: str) -> ProjectFact:
     return ProjectFact(f"authed-class:{name}", "a base controller class authenticates its routes")
 
 
-def _local_authed_classes(ctx: PythonContext) -> frozenset[str]:
+def _compute_local_authed_classes(ctx: PythonContext) -> frozenset[str]:
     """Classes of this module that authenticate every route of theirs and their subclasses':
     an identity dependency declared as a class attribute, or such a class of the module as a
     base."""
@@ -111,6 +112,15 @@ def _local_authed_classes(ctx: PythonContext) -> frozenset[str]:
         ):
             authed.add(statement.name)
     return frozenset(authed)
+
+
+_LOCAL_AUTHED_CLASSES: ModuleMemo[frozenset[str]] = ModuleMemo(
+    "sec040:authed-classes", _compute_local_authed_classes
+)
+
+
+def _local_authed_classes(ctx: PythonContext) -> frozenset[str]:
+    return ctx.memo(_LOCAL_AUTHED_CLASSES)
 
 
 def _router_authenticates(
