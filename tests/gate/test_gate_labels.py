@@ -16,13 +16,16 @@ from prodready.gate.stages import probe
 from prodready.gate.stages.base import StageContext
 from prodready.probe.model import CheckResult, ProbeReport, ProbeTarget, Status
 
-# A missing timeout (RES001, high): a resilience finding, nothing to do with security.
+# A missing timeout (RES001, high): a resilience finding, nothing to do with security (and the
+# only finding: the address comes from the caller, the status is checked).
 SERVICE = """\
 import requests
 
 
-def price() -> float:
-    return float(requests.get("https://pricing.internal/price").json()["price"])
+def price(url: str) -> float:
+    response = requests.get(url)
+    response.raise_for_status()
+    return float(response.json()["price"])
 """
 
 
