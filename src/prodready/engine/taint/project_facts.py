@@ -3,12 +3,15 @@
 Two sides of the facts :mod:`prodready.engine.semantic.guards` names:
 
 - :func:`establish_function_facts` states, once per module (from the taint rules'
-  ``ModuleEnd``), which parameters of each top-level function reach its return value only
-  sanitised and which it checks, including through other project functions it calls (as
-  implications the project pass resolves) and the names a package ``__init__`` re-exports;
-- :func:`project_callee` and :func:`conditional_guards` tell the tracer where a flow crosses an
-  imported project function (an argument passed through it, a name checked by it), so that a
-  finding can name the facts that would clean it (``unless``).
+  ``ModuleEnd``), which parameters of each top-level function (and plain method of a
+  top-level class: a mixin's) reach its return value only sanitised and which it checks --
+  all of them, for a check, when it returns nothing of its parameters or of its own reads
+  unchecked -- including through other project functions it calls (as implications the
+  project pass resolves) and the names a package ``__init__`` re-exports;
+- :func:`project_callee`, :func:`inherited_methods` and :func:`conditional_guards` tell the
+  tracer where a flow crosses an imported project function or a method of an imported base
+  class (an argument passed through it, a name checked by it), so that a finding can name
+  the facts that would clean it (``unless``).
 """
 
 from __future__ import annotations
@@ -66,6 +69,35 @@ def project_callee(call: ast.Call, ctx: PythonContext) -> str | None:
     if name is None or "." not in name or name.partition(".")[0] in _EXTERNAL_ROOTS:
         return None
     return name
+
+
+def inherited_methods(call: ast.Call, ctx: PythonContext) -> tuple[str, ...]:
+    """``self.name(...)`` in a method whose own class does not define ``name``: the qualified
+    names the method may have in the bases the class imports from the project (a mixin's
+    method); empty when there are none. Bases of those bases are not followed."""
+    func = call.func
+    scope = ctx.function
+    if not isinstance(func, ast.Attribute) or not isinstance(func.value, ast.Name):
+        return ()
+    if scope is None or scope.class_info is None or scope.self_name != func.value.id:
+        return ()
+    body = scope.class_info.node.body
+    if any(
+        isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == func.attr
+        for item in body
+    ):
+        return ()
+    found: list[str] = []
+    for base in scope.class_info.node.bases:
+        root = base
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name) or not isinstance(ctx.facts.bindings.get(root.id), str):
+            continue  # not imported: this module's own class or a name the scan cannot follow
+        name = ctx.qualname(base)
+        if name is not None and name.partition(".")[0] not in _EXTERNAL_ROOTS:
+            found.append(f"{name}.{func.attr}")
+    return tuple(found)
 
 
 def _callee(call: ast.Call, ctx: PythonContext) -> str | None:
@@ -127,6 +159,16 @@ def _establish(ctx: PythonContext) -> bool:
             qualname = f"{module}.{node.name}" if module else node.name
             for fact in _function_facts(node, qualname, ctx):
                 ctx.establish(ProjectFact(fact, "a project function sanitises or checks it"))
+        elif isinstance(node, ast.ClassDef):
+            # a mixin's method, called on ``self`` by a subclass in another module
+            for method in node.body:
+                if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and not (
+                    method.decorator_list
+                ):
+                    owner = f"{module}.{node.name}" if module else node.name
+                    qualname = f"{owner}.{method.name}"
+                    for fact in _function_facts(method, qualname, ctx):
+                        ctx.establish(ProjectFact(fact, "a project method sanitises or checks it"))
     if ctx.is_package and module:
         for name, target in ctx.facts.bindings.items():
             exported = f"{module}.{name}"
@@ -144,7 +186,9 @@ _ESTABLISHED: ModuleMemo[bool] = ModuleMemo("taint:project-facts", _establish)
 
 
 def _function_facts(
-    function: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, ctx: PythonContext
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    qualname: str,
+    ctx: PythonContext,
 ) -> list[str]:
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
     if not params:
@@ -178,8 +222,25 @@ def _function_facts(
                 continue
             still = returned_parameters(function, ctx, sanitizers)
             facts.extend(clean_fact(kind, qualname, i) for i in reaching if i not in still)
+            checked_all = not still and not _reads_returned(function, ctx, sanitizers)
+            if kind in GUARD_KINDS and checked_all:
+                # nothing of any parameter (a method's own object included: ``self.request``)
+                # comes back unchecked: the ones that never reach the return value are clean
+                # as well (as for a helper of the caller's module)
+                facts.extend(
+                    clean_fact(kind, qualname, i) for i in range(len(params)) if i not in reaching
+                )
     facts.extend(_through_callees(function, qualname, reaching, chained, ctx))
     return facts
+
+
+def _reads_returned(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext, sanitizers: frozenset[str]
+) -> bool:
+    """The function returns external data it reads itself (not through a parameter)."""
+    from prodready.engine.taint import propagation  # the tracer asks this module: a cycle
+
+    return propagation._returned_source(function, ctx, sanitizers, False) is not None
 
 
 # Last names of calls that may sanitise for every sink (conversions, lookups, digests): a
@@ -224,6 +285,10 @@ class _Evidence:
                     self.guards = self.guards or bool(_GUARD_WORDS.search(last))
                 if last in _GUARD_CALLS or (last == "startswith" and _slashes(node)):
                     self.guards = True
+                elif not self.guards and _GUARD_WORDS.search(last):
+                    # a check of a value read from a parameter (``url = request.GET["next"];
+                    # if url_is_safe(url): return url``)
+                    self.guards = any(isinstance(argument, ast.Name) for argument in node.args)
             elif isinstance(node, ast.Compare):
                 if isinstance(node.ops[0], ast.In | ast.NotIn):
                     left = node.left

@@ -20,7 +20,11 @@ from prodready.engine.taint.bindings import (
     synthetic_scope,
 )
 from prodready.engine.taint.call_sites import argument_for, own_method
-from prodready.engine.taint.project_facts import conditional_guards, project_callee
+from prodready.engine.taint.project_facts import (
+    conditional_guards,
+    inherited_methods,
+    project_callee,
+)
 from prodready.engine.taint.sanitizers import (
     HASH_PREFIXES,
     LOOKUP_FUNCTIONS,
@@ -261,6 +265,9 @@ class Tracer:
         method_helper = own_method(call, ctx)
         if method_helper is not None:
             return self._helper(method_helper, call, depth, bound=True)
+        inherited = inherited_methods(call, ctx)
+        if inherited:
+            return self._project_call(call, inherited, depth, offset=1)
         if isinstance(call.func, ast.Attribute) and (
             method in LOOKUP_METHODS or store_lookup(call)
         ):
@@ -268,23 +275,30 @@ class Tracer:
             return self._first([call.func.value, *call.args[1:]], depth)
         project = project_callee(call, ctx)
         if project is not None:
-            return self._project_call(call, project, depth)
+            return self._project_call(call, (project,), depth)
         arguments: list[ast.expr] = [*call.args, *(k.value for k in call.keywords)]
         if isinstance(call.func, ast.Attribute):
             arguments.insert(0, call.func.value)  # the receiver: ``tainted.strip()``
         return self._first(arguments, depth)
 
-    def _project_call(self, call: ast.Call, callee: str, depth: int) -> Source | None:
-        """A call of an imported function that may be the project's: its arguments flow out
-        unless the facts of that function say it cleans them (which the project pass
-        decides: the crossing is recorded)."""
+    def _project_call(
+        self, call: ast.Call, callees: tuple[str, ...], depth: int, offset: int = 0
+    ) -> Source | None:
+        """A call of an imported function that may be the project's (or of a method one of
+        the bases of the caller's class may define -- ``offset`` 1: the receiver is the
+        first parameter): its arguments flow out unless the facts of that function say it
+        cleans them (which the project pass decides: the crossing is recorded)."""
         known = call.args
         for position, argument in enumerate(call.args):
             if isinstance(argument, ast.Starred):
                 known = call.args[:position]  # positions unknown from here: the rest flows
                 break
         for position, argument in enumerate(known):
-            facts = frozenset(clean_fact(kind, callee, position) for kind in self.kinds)
+            facts = frozenset(
+                clean_fact(kind, callee, position + offset)
+                for kind in self.kinds
+                for callee in callees
+            )
             if facts & self.assumed:
                 continue
             found = self.trace(argument, depth + 1)
