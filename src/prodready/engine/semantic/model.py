@@ -16,7 +16,8 @@ Django's ``pre_delete``/``post_delete`` signals (sent inside the delete's transa
 every project call of it is made inside a transaction (a fixpoint over the call graph); a
 serializer's ``create()``/``update()`` is called by its inherited ``save()`` (Django REST
 framework), and so by a view's ``perform_create(serializer)``; ``super().method()`` calls the
-method of the class's first project base.
+method of the class's first project base; a base class's call of a method on ``self`` may run
+the override of any project subclass (each override counts that call among its callers).
 """
 
 from __future__ import annotations
@@ -286,6 +287,7 @@ def build_model(modules: Mapping[str, ModuleRecord]) -> SemanticModel:
         parent = qualname.rpartition(".")[0]
         if parent in model.functions:
             model._children.setdefault(parent, []).append(qualname)
+    overrides = _overrides(model)
     for _, record in sorted(modules.items()):
         for signal in record.signals:
             if signal.signal.rsplit(".", 1)[-1] in DELETE_SIGNALS:
@@ -298,11 +300,43 @@ def build_model(modules: Mapping[str, ModuleRecord]) -> SemanticModel:
         for summary in record.functions:
             caller = f"{module}.{summary.name}" if module else summary.name
             for call in summary.calls:
-                for target in model.call_targets(call.target):
+                targets = model.call_targets(call.target)
+                if caller.rpartition(".")[2] != call.target.rpartition(".")[2]:
+                    # (``super().save()`` in a ``save()`` runs its base's, no sibling's)
+                    targets = list(_dispatched(targets, overrides))
+                for target in targets:
                     if target != caller:
                         model.callers.setdefault(target, []).append((caller, call))
     model._settle()
     return model
+
+
+def _overrides(model: SemanticModel) -> dict[str, list[str]]:
+    """Method -> the methods of project subclasses that override it directly: a base class's
+    ``self.hook()`` runs a subclass's ``hook`` when the object is one (a generic view's
+    ``save_object`` replaced by a concrete view)."""
+    found: dict[str, list[str]] = {}
+    for qualname in model.functions:
+        owner, _, method = qualname.rpartition(".")
+        for base in model.bases.get(owner, ()):
+            overridden = model.resolve(f"{base}.{method}")
+            if overridden is not None and overridden != qualname:
+                found.setdefault(overridden, []).append(qualname)
+    return found
+
+
+def _dispatched(targets: list[str], overrides: Mapping[str, list[str]]) -> Iterator[str]:
+    """The targets of a call and every override of them, at any depth (a caller of the base's
+    method may be running any of them: each gets the call among its callers)."""
+    seen: set[str] = set()
+    pending = list(targets)
+    while pending:
+        target = pending.pop()
+        if target in seen:
+            continue
+        seen.add(target)
+        yield target
+        pending.extend(overrides.get(target, ()))
 
 
 def semantic_model(facts: ProjectFacts) -> SemanticModel:
