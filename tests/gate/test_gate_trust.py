@@ -9,12 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+# One finding (RES001): the address comes from the caller and the status is checked.
 SERVICE = """\
 import requests
 
 
-def price() -> float:
-    return float(requests.get("https://pricing.internal/price").json()["price"])
+def price(url: str) -> float:
+    response = requests.get(url)
+    response.raise_for_status()
+    return float(response.json()["price"])
 """
 
 
