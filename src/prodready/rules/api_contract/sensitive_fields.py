@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import deque
 
 from prodready.plugin import (
     Category,
@@ -73,7 +74,7 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
         return None
     if isinstance(node, ast.Module):
         found: list[Mark] = []
-        for statement in ast.walk(node):
+        for statement in _statements(node):
             if isinstance(statement, ast.ClassDef):
                 found.extend(_model(statement))
                 found.extend(_serializer(statement))
@@ -81,6 +82,35 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return _function_dumps(node, ctx)
     return None
+
+
+_STATEMENT_LIKE = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def _statements(module: ast.Module) -> list[ast.AST]:
+    """The module's statements at any depth, in ``ast.walk`` order: a class is a statement, so
+    the expressions (most of the tree) need not be walked to find every class."""
+    found: list[ast.AST] = [module]
+    queue: deque[ast.AST] = deque([module])
+    while queue:
+        for child in ast.iter_child_nodes(queue.popleft()):
+            if isinstance(child, _STATEMENT_LIKE):
+                found.append(child)
+                queue.append(child)
+    return found
+
+
+def _own_walk(function: ast.AST) -> list[ast.AST]:
+    """The function's nodes in ``ast.walk`` order, without the functions nested in it (their
+    own FunctionEnd collects them): one pass instead of a walk per nested function."""
+    found: list[ast.AST] = [function]
+    queue: deque[ast.AST] = deque([function])
+    while queue:
+        for child in ast.iter_child_nodes(queue.popleft()):
+            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                found.append(child)
+                queue.append(child)
+    return found
 
 
 def _model(node: ast.ClassDef) -> list[Mark]:
@@ -193,15 +223,7 @@ def _function_dumps(
     with a model instance (matched against the helpers at project level)."""
     found: list[Mark] = []
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
-    own = {id(n) for n in ast.walk(function)} - {
-        id(n)
-        for inner in ast.walk(function)
-        if inner is not function and isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef)
-        for n in ast.walk(inner)
-    }
-    for node in ast.walk(function):
-        if id(node) not in own:
-            continue
+    for node in _own_walk(function):
         line = getattr(node, "lineno", function.lineno)
         dumped = _dumped(node, ctx)
         if dumped is not None:

@@ -10,6 +10,7 @@ from prodready.plugin import (
     Category,
     Confidence,
     FunctionEnd,
+    ModuleMemo,
     PythonContext,
     Severity,
     python_rule,
@@ -297,6 +298,15 @@ _SELECT_FROM = re.compile(r"^\s*SELECT\s+(?!count\s*\().+?\s+FROM\s+([\w.\"]+)",
 _INSERT_INTO = re.compile(r"^\s*INSERT\s+INTO\s+([\w.\"]+)", re.I)
 
 
+def _may_select(ctx: PythonContext) -> bool:
+    return re.search("select", ctx.source, re.I) is not None
+
+
+# A literal SELECT is written in the module's source: without the word no function of the
+# module needs its body walked for one.
+_MAY_SELECT: ModuleMemo[bool] = ModuleMemo("CON009:select", _may_select)
+
+
 def _literal_sql(call: ast.Call) -> str | None:
     first = call.args[0] if call.args else None
     if isinstance(first, ast.Constant) and isinstance(first.value, str):
@@ -323,6 +333,8 @@ def _sql_check_then_insert(
     """Raw SQL: ``SELECT ... FROM devices WHERE ...`` and, when nothing came back, ``INSERT
     INTO devices``: two runs both find nothing and both insert (or one dies on the unique
     key). Reported at the ``if``; True when reported."""
+    if not ctx.memo(_MAY_SELECT):
+        return False
     selected: set[str] = set()
     for item in _own_nodes(function):
         if isinstance(item, ast.Call):

@@ -7,7 +7,14 @@ import ast
 import re
 from dataclasses import dataclass
 
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import django_query, dotted, has_keyword, uses_django_orm
 
 # -- DAT009 ---------------------------------------------------------------------------------------
@@ -25,6 +32,18 @@ _RUNNERS = frozenset(
     {"execute", "executemany", "fetch", "fetchrow", "fetchval", "fetchone", "fetchall"}
     | {"exec_driver_sql", "query", "run", "run_query", "fetch_one", "fetch_all", "fetch_val"}
 )
+
+
+def _may_read_and_update(ctx: PythonContext) -> bool:
+    source = ctx.source
+    return re.search("select", source, re.I) is not None and (
+        re.search("update", source, re.I) is not None
+    )
+
+
+# The statements are literals of the module (or its constants): a module whose source names
+# no SELECT and UPDATE has no function worth walking for them.
+_MAY_READ_AND_UPDATE: ModuleMemo[bool] = ModuleMemo("DAT009:sql", _may_read_and_update)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +208,7 @@ def sql_read_modify_write(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: Pyt
     Or lock the row: `SELECT sold FROM events WHERE id = $1 FOR UPDATE` inside
     `async with conn.transaction():` (`with conn:` for DB-API drivers).
     """
-    if ctx.facts.is_test:
+    if ctx.facts.is_test or not ctx.memo(_MAY_READ_AND_UPDATE):
         return
     reads: dict[str, set[str]] = {}  # table -> columns read without a lock
     for call in _calls_in_order(node):

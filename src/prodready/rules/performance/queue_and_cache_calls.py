@@ -19,7 +19,7 @@ from prodready.plugin import (
     project_rule,
     python_rule,
 )
-from prodready.plugin.analysis import is_task_function, message_loop, walk_body
+from prodready.plugin.analysis import is_task_function, message_loop
 
 # -- PRF009 ---------------------------------------------------------------------------------------
 
@@ -43,12 +43,49 @@ def _collect_prf009(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return None
     found: list[Mark] = []
-    for inner in walk_body(node.body):
-        if isinstance(inner, ast.Call):
-            called = _project_call(inner, ctx)
-            if called is not None and _in_loop(inner, node, ctx):
-                found.append(Mark.of("inline", inner.lineno, name=called, caller=node.name))
+    verdicts: dict[int, bool] = {}  # id(loop) -> whether it runs its body per item
+    for call, loop in _calls_with_loop(node.body):
+        if loop is None or loop is False:
+            continue
+        called = _project_call(call, ctx)
+        if called is None:
+            continue
+        if loop is not True:
+            verdict = verdicts.get(id(loop))
+            if verdict is None:
+                verdict = verdicts[id(loop)] = _per_item(loop, ctx)
+            if not verdict:
+                continue
+        found.append(Mark.of("inline", call.lineno, name=called, caller=node.name))
     return found or None
+
+
+# What decides whether a call runs once per item: the innermost loop whose body holds it, or
+# the innermost comprehension (True in its element, False in its clauses).
+_Loop = ast.For | ast.AsyncFor | ast.While | bool | None
+
+
+def _calls_with_loop(statements: list[ast.stmt]) -> list[tuple[ast.Call, _Loop]]:
+    """The calls of a function body (in ``walk_body`` order, nested functions, classes and
+    lambdas left out), each with what decides whether it runs in a loop -- worked out on the
+    way down instead of climbing the module's parent map from every call."""
+    found: list[tuple[ast.Call, _Loop]] = []
+    stack: list[tuple[ast.AST, _Loop]] = [(s, None) for s in reversed(statements)]
+    while stack:
+        node, loop = stack.pop()
+        if isinstance(node, ast.Call):
+            found.append((node, loop))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        children = list(ast.iter_child_nodes(node))
+        if isinstance(node, ast.For | ast.AsyncFor | ast.While):
+            body = {id(statement) for statement in node.body}
+            stack.extend((c, node if id(c) in body else loop) for c in reversed(children))
+        elif isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp):
+            stack.extend((c, c is node.elt) for c in reversed(children))
+        else:
+            stack.extend((c, loop) for c in reversed(children))
+    return found
 
 
 def _project_call(node: ast.Call, ctx: PythonContext) -> str | None:
@@ -148,21 +185,13 @@ def task_run_inline_in_loop(project: ProjectFacts, ctx: ProjectContext) -> None:
         )
 
 
-def _in_loop(node: ast.AST, function: ast.AST, ctx: PythonContext) -> bool:
-    """``node`` runs once per item of a loop over a collection in the current function (its
-    body, not its iterable). A message-consumer loop (``for message in consumer``, ``while
-    running: queue.get()``) or an endless ``while True`` processes one item per turn by
-    design: running the task's body there is the worker's job, not a fan-out."""
-    child: ast.AST = node
-    parent = ctx.parent(node)
-    while parent is not None and parent is not function:
-        if isinstance(parent, ast.For | ast.AsyncFor | ast.While) and child in parent.body:
-            endless = isinstance(parent, ast.While) and isinstance(parent.test, ast.Constant)
-            return not endless and message_loop(parent, ctx) is None
-        if isinstance(parent, ast.ListComp | ast.SetComp | ast.GeneratorExp):
-            return child is parent.elt
-        child, parent = parent, ctx.parent(parent)
-    return False
+def _per_item(loop: ast.For | ast.AsyncFor | ast.While, ctx: PythonContext) -> bool:
+    """The loop runs its body once per item of a collection. A message-consumer loop (``for
+    message in consumer``, ``while running: queue.get()``) or an endless ``while True``
+    processes one item per turn by design: running the task's body there is the worker's job,
+    not a fan-out."""
+    endless = isinstance(loop, ast.While) and isinstance(loop.test, ast.Constant)
+    return not endless and message_loop(loop, ctx) is None
 
 
 # -- PRF010 ---------------------------------------------------------------------------------------
