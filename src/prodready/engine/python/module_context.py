@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -129,11 +130,7 @@ class PythonContext:
         pass over the tree, so rules call it only after cheap checks found a candidate.
         """
         if self._parents is None:
-            parents: dict[int, ast.AST] = {}
-            for node in ast.walk(self.tree):
-                for child in ast.iter_child_nodes(node):
-                    parents[id(child)] = node
-            self._parents = parents
+            self._parents = _parent_map(self.tree)
         return self._parents
 
     def parent(self, node: ast.AST) -> ast.AST | None:
@@ -267,6 +264,28 @@ class PythonContext:
         """Record that this module establishes ``fact`` for its whole project (stored with the
         module's cached result; see ``report(..., unless=)``)."""
         self.established.add(fact.name)
+
+
+def _parent_map(tree: ast.AST) -> dict[int, ast.AST]:
+    """``id(child)`` -> parent for every node of ``tree``: ``ast.walk`` with
+    ``ast.iter_child_nodes`` inlined (half the cost), in the same breadth-first order, so that
+    a node shared by several parents (the ``Load()`` context) maps to the same one."""
+    parents: dict[int, ast.AST] = {}
+    queue: deque[ast.AST] = deque([tree])
+    node_type = ast.AST
+    while queue:
+        node = queue.popleft()
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, node_type):
+                parents[id(value)] = node
+                queue.append(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, node_type):
+                        parents[id(item)] = node
+                        queue.append(item)
+    return parents
 
 
 def instance_type(callee: str | None) -> str | None:

@@ -438,6 +438,8 @@ class SummaryCollector:
             for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
             if argument.annotation is not None
         }
+        if not any(_sequence_hint(hint) for hint in hints.values()):
+            return None  # no parameter holds a sequence of a class: the walk would find none
         for node in ast.walk(scope.node):
             if not isinstance(node, ast.For | ast.AsyncFor):
                 continue
@@ -453,12 +455,7 @@ class SummaryCollector:
             if not (isinstance(target, ast.Name) and target.id == name):
                 continue
             hint = hints.get(iterated.id) if isinstance(iterated, ast.Name) else None
-            if not isinstance(hint, ast.Subscript):
-                return None
-            container = (dotted(hint.value) or "").rsplit(".", 1)[-1]
-            if container not in _SEQUENCE_HINTS or not isinstance(
-                hint.slice, ast.Name | ast.Attribute
-            ):
+            if not isinstance(hint, ast.Subscript) or not _sequence_hint(hint):
                 return None
             item = self.ctx.qualname(hint.slice)
             if item is None or item.partition(".")[0] in _EXTERNAL_ROOTS:
@@ -526,6 +523,15 @@ class SummaryCollector:
         target = self.target(handler, opened_in=opened)
         if signal is not None and target is not None:
             self.signals.append(SignalReceiver(signal, target, node.lineno))
+
+
+def _sequence_hint(hint: ast.expr) -> bool:
+    """``List[Create]``, ``Sequence[models.Order]``: a sequence of one named class."""
+    return (
+        isinstance(hint, ast.Subscript)
+        and (dotted(hint.value) or "").rsplit(".", 1)[-1] in _SEQUENCE_HINTS
+        and isinstance(hint.slice, ast.Name | ast.Attribute)
+    )
 
 
 def _refuses_outside_transaction(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -5,6 +5,7 @@ that exhaustion simply ends the loop."""
 from __future__ import annotations
 
 import ast
+from collections import deque
 
 from prodready.plugin import PythonContext
 from prodready.plugin.analysis import dependency_call, walk_body
@@ -116,17 +117,27 @@ def _checks(statements: list[ast.stmt], names: set[str]) -> bool:
     return False
 
 
+_HOLDS_STATEMENTS = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
 def blocks(function: ast.AST) -> list[list[ast.stmt]]:
+    """The statement lists of ``function`` (bodies, ``else:`` and ``finally:`` blocks), in
+    ``ast.walk`` order, but visiting only statements: expressions hold none."""
     found: list[list[ast.stmt]] = []
-    for node in ast.walk(function):
-        if node is not function and isinstance(
+    queue: deque[ast.AST] = deque([function])
+    while queue:
+        node = queue.popleft()
+        if node is function or not isinstance(
             node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
         ):
-            continue
-        for field in ("body", "orelse", "finalbody"):
+            for field in ("body", "orelse", "finalbody"):
+                value = getattr(node, field, None)
+                if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                    found.append(value)
+        for field in node._fields:
             value = getattr(node, field, None)
-            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-                found.append(value)
+            if isinstance(value, list):
+                queue.extend(item for item in value if isinstance(item, _HOLDS_STATEMENTS))
     return found
 
 

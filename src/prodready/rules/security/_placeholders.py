@@ -56,12 +56,11 @@ def compared_sentinels(ctx: PythonContext) -> frozenset[str]:
 
 
 def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
-    assigned: set[str] = set()
+    if not _may_name_credential(ctx.source):
+        return frozenset()  # no credential name anywhere: nothing to compare or assign
     compared: set[str] = set()
-    used_to_log_in = login_keywords(ctx)  # ``connect(password="pw")`` uses a key, never "none"
+    assigned: list[tuple[str, ast.AST]] = []
     for node in ast.walk(ctx.tree):
-        if id(node) in used_to_log_in:
-            continue
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             sides = (node.left, node.comparators[0])
             for side, other in (sides, sides[::-1]):
@@ -70,9 +69,54 @@ def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
                 if literal and name and secret_name(name):
                     compared.add(literal)
         else:
-            for _, literal, _ in _credential_literals(node):
-                assigned.add(literal)
-    return frozenset(assigned & compared)
+            assigned.extend((literal, node) for _, literal, _ in _credential_literals(node))
+    if not compared:
+        return frozenset()
+    # ``connect(password="pw")`` uses a key, never "none": worked out only when a literal
+    # given to a keyword is one the module compares a credential with.
+    if any(isinstance(node, ast.keyword) and literal in compared for literal, node in assigned):
+        used_to_log_in = login_keywords(ctx)
+        assigned = [(literal, node) for literal, node in assigned if id(node) not in used_to_log_in]
+    return frozenset(literal for literal, _ in assigned if literal in compared)
+
+
+# Text that every credential name (``engine.secrets.secret_name``) contains, as an identifier
+# or a string key: a module without any has no sentinel and needs no walk.
+_CREDENTIAL_WORDS = ("password", "passwd", "passphrase", "secret", "token", "authorization")
+_KEY_PREFIXES = (
+    *("api", "private", "access", "signing", "sign", "encryption", "encrypt", "client"),
+    *("master", "auth", "app", "jwt", "hmac", "webhook", "license", "subscription", "service"),
+    *("account", "fernet"),
+)  # the end of the word run before ``key``: ``apiKey`` is one run, ``api`` and ``key`` words
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_SHORT_PASSWORD = re.compile(r"pwd?(?![a-z0-9])")
+_WORD_END = re.compile(r"(?:key|pass)(?![a-z0-9])")
+_NOT_IN_A_NAME = re.compile(r"[:;]\s|[^\S \t]")  # ``else: pass``, ``x = 1; pass``, a newline
+
+
+def _may_name_credential(source: str) -> bool:
+    """Whether ``source`` may hold a credential name: one of its words, ``pw``/``pwd``, ``key``
+    after a prefix word (``api_key``, ``apiKey``, ``X-Api-Key``) or ``pass`` after a word on
+    its line (``db_pass``, ``dbPass``, "db pass") -- never ``pass`` the statement."""
+    text = source.lower()
+    if any(word in text for word in _CREDENTIAL_WORDS) or _SHORT_PASSWORD.search(text):
+        return True
+    for match in _WORD_END.finditer(text):
+        end = start = match.start()
+        while start > 0 and text[start - 1] not in _ALNUM and text[start - 1] != "\n":
+            start -= 1
+        if start == 0 or text[start - 1] not in _ALNUM:
+            continue  # no word before it on its line
+        if match.group().startswith("pass"):
+            if _NOT_IN_A_NAME.search(text, start, end) is None:
+                return True
+            continue
+        word_start = start
+        while word_start > 0 and text[word_start - 1] in _ALNUM:
+            word_start -= 1
+        if text[word_start:start].endswith(_KEY_PREFIXES):
+            return True
+    return False
 
 
 _SENTINELS: ModuleMemo[frozenset[str]] = ModuleMemo("SEC002:sentinels", _compared_sentinels)
