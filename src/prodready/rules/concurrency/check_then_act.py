@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from prodready.plugin import (
@@ -298,13 +299,24 @@ _SELECT_FROM = re.compile(r"^\s*SELECT\s+(?!count\s*\().+?\s+FROM\s+([\w.\"]+)",
 _INSERT_INTO = re.compile(r"^\s*INSERT\s+INTO\s+([\w.\"]+)", re.I)
 
 
-def _may_select(ctx: PythonContext) -> bool:
-    return re.search("select", ctx.source, re.I) is not None
+def _select_lines(ctx: PythonContext) -> list[int]:
+    # A line with other than ASCII may spell it with letters that match case-insensitively.
+    return [
+        number
+        for number, line in enumerate(ctx.lines, 1)
+        if "select" in line.lower() or not line.isascii()
+    ]
 
 
-# A literal SELECT is written in the module's source: without the word no function of the
-# module needs its body walked for one.
-_MAY_SELECT: ModuleMemo[bool] = ModuleMemo("CON009:select", _may_select)
+# The lines of the module that may hold a literal SELECT, in order: a function without one
+# among its lines needs no walk for one.
+_SELECT_LINES: ModuleMemo[list[int]] = ModuleMemo("CON009:select", _select_lines)
+
+
+def _may_select(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> bool:
+    lines = ctx.memo(_SELECT_LINES)
+    first = bisect_left(lines, function.lineno)
+    return first < len(lines) and lines[first] <= (function.end_lineno or function.lineno)
 
 
 def _literal_sql(call: ast.Call) -> str | None:
@@ -333,7 +345,7 @@ def _sql_check_then_insert(
     """Raw SQL: ``SELECT ... FROM devices WHERE ...`` and, when nothing came back, ``INSERT
     INTO devices``: two runs both find nothing and both insert (or one dies on the unique
     key). Reported at the ``if``; True when reported."""
-    if not ctx.memo(_MAY_SELECT):
+    if not _may_select(function, ctx):
         return False
     selected: set[str] = set()
     for item in _own_nodes(function):

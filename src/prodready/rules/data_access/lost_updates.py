@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from prodready.plugin import (
@@ -344,7 +345,7 @@ def full_row_save_after_slow_call(
     ```
     or `appointment.save(update_fields=["reminder_sent"])`.
     """
-    if ctx.facts.is_test or not uses_django_orm(ctx):
+    if ctx.facts.is_test or not uses_django_orm(ctx) or not _may_save(node, ctx):
         return
     loads: dict[str, int] = {}  # unlocked rows -> line loaded
     slow: list[ast.Call] = []
@@ -389,6 +390,24 @@ def full_row_save_after_slow_call(
             continue
         if _slow_call(call, ctx):
             slow.append(call)
+
+
+def _save_lines(ctx: PythonContext) -> list[int]:
+    # A line with other than ASCII may spell the name in letters Python normalizes to it.
+    return [
+        number for number, line in enumerate(ctx.lines, 1) if "save" in line or not line.isascii()
+    ]
+
+
+# The lines of the module that may hold a ``.save()``/``.asave()`` call, in order: a function
+# without one among its lines saves no row, so its events need not be gathered.
+_SAVE_LINES: ModuleMemo[list[int]] = ModuleMemo("DAT010:save", _save_lines)
+
+
+def _may_save(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> bool:
+    lines = ctx.memo(_SAVE_LINES)
+    first = bisect_left(lines, function.lineno)
+    return first < len(lines) and lines[first] <= (function.end_lineno or function.lineno)
 
 
 _Arm = tuple[int, str]  # (id of an if/try/match, the field a node sits in: body, orelse...)
