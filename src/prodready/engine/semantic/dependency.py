@@ -212,12 +212,23 @@ class _Flow:
 def _walk_body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterable[ast.AST]:
     """The nodes of the function's own body (nested functions and classes left out)."""
     stack: list[ast.AST] = list(reversed(function.body))
+    node_type = ast.AST
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
             continue
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+        # ``ast.iter_child_nodes`` inlined (this runs for every node of every function): the
+        # children go on the stack last first, so that they come off in source order.
+        children: list[ast.AST] = []
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, node_type):
+                children.append(value)
+            elif isinstance(value, list):
+                children.extend(item for item in value if isinstance(item, node_type))
+        children.reverse()
+        stack.extend(children)
 
 
 def _describe(call: ast.Call, flow: _Flow) -> _Write:
@@ -442,6 +453,8 @@ def site_relations(
     calls: dict[int, ast.Call] = {}
     products: dict[int, set[str]] = {}
     wanted = set(lines)
+    if len(wanted) < 2:
+        return set()  # one call site (or none): no pair to relate
     for node in _walk_body(function):
         if isinstance(node, ast.Call) and node.lineno in wanted and node.lineno not in calls:
             calls[node.lineno] = node  # the outermost call of the line (walked first)

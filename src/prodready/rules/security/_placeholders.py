@@ -56,7 +56,7 @@ def compared_sentinels(ctx: PythonContext) -> frozenset[str]:
 
 
 def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
-    if not _may_name_credential(ctx.source):
+    if not ctx.memo(_MAY_NAME_CREDENTIAL):
         return frozenset()  # no credential name anywhere: nothing to compare or assign
     compared: set[str] = set()
     assigned: list[tuple[str, ast.AST]] = []
@@ -68,7 +68,7 @@ def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
                 literal = constant_str(side)
                 if literal and name and secret_name(name):
                     compared.add(literal)
-        else:
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.keyword):
             assigned.extend((literal, node) for _, literal, _ in _credential_literals(node))
     if not compared:
         return frozenset()
@@ -119,6 +119,9 @@ def _may_name_credential(source: str) -> bool:
     return False
 
 
+_MAY_NAME_CREDENTIAL: ModuleMemo[bool] = ModuleMemo(
+    "SEC002:may-name-credential", lambda ctx: _may_name_credential(ctx.source)
+)
 _SENTINELS: ModuleMemo[frozenset[str]] = ModuleMemo("SEC002:sentinels", _compared_sentinels)
 
 
@@ -144,7 +147,7 @@ def declared_placeholders(ctx: PythonContext) -> frozenset[str]:
 
 def _declared_placeholders(ctx: PythonContext) -> frozenset[str]:
     found = set(compared_sentinels(ctx))
-    if _DUMMY_COMMENT.search(ctx.source):
+    if ctx.memo(_MAY_NAME_CREDENTIAL) and _DUMMY_COMMENT.search(ctx.source):
         for node in ast.walk(ctx.tree):
             for _, literal, where in _credential_literals(node):
                 if marked_dummy(where, ctx):
