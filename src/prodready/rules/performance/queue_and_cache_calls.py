@@ -4,7 +4,9 @@ the keyspace (PRF010)."""
 from __future__ import annotations
 
 import ast
+import re
 import sys
+from bisect import bisect_left
 
 from prodready.plugin import (
     Category,
@@ -12,6 +14,7 @@ from prodready.plugin import (
     FunctionEnd,
     Mark,
     ModuleEnd,
+    ModuleMemo,
     ProjectContext,
     ProjectFacts,
     PythonContext,
@@ -42,6 +45,8 @@ def _collect_prf009(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
         ]
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return None
+    if not _may_loop(node, ctx):
+        return None
     found: list[Mark] = []
     verdicts: dict[int, bool] = {}  # id(loop) -> whether it runs its body per item
     for call, loop in _calls_with_loop(node.body):
@@ -58,6 +63,30 @@ def _collect_prf009(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
                 continue
         found.append(Mark.of("inline", call.lineno, name=called, caller=node.name))
     return found or None
+
+
+# ``for`` or ``while`` as a word (a keyword is never preceded or followed by a letter of a name).
+_LOOP_WORD = re.compile(r"(?<![A-Za-z_])(?:for|while)(?![A-Za-z0-9_])")
+
+
+def _loop_lines(ctx: PythonContext) -> list[int]:
+    # A line with other than ASCII is kept: what it spells is not worth working out.
+    return [
+        number
+        for number, line in enumerate(ctx.lines, 1)
+        if _LOOP_WORD.search(line) or not line.isascii()
+    ]
+
+
+# The lines of the module that may hold a loop or a comprehension, in order: a function without
+# one among its lines runs no call in a loop, so its body need not be walked.
+_LOOP_LINES: ModuleMemo[list[int]] = ModuleMemo("PRF009:loops", _loop_lines)
+
+
+def _may_loop(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> bool:
+    lines = ctx.memo(_LOOP_LINES)
+    first = bisect_left(lines, function.lineno)
+    return first < len(lines) and lines[first] <= (function.end_lineno or function.lineno)
 
 
 # What decides whether a call runs once per item: the innermost loop whose body holds it, or
