@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.roles import healthcheck_scripts
 from prodready.plugin import (
     Category,
     Confidence,
@@ -19,6 +18,7 @@ from prodready.plugin import (
     Severity,
     project_rule,
 )
+from prodready.plugin.analysis import healthcheck_scripts
 from prodready.rules._service import (
     _APP_CALLS,
     Found,
