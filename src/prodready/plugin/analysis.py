@@ -89,7 +89,7 @@ from prodready.engine.facts import (
     is_main_guard,
     resolve_relative,
 )
-from prodready.engine.roles import path_role, runs_as
+from prodready.engine.roles import healthcheck_scripts, path_role, runs_as
 from prodready.engine.secrets import (
     CREDENTIAL_FORMAT_NAMES,
     CREDENTIAL_FORMATS,
@@ -105,6 +105,7 @@ from prodready.engine.secrets import (
 from prodready.engine.semantic.command_line import command_line_only
 from prodready.engine.semantic.dependency import related_sites
 from prodready.engine.semantic.model import ProjectFunction, SemanticModel, semantic_model
+from prodready.engine.semantic.names import same_dotted_name
 from prodready.engine.semantic.summary import CallSite, FunctionSummary, SignalReceiver, Write
 
 __all__ = [
@@ -160,6 +161,7 @@ __all__ = [
     "has_keyword",
     "has_star_args",
     "has_star_kwargs",
+    "healthcheck_scripts",
     "in_service_code",
     "in_task",
     "is_db_session",
@@ -198,6 +200,7 @@ __all__ = [
     "root_name",
     "runs_as",
     "runs_consumer",
+    "same_dotted_name",
     "secret_name",
     "semantic_model",
     "sqlalchemy_query",

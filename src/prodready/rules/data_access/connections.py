@@ -23,6 +23,7 @@ from prodready.plugin.analysis import (
     is_local_name,
     module_function,
     module_functions,
+    same_dotted_name,
     walk_body,
 )
 from prodready.rules.data_access._shared import _DBAPI_MODULES
@@ -268,14 +269,6 @@ def _collect_dat007(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     ]
 
 
-def _same_function(imported: str, defined: str) -> bool:
-    """``app.db.get_db`` (as imported) names ``bad.svc.app.db.get_db`` (as scanned from a
-    higher root), and the reverse."""
-    return (
-        imported == defined or defined.endswith("." + imported) or imported.endswith("." + defined)
-    )
-
-
 @project_rule(
     code="DAT007",
     name="connection-from-helper-not-closed",
@@ -357,7 +350,7 @@ def connection_from_helper_not_closed(project: ProjectFacts, ctx: ProjectContext
             continue
         callee = evidence.name
         for defined, (path, line, connect) in helpers.items():
-            if _same_function(callee, defined):
+            if same_dotted_name(callee, defined):
                 short = callee.rsplit(".", 1)[-1]
                 ctx.report(
                     evidence.path,

@@ -16,7 +16,7 @@ from prodready.plugin import (
     Severity,
     project_rule,
 )
-from prodready.plugin.analysis import django_query, dotted
+from prodready.plugin.analysis import django_query, dotted, same_dotted_name
 
 _SERIALIZER_BASES = frozenset({"ModelSerializer", "HyperlinkedModelSerializer"})
 _LIST_VIEWS = frozenset(
@@ -204,12 +204,6 @@ def _short(model: str) -> str:
     return model.rsplit(".", 1)[-1]
 
 
-def _same(imported: str, defined: str) -> bool:
-    return (
-        imported == defined or defined.endswith("." + imported) or imported.endswith("." + defined)
-    )
-
-
 @project_rule(
     code="DAT008",
     name="serializer-relation-per-row",
@@ -280,7 +274,7 @@ def serializer_relation_per_row(project: ProjectFacts, ctx: ProjectContext) -> N
     for path, line, view, serializer, loaded in views:
         if "*" in loaded:
             continue
-        reads = next((v for k, v in serializers.items() if _same(serializer, k)), [])
+        reads = next((v for k, v in serializers.items() if same_dotted_name(serializer, k)), [])
         missing: list[tuple[str, str, int, str]] = []
         for model, field, where, at in reads:
             fields = relations.get(_short(model), {})

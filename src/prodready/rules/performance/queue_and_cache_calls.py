@@ -22,7 +22,7 @@ from prodready.plugin import (
     project_rule,
     python_rule,
 )
-from prodready.plugin.analysis import is_task_function, message_loop
+from prodready.plugin.analysis import is_task_function, message_loop, same_dotted_name
 
 # -- PRF009 ---------------------------------------------------------------------------------------
 
@@ -138,12 +138,6 @@ def _in_module(name: str, module: str) -> str:
     return f"{module}.{name}" if module and "." not in name else name
 
 
-def _same_function(called: str, defined: str) -> bool:
-    """``app.tasks.send`` (as imported) names ``bad.svc.app.tasks.send`` (as scanned from a
-    higher root), and the reverse."""
-    return called == defined or defined.endswith("." + called) or called.endswith("." + defined)
-
-
 @project_rule(
     code="PRF009",
     name="task-run-inline-in-loop",
@@ -200,7 +194,7 @@ def task_run_inline_in_loop(project: ProjectFacts, ctx: ProjectContext) -> None:
         if evidence.kind != "inline":
             continue
         task = next(
-            (short for name, short in tasks.items() if _same_function(evidence.name, name)), None
+            (short for name, short in tasks.items() if same_dotted_name(evidence.name, name)), None
         )
         if task is None or task == evidence.text("caller"):
             continue
