@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from prodready.plugin import (
     Category,
@@ -11,6 +12,7 @@ from prodready.plugin import (
     FunctionEnd,
     Mark,
     ModuleEnd,
+    ModuleMemo,
     ProjectContext,
     ProjectFacts,
     PythonContext,
@@ -32,6 +34,29 @@ MAX_DEPTH = 4
 # delays startup or shutdown, not other requests.
 _LIFECYCLE_WORDS = ("lifespan", "startup", "shutdown")
 _OFFLOADERS = frozenset({"to_thread", "run_in_executor", "run_in_threadpool", "run_sync"})
+# The first name of every qualified name ``blocking_call`` can accept (CON001's blocking calls
+# and clients, the DB-API drivers, SQLAlchemy; ``builtins.input``). A qualified name starts with
+# a name written in the module (an import, an assignment, a parameter annotation, an unbound
+# name kept as written), ``builtins`` for a builtin such as ``input``, or the module's own
+# package for a relative import; ``_uses_sqlalchemy`` needs an import of SQLAlchemy. Where
+# none of these words occurs, no call of the module's synchronous functions can block.
+_BLOCKING_ROOTS = re.compile(
+    r"\b(?:time|requests|urllib|httpx|subprocess|os|psycopg|pymysql|mysql|MySQLdb|socket"
+    r"|smtplib|input|builtins|redis|boto3|sqlalchemy|sqlmodel|flask_sqlalchemy)"
+)
+
+
+def _may_block(ctx: PythonContext) -> bool:
+    # A non-ASCII identifier is NFKC-normalised by the parser: its text may not match.
+    source = ctx.source
+    return (
+        not source.isascii()
+        or _BLOCKING_ROOTS.search(source) is not None
+        or _BLOCKING_ROOTS.search(ctx.module) is not None
+    )
+
+
+_MAY_BLOCK: ModuleMemo[bool] = ModuleMemo("PRF008:may-block", _may_block)
 
 
 def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
@@ -45,6 +70,8 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return None
     if isinstance(node, ast.FunctionDef):
+        if not ctx.memo(_MAY_BLOCK):
+            return None
         for inner in walk_body(node.body):
             if isinstance(inner, ast.Call):
                 blocked_on = blocking_call(inner, ctx)
