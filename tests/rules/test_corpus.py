@@ -87,6 +87,30 @@ def test_file_category_and_range_must_all_match() -> None:
     assert report.categories["state"].recall == 1.0
 
 
+def test_recall_any_category_ignores_only_the_category() -> None:
+    labels = [
+        _label("a.py", ((5, 5),), "state"),
+        _label("a.py", ((5, 5),), "concurrency"),
+        _label("a.py", ((9, 9),), "security"),
+    ]
+    findings = [
+        _finding("bad/svc/a.py", 5, "state"),
+        _finding("bad/svc/a.py", 9, "performance"),  # right line, wrong category
+        _finding("bad/svc/b.py", 9, "security"),  # right category, wrong file
+    ]
+    report = score.evaluate(labels, findings, [])
+    assert (len(report.found), report.found_any_category, report.labels) == (1, 2, 3)
+    assert (round(report.recall, 4), round(report.recall_any_category, 4)) == (0.3333, 0.6667)
+    # One finding still counts for one label only: the second label at line 5 stays missed.
+    assert report.to_json()["found_any_category"] == 2
+    lines = score.format_report(report).splitlines()
+    overall = lines.index(next(line for line in lines if line.startswith("overall")))
+    assert lines[overall] == "overall              3      1   0.333    2"
+    assert lines[overall + 1] == (
+        "any category         3      2   0.667    -   (file and line match, category need not)"
+    )
+
+
 def test_unmatched_finding_inside_a_found_label_is_a_false_positive() -> None:
     labels = [_label("a.py", ((5, 5),), "resilience")]
     findings = [
