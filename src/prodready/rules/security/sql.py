@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import argument, dotted, has_star_kwargs, keyword_value
-from prodready.plugin.taint import report_deferred, sink_flow
+from prodready.plugin.taint import report_deferred, sink_flow, tainted
 from prodready.rules.security._shared import _MAX_DEPTH, Piece, _module_helper, _pieces, _safe_value
 
 
@@ -174,10 +174,23 @@ def _check_sql(
         if not _whole_statement(pieces[0], call, callee, ctx):
             return
 
+        built = _helper_build_site(pieces[0], call, ctx)
+
         def report_whole(source: str) -> None:
             if reported:
                 return
             reported.append(True)
+            if built is not None:
+                site, builder = built
+                ctx.report(
+                    site,
+                    f"`{builder}()` builds SQL text here by string formatting from {source}, "
+                    f"and {short}() on line {call.lineno} runs it: a quote in the value "
+                    "rewrites the query (SQL injection). Pass values as query parameters "
+                    '(execute("... WHERE x = %s", (value,))) and map identifiers through a '
+                    "whitelist",
+                )
+                return
             ctx.report(
                 call,
                 f"{short}() runs SQL text that carries {source}: whoever controls it "
@@ -203,10 +216,21 @@ def _check_sql(
         if not _safe_value(value, ctx, _SQL_SANITIZERS)
     ]
 
+    site = _build_site(values, call, ctx)
+
     def report(source: str) -> None:
         if reported:
             return
         reported.append(True)
+        if site is not None:
+            ctx.report(
+                site,
+                f"SQL text is built here by string formatting from {source}, and {short}() "
+                f"on line {call.lineno} runs it: a quote in the value rewrites the query (SQL "
+                "injection). Pass values as query parameters "
+                '(execute("... WHERE x = %s", (value,))) and map identifiers through a whitelist',
+            )
+            return
         ctx.report(
             call,
             f"SQL passed to {short}() is built by string formatting from {source}: a quote "
@@ -231,7 +255,11 @@ def _whole_statement(value: ast.expr, call: ast.Call, callee: str, ctx: PythonCo
     text, or when it is request data or a string built by a helper of this module."""
     method = call.func.attr if isinstance(call.func, ast.Attribute) else None
     if callee not in _SQL_FUNCTIONS and method not in _WHOLE_STATEMENT_METHODS:
-        return False
+        # ``fetch``/``query`` name many non-SQL methods: a statement passed whole to one is
+        # SQL text only when a helper of this module builds it from SQL (asyncpg's
+        # ``conn.fetch(build_query(city))``).
+        builder = _builder_call(value, ctx)
+        return builder is not None and _returns_sql_text(builder)
     if method == "raw" and "objects" not in (dotted(call.func) or ""):
         return False  # only Django's Manager.raw()
     expr: ast.expr | None = value
@@ -309,3 +337,145 @@ def _text_template(expr: ast.expr, built: set[str]) -> bool:
             or _text_template(owner, built)
         )
     return False
+
+
+# -- where a reviewer fixes it ---------------------------------------------------------------
+# Bandit's B608 reports the formatted string, not the call that runs it: the fix (a placeholder
+# and a parameter) goes where the text is formatted. When that is another line than the one
+# that runs it -- ``sql = f"..."`` then ``cur.execute(sql)``, a multi-line ``text(...)``, a
+# ``build_query()`` helper -- the finding is reported there and names the line that runs it.
+
+
+def _build_site(values: list[ast.expr], call: ast.Call, ctx: PythonContext) -> ast.expr | None:
+    """The first interpolated value that carries external data here (else the first that
+    derives from a parameter, for a helper whose callers feed it), when it is not on the
+    line where the statement runs."""
+    ordered = sorted(values, key=lambda v: (v.lineno, v.col_offset))
+    chosen = next(
+        (
+            value
+            for value in ordered
+            if tainted(value, ctx, sanitizers=_SQL_TAINT_SANITIZERS, web_only=True) is not None
+        ),
+        None,
+    )
+    if chosen is None:
+        scope = ctx.function
+        params = {arg.arg for arg in scope.params} if scope is not None else set()
+        chosen = next((v for v in ordered if _mentions(v, params, ctx)), None)
+    if chosen is None or chosen.lineno == call.lineno:
+        return None
+    return chosen
+
+
+def _mentions(value: ast.expr, params: set[str], ctx: PythonContext, depth: int = 0) -> bool:
+    """``value`` reads one of ``params``, directly or through local names bound from them."""
+    for node in ast.walk(value):
+        if not isinstance(node, ast.Name):
+            continue
+        if node.id in params:
+            return True
+        bound = ctx.value_of(node.id) if depth < _MAX_DEPTH else None
+        if bound is not None and bound is not node and _mentions(bound, params, ctx, depth + 1):
+            return True
+    return False
+
+
+def _builder_call(
+    value: ast.expr, ctx: PythonContext
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The module helper whose call produced ``value`` (followed through local names)."""
+    expr: ast.expr | None = value
+    for _ in range(_MAX_DEPTH):
+        if not isinstance(expr, ast.Name):
+            break
+        bound = ctx.value_of(expr.id)
+        if bound is None or bound is expr:
+            return None
+        expr = bound
+    if not isinstance(expr, ast.Call):
+        return None
+    helper = _module_helper(expr, ctx)
+    return helper if helper is not None and _returns_text(helper) else None
+
+
+def _returns_sql_text(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """The literal text of the function reads as an SQL statement."""
+    text = " ".join(
+        node.value
+        for node in ast.walk(function)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    )
+    return bool(_SQL_SHAPE.search(text))
+
+
+def _helper_build_site(
+    value: ast.expr, call: ast.Call, ctx: PythonContext
+) -> tuple[ast.expr, str] | None:
+    """For a statement passed whole: the place where a module helper formats a parameter
+    into it -- the helper that built ``value``, or, when ``value`` is a parameter of the
+    enclosing helper (``def query(sql): cur.execute(sql)``), the first builder whose result a
+    caller of the module passes for it (``query(build_filter(status))``)."""
+    builder = _builder_call(value, ctx)
+    if builder is None and isinstance(value, ast.Name):
+        builder = _builder_passed_for(value.id, ctx)
+    if builder is None or not _returns_sql_text(builder):
+        return None
+    params = {arg.arg for arg in builder.args.args + builder.args.kwonlyargs}
+    sites = sorted(
+        (
+            piece
+            for piece in _interpolated(builder)
+            if any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(piece))
+        ),
+        key=lambda v: (v.lineno, v.col_offset),
+    )
+    return (sites[0], builder.name) if sites else None
+
+
+def _builder_passed_for(
+    name: str, ctx: PythonContext
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    scope = ctx.function
+    if scope is None or scope.parent is not None or scope.class_info is not None:
+        return None
+    function = scope.node
+    positional = [arg.arg for arg in function.args.args]
+    if name not in positional:
+        return None
+    position = positional.index(name)
+    for node in ast.walk(ctx.tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == function.name
+        ):
+            continue
+        passed = node.args[position] if position < len(node.args) else keyword_value(node, name)
+        if isinstance(passed, ast.Call):
+            helper = _module_helper(passed, ctx)
+            if helper is not None and helper is not function and _returns_text(helper):
+                return helper
+    return None
+
+
+def _interpolated(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
+    """The values a function formats into text: f-string fields, ``"..." % x``, ``"..." + x``
+    and ``"...".format(x)`` arguments."""
+    found: list[ast.expr] = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.FormattedValue):
+            found.append(node.value)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
+            sides = (node.left, node.right)
+            if any(isinstance(s, ast.Constant) and isinstance(s.value, str) for s in sides):
+                found.extend(s for s in sides if not isinstance(s, ast.Constant | ast.BinOp))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "format"
+            and isinstance(node.func.value, ast.Constant)
+        ):
+            found.extend(node.args)
+            found.extend(k.value for k in node.keywords)
+    return found
