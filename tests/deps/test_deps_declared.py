@@ -225,3 +225,31 @@ def test_deps_command_reports_an_undeclared_jwt_import(tmp_path: Path) -> None:
     assert listed["pyyaml"]["resolved_version"] == "6.0.1"
     assert listed["pyyaml"]["imported_at"] == [{"path": "app/auth.py", "line": 4, "test": False}]
     assert listed["fastapi"]["imported_at"][0]["line"] == 5
+
+
+def test_a_dev_tool_with_its_own_settings_file_is_not_service_code(
+    run_scan: ScanFn, tmp_path: Path
+) -> None:
+    """A developer CLI under a top-level ``dev/`` directory is a script for the engine's roles;
+    a pyproject.toml (only tool settings) and an empty uv.lock make ``dev/cli`` a project,
+    and the dependency rules judged its paths relative to it (``cli.py``, no ``dev/`` left): one
+    answer to "is this service code" now serves both. The service's undeclared import stays."""
+    root = _project(
+        tmp_path,
+        {
+            "server/pyproject.toml": """
+                [project]
+                name = "server"
+                version = "1.0"
+                dependencies = ["requests==2.32.3"]
+            """,
+            "server/app/main.py": "import requests\nimport click\n",
+            "dev/cli/pyproject.toml": '[tool.ruff]\ntarget-version = "py312"\n',
+            "dev/cli/uv.lock": 'version = 1\nrequires-python = ">=3.12"\n',
+            "dev/cli/cli.py": "import click\n",
+            "dev/cli/commands/db.py": "import click\n",
+        },
+    )
+    assert _findings(run_scan, root, "DEP010", project_type="application") == [
+        ("DEP010", "server/app/main.py", 2)
+    ]

@@ -24,6 +24,7 @@ from prodready.deps.sys_path import sys_path_marks
 from prodready.engine.module_record import Mark, ModuleRecord
 from prodready.engine.project import ProjectContext, ProjectFacts
 from prodready.engine.python import ModuleMemo, PythonContext
+from prodready.engine.roles import is_service_code
 
 # -- evidence collected during the walk ---------------------------------------------------------
 
@@ -320,8 +321,11 @@ def guard_marks(project: ProjectFacts, code: str) -> dict[tuple[str, int], set[s
 
 
 def in_runtime_code(view: ProjectView, path: str, facts: ModuleRecord | None) -> bool:
-    """Service code: not tests, docs, examples, scripts or tools of its project."""
-    if facts is None or facts.is_test or facts.is_example:
+    """Service code: not tests, docs, examples, scripts or tools of its project. The engine's
+    roles judge the path in the scanned project (a developer CLI under a top-level ``dev/``
+    is a script even where a settings-only pyproject.toml or an empty uv.lock makes
+    ``dev/cli`` a project of its own); the directories below also count in nested projects."""
+    if facts is None or facts.is_test or facts.is_example or not is_service_code(path):
         return False
     parts = PurePosixPath(view.relative(path).lower()).parts
     if not parts or parts[-1] in _NOT_RUNTIME_FILES:

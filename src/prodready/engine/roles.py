@@ -106,6 +106,19 @@ def path_role(path: str, kind: FileKind | None = FileKind.PYTHON) -> Role | None
     return None
 
 
+# Roles of code that is not part of the deployed service: its imports need no runtime
+# dependency. Migrations and management commands run against production, so they are.
+NOT_SERVICE_CODE = frozenset(
+    {Role.TEST, Role.FIXTURE, Role.EXAMPLE, Role.SCRIPT, Role.DEV_INFRA, Role.VENDORED}
+)
+
+
+def is_service_code(path: str) -> bool:
+    """Whether a Python file (``path`` relative to the scanned project) runs in the deployed
+    service by its path: the answer the dependency rules share with the engine's roles."""
+    return path_role(path) not in NOT_SERVICE_CODE
+
+
 def is_test_name(name: str) -> bool:
     """A test module or test helper by its file name alone (``test_x.py``, ``x_test.py``,
     ``tests.py``, ``test.py``, ``conftest.py``, test settings ``x_testing.py``)."""
