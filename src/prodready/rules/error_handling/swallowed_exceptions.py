@@ -15,6 +15,12 @@ from prodready.plugin.analysis import (
     walk_body,
 )
 from prodready.rules.error_handling._attempts import Attempt, attempt_kind
+from prodready.rules.error_handling._outcomes import (
+    advisory_check,
+    debug_only,
+    documents_none,
+    preset_defaults,
+)
 from prodready.rules.error_handling._shared import _production_path
 
 # Methods whose whole job is best-effort teardown: an error there has nowhere useful to go, and
@@ -307,7 +313,12 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
     absence -- `return None` from a function that otherwise returns a value (or a fall-through
     to its `return None`), or skipping the loop's current item -- is reported at low with low
     confidence: an outage and "not found" look alike there, and the message says the rule
-    could not tell which one the code means.
+    could not tell which one the code means. So is a lookup whose handler leaves in place the
+    constant defaults its results were given before the `try`, and a block calling code of
+    unknown effect that reaches no other service (a project helper) -- or whose function's
+    docstring promises None -- in a function that answers None for it (a value-or-None
+    helper: its callers are written for None). A Django system check (`@register`), which
+    only warns, and a block under `if settings.DEBUG:` are left alone.
 
     ## Why it breaks production
     A broad handler that discards the error turns every failure -- a bug, a timeout, a full
@@ -351,12 +362,15 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
         kind = attempt_kind(node.body, ctx, _pure_call, _parser)
         if kind is Attempt.LOCAL or not _production_path(node, ctx):
             return  # a bundled file, a catalog, a route: an optional piece may be absent
+        if advisory_check(ctx) or debug_only(node, ctx):
+            return
         caught = "except:" if handler.type is None else f"except {ctx.segment(handler.type)}:"
-        absence = _absence(node, handler, ctx) if kind is Attempt.READ else None
+        absence = _handed_on(node, handler, kind, ctx)
         if absence is not None:
+            failure = "a failed lookup" if kind is Attempt.READ else "a failed call"
             ctx.report(
                 handler,
-                f"{caught} turns a failed lookup into {absence} without logging it: callers "
+                f"{caught} turns {failure} into {absence} without logging it: callers "
                 "cannot tell an outage from a missing value. prodready could not tell whether "
                 "that absence is all this lookup can mean here; log unexpected errors with "
                 "logger.exception(...) or catch only the exceptions that mean 'not found'.",
@@ -370,6 +384,23 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
             "disappear without a trace. Log it with logger.exception(...), re-raise, or catch "
             "only the exceptions you expect here.",
         )
+
+
+def _handed_on(
+    node: ast.Try, handler: ast.ExceptHandler, kind: Attempt, ctx: PythonContext
+) -> str | None:
+    """The explicit outcome the handler leaves in place of the failed block, when the code
+    states one (see :func:`_absence`, :func:`preset_defaults`); None when the failure vanishes.
+    A block that calls code of unknown effect has one only when it reaches no other system --
+    or when the function's docstring promises None -- and the function answers None."""
+    if kind is Attempt.READ:
+        absence = _absence(node, handler, ctx)
+        if absence is None and preset_defaults(node, ctx):
+            return "the defaults set before it"
+        return absence
+    if dependency_call(node.body, ctx) is not None and not documents_none(ctx):
+        return None
+    return "None" if _absence(node, handler, ctx) == "None" else None
 
 
 def _absence(node: ast.Try, handler: ast.ExceptHandler, ctx: PythonContext) -> str | None:

@@ -1,0 +1,118 @@
+"""Error handling: what the code around a swallowing handler says its outcome is (ERR001).
+
+A broad handler that discards the error hides a failure unless the code states what a failure
+means there: the function is an advisory framework check, the block only runs in development,
+the results the block would set were given defaults before it, or the function's docstring
+promises None.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from prodready.plugin import PythonContext
+from prodready.plugin.analysis import dotted, is_none
+
+# Django's system-check registration: a registered check returns warnings, and a probe it
+# cannot run (the database is down during ``manage.py check``) just means no warning.
+_CHECK_REGISTRARS = frozenset(
+    {"django.core.checks.register", "django.core.checks.registry.register"}
+)
+_DEBUG_FLAG = re.compile(r"(^|\.)debug$", re.IGNORECASE)
+_NONE_WORD = re.compile(r"\bNone\b")
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
+
+
+def advisory_check(ctx: PythonContext) -> bool:
+    """The enclosing function is a Django system check (``@register()``, ``@register(tag)``)."""
+    function = ctx.function
+    if function is None or not isinstance(function.node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    for decorator in function.node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if (ctx.qualname(target) or "") in _CHECK_REGISTRARS:
+            return True
+    return False
+
+
+def debug_only(node: ast.stmt, ctx: PythonContext) -> bool:
+    """The statement runs only in development: inside ``if settings.DEBUG:`` / ``if DEBUG:``
+    (within its function)."""
+    parents = ctx.parents()
+    child: ast.AST = node
+    parent = parents.get(id(node))
+    while parent is not None and not isinstance(parent, _SCOPES):
+        if (
+            isinstance(parent, ast.If)
+            and child in parent.body
+            and _DEBUG_FLAG.search(dotted(parent.test) or "")
+        ):
+            return True
+        child, parent = parent, parents.get(id(parent))
+    return False
+
+
+def documents_none(ctx: PythonContext) -> bool:
+    """The enclosing function's docstring says it may answer None: callers are written for it."""
+    function = ctx.function
+    if function is None or not isinstance(function.node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    return bool(_NONE_WORD.search(ast.get_docstring(function.node) or ""))
+
+
+def preset_defaults(node: ast.Try, ctx: PythonContext) -> bool:
+    """Every name the ``try`` assigns was given a constant value other than None before it, in
+    its block or an enclosing one of the same function (``kind = "choices"`` then ``try: kind =
+    control.tag``): a failure leaves those defaults, the result the code planned for."""
+    assigned = {
+        target.id
+        for statement in ast.walk(ast.Module(body=node.body, type_ignores=[]))
+        if isinstance(statement, ast.Assign | ast.AnnAssign | ast.AugAssign)
+        for target in _targets(statement)
+        if isinstance(target, ast.Name)
+    }
+    # Names only the try itself reads (``control = lookup(...)`` then ``control.tag``) are
+    # its scratch values: a failure cannot leave them half-set for the code after it.
+    inside = {id(n) for n in ast.walk(ast.Module(body=node.body, type_ignores=[]))}
+    function = ctx.function
+    scope = function.node if function is not None else node
+    read_after = {
+        n.id
+        for n in ast.walk(scope)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in inside
+    }
+    results = assigned & read_after
+    if not results:
+        return False
+    preset: set[str] = set()
+    parents = ctx.parents()
+    child: ast.AST = node
+    parent = parents.get(id(node))
+    while parent is not None:
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(parent, field, None)
+            if isinstance(block, list) and child in block:
+                preset.update(_constant_names(block[: block.index(child)]))
+        if isinstance(parent, _SCOPES):
+            break
+        child, parent = parent, parents.get(id(parent))
+    return results <= preset
+
+
+def _targets(statement: ast.Assign | ast.AnnAssign | ast.AugAssign) -> list[ast.AST]:
+    """The nodes a statement assigns to (the names inside ``a, b = ...`` too)."""
+    if isinstance(statement, ast.Assign):
+        return [n for target in statement.targets for n in ast.walk(target)]
+    return [statement.target]
+
+
+def _constant_names(statements: list[ast.stmt]) -> set[str]:
+    """Names the statements assign a constant other than None (``to_name = "text"``)."""
+    found: set[str] = set()
+    for statement in statements:
+        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant):
+            if is_none(statement.value):
+                continue
+            found.update(t.id for t in statement.targets if isinstance(t, ast.Name))
+    return found
