@@ -22,6 +22,11 @@ from prodready.plugin.analysis import (
     uses_django_orm,
 )
 from prodready.rules.data_access._loop_evidence import _report_by_evidence
+from prodready.rules.data_access._not_per_row import (
+    _refreshes_under_lock,
+    _subquery_argument,
+    _under_key_change_guard,
+)
 from prodready.rules.data_access._query_builders import _builds_without_running
 from prodready.rules.data_access._shared import (
     _BATCH_LOOKUPS,
@@ -179,8 +184,13 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
     `UPDATE` or `DELETE`. Queries built in the loop but run once after it are not: Django
     querysets correlated with `OuterRef` (usable only inside `Exists()`/`Subquery()`),
     SQLAlchemy queries turned into `.subquery()`/`.exists()`/`.cte()`, SQLAlchemy bulk
-    `.update()`/`.delete()` writes, and `select_for_update(skip_locked=True)` probes for a
-    row no other worker holds.
+    `.update()`/`.delete()` writes, `select_for_update(skip_locked=True)` probes for a
+    row no other worker holds, and a queryset passed unevaluated to an `__in=` lookup (a
+    subquery of the outer query). Nor are a row of the loop re-read by its own key under
+    `select_for_update()` and kept (`gc = GiftCard.objects.select_for_update().get(pk=gc.pk)`:
+    a lock-and-refresh inside a transaction, which no prefetch replaces), or a lookup under
+    `if row.key != current_key:` whose body remembers the key (it runs once per group of
+    consecutive rows sharing the key, not once per row).
 
     Evidence tier: the rule reports at medium when the loop's iteration count grows with the
     data -- it iterates database rows (a queryset, a query result, a related manager, a mix of
@@ -252,7 +262,9 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
         used = _references(_chain_arguments(chain)) & variables.keys()
         if not used:
             return
-        if _builds_without_running(chain, ctx):
+        if _builds_without_running(chain, ctx) or _refreshes_under_lock(chain, ctx, variables):
+            return
+        if _subquery_argument(node, ctx) or _under_key_change_guard(node, ctx):
             return
         if chain.orm == "django":
             advice = (
@@ -273,6 +285,8 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
         )
         return
     if _related_manager_query(node, ctx, variables, state):
+        if _subquery_argument(node, ctx) or _under_key_change_guard(node, ctx):
+            return
         base, _ = method_chain(node)
         assert isinstance(base, ast.Name)
         _report_by_evidence(

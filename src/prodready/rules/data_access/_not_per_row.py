@@ -1,0 +1,87 @@
+"""Data access: queries inside a loop over rows that do not run once per row, or that no
+prefetch could replace (DAT001 leaves them alone): a row re-read under a lock, a lookup
+remembered until the key changes, a queryset used as a subquery."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.plugin import PythonContext
+from prodready.plugin.analysis import QueryChain
+from prodready.rules.data_access._shared import _references
+
+
+def _refreshes_under_lock(
+    chain: QueryChain, ctx: PythonContext, variables: dict[str, ast.AST]
+) -> bool:
+    """``row = Model.objects.select_for_update().get(pk=row.pk)`` for the row a loop iterates:
+    the row re-read by its own key under a row lock (Django allows it only in a transaction)
+    and kept, to check and write the fresh copy -- a lock-and-refresh, which a prefetch cannot
+    replace. A lookup of another row (``pk=row.voucher_id``) stays an N+1, and so does a lock
+    whose row is not kept (rows locked one by one: one ``filter(pk__in=...)`` locks them all)."""
+    if "select_for_update" not in chain.steps:
+        return False
+    if not isinstance(ctx.parents().get(id(chain.node)), ast.Assign):
+        return False
+    own_keys = 0
+    rest: list[ast.expr] = []
+    for call in chain.calls:
+        rest.extend(call.args)
+        for keyword in call.keywords:
+            value = keyword.value
+            if (
+                keyword.arg in {"pk", "id"}
+                and isinstance(value, ast.Attribute)
+                and value.attr in {"pk", "id"}
+                and isinstance(value.value, ast.Name)
+                and value.value.id in variables
+            ):
+                own_keys += 1
+            else:
+                rest.append(value)
+    return own_keys > 0 and not _references(rest) & variables.keys()
+
+
+def _subquery_argument(node: ast.Call, ctx: PythonContext) -> bool:
+    """The queryset is passed unevaluated as the value of an ``__in=`` lookup
+    (``filter(code__in=rule.channels.values_list("code"))``): Django compiles it into a
+    subquery of the outer query, which runs once."""
+    parent = ctx.parents().get(id(node))
+    return isinstance(parent, ast.keyword) and (parent.arg or "").endswith("__in")
+
+
+def _under_key_change_guard(node: ast.Call, ctx: PythonContext) -> bool:
+    """The query sits under ``if row.key != current_key ...:`` whose body remembers the key
+    (``current_key = row.key``): it runs once per group of consecutive rows sharing the key (a
+    loop over rows ordered by it), not once per row."""
+    parents = ctx.parents()
+    loop = ctx.loops[-1]
+    child: ast.AST = node
+    current = parents.get(id(node))
+    while current is not None and current is not loop:
+        if isinstance(current, ast.If) and any(child is item for item in current.body):
+            remembered = {
+                target.id
+                for statement in current.body
+                if isinstance(statement, ast.Assign)
+                for target in statement.targets
+                if isinstance(target, ast.Name)
+            }
+            if remembered & _compared_for_change(current.test):
+                return True
+        child, current = current, parents.get(id(current))
+    return False
+
+
+def _compared_for_change(test: ast.expr) -> set[str]:
+    """The names a test compares with ``!=`` (``row.key != current``): a change of key."""
+    found: set[str] = set()
+    for compare in ast.walk(test):
+        if not isinstance(compare, ast.Compare):
+            continue
+        if not all(isinstance(op, ast.NotEq | ast.IsNot) for op in compare.ops):
+            continue
+        for side in (compare.left, *compare.comparators):
+            if isinstance(side, ast.Name):
+                found.add(side.id)
+    return found
