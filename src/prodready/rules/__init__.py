@@ -81,6 +81,7 @@ BUILTIN_MODULES = (
     "prodready.rules.performance.blocking_handlers",
     "prodready.rules.performance.blocking_helpers",
     "prodready.rules.performance.clients_per_request",
+    "prodready.rules.performance.per_row_commits",
     "prodready.rules.performance.queryset_len",
     "prodready.rules.performance.queue_and_cache_calls",
     "prodready.rules.performance.remote_calls_in_loops",

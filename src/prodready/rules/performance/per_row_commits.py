@@ -1,0 +1,306 @@
+"""Performance: one database transaction committed per item of a loop (PRF011)."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.plugin import (
+    Category,
+    Confidence,
+    Evidence,
+    FunctionEnd,
+    Mark,
+    ModuleEnd,
+    ProjectContext,
+    ProjectFacts,
+    PythonContext,
+    Severity,
+    project_rule,
+)
+from prodready.plugin.analysis import (
+    is_db_session,
+    message_loop,
+    same_dotted_name,
+    semantic_model,
+    walk_body,
+)
+
+# Statements that store rows.
+_WRITE_WORDS = ("insert", "update", "delete", "upsert", "replace", "merge")
+# Session methods that store rows (SQLAlchemy, SQLModel, Flask-SQLAlchemy).
+_SESSION_WRITES = frozenset({"add", "merge", "delete"})
+# Receivers whose ``commit()`` ends a database transaction (a DB-API connection, a session).
+_CONNECTION_WORDS = frozenset({"conn", "connection", "cnx", "con", "db", "dbconn", "database"})
+# Libraries that talk to another system: a loop that calls one per item makes one side effect
+# per item, and committing each one as it happens is what keeps the record of it.
+_OUTBOUND_ROOTS = frozenset(
+    {"requests", "httpx", "aiohttp", "urllib", "urllib3", "boto3", "stripe", "smtplib"}
+    | {"twilio", "sendgrid", "kafka", "confluent_kafka", "pika", "aio_pika", "celery", "redis"}
+)
+_OUTBOUND_METHODS = frozenset({"delay", "apply_async", "send_task", "enqueue", "publish"})
+
+
+def _sql_head(expr: ast.AST, function: list[ast.stmt], ctx: PythonContext) -> str:
+    """The first words of a statement given as a string, an f-string, ``text("...")`` or a
+    name assigned one in the function or the module."""
+    if isinstance(expr, ast.Name):
+        value = _assigned(expr.id, function, ctx)
+        if value is None:
+            return ""
+        expr = value
+    if isinstance(expr, ast.Call) and expr.args:
+        expr = expr.args[0]  # text("INSERT ...")
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return expr.value.lstrip().lower()
+    if isinstance(expr, ast.JoinedStr) and expr.values:
+        first = expr.values[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return first.value.lstrip().lower()
+    if isinstance(expr, ast.BinOp):
+        return _sql_head(expr.left, function, ctx)
+    return ""
+
+
+def _assigned(name: str, function: list[ast.stmt], ctx: PythonContext) -> ast.expr | None:
+    """The value of the one plain assignment of ``name`` in the function (or the module, for a
+    statement kept in a constant)."""
+    for scope in (function, ctx.tree.body):
+        values = [
+            node.value
+            for node in walk_body(scope)
+            if isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == name
+        ]
+        if values:
+            return values[0] if len(values) == 1 else None
+    return None
+
+
+def _writes_row(call: ast.Call, function: list[ast.stmt], ctx: PythonContext) -> bool:
+    """``cur.execute("INSERT ...")``, ``session.execute(insert(T)...)``, ``session.add(x)``."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return False
+    if func.attr in _SESSION_WRITES:
+        return is_db_session(func.value, ctx)
+    if func.attr != "execute" or not call.args:
+        return False
+    statement = call.args[0]
+    if _sql_head(statement, function, ctx).startswith(_WRITE_WORDS):
+        return True
+    # SQLAlchemy's insert(T).values(...) / update(T)...
+    while isinstance(statement, ast.Call) and isinstance(statement.func, ast.Attribute):
+        statement = statement.func.value
+    if isinstance(statement, ast.Call):
+        called = ctx.qualname(statement.func) or ""
+        return called.startswith("sqlalchemy.") and called.rsplit(".", 1)[-1] in _WRITE_WORDS
+    return False
+
+
+def _commits(call: ast.Call, ctx: PythonContext) -> bool:
+    """``conn.commit()``, ``session.commit()``, ``await db.commit()``: a database transaction
+    ended -- not a Kafka consumer's offsets or a version-control commit."""
+    func = call.func
+    if not isinstance(func, ast.Attribute) or func.attr != "commit" or call.args:
+        return False
+    receiver = func.value
+    if "begin_nested" in (ctx.qualname(receiver) or ""):
+        return False  # a SAVEPOINT released inside the caller's transaction
+    if is_db_session(receiver, ctx):
+        return True
+    if isinstance(receiver, ast.Attribute):
+        last = receiver.attr
+    elif isinstance(receiver, ast.Name):
+        last = receiver.id
+        value = ctx.value_of(last)
+        if isinstance(value, ast.Call):
+            made = ctx.qualname(value.func) or ""
+            if made.endswith(".connect"):
+                return not made.startswith(tuple(_OUTBOUND_ROOTS))
+    else:
+        return False
+    words = set(last.lower().strip("_").split("_"))
+    return bool(words & _CONNECTION_WORDS)
+
+
+def _outbound(call: ast.Call, ctx: PythonContext) -> bool:
+    name = ctx.qualname(call.func) or ""
+    if name.split(".", 1)[0] in _OUTBOUND_ROOTS:
+        return True
+    return isinstance(call.func, ast.Attribute) and call.func.attr in _OUTBOUND_METHODS
+
+
+def _per_item(loop: ast.For | ast.AsyncFor, ctx: PythonContext) -> bool:
+    """A loop over a collection: not a retry loop (``range(n)``), not a literal list of a few
+    values, not a message consumer's loop (one message -- one unit of work -- per turn)."""
+    source = loop.iter
+    if isinstance(source, ast.Call) and (ctx.qualname(source.func) or "") in {
+        "builtins.range",
+        "builtins.enumerate",
+    }:
+        inner = source.args[0] if source.args else None
+        if (ctx.qualname(source.func) or "") == "builtins.range" or not isinstance(
+            inner, ast.Name | ast.Attribute | ast.Subscript | ast.Call
+        ):
+            return False
+    if isinstance(source, ast.List | ast.Tuple | ast.Set | ast.Constant):
+        return False
+    return message_loop(loop, ctx) is None
+
+
+def _project_call(call: ast.Call, ctx: PythonContext) -> str | None:
+    """The qualified name of a call that may run a project function (``insert_reading(...)``,
+    ``db.insert_reading(...)``, ``self.store(...)``)."""
+    name = ctx.qualname(call.func)
+    if name is None or name.startswith("builtins."):
+        return None
+    module = ctx.facts.module
+    return f"{module}.{name}" if module and "." not in name else name
+
+
+def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
+    """Evidence per function: it stores a row and commits it ("commits"), unless it also loops
+    or calls another system; its project calls made once per item of a loop ("inloop"); a loop
+    of its own that stores and commits per item ("direct")."""
+    if ctx.facts.is_test or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    if "commit" not in ctx.segment(node) and not any(
+        isinstance(s, ast.For | ast.AsyncFor) for s in walk_body(node.body)
+    ):
+        return None
+    found: list[Mark] = []
+    calls = [inner for inner in walk_body(node.body) if isinstance(inner, ast.Call)]
+    loops = [inner for inner in walk_body(node.body) if isinstance(inner, ast.For | ast.AsyncFor)]
+    if (
+        not loops
+        and any(_writes_row(call, node.body, ctx) for call in calls)
+        and any(_commits(call, ctx) for call in calls)
+        and not any(_outbound(call, ctx) for call in calls)
+    ):
+        found.append(Mark.of("commits", node.lineno))
+    reported: set[int] = set()
+    for loop in loops:
+        if not _per_item(loop, ctx):
+            continue
+        body = [inner for inner in walk_body(loop.body) if isinstance(inner, ast.Call)]
+        if any(_outbound(call, ctx) for call in body):
+            continue
+        if any(_writes_row(call, node.body, ctx) for call in body) and any(
+            _commits(call, ctx) for call in body
+        ):
+            if loop.lineno not in reported:
+                reported.add(loop.lineno)
+                commit = next(call for call in body if _commits(call, ctx))
+                found.append(Mark.of("direct", commit.lineno, name=ctx.segment(commit.func)))
+            continue
+        for call in body:
+            called = _project_call(call, ctx)
+            if called is not None:
+                found.append(Mark.of("inloop", call.lineno, name=called, loop=str(loop.lineno)))
+    return found or None
+
+
+@project_rule(
+    code="PRF011",
+    name="commit-per-row-in-loop",
+    category=Category.PERFORMANCE,
+    severity=Severity.MEDIUM,
+    confidence=Confidence.MEDIUM,
+    summary="A loop stores and commits one row per item: one transaction (and fsync) per row",
+    nodes=(FunctionEnd, ModuleEnd),
+    collect=_collect,
+    fix="Store the items in one statement (executemany/execute_values, session.add_all, "
+    "insert().values([...])) and commit once after the loop.",
+)
+def commit_per_row_in_loop(project: ProjectFacts, ctx: ProjectContext) -> None:
+    """
+    ## What it does
+    Flags a loop over a collection that stores a row and commits the transaction on every
+    item -- `cursor.execute("INSERT ...")` followed by `conn.commit()` (psycopg2, sqlite3,
+    pymysql), `session.add(row)` then `session.commit()` (SQLAlchemy sync or async,
+    Flask-SQLAlchemy, SQLModel) -- written in the loop itself or in a project helper the loop
+    calls once per item (`for m in metrics: insert_reading(m)` where `insert_reading` executes
+    and commits). Retry loops (`range(n)`), loops over a literal list, message-consumer loops
+    (one message per turn) and loops that call another system per item (a payment, an HTTP
+    call, a published message: committing each side effect as it happens keeps its record) are
+    not flagged.
+
+    ## Why it breaks production
+    Every commit is a round trip and a flush of the database's write-ahead log to disk. A batch
+    of 500 readings stored with 500 commits takes 500 fsyncs where one would do: throughput
+    drops by one or two orders of magnitude, the ingestion falls behind its producers, and the
+    database spends its I/O on log flushes. A failure half-way also leaves half the batch
+    stored, with no way to tell which half.
+
+    ## Example
+    ```python
+    def store_reading(sensor_id, value):
+        cur = conn.cursor()
+        cur.execute("INSERT INTO readings (sensor_id, value) VALUES (%s, %s)", (sensor_id, value))
+        conn.commit()
+
+    def ingest(batch):
+        for sensor_id, value in batch:
+            store_reading(sensor_id, value)
+    ```
+
+    ## Use instead
+    ```python
+    def ingest(batch):
+        with conn, conn.cursor() as cur:  # one transaction
+            cur.executemany(
+                "INSERT INTO readings (sensor_id, value) VALUES (%s, %s)", list(batch)
+            )
+    ```
+    With SQLAlchemy: `session.add_all(rows)` (or `session.execute(insert(Reading), rows)`) and
+    one `session.commit()` after the loop.
+    """
+    model = semantic_model(project)
+    at = {(f.path, f.summary.line): f.qualname for f in model.functions.values()}
+    committing: dict[str, str] = {}
+    inloop: list[Evidence] = []
+    for evidence in project.evidence("PRF011"):
+        if evidence.kind == "commits":
+            qualname = at.get((evidence.path, evidence.line))
+            if qualname is not None:
+                committing[qualname] = evidence.path
+        elif evidence.kind == "direct":
+            ctx.report(
+                evidence.path,
+                evidence.line,
+                f"{evidence.name}() commits once per item of the loop: every row is its own "
+                "transaction (a round trip and a log flush each). Store the rows in one "
+                "statement (executemany, add_all) and commit once after the loop",
+            )
+        else:
+            inloop.append(evidence)
+    if not committing:
+        return
+    done: set[tuple[str, str]] = set()
+    for evidence in inloop:
+        loop = evidence.text("loop")
+        if (evidence.path, loop) in done:
+            continue
+        module = project.module_name(evidence.path)
+        resolved = [
+            *model.call_targets(evidence.name),
+            *model.call_targets(f"{module}.{evidence.name.rpartition('.')[2]}"),
+            # ``from db import insert_reading`` scanned from a directory above: ``svc.db``
+            *(name for name in committing if same_dotted_name(evidence.name, name)),
+        ]
+        for qualname in resolved:
+            if qualname in committing:
+                target = model.functions[qualname]
+                done.add((evidence.path, loop))
+                ctx.report(
+                    evidence.path,
+                    evidence.line,
+                    f"{target.summary.short_name}() stores a row and commits it "
+                    f"({target.path}:{target.summary.line}), and this loop calls it once per "
+                    "item: every row is its own transaction (a round trip and a log flush "
+                    "each). Store the items in one statement (executemany, add_all) and commit "
+                    "once after the loop",
+                )
+                break
