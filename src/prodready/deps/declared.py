@@ -15,7 +15,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from prodready.deps.import_tables import STDLIB
+from prodready.deps.import_tables import NEWER_STDLIB, STDLIB
 from prodready.deps.imports import Resolver, import_name, module_top_levels
 from prodready.deps.inventory import Inventory, inventory
 from prodready.deps.manifests import is_generated, is_lock_file, project_dir
@@ -35,6 +35,8 @@ VERSIONED_STDLIB: dict[str, tuple[int, int]] = {
     "tomllib": (3, 11),
     "zoneinfo": (3, 9),
     "graphlib": (3, 9),
+    "annotationlib": NEWER_STDLIB["annotationlib"],
+    "compression": NEWER_STDLIB["compression"],
 }
 
 

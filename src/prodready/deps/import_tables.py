@@ -23,8 +23,47 @@ FORMER_STDLIB = frozenset(
     | {"nis", "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau", "telnetlib", "uu"}
     | {"xdrlib", "lib2to3", "_winreg", "winreg", "msvcrt", "_thread", "posix", "nt"}
 )
+# Standard-library top-level modules added after the Python prodready may run on (3.11), by the
+# version that added them (``sys.stdlib_module_names`` of 3.12-3.14; private ones included:
+# ``_pyrepl`` wires an asyncio REPL). Code targeting a newer Python imports them: they are no
+# third-party package, and the index's projects of those names are squatters.
+NEWER_STDLIB: dict[str, tuple[int, int]] = {
+    **dict.fromkeys(("_pydatetime", "_pylong", "_sha2", "_wmi"), (3, 12)),
+    **dict.fromkeys(
+        (
+            "_android_support",
+            "_apple_support",
+            "_colorize",
+            "_interpchannels",
+            "_interpqueues",
+            "_interpreters",
+            "_ios_support",
+            "_opcode_metadata",
+            "_pyrepl",
+            "_suggestions",
+            "_sysconfig",
+        ),
+        (3, 13),
+    ),
+    **dict.fromkeys(
+        (
+            "_ast_unparse",
+            "_hmac",
+            "_py_warnings",
+            "_remote_debugging",
+            "_types",
+            "_zstd",
+            "annotationlib",
+            "compression",
+        ),
+        (3, 14),
+    ),
+}
 STDLIB = (
-    frozenset(sys.stdlib_module_names) | FORMER_STDLIB | {"__future__", "__main__", "_typeshed"}
+    frozenset(sys.stdlib_module_names)
+    | FORMER_STDLIB
+    | frozenset(NEWER_STDLIB)
+    | {"__future__", "__main__", "_typeshed"}
 )
 
 # Import name (top-level, or dotted for namespace packages) -> the distributions that provide it,
