@@ -195,9 +195,32 @@ _PIP_VALUE_OPTIONS = frozenset(
         "--extras",
         "--source",
         "--markers",
+        # uv pip spells some options its own way (plural) and adds its own, each with a value
+        "--requirements",
+        "--constraints",
+        "--overrides",
+        "--build-constraints",
+        "-b",
+        "--python-preference",
+        "--link-mode",
+        "--exclude-newer",
+        "--fork-strategy",
+        "--torch-backend",
+        "--upgrade-package",
+        "-P",
+        "--reinstall-package",
+        "--no-build-package",
+        "--no-binary-package",
+        "--config-file",
+        "--directory",
+        "--project",
+        "--color",
+        "--allow-insecure-host",
     }
 )
-_CONSTRAINED = frozenset({"-c", "--constraint", "--override", "--no-index"})
+_CONSTRAINED = frozenset(
+    {"-c", "--constraint", "--constraints", "--override", "--overrides", "--no-index"}
+)
 _BOOTSTRAP = frozenset({"pip", "setuptools", "wheel"})
 _CONSTRAINT_VARIABLES = frozenset({"PIP_CONSTRAINT", "UV_CONSTRAINT", "UV_OVERRIDE"})
 _SPEC_END = re.compile(r"[\[@<>=~!;\s]")
