@@ -69,6 +69,75 @@ def _tested_names(test: ast.AST) -> set[str]:
     return set()
 
 
+def _settings_behind(test: ast.AST, ctx: PythonContext) -> set[str]:
+    """The settings a tested local or attribute holds: ``secret = settings.HOOK_SECRET; if
+    not secret:`` tests ``HOOK_SECRET``; ``if not self.key:`` in a class whose ``__init__``
+    stores its parameter ``key`` tests each setting this module constructs the class with
+    (``Verifier(settings.HOOK_SECRET)``)."""
+    if isinstance(test, ast.UnaryOp | ast.Call | ast.Compare | ast.BoolOp):
+        inner = (
+            [test.operand]
+            if isinstance(test, ast.UnaryOp)
+            else test.args[:1]
+            if isinstance(test, ast.Call)
+            else [test.left]
+            if isinstance(test, ast.Compare)
+            else test.values
+        )
+        return set().union(set(), *(_settings_behind(value, ctx) for value in inner))
+    scope = ctx.function
+    if isinstance(test, ast.Name) and scope is not None:
+        value = scope.values.get(test.id)
+        return {value.attr} if isinstance(value, ast.Attribute) else set()
+    if (
+        not isinstance(test, ast.Attribute)
+        or not isinstance(test.value, ast.Name)
+        or scope is None
+        or scope.class_info is None
+        or test.value.id != scope.self_name
+    ):
+        return set()
+    return _constructed_with(scope.class_info.node, test.attr, ctx)
+
+
+def _constructed_with(cls: ast.ClassDef, attribute: str, ctx: PythonContext) -> set[str]:
+    init = next(
+        (
+            item
+            for item in cls.body
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__"
+        ),
+        None,
+    )
+    if init is None:
+        return set()
+    params = [a.arg for a in [*init.args.posonlyargs, *init.args.args]][1:]
+    stored = None
+    for statement in init.body:
+        if (
+            isinstance(statement, ast.Assign | ast.AnnAssign)
+            and isinstance(statement.value, ast.Name)
+            and statement.value.id in params
+            and any(
+                isinstance(t, ast.Attribute) and t.attr == attribute
+                for t in (
+                    statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                )
+            )
+        ):
+            stored = statement.value.id
+    if stored is None:
+        return set()
+    position = params.index(stored)
+    found: set[str] = set()
+    for call in ast.walk(ctx.tree):
+        if isinstance(call, ast.Call) and dotted(call.func) == cls.name:
+            given = [k.value for k in call.keywords if k.arg == stored]
+            given += call.args[position : position + 1]
+            found.update(value.attr for value in given if isinstance(value, ast.Attribute))
+    return found
+
+
 def _condition(node: ast.AST) -> ast.AST:
     if isinstance(node, ast.If | ast.IfExp | ast.While | ast.Assert):
         return node.test
@@ -122,7 +191,7 @@ def required_secret_empty_default(node: ast.AST, ctx: PythonContext) -> None:
     if ctx.facts.is_test or _dev_only_file(ctx):
         return
     if isinstance(node, _TESTS):
-        for name in _tested_names(_condition(node)):
+        for name in _tested_names(_condition(node)) | _settings_behind(_condition(node), ctx):
             if secret_name(name):
                 ctx.establish(_checked_fact(name))
         return
