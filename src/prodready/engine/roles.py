@@ -95,13 +95,15 @@ def path_role(path: str, kind: FileKind | None = FileKind.PYTHON) -> Role | None
         return Role.MANAGEMENT_COMMAND
     if is_documentation_path(path) or any(d in EXAMPLE_DIRECTORIES for d in directories):
         return Role.EXAMPLE
+    if kind in (FileKind.DOCKERFILE, FileKind.COMPOSE) and _dev_infra_name(name):
+        # An image or stack named for development is dev infrastructure wherever it is kept
+        # (beside the helper scripts of a top-level dev/ or scripts/ directory too).
+        return Role.DEV_INFRA
     if name in SCRIPT_FILES or any(d in SCRIPT_DIRECTORIES for d in directories):
         return Role.SCRIPT
     if directories and directories[0] in TOP_SCRIPT_DIRECTORIES:
         return Role.SCRIPT
     if name.endswith(".py") and _settings_role(directories, name) is Role.DEV_INFRA:
-        return Role.DEV_INFRA
-    if kind in (FileKind.DOCKERFILE, FileKind.COMPOSE) and _dev_infra_name(name):
         return Role.DEV_INFRA
     return None
 
@@ -356,7 +358,8 @@ def referenced_roles(
     """Roles other files give (``documents``: (project path, report path, text) of every
     scanned file; the text of Dockerfiles, compose files and packaging manifests only): the
     probe a Dockerfile's ``HEALTHCHECK`` runs is a script; a Dockerfile that only test or CI
-    services of a compose file build (``playwright``, ``e2e``, ``test-runner``) is dev-infra;
+    services of a compose file build (``playwright``, ``e2e``, ``test-runner``), or only
+    compose files named for development (``docker-compose.dev.yml``), build is dev-infra;
     the module a console script runs is a script when it is a command-line bootstrap
     (:mod:`prodready.engine.console_scripts`; read under ``root``, where report paths are)."""
     known = {project_path for project_path, _, _ in documents}
@@ -373,9 +376,13 @@ def referenced_roles(
             for script in healthcheck_scripts(project_path, text, known):
                 roles[script] = Role.SCRIPT
         elif classify(name) is FileKind.COMPOSE:
+            # A compose file named for development (docker-compose.dev.yml) makes every
+            # service it builds a development one, whatever the service is called.
+            dev_stack = _dev_infra_name(name.lower())
             for service, dockerfile in _compose_builds(project_path, text):
                 if dockerfile in known:
-                    builders.setdefault(dockerfile, set()).add(_dev_infra_name(service.lower()))
+                    dev = dev_stack or _dev_infra_name(service.lower())
+                    builders.setdefault(dockerfile, set()).add(dev)
     for dockerfile, dev in builders.items():
         if dev == {True}:
             roles[dockerfile] = Role.DEV_INFRA
