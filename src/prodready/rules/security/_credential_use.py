@@ -104,10 +104,15 @@ def refused_literal(where: ast.AST, ctx: PythonContext) -> bool:
     deny-list check), it does not log in with it."""
     if not (isinstance(where, ast.Compare) and isinstance(where.ops[0], ast.Eq)):
         return False
-    statement = ctx.parents().get(id(where))
+    parents = ctx.parents()
+    test: ast.AST = where
+    statement = parents.get(id(where))
+    # ``if not key or key == "change-me": raise``: a disjunct that alone makes it refuse
+    while isinstance(statement, ast.BoolOp) and isinstance(statement.op, ast.Or):
+        test, statement = statement, parents.get(id(statement))
     return (
         isinstance(statement, ast.If)
-        and statement.test is where
+        and statement.test is test
         and any(isinstance(inner, ast.Raise) for inner in statement.body)
     )
 
