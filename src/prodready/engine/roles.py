@@ -381,8 +381,8 @@ def referenced_roles(
             dev_stack = _dev_infra_name(name.lower())
             for service, dockerfile in _compose_builds(project_path, text):
                 if dockerfile in known:
-                    dev = dev_stack or _dev_infra_name(service.lower())
-                    builders.setdefault(dockerfile, set()).add(dev)
+                    dev_service = dev_stack or _dev_infra_name(service.lower())
+                    builders.setdefault(dockerfile, set()).add(dev_service)
     for dockerfile, dev in builders.items():
         if dev == {True}:
             roles[dockerfile] = Role.DEV_INFRA
