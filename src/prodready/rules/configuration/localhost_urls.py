@@ -25,6 +25,7 @@ from prodready.plugin.analysis import (
     runs_consumer,
 )
 from prodready.rules.configuration._shared import _LOCAL_GATE, _dev_guard, _dev_only_file
+from prodready.rules.configuration._switches import outside_production, switched_off
 
 # -- CFG001 -----------------------------------------------------------------------------------
 
@@ -144,7 +145,11 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     `DEFAULT_*` attribute, a dataclass field's default, or the branch of a conditional taken
     when a setting is unset
     (`settings.HOST if settings.HOST else "http://localhost:8080"`) -- what configuration
-    replaces -- it is reported at low severity. Listen addresses
+    replaces -- it is reported at low severity; so is the address of a dependency the same
+    module switches off with a hard-coded flag (`REDIS_ENABLED = False` beside
+    `{"HOST": "localhost", "PORT": 6379}`), which nothing connects to unless another
+    configuration turns it on. Code run only when a production flag is off
+    (`if not settings.PRODUCTION:`) is development code. Listen addresses
     (`app.run(host="127.0.0.1")`), CORS/allowed-host lists, log messages, docstrings,
     `__main__` blocks, scripts, tests and dev/local/test settings files are skipped.
 
@@ -199,6 +204,15 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
                 "startup)",
                 severity=Severity.LOW,
                 confidence=Confidence.MEDIUM,
+            )
+        elif (switch := switched_off(candidate.node, parents, ctx)) is not None:
+            ctx.report(
+                candidate.node,
+                f"'{text}' is the address of a dependency this module switches off ({switch}): "
+                "prodready could not tell whether another configuration turns it on. If one "
+                "does, read the address from configuration there",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
             )
         else:
             ctx.report(
@@ -385,6 +399,8 @@ def _in_dev_branch(
             and (_dev_guard(parent.test, ctx) or "__main__" in ctx.segment(parent.test))
         ):
             return None
+        if isinstance(parent, ast.If) and outside_production(parent, child):
+            return None  # ``if not settings.PRODUCTION:`` or the ``else`` of ``if PRODUCTION``
         if (
             isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef)
             and parent.name in {"main", "cli"}
