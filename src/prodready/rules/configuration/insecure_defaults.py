@@ -5,12 +5,13 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import (
     EnvLookup,
     constant_str,
     env_lookup,
     keyword_value,
+    name_words,
     secret_name,
 )
 from prodready.rules.configuration._shared import _LOCAL_GATE, _dev_only_file
@@ -128,7 +129,13 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
     default = _literal_secret(node.value)
     if default is None:
         return
-    _report_secret_default(node, node.target.id, ctx, default)
+    siblings = {
+        item.target.id: constant_str(item.value) or ""
+        for item in owner.node.body
+        if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+    }
+    local = _local_client_credential(node.target.id, default, siblings)
+    _report_secret_default(node, node.target.id, ctx, default, local_credential=local)
 
 
 # ``scheme://user:password@host``: the password of a connection URL (DSN, broker URL).
@@ -159,7 +166,62 @@ def _report_credentialed_url_default(lookup: EnvLookup, ctx: PythonContext) -> b
     return True
 
 
-def _report_secret_default(node: ast.AST, name: str, ctx: PythonContext, value: str) -> None:
+# A credential the service presents to another system (a database, an object store, an API):
+# a wrong one is refused there. A key the service signs or verifies with itself is not one.
+_CLIENT_CREDENTIAL_WORDS = frozenset(
+    {"password", "passwd", "pwd", "pass", "access", "api", "apikey"}
+)
+_SIGNING_WORDS = frozenset({"jwt", "signing", "sign", "hmac", "session", "cookie", "salt"})
+_LOCAL_VALUE_HINTS = ("dummy", "change", "example", "sample", "test", "dev", "local", "demo")
+
+
+def _local_client_credential(name: str, value: str, siblings: dict[str, str]) -> bool:
+    """The default is the account of a local development container or a dummy, for a
+    credential the service presents to another system: the value says so (``"DummyKey"``,
+    not a real-looking key), or a setting of the same service beside it does -- its user is
+    the same word (``POSTGRES_USER = "app"``, ``POSTGRES_PWD = "app"``), its host is this
+    machine, its key id names development."""
+    words = name_words(name)
+    if not _CLIENT_CREDENTIAL_WORDS.intersection(words) or _SIGNING_WORDS.intersection(words):
+        return False
+    lowered = value.lower()
+    real_looking = len(value) >= 16 and any(c.isdigit() for c in value)
+    if any(hint in lowered for hint in _LOCAL_VALUE_HINTS) and not real_looking:
+        return True
+    service = name.split("_", 1)[0]
+    for other, default in siblings.items():
+        if other == name or other.split("_", 1)[0] != service or not default:
+            continue
+        other_words = name_words(other)
+        if _LOCAL_GATE.search(default) or any(h in default.lower() for h in _LOCAL_VALUE_HINTS):
+            return True
+        if (
+            {"user", "username"}.intersection(other_words)
+            and len(default) >= 3
+            and default.lower() in lowered
+        ):
+            return True
+    return False
+
+
+def _report_secret_default(
+    node: ast.AST, name: str, ctx: PythonContext, value: str, local_credential: bool = False
+) -> None:
+    if local_credential:
+        # Evidence tier: without the deployment, the rule cannot tell whether production
+        # sets the variable or the other system was set up with this same default.
+        ctx.report(
+            node,
+            f"{name} falls back to what looks like a local development account of another "
+            "system (a credential the service presents, refused there when wrong): harmless "
+            "unless production leaves the variable unset and that system accepts this "
+            "default. Make it required to be sure",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+            secret=value,
+            unless=placeholder_fact(value),
+        )
+        return
     ctx.report(
         node,
         f"{name} falls back to a hardcoded value: if the variable is missing in production "
