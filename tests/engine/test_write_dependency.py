@@ -65,10 +65,11 @@ DEPENDENT = {
             Line.objects.filter(prediction__in=ids).update(prediction=None)
             Stats.objects.filter(prediction__in=ids).delete()
     """,
-    "rows of one model deleted and created: a set replaced": """
-        def f(user):
+    "rows of one model deleted and created one by one: a set replaced": """
+        def f(user, names):
             Token.objects.filter(user=user).delete()
-            Token.objects.create(user=user)
+            for name in names:
+                Token.objects.create(user=user, name=name)
     """,
     "a formset's save writes a row per form": """
         def f(form, formset):
@@ -86,6 +87,16 @@ DEPENDENT = {
 }
 
 INDEPENDENT = {
+    "rows deleted and one row created in their place: a rerun repairs it": """
+        def f(user):
+            Token.objects.filter(user=user).delete()
+            Token.objects.create(user=user)
+    """,
+    "rows of two models marked by the key the function is given": """
+        def f(basket_id):
+            Basket.objects.filter(pk=basket_id).update(closed=True)
+            Line.objects.filter(basket_id=basket_id).update(state="closed")
+    """,
     "two rows written with values of their own": """
         def f(user, new_email):
             user.email = new_email

@@ -16,8 +16,12 @@ Two writes that can both run are dependent when:
   ``self``/``request``): ``source.balance -= amount`` and ``target.balance += amount``, a status
   and the cascaded status of its lines;
 - they select rows of different models by one computed value (``ids`` of the rows the function
-  unlinks from one table and deletes from another): one aggregate;
-- they delete and create rows of one model: a set replaced;
+  unlinks from one table and deletes from another): one aggregate -- not two updates by the
+  key the function is given (a parcel marked handed over, its tracking marked closed), which
+  are two states of one object, each valid alone;
+- they delete rows of one model and create its rows again in a loop: a set replaced row by
+  row (one row created in the place of the deleted ones is not: a failure leaves no row, the
+  state before the first creation, which the next run repairs);
 - one is a formset's ``save()`` (a row per form, which Django does not wrap in a transaction);
 - or the function rejects the request after a write (``raise ValidationError``, a Django REST
   framework view's ``super().update()`` that validates): the rejected request leaves the write.
@@ -58,6 +62,7 @@ _REJECTIONS = frozenset(
 _VALIDATING_VIEW_METHODS = frozenset({"create", "update", "partial_update"})
 _CREATES = frozenset({"create", "bulk_create", "get_or_create", "update_or_create", "acreate"})
 _COUNTS = frozenset({"update", "delete", "aupdate", "adelete", "bulk_update"})
+_UPDATES = frozenset({"update", "aupdate"})
 _MAX_DEPTH = 8  # how many local assignments a value is followed through
 
 
@@ -71,6 +76,7 @@ class _Write:
     data: set[str] = field(default_factory=set)  # references in what it writes
     selectors: set[str] = field(default_factory=set)  # references in how it selects rows
     formset: bool = False
+    repeated: bool = False  # made in a loop: one row per iteration
 
 
 def references(node: ast.AST | None, *, through_calls: bool = True) -> set[str]:
@@ -309,15 +315,26 @@ def _depends(earlier: _Write, later: _Write, flow: _Flow, parameters: set[str]) 
     if earlier.formset or later.formset:
         return True
     if earlier.model is not None and earlier.model == later.model:
+        # A set of rows replaced row by row: a failure mid-way leaves part of the new set.
+        # One row created in the place of the deleted ones (a token rotated, a cache entry
+        # regenerated) leaves, when it fails, no row -- the state before the first creation,
+        # which the next run repairs.
         kinds = {earlier.terminal, later.terminal}
-        if "delete" in kinds and kinds & _CREATES:
+        created = [w for w in (earlier, later) if w.terminal in _CREATES]
+        if "delete" in kinds and created and any(w.repeated for w in created):
             return True
     if _same_row(earlier, later) or (
         earlier.receiver is not None and earlier.receiver == later.receiver
     ):
         return False  # the same row written twice: each write a state of that row
+    # Rows of two models marked by the key the function is given (a parcel handed over, its
+    # tracking closed): two states of one object, each valid alone -- that key is no row
+    # passed on, nor one aggregate selected.
+    marks = earlier.terminal in _UPDATES and later.terminal in _UPDATES
+    given = parameters if marks else set()
     # The row itself passed on (through values, not through what a call makes of it).
-    if earlier.products & flow.closure(later.data | later.selectors, through_calls=False):
+    passed_on = flow.closure(later.data | later.selectors, through_calls=False)
+    if (earlier.products - given) & passed_on:
         return True
     for one, other in ((earlier, later), (later, earlier)):
         # One selects the rows that belong to the object the other writes (its children).
@@ -336,10 +353,23 @@ def _depends(earlier: _Write, later: _Write, flow: _Flow, parameters: set[str]) 
     if (parameters - _AMBIENT) & carried[0] & carried[1]:
         return True
     if earlier.model is not None and later.model is not None and earlier.model != later.model:
-        shared = (earlier.selectors & later.selectors) - _AMBIENT
+        shared = (earlier.selectors & later.selectors) - _AMBIENT - given
         if any("." not in name for name in shared):
             return True
     return False
+
+
+def _in_loops(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[int]:
+    """The ids of the calls the function makes inside a loop (``for``, ``while``, a
+    comprehension) of its own body."""
+    found: set[int] = set()
+    for node in _walk_body(function):
+        if isinstance(node, _LOOPS):
+            found.update(id(inner) for inner in ast.walk(node) if isinstance(inner, ast.Call))
+    return found
+
+
+_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.GeneratorExp)
 
 
 def _rejects(node: ast.AST, drf_view: bool) -> bool:
@@ -378,6 +408,11 @@ def dependent_pair(
     can both run."""
     flow = _Flow(function)
     writes = [_describe(call, flow) for call in calls]
+    terminals = {write.terminal for write in writes}
+    if "delete" in terminals and terminals & _CREATES:  # a set replaced, or one row?
+        looped = _in_loops(function)
+        for write in writes:
+            write.repeated = id(write.call) in looped
     rejections = [
         node
         for node in _walk_body(function)

@@ -33,6 +33,11 @@ def _deletes_only(writes: tuple[Write, ...]) -> bool:
     return all(write.what.endswith("delete()") for write in writes)
 
 
+def _commit(write: Write) -> bool:
+    """A session's or a DB-API connection's ``commit()``: the end of one transaction."""
+    return write.what.endswith(".commit()")
+
+
 def _raw(write: Write) -> bool:
     """A raw SQL statement or a DB-API connection's commit, not an ORM write."""
     what = write.what
@@ -171,7 +176,9 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     scripts are skipped, and so are the module-level functions only such code calls (a helper
     of a console-script bootstrap or of a migration runs once, from a terminal). The finding
     sits at the later write of the first pair that can run together: the write whose failure
-    leaves the earlier one committed.
+    leaves the earlier one committed -- or, for two commits of a session or a connection, at
+    the first commit: it is what splits the change (it makes the writes before it permanent
+    alone), and removing it is the fix.
 
     Raw SQL counts too: a DB-API connection's `conn.commit()` (sqlite3, psycopg2, psycopg,
     PyMySQL...) ends a transaction as `session.commit()` does, and where statements commit by
@@ -215,13 +222,16 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     it uses the row the earlier one wrote (`Line(order=order)` after creating the order), moves
     data out of a row the other deletes, carries the same input of the function (an amount
     taken from one balance and added to another, a status cascaded to the lines), selects rows
-    of another model by the same computed ids, deletes and re-creates one model's rows, or is a
-    formset's `save()` (a row per form) -- or when the function rejects the request after a
-    write (`raise ValidationError`, a REST framework view's `super().update()` that validates).
-    Then it is reported at medium. When no such dependency is seen (independent fields of two
-    rows, one row written twice, a pending row updated with the result of an external call, a
-    compensating write in an exception handler) each write may be a valid state alone: it is
-    reported low, with low confidence, and the message says the scan could not tell.
+    of another model by the same computed ids, deletes one model's rows and re-creates them one
+    by one in a loop, or is a formset's `save()` (a row per form) -- or when the function
+    rejects the request after a write (`raise ValidationError`, a REST framework view's
+    `super().update()` that validates). Then it is reported at medium. When no such dependency
+    is seen (independent fields of two rows, one row written twice, a pending row updated with
+    the result of an external call, a compensating write in an exception handler, two updates
+    marking rows found by the key the function is given, rows deleted and one row created in
+    their place -- a token rotated, a cache entry regenerated: a failure leaves no row, which
+    the next run creates) each write may be a valid state alone: it is reported low, with low
+    confidence, and the message says the scan could not tell.
     Several `session.commit()` calls are always dependent: each ends a transaction of what
     was added before it.
 
@@ -300,9 +310,21 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
                     "Run them in one transaction: async with conn.transaction() (asyncpg), "
                     "with conn: (DB-API, autocommit off) and one commit"
                 )
+            line, consequence = (
+                second.line,
+                "if a later write fails the earlier ones stay committed",
+            )
+            if _commit(first) and _commit(second):
+                # The first commit is what splits the change: it makes the writes before it
+                # permanent alone (remove it, commit once at the end).
+                line = first.line
+                consequence = (
+                    f"the commit on line {first.line} makes what was written before it "
+                    "permanent on its own, so if a later write fails it stays committed"
+                )
             ctx.report(
                 path,
-                second.line,
-                f"{lines}: if a later write fails the earlier ones stay committed. {remedy}",
+                line,
+                f"{lines}: {consequence}. {remedy}",
                 confidence=None if function.entry_point else Confidence.MEDIUM,
             )
