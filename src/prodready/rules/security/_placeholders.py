@@ -20,7 +20,7 @@ import hashlib
 import re
 
 from prodready.plugin import ModuleMemo, ProjectFact, PythonContext
-from prodready.plugin.analysis import constant_str, secret_name
+from prodready.plugin.analysis import constant_str, module_function, name_words, secret_name
 from prodready.rules.security._credential_use import login_keywords
 from prodready.rules.security._shared import _target_name
 
@@ -162,3 +162,63 @@ def establish_placeholders(ctx: PythonContext) -> None:
     """Record a fact for each value this module declares a placeholder (see the module)."""
     for value in declared_placeholders(ctx):
         ctx.establish(placeholder_fact(value))
+
+
+# Words naming sample data: a parameter (``sample=``, ``preview_func``) or function
+# (``get_sample_context``) that takes or builds data for previews, documentation or demos.
+_SAMPLE_WORDS = frozenset({"sample", "samples", "example", "examples", "preview", "demo"})
+
+
+def in_sample_argument(where: ast.AST, ctx: PythonContext) -> bool:
+    """The literal is part of sample data: inside an argument whose parameter is named for
+    samples (``Placeholder("url", render, lambda event: reverse(..., kwargs={"secret":
+    "..."}))`` where the class of this module declares ``__init__(self, name, func,
+    sample)``), or inside a function named for them (``def get_sample_context()``)."""
+    function = ctx.function
+    if function is not None and _SAMPLE_WORDS.intersection(name_words(function.node.name)):
+        return True
+    parents = ctx.parents()
+    child: ast.AST = where
+    parent = parents.get(id(where))
+    while parent is not None and not isinstance(parent, _SCOPES):
+        if isinstance(parent, ast.Call) and child is not parent.func:
+            parameter = _parameter_of(parent, child, ctx)
+            if parameter and _SAMPLE_WORDS.intersection(name_words(parameter)):
+                return True
+        child, parent = parent, parents.get(id(parent))
+    return False
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
+
+
+def _parameter_of(call: ast.Call, argument: ast.AST, ctx: PythonContext) -> str | None:
+    """The name of the parameter ``argument`` of ``call`` binds: the keyword, or for a
+    positional argument the parameter of the function or class of this module called."""
+    if isinstance(argument, ast.keyword):
+        return argument.arg
+    if argument not in call.args or any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    index = call.args.index(argument)
+    parameters = _positional_parameters(call, ctx)
+    return parameters[index] if index < len(parameters) else None
+
+
+def _positional_parameters(call: ast.Call, ctx: PythonContext) -> list[str]:
+    if not isinstance(call.func, ast.Name) or ctx.resolve_name(call.func.id) != call.func.id:
+        return []
+    classes = {node.name: node for node in ctx.tree.body if isinstance(node, ast.ClassDef)}
+    target = classes.get(call.func.id)
+    seen = 0
+    while target is not None and seen < 5:  # a class: its own or an inherited ``__init__``
+        seen += 1
+        for statement in target.body:
+            if isinstance(statement, ast.FunctionDef) and statement.name == "__init__":
+                arguments = statement.args
+                return [a.arg for a in (*arguments.posonlyargs, *arguments.args)][1:]
+        bases = [base.id for base in target.bases if isinstance(base, ast.Name)]
+        target = classes.get(bases[0]) if bases else None
+    function = module_function(call, ctx)
+    if function is None:
+        return []
+    return [a.arg for a in (*function.args.posonlyargs, *function.args.args)]

@@ -23,7 +23,6 @@ from prodready.plugin.analysis import (
     is_framework_source,
     is_script,
     loopback_host,
-    module_function,
     name_words,
     secret_name,
     url_credentials,
@@ -36,9 +35,15 @@ from prodready.rules.security._credential_use import (
     password_argument,
     refused_literal,
 )
+from prodready.rules.security._literal_credentials import (
+    connection_string_credentials,
+    looks_random,
+    report_collection,
+)
 from prodready.rules.security._placeholders import (
     compared_sentinels,
     establish_placeholders,
+    in_sample_argument,
     marked_dummy,
     placeholder_fact,
 )
@@ -129,22 +134,8 @@ def _secret_value(value: str, name: str) -> Confidence | None:
         return None  # an identifier or an error code (``too_short``)
     words = name_words(name)
     if words[-1] == "token" and not _CREDENTIAL_TOKEN_WORDS.intersection(words[:-1]):
-        return Confidence.HIGH if _looks_random(text) else None
+        return Confidence.HIGH if looks_random(text) else None
     return Confidence.HIGH
-
-
-def _looks_random(text: str) -> bool:
-    """Long and mixing character classes, like a generated key (not a word or an identifier)."""
-    classes = sum(
-        (
-            any(c.islower() for c in text),
-            any(c.isupper() for c in text),
-            any(c.isdigit() for c in text),
-        )
-    )
-    if len(text) >= 16 and classes >= 2:
-        return True
-    return len(text) >= 24 and "_" not in text and "-" not in text
 
 
 def _settings_class_field(ctx: PythonContext) -> bool:
@@ -190,9 +181,12 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     dictionary keys or in comparisons (`if password == "admin123"`), and any string that has the
     format of a real credential: AWS access key ids, GitHub/Slack tokens, live Stripe keys,
     Google API keys, PEM private keys -- and connection URLs that embed a password
-    (`"postgresql://app:S3cret@db.internal/orders"`, `"redis://:pw@cache:6379"`) wherever
-    the string is used. Names of fields (`password_field`, `token_url`,
-    `token_type`), empty values, templates, masks and environment-variable names are not
+    (`"postgresql://app:S3cret@db.internal/orders"`, `"redis://:pw@cache:6379"`) or a
+    key/value connection string that does (libpq `"host=db dbname=app password=S3cret"`,
+    ODBC `"Server=sql01;Uid=app;Pwd=S3cret;"`) wherever the string is used, and the values of
+    a collection of credentials (`PARTNER_API_KEYS = {"acme": "ak_live_4f9c..."}`; under a
+    name such as `CARRIER_KEYS` only generated-looking values). Names of fields
+    (`password_field`, `token_url`, `token_type`), empty values, templates, masks and environment-variable names are not
     secrets; placeholders (`"changeme"`, `"<your-key>"`) are reported with low confidence.
     Where the code uses a literal -- the value a credential is compared with
     (`if password == "password"`, `request.form.get("password") != "secret"`), a keyword of a
@@ -245,8 +239,10 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     # Cheapest tests first: almost every node here has no string literal on its value side.
     if isinstance(node, ast.Constant):
         text = node.value
+        if text.__class__ is str and "=" in text and len(text) < 2000 and "://" not in text:
+            _collect_url_credentials(node, text, ctx, connection_string_credentials(text))
         if text.__class__ is str and "://" in text and "@" in text and len(text) < 2000:
-            _collect_url_credentials(node, text, ctx)
+            _collect_url_credentials(node, text, ctx, url_credentials(text))
         return
     if isinstance(node, ast.keyword):
         if node.arg in _EXAMPLE_KEYS:
@@ -264,6 +260,8 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         pairs.append(("password", password, password))
     elif isinstance(node, ast.Assign):
         if node.value.__class__ is not ast.Constant or _settings_class_field(ctx):
+            if node.value.__class__ in _COLLECTIONS and not _settings_class_field(ctx):
+                report_collection(node, ctx, _secret_value, ctx.memo(_MODULE_SECRETS).lines)
             return
         pairs.extend((_target_name(t), node.value, node) for t in node.targets)
     elif isinstance(node, ast.Dict):
@@ -277,6 +275,8 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     elif isinstance(node, ast.AnnAssign):
         if _settings_class_field(ctx):
             return  # an environment default: CFG002 reports it
+        if node.value.__class__ in _COLLECTIONS:
+            report_collection(node, ctx, _secret_value, ctx.memo(_MODULE_SECRETS).lines)
         pairs.append((_target_name(node.target), node.value, node))
     elif isinstance(node, ast.Module):
         # Dispatched twice: before the walk (the module node) and after it (ModuleEnd).
@@ -337,7 +337,7 @@ def _not_a_credential(literal: str, where: ast.AST, ctx: PythonContext) -> bool:
         or _refused_constant(where, ctx)
         or refused_literal(where, ctx)
         or marked_dummy(where, ctx)
-        or _in_sample_argument(where, ctx)
+        or in_sample_argument(where, ctx)
     )
 
 
@@ -434,66 +434,6 @@ def _refused_constants(ctx: PythonContext) -> frozenset[str]:
 _REFUSED: ModuleMemo[frozenset[str]] = ModuleMemo("SEC002:refused", _refused_constants)
 
 
-# Words naming sample data: a parameter (``sample=``, ``preview_func``) or function
-# (``get_sample_context``) that takes or builds data for previews, documentation or demos.
-_SAMPLE_WORDS = frozenset({"sample", "samples", "example", "examples", "preview", "demo"})
-
-
-def _in_sample_argument(where: ast.AST, ctx: PythonContext) -> bool:
-    """The literal is part of sample data: inside an argument whose parameter is named for
-    samples (``Placeholder("url", render, lambda event: reverse(..., kwargs={"secret":
-    "..."}))`` where the class of this module declares ``__init__(self, name, func,
-    sample)``), or inside a function named for them (``def get_sample_context()``)."""
-    function = ctx.function
-    if function is not None and _SAMPLE_WORDS.intersection(name_words(function.node.name)):
-        return True
-    parents = ctx.parents()
-    child: ast.AST = where
-    parent = parents.get(id(where))
-    while parent is not None and not isinstance(parent, _SCOPES):
-        if isinstance(parent, ast.Call) and child is not parent.func:
-            parameter = _parameter_of(parent, child, ctx)
-            if parameter and _SAMPLE_WORDS.intersection(name_words(parameter)):
-                return True
-        child, parent = parent, parents.get(id(parent))
-    return False
-
-
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
-
-
-def _parameter_of(call: ast.Call, argument: ast.AST, ctx: PythonContext) -> str | None:
-    """The name of the parameter ``argument`` of ``call`` binds: the keyword, or for a
-    positional argument the parameter of the function or class of this module called."""
-    if isinstance(argument, ast.keyword):
-        return argument.arg
-    if argument not in call.args or any(isinstance(a, ast.Starred) for a in call.args):
-        return None
-    index = call.args.index(argument)
-    parameters = _positional_parameters(call, ctx)
-    return parameters[index] if index < len(parameters) else None
-
-
-def _positional_parameters(call: ast.Call, ctx: PythonContext) -> list[str]:
-    if not isinstance(call.func, ast.Name) or ctx.resolve_name(call.func.id) != call.func.id:
-        return []
-    classes = {node.name: node for node in ctx.tree.body if isinstance(node, ast.ClassDef)}
-    target = classes.get(call.func.id)
-    seen = 0
-    while target is not None and seen < 5:  # a class: its own or an inherited ``__init__``
-        seen += 1
-        for statement in target.body:
-            if isinstance(statement, ast.FunctionDef) and statement.name == "__init__":
-                arguments = statement.args
-                return [a.arg for a in (*arguments.posonlyargs, *arguments.args)][1:]
-        bases = [base.id for base in target.bases if isinstance(base, ast.Name)]
-        target = classes.get(bases[0]) if bases else None
-    function = module_function(call, ctx)
-    if function is None:
-        return []
-    return [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
-
-
 class _ModuleSecrets:
     """What SEC002 knows about the module: whether the credential formats were scanned (at the
     module node, before the walk; the second dispatch is ModuleEnd), the lines already
@@ -512,8 +452,12 @@ _MODULE_SECRETS: ModuleMemo[_ModuleSecrets] = ModuleMemo(
 )
 
 
-def _collect_url_credentials(node: ast.Constant, value: str, ctx: PythonContext) -> None:
-    found = url_credentials(value)
+_COLLECTIONS = (ast.Dict, ast.List, ast.Tuple, ast.Set)
+
+
+def _collect_url_credentials(
+    node: ast.Constant, value: str, ctx: PythonContext, found: UrlCredentials | None
+) -> None:
     if found is None or any(_contains(span, node) for span in ctx.rule_state(_ExampleSpans)):
         return  # no literal password, or an example payload for API docs
     ctx.memo(_MODULE_SECRETS).urls.append((node, found))
@@ -549,11 +493,12 @@ def _report_url_credentials(ctx: PythonContext) -> None:
         lines.add(line)
         whose = f" of `{credentials.user}`" if credentials.user else ""
         on = f" for {host}" if host else " for a local socket" if host is not None else ""
+        kind = "URL" if "://" in str(node.value) else "string"
         ctx.report(
             where,
-            f"this connection URL embeds the password{whose}{on}: anyone with the code (or an "
+            f"this connection {kind} embeds the password{whose}{on}: anyone with the code (or an "
             "image built from it) can log in, and the password cannot be rotated without a "
-            "deploy. Read the URL (or at least the password) from the environment or a secret "
+            f"deploy. Read the {kind} (or at least the password) from the environment or a secret "
             "manager",
             confidence=Confidence.LOW if dev_file else Confidence.MEDIUM if loopback else None,
             secret=credentials.password,

@@ -108,7 +108,10 @@ def sql_built_from_strings(node: ast.AST, ctx: PythonContext) -> None:
     with its parameter when a handler passes request data to it. Parameterised queries,
     constant SQL, numbers (`int(...)`, `item_id: int`), values mapped through a whitelist
     (`SORT_COLUMNS[sort]`) and quoted identifiers (`sql.Identifier`) are not reported, nor is
-    SQL built from configuration, `sys.argv` or environment variables.
+    SQL built from configuration, `sys.argv` or environment variables. When the text is
+    formatted on another line than the one that runs it (`sql = f"..."` then
+    `cur.execute(sql)`, a `build_query()` helper), the finding is where it is formatted -- the
+    line to fix -- and names the line that runs it.
 
     ## Why it breaks production
     A value containing a quote ends the literal and turns the rest of the value into SQL:
