@@ -186,8 +186,8 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     ODBC `"Server=sql01;Uid=app;Pwd=S3cret;"`) wherever the string is used, and the values of
     a collection of credentials (`PARTNER_API_KEYS = {"acme": "ak_live_4f9c..."}`; under a
     name such as `CARRIER_KEYS` only generated-looking values). Names of fields
-    (`password_field`, `token_url`, `token_type`), empty values, templates, masks and environment-variable names are not
-    secrets; placeholders (`"changeme"`, `"<your-key>"`) are reported with low confidence.
+    (`password_field`, `token_url`, `token_type`), empty values, templates, masks and
+    environment-variable names are not secrets; placeholders (`"changeme"`, `"<your-key>"`) are reported with low confidence.
     Where the code uses a literal -- the value a credential is compared with
     (`if password == "password"`, `request.form.get("password") != "secret"`), a keyword of a
     call that logs in (`psycopg2.connect(password="password")`, `redis.Redis(password=...)`),
