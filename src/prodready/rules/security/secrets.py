@@ -181,35 +181,34 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     dictionary keys or in comparisons (`if password == "admin123"`), and any string that has the
     format of a real credential: AWS access key ids, GitHub/Slack tokens, live Stripe keys,
     Google API keys, PEM private keys -- and connection URLs that embed a password
-    (`"postgresql://app:S3cret@db.internal/orders"`, `"redis://:pw@cache:6379"`) or a
-    key/value connection string that does (libpq `"host=db dbname=app password=S3cret"`,
-    ODBC `"Server=sql01;Uid=app;Pwd=S3cret;"`) wherever the string is used, and the values of
-    a collection of credentials (`PARTNER_API_KEYS = {"acme": "ak_live_4f9c..."}`; under a
-    name such as `CARRIER_KEYS` only generated-looking values). Names of fields
-    (`password_field`, `token_url`, `token_type`), empty values, templates, masks and
-    environment-variable names are not secrets; placeholders (`"changeme"`, `"<your-key>"`) are reported with low confidence.
-    Where the code uses a literal -- the value a credential is compared with
-    (`if password == "password"`, `request.form.get("password") != "secret"`), a keyword of a
-    call that logs in (`psycopg2.connect(password="password")`, `redis.Redis(password=...)`),
-    the password argument of a login (`smtp.login(user, "pw")`, `HTTPBasicAuth("svc", "pw")`,
+    (`"postgresql://app:S3cret@db.internal/orders"`, `"redis://:pw@cache:6379"`) or a key/value
+    connection string that does (libpq `"host=db dbname=app password=S3cret"`, ODBC
+    `"Server=sql01;Uid=app;Pwd=S3cret;"`) wherever the string is used, and the values of a
+    collection of credentials (`PARTNER_API_KEYS = {"acme": "ak_live_4f9c..."}`; under a name
+    such as `CARRIER_KEYS` only generated-looking values). Names of fields (`password_field`,
+    `token_url`, `token_type`), empty values, templates, masks and environment-variable names
+    are not secrets; placeholders (`"changeme"`, `"<your-key>"`) are reported with low
+    confidence. Where the code uses a literal -- the value a credential is compared with (`if
+    password == "password"`, `request.form.get("password") != "secret"`), a keyword of a call
+    that logs in (`psycopg2.connect(password="password")`, `redis.Redis(password=...)`), the
+    password argument of a login (`smtp.login(user, "pw")`, `HTTPBasicAuth("svc", "pw")`,
     `pika.PlainCredentials(...)`, `auth=("svc", "pw")`), a connection settings dictionary
-    (`DATABASES`, `connect_args`) -- it is the credential
-    whatever it reads like: a default word is reported with high confidence, a placeholder
-    word (`"changeme"`) with medium and only a documentation slot (`"<your-password>"`) with
-    low; a comparison that refuses the value (`if password == "password": raise ...`) is a
-    deny-list, not a credential.
-    Test files, documentation examples and API example payloads are skipped, and so are
-    environment fallbacks (`os.getenv("X_SECRET", "...")`) and pydantic `BaseSettings`
-    defaults, which CFG002 (secret-with-insecure-default) reports. In URLs, placeholder and
-    template passwords (`user:pass@`, `${DB_PASSWORD}`, `{password}`, `app:app`) are not
-    secrets, and a loopback database (`@localhost`) is left alone in scripts and dev settings
-    (and reported with medium confidence elsewhere). What the code says a value is counts too:
-    sample data (an argument of a parameter named for samples or previews, a function such as
-    `get_sample_context()`), a sentinel the module compares a key with to mean "no key"
-    (`api_key = "local"` ... `if api_key != "local":`), a value a comment calls a dummy, and a
-    constant the code refuses on a match (`if password == LEGACY_DEFAULT: raise ...`) are
-    not credentials. A sentinel or a dummy is one wherever the project writes it: the same
-    value handed to a credential in another module of the project is not reported either.
+    (`DATABASES`, `connect_args`) -- it is the credential whatever it reads like: a default word
+    is reported with high confidence, a placeholder word (`"changeme"`) with medium and only a
+    documentation slot (`"<your-password>"`) with low; a comparison that refuses the value (`if
+    password == "password": raise ...`) is a deny-list, not a credential. Test files,
+    documentation examples and API example payloads are skipped, and so are environment
+    fallbacks (`os.getenv("X_SECRET", "...")`) and pydantic `BaseSettings` defaults, which
+    CFG002 (secret-with-insecure-default) reports. In URLs, placeholder and template passwords
+    (`user:pass@`, `${DB_PASSWORD}`, `{password}`, `app:app`) are not secrets, and a loopback
+    database (`@localhost`) is left alone in scripts and dev settings (and reported with medium
+    confidence elsewhere). What the code says a value is counts too: sample data (an argument of
+    a parameter named for samples or previews, a function such as `get_sample_context()`), a
+    sentinel the module compares a key with to mean "no key" (`api_key = "local"` ... `if
+    api_key != "local":`), a value a comment calls a dummy, and a constant the code refuses on a
+    match (`if password == LEGACY_DEFAULT: raise ...`) are not credentials. A sentinel or a
+    dummy is one wherever the project writes it: the same value handed to a credential in
+    another module of the project is not reported either.
 
     ## Why it breaks production
     A secret in the source is in every clone, CI log, container image layer and backup of the
