@@ -35,6 +35,7 @@ _REQUEST_NOT_DATA = frozenset({"method", "endpoint", "blueprint", "url_rule", "i
 # Parameter types a framework validates into values that cannot carry text.
 _SAFE_PARAM_TYPES = frozenset(
     {"int", "float", "bool", "UUID", "uuid", "datetime", "date", "time", "timedelta", "Decimal"}
+    | {"UUID1", "UUID3", "UUID4", "UUID5", "PositiveInt", "NonNegativeInt", "StrictInt"}
     | {"Session", "AsyncSession", "BackgroundTasks", "Response", "Connection", "Engine"}
 )
 

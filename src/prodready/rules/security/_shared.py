@@ -438,9 +438,39 @@ def _host_deciding(url: ast.expr, ctx: PythonContext) -> list[ast.expr]:
         if _HOST_FIXED.match(prefix):
             break
         if not _helper_fixes_host(piece, ctx):
-            deciding.append(piece)
+            deciding.append(_without_fixed_host_arguments(piece, ctx))
         prefix += "\x00"
     return deciding
+
+
+def _without_fixed_host_arguments(piece: ast.expr, ctx: PythonContext) -> ast.expr:
+    """A call given a path or URL whose host literal text already fixes
+    (``site_url(f"/teams/{slug}")``): whatever the callee does with it, that argument cannot
+    move the host -- the call, with such arguments as empty strings, is what may."""
+    if not isinstance(piece, ast.Call):
+        return piece
+    fixed = [
+        argument
+        for argument in [*piece.args, *(keyword.value for keyword in piece.keywords)]
+        if isinstance(argument, ast.JoinedStr | ast.BinOp) and not _host_deciding(argument, ctx)
+    ]
+    if not fixed:
+        return piece
+
+    def blank(argument: ast.expr) -> ast.expr:
+        if not any(argument is item for item in fixed):
+            return argument
+        return ast.copy_location(ast.Constant(""), argument)
+
+    call = ast.Call(
+        func=piece.func,
+        args=[blank(argument) for argument in piece.args],
+        keywords=[
+            ast.copy_location(ast.keyword(arg=k.arg, value=blank(k.value)), k)
+            for k in piece.keywords
+        ],
+    )
+    return ast.copy_location(call, piece)
 
 
 def _helper_fixes_host(expr: ast.expr, ctx: PythonContext) -> bool:
