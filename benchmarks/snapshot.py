@@ -26,6 +26,7 @@ from run import SDIST_BY_KEY, ensure_tree
 ROOT = Path(__file__).resolve().parent.parent
 WORKDIR = ROOT / "benchmarks" / ".work"
 Key = tuple[str, str, int, int, str]
+SCAN = [sys.executable, "-m", "prodready", "scan", ".", "--format", "json", "--no-cache"]
 
 
 def inputs() -> dict[str, Path]:
@@ -38,7 +39,8 @@ def inputs() -> dict[str, Path]:
 
 def findings_of(tree: Path) -> list[Key]:
     completed = subprocess.run(
-        [sys.executable, "-m", "prodready", "scan", ".", "--format", "json", "--no-cache"],
+        # tests/corpus/blind1 joined the corpus after the snapshots were recorded (issue 13).
+        [*SCAN, "--exclude", "blind1/"] if tree.name == "corpus" else SCAN,
         cwd=tree,
         capture_output=True,
         text=True,
