@@ -17,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 
 from prodready.deps.import_tables import NEWER_STDLIB, STDLIB
 from prodready.deps.imports import Resolver, import_name, module_top_levels
+from prodready.deps.inline_scripts import inline_script_dependencies
 from prodready.deps.inventory import Inventory, inventory
 from prodready.deps.manifests import is_generated, is_lock_file, project_dir
 from prodready.deps.model import Declaration, Locked
@@ -151,15 +152,16 @@ def _availability_checked(ctx: Any, line: int) -> bool:
 def shared_guards(node: Any, ctx: Any) -> list[Mark] | None:
     """``_collect_guards`` computed once per node for the rules that both need it; the first
     node of a module also carries the directories the module puts on ``sys.path``
-    (``prodready.deps.sys_path``: the project's source roots)."""
+    (``prodready.deps.sys_path``: the project's source roots) and the distributions its PEP 723
+    inline script metadata declares."""
     cache = ctx.memo(_GUARDS)
     key = id(node)
     if key not in cache:
         found = _collect_guards(node, ctx)
-        pending = ctx.memo(_SYS_PATHS)
-        if pending:
-            found = [*(found or ()), *pending]
-            pending.clear()  # said once per module
+        for pending in (ctx.memo(_SYS_PATHS), ctx.memo(_SCRIPT_DEPENDENCIES)):
+            if pending:
+                found = [*(found or ()), *pending]
+                pending.clear()  # said once per module
         cache[key] = found
     result: list[Mark] | None = cache[key]
     return result
@@ -563,3 +565,12 @@ def _module_sys_paths(ctx: PythonContext) -> list[Mark]:
 
 
 _SYS_PATHS: ModuleMemo[list[Mark]] = ModuleMemo("deps:sys-paths", _module_sys_paths)
+
+
+def _module_script_dependencies(ctx: PythonContext) -> list[Mark]:
+    return inline_script_dependencies(ctx.source)
+
+
+_SCRIPT_DEPENDENCIES: ModuleMemo[list[Mark]] = ModuleMemo(
+    "deps:script-dependencies", _module_script_dependencies
+)

@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
 
 from prodready.deps.declared import (
     Declared,
@@ -19,6 +20,7 @@ from prodready.deps.declared import (
     shared_guards,
 )
 from prodready.deps.imports import display_name
+from prodready.deps.inline_scripts import script_declarations
 from prodready.deps.manifests import project_dir
 from prodready.deps.model import Declaration, ImportUse
 from prodready.deps.provenance import brought_along, modules_unknown, named_like_a_known_project
@@ -95,6 +97,21 @@ def _absolute(module: str, current: str, is_package: bool) -> str:
         package = package[: -(level - 1)] if level - 1 <= len(package) else []
     rest = module.lstrip(".")
     return ".".join([*package, rest] if rest else package)
+
+
+def declared_by_script(
+    scripts: dict[str, frozenset[str]], path: str, candidates: Iterable[str]
+) -> bool:
+    """A script's inline metadata in ``path``'s directory or one above it declares one of
+    ``candidates`` (or a distribution that brings it along)."""
+    if not scripts:
+        return False
+    wanted = list(candidates)
+    for directory in PurePosixPath(path).parents:
+        names = scripts.get(str(directory))
+        if names and (set(wanted) & names or any(Declared(names).comes_with(w) for w in wanted)):
+            return True
+    return False
 
 
 _MANIFEST_NAMES = ("pyproject.toml", "setup.py", "setup.cfg", "Pipfile")
@@ -185,6 +202,7 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
         return
     marks = guard_marks(project, "DEP010")
     optional = optional_in_module(project, "DEP010")
+    scripts = script_declarations(project, "DEP010")
     libraries: dict[str, set[str] | None] = {}
     runtime_in: dict[str, Declared] = {}
     reported: set[tuple[str, str]] = set()
@@ -210,6 +228,8 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
         declared = view.declarations(scope, candidates)
         if any(d.runtime for d in declared):
             continue
+        if declared_by_script(scripts, use.path, [*candidates, use.distribution]):
+            continue  # the inline metadata of the script that runs this module declares it
         if scope not in runtime_in:
             runtime_in[scope] = Declared(
                 d.name for s in view.chain(scope) for d in view.by_scope.get(s, []) if d.runtime
