@@ -10,7 +10,6 @@ from prodready.plugin import (
     Category,
     Confidence,
     FunctionEnd,
-    ModuleMemo,
     PythonContext,
     Severity,
     python_rule,
@@ -20,17 +19,19 @@ from prodready.plugin.analysis import (
     QueryChain,
     caught_names,
     django_query,
-    dotted,
     has_keyword,
     in_service_code,
     in_task,
     is_db_session,
-    is_true,
-    keyword_value,
     method_chain,
     orm_query,
 )
 from prodready.rules.concurrency._running_totals import kept_row, self_update
+from prodready.rules.concurrency._unique_columns import (
+    UNIQUE_SETS,
+    establish_unique_sets,
+    moot_unless,
+)
 
 # -- CON002 ---------------------------------------------------------------------------------------
 
@@ -420,9 +421,11 @@ def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
     `.one_or_none()`) followed by creating that model (`Model.objects.create(...)`,
     `session.add(Model(...))`, `Model(...).save()`), when the create is not inside a `try` that
     catches `IntegrityError` and the function uses no `get_or_create`, `update_or_create`,
-    `select_for_update` or `ON CONFLICT`. A model defined in the same module that declares the
-    created fields unique (`Meta.constraints = [UniqueConstraint(...)]`, `unique_together`,
-    `unique=True`) is left alone: the database refuses the second insert.
+    `select_for_update` or `ON CONFLICT`. A model of the project -- in any module, known by its
+    class name -- that declares the created fields unique (`Meta.constraints =
+    [UniqueConstraint(...)]`, `unique_together`, `unique=True`, SQLAlchemy's `__table_args__`
+    `UniqueConstraint("a", "b")`, the composite primary key) is left alone: the database
+    refuses the second insert.
 
     ## Why it breaks production
     Two concurrent requests -- a double-submitted form, a retried webhook, two workers
@@ -444,6 +447,7 @@ def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
     Or `try: ... create(...) except IntegrityError: ...`, or with SQLAlchemy
     `insert(...).on_conflict_do_nothing(index_elements=[...])`.
     """
+    establish_unique_sets(ctx)
     if ctx.function is None or ctx.facts.is_test:
         return
     state: _CheckState = ctx.rule_state(_CheckState)
@@ -494,7 +498,8 @@ def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
             return  # library code, scripts, start-up hooks: no concurrent callers known
         confidence = Confidence.MEDIUM
     for call, model in state.creates:
-        if _unique_in_model(call, model, ctx):
+        given = _created_columns(call, ctx)
+        if given and any(fields <= given for fields in ctx.memo(UNIQUE_SETS).get(model, ())):
             continue  # the database rejects the duplicate: the race ends in an IntegrityError
         for checked, line, start, stop in state.checks:
             if checked == model and start <= call.lineno <= stop:
@@ -505,24 +510,21 @@ def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
                     "unique constraint with get_or_create()/ON CONFLICT, or catch "
                     "IntegrityError",
                     confidence=confidence,
+                    # a model of another module declaring the created columns unique
+                    unless=moot_unless(model, given),
                 )
                 break
 
 
-def _unique_in_model(create: ast.Call, model: str, ctx: PythonContext) -> bool:
-    """The created row's fields include a set the model, defined in this module, declares
-    unique (``Meta.constraints = [UniqueConstraint(fields=["user", "project"], ...)]``,
-    ``unique_together``, ``unique=True``): the database refuses the second insert."""
+def _created_columns(create: ast.Call, ctx: PythonContext) -> set[str]:
+    """The columns a create sets (``team_id=`` also names the ``team`` field)."""
     given = {k.arg for k in create.keywords if k.arg}
     if not isinstance(create.func, ast.Attribute) or not create.func.attr.startswith(
         ("create", "acreate")
     ):
         constructed = _constructor_call(create, ctx)
         given = {k.arg for k in constructed.keywords if k.arg} if constructed else set()
-    if not given:
-        return False
-    given |= {name.removesuffix("_id") for name in given}  # ``team_id=``: the ``team`` field
-    return any(fields <= given for fields in ctx.memo(_UNIQUE_SETS).get(model, ()))
+    return given | {name.removesuffix("_id") for name in given}
 
 
 def _constructor_call(call: ast.Call, ctx: PythonContext) -> ast.Call | None:
@@ -531,66 +533,22 @@ def _constructor_call(call: ast.Call, ctx: PythonContext) -> ast.Call | None:
         return None
     expr: ast.expr | None = call.args[0] if func.attr == "add" and call.args else func.value
     if isinstance(expr, ast.Name):
-        expr = ctx.value_of(expr.id)
+        expr = _last_value_before(expr.id, call, ctx)
     return expr if isinstance(expr, ast.Call) else None
 
 
-def _unique_sets(ctx: PythonContext) -> dict[str, list[frozenset[str]]]:
-    """Model classes of the module -> the field sets they declare unique."""
-    found: dict[str, list[frozenset[str]]] = {}
-    for cls in ctx.tree.body:
-        if not isinstance(cls, ast.ClassDef):
-            continue
-        sets: list[frozenset[str]] = []
-        for item in cls.body:
-            if isinstance(item, ast.Assign) and isinstance(item.value, ast.Call):
-                unique = keyword_value(item.value, "unique") or keyword_value(
-                    item.value, "primary_key"
-                )
-                if unique is not None and is_true(unique):
-                    sets.extend(frozenset({t.id}) for t in item.targets if isinstance(t, ast.Name))
-            elif isinstance(item, ast.ClassDef) and item.name == "Meta":
-                sets.extend(_meta_unique_sets(item))
-        if sets:
-            found[cls.name] = sets
-    return found
-
-
-def _meta_unique_sets(meta: ast.ClassDef) -> list[frozenset[str]]:
-    sets: list[frozenset[str]] = []
-    for item in meta.body:
-        if not isinstance(item, ast.Assign) or not isinstance(item.targets[0], ast.Name):
-            continue
-        name = item.targets[0].id
-        if name == "unique_together" and isinstance(item.value, ast.Tuple | ast.List):
-            elements = item.value.elts
-            groups = (
-                elements
-                if all(isinstance(e, ast.Tuple | ast.List) for e in elements)
-                else [item.value]
-            )
-            sets.extend(_string_set(group) for group in groups)
-        elif name == "constraints" and isinstance(item.value, ast.Tuple | ast.List):
-            for constraint in item.value.elts:
-                if (
-                    isinstance(constraint, ast.Call)
-                    and (dotted(constraint.func) or "").endswith("UniqueConstraint")
-                    and keyword_value(constraint, "condition") is None
-                ):
-                    fields = keyword_value(constraint, "fields")
-                    if fields is not None:
-                        sets.append(_string_set(fields))
-    return [fields for fields in sets if fields]
-
-
-def _string_set(expr: ast.AST) -> frozenset[str]:
-    if not isinstance(expr, ast.Tuple | ast.List):
-        return frozenset()
-    return frozenset(
-        e.value for e in expr.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
-    )
-
-
-_UNIQUE_SETS: ModuleMemo[dict[str, list[frozenset[str]]]] = ModuleMemo(
-    "CON004:unique", _unique_sets
-)
+def _last_value_before(name: str, call: ast.Call, ctx: PythonContext) -> ast.expr | None:
+    """What ``name`` holds at ``call``: its last assignment before the call in the function
+    (``invoice = query(...).one_or_none()`` then ``invoice = Invoice(...)``, and a later
+    ``invoice = query(...).one()`` in a handler), else the module's value for it."""
+    if ctx.function is not None:
+        earlier = [
+            node.value
+            for node in ast.walk(ctx.function.node)
+            if isinstance(node, ast.Assign)
+            and node.lineno < call.lineno
+            and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+        ]
+        if earlier:
+            return max(earlier, key=lambda value: value.lineno)
+    return ctx.value_of(name)
