@@ -92,6 +92,13 @@ INDEPENDENT = {
             Token.objects.filter(user=user).delete()
             Token.objects.create(user=user)
     """,
+    "rows deleted and one row created per item of an outer loop: one row replaced": """
+        def f(user, kinds):
+            for kind in kinds:
+                for old in Token.objects.filter(user=user, kind=kind):
+                    old.delete()
+                Token.objects.create(user=user, kind=kind)
+    """,
     "rows of two models marked by the key the function is given": """
         def f(basket_id):
             Basket.objects.filter(pk=basket_id).update(closed=True)

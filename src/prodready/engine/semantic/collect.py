@@ -5,7 +5,8 @@ DAT003 counts), whether it opens a transaction, the context managers and decorat
 project wrappers opening one, the calls it makes that may reach project functions (with the
 ``with`` blocks around each), ``select_for_update`` use, and the signal receivers a module
 registers. Calls are named as the project model resolves them: through imports, ``self``
-methods, module-level functions and locals of a known type.
+methods, module-level functions and locals of a known type -- and the ``save()`` of the form a
+Django class-based view names in ``form_class``, where the view saves it.
 """
 
 from __future__ import annotations
@@ -320,6 +321,9 @@ class SummaryCollector:
         saved = self._saved_serializer(node) or self._super_method(func)
         if saved is not None:
             self._record(opened, saved, node.lineno)
+        form = self._saved_form(node, opened)
+        if form is not None:
+            self._record(opened, form, node.lineno)
 
     def _record(self, opened: _Open, target: str, line: int) -> None:
         guards = opened.guards
@@ -362,6 +366,58 @@ class SummaryCollector:
         if kind is None or kind == node.args[0].id:
             return None
         return self.target(ast.Attribute(node.args[0], "save"), opened_in=None, name=f"{kind}.save")
+
+    def _saved_form(self, node: ast.Call, opened: _Open) -> str | None:
+        """The ``save()`` of the form a Django class-based view names in its ``form_class``,
+        when this call saves it: ``super().form_valid(form)`` (``ModelFormMixin.form_valid``
+        saves the form), ``form.save()`` on the ``form`` parameter of ``form_valid``, or on a
+        local made by ``self.get_form()`` / ``self.form_class(...)``."""
+        func = node.func
+        if not isinstance(func, ast.Attribute) or opened.self_name is None:
+            return None
+        if func.attr == "form_valid":
+            if not (isinstance(func.value, ast.Call) and dotted(func.value.func) == "super"):
+                return None
+        elif (
+            func.attr != "save"
+            or not isinstance(func.value, ast.Name)
+            or not self._view_form(func.value.id, opened)
+        ):
+            return None
+        form_class = self._form_class()
+        if form_class is None:
+            return None
+        return self.target(ast.Attribute(form_class, "save"), opened_in=None)
+
+    def _view_form(self, name: str, opened: _Open) -> bool:
+        """``name`` holds the view's form: the ``form`` parameter of ``form_valid``, or a local
+        assigned ``self.get_form(...)`` / ``self.form_class(...)``."""
+        node = opened.node
+        if node.name == "form_valid" and any(arg.arg == name for arg in node.args.args[1:2]):
+            return True
+        made = {f"{opened.self_name}.get_form", f"{opened.self_name}.form_class"}
+        return any(
+            isinstance(statement, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == name for t in statement.targets)
+            and isinstance(statement.value, ast.Call)
+            and dotted(statement.value.func) in made
+            for statement in ast.walk(node)
+        )
+
+    def _form_class(self) -> ast.expr | None:
+        """The value of ``form_class = ...`` in the body of the class being walked."""
+        if not self.ctx.classes:
+            return None
+        for statement in self.ctx.classes[-1].node.body:
+            if (
+                isinstance(statement, ast.Assign)
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+                and statement.targets[0].id == "form_class"
+                and isinstance(statement.value, ast.Name | ast.Attribute)
+            ):
+                return statement.value
+        return None
 
     def _database(self, node: ast.Call, func: ast.Attribute, opened: _Open) -> None:
         attr = func.attr

@@ -76,7 +76,7 @@ class _Write:
     data: set[str] = field(default_factory=set)  # references in what it writes
     selectors: set[str] = field(default_factory=set)  # references in how it selects rows
     formset: bool = False
-    repeated: bool = False  # made in a loop: one row per iteration
+    loops: frozenset[int] = frozenset()  # ids of the loops it is made in
 
 
 def references(node: ast.AST | None, *, through_calls: bool = True) -> set[str]:
@@ -319,10 +319,10 @@ def _depends(earlier: _Write, later: _Write, flow: _Flow, parameters: set[str]) 
         # One row created in the place of the deleted ones (a token rotated, a cache entry
         # regenerated) leaves, when it fails, no row -- the state before the first creation,
         # which the next run repairs.
-        kinds = {earlier.terminal, later.terminal}
+        deleted = [w for w in (earlier, later) if w.terminal in {"delete", "adelete"}]
         created = [w for w in (earlier, later) if w.terminal in _CREATES]
-        if "delete" in kinds and created and any(w.repeated for w in created):
-            return True
+        if deleted and created and created[0].loops - deleted[0].loops:
+            return True  # created in a loop the delete is not in: row by row
     if _same_row(earlier, later) or (
         earlier.receiver is not None and earlier.receiver == later.receiver
     ):
@@ -359,14 +359,16 @@ def _depends(earlier: _Write, later: _Write, flow: _Flow, parameters: set[str]) 
     return False
 
 
-def _in_loops(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[int]:
-    """The ids of the calls the function makes inside a loop (``for``, ``while``, a
-    comprehension) of its own body."""
-    found: set[int] = set()
+def _loops_around(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[int, frozenset[int]]:
+    """For the id of each call the function makes inside loops (``for``, ``while``, a
+    comprehension) of its own body: the ids of those loops."""
+    found: dict[int, set[int]] = {}
     for node in _walk_body(function):
         if isinstance(node, _LOOPS):
-            found.update(id(inner) for inner in ast.walk(node) if isinstance(inner, ast.Call))
-    return found
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Call):
+                    found.setdefault(id(inner), set()).add(id(node))
+    return {call: frozenset(loops) for call, loops in found.items()}
 
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.GeneratorExp)
@@ -410,9 +412,9 @@ def dependent_pair(
     writes = [_describe(call, flow) for call in calls]
     terminals = {write.terminal for write in writes}
     if "delete" in terminals and terminals & _CREATES:  # a set replaced, or one row?
-        looped = _in_loops(function)
+        loops = _loops_around(function)
         for write in writes:
-            write.repeated = id(write.call) in looped
+            write.loops = loops.get(id(write.call), frozenset())
     rejections = [
         node
         for node in _walk_body(function)

@@ -210,7 +210,9 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     The transaction may be opened elsewhere in the project, and then nothing is reported: by
     every function that calls this one (in any module, in a `with transaction.atomic()` block
     or under `@transaction.atomic`; a Django REST framework serializer's `create()`/`update()`
-    is called by `serializer.save()` and by a view's `perform_create(serializer)`; a method by
+    is called by `serializer.save()` and by a view's `perform_create(serializer)`; a form's
+    `save()` by the Django class-based view naming it in `form_class` -- through
+    `super().form_valid(form)` or `form.save()` on the view's form; a method by
     a subclass's `super().method()`; a method of each item of a parameter typed
     `list[Serializer]` by a loop over it), by the
     project's own context manager or decorator that opens one (`with locked_order():`,
