@@ -221,6 +221,7 @@ IMPORT_TABLE: dict[str, tuple[str, ...]] = {
     "storages": ("django-storages",),
     "crispy_forms": ("django-crispy-forms",),
     "django_filters": ("django-filter",),
+    "django_softdelete": ("django-soft-delete",),
     "allauth": ("django-allauth",),
     "oauth2_provider": ("django-oauth-toolkit",),
     "import_export": ("django-import-export",),

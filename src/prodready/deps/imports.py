@@ -20,6 +20,7 @@ from prodready.engine.module_record import ModuleRecord
 NAMESPACE_ROOTS = frozenset(
     {"google", "azure", "zope", "jaraco", "backports", "sphinxcontrib", "ruamel", "opentelemetry"}
     | {"paho", "snowflake", "oslo", "pyobjc", "plone", "collective", "flufl", "repoze", "nvidia"}
+    | {"llama_index"}  # llama_index.core: llama-index-core; llama_index.llms.x: llama-index-llms-x
 )
 _THREE_LEVEL = {
     "google": frozenset({"cloud"}),
@@ -27,6 +28,14 @@ _THREE_LEVEL = {
         {"storage", "keyvault", "mgmt", "ai", "monitor", "search", "data", "communication"}
     ),
     "opentelemetry": frozenset({"instrumentation", "exporter", "propagators", "resourcedetector"}),
+    # The integration families of LlamaIndex (llama-index-<family>-<name>); llama_index.core's
+    # own sub-packages of the same names stay with llama-index-core (two levels).
+    "llama_index": frozenset(
+        {"llms", "embeddings", "vector_stores", "readers", "retrievers", "postprocessor"}
+        | {"tools", "agent", "callbacks", "graph_stores", "multi_modal_llms", "storage"}
+        | {"node_parser", "program", "question_gen", "response_synthesizers", "selectors"}
+        | {"extractors", "indices", "packs", "evaluation", "output_parsers", "sparse_embeddings"}
+    ),
 }
 # Top-level names that distributions sometimes ship by mistake and projects often have.
 _GENERIC_NAMES = frozenset(
