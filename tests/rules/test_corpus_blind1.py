@@ -20,9 +20,9 @@ BLIND1 = CORPUS / "blind1"
 LABELS = 160
 # The floor: labels found with file, category and line all matching. Raise it when a change
 # finds more (`python tests/corpus/score.py --corpus tests/corpus/blind1`, the `overall` row).
-BLIND1_FOUND_FLOOR = 123
+BLIND1_FOUND_FLOOR = 134
 # Findings at medium or above on the production-grade twins, exactly (the goal is 0).
-BLIND1_TWINS_MEDIUM_PLUS = 3
+BLIND1_TWINS_MEDIUM_PLUS = 2
 
 
 def _load_scorer() -> ModuleType:
