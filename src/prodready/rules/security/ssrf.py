@@ -50,7 +50,10 @@ def server_side_request_forgery(node: ast.AST, ctx: PythonContext) -> None:
     parameter, or `f"https://{host}/api"`. URLs whose host is fixed by the code
     (`f"{API_BASE}/users/{user_id}"`, `f"https://api.example.com/items/{sku}"`) are fine, as
     are functions that check the host first (`urlparse(url).hostname in ALLOWED_HOSTS`,
-    `url.startswith("https://api.example.com/")`, an `is_allowed_url(url)` helper).
+    `url.startswith("https://api.example.com/")`, an `is_allowed_url(url)` helper). When the
+    URL is put together on another line (`target = url or DEFAULT_URL`, an f-string,
+    `urljoin(base, ...)`), the finding is there and names the line of the request; a URL
+    that reaches a Celery/RQ/Dramatiq task through its message counts as the client's.
 
     ## Why it breaks production
     The service fetches whatever the client names, from inside your network: the cloud
@@ -99,7 +102,19 @@ def server_side_request_forgery(node: ast.AST, ctx: PythonContext) -> None:
     else:
         short = parts[-1]
 
+    chosen = _composed_binding(url, node, ctx)
+
     def report(source: str) -> None:
+        if chosen is not None:
+            ctx.report(
+                chosen,
+                f"the URL that {short}() on line {node.lineno} fetches is chosen here from "
+                f"{source}: the client can make the service call internal addresses -- cloud "
+                "metadata (169.254.169.254), localhost admin ports, internal APIs (server-side "
+                "request forgery). Check urlparse(url).hostname against an allow-list (and "
+                "refuse private IPs) before fetching",
+            )
+            return
         ctx.report(
             node,
             f"{short}() fetches a URL taken from {source}: the client can make the service "
@@ -109,3 +124,28 @@ def server_side_request_forgery(node: ast.AST, ctx: PythonContext) -> None:
         )
 
     sink_flow(deciding, ctx, report, sanitizers=_SSRF_SANITIZERS, web_only=True)
+
+
+# How a URL is put together from parts: a fallback (``url or DEFAULT_URL``), a choice, a
+# formatted string or a join.
+_COMPOSING = (ast.BoolOp, ast.IfExp, ast.JoinedStr, ast.BinOp)
+_JOINING_CALLS = frozenset({"format", "urljoin", "join", "replace", "with_path"})
+
+
+def _composed_binding(url: ast.expr, call: ast.Call, ctx: PythonContext) -> ast.expr | None:
+    """Where the URL passed by name is put together from the client's value and other parts,
+    on another line than the request (``target = url or CARRIER_URLS[carrier]`` ...
+    ``requests.get(target)``): the line a reviewer fixes. A plain alias of the request value
+    (``url = request.args["url"]``) is reported at the request."""
+    if not isinstance(url, ast.Name):
+        return None
+    bound = ctx.value_of(url.id)
+    if bound is None or bound is url or bound.lineno == call.lineno:
+        return None
+    if isinstance(bound, _COMPOSING):
+        return bound
+    func = bound.func if isinstance(bound, ast.Call) else None
+    if isinstance(func, ast.Attribute | ast.Name):
+        last = func.attr if isinstance(func, ast.Attribute) else func.id
+        return bound if last in _JOINING_CALLS else None
+    return None
