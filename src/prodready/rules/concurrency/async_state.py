@@ -16,6 +16,7 @@ from prodready.plugin import (
     python_rule,
 )
 from prodready.plugin.analysis import dotted, is_framework_source, is_script
+from prodready.rules.concurrency._self_logging import logs_own_failures
 
 # -- CON006 ---------------------------------------------------------------------------------------
 
@@ -272,6 +273,10 @@ def task_without_reference(node: ast.AST, ctx: PythonContext) -> None:
     `loop.create_task(...)` calls whose result is thrown away (a bare expression statement or
     an assignment to `_`) in code that runs in a service or worker -- not in tests, scripts or
     a framework's own source. Tasks created by an `asyncio.TaskGroup` are not flagged.
+    Evidence tier: when the spawned coroutine (a function of the module) catches and logs its
+    own failures -- every call but `asyncio.sleep` inside a `try` whose broad handler logs --
+    no exception goes unretrieved, and the finding drops to low with low confidence: the rule
+    cannot tell whether losing such a task mid-run matters.
 
     ## Why it breaks production
     The event loop holds only a weak reference to the tasks it runs. A task nobody else
@@ -317,6 +322,18 @@ def task_without_reference(node: ast.AST, ctx: PythonContext) -> None:
         if not found or is_script(ctx) or is_framework_source(ctx):
             return
         for call, what in found:
+            if logs_own_failures(call, ctx):
+                ctx.report(
+                    call,
+                    f"the task {what} creates is not kept anywhere: the event loop holds only "
+                    "a weak reference, so it can be garbage-collected before it finishes. Its "
+                    "coroutine logs its own failures; prodready could not tell whether losing "
+                    "it mid-run matters. Keep a reference until it is done (a set plus "
+                    "add_done_callback(set.discard)) or run it in an asyncio.TaskGroup",
+                    severity=Severity.LOW,
+                    confidence=Confidence.LOW,
+                )
+                continue
             ctx.report(
                 call,
                 f"the task {what} creates is not kept anywhere: the event loop holds only a "
