@@ -10,6 +10,7 @@ from prodready.plugin import (
     FileKind,
     Instruction,
     Severity,
+    Stage,
     file_rule,
 )
 from prodready.rules.dockerfile._shared import (
@@ -30,6 +31,35 @@ _ROOT_USERS = frozenset({"root", "0"})
 _PRIVILEGE_DROPPERS = frozenset(
     {"gosu", "su-exec", "setpriv", "runuser", "chpst", "s6-setuidgid", "setuidgid", "su"}
 )
+
+
+# Process supervisors: they run as root by design to start the services they supervise, and
+# each service's run script or program section chooses its user (s6-setuidgid, gosu, user=).
+_SUPERVISORS = frozenset({"supervisord", "s6-svscan", "runsvdir", "my_init"})
+_S6_OVERLAY_INIT = "init"  # s6-overlay's /init: only where the image installs s6-overlay
+_INIT_SHIMS = frozenset({"tini", "dumb-init", "catatonit"})
+
+
+def _supervisor(words: list[str], chain: list[Stage]) -> str | None:
+    """The process supervisor the image starts (``supervisord``, s6-overlay's ``/init``...)."""
+    rest = list(words)
+    while rest and (rest[0] in _INIT_SHIMS or rest[0].startswith("-")):
+        rest = rest[1:]  # tini -- supervisord: the shim only reaps zombies
+    program = rest[0] if rest else ""
+    if program in _SUPERVISORS:
+        return program
+    if program == _S6_OVERLAY_INIT and _installs_s6_overlay(chain):
+        return "s6-overlay's /init"
+    return None
+
+
+def _installs_s6_overlay(chain: list[Stage]) -> bool:
+    return any(
+        "s6-overlay" in instruction.value.lower() or instruction.value.startswith("S6_")
+        for stage in chain
+        for instruction in stage.instructions
+        if instruction.keyword in {"ADD", "RUN", "COPY", "ENV"}
+    )
 
 
 def _user_of(instruction: Instruction) -> str:
@@ -56,6 +86,10 @@ def dockerfile_runs_as_root(document: Dockerfile, ctx: FileContext) -> None:
     Red Hat UBI language images, AWS Lambda images) and entrypoints that drop privileges
     (`gosu`, `su-exec`) are accepted. The final stage is the last one unless that is a
     development target (`AS dev`, `AS test`); dev containers and `Dockerfile.dev` are skipped.
+    Evidence tier: when the entrypoint is a process supervisor (s6-overlay's `/init`,
+    `supervisord`, `runsvdir`), it runs as root by design and each service's run script picks
+    its user -- which the Dockerfile does not show: the finding is reported at low (confidence
+    low) and says so, not at medium.
 
     ## Why it breaks production
     A process running as root inside the container is root on the container's filesystem and,
@@ -112,6 +146,19 @@ def dockerfile_runs_as_root(document: Dockerfile, ctx: FileContext) -> None:
         return  # the entrypoint drops to an unprivileged user at run time
     if any(word in {"--user", "--uid"} or word.startswith(("--user=", "--uid=")) for word in words):
         return  # gunicorn --user / uwsgi --uid switch after binding
+    supervisor = _supervisor(words, chain)
+    if supervisor is not None:
+        ctx.report(
+            final.line,
+            f"the final stage has no USER instruction and its entrypoint is a process "
+            f"supervisor ({supervisor}), which runs as root to start its services: whether each "
+            "service drops privileges (s6-setuidgid, gosu or su-exec in its run script, user= "
+            "in its program section) cannot be told from the Dockerfile; a service that does "
+            "not runs as root -- drop privileges in every service, or add `USER`",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     script = any(word.endswith(".sh") or "entrypoint" in word for word in words)
     ctx.report(
         final.line,
