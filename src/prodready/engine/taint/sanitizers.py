@@ -168,6 +168,8 @@ def guarded_names(
             if _guarding_call(node, markers, bindings):
                 func = node.func
                 checked.append(func.value if isinstance(func, ast.Attribute) else node)
+            elif URL_HOST_CHECK in markers and _address_guard(module_function(node, ctx), ctx):
+                checked.append(node)
         elif isinstance(node, ast.If | ast.IfExp | ast.While | ast.Assert) and (
             SAFE_REDIRECT_CHECK in markers
         ):
@@ -394,6 +396,35 @@ def _validated(test: ast.AST) -> list[ast.AST]:
             if name.startswith(_PREDICATE_PREFIXES):
                 found.extend(arg for arg in node.args if isinstance(arg, ast.Name))
     return found
+
+
+# What an IP address object says about where it points: a guard that raises on one of these
+# keeps the server off its own network (metadata endpoint, localhost, internal services).
+_INTERNAL_ADDRESS_TESTS = frozenset(
+    {"is_private", "is_loopback", "is_link_local", "is_reserved", "is_global"}
+)
+
+
+def _address_guard(
+    helper: ast.FunctionDef | ast.AsyncFunctionDef | None, ctx: PythonContext, depth: int = 0
+) -> bool:
+    """A function of this module that resolves what it is given and raises when the address
+    is internal (``if ipaddress.ip_address(ip).is_private: raise ...``), itself or through
+    another such function it calls: an SSRF guard of its arguments (the URL or its host)."""
+    if helper is None or depth > 3:
+        return False
+    nodes = own_nodes(helper, ctx)
+    raises = any(isinstance(node, ast.Raise) for node in nodes)
+    if raises and any(
+        isinstance(node, ast.Attribute) and node.attr in _INTERNAL_ADDRESS_TESTS for node in nodes
+    ):
+        return True
+    return any(
+        isinstance(node, ast.Call)
+        and module_function(node, ctx) not in (None, helper)
+        and _address_guard(module_function(node, ctx), ctx, depth + 1)
+        for node in nodes
+    )
 
 
 def _guarding_call(call: ast.Call, markers: frozenset[str], bindings: BindingMap) -> bool:
