@@ -105,6 +105,17 @@ def orm_instance(expr: ast.expr, call: ast.AST, ctx: PythonContext) -> str | Non
     return None
 
 
+def _other_class(receiver: ast.expr, kind: str) -> bool:
+    """``receiver`` names a class imported from outside RQ (``SyncJob`` from the project's
+    jobs module): RQ's ``enqueue`` is a method of a queue instance, so a class's ``enqueue``
+    is that class's own (a project job runner storing the row's key)."""
+    if not isinstance(receiver, ast.Name) or "." not in kind:
+        return False
+    if kind.startswith(_QUEUE_TYPES) or kind.split(".", 1)[0] == "rq":
+        return False
+    return kind.rpartition(".")[2][:1].isupper() and receiver.id[:1].isupper()
+
+
 def _task_arguments(node: ast.Call, ctx: PythonContext) -> tuple[str, list[ast.expr]] | None:
     """The queueing API a call uses and the arguments it puts in the message."""
     func = node.func
@@ -125,6 +136,8 @@ def _task_arguments(node: ast.Call, ctx: PythonContext) -> tuple[str, list[ast.e
         kind = ctx.type_of(func.value) or ctx.qualname(func.value) or ""
         if not (kind.startswith(_QUEUE_TYPES) or facts.imports_any(("rq", "django_rq"))):
             return None
+        if _other_class(func.value, kind):
+            return None  # ``SyncJob.enqueue(...)``: a class's own method, not RQ's
         if attr == "enqueue_call":
             args = keyword_value(node, "args")
             return "RQ", list(args.elts) if isinstance(args, ast.Tuple | ast.List) else []
@@ -165,7 +178,8 @@ def orm_instance_in_task_message(node: ast.Call, ctx: PythonContext) -> None:
     ## What it does
     Flags a Django or SQLAlchemy model instance passed as an argument of a background task:
     Celery `task.delay(obj)` / `apply_async(args=[obj])`, RQ `queue.enqueue(func, obj)` (and
-    `enqueue_in`/`enqueue_at`/`enqueue_call`), Dramatiq `actor.send(obj)`. An instance is a
+    `enqueue_in`/`enqueue_at`/`enqueue_call`; not `Class.enqueue(...)` on a class imported
+    from elsewhere -- RQ enqueues on a queue instance), Dramatiq `actor.send(obj)`. An instance is a
     row loaded by `.get()`/`.first()`/`.one()`/`get_object_or_404()`, returned by a form's or
     serializer's `save()` or a view's `get_object()`, a variable looping over a query's rows,
     or Django's `request.user`.
