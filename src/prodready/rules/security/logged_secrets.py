@@ -11,6 +11,7 @@ from prodready.plugin.analysis import (
     in_service_code,
     is_literal,
     log_call,
+    name_words,
     runs_as,
     secret_name,
 )
@@ -140,6 +141,40 @@ def _secret_reference(expr: ast.AST, ctx: PythonContext, depth: int = 0) -> str 
     return None
 
 
+# Keywords naming where a message is delivered: a device token passed there addresses a phone.
+_RECIPIENT_KEYWORDS = frozenset({"to", "recipient", "recipients", "device_token"})
+
+
+def _message_recipient(value: ast.expr, ctx: PythonContext) -> bool:
+    """A ``token`` the enclosing function hands only to a message as its recipient
+    (``PushMessage(to=token)``): a push-notification device token -- where a message goes,
+    not a key to an account. A key or password is a credential wherever it goes."""
+    scope = ctx.function
+    if not isinstance(value, ast.Name) or scope is None or name_words(value.id)[-1] != "token":
+        return False
+    logged = {
+        id(inner)
+        for call in ast.walk(scope.node)
+        if isinstance(call, ast.Call) and log_call(call, ctx) is not None
+        for inner in ast.walk(call)
+    }
+    recipient = False
+    for node in ast.walk(scope.node):
+        if id(node) in logged:
+            continue
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                if isinstance(keyword.value, ast.Name) and keyword.value.id == value.id:
+                    if keyword.arg not in _RECIPIENT_KEYWORDS:
+                        return False  # also handed on as something else (``auth=token``)
+                    recipient = True
+        elif isinstance(node, ast.Dict) and any(
+            isinstance(item, ast.Name) and item.id == value.id for item in node.values
+        ):
+            return False  # ``{"Authorization": token}``
+    return recipient
+
+
 def _is_request_value(expr: ast.AST, ctx: PythonContext) -> bool:
     qualified = ctx.qualname(expr) if isinstance(expr, ast.Name | ast.Attribute) else None
     if qualified in {"flask.request", "quart.request"}:
@@ -239,7 +274,7 @@ def secret_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
         else:
             what = _secret_reference(value, ctx)
             identifiers = _model_candidates(value, ctx)
-        if what is None:
+        if what is None or _message_recipient(value, ctx):
             continue
         sink = "print() writes" if is_print else "this log call writes"
         ctx.report(
