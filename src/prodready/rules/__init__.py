@@ -81,6 +81,7 @@ BUILTIN_MODULES = (
     "prodready.rules.performance.blocking_handlers",
     "prodready.rules.performance.blocking_helpers",
     "prodready.rules.performance.clients_per_request",
+    "prodready.rules.performance.page_sizes",
     "prodready.rules.performance.per_row_commits",
     "prodready.rules.performance.python_aggregates",
     "prodready.rules.performance.queryset_len",
