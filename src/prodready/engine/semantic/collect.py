@@ -44,6 +44,7 @@ from prodready.engine.semantic.summary import (
     IN_TRANSACTION,
     INDEPENDENT,
     LOCKS_ROWS,
+    MONEY_BEFORE_RECORD,
     NEEDS_TRANSACTION,
     OPENS_TRANSACTION,
     OUTBOUND,
@@ -100,6 +101,8 @@ class _Open:
     managers: list[str] = field(default_factory=list)
     decorators: list[str] = field(default_factory=list)
     guards: list[str] = field(default_factory=list)  # the ``with`` blocks open around the walk
+    money: list[int] = field(default_factory=list)  # lines of calls that move money
+    adds: list[int] = field(default_factory=list)  # lines of ``session.add(...)``
 
 
 class SummaryCollector:
@@ -217,6 +220,14 @@ class SummaryCollector:
                     flags.add(ENTRY_POINT)
                 sites = [*opened.calls.values(), *opened.again.values()]
                 flags |= site_relations(scope.node, [*sites, *(c.lineno for c, _ in writes)])
+        if opened.money:
+            recorded = _recorded_after(scope.node, opened, [call for call, _ in writes])
+            if recorded is not None:
+                flags.add(f"{MONEY_BEFORE_RECORD}{min(opened.money)}>{recorded}")
+                if is_script(ctx):
+                    flags.add(SCRIPT)
+                elif ctx.route is not None or in_task(ctx):
+                    flags.add(ENTRY_POINT)
         self.functions.append(
             FunctionSummary(
                 opened.name,
@@ -298,6 +309,14 @@ class SummaryCollector:
         opened = self.stack[-1]
         if outbound(node, name):
             opened.flags.add(f"{OUTBOUND}{node.lineno}")
+            if _moves_money(node, name):
+                opened.money.append(node.lineno)
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in {"add", "add_all"}
+            and is_db_session(func.value, self.ctx)
+        ):
+            opened.adds.append(node.lineno)
         if node.args and (
             isinstance(node.args[0], ast.Constant | ast.JoinedStr)
             or (isinstance(func, ast.Attribute) and func.attr in STATEMENT_METHODS)
@@ -579,6 +598,59 @@ class SummaryCollector:
         target = self.target(handler, opened_in=opened)
         if signal is not None and target is not None:
             self.signals.append(SignalReceiver(signal, target, node.lineno))
+
+
+# Payment providers' calls that move money (``stripe.PaymentIntent.create``), and words of a
+# project helper's name that say it does (``charge_card``, ``capture``).
+_MONEY_OBJECTS = frozenset({"Charge", "PaymentIntent", "Transfer", "Payout", "Transaction"})
+_MONEY_METHODS = frozenset({"create", "capture", "confirm", "sale", "submit_for_settlement"})
+_MONEY_WORDS = frozenset({"charge", "capture", "payout"})
+_CREATED_ROWS = ("create()", "bulk_create()", "get_or_create()", "update_or_create()")
+
+
+def _moves_money(node: ast.Call, name: str | None) -> bool:
+    """A call that takes or sends money, without an idempotency key (with one, the client's
+    retry of a failed request gets the same charge back instead of a second one)."""
+    if any(keyword.arg == "idempotency_key" for keyword in node.keywords):
+        return False
+    parts = (name or "").split(".")
+    if parts[0] in {"stripe", "braintree"} and len(parts) >= 3:
+        return parts[-2] in _MONEY_OBJECTS and parts[-1] in _MONEY_METHODS
+    func = node.func
+    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return bool(set(last.lower().strip("_").split("_")) & _MONEY_WORDS)
+
+
+def _recorded_after(function: FunctionNode, opened: _Open, writes: list[ast.Call]) -> int | None:
+    """The line of the first row the function creates after its first call that moves money,
+    when it has written nothing before that call (no pending record of the payment exists):
+    ``Model.objects.create()``, ``session.add(...)``, ``.save()`` of an object it constructed
+    (``card = GiftCard(...)``)."""
+    paid = min(opened.money)
+    if any(call.lineno < paid for call in writes):
+        return None
+    constructed = {
+        target.id
+        for node in ast.walk(function)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and (dotted(node.value.func) or "").rsplit(".", 1)[-1][:1].isupper()
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    created = [line for line in opened.adds if line > paid]
+    for call, what in opened.writes:
+        if call.lineno <= paid:
+            continue
+        func = call.func
+        if what.endswith(_CREATED_ROWS) or (
+            isinstance(func, ast.Attribute)
+            and func.attr in {"save", "asave"}
+            and isinstance(func.value, ast.Name)
+            and func.value.id in constructed
+        ):
+            created.append(call.lineno)
+    return min(created) if created else None
 
 
 def _sequence_hint(hint: ast.expr) -> bool:

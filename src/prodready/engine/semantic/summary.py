@@ -30,6 +30,9 @@ INDEPENDENT = "indep"  # no two of its writes that can both run depend on each o
 
 OUTBOUND = "out@"  # prefix of a flag giving the line of a call to another system
 IN_HANDLER = "handler@"  # prefix of a flag giving the line of a call in an ``except`` block
+# ``paid-first@<line>><line>``: a payment provider moved money (the first line) before the
+# function wrote anything, and the first row recording it is created after (the second line).
+MONEY_BEFORE_RECORD = "paid-first@"
 AROUND_CALL = "around-call"  # its writes that can both run are split by a call to another
 # system (``out@<line>`` flags): a pending row committed, the call made, the result committed
 # A call made lexically inside a ``with`` that opens a transaction (``CallSite.guard``).
@@ -130,6 +133,16 @@ class FunctionSummary(NamedTuple):
     def outbound_lines(self) -> list[int]:
         """The lines of its calls to other systems (HTTP, payment, messaging)."""
         return sorted(int(f[len(OUTBOUND) :]) for f in self.flags if f.startswith(OUTBOUND))
+
+    def money_before_record(self) -> tuple[int, int] | None:
+        """The line of a call that moved money before the function wrote anything, and the
+        line of the first row recording it, created after (None: no such call)."""
+        for flag in self.flags:
+            if flag.startswith(MONEY_BEFORE_RECORD):
+                paid, _, recorded = flag[len(MONEY_BEFORE_RECORD) :].partition(">")
+                if paid.isdigit() and recorded.isdigit():
+                    return int(paid), int(recorded)
+        return None
 
     def in_handler(self, line: int) -> bool:
         """The call on ``line`` is made in an ``except`` block (a retry, a compensation)."""

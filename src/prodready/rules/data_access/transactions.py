@@ -153,6 +153,25 @@ def _report_helpers(
     )
 
 
+def _money_before_record(path: str, function: FunctionSummary, ctx: ProjectContext) -> None:
+    """A payment provider moved money before the function wrote anything, and the first row
+    recording it is created only after."""
+    found = function.money_before_record()
+    if found is None:
+        return
+    paid, recorded = found
+    ctx.report(
+        path,
+        recorded,
+        f"{function.short_name}() moves money (line {paid}) before it has written anything, "
+        f"and creates the first row that records it only on line {recorded}: if that write "
+        "fails, the customer is charged and nothing in the database says so -- there is no "
+        "pending record to reconcile. Commit a pending record first, call the provider with an "
+        "idempotency key derived from it, then record the result",
+        confidence=None if function.entry_point else Confidence.MEDIUM,
+    )
+
+
 @project_rule(
     code="DAT003",
     name="multi-write-without-transaction",
@@ -203,6 +222,15 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     together straddles such a call, the finding is low (it asks that the pending state be
     reconciled); two committing helpers around one are not reported (a Slack WebClient's or a
     Google API's call is one too).
+
+    Money moved first is one change split between two systems too: a payment provider's
+    charge (`stripe.PaymentIntent.create`, `stripe.Charge.create`, a braintree sale, a project
+    helper named for charging or capturing) made before the function has written anything,
+    without an idempotency key, with the first row recording it created only after
+    (`Subscription(...)` added, `Invoice.objects.create(...)`): if that write fails, the
+    customer is charged and nothing in the database says so. Reported medium at that row. A
+    charge that completes a row written before (a pending payment updated with the result) is
+    the pending -> call -> result pattern, not this.
 
     Writes are exclusive also when two `if` tests pin one value to values that cannot both
     hold (`if code.startswith("n."):` ... `if code.startswith("r."):`).
@@ -276,6 +304,7 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
             together = function.writes_together()
             if function.in_script or prefix + function.name in command_line:
                 continue
+            _money_before_record(path, function, ctx)
             if together is None:
                 _committing_helpers(model, path, prefix + function.name, function, ctx)
                 continue
