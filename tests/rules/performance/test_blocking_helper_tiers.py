@@ -29,3 +29,14 @@ def test_prf008_handler_high_other_coroutine_medium(run_scan) -> None:
         ("fleet/api.py", 104): ("high", "medium"),
         ("fleet/api.py", 123): ("medium", "medium"),
     }
+
+
+def test_prf008_async_twin_adapter_is_low(run_scan) -> None:
+    directory = Path(__file__).parent / "fixtures" / "PRF008"
+    result = run_scan(directory, config=replace(Config(), select=("PRF008",)))
+    tiers = {
+        f.line: (f.severity.value, f.confidence.value)
+        for f in result.findings
+        if f.path == "fp_sync_twin_adapter.py"
+    }
+    assert tiers == {16: ("low", "low"), 23: ("low", "low"), 26: ("medium", "medium")}

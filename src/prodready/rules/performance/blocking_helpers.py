@@ -178,6 +178,10 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
     commit, a synchronous SQLAlchemy session or engine, the synchronous Redis client, boto3,
     `subprocess`, `time.sleep`. Calls handed to a thread (`asyncio.to_thread(helper, ...)`,
     `loop.run_in_executor`, `run_in_threadpool`) and lifespan/startup hooks are not flagged.
+    Tiers: high in a request handler, medium in another coroutine; low (confidence low) for
+    the async variant of a method whose only blocking call is its synchronous twin of the same
+    class (`async def agenerate(...): return self.generate(...)`): an adapter for a framework
+    offering both modes, which the rule cannot tell a serving loop awaits.
     CON001 covers blocking calls written in the `async def` itself.
 
     ## Why it breaks production
@@ -265,6 +269,17 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
         if found:
             line, chain = found[0]
             others = sorted({other for other, _ in found[1:]})
+            if not handler and not others and _sync_twin(caller, chain[0]):
+                ctx.report(
+                    caller.path,
+                    line,
+                    _message(model, caller, chain, direct, others)
+                    + ". It only adapts its synchronous twin for a framework offering both "
+                    "modes: prodready could not tell whether a serving loop awaits it",
+                    severity=Severity.LOW,
+                    confidence=Confidence.LOW,
+                )
+                continue
             ctx.report(
                 caller.path,
                 line,
@@ -273,6 +288,22 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
                 # (a helper, an adapter of an async API) stalls whatever shares its loop.
                 severity=None if handler else Severity.MEDIUM,
             )
+
+
+_ASYNC_PREFIXES = ("async_", "a_", "a")
+
+
+def _sync_twin(caller: ProjectFunction, target: str) -> bool:
+    """``caller`` is the async variant of the method ``target`` of the same class
+    (``agenerate``/``a_generate``/``async_generate``/``generate_async`` -> ``generate``)."""
+    owner, _, name = caller.qualname.rpartition(".")
+    target_owner, _, target_name = target.rpartition(".")
+    if owner != target_owner or not name or name == target_name:
+        return False
+    twins = {name.removesuffix("_async")} | {
+        name.removeprefix(prefix) for prefix in _ASYNC_PREFIXES if name.startswith(prefix)
+    }
+    return target_name in twins
 
 
 def _targets(model: SemanticModel, name: str, module: str, instances: dict[str, str]) -> list[str]:
