@@ -188,7 +188,8 @@ def path_traversal(node: ast.AST, ctx: PythonContext) -> None:
     under their base directory (`os.path.realpath(p).startswith(BASE)`,
     `p.resolve().is_relative_to(BASE)`), `send_from_directory`, and route parameters that
     match a single URL segment (`/files/{name}`, `<name>`: they cannot contain `/`) for file
-    reads and writes are not reported.
+    reads and writes are not reported -- unless the path joins two of them
+    (`os.path.join(UPLOADS, folder, name)`): one can be `..`, the other any file name.
 
     ## Why it breaks production
     A `../` in the name walks out of the intended directory: `GET /download?file=../../
@@ -259,7 +260,8 @@ def path_traversal(node: ast.AST, ctx: PythonContext) -> None:
     if not candidates:
         return
     sanitizers = _PATH_SANITIZERS
-    if name not in _TREE_FUNCTIONS:
+    segments = sorted(_segment_parameters(candidates, ctx))
+    if name not in _TREE_FUNCTIONS and len(segments) < 2:
         sanitizers = sanitizers | {SEGMENT_PARAMETERS}
     serving = name in _SEND_FILE
     advice = (
@@ -270,11 +272,53 @@ def path_traversal(node: ast.AST, ctx: PythonContext) -> None:
         "that os.path.realpath(path).startswith(BASE_DIR) before using it"
     )
 
+    reach = "`../` in it reaches any file the service can access"
+    if len(segments) >= 2:
+        named = ", ".join(f"`{segment}`" for segment in segments)
+        reach = (
+            f"the URL segments {named} can be `..` and a file name, which reach any file of "
+            "the directory above"
+        )
+
     def report(source: str) -> None:
         ctx.report(
             node,
-            f"{operation} uses a file path built from {source}: `../` in it reaches any file "
-            f"the service can access (path traversal). {advice}",
+            f"{operation} uses a file path built from {source}: {reach} (path traversal). {advice}",
         )
 
     sink_flow(candidates, ctx, report, sanitizers=sanitizers, web_only=True)
+
+
+def _segment_parameters(values: list[ast.expr], ctx: PythonContext) -> set[str]:
+    """The single-segment route parameters (``/files/{folder}/{name}``) the path is built
+    from, directly, through local names or as arguments of the call that builds it. One
+    segment cannot hold ``/``, but it can be ``..``: two of them -- ``..`` and a file name --
+    reach any file of the parent directory (``os.path.join(UPLOADS, folder, name)``)."""
+    route = ctx.route
+    template = route.path if route is not None else None
+    if not template:
+        return set()
+    scope = ctx.function
+    textual = {
+        arg.arg
+        for arg in (scope.params if scope is not None else [])
+        if arg.annotation is None
+        or any(isinstance(n, ast.Name) and n.id == "str" for n in ast.walk(arg.annotation))
+    }  # ``item_id: int`` is a number, not a name
+    found: set[str] = set()
+    pending = list(values)
+    for _ in range(_MAX_DEPTH * 8):
+        if not pending:
+            break
+        for node in ast.walk(pending.pop()):
+            if not isinstance(node, ast.Name):
+                continue
+            bound = ctx.value_of(node.id)
+            if bound is not None and bound is not node:
+                pending.append(bound)
+            elif node.id in textual and any(
+                f"{prefix}{node.id}{suffix}" in template
+                for prefix, suffix in (("{", "}"), ("<", ">"), ("<str:", ">"), ("<string:", ">"))
+            ):
+                found.add(node.id)
+    return found
