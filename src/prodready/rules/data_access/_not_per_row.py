@@ -85,3 +85,19 @@ def _compared_for_change(test: ast.expr) -> set[str]:
             if isinstance(side, ast.Name):
                 found.add(side.id)
     return found
+
+
+def _alternative_reported(node: ast.AST, ctx: PythonContext, reported: set[int]) -> bool:
+    """The query is one branch of ``a if test else b`` whose other branch was reported: the two
+    never both run, so one finding says it (``item.quotas.filter(...) if variation is None
+    else variation.quotas.filter(...)``). Records the conditional expression otherwise."""
+    parents = ctx.parents()
+    child: ast.AST = node
+    current = parents.get(id(node))
+    while current is not None and not isinstance(current, ast.stmt):
+        if isinstance(current, ast.IfExp) and child is not current.test:
+            if id(current) in reported:
+                return True
+            reported.add(id(current))
+        child, current = current, parents.get(id(current))
+    return False

@@ -23,6 +23,7 @@ from prodready.plugin.analysis import (
 )
 from prodready.rules.data_access._loop_evidence import _report_by_evidence
 from prodready.rules.data_access._not_per_row import (
+    _alternative_reported,
     _refreshes_under_lock,
     _subquery_argument,
     _under_key_change_guard,
@@ -52,6 +53,7 @@ class _LoopState:
     seen: set[int] = field(default_factory=set)  # inner calls of chains already judged
     derived: dict[str, ast.AST] = field(default_factory=dict)  # name -> loop it derives from
     targets: dict[int, set[str]] = field(default_factory=dict)  # loop id -> its row variables
+    alternatives: set[int] = field(default_factory=set)  # ``a if c else b`` already reported
 
 
 def _loop_variables(ctx: PythonContext, state: _LoopState) -> dict[str, ast.AST]:
@@ -190,7 +192,8 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
     `select_for_update()` and kept (`gc = GiftCard.objects.select_for_update().get(pk=gc.pk)`:
     a lock-and-refresh inside a transaction, which no prefetch replaces), or a lookup under
     `if row.key != current_key:` whose body remembers the key (it runs once per group of
-    consecutive rows sharing the key, not once per row).
+    consecutive rows sharing the key, not once per row). The two branches of
+    `a if test else b` never both run: one finding for the queries of both.
 
     Evidence tier: the rule reports at medium when the loop's iteration count grows with the
     data -- it iterates database rows (a queryset, a query result, a related manager, a mix of
@@ -266,6 +269,8 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
             return
         if _subquery_argument(node, ctx) or _under_key_change_guard(node, ctx):
             return
+        if _alternative_reported(node, ctx, state.alternatives):
+            return
         if chain.orm == "django":
             advice = (
                 "fetch the rows before the loop with select_related()/prefetch_related(), "
@@ -286,6 +291,8 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
         return
     if _related_manager_query(node, ctx, variables, state):
         if _subquery_argument(node, ctx) or _under_key_change_guard(node, ctx):
+            return
+        if _alternative_reported(node, ctx, state.alternatives):
             return
         base, _ = method_chain(node)
         assert isinstance(base, ast.Name)
@@ -376,6 +383,7 @@ class _LazyState:
     sources: dict[int, QueryChain | None] = field(default_factory=dict)  # loop id -> its query
     reported: set[tuple[int, str, str]] = field(default_factory=set)
     eager: bool | None = None  # the function mentions a loading strategy
+    alternatives: set[int] = field(default_factory=set)  # ``a if c else b`` already reported
 
 
 def _row_query(expr: ast.AST | None, ctx: PythonContext) -> QueryChain | None:
@@ -490,7 +498,8 @@ def lazy_relationship_in_loop(node: ast.AST, ctx: PythonContext) -> None:
     `ticket.assignee.email`, and, with SQLAlchemy, `for item in order.items`. A relation is told
     from a column by the model when it is defined in the same module, else by the access shape
     (`row.relation.attribute`, not a date, file, JSON or money column) -- hence the low
-    confidence. Related-manager queries (`order.items.all()`) are DAT001.
+    confidence. Related-manager queries (`order.items.all()`) are DAT001. The two branches of
+    `a if test else b` never both run: one finding for the relations of both.
 
     ## Why it breaks production
     Each first access to a lazy relation runs its own `SELECT`: a page of 500 orders makes 501
@@ -583,6 +592,8 @@ def _lazy_access(
     if line_key in state.reported:
         return  # one finding per line: its first relation
     state.reported.add(line_key)
+    if _alternative_reported(node, ctx, state.alternatives):
+        return  # the other branch of ``a if test else b`` is reported: they never both run
     if chain.orm == "django":
         advice = f'add .select_related("{rel}") (or prefetch_related) to the queryset'
     else:
