@@ -21,7 +21,7 @@ from pathlib import Path
 
 from prodready.engine.pipeline import PROJECT_MARKERS
 from prodready.engine.roles import RoleMap
-from prodready.engine.semantic.guards import derive, import_prefixes, reached
+from prodready.engine.semantic.guards import derive, holds_any, import_prefixes, reached
 from prodready.model import Finding, Role
 
 Holder = tuple[str, tuple[str, ...], str | None]  # (report path, facts, detected role)
@@ -87,7 +87,7 @@ def drop_moot(
         needed = reached(finding.unless, facts) if finding.unless else None
         if needed is False:
             continue  # a sink only another module could feed, and none does: no finding
-        if facts.isdisjoint(finding.unless):
+        if not holds_any(finding.unless, facts):
             kept.append(finding)
         else:
             moot += 1

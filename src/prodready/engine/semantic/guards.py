@@ -78,6 +78,24 @@ def clean_fact(kind: str, function: str, position: int) -> str:
     return f"{CLEAN}:{kind}:{function}:{position}"
 
 
+def dependency_fact(kind: str, alias: str) -> str:
+    """``alias`` (``Annotated[User, Depends(current_user)]`` bound to a module-level name) is
+    a dependency: a handler parameter annotated with it is what the dependency returns, not a
+    value the client sent. Stated as a "clean" fact so re-exports and import prefixes apply."""
+    return f"{CLEAN}:{kind}:{alias}:{DEPENDENCY_POSITION}"
+
+
+DEPENDENCY_POSITION = "dependency"
+# Facts that must all hold (one ``unless`` entry): a flow that crosses several project
+# functions or dependencies is clean only when each of them cleans it.
+ALL_OF = " && "
+
+
+def holds_any(unless: Iterable[str], held: set[str]) -> bool:
+    """One of the ``unless`` facts holds (each of its parts, for a conjunction)."""
+    return any(all(part in held for part in fact.split(ALL_OF)) for fact in unless)
+
+
 def guard_fact(kind: str, function: str, position: int) -> str:
     return f"{GUARDS}:{kind}:{function}:{position}"
 

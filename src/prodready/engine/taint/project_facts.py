@@ -29,6 +29,7 @@ from prodready.engine.semantic.guards import (
     VALUE_KIND,
     alias_fact,
     clean_fact,
+    dependency_fact,
     guard_fact,
     implication,
 )
@@ -66,6 +67,20 @@ def project_callee(call: ast.Call, ctx: PythonContext) -> str | None:
             return None  # shadowed by a local
         scope = scope.parent
     name = ctx.qualname(call.func)
+    if name is None or "." not in name or name.partition(".")[0] in _EXTERNAL_ROOTS:
+        return None
+    return name
+
+
+def project_name(expr: ast.Name | ast.Attribute, ctx: PythonContext) -> str | None:
+    """The qualified name of an imported name that may be the project's (``CurrentUser`` of
+    ``from app.deps import CurrentUser``), None when it is not imported or surely external."""
+    base: ast.expr = expr
+    while isinstance(base, ast.Attribute):
+        base = base.value
+    if not isinstance(base, ast.Name) or not isinstance(ctx.facts.bindings.get(base.id), str):
+        return None
+    name = ctx.qualname(expr)
     if name is None or "." not in name or name.partition(".")[0] in _EXTERNAL_ROOTS:
         return None
     return name
@@ -169,6 +184,12 @@ def _establish(ctx: PythonContext) -> bool:
                     qualname = f"{owner}.{method.name}"
                     for fact in _function_facts(method, qualname, ctx):
                         ctx.establish(ProjectFact(fact, "a project method sanitises or checks it"))
+        elif isinstance(node, ast.Assign) and _dependency_alias(node.value, ctx):
+            for bound in node.targets:
+                if isinstance(bound, ast.Name):
+                    alias = f"{module}.{bound.id}" if module else bound.id
+                    fact = dependency_fact(VALUE_KIND, alias)
+                    ctx.establish(ProjectFact(fact, "a parameter annotated so is a dependency"))
     if ctx.is_package and module:
         for name, target in ctx.facts.bindings.items():
             exported = f"{module}.{name}"
@@ -183,6 +204,21 @@ def _establish(ctx: PythonContext) -> bool:
 
 
 _ESTABLISHED: ModuleMemo[bool] = ModuleMemo("taint:project-facts", _establish)
+_DEPENDENCY_MARKERS = frozenset({"Depends", "Security"})
+
+
+def _dependency_alias(value: ast.expr, ctx: PythonContext) -> bool:
+    """``Annotated[User, Depends(current_user)]``: what FastAPI passes for a parameter
+    annotated with it is what the dependency returns."""
+    if not isinstance(value, ast.Subscript) or not isinstance(value.slice, ast.Tuple):
+        return False
+    if (ctx.qualname(value.value) or dotted(value.value) or "").rpartition(".")[2] != "Annotated":
+        return False
+    return any(
+        isinstance(item, ast.Call)
+        and (dotted(item.func) or "").rpartition(".")[2] in _DEPENDENCY_MARKERS
+        for item in value.slice.elts[1:]
+    )
 
 
 def _function_facts(

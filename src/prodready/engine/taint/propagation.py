@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from prodready.engine.analysis import module_function
 from prodready.engine.python import ModuleMemo, PythonContext
-from prodready.engine.semantic.guards import clean_fact, kinds_for
+from prodready.engine.semantic.guards import ALL_OF, clean_fact, dependency_fact, kinds_for
 from prodready.engine.taint.allowlist import AllowListed, is_allow_listed
 from prodready.engine.taint.bindings import (
     ENTRY_VALUE,
@@ -24,6 +24,7 @@ from prodready.engine.taint.project_facts import (
     conditional_guards,
     inherited_methods,
     project_callee,
+    project_name,
 )
 from prodready.engine.taint.sanitizers import (
     HASH_PREFIXES,
@@ -237,10 +238,31 @@ class Tracer:
         if handler_parameter(name, ctx):
             if self.segments_safe and segment_parameter(name, ctx):
                 return None
+            dependency = self._dependency_facts(name)
+            if dependency & self.assumed:
+                return None
+            if dependency:
+                self.crossings.append(dependency)
             return f"route parameter `{name}`"
         if self.params is not None and name in self.params:
             self.reached.add(self.params[name])
         return None
+
+    def _dependency_facts(self, name: str) -> frozenset[str]:
+        """A parameter annotated with a name imported from the project (``auth:
+        CurrentUser``): if that module binds it to ``Annotated[..., Depends(...)]``, the value
+        comes from the dependency, not from the client -- the facts that say so."""
+        scope = self.ctx.function
+        if scope is None:
+            return frozenset()
+        arg = next((a for a in scope.params if a.arg == name), None)
+        annotation = arg.annotation if arg is not None else None
+        if not isinstance(annotation, ast.Name | ast.Attribute):
+            return frozenset()
+        alias = project_name(annotation, self.ctx)
+        if alias is None:
+            return frozenset()
+        return frozenset(dependency_fact(kind, alias) for kind in self.kinds)
 
     def _first(self, parts: list[ast.expr], depth: int) -> Source | None:
         for part in parts:
@@ -372,12 +394,39 @@ def clean_if(expr: ast.AST, tracer: Tracer) -> frozenset[str]:
     make ``expr`` clean -- the flow crosses an imported project function that, by its facts,
     sanitises or checks what it is given; empty when none would."""
     facts: set[str] = set()
-    for crossing in dict.fromkeys(tracer.crossings):
+    crossings = list(dict.fromkeys(tracer.crossings))
+    for crossing in crossings:
         again = Tracer(tracer.ctx, tracer.sanitizers, tracer.web_only)
         again.assumed = crossing
         if again.run(expr) is None:
             facts |= crossing
-    return frozenset(facts)
+    if facts or not crossings:
+        return frozenset(facts)
+    # None enough alone: assume them all, and each further crossing the flow then meets (a
+    # second dependency, another project function), until it is clean -- clean when each
+    # holds (a fact of each kind the sink accepts, taken together: one conjunction per kind).
+    for _ in range(_MAX_CONJUNCTION):
+        again = Tracer(tracer.ctx, tracer.sanitizers, tracer.web_only)
+        again.assumed = frozenset().union(*crossings)
+        if again.run(expr) is None:
+            break
+        further = [c for c in dict.fromkeys(again.crossings) if not c & again.assumed]
+        if not further:
+            return frozenset()
+        crossings.append(further[0])
+    else:
+        return frozenset()
+    if len(crossings) < 2:
+        return frozenset()
+    conjunctions = set()
+    for kind in tracer.kinds:
+        parts = [sorted(f for f in crossing if f":{kind}:" in f) for crossing in crossings]
+        if all(parts):
+            conjunctions.add(ALL_OF.join(sorted(part[0] for part in parts)))
+    return frozenset(conjunctions)
+
+
+_MAX_CONJUNCTION = 4
 
 
 def tainted(
