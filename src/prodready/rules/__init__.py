@@ -78,6 +78,7 @@ BUILTIN_MODULES = (
     "prodready.rules.observability.print_output",
     "prodready.rules.observability.request_ids",
     "prodready.rules.observability.structured_logging",
+    "prodready.rules.performance.batch_loads",
     "prodready.rules.performance.blocking_handlers",
     "prodready.rules.performance.blocking_helpers",
     "prodready.rules.performance.clients_per_request",
