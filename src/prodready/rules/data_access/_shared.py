@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from prodready.plugin import PythonContext
 from prodready.plugin.analysis import dotted, string_fragments
@@ -127,3 +128,23 @@ _NOT_ROWS = frozenset(
     | {"one", "one_or_none", "scalar", "scalar_one", "scalar_one_or_none", "get_one", "dates"}
     | {"datetimes", "earliest", "latest", "mappings", "tuples", "columns"}
 )
+
+
+_SQL_VERB = re.compile(r"^\s*\(?\s*(select|update|delete|insert|with)\b", re.IGNORECASE)
+
+
+def _dbapi_query(node: ast.Call, ctx: PythonContext, variables: dict[str, ast.AST]) -> set[str]:
+    """The loop variables a DB-API ``execute`` of a read/update/delete passes (empty: none)."""
+    func = node.func
+    if not isinstance(func, ast.Attribute) or func.attr != "execute" or not node.args:
+        return set()
+    if not _is_cursor(func.value, ctx):
+        return set()
+    sql = node.args[0]
+    text = _sql_text(sql, ctx)
+    if not _SQL_VERB.match(text) or text.lstrip("( ").lower().startswith("insert"):
+        return set()
+    parameters = [*node.args[1:], *(k.value for k in node.keywords)]
+    if isinstance(sql, ast.JoinedStr):
+        parameters.extend(v.value for v in sql.values if isinstance(v, ast.FormattedValue))
+    return _references(parameters) & variables.keys()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass, field
 
 from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
@@ -33,17 +32,13 @@ from prodready.rules.data_access._shared import (
     _BATCH_LOOKUPS,
     _COMPREHENSIONS,
     _NOT_ROWS,
-    _is_cursor,
+    _dbapi_query,
     _loop_names,
     _references,
     _short,
     _skipped_module,
-    _sql_text,
     _target_names,
 )
-
-_SQL_VERB = re.compile(r"^\s*\(?\s*(select|update|delete|insert|with)\b", re.IGNORECASE)
-
 
 # -- DAT001 ---------------------------------------------------------------------------------------
 
@@ -137,23 +132,6 @@ def _related_manager_query(
     state.seen.update(id(step) for _, step in steps)
     # Reads answered from a prefetch cache are fine unless the loop's queryset has no prefetch.
     return steps[1][0] not in _PREFETCH_SAFE or _prefetched(variables[base.id], ctx) is False
-
-
-def _dbapi_query(node: ast.Call, ctx: PythonContext, variables: dict[str, ast.AST]) -> set[str]:
-    """The loop variables a DB-API ``execute`` of a read/update/delete passes (empty: none)."""
-    func = node.func
-    if not isinstance(func, ast.Attribute) or func.attr != "execute" or not node.args:
-        return set()
-    if not _is_cursor(func.value, ctx):
-        return set()
-    sql = node.args[0]
-    text = _sql_text(sql, ctx)
-    if not _SQL_VERB.match(text) or text.lstrip("( ").lower().startswith("insert"):
-        return set()
-    parameters = [*node.args[1:], *(k.value for k in node.keywords)]
-    if isinstance(sql, ast.JoinedStr):
-        parameters.extend(v.value for v in sql.values if isinstance(v, ast.FormattedValue))
-    return _references(parameters) & variables.keys()
 
 
 def _loops_of(names: set[str], variables: dict[str, ast.AST]) -> list[ast.AST]:
