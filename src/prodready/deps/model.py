@@ -68,6 +68,11 @@ class DependencyManifests:
     requires_python: tuple[str, str, int] | None = None  # (specifier, path, line)
     files: list[str] = field(default_factory=list)  # the manifests that were read
     first_party: set[str] = field(default_factory=set)  # import names the project itself defines
+    # What each locked distribution requires, by lock file (uv.lock, poetry.lock, pdm.lock):
+    # path -> canonical name -> (canonical names of its requirements, its extras' requirements).
+    lock_requires: dict[str, dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]]] = field(
+        default_factory=dict
+    )
     # False when some declarations could not be read statically (setup.py computing
     # install_requires, ``dynamic = ["dependencies"]`` from an unknown source): rules that need
     # the full list of declarations (undeclared imports, unused dependencies) stay silent.

@@ -17,6 +17,7 @@ from prodready.deps.declared import (
 )
 from prodready.deps.environment import required_names
 from prodready.deps.import_tables import EXTRA_REQUIRES, IMPORT_TABLE
+from prodready.deps.manifests import project_dir
 from prodready.deps.model import Declaration, ImportUse
 from prodready.deps.popular import popularity_rank
 from prodready.engine.project import ProjectFacts
@@ -37,9 +38,10 @@ class BroughtAlong:
 
 def brought_along(view: ProjectView, scope: str) -> BroughtAlong:
     """The distributions the scope's runtime declarations bring, from the installed
-    environment's ``Requires-Dist`` (transitively, with the declared extras), the table of
-    extras of well-known distributions (``Django[argon2]`` -> argon2-cffi) and the companion
-    table; and the declarations whose requirements none of them can tell."""
+    environment's ``Requires-Dist`` (transitively, with the declared extras), the package
+    index's metadata, the dependency graph of the project's lock file, the table of extras of
+    well-known distributions (``Django[argon2]`` -> argon2-cffi) and the companion table; and
+    the declarations whose requirements none of them can tell."""
     cached: BroughtAlong | None = view.memo.get(("brought", scope))
     if cached is not None:
         return cached
@@ -60,6 +62,8 @@ def brought_along(view: ProjectView, scope: str) -> BroughtAlong:
             closure = environment.brings(declaration.name, declaration.extras)
             if closure is None:
                 closure = _from_index(view, declaration)
+            if closure is None:
+                closure = _from_lock(view, scope, declaration)
             if closure is not None:
                 for child in sorted(closure):
                     by.setdefault(child, declaration.name)
@@ -84,6 +88,29 @@ def _from_index(view: ProjectView, declaration: Declaration) -> frozenset[str] |
     for child in direct:
         found.update(environment.brings(child) or ())
     return frozenset(found)
+
+
+def _from_lock(view: ProjectView, scope: str, declaration: Declaration) -> frozenset[str] | None:
+    """What a declared distribution that is not installed requires, transitively, by the
+    dependency graph of the project's lock file (uv.lock, poetry.lock, pdm.lock: the resolver
+    wrote down what each locked distribution requires), with the declared extras."""
+    scopes = set(view.chain(scope))
+    for path, graph in sorted(view.inventory.manifests.lock_requires.items()):
+        if project_dir(path) not in scopes or declaration.name not in graph:
+            continue
+        found: set[str] = set()
+        pending = [(declaration.name, tuple(e.lower() for e in declaration.extras))]
+        while pending:
+            name, extras = pending.pop()
+            requires, by_extra = graph.get(name, (frozenset(), {}))
+            children = set(requires)
+            for extra in extras:
+                children |= by_extra.get(extra, frozenset())
+            for child in children - found:
+                found.add(child)
+                pending.append((child, ()))
+        return frozenset(found)
+    return None
 
 
 def named_like_a_known_project(use: ImportUse) -> bool:

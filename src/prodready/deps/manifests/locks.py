@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 
 from prodready.deps.files import TooLarge, UnsafeFile, read_inside
 from prodready.deps.manifests.base import MAX_BYTES
@@ -160,6 +161,32 @@ class _LockReader(_PyprojectReader):
             start = headers[index] if index < len(headers) else 0
             line = _find_line(lines, f'name = "{name}"', start, start + 40) or start + 1
             self.lock(name, version, path, line)
+            graph = self.result.lock_requires.setdefault(path, {})
+            extras = package.get("optional-dependencies") or package.get("extras")
+            graph[canonicalize_name(name)] = (
+                _required(package.get("dependencies")),
+                {
+                    str(extra): _required(required)
+                    for extra, required in (extras.items() if isinstance(extras, dict) else ())
+                },
+            )
+
+
+def _required(entries: object) -> frozenset[str]:
+    """The distributions a lock entry requires: uv's ``[{name = "x"}]``, poetry's
+    ``{x = ">=1"}`` table, pdm's ``["x>=1"]`` strings."""
+    names: set[str] = set()
+    if isinstance(entries, dict):
+        names.update(str(name) for name in entries)
+    elif isinstance(entries, list):
+        for entry in entries:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                names.add(entry["name"])
+            elif isinstance(entry, str):
+                match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", entry)
+                if match:
+                    names.add(match.group(1))
+    return frozenset(canonicalize_name(name) for name in names)
 
 
 LOCK_FILE_NAMES = frozenset({"uv.lock", "poetry.lock", "pipfile.lock", "pdm.lock"})
