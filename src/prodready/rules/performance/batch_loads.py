@@ -142,9 +142,10 @@ def whole_result_loaded_in_job(node: ast.AST, ctx: PythonContext) -> None:
         loads = [n for n in loads if isinstance(n.ctx, ast.Load)]
         loops = [n for n in nodes if isinstance(n, ast.For | ast.AsyncFor) and n.iter in loads]
         if loads and len(loops) == len(loads):
+            loaded = " ".join(ctx.segment(statement.value).split())[:60]
             ctx.report(
                 statement,
-                f"{name} = {' '.join(ctx.segment(statement.value).split())[:60]} loads every row into one list "
+                f"{name} = {loaded} loads every row into one list "
                 "before the job works through them: memory grows with the table until the "
                 "worker is killed. Stream them (yield_per, fetchmany) or work in keyset "
                 "batches with limit()",

@@ -41,7 +41,7 @@ _LIMIT_WORDS = ("limit", "page_size", "per_page", "max_rows", "max_results", "to
 _COMPREHENSIONS = (ast.ListComp, ast.GeneratorExp, ast.SetComp)
 
 
-def _whole_query(
+def whole_query(
     expr: ast.AST, ctx: PythonContext, assigned: dict[str, ast.expr] | None = None
 ) -> bool:
     """Every row of a query: ``cur.fetchall()``, an unsliced Django queryset, a SQLAlchemy
@@ -180,7 +180,7 @@ def _returns_rows(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonC
         assert value is not None
         if isinstance(value, ast.Name):
             value = assigned.get(value.id, value)
-        if not _whole_query(value, ctx, assigned):
+        if not whole_query(value, ctx, assigned):
             return False
     return True
 
@@ -216,7 +216,7 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     for assign, name, value in _assigned_rows(node.body, ctx):
         uses.summed = False
         call = value.value if isinstance(value, ast.Await) else value
-        if _whole_query(value, ctx, assigned):
+        if whole_query(value, ctx, assigned):
             if uses.only_aggregated(name):
                 found.append(Mark.of("direct", assign.lineno, name=ctx.segment(value)[:60]))
         elif isinstance(call, ast.Call):
@@ -228,7 +228,7 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
         if (
             isinstance(inner, _COMPREHENSIONS)
             and _aggregate(ctx.parent(inner), ctx, _AGGREGATES)
-            and _whole_query(inner.generators[0].iter, ctx, assigned)
+            and whole_query(inner.generators[0].iter, ctx, assigned)
         ):
             found.append(
                 Mark.of("direct", inner.lineno, name=ctx.segment(inner.generators[0].iter)[:60])

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from prodready.plugin import Category, FunctionEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import DJANGO_LAZY_METHODS, django_query, walk_body
 from prodready.rules.performance._shared import _short
+from prodready.rules.performance.python_aggregates import whole_query
 
 # -- PRF003 ---------------------------------------------------------------------------------------
 
@@ -20,6 +21,13 @@ class _LenState:
 def _lazy_queryset(expr: ast.AST) -> bool:
     chain = django_query(expr)
     return chain is not None and not chain.sliced and chain.terminal in DJANGO_LAZY_METHODS
+
+
+def _row_list(expr: ast.AST, ctx: PythonContext) -> bool:
+    """Every row of a SQLAlchemy query as a list (``session.scalars(select(X)).all()``,
+    ``X.query.filter(...).all()``) or a DB-API ``cursor.fetchall()``: what ``len()`` of a
+    queryset is in Django."""
+    return isinstance(expr, ast.Call) and whole_query(expr, ctx)
 
 
 def _truthiness_operands(test: ast.expr) -> list[ast.expr]:
@@ -45,7 +53,9 @@ def queryset_len_instead_of_count(node: ast.AST, ctx: PythonContext) -> None:
     ## What it does
     Flags `len(Model.objects.filter(...))`, `len(qs)` where `qs` is a queryset the function
     uses for nothing else, and `if Model.objects.filter(...):` -- each evaluates the whole
-    queryset to answer a count or a yes/no.
+    queryset to answer a count or a yes/no. The same with SQLAlchemy and DB-API:
+    `len(session.scalars(select(X)...).all())`, `len(X.query.filter(...).all())`,
+    `len(cursor.fetchall())` (directly or through a name used for nothing else).
 
     ## Why it breaks production
     `len()` and truthiness fetch every matching row and build a model instance for each, then
@@ -68,8 +78,9 @@ def queryset_len_instead_of_count(node: ast.AST, ctx: PythonContext) -> None:
     if Coupon.objects.filter(code=code).exists():
         ...
     ```
-    If you are going to iterate the rows anyway, evaluating them once (and using `len()` on
-    the cached result) is fine.
+    SQLAlchemy: `session.scalar(select(func.count()).select_from(X).where(...))`; raw SQL:
+    `SELECT count(*) ...`. If you are going to iterate the rows anyway, evaluating them once
+    (and using `len()` on the cached result) is fine.
     """
     if ctx.function is None or ctx.facts.is_test:
         return
@@ -78,11 +89,11 @@ def queryset_len_instead_of_count(node: ast.AST, ctx: PythonContext) -> None:
         if len(node.args) != 1:
             return
         argument = node.args[0]
-        if _lazy_queryset(argument):
+        if _lazy_queryset(argument) or _row_list(argument, ctx):
             _report_len(node, ctx)
         elif isinstance(argument, ast.Name):
             value = ctx.value_of(argument.id)
-            if value is not None and _lazy_queryset(value):
+            if value is not None and (_lazy_queryset(value) or _row_list(value, ctx)):
                 state.pending.append((node, argument.id))
         return
     if isinstance(node, ast.If | ast.While | ast.IfExp):
@@ -111,6 +122,6 @@ def queryset_len_instead_of_count(node: ast.AST, ctx: PythonContext) -> None:
 def _report_len(node: ast.Call, ctx: PythonContext) -> None:
     ctx.report(
         node,
-        f"{_short(ctx, node)} loads every row of the queryset just to count it: use .count() "
-        "(or .exists() for a yes/no)",
+        f"{_short(ctx, node)} loads every row of the query just to count it: use .count() / "
+        "SELECT count(*) (or .exists() for a yes/no)",
     )
