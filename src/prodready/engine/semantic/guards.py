@@ -74,7 +74,7 @@ def kinds_for(sanitizers: frozenset[str]) -> tuple[str, ...]:
     return tuple(kind for kind, needed in KIND_SANITIZERS.items() if needed <= sanitizers)
 
 
-def clean_fact(kind: str, function: str, position: int) -> str:
+def clean_fact(kind: str, function: str, position: int | str) -> str:
     return f"{CLEAN}:{kind}:{function}:{position}"
 
 

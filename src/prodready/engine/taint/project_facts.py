@@ -26,6 +26,9 @@ from prodready.engine.semantic.guards import (
     EVERY_KIND,
     GUARD_KINDS,
     KIND_SANITIZERS,
+    MAX_ROUNDS,
+    SAFE_REDIRECT_KIND,
+    URL_HOST_KIND,
     VALUE_KIND,
     alias_fact,
     clean_fact,
@@ -227,9 +230,10 @@ def _function_facts(
     ctx: PythonContext,
 ) -> list[str]:
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    host_kept = _host_kept_facts(function, qualname, params, ctx)
     if not params:
-        return []
-    facts: list[str] = []
+        return host_kept
+    facts: list[str] = host_kept
     nodes = own_nodes(function, ctx)
     evidence = _Evidence(nodes, params, ctx)
     guarded: frozenset[str] = frozenset()
@@ -268,6 +272,70 @@ def _function_facts(
                 )
     facts.extend(_through_callees(function, qualname, reaching, chained, ctx))
     return facts
+
+
+# Calls that put a URL back together from its parts: (scheme, netloc, ...) -- only the first
+# two decide where it points.
+_URL_REBUILDERS = frozenset({"urllib.parse.urlunparse", "urllib.parse.urlunsplit"})
+VAR_KEYWORDS = "**"  # the position of every keyword argument a ``**kwargs`` parameter takes
+
+
+def _host_kept_facts(
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    qualname: str,
+    params: list[str],
+    ctx: PythonContext,
+) -> list[str]:
+    """Every return rebuilds a URL (``urlunparse((scheme, netloc, path, params, query,
+    fragment))``): the parameters the scheme and host are not built from cannot move the host
+    -- a helper adding query parameters (``def with_query(url, **params)``) keeps its first
+    argument's host whatever the others say. Keyword-only parameters by name, ``**kwargs`` as
+    ``**``."""
+    returns = [node for node in own_nodes(function, ctx) if isinstance(node, ast.Return)]
+    if not returns:
+        return []
+    deciding: list[ast.expr] = []
+    for node in returns:
+        value = node.value
+        if not (
+            isinstance(value, ast.Call)
+            and ctx.qualname(value.func) in _URL_REBUILDERS
+            and value.args
+            and isinstance(value.args[0], ast.Tuple)
+            and len(value.args[0].elts) >= 2
+        ):
+            return []
+        deciding.extend(value.args[0].elts[:2])
+    names: set[str] = set()
+    for expr in deciding:
+        names.update(n.id for n in ast.walk(expr) if isinstance(n, ast.Name))
+    # ``scheme, netloc, *_ = urlparse(url)``: each name unpacked is built from the whole value
+    unpacked: dict[str, set[str]] = {}
+    for statement in own_nodes(function, ctx):
+        if isinstance(statement, ast.Assign) and not isinstance(
+            statement.value, ast.Tuple | ast.List
+        ):
+            for target in statement.targets:
+                if isinstance(target, ast.Tuple | ast.List):
+                    for element in ast.walk(target):
+                        if isinstance(element, ast.Name):
+                            unpacked.setdefault(element.id, set()).update(
+                                n.id for n in ast.walk(statement.value) if isinstance(n, ast.Name)
+                            )
+    bindings = function_bindings(function, ctx)
+    sources = built_from(names, bindings)
+    for _ in range(MAX_ROUNDS):
+        more = set().union(*(unpacked.get(name, set()) for name in sources)) - sources
+        if not more:
+            break
+        sources |= built_from(more, bindings)
+    args = function.args
+    positions: list[int | str] = [i for i, name in enumerate(params) if name not in sources]
+    positions += [a.arg for a in args.kwonlyargs if a.arg not in sources]
+    if args.kwarg is not None and args.kwarg.arg not in sources:
+        positions.append(VAR_KEYWORDS)
+    kinds = (SAFE_REDIRECT_KIND, URL_HOST_KIND)
+    return [clean_fact(kind, qualname, at) for kind in kinds for at in positions]
 
 
 def _reads_returned(

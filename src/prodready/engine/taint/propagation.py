@@ -21,6 +21,7 @@ from prodready.engine.taint.bindings import (
 )
 from prodready.engine.taint.call_sites import argument_for, own_method
 from prodready.engine.taint.project_facts import (
+    VAR_KEYWORDS,
     conditional_guards,
     inherited_methods,
     project_callee,
@@ -327,7 +328,22 @@ class Tracer:
             if found is not None:
                 self.crossings.append(facts)
                 return found
-        rest = [*call.args[len(known) :], *(keyword.value for keyword in call.keywords)]
+        for keyword in call.keywords:
+            if keyword.arg is None:
+                continue  # ``**options``: which parameters it fills is unknown here
+            facts = frozenset(
+                clean_fact(kind, callee, at)
+                for kind in self.kinds
+                for callee in callees
+                for at in (keyword.arg, VAR_KEYWORDS)
+            )
+            if facts & self.assumed:
+                continue
+            found = self.trace(keyword.value, depth + 1)
+            if found is not None:
+                self.crossings.append(facts)
+                return found
+        rest = [*call.args[len(known) :], *(k.value for k in call.keywords if k.arg is None)]
         if isinstance(call.func, ast.Attribute):
             rest.insert(0, call.func.value)
         return self._first(rest, depth)
@@ -400,11 +416,16 @@ def clean_if(expr: ast.AST, tracer: Tracer) -> frozenset[str]:
         again.assumed = crossing
         if again.run(expr) is None:
             facts |= crossing
-    if facts or not crossings:
+    crossings = [crossing for crossing in crossings if not crossing <= facts]
+    if not crossings:
         return frozenset(facts)
-    # None enough alone: assume them all, and each further crossing the flow then meets (a
-    # second dependency, another project function), until it is clean -- clean when each
+    # Those not enough alone: assume them all, and each further crossing the flow then meets
+    # (a second dependency, another project function), until it is clean -- clean when each
     # holds (a fact of each kind the sink accepts, taken together: one conjunction per kind).
+    return frozenset(facts | _conjunctions(expr, tracer, crossings))
+
+
+def _conjunctions(expr: ast.AST, tracer: Tracer, crossings: list[frozenset[str]]) -> set[str]:
     for _ in range(_MAX_CONJUNCTION):
         again = Tracer(tracer.ctx, tracer.sanitizers, tracer.web_only)
         again.assumed = frozenset().union(*crossings)
@@ -412,18 +433,18 @@ def clean_if(expr: ast.AST, tracer: Tracer) -> frozenset[str]:
             break
         further = [c for c in dict.fromkeys(again.crossings) if not c & again.assumed]
         if not further:
-            return frozenset()
+            return set()
         crossings.append(further[0])
     else:
-        return frozenset()
+        return set()
     if len(crossings) < 2:
-        return frozenset()
+        return set()
     conjunctions = set()
     for kind in tracer.kinds:
         parts = [sorted(f for f in crossing if f":{kind}:" in f) for crossing in crossings]
         if all(parts):
             conjunctions.add(ALL_OF.join(sorted(part[0] for part in parts)))
-    return frozenset(conjunctions)
+    return conjunctions
 
 
 _MAX_CONJUNCTION = 4
