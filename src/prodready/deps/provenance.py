@@ -62,12 +62,15 @@ def brought_along(view: ProjectView, scope: str) -> BroughtAlong:
             closure = environment.brings(declaration.name, declaration.extras)
             if closure is None:
                 closure = _from_index(view, declaration)
-            if closure is None:
-                closure = _from_lock(view, scope, declaration)
             if closure is not None:
                 for child in sorted(closure):
                     by.setdefault(child, declaration.name)
-            elif declaration.name not in _COMPANION_PARENTS:
+                continue
+            # The lock file's graph names what it requires (installed with it, whatever their
+            # modules); which modules it and they provide stays unknown: it remains unread.
+            for child in sorted(_from_lock(view, scope, declaration) or ()):
+                by.setdefault(child, declaration.name)
+            if declaration.name not in _COMPANION_PARENTS:
                 unread.append(declaration)
     found = BroughtAlong(by, unread)
     view.memo[("brought", scope)] = found
