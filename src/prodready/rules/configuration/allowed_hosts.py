@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    ModuleMemo,
+    ProjectFact,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import constant_str, env_lookup, keyword_value
 from prodready.rules.configuration._shared import _dev_guard, _dev_only_file
 
@@ -14,6 +21,38 @@ _TRUSTED_HOST = (
     "starlette.middleware.trustedhost.TrustedHostMiddleware",
     "fastapi.middleware.trustedhost.TrustedHostMiddleware",
 )
+
+
+# The project checks the Host header itself: a class of it raises Django's DisallowedHost (a
+# middleware accepting the site's host and the known custom domains) or calls validate_host.
+HOST_CHECKED_BY_PROJECT = ProjectFact(
+    "configuration:host-checked-by-project",
+    "a class of the project rejects unknown Host headers (raises DisallowedHost)",
+)
+_HOST_CHECKS = frozenset(
+    {
+        "django.core.exceptions.DisallowedHost",
+        "django.http.request.validate_host",
+        "django.http.validate_host",
+    }
+)
+
+
+def _establish_host_check(ctx: PythonContext) -> bool:
+    if ctx.facts.is_test or not ("DisallowedHost" in ctx.source or "validate_host" in ctx.source):
+        return False
+    for cls in ast.walk(ctx.tree):
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        for node in ast.walk(cls):
+            call = node.exc if isinstance(node, ast.Raise) else node
+            if isinstance(call, ast.Call) and ctx.qualname(call.func) in _HOST_CHECKS:
+                ctx.establish(HOST_CHECKED_BY_PROJECT)
+                return True
+    return False
+
+
+_HOST_CHECK: ModuleMemo[bool] = ModuleMemo("CFG003:host-check", _establish_host_check)
 
 
 def _wildcard(expr: ast.AST | None, ctx: PythonContext) -> ast.AST | None:
@@ -57,7 +96,9 @@ def allowed_hosts_wildcard(node: ast.AST, ctx: PythonContext) -> None:
     Flags Django settings that set `ALLOWED_HOSTS` to a list containing `"*"` (directly or as
     the default of an environment lookup), and Starlette/FastAPI `TrustedHostMiddleware`
     configured with `allowed_hosts=["*"]`. Assignments in an `if DEBUG:` branch and
-    dev/local/test settings files are skipped.
+    dev/local/test settings files are skipped, and so is `ALLOWED_HOSTS = ["*"]` in a project
+    one of whose classes checks the Host header itself (raises `DisallowedHost` or calls
+    `validate_host`: a middleware accepting the site's host and known custom domains).
 
     ## Why it breaks production
     Django builds absolute URLs -- password-reset links, email verification links, redirects --
@@ -76,6 +117,7 @@ def allowed_hosts_wildcard(node: ast.AST, ctx: PythonContext) -> None:
     ALLOWED_HOSTS = os.environ["ALLOWED_HOSTS"].split(",")  # e.g. "api.example.com"
     ```
     """
+    ctx.memo(_HOST_CHECK)
     if isinstance(node, ast.Assign | ast.AnnAssign) and (ctx.function is not None or ctx.classes):
         return
     if ctx.facts.is_test or _dev_only_file(ctx):
@@ -108,6 +150,7 @@ def allowed_hosts_wildcard(node: ast.AST, ctx: PythonContext) -> None:
         star,
         'ALLOWED_HOSTS contains "*": any Host header is accepted, so password-reset links and '
         "redirects can be pointed at an attacker's domain. List the real hostnames",
+        unless=HOST_CHECKED_BY_PROJECT,
     )
 
 
