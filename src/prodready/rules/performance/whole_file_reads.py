@@ -160,6 +160,16 @@ _PATH_BUILDERS = frozenset(
     {"os.path.join", "pathlib.Path", "pathlib.PurePath", "os.path.abspath", "os.path.dirname"}
     | {"os.path.realpath", "os.path.normpath", "os.fspath", "builtins.str"}
 )
+# Finders that answer a path among the files shipped with the service (whatever name they are
+# asked for): their sizes are fixed by the release.
+_BUNDLED_FINDERS = frozenset(
+    {
+        "django.contrib.staticfiles.finders.find",
+        "importlib.resources.files",
+        "importlib.resources.path",
+        "pkg_resources.resource_filename",
+    }
+)
 _LIMIT_SQL = re.compile(r"\b(limit|top|fetch\s+first|fetch\s+next|count\s*\()", re.IGNORECASE)
 
 
@@ -191,6 +201,8 @@ def _static_path(expr: ast.AST | None, ctx: PythonContext, depth: int = 0) -> bo
         )
     if isinstance(expr, ast.Call):
         name = ctx.qualname(expr.func) or ""
+        if name in _BUNDLED_FINDERS:
+            return True  # one of the service's own static files or package resources
         if name in _PATH_BUILDERS or name.endswith(("resolve", "absolute", "joinpath")):
             parts: list[ast.AST] = [*expr.args]
             if isinstance(expr.func, ast.Attribute) and name not in _PATH_BUILDERS:
@@ -244,8 +256,9 @@ def whole_file_read_in_request(node: ast.Call, ctx: PythonContext) -> None:
     / `readlines()` without a size and `Path(path).read_bytes()/read_text()` for paths that are
     not fixed in the code, an S3 object's `["Body"].read()`, and `pandas.read_csv/read_json/
     read_sql...` without `chunksize=`/`nrows=` (`read_sql` of a query with a `LIMIT` is fine).
-    Files shipped with the service (templates, a constant path next to `__file__`) are not
-    flagged; unbounded querysets and `fetchall()` are DAT002.
+    Files shipped with the service (templates, a constant path next to `__file__`, a file the
+    static-files finders or `importlib.resources` locate) are not flagged; unbounded
+    querysets and `fetchall()` are DAT002.
 
     ## Why it breaks production
     Files and tables grow; the handler does not change. The export that read a 2 MB CSV at
