@@ -49,6 +49,7 @@ from prodready.engine.semantic.summary import (
     OPENS_TRANSACTION,
     OUTBOUND,
     SCRIPT,
+    UNTYPED_RECEIVER,
     CallSite,
     ClassSummary,
     FunctionSummary,
@@ -343,6 +344,16 @@ class SummaryCollector:
         form = self._saved_form(node, opened)
         if form is not None:
             self._record(opened, form, node.lineno)
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id != opened.self_name
+            and _project_method_name(func.attr)
+            and self._local_owner(func.value.id)[0]
+        ):
+            # A method called on a local or a parameter, whatever type the walk gave it: the
+            # model resolves it by its name when one project class alone defines it.
+            self._record(opened, f"{UNTYPED_RECEIVER}{func.attr}", node.lineno)
 
     def _record(self, opened: _Open, target: str, line: int) -> None:
         guards = opened.guards
@@ -651,6 +662,27 @@ def _recorded_after(function: FunctionNode, opened: _Open, writes: list[ast.Call
         ):
             created.append(call.lineno)
     return min(created) if created else None
+
+
+# Multi-word methods of the libraries a project calls on its locals all the time (Django
+# querysets, models and forms): never the project's own, not worth a call site each.
+_LIBRARY_METHODS = frozenset(
+    {"refresh_from_db", "select_related", "prefetch_related", "order_by", "values_list"}
+    | {"select_for_update", "get_or_create", "update_or_create", "bulk_create", "bulk_update"}
+    | {"is_valid", "has_changed", "get_model", "full_clean", "add_error", "set_password"}
+    | {"check_password", "in_bulk", "only_fields", "get_absolute_url", "as_view", "set_cookie"}
+)
+
+
+def _project_method_name(name: str) -> bool:
+    """A method name that may be the project's own: public, of several words
+    (``copy_data_from``), and none of the library methods called everywhere."""
+    return (
+        "_" in name.strip("_")
+        and not name.startswith("_")
+        and name not in _LIBRARY_METHODS
+        and not name.isupper()
+    )
 
 
 def _sequence_hint(hint: ast.expr) -> bool:

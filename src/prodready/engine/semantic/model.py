@@ -16,7 +16,9 @@ Django's ``pre_delete``/``post_delete`` signals (sent inside the delete's transa
 every project call of it is made inside a transaction (a fixpoint over the call graph); a
 serializer's ``create()``/``update()`` is called by its inherited ``save()`` (Django REST
 framework), and so by a view's ``perform_create(serializer)``; ``super().method()`` calls the
-method of the class's first project base; a base class's call of a method on ``self`` may run
+method of the class's first project base; a method called on a value of unknown class
+(``event.copy_data_from(...)``) is the one project method of that name, when one class alone
+defines it; a base class's call of a method on ``self`` may run
 the override of any project subclass (each override counts that call among its callers).
 """
 
@@ -33,6 +35,7 @@ from prodready.engine.semantic.summary import (
     LOCKS_ROWS,
     NEEDS_TRANSACTION,
     OPENS_TRANSACTION,
+    UNTYPED_RECEIVER,
     CallSite,
     FunctionSummary,
 )
@@ -76,6 +79,8 @@ class SemanticModel:
     # Functions by their name inside their module (``Class.method``), and classes by theirs.
     _by_inner: dict[str, list[str]] = field(default_factory=dict)
     _classes: dict[str, list[str]] = field(default_factory=dict)
+    # Methods by their own name (``copy_data_from`` -> the methods of project classes so named).
+    _methods: dict[str, list[str]] = field(default_factory=dict)
 
     # -- names ----------------------------------------------------------------------------
     def module_of(self, name: str) -> str | None:
@@ -92,6 +97,10 @@ class SemanticModel:
         ``pkg.mixins.FormsetMixin``)."""
         if name in self.functions:
             return name
+        if name.startswith(UNTYPED_RECEIVER):
+            # A method called on a value of unknown class: the one project method so named.
+            named = self._methods.get(name[len(UNTYPED_RECEIVER) :], [])
+            return named[0] if len(named) == 1 else None
         parts = name.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             module = self.module_of(".".join(parts[:cut]))
@@ -284,9 +293,11 @@ def build_model(modules: Mapping[str, ModuleRecord]) -> SemanticModel:
         alias: module for alias, module in aliases.items() if alias not in model.modules
     }
     for qualname in model.functions:
-        parent = qualname.rpartition(".")[0]
+        parent, _, own = qualname.rpartition(".")
         if parent in model.functions:
             model._children.setdefault(parent, []).append(qualname)
+        elif parent and parent not in model.modules:  # a method of a class
+            model._methods.setdefault(own, []).append(qualname)
     overrides = _overrides(model)
     for _, record in sorted(modules.items()):
         for signal in record.signals:

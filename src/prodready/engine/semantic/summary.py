@@ -30,6 +30,10 @@ INDEPENDENT = "indep"  # no two of its writes that can both run depend on each o
 
 OUTBOUND = "out@"  # prefix of a flag giving the line of a call to another system
 IN_HANDLER = "handler@"  # prefix of a flag giving the line of a call in an ``except`` block
+# Prefix of a call target named only by its method (``?.copy_data_from``): a method called on a
+# value whose class the walk cannot tell; the model resolves it when one project class alone
+# defines a method of that name.
+UNTYPED_RECEIVER = "?."
 # ``paid-first@<line>><line>``: a payment provider moved money (the first line) before the
 # function wrote anything, and the first row recording it is created after (the second line).
 MONEY_BEFORE_RECORD = "paid-first@"
@@ -59,6 +63,12 @@ class CallSite(NamedTuple):
     target: str
     line: int
     guard: str = ""
+
+    @property
+    def untyped(self) -> bool:
+        """Named by its method alone (``?.copy_data_from``): called on a value whose class the
+        walk could not tell."""
+        return self.target.startswith(UNTYPED_RECEIVER)
 
 
 class SignalReceiver(NamedTuple):

@@ -86,6 +86,8 @@ def _committing_helpers(
     for call in function.calls:
         if model.call_in_transaction(qualname, call) or function.in_handler(call.line):
             continue
+        if call.untyped:
+            continue  # named by its method alone: good for the scope, not as evidence
         for target in model.call_targets(call.target):
             callee = model.functions[target].summary
             if target != qualname and callee.commits_alone:
@@ -240,7 +242,9 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     or under `@transaction.atomic`; a Django REST framework serializer's `create()`/`update()`
     is called by `serializer.save()` and by a view's `perform_create(serializer)`; a form's
     `save()` by the Django class-based view naming it in `form_class` -- through
-    `super().form_valid(form)` or `form.save()` on the view's form; a method by
+    `super().form_valid(form)` or `form.save()` on the view's form; a method called on a
+    value the scan cannot type (`event.copy_data_from(other)`) by that call, when one project
+    class alone defines a method of that name; a method by
     a subclass's `super().method()`; a method of each item of a parameter typed
     `list[Serializer]` by a loop over it), by the
     project's own context manager or decorator that opens one (`with locked_order():`,
