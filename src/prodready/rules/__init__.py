@@ -111,6 +111,7 @@ BUILTIN_MODULES = (
     "prodready.rules.security.logged_personal_data",
     "prodready.rules.security.logged_secrets",
     "prodready.rules.security.object_access",
+    "prodready.rules.security.object_keys",
     "prodready.rules.security.open_redirect",
     "prodready.rules.security.passwords",
     "prodready.rules.security.path_traversal",
