@@ -44,6 +44,25 @@ def _credential_cookie(call: ast.Call) -> str | None:
     return None
 
 
+# Annotations a credential is carried in: text (or anything at all).
+_TEXT_TYPES = frozenset({"str", "bytes", "Any", "object", "SecretStr", "SecretBytes"})
+
+
+def _typed_choice(value: ast.expr | None, ctx: PythonContext) -> bool:
+    """The value is a parameter annotated with a class that is not text (``option:
+    SignInOption``, an enum; ``count: int``): a choice or a number, never a token -- whatever
+    the cookie is called (``last_login_option``)."""
+    scope = ctx.function
+    if not isinstance(value, ast.Name) or scope is None:
+        return False
+    arg = next((a for a in scope.params if a.arg == value.id), None)
+    if arg is None or arg.annotation is None or value.id in scope.values:
+        return False
+    names = [n for n in ast.walk(arg.annotation) if isinstance(n, ast.Name | ast.Attribute)]
+    words = {n.id if isinstance(n, ast.Name) else n.attr for n in names}
+    return bool(words) and not words & _TEXT_TYPES and not any(secret_name(w) for w in words)
+
+
 def _explicitly_false(expr: ast.expr | None) -> bool:
     return isinstance(expr, ast.Constant) and expr.value in (False, None, 0)
 
@@ -126,7 +145,7 @@ def credential_cookie_without_flags(node: ast.AST, ctx: PythonContext) -> None:
                 )
         return
     cookie = _credential_cookie(node)
-    if cookie is None:
+    if cookie is None or _typed_choice(argument(node, 1, "value"), ctx):
         return
     missing = [
         flag
