@@ -86,6 +86,10 @@ def test_path_role(path: str, role: Role | None) -> None:
         ("Dockerfile", FileKind.DOCKERFILE, None),
         ("backend/Dockerfile.prod", FileKind.DOCKERFILE, None),
         ("compose.yml", FileKind.COMPOSE, None),
+        # named for development: dev-infra also beside the scripts of a top-level dev/
+        ("dev/docker/Dockerfile.api.dev", FileKind.DOCKERFILE, Role.DEV_INFRA),
+        ("dev/docker/docker-compose.dev.yml", FileKind.COMPOSE, Role.DEV_INFRA),
+        ("tools/Dockerfile", FileKind.DOCKERFILE, Role.SCRIPT),
     ],
 )
 def test_dockerfile_and_compose_roles_by_name(name: str, kind: FileKind, role: Role | None) -> None:
