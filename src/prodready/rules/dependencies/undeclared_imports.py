@@ -161,11 +161,16 @@ def undeclared_import(project: ProjectFacts, ctx: ProjectContext) -> None:
     version/platform check), tests, examples, docs and scripts are not checked; an import
     that comes with a declared distribution (`botocore` with `boto3`, `starlette` with
     `fastapi`; any requirement of a declared distribution, read from the installed
-    `Requires-Dist` or the package index's metadata, with the declared extras:
-    `Django[argon2]` brings argon2-cffi) is accepted. The apps beside a `manage.py`, and the
-    modules below a directory the code puts on `sys.path` (computed from `__file__`), are the
-    project's own modules. When a declared distribution is not installed where prodready runs
-    (and no table knows it), what it requires or provides cannot be read: an import it may
+    `Requires-Dist`, the package index's metadata or the dependency graph of the project's
+    lock file (uv.lock, poetry.lock, pdm.lock), with the declared extras: `Django[argon2]`
+    brings argon2-cffi) is accepted. Whether a file is service code is the engine's role of
+    its path (a developer CLI under a top-level `dev/` is a script, even as a project of its
+    own). A script's PEP 723 inline metadata (`# /// script` ... `dependencies = [...]`)
+    declares for the script and the modules beside and below it, which it loads from its
+    directory. The apps beside a `manage.py`, and the modules below a directory the code puts
+    on `sys.path` (computed from `__file__`), are the project's own modules. When a declared
+    distribution is not installed where prodready runs (and no table knows it), which modules
+    it provides (and, without a lock file, what it requires) cannot be read: an import it may
     bring is reported once per distribution at low severity, as a question, not as a certain
     failure. A project with no manifest at all is reported once, at its first third-party
     import.
