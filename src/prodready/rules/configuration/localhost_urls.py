@@ -77,6 +77,8 @@ _DEPENDENCY_WORD = re.compile(
     r"|clickhouse)$"
 )
 _HOST_WORDS = frozenset({"host", "hostname", "server", "servers", "addr", "address"})
+# Words of a setting's name saying it holds the development value (``VITE_DEV_SERVER``).
+_DEV_WORDS = frozenset({"dev", "development", "debug"})
 
 
 def _dependency_host_name(name: str | None) -> bool:
@@ -149,7 +151,8 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     module switches off with a hard-coded flag (`REDIS_ENABLED = False` beside
     `{"HOST": "localhost", "PORT": 6379}`), which nothing connects to unless another
     configuration turns it on. Code run only when a production flag is off
-    (`if not settings.PRODUCTION:`) is development code. Listen addresses
+    (`if not settings.PRODUCTION:`) and a setting named as the development value
+    (`VITE_DEV_SERVER`, `DEBUG_PROFILER_URL`) are development configuration. Listen addresses
     (`app.run(host="127.0.0.1")`), CORS/allowed-host lists, log messages, docstrings,
     `__main__` blocks, scripts, tests and dev/local/test settings files are skipped.
 
@@ -285,6 +288,8 @@ def _localhost_use(
         names = [dotted(target) or "" for target in targets]
         if any(_NOT_A_DEPENDENCY.search(name) for name in names):
             return None
+        if any(_DEV_WORDS & set(name.lower().split("_")) for name in names):
+            return None  # ``VITE_DEV_SERVER``: by its name, the development value
         if candidate.bare and not any(_dependency_host_name(n) for n in names):
             return None
         owner = parents.get(id(parent))
