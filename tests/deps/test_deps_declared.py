@@ -253,3 +253,26 @@ def test_a_dev_tool_with_its_own_settings_file_is_not_service_code(
     assert _findings(run_scan, root, "DEP010", project_type="application") == [
         ("DEP010", "server/app/main.py", 2)
     ]
+
+
+def test_an_inline_script_block_declares_for_its_script_and_is_no_manifest(
+    run_scan: ScanFn, tmp_path: Path
+) -> None:
+    """PEP 723: ``uv run tool.py`` installs the block's dependencies for that script alone. Its
+    imports are declared (DEP010 silent); the block's loose ranges and a name the script never
+    imports are the script's business, not the project's manifest (DEP001/DEP011 silent)."""
+    root = _project(
+        tmp_path,
+        {
+            "requirements.txt": "requests==2.32.3\n",
+            "app/main.py": "import requests\n",
+            "tool.py": """
+                # /// script
+                # dependencies = ["click>=8", "left-unused-dist"]
+                # ///
+                import click
+            """,
+        },
+    )
+    codes = ("DEP001", "DEP010", "DEP011")
+    assert _findings(run_scan, root, *codes, project_type="application") == []
