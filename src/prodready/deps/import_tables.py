@@ -323,6 +323,8 @@ IMPORT_TABLE: dict[str, tuple[str, ...]] = {
     "pytest_httpbin": ("pytest-httpbin",),
     # distributions whose import name is neither their name nor a guess from it
     "phonenumbers": ("phonenumbers", "phonenumberslite"),
+    "pydantic_ai": ("pydantic-ai", "pydantic-ai-slim"),  # pydantic-ai only adds extras
+    "ratelimit": ("ratelimit", "asgi-ratelimit"),  # two projects ship a top-level ratelimit
     "sass": ("libsass",),
     "sassutils": ("libsass",),
     "paypalcheckoutsdk": ("paypal-checkout-serversdk",),
