@@ -109,9 +109,6 @@ def ssh_host_key_not_verified(node: ast.Call, ctx: PythonContext) -> None:
     policy = _policy(argument(node, 0, "policy"), ctx)
     if policy is None:
         return
-    receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
-    if isinstance(receiver, ast.Name) and isinstance(ctx.value_of(receiver.id), ast.Constant):
-        return  # the name holds a number or a string here, not an SSH client
     if _loads_known_hosts(node, ctx):
         ctx.report(
             node,
