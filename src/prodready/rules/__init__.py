@@ -101,6 +101,7 @@ BUILTIN_MODULES = (
     "prodready.rules.security.archives",
     "prodready.rules.security.argument_injection",
     "prodready.rules.security.broker_serializers",
+    "prodready.rules.security.caller_identity",
     "prodready.rules.security.code_eval",
     "prodready.rules.security.cookies",
     "prodready.rules.security.cors",
