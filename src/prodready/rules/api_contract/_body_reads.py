@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import PythonContext, Scope
-from prodready.plugin.analysis import dotted
+from prodready.plugin import Confidence, PythonContext, Scope, Severity
+from prodready.plugin.analysis import dotted, module_function
 from prodready.plugin.taint import is_request_object, tainted
 
 _WEBSOCKET_JSON = frozenset({"receive_json"})
@@ -253,3 +253,39 @@ def _holds(value: ast.AST, read: ast.AST, names: set[str]) -> bool:
     ):
         value = value.func.value
     return value is read or (isinstance(value, ast.Name) and value.id in names)
+
+
+def signed_body(function: ast.AST, read: ast.AST, ctx: PythonContext) -> bool:
+    """``json.loads(body)`` after ``check(body, signature)``, where ``check`` is a function of
+    the module that compares an HMAC of what it is given (``hmac.compare_digest``)."""
+    if not isinstance(read, ast.Call) or not read.args:
+        return False
+    body = read.args[0]
+    if not isinstance(body, ast.Name):
+        return False
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Call) or node.lineno >= read.lineno:
+            continue
+        if not any(isinstance(a, ast.Name) and a.id == body.id for a in node.args):
+            continue
+        helper = module_function(node, ctx)
+        if helper is not None and any(
+            isinstance(inner, ast.Call)
+            and (dotted(inner.func) or "").rpartition(".")[2] == "compare_digest"
+            for inner in ast.walk(helper)
+        ):
+            return True
+    return False
+
+
+def report_signed_read(read: ast.AST, kind: str, ctx: PythonContext) -> None:
+    """Evidence tier of API001: only the provider holding the key can send a body whose
+    signature was checked first; the rule cannot tell how stable the provider's format is."""
+    ctx.report(
+        read,
+        f"{kind} is parsed without a schema, after a signature check of the raw body: only the "
+        "provider can send it, but a change of its format becomes a 500 instead of a 400. "
+        "Parse it into a schema",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
+    )

@@ -24,6 +24,8 @@ from prodready.rules.api_contract._body_reads import (
     frame_read,
     indexed,
     is_request_body,
+    report_signed_read,
+    signed_body,
     untyped_request_json,
 )
 from prodready.rules.api_contract._helper_guards import (
@@ -136,7 +138,9 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
     branches on the value and answers a client error (`raise ValidationError(...)`,
     `abort(400)`) validates through that helper, and a DRF view method that hands the
     request on to the generic view's `super().create/update/partial_update(...)` has it
-    validated by the view's serializer.
+    validated by the view's serializer. Evidence tier: a body parsed after a function of the
+    module checked its HMAC signature (`hmac.compare_digest`) is reported at low, confidence
+    low -- only the provider can send it.
 
     ## Why it breaks production
     Whatever the client sends flows straight into the business logic: a missing key becomes a
@@ -183,6 +187,9 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
         if not reads or _validates(scope, reads, ctx):
             return
         first = reads[0]
+        if signed_body(node, first.node, ctx):
+            report_signed_read(first.node, first.kind, ctx)  # evidence tier: low
+            return
         ctx.report(
             first.node,
             f"{first.kind} is used without validation in this handler: a missing key or wrong "
