@@ -5,7 +5,13 @@ from __future__ import annotations
 import ast
 
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import argument, dotted, uses_django_orm
+from prodready.plugin.analysis import (
+    DJANGO_LAZY_METHODS,
+    DJANGO_MANAGERS,
+    argument,
+    dotted,
+    uses_django_orm,
+)
 from prodready.plugin.taint import tainted
 from prodready.rules.security._shared import _pieces, _safe_value
 from prodready.rules.security.sql import _SQL_SANITIZERS, _SQL_TAINT_SANITIZERS
@@ -51,15 +57,22 @@ def _extra_fragments(node: ast.Call, ctx: PythonContext) -> list[ast.expr]:
 
 def _django_extra(node: ast.Call, ctx: PythonContext) -> bool:
     """``.extra(...)`` on a Django queryset or manager: the module uses Django's ORM and the
-    receiver is a query chain (``Model.objects...``, ``qs.filter(...)``) or the call names
-    ``select=``/``where=``/``tables=``."""
+    receiver is a manager or a QuerySet method's result (``Model.objects...``,
+    ``qs.filter(...)``, ``self.get_queryset()``) or the call names ``select=``/``where=``/
+    ``tables=``/``order_by=``."""
     if not uses_django_orm(ctx):
         return False
     if any(k.arg in {"select", "where", "tables", "order_by"} for k in node.keywords):
         return True
     receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
     chain = dotted(receiver) if receiver is not None else None
-    return bool(chain and "objects" in chain) or isinstance(receiver, ast.Call)
+    if chain and DJANGO_MANAGERS.intersection(chain.split(".")):
+        return True
+    return (
+        isinstance(receiver, ast.Call)
+        and isinstance(receiver.func, ast.Attribute)
+        and receiver.func.attr in DJANGO_LAZY_METHODS | {"get_queryset"}
+    )
 
 
 # Calls that return SQL the ORM compiled, with its values kept apart as parameters.

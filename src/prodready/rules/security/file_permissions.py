@@ -51,6 +51,7 @@ _CREATION_MODES = {
     "pathlib.Path.mkdir": (0, "mode"),
     "pathlib.Path.touch": (0, "mode"),
 }
+_DIRECTORY_MAKERS = frozenset({"os.mkdir", "os.makedirs", "pathlib.Path.mkdir"})
 _SECRET_WORDS = frozenset(
     {"key", "keys", "pem", "secret", "secrets", "token", "tokens", "credential", "credentials"}
     | {"password", "passwords", "private", "keyfile", "keystore", "netrc", "pgpass", "shadow"}
@@ -173,8 +174,9 @@ def permissive_file_mode(node: ast.Call, ctx: PythonContext) -> None:
     `os.umask()` with a mask that keeps others-write (`os.umask(0)`; not the idiom that reads
     the umask, `old = os.umask(0); os.umask(old)`). A mode that lets
     everyone read a file whose path names a secret (a private key, a token, credentials,
-    `.env`) is reported medium, also when it is the mode a file or directory is created with
-    (`os.open`, `os.makedirs`, `Path.touch`): the usual umask (022) keeps the read bit.
+    `.env`) is reported medium, also when it is the mode a file is created with (`os.open`,
+    `Path.touch`): the usual umask (022) keeps the read bit. (A new directory's read bit only
+    lists names: `os.makedirs(KEYS_DIR, 0o755)` is not reported.)
     Others-write in a creation mode is reported low, confidence low: the process umask
     normally removes it, which the rule cannot see. A sticky directory (`0o1777`, like /tmp)
     is not reported. Test files are skipped.
@@ -241,6 +243,8 @@ def permissive_file_mode(node: ast.Call, ctx: PythonContext) -> None:
                 confidence=Confidence.LOW,
             )
         return
+    if callee in _DIRECTORY_MAKERS:
+        return  # a directory's read bit lists names; the files in it keep their own modes
     secret = _secret_path(path, ctx)
     if bits & _OTHERS_READ and secret is not None:
         created = "created " if what == "creation" else ""
