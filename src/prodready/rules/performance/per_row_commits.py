@@ -11,6 +11,7 @@ from prodready.plugin import (
     FunctionEnd,
     Mark,
     ModuleEnd,
+    ModuleMemo,
     ProjectContext,
     ProjectFacts,
     PythonContext,
@@ -24,6 +25,7 @@ from prodready.plugin.analysis import (
     semantic_model,
     walk_body,
 )
+from prodready.rules.performance.queue_and_cache_calls import _may_loop
 
 # Statements that store rows.
 _WRITE_WORDS = ("insert", "update", "delete", "upsert", "replace", "merge")
@@ -160,19 +162,27 @@ def _project_call(call: ast.Call, ctx: PythonContext) -> str | None:
     return f"{module}.{name}" if module and "." not in name else name
 
 
+# Whether the module's text names a commit at all (a cheap test before walking functions).
+_MENTIONS_COMMIT: ModuleMemo[bool] = ModuleMemo(
+    "PRF011:commit", lambda ctx: "commit" in ctx.source or not ctx.source.isascii()
+)
+
+
 def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     """Evidence per function: it stores a row and commits it ("commits"), unless it also loops
     or calls another system; its project calls made once per item of a loop ("inloop"); a loop
     of its own that stores and commits per item ("direct")."""
     if ctx.facts.is_test or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return None
-    if "commit" not in ctx.segment(node) and not any(
-        isinstance(s, ast.For | ast.AsyncFor) for s in walk_body(node.body)
-    ):
+    commits = ctx.memo(_MENTIONS_COMMIT) and "commit" in ctx.segment(node)
+    if not commits and not _may_loop(node, ctx):
+        return None
+    nodes = list(walk_body(node.body))
+    calls = [inner for inner in nodes if isinstance(inner, ast.Call)]
+    loops = [inner for inner in nodes if isinstance(inner, ast.For | ast.AsyncFor)]
+    if not commits and not loops:
         return None
     found: list[Mark] = []
-    calls = [inner for inner in walk_body(node.body) if isinstance(inner, ast.Call)]
-    loops = [inner for inner in walk_body(node.body) if isinstance(inner, ast.For | ast.AsyncFor)]
     if (
         not loops
         and any(_writes_row(call, node.body, ctx) for call in calls)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from prodready.plugin import (
     Category,
@@ -12,6 +13,7 @@ from prodready.plugin import (
     FunctionEnd,
     Mark,
     ModuleEnd,
+    ModuleMemo,
     ProjectContext,
     ProjectFacts,
     PythonContext,
@@ -199,11 +201,27 @@ def _project_call(call: ast.Call, ctx: PythonContext) -> str | None:
     return f"{module}.{name}" if module and "." not in name else name
 
 
+# A module that reads rows at all: it calls fetchall()/.all(), a Django manager, or a helper
+# (any call) whose rows it may aggregate -- and aggregates something (a cheap test first).
+_MENTIONS_QUERY: ModuleMemo[bool] = ModuleMemo(
+    "PRF012:query",
+    lambda ctx: (
+        not ctx.source.isascii()
+        or re.search(
+            r"fetchall\(|\.all\(|\.objects\b|\b(sum|min|max|mean|median)\(|\+=", ctx.source
+        )
+        is not None
+    ),
+)
+
+
 def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     """Evidence per function: it returns every row of a query ("rows"); a name it binds to a
     whole query ("direct") or to a project call's result ("call") and uses only to compute
     aggregates."""
     if ctx.facts.is_test or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    if not ctx.memo(_MENTIONS_QUERY):
         return None
     found: list[Mark] = []
     if _returns_rows(node, ctx):
