@@ -313,8 +313,9 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
     absence -- `return None` from a function that otherwise returns a value (or a fall-through
     to its `return None`), or skipping the loop's current item -- is reported at low with low
     confidence: an outage and "not found" look alike there, and the message says the rule
-    could not tell which one the code means. So is a lookup whose handler leaves in place the
-    constant defaults its results were given before the `try`, and a block calling code of
+    could not tell which one the code means. So is a lookup (or a block of unknown effect that
+    reaches no other service) whose handler leaves in place the constant defaults its results
+    were given before the `try`, and a block calling code of
     unknown effect that reaches no other service (a project helper) -- or whose function's
     docstring promises None -- in a function that answers None for it (a value-or-None
     helper: its callers are written for None). A Django system check (`@register`), which
@@ -400,7 +401,11 @@ def _handed_on(
         return absence
     if dependency_call(node.body, ctx) is not None and not documents_none(ctx):
         return None
-    return "None" if _absence(node, handler, ctx) == "None" else None
+    if _absence(node, handler, ctx) == "None":
+        return "None"
+    # ``language = "en"; try: language = detect(text)``: code of unknown effect that reaches
+    # no other system, whose failure leaves the constant default the code planned for
+    return "the defaults set before it" if preset_defaults(node, ctx) else None
 
 
 def _absence(node: ast.Try, handler: ast.ExceptHandler, ctx: PythonContext) -> str | None:
