@@ -19,6 +19,7 @@ from prodready.plugin.analysis import (
     dotted,
     env_lookup,
     is_example_code,
+    is_false,
     is_framework_source,
     is_script,
     log_call,
@@ -152,7 +153,9 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     `{"HOST": "localhost", "PORT": 6379}`), which nothing connects to unless another
     configuration turns it on. Code run only when a production flag is off
     (`if not settings.PRODUCTION:`) and a setting named as the development value
-    (`VITE_DEV_SERVER`, `DEBUG_PROFILER_URL`) are development configuration. Listen addresses
+    (`VITE_DEV_SERVER`, `DEBUG_PROFILER_URL`) are development configuration, and so is a
+    value chosen only when an opt-in flag read with a default of False is on
+    (`"http://localhost:8010" if HOT_RELOAD else SITE_URL`). Listen addresses
     (`app.run(host="127.0.0.1")`), CORS/allowed-host lists, log messages, docstrings,
     `__main__` blocks, scripts, tests and dev/local/test settings files are skipped.
 
@@ -244,6 +247,8 @@ def _localhost_use(
         elif isinstance(parent, ast.IfExp):
             if child is parent.test or _dev_guard(parent.test, ctx):
                 return None  # "a if DEBUG else b": a dev-only value
+            if child is parent.body and _opt_in_flag(parent.test, ctx):
+                return None  # "a if HOT_RELOAD else b", the flag read with default False
             other = parent.body if child is parent.orelse else parent.orelse
             if _configured(other, ctx):
                 # ``settings.HOST if settings.HOST else "http://localhost:..."``: the setting
@@ -309,6 +314,26 @@ def _localhost_use(
     if isinstance(parent, ast.Return) and not candidate.bare:
         return _in_dev_branch(parent, parents, ctx, "hardcoded")
     return None
+
+
+def _opt_in_flag(test: ast.expr, ctx: PythonContext) -> bool:
+    """``test`` is a module name bound to a flag read from configuration with a default of
+    False (``get_bool_env("HOT_RELOAD", False)``, ``config.getboolean(..., fallback=False)``):
+    the branch it selects runs only where someone turned the flag on."""
+    if not isinstance(test, ast.Name):
+        return False
+    bound = [
+        statement.value
+        for statement in ctx.tree.body
+        if isinstance(statement, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == test.id for t in statement.targets)
+    ]
+    value = bound[-1] if len(bound) == 1 else None
+    if not isinstance(value, ast.Call) or not value.args:
+        return False
+    defaults = [*value.args[1:2]]
+    defaults += [k.value for k in value.keywords if k.arg in {"default", "fallback"}]
+    return any(is_false(default) for default in defaults)
 
 
 def _dataclass(owner: ast.AST | None, ctx: PythonContext) -> bool:
