@@ -116,3 +116,22 @@ def _constant_names(statements: list[ast.stmt]) -> set[str]:
                 continue
             found.update(t.id for t in statement.targets if isinstance(t, ast.Name))
     return found
+
+
+# What an author writes above a step whose failure is acceptable (``# ... but it's ok if we
+# can't``, ``# best effort``, ``# failures here are harmless``).
+_ACCEPTED_FAILURE = re.compile(
+    r"\b(?:best[- ]effort|(?:it'?s|it is) (?:ok|okay|fine) if|(?:ok|okay|fine) (?:if|to) "
+    r"(?:it |this |we )?(?:fail|can'?t|cannot)|harmless|non-?fatal|not critical)",
+    re.IGNORECASE,
+)
+
+
+def failure_accepted(node: ast.Try, ctx: PythonContext) -> bool:
+    """A comment on the line just above the ``try`` says its failure is acceptable."""
+    lines = ctx.lines
+    above = node.lineno - 1
+    if not 0 < above <= len(lines):
+        return False
+    text = lines[above - 1].strip()
+    return text.startswith("#") and _ACCEPTED_FAILURE.search(text) is not None

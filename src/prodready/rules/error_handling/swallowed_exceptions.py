@@ -19,6 +19,7 @@ from prodready.rules.error_handling._outcomes import (
     advisory_check,
     debug_only,
     documents_none,
+    failure_accepted,
     preset_defaults,
 )
 from prodready.rules.error_handling._shared import _production_path
@@ -318,7 +319,10 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
     were given before the `try`, and a block calling code of
     unknown effect that reaches no other service (a project helper) -- or whose function's
     docstring promises None -- in a function that answers None for it (a value-or-None
-    helper: its callers are written for None). A Django system check (`@register`), which
+    helper: its callers are written for None). So is a `try` under a comment that calls its
+    failure acceptable (`# best effort`, `# it's ok if we can't`): the author decided, the rule
+    cannot tell whether an outage there should still leave a trace. A Django system check
+    (`@register`), which
     only warns, and a block under `if settings.DEBUG:` are left alone.
 
     ## Why it breaks production
@@ -375,6 +379,16 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
                 "cannot tell an outage from a missing value. prodready could not tell whether "
                 "that absence is all this lookup can mean here; log unexpected errors with "
                 "logger.exception(...) or catch only the exceptions that mean 'not found'.",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+            return
+        if failure_accepted(node, ctx):
+            ctx.report(
+                handler,
+                f"{caught} discards the error of a step the comment above calls optional: "
+                "prodready could not tell whether an outage there should still leave a trace; "
+                "log unexpected errors at debug level or catch only the expected ones.",
                 severity=Severity.LOW,
                 confidence=Confidence.LOW,
             )
