@@ -32,11 +32,13 @@ def search(term, order="name"):
 def count():
     return conn.execute("SELECT count(*) FROM items").fetchone()
 """
+# Reported where the statement is formatted (line 7), naming the line that runs it (9).
 SEARCH_MESSAGE = (
-    "SQL passed to execute() is built by string formatting from parameters `term`, `order` of "
-    "`search()`, which another module of the project passes request data: a quote in the value "
-    "rewrites the query (SQL injection). Pass values as query parameters "
-    '(execute("... WHERE x = %s", (value,))) and map identifiers through a whitelist'
+    "SQL text is built here by string formatting from parameters `term`, `order` of "
+    "`search()`, which another module of the project passes request data, and execute() on "
+    "line 9 runs it: a quote in the value rewrites the query (SQL injection). Pass values as "
+    'query parameters (execute("... WHERE x = %s", (value,))) and map identifiers through a '
+    "whitelist"
 )
 FLASK_VIEWS = """from flask import Flask, request
 
@@ -71,7 +73,7 @@ def test_a_flask_view_feeding_a_repository_function_reports_its_sql_sink(
 ) -> None:
     root = _project(tmp_path, {"shop/repository.py": REPOSITORY, "shop/views.py": FLASK_VIEWS})
     result = run_scan(root, config=SQL)
-    assert _found(result) == [("shop/repository.py", 9, "SEC001", SEARCH_MESSAGE)]
+    assert _found(result) == [("shop/repository.py", 7, "SEC001", SEARCH_MESSAGE)]
     assert result.stats.moot == 0
 
 
@@ -120,7 +122,7 @@ def ordered(request):
     }
     root = _project(tmp_path, files)
     assert _found(run_scan(root, config=SQL)) == [
-        ("shop/repository.py", 9, "SEC001", SEARCH_MESSAGE)
+        ("shop/repository.py", 7, "SEC001", SEARCH_MESSAGE)
     ]
 
 
@@ -267,7 +269,7 @@ def test_a_warm_rescan_after_editing_only_the_view_changes_the_verdict(
     assert (_found(cold), cold.stats.files_analyzed) == ([], 4)
     (root / "shop/views.py").write_text(FLASK_VIEWS, encoding="utf-8")
     warm = scan()
-    assert _found(warm) == [("shop/repository.py", 9, "SEC001", SEARCH_MESSAGE)]
+    assert _found(warm) == [("shop/repository.py", 7, "SEC001", SEARCH_MESSAGE)]
     assert (warm.stats.files_analyzed, warm.stats.cache_hits) == (1, 3)
     (root / "shop/views.py").write_text(quiet, encoding="utf-8")
     again = scan()
@@ -365,13 +367,14 @@ async def shipment(number: str):
     assert _found(result) == [
         (
             "shop/repository.py",
-            8,
+            15,  # where shipment_filter() formats the first clause
             "SEC001",
-            "execute() runs SQL text that carries parameter `sql` of `query()` (or through "
-            "parameters `status`, `carrier` of `find_shipments()`), which another module of the "
-            "project passes request data: whoever controls it controls the query (SQL "
-            "injection). Keep the statement constant and pass values as query parameters "
-            '(execute("... WHERE x = %s", (value,)))',
+            "`shipment_filter()` builds SQL text here by string formatting from parameter `sql` "
+            "of `query()` (or through parameters `status`, `carrier` of `find_shipments()`), "
+            "which another module of the project passes request data, and execute() on line 8 "
+            "runs it: a quote in the value rewrites the query (SQL injection). Pass values as "
+            'query parameters (execute("... WHERE x = %s", (value,))) and map identifiers '
+            "through a whitelist",
         )
     ]
 
@@ -412,7 +415,7 @@ def one(request):
     }
     root = _project(tmp_path, files)
     assert _found(run_scan(root, config=SQL)) == [
-        ("shop/repository.py", 9, "SEC001", SEARCH_MESSAGE)
+        ("shop/repository.py", 7, "SEC001", SEARCH_MESSAGE)
     ]
     # only find_one() is called with request data: it hands search() a constant
     (root / "shop/views.py").write_text(
@@ -442,6 +445,6 @@ def test_a_diff_adding_the_sink_is_judged_with_the_cached_facts_of_the_unchanged
     run_scan(root, config=SQL, use_cache=True, cache_dir=cache)  # the facts of every file
     (root / "shop/repository.py").write_text(REPOSITORY, encoding="utf-8")  # the PR
     result = run_scan(root, config=SQL, use_cache=True, cache_dir=cache, diff="main")
-    assert _found(result) == [("shop/repository.py", 9, "SEC001", SEARCH_MESSAGE)]
+    assert _found(result) == [("shop/repository.py", 7, "SEC001", SEARCH_MESSAGE)]
     # Without the cached facts of the unchanged view nothing says who calls search().
     assert _found(run_scan(root, config=SQL, diff="main")) == []
