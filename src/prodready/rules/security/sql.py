@@ -6,7 +6,14 @@ import ast
 import re
 from collections.abc import Iterator
 
-from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    ModuleEnd,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import argument, dotted, has_star_kwargs, keyword_value
 from prodready.plugin.taint import report_deferred, sink_flow, tainted
 from prodready.rules.security._shared import _MAX_DEPTH, Piece, _module_helper, _pieces, _safe_value
@@ -185,6 +192,10 @@ def _check_sql(
             reported.append(True)
             if built is not None:
                 site, builder = built
+                sites = ctx.memo(_REPORTED_SITES)
+                if id(site) in sites:
+                    return
+                sites.add(id(site))
                 ctx.report(
                     site,
                     f"`{builder}()` builds SQL text here by string formatting from {source}, "
@@ -226,6 +237,10 @@ def _check_sql(
             return
         reported.append(True)
         if site is not None:
+            sites = ctx.memo(_REPORTED_SITES)
+            if id(site) in sites:
+                return  # a clause two statements share (a count and a page): one finding
+            sites.add(id(site))
             ctx.report(
                 site,
                 f"SQL text is built here by string formatting from {source}, and {short}() "
@@ -341,6 +356,9 @@ def _text_template(expr: ast.expr, built: set[str]) -> bool:
         )
     return False
 
+
+# The build sites already reported in the module (``id`` of the interpolated value).
+_REPORTED_SITES: ModuleMemo[set[int]] = ModuleMemo("SEC001:sites", lambda _: set())
 
 # -- where a reviewer fixes it ---------------------------------------------------------------
 # Bandit's B608 reports the formatted string, not the call that runs it: the fix (a placeholder
