@@ -2,8 +2,8 @@
 
 A broad handler that discards the error hides a failure unless the code states what a failure
 means there: the function is an advisory framework check, the block only runs in development,
-the results the block would set were given defaults before it, or the function's docstring
-promises None.
+it probes an attribute ``hasattr`` just found, the results the block would set were given
+defaults before it, or the function's docstring promises None.
 """
 
 from __future__ import annotations
@@ -51,6 +51,30 @@ def debug_only(node: ast.stmt, ctx: PythonContext) -> bool:
             return True
         child, parent = parent, parents.get(id(parent))
     return False
+
+
+def probes_optional_api(node: ast.Try, ctx: PythonContext) -> bool:
+    """The ``try`` sits right under ``if hasattr(obj, "name"):`` and uses ``obj.name``: it
+    probes an API a library version may lack, and the code already expects it to be absent or
+    to behave differently."""
+    branch = ctx.parents().get(id(node))
+    if not isinstance(branch, ast.If) or node not in branch.body:
+        return False
+    test = branch.test
+    if not (
+        isinstance(test, ast.Call)
+        and ctx.qualname(test.func) == "builtins.hasattr"
+        and len(test.args) == 2
+        and isinstance(test.args[1], ast.Constant)
+        and isinstance(test.args[1].value, str)
+    ):
+        return False
+    owner, attribute = ast.dump(test.args[0]), test.args[1].value
+    return any(
+        isinstance(n, ast.Attribute) and n.attr == attribute and ast.dump(n.value) == owner
+        for statement in node.body
+        for n in ast.walk(statement)
+    )
 
 
 def documents_none(ctx: PythonContext) -> bool:

@@ -21,6 +21,7 @@ from prodready.rules.error_handling._outcomes import (
     documents_none,
     failure_accepted,
     preset_defaults,
+    probes_optional_api,
 )
 from prodready.rules.error_handling._shared import _production_path
 
@@ -322,8 +323,8 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
     helper: its callers are written for None). So is a `try` under a comment that calls its
     failure acceptable (`# best effort`, `# it's ok if we can't`): the author decided, the rule
     cannot tell whether an outage there should still leave a trace. A Django system check
-    (`@register`), which
-    only warns, and a block under `if settings.DEBUG:` are left alone.
+    (`@register`), which only warns, a block under `if settings.DEBUG:` and a `try` right under
+    `if hasattr(obj, "name"):` using `obj.name` (probing an API a version may lack) are left alone.
 
     ## Why it breaks production
     A broad handler that discards the error turns every failure -- a bug, a timeout, a full
@@ -367,7 +368,7 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
         kind = attempt_kind(node.body, ctx, _pure_call, _parser)
         if kind is Attempt.LOCAL or not _production_path(node, ctx):
             return  # a bundled file, a catalog, a route: an optional piece may be absent
-        if advisory_check(ctx) or debug_only(node, ctx):
+        if advisory_check(ctx) or debug_only(node, ctx) or probes_optional_api(node, ctx):
             return
         caught = "except:" if handler.type is None else f"except {ctx.segment(handler.type)}:"
         absence = _handed_on(node, handler, kind, ctx)
