@@ -135,7 +135,7 @@ def caller_identity_from_query(node: ast.AST, ctx: PythonContext) -> None:
     assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     scope = ctx.function
     route = scope.route if scope is not None else None
-    if route is None or _MODULE_AUTH.search(ctx.source):
+    if route is None:
         return
     guards = " ".join([*route.decorators, *route.dependencies])
     text = "\n".join(ctx.segment(statement) for statement in node.body)
@@ -143,7 +143,7 @@ def caller_identity_from_query(node: ast.AST, ctx: PythonContext) -> None:
     if _AUTHENTICATION.search(guards) or _AUTHENTICATION.search(text + signature):
         return
     identities = _identity_values(node, route.path or "", ctx)
-    if not identities:
+    if not identities or _MODULE_AUTH.search(ctx.source):
         return
     names = set(identities)
     names |= {  # ``uid = request.args.get("user_id")``

@@ -194,8 +194,10 @@ def object_fetched_without_owner_check(node: ast.AST, ctx: PythonContext) -> Non
     if ctx.facts.is_test or ctx.facts.is_example:
         return
     assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    owned = ctx.memo(_OWNED)
-    if not owned or not _authenticated_handler(node, ctx):
+    if not node.args.args or not _authenticated_handler(node, ctx):
+        return
+    owned = ctx.memo(_OWNED)  # one walk of the module, only once a handler qualifies
+    if not owned:
         return
     body = "\n".join(ctx.segment(statement) for statement in node.body)
     if _ACCESS_EVIDENCE.search(body):
