@@ -85,6 +85,7 @@ BUILTIN_MODULES = (
     "prodready.rules.performance.page_sizes",
     "prodready.rules.performance.per_row_commits",
     "prodready.rules.performance.python_aggregates",
+    "prodready.rules.performance.python_filters",
     "prodready.rules.performance.queryset_len",
     "prodready.rules.performance.queue_and_cache_calls",
     "prodready.rules.performance.remote_calls_in_loops",
