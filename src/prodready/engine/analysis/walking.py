@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from prodready.engine.python import PythonContext
+from prodready.engine.python.nodes import OPAQUE, body_nodes, remembering_bodies
 
 
 def walk_body(statements: list[ast.stmt]) -> Iterator[ast.AST]:
@@ -14,11 +15,18 @@ def walk_body(statements: list[ast.stmt]) -> Iterator[ast.AST]:
     For rules that judge a small block they were dispatched for (a loop, an ``except``
     handler); the engine's single walk still visits each node once for dispatch.
     """
+    if remembering_bodies():
+        return iter(body_nodes(statements))
+    return _walk_lazily(statements)
+
+
+def _walk_lazily(statements: list[ast.stmt]) -> Iterator[ast.AST]:
+    # Outside a module's walk (nothing to share the nodes with): as far as the caller reads.
     stack: list[ast.AST] = list(reversed(statements))
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+        if isinstance(node, OPAQUE):
             continue
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
 

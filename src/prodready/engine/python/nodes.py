@@ -69,3 +69,91 @@ WALK_HANDLED = (
     ast.Match,
     ast.NamedExpr,
 )
+
+
+# Fields that never hold a node (names, numbers, flags): not worth a ``getattr``.
+_NOT_NODE_FIELDS = frozenset(
+    {"id", "attr", "arg", "name", "module", "level", "is_async", "type_comment", "kind"}
+    | {"conversion", "simple", "tag", "rest", "kwd_attrs"}
+)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+# Nodes whose inside is another scope: yielded, not entered.
+OPAQUE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+# The module being walked: id(statement list) -> (the list, its nodes). Several rules and the
+# summaries walk the same function body (PRF008, RES017, DAT003's flows...); each list is walked
+# once per module. The list itself is kept in the entry so its id cannot be reused meanwhile.
+_memo: dict[int, tuple[object, list[ast.AST]]] | None = None
+
+
+def remembering_bodies() -> bool:
+    return _memo is not None
+
+
+def remember_bodies(active: bool) -> None:
+    """Keep (``True``) or forget (``False``, freeing them) the walked bodies of one module: the
+    engine's walk of a module turns this on for its duration."""
+    global _memo
+    _memo = {} if active else None
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        names = getattr(cls, "_fields", ())
+        fields = _FIELDS[cls] = tuple(f for f in names if f not in _NOT_NODE_FIELDS)
+    return fields
+
+
+def child_nodes(node: ast.AST) -> list[ast.AST]:
+    """``list(ast.iter_child_nodes(node))``, without a generator per node."""
+    fields = _FIELDS.get(node.__class__)
+    if fields is None:
+        fields = _fields(node.__class__)
+    children: list[ast.AST] = []
+    node_type = ast.AST
+    for name in fields:
+        value = getattr(node, name, None)
+        if value.__class__ is list:
+            children.extend(item for item in value if isinstance(item, node_type))
+        elif isinstance(value, node_type):
+            children.append(value)
+    return children
+
+
+def body_nodes(statements: list[ast.stmt]) -> list[ast.AST]:
+    """``walk_body``'s nodes as a list: pre-order, nested functions, classes and lambdas
+    yielded but not entered. Computed once per list while a module is walked; the list is
+    shared, never to be changed."""
+    memo = _memo
+    if memo is not None:
+        entry = memo.get(id(statements))
+        if entry is not None and entry[0] is statements:
+            return entry[1]
+    found: list[ast.AST] = []
+    append = found.append
+    node_type = ast.AST
+    opaque = OPAQUE
+    stack: list[ast.AST] = list(reversed(statements))
+    pop = stack.pop
+    extend = stack.extend
+    while stack:
+        node = pop()
+        append(node)
+        if isinstance(node, opaque):
+            continue
+        # ``ast.iter_child_nodes`` inlined: the children go on the stack last first.
+        children: list[ast.AST] = []
+        fields = _FIELDS.get(node.__class__)
+        if fields is None:
+            fields = _fields(node.__class__)
+        for name in fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                children.extend(item for item in value if isinstance(item, node_type))
+            elif isinstance(value, node_type):
+                children.append(value)
+        children.reverse()
+        extend(children)
+    if memo is not None:
+        memo[id(statements)] = (statements, found)
+    return found

@@ -13,7 +13,7 @@ from prodready.engine.facts import (
 from prodready.engine.module_record import Mark
 from prodready.engine.python.events import FunctionEnd, ModuleEnd
 from prodready.engine.python.module_context import PythonContext, RuleCrash
-from prodready.engine.python.nodes import CHILD_FIELDS
+from prodready.engine.python.nodes import CHILD_FIELDS, remember_bodies
 from prodready.engine.python.prepass import prepass, record_import
 from prodready.engine.python.routes import (
     detect_route,
@@ -60,6 +60,8 @@ class ModuleWalk:
         if analyzer.attribute_rules:
             self.special[ast.Attribute] = self.visit_attribute
         self.leaves = analyzer.leaves
+        # The node classes the walk enters: every class of the tree but the leaves.
+        self.walkable = frozenset(CHILD_FIELDS).difference(analyzer.leaves)
         # Module-level functions registered as handlers by a call (aiohttp ``add_get``...).
         self.registered: dict[str, Route] = {}
         # The function summaries of the project-wide model, collected during this walk.
@@ -67,9 +69,11 @@ class ModuleWalk:
 
     # -- driver -----------------------------------------------------------------------------
     def run(self) -> None:
+        remember_bodies(True)
         try:
             self._run()
         finally:
+            remember_bodies(False)
             # The handlers are bound methods of this walk: a reference cycle through the
             # context to the whole tree, which reference counting alone would never free --
             # every module's tree would wait for (and lengthen) a garbage collection.
@@ -113,17 +117,37 @@ class ModuleWalk:
 
     def children(self, node: ast.AST) -> None:
         # Hot path: about half of all nodes are leaves (names, constants) nobody subscribed to;
-        # skipping them here saves a call per node.
-        visit = self.visit
-        leaves = self.leaves
+        # skipping them here saves a call per node, and ``visit`` is inlined for the others
+        # (a call per node less again).
+        walkable = self.walkable
+        special = self.special
+        node_rules = self.analyzer.node_rules
+        children = self.children
         for name in CHILD_FIELDS[node.__class__]:
-            value = getattr(node, name, None)
+            value: Any = getattr(node, name, None)
             if value.__class__ is list:
                 for item in value:
-                    if item.__class__ not in leaves and isinstance(item, ast.AST):
-                        visit(item)
-            elif value.__class__ not in leaves and isinstance(value, ast.AST):
-                visit(value)
+                    cls = item.__class__
+                    if cls in walkable:
+                        handler = special.get(cls)
+                        if handler is not None:
+                            handler(item)
+                            continue
+                        rules = node_rules.get(cls)
+                        if rules is not None:
+                            self.dispatch(rules, item)
+                        children(item)
+            else:
+                cls = value.__class__
+                if cls in walkable:
+                    handler = special.get(cls)
+                    if handler is not None:
+                        handler(value)
+                        continue
+                    rules = node_rules.get(cls)
+                    if rules is not None:
+                        self.dispatch(rules, value)
+                    children(value)
 
     def body(self, statements: Iterable[ast.AST]) -> None:
         visit = self.visit

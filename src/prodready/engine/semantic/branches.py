@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
+from prodready.engine.python.nodes import body_nodes, child_nodes
+
 Branch = tuple[int, str, bool]  # (statement id, branch, the branch ends in return/raise)
 # What the test of an ``if`` says of one value, when it pins it: ("==", subject, literal) for
 # ``subject == "a"``, ("startswith", subject, prefix) for ``subject.startswith("n.")``.
@@ -54,7 +56,7 @@ def branch_paths(
                 branch = (*path, (id(node), f"case{index}", ends(case.body)))
                 items.extend((s, branch) for s in case.body)
         else:
-            items.extend((child, path) for child in ast.iter_child_nodes(node))
+            items.extend((child, path) for child in child_nodes(node))
         stack.extend(reversed(items))
     return found
 
@@ -89,7 +91,9 @@ def pinned_values(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Pins:
     ``and``: ``name == "a"``, ``name.startswith("n.")``) that its body does not assign: what
     the test pins."""
     pins: Pins = {}
-    for node in ast.walk(function):
+    # The function's own statements: :func:`branch_paths` never enters a nested function or
+    # class, so the tests of theirs would never be looked up.
+    for node in body_nodes(function.body):
         if not isinstance(node, ast.If):
             continue
         test = node.test

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from prodready.engine.analysis.literals import dotted
 from prodready.engine.analysis.orm import django_query
+from prodready.engine.python.nodes import body_nodes
 from prodready.engine.semantic.branches import Branch, branch_paths, exclusive, pinned_values
 
 # Receivers that are the ambient context of a function, not an input of the change it makes.
@@ -216,25 +217,9 @@ class _Flow:
 
 
 def _walk_body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterable[ast.AST]:
-    """The nodes of the function's own body (nested functions and classes left out)."""
-    stack: list[ast.AST] = list(reversed(function.body))
-    node_type = ast.AST
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            continue
-        # ``ast.iter_child_nodes`` inlined (this runs for every node of every function): the
-        # children go on the stack last first, so that they come off in source order.
-        children: list[ast.AST] = []
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, node_type):
-                children.append(value)
-            elif isinstance(value, list):
-                children.extend(item for item in value if isinstance(item, node_type))
-        children.reverse()
-        stack.extend(children)
+    """The nodes of the function's own body (nested functions and classes left out): walked
+    once per function for every analysis of the module that asks."""
+    return body_nodes(function.body)
 
 
 def _describe(call: ast.Call, flow: _Flow) -> _Write:
