@@ -100,16 +100,40 @@ def _statements(module: ast.Module) -> list[ast.AST]:
     return found
 
 
+# Fields that hold no node this rule looks at (names, flags, and ``ctx``: Load/Store leaves).
+_NOT_WALKED = frozenset(
+    {"id", "attr", "arg", "name", "module", "level", "is_async", "type_comment", "kind", "ctx"}
+    | {"conversion", "simple", "tag", "rest", "kwd_attrs", "names"}
+)
+_WALKED_FIELDS: dict[type, tuple[str, ...]] = {}
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
 def _own_walk(function: ast.AST) -> list[ast.AST]:
     """The function's nodes in ``ast.walk`` order, without the functions nested in it (their
-    own FunctionEnd collects them): one pass instead of a walk per nested function."""
+    own FunctionEnd collects them): one pass instead of a walk per nested function. (Leaves
+    without a line -- ``Load``, ``Store``, import aliases -- are left out: nothing here looks
+    at them.)"""
     found: list[ast.AST] = [function]
-    queue: deque[ast.AST] = deque([function])
-    while queue:
-        for child in ast.iter_child_nodes(queue.popleft()):
-            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                found.append(child)
-                queue.append(child)
+    append = found.append
+    node_type = ast.AST
+    index = 0
+    while index < len(found):
+        node = found[index]
+        index += 1
+        fields = _WALKED_FIELDS.get(node.__class__)
+        if fields is None:
+            fields = _WALKED_FIELDS[node.__class__] = tuple(
+                f for f in node._fields if f not in _NOT_WALKED
+            )
+        for field in fields:
+            value = getattr(node, field, None)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, node_type) and not isinstance(item, _NESTED):
+                        append(item)
+            elif isinstance(value, node_type) and not isinstance(value, _NESTED):
+                append(value)
     return found
 
 
@@ -223,6 +247,16 @@ def _function_dumps(
     with a model instance (matched against the helpers at project level)."""
     found: list[Mark] = []
     params = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    # The model of the instance a name holds, per name: what a name is bound to does not
+    # change while one function's end is judged.
+    models: dict[str, str | None] = {}
+
+    def named_model(name: ast.Name) -> str | None:
+        if name.id in models:
+            return models[name.id]
+        model = models[name.id] = _instance_model(name, ctx)
+        return model
+
     for node in _own_walk(function):
         line = getattr(node, "lineno", function.lineno)
         dumped = _dumped(node, ctx)
@@ -241,14 +275,14 @@ def _function_dumps(
             continue
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute):
             for position, argument in enumerate(node.args):
-                model = _instance_model(argument, ctx) if isinstance(argument, ast.Name) else None
+                model = named_model(argument) if isinstance(argument, ast.Name) else None
                 if model is not None:
                     callee = _last(node.func)
                     found.append(
                         Mark.of("call", line, name=model, callee=callee, position=position)
                     )
             receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
-            model = _instance_model(receiver, ctx) if isinstance(receiver, ast.Name) else None
+            model = named_model(receiver) if isinstance(receiver, ast.Name) else None
             if model is not None and isinstance(node.func, ast.Attribute):
                 found.append(  # user.to_dict(): a method of the model that dumps self
                     Mark.of("call", line, name=model, callee=node.func.attr, owner=model)

@@ -16,7 +16,7 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import dotted, in_task, is_script
+from prodready.plugin.analysis import dotted, in_task, is_script, walk_body
 from prodready.rules.concurrency.races import _loaded_object
 
 # -- CON009 ---------------------------------------------------------------------------------------
@@ -38,7 +38,13 @@ _WRITE_NAMES = frozenset(
 )
 _WRITE_PREFIXES = ("create_", "insert_", "add_", "book", "reserve", "register", "redeem")
 _STATEMENT = re.compile(r"^\s*(INSERT|UPDATE)\b", re.I)
+# A word one of which every match of _GUARDS contains (lowercased): a function none of whose
+# lines holds one cannot match, and its text need not be searched.
+_GUARD_WORDS = re.compile(
+    "update|__lt|__gt|lock|advisory|serializable|conflict|integrityerror|version"
+)
 _ORDER = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_OPAQUE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _EQUALITY = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
 
 
@@ -60,15 +66,7 @@ def _exits(body: list[ast.stmt]) -> bool:
 
 def _own_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
     """The function's own nodes (nested functions and classes left out), in source order."""
-    found: list[ast.AST] = []
-    stack: list[ast.AST] = list(reversed(function.body))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            continue
-        found.append(node)
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
-    return found
+    return [node for node in walk_body(function.body) if not isinstance(node, _OPAQUE)]
 
 
 def _write_call(node: ast.Call) -> bool:
@@ -250,7 +248,7 @@ def check_then_act_without_lock(node: ast.AST, ctx: PythonContext) -> None:
     if scope is None or ctx.facts.is_test:
         return
     function = scope.node
-    if _GUARDS.search(ctx.segment(function)) or is_script(ctx):
+    if (_may_guard(function, ctx) and _GUARDS.search(ctx.segment(function))) or is_script(ctx):
         return
     if ctx.route is None and not in_task(ctx) and not _drf_action(function):
         _sql_check_then_insert(function, ctx)  # a storage helper: judged wherever it is
@@ -311,6 +309,28 @@ def _select_lines(ctx: PythonContext) -> list[int]:
 # The lines of the module that may hold a literal SELECT, in order: a function without one
 # among its lines needs no walk for one.
 _SELECT_LINES: ModuleMemo[list[int]] = ModuleMemo("CON009:select", _select_lines)
+
+
+def _guard_lines(ctx: PythonContext) -> list[int]:
+    # A line with other than ASCII may spell a word with letters that match case-insensitively.
+    if ctx.source.isascii() and _GUARD_WORDS.search(ctx.source.lower()) is None:
+        return []
+    return [
+        number
+        for number, line in enumerate(ctx.lines, 1)
+        if not line.isascii() or _GUARD_WORDS.search(line.lower()) is not None
+    ]
+
+
+# The lines of the module that may hold (a part of) a guard: a function without one among its
+# lines has none, and its text is not searched.
+_GUARD_LINES: ModuleMemo[list[int]] = ModuleMemo("CON009:guards", _guard_lines)
+
+
+def _may_guard(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> bool:
+    lines = ctx.memo(_GUARD_LINES)
+    first = bisect_left(lines, function.lineno)
+    return first < len(lines) and lines[first] <= (function.end_lineno or function.lineno)
 
 
 def _may_select(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> bool:

@@ -94,26 +94,50 @@ def _may_loop(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonConte
 _Loop = ast.For | ast.AsyncFor | ast.While | bool | None
 
 
+# Fields that hold no call (names, flags, and ``ctx``: Load/Store leaves).
+_NO_CALLS = frozenset(
+    {"id", "attr", "arg", "name", "module", "level", "is_async", "type_comment", "kind", "ctx"}
+    | {"conversion", "simple", "tag", "rest", "kwd_attrs", "names"}
+)
+_CALL_FIELDS: dict[type, tuple[str, ...]] = {}
+_OPAQUE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp)
+
+
 def _calls_with_loop(statements: list[ast.stmt]) -> list[tuple[ast.Call, _Loop]]:
     """The calls of a function body (in ``walk_body`` order, nested functions, classes and
     lambdas left out), each with what decides whether it runs in a loop -- worked out on the
     way down instead of climbing the module's parent map from every call."""
     found: list[tuple[ast.Call, _Loop]] = []
     stack: list[tuple[ast.AST, _Loop]] = [(s, None) for s in reversed(statements)]
+    node_type = ast.AST
     while stack:
         node, loop = stack.pop()
-        if isinstance(node, ast.Call):
+        if node.__class__ is ast.Call:
             found.append((node, loop))
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+        elif isinstance(node, _OPAQUE):
             continue
-        children = list(ast.iter_child_nodes(node))
-        if isinstance(node, ast.For | ast.AsyncFor | ast.While):
+        fields = _CALL_FIELDS.get(node.__class__)
+        if fields is None:
+            fields = _CALL_FIELDS[node.__class__] = tuple(
+                f for f in node._fields if f not in _NO_CALLS
+            )
+        children: list[ast.AST] = []
+        for field in fields:
+            value = getattr(node, field, None)
+            if value.__class__ is list:
+                children.extend(item for item in value if isinstance(item, node_type))
+            elif isinstance(value, node_type):
+                children.append(value)
+        children.reverse()
+        if isinstance(node, _LOOPS):
             body = {id(statement) for statement in node.body}
-            stack.extend((c, node if id(c) in body else loop) for c in reversed(children))
-        elif isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp):
-            stack.extend((c, c is node.elt) for c in reversed(children))
+            stack.extend((c, node if id(c) in body else loop) for c in children)
+        elif isinstance(node, _COMPREHENSIONS):
+            stack.extend((c, c is node.elt) for c in children)
         else:
-            stack.extend((c, loop) for c in reversed(children))
+            stack.extend((c, loop) for c in children)
     return found
 
 
