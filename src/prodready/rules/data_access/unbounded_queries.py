@@ -142,6 +142,10 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
     (`filter(project=project)`, `filter(owner=check)`) is reported at low with confidence low:
     whether one parent's children grow without bound (a project's checks capped by a plan, the
     refresh tokens of one access token) is a fact of the domain the code does not show.
+    The same holds for SQLAlchemy: `where(Model.owner_id == user.id)` (a foreign-key column or
+    a loaded object's key compared for equality) is low, and so is the DISTINCT of one column
+    (`select(Log.kind).distinct()`): its rows are the column's values, whose number the code
+    does not show either.
 
     ## Why it breaks production
     Tables grow; endpoints don't get rewritten. The list endpoint that returned 40 rows at launch
@@ -376,11 +380,93 @@ def _check_sqlalchemy_all(node: ast.Call, chain: QueryChain, ctx: PythonContext)
         if re.search(r"\.(limit|slice|fetch|paginate)\(", source):
             return
     what = f"{chain.model}" if chain.model else "the query"
+    calls = [*chain.calls, *_statement_calls(chain.calls[-1].args[:1], ctx)]
+    column = _distinct_column(calls, ctx)
+    scope = _sqlalchemy_parent_scope(calls, ctx)
+    if column is not None or scope is not None:
+        rows = f"every distinct value of {column}" if column else f"every {what} row with {scope}"
+        ctx.report(
+            node,
+            f"{_short(ctx, node)} loads {rows} in this request; could not tell whether "
+            + (
+                "the column's values grow without bound (a kind or status column has few)"
+                if column
+                else "the rows of one such parent grow without bound (a parent's children "
+                "are often few by design)"
+            )
+            + ": if they can, add .limit() (and an offset/cursor) with a capped page size",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     ctx.report(
         node,
         f"{_short(ctx, node)} loads every {what} row in this request: add .limit() "
         "(and an offset/cursor) with a capped page size",
     )
+
+
+def _statement_calls(
+    exprs: Iterable[ast.AST], ctx: PythonContext, depth: int = 0
+) -> list[ast.Call]:
+    """The calls building a SQLAlchemy statement (``select(X).where(...)``), through the locals
+    it was assigned to and refined in (``stmt = stmt.where(...)``)."""
+    calls: list[ast.Call] = []
+    for expr in exprs:
+        if isinstance(expr, ast.Await):
+            expr = expr.value
+        base, steps = method_chain(expr)
+        calls += [step for _, step in steps if isinstance(step, ast.Call)]
+        if isinstance(base, ast.Call):
+            calls.append(base)
+        elif isinstance(base, ast.Name) and depth < 4:
+            value = ctx.value_of(base.id)
+            if value is not None and value is not expr:
+                calls += _statement_calls([value], ctx, depth + 1)
+    return calls
+
+
+def _distinct_column(calls: list[ast.Call], ctx: PythonContext) -> str | None:
+    """``select(Log.kind).distinct()``: the distinct values of one column (its text), whose
+    number is the size of the column's domain, not of the table."""
+    if not any(isinstance(c.func, ast.Attribute) and c.func.attr == "distinct" for c in calls):
+        return None
+    for call in calls:
+        if (ctx.qualname(call.func) or "").rsplit(".", 1)[-1] != "select":
+            continue
+        if len(call.args) == 1 and not call.keywords:
+            column = call.args[0]
+            if isinstance(column, ast.Attribute) and not column.attr[:1].isupper():
+                return _short(ctx, column, 40)
+    return None
+
+
+def _sqlalchemy_parent_scope(calls: list[ast.Call], ctx: PythonContext) -> str | None:
+    """``where(Model.owner_id == user.id)`` / ``filter(Model.project_id == project_id)``: the
+    rows of one parent object other than the requesting account (the text of the first
+    comparison, or None). Only a key compared for equality counts: a foreign-key column
+    (``..._id``) or a loaded object's own key (``obj.id``)."""
+    for call in calls:
+        if not isinstance(call.func, ast.Attribute) or call.func.attr not in {"where", "filter"}:
+            continue
+        for argument in call.args:
+            if not (
+                isinstance(argument, ast.Compare)
+                and len(argument.ops) == 1
+                and isinstance(argument.ops[0], ast.Eq)
+                and isinstance(argument.left, ast.Attribute)
+            ):
+                continue
+            value = argument.comparators[0]
+            if not isinstance(value, ast.Name | ast.Attribute) or _requester(value):
+                continue
+            last = value.id if isinstance(value, ast.Name) else value.attr
+            if last.isupper() or last in {"True", "False", "None"}:
+                continue
+            object_key = isinstance(value, ast.Attribute) and value.attr in {"id", "pk", "uuid"}
+            if argument.left.attr.endswith("_id") or object_key:
+                return _short(ctx, argument, 50)
+    return None
 
 
 def _unbounded_select(sql: str) -> bool:
