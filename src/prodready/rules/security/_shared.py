@@ -8,7 +8,7 @@ import string
 
 from prodready.plugin import ModuleMemo, PythonContext
 from prodready.plugin.analysis import constant_str, is_literal
-from prodready.plugin.taint import REQUEST_DATA_ATTRIBUTES
+from prodready.plugin.taint import REQUEST_DATA_ATTRIBUTES, appended_parts
 
 # -- shared: strings built from pieces ----------------------------------------------------------
 
@@ -98,7 +98,9 @@ def _pieces(
         return [expr]
     if isinstance(expr, ast.Name):
         value = ctx.value_of(expr.id)
-        appended = extra.get(expr.id, [])
+        # ``url = "https://"; url += host``: the parts grown by ``+=`` after the plain binding
+        # are part of the string too, whichever rule asks (not only those passing ``extra``).
+        appended = extra.get(expr.id) or appended_parts(ctx, expr).get(expr.id, [])
         built = value is not None and value is not expr and _is_str_template(value, ctx, depth)
         if not built and not appended:
             return [expr]
