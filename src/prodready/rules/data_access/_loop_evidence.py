@@ -76,21 +76,32 @@ def _per_parent_batch(node: ast.Call, ctx: PythonContext) -> bool:
     """The query's rows are iterated right after, in the same iteration, by a nested loop that
     does database work per row (``for event in events: pending = event.orders.filter(...);
     for order in pending: ... order.save()``): one query per parent feeding a batch whose work
-    is per child, not an N+1 lookup whose count is the whole cost."""
+    is per child, not an N+1 lookup whose count is the whole cost. The rows may reach the
+    nested loop through the names computed from them (``ids = [r.doc_id for r in rows]``;
+    ``docs = Doc.objects.filter(pk__in=ids)``; ``for doc in docs: ...``)."""
     loop = ctx.loops[-1]
     if not isinstance(loop, ast.For | ast.AsyncFor):
         return False
-    held: set[str] = set()
-    for statement in ast.walk(loop):
-        if (
-            isinstance(statement, ast.Assign)
-            and len(statement.targets) == 1
-            and isinstance(statement.targets[0], ast.Name)
-            and any(inner is node for inner in ast.walk(statement.value))
-        ):
-            held.add(statement.targets[0].id)
+    assignments = [
+        (statement.targets[0].id, statement.value)
+        for statement in ast.walk(loop)
+        if isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+    ]
+    held = {name for name, value in assignments if any(i is node for i in ast.walk(value))}
     if not held:
         return False
+    grown = True
+    while grown:
+        derived = {
+            name
+            for name, value in assignments
+            if name not in held
+            and any(isinstance(i, ast.Name) and i.id in held for i in ast.walk(value))
+        }
+        held |= derived
+        grown = bool(derived)
     for inner in ast.walk(loop):
         if inner is loop or not isinstance(inner, ast.For | ast.AsyncFor):
             continue
