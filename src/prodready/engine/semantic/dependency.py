@@ -264,6 +264,23 @@ def _describe(call: ast.Call, flow: _Flow) -> _Write:
     return written
 
 
+_CLOCKS = frozenset({"now", "utcnow", "today", "time"})
+
+
+def _stamps_time(written: _Write) -> bool:
+    """``filter(...).update(modified=timezone.now())``: a query update whose every value is
+    the current time (rows touched, nothing of another write carried)."""
+    if written.terminal not in _UPDATES or written.model is None or written.call.args:
+        return False
+    values = [keyword.value for keyword in written.call.keywords]
+    return bool(values) and all(
+        isinstance(value, ast.Call)
+        and not value.args
+        and (dotted(value.func) or "").rsplit(".", 1)[-1] in _CLOCKS
+        for value in values
+    )
+
+
 def _keys(call: ast.Call) -> set[str]:
     """The objects a query selects by their key: ``filter(id=n.id)``, ``filter(pk=obj.pk)``."""
     found: set[str] = set()
@@ -299,6 +316,8 @@ def _same_row(earlier: _Write, later: _Write) -> bool:
 def _depends(earlier: _Write, later: _Write, flow: _Flow, parameters: set[str]) -> bool:
     if earlier.formset or later.formset:
         return True
+    if _stamps_time(earlier) or _stamps_time(later):
+        return False  # when, not what: failing leaves the other change and a stale timestamp
     if earlier.model is not None and earlier.model == later.model:
         # A set of rows replaced row by row: a failure mid-way leaves part of the new set.
         # One row created in the place of the deleted ones (a token rotated, a cache entry

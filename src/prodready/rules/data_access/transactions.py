@@ -264,7 +264,9 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     the result of an external call, a compensating write in an exception handler, two updates
     marking rows found by the key the function is given, rows deleted and one row created in
     their place -- a token rotated, a cache entry regenerated: a failure leaves no row, which
-    the next run creates) each write may be a valid state alone: it is reported low, with low
+    the next run creates; an update that only stamps the current time on rows,
+    `update(modified=timezone.now())`: it records when, not what) each write may be a valid
+    state alone: it is reported low, with low
     confidence, and the message says the scan could not tell.
     Several `session.commit()` calls are always dependent: each ends a transaction of what
     was added before it.
