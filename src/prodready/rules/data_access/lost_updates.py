@@ -17,6 +17,7 @@ from prodready.plugin import (
     python_rule,
 )
 from prodready.plugin.analysis import django_query, dotted, has_keyword, uses_django_orm
+from prodready.rules.data_access._written_in_transaction import _locked_by_own_write
 
 # -- DAT009 ---------------------------------------------------------------------------------------
 
@@ -320,7 +321,9 @@ def full_row_save_after_slow_call(
     when a call to another system runs between the load and the save: an HTTP client
     (`requests`, `httpx`), a payment or messaging SDK (`stripe`, `twilio`, `smtplib`,
     `boto3`), or a function named for sending or charging (`send_sms`, `charge_card`).
-    Enqueuing a task (`.delay()`) is not such a call.
+    Enqueuing a task (`.delay()`) is not such a call. A row the enclosing
+    `transaction.atomic()` block created or saved before loading it again is not flagged: that
+    write holds the row's lock (a created row is invisible to others) until the commit.
 
     ## Why it breaks production
     `save()` writes every field of the row as it was loaded. The call to the SMS gateway or
@@ -370,6 +373,9 @@ def full_row_save_after_slow_call(
             and not has_keyword(call, "update_fields")
         ):
             loaded = loads[func.value.id]
+            if _locked_by_own_write(node, loaded, call, ctx):
+                loads.pop(func.value.id)
+                continue
             arms = _arms(node)
             between = [
                 slow_call.lineno
