@@ -6,7 +6,9 @@ scan, each read against the code and judged TP / debatable / FP with one line of
 script scans the same application trees again and prints, per application: high+ and medium
 findings (and per thousand lines of service code), findings by code role, the precision of the
 current high+ findings that were reviewed (debatable counted as FP), and every high+ finding
-no reviewer has seen yet -- those need a verdict before the figure means anything.
+no reviewer has seen yet -- those need a verdict before the figure means anything -- and the
+reviewed true positives that no longer fire at the severity they were judged at (lowered or
+gone from their line): precision bought by losing those is not progress.
 `precision/later/<application>-<version>-at-<commit>.json` are later reviews of the same
 applications (a re-scan at a later commit: every high+ finding and a new 30-finding medium sample,
 verdicts of the first look reused); their verdicts are added for findings the first look never saw.
@@ -36,6 +38,7 @@ from typing import Any
 VERDICTS = Path(__file__).resolve().parent / "precision"
 LATER_REVIEWS = VERDICTS / "later"
 HIGH = {"critical", "high"}
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 SCAN_TIMEOUT_S = 1800
 Key = tuple[str, str, int]
 
@@ -124,9 +127,35 @@ def measure(record: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
             and (v["rule"], v["path"], v["line"])
             in {(f["rule"], f["path"], f["line"]) for f in medium}
         ),
+        "true_positives_lost": _true_positives_lost(record, findings),
         "errors": len(report["errors"]),
         "first_look": record["summary"],
     }
+
+
+def _true_positives_lost(record: dict[str, Any], findings: list[dict[str, Any]]) -> list[str]:
+    """Reviewed TPs not reported on their line at (at least) the severity they were judged at:
+    'lowered to low', or 'not on this line' (gone, or reported elsewhere after a line move)."""
+    reported: dict[Key, int] = {}
+    for finding in findings:
+        key = (finding["rule"], finding["path"], finding["line"])
+        reported[key] = max(reported.get(key, -1), SEVERITY_RANK.get(finding["severity"], 0))
+    lost = []
+    seen: set[Key] = set()
+    for verdict in record["verdicts"]:
+        key = (verdict["rule"], verdict["path"], verdict["line"])
+        if verdict["verdict"] != "TP" or key in seen:
+            continue
+        seen.add(key)
+        now = reported.get(key)
+        if now is not None and now >= SEVERITY_RANK.get(verdict["severity"], 0):
+            continue
+        where = f"{verdict['rule']} {verdict['path']}:{verdict['line']} ({verdict['severity']})"
+        names = {rank: name for name, rank in SEVERITY_RANK.items()}
+        lost.append(
+            f"{where}: " + (f"lowered to {names[now]}" if now is not None else "not on this line")
+        )
+    return sorted(lost)
 
 
 def main() -> int:
@@ -162,6 +191,10 @@ def main() -> int:
         )
         for finding in result["unreviewed_high_plus"]:
             print(f"  unreviewed: {finding}")
+        if result["true_positives_lost"]:
+            print(f"  reviewed true positives lost: {len(result['true_positives_lost'])}")
+        for entry in result["true_positives_lost"]:
+            print(f"  true positive lost: {entry}")
         if arguments.list_medium:
             for entry in result["medium_still_firing"]:
                 print(f"  medium still firing: {entry}")
