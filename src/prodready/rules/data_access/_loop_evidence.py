@@ -111,6 +111,29 @@ def _per_parent_batch(node: ast.Call, ctx: PythonContext) -> bool:
     return False
 
 
+# Libraries whose calls read or write files or reach another system (by the root of the
+# qualified name): per item, such a call costs far more than one indexed query.
+_IO_ROOTS = frozenset(
+    {"subprocess", "requests", "httpx", "urllib", "urllib3", "aiohttp", "imaplib", "poplib"}
+    | {"smtplib", "ftplib", "paramiko", "boto3", "pikepdf", "fitz", "pypdf", "PyPDF2", "PIL"}
+)
+_OPEN = frozenset({"open", "builtins.open", "io.open"})
+
+
+def _per_item_io(loop: ast.AST, ctx: PythonContext) -> ast.Call | None:
+    """A call in the loop's body that opens a file or reaches another system (``open(path)``,
+    ``pikepdf.open(...)``, ``requests.post(...)``): the first, or None."""
+    if not isinstance(loop, ast.For | ast.AsyncFor):
+        return None
+    for statement in loop.body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call):
+                name = ctx.qualname(node.func) or ""
+                if name in _OPEN or name.split(".", 1)[0] in _IO_ROOTS:
+                    return node
+    return None
+
+
 def _report_by_evidence(
     node: ast.Call,
     ctx: PythonContext,
@@ -138,6 +161,19 @@ def _report_by_evidence(
         )
         return
     if growth >= Growth.REQUEST or any(_ingests_parameter(loop, ctx) for loop in loops):
+        io = _per_item_io(ctx.loops[-1], ctx)
+        if io is not None:
+            called = " ".join(ctx.segment(io.func).split())
+            ctx.report(
+                node,
+                f"{_short(ctx, node)} runs one query per loop iteration, but each iteration "
+                f"also opens a file or calls another system ({called}, line {io.lineno}), "
+                "which costs far more than one query: the queries are not what makes this "
+                f"loop slow; to save them anyway, {advice}",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+            return
         ctx.report(node, f"{message}: {advice}", confidence=confidence)
         return
     iterated = " ".join(ctx.segment(_loop_iterables(loops[-1])[0]).split())

@@ -181,7 +181,10 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
     a mapping's entries, an object's attribute, a list read from a configuration file) or is
     bounded (one slice or page), it reports at low with confidence low and says so. A query per
     parent whose rows the loop then processes one by one, each with database work of its own
-    (a per-parent batch), is low too: the query per parent is not what grows.
+    (a per-parent batch, also through the ids or querysets computed from those rows), is low
+    too: the query per parent is not what grows. So is a query in a loop whose every iteration
+    also opens a file or calls another system (`open()`, `pikepdf.open`, `requests.post`,
+    `subprocess`): that work, not one indexed query, is what the loop spends its time on.
 
     ## Why it breaks production
     This is the N+1 query problem. With 10 rows in the dev database the page makes 11 fast
