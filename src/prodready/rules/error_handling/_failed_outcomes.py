@@ -28,6 +28,21 @@ def falls_through(handler: ast.ExceptHandler) -> bool:
 def following_return(node: ast.Try, ctx: PythonContext) -> ast.Return | None:
     """The ``return`` the code after ``node`` reaches unconditionally in its block (no ``if``,
     loop or ``try`` before it), or None."""
+    for statement in following_statements(node, ctx):
+        if isinstance(statement, ast.Return):
+            return statement
+    return None
+
+
+_BRANCHING = (
+    ast.If | ast.For | ast.AsyncFor | ast.While | ast.Try | ast.With | ast.AsyncWith | ast.Match
+)
+
+
+def following_statements(node: ast.Try, ctx: PythonContext) -> list[ast.stmt]:
+    """The statements after ``node`` in its block that run unconditionally once it is done:
+    up to the first branch, loop, ``with`` or ``try`` (what follows may depend on a check),
+    through the first ``return``; nothing after a ``raise``."""
     parent = ctx.parents().get(id(node))
     block: list[ast.stmt] | None = None
     for field in ("body", "orelse", "finalbody"):
@@ -35,24 +50,15 @@ def following_return(node: ast.Try, ctx: PythonContext) -> ast.Return | None:
         if isinstance(candidate, list) and node in candidate:
             block = candidate
     if block is None:
-        return None
+        return []
+    found: list[ast.stmt] = []
     for statement in block[block.index(node) + 1 :]:
+        if isinstance(statement, _BRANCHING | ast.Raise):
+            return found
+        found.append(statement)
         if isinstance(statement, ast.Return):
-            return statement
-        if isinstance(
-            statement,
-            ast.If
-            | ast.For
-            | ast.AsyncFor
-            | ast.While
-            | ast.Try
-            | ast.With
-            | ast.AsyncWith
-            | ast.Match
-            | ast.Raise,
-        ):
-            return None
-    return None
+            return found
+    return found
 
 
 def empty_result(value: ast.expr | None) -> str | None:

@@ -23,7 +23,7 @@ from prodready.rules.error_handling._failed_outcomes import (
     empty_result,
     enclosing_try,
     falls_through,
-    following_return,
+    following_statements,
     read_from_backend,
     success_status,
 )
@@ -218,6 +218,7 @@ _DONE_WORDS = frozenset(
     {"ok", "success", "successful", "succeeded", "done", "paid", "completed", "complete"}
     | {"sent", "delivered", "charged", "captured", "processed", "confirmed", "approved"}
     | {"cancelled", "canceled", "refunded", "booked", "settled", "published", "renewed"}
+    | {"dispatched", "shipped", "fulfilled", "synced", "uploaded", "exported", "finished"}
 )
 _DONE_FLAGS = frozenset(
     {"paid", "is_paid", "success", "succeeded", "ok", "charged", "delivered", "sent"}
@@ -257,9 +258,16 @@ def _done_word(expr: ast.AST | None) -> str | None:
 
 
 def _success_payload(expr: ast.AST | None) -> str | None:
-    """The success a literal dict states (``"status": "paid"``, ``"success": True``)."""
+    """The success a literal dict states (``"status": "paid"``, ``"success": True``,
+    ``"refunded": True``), also built from keywords (``jsonify(ok=True)``)."""
     if isinstance(expr, ast.Call):
-        expr = expr.args[0] if expr.args else keyword_value(expr, "content")
+        payload = expr.args[0] if expr.args else keyword_value(expr, "content")
+        if payload is None and expr.keywords and not has_star_kwargs(expr):
+            payload = ast.Dict(
+                keys=[ast.Constant(k.arg) for k in expr.keywords],
+                values=[k.value for k in expr.keywords],
+            )
+        expr = payload
     if not isinstance(expr, ast.Dict):
         return None
     keys = {constant_str(key) for key in expr.keys if key is not None}
@@ -269,7 +277,9 @@ def _success_payload(expr: ast.AST | None) -> str | None:
         name = constant_str(key)
         if name in _STATUS_FIELDS and _done_word(value) is not None:
             return f'"{name}": "{_done_word(value)}"'
-        if name in _TRUE_KEYS and constant(value) is True:
+        if (name in _TRUE_KEYS or name in _DONE_WORDS or name in _DONE_FLAGS) and constant(
+            value
+        ) is True:
             return f'"{name}": True'
     return None
 
@@ -318,7 +328,9 @@ def failure_reported_as_success(
     also an explicit 2xx such as `HttpResponse(status=200)` or `("", 204)`) or stores a success
     flag or state (`order.paid = True`, `job.status = "completed"`), or lets the code run on to
     the function's success answer (`except Exception: logger.error(...)` followed by `return
-    {"status": "cancelled"}`). Handlers that raise on some path, and handlers of "already done"
+    {"status": "cancelled"}`, `{"refunded": True}`, or `return True` from a function that never
+    returns False) or to a success it records right after the `try` (`shipment.status =
+    "dispatched"`): the failure is logged and then ignored. Handlers that raise on some path, and handlers of "already done"
     errors (`DoesNotExist`, `IntegrityError`, `...AlreadyExists`), are left alone. A failed
     call to another service answered with an empty result (`return []`, `return 0`, `{}`) from
     a function that otherwise returns its data is reported at low severity when the handler
@@ -394,12 +406,29 @@ def _falls_through_to_success(node: ast.Try, ctx: PythonContext) -> None:
     for handler in node.handlers:
         if not _failure_handler(handler, ctx) or not falls_through(handler):
             continue
-        answer = following_return(node, ctx)
+        following = following_statements(node, ctx)
+        # A success the code records right after the ``try`` (``order.status = "paid"``) is
+        # stored whether the work failed or not: the handler only left a log line.
+        for statement in following:
+            record = _success_record(statement) if isinstance(statement, ast.Assign) else None
+            if record is not None:
+                ctx.report(
+                    handler,
+                    f"This except block lets the code run on to record {record} (line "
+                    f"{statement.lineno}) although the work failed: the stored state now says "
+                    "done, so nothing retries it and reconciliation finds the gap much later. "
+                    "Record a failed state (or leave it pending) and raise or alert from the "
+                    "except block",
+                )
+                return
+        answer = following[-1] if following and isinstance(following[-1], ast.Return) else None
         what = _success_payload(answer.value) if answer is not None else None
         if what is not None:
             what = "{" + what + "}"
         elif answer is not None and ctx.route is not None:
             what = success_status(answer.value)
+        elif answer is not None and _never_false(answer, ctx):
+            what = "True (the function never returns False)"
         if answer is None or what is None:
             return
         ctx.report(
