@@ -18,9 +18,17 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+from urllib.parse import urlsplit
 
 from prodready.plugin import ModuleMemo, ProjectFact, PythonContext
-from prodready.plugin.analysis import constant_str, module_function, name_words, secret_name
+from prodready.plugin.analysis import (
+    constant_str,
+    is_script,
+    loopback_host,
+    module_function,
+    name_words,
+    secret_name,
+)
 from prodready.rules.security._credential_use import login_keywords
 from prodready.rules.security._shared import _target_name
 
@@ -77,7 +85,16 @@ def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
     if any(isinstance(node, ast.keyword) and literal in compared for literal, node in assigned):
         used_to_log_in = login_keywords(ctx)
         assigned = [(literal, node) for literal, node in assigned if id(node) not in used_to_log_in]
-    return frozenset(literal for literal, _ in assigned if literal in compared)
+    return frozenset(
+        literal for literal, _ in assigned if literal in compared and _reads_as_words(literal)
+    )
+
+
+def _reads_as_words(literal: str) -> bool:
+    """A marker for "no key" is written to be read (``local``, ``nokey-local``, ``LDAP``); a
+    digit among its letters (``s3cr3t``, ``k1osk-2024``) is how passwords and generated keys are
+    written, so the module checks requests against its credential, it does not mark one absent."""
+    return not any(ch.isdigit() for ch in literal)
 
 
 # Text that every credential name (``engine.secrets.secret_name``) contains, as an identifier
@@ -222,3 +239,52 @@ def _positional_parameters(call: ast.Call, ctx: PythonContext) -> list[str]:
     if function is None:
         return []
     return [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+
+
+# Words by which a value calls itself data for tests, demos or seeding (``e2e_seed_checkout``).
+_SAMPLE_VALUE_WORDS = frozenset(
+    {"test", "testing", "e2e", "seed", "seeded", "sample", "demo", "fake", "dummy", "mock"}
+    | {"example", "fixture"}
+)
+
+
+def development_value(
+    literal: str, where: ast.AST, ctx: PythonContext, *, used: bool
+) -> str | None:
+    """Why a credential literal reads as development or test data rather than a deployment's
+    credential (None: nothing says so) -- its own words call it test or seed data, unless the
+    code logs in with it or checks a credential against it (``used``: then it is a weak
+    credential, whatever it calls itself); or a script puts it beside a loopback endpoint
+    (``{"issuer": "http://localhost:8080", "client_secret": ...}``: a local setup)."""
+    words = _SAMPLE_VALUE_WORDS.intersection(name_words(literal))
+    if words and not used:
+        return f"calls itself test or sample data (`{sorted(words)[0]}`)"
+    if is_script(ctx):
+        host = next((host for host in _sibling_hosts(where, ctx) if loopback_host(host)), None)
+        if host is not None:
+            return f"sits beside a loopback endpoint (`{host}`) in a script"
+    return None
+
+
+def _sibling_hosts(where: ast.AST, ctx: PythonContext) -> list[str]:
+    """The hosts named by the other string values of the dictionary or call that holds
+    ``where`` (a key of a dictionary, a keyword or a default)."""
+    holder = ctx.parents().get(id(where))
+    if isinstance(where, ast.keyword) and isinstance(holder, ast.Call):
+        values = [*holder.args, *(keyword.value for keyword in holder.keywords)]
+    elif isinstance(holder, ast.Dict) and where in holder.keys:
+        values = list(holder.values)
+    else:
+        return []
+    hosts = []
+    for value in values:
+        text = constant_str(value)
+        if not text or len(text) > 500:
+            continue
+        try:
+            host = urlsplit(text).hostname if "://" in text else text.split(":")[0]
+        except ValueError:
+            continue
+        if host:
+            hosts.append(host.lower())
+    return hosts

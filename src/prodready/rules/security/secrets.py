@@ -42,6 +42,7 @@ from prodready.rules.security._literal_credentials import (
 )
 from prodready.rules.security._placeholders import (
     compared_sentinels,
+    development_value,
     establish_placeholders,
     in_sample_argument,
     marked_dummy,
@@ -167,6 +168,8 @@ _ExampleSpans = list[ast.expr]  # the rule's state: the values of such keys seen
         ast.Dict,
         ast.Compare,
         ast.Constant,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
         ModuleEnd,
     ),
     calls=CREDENTIAL_CALLS,
@@ -277,6 +280,9 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         if node.value.__class__ in _COLLECTIONS:
             report_collection(node, ctx, _secret_value, ctx.memo(_MODULE_SECRETS).lines)
         pairs.append((_target_name(node.target), node.value, node))
+    elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        # ``def connect(host, password="pw")``: a caller that passes none logs in with it.
+        pairs.extend(_parameter_defaults(node.args))
     elif isinstance(node, ast.Module):
         # Dispatched twice: before the walk (the module node) and after it (ModuleEnd).
         secrets = ctx.memo(_MODULE_SECRETS)
@@ -305,26 +311,68 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         if line in ctx.memo(_MODULE_SECRETS).lines:
             continue
         ordinary = confidence = _secret_value(literal, name)
-        if confidence is not Confidence.HIGH and _credential_use(name, where, ctx):
+        used = confidence is not Confidence.HIGH and _credential_use(name, where, ctx)
+        if used:
             # Where the code uses it, a literal is the credential whatever it says.
             confidence = _used_credential_value(literal)
         if confidence is None or _not_a_credential(literal, where, ctx):
             continue
-        if confidence is Confidence.HIGH and _dev_settings_file(ctx.path):
-            confidence = Confidence.LOW
-        what = "a placeholder" if confidence is Confidence.LOW else "a literal"
-        verb = "compared with" if isinstance(where, ast.Compare) else "set to"
+        verb = (
+            "is compared with"
+            if isinstance(where, ast.Compare)
+            else "defaults to"
+            if isinstance(ctx.parents().get(id(where)), ast.arguments)
+            else "is set to"
+        )
+        severity = None  # the rule's: a credential the code holds or uses
+        used = used or _credential_use(name, where, ctx)
+        development = development_value(literal, where, ctx, used=used)
+        if development is None and _dev_settings_file(ctx.path):
+            development = "sits in development, test or sample settings"
+        if development is not None:
+            severity, confidence = Severity.LOW, Confidence.LOW
+            message = (
+                f"`{name}` {verb} a literal that {development}: development data, it seems, "
+                "not a deployment's credential -- but wherever this code runs with it, anyone "
+                "with the code has the credential. Read it from the environment or a secret "
+                "manager"
+            )
+        elif confidence is Confidence.LOW:
+            severity = Severity.MEDIUM
+            message = (
+                f"`{name}` {verb} a placeholder in the source: it reads like one, but the code "
+                "uses it as written -- a deployment that does not replace it runs with a value "
+                "anyone can guess. Read it from the environment or a secret manager"
+            )
+        else:
+            message = (
+                f"`{name}` {verb} a literal in the source: anyone with the code (or an image "
+                "built from it) has this credential, and it cannot be rotated without a deploy. "
+                "Read it from the environment or a secret manager"
+            )
         ctx.report(
             where,
-            f"`{name}` is {verb} {what} in the source: anyone with the code (or an image "
-            "built from it) has this credential, and it cannot be rotated without a deploy. "
-            "Read it from the environment or a secret manager",
+            message,
+            severity=severity,
             confidence=confidence,
             # A word anyone tries first (``"password"``) hides nothing masked, and masking it
             # would garble every message of the file that says the word.
             secret=literal if ordinary is not None else None,
             unless=placeholder_fact(literal),
         )
+
+
+def _parameter_defaults(arguments: ast.arguments) -> list[tuple[str | None, ast.expr, ast.AST]]:
+    """(parameter, default, default) for each parameter whose default is a string literal."""
+    positional = [*arguments.posonlyargs, *arguments.args]
+    first = len(positional) - len(arguments.defaults)
+    defaulted = zip(positional[first:], arguments.defaults, strict=True)
+    keyword_only = zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+    return [
+        (parameter.arg, default, default)
+        for parameter, default in (*defaulted, *keyword_only)
+        if default is not None and default.__class__ is ast.Constant
+    ]
 
 
 def _not_a_credential(literal: str, where: ast.AST, ctx: PythonContext) -> bool:
