@@ -269,8 +269,8 @@ def _manual_extraction(loop: ast.For, ctx: PythonContext) -> None:
         join,
         ctx,
         f"{'zip' if kind[0] == 'zip' else 'tar'} member names joined to a directory by hand",
-        "a member named '../../app/settings.py' or '/etc/cron.d/x' is written outside it: "
-        "nothing here checks where the joined path lands",
+        "writes a member named '../../app/settings.py' or '/etc/cron.d/x' outside it "
+        "(nothing here checks where the joined path lands)",
         _archive_source(kind[1]),
         "use ZipFile.extractall()/TarFile.extractall(filter='data'), or check that "
         "os.path.realpath(target) starts with the real target directory",
