@@ -25,6 +25,7 @@ from prodready.engine.taint import (
     sink_flow,
     tainted,
 )
+from prodready.engine.taint.bindings import own_nodes, synthetic_scope
 
 __all__ = [
     "MAX_DEPTH",
@@ -42,8 +43,10 @@ __all__ = [
     "external_source",
     "is_allow_listed",
     "is_request_object",
+    "own_nodes",
     "report_deferred",
     "route_parameter",
     "sink_flow",
+    "synthetic_scope",
     "tainted",
 ]

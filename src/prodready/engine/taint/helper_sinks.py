@@ -82,11 +82,14 @@ def _report_unless(
 ) -> None:
     """``report(source)``; the findings it makes are moot when one of the project facts
     ``unless`` holds (an imported project function sanitises or checks the value)."""
-    before = len(ctx.findings)
+    # The new findings by identity, not position: a rule may withdraw an audit finding it made
+    # for the sink earlier when the flow is proven (``_input_origin.OriginReport``).
+    earlier = set(map(id, ctx.findings)) if unless else set()
     report(source)
     if unless:
-        for raw in ctx.findings[before:]:
-            raw.unless = tuple(sorted({*raw.unless, *unless}))
+        for raw in ctx.findings:
+            if id(raw) not in earlier:
+                raw.unless = tuple(sorted({*raw.unless, *unless}))
 
 
 def report_deferred(ctx: PythonContext) -> None:

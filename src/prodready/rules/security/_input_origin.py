@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable
 
-from prodready.plugin import PythonContext
+from prodready.plugin import ModuleMemo, PythonContext
 from prodready.plugin.taint import REQUEST_DATA_ATTRIBUTES, sink_flow, tainted
 
 _MAX_DEPTH = 6
@@ -82,6 +82,13 @@ def is_trusted(expr: ast.AST | None, ctx: PythonContext, depth: int = 0) -> bool
     return False
 
 
+# (rule code, id(sink)) -> the audit findings made for the sink, withdrawn if a flow is proven
+# later in the module (a rule's own ``rule_state`` stays free for the rule)
+_AUDITS: ModuleMemo[dict[tuple[str, int], list[object]]] = ModuleMemo(
+    "security:origin-audits", lambda _: {}
+)
+
+
 class OriginReport:
     """Report one sink at the tier its data reaches: ``request`` for a proven flow of request
     data (also when a caller in the module passes it to the helper holding the sink, reported
@@ -98,6 +105,9 @@ class OriginReport:
         external: Callable[[str], None] | None = None,
         unknown: Callable[[], None] | None = None,
         sanitizers: frozenset[str] = frozenset(),
+        audit: Callable[[str], None] | None = None,
+        fallback: Callable[[], bool] | None = None,
+        web_only: bool = True,
     ) -> None:
         self.node = node
         self.ctx = ctx
@@ -105,11 +115,18 @@ class OriginReport:
         self.external = external
         self.unknown = unknown
         self.sanitizers = sanitizers
+        # ``audit(part)``: the value is not provably fixed (see ``_fixed_values``), ``part``
+        # names what to check; ``fallback()``: a rule's own tier between the proven flows and
+        # the audit (True when it reported); ``web_only``: only request data is proven.
+        self.audit = audit
+        self.fallback = fallback
+        self.web_only = web_only
 
     def run(self, values: Iterable[ast.expr | None]) -> None:
         candidates = [value for value in values if value is not None]
         ctx = self.ctx
-        if sink_flow(candidates, ctx, self._proven, sanitizers=self.sanitizers, web_only=True):
+        web_only = self.web_only
+        if sink_flow(candidates, ctx, self._proven, sanitizers=self.sanitizers, web_only=web_only):
             return
         if self.external is not None:
             for value in candidates:
@@ -117,17 +134,30 @@ class OriginReport:
                 if source is not None:
                     self.external(source)
                     return
-        if self.unknown is None or all(is_trusted(value, ctx) for value in candidates):
+        if self.fallback is not None and self.fallback():
             return
         before = len(ctx.findings)
-        self.unknown()
-        audits: dict[int, list[object]] = ctx.rule_state(dict, module=True)
-        audits.setdefault(id(self.node), []).extend(ctx.findings[before:])
+        if self.audit is not None:
+            from prodready.rules.security._fixed_values import unfixed_part
+
+            part = next(
+                (p for v in candidates if (p := unfixed_part(v, ctx, self.sanitizers))), None
+            )
+            if part is None:
+                return
+            self.audit(part)
+        elif self.unknown is None or all(is_trusted(value, ctx) for value in candidates):
+            return
+        else:
+            self.unknown()
+        ctx.memo(_AUDITS).setdefault(self._key(), []).extend(ctx.findings[before:])
+
+    def _key(self) -> tuple[str, int]:
+        return (self.ctx.rule.code if self.ctx.rule is not None else "", id(self.node))
 
     def _proven(self, source: str) -> None:
         ctx = self.ctx
-        audits: dict[int, list[object]] = ctx.rule_state(dict, module=True)
-        withdrawn = audits.pop(id(self.node), [])
+        withdrawn = ctx.memo(_AUDITS).pop(self._key(), [])
         if withdrawn:
             ctx.findings[:] = [f for f in ctx.findings if not any(f is w for w in withdrawn)]
         self.request(source)

@@ -7,7 +7,7 @@ import ast
 from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import argument, constant_str, is_true, keyword_value
 from prodready.plugin.taint import report_deferred, sink_flow
-from prodready.rules.security._input_origin import is_trusted
+from prodready.rules.security._input_origin import OriginReport, is_trusted
 from prodready.rules.security._shared import _pieces
 
 # -- SEC024 ------------------------------------------------------------------------------------
@@ -143,6 +143,9 @@ def command_argument_injection(node: ast.AST, ctx: PythonContext) -> None:
     `f"--title={name}"`, `os.path.join(UPLOADS, name)`), numbers, allow-listed values, and
     values the function checks for a leading `-` or matches against a pattern are fine. A
     command run with `shell=True` is SEC008's.
+    Audit tier: a program or a split command line no request data is seen reaching but that
+    is not provably constant (a helper's parameter, `sys.argv`, an attribute of the object) is
+    reported at low severity with low confidence, naming the value to check.
 
     ## Why it breaks production
     An argument list keeps the shell out, but the program still parses its own options. A
@@ -202,7 +205,25 @@ def command_argument_injection(node: ast.AST, ctx: PythonContext) -> None:
                 confidence=Confidence.HIGH,
             )
 
-        if sink_flow([program], ctx, report_program, web_only=True):
+        def audit_program(part: str) -> None:
+            ctx.report(
+                node,
+                f"{callee}() runs a program named by {part}, which is not provably constant; "
+                "no request data was seen reaching it. Check who chooses it: whoever can runs "
+                "any program on the server. Name the program in the code (or pick it from a "
+                "fixed allow-list)",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+
+        proven: list[str] = []
+
+        def report_proven(source: str) -> None:
+            proven.append(source)
+            report_program(source)
+
+        OriginReport(node, ctx, request=report_proven, audit=audit_program).run([program])
+        if proven:
             return
     values = _option_candidates(items, ctx)
     if not values:
@@ -260,4 +281,15 @@ def _whole_command(node: ast.Call, command: ast.expr, ctx: PythonContext) -> Non
                     confidence=Confidence.HIGH,
                 )
 
-            sink_flow([text], ctx, report_split, web_only=True)
+            def audit_split(part: str) -> None:
+                ctx.report(
+                    node,
+                    f"{callee}() runs {part} split into a program and its arguments, which is "
+                    "not provably constant; no request data was seen reaching it. Check who "
+                    "writes that text: whoever can chooses the program and its options. Build "
+                    "the list from fixed parts with '--' before other values",
+                    severity=Severity.LOW,
+                    confidence=Confidence.LOW,
+                )
+
+            OriginReport(node, ctx, request=report_split, audit=audit_split).run([text])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import is_literal
-from prodready.plugin.taint import report_deferred, sink_flow
+from prodready.plugin.taint import report_deferred
+from prodready.rules.security._input_origin import OriginReport
 
 # -- SEC012 ------------------------------------------------------------------------------------
 
@@ -30,6 +31,9 @@ def eval_of_dynamic_input(node: ast.AST, ctx: PythonContext) -> None:
     or cache reads, followed through local variables and helper functions of the module (also
     a helper that evaluates its parameter when a handler passes request data to it). Code
     generation from constants -- as ORMs and dataclass-like libraries do -- is not reported.
+    Audit tier: text no outside data is seen reaching but that is not provably constant (a
+    helper's parameter, `input()`, `sys.argv`, a call the scan cannot see into) is reported at
+    low severity with low confidence, naming the value to check.
 
     ## Why it breaks production
     `eval` of client input is remote code execution: `__import__('os').system('...')` runs with
@@ -59,6 +63,8 @@ def eval_of_dynamic_input(node: ast.AST, ctx: PythonContext) -> None:
     code = node.args[0]
     if is_literal(code):
         return
+    if isinstance(code, ast.Call) and ctx.qualname(code.func) == "builtins.compile":
+        return  # ``exec(compile(text, ...))``: the compile() call is reported for its text
     name = (ctx.call_name or "eval").rsplit(".", 1)[-1]
 
     def report(source: str) -> None:
@@ -69,4 +75,16 @@ def eval_of_dynamic_input(node: ast.AST, ctx: PythonContext) -> None:
             "parser)",
         )
 
-    sink_flow([code], ctx, report)  # downloaded or cached code counts too: it is run
+    def audit(part: str) -> None:
+        ctx.report(
+            node,
+            f"{name}() of {part}, which is not provably constant; no request data was seen "
+            "reaching it. Check who chooses that text: if anyone but the code's authors can, "
+            "they run arbitrary code in this process. Parse data instead of running it "
+            "(json.loads, ast.literal_eval)",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+
+    # downloaded or cached code counts too: it is run
+    OriginReport(node, ctx, request=report, audit=audit, web_only=False).run([code])

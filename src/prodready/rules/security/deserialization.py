@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import (
     argument,
     constant_str,
@@ -14,7 +14,8 @@ from prodready.plugin.analysis import (
     is_true,
     keyword_value,
 )
-from prodready.plugin.taint import external_source
+from prodready.plugin.taint import report_deferred
+from prodready.rules.security._input_origin import OriginReport
 
 # -- SEC006 ------------------------------------------------------------------------------------
 
@@ -182,6 +183,7 @@ _DESERIALIZERS = {
     "joblib.load": "joblib",
     "pandas.read_pickle": "pandas.read_pickle",
     "numpy.load": "numpy.load(allow_pickle=True)",
+    "shelve.open": "shelve",
 }
 
 
@@ -192,18 +194,23 @@ _DESERIALIZERS = {
     severity=Severity.HIGH,
     summary="pickle/marshal/dill/jsonpickle used on data from outside the process",
     calls=tuple(_DESERIALIZERS),
+    nodes=(ModuleEnd,),
     cwe=502,
     fix="Exchange data as JSON (or msgpack/protobuf) and validate it; never unpickle input.",
 )
-def unsafe_deserialization(node: ast.Call, ctx: PythonContext) -> None:
+def unsafe_deserialization(node: ast.AST, ctx: PythonContext) -> None:
     """
     ## What it does
     Flags `pickle.loads/load`, `marshal`, `dill`, `cloudpickle`, `jsonpickle.decode`,
     `joblib.load`, `pandas.read_pickle` and `numpy.load(allow_pickle=True)` when the data comes
     from outside the process: request bodies, uploaded files, handler parameters, HTTP
     responses, sockets, message payloads or cache/Redis reads -- or when a request handler
-    unpickles anything but a local file. Unpickling files the program wrote itself is not
-    reported.
+    unpickles anything but a local file (also through a helper of the module a caller passes
+    such data). Unpickling files at paths the code fixes is not reported; `shelve.open` of a
+    file counts as unpickling it.
+    Audit tier: data no outside source is seen reaching but that is not provably the
+    service's own -- a file at a path a helper is given, `sys.argv`, a call the scan cannot
+    see into -- is reported at low severity with low confidence, naming the value to check.
 
     ## Why it breaks production
     Unpickling runs code chosen by whoever wrote the bytes (`__reduce__` can return
@@ -228,7 +235,10 @@ def unsafe_deserialization(node: ast.Call, ctx: PythonContext) -> None:
     ```
     If the bytes must be trusted objects, sign them (`hmac`) and verify before loading.
     """
-    if ctx.facts.is_test:
+    if isinstance(node, ast.Module):
+        report_deferred(ctx)
+        return
+    if ctx.facts.is_test or not isinstance(node, ast.Call):
         return
     name = ctx.call_name or ""
     kind = _DESERIALIZERS.get(name, name)
@@ -236,35 +246,60 @@ def unsafe_deserialization(node: ast.Call, ctx: PythonContext) -> None:
         return
     data = argument(node, 0, None)
     if data is None:
-        data = next((k.value for k in node.keywords if k.arg in {"data", "file", "s", "fp"}), None)
+        keywords = {"data", "file", "s", "fp", "filename"}
+        data = next((k.value for k in node.keywords if k.arg in keywords), None)
     if data is None or is_literal(data):
         return
-    source = external_source(data, ctx)
-    if source is not None:
+    call = node
+
+    def proven(source: str) -> None:
         confidence = Confidence.MEDIUM if source.startswith(("a cache", "a message")) else None
         ctx.report(
-            node,
+            call,
             f"{kind} deserializes {source}: whoever controls those bytes runs code in this "
             "process. Exchange JSON (or another data-only format) and validate it",
             confidence=confidence or Confidence.HIGH,
         )
-        return
-    declared = _chosen_by_declared_format(node, ctx)
-    if declared is not None:
+
+    def in_context() -> bool:
+        declared = _chosen_by_declared_format(call, ctx)
+        if declared is not None:
+            ctx.report(
+                call,
+                f"{kind} is chosen by the data's own declared format ({declared}): whoever "
+                "sends the message picks pickle and runs code in this process. Accept only "
+                "data formats (JSON) whatever the content type says",
+            )
+            return True
+        if (
+            ctx.route is not None
+            and not _local_file(data, ctx)
+            and not _is_constant_path(data, ctx)
+        ):
+            ctx.report(
+                call,
+                f"{kind} deserializes data inside a request handler: if any of it comes from "
+                "the client or shared storage, that is remote code execution. Use JSON and "
+                "validate it",
+                confidence=Confidence.MEDIUM,
+            )
+            return True
+        return False
+
+    def audit(part: str) -> None:
         ctx.report(
-            node,
-            f"{kind} is chosen by the data's own declared format ({declared}): whoever sends "
-            "the message picks pickle and runs code in this process. Accept only data formats "
-            "(JSON) whatever the content type says",
+            call,
+            f"{kind} deserializes data from {part}, which is not provably the service's own; "
+            "no request data was seen reaching it. Check who can write those bytes (an upload, "
+            "a shared bucket or cache, a file another party supplies): whoever can runs code "
+            "in this process. Prefer JSON, or verify a signature (hmac) before loading",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
         )
-        return
-    if ctx.route is not None and not _local_file(data, ctx) and not _is_constant_path(data, ctx):
-        ctx.report(
-            node,
-            f"{kind} deserializes data inside a request handler: if any of it comes from the "
-            "client or shared storage, that is remote code execution. Use JSON and validate it",
-            confidence=Confidence.MEDIUM,
-        )
+
+    OriginReport(node, ctx, request=proven, fallback=in_context, audit=audit, web_only=False).run(
+        [data]
+    )
 
 
 _FORMAT_FIELD = re.compile(r"content[_-]?type|content[_-]?encoding|mime[_-]?type|serializer|format")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import argument, is_true, keyword_value
-from prodready.plugin.taint import appended_parts, report_deferred, sink_flow
+from prodready.plugin.taint import appended_parts, report_deferred
+from prodready.rules.security._input_origin import OriginReport
 from prodready.rules.security._shared import _pieces, _safe_value
 
 # -- SEC008 ------------------------------------------------------------------------------------
@@ -53,8 +54,13 @@ def shell_command_injection(node: ast.AST, ctx: PythonContext) -> None:
     local variables, f-strings, `%`, `.format()`, `+` and helper functions of the module
     (including a helper that runs the command with its parameter when a handler passes
     request data to it). Values passed through `shlex.quote`, numbers and allow-listed values
-    are fine; constant commands, commands built from configuration, `sys.argv` or environment
-    variables, and argument lists without `shell=True` are not reported.
+    are fine; constant commands, commands built from configuration or environment variables,
+    and argument lists without `shell=True` are not reported.
+    Audit tier: a command no request data is seen reaching but that is not provably constant
+    -- a helper's parameter no caller in the project feeds with request data, `input()`,
+    `sys.argv`, command-line options, a call the scan cannot see into -- is reported at low
+    severity with low confidence (`--min-confidence medium` keeps only proven flows), naming
+    the value to check.
 
     ## Why it breaks production
     The shell interprets `;`, `|`, `$(...)` and backticks inside the interpolated value: a file
@@ -119,4 +125,15 @@ def shell_command_injection(node: ast.AST, ctx: PythonContext) -> None:
             "value)",
         )
 
-    sink_flow(values, ctx, report, sanitizers=_SHELL_SANITIZERS, web_only=True)
+    def audit(part: str) -> None:
+        ctx.report(
+            node,
+            f"{callee}(){shell_note} runs a shell command built from {part}, which is not "
+            "provably constant; no request data was seen reaching it. Check who chooses that "
+            "value: if anyone but the operator can, shell metacharacters in it (; | $( ) `) run "
+            "arbitrary commands. Pass an argument list without shell=True (or shlex.quote() it)",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+
+    OriginReport(node, ctx, request=report, audit=audit, sanitizers=_SHELL_SANITIZERS).run(values)

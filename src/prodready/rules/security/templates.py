@@ -16,6 +16,7 @@ from prodready.plugin.analysis import (
     keyword_value,
 )
 from prodready.plugin.taint import report_deferred, sink_flow
+from prodready.rules.security._input_origin import OriginReport
 from prodready.rules.security._shared import _pieces
 
 # -- SEC016 ------------------------------------------------------------------------------------
@@ -92,6 +93,9 @@ def template_injection_or_xss(node: ast.AST, ctx: PythonContext) -> None:
       `autoescape=False`) in a service module that renders HTML templates. Flask's and
       Starlette's own template environments autoescape and are not reported.
     Values passed through `escape()`/`html.escape()`/`bleach.clean()` are fine.
+    Audit tier: a template source no request data is seen reaching but that is not provably
+    constant (a helper's parameter, a database row, a call the scan cannot see into) is
+    reported at low severity with low confidence, naming the value to check.
 
     ## Why it breaks production
     Template source from the request runs on the server: `{{ cycler.__init__.__globals__.os
@@ -152,7 +156,19 @@ def template_injection_or_xss(node: ast.AST, ctx: PythonContext) -> None:
                 severity=Severity.CRITICAL,
             )
 
-        sink_flow([source_argument], ctx, report_ssti, web_only=True)
+        def audit(part: str) -> None:
+            ctx.report(
+                node,
+                f"{short}() compiles a template whose source is {part}, which is not provably "
+                "constant; no request data was seen reaching it. Check who writes that text: "
+                "template syntax in it runs on the server (server-side template injection). "
+                "Keep templates in files the code names, or render user text in a "
+                "SandboxedEnvironment",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+
+        OriginReport(node, ctx, request=report_ssti, audit=audit).run([source_argument])
         return
     if name in _SAFE_MARKUP:
         content = argument(node, 0, "format_string" if short == "format_html" else "s")
