@@ -80,6 +80,8 @@ def unfixed_part(
         return outside
     fixedness = _Fixedness(ctx, sanitizers)
     fixedness.appended = appended_parts(ctx, expr)
+    line = getattr(expr, "lineno", None)
+    fixedness.limit = (line, getattr(expr, "col_offset", 0)) if line is not None else None
     return fixedness.find(expr, 0)
 
 
@@ -93,6 +95,7 @@ class _Fixedness:
         self.parameters_fixed = False  # inside a helper whose arguments were found fixed
         # what ``name += part`` added to the locals of the function after their last binding
         self.appended: dict[str, list[ast.expr]] = {}
+        self.limit: tuple[int, int] | None = None  # where the sink is (module-level bindings)
 
     def excerpt(self, node: ast.AST) -> str:
         text = " ".join(self.ctx.segment(node).split())
@@ -153,6 +156,12 @@ class _Fixedness:
         name = node.id
         if name in {"__file__", "__name__"}:
             return None
+        if ctx.function is None and name not in _imported(ctx):
+            # module level: the binding in force at the sink, not the last one the prepass
+            # keeps (``cmd = base + extra()`` ... ``cmd = "pwd"``), ``with open(PATH) as f``
+            bound = self._module_binding(name)
+            if bound:
+                return self._all(bound, depth)
         if name not in self.appended and is_trusted(node, ctx):
             return None  # literals, UPPER_CASE constants, settings, paths built from them
         if is_allow_listed(node, self.allowed):
@@ -176,21 +185,36 @@ class _Fixedness:
             scope = scope.parent
         if name in _imported(ctx):
             return None  # a module, or a name another module binds once at import time
-        if ctx.function is None:  # module level: ``with open(PATH) as f``, ``for x in ...``
-            bound = self._loop_or_with(name, ctx.tree)
-            if bound:
-                return self._all(bound, depth)
         value = _module_value(name, ctx)
         if value is not None and value is not node:
             return self.find(value, depth + 1)
         return f"`{name}`"
 
-    def _loop_or_with(self, name: str, function: ast.AST) -> list[ast.expr]:
+    def _module_binding(self, name: str) -> list[ast.expr]:
+        """The values a module-level name holds at the sink: its last binding before it (with
+        what ``+=`` added since); every binding when none comes before."""
+        found: list[tuple[tuple[int, int], ast.expr, bool]] = []
+        for node in own_nodes(self.ctx.tree, self.ctx):
+            for value in self._loop_or_with(name, node, own=False):
+                at = (value.lineno, value.col_offset)
+                found.append((at, value, isinstance(node, ast.AugAssign)))
+        found.sort(key=lambda entry: entry[0])
+        before = [entry for entry in found if self.limit is None or entry[0] < self.limit]
+        if not before:
+            return [value for _, value, _ in found]
+        values: list[ast.expr] = []
+        for _, value, augmented in reversed(before):
+            values.append(value)
+            if not augmented:
+                break
+        return values
+
+    def _loop_or_with(self, name: str, function: ast.AST, own: bool = True) -> list[ast.expr]:
         """What a name the walk keeps no value for is bound to in ``function``: the iterable
         of a ``for`` (its elements), the context manager of a ``with ... as`` (``open(PATH)``),
         and its other assignments."""
         bound: list[ast.expr] = []
-        for node in own_nodes(function, self.ctx):
+        for node in own_nodes(function, self.ctx) if own else [function]:
             if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
                 if any(isinstance(t, ast.Name) and t.id == name for t in ast.walk(node.target)):
                     bound.append(node.iter)

@@ -122,8 +122,13 @@ class OriginReport:
         self.fallback = fallback
         self.web_only = web_only
 
-    def run(self, values: Iterable[ast.expr | None]) -> None:
+    def run(
+        self, values: Iterable[ast.expr | None], audited: Iterable[ast.expr | None] | None = None
+    ) -> None:
+        """``audited``: what the audit tier checks, when not ``values`` (the whole argument,
+        where the rule traces pieces of it)."""
         candidates = [value for value in values if value is not None]
+        checked = candidates if audited is None else [v for v in audited if v is not None]
         ctx = self.ctx
         web_only = self.web_only
         if sink_flow(candidates, ctx, self._proven, sanitizers=self.sanitizers, web_only=web_only):
@@ -140,9 +145,7 @@ class OriginReport:
         if self.audit is not None:
             from prodready.rules.security._fixed_values import unfixed_part
 
-            part = next(
-                (p for v in candidates if (p := unfixed_part(v, ctx, self.sanitizers))), None
-            )
+            part = next((p for v in checked if (p := unfixed_part(v, ctx, self.sanitizers))), None)
             if part is None:
                 return
             self.audit(part)

@@ -136,4 +136,8 @@ def shell_command_injection(node: ast.AST, ctx: PythonContext) -> None:
             confidence=Confidence.LOW,
         )
 
-    OriginReport(node, ctx, request=report, audit=audit, sanitizers=_SHELL_SANITIZERS).run(values)
+    # At module level the pieces come from a name's last assignment in the module, which may
+    # follow the call: the audit follows the binding in force at the call instead.
+    audited = [command] if ctx.function is None else values
+    origin = OriginReport(node, ctx, request=report, audit=audit, sanitizers=_SHELL_SANITIZERS)
+    origin.run(values, audited)
