@@ -31,14 +31,14 @@ _PATH_BUILDERS = frozenset({"os.path.join", "posixpath.join", "pathlib.Path", "p
 def _elements(command: ast.expr, call: ast.Call, ctx: PythonContext) -> list[ast.expr] | None:
     """The items of an argument list, following a local name to the list it was bound to and
     the items appended to it before the call (``cmd.append(x)``, ``cmd += [x]``)."""
-    if isinstance(command, ast.List | ast.Tuple):
-        return list(command.elts)
+    if isinstance(command, ast.List | ast.Tuple | ast.BinOp):
+        return _concatenated_items(command, ctx)
     if not isinstance(command, ast.Name):
         return None
     bound = ctx.value_of(command.id)
-    if not isinstance(bound, ast.List | ast.Tuple):
+    items = _concatenated_items(bound, ctx) if isinstance(bound, ast.expr) else None
+    if items is None:
         return None
-    items = list(bound.elts)
     scope = ctx.function.node if ctx.function is not None else ctx.tree
     for node in ast.walk(scope):
         if getattr(node, "lineno", call.lineno) >= call.lineno:
@@ -62,6 +62,34 @@ def _elements(command: ast.expr, call: ast.Call, ctx: PythonContext) -> list[ast
             extra = node.value
             items.extend(extra.elts if isinstance(extra, ast.List | ast.Tuple) else [extra])
     return items
+
+
+def _concatenated_items(
+    command: ast.expr, ctx: PythonContext, depth: int = 0
+) -> list[ast.expr] | None:
+    """The items of a list literal or of a ``+`` of lists (``["ls"] + [path]``, ``["ffmpeg"] +
+    options``): an operand that is not a list literal (nor a name bound to one) is a whole
+    run of arguments, each of which can begin with '-' (a starred item). None: no list here."""
+    if isinstance(command, ast.List | ast.Tuple):
+        return list(command.elts)
+    if isinstance(command, ast.Name) and depth:
+        bound = ctx.value_of(command.id)
+        if isinstance(bound, ast.List | ast.Tuple):
+            return list(bound.elts)
+    if not (isinstance(command, ast.BinOp) and isinstance(command.op, ast.Add)) or depth > 5:
+        return None
+    left = _concatenated_items(command.left, ctx, depth + 1)
+    right = _concatenated_items(command.right, ctx, depth + 1)
+    if left is None and right is None:
+        return None  # ``prefix + name``: string building, not a list
+
+    def run_of(operand: ast.expr) -> list[ast.expr]:
+        return [ast.copy_location(ast.Starred(value=operand, ctx=ast.Load()), operand)]
+
+    return [
+        *(left if left is not None else run_of(command.left)),
+        *(right if right is not None else run_of(command.right)),
+    ]
 
 
 def _may_start_with_dash(item: ast.expr, ctx: PythonContext) -> ast.expr | None:
