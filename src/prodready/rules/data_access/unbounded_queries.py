@@ -15,6 +15,7 @@ from prodready.plugin.analysis import (
     dotted,
     keyword_value,
     method_chain,
+    parameter_names,
     sqlalchemy_query,
 )
 from prodready.rules.data_access._drf_lists import unpaginated_list_view
@@ -143,7 +144,8 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
     whether one parent's children grow without bound (a project's checks capped by a plan, the
     refresh tokens of one access token) is a fact of the domain the code does not show.
     The same holds for SQLAlchemy: `where(Model.owner_id == user.id)` (a foreign-key column or
-    a loaded object's key compared for equality) is low, and so is the DISTINCT of one column
+    a loaded object's key compared for equality; not the key of an object the handler is
+    handed as a parameter, often the requesting account) is low, and so is the DISTINCT of one column
     (`select(Log.kind).distinct()`): its rows are the column's values, whose number the code
     does not show either.
 
@@ -462,6 +464,13 @@ def _sqlalchemy_parent_scope(calls: list[ast.Call], ctx: PythonContext) -> str |
                 continue
             last = value.id if isinstance(value, ast.Name) else value.attr
             if last.isupper() or last in {"True", "False", "None"}:
+                continue
+            root, _ = method_chain(value)
+            if isinstance(value, ast.Attribute) and (
+                isinstance(root, ast.Name) and root.id in parameter_names(ctx)
+            ):
+                # An object the framework hands the handler (``user: User =
+                # Depends(current_user)``): often the requesting account, whose rows grow.
                 continue
             object_key = isinstance(value, ast.Attribute) and value.attr in {"id", "pk", "uuid"}
             if argument.left.attr.endswith("_id") or object_key:
