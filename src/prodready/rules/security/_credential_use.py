@@ -142,3 +142,16 @@ def auth_tuple_password(keyword: ast.keyword) -> ast.Constant | None:
         return None
     password = value.elts[1]
     return password if isinstance(password, ast.Constant) and constant_str(password) else None
+
+
+def parameter_defaults(arguments: ast.arguments) -> list[tuple[str | None, ast.expr, ast.AST]]:
+    """(parameter, default, default) for each parameter whose default is a string literal."""
+    positional = [*arguments.posonlyargs, *arguments.args]
+    first = len(positional) - len(arguments.defaults)
+    defaulted = zip(positional[first:], arguments.defaults, strict=True)
+    keyword_only = zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+    return [
+        (parameter.arg, default, default)
+        for parameter, default in (*defaulted, *keyword_only)
+        if default is not None and default.__class__ is ast.Constant
+    ]

@@ -32,6 +32,7 @@ from prodready.rules.security._credential_use import (
     auth_tuple_password,
     compared_name,
     logs_in_with,
+    parameter_defaults,
     password_argument,
     refused_literal,
 )
@@ -190,11 +191,12 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     collection of credentials (`PARTNER_API_KEYS = {"acme": "ak_live_4f9c..."}`; under a name
     such as `CARRIER_KEYS` only generated-looking values). Names of fields (`password_field`,
     `token_url`, `token_type`), empty values, templates, masks and environment-variable names
-    are not secrets; placeholders (`"changeme"`, `"<your-key>"`) are reported with low
-    confidence. Where the code uses a literal -- the value a credential is compared with (`if
-    password == "password"`, `request.form.get("password") != "secret"`), a keyword of a call
-    that logs in (`psycopg2.connect(password="password")`, `redis.Redis(password=...)`), the
-    password argument of a login (`smtp.login(user, "pw")`, `HTTPBasicAuth("svc", "pw")`,
+    are not secrets. A parameter default is a credential too (`def connect(host,
+    password="pw")`: a caller that passes none logs in with it). Where the code uses a literal
+    -- the value a credential is compared with (`if password == "password"`,
+    `request.form.get("password") != "secret"`), a keyword of a call that logs in
+    (`psycopg2.connect(password="password")`, `redis.Redis(password=...)`), the password
+    argument of a login (`smtp.login(user, "pw")`, `HTTPBasicAuth("svc", "pw")`,
     `pika.PlainCredentials(...)`, `auth=("svc", "pw")`), a connection settings dictionary
     (`DATABASES`, `connect_args`) -- it is the credential whatever it reads like: a default word
     is reported with high confidence, a placeholder word (`"changeme"`) with medium and only a
@@ -208,10 +210,23 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     confidence elsewhere). What the code says a value is counts too: sample data (an argument of
     a parameter named for samples or previews, a function such as `get_sample_context()`), a
     sentinel the module compares a key with to mean "no key" (`api_key = "local"` ... `if
-    api_key != "local":`), a value a comment calls a dummy, and a constant the code refuses on a
-    match (`if password == LEGACY_DEFAULT: raise ...`) are not credentials. A sentinel or a
+    api_key != "local":`; a marker reads as words: `s3cr3t`, letters mixed with digits, is a
+    password the module checks), a value a comment calls a dummy, and a constant the code refuses
+    on a match (`if password == LEGACY_DEFAULT: raise ...`) are not credentials. A sentinel or a
     dummy is one wherever the project writes it: the same value handed to a credential in
     another module of the project is not reported either.
+
+    Severity follows the evidence. **High**: a literal that reads like a real credential, or
+    any literal the code logs in with or checks a credential against (a default word there is
+    the weakest credential there is, not a sign that it is none). **Medium, low confidence**: a
+    literal given to a credential name that reads like a placeholder (`"change-me"`,
+    `"<your-key>"`) -- the code uses it as written, but whether a deploy step replaces it cannot
+    be seen. **Low, low confidence**: development data, as far as the code tells -- a value that
+    calls itself test or seed data (`"shop_e2e_seed_key"`) where nothing logs in with it, a
+    credential a script writes beside a loopback endpoint (`{"issuer":
+    "http://localhost:8080", "client_secret": ...}` in a seed script), any credential in
+    development, test or sample settings. A real-looking credential in a script (a staging
+    key) stays high. Each message says which tier it is in.
 
     ## Why it breaks production
     A secret in the source is in every clone, CI log, container image layer and backup of the
@@ -282,7 +297,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         pairs.append((_target_name(node.target), node.value, node))
     elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         # ``def connect(host, password="pw")``: a caller that passes none logs in with it.
-        pairs.extend(_parameter_defaults(node.args))
+        pairs.extend(parameter_defaults(node.args))
     elif isinstance(node, ast.Module):
         # Dispatched twice: before the walk (the module node) and after it (ModuleEnd).
         secrets = ctx.memo(_MODULE_SECRETS)
@@ -360,19 +375,6 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
             secret=literal if ordinary is not None else None,
             unless=placeholder_fact(literal),
         )
-
-
-def _parameter_defaults(arguments: ast.arguments) -> list[tuple[str | None, ast.expr, ast.AST]]:
-    """(parameter, default, default) for each parameter whose default is a string literal."""
-    positional = [*arguments.posonlyargs, *arguments.args]
-    first = len(positional) - len(arguments.defaults)
-    defaulted = zip(positional[first:], arguments.defaults, strict=True)
-    keyword_only = zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
-    return [
-        (parameter.arg, default, default)
-        for parameter, default in (*defaulted, *keyword_only)
-        if default is not None and default.__class__ is ast.Constant
-    ]
 
 
 def _not_a_credential(literal: str, where: ast.AST, ctx: PythonContext) -> bool:
