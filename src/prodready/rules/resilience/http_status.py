@@ -409,7 +409,55 @@ def _raises_by_itself(call: ast.Call, library: _Library, ctx: PythonContext) -> 
     response hook -- configured in this module (where the client is built)."""
     if library is _AIOHTTP and _raise_for_status(call):
         return True
+    client = _client_built_here(call, ctx) if library in (_AIOHTTP, _HTTPX) else None
+    if client is not None:  # the client this request is made on is built in this function
+        if library is _AIOHTTP:
+            return _raise_for_status(client)
+        if keyword_value(client, "event_hooks") is not None:
+            return True
+        if not _hooks_set_later(ctx):
+            return False
     return library.name in ctx.memo(_SELF_RAISING)
+
+
+def _hooks_set_later(ctx: PythonContext) -> bool:
+    """``client.event_hooks = {...}`` in the function: hooks added after the client is built."""
+    scope = ctx.function
+    return scope is not None and any(
+        isinstance(node, ast.Attribute) and node.attr == "event_hooks"
+        for node in ast.walk(scope.node)
+    )
+
+
+def _client_built_here(call: ast.Call, ctx: PythonContext) -> ast.Call | None:
+    """The constructor of the session or client the request ``call`` is made on, when this
+    function builds it (``async with aiohttp.ClientSession(...) as session``, ``client =
+    httpx.Client(...)``): that client alone decides whether the request raises, not another
+    one built elsewhere in the module."""
+    receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+    scope = ctx.function
+    if not isinstance(receiver, ast.Name) or scope is None:
+        return None
+    found: ast.Call | None = None
+    for node in ast.walk(scope.node):
+        if isinstance(node, ast.withitem):
+            target, value = node.optional_vars, node.context_expr
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if (
+            isinstance(target, ast.Name)
+            and target.id == receiver.id
+            and isinstance(value, ast.Call)
+            and (dotted(value.func) or "").endswith(_CLIENT_CLASSES)
+            and value.lineno <= call.lineno
+        ):
+            found = value
+    return found
+
+
+_CLIENT_CLASSES = ("ClientSession", "AsyncClient", "Client")
 
 
 def _self_raising_clients(ctx: PythonContext) -> frozenset[str]:
