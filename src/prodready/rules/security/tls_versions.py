@@ -99,7 +99,7 @@ def _limits_versions(ctx: PythonContext) -> bool:
     summary="TLS pinned to or allowed down to SSLv2/SSLv3/TLS 1.0/1.1, or ssl.wrap_socket()",
     calls=("ssl.wrap_socket", "OpenSSL.SSL.Context", "*.set_min_proto_version"),
     nodes=(ast.Assign,),
-    attributes=tuple(_WEAK_PROTOCOLS),
+    attributes=(*_WEAK_PROTOCOLS, *_WEAK_VERSIONS),
     cwe=327,
     fix="ctx = ssl.create_default_context(); ctx.minimum_version = ssl.TLSVersion.TLSv1_2",
 )
@@ -109,7 +109,9 @@ def weak_tls_version(node: ast.AST, ctx: PythonContext) -> None:
     Flags TLS set up with a broken protocol version: the fixed-version constants
     `ssl.PROTOCOL_SSLv2/SSLv3/TLSv1/TLSv1_1` and pyOpenSSL's `SSLv2/SSLv3/TLSv1/TLSv1_1_METHOD`;
     a context's `minimum_version` (or `maximum_version`) set to `TLSVersion.SSLv3/TLSv1/
-    TLSv1_1/MINIMUM_SUPPORTED`, or pyOpenSSL's `set_min_proto_version(TLS1_VERSION)`; and
+    TLSv1_1/MINIMUM_SUPPORTED` (also urllib3's `ssl_minimum_version=`/`ssl_maximum_version=`
+    keywords, as requests adapters pass them), or pyOpenSSL's
+    `set_min_proto_version(TLS1_VERSION)`; and
     `ssl.wrap_socket()`, which builds a context that checks neither the certificate nor the
     host name and was removed in Python 3.12. pyOpenSSL's `SSLv23_METHOD` (any version the
     OpenSSL build allows) is reported low when the code sets no minimum version or
@@ -139,6 +141,9 @@ def weak_tls_version(node: ast.AST, ctx: PythonContext) -> None:
         return
     if isinstance(node, ast.Attribute):
         qualified = ctx.qualname(node) or ""
+        if qualified in _WEAK_VERSIONS:
+            _version_keyword(node, _WEAK_VERSIONS[qualified], ctx)
+            return
         version = _WEAK_PROTOCOLS.get(qualified)
         if version is not None and _chooses_protocol(node, ctx):
             fix = (
@@ -189,11 +194,39 @@ def weak_tls_version(node: ast.AST, ctx: PythonContext) -> None:
             )
 
 
+# urllib3's pool and context keywords (requests passes them through its adapters).
+_VERSION_KEYWORDS = frozenset({"ssl_minimum_version", "ssl_maximum_version"})
+
+
+def _version_keyword(node: ast.Attribute, version: str, ctx: PythonContext) -> None:
+    """``PoolManager(ssl_minimum_version=TLSVersion.TLSv1)``: the pool's version bound."""
+    parent = ctx.parent(node)
+    if not isinstance(parent, ast.keyword) or parent.arg not in _VERSION_KEYWORDS:
+        return
+    _report_version_bound(node, parent.arg, node, version, ctx)
+
+
+def _report_version_bound(
+    node: ast.AST, bound: str, value: ast.expr, version: str, ctx: PythonContext
+) -> None:
+    effect = "lets it fall back to" if "minimum" in bound else "caps it at"
+    ctx.report(
+        node,
+        f"{bound} = {ctx.segment(value)} {effect} {version}, a broken "
+        "protocol version (RFC 8996): the connection can be decrypted or downgraded. "
+        "Use ssl.TLSVersion.TLSv1_2 as the minimum",
+    )
+
+
 def _version_assignment(node: ast.Assign, ctx: PythonContext) -> None:
     version = _weak_version(node.value, ctx)
     if version is None:
         return
     for target in node.targets:
+        key = constant_str(target.slice) if isinstance(target, ast.Subscript) else None
+        if key in _VERSION_KEYWORDS:  # ``kwargs["ssl_minimum_version"] = ...`` in an adapter
+            _report_version_bound(node, key, node.value, version, ctx)
+            return
         if isinstance(target, ast.Attribute) and target.attr in {
             "minimum_version",
             "maximum_version",
