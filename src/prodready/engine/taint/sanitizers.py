@@ -275,9 +275,65 @@ def _pattern_matched(test: ast.AST, ctx: PythonContext, markers: frozenset[str])
         if method == "search" and not anchored:
             continue
         text = text[2:] if text.startswith("\\A") else text.lstrip("^")
-        if _allows_only(text, markers):
+        if _allows_only(text, markers) or (
+            SAFE_REDIRECT_CHECK in markers
+            and (anchored or method != "search")
+            and _relative_words(text, whole=method == "fullmatch")
+        ):
             found.append(subject)
     return found
+
+
+# What a relative reference made of words may contain: letters, digits, '-', '_', '.'.
+_WORD_ESCAPES = frozenset({"\\w", "\\d", "\\.", "\\-", "\\_"})
+_GROUP_OPENING = re.compile(r"\(\?:|\(\?P<\w+>|\(")
+_REPEAT = re.compile(r"[+*?]|\{\d*,?\d*\}")
+
+
+def _relative_words(text: str, whole: bool) -> bool:
+    """A pattern that admits, from start to end, only word characters, '-' and '.' (``[a-z0-9-]+$``,
+    ``(?:overview|billing)``): what it matches has no scheme, no '//' and no backslash -- a
+    relative reference that stays on this site. ``whole``: matched with ``fullmatch``;
+    otherwise the pattern must end with ``$`` or ``\\Z`` (an open end admits anything after)."""
+    if text.endswith("\\Z"):
+        text = text[:-2]
+    elif text.endswith("$") and not text.endswith("\\$"):
+        text = text[:-1]
+    elif not whole:
+        return False
+    index = 0
+    while index < len(text):
+        rest = text[index:]
+        opening = _GROUP_OPENING.match(rest)
+        repeat = _REPEAT.match(rest)
+        if rest[0].isalnum() or rest[0] in "-_|)":
+            index += 1
+        elif opening is not None:
+            index += opening.end()
+        elif repeat is not None:
+            index += repeat.end()
+        elif rest[:2] in _WORD_ESCAPES:
+            index += 2
+        elif rest[0] == "[" and not rest.startswith("[^") and "]" in rest[2:]:
+            end = rest.index("]", 2)
+            if not _word_class(rest[1:end]):
+                return False
+            index += end + 1
+        else:
+            return False
+    return bool(text)
+
+
+def _word_class(members: str) -> bool:
+    index = 0
+    while index < len(members):
+        if members[index].isalnum() or members[index] in "-_.":
+            index += 1
+        elif members[index : index + 2] in _WORD_ESCAPES:
+            index += 2
+        else:
+            return False
+    return True
 
 
 def _compiled_pattern(receiver: ast.expr, ctx: PythonContext) -> ast.expr | None:
