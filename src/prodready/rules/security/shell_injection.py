@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import argument, is_true, keyword_value
+from prodready.plugin.analysis import argument, constant_str, is_true, keyword_value
 from prodready.plugin.taint import appended_parts, report_deferred
 from prodready.rules.security._input_origin import OriginReport
 from prodready.rules.security._shared import _pieces, _safe_value
@@ -29,6 +29,28 @@ _SHELL_OPTIONAL = (
     "subprocess.check_output",
     "subprocess.Popen",
 )
+_EXEC_VARARGS = ("asyncio.create_subprocess_exec", "asyncio.subprocess.create_subprocess_exec")
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash"})
+
+
+def _shell_c_command(
+    command: ast.expr | None, ctx: PythonContext
+) -> tuple[ast.expr | None, str | None]:
+    """An argument list that starts a shell with ``-c`` (``["bash", "-c", line]``, also
+    ``-lc``/``-ec``, bound to a name first): the shell parses the item after the flag as a
+    command line, as ``shell=True`` would. Returns that item and ``"bash -c"``."""
+    if isinstance(command, ast.Name):
+        command = ctx.value_of(command.id)
+    if not isinstance(command, ast.List | ast.Tuple) or len(command.elts) < 3:
+        return None, None
+    program, flag = (constant_str(item) for item in command.elts[:2])
+    if program is None or program.rsplit("/", 1)[-1] not in _SHELLS:
+        return None, None
+    if flag is None or flag.startswith("--") or not flag.startswith("-") or "c" not in flag:
+        return None, None
+    return command.elts[2], f"{program} {flag}"
+
+
 _SHELL_SANITIZERS = frozenset(
     {"shlex.quote", "shlex.join", "pipes.quote", "quote", "escapeshellarg"}
 )
@@ -40,7 +62,7 @@ _SHELL_SANITIZERS = frozenset(
     category=Category.SECURITY,
     severity=Severity.CRITICAL,
     summary="Shell command built from request data (os.system, subprocess with shell=True)",
-    calls=(*_SHELL_ALWAYS, *_SHELL_OPTIONAL),
+    calls=(*_SHELL_ALWAYS, *_SHELL_OPTIONAL, *_EXEC_VARARGS),
     nodes=(ModuleEnd,),
     cwe=78,
     fix='Pass an argument list, no shell: subprocess.run(["convert", path, out], check=True).',
@@ -49,7 +71,9 @@ def shell_command_injection(node: ast.AST, ctx: PythonContext) -> None:
     """
     ## What it does
     Flags `os.system`, `os.popen`, `subprocess.getoutput`, `asyncio.create_subprocess_shell`
-    and `subprocess.run/call/check_output/Popen(..., shell=True)` when the command line
+    and `subprocess.run/call/check_output/Popen(..., shell=True)` -- or an argument list that
+    starts a shell with `-c` (`["bash", "-c", line]`, also `asyncio.create_subprocess_exec`),
+    whose item after the flag the shell parses the same way -- when the command line
     carries data the client controls -- request data or handler parameters, followed through
     local variables, f-strings, `%`, `.format()`, `+` and helper functions of the module
     (including a helper that runs the command with its parameter when a handler passes
@@ -92,13 +116,20 @@ def shell_command_injection(node: ast.AST, ctx: PythonContext) -> None:
     if ctx.facts.is_test or not isinstance(node, ast.Call):
         return
     name = ctx.call_name or ""
+    shell_c: str | None = None  # ``["bash", "-c", command]``: a shell runs the item after -c
     if name in _SHELL_OPTIONAL:
         shell = keyword_value(node, "shell")
         if isinstance(shell, ast.Name):
             shell = ctx.value_of(shell.id) or shell
-        if not is_true(shell):
-            return
         command = argument(node, 0, "args")
+        if not is_true(shell):
+            command, shell_c = _shell_c_command(command, ctx)
+            if command is None:
+                return
+    elif name in _EXEC_VARARGS:
+        command, shell_c = _shell_c_command(ast.List(elts=list(node.args)), ctx)
+        if command is None:
+            return
     else:
         command = argument(node, 0, "cmd") or argument(node, None, "command")
     if command is None or isinstance(command, ast.Starred):
@@ -115,6 +146,8 @@ def shell_command_injection(node: ast.AST, ctx: PythonContext) -> None:
     values = [p for p in pieces if not isinstance(p, str) and not _safe_value(p, ctx, frozenset())]
     callee = name.rsplit(".", 1)[-1] if name in _SHELL_OPTIONAL else name
     shell_note = " with shell=True" if name in _SHELL_OPTIONAL else ""
+    if shell_c is not None:
+        shell_note = f" with {shell_c}"
 
     def report(source: str) -> None:
         ctx.report(
