@@ -288,3 +288,29 @@ def _sibling_hosts(where: ast.AST, ctx: PythonContext) -> list[str]:
         if host:
             hosts.append(host.lower())
     return hosts
+
+
+def names_member_beside(literal: str, where: ast.AST, ctx: PythonContext) -> bool:
+    """The literal is the name of a class member written beside it -- in the same dictionary,
+    call or ``or`` test (``{"password": "SAML", "login_method": LoginMethod.SAML}``, ``if
+    account.password == "SAML" or account.login_method == LoginMethod.SAML``): a marker of how
+    the account logs in, stored where a password would go, not a password."""
+    if not literal.isidentifier():
+        return False
+    parents = ctx.parents()
+    holder = parents.get(id(where))
+    beside: list[ast.expr] = []
+    if isinstance(holder, ast.Dict):
+        beside = list(holder.values)
+    elif isinstance(where, ast.keyword) and isinstance(holder, ast.Call):
+        beside = [keyword.value for keyword in holder.keywords if keyword is not where]
+    elif isinstance(where, ast.Compare) and isinstance(holder, ast.BoolOp):
+        for operand in holder.values:
+            if operand is not where and isinstance(operand, ast.Compare):
+                beside.extend((operand.left, *operand.comparators))
+    return any(
+        isinstance(value, ast.Attribute)
+        and value.attr == literal
+        and isinstance(value.value, ast.Name | ast.Attribute)
+        for value in beside
+    )

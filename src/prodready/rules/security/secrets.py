@@ -47,6 +47,7 @@ from prodready.rules.security._placeholders import (
     establish_placeholders,
     in_sample_argument,
     marked_dummy,
+    names_member_beside,
     placeholder_fact,
 )
 from prodready.rules.security._shared import _contains, _dev_settings_file, _target_name
@@ -211,10 +212,12 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     a parameter named for samples or previews, a function such as `get_sample_context()`), a
     sentinel the module compares a key with to mean "no key" (`api_key = "local"` ... `if
     api_key != "local":`; a marker reads as words: `s3cr3t`, letters mixed with digits, is a
-    password the module checks), a value a comment calls a dummy, and a constant the code refuses
-    on a match (`if password == LEGACY_DEFAULT: raise ...`) are not credentials. A sentinel or a
-    dummy is one wherever the project writes it: the same value handed to a credential in
-    another module of the project is not reported either.
+    password the module checks), a value a comment calls a dummy, the name of a class member
+    written beside it (`{"password": "SAML", "login_method": LoginMethod.SAML}`: a marker of how
+    the account logs in), and a constant the code refuses on a match (`if password ==
+    LEGACY_DEFAULT: raise ...`) are not credentials. A sentinel or a dummy is one wherever the
+    project writes it: the same value handed to a credential in another module of the project
+    is not reported either.
 
     Severity follows the evidence. **High**: a literal that reads like a real credential, or
     any literal the code logs in with or checks a credential against (a default word there is
@@ -380,13 +383,15 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
 def _not_a_credential(literal: str, where: ast.AST, ctx: PythonContext) -> bool:
     """What the code around a credential-like literal says it is: sample data handed to a
     parameter for previews or examples, a sentinel the module compares a key with to tell "no
-    key" apart, or a value its author marks as a dummy in a comment."""
+    key" apart, a value its author marks as a dummy in a comment, or the name of a class member
+    written beside it (``"password": "SAML", "login_method": LoginMethod.SAML``)."""
     return (
         literal in compared_sentinels(ctx)
         or _refused_constant(where, ctx)
         or refused_literal(where, ctx)
         or marked_dummy(where, ctx)
         or in_sample_argument(where, ctx)
+        or names_member_beside(literal, where, ctx)
     )
 
 
