@@ -330,8 +330,9 @@ def failure_reported_as_success(
     the function's success answer (`except Exception: logger.error(...)` followed by `return
     {"status": "cancelled"}`, `{"refunded": True}`, or `return True` from a function that never
     returns False) or to a success it records right after the `try` (`shipment.status =
-    "dispatched"`): the failure is logged and then ignored. Handlers that raise on some path, and handlers of "already done"
-    errors (`DoesNotExist`, `IntegrityError`, `...AlreadyExists`), are left alone. A failed
+    "dispatched"`): the failure is logged and then ignored. Handlers that raise on some path,
+    and handlers of "already done" errors (`DoesNotExist`, `IntegrityError`,
+    `...AlreadyExists`), are left alone. A failed
     call to another service answered with an empty result (`return []`, `return 0`, `{}`) from
     a function that otherwise returns its data is reported at low severity when the handler
     does not log it (or the function is an HTTP handler): the caller cannot tell an outage from
