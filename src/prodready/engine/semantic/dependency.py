@@ -94,6 +94,14 @@ def _describe(call: ast.Call, flow: Flow) -> _Write:
             written.selectors |= references(step)
         if chain.terminal in {"update", "aupdate"}:
             written.products |= _keys(call)  # ``filter(id=order.id).update()`` writes ``order``
+        if chain.terminal in {"bulk_update", "abulk_update"} and call.args:
+            # ``bulk_update(orders, ...)`` with ``orders = Order.objects.filter(pk__in=ids)``:
+            # the rows it writes are selected as that queryset selects them.
+            for value in flow.values.get(dotted(call.args[0]) or "", ()):
+                query = django_query(value)
+                if query is not None and query.terminal not in _CREATES:
+                    for step in query.calls:
+                        written.selectors |= references(step)
     else:
         receiver = dotted(func.value)
         if receiver is None:  # super().save()
@@ -184,10 +192,14 @@ def _depends(earlier: _Write, later: _Write, flow: Flow, parameters: set[str]) -
         created = [w for w in (earlier, later) if w.terminal in _CREATES]
         if deleted and created and created[0].loops - deleted[0].loops:
             return True  # created in a loop the delete is not in: row by row
+        if created and _rewrites_set(earlier, later):
+            return True
     if _same_row(earlier, later) or (
         earlier.receiver is not None and earlier.receiver == later.receiver
     ):
         return False  # the same row written twice: each write a state of that row
+    if _built_from_deleted(earlier, later, flow) or _copies_written_field(earlier, later, flow):
+        return True
     # Rows of two models marked by the key the function is given (a parcel handed over, its
     # tracking closed): two states of one object, each valid alone -- that key is no row
     # passed on, nor one aggregate selected.
@@ -218,6 +230,74 @@ def _depends(earlier: _Write, later: _Write, flow: Flow, parameters: set[str]) -
         if any("." not in name for name in shared):
             return True
     return False
+
+
+_SET_WRITES = frozenset({"bulk_create", "bulk_update", "abulk_create", "abulk_update"})
+
+
+def _rewrites_set(earlier: _Write, later: _Write) -> bool:
+    """Two writes of one model's rows, one creating, the other updating or deleting, where the
+    creation or the other is a bulk statement: a set written in parts (existing rows updated
+    and the missing ones created, or the set deleted and created again). A failure between
+    leaves part of the new set -- not the state before, nor the state after. (One row created
+    in the place of deleted ones stays independent: see :func:`_depends`.)"""
+    terminals = {earlier.terminal, later.terminal}
+    bulk = terminals & _SET_WRITES
+    if not bulk:
+        return False
+    changes = terminals & ({"update", "aupdate", "delete", "adelete"} | _SET_WRITES)
+    return bool(changes - {"bulk_create", "abulk_create"}) and bool(
+        terminals & (_CREATES | {"abulk_create"})
+    )
+
+
+def _built_from_deleted(earlier: _Write, later: _Write, flow: Flow) -> bool:
+    """``later`` saves a row built from (or reached from) the row ``earlier`` deletes: ``app, _
+    = install(job)``; ``job.delete()``; ``app.save()``. The deleted row was what the saved one
+    is finished for (a job, a request): a failure between leaves the row half made and nothing
+    left to retry it from. An alias (``job = pending``) is the same row, not one built from it."""
+    if earlier.terminal not in {"delete", "adelete"} or earlier.receiver in (None, *_AMBIENT):
+        return False
+    if later.receiver is None or later.receiver in _AMBIENT:
+        return False
+    seen: set[tuple[str, bool]] = set()
+    pending = [(later.receiver, False, 0)]
+    while pending:
+        name, through, depth = pending.pop()
+        if (name, through) in seen:
+            continue
+        seen.add((name, through))
+        if through and name == earlier.receiver:
+            return True
+        if depth >= _MAX_HOPS or name in _AMBIENT:
+            continue
+        owner = name.rpartition(".")[0]
+        if owner:
+            pending.append((owner, True, depth + 1))
+        for value in flow.values.get(name, ()):
+            step = through or isinstance(value, ast.Call | ast.Await)
+            pending.extend((found, step, depth + 1) for found in references(value))
+    return False
+
+
+def _copies_written_field(earlier: _Write, later: _Write, flow: Flow) -> bool:
+    """``later`` writes a field the function set on the row ``earlier`` saved (``event.
+    reference = ref``; ``event.save()``; ``item.reference = event.reference``; ``item.save()``):
+    a copy that must agree with its source -- a failure between leaves them apart. A field of
+    the row the function did not set is no value the earlier write made."""
+    if earlier.terminal not in {"save", "asave"} or earlier.receiver in (None, *_AMBIENT):
+        return False
+    for name in flow.closure(later.data, through_calls=False):
+        owner, _, attr = name.rpartition(".")
+        if not owner or attr in {"id", "pk"}:
+            continue
+        aliases = flow.closure([owner], through_calls=False)
+        if earlier.receiver in aliases and f"{earlier.receiver}.{attr}" in flow.values:
+            return True
+    return False
+
+
+_MAX_HOPS = 8  # how many assignments and attribute steps a row is followed back through
 
 
 def _loops_around(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[int, frozenset[int]]:
