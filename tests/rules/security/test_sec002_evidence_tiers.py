@@ -1,7 +1,8 @@
 """SEC002 evidence tiers: a real-looking literal, or any literal the code logs in with or checks
-a credential against, is reported at high; a literal that reads like a placeholder at medium
-(low confidence); a literal that calls itself test or seed data, or that a script puts beside a
-loopback endpoint, at low (low confidence): development data, as far as the code tells."""
+a credential against, is reported at high; a literal that reads like a placeholder (a vendor's
+token prefix on a body without its format: ``xoxb-unset``) at medium (low confidence); a
+literal that calls itself test or seed data, or that a script puts beside a loopback endpoint,
+at low (low confidence): development data, as far as the code tells."""
 
 from __future__ import annotations
 
@@ -50,6 +51,10 @@ PARTNER_API_KEY = "partner_e2e_key"
 
 def internal(x_api_key):
     return x_api_key == "test-key"
+
+
+def chat_app(App):
+    return App(token="xoxb-unset", token_verification_enabled=False)
 '''
 
 
@@ -74,6 +79,7 @@ def test_sec002_tiers_by_what_the_code_tells(run_scan: ScanFn, tmp_path: Path) -
             _development("PARTNER_API_KEY", "calls itself test or sample data (`e2e`)"),
         ),
         ("orders/service.py", 10, "high", "medium", _literal("x_api_key", "is compared with")),
+        ("orders/service.py", 14, "medium", "low", _placeholder("token")),
         ("scripts/seed_accounts.py", 5, "high", "high", _literal("STAGING_API_KEY", "is set to")),
         (
             "scripts/seed_accounts.py",

@@ -10,7 +10,13 @@ import re
 from collections.abc import Callable
 
 from prodready.plugin import Confidence, PythonContext
-from prodready.plugin.analysis import UrlCredentials, constant_str, placeholder_value, secret_name
+from prodready.plugin.analysis import (
+    CREDENTIAL_FORMATS,
+    UrlCredentials,
+    constant_str,
+    placeholder_value,
+    secret_name,
+)
 
 # libpq's keyword/value form: ``key=value`` pairs separated by spaces, values optionally quoted.
 _LIBPQ_PAIR = re.compile(r"(?:^|\s)([a-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']+)", re.IGNORECASE)
@@ -163,3 +169,17 @@ def report_collection(
         "each from the environment or a secret manager",
         secret=str(found[0].value),
     )
+
+
+# The prefix each vendor gives its credentials: a value that starts with one claims the format.
+_VENDOR_PREFIX = re.compile(r"(?:xox[baprs]-|[sr]k_live_|gh[pousr]_|github_pat_|AKIA|ASIA|AIza)")
+
+
+def vendor_stand_in(text: str) -> bool:
+    """A vendor's credential prefix on a body without the vendor's format (``xoxb-valid``,
+    ``sk_live_unset``): a stand-in written where a client library insists on a token-shaped
+    value -- no real credential of that vendor reads so."""
+    prefix = _VENDOR_PREFIX.match(text)
+    if prefix is None:
+        return False
+    return not any(pattern.search(text) for _, pattern, _ in CREDENTIAL_FORMATS)

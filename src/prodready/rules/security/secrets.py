@@ -40,6 +40,7 @@ from prodready.rules.security._literal_credentials import (
     connection_string_credentials,
     looks_random,
     report_collection,
+    vendor_stand_in,
 )
 from prodready.rules.security._placeholders import (
     compared_sentinels,
@@ -127,7 +128,7 @@ def _secret_value(value: str, name: str) -> Confidence | None:
         return None  # ``<SANITIZED>``, ``[REDACTED]``
     if re.fullmatch(r"_*[a-z][a-z0-9]*(?:_[a-z0-9]+)+", text) and secret_name(text):
         return None  # the name of a field or key, not its value
-    if any(hint in lowered for hint in _PLACEHOLDER_HINTS):
+    if any(hint in lowered for hint in _PLACEHOLDER_HINTS) or vendor_stand_in(text):
         return Confidence.LOW
     if re.fullmatch(r"[A-Z][a-z]+", text):
         return None  # a label (``Passwort``)
@@ -223,7 +224,8 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     any literal the code logs in with or checks a credential against (a default word there is
     the weakest credential there is, not a sign that it is none). **Medium, low confidence**: a
     literal given to a credential name that reads like a placeholder (`"change-me"`,
-    `"<your-key>"`) -- the code uses it as written, but whether a deploy step replaces it cannot
+    `"<your-key>"`, a vendor's token prefix on a body without the vendor's format:
+    `"xoxb-valid"`) -- the code uses it as written, but whether a deploy step replaces it cannot
     be seen. **Low, low confidence**: development data, as far as the code tells -- a value that
     calls itself test or seed data (`"shop_e2e_seed_key"`) where nothing logs in with it, a
     credential a script writes beside a loopback endpoint (`{"issuer":
