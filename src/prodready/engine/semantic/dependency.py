@@ -22,6 +22,13 @@ Two writes that can both run are dependent when:
 - they delete rows of one model and create its rows again in a loop: a set replaced row by
   row (one row created in the place of the deleted ones is not: a failure leaves no row, the
   state before the first creation, which the next run repairs);
+- they write one model's rows in parts, one creating and a bulk statement among them (the
+  existing rows updated in bulk and the missing ones created; a set deleted and created again
+  in bulk): a failure between leaves part of the new set;
+- the later saves a row built from (or reached from) the row the earlier deletes (``app, _ =
+  install(job)``; ``job.delete()``; ``app.save()``): the job gone, what it built half made;
+- the later copies a field the function set on the row the earlier saved (``event.reference =
+  ref``; ``event.save()``; ``item.reference = event.reference``; ``item.save()``);
 - one is a formset's ``save()`` (a row per form, which Django does not wrap in a transaction);
 - or the function rejects the request after a write (``raise ValidationError``, a Django REST
   framework view's ``super().update()`` that validates): the rejected request leaves the write.

@@ -257,8 +257,11 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     data out of a row the other deletes, carries the same input of the function (an amount
     taken from one balance and added to another, a status cascaded to the lines), selects rows
     of another model by the same computed ids, deletes one model's rows and re-creates them one
-    by one in a loop, or is a formset's `save()` (a row per form) -- or when the function
-    rejects the request after a write (`raise ValidationError`, a REST framework view's
+    by one in a loop, writes one model's rows in parts with a bulk statement (existing rows
+    updated in bulk and the missing ones created, a set deleted and bulk-created again), saves a
+    row built from the row it deleted before (a job's product after the job), copies a field it
+    set on a saved row into another, or is a formset's `save()` (a row per form) -- or when
+    the function rejects the request after a write (`raise ValidationError`, a REST framework view's
     `super().update()` that validates). Then it is reported at medium. When no such dependency
     is seen (independent fields of two rows, one row written twice, a pending row updated with
     the result of an external call, a compensating write in an exception handler, two updates
