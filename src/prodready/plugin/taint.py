@@ -25,7 +25,12 @@ from prodready.engine.taint import (
     sink_flow,
     tainted,
 )
-from prodready.engine.taint.bindings import own_nodes, synthetic_scope
+from prodready.engine.taint.bindings import (
+    binding_before,
+    node_position,
+    own_nodes,
+    synthetic_scope,
+)
 
 __all__ = [
     "MAX_DEPTH",
@@ -40,9 +45,11 @@ __all__ = [
     "Source",
     "allow_listed",
     "appended_parts",
+    "binding_before",
     "external_source",
     "is_allow_listed",
     "is_request_object",
+    "node_position",
     "own_nodes",
     "report_deferred",
     "route_parameter",

@@ -8,7 +8,12 @@ import string
 
 from prodready.plugin import ModuleMemo, PythonContext
 from prodready.plugin.analysis import constant_str, is_literal
-from prodready.plugin.taint import REQUEST_DATA_ATTRIBUTES, appended_parts
+from prodready.plugin.taint import (
+    REQUEST_DATA_ATTRIBUTES,
+    appended_parts,
+    binding_before,
+    node_position,
+)
 
 # -- shared: strings built from pieces ----------------------------------------------------------
 
@@ -33,9 +38,28 @@ def _is_str_template(expr: ast.AST, ctx: PythonContext, depth: int) -> bool:
             expr.func.value, ctx, depth + 1
         )
     if isinstance(expr, ast.Name) and depth < _MAX_DEPTH:
-        value = ctx.value_of(expr.id)
+        value = _value_of(expr, ctx)
         return value is not None and _is_str_template(value, ctx, depth + 1)
     return False
+
+
+def _value_of(name: ast.Name, ctx: PythonContext) -> ast.expr | None:
+    """The value ``name`` stands for. Inside the value it would resolve to -- ``sql = sql + "
+    AND ..."`` -- the name is the binding before that one (the ``SELECT`` head), not the
+    value being built."""
+    value = ctx.value_of(name.id)
+    if value is None or ctx.function is None or not _within(name, value):
+        return value
+    earlier = binding_before(ctx.function.node, name.id, node_position(value), ctx)
+    return earlier if isinstance(earlier, ast.expr) else None
+
+
+def _within(node: ast.expr, container: ast.expr) -> bool:
+    start, end = node_position(node), node_position(container)
+    if start is None or end is None or start < end:
+        return False
+    last = (container.end_lineno or 0, container.end_col_offset or 0)
+    return (node.end_lineno or 0, node.end_col_offset or 0) <= last
 
 
 def _concatenated(expr: ast.BinOp, ctx: PythonContext, depth: int) -> list[ast.expr]:
@@ -97,7 +121,7 @@ def _pieces(
                 return out
         return [expr]
     if isinstance(expr, ast.Name):
-        value = ctx.value_of(expr.id)
+        value = _value_of(expr, ctx)
         # ``url = "https://"; url += host``: the parts grown by ``+=`` after the plain binding
         # are part of the string too, whichever rule asks (not only those passing ``extra``).
         appended = extra.get(expr.id) or appended_parts(ctx, expr).get(expr.id, [])
