@@ -34,6 +34,39 @@ def _pair(summary: FunctionSummary) -> tuple[str, str]:
 
 
 DEPENDENT = {
+    "a set deleted and created again in bulk": """
+        def f(user, kinds):
+            Token.objects.filter(user=user).delete()
+            Token.objects.bulk_create([Token(user=user, kind=kind) for kind in kinds])
+    """,
+    "the existing rows updated in bulk and the missing ones created": """
+        def f(user, wanted):
+            rows = Token.objects.filter(user=user)
+            Token.objects.bulk_update(rows, ["kind"])
+            Token.objects.bulk_create([Token(kind=kind) for kind in wanted])
+    """,
+    "a row saved after the row it was built from is deleted": """
+        def f(job_id, build):
+            job = Stats.objects.get(id=job_id)
+            made, _ = build(job)
+            job.delete()
+            made.save()
+    """,
+    "a field set on a saved row copied into another row": """
+        def f(basket, gateway):
+            basket.reference = gateway.confirm()
+            basket.save()
+            order = basket.order
+            order.reference = basket.reference
+            order.save()
+    """,
+    "the children of the rows updated in bulk, selected by the same ids": """
+        def f(order_ids):
+            ids = order_ids[:100]
+            orders = Order.objects.filter(pk__in=ids)
+            Order.objects.bulk_update(orders, ["code"])
+            Line.objects.filter(order_id__in=ids).delete()
+    """,
     "the later write passes the row the earlier one saved": """
         def f(email):
             user = User(email=email)
@@ -87,6 +120,20 @@ DEPENDENT = {
 }
 
 INDEPENDENT = {
+    "a row saved after another row's delete, not built from it": """
+        def f(job, account):
+            job.delete()
+            account.active = True
+            account.save()
+    """,
+    "a field of a saved row the function did not set, copied into another": """
+        def f(basket, gateway):
+            basket.state = gateway.confirm()
+            basket.save()
+            order = basket.order
+            order.reference = basket.reference
+            order.save()
+    """,
     "rows deleted and one row created in their place: a rerun repairs it": """
         def f(user):
             Token.objects.filter(user=user).delete()
