@@ -126,6 +126,14 @@ INDEPENDENT = {
             account.active = True
             account.save()
     """,
+    "a field set on a saved row copied into a row not reached from it": """
+        def f(basket, typed, remember):
+            basket.name = typed.strip()
+            basket.save()
+            profile = Profile(owner=remember)
+            profile.name = basket.name
+            profile.save()
+    """,
     "a field of a saved row the function did not set, copied into another": """
         def f(basket, gateway):
             basket.state = gateway.confirm()

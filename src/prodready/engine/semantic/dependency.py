@@ -27,8 +27,9 @@ Two writes that can both run are dependent when:
   in bulk): a failure between leaves part of the new set;
 - the later saves a row built from (or reached from) the row the earlier deletes (``app, _ =
   install(job)``; ``job.delete()``; ``app.save()``): the job gone, what it built half made;
-- the later copies a field the function set on the row the earlier saved (``event.reference =
-  ref``; ``event.save()``; ``item.reference = event.reference``; ``item.save()``);
+- the later copies a field the function set on the row the earlier saved into a row reached
+  from it (``event.reference = ref``; ``event.save()``; ``item = event.transaction``;
+  ``item.reference = event.reference``; ``item.save()``);
 - one is a formset's ``save()`` (a row per form, which Django does not wrap in a transaction);
 - or the function rejects the request after a write (``raise ValidationError``, a Django REST
   framework view's ``super().update()`` that validates): the rejected request leaves the write.
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 from prodready.engine.analysis.literals import dotted
 from prodready.engine.analysis.orm import django_query
 from prodready.engine.semantic.branches import Branch, branch_paths, exclusive, pinned_values
-from prodready.engine.semantic.value_flow import Flow, references, walk_body
+from prodready.engine.semantic.value_flow import Flow, reached_from, references, walk_body
 
 # Receivers that are the ambient context of a function, not an input of the change it makes.
 _AMBIENT = frozenset({"self", "cls", "request", "self.request"})
@@ -262,49 +263,38 @@ def _built_from_deleted(earlier: _Write, later: _Write, flow: Flow) -> bool:
     """``later`` saves a row built from (or reached from) the row ``earlier`` deletes: ``app, _
     = install(job)``; ``job.delete()``; ``app.save()``. The deleted row was what the saved one
     is finished for (a job, a request): a failure between leaves the row half made and nothing
-    left to retry it from. An alias (``job = pending``) is the same row, not one built from it."""
-    if earlier.terminal not in {"delete", "adelete"} or earlier.receiver in (None, *_AMBIENT):
+    left to retry it from."""
+    source = earlier.receiver
+    if earlier.terminal not in {"delete", "adelete"} or source is None or source in _AMBIENT:
         return False
-    if later.receiver is None or later.receiver in _AMBIENT:
+    if later.terminal not in {"save", "asave"} or later.receiver is None:
         return False
-    seen: set[tuple[str, bool]] = set()
-    pending = [(later.receiver, False, 0)]
-    while pending:
-        name, through, depth = pending.pop()
-        if (name, through) in seen:
-            continue
-        seen.add((name, through))
-        if through and name == earlier.receiver:
-            return True
-        if depth >= _MAX_HOPS or name in _AMBIENT:
-            continue
-        owner = name.rpartition(".")[0]
-        if owner:
-            pending.append((owner, True, depth + 1))
-        for value in flow.values.get(name, ()):
-            step = through or isinstance(value, ast.Call | ast.Await)
-            pending.extend((found, step, depth + 1) for found in references(value))
-    return False
+    return reached_from(later.receiver, source, flow, ambient=_AMBIENT)
 
 
 def _copies_written_field(earlier: _Write, later: _Write, flow: Flow) -> bool:
-    """``later`` writes a field the function set on the row ``earlier`` saved (``event.
-    reference = ref``; ``event.save()``; ``item.reference = event.reference``; ``item.save()``):
-    a copy that must agree with its source -- a failure between leaves them apart. A field of
-    the row the function did not set is no value the earlier write made."""
-    if earlier.terminal not in {"save", "asave"} or earlier.receiver in (None, *_AMBIENT):
+    """``later`` saves a row reached from the row ``earlier`` saved (``item = event.
+    transaction``) and copies into it a field the function set on that row (``event.reference
+    = ref``; ``event.save()``; ``item.reference = event.reference``; ``item.save()``): a
+    denormalised copy in a related row that must agree with its source -- a failure between
+    leaves them apart. A field of the row the function did not set is no value the earlier
+    write made; a copy into an unrelated row (a profile remembering what was typed) is a
+    record of its own."""
+    source = earlier.receiver
+    if earlier.terminal not in {"save", "asave"} or source is None or source in _AMBIENT:
+        return False
+    if later.terminal not in {"save", "asave"} or later.receiver is None:
+        return False
+    if not reached_from(later.receiver, source, flow, ambient=_AMBIENT):
         return False
     for name in flow.closure(later.data, through_calls=False):
         owner, _, attr = name.rpartition(".")
         if not owner or attr in {"id", "pk"}:
             continue
         aliases = flow.closure([owner], through_calls=False)
-        if earlier.receiver in aliases and f"{earlier.receiver}.{attr}" in flow.values:
+        if source in aliases and f"{source}.{attr}" in flow.values:
             return True
     return False
-
-
-_MAX_HOPS = 8  # how many assignments and attribute steps a row is followed back through
 
 
 def _loops_around(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[int, frozenset[int]]:

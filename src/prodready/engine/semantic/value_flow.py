@@ -12,6 +12,7 @@ from prodready.engine.analysis.literals import dotted
 from prodready.engine.python.nodes import body_nodes
 
 _MAX_DEPTH = 8  # how many local assignments a value is followed through
+_MAX_HOPS = 8  # how many assignments and attribute steps a row is followed back through
 
 
 def references(node: ast.AST | None, *, through_calls: bool = True) -> set[str]:
@@ -154,3 +155,31 @@ def walk_body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterable[ast.
     """The nodes of the function's own body (nested functions and classes left out): walked
     once per function for every analysis of the module that asks."""
     return body_nodes(function.body)
+
+
+def reached_from(row: str, source: str, flow: Flow, *, ambient: frozenset[str]) -> bool:
+    """Whether the row named ``row`` was reached from ``source`` through an attribute (a
+    foreign key, ``item = event.transaction``) or built by a call given it (``app, _ =
+    install(job)``), following the function's locals back. An alias (``job = pending``) is
+    the same row, not one reached from it; the ``ambient`` context (``self``, the request)
+    is followed no further."""
+    if row in ambient:
+        return False
+    seen: set[tuple[str, bool]] = set()
+    pending = [(row, False, 0)]
+    while pending:
+        name, through, depth = pending.pop()
+        if (name, through) in seen:
+            continue
+        seen.add((name, through))
+        if through and name == source:
+            return True
+        if depth >= _MAX_HOPS or name in ambient:
+            continue
+        owner = name.rpartition(".")[0]
+        if owner:
+            pending.append((owner, True, depth + 1))
+        for value in flow.values.get(name, ()):
+            step = through or isinstance(value, ast.Call | ast.Await)
+            pending.extend((found, step, depth + 1) for found in references(value))
+    return False

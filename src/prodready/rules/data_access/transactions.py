@@ -260,9 +260,10 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     by one in a loop, writes one model's rows in parts with a bulk statement (existing rows
     updated in bulk and the missing ones created, a set deleted and bulk-created again), saves a
     row built from the row it deleted before (a job's product after the job), copies a field it
-    set on a saved row into another, or is a formset's `save()` (a row per form) -- or when
-    the function rejects the request after a write (`raise ValidationError`, a REST framework view's
-    `super().update()` that validates). Then it is reported at medium. When no such dependency
+    set on a saved row into a row reached from it (a foreign key), or is a formset's `save()`
+    (a row per form) -- or when the function rejects the request after a write (`raise
+    ValidationError`, a REST framework view's `super().update()` that validates). Then it is
+    reported at medium. When no such dependency
     is seen (independent fields of two rows, one row written twice, a pending row updated with
     the result of an external call, a compensating write in an exception handler, two updates
     marking rows found by the key the function is given, rows deleted and one row created in
