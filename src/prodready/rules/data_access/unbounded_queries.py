@@ -145,9 +145,9 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
     refresh tokens of one access token) is a fact of the domain the code does not show.
     The same holds for SQLAlchemy: `where(Model.owner_id == user.id)` (a foreign-key column or
     a loaded object's key compared for equality; not the key of an object the handler is
-    handed as a parameter, often the requesting account) is low, and so is the DISTINCT of one column
-    (`select(Log.kind).distinct()`): its rows are the column's values, whose number the code
-    does not show either.
+    handed as a parameter, often the requesting account) is low, and so is the DISTINCT of one
+    column (`select(Log.kind).distinct()`): its rows are the column's values, whose number the
+    code does not show either.
 
     ## Why it breaks production
     Tables grow; endpoints don't get rewritten. The list endpoint that returned 40 rows at launch
