@@ -454,6 +454,8 @@ def site_relations(
         line: {ast.unparse(value) for value in _arguments(call) if _input_value(value, inputs)}
         for line, call in ordered
     }
+    keys = {line: _keys_passed(call) for line, call in ordered}
+    children = {line: _children_passed(call, flow) for line, call in ordered}
     flags: set[str] = set()
     for index, (first_line, first) in enumerate(ordered):
         made = products.get(id(first), set())
@@ -462,8 +464,10 @@ def site_relations(
             pair = f"{first_line}>{second_line}"
             if exclusive(paths.get(id(first), ()), paths.get(id(second), ()), pins):
                 flags.add(EXCLUSIVE_SITES + pair)
-            elif passed[first_line] & passed[second_line] or any(
-                name in made or name.startswith(prefixes) for name in used[second_line]
+            elif (
+                passed[first_line] & passed[second_line]
+                or children[first_line] & keys[second_line]
+                or any(name in made or name.startswith(prefixes) for name in used[second_line])
             ):
                 flags.add(DEPENDENT_SITES + pair)
     return flags
@@ -503,6 +507,28 @@ def _bind_product(
             text = dotted(part)
             if text is not None:
                 found.setdefault(id(value), set()).add(text)
+
+
+def _key_name(name: str) -> bool:
+    attr = name.rpartition(".")[2]
+    return "." in name and (attr in {"id", "pk"} or attr.endswith("_id"))
+
+
+def _keys_passed(call: ast.Call) -> set[str]:
+    """The keys a call is given whole as arguments (``participant_id=participant.id``)."""
+    return {text for value in _arguments(call) if _key_name(text := ast.unparse(value))}
+
+
+def _children_passed(call: ast.Call, flow: Flow) -> set[str]:
+    """The keys by which the rows a call is given one by one were selected: ``for role in
+    roles_of(owner_id=participant.id): renounce(role=role)`` -- a child row of the object
+    whose key it names. A later call given that key (``add_role(participant_id=
+    participant.id)``) writes a child of the same object: one child replaced by another."""
+    found: set[str] = set()
+    for value in _arguments(call):
+        if isinstance(value, ast.Name) and value.id in flow.iterated:
+            found |= {name for name in flow.closure([value.id]) if _key_name(name)}
+    return found
 
 
 def _connection_like(name: str) -> bool:
