@@ -422,8 +422,10 @@ def site_relations(
     called helpers commit on their own. A later call depends on an earlier one when it is given
     what the earlier one returned or created (``incident = create(...)``; ``escalate(incident=
     incident)``), or when the same input of the function is passed whole to both as data
-    (``debit(source, amount)``, ``credit(target, amount)``; a value read from the request). Not
-    the session or connection both are given, nor an object both are about (``case``): each
+    (``debit(source, amount)``, ``credit(target, amount)``; a value read from the request), or
+    when the earlier is given, one by one, rows selected by the key the later is given (a
+    member's role renounced, then a role added for that member: one child replaced). Not the
+    session or connection both are given, nor an object both are about (``case``): each
     helper may record a valid state of it alone."""
     calls: dict[int, ast.Call] = {}
     products: dict[int, set[str]] = {}
