@@ -218,7 +218,8 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     given (`for role in roles_of(member_id=m.id): renounce(role)`; `add_role(member_id=m.id)`:
     one child replaced by another); calls in the two branches of an `if`/`else` never both
     run. Two steps about one object (`mark_closed(case)`, then `log_event(case_id=case.id)`),
-    the session both are given, are no such evidence: each step may be a valid state alone -- low, low confidence.
+    the session both are given, are no such evidence: each step may be a valid state alone --
+    low, low confidence.
 
     A split around a call to another system is deliberate: a pending row committed, the
     provider called (an HTTP client, a payment or messaging SDK, a function named for
