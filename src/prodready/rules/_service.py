@@ -351,8 +351,31 @@ def _lowered(ctx: PythonContext) -> str:
 
 def _present_marker_words(ctx: PythonContext) -> frozenset[str]:
     lower = _lowered(ctx)
-    # Substring tests run in C; a regex alternation of the same words is slower.
-    return frozenset(word for word in _all_marker_words() if word in lower)
+    # Substring tests run in C; a regex alternation of the same words is slower. A word is
+    # looked for only where its group's gate (a part of the word) occurs: 27 searches of the
+    # whole source instead of 63 on a module that mentions none of the gates.
+    return frozenset(
+        word
+        for gate, words in _gated_marker_words()
+        if gate in lower
+        for word in words
+        if word in lower
+    )
+
+
+# Parts shared by several marker words, each rare in source code.
+_MARKER_GATES = ("opentelemetry", "json", "trace", "metric", "log", "req", "aws_")
+
+
+@functools.cache
+def _gated_marker_words() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The marker words grouped under the first gate each contains (a word without a gate is
+    its own)."""
+    groups: dict[str, list[str]] = {}
+    for word in _all_marker_words():
+        gate = next((gate for gate in _MARKER_GATES if gate in word), word)
+        groups.setdefault(gate, []).append(word)
+    return tuple((gate, tuple(words)) for gate, words in groups.items())
 
 
 # Which marker words of the project rules occur in the module: one pass over the source for all
