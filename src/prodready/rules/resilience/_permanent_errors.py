@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import PythonContext
+from prodready.plugin import ModuleMemo, PythonContext
 from prodready.plugin.analysis import caught_names, dotted, keyword_value, walk_body
 
 _TRANSPORT_ERRORS = frozenset(
@@ -22,8 +22,19 @@ _STATUS_READS = frozenset({"status_code", "status", "http_status", "code", "is_c
 _NARROW_PERMANENT = ("HTTPError", "HTTPStatusError", "CardError", "InvalidRequest", "ClientError")
 
 
+# Both sources need their word in the module's text (``.raise_for_status``, a name imported
+# from ``stripe``): most modules have neither, and their functions need no walk (with a
+# qualified name per call) -- RES017 asks for every function and loop.
+_MAY_FAIL_FOR_GOOD: ModuleMemo[bool] = ModuleMemo(
+    "RES017:permanent-words",
+    lambda ctx: "raise_for_status" in ctx.source or "stripe" in ctx.source,
+)
+
+
 def permanent_failure_source(statements: list[ast.stmt], ctx: PythonContext) -> str | None:
     """What in the retried code raises for a request the other side refused for good."""
+    if not ctx.memo(_MAY_FAIL_FOR_GOOD):
+        return None
     for node in walk_body(statements):
         if not isinstance(node, ast.Call):
             continue

@@ -67,7 +67,7 @@ def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
     if not ctx.memo(_MAY_NAME_CREDENTIAL):
         return frozenset()  # no credential name anywhere: nothing to compare or assign
     compared: set[str] = set()
-    assigned: list[tuple[str, ast.AST]] = []
+    givers: list[ast.AST] = []
     for node in ast.walk(ctx.tree):
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             sides = (node.left, node.comparators[0])
@@ -77,9 +77,10 @@ def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
                 if literal and name and secret_name(name):
                     compared.add(literal)
         elif isinstance(node, ast.Assign | ast.AnnAssign | ast.keyword):
-            assigned.extend((literal, node) for _, literal, _ in _credential_literals(node))
+            givers.append(node)
     if not compared:
-        return frozenset()
+        return frozenset()  # the usual case: the assignments need not be read
+    assigned = [(literal, node) for node in givers for _, literal, _ in _credential_literals(node)]
     # ``connect(password="pw")`` uses a key, never "none": worked out only when a literal
     # given to a keyword is one the module compares a credential with.
     if any(isinstance(node, ast.keyword) and literal in compared for literal, node in assigned):
