@@ -68,8 +68,10 @@ def _unique_sets(ctx: PythonContext) -> dict[str, list[frozenset[str]]]:
         sets: list[frozenset[str]] = []
         primary: set[str] = set()
         for item in cls.body:
-            if isinstance(item, ast.Assign) and isinstance(item.value, ast.Call):
-                names = {t.id for t in item.targets if isinstance(t, ast.Name)}
+            if isinstance(item, ast.Assign | ast.AnnAssign) and isinstance(item.value, ast.Call):
+                # SQLAlchemy 2.0 annotates its columns: ``code: Mapped[str] = mapped_column(...)``
+                targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+                names = {t.id for t in targets if isinstance(t, ast.Name)}
                 unique = keyword_value(item.value, "unique")
                 if unique is not None and is_true(unique):
                     sets.extend(frozenset({name}) for name in names)

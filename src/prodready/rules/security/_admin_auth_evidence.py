@@ -156,6 +156,20 @@ def _route_marks(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContex
     return None
 
 
+_ROUTE_DECORATORS = frozenset(
+    {"route", "api_route", "get", "post", "put", "patch", "delete", "head", "options"}
+)
+
+
+def _route_object(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """The bare name of the router/blueprint a route is declared on (``bp`` of ``@bp.get``)."""
+    for decorator in node.decorator_list:
+        func = decorator.func if isinstance(decorator, ast.Call) else None
+        if isinstance(func, ast.Attribute) and func.attr in _ROUTE_DECORATORS:
+            return (dotted(func.value) or "").rsplit(".", 1)[-1]
+    return ""
+
+
 def _has_elements(call: ast.Call) -> bool:
     return any(not isinstance(arg, ast.List | ast.Tuple) or arg.elts for arg in call.args)
 
@@ -345,6 +359,10 @@ def _collect_sec030(node: ast.AST, ctx: PythonContext) -> Found | None:
         if node.decorator_list and _auth_hook(node, ctx):
             return [Mark.of("global", node.lineno)]
         marks = _route_marks(node, ctx) or []
+        declared_on = _route_object(node)
+        if declared_on:
+            # which of the module's routers/blueprints: each may be mounted at its own prefix
+            marks.append(Mark.of("route-on", node.lineno, name=declared_on))
         scope = ctx.function
         if ctx.classes and scope is not None and scope.node is node and scope.route is not None:
             # a route method of a class-based controller: its class may authenticate it

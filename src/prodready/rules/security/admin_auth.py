@@ -160,7 +160,7 @@ def _web_candidates(
         return []  # FastAPI(dependencies=[auth]): every route of the app
     # Where routers are mounted: the prefix applies to the module that exactly defines the
     # included router; auth applies to any module the name may refer to (precision first).
-    include_prefixes: dict[str, list[str]] = {}
+    include_prefixes: dict[str, list[tuple[str, str]]] = {}  # module -> (prefix, router name)
     guarded: set[str] = {
         path for path, items in routers.items() if any(r.flag("auth") for r in items)
     }
@@ -173,7 +173,8 @@ def _web_candidates(
                 return []  # auth on a router we cannot find: it may guard any route
             guarded |= broad | exact
         for path in exact:
-            include_prefixes.setdefault(path, []).append(item.text("prefix"))
+            mounted = item.text("target").rsplit(".", 1)[-1]
+            include_prefixes.setdefault(path, []).append((item.text("prefix"), mounted))
     found: list[_Candidate] = []
     authed_classes = _authenticating_classes(evidence)
     for path, route in project.routes():
@@ -200,7 +201,7 @@ def _web_candidates(
             prefixes = [r.text("prefix") for r in local]
             if len(prefixes) == 1 or all(_ADMIN_PATH.search(p) for p in prefixes):
                 prefix = prefixes[0]
-        mounts = [p for owner in owners for p in include_prefixes.get(owner, [])] or [""]
+        mounts = _mounts(owners, include_prefixes, _route_objects(marks, route.line))
         full_paths = [mount + prefix + own for mount in mounts]
         admin = [p for p in full_paths if _ADMIN_PATH.search(p) and not _PUBLIC_PATH.search(p)]
         if admin:
@@ -208,6 +209,22 @@ def _web_candidates(
             methods = "/".join(route.methods or ["ANY"])
             found.append(_Candidate(path, route.line, f"{methods} {admin[0]}", framework))
     return found
+
+
+def _route_objects(marks: list[Evidence], line: int) -> set[str]:
+    return {item.name for item in _marks(marks, "route-on") if item.line == line}
+
+
+def _mounts(
+    owners: set[str], include_prefixes: dict[str, list[tuple[str, str]]], declared_on: set[str]
+) -> list[str]:
+    """The prefixes the route's router is mounted at: those of the includes of the very
+    router/blueprint object the route is declared on when the module's includes name it (a
+    module may define a public and an admin router mounted apart), else every mount of the
+    module."""
+    mounts = [mount for owner in owners for mount in include_prefixes.get(owner, [])]
+    own = [prefix for prefix, mounted in mounts if mounted in declared_on]
+    return own or [prefix for prefix, _ in mounts] or [""]
 
 
 def _authenticating_classes(evidence: list[Evidence]) -> set[str]:
