@@ -73,7 +73,13 @@ def _mentions_address(ctx: PythonContext) -> bool:
     # Substring tests first: one regex of alternatives tried at every offset of the source
     # was 3% of a Django scan, and most modules pass on "host" or "://" alone.
     source = ctx.source
-    return "://" in source or "host" in source or "HOST" in source or bool(_GATE.search(source))
+    if "://" in source or "host" in source or "HOST" in source:
+        return True
+    # Each match of ``_GATE`` contains one of these: without them it need not scan the source.
+    return any(part in source for part in _GATE_PARTS) and bool(_GATE.search(source))
+
+
+_GATE_PARTS = ("10.", "192.168.", "172.", ".internal", ".local", ".lan", ".corp", ".svc")
 
 
 _MENTIONS_ADDRESS: ModuleMemo[bool] = ModuleMemo("CFG007:gate", _mentions_address)
