@@ -5,11 +5,20 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ProjectFact,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import (
     constant_str,
     dotted,
     has_star_kwargs,
+    is_none,
     keyword_value,
     string_fragments,
 )
@@ -37,6 +46,43 @@ _SIZE_GUARDS = (
     "size_limit",
     "max_content",
 )
+
+# Flask (werkzeug) answers 413 to a request whose body exceeds MAX_CONTENT_LENGTH before a
+# view reads request.files. Django has no such cap for files: DATA_UPLOAD_MAX_MEMORY_SIZE
+# leaves file uploads out of its count.
+_BODY_LIMIT_KEY = "MAX_CONTENT_LENGTH"
+FLASK_BODY_LIMIT = ProjectFact(
+    "flask-max-content-length",
+    "MAX_CONTENT_LENGTH is set: werkzeug refuses a request body larger than it (413) before a "
+    "view reads request.files",
+)
+_FLASK_UPLOADS = ("files", "FileStorage")
+
+
+def _sets_body_limit(tree: ast.Module) -> bool:
+    """``app.config["MAX_CONTENT_LENGTH"] = n``, ``config.update(MAX_CONTENT_LENGTH=n)``,
+    ``{"MAX_CONTENT_LENGTH": n}``, or ``MAX_CONTENT_LENGTH = n`` in a config module or class
+    (``from_object``/``from_pyfile``), with ``n`` not None."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                key: str | None = None
+                if isinstance(target, ast.Subscript):
+                    key = constant_str(target.slice)
+                elif isinstance(target, ast.Name):
+                    key = target.id
+                if key == _BODY_LIMIT_KEY and not is_none(node.value):
+                    return True
+        elif isinstance(node, ast.Call):
+            value = keyword_value(node, _BODY_LIMIT_KEY)
+            if value is not None and not is_none(value):
+                return True
+        elif isinstance(node, ast.Dict):
+            for entry, entry_value in zip(node.keys, node.values, strict=True):
+                if constant_str(entry) == _BODY_LIMIT_KEY and not is_none(entry_value):
+                    return True
+    return False
 
 
 def _upload_source(expr: ast.AST, ctx: PythonContext, depth: int = 0) -> str | None:
@@ -75,16 +121,20 @@ def _upload_source(expr: ast.AST, ctx: PythonContext, depth: int = 0) -> str | N
     confidence=Confidence.MEDIUM,
     summary="Whole uploaded file read into memory with no size limit",
     calls=("*.read",),
+    nodes=(ModuleEnd,),
     fix="Stream the upload in chunks (read(1 << 20) in a loop, shutil.copyfileobj) and enforce "
     "a maximum size (MAX_CONTENT_LENGTH, DATA_UPLOAD_MAX_MEMORY_SIZE, a check on file.size).",
 )
-def upload_read_into_memory(node: ast.Call, ctx: PythonContext) -> None:
+def upload_read_into_memory(node: ast.Call | ast.Module, ctx: PythonContext) -> None:
     """
     ## What it does
     Flags request handlers that read an entire uploaded file into memory with `read()` and no
     size argument: Flask `request.files[...].read()`, Django `request.FILES[...].read()`,
     FastAPI `await file.read()` on an `UploadFile` parameter (or `file.file.read()`), when the
-    handler checks no size (`content_length`, `file.size`, a `MAX_*` limit).
+    handler checks no size (`content_length`, `file.size`, a `MAX_*` limit). A Flask upload
+    is left alone when the project sets `MAX_CONTENT_LENGTH` (in `app.config`, a config
+    object or module): werkzeug refuses a larger body before the view runs. Django's
+    `DATA_UPLOAD_MAX_MEMORY_SIZE` does not count file uploads and protects nothing here.
 
     ## Why it breaks production
     `read()` allocates the whole upload at once. One client sending a 2 GB file -- by mistake
@@ -113,7 +163,13 @@ def upload_read_into_memory(node: ast.Call, ctx: PythonContext) -> None:
                 out.write(chunk)
     ```
     """
-    if ctx.route is None or ctx.facts.is_test:
+    if ctx.facts.is_test:
+        return
+    if isinstance(node, ast.Module):
+        if _BODY_LIMIT_KEY in ctx.source and _sets_body_limit(node):
+            ctx.establish(FLASK_BODY_LIMIT)
+        return
+    if ctx.route is None:
         return
     if node.args or node.keywords:
         size = node.args[0] if node.args else node.keywords[0].value
@@ -138,6 +194,7 @@ def upload_read_into_memory(node: ast.Call, ctx: PythonContext) -> None:
         node,
         f"{_short(ctx, node)} reads the whole upload into memory with no size limit: a large "
         "file exhausts the worker's memory. Stream it in chunks and enforce a maximum size",
+        unless=FLASK_BODY_LIMIT if source in _FLASK_UPLOADS else (),
     )
 
 
