@@ -203,16 +203,19 @@ def _project_call(call: ast.Call, ctx: PythonContext) -> str | None:
 
 # A module that reads rows at all: it calls fetchall()/.all(), a Django manager, or a helper
 # (any call) whose rows it may aggregate -- and aggregates something (a cheap test first).
-_MENTIONS_QUERY: ModuleMemo[bool] = ModuleMemo(
-    "PRF012:query",
-    lambda ctx: (
-        not ctx.source.isascii()
-        or re.search(
-            r"fetchall\(|\.all\(|\.objects\b|\b(sum|min|max|mean|median)\(|\+=", ctx.source
-        )
-        is not None
-    ),
-)
+_QUERY_TEXT = re.compile(r"fetchall\(|\.all\(|\.objects\b|\b(sum|min|max|mean|median)\(|\+=")
+# Each match of ``_QUERY_TEXT`` contains one of these: without them it need not scan the source.
+_QUERY_PARTS = ("all(", ".objects", "sum(", "min(", "max(", "mean(", "median(", "+=")
+
+
+def _mentions_query(ctx: PythonContext) -> bool:
+    source = ctx.source
+    if not source.isascii():
+        return True
+    return any(part in source for part in _QUERY_PARTS) and _QUERY_TEXT.search(source) is not None
+
+
+_MENTIONS_QUERY: ModuleMemo[bool] = ModuleMemo("PRF012:query", _mentions_query)
 
 
 def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:

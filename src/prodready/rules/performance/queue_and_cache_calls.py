@@ -71,10 +71,11 @@ _LOOP_WORD = re.compile(r"(?<![A-Za-z_])(?:for|while)(?![A-Za-z0-9_])")
 
 def _loop_lines(ctx: PythonContext) -> list[int]:
     # A line with other than ASCII is kept: what it spells is not worth working out.
+    # (Substring tests first: most lines have neither word, and the regex is four times slower.)
     return [
         number
         for number, line in enumerate(ctx.lines, 1)
-        if _LOOP_WORD.search(line) or not line.isascii()
+        if (("for" in line or "while" in line) and _LOOP_WORD.search(line)) or not line.isascii()
     ]
 
 
