@@ -64,7 +64,7 @@ BLIND_CORPORA = (
         ),
         labels=160,
         found_floor=83,
-        twins_medium_plus=5,
+        twins_medium_plus=4,
     ),
 )
 

@@ -8,7 +8,7 @@ import ast
 from collections import deque
 
 from prodready.plugin import PythonContext
-from prodready.plugin.analysis import dependency_call, walk_body
+from prodready.plugin.analysis import dependency_call, dotted, walk_body
 
 
 def _breaks_out(statements: list[ast.stmt]) -> bool:
@@ -100,18 +100,26 @@ def silent_retry(loop: ast.For | ast.While, ctx: PythonContext) -> ast.Try | Non
 
 
 def _assigned(statements: list[ast.stmt]) -> set[str]:
-    return {
-        node.id
-        for node in walk_body(statements)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-    }
+    """The names and attributes (``order.status``) the statements set: where an attempt may
+    record its outcome."""
+    found: set[str] = set()
+    for node in walk_body(statements):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            found.add(dotted(node) or "")
+    found.discard("")
+    return found
 
 
 def _checks(statements: list[ast.stmt], names: set[str]) -> bool:
-    """A statement after the loop tests the outcome (``if result is None: raise``)."""
+    """A statement after the loop tests the outcome (``if result is None: raise``, ``if
+    order.status != "sent":``)."""
     for node in walk_body(statements):
         if isinstance(node, ast.If | ast.While | ast.Assert) and any(
-            isinstance(part, ast.Name) and part.id in names for part in ast.walk(node.test)
+            (isinstance(part, ast.Name) and part.id in names)
+            or (isinstance(part, ast.Attribute) and dotted(part) in names)
+            for part in ast.walk(node.test)
         ):
             return True
     return False
