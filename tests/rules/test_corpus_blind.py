@@ -64,7 +64,7 @@ BLIND_CORPORA = (
         ),
         labels=160,
         found_floor=83,
-        twins_medium_plus=4,
+        twins_medium_plus=3,
     ),
 )
 

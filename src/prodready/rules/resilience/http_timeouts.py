@@ -5,7 +5,14 @@ from __future__ import annotations
 import ast
 
 from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import argument, has_keyword, has_star_kwargs, is_none, keyword_value
+from prodready.plugin.analysis import (
+    argument,
+    constant_str,
+    has_keyword,
+    has_star_kwargs,
+    is_none,
+    keyword_value,
+)
 from prodready.rules.resilience._default_timeouts import (
     DEFAULT_TIMEOUT_PATCHES,
     REQUESTS_DEFAULT_TIMEOUT,
@@ -75,7 +82,10 @@ def http_call_without_timeout(
     `urllib.request.urlopen`, `http.client` connections and `urllib3` pools without one,
     `aiohttp` sessions left on their 5-minute default (unless every request made on the
     session in the function that opens it passes its own `timeout=`), and any client given
-    `timeout=None`.
+    `timeout=None`. An aiohttp session kept in shared state (`app["http"]`, `self.http`) whose
+    requests the module does not make without a timeout is reported at low severity and
+    confidence (its requests are elsewhere, unseen, and may each pass `timeout=`); one whose
+    requests in the module pass none keeps the normal severity.
 
     ## Why it breaks production
     `requests`, `urllib` and `urllib3` wait *forever* by default. When the upstream hangs
@@ -162,14 +172,57 @@ def _check_aiohttp(node: ast.Call, name: str, ctx: PythonContext) -> None:
         ):
             ctx.report(node, "aiohttp.ClientTimeout() without total= or sock_read= never times out")
         return
-    if not has_keyword(node, "timeout") and not _every_request_has_timeout(node, ctx):
+    if has_keyword(node, "timeout") or _every_request_has_timeout(node, ctx):
+        return
+    if _kept_for_elsewhere(node, ctx):
         ctx.report(
             node,
-            f"{name}() relies on aiohttp's default 5-minute total timeout: a slow upstream ties "
-            "up this task far longer than any caller waits",
-            severity=Severity.MEDIUM,
-            confidence=Confidence.MEDIUM,
+            f"{name}() has no session timeout and is kept for requests made elsewhere, which "
+            "were not seen: unless each passes its own timeout=, they rely on aiohttp's "
+            "default 5-minute total timeout. Give the session a ClientTimeout",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
         )
+        return
+    ctx.report(
+        node,
+        f"{name}() relies on aiohttp's default 5-minute total timeout: a slow upstream ties "
+        "up this task far longer than any caller waits",
+        severity=Severity.MEDIUM,
+        confidence=Confidence.MEDIUM,
+    )
+
+
+def _kept_for_elsewhere(session: ast.Call, ctx: PythonContext) -> bool:
+    """A session stored in shared state (``app["http"] = ClientSession()``, ``self.http =
+    ...``) whose requests this module does not make without a timeout: they happen in other
+    modules, out of sight, and may each pass their own ``timeout=``."""
+    holder = ctx.parents().get(id(session))
+    if not isinstance(holder, ast.Assign) or len(holder.targets) != 1:
+        return False
+    target = holder.targets[0]
+    if isinstance(target, ast.Attribute):
+        key: str | None = target.attr
+    elif isinstance(target, ast.Subscript):
+        key = constant_str(target.slice)
+    else:
+        return False
+    if key is None:
+        return False
+    for call in ast.walk(ctx.tree):
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr in _AIOHTTP_REQUESTS
+        ):
+            continue
+        receiver = call.func.value
+        same = (isinstance(receiver, ast.Attribute) and receiver.attr == key) or (
+            isinstance(receiver, ast.Subscript) and constant_str(receiver.slice) == key
+        )
+        if same and (not has_keyword(call, "timeout") or is_none(keyword_value(call, "timeout"))):
+            return False  # a request here relies on the session's default
+    return True
 
 
 _AIOHTTP_REQUESTS = frozenset(
