@@ -13,20 +13,28 @@ from __future__ import annotations
 
 import ast
 import sys
-from dataclasses import dataclass, field
 
-from prodready.engine.analysis.arguments import keyword_value
-from prodready.engine.analysis.literals import dotted, is_false
+from prodready.engine.analysis.literals import dotted
 from prodready.engine.analysis.module_kind import is_script
 from prodready.engine.analysis.orm import (
     DJANGO_WRITE_METHODS,
-    django_query,
     is_db_session,
-    uses_django_orm,
 )
 from prodready.engine.analysis.tasks import in_task
 from prodready.engine.python.module_context import PythonContext
-from prodready.engine.python.scopes import FunctionNode, Scope
+from prodready.engine.python.scopes import Scope
+from prodready.engine.semantic.call_kinds import (
+    MODEL_WRITES,
+    WalkedFunction,
+    class_receiver,
+    django_write,
+    moves_money,
+    project_method_name,
+    recorded_after,
+    refuses_outside_transaction,
+    sequence_hint,
+    transaction_decorated,
+)
 from prodready.engine.semantic.dependency import dependent_pair, site_relations
 from prodready.engine.semantic.raw_sql import (
     STATEMENT_METHODS,
@@ -59,9 +67,8 @@ from prodready.engine.semantic.summary import (
 
 # Calls (by method name) and ``with`` managers (by last name) that open a transaction.
 TRANSACTION_CALLS = frozenset({"atomic", "begin", "begin_nested", "transaction", "atomic_tx"})
-_MODEL_WRITES = frozenset({"save", "delete", "asave", "adelete"})
 _INTERESTING_METHODS = frozenset(
-    DJANGO_WRITE_METHODS | TRANSACTION_CALLS | _MODEL_WRITES | {"commit", "select_for_update"}
+    DJANGO_WRITE_METHODS | TRANSACTION_CALLS | MODEL_WRITES | {"commit", "select_for_update"}
 )
 _CONTEXT_MANAGER_DECORATORS = frozenset(
     {"contextlib.contextmanager", "contextlib.asynccontextmanager"}
@@ -75,9 +82,6 @@ _EXTERNAL_ROOTS = frozenset(sys.stdlib_module_names) | frozenset(
     | {"pydantic", "requests", "httpx", "starlette", "jinja2", "pytest", "numpy", "pandas"}
 )
 # Annotations of a parameter whose items a ``for`` binds (``List[Serializer]``).
-_SEQUENCE_HINTS = frozenset(
-    {"List", "list", "Sequence", "Iterable", "Collection", "Tuple", "tuple", "Set", "set"}
-)
 # Django REST framework view methods that call ``serializer.save()`` on their argument.
 _PERFORM_SAVE = frozenset({"perform_create", "perform_update"})
 _SKIPPED_DECORATORS = frozenset({"builtins.property", "builtins.staticmethod"})
@@ -86,33 +90,13 @@ _SKIPPED_DECORATORS = frozenset({"builtins.property", "builtins.staticmethod"})
 _COVERED_HERE = frozenset({OPENS_TRANSACTION, ATOMIC, LOCKS_ROWS})
 
 
-@dataclass(slots=True)
-class _Open:
-    """A function being walked."""
-
-    name: str  # qualified inside the module
-    node: FunctionNode
-    class_depth: int  # how many classes enclosed it when it started
-    self_name: str | None
-    owner: str  # qualified name of its class ("" for a function)
-    flags: set[str] = field(default_factory=set)
-    writes: list[tuple[ast.Call, str]] = field(default_factory=list)
-    calls: dict[tuple[str, str], int] = field(default_factory=dict)  # (target, guard) -> line
-    again: dict[tuple[str, str], int] = field(default_factory=dict)  # its second call's line
-    managers: list[str] = field(default_factory=list)
-    decorators: list[str] = field(default_factory=list)
-    guards: list[str] = field(default_factory=list)  # the ``with`` blocks open around the walk
-    money: list[int] = field(default_factory=list)  # lines of calls that move money
-    adds: list[int] = field(default_factory=list)  # lines of ``session.add(...)``
-
-
 class SummaryCollector:
     """The summaries of one module's functions, filled in by the walker's hooks. A test
     module has none: tests are not judged, and are nobody's caller in the model."""
 
     def __init__(self, ctx: PythonContext) -> None:
         self.ctx = ctx
-        self.stack: list[_Open] = []
+        self.stack: list[WalkedFunction] = []
         self.functions: list[FunctionSummary] = []
         self.signals: list[SignalReceiver] = []
         self.classes: list[ClassSummary] = []
@@ -148,16 +132,16 @@ class SummaryCollector:
         prefix = [parent.name] if parent is not None else []
         owner = ".".join([*prefix, *classes])
         name = f"{owner}.{node.name}" if owner else node.name
-        opened = _Open(
+        opened = WalkedFunction(
             name,
             node,
             len(ctx.classes),
-            scope.self_name or _class_receiver(scope),
+            scope.self_name or class_receiver(scope),
             owner if scope.class_info is not None else "",
         )
         if parent is not None and ATOMIC in parent.flags:
             opened.flags.add(ATOMIC)
-        if scope.class_info is not None and _transaction_decorated(scope.class_info.node):
+        if scope.class_info is not None and transaction_decorated(scope.class_info.node):
             opened.flags.add(ATOMIC)
         for decorator in node.decorator_list:
             target = decorator.func if isinstance(decorator, ast.Call) else decorator
@@ -190,7 +174,7 @@ class SummaryCollector:
             # its writes can run together (a pass over its body).
             if is_script(ctx):
                 flags.add(SCRIPT)
-            elif _refuses_outside_transaction(scope.node):
+            elif refuses_outside_transaction(scope.node):
                 flags.add(NEEDS_TRANSACTION)
             else:
                 found, dependent = dependent_pair(
@@ -222,7 +206,7 @@ class SummaryCollector:
                 sites = [*opened.calls.values(), *opened.again.values()]
                 flags |= site_relations(scope.node, [*sites, *(c.lineno for c, _ in writes)])
         if opened.money:
-            recorded = _recorded_after(scope.node, opened, [call for call, _ in writes])
+            recorded = recorded_after(scope.node, opened, [call for call, _ in writes])
             if recorded is not None:
                 flags.add(f"{MONEY_BEFORE_RECORD}{min(opened.money)}>{recorded}")
                 if is_script(ctx):
@@ -310,7 +294,7 @@ class SummaryCollector:
         opened = self.stack[-1]
         if outbound(node, name):
             opened.flags.add(f"{OUTBOUND}{node.lineno}")
-            if _moves_money(node, name):
+            if moves_money(node, name):
                 opened.money.append(node.lineno)
         if (
             isinstance(func, ast.Attribute)
@@ -348,14 +332,14 @@ class SummaryCollector:
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)
             and func.value.id != opened.self_name
-            and _project_method_name(func.attr)
+            and project_method_name(func.attr)
             and self._local_owner(func.value.id)[0]
         ):
             # A method called on a local or a parameter, whatever type the walk gave it: the
             # model resolves it by its name when one project class alone defines it.
             self._record(opened, f"{UNTYPED_RECEIVER}{func.attr}", node.lineno)
 
-    def _record(self, opened: _Open, target: str, line: int) -> None:
+    def _record(self, opened: WalkedFunction, target: str, line: int) -> None:
         guards = opened.guards
         guard = IN_TRANSACTION if IN_TRANSACTION in guards else "|".join(guards)
         if self.ctx.handlers:
@@ -397,7 +381,7 @@ class SummaryCollector:
             return None
         return self.target(ast.Attribute(node.args[0], "save"), opened_in=None, name=f"{kind}.save")
 
-    def _saved_form(self, node: ast.Call, opened: _Open) -> str | None:
+    def _saved_form(self, node: ast.Call, opened: WalkedFunction) -> str | None:
         """The ``save()`` of the form a Django class-based view names in its ``form_class``,
         when this call saves it: ``super().form_valid(form)`` (``ModelFormMixin.form_valid``
         saves the form), ``form.save()`` on the ``form`` parameter of ``form_valid``, or on a
@@ -419,7 +403,7 @@ class SummaryCollector:
             return None
         return self.target(ast.Attribute(form_class, "save"), opened_in=None)
 
-    def _view_form(self, name: str, opened: _Open) -> bool:
+    def _view_form(self, name: str, opened: WalkedFunction) -> bool:
         """``name`` holds the view's form: the ``form`` parameter of ``form_valid``, or a local
         assigned ``self.get_form(...)`` / ``self.form_class(...)``."""
         node = opened.node
@@ -449,7 +433,7 @@ class SummaryCollector:
                 return statement.value
         return None
 
-    def _database(self, node: ast.Call, func: ast.Attribute, opened: _Open) -> None:
+    def _database(self, node: ast.Call, func: ast.Attribute, opened: WalkedFunction) -> None:
         attr = func.attr
         if attr in TRANSACTION_CALLS:
             opened.flags.add(OPENS_TRANSACTION)  # explicit transaction handling
@@ -465,13 +449,13 @@ class SummaryCollector:
             ):
                 opened.writes.append((node, f"{receiver or 'session'}.commit()"))
             return
-        what = _django_write(node, func, self.ctx)
+        what = django_write(node, func, self.ctx)
         if what is not None:
             opened.writes.append((node, what))
 
     # -- names ----------------------------------------------------------------------------
     def target(
-        self, expr: ast.expr, *, opened_in: _Open | None, name: str | None = None
+        self, expr: ast.expr, *, opened_in: WalkedFunction | None, name: str | None = None
     ) -> str | None:
         """The qualified name a called (or decorating, or entered) expression may have in the
         project, or None when it surely is not a project function. ``name``: the expression's
@@ -524,7 +508,7 @@ class SummaryCollector:
             for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
             if argument.annotation is not None
         }
-        if not any(_sequence_hint(hint) for hint in hints.values()):
+        if not any(sequence_hint(hint) for hint in hints.values()):
             return None  # no parameter holds a sequence of a class: the walk would find none
         for node in ast.walk(scope.node):
             if not isinstance(node, ast.For | ast.AsyncFor):
@@ -541,7 +525,7 @@ class SummaryCollector:
             if not (isinstance(target, ast.Name) and target.id == name):
                 continue
             hint = hints.get(iterated.id) if isinstance(iterated, ast.Name) else None
-            if not isinstance(hint, ast.Subscript) or not _sequence_hint(hint):
+            if not isinstance(hint, ast.Subscript) or not sequence_hint(hint):
                 return None
             item = self.ctx.qualname(hint.slice)
             if item is None or item.partition(".")[0] in _EXTERNAL_ROOTS:
@@ -613,144 +597,3 @@ class SummaryCollector:
 
 # Payment providers' calls that move money (``stripe.PaymentIntent.create``), and words of a
 # project helper's name that say it does (``charge_card``, ``capture``).
-_MONEY_OBJECTS = frozenset({"Charge", "PaymentIntent", "Transfer", "Payout", "Transaction"})
-_MONEY_METHODS = frozenset({"create", "capture", "confirm", "sale", "submit_for_settlement"})
-_MONEY_WORDS = frozenset({"charge", "capture", "payout"})
-_CREATED_ROWS = ("create()", "bulk_create()", "get_or_create()", "update_or_create()")
-
-
-def _moves_money(node: ast.Call, name: str | None) -> bool:
-    """A call that takes or sends money, without an idempotency key (with one, the client's
-    retry of a failed request gets the same charge back instead of a second one)."""
-    if any(keyword.arg == "idempotency_key" for keyword in node.keywords):
-        return False
-    parts = (name or "").split(".")
-    if parts[0] in {"stripe", "braintree"} and len(parts) >= 3:
-        return parts[-2] in _MONEY_OBJECTS and parts[-1] in _MONEY_METHODS
-    func = node.func
-    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-    return bool(set(last.lower().strip("_").split("_")) & _MONEY_WORDS)
-
-
-def _recorded_after(function: FunctionNode, opened: _Open, writes: list[ast.Call]) -> int | None:
-    """The line of the first row the function creates after its first call that moves money,
-    when it has written nothing before that call (no pending record of the payment exists):
-    ``Model.objects.create()``, ``session.add(...)``, ``.save()`` of an object it constructed
-    (``card = GiftCard(...)``)."""
-    paid = min(opened.money)
-    if any(call.lineno < paid for call in writes):
-        return None
-    constructed = {
-        target.id
-        for node in ast.walk(function)
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Call)
-        and (dotted(node.value.func) or "").rsplit(".", 1)[-1][:1].isupper()
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
-    created = [line for line in opened.adds if line > paid]
-    for call, what in opened.writes:
-        if call.lineno <= paid:
-            continue
-        func = call.func
-        if what.endswith(_CREATED_ROWS) or (
-            isinstance(func, ast.Attribute)
-            and func.attr in {"save", "asave"}
-            and isinstance(func.value, ast.Name)
-            and func.value.id in constructed
-        ):
-            created.append(call.lineno)
-    return min(created) if created else None
-
-
-# Multi-word methods of the libraries a project calls on its locals all the time (Django
-# querysets, models and forms): never the project's own, not worth a call site each.
-_LIBRARY_METHODS = frozenset(
-    {"refresh_from_db", "select_related", "prefetch_related", "order_by", "values_list"}
-    | {"select_for_update", "get_or_create", "update_or_create", "bulk_create", "bulk_update"}
-    | {"is_valid", "has_changed", "get_model", "full_clean", "add_error", "set_password"}
-    | {"check_password", "in_bulk", "only_fields", "get_absolute_url", "as_view", "set_cookie"}
-)
-
-
-def _project_method_name(name: str) -> bool:
-    """A method name that may be the project's own: public, of several words
-    (``copy_data_from``), and none of the library methods called everywhere."""
-    return (
-        "_" in name.strip("_")
-        and not name.startswith("_")
-        and name not in _LIBRARY_METHODS
-        and not name.isupper()
-    )
-
-
-def _sequence_hint(hint: ast.expr) -> bool:
-    """``List[Create]``, ``Sequence[models.Order]``: a sequence of one named class."""
-    return (
-        isinstance(hint, ast.Subscript)
-        and (dotted(hint.value) or "").rsplit(".", 1)[-1] in _SEQUENCE_HINTS
-        and isinstance(hint.slice, ast.Name | ast.Attribute)
-    )
-
-
-def _refuses_outside_transaction(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """The function raises unless it runs in a transaction: ``if not
-    connection.in_atomic_block: raise ...`` or ``assert connection.in_atomic_block``."""
-    for node in ast.walk(function):
-        if isinstance(node, ast.Assert):
-            test: ast.expr = node.test
-        elif isinstance(node, ast.If) and any(isinstance(s, ast.Raise) for s in node.body):
-            if not isinstance(node.test, ast.UnaryOp) or not isinstance(node.test.op, ast.Not):
-                continue
-            test = node.test.operand
-        else:
-            continue
-        if isinstance(test, ast.Attribute) and test.attr == "in_atomic_block":
-            return True
-    return False
-
-
-def _class_receiver(scope: Scope) -> str | None:
-    """``cls`` of a classmethod names the class as ``self`` does."""
-    if scope.class_info is None:
-        return None
-    args = scope.node.args.posonlyargs + scope.node.args.args
-    if not args:
-        return None
-    for decorator in scope.node.decorator_list:
-        if isinstance(decorator, ast.Name) and decorator.id == "classmethod":
-            return args[0].arg
-    return None
-
-
-def _transaction_decorated(node: ast.ClassDef) -> bool:
-    for decorator in node.decorator_list:
-        text = ast.unparse(decorator)
-        if "atomic" in text or "transaction" in text:
-            return True
-    return False
-
-
-def _django_write(node: ast.Call, func: ast.Attribute, ctx: PythonContext) -> str | None:
-    chain = django_query(node)
-    if chain is not None:
-        if chain.terminal in DJANGO_WRITE_METHODS and chain.calls[0] is node:
-            return f"{chain.model}.objects...{chain.terminal}()"
-        return None
-    if func.attr not in _MODEL_WRITES:
-        return None
-    if any(not isinstance(a, ast.Starred) for a in node.args):
-        return None  # img.save(path), cache.delete(key): not a model instance
-    if is_false(keyword_value(node, "commit")):
-        return None  # form.save(commit=False) builds the instance without writing
-    receiver = dotted(func.value)
-    if receiver is None:
-        if not (isinstance(func.value, ast.Call) and dotted(func.value.func) == "super"):
-            return None
-        receiver = "super()"
-    if receiver.split(".")[0] in {"request", "req", "response", "session"}:
-        return None
-    if not uses_django_orm(ctx):
-        return None
-    return f"{receiver}.{func.attr}()"
