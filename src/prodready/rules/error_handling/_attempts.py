@@ -112,6 +112,28 @@ def attempt_kind(
     return kind
 
 
+# First words of call names that change something (``save_user``, ``store.create``,
+# ``publish``): a block calling one is a write whatever the rule can see of the callee.
+_WRITE_VERBS = frozenset(
+    {
+        "save", "create", "insert", "update", "upsert", "delete", "remove", "put", "post",
+        "patch", "send", "publish", "write", "store", "charge", "add", "set", "submit", "commit",
+        "enqueue", "push", "register", "persist",
+    }
+)  # fmt: skip
+
+
+def calls_a_writer(attempt: list[ast.stmt]) -> bool:
+    """The block calls a function or method named for changing something (``save_user``,
+    ``repo.create``): its failure loses a write, not a lookup."""
+    for call in calls_in(attempt):
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name.lstrip("_").split("_")[0].lower() in _WRITE_VERBS:
+            return True
+    return False
+
+
 def _consumed_results(attempt: list[ast.stmt]) -> set[int]:
     """Calls whose result rows are read (``conn.execute(q).scalar()``): queries, not writes."""
     consumed: set[int] = set()

@@ -14,7 +14,7 @@ from prodready.plugin.analysis import (
     orm_query,
     walk_body,
 )
-from prodready.rules.error_handling._attempts import Attempt, attempt_kind
+from prodready.rules.error_handling._attempts import Attempt, attempt_kind, calls_a_writer
 from prodready.rules.error_handling._outcomes import (
     advisory_check,
     debug_only,
@@ -414,7 +414,9 @@ def _handed_on(
         if absence is None and preset_defaults(node, ctx):
             return "the defaults set before it"
         return absence
-    if dependency_call(node.body, ctx) is not None and not documents_none(ctx):
+    if calls_a_writer(node.body) or (
+        dependency_call(node.body, ctx) is not None and not documents_none(ctx)
+    ):
         return None
     if _absence(node, handler, ctx) == "None":
         return "None"
