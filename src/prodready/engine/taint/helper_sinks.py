@@ -4,7 +4,6 @@ when a function of the module passes external data to the helper."""
 from __future__ import annotations
 
 import ast
-import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -202,19 +201,22 @@ def _report_if_reached(ctx: PythonContext, sink: _PendingSink, entries: list[_En
         return
     through = f" (or through {', '.join(names[1:])})" if len(names) > 1 else ""
     source = f"{names[0]}{through}, which another module of the project passes request data"
-    before = list(ctx.findings)
+    before = ctx.findings.copy()  # a pointer copy; kept in case the report withdraws one
+    count = len(before)
     sink.report(source)
     findings = ctx.findings
-    # Usually the report only appended: then the new findings are the ones after those of
-    # before, and none was withdrawn -- checked in C, as the sets of ids are built, for a
-    # module with thousands of findings (one per helper) would otherwise take quadratic time.
-    appended = len(findings) >= len(before) and all(map(operator.is_, before, findings))
+    # Usually the report only appended: then the findings it added are the ones after the
+    # first ``count`` -- told in constant time by the one that was last before (a withdrawal
+    # shifts it), for a module with thousands of findings (one per helper) would otherwise
+    # take quadratic time building sets of all of them per sink.
+    if len(findings) >= count and (count == 0 or findings[count - 1] is before[-1]):
+        for raw in findings[count:]:
+            raw.unless = tuple(sorted({*raw.unless, *facts}))
+        return
     earlier = set(map(id, before))
-    for raw in findings[len(before) :] if appended else findings:
+    for raw in findings:
         if id(raw) not in earlier:
             raw.unless = tuple(sorted({*raw.unless, *facts}))
-    if appended:
-        return
     now = set(map(id, findings))
     # A rule may withdraw what it reported while the origin was unknown (an audit finding):
     # it stands unless the flow is proven -- unless another module feeds the parameters.
