@@ -131,7 +131,6 @@ def body_nodes(statements: list[ast.stmt]) -> list[ast.AST]:
             return entry[1]
     found: list[ast.AST] = []
     append = found.append
-    node_type = ast.AST
     opaque = OPAQUE
     stack: list[ast.AST] = list(reversed(statements))
     pop = stack.pop
@@ -141,17 +140,7 @@ def body_nodes(statements: list[ast.stmt]) -> list[ast.AST]:
         append(node)
         if isinstance(node, opaque):
             continue
-        # ``ast.iter_child_nodes`` inlined: the children go on the stack last first.
-        children: list[ast.AST] = []
-        fields = _FIELDS.get(node.__class__)
-        if fields is None:
-            fields = _fields(node.__class__)
-        for name in fields:
-            value = getattr(node, name, None)
-            if value.__class__ is list:
-                children.extend(item for item in value if isinstance(item, node_type))
-            elif isinstance(value, node_type):
-                children.append(value)
+        children = child_nodes(node)  # the children go on the stack last first
         children.reverse()
         extend(children)
     if memo is not None:
