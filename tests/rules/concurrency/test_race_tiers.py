@@ -50,3 +50,19 @@ def test_con002_running_total_of_kept_rows_is_low(run_scan) -> None:
         "the database (F('signups'), or an UPDATE that sets signups from itself) or load the row "
         "with select_for_update()/with_for_update()"
     )
+
+
+def test_con002_own_attempt_counter_is_low(run_scan) -> None:
+    directory = Path(__file__).parent / "fixtures" / "CON002"
+    result = run_scan(directory, config=replace(Config(), select=("CON002",)))
+    tiers = {
+        f.line: (f.severity.value, f.confidence.value)
+        for f in result.findings
+        if f.path == "fp_attempt_counter_of_own_row.py"
+    }
+    assert tiers == {
+        21: ("low", "low"),
+        27: ("low", "low"),
+        33: ("high", "high"),
+        41: ("high", "high"),
+    }
