@@ -15,7 +15,11 @@ from prodready.plugin import (
     python_rule,
 )
 from prodready.plugin.analysis import dotted, keyword_value
-from prodready.rules.security._admin_auth_evidence import auth_dependencies, authenticating_class
+from prodready.rules.security._admin_auth_evidence import (
+    _auth_name,
+    auth_dependencies,
+    authenticating_class,
+)
 
 # -- SEC040 ------------------------------------------------------------------------------------
 
@@ -28,7 +32,7 @@ _WEBHOOK_NAME = re.compile(
 _VERIFICATION = re.compile(
     r"construct_event|compare_digest|hmac|signature|\bsig\b|_sig\b|\bsig_|verif|validat|"
     r"signing|secret|token|authenticat|authoriz|login_required|permission|api_key|apikey|"
-    r"headers|META\[|META\.get|Depends\(|Security\(",
+    r"headers|META\[|META\.get|Security\(",
     re.IGNORECASE,
 )
 _CSRF_EXEMPT = frozenset({"django.views.decorators.csrf.csrf_exempt", "csrf_exempt"})
@@ -90,6 +94,40 @@ def _hands_request_on(
                 and argument.attr != "json"  # parsed JSON is data, the raw body is evidence
                 and _body_read(argument, request, ctx)
             ):
+                return True
+    return False
+
+
+def _verifying_dependency(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> bool:
+    """A FastAPI ``Depends(...)`` that may authenticate the sender: one named for it
+    (``Depends(verify_signature)``, ``Depends(get_current_user)``), one whose function in this
+    module verifies something, or one whose target cannot be told (``Depends()``). A session or
+    settings dependency (``db=Depends(get_db)``) verifies nothing."""
+    places: list[ast.AST] = [*function.args.defaults, *function.args.kw_defaults]
+    places += [arg.annotation for arg in function.args.args if arg.annotation is not None]
+    places += [d for d in function.decorator_list if isinstance(d, ast.Call)]
+    local = {
+        statement.name: statement
+        for statement in ctx.tree.body
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    for place in places:
+        for call in ast.walk(place) if place is not None else ():
+            if not isinstance(call, ast.Call):
+                continue
+            injector = ctx.qualname(call.func) or dotted(call.func) or ""
+            if injector != "Depends" and not injector.endswith(".Depends"):
+                continue
+            if not call.args:
+                return True
+            target = call.args[0]
+            name = ctx.qualname(target) or dotted(target) or ""
+            if not name or _auth_name(name):
+                return True
+            defined = local.get(name)
+            if defined is not None and _VERIFICATION.search(ctx.segment(defined)):
                 return True
     return False
 
@@ -232,7 +270,7 @@ def webhook_without_signature_check(node: ast.AST, ctx: PythonContext) -> None:
     elif exempt is None or not _WEBHOOK_NAME.search(node.name):
         return
     source = "\n".join([*(ctx.segment(d) for d in node.decorator_list), ctx.segment(node)])
-    if _VERIFICATION.search(source):
+    if _VERIFICATION.search(source) or _verifying_dependency(node, ctx):
         return
     request = _request_name(node)
     if _hands_request_on(node, request, ctx):
