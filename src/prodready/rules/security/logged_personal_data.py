@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import constant_str, dotted, log_call, name_words
@@ -107,6 +108,22 @@ def _request_body(expr: ast.AST | None, ctx: PythonContext) -> bool:
     }
 
 
+_RAW_BODY_ANNOTATION = re.compile(r"(?:typing\.)?(?:dict|Dict|Mapping|Any)\b(?:\[.*\])?")
+
+
+def _raw_body_parameter(name: str, ctx: PythonContext) -> bool:
+    """A FastAPI route parameter annotated ``dict``/``Dict[str, Any]``/``Any``: FastAPI fills
+    it with the whole posted JSON body, whatever fields the client put in it."""
+    scope = ctx.function
+    route = scope.route if scope is not None else None
+    if scope is None or route is None or route.framework != "fastapi":
+        return False
+    for arg in [*scope.node.args.args, *scope.node.args.kwonlyargs]:
+        if arg.arg == name and arg.annotation is not None:
+            return _RAW_BODY_ANNOTATION.fullmatch(ctx.segment(arg.annotation)) is not None
+    return False
+
+
 def _personal_value(expr: ast.expr, ctx: PythonContext) -> tuple[str, str] | None:
     """(what personal data a logged value shows, its kind: ``"email"`` or ``"other"``), or
     None."""
@@ -117,6 +134,8 @@ def _personal_value(expr: ast.expr, ctx: PythonContext) -> tuple[str, str] | Non
         name = expr.id
         if ctx.route is not None and _request_body(ctx.value_of(expr.id), ctx):
             return f"the whole request body `{expr.id}` (names, emails, card details)", "other"
+        if _raw_body_parameter(expr.id, ctx):
+            return f"the whole posted JSON body `{expr.id}` (names, emails, card details)", "other"
     elif isinstance(expr, ast.Attribute):
         name = expr.attr
     elif isinstance(expr, ast.Subscript) and not isinstance(expr.slice, ast.Slice):
