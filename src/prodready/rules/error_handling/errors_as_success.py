@@ -132,7 +132,8 @@ def exception_returned_as_success(node: ast.Return, ctx: PythonContext) -> None:
     `status_code`, Django `JsonResponse(...)` or DRF `Response(...)` without `status`. A view
     that states the outcome in the body of every answer (`{"status": "error"}` here, `{"status":
     "ok"}` on success; `"success": False`/`True`) speaks an in-band protocol its client reads,
-    and is left alone.
+    and is left alone -- unless the block catches everything (`except Exception`): then an
+    outage or a bug is answered 200 too.
 
     ## Why it breaks production
     Status codes are what clients, retries, load balancers, API gateways, dashboards and
@@ -201,7 +202,9 @@ def exception_returned_as_success(node: ast.Return, ctx: PythonContext) -> None:
     if _sets_status(ctx.handlers[-1]):
         return
     body = value if isinstance(value, ast.Dict) else payload
-    if _in_band_protocol(body, function.node):
+    # An in-band envelope answers the caller's own mistakes; a catch-all also wraps the
+    # outage (database down, a bug) in a 200 that every status-based monitor counts as served.
+    if _in_band_protocol(body, function.node) and not catches_broadly(ctx.handlers[-1], ctx):
         return
     ctx.report(
         node,
