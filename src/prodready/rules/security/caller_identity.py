@@ -26,7 +26,8 @@ _AUTHENTICATION = re.compile(
 )
 _ACTING_CALL = re.compile(
     r"save|create|insert|add|send|publish|post|update|delete|remove|join|subscribe|charge"
-    r"|transfer|book|reserve|write|store|put|set|append|emit|broadcast|message|vote|like",
+    r"|transfer|book|reserve|write|store|put|set|append|emit|broadcast|message|vote|like"
+    r"|record|submit|enrol|enroll|assign|claim|redeem|pay\b",
     re.IGNORECASE,
 )
 _MODULE_AUTH = re.compile(
@@ -36,6 +37,26 @@ _MODULE_AUTH = re.compile(
 )
 
 
+def _defaults(
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+) -> list[tuple[ast.arg, ast.expr | None]]:
+    """Each parameter with a default, paired with it."""
+    positional = [*node.args.posonlyargs, *node.args.args]
+    with_default = positional[len(positional) - len(node.args.defaults) :]
+    pairs: list[tuple[ast.arg, ast.expr | None]] = list(
+        zip(with_default, node.args.defaults, strict=True)
+    )
+    return pairs + list(zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True))
+
+
+def _injected(default: ast.expr | None, ctx: PythonContext) -> bool:
+    """A FastAPI parameter filled from elsewhere than the query string."""
+    if not isinstance(default, ast.Call):
+        return False
+    name = (ctx.qualname(default.func) or dotted(default.func) or "").rsplit(".", 1)[-1]
+    return name in {"Depends", "Security", "Header", "Body", "Path", "Cookie", "Form", "File"}
+
+
 def _identity_values(
     node: ast.FunctionDef | ast.AsyncFunctionDef, path: str, ctx: PythonContext
 ) -> dict[str, ast.AST]:
@@ -43,9 +64,12 @@ def _identity_values(
     parameter that is not in the route's path (FastAPI/Starlette query and WebSocket
     parameters), or ``request.args.get("user_id")`` and the like."""
     found: dict[str, ast.AST] = {}
+    injected = {arg.arg for arg, default in _defaults(node) if _injected(default, ctx)}
     for arg in [*node.args.args, *node.args.kwonlyargs]:
-        if not _IDENTITY.match(arg.arg) or f"{{{arg.arg}" in path or f"<{arg.arg}" in path:
-            continue
+        if not _IDENTITY.match(arg.arg) or re.search(rf"[{{<](?:\w+:)?{arg.arg}\b", path):
+            continue  # /members/{member_id}, /members/<int:member_id>: a path parameter
+        if arg.arg in injected:
+            continue  # Depends(current_member), Header(), Body(): not the query string
         annotation = ctx.segment(arg.annotation) if arg.annotation is not None else ""
         if annotation and not re.fullmatch(
             r"(?:int|str|UUID|Optional\[\w+\]|\w+ \| None)", annotation
@@ -67,6 +91,68 @@ def _identity_values(
         ):
             found.setdefault(key, child)
     return found
+
+
+# A request header naming the caller (``X-User-Id``, ``X-Customer``, ``HTTP_X_STUDENT_ID``):
+# a person's id the client may set to anything. Gateway-set identity headers
+# (``X-Forwarded-User``, ``X-Auth-Request-User``, ``REMOTE_USER``) are not these names.
+_IDENTITY_HEADER = re.compile(
+    r"^(?:http_)?x_(?:user|customer|account|member|student|employee|patient|driver|rider"
+    r"|actor|caller|requester|player|author|owner|staff|acting_user|current_user|uid)"
+    r"(?:_id|_email|_name)?$",
+    re.IGNORECASE,
+)
+_HEADER_INJECTORS = frozenset({"Header", "fastapi.Header", "fastapi.params.Header"})
+_HEADER_READS = frozenset({"headers", "META"})
+
+
+def _header_key(text: str) -> bool:
+    return _IDENTITY_HEADER.match(text.strip().replace("-", "_")) is not None
+
+
+def _header_identities(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> dict[str, ast.AST]:
+    """Where a handler or a FastAPI dependency takes the caller's identity from a request
+    header: ``x_user_id: int = Header(...)`` (FastAPI turns the name into ``X-User-Id``, or
+    takes ``alias=``), ``request.headers.get("X-User-Id")`` (Flask, Starlette, aiohttp) or
+    ``request.META["HTTP_X_USER_ID"]`` (Django)."""
+    found: dict[str, ast.AST] = {}
+    for arg, default in _defaults(node):
+        if not (isinstance(default, ast.Call) and ctx.qualname(default.func) in _HEADER_INJECTORS):
+            continue
+        alias = next((constant_str(k.value) for k in default.keywords if k.arg == "alias"), None)
+        if _header_key(alias or arg.arg):
+            found[arg.arg] = arg
+    for child in ast.walk(node):
+        key: str | None = None
+        owner: ast.expr | None = None
+        if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.args:
+            if child.func.attr in {"get", "getone", "get_one"}:
+                key, owner = constant_str(child.args[0]), child.func.value
+        elif isinstance(child, ast.Subscript):
+            key, owner = constant_str(child.slice), child.value
+        if (
+            key is not None
+            and isinstance(owner, ast.Attribute)
+            and owner.attr in _HEADER_READS
+            and _header_key(key)
+        ):
+            found.setdefault(key, child)
+    return found
+
+
+def _returns_any(node: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str]) -> bool:
+    """A dependency or helper that hands the identity back to its caller (``return
+    x_user_id``, ``return db.get(User, uid)``)."""
+    for child in ast.walk(node):
+        if (
+            isinstance(child, ast.Return)
+            and child.value is not None
+            and any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(child.value))
+        ):
+            return True
+    return False
 
 
 def _acts_as(node: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str]) -> bool:
@@ -135,7 +221,7 @@ def caller_identity_from_query(node: ast.AST, ctx: PythonContext) -> None:
     assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     scope = ctx.function
     route = scope.route if scope is not None else None
-    if route is None:
+    if _header_identity(node, route, ctx) or route is None:
         return
     guards = " ".join([*route.decorators, *route.dependencies])
     text = "\n".join(ctx.segment(statement) for statement in node.body)
@@ -163,3 +249,56 @@ def caller_identity_from_query(node: ast.AST, ctx: PythonContext) -> None:
         "post, join or pay as that user. Authenticate the request and take the id from the "
         "verified token or session",
     )
+
+
+def _header_identity(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, route: object, ctx: PythonContext
+) -> bool:
+    """Report a handler or dependency that takes the acting user from a request header and
+    acts with it or hands it on; True when reported."""
+    identities = _header_identities(node, ctx)
+    if not identities or _MODULE_AUTH.search(ctx.source):
+        return False
+    text = "\n".join(ctx.segment(statement) for statement in node.body)
+    guards = " ".join(ctx.segment(d) for d in node.decorator_list)
+    if _AUTHENTICATION.search(guards + "\n" + _without_identity_reads(text, identities, ctx)):
+        return False
+    names = _bound_names(node, identities)
+    if not (_acts_as(node, names) or (route is None and _returns_any(node, names))):
+        return False
+    name, where = next(iter(identities.items()))
+    if isinstance(where, ast.arg):  # FastAPI sends x_user_id as the X-User-Id header
+        name = "-".join(part.capitalize() for part in name.split("_"))
+    ctx.report(
+        where,
+        f"{node.name}() takes the acting user from the `{name}` request header and nothing "
+        "authenticates the caller: a header is whatever the client sends, so anyone can act "
+        "as any user by setting it. Authenticate the request (a verified token or session) "
+        "and take the user from it",
+    )
+    return True
+
+
+def _without_identity_reads(text: str, identities: dict[str, ast.AST], ctx: PythonContext) -> str:
+    """The handler's text without its identity-header reads (``request.headers.get`` is not
+    itself a sign of authentication)."""
+    for where in identities.values():
+        if not isinstance(where, ast.arg):
+            text = text.replace(ctx.segment(where), "")
+    return text
+
+
+def _bound_names(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, identities: dict[str, ast.AST]
+) -> set[str]:
+    names = {name for name, where in identities.items() if isinstance(where, ast.arg)}
+    reads = [where for where in identities.values() if not isinstance(where, ast.arg)]
+    assignments = [child for child in ast.walk(node) if isinstance(child, ast.Assign)]
+    for _ in range(2):  # ``raw = headers.get(...)``, then ``uid = int(raw)``
+        for child in assignments:
+            inside = list(ast.walk(child.value))
+            if any(read in inside for read in reads) or any(
+                isinstance(n, ast.Name) and n.id in names for n in inside
+            ):
+                names |= {t.id for t in child.targets if isinstance(t, ast.Name)}
+    return names
