@@ -11,6 +11,7 @@ from prodready.plugin import (
     ModuleEnd,
     ModuleMemo,
     PythonContext,
+    Role,
     Severity,
     python_rule,
 )
@@ -21,6 +22,7 @@ from prodready.plugin.analysis import (
     is_example_code,
     is_framework_source,
     is_script,
+    path_role,
 )
 from prodready.rules.configuration._shared import _dev_only_file
 from prodready.rules.configuration.insecure_defaults import _URL_PASSWORD
@@ -102,6 +104,9 @@ def _internal_host(text: str) -> tuple[str, bool] | None:
     category=Category.CONFIGURATION,
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
+    # A management command (cron job, month-end run) talks to the production services: an
+    # address pinned in it is as wrong in staging as one in a view.
+    roles=(Role.SERVICE, Role.MANAGEMENT_COMMAND),
     summary="Address of an internal service (private IP, *.internal, cluster name) in the code",
     nodes=(ast.Constant, ModuleEnd),
     fix="Read the address from configuration (os.environ['PRICING_URL']) and fail at startup "
@@ -118,7 +123,8 @@ def hardcoded_internal_address(node: ast.AST, ctx: PythonContext) -> None:
     HTTP and database clients, `host=` of clients, connection-setting dicts and return
     values. As the fallback of an environment lookup or a settings default it is reported at
     low severity. Localhost is CFG001; log messages, docstrings, comparisons, allow-lists,
-    `__main__` blocks, scripts, tests and dev/local/test settings files are skipped.
+    `__main__` blocks, scripts, tests and dev/local/test settings files are skipped; Django
+    management commands are not (they run in the deployed environment, against its services).
 
     ## Why it breaks production
     The address is right in exactly one environment. Staging calls the production pricing
@@ -154,9 +160,9 @@ def hardcoded_internal_address(node: ast.AST, ctx: PythonContext) -> None:
     # ModuleEnd: imports and routes are complete, so the module's kind is known.
     if not candidates:
         return
-    if ctx.facts.is_test or is_script(ctx) or is_framework_source(ctx) or _dev_only_file(ctx):
+    if ctx.facts.is_test or _operator_script(ctx) or is_framework_source(ctx):
         return
-    if is_example_code(ctx):
+    if _dev_only_file(ctx) or is_example_code(ctx):
         return
     parents = ctx.parents()
     # One finding per kind and module: moving a module's addresses to configuration is one
@@ -174,6 +180,12 @@ def hardcoded_internal_address(node: ast.AST, ctx: PythonContext) -> None:
     for verdict, places in by_verdict.items():
         if places:
             _report(verdict, sorted(places, key=lambda place: place[0].lineno), ctx)
+
+
+def _operator_script(ctx: PythonContext) -> bool:
+    """A script an operator runs by hand or from a developer's machine -- not a Django
+    management command, which runs in the deployed environment against its services."""
+    return is_script(ctx) and path_role(ctx.path) is not Role.MANAGEMENT_COMMAND
 
 
 def _host_position(node: ast.Constant, parents: dict[int, ast.AST], ctx: PythonContext) -> bool:

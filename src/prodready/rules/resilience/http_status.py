@@ -14,7 +14,7 @@ from prodready.plugin import (
     python_rule,
 )
 from prodready.plugin.analysis import constant_str, dotted, keyword_value
-from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS
+from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS, PRODUCTION_ROLES
 
 _SEND_VERBS = (*_VERBS, "stream", "send")
 _HTTPX_CALLS = (
@@ -75,6 +75,7 @@ def _library(callee: str) -> _Library:
     code="RES011",
     name="unchecked-http-status",
     category=Category.RESILIENCE,
+    roles=PRODUCTION_ROLES,
     severity=Severity.MEDIUM,
     summary="Response of another service read without checking its HTTP status",
     calls=(*_REQUESTS_CALLS, *_HTTPX_CALLS, *_AIOHTTP_CALLS),

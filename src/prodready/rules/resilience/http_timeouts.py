@@ -22,7 +22,7 @@ from prodready.rules.resilience._default_timeouts import (
     record_timeout_adapter,
     timeout_adapter,
 )
-from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS
+from prodready.rules.resilience._shared import _REQUESTS_CALLS, _VERBS, PRODUCTION_ROLES
 
 _HTTPX_CALLS = (
     *(f"httpx.{verb}" for verb in (*_VERBS, "stream")),
@@ -60,6 +60,7 @@ _MOUNTS_ADAPTER: ModuleMemo[bool] = ModuleMemo(
     code="RES001",
     name="http-call-without-timeout",
     category=Category.RESILIENCE,
+    roles=PRODUCTION_ROLES,
     severity=Severity.HIGH,
     summary="Outbound HTTP call that can wait forever (no timeout, or timeout=None)",
     calls=(

@@ -33,6 +33,7 @@ from prodready.rules.resilience._permanent_errors import (
     self_retry_handlers,
     tenacity_retries_everything,
 )
+from prodready.rules.resilience._shared import PRODUCTION_ROLES
 from prodready.rules.resilience._task_side_effects import automatic_retries, repeated_side_effect
 from prodready.rules.resilience.retry_loops import _retry_loop
 
@@ -51,6 +52,7 @@ _BACKOFF_DECORATORS = ("backoff.on_exception", "backoff.on_predicate")
     code="RES004",
     name="retry-decorator-unbounded",
     category=Category.RESILIENCE,
+    roles=PRODUCTION_ROLES,
     severity=Severity.MEDIUM,
     summary="tenacity/backoff/Celery retry that never stops, or retries without a growing wait",
     nodes=(ast.FunctionDef, ast.AsyncFunctionDef),
@@ -432,6 +434,7 @@ def side_effect_repeated_by_task_retries(
     code="RES017",
     name="retry-of-permanent-errors",
     category=Category.RESILIENCE,
+    roles=PRODUCTION_ROLES,
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
     summary="Retry that catches 4xx/declines too (broad except around raise_for_status/Stripe)",

@@ -17,6 +17,7 @@ from prodready.plugin.analysis import (
     walk_body,
 )
 from prodready.rules.resilience._attempt_caps import cap_test, reraises_all_but
+from prodready.rules.resilience._shared import PRODUCTION_ROLES
 from prodready.rules.resilience._status_retries import status_retry_forever
 
 # -- retry loops (RES002, RES003) ------------------------------------------------------------
@@ -426,6 +427,7 @@ def _grows(delay: ast.expr, assigned: set[str], ctx: PythonContext) -> bool:
     code="RES002",
     name="retry-without-backoff",
     category=Category.RESILIENCE,
+    roles=PRODUCTION_ROLES,
     severity=Severity.MEDIUM,
     summary="Retry loop that retries immediately or at a fixed interval (no backoff, no jitter)",
     nodes=(ast.For, ast.While),
@@ -500,6 +502,7 @@ def retry_without_backoff(node: ast.For | ast.While, ctx: PythonContext) -> None
     code="RES003",
     name="retry-without-attempt-cap",
     category=Category.RESILIENCE,
+    roles=PRODUCTION_ROLES,
     severity=Severity.HIGH,
     confidence=Confidence.MEDIUM,
     summary="Retry loop with no attempt limit or deadline: a permanent failure retries forever",
