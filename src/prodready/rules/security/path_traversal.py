@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import argument, is_literal
 from prodready.plugin.taint import (
     PATH_CONTAINMENT_CHECK,
     SEGMENT_PARAMETERS,
     report_deferred,
     sink_flow,
+    tainted,
 )
 from prodready.rules.security._shared import _MAX_DEPTH, _module_helper, _pieces
 
@@ -189,7 +197,15 @@ def path_traversal(node: ast.AST, ctx: PythonContext) -> None:
     `p.resolve().is_relative_to(BASE)`), `send_from_directory`, and route parameters that
     match a single URL segment (`/files/{name}`, `<name>`: they cannot contain `/`) for file
     reads and writes are not reported -- unless the path joins two of them
-    (`os.path.join(UPLOADS, folder, name)`): one can be `..`, the other any file name.
+    (`os.path.join(UPLOADS, folder, name)`): one can be `..`, the other any file name --
+    and the file name is one of them: under a file name the server fixes (a literal, an enum
+    member's `.value`) `..` segments reach only files of that name.
+
+    Evidence tier: when the path is what a method of another object returns
+    (`self.renderer.render(slug, template)`: not a path operation, not a function of an
+    imported module) and the client's text is only one of its arguments, the rule cannot see
+    whether that method checks the text or keeps it out of the path; the finding is low
+    (confidence low) and says so.
 
     ## Why it breaks production
     A `../` in the name walks out of the intended directory: `GET /download?file=../../
@@ -261,6 +277,11 @@ def path_traversal(node: ast.AST, ctx: PythonContext) -> None:
         return
     sanitizers = _PATH_SANITIZERS
     segments = sorted(_segment_parameters(candidates, ctx))
+    if segments and name not in _TREE_FUNCTIONS:
+        # ``..`` segments under a file name the server fixes reach only files of that name.
+        finals = [_final_component(path, ctx) for path in paths if path is not None]
+        if finals and not _segment_parameters([f for f in finals if f is not None], ctx):
+            segments = []
     if name not in _TREE_FUNCTIONS and len(segments) < 2:
         sanitizers = sanitizers | {SEGMENT_PARAMETERS}
     serving = name in _SEND_FILE
@@ -280,10 +301,19 @@ def path_traversal(node: ast.AST, ctx: PythonContext) -> None:
             "the directory above"
         )
 
+    unseen = _unseen_producer(candidates, ctx)
+    if unseen is not None:
+        reach = (
+            f"the path is what `{unseen}()` returns given that text, and its body is not "
+            "visible here: whether the text reaches the path unchecked could not be told"
+        )
+
     def report(source: str) -> None:
         ctx.report(
             node,
             f"{operation} uses a file path built from {source}: {reach} (path traversal). {advice}",
+            severity=Severity.LOW if unseen is not None else None,
+            confidence=Confidence.LOW if unseen is not None else None,
         )
 
     sink_flow(candidates, ctx, report, sanitizers=sanitizers, web_only=True)
@@ -322,3 +352,64 @@ def _segment_parameters(values: list[ast.expr], ctx: PythonContext) -> set[str]:
             ):
                 found.add(node.id)
     return found
+
+
+def _final_component(path: ast.expr, ctx: PythonContext, depth: int = 0) -> ast.expr | None:
+    """The last component of a path -- the file name -- where the path's structure shows it
+    (``base.joinpath(a, b)``, ``base / a / b``, ``os.path.join(base, a, b)``, an f-string); the
+    whole expression when it does not (None: no component)."""
+    if depth > _MAX_DEPTH:
+        return path
+    if isinstance(path, ast.Name):
+        value = ctx.value_of(path.id)
+        if isinstance(value, ast.Call | ast.BinOp | ast.JoinedStr):
+            return _final_component(value, ctx, depth + 1)
+        return path
+    if isinstance(path, ast.BinOp) and isinstance(path.op, ast.Div):
+        return _final_component(path.right, ctx, depth + 1)
+    if isinstance(path, ast.Call) and not path.keywords:
+        func = path.func
+        joins = ctx.qualname(func) in _JOIN_FUNCTIONS or (
+            isinstance(func, ast.Attribute) and func.attr == "joinpath"
+        )
+        if joins and path.args and not isinstance(path.args[-1], ast.Starred):
+            return _final_component(path.args[-1], ctx, depth + 1)
+        if isinstance(func, ast.Attribute) and func.attr in {"resolve", "absolute"}:
+            return _final_component(func.value, ctx, depth + 1)
+    if isinstance(path, ast.JoinedStr):
+        for piece in reversed(path.values):
+            if isinstance(piece, ast.Constant):
+                if "/" in str(piece.value):
+                    return piece  # a fixed tail after the last separator
+                continue  # a suffix glued to the name before it
+            if isinstance(piece, ast.FormattedValue):
+                return piece.value
+    return path
+
+
+def _unseen_producer(candidates: list[ast.expr], ctx: PythonContext) -> str | None:
+    """The method whose return value is the path, when each part of the path that carries the
+    client's text is such a value: a method of another object (``self.renderer.render(slug,
+    template)``, not a path operation, not a function of an imported module) given the text as
+    an argument. Its body may check the text against an allow-list and build the path from its
+    own values: the rule cannot see it."""
+    names = []
+    for candidate in candidates:
+        if tainted(candidate, ctx, web_only=True) is None:
+            continue  # a base directory, a constant part
+        if not isinstance(candidate, ast.Call) or not isinstance(candidate.func, ast.Attribute):
+            return None
+        func = candidate.func
+        if func.attr in _PATH_DERIVING_METHODS or func.attr in _PATH_METHODS:
+            return None
+        if not isinstance(func.value, ast.Attribute | ast.Call | ast.Subscript):
+            return None  # ``name.strip()``, ``module.helper()``, ``self.helper()``: seen
+        root: ast.expr = func.value
+        while isinstance(root, ast.Attribute | ast.Call | ast.Subscript):
+            root = root.func if isinstance(root, ast.Call) else root.value
+        if isinstance(root, ast.Name) and isinstance(ctx.facts.bindings.get(root.id), str):
+            return None  # ``storage.paths.build(name)``: a function of an imported module
+        if _is_path_object(func.value, ctx) or tainted(func.value, ctx, web_only=True):
+            return None  # a path operation, or the receiver itself carries the text
+        names.append(func.attr)
+    return names[0] if names else None
