@@ -27,6 +27,7 @@ verdict file names (`source`). It is not a test: pytest never collects it.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -60,13 +61,29 @@ def scan(tree: Path) -> dict[str, Any]:
         return data
 
 
+@functools.cache
+def _catalog_redirects() -> dict[str, str]:
+    from prodready.catalog import default_registry
+
+    return dict(default_registry(plugins=False).redirects)
+
+
+def with_redirects(record: dict[str, Any]) -> dict[str, Any]:
+    """A verdict given under a code the catalog has since moved (CON001 -> PRF016: Ruff-style
+    redirects) judges the finding the rule now reports under its new code."""
+    redirects = _catalog_redirects()
+    for verdict in record["verdicts"]:
+        verdict["rule"] = redirects.get(verdict["rule"], verdict["rule"])
+    return record
+
+
 def with_later_reviews(record: dict[str, Any]) -> dict[str, Any]:
     """Add the verdicts of later reviews of the same application (``precision/later/``: a re-scan
     at a later commit, judged the same way) for findings the first look never saw. Where both
     judged a finding, the first look's verdict stands; its summary stays the first-look figure."""
     seen = {(v["rule"], v["path"], v["line"]) for v in record["verdicts"]}
     for path in sorted(LATER_REVIEWS.glob("*.json")):
-        later = json.loads(path.read_text(encoding="utf-8"))
+        later = with_redirects(json.loads(path.read_text(encoding="utf-8")))
         if later["application"] != record["application"]:
             continue
         for verdict in later["verdicts"]:
@@ -172,7 +189,7 @@ def main() -> int:
     wanted = {name.strip().lower() for name in arguments.only.split(",") if name.strip()}
     results = []
     for path in sorted(VERDICTS.glob("*.json")):
-        record = with_later_reviews(json.loads(path.read_text(encoding="utf-8")))
+        record = with_later_reviews(with_redirects(json.loads(path.read_text(encoding="utf-8"))))
         if wanted and record["application"].lower() not in wanted:
             continue
         tree = tree_of(record, arguments.apps)
