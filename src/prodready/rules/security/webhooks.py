@@ -105,6 +105,9 @@ def _verifying_dependency(
     (``Depends(verify_signature)``, ``Depends(get_current_user)``), one whose function in this
     module verifies something, or one whose target cannot be told (``Depends()``). A session or
     settings dependency (``db=Depends(get_db)``) verifies nothing."""
+    params = [*function.args.args, *function.args.kwonlyargs]
+    if any(_auth_name(arg.arg) for arg in params):
+        return True  # ``auth_subject: WebhooksWrite``: an identity injected through an alias
     places: list[ast.AST] = [*function.args.defaults, *function.args.kw_defaults]
     places += [arg.annotation for arg in function.args.args if arg.annotation is not None]
     places += [d for d in function.decorator_list if isinstance(d, ast.Call)]
