@@ -390,6 +390,18 @@ def check_selectors(config: Config, registry: Registry, origin: str | None = Non
     pyproject = (
         origin is None and config.source is not None and config.source.endswith("pyproject.toml")
     )
+    errors = [
+        f"unknown rule {selector!r} in {'tool.prodready.' if pyproject else ''}{key}"
+        f" ({where}){_rule_hint(selector, registry)}; `prodready rules` lists codes, names and"
+        " categories"
+        for key, selector in rule_selectors(config)
+        if not any(registry.matches(selector, rule) for rule in registry)
+    ]
+    _raise_all(errors)
+
+
+def rule_selectors(config: Config) -> list[tuple[str, str]]:
+    """``(key, selector)`` for every rule selector ``config`` names, in the order of its keys."""
     keyed = [("select", selector) for selector in config.select]
     keyed += [("ignore", selector) for selector in config.ignore]
     keyed += [
@@ -398,14 +410,7 @@ def check_selectors(config: Config, registry: Registry, origin: str | None = Non
         for selector in selectors
     ]
     keyed += [("severity", selector) for selector, _ in config.severity]
-    errors = [
-        f"unknown rule {selector!r} in {'tool.prodready.' if pyproject else ''}{key}"
-        f" ({where}){_rule_hint(selector, registry)}; `prodready rules` lists codes, names and"
-        " categories"
-        for key, selector in keyed
-        if not any(registry.matches(selector, rule) for rule in registry)
-    ]
-    _raise_all(errors)
+    return keyed
 
 
 def _rule_hint(selector: str, registry: Registry) -> str:

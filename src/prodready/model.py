@@ -314,6 +314,10 @@ class Rule:
     # Project rules only: called like a Python check for ``nodes`` during the walk, returns the
     # ``(name, line)`` evidence to record for the rule (see ``project_rule``).
     collect: ProjectCollector[Any] | None = None
+    # The codes the rule had before it was renumbered, oldest first (filled in by the registry
+    # from its pack's redirect table): selectors, suppressions and baselines naming them still
+    # mean this rule.
+    redirected_from: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not RULE_CODE.match(self.code):
@@ -326,6 +330,13 @@ class Rule:
     @property
     def docs_url(self) -> str:
         return f"{DOCS_URL}#{self.code.lower()}-{self.name}"
+
+    @property
+    def fingerprint_code(self) -> str:
+        """The code a finding's fingerprint is made of: the one the rule was first published
+        under, so that a renumbered rule's findings keep their fingerprints (a baseline or a
+        code-scanning alert made before the move still recognises them)."""
+        return self.redirected_from[0] if self.redirected_from else self.code
 
     @property
     def applies_to(self) -> frozenset[Role]:
@@ -366,6 +377,7 @@ class Rule:
             "docs_url": self.docs_url,
             "pack": self.pack,
             "roles": sorted(role.value for role in self.applies_to),
+            "redirected_from": list(self.redirected_from),
         }
 
 

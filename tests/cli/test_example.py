@@ -16,7 +16,7 @@ def test_example_service_shows_the_defects_it_describes(run_scan) -> None:
     for expected in [
         ("app/main.py", "SEC001"),  # SQL built with an f-string from request data
         ("app/main.py", "CON003"),  # refund without an idempotency key
-        ("app/main.py", "CON001"),  # blocking calls on the event loop
+        ("app/main.py", "PRF016"),  # blocking calls on the event loop
         ("app/main.py", "STA001"),  # module-level dict as a cart store
         ("app/main.py", "SEC010"),  # FastAPI(debug=True)
         ("app/main.py", "OBS001"),  # print logging

@@ -14,7 +14,9 @@ from prodready.cli.common import (
     _stdout_is_terminal,
     cli,
     config_file,
+    config_selectors,
     load_effective_config,
+    warn_redirected,
 )
 from prodready.model import Config, ConfigError, ProdreadyError
 
@@ -38,6 +40,7 @@ def rules(fmt: str, select: tuple[str, ...], no_plugins: bool) -> None:
         chosen = registry.select(Config(select=_split(select))) if select else list(registry)
     except ProdreadyError as exc:
         _fail(str(exc))
+    warn_redirected(registry, _split(select))
     if fmt == "json":
         import json
 
@@ -89,12 +92,14 @@ def explain(rule: str) -> None:
         close = difflib.get_close_matches(rule, names, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         _fail(f"no rule {rule!r}{hint}; `prodready rules` lists them")
+    warn_redirected(registry, [rule])
     header = f"{found.code} {found.name}"
     meta = (
         f"category: {found.category.value}   severity: {found.severity.value}   "
         f"confidence: {found.confidence.value}"
         + (f"   CWE-{found.cwe}" if found.cwe else "")
         + (f"   pack: {found.pack}" if found.pack != "builtin" else "")
+        + (f"   formerly: {', '.join(found.redirected_from)}" if found.redirected_from else "")
     )
     click.echo(f"{header}\n{'=' * len(header)}\n{found.summary}\n{meta}\n\n{found.docs}\n")
     if found.fix:
@@ -154,13 +159,15 @@ def show_config(path: Path | None, config_path: Path | None, isolated: bool) -> 
         sections = read_table(source) if source else {}
         problems = check_sections(sections, str(source) if source else None)
         try:
-            config = load_effective_config(config_path, paths, isolated, default_registry())
+            registry = default_registry()
+            config = load_effective_config(config_path, paths, isolated, registry)
         except ConfigError as exc:
             raise ConfigError("\n".join([str(exc), *problems])) from exc
         if problems:
             raise ConfigError("\n".join(problems))
     except ProdreadyError as exc:
         _fail(str(exc))
+    warn_redirected(registry, config_selectors(config))
     origin = config.source or "defaults (no configuration file found)"
     text = config_to_toml(config, sections)
     checked = "every section validated: scan settings, probe, gate, policy"

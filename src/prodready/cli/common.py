@@ -159,6 +159,30 @@ def load_effective_config(
     return config
 
 
+def warn_redirected(registry: Registry, selectors: Iterable[str]) -> None:
+    """One warning line per old rule code the user wrote (in the configuration or on the
+    command line): it still works, through the catalog's redirects, but should be updated."""
+    warned: set[str] = set()
+    for selector in selectors:
+        old = selector.strip().upper()
+        new = registry.redirected(old)
+        if new is None or old in warned:
+            continue
+        warned.add(old)
+        click.echo(
+            f"prodready: warning: {old} is now {new} ({registry.rules[new].name}); "
+            "use the new code",
+            err=True,
+        )
+
+
+def config_selectors(*configs: Config) -> list[str]:
+    """The rule selectors of configurations, as written (for ``warn_redirected``)."""
+    from prodready.config import rule_selectors
+
+    return [selector for config in configs for _, selector in rule_selectors(config)]
+
+
 def _scan_registry(targets: list[Path], root: Path | None, *, plugins: bool) -> Registry:
     """The registry the scan would build (rule packs inside the scanned tree stay unloaded),
     built here to check the configuration's rule selectors against it first."""

@@ -21,7 +21,9 @@ from prodready.cli.common import (
     _scan_registry,
     _split,
     cli,
+    config_selectors,
     load_effective_config,
+    warn_redirected,
 )
 from prodready.model import Confidence, Config, DependencyReport, ProdreadyError, Severity
 from prodready.report import FORMATS
@@ -116,6 +118,7 @@ def scan(
         config = load_effective_config(config_path, paths, isolated, registry)
         given = Config(select=_split(select), ignore=_split(ignore))
         check_selectors(given, registry, origin="command line")
+        warn_redirected(registry, config_selectors(config, given))
         changes: dict[str, Any] = {}
         if select:
             changes["select"] = _split(select)
@@ -212,6 +215,7 @@ def deps(
         check_options(index_url, str(advisory_db) if advisory_db else None)
         registry = _scan_registry(targets, root, plugins=True)
         config = load_effective_config(config_path, paths, isolated, registry)
+        warn_redirected(registry, config_selectors(config))
         settings = replace(
             config.deps,
             online=not offline,

@@ -1,7 +1,8 @@
 """The one way from what a rule reported to a :class:`Finding`, for rules of one file and rules
 of the whole project alike.
 
-A finding is located by a span of the file's text. Its fingerprint is the rule, the report path,
+A finding is located by a span of the file's text. Its fingerprint is the rule (the code it was
+first published under: a renumbered rule keeps its fingerprints), the report path,
 the span's text with credentials masked and whitespace collapsed, and which repetition of that
 text in the file it is (so it survives lines moving). A project rule reports at a line: its span
 is the line's non-blank extent (:func:`line_extent`). Any finding on a line holding a credential
@@ -50,7 +51,9 @@ class SourceText:
         suppressions = self.suppressions()
         if not suppressions:
             return False
-        found = suppression_for(suppressions, rule.code, rule.name, line, end_line)
+        found = suppression_for(
+            suppressions, rule.code, rule.name, line, end_line, rule.redirected_from
+        )
         if found is None:
             return False
         found.used.add(rule.code)
@@ -111,7 +114,7 @@ def build_findings(
                 end_line=location.end_line,
                 end_column=location.end_column,
                 message=redact(item.message, secrets),
-                fingerprint=fingerprint(rule.code, relpath, normalised, occurrence),
+                fingerprint=fingerprint(rule.fingerprint_code, relpath, normalised, occurrence),
                 cwe=rule.cwe,
                 fix=redact(item.fix or rule.fix or "", secrets) or None,
                 docs=rule.docs_url,

@@ -288,13 +288,18 @@ class _KnownRules:
     """The rules a suppression may name: every built-in rule, and the rules of this run."""
 
     def __init__(self, selected: list[Rule], catalog: list[Rule]) -> None:
-        self.selected = {rule.code: rule for rule in selected}
+        # A renumbered rule answers to its old codes too: a comment written before the move
+        # is neither unknown nor unused.
+        self.selected = {
+            code: rule for rule in selected for code in (rule.code, *rule.redirected_from)
+        }
         self.selected_names = {rule.name: rule for rule in selected}
-        codes = {rule.code for rule in catalog}
+        codes = {rule.code for rule in (*catalog, *selected)}
         names = {rule.name for rule in catalog}
-        self.codes = sorted({*codes, *self.selected})
+        self.codes = sorted(codes)  # what a misspelt code is compared with: today's codes
+        self.old_codes = {code for rule in catalog for code in rule.redirected_from}
         self.names = sorted({*names, *self.selected_names})
-        self.prefixes = {code.rstrip("0123456789") for code in self.codes}
+        self.prefixes = {code.rstrip("0123456789") for code in (*self.codes, *self.old_codes)}
 
     def rule(self, wanted: str) -> Rule | None:
         return self.selected.get(wanted.upper()) or self.selected_names.get(wanted.lower())
@@ -303,7 +308,7 @@ class _KnownRules:
         """Neither a rule of this run nor a built-in one: a code of a built-in family (``RES01``)
         or a name. A code of another family may be a plugin's, loaded or not: left alone."""
         upper = wanted.upper()
-        if upper in self.codes or wanted.lower() in self.names:
+        if upper in self.codes or upper in self.old_codes or wanted.lower() in self.names:
             return False  # a built-in rule this run did not select
         if _CODE_SHAPE.match(upper):
             return upper.rstrip("0123456789") in self.prefixes

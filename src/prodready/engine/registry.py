@@ -12,7 +12,8 @@ import hashlib
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from types import ModuleType
 from typing import Any, Protocol, TypeVar, cast
 
@@ -207,20 +208,37 @@ class RulePack:
 
     A pack declared in the working directory or the scanned tree is loaded only on request (see
     :mod:`prodready.catalog`).
+
+    ``redirects`` maps a code the pack no longer uses to the code of the rule that took its
+    place (Ruff's rule redirects): a renumbered rule keeps answering to its old code in
+    selectors, suppression comments, baselines and ``prodready explain``. An old code is never
+    given to another rule.
     """
 
     def __init__(
-        self, name: str, rules: Iterable[Rule] = (), modules: Sequence[str] = (), version: str = ""
+        self,
+        name: str,
+        rules: Iterable[Rule] = (),
+        modules: Sequence[str] = (),
+        version: str = "",
+        redirects: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.version = version
+        self.redirects = dict(redirects or {})
         self._given = tuple(rules)
         self._modules = tuple(modules)
         self._loaded: tuple[Rule, ...] | None = None
 
     @classmethod
-    def from_modules(cls, name: str, *modules: str, version: str = "") -> RulePack:
-        return cls(name, modules=modules, version=version)
+    def from_modules(
+        cls,
+        name: str,
+        *modules: str,
+        version: str = "",
+        redirects: Mapping[str, str] | None = None,
+    ) -> RulePack:
+        return cls(name, modules=modules, version=version, redirects=redirects)
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -252,6 +270,7 @@ class Registry:
         # How to build this registry again in a spawned worker process (a picklable callable,
         # given by the composition root, prodready.catalog); None for a registry built by hand.
         self.loader = loader
+        packs = list(packs)  # read twice: their rules, then their redirects
         self.rules: dict[str, Rule] = {}
         self.pack_versions: dict[str, str] = {}
         by_name: dict[str, Rule] = {}
@@ -267,8 +286,30 @@ class Registry:
                     )
                 self.rules[rule.code] = rule
                 by_name[rule.name] = rule
+        # Old code -> the code of the rule that answers to it now.
+        self.redirects: dict[str, str] = {}
+        for pack in packs:
+            for old, new in pack.redirects.items():
+                self._redirect(pack.name, old.upper(), new.upper(), by_name)
         self._by_name = by_name
         self.notes: list[str] = []  # rule packs that were found but not loaded, and why
+
+    def _redirect(self, pack: str, old: str, new: str, by_name: dict[str, Rule]) -> None:
+        """Record that ``old`` now means rule ``new`` (its ``redirected_from`` says so too)."""
+        target = self.rules.get(new)
+        reason = None
+        if old in self.rules:
+            reason = f"rule {old} still exists"
+        elif old in self.redirects:
+            reason = f"{old} is already redirected to {self.redirects[old]}"
+        elif target is None:
+            reason = f"no rule has the code {new}"
+        if reason is not None or target is None:
+            raise PackLoadError(f"rule pack {pack!r} redirects {old} to {new}, but {reason}")
+        self.redirects[old] = new
+        moved = replace(target, redirected_from=(*target.redirected_from, old))
+        self.rules[new] = moved
+        by_name[moved.name] = moved
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(sorted(self.rules.values(), key=lambda rule: rule.code))
@@ -278,12 +319,21 @@ class Registry:
 
     def get(self, code_or_name: str) -> Rule | None:
         key = code_or_name.strip()
-        return self.rules.get(key.upper()) or self._by_name.get(key.lower())
+        code = self.redirects.get(key.upper(), key.upper())
+        return self.rules.get(code) or self._by_name.get(key.lower())
+
+    def redirected(self, selector: str) -> str | None:
+        """The code that replaced ``selector`` when it is an old rule code, else None."""
+        return self.redirects.get(selector.strip().upper())
 
     def matches(self, selector: str, rule: Rule) -> bool:
         text = selector.strip()
         if text.upper() == "ALL":
             return True
+        # Only the whole old code is redirected: a prefix (DAT) or a category selects the rules
+        # that have it today, as Ruff's redirects do.
+        if (new := self.redirects.get(text.upper())) is not None:
+            return rule.code == new
         if text.lower() in {c.value for c in Category}:
             return rule.category.value == text.lower()
         if text.lower() == rule.name:
@@ -325,6 +375,4 @@ class Registry:
 def _in_pack(rule: Rule, pack: str) -> Rule:
     if rule.pack == pack:
         return rule
-    from dataclasses import replace
-
     return replace(rule, pack=pack)

@@ -37,10 +37,15 @@ class Suppression:
     unknown: list[tuple[str, str | None]] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
 
-    def covers(self, code: str, name: str) -> bool:
+    def covers(self, code: str, name: str, old_codes: tuple[str, ...] = ()) -> bool:
+        """Whether it silences rule ``code`` (``old_codes``: the codes it had before it was
+        renumbered, which comments written then still name)."""
         if not self.codes:
             return not self.whole_file  # a blanket ``ignore-file`` would hide the whole file
-        return any(wanted.upper() == code or wanted.lower() == name for wanted in self.codes)
+        return any(
+            wanted.upper() == code or wanted.lower() == name or wanted.upper() in old_codes
+            for wanted in self.codes
+        )
 
 
 class Suppressions(dict[int, Suppression]):
@@ -97,18 +102,24 @@ def find_suppressions(lines: list[str], comments: dict[int, int] | None = None) 
 
 
 def suppression_for(
-    suppressions: dict[int, Suppression], code: str, name: str, line: int, end_line: int
+    suppressions: dict[int, Suppression],
+    code: str,
+    name: str,
+    line: int,
+    end_line: int,
+    old_codes: tuple[str, ...] = (),
 ) -> Suppression | None:
-    """The suppression that silences a finding of ``code`` spanning ``line``..``end_line``."""
+    """The suppression that silences a finding of ``code`` (formerly ``old_codes``) spanning
+    ``line``..``end_line``."""
     for candidate_line in (line, end_line):
         candidate = suppressions.get(candidate_line)
-        if candidate is not None and candidate.covers(code, name):
+        if candidate is not None and candidate.covers(code, name, old_codes):
             return candidate
     above = suppressions.get(line - 1)
-    if above is not None and above.standalone and above.covers(code, name):
+    if above is not None and above.standalone and above.covers(code, name, old_codes):
         return above
     whole_file = suppressions.whole_file if isinstance(suppressions, Suppressions) else []
     for candidate in whole_file:
-        if candidate.covers(code, name):
+        if candidate.covers(code, name, old_codes):
             return candidate
     return None

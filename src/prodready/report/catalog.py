@@ -88,10 +88,14 @@ def render_markdown(rules: Sequence[Rule]) -> str:
         lines.extend(["", f"## {category.value}"])
         for rule in members:
             lines.extend(["", f"### {rule.code} {rule.name}", ""])
+            # Links written before a rule was renumbered (reports carry docs URLs) still land.
+            lines.extend(f'<a id="{old.lower()}-{rule.name}"></a>' for old in rule.redirected_from)
             meta = (
                 f"*{rule.summary}* — severity **{rule.severity.value}**, confidence "
                 f"{rule.confidence.value}"
             )
+            if rule.redirected_from:
+                meta += f"; formerly {', '.join(rule.redirected_from)}"
             if rule.cwe:
                 meta += (
                     f", [CWE-{rule.cwe}](https://cwe.mitre.org/data/definitions/{rule.cwe}.html)"

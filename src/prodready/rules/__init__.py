@@ -8,6 +8,7 @@ entry-point group points at ``BUILTIN_PACK``).
 """
 
 from prodready.plugin import RulePack
+from prodready.rules._redirects import REDIRECTS
 
 BUILTIN_MODULES = (
     "prodready.rules.api_contract.error_shapes",
@@ -16,7 +17,6 @@ BUILTIN_MODULES = (
     "prodready.rules.api_contract.sensitive_fields",
     "prodready.rules.api_contract.versioning",
     "prodready.rules.concurrency.async_state",
-    "prodready.rules.concurrency.blocking_in_async",
     "prodready.rules.concurrency.check_then_act",
     "prodready.rules.concurrency.idempotency",
     "prodready.rules.concurrency.lost_updates",
@@ -33,12 +33,11 @@ BUILTIN_MODULES = (
     "prodready.rules.configuration.required_secrets",
     "prodready.rules.configuration.suppressions",
     "prodready.rules.data_access.connections",
+    "prodready.rules.data_access.lazy_relationships",
     "prodready.rules.data_access.lost_updates",
     "prodready.rules.data_access.orm_in_responses",
-    "prodready.rules.data_access.queries_in_loops",
     "prodready.rules.data_access.serializer_relations",
     "prodready.rules.data_access.transactions",
-    "prodready.rules.data_access.unbounded_queries",
     "prodready.rules.dependencies.conflicting_pins",
     "prodready.rules.dependencies.invalid_declarations",
     "prodready.rules.dependencies.missing_packages",
@@ -83,14 +82,17 @@ BUILTIN_MODULES = (
     "prodready.rules.performance.batch_loads",
     "prodready.rules.performance.blocking_handlers",
     "prodready.rules.performance.blocking_helpers",
+    "prodready.rules.performance.blocking_in_async",
     "prodready.rules.performance.clients_per_request",
     "prodready.rules.performance.page_sizes",
     "prodready.rules.performance.per_row_commits",
     "prodready.rules.performance.python_aggregates",
     "prodready.rules.performance.python_filters",
+    "prodready.rules.performance.queries_in_loops",
     "prodready.rules.performance.queryset_len",
     "prodready.rules.performance.queue_and_cache_calls",
     "prodready.rules.performance.remote_calls_in_loops",
+    "prodready.rules.performance.unbounded_queries",
     "prodready.rules.performance.whole_file_reads",
     "prodready.rules.resilience.client_timeouts",
     "prodready.rules.resilience.fallbacks",
@@ -143,4 +145,4 @@ BUILTIN_MODULES = (
     "prodready.rules.state.task_messages",
 )
 
-BUILTIN_PACK = RulePack.from_modules("builtin", *BUILTIN_MODULES)
+BUILTIN_PACK = RulePack.from_modules("builtin", *BUILTIN_MODULES, redirects=REDIRECTS)

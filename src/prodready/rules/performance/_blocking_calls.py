@@ -11,7 +11,7 @@ import ast
 
 from prodready.plugin import PythonContext
 from prodready.plugin.analysis import is_db_session
-from prodready.rules.concurrency.blocking_in_async import _blocking_name
+from prodready.rules.performance.blocking_in_async import _blocking_name
 
 # Synchronous DB-API drivers: every method that talks to the server, on the connection or on
 # one of its cursors (``psycopg2.connect.cursor.execute``). SQLite runs in the process.
@@ -49,7 +49,7 @@ def blocking_call(node: ast.Call, ctx: PythonContext) -> str | None:
 
 def database_call(node: ast.Call, ctx: PythonContext) -> str | None:
     """A call of a synchronous database client (a DB-API driver, a SQLAlchemy session or
-    engine) that waits on the server -- which CON001's list of blocking calls does not name."""
+    engine) that waits on the server -- which PRF016's list of blocking calls does not name."""
     name = ctx.qualname(node.func) or ""
     func = node.func
     if not isinstance(func, ast.Attribute):

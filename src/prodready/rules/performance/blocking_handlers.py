@@ -25,7 +25,7 @@ def sleep_in_request_handler(node: ast.Call, ctx: PythonContext) -> None:
     """
     ## What it does
     Flags `time.sleep(...)` inside a synchronous HTTP handler (Flask, Django, sync FastAPI
-    endpoints). The same call in an `async def` is CON001.
+    endpoints). The same call in an `async def` is PRF016.
 
     ## Why it breaks production
     A sync worker serves one request at a time per thread. A handler that sleeps -- to wait for
@@ -57,7 +57,7 @@ def sleep_in_request_handler(node: ast.Call, ctx: PythonContext) -> None:
     scope = ctx.function
     while scope is not None:
         if scope.is_async:
-            return  # CON001
+            return  # PRF016
         scope = scope.parent
     if node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == 0:
         return
@@ -135,7 +135,7 @@ def cpu_bound_work_in_async_handler(node: ast.Call | ast.Lambda, ctx: PythonCont
     `make_password`/`check_password`/`user.check_password`), PIL image operations (`resize`,
     `thumbnail`, `convert`, `save`...), `zlib/gzip/bz2/lzma` compression and
     `pandas.read_excel`. Calls handed to `asyncio.to_thread`/`run_in_executor` (or wrapped in a
-    lambda for them) are not flagged; blocking I/O is CON001.
+    lambda for them) are not flagged; blocking I/O is PRF016.
 
     ## Why it breaks production
     These calls are slow on purpose or by nature: a bcrypt check takes 100-300 ms of pure CPU,

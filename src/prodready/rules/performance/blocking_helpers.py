@@ -34,7 +34,7 @@ MAX_DEPTH = 4
 # delays startup or shutdown, not other requests.
 _LIFECYCLE_WORDS = ("lifespan", "startup", "shutdown")
 _OFFLOADERS = frozenset({"to_thread", "run_in_executor", "run_in_threadpool", "run_sync"})
-# The first name of every qualified name ``blocking_call`` can accept (CON001's blocking calls
+# The first name of every qualified name ``blocking_call`` can accept (PRF016's blocking calls
 # and clients, the DB-API drivers, SQLAlchemy; ``builtins.input``). A qualified name starts with
 # a name written in the module (an import, an assignment, a parameter annotation, an unbound
 # name kept as written), ``builtins`` for a builtin such as ``input``, or the module's own
@@ -183,7 +183,7 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
     the async variant of a method whose only blocking call is its synchronous twin of the same
     class (`async def agenerate(...): return self.generate(...)`): an adapter for a framework
     offering both modes, which the rule cannot tell a serving loop awaits.
-    CON001 covers blocking calls written in the `async def` itself.
+    PRF016 covers blocking calls written in the `async def` itself.
 
     ## Why it breaks production
     The helper hides the I/O, but it runs on the event loop's one thread: while it waits on

@@ -315,7 +315,7 @@ def whole_file_read_in_request(node: ast.Call, ctx: PythonContext) -> None:
     read_sql...` without `chunksize=`/`nrows=` (`read_sql` of a query with a `LIMIT` is fine).
     Files shipped with the service (templates, a constant path next to `__file__`, a file the
     static-files finders or `importlib.resources` locate) are not flagged; unbounded
-    querysets and `fetchall()` are DAT002.
+    querysets and `fetchall()` are PRF018.
 
     ## Why it breaks production
     Files and tables grow; the handler does not change. The export that read a 2 MB CSV at

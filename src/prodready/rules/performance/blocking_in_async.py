@@ -1,4 +1,4 @@
-"""Concurrency: blocking calls inside async functions (CON001)."""
+"""Performance: blocking calls inside async functions (PRF016, formerly CON001)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import ast
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import is_script
 
-# -- CON001 ---------------------------------------------------------------------------------------
+# -- PRF016 (formerly CON001) --------------------------------------------------------------------
 
 _VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 _BLOCKING_CALLS = (
@@ -100,9 +100,9 @@ def _blocking_name(name: str) -> bool:
 
 
 @python_rule(
-    code="CON001",
+    code="PRF016",
     name="blocking-call-in-async",
-    category=Category.CONCURRENCY,
+    category=Category.PERFORMANCE,
     severity=Severity.HIGH,
     summary="Blocking I/O or sleep inside async def stalls the whole event loop",
     calls=(

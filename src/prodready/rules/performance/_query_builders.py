@@ -1,4 +1,4 @@
-"""Data access: queries built in a loop but not run there (DAT001 leaves them alone)."""
+"""Performance: queries built in a loop but not run there (PRF017 leaves them alone)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Data access: queries inside a loop over rows that do not run once per row, or that no
-prefetch could replace (DAT001 leaves them alone): a row re-read under a lock, a lookup
+prefetch could replace (PRF017 leaves them alone): a row re-read under a lock, a lookup
 remembered until the key changes, a queryset used as a subquery."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Data access: endpoints that read whole tables (DAT002)."""
+"""Performance: endpoints that read whole tables (PRF018, formerly DAT002)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from prodready.plugin.analysis import (
     parameter_names,
     sqlalchemy_query,
 )
-from prodready.rules.data_access._drf_lists import unpaginated_list_view
 from prodready.rules.data_access._shared import (
     _COMPREHENSIONS,
     _MATERIALIZERS,
@@ -29,8 +28,9 @@ from prodready.rules.data_access._shared import (
     _skipped_module,
     _sql_text,
 )
+from prodready.rules.performance._drf_lists import unpaginated_list_view
 
-# -- DAT002 ---------------------------------------------------------------------------------------
+# -- PRF018 (formerly DAT002) --------------------------------------------------------------------
 
 _UNIQUE_LOOKUPS = frozenset({"pk", "id", "uuid", "slug", "pk__exact", "id__exact"})
 _BOUNDING_STEPS = frozenset(
@@ -106,9 +106,9 @@ def _add_candidate(expr: ast.AST | None, state: _UnboundedState, ctx: PythonCont
 
 
 @python_rule(
-    code="DAT002",
+    code="PRF018",
     name="unbounded-query-in-endpoint",
-    category=Category.DATA_ACCESS,
+    category=Category.PERFORMANCE,
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
     summary="Endpoint loads every matching row (no LIMIT, slice or pagination)",
@@ -255,7 +255,7 @@ def _unpaginated_view(node: ast.ClassDef, ctx: PythonContext) -> None:
 def _per_row_lookup(chain: QueryChain, ctx: PythonContext) -> bool:
     """A queryset built in a loop from the loop's row (``for order in orders:
     OrderItem.objects.filter(order=order)``): the children of one row, and an N+1 query that
-    DAT001 reports."""
+    PRF017 reports."""
     names: set[str] = set()
     for loop in ctx.loops:
         names |= _loop_names(loop, ctx)

@@ -1,11 +1,11 @@
-"""DAT002 on Django REST framework class-based views: a list action with pagination switched off.
+"""PRF018 on Django REST framework class-based views: a list action with pagination switched off.
 
 A generic list view (``ListAPIView``, ``ListCreateAPIView``, ``ModelViewSet``,
 ``ReadOnlyModelViewSet``, or any view with ``ListModelMixin``) serializes its whole
 ``queryset`` in ``list()`` unless a paginator pages it. ``pagination_class = None`` on the view
 removes the paginator whatever ``DEFAULT_PAGINATION_CLASS`` says: every row of the queryset is
 loaded into one response. A view that overrides ``list()`` or ``get_queryset()`` decides what
-it loads itself (the function-level DAT002 judges a ``list()`` override).
+it loads itself (the function-level PRF018 judges a ``list()`` override).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Data access: the evidence DAT001 weighs before calling a query in a loop an N+1 -- does the
+"""Data access: the evidence PRF017 weighs before calling a query in a loop an N+1 -- does the
 loop's iteration count grow with the data, or is the query one per parent of a batch?"""
 
 from __future__ import annotations
