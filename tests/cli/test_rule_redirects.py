@@ -1,5 +1,6 @@
 """Renumbered rules keep answering to their old codes (the catalog's redirects, as Ruff's):
-CON001 -> PRF016, DAT001 -> PRF017, DAT002 -> PRF018 moved to the performance category. Every
+CON001 -> PRF016, DAT001 -> PRF017, DAT002 -> PRF018, DAT005 -> PRF019 moved to the performance
+category. Every
 place a user writes a code -- the command line, prodready.toml and pyproject.toml, suppression
 comments, a baseline, ``prodready explain`` -- still works, and the command line warns once per
 old code it is given."""
@@ -256,9 +257,14 @@ def test_a_redirect_must_name_a_rule_and_free_its_old_code() -> None:
 
 def test_the_old_codes_name_no_rule_of_their_own() -> None:
     registry = default_registry(plugins=False)
-    assert registry.redirects == {"CON001": "PRF016", "DAT001": "PRF017", "DAT002": "PRF018"}
-    assert not {"CON001", "DAT001", "DAT002"} & set(registry.rules)
+    assert registry.redirects == {
+        "CON001": "PRF016",
+        "DAT001": "PRF017",
+        "DAT002": "PRF018",
+        "DAT005": "PRF019",
+    }
+    assert not {"CON001", "DAT001", "DAT002", "DAT005"} & set(registry.rules)
     assert registry.resolve("DAT001", "select") == {"PRF017"}
     # Only whole codes are redirected: the DAT prefix selects today's data-access rules.
-    assert not {"PRF016", "PRF017", "PRF018"} & registry.resolve("DAT", "select")
+    assert not {"PRF016", "PRF017", "PRF018", "PRF019"} & registry.resolve("DAT", "select")
     assert registry.resolve("DAT", "select") == registry.resolve("data-access", "select")

@@ -15,4 +15,5 @@ REDIRECTS: dict[str, str] = {
     "CON001": "PRF016",  # blocking-call-in-async
     "DAT001": "PRF017",  # query-in-loop
     "DAT002": "PRF018",  # unbounded-query-in-endpoint
+    "DAT005": "PRF019",  # lazy-relationship-in-loop: the same N+1, through a lazy relation
 }

@@ -1,4 +1,5 @@
-"""Data access: relations of each row loaded lazily inside a loop (DAT005)."""
+"""Performance: relations of each row loaded lazily inside a loop, the N+1 pattern (PRF019,
+formerly DAT005)."""
 
 from __future__ import annotations
 
@@ -159,7 +160,7 @@ def _models_defined(ctx: PythonContext) -> ModelFields:
     return models
 
 
-_MODELS: ModuleMemo[ModelFields] = ModuleMemo("DAT005:models", _models_defined)
+_MODELS: ModuleMemo[ModelFields] = ModuleMemo("PRF019:models", _models_defined)
 
 
 def _relation_confidence(chain: QueryChain, rel: str, ctx: PythonContext) -> Confidence | None:
@@ -177,9 +178,9 @@ def _relation_confidence(chain: QueryChain, rel: str, ctx: PythonContext) -> Con
 
 
 @python_rule(
-    code="DAT005",
+    code="PRF019",
     name="lazy-relationship-in-loop",
-    category=Category.DATA_ACCESS,
+    category=Category.PERFORMANCE,
     severity=Severity.MEDIUM,
     confidence=Confidence.LOW,
     summary="Relation of each row read in a loop without select_related/selectinload (N+1)",
