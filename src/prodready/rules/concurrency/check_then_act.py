@@ -12,11 +12,12 @@ from prodready.plugin import (
     Confidence,
     FunctionEnd,
     ModuleMemo,
+    ProjectFact,
     PythonContext,
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import dotted, in_task, is_script, walk_body
+from prodready.plugin.analysis import dotted, in_service_code, in_task, is_script, walk_body
 from prodready.rules.concurrency.races import _loaded_object
 
 # -- CON009 ---------------------------------------------------------------------------------------
@@ -32,11 +33,40 @@ _LIMIT_WORDS = re.compile(
     r"capacity|^max_|_max$|limit|quota|seats|available|remaining|^stock$|inventory|max_\w+",
     re.I,
 )
-_COUNT_CALLS = re.compile(r"count|available|remaining|capacity|sold|booked|taken|used", re.I)
+_COUNT_CALLS = re.compile(
+    r"count|available|remaining|capacity|sold|booked|taken|used|balance|credit|points|stock|"
+    r"quota",
+    re.I,
+)
 _WRITE_NAMES = frozenset(
     {"create", "acreate", "add", "add_all", "save", "asave", "commit", "bulk_create", "insert"}
 )
-_WRITE_PREFIXES = ("create_", "insert_", "add_", "book", "reserve", "register", "redeem")
+_WRITE_PREFIXES = (
+    "create_",
+    "insert_",
+    "add_",
+    "book",
+    "reserve",
+    "register",
+    "redeem",
+    "deduct",
+    "debit",
+    "withdraw",
+    "decrement",
+    "spend",
+    "consume",
+    "charge",
+    "transfer",
+)
+# Calls that take or send money: a second one is a double charge.
+_MONEY_WORDS = frozenset({"charge", "capture", "payout", "refund", "pay", "debit", "withdraw"})
+_MONEY_OBJECTS = frozenset({"Charge", "PaymentIntent", "Transfer", "Payout", "Refund"})
+# A project helper whose statement writes only while the limit holds (``UPDATE ... SET
+# balance = balance - %s WHERE id = %s AND balance >= %s``, a row count checked).
+_CONDITIONAL_WRITER_FACT = "concurrency:conditional-writer:"
+_CONDITIONAL_SQL = re.compile(
+    r"\bUPDATE\b[^;]*\bWHERE\b[^;]*(>=|<=|<|>)|rowcount|FOR\s+UPDATE|__gte?=|__lte?=", re.I | re.S
+)
 _STATEMENT = re.compile(r"^\s*(INSERT|UPDATE)\b", re.I)
 # A word one of which every match of _GUARDS contains (lowercased): a function none of whose
 # lines holds one cannot match, and its text need not be searched.
@@ -247,10 +277,14 @@ def check_then_act_without_lock(node: ast.AST, ctx: PythonContext) -> None:
     scope = ctx.function
     if scope is None or ctx.facts.is_test:
         return
+    ctx.memo(_CONDITIONAL_WRITERS)
     function = scope.node
     if (_may_guard(function, ctx) and _GUARDS.search(ctx.segment(function))) or is_script(ctx):
         return
-    if ctx.route is None and not in_task(ctx) and not _drf_action(function):
+    handler = ctx.route is not None or in_task(ctx) or _drf_action(function)
+    if (handler or in_service_code(ctx)) and _state_then_charge(function, ctx):
+        return
+    if not handler:
         _sql_check_then_insert(function, ctx)  # a storage helper: judged wherever it is
         return
     if _sql_check_then_insert(function, ctx):
@@ -289,7 +323,7 @@ def check_then_act_without_lock(node: ast.AST, ctx: PythonContext) -> None:
         elif isinstance(item, ast.Call) and _write_call(item):
             for check in checks:
                 if check.claim is None and item.lineno > (check.test.end_lineno or 0):
-                    _report(check, item, ctx)
+                    _report(check, item, ctx, unless=_conditional_writer(item))
                     return
 
 
@@ -396,7 +430,9 @@ def _sql_check_then_insert(
     return False
 
 
-def _report(check: _Check, write: ast.AST, ctx: PythonContext) -> None:
+def _report(
+    check: _Check, write: ast.AST, ctx: PythonContext, unless: tuple[ProjectFact, ...] = ()
+) -> None:
     line = getattr(write, "lineno", 0)
     if check.claim is None:
         ctx.report(
@@ -406,6 +442,7 @@ def _report(check: _Check, write: ast.AST, ctx: PythonContext) -> None:
             "(overbooking, limits exceeded). Lock the row while deciding (select_for_update()/"
             "with_for_update()/FOR UPDATE) or make the write conditional on the limit and "
             "check its row count",
+            unless=unless,
         )
         return
     name, attr = check.claim
@@ -417,3 +454,137 @@ def _report(check: _Check, write: ast.AST, ctx: PythonContext) -> None:
         f"{attr} = <expected>, and check the row count) or lock the row while deciding",
         severity=Severity.MEDIUM,
     )
+
+
+# -- a state checked, money moved, the state written -------------------------------------------
+
+
+def _state_key(expr: ast.expr) -> tuple[str, str] | None:
+    """``order.status``, ``session.get("paid")``, ``session["paid"]``: (owner, field)."""
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
+        return expr.value.id, expr.attr
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr == "get"
+        and isinstance(expr.func.value, ast.Name)
+        and expr.args
+        and isinstance(expr.args[0], ast.Constant)
+        and isinstance(expr.args[0].value, str)
+    ):
+        return expr.func.value.id, expr.args[0].value
+    if (
+        isinstance(expr, ast.Subscript)
+        and isinstance(expr.value, ast.Name)
+        and isinstance(expr.slice, ast.Constant)
+        and isinstance(expr.slice.value, str)
+    ):
+        return expr.value.id, expr.slice.value
+    return None
+
+
+def _state_tests(test: ast.expr) -> list[tuple[str, str]]:
+    """The states an exiting ``if`` compares with a constant (``order.status != "pending"``,
+    ``session.get("paid") == "1"``; each side of an ``or``)."""
+    parts = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or) else [test]
+    found: list[tuple[str, str]] = []
+    for part in parts:
+        if not (isinstance(part, ast.Compare) and len(part.ops) == 1):
+            continue
+        right = part.comparators[0]
+        if not isinstance(part.ops[0], _EQUALITY) or not isinstance(
+            right, ast.Constant | ast.Tuple | ast.List | ast.Set
+        ):
+            continue
+        if isinstance(right, ast.Constant) and right.value is None:
+            continue
+        key = _state_key(part.left)
+        if key is not None:
+            found.append(key)
+    return found
+
+
+def _moves_money(call: ast.Call, ctx: PythonContext) -> bool:
+    if any(keyword.arg in {"idempotency_key", "idempotencyKey"} for keyword in call.keywords):
+        return False
+    parts = (ctx.qualname(call.func) or "").split(".")
+    if parts[0] in {"stripe", "braintree"} and len(parts) >= 3:
+        return parts[-2] in _MONEY_OBJECTS
+    func = call.func
+    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return bool(set(last.lower().strip("_").split("_")) & _MONEY_WORDS)
+
+
+def _writes_state(node: ast.AST, owner: str, field: str) -> bool:
+    """``order.status = "paid"``, ``session["paid"] = 1``, ``r.hset(key, "paid", "1")``,
+    ``Order.objects.filter(...).update(status="paid")``."""
+    if isinstance(node, ast.Assign):
+        return any(_state_key(target) == (owner, field) for target in node.targets)
+    if isinstance(node, ast.Call):
+        if any(keyword.arg == field for keyword in node.keywords):
+            return _method_name(node) in {"update", "aupdate", "hset", "set_status", "save"}
+        return _method_name(node) in {"hset", "hmset"} and any(
+            isinstance(arg, ast.Constant) and arg.value == field for arg in node.args[1:]
+        )
+    return False
+
+
+def _method_name(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def _state_then_charge(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> bool:
+    """``if order.status != "pending": return`` -- ``payments.charge(...)`` -- ``order.status =
+    "paid"``: two requests both see the order pending and both charge. Reported at the ``if``
+    (high: a double charge); True when reported."""
+    checks: list[tuple[ast.If, tuple[str, str]]] = []
+    charged: tuple[ast.If, tuple[str, str], ast.Call] | None = None
+    for item in _own_nodes(function):
+        if charged is None and isinstance(item, ast.If) and _exits(item.body):
+            checks.extend((item, key) for key in _state_tests(item.test))
+        elif charged is None and isinstance(item, ast.Call) and checks and _moves_money(item, ctx):
+            test, key = checks[-1]
+            if item.lineno > (test.end_lineno or test.lineno):
+                charged = (test, key, item)
+        elif charged is not None and _writes_state(item, *charged[1]):
+            test, (owner, field), call = charged
+            ctx.report(
+                test,
+                f"`{ctx.segment(test.test)}` is checked with nothing holding the row, then "
+                f"{ctx.segment(call.func)}() moves money (line {call.lineno}) before "
+                f"{owner}'s {field} is written (line {getattr(item, 'lineno', 0)}): two "
+                "concurrent requests both pass the check and both charge. Claim the state "
+                f"first with a conditional write (set {field} only where it still holds the "
+                "expected value and check the row count; SETNX/SET NX in Redis) or "
+                "lock the row, and pass an idempotency key to the provider",
+            )
+            return True
+    return False
+
+
+def _conditional_writer(call: ast.Call) -> tuple[ProjectFact, ...]:
+    """The fact that makes a limit check before a helper write moot: the helper writes only
+    while the limit holds (see :data:`_CONDITIONAL_WRITERS`)."""
+    name = _method_name(call).lstrip("_")
+    return (ProjectFact(_CONDITIONAL_WRITER_FACT + name, ""),) if name else ()
+
+
+def _conditional_writers(ctx: PythonContext) -> bool:
+    """State the module's functions whose writes hold only while a limit does (a conditional
+    UPDATE, a row count checked, a row lock)."""
+    if ctx.facts.is_test:
+        return False
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _CONDITIONAL_SQL.search(
+            ctx.segment(node)
+        ):
+            ctx.establish(ProjectFact(_CONDITIONAL_WRITER_FACT + node.name.lstrip("_"), ""))
+    return True
+
+
+_CONDITIONAL_WRITERS: ModuleMemo[bool] = ModuleMemo(
+    "CON009:conditional-writers", _conditional_writers
+)
