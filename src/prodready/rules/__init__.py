@@ -19,6 +19,7 @@ BUILTIN_MODULES = (
     "prodready.rules.concurrency.async_state",
     "prodready.rules.concurrency.check_then_act",
     "prodready.rules.concurrency.idempotency",
+    "prodready.rules.concurrency.enqueue_before_commit",
     "prodready.rules.concurrency.lost_updates",
     "prodready.rules.concurrency.message_acks",
     "prodready.rules.concurrency.races",
