@@ -14,6 +14,7 @@ from prodready.plugin import (
     python_rule,
 )
 from prodready.plugin.analysis import constant_str, dotted
+from prodready.rules.api_contract._raw_numbers import unbounded_raw_numbers
 
 # -- API006 ---------------------------------------------------------------------------------------
 
@@ -22,7 +23,7 @@ from prodready.plugin.analysis import constant_str, dotted
 _QUANTITY = re.compile(
     r"^(\w+_)?(qty|quantity|quantities|amount|seats|tickets|units|weight|weight_kg|guests"
     r"|passengers|nights|tip|discount|percent|percentage|price|unit_price|amount_cents"
-    r"|price_cents)$"
+    r"|price_cents|points|hours|minutes|days|bonus|credits|fee|deposit|stake)$"
 )
 _NUMBER_TYPES = frozenset({"int", "float", "Decimal", "decimal.Decimal"})
 _BOUND_KEYWORDS = frozenset({"ge", "gt", "le", "lt", "multiple_of"})
@@ -35,6 +36,7 @@ _INPUT_SUFFIX = re.compile(
     r"|Reservation)$"
 )
 _OUTPUT_SUFFIX = re.compile(r"(Out|Output|Response|Public|Read|View|Result|Summary|Event)$")
+_DRF_SERIALIZERS = frozenset({"Serializer", "ModelSerializer", "HyperlinkedModelSerializer"})
 _DRF_NUMBERS = frozenset({"IntegerField", "FloatField", "DecimalField"})
 _DRF_BOUNDS = frozenset({"min_value", "max_value", "validators", "read_only"})
 _MARSHMALLOW_NUMBERS = frozenset({"Int", "Integer", "Float", "Decimal", "Number"})
@@ -58,8 +60,8 @@ def _validated_names(node: ast.ClassDef) -> set[str] | None:
             continue
         if statement.name in {"validate", "clean", "__post_init__"}:
             return None
-        if statement.name.startswith("validate_"):
-            names.add(statement.name.removeprefix("validate_"))
+        if statement.name.startswith(("validate_", "clean_")):  # DRF, marshmallow; Django
+            names.add(statement.name.removeprefix("validate_").removeprefix("clean_"))
         for decorator in statement.decorator_list:
             call = decorator if isinstance(decorator, ast.Call) else None
             name = _last(call.func if call is not None else decorator)
@@ -166,11 +168,13 @@ _ROUTE_BODIES: ModuleMemo[frozenset[str]] = ModuleMemo("API006:bodies", _annotat
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
     summary="Quantity or amount the client sends is accepted without bounds (negative, huge)",
-    nodes=(ast.ClassDef,),
+    nodes=(ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef),
     fix="Bound it where it is declared: Field(gt=0, le=100) / conint(ge=1), "
     "IntegerField(min_value=1, max_value=100), fields.Integer(validate=Range(min=1)).",
 )
-def unbounded_numeric_input(node: ast.ClassDef, ctx: PythonContext) -> None:
+def unbounded_numeric_input(
+    node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> None:
     """
     ## What it does
     Flags a quantity or a sum of money in a request schema -- a field named like `quantity`,
@@ -182,9 +186,18 @@ def unbounded_numeric_input(node: ast.ClassDef, ctx: PythonContext) -> None:
       `Annotated[int, Field(ge=1)]`;
     - a Django REST framework serializer field `IntegerField()`/`DecimalField()`/
       `FloatField()` without `min_value`/`max_value`/`validators` (not `read_only`);
-    - a marshmallow `fields.Integer()`/`Decimal()`/`Float()` without `validate=`.
-    A field the class checks in code (`@field_validator("quantity")`, `validate_quantity`, a
-    whole-object `validate()`/`@model_validator`) is not reported.
+    - a Django form field `forms.IntegerField()`/`DecimalField()`/`FloatField()` without
+      `min_value`/`max_value`/`validators`;
+    - a marshmallow `fields.Integer()`/`Decimal()`/`Float()` without `validate=`;
+    - in a route handler, such a field taken from a raw client mapping --
+      `int(request.get_json()["points"])` (Flask), `(await request.json()).get("hours")`
+      (aiohttp, Starlette), `request.data["amount"]` (DRF), `json.loads(request.body)`,
+      `request.POST`/`form`/`args`/`GET`/`query_params` -- into a local the handler never
+      compares with a limit (`if qty <= 0`, `0 < qty <= MAX`), clamps (`min(qty, 10)`) or
+      hands to a check; a mapping passed whole to a schema or form is left to it.
+    A field the class checks in code (`@field_validator("quantity")`, `validate_quantity`,
+    `clean_quantity`, a whole-object `validate()`/`clean()`/`@model_validator`) is not
+    reported.
 
     ## Why it breaks production
     The type check passes for `-3` and for `10**9`. A negative quantity turns a purchase
@@ -209,6 +222,9 @@ def unbounded_numeric_input(node: ast.ClassDef, ctx: PythonContext) -> None:
     """
     if ctx.facts.is_test:
         return
+    if not isinstance(node, ast.ClassDef):
+        _raw_reads(node, ctx)
+        return
     bases = _bases(node, ctx)
     lasts = {base.rsplit(".", 1)[-1] for base in bases}
     if any(base.startswith("pydantic") or base.endswith("BaseModel") for base in bases):
@@ -217,7 +233,9 @@ def unbounded_numeric_input(node: ast.ClassDef, ctx: PythonContext) -> None:
         ):
             return
         fields = _pydantic_fields(node)
-    elif lasts & {"Serializer", "ModelSerializer", "HyperlinkedModelSerializer"}:
+    elif lasts & _DRF_SERIALIZERS or (
+        lasts & {"Form", "ModelForm"} and any(base.startswith("django") for base in bases)
+    ):  # Django forms share DRF's field names and min_value=/max_value= bounds
         fields = _serializer_fields(node, marshmallow=False)
     elif "Schema" in lasts and any(base.startswith("marshmallow") for base in bases):
         fields = _serializer_fields(node, marshmallow=True)
@@ -234,4 +252,18 @@ def unbounded_numeric_input(node: ast.ClassDef, ctx: PythonContext) -> None:
             f"'{name}' accepts any number the client sends: a negative or huge {name} is "
             "a valid request here (a credit instead of a charge, every seat booked). Bound "
             "it where it is declared (Field(gt=0, le=...), min_value=/max_value=)",
+        )
+
+
+def _raw_reads(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> None:
+    scope = ctx.function
+    if ctx.route is None or scope is None or scope.route is not ctx.route:
+        return
+    for statement, name in unbounded_raw_numbers(node, _QUANTITY):
+        ctx.report(
+            statement,
+            f"'{name}' is taken from the raw request data with no bound checked: a negative "
+            f"or huge {name} goes straight into the arithmetic (a credit instead of a charge, "
+            "a balance moved the wrong way). Validate it in a schema with bounds, or reject "
+            "it here (if not 0 < value <= LIMIT: return 400)",
         )
