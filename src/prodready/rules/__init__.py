@@ -95,6 +95,7 @@ BUILTIN_MODULES = (
     "prodready.rules.performance.remote_calls_in_loops",
     "prodready.rules.performance.unbounded_queries",
     "prodready.rules.performance.whole_file_reads",
+    "prodready.rules.resilience.background_workers",
     "prodready.rules.resilience.client_timeouts",
     "prodready.rules.resilience.fallbacks",
     "prodready.rules.resilience.graceful_shutdown",
