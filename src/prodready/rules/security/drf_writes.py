@@ -26,11 +26,17 @@ from prodready.rules._service import _evidence, _marks
 
 # Fields whose value decides money, access or ownership: the client must never choose them.
 _PRIVILEGED_FIELD = re.compile(
-    r"^(?:status|state|role|roles|is_staff|is_admin|is_superuser|is_active|is_verified"
+    r"^(?:status|role|roles|is_staff|is_admin|is_superuser|is_active|is_verified"
     r"|verified|approved|is_approved|permissions|user_permissions|groups|price|unit_price"
     r"|amount|total|total_price|total_amount|subtotal|balance|credit|credits|discount|fee"
     r"|payout|payout_amount|refund_amount|paid|is_paid|owner|user|created_by|author"
-    r"|tenant|organization|account|rate|base_rate|salary|score|grade|level|tier|plan)$"
+    r"|tenant|organization|account|base_rate|salary)$"
+)
+# Fields that move money or grant rights; the others (a status, an owner) are reported at
+# medium: what setting them does depends on the workflow around the row.
+_ESCALATING_FIELD = re.compile(
+    r"^(?:role|roles|is_staff|is_admin|is_superuser|is_active|is_verified|verified|approved"
+    r"|is_approved|permissions|user_permissions|groups|balance|credit|credits|paid|is_paid)$"
 )
 _PRICE_FIELD = re.compile(
     r"^(?:price|unit_price|amount|total|total_price|total_amount|subtotal|discount|fee|payout"
@@ -300,12 +306,22 @@ def serializer_writes_privileged_fields(project: ProjectFacts, ctx: ProjectConte
         if not exposed:
             continue
         shown = ", ".join(exposed[:5])
+        escalating = any(
+            _ESCALATING_FIELD.match(name) or _PRICE_FIELD.match(name) for name in exposed
+        )
+        tier = (
+            ""
+            if escalating
+            else " Reported at medium: no money or permission field is among them, so what "
+            "setting them does depends on the workflow around the row."
+        )
         ctx.report(
             item.path,
             item.line,
             f"{item.name} takes every field of {item.text('model')} and a writable view uses "
             f"it: the client can set {shown} in the request body (mass assignment). List the "
-            "writable fields and make these read-only",
+            "writable fields and make these read-only." + tier,
+            severity=None if escalating else Severity.MEDIUM,
         )
 
 
