@@ -4,6 +4,7 @@ across modules, and the transaction scope through wrappers, decorators, callers 
 from __future__ import annotations
 
 import ast
+import json
 import textwrap
 
 from prodready.engine.module_record import ModuleRecord
@@ -528,3 +529,41 @@ def test_a_name_a_package_imports_from_its_modules_resolves_to_the_one_defined_b
                 return []
     """
     assert _model(files).resolve("shop.models.Position.from_cart") is None
+
+
+def test_a_class_attribute_names_the_form_a_generic_view_saves_in_its_transaction() -> None:
+    # The generic view makes its form from ``self.form``; each concrete view binds ``form``.
+    files = {
+        "shop/generic/__init__.py": "from .edit import EditView\n",
+        "shop/generic/edit.py": """
+            from django.db import transaction
+
+            class EditView:
+                form = None
+
+                def post(self, request):
+                    form = self.form(data=request.POST)
+                    with transaction.atomic():
+                        form.save()
+        """,
+        "shop/forms.py": """
+            class OrderForm:
+                def save(self):
+                    pass
+        """,
+        "shop/views.py": """
+            from shop import forms, generic
+
+            class OrderEdit(generic.EditView):
+                form = forms.OrderForm
+        """,
+    }
+    record = _record("shop/views.py", files["shop/views.py"])
+    assert [item.attributes for item in record.classes] == [("form=shop.forms.OrderForm",)]
+    again = ModuleRecord.from_json(json.loads(json.dumps(record.to_json())))
+    assert again is not None and again.classes == record.classes  # kept by the result cache
+    model = _model(files)
+    assert model.subclasses == {"shop.generic.edit.EditView": ["shop.views.OrderEdit"]}
+    assert model.callees("shop.generic.edit.EditView.post") == ["shop.forms.OrderForm.save"]
+    reason = "every caller calls it inside a transaction"
+    assert model.writes_covered("shop.forms.OrderForm.save") == reason

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import sys
+from functools import partial
 
 from prodready.engine.analysis.literals import dotted
 from prodready.engine.analysis.module_kind import is_script
@@ -23,6 +24,7 @@ from prodready.engine.analysis.orm import (
 from prodready.engine.analysis.tasks import in_task
 from prodready.engine.python.module_context import PythonContext
 from prodready.engine.python.scopes import Scope
+from prodready.engine.semantic import class_attributes as by_attribute
 from prodready.engine.semantic.call_kinds import (
     MODEL_WRITES,
     WalkedFunction,
@@ -113,9 +115,10 @@ class SummaryCollector:
             resolved = self.target(base, opened_in=None)
             if resolved is not None:
                 bases.append(resolved)
-        if bases:  # a class without a project base adds nothing to the method resolution
+        attributes = by_attribute.class_attributes(node, partial(self.target, opened_in=None))
+        if bases or attributes:  # else it adds nothing to the method resolution
             name = ".".join(info.node.name for info in self.ctx.classes)
-            self.classes.append(ClassSummary(name, node.lineno, tuple(bases)))
+            self.classes.append(ClassSummary(name, node.lineno, tuple(bases), attributes))
 
     # -- functions ------------------------------------------------------------------------
     def enter_function(self, scope: Scope) -> None:
@@ -328,6 +331,12 @@ class SummaryCollector:
         form = self._saved_form(node, opened)
         if form is not None:
             self._record(opened, form, node.lineno)
+        made = by_attribute.made_by_attribute(
+            node, self.ctx.value_of, opened.owner and opened.self_name
+        )
+        if made is not None:
+            owner = self._module_name(f"{opened.owner}.{made[0]}")
+            self._record(opened, f"{by_attribute.MADE_BY_ATTRIBUTE}{owner}.{made[1]}", node.lineno)
         if (
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)
@@ -420,18 +429,8 @@ class SummaryCollector:
 
     def _form_class(self) -> ast.expr | None:
         """The value of ``form_class = ...`` in the body of the class being walked."""
-        if not self.ctx.classes:
-            return None
-        for statement in self.ctx.classes[-1].node.body:
-            if (
-                isinstance(statement, ast.Assign)
-                and len(statement.targets) == 1
-                and isinstance(statement.targets[0], ast.Name)
-                and statement.targets[0].id == "form_class"
-                and isinstance(statement.value, ast.Name | ast.Attribute)
-            ):
-                return statement.value
-        return None
+        classes = self.ctx.classes
+        return by_attribute.attribute_value(classes[-1].node, "form_class") if classes else None
 
     def _database(self, node: ast.Call, func: ast.Attribute, opened: WalkedFunction) -> None:
         attr = func.attr

@@ -19,7 +19,10 @@ framework), and so by a view's ``perform_create(serializer)``; ``super().method(
 method of the class's first project base; a method called on a value of unknown class
 (``event.copy_data_from(...)``) is the one project method of that name, when one class alone
 defines it; a base class's call of a method on ``self`` may run
-the override of any project subclass (each override counts that call among its callers).
+the override of any project subclass (each override counts that call among its callers); a
+generic class's call of a method of an object it makes from a class attribute (``form =
+self.form(...)``; ``form.save()``) calls that method of each class the class or a project
+subclass binds to the attribute (``form = LampForm``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ from dataclasses import dataclass, field
 
 from prodready.engine.module_record import ModuleRecord
 from prodready.engine.project import ProjectFacts
+from prodready.engine.semantic.class_attributes import (
+    MADE_BY_ATTRIBUTE,
+    attribute_bindings,
+    bound_classes,
+)
 from prodready.engine.semantic.summary import (
     ATOMIC,
     IN_TRANSACTION,
@@ -81,6 +89,11 @@ class SemanticModel:
     _classes: dict[str, list[str]] = field(default_factory=dict)
     # Methods by their own name (``copy_data_from`` -> the methods of project classes so named).
     _methods: dict[str, list[str]] = field(default_factory=dict)
+    # Class attributes naming project classes (``form = LampForm``), and each class's project
+    # subclasses (:mod:`.class_attributes`).
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
+    subclasses: dict[str, list[str]] = field(default_factory=dict)
+    _known_classes: set[str] = field(default_factory=set)
 
     # -- names ----------------------------------------------------------------------------
     def module_of(self, name: str) -> str | None:
@@ -135,11 +148,43 @@ class SemanticModel:
             return None
         return self.resolve(".".join([classes[0], *inside[1:]]), depth + 1)
 
+    def class_named(self, name: str) -> str | None:
+        """The project class a qualified name denotes (through a package's re-export of it)."""
+        if name in self.bases or name in self._known_classes:
+            return name
+        parts = name.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            module = self.module_of(".".join(parts[:cut]))
+            if module is None:
+                continue
+            candidate = ".".join([module, *parts[cut:]])
+            if candidate in self.bases or candidate in self._known_classes:
+                return candidate
+            below = [c for c in self._classes.get(parts[-1], ()) if c.startswith(f"{module}.")]
+            return below[0] if cut == len(parts) - 1 and len(below) == 1 else None
+        return None
+
+    def _made_by_attribute(self, name: str) -> list[str]:
+        """``attr:pkg.edit.EditView.form.save``: the ``save`` of each class that ``EditView``
+        or a project subclass of it binds to its ``form`` attribute."""
+        factory, _, method = name[len(MADE_BY_ATTRIBUTE) :].rpartition(".")
+        owner, _, attribute = factory.rpartition(".")
+        if self.resolve(factory) is not None:
+            return []  # ``self.form(...)`` calls a method: what it makes is not known
+        found: dict[str, None] = {}
+        for bound in bound_classes(owner, attribute, self.attributes, self.subclasses):
+            for target in self.call_targets(f"{bound}.{method}"):
+                found.setdefault(target)
+        return list(found)
+
     def call_targets(self, name: str) -> list[str]:
         """The project functions a call of ``name`` runs: the one it denotes, or -- for the
         ``save()`` of a project class that does not define it but defines ``create()`` or
         ``update()``, a Django REST framework serializer -- those (its inherited ``save()``
-        calls one of them)."""
+        calls one of them); for a method of an object made from a class attribute, that
+        method of each class bound to the attribute."""
+        if name.startswith(MADE_BY_ATTRIBUTE):
+            return self._made_by_attribute(name)
         target = self.resolve(name)
         if target is not None:
             return [target]
@@ -286,6 +331,8 @@ def build_model(modules: Mapping[str, ModuleRecord]) -> SemanticModel:
         for item in record.classes:
             name = f"{module}.{item.name}" if module else item.name
             model.bases.setdefault(name, item.bases)
+            if item.attributes:
+                model.attributes.setdefault(name, attribute_bindings(item.attributes))
             classes = model._classes.setdefault(item.name, [])
             if "." not in item.name and name not in classes:
                 classes.append(name)
@@ -298,6 +345,12 @@ def build_model(modules: Mapping[str, ModuleRecord]) -> SemanticModel:
             model._children.setdefault(parent, []).append(qualname)
         elif parent and parent not in model.modules:  # a method of a class
             model._methods.setdefault(own, []).append(qualname)
+    model._known_classes = {name for names in model._classes.values() for name in names}
+    for name, bases in model.bases.items():
+        for base in bases:
+            resolved = model.class_named(base)
+            if resolved is not None and resolved != name:
+                model.subclasses.setdefault(resolved, []).append(name)
     overrides = _overrides(model)
     for _, record in sorted(modules.items()):
         for signal in record.signals:

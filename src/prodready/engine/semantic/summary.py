@@ -86,9 +86,15 @@ class ClassSummary(NamedTuple):
     name: str
     line: int
     bases: tuple[str, ...] = ()
+    # ``form=pkg.forms.LampForm``: class attributes that may name a project class
+    # (:mod:`.class_attributes`).
+    attributes: tuple[str, ...] = ()
 
     def to_json(self) -> list[object]:
-        return [self.name, self.line, list(self.bases)]
+        shape: list[object] = [self.name, self.line, list(self.bases)]
+        if self.attributes:
+            shape.append(list(self.attributes))
+        return shape
 
 
 class FunctionSummary(NamedTuple):
@@ -248,13 +254,16 @@ def classes_from_json(items: object) -> tuple[ClassSummary, ...] | None:
         return None
     found: list[ClassSummary] = []
     for item in items:
-        if not isinstance(item, list) or len(item) != 3:
+        if not isinstance(item, list) or len(item) not in (3, 4):
             return None
-        name, line, bases = item
+        name, line, bases = item[:3]
         base_names = strings(bases)
+        attributes = strings(item[3]) if len(item) == 4 else ()
         if not isinstance(name, str) or type(line) is not int or base_names is None:
             return None
-        found.append(tuple_new(ClassSummary, (name, line, base_names)))
+        if attributes is None:
+            return None
+        found.append(tuple_new(ClassSummary, (name, line, base_names, attributes)))
     return tuple(found)
 
 
