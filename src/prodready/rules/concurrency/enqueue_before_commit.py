@@ -6,8 +6,17 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import dotted, is_script, walk_body
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    ModuleMemo,
+    ProjectFact,
+    PythonContext,
+    Severity,
+    python_rule,
+)
+from prodready.plugin.analysis import dotted, is_script, keyword_value, walk_body
 
 _OPAQUE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 # Celery, RQ, arq, taskiq, Huey-style calls that hand work to another process.
@@ -23,6 +32,10 @@ _ORM_WRITES = frozenset(
     | {"add_all", "bulk_create", "bulk_update", "merge", "execute", "executemany", "flush"}
 )
 _WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.I)
+# A task whose class sends it from transaction.on_commit() (a "transaction-aware" base): its
+# .delay()/.apply_async() already waits for the commit.
+_AWARE_TASK_FACT = "concurrency:commit-aware-task:"
+_SEND_OVERRIDES = frozenset({"apply_async", "delay", "send", "enqueue"})
 
 
 def _method(call: ast.Call) -> str:
@@ -142,6 +155,7 @@ def task_enqueued_before_commit(node: ast.AST, ctx: PythonContext) -> None:
     scope = ctx.function
     if scope is None or ctx.facts.is_test or is_script(ctx):
         return
+    ctx.memo(_AWARE_TASKS)
     function = scope.node
     actors = _actors(ctx)
     nodes = [n for n in walk_body(function.body) if not isinstance(n, _OPAQUE)]
@@ -154,14 +168,14 @@ def task_enqueued_before_commit(node: ast.AST, ctx: PythonContext) -> None:
     commits = [n.lineno for n in nodes if isinstance(n, ast.Call) and _method(n) in _COMMITS]
     writes = [getattr(n, "lineno", 0) for n in nodes if _write(n)]
     for call in nodes:
-        if not (isinstance(call, ast.Call) and _enqueue(call, actors)):
+        if not (isinstance(call, ast.Call) and _enqueue(call, actors)) or _deferred(call):
             continue
         line = call.lineno
         inside = [b for b in blocks if b.lineno < line <= (b.end_lineno or b.lineno)]
         if inside or whole:
             start = inside[-1].lineno if inside else function.lineno
             if any(start <= at < line for at in writes):
-                _report(call, "the transaction around it", ctx)
+                _report(call, "the transaction around it", nodes, ctx)
                 return
             continue
         later = [at for at in commits if at > line]
@@ -169,15 +183,91 @@ def task_enqueued_before_commit(node: ast.AST, ctx: PythonContext) -> None:
             continue
         earlier_commit = max((at for at in commits if at < line), default=function.lineno)
         if any(earlier_commit <= at < line for at in writes):
-            _report(call, f"the commit on line {later[0]}", ctx)
+            _report(call, f"the commit on line {later[0]}", nodes, ctx)
             return
 
 
-def _report(call: ast.Call, until: str, ctx: PythonContext) -> None:
+def _deferred(call: ast.Call) -> bool:
+    """``apply_async(countdown=60)`` / ``eta=...``: delivered later on purpose."""
+    for name in ("countdown", "eta"):
+        value = keyword_value(call, name)
+        if value is not None and not (isinstance(value, ast.Constant) and not value.value):
+            return True
+    return False
+
+
+def _created_rows(nodes: list[ast.AST], before: int) -> set[str]:
+    """Names bound before ``before`` to a row made here: ``x = X.objects.create(...)``,
+    ``x = X(...)`` (then added to the session or saved)."""
+    created: set[str] = set()
+    for node in nodes:
+        if getattr(node, "lineno", before) >= before:
+            continue
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+            if isinstance(value, ast.Await):
+                value = value.value
+            if isinstance(target, ast.Name) and isinstance(value, ast.Call):
+                method = _method(value)
+                if method in {"create", "acreate"} or method[:1].isupper():
+                    created.add(target.id)
+    return created
+
+
+def _report(call: ast.Call, until: str, nodes: list[ast.AST], ctx: PythonContext) -> None:
+    """High when the task is given a row inserted in this transaction (the worker can find
+    no row at all), medium when it is given rows changed here (it reads their old state)."""
+    passed = {n.id for n in ast.walk(call) if isinstance(n, ast.Name)}
+    fresh = passed & _created_rows(nodes, call.lineno)
+    task = _task_name(call)
     ctx.report(
         call,
         f"{ctx.segment(call.func)}() hands the task to a worker before {until} has committed "
         "the rows written above: the worker can run first and read the old state (or no row), "
         "and if the commit fails the task still runs. Enqueue after the commit "
         "(transaction.on_commit(...) in Django, or after session.commit())",
+        severity=None if fresh else Severity.MEDIUM,
+        unless=(ProjectFact(_AWARE_TASK_FACT + task, ""),) if task else (),
     )
+
+
+def _task_name(call: ast.Call) -> str | None:
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return None
+    receiver = func.value
+    if isinstance(receiver, ast.Attribute):
+        return receiver.attr
+    return receiver.id if isinstance(receiver, ast.Name) else None
+
+
+def _aware_tasks(ctx: PythonContext) -> bool:
+    """State the module's tasks that wait for the commit by themselves: declared with a base
+    class (``@app.task(base=TransactionAwareTask)``) whose ``apply_async``/``delay`` calls
+    ``transaction.on_commit``; the classes are found in this module, or named for it."""
+    if ctx.facts.is_test:
+        return False
+    aware: set[str] = set()
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if (
+                    isinstance(item, ast.FunctionDef)
+                    and item.name in _SEND_OVERRIDES
+                    and "on_commit" in ctx.segment(item)
+                ):
+                    aware.add(node.name)
+    for node in ast.walk(ctx.tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            if not isinstance(decorator, ast.Call):
+                continue
+            base = keyword_value(decorator, "base")
+            name = (dotted(base) or "").rsplit(".", 1)[-1] if base is not None else ""
+            if name and (name in aware or "transactionaware" in name.lower()):
+                ctx.establish(ProjectFact(_AWARE_TASK_FACT + node.name, ""))
+    return True
+
+
+_AWARE_TASKS: ModuleMemo[bool] = ModuleMemo("CON011:aware-tasks", _aware_tasks)
