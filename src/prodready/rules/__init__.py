@@ -106,6 +106,7 @@ BUILTIN_MODULES = (
     "prodready.rules.resilience.retry_loops",
     "prodready.rules.security.admin_auth",
     "prodready.rules.security.archives",
+    "prodready.rules.security.audit_credentials",
     "prodready.rules.security.audit_processes",
     "prodready.rules.security.argument_injection",
     "prodready.rules.security.broker_serializers",
