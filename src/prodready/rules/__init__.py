@@ -63,6 +63,7 @@ BUILTIN_MODULES = (
     "prodready.rules.dockerfile.secrets",
     "prodready.rules.error_handling.errors_as_success",
     "prodready.rules.error_handling.exception_chaining",
+    "prodready.rules.error_handling.leaked_errors",
     "prodready.rules.error_handling.logged_errors",
     "prodready.rules.error_handling.swallowed_exceptions",
     "prodready.rules.error_handling.trusted_responses",
