@@ -39,6 +39,26 @@ def _named_values(node: ast.ClassDef) -> Iterator[tuple[str, ast.expr]]:
             yield statement.targets[0].id, statement.value
 
 
+def _instance_values(node: ast.ClassDef) -> Iterator[tuple[str, ast.expr]]:
+    """``self.name = Something`` in a method of the class (``self.form = CreateForm`` when the
+    view creates rather than edits)."""
+    for method in node.body:
+        if not isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) or not method.args.args:
+            continue
+        self_name = method.args.args[0].arg
+        for statement in ast.walk(method):
+            if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
+                continue
+            target = statement.targets[0]
+            if (
+                isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == self_name
+                and isinstance(statement.value, ast.Name | ast.Attribute)
+            ):
+                yield target.attr, statement.value
+
+
 def attribute_value(node: ast.ClassDef, name: str) -> ast.expr | None:
     """The value of ``name = ...`` (a name or a dotted name) in the class body."""
     return next((value for target, value in _named_values(node) if target == name), None)
@@ -48,16 +68,22 @@ def class_attributes(node: ast.ClassDef, resolve: Resolve) -> tuple[str, ...]:
     """``name=qualified`` for each ``name = Something`` in the class body whose value may be a
     project class (``form = forms.LampForm``): ``resolve`` names it, None when it surely is not
     the project's."""
-    found: list[str] = []
-    for target, value in _named_values(node):
+    found: dict[str, None] = {}
+    for target, value in [*_named_values(node), *_instance_values(node)]:
         qualified = resolve(value)
         if qualified is not None:
-            found.append(f"{target}{_BINDS}{qualified}")
+            found.setdefault(f"{target}{_BINDS}{qualified}")
     return tuple(found)
 
 
-def attribute_bindings(attributes: tuple[str, ...]) -> dict[str, str]:
-    return dict(item.split(_BINDS, 1) for item in attributes if _BINDS in item)
+def attribute_bindings(attributes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Attribute -> the qualified names bound to it (in the body, or by ``self.name = ...``)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for item in attributes:
+        name, _, value = item.partition(_BINDS)
+        if value:
+            found[name] = (*found.get(name, ()), value)
+    return found
 
 
 def made_by_attribute(
@@ -85,7 +111,7 @@ def made_by_attribute(
 def bound_classes(
     owner: str,
     attribute: str,
-    attributes: Mapping[str, Mapping[str, str]],
+    attributes: Mapping[str, Mapping[str, tuple[str, ...]]],
     subclasses: Mapping[str, list[str]],
 ) -> Iterator[str]:
     """The classes bound to ``attribute`` by ``owner`` or any of its project subclasses (at any
@@ -97,7 +123,5 @@ def bound_classes(
         if current in seen:
             continue
         seen.add(current)
-        bound = attributes.get(current, {}).get(attribute)
-        if bound is not None:
-            yield bound
+        yield from attributes.get(current, {}).get(attribute, ())
         pending.extend(subclasses.get(current, ()))

@@ -91,7 +91,7 @@ class SemanticModel:
     _methods: dict[str, list[str]] = field(default_factory=dict)
     # Class attributes naming project classes (``form = LampForm``), and each class's project
     # subclasses (:mod:`.class_attributes`).
-    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
+    attributes: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     subclasses: dict[str, list[str]] = field(default_factory=dict)
     _known_classes: set[str] = field(default_factory=set)
 
