@@ -149,6 +149,7 @@ BUILTIN_MODULES = (
     "prodready.rules.state.local_files",
     "prodready.rules.state.module_state",
     "prodready.rules.state.process_backends",
+    "prodready.rules.state.schedulers",
     "prodready.rules.state.task_messages",
 )
 
