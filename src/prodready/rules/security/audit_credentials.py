@@ -1,4 +1,4 @@
-"""Security audit tier for literal credentials under a lone short name (SEC053).
+"""Security audit tier for literal credentials under a lone short name (SEC055).
 
 SEC002 reports literal credentials under names that say so (``db_password``, ``API_KEY``) with
 values that read like one. Code also keeps them under a bare abbreviation -- ``pwd``, ``_pass``,
@@ -76,7 +76,7 @@ def _pairs(node: ast.AST) -> list[tuple[str | None, ast.expr | None]]:
 
 
 @python_rule(
-    code="SEC053",
+    code="SEC055",
     name="literal-under-credential-abbreviation",
     category=Category.SECURITY,
     severity=Severity.LOW,
