@@ -200,6 +200,8 @@ def _created_rows(nodes: list[ast.AST], before: int) -> set[str]:
     """Names bound before ``before`` to a row made here: ``x = X.objects.create(...)``,
     ``x = X(...)`` (then added to the session or saved)."""
     created: set[str] = set()
+    built: set[str] = set()
+    stored: set[str] = set()
     for node in nodes:
         if getattr(node, "lineno", before) >= before:
             continue
@@ -209,9 +211,17 @@ def _created_rows(nodes: list[ast.AST], before: int) -> set[str]:
                 value = value.value
             if isinstance(target, ast.Name) and isinstance(value, ast.Call):
                 method = _method(value)
-                if method in {"create", "acreate"} or method[:1].isupper():
+                if method in {"create", "acreate"}:
                     created.add(target.id)
-    return created
+                elif method[:1].isupper():
+                    built.add(target.id)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            receiver = node.func.value
+            if node.func.attr == "add" and node.args and isinstance(node.args[0], ast.Name):
+                stored.add(node.args[0].id)  # ``session.add(report)``
+            elif node.func.attr in {"save", "asave"} and isinstance(receiver, ast.Name):
+                stored.add(receiver.id)  # ``invoice.save()``
+    return created | (built & stored)
 
 
 def _report(call: ast.Call, until: str, nodes: list[ast.AST], ctx: PythonContext) -> None:
