@@ -136,6 +136,7 @@ BUILTIN_MODULES = (
     "prodready.rules.security.role_checks",
     "prodready.rules.security.secrets",
     "prodready.rules.security.shell_injection",
+    "prodready.rules.security.snmp_auth",
     "prodready.rules.security.sql",
     "prodready.rules.security.ssh_host_keys",
     "prodready.rules.security.ssrf",
