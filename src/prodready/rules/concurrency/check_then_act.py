@@ -17,7 +17,7 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import dotted, in_service_code, in_task, is_script, walk_body
+from prodready.plugin.analysis import dotted, in_task, is_script, walk_body
 from prodready.rules.concurrency.races import _loaded_object
 
 # -- CON009 ---------------------------------------------------------------------------------------
@@ -282,7 +282,8 @@ def check_then_act_without_lock(node: ast.AST, ctx: PythonContext) -> None:
     if (_may_guard(function, ctx) and _GUARDS.search(ctx.segment(function))) or is_script(ctx):
         return
     handler = ctx.route is not None or in_task(ctx) or _drf_action(function)
-    if (handler or in_service_code(ctx)) and _state_then_charge(function, ctx):
+    # A double charge needs no route in sight: a service layer's method is called by one.
+    if not ctx.facts.is_example and _state_then_charge(function, ctx):
         return
     if not handler:
         _sql_check_then_insert(function, ctx)  # a storage helper: judged wherever it is
