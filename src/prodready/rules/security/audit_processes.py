@@ -50,10 +50,11 @@ _OS_EXEC = (
     "os.posix_spawnp",
 )
 _ALL_STARTS = (*_SUBPROCESS, *_SHELL_LINES, *_EXEC_VARARGS, *_OS_EXEC)
-# Words a shell runs itself: no binary is looked up for them.
+# Words a POSIX shell (dash, bash) runs itself: under a shell no binary is looked up for them.
 _SHELL_BUILTINS = frozenset(
-    {"cd", "export", "set", "unset", "source", ".", "exit", "ulimit", "umask", "alias"}
-    | {"eval", "exec", "trap", "shift", "readonly", "wait", "ulimit", "type", "command"}
+    {"cd", "export", "set", "unset", "source", ".", ":", "exit", "ulimit", "umask", "alias"}
+    | {"eval", "exec", "trap", "shift", "readonly", "wait", "type", "command", "true", "false"}
+    | {"echo", "printf", "test", "[", "pwd", "kill", "read", "getopts", "hash", "times"}
 )
 
 
@@ -219,7 +220,8 @@ def program_found_through_path(node: ast.AST, ctx: PythonContext) -> None:
     `os.execvp("worker", ...)`, `os.spawnlp(os.P_WAIT, "rsync", ...)`,
     `asyncio.create_subprocess_exec("ffmpeg", ...)`: the binary that runs is whichever file of
     that name comes first on the search path (or, for `os.execv`/`os.spawnv`, in the working
-    directory). Full paths, `sys.executable`, shell builtins (`cd`, `export`) and commands the
+    directory). Full paths, `sys.executable`, the words a shell runs itself when a shell parses
+    the command (`cd`, `echo`, `true`, `test`) and commands the
     scan cannot read are not reported here; a program named by data is SEC052's.
 
     ## Why it breaks production
