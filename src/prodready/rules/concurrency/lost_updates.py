@@ -144,8 +144,11 @@ def _read_of(value: ast.expr, flow: _Flow, ctx: PythonContext) -> frozenset[_Rea
             if isinstance(receiver, ast.Name) and receiver.id in flow.cursor_reads:
                 return frozenset({flow.cursor_reads[receiver.id]})
         noun = _helper_noun(method, _GETTERS)
-        if noun is not None and not _request_receiver(node):
-            return frozenset({_Read("helper", noun, node.lineno)})
+        if noun is not None and node.args and not _request_receiver(node):
+            # keyed by its first argument (``get_balance(member_id)``): the setter must write
+            # the same key for the pair to be one stored value
+            key = ctx.segment(node.args[0])
+            return frozenset({_Read("helper", noun, node.lineno, key)})
     return flow.source_of(value)
 
 
@@ -472,9 +475,10 @@ def _write_back(
     noun = _helper_noun(method, _SETTERS)
     if noun is None:
         return None
-    arguments = [*call.args, *(k.value for k in call.keywords)]
+    arguments = [*call.args[1:], *(k.value for k in call.keywords)]
+    key = ctx.segment(call.args[0]) if call.args else None
     for read in flow.reads("helper"):
-        if read.what != noun:
+        if read.what != noun or read.columns != key:
             continue
         if any(_computed_from(argument, flow, read) for argument in arguments):
             callee = ctx.segment(call.func)
