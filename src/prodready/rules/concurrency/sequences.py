@@ -168,6 +168,8 @@ def _feeds_a_row(node: ast.AST, ctx: PythonContext, sequence_function: bool) -> 
         if isinstance(parent, ast.Call):
             func = parent.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name.endswith("Response") or name in {"jsonify", "json_response"}:
+                return False  # shown to a client (a suggested next number), not stored
             if name in _INSERTS or name[:1].isupper() or name == "format":
                 return True
             if name in {"range", "len", "print", "min", "max"}:
