@@ -16,7 +16,14 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import argument, constant_str, dotted, is_script, loaded_names
+from prodready.plugin.analysis import (
+    argument,
+    constant_str,
+    dotted,
+    env_lookup,
+    is_script,
+    loaded_names,
+)
 
 # -- STA004 ---------------------------------------------------------------------------------------
 
@@ -73,6 +80,31 @@ def _upload_receiver(expr: ast.AST, ctx: PythonContext) -> bool:
     return (dotted(expr) or "").endswith(("request.files", "request.FILES"))
 
 
+# Library calls that create a file at the path they are given (a PDF canvas, a chart, a data
+# frame export), by the keyword that path can also be passed as.
+_PATH_WRITERS = {
+    "Canvas": "filename",
+    "SimpleDocTemplate": "filename",
+    "write_pdf": "target",
+    "savefig": "fname",
+    "to_csv": "path_or_buf",
+    "to_excel": "excel_writer",
+    "to_parquet": "path",
+}
+# The writers above called by their imported name (``canvas.Canvas`` resolves to these).
+_PATH_WRITER_CLASSES = (
+    "reportlab.pdfgen.canvas.Canvas",
+    "reportlab.platypus.SimpleDocTemplate",
+    "reportlab.platypus.doctemplate.SimpleDocTemplate",
+    "matplotlib.pyplot.savefig",
+)
+# Copies whose second argument is the file written.
+_COPIES_TO = frozenset(
+    {"shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.move"}
+    | {"urllib.request.urlretrieve"}
+)
+
+
 # Calls that write files and calls that consume them.
 _FILE_CALLS = (
     "builtins.open",
@@ -86,6 +118,9 @@ _FILE_CALLS = (
     "shelve.open",
     "sqlite3.connect",
     "*.save",
+    *(f"*.{name}" for name in sorted(_PATH_WRITERS)),
+    *_PATH_WRITER_CLASSES,
+    *sorted(_COPIES_TO),
     *(f"*.{name}" for name in sorted(_CONSUMERS)),
     "flask.send_file",
     "flask.send_from_directory",
@@ -150,6 +185,11 @@ def local_file_state_in_handler(node: ast.AST, ctx: PythonContext) -> None:
     for call, key, what in state.writes:
         if key is not None and key in state.consumed:
             continue
+        if _written_path(call, ctx) is not None:
+            # A copy or a library writer names no storage by itself (a handler copies between
+            # directories of its own data volume); STA006 judges it by the directory it is
+            # rooted in.
+            continue
         ctx.report(
             call,
             f"{what} writes to the container's local disk in a request handler: the file is "
@@ -164,6 +204,15 @@ _OPENERS = frozenset(
     {"builtins.open", "io.open", "pathlib.Path.open", "shelve.open", "aiofiles.open"}
     | {"anyio.open_file", "aiofiles.threadpool.open"}
 )
+
+
+def _written_path(call: ast.Call, ctx: PythonContext) -> ast.expr | None:
+    """The path a copy or a library writer (a PDF canvas, a data frame export) creates."""
+    if ctx.qualname(call.func) in _COPIES_TO:
+        return call.args[1] if len(call.args) > 1 else None
+    func = call.func
+    attr = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return argument(call, 0, _PATH_WRITERS[attr]) if attr in _PATH_WRITERS else None
 
 
 def _file_call(node: ast.Call, ctx: PythonContext, state: _FileState) -> None:
@@ -202,6 +251,13 @@ def _file_call(node: ast.Call, ctx: PythonContext, state: _FileState) -> None:
         if not _upload_receiver(func.value, ctx):
             return
         path, what = node.args[-1] if len(node.args) == 1 else node.args[0], "saving the upload"
+    elif name in _COPIES_TO and len(node.args) > 1:
+        path, what = node.args[1], f"{name}()"
+    elif attr in _PATH_WRITERS and isinstance(func, ast.Attribute | ast.Name):
+        path = argument(node, 0, _PATH_WRITERS[attr])
+        if path is None:
+            return
+        what = f"{attr}()"
     else:
         _consume(node, state)
         return
@@ -263,6 +319,26 @@ def _storage_directory(name: str, value: ast.expr, ctx: PythonContext) -> bool:
     if any(word in text for word in _NOT_STORAGE_WORDS):
         return False
     return any(word in text for word in _STORAGE_WORDS)
+
+
+_BACKEND_SETTING = re.compile(r"STORAGE|BACKEND|DRIVER", re.IGNORECASE)
+_LOCAL_BACKENDS = frozenset({"local", "filesystem", "file", "files", "disk", "fs", "localfs"})
+
+
+def _local_backend_default(ctx: PythonContext) -> tuple[ast.stmt, str] | None:
+    """A module-level storage switch read from the environment whose default is the local
+    disk (``STORAGE_BACKEND = os.getenv("STORAGE_BACKEND", "local")``)."""
+    for statement in ctx.tree.body:
+        if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
+            continue
+        target = statement.targets[0]
+        if not isinstance(target, ast.Name) or not _BACKEND_SETTING.search(target.id):
+            continue
+        lookup = env_lookup(statement.value, ctx)
+        default = constant_str(lookup.default) if lookup is not None else None
+        if default is not None and default.lower() in _LOCAL_BACKENDS:
+            return statement, target.id
+    return None
 
 
 @dataclass(slots=True)
@@ -362,8 +438,22 @@ def local_storage_directory(node: ast.AST, ctx: PythonContext) -> None:
     if isinstance(node, ast.Module):  # ModuleEnd
         if is_script(ctx):
             return
+        selector = _local_backend_default(ctx) if state.writes else None
         for name, writes in state.writes.items():
             line, function = writes[0]
+            if selector is not None:
+                # The default that makes the local disk production's storage is the cause.
+                target, setting = selector
+                ctx.report(
+                    target,
+                    f"{setting} defaults to local storage, so unless every deployment "
+                    f"overrides it {function}() saves files under {name} on the container's "
+                    f"disk (line {line}): they are lost when the container is replaced and "
+                    "missing on every other replica. Default to object storage (S3/GCS), or "
+                    "require the setting",
+                )
+                selector = None
+                continue
             ctx.report(
                 _directories(ctx, state)[name],
                 f"{name} is a directory on the container's local disk and {function}() saves "
@@ -386,7 +476,7 @@ def local_storage_directory(node: ast.AST, ctx: PythonContext) -> None:
         if key is not None and key in pending.consumed:
             continue
         opener = ctx.qualname(call.func) in _OPENERS - {"pathlib.Path.open"}
-        path = argument(call, 0, "file") if opener else None
+        path = argument(call, 0, "file") if opener else _written_path(call, ctx)
         if path is None and isinstance(call.func, ast.Attribute):
             path = call.func.value
         directory = _rooted_in(path, directories, ctx) if path is not None else None
