@@ -112,6 +112,7 @@ BUILTIN_MODULES = (
     "prodready.rules.security.archives",
     "prodready.rules.security.audit_credentials",
     "prodready.rules.security.audit_processes",
+    "prodready.rules.security.audit_sql",
     "prodready.rules.security.argument_injection",
     "prodready.rules.security.broker_serializers",
     "prodready.rules.security.caller_identity",
