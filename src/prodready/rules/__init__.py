@@ -68,6 +68,7 @@ BUILTIN_MODULES = (
     "prodready.rules.error_handling.exception_chaining",
     "prodready.rules.error_handling.leaked_errors",
     "prodready.rules.error_handling.logged_errors",
+    "prodready.rules.error_handling.request_parsing",
     "prodready.rules.error_handling.swallowed_exceptions",
     "prodready.rules.error_handling.trusted_responses",
     "prodready.rules.kubernetes.graceful_shutdown",
