@@ -52,10 +52,16 @@ def _settings_module(path: str) -> bool:
     return parts[-1].startswith("settings") or (len(parts) > 1 and parts[-2] == "settings")
 
 
+_FACTORY_NAMES = frozenset({"create_app", "make_app", "build_app", "get_app", "app_factory"})
+
+
 def _flask_app(expr: ast.AST, ctx: PythonContext) -> bool:
     name = ctx.qualname(expr) or ""
     if name.startswith(("flask.Flask", "quart.Quart")):
         return True
+    if isinstance(expr, ast.Call):  # create_app().run(...): the app a Flask factory builds
+        factory = (dotted(expr.func) or "").rsplit(".", 1)[-1]
+        return factory in _FACTORY_NAMES and "flask" in ctx.facts.frameworks
     return (dotted(expr) or "") in {"app", "application", "self.app"} and not name.startswith(
         ("fastapi.", "starlette.", "aiohttp.")
     )
