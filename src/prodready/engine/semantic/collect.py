@@ -492,6 +492,8 @@ class SummaryCollector:
             return f"{owner}.{name}"  # a nested function
         if ctx.facts.bindings.get(root, "") is None and ".objects." not in name:
             return self._module_name(name)  # defined in the module
+        if ctx.facts.bindings.get(root) == root and root not in _EXTERNAL_ROOTS:
+            return name  # ``import billing`` then ``billing.charge()``: a function of that module
         return None
 
     def _item_type(self, name: str) -> str | None:

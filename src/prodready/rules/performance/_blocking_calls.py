@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 
 from prodready.plugin import PythonContext
-from prodready.plugin.analysis import is_db_session
+from prodready.plugin.analysis import constant_str, is_db_session, keyword_value
 from prodready.rules.performance.blocking_in_async import _blocking_name
 
 # Synchronous DB-API drivers: every method that talks to the server, on the connection or on
@@ -84,6 +84,71 @@ def _model_class(expr: ast.expr | None) -> bool:
     if isinstance(expr, ast.Attribute):
         return expr.attr[:1].isupper()
     return isinstance(expr, ast.Name) and expr.id[:1].isupper()
+
+
+_PATH_WRITES = frozenset({"write_bytes", "write_text"})
+_FILE_WRITES = frozenset({"write", "writelines"})
+_OPENERS = frozenset({"builtins.open", "io.open"})
+
+
+def _write_mode(node: ast.AST, ctx: PythonContext) -> str | None:
+    """The mode of ``open(path, "wb")`` (``io.open`` too) when it writes, else None."""
+    if not isinstance(node, ast.Call) or ctx.qualname(node.func) not in _OPENERS:
+        return None
+    mode = node.args[1] if len(node.args) > 1 else keyword_value(node, "mode")
+    text = constant_str(mode) if mode is not None else None
+    return text if text is not None and any(flag in text for flag in "wax+") else None
+
+
+def files_opened_for_writing(function: ast.AST, ctx: PythonContext) -> dict[str, str]:
+    """Names a function binds to a file it opens for writing (``with open(p, "wb") as out``,
+    ``out = open(p, "w")``) -> the mode."""
+    found: dict[str, str] = {}
+    for node in ast.walk(function):
+        if isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+            mode = _write_mode(node.context_expr, ctx)
+            if mode is not None:
+                found[node.optional_vars.id] = mode
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            mode = _write_mode(node.value, ctx)
+            if mode is not None:
+                found[node.targets[0].id] = mode
+    return found
+
+
+def file_call(node: ast.Call, ctx: PythonContext, opened: dict[str, str]) -> str | None:
+    """A synchronous write of data to the local disk -- a wait as long as the data is big:
+    ``shutil.copyfileobj()``, ``Path.write_bytes()``, the ``write()`` of a file opened for
+    writing (``opened``: the function's such files). Opening a file is a short system call
+    (the writes may be handed to a thread), and reads are left to the whole-file rules: most
+    are small files shipped with the service."""
+    name = ctx.qualname(node.func) or ""
+    if name == "shutil.copyfileobj":
+        return "shutil.copyfileobj()"
+    func = node.func
+    if not isinstance(func, ast.Attribute):
+        return None
+    receiver = func.value
+    if func.attr in _FILE_WRITES:
+        if isinstance(receiver, ast.Name) and receiver.id in opened:
+            return f"{receiver.id}.{func.attr}() of open(..., {opened[receiver.id]!r})"
+        mode = _write_mode(receiver, ctx)
+        if mode is not None:
+            return f"open(..., {mode!r}).{func.attr}()"
+        return None
+    if func.attr in _PATH_WRITES:
+        kind = ctx.qualname(receiver) or ""
+        if (
+            kind.startswith("pathlib.")
+            or name.startswith("pathlib.")
+            or (isinstance(receiver, ast.BinOp) and isinstance(receiver.op, ast.Div))
+        ):
+            return f"Path.{func.attr}()"
+    return None
 
 
 def _is_zero(expr: ast.expr) -> bool:

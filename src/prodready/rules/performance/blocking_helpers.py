@@ -26,7 +26,12 @@ from prodready.plugin.analysis import (
     semantic_model,
     walk_body,
 )
-from prodready.rules.performance._blocking_calls import blocking_call, database_call
+from prodready.rules.performance._blocking_calls import (
+    blocking_call,
+    database_call,
+    file_call,
+    files_opened_for_writing,
+)
 
 # How many synchronous helpers deep a blocking call is looked for.
 MAX_DEPTH = 4
@@ -42,8 +47,9 @@ _OFFLOADERS = frozenset({"to_thread", "run_in_executor", "run_in_threadpool", "r
 # none of these words occurs, no call of the module's synchronous functions can block.
 # (The lookahead on the words' first letters lets the regex engine skip the other offsets.)
 _BLOCKING_ROOTS = re.compile(
-    r"(?=[Mbfhimoprstu])\b(?:time|requests|urllib|httpx|subprocess|os|psycopg|pymysql|mysql"
-    r"|MySQLdb|socket|smtplib|input|builtins|redis|boto3|sqlalchemy|sqlmodel|flask_sqlalchemy)"
+    r"(?=[MPbfhimoprstuw])\b(?:time|requests|urllib|httpx|subprocess|os|psycopg|pymysql|mysql"
+    r"|MySQLdb|socket|smtplib|input|builtins|redis|boto3|sqlalchemy|sqlmodel|flask_sqlalchemy"
+    r"|open|shutil|pathlib|Path|write_bytes|write_text)"
 )
 
 
@@ -73,18 +79,29 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     if isinstance(node, ast.FunctionDef):
         if not ctx.memo(_MAY_BLOCK):
             return None
+        # A network or database wait is reported before a disk write (the worse stall).
+        on_disk: Mark | None = None
+        opened = files_opened_for_writing(node, ctx)
         for inner in walk_body(node.body):
             if isinstance(inner, ast.Call):
                 blocked_on = blocking_call(inner, ctx)
                 if blocked_on is not None:
                     return [Mark.of("blocks", node.lineno, call=blocked_on, at=str(inner.lineno))]
-        return None
+                written = file_call(inner, ctx, opened) if on_disk is None else None
+                if written is not None:
+                    on_disk = Mark.of(
+                        "blocks", node.lineno, call=written, at=str(inner.lineno), disk=True
+                    )
+        return [on_disk] if on_disk is not None else None
     if is_script(ctx) or any(word in node.name.lower() for word in _LIFECYCLE_WORDS):
         return None
     handler = ctx.route is not None
     offloaded: set[int] = set()
     lines: set[int] = set()
     found: list[Mark] = []
+    database: list[tuple[int, str]] = []
+    disk: list[tuple[int, str]] = []
+    opened = files_opened_for_writing(node, ctx) if ctx.memo(_MAY_BLOCK) else {}
     for inner in walk_body(node.body):
         if not isinstance(inner, ast.Call) or id(inner) in offloaded:
             continue
@@ -99,11 +116,34 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
         if not isinstance(ctx.parent(inner), ast.Await | ast.withitem):
             blocked_on = database_call(inner, ctx)
             if blocked_on is not None:
-                found.append(
-                    Mark.of(
-                        "direct", inner.lineno, call=blocked_on, handler=handler, name=node.name
-                    )
-                )
+                database.append((inner.lineno, blocked_on))
+            written = file_call(inner, ctx, opened)
+            if written is not None:
+                disk.append((inner.lineno, written))
+    if database:
+        # One finding per coroutine, on its def: the fix (a plain ``def`` the framework runs
+        # in its threadpool, or an async session) is decided for the whole function.
+        found.append(
+            Mark.of(
+                "direct",
+                node.lineno,
+                call=database[0][1],
+                lines=",".join(str(line) for line, _ in database),
+                handler=handler,
+                name=node.name,
+            )
+        )
+    if disk:
+        found.append(
+            Mark.of(
+                "disk",
+                disk[0][0],
+                call=disk[0][1],
+                lines=",".join(str(line) for line, _ in disk),
+                handler=handler,
+                name=node.name,
+            )
+        )
     if lines:
         found.append(
             Mark.of("async", node.lineno, lines=",".join(map(str, sorted(lines))), handler=handler)
@@ -177,8 +217,13 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
     module or imported from another -- that does blocking I/O itself or through the helpers
     it calls: `requests`/sync `httpx`, a DB-API driver (`psycopg2`, `pymysql`) cursor or
     commit, a synchronous SQLAlchemy session or engine, the synchronous Redis client, boto3,
-    `subprocess`, `time.sleep`. Calls handed to a thread (`asyncio.to_thread(helper, ...)`,
-    `loop.run_in_executor`, `run_in_threadpool`) and lifespan/startup hooks are not flagged.
+    `subprocess`, `time.sleep`, or a synchronous write of data to disk (`shutil.copyfileobj`,
+    `Path.write_bytes`, the `write()` of a file opened for writing -- an upload saved with
+    `open()` -- medium). The coroutine's own calls of a synchronous SQLAlchemy session are one
+    finding on its `def` (the whole function needs the fix); its own disk writes one finding
+    at the first. Calls handed to a thread (`asyncio.to_thread(helper, ...)`,
+    `loop.run_in_executor`, `run_in_threadpool`), `aiofiles`/`anyio` files and
+    lifespan/startup hooks are not flagged.
     Tiers: high in a request handler, medium in another coroutine; low (confidence low) for
     the async variant of a method whose only blocking call is its synchronous twin of the same
     class (`async def agenerate(...): return self.generate(...)`): an adapter for a framework
@@ -222,6 +267,7 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
     callers: list[tuple[ProjectFunction, set[int], bool]] = []
     asynchronous: set[str] = set()
     instances: dict[str, str] = {}
+    on_disk: set[str] = set()
     for evidence in project.evidence("PRF008"):
         if evidence.kind == "instance":
             module = project.module_name(evidence.path)
@@ -233,11 +279,27 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
             ctx.report(
                 evidence.path,
                 evidence.line,
-                f"{evidence.text('call')} called in async def {evidence.name}() blocks the event "
-                "loop (it is not awaited: the client is synchronous), and every other request on "
-                "this worker waits. Use the async client (AsyncSession, asyncpg, psycopg's "
-                "AsyncConnection) or await asyncio.to_thread(...)",
+                f"async def {evidence.name}() calls {evidence.text('call')}"
+                f"{_on_lines(evidence.text('lines'))}: each call blocks the event loop (it is not "
+                "awaited: the client is synchronous), and every other request on this worker "
+                "waits. Declare it with plain def (the framework runs it in its threadpool), use "
+                "the async client (AsyncSession, asyncpg, psycopg's AsyncConnection) or await "
+                "asyncio.to_thread(...)",
                 severity=None if reported else Severity.MEDIUM,
+            )
+            continue
+        if evidence.kind == "disk":
+            more = [n for n in evidence.text("lines").split(",")[1:] if n]
+            also = f" (and on line{'s' if len(more) > 1 else ''} {', '.join(more)})"
+            ctx.report(
+                evidence.path,
+                evidence.line,
+                f"{evidence.text('call')} writes to disk synchronously in async def "
+                f"{evidence.name}(){also if more else ''}: the event loop waits on the disk for "
+                "as long as the data takes to write (a whole upload), and every other request "
+                "on this worker waits. Use aiofiles/anyio.open_file, or await "
+                "asyncio.to_thread(...)",
+                severity=Severity.MEDIUM,
             )
             continue
         function = at.get((evidence.path, evidence.line))
@@ -246,6 +308,8 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
         if evidence.kind == "blocks":
             line = int(evidence.text("at") or 0)
             direct[function.qualname] = (evidence.text("call"), line)
+            if evidence.flag("disk"):
+                on_disk.add(function.qualname)
         elif evidence.kind == "async":
             asynchronous.add(function.qualname)
             lines = {int(n) for n in evidence.text("lines").split(",") if n}
@@ -287,11 +351,21 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
                 _message(model, caller, chain, direct, others),
                 # A request handler stalls every request of the worker; another coroutine
                 # (a helper, an adapter of an async API) stalls whatever shares its loop.
-                severity=None if handler else Severity.MEDIUM,
+                # A local disk write stalls it for less than a remote peer can.
+                severity=None if handler and chain[-1] not in on_disk else Severity.MEDIUM,
             )
 
 
 _ASYNC_PREFIXES = ("async_", "a_", "a")
+
+
+def _on_lines(lines: str) -> str:
+    """`` (line 96)`` / `` (line 96; the session's calls on lines 108, 112 too)``."""
+    first, *others = [n for n in lines.split(",") if n] or [""]
+    if not others:
+        return f" (line {first})"
+    plural = "s" if len(others) > 1 else ""
+    return f" (line {first}; its calls on line{plural} {', '.join(others)} too)"
 
 
 def _sync_twin(caller: ProjectFunction, target: str) -> bool:
