@@ -115,6 +115,7 @@ BUILTIN_MODULES = (
     "prodready.rules.security.audit_processes",
     "prodready.rules.security.audit_sql",
     "prodready.rules.security.argument_injection",
+    "prodready.rules.security.bidi_source",
     "prodready.rules.security.broker_serializers",
     "prodready.rules.security.caller_identity",
     "prodready.rules.security.code_eval",
