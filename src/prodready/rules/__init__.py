@@ -118,6 +118,7 @@ BUILTIN_MODULES = (
     "prodready.rules.security.bidi_source",
     "prodready.rules.security.broker_serializers",
     "prodready.rules.security.caller_identity",
+    "prodready.rules.security.cleartext_protocols",
     "prodready.rules.security.code_eval",
     "prodready.rules.security.cookies",
     "prodready.rules.security.cors",
