@@ -18,6 +18,7 @@ from prodready.plugin import (
     python_rule,
 )
 from prodready.plugin.analysis import dotted, in_task, is_script, walk_body
+from prodready.rules.concurrency._state_claims import method_name, state_then_effect
 from prodready.rules.concurrency.races import _loaded_object
 
 # -- CON009 ---------------------------------------------------------------------------------------
@@ -58,9 +59,6 @@ _WRITE_PREFIXES = (
     "charge",
     "transfer",
 )
-# Calls that take or send money: a second one is a double charge.
-_MONEY_WORDS = frozenset({"charge", "capture", "payout", "refund", "pay", "debit", "withdraw"})
-_MONEY_OBJECTS = frozenset({"Charge", "PaymentIntent", "Transfer", "Payout", "Refund"})
 # A project helper whose statement writes only while the limit holds (``UPDATE ... SET
 # balance = balance - %s WHERE id = %s AND balance >= %s``, a row count checked).
 _CONDITIONAL_WRITER_FACT = "concurrency:conditional-writer:"
@@ -283,7 +281,7 @@ def check_then_act_without_lock(node: ast.AST, ctx: PythonContext) -> None:
         return
     handler = ctx.route is not None or in_task(ctx) or _drf_action(function)
     # A double charge needs no route in sight: a service layer's method is called by one.
-    if not ctx.facts.is_example and _state_then_charge(function, ctx):
+    if not ctx.facts.is_example and state_then_effect(function, ctx):
         return
     if not handler:
         _sql_check_then_insert(function, ctx)  # a storage helper: judged wherever it is
@@ -457,119 +455,10 @@ def _report(
     )
 
 
-# -- a state checked, money moved, the state written -------------------------------------------
-
-
-def _state_key(expr: ast.expr) -> tuple[str, str] | None:
-    """``order.status``, ``session.get("paid")``, ``session["paid"]``: (owner, field)."""
-    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
-        return expr.value.id, expr.attr
-    if (
-        isinstance(expr, ast.Call)
-        and isinstance(expr.func, ast.Attribute)
-        and expr.func.attr == "get"
-        and isinstance(expr.func.value, ast.Name)
-        and expr.args
-        and isinstance(expr.args[0], ast.Constant)
-        and isinstance(expr.args[0].value, str)
-    ):
-        return expr.func.value.id, expr.args[0].value
-    if (
-        isinstance(expr, ast.Subscript)
-        and isinstance(expr.value, ast.Name)
-        and isinstance(expr.slice, ast.Constant)
-        and isinstance(expr.slice.value, str)
-    ):
-        return expr.value.id, expr.slice.value
-    return None
-
-
-def _state_tests(test: ast.expr) -> list[tuple[str, str]]:
-    """The states an exiting ``if`` compares with a constant (``order.status != "pending"``,
-    ``session.get("paid") == "1"``; each side of an ``or``)."""
-    parts = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or) else [test]
-    found: list[tuple[str, str]] = []
-    for part in parts:
-        if not (isinstance(part, ast.Compare) and len(part.ops) == 1):
-            continue
-        right = part.comparators[0]
-        if not isinstance(part.ops[0], _EQUALITY) or not isinstance(
-            right, ast.Constant | ast.Tuple | ast.List | ast.Set
-        ):
-            continue
-        if isinstance(right, ast.Constant) and right.value is None:
-            continue
-        key = _state_key(part.left)
-        if key is not None:
-            found.append(key)
-    return found
-
-
-def _moves_money(call: ast.Call, ctx: PythonContext) -> bool:
-    if any(keyword.arg in {"idempotency_key", "idempotencyKey"} for keyword in call.keywords):
-        return False
-    parts = (ctx.qualname(call.func) or "").split(".")
-    if parts[0] in {"stripe", "braintree"} and len(parts) >= 3:
-        return parts[-2] in _MONEY_OBJECTS
-    func = call.func
-    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-    return bool(set(last.lower().strip("_").split("_")) & _MONEY_WORDS)
-
-
-def _writes_state(node: ast.AST, owner: str, field: str) -> bool:
-    """``order.status = "paid"``, ``session["paid"] = 1``, ``r.hset(key, "paid", "1")``,
-    ``Order.objects.filter(...).update(status="paid")``."""
-    if isinstance(node, ast.Assign):
-        return any(_state_key(target) == (owner, field) for target in node.targets)
-    if isinstance(node, ast.Call):
-        if any(keyword.arg == field for keyword in node.keywords):
-            return _method_name(node) in {"update", "aupdate", "hset", "set_status", "save"}
-        return _method_name(node) in {"hset", "hmset"} and any(
-            isinstance(arg, ast.Constant) and arg.value == field for arg in node.args[1:]
-        )
-    return False
-
-
-def _method_name(call: ast.Call) -> str:
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-
-
-def _state_then_charge(
-    function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
-) -> bool:
-    """``if order.status != "pending": return`` -- ``payments.charge(...)`` -- ``order.status =
-    "paid"``: two requests both see the order pending and both charge. Reported at the ``if``
-    (high: a double charge); True when reported."""
-    checks: list[tuple[ast.If, tuple[str, str]]] = []
-    charged: tuple[ast.If, tuple[str, str], ast.Call] | None = None
-    for item in _own_nodes(function):
-        if charged is None and isinstance(item, ast.If) and _exits(item.body):
-            checks.extend((item, key) for key in _state_tests(item.test))
-        elif charged is None and isinstance(item, ast.Call) and checks and _moves_money(item, ctx):
-            test, key = checks[-1]
-            if item.lineno > (test.end_lineno or test.lineno):
-                charged = (test, key, item)
-        elif charged is not None and _writes_state(item, *charged[1]):
-            test, (owner, field), call = charged
-            ctx.report(
-                test,
-                f"`{ctx.segment(test.test)}` is checked with nothing holding the row, then "
-                f"{ctx.segment(call.func)}() moves money (line {call.lineno}) before "
-                f"{owner}'s {field} is written (line {getattr(item, 'lineno', 0)}): two "
-                "concurrent requests both pass the check and both charge. Claim the state "
-                f"first with a conditional write (set {field} only where it still holds the "
-                "expected value and check the row count; SETNX/SET NX in Redis) or "
-                "lock the row, and pass an idempotency key to the provider",
-            )
-            return True
-    return False
-
-
 def _conditional_writer(call: ast.Call) -> tuple[ProjectFact, ...]:
     """The fact that makes a limit check before a helper write moot: the helper writes only
     while the limit holds (see :data:`_CONDITIONAL_WRITERS`)."""
-    name = _method_name(call).lstrip("_")
+    name = method_name(call).lstrip("_")
     return (ProjectFact(_CONDITIONAL_WRITER_FACT + name, ""),) if name else ()
 
 
