@@ -12,6 +12,7 @@ from prodready.engine.python import ModuleMemo, PythonContext
 from prodready.engine.semantic.guards import REACH, UNREACHED
 from prodready.engine.taint.bindings import synthetic_scope
 from prodready.engine.taint.call_sites import argument_for, module_call_sites, positional_parameters
+from prodready.engine.taint.method_reach import method_sink
 from prodready.engine.taint.project_facts import establish_function_facts
 from prodready.engine.taint.propagation import Report, Source, Tracer, clean_if
 from prodready.engine.taint.reach import establish_reaches, unreached_facts
@@ -26,6 +27,9 @@ class _PendingSink:
     report: Report
     sanitizers: frozenset[str]
     web_only: bool
+    # a method of a class (``OrderRepository.search``): its name and parameters without self
+    method: str = ""
+    method_params: tuple[str, ...] = ()
 
 
 # rule code -> the sinks of that rule waiting for callers (reported at ModuleEnd)
@@ -64,6 +68,14 @@ def sink_flow(
         _report_unless(ctx, report, first, unless or frozenset())
         return True
     helper = _enclosing_helper(ctx)
+    if helper is None and ctx.rule is not None:  # a repository or service class's method
+        found = method_sink(candidates, ctx, sanitizers, web_only)
+        if found is not None:
+            method, positions, name, params = found
+            pending = _PendingSink(ctx, method, positions, report, sanitizers, web_only)
+            pending.method, pending.method_params = name, params
+            ctx.memo(_PENDING).setdefault(ctx.rule.code, []).append(pending)
+        return False
     if helper is None or ctx.rule is None:
         return False
     tracer = Tracer(ctx, sanitizers, web_only, params=positional_parameters(helper))
@@ -105,6 +117,9 @@ def report_deferred(ctx: PythonContext) -> None:
     try:
         for sink in pending.pop(ctx.rule.code):
             entries: list[_Entry] = [(sink.function, sink.positions)]
+            if sink.method:  # called through an instance: only other modules' callers count
+                _report_if_reached(ctx, sink, entries)
+                continue
             found = _from_callers(sink, sink.function, sink.positions, 0, set(), entries)
             if found is not None:
                 _report_unless(ctx, sink.report, *found)
@@ -190,13 +205,14 @@ def _report_if_reached(ctx: PythonContext, sink: _PendingSink, entries: list[_En
     facts: set[str] = set()
     names: list[str] = []
     for function, positions in entries:
-        params = list(positional_parameters(function))
-        fresh = unreached_facts(ctx, function.name, positions, params, sink.sanitizers)
+        params = list(sink.method_params or positional_parameters(function))
+        name = sink.method or function.name
+        fresh = unreached_facts(ctx, name, positions, params, sink.sanitizers)
         if fresh:
             facts.update(fresh)
             reached = [f"`{params[i]}`" for i in sorted(positions) if i < len(params)]
             plural = "s" if len(reached) > 1 else ""
-            names.append(f"parameter{plural} {', '.join(reached)} of `{function.name}()`")
+            names.append(f"parameter{plural} {', '.join(reached)} of `{name}()`")
     if not facts:
         return
     through = f" (or through {', '.join(names[1:])})" if len(names) > 1 else ""

@@ -32,6 +32,7 @@ from prodready.engine.taint.sanitizers import (
     LOOKUP_FUNCTIONS,
     LOOKUP_METHODS,
     NEUTRAL_METHODS,
+    PATH_CONTAINMENT_CHECK,
     SEGMENT_PARAMETERS,
     VALUE_SANITIZERS,
     allowed_regions,
@@ -282,6 +283,8 @@ class Tracer:
         method = call.func.attr if isinstance(call.func, ast.Attribute) else None
         if method is not None and (method in NEUTRAL_METHODS or method in self.sanitizers):
             return None
+        if method == "replace" and PATH_CONTAINMENT_CHECK in self.sanitizers and _drops_dots(call):
+            return None  # ``ext.replace(".", "")``: no ``..`` is left to climb out with
         helper = module_function(call, ctx)
         if helper is not None:
             return self._helper(helper, call, depth)
@@ -472,3 +475,11 @@ def tainted(
 def external_source(expr: ast.AST | None, ctx: PythonContext) -> Source | None:
     """Any data from outside the process -- requests, network, caches, messages."""
     return tainted(expr, ctx)
+
+
+def _drops_dots(call: ast.Call) -> bool:
+    """``value.replace(".", "")`` (or with another dot-free replacement): every dot removed."""
+    if len(call.args) < 2 or call.keywords:
+        return False
+    old, new = (a.value if isinstance(a, ast.Constant) else None for a in call.args[:2])
+    return old == "." and isinstance(new, str) and "." not in new

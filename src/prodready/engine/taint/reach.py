@@ -39,6 +39,7 @@ from prodready.engine.taint.bindings import (
     synthetic_scope,
 )
 from prodready.engine.taint.call_sites import positional_parameters
+from prodready.engine.taint.method_reach import instance_method_callee
 from prodready.engine.taint.project_facts import project_callee, states_facts
 from prodready.engine.taint.propagation import Tracer
 from prodready.engine.taint.sources import client_route
@@ -190,7 +191,13 @@ def _function_shaped(call: ast.Call, imported: dict[str, str], local: set[str]) 
     if isinstance(func, ast.Name):
         target = imported.get(func.id)
         return func.id in local or (target is not None and _lower(target.rpartition(".")[2]))
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+        # ``Repository(db).search(q)``: a method of an imported project class
+        owner = func.value.func
+        return isinstance(owner, ast.Name) and owner.id in imported and not _lower(owner.id)
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        if func.value.id not in imported and func.value.id not in local:
+            return True  # ``repo.search(q)`` with a local ``repo``: told by the call's scope
         base = imported.get(func.value.id) or (func.value.id if func.value.id in local else None)
         if base is None or not _lower(func.attr):
             return False
@@ -226,7 +233,7 @@ def _call_reaches(
     if local is not None:
         callee: str | None = f"{ctx.module}.{local.name}" if ctx.module else local.name
     else:
-        callee = project_callee(call, ctx)
+        callee = project_callee(call, ctx) or instance_method_callee(call, ctx)
     if callee is None:
         return
     passed: list[tuple[int | str, ast.expr]] = []
