@@ -109,6 +109,7 @@ BUILTIN_MODULES = (
     "prodready.rules.resilience.queues",
     "prodready.rules.resilience.retry_decorators",
     "prodready.rules.resilience.retry_loops",
+    "prodready.rules.resilience.timeouts_without_checkpoint",
     "prodready.rules.security.admin_auth",
     "prodready.rules.security.archives",
     "prodready.rules.security.audit_credentials",
