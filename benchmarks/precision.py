@@ -196,7 +196,12 @@ def main() -> int:
         if tree is None:
             print(f"{record['application']}: no tree under {arguments.apps}", file=sys.stderr)
             continue
-        results.append(measure(record, scan(tree)))
+        try:
+            report = scan(tree)
+        except SystemExit as crash:  # one crashed scan must not lose the other applications
+            print(crash, file=sys.stderr)
+            continue
+        results.append(measure(record, report))
     for result in results:
         first = result["first_look"]["high_plus"]
         print(
