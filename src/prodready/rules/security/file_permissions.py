@@ -32,6 +32,7 @@ _STAT_BITS = {
     "S_IXOTH": 0o001,
 }
 _OTHERS_WRITE = 0o002
+_GROUP_ALL = 0o070  # read, write and execute for the group
 _OTHERS_READ = 0o004
 _STICKY = 0o1000
 # Calls that set a mode exactly -> the position and keyword of the mode.
@@ -177,6 +178,8 @@ def permissive_file_mode(node: ast.Call, ctx: PythonContext) -> None:
     `.env`) is reported medium, also when it is the mode a file is created with (`os.open`,
     `Path.touch`): the usual umask (022) keeps the read bit. (A new directory's read bit only
     lists names: `os.makedirs(KEYS_DIR, 0o755)` is not reported.)
+    Group read-write-execute set exactly (`os.chmod(path, 0o775)`) is reported low, confidence
+    low: a shared group is often deliberate (group-write alone, 0o664, is not reported).
     Others-write in a creation mode is reported low, confidence low: the process umask
     normally removes it, which the rule cannot see. A sticky directory (`0o1777`, like /tmp)
     is not reported. Test files are skipped.
@@ -242,6 +245,17 @@ def permissive_file_mode(node: ast.Call, ctx: PythonContext) -> None:
                 severity=Severity.LOW,
                 confidence=Confidence.LOW,
             )
+        return
+    if what == "exact" and bits & _GROUP_ALL == _GROUP_ALL and not bits & _STICKY:
+        ctx.report(
+            node,
+            f"mode {bits:#o} lets every member of the file's group modify and run this path: "
+            "whoever shares the group (other services, deploy users) can rewrite what the "
+            "service reads or runs. Reported at low severity: a shared group is often "
+            "deliberate; grant the owner alone (0o600/0o700) where it is not",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
         return
     if callee in _DIRECTORY_MAKERS:
         return  # a directory's read bit lists names; the files in it keep their own modes

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import argument, is_literal
 from prodready.plugin.taint import URL_HOST_CHECK, report_deferred, sink_flow
+from prodready.rules.security._input_origin import OriginReport
 from prodready.rules.security._shared import _host_deciding
 
 # -- SEC017 ------------------------------------------------------------------------------------
@@ -14,12 +15,15 @@ from prodready.rules.security._shared import _host_deciding
 _HTTP_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
 _HTTP_CLIENT_PREFIXES = ("requests.", "httpx.", "aiohttp.", "urllib3.")
 _SSRF_SANITIZERS = frozenset({URL_HOST_CHECK})
+_URLLIB_OPENERS = frozenset(
+    {"urllib.request.urlopen", "urllib.request.Request", "urllib.request.urlretrieve"}
+)
 
 
 def _outbound_url(node: ast.Call, name: str) -> ast.expr | None:
     """The URL argument of an HTTP client call (None: not a request)."""
     last = name.rsplit(".", 1)[-1]
-    if name in {"urllib.request.urlopen", "urllib.request.Request"}:
+    if name in _URLLIB_OPENERS:
         return argument(node, 0, "url")
     if not name.startswith(_HTTP_CLIENT_PREFIXES):
         return None
@@ -54,6 +58,10 @@ def server_side_request_forgery(node: ast.AST, ctx: PythonContext) -> None:
     URL is put together on another line (`target = url or DEFAULT_URL`, an f-string,
     `urljoin(base, ...)`), the finding is there and names the line of the request; a URL
     that reaches a Celery/RQ/Dramatiq task through its message counts as the client's.
+
+    urllib's openers (`urlopen`, `urlretrieve`, `Request`) given a URL that is not provably
+    constant, with no request data seen reaching it, are reported at low severity and
+    confidence (an audit, like Bandit's B310): they also open `file://` and `ftp://` URLs.
 
     ## Why it breaks production
     The service fetches whatever the client names, from inside your network: the cloud
@@ -92,7 +100,7 @@ def server_side_request_forgery(node: ast.AST, ctx: PythonContext) -> None:
     if url is None or is_literal(url):
         return
     deciding = _host_deciding(url, ctx)
-    if not deciding:
+    if not deciding or _guarding_transport(node, ctx):
         return
     parts = name.split(".")
     if len(parts) > 2 and parts[-2][:1].isupper():
@@ -123,7 +131,32 @@ def server_side_request_forgery(node: ast.AST, ctx: PythonContext) -> None:
             "against an allow-list (and refuse private IPs) before fetching",
         )
 
-    sink_flow(deciding, ctx, report, sanitizers=_SSRF_SANITIZERS, web_only=True)
+    if name not in _URLLIB_OPENERS:
+        sink_flow(deciding, ctx, report, sanitizers=_SSRF_SANITIZERS, web_only=True)
+        return
+
+    def audit(part: str) -> None:
+        ctx.report(
+            node,
+            f"{short}() opens a URL built from {part}, which is not provably constant; no "
+            "request data was seen reaching it. urllib also opens file:// and ftp:// URLs, so "
+            "whoever chooses that value can read local files or reach internal hosts. Check "
+            "the scheme (http/https) and the host before opening it",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+
+    bound = ctx.value_of(url.id) if isinstance(url, ast.Name) else url
+    if (
+        bound is not node
+        and isinstance(bound, ast.Call)
+        and ctx.qualname(bound.func) == "urllib.request.Request"
+    ):
+        return  # ``urlopen(Request(url))``: judged where the Request is made
+    # urllib's openers: the audit tier too (Bandit B310), for a URL no request reaches.
+    OriginReport(node, ctx, request=report, audit=audit, sanitizers=_SSRF_SANITIZERS).run(
+        deciding, [url]
+    )
 
 
 # How a URL is put together from parts: a fallback (``url or DEFAULT_URL``), a choice, a
@@ -149,3 +182,33 @@ def _composed_binding(url: ast.expr, call: ast.Call, ctx: PythonContext) -> ast.
         last = func.attr if isinstance(func, ast.Attribute) else func.id
         return bound if last in _JOINING_CALLS else None
     return None
+
+
+def _guarding_transport(call: ast.Call, ctx: PythonContext) -> bool:
+    """``async with AsyncClient(transport=SafeTransport()) as client: client.get(url)``: a
+    transport of the project's (or a library's other than httpx's own) sits between the
+    client and the network and may refuse private addresses -- the usual SSRF guard for
+    httpx. httpx's ``HTTPTransport(retries=3)`` guards nothing."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+        return False
+    receiver = func.value.id
+    scope = ctx.function.node if ctx.function is not None else ctx.tree
+    made: list[ast.expr] = []
+    for node in ast.walk(scope):
+        if isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+            if node.optional_vars.id == receiver:
+                made.append(node.context_expr)
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == receiver for t in node.targets
+        ):
+            made.append(node.value)
+    for client in made:
+        if not isinstance(client, ast.Call):
+            continue
+        transport = next((k.value for k in client.keywords if k.arg == "transport"), None)
+        if isinstance(transport, ast.Call) and not (ctx.qualname(transport.func) or "").startswith(
+            "httpx."
+        ):
+            return True
+    return False
