@@ -30,7 +30,14 @@ _MAX_DEPTH = 8
 
 # Calls whose result is fixed when their arguments (and receiver) are: path and string building,
 # conversions, reads of a file the code names, the operator's environment.
-_PASS_THROUGH_PREFIXES = ("os.path.", "posixpath.", "ntpath.", "pathlib.", "shlex.")
+_PASS_THROUGH_PREFIXES = (
+    "os.path.",
+    "posixpath.",
+    "ntpath.",
+    "pathlib.",
+    "shlex.",
+    "urllib.parse.",
+)
 _PASS_THROUGH = frozenset(
     {"builtins.str", "builtins.bytes", "builtins.open", "io.open", "io.BytesIO", "io.StringIO"}
     | {"builtins.repr", "builtins.format", "builtins.sorted", "builtins.list", "builtins.tuple"}
