@@ -8,6 +8,7 @@ actually runs, and the program chosen by a whole string or by ``os.exec*``/``os.
 from __future__ import annotations
 
 import ast
+import re
 
 from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import argument, constant_str, keyword_value
@@ -362,3 +363,81 @@ def program_named_by_data(node: ast.AST, ctx: PythonContext) -> None:
 def _fixed_interpreter(command: ast.expr, ctx: PythonContext) -> bool:
     """``sys.executable``: the interpreter running this process."""
     return ctx.qualname(command) == "sys.executable"
+
+
+# Programs whose options an attacker can smuggle in as file names: ``--reference=...`` for
+# chown/chmod/chgrp, ``--checkpoint-action=exec=...`` for tar, ``-e sh ...`` for rsync.
+_OPTION_PRONE = frozenset({"chown", "chgrp", "chmod", "tar", "rsync"})
+_COMMAND_SEPARATORS = re.compile(r"&&|\|\||[;|&\n]")
+
+
+def _globbed_programs(line: str) -> list[str]:
+    """The option-prone programs of a shell command line that get an unquoted ``*``."""
+    found: list[str] = []
+    for command in _COMMAND_SEPARATORS.split(line):
+        words = command.split()
+        if not words or "*" not in command.replace("'*'", "").replace('"*"', ""):
+            continue
+        program = words[0].rsplit("/", 1)[-1]
+        if program in _OPTION_PRONE:
+            found.append(program)
+    return found
+
+
+@python_rule(
+    code="SEC060",
+    name="shell-glob-into-options",
+    category=Category.SECURITY,
+    severity=Severity.LOW,
+    confidence=Confidence.LOW,
+    summary="Shell command line passing a * glob to chown/chmod/chgrp/tar/rsync",
+    calls=(*_SUBPROCESS, *_SHELL_LINES),
+    cwe=155,
+    fix='End the options before the glob and anchor it: "chown app: -- ./*", or glob in Python.',
+)
+def shell_glob_into_options(node: ast.AST, ctx: PythonContext) -> None:
+    """
+    ## What it does
+    Audit tier (low severity, low confidence). Flags a command line parsed by a shell
+    (`os.system`, `os.popen`, `subprocess.run(..., shell=True)`) in which `chown`, `chgrp`,
+    `chmod`, `tar` or `rsync` gets an unquoted `*` glob. Argument lists without a shell
+    (no glob expansion) are not reported. Whether anyone else can create files in the
+    globbed directory cannot be seen from the code, hence the tier.
+
+    ## Why it breaks production
+    The shell expands `*` to the file names in the directory, and the program reads a name
+    that starts with `-` as an option: a file named `--checkpoint-action=exec=sh x.sh` makes
+    `tar cf backup.tar *` run a script, `--reference=evil` makes `chown -R app *` copy an
+    attacker's ownership. In an upload or shared directory, creating a file is enough to run
+    code with the service's (often root's) permissions.
+
+    ## Example
+    ```python
+    os.system("cd /srv/uploads && tar czf /backups/uploads.tgz *")
+    ```
+
+    ## Use instead
+    ```python
+    subprocess.run(["tar", "czf", "/backups/uploads.tgz", "-C", "/srv/uploads", "."], check=True)
+    ```
+    """
+    if ctx.facts.is_test or not isinstance(node, ast.Call):
+        return
+    name = ctx.call_name or ""
+    if not _bound_in_module(node.func, ctx) or _shell_runs(node, name, ctx) is not True:
+        return
+    command = _bound(_program_argument(node, name), ctx)
+    if isinstance(command, ast.List | ast.Tuple):
+        # with a shell, only the first item is the command line
+        command = _bound(command.elts[0], ctx) if command.elts else None
+    line = constant_str(command) if command is not None else None
+    programs = _globbed_programs(line) if line else []
+    if programs:
+        ctx.report(
+            node,
+            f"the shell expands `*` into file names for `{programs[0]}`, which reads a name "
+            "starting with '-' as an option (--checkpoint-action=exec=..., --reference=...): "
+            "whoever can create a file in that directory may run code or change ownership "
+            "with the service's permissions -- not provable here. Put '--' before the glob "
+            "and anchor it (./*), or pass an argument list without a shell",
+        )
