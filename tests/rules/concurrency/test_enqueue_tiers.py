@@ -14,9 +14,10 @@ def test_con011_new_rows_high_changed_rows_medium(run_scan) -> None:
     result = run_scan(directory, config=replace(Config(), select=("CON011",)))
     tiers = {(f.path, f.line): f.severity.value for f in result.findings}
     assert tiers == {
-        ("django_tasks.py", 27): "high",
-        ("django_tasks.py", 34): "high",
-        ("django_tasks.py", 84): "medium",
+        ("django_tasks.py", 28): "high",
+        ("django_tasks.py", 35): "high",
+        ("django_tasks.py", 85): "medium",
+        ("django_tasks.py", 93): "medium",
         ("sqlalchemy_rq.py", 23): "high",
         ("sqlalchemy_rq.py", 32): "medium",
         ("sqlalchemy_rq.py", 42): "medium",

@@ -36,6 +36,8 @@ _WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.I)
 # .delay()/.apply_async() already waits for the commit.
 _AWARE_TASK_FACT = "concurrency:commit-aware-task:"
 _SEND_OVERRIDES = frozenset({"apply_async", "delay", "send", "enqueue"})
+# Classes whose save() may update an existing row as well as insert one.
+_NOT_ROWS = ("Serializer", "Form", "FormSet", "Schema")
 
 
 def _method(call: ast.Call) -> str:
@@ -213,8 +215,8 @@ def _created_rows(nodes: list[ast.AST], before: int) -> set[str]:
                 method = _method(value)
                 if method in {"create", "acreate"}:
                     created.add(target.id)
-                elif method[:1].isupper():
-                    built.add(target.id)
+                elif method[:1].isupper() and not method.endswith(_NOT_ROWS):
+                    built.add(target.id)  # a model built here (a serializer's save may update)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             receiver = node.func.value
             if node.func.attr == "add" and node.args and isinstance(node.args[0], ast.Name):
