@@ -315,6 +315,20 @@ _BOTO_CONFIGS = frozenset(
 _BOTO_TIMEOUTS = frozenset({"connect_timeout", "read_timeout"})
 
 
+_ASYNC_BOTO = ("aioboto3.", "aiobotocore.")
+_TASK_FRAMEWORKS = frozenset({"celery", "dramatiq", "rq", "huey", "arq"})
+
+
+def _background_worker_module(ctx: PythonContext) -> bool:
+    """A task-queue module (Celery, Dramatiq, RQ, Huey, arq) that serves no HTTP route."""
+    frameworks = ctx.facts.frameworks
+    return (
+        bool(frameworks & _TASK_FRAMEWORKS)
+        and not ctx.facts.routes
+        and not (frameworks - _TASK_FRAMEWORKS - {"kafka", "faust"})
+    )
+
+
 def _boto_config_timeouts(config: ast.expr, ctx: PythonContext) -> bool | None:
     """Whether a ``config=`` value sets a timeout: True/False when it is a visible ``Config(...)``,
     None when it is built somewhere we cannot see (settings, a merge, a parameter)."""
@@ -348,7 +362,10 @@ def boto3_client_without_timeouts(node: ast.AST, ctx: PythonContext) -> None:
     `boto3.resource(...)`, `Session().client(...)`, `aioboto3`, `botocore`/`aiobotocore`
     `create_client(...)` -- without a `config=botocore.config.Config(...)` that sets
     `connect_timeout` or `read_timeout`. A `Config` held in a variable is followed; one built
-    elsewhere (settings, a parameter) is trusted.
+    elsewhere (settings, a parameter) is trusted. botocore's defaults are finite, so the
+    finding is low where no web worker is held while they run: an `aioboto3`/`aiobotocore`
+    client (its calls are awaited) and a task-queue module (Celery, RQ, Dramatiq, Huey, arq)
+    that serves no route.
 
     ## Why it breaks production
     botocore waits 60 seconds to connect and 60 seconds for each read, and the legacy retry
@@ -374,11 +391,18 @@ def boto3_client_without_timeouts(node: ast.AST, ctx: PythonContext) -> None:
     s3 = boto3.client("s3", region_name=AWS_REGION, config=AWS_CONFIG)
     ```
     """
-    pending: list[tuple[ast.Call, str]] = ctx.rule_state(list, module=True)
+    pending: list[tuple[ast.Call, str, bool, bool]] = ctx.rule_state(list, module=True)
     if isinstance(node, ast.Module):  # ModuleEnd: the module's kind is known now
         if pending and in_service_code(ctx):
-            for call, message in pending:
-                ctx.report(call, message)
+            background = _background_worker_module(ctx)
+            for call, short, configured, awaited in pending:
+                if background or awaited:
+                    # botocore's waits are finite (60 s, a few retries): what makes them an
+                    # outage is a sync web worker held meanwhile. A coroutine awaiting the
+                    # call holds no worker, and a task queue's worker serves no request.
+                    ctx.report(call, _bounded_wait(short, background), severity=Severity.LOW)
+                else:
+                    ctx.report(call, _held_worker(short, configured))
         return
     if ctx.facts.is_test or ctx.facts.is_example or not isinstance(node, ast.Call):
         return
@@ -387,23 +411,36 @@ def boto3_client_without_timeouts(node: ast.AST, ctx: PythonContext) -> None:
     name = ctx.call_name or ""
     short = name.rsplit(".", 2)[-2] + "." + name.rsplit(".", 1)[-1] if "." in name else name
     config = argument(node, 9 if name.startswith("boto3.") else None, "config")
+    awaited = name.startswith(_ASYNC_BOTO)
     if config is None:
-        pending.append(
-            (
-                node,
-                f"{short}() has no config=: botocore waits up to 60 s to connect and 60 s per "
-                "read, with retries on top, so a slow AWS endpoint holds this worker for "
-                "minutes. Pass config=Config(connect_timeout=..., read_timeout=..., "
-                "retries=...)",
-            )
+        pending.append((node, short, False, awaited))
+    elif _boto_config_timeouts(config, ctx) is False:
+        pending.append((node, short, True, awaited))
+
+
+def _held_worker(short: str, configured: bool) -> str:
+    if configured:
+        return (
+            f"{short}() gets a Config without connect_timeout/read_timeout: botocore's "
+            "60 s defaults still apply, so a slow AWS endpoint holds this worker for "
+            "minutes. Set connect_timeout= and read_timeout= in the Config"
         )
-        return
-    if _boto_config_timeouts(config, ctx) is False:
-        pending.append(
-            (
-                node,
-                f"{short}() gets a Config without connect_timeout/read_timeout: botocore's "
-                "60 s defaults still apply, so a slow AWS endpoint holds this worker for "
-                "minutes. Set connect_timeout= and read_timeout= in the Config",
-            )
-        )
+    return (
+        f"{short}() has no config=: botocore waits up to 60 s to connect and 60 s per "
+        "read, with retries on top, so a slow AWS endpoint holds this worker for "
+        "minutes. Pass config=Config(connect_timeout=..., read_timeout=..., "
+        "retries=...)"
+    )
+
+
+def _bounded_wait(short: str, background: bool) -> str:
+    where = (
+        "this module is a task-queue worker that serves no request, so it only slows the job"
+        if background
+        else "the call is awaited, so it holds no worker, only the request that waits on it"
+    )
+    return (
+        f"{short}() runs on botocore's default timeouts (60 s to connect, 60 s per read, "
+        f"with retries): {where}. Set connect_timeout/read_timeout in a Config to fail "
+        "faster"
+    )
