@@ -47,7 +47,7 @@ BLIND_CORPORA = (
             "ticketing",
         ),
         labels=160,
-        found_floor=142,
+        found_floor=144,
         twins_medium_plus=0,
     ),
     BlindCorpus(
@@ -63,7 +63,7 @@ BLIND_CORPORA = (
             "pharmacy_inventory",
         ),
         labels=160,
-        found_floor=83,
+        found_floor=113,
         twins_medium_plus=3,
     ),
 )
