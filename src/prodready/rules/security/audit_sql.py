@@ -96,12 +96,18 @@ def sql_formatted_from_unproven_value(node: ast.AST, ctx: PythonContext) -> None
             continue  # constant SQL, a statement passed whole, or text that is not SQL
 
         def audit(part: str) -> None:
+            # ``self.request.query_params`` in a class-based view: named like request data,
+            # though the flow from a route to it was not proven
+            seen = (
+                "which reads like request data, though no flow from a route to it was proven"
+                if "request" in part
+                else "which is not provably constant; no request data was seen reaching it"
+            )
             ctx.report(
                 node,
-                f"{short}() runs SQL formatted from {part}, which is not provably constant; "
-                "no request data was seen reaching it. Check who supplies that value: if "
-                "anyone but the operator can, a quote in it rewrites the statement (SQL "
-                "injection). Pass it as a query parameter instead of formatting it in",
+                f"{short}() runs SQL formatted from {part}, {seen}. Check who supplies that "
+                "value: if anyone but the operator can, a quote in it rewrites the statement "
+                "(SQL injection). Pass it as a query parameter instead of formatting it in",
             )
 
         # At module level the pieces come from a name's last assignment in the module, which
