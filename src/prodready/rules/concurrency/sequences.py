@@ -5,14 +5,61 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.plugin import Category, Confidence, FunctionEnd, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import is_script, walk_body
+from prodready.plugin import (
+    Category,
+    Confidence,
+    FunctionEnd,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
+from prodready.plugin.analysis import dotted, is_script, walk_body
 
 _OPAQUE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _AGGREGATE_SQL = re.compile(r"\bSELECT\s+(COALESCE\s*\(\s*)?(COUNT|MAX)\s*\(", re.I)
 _AGGREGATE_CALLS = frozenset({"count", "acount", "Max", "Count"})
 _SEQUENCE_FUNCTIONS = re.compile(r"^_?(next|new|generate|allocate|make|issue)_", re.I)
 _INSERTS = frozenset({"create", "acreate", "add", "insert", "values", "execute", "save"})
+
+
+# DatabaseError is IntegrityError's base class in Django and DB-API drivers.
+_DUPLICATE_ERRORS = ("IntegrityError", "UniqueViolation", "DuplicateKey", "DatabaseError")
+
+
+def _retried_on_duplicates(ctx: PythonContext) -> frozenset[str]:
+    """Functions of the module whose number is taken in a loop that retries on the unique
+    violation (``for attempt in range(10): obj.number = self._next(); try: save() except
+    IntegrityError: continue``): the calls in such a loop (and the function holding it) get
+    the next number on a clash."""
+    found: set[str] = set()
+    for function in ast.walk(ctx.tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for loop in walk_body(function.body):
+            if not isinstance(loop, ast.For | ast.AsyncFor | ast.While):
+                continue
+            inner = list(walk_body(loop.body))
+            if not any(
+                isinstance(node, ast.Try)
+                and any(
+                    handler.type is not None
+                    and ctx.segment(handler.type).endswith(_DUPLICATE_ERRORS)
+                    for handler in node.handlers
+                )
+                for node in inner
+            ):
+                continue
+            found.add(function.name)
+            for node in inner:
+                if isinstance(node, ast.Call):
+                    found.add((dotted(node.func) or "").rsplit(".", 1)[-1])
+    return frozenset(found)
+
+
+_RETRIED_ON_DUPLICATES: ModuleMemo[frozenset[str]] = ModuleMemo(
+    "CON013:retried", _retried_on_duplicates
+)
 
 
 def _aggregate(value: ast.AST) -> str | None:
@@ -94,6 +141,8 @@ def sequence_from_count(node: ast.AST, ctx: PythonContext) -> None:
     if scope is None or ctx.facts.is_test or is_script(ctx):
         return
     function = scope.node
+    if function.name in ctx.memo(_RETRIED_ON_DUPLICATES):
+        return  # the database refuses a duplicate number and the caller tries the next one
     sequence_function = bool(_SEQUENCE_FUNCTIONS.match(function.name))
     names: dict[str, str] = {}
     for item in walk_body(function.body):
