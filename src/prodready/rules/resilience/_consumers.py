@@ -221,3 +221,33 @@ def received_names(function: ast.AST, ctx: PythonContext) -> set[str]:
                     n.id for t in inner.targets for n in ast.walk(t) if isinstance(n, ast.Name)
                 }
     return names
+
+
+def process_block_left_early(
+    block: ast.With | ast.AsyncWith, rest: list[ast.stmt], messages: set[str], ctx: PythonContext
+) -> None:
+    """``async with message.process(): payload = decode(message)`` and the work after the
+    block: aio-pika acks when the block exits, so the message is settled before the work."""
+    for item in block.items:
+        call = item.context_expr
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "process"
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id in messages
+        ):
+            continue
+        message = {call.func.value.id}
+        if processing_call(block.body, message, ctx) is not None:
+            return  # the work is inside the block: acked after it
+        work = processing_call(rest, derived_names(block.body, message), ctx)
+        if work is not None:
+            ctx.report(
+                call,
+                f"{ctx.segment(call.func)}() acknowledges the message when its block ends "
+                f"(line {block.end_lineno}), before the processing (line {work.lineno}): if the "
+                "worker crashes, is stopped by a deploy or the processing raises, the broker "
+                "already counts it as done and never redelivers it. Do the work inside the block",
+            )
+        return

@@ -28,6 +28,7 @@ from prodready.rules.resilience._consumers import (
     LIST_POPS,
     blocks,
     loop_targets,
+    process_block_left_early,
     processing_call,
     received_names,
     settle_call,
@@ -258,7 +259,8 @@ def message_settled_before_processing(node: ast.AST, ctx: PythonContext) -> None
     a Kafka offset committed or stored (confluent-kafka `commit(msg)`/`store_offsets`,
     kafka-python and aiokafka `commit()`) before the call that processes the message, an AMQP
     ack (`basic_ack`, aio-pika/kombu `message.ack()`) inside a consumer loop or block before the
-    processing, a Redis stream `XACK` or an SQS `delete_message` before it, and an item popped
+    processing, an aio-pika `async with message.process():` block that ends (and so acks)
+    before the work done with what it decoded, a Redis stream `XACK` or an SQS `delete_message` before it, and an item popped
     off a Redis list (`LPOP`/`RPOP`/`BLPOP`/`BRPOP`) in a worker loop and then processed. The
     processing is a call given the message or a value computed from it (decoding and logging do
     not count). An ack as the first statement of a callback is CON005's.
@@ -301,10 +303,13 @@ def message_settled_before_processing(node: ast.AST, ctx: PythonContext) -> None
     in_while = {id(s.body) for s in ast.walk(node) if isinstance(s, ast.While)}
     for block in blocks(node):
         for index, statement in enumerate(block):
+            rest = block[index + 1 :]
+            if isinstance(statement, ast.With | ast.AsyncWith):
+                process_block_left_early(statement, rest, messages, ctx)
+                continue
             call = statement_call(statement)
             if call is None or not isinstance(call.func, ast.Attribute):
                 continue
-            rest = block[index + 1 :]
             if call.func.attr in LIST_POPS and isinstance(statement, ast.Assign):
                 if id(block) not in in_while:
                     continue
