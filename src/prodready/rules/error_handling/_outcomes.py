@@ -12,7 +12,9 @@ import ast
 import re
 
 from prodready.plugin import PythonContext
-from prodready.plugin.analysis import dotted, is_none
+from prodready.plugin.analysis import calls_in, dependency_call, dotted, is_none, log_call
+from prodready.rules.error_handling._attempts import calls_a_writer
+from prodready.rules.error_handling._failed_outcomes import following_statements
 
 # Django's system-check registration: a registered check returns warnings, and a probe it
 # cannot run (the database is down during ``manage.py check``) just means no warning.
@@ -159,3 +161,92 @@ def failure_accepted(node: ast.Try, ctx: PythonContext) -> bool:
         return False
     text = lines[above - 1].strip()
     return text.startswith("#") and _ACCEPTED_FAILURE.search(text) is not None
+
+
+# Levels below what production alerts on (and often below what it ships at all).
+_QUIET_LEVELS = frozenset({"debug", "info"})
+
+
+def quiet_log(statement: ast.stmt, ctx: PythonContext) -> str | None:
+    """``logger.info("will retry later: %s", exc)``: the level of a log call that records a
+    failure where nobody looks -- to the caller the error is as gone as with ``pass``."""
+    value = statement.value if isinstance(statement, ast.Expr) else None
+    if isinstance(value, ast.Call):
+        method = log_call(value, ctx)
+        if method in _QUIET_LEVELS:
+            return method
+    return None
+
+
+def lost_remote_write(node: ast.Try, ctx: PythonContext) -> bool:
+    """The ``try`` writes to another service -- a call that reaches one (``requests.post``,
+    ``client.send``, ``Model.objects.create``) named for changing something -- and the code
+    right after it saves, records or returns as if the write had happened."""
+    wrote = any(
+        calls_a_writer([ast.Expr(value=call)])
+        and dependency_call([ast.Expr(value=call)], ctx) is call
+        for call in calls_in(node.body)
+    )
+    return wrote and any(_goes_on(statement) for statement in following_statements(node, ctx))
+
+
+# Calls that persist what the block was meant to produce.
+_PERSISTS = frozenset({"save", "commit", "flush", "update", "asave", "put", "set"})
+
+
+def _goes_on(statement: ast.stmt) -> bool:
+    """``return order``, ``order.ref = ...``, ``db.commit()``, ``shipment.save()``."""
+    if isinstance(statement, ast.Return):
+        return statement.value is not None and not is_none(statement.value)
+    if isinstance(statement, ast.Assign):
+        return any(isinstance(target, ast.Attribute) for target in statement.targets)
+    value = statement.value if isinstance(statement, ast.Expr) else None
+    if isinstance(value, ast.Await):
+        value = value.value
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in _PERSISTS
+    )
+
+
+def unlogged(handler: ast.ExceptHandler, ctx: PythonContext, reraise: bool = True) -> str:
+    """How the block leaves the failure unrecorded, for a message."""
+    level = next(filter(None, (quiet_log(s, ctx) for s in handler.body)), None)
+    if level is None:
+        return "without logging or re-raising it" if reraise else "without logging it"
+    return f"logging it only at {level} level" + (" and not re-raising it" if reraise else "")
+
+
+_PARSERS = frozenset(
+    {
+        "int",
+        "float",
+        "complex",
+        "decimal",
+        "loads",
+        "literal_eval",
+        "strptime",
+        "fromisoformat",
+        "fromtimestamp",
+        "b64decode",
+        "urlsafe_b64decode",
+        "decode",
+        "unquote",
+        "uuid",
+        "ip_address",
+        "ip_network",
+        "ip_interface",
+        "deserialize",
+        "unpack",
+        "fromstring",
+        "from_string",
+    }
+)
+
+
+def is_parser(name: str) -> bool:
+    """``int``, ``loads``, ``parse_date``, ``ParseFromString``: a call that converts a value
+    and raises when it does not fit."""
+    lowered = name.lower().lstrip("_")
+    return lowered in _PARSERS or lowered.startswith("parse") or lowered.endswith("parse")

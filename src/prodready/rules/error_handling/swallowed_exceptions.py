@@ -20,8 +20,12 @@ from prodready.rules.error_handling._outcomes import (
     debug_only,
     documents_none,
     failure_accepted,
+    is_parser,
+    lost_remote_write,
     preset_defaults,
     probes_optional_api,
+    quiet_log,
+    unlogged,
 )
 from prodready.rules.error_handling._shared import _production_path
 
@@ -72,31 +76,6 @@ _CLEANUP_WORDS = (
     "unregister",
     "flush",
 )
-_PARSERS = frozenset(
-    {
-        "int",
-        "float",
-        "complex",
-        "decimal",
-        "loads",
-        "literal_eval",
-        "strptime",
-        "fromisoformat",
-        "fromtimestamp",
-        "b64decode",
-        "urlsafe_b64decode",
-        "decode",
-        "unquote",
-        "uuid",
-        "ip_address",
-        "ip_network",
-        "ip_interface",
-        "deserialize",
-        "unpack",
-        "fromstring",
-        "from_string",
-    }
-)
 _IMPORTERS = frozenset({"import_module", "import_string", "__import__", "import_from_string"})
 _IMPORT_CALLS = frozenset(
     {"importlib.import_module", "builtins.__import__", "django.utils.module_loading.import_string"}
@@ -106,9 +85,11 @@ _IMPORT_CALLS = frozenset(
 # -- ERR001 ----------------------------------------------------------------------------------
 
 
-def _swallows(body: list[ast.stmt], ctx: PythonContext) -> bool:
+def _swallows(body: list[ast.stmt], ctx: PythonContext, attempt: ast.Try) -> bool:
     """The block does nothing with the error: ``pass``, ``...``, ``continue``, ``print(...)``,
-    ``return``/``return None``."""
+    ``return``/``return None`` -- or logs it at debug/info level when the ``attempt`` writes
+    to another service and the code after it goes on as if it had (elsewhere that level is
+    a deliberate best-effort note)."""
     for statement in body:
         if isinstance(statement, ast.Pass | ast.Continue):
             continue
@@ -122,7 +103,8 @@ def _swallows(body: list[ast.stmt], ctx: PythonContext) -> bool:
                 continue  # ``...`` or a comment-like string
             if isinstance(value, ast.Call) and ctx.qualname(value.func) == "builtins.print":
                 continue
-        return False
+        if quiet_log(statement, ctx) is None or not lost_remote_write(attempt, ctx):
+            return False
     return True
 
 
@@ -147,16 +129,9 @@ def _best_effort(attempt: list[ast.stmt], ctx: PythonContext) -> bool:
     last = (ctx.qualname(value.func) or "").rsplit(".", 1)[-1]
     if last.lower().lstrip("_") in _IMPORTERS:
         return True  # ``import_module(path)``, ``import_string(path)``: an optional plugin
-    if _parser(last):
+    if is_parser(last):
         return True  # ``int(value)``, ``json.loads(raw)``: invalid input has a fallback
     return _cleanup_step(statement, ctx)
-
-
-def _parser(name: str) -> bool:
-    """``int``, ``loads``, ``parse_date``, ``ParseFromString``: a call that converts a value
-    and raises when it does not fit."""
-    lowered = name.lower().lstrip("_")
-    return lowered in _PARSERS or lowered.startswith("parse") or lowered.endswith("parse")
 
 
 def _cleanup_step(statement: ast.stmt, ctx: PythonContext) -> bool:
@@ -297,8 +272,11 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
     """
     ## What it does
     Flags `except:`, `except Exception:` and `except BaseException:` blocks (also inside a
-    tuple) whose body only does `pass`, `...`, `continue`, `print(...)` or `return None`: no
-    logging, no re-raise, no use of the exception -- in HTTP handlers, in service modules and
+    tuple) whose body only does `pass`, `...`, `continue`, `print(...)` or `return None` (or,
+    around a write to another service -- a POST, a send, a create -- followed by code that
+    saves, records or returns as if it was done, only logs at debug/info level, below what
+    production alerts on): no logging, no re-raise, no use of the exception -- in HTTP
+    handlers, in service modules and
     around calls to other services (HTTP clients, databases, queues, the ORM). Import probes,
     parses with a fallback, `try/except/else` probes, best-effort teardown (`close()`,
     `os.remove(tmp)`, methods such as `__del__`/`close`/`shutdown`) and handlers nested in
@@ -352,7 +330,7 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
         # Inside an ``except``: a failure while handling a failure is secondary by design.
         return
     for handler in node.handlers:
-        if not _swallows(handler.body, ctx) or not catches_broadly(handler, ctx):
+        if not _swallows(handler.body, ctx, node) or not catches_broadly(handler, ctx):
             continue
         function = ctx.function
         if function is not None and _tolerant_function(function.name):
@@ -365,7 +343,7 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
             return
         if node.orelse and all(isinstance(s, ast.Pass) for s in handler.body):
             return  # ``try/except: pass/else:``: the else block is the success-only path
-        kind = attempt_kind(node.body, ctx, _pure_call, _parser)
+        kind = attempt_kind(node.body, ctx, _pure_call, is_parser)
         if kind is Attempt.LOCAL or not _production_path(node, ctx):
             return  # a bundled file, a catalog, a route: an optional piece may be absent
         if advisory_check(ctx) or debug_only(node, ctx) or probes_optional_api(node, ctx):
@@ -376,7 +354,7 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
             failure = "a failed lookup" if kind is Attempt.READ else "a failed call"
             ctx.report(
                 handler,
-                f"{caught} turns {failure} into {absence} without logging it: callers "
+                f"{caught} turns {failure} into {absence} {unlogged(handler, ctx, False)}: callers "
                 "cannot tell an outage from a missing value. prodready could not tell whether "
                 "that absence is all this lookup can mean here; log unexpected errors with "
                 "logger.exception(...) or catch only the exceptions that mean 'not found'.",
@@ -396,7 +374,7 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
             return
         ctx.report(
             handler,
-            f"{caught} discards the error without logging or re-raising it: failures "
+            f"{caught} discards the error {unlogged(handler, ctx)}: failures "
             "disappear without a trace. Log it with logger.exception(...), re-raise, or catch "
             "only the exceptions you expect here.",
         )
