@@ -277,6 +277,7 @@ class RuleMeta:
     cwe: int | None = None
     fix: str | None = None
     pack: str = "builtin"
+    redirected_from: tuple[str, ...] = ()  # the codes it had before it was renumbered
 
     @property
     def docs_url(self) -> str:
@@ -360,6 +361,7 @@ class Rule:
             cwe=self.cwe,
             fix=self.fix,
             pack=self.pack,
+            redirected_from=self.redirected_from,
         )
 
     def to_dict(self) -> dict[str, Any]:

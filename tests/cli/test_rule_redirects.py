@@ -232,6 +232,16 @@ def test_explain_and_rules_take_old_codes(tmp_path: Path) -> None:
     assert done.stderr == WARN_CON001
 
 
+def test_sarif_names_the_old_code_as_a_deprecated_id(tmp_path: Path) -> None:
+    """Code scanning keeps an alert raised under the old code: SARIF's deprecatedIds."""
+    project = _project(tmp_path)
+    done = run_cli(
+        ["scan", "--no-cache", "--isolated", "--select", "PRF016", "--format", "sarif"], project
+    )
+    [descriptor] = json.loads(done.stdout)["runs"][0]["tool"]["driver"]["rules"]
+    assert (descriptor["id"], descriptor["deprecatedIds"]) == ("PRF016", ["CON001"])
+
+
 def test_findings_carry_the_new_code_and_category(tmp_path: Path) -> None:
     project = _project(tmp_path)
     done = run_cli(

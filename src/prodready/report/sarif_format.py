@@ -47,6 +47,9 @@ def rule_descriptor(rule: RuleMeta) -> dict[str, Any]:
         properties["security-severity"] = SECURITY_SEVERITY[rule.severity]
     return {
         "id": rule.code,
+        # The codes the rule was reported under before it moved category: code scanning keeps
+        # the alerts raised under them.
+        **({"deprecatedIds": list(rule.redirected_from)} if rule.redirected_from else {}),
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.summary + (f" Fix: {rule.fix}" if rule.fix else "")},
