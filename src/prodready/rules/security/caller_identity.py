@@ -27,7 +27,7 @@ _AUTHENTICATION = re.compile(
 _ACTING_CALL = re.compile(
     r"save|create|insert|add|send|publish|post|update|delete|remove|join|subscribe|charge"
     r"|transfer|book|reserve|write|store|put|set|append|emit|broadcast|message|vote|like"
-    r"|record|submit|enrol|enroll|assign|claim|redeem|pay\b",
+    r"|record|submit|enrol|enroll|assign|claim|redeem|pay\b|pay_|order|purchase|checkout|cancel",
     re.IGNORECASE,
 )
 _MODULE_AUTH = re.compile(
@@ -229,7 +229,10 @@ def caller_identity_from_query(node: ast.AST, ctx: PythonContext) -> None:
     if _AUTHENTICATION.search(guards) or _AUTHENTICATION.search(text + signature):
         return
     identities = _identity_values(node, route.path or "", ctx)
-    if not identities or _MODULE_AUTH.search(ctx.source):
+    if _MODULE_AUTH.search(ctx.source):
+        return
+    if not identities:
+        _body_identity(node, ctx)
         return
     names = set(identities)
     names |= {  # ``uid = request.args.get("user_id")``
@@ -302,3 +305,94 @@ def _bound_names(
             ):
                 names |= {t.id for t in child.targets if isinstance(t, ast.Name)}
     return names
+
+
+_BUILTIN_ANNOTATIONS = frozenset({"int", "str", "float", "bool", "dict", "list", "Any", "UUID"})
+
+
+def _body_identity_reads(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> list[tuple[str, ast.AST]]:
+    """Where the handler reads the caller's identity from the posted body: ``body["user_id"]``
+    or ``body.get("sender_id")`` of the raw JSON/form, or ``order.user_id`` of a FastAPI body
+    model parameter."""
+    from prodready.rules.security.mass_assignment import _raw_body
+
+    models = {
+        arg.arg
+        for arg in [*node.args.args, *node.args.kwonlyargs]
+        if isinstance(arg.annotation, ast.Name | ast.Attribute)
+        and (dotted(arg.annotation) or "").rsplit(".", 1)[-1] not in _BUILTIN_ANNOTATIONS
+        and (dotted(arg.annotation) or "")[:1].isupper()
+    }
+    scope = ctx.function
+    route = scope.route if scope is not None else None
+    fastapi = route is not None and route.framework == "fastapi"
+    # The rule runs at the def, before its scope is entered: the handler's own bindings.
+    local = {
+        target.id: child.value
+        for child in ast.walk(node)
+        if isinstance(child, ast.Assign)
+        for target in child.targets
+        if isinstance(target, ast.Name)
+    }
+    found: list[tuple[str, ast.AST]] = []
+    for child in ast.walk(node):
+        key: str | None = None
+        owner: ast.expr | None = None
+        if isinstance(child, ast.Subscript):
+            key, owner = constant_str(child.slice), child.value
+        elif (
+            isinstance(child, ast.Call)
+            and isinstance(child.func, ast.Attribute)
+            and child.func.attr == "get"
+            and child.args
+        ):
+            key, owner = constant_str(child.args[0]), child.func.value
+        elif (
+            fastapi
+            and isinstance(child, ast.Attribute)
+            and isinstance(child.value, ast.Name)
+            and child.value.id in models
+        ):
+            if _IDENTITY.match(child.attr):
+                found.append((child.attr, child))
+            continue
+        if key is None or owner is None or not _IDENTITY.match(key):
+            continue
+        bound = local.get(owner.id) if isinstance(owner, ast.Name) else None
+        if _raw_body(owner, ctx) or (bound is not None and _raw_body(bound, ctx)):
+            found.append((key, child))
+    return found
+
+
+def _body_identity(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> None:
+    """Report a handler that acts as the user named by a field of the posted body."""
+    reads = _body_identity_reads(node, ctx)
+    if not reads:
+        return
+    texts = {ctx.segment(read) for _, read in reads}
+    names = {
+        target.id
+        for child in ast.walk(node)
+        if isinstance(child, ast.Assign) and ctx.segment(child.value) in texts
+        for target in child.targets
+        if isinstance(target, ast.Name)
+    }
+    for child in ast.walk(node):
+        if not isinstance(child, ast.Call):
+            continue
+        callee = (dotted(child.func) or "").rsplit(".", 1)[-1]
+        if not _ACTING_CALL.search(callee) or callee in {"print", "get", "setdefault"}:
+            continue
+        for value in [*child.args, *(k.value for k in child.keywords)]:
+            if (isinstance(value, ast.Name) and value.id in names) or ctx.segment(value) in texts:
+                name = next(key for key, read in reads)
+                ctx.report(
+                    reads[0][1],
+                    f"{node.name}() acts as the user whose id the client puts in the request "
+                    f"body (`{name}`) and nothing authenticates the caller: anyone can post "
+                    f"`{name}: 1` and act, order or pay as that user. Authenticate the request "
+                    "and take the id from the verified token or session",
+                )
+                return
