@@ -98,6 +98,7 @@ BUILTIN_MODULES = (
     "prodready.rules.performance.queryset_len",
     "prodready.rules.performance.queue_and_cache_calls",
     "prodready.rules.performance.remote_calls_in_loops",
+    "prodready.rules.performance.serializer_relations",
     "prodready.rules.performance.unbounded_queries",
     "prodready.rules.performance.whole_file_reads",
     "prodready.rules.resilience.background_workers",
