@@ -132,6 +132,8 @@ def literal_under_credential_abbreviation(node: ast.AST, ctx: PythonContext) -> 
         assert name is not None and value is not None
         if literal.replace("_", "").lower() == name.replace("_", "").lower():
             continue  # ``TOKEN = "token"``: the name of a field or a key, not its value
+        if " " in literal or "{{" in literal or "<" in literal:
+            continue  # a sentence ("No token found") or markup: a message or a template
         if secret_name(name) and _secret_value(literal, name) is not None:
             continue  # a credential-looking value under a credential name: SEC002's
         verb = "is compared with" if isinstance(node, ast.Compare) else "is given"
