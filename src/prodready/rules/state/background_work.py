@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from prodready.plugin import Category, FunctionEnd, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import in_task
+from prodready.plugin.analysis import in_task, is_script, is_true, keyword_value, path_role
 
 # -- STA007 ---------------------------------------------------------------------------------------
 
@@ -70,6 +71,54 @@ def _kept(name: str, function: ast.AST, start: ast.AST) -> bool:
     return False
 
 
+# Functions that start a process's long-lived machinery once (constructors, start-up hooks,
+# entry points): a thread they start is infrastructure, not a job of one operation.
+_STARTUP_NAMES = re.compile(
+    r"^_*(?:__init__|__post_init__|init|start|run|launch|spawn|setup|main|ready|lifespan"
+    r"|on_startup|startup|boot|serve|create_app|make_app|configure)",
+    re.IGNORECASE,
+)
+
+
+_MACHINERY_WORDS = re.compile(
+    r"watch|monitor|heartbeat|keepalive|reap|sweep|flush|poll|listen|consum|supervis",
+    re.IGNORECASE,
+)
+
+
+def _per_operation_daemon(node: ast.Call, ctx: PythonContext) -> bool:
+    """``threading.Thread(target=job, daemon=True).start()`` dropped in a service-layer
+    function that is not a start-up hook, in project code that is not a script or test: a
+    job handed to a thread per operation (a dispatch, a notification), as in a handler."""
+    scope = ctx.function
+    func = node.func
+    if scope is None or not isinstance(func, ast.Attribute) or func.attr != "start":
+        return False
+    thread = func.value
+    if _thread_type(thread, ctx) != "Thread" or not isinstance(thread, ast.Call):
+        return False
+    if not is_true(keyword_value(thread, "daemon")) or _STARTUP_NAMES.match(scope.name):
+        return False
+    if path_role(ctx.path) is not None or is_script(ctx):
+        return False
+    if keyword_value(thread, "name") is not None:
+        return False  # a named thread is process machinery (a watcher, a flusher), not a job
+    target = keyword_value(thread, "target")
+    if not isinstance(target, ast.Name | ast.Attribute):
+        return False
+    return not _MACHINERY_WORDS.search(ctx.segment(target)) and not _loops(target, ctx)
+
+
+def _loops(target: ast.Name | ast.Attribute, ctx: PythonContext) -> bool:
+    """The thread's target (defined in this module) loops until shutdown: a long-running
+    worker is RES018's, not a job of one operation."""
+    name = target.id if isinstance(target, ast.Name) else target.attr
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            return any(isinstance(inner, ast.While) for inner in ast.walk(node))
+    return False
+
+
 @python_rule(
     code="STA007",
     name="fire-and-forget-background-work",
@@ -89,7 +138,11 @@ def fire_and_forget_background_work(node: ast.AST, ctx: PythonContext) -> None:
     `multiprocessing.Process` started and never joined, returned or stored; `executor.submit(...)`
     or `executor.map(...)` whose future is thrown away; `loop.run_in_executor(...)` not
     awaited. asyncio tasks are CON007's; a thread whose handle is kept (joined, stored on an
-    object, returned) is fine.
+    object, returned) is fine. In a service-layer function (not a handler, not a start-up hook
+    or constructor, in project code that is not a script or test) a dropped
+    `threading.Thread(target=job, daemon=True).start()` is flagged too: the daemon flag marks
+    work nobody will wait for. Named threads, watchers/flushers/pollers and targets that loop
+    until shutdown are process machinery (RES018 judges long-running loops).
 
     ## Why it breaks production
     The work exists only in the memory of one worker process. A deploy, a scale-in, an
@@ -121,7 +174,13 @@ def fire_and_forget_background_work(node: ast.AST, ctx: PythonContext) -> None:
         return
     found: list[tuple[ast.AST, str]] = ctx.rule_state(list)
     if not isinstance(node, ast.Call):  # FunctionEnd
-        where = "request handler" if ctx.route is not None else "task"
+        where = (
+            "request handler"
+            if ctx.route is not None
+            else "task"
+            if in_task(ctx)
+            else f"service function ({scope.name}(), run per operation)"
+        )
         for call, what in found:
             ctx.report(
                 call,
@@ -131,7 +190,7 @@ def fire_and_forget_background_work(node: ast.AST, ctx: PythonContext) -> None:
                 "(Celery/RQ/Dramatiq) or wait for it",
             )
         return
-    if ctx.route is None and not in_task(ctx):
+    if ctx.route is None and not in_task(ctx) and not _per_operation_daemon(node, ctx):
         return
     func = node.func
     if not isinstance(func, ast.Attribute):
