@@ -186,128 +186,128 @@ def _money_before_record(path: str, function: FunctionSummary, ctx: ProjectConte
 )
 def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) -> None:
     """
-        ## What it does
-        Flags functions that perform two or more database writes that can both run, outside any
-        transaction: Django `.save()`, `.delete()`, `Model.objects.create/update/delete/
-        bulk_create/...` with no `@transaction.atomic` / `with transaction.atomic()`, and SQLAlchemy
-        code that calls `session.commit()` more than once (each commit is its own transaction) with
-        no `session.begin()` block. Writes in exclusive branches (`if`/`else`, an early `return`)
-        are not counted together, nor are deletes alone (deleting is idempotent: an interrupted
-        cleanup leaves a subset of the rows, and the next run finishes it). Tests, migrations and
-        scripts are skipped, and so are the module-level functions only such code calls (a helper
-        of a console-script bootstrap or of a migration runs once, from a terminal). The finding
-        sits at the later write of the first pair that can run together: the write whose failure
-        leaves the earlier one committed -- or, for two commits of a session or a connection, at
-        the first commit: it is what splits the change (it makes the writes before it permanent
-        alone), and removing it is the fix.
+    ## What it does
+    Flags functions that perform two or more database writes that can both run, outside any
+    transaction: Django `.save()`, `.delete()`, `Model.objects.create/update/delete/
+    bulk_create/...` with no `@transaction.atomic` / `with transaction.atomic()`, and SQLAlchemy
+    code that calls `session.commit()` more than once (each commit is its own transaction) with
+    no `session.begin()` block. Writes in exclusive branches (`if`/`else`, an early `return`)
+    are not counted together, nor are deletes alone (deleting is idempotent: an interrupted
+    cleanup leaves a subset of the rows, and the next run finishes it). Tests, migrations and
+    scripts are skipped, and so are the module-level functions only such code calls (a helper
+    of a console-script bootstrap or of a migration runs once, from a terminal). The finding
+    sits at the later write of the first pair that can run together: the write whose failure
+    leaves the earlier one committed -- or, for two commits of a session or a connection, at
+    the first commit: it is what splits the change (it makes the writes before it permanent
+    alone), and removing it is the fix.
 
-        Raw SQL counts too: a DB-API connection's `conn.commit()` (sqlite3, psycopg2, psycopg,
-        PyMySQL...) ends a transaction as `session.commit()` does, and where statements commit by
-        themselves -- asyncpg outside `async with conn.transaction()`, a connection in autocommit
-        mode (`conn.autocommit = True`, `psycopg.connect(autocommit=True)`, sqlite3's
-        `isolation_level=None`) -- every `INSERT`/`UPDATE`/`DELETE` is a write of its own, run by
-        the driver or by a project helper given the SQL (`query("UPDATE ...", params)`).
-        Across functions: two calls of project helpers that each commit what they write (a
-        repository method ending in `session.commit()`, an asyncpg helper running one statement),
-        or one such call and a committed write of the function itself, outside a transaction, are
-        one change in two transactions -- reported at the second call. The same evidence tier
-        holds (below): medium when the second call is given what the first returned or created
-        (`ticket = create_ticket(...)`; `assign_owner(ticket, ...)`) or the same input of the
-        function as data (`debit(source, amount)`; `credit(target, amount)`, a value read from the
-        request), or when the first is given, one by one, rows selected by the key the second is
-        given (`for role in roles_of(member_id=m.id): renounce(role)`; `add_role(member_id=m.id)`:
-        one child replaced by another); calls in the two branches of an `if`/`else` never both
-        run. Two steps about one object (`mark_closed(case)`, then `log_event(case_id=case.id)`),
-        the session both are given, are no such evidence: each step may be a valid state alone --
-        low, low confidence.
+    Raw SQL counts too: a DB-API connection's `conn.commit()` (sqlite3, psycopg2, psycopg,
+    PyMySQL...) ends a transaction as `session.commit()` does, and where statements commit by
+    themselves -- asyncpg outside `async with conn.transaction()`, a connection in autocommit
+    mode (`conn.autocommit = True`, `psycopg.connect(autocommit=True)`, sqlite3's
+    `isolation_level=None`) -- every `INSERT`/`UPDATE`/`DELETE` is a write of its own, run by
+    the driver or by a project helper given the SQL (`query("UPDATE ...", params)`).
+    Across functions: two calls of project helpers that each commit what they write (a
+    repository method ending in `session.commit()`, an asyncpg helper running one statement),
+    or one such call and a committed write of the function itself, outside a transaction, are
+    one change in two transactions -- reported at the second call. The same evidence tier
+    holds (below): medium when the second call is given what the first returned or created
+    (`ticket = create_ticket(...)`; `assign_owner(ticket, ...)`) or the same input of the
+    function as data (`debit(source, amount)`; `credit(target, amount)`, a value read from the
+    request), or when the first is given, one by one, rows selected by the key the second is
+    given (`for role in roles_of(member_id=m.id): renounce(role)`; `add_role(member_id=m.id)`:
+    one child replaced by another); calls in the two branches of an `if`/`else` never both
+    run. Two steps about one object (`mark_closed(case)`, then `log_event(case_id=case.id)`),
+    the session both are given, are no such evidence: each step may be a valid state alone --
+    low, low confidence.
 
-        A split around a call to another system is deliberate: a pending row committed, the
-        provider called (an HTTP client, a payment or messaging SDK, a function named for
-        charging or sending), the result committed. When every pair of writes that can run
-        together straddles such a call, the finding is low (it asks that the pending state be
-        reconciled); two committing helpers around one are not reported (a Slack WebClient's or a
-        Google API's call is one too).
+    A split around a call to another system is deliberate: a pending row committed, the
+    provider called (an HTTP client, a payment or messaging SDK, a function named for
+    charging or sending), the result committed. When every pair of writes that can run
+    together straddles such a call, the finding is low (it asks that the pending state be
+    reconciled); two committing helpers around one are not reported (a Slack WebClient's or a
+    Google API's call is one too).
 
-        Money moved first is one change split between two systems too: a payment provider's
-        charge (`stripe.PaymentIntent.create`, `stripe.Charge.create`, a braintree sale, a project
-        helper named for charging or capturing) made before the function has written anything,
-        without an idempotency key, with the first row recording it created only after
-        (`Subscription(...)` added, `Invoice.objects.create(...)`): if that write fails, the
-        customer is charged and nothing in the database says so. Reported medium at that row. A
-        charge that completes a row written before (a pending payment updated with the result) is
-        the pending -> call -> result pattern, not this.
+    Money moved first is one change split between two systems too: a payment provider's
+    charge (`stripe.PaymentIntent.create`, `stripe.Charge.create`, a braintree sale, a project
+    helper named for charging or capturing) made before the function has written anything,
+    without an idempotency key, with the first row recording it created only after
+    (`Subscription(...)` added, `Invoice.objects.create(...)`): if that write fails, the
+    customer is charged and nothing in the database says so. Reported medium at that row. A
+    charge that completes a row written before (a pending payment updated with the result) is
+    the pending -> call -> result pattern, not this.
 
-        Writes are exclusive also when two `if` tests pin one value to values that cannot both
-        hold (`if code.startswith("n."):` ... `if code.startswith("r."):`).
+    Writes are exclusive also when two `if` tests pin one value to values that cannot both
+    hold (`if code.startswith("n."):` ... `if code.startswith("r."):`).
 
-        The transaction may be opened elsewhere in the project, and then nothing is reported: by
-        every function that calls this one (in any module, in a `with transaction.atomic()` block
-        or under `@transaction.atomic`; a Django REST framework serializer's `create()`/`update()`
-        is called by `serializer.save()` and by a view's `perform_create(serializer)`; a form's
-        `save()` by the Django class-based view naming it in `form_class` -- through
-        `super().form_valid(form)` or `form.save()` on the view's form; a form a generic view makes
+    The transaction may be opened elsewhere in the project, and then nothing is reported: by
+    every function that calls this one (in any module, in a `with transaction.atomic()` block
+    or under `@transaction.atomic`; a Django REST framework serializer's `create()`/`update()`
+    is called by `serializer.save()` and by a view's `perform_create(serializer)`; a form's
+    `save()` by the Django class-based view naming it in `form_class` -- through
+    `super().form_valid(form)` or `form.save()` on the view's form; a form a generic view makes
     from a class attribute its concrete views set (`form = self.form(...)` saved inside the
     generic view's transaction, `form = LampForm` in a subclass); a method called on a
-        value the scan cannot type (`event.copy_data_from(other)`) by that call, when one project
-        class alone defines a method of that name; a method by
-        a subclass's `super().method()`; a method of each item of a parameter typed
-        `list[Serializer]` by a loop over it), by the
-        project's own context manager or decorator that opens one (`with locked_order():`,
-        `@in_transaction`), by Django around a `pre_delete`/`post_delete` signal receiver, or
-        required by the function itself (`select_for_update()` raises outside a transaction, as
-        does a function that checks `connection.in_atomic_block` and raises).
+    value the scan cannot type (`event.copy_data_from(other)`) by that call, when one project
+    class alone defines a method of that name; a method by
+    a subclass's `super().method()`; a method of each item of a parameter typed
+    `list[Serializer]` by a loop over it), by the
+    project's own context manager or decorator that opens one (`with locked_order():`,
+    `@in_transaction`), by Django around a `pre_delete`/`post_delete` signal receiver, or
+    required by the function itself (`select_for_update()` raises outside a transaction, as
+    does a function that checks `connection.in_atomic_block` and raises).
 
-        Evidence tier: a partial write is a defect when a later write depends on an earlier one --
-        it uses the row the earlier one wrote (`Line(order=order)` after creating the order), moves
-        data out of a row the other deletes, carries the same input of the function (an amount
-        taken from one balance and added to another, a status cascaded to the lines), selects rows
-        of another model by the same computed ids, deletes one model's rows and re-creates them one
-        by one in a loop, writes one model's rows in parts with a bulk statement (existing rows
-        updated in bulk and the missing ones created, a set deleted and bulk-created again), saves a
-        row built from the row it deleted before (a job's product after the job), copies a field it
-        set on a saved row into a row reached from it (a foreign key), or is a formset's `save()`
-        (a row per form) -- or when the function rejects the request after a write (`raise
-        ValidationError`, a REST framework view's `super().update()` that validates). Then it is
-        reported at medium. When no such dependency
-        is seen (independent fields of two rows, one row written twice, a pending row updated with
-        the result of an external call, a compensating write in an exception handler, two updates
-        marking rows found by the key the function is given, rows deleted and one row created in
-        their place -- a token rotated, a cache entry regenerated: a failure leaves no row, which
-        the next run creates; an update that only stamps the current time on rows,
-        `update(modified=timezone.now())`: it records when, not what) each write may be a valid
-        state alone: it is reported low, with low
-        confidence, and the message says the scan could not tell.
-        Several `session.commit()` calls are always dependent: each ends a transaction of what
-        was added before it.
+    Evidence tier: a partial write is a defect when a later write depends on an earlier one --
+    it uses the row the earlier one wrote (`Line(order=order)` after creating the order), moves
+    data out of a row the other deletes, carries the same input of the function (an amount
+    taken from one balance and added to another, a status cascaded to the lines), selects rows
+    of another model by the same computed ids, deletes one model's rows and re-creates them one
+    by one in a loop, writes one model's rows in parts with a bulk statement (existing rows
+    updated in bulk and the missing ones created, a set deleted and bulk-created again), saves a
+    row built from the row it deleted before (a job's product after the job), copies a field it
+    set on a saved row into a row reached from it (a foreign key), or is a formset's `save()`
+    (a row per form) -- or when the function rejects the request after a write (`raise
+    ValidationError`, a REST framework view's `super().update()` that validates). Then it is
+    reported at medium. When no such dependency
+    is seen (independent fields of two rows, one row written twice, a pending row updated with
+    the result of an external call, a compensating write in an exception handler, two updates
+    marking rows found by the key the function is given, rows deleted and one row created in
+    their place -- a token rotated, a cache entry regenerated: a failure leaves no row, which
+    the next run creates; an update that only stamps the current time on rows,
+    `update(modified=timezone.now())`: it records when, not what) each write may be a valid
+    state alone: it is reported low, with low
+    confidence, and the message says the scan could not tell.
+    Several `session.commit()` calls are always dependent: each ends a transaction of what
+    was added before it.
 
-        ## Why it breaks production
-        In autocommit mode every write commits on its own. When the second write fails -- a
-        constraint violation, a deadlock, the pod being killed mid-request, a timeout -- the first
-        one stays: the order exists but the stock was never reserved, the money left one account and
-        never reached the other. These half-applied states are rare, silent, and found weeks later
-        by reconciliation or by a customer.
+    ## Why it breaks production
+    In autocommit mode every write commits on its own. When the second write fails -- a
+    constraint violation, a deadlock, the pod being killed mid-request, a timeout -- the first
+    one stays: the order exists but the stock was never reserved, the money left one account and
+    never reached the other. These half-applied states are rare, silent, and found weeks later
+    by reconciliation or by a customer.
 
-        ## Example
-        ```python
-        def place_order(request, cart):
-            order = Order.objects.create(customer=request.user, total=cart.total)
-            for line in cart.lines:
-                OrderLine.objects.create(order=order, product=line.product, qty=line.qty)
-            cart.delete()
-        ```
+    ## Example
+    ```python
+    def place_order(request, cart):
+        order = Order.objects.create(customer=request.user, total=cart.total)
+        for line in cart.lines:
+            OrderLine.objects.create(order=order, product=line.product, qty=line.qty)
+        cart.delete()
+    ```
 
-        ## Use instead
-        ```python
-        @transaction.atomic
-        def place_order(request, cart):
-            order = Order.objects.create(customer=request.user, total=cart.total)
-            OrderLine.objects.bulk_create(
-                OrderLine(order=order, product=line.product, qty=line.qty) for line in cart.lines
-            )
-            cart.delete()
-        ```
-        With SQLAlchemy: `with session.begin(): ...` (or add everything, then one `commit()`; use
-        `flush()` when you need generated ids before the end).
+    ## Use instead
+    ```python
+    @transaction.atomic
+    def place_order(request, cart):
+        order = Order.objects.create(customer=request.user, total=cart.total)
+        OrderLine.objects.bulk_create(
+            OrderLine(order=order, product=line.product, qty=line.qty) for line in cart.lines
+        )
+        cart.delete()
+    ```
+    With SQLAlchemy: `with session.begin(): ...` (or add everything, then one `commit()`; use
+    `flush()` when you need generated ids before the end).
     """
     model = semantic_model(facts)
     command_line = command_line_only(facts)  # a script's helpers: run once, from a terminal
