@@ -181,6 +181,15 @@ def django_write(node: ast.Call, func: ast.Attribute, ctx: PythonContext) -> str
         receiver = "super()"
     if receiver.split(".")[0] in {"request", "req", "response", "session"}:
         return None
-    if not uses_django_orm(ctx):
+    if not uses_django_orm(ctx) or _sqlalchemy_models(ctx):
         return None
     return f"{receiver}.{func.attr}()"
+
+
+def _sqlalchemy_models(ctx: PythonContext) -> bool:
+    """The module works with SQLAlchemy, not Django: the project models it imports are
+    SQLAlchemy's, whose ``table.delete()`` builds a statement and whose changes wait for the
+    session's ``commit()`` (the write DAT003 counts there)."""
+    if "django" in ctx.facts.frameworks:
+        return False
+    return any(module.partition(".")[0] == "sqlalchemy" for module, _ in ctx.facts.imports)
