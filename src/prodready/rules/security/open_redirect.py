@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import ast
+import re
 
-from prodready.plugin import Category, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import argument, is_literal
 from prodready.plugin.taint import SAFE_REDIRECT_CHECK, URL_HOST_CHECK, report_deferred, sink_flow
 from prodready.rules.security._shared import _host_deciding
@@ -57,6 +65,11 @@ def open_redirect(node: ast.AST, ctx: PythonContext) -> None:
     `urlparse(url).netloc` tests, or `url.startswith("/") and not url.startswith("//")`).
     Redirects to the `Referer` or to the current request's own URL are not reported.
 
+    Evidence tier: when the target is a field of the object a method returned (`checkout =
+    service.create_from_link(slug)`, then `checkout.url`: a record the service built or
+    looked up from the client's value), whether the client's text decides that URL's host is
+    not visible here; the finding is low (confidence low) and says so.
+
     ## Why it breaks production
     A link such as `https://your-bank.example/login?next=https://your-bank.example.evil.io`
     looks trustworthy, and after the login the user lands on the attacker's copy of your site,
@@ -104,6 +117,19 @@ def open_redirect(node: ast.AST, ctx: PythonContext) -> None:
     def report(source: str) -> None:
         if "referer" in source.lower() or "referrer" in source.lower():
             return  # back to the page the user came from: the attacker gains nothing
+        producer = _returned_by(source, ctx)
+        if producer is not None:
+            ctx.report(
+                node,
+                f"{name}() sends the browser to a URL taken from {source}, a field of what "
+                f"`{producer}()` returned (a record it built or looked up from the client's "
+                "value): whether the client's text decides that URL's host is not visible "
+                "here, so this could not be told. If it can, redirect only to relative paths "
+                "or allowed hosts (url_has_allowed_host_and_scheme, url_for/reverse)",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+            return
         ctx.report(
             node,
             f"{name}() sends the browser to a URL taken from {source}: a link to this "
@@ -113,3 +139,25 @@ def open_redirect(node: ast.AST, ctx: PythonContext) -> None:
         )
 
     sink_flow(deciding, ctx, report, sanitizers=_REDIRECT_SANITIZERS, web_only=True)
+
+
+_FIELD = re.compile(r"`([A-Za-z_]\w*)\.\w")
+
+
+def _returned_by(source: str, ctx: PythonContext) -> str | None:
+    """The method whose returned object the tainted field belongs to (``checkout =
+    service.create_from_link(slug)``; the source is ``checkout.url``), None when the field is
+    read from a parameter (a request body) or anything else."""
+    match = _FIELD.search(source)
+    scope = ctx.function
+    if match is None or scope is None:
+        return None
+    root = match.group(1)
+    if any(param.arg == root for param in scope.params):
+        return None
+    value = ctx.value_of(root)
+    if isinstance(value, ast.Await):
+        value = value.value
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute):
+        return None
+    return value.func.attr
