@@ -106,11 +106,13 @@ def key_space(key: ast.AST, ctx: PythonContext) -> tuple[str, str] | None:
     # A parameter that is called is a class or factory the caller hands in (a registry's
     # entry), not data with one value per request.
     called = {
-        node.func.id
+        callee_or_identity
         for expr in [key, *(ctx.value_of(name) for name in derived)]
         if expr is not None
         for node in ast.walk(expr)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        # ``id(client)``: the identity of an object the process made (one per client), not data
+        for callee_or_identity in [node.func.id, *_identity_of(node)]
     }
     used = sorted((seen & params) - called)
     if used:
@@ -179,3 +181,11 @@ def field_of_parameter(key: ast.AST, ctx: PythonContext) -> bool:
         if isinstance(base, ast.Name) and base.id in from_params:
             return True
     return False
+
+
+def _identity_of(call: ast.Call) -> list[str]:
+    """The parameter ``id(name)`` takes the identity of."""
+    if isinstance(call.func, ast.Name) and call.func.id == "id" and len(call.args) == 1:
+        argument = call.args[0]
+        return [argument.id] if isinstance(argument, ast.Name) else []
+    return []
