@@ -26,6 +26,7 @@ from prodready.rules.concurrency.races import _loaded_object
 # Anything in the function that holds the row or makes the write conditional.
 _GUARDS = re.compile(
     r"select_for_update|with_for_update|FOR\s+UPDATE|FOR\s+NO\s+KEY\s+UPDATE|__lte?=|__gte?=|"
+    r"_for_update\(|"
     r"LOCK\s+TABLE|advisory|\block\b|_lock\b|\.lock\(|Lock\(|SERIALIZABLE|on_conflict|"
     r"ON\s+CONFLICT|IntegrityError|\bversion\b",
     re.I,

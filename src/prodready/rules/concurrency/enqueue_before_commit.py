@@ -87,8 +87,15 @@ def _write(node: ast.AST) -> bool:
     if isinstance(node, ast.Assign):
         return any(
             isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) for t in node.targets
-        )
+        ) or _creates(node.value)
     return False
+
+
+def _creates(value: ast.expr) -> bool:
+    """``X.objects.create(...)`` / ``await X.objects.acreate(...)``: a new row."""
+    if isinstance(value, ast.Await):
+        value = value.value
+    return isinstance(value, ast.Call) and _method(value) in {"create", "acreate"}
 
 
 def _transaction_block(node: ast.With | ast.AsyncWith) -> bool:
@@ -168,7 +175,7 @@ def task_enqueued_before_commit(node: ast.AST, ctx: PythonContext) -> None:
     ]
     whole = _decorated_atomic(function)
     commits = [n.lineno for n in nodes if isinstance(n, ast.Call) and _method(n) in _COMMITS]
-    writes = [getattr(n, "lineno", 0) for n in nodes if _write(n)]
+    writes = [(getattr(n, "lineno", 0), _written_names(n)) for n in nodes if _write(n)]
     for call in nodes:
         if not (isinstance(call, ast.Call) and _enqueue(call, actors)) or _deferred(call):
             continue
@@ -176,7 +183,7 @@ def task_enqueued_before_commit(node: ast.AST, ctx: PythonContext) -> None:
         inside = [b for b in blocks if b.lineno < line <= (b.end_lineno or b.lineno)]
         if inside or whole:
             start = inside[-1].lineno if inside else function.lineno
-            if any(start <= at < line for at in writes):
+            if _hands_over(call, writes, start, line):
                 _report(call, "the transaction around it", nodes, ctx)
                 return
             continue
@@ -184,9 +191,43 @@ def task_enqueued_before_commit(node: ast.AST, ctx: PythonContext) -> None:
         if not later:
             continue
         earlier_commit = max((at for at in commits if at < line), default=function.lineno)
-        if any(earlier_commit <= at < line for at in writes):
+        if _hands_over(call, writes, earlier_commit, line):
             _report(call, f"the commit on line {later[0]}", nodes, ctx)
             return
+
+
+def _written_names(node: ast.AST) -> set[str]:
+    """The objects a write changes: ``order`` of ``order.status = ...``, ``order.save()``,
+    ``session.add(report)``, ``report = Report.objects.create(...)``."""
+    if isinstance(node, ast.Assign):
+        return {
+            t.value.id
+            for t in node.targets
+            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+        } | {t.id for t in node.targets if isinstance(t, ast.Name) and _creates(node.value)}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        receiver = node.func.value
+        found: set[str] = set()
+        if _method(node) in {"add", "add_all", "merge"}:
+            found = {a.id for a in node.args if isinstance(a, ast.Name)}
+        elif _method(node) in {"execute", "executemany"}:  # the statement's parameters
+            found = {n.id for a in node.args[1:] for n in ast.walk(a) if isinstance(n, ast.Name)}
+        if isinstance(receiver, ast.Name):
+            found.add(receiver.id)
+        return found
+    return set()
+
+
+def _hands_over(call: ast.Call, writes: list[tuple[int, set[str]]], start: int, line: int) -> bool:
+    """A write between ``start`` and the enqueue whose object the task is given (its id, the
+    object itself): the worker reads what is not committed yet. A task given only values from
+    elsewhere (a webhook's ids) does not read those writes."""
+    passed = {n.id for n in ast.walk(call) if isinstance(n, ast.Name)}
+    written: set[str] = set()
+    for at, names in writes:
+        if start <= at < line:
+            written |= names
+    return bool(passed & written)
 
 
 def _deferred(call: ast.Call) -> bool:
