@@ -64,7 +64,7 @@ BLIND_CORPORA = (
         ),
         labels=160,
         found_floor=113,
-        twins_medium_plus=3,
+        twins_medium_plus=0,
     ),
 )
 
