@@ -18,7 +18,7 @@ from prodready.rules.security.logged_secrets import (
 # Words that alone name personal or payment data in a variable, attribute or field name.
 _PERSONAL_WORDS = frozenset(
     {"email", "phone", "ssn", "iban", "passport", "birthdate", "birthday", "dob", "cvv", "cvc"}
-    | {"diagnosis", "msisdn", "telephone", "mobile"}
+    | {"diagnosis", "msisdn", "telephone", "mobile", "biometric", "biometrics", "fingerprint"}
 )
 # Pairs of words that do (``delivery_address``, ``card_number``, ``customer_name``).
 _PERSONAL_PAIRS = frozenset(
@@ -28,7 +28,8 @@ _PERSONAL_PAIRS = frozenset(
     | {("customer", "name"), ("full", "name"), ("first", "name"), ("last", "name")}
     | {("patient", "name"), ("date", "birth"), ("social", "security"), ("national", "id")}
     | {("tax", "id"), ("insurance", "number"), ("account", "number"), ("medical", "notes")}
-    | {("medical", "record"), ("card", "exp"), ("card", "expiry")}
+    | {("medical", "record"), ("card", "exp"), ("card", "expiry"), ("driver", "license")}
+    | {("licence", "number"), ("license", "number"), ("face", "template")}
 )
 # Words that make the name about the datum, not the datum itself (``email_template``,
 # ``phone_verified``, ``card_number_last4``, ``email_count``).

@@ -24,7 +24,8 @@ from prodready.rules.security._admin_auth_evidence import (
 # -- SEC040 ------------------------------------------------------------------------------------
 
 _WEBHOOK_NAME = re.compile(
-    r"webhook|web_hook|(^|[/_\-\s])(hooks?|ipn)($|[/_\-\s])|(?-i:(?<=[a-z])(Hook|Ipn)(?=[A-Z]|$|\s))",
+    r"webhook|web_hook|(^|[/_\-\s])(hooks?|ipn|callbacks?)($|[/_\-\s])"
+    r"|(?-i:(?<=[a-z])(Hook|Ipn|Callback)(?=[A-Z]|$|\s))",
     re.IGNORECASE,
 )
 # Anything that may authenticate the sender: a provider SDK's verification, an HMAC or
@@ -218,7 +219,8 @@ def webhook_without_signature_check(node: ast.AST, ctx: PythonContext) -> None:
     """
     ## What it does
     Flags webhook handlers -- state-changing routes whose path, function or view class name
-    says `webhook`, `hook` or `ipn`, and Django views marked `@csrf_exempt` named so -- that parse
+    says `webhook`, `hook`, `ipn` or `callback` (a payment provider's POST callback), and
+    Django views marked `@csrf_exempt` named so -- that parse
     the posted event without anything that could authenticate its sender: no provider SDK
     verification (`stripe.Webhook.construct_event`, `svix`, `RequestValidator`), no HMAC or
     `hmac.compare_digest`, no signature or token header read, no auth decorator or
