@@ -115,6 +115,27 @@ def _health_marks(module: ast.AST, ctx: PythonContext) -> Found | None:
     return None
 
 
+def _health_and_factory_marks(module: ast.AST, ctx: PythonContext) -> Found | None:
+    """The module's health marks, and the app factories it defines: a function that creates
+    the web app (``def create_app(): app = Flask(__name__) ...``), marked at its ``def`` with
+    the line of the app it creates."""
+    found: list[Mark] = list(_health_marks(module, ctx) or [])
+    for node in ast.walk(module):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call) and ctx.qualname(call.func) in _APP_CALLS:
+                found.append(Mark.of("app-factory", node.lineno, call=str(call.lineno)))
+    return found
+
+
+def _factory_line(marks: list[Evidence], app_line: int) -> int:
+    """Where to tell an app with no health endpoint: its factory's ``def`` when a factory
+    creates it (the factory is what every worker runs), else the line creating it."""
+    lines = [item.line for item in marks if item.text("call") == str(app_line)]
+    return max(lines) if lines else app_line
+
+
 _DOCKER_HEALTHCHECK = re.compile(r"^\s*HEALTHCHECK\b.*?\bCMD\b(?P<command>.*)$", re.I | re.M)
 _DOCKER_COPY = re.compile(r"^\s*(?:COPY|ADD)\s+(?P<rest>.+)$", re.I | re.M)
 # An HTTP request to the container's own server (``http://127.0.0.1:{port}/api/about``).
@@ -183,7 +204,7 @@ def _in_image(path: str, sources: list[str]) -> bool:
 
 @project_rule(
     nodes=(ModuleEnd,),
-    collect=_with_django(_health_marks),
+    collect=_with_django(_health_and_factory_marks),
     code="OBS002",
     name="missing-health-endpoint",
     category=Category.OBSERVABILITY,
@@ -271,7 +292,9 @@ def missing_health_endpoint(project: ProjectFacts, ctx: ProjectContext) -> None:
             continue  # its image's HEALTHCHECK requests the server: a health check by any name
         count = len(routes) + len(added)
         # A Django project is told at its root URLconf, where the probe paths belong.
-        where = (urlconf if app.kind == "Django" else None) or Evidence(app.path, "", app.line)
+        factories = _marks(evidence.get(app.path, []), "app-factory")
+        app_line = _factory_line(factories, app.line)
+        where = (urlconf if app.kind == "Django" else None) or Evidence(app.path, "", app_line)
         ctx.report(
             where.path,
             where.line,
