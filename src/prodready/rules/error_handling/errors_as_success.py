@@ -103,7 +103,14 @@ def _in_band_protocol(payload: ast.AST | None, function: ast.AST) -> bool:
     )
 
 
-def _sets_status(handler: ast.ExceptHandler) -> bool:
+def _failure_branch(node: ast.Return, ctx: PythonContext) -> ast.If | None:
+    """The ``if`` whose body the return ends, when it is the branch a check sends failures
+    to (``if not charge.ok: return {"error": ...}``) -- the error payload says which."""
+    parent = ctx.parents().get(id(node))
+    return parent if isinstance(parent, ast.If) and node in parent.body else None
+
+
+def _sets_status(handler: ast.ExceptHandler | ast.If) -> bool:
     """``response.status_code = 500`` in the block: the status is set out of band."""
     for child in walk_body(handler.body):
         if isinstance(child, ast.Assign):
@@ -129,11 +136,14 @@ def exception_returned_as_success(node: ast.Return, ctx: PythonContext) -> None:
     Flags `return` statements in the `except` block of an HTTP handler that send an error
     payload with the default 200 status: a bare dict such as `{"error": str(e)}` (Flask,
     FastAPI), `jsonify(...)` outside a `(body, status)` tuple, `JSONResponse(...)` without
-    `status_code`, Django `JsonResponse(...)` or DRF `Response(...)` without `status`. A view
+    `status_code`, Django `JsonResponse(...)` or DRF `Response(...)` without `status` -- and
+    the same answer from the branch of an `if` that a check sends a failure to (`if
+    result.declined: return {"error": "card declined"}`). A view
     that states the outcome in the body of every answer (`{"status": "error"}` here, `{"status":
     "ok"}` on success; `"success": False`/`True`) speaks an in-band protocol its client reads,
     and is left alone -- unless the block catches everything (`except Exception`): then an
-    outage or a bug is answered 200 too.
+    outage or a bug is answered 200 too. For a failure branch, the success twin may be in
+    another view of the module (an AJAX endpoint family answering `success: True/False`).
 
     ## Why it breaks production
     Status codes are what clients, retries, load balancers, API gateways, dashboards and
@@ -164,7 +174,10 @@ def exception_returned_as_success(node: ast.Return, ctx: PythonContext) -> None:
     ```
     """
     value = node.value
-    if value is None or not ctx.handlers or ctx.facts.is_test:
+    if value is None or ctx.facts.is_test:
+        return
+    branch = None if ctx.handlers else _failure_branch(node, ctx)
+    if not ctx.handlers and branch is None:
         return
     function = ctx.function
     if function is None or function.route is None:
@@ -199,16 +212,23 @@ def exception_returned_as_success(node: ast.Return, ctx: PythonContext) -> None:
             return
     else:
         return
-    if _sets_status(ctx.handlers[-1]):
+    block = ctx.handlers[-1] if ctx.handlers else branch
+    assert block is not None
+    if _sets_status(block):
         return
     body = value if isinstance(value, ast.Dict) else payload
     # An in-band envelope answers the caller's own mistakes; a catch-all also wraps the
     # outage (database down, a bug) in a 200 that every status-based monitor counts as served.
-    if _in_band_protocol(body, function.node) and not catches_broadly(ctx.handlers[-1], ctx):
+    broad = isinstance(block, ast.ExceptHandler) and catches_broadly(block, ctx)
+    # A branch's answer belongs to the API's convention: its success twin may sit in another
+    # view or method of the module (an AJAX endpoint family answering success True/False).
+    scope = function.node if ctx.handlers else ctx.tree
+    if _in_band_protocol(body, scope) and not broad:
         return
+    where = "This except block" if ctx.handlers else "This failure branch"
     ctx.report(
         node,
-        f"This except block returns {shape} with the default 200 status: clients, retries, "
+        f"{where} returns {shape} with the default 200 status: clients, retries, "
         "load balancers and error-rate alerts all count the failure as a success. Return an "
         "error status (4xx for the caller's mistakes, 5xx for ours) or raise an HTTP error.",
     )
