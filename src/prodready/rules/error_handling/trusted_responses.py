@@ -214,12 +214,29 @@ def _own_nodes(function: ast.AST) -> list[ast.AST]:
     return found
 
 
-def _report(uses: _Uses, call: ast.expr, verb: str, function: ast.AST, ctx: PythonContext) -> None:
+def taken_as_success(call: ast.Call, ctx: PythonContext) -> bool:
+    """RES011 asks: this request's unchecked answer is ERR009's (a write whose answer the
+    same function takes as done), reported there at its own severity."""
+    callee = ctx.call_name or ""
+    scope = ctx.function
+    if scope is None or not _writes(call, callee) or _raises_by_itself(call, _library(callee), ctx):
+        return False
+    use = _use_of(call, scope.node, ctx.parents())
+    return isinstance(use, _Uses) and _trust(use, call, scope.node, ctx) is not None
+
+
+def _trust(
+    uses: _Uses, call: ast.expr, function: ast.AST, ctx: PythonContext
+) -> tuple[ast.AST, str] | None:
     parents = ctx.parents()
     parsed: set[str] = set().union(*(_bound_to(read, parents) for read in uses.reads))
     if parsed and (_outcome_checked(function, parsed) or _tested(function, parsed)):
-        return  # the body's own outcome is looked at
-    trusted = _trusted_at(uses, parsed, call, function, parents)
+        return None  # the body's own outcome is looked at
+    return _trusted_at(uses, parsed, call, function, parents)
+
+
+def _report(uses: _Uses, call: ast.expr, verb: str, function: ast.AST, ctx: PythonContext) -> None:
+    trusted = _trust(uses, call, function, ctx)
     if trusted is None:
         return
     where, how = trusted
