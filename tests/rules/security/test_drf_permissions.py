@@ -48,3 +48,22 @@ def test_sec050_allow_any_class_with_an_open_viewset_is_reported(
     run_scan: ScanFn, tmp_path: Path
 ) -> None:
     assert _scan(run_scan, tmp_path, "permissions.AllowAny", "") == [2]
+
+
+def test_sec050_settings_without_a_default_permission_is_reported(
+    run_scan: ScanFn, tmp_path: Path
+) -> None:
+    (tmp_path / "settings.py").write_text(
+        'REST_FRAMEWORK = {\n    "PAGE_SIZE": 50,\n}\n', encoding="utf-8"
+    )
+    (tmp_path / "views.py").write_text(_VIEWS.format(permission=""), encoding="utf-8")
+    result = run_scan(tmp_path, config=replace(Config(), select=("SEC050",)))
+    assert [(f.line, f.message) for f in result.findings] == [
+        (
+            1,
+            "DRF's DEFAULT_PERMISSION_CLASSES is not set (DRF's default: AllowAny) and writable "
+            "views set no permission of their own (CrateViewSet): anyone can create, change and "
+            "delete through them without signing in. Default to IsAuthenticated and open single "
+            "views explicitly",
+        )
+    ]
