@@ -62,9 +62,7 @@ def test_method_sink_fed_through_an_instance_is_reported_only_where_the_path_can
     root = _project(tmp_path, {"media/store.py": STORE, "media/views.py": VIEWS})
     result = run_scan(root, config=Config(select=("SEC014",)))
     assert result.errors == []
-    assert [(f.path, f.line, f.rule) for f in result.findings] == [
-        ("media/store.py", 17, "SEC014")
-    ]
+    assert [(f.path, f.line, f.rule) for f in result.findings] == [("media/store.py", 17, "SEC014")]
 
 
 def test_method_sink_without_a_caller_passing_request_data_is_not_reported(

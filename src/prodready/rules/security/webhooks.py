@@ -109,7 +109,8 @@ def _verifying_dependency(
     params = [*function.args.args, *function.args.kwonlyargs]
     if any(_auth_name(arg.arg) for arg in params):
         return True  # ``auth_subject: WebhooksWrite``: an identity injected through an alias
-    places: list[ast.AST] = [*function.args.defaults, *function.args.kw_defaults]
+    places: list[ast.AST] = [*function.args.defaults]
+    places += [default for default in function.args.kw_defaults if default is not None]
     places += [arg.annotation for arg in function.args.args if arg.annotation is not None]
     places += [d for d in function.decorator_list if isinstance(d, ast.Call)]
     local = {
@@ -118,7 +119,7 @@ def _verifying_dependency(
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef)
     }
     for place in places:
-        for call in ast.walk(place) if place is not None else ():
+        for call in ast.walk(place):
             if not isinstance(call, ast.Call):
                 continue
             injector = ctx.qualname(call.func) or dotted(call.func) or ""
