@@ -77,6 +77,10 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return None
     if isinstance(node, ast.FunctionDef):
+        if any(_memoizes(decorator, ctx) for decorator in node.decorator_list):
+            # Runs its body once per arguments (a settings loader, a client factory): the
+            # wait is paid by the first call, not by every request.
+            return [Mark.of("cached", node.lineno)]
         if not ctx.memo(_MAY_BLOCK):
             return None
         # A network or database wait is reported before a disk write (the worse stall).
@@ -149,6 +153,17 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
             Mark.of("async", node.lineno, lines=",".join(map(str, sorted(lines))), handler=handler)
         )
     return found or None
+
+
+_MEMOIZERS = frozenset(
+    {"functools.lru_cache", "functools.cache", "cachetools.cached", "cachetools.func.ttl_cache"}
+    | {"cachetools.func.lru_cache", "async_lru.alru_cache"}
+)
+
+
+def _memoizes(decorator: ast.expr, ctx: PythonContext) -> bool:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return (ctx.qualname(target) or "") in _MEMOIZERS
 
 
 def _instances(module: ast.Module, ctx: PythonContext) -> list[Mark]:
@@ -268,6 +283,7 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
     asynchronous: set[str] = set()
     instances: dict[str, str] = {}
     on_disk: set[str] = set()
+    memoized: set[str] = set()
     for evidence in project.evidence("PRF008"):
         if evidence.kind == "instance":
             module = project.module_name(evidence.path)
@@ -305,7 +321,9 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
         function = at.get((evidence.path, evidence.line))
         if function is None:
             continue
-        if evidence.kind == "blocks":
+        if evidence.kind == "cached":
+            memoized.add(function.qualname)
+        elif evidence.kind == "blocks":
             line = int(evidence.text("at") or 0)
             direct[function.qualname] = (evidence.text("call"), line)
             if evidence.flag("disk"):
@@ -317,7 +335,7 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
     if not direct:
         return
     blocking = _Blocking(model, direct)
-    blocking.asynchronous = asynchronous
+    blocking.asynchronous = asynchronous | memoized
     for caller, lines, handler in callers:
         # One finding per async function, at its first blocking call: the fix (a thread, or
         # async helpers) is decided for the function, and its other such calls are listed.
