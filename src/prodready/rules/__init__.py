@@ -56,6 +56,7 @@ BUILTIN_MODULES = (
     "prodready.rules.dependencies.upper_bounds",
     "prodready.rules.dependencies.vulnerabilities",
     "prodready.rules.dockerfile.base_images",
+    "prodready.rules.dockerfile.bind_addresses",
     "prodready.rules.dockerfile.entrypoints",
     "prodready.rules.dockerfile.healthchecks",
     "prodready.rules.dockerfile.images",
