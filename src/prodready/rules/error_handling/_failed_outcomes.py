@@ -62,11 +62,18 @@ def following_statements(node: ast.Try, ctx: PythonContext) -> list[ast.stmt]:
 
 
 def empty_result(value: ast.expr | None) -> str | None:
-    """``[]``, ``{}``, ``()``, ``set()``, ``0``, ``0.0``: an answer that reads as "nothing"."""
+    """``[]``, ``{}``, ``()``, ``set()``, ``0``, ``0.0`` and a dict of only those: an answer
+    that reads as "nothing"."""
     if isinstance(value, ast.List | ast.Tuple | ast.Set) and not value.elts:
         return ast.unparse(value)
     if isinstance(value, ast.Dict) and not value.keys:
         return "{}"
+    if (  # ``{"balance": 0}``, ``{"items": [], "total": 0}``: the same nothing, as data
+        isinstance(value, ast.Dict)
+        and None not in value.keys
+        and all(empty_result(item) is not None for item in value.values)
+    ):
+        return ast.unparse(value)
     if isinstance(value, ast.Constant) and type(value.value) in {int, float} and value.value == 0:
         return ast.unparse(value)
     if (
