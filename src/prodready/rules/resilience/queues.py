@@ -260,10 +260,10 @@ def message_settled_before_processing(node: ast.AST, ctx: PythonContext) -> None
     kafka-python and aiokafka `commit()`) before the call that processes the message, an AMQP
     ack (`basic_ack`, aio-pika/kombu `message.ack()`) inside a consumer loop or block before the
     processing, an aio-pika `async with message.process():` block that ends (and so acks)
-    before the work done with what it decoded, a Redis stream `XACK` or an SQS `delete_message` before it, and an item popped
-    off a Redis list (`LPOP`/`RPOP`/`BLPOP`/`BRPOP`) in a worker loop and then processed. The
-    processing is a call given the message or a value computed from it (decoding and logging do
-    not count). An ack as the first statement of a callback is CON005's.
+    before the work done with what it decoded, a Redis stream `XACK` or an SQS
+    `delete_message` before it, and an item popped off a Redis list
+    (`LPOP`/`RPOP`/`BLPOP`/`BRPOP`) in a worker loop and then processed. The processing is a
+    call given the message or a value computed from it (decoding and logging do not count). An ack as the first statement of a callback is CON005's.
 
     ## Why it breaks production
     Settling is the consumer's receipt: the broker deletes the message or moves the group's
