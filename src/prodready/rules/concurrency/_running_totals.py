@@ -4,6 +4,7 @@ inserts the change as a row of its own (a ledger kept beside the total)."""
 from __future__ import annotations
 
 import ast
+import re
 
 from prodready.plugin import ModuleMemo, PythonContext
 
@@ -148,3 +149,42 @@ def _shrunk_fields(ctx: PythonContext) -> frozenset[str]:
 
 
 _SHRUNK_FIELDS: ModuleMemo[frozenset[str]] = ModuleMemo("CON002:shrunk", _shrunk_fields)
+
+
+_TRY_COUNTERS = re.compile(r"attempt|retr(y|ies)|tries|redeliver", re.I)
+
+
+def own_attempt_counter(
+    statement: ast.stmt, name: str, attr: str, load: ast.stmt | None, ctx: PythonContext
+) -> bool:
+    """``job.attempts += 1`` on the row loaded by a key the function was given, never compared
+    here: a count of the function's own tries kept for diagnostics. A counter on a row reached
+    through another row (``db.get(Exam, attempt.exam_id)``: a parent every child's run bumps)
+    or one the function decides on (``if sub.failed_attempts >= 3``) is not."""
+    scope = ctx.function
+    if scope is None or load is None or not _TRY_COUNTERS.search(attr):
+        return False
+    if isinstance(statement, ast.AugAssign):
+        step = statement.value
+    elif isinstance(statement, ast.Assign) and isinstance(statement.value, ast.BinOp):
+        value = statement.value
+        step = value.right if isinstance(value.left, ast.Attribute) else value.left
+    else:
+        return False
+    by_one = isinstance(step, ast.Constant) and step.value == 1
+    if not by_one or _compared(scope.node, name, attr):
+        return False
+    arguments = scope.node.args
+    given = {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+    load_value = load.value if isinstance(load, ast.Assign) else None
+    if load_value is None:
+        return False
+    keys = [
+        node
+        for node in ast.walk(load_value)
+        if isinstance(node, ast.Call)
+        for node in [*node.args, *(k.value for k in node.keywords)]
+    ]
+    return any(isinstance(key, ast.Name) and key.id in given for key in keys) and not any(
+        isinstance(key, ast.Attribute) for key in keys
+    )

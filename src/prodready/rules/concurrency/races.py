@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import re
 from dataclasses import dataclass, field
 
 from prodready.plugin import (
@@ -27,7 +26,7 @@ from prodready.plugin.analysis import (
     method_chain,
     orm_query,
 )
-from prodready.rules.concurrency._running_totals import _compared, kept_row, self_update
+from prodready.rules.concurrency._running_totals import kept_row, own_attempt_counter, self_update
 from prodready.rules.concurrency._unique_columns import (
     UNIQUE_SETS,
     establish_unique_sets,
@@ -230,7 +229,7 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
             "or load the row with select_for_update()/with_for_update()"
         )
         kept = kept_row(statement, name, attr, ctx)
-        if _own_attempt_counter(statement, name, attr, state, ctx):
+        if own_attempt_counter(statement, name, attr, state.load_sites.get(name), ctx):
             ctx.report(
                 statement,
                 f"{name}.{attr} counts this function's tries on the row it was asked to "
@@ -257,46 +256,6 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
                 severity=Severity.LOW,
                 confidence=Confidence.LOW,
             )
-
-
-_TRY_COUNTERS = re.compile(r"attempt|retr(y|ies)|tries|redeliver", re.I)
-
-
-def _own_attempt_counter(
-    statement: ast.stmt, name: str, attr: str, state: _RaceState, ctx: PythonContext
-) -> bool:
-    """``job.attempts += 1`` on the row loaded by a key the function was given, never compared
-    here: a count of the function's own tries kept for diagnostics. A counter on a row reached
-    through another row (``db.get(Exam, attempt.exam_id)``: a parent every child's run bumps)
-    or one the function decides on (``if sub.failed_attempts >= 3``) is not."""
-    scope = ctx.function
-    load = state.load_sites.get(name)
-    if scope is None or load is None or not _TRY_COUNTERS.search(attr):
-        return False
-    if isinstance(statement, ast.AugAssign):
-        step = statement.value
-    elif isinstance(statement, ast.Assign) and isinstance(statement.value, ast.BinOp):
-        value = statement.value
-        step = value.right if isinstance(value.left, ast.Attribute) else value.left
-    else:
-        return False
-    by_one = isinstance(step, ast.Constant) and step.value == 1
-    if not by_one or _compared(scope.node, name, attr):
-        return False
-    arguments = scope.node.args
-    given = {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
-    load_value = load.value if isinstance(load, ast.Assign) else None
-    if load_value is None:
-        return False
-    keys = [
-        node
-        for node in ast.walk(load_value)
-        if isinstance(node, ast.Call)
-        for node in [*node.args, *(k.value for k in node.keywords)]
-    ]
-    return any(isinstance(key, ast.Name) and key.id in given for key in keys) and not any(
-        isinstance(key, ast.Attribute) for key in keys
-    )
 
 
 _BRANCHES = (ast.If, ast.Try, ast.TryStar, ast.For, ast.AsyncFor, ast.While, ast.Match)
