@@ -263,7 +263,8 @@ def message_settled_before_processing(node: ast.AST, ctx: PythonContext) -> None
     before the work done with what it decoded, a Redis stream `XACK` or an SQS
     `delete_message` before it, and an item popped off a Redis list
     (`LPOP`/`RPOP`/`BLPOP`/`BRPOP`) in a worker loop and then processed. The processing is a
-    call given the message or a value computed from it (decoding and logging do not count). An ack as the first statement of a callback is CON005's.
+    call given the message or a value computed from it (decoding and logging do not count).
+    An ack as the first statement of a callback is CON005's.
 
     ## Why it breaks production
     Settling is the consumer's receipt: the broker deletes the message or moves the group's
