@@ -186,6 +186,8 @@ _ADMIN_EVIDENCE = re.compile(
     r"|PermissionDenied|authori[sz]e|\bcan_\w+|check_access|privilege",
     re.IGNORECASE,
 )
+# Django class-based views: the methods that change state.
+_DJANGO_WRITES = frozenset({"post", "put", "patch", "delete", "form_valid", "form_invalid"})
 _LOGIN_ONLY = re.compile(r"login_required|jwt_required|fresh_jwt_required|auth_required")
 
 
@@ -203,6 +205,12 @@ def _login_only_guard(
         if node.name in _WRITE_METHODS and permissions and set(permissions) <= {"IsAuthenticated"}:
             return "permission_classes = [IsAuthenticated]"
         return None
+    if isinstance(owner, ast.ClassDef):
+        bases = [(dotted(base) or "").rsplit(".", 1)[-1] for base in owner.bases]
+        if "LoginRequiredMixin" in bases and node.name in _DJANGO_WRITES:
+            if any(_ADMIN_EVIDENCE.search(base) for base in bases):
+                return None  # PermissionRequiredMixin, UserPassesTestMixin, StaffRequired...
+            return "LoginRequiredMixin"
     scope = ctx.function
     route = scope.route if scope is not None else None
     if route is None or not route.writes:
