@@ -12,7 +12,7 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import is_script
+from prodready.plugin.analysis import is_script, keyword_value
 
 # -- STA011 ---------------------------------------------------------------------------------------
 
@@ -49,6 +49,23 @@ def _scheduler_type(receiver: ast.expr, ctx: PythonContext) -> str | None:
     return name if name in _IN_PROCESS_SCHEDULERS else None
 
 
+def _schedule_loop_thread(receiver: ast.expr, ctx: PythonContext) -> bool:
+    """``threading.Thread(target=run_jobs).start()`` where ``run_jobs`` (defined in the module)
+    loops over the ``schedule`` library's ``run_pending()``."""
+    if isinstance(receiver, ast.Name):
+        value = ctx.value_of(receiver.id)
+        receiver = value if value is not None else receiver
+    if not isinstance(receiver, ast.Call) or ctx.qualname(receiver.func) != "threading.Thread":
+        return False
+    target = keyword_value(receiver, "target")
+    if not isinstance(target, ast.Name) or not ctx.facts.imports_any({"schedule"}):
+        return False
+    for node in ctx.tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == target.id:
+            return "run_pending(" in ast.unparse(node)
+    return False
+
+
 def _switched(node: ast.AST, ctx: PythonContext) -> bool:
     """The start is under an ``if`` -- an environment switch (``if os.environ.get("RUN_JOBS")``),
     a lock or leader check, a ``__main__`` block: someone chose which process runs the jobs."""
@@ -78,7 +95,8 @@ def scheduler_in_web_workers(node: ast.AST, ctx: PythonContext) -> None:
     ## What it does
     Flags an in-process job scheduler -- APScheduler's `BackgroundScheduler`,
     `AsyncIOScheduler` (and the gevent/tornado/twisted variants), APScheduler 4's
-    `Scheduler`/`AsyncScheduler`, Flask-APScheduler -- started by a module of a web
+    `Scheduler`/`AsyncScheduler`, Flask-APScheduler, a thread looping over the `schedule`
+    library's `run_pending()` -- started by a module of a web
     application (Flask, FastAPI, Starlette, Django, aiohttp...): at import, in the app factory,
     in a startup hook or `AppConfig.ready()`. A start under an `if` (an environment switch, a
     lock or leader check, a `__main__` block) and a `BlockingScheduler` in its own process are
@@ -133,6 +151,8 @@ def scheduler_in_web_workers(node: ast.AST, ctx: PythonContext) -> None:
         return
     if ctx.route is not None or not isinstance(node.func, ast.Attribute):
         return
-    if _scheduler_type(node.func.value, ctx) is None or _switched(node, ctx):
+    receiver = node.func.value
+    if _scheduler_type(receiver, ctx) is None and not _schedule_loop_thread(receiver, ctx):
         return
-    found.append(node)
+    if not _switched(node, ctx):
+        found.append(node)
