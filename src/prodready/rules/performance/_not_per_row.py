@@ -1,10 +1,12 @@
 """Data access: queries inside a loop over rows that do not run once per row, or that no
 prefetch could replace (PRF017 leaves them alone): a row re-read under a lock, a lookup
-remembered until the key changes, a queryset used as a subquery."""
+remembered until the key changes, a queryset used as a subquery -- or that are the read half
+of an upsert per item (reported at low)."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 
 from prodready.plugin import PythonContext
 from prodready.plugin.analysis import QueryChain
@@ -100,4 +102,105 @@ def _alternative_reported(node: ast.AST, ctx: PythonContext, reported: set[int])
                 return True
             reported.add(id(current))
         child, current = current, parents.get(id(current))
+    return False
+
+
+def _missing_branch(test: ast.expr, name: str, statement: ast.If) -> list[ast.stmt]:
+    """The statements of ``if``/``else`` that run when ``name`` holds no row (None, falsy)."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return statement.body if _names(test.operand, name) else []
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and _names(test.left, name):
+        right = test.comparators[0]
+        if isinstance(right, ast.Constant) and right.value is None:
+            if isinstance(test.ops[0], ast.Is):
+                return statement.body
+            if isinstance(test.ops[0], ast.IsNot):
+                return statement.orelse
+        return []
+    if _names(test, name):
+        return statement.orelse
+    # ``if row and ...:`` is false when the row is missing: its else runs.
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        present = any(_names(value, name) or _tests_present(value, name) for value in test.values)
+        return statement.orelse if present else []
+    return []
+
+
+def _names(expr: ast.expr, name: str) -> bool:
+    return isinstance(expr, ast.Name) and expr.id == name
+
+
+def _tests_present(expr: ast.expr, name: str) -> bool:
+    return (
+        isinstance(expr, ast.Compare)
+        and len(expr.ops) == 1
+        and isinstance(expr.ops[0], ast.IsNot)
+        and _names(expr.left, name)
+        and isinstance(expr.comparators[0], ast.Constant)
+        and expr.comparators[0].value is None
+    )
+
+
+def _upserted_per_item(
+    node: ast.AST, ctx: PythonContext, writes_row: Callable[[ast.Call, PythonContext], bool]
+) -> bool:
+    """``row = <lookup>``, then ``if row is None: <insert a row>`` with an ``else``/``elif``
+    that updates the row found, in the loop: the lookup is the read half of an upsert per item.
+    Every item costs its write anyway, so prefetching the lookups does not remove the round
+    trips; one bulk upsert does. A lookup whose missing case inserts nothing stays an N+1."""
+    loop = ctx.loops[-1]
+    assigned = ctx.parents().get(id(node))
+    if isinstance(assigned, ast.Await):
+        assigned = ctx.parents().get(id(assigned))
+    if not (
+        isinstance(assigned, ast.Assign)
+        and len(assigned.targets) == 1
+        and isinstance(assigned.targets[0], ast.Name)
+    ):
+        return False
+    name = assigned.targets[0].id
+    for statement in ast.walk(loop):
+        if not isinstance(statement, ast.If) or statement.lineno <= assigned.lineno:
+            continue
+        missing = _missing_branch(statement.test, name, statement)
+        if _inserts(missing, name, ctx, writes_row) and _updates(statement, name):
+            return True
+    return False
+
+
+def _inserts(
+    statements: list[ast.stmt],
+    name: str,
+    ctx: PythonContext,
+    writes_row: Callable[[ast.Call, PythonContext], bool],
+) -> bool:
+    """A row is written there, and not through ``name`` (``row.save()`` is the row found)."""
+    for statement in statements:
+        for inner in ast.walk(statement):
+            if isinstance(inner, ast.Call) and writes_row(inner, ctx):
+                func = inner.func
+                if not (isinstance(func, ast.Attribute) and _names(func.value, name)):
+                    return True
+    return False
+
+
+def _updates(statement: ast.If, name: str) -> bool:
+    """The row found is changed: ``row.field = ...``, ``setattr(row, ...)``, ``row.save()``.
+    Only inserting what is missing (a dedup while ingesting) is not an upsert: it stays an
+    N+1 of lookups."""
+    for inner in ast.walk(statement):
+        if (
+            isinstance(inner, ast.Attribute)
+            and isinstance(inner.ctx, ast.Store)
+            and _names(inner.value, name)
+        ):
+            return True
+        if (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Name)
+            and inner.func.id == "setattr"
+            and inner.args
+            and _names(inner.args[0], name)
+        ):
+            return True
     return False

@@ -28,12 +28,13 @@ from prodready.rules.data_access._shared import (
     _skipped_module,
     _target_names,
 )
-from prodready.rules.performance._loop_evidence import _report_by_evidence
+from prodready.rules.performance._loop_evidence import _report_by_evidence, _writes_rows
 from prodready.rules.performance._not_per_row import (
     _alternative_reported,
     _refreshes_under_lock,
     _subquery_argument,
     _under_key_change_guard,
+    _upserted_per_item,
 )
 from prodready.rules.performance._query_builders import _builds_without_running
 
@@ -182,6 +183,10 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
     too: the query per parent is not what grows. So is a query in a loop whose every iteration
     also opens a file or calls another system (`open()`, `pikepdf.open`, `requests.post`,
     `subprocess`): that work, not one indexed query, is what the loop spends its time on.
+    And so is the lookup of an upsert per item (`row = <lookup>; if row is None: <insert>`
+    with a branch updating the row found): every item costs its write anyway, and the remedy
+    is one bulk upsert, not a prefetch. Only inserting what is missing stays at the rule's
+    severity.
 
     ## Why it breaks production
     This is the N+1 query problem. With 10 rows in the dev database the page makes 11 fast
@@ -248,6 +253,18 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
         if _subquery_argument(node, ctx) or _under_key_change_guard(node, ctx):
             return
         if _alternative_reported(node, ctx, state.alternatives):
+            return
+        if _upserted_per_item(chain.node, ctx, _writes_rows):
+            ctx.report(
+                node,
+                f"{_short(ctx, node)} runs one query per loop iteration to find the row the "
+                "loop then inserts when it is missing (an upsert per item): every item costs "
+                "its write anyway, so prefetching the lookups would not remove the round "
+                "trips; to make them one, upsert in bulk (bulk_create(update_conflicts=True), "
+                "INSERT ... ON CONFLICT DO UPDATE)",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
             return
         if chain.orm == "django":
             advice = (
