@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from prodready.plugin import (
     Category,
@@ -162,6 +163,24 @@ def _project_call(call: ast.Call, ctx: PythonContext) -> str | None:
     return f"{module}.{name}" if module and "." not in name else name
 
 
+# A module whose statements commit on their own: asyncpg (no implicit transaction), a psycopg
+# or sqlite3 connection opened in autocommit mode.
+_AUTOCOMMIT_TEXT = re.compile(
+    r"\bautocommit\s*=\s*True\b|\bisolation_level\s*=\s*None\b|\bimport asyncpg\b"
+    r"|\bfrom asyncpg\b|set_session\(\s*autocommit"
+)
+_AUTOCOMMITS: ModuleMemo[bool] = ModuleMemo(
+    "PRF011:autocommit", lambda ctx: _AUTOCOMMIT_TEXT.search(ctx.source) is not None
+)
+# Statements grouped in an explicit transaction do not commit one by one.
+_TRANSACTION_WORDS = (".transaction(", ".begin(", "atomic(")
+
+
+def _commits_itself(call: ast.Call, function: list[ast.stmt], ctx: PythonContext) -> bool:
+    """``cur.execute("UPDATE ...")`` on an autocommit connection: stored and committed."""
+    return ctx.memo(_AUTOCOMMITS) and _writes_row(call, function, ctx)
+
+
 # Whether the module's text names a commit at all (a cheap test before walking functions).
 _MENTIONS_COMMIT: ModuleMemo[bool] = ModuleMemo(
     "PRF011:commit", lambda ctx: "commit" in ctx.source or not ctx.source.isascii()
@@ -174,7 +193,13 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     of its own that stores and commits per item ("direct")."""
     if ctx.facts.is_test or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return None
-    commits = ctx.memo(_MENTIONS_COMMIT) and "commit" in ctx.segment(node)
+    text = ctx.segment(node)
+    autocommit = (
+        ctx.memo(_AUTOCOMMITS)
+        and "execute" in text
+        and not any(word in text for word in _TRANSACTION_WORDS)
+    )
+    commits = (ctx.memo(_MENTIONS_COMMIT) and "commit" in text) or autocommit
     if not commits and not _may_loop(node, ctx):
         return None
     nodes = list(walk_body(node.body))
@@ -185,8 +210,13 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     found: list[Mark] = []
     if (
         not loops
-        and any(_writes_row(call, node.body, ctx) for call in calls)
-        and any(_commits(call, ctx) for call in calls)
+        and (
+            (
+                any(_writes_row(call, node.body, ctx) for call in calls)
+                and any(_commits(call, ctx) for call in calls)
+            )
+            or (autocommit and any(_commits_itself(call, node.body, ctx) for call in calls))
+        )
         and not any(_outbound(call, ctx) for call in calls)
     ):
         found.append(Mark.of("commits", node.lineno))
@@ -204,6 +234,18 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
                 reported.add(loop.lineno)
                 commit = next(call for call in body if _commits(call, ctx))
                 found.append(Mark.of("direct", commit.lineno, name=ctx.segment(commit.func)))
+            continue
+        stored = (
+            next((call for call in body if _commits_itself(call, node.body, ctx)), None)
+            if autocommit
+            else None
+        )
+        if stored is not None:
+            if loop.lineno not in reported:
+                reported.add(loop.lineno)
+                found.append(
+                    Mark.of("direct", stored.lineno, name=ctx.segment(stored.func), autocommit=True)
+                )
             continue
         for call in body:
             called = _project_call(call, ctx)
@@ -280,7 +322,9 @@ def commit_per_row_in_loop(project: ProjectFacts, ctx: ProjectContext) -> None:
             ctx.report(
                 evidence.path,
                 evidence.line,
-                f"{evidence.name}() commits once per item of the loop: every row is its own "
+                f"{evidence.name}() "
+                + ("runs on an autocommit connection: it " if evidence.flag("autocommit") else "")
+                + "commits once per item of the loop: every row is its own "
                 "transaction (a round trip and a log flush each). Store the rows in one "
                 "statement (executemany, add_all) and commit once after the loop",
             )
