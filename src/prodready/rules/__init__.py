@@ -91,6 +91,7 @@ BUILTIN_MODULES = (
     "prodready.rules.performance.blocking_in_async",
     "prodready.rules.performance.clients_per_request",
     "prodready.rules.performance.helper_queries",
+    "prodready.rules.performance.helper_relations",
     "prodready.rules.performance.lazy_relationships",
     "prodready.rules.performance.page_sizes",
     "prodready.rules.performance.per_row_commits",
