@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 
 from prodready.plugin import PythonContext
-from prodready.plugin.analysis import constant_str, is_db_session, keyword_value
+from prodready.plugin.analysis import constant_str, django_query, is_db_session, keyword_value
 from prodready.rules.performance.blocking_in_async import _blocking_name
 
 # Synchronous DB-API drivers: every method that talks to the server, on the connection or on
@@ -32,6 +32,12 @@ _SESSION_IO = frozenset(
     {"commit", "execute", "query", "get", "scalar", "scalars", "flush", "refresh", "merge"}
 )
 _SQLALCHEMY_PACKAGES = ("sqlalchemy", "sqlmodel", "flask_sqlalchemy")
+# Django queryset methods that run SQL at once (``filter()``/``all()`` wait for iteration).
+_DJANGO_EVALUATES = frozenset(
+    {"get", "first", "last", "count", "exists", "create", "get_or_create", "update_or_create"}
+    | {"bulk_create", "bulk_update", "update", "delete", "aggregate", "earliest", "latest"}
+    | {"in_bulk"}
+)
 # A synchronous SQLAlchemy engine opens a server connection.
 _ENGINE_IO = frozenset({"connect", "begin", "execute"})
 
@@ -55,6 +61,10 @@ def database_call(node: ast.Call, ctx: PythonContext) -> str | None:
     if not isinstance(func, ast.Attribute):
         return None
     method = func.attr
+    if method in _DJANGO_EVALUATES and django_query(node) is not None:
+        # Django's synchronous ORM: in an async context it raises SynchronousOnlyOperation
+        # (or, with DJANGO_ALLOW_ASYNC_UNSAFE, blocks the loop); the a-prefixed twins await.
+        return f"Django ORM {method}()"
     if method in _DRIVER_IO and name.startswith(_DRIVER_CONNECTS):
         return f"{name.split('.', 1)[0]} {method}()"
     if method in _ENGINE_IO and name.startswith("sqlalchemy.create_engine."):

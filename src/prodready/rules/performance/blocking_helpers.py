@@ -38,7 +38,10 @@ MAX_DEPTH = 4
 # Async functions run before the server accepts requests or after it stops: blocking there
 # delays startup or shutdown, not other requests.
 _LIFECYCLE_WORDS = ("lifespan", "startup", "shutdown")
-_OFFLOADERS = frozenset({"to_thread", "run_in_executor", "run_in_threadpool", "run_sync"})
+_OFFLOADERS = frozenset(
+    {"to_thread", "run_in_executor", "run_in_threadpool", "run_sync", "sync_to_async"}
+    | {"database_sync_to_async"}
+)
 # The first name of every qualified name ``blocking_call`` can accept (PRF016's blocking calls
 # and clients, the DB-API drivers, SQLAlchemy; ``builtins.input``). A qualified name starts with
 # a name written in the module (an import, an assignment, a parameter annotation, an unbound
@@ -49,7 +52,7 @@ _OFFLOADERS = frozenset({"to_thread", "run_in_executor", "run_in_threadpool", "r
 _BLOCKING_ROOTS = re.compile(
     r"(?=[MPbfhimoprstuw])\b(?:time|requests|urllib|httpx|subprocess|os|psycopg|pymysql|mysql"
     r"|MySQLdb|socket|smtplib|input|builtins|redis|boto3|sqlalchemy|sqlmodel|flask_sqlalchemy"
-    r"|open|shutil|pathlib|Path|write_bytes|write_text)"
+    r"|open|shutil|pathlib|Path|write_bytes|write_text|objects)"
 )
 
 
@@ -299,7 +302,8 @@ def blocking_helper_in_async(project: ProjectFacts, ctx: ProjectContext) -> None
                 f"{_on_lines(evidence.text('lines'))}: each call blocks the event loop (it is not "
                 "awaited: the client is synchronous), and every other request on this worker "
                 "waits. Declare it with plain def (the framework runs it in its threadpool), use "
-                "the async client (AsyncSession, asyncpg, psycopg's AsyncConnection) or await "
+                "the async client (AsyncSession, asyncpg, psycopg's AsyncConnection, Django's "
+                "aget()/acreate()/acount()) or await "
                 "asyncio.to_thread(...)",
                 severity=None if reported else Severity.MEDIUM,
             )
