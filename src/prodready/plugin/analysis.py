@@ -75,6 +75,7 @@ from prodready.engine.analysis import (
     task_decorator,
     uses_django_orm,
     walk_body,
+    walk_nodes,
 )
 from prodready.engine.analysis.bounds import (
     Growth,
@@ -211,4 +212,5 @@ __all__ = [
     "url_password",
     "uses_django_orm",
     "walk_body",
+    "walk_nodes",
 ]

@@ -87,6 +87,7 @@ from prodready.engine.analysis.strings import is_dynamic_string, string_fragment
 from prodready.engine.analysis.tasks import in_task, is_task_function, task_decorator
 from prodready.engine.analysis.walking import calls_in, function_calls_name, loaded_names, walk_body
 from prodready.engine.python import FunctionNode
+from prodready.engine.python.nodes import walk_nodes
 
 __all__ = [
     "BROAD_EXCEPTIONS",
@@ -159,4 +160,5 @@ __all__ = [
     "task_decorator",
     "uses_django_orm",
     "walk_body",
+    "walk_nodes",
 ]

@@ -16,6 +16,7 @@ from prodready.engine.facts import (
 )
 from prodready.engine.location import RawFinding, node_location
 from prodready.engine.python.memo import ModuleMemo
+from prodready.engine.python.nodes import breadth_first
 from prodready.engine.python.scopes import ClassInfo, Scope
 from prodready.engine.roles import is_documentation_path, is_test_path
 from prodready.model import Confidence, Profile, ProjectFact, Rule, Severity
@@ -54,6 +55,7 @@ class PythonContext:
         self._module_rule_state: dict[str, Any] = {}  # rule code -> its state for the module
         self._lines: list[str] | None = None
         self._parents: dict[int, ast.AST] | None = None
+        self._nodes: list[ast.AST] | None = None
         # The qualified name of one expression known in advance: the walker, having named the
         # call ``a.b().c()``, knows the inner call's name (``a.b``) without recursing again; a
         # chain of N calls would otherwise cost N recursions of up to N links each.
@@ -135,6 +137,15 @@ class PythonContext:
 
     def parent(self, node: ast.AST) -> ast.AST | None:
         return self.parents().get(id(node))
+
+    def nodes(self) -> list[ast.AST]:
+        """Every node of the module in ``ast.walk(ctx.tree)``'s order (breadth-first, with the
+        ``Load``/``Store`` contexts), listed once per module and shared by every rule that
+        asks: several rules look through the whole module, and each ``ast.walk`` of it costs
+        a generator step per field of every node. The list is shared, never to be changed."""
+        if self._nodes is None:
+            self._nodes = breadth_first(self.tree)
+        return self._nodes
 
     def is_managed(self, expr: ast.AST) -> bool:
         """True when ``expr`` is the context manager of an enclosing ``with`` statement."""

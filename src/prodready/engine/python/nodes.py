@@ -83,6 +83,8 @@ OPAQUE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 # summaries walk the same function body (PRF008, RES017, DAT003's flows...); each list is walked
 # once per module. The list itself is kept in the entry so its id cannot be reused meanwhile.
 _memo: dict[int, tuple[object, list[ast.AST]]] | None = None
+# The same for ``walk_nodes``: id(node) -> (the node, ``list(ast.walk(node))``).
+_walked: dict[int, tuple[object, list[ast.AST]]] | None = None
 
 
 def remembering_bodies() -> bool:
@@ -92,11 +94,14 @@ def remembering_bodies() -> bool:
 def remember_bodies(active: bool) -> None:
     """Keep (``True``) or forget (``False``, freeing them) the walked bodies of one module: the
     engine's walk of a module turns this on for its duration."""
-    global _memo
+    global _memo, _walked
     _memo = {} if active else None
+    _walked = {} if active else None
 
 
-def _fields(cls: type) -> tuple[str, ...]:
+def node_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that may hold nodes (``ast.AST._fields`` without names,
+    numbers and flags), in ``_fields`` order."""
     fields = _FIELDS.get(cls)
     if fields is None:
         names = getattr(cls, "_fields", ())
@@ -108,7 +113,7 @@ def child_nodes(node: ast.AST) -> list[ast.AST]:
     """``list(ast.iter_child_nodes(node))``, without a generator per node."""
     fields = _FIELDS.get(node.__class__)
     if fields is None:
-        fields = _fields(node.__class__)
+        fields = node_fields(node.__class__)
     children: list[ast.AST] = []
     node_type = ast.AST
     for name in fields:
@@ -145,4 +150,41 @@ def body_nodes(statements: list[ast.stmt]) -> list[ast.AST]:
         extend(children)
     if memo is not None:
         memo[id(statements)] = (statements, found)
+    return found
+
+
+def breadth_first(tree: ast.AST) -> list[ast.AST]:
+    """``list(ast.walk(tree))`` with ``ast.iter_child_nodes`` inlined: the list is its own
+    queue, read from the front while children are appended at the back."""
+    found: list[ast.AST] = [tree]
+    append = found.append
+    node_type = ast.AST
+    fields_of = node_fields
+    index = 0
+    while index < len(found):
+        node = found[index]
+        index += 1
+        for field in fields_of(node.__class__):
+            value = getattr(node, field, None)
+            if isinstance(value, node_type):
+                append(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, node_type):
+                        append(item)
+    return found
+
+
+def walk_nodes(node: ast.AST) -> list[ast.AST]:
+    """``list(ast.walk(node))``, listed once per node while a module is walked: several rules
+    look through the same function (a handler's header reads, its restart loop, the files it
+    writes). The list is shared, never to be changed."""
+    walked = _walked
+    if walked is None:
+        return breadth_first(node)
+    entry = walked.get(id(node))
+    if entry is not None and entry[0] is node:
+        return entry[1]
+    found = breadth_first(node)
+    walked[id(node)] = (node, found)
     return found

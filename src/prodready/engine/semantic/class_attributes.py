@@ -17,6 +17,7 @@ import ast
 from collections.abc import Callable, Iterator, Mapping
 
 from prodready.engine.analysis.literals import dotted
+from prodready.engine.python.nodes import walk_nodes
 
 # Prefix of a call target: a method called on an object made from a class attribute of the
 # caller's own class (``form = self.form(...)``; ``form.save()``).
@@ -46,7 +47,7 @@ def _instance_values(node: ast.ClassDef) -> Iterator[tuple[str, ast.expr]]:
         if not isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) or not method.args.args:
             continue
         self_name = method.args.args[0].arg
-        for statement in ast.walk(method):
+        for statement in walk_nodes(method):
             if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
                 continue
             target = statement.targets[0]

@@ -468,7 +468,7 @@ def _conditional_writers(ctx: PythonContext) -> bool:
     UPDATE, a row count checked, a row lock)."""
     if ctx.facts.is_test:
         return False
-    for node in ast.walk(ctx.tree):
+    for node in ctx.nodes():
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _CONDITIONAL_SQL.search(
             ctx.segment(node)
         ):

@@ -50,11 +50,11 @@ def _handlers(ctx: PythonContext) -> frozenset[str]:
     they call (the work is often in a helper: ``apply_assessment(payload)``)."""
     functions = {
         node.name: node
-        for node in ast.walk(ctx.tree)
+        for node in ctx.nodes()
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
     found: set[str] = set()
-    for node in ast.walk(ctx.tree):
+    for node in ctx.nodes():
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr in _REGISTERS:
                 for argument in [*node.args, *(k.value for k in node.keywords)]:

@@ -301,7 +301,7 @@ def _aware_tasks(ctx: PythonContext) -> bool:
     if ctx.facts.is_test:
         return False
     aware: set[str] = set()
-    for node in ast.walk(ctx.tree):
+    for node in ctx.nodes():
         if isinstance(node, ast.ClassDef):
             for item in node.body:
                 if (
@@ -310,7 +310,7 @@ def _aware_tasks(ctx: PythonContext) -> bool:
                     and "on_commit" in ctx.segment(item)
                 ):
                     aware.add(node.name)
-    for node in ast.walk(ctx.tree):
+    for node in ctx.nodes():
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         for decorator in node.decorator_list:

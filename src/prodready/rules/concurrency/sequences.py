@@ -33,7 +33,7 @@ def _retried_on_duplicates(ctx: PythonContext) -> frozenset[str]:
     IntegrityError: continue``): the calls in such a loop (and the function holding it) get
     the next number on a clash."""
     found: set[str] = set()
-    for function in ast.walk(ctx.tree):
+    for function in ctx.nodes():
         if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         for loop in walk_body(function.body):

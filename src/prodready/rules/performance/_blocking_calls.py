@@ -10,7 +10,13 @@ from __future__ import annotations
 import ast
 
 from prodready.plugin import PythonContext
-from prodready.plugin.analysis import constant_str, django_query, is_db_session, keyword_value
+from prodready.plugin.analysis import (
+    constant_str,
+    django_query,
+    is_db_session,
+    keyword_value,
+    walk_nodes,
+)
 from prodready.rules.performance.blocking_in_async import _blocking_name
 
 # Synchronous DB-API drivers: every method that talks to the server, on the connection or on
@@ -114,7 +120,7 @@ def files_opened_for_writing(function: ast.AST, ctx: PythonContext) -> dict[str,
     """Names a function binds to a file it opens for writing (``with open(p, "wb") as out``,
     ``out = open(p, "w")``) -> the mode."""
     found: dict[str, str] = {}
-    for node in ast.walk(function):
+    for node in walk_nodes(function):
         if isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
             mode = _write_mode(node.context_expr, ctx)
             if mode is not None:

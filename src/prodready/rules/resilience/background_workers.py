@@ -16,7 +16,7 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import keyword_value
+from prodready.plugin.analysis import keyword_value, walk_nodes
 
 # -- RES018 ---------------------------------------------------------------------------------------
 
@@ -93,7 +93,7 @@ def _swallows(handler: ast.ExceptHandler) -> bool:
 def _restarts_itself(function: ast.AST) -> bool:
     """``while True: try: <the work> except Exception: <log, sleep>``: a failure of the work
     (the connection, the consumer, a handler) is caught by a handler that goes round again."""
-    for node in ast.walk(function):
+    for node in walk_nodes(function):
         if not isinstance(node, ast.While) or not _forever_loop(node):
             continue
         for statement in node.body:

@@ -6,7 +6,7 @@ import ast
 import re
 
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import constant_str, dotted
+from prodready.plugin.analysis import constant_str, dotted, walk_nodes
 
 # -- SEC047 ------------------------------------------------------------------------------------
 
@@ -124,7 +124,7 @@ def _header_identities(
         alias = next((constant_str(k.value) for k in default.keywords if k.arg == "alias"), None)
         if _header_key(alias or arg.arg):
             found[arg.arg] = arg
-    for child in ast.walk(node):
+    for child in walk_nodes(node):
         key: str | None = None
         owner: ast.expr | None = None
         if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.args:
