@@ -16,7 +16,7 @@ from prodready.engine.facts import (
 )
 from prodready.engine.location import RawFinding, node_location
 from prodready.engine.python.memo import ModuleMemo
-from prodready.engine.python.nodes import breadth_first
+from prodready.engine.python.nodes import walk_nodes
 from prodready.engine.python.scopes import ClassInfo, Scope
 from prodready.engine.roles import is_documentation_path, is_test_path
 from prodready.model import Confidence, Profile, ProjectFact, Rule, Severity
@@ -144,7 +144,7 @@ class PythonContext:
         asks: several rules look through the whole module, and each ``ast.walk`` of it costs
         a generator step per field of every node. The list is shared, never to be changed."""
         if self._nodes is None:
-            self._nodes = breadth_first(self.tree)
+            self._nodes = walk_nodes(self.tree)  # the same list as walk_nodes(ctx.tree)
         return self._nodes
 
     def is_managed(self, expr: ast.AST) -> bool:

@@ -18,7 +18,7 @@ from prodready.plugin import (
     Severity,
     project_rule,
 )
-from prodready.plugin.analysis import healthcheck_scripts
+from prodready.plugin.analysis import healthcheck_scripts, walk_nodes
 from prodready.rules._service import (
     _APP_CALLS,
     Found,
@@ -120,10 +120,10 @@ def _health_and_factory_marks(module: ast.AST, ctx: PythonContext) -> Found | No
     the web app (``def create_app(): app = Flask(__name__) ...``), marked at its ``def`` with
     the line of the app it creates."""
     found: list[Mark] = list(_health_marks(module, ctx) or [])
-    for node in ast.walk(module):
+    for node in walk_nodes(module):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
-        for call in ast.walk(node):
+        for call in walk_nodes(node):
             if isinstance(call, ast.Call) and ctx.qualname(call.func) in _APP_CALLS:
                 found.append(Mark.of("app-factory", node.lineno, call=str(call.lineno)))
     return found
