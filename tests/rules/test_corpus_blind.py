@@ -47,7 +47,7 @@ BLIND_CORPORA = (
             "ticketing",
         ),
         labels=160,
-        found_floor=144,
+        found_floor=146,
         twins_medium_plus=0,
     ),
     BlindCorpus(
@@ -63,7 +63,7 @@ BLIND_CORPORA = (
             "pharmacy_inventory",
         ),
         labels=160,
-        found_floor=113,
+        found_floor=133,
         twins_medium_plus=0,
     ),
 )
