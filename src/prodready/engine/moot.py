@@ -9,7 +9,8 @@ is ``service`` establishes it: a patch installed by a test suite does not run in
 
 The project of a file is the nearest directory above it, up to the scan root, that holds a
 project marker (``pyproject.toml``, ``setup.py``, ``.git``...; the scan root otherwise): one
-service's patch does not cover a neighbouring service scanned with it.
+service's patch does not cover a neighbouring service scanned with it. A ``setup.py`` inside a
+package (beside its ``__init__.py``) is one of its modules, no marker.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from prodready.engine.pipeline import PROJECT_MARKERS
 from prodready.engine.roles import RoleMap
+from prodready.engine.semantic.caller_bounds import bounded_by_callers
 from prodready.engine.semantic.guards import derive, holds_any, import_prefixes, reached
 from prodready.model import Finding, Role
 
@@ -49,13 +51,24 @@ class Projects:
             walked.append(directory)
             if not directory or directory.startswith(".."):
                 break
-            if any(os.path.lexists(self.root / directory / marker) for marker in PROJECT_MARKERS):
+            if _marks_project(self.root / directory):
                 found = directory
                 break
             directory = posixpath.dirname(directory)
         for seen in walked:
             self._of_directory[seen] = found
         return found
+
+
+def _marks_project(directory: Path) -> bool:
+    """The directory holds a project marker. A ``setup.py`` beside an ``__init__.py`` is a
+    module of that package (a view of the first-run setup page), not a packaging manifest: the
+    package stays in the project of the modules it imports."""
+    return any(
+        os.path.lexists(directory / marker)
+        and not (marker == "setup.py" and os.path.lexists(directory / "__init__.py"))
+        for marker in PROJECT_MARKERS
+    )
 
 
 def held_facts(
@@ -87,7 +100,7 @@ def drop_moot(
         needed = reached(finding.unless, facts) if finding.unless else None
         if needed is False:
             continue  # a sink only another module could feed, and none does: no finding
-        if not holds_any(finding.unless, facts):
+        if not holds_any(finding.unless, facts) and not bounded_by_callers(finding.unless, facts):
             kept.append(finding)
         else:
             moot += 1

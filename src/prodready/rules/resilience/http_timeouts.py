@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleMemo,
+    ProjectFact,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import (
     argument,
     constant_str,
     has_keyword,
     has_star_kwargs,
     is_none,
+    is_true,
     keyword_value,
+)
+from prodready.rules.resilience._caller_bounds import (
+    bounded_by_callers_fact,
+    in_reconnect_loop,
+    record_caller_bounds,
 )
 from prodready.rules.resilience._default_timeouts import (
     DEFAULT_TIMEOUT_PATCHES,
@@ -71,11 +85,11 @@ _MOUNTS_ADAPTER: ModuleMemo[bool] = ModuleMemo(
         "socket.setdefaulttimeout",
     ),
     attributes=DEFAULT_TIMEOUT_PATCHES,
-    nodes=(ast.ClassDef,),
+    nodes=(ast.ClassDef, ast.AsyncFunctionDef),
     fix=_TIMEOUT_FIX,
 )
 def http_call_without_timeout(
-    node: ast.Call | ast.Attribute | ast.ClassDef, ctx: PythonContext
+    node: ast.Call | ast.Attribute | ast.ClassDef | ast.AsyncFunctionDef, ctx: PythonContext
 ) -> None:
     """
     ## What it does
@@ -114,11 +128,26 @@ def http_call_without_timeout(
     call in a module that mounts a project adapter class (`session.mount("https://",
     TimeoutAdapter())`) whose `send` sets `timeout` is covered too. A wrapper or adapter that
     only logs, or a default set by a test module, covers nothing.
+
+    A coroutine's call is bounded by its callers when the project awaits that coroutine only
+    under a deadline -- `asyncio.wait_for(f(), 30)` (or a task of it waited for so),
+    `async with asyncio.timeout(30)`, anyio's or trio's `fail_after`/`move_on_after` -- directly
+    or through private coroutines (`_send()`) a couple of levels up: then it is not reported.
+    A method called on a value of unknown class is known by its name alone, so the project's
+    methods of one name (a base class's coroutine and its implementations) share their
+    callers; one caller without a deadline, or none in the project, keeps the finding.
+
+    Evidence tier: a stream reopened by a `while` loop (a subscription, server-sent events:
+    `client.stream(..., timeout=None)`, `requests.get(url, stream=True)`) waits between events
+    by design; it is reported at low severity and confidence, for its missing connect timeout.
     """
     if ctx.facts.is_test:
         return
     if isinstance(node, ast.ClassDef):
         record_timeout_adapter(node, ctx)
+        return
+    if isinstance(node, ast.AsyncFunctionDef):
+        record_caller_bounds(node, ctx)
         return
     if isinstance(node, ast.Attribute) or ctx.call_name == "socket.setdefaulttimeout":
         record_default_timeout(node, ctx)
@@ -127,10 +156,18 @@ def http_call_without_timeout(
         return
     name = ctx.call_name or ""
     timeout = keyword_value(node, "timeout")
+    callers = bounded_by_callers_fact(node, ctx)
     if name.startswith("httpx."):
         # httpx defaults to a 5 s timeout; only an explicit None disables it.
         if timeout is not None and is_none(timeout):
-            ctx.report(node, f"{name}() with timeout=None can wait forever on a hung upstream")
+            if name.endswith(".stream") and in_reconnect_loop(node, ctx):
+                _report_subscription(node, name, ctx, callers)
+                return
+            ctx.report(
+                node,
+                f"{name}() with timeout=None can wait forever on a hung upstream",
+                unless=callers,
+            )
         return
     if name.startswith("aiohttp."):
         _check_aiohttp(node, name, ctx)
@@ -143,24 +180,49 @@ def http_call_without_timeout(
                 node,
                 f"{name}() has no timeout and waits forever by default: "
                 "a hung upstream blocks this worker indefinitely",
-                unless=SOCKET_DEFAULT_TIMEOUT if value is None else (),
+                unless=(*callers, *((SOCKET_DEFAULT_TIMEOUT,) if value is None else ())),
             )
         return
     # requests
     if timeout is not None:
         if is_none(timeout):
-            ctx.report(node, f"{name}() with timeout=None waits forever on a hung upstream")
+            ctx.report(
+                node,
+                f"{name}() with timeout=None waits forever on a hung upstream",
+                unless=callers,
+            )
         return
-    unless = [REQUESTS_DEFAULT_TIMEOUT]
+    unless = [REQUESTS_DEFAULT_TIMEOUT, *callers]
     if ".Session." in name or ".session." in name:
         if _mounts_adapter(ctx):
             return
         # An adapter class of the project mounted here: moot if that class sets a timeout.
         unless.extend(timeout_adapter(adapter) for adapter in mounted_adapters(node, ctx))
+    stream = keyword_value(node, "stream")
+    if stream is not None and is_true(stream) and in_reconnect_loop(node, ctx):
+        _report_subscription(node, name, ctx, tuple(unless))
+        return
     ctx.report(
         node,
         f"{name}() has no timeout: requests waits forever by default, so a hung upstream "
         "blocks this worker indefinitely",
+        unless=unless,
+    )
+
+
+def _report_subscription(
+    node: ast.Call, name: str, ctx: PythonContext, unless: tuple[ProjectFact, ...]
+) -> None:
+    """A stream reopened by a ``while`` loop (a subscription, server-sent events): waiting
+    without a read timeout is its design; only the connect has no bound."""
+    ctx.report(
+        node,
+        f"{name}() reads a long-lived stream in a reconnect loop without a timeout: waiting "
+        "between events is the design of a subscription, but with no connect timeout either "
+        "an unreachable upstream stalls the loop until the OS gives up. Set a connect timeout "
+        "only (httpx.Timeout(None, connect=10), or timeout=(10, None) with requests)",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
         unless=unless,
     )
 

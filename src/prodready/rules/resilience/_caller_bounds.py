@@ -1,0 +1,178 @@
+"""Resilience: deadlines a caller puts around a coroutine (the facts that make RES001 findings
+inside it moot), and long-lived streams read in a reconnect loop."""
+
+from __future__ import annotations
+
+import ast
+
+from prodready.engine.semantic.caller_bounds import (
+    bounded_fact,
+    caller_bounded,
+    inherited_facts,
+    unbounded_fact,
+)
+from prodready.plugin import ProjectFact, PythonContext
+from prodready.plugin.analysis import argument, is_none
+
+# ``async with <one of these>(seconds):`` cancels what its body awaits after the deadline.
+_DEADLINE_MANAGERS = frozenset(
+    {
+        "asyncio.timeout",
+        "asyncio.timeout_at",
+        "async_timeout.timeout",
+        "anyio.fail_after",
+        "anyio.move_on_after",
+        "trio.fail_after",
+        "trio.move_on_after",
+        "trio.fail_at",
+        "trio.move_on_at",
+    }
+)
+_WAIT_FOR = frozenset({"asyncio.wait_for"})
+_TASK_FACTORIES = frozenset({"create_task", "ensure_future"})
+_FACT_SUMMARY = "awaited under a caller's deadline"
+
+
+def callee_key(call: ast.Call, ctx: PythonContext) -> str | None:
+    """How callers and callee both name a coroutine: ``pkg.mod.func`` for a function (through
+    the module's imports), ``.method`` for a method called on a value (its class unknown)."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        bound = ctx.facts.bindings.get(func.id)
+        return bound if isinstance(bound, str) else f"{ctx.module}.{func.id}"
+    if not isinstance(func, ast.Attribute):
+        return None
+    root: ast.expr = func
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if isinstance(root, ast.Name) and isinstance(ctx.facts.bindings.get(root.id), str):
+        return ctx.qualname(func)  # a function of an imported module
+    return f".{func.attr}"
+
+
+def own_key(function: ast.AsyncFunctionDef, ctx: PythonContext) -> str:
+    """The key callers name the coroutine ``function`` by."""
+    if isinstance(ctx.parent(function), ast.ClassDef):
+        return f".{function.name}"
+    return f"{ctx.module}.{function.name}"
+
+
+def record_caller_bounds(function: ast.AsyncFunctionDef, ctx: PythonContext) -> None:
+    """State, for each call ``function`` awaits (or runs as a task), whether a deadline is
+    around it."""
+    bounded_tasks = _tasks_waited_for(function, ctx)
+    private = function.name.startswith("_") and not function.name.startswith("__")
+    caller = own_key(function, ctx)
+    for call, under_deadline in _awaited_calls(function, ctx):
+        key = callee_key(call, ctx)
+        if key is None or key == caller:
+            continue
+        if under_deadline or id(call) in bounded_tasks:
+            ctx.establish(ProjectFact(bounded_fact(key), _FACT_SUMMARY))
+        elif private:
+            for fact in inherited_facts(key, caller):
+                ctx.establish(ProjectFact(fact, _FACT_SUMMARY))
+        else:
+            ctx.establish(ProjectFact(unbounded_fact(key), _FACT_SUMMARY))
+
+
+def bounded_by_callers_fact(node: ast.AST, ctx: PythonContext) -> tuple[ProjectFact, ...]:
+    """The fact that makes a finding at ``node`` moot: every caller of its coroutine awaits it
+    under a deadline. None outside a coroutine."""
+    function = ctx.function.node if ctx.function is not None else None
+    if not isinstance(function, ast.AsyncFunctionDef):
+        return ()
+    return (ProjectFact(caller_bounded(own_key(function, ctx)), _FACT_SUMMARY),)
+
+
+def in_reconnect_loop(node: ast.AST, ctx: PythonContext) -> bool:
+    """``node`` sits in a ``while`` loop of its function (the loop that reopens a stream)."""
+    parent = ctx.parent(node)
+    while parent is not None and not isinstance(
+        parent, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.Module
+    ):
+        if isinstance(parent, ast.While):
+            return True
+        parent = ctx.parent(parent)
+    return False
+
+
+def _has_deadline(call: ast.Call, position: int, name: str) -> bool:
+    value = argument(call, position, name)
+    return value is not None and not is_none(value)
+
+
+def _awaited_calls(
+    function: ast.AsyncFunctionDef, ctx: PythonContext
+) -> list[tuple[ast.Call, bool]]:
+    """The calls the coroutine's own body awaits, hands to ``wait_for`` or runs as tasks, each
+    with whether a deadline is lexically around it."""
+    found: list[tuple[ast.Call, bool]] = []
+
+    def walk(node: ast.AST, bounded: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                continue
+            inner = bounded
+            if isinstance(child, ast.AsyncWith | ast.With) and any(
+                isinstance(item.context_expr, ast.Call)
+                and ctx.qualname(item.context_expr.func) in _DEADLINE_MANAGERS
+                and _has_deadline(item.context_expr, 0, "delay")
+                for item in child.items
+            ):
+                inner = True
+            if isinstance(child, ast.Call):
+                target = _awaited_target(child, ctx)
+                if target is not None:
+                    found.append((target[0], bounded or target[1]))
+            walk(child, inner)
+
+    walk(function, False)
+    return found
+
+
+def _awaited_target(call: ast.Call, ctx: PythonContext) -> tuple[ast.Call, bool] | None:
+    """``await f()`` -> (f(), False); ``wait_for(f(), 5)`` -> (f(), True); ``create_task(f())``
+    -> (f(), False) (its task may be waited for: :func:`_tasks_waited_for`)."""
+    parent = ctx.parent(call)
+    if isinstance(parent, ast.Await) and not _is_wrapper(call, ctx):
+        return call, False
+    if _is_wrapper(call, ctx) and call.args and isinstance(call.args[0], ast.Call):
+        if ctx.qualname(call.func) in _WAIT_FOR:
+            return call.args[0], _has_deadline(call, 1, "timeout")
+        return call.args[0], False
+    return None
+
+
+def _is_wrapper(call: ast.Call, ctx: PythonContext) -> bool:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name in _TASK_FACTORIES or ctx.qualname(func) in _WAIT_FOR
+
+
+def _tasks_waited_for(function: ast.AsyncFunctionDef, ctx: PythonContext) -> set[int]:
+    """The calls run as tasks (``task = create_task(f())``) whose task the coroutine then
+    waits for with a deadline (``await asyncio.wait_for(task, timeout=30)``)."""
+    tasks: dict[str, ast.Call] = {}
+    waited: set[str] = set()
+    for node in ast.walk(function):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Call)
+            and _is_wrapper(node.value, ctx)
+            and ctx.qualname(node.value.func) not in _WAIT_FOR
+            and node.value.args
+            and isinstance(node.value.args[0], ast.Call)
+        ):
+            tasks[node.targets[0].id] = node.value.args[0]
+        elif (
+            isinstance(node, ast.Call)
+            and ctx.qualname(node.func) in _WAIT_FOR
+            and node.args
+            and isinstance(node.args[0], ast.Name)
+            and _has_deadline(node, 1, "timeout")
+        ):
+            waited.add(node.args[0].id)
+    return {id(call) for name, call in tasks.items() if name in waited}
