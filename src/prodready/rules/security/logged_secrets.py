@@ -175,6 +175,71 @@ def _message_recipient(value: ast.expr, ctx: PythonContext) -> bool:
     return recipient
 
 
+# Words of an exception class that says the value it was raised on was judged and refused (a bad
+# or expired signature, an undecodable token, no row with that key) -- as opposed to a failure
+# that says nothing about the value (a network error, a broad ``Exception``).
+_REJECTION_WORDS = frozenset(
+    {
+        "signature",
+        "invalid",
+        "expired",
+        "decode",
+        "validation",
+        "verification",
+        "bad",
+        "malformed",
+        "mismatch",
+        "unauthorized",
+        "denied",
+        "exist",
+        "found",
+        "result",
+        "missing",
+        "unknown",
+    }
+)
+
+
+def _rejection_handler(handler: ast.ExceptHandler) -> bool:
+    """``except (BadSignature, NoResultFound):``: every class caught names a refusal."""
+    caught = handler.type
+    types = caught.elts if isinstance(caught, ast.Tuple) else [caught] if caught else []
+    names = [t.attr if isinstance(t, ast.Attribute) else getattr(t, "id", "") for t in types]
+    return bool(names) and all(
+        _REJECTION_WORDS.intersection(w.lower() for w in name_words(name)) for name in names
+    )
+
+
+def _rejected_value(value: ast.expr, node: ast.Call, ctx: PythonContext) -> bool:
+    """A ``token`` logged in the except branch of the try that handed it to a check, decoder
+    or lookup (``validate_token(token)``) whose refusal the branch catches: the string just
+    failed its check, so it opens nothing -- it is not a credential any more."""
+    while isinstance(value, ast.FormattedValue):
+        value = value.value
+    if not isinstance(value, ast.Name):
+        return False
+    child: ast.AST = node
+    parent = ctx.parent(node)
+    while parent is not None and not isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef):
+        if (
+            isinstance(child, ast.ExceptHandler)
+            and isinstance(parent, ast.Try | ast.TryStar)
+            and _rejection_handler(child)
+            and any(
+                isinstance(call, ast.Call)
+                and any(
+                    isinstance(arg, ast.Name) and arg.id == value.id
+                    for arg in [*call.args, *(k.value for k in call.keywords)]
+                )
+                for statement in parent.body
+                for call in ast.walk(statement)
+            )
+        ):
+            return True
+        child, parent = parent, ctx.parent(parent)
+    return False
+
+
 def _is_request_value(expr: ast.AST, ctx: PythonContext) -> bool:
     qualified = ctx.qualname(expr) if isinstance(expr, ast.Name | ast.Attribute) else None
     if qualified in {"flask.request", "quart.request"}:
@@ -237,6 +302,11 @@ def secret_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
     model named after its owner (`Checkout`) declares it so. Names that say key, secret or
     password stay credentials whatever their column type.
 
+    A token logged in the except branch of the try that handed it to a check, decoder or
+    lookup, where the caught exception names a refusal (`except BadSignature:`,
+    `except (SignatureExpired, NoResultFound):`), has just been rejected: it opens nothing and
+    is not reported. A broad or network exception says nothing about the token and still is.
+
     ## Why it breaks production
     Logs are shipped to aggregators and third-party services, kept for months, copied into
     tickets and readable by far more people than the credential's owners. A password or a
@@ -274,7 +344,7 @@ def secret_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
         else:
             what = _secret_reference(value, ctx)
             identifiers = _model_candidates(value, ctx)
-        if what is None or _message_recipient(value, ctx):
+        if what is None or _message_recipient(value, ctx) or _rejected_value(value, node, ctx):
             continue
         sink = "print() writes" if is_print else "this log call writes"
         ctx.report(
