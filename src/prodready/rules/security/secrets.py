@@ -36,6 +36,7 @@ from prodready.rules.security._credential_use import (
     password_argument,
     refused_literal,
 )
+from prodready.rules.security._enum_members import enum_member
 from prodready.rules.security._literal_credentials import (
     connection_string_credentials,
     looks_random,
@@ -192,10 +193,10 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     `"Server=sql01;Uid=app;Pwd=S3cret;"`) wherever the string is used, and the values of a
     collection of credentials (`PARTNER_API_KEYS = {"acme": "ak_live_4f9c..."}`; under a name
     such as `CARRIER_KEYS` only generated-looking values). Names of fields (`password_field`,
-    `token_url`, `token_type`), empty values, templates, masks and environment-variable names
-    are not secrets. A parameter default is a credential too (`def connect(host,
-    password="pw")`: a caller that passes none logs in with it). Where the code uses a literal
-    -- the value a credential is compared with (`if password == "password"`,
+    `token_url`, `token_type`), empty values, templates, masks, environment-variable names and
+    the members of an `Enum` are not secrets. A parameter default is a credential too (`def
+    connect(host, password="pw")`: a caller that passes none logs in with it). Where the code
+    uses a literal -- the value a credential is compared with (`if password == "password"`,
     `request.form.get("password") != "secret"`), a keyword of a call that logs in
     (`psycopg2.connect(password="password")`, `redis.Redis(password=...)`), the password
     argument of a login (`smtp.login(user, "pw")`, `HTTPBasicAuth("svc", "pw")`,
@@ -281,6 +282,8 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
             return
         pairs.append(("password", password, password))
     elif isinstance(node, ast.Assign):
+        if enum_member(ctx):
+            return
         if node.value.__class__ is not ast.Constant or _settings_class_field(ctx):
             if node.value.__class__ in _COLLECTIONS and not _settings_class_field(ctx):
                 report_collection(node, ctx, _secret_value, ctx.memo(_MODULE_SECRETS).lines)
