@@ -38,6 +38,10 @@ when another module passes request data to one of the parameters that reach it -
 a queue hop (``actor.send(url)``, ``task.delay(url)``) or through a service layer that hands it
 on (:mod:`.reach`).
 
+One finding per flow: the sinks of one function that one source reaches (the same parameter,
+attribute or request read) are reported once, at the first, naming the lines of the others
+(:mod:`.flow_groups`).
+
 Augmented assignments bind like the others (``cmd += part`` is ``cmd + part``): the earlier
 value and the added part both flow.
 

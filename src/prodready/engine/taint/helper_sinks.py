@@ -12,6 +12,7 @@ from prodready.engine.python import ModuleMemo, PythonContext
 from prodready.engine.semantic.guards import REACH, UNREACHED
 from prodready.engine.taint.bindings import synthetic_scope
 from prodready.engine.taint.call_sites import argument_for, module_call_sites, positional_parameters
+from prodready.engine.taint.flow_groups import Grouping, group_flows
 from prodready.engine.taint.method_reach import method_sink
 from prodready.engine.taint.project_facts import establish_function_facts
 from prodready.engine.taint.propagation import Report, Source, Tracer, clean_if
@@ -51,6 +52,8 @@ def sink_flow(
     ``ModuleEnd`` -- reports it if a function of the module passes external data to it (up
     to two helpers deep)."""
     candidates = [value for value in values if value is not None]
+    grouped = Grouping(ctx, report)  # one finding per flow: see flow_groups
+    report = grouped
     first: Source | None = None
     unless: frozenset[str] | None = None
     for value in candidates:
@@ -58,7 +61,9 @@ def sink_flow(
         source = tracer.run(value)
         if source is None:
             continue
-        first = first or source
+        if first is None:
+            first = source
+            grouped.origin = ast.unparse(tracer.origin) if tracer.origin is not None else ""
         # Every tainted value must be cleaned by the facts named: the intersection.
         cleaning = clean_if(value, tracer) if tracer.crossings else frozenset()
         unless = cleaning if unless is None else unless & cleaning
@@ -110,6 +115,13 @@ def report_deferred(ctx: PythonContext) -> None:
     :mod:`prodready.engine.taint.project_facts`). Call it from the rule's ``ModuleEnd``."""
     establish_function_facts(ctx)
     establish_reaches(ctx)
+    try:
+        _report_pending(ctx)
+    finally:
+        group_flows(ctx)
+
+
+def _report_pending(ctx: PythonContext) -> None:
     pending = ctx.memo(_PENDING)
     if ctx.rule is None or not pending.get(ctx.rule.code):
         return

@@ -85,12 +85,16 @@ class Tracer:
         self.crossings: list[frozenset[str]] = []
         self.assumed: frozenset[str] = frozenset()
         self.conditional: dict[str, frozenset[str]] = {}  # name -> facts that make it checked
+        # The read of external data the last run found (``request.form["name"]``): which
+        # value of the request it is, beyond the source's description (see flow_groups).
+        self.origin: ast.AST | None = None
 
     def run(self, expr: ast.AST | None) -> Source | None:
         """Trace ``expr``; the checks of the enclosing function (allow-lists...) only remove
         sources, so they are computed only when a first pass without them finds one."""
         reached = set(self.reached)
         self.limit = node_position(expr)
+        self.origin = None
         found = self.trace(expr)
         scope = self.ctx.function
         if (found is None and self.reached == reached) or scope is None:
@@ -103,6 +107,7 @@ class Tracer:
         self.guarded, self.allowed, self.reached = guarded, allowed, reached
         self.conditional = conditional
         self.limit = node_position(expr)
+        self.origin = None
         try:
             return self.trace(expr)
         finally:
@@ -137,9 +142,13 @@ class Tracer:
                 and request_attribute(expr, ctx) in self.request_filters
             ):
                 return None
+            self.origin = expr
             return direct
         if isinstance(expr, ast.Call):
-            return self._call(expr, depth)
+            found = self._call(expr, depth)
+            if found is not None and _reads_origin(expr, self.origin):
+                self.origin = expr  # ``request.form.get("name")``: which value is read
+            return found
         if isinstance(expr, ast.Attribute):
             found = self.trace(expr.value, depth + 1)
             if found is not None and expr.attr == "filename":
@@ -153,7 +162,12 @@ class Tracer:
                     f"route parameter `{short_excerpt(ctx, expr)}`"  # a body model's ``body.url``
                 )
             return found
-        if isinstance(expr, ast.Subscript | ast.Await | ast.Starred | ast.NamedExpr):
+        if isinstance(expr, ast.Subscript):
+            found = self.trace(expr.value, depth + 1)
+            if found is not None and self.origin is expr.value:
+                self.origin = expr  # ``request.form["name"]``: which value is read
+            return found
+        if isinstance(expr, ast.Await | ast.Starred | ast.NamedExpr):
             return self.trace(expr.value, depth + 1)
         if isinstance(expr, ast.FormattedValue):
             return self.trace(expr.value, depth + 1)
@@ -483,3 +497,9 @@ def _drops_dots(call: ast.Call) -> bool:
         return False
     old, new = (a.value if isinstance(a, ast.Constant) else None for a in call.args[:2])
     return old == "." and isinstance(new, str) and "." not in new
+
+
+def _reads_origin(call: ast.Call, origin: ast.AST | None) -> bool:
+    """``origin.get("name")``: a call of a method of the external read the trace found."""
+    func = call.func
+    return origin is not None and isinstance(func, ast.Attribute) and func.value is origin
