@@ -35,7 +35,9 @@ _SLEEPS = frozenset(
 )
 # Exceptions that a retry cannot fix and that do not come from an overloaded dependency: loops
 # catching only these regenerate their input (a new file name, a new random key), poll a local
-# queue or restart an interrupted system call -- retrying at once is right there.
+# queue or restart an interrupted system call -- retrying at once is right there. So do loops
+# catching an optimistic-lock conflict (another client wrote the watched key or the versioned
+# row first: ``WatchError``, ``StaleDataError``): the protocol is to read again and retry now.
 _NOT_TRANSIENT = frozenset(
     {
         "ArithmeticError",
@@ -70,6 +72,7 @@ _NOT_TRANSIENT = frozenset(
         "SSLWantReadError",
         "SSLWantWriteError",
         "StopAsyncIteration",
+        "StaleDataError",
         "StopIteration",
         "SystemExit",
         "TypeError",
@@ -78,6 +81,7 @@ _NOT_TRANSIENT = frozenset(
         "UnicodeError",
         "ValidationError",
         "ValueError",
+        "WatchError",
         "ZeroDivisionError",
     }
 )
@@ -334,6 +338,23 @@ def _can_leave(
     return False
 
 
+def _flag_ends_loop(loop: ast.While, flag: str, attempt: ast.AST) -> bool:
+    """The loop's own body, after a failed attempt, sets the flag its test reads to the value
+    that ends it (``while not tried:`` ... ``tried = True``): it runs once more at most."""
+    leaving = isinstance(loop.test, ast.UnaryOp)  # ``while not flag``: True ends it
+    for statement in loop.body:
+        if statement is attempt:
+            continue
+        if (
+            isinstance(statement, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == flag for t in statement.targets)
+            and isinstance(statement.value, ast.Constant)
+            and bool(statement.value.value) is leaving
+        ):
+            return True
+    return False
+
+
 def _counted_single_retry(loop: _RetryLoop, ctx: PythonContext) -> bool:
     """Every retrying handler counts failures (``tries_left -= 1``, ``failures += 1``) and
     raises at a cap that allows two attempts at most: one immediate retry, like ``for _ in
@@ -442,7 +463,8 @@ def retry_without_backoff(node: ast.For | ast.While, ctx: PythonContext) -> None
     One immediate retry is left alone: `for _ in range(2)`, or a failure counter that raises
     on the second failure (`tries_left = 2` ... `tries_left -= 1; if tries_left == 0: raise`).
     So are handlers that retry only what waiting cannot fix -- a lost insert race
-    (`IntegrityError`), a missing key -- caught by name or kept by `if not isinstance(error,
+    (`IntegrityError`), an optimistic-lock conflict (redis `WatchError`, SQLAlchemy
+    `StaleDataError`), a missing key -- caught by name or kept by `if not isinstance(error,
     IntegrityError): raise`.
 
     ## Why it breaks production
@@ -514,8 +536,10 @@ def retry_without_attempt_cap(node: ast.While, ctx: PythonContext) -> None:
     ## What it does
     Flags `while True:` (or `while not done:`) retry loops around a `try` that leaves the loop
     on success, whose failure path never re-raises, returns or breaks, and that no attempt
-    counter or deadline bounds; and `while True:` loops that call another service and leave
-    only when its answer's status is good (`if resp.status_code < 500: return resp.json()`).
+    counter or deadline bounds (a flag the loop's body sets to end it after a failed attempt,
+    `while not tried:` ... `tried = True`, is such a bound); and `while True:` loops that
+    call another service and leave only when its answer's status is good (`if
+    resp.status_code < 500: return resp.json()`).
 
     ## Why it breaks production
     Not every failure is transient: a revoked credential, a removed endpoint or a malformed
@@ -571,6 +595,8 @@ def retry_without_attempt_cap(node: ast.While, ctx: PythonContext) -> None:
     if _can_leave([*node.body, *attempt.finalbody], ctx, None, skip=attempt):
         return
     if any(_can_leave(handler.body, ctx, flag) for handler in loop.handlers):
+        return
+    if flag is not None and _flag_ends_loop(node, flag, attempt):
         return
     ctx.report(
         node,
