@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import (
     argument,
     constant_str,
@@ -332,7 +332,10 @@ def weak_password_scheme(node: ast.AST, ctx: PythonContext) -> None:
     (`md5_crypt`, `des_crypt`, `ldap_md5`, `hex_sha256`, `plaintext`...; legacy schemes listed
     after a strong default and marked `deprecated="auto"` are fine -- they are upgraded on
     login), `bcrypt.gensalt(rounds=...)` below 10, `hashlib.pbkdf2_hmac`/`PBKDF2HMAC` or
-    passlib `.using(rounds=...)` with fewer than 100,000 iterations, and a Django
+    passlib `.using(rounds=...)` with fewer than 100,000 iterations (PBKDF2 over a value
+    named as a generated secret -- `instance_secret`, `master_key` -- is key derivation and
+    not reported; over a value not named as a password either, it is low, confidence low),
+    and a Django
     `PASSWORD_HASHERS` whose first (default) hasher is MD5, SHA1, unsalted or crypt in a
     settings module (test and local settings, which use fast hashers on purpose, are not
     reported).
@@ -378,14 +381,73 @@ def weak_password_scheme(node: ast.AST, ctx: PythonContext) -> None:
     elif name in _PBKDF2_CALLS:
         iterations = _int_value(argument(node, 3, "iterations"), ctx)
         if iterations is not None and iterations < _MIN_PBKDF2_ITERATIONS:
-            ctx.report(
-                node,
-                f"PBKDF2 with {iterations:,} iterations: a leaked hash is brute-forced at "
-                "millions of guesses per second. Use >= 600,000 iterations for SHA-256 "
-                "(OWASP), or argon2/bcrypt",
-            )
+            _report_pbkdf2(node, iterations, ctx)
     elif isinstance(node.func, ast.Attribute) and node.func.attr == "using":
         _passlib_using(node, ctx)
+
+
+# Words naming a generated, machine-held secret (``instance_secret``, ``master_key``): PBKDF2
+# over one derives a key from material nobody guesses, it stores no password.
+_MACHINE_SECRET_WORDS = frozenset({"secret", "key", "seed", "entropy", "token"})
+
+
+def _pbkdf2_inputs(node: ast.Call, ctx: PythonContext) -> list[ast.expr]:
+    """What PBKDF2 stretches: ``pbkdf2_hmac``'s second argument, or what the enclosing
+    function hands to a ``PBKDF2HMAC``'s ``derive()``/``verify()``."""
+    if ctx.call_name == "hashlib.pbkdf2_hmac":
+        given = argument(node, 1, "password")
+        return [given] if given is not None else []
+    scope = ctx.function
+    if scope is None:
+        return []
+    return [
+        call.args[0]
+        for call in ast.walk(scope.node)
+        if isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in {"derive", "verify"}
+        and call.args
+    ]
+
+
+def _machine_secret(expr: ast.AST) -> bool:
+    return any(
+        set(name_words(name)) & _MACHINE_SECRET_WORDS
+        for node in ast.walk(expr)
+        if isinstance(name := getattr(node, "id", getattr(node, "attr", None)), str)
+    )
+
+
+def _report_pbkdf2(node: ast.Call, iterations: int, ctx: PythonContext) -> None:
+    """Evidence tier: the stretched input is a password (named so, or the function hashes or
+    checks one): the rule's severity. It is a generated secret held by the service
+    (``instance_secret``, ``master_key``): key derivation, nothing users chose is guessed from
+    a leak -- not reported. Neither can be told: low, confidence low, saying so."""
+    inputs = _pbkdf2_inputs(node, ctx)
+    scope = ctx.function
+    password = any(_mentions_password(given) for given in inputs) or (
+        scope is not None and _password_function(scope.node.name)
+    )
+    if not password and inputs and all(_machine_secret(given) for given in inputs):
+        return
+    if password:
+        ctx.report(
+            node,
+            f"PBKDF2 with {iterations:,} iterations: a leaked hash is brute-forced at "
+            "millions of guesses per second. Use >= 600,000 iterations for SHA-256 "
+            "(OWASP), or argon2/bcrypt",
+        )
+        return
+    ctx.report(
+        node,
+        f"PBKDF2 with {iterations:,} iterations over a value not named as a password: "
+        "whether users chose it (then a leaked hash is brute-forced at millions of guesses "
+        "per second) or it is a generated secret (key derivation, where this matters little) "
+        "could not be told. If it is a password, use >= 600,000 iterations for SHA-256 "
+        "(OWASP), or argon2/bcrypt",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
+    )
 
 
 def _crypt_context(node: ast.Call, ctx: PythonContext) -> None:
