@@ -415,7 +415,7 @@ def test_a_dev_infra_finding_is_reported_at_low_and_says_why(
     """An e2e test-runner image that pipes an installer into bash: the finding holds (a CI
     supply-chain risk) but its blast radius is CI, not production -- reported at low, with the
     reason in its message; the same line in the service's image stays high."""
-    image = "FROM node:20\nRUN curl -fsSL https://bun.sh/install | bash\n"
+    image = "FROM node:20\nRUN curl -fsSL http://get.example.dev/install | bash\n"
     _write(tmp_path, {"frontend/Dockerfile.playwright": image, "frontend/Dockerfile": image})
     result = run_scan(tmp_path, config=Config(select=("DKR008",)))
     service, runner = result.findings

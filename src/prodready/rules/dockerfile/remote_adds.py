@@ -105,6 +105,44 @@ def _pipes_download_into_interpreter(text: str, depth: int = 0) -> bool:
     return False
 
 
+# Hosts where anyone can publish under a path of their own (raw repository content, gists,
+# buckets, CDNs mirroring packages, tunnels): a script there is whoever's account that is, not
+# a vendor's domain -- a pipe from one stays high whatever the transport.
+_SHARED_HOSTS = frozenset(
+    {"github.com", "raw.githubusercontent.com", "gist.githubusercontent.com", "gist.github.com"}
+    | {"objects.githubusercontent.com", "codeload.github.com", "gitlab.com", "bitbucket.org"}
+    | {"pastebin.com", "storage.googleapis.com", "cdn.jsdelivr.net", "unpkg.com"}
+    | {"transfer.sh", "dl.dropboxusercontent.com", "drive.google.com"}
+)
+_SHARED_HOST_SUFFIXES = (".amazonaws.com", ".blob.core.windows.net", ".ngrok.io", ".ngrok-free.app")
+_URL = re.compile(r"(?<![\w$])(https?)://([^/\s\"'`)|;]+)", re.IGNORECASE)
+
+
+def _vendor_host(command_line: str) -> str | None:
+    """The host every download of the command comes from when it is a domain of its own
+    reached over HTTPS (``https://astral.sh/uv/install.sh``: the vendor's documented installer
+    host); None when any goes over plain HTTP, to an IP address, to a host anyone can publish
+    on, or to an address the line does not show (``curl "$URL" | sh``)."""
+    found = _URL.findall(command_line)
+    downloads = len(_DOWNLOAD_WORD.findall(command_line))
+    if not found or len(found) < downloads:
+        return None
+    hosts = set()
+    for scheme, authority in found:
+        host = authority.rpartition("@")[2].partition(":")[0].lower()
+        if (
+            scheme.lower() != "https"
+            or "$" in host
+            or "." not in host
+            or re.fullmatch(r"[0-9.]+", host)
+            or host in _SHARED_HOSTS
+            or host.endswith(_SHARED_HOST_SUFFIXES)
+        ):
+            return None
+        hosts.add(host)
+    return ", ".join(sorted(hosts))
+
+
 _PIPED_DOWNLOAD_LINE = re.compile(r"\b(?:curl|wget)\b[^|]*\|")
 _DOWNLOAD_COMMAND_LINE = re.compile(r"\b(?:curl|wget)\s+(?:-|https?:|[\"'$])")
 
@@ -173,7 +211,11 @@ def dockerfile_add_remote_url(document: Dockerfile, ctx: FileContext) -> None:
     `http(s)://` URL without `--checksum=`, `ADD` of a git repository at a branch or tag
     instead of a commit SHA, and `RUN` commands that pipe a download into an interpreter
     (`curl ... | sh`, `wget -qO- ... | sudo bash -`, `curl ... | python3 -`,
-    `sh -c "$(curl ...)"`, `bash <(curl ...)`), the last reported as high severity. Piping
+    `sh -c "$(curl ...)"`, `bash <(curl ...)`), the last reported as high severity -- or as
+    medium when every download goes over HTTPS to a domain of its own (the vendor's documented
+    installer host, `https://astral.sh/uv/install.sh`): the transport is authenticated and only
+    the missing checksum remains. Plain HTTP, an IP address, a host anyone can publish on
+    (raw GitHub content, gists, buckets) or an address the line does not show stay high. Piping
     into `python -c`/`-m` (parsing JSON) and downloads saved to a file are not flagged.
 
     ## Why it breaks production
@@ -213,13 +255,32 @@ def dockerfile_add_remote_url(document: Dockerfile, ctx: FileContext) -> None:
         elif instruction.keyword == "RUN":
             for command_line in _shell_lines(instruction):
                 if _pipes_download_into_interpreter(command_line):
-                    ctx.report(
-                        _download_line(ctx, instruction),
-                        "this RUN executes a downloaded script unverified (`curl | sh`): "
-                        "whatever the server returns at build time -- a compromised or "
-                        "re-published script, a truncated download -- runs in the build, "
-                        "usually as root; download to a file, verify its sha256 "
-                        "(sha256sum -c), then run it -- or install a pinned package instead",
-                        severity=Severity.HIGH,
-                    )
+                    _report_piped_download(ctx, instruction, command_line)
                     break
+
+
+def _report_piped_download(ctx: FileContext, instruction: Instruction, command_line: str) -> None:
+    """Evidence tier: over HTTPS from a domain of its own (the vendor's installer host) the
+    script is what the vendor publishes -- medium, saying no checksum pins it; over plain HTTP,
+    from a shared or numeric host, or from an address not shown, high."""
+    host = _vendor_host(command_line)
+    if host is not None:
+        ctx.report(
+            _download_line(ctx, instruction),
+            f"this RUN pipes an installer into a shell over HTTPS from its own host ({host}): "
+            "the transport is authenticated, but no checksum pins what that host returns -- a "
+            "compromised or re-published script runs in the build, usually as root; download "
+            "to a file, verify its sha256 (sha256sum -c), then run it -- or install a pinned "
+            "package instead",
+            severity=Severity.MEDIUM,
+        )
+        return
+    ctx.report(
+        _download_line(ctx, instruction),
+        "this RUN executes a downloaded script unverified (`curl | sh`): "
+        "whatever the server returns at build time -- a compromised or "
+        "re-published script, a truncated download -- runs in the build, "
+        "usually as root; download to a file, verify its sha256 "
+        "(sha256sum -c), then run it -- or install a pinned package instead",
+        severity=Severity.HIGH,
+    )
