@@ -31,6 +31,7 @@ from prodready.engine.taint.bindings import (
     own_nodes,
     synthetic_scope,
 )
+from prodready.engine.taint.sanitizers import segment_parameter
 
 __all__ = [
     "MAX_DEPTH",
@@ -53,6 +54,7 @@ __all__ = [
     "own_nodes",
     "report_deferred",
     "route_parameter",
+    "segment_parameter",
     "sink_flow",
     "synthetic_scope",
     "tainted",

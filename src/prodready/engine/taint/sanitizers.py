@@ -136,7 +136,16 @@ def segment_parameter(name: str, ctx: PythonContext) -> bool:
         return False
     if f"{{{name}}}" in path or f"<{name}>" in path:
         return True
-    return f"<string:{name}>" in path or re.search(rf"<string\([^)]*\):{name}>", path) is not None
+    # Converters that match one segment: Starlette ``{name:str}``, Flask ``<string:name>``,
+    # Django-style ``<str:name>``/``<slug:name>`` (and Django Ninja's ``{str:name}``).
+    if any(form.format(name) in path for form in _SEGMENT_FORMS):
+        return True
+    return re.search(rf"<string\([^)]*\):{name}>", path) is not None
+
+
+_SEGMENT_FORMS = (
+    *("{{{}:str}}", "<string:{}>", "<str:{}>", "<slug:{}>", "{{str:{}}}", "{{slug:{}}}"),
+)
 
 
 # (id(function), markers) -> the names the function's checks guard

@@ -17,6 +17,7 @@ from prodready.plugin.taint import (
     PATH_CONTAINMENT_CHECK,
     SEGMENT_PARAMETERS,
     report_deferred,
+    segment_parameter,
     sink_flow,
     tainted,
 )
@@ -340,17 +341,33 @@ def _segment_parameters(values: list[ast.expr], ctx: PythonContext) -> set[str]:
     for _ in range(_MAX_DEPTH * 8):
         if not pending:
             break
-        for node in ast.walk(pending.pop()):
-            if not isinstance(node, ast.Name):
-                continue
+        for node in _path_names(pending.pop()):
             bound = ctx.value_of(node.id)
             if bound is not None and bound is not node:
                 pending.append(bound)
-            elif node.id in textual and any(
-                f"{prefix}{node.id}{suffix}" in template
-                for prefix, suffix in (("{", "}"), ("<", ">"), ("<str:", ">"), ("<string:", ">"))
-            ):
+            elif node.id in textual and segment_parameter(node.id, ctx):
                 found.add(node.id)
+    return found
+
+
+# The same path, spelled otherwise: its last component is the file name still.
+_SAME_PATH_METHODS = frozenset({"resolve", "absolute", "as_posix", "__fspath__"})
+_SAME_PATH_FUNCTIONS = frozenset({"builtins.str", "str", "os.fspath", "os.path.abspath"})
+
+
+def _path_names(value: ast.AST) -> list[ast.Name]:
+    """The names whose text can end up in ``value`` -- not those only compared to choose it
+    (``".vue" if kind == "template" else ".js"``: a literal either way)."""
+    found: list[ast.Name] = []
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Name):
+            found.append(node)
+        elif isinstance(node, ast.IfExp):
+            pending.extend((node.body, node.orelse))
+        elif not isinstance(node, ast.Compare):
+            pending.extend(ast.iter_child_nodes(node))
     return found
 
 
@@ -374,8 +391,10 @@ def _final_component(path: ast.expr, ctx: PythonContext, depth: int = 0) -> ast.
         )
         if joins and path.args and not isinstance(path.args[-1], ast.Starred):
             return _final_component(path.args[-1], ctx, depth + 1)
-        if isinstance(func, ast.Attribute) and func.attr in {"resolve", "absolute"}:
+        if isinstance(func, ast.Attribute) and func.attr in _SAME_PATH_METHODS:
             return _final_component(func.value, ctx, depth + 1)
+        if ctx.qualname(func) in _SAME_PATH_FUNCTIONS and len(path.args) == 1:
+            return _final_component(path.args[0], ctx, depth + 1)  # ``str(path)``
     if isinstance(path, ast.JoinedStr):
         for piece in reversed(path.values):
             if isinstance(piece, ast.Constant):
