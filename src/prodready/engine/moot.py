@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from prodready.engine.pipeline import PROJECT_MARKERS
 from prodready.engine.roles import RoleMap
-from prodready.engine.semantic.caller_bounds import bounded_by_callers
+from prodready.engine.semantic.caller_bounds import bounded_by_callers, limited_by_jobs
 from prodready.engine.semantic.guards import derive, holds_any, import_prefixes, reached
-from prodready.model import Finding, Role
+from prodready.model import Confidence, Finding, Role, Severity
 
 Holder = tuple[str, tuple[str, ...], str | None]  # (report path, facts, detected role)
 
@@ -101,7 +102,22 @@ def drop_moot(
         if needed is False:
             continue  # a sink only another module could feed, and none does: no finding
         if not holds_any(finding.unless, facts) and not bounded_by_callers(finding.unless, facts):
-            kept.append(finding)
+            limited = limited_by_jobs(finding.unless, facts)
+            kept.append(_lowered_for_job_limit(finding) if limited else finding)
         else:
             moot += 1
     return kept, moot
+
+
+def _lowered_for_job_limit(finding: Finding) -> Finding:
+    """Every caller in the project runs the finding's function inside a job the worker kills
+    at a time limit: the wait is bounded by it (reported low, confidence low)."""
+    return replace(
+        finding,
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
+        message=(
+            f"{finding.message.rstrip('.')}. Every caller found in the project runs it in a "
+            "background job with a hard time limit, which ends the wait: reported low"
+        ),
+    )

@@ -7,8 +7,11 @@ Each module states, for the awaited calls of its coroutines (named as :func:`cal
 them), whether each is made under such a deadline:
 
 - ``taint:reach:bounded-await:<key>:0`` -- a call made under a deadline;
-- ``taint:reach:unbounded-await:<key>:0`` -- a call made without one, in a coroutine anyone may
+- ``taint:reach:unbounded-call:<key>:0`` -- a call made without one, in a function anyone may
   call (a public one: a route handler, a task, another module);
+- ``taint:reach:job-limited:<key>:0`` -- a call made in a background job with a hard time
+  limit (RQ ``@job(..., timeout=30)``, Celery ``time_limit``, Dramatiq ``time_limit``): the
+  worker kills the job, so a hang lasts until the limit (findings drop to low, not away);
 - implications ``... <key> <= ... <caller's key>`` for both, from a private coroutine
   (``_name``), whose own callers decide -- so a deadline a couple of levels up covers it.
 
@@ -31,8 +34,10 @@ from collections.abc import Iterable
 from prodready.engine.semantic.guards import REACH, implication
 
 BOUNDED_KIND = "bounded-await"
-UNBOUNDED_KIND = "unbounded-await"
+UNBOUNDED_KIND = "unbounded-call"
+JOB_LIMITED_KIND = "job-limited"
 CALLER_BOUNDED = "caller-bounded:"
+CALLER_JOB_LIMITED = "caller-job-limited:"
 
 
 def _fact(kind: str, key: str) -> str:
@@ -47,26 +52,42 @@ def unbounded_fact(key: str) -> str:
     return _fact(UNBOUNDED_KIND, key)
 
 
-def inherited_facts(key: str, caller: str) -> tuple[str, str]:
+def job_limited_fact(key: str) -> str:
+    return _fact(JOB_LIMITED_KIND, key)
+
+
+def inherited_facts(key: str, caller: str) -> tuple[str, ...]:
     """A call of ``key`` from the private coroutine ``caller``: bounded or not as its callers
     call it."""
-    return (
-        implication(bounded_fact(key), bounded_fact(caller)),
-        implication(unbounded_fact(key), unbounded_fact(caller)),
+    return tuple(
+        implication(fact(key), fact(caller))
+        for fact in (bounded_fact, unbounded_fact, job_limited_fact)
     )
 
 
-def caller_bounded(key: str) -> str:
-    """The ``unless`` fact of a finding inside the coroutine named ``key``."""
-    return CALLER_BOUNDED + key
+def caller_bounded(key: str, coroutine: bool) -> str:
+    """The ``unless`` fact of a finding inside the function named ``key``: a coroutine can be
+    cancelled at a caller's deadline; a plain function only ends with its job."""
+    return (CALLER_BOUNDED if coroutine else CALLER_JOB_LIMITED) + key
+
+
+def _keys(unless: Iterable[str], prefix: str) -> list[str]:
+    return [fact[len(prefix) :] for fact in unless if fact.startswith(prefix)]
 
 
 def bounded_by_callers(unless: Iterable[str], held: set[str]) -> bool:
     """A ``caller-bounded:<key>`` fact of ``unless`` whose coroutine is awaited under a
-    deadline somewhere in the project and never without one."""
-    for fact in unless:
-        if fact.startswith(CALLER_BOUNDED):
-            key = fact[len(CALLER_BOUNDED) :]
-            if bounded_fact(key) in held and unbounded_fact(key) not in held:
-                return True
-    return False
+    deadline somewhere in the project and never without one (nor only in a job)."""
+    return any(
+        bounded_fact(key) in held
+        and unbounded_fact(key) not in held
+        and job_limited_fact(key) not in held
+        for key in _keys(unless, CALLER_BOUNDED)
+    )
+
+
+def limited_by_jobs(unless: Iterable[str], held: set[str]) -> bool:
+    """The function of the finding is called in the project only inside jobs with a hard time
+    limit (and, for a coroutine, under deadlines): a hang lasts until the job is killed."""
+    keys = [*_keys(unless, CALLER_BOUNDED), *_keys(unless, CALLER_JOB_LIMITED)]
+    return any(job_limited_fact(key) in held and unbounded_fact(key) not in held for key in keys)

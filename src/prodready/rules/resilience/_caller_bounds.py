@@ -9,6 +9,7 @@ from prodready.engine.semantic.caller_bounds import (
     bounded_fact,
     caller_bounded,
     inherited_facts,
+    job_limited_fact,
     unbounded_fact,
 )
 from prodready.plugin import ProjectFact, PythonContext
@@ -31,6 +32,12 @@ _DEADLINE_MANAGERS = frozenset(
 _WAIT_FOR = frozenset({"asyncio.wait_for"})
 _TASK_FACTORIES = frozenset({"create_task", "ensure_future"})
 _FACT_SUMMARY = "awaited under a caller's deadline"
+# Keywords of a job decorator giving the hard limit the worker kills the job at: Celery's and
+# Dramatiq's ``time_limit`` (Celery's ``soft_time_limit`` raises in the task), RQ's ``timeout``
+# on ``@job(queue, timeout=30)`` (``job_timeout`` in newer RQ).
+_JOB_LIMITS = frozenset({"time_limit", "soft_time_limit"})
+_RQ_LIMITS = frozenset({"timeout", "job_timeout"})
+_JOB_DECORATORS = frozenset({"job", "task", "shared_task", "actor"})
 
 
 def callee_key(call: ast.Call, ctx: PythonContext) -> str | None:
@@ -50,25 +57,60 @@ def callee_key(call: ast.Call, ctx: PythonContext) -> str | None:
     return f".{func.attr}"
 
 
-def own_key(function: ast.AsyncFunctionDef, ctx: PythonContext) -> str:
+def own_key(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> str:
     """The key callers name the coroutine ``function`` by."""
     if isinstance(ctx.parent(function), ast.ClassDef):
         return f".{function.name}"
     return f"{ctx.module}.{function.name}"
 
 
-def record_caller_bounds(function: ast.AsyncFunctionDef, ctx: PythonContext) -> None:
-    """State, for each call ``function`` awaits (or runs as a task), whether a deadline is
-    around it."""
-    bounded_tasks = _tasks_waited_for(function, ctx)
+def job_time_limit(function: ast.AST) -> str | None:
+    """The hard time limit of a background job ``function`` is (``time_limit=300``), as
+    written; None when it has none (or ``-1``/``None``: no limit)."""
+    if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    for decorator in function.decorator_list:
+        if not isinstance(decorator, ast.Call):
+            continue
+        callee = decorator.func
+        name = callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", "")
+        for keyword in decorator.keywords:
+            limit = keyword.value
+            if (
+                keyword.arg in _JOB_LIMITS
+                or (keyword.arg in _RQ_LIMITS and name in _JOB_DECORATORS)
+            ) and not _no_limit(limit):
+                return f"{keyword.arg}={ast.unparse(limit)}"
+    return None
+
+
+def _no_limit(value: ast.expr) -> bool:
+    if is_none(value):
+        return True
+    if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+        return True  # RQ's -1: never killed
+    return isinstance(value, ast.Constant) and value.value in (0, False)
+
+
+def record_caller_bounds(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> None:
+    """State, for each call ``function`` makes (awaits, runs as a task), whether a deadline
+    or a job's time limit is around it."""
+    bounded_tasks = (
+        _tasks_waited_for(function, ctx) if isinstance(function, ast.AsyncFunctionDef) else set()
+    )
     private = function.name.startswith("_") and not function.name.startswith("__")
+    in_limited_job = job_time_limit(function) is not None
     caller = own_key(function, ctx)
-    for call, under_deadline in _awaited_calls(function, ctx):
+    for call, under_deadline in _own_calls(function, ctx):
         key = callee_key(call, ctx)
-        if key is None or key == caller:
+        if key is None or key == caller or not _may_be_project(key, ctx):
             continue
         if under_deadline or id(call) in bounded_tasks:
             ctx.establish(ProjectFact(bounded_fact(key), _FACT_SUMMARY))
+        elif in_limited_job:
+            ctx.establish(ProjectFact(job_limited_fact(key), _FACT_SUMMARY))
         elif private:
             for fact in inherited_facts(key, caller):
                 ctx.establish(ProjectFact(fact, _FACT_SUMMARY))
@@ -76,13 +118,20 @@ def record_caller_bounds(function: ast.AsyncFunctionDef, ctx: PythonContext) -> 
             ctx.establish(ProjectFact(unbounded_fact(key), _FACT_SUMMARY))
 
 
+def _may_be_project(key: str, ctx: PythonContext) -> bool:
+    """A method (``.name``), or a function of a module of the project's packages (the facts
+    are kept for what the project may define: not ``requests.get``)."""
+    return key.startswith(".") or key.split(".", 1)[0] in ctx.module.split(".")
+
+
 def bounded_by_callers_fact(node: ast.AST, ctx: PythonContext) -> tuple[ProjectFact, ...]:
-    """The fact that makes a finding at ``node`` moot: every caller of its coroutine awaits it
-    under a deadline. None outside a coroutine."""
+    """The fact that makes a finding at ``node`` moot (every caller of its coroutine awaits it
+    under a deadline) or low (every caller runs it in a job with a time limit)."""
     function = ctx.function.node if ctx.function is not None else None
-    if not isinstance(function, ast.AsyncFunctionDef):
+    if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
         return ()
-    return (ProjectFact(caller_bounded(own_key(function, ctx)), _FACT_SUMMARY),)
+    coroutine = isinstance(function, ast.AsyncFunctionDef)
+    return (ProjectFact(caller_bounded(own_key(function, ctx), coroutine), _FACT_SUMMARY),)
 
 
 def in_reconnect_loop(node: ast.AST, ctx: PythonContext) -> bool:
@@ -102,11 +151,11 @@ def _has_deadline(call: ast.Call, position: int, name: str) -> bool:
     return value is not None and not is_none(value)
 
 
-def _awaited_calls(
-    function: ast.AsyncFunctionDef, ctx: PythonContext
+def _own_calls(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
 ) -> list[tuple[ast.Call, bool]]:
-    """The calls the coroutine's own body awaits, hands to ``wait_for`` or runs as tasks, each
-    with whether a deadline is lexically around it."""
+    """The calls the function's own body makes (for a wrapper, ``wait_for(f(), 5)`` or
+    ``create_task(f())``: the call it wraps), each with whether a deadline is around it."""
     found: list[tuple[ast.Call, bool]] = []
 
     def walk(node: ast.AST, bounded: bool) -> None:
@@ -125,6 +174,8 @@ def _awaited_calls(
                 target = _awaited_target(child, ctx)
                 if target is not None:
                     found.append((target[0], bounded or target[1]))
+                elif not _is_wrapped(child, ctx):
+                    found.append((child, False))
             walk(child, inner)
 
     walk(function, False)
@@ -142,6 +193,17 @@ def _awaited_target(call: ast.Call, ctx: PythonContext) -> tuple[ast.Call, bool]
             return call.args[0], _has_deadline(call, 1, "timeout")
         return call.args[0], False
     return None
+
+
+def _is_wrapped(call: ast.Call, ctx: PythonContext) -> bool:
+    """The call ``wait_for``/``create_task`` wraps (recorded with its wrapper)."""
+    parent = ctx.parent(call)
+    return (
+        isinstance(parent, ast.Call)
+        and _is_wrapper(parent, ctx)
+        and bool(parent.args)
+        and parent.args[0] is call
+    )
 
 
 def _is_wrapper(call: ast.Call, ctx: PythonContext) -> bool:

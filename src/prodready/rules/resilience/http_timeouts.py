@@ -25,6 +25,7 @@ from prodready.plugin.analysis import (
 from prodready.rules.resilience._caller_bounds import (
     bounded_by_callers_fact,
     in_reconnect_loop,
+    job_time_limit,
     record_caller_bounds,
 )
 from prodready.rules.resilience._default_timeouts import (
@@ -85,11 +86,12 @@ _MOUNTS_ADAPTER: ModuleMemo[bool] = ModuleMemo(
         "socket.setdefaulttimeout",
     ),
     attributes=DEFAULT_TIMEOUT_PATCHES,
-    nodes=(ast.ClassDef, ast.AsyncFunctionDef),
+    nodes=(ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef),
     fix=_TIMEOUT_FIX,
 )
 def http_call_without_timeout(
-    node: ast.Call | ast.Attribute | ast.ClassDef | ast.AsyncFunctionDef, ctx: PythonContext
+    node: ast.Call | ast.Attribute | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef,
+    ctx: PythonContext,
 ) -> None:
     """
     ## What it does
@@ -137,7 +139,11 @@ def http_call_without_timeout(
     methods of one name (a base class's coroutine and its implementations) share their
     callers; one caller without a deadline, or none in the project, keeps the finding.
 
-    Evidence tier: a stream reopened by a `while` loop (a subscription, server-sent events:
+    Evidence tier: a call made in a background job with a hard time limit the worker kills it
+    at (RQ `@job(queue, timeout=30)`, Celery `time_limit`/`soft_time_limit`, Dramatiq
+    `time_limit`) -- in the job's function, or in one every caller in the project calls from
+    such jobs -- holds the worker only until the limit: reported low, confidence low, naming
+    it. A stream reopened by a `while` loop (a subscription, server-sent events:
     `client.stream(..., timeout=None)`, `requests.get(url, stream=True)`) waits between events
     by design; it is reported at low severity and confidence, for its missing connect timeout.
     """
@@ -146,7 +152,7 @@ def http_call_without_timeout(
     if isinstance(node, ast.ClassDef):
         record_timeout_adapter(node, ctx)
         return
-    if isinstance(node, ast.AsyncFunctionDef):
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         record_caller_bounds(node, ctx)
         return
     if isinstance(node, ast.Attribute) or ctx.call_name == "socket.setdefaulttimeout":
@@ -163,10 +169,11 @@ def http_call_without_timeout(
             if name.endswith(".stream") and in_reconnect_loop(node, ctx):
                 _report_subscription(node, name, ctx, callers)
                 return
-            ctx.report(
+            _report_unbounded(
                 node,
                 f"{name}() with timeout=None can wait forever on a hung upstream",
-                unless=callers,
+                ctx,
+                callers,
             )
         return
     if name.startswith("aiohttp."):
@@ -176,20 +183,19 @@ def http_call_without_timeout(
         position = _NO_DEFAULT_TIMEOUT[name]
         value = argument(node, position, "timeout")
         if value is None or is_none(value):
-            ctx.report(
+            _report_unbounded(
                 node,
                 f"{name}() has no timeout and waits forever by default: "
                 "a hung upstream blocks this worker indefinitely",
-                unless=(*callers, *((SOCKET_DEFAULT_TIMEOUT,) if value is None else ())),
+                ctx,
+                (*callers, *((SOCKET_DEFAULT_TIMEOUT,) if value is None else ())),
             )
         return
     # requests
     if timeout is not None:
         if is_none(timeout):
-            ctx.report(
-                node,
-                f"{name}() with timeout=None waits forever on a hung upstream",
-                unless=callers,
+            _report_unbounded(
+                node, f"{name}() with timeout=None waits forever on a hung upstream", ctx, callers
             )
         return
     unless = [REQUESTS_DEFAULT_TIMEOUT, *callers]
@@ -202,10 +208,29 @@ def http_call_without_timeout(
     if stream is not None and is_true(stream) and in_reconnect_loop(node, ctx):
         _report_subscription(node, name, ctx, tuple(unless))
         return
-    ctx.report(
+    _report_unbounded(
         node,
         f"{name}() has no timeout: requests waits forever by default, so a hung upstream "
         "blocks this worker indefinitely",
+        ctx,
+        tuple(unless),
+    )
+
+
+def _report_unbounded(
+    node: ast.Call, message: str, ctx: PythonContext, unless: tuple[ProjectFact, ...]
+) -> None:
+    """Report at the rule's severity; in a job the worker kills at a time limit, low."""
+    function = ctx.function.node if ctx.function is not None else None
+    limit = job_time_limit(function) if function is not None else None
+    if limit is None:
+        ctx.report(node, message, unless=unless)
+        return
+    ctx.report(
+        node,
+        f"{message}, until the job's hard time limit ({limit}) kills it: reported low",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
         unless=unless,
     )
 
