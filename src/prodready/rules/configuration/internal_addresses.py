@@ -66,6 +66,14 @@ _INTERNAL_URL = re.compile(
 _INTERNAL_BARE_HOST = re.compile(
     rf"^(?P<host>{_PRIVATE_IP}|{_INTERNAL_SUFFIX}|{_SERVICE_LABEL})(?::\d+)?$"
 )
+# Hosts the platform fixes, the same in every project, cluster and environment: the cloud
+# instance metadata service (GCE's names for it; AWS and Azure use the link-local
+# 169.254.169.254, no private range) and the Kubernetes API service every pod can reach.
+# Nothing about them changes between staging and production.
+_PLATFORM_HOSTS = frozenset(
+    {"metadata.google.internal", "metadata.goog"}
+    | {"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+)
 _GATE = re.compile(
     r"\b(?:10|192\.168|172\.(?:1[6-9]|2\d|3[01]))\.\d|\.(?:internal|local|lan|corp|svc)\b"
 )
@@ -122,7 +130,9 @@ def hardcoded_internal_address(node: ast.AST, ctx: PythonContext) -> None:
     (`http://pricing:8081/quote`, `amqp://rabbitmq/`) -- as module constants, arguments of
     HTTP and database clients, `host=` of clients, connection-setting dicts and return
     values. As the fallback of an environment lookup or a settings default it is reported at
-    low severity. Localhost is CFG001; log messages, docstrings, comparisons, allow-lists,
+    low severity. Hosts the platform fixes everywhere -- the cloud metadata service
+    (`metadata.google.internal`), the Kubernetes API (`kubernetes.default.svc`) -- are not
+    reported. Localhost is CFG001; log messages, docstrings, comparisons, allow-lists,
     `__main__` blocks, scripts, tests and dev/local/test settings files are skipped; Django
     management commands are not (they run in the deployed environment, against its services).
 
@@ -171,6 +181,8 @@ def hardcoded_internal_address(node: ast.AST, ctx: PythonContext) -> None:
     for candidate, host in candidates:
         if _URL_PASSWORD.match(str(candidate.node.value)):
             continue  # a credential in the URL: SEC002 (literal) or CFG002 (fallback) report it
+        if host.lower() in _PLATFORM_HOSTS:
+            continue  # the platform's own endpoint: one address in every environment
         verdict = _localhost_use(candidate, parents, ctx)
         if verdict is not None and candidate.bare and "." not in host:
             # a one-label name ("redis", "db") is an address only where a host goes

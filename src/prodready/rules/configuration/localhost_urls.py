@@ -158,7 +158,9 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     (`if not settings.PRODUCTION:`) and a setting named as the development value
     (`VITE_DEV_SERVER`, `DEBUG_PROFILER_URL`) are development configuration, and so is a
     value chosen only when an opt-in flag read with a default of False is on
-    (`"http://localhost:8010" if HOT_RELOAD else SITE_URL`). Listen addresses
+    (`"http://localhost:8010" if HOT_RELOAD else SITE_URL`). The `default` of a JSON-schema
+    property (`{"type": "string", "default": "http://127.0.0.1:8123"}`) is what a settings
+    form pre-fills, each saved configuration holding its own value: not reported. Listen addresses
     (`app.run(host="127.0.0.1")`), CORS/allowed-host lists, log messages, docstrings,
     `__main__` blocks, scripts, tests and dev/local/test settings files are skipped.
 
@@ -264,6 +266,8 @@ def _localhost_use(
             key = constant_str(parent.keys[parent.values.index(child)])
             if key is not None and _NOT_A_DEPENDENCY.search(key):
                 return None
+            if key in _SCHEMA_ANNOTATIONS and _schema_property(parent):
+                return None  # {"type": "string", "default": ...}: a form field's pre-fill
             if key in _HOST_KEYS:  # {"HOST": "localhost"}: a connection setting
                 return _in_dev_branch(parent, parents, ctx, "hardcoded")
             if candidate.bare:
@@ -320,6 +324,21 @@ def _localhost_use(
     if isinstance(parent, ast.Return) and not candidate.bare:
         return _in_dev_branch(parent, parents, ctx, "hardcoded")
     return None
+
+
+# A JSON-schema property's annotations: what a settings form shows or pre-fills for a field;
+# each saved configuration holds its own value, and that is what gets connected to.
+_SCHEMA_ANNOTATIONS = frozenset({"default", "examples", "example", "placeholder"})
+_SCHEMA_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array"})
+
+
+def _schema_property(mapping: ast.Dict) -> bool:
+    """``{"type": "string", "default": "http://127.0.0.1:8123"}``: a JSON-schema property."""
+    return any(
+        constant_str(key) == "type" and constant_str(value) in _SCHEMA_TYPES
+        for key, value in zip(mapping.keys, mapping.values, strict=True)
+        if key is not None
+    )
 
 
 def _opt_in_flag(test: ast.expr, ctx: PythonContext) -> bool:
