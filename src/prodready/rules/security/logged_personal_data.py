@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
@@ -60,11 +61,24 @@ def _personal_kind(name: str | None) -> str | None:
     if not words or _DERIVED_WORDS.intersection(words) or _NOT_A_PERSON_WORDS.intersection(words):
         return None
     present = set(words)
-    if (present & _PERSONAL_WORDS) - {"email"} or any(
-        first in present and second in present for first, second in _PERSONAL_PAIRS
-    ):
+    if (present & _PERSONAL_WORDS) - {"email"} or _adjacent_pair(words):
         return "other"
     return "email" if "email" in present else None
+
+
+# Words that join the two words of a pair without changing what it names (``date_of_birth``).
+_CONNECTORS = frozenset({"of", "the", "and"})
+
+
+def _adjacent_pair(words: list[str]) -> bool:
+    """Two words of a pair side by side, in either order, past connectors (``full_name``,
+    ``date_of_birth``, ``name_of_customer``). Apart, another word says whose they are:
+    ``full_table_name`` is a table's, ``last_job_name`` a job's."""
+    kept = [word for word in words if word not in _CONNECTORS]
+    return any(
+        (first, second) in _PERSONAL_PAIRS or (second, first) in _PERSONAL_PAIRS
+        for first, second in itertools.pairwise(kept)
+    )
 
 
 def _owned_by_a_group(expr: ast.expr) -> bool:
