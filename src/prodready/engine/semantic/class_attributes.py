@@ -4,7 +4,8 @@ worker object) from an attribute the concrete views set, and calls a method of i
 ``class EditView(View): form = None; def post(...): form = self.form(data=...); with
 transaction.atomic(): form.save()`` in one module, ``class LampEdit(EditView): form = LampForm``
 in another: ``LampForm.save`` runs inside that transaction. The walk records the call as
-``<MADE_BY_ATTRIBUTE>pkg.edit.EditView.form.save`` (:func:`made_by_attribute`) and each
+``<MADE_BY_ATTRIBUTE>pkg.edit.EditView.form.save`` (:func:`made_by_attribute`: also once
+the generic view hands the form to a method of its own that saves it) and each
 class's project-valued attributes (:func:`class_attributes`); the model
 (:meth:`~prodready.engine.semantic.model.SemanticModel.call_targets`) turns the call into a
 call of ``save`` of every class bound to that attribute by the class or one of its project
@@ -88,6 +89,22 @@ def attribute_bindings(attributes: tuple[str, ...]) -> dict[str, tuple[str, ...]
 
 
 def made_by_attribute(
+    call: ast.Call,
+    value_of: Callable[[str], ast.expr | None],
+    self_name: str | None,
+    owner: ast.ClassDef | None,
+) -> list[tuple[str, str]]:
+    """``(attribute, method)`` for each method ``call`` runs on an object made from a class
+    attribute: called on it directly (:func:`_made_directly`), or on it once handed to a
+    method of the class (:func:`handed_to_helpers`)."""
+    made = _made_directly(call, value_of, self_name)
+    return [
+        *([made] if made is not None else []),
+        *handed_to_helpers(call, value_of, self_name, owner),
+    ]
+
+
+def _made_directly(
     call: ast.Call, value_of: Callable[[str], ast.expr | None], self_name: str | None
 ) -> tuple[str, str] | None:
     """``(attribute, method)`` when ``call`` is ``obj.method()`` on a local ``obj`` assigned
@@ -107,6 +124,97 @@ def made_by_attribute(
     if owner != self_name or not attribute or "." in attribute:
         return None
     return attribute, func.attr
+
+
+# How many hooks deep a form handed from method to method of one class is followed.
+_MAX_HAND_OVERS = 4
+
+
+def handed_to_helpers(
+    call: ast.Call,
+    value_of: Callable[[str], ast.expr | None],
+    self_name: str | None,
+    owner: ast.ClassDef | None,
+) -> Iterator[tuple[str, str]]:
+    """``(attribute, method)`` for each method called on an object made from a class attribute
+    after ``call`` hands it to a method of the same class: ``form = self.model_form(...)``;
+    ``self._save_row(form)``, whose body calls ``form.save()`` on that parameter -- or hands it
+    on to another method of the class that does (``self.save_object(form)``), a few levels
+    deep. The generic view's transaction around the handing call covers the form's save()."""
+    func = call.func
+    if not (
+        self_name
+        and owner is not None
+        and isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == self_name
+    ):
+        return
+    methods = {
+        item.name: item
+        for item in owner.body
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    for position, keyword, argument in _arguments(call):
+        if not isinstance(argument, ast.Name):
+            continue
+        made = value_of(argument.id)
+        if not isinstance(made, ast.Call):
+            continue
+        receiver, _, attribute = (dotted(made.func) or "").partition(".")
+        if receiver != self_name or not attribute or "." in attribute:
+            continue
+        found: dict[str, None] = {}
+        _called_on_parameter(methods, func.attr, position, keyword, found, set())
+        for method in found:
+            yield attribute, method
+
+
+def _arguments(call: ast.Call) -> Iterator[tuple[int | None, str | None, ast.expr]]:
+    """``(position, keyword, value)`` for each argument of the call."""
+    for position, argument in enumerate(call.args):
+        yield position, None, argument
+    for keyword in call.keywords:
+        if keyword.arg is not None:
+            yield None, keyword.arg, keyword.value
+
+
+def _called_on_parameter(
+    methods: Mapping[str, ast.FunctionDef | ast.AsyncFunctionDef],
+    name: str,
+    position: int | None,
+    keyword: str | None,
+    found: dict[str, None],
+    seen: set[str],
+) -> None:
+    """The methods that method ``name`` of the class calls on the parameter receiving the
+    argument at ``position`` (after ``self``) or ``keyword``, and on it once handed on."""
+    method = methods.get(name)
+    if method is None or name in seen or len(seen) >= _MAX_HAND_OVERS:
+        return
+    seen.add(name)
+    parameters = [arg.arg for arg in method.args.args]
+    if not parameters:
+        return
+    self_name = parameters[0]
+    if position is not None:
+        if position + 1 >= len(parameters):
+            return
+        parameter = parameters[position + 1]
+    elif keyword in parameters[1:]:
+        parameter = keyword
+    else:
+        return
+    for node in walk_nodes(method):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        receiver = node.func.value
+        if isinstance(receiver, ast.Name) and receiver.id == parameter:
+            found.setdefault(node.func.attr)
+        elif isinstance(receiver, ast.Name) and receiver.id == self_name:
+            for at, named, argument in _arguments(node):
+                if isinstance(argument, ast.Name) and argument.id == parameter:
+                    _called_on_parameter(methods, node.func.attr, at, named, found, seen)
 
 
 def bound_classes(

@@ -331,12 +331,12 @@ class SummaryCollector:
         form = self._saved_form(node, opened)
         if form is not None:
             self._record(opened, form, node.lineno)
-        made = by_attribute.made_by_attribute(
-            node, self.ctx.value_of, opened.owner and opened.self_name
-        )
-        if made is not None:
-            owner = self._module_name(f"{opened.owner}.{made[0]}")
-            self._record(opened, f"{by_attribute.MADE_BY_ATTRIBUTE}{owner}.{made[1]}", node.lineno)
+        owner_class = self.ctx.classes[opened.class_depth - 1].node if opened.owner else None
+        for attribute, method in by_attribute.made_by_attribute(
+            node, self.ctx.value_of, opened.owner and opened.self_name, owner_class
+        ):
+            owner = self._module_name(f"{opened.owner}.{attribute}")
+            self._record(opened, f"{by_attribute.MADE_BY_ATTRIBUTE}{owner}.{method}", node.lineno)
         if (
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)

@@ -50,6 +50,9 @@ from prodready.engine.semantic.summary import (
 
 # Django sends these inside the transaction of the ``delete()`` that caused them.
 DELETE_SIGNALS = frozenset({"pre_delete", "post_delete"})
+# Django sends these from the ``save()`` (or the many-to-many change) that caused them, in the
+# caller's transaction when the caller holds one -- and in none when it does not.
+SAVE_SIGNALS = frozenset({"pre_save", "post_save", "m2m_changed"})
 # What a serializer's inherited ``save()`` calls (Django REST framework).
 _SAVE_HOOKS = ("create", "update")
 # How many rounds the caller-context fixpoint may take (each round settles one more level of
@@ -78,6 +81,8 @@ class SemanticModel:
     callers: dict[str, list[tuple[str, CallSite]]] = field(default_factory=dict)
     # Functions connected to Django's delete signals.
     delete_receivers: set[str] = field(default_factory=set)
+    # Functions connected to Django's save signals: in a transaction exactly when the saver is.
+    save_receivers: set[str] = field(default_factory=set)
     # The project bases of each class (qualified names, as written in its module).
     bases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _aliases: dict[str, str | None] = field(default_factory=dict)
@@ -354,10 +359,13 @@ def build_model(modules: Mapping[str, ModuleRecord]) -> SemanticModel:
     overrides = _overrides(model)
     for _, record in sorted(modules.items()):
         for signal in record.signals:
-            if signal.signal.rsplit(".", 1)[-1] in DELETE_SIGNALS:
+            kind = signal.signal.rsplit(".", 1)[-1]
+            if kind in DELETE_SIGNALS or kind in SAVE_SIGNALS:
                 target = model.resolve(signal.target)
-                if target is not None:
+                if target is not None and kind in DELETE_SIGNALS:
                     model.delete_receivers.add(target)
+                elif target is not None:
+                    model.save_receivers.add(target)
         if record.is_test:
             continue
         module = record.module

@@ -247,9 +247,10 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     `save()` by the Django class-based view naming it in `form_class` -- through
     `super().form_valid(form)` or `form.save()` on the view's form; a form a generic view makes
     from a class attribute its concrete views set (`form = self.form(...)` saved inside the
-    generic view's transaction, `form = LampForm` in a subclass); a method called on a
-    value the scan cannot type (`event.copy_data_from(other)`) by that call, when one project
-    class alone defines a method of that name; a method by
+    generic view's transaction, `form = LampForm` in a subclass -- also once the generic view
+    hands the form to its own methods, `self.save_row(form)`, which call `form.save()`); a
+    method called on a value the scan cannot type (`event.copy_data_from(other)`) by that
+    call, when one project class alone defines a method of that name; a method by
     a subclass's `super().method()`; a method of each item of a parameter typed
     `list[Serializer]` by a loop over it), by the
     project's own context manager or decorator that opens one (`with locked_order():`,
@@ -276,7 +277,11 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     the next run creates; an update that only stamps the current time on rows,
     `update(modified=timezone.now())`: it records when, not what) each write may be a valid
     state alone: it is reported low, with low
-    confidence, and the message says the scan could not tell.
+    confidence, and the message says the scan could not tell. A receiver of a Django save
+    signal (`post_save`, `pre_save`, `m2m_changed`) runs inside the transaction of the `save()`
+    that sent the signal when that save holds one, and in none when it does not: its dependent
+    writes are reported low, with low confidence, the message saying that the transaction
+    depends on the saver.
     Several `session.commit()` calls are always dependent: each ends a transaction of what
     was added before it.
 
@@ -368,6 +373,20 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
                     f"the commit on line {first.line} makes what was written before it "
                     "permanent on its own, so if a later write fails it stays committed"
                 )
+            if prefix + function.name in model.save_receivers:
+                ctx.report(
+                    path,
+                    line,
+                    f"{lines}, in a receiver of a Django save signal: it runs inside the "
+                    "transaction of the save() that sent the signal when that save is in one, "
+                    "and the scan could not tell whether every code that saves the model holds "
+                    "one. If a saver runs in autocommit, a failed later write leaves the earlier "
+                    "ones committed: save in transaction.atomic() there, or wrap these writes "
+                    "(low)",
+                    severity=Severity.LOW,
+                    confidence=Confidence.LOW,
+                )
+                continue
             ctx.report(
                 path,
                 line,
