@@ -61,6 +61,7 @@ from prodready.engine.taint.sanitizers import (
     PATH_CONTAINMENT_CHECK,
     SAFE_REDIRECT_CHECK,
     SEGMENT_PARAMETERS,
+    STORED_ROW_CHECK,
     URL_HOST_CHECK,
     VALUE_SANITIZERS,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "REQUEST_DATA_ATTRIBUTES",
     "SAFE_REDIRECT_CHECK",
     "SEGMENT_PARAMETERS",
+    "STORED_ROW_CHECK",
     "URL_HOST_CHECK",
     "VALUE_SANITIZERS",
     "AllowListed",

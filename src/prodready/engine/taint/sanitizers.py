@@ -19,6 +19,7 @@ from prodready.engine.taint.bindings import (
     own_nodes,
 )
 from prodready.engine.taint.regex_guards import pattern_matched
+from prodready.engine.taint.stored_rows import stored_row_checked
 
 # Conversions whose result cannot carry attacker-chosen text, whatever the sink.
 VALUE_SANITIZERS = frozenset(
@@ -107,7 +108,13 @@ hold a ``/``: not sources for path sinks (``{name:path}``/``<path:name>`` and qu
 still are)."""
 
 
-_GUARD_MARKERS = frozenset({PATH_CONTAINMENT_CHECK, URL_HOST_CHECK, SAFE_REDIRECT_CHECK})
+STORED_ROW_CHECK = "check:stored-row"
+"""``row = db.execute("SELECT ... WHERE slug = ?", (slug,)).fetchone(); if row is None: raise``:
+the value is one the service stored (see :mod:`prodready.engine.taint.stored_rows`)."""
+
+_GUARD_MARKERS = frozenset(
+    {PATH_CONTAINMENT_CHECK, URL_HOST_CHECK, SAFE_REDIRECT_CHECK, STORED_ROW_CHECK}
+)
 
 
 _RESOLVING_CALLS = frozenset({"realpath", "abspath", "normpath", "resolve", "commonpath"})
@@ -202,6 +209,8 @@ def guarded_names(
     names: set[str] = set()
     for expr in checked:
         names |= names_in(expr)
+    if STORED_ROW_CHECK in markers:
+        names |= stored_row_checked(function)
     result = frozenset(built_from(names, bindings))
     cache[key] = result
     return result

@@ -15,7 +15,7 @@ from prodready.plugin import (
     python_rule,
 )
 from prodready.plugin.analysis import argument, dotted, has_star_kwargs, keyword_value
-from prodready.plugin.taint import report_deferred, sink_flow, tainted
+from prodready.plugin.taint import STORED_ROW_CHECK, report_deferred, sink_flow, tainted
 from prodready.rules.security._shared import _MAX_DEPTH, Piece, _module_helper, _pieces, _safe_value
 
 
@@ -114,7 +114,10 @@ def sql_built_from_strings(node: ast.AST, ctx: PythonContext) -> None:
     functions of the module: a helper that builds the string, and a helper that runs a query
     with its parameter when a handler passes request data to it. Parameterised queries,
     constant SQL, numbers (`int(...)`, `item_id: int`), values mapped through a whitelist
-    (`SORT_COLUMNS[sort]`) and quoted identifiers (`sql.Identifier`) are not reported, nor is
+    (`SORT_COLUMNS[sort]`), values the function first looked up with a parameterised query,
+    giving up when no stored row has them (`row = db.execute("SELECT 1 FROM tenants WHERE slug =
+    ?", (slug,)).fetchone(); if row is None: raise`), and quoted identifiers (`sql.Identifier`)
+    are not reported, nor is
     SQL built from configuration, `sys.argv` or environment variables. When the text is
     formatted on another line than the one that runs it (`sql = f"..."` then
     `cur.execute(sql)`, a `build_query()` helper), the finding is where it is formatted -- the
@@ -265,6 +268,8 @@ _SQL_TAINT_SANITIZERS = frozenset(
     | {"quote_name", "quote_ident", "quote_identifier", "escape_string", "literal"}
     | {"psycopg.sql.Identifier", "psycopg2.sql.Identifier", "psycopg2.extensions.quote_ident"}
     | {"bindparams", "params"}
+    # a value the function looked up as a stored row, giving up when none has it
+    | {STORED_ROW_CHECK}
 )
 
 
