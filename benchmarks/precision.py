@@ -12,6 +12,10 @@ gone from their line): precision bought by losing those is not progress.
 `precision/later/<application>-<version>-at-<commit>.json` are later reviews of the same
 applications (a re-scan at a later commit: every high+ finding and a new 30-finding medium sample,
 verdicts of the first look reused); their verdicts are added for findings the first look never saw.
+A later entry with ``"moved_from": <line>`` (or a list of lines) re-locates an earlier-reviewed
+finding of the same rule and path: the same defect, still reported in the same function, now
+sits on the entry's line (a rule that moved its finding to the write that splits the change);
+the earlier true positive counts as kept when the finding fires there.
 
     python benchmarks/precision.py --apps DIR [--only pretix,mlflow] [--json FILE] [--list-medium]
 
@@ -157,6 +161,15 @@ def _true_positives_lost(record: dict[str, Any], findings: list[dict[str, Any]])
     for finding in findings:
         key = (finding["rule"], finding["path"], finding["line"])
         reported[key] = max(reported.get(key, -1), SEVERITY_RANK.get(finding["severity"], 0))
+    moved: dict[Key, Key] = {}
+    for verdict in record["verdicts"]:
+        before = verdict.get("moved_from", [])
+        for line in before if isinstance(before, list) else [before]:
+            moved[(verdict["rule"], verdict["path"], line)] = (
+                verdict["rule"],
+                verdict["path"],
+                verdict["line"],
+            )
     lost = []
     seen: set[Key] = set()
     for verdict in record["verdicts"]:
@@ -165,6 +178,8 @@ def _true_positives_lost(record: dict[str, Any], findings: list[dict[str, Any]])
             continue
         seen.add(key)
         now = reported.get(key)
+        if now is None and key in moved:
+            now = reported.get(moved[key])  # the same finding, re-located in its function
         if now is not None and now >= SEVERITY_RANK.get(verdict["severity"], 0):
             continue
         where = f"{verdict['rule']} {verdict['path']}:{verdict['line']} ({verdict['severity']})"
