@@ -150,7 +150,8 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     environment lookup or a settings field, a `default*=` or `fallback=` argument, a class's
     `DEFAULT_*` attribute, a dataclass field's default, or the branch of a conditional taken
     when a setting is unset
-    (`settings.HOST if settings.HOST else "http://localhost:8080"`) -- what configuration
+    (`settings.HOST if settings.HOST else "http://localhost:8080"`, or an assignment that a
+    following `if settings.HOST:` replaces with the setting) -- what configuration
     replaces -- it is reported at low severity; so is the address of a dependency the same
     module switches off with a hard-coded flag (`REDIS_ENABLED = False` beside
     `{"HOST": "localhost", "PORT": 6379}`), which nothing connects to unless another
@@ -318,12 +319,39 @@ def _localhost_use(
             return "fallback"  # DEFAULT_API_BASE: what the class uses when nothing is configured
         if isinstance(parent, ast.AnnAssign) and _dataclass(owner, ctx):
             return "fallback"  # a field default: an argument of the generated constructor
+        if _replaced_when_configured(parent, names, owner, ctx):
+            return _in_dev_branch(parent, parents, ctx, "fallback")
         return _in_dev_branch(parent, parents, ctx, "hardcoded")
     if isinstance(parent, ast.arguments):
         return None if candidate.bare else "fallback"  # a parameter default
     if isinstance(parent, ast.Return) and not candidate.bare:
         return _in_dev_branch(parent, parents, ctx, "hardcoded")
     return None
+
+
+def _replaced_when_configured(
+    statement: ast.stmt, names: list[str], block: ast.AST | None, ctx: PythonContext
+) -> bool:
+    """``self.endpoint = "http://127.0.0.1:8765"`` followed in its block by ``if
+    settings.endpoint: self.endpoint = ...settings.endpoint...``: the literal is what an
+    unset setting falls back to, as in ``settings.X if settings.X else "..."``."""
+    body = getattr(block, "body", None)
+    if not isinstance(body, list) or statement not in body:
+        return False
+    for later in body[body.index(statement) + 1 :]:
+        if not isinstance(later, ast.If) or not _configured(later.test, ctx):
+            continue
+        for inner in later.body:
+            if (
+                isinstance(inner, ast.Assign)
+                and any((dotted(target) or "") in names for target in inner.targets)
+                and any(
+                    isinstance(read, ast.expr) and _configured(read, ctx)
+                    for read in ast.walk(inner.value)
+                )
+            ):
+                return True
+    return False
 
 
 # A JSON-schema property's annotations: what a settings form shows or pre-fills for a field;
