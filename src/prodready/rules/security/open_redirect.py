@@ -65,10 +65,11 @@ def open_redirect(node: ast.AST, ctx: PythonContext) -> None:
     `urlparse(url).netloc` tests, or `url.startswith("/") and not url.startswith("//")`).
     Redirects to the `Referer` or to the current request's own URL are not reported.
 
-    Evidence tier: when the target is a field of the object a method returned (`checkout =
-    service.create_from_link(slug)`, then `checkout.url`: a record the service built or
-    looked up from the client's value), whether the client's text decides that URL's host is
-    not visible here; the finding is low (confidence low) and says so.
+    Evidence tier: when the target is a field of the object a method or function returned
+    (`checkout = service.create_from_link(slug)` or `link = find_short_link(key)`, then
+    `checkout.url`: a record the service built or looked up from the client's value),
+    whether the client's text decides that URL's host is not visible here; the finding is low
+    (confidence low) and says so. An object a class called here builds stays medium.
 
     ## Why it breaks production
     A link such as `https://your-bank.example/login?next=https://your-bank.example.evil.io`
@@ -158,6 +159,12 @@ def _returned_by(source: str, ctx: PythonContext) -> str | None:
     value = ctx.value_of(root)
     if isinstance(value, ast.Await):
         value = value.value
-    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute):
+    if not isinstance(value, ast.Call):
+        return None
+    if isinstance(value.func, ast.Name) and not value.func.id[:1].isupper():
+        # ``link = await find_short_link(key)``: a function's row looked up by the key; a
+        # class called here (``Target(to)``) builds its object from the request instead
+        return value.func.id
+    if not isinstance(value.func, ast.Attribute):
         return None
     return value.func.attr
