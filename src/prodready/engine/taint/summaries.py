@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.analysis import dotted, function_flow
+from prodready.engine.analysis import dotted, function_flow, module_function
 from prodready.engine.python import ModuleMemo, PythonContext
 from prodready.engine.taint.allowlist import AllowListed, is_allow_listed
 from prodready.engine.taint.bindings import own_nodes
@@ -105,6 +105,12 @@ def _names_through(expr: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]
                 continue
             if qualified.startswith(HASH_PREFIXES) or qualified in LOOKUP_FUNCTIONS:
                 continue
+            if qualified in _OPENING_FUNCTIONS:
+                continue  # what a file holds is not the path it was opened by
+            helper = module_function(node, ctx)
+            if helper is not None:  # the arguments that reach the helper's own return value
+                stack.extend(_returned_arguments(node, helper, ctx, sanitizers))
+                continue
             if isinstance(node.func, ast.Attribute):
                 method = node.func.attr
                 if method in NEUTRAL_METHODS or method in sanitizers:
@@ -115,6 +121,33 @@ def _names_through(expr: ast.AST, ctx: PythonContext, sanitizers: frozenset[str]
                     continue
         stack.extend(ast.iter_child_nodes(node))
     return names
+
+
+_OPENING_FUNCTIONS = frozenset({"builtins.open", "open", "io.open", "codecs.open"})
+
+
+def _returned_arguments(
+    call: ast.Call,
+    helper: ast.FunctionDef | ast.AsyncFunctionDef,
+    ctx: PythonContext,
+    sanitizers: frozenset[str],
+) -> list[ast.expr]:
+    """The arguments of ``call`` passed to parameters that reach ``helper``'s return value
+    (all of them past a ``*args``, and keywords the helper does not name positionally)."""
+    returned = set(returned_parameters(helper, ctx, sanitizers))
+    params = [a.arg for a in [*helper.args.posonlyargs, *helper.args.args]]
+    found: list[ast.expr] = []
+    for position, argument in enumerate(call.args):
+        if isinstance(argument, ast.Starred):
+            found.extend(call.args[position:])
+            break
+        if position in returned or position >= len(params):
+            found.append(argument)
+    for keyword in call.keywords:
+        name = keyword.arg
+        if name is None or name not in params or params.index(name) in returned:
+            found.append(keyword.value)
+    return found
 
 
 _GROWING_METHODS = frozenset({"append", "extend", "insert", "add", "update", "appendleft"})
