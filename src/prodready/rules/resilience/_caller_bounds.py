@@ -46,7 +46,11 @@ def callee_key(call: ast.Call, ctx: PythonContext) -> str | None:
     func = call.func
     if isinstance(func, ast.Name):
         bound = ctx.facts.bindings.get(func.id)
-        return bound if isinstance(bound, str) else f"{ctx.module}.{func.id}"
+        if isinstance(bound, str):
+            return bound
+        if ctx.resolve_name(func.id).startswith("builtins."):
+            return None  # len(), print(): never the project's
+        return f"{ctx.module}.{func.id}"
     if not isinstance(func, ast.Attribute):
         return None
     root: ast.expr = func
