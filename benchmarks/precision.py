@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -154,13 +155,22 @@ def measure(record: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_FURTHER_SINKS = re.compile(r"The same value reaches \d+ more sinks? in .*?: lines? ([\d, ]+)\.$")
+
+
 def _true_positives_lost(record: dict[str, Any], findings: list[dict[str, Any]]) -> list[str]:
     """Reviewed TPs not reported on their line at (at least) the severity they were judged at:
     'lowered to low', or 'not on this line' (gone, or reported elsewhere after a line move)."""
     reported: dict[Key, int] = {}
     for finding in findings:
-        key = (finding["rule"], finding["path"], finding["line"])
-        reported[key] = max(reported.get(key, -1), SEVERITY_RANK.get(finding["severity"], 0))
+        rank = SEVERITY_RANK.get(finding["severity"], 0)
+        # A taint finding names the further sinks of its flow (engine/taint/flow_groups.py):
+        # those lines are reported by it.
+        grouped = _FURTHER_SINKS.search(finding["message"])
+        further = [int(n) for n in grouped.group(1).split(", ")] if grouped else []
+        for line in [finding["line"], *further]:
+            key = (finding["rule"], finding["path"], line)
+            reported[key] = max(reported.get(key, -1), rank)
     moved: dict[Key, Key] = {}
     for verdict in record["verdicts"]:
         before = verdict.get("moved_from", [])
