@@ -166,7 +166,7 @@ def _true_positives_lost(record: dict[str, Any], findings: list[dict[str, Any]])
         rank = SEVERITY_RANK.get(finding["severity"], 0)
         # A taint finding names the further sinks of its flow (engine/taint/flow_groups.py):
         # those lines are reported by it.
-        grouped = _FURTHER_SINKS.search(finding["message"])
+        grouped = _FURTHER_SINKS.search(finding.get("message", ""))
         further = [int(n) for n in grouped.group(1).split(", ")] if grouped else []
         for line in [finding["line"], *further]:
             key = (finding["rule"], finding["path"], line)

@@ -65,3 +65,14 @@ def test_without_a_move_the_first_look_line_is_lost() -> None:
 def test_one_finding_may_carry_two_earlier_lines() -> None:
     record = {"verdicts": [_verdict(83), _verdict(196), _verdict(138, moved_from=[83, 196])]}
     assert precision._true_positives_lost(record, [_finding(138, "medium")]) == []
+
+
+def test_a_true_positive_named_as_a_further_sink_of_a_flow_is_kept() -> None:
+    record = {"verdicts": [_verdict(12), _verdict(15), _verdict(20)]}
+    grouped = {
+        **_finding(10, "medium"),
+        "message": "... before using it. The same value reaches 2 more sinks in `f()`: lines 12, 15.",
+    }
+    assert precision._true_positives_lost(record, [grouped]) == [
+        "DAT003 app/flows.py:20 (medium): not on this line"
+    ]
