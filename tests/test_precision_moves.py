@@ -71,7 +71,7 @@ def test_a_true_positive_named_as_a_further_sink_of_a_flow_is_kept() -> None:
     record = {"verdicts": [_verdict(12), _verdict(15), _verdict(20)]}
     grouped = {
         **_finding(10, "medium"),
-        "message": "... before using it. The same value reaches 2 more sinks in `f()`: lines 12, 15.",
+        "message": "... using it. The same value reaches 2 more sinks in `f()`: lines 12, 15.",
     }
     assert precision._true_positives_lost(record, [grouped]) == [
         "DAT003 app/flows.py:20 (medium): not on this line"
