@@ -44,7 +44,7 @@ from typing import Any, Literal
 from prodready.model import Config, Finding, ScanError
 
 STORE_NAME = "project-results.json"
-_FORMAT = 1
+_FORMAT = 2  # 2: outcomes carry the function-role spans (engine.function_roles)
 # The environment the dependency library reads (index, advisory database, OSV mirror).
 ENVIRONMENT = ("PIP_INDEX_URL", "PRODREADY_ADVISORY_DB", "PRODREADY_OSV_URL")
 INDEX_ANSWERS = Path("index") / "answers.json"  # see prodready.deps.index.CACHE_FILE

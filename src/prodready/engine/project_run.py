@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from prodready.engine.findings import SourceText, build_findings, line_extent
+from prodready.engine.function_roles import ARTIFACT as FUNCTION_ROLES
+from prodready.engine.function_roles import function_role_spans
 from prodready.engine.location import RawFinding
 from prodready.engine.project import ProjectContext, ProjectFacts, _Report
 from prodready.engine.project_results import ProjectInputs, ProjectOutcome, load, recording, save
@@ -68,6 +70,10 @@ def run_project_rules(
             rule.check(facts, ctx)
         except Exception as exc:  # noqa: BLE001 - a broken rule must not lose the rest
             errors.append(ScanError("<project>", f"internal error in rule {rule.code}: {exc!r}"))
+    try:  # the engine's own fact, stored with the outcome: which functions run as commands
+        ctx.artifacts[FUNCTION_ROLES] = function_role_spans(facts)
+    except Exception as exc:  # noqa: BLE001 - findings keep their files' roles
+        errors.append(ScanError("<project>", f"internal error in function roles: {exc!r}"))
     if facts.report_prefix:
         for key, value in ctx.artifacts.items():
             ctx.artifacts[key] = _prefixed_paths(value, facts.report_prefix)

@@ -27,6 +27,8 @@ from prodready.engine.cache import (
 )
 from prodready.engine.console_scripts import MANIFESTS as CONSOLE_SCRIPT_MANIFESTS
 from prodready.engine.discovery import Discovery, matches_glob, resolve_target, where_named
+from prodready.engine.function_roles import ARTIFACT as FUNCTION_ROLES
+from prodready.engine.function_roles import apply_function_roles, function_role_spans
 from prodready.engine.git import ALL_LINES, changed_lines
 from prodready.engine.lifetime import children_die_on_sigterm, exit_with_parent
 from prodready.engine.module_record import ModuleRecord
@@ -231,6 +233,12 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
             holders.extend(_cached_holders(cache, outside_diff, trusted_before_ns))
         findings, stats.moot = drop_moot(findings, holders, role_map, root)
     findings = postprocess(findings, config, registry)
+    if options.project_rules and any(f.role in (None, "service") for f in findings):
+        spans = artifacts.get(FUNCTION_ROLES)
+        if not judge_project:  # no project pass ran: the call graph is asked here
+            others = {s.relpath: s.kind for s in everything if s.kind is not FileKind.PYTHON}
+            spans = _function_roles(root, facts, others, prefix)
+        findings = apply_function_roles(findings, spans)
     findings, stats.outside_roles = apply_roles(findings, registry.rules, role_map)
     if baseline is not None:
         before = len(findings)
@@ -256,6 +264,18 @@ def scan(options: ScanOptions, config: Config, registry: Registry) -> ScanResult
         artifacts=artifacts,
         notes=notes,
     )
+
+
+def _function_roles(
+    root: Path, facts: ModuleRecords, others: dict[str, FileKind], prefix: str
+) -> list[dict[str, Any]]:
+    """The function-role spans (:mod:`prodready.engine.function_roles`) of a scan that ran no
+    project rule, named from the report root."""
+    project = project_facts(root, dict(facts), others, prefix)
+    spans = function_role_spans(project)
+    for span in spans:
+        span["path"] = prefix + span["path"]
+    return spans
 
 
 def cache_key(registry: Registry, rules: list[Rule], profile: Profile, roles_from: str = "") -> str:

@@ -38,7 +38,7 @@ def command_line_only(facts: ProjectFacts) -> frozenset[str]:
 
 def _command_line_only(facts: ProjectFacts) -> frozenset[str]:
     model = semantic_model(facts)
-    roles = _roles(facts)
+    roles = command_line_file_roles(facts)
     found = {
         name
         for name, function in model.functions.items()
@@ -66,9 +66,14 @@ def _plain(model: SemanticModel, name: str) -> bool:
     return parent not in model.bases and parent not in model.functions
 
 
-def _roles(facts: ProjectFacts) -> RoleMap:
+def command_line_file_roles(facts: ProjectFacts) -> RoleMap:
     """The roles of the project's files as the engine judges them from paths and from what the
     packaging manifests name (their text is read here: a project rule sees only facts)."""
+    roles: RoleMap = facts.memo("engine:command-line-file-roles", lambda: _roles(facts))
+    return roles
+
+
+def _roles(facts: ProjectFacts) -> RoleMap:
     documents: list[tuple[str, str, str]] = []
     for path in sorted({*facts.modules, *facts.other_files}):
         text = ""

@@ -1,0 +1,113 @@
+"""Function roles (prodready.engine.function_roles): a service module's function that only
+command-line code reaches is judged in that code's role."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ScanFn
+
+from prodready.engine.function_roles import function_role_spans
+from prodready.engine.project import project_facts
+from prodready.model import Config
+
+COMMAND = (
+    "from django.core.management.base import BaseCommand\n\n"
+    "from shop.seed import both, seed_rows, served\n\n\n"
+    "class Command(BaseCommand):\n"
+    "    def handle(self, *args, **options):\n"
+    "        seed_rows(5)\n"
+    "        both()\n"
+    "        served()\n"
+)
+MIGRATION = (
+    "from django.db import migrations\n\n"
+    "from shop.repairs import relink\n"
+    "from shop.seed import both\n\n\n"
+    "def forwards(apps, schema_editor):\n"
+    "    relink()\n"
+    "    both()\n\n\n"
+    "class Migration(migrations.Migration):\n"
+    "    operations = [migrations.RunPython(forwards)]\n"
+)
+SEED = (
+    "import requests\n\n"
+    "from shop.models import Item\n\n\n"
+    "def seed_rows(count):\n"
+    "    for pk in range(count):\n"
+    "        item = Item.objects.get(pk=pk)\n"
+    "        requests.post('https://stock.example.com/sync', json={'id': item.pk})\n\n\n"
+    "def both():\n"
+    "    pass\n\n\n"
+    "def served():\n"
+    "    pass\n"
+)
+REPAIRS = (
+    "from shop.models import Item\n\n\n"
+    "@staticmethod\n"
+    "def relink():\n"
+    "    for item in Item.objects.all():\n"
+    "        item.owner = Item.objects.filter(name=item.name).first()\n"
+    "        item.save()\n"
+)
+MODELS = (
+    "from django.db import models\n\n\n"
+    "class Item(models.Model):\n"
+    "    name = models.CharField(max_length=20)\n"
+    "    owner = models.ForeignKey('self', null=True, on_delete=models.SET_NULL)\n"
+)
+VIEW = "from shop.seed import served\n\n\ndef page(request):\n    return served()\n"
+
+
+def _project(root: Path) -> None:
+    files = {
+        "shop/__init__.py": "",
+        "shop/models.py": MODELS,
+        "shop/seed.py": SEED,
+        "shop/repairs.py": REPAIRS,
+        "shop/views.py": VIEW,
+        "shop/management/__init__.py": "",
+        "shop/management/commands/__init__.py": "",
+        "shop/management/commands/seed_shop.py": COMMAND,
+        "shop/migrations/__init__.py": "",
+        "shop/migrations/0002_relink.py": MIGRATION,
+    }
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+
+
+def test_functions_reached_only_from_command_lines_take_their_role(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    """A helper only a management command calls is management-command code, one only a
+    migration calls is migration code, one both call is judged as the command's (more rules
+    judge it); one a view also calls stays service code (no span). Spans cover decorators."""
+    _project(tmp_path)
+    result = run_scan(tmp_path, config=Config(select=("DAT003",)))
+    spans = function_role_spans(project_facts(tmp_path, dict(result.facts), {}))
+    assert spans == [
+        {"path": "shop/repairs.py", "start": 4, "end": 8, "role": "migration"},
+        {"path": "shop/seed.py", "start": 6, "end": 9, "role": "management-command"},
+        {"path": "shop/seed.py", "start": 12, "end": 13, "role": "management-command"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "select",
+    [("PRF017", "RES001"), ("PRF017", "RES001", "DAT003")],
+    ids=["file-rules-only", "with-project-pass"],
+)
+def test_findings_in_such_functions_are_judged_in_that_role(
+    tmp_path: Path, run_scan: ScanFn, select: tuple[str, ...]
+) -> None:
+    """The query per loop iteration of a seeding helper (performance: service only) is
+    dropped; its untimed HTTP call stays, judged as a management command's (resilience
+    judges commands: a command talks to production services)."""
+    _project(tmp_path)
+    result = run_scan(tmp_path, config=Config(select=select))
+    found = [(f.rule, f.path, f.line, f.role) for f in result.findings if f.rule != "DAT003"]
+    assert found == [("RES001", "shop/seed.py", 9, "management-command")]
+    assert result.stats.outside_roles == 2  # seed.py:8 and repairs.py:7 (PRF017)
