@@ -147,6 +147,10 @@ def test_the_cache_keeps_established_facts_and_moot_facts_outside_the_report(
         "facts": ["requests-default-timeout"],
         "role": "service",
     }
-    assert "holds" not in entries["rates.py"]
+    # rates.py states only how it calls what may be a project method (RES001's caller facts)
+    assert entries["rates.py"]["holds"] == {
+        "facts": ["taint:reach:unbounded-call:.json:0"],
+        "role": "service",
+    }
     (finding,) = entries["rates.py"]["findings"]
-    assert finding["unless"] == ["requests-default-timeout"]
+    assert finding["unless"] == ["caller-job-limited:rates.rates", "requests-default-timeout"]
