@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 
 from prodready.engine.analysis.literals import dotted
 from prodready.engine.analysis.orm import django_query
+from prodready.engine.semantic import child_sets
 from prodready.engine.semantic.branches import Branch, branch_paths, exclusive, pinned_values
 from prodready.engine.semantic.value_flow import Flow, reached_from, references, walk_body
 
@@ -424,7 +425,9 @@ def site_relations(
     incident)``), or when the same input of the function is passed whole to both as data
     (``debit(source, amount)``, ``credit(target, amount)``; a value read from the request), or
     when the earlier is given, one by one, rows selected by the key the later is given (a
-    member's role renounced, then a role added for that member: one child replaced). Not the
+    member's role renounced, then a role added for that member: one child replaced), or when
+    the two are given, one by one, items of the same relation of two objects (the stored
+    row's children dropped, the requested row's children created: :mod:`.child_sets`). Not the
     session or connection both are given, nor an object both are about (``case``): each
     helper may record a valid state of it alone."""
     calls: dict[int, ast.Call] = {}
@@ -458,6 +461,7 @@ def site_relations(
     }
     keys = {line: _keys_passed(call) for line, call in ordered}
     children = {line: _children_passed(call, flow) for line, call in ordered}
+    walked = {line: child_sets.relations_iterated(call, flow) for line, call in ordered}
     flags: set[str] = set()
     for index, (first_line, first) in enumerate(ordered):
         made = products.get(id(first), set())
@@ -469,6 +473,7 @@ def site_relations(
             elif (
                 passed[first_line] & passed[second_line]
                 or children[first_line] & keys[second_line]
+                or child_sets.same_relation_of_two(walked[first_line], walked[second_line])
                 or any(name in made or name.startswith(prefixes) for name in used[second_line])
             ):
                 flags.add(DEPENDENT_SITES + pair)

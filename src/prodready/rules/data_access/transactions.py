@@ -216,7 +216,10 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     function as data (`debit(source, amount)`; `credit(target, amount)`, a value read from the
     request), or when the first is given, one by one, rows selected by the key the second is
     given (`for role in roles_of(member_id=m.id): renounce(role)`; `add_role(member_id=m.id)`:
-    one child replaced by another); calls in the two branches of an `if`/`else` never both
+    one child replaced by another), or when the two are given, one by one, items of the same
+    relation of two objects (`for t in dropped: remove_track(track_id=t.id)` over a stored
+    playlist's `tracks`, then `for t in playlist_in.tracks: add_track(t)`: a child set
+    reconciled); calls in the two branches of an `if`/`else` never both
     run. Two steps about one object (`mark_closed(case)`, then `log_event(case_id=case.id)`),
     the session both are given, are no such evidence: each step may be a valid state alone --
     low, low confidence.
