@@ -234,12 +234,17 @@ def test_findings_outside_their_rules_roles_are_dropped_and_kept_ones_say_their_
         },
     )
     result = run_scan(tmp_path, config=Config(select=("RES001",)))
-    assert [(f.path, f.role) for f in result.findings] == [("app/api.py", "service")]
-    # RES001 itself leaves tests/ alone; the engine drops the other four.
-    assert result.stats.outside_roles == 4
+    # A management command runs against production (a cron job that pays salaries): RES001
+    # judges it like a service (76f8f8a); scripts/ keep the service-only default.
+    assert [(f.path, f.role) for f in result.findings] == [
+        ("app/api.py", "service"),
+        ("shop/management/commands/prune.py", "management-command"),
+    ]
+    # RES001 itself leaves tests/ alone; the engine drops the other three.
+    assert result.stats.outside_roles == 3
     summary = renderer("text")(result).splitlines()[-1]
     assert summary.startswith(
-        "1 finding in 6 files, 4 in files outside their rules' roles; 0 errors;"
+        "2 findings in 6 files, 3 in files outside their rules' roles; 0 errors;"
     )
 
 
