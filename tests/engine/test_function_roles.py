@@ -111,3 +111,34 @@ def test_findings_in_such_functions_are_judged_in_that_role(
     found = [(f.rule, f.path, f.line, f.role) for f in result.findings if f.rule != "DAT003"]
     assert found == [("RES001", "shop/seed.py", 9, "management-command")]
     assert result.stats.outside_roles == 2  # seed.py:8 and repairs.py:7 (PRF017)
+
+
+def test_a_function_handed_to_a_call_runs_on_behalf_of_the_caller(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    """``run_later(_recount, pk)``: the job never called by name runs for the function that
+    passes it -- only a migration calls that one, so the job is migration code too; a job a
+    view also hands over is not."""
+    files = {
+        "club/__init__.py": "",
+        "club/jobs.py": "def run_later(function, *args):\n    function(*args)\n",
+        "club/counters.py": "from club.jobs import run_later\n\n\n"
+        "def _recount(pk):\n    pass\n\n\n"
+        "def _shared(pk):\n    pass\n\n\n"
+        "def recount_all():\n    run_later(_recount, 1)\n    run_later(function=_shared)\n",
+        "club/views.py": "from club.counters import _shared\nfrom club.jobs import run_later\n\n\n"
+        "def page(request):\n    run_later(_shared, 2)\n",
+        "club/migrations/__init__.py": "",
+        "club/migrations/0002_recount.py": "from club.counters import recount_all\n\n\n"
+        "def forwards(apps, schema_editor):\n    recount_all()\n",
+    }
+    for name, content in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    result = run_scan(tmp_path, config=Config(select=("DAT003",)))
+    spans = function_role_spans(project_facts(tmp_path, dict(result.facts), {}))
+    assert spans == [
+        {"path": "club/counters.py", "start": 4, "end": 5, "role": "migration"},
+        {"path": "club/counters.py", "start": 12, "end": 14, "role": "migration"},
+    ]

@@ -30,9 +30,9 @@ from prodready.engine.semantic.command_line import (
     COMMAND_LINE_ROLES,
     command_line_file_roles,
     command_line_only,
+    running_callers,
 )
 from prodready.engine.semantic.model import MAX_ROUNDS, ProjectFunction, semantic_model
-from prodready.engine.semantic.summary import CallSite
 from prodready.model import Finding, Role
 
 ARTIFACT = "engine:function-roles"
@@ -46,7 +46,7 @@ def function_role_spans(facts: ProjectFacts) -> list[dict[str, Any]]:
     model = semantic_model(facts)
     only = command_line_only(facts)
     roles = command_line_file_roles(facts)
-    role_of = _inherited_roles(only, model.functions, model.callers, roles)
+    role_of = _inherited_roles(only, model.functions, running_callers(facts), roles)
     wanted: dict[str, dict[str, Role]] = {}
     for name, role in role_of.items():
         function = model.functions[name]
@@ -64,7 +64,7 @@ def function_role_spans(facts: ProjectFacts) -> list[dict[str, Any]]:
 def _inherited_roles(
     only: frozenset[str],
     functions: Mapping[str, ProjectFunction],
-    callers: Mapping[str, list[tuple[str, CallSite]]],
+    callers: Mapping[str, list[str]],
     roles: RoleMap,
 ) -> dict[str, Role]:
     """The role of each command-line-only function: its file's when that is a command-line
@@ -79,7 +79,7 @@ def _inherited_roles(
     for _ in range(MAX_ROUNDS):  # a role only moves up the precedence: the loop ends
         changed = False
         for name in only - fixed:
-            reached = {found.get(caller) for caller, _ in callers.get(name, ())}
+            reached = {found.get(caller) for caller in callers.get(name, ())}
             reached.add(found.get(name))
             role = next((r for r in _PRECEDENCE if r in reached), None)
             if role is not None and found.get(name) is not role:

@@ -58,6 +58,7 @@ from prodready.engine.semantic.summary import (
     NEEDS_TRANSACTION,
     OPENS_TRANSACTION,
     OUTBOUND,
+    PASSES,
     SCRIPT,
     UNTYPED_RECEIVER,
     CallSite,
@@ -328,6 +329,11 @@ class SummaryCollector:
         saved = self._saved_serializer(node) or self._super_method(func)
         if saved is not None:
             self._record(opened, saved, node.lineno)
+        for argument in (*node.args, *(keyword.value for keyword in node.keywords)):
+            if isinstance(argument, ast.Name):  # a function handed over to be run: a job
+                passed = self.target(argument, opened_in=opened)
+                if passed is not None:
+                    opened.flags.add(PASSES + passed)
         form = self._saved_form(node, opened)
         if form is not None:
             self._record(opened, form, node.lineno)

@@ -21,7 +21,7 @@ from prodready.engine.console_scripts import MANIFESTS
 from prodready.engine.project import ProjectFacts
 from prodready.engine.roles import RoleMap, referenced_roles
 from prodready.engine.semantic.model import MAX_ROUNDS, SemanticModel, semantic_model
-from prodready.engine.semantic.summary import ENTRY_POINT
+from prodready.engine.semantic.summary import ENTRY_POINT, PASSES
 from prodready.model import Role
 
 COMMAND_LINE_ROLES = frozenset({Role.SCRIPT, Role.MANAGEMENT_COMMAND, Role.MIGRATION})
@@ -36,20 +36,41 @@ def command_line_only(facts: ProjectFacts) -> frozenset[str]:
     return found
 
 
+def running_callers(facts: ProjectFacts) -> dict[str, list[str]]:
+    """The project functions that may run each function: its callers, and the functions that
+    hand it to a call to be run (``enqueue(job, org_id)``, ``executor.submit(job)``)."""
+    found: dict[str, list[str]] = facts.memo(
+        "engine:running-callers", lambda: _running_callers(semantic_model(facts))
+    )
+    return found
+
+
+def _running_callers(model: SemanticModel) -> dict[str, list[str]]:
+    running = {name: [caller for caller, _ in calls] for name, calls in model.callers.items()}
+    for name, function in model.functions.items():
+        for flag in function.summary.flags:
+            if flag.startswith(PASSES):
+                for target in model.call_targets(flag[len(PASSES) :]):
+                    if target != name:
+                        running.setdefault(target, []).append(name)
+    return running
+
+
 def _command_line_only(facts: ProjectFacts) -> frozenset[str]:
     model = semantic_model(facts)
     roles = command_line_file_roles(facts)
+    callers = running_callers(facts)
     found = {
         name
         for name, function in model.functions.items()
         if roles.role_of(function.path) in COMMAND_LINE_ROLES
     }
-    candidates = [name for name in model.callers if name not in found and _plain(model, name)]
+    candidates = [name for name in callers if name not in found and _plain(model, name)]
     for _ in range(MAX_ROUNDS):
         added = [
             name
             for name in candidates
-            if name not in found and all(caller in found for caller, _ in model.callers[name])
+            if name not in found and all(caller in found for caller in callers[name])
         ]
         if not added:
             break

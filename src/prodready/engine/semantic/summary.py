@@ -30,6 +30,9 @@ INDEPENDENT = "indep"  # no two of its writes that can both run depend on each o
 
 OUTBOUND = "out@"  # prefix of a flag giving the line of a call to another system
 IN_HANDLER = "handler@"  # prefix of a flag giving the line of a call in an ``except`` block
+# Prefix of a flag naming a project function passed to a call (``executor.submit(f)``,
+# ``enqueue(job, ...)``): the callee runs it on this function's behalf.
+PASSES = "passes:"
 # Prefix of a call target named only by its method (``?.copy_data_from``): a method called on a
 # value whose class the walk cannot tell; the model resolves it when one project class alone
 # defines a method of that name.
