@@ -201,6 +201,10 @@ def path_traversal(node: ast.AST, ctx: PythonContext) -> None:
     (`os.path.join(UPLOADS, folder, name)`): one can be `..`, the other any file name --
     and the file name is one of them: under a file name the server fixes (a literal, an enum
     member's `.value`) `..` segments reach only files of that name.
+    One-segment converters (`{name:str}`, `<string:name>`, `<str:name>`, `<slug:name>`) are
+    segments too, and a parameter only compared to choose between literals (`".vue" if kind ==
+    "template" else ".js"`) is not part of the path. One value reaching several file operations
+    of a function is one finding, at the first; its message lists the others' lines.
 
     Evidence tier: when the path is what a method of another object returns
     (`self.renderer.render(slug, template)`: not a path operation, not a function of an
