@@ -17,6 +17,7 @@ from prodready.plugin.analysis import (
     walk_body,
 )
 from prodready.rules.resilience._attempt_caps import cap_test, reraises_all_but
+from prodready.rules.resilience._not_transient import NOT_TRANSIENT as _NOT_TRANSIENT
 from prodready.rules.resilience._shared import PRODUCTION_ROLES
 from prodready.rules.resilience._status_retries import status_retry_forever
 
@@ -31,58 +32,6 @@ _SLEEPS = frozenset(
         "eventlet.greenthread.sleep",
         "trio.sleep",
         "anyio.sleep",
-    }
-)
-# Exceptions that a retry cannot fix and that do not come from an overloaded dependency: loops
-# catching only these regenerate their input (a new file name, a new random key), poll a local
-# queue or restart an interrupted system call -- retrying at once is right there. So do loops
-# catching an optimistic-lock conflict (another client wrote the watched key or the versioned
-# row first: ``WatchError``, ``StaleDataError``): the protocol is to read again and retry now.
-_NOT_TRANSIENT = frozenset(
-    {
-        "ArithmeticError",
-        "AssertionError",
-        "AttributeError",
-        "BlockingIOError",
-        "CancelledError",
-        "DoesNotExist",
-        "Empty",
-        "EOFError",
-        "FileExistsError",
-        "FileNotFoundError",
-        "Full",
-        "ImportError",
-        "IndexError",
-        "IntegrityError",
-        "InterruptedError",
-        "IsADirectoryError",
-        "JSONDecodeError",
-        "KeyError",
-        "KeyboardInterrupt",
-        "LookupError",
-        "ModuleNotFoundError",
-        "MultipleObjectsReturned",
-        "NameError",
-        "NotADirectoryError",
-        "NotImplementedError",
-        "ObjectDoesNotExist",
-        "OverflowError",
-        "PermissionError",
-        "RecursionError",
-        "SSLWantReadError",
-        "SSLWantWriteError",
-        "StopAsyncIteration",
-        "StaleDataError",
-        "StopIteration",
-        "SystemExit",
-        "TypeError",
-        "UnicodeDecodeError",
-        "UnicodeEncodeError",
-        "UnicodeError",
-        "ValidationError",
-        "ValueError",
-        "WatchError",
-        "ZeroDivisionError",
     }
 )
 _EXITS = frozenset({"sys.exit", "os._exit", "builtins.exit", "builtins.quit"})
