@@ -32,6 +32,9 @@ def _retried_on_duplicates(ctx: PythonContext) -> frozenset[str]:
     violation (``for attempt in range(10): obj.number = self._next(); try: save() except
     IntegrityError: continue``): the calls in such a loop (and the function holding it) get
     the next number on a clash."""
+    source = ctx.source
+    if not any(error in source for error in _DUPLICATE_ERRORS):
+        return frozenset()  # no handler can name one: the loops need not be walked
     found: set[str] = set()
     for function in ctx.nodes():
         if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):

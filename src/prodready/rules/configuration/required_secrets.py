@@ -140,7 +140,7 @@ def _constructed_with(cls: ast.ClassDef, attribute: str, ctx: PythonContext) -> 
 
 def _calls_by_plain_name(ctx: PythonContext) -> dict[str, list[ast.Call]]:
     calls: dict[str, list[ast.Call]] = {}
-    for node in ast.walk(ctx.tree):
+    for node in ctx.nodes():  # ast.walk order, the list shared with the module's other walkers
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             calls.setdefault(node.func.id, []).append(node)
     return calls

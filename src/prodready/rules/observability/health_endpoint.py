@@ -120,6 +120,13 @@ def _health_and_factory_marks(module: ast.AST, ctx: PythonContext) -> Found | No
     the web app (``def create_app(): app = Flask(__name__) ...``), marked at its ``def`` with
     the line of the app it creates."""
     found: list[Mark] = list(_health_marks(module, ctx) or [])
+    # One pass over the module's calls first: most modules create no app, and listing every
+    # function with its nested functions again (each walked once per enclosing function)
+    # cost a seventh of a scan. A module that does create one is walked as before.
+    qualname = ctx.qualname
+    calls = (node for node in _module_nodes(module, ctx) if isinstance(node, ast.Call))
+    if not any(qualname(call.func) in _APP_CALLS for call in calls):
+        return found
     for node in walk_nodes(module):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
@@ -127,6 +134,11 @@ def _health_and_factory_marks(module: ast.AST, ctx: PythonContext) -> Found | No
             if isinstance(call, ast.Call) and ctx.qualname(call.func) in _APP_CALLS:
                 found.append(Mark.of("app-factory", node.lineno, call=str(call.lineno)))
     return found
+
+
+def _module_nodes(module: ast.AST, ctx: PythonContext) -> list[ast.AST]:
+    """The module's nodes, shared with the other rules when ``module`` is the scanned tree."""
+    return ctx.nodes() if module is ctx.tree else walk_nodes(module)
 
 
 def _factory_line(marks: list[Evidence], app_line: int) -> int:

@@ -26,6 +26,7 @@ from prodready.plugin.analysis import (
     semantic_model,
     sqlalchemy_query,
     walk_body,
+    walk_nodes,
 )
 from prodready.rules.performance.blocking_helpers import _targets
 
@@ -96,7 +97,7 @@ def _relations_of_parameter(node: ast.FunctionDef | ast.AsyncFunctionDef) -> lis
         return []
     row = arguments[0].arg
     found: dict[str, None] = {}
-    for inner in ast.walk(node):
+    for inner in walk_nodes(node):  # the function's nodes, listed once for every rule
         if (
             isinstance(inner, ast.Attribute)
             and isinstance(inner.value, ast.Attribute)

@@ -283,7 +283,8 @@ def _structure_marks(module: ast.Module, ctx: PythonContext) -> Found | None:
         found.append(Mark.of("global", 1))
     if not any(hint in source for hint in _SEC030_HINTS):
         return found
-    for node in ast.walk(module):
+    # the module's nodes in ast.walk order, listed once for every rule that walks it
+    for node in ctx.nodes() if module is ctx.tree else ast.walk(module):
         if isinstance(node, ast.Call):
             found.extend(_call_marks(node, ctx))
         elif isinstance(node, ast.Dict):
