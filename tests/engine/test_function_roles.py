@@ -142,3 +142,27 @@ def test_a_function_handed_to_a_call_runs_on_behalf_of_the_caller(
         {"path": "club/counters.py", "start": 4, "end": 5, "role": "migration"},
         {"path": "club/counters.py", "start": 12, "end": 14, "role": "migration"},
     ]
+
+
+def test_a_decorated_function_is_registered_elsewhere_and_keeps_its_files_role(
+    tmp_path: Path, run_scan: ScanFn
+) -> None:
+    """A Celery task a management command also runs by hand is still run by the scheduler:
+    its project callers are not all its callers, so it stays service code."""
+    files = {
+        "mail/__init__.py": "",
+        "mail/tasks.py": "from celery import shared_task\n\n\n"
+        "@shared_task\ndef fetch_all():\n    pass\n\n\n"
+        "def fetch_one():\n    pass\n",
+        "mail/management/__init__.py": "",
+        "mail/management/commands/__init__.py": "",
+        "mail/management/commands/fetch.py": "from mail.tasks import fetch_all, fetch_one\n\n\n"
+        "def handle():\n    fetch_all()\n    fetch_one()\n",
+    }
+    for name, content in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    result = run_scan(tmp_path, config=Config(select=("DAT003",)))
+    spans = function_role_spans(project_facts(tmp_path, dict(result.facts), {}))
+    assert spans == [{"path": "mail/tasks.py", "start": 9, "end": 10, "role": "management-command"}]

@@ -37,8 +37,9 @@ KEEP_KEYS = 8
 # summaries and signal receivers (``engine.semantic``)
 # 5: facts stored as JSON text, decoded on demand; 6: project facts a module establishes
 # (``holds``, with the file's detected role) and the facts that make a finding moot (``unless``)
-# 7: function summaries name the project functions each passes to a call (``passes:``)
-_FORMAT = 7
+# 7: function summaries name the project functions each passes to a call (``passes:``); 8: and
+# whether a decorator registers the function (``registered``)
+_FORMAT = 8
 # Timestamps of FAT are 2 s apart, of ext3 and HFS+ 1 s: a file modified less than this before
 # the scan read it may be modified again without its modification time changing.
 RACY_WINDOW_NS = 2_000_000_000

@@ -59,6 +59,7 @@ from prodready.engine.semantic.summary import (
     OPENS_TRANSACTION,
     OUTBOUND,
     PASSES,
+    REGISTERED,
     SCRIPT,
     UNTYPED_RECEIVER,
     CallSite,
@@ -157,6 +158,8 @@ class SummaryCollector:
             if qualified in _CONTEXT_MANAGER_DECORATORS or text.endswith("contextmanager"):
                 opened.flags.add(CONTEXT_MANAGER)
                 continue
+            if not qualified.startswith(("builtins.", "functools.")):
+                opened.flags.add(REGISTERED)
             if qualified.endswith("receiver") and isinstance(decorator, ast.Call):
                 self._receiver(decorator, self._module_name(name), node.lineno)
                 continue

@@ -21,7 +21,7 @@ from prodready.engine.console_scripts import MANIFESTS
 from prodready.engine.project import ProjectFacts
 from prodready.engine.roles import RoleMap, referenced_roles
 from prodready.engine.semantic.model import MAX_ROUNDS, SemanticModel, semantic_model
-from prodready.engine.semantic.summary import ENTRY_POINT, PASSES
+from prodready.engine.semantic.summary import ENTRY_POINT, PASSES, REGISTERED
 from prodready.model import Role
 
 COMMAND_LINE_ROLES = frozenset({Role.SCRIPT, Role.MANAGEMENT_COMMAND, Role.MIGRATION})
@@ -79,9 +79,11 @@ def _command_line_only(facts: ProjectFacts) -> frozenset[str]:
 
 
 def _plain(model: SemanticModel, name: str) -> bool:
-    """A module-level function that is not an entry point: all its callers are the project's."""
+    """A module-level function that is not an entry point: all its callers are the project's.
+    A decorated one is registered with something that may call it (``@shared_task`` run by a
+    scheduler, ``@app.route``, ``@receiver``): its project callers are not all of them."""
     function = model.functions.get(name)
-    if function is None or function.summary.has(ENTRY_POINT):
+    if function is None or function.summary.has(ENTRY_POINT) or function.summary.has(REGISTERED):
         return False
     parent = name.rpartition(".")[0]
     return parent not in model.bases and parent not in model.functions

@@ -30,6 +30,9 @@ INDEPENDENT = "indep"  # no two of its writes that can both run depend on each o
 
 OUTBOUND = "out@"  # prefix of a flag giving the line of a call to another system
 IN_HANDLER = "handler@"  # prefix of a flag giving the line of a call in an ``except`` block
+# Decorated by something that may register it to be called from outside the project's calls
+# (``@shared_task``, ``@app.route``, ``@receiver``): not builtins, functools or transactions.
+REGISTERED = "registered"
 # Prefix of a flag naming a project function passed to a call (``executor.submit(f)``,
 # ``enqueue(job, ...)``): the callee runs it on this function's behalf.
 PASSES = "passes:"
