@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 
 from prodready.plugin import (
     Category,
@@ -120,12 +121,11 @@ def _health_and_factory_marks(module: ast.AST, ctx: PythonContext) -> Found | No
     the web app (``def create_app(): app = Flask(__name__) ...``), marked at its ``def`` with
     the line of the app it creates."""
     found: list[Mark] = list(_health_marks(module, ctx) or [])
-    # One pass over the module's calls first: most modules create no app, and listing every
-    # function with its nested functions again (each walked once per enclosing function)
-    # cost a seventh of a scan. A module that does create one is walked as before.
+    # One pass over the calls in functions first: most modules create no app, and listing
+    # every function with its nested functions again (each walked once per enclosing
+    # function) cost a seventh of a scan. A module that does create one is walked as before.
     qualname = ctx.qualname
-    calls = (node for node in _module_nodes(module, ctx) if isinstance(node, ast.Call))
-    if not any(qualname(call.func) in _APP_CALLS for call in calls):
+    if not any(qualname(call.func) in _APP_CALLS for call in _calls_in_functions(module)):
         return found
     for node in walk_nodes(module):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -136,9 +136,20 @@ def _health_and_factory_marks(module: ast.AST, ctx: PythonContext) -> Found | No
     return found
 
 
-def _module_nodes(module: ast.AST, ctx: PythonContext) -> list[ast.AST]:
-    """The module's nodes, shared with the other rules when ``module`` is the scanned tree."""
-    return ctx.nodes() if module is ctx.tree else walk_nodes(module)
+_STATEMENT_LIKE = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def _calls_in_functions(module: ast.AST) -> Iterator[ast.Call]:
+    """The calls inside the module's functions: the outermost functions are found among the
+    statements (a ``def`` is one), and each is listed by the shared ``walk_nodes`` (the
+    function-end rules listed most of them already), nested functions included."""
+    stack: list[ast.AST] = [module]
+    while stack:
+        for child in ast.iter_child_nodes(stack.pop()):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                yield from (node for node in walk_nodes(child) if isinstance(node, ast.Call))
+            elif isinstance(child, _STATEMENT_LIKE):
+                stack.append(child)
 
 
 def _factory_line(marks: list[Evidence], app_line: int) -> int:
