@@ -103,6 +103,13 @@ from prodready.engine.secrets import (
     url_credentials,
     url_password,
 )
+from prodready.engine.semantic.caller_bounds import (
+    bounded_fact,
+    caller_bounded,
+    inherited_facts,
+    job_limited_fact,
+    unbounded_fact,
+)
 from prodready.engine.semantic.command_line import command_line_only
 from prodready.engine.semantic.dependency import related_sites
 from prodready.engine.semantic.model import ProjectFunction, SemanticModel, semantic_model
@@ -145,6 +152,8 @@ __all__ = [
     "UrlCredentials",
     "Write",
     "argument",
+    "bounded_fact",
+    "caller_bounded",
     "calls_in",
     "catches_broadly",
     "caught_names",
@@ -165,6 +174,7 @@ __all__ = [
     "healthcheck_scripts",
     "in_service_code",
     "in_task",
+    "inherited_facts",
     "is_db_session",
     "is_dynamic_string",
     "is_example_code",
@@ -179,6 +189,7 @@ __all__ = [
     "is_task_function",
     "is_true",
     "iterable_growth",
+    "job_limited_fact",
     "keyword",
     "keyword_value",
     "loaded_names",
@@ -208,6 +219,7 @@ __all__ = [
     "sqlalchemy_select",
     "string_fragments",
     "task_decorator",
+    "unbounded_fact",
     "url_credentials",
     "url_password",
     "uses_django_orm",

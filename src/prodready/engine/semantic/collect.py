@@ -68,6 +68,7 @@ from prodready.engine.semantic.summary import (
     SignalReceiver,
     Write,
 )
+from prodready.engine.semantic.view_forms import holds_view_form
 
 # Calls (by method name) and ``with`` managers (by last name) that open a transaction.
 TRANSACTION_CALLS = frozenset({"atomic", "begin", "begin_nested", "transaction", "atomic_tx"})
@@ -413,28 +414,13 @@ class SummaryCollector:
         elif (
             func.attr != "save"
             or not isinstance(func.value, ast.Name)
-            or not self._view_form(func.value.id, opened)
+            or not holds_view_form(func.value.id, opened)
         ):
             return None
         form_class = self._form_class()
         if form_class is None:
             return None
         return self.target(ast.Attribute(form_class, "save"), opened_in=None)
-
-    def _view_form(self, name: str, opened: WalkedFunction) -> bool:
-        """``name`` holds the view's form: the ``form`` parameter of ``form_valid``, or a local
-        assigned ``self.get_form(...)`` / ``self.form_class(...)``."""
-        node = opened.node
-        if node.name == "form_valid" and any(arg.arg == name for arg in node.args.args[1:2]):
-            return True
-        made = {f"{opened.self_name}.get_form", f"{opened.self_name}.form_class"}
-        return any(
-            isinstance(statement, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == name for t in statement.targets)
-            and isinstance(statement.value, ast.Call)
-            and dotted(statement.value.func) in made
-            for statement in ast.walk(node)
-        )
 
     def _form_class(self) -> ast.expr | None:
         """The value of ``form_class = ...`` in the body of the class being walked."""

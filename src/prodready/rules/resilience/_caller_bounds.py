@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.semantic.caller_bounds import (
+from prodready.plugin import ProjectFact, PythonContext
+from prodready.plugin.analysis import (
+    argument,
     bounded_fact,
     caller_bounded,
     inherited_facts,
+    is_none,
     job_limited_fact,
     unbounded_fact,
 )
-from prodready.plugin import ProjectFact, PythonContext
-from prodready.plugin.analysis import argument, is_none
 
 # ``async with <one of these>(seconds):`` cancels what its body awaits after the deadline.
 _DEADLINE_MANAGERS = frozenset(
