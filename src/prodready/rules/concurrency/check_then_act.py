@@ -66,6 +66,8 @@ _CONDITIONAL_WRITER_FACT = "concurrency:conditional-writer:"
 _CONDITIONAL_SQL = re.compile(
     r"\bUPDATE\b[^;]*\bWHERE\b[^;]*(>=|<=|<|>)|rowcount|FOR\s+UPDATE|__gte?=|__lte?=", re.I | re.S
 )
+# A word one of which every match of _CONDITIONAL_SQL contains (lowercased).
+_CONDITIONAL_WORDS = ("update", "rowcount", "__gt", "__lt")
 _STATEMENT = re.compile(r"^\s*(INSERT|UPDATE)\b", re.I)
 # A word one of which every match of _GUARDS contains (lowercased): a function none of whose
 # lines holds one cannot match, and its text need not be searched.
@@ -468,6 +470,9 @@ def _conditional_writers(ctx: PythonContext) -> bool:
     UPDATE, a row count checked, a row lock)."""
     if ctx.facts.is_test:
         return False
+    lowered = ctx.source.lower()
+    if not any(word in lowered for word in _CONDITIONAL_WORDS):
+        return True  # no function's text can match: their texts need not be cut and searched
     for node in ctx.nodes():
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _CONDITIONAL_SQL.search(
             ctx.segment(node)
