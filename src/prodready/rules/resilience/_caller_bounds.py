@@ -162,29 +162,34 @@ def _own_calls(
     """The calls the function's own body makes (for a wrapper, ``wait_for(f(), 5)`` or
     ``create_task(f())``: the call it wraps), each with whether a deadline is around it."""
     found: list[tuple[ast.Call, bool]] = []
-
-    def walk(node: ast.AST, bounded: bool) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                continue
-            inner = bounded
-            if isinstance(child, ast.AsyncWith | ast.With) and any(
-                isinstance(item.context_expr, ast.Call)
-                and ctx.qualname(item.context_expr.func) in _DEADLINE_MANAGERS
-                and _has_deadline(item.context_expr, 0, "delay")
-                for item in child.items
-            ):
-                inner = True
-            if isinstance(child, ast.Call):
-                target = _awaited_target(child, ctx)
-                if target is not None:
-                    found.append((target[0], bounded or target[1]))
-                elif not _is_wrapped(child, ctx):
-                    found.append((child, False))
-            walk(child, inner)
-
-    walk(function, False)
+    _walk_calls(function, False, ctx, found)
     return found
+
+
+def _walk_calls(
+    node: ast.AST, bounded: bool, ctx: PythonContext, found: list[tuple[ast.Call, bool]]
+) -> None:
+    # A module-level function, not a closure over itself: a recursive closure is a reference
+    # cycle that keeps the context, and with it the module's tree, alive until the cyclic
+    # garbage collector runs (tests/engine/test_tree_freed.py).
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        inner = bounded
+        if isinstance(child, ast.AsyncWith | ast.With) and any(
+            isinstance(item.context_expr, ast.Call)
+            and ctx.qualname(item.context_expr.func) in _DEADLINE_MANAGERS
+            and _has_deadline(item.context_expr, 0, "delay")
+            for item in child.items
+        ):
+            inner = True
+        if isinstance(child, ast.Call):
+            target = _awaited_target(child, ctx)
+            if target is not None:
+                found.append((target[0], bounded or target[1]))
+            elif not _is_wrapped(child, ctx):
+                found.append((child, False))
+        _walk_calls(child, inner, ctx, found)
 
 
 def _awaited_target(call: ast.Call, ctx: PythonContext) -> tuple[ast.Call, bool] | None:
