@@ -178,10 +178,11 @@ def _use_of(call: ast.expr, function: ast.AST, parents: dict[int, ast.AST]) -> _
 def _loads_after(function: ast.AST, name: str, call: ast.expr) -> list[ast.Name]:
     """Loads of ``name`` in ``function`` (outside nested scopes) on or after the call's line,
     up to the next binding of the name."""
+    own = _own_nodes(function)
     rebind = min(
         (
             node.lineno
-            for node in _own_nodes(function)
+            for node in own
             if isinstance(node, ast.Name)
             and node.id == name
             and isinstance(node.ctx, ast.Store)
@@ -192,7 +193,7 @@ def _loads_after(function: ast.AST, name: str, call: ast.expr) -> list[ast.Name]
     return sorted(
         (
             node
-            for node in _own_nodes(function)
+            for node in own
             if isinstance(node, ast.Name)
             and node.id == name
             and isinstance(node.ctx, ast.Load)
@@ -374,7 +375,7 @@ def _follow_into_callers(call: ast.Call, helper: ast.AST, verb: str, ctx: Python
     if not isinstance(helper, ast.FunctionDef | ast.AsyncFunctionDef):
         return
     parents = ctx.parents()
-    for function in ast.walk(ctx.tree):
+    for function in ctx.nodes():  # the module's nodes, listed once and shared
         if function is helper or not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         for node in _own_nodes(function):
