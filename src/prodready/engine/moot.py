@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from prodready.engine.deployment_env import deployed_env_facts
 from prodready.engine.pipeline import PROJECT_MARKERS
 from prodready.engine.roles import RoleMap
 from prodready.engine.semantic.caller_bounds import bounded_by_callers, limited_by_jobs
@@ -94,10 +95,13 @@ def drop_moot(
         return findings, 0
     projects = Projects(root)
     held = held_facts(holders, roles, projects)
+    deployed = deployed_env_facts(findings, root)  # what the tree's Terraform/manifests set
     kept: list[Finding] = []
     moot = 0
     for finding in findings:
         facts = held.get(projects.of(finding.path), set()) if finding.unless else set()
+        if deployed and finding.unless:
+            facts = facts | deployed
         needed = reached(finding.unless, facts) if finding.unless else None
         if needed is False:
             continue  # a sink only another module could feed, and none does: no finding

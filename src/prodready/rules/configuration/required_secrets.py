@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 
+from prodready.engine.deployment_env import deployed_env_fact
 from prodready.plugin import (
     Category,
     Confidence,
@@ -180,7 +181,11 @@ def required_secret_empty_default(node: ast.AST, ctx: PythonContext) -> None:
     `BaseSettings` field `api_key: str = ""` -- when no module of the project tests the value
     before using it (`if not settings.API_KEY: raise ...`, `if API_KEY:` around an optional
     integration). Passwords (which may be empty for trust authentication) and Django's
-    `SECRET_KEY` (Django refuses to start without one) are left out.
+    `SECRET_KEY` (Django refuses to start without one) are left out, and so is a variable
+    the deployment configuration kept in the scanned tree sets to a value -- a Terraform
+    module, a Kubernetes manifest, a compose file not named for development, `render.yaml`,
+    `app.json`, `fly.toml` (a pydantic field is looked up with its class's `env_prefix`): the
+    empty default then only keeps a development checkout runnable.
 
     ## Why it breaks production
     A missing secret should stop the deployment. With an empty default the service starts,
@@ -229,7 +234,8 @@ def required_secret_empty_default(node: ast.AST, ctx: PythonContext) -> None:
         f"{lookup.name} defaults to an empty string: when it is missing the service starts "
         "anyway and every call that needs it fails at runtime (401s, silently skipped work). "
         "Require it so the deployment fails at startup",
-        unless=[_checked_fact(name) for name in sorted(names)],
+        unless=[_checked_fact(name) for name in sorted(names)]
+        + ([deployed_env_fact(lookup.name)] if lookup.name else []),
     )
 
 
@@ -258,5 +264,26 @@ def _settings_field(node: ast.AnnAssign, ctx: PythonContext) -> None:
         f"{name} defaults to an empty string: when it is missing the service starts anyway "
         "and every call that needs it fails at runtime (401s, silently skipped work). Declare "
         "it without a default so settings validation fails at startup",
-        unless=_checked_fact(name),
+        unless=[_checked_fact(name), deployed_env_fact(_env_prefix(ctx.classes[-1].node) + name)],
     )
+
+
+def _env_prefix(cls: ast.ClassDef) -> str:
+    """The ``env_prefix`` a pydantic settings class gives its fields' variable names:
+    ``model_config = SettingsConfigDict(env_prefix="shop_")`` or, in pydantic 1, an inner
+    ``class Config: env_prefix = "shop_"``."""
+    for statement in cls.body:
+        if isinstance(statement, ast.ClassDef) and statement.name == "Config":
+            for item in statement.body:
+                if (
+                    isinstance(item, ast.Assign)
+                    and any(dotted(t) == "env_prefix" for t in item.targets)
+                    and (prefix := constant_str(item.value)) is not None
+                ):
+                    return prefix
+        value = statement.value if isinstance(statement, ast.Assign | ast.AnnAssign) else None
+        if isinstance(value, ast.Call):
+            for keyword in value.keywords:
+                if keyword.arg == "env_prefix" and (prefix := constant_str(keyword.value)):
+                    return prefix
+    return ""
