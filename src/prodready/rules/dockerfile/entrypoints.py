@@ -164,6 +164,11 @@ def dockerfile_shell_form_entrypoint(document: Dockerfile, ctx: FileContext) -> 
     period ends: in-flight requests are dropped, transactions cut mid-way, and every rollout
     takes the full 30 s per pod.
 
+    Evidence tier: a simple command that only starts a shell script (`CMD ./run.sh`,
+    `CMD bash /start.sh`) is reported low, confidence low -- whether the stop signal reaches
+    the app then depends on the script (an `exec` at its end, or a TERM trap), not on the
+    Dockerfile; the message says so.
+
     ## Example
     ```dockerfile
     CMD cd /app && gunicorn --bind 0.0.0.0:8000 app:app
@@ -188,6 +193,20 @@ def dockerfile_shell_form_entrypoint(document: Dockerfile, ctx: FileContext) -> 
     if not words or any(_base(word) == "exec" for word in words):
         return
     compound = len(_segments(words)) > 1 or any(word.endswith(";") for word in words)
+    script = None if compound else _launched_script(words)
+    if script is not None:
+        ctx.report(
+            process.line,
+            f"{process.keyword} in shell form starts the script `{script}` under `/bin/sh -c`: "
+            "whether SIGTERM reaches the app is decided by that script, which the Dockerfile "
+            "does not show -- it must `exec` the server, or trap TERM and forward it (a script "
+            "that backgrounds processes and `wait`s stops on nothing, in exec form too); "
+            f'reported low. Use the exec form {process.keyword} ["..."] and `exec` the server '
+            "at the end of the script",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     ctx.report(
         process.line,
         f"{process.keyword} in shell form runs under `/bin/sh -c`"
@@ -197,3 +216,16 @@ def dockerfile_shell_form_entrypoint(document: Dockerfile, ctx: FileContext) -> 
         f'{process.keyword} ["...", "..."] (or prefix the command with `exec`)',
         confidence=None if compound else Confidence.MEDIUM,
     )
+
+
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
+
+
+def _launched_script(words: list[str]) -> str | None:
+    """The shell script a simple command runs (``./run.sh``, ``bash /start.sh``), or None."""
+    rest = [word for word in words if "=" not in word.split("/", 1)[0]]  # ``A=1 ./run.sh``
+    if rest and _base(rest[0]) in _SHELLS:
+        rest = [word for word in rest[1:] if not word.startswith("-")]
+    if len(rest) >= 1 and _base(rest[0]).endswith((".sh", ".bash")):
+        return rest[0]
+    return None
