@@ -124,6 +124,8 @@ def _health_and_factory_marks(module: ast.AST, ctx: PythonContext) -> Found | No
     # One pass over the calls in functions first: most modules create no app, and listing
     # every function with its nested functions again (each walked once per enclosing
     # function) cost a seventh of a scan. A module that does create one is walked as before.
+    if not any(word in ctx.source for word in _APP_CALL_WORDS):
+        return found  # no callee of the list can be named without its last name
     qualname = ctx.qualname
     if not any(qualname(call.func) in _APP_CALLS for call in _calls_in_functions(module)):
         return found
@@ -136,6 +138,12 @@ def _health_and_factory_marks(module: ast.AST, ctx: PythonContext) -> Found | No
     return found
 
 
+# The last names of the app factories, less those containing a shorter one ("App" is in
+# "Application"): a module whose source has none of them calls none.
+_APP_NAMES = {call.rsplit(".", 1)[-1] for call in _APP_CALLS}
+_APP_CALL_WORDS = tuple(
+    sorted(name for name in _APP_NAMES if not any(o != name and o in name for o in _APP_NAMES))
+)
 _STATEMENT_LIKE = (ast.stmt, ast.excepthandler, ast.match_case)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import ProjectFact, PythonContext
+from prodready.plugin import ModuleMemo, ProjectFact, PythonContext
 from prodready.plugin.analysis import (
     argument,
     bounded_fact,
@@ -14,6 +14,7 @@ from prodready.plugin.analysis import (
     is_none,
     job_limited_fact,
     unbounded_fact,
+    walk_nodes,
 )
 
 # ``async with <one of these>(seconds):`` cancels what its body awaits after the deadline.
@@ -103,7 +104,9 @@ def record_caller_bounds(
     """State, for each call ``function`` makes (awaits, runs as a task), whether a deadline
     or a job's time limit is around it."""
     bounded_tasks = (
-        _tasks_waited_for(function, ctx) if isinstance(function, ast.AsyncFunctionDef) else set()
+        _tasks_waited_for(function, ctx)
+        if isinstance(function, ast.AsyncFunctionDef) and ctx.memo(_BOUNDING_NAMED)
+        else set()
     )
     private = function.name.startswith("_") and not function.name.startswith("__")
     in_limited_job = job_time_limit(function) is not None
@@ -161,9 +164,31 @@ def _own_calls(
 ) -> list[tuple[ast.Call, bool]]:
     """The calls the function's own body makes (for a wrapper, ``wait_for(f(), 5)`` or
     ``create_task(f())``: the call it wraps), each with whether a deadline is around it."""
+    if not ctx.memo(_BOUNDING_NAMED):
+        # Nothing in the module can bound or wrap a call: every call is its own target,
+        # unbounded -- read from the function's shared node list, less its nested functions.
+        nodes = walk_nodes(function)
+        nested = {
+            id(inner)
+            for node in nodes
+            if node is not function and isinstance(node, _NESTED)
+            for inner in walk_nodes(node)
+        }
+        return [
+            (node, False) for node in nodes if node.__class__ is ast.Call and id(node) not in nested
+        ]
     found: list[tuple[ast.Call, bool]] = []
     _walk_calls(function, False, ctx, found)
     return found
+
+
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+# Every name a deadline manager, ``wait_for`` or a task factory is called by contains one of
+# these: a module without them has no bounded call, and its functions need no nesting walk.
+_BOUNDING_WORDS = ("create_task", "ensure_future", "wait_for", "timeout", "fail_a", "move_on_a")
+_BOUNDING_NAMED: ModuleMemo[bool] = ModuleMemo(
+    "RES001:bounding-named", lambda ctx: any(word in ctx.source for word in _BOUNDING_WORDS)
+)
 
 
 def _walk_calls(
