@@ -7,7 +7,7 @@ import ast
 
 from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import catches_broadly, has_keyword, has_star_kwargs, log_call
-from prodready.rules.api_contract._shared import _status_code
+from prodready.rules.api_contract._shared import _admin_only_route, _status_code
 
 # Where a status is given to a response or an HTTP error.
 _STATUS_KEYWORDS = ("status", "status_code", "code")
@@ -41,6 +41,10 @@ def exception_text_returned(node: ast.Return | ast.Raise | ast.Expr, ctx: Python
     narrow handler (`except ValidationError as e`) or a 4xx answer (a catch-all around
     parsing the payload) sends a message meant for the client and is left alone; an error
     text sent with status 200 is ERR005's.
+
+    Evidence tier: on a route only administrators reach (`Depends(check_admin)`,
+    `@staff_member_required`, DRF `IsAdminUser`) the text goes to the operator, not to the
+    public -- reported low, confidence low, for the stack trace that is still not kept.
 
     ## Why it breaks production
     A catch-all sees every failure: a database error names tables, columns and hosts, a
@@ -96,6 +100,18 @@ def exception_text_returned(node: ast.Return | ast.Raise | ast.Expr, ctx: Python
     if value is None or not _exception_text(value, handler.name):
         return
     if _keeps_traceback(handler, ctx):
+        return
+    guard = _admin_only_route(ctx)
+    if guard is not None:
+        ctx.report(
+            node,
+            f"This catch-all answers with the exception's own text and logs no traceback, "
+            f"but the route admits administrators only ({guard}): the text reaches the "
+            "service's operator, not the public; reported low for the lost stack trace. Log "
+            "it with logger.exception(...)",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
         return
     ctx.report(
         node,
