@@ -14,6 +14,7 @@ from prodready.plugin.analysis import (
     constant,
     constant_str,
     dependency_call,
+    dotted,
     has_star_kwargs,
     keyword_value,
     log_call,
@@ -103,6 +104,36 @@ def _in_band_protocol(payload: ast.AST | None, function: ast.AST) -> bool:
     )
 
 
+def _lookup_route(methods: tuple[str, ...] | None) -> bool:
+    """A route that serves only reads (GET/HEAD): the request is a lookup."""
+    return methods is not None and bool(methods) and {m.upper() for m in methods} <= {"GET", "HEAD"}
+
+
+def _state_report(payload: ast.AST | None) -> bool:
+    """A dict whose only failure mark is a ``status``/``state`` word next to the resource's
+    own fields (``{"paid": False, "status": "failed", "details": payment}``), with no error
+    or message key: it describes what the looked-up thing is, not a request that failed."""
+    if not isinstance(payload, ast.Dict):
+        return False
+    keys = {constant_str(key) for key in payload.keys}
+    if None in keys or keys & (_ERROR_KEYS | {"success", "ok"}):
+        return False
+    for key, value in zip(payload.keys, payload.values, strict=True):
+        if constant_str(key) in _MESSAGE_KEYS and _text(value):
+            return False  # ``"message": "no log kept"``: it explains a failure
+    return any(
+        constant_str(key) in {"status", "state"} and str(constant(value)).lower() in _FAILED
+        for key, value in zip(payload.keys, payload.values, strict=True)
+    )
+
+
+def _text(value: ast.expr) -> bool:
+    """A message: a string, an f-string, ``str(...)``."""
+    if isinstance(value, ast.JoinedStr) or isinstance(constant(value), str):
+        return True
+    return isinstance(value, ast.Call) and dotted(value.func) in {"str", "repr"}
+
+
 def _failure_branch(node: ast.Return, ctx: PythonContext) -> ast.If | None:
     """The ``if`` whose body the return ends, when it is the branch a check sends failures
     to (``if not charge.ok: return {"error": ...}``) -- the error payload says which."""
@@ -144,6 +175,9 @@ def exception_returned_as_success(node: ast.Return, ctx: PythonContext) -> None:
     and is left alone -- unless the block catches everything (`except Exception`): then an
     outage or a bug is answered 200 too. For a failure branch, the success twin may be in
     another view of the module (an AJAX endpoint family answering `success: True/False`).
+    A read-only (GET) route's branch answering `{"status": "failed", ...}` with the resource's
+    own fields and no error or message key reports the state of what it looked up (a failed
+    payment, a failed job) -- the lookup itself succeeded -- and is left alone.
 
     ## Why it breaks production
     Status codes are what clients, retries, load balancers, API gateways, dashboards and
@@ -224,6 +258,8 @@ def exception_returned_as_success(node: ast.Return, ctx: PythonContext) -> None:
     # view or method of the module (an AJAX endpoint family answering success True/False).
     scope = function.node if ctx.handlers else ctx.tree
     if _in_band_protocol(body, scope) and not broad:
+        return
+    if branch is not None and _lookup_route(function.route.methods) and _state_report(body):
         return
     where = "This except block" if ctx.handlers else "This failure branch"
     ctx.report(
