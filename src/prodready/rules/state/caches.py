@@ -15,7 +15,15 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import argument, in_service_code, in_task, is_script, loaded_names
+from prodready.plugin.analysis import (
+    argument,
+    dotted,
+    in_service_code,
+    in_task,
+    is_script,
+    loaded_names,
+    walk_body,
+)
 from prodready.rules.state._shared import (
     SHARED_STATE_EXEMPT_HINTS,
     _state_root,
@@ -206,7 +214,10 @@ def unbounded_cache(node: ast.AST, ctx: PythonContext) -> None:
     (`device_id`, `pk`, `uuid`) or from two or more parameters (`f"{pickup}:{dropoff}"`), with
     nothing in the module that bounds or expires it (`clear`, `popitem`, a `len()` check, a
     reset, or a key removed under a time/size test or in a sweep -- removing the one key a
-    delete handler changed only invalidates it). Reported once, where the dict is declared;
+    delete handler changed only invalidates it; a key the storing call itself removes in its
+    `finally` -- the table then holds the calls in flight). A fresh lock stored per row id
+    (a keyed-lock table) is bounded by the rows and never stale. Reported once, where the
+    dict is declared;
     the message says when the memo also stores None for a missing row. Flags and time stamps
     stored per row id or per combination are tiny and expire by design (not flagged).
 
@@ -289,7 +300,23 @@ def _memo_key(key: ast.AST, value: ast.expr | None, ctx: PythonContext) -> str |
         text = ctx.segment(value)
         if isinstance(value, ast.Constant) or any(word in text for word in _TIME_WORDS):
             return None
+    if kind == "row" and _new_lock(value, ctx):
+        return None  # one lock per row (``_locks[wallet_id] = asyncio.Lock()``): nothing stale
     return name
+
+
+_LOCKS = frozenset(
+    {"asyncio.Lock", "asyncio.Semaphore", "asyncio.BoundedSemaphore", "asyncio.Condition"}
+    | {"threading.Lock", "threading.RLock", "threading.Semaphore", "threading.Condition"}
+    | {"anyio.Lock", "anyio.Semaphore", "trio.Lock"}
+)
+
+
+def _new_lock(value: ast.expr | None, ctx: PythonContext) -> bool:
+    """A fresh lock stored per key: a keyed-lock table serialises work on one row at a time,
+    holds a tiny object per row the service has touched (bounded by its rows, not by its
+    traffic), and has no value that could go stale."""
+    return isinstance(value, ast.Call) and ctx.qualname(value.func) in _LOCKS
 
 
 def _note_shared(name: str, ctx: PythonContext, state: _MemoState) -> None:
@@ -373,8 +400,30 @@ def _memo_call(node: ast.Call, ctx: PythonContext, state: _MemoState) -> None:
         if param is not None and not (len(node.args) > 1 and _is_parameter(node.args[1], ctx)):
             state.writes.append((node, name, param))
             _note_shared(name, ctx, state)
-    elif func.attr in {"clear", "popitem"} or not node.args or _bounding_removal(node, ctx):
+    elif (
+        func.attr in {"clear", "popitem"}
+        or not node.args
+        or _bounding_removal(node, ctx)
+        or (func.attr == "pop" and _released_on_exit(node, name, ctx))
+    ):
         state.evicted.add(name)
+
+
+def _released_on_exit(removal: ast.AST, container: str, ctx: PythonContext) -> bool:
+    """The key is removed in the ``finally`` of a ``try`` whose body stores into the same
+    container (``waiters[key] = Queue()`` ... ``finally: waiters.pop(key, None)``): each entry
+    lives only while the call that made it runs, so the container holds the calls in flight."""
+    child, parent = removal, ctx.parent(removal)
+    while parent is not None and not isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(parent, ast.Try) and child in parent.finalbody:
+            for node in walk_body(parent.body):
+                targets = node.targets if isinstance(node, ast.Assign) else []
+                if any(
+                    isinstance(t, ast.Subscript) and dotted(t.value) == container for t in targets
+                ):
+                    return True
+        child, parent = parent, ctx.parent(parent)
+    return False
 
 
 def _check_cached_function(
