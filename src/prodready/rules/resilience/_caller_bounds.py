@@ -12,6 +12,7 @@ from prodready.plugin.analysis import (
     caller_bounded,
     inherited_facts,
     is_none,
+    is_script,
     job_limited_fact,
     unbounded_fact,
     walk_nodes,
@@ -102,7 +103,11 @@ def record_caller_bounds(
     function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
 ) -> None:
     """State, for each call ``function`` makes (awaits, runs as a task), whether a deadline
-    or a job's time limit is around it."""
+    or a job's time limit is around it. A command-line tool's calls state nothing: they wait
+    in the operator's terminal, not in a service worker, as the calls of a script's file do
+    (only service files' facts count)."""
+    if is_script(ctx):
+        return
     bounded_tasks = (
         _tasks_waited_for(function, ctx)
         if isinstance(function, ast.AsyncFunctionDef) and ctx.memo(_BOUNDING_NAMED)

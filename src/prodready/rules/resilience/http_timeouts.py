@@ -143,7 +143,9 @@ def http_call_without_timeout(
     at (RQ `@job(queue, timeout=30)`, Celery `time_limit`/`soft_time_limit`, Dramatiq
     `time_limit`) -- in the job's function, or in one every caller in the project calls from
     such jobs -- holds the worker only until the limit: reported low, confidence low, naming
-    it. A stream reopened by a `while` loop (a subscription, server-sent events:
+    it. A command-line tool's call (a module that imports click/typer/argparse and declares no
+    routes) does not count among those callers: it waits in the operator's terminal, not in a
+    service worker. A stream reopened by a `while` loop (a subscription, server-sent events:
     `client.stream(..., timeout=None)`, `requests.get(url, stream=True)`) waits between events
     by design; it is reported at low severity and confidence, for its missing connect timeout.
     """
