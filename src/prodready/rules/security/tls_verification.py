@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import argument, constant_str, dotted, is_false, name_words
+from prodready.plugin import Category, Confidence, PythonContext, Role, Severity, python_rule
+from prodready.plugin.analysis import (
+    argument,
+    constant_str,
+    dotted,
+    is_false,
+    is_script,
+    name_words,
+    path_role,
+)
 
 # -- SEC009 ------------------------------------------------------------------------------------
 
@@ -69,7 +77,17 @@ def _declared_unverified_alternative(ctx: PythonContext) -> str | None:
 
 def _report_disabled(node: ast.AST, ctx: PythonContext, message: str) -> None:
     """Report at the rule's severity, or low when the code is an opt-in alternative the
-    module does not select (see :func:`_declared_unverified_alternative`)."""
+    module does not select (see :func:`_declared_unverified_alternative`) or a command-line
+    script's (see :func:`_operator_script`)."""
+    if _operator_script(ctx):
+        ctx.report(
+            node,
+            f"{message}. This is a command-line script, not the deployed service: the "
+            "connection is the operator's (still exposing whatever credentials it sends)",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     alternative = _declared_unverified_alternative(ctx)
     if alternative is None:
         ctx.report(node, message)
@@ -82,6 +100,12 @@ def _report_disabled(node: ast.AST, ctx: PythonContext, message: str) -> None:
         severity=Severity.LOW,
         confidence=Confidence.LOW,
     )
+
+
+def _operator_script(ctx: PythonContext) -> bool:
+    """A script an operator runs from a terminal (``scripts/``, ``bin/``, a CLI tool), not a
+    management command: those run against production as the service does."""
+    return is_script(ctx) and path_role(ctx.path) not in (Role.MANAGEMENT_COMMAND, Role.MIGRATION)
 
 
 def _verification_is_an_option(ctx: PythonContext) -> bool:
@@ -121,7 +145,10 @@ def tls_verification_disabled(node: ast.AST, ctx: PythonContext) -> None:
     (`NoVerificationEmailBackend(EmailBackend)`, `InsecureSession(requests.Session)`) -- and
     that its own module never uses is reported low (confidence low): it runs only when
     something selects it by that name, an operator's setting (`EMAIL_BACKEND`) or a caller
-    elsewhere, which the scan cannot see. Used in its module, it is reported as usual.
+    elsewhere, which the scan cannot see. Used in its module, it is reported as usual. Code of
+    a command-line script (a file in `scripts/` or `bin/`, a module that imports a CLI library
+    and declares no routes) is reported low, confidence low: its connections are the operator's
+    (a release upload), not the deployed service's; management commands keep the usual report.
 
     ## Why it breaks production
     Without certificate verification, anyone on the network path -- a compromised proxy, a
