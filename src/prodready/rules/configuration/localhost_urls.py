@@ -148,8 +148,9 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     (`postgresql://user@localhost/db`, `redis://127.0.0.1:6379/0`), service base URLs, and
     `host="localhost"` given to database, cache and broker clients. As the default of an
     environment lookup or a settings field, a `default*=` or `fallback=` argument, a class's
-    `DEFAULT_*` attribute, a dataclass field's default, or the branch of a conditional taken
-    when a setting is unset
+    `DEFAULT_*` attribute, a dataclass field's default, the value a function returns when the
+    parameter it parses is unset (`if raw is None: return "redis://localhost:6379"`), or the
+    branch of a conditional taken when a setting is unset
     (`settings.HOST if settings.HOST else "http://localhost:8080"`, or an assignment that a
     following `if settings.HOST:` replaces with the setting) -- what configuration
     replaces -- it is reported at low severity; so is the address of a dependency the same
@@ -206,11 +207,15 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     if is_example_code(ctx):
         return
     parents = ctx.parents()
+    reported: set[tuple[int, str]] = set()
     for candidate in candidates:
         verdict = _localhost_use(candidate, parents, ctx)
         if verdict is None:
             continue
         text = str(candidate.node.value)
+        if (candidate.node.lineno, text) in reported:
+            continue  # ``("redis://localhost", "redis://localhost")``: one address, one finding
+        reported.add((candidate.node.lineno, text))
         if verdict == "fallback":
             ctx.report(
                 candidate.node,
@@ -325,8 +330,45 @@ def _localhost_use(
     if isinstance(parent, ast.arguments):
         return None if candidate.bare else "fallback"  # a parameter default
     if isinstance(parent, ast.Return) and not candidate.bare:
+        if _unset_input_branch(parent, parents):
+            return _in_dev_branch(parent, parents, ctx, "fallback")
         return _in_dev_branch(parent, parents, ctx, "hardcoded")
     return None
+
+
+def _unset_input_branch(statement: ast.stmt, parents: dict[int, ast.AST]) -> bool:
+    """``statement`` is in the body of an ``if`` that tests a parameter of its function for
+    being unset (``if env_redis is None:``, ``if not url:``) -- the value returned there is what
+    an absent setting handed to the function falls back to, and the function answers with the
+    given value otherwise."""
+    child: ast.AST = statement
+    parent = parents.get(id(statement))
+    tested: set[str] = set()
+    while parent is not None and not isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(parent, ast.If) and child in parent.body:
+            tested |= _unset_names(parent.test)
+        child, parent = parent, parents.get(id(parent))
+    if parent is None:
+        return False
+    arguments = parent.args
+    params = {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+    return bool(tested & params)
+
+
+def _unset_names(test: ast.expr) -> set[str]:
+    """The names ``test`` finds unset: ``x is None``, ``not x``, ``x == ""``."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return {test.operand.id} if isinstance(test.operand, ast.Name) else set()
+    if (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Is | ast.Eq)
+        and isinstance(test.left, ast.Name)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value in (None, "")
+    ):
+        return {test.left.id}
+    return set()
 
 
 def _replaced_when_configured(
@@ -433,6 +475,9 @@ def _call_use(
     ctx: PythonContext,
 ) -> str | None:
     callee = ctx.qualname(call.func) or dotted(call.func) or ""
+    if not callee and isinstance(call.func, ast.Attribute):
+        # ``request.headers["Referer"].startswith(...)``: a method of a value no name holds
+        callee = call.func.attr
     lookup = env_lookup(call, ctx)
     if lookup is not None:
         if child is not lookup.default:
