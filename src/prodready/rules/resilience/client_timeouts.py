@@ -14,6 +14,7 @@ from prodready.plugin.analysis import (
     is_framework_source,
     is_none,
     is_script,
+    is_true,
     keyword_value,
     module_value,
     string_fragments,
@@ -145,7 +146,10 @@ def db_connect_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
     no `connect_timeout` -- neither as a keyword nor in the DSN (`"... connect_timeout=5"`,
     `?connect_timeout=5`) -- `asyncpg` connections with `timeout=None`, and SQLAlchemy engines
     on a literal `postgresql://` URL without `connect_timeout` in the URL or `connect_args`.
-    Unix-socket connections are left alone; a loopback host (`localhost`, `127.0.0.1`) is
+    A nonblocking `psycopg2` connection (`async_=True`) is reported low, confidence low: libpq
+    ignores `connect_timeout` while the application polls the connect, so the bound belongs in
+    the poll loop, which the rule does not follow. Unix-socket connections are left alone; a
+    loopback host (`localhost`, `127.0.0.1`) is
     reported with low confidence in code a service runs (it is a sidecar proxy or a laptop-only
     address) and left alone in scripts, migrations and examples.
 
@@ -191,6 +195,16 @@ def db_connect_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
         if is_none(timeout):
             ctx.report(node, f"{name}() with connect_timeout=None waits forever to connect.")
         return
+    if name == "psycopg2.connect" and _nonblocking(node):
+        ctx.report(
+            node,
+            f"{name}(async_=True) opens a nonblocking connection: libpq ignores connect_timeout "
+            "there, so how long a connect to an unreachable host may take is up to the loop "
+            "that polls it -- give that loop's select()/wait a timeout",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     position = _LIBPQ_CONNECTS[name]
     dsn = argument(node, position, "conninfo" if name.startswith("psycopg.") else "dsn")
     if dsn is None and not node.keywords:
@@ -219,6 +233,14 @@ def db_connect_without_timeout(node: ast.Call, ctx: PythonContext) -> None:
         severity=Severity.LOW if psycopg3 else None,
         confidence=Confidence.LOW if opaque or psycopg3 or local else None,
     )
+
+
+def _nonblocking(node: ast.Call) -> bool:
+    """``psycopg2.connect(..., async_=True)`` (``async=`` before Python 3.7): the connect is
+    polled by the application (PQconnectPoll), for which libpq documents that connect_timeout
+    is ignored."""
+    flag = keyword_value(node, "async_") or keyword_value(node, "async")
+    return flag is not None and is_true(flag)
 
 
 # A loopback address in code a service runs is a sidecar (pgbouncer, Cloud SQL Auth Proxy) or
