@@ -435,7 +435,9 @@ def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
     class name -- that declares the created fields unique (`Meta.constraints =
     [UniqueConstraint(...)]`, `unique_together`, `unique=True`, SQLAlchemy's `__table_args__`
     `UniqueConstraint("a", "b")`, the composite primary key) is left alone: the database
-    refuses the second insert.
+    refuses the second insert. Evidence tier: a create that sets no field (`Config.objects.
+    create()`, a singleton seeded on first use) is reported low, confidence low -- the two
+    rows a race inserts are identical defaults, harmful only to code expecting exactly one.
 
     ## Why it breaks production
     Two concurrent requests -- a double-submitted form, a retried webhook, two workers
@@ -512,6 +514,18 @@ def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
         if given and any(fields <= given for fields in ctx.memo(UNIQUE_SETS).get(model, ())):
             continue  # the database rejects the duplicate: the race ends in an IntegrityError
         for checked, line, start, stop in state.checks:
+            if checked == model and start <= call.lineno <= stop and _defaults_only(call, ctx):
+                ctx.report(
+                    call,
+                    f"{model} is created after checking that it does not exist (line {line}), "
+                    "but the create sets no field: two concurrent callers insert two identical "
+                    "rows of defaults, harmless to a reader that takes the first one and an "
+                    "error only where code expects exactly one (.get()); reported low. Use "
+                    "get_or_create() or seed the row in a migration",
+                    severity=Severity.LOW,
+                    confidence=Confidence.LOW,
+                )
+                break
             if checked == model and start <= call.lineno <= stop:
                 ctx.report(
                     call,
@@ -524,6 +538,21 @@ def check_then_create_race(node: ast.AST, ctx: PythonContext) -> None:
                     unless=moot_unless(model, given),
                 )
                 break
+
+
+def _defaults_only(create: ast.Call, ctx: PythonContext) -> bool:
+    """The create gives no value at all: ``Config.objects.create()``, ``session.add(Config())``
+    -- the row it inserts holds only the model's defaults (a singleton seeded on first use)."""
+    if create.args and not (isinstance(create.func, ast.Attribute) and create.func.attr == "add"):
+        return False
+    if create.keywords:
+        return False
+    if isinstance(create.func, ast.Attribute) and create.func.attr.startswith(
+        ("create", "acreate")
+    ):
+        return True
+    constructed = _constructor_call(create, ctx)
+    return constructed is not None and not constructed.args and not constructed.keywords
 
 
 def _created_columns(create: ast.Call, ctx: PythonContext) -> set[str]:
