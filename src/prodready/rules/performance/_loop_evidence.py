@@ -134,6 +134,80 @@ def _per_item_io(loop: ast.AST, ctx: PythonContext) -> ast.Call | None:
     return None
 
 
+# Lookups that select rows by their own key: at most one row per value given.
+_KEY_LOOKUPS = frozenset({"pk__in", "id__in"})
+# Queryset steps that keep (a subset of) the rows the filters select.
+_SAME_ROWS = frozenset(
+    {"filter", "order_by", "select_related", "prefetch_related", "only", "defer", "using"}
+    | {"distinct", "all"}
+)
+
+
+def _selected_keys(expr: ast.expr, ctx: PythonContext) -> tuple[ast.expr, bool] | None:
+    """The values of the ``__in`` lookup a Django queryset selects its rows by, when that is its
+    only filter (``Model.objects.filter(pk__in=ids)``; ``filter(**{f"{field}__in": values})``,
+    a lookup built at run time): the loop over it yields at most one row per value when the
+    lookup is on the key (True), an unknown number per value when the field is not visible
+    (False). None: the rows are selected otherwise."""
+    for _ in range(3):
+        if not isinstance(expr, ast.Name):
+            break
+        value = ctx.value_of(expr.id)
+        if value is None:
+            return None
+        expr = value
+    if not isinstance(expr, ast.Call):
+        return None
+    chain = django_query(expr)
+    if chain is None or not set(chain.steps) <= _SAME_ROWS:
+        return None
+    filters = [call for call in chain.calls if _method(call) == "filter"]
+    keywords = [keyword for call in filters for keyword in call.keywords]
+    for keyword in keywords:
+        if keyword.arg in _KEY_LOOKUPS:
+            return keyword.value, True  # further conditions only narrow the rows
+    if len(keywords) != 1 or filters[0].args:
+        return None
+    built = keywords[0].value
+    if isinstance(built, ast.Dict) and len(built.keys) == 1 and _runtime_in_lookup(built.keys[0]):
+        return built.values[0], False
+    return None
+
+
+def _method(call: ast.Call) -> str:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else ""
+
+
+def _runtime_in_lookup(key: ast.expr | None) -> bool:
+    """``f"{field}__in"`` / ``"{}__in".format(field)``: an ``__in`` lookup on a field chosen at
+    run time."""
+    if isinstance(key, ast.JoinedStr) and key.values:
+        last = key.values[-1]
+        return isinstance(last, ast.Constant) and str(last.value).endswith("__in")
+    if isinstance(key, ast.Call) and isinstance(key.func, ast.Attribute):
+        template = key.func.value
+        return (
+            key.func.attr == "format"
+            and isinstance(template, ast.Constant)
+            and str(template.value).endswith("__in")
+        )
+    return False
+
+
+def _growth(iterable: ast.expr, ctx: PythonContext) -> Growth:
+    """What the loop's iteration count grows with; rows selected by a list of keys grow with
+    that list (one row per key at most), and with a lookup built at run time, whose field is
+    not visible, only when that list does -- otherwise the rule cannot tell."""
+    selected = _selected_keys(iterable, ctx)
+    if selected is None:
+        return iterable_growth(iterable, ctx)
+    values, on_key = selected
+    growth = iterable_growth(values, ctx)
+    if growth is Growth.BOUNDED and not on_key:
+        return Growth.UNKNOWN
+    return growth
+
+
 def _report_by_evidence(
     node: ast.Call,
     ctx: PythonContext,
@@ -146,7 +220,7 @@ def _report_by_evidence(
     iterates database rows or what the request sends, or ingests a batch it receives); at low,
     saying what could not be told, otherwise."""
     growth = max(
-        (iterable_growth(it, ctx) for loop in loops for it in _loop_iterables(loop)),
+        (_growth(it, ctx) for loop in loops for it in _loop_iterables(loop)),
         default=Growth.UNKNOWN,
     )
     if growth >= Growth.REQUEST and _per_parent_batch(node, ctx):
@@ -183,6 +257,13 @@ def _report_by_evidence(
         text = (
             f"the loop covers one slice or page ({iterated}), so the queries are at most a "
             f"page's worth: to make them one, {advice}"
+        )
+    elif (selected := _selected_keys(_loop_iterables(loops[-1])[0], ctx)) is not None:
+        keys = " ".join(ctx.segment(selected[0]).split())
+        per_key = "one row per key" if selected[1] else "the rows selected by each value"
+        text = (
+            f"the loop covers {per_key} of a list the code received ({keys}), and could not "
+            f"tell whether that list grows with the data: if it does, this is an N+1 -- {advice}"
         )
     else:
         text = (

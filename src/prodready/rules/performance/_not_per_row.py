@@ -11,6 +11,7 @@ from collections.abc import Callable
 from prodready.plugin import PythonContext
 from prodready.plugin.analysis import QueryChain
 from prodready.rules.data_access._shared import _references
+from prodready.rules.data_access._written_in_transaction import _is_atomic
 
 
 def _refreshes_under_lock(
@@ -42,6 +43,50 @@ def _refreshes_under_lock(
             else:
                 rest.append(value)
     return own_keys > 0 and not _references(rest) & variables.keys()
+
+
+def _locked_in_own_transaction(chain: QueryChain, ctx: PythonContext) -> bool:
+    """``with transaction.atomic(): row = Model.objects.select_for_update()...get()`` with the
+    transaction opened inside the loop, once per item: the lock is taken under that item's own
+    transaction and ends with it, so no query before the loop could take it. (One transaction
+    around the whole loop locking rows one by one stays an N+1: one ``filter(pk__in=...)``
+    locks them all.)"""
+    if "select_for_update" not in chain.steps:
+        return False
+    parents = ctx.parents()
+    loop = ctx.loops[-1]
+    current = parents.get(id(chain.node))
+    while current is not None and current is not loop:
+        if isinstance(current, ast.With | ast.AsyncWith) and any(
+            _is_atomic(item.context_expr, ctx) for item in current.items
+        ):
+            return True
+        current = parents.get(id(current))
+    return False
+
+
+def _pages_through(chain: QueryChain, ctx: PythonContext) -> bool:
+    """``while True: batch = qs.filter(id__gt=last_id)...[:500]; ...; last_id = batch[-1]``: a
+    slice of rows after a cursor the ``while`` loop moves on after each query -- one query per
+    batch of rows (keyset pagination), not one per row."""
+    loop = ctx.loops[-1]
+    holder = ctx.parents().get(id(chain.node))
+    sliced = chain.sliced or (
+        isinstance(holder, ast.Subscript)
+        and isinstance(holder.slice, ast.Slice)
+        and holder.slice.upper is not None
+    )
+    if not isinstance(loop, ast.While) or not sliced:
+        return False
+    line = getattr(chain.node, "lineno", 0)
+    moved = {
+        target.id
+        for statement in ast.walk(loop)
+        if isinstance(statement, ast.Assign) and statement.lineno > line
+        for target in statement.targets
+        if isinstance(target, ast.Name)
+    }
+    return bool(moved & _references(list(chain.arguments())))
 
 
 def _subquery_argument(node: ast.Call, ctx: PythonContext) -> bool:

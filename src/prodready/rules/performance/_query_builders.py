@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from prodready.plugin import PythonContext
-from prodready.plugin.analysis import QueryChain, dotted
+from prodready.plugin.analysis import DJANGO_LAZY_METHODS, QueryChain, dotted
 
 # SQLAlchemy ``Query`` methods that turn the query into an expression of another statement (a
 # subquery, an EXISTS clause, a CTE) instead of running it -- unlike Django's ``exists()``.
@@ -34,13 +34,64 @@ def _builds_without_running(chain: QueryChain, ctx: PythonContext) -> bool:
             _correlated(argument)
             for call in chain.calls
             for argument in (*call.args, *(k.value for k in call.keywords))
-        )
+        ) or _held_unevaluated(chain.node, ctx)
     steps = set(chain.steps)
     if steps & (_SQLALCHEMY_EXPRESSIONS | _SQLALCHEMY_WRITES):
         return True
     if chain.statement is not None or steps & _SQLALCHEMY_RUNS:
         return False
     return _only_turned_into_expressions(chain.node, ctx)
+
+
+# Queryset methods that write the rows selected in one statement, reading none back.
+_DJANGO_BULK_WRITES = frozenset({"delete", "update", "_raw_delete"})
+
+
+def _held_unevaluated(query: ast.AST, ctx: PythonContext) -> bool:
+    """``hooks = Hook.objects.filter(...)`` whose every later use keeps it a query: refined
+    into a subquery (``Exists(hooks.filter(...))``, ``Subquery(...)``, ``x__in=hooks``) or
+    written in bulk (``hooks.delete()``, ``hooks.update(...)``): no read of its rows runs."""
+    parents = ctx.parents()
+    assignment = parents.get(id(query))
+    function = ctx.function
+    if (
+        not isinstance(assignment, ast.Assign)
+        or len(assignment.targets) != 1
+        or not isinstance(assignment.targets[0], ast.Name)
+        or function is None
+    ):
+        return False
+    name = assignment.targets[0].id
+    uses = [
+        node
+        for node in ast.walk(function.node)
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
+    ]
+    return bool(uses) and all(_stays_a_query(use, parents) for use in uses)
+
+
+def _stays_a_query(use: ast.Name, parents: dict[int, ast.AST]) -> bool:
+    expr: ast.AST = use
+    while True:
+        attribute = parents.get(id(expr))
+        call = parents.get(id(attribute)) if attribute is not None else None
+        if not (
+            isinstance(attribute, ast.Attribute)
+            and isinstance(call, ast.Call)
+            and call.func is attribute
+        ):
+            break
+        if attribute.attr in _DJANGO_BULK_WRITES:
+            return True
+        if attribute.attr not in DJANGO_LAZY_METHODS:
+            return False
+        expr = call
+    holder = parents.get(id(expr))
+    if isinstance(holder, ast.keyword):
+        return (holder.arg or "").endswith("__in")
+    if isinstance(holder, ast.Call) and expr in holder.args:
+        return (dotted(holder.func) or "").rsplit(".", 1)[-1] in {"Exists", "Subquery"}
+    return False
 
 
 def _correlated(argument: ast.AST) -> bool:

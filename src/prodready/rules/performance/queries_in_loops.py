@@ -31,6 +31,8 @@ from prodready.rules.data_access._shared import (
 from prodready.rules.performance._loop_evidence import _report_by_evidence, _writes_rows
 from prodready.rules.performance._not_per_row import (
     _alternative_reported,
+    _locked_in_own_transaction,
+    _pages_through,
     _refreshes_under_lock,
     _subquery_argument,
     _under_key_change_guard,
@@ -163,10 +165,15 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
     querysets correlated with `OuterRef` (usable only inside `Exists()`/`Subquery()`),
     SQLAlchemy queries turned into `.subquery()`/`.exists()`/`.cte()`, SQLAlchemy bulk
     `.update()`/`.delete()` writes, `select_for_update(skip_locked=True)` probes for a
-    row no other worker holds, and a queryset passed unevaluated to an `__in=` lookup (a
-    subquery of the outer query). Nor are a row of the loop re-read by its own key under
-    `select_for_update()` and kept (`gc = GiftCard.objects.select_for_update().get(pk=gc.pk)`:
-    a lock-and-refresh inside a transaction, which no prefetch replaces), or a lookup under
+    row no other worker holds, a queryset passed unevaluated to an `__in=` lookup (a
+    subquery of the outer query), a queryset kept in a local only ever refined into a subquery
+    (`Exists(hooks.filter(...))`) or written in bulk (`hooks.delete()`), and the next slice of
+    rows after a cursor a `while` loop moves on (keyset pagination: one query per batch).
+    Nor are a row of the loop re-read by its own key under `select_for_update()` and kept
+    (`gc = GiftCard.objects.select_for_update().get(pk=gc.pk)`:
+    a lock-and-refresh inside a transaction, which no prefetch replaces), a row locked under a
+    transaction the loop opens for each item (`with transaction.atomic():` in the loop body:
+    the lock ends with that item's transaction), or a lookup under
     `if row.key != current_key:` whose body remembers the key (it runs once per group of
     consecutive rows sharing the key, not once per row). The two branches of
     `a if test else b` never both run: one finding for the queries of both.
@@ -249,6 +256,8 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
         if not used:
             return
         if _builds_without_running(chain, ctx) or _refreshes_under_lock(chain, ctx, variables):
+            return
+        if _locked_in_own_transaction(chain, ctx) or _pages_through(chain, ctx):
             return
         if _subquery_argument(node, ctx) or _under_key_change_guard(node, ctx):
             return
