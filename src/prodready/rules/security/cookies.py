@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import (
     argument,
     constant_str,
@@ -89,6 +89,10 @@ def credential_cookie_without_flags(node: ast.AST, ctx: PythonContext) -> None:
     False`, `SESSION_COOKIE_HTTPONLY = False`, `CSRF_COOKIE_SECURE = False`. Flags read from
     configuration are trusted.
 
+    Evidence tier: a CSRF token cookie (`csrf_token`, `XSRF-TOKEN`) is a double-submit token
+    the page's own script reads, so it is never asked to be HttpOnly; set without `secure=True`
+    it is reported low, confidence low -- it carries no session.
+
     ## Why it breaks production
     Without `Secure` the browser also sends the cookie over plain http -- any redirect, mixed
     content or hostile Wi-Fi hands the session to whoever listens. Without `HttpOnly` every
@@ -152,6 +156,9 @@ def credential_cookie_without_flags(node: ast.AST, ctx: PythonContext) -> None:
         for flag in ("secure", "httponly")
         if keyword_value(node, flag) is None or _explicitly_false(keyword_value(node, flag))
     ]
+    if _CSRF_WORDS & set(name_words(cookie)):
+        _report_csrf_cookie(node, cookie, missing, ctx)
+        return
     if not missing:
         return
     ctx.report(
@@ -165,4 +172,27 @@ def credential_cookie_without_flags(node: ast.AST, ctx: PythonContext) -> None:
         )
         + ("; " if len(missing) == 2 else "")
         + ("any script on the page (one XSS) can read it" if "httponly" in missing else ""),
+    )
+
+
+# A double-submit CSRF cookie (Angular's XSRF-TOKEN, Flask-WTF's csrf_token copied into a
+# header by the page's script) must be readable by script, and it carries no session.
+_CSRF_WORDS = frozenset({"csrf", "xsrf", "csrftoken"})
+
+
+def _report_csrf_cookie(
+    node: ast.Call, cookie: str, missing: list[str], ctx: PythonContext
+) -> None:
+    """A CSRF token cookie: HttpOnly is not asked for (the page's script reads it); without
+    Secure it is reported low -- a token sniffed over http lets an on-path attacker forge
+    requests only together with the session cookie, which has flags of its own."""
+    if "secure" not in missing:
+        return
+    ctx.report(
+        node,
+        f"cookie {cookie!r} (a CSRF token) is set without secure=True: the browser also sends "
+        "it over plain http. It stays readable by script on purpose (HttpOnly would break the "
+        "double-submit check) and carries no session: reported low",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
     )
