@@ -6,7 +6,7 @@ import ast
 import re
 
 from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
-from prodready.plugin.analysis import EnvLookup, constant_str, env_lookup
+from prodready.plugin.analysis import EnvLookup, constant_str, env_lookup, log_call
 from prodready.rules.configuration._shared import _config_or_service_code
 
 # -- CFG004 -----------------------------------------------------------------------------------
@@ -73,7 +73,9 @@ def env_flag_parsed_as_truthy(node: ast.AST, ctx: PythonContext) -> None:
     `os.getenv("DEBUG", False)` (a bool default for a string value), `os.getenv("X") == True`,
     and `if os.getenv("ENABLE_X"):` / `if os.environ.get("DISABLE_AUTH"):` for flag-like
     names. `os.getenv("X", "false").lower() in ("1", "true")` and typed readers
-    (`env.bool()`, `config(..., cast=bool)`) are fine.
+    (`env.bool()`, `config(..., cast=bool)`) are fine, and so is a test whose branch only
+    reports that the variable is set (a deprecation warning or system-check message): it asks
+    whether the variable is present, not what it says.
 
     ## Why it breaks production
     Environment variables are strings. `DEBUG=false`, `DEBUG=0` and `DEBUG=no` are non-empty
@@ -159,6 +161,8 @@ def env_flag_parsed_as_truthy(node: ast.AST, ctx: PythonContext) -> None:
         default = lookup.default if lookup is not None else None
         if default is not None and constant_str(default) is None:
             return  # a non-string default: reported at the lookup
+        if isinstance(node, ast.If) and not node.orelse and _only_notices(node.body, ctx):
+            return  # ``if os.environ.get("OLD_FLAG"): warn(...)``: whether it is set at all
         parsed.add(id(test))
         ctx.report(
             node.test,
@@ -166,3 +170,28 @@ def env_flag_parsed_as_truthy(node: ast.AST, ctx: PythonContext) -> None:
             "count as set. Parse it explicitly",
             confidence=Confidence.MEDIUM,
         )
+
+
+_NOTICE_CALLS = frozenset({"warnings.warn", "builtins.print"})
+_NOTICE_CLASSES = re.compile(r"(Warning|Error|Info|Debug|Critical|Message)$")
+
+
+def _only_notices(body: list[ast.stmt], ctx: PythonContext) -> bool:
+    """The branch only tells someone the variable is set -- a log line, ``warnings.warn``,
+    a system-check message appended (``warnings.append(Warning("X is deprecated"))``) -- and
+    changes nothing else: the test asks whether the variable is present, which its value
+    ("false" included) rightly answers."""
+    for statement in body:
+        call = statement.value if isinstance(statement, ast.Expr) else None
+        if not isinstance(call, ast.Call):
+            return False
+        if log_call(call, ctx) is not None or ctx.qualname(call.func) in _NOTICE_CALLS:
+            continue
+        method = call.func.attr if isinstance(call.func, ast.Attribute) else ""
+        made = call.args[0] if method in {"append", "add"} and len(call.args) == 1 else None
+        if not (
+            isinstance(made, ast.Call)
+            and _NOTICE_CLASSES.search((ctx.qualname(made.func) or "").rsplit(".", 1)[-1])
+        ):
+            return False
+    return bool(body)
