@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from prodready.plugin import (
@@ -232,6 +233,17 @@ _LOOP_FACTORIES = frozenset(
 )
 
 
+_RUFF_DANGLING_TASK = re.compile(r"#\s*noqa\s*:[^#]*\bRUF006\b", re.IGNORECASE)
+
+
+def _ruff_waived(call: ast.Call, ctx: PythonContext) -> bool:
+    """The call's last line carries ``# noqa: RUF006``: Ruff's asyncio-dangling-task check --
+    this rule's defect -- waived on purpose by the code's author."""
+    lines = ctx.source.splitlines()
+    last = (call.end_lineno or call.lineno) - 1
+    return 0 <= last < len(lines) and bool(_RUFF_DANGLING_TASK.search(lines[last]))
+
+
 def _spawned_task(call: ast.AST, ctx: PythonContext) -> str | None:
     """``asyncio.create_task(coro)`` / ``asyncio.ensure_future(coro())`` /
     ``loop.create_task(coro)``: what spawns the task, or None. A ``TaskGroup``'s
@@ -276,7 +288,9 @@ def task_without_reference(node: ast.AST, ctx: PythonContext) -> None:
     Evidence tier: when the spawned coroutine (a function of the module) catches and logs its
     own failures -- every call but `asyncio.sleep` inside a `try` whose broad handler logs --
     no exception goes unretrieved, and the finding drops to low with low confidence: the rule
-    cannot tell whether losing such a task mid-run matters.
+    cannot tell whether losing such a task mid-run matters. A call whose line waives Ruff's
+    check for the same defect (`# noqa: RUF006`, asyncio-dangling-task) is a fire-and-forget
+    its author chose: low, confidence low, and the message says so.
 
     ## Why it breaks production
     The event loop holds only a weak reference to the tasks it runs. A task nobody else
@@ -322,6 +336,18 @@ def task_without_reference(node: ast.AST, ctx: PythonContext) -> None:
         if not found or is_script(ctx) or is_framework_source(ctx):
             return
         for call, what in found:
+            if _ruff_waived(call, ctx):
+                ctx.report(
+                    call,
+                    f"the task {what} creates is not kept anywhere, and the line waives Ruff's "
+                    "check for exactly this (noqa: RUF006, asyncio-dangling-task): a "
+                    "fire-and-forget its author chose -- reported low. The event loop still "
+                    "holds only a weak reference to it; keep one (a set plus "
+                    "add_done_callback(set.discard)) if losing it mid-run matters",
+                    severity=Severity.LOW,
+                    confidence=Confidence.LOW,
+                )
+                continue
             if logs_own_failures(call, ctx):
                 ctx.report(
                     call,
