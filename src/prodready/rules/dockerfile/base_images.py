@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from prodready.plugin import Category, Dockerfile, FileContext, FileKind, Severity, file_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    Dockerfile,
+    FileContext,
+    FileKind,
+    Severity,
+    file_rule,
+)
 from prodready.rules.dockerfile._shared import _global_args, _substitute
 
 # -- DKR002 -----------------------------------------------------------------------------------
@@ -27,7 +35,9 @@ def dockerfile_unpinned_base_image(document: Dockerfile, ctx: FileContext) -> No
     ## What it does
     Flags `FROM` instructions whose image has no tag or the `latest` tag and no `@sha256:`
     digest. `FROM scratch`, references to earlier build stages and `${ARG}` images whose
-    default is unknown are skipped; an `ARG` default is expanded and checked.
+    default is unknown are skipped; an `ARG` default is expanded and checked. Evidence tier:
+    when `latest` comes only from an `ARG` default (`ARG BASE_TAG=latest`), the argument is
+    there for the build pipeline to set -- reported low, confidence low, saying so.
 
     ## Why it breaks production
     `latest` is whatever was pushed last. Two builds of the same commit -- yesterday's and
@@ -56,6 +66,7 @@ def dockerfile_unpinned_base_image(document: Dockerfile, ctx: FileContext) -> No
         if image.lower() in earlier:
             continue
         shown = image
+        from_argument = "$" in image
         if "$" in image:
             resolved = _substitute(image, variables)
             if resolved is None or not resolved or resolved.lower() in earlier:
@@ -70,6 +81,17 @@ def dockerfile_unpinned_base_image(document: Dockerfile, ctx: FileContext) -> No
         if tag is not None and tag.lower() != "latest":
             continue
         what = "the `latest` tag" if tag is not None else "no tag (so `latest`)"
+        if from_argument:
+            ctx.report(
+                stage.line,
+                f"base image `{shown}` uses {what} only through a build argument's default: a "
+                "release pipeline that passes --build-arg picks its own, which the Dockerfile "
+                "does not show -- reported low. Builds without the argument pull whatever was "
+                "pushed last; give the argument a pinned default",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+            continue
         ctx.report(
             stage.line,
             f"base image `{shown}` uses {what}: each build can pull a different image, so "
