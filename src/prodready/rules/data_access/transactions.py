@@ -33,6 +33,16 @@ def _deletes_only(writes: tuple[Write, ...]) -> bool:
     return all(write.what.endswith("delete()") for write in writes)
 
 
+def _saves_own_row(function: FunctionSummary) -> bool:
+    """A ``save()``/``delete()`` method whose first write is the base class's
+    (``super().save()``): an override of the object's own save, called by whoever saves the
+    object -- its transaction is the saver's."""
+    name = function.short_name
+    if name not in {"save", "delete"} or "." not in function.name or not function.writes:
+        return False
+    return function.writes[0].what.startswith(f"super().{name}(")
+
+
 def _commit(write: Write) -> bool:
     """A session's or a DB-API connection's ``commit()``: the end of one transaction."""
     return write.what.endswith(".commit()")
@@ -280,11 +290,16 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     the next run creates; an update that only stamps the current time on rows,
     `update(modified=timezone.now())`: it records when, not what) each write may be a valid
     state alone: it is reported low, with low
-    confidence, and the message says the scan could not tell. A receiver of a Django save
-    signal (`post_save`, `pre_save`, `m2m_changed`) runs inside the transaction of the `save()`
-    that sent the signal when that save holds one, and in none when it does not: its dependent
-    writes are reported low, with low confidence, the message saying that the transaction
-    depends on the saver.
+    confidence, and the message says the scan could not tell. A `save()`/`delete()` override
+    whose first write is its own row's (`super().save()`) is called by every code that saves
+    the object (views, forms, serializers, the admin) and runs inside that code's transaction
+    when it holds one: when the scan sees none of its callers (the object saved through a value
+    it cannot type, or by the framework), its dependent writes are reported low, with low
+    confidence, saying the scan could not tell whether every saver holds one. A receiver of a
+    Django save signal (`post_save`, `pre_save`, `m2m_changed`) runs inside the transaction of
+    the `save()` that sent the signal when that save holds one, and in none when it does not:
+    its dependent writes are reported low, with low confidence, the message saying that the
+    transaction depends on the saver.
     Several `session.commit()` calls are always dependent: each ends a transaction of what
     was added before it.
 
@@ -376,6 +391,23 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
                     f"the commit on line {first.line} makes what was written before it "
                     "permanent on its own, so if a later write fails it stays committed"
                 )
+            if _saves_own_row(function) and not model.callers.get(prefix + function.name):
+                # No saver in sight (``obj.save()`` on a value the scan cannot type, the
+                # framework's own saves): a saver seen saving outside one keeps the finding.
+                ctx.report(
+                    path,
+                    line,
+                    f"{lines}, in a {function.short_name}() override that saves its own row "
+                    f"first ({first.what}): it is called by every code that saves the object "
+                    "(views, forms, serializers, the admin) and runs inside that code's "
+                    "transaction when it holds one; the scan could not tell whether every saver "
+                    "does. If one runs in autocommit, a failed later write leaves the earlier "
+                    "ones committed: save in transaction.atomic() there, or wrap these writes "
+                    "(low)",
+                    severity=Severity.LOW,
+                    confidence=Confidence.LOW,
+                )
+                continue
             if prefix + function.name in model.save_receivers:
                 ctx.report(
                     path,
