@@ -20,6 +20,7 @@ from prodready.rules.dockerfile._shared import (
     _global_args,
     _process,
     _production_stage,
+    _split,
     _substitute,
     _words,
 )
@@ -50,6 +51,22 @@ def _supervisor(words: list[str], chain: list[Stage]) -> str | None:
         return program
     if program == _S6_OVERLAY_INIT and _installs_s6_overlay(chain):
         return "s6-overlay's /init"
+    return None
+
+
+_INSTALLED_DROPPERS = ("gosu", "su-exec")
+
+
+def _installed_dropper(chain: list[Stage]) -> str | None:
+    """The privilege-dropping tool the image installs (``apt-get install gosu``, ``COPY
+    --from=tianon/gosu``): a tool whose only use is to step down from root at run time."""
+    for stage in chain:
+        for instruction in [*stage.find("RUN"), *stage.find("COPY")]:
+            words = {_base(word) for word in _split(instruction.value)}
+            words |= {word.split(":", 1)[0] for word in words}  # gosu:1.17 / --from=tianon/gosu
+            found = next((tool for tool in _INSTALLED_DROPPERS if tool in words), None)
+            if found is not None:
+                return found
     return None
 
 
@@ -89,7 +106,9 @@ def dockerfile_runs_as_root(document: Dockerfile, ctx: FileContext) -> None:
     Evidence tier: when the entrypoint is a process supervisor (s6-overlay's `/init`,
     `supervisord`, `runsvdir`), it runs as root by design and each service's run script picks
     its user -- which the Dockerfile does not show: the finding is reported at low (confidence
-    low) and says so, not at medium.
+    low) and says so, not at medium. So is an entrypoint script in an image that installs
+    `gosu` or `su-exec` (tools whose only use is to step down from root at run time): the
+    script re-executes the app as its user, which the Dockerfile does not show.
 
     ## Why it breaks production
     A process running as root inside the container is root on the container's filesystem and,
@@ -160,6 +179,19 @@ def dockerfile_runs_as_root(document: Dockerfile, ctx: FileContext) -> None:
         )
         return
     script = any(word.endswith(".sh") or "entrypoint" in word for word in words)
+    dropper = _installed_dropper(chain) if script else None
+    if dropper is not None:
+        ctx.report(
+            final.line,
+            f"the final stage has no USER instruction, but the image installs {dropper} and "
+            "starts an entrypoint script: such a script usually re-executes the app as an "
+            f"unprivileged user ({dropper} $UID ...) -- which the Dockerfile does not show, so "
+            "reported low. Clusters enforcing runAsNonRoot still refuse the image; `USER` "
+            "makes it explicit",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     ctx.report(
         final.line,
         "the final stage has no USER instruction, so the container runs as root: an exploited "
