@@ -35,6 +35,12 @@ _NOT_SECRET_CONTEXT = frozenset(
 # A name starting with one of these names the action on a credential (a route, a view, a
 # permission: ``UPDATE_USER_PASSWORD``, ``reset_password``), not the credential.
 _ACTION_WORDS = frozenset({"update", "reset", "forgot", "change", "rotate", "revoke"})
+# A name starting with one of these is a switch about a credential (``ENABLE_EMAIL_PASSWORD``,
+# ``USE_API_TOKEN``, ``is_password``): its value is "1"/"true", never the credential itself.
+_SWITCH_WORDS = frozenset(
+    {"enable", "enabled", "disable", "disabled", "is", "has", "use", "allow", "require"}
+    | {"show", "hide", "should", "can", "toggle"}
+)
 # ``pass`` after one of these is a pass of a loop or a batch (``MAX_ITEMS_PER_PASS``,
 # ``first_pass``), not a password.
 _NOT_PASSWORD_BEFORE_PASS = frozenset(
@@ -46,11 +52,11 @@ _NOT_PASSWORD_BEFORE_PASS = frozenset(
 def secret_name(name: str) -> bool:
     """``DB_PASSWORD``, ``api_key``, ``clientSecret``, ``SECRET_KEY``, ``auth_token``... -- a name
     that holds a credential (not ``token_url``, ``password_field``, ``csrf_token``,
-    ``UPDATE_USER_PASSWORD``, ``MAX_EXPERIMENTS_PER_PASS``)."""
+    ``UPDATE_USER_PASSWORD``, ``ENABLE_EMAIL_PASSWORD``, ``MAX_EXPERIMENTS_PER_PASS``)."""
     words = name_words(name)
     if not words or _NOT_SECRET_CONTEXT.intersection(words):
         return False
-    if len(words) > 1 and words[0] in _ACTION_WORDS:
+    if len(words) > 1 and (words[0] in _ACTION_WORDS or words[0] in _SWITCH_WORDS):
         return False
     last = words[-1]
     if last in _SECRET_LAST_WORDS:
