@@ -26,6 +26,10 @@ from prodready.engine.roles import path_role
 from prodready.model import Finding, ProjectFact
 
 FACT_PREFIX = "deployed-env:"
+# Facts about how the service is launched (``launch:single-process-server``): the launcher is a
+# command-line script by role, and it is what production runs, so the moot pass takes these
+# facts from scripts as well as from service modules.
+LAUNCH_FACT_PREFIX = "launch:"
 _FILE_LIMIT = 524_288  # a deployment file larger than this is generated data, not configuration
 _MAX_FILES = 4_000  # bounds the walk of a huge tree; the first files found are read
 _TERRAFORM_SUFFIXES = (".tf", ".tfvars", ".tf.json")

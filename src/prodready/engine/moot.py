@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from prodready.engine.deployment_env import deployed_env_facts
+from prodready.engine.deployment_env import LAUNCH_FACT_PREFIX, deployed_env_facts
 from prodready.engine.pipeline import PROJECT_MARKERS
 from prodready.engine.roles import RoleMap
 from prodready.engine.semantic.caller_bounds import bounded_by_callers, limited_by_jobs
@@ -82,6 +82,9 @@ def held_facts(
         role = roles.role_of(relpath, detected if detected in _ROLE_VALUES else None)
         if role is Role.SERVICE:
             held.setdefault(projects.of(relpath), set()).update(facts)
+        elif role is Role.SCRIPT:  # the launcher: how production starts the service
+            launch = [fact for fact in facts if fact.startswith(LAUNCH_FACT_PREFIX)]
+            held.setdefault(projects.of(relpath), set()).update(launch)
     # what project functions sanitise and check, through helpers and re-exports
     return {project: derive(facts, import_prefixes(project)) for project, facts in held.items()}
 

@@ -47,6 +47,35 @@ LIMITER_STORAGE_CONFIGURED = ProjectFact(
 )
 
 
+# The project's own launcher starts the server as one process (``uvicorn.run(app)`` or
+# ``uvicorn.Config(...)`` without ``workers``, outside a ``__main__`` block and not reloading):
+# what one process keeps in memory is what the whole server keeps.
+SINGLE_PROCESS_SERVER = ProjectFact(
+    "launch:single-process-server",
+    "the project's launcher starts its server as a single process (uvicorn without workers)",
+)
+_LAUNCHERS = frozenset(
+    {"uvicorn.run", "uvicorn.main.run", "uvicorn.Config", "uvicorn.config.Config"}
+)
+
+
+def _single_process_launch(node: ast.Call, ctx: PythonContext) -> bool:
+    workers = keyword_value(node, "workers")
+    if workers is not None and not (isinstance(workers, ast.Constant) and workers.value == 1):
+        return False
+    reload = keyword_value(node, "reload")
+    if isinstance(reload, ast.Constant) and reload.value is True:
+        return False  # a development server
+    if any(keyword.arg is None for keyword in node.keywords):
+        return False  # ``**options``: the workers may be among them
+    parent = ctx.parent(node)
+    while parent is not None:
+        if isinstance(parent, ast.If) and "__main__" in ctx.segment(parent.test):
+            return False  # ``python app.py`` for a local run, not how it is deployed
+        parent = ctx.parent(parent)
+    return True
+
+
 def _settings_key(node: ast.AST) -> str | None:
     """``CACHE_TYPE`` for ``CACHE_TYPE = ...``, ``app.config["CACHE_TYPE"] = ...``, a
     ``{"CACHE_TYPE": ...}`` dict entry (the caller passes the key node)."""
@@ -91,6 +120,7 @@ def _conditional(node: ast.AST, ctx: PythonContext) -> bool:
         "fastapi_cache.backends.inmemory.InMemoryBackend",
         "aiocache.SimpleMemoryCache",
         "aiocache.backends.memory.SimpleMemoryCache",
+        *_LAUNCHERS,
     ),
     nodes=(ast.Assign, ast.Dict),
     fix="Point the store at a shared service: Django CACHES at Redis or Memcached, "
@@ -105,6 +135,9 @@ def per_process_framework_store(node: ast.AST, ctx: PythonContext) -> None:
     a Flask-Limiter or slowapi `Limiter` with no `storage_uri` (its default is `memory://`) or
     an explicit `memory://`, fastapi-cache's `InMemoryBackend` and aiocache's
     `SimpleMemoryCache`. A setting inside an `if`/`try` (a fallback for local runs) is low.
+    Not reported when the project's own launcher starts its server as one process
+    (`uvicorn.run(...)`/`uvicorn.Config(...)` without `workers`, not reloading, outside a
+    `__main__` block): one process's memory is then the server's.
 
     ## Why it breaks production
     Production runs several worker processes on several replicas. A rate limit kept in memory
@@ -149,6 +182,10 @@ def per_process_framework_store(node: ast.AST, ctx: PythonContext) -> None:
 
 def _check_call(node: ast.Call, ctx: PythonContext) -> None:
     name = ctx.call_name or ""
+    if name in _LAUNCHERS:
+        if _single_process_launch(node, ctx):
+            ctx.establish(SINGLE_PROCESS_SERVER)
+        return
     if name in _LIMITERS:
         storage = keyword_value(node, "storage_uri")
         if storage is None:
@@ -215,6 +252,7 @@ def _report(
 ) -> None:
     place = where or "in each worker's memory"
     low = _conditional(node, ctx)
+    given = unless if isinstance(unless, tuple) else (unless,)
     ctx.report(
         node,
         f"{what} keeps its entries {place}: every worker and replica has its own copy "
@@ -222,5 +260,5 @@ def _report(
         "worker only, invalidation misses the others) and a deploy loses them. Use Redis or "
         "Memcached" + (" (this looks like a local-run fallback)" if low else ""),
         severity=Severity.LOW if low else None,
-        unless=unless,
+        unless=(*given, SINGLE_PROCESS_SERVER),
     )
