@@ -194,13 +194,65 @@ def _runtime_in_lookup(key: ast.expr | None) -> bool:
     return False
 
 
+# Collection types whose items a parameter's annotation names (``Iterable["Line"]``).
+_COLLECTIONS = frozenset(
+    {"list", "List", "Iterable", "Sequence", "Collection", "set", "Set", "Iterator"}
+    | {"tuple", "Tuple", "QuerySet", "Generator"}
+)
+
+
+def _typed_as_rows(iterable: ast.expr, ctx: PythonContext) -> bool:
+    """A parameter the function does not reassign, annotated as a collection of a class
+    imported from a ``models`` module (``lines: Iterable["OrderLine"]``): rows of a table,
+    however the caller got them."""
+    scope = ctx.function
+    if scope is None or not isinstance(iterable, ast.Name) or ctx.value_of(iterable.id):
+        return False
+    arguments = scope.node.args
+    for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+        if argument.arg == iterable.id:
+            return _names_model_collection(argument.annotation, ctx)
+    return False
+
+
+def _names_model_collection(annotation: ast.expr | None, ctx: PythonContext) -> bool:
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        try:
+            annotation = ast.parse(annotation.value, mode="eval").body
+        except SyntaxError:
+            return False
+    if not isinstance(annotation, ast.Subscript):
+        return False
+    container = annotation.value
+    container_name = container.attr if isinstance(container, ast.Attribute) else ""
+    if isinstance(container, ast.Name):
+        container_name = container.id
+    if container_name not in _COLLECTIONS:
+        return False
+    item = annotation.slice
+    if isinstance(item, ast.Tuple) and item.elts:
+        item = item.elts[0]
+    if isinstance(item, ast.Constant) and isinstance(item.value, str):
+        try:
+            item = ast.parse(item.value, mode="eval").body
+        except SyntaxError:
+            return False
+    if not isinstance(item, ast.Name | ast.Attribute):
+        return False
+    qualified = ctx.qualname(item) or ""
+    return "models" in qualified.split(".")[:-1]
+
+
 def _growth(iterable: ast.expr, ctx: PythonContext) -> Growth:
     """What the loop's iteration count grows with; rows selected by a list of keys grow with
     that list (one row per key at most), and with a lookup built at run time, whose field is
     not visible, only when that list does -- otherwise the rule cannot tell."""
     selected = _selected_keys(iterable, ctx)
     if selected is None:
-        return iterable_growth(iterable, ctx)
+        growth = iterable_growth(iterable, ctx)
+        if growth is Growth.UNKNOWN and _typed_as_rows(iterable, ctx):
+            return Growth.ROWS
+        return growth
     values, on_key = selected
     growth = iterable_growth(values, ctx)
     if growth is Growth.BOUNDED and not on_key:
