@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
+from prodready.engine.settings_classes import in_development_settings_class
 from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import (
     EnvLookup,
@@ -65,9 +66,10 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
     `os.getenv("SECRET_KEY", "dev-secret")`, `os.environ.get(...)`, python-decouple
     `config("API_KEY", default="...")`, django-environ `env("SECRET_KEY", default="...")`,
     `os.getenv("JWT_SECRET") or "changeme"`, and pydantic `BaseSettings` fields such as
-    `secret_key: str = "..."`. Dev/local/test settings files and tests are skipped, and so is
-    a fallback the project itself declares a placeholder: a value some module of the project
-    compares a credential with to mean "no key" (`if api_key != "local": send_auth()`), or
+    `secret_key: str = "..."`. Dev/local/test settings files and configuration classes
+    (`class TestingConfig(Config)`, a class setting `TESTING = True`) and tests are skipped,
+    and so is a fallback the project itself declares a placeholder: a value some module of the
+    project compares a credential with to mean "no key" (`if api_key != "local": send_auth()`), or
     that a comment beside a credential set to it calls a dummy -- `os.getenv("LOCAL_API_KEY",
     "local")` then selects a server that needs no key, it does not ship a secret.
 
@@ -93,6 +95,8 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
     """
     if ctx.facts.is_test or _dev_only_file(ctx):
         return
+    if in_development_settings_class(c.node for c in ctx.classes):
+        return  # ``class TestingConfig(Config)``: the test suite's settings, not production's
     if isinstance(node, ast.Module):
         establish_placeholders(ctx)  # other modules' fallbacks to the same value are moot
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
+from prodready.engine.settings_classes import in_development_settings_class
 from prodready.plugin import (
     Category,
     Confidence,
@@ -231,7 +232,9 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     calls itself test or seed data (`"shop_e2e_seed_key"`) where nothing logs in with it, a
     credential a script writes beside a loopback endpoint (`{"issuer":
     "http://localhost:8080", "client_secret": ...}` in a seed script), any credential in
-    development, test or sample settings. A real-looking credential in a script (a staging
+    development, test or sample settings -- a settings file so named, or a configuration class
+    (`class TestingConfig(Config)`, `class DevelopmentSettings`, a class setting `TESTING =
+    True`) beside the production one. A real-looking credential in a script (a staging
     key) stays high. Each message says which tier it is in.
 
     ## Why it breaks production
@@ -352,6 +355,8 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         development = development_value(literal, where, ctx, used=used)
         if development is None and _dev_settings_file(ctx.path):
             development = "sits in development, test or sample settings"
+        if development is None and in_development_settings_class(c.node for c in ctx.classes):
+            development = "sits in a development or test configuration class"
         if development is not None:
             severity, confidence = Severity.LOW, Confidence.LOW
             message = (
