@@ -9,11 +9,12 @@ from prodready.plugin import (
     Category,
     Confidence,
     ModuleMemo,
+    ProjectFact,
     PythonContext,
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import constant_str, dotted
+from prodready.plugin.analysis import constant_str, dotted, walk_body
 from prodready.rules.api_contract._raw_numbers import unbounded_raw_numbers
 
 # -- API006 ---------------------------------------------------------------------------------------
@@ -197,7 +198,8 @@ def unbounded_numeric_input(
       hands to a check; a mapping passed whole to a schema or form is left to it.
     A field the class checks in code (`@field_validator("quantity")`, `validate_quantity`,
     `clean_quantity`, a whole-object `validate()`/`clean()`/`@model_validator`) is not
-    reported.
+    reported, nor one a route handler taking the model compares before rejecting the request
+    (`if not data.quantity > 0: raise HTTPException(400)`), in any module of the project.
 
     ## Why it breaks production
     The type check passes for `-3` and for `10**9`. A negative quantity turns a purchase
@@ -223,6 +225,7 @@ def unbounded_numeric_input(
     if ctx.facts.is_test:
         return
     if not isinstance(node, ast.ClassDef):
+        _establish_handler_bounds(node, ctx)
         _raw_reads(node, ctx)
         return
     bases = _bases(node, ctx)
@@ -252,7 +255,50 @@ def unbounded_numeric_input(
             f"'{name}' accepts any number the client sends: a negative or huge {name} is "
             "a valid request here (a credit instead of a charge, every seat booked). Bound "
             "it where it is declared (Field(gt=0, le=...), min_value=/max_value=)",
+            unless=_checked_in_handler(node.name, name),
         )
+
+
+def _checked_in_handler(model: str, field: str) -> ProjectFact:
+    return ProjectFact(
+        f"API006:checked:{model}.{field}",
+        "a route handler taking this model rejects the request on a comparison of the field",
+    )
+
+
+def _establish_handler_bounds(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> None:
+    """``async def create(data: TokenRequest): if not data.minutes > 0: raise ...``: the
+    handler bounds the field of its body model before using it -- the check is one step from
+    the declaration, in the only place the model is received."""
+    scope = ctx.function
+    if ctx.route is None or scope is None or scope.route is not ctx.route:
+        return
+    models = {
+        arg.arg: name
+        for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+        if arg.annotation is not None and (name := _last(arg.annotation))
+    }
+    if not models:
+        return
+    for statement in walk_body(node.body):
+        if not (
+            isinstance(statement, ast.If)
+            and statement.body
+            and isinstance(statement.body[-1], ast.Raise | ast.Return)
+        ):
+            continue
+        for compare in ast.walk(statement.test):
+            if not isinstance(compare, ast.Compare):
+                continue
+            for side in (compare.left, *compare.comparators):
+                if (
+                    isinstance(side, ast.Attribute)
+                    and isinstance(side.value, ast.Name)
+                    and side.value.id in models
+                ):
+                    ctx.establish(_checked_in_handler(models[side.value.id], side.attr))
 
 
 def _raw_reads(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> None:
