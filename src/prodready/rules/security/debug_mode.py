@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from prodready.plugin import (
     Category,
@@ -20,6 +21,8 @@ from prodready.rules.security._shared import _dev_settings_file
 _APP_RUN = ("flask.Flask.run", "quart.Quart.run", "*.run")
 _APP_FACTORIES = ("fastapi.FastAPI", "starlette.applications.Starlette", "starlette.Starlette")
 _RUN_SIMPLE = ("werkzeug.run_simple", "werkzeug.serving.run_simple")
+# A host only this machine can connect to (not 0.0.0.0, which is every interface).
+_LOOPBACK = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$")
 
 
 _LAUNCHER_WITHOUT_RELOAD = ProjectFact(
@@ -86,7 +89,10 @@ def debug_mode_enabled(node: ast.AST, ctx: PythonContext) -> None:
     `dev`/`local`/`test` settings files); `FastAPI(debug=True)` / `Starlette(debug=True)`;
     werkzeug `run_simple(..., use_debugger=True)`; and, with medium severity, the
     auto-reloading development server `uvicorn.run(..., reload=True)`. `app.run(debug=True)`
-    under `if __name__ == "__main__":` is reported with medium confidence.
+    under `if __name__ == "__main__":` is reported with medium confidence. Evidence tier:
+    `app.run(debug=True, host="127.0.0.1")` (or `localhost`, `::1`) listens on the developer's
+    own machine, where no one else reaches the debugger: reported low, confidence low, and the
+    message says so; any other host, or one read at run time, keeps the rule's severity.
 
     ## Why it breaks production
     Flask/Werkzeug's debugger gives anyone who can trigger an error an interactive Python
@@ -152,7 +158,21 @@ def debug_mode_enabled(node: ast.AST, ctx: PythonContext) -> None:
     if not isinstance(func, ast.Attribute):
         return
     if func.attr == "run":
-        if is_true(keyword_value(node, "debug")) and _flask_app(func.value, ctx):
+        if not is_true(keyword_value(node, "debug")) or not _flask_app(func.value, ctx):
+            return
+        host = constant_str(argument(node, 0, "host")) or ""
+        if _LOOPBACK.match(host):
+            # Evidence tier: the server listens on this machine only, so the debugger's
+            # console is not reachable from the network -- a developer's launcher.
+            ctx.report(
+                node,
+                f"app.run(debug=True) starts the interactive debugger, but bound to {host} it is "
+                "reachable from this machine only: a developer's launcher, it seems. Make sure "
+                "production serves with gunicorn, not with this script",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+        else:
             ctx.report(
                 node,
                 "app.run(debug=True) starts the development server with the interactive "
