@@ -217,18 +217,37 @@ def derive(facts: Iterable[str], prefixes: tuple[str, ...] = ()) -> set[str]:
     for name in aliases:
         names_of.setdefault(target_of(name), []).append(name)
     result = given | known
+    below_root = _below_source_root(known)
     for fact in known:
         parts = _split(fact)
         if parts is not None:
             for name in [parts[2], *names_of.get(parts[2], ())]:
                 for prefix in ("", *prefixes):
                     result.add(f"{parts[0]}:{parts[1]}:{prefix}{name}:{parts[3]}")
+            short = below_root.get(parts[2])
+            if short is not None:
+                result.add(f"{parts[0]}:{parts[1]}:{short}:{parts[3]}")
     if any(fact.startswith(CLEAN + ":" + VALUE_KIND + ":") for fact in result):
         for fact in list(result):
             parts = _split(fact)
             if parts is not None and parts[0] == CLEAN and parts[1] == VALUE_KIND:
                 result.update(_with_kind(parts, kind) for kind in KIND_SANITIZERS)
     return result
+
+
+def _below_source_root(facts: Iterable[str]) -> dict[str, str]:
+    """Function name -> the name it is imported by when the sources sit below a directory that
+    is not a package (``site/manage.py`` beside ``site/common/views.py``: Django puts
+    ``site/`` on ``sys.path``, so ``common.views.f`` names ``site.common.views.f``) -- its name
+    less the first part, when no other function's name gives the same and no function is
+    named so itself (as :meth:`.model.SemanticModel.module_of` resolves such imports)."""
+    names = {parts[2] for parts in map(_split, facts) if parts is not None and parts[0] != REACH}
+    shortened: dict[str, str | None] = {}
+    for name in names:
+        _, _, rest = name.partition(".")
+        if rest.count(".") >= 1 and rest not in names:
+            shortened[rest] = None if rest in shortened else name
+    return {name: short for short, name in shortened.items() if name is not None}
 
 
 def _with_kind(parts: tuple[str, str, str, str], kind: str) -> str:

@@ -262,13 +262,16 @@ def _function_facts(
                 continue
             still = returned_parameters(function, ctx, sanitizers)
             facts.extend(clean_fact(kind, qualname, i) for i in reaching if i not in still)
-            checked_all = not still and not _reads_returned(function, ctx, sanitizers)
-            if kind in GUARD_KINDS and checked_all:
-                # nothing of any parameter (a method's own object included: ``self.request``)
-                # comes back unchecked: the ones that never reach the return value are clean
-                # as well (as for a helper of the caller's module)
+            if kind in GUARD_KINDS and not _reads_returned(function, ctx, sanitizers):
+                # nothing the function reads itself comes back unchecked: the parameters that
+                # never reach the return value are clean as well (as for a helper of the
+                # caller's module) -- each by itself, whether or not another one (a method's
+                # own object: ``return self.model.own_url()``) comes back unchecked
                 facts.extend(
-                    clean_fact(kind, qualname, i) for i in range(len(params)) if i not in reaching
+                    clean_fact(kind, qualname, i)
+                    for i in range(len(params))
+                    if i not in reaching
+                    and (not still or not _kept_on_object(params[i], params, nodes))
                 )
     facts.extend(_through_callees(function, qualname, reaching, chained, ctx))
     return facts
@@ -336,6 +339,31 @@ def _host_kept_facts(
         positions.append(VAR_KEYWORDS)
     kinds = (SAFE_REDIRECT_KIND, URL_HOST_KIND)
     return [clean_fact(kind, qualname, at) for kind in kinds for at in positions]
+
+
+def _kept_on_object(name: str, params: list[str], nodes: list[ast.AST]) -> bool:
+    """The parameter ``name`` may be kept where another parameter's state would carry it back:
+    assigned (or something built from it) to an attribute or item (``self.url = url``), or
+    handed to a method of the first parameter (``self.remember(url)``)."""
+    owner = params[0] if params else None
+    for node in nodes:
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if (
+                node.value is not None
+                and any(isinstance(target, ast.Attribute | ast.Subscript) for target in targets)
+                and _mentions(node.value, name)
+            ):
+                return True
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == owner
+            and any(_mentions(argument, name) for argument in [*node.args, *node.keywords])
+        ):
+            return True
+    return False
 
 
 def _reads_returned(
