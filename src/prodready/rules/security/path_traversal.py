@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 
+from prodready.engine.file_objects import establish_file_object_facts, file_object
 from prodready.plugin import (
     Category,
     Confidence,
@@ -195,7 +196,10 @@ def path_traversal(node: ast.AST, ctx: PythonContext) -> None:
     local variables, `os.path.join`, `/`, f-strings and helper functions. Paths reduced to a
     file name (`secure_filename`, `os.path.basename`, `Path(...).name`), paths checked to stay
     under their base directory (`os.path.realpath(p).startswith(BASE)`,
-    `p.resolve().is_relative_to(BASE)`), `send_from_directory`, and route parameters that
+    `p.resolve().is_relative_to(BASE)`), `send_from_directory`, a file already open handed to
+    `send_file` (an `io.BytesIO` export, built here or returned by a function -- of any module
+    of the project -- whose every return is one, picked from a dispatch table or not), and
+    route parameters that
     match a single URL segment (`/files/{name}`, `<name>`: they cannot contain `/`) for file
     reads and writes are not reported -- unless the path joins two of them
     (`os.path.join(UPLOADS, folder, name)`): one can be `..`, the other any file name --
@@ -240,6 +244,7 @@ def path_traversal(node: ast.AST, ctx: PythonContext) -> None:
     """
     if isinstance(node, ast.Module):
         report_deferred(ctx)
+        establish_file_object_facts(ctx)
         return
     if ctx.facts.is_test or not isinstance(node, ast.Call):
         return
@@ -259,6 +264,8 @@ def path_traversal(node: ast.AST, ctx: PythonContext) -> None:
             or argument(node, None, "path")
             or argument(node, None, "filename_or_fp")
         ]
+        if paths[0] is not None and file_object(paths[0], ctx):
+            return  # an open file (``io.BytesIO`` of an export): no path to traverse
         operation = f"{name.rsplit('.', 1)[-1]}()"
     elif method in _PATH_METHODS and isinstance(func, ast.Attribute):
         if not _is_path_object(func.value, ctx):
