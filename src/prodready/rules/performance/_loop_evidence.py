@@ -59,16 +59,27 @@ def _database_work(nodes: list[ast.stmt], ctx: PythonContext) -> bool:
 
 def _ingests_parameter(loop: ast.AST, ctx: PythonContext) -> bool:
     """A loop over a sequence the function receives that stores a row per item: a batch being
-    ingested, as long as the data it carries (``for record in records: ... session.add(row)``).
+    ingested, as long as the data it carries (``for record in records: ... session.add(row)``);
+    updating rows that exist (``save(update_fields=...)``) stores none.
     A mapping's entries (``tags.items()``) are one object's keyed attributes, not a batch."""
     if not isinstance(loop, ast.For | ast.AsyncFor) or not isinstance(loop.iter, ast.Name):
         return False
     if loop.iter.id not in parameter_names(ctx):
         return False
     return any(
-        isinstance(node, ast.Call) and _writes_rows(node, ctx)
+        isinstance(node, ast.Call) and _writes_rows(node, ctx) and not _updates_only(node)
         for statement in loop.body
         for node in ast.walk(statement)
+    )
+
+
+def _updates_only(call: ast.Call) -> bool:
+    """``row.save(update_fields=[...])``: Django runs an UPDATE of a row that exists and never
+    inserts one -- no new row stored."""
+    return (
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr == "save"
+        and any(keyword.arg == "update_fields" for keyword in call.keywords)
     )
 
 
