@@ -93,6 +93,10 @@ def template_injection_or_xss(node: ast.AST, ctx: PythonContext) -> None:
       `autoescape=False`) in a service module that renders HTML templates. Flask's and
       Starlette's own template environments autoescape and are not reported.
     Values passed through `escape()`/`html.escape()`/`bleach.clean()` are fine.
+    Evidence tier: a template source read whole from a file (`open(path).read()`,
+    `Path(...).read_text()`) whose path request data builds is reported low (confidence low):
+    the request picks a file, the project wrote its text -- a path that can leave its directory
+    is SEC014's finding.
     Audit tier: a template source no request data is seen reaching but that is not provably
     constant (a helper's parameter, a database row, a call the scan cannot see into) is
     reported at low severity with low confidence, naming the value to check.
@@ -168,7 +172,21 @@ def template_injection_or_xss(node: ast.AST, ctx: PythonContext) -> None:
                 confidence=Confidence.LOW,
             )
 
-        OriginReport(node, ctx, request=report_ssti, audit=audit).run([source_argument])
+        def report_picked_file(source: str) -> None:
+            # Evidence tier: the request chooses which file is read, the text is the file's.
+            ctx.report(
+                node,
+                f"{short}() compiles a template read from a file whose path is built from "
+                f"{source}: the request picks the file, it does not write the text -- unless "
+                "that path can leave its directory for a file a client wrote (see SEC014). "
+                "Check that only the project writes the files it can name",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+
+        picked = _file_content(source_argument, ctx)
+        request = report_picked_file if picked else report_ssti
+        OriginReport(node, ctx, request=request, audit=audit).run([source_argument])
         return
     if name in _SAFE_MARKUP:
         content = argument(node, 0, "format_string" if short == "format_html" else "s")
@@ -204,6 +222,30 @@ def template_injection_or_xss(node: ast.AST, ctx: PythonContext) -> None:
             )
 
         sink_flow(values, ctx, report_html, sanitizers=_HTML_ESCAPES, web_only=True)
+
+
+_FILE_OPENERS = frozenset({"builtins.open", "io.open", "codecs.open"})
+_FILE_READS = frozenset({"read", "read_text", "read_bytes"})
+
+
+def _file_content(expr: ast.expr, ctx: PythonContext, depth: int = 0) -> bool:
+    """``expr`` is the text of a file read whole (``open(p).read()``, ``Path(p).read_text()``,
+    ``handle.read()`` of ``with open(p) as handle``): what data reaches it chose the file."""
+    if depth > 4:
+        return False
+    if isinstance(expr, ast.Name):
+        value = ctx.value_of(expr.id)
+        return value is not None and value is not expr and _file_content(value, ctx, depth + 1)
+    if not isinstance(expr, ast.Call) or not isinstance(expr.func, ast.Attribute):
+        return False
+    if expr.func.attr not in _FILE_READS:
+        return False
+    if expr.func.attr != "read":
+        return True  # ``Path.read_text()``: a path's whole text
+    opened = expr.func.value
+    if isinstance(opened, ast.Name):
+        opened = ctx.value_of(opened.id) or opened
+    return isinstance(opened, ast.Call) and ctx.qualname(opened.func) in _FILE_OPENERS
 
 
 def _jinja_receiver(func: ast.expr, ctx: PythonContext) -> bool:
