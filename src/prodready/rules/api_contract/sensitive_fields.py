@@ -179,6 +179,8 @@ def _serializer(node: ast.ClassDef) -> list[Mark]:
             meta = statement
         elif isinstance(statement, ast.FunctionDef) and statement.name == "to_representation":
             return []
+        elif isinstance(statement, ast.FunctionDef) and _constructor_limits_fields(statement):
+            return []  # ``kwargs["only"] = self.views[view]``: each instance sends its list
         elif isinstance(statement, ast.Assign | ast.AnnAssign):
             targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
             declared.update(t.id for t in targets if isinstance(t, ast.Name))
@@ -227,6 +229,24 @@ def _serializer(node: ast.ClassDef) -> list[Mark]:
             declared=",".join(sorted(declared)),
         )
     ]
+
+
+_FIELD_LIMITS = frozenset({"only", "exclude", "fields"})
+
+
+def _constructor_limits_fields(function: ast.FunctionDef) -> bool:
+    """A serializer's ``__init__`` that chooses the fields of each instance: it sets
+    ``kwargs["only"]``/``["exclude"]`` or passes ``only=``/``exclude=`` on (marshmallow's
+    per-instance field lists)."""
+    if function.name != "__init__":
+        return False
+    for node in ast.walk(function):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+            if isinstance(node.slice, ast.Constant) and node.slice.value in _FIELD_LIMITS:
+                return True
+        elif isinstance(node, ast.Call) and any(k.arg in _FIELD_LIMITS for k in node.keywords):
+            return True
+    return False
 
 
 def _literal_names(expr: ast.expr) -> set[str] | None:
@@ -375,7 +395,9 @@ def sensitive_columns_serialized(project: ProjectFacts, ctx: ProjectContext) -> 
     - a Django REST framework `ModelSerializer` with `fields = "__all__"` or an `exclude`
       list that leaves the column in (no `to_representation`, the column not redeclared or
       made `write_only` in `extra_kwargs`), a marshmallow-sqlalchemy `SQLAlchemyAutoSchema`
-      without `fields` whose `exclude`/`load_only` do not name the column;
+      without `fields` whose `exclude`/`load_only` do not name the column (a schema whose
+      constructor sets `only=`/`exclude=` per instance, e.g. from a dict of per-view field
+      lists, sends what each caller chooses and is not judged);
     - `model_to_dict(obj)` without `fields`/`exclude`, `obj.__dict__`, `vars(obj)`, or a dict
       built over `obj.__table__.columns` / `obj._meta.fields` when `obj` is an instance of
       such a model (a row fetched by a query, `get_object_or_404`, or a constructor call);
