@@ -289,3 +289,58 @@ def report_signed_read(read: ast.AST, kind: str, ctx: PythonContext) -> None:
         severity=Severity.LOW,
         confidence=Confidence.LOW,
     )
+
+
+def merged_document(
+    reads: list[ast.AST], function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
+) -> bool:
+    """Every read of the body is bound to a local that the handler only unpacks into a dict
+    display (``stored = {**stored, **body}``) and never indexes: the body is kept as an opaque
+    document (a preferences blob), so no key can be missing and nothing is splatted into a
+    constructor's fields -- only a body that is not an object fails."""
+    parents = ctx.parents()
+    names: set[str] = set()
+    for read in reads:
+        holder = parents.get(id(read))
+        if isinstance(holder, ast.Await):
+            holder = parents.get(id(holder))
+        if not (
+            isinstance(holder, ast.Assign)
+            and len(holder.targets) == 1
+            and isinstance(holder.targets[0], ast.Name)
+        ):
+            return False
+        if indexed(read, function):
+            return False
+        names.add(holder.targets[0].id)
+    loads = [
+        node
+        for node in ast.walk(function)
+        if isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load)
+    ]
+    for load in loads:
+        display = parents.get(id(load))
+        if not (
+            isinstance(display, ast.Dict)
+            and any(
+                key is None and value is load
+                for key, value in zip(display.keys, display.values, strict=True)
+            )
+            # stored as it is (``account.prefs = {...}``), not splatted on into a call
+            and isinstance(parents.get(id(display)), ast.Assign)
+        ):
+            return False
+    return bool(loads)
+
+
+def report_merged_document(read: ast.AST, kind: str, ctx: PythonContext) -> None:
+    """Evidence tier of API001: the body is stored whole as a free-form document."""
+    ctx.report(
+        read,
+        f"{kind} is kept as a free-form document (unpacked into a dict, no key read): no field "
+        "can be missing, but a body that is not a JSON object becomes a 500 instead of a 400 "
+        "and its size and shape are unchecked -- reported low. Annotate it as dict[str, ...] "
+        "or check isinstance(..., dict)",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
+    )

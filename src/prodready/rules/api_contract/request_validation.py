@@ -24,6 +24,8 @@ from prodready.rules.api_contract._body_reads import (
     frame_read,
     indexed,
     is_request_body,
+    merged_document,
+    report_merged_document,
     report_signed_read,
     signed_body,
     untyped_request_json,
@@ -140,7 +142,9 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
     request on to the generic view's `super().create/update/partial_update(...)` has it
     validated by the view's serializer. Evidence tier: a body parsed after a function of the
     module checked its HMAC signature (`hmac.compare_digest`) is reported at low, confidence
-    low -- only the provider can send it.
+    low -- only the provider can send it; so is a body the handler only unpacks into a dict
+    (`prefs = {**prefs, **body}`) and never indexes -- a free-form document with no field to
+    miss.
 
     ## Why it breaks production
     Whatever the client sends flows straight into the business logic: a missing key becomes a
@@ -189,6 +193,9 @@ def raw_request_json_without_validation(node: ast.AST, ctx: PythonContext) -> No
         first = reads[0]
         if signed_body(node, first.node, ctx):
             report_signed_read(first.node, first.kind, ctx)  # evidence tier: low
+            return
+        if merged_document([read.node for read in reads], node, ctx):
+            report_merged_document(first.node, first.kind, ctx)  # evidence tier: low
             return
         ctx.report(
             first.node,
