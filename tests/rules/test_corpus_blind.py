@@ -80,8 +80,8 @@ BLIND_CORPORA = (
             "telehealth_prescriptions",
         ),
         labels=159,
-        found_floor=88,
-        twins_medium_plus=6,
+        found_floor=89,
+        twins_medium_plus=5,
     ),
 )
 

@@ -18,6 +18,7 @@ from prodready.plugin import (
     python_rule,
 )
 from prodready.plugin.analysis import dotted, in_task, is_script, walk_body
+from prodready.rules.concurrency._row_claims import actor_value, claimed_by_new_row
 from prodready.rules.concurrency._state_claims import method_name, state_then_effect
 from prodready.rules.concurrency.races import _loaded_object
 
@@ -121,9 +122,10 @@ def _claimed_by_someone(
     function: ast.FunctionDef | ast.AsyncFunctionDef, name: str, attr: str, check: _Check
 ) -> bool:
     """Besides the state, the function writes onto the row a value of this request (``ride.
-    driver_id = driver_id``): an actor claims the row, and a lost race hands it to two. A
-    transition whose other fields are constants (pausing: ``last_start = None``) ends the
-    same whoever runs it."""
+    driver_id = driver_id``) or creates a row of this actor pointing at it: an actor claims
+    the row, and a lost race hands it to two. A transition whose other fields are constants
+    (pausing: ``last_start = None``) or what the row itself yields ends the same whoever runs
+    it."""
     after = check.test.end_lineno or check.test.lineno
     for node in ast.walk(function):
         if not isinstance(node, ast.Assign) or node.lineno <= after or len(node.targets) != 1:
@@ -134,10 +136,10 @@ def _claimed_by_someone(
             and isinstance(target.value, ast.Name)
             and target.value.id == name
             and target.attr != attr
-            and not isinstance(node.value, ast.Constant)
+            and actor_value(node.value, function, name)
         ):
             return True
-    return False
+    return claimed_by_new_row(function, name, after)
 
 
 def _drf_action(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
