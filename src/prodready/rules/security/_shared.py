@@ -454,7 +454,12 @@ _HOST_FIXED = re.compile(
 
 def _host_deciding(url: ast.expr, ctx: PythonContext) -> list[ast.expr]:
     """The values interpolated into a URL before its host is fixed by literal text: only
-    those decide where the request (or the browser) goes."""
+    those decide where the request (or the browser) goes. A choice between URLs (``a if c
+    else b``, directly or through a name bound to it) decides by its branches alone: the test
+    only picks one."""
+    choice = _chosen_between(url, ctx)
+    if choice is not None:
+        return _host_deciding(choice.body, ctx) + _host_deciding(choice.orelse, ctx)
     deciding: list[ast.expr] = []
     prefix = ""
     for piece in _pieces(url, ctx, {}):
@@ -467,6 +472,21 @@ def _host_deciding(url: ast.expr, ctx: PythonContext) -> list[ast.expr]:
             deciding.append(_without_fixed_host_arguments(piece, ctx))
         prefix += "\x00"
     return deciding
+
+
+def _chosen_between(url: ast.expr, ctx: PythonContext) -> ast.IfExp | None:
+    """The conditional expression ``url`` is, or a local name holding one was bound to (and
+    not grown since: ``url += ...``)."""
+    for _ in range(_MAX_DEPTH):
+        if isinstance(url, ast.IfExp):
+            return url
+        if not isinstance(url, ast.Name) or appended_parts(ctx, url).get(url.id):
+            return None
+        value = ctx.value_of(url.id)
+        if value is None or value is url:
+            return None
+        url = value
+    return None
 
 
 def _without_fixed_host_arguments(piece: ast.expr, ctx: PythonContext) -> ast.expr:
