@@ -153,7 +153,9 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
     branch of a conditional taken when a setting is unset
     (`settings.HOST if settings.HOST else "http://localhost:8080"`, or an assignment that a
     following `if settings.HOST:` replaces with the setting) -- what configuration
-    replaces -- it is reported at low severity; so is the address of a dependency the same
+    replaces -- it is reported at low severity; so is a localhost URL whose port a run-time
+    value fills (`f"http://localhost:{self.port}/"`: a co-located process such as a sidecar
+    may be what it means), and the address of a dependency the same
     module switches off with a hard-coded flag (`REDIS_ENABLED = False` beside
     `{"HOST": "localhost", "PORT": 6379}`), which nothing connects to unless another
     configuration turns it on. Code run only when a production flag is off
@@ -231,6 +233,16 @@ def hardcoded_localhost_url(node: ast.AST, ctx: PythonContext) -> None:
                 f"'{text}' is the address of a dependency this module switches off ({switch}): "
                 "prodready could not tell whether another configuration turns it on. If one "
                 "does, read the address from configuration there",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+        elif _configured_port(candidate.node, parents, ctx):
+            ctx.report(
+                candidate.node,
+                f"'{text}' names this host with a port chosen at run time: a process beside "
+                "the service (in the same container or pod) is reachable there by design, one "
+                "anywhere else is not -- prodready could not tell which this is; reported low. "
+                "If it can run elsewhere, read the host from configuration too",
                 severity=Severity.LOW,
                 confidence=Confidence.LOW,
             )
@@ -334,6 +346,29 @@ def _localhost_use(
             return _in_dev_branch(parent, parents, ctx, "fallback")
         return _in_dev_branch(parent, parents, ctx, "hardcoded")
     return None
+
+
+def _configured_port(
+    literal: ast.Constant, parents: dict[int, ast.AST], ctx: PythonContext
+) -> bool:
+    """``f"http://localhost:{self.port}/..."``: the literal ends at the port, which a value
+    computed at run time (not a constant) fills -- the address of a co-located process whose
+    port is configured (a sidecar, a helper the service starts), not a fixed dependency."""
+    owner = parents.get(id(literal))
+    text = str(literal.value)
+    if not isinstance(owner, ast.JoinedStr) or not text.endswith(":"):
+        return False
+    values = owner.values
+    index = next((i for i, value in enumerate(values) if value is literal), -1)
+    port = values[index + 1] if 0 <= index < len(values) - 1 else None
+    if not isinstance(port, ast.FormattedValue):
+        return False
+    if isinstance(port.value, ast.Constant):
+        return False
+    if isinstance(port.value, ast.Name):
+        bound = ctx.value_of(port.value.id)
+        return not isinstance(bound, ast.Constant)
+    return True
 
 
 def _unset_input_branch(statement: ast.stmt, parents: dict[int, ast.AST]) -> bool:
