@@ -24,8 +24,12 @@ from prodready.plugin.analysis import (
     is_script,
     path_role,
 )
+from prodready.rules.configuration._connection_hosts import (
+    connection_string_host,
+    credential_reported_elsewhere,
+    without_password,
+)
 from prodready.rules.configuration._shared import _dev_only_file
-from prodready.rules.configuration.insecure_defaults import _URL_PASSWORD
 from prodready.rules.configuration.localhost_urls import (
     _CLIENT_HOST_ARGS,
     _HOST_KEYS,
@@ -103,6 +107,9 @@ def _internal_host(text: str) -> tuple[str, bool] | None:
     match = _INTERNAL_BARE_HOST.match(text)
     if match is not None:
         return match["host"], True
+    host = connection_string_host(text) if "=" in text else None
+    if host is not None and re.fullmatch(rf"{_PRIVATE_IP}|{_INTERNAL_SUFFIX}", host, re.I):
+        return host, False  # ``"dbname=app host=10.0.3.12"``: a host by its key
     return None
 
 
@@ -129,7 +136,11 @@ def hardcoded_internal_address(node: ast.AST, ctx: PythonContext) -> None:
     `*.consul`, `*.corp`, `*.lan`), and one-label service names in URLs
     (`http://pricing:8081/quote`, `amqp://rabbitmq/`) -- as module constants, arguments of
     HTTP and database clients, `host=` of clients, connection-setting dicts and return
-    values. As the fallback of an environment lookup or a settings default it is reported at
+    values, and the host of a libpq/ODBC keyword connection string (`"host=10.0.3.12
+    dbname=app"`, `"Server=sql01.corp;Database=app"`). A connection string with a password is
+    left to SEC002/CFG002 when they report that password; a user name repeated as password
+    (`app:app@db.internal`), which they take for a developer default, still names a hard-coded
+    address here. As the fallback of an environment lookup or a settings default it is reported at
     low severity. Hosts the platform fixes everywhere -- the cloud metadata service
     (`metadata.google.internal`), the Kubernetes API (`kubernetes.default.svc`) -- are not
     reported. Localhost is CFG001; log messages, docstrings, comparisons, allow-lists,
@@ -179,11 +190,11 @@ def hardcoded_internal_address(node: ast.AST, ctx: PythonContext) -> None:
     # change, and the other lines are named in the message.
     by_verdict: dict[str, list[tuple[ast.Constant, str]]] = {"hardcoded": [], "fallback": []}
     for candidate, host in candidates:
-        if _URL_PASSWORD.match(str(candidate.node.value)):
-            continue  # a credential in the URL: SEC002 (literal) or CFG002 (fallback) report it
         if host.lower() in _PLATFORM_HOSTS:
             continue  # the platform's own endpoint: one address in every environment
         verdict = _localhost_use(candidate, parents, ctx)
+        if credential_reported_elsewhere(str(candidate.node.value), fallback=verdict == "fallback"):
+            continue  # its password is SEC002's (literal) or CFG002's (fallback) finding
         if verdict is not None and candidate.bare and "." not in host:
             # a one-label name ("redis", "db") is an address only where a host goes
             verdict = verdict if _host_position(candidate.node, parents, ctx) else None
@@ -223,7 +234,7 @@ def _report(verdict: str, places: list[tuple[ast.Constant, str]], ctx: PythonCon
     others = sorted({node.lineno for node, _ in places[1:]} - {literal.lineno})
     also = f" (also line{'s' if len(others) > 1 else ''} {', '.join(map(str, others))})"
     also = also if others else ""
-    text = str(literal.value)
+    text = without_password(str(literal.value))
     if verdict == "fallback":
         ctx.report(
             literal,
