@@ -6,7 +6,15 @@ import ast
 import re
 
 from prodready.engine.settings_classes import in_development_settings_class
-from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import (
     EnvLookup,
     constant_str,
@@ -73,6 +81,14 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
     that a comment beside a credential set to it calls a dummy -- `os.getenv("LOCAL_API_KEY",
     "local")` then selects a server that needs no key, it does not ship a secret.
 
+    Evidence tier: a credential the service presents to another system (a password, an access
+    or API key -- not a key it signs or verifies with) whose fallback is that system's local
+    development account -- the user setting beside it has the same value (`BROKER_USER` and
+    `BROKER_PASSWORD` both `"guest"`), its host is this machine, the value calls itself a dummy
+    or only restates the setting's name (`"secret-key"` for `STORE_SECRET_ACCESS_KEY`) -- is
+    reported low, confidence low: a wrong one is refused there, and whether production sets
+    the variable cannot be seen. The message says so.
+
     ## Why it breaks production
     When the variable is missing -- a typo in the manifest, a secret not mounted, a new
     environment -- the service does not fail: it starts and runs with a secret that is in the
@@ -109,7 +125,9 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
         value = _literal_secret(lookup.default) if lookup.default is not None else None
         if value is None or isinstance(lookup.default, ast.Call):
             return
-        _report_secret_default(node, lookup.name or "", ctx, value)
+        name = lookup.name or ""
+        local = _local_client_credential(name, value, ctx.memo(_ENV_DEFAULTS))
+        _report_secret_default(node, name, ctx, value, local_credential=local)
         return
     if isinstance(node, ast.BoolOp):
         if not isinstance(node.op, ast.Or) or len(node.values) != 2:
@@ -140,6 +158,22 @@ def secret_with_insecure_default(node: ast.AST, ctx: PythonContext) -> None:
     }
     local = _local_client_credential(node.target.id, default, siblings)
     _report_secret_default(node, node.target.id, ctx, default, local_credential=local)
+
+
+def _module_env_defaults(ctx: PythonContext) -> dict[str, str]:
+    """The literal fallbacks of the module's environment lookups, by variable name
+    (``BROKER_USER = os.getenv("BROKER_USER", "guest")``): the settings beside a credential."""
+    defaults: dict[str, str] = {}
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Call):
+            lookup = env_lookup(node, ctx)
+            if lookup is not None and lookup.name:
+                default = constant_str(lookup.default) if lookup.default is not None else None
+                defaults.setdefault(lookup.name, default or "")
+    return defaults
+
+
+_ENV_DEFAULTS: ModuleMemo[dict[str, str]] = ModuleMemo("CFG002:env-defaults", _module_env_defaults)
 
 
 # ``scheme://user:password@host``: the password of a connection URL (DSN, broker URL).
@@ -189,6 +223,8 @@ def _local_client_credential(name: str, value: str, siblings: dict[str, str]) ->
     if not _CLIENT_CREDENTIAL_WORDS.intersection(words) or _SIGNING_WORDS.intersection(words):
         return False
     lowered = value.lower()
+    if set(name_words(value)) <= set(words):
+        return True  # ``"secret-key"`` for ``STORE_SECRET_ACCESS_KEY``: it names the slot
     real_looking = len(value) >= 16 and any(c.isdigit() for c in value)
     if any(hint in lowered for hint in _LOCAL_VALUE_HINTS) and not real_looking:
         return True
