@@ -197,7 +197,11 @@ def lazy_relationship_in_loop(node: ast.AST, ctx: PythonContext) -> None:
     `ticket.assignee.email`, and, with SQLAlchemy, `for item in order.items`. A relation is told
     from a column by the model when it is defined in the same module, else by the access shape
     (`row.relation.attribute`, not a date, file, JSON or money column) -- hence the low
-    confidence. Related-manager queries (`order.items.all()`) are PRF017 (query-in-loop). The
+    confidence. A SQLAlchemy model can load a relationship with its rows itself (a selectin,
+    joined or subquery loader declared on `relationship()`): when the model is defined in
+    another module, the loader is not seen and the finding is low (confidence low), saying
+    so; Django has no such model-level switch and keeps the rule's severity. Related-manager queries
+    (`order.items.all()`) are PRF017 (query-in-loop). The
     two branches of `a if test else b` never both run: one finding for the relations of both.
 
     ## Why it breaks production
@@ -297,6 +301,21 @@ def _lazy_access(
         advice = f'add .select_related("{rel}") (or prefetch_related) to the queryset'
     else:
         advice = f"load it with .options(selectinload({chain.model}.{rel})) or joinedload()"
+    model = (chain.model or "").rsplit(".", 1)[-1]
+    if chain.orm == "sqlalchemy" and model not in _module_models(ctx):
+        # SQLAlchemy lets the model load a relationship with its rows (a selectin, joined or
+        # subquery loader on relationship()): defined in another module, that is not seen.
+        ctx.report(
+            node,
+            f"{root}.{rel} may be loaded lazily with its own query on every iteration of the "
+            f"loop over {chain.model} rows, but {chain.model} is defined in another module and "
+            "the scan could not see whether its relationship() loads with the rows (a selectin, "
+            "joined or subquery loader costs no query per row); if it is lazy, this is an N+1 "
+            f"-- {advice}",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     ctx.report(
         node,
         f"{root}.{rel} is loaded lazily with its own query on every iteration of the loop "
