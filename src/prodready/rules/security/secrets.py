@@ -53,6 +53,10 @@ from prodready.rules.security._placeholders import (
     names_member_beside,
     placeholder_fact,
 )
+from prodready.rules.security._seeded_accounts import (
+    establish_seeded_accounts,
+    seeded_account_fact,
+)
 from prodready.rules.security._shared import _contains, _dev_settings_file, _target_name
 
 # -- SEC002 ------------------------------------------------------------------------------------
@@ -220,7 +224,10 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
     the account logs in), and a constant the code refuses on a match (`if password ==
     LEGACY_DEFAULT: raise ...`) are not credentials. A sentinel or a dummy is one wherever the
     project writes it: the same value handed to a credential in another module of the project
-    is not reported either.
+    is not reported either. Nor is a constant the project hands to a password hasher
+    (`hash_password(settings._DEFAULT_PASSWORD)`, `make_password(...)`): the initial password of
+    an account the application keeps in its own store, changed in the application rather than
+    rotated by a deploy (a passphrase derived into a key is not hashed so, and stays).
 
     Severity follows the evidence. **High**: a literal that reads like a real credential, or
     any literal the code logs in with or checks a credential against (a default word there is
@@ -318,6 +325,7 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
         else:
             _report_url_credentials(ctx)
             establish_placeholders(ctx)
+            establish_seeded_accounts(ctx)
         return
     elif (
         isinstance(node, ast.Compare)
@@ -386,7 +394,8 @@ def hardcoded_secret(node: ast.AST, ctx: PythonContext) -> None:
             # A word anyone tries first (``"password"``) hides nothing masked, and masking it
             # would garble every message of the file that says the word.
             secret=literal if ordinary is not None else None,
-            unless=placeholder_fact(literal),
+            # a password the project hashes into its own user store: its first account's
+            unless=[placeholder_fact(literal), seeded_account_fact(name)],
         )
 
 
