@@ -19,6 +19,7 @@ from prodready.plugin import (
 )
 from prodready.plugin.analysis import dotted, in_task, is_script, walk_body
 from prodready.rules.concurrency._row_claims import actor_value, claimed_by_new_row
+from prodready.rules.concurrency._sql_state_claims import sql_state_then_effect
 from prodready.rules.concurrency._state_claims import method_name, state_then_effect
 from prodready.rules.concurrency.races import _loaded_object
 
@@ -286,7 +287,9 @@ def check_then_act_without_lock(node: ast.AST, ctx: PythonContext) -> None:
         return
     handler = ctx.route is not None or in_task(ctx) or _drf_action(function)
     # A double charge needs no route in sight: a service layer's method is called by one.
-    if not ctx.facts.is_example and state_then_effect(function, ctx):
+    if not ctx.facts.is_example and (
+        state_then_effect(function, ctx) or sql_state_then_effect(function, ctx)
+    ):
         return
     if not handler:
         _sql_check_then_insert(function, ctx)  # a storage helper: judged wherever it is
