@@ -11,6 +11,7 @@ from prodready.plugin import RulePack
 from prodready.rules._redirects import REDIRECTS
 
 BUILTIN_MODULES = (
+    "prodready.rules.api_contract.deferred_outcomes",
     "prodready.rules.api_contract.error_shapes",
     "prodready.rules.api_contract.numeric_bounds",
     "prodready.rules.api_contract.request_validation",
