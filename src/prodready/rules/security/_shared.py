@@ -469,9 +469,21 @@ def _host_deciding(url: ast.expr, ctx: PythonContext) -> list[ast.expr]:
         if _HOST_FIXED.match(prefix):
             break
         if not _helper_fixes_host(piece, ctx):
+            bound = _bound_call(piece, ctx)
+            stripped = _without_fixed_host_arguments(bound, ctx) if bound is not None else None
+            if stripped is not None and stripped is not bound:
+                piece = stripped  # ``url = urljoin(base, "?" + query)``: only ``base`` decides
             deciding.append(_without_fixed_host_arguments(piece, ctx))
         prefix += "\x00"
     return deciding
+
+
+def _bound_call(piece: ast.expr, ctx: PythonContext) -> ast.Call | None:
+    """The call a local name holding the URL was bound to (and not grown since)."""
+    if not isinstance(piece, ast.Name) or appended_parts(ctx, piece).get(piece.id):
+        return None
+    value = ctx.value_of(piece.id)
+    return value if isinstance(value, ast.Call) else None
 
 
 def _chosen_between(url: ast.expr, ctx: PythonContext) -> ast.IfExp | None:
