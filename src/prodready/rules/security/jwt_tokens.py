@@ -14,6 +14,7 @@ from prodready.plugin.analysis import (
     is_false,
     keyword_value,
     name_words,
+    walk_nodes,
 )
 from prodready.rules.security._shared import _imports
 
@@ -313,6 +314,10 @@ def jwt_without_expiry(node: ast.AST, ctx: PythonContext) -> None:
     (`payload["exp"] = ...`, `payload.update(exp=...)`) before or after. An unsigned token
     (`algorithm="none"`) is no credential -- anyone can write one -- and is left alone.
 
+    Evidence tier: a token the function mints and puts in an `Authorization` header it sends
+    (`{"Authorization": "Bearer %s" % token}`) is a client credential for another service's
+    API, whose format that service sets: reported low, confidence low.
+
     ## Why it breaks production
     PyJWT and python-jose only reject expired tokens when there is an `exp` claim. Without it,
     an access token copied once -- from a log line, a proxy, a shared laptop, a leaked HAR file
@@ -389,9 +394,54 @@ def _sets_exp(call: ast.Call, method: str) -> bool:
 
 def _report_no_exp(call: ast.Call, keys: set[str], ctx: PythonContext) -> None:
     identity = bool(keys & _IDENTITY_CLAIMS)
+    if _presented_as_bearer(call, ctx):
+        ctx.report(
+            call,
+            'JWT issued without an "exp" claim, minted here for an outbound request\'s '
+            "Authorization header: a client credential for another service's API, whose "
+            'format that service sets -- if it accepts an "exp", add one so a leaked header '
+            "stops working: reported low",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     ctx.report(
         call,
         'JWT issued without an "exp" claim: it never expires, so a leaked token works '
         'forever. Add "exp" (e.g. now + 15 minutes) and refresh tokens when needed',
         confidence=Confidence.HIGH if identity else Confidence.MEDIUM,
     )
+
+
+def _presented_as_bearer(call: ast.Call, ctx: PythonContext) -> bool:
+    """The token goes into an ``Authorization`` header this code sends: ``"Bearer %s" %
+    token``, ``f"Bearer {token}"`` or ``{"Authorization": token}`` in the function that mints
+    it (directly or through the local it is bound to) -- the code is the client of another
+    service, not an issuer of tokens to its own users."""
+    scope = ctx.function
+    if scope is None:
+        return False
+    names = {
+        target.id
+        for node in walk_nodes(scope.node)
+        if isinstance(node, ast.Assign) and node.value is call
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+    def carries_token(expr: ast.AST) -> bool:
+        return any(
+            node is call or (isinstance(node, ast.Name) and node.id in names)
+            for node in ast.walk(expr)
+        )
+
+    for node in walk_nodes(scope.node):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if (constant_str(key) or "").lower() == "authorization" and carries_token(value):
+                    return True
+        elif isinstance(node, ast.BinOp | ast.JoinedStr) and carries_token(node):
+            texts = [constant_str(part) or "" for part in ast.walk(node)]
+            if any(text.lstrip().startswith("Bearer") for text in texts):
+                return True
+    return False
