@@ -26,6 +26,7 @@ from prodready.plugin.analysis import (
     method_chain,
     orm_query,
 )
+from prodready.rules.concurrency._related_rows import related_row
 from prodready.rules.concurrency._running_totals import kept_row, own_attempt_counter, self_update
 from prodready.rules.concurrency._unique_columns import (
     UNIQUE_SETS,
@@ -200,6 +201,9 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
                 state.loaded[target.id] = locked
                 if _session_tracked(value, ctx):
                     state.unit_of_work.add(target.id)
+                state.load_sites[target.id] = node
+            elif related_row(value, state.loaded, ctx):
+                state.loaded[target.id] = False  # a lazy relation load: never locked
                 state.load_sites[target.id] = node
             elif state.loaded.get(target.id) is False and _only_on_some_paths(
                 node, state.load_sites[target.id], ctx
