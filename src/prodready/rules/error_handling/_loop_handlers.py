@@ -201,5 +201,23 @@ def retrying_task(ctx: PythonContext) -> str | None:
     return None
 
 
+def retried_before(node: ast.Try, handler: ast.ExceptHandler, ctx: PythonContext) -> bool:
+    """An earlier clause of ``node`` catches every exception the task's ``autoretry_for``
+    names and re-raises it (``raise``, ``raise self.retry(...)``): none of them reaches
+    ``handler``."""
+    function = ctx.function
+    decorator = task_decorator(function.node, ctx) if function is not None else None
+    retried = keyword_value(decorator, "autoretry_for") if isinstance(decorator, ast.Call) else None
+    if not isinstance(retried, ast.Tuple | ast.List) or not retried.elts:
+        return False
+    wanted = {ctx.qualname(element) or ast.unparse(element) for element in retried.elts}
+    for earlier in node.handlers[: node.handlers.index(handler)]:
+        if earlier.type is None or not any(isinstance(n, ast.Raise) for n in ast.walk(earlier)):
+            continue
+        caught = earlier.type.elts if isinstance(earlier.type, ast.Tuple) else [earlier.type]
+        wanted -= {ctx.qualname(element) or ast.unparse(element) for element in caught}
+    return not wanted
+
+
 def guards_dependency(node: ast.Try, ctx: PythonContext) -> bool:
     return dependency_call(node.body, ctx) is not None

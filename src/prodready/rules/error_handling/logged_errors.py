@@ -18,6 +18,7 @@ from prodready.rules.error_handling._loop_handlers import (
     diverts,
     guards_dependency,
     loses_the_error,
+    retried_before,
     retrying_task,
     settles_message,
     websocket_loop,
@@ -180,7 +181,10 @@ def worker_loop_error_lost(node: ast.Try, ctx: PythonContext) -> None:
     (FastAPI/Starlette `websocket.receive_*`, aiohttp `async for msg in ws`, `websockets`
     `recv()`), around a broker consumer loop, and in a Celery task that declares retries
     (`max_retries=`, `autoretry_for=`, or calls `self.retry()`), where even a logged error
-    ends the task as a success. Handlers that only `pass`/`continue` are ERR001's. A broad
+    ends the task as a success -- unless an earlier clause of the same `try` catches every
+    exception the task's `autoretry_for` names and re-raises (or retries) it: the broad clause
+    then only sees what retrying would not fix. Handlers that only `pass`/`continue` are
+    ERR001's. A broad
     handler of a consumer that acknowledges the failed
     message -- in the handler, or by falling through to the ack after the `try` -- is
     reported even when it logs, unless it nacks, rejects, requeues or dead-letters it.
@@ -223,6 +227,8 @@ def worker_loop_error_lost(node: ast.Try, ctx: PythonContext) -> None:
             continue
         retries = retrying_task(ctx)
         if retries is not None and guards_dependency(node, ctx):
+            if retried_before(node, handler, ctx):
+                return  # the errors the task retries on never reach this clause
             if loses_the_error(handler, ctx, logs_count=False):
                 ctx.report(
                     handler,
