@@ -112,6 +112,12 @@ def state_then_effect(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: Pyt
     """``if order.status != "pending": return`` -- ``payments.charge(...)`` -- ``order.status =
     "paid"``: two requests both see the order pending and both charge. Reported at the ``if``
     (high: a double charge); True when reported."""
+    # Both reports start at an ``if`` comparing a state with a constant (an exiting check, a
+    # guarded transition): a function without one cannot match, and needs no closer look.
+    if not any(
+        isinstance(node, ast.If) and _state_tests(node.test) for node in walk_body(function.body)
+    ):
+        return False
     checks: list[tuple[ast.If, tuple[str, str]]] = []
     charged: tuple[ast.If, tuple[str, str], ast.Call] | None = None
     for item in _own_nodes(function):
