@@ -26,6 +26,7 @@ from prodready.plugin.analysis import (
     method_chain,
     orm_query,
 )
+from prodready.rules.concurrency._local_copies import update_through_copy
 from prodready.rules.concurrency._related_rows import related_row
 from prodready.rules.concurrency._running_totals import kept_row, own_attempt_counter, self_update
 from prodready.rules.concurrency._unique_columns import (
@@ -211,7 +212,7 @@ def read_modify_write_race(node: ast.AST, ctx: PythonContext) -> None:
                 pass  # ``if obj is None: obj = Model.objects.create(...)``: may still be the row
             else:
                 state.loaded.pop(target.id, None)
-        elif self_update(target, value):
+        elif self_update(target, value) or update_through_copy(target, value, ctx):
             _record_update(node, target, ctx, state)
         return
     if isinstance(node, ast.AugAssign):
