@@ -7,7 +7,7 @@ import ast
 from dataclasses import dataclass
 
 from prodready.plugin import Category, Confidence, PythonContext, Role, Severity, python_rule
-from prodready.plugin.analysis import constant, constant_str
+from prodready.plugin.analysis import constant, constant_str, keyword_value
 from prodready.rules.error_handling.errors_as_success import (
     _DONE_FLAGS,
     _DONE_WORDS,
@@ -75,7 +75,10 @@ def unchecked_response_taken_as_success(node: ast.Call, ctx: PythonContext) -> N
       answer (`booking.ref = resp.json().get("id", "")`) -- or returns a success payload
       (`{"status": "sent"}`).
     A helper of the module that returns the unchecked response itself
-    (`return requests.post(...)`) is followed into its callers in the module. A response
+    (`return requests.post(...)`) is followed into its callers in the module, and so is a
+    transport helper that posts to the endpoint its caller names and returns the parsed
+    answer whole (`def _request(self, endpoint, body): ... return r.json()`): the callers
+    read that answer, and one that tests it (`if answer.get("code") != 200:`) checks it. A response
     handed to another function or tested (`if resp:`) is left alone, as are clients that
     raise by themselves (`raise_for_status=True`, event hooks).
 
@@ -119,8 +122,39 @@ def unchecked_response_taken_as_success(node: ast.Call, ctx: PythonContext) -> N
     use = _use_of(node, scope.node, parents)
     if use == _RETURNED_RESPONSE:
         _follow_into_callers(node, scope.node, verb, ctx)
+    elif isinstance(use, _Uses) and _transport_helper(node, use, scope.node, ctx):
+        _follow_parsed_into_callers(scope.node, verb, ctx)
     elif isinstance(use, _Uses):
         _report(use, node, verb, scope.node, ctx)
+
+
+def _transport_helper(call: ast.Call, uses: _Uses, function: ast.AST, ctx: PythonContext) -> bool:
+    """``def _request(self, endpoint, ...): r = requests.post(f"{base}/{endpoint}", ...);
+    return r.json()``: a transport helper that sends to whatever endpoint its caller names and
+    hands the parsed answer back whole. It cannot know what success looks like for that
+    endpoint -- its callers read the answer (an error body's own status field, say) and are
+    judged where they call it, as for a helper returning the response itself."""
+    if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    url = call.args[0] if call.args else keyword_value(call, "url")
+    if url is None or len(uses.reads) != 1:
+        return False
+    read = uses.reads[0]
+    holder = ctx.parents().get(id(read))
+    if isinstance(holder, ast.Await):
+        holder = ctx.parents().get(id(holder))
+    if not isinstance(holder, ast.Return):
+        return False  # the whole parsed answer, returned as it came
+    arguments = function.args
+    params = {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+    params -= {"self", "cls"}
+    names = {n.id for n in ast.walk(url) if isinstance(n, ast.Name)}
+    for node in _own_nodes(function):  # ``url = "{}/{}".format(base, endpoint)``
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id in names for t in node.targets
+        ):
+            names |= {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+    return bool(names & params)
 
 
 # The response itself leaves the function by ``return``: its callers decide.
@@ -387,3 +421,20 @@ def _follow_into_callers(call: ast.Call, helper: ast.AST, verb: str, ctx: Python
                 use = _use_of(node, function, parents)
                 if isinstance(use, _Uses):
                     _report(use, node, verb, function, ctx)
+
+
+def _follow_parsed_into_callers(helper: ast.AST, verb: str, ctx: PythonContext) -> None:
+    """The transport helper returns the parsed answer: judge each call of it in the module's
+    other functions as a read of that answer -- trusted unless the caller tests it."""
+    if not isinstance(helper, ast.FunctionDef | ast.AsyncFunctionDef):
+        return
+    for function in ctx.nodes():
+        if function is helper or not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in _own_nodes(function):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == helper.name
+            ):
+                _report(_Uses(node, [node]), node, verb, function, ctx)
