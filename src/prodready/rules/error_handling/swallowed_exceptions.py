@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, Confidence, PythonContext, Severity, python_rule
+from prodready.plugin import Category, Confidence, PythonContext, Role, Severity, python_rule
 from prodready.plugin.analysis import (
     calls_in,
     catches_broadly,
@@ -15,6 +15,7 @@ from prodready.plugin.analysis import (
     walk_body,
 )
 from prodready.rules.error_handling._attempts import Attempt, attempt_kind, calls_a_writer
+from prodready.rules.error_handling._handler_roles import removal_is_the_work, told_to_operator
 from prodready.rules.error_handling._outcomes import (
     advisory_check,
     debug_only,
@@ -146,7 +147,8 @@ def _cleanup_step(statement: ast.stmt, ctx: PythonContext) -> bool:
     if name in _IMPORT_CALLS:
         return True
     last = name.rsplit(".", 1)[-1].lower()
-    return any(word in last for word in _CLEANUP_WORDS)
+    words = [word for word in _CLEANUP_WORDS if word in last]
+    return bool(words) and not removal_is_the_work(words, call, ctx)
 
 
 def _fallback(node: ast.Try, handler: ast.ExceptHandler, ctx: PythonContext) -> bool:
@@ -265,6 +267,8 @@ def _tolerant_function(name: str) -> bool:
     severity=Severity.MEDIUM,
     summary="except Exception/BaseException/bare that silently discards the error",
     nodes=(ast.Try,),
+    # A management command runs in production (cron, release steps): see _production_path.
+    roles=(Role.SERVICE, Role.MANAGEMENT_COMMAND),
     fix="Log with logger.exception(...) (or exc_info=True), re-raise, or catch only the "
     "exceptions you expect.",
 )
@@ -285,7 +289,10 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
     never on an outage) or ends with `continue` before another branch of the loop. A `try`
     that only reads the local installation -- a bundled file opened for reading, a locale
     catalog, package metadata, the URL routing table -- guards an optional piece and is left
-    alone too.
+    alone too. A removal in another service by a function named for it (`def delete_episode():
+    try: s3.delete_object(...)`) is that function's work, not a teardown, and is reported. Django
+    management commands are judged like service code when the block calls another service:
+    cron and release steps run them in production.
 
     Evidence tiers: a block that writes, sends or calls something whose effect is unknown, and
     a read whose data then silently goes missing, are reported at medium. A block that only
@@ -331,6 +338,8 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
         return
     for handler in node.handlers:
         if not _swallows(handler.body, ctx, node) or not catches_broadly(handler, ctx):
+            continue
+        if told_to_operator(handler, ctx):
             continue
         function = ctx.function
         if function is not None and _tolerant_function(function.name):
