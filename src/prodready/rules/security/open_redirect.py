@@ -5,10 +5,13 @@ from __future__ import annotations
 import ast
 import re
 
+from prodready.engine.semantic.guards import SAFE_REDIRECT_KIND, URL_HOST_KIND, guard_fact
+from prodready.engine.taint.project_facts import project_callee
 from prodready.plugin import (
     Category,
     Confidence,
     ModuleEnd,
+    ProjectFact,
     PythonContext,
     Severity,
     python_rule,
@@ -62,7 +65,9 @@ def open_redirect(node: ast.AST, ctx: PythonContext) -> None:
     and `redirect(f"{FRONTEND_URL}/done?ref={ref}")` keep their host and are fine. Not
     reported either: targets built with `url_for()`/`reverse()`, and functions that check
     the URL first (`url_has_allowed_host_and_scheme`, an `is_safe_url` helper,
-    `urlparse(url).netloc` tests, or `url.startswith("/") and not url.startswith("//")`).
+    `urlparse(url).netloc` tests, or `url.startswith("/") and not url.startswith("//")`) --
+    also when the condition checks the same read of the request as the redirect uses
+    (`if is_safe_url(request.args.get("next")): return redirect(request.args.get("next"))`).
     Redirects to the `Referer` or to the current request's own URL are not reported.
 
     Evidence tier: when the target is a field of the object a method or function returned
@@ -113,6 +118,7 @@ def open_redirect(node: ast.AST, ctx: PythonContext) -> None:
     deciding = _host_deciding(target, ctx)
     if not deciding:
         return
+    checked_by = _checks_of_same_read(target, node, ctx)
     name = (ctx.call_name or "redirect").rsplit(".", 1)[-1]
 
     def report(source: str) -> None:
@@ -137,9 +143,53 @@ def open_redirect(node: ast.AST, ctx: PythonContext) -> None:
             "endpoint can bounce your users to any site, e.g. a look-alike login page (open "
             "redirect). Redirect only to relative paths or allowed hosts "
             "(url_has_allowed_host_and_scheme, url_for/reverse)",
+            unless=[
+                ProjectFact(fact, "a project function checks the target") for fact in checked_by
+            ],
         )
 
     sink_flow(deciding, ctx, report, sanitizers=_REDIRECT_SANITIZERS, web_only=True)
+
+
+def _request_read(expr: ast.expr) -> bool:
+    """``request.args.get("next")``, ``request.GET["next"]``: a read of one constant key of
+    a mapping reached by attributes -- the same value every time within the request."""
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        owner: ast.expr = expr.func.value
+        keyed = expr.func.attr == "get" and bool(expr.args) and is_literal(expr.args[0])
+    elif isinstance(expr, ast.Subscript):
+        owner, keyed = expr.value, is_literal(expr.slice)
+    else:
+        return False
+    while isinstance(owner, ast.Attribute):
+        owner = owner.value
+    return keyed and isinstance(owner, ast.Name)
+
+
+def _checks_of_same_read(target: ast.expr, node: ast.Call, ctx: PythonContext) -> tuple[str, ...]:
+    """The facts under which a condition the redirect sits under checks the same request read
+    as the redirect target (``if is_safe_url(request.args.get("next")): return
+    redirect(request.args.get("next"))``): a project function of another module that checks
+    its argument the way a redirect needs holds the value to its own host."""
+    if not _request_read(target):
+        return ()
+    read = ast.dump(target)
+    facts: list[str] = []
+    parents = ctx.parents()
+    child: ast.AST = node
+    parent = parents.get(id(node))
+    while parent is not None:
+        if isinstance(parent, ast.If) and any(child is item for item in parent.body):
+            for call in ast.walk(parent.test):
+                if not isinstance(call, ast.Call):
+                    continue
+                callee = project_callee(call, ctx)
+                for position, argument in enumerate(call.args):
+                    if callee is not None and ast.dump(argument) == read:
+                        kinds = (SAFE_REDIRECT_KIND, URL_HOST_KIND)
+                        facts.extend(guard_fact(kind, callee, position) for kind in kinds)
+        child, parent = parent, parents.get(id(parent))
+    return tuple(facts)
 
 
 _FIELD = re.compile(r"`([A-Za-z_]\w*)\.\w")
