@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from conftest import ScanFn
+
 from prodready.engine.deployment_env import deployed_env_names
+from prodready.model import Config
 
 
 def _write(root: Path, relpath: str, text: str) -> None:
@@ -45,3 +49,49 @@ def test_tests_ci_and_development_stacks_deploy_nothing(tmp_path: Path) -> None:
     _write(tmp_path, "node_modules/pkg/values.yaml", "D_KEY: x\n")
     _write(tmp_path, "pnpm-lock.yaml", "E_KEY: x\n")
     assert deployed_env_names(tmp_path) == set()
+
+
+_LIMITED_APP = """\
+from fastapi import FastAPI
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+
+app = FastAPI()
+limiter = Limiter(key_func=get_remote_address)
+"""
+
+_LAUNCHER = """\
+import uvicorn
+
+
+def serve() -> None:
+    uvicorn.run("shop.app:app", host="0.0.0.0", port=8000)
+"""
+
+
+def _limiter_lines(run_scan: ScanFn, root: Path) -> list[int]:
+    result = run_scan(root, config=replace(Config(), select=("STA008",)))
+    return [finding.line for finding in result.findings]
+
+
+def test_a_single_process_launcher_moots_the_in_memory_limiter(
+    run_scan: ScanFn, tmp_path: Path
+) -> None:
+    _write(tmp_path, "shop/app.py", _LIMITED_APP)
+    _write(tmp_path, "shop/server.py", _LAUNCHER)
+    _write(tmp_path, "Dockerfile", 'FROM python:3.12.4-slim\nCMD ["shop-serve"]\n')
+    assert _limiter_lines(run_scan, tmp_path) == []
+
+
+def test_gunicorn_workers_in_the_dockerfile_contradict_the_launcher(
+    run_scan: ScanFn, tmp_path: Path
+) -> None:
+    _write(tmp_path, "shop/app.py", _LIMITED_APP)
+    _write(tmp_path, "shop/server.py", _LAUNCHER)
+    _write(
+        tmp_path,
+        "Dockerfile",
+        "FROM python:3.12.4-slim\n"
+        'CMD ["gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", "4", "shop.app:app"]\n',
+    )
+    assert _limiter_lines(run_scan, tmp_path) == [6]

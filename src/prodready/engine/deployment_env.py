@@ -23,7 +23,7 @@ from pathlib import Path
 
 from prodready.engine.discovery import SKIPPED_DIRECTORIES, classify, read_regular_file
 from prodready.engine.roles import path_role
-from prodready.model import Finding, ProjectFact
+from prodready.model import FileKind, Finding, ProjectFact
 
 FACT_PREFIX = "deployed-env:"
 # Facts about how the service is launched (``launch:single-process-server``): the launcher is a
@@ -62,6 +62,31 @@ def deployed_env_facts(findings: Iterable[Finding], root: Path) -> frozenset[str
     return frozenset(FACT_PREFIX + name for name in deployed_env_names(root))
 
 
+# What starts the server as several processes: gunicorn/uWSGI (a pre-fork master), an explicit
+# worker count above one, or the conventional WEB_CONCURRENCY variable.
+_MULTI_PROCESS = re.compile(
+    r"\bgunicorn\b|\buwsgi\b|\bWEB_CONCURRENCY\b|--processes\b"
+    r"|--workers(?:=|\s+)(?:[2-9]|\d{2,}|\$)|\s-w\s*(?:[2-9]|\d{2,})\b",
+    re.IGNORECASE,
+)
+_LAUNCH_FILES = frozenset({"procfile"})
+
+
+def contradicted_launch_facts(findings: Iterable[Finding], root: Path) -> frozenset[str]:
+    """``launch:`` facts the deployment files under ``root`` contradict: the Python launcher
+    may start one process while the Dockerfile, compose file, manifest or Procfile runs the
+    app under gunicorn with several workers -- then the launcher is not how production runs
+    it. Read only when a finding names a launch fact."""
+    named = {fact for f in findings for fact in f.unless if fact.startswith(LAUNCH_FACT_PREFIX)}
+    if not named:
+        return frozenset()
+    for path in _deployment_files(root, launchers=True):
+        data = read_regular_file(path, _FILE_LIMIT)
+        if data is not None and _MULTI_PROCESS.search(data.decode("utf-8", errors="replace")):
+            return frozenset(named)
+    return frozenset()
+
+
 def deployed_env_names(root: Path) -> set[str]:
     """Upper-cased names of the environment variables the deployment files under ``root`` set
     to a non-empty value."""
@@ -86,7 +111,7 @@ def _names_in(text: str) -> set[str]:
     return names
 
 
-def _deployment_files(root: Path) -> list[Path]:
+def _deployment_files(root: Path, *, launchers: bool = False) -> list[Path]:
     found: list[Path] = []
     for directory, subdirectories, files in os.walk(root):
         subdirectories[:] = sorted(
@@ -95,7 +120,7 @@ def _deployment_files(root: Path) -> list[Path]:
         relative = os.path.relpath(directory, root).replace(os.sep, "/")
         prefix = "" if relative == "." else relative + "/"
         for name in sorted(files):
-            if not _deployment_name(name):
+            if not (_deployment_name(name) or (launchers and _launcher_name(name))):
                 continue
             if path_role(prefix + name, classify(name)) is not None:
                 continue  # a test's, an example's or a development stack's settings
@@ -114,3 +139,8 @@ def _deployment_name(name: str) -> bool:
         or lower.endswith((".yaml", ".yml"))
         or lower in _NAMED_FILES
     )
+
+
+def _launcher_name(name: str) -> bool:
+    """Files that say how the service is started: Dockerfiles and Procfiles."""
+    return classify(name) is FileKind.DOCKERFILE or name.lower() in _LAUNCH_FILES

@@ -21,7 +21,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from prodready.engine.deployment_env import LAUNCH_FACT_PREFIX, deployed_env_facts
+from prodready.engine.deployment_env import (
+    LAUNCH_FACT_PREFIX,
+    contradicted_launch_facts,
+    deployed_env_facts,
+)
 from prodready.engine.pipeline import PROJECT_MARKERS
 from prodready.engine.roles import RoleMap
 from prodready.engine.semantic.caller_bounds import bounded_by_callers, limited_by_jobs
@@ -99,12 +103,15 @@ def drop_moot(
     projects = Projects(root)
     held = held_facts(holders, roles, projects)
     deployed = deployed_env_facts(findings, root)  # what the tree's Terraform/manifests set
+    contradicted = contradicted_launch_facts(findings, root)  # gunicorn in the Dockerfile...
     kept: list[Finding] = []
     moot = 0
     for finding in findings:
         facts = held.get(projects.of(finding.path), set()) if finding.unless else set()
         if deployed and finding.unless:
             facts = facts | deployed
+        if contradicted and finding.unless:
+            facts = facts - contradicted
         needed = reached(finding.unless, facts) if finding.unless else None
         if needed is False:
             continue  # a sink only another module could feed, and none does: no finding
