@@ -39,7 +39,7 @@ _LIMIT_WORDS = re.compile(
 )
 _COUNT_CALLS = re.compile(
     r"count|available|remaining|capacity|sold|booked|taken|used|balance|credit|points|stock|"
-    r"quota",
+    r"quota|_left$|^left_|vacanc",
     re.I,
 )
 _WRITE_NAMES = frozenset(
@@ -184,8 +184,8 @@ def _limit_check(
         return None
     sides = [test.left, test.comparators[0]]
     for side in sides:
-        if isinstance(side, ast.Name) and side.id in counts:
-            return ctx.segment(test)
+        if (isinstance(side, ast.Name) and side.id in counts) or _counted(side):
+            return ctx.segment(test)  # ``seats_left(venue) < party``: counted in the test
     attributes = [
         s for s in sides if isinstance(s, ast.Attribute) and isinstance(s.value, ast.Name)
     ]
