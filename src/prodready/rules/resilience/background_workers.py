@@ -58,7 +58,7 @@ def _long_running(function: ast.AST) -> bool:
     for node in ast.walk(function):
         if isinstance(node, ast.While) and _forever_loop(node):
             return True
-        if isinstance(node, ast.AsyncFor):
+        if isinstance(node, ast.AsyncFor) and not _one_operation_body(node, function):
             return True
         if isinstance(node, ast.For) and _WORKER_NAME.search(ast.unparse(node.iter)):
             return True
@@ -67,6 +67,42 @@ def _long_running(function: ast.AST) -> bool:
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if name in _FOREVER_CALLS:
                 return True
+    return False
+
+
+# HTTP methods whose streamed answer reports one operation (its progress, its result rows):
+# it ends with the operation. A GET stream may be a subscription with no end.
+_OPERATION_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _one_operation_body(loop: ast.AsyncFor, function: ast.AST) -> bool:
+    """``async for chunk in stream.aiter_text()`` where ``stream`` is the answer of ``async
+    with client.stream("DELETE", url) as stream``: the loop reads one operation's answer and
+    ends with it."""
+    iterated = loop.iter
+    if not (
+        isinstance(iterated, ast.Call)
+        and isinstance(iterated.func, ast.Attribute)
+        and iterated.func.attr.startswith("aiter_")
+        and isinstance(iterated.func.value, ast.Name)
+    ):
+        return False
+    stream = iterated.func.value.id
+    for node in ast.walk(function):
+        if isinstance(node, ast.AsyncWith):
+            for item in node.items:
+                opened = item.context_expr
+                if (
+                    isinstance(item.optional_vars, ast.Name)
+                    and item.optional_vars.id == stream
+                    and isinstance(opened, ast.Call)
+                    and isinstance(opened.func, ast.Attribute)
+                    and opened.func.attr == "stream"
+                    and opened.args
+                    and isinstance(opened.args[0], ast.Constant)
+                    and str(opened.args[0].value).upper() in _OPERATION_METHODS
+                ):
+                    return True
     return False
 
 
@@ -196,7 +232,9 @@ def unsupervised_background_worker(node: ast.AST, ctx: PythonContext) -> None:
     `loop.create_task(...)` or `threading.Thread(target=...).start()`, when nothing watches how
     it ends: no done-callback, no `await`/`gather` of the task, no look at its exception or
     liveness, and the loop does not restart itself after a failure. A function defined in the
-    module is judged by its body (a forever `while`, an `async for`, a `consume()` call); one
+    module is judged by its body (a forever `while`, an `async for`, a `consume()` call; an
+    `async for` over the streamed answer of one POST/PUT/PATCH/DELETE request reads that
+    operation's updates and ends with it, so it alone makes no worker); one
     imported from elsewhere by its name (`consume*`, `listen*`, `poll*`, `*_forever`,
     `*worker*`...) unless the project defines it with a restart loop. Tasks started inside a
     request handler are CON007's and STA007's.
