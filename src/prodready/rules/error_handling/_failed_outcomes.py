@@ -76,6 +76,8 @@ def empty_result(value: ast.expr | None) -> str | None:
         return ast.unparse(value)
     if isinstance(value, ast.Constant) and type(value.value) in {int, float} and value.value == 0:
         return ast.unparse(value)
+    if isinstance(value, ast.Constant) and type(value.value) in {str, bytes} and not value.value:
+        return ast.unparse(value)  # an empty body: b"" served as the PDF, "" as the text
     if (
         isinstance(value, ast.Call)
         and isinstance(value.func, ast.Name)
@@ -84,7 +86,43 @@ def empty_result(value: ast.expr | None) -> str | None:
         and not value.keywords
     ):
         return ast.unparse(value)
-    return None
+    return _empty_response(value)
+
+
+# Response constructors of the web frameworks: the body is their first argument (or
+# ``content=``/``data=``/``body=``/``text=``), the status ``status=``/``status_code=``.
+_RESPONSES = frozenset(
+    {"jsonify", "JsonResponse", "JSONResponse", "ORJSONResponse", "Response", "json_response"}
+)
+_BODY_KEYWORDS = ("content", "data", "body", "text")
+
+
+def is_none_constant(value: ast.expr) -> bool:
+    return isinstance(value, ast.Constant) and value.value is None
+
+
+def _empty_response(value: ast.expr | None) -> str | None:
+    """``JsonResponse({"name": None, "total": 0})``, ``Response(content=b"")``: a 2xx answer
+    whose body is nothing -- a null/zero record or an empty document."""
+    if not isinstance(value, ast.Call) or value.func is None:
+        return None
+    func = value.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if name not in _RESPONSES:
+        return None
+    keywords = {k.arg: k.value for k in value.keywords if k.arg is not None}
+    status = keywords.get("status", keywords.get("status_code"))
+    if status is not None and _two_hundred(status) is None:
+        return None  # an error status: the failure is said
+    body = value.args[0] if value.args else None
+    for keyword in _BODY_KEYWORDS:
+        body = body if body is not None else keywords.get(keyword)
+    if isinstance(body, ast.Dict) and body.values and None not in body.keys:
+        nothing = all(
+            empty_result(item) is not None or is_none_constant(item) for item in body.values
+        )
+        return ast.unparse(value) if nothing else None
+    return ast.unparse(value) if body is not None and empty_result(body) is not None else None
 
 
 def read_from_backend(node: ast.Try, function: ast.AST, ctx: PythonContext) -> bool:
