@@ -45,6 +45,7 @@ from prodready.engine.semantic.raw_sql import (
     pair_between_calls,
     straddles_call,
 )
+from prodready.engine.semantic.row_commits import one_row_committed_twice
 from prodready.engine.semantic.summary import (
     AROUND_CALL,
     ATOMIC,
@@ -200,7 +201,10 @@ class SummaryCollector:
                     pair = found
                     # Each commit of a session ends a transaction of whatever was added
                     # before it: two of them are one change split in two.
-                    if not dependent and not any(w.endswith(".commit()") for _, w in writes):
+                    if not dependent and (
+                        not any(w.endswith(".commit()") for _, w in writes)
+                        or one_row_committed_twice(scope.node, [c for c, _ in writes], found)
+                    ):
                         flags.add(INDEPENDENT)
                     if ctx.route is not None or in_task(ctx):
                         flags.add(ENTRY_POINT)
