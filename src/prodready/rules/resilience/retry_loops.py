@@ -287,6 +287,22 @@ def _can_leave(
     return False
 
 
+_REPORTING_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "log"})
+
+
+def _reports_failure(handler: ast.ExceptHandler) -> bool:
+    """The handler prints or logs (``print(error)``, ``logger.warning(...)``)."""
+    for node in ast.walk(handler):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "print":
+            return True
+        if isinstance(func, ast.Attribute) and func.attr in _REPORTING_METHODS:
+            return True
+    return False
+
+
 def _flag_ends_loop(loop: ast.While, flag: str, attempt: ast.AST) -> bool:
     """The loop's own body, after a failed attempt, sets the flag its test reads to the value
     that ends it (``while not tried:`` ... ``tried = True``): it runs once more at most."""
@@ -489,6 +505,10 @@ def retry_without_attempt_cap(node: ast.While, ctx: PythonContext) -> None:
     `while not tried:` ... `tried = True`, is such a bound); and `while True:` loops that
     call another service and leave only when its answer's status is good (`if
     resp.status_code < 500: return resp.json()`).
+    Evidence tier: a loop at module level (a program's start-up waiting for a dependency, as
+    an entrypoint's wait-for-database script does: nothing else waits on it for an answer)
+    whose every failure path prints or logs the error is reported low, confidence low, and
+    the message says so.
 
     ## Why it breaks production
     Not every failure is transient: a revoked credential, a removed endpoint or a malformed
@@ -546,6 +566,19 @@ def retry_without_attempt_cap(node: ast.While, ctx: PythonContext) -> None:
     if any(_can_leave(handler.body, ctx, flag) for handler in loop.handlers):
         return
     if flag is not None and _flag_ends_loop(node, flag, attempt):
+        return
+    if ctx.function is None and all(_reports_failure(h) for h in loop.handlers):
+        # Evidence tier: the program's own start-up waiting for a dependency, loudly.
+        ctx.report(
+            node,
+            "Retry loop has no attempt limit or deadline, but it runs at module level -- a "
+            "program's start-up waiting for a dependency, which nothing else waits on for an "
+            "answer -- and reports every failure: it seems meant to wait until the dependency "
+            "is up. Cap the total time anyway, so that bad credentials fail the start instead "
+            "of hanging it.",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
         return
     ctx.report(
         node,
