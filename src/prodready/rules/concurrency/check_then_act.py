@@ -19,6 +19,7 @@ from prodready.plugin import (
 )
 from prodready.plugin.analysis import dotted, in_task, is_script, walk_body
 from prodready.rules.concurrency._row_claims import actor_value, claimed_by_new_row
+from prodready.rules.concurrency._sql_inserts import built_insert, core_selected
 from prodready.rules.concurrency._sql_state_claims import sql_state_then_effect
 from prodready.rules.concurrency._state_claims import method_name, state_then_effect
 from prodready.rules.concurrency.races import _loaded_object
@@ -415,6 +416,8 @@ def _sql_check_then_insert(
             found = _SELECT_FROM.match(text) if text else None
             if found is not None:
                 selected.add(found.group(1).strip('"').lower())
+            elif (core := core_selected(item)) is not None:
+                selected.add(core)
             continue
         if not (selected and isinstance(item, ast.If) and _absence_test(item.test)):
             continue
@@ -423,10 +426,13 @@ def _sql_check_then_insert(
                 continue
             text = _literal_sql(inner)
             inserted = _INSERT_INTO.match(text) if text else None
-            if inserted is not None and inserted.group(1).strip('"').lower() in selected:
+            row = f"a row of {inserted.group(1)}" if inserted else built_insert(inner, selected)
+            if row is not None and (
+                inserted is None or inserted.group(1).strip('"').lower() in selected
+            ):
                 ctx.report(
                     item,
-                    f"a row of {inserted.group(1)} is inserted (line {inner.lineno}) after a "
+                    f"{row} is inserted (line {inner.lineno}) after a "
                     "SELECT found none: two concurrent runs both find nothing and both insert "
                     "-- a duplicate, or a unique violation that fails one of them. Let the "
                     "database decide: INSERT ... ON CONFLICT DO NOTHING (INSERT IGNORE on "
