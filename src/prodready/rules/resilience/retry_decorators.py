@@ -457,6 +457,10 @@ def retry_of_permanent_errors(
     calls `raise_for_status()`, or whose broad handler calls `self.retry()` around it; a
     tenacity `@retry(...)` without `retry=` (it retries every exception) on such a function.
 
+    Evidence tier: a `while` loop whose attempt opens a streamed answer (`client.stream(...)`,
+    `stream=True`) keeps a subscription open and reconnects after a pause by design; a 4xx
+    there costs one request per pause, not a hammered operation: reported low, confidence low.
+
     ## Why it breaks production
     A 400, 401, 403, 404 or 422 -- and a declined card -- fails the same way on every attempt.
     Retrying it multiplies the load on the dependency, delays the real error by the whole
@@ -500,6 +504,18 @@ def retry_of_permanent_errors(
         if found is None:
             return
         handler, caught = found
+        if isinstance(node, ast.While) and _opens_stream(loop.attempt.body):
+            ctx.report(
+                handler,
+                f"This handler catches {caught} and reopens the stream the loop keeps open, "
+                f"including after {source}: a subscription reconnected after a pause by "
+                "design, so a rejected request costs one attempt per pause until shutdown "
+                "rather than hammering one operation -- re-raise 4xx (except 429) if the "
+                "stream cannot come back: reported low",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+            return
         ctx.report(
             handler,
             f"This retry handler catches {caught}, which includes failures that never succeed "
@@ -534,3 +550,17 @@ def retry_of_permanent_errors(
         "a missing resource or a rejected card fails the same way on every attempt. Retry "
         "only transient errors (timeouts, connection errors, 5xx/429)",
     )
+
+
+def _opens_stream(body: list[ast.stmt]) -> bool:
+    """The attempt opens a streamed answer (``async with client.stream("GET", url) as s``,
+    ``requests.get(url, stream=True)``): the loop keeps a subscription open."""
+    for statement in body:
+        for node in ast.walk(statement):
+            if not isinstance(node, ast.Call):
+                continue
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "stream":
+                return True
+            if any(k.arg == "stream" and is_true(k.value) for k in node.keywords):
+                return True
+    return False
