@@ -237,7 +237,7 @@ def sql_read_modify_write(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: Pyt
         column, value = found
         table = _column(updated.group("table"))
         ctx.report(
-            call,
+            value,  # the arithmetic done in Python, where a statement spans lines
             f"{table}.{column} is read with SELECT and written back as {ctx.segment(value)} "
             "computed in Python: two concurrent runs read the same value and one update is "
             f"lost. Let the database do it (SET {column} = {column} + ..., RETURNING {column}) "
