@@ -11,6 +11,7 @@ from prodready.plugin.analysis import (
     in_service_code,
     is_literal,
     log_call,
+    module_value,
     name_words,
     runs_as,
     secret_name,
@@ -110,7 +111,9 @@ def _secret_reference(expr: ast.AST, ctx: PythonContext, depth: int = 0) -> str 
     if isinstance(expr, ast.FormattedValue):
         return _secret_reference(expr.value, ctx, depth + 1)
     if isinstance(expr, ast.Name):
-        return f"`{expr.id}`" if secret_name(expr.id) else None
+        if secret_name(expr.id):
+            return f"`{expr.id}`"
+        return held_secret(expr.id, module_value(expr.id, ctx), ctx, depth)
     if isinstance(expr, ast.Attribute):
         if secret_name(expr.attr):
             return f"`{ctx.segment(expr) or expr.attr}`"
@@ -138,6 +141,22 @@ def _secret_reference(expr: ast.AST, ctx: PythonContext, depth: int = 0) -> str 
             if isinstance(func, ast.Attribute) and last in {"format"}:
                 return None
             return _secret_reference(target, ctx, depth + 1) if target is not None else None
+    return None
+
+
+def held_secret(name: str, value: ast.expr | None, ctx: PythonContext, depth: int) -> str | None:
+    """A dict logged whole by its name shows every entry: ``HEADERS = {"Authorization":
+    f"Bearer {API_KEY}"}``, ``payload = {"source": card_token, ...}``. The entry named like a
+    credential, or holding one, whose value is not a fixed literal."""
+    if not isinstance(value, ast.Dict):
+        return None
+    for key, item in zip(value.keys, value.values, strict=True):
+        field = constant_str(key) if key is not None else None
+        if field is not None and secret_name(field) and not is_literal(item):
+            return f'`{name}` (its "{field}" entry)'
+        inner = _secret_reference(item, ctx, depth + 1)
+        if inner is not None:
+            return f"`{name}` (holding {inner})"
     return None
 
 
@@ -292,7 +311,9 @@ def secret_in_log_message(node: ast.Call, ctx: PythonContext) -> None:
     value named `password`, `api_key`, `token`, `client_secret`, `SECRET_KEY`..., a
     `["password"]`/`.get("api_key")` lookup, `request.headers["Authorization"]` or the whole
     request headers -- through an f-string, `%`, `.format()`, `%s` arguments, `extra=` or
-    keyword arguments. Derived or masked values (`len(password)`, `token[-4:]`,
+    keyword arguments; also a dict logged whole by its name whose literal holds such an entry
+    (`HEADERS = {"Authorization": f"Bearer {API_KEY}"}`, `payload = {"source": card_token}`).
+    Derived or masked values (`len(password)`, `token[-4:]`,
     `api_key is not None`, `"***"`) and names that are not credentials (`token_type`,
     `csrf_token`, `password_reset_url`) are fine.
 
