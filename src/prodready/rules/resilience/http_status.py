@@ -95,6 +95,10 @@ def unchecked_http_status(node: ast.Call, ctx: PythonContext) -> None:
     `event_hooks`, a `requests` session with a response hook, an `aiohttp` session or request
     with `raise_for_status=`.
 
+    Evidence tier: a server-sent-events reader that uses only the lines framed as events
+    (`for line in r.aiter_lines(): if line.startswith("data:")`) skips an error body instead
+    of taking it for data; it is reported low, confidence low (the stream still ends unsaid).
+
     ## Why it breaks production
     `requests`, `httpx` and `aiohttp` do not raise on 4xx and 5xx answers. When the other
     service is down, overloaded or rejects the call, its error body -- `{"detail": "Not
@@ -159,6 +163,16 @@ def _report(
     else:
         reading = f"`{name}.{attribute.attr}{called}` reads the answer of {what}()"
         advice = f"Before reading it, {library.check}"
+    if _event_framed(read, ctx):
+        ctx.report(
+            read,
+            f"{reading} without checking its status: only lines framed as events (`data:`) "
+            "are used, so an error body is skipped rather than taken for data -- but the "
+            f"stream then ends without saying why. {advice}: reported low",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     if _parse_failure_handled(read, ctx):
         ctx.report(
             read,
@@ -491,3 +505,34 @@ def _raise_for_status(call: ast.Call) -> bool:
 
 
 _SELF_RAISING: ModuleMemo[frozenset[str]] = ModuleMemo("RES011:hooks", _self_raising_clients)
+
+
+def _event_framed(read: ast.expr, ctx: PythonContext) -> bool:
+    """``for line in r.aiter_lines(): if line.startswith("data:"): ...`` (or ``if not
+    line.startswith("data:"): continue``): a server-sent-events reader that uses only the
+    lines framed as events, which an error body does not have."""
+    if not (
+        isinstance(read, ast.Call)
+        and isinstance(read.func, ast.Attribute)
+        and read.func.attr in {"aiter_lines", "iter_lines"}
+    ):
+        return False
+    loop = ctx.parent(read)
+    if not (
+        isinstance(loop, ast.For | ast.AsyncFor)
+        and loop.iter is read
+        and isinstance(loop.target, ast.Name)
+    ):
+        return False
+    line = loop.target.id
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "startswith"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == line
+        and node.args
+        and (constant_str(node.args[0]) or "").rstrip().endswith(":")
+        for statement in loop.body
+        for node in ast.walk(statement)
+    )
