@@ -14,6 +14,7 @@ from prodready.plugin import (
     Evidence,
     FunctionEnd,
     Mark,
+    ModuleMemo,
     ProjectContext,
     ProjectFacts,
     PythonContext,
@@ -47,6 +48,14 @@ _EAGER_WORDS = (
 # ``relationship(lazy="selectin")``: loaded with its parent whatever the query says.
 _EAGER_LAZY = re.compile(r"lazy\s*=\s*['\"](selectin|joined|subquery|immediate|raise)")
 _QUERIED_MODEL = re.compile(r"(?:select|query)\(\s*(\w+)\s*[,)]|(\w+)\.objects\b")
+# Every match of _QUERIED_MODEL contains one of these: a module without them returns no rows
+# of a query, and its functions' texts need not be cut and searched; a text without them is
+# not searched (the regex has no literal prefix to skip ahead by).
+_QUERY_WORDS = ("select(", "query(", ".objects")
+_QUERY_NAMED: ModuleMemo[bool] = ModuleMemo(
+    "PRF022:query-named",
+    lambda ctx: any(word in ctx.source for word in _QUERY_WORDS),
+)
 
 
 def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
@@ -87,6 +96,10 @@ def _model_mark(node: ast.ClassDef, ctx: PythonContext) -> list[Mark] | None:
     return [Mark.of("model", node.lineno, name=node.name, relations=",".join(lazy))]
 
 
+# The node classes _relations_of_parameter reads (none of them has a subclass).
+_READ_OR_LOOP = frozenset({ast.Attribute, ast.For, ast.AsyncFor, ast.comprehension})
+
+
 def _relations_of_parameter(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
     """``[param, rel, rel...]``: the attributes of the function's first parameter (not
     ``self``) it reads through (``order.courier.name``) or iterates (``for i in order.items``)."""
@@ -98,6 +111,8 @@ def _relations_of_parameter(node: ast.FunctionDef | ast.AsyncFunctionDef) -> lis
     row = arguments[0].arg
     found: dict[str, None] = {}
     for inner in walk_nodes(node):  # the function's nodes, listed once for every rule
+        if inner.__class__ not in _READ_OR_LOOP:
+            continue  # one test for the many nodes that are neither
         if (
             isinstance(inner, ast.Attribute)
             and isinstance(inner.value, ast.Attribute)
@@ -119,11 +134,15 @@ def _relations_of_parameter(node: ast.FunctionDef | ast.AsyncFunctionDef) -> lis
 def _rows_returned(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> str | None:
     """The model whose rows the function returns from a query that loads no relation
     (``return list(self.db.scalars(select(Order)...))``); None when unsure."""
+    if not ctx.memo(_QUERY_NAMED):
+        return None  # no function's text can name a queried model
+    returns = [inner for inner in walk_body(node.body) if isinstance(inner, ast.Return)]
+    if not returns or not any(r.value is not None for r in returns):
+        return None
     text = ctx.segment(node)
     if any(word in text for word in _EAGER_WORDS):
         return None
-    returns = [inner for inner in walk_body(node.body) if isinstance(inner, ast.Return)]
-    if not returns or not any(r.value is not None for r in returns):
+    if not any(word in text for word in _QUERY_WORDS):
         return None
     found = _QUERIED_MODEL.search(text)
     if found is None:
@@ -131,11 +150,18 @@ def _rows_returned(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonCont
     return found.group(1) or found.group(2)
 
 
+_LOOPS = frozenset(
+    {ast.For, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp}
+)
+
+
 def _per_row_calls(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> list[Mark]:
     """``[serialize(o) for o in orders]`` / ``for o in orders: out.append(render(o))``: a
     call given the loop's row, with where the rows come from."""
     found: list[Mark] = []
     for inner in walk_body(node.body):
+        if inner.__class__ not in _LOOPS:
+            continue  # one test for the many nodes that are no loop
         pairs: list[tuple[ast.expr, ast.expr, list[ast.AST]]] = []
         if isinstance(inner, ast.For | ast.AsyncFor):
             pairs.append((inner.target, inner.iter, list(inner.body)))
