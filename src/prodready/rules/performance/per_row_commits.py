@@ -169,8 +169,16 @@ _AUTOCOMMIT_TEXT = re.compile(
     r"\bautocommit\s*=\s*True\b|\bisolation_level\s*=\s*None\b|\bimport asyncpg\b"
     r"|\bfrom asyncpg\b|set_session\(\s*autocommit"
 )
+# Every match of _AUTOCOMMIT_TEXT contains one of these words: the regex, which has no literal
+# prefix to skip ahead by, is run only on a module that has one (a full search costs more than
+# the rest of the rule).
+_AUTOCOMMIT_WORDS = ("autocommit", "isolation_level", "asyncpg")
 _AUTOCOMMITS: ModuleMemo[bool] = ModuleMemo(
-    "PRF011:autocommit", lambda ctx: _AUTOCOMMIT_TEXT.search(ctx.source) is not None
+    "PRF011:autocommit",
+    lambda ctx: (
+        any(word in ctx.source for word in _AUTOCOMMIT_WORDS)
+        and _AUTOCOMMIT_TEXT.search(ctx.source) is not None
+    ),
 )
 # Statements grouped in an explicit transaction do not commit one by one.
 _TRANSACTION_WORDS = (".transaction(", ".begin(", "atomic(")
