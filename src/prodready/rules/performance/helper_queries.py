@@ -43,6 +43,20 @@ _PAGING_PARAMETERS = frozenset(
     | {"max_rows", "max_results", "count", "top", "n", "batch_size", "chunk_size"}
 )
 _BOUNDED_SQL = re.compile(r"\b(limit|fetch\s+first|fetch\s+next|top\s+\d|count\s*\()", re.I)
+# A word one of which every match of _BOUNDED_SQL contains (lowercased).
+_BOUNDED_WORDS = ("limit", "fetch", "top", "count")
+
+
+def _bounded_sql(text: str) -> bool:
+    """``_BOUNDED_SQL.search(text)``: the regex, which has no literal prefix to skip ahead by,
+    is not run on an ASCII text without one of its words (it cost more than the rule's walk)."""
+    if text.isascii():
+        lowered = text.lower()
+        if not any(word in lowered for word in _BOUNDED_WORDS):
+            return False
+    return _BOUNDED_SQL.search(text) is not None
+
+
 # One row by its key (``Order.id == order_id``, ``id = %s``, ``.in_(ids)``).
 _ONE_ROW = re.compile(r"(\.id\s*==|\bid\s*=\s*(%s|\?|:\w+|\$\d)|\.in_\(|\.get\()", re.I)
 # The children of one parent (a foreign key compared for equality).
@@ -96,7 +110,7 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     if names & _PAGING_PARAMETERS:
         return None
     text = ctx.segment(node)
-    if ".limit(" in text or "paginate" in text or _BOUNDED_SQL.search(text):
+    if ".limit(" in text or "paginate" in text or _bounded_sql(text):
         return None
     found: list[Mark] = []
     # Rows of one parent, one column's distinct values or filters the caller hands over
