@@ -133,6 +133,7 @@ BUILTIN_MODULES = (
     "prodready.rules.security.drf_writes",
     "prodready.rules.security.django_raw_sql",
     "prodready.rules.security.file_permissions",
+    "prodready.rules.security.identity_fallback",
     "prodready.rules.security.insecure_random",
     "prodready.rules.security.jwt_tokens",
     "prodready.rules.security.logged_personal_data",
