@@ -17,11 +17,21 @@ _CONNECT = frozenset(
 )
 
 
+# AMQP clients whose connection object pika documents as not thread-safe, and whose blocking
+# form answers broker heartbeats only while the application calls into it.
+_BROKER_CONNECT = frozenset({"pika.BlockingConnection", "pika.adapters.BlockingConnection"})
+# Frameworks serving requests on several threads (or answering them between idle gaps).
+_WEB_FRAMEWORKS = frozenset(
+    {"fastapi", "starlette", "flask", "django", "aiohttp", "sanic", "litestar", "tornado"}
+    | {"falcon"}
+)
+
+
 def _driver_connect(value: ast.expr, ctx: PythonContext) -> str | None:
     if not isinstance(value, ast.Call):
         return None
     name = ctx.qualname(value.func) or ""
-    return name if name in _CONNECT else None
+    return name if name in _CONNECT or name in _BROKER_CONNECT else None
 
 
 @python_rule(
@@ -93,7 +103,15 @@ def process_wide_db_connection(node: ast.Assign | ast.AnnAssign, ctx: PythonCont
         names = [name for name in names if name in scope.globals]
     if not names:
         return
-    if driver == "sqlite3.connect" and is_false(keyword_value(value, "check_same_thread")):
+    if driver in _BROKER_CONNECT:
+        if not facts.frameworks & _WEB_FRAMEWORKS:
+            return  # a consumer's loop owns its connection, one thread answering heartbeats
+        where = (
+            "pika's connections and channels are not thread-safe, so concurrent publishes "
+            "corrupt its frames, and a blocking connection left idle between requests misses "
+            "the broker's heartbeats and is closed under it"
+        )
+    elif driver == "sqlite3.connect" and is_false(keyword_value(value, "check_same_thread")):
         where = "its check_same_thread=False lets every thread use it at once"
     elif driver == "sqlite3.connect":
         where = "sqlite3 raises ProgrammingError when another thread uses it"
@@ -107,6 +125,13 @@ def process_wide_db_connection(node: ast.Assign | ast.AnnAssign, ctx: PythonCont
         f"workers running on several threads share it -- {where}. Take a connection per "
         "request or task from a pool"
     )
+    if driver in _BROKER_CONNECT:
+        message = (
+            f"{names[0]} = {driver}() is one broker connection for the whole process: "
+            f"handlers running on several threads share it -- {where}. Open one per thread "
+            "(or hand publishing to one thread that owns the connection) and reconnect when "
+            "it drops"
+        )
     if in_service_code(ctx):
         ctx.report(node, message)
     else:
