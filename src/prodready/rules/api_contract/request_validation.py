@@ -383,7 +383,12 @@ def _validating_call(call: ast.Call, ctx: PythonContext) -> bool:
 def _is_schema_class(name: str, ctx: PythonContext) -> bool:
     """A class defined in this module on a validating base (``class OrderIn(BaseModel)``)."""
     if "." in name:
-        return bool(re.search(r"schema|serializer|dto|validator|forms", name.rsplit(".", 1)[0]))
+        module, _, last = name.rpartition(".")
+        # a class of such a module; its functions (django.forms.models.model_to_dict) only
+        # convert an object, they check no input
+        return last[:1].isupper() and bool(
+            re.search(r"schema|serializer|dto|validator|forms", module)
+        )
     return ctx.memo(_SCHEMA_CLASSES).get(name, False)
 
 
