@@ -165,6 +165,7 @@ BUILTIN_MODULES = (
     "prodready.rules.state.module_state",
     "prodready.rules.state.process_backends",
     "prodready.rules.state.schedulers",
+    "prodready.rules.state.stale_caches",
     "prodready.rules.state.task_messages",
 )
 
