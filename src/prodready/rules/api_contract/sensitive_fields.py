@@ -258,6 +258,10 @@ def _literal_names(expr: ast.expr) -> set[str] | None:
     return {name for name in names if isinstance(name, str)}
 
 
+# The only node classes _function_dumps looks at (none of them has a subclass).
+_DUMP_OR_CALL = frozenset({ast.Attribute, ast.Call, ast.DictComp})
+
+
 def _function_dumps(
     function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext
 ) -> list[Mark]:
@@ -278,6 +282,8 @@ def _function_dumps(
         return model
 
     for node in _own_walk(function):
+        if node.__class__ not in _DUMP_OR_CALL:
+            continue  # one test for the many nodes that neither dump nor call
         line = getattr(node, "lineno", function.lineno)
         dumped = _dumped(node, ctx)
         if dumped is not None:
