@@ -22,7 +22,12 @@ from prodready.plugin import (
     project_rule,
     python_rule,
 )
-from prodready.plugin.analysis import is_task_function, message_loop, same_dotted_name
+from prodready.plugin.analysis import (
+    is_task_function,
+    message_loop,
+    same_dotted_name,
+    walk_body,
+)
 
 # -- PRF009 ---------------------------------------------------------------------------------------
 
@@ -46,6 +51,10 @@ def _collect_prf009(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return None
     if not _may_loop(node, ctx):
+        return None
+    # Without a loop or comprehension of its own (the shared node list of its body: nested
+    # functions, classes and lambdas left out, as below) no call runs per item.
+    if not any(inner.__class__ in _LOOP_CLASSES for inner in walk_body(node.body)):
         return None
     found: list[Mark] = []
     verdicts: dict[int, bool] = {}  # id(loop) -> whether it runs its body per item
@@ -104,6 +113,8 @@ _CALL_FIELDS: dict[type, tuple[str, ...]] = {}
 _OPAQUE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp)
+# What gives a call a loop in _calls_with_loop (none of them has a subclass).
+_LOOP_CLASSES = frozenset({*_LOOPS, *_COMPREHENSIONS})
 
 
 def _calls_with_loop(statements: list[ast.stmt]) -> list[tuple[ast.Call, _Loop]]:
