@@ -101,7 +101,8 @@ _MENTIONS_ADDRESS: ModuleMemo[bool] = ModuleMemo("CFG007:gate", _mentions_addres
 
 def _internal_host(text: str) -> tuple[str, bool] | None:
     """The internal host a literal addresses and whether it is a bare host (no scheme)."""
-    match = _INTERNAL_URL.match(text)
+    # A URL match needs its "://": the many literals without one are not matched against it.
+    match = _INTERNAL_URL.match(text) if "://" in text else None
     if match is not None:
         return match["host"], False
     match = _INTERNAL_BARE_HOST.match(text)
