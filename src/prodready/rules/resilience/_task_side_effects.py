@@ -109,6 +109,14 @@ def retried_error_libraries(
     return frozenset(roots)
 
 
+# Payment and billing SDKs whose module-level resources write at the provider.
+_PROVIDER_SDKS = ("stripe.", "braintree.", "paypalrestsdk.", "adyen.", "razorpay.", "mollie.")
+_PROVIDER_WRITES = frozenset(
+    {"create", "sale", "capture", "refund", "charge", "pay", "transfer", "send_invoice"}
+    | {"finalize_invoice", "submit_for_settlement", "create_payment"}
+)
+
+
 def outward_call(call: ast.Call, ctx: PythonContext) -> str | None:
     """A call with an effect outside the service that a re-run repeats: an HTTP write, a mail,
     or a callee named for sending/charging/publishing; its name, else None."""
@@ -122,6 +130,10 @@ def outward_call(call: ast.Call, ctx: PythonContext) -> str | None:
             return name
     if name.startswith(_MAILERS):
         return name
+    if name.startswith(_PROVIDER_SDKS) and last in _PROVIDER_WRITES:
+        # stripe.Customer.create(...): a record made at the provider, made again by a re-run
+        # unless the provider is given a key to deduplicate on
+        return None if any(k.arg == "idempotency_key" for k in call.keywords) else name
     if _OUTWARD.match(last) and not name.startswith(("builtins.", "logging.")):
         return name
     return None
