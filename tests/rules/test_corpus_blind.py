@@ -64,7 +64,7 @@ BLIND_CORPORA = (
             "pharmacy_inventory",
         ),
         labels=160,
-        found_floor=133,
+        found_floor=134,
         twins_medium_plus=0,
     ),
     BlindCorpus(
@@ -80,8 +80,8 @@ BLIND_CORPORA = (
             "telehealth_prescriptions",
         ),
         labels=159,
-        found_floor=89,
-        twins_medium_plus=5,
+        found_floor=109,
+        twins_medium_plus=4,
     ),
 )
 

@@ -332,6 +332,9 @@ def _success_payload(expr: ast.AST | None) -> str | None:
     keys = {constant_str(key) for key in expr.keys if key is not None}
     if keys & _ERROR_KEYS:
         return None
+    if any(str(constant(value)).lower() in _FAILED for value in expr.values):
+        # {"ok": True, "live_update": "failed"}: the answer states the part that failed
+        return None
     for key, value in zip(expr.keys, expr.values, strict=True):
         name = constant_str(key)
         if name in _STATUS_FIELDS and _done_word(value) is not None:
