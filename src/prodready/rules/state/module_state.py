@@ -23,6 +23,12 @@ from prodready.plugin.analysis import (
     is_script,
     path_role,
 )
+from prodready.rules.state._connection_registries import (
+    CONNECTION_KEY,
+    connection_registry_message,
+    live_connection_added,
+    registry_root,
+)
 from prodready.rules.state._shared import (
     SHARED_STATE_EXEMPT_HINTS,
     _state_root,
@@ -180,6 +186,11 @@ def _report_growth(ledger: _Ledger, ctx: PythonContext) -> None:
             continue
         first = growth[0]
         line = getattr(first.node, "lineno", 0)
+        if first.seen_key == CONNECTION_KEY:
+            ctx.report(
+                statement or first.node, connection_registry_message(name, first.function, line)
+            )
+            continue
         ctx.report(
             statement or first.node,
             f"module-level {name} grows by one entry per {first.seen_key} in "
@@ -292,6 +303,14 @@ def module_state_mutated_in_handler(node: ast.AST, ctx: PythonContext) -> None:
             return
     if not (ctx.facts.mutable_globals or scope.globals):
         return
+    registry = registry_root(node, ctx)  # exempt from shared state below, judged for leaks
+    if registry is not None:
+        ledger = ctx.rule_state(_Ledger, module=True)
+        if _shrinks(node, scope.globals):
+            ledger.shrunk.add(registry)
+        elif live_connection_added(node, ctx) and ctx.route is None:
+            growth = _Mutation(node, "", scope.name, seen_key=CONNECTION_KEY)
+            ledger.growth.setdefault(registry, []).append(growth)
     name = _mutated_container(node, scope.globals, ctx)
     if name is None:
         return
@@ -349,6 +368,8 @@ def _growth_key(node: ast.AST, ctx: PythonContext) -> str | None:
     parameter itself, stored under a name, is a registry (``_handlers[event] = handler``)."""
     item: ast.AST | None = None
     stored: ast.AST | None = None
+    if live_connection_added(node, ctx):
+        return CONNECTION_KEY
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
         attr = node.func.attr
         if attr in {"add", "append", "appendleft", "setdefault", "extend"}:
