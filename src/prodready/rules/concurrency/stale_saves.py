@@ -46,6 +46,21 @@ def _remote_helpers(ctx: PythonContext) -> frozenset[str]:
 _REMOTE_HELPERS: ModuleMemo[frozenset[str]] = ModuleMemo("CON012:remote", _remote_helpers)
 
 
+def _may_save_loaded_row(ctx: PythonContext) -> bool:
+    # A finding needs a load whose text holds ".objects." or "get_object_or_404" and a call
+    # of save/asave: a module without those words has none (a name outside ASCII may be
+    # spelled otherwise in the source, so such a module is always looked at).
+    source = ctx.source
+    if not source.isascii():
+        return True
+    return ("objects." in source or "get_object_or_404" in source) and "save" in source
+
+
+# Whether a function of the module can report: most modules load no row or never save one,
+# and their functions' texts and bodies need not be read.
+_MAY_SAVE_LOADED_ROW: ModuleMemo[bool] = ModuleMemo("CON012:may-match", _may_save_loaded_row)
+
+
 def _django_load(value: ast.expr, ctx: PythonContext) -> bool:
     """An unlocked Django row: ``Model.objects...get(...)``, ``get_object_or_404(...)``."""
     text = ctx.segment(value)
@@ -99,6 +114,8 @@ def stale_row_saved_after_remote_call(node: ast.AST, ctx: PythonContext) -> None
     """
     scope = ctx.function
     if scope is None or ctx.facts.is_test or is_script(ctx):
+        return
+    if not ctx.memo(_MAY_SAVE_LOADED_ROW):
         return
     function = scope.node
     if "select_for_update" in ctx.segment(function):
