@@ -59,6 +59,17 @@ def _actors(ctx: PythonContext) -> set[str]:
     return found
 
 
+# The module's actors, listed once (not once per function).
+_ACTORS: ModuleMemo[set[str]] = ModuleMemo("CON011:actors", _actors)
+# Every enqueueing method's name contains one of these words: a module without them enqueues
+# nothing, and its functions need no look (a name outside ASCII may be spelled otherwise).
+_ENQUEUE_WORDS = ("delay", "apply_async", "enqueue", "kiq", "schedule", "send")
+_MAY_ENQUEUE: ModuleMemo[bool] = ModuleMemo(
+    "CON011:may-enqueue",
+    lambda ctx: not ctx.source.isascii() or any(word in ctx.source for word in _ENQUEUE_WORDS),
+)
+
+
 def _enqueue(call: ast.Call, actors: set[str]) -> bool:
     func = call.func
     if not isinstance(func, ast.Attribute):
@@ -165,8 +176,10 @@ def task_enqueued_before_commit(node: ast.AST, ctx: PythonContext) -> None:
     if scope is None or ctx.facts.is_test or is_script(ctx):
         return
     ctx.memo(_AWARE_TASKS)
+    if not ctx.memo(_MAY_ENQUEUE):
+        return
     function = scope.node
-    actors = _actors(ctx)
+    actors = ctx.memo(_ACTORS)
     nodes = [n for n in walk_body(function.body) if not isinstance(n, _OPAQUE)]
     if not any(isinstance(n, ast.Call) and _enqueue(n, actors) for n in nodes):
         return
@@ -300,6 +313,8 @@ def _aware_tasks(ctx: PythonContext) -> bool:
     ``transaction.on_commit``; the classes are found in this module, or named for it."""
     if ctx.facts.is_test:
         return False
+    if ctx.source.isascii() and "base" not in ctx.source:
+        return True  # no decorator passes a base class: nothing to state
     aware: set[str] = set()
     for node in ctx.nodes():
         if isinstance(node, ast.ClassDef):
