@@ -81,7 +81,7 @@ BLIND_CORPORA = (
         ),
         labels=159,
         found_floor=109,
-        twins_medium_plus=4,
+        twins_medium_plus=3,
     ),
 )
 
