@@ -258,6 +258,8 @@ def _holds(value: ast.AST, read: ast.AST, names: set[str]) -> bool:
 def signed_body(function: ast.AST, read: ast.AST, ctx: PythonContext) -> bool:
     """``json.loads(body)`` after ``check(body, signature)``, where ``check`` is a function of
     the module that compares an HMAC of what it is given (``hmac.compare_digest``)."""
+    if _inline_signature_check(function, read):
+        return True
     if not isinstance(read, ast.Call) or not read.args:
         return False
     body = read.args[0]
@@ -276,6 +278,39 @@ def signed_body(function: ast.AST, read: ast.AST, ctx: PythonContext) -> bool:
         ):
             return True
     return False
+
+
+# Reads of the raw request body: Flask get_data()/data, Django/Starlette body.
+_RAW_BODY = frozenset({"get_data", "body", "data", "raw_body"})
+
+
+def _inline_signature_check(function: ast.AST, read: ast.AST) -> bool:
+    """The handler itself compares (``compare_digest``) an HMAC computed over the raw body
+    (``hmac.new(key, request.get_data(), sha256)``) before it parses the body."""
+    line = getattr(read, "lineno", 0)
+
+    def raw(expr: ast.AST) -> bool:
+        return any(
+            (isinstance(inner, ast.Attribute) and inner.attr in _RAW_BODY)
+            or (isinstance(inner, ast.Name) and inner.id in raw_names)
+            for inner in ast.walk(expr)
+        )
+
+    raw_names: set[str] = set()  # ``payload = await request.body()``
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and node.lineno < line and raw(node.value):
+            raw_names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    compared = hashed_body = False
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Call) or node.lineno >= line:
+            continue
+        name = dotted(node.func) or ""
+        if name.rpartition(".")[2] == "compare_digest":
+            compared = True
+        elif name in {"hmac.new", "hmac.HMAC", "hmac.digest"}:
+            message = node.args[1:2] + [k.value for k in node.keywords if k.arg == "msg"]
+            hashed_body = hashed_body or any(raw(argument) for argument in message)
+    return compared and hashed_body
 
 
 def report_signed_read(read: ast.AST, kind: str, ctx: PythonContext) -> None:
