@@ -77,6 +77,8 @@ _STATEMENT = re.compile(r"^\s*(INSERT|UPDATE)\b", re.I)
 _GUARD_WORDS = re.compile(
     "update|__lt|__gt|lock|advisory|serializable|conflict|integrityerror|version"
 )
+# _GUARD_WORDS's alternatives, plain words: a line matches it when it holds one of them.
+_GUARD_TEXTS = tuple(_GUARD_WORDS.pattern.split("|"))
 _ORDER = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 _OPAQUE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _EQUALITY = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
@@ -373,8 +375,29 @@ _SELECT_LINES: ModuleMemo[list[int]] = ModuleMemo("CON009:select", _select_lines
 
 def _guard_lines(ctx: PythonContext) -> list[int]:
     # A line with other than ASCII may spell a word with letters that match case-insensitively.
-    if ctx.source.isascii() and _GUARD_WORDS.search(ctx.source.lower()) is None:
-        return []
+    source = ctx.source
+    if source.isascii():
+        lowered = source.lower()
+        if not any(word in lowered for word in _GUARD_TEXTS):
+            return []
+        if "\r" not in source:
+            # Where each word occurs in the whole text (substring searches, far cheaper than
+            # the regex run on every line): no word spans a line.
+            offsets: list[int] = []
+            for word in _GUARD_TEXTS:
+                at = lowered.find(word)
+                while at != -1:
+                    offsets.append(at)
+                    at = lowered.find(word, at + 1)
+            offsets.sort()
+            found: list[int] = []
+            line, previous = 1, 0
+            for offset in offsets:
+                line += lowered.count("\n", previous, offset)
+                previous = offset
+                if not found or found[-1] != line:
+                    found.append(line)
+            return found
     return [
         number
         for number, line in enumerate(ctx.lines, 1)
@@ -494,6 +517,15 @@ def _conditional_writer(call: ast.Call) -> tuple[ProjectFact, ...]:
     return (ProjectFact(_CONDITIONAL_WRITER_FACT + name, ""),) if name else ()
 
 
+def _conditional_sql(text: str) -> bool:
+    """``_CONDITIONAL_SQL.search(text)``, not run on an ASCII text without one of its words."""
+    if text.isascii():
+        lowered = text.lower()
+        if not any(word in lowered for word in _CONDITIONAL_WORDS):
+            return False
+    return _CONDITIONAL_SQL.search(text) is not None
+
+
 def _conditional_writers(ctx: PythonContext) -> bool:
     """State the module's functions whose writes hold only while a limit does (a conditional
     UPDATE, a row count checked, a row lock)."""
@@ -503,7 +535,7 @@ def _conditional_writers(ctx: PythonContext) -> bool:
     if not any(word in lowered for word in _CONDITIONAL_WORDS):
         return True  # no function's text can match: their texts need not be cut and searched
     for node in ctx.nodes():
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _CONDITIONAL_SQL.search(
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _conditional_sql(
             ctx.segment(node)
         ):
             ctx.establish(ProjectFact(_CONDITIONAL_WRITER_FACT + node.name.lstrip("_"), ""))
