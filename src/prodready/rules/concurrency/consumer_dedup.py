@@ -168,6 +168,13 @@ def consumer_insert_without_dedup(node: ast.AST, ctx: PythonContext) -> None:
     if scope is None or ctx.facts.is_test or is_script(ctx):
         return
     function = scope.node
+    # A finding is an insert of the function's own: without one, neither the module's
+    # handlers (a walk of the module, an unparse per annotation) nor its text are needed.
+    if not any(
+        isinstance(item, ast.Call) and _inserted(item) is not None
+        for item in walk_body(function.body)
+    ):
+        return
     if function.name not in ctx.memo(_HANDLERS):
         return
     if _DEDUP.search(ctx.segment(function)):
