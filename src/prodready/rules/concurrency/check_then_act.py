@@ -14,10 +14,12 @@ from prodready.plugin import (
     ModuleMemo,
     ProjectFact,
     PythonContext,
+    Role,
     Severity,
     python_rule,
 )
 from prodready.plugin.analysis import dotted, in_task, is_script, walk_body
+from prodready.rules.concurrency._flag_sweeps import flag_sweep
 from prodready.rules.concurrency._row_claims import actor_value, claimed_by_new_row
 from prodready.rules.concurrency._sql_inserts import built_insert, core_selected
 from prodready.rules.concurrency._sql_state_claims import sql_state_then_effect
@@ -245,6 +247,7 @@ def _state_check(test: ast.expr, loaded: dict[str, bool]) -> tuple[str, str] | N
     severity=Severity.HIGH,
     summary="A limit or a state checked, then written, with no lock or conditional write",
     nodes=(FunctionEnd,),
+    roles=(Role.SERVICE, Role.MANAGEMENT_COMMAND),  # commands: only sweeps are judged there
     confidence=Confidence.MEDIUM,
     fix="Hold the row while deciding (select_for_update()/with_for_update()/SELECT ... FOR "
     "UPDATE in a transaction) or make the write conditional and check its row count "
@@ -304,6 +307,8 @@ def check_then_act_without_lock(node: ast.AST, ctx: PythonContext) -> None:
         return
     ctx.memo(_CONDITIONAL_WRITERS)
     function = scope.node
+    if flag_sweep(function, ctx):  # sweeps run from commands and cron too: before is_script
+        return
     if (_may_guard(function, ctx) and _GUARDS.search(ctx.segment(function))) or is_script(ctx):
         return
     handler = ctx.route is not None or in_task(ctx) or _drf_action(function)
