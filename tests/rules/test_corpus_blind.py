@@ -80,7 +80,7 @@ BLIND_CORPORA = (
             "telehealth_prescriptions",
         ),
         labels=159,
-        found_floor=109,
+        found_floor=110,
         twins_medium_plus=3,
     ),
 )
