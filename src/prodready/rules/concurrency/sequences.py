@@ -85,15 +85,20 @@ def _aggregate(value: ast.AST) -> str | None:
     return None
 
 
-def _plus_one(node: ast.AST, names: dict[str, str]) -> str | None:
-    """``count + 1`` (or ``(q.count() or 0) + 1``): the aggregate it adds one to."""
-    if not (
+def _adds_one(node: ast.AST) -> bool:
+    return (
         isinstance(node, ast.BinOp)
         and isinstance(node.op, ast.Add)
         and isinstance(node.right, ast.Constant)
         and node.right.value == 1
-    ):
+    )
+
+
+def _plus_one(node: ast.AST, names: dict[str, str]) -> str | None:
+    """``count + 1`` (or ``(q.count() or 0) + 1``): the aggregate it adds one to."""
+    if not _adds_one(node):
         return None
+    assert isinstance(node, ast.BinOp)
     left = node.left
     for part in ast.walk(left):
         if isinstance(part, ast.Name) and part.id in names:
@@ -144,6 +149,10 @@ def sequence_from_count(node: ast.AST, ctx: PythonContext) -> None:
     if scope is None or ctx.facts.is_test or is_script(ctx):
         return
     function = scope.node
+    # A finding is an addition of one among the function's own nodes: without one, neither
+    # the module's retry loops nor the function's assignments need a look.
+    if not any(_adds_one(item) for item in walk_body(function.body)):
+        return
     if function.name in ctx.memo(_RETRIED_ON_DUPLICATES):
         return  # the database refuses a duplicate number and the caller tries the next one
     sequence_function = bool(_SEQUENCE_FUNCTIONS.match(function.name))
