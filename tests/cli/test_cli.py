@@ -164,7 +164,7 @@ def test_rules_and_explain(tmp_path: Path) -> None:
     done = run_cli(["rules", "--format", "json"], tmp_path)
     catalog = json.loads(done.stdout)
     assert [rule["code"] for rule in catalog] == sorted(default_registry(plugins=False).rules)
-    assert len(catalog) == 195
+    assert len(catalog) == 198
     assert {"code", "name", "category", "severity", "summary", "docs"} <= set(catalog[0])
     table = run_cli(["rules", "--select", "RES"], tmp_path)
     assert "RES001" in table.stdout and "http-call-without-timeout" in table.stdout

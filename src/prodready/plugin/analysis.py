@@ -83,6 +83,7 @@ from prodready.engine.analysis.bounds import (
     parameter_names,
     request_rooted,
 )
+from prodready.engine.deployment_env import deployed_env_fact
 from prodready.engine.facts import (
     ROUTE_DECORATOR_METHODS,
     SERVICE_FRAMEWORKS,
@@ -90,6 +91,7 @@ from prodready.engine.facts import (
     is_main_guard,
     resolve_relative,
 )
+from prodready.engine.file_objects import establish_file_object_facts, file_object
 from prodready.engine.roles import healthcheck_scripts, path_role, runs_as
 from prodready.engine.secrets import (
     CREDENTIAL_FORMAT_NAMES,
@@ -112,9 +114,12 @@ from prodready.engine.semantic.caller_bounds import (
 )
 from prodready.engine.semantic.command_line import command_line_only
 from prodready.engine.semantic.dependency import related_sites
+from prodready.engine.semantic.guards import SAFE_REDIRECT_KIND, URL_HOST_KIND, guard_fact
 from prodready.engine.semantic.model import ProjectFunction, SemanticModel, semantic_model
 from prodready.engine.semantic.names import same_dotted_name
 from prodready.engine.semantic.summary import CallSite, FunctionSummary, SignalReceiver, Write
+from prodready.engine.settings_classes import in_development_settings_class
+from prodready.engine.taint.project_facts import project_callee
 
 __all__ = [
     "BROAD_EXCEPTIONS",
@@ -135,10 +140,12 @@ __all__ = [
     "LOG_METHODS",
     "RECEIVE_METHODS",
     "ROUTE_DECORATOR_METHODS",
+    "SAFE_REDIRECT_KIND",
     "SERVICE_FRAMEWORKS",
     "SQLALCHEMY_READ_METHODS",
     "SQLALCHEMY_SESSION_TYPES",
     "SYNTAX_VERSIONS",
+    "URL_HOST_KIND",
     "CallSite",
     "EnvLookup",
     "FunctionFlow",
@@ -162,16 +169,21 @@ __all__ = [
     "constant_str",
     "credential_in_url",
     "dependency_call",
+    "deployed_env_fact",
     "django_query",
     "dotted",
     "env_lookup",
+    "establish_file_object_facts",
     "factory_calls",
+    "file_object",
     "function_calls_name",
     "function_flow",
+    "guard_fact",
     "has_keyword",
     "has_star_args",
     "has_star_kwargs",
     "healthcheck_scripts",
+    "in_development_settings_class",
     "in_service_code",
     "in_task",
     "inherited_facts",
@@ -205,6 +217,7 @@ __all__ = [
     "parameter_names",
     "path_role",
     "placeholder_value",
+    "project_callee",
     "receive_call",
     "related_sites",
     "request_rooted",

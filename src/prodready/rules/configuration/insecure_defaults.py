@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.settings_classes import in_development_settings_class
 from prodready.plugin import (
     Category,
     Confidence,
@@ -19,6 +18,7 @@ from prodready.plugin.analysis import (
     EnvLookup,
     constant_str,
     env_lookup,
+    in_development_settings_class,
     keyword_value,
     name_words,
     secret_name,

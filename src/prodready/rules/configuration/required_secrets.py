@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.deployment_env import deployed_env_fact
 from prodready.plugin import (
     Category,
     Confidence,
@@ -14,7 +13,14 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import constant_str, dotted, env_lookup, name_words, secret_name
+from prodready.plugin.analysis import (
+    constant_str,
+    deployed_env_fact,
+    dotted,
+    env_lookup,
+    name_words,
+    secret_name,
+)
 from prodready.rules.configuration._shared import _config_or_service_code, _dev_only_file
 
 # -- CFG008 -----------------------------------------------------------------------------------

@@ -5,8 +5,6 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.engine.semantic.guards import SAFE_REDIRECT_KIND, URL_HOST_KIND, guard_fact
-from prodready.engine.taint.project_facts import project_callee
 from prodready.plugin import (
     Category,
     Confidence,
@@ -16,7 +14,14 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import argument, is_literal
+from prodready.plugin.analysis import (
+    SAFE_REDIRECT_KIND,
+    URL_HOST_KIND,
+    argument,
+    guard_fact,
+    is_literal,
+    project_callee,
+)
 from prodready.plugin.taint import SAFE_REDIRECT_CHECK, URL_HOST_CHECK, report_deferred, sink_flow
 from prodready.rules.security._shared import _host_deciding
 

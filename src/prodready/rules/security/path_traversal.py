@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 
-from prodready.engine.file_objects import establish_file_object_facts, file_object
 from prodready.plugin import (
     Category,
     Confidence,
@@ -13,7 +12,7 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import argument, is_literal
+from prodready.plugin.analysis import argument, establish_file_object_facts, file_object, is_literal
 from prodready.plugin.taint import (
     PATH_CONTAINMENT_CHECK,
     SEGMENT_PARAMETERS,
