@@ -11,6 +11,7 @@ from prodready.plugin.analysis import (
     has_keyword,
     has_star_kwargs,
     in_service_code,
+    in_task,
     is_framework_source,
     is_none,
     is_script,
@@ -386,8 +387,8 @@ def boto3_client_without_timeouts(node: ast.AST, ctx: PythonContext) -> None:
     `connect_timeout` or `read_timeout`. A `Config` held in a variable is followed; one built
     elsewhere (settings, a parameter) is trusted. botocore's defaults are finite, so the
     finding is low where no web worker is held while they run: an `aioboto3`/`aiobotocore`
-    client (its calls are awaited) and a task-queue module (Celery, RQ, Dramatiq, Huey, arq)
-    that serves no route.
+    client (its calls are awaited), a task-queue module (Celery, RQ, Dramatiq, Huey, arq)
+    that serves no route, and a client built inside a task function (`@shared_task`...).
 
     ## Why it breaks production
     botocore waits 60 seconds to connect and 60 seconds for each read, and the legacy retry
@@ -413,16 +414,19 @@ def boto3_client_without_timeouts(node: ast.AST, ctx: PythonContext) -> None:
     s3 = boto3.client("s3", region_name=AWS_REGION, config=AWS_CONFIG)
     ```
     """
-    pending: list[tuple[ast.Call, str, bool, bool]] = ctx.rule_state(list, module=True)
+    pending: list[tuple[ast.Call, str, bool, bool, bool]] = ctx.rule_state(list, module=True)
     if isinstance(node, ast.Module):  # ModuleEnd: the module's kind is known now
         if pending and in_service_code(ctx):
-            background = _background_worker_module(ctx)
-            for call, short, configured, awaited in pending:
-                if background or awaited:
+            worker_module = _background_worker_module(ctx)
+            for call, short, configured, awaited, task_body in pending:
+                if worker_module or task_body or awaited:
                     # botocore's waits are finite (60 s, a few retries): what makes them an
                     # outage is a sync web worker held meanwhile. A coroutine awaiting the
                     # call holds no worker, and a task queue's worker serves no request.
-                    ctx.report(call, _bounded_wait(short, background), severity=Severity.LOW)
+                    where = (
+                        _WORKER_MODULE if worker_module else _TASK_BODY if task_body else _AWAITED
+                    )
+                    ctx.report(call, _bounded_wait(short, where), severity=Severity.LOW)
                 else:
                     ctx.report(call, _held_worker(short, configured))
         return
@@ -434,10 +438,13 @@ def boto3_client_without_timeouts(node: ast.AST, ctx: PythonContext) -> None:
     short = name.rsplit(".", 2)[-2] + "." + name.rsplit(".", 1)[-1] if "." in name else name
     config = argument(node, 9 if name.startswith("boto3.") else None, "config")
     awaited = name.startswith(_ASYNC_BOTO)
+    # Built in a task's body (``@shared_task``...): it only ever waits in a worker's job slot,
+    # even when the module also imports a web framework for its ORM.
+    task_body = in_task(ctx)
     if config is None:
-        pending.append((node, short, False, awaited))
+        pending.append((node, short, False, awaited, task_body))
     elif _boto_config_timeouts(config, ctx) is False:
-        pending.append((node, short, True, awaited))
+        pending.append((node, short, True, awaited, task_body))
 
 
 def _held_worker(short: str, configured: bool) -> str:
@@ -455,12 +462,14 @@ def _held_worker(short: str, configured: bool) -> str:
     )
 
 
-def _bounded_wait(short: str, background: bool) -> str:
-    where = (
-        "this module is a task-queue worker that serves no request, so it only slows the job"
-        if background
-        else "the call is awaited, so it holds no worker, only the request that waits on it"
-    )
+_WORKER_MODULE = (
+    "this module is a task-queue worker that serves no request, so it only slows the job"
+)
+_TASK_BODY = "the client is built inside a background task, so it only slows the job"
+_AWAITED = "the call is awaited, so it holds no worker, only the request that waits on it"
+
+
+def _bounded_wait(short: str, where: str) -> str:
     return (
         f"{short}() runs on botocore's default timeouts (60 s to connect, 60 s per read, "
         f"with retries): {where}. Set connect_timeout/read_timeout in a Config to fail "
