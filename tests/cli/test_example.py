@@ -18,7 +18,7 @@ def test_example_service_shows_the_defects_it_describes(run_scan) -> None:
         ("app/main.py", "CON003"),  # refund without an idempotency key
         ("app/main.py", "PRF016"),  # blocking calls on the event loop
         ("app/main.py", "STA001"),  # module-level dict as a cart store
-        ("app/main.py", "SEC010"),  # FastAPI(debug=True)
+        ("app/main.py", "CFG009"),  # FastAPI(debug=True)
         ("app/main.py", "OBS001"),  # print logging
         ("app/billing.py", "RES001"),  # no timeout
         ("app/billing.py", "RES002"),  # retry without backoff

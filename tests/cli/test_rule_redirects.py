@@ -272,8 +272,9 @@ def test_the_old_codes_name_no_rule_of_their_own() -> None:
         "DAT001": "PRF017",
         "DAT002": "PRF018",
         "DAT005": "PRF019",
+        "SEC010": "CFG009",
     }
-    assert not {"CON001", "DAT001", "DAT002", "DAT005"} & set(registry.rules)
+    assert not {"CON001", "DAT001", "DAT002", "DAT005", "SEC010"} & set(registry.rules)
     assert registry.resolve("DAT001", "select") == {"PRF017"}
     # Only whole codes are redirected: the DAT prefix selects today's data-access rules.
     assert not {"PRF016", "PRF017", "PRF018", "PRF019"} & registry.resolve("DAT", "select")

@@ -64,7 +64,7 @@ BLIND_CORPORA = (
             "pharmacy_inventory",
         ),
         labels=160,
-        found_floor=134,
+        found_floor=137,
         twins_medium_plus=0,
     ),
     BlindCorpus(
@@ -80,7 +80,7 @@ BLIND_CORPORA = (
             "telehealth_prescriptions",
         ),
         labels=159,
-        found_floor=110,
+        found_floor=113,
         twins_medium_plus=3,
     ),
 )

@@ -223,7 +223,7 @@ def test_same_findings_from_any_directory(
     assert from_above == inside
     assert from_tests == inside
     at_the_app = [rule for rule, path, line in inside if (path, line) == ("app/main.py", 11)]
-    assert at_the_app == ["OBS002", "OBS005", "OBS006", "OBS007", "SEC010"]
+    assert at_the_app == ["CFG009", "OBS002", "OBS005", "OBS006", "OBS007"]
 
 
 def test_a_marker_less_subdirectory_keeps_its_place_in_the_project(

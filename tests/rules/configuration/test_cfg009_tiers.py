@@ -1,4 +1,4 @@
-"""SEC010 evidence tier: Flask's debug server bound to a loopback host is reachable from the
+"""CFG009 evidence tier: Flask's debug server bound to a loopback host is reachable from the
 developer's machine only -- reported low, confidence low; on every interface it stays high."""
 
 from __future__ import annotations
@@ -23,6 +23,6 @@ if __name__ == "__main__":
 
 def test_sec010_loopback_debug_server_is_low(run_scan: ScanFn, tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(_LAUNCHER, encoding="utf-8")
-    result = run_scan(tmp_path, config=replace(Config(), select=("SEC010",)))
+    result = run_scan(tmp_path, config=replace(Config(), select=("CFG009",)))
     found = [(f.line, f.severity.value, f.confidence.value) for f in result.findings]
     assert found == [(6, "low", "low"), (7, "high", "medium")]

@@ -1,4 +1,4 @@
-"""Security: debug mode enabled in service code (SEC010)."""
+"""Configuration: debug mode enabled in service code (CFG009, formerly SEC010)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from prodready.plugin import (
 from prodready.plugin.analysis import argument, constant_str, dotted, is_true, keyword_value
 from prodready.rules.security._shared import _dev_settings_file
 
-# -- SEC010 ------------------------------------------------------------------------------------
+# -- CFG009 ------------------------------------------------------------------------------------
 
 _APP_RUN = ("flask.Flask.run", "quart.Quart.run", "*.run")
 _APP_FACTORIES = ("fastapi.FastAPI", "starlette.applications.Starlette", "starlette.Starlette")
@@ -71,9 +71,9 @@ def _flask_app(expr: ast.AST, ctx: PythonContext) -> bool:
 
 
 @python_rule(
-    code="SEC010",
+    code="CFG009",
     name="debug-mode-enabled",
-    category=Category.SECURITY,
+    category=Category.CONFIGURATION,
     severity=Severity.HIGH,
     summary="Framework debug mode switched on in code that can run in production",
     calls=(*_APP_RUN, *_APP_FACTORIES, *_RUN_SIMPLE, "uvicorn.run", "*.update", "*.from_mapping"),
