@@ -18,6 +18,7 @@ from prodready.plugin.analysis import (
     parameter_names,
     sqlalchemy_query,
 )
+from prodready.rules.api_contract._shared import _admin_only_route
 from prodready.rules.data_access._shared import (
     _COMPREHENSIONS,
     _MATERIALIZERS,
@@ -147,7 +148,11 @@ def unbounded_query_in_endpoint(node: ast.AST, ctx: PythonContext) -> None:
     a loaded object's key compared for equality; not the key of an object the handler is
     handed as a parameter, often the requesting account) is low, and so is the DISTINCT of one
     column (`select(Log.kind).distinct()`): its rows are the column's values, whose number the
-    code does not show either.
+    code does not show either. A route only administrators reach (a guard decorator or
+    dependency named for them: `@admins_only`, `@staff_member_required`, DRF `IsAdminUser`)
+    is reported at low too: its load comes at the operator's pace, and whether the table (a
+    settings table, rows the operators write, every row a reset form deletes) grows large
+    enough to hurt is not in the code.
 
     ## Why it breaks production
     Tables grow; endpoints don't get rewritten. The list endpoint that returned 40 rows at launch
@@ -274,10 +279,29 @@ def _report_django(expr: ast.AST, ctx: PythonContext, scope: str | None = None) 
             confidence=Confidence.LOW,
         )
         return
-    ctx.report(
+    _report_whole(
         expr,
-        f"{_short(ctx, expr)} loads every matching row in this request: slice it "
-        "(qs[:limit]) or paginate (Paginator, DRF pagination) with a capped page size",
+        ctx,
+        f"{_short(ctx, expr)} loads every matching row in this request",
+        "slice it (qs[:limit]) or paginate (Paginator, DRF pagination) with a capped page size",
+    )
+
+
+def _report_whole(node: ast.AST, ctx: PythonContext, what: str, fix: str) -> None:
+    """Report a load of every row: at the rule's severity, or at low when the route admits
+    administrators only -- its load comes at the operator's pace, not the public's, and
+    whether the table (settings, rows the operators write, a "reset everything" form's
+    rows) grows large enough to hurt is a fact of the domain the code does not show."""
+    guard = _admin_only_route(ctx)
+    if guard is None:
+        ctx.report(node, f"{what}: {fix}")
+        return
+    ctx.report(
+        node,
+        f"{what}, in a route only administrators reach ({guard}); could not tell whether the "
+        f"table grows large enough to hurt an operator's page: if it can, {fix}",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
     )
 
 
@@ -401,10 +425,11 @@ def _check_sqlalchemy_all(node: ast.Call, chain: QueryChain, ctx: PythonContext)
             confidence=Confidence.LOW,
         )
         return
-    ctx.report(
+    _report_whole(
         node,
-        f"{_short(ctx, node)} loads every {what} row in this request: add .limit() "
-        "(and an offset/cursor) with a capped page size",
+        ctx,
+        f"{_short(ctx, node)} loads every {what} row in this request",
+        "add .limit() (and an offset/cursor) with a capped page size",
     )
 
 
