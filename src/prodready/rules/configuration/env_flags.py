@@ -72,7 +72,10 @@ def env_flag_parsed_as_truthy(node: ast.AST, ctx: PythonContext) -> None:
     Flags environment variables used as booleans without parsing: `bool(os.getenv("X"))`,
     `os.getenv("DEBUG", False)` (a bool default for a string value), `os.getenv("X") == True`,
     and `if os.getenv("ENABLE_X"):` / `if os.environ.get("DISABLE_AUTH"):` for flag-like
-    names. `os.getenv("X", "false").lower() in ("1", "true")` and typed readers
+    names (a bool default on a name that does not say it is a flag -- a database name, a URL,
+    a library's setting, where False may only mean unset -- is reported at low with low
+    confidence: the rule cannot tell it is a flag).
+    `os.getenv("X", "false").lower() in ("1", "true")` and typed readers
     (`env.bool()`, `config(..., cast=bool)`) are fine, and so is a test whose branch only
     reports that the variable is set (a deprecation warning or system-check message): it asks
     whether the variable is present, not what it says.
@@ -127,9 +130,22 @@ def env_flag_parsed_as_truthy(node: ast.AST, ctx: PythonContext) -> None:
             return
         default = lookup.default
         if isinstance(default, ast.Constant) and isinstance(default.value, bool):
+            name = lookup.name or "this variable"
+            if lookup.name is not None and not _FLAG_NAME.search(lookup.name):
+                # A database name, a URL, a library's setting: False may only mean "unset"
+                # (``if not name:``), which "false" never is in practice.
+                ctx.report(
+                    node,
+                    f"{name} defaults to {default.value} but is a string when set: prodready "
+                    "could not tell whether it is a flag (its name does not say so) or a value "
+                    "whose False default only means unset; if it is a flag, parse it into a bool",
+                    severity=Severity.LOW,
+                    confidence=Confidence.LOW,
+                )
+                return
             ctx.report(
                 node,
-                f"{lookup.name or 'this variable'} defaults to {default.value} but is a string "
+                f"{name} defaults to {default.value} but is a string "
                 f'when set, and "false" is truthy: parse it into a bool explicitly',
             )
         return
