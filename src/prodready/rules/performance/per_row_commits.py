@@ -26,6 +26,7 @@ from prodready.plugin.analysis import (
     semantic_model,
     walk_body,
 )
+from prodready.rules.api_contract._shared import _admin_only_route
 from prodready.rules.performance.queue_and_cache_calls import _may_loop
 
 # Statements that store rows.
@@ -216,6 +217,8 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
     if not commits and not loops:
         return None
     found: list[Mark] = []
+    # A route only administrators reach: its loops are the operator's rare actions.
+    admin = _admin_only_route(ctx) or ""
     if (
         not loops
         and (
@@ -241,7 +244,9 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
             if loop.lineno not in reported:
                 reported.add(loop.lineno)
                 commit = next(call for call in body if _commits(call, ctx))
-                found.append(Mark.of("direct", commit.lineno, name=ctx.segment(commit.func)))
+                found.append(
+                    Mark.of("direct", commit.lineno, name=ctx.segment(commit.func), admin=admin)
+                )
             continue
         stored = (
             next((call for call in body if _commits_itself(call, node.body, ctx)), None)
@@ -258,7 +263,9 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
         for call in body:
             called = _project_call(call, ctx)
             if called is not None:
-                found.append(Mark.of("inloop", call.lineno, name=called, loop=str(loop.lineno)))
+                found.append(
+                    Mark.of("inloop", call.lineno, name=called, loop=str(loop.lineno), admin=admin)
+                )
     return found or None
 
 
@@ -286,6 +293,11 @@ def commit_per_row_in_loop(project: ProjectFacts, ctx: ProjectContext) -> None:
     (one message per turn) and loops that call another system per item (a payment, an HTTP
     call, a published message: committing each side effect as it happens keeps its record) are
     not flagged.
+
+    Evidence tier: a loop in a route only administrators reach (a guard named for them:
+    `@admins_only`, `@staff_member_required`, DRF `IsAdminUser`) is reported at low with
+    confidence low: an operator's rare action (a settings form, a reset), whose items may
+    never be many enough for the commits to matter -- the code does not show it.
 
     ## Why it breaks production
     Every commit is a round trip and a flush of the database's write-ahead log to disk. A batch
@@ -327,14 +339,15 @@ def commit_per_row_in_loop(project: ProjectFacts, ctx: ProjectContext) -> None:
             if qualname is not None:
                 committing[qualname] = evidence.path
         elif evidence.kind == "direct":
-            ctx.report(
-                evidence.path,
-                evidence.line,
+            _report(
+                ctx,
+                evidence,
                 f"{evidence.name}() "
                 + ("runs on an autocommit connection: it " if evidence.flag("autocommit") else "")
                 + "commits once per item of the loop: every row is its own "
-                "transaction (a round trip and a log flush each). Store the rows in one "
-                "statement (executemany, add_all) and commit once after the loop",
+                "transaction (a round trip and a log flush each)",
+                "store the rows in one statement (executemany, add_all) and commit once after "
+                "the loop",
             )
         else:
             inloop.append(evidence)
@@ -356,13 +369,32 @@ def commit_per_row_in_loop(project: ProjectFacts, ctx: ProjectContext) -> None:
             if qualname in committing:
                 target = model.functions[qualname]
                 done.add((evidence.path, loop))
-                ctx.report(
-                    evidence.path,
-                    evidence.line,
+                _report(
+                    ctx,
+                    evidence,
                     f"{target.summary.short_name}() stores a row and commits it "
                     f"({target.path}:{target.summary.line}), and this loop calls it once per "
                     "item: every row is its own transaction (a round trip and a log flush "
-                    "each). Store the items in one statement (executemany, add_all) and commit "
-                    "once after the loop",
+                    "each)",
+                    "store the items in one statement (executemany, add_all) and commit once "
+                    "after the loop",
                 )
                 break
+
+
+def _report(ctx: ProjectContext, evidence: Evidence, what: str, fix: str) -> None:
+    """At the rule's severity; at low when the loop is in a route only administrators reach
+    (evidence ``admin``): an operator's rare action, whose items may never be many enough
+    for the commits to matter -- a fact the code does not show."""
+    guard = evidence.text("admin")
+    if not guard:
+        ctx.report(evidence.path, evidence.line, f"{what}. {fix[0].upper()}{fix[1:]}")
+        return
+    ctx.report(
+        evidence.path,
+        evidence.line,
+        f"{what}, in a route only administrators reach ({guard}); could not tell whether its "
+        f"items are ever many enough for the commits to matter: if they are, {fix}",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
+    )
