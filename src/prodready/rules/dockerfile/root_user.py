@@ -79,6 +79,34 @@ def _installs_s6_overlay(chain: list[Stage]) -> bool:
     )
 
 
+# Official web-server images whose master process starts as root and hands every request to
+# workers running as an unprivileged user compiled into the image (nginx: `nginx`, httpd:
+# `daemon`), with the programs that start that server.
+_DROPPING_SERVERS = {
+    "nginx": frozenset({"nginx", "nginx-debug"}),
+    "httpd": frozenset({"httpd-foreground", "httpd", "apachectl"}),
+}
+
+
+def _privilege_dropping_server(base: str, words: list[str]) -> str | None:
+    """The official server image (``nginx:1.27-alpine``, ``docker.io/library/httpd:2.4``)
+    whose own server is what the container runs (the image's default command, or the server
+    started explicitly): ``None`` when the stage runs another program."""
+    name = (
+        base.lower().partition("@")[0].rsplit(":", 1)[0]
+        if ":" in base.rsplit("/", 1)[-1]
+        else base.lower().partition("@")[0]
+    )
+    for prefix in ("docker.io/", "index.docker.io/", "library/"):
+        name = name.removeprefix(prefix)
+    programs = _DROPPING_SERVERS.get(name)
+    if programs is None:
+        return None
+    if words and words[0] not in programs:
+        return None
+    return name
+
+
 def _user_of(instruction: Instruction) -> str:
     words = instruction.value.split()
     return words[0].partition(":")[0] if words else ""
@@ -106,8 +134,10 @@ def dockerfile_runs_as_root(document: Dockerfile, ctx: FileContext) -> None:
     Evidence tier: when the entrypoint is a process supervisor (s6-overlay's `/init`,
     `supervisord`, `runsvdir`), it runs as root by design and each service's run script picks
     its user -- which the Dockerfile does not show: the finding is reported at low (confidence
-    low) and says so, not at medium. So is an entrypoint script in an image that installs
-    `gosu` or `su-exec` (tools whose only use is to step down from root at run time): the
+    low) and says so, not at medium. So is the official nginx or httpd image running its own
+    server: the master is root but the request-handling workers run as the user the server
+    is built with, unless a config the Dockerfile does not show says otherwise. So is an
+    entrypoint script in an image that installs `gosu` or `su-exec` (tools whose only use is to step down from root at run time): the
     script re-executes the app as its user, which the Dockerfile does not show.
 
     ## Why it breaks production
@@ -174,6 +204,20 @@ def dockerfile_runs_as_root(document: Dockerfile, ctx: FileContext) -> None:
             "service drops privileges (s6-setuidgid, gosu or su-exec in its run script, user= "
             "in its program section) cannot be told from the Dockerfile; a service that does "
             "not runs as root -- drop privileges in every service, or add `USER`",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
+    server = _privilege_dropping_server(base, words)
+    if server is not None:
+        ctx.report(
+            final.line,
+            f"the final stage has no USER instruction and runs the official {server} image's "
+            f"server: its master process is root (to bind ports and read the config) and its "
+            f"request-handling workers run as the unprivileged user {server} is built with "
+            "unless the config says otherwise -- which prodready could not tell from the "
+            "Dockerfile, so reported low. Clusters enforcing runAsNonRoot still refuse the "
+            "image; an unprivileged variant (nginxinc/nginx-unprivileged) or `USER` avoids it",
             severity=Severity.LOW,
             confidence=Confidence.LOW,
         )
