@@ -137,8 +137,9 @@ def dockerfile_runs_as_root(document: Dockerfile, ctx: FileContext) -> None:
     low) and says so, not at medium. So is the official nginx or httpd image running its own
     server: the master is root but the request-handling workers run as the user the server
     is built with, unless a config the Dockerfile does not show says otherwise. So is an
-    entrypoint script in an image that installs `gosu` or `su-exec` (tools whose only use is to step down from root at run time): the
-    script re-executes the app as its user, which the Dockerfile does not show.
+    entrypoint script in an image that installs `gosu` or `su-exec` (tools whose only use is
+    to step down from root at run time): the script re-executes the app as its user, which
+    the Dockerfile does not show.
 
     ## Why it breaks production
     A process running as root inside the container is root on the container's filesystem and,
