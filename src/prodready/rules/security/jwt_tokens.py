@@ -316,7 +316,10 @@ def jwt_without_expiry(node: ast.AST, ctx: PythonContext) -> None:
 
     Evidence tier: a token the function mints and puts in an `Authorization` header it sends
     (`{"Authorization": "Bearer %s" % token}`) is a client credential for another service's
-    API, whose format that service sets: reported low, confidence low.
+    API, whose format that service sets: reported low, confidence low. So is a token minted
+    straight into a database record (`Invite(token=jwt.encode(...))`,
+    `Invite.objects.create(token=...)`): kept server-side, it is usually checked by looking the
+    row up and ends with the row; the rule cannot tell whether decoding alone also accepts it.
 
     ## Why it breaks production
     PyJWT and python-jose only reject expired tokens when there is an `exp` claim. Without it,
@@ -405,12 +408,43 @@ def _report_no_exp(call: ast.Call, keys: set[str], ctx: PythonContext) -> None:
             confidence=Confidence.LOW,
         )
         return
+    record = _stored_in_record(call, ctx)
+    if record is not None:
+        ctx.report(
+            call,
+            f'JWT issued without an "exp" claim, minted straight into a {record}(...) record: '
+            "a token kept server-side is usually checked by looking that row up and ends when "
+            "the row is deleted or marked used -- prodready could not tell whether it is also "
+            'accepted by decoding alone (then add "exp"): reported low',
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     ctx.report(
         call,
         'JWT issued without an "exp" claim: it never expires, so a leaked token works '
         'forever. Add "exp" (e.g. now + 15 minutes) and refresh tokens when needed',
         confidence=Confidence.HIGH if identity else Confidence.MEDIUM,
     )
+
+
+_RECORD_WRITES = frozenset({"create", "get_or_create", "update_or_create"})
+
+
+def _stored_in_record(call: ast.Call, ctx: PythonContext) -> str | None:
+    """The token is a keyword argument of a model constructor (``Invite(token=jwt.encode(
+    ...))``) or of ``Model.objects.create(...)``: it is written to a database row, where the
+    service keeps it. The model's name, or ``None``."""
+    keyword = ctx.parent(call)
+    owner = ctx.parent(keyword) if isinstance(keyword, ast.keyword) else None
+    if not isinstance(owner, ast.Call):
+        return None
+    func = owner.func
+    if isinstance(func, ast.Attribute) and func.attr in _RECORD_WRITES:
+        func = func.value.value if isinstance(func.value, ast.Attribute) else func.value
+    name = dotted(func) or ""
+    last = name.rsplit(".", 1)[-1]
+    return last if last[:1].isupper() else None
 
 
 def _presented_as_bearer(call: ast.Call, ctx: PythonContext) -> bool:
