@@ -11,6 +11,7 @@ from prodready.plugin.analysis import (
     Growth,
     django_query,
     is_db_session,
+    is_task_function,
     iterable_growth,
     method_chain,
     parameter_names,
@@ -311,6 +312,17 @@ def _report_by_evidence(
                 confidence=Confidence.LOW,
             )
             return
+        if _argumentless_task(ctx):
+            ctx.report(
+                node,
+                f"{_short(ctx, node)} runs one query per loop iteration, in a background task "
+                "that takes no arguments (a sweep a schedule starts, off the request path); "
+                "could not tell how often it runs or whether its run time matters: if it "
+                f"does, {advice}",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+            )
+            return
         ctx.report(node, f"{message}: {advice}", confidence=confidence)
         return
     iterated = " ".join(ctx.segment(_loop_iterables(loops[-1])[0]).split())
@@ -339,3 +351,19 @@ def _report_by_evidence(
         severity=Severity.LOW,
         confidence=Confidence.LOW,
     )
+
+
+def _argumentless_task(ctx: PythonContext) -> bool:
+    """The code runs in a background task that takes no arguments (``self`` of a bound task
+    aside): nothing enqueues it with data to work on, so a schedule (or an operator) starts it
+    -- a sweep off the request path, whose queries cost no user any latency."""
+    scope = ctx.function
+    while scope is not None:
+        node = scope.node
+        if is_task_function(node, ctx):
+            arguments = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+            if arguments and arguments[0].arg == "self":
+                arguments = arguments[1:]
+            return not arguments and node.args.vararg is None and node.args.kwarg is None
+        scope = scope.parent
+    return False

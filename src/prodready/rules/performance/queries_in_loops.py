@@ -193,7 +193,10 @@ def query_in_loop(node: ast.Call | ast.Assign, ctx: PythonContext) -> None:
     And so is the lookup of an upsert per item (`row = <lookup>; if row is None: <insert>`
     with a branch updating the row found): every item costs its write anyway, and the remedy
     is one bulk upsert, not a prefetch. Only inserting what is missing stays at the rule's
-    severity.
+    severity. A loop in a background task that takes no arguments (`@shared_task def
+    sweep():`, `self` of a bound task aside) is low too: nothing enqueues it with data, a
+    schedule starts it, and its queries cost no user any latency -- how often it runs is not
+    in the code. A task handed what to work on keeps the rule's severity.
 
     ## Why it breaks production
     This is the N+1 query problem. With 10 rows in the dev database the page makes 11 fast
