@@ -2,7 +2,8 @@
 
 A check-then-create is safe when the database refuses the second insert: the model declares
 the created columns unique -- a field's ``unique=True``, Django's ``Meta.unique_together`` and
-``UniqueConstraint(fields=...)``, SQLAlchemy's ``__table_args__ = (UniqueConstraint("a",
+``UniqueConstraint(fields=...)`` (also one conditioned only on ``Q(deleted_at__isnull=True)``:
+a create leaves that column null), SQLAlchemy's ``__table_args__ = (UniqueConstraint("a",
 "b"),)``, the (composite) primary key. Models usually live in another module than the code that
 creates rows, so every module states its models' unique sets as project facts (named by the
 model's class name) and a finding names the facts that would make it moot.
@@ -123,12 +124,27 @@ def _meta_unique_sets(meta: ast.ClassDef) -> list[frozenset[str]]:
                 if (
                     isinstance(constraint, ast.Call)
                     and (dotted(constraint.func) or "").endswith("UniqueConstraint")
-                    and keyword_value(constraint, "condition") is None
+                    and _covers_live_rows(keyword_value(constraint, "condition"))
                 ):
                     fields = keyword_value(constraint, "fields")
                     if fields is not None:
                         sets.append(_string_set(fields))
     return [fields for fields in sets if fields]
+
+
+def _covers_live_rows(condition: ast.expr | None) -> bool:
+    """The constraint holds for every row a create inserts: it has no condition, or only
+    ``Q(<field>__isnull=True)`` terms (a soft-delete or archive timestamp): a create leaves
+    that column null, so the new row is inside the constraint."""
+    if condition is None:
+        return True
+    if not isinstance(condition, ast.Call) or condition.args:
+        return False
+    if not (dotted(condition.func) or "").endswith("Q") or not condition.keywords:
+        return False
+    return all(
+        (term.arg or "").endswith("__isnull") and is_true(term.value) for term in condition.keywords
+    )
 
 
 def _string_set(expr: ast.AST) -> frozenset[str]:
