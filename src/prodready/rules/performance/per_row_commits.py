@@ -28,6 +28,7 @@ from prodready.plugin.analysis import (
 )
 from prodready.rules.api_contract._shared import _admin_only_route
 from prodready.rules.performance.queue_and_cache_calls import _may_loop
+from prodready.rules.performance.unbounded_queries import _requester
 
 # Statements that store rows.
 _WRITE_WORDS = ("insert", "update", "delete", "upsert", "replace", "merge")
@@ -154,6 +155,37 @@ def _per_item(loop: ast.For | ast.AsyncFor, ctx: PythonContext) -> bool:
     return message_loop(loop, ctx) is None
 
 
+def _one_parent(loop: ast.For | ast.AsyncFor, ctx: PythonContext) -> str:
+    """The foreign-key filter of the query the loop iterates when it selects the rows of one
+    parent (``filter_by(ticket_id=ticket.id)``, ``filter(Draft.ticket_id == ticket.id)``),
+    else "". Not the requesting account's rows (``current_user.id``): those accumulate."""
+    source: ast.AST | None = loop.iter
+    if isinstance(source, ast.Name):
+        source = ctx.value_of(source.id)
+    for call in ast.walk(source) if source is not None else ():
+        if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
+            continue
+        pairs: list[tuple[str, ast.expr]] = []
+        if call.func.attr in {"filter_by", "filter"}:
+            pairs += [(k.arg, k.value) for k in call.keywords if k.arg is not None]
+        if call.func.attr in {"filter", "where"}:
+            pairs += [
+                (test.left.attr, test.comparators[0])
+                for test in call.args
+                if isinstance(test, ast.Compare)
+                and isinstance(test.ops[0], ast.Eq)
+                and isinstance(test.left, ast.Attribute)
+            ]
+        for column, value in pairs:
+            if (
+                column.endswith("_id")
+                and isinstance(value, ast.Name | ast.Attribute)
+                and not _requester(value)
+            ):
+                return f"{column}={ctx.segment(value)}"
+    return ""
+
+
 def _project_call(call: ast.Call, ctx: PythonContext) -> str | None:
     """The qualified name of a call that may run a project function (``insert_reading(...)``,
     ``db.insert_reading(...)``, ``self.store(...)``)."""
@@ -238,6 +270,7 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
         body = [inner for inner in walk_body(loop.body) if isinstance(inner, ast.Call)]
         if any(_outbound(call, ctx) for call in body):
             continue
+        parent = _one_parent(loop, ctx)
         if any(_writes_row(call, node.body, ctx) for call in body) and any(
             _commits(call, ctx) for call in body
         ):
@@ -245,7 +278,13 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
                 reported.add(loop.lineno)
                 commit = next(call for call in body if _commits(call, ctx))
                 found.append(
-                    Mark.of("direct", commit.lineno, name=ctx.segment(commit.func), admin=admin)
+                    Mark.of(
+                        "direct",
+                        commit.lineno,
+                        name=ctx.segment(commit.func),
+                        admin=admin,
+                        parent=parent,
+                    )
                 )
             continue
         stored = (
@@ -264,7 +303,14 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
             called = _project_call(call, ctx)
             if called is not None:
                 found.append(
-                    Mark.of("inloop", call.lineno, name=called, loop=str(loop.lineno), admin=admin)
+                    Mark.of(
+                        "inloop",
+                        call.lineno,
+                        name=called,
+                        loop=str(loop.lineno),
+                        admin=admin,
+                        parent=parent,
+                    )
                 )
     return found or None
 
@@ -297,7 +343,9 @@ def commit_per_row_in_loop(project: ProjectFacts, ctx: ProjectContext) -> None:
     Evidence tier: a loop in a route only administrators reach (a guard named for them:
     `@admins_only`, `@staff_member_required`, DRF `IsAdminUser`) is reported at low with
     confidence low: an operator's rare action (a settings form, a reset), whose items may
-    never be many enough for the commits to matter -- the code does not show it.
+    never be many enough for the commits to matter -- the code does not show it. So is a loop
+    over the rows of one parent (a query filtered by a foreign key to one object,
+    `filter_by(ticket_id=ticket.id)`): one parent's children are often few by design.
 
     ## Why it breaks production
     Every commit is a round trip and a flush of the database's write-ahead log to disk. A batch
@@ -387,6 +435,17 @@ def _report(ctx: ProjectContext, evidence: Evidence, what: str, fix: str) -> Non
     (evidence ``admin``): an operator's rare action, whose items may never be many enough
     for the commits to matter -- a fact the code does not show."""
     guard = evidence.text("admin")
+    parent = evidence.text("parent")
+    if parent and not guard:
+        ctx.report(
+            evidence.path,
+            evidence.line,
+            f"{what}, over the rows of one parent ({parent}); could not tell whether one "
+            f"parent's rows are ever many enough for the commits to matter: if they are, {fix}",
+            severity=Severity.LOW,
+            confidence=Confidence.LOW,
+        )
+        return
     if not guard:
         ctx.report(evidence.path, evidence.line, f"{what}. {fix[0].upper()}{fix[1:]}")
         return
