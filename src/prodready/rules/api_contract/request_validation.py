@@ -252,7 +252,7 @@ def _validates(scope: Scope, reads: list[_RawRead], ctx: PythonContext) -> bool:
         if (
             isinstance(item, ast.Assign | ast.AnnAssign)
             and item.value is not None
-            and any(id(sub) in read_ids for sub in ast.walk(item.value))
+            and _whole_body(item.value, read_ids)
         ):
             targets = item.targets if isinstance(item, ast.Assign) else [item.target]
             data_names.update(t.id for t in targets if isinstance(t, ast.Name))
@@ -272,6 +272,20 @@ def _validates(scope: Scope, reads: list[_RawRead], ctx: PythonContext) -> bool:
             item, data_names, payload, read_ids, ctx
         ):
             return True
+    return False
+
+
+def _whole_body(value: ast.expr, read_ids: set[int]) -> bool:
+    """``data = request.data``, ``await request.json()``, ``request.get_json() or {}``,
+    ``dict(request.data)``: the name holds the body itself. ``title = request.data.get(
+    "title")`` holds one field of it (a payload value: a test of it checks that field)."""
+    for sub in ast.walk(value):
+        if id(sub) in read_ids:
+            return True
+        if isinstance(sub, ast.Attribute) and sub.attr in _PAYLOAD_METHODS:
+            return False  # the read is the receiver of a field access
+        if isinstance(sub, ast.Subscript):
+            return False
     return False
 
 
