@@ -19,6 +19,9 @@ _SEQUENCE_HINTS = frozenset(
 )
 
 MODEL_WRITES = frozenset({"save", "delete", "asave", "adelete"})
+# The keywords Django's ``Model.delete()`` takes: a ``delete()`` given another one
+# (``storage.delete(name=...)``, ``uploader.delete(filename=...)``) is some other object's.
+_MODEL_DELETE_KEYWORDS = frozenset({"using", "keep_parents"})
 
 
 @dataclass(slots=True)
@@ -174,6 +177,10 @@ def django_write(node: ast.Call, func: ast.Attribute, ctx: PythonContext) -> str
         return None  # img.save(path), cache.delete(key): not a model instance
     if is_false(keyword_value(node, "commit")):
         return None  # form.save(commit=False) builds the instance without writing
+    if func.attr in {"delete", "adelete"} and any(
+        item.arg not in _MODEL_DELETE_KEYWORDS for item in node.keywords
+    ):
+        return None  # store.delete(key=...): a blob store's or a cache's, not a model's
     receiver = dotted(func.value)
     if receiver is None:
         if not (isinstance(func.value, ast.Call) and dotted(func.value.func) == "super"):
