@@ -5,7 +5,14 @@ from __future__ import annotations
 import ast
 import re
 
-from prodready.plugin import Category, ModuleMemo, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleMemo,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import (
     constant_str,
     dotted,
@@ -92,7 +99,10 @@ def cors_wildcard_with_credentials(node: ast.AST, ctx: PythonContext) -> None:
     and `allow_credentials=True`; flask-cors `CORS(app, supports_credentials=True)` or
     `@cross_origin(supports_credentials=True)` with the default or `"*"` origins; Django
     settings with `CORS_ALLOW_ALL_ORIGINS = True` (or `CORS_ORIGIN_ALLOW_ALL`) and
-    `CORS_ALLOW_CREDENTIALS = True`.
+    `CORS_ALLOW_CREDENTIALS = True`. Evidence tier: a Django wildcard set only in the branch
+    taken when no allowed origins are configured (the `if`'s other branch sets
+    `CORS_ALLOWED_ORIGINS`) is a fail-open default whose reach depends on whether deployments
+    configure the origins, which the code does not show: reported low, confidence low.
 
     ## Why it breaks production
     Browsers refuse `Access-Control-Allow-Origin: *` with credentials, so these libraries echo
@@ -174,6 +184,25 @@ def cors_wildcard_with_credentials(node: ast.AST, ctx: PythonContext) -> None:
         )
 
 
+_ALLOW_LISTS = frozenset({"CORS_ALLOWED_ORIGINS", "CORS_ORIGIN_WHITELIST"})
+
+
+def _fallback_from_allow_list(value: ast.expr, ctx: PythonContext) -> bool:
+    """The ``= True`` sits in one branch of an ``if`` whose other branch sets the allow-list
+    (``if origins: CORS_ALLOWED_ORIGINS = origins else: CORS_ALLOW_ALL_ORIGINS = True``): every
+    origin only when the deployment configures none."""
+    assignment = ctx.parent(value)
+    branch = ctx.parent(assignment) if assignment is not None else None
+    if not isinstance(branch, ast.If) or not branch.orelse:
+        return False
+    other = branch.body if assignment in branch.orelse else branch.orelse
+    return any(
+        isinstance(statement, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id in _ALLOW_LISTS for t in statement.targets)
+        for statement in other
+    )
+
+
 def _django_cors(ctx: PythonContext) -> None:
     constants = ctx.facts.constants
     credentials = constants.get("CORS_ALLOW_CREDENTIALS")
@@ -182,6 +211,18 @@ def _django_cors(ctx: PythonContext) -> None:
     for name in ("CORS_ALLOW_ALL_ORIGINS", "CORS_ORIGIN_ALLOW_ALL"):
         value = constants.get(name)
         if is_true(value) and value is not None:
+            if _fallback_from_allow_list(value, ctx):
+                ctx.report(
+                    value,
+                    f"{name} = True with CORS_ALLOW_CREDENTIALS = True, but only in the branch "
+                    "taken when no allowed origins are configured (the other branch sets "
+                    "CORS_ALLOWED_ORIGINS): a fail-open default -- prodready could not tell "
+                    "whether every deployment configures the origins. Make the fallback fail "
+                    "closed (no origins, or a refusal to start)",
+                    severity=Severity.LOW,
+                    confidence=Confidence.LOW,
+                )
+                continue
             ctx.report(
                 value,
                 f"{name} = True with CORS_ALLOW_CREDENTIALS = True: {_CORS_MESSAGE} "
