@@ -68,7 +68,10 @@ def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
         return frozenset()  # no credential name anywhere: nothing to compare or assign
     compared: set[str] = set()
     givers: list[ast.AST] = []
-    for node in ast.walk(ctx.tree):
+    for node in ctx.nodes():  # the shared ``ast.walk`` list of the module
+        cls = node.__class__
+        if cls is not ast.Compare and cls not in _GIVER_TYPES:
+            continue  # most nodes: one test each
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             sides = (node.left, node.comparators[0])
             for side, other in (sides, sides[::-1]):
@@ -89,6 +92,9 @@ def _compared_sentinels(ctx: PythonContext) -> frozenset[str]:
     return frozenset(
         literal for literal, _ in assigned if literal in compared and _reads_as_words(literal)
     )
+
+
+_GIVER_TYPES = frozenset({ast.Assign, ast.AnnAssign, ast.keyword})
 
 
 def _reads_as_words(literal: str) -> bool:
@@ -166,7 +172,7 @@ def declared_placeholders(ctx: PythonContext) -> frozenset[str]:
 def _declared_placeholders(ctx: PythonContext) -> frozenset[str]:
     found = set(compared_sentinels(ctx))
     if ctx.memo(_MAY_NAME_CREDENTIAL) and _DUMMY_COMMENT.search(ctx.source):
-        for node in ast.walk(ctx.tree):
+        for node in ctx.nodes():
             for _, literal, where in _credential_literals(node):
                 if marked_dummy(where, ctx):
                     found.add(literal)
