@@ -16,7 +16,13 @@ from prodready.plugin import (
     Severity,
     python_rule,
 )
-from prodready.plugin.analysis import django_query, dotted, has_keyword, uses_django_orm
+from prodready.plugin.analysis import (
+    django_query,
+    dotted,
+    has_keyword,
+    uses_django_orm,
+    walk_body,
+)
 from prodready.rules.data_access._written_in_transaction import _locked_by_own_write
 
 # -- DAT009 ---------------------------------------------------------------------------------------
@@ -246,15 +252,8 @@ def sql_read_modify_write(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: Pyt
 
 
 def _calls_in_order(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
-    found: list[ast.Call] = []
-    stack: list[ast.AST] = list(reversed(node.body))
-    while stack:
-        current = stack.pop()
-        if isinstance(current, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            continue
-        if isinstance(current, ast.Call):
-            found.append(current)
-        stack.extend(reversed(list(ast.iter_child_nodes(current))))
+    # The shared pre-order list of the function's own nodes (nested scopes not entered).
+    found = [current for current in walk_body(node.body) if isinstance(current, ast.Call)]
     return sorted(found, key=lambda call: (call.lineno, call.col_offset))
 
 
