@@ -66,7 +66,14 @@ def callee_key(call: ast.Call, ctx: PythonContext) -> str | None:
 
 def own_key(function: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PythonContext) -> str:
     """The key callers name the coroutine ``function`` by."""
-    if isinstance(ctx.parent(function), ast.ClassDef):
+    scope = ctx.function
+    if scope is not None and scope.node is function:
+        # The walk's own answer: a method is a statement of its class's body (the class is
+        # the innermost one walked), so no parent map of the module is built for it.
+        in_class = scope.class_info is not None
+    else:
+        in_class = isinstance(ctx.parent(function), ast.ClassDef)
+    if in_class:
         return f".{function.name}"
     return f"{ctx.module}.{function.name}"
 
