@@ -67,7 +67,9 @@ class PythonContext:
         """Source lines numbered as the parser numbers them (``\\f`` or ``\\x1c`` inside a
         string do not start a line, unlike ``str.splitlines``)."""
         if self._lines is None:
-            self._lines = _LINE_BREAK.split(self.source)
+            source = self.source
+            # A plain split is the regex's result when no carriage return is in the source.
+            self._lines = _LINE_BREAK.split(source) if "\r" in source else source.split("\n")
         return self._lines
 
     def segment(self, node: ast.AST) -> str:
@@ -83,7 +85,10 @@ class PythonContext:
         if not lines:
             return ""
         if len(lines) == 1:
-            return lines[0].encode()[column:end_column].decode("utf-8", "replace")
+            line_text = lines[0]
+            if line_text.isascii():  # offsets are in UTF-8 bytes: one a character here
+                return line_text[column:end_column]
+            return line_text.encode()[column:end_column].decode("utf-8", "replace")
         first = lines[0].encode()[column:].decode("utf-8", "replace")
         last = lines[-1].encode()[:end_column].decode("utf-8", "replace")
         return "\n".join([first, *lines[1:-1], last])
