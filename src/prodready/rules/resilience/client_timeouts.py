@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import ast
 
-from prodready.plugin import Category, Confidence, ModuleEnd, PythonContext, Severity, python_rule
+from prodready.plugin import (
+    Category,
+    Confidence,
+    ModuleEnd,
+    ProjectFact,
+    PythonContext,
+    Severity,
+    python_rule,
+)
 from prodready.plugin.analysis import (
     argument,
     constant_str,
@@ -339,6 +347,26 @@ _BOTO_TIMEOUTS = frozenset({"connect_timeout", "read_timeout"})
 
 
 _ASYNC_BOTO = ("aioboto3.", "aiobotocore.")
+_GEVENT_PATCH = "gevent.monkey.patch_all"
+
+
+def _gevent_patched(directory: str) -> ProjectFact:
+    """An entry point in ``directory`` monkey-patches the process for gevent: the code of its
+    tree that it imports waits on sockets as greenlets, not as the worker."""
+    return ProjectFact(
+        f"resilience:gevent-patched:{directory}",
+        f"a module in {directory or 'the project root'} calls gevent.monkey.patch_all(): "
+        "blocking waits of the code under it hold a greenlet, not the worker",
+    )
+
+
+def _patching_directories(path: str) -> list[ProjectFact]:
+    """The facts that would put ``path`` under a gevent-patching entry point: one per
+    directory that contains it."""
+    parts = path.split("/")[:-1]
+    return [_gevent_patched("/".join(parts[:depth])) for depth in range(len(parts) + 1)]
+
+
 _TASK_FRAMEWORKS = frozenset({"celery", "dramatiq", "rq", "huey", "arq"})
 
 
@@ -373,7 +401,7 @@ def _boto_config_timeouts(config: ast.expr, ctx: PythonContext) -> bool | None:
     category=Category.RESILIENCE,
     severity=Severity.MEDIUM,
     summary="boto3/botocore client on the default 60 s connect + 60 s read timeouts and retries",
-    calls=_BOTO_CLIENTS,
+    calls=(*_BOTO_CLIENTS, _GEVENT_PATCH),
     nodes=(ModuleEnd,),
     fix="Pass config=botocore.config.Config(connect_timeout=2, read_timeout=5, "
     'retries={"max_attempts": 3, "mode": "standard"}).',
@@ -389,6 +417,8 @@ def boto3_client_without_timeouts(node: ast.AST, ctx: PythonContext) -> None:
     finding is low where no web worker is held while they run: an `aioboto3`/`aiobotocore`
     client (its calls are awaited), a task-queue module (Celery, RQ, Dramatiq, Huey, arq)
     that serves no route, and a client built inside a task function (`@shared_task`...).
+    Under an entry point that calls `gevent.monkey.patch_all()` (in the file's directory or
+    one above it) the bounded wait holds one greenlet, not the worker: not reported.
 
     ## Why it breaks production
     botocore waits 60 seconds to connect and 60 seconds for each read, and the legacy retry
@@ -428,9 +458,14 @@ def boto3_client_without_timeouts(node: ast.AST, ctx: PythonContext) -> None:
                     )
                     ctx.report(call, _bounded_wait(short, where), severity=Severity.LOW)
                 else:
-                    ctx.report(call, _held_worker(short, configured))
+                    # gevent-patched: botocore's bounded wait holds a greenlet, not the worker
+                    unless = _patching_directories(ctx.path)
+                    ctx.report(call, _held_worker(short, configured), unless=unless)
         return
     if ctx.facts.is_test or ctx.facts.is_example or not isinstance(node, ast.Call):
+        return
+    if ctx.call_name == _GEVENT_PATCH:
+        ctx.establish(_gevent_patched(ctx.path.rpartition("/")[0]))
         return
     if has_star_kwargs(node):
         return
