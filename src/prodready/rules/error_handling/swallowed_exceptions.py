@@ -14,6 +14,10 @@ from prodready.plugin.analysis import (
     orm_query,
     walk_body,
 )
+from prodready.rules.error_handling._announced_failures import (
+    announces_continue,
+    report_announced_continue,
+)
 from prodready.rules.error_handling._attempts import Attempt, attempt_kind, calls_a_writer
 from prodready.rules.error_handling._bookkeeping import report_timestamp_touch, timestamp_touch
 from prodready.rules.error_handling._handler_roles import removal_is_the_work, told_to_operator
@@ -308,9 +312,9 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
     docstring promises None -- in a function that answers None for it (a value-or-None
     helper: its callers are written for None). So is a `try` under a comment that calls its
     failure acceptable (`# best effort`, `# it's ok if we can't`): the author decided, the rule
-    cannot tell whether an outage there should still leave a trace. So is a `try` whose only
-    work is refreshing a modification timestamp (`obj.updated_at = now(); obj.save(
-    update_fields=["updated_at"])`): a failure leaves it stale, nothing else. A Django system check
+    cannot tell whether an outage there should still leave a trace; so is a handler whose own
+    message says so (`print("... Continuing.")`), and a `try` that only refreshes a timestamp
+    (`obj.updated_at = now(); obj.save(update_fields=[...])`). A Django system check
     (`@register`), which only warns, a block under `if settings.DEBUG:` and a `try` right under
     `if hasattr(obj, "name"):` using `obj.name` (probing an API a version may lack) are left alone.
 
@@ -376,6 +380,9 @@ def broad_except_swallowed(node: ast.Try, ctx: PythonContext) -> None:
             return
         if touched := timestamp_touch(node.body, ctx):
             report_timestamp_touch(handler, caught, touched, ctx)  # evidence tier: low
+            return
+        if announces_continue(handler, ctx):
+            report_announced_continue(handler, caught, ctx)  # evidence tier: low
             return
         if failure_accepted(node, ctx):
             ctx.report(
