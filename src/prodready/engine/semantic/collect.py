@@ -69,6 +69,7 @@ from prodready.engine.semantic.summary import (
     SignalReceiver,
     Write,
 )
+from prodready.engine.semantic.tolerated_writes import mark_tolerated
 from prodready.engine.semantic.view_forms import holds_view_form
 
 # Calls (by method name) and ``with`` managers (by last name) that open a transaction.
@@ -198,7 +199,7 @@ class SummaryCollector:
                     if AROUND_CALL in flags:
                         dependent = True  # one change split on purpose: reported as such
                 if found is not None:
-                    pair = found
+                    pair = mark_tolerated(found, scope.node, writes, flags)
                     # Each commit of a session ends a transaction of whatever was added
                     # before it: two of them are one change split in two.
                     if not dependent and (

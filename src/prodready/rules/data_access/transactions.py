@@ -43,6 +43,15 @@ def _saves_own_row(function: FunctionSummary) -> bool:
     return function.writes[0].what.startswith(f"super().{name}(")
 
 
+def _tolerated(function: FunctionSummary) -> str:
+    """The exceptions swallowed around the later write of the function's pair (the engine's
+    ``tolerated:`` flag, :mod:`prodready.engine.semantic.tolerated_writes`), or ""."""
+    for flag in function.flags:
+        if flag.startswith("tolerated:"):
+            return flag.removeprefix("tolerated:")
+    return ""
+
+
 def _commit(write: Write) -> bool:
     """A session's or a DB-API connection's ``commit()``: the end of one transaction."""
     return write.what.endswith(".commit()")
@@ -301,7 +310,10 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
     its dependent writes are reported low, with low confidence, the message saying that the
     transaction depends on the saver.
     Several `session.commit()` calls are always dependent: each ends a transaction of what
-    was added before it.
+    was added before it. When the later write of the pair is made in a `try` whose handlers
+    swallow its failure (`except IntegrityError:` without a raise), the code states that the
+    earlier writes stand without it: reported low, with low confidence, the message saying
+    that only a failure the handlers do not catch splits them.
 
     ## Why it breaks production
     In autocommit mode every write commits on its own. When the second write fails -- a
@@ -367,6 +379,21 @@ def multi_write_without_transaction(facts: ProjectFacts, ctx: ProjectContext) ->
                     "earlier one wrote, replaces or moves rows, or carries the same input): if "
                     "each is a valid state alone, a partial write is harmless; if they must "
                     "land together, wrap them in transaction.atomic() / session.begin()",
+                    severity=Severity.LOW,
+                    confidence=Confidence.LOW,
+                )
+                continue
+            tolerated = _tolerated(function)
+            if tolerated:
+                ctx.report(
+                    path,
+                    second.line,
+                    f"{lines}, but the code lets the later write fail: it is made in a try whose "
+                    f"handlers swallow {tolerated.replace('|', ', ')} and go on, so the earlier "
+                    "writes are meant to stand without it, and only a failure the handlers do "
+                    "not catch (the database gone mid-request) splits them; could not tell "
+                    "whether that state is valid: if not, wrap them in transaction.atomic() / "
+                    "session.begin()",
                     severity=Severity.LOW,
                     confidence=Confidence.LOW,
                 )
