@@ -23,6 +23,7 @@ from prodready.plugin.analysis import (
     keyword_value,
     runs_consumer,
 )
+from prodready.rules.error_handling._announced_failures import announces_continue
 
 # -- shared by OBS001 / OBS003: output written from service functions -----------------------------
 
@@ -108,7 +109,10 @@ def _record_output(node: ast.Call, ctx: PythonContext) -> None:
         return  # console output gated by a verbosity option: tooling, not request handling
     entry = _outermost(scope)
     command = _is_command_function(scope) or _is_command_function(entry)
-    _outputs(ctx).append(_Output(node, entry, bool(ctx.handlers), command=command))
+    # A notice that a tolerated step failed ("... Continuing.") is no error report that lost
+    # its traceback: judged as any other print.
+    in_handler = bool(ctx.handlers) and not announces_continue(ctx.handlers[-1], ctx)
+    _outputs(ctx).append(_Output(node, entry, in_handler, command=command))
 
 
 def _pending_output(ctx: PythonContext, tree: ast.Module) -> list[_Output]:
@@ -154,7 +158,9 @@ def print_in_service_code(node: ast.AST, ctx: PythonContext) -> None:
     alone -- except an entry point that runs a message-consumer loop itself (`def main(): for
     message in consumer: ...`): that function is the long-running worker. So are the methods of
     a `logging.Handler` subclass: a handler that logged its own failure would receive that
-    record again and recurse.
+    record again and recurse. A print in an except block is reported at medium (an error report
+    without level or traceback) unless its message says the failure is tolerated ("...
+    Continuing.", "ignoring"): then it is a notice like any other print (low).
 
     ## Why it breaks production
     `print` writes unleveled, unstructured text to stdout: it cannot be filtered by severity,
