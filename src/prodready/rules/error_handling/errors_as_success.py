@@ -209,11 +209,11 @@ def exception_returned_as_success(node: ast.Return, ctx: PythonContext) -> None:
     value = node.value
     if value is None or ctx.facts.is_test:
         return
-    branch = None if ctx.handlers else _failure_branch(node, ctx)
-    if not ctx.handlers and branch is None:
-        return
     function = ctx.function
     if function is None or function.route is None:
+        return  # first: the failure branch needs the module's parent map
+    branch = None if ctx.handlers else _failure_branch(node, ctx)
+    if not ctx.handlers and branch is None:
         return
     framework = function.route.framework
     if isinstance(value, ast.Dict):
