@@ -119,7 +119,11 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
         _ONE_PARENT.search(text) is not None or ".distinct(" in text or arguments.vararg is not None
     )
     for inner in walk_body(node.body):
-        if isinstance(inner, ast.Call) and not _inside_list(inner, ctx):
+        if (
+            isinstance(inner, ast.Call)
+            and _may_load_rows(inner)  # before the parent map _inside_list needs
+            and not _inside_list(inner, ctx)
+        ):
             query = _materialized(inner, ctx)
             if query is not None:
                 if _ONE_ROW.search(query) or _GIVEN_ROWS.search(query):
@@ -135,6 +139,14 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
                     )
                 )
     return found or None
+
+
+def _may_load_rows(call: ast.Call) -> bool:
+    """A call ``_materialized`` may take for a load: ``list(...)``, ``.all()``, ``.fetchall()``."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id == "list"
+    return isinstance(func, ast.Attribute) and func.attr in ("all", "fetchall")
 
 
 def _materialized(call: ast.Call, ctx: PythonContext) -> str | None:
