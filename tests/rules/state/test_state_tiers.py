@@ -44,6 +44,7 @@ def test_local_run_fallbacks_are_low(run_scan) -> None:
         ("flask_app.py", 11): "medium",
         ("flask_app.py", 12): "medium",
         ("flask_app.py", 18): "medium",
+        ("fp_single_process_launcher/dev_entry/quotes/app.py", 10): "medium",
         ("shop/settings.py", 5): "medium",
         ("shop/settings.py", 8): "medium",
     }
