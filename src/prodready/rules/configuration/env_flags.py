@@ -14,6 +14,8 @@ from prodready.rules.configuration._shared import _config_or_service_code
 _FLAG_NAME = re.compile(
     r"^(DEBUG|TESTING|VERBOSE|DRY_?RUN|MAINTENANCE|OFFLINE)$"
     r"|(^|_)(ENABLE|ENABLED|DISABLE|DISABLED|USE|FEATURE|FLAG|ALLOW|SKIP|IS)(_|$)"
+    # A negation or a checking verb names a switch too (DONT_VERIFY_AT_HASH, NO_SSL_CHECK).
+    r"|(^|_)(DONT|DO_NOT|NO|NOT|VERIFY|VALIDATE|CHECK|REQUIRE|FORCE|IGNORE|INSECURE|STRICT)(_|$)"
     r"|_(MODE|ON|OFF|DEBUG)$",
     re.IGNORECASE,
 )
