@@ -314,3 +314,20 @@ def uses_django_orm(ctx: PythonContext) -> bool:
         if module.startswith(".") or parts[0] == package:
             return True
     return False
+
+
+def declared_fields(cls: ast.ClassDef) -> list[tuple[str, ast.Call]]:
+    """The fields a class body declares by calling a factory, in order: ``name =
+    models.ForeignKey(...)``, ``dock: Mapped["Dock"] = relationship()`` -> ``(name, call)``.
+    Model rules read a field's factory (``call.func``) and options from the call."""
+    found: list[tuple[str, ast.Call]] = []
+    for item in cls.body:
+        target: ast.expr | None = None
+        if isinstance(item, ast.AnnAssign):
+            target = item.target
+        elif isinstance(item, ast.Assign) and len(item.targets) == 1:
+            target = item.targets[0]
+        value = getattr(item, "value", None)
+        if isinstance(target, ast.Name) and isinstance(value, ast.Call):
+            found.append((target.id, value))
+    return found

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 
 from prodready.plugin import PythonContext
-from prodready.plugin.analysis import dotted
+from prodready.plugin.analysis import declared_fields, dotted
 
 _RELATION_FACTORIES = frozenset(
     {"ForeignKey", "OneToOneField", "ParentalKey", "TreeForeignKey", "relationship"}
@@ -20,19 +20,11 @@ _RELATION_FACTORIES = frozenset(
 def _class_relations(node: ast.ClassDef) -> set[str]:
     """The single-row relations a model class declares (``restaurant = models.ForeignKey(...)``,
     ``dock = relationship("Dock")``, ``dock: Mapped["Dock"] = relationship()``)."""
-    found: set[str] = set()
-    for item in node.body:
-        target: ast.expr | None = None
-        if isinstance(item, ast.AnnAssign):
-            target = item.target
-        elif isinstance(item, ast.Assign) and len(item.targets) == 1:
-            target = item.targets[0]
-        value = getattr(item, "value", None)
-        if not isinstance(target, ast.Name) or not isinstance(value, ast.Call):
-            continue
-        if (dotted(value.func) or "").rsplit(".", 1)[-1] in _RELATION_FACTORIES:
-            found.add(target.id)
-    return found
+    return {
+        name
+        for name, call in declared_fields(node)
+        if (dotted(call.func) or "").rsplit(".", 1)[-1] in _RELATION_FACTORIES
+    }
 
 
 def related_row(value: ast.expr, loaded: dict[str, bool], ctx: PythonContext) -> bool:

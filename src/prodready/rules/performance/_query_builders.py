@@ -51,8 +51,15 @@ def _held_unevaluated(query: ast.AST, ctx: PythonContext) -> bool:
     """``hooks = Hook.objects.filter(...)`` whose every later use keeps it a query: refined
     into a subquery (``Exists(hooks.filter(...))``, ``Subquery(...)``, ``x__in=hooks``) or
     written in bulk (``hooks.delete()``, ``hooks.update(...)``): no read of its rows runs."""
+    uses = _later_uses(query, ctx)
     parents = ctx.parents()
-    assignment = parents.get(id(query))
+    return bool(uses) and all(_stays_a_query(use, parents) for use in uses)
+
+
+def _later_uses(query: ast.AST, ctx: PythonContext) -> list[ast.Name]:
+    """The reads, in the running function, of the one name ``query`` is assigned to
+    (``q = session.query(X)...``); none when it is not assigned to a single name."""
+    assignment = ctx.parents().get(id(query))
     function = ctx.function
     if (
         not isinstance(assignment, ast.Assign)
@@ -60,14 +67,13 @@ def _held_unevaluated(query: ast.AST, ctx: PythonContext) -> bool:
         or not isinstance(assignment.targets[0], ast.Name)
         or function is None
     ):
-        return False
+        return []
     name = assignment.targets[0].id
-    uses = [
+    return [
         node
         for node in ast.walk(function.node)
         if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
     ]
-    return bool(uses) and all(_stays_a_query(use, parents) for use in uses)
 
 
 def _stays_a_query(use: ast.Name, parents: dict[int, ast.AST]) -> bool:
@@ -128,22 +134,8 @@ def _probes_lock(call: ast.Call) -> bool:
 def _only_turned_into_expressions(query: ast.AST, ctx: PythonContext) -> bool:
     """``q = session.query(X).filter(...)`` whose every later use is ``q.exists()`` or
     ``q.subquery()``: nothing runs it on its own."""
+    uses = _later_uses(query, ctx)
     parents = ctx.parents()
-    assignment = parents.get(id(query))
-    function = ctx.function
-    if (
-        not isinstance(assignment, ast.Assign)
-        or len(assignment.targets) != 1
-        or not isinstance(assignment.targets[0], ast.Name)
-        or function is None
-    ):
-        return False
-    name = assignment.targets[0].id
-    uses = [
-        node
-        for node in ast.walk(function.node)
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
-    ]
     for use in uses:
         attribute = parents.get(id(use))
         if not (

@@ -23,6 +23,7 @@ from prodready.plugin import (
 )
 from prodready.plugin.analysis import (
     ProjectFunction,
+    declared_fields,
     django_query,
     semantic_model,
     sqlalchemy_query,
@@ -78,19 +79,11 @@ def _collect(node: ast.AST, ctx: PythonContext) -> list[Mark] | None:
 
 def _model_mark(node: ast.ClassDef, ctx: PythonContext) -> list[Mark] | None:
     lazy: list[str] = []
-    for statement in node.body:
-        target: ast.expr | None = None
-        if isinstance(statement, ast.AnnAssign):
-            target = statement.target
-        elif isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-            target = statement.targets[0]
-        value = getattr(statement, "value", None)
-        if not isinstance(target, ast.Name) or not isinstance(value, ast.Call):
-            continue
-        func = value.func
+    for name, call in declared_fields(node):
+        func = call.func
         factory = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if factory in _RELATION_FACTORIES and not _EAGER_LAZY.search(ctx.segment(value)):
-            lazy.append(target.id)
+        if factory in _RELATION_FACTORIES and not _EAGER_LAZY.search(ctx.segment(call)):
+            lazy.append(name)
     if not lazy:
         return None
     return [Mark.of("model", node.lineno, name=node.name, relations=",".join(lazy))]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from prodready.plugin import Category, Confidence, ModuleMemo, PythonContext, Severity, python_rule
 from prodready.plugin.analysis import (
     QueryChain,
+    declared_fields,
     django_query,
     dotted,
     is_script,
@@ -144,17 +145,9 @@ def _models_defined(ctx: PythonContext) -> ModelFields:
             continue
         relations: set[str] = set()
         columns: set[str] = set()
-        for item in statement.body:
-            target: ast.expr | None = None
-            if isinstance(item, ast.AnnAssign):
-                target = item.target
-            elif isinstance(item, ast.Assign) and len(item.targets) == 1:
-                target = item.targets[0]
-            value = getattr(item, "value", None)
-            if not isinstance(target, ast.Name) or not isinstance(value, ast.Call):
-                continue
-            factory = (dotted(value.func) or "").rsplit(".", 1)[-1]
-            (relations if factory in _RELATION_FACTORIES else columns).add(target.id)
+        for name, call in declared_fields(statement):
+            factory = (dotted(call.func) or "").rsplit(".", 1)[-1]
+            (relations if factory in _RELATION_FACTORIES else columns).add(name)
         if relations or columns:
             models[statement.name] = (relations, columns)
     return models
